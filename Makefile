@@ -1,0 +1,114 @@
+# mmkernel: a bare-metal x86_64 kernel built around a Linux-like mm.
+#
+#   make run     boot the kernel in QEMU (serial console on this terminal)
+#   make test    host tests + every test kernel under BIOS and UEFI
+#
+# Every target first makes sure the pinned toolchain and the host packages
+# (QEMU, OVMF, musl-tools) are present; see README.md for all options.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+TARGET      := x86_64-unknown-none
+KDIR        := target/$(TARGET)/release
+KERNEL      := $(KDIR)/kernel
+BOOT        := target/debug/boot
+USER_BUILD  := user/build
+ROOTFS      := $(USER_BUILD)/rootfs
+
+# ---- options (make run UEFI=1 MEM=5G ...) ---------------------------------
+UEFI      ?=
+MEM       ?= 128M
+SMP       ?= 1
+NUMA      ?=
+ACCEL     ?= tcg
+GDB       ?=
+DISPLAY_WINDOW ?=
+QEMU_ARGS ?=
+ARGS      ?=
+INITRD_ADD ?=
+USB_STICK ?=
+JOBS      ?= 2
+ONLY      ?=
+TIMEOUT   ?=
+
+comma := ,
+QEMU_OPTS := --mem $(MEM) --smp $(SMP) --accel $(ACCEL) \
+	$(if $(UEFI),--uefi) $(if $(NUMA),--numa $(NUMA)) $(if $(GDB),--gdb) \
+	$(if $(DISPLAY_WINDOW),--display) $(if $(USB_STICK),--usb-stick) \
+	$(foreach a,$(QEMU_ARGS),--qemu-arg=$(a)) \
+	$(foreach f,$(INITRD_ADD),--initrd-add $(f)) \
+	$(if $(TIMEOUT),--timeout $(TIMEOUT))
+
+APT_PACKAGES := qemu-system-x86 ovmf musl-tools
+
+.PHONY: help toolchain deps kernel boot-tool run test test-host test-qemu image usb gdb clean
+
+help:
+	@echo "make run      boot the kernel in QEMU (UEFI=1 MEM=5G SMP=2 NUMA=2 ACCEL=kvm GDB=1 ARGS='loglevel=7' ...)"
+	@echo "make test     host tests and every test kernel under BIOS and UEFI"
+	@echo "make image    build BIOS and UEFI disk images"
+	@echo "make usb DEV=/dev/sdX [YES=1|DRY_RUN=1]   write the image to a USB stick"
+	@echo "make gdb      boot under QEMU's GDB stub and attach gdb"
+	@echo "make clean    remove build output"
+	@echo "See README.md for every option."
+
+# The environment sets RUSTUP_AUTO_INSTALL=0: install the pinned nightly
+# (rust-toolchain.toml: components and target included) before any cargo call.
+toolchain:
+	@rustup toolchain install >/dev/null 2>&1 || rustup toolchain install
+
+deps:
+	@missing=""; \
+	command -v qemu-system-x86_64 >/dev/null || missing="$$missing qemu-system-x86"; \
+	[ -f "$${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE.fd}" ] || missing="$$missing ovmf"; \
+	command -v musl-gcc >/dev/null || missing="$$missing musl-tools"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing$$missing (apt-get install -y --no-install-recommends)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+	      || { echo "deps: apt-get failed"; exit 1; }; \
+	  else \
+	    echo "deps: missing$$missing; run:"; \
+	    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+kernel: toolchain
+	cargo build --release --target $(TARGET) -p kernel -p ktests
+
+boot-tool: toolchain
+	cargo build -p boot
+
+run: deps kernel boot-tool
+	$(BOOT) run --kernel $(KERNEL) $(QEMU_OPTS) $(if $(wildcard $(ROOTFS)),--initrd-dir $(ROOTFS)) --cmdline "$(ARGS)"
+
+test: deps test-host test-qemu
+	@echo "make test: all host tests and QEMU runs passed"
+
+test-host: toolchain
+	cargo test -p mm -p boot
+
+test-qemu: deps kernel boot-tool
+	$(BOOT) matrix --file tests/matrix.txt --kernels $(KDIR) --jobs $(JOBS) \
+	  $(if $(wildcard $(ROOTFS)),--initrd-dir $(ROOTFS)) $(foreach o,$(ONLY),--only $(o)) --accel $(ACCEL)
+
+image: kernel boot-tool
+	$(BOOT) image --kernel $(KERNEL) --out target/image
+
+usb: image
+	@[ -n "$(DEV)" ] || { echo "usage: make usb DEV=/dev/sdX [DRY_RUN=1] [YES=1]"; exit 2; }
+	$(BOOT) usb --image target/image/kernel-$(if $(UEFI),uefi,bios).img --device $(DEV) $(if $(DRY_RUN),--dry-run) $(if $(YES),--yes)
+
+gdb: deps kernel boot-tool
+	@echo "gdb: QEMU starts halted with its GDB stub on :1234; quit gdb to stop it"
+	@$(BOOT) run --kernel $(KERNEL) $(QEMU_OPTS) --gdb --cmdline "$(ARGS)" > target/gdb-serial.log 2>&1 & \
+	qemu_pid=$$!; sleep 2; \
+	gdb -q -ex "add-symbol-file $(KERNEL) -o 0xffffffff80000000" -ex "target remote :1234" ; \
+	kill $$qemu_pid 2>/dev/null; pkill -f "qemu-system-x86_64.*-s -S" 2>/dev/null; \
+	echo "gdb: serial output was saved in target/gdb-serial.log"
+
+clean:
+	cargo clean
+	rm -rf $(USER_BUILD)

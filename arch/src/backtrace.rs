@@ -1,0 +1,81 @@
+//! Backtraces by walking the frame-pointer chain.
+//!
+//! Every crate of the kernel is built with `-C force-frame-pointers=yes`, so
+//! each frame starts with `[saved rbp][return address]`. The walk only
+//! follows frame pointers that stay inside one known stack (the boot stack,
+//! an IST stack, or the current task's kernel stack), so a corrupt chain ends
+//! the trace instead of faulting inside the panic handler.
+//!
+//! Each frame prints as ` [<ffffffff8001a2b3>]`; `boot` resolves these lines
+//! to function names and source lines from the kernel ELF on the host.
+
+use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::gdt;
+
+const MAX_FRAMES: usize = 32;
+
+static BOOT_STACK: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+static TASK_STACK: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+/// Tell the walker where the boot stack is (`[start, end)`).
+pub fn set_boot_stack(start: u64, end: u64) {
+    BOOT_STACK[0].store(start, Ordering::Relaxed);
+    BOOT_STACK[1].store(end, Ordering::Relaxed);
+}
+
+/// Tell the walker which kernel stack the current task runs on.
+pub fn set_task_stack(start: u64, end: u64) {
+    TASK_STACK[0].store(start, Ordering::Relaxed);
+    TASK_STACK[1].store(end, Ordering::Relaxed);
+}
+
+fn stack_containing(addr: u64) -> Option<(u64, u64)> {
+    let load = |r: &[AtomicU64; 2]| (r[0].load(Ordering::Relaxed), r[1].load(Ordering::Relaxed));
+    let mut ranges = [load(&TASK_STACK), load(&BOOT_STACK), (0, 0), (0, 0), (0, 0)];
+    for (i, ist) in [gdt::IST_DOUBLE_FAULT, gdt::IST_NMI, gdt::IST_MACHINE_CHECK].into_iter().enumerate() {
+        ranges[2 + i] = gdt::ist_stack_range(ist);
+    }
+    ranges.into_iter().find(|&(s, e)| s < e && addr >= s && addr + 16 <= e)
+}
+
+/// The frame pointer of the caller.
+#[inline(always)]
+pub fn current_frame_pointer() -> u64 {
+    let rbp: u64;
+    // SAFETY: reading rbp has no side effects.
+    unsafe { core::arch::asm!("mov {}, rbp", out(reg) rbp, options(nomem, nostack)) };
+    rbp
+}
+
+/// Print the return addresses of the frame chain that starts at `rbp`.
+pub fn print_from(w: &mut dyn fmt::Write, rbp: u64) -> fmt::Result {
+    writeln!(w, "Call Trace:")?;
+    let Some((lo, hi)) = stack_containing(rbp) else {
+        return writeln!(w, " <frame pointer {rbp:#x} is outside every known stack>");
+    };
+    let mut fp = rbp;
+    for _ in 0..MAX_FRAMES {
+        if fp % 8 != 0 || fp < lo || fp + 16 > hi {
+            break;
+        }
+        // SAFETY: fp..fp+16 lies inside a mapped kernel stack (checked above).
+        let (next, ret) = unsafe { (*(fp as *const u64), *((fp + 8) as *const u64)) };
+        if ret == 0 {
+            break;
+        }
+        writeln!(w, " [<{ret:016x}>]")?;
+        if next <= fp {
+            break;
+        }
+        fp = next;
+    }
+    Ok(())
+}
+
+/// Print the backtrace of the caller.
+#[inline(always)]
+pub fn print_here(w: &mut dyn fmt::Write) -> fmt::Result {
+    print_from(w, current_frame_pointer())
+}

@@ -1,0 +1,119 @@
+//! Global descriptor table and task-state segment.
+//!
+//! Segment layout (fixed by SYSCALL/SYSRET, which derive selectors from STAR):
+//!
+//! ```text
+//!   0x00 null
+//!   0x08 kernel code        0x10 kernel data
+//!   0x18 user data (|3)     0x20 user code (|3)
+//!   0x28 TSS (two slots)
+//! ```
+//!
+//! The TSS carries `rsp0` (the stack the CPU switches to on an interrupt from
+//! ring 3) and the IST stacks: IST1 for double faults, so that a kernel stack
+//! overflow still reaches a handler, IST2 for NMI and IST3 for machine checks.
+
+use core::cell::UnsafeCell;
+
+use spin::Once;
+use x86_64::VirtAddr;
+use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
+use x86_64::instructions::tables::load_tss;
+use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable, SegmentSelector};
+use x86_64::structures::tss::TaskStateSegment;
+
+/// IST slot (1-based as the CPU counts) of each special stack.
+pub const IST_DOUBLE_FAULT: u16 = 1;
+pub const IST_NMI: u16 = 2;
+pub const IST_MACHINE_CHECK: u16 = 3;
+
+const IST_STACK_SIZE: usize = 32 * 1024;
+
+#[repr(C, align(16))]
+struct IstStack([u8; IST_STACK_SIZE]);
+
+struct IstStacks(UnsafeCell<[IstStack; 3]>);
+// SAFETY: the stacks are only ever used by the CPU itself through the TSS;
+// Rust code only takes their addresses.
+unsafe impl Sync for IstStacks {}
+
+static IST_STACKS: IstStacks = IstStacks(UnsafeCell::new([
+    IstStack([0; IST_STACK_SIZE]),
+    IstStack([0; IST_STACK_SIZE]),
+    IstStack([0; IST_STACK_SIZE]),
+]));
+
+struct TssCell(UnsafeCell<TaskStateSegment>);
+// SAFETY: the TSS is written only by `set_kernel_stack`, with interrupts off
+// on the single CPU that runs kernel code; the CPU reads it on privilege
+// changes.
+unsafe impl Sync for TssCell {}
+
+static TSS: TssCell = TssCell(UnsafeCell::new(TaskStateSegment::new()));
+
+/// Selectors of the loaded GDT.
+#[derive(Clone, Copy, Debug)]
+pub struct Selectors {
+    pub kernel_code: SegmentSelector,
+    pub kernel_data: SegmentSelector,
+    pub user_data: SegmentSelector,
+    pub user_code: SegmentSelector,
+    pub tss: SegmentSelector,
+}
+
+static GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
+
+/// Address range `[start, end)` of IST stack `ist` (1-based).
+pub fn ist_stack_range(ist: u16) -> (u64, u64) {
+    let base = IST_STACKS.0.get() as u64 + (ist as u64 - 1) * IST_STACK_SIZE as u64;
+    (base, base + IST_STACK_SIZE as u64)
+}
+
+/// Build and load the GDT and TSS, reload every segment register.
+pub fn init() {
+    // SAFETY: called once during early boot, before interrupts are enabled,
+    // so nothing else can be reading the TSS while we fill it.
+    unsafe {
+        let tss = &mut *TSS.0.get();
+        for ist in [IST_DOUBLE_FAULT, IST_NMI, IST_MACHINE_CHECK] {
+            let (_, top) = ist_stack_range(ist);
+            tss.interrupt_stack_table[ist as usize - 1] = VirtAddr::new(top);
+        }
+    }
+    let (gdt, sel) = GDT.call_once(|| {
+        let mut gdt = GlobalDescriptorTable::new();
+        let kernel_code = gdt.append(Descriptor::kernel_code_segment());
+        let kernel_data = gdt.append(Descriptor::kernel_data_segment());
+        let user_data = gdt.append(Descriptor::user_data_segment());
+        let user_code = gdt.append(Descriptor::user_code_segment());
+        // SAFETY: TSS is a static that lives for the whole run.
+        let tss = gdt.append(unsafe { Descriptor::tss_segment_unchecked(TSS.0.get()) });
+        (gdt, Selectors { kernel_code, kernel_data, user_data, user_code, tss })
+    });
+    gdt.load();
+    // SAFETY: the selectors index descriptors of the GDT just loaded, with
+    // the types the registers require.
+    unsafe {
+        CS::set_reg(sel.kernel_code);
+        SS::set_reg(sel.kernel_data);
+        DS::set_reg(sel.kernel_data);
+        ES::set_reg(sel.kernel_data);
+        load_tss(sel.tss);
+    }
+}
+
+/// Selectors of the loaded GDT (after `init`).
+pub fn selectors() -> Selectors {
+    GDT.get().expect("gdt: selectors() before init()").1
+}
+
+/// Set the stack the CPU loads on entry from ring 3 (TSS.rsp0).
+pub fn set_kernel_stack(top: u64) {
+    // SAFETY: an (unaligned: the TSS is packed) store into the static TSS; the CPU only
+    // reads rsp0 when an interrupt arrives from ring 3, which cannot happen
+    // while the kernel runs this code.
+    unsafe {
+        let tss = TSS.0.get();
+        core::ptr::addr_of_mut!((*tss).privilege_stack_table[0]).write_unaligned(VirtAddr::new(top));
+    }
+}

@@ -1,0 +1,30 @@
+//! The x86_64 machine layer.
+//!
+//! Everything that touches the hardware directly lives here: the serial port,
+//! the framebuffer console, descriptor tables and trap entry, CPU feature
+//! switches, timers and port I/O. The `kernel` crate builds policy on top and
+//! the `mm` crate never sees any of it except through the traits it defines.
+
+#![no_std]
+
+pub mod backtrace;
+pub mod cpu;
+pub mod fbcon;
+pub mod firmware_map;
+pub mod gdt;
+pub mod idt;
+pub mod logger;
+pub mod pic;
+pub mod qemu;
+pub mod recover;
+pub mod serial;
+pub mod time;
+pub mod trap;
+
+/// Stop the CPU for good: interrupts off, then `hlt` forever.
+pub fn halt_forever() -> ! {
+    x86_64::instructions::interrupts::disable();
+    loop {
+        x86_64::instructions::hlt();
+    }
+}

@@ -1,0 +1,291 @@
+//! QEMU command lines.
+//!
+//! One [`QemuConfig`] describes a machine: firmware, memory, CPUs, NUMA
+//! layout, accelerator, how the disk is attached (IDE disk or USB stick on
+//! xHCI), debugging and extra arguments. [`QemuConfig::args`] turns it into
+//! the argument list, so the mapping is testable without starting QEMU.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+/// Which firmware boots the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Firmware {
+    Bios,
+    Uefi,
+}
+
+impl Firmware {
+    pub fn name(self) -> &'static str {
+        match self {
+            Firmware::Bios => "bios",
+            Firmware::Uefi => "uefi",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Firmware> {
+        match s {
+            "bios" => Ok(Firmware::Bios),
+            "uefi" => Ok(Firmware::Uefi),
+            _ => bail!("unknown firmware '{s}' (bios or uefi)"),
+        }
+    }
+}
+
+/// How the boot disk is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskAttach {
+    /// A plain IDE/virtio-less raw disk (`-drive format=raw,file=...`).
+    Ide,
+    /// A USB mass-storage device on an xHCI controller, as a USB stick.
+    UsbStick,
+}
+
+/// Accelerator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accel {
+    Tcg,
+    Kvm,
+}
+
+impl Accel {
+    pub fn parse(s: &str) -> Result<Accel> {
+        match s {
+            "tcg" => Ok(Accel::Tcg),
+            "kvm" => Ok(Accel::Kvm),
+            _ => bail!("unknown accelerator '{s}' (tcg or kvm)"),
+        }
+    }
+}
+
+/// NUMA layout: `nodes` nodes sharing memory and CPUs evenly, with
+/// `distance` between any two different nodes (10 to itself, as ACPI SLIT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Numa {
+    pub nodes: u32,
+    pub distance: u32,
+}
+
+impl Numa {
+    /// Parse `N` or `N:DIST` (e.g. `2:20`).
+    pub fn parse(s: &str) -> Result<Numa> {
+        let (n, d) = s.split_once(':').unwrap_or((s, "20"));
+        let nodes: u32 = n.parse().with_context(|| format!("bad NUMA node count '{n}'"))?;
+        let distance: u32 = d.parse().with_context(|| format!("bad NUMA distance '{d}'"))?;
+        if !(1..=8).contains(&nodes) {
+            bail!("NUMA node count must be 1..=8");
+        }
+        if !(11..=254).contains(&distance) {
+            bail!("NUMA distance must be 11..=254 (10 means local)");
+        }
+        Ok(Numa { nodes, distance })
+    }
+}
+
+/// Parse a memory size like `128M`, `5G`, `512` (MiB) into MiB.
+pub fn parse_mem_mib(s: &str) -> Result<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last() {
+        Some('G' | 'g') => (&s[..s.len() - 1], 1024),
+        Some('M' | 'm') => (&s[..s.len() - 1], 1),
+        _ => (s, 1),
+    };
+    let n: u64 = num.parse().with_context(|| format!("bad memory size '{s}'"))?;
+    if n == 0 {
+        bail!("memory size must be positive");
+    }
+    Ok(n * mult)
+}
+
+/// A QEMU machine for one run.
+#[derive(Clone, Debug)]
+pub struct QemuConfig {
+    pub firmware: Firmware,
+    pub image: PathBuf,
+    pub mem_mib: u64,
+    pub smp: u32,
+    pub numa: Option<Numa>,
+    pub accel: Accel,
+    pub disk: DiskAttach,
+    /// Wait for a GDB connection on tcp::1234 before starting.
+    pub gdb: bool,
+    /// Show a window (otherwise `-display none`).
+    pub display: bool,
+    /// Writable copy of the UEFI variable store (UEFI only).
+    pub ovmf_vars: Option<PathBuf>,
+    /// QMP socket, for screendumps.
+    pub qmp_socket: Option<PathBuf>,
+    pub extra: Vec<String>,
+}
+
+/// Where OVMF lives (Debian's `ovmf` package), overridable by environment.
+pub fn ovmf_code() -> PathBuf {
+    std::env::var_os("OVMF_CODE").map(PathBuf::from).unwrap_or_else(|| "/usr/share/OVMF/OVMF_CODE.fd".into())
+}
+
+/// The pristine OVMF variable store that each UEFI run copies.
+pub fn ovmf_vars_template() -> PathBuf {
+    std::env::var_os("OVMF_VARS").map(PathBuf::from).unwrap_or_else(|| "/usr/share/OVMF/OVMF_VARS.fd".into())
+}
+
+impl QemuConfig {
+    pub fn new(firmware: Firmware, image: &Path) -> Self {
+        QemuConfig {
+            firmware,
+            image: image.to_path_buf(),
+            mem_mib: 128,
+            smp: 1,
+            numa: None,
+            accel: Accel::Tcg,
+            disk: DiskAttach::Ide,
+            gdb: false,
+            display: false,
+            ovmf_vars: None,
+            qmp_socket: None,
+            extra: Vec::new(),
+        }
+    }
+
+    /// The full argument list (without the program name).
+    pub fn args(&self) -> Result<Vec<String>> {
+        let mut a: Vec<String> = Vec::new();
+        let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
+        push(&["-machine", "q35"]);
+        match self.accel {
+            Accel::Tcg => push(&["-accel", "tcg", "-cpu", "max"]),
+            // `-cpu host` fails on these nested-KVM machines; `max` is host
+            // passthrough under KVM anyway.
+            Accel::Kvm => push(&["-accel", "kvm", "-cpu", "max"]),
+        }
+        let mem = format!("{}M", self.mem_mib);
+        push(&["-m", &mem]);
+        let smp = self.smp.to_string();
+        push(&["-smp", &smp]);
+        if let Some(numa) = self.numa {
+            if self.mem_mib % numa.nodes as u64 != 0 {
+                bail!("memory {} MiB does not split evenly over {} NUMA nodes", self.mem_mib, numa.nodes);
+            }
+            let per_node = self.mem_mib / numa.nodes as u64;
+            for n in 0..numa.nodes {
+                let obj = format!("memory-backend-ram,id=mem{n},size={per_node}M");
+                push(&["-object", &obj]);
+                let mut node = format!("node,nodeid={n},memdev=mem{n}");
+                let cpus: Vec<u32> = (0..self.smp).filter(|c| c % numa.nodes == n).collect();
+                if let (Some(first), Some(last)) = (cpus.first(), cpus.last()) {
+                    if cpus.len() == (last - first + 1) as usize {
+                        node.push_str(&format!(",cpus={first}-{last}"));
+                    } else {
+                        for c in &cpus {
+                            node.push_str(&format!(",cpus={c}"));
+                        }
+                    }
+                }
+                push(&["-numa", &node]);
+            }
+            for src in 0..numa.nodes {
+                for dst in 0..numa.nodes {
+                    if src < dst {
+                        let d = format!("dist,src={src},dst={dst},val={}", numa.distance);
+                        push(&["-numa", &d]);
+                    }
+                }
+            }
+        }
+        if self.firmware == Firmware::Uefi {
+            let code = format!("if=pflash,format=raw,unit=0,readonly=on,file={}", ovmf_code().display());
+            push(&["-drive", &code]);
+            let vars = self.ovmf_vars.as_ref().context("UEFI run needs a writable OVMF_VARS copy")?;
+            let vars = format!("if=pflash,format=raw,unit=1,file={}", vars.display());
+            push(&["-drive", &vars]);
+        }
+        match self.disk {
+            DiskAttach::Ide => {
+                let d = format!("format=raw,file={}", self.image.display());
+                push(&["-drive", &d]);
+            }
+            DiskAttach::UsbStick => {
+                let d = format!("if=none,id=stick,format=raw,file={}", self.image.display());
+                push(&["-device", "qemu-xhci,id=xhci", "-drive", &d, "-device", "usb-storage,bus=xhci.0,drive=stick,bootindex=0"]);
+            }
+        }
+        push(&["-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"]);
+        if !self.display {
+            push(&["-display", "none"]);
+        }
+        if let Some(sock) = &self.qmp_socket {
+            let q = format!("unix:{},server=on,wait=off", sock.display());
+            push(&["-qmp", &q]);
+        }
+        if self.gdb {
+            push(&["-s", "-S"]);
+        }
+        a.extend(self.extra.iter().cloned());
+        Ok(a)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn joined(c: &QemuConfig) -> String {
+        c.args().unwrap().join(" ")
+    }
+
+    #[test]
+    fn bios_run_has_debug_exit_serial_and_tcg() {
+        let c = QemuConfig::new(Firmware::Bios, Path::new("/tmp/x.img"));
+        let s = joined(&c);
+        assert!(s.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"), "{s}");
+        assert!(s.contains("-serial stdio"));
+        assert!(s.contains("-accel tcg"));
+        assert!(s.contains("-drive format=raw,file=/tmp/x.img"));
+        assert!(!s.contains("pflash"));
+    }
+
+    #[test]
+    fn uefi_run_needs_vars_copy_and_uses_pflash() {
+        let mut c = QemuConfig::new(Firmware::Uefi, Path::new("/tmp/x.img"));
+        assert!(c.args().is_err());
+        c.ovmf_vars = Some("/tmp/vars.fd".into());
+        let s = joined(&c);
+        assert!(s.contains("readonly=on"), "{s}");
+        assert!(s.contains("unit=1,file=/tmp/vars.fd"));
+    }
+
+    #[test]
+    fn numa_splits_memory_and_sets_distances() {
+        let mut c = QemuConfig::new(Firmware::Bios, Path::new("/tmp/x.img"));
+        c.mem_mib = 256;
+        c.smp = 2;
+        c.numa = Some(Numa::parse("2:21").unwrap());
+        let s = joined(&c);
+        assert!(s.contains("memory-backend-ram,id=mem0,size=128M"), "{s}");
+        assert!(s.contains("node,nodeid=1,memdev=mem1,cpus=1-1"), "{s}");
+        assert!(s.contains("dist,src=0,dst=1,val=21"), "{s}");
+        c.mem_mib = 255;
+        assert!(c.args().is_err());
+    }
+
+    #[test]
+    fn usb_stick_attaches_to_xhci() {
+        let mut c = QemuConfig::new(Firmware::Bios, Path::new("/tmp/x.img"));
+        c.disk = DiskAttach::UsbStick;
+        let s = joined(&c);
+        assert!(s.contains("qemu-xhci"));
+        assert!(s.contains("usb-storage,bus=xhci.0,drive=stick"));
+    }
+
+    #[test]
+    fn sizes_and_specs_parse_or_fail_clearly() {
+        assert_eq!(parse_mem_mib("128M").unwrap(), 128);
+        assert_eq!(parse_mem_mib("5G").unwrap(), 5120);
+        assert_eq!(parse_mem_mib("64").unwrap(), 64);
+        assert!(parse_mem_mib("0").is_err());
+        assert!(parse_mem_mib("lots").is_err());
+        assert!(Numa::parse("0").is_err());
+        assert!(Numa::parse("2:10").is_err());
+        assert_eq!(Numa::parse("3").unwrap(), Numa { nodes: 3, distance: 20 });
+    }
+}

@@ -1,0 +1,79 @@
+//! The boot sequence, in the order Linux's `start_kernel` would do the
+//! equivalent steps for this machine.
+
+use bootloader_api::config::{BootloaderConfig, Mapping};
+use bootloader_api::BootInfo;
+use log::{info, LevelFilter};
+use spin::Once;
+
+use arch::{cpu, fbcon, firmware_map, gdt, idt, logger, serial, time};
+use mm::e820::E820Table;
+
+use crate::layout;
+
+/// What the bootloader must set up for this kernel: the whole of physical
+/// memory mapped at `PAGE_OFFSET`, the image at `KERNEL_BASE`, and every
+/// other mapping inside the bootloader window of the upper half, so the lower
+/// half stays free for user space.
+pub const BOOT_CONFIG: BootloaderConfig = {
+    let mut config = BootloaderConfig::new_default();
+    config.mappings.physical_memory = Some(Mapping::FixedAddress(layout::PAGE_OFFSET));
+    config.mappings.kernel_base = Mapping::FixedAddress(layout::KERNEL_BASE);
+    config.mappings.dynamic_range_start = Some(layout::BOOTLOADER_WINDOW_START);
+    config.mappings.dynamic_range_end = Some(layout::BOOTLOADER_WINDOW_END);
+    config.kernel_stack_size = 256 * 1024;
+    config
+};
+
+/// The firmware map, kept for the rest of boot.
+static E820: Once<E820Table> = Once::new();
+
+/// The firmware memory map in E820 form.
+pub fn e820() -> &'static E820Table {
+    E820.get().expect("init: e820() before init()")
+}
+
+/// Bring the machine up: consoles, descriptor tables, traps, CPU features,
+/// clock, and the firmware memory map.
+pub fn init(boot_info: &'static mut BootInfo) {
+    time::mark_boot();
+    crate::heap::init_bootstrap();
+    let has_serial = serial::init();
+    if let Some(fb) = boot_info.framebuffer.take() {
+        let info = fb.info();
+        fbcon::init(fb.into_buffer(), info);
+    }
+    logger::init(LevelFilter::Info);
+    info!("mmkernel {} (x86_64), a Linux-like memory-management kernel", env!("CARGO_PKG_VERSION"));
+    info!("console: serial {}, framebuffer {}", if has_serial { "COM1" } else { "absent" },
+        if fbcon::is_present() { "yes" } else { "absent" });
+
+    gdt::init();
+    idt::init();
+    arch::pic::remap_and_mask();
+    crate::traps::install();
+    crate::traps::set_boot_stack_bottom(boot_info.kernel_stack_bottom);
+    arch::backtrace::set_boot_stack(
+        boot_info.kernel_stack_bottom,
+        boot_info.kernel_stack_bottom + boot_info.kernel_stack_len,
+    );
+
+    let prot = cpu::enable_nx_and_wp();
+    let mut brand = [0u8; 48];
+    info!("CPU: {}", cpu::brand(&mut brand));
+    let f = cpu::features();
+    info!("CPU: NX {} SMEP {} SMAP {} PGE {} 1G-pages {} (NX enabled: {}, WP enabled: {})",
+        f.nx, f.smep, f.smap, f.pge, f.page_1g, prot.nx, prot.wp);
+    let hz = time::calibrate();
+    info!("tsc: Detected {}.{:03} MHz processor", hz / 1_000_000, (hz / 1000) % 1000);
+
+    let regions = &boot_info.memory_regions[..];
+    let table = E820.call_once(|| {
+        let mut t = E820Table::new(firmware_map::detect_firmware(regions));
+        if let Err(e) = firmware_map::from_bootloader(regions, &mut t) {
+            log::warn!("e820: {:?}: firmware map truncated", e);
+        }
+        t
+    });
+    let _ = table.print(&mut logger::LineLogger::new(log::Level::Info));
+}
