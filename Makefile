@@ -88,7 +88,7 @@ test: deps test-host test-qemu
 	@echo "make test: all host tests and QEMU runs passed"
 
 test-host: toolchain
-	cargo test -p mm -p boot
+	cargo test -p mm -p formats -p boot
 
 test-qemu: deps kernel boot-tool
 	$(BOOT) matrix --file tests/matrix.txt --kernels $(KDIR) --jobs $(JOBS) \

@@ -45,6 +45,11 @@ pub fn init(boot_info: &'static mut BootInfo) {
     }
     logger::init(LevelFilter::Info);
     info!("mmkernel {} (x86_64), a Linux-like memory-management kernel", env!("CARGO_PKG_VERSION"));
+    crate::initrd::init(boot_info.ramdisk_addr.into_option(), boot_info.ramdisk_len);
+    crate::cmdline::init();
+    apply_early_options();
+    info!("Command line: {}", crate::cmdline::text());
+    info!("kernel: image base {:#x}", boot_info.kernel_image_offset);
     info!("console: serial {}, framebuffer {}", if has_serial { "COM1" } else { "absent" },
         if fbcon::is_present() { "yes" } else { "absent" });
 
@@ -76,4 +81,18 @@ pub fn init(boot_info: &'static mut BootInfo) {
         t
     });
     let _ = table.print(&mut logger::LineLogger::new(log::Level::Info));
+}
+
+/// Options that must act before anything else logs.
+fn apply_early_options() {
+    let level = crate::cmdline::value("log").or_else(|| crate::cmdline::value("loglevel"));
+    if let Some(l) = level {
+        match logger::parse_level(l) {
+            Some(f) => logger::set_level(f),
+            None => log::warn!("cmdline: unknown log level '{}'", l),
+        }
+    }
+    if crate::cmdline::value("panic") == Some("exit") {
+        crate::panic::set_exit_on_panic(true);
+    }
 }

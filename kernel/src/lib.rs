@@ -5,8 +5,10 @@
 
 extern crate alloc;
 
+pub mod cmdline;
 pub mod heap;
 pub mod init;
+pub mod initrd;
 pub mod ktest;
 pub mod layout;
 pub mod panic;
