@@ -42,7 +42,7 @@ QEMU_OPTS := --mem $(MEM) --smp $(SMP) --accel $(ACCEL) \
 
 APT_PACKAGES := qemu-system-x86 ovmf musl-tools
 
-.PHONY: help toolchain deps kernel boot-tool run test test-host test-qemu image usb gdb clean
+.PHONY: help toolchain deps kernel boot-tool run test test-host test-qemu image usb gdb bench clean
 
 help:
 	@echo "make run      boot the kernel in QEMU (UEFI=1 MEM=5G SMP=2 NUMA=2 ACCEL=kvm GDB=1 ARGS='loglevel=7' ...)"
@@ -50,6 +50,7 @@ help:
 	@echo "make image    build BIOS and UEFI disk images"
 	@echo "make usb DEV=/dev/sdX [YES=1|DRY_RUN=1]   write the image to a USB stick"
 	@echo "make gdb      boot under QEMU's GDB stub and attach gdb"
+	@echo "make bench    host benchmarks of mm beside peer crates, then in-kernel benchmarks"
 	@echo "make clean    remove build output"
 	@echo "See README.md for every option."
 
@@ -108,6 +109,11 @@ gdb: deps kernel boot-tool
 	gdb -q -ex "add-symbol-file $(KERNEL) -o 0xffffffff80000000" -ex "target remote :1234" ; \
 	kill $$qemu_pid 2>/dev/null; pkill -f "qemu-system-x86_64.*-s -S" 2>/dev/null; \
 	echo "gdb: serial output was saved in target/gdb-serial.log"
+
+# Benchmarks: host side by side with peer crates (ratios matter, the
+# machines are shared and noisy), never timed assertions in tests.
+bench: toolchain
+	cargo bench -p mm --features sim --bench alloc
 
 clean:
 	cargo clean

@@ -7,6 +7,9 @@
 
 #![no_std]
 
+extern crate alloc;
+
+pub mod acpi;
 pub mod backtrace;
 pub mod cpu;
 pub mod fbcon;

@@ -204,7 +204,8 @@ fn cmd_run(argv: &[String], is_test: bool) -> Result<i32> {
     };
     let cmdline = a.get("cmdline").unwrap_or("").to_string();
     let initrd = build_initrd(&a, &cmdline)?;
-    let dir = work_dir().join(if is_test { "test" } else { "run" });
+    // One directory per invocation, so two runs never share an image.
+    let dir = work_dir().join(if is_test { "test" } else { "run" }).join(std::process::id().to_string());
     let mut p = prepare(&kernel, firmware, &initrd, &dir)?;
     apply_qemu_options(&a, &mut p.config)?;
     let timeout = match a.get("timeout") {
@@ -228,6 +229,7 @@ fn cmd_run(argv: &[String], is_test: bool) -> Result<i32> {
     if !result.stderr.trim().is_empty() {
         eprintln!("{}", result.stderr.trim_end());
     }
+    let _ = std::fs::remove_dir_all(&dir);
     let mut report = Report::default();
     result.lines.iter().for_each(|l| report.feed(l));
     let expect = a.get("expect").unwrap_or(if is_test { "ktest" } else { "exit" });
@@ -303,7 +305,7 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
     };
     p.config.mem_mib = spec.mem_mib;
     p.config.smp = spec.smp;
-    p.config.numa = spec.numa;
+    p.config.numa = spec.numa.clone();
     p.config.disk = spec.disk;
     if let Some(acc) = a.get("accel") {
         if let Ok(acc) = Accel::parse(acc) {
@@ -338,7 +340,7 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
         spec.label,
         spec.mem_mib,
         spec.smp,
-        spec.numa.map(|n| format!(", {} NUMA nodes", n.nodes)).unwrap_or_default(),
+        spec.numa.as_ref().map(|n| format!(", {} NUMA nodes", n.nodes)).unwrap_or_default(),
         if spec.cmdline.is_empty() { String::new() } else { format!(", cmdline \"{}\"", spec.cmdline) },
     ));
     if verdict.is_ok() {

@@ -135,7 +135,7 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
                 firmware: fw,
                 mem_mib,
                 smp,
-                numa,
+                numa: numa.clone(),
                 cmdline: cmdline.clone(),
                 timeout_secs,
                 expect,
@@ -163,7 +163,7 @@ mod tests {
     fn quoted_cmdline_and_numa() {
         let runs = parse(r#"kernel=kernel name=hi cmdline="init=/bin/hello a b" numa=2:21 expect=exit firmware=bios"#).unwrap();
         assert_eq!(runs[0].cmdline, "init=/bin/hello a b");
-        assert_eq!(runs[0].numa, Some(Numa { nodes: 2, distance: 21 }));
+        assert_eq!(runs[0].numa, Some(Numa { nodes: 2, distances: vec![21] }));
         assert_eq!(runs[0].expect, Expect::Exit);
     }
 

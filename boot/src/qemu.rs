@@ -59,27 +59,44 @@ impl Accel {
     }
 }
 
-/// NUMA layout: `nodes` nodes sharing memory and CPUs evenly, with
-/// `distance` between any two different nodes (10 to itself, as ACPI SLIT).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// NUMA layout: `nodes` nodes sharing memory and CPUs evenly, and the
+/// distance between each pair of different nodes (10 to itself, as ACPI
+/// SLIT).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Numa {
     pub nodes: u32,
-    pub distance: u32,
+    /// Upper triangle, row by row: d(0,1), d(0,2), .., d(1,2), ...
+    pub distances: Vec<u32>,
 }
 
 impl Numa {
-    /// Parse `N` or `N:DIST` (e.g. `2:20`).
+    /// Parse `N`, `N:DIST` (every pair DIST apart, default 20) or
+    /// `N:d01,d02,...,d12,...` (each pair of the upper triangle, row by row).
     pub fn parse(s: &str) -> Result<Numa> {
         let (n, d) = s.split_once(':').unwrap_or((s, "20"));
         let nodes: u32 = n.parse().with_context(|| format!("bad NUMA node count '{n}'"))?;
-        let distance: u32 = d.parse().with_context(|| format!("bad NUMA distance '{d}'"))?;
         if !(1..=8).contains(&nodes) {
             bail!("NUMA node count must be 1..=8");
         }
-        if !(11..=254).contains(&distance) {
-            bail!("NUMA distance must be 11..=254 (10 means local)");
+        let pairs = (nodes * (nodes - 1) / 2) as usize;
+        let given: Vec<u32> = d.split(',').map(|x| x.trim().parse().with_context(|| format!("bad NUMA distance '{x}'"))).collect::<Result<_>>()?;
+        let distances = match given.len() {
+            1 => vec![given[0]; pairs],
+            len if len == pairs => given,
+            len => bail!("{nodes} NUMA nodes need 1 or {pairs} distances, got {len}"),
+        };
+        if let Some(bad) = distances.iter().find(|d| !(11..=254).contains(*d)) {
+            bail!("NUMA distance {bad} out of range 11..=254 (10 means local)");
         }
-        Ok(Numa { nodes, distance })
+        Ok(Numa { nodes, distances })
+    }
+
+    /// Distance between two different nodes.
+    pub fn distance(&self, a: u32, b: u32) -> u32 {
+        let (i, j) = if a < b { (a, b) } else { (b, a) };
+        // Index of (i, j) in the row-major upper triangle.
+        let idx = (i * (2 * self.nodes - i - 1) / 2 + (j - i - 1)) as usize;
+        self.distances[idx]
     }
 }
 
@@ -162,7 +179,7 @@ impl QemuConfig {
         push(&["-m", &mem]);
         let smp = self.smp.to_string();
         push(&["-smp", &smp]);
-        if let Some(numa) = self.numa {
+        if let Some(numa) = &self.numa {
             if self.mem_mib % numa.nodes as u64 != 0 {
                 bail!("memory {} MiB does not split evenly over {} NUMA nodes", self.mem_mib, numa.nodes);
             }
@@ -186,7 +203,7 @@ impl QemuConfig {
             for src in 0..numa.nodes {
                 for dst in 0..numa.nodes {
                     if src < dst {
-                        let d = format!("dist,src={src},dst={dst},val={}", numa.distance);
+                        let d = format!("dist,src={src},dst={dst},val={}", numa.distance(src, dst));
                         push(&["-numa", &d]);
                     }
                 }
@@ -286,6 +303,9 @@ mod tests {
         assert!(parse_mem_mib("lots").is_err());
         assert!(Numa::parse("0").is_err());
         assert!(Numa::parse("2:10").is_err());
-        assert_eq!(Numa::parse("3").unwrap(), Numa { nodes: 3, distance: 20 });
+        assert_eq!(Numa::parse("3").unwrap(), Numa { nodes: 3, distances: vec![20, 20, 20] });
+        let n = Numa::parse("3:20,30,21").unwrap();
+        assert_eq!((n.distance(0, 1), n.distance(0, 2), n.distance(1, 2), n.distance(2, 1)), (20, 30, 21, 21));
+        assert!(Numa::parse("3:20,30").is_err());
     }
 }

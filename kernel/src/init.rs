@@ -39,6 +39,7 @@ pub fn init(boot_info: &'static mut BootInfo) {
     time::mark_boot();
     crate::heap::init_bootstrap();
     let has_serial = serial::init();
+    let snap = snapshot(boot_info);
     if let Some(fb) = boot_info.framebuffer.take() {
         let info = fb.info();
         fbcon::init(fb.into_buffer(), info);
@@ -81,6 +82,29 @@ pub fn init(boot_info: &'static mut BootInfo) {
         t
     });
     let _ = table.print(&mut logger::LineLogger::new(log::Level::Info));
+
+    crate::mem::boot::init(table, &snap);
+}
+
+/// Copy what memory bring-up needs out of the boot info.
+fn snapshot(bi: &BootInfo) -> crate::mem::boot::BootSnapshot {
+    let regions = &bi.memory_regions[..];
+    let fb = bi.framebuffer.as_ref();
+    crate::mem::boot::BootSnapshot {
+        boot_info_va: bi as *const BootInfo as u64,
+        memory_regions_va: regions.as_ptr() as u64,
+        memory_regions_len: core::mem::size_of_val(regions) as u64,
+        kernel_elf_phys: bi.kernel_addr,
+        kernel_elf_len: bi.kernel_len,
+        kernel_image_va: bi.kernel_image_offset,
+        ramdisk_va: bi.ramdisk_addr.into_option(),
+        ramdisk_len: bi.ramdisk_len,
+        stack_bottom: bi.kernel_stack_bottom,
+        stack_len: bi.kernel_stack_len,
+        framebuffer_va: fb.map(|f| f.buffer().as_ptr() as u64),
+        framebuffer_len: fb.map(|f| f.info().byte_len as u64).unwrap_or(0),
+        rsdp: bi.rsdp_addr.into_option(),
+    }
 }
 
 /// Options that must act before anything else logs.

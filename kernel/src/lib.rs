@@ -11,6 +11,7 @@ pub mod init;
 pub mod initrd;
 pub mod ktest;
 pub mod layout;
+pub mod mem;
 pub mod panic;
 pub mod traps;
 

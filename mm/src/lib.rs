@@ -3,9 +3,36 @@
 //! Nothing here touches hardware: physical memory is reached through the
 //! [`phys::PhysMem`] window and TLBs are flushed through a trait, so the host
 //! tests run every algorithm over a `Vec<u8>` standing in for RAM.
+//!
+//! The layers, bottom up (each file says what it owns):
+//!
+//! ```text
+//! e820       firmware memory map
+//! memblock   boot-time allocator: memory and reserved region arrays
+//! numa       nodes, their memory ranges and SLIT distances
+//! page       page descriptors (struct page) in per-section arrays
+//! zone       zones per node, spans, watermarks, counters
+//! buddy      per-zone free lists by order and migrate type
+//! page_alloc zonelists, GFP flags, the allocation entry points, hand-off
+//! ```
 
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(any(test, feature = "sim")), no_std)]
 
 extern crate alloc;
 
+pub mod addr;
+pub mod buddy;
 pub mod e820;
+pub mod gfp;
+pub mod memblock;
+pub mod numa;
+pub mod page;
+pub mod page_alloc;
+pub mod page_table;
+pub mod phys;
+pub mod procfs;
+pub mod sync;
+pub mod zone;
+
+#[cfg(any(test, feature = "sim"))]
+pub mod testing;

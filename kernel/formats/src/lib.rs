@@ -12,3 +12,4 @@ extern crate alloc;
 
 pub mod cmdline;
 pub mod cpio;
+pub mod elf;

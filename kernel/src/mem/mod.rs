@@ -1,0 +1,54 @@
+//! The kernel's memory-management state: the objects built by `mm` at boot,
+//! and the glue that feeds them the real machine.
+//!
+//! ```text
+//!   boot.rs   firmware map -> memblock (+ named reservations) -> NUMA
+//!             -> memmap, zones -> hand-off to the buddy allocators
+//! ```
+
+pub mod boot;
+
+use spin::{Mutex, MutexGuard, Once};
+
+use mm::memblock::Memblock;
+use mm::page_alloc::PageAllocator;
+use mm::phys::LinearWindow;
+
+static DIRECT_MAP: Once<LinearWindow> = Once::new();
+static MEMBLOCK: Mutex<Memblock> = Mutex::new(Memblock::new());
+static PAGE_ALLOC: Once<PageAllocator> = Once::new();
+
+/// The direct map of physical memory, as `mm`'s physical window.
+pub fn direct_map() -> &'static LinearWindow {
+    DIRECT_MAP.get().expect("mem: direct_map() before mem::boot")
+}
+
+/// memblock (boot-time allocator; read-only after the hand-off).
+pub fn memblock() -> MutexGuard<'static, Memblock> {
+    MEMBLOCK.lock()
+}
+
+/// The page allocator.
+pub fn page_alloc() -> &'static PageAllocator {
+    PAGE_ALLOC.get().expect("mem: page_alloc() before the buddy hand-off")
+}
+
+/// The page allocator, if it is up yet.
+pub fn try_page_alloc() -> Option<&'static PageAllocator> {
+    PAGE_ALLOC.get()
+}
+
+/// Hooks that let `mm`'s locks keep interrupts off while held.
+pub fn install_irq_hooks() {
+    fn save() -> bool {
+        let was = x86_64::instructions::interrupts::are_enabled();
+        x86_64::instructions::interrupts::disable();
+        was
+    }
+    fn restore(was: bool) {
+        if was {
+            x86_64::instructions::interrupts::enable();
+        }
+    }
+    mm::sync::set_irq_hooks(save, restore);
+}

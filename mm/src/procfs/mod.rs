@@ -1,0 +1,9 @@
+//! Text renderers for the /proc views, in Linux's exact formats.
+//!
+//! Each renderer writes the whole file into a `fmt::Write`, from live
+//! allocator state; the kernel serves them as /proc files and prints them at
+//! boot. Format strings follow Linux's mm/vmstat.c, mm/slub.c, fs/proc/.
+
+pub mod buddyinfo;
+pub mod pagetypeinfo;
+pub mod zoneinfo;

@@ -1,0 +1,96 @@
+//! /proc/zoneinfo (mm/vmstat.c, `zoneinfo_show_print`): per zone its free
+//! pages, watermarks, span/present/managed counts, lowmem protection and
+//! counters, for every zone of every node (empty ones too, as Linux does).
+//!
+//! ```text
+//! Node 0, zone    DMA32
+//!   pages free     25213
+//!         boost    0
+//!         min      345
+//!         ...
+//!         protection: (0, 0, 0)
+//!       nr_free_pages 25213
+//!       ...
+//!   start_pfn:           4096
+//! ```
+//!
+//! After Linux's zone counters come `nr_free_order_N` lines, one per order:
+//! this kernel's addition, so that the per-order free lists of a zone can be
+//! read in the same file (Linux shows them only in /proc/buddyinfo).
+
+use core::fmt;
+use core::sync::atomic::Ordering;
+
+use crate::buddy::NR_ORDERS;
+use crate::page_alloc::PageAllocator;
+use crate::zone::Watermark;
+
+/// Extra per-node statistics supplied by the layers above the page
+/// allocator (LRU lists, anon/file pages...), printed under
+/// "per-node stats" of each node's first populated zone.
+pub type NodeStats<'a> = &'a dyn Fn(u32) -> alloc::vec::Vec<(&'static str, u64)>;
+
+pub fn render(pa: &PageAllocator, node_stats: Option<NodeStats<'_>>, w: &mut dyn fmt::Write) -> fmt::Result {
+    for node in &pa.nodes {
+        let first_populated = node.zones.iter().position(|z| z.is_populated());
+        for (i, z) in node.zones.iter().enumerate() {
+            write!(w, "Node {}, zone {:>8}", z.node, z.name())?;
+            if Some(i) == first_populated {
+                write!(w, "\n  per-node stats")?;
+                if let Some(f) = node_stats {
+                    for (name, v) in f(node.id) {
+                        write!(w, "\n      {name:<12} {v}")?;
+                    }
+                }
+            }
+            let (free, per_order) = {
+                let a = z.free.lock();
+                (a.free_pages, core::array::from_fn::<u64, NR_ORDERS, _>(|o| a.nr_free(o)))
+            };
+            write!(
+                w,
+                "\n  pages free     {}\n        boost    {}\n        min      {}\n        low      {}\n        high     {}\n        promo    {}\n        spanned  {}\n        present  {}\n        managed  {}\n        cma      {}",
+                free,
+                0,
+                z.watermark(Watermark::Min),
+                z.watermark(Watermark::Low),
+                z.watermark(Watermark::High),
+                z.watermark(Watermark::High) + (z.watermark(Watermark::High) - z.watermark(Watermark::Low)),
+                z.spanned,
+                z.present,
+                z.managed(),
+                0
+            )?;
+            let r = z.lowmem_reserves();
+            write!(w, "\n        protection: ({}", r[0])?;
+            for v in &r[1..] {
+                write!(w, ", {v}")?;
+            }
+            write!(w, ")")?;
+            if !z.is_populated() {
+                writeln!(w)?;
+                continue;
+            }
+            let c = &z.counters;
+            let stats: [(&str, u64); 6] = [
+                ("nr_free_pages", free),
+                ("numa_hit", c.numa_hit.load(Ordering::Relaxed)),
+                ("numa_miss", c.numa_miss.load(Ordering::Relaxed)),
+                ("numa_foreign", c.numa_foreign.load(Ordering::Relaxed)),
+                ("numa_local", c.numa_local.load(Ordering::Relaxed)),
+                ("numa_other", c.numa_other.load(Ordering::Relaxed)),
+            ];
+            for (name, v) in stats {
+                write!(w, "\n      {name:<12} {v}")?;
+            }
+            for (o, n) in per_order.iter().enumerate() {
+                write!(w, "\n      nr_free_order_{o} {n}")?;
+            }
+            write!(w, "\n  pagesets\n    cpu: 0\n              count: 0\n              high:  0\n              batch: 1")?;
+            write!(w, "\n  vm stats threshold: 0")?;
+            write!(w, "\n  node_unreclaimable:  0\n  start_pfn:           {}", z.start_pfn)?;
+            writeln!(w)?;
+        }
+    }
+    Ok(())
+}

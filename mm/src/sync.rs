@@ -1,0 +1,88 @@
+//! Interrupt-safe locking for mm's shared structures.
+//!
+//! mm's locks (zone free lists, slab caches, ...) are taken from process
+//! context and from fault handlers. A timer interrupt that preempts a lock
+//! holder and schedules another task that takes the same lock would
+//! deadlock, so every lock here disables interrupts while held, like Linux's
+//! `spin_lock_irqsave`. mm cannot touch the CPU itself: the kernel installs
+//! the two hooks at boot; host tests run without them.
+
+use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// `fn() -> bool`: disable interrupts, return whether they were enabled.
+static SAVE: AtomicUsize = AtomicUsize::new(0);
+/// `fn(bool)`: re-enable interrupts if the argument is true.
+static RESTORE: AtomicUsize = AtomicUsize::new(0);
+
+/// Install the interrupt hooks (the kernel calls this once at boot).
+pub fn set_irq_hooks(save: fn() -> bool, restore: fn(bool)) {
+    SAVE.store(save as usize, Ordering::Release);
+    RESTORE.store(restore as usize, Ordering::Release);
+}
+
+fn irq_save() -> bool {
+    let f = SAVE.load(Ordering::Acquire);
+    if f == 0 {
+        return false;
+    }
+    // SAFETY: only `set_irq_hooks` stores here, always a `fn() -> bool`.
+    let f: fn() -> bool = unsafe { core::mem::transmute(f) };
+    f()
+}
+
+fn irq_restore(was_enabled: bool) {
+    let f = RESTORE.load(Ordering::Acquire);
+    if f == 0 {
+        return;
+    }
+    // SAFETY: only `set_irq_hooks` stores here, always a `fn(bool)`.
+    let f: fn(bool) = unsafe { core::mem::transmute(f) };
+    f(was_enabled)
+}
+
+/// A spin lock that keeps interrupts off while held.
+pub struct IrqLock<T> {
+    inner: spin::Mutex<T>,
+}
+
+/// Guard of an [`IrqLock`]; restores the interrupt state when dropped.
+pub struct IrqGuard<'a, T> {
+    guard: Option<spin::MutexGuard<'a, T>>,
+    was_enabled: bool,
+}
+
+impl<T> IrqLock<T> {
+    pub const fn new(value: T) -> Self {
+        IrqLock { inner: spin::Mutex::new(value) }
+    }
+
+    pub fn lock(&self) -> IrqGuard<'_, T> {
+        let was_enabled = irq_save();
+        IrqGuard { guard: Some(self.inner.lock()), was_enabled }
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+}
+
+impl<T> Deref for IrqGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.guard.as_ref().expect("sync: guard used after release")
+    }
+}
+
+impl<T> DerefMut for IrqGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.guard.as_mut().expect("sync: guard used after release")
+    }
+}
+
+impl<T> Drop for IrqGuard<'_, T> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        irq_restore(self.was_enabled);
+    }
+}

@@ -1,0 +1,54 @@
+//! Host-test support: simulated physical memory.
+//!
+//! A [`SimRam`] is a zeroed host allocation that plays the role of RAM at a
+//! chosen physical base address, seen through a [`LinearWindow`] exactly like
+//! the kernel's direct map. Untouched pages of the allocation are never
+//! faulted in on the host, so a "5 GiB machine" costs only what a test
+//! writes. Simulated RAM is leaked on purpose: structures built on it hold
+//! `'static` references, as they do in the kernel.
+
+extern crate std;
+
+use std::alloc::{Layout, alloc_zeroed};
+
+use crate::phys::LinearWindow;
+
+/// Simulated RAM covering physical `[base, base + size)`.
+pub struct SimRam {
+    pub window: &'static LinearWindow,
+    pub base: u64,
+    pub size: u64,
+}
+
+impl SimRam {
+    /// Allocate `size` bytes (page aligned) standing for physical memory at
+    /// `base`.
+    pub fn new(base: u64, size: u64) -> SimRam {
+        let layout = Layout::from_size_align(size as usize, 1 << 21).expect("testing: bad sim RAM layout");
+        // SAFETY: non-zero size, valid layout.
+        let ptr = unsafe { alloc_zeroed(layout) };
+        assert!(!ptr.is_null(), "testing: cannot allocate {size} bytes of simulated RAM");
+        let window: &'static LinearWindow =
+            std::boxed::Box::leak(std::boxed::Box::new(LinearWindow { offset: (ptr as u64).wrapping_sub(base), start: base, end: base + size }));
+        SimRam { window, base, size }
+    }
+
+    /// Host pointer to physical address `pa`.
+    pub fn at(&self, pa: u64) -> *mut u8 {
+        assert!(pa >= self.base && pa < self.base + self.size, "testing: {pa:#x} outside simulated RAM");
+        pa.wrapping_add(self.window.offset) as *mut u8
+    }
+
+    /// Read a byte of simulated RAM.
+    pub fn read_u8(&self, pa: u64) -> u8 {
+        // SAFETY: `at` checked the address is inside the allocation.
+        unsafe { self.at(pa).read() }
+    }
+
+    /// Fill a physical range with `byte`.
+    pub fn fill(&self, pa: u64, len: u64, byte: u8) {
+        assert!(pa + len <= self.base + self.size);
+        // SAFETY: inside the allocation (checked above).
+        unsafe { core::ptr::write_bytes(self.at(pa), byte, len as usize) };
+    }
+}
