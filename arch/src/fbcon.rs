@@ -176,6 +176,22 @@ pub fn init(buffer: &'static mut [u8], info: FrameBufferInfo) {
     *CONSOLE.lock() = Some(Console { buffer, info, col: 0, row: 0, fg: WHITE, reserved_rows: 0 });
 }
 
+/// Point the console at a new mapping of the same framebuffer (after the
+/// kernel switched page tables).
+///
+/// # Safety
+/// `ptr` must map the framebuffer's `byte_len` bytes, writable, for the rest
+/// of the run.
+pub unsafe fn relocate(ptr: *mut u8) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        if let Some(con) = CONSOLE.lock().as_mut() {
+            let len = con.buffer.len();
+            // SAFETY: forwarded from the caller.
+            con.buffer = unsafe { core::slice::from_raw_parts_mut(ptr, len) };
+        }
+    });
+}
+
 /// Whether a framebuffer console exists.
 pub fn is_present() -> bool {
     CONSOLE.lock().is_some()

@@ -17,6 +17,7 @@ pub mod firmware_map;
 pub mod gdt;
 pub mod idt;
 pub mod logger;
+pub mod mmu;
 pub mod pic;
 pub mod qemu;
 pub mod recover;

@@ -34,10 +34,16 @@ pub fn e820() -> &'static E820Table {
 }
 
 /// Bring the machine up: consoles, descriptor tables, traps, CPU features,
-/// clock, and the firmware memory map.
+/// clock, the firmware memory map, physical and kernel virtual memory.
 pub fn init(boot_info: &'static mut BootInfo) {
+    init_with_early_hook(boot_info, || {});
+}
+
+/// `init`, running `early` just before the heap switches from the bootstrap
+/// heap to kmalloc (test kernels use it to leave early objects behind).
+pub fn init_with_early_hook(boot_info: &'static mut BootInfo, early: fn()) {
     time::mark_boot();
-    crate::heap::init_bootstrap();
+    crate::mem::heap::init_bootstrap();
     let has_serial = serial::init();
     let snap = snapshot(boot_info);
     if let Some(fb) = boot_info.framebuffer.take() {
@@ -84,6 +90,10 @@ pub fn init(boot_info: &'static mut BootInfo) {
     let _ = table.print(&mut logger::LineLogger::new(log::Level::Info));
 
     crate::mem::boot::init(table, &snap);
+    crate::mem::slab::init();
+    early();
+    crate::mem::heap::switch_to_kmalloc();
+    crate::mem::kvm::init(table, &snap);
 }
 
 /// Copy what memory bring-up needs out of the boot info.

@@ -1,12 +1,13 @@
 //! The initial ramdisk: a cpio newc archive the bootloader loaded into
 //! memory. The kernel reads it in place (no copy) as a read-only file tree.
 
-use spin::Once;
+use spin::Mutex;
 
 use formats::cpio;
 
-/// The archive bytes, as mapped by the bootloader.
-static INITRD: Once<&'static [u8]> = Once::new();
+/// The archive bytes: mapped by the bootloader at first, then by the
+/// kernel's own page tables (see `relocate`).
+static INITRD: Mutex<Option<&'static [u8]>> = Mutex::new(None);
 
 /// Take the ramdisk the bootloader loaded, if any, and check it is a valid
 /// archive. A bad archive is reported and ignored, never trusted.
@@ -21,7 +22,7 @@ pub fn init(addr: Option<u64>, len: u64) {
     match cpio::validate(bytes) {
         Ok(n) => {
             log::info!("initrd: {} KiB cpio archive at {:#x}, {} entries", len / 1024, addr, n);
-            INITRD.call_once(|| bytes);
+            *INITRD.lock() = Some(bytes);
         }
         Err(e) => log::error!("initrd: ignoring the ramdisk: {}", e),
     }
@@ -29,7 +30,17 @@ pub fn init(addr: Option<u64>, len: u64) {
 
 /// The archive, if a valid one was loaded.
 pub fn archive() -> Option<&'static [u8]> {
-    INITRD.get().copied()
+    *INITRD.lock()
+}
+
+/// The initrd is now mapped at `va` (same bytes).
+pub fn relocate(va: u64) {
+    let mut g = INITRD.lock();
+    if let Some(old) = *g {
+        // SAFETY: `va` maps the same `old.len()` bytes, read-only, for the
+        // rest of the run.
+        *g = Some(unsafe { core::slice::from_raw_parts(va as *const u8, old.len()) });
+    }
 }
 
 /// Contents of a file in the initrd.

@@ -6,7 +6,6 @@
 extern crate alloc;
 
 pub mod cmdline;
-pub mod heap;
 pub mod init;
 pub mod initrd;
 pub mod ktest;

@@ -96,10 +96,14 @@ pub fn set_task_stack_bottom(bottom: u64) {
 fn double_fault(frame: &mut TrapFrame) {
     crate::panic::quiesce_consoles();
     let mut w = arch::logger::ConsoleWriter;
-    let overflow = [&BOOT_STACK_BOTTOM, &TASK_STACK_BOTTOM]
-        .iter()
-        .any(|b| in_guard_page(frame.rsp, b.load(Ordering::Relaxed)));
-    if overflow {
+    let vmalloc_stack = crate::mem::try_page_alloc().and_then(|_| crate::mem::kvm::vmalloc_area().guard_hit(frame.rsp));
+    let overflow = vmalloc_stack.is_some()
+        || [&BOOT_STACK_BOTTOM, &TASK_STACK_BOTTOM].iter().any(|b| in_guard_page(frame.rsp, b.load(Ordering::Relaxed)));
+    if let Some(area) = &vmalloc_stack {
+        STACK_OVERFLOWS.fetch_add(1, Ordering::Relaxed);
+        let _ = writeln!(w, "BUG: stack guard page was hit at {:#x} (stack is {:#x}..{:#x}, {})", frame.rsp, area.start, area.end(), area.caller);
+        let _ = writeln!(w, "kernel stack overflow (double-fault): 0000 [#1]");
+    } else if overflow {
         STACK_OVERFLOWS.fetch_add(1, Ordering::Relaxed);
         let _ = writeln!(w, "BUG: kernel stack overflow: stack pointer {:#x} is in a guard page (double fault on IST stack)", frame.rsp);
     } else {

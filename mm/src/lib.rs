@@ -24,6 +24,7 @@ pub mod addr;
 pub mod buddy;
 pub mod e820;
 pub mod gfp;
+pub mod kmalloc;
 pub mod memblock;
 pub mod numa;
 pub mod page;
@@ -31,7 +32,11 @@ pub mod page_alloc;
 pub mod page_table;
 pub mod phys;
 pub mod procfs;
+pub mod slab;
 pub mod sync;
+pub mod tlb;
+pub mod vmalloc;
+pub mod vmstat;
 pub mod zone;
 
 #[cfg(any(test, feature = "sim"))]

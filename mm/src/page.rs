@@ -321,3 +321,82 @@ impl Memmap {
         }
     }
 }
+
+/// An intrusive doubly linked list of pages through their `next`/`prev`
+/// fields (slab lists, LRU lists). The owner's lock protects it.
+#[derive(Clone, Copy, Debug)]
+pub struct PageList {
+    head: u64,
+    len: u64,
+}
+
+impl Default for PageList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PageList {
+    pub const fn new() -> Self {
+        PageList { head: NIL, len: 0 }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn front(&self) -> Option<Pfn> {
+        (self.head != NIL).then_some(Pfn(self.head))
+    }
+
+    pub fn push_front(&mut self, mm: &Memmap, page: &Page) {
+        page.prev.store(NIL, Ordering::Relaxed);
+        page.next.store(self.head, Ordering::Relaxed);
+        if let Some(old) = mm.page(Pfn(self.head)).filter(|_| self.head != NIL) {
+            old.prev.store(page.pfn().0, Ordering::Relaxed);
+        }
+        self.head = page.pfn().0;
+        self.len += 1;
+    }
+
+    /// Unlink `page`, which must be on this list.
+    pub fn remove(&mut self, mm: &Memmap, page: &Page) {
+        let (prev, next) = (page.prev.load(Ordering::Relaxed), page.next.load(Ordering::Relaxed));
+        if prev == NIL {
+            self.head = next;
+        } else if let Some(p) = mm.page(Pfn(prev)) {
+            p.next.store(next, Ordering::Relaxed);
+        }
+        if next != NIL {
+            if let Some(n) = mm.page(Pfn(next)) {
+                n.prev.store(prev, Ordering::Relaxed);
+            }
+        }
+        page.next.store(NIL, Ordering::Relaxed);
+        page.prev.store(NIL, Ordering::Relaxed);
+        self.len -= 1;
+    }
+
+    pub fn pop_front(&mut self, mm: &Memmap) -> Option<&'static Page> {
+        let p = mm.page(self.front()?)?;
+        self.remove(mm, p);
+        Some(p)
+    }
+
+    /// Every page on the list, front first.
+    pub fn iter<'a>(&self, mm: &'a Memmap) -> impl Iterator<Item = &'static Page> + 'a {
+        let mut cur = self.head;
+        core::iter::from_fn(move || {
+            if cur == NIL {
+                return None;
+            }
+            let p = mm.page(Pfn(cur))?;
+            cur = p.next.load(Ordering::Relaxed);
+            Some(p)
+        })
+    }
+}

@@ -94,6 +94,8 @@ pub struct PageAllocator {
     local_node: AtomicU32,
     reclaim: AtomicUsize,
     pub stats: AllocStats,
+    /// Page counts by user (slab, page tables, stacks, anon, file, ...).
+    pub vmstat: crate::vmstat::VmStat,
     /// Pages given to the buddy allocator at hand-off.
     pub boot_freed_pages: AtomicU64,
     /// Boot reservations released later (init memory, bootloader memory).
@@ -153,6 +155,7 @@ impl PageAllocator {
             local_node: AtomicU32::new(local),
             reclaim: AtomicUsize::new(0),
             stats: AllocStats::default(),
+            vmstat: crate::vmstat::VmStat::default(),
             boot_freed_pages: AtomicU64::new(0),
             released_pages: AtomicU64::new(0),
         })

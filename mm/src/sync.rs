@@ -65,6 +65,18 @@ impl<T> IrqLock<T> {
     pub fn is_locked(&self) -> bool {
         self.inner.is_locked()
     }
+
+    /// Take the lock if it is free (for fault paths that must not wait).
+    pub fn try_lock(&self) -> Option<IrqGuard<'_, T>> {
+        let was_enabled = irq_save();
+        match self.inner.try_lock() {
+            Some(g) => Some(IrqGuard { guard: Some(g), was_enabled }),
+            None => {
+                irq_restore(was_enabled);
+                None
+            }
+        }
+    }
 }
 
 impl<T> Deref for IrqGuard<'_, T> {

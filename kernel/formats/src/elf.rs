@@ -25,6 +25,7 @@ pub const PT_INTERP: u32 = 3;
 pub const PT_PHDR: u32 = 6;
 pub const PT_TLS: u32 = 7;
 pub const PT_GNU_STACK: u32 = 0x6474_e551;
+pub const PT_GNU_RELRO: u32 = 0x6474_e552;
 
 pub const PF_X: u32 = 1;
 pub const PF_W: u32 = 2;

@@ -7,6 +7,9 @@
 //! ```
 
 pub mod boot;
+pub mod heap;
+pub mod kvm;
+pub mod slab;
 
 use spin::{Mutex, MutexGuard, Once};
 
@@ -51,4 +54,17 @@ pub fn install_irq_hooks() {
         }
     }
     mm::sync::set_irq_hooks(save, restore);
+}
+
+/// /proc/meminfo's numbers, from the allocators and the kernel's own
+/// bookkeeping.
+pub fn meminfo() -> mm::procfs::meminfo::MemInfo {
+    use core::sync::atomic::Ordering;
+    let mut m = mm::procfs::meminfo::MemInfo::from_allocator(page_alloc());
+    let v = kvm::vmalloc_area();
+    m.vmalloc_total_kb = v.total() / 1024;
+    m.direct_map_4k_kb = kvm::DIRECT_MAP[0].load(Ordering::Relaxed) / 1024;
+    m.direct_map_2m_kb = kvm::DIRECT_MAP[1].load(Ordering::Relaxed) / 1024;
+    m.direct_map_1g_kb = kvm::DIRECT_MAP[2].load(Ordering::Relaxed) / 1024;
+    m
 }

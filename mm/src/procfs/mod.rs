@@ -5,5 +5,6 @@
 //! boot. Format strings follow Linux's mm/vmstat.c, mm/slub.c, fs/proc/.
 
 pub mod buddyinfo;
+pub mod meminfo;
 pub mod pagetypeinfo;
 pub mod zoneinfo;

@@ -1,0 +1,41 @@
+//! The kernel's slab caches and kmalloc (see `mm::slab`, `mm::kmalloc`).
+//!
+//! `slub_debug` on the command line turns on red zones and poisoning for
+//! every kmalloc cache, as Linux's `slub_debug=ZP` does.
+
+use spin::Once;
+
+use mm::kmalloc::Kmalloc;
+use mm::slab::{CacheRegistry, SLAB_DEBUG, SlabFlags};
+
+static REGISTRY: CacheRegistry = CacheRegistry::new();
+static KMALLOC: Once<Kmalloc> = Once::new();
+
+/// Every slab cache.
+pub fn registry() -> &'static CacheRegistry {
+    &REGISTRY
+}
+
+/// The kmalloc heap, once up.
+pub fn kmalloc() -> Option<&'static Kmalloc> {
+    KMALLOC.get()
+}
+
+/// Create the kmalloc caches.
+pub fn init() {
+    let pa = super::page_alloc();
+    let debug = if crate::cmdline::get().has("slub_debug") { SLAB_DEBUG } else { SlabFlags::empty() };
+    let k = KMALLOC.call_once(|| match Kmalloc::new(pa, &REGISTRY, debug) {
+        Ok(k) => k,
+        Err(e) => panic!("slab: cannot create the kmalloc caches: {}", e),
+    });
+    log::info!(
+        "SLUB: {} kmalloc caches ({}..{} bytes){}, objects {} to {} per slab",
+        k.caches().len(),
+        k.caches()[0].object_size,
+        k.caches()[12].object_size,
+        if debug.is_empty() { "" } else { ", debugging (red zones, poison) on" },
+        k.caches()[12].objects_per_slab,
+        k.caches()[0].objects_per_slab
+    );
+}
