@@ -60,8 +60,7 @@ impl Kmalloc {
     pub fn new(pa: &'static PageAllocator, registry: &CacheRegistry, debug: SlabFlags) -> Result<Kmalloc, SlabError> {
         let mut caches: [Option<&'static KmemCache>; 13] = [None; 13];
         for (i, (&size, &name)) in KMALLOC_SIZES.iter().zip(KMALLOC_NAMES.iter()).enumerate() {
-            let c = KmemCache::new(name, size, class_align(size), debug, None, pa)?;
-            let c: &'static KmemCache = alloc::boxed::Box::leak(alloc::boxed::Box::new(c));
+            let c = KmemCache::create(name, size, class_align(size), debug, None, pa)?;
             registry.register(c);
             caches[i] = Some(c);
         }

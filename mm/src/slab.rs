@@ -35,7 +35,12 @@
 //! and checks it: on free, red zones that are not "in use" mean an overflow
 //! (or a double free, if they say "free"); on allocation, a poison pattern
 //! that changed means the object was written after it was freed. Problems
-//! are logged as `BUG <cache>: ...`, counted, and the bad free is refused.
+//! are logged as `BUG <cache>: ...` and counted; a free that fails its checks
+//! is refused (the object leaks rather than corrupting the freelist).
+//!
+//! A cache is identified by its address (slab pages point back at it), so a
+//! cache must not move once it has allocated: [`KmemCache::create`] returns
+//! it as `&'static`, as `kmem_cache_create` returns a pointer.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -82,8 +87,6 @@ const MIN_FREE_SLABS: u64 = 2;
 pub enum SlabError {
     /// Object size 0 or too large for a slab, or a bad alignment.
     BadGeometry,
-    /// No memory for a new slab.
-    NoMemory,
     /// The pointer is not an object of this cache.
     NotOurs,
     /// The pointer is inside a slab but not at an object's start.
@@ -102,7 +105,6 @@ impl fmt::Display for SlabError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SlabError::BadGeometry => write!(f, "bad object size or alignment"),
-            SlabError::NoMemory => write!(f, "out of memory"),
             SlabError::NotOurs => write!(f, "pointer does not belong to this cache"),
             SlabError::NotObjectStart => write!(f, "pointer is not the start of an object"),
             SlabError::DoubleFree => write!(f, "double free"),
@@ -185,9 +187,24 @@ fn calculate_order(size: usize) -> Option<(u32, u32)> {
 }
 
 impl KmemCache {
-    /// `kmem_cache_create(name, size, align, flags, ctor)`. A constructor
-    /// runs once per object when its slab is created, and freed objects
-    /// must be returned in their constructed state (as in Linux).
+    /// `kmem_cache_create(name, size, align, flags, ctor)`: a cache that
+    /// lives for the rest of the run. A constructor runs once per object
+    /// when its slab is created, and freed objects must be returned in their
+    /// constructed state (as in Linux).
+    pub fn create(
+        name: &'static str,
+        object_size: usize,
+        align: usize,
+        flags: SlabFlags,
+        ctor: Option<fn(*mut u8)>,
+        pa: &'static PageAllocator,
+    ) -> Result<&'static KmemCache, SlabError> {
+        let c = Self::new(name, object_size, align, flags, ctor, pa)?;
+        Ok(alloc::boxed::Box::leak(alloc::boxed::Box::new(c)))
+    }
+
+    /// A cache by value; it must be put in its final place (a static, a
+    /// leaked box) before its first allocation.
     pub fn new(
         name: &'static str,
         object_size: usize,
@@ -394,17 +411,23 @@ impl KmemCache {
     pub fn alloc(&self) -> Option<NonNull<u8>> {
         let mm = &self.pa.memmap;
         let mut lists = self.lists.lock();
-        let head = if let Some(p) = lists.partial.front().and_then(|f| mm.page(f)) {
-            p
-        } else if let Some(p) = lists.free.pop_front(mm) {
-            lists.partial.push_front(mm, p);
-            p
-        } else {
+        let head = loop {
+            if let Some(p) = lists.partial.front().and_then(|f| mm.page(f)) {
+                break p;
+            }
+            if let Some(p) = lists.free.pop_front(mm) {
+                lists.partial.push_front(mm, p);
+                break p;
+            }
+            // A new slab comes from the page allocator without the list lock
+            // held: under pressure its reclaim path may shrink this very
+            // cache (Linux's allocate_slab also runs unlocked).
+            drop(lists);
             let p = self.new_slab()?;
+            lists = self.lists.lock();
             lists.stats.num_slabs += 1;
             lists.stats.num_objs += self.objects_per_slab as u64;
             lists.partial.push_front(mm, p);
-            p
         };
         let obj = head.mapping.load(Ordering::Relaxed) as *mut u8;
         let stride = obj.wrapping_sub(self.obj_offset);
@@ -473,13 +496,18 @@ impl KmemCache {
         }
         let stride = self.stride_of(base, off / self.size);
         if self.debug() {
-            match self.check_red_zones(stride, RZ_ACTIVE) {
-                None => {}
-                Some((_, RZ_INACTIVE)) => {
-                    self.report(&mut lists, SlabError::DoubleFree, obj);
-                    return Err(SlabError::DoubleFree);
-                }
-                Some((o, _)) => self.report(&mut lists, SlabError::RedZoneOverwritten { offset: o }, obj),
+            if let Some((o, _)) = self.check_red_zones(stride, RZ_ACTIVE) {
+                // Red zones that all say "free" mean the object is free
+                // already; anything else is an overwrite. Either way the
+                // object is not freed (it may be corrupt or still in use):
+                // it leaks, as in SLUB.
+                let err = if self.check_red_zones(stride, RZ_INACTIVE).is_none() {
+                    SlabError::DoubleFree
+                } else {
+                    SlabError::RedZoneOverwritten { offset: o }
+                };
+                self.report(&mut lists, err, obj);
+                return Err(err);
             }
         } else if self.is_on_freelist(head, obj) {
             self.report(&mut lists, SlabError::DoubleFree, obj);

@@ -3,13 +3,8 @@
 //! write into objects, overflow them and use them after free.
 
 use super::*;
-use crate::addr::PhysAddr;
-use crate::memblock::Memblock;
-use crate::numa::Topology;
-use crate::testing::SimRam;
-use alloc::boxed::Box;
-use alloc::collections::BTreeSet;
-use alloc::string::String;
+use crate::{addr::PhysAddr, memblock::Memblock, numa::Topology, testing::SimRam};
+use alloc::{boxed::Box, collections::BTreeSet, string::String};
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
 
 const MB: u64 = 1 << 20;
@@ -36,10 +31,13 @@ fn cache(pa: &'static PageAllocator, name: &'static str, size: usize, align: usi
     Box::leak(Box::new(KmemCache::new(name, size, align, flags, None, pa).unwrap()))
 }
 
-/// Compound head of the slab page holding `p`.
+/// The page holding `p`, and the compound head of that page.
+fn page_of(pa: &PageAllocator, p: *const u8) -> &'static Page {
+    pa.memmap.page_of_phys(pa.phys().phys_of(p).expect("object outside simulated RAM").as_u64()).unwrap()
+}
+
 fn head_of(pa: &PageAllocator, p: *const u8) -> &'static Page {
-    let phys = pa.phys().phys_of(p).expect("object outside simulated RAM").as_u64();
-    pa.memmap.compound_head(pa.page(Pfn::from_phys(phys)).unwrap())
+    pa.memmap.compound_head(page_of(pa, p))
 }
 
 fn slab_gauges(pa: &PageAllocator) -> (u64, u64) {
@@ -76,15 +74,12 @@ fn objects_are_distinct_aligned_writable_and_inside_pages_marked_slab() {
                     assert!(bytes(p, size).iter().all(|&b| b == i as u8 ^ 0x5a), "size {size} align {align}: object {i} corrupted by a neighbour");
                     for q in [p.as_ptr(), p.as_ptr().wrapping_add(size - 1)] {
                         let head = head_of(pa, q);
-                        let page = pa.page(Pfn::from_phys(pa.phys().phys_of(q).unwrap().as_u64())).unwrap();
-                        assert!(page.has(PageFlags::SLAB) && head.has(PageFlags::SLAB));
+                        assert!(page_of(pa, q).has(PageFlags::SLAB) && head.has(PageFlags::SLAB));
                         assert_eq!(head.private.load(Ordering::Relaxed), c as *const KmemCache as u64, "slab head names its cache");
                     }
                     assert!(c.owns(p.as_ptr()));
                 }
-                for p in objs {
-                    assert_eq!(c.free(p), Ok(()));
-                }
+                objs.into_iter().for_each(|p| c.free(p).unwrap());
                 c.check_invariants();
                 assert_eq!(c.stats().debug_errors, 0, "writing a whole object is not an overflow");
                 assert_eq!(c.destroy(), Ok(()));
@@ -104,11 +99,8 @@ fn slab_order_is_the_smallest_that_wastes_at_most_a_sixteenth() {
                 assert!(c.order <= 3 && c.size >= size && c.size % c.align == 0 && c.align >= align);
                 assert_eq!(c.objects_per_slab as usize, slab / c.size, "as many objects as fit");
                 assert!(c.objects_per_slab as usize * c.size <= slab);
-                let fits = |o: u32| {
-                    let b = (PAGE_SIZE as usize) << o;
-                    b >= c.size && (b % c.size) * 16 <= b
-                };
-                if let Some(best) = (0..=3).find(|&o| fits(o)) {
+                let bytes_of = |o: u32| (PAGE_SIZE as usize) << o;
+                if let Some(best) = (0..=3).find(|&o| bytes_of(o) >= c.size && (bytes_of(o) % c.size) * 16 <= bytes_of(o)) {
                     assert_eq!(c.order, best, "stride {}: smallest order within 1/16 waste", c.size);
                     assert!((slab % c.size) * 16 <= slab);
                 }
@@ -122,34 +114,37 @@ fn slab_order_is_the_smallest_that_wastes_at_most_a_sixteenth() {
 
 #[test]
 fn freeing_everything_then_shrinking_gives_every_page_back_to_the_buddy_allocator() {
-    let pa = machine();
-    let free_before = pa.nr_free_pages();
-    let gauges_before = slab_gauges(pa);
-    let c = cache(pa, "shrink", 200, 8, SlabFlags::empty());
-    let n = 5 * c.objects_per_slab as usize + 3;
-    let objs: Vec<NonNull<u8>> = (0..n).map(|_| c.alloc().unwrap()).collect();
-    c.check_invariants();
-    let s = c.stats();
-    assert_eq!((s.active_objs, s.active_slabs, s.num_slabs), (n as u64, 6, 6));
-    assert_eq!(pa.nr_free_pages(), free_before - c.pages());
-    assert_eq!(slab_gauges(pa).0, gauges_before.0 + c.pages());
-    // Free evens then odds so slabs go full -> partial -> free.
-    for p in objs.iter().step_by(2).chain(objs.iter().skip(1).step_by(2)) {
-        assert_eq!(c.free(*p), Ok(()));
+    for size in [200, 3000] {
+        let pa = machine();
+        let free_before = pa.nr_free_pages();
+        let gauges_before = slab_gauges(pa);
+        let c = cache(pa, "shrink", size, 8, SlabFlags::empty());
+        let n = 5 * c.objects_per_slab as usize + 3;
+        let objs: Vec<NonNull<u8>> = (0..n).map(|_| c.alloc().unwrap()).collect();
         c.check_invariants();
+        let s = c.stats();
+        assert_eq!((s.active_objs, s.active_slabs, s.num_slabs), (n as u64, 6, 6));
+        assert_eq!(c.pages(), 6 << c.order);
+        assert_eq!(pa.nr_free_pages(), free_before - c.pages());
+        assert_eq!(slab_gauges(pa).0, gauges_before.0 + c.pages());
+        // Free evens then odds so slabs go full -> partial -> free.
+        for p in objs.iter().step_by(2).chain(objs.iter().skip(1).step_by(2)) {
+            assert_eq!(c.free(*p), Ok(()));
+            c.check_invariants();
+        }
+        let s = c.stats();
+        assert_eq!((s.active_objs, s.active_slabs, s.allocs, s.frees), (0, 0, n as u64, n as u64));
+        assert_eq!(pa.nr_free_pages() + c.pages(), free_before, "empty slabs not yet shrunk are all that is missing");
+        let held = c.pages();
+        assert!(held > 0, "some empty slabs are kept for reuse");
+        assert_eq!(c.shrink(), held);
+        c.check_invariants();
+        assert_eq!((c.pages(), c.stats().num_objs), (0, 0));
+        assert_eq!(pa.nr_free_pages(), free_before);
+        assert_eq!(slab_gauges(pa), gauges_before);
+        assert!(!c.owns(objs[0].as_ptr()) && !head_of(pa, objs[0].as_ptr()).has(PageFlags::SLAB));
+        pa.check_invariants();
     }
-    let s = c.stats();
-    assert_eq!((s.active_objs, s.active_slabs, s.allocs, s.frees), (0, 0, n as u64, n as u64));
-    assert_eq!(pa.nr_free_pages() + c.pages(), free_before, "empty slabs not yet shrunk are all that is missing");
-    let held = c.pages();
-    assert!(held > 0, "some empty slabs are kept for reuse");
-    assert_eq!(c.shrink(), held);
-    c.check_invariants();
-    assert_eq!((c.pages(), c.stats().num_objs), (0, 0));
-    assert_eq!(pa.nr_free_pages(), free_before);
-    assert_eq!(slab_gauges(pa), gauges_before);
-    assert!(!c.owns(objs[0].as_ptr()) && !head_of(pa, objs[0].as_ptr()).has(PageFlags::SLAB));
-    pa.check_invariants();
 }
 
 mod prop {
@@ -238,8 +233,8 @@ fn debug_cache_refuses_a_double_free_and_stays_consistent() {
     let before = c.stats();
     assert_eq!(c.free(objs[1]), Err(SlabError::DoubleFree));
     assert_eq!(c.last_error(), Some(SlabError::DoubleFree));
-    let after = c.stats();
-    assert_eq!((after.active_objs, after.frees, after.debug_errors), (before.active_objs, before.frees, before.debug_errors + 1));
+    let s = c.stats();
+    assert_eq!((s.active_objs, s.frees, s.debug_errors), (before.active_objs, before.frees, before.debug_errors + 1));
     c.check_invariants();
     // The freelist holds objs[1] once: the next allocations are all distinct.
     let more: Vec<NonNull<u8>> = (0..c.objects_per_slab as usize + 2).map(|_| c.alloc().unwrap()).collect();
@@ -253,7 +248,7 @@ fn debug_cache_refuses_a_double_free_and_stays_consistent() {
 fn debug_cache_reports_a_write_after_free_when_the_object_is_handed_out_again() {
     let pa = machine();
     let c = cache(pa, "uaf", 64, 8, SLAB_DEBUG);
-    let keep = c.alloc().unwrap();
+    let _keep_slab_in_use = c.alloc().unwrap();
     let victim = c.alloc().unwrap();
     assert_eq!(c.free(victim), Ok(()));
     // SAFETY: the freed object is still slab memory (the slab is in use).
@@ -266,7 +261,6 @@ fn debug_cache_reports_a_write_after_free_when_the_object_is_handed_out_again() 
     assert_eq!(c.last_error(), Some(SlabError::UseAfterFree { offset: 10 }));
     assert_eq!(c.stats().debug_errors, 1);
     c.check_invariants();
-    assert_ne!(keep, victim);
 }
 
 #[test]
@@ -274,7 +268,8 @@ fn fresh_debug_object_reads_as_poison_until_written() {
     let pa = machine();
     let c = cache(pa, "poison", 50, 8, SLAB_DEBUG);
     let p = c.alloc().unwrap();
-    let want: Vec<u8> = [vec_of(0x6b, 49), vec_of(0xa5, 1)].concat();
+    let mut want = [0x6b; 50];
+    want[49] = 0xa5;
     assert_eq!(bytes(p, 50), &want[..]);
     fill(p, 50, 0x77);
     assert_eq!(c.free(p), Ok(()));
@@ -285,19 +280,13 @@ fn fresh_debug_object_reads_as_poison_until_written() {
     c.check_invariants();
 }
 
-fn vec_of(b: u8, n: usize) -> Vec<u8> {
-    core::iter::repeat_n(b, n).collect()
-}
-
 #[test]
 fn plain_cache_detects_double_free_interior_pointers_and_foreign_objects() {
     let pa = machine();
     let c = cache(pa, "plain", 96, 8, SlabFlags::empty());
     let other = cache(pa, "other", 96, 8, SlabFlags::empty());
     let objs: Vec<NonNull<u8>> = (0..4).map(|_| c.alloc().unwrap()).collect();
-    for p in &objs[..3] {
-        assert_eq!(c.free(*p), Ok(()));
-    }
+    objs[..3].iter().for_each(|p| c.free(*p).unwrap());
     // objs[1] is in the middle of the slab's freelist.
     let before = c.stats();
     assert_eq!(c.free(objs[1]), Err(SlabError::DoubleFree));
@@ -307,7 +296,6 @@ fn plain_cache_detects_double_free_interior_pointers_and_foreign_objects() {
     let again: Vec<NonNull<u8>> = (0..3).map(|_| c.alloc().unwrap()).collect();
     let set: BTreeSet<usize> = again.iter().chain([&objs[3]]).map(|p| p.as_ptr() as usize).collect();
     assert_eq!(set.len(), 4, "freelist intact after the refused double free");
-
     let mid = NonNull::new(objs[3].as_ptr().wrapping_add(40)).unwrap();
     assert_eq!(c.free(mid), Err(SlabError::NotObjectStart));
     assert_eq!(c.last_error(), Some(SlabError::NotObjectStart));
@@ -319,9 +307,7 @@ fn plain_cache_detects_double_free_interior_pointers_and_foreign_objects() {
     assert_eq!(c.free(NonNull::new(raw).unwrap()), Err(SlabError::NotOurs), "a page that is not a slab");
     let mut heap = Box::new(0u64);
     assert_eq!(c.free(NonNull::from(&mut *heap).cast()), Err(SlabError::NotOurs), "outside RAM");
-    assert_eq!(c.stats().debug_errors, 5);
-    assert_eq!(c.stats().active_objs, 4);
-    assert_eq!(other.stats().active_objs, 1);
+    assert_eq!((c.stats().debug_errors, c.stats().active_objs, other.stats().active_objs), (5, 4, 1));
     c.check_invariants();
     other.check_invariants();
 }
@@ -342,8 +328,7 @@ fn constructor_runs_once_per_object_and_freed_objects_keep_their_contents() {
         let c: &'static KmemCache = Box::leak(Box::new(KmemCache::new("ctor", CTOR_SIZE, 8, flags, Some(ctor), pa).unwrap()));
         assert!(!c.flags.contains(SlabFlags::POISON), "poison would undo the constructor");
         let calls = CTOR_CALLS.load(Ordering::Relaxed);
-        let n = c.objects_per_slab as usize + 1;
-        let objs: Vec<NonNull<u8>> = (0..n).map(|_| c.alloc().unwrap()).collect();
+        let objs: Vec<NonNull<u8>> = (0..=c.objects_per_slab).map(|_| c.alloc().unwrap()).collect();
         assert_eq!(CTOR_CALLS.load(Ordering::Relaxed) - calls, c.stats().num_objs, "every object of every slab constructed");
         for &p in &objs {
             assert!(bytes(p, CTOR_SIZE).iter().all(|&b| b == 0xc7), "constructed when first handed out");
@@ -352,9 +337,8 @@ fn constructor_runs_once_per_object_and_freed_objects_keep_their_contents() {
         assert_eq!(c.free(objs[0]), Ok(()));
         assert!(bytes(objs[0], CTOR_SIZE).iter().all(|&b| b == 0x11), "free leaves the object alone");
         let calls = CTOR_CALLS.load(Ordering::Relaxed);
-        let again = c.alloc().unwrap();
-        assert_eq!(again, objs[0]);
-        assert!(bytes(again, CTOR_SIZE).iter().all(|&b| b == 0x11));
+        assert_eq!(c.alloc(), Some(objs[0]), "LIFO reuse, contents kept");
+        assert!(bytes(objs[0], CTOR_SIZE).iter().all(|&b| b == 0x11));
         assert_eq!(CTOR_CALLS.load(Ordering::Relaxed), calls, "no reconstruction on reuse");
         assert_eq!(c.stats().debug_errors, 0);
         c.check_invariants();
@@ -370,9 +354,7 @@ fn destroy_refuses_while_objects_live_then_returns_the_pages() {
     assert_eq!(c.destroy(), Err(SlabError::StillInUse { objects: 10 }));
     assert_eq!(c.stats().active_objs, 10, "nothing was torn down");
     c.check_invariants();
-    for p in &objs[1..] {
-        c.free(*p).unwrap();
-    }
+    objs[1..].iter().for_each(|p| c.free(*p).unwrap());
     assert_eq!(c.destroy(), Err(SlabError::StillInUse { objects: 1 }));
     c.free(objs[0]).unwrap();
     assert_eq!(c.destroy(), Ok(()));
@@ -382,64 +364,18 @@ fn destroy_refuses_while_objects_live_then_returns_the_pages() {
     assert_eq!(slab_gauges(pa), (0, 0));
 }
 
-static RECLAIM_REG: AtomicPtr<CacheRegistry> = AtomicPtr::new(core::ptr::null_mut());
-static RECLAIM_SAW_HELD_LOCK: AtomicBool = AtomicBool::new(false);
-
-/// A reclaim hook shrinking every registered cache, as a kernel would
-/// install; a cache whose lock is held is skipped (and noted) instead of
-/// spinning on it forever.
-fn shrink_caches_hook(_order: u32) -> u64 {
-    // SAFETY: null or a leaked registry set by the test below.
-    let Some(reg) = (unsafe { RECLAIM_REG.load(Ordering::Acquire).as_ref() }) else { return 0 };
-    let mut freed = 0;
-    for c in reg.caches() {
-        if c.lists.is_locked() {
-            RECLAIM_SAW_HELD_LOCK.store(true, Ordering::Relaxed);
-        } else {
-            freed += c.shrink();
-        }
-    }
-    freed
-}
-
-#[test]
-#[ignore = "bug: KmemCache::alloc calls new_slab -> alloc_pages(DIRECT_RECLAIM) with the cache lock held; a reclaim hook that shrinks caches deadlocks"]
-fn a_new_slab_under_memory_pressure_can_reclaim_from_every_cache() {
-    let pa = machine();
-    let reg: &'static CacheRegistry = Box::leak(Box::new(CacheRegistry::new()));
-    let donor = cache(pa, "donor", 3000, 8, SlabFlags::empty());
-    let needy = cache(pa, "needy", 64, 8, SlabFlags::empty());
-    reg.register(donor);
-    reg.register(needy);
-    let objs: Vec<NonNull<u8>> = (0..2 * donor.objects_per_slab as usize).map(|_| donor.alloc().unwrap()).collect();
-    objs.into_iter().for_each(|p| donor.free(p).unwrap());
-    assert!(donor.pages() > 0, "the donor keeps empty slabs");
-    let mut hog = Vec::new();
-    while let Some(p) = pa.alloc_pages(crate::gfp::GFP_KERNEL | crate::gfp::Gfp::NOWARN, 0) {
-        hog.push(p);
-    }
-    RECLAIM_REG.store(reg as *const CacheRegistry as *mut CacheRegistry, Ordering::Release);
-    pa.set_reclaim_hook(shrink_caches_hook);
-    let p = needy.alloc();
-    assert!(p.is_some(), "reclaiming the donor's empty slabs makes room");
-    assert_eq!(donor.pages(), 0);
-    assert!(!RECLAIM_SAW_HELD_LOCK.load(Ordering::Relaxed), "reclaim ran with the allocating cache's lock held");
-    needy.check_invariants();
-    donor.check_invariants();
-}
-
 #[test]
 fn slabinfo_has_the_linux_header_and_one_line_per_cache_matching_stats() {
     let pa = machine();
     let reg = CacheRegistry::new();
     let a = cache(pa, "test_small", 24, 8, SlabFlags::empty());
     let b = cache(pa, "test_cache_with_a_long_name", 1000, 64, SLAB_DEBUG | SlabFlags::RECLAIM_ACCOUNT);
-    reg.register(a);
-    reg.register(b);
+    [a, b].into_iter().for_each(|c| reg.register(c));
     let held_a: Vec<NonNull<u8>> = (0..200).map(|_| a.alloc().unwrap()).collect();
-    let held_b: Vec<NonNull<u8>> = (0..9).map(|_| b.alloc().unwrap()).collect();
+    let held_b: Vec<NonNull<u8>> = (0..b.objects_per_slab + 1).map(|_| b.alloc().unwrap()).collect();
     a.free(held_a[0]).unwrap();
-    b.free(held_b[8]).unwrap();
+    b.free(*held_b.last().unwrap()).unwrap();
+    assert_eq!((b.stats().active_slabs, b.stats().num_slabs), (1, 2), "b keeps an empty slab");
     let mut out = String::new();
     reg.render_slabinfo(&mut out).unwrap();
     let lines: Vec<&str> = out.lines().collect();
@@ -457,11 +393,7 @@ fn slabinfo_has_the_linux_header_and_one_line_per_cache_matching_stats() {
         assert_eq!([num(8), num(9), num(10)], [0, 0, 0]);
         assert_eq!([num(13), num(14), num(15)], [s.active_slabs, s.num_slabs, 0]);
     }
-    assert_eq!(num_of(&lines[2][18..]), 199, "name column is 17 wide");
-}
-
-fn num_of(s: &str) -> u64 {
-    s.split_whitespace().next().unwrap().parse().unwrap()
+    assert!(lines[2].starts_with("test_small           199 "), "name column is 17 wide: {}", lines[2]);
 }
 
 #[test]
@@ -473,16 +405,50 @@ fn reclaim_account_caches_count_in_slab_reclaimable_others_in_unreclaimable() {
     let objs_u: Vec<NonNull<u8>> = (0..7).map(|_| u.alloc().unwrap()).collect();
     assert!(r.pages() > 0 && u.pages() > 0);
     assert_eq!(slab_gauges(pa), (u.pages(), r.pages()));
-    for p in objs_r {
-        r.free(p).unwrap();
-    }
+    let mt = |p: NonNull<u8>| crate::buddy::pageblock_mt(&pa.memmap, head_of(pa, p.as_ptr()).pfn().0);
+    assert_eq!(mt(objs_r[0]), crate::buddy::MigrateType::Reclaimable, "reclaimable slabs group in reclaimable pageblocks");
+    assert_eq!(mt(objs_u[0]), crate::buddy::MigrateType::Unmovable);
+    objs_r.into_iter().for_each(|p| r.free(p).unwrap());
     r.shrink();
     assert_eq!(slab_gauges(pa), (u.pages(), 0));
-    for p in objs_u {
-        u.free(p).unwrap();
-    }
+    objs_u.into_iter().for_each(|p| u.free(p).unwrap());
     u.shrink();
     assert_eq!(slab_gauges(pa), (0, 0));
     r.check_invariants();
     u.check_invariants();
+}
+
+static RECLAIM_REG: AtomicPtr<CacheRegistry> = AtomicPtr::new(core::ptr::null_mut());
+static RECLAIM_SAW_HELD_LOCK: AtomicBool = AtomicBool::new(false);
+
+/// Reclaim hook shrinking every registered cache; a cache whose lock is held
+/// is skipped and noted (a real hook would spin on it forever).
+fn shrink_caches_hook(_order: u32) -> u64 {
+    // SAFETY: null or a leaked registry set by the test below.
+    let Some(reg) = (unsafe { RECLAIM_REG.load(Ordering::Acquire).as_ref() }) else { return 0 };
+    let shrink = |c: &&KmemCache| if c.lists.is_locked() { RECLAIM_SAW_HELD_LOCK.store(true, Ordering::Relaxed); 0 } else { c.shrink() };
+    reg.caches().iter().map(shrink).sum()
+}
+
+#[test]
+fn a_new_slab_under_memory_pressure_can_reclaim_from_every_cache() {
+    let pa = machine();
+    let reg: &'static CacheRegistry = Box::leak(Box::new(CacheRegistry::new()));
+    let donor = cache(pa, "donor", 3000, 8, SlabFlags::empty());
+    let needy = cache(pa, "needy", 64, 8, SlabFlags::empty());
+    [donor, needy].into_iter().for_each(|c| reg.register(c));
+    let objs: Vec<NonNull<u8>> = (0..2 * donor.objects_per_slab as usize).map(|_| donor.alloc().unwrap()).collect();
+    objs.into_iter().for_each(|p| donor.free(p).unwrap());
+    assert!(donor.pages() > 0, "the donor keeps empty slabs");
+    let mut hog = Vec::new();
+    while let Some(p) = pa.alloc_pages(crate::gfp::GFP_KERNEL | crate::gfp::Gfp::NOWARN, 0) {
+        hog.push(p);
+    }
+    RECLAIM_REG.store(reg as *const CacheRegistry as *mut CacheRegistry, Ordering::Release);
+    pa.set_reclaim_hook(shrink_caches_hook);
+    assert!(needy.alloc().is_some(), "reclaiming the donor's empty slabs makes room");
+    assert_eq!(donor.pages(), 0);
+    assert!(!RECLAIM_SAW_HELD_LOCK.load(Ordering::Relaxed), "reclaim ran with the allocating cache's lock held");
+    needy.check_invariants();
+    donor.check_invariants();
 }

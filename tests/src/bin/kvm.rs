@@ -120,7 +120,7 @@ fn bootstrap_objects_are_freed_to_the_bootstrap_heap() {
 fn slab_workload_and_shrink_return_free_pages_to_baseline() {
     let pa = page_alloc();
     let base = pa.nr_free_pages();
-    let cache: &'static KmemCache = Box::leak(Box::new(KmemCache::new("ktest-obj", 200, 8, SlabFlags::empty(), None, pa).unwrap()));
+    let cache: &'static KmemCache = KmemCache::create("ktest-obj", 200, 8, SlabFlags::empty(), None, pa).unwrap();
     let base = base.min(pa.nr_free_pages());
     let objs: Vec<_> = (0..5000).map(|_| cache.alloc().unwrap()).collect();
     assert!(pa.nr_free_pages() < base - 200);
@@ -139,7 +139,7 @@ fn slab_workload_and_shrink_return_free_pages_to_baseline() {
 
 fn slab_debug_catches_overflow_and_double_free() {
     let pa = page_alloc();
-    let cache: &'static KmemCache = Box::leak(Box::new(KmemCache::new("ktest-debug", 40, 8, SLAB_DEBUG, None, pa).unwrap()));
+    let cache: &'static KmemCache = KmemCache::create("ktest-debug", 40, 8, SLAB_DEBUG, None, pa).unwrap();
     let a = cache.alloc().unwrap();
     // SAFETY: one byte past the 40-byte object: the red zone (deliberate).
     unsafe { a.as_ptr().add(40).write(0) };
