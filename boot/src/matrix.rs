@@ -90,7 +90,7 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
         let mut smp = 1;
         let mut numa = None;
         let mut cmdline = String::new();
-        let mut timeout_secs = 180;
+        let mut timeout_secs = 120;
         let mut expect = Expect::Ktest;
         let mut disk = DiskAttach::Ide;
         for w in words(line).with_context(ctx)? {

@@ -94,6 +94,15 @@ pub fn init_with_early_hook(boot_info: &'static mut BootInfo, early: fn()) {
     early();
     crate::mem::heap::switch_to_kmalloc();
     crate::mem::kvm::init(table, &snap);
+    if log::log_enabled!(log::Level::Debug) {
+        let mut w = logger::LineLogger::new(log::Level::Debug);
+        let _ = core::fmt::Write::write_str(&mut w, "/proc/meminfo:\n");
+        let _ = crate::mem::meminfo().render(&mut w);
+        let _ = core::fmt::Write::write_str(&mut w, "/proc/slabinfo:\n");
+        let _ = crate::mem::slab::registry().render_slabinfo(&mut w);
+        let _ = core::fmt::Write::write_str(&mut w, "/proc/vmallocinfo:\n");
+        let _ = crate::mem::kvm::vmalloc_area().render_vmallocinfo(crate::mem::page_alloc(), &mut w);
+    }
 }
 
 /// Copy what memory bring-up needs out of the boot info.

@@ -89,7 +89,11 @@ pub fn run(suite: &str, cases: &[TestCase]) -> ! {
     for case in cases {
         LAST_MESSAGE.lock().clear();
         let result = recover::catch(case.run);
-        // A recovered trap or panic leaves interrupts off.
+        // A recovered trap or panic leaves interrupts off, and possibly a
+        // lock held by the abandoned frames.
+        if result.is_err() {
+            crate::mem::force_unlock_after_recovery();
+        }
         x86_64::instructions::interrupts::enable();
         match outcome(case.expect, result) {
             Ok(()) => {

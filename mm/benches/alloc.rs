@@ -1,4 +1,8 @@
-//! Host benchmark: mm's buddy page allocator against a peer buddy allocator.
+//! Host benchmark: mm's buddy page allocator against a peer buddy allocator
+//! (first table), then mm's object allocators, slab and kmalloc, against
+//! four peer heaps (second table).
+//!
+//! # First table: frames
 //!
 //! What is measured: the cost of one allocation plus its free ("one op") in
 //! `mm::page_alloc::PageAllocator` (`alloc_pages(GFP_KERNEL, order)` and
@@ -36,20 +40,78 @@
 //! Machines running this are shared and noisy, so compare ratios, not
 //! absolute numbers, and treat differences under ~10% as noise.
 //!
+//! # Second table: objects
+//!
+//! What is measured: ns per object alloc+free pair in
+//!
+//! - mm's slab cache (`KmemCache::alloc`/`free`, a 64-byte cache named
+//!   `bench-64`) and mm's kmalloc (`Kmalloc::alloc(size, 8, false)`/`free`:
+//!   13 size-class caches up to 8 KiB, compound pages from the buddy
+//!   allocator above that), both on the same simulated machine as the first
+//!   table, against
+//! - `talc` (`Talc<Manual>`, `claim` + `allocate`/`deallocate`),
+//!   `linked_list_allocator::Heap` (`allocate_first_fit`/`deallocate`),
+//!   `buddy_system_allocator::Heap<32>` (`alloc`/`dealloc`), each over its
+//!   own host arena as large as mm's managed memory (2 MiB aligned, like the
+//!   simulated RAM), and the host's `std::alloc::System` (glibc malloc).
+//!
+//! Every allocator gets the same request sequence, with `align` 8. The peers
+//! are told the layout again on free (the `GlobalAlloc` contract); mm is
+//! given only the pointer. Rows:
+//!
+//! ```text
+//! slab alloc/free 64 B           64-byte objects
+//! kmalloc mixed sizes            4096 sizes from a fixed-seed xorshift: 80% log-uniform
+//!                                in 8..=512 B, 17% uniform in 1..=8 KiB, 3% uniform in
+//!                                16..=64 KiB (mm: a kmalloc-N class, or compound pages)
+//!
+//! pair                           alloc, free, alloc, free, ... (cycling through the sizes)
+//! batch 4096 scrambled           4096 live objects, then freed in the first table's
+//!                                xorshift-shuffled order
+//! ```
+//!
+//! mm's numbers include its safety checks, which the peers do not have: every
+//! free maps the pointer back to its slab through the page descriptors
+//! (`phys_of -> pfn -> memmap section -> compound head`, then the cache id in
+//! the head), kmalloc's free does that once for the pointer and once per
+//! class cache it asks `owns()` before the cache's `free` does it again, and
+//! without red zones a cache's free walks the slab's freelist (up to the
+//! slab's object count) to refuse a double free. Peers trust the pointer and
+//! layout they are handed. Reading ratios: `mm/x` above 1 means mm is slower.
+//!
+//! `linked_list_allocator` keeps one address-ordered list of holes, so with
+//! thousands of live blocks each free walks a long list: it is slow on the
+//! batch rows by design, and the calibration below gives it fewer operations
+//! per round (at least one batch) so the run still ends in time. The same
+//! goes for `buddy_system_allocator::Heap`, whose free searches a singly
+//! linked free list for the buddy to merge with.
+//!
+//! After each row every mm cache must have no live objects, pass its
+//! invariant check, and, once shrunk, mm must have exactly its starting free
+//! pages (and no slab pages accounted); the peers that can say so must have
+//! nothing allocated. A broken allocator panics instead of printing a row.
+//!
 //! Run: `make bench`, or `cargo bench -p mm --features sim --bench alloc`;
 //! an extra argument filters rows by substring (`... --bench alloc -- pair`).
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
 use buddy_system_allocator::FrameAllocator;
 use mm::addr::{PAGE_SIZE, Pfn};
 use mm::buddy::NR_ORDERS;
 use mm::gfp::GFP_KERNEL;
+use mm::kmalloc::Kmalloc;
 use mm::memblock::{Memblock, NUMA_NO_NODE};
 use mm::numa::Topology;
 use mm::page_alloc::PageAllocator;
+use mm::slab::{CacheRegistry, KmemCache, SlabFlags};
 use mm::testing::SimRam;
+use talc::DefaultBinning;
+use talc::base::Talc;
+use talc::source::Manual;
 
 /// Simulated RAM: a 4096-block order-3 batch needs 128 MiB free at once.
 const RAM: u64 = 256 << 20;
@@ -69,7 +131,8 @@ trait Frames {
     fn free(&mut self, pfn: u64, order: u32);
 }
 
-struct Mm(PageAllocator);
+/// mm's allocator is leaked: the second table's slab caches need it `'static`.
+struct Mm(&'static PageAllocator);
 
 impl Frames for Mm {
     #[inline]
@@ -225,6 +288,7 @@ fn calibrate(ns_per_op: f64) -> u64 {
 fn main() {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let (pa, ranges) = mm_machine();
+    let pa: &'static PageAllocator = Box::leak(Box::new(pa));
     let mut peer = peer_machine(&ranges, pa.nr_managed_pages());
     let mut mm = Mm(pa);
     let free_at_start = mm.0.nr_free_pages();
@@ -262,5 +326,319 @@ fn main() {
         }
     }
     mm.0.check_invariants();
+    println!("(total {:.1} s)", started.elapsed().as_secs_f64());
+
+    object_table(pa, free_at_start, &filter, &perm);
+    pa.check_invariants();
+}
+
+// ---------------------------------------------------------------------------
+// Second table: object allocators.
+
+/// Alignment of every object request (kmalloc's minimum, a typical struct's).
+const OBJ_ALIGN: usize = 8;
+/// Object size of the slab rows.
+const SLAB_OBJ: usize = 64;
+
+const _: () = assert!(BATCH.is_power_of_two());
+
+/// The object allocators behind one interface. `free` gets the size back, as
+/// `GlobalAlloc::dealloc` does; mm ignores it.
+trait Objects {
+    fn alloc(&mut self, size: usize) -> NonNull<u8>;
+    fn free(&mut self, p: NonNull<u8>, size: usize);
+}
+
+#[inline]
+fn layout(size: usize) -> Layout {
+    Layout::from_size_align(size, OBJ_ALIGN).expect("bad layout")
+}
+
+struct MmSlab(&'static KmemCache);
+
+impl Objects for MmSlab {
+    #[inline]
+    fn alloc(&mut self, _size: usize) -> NonNull<u8> {
+        self.0.alloc().expect("mm slab: allocation failed")
+    }
+
+    #[inline]
+    fn free(&mut self, p: NonNull<u8>, _size: usize) {
+        self.0.free(p).expect("mm slab: free refused");
+    }
+}
+
+struct MmKmalloc(Kmalloc);
+
+impl Objects for MmKmalloc {
+    #[inline]
+    fn alloc(&mut self, size: usize) -> NonNull<u8> {
+        self.0.alloc(size, OBJ_ALIGN, false).expect("mm kmalloc: allocation failed")
+    }
+
+    #[inline]
+    fn free(&mut self, p: NonNull<u8>, _size: usize) {
+        self.0.free(p).expect("mm kmalloc: free refused");
+    }
+}
+
+struct TalcPeer(Talc<Manual, DefaultBinning>);
+
+impl Objects for TalcPeer {
+    #[inline]
+    fn alloc(&mut self, size: usize) -> NonNull<u8> {
+        // SAFETY: non-zero size.
+        unsafe { self.0.allocate(layout(size)) }.expect("talc: allocation failed")
+    }
+
+    #[inline]
+    fn free(&mut self, p: NonNull<u8>, size: usize) {
+        // SAFETY: `p` came from `allocate` with this layout and is freed once.
+        unsafe { self.0.deallocate(p.as_ptr(), layout(size)) }
+    }
+}
+
+struct Llist(linked_list_allocator::Heap);
+
+impl Objects for Llist {
+    #[inline]
+    fn alloc(&mut self, size: usize) -> NonNull<u8> {
+        self.0.allocate_first_fit(layout(size)).expect("linked_list_allocator: allocation failed")
+    }
+
+    #[inline]
+    fn free(&mut self, p: NonNull<u8>, size: usize) {
+        // SAFETY: `p` came from `allocate_first_fit` with this layout, freed once.
+        unsafe { self.0.deallocate(p, layout(size)) }
+    }
+}
+
+struct BuddySys(buddy_system_allocator::Heap<32>);
+
+impl Objects for BuddySys {
+    #[inline]
+    fn alloc(&mut self, size: usize) -> NonNull<u8> {
+        self.0.alloc(layout(size)).expect("buddy_system_allocator: allocation failed")
+    }
+
+    #[inline]
+    fn free(&mut self, p: NonNull<u8>, size: usize) {
+        // SAFETY: `p` came from `alloc` with this layout and is freed once.
+        unsafe { self.0.dealloc(p, layout(size)) }
+    }
+}
+
+struct Sys;
+
+impl Objects for Sys {
+    #[inline]
+    fn alloc(&mut self, size: usize) -> NonNull<u8> {
+        // SAFETY: non-zero size.
+        NonNull::new(unsafe { System.alloc(layout(size)) }).expect("system: allocation failed")
+    }
+
+    #[inline]
+    fn free(&mut self, p: NonNull<u8>, size: usize) {
+        // SAFETY: `p` came from `System.alloc` with this layout, freed once.
+        unsafe { System.dealloc(p.as_ptr(), layout(size)) }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum ObjPattern {
+    Pair,
+    Batch,
+}
+
+impl ObjPattern {
+    fn name(self) -> &'static str {
+        match self {
+            ObjPattern::Pair => "pair",
+            ObjPattern::Batch => "batch 4096 scrambled",
+        }
+    }
+}
+
+/// One row's requests: `sizes[i]` is the size of the i-th object of a batch
+/// (and of the i-th pair, cyclically).
+struct Workload<'a> {
+    pattern: ObjPattern,
+    sizes: &'a [usize],
+    perm: &'a [usize],
+}
+
+/// Run about `ops` alloc+free pairs of `w`; returns the ops done.
+fn run_objects<A: Objects>(a: &mut A, w: &Workload<'_>, ops: u64, held: &mut Vec<NonNull<u8>>) -> u64 {
+    match w.pattern {
+        ObjPattern::Pair => {
+            for i in 0..ops as usize {
+                let size = w.sizes[i & (BATCH - 1)];
+                let p = a.alloc(black_box(size));
+                a.free(black_box(p), size);
+            }
+            ops
+        }
+        ObjPattern::Batch => {
+            let reps = ops.div_ceil(BATCH as u64).max(1);
+            for _ in 0..reps {
+                held.clear();
+                for &size in w.sizes {
+                    held.push(a.alloc(black_box(size)));
+                }
+                black_box(&mut *held);
+                for &i in w.perm {
+                    a.free(held[i], w.sizes[i]);
+                }
+            }
+            reps * BATCH as u64
+        }
+    }
+}
+
+/// One timed round of an object allocator, callable through `dyn` so a row
+/// can rotate over all of them; the loop inside is monomorphised per type.
+trait ObjRound {
+    /// ns per op of a round of about `ops` ops.
+    fn round(&mut self, w: &Workload<'_>, ops: u64, held: &mut Vec<NonNull<u8>>) -> f64;
+}
+
+impl<A: Objects> ObjRound for A {
+    fn round(&mut self, w: &Workload<'_>, ops: u64, held: &mut Vec<NonNull<u8>>) -> f64 {
+        let t = Instant::now();
+        let done = run_objects(self, w, ops, held);
+        t.elapsed().as_nanos() as f64 / done as f64
+    }
+}
+
+/// Median ns/op of each contender: one calibrating warm-up each, then
+/// `ROUNDS` rounds in which who goes first rotates.
+fn object_row(contenders: &mut [&mut dyn ObjRound], w: &Workload<'_>, held: &mut Vec<NonNull<u8>>) -> Vec<f64> {
+    let ops: Vec<u64> = contenders.iter_mut().map(|c| calibrate(c.round(w, WARMUP_OPS, held))).collect();
+    let n = contenders.len();
+    let mut times = vec![Vec::with_capacity(ROUNDS); n];
+    for round in 0..ROUNDS {
+        for k in 0..n {
+            let i = (round + k) % n;
+            times[i].push(contenders[i].round(w, ops[i], held));
+        }
+    }
+    times.into_iter().map(median).collect()
+}
+
+/// The kmalloc rows' sizes (see the module comment), from a fixed seed.
+fn mixed_sizes(n: usize) -> Vec<usize> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    (0..n)
+        .map(|_| {
+            let (r, v) = (next() % 100, next() as usize);
+            if r < 80 {
+                // Log-uniform: a power of two 8..=256, then up to twice it.
+                let lo = 8 << (v % 6);
+                lo + (v >> 8) % (lo + 1)
+            } else if r < 97 {
+                1024 + v % (7 * 1024 + 1)
+            } else {
+                16 * 1024 + v % (48 * 1024 + 1)
+            }
+        })
+        .collect()
+}
+
+/// A zeroed host region of `bytes` for a peer heap, 2 MiB aligned like the
+/// simulated RAM (untouched pages are never faulted in). Leaked.
+fn arena(bytes: usize) -> *mut u8 {
+    let layout = Layout::from_size_align(bytes, 1 << 21).expect("bad arena layout");
+    // SAFETY: non-zero size.
+    let p = unsafe { std::alloc::alloc_zeroed(layout) };
+    assert!(!p.is_null(), "cannot allocate a {bytes}-byte arena");
+    p
+}
+
+/// After an mm row: no cache holds an object, every cache is consistent, and
+/// once the caches are shrunk mm has all its pages back.
+fn assert_mm_clean(pa: &PageAllocator, registry: &CacheRegistry, free_at_start: u64, row: &str) {
+    for c in registry.caches() {
+        let s = c.stats();
+        assert_eq!(s.active_objs, 0, "mm: {} holds {} objects after {row}", c.name, s.active_objs);
+        assert_eq!(s.debug_errors, 0, "mm: {} reported errors in {row}", c.name);
+        c.check_invariants();
+    }
+    registry.shrink_all();
+    for c in registry.caches() {
+        assert_eq!(c.stats().num_slabs, 0, "mm: {} kept slabs after shrink ({row})", c.name);
+    }
+    assert_eq!(pa.vmstat.slab_unreclaimable.get(), 0, "mm: slab pages still accounted after {row}");
+    assert_eq!(pa.nr_free_pages(), free_at_start, "mm: pages leaked by {row}");
+}
+
+fn object_table(pa: &'static PageAllocator, free_at_start: u64, filter: &[String], perm: &[usize]) {
+    let registry: &'static CacheRegistry = Box::leak(Box::new(CacheRegistry::new()));
+    let cache = KmemCache::create("bench-64", SLAB_OBJ, 8, SlabFlags::empty(), None, pa).expect("mm: cannot create bench-64");
+    registry.register(cache);
+    let mut mm_slab = MmSlab(cache);
+    let mut mm_kmalloc = MmKmalloc(Kmalloc::new(pa, registry, SlabFlags::empty()).expect("mm: cannot create kmalloc caches"));
+
+    // Peers: each its own arena of mm's managed size.
+    let bytes = (pa.nr_managed_pages() * PAGE_SIZE) as usize;
+    let mut talc = TalcPeer(Talc::new(Manual));
+    // SAFETY: the arena is ours, leaked, and used by nothing else.
+    unsafe { talc.0.claim(arena(bytes), bytes) }.expect("talc: claim failed");
+    // SAFETY: as above.
+    let mut llist = Llist(unsafe { linked_list_allocator::Heap::new(arena(bytes), bytes) });
+    let mut buddy = BuddySys(buddy_system_allocator::Heap::<32>::new());
+    // SAFETY: as above.
+    unsafe { buddy.0.init(arena(bytes) as usize, bytes) };
+    let mut sys = Sys;
+
+    let slab_sizes = vec![SLAB_OBJ; BATCH];
+    let mixed = mixed_sizes(BATCH);
+    let mut held = Vec::with_capacity(BATCH);
+
+    let (small, medium) = (mixed.iter().filter(|&&s| s <= 512).count(), mixed.iter().filter(|&&s| s > 512 && s <= 8192).count());
+    println!();
+    println!("object allocators (median of {ROUNDS} rounds, ns per alloc+free pair; align {OBJ_ALIGN}; peer arenas {} MiB each)", bytes >> 20);
+    println!(
+        "kmalloc mixed sizes: {} requests, {small} of 8..512 B, {medium} of 1..8 KiB, {} of 16..64 KiB, mean {} B",
+        mixed.len(),
+        mixed.len() - small - medium,
+        mixed.iter().sum::<usize>() / mixed.len()
+    );
+    println!(
+        "{:<44}{:>9}{:>9}{:>9}{:>11}{:>9}{:>9}{:>10}{:>14}{:>11}",
+        "benchmark", "mm", "talc", "llist", "buddy_sys", "system", "mm/talc", "mm/llist", "mm/buddy_sys", "mm/system"
+    );
+    let started = Instant::now();
+    for (what, sizes) in [("slab alloc/free 64 B", &slab_sizes), ("kmalloc mixed sizes", &mixed)] {
+        for pattern in [ObjPattern::Pair, ObjPattern::Batch] {
+            let name = format!("{what}, {}", pattern.name());
+            if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+                continue;
+            }
+            let w = Workload { pattern, sizes, perm };
+            let mm: &mut dyn ObjRound = if what.starts_with("slab") { &mut mm_slab } else { &mut mm_kmalloc };
+            let t = object_row(&mut [mm, &mut talc, &mut llist, &mut buddy, &mut sys], &w, &mut held);
+            assert_mm_clean(pa, registry, free_at_start, &name);
+            assert_eq!(llist.0.used(), 0, "linked_list_allocator: bytes still used after {name}");
+            assert_eq!(buddy.0.stats_alloc_actual(), 0, "buddy_system_allocator: bytes still allocated after {name}");
+            println!(
+                "{name:<44}{:>9.1}{:>9.1}{:>9.1}{:>11.1}{:>9.1}{:>9.2}{:>10.2}{:>14.2}{:>11.2}",
+                t[0],
+                t[1],
+                t[2],
+                t[3],
+                t[4],
+                t[0] / t[1],
+                t[0] / t[2],
+                t[0] / t[3],
+                t[0] / t[4]
+            );
+        }
+    }
     println!("(total {:.1} s)", started.elapsed().as_secs_f64());
 }

@@ -108,7 +108,7 @@ impl Kmalloc {
         let page = self.pa.page(Pfn::from_phys(pa.as_u64())).ok_or(KfreeError::NotKmalloc)?;
         let head = self.pa.memmap.compound_head(page);
         if head.has(PageFlags::SLAB) {
-            let cache = self.caches.iter().find(|c| c.owns(ptr.as_ptr())).ok_or(KfreeError::NotKmalloc)?;
+            let cache = KmemCache::of_object(self.pa, ptr.as_ptr(), &self.caches).ok_or(KfreeError::NotKmalloc)?;
             return cache.free(ptr).map_err(KfreeError::Slab);
         }
         // A large allocation: the pointer must be the head page's start.
@@ -128,7 +128,7 @@ impl Kmalloc {
         let page = self.pa.page(Pfn::from_phys(pa.as_u64()))?;
         let head = self.pa.memmap.compound_head(page);
         if head.has(PageFlags::SLAB) {
-            return self.caches.iter().find(|c| c.owns(ptr.as_ptr())).map(|c| c.object_size);
+            return KmemCache::of_object(self.pa, ptr.as_ptr(), &self.caches).map(|c| c.object_size);
         }
         let order = if head.has(PageFlags::HEAD) { head.order() } else { 0 };
         Some((PAGE_SIZE as usize) << order)

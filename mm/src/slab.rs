@@ -79,8 +79,11 @@ const POISON_FREE: u8 = 0x6b;
 const POISON_END: u8 = 0xa5;
 /// Highest slab order tried.
 const MAX_SLAB_ORDER: u32 = 3;
-/// Empty slabs kept per cache before giving pages back at once.
-const MIN_FREE_SLABS: u64 = 2;
+/// Empty slabs a cache keeps before giving pages back at once: SLUB's
+/// `min_partial`, ilog2(size) / 2 clamped to 5..=10.
+fn min_free_slabs(size: usize) -> u64 {
+    ((usize::BITS - 1 - size.leading_zeros()) as u64 / 2).clamp(5, 10)
+}
 
 /// What went wrong in a cache operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -509,7 +512,10 @@ impl KmemCache {
                 self.report(&mut lists, err, obj);
                 return Err(err);
             }
-        } else if self.is_on_freelist(head, obj) {
+        } else if head.mapping.load(Ordering::Relaxed) == obj as u64 {
+            // Without red zones only the cheap check Linux makes with
+            // CONFIG_SLAB_FREELIST_HARDENED: freeing the object that is
+            // already at the head of the freelist. Debug mode finds all.
             self.report(&mut lists, SlabError::DoubleFree, obj);
             return Err(SlabError::DoubleFree);
         }
@@ -527,7 +533,7 @@ impl KmemCache {
         if inuse == 0 {
             lists.stats.active_slabs -= 1;
             lists.partial.remove(mm, head);
-            if lists.free.len() >= MIN_FREE_SLABS {
+            if lists.free.len() >= min_free_slabs(self.size) {
                 lists.stats.num_slabs -= 1;
                 lists.stats.num_objs -= self.objects_per_slab as u64;
                 drop(lists);
@@ -537,23 +543,6 @@ impl KmemCache {
             }
         }
         Ok(())
-    }
-
-    /// Without red zones a double free is found by walking the slab's
-    /// freelist (bounded by the slab's object count).
-    fn is_on_freelist(&self, head: &Page, obj: *const u8) -> bool {
-        let mut cur = head.mapping.load(Ordering::Relaxed);
-        for _ in 0..self.objects_per_slab {
-            if cur == 0 {
-                return false;
-            }
-            if cur == obj as u64 {
-                return true;
-            }
-            // SAFETY: `cur` is a free object of this slab.
-            cur = unsafe { self.freeptr((cur as *mut u8).wrapping_sub(self.obj_offset)).read() };
-        }
-        false
     }
 
     /// `kmem_cache_shrink`: give every empty slab back. Returns pages freed.
@@ -599,6 +588,21 @@ impl KmemCache {
     /// Whether `obj` lies in one of this cache's slabs.
     pub fn owns(&self, obj: *const u8) -> bool {
         self.slab_of(obj).is_ok()
+    }
+
+    /// The cache of the slab `obj` lies in, found through the page
+    /// descriptor (`virt_to_slab(obj)->slab_cache`), if it is one of
+    /// `candidates`. Checking against a known list keeps a stray pointer
+    /// from being taken for a cache.
+    pub fn of_object(pa: &PageAllocator, obj: *const u8, candidates: &[&'static KmemCache]) -> Option<&'static KmemCache> {
+        let phys = pa.phys().phys_of(obj)?;
+        let page = pa.page(Pfn::from_phys(phys.as_u64()))?;
+        let head = pa.memmap.compound_head(page);
+        if !head.has(PageFlags::SLAB) {
+            return None;
+        }
+        let id = head.private.load(Ordering::Relaxed);
+        candidates.iter().copied().find(|c| c.cache_id() == id)
     }
 
     /// Check list membership and counts; panics with "slab: ..." on a broken

@@ -90,8 +90,13 @@ fn per_zone_free() -> Vec<u64> {
 fn memblock_names_every_boot_reservation() {
     let mb = kernel::mem::memblock();
     let names: Vec<&str> = mb.reserved.regions().iter().map(|r| r.name).collect();
-    for want in ["first page (real-mode IVT, BDA)", "kernel image", "boot stack", "boot info", "bootloader page tables", "memmap", "ramdisk (initrd)", "framebuffer", "ACPI tables"] {
+    for want in ["first page (real-mode IVT, BDA)", "low memory (X86_RESERVE_LOW)", "kernel image", "boot stack", "memmap", "ramdisk (initrd)", "framebuffer", "ACPI tables"] {
         assert!(names.contains(&want), "no reservation named {want:?}; have {names:?}");
+    }
+    // The bootloader's own memory was reserved at boot and given back once
+    // the kernel ran on its own page tables.
+    for gone in ["bootloader page tables", "boot info", "bootloader (other)"] {
+        assert!(!names.contains(&gone), "{gone:?} still reserved after the switch");
     }
     assert!(mb.is_frozen(), "memblock still allocates after the hand-off");
     mb.check_invariants();
