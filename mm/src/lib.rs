@@ -14,6 +14,10 @@
 //! zone       zones per node, spans, watermarks, counters
 //! buddy      per-zone free lists by order and migrate type
 //! page_alloc zonelists, GFP flags, the allocation entry points, hand-off
+//! slab       object caches; kmalloc on top; vmalloc for the kernel
+//! page_table 4-level tables: map, unmap, protect, split huge pages
+//! vma        areas of an address space; address_space (mm_struct)
+//! mmap munmap brk fault fork ...   one file per memory operation
 //! ```
 
 #![cfg_attr(not(any(test, feature = "sim")), no_std)]
@@ -21,12 +25,21 @@
 extern crate alloc;
 
 pub mod addr;
+pub mod address_space;
+pub mod brk;
 pub mod buddy;
 pub mod e820;
+pub mod error;
+pub mod fault;
+pub mod file;
+pub mod fork;
 pub mod gfp;
 pub mod kmalloc;
 pub mod memblock;
+pub mod mmap;
+pub mod munmap;
 pub mod numa;
+pub mod overcommit;
 pub mod page;
 pub mod page_alloc;
 pub mod page_table;
@@ -35,6 +48,7 @@ pub mod procfs;
 pub mod slab;
 pub mod sync;
 pub mod tlb;
+pub mod vma;
 pub mod vmalloc;
 pub mod vmstat;
 pub mod zone;

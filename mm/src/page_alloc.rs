@@ -461,6 +461,32 @@ impl PageAllocator {
         self.stats.pgfree.fetch_add(1 << order, Ordering::Relaxed);
     }
 
+    /// Drop one reference to a user page (anonymous, file or shmem); when
+    /// the last one goes the page is freed and the counters of its kind
+    /// (AnonPages, Cached, Shmem) drop (Linux's `folio_put` path).
+    pub fn put_user_page(&self, pfn: Pfn) {
+        let Some(p) = self.memmap.page(pfn) else { return };
+        if p.refcount() == 1 {
+            let f = p.flags();
+            if f.contains(PageFlags::ANON) {
+                self.vmstat.anon_pages.sub(1);
+            }
+            if f.intersects(PageFlags::FILE | PageFlags::SHMEM) {
+                self.vmstat.file_pages.sub(1);
+            }
+            if f.contains(PageFlags::SHMEM) {
+                self.vmstat.shmem_pages.sub(1);
+            }
+            if f.contains(PageFlags::MLOCKED) {
+                self.vmstat.mlocked_pages.sub(1);
+            }
+            if f.contains(PageFlags::LAZYFREE) {
+                self.vmstat.lazyfree_pages.sub(1);
+            }
+        }
+        let _ = self.free_pages(pfn, 0);
+    }
+
     /// Free pages in every zone.
     pub fn nr_free_pages(&self) -> u64 {
         self.zones().map(Zone::free_pages).sum()

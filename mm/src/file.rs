@@ -1,0 +1,181 @@
+//! Memory objects behind shared and file mappings: a file's page cache
+//! and shared anonymous memory (cf. mm/filemap.c, mm/shmem.c).
+//!
+//! A [`MemObject`] owns pages indexed by page offset. The object holds one
+//! reference on each of its pages; every page-table entry mapping one holds
+//! another. Pages are created on demand: a file page is filled from the
+//! file's bytes (the initrd) with the part past end-of-file zeroed, a shmem
+//! page is zeroed. When the object goes away (no VMA and no open file uses
+//! it any more), its references go too.
+//!
+//! File pages count as `Cached` in /proc/meminfo, shmem pages as `Shmem`
+//! (and `Cached`, as in Linux).
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE, PhysAddr, Pfn};
+use crate::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
+use crate::page::PageFlags;
+use crate::page_alloc::PageAllocator;
+use crate::sync::IrqLock;
+
+/// Kind of object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjKind {
+    /// A file's page cache (read-only files of the initrd).
+    File,
+    /// Shared anonymous memory.
+    Shmem,
+}
+
+/// Why a page could not be provided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjError {
+    /// The offset lies beyond the end of the file (SIGBUS).
+    BeyondEof,
+    /// No memory.
+    NoMemory,
+}
+
+/// A page cache or a shmem segment.
+pub struct MemObject {
+    pub kind: ObjKind,
+    /// Path shown in /proc/PID/maps (`/dev/zero (deleted)` for shmem, as Linux).
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    pub ino: u64,
+    data: Option<&'static [u8]>,
+    pages: IrqLock<BTreeMap<u64, u64>>,
+    pa: &'static PageAllocator,
+}
+
+impl MemObject {
+    /// The page cache of a read-only file with contents `data`.
+    pub fn file(name: &str, data: &'static [u8], ino: u64, pa: &'static PageAllocator) -> Arc<MemObject> {
+        Arc::new(MemObject {
+            kind: ObjKind::File,
+            name: String::from(name),
+            size: data.len() as u64,
+            ino,
+            data: Some(data),
+            pages: IrqLock::new(BTreeMap::new()),
+            pa,
+        })
+    }
+
+    /// A shared anonymous segment of `size` bytes.
+    pub fn shmem(size: u64, ino: u64, pa: &'static PageAllocator) -> Arc<MemObject> {
+        Arc::new(MemObject {
+            kind: ObjKind::Shmem,
+            name: String::from("/dev/zero (deleted)"),
+            size,
+            ino,
+            data: None,
+            pages: IrqLock::new(BTreeMap::new()),
+            pa,
+        })
+    }
+
+    /// Pages past the last byte (files only).
+    fn beyond_eof(&self, pgoff: u64) -> bool {
+        self.kind == ObjKind::File && pgoff >= self.size.div_ceil(PAGE_SIZE)
+    }
+
+    /// The page at `pgoff`, created if needed, with one more reference
+    /// taken for the caller (who will map it).
+    pub fn get_page(&self, pgoff: u64) -> Result<Pfn, ObjError> {
+        if self.beyond_eof(pgoff) {
+            return Err(ObjError::BeyondEof);
+        }
+        let mut pages = self.pages.lock();
+        if let Some(&pfn) = pages.get(&pgoff) {
+            if let Some(p) = self.pa.page(Pfn(pfn)) {
+                p.get();
+            }
+            return Ok(Pfn(pfn));
+        }
+        let pfn = self.pa.alloc_pages(GFP_HIGHUSER_MOVABLE | Gfp::ZERO, 0).ok_or(ObjError::NoMemory)?;
+        if let Some(data) = self.data {
+            let off = (pgoff << PAGE_SHIFT) as usize;
+            let n = data.len().saturating_sub(off).min(PAGE_SIZE as usize);
+            if let Some(dst) = self.pa.phys().ptr(PhysAddr::new(pfn.phys()), n) {
+                // SAFETY: a fresh page; `n` bytes of the file fit in it.
+                unsafe { core::ptr::copy_nonoverlapping(data[off..off + n].as_ptr(), dst, n) };
+            }
+        }
+        let page = self.pa.page(pfn).ok_or(ObjError::NoMemory)?;
+        page.insert_flags(if self.kind == ObjKind::File { PageFlags::FILE } else { PageFlags::SHMEM | PageFlags::SWAPBACKED });
+        page.mapping.store(self as *const MemObject as u64, Ordering::Relaxed);
+        page.index.store(pgoff, Ordering::Relaxed);
+        self.pa.vmstat.file_pages.add(1);
+        if self.kind == ObjKind::Shmem {
+            self.pa.vmstat.shmem_pages.add(1);
+        }
+        // One reference for the cache (from allocation), one for the caller.
+        page.get();
+        pages.insert(pgoff, pfn.0);
+        Ok(pfn)
+    }
+
+    /// The page at `pgoff` if it exists (no reference taken).
+    pub fn find_page(&self, pgoff: u64) -> Option<Pfn> {
+        self.pages.lock().get(&pgoff).map(|&p| Pfn(p))
+    }
+
+    /// Pages held.
+    pub fn nr_pages(&self) -> u64 {
+        self.pages.lock().len() as u64
+    }
+
+    fn release(&self, pfn: u64) {
+        self.pa.put_user_page(Pfn(pfn));
+    }
+
+    /// Drop pages that nobody maps (page-cache reclaim, `drop_caches`).
+    /// Only clean file pages can be dropped; shmem pages are the data.
+    pub fn shrink(&self) -> u64 {
+        if self.kind != ObjKind::File {
+            return 0;
+        }
+        let mut pages = self.pages.lock();
+        let idle: alloc::vec::Vec<u64> =
+            pages.iter().filter(|(_, pfn)| self.pa.page(Pfn(**pfn)).is_some_and(|p| p.refcount() == 1)).map(|(k, _)| *k).collect();
+        for k in &idle {
+            if let Some(pfn) = pages.remove(k) {
+                self.release(pfn);
+            }
+        }
+        idle.len() as u64
+    }
+
+    /// Forget the pages of `[first, last)` (MADV_REMOVE on shmem: punch a
+    /// hole). Mappings keep their own references until they are unmapped.
+    pub fn remove_range(&self, first: u64, last: u64) -> u64 {
+        let mut pages = self.pages.lock();
+        let keys: alloc::vec::Vec<u64> = pages.range(first..last).map(|(k, _)| *k).collect();
+        for k in &keys {
+            if let Some(pfn) = pages.remove(k) {
+                self.release(pfn);
+            }
+        }
+        keys.len() as u64
+    }
+
+    /// File bytes (for read(2) through the same object).
+    pub fn data(&self) -> Option<&'static [u8]> {
+        self.data
+    }
+}
+
+impl Drop for MemObject {
+    fn drop(&mut self) {
+        let pages = core::mem::take(&mut *self.pages.lock());
+        for (_, pfn) in pages {
+            self.release(pfn);
+        }
+    }
+}

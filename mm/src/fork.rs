@@ -1,0 +1,76 @@
+//! fork(2)'s copy of an address space, with copy-on-write (cf. kernel/
+//! fork.c `dup_mmap`, mm/memory.c `copy_page_range`).
+//!
+//! Every VMA is copied (except MADV_DONTFORK ones). Page tables are copied
+//! eagerly, entry by entry, but pages are not: each private page is mapped
+//! read-only in both parent and child and gains a reference and a map
+//! count; the first write on either side takes a copy-on-write fault
+//! (`fault.rs`). Shared pages stay writable and shared. MADV_WIPEONFORK
+//! areas start empty in the child. The child's private writable memory is
+//! committed again, as Linux does, so fork can fail with ENOMEM under
+//! `overcommit_memory=2`.
+
+use x86_64::structures::paging::PageTableFlags as F;
+
+use crate::address_space::{AddressSpace, MmEnv, Rlimits};
+use crate::addr::Pfn;
+use crate::error::MmError;
+use crate::vma::VmFlags;
+
+impl AddressSpace {
+    /// The child's copy of this address space.
+    pub fn fork(&mut self, env: &MmEnv<'_>, lim: &Rlimits) -> Result<AddressSpace, MmError> {
+        let mut child = AddressSpace::new(env)?;
+        child.layout = self.layout;
+        child.def_flags = self.def_flags;
+        let charge: u64 = self.vmas.iter().filter(|v| v.flags.contains(VmFlags::ACCOUNT) && !v.flags.contains(VmFlags::DONTCOPY)).map(|v| v.pages()).sum();
+        if env.commit.account(env.pa, charge, lim.admin).is_err() {
+            child.destroy(env);
+            return Err(MmError::NoMemory);
+        }
+        child.counters.committed = charge;
+        let vmas: alloc::vec::Vec<_> = self.vmas.iter().filter(|v| !v.flags.contains(VmFlags::DONTCOPY)).cloned().collect();
+        let mut flush = crate::tlb::TlbFlush::none();
+        for v in vmas {
+            let mut cv = v.clone();
+            cv.flags.remove(VmFlags::LOCKED | VmFlags::LOCKONFAULT);
+            child.account_vma(&cv, true);
+            if child.vmas.insert(cv, usize::MAX).is_err() {
+                continue;
+            }
+            if v.flags.contains(VmFlags::WIPEONFORK) {
+                continue;
+            }
+            let shared = v.flags.contains(VmFlags::SHARED);
+            for leaf in self.leaves(env, v.start, v.end) {
+                let pfn = Pfn::from_phys(leaf.phys.as_u64());
+                let mut flags = leaf.flags;
+                if !shared && flags.contains(F::WRITABLE) {
+                    // Write-protect the parent's entry too.
+                    flags.remove(F::WRITABLE);
+                    if let Ok(Some(pte)) = self.mapper(env).pte(leaf.va, false) {
+                        pte.set_flags(flags);
+                    }
+                    flush = flush.merge(crate::tlb::TlbFlush::page(leaf.va, 4096));
+                }
+                // The child's entry keeps the accessed/dirty state clean.
+                flags.remove(F::ACCESSED | F::DIRTY);
+                if pfn != env.zero_page {
+                    if let Some(p) = env.pa.page(pfn) {
+                        p.get();
+                    }
+                }
+                if child.install_pte(env, leaf.va, pfn, flags).is_err() {
+                    if pfn != env.zero_page {
+                        env.pa.put_user_page(pfn);
+                    }
+                    flush.flush(env.tlb);
+                    child.destroy(env);
+                    return Err(MmError::NoMemory);
+                }
+            }
+        }
+        flush.flush(env.tlb);
+        Ok(child)
+    }
+}
