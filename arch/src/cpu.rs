@@ -123,6 +123,7 @@ pub fn enable_protections() -> Protections {
     // mappings carry the global bit.
     unsafe { Cr4::update(|c| *c |= flags) };
     SMAP_ON.store(p.smap, Ordering::Release);
+    crate::trap::SMAP_CLAC.store(p.smap as u8, Ordering::Release);
     p
 }
 

@@ -10,20 +10,27 @@
 extern crate alloc;
 
 pub mod acpi;
+pub mod apic;
 pub mod backtrace;
+pub mod context;
 pub mod cpu;
 pub mod fbcon;
 pub mod firmware_map;
+pub mod fpu;
 pub mod gdt;
 pub mod idt;
 pub mod logger;
 pub mod mmu;
+pub mod percpu;
 pub mod pic;
 pub mod qemu;
 pub mod recover;
+pub mod rtc;
 pub mod serial;
+pub mod syscall;
 pub mod time;
 pub mod trap;
+pub mod usercopy;
 
 /// Stop the CPU for good: interrupts off, then `hlt` forever.
 pub fn halt_forever() -> ! {

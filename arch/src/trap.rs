@@ -105,6 +105,10 @@ pub fn exception_name(vector: u64) -> &'static str {
     }
 }
 
+/// Non-zero once SMAP is on (entry code then executes `clac`).
+#[unsafe(no_mangle)]
+pub static SMAP_CLAC: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
 /// Number of vectors below which the CPU raises exceptions.
 pub const FIRST_IRQ_VECTOR: u64 = 32;
 
@@ -233,6 +237,10 @@ trap_common:
     test byte ptr [rsp + {cs_off}], 3
     jz 2f
     swapgs
+    // From ring 3, RFLAGS.AC is still the user's: clear it so SMAP holds.
+    cmp byte ptr [rip + {smap}], 0
+    je 2f
+    clac
 2:
     push rax
     push rbx
@@ -278,4 +286,5 @@ trap_return:
 "#,
     cs_off = const CS_OFFSET_AT_ENTRY,
     dispatch = sym trap_dispatch,
+    smap = sym SMAP_CLAC,
 );

@@ -94,6 +94,7 @@ pub fn init_with_early_hook(boot_info: &'static mut BootInfo, early: fn()) {
     early();
     crate::mem::heap::switch_to_kmalloc();
     crate::mem::kvm::init(table, &snap);
+    start_processes();
     if log::log_enabled!(log::Level::Debug) {
         let mut w = logger::LineLogger::new(log::Level::Debug);
         let _ = core::fmt::Write::write_str(&mut w, "/proc/meminfo:\n");
@@ -137,5 +138,53 @@ fn apply_early_options() {
     }
     if crate::cmdline::value("panic") == Some("exit") {
         crate::panic::set_exit_on_panic(true);
+    }
+}
+
+/// Bring up what processes need: per-CPU data and FPU, the syscall entry,
+/// the file tree, the idle task, and the timer that drives the scheduler.
+fn start_processes() {
+    use x86_64::structures::paging::PageTableFlags as F;
+    crate::mem::user::init();
+    arch::percpu::init();
+    arch::fpu::init();
+    arch::syscall::init();
+    crate::syscall::init();
+    crate::vfs::init(alloc::vec::Vec::new());
+    crate::proc::init_idle();
+    let lapic = arch::apic::phys_base();
+    let flags = F::WRITABLE | F::NO_EXECUTE | F::NO_CACHE | F::WRITE_THROUGH;
+    match crate::mem::kvm::vmalloc_area().ioremap(&crate::mem::kvm::kernel_space(), lapic, 4096, flags, "lapic") {
+        Ok(va) => {
+            let hz = arch::apic::init(va, crate::proc::sched::HZ);
+            info!("APIC: local APIC at {:#x}, timer {} MHz, {} Hz tick", lapic, hz / 1_000_000, crate::proc::sched::HZ);
+        }
+        Err(e) => log::error!("APIC: cannot map the local APIC: {:?}; no preemption", e),
+    }
+    crate::mem::enable_reclaim();
+}
+
+/// Start init (`init=PATH`, default /bin/init) as pid 1 with the
+/// command line's extra words as its arguments and environment.
+pub fn start_init() {
+    let cmd = crate::cmdline::get();
+    let path = cmd.get("init").unwrap_or("/bin/init");
+    if crate::vfs::lookup(path, "/").is_err() {
+        log::warn!("init: {} not found in the initrd; nothing to run", path);
+        return;
+    }
+    let (args, env) = cmd.init_args_env(crate::cmdline::KNOWN);
+    let mut argv = alloc::vec![alloc::string::String::from(path)];
+    argv.extend(args.iter().map(|s| alloc::string::String::from(*s)));
+    let mut envp = alloc::vec![alloc::string::String::from("HOME=/"), alloc::string::String::from("TERM=linux")];
+    envp.extend(env.iter().map(|s| alloc::string::String::from(*s)));
+    if cmd.has("exit_on_init") {
+        crate::proc::exit::on_init_exit(|code| {
+            arch::qemu::exit(if code == 0 { arch::qemu::ExitCode::Success } else { arch::qemu::ExitCode::Failed });
+        });
+    }
+    match crate::proc::exec::spawn(path, &argv, &envp, 0) {
+        Ok(pid) => info!("Run {} as init process (pid {})", path, pid),
+        Err(e) => log::error!("init: cannot start {}: errno {}", path, e),
     }
 }

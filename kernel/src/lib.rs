@@ -6,19 +6,26 @@
 extern crate alloc;
 
 pub mod cmdline;
+pub mod errno;
+pub mod fault;
 pub mod init;
 pub mod initrd;
 pub mod ktest;
 pub mod layout;
 pub mod mem;
 pub mod panic;
+pub mod proc;
+pub mod syscall;
 pub mod traps;
+pub mod usercopy;
+pub mod vfs;
 
 pub use init::{init, BOOT_CONFIG};
 
-/// Idle forever with interrupts enabled.
+/// The idle task's loop: run whatever is runnable, halt otherwise.
 pub fn idle() -> ! {
     loop {
+        proc::sched::schedule();
         x86_64::instructions::interrupts::enable_and_hlt();
     }
 }

@@ -10,5 +10,6 @@ entry_point!(kmain, config = &kernel::BOOT_CONFIG);
 fn kmain(boot_info: &'static mut BootInfo) -> ! {
     kernel::init(boot_info);
     log::info!("init done");
+    kernel::init::start_init();
     kernel::idle()
 }

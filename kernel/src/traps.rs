@@ -21,12 +21,31 @@ pub static STACK_OVERFLOWS: AtomicU64 = AtomicU64::new(0);
 
 /// Register the kernel's exception policy.
 pub fn install() {
-    trap::set_default_exception_handler(oops);
+    trap::set_default_exception_handler(exception);
     trap::set_handler(3, breakpoint);
     trap::set_handler(8, double_fault);
+    trap::set_handler(14, crate::fault::page_fault);
+    trap::set_handler(arch::apic::TIMER_VECTOR, crate::proc::sched::timer_tick);
+    trap::set_handler(arch::apic::SPURIOUS_VECTOR, |_| {});
+    // A spurious IRQ7 / IRQ15 from the (masked) legacy PICs.
+    trap::set_handler(arch::pic::PIC1_VECTOR_BASE + 7, |_| {});
+    trap::set_handler(arch::pic::PIC2_VECTOR_BASE + 7, |_| {});
+}
+
+/// An exception nobody else handles: from user mode it becomes the
+/// signal Linux would send; in the kernel it is an oops.
+fn exception(frame: &mut TrapFrame) {
+    if frame.is_user() {
+        let sig = crate::proc::signal::for_exception(frame.vector).unwrap_or(crate::proc::signal::SIGSEGV);
+        crate::proc::signal::fatal_fault(frame, sig, 0);
+    }
+    oops(frame);
 }
 
 fn breakpoint(frame: &mut TrapFrame) {
+    if frame.is_user() {
+        crate::proc::signal::fatal_fault(frame, crate::proc::signal::SIGTRAP, 0);
+    }
     BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
     log::info!("traps: int3 at {:#x}, resuming", frame.rip.wrapping_sub(1));
 }

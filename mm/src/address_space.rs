@@ -217,7 +217,12 @@ impl AddressSpace {
     /// Leaf flags for a user page in `vma`; `writable` is whether this
     /// particular page may be written now (false for copy-on-write pages).
     pub(crate) fn pte_flags(vma_flags: VmFlags, writable: bool) -> F {
-        let mut f = F::PRESENT | F::USER_ACCESSIBLE;
+        let mut f = F::PRESENT;
+        // A PROT_NONE area keeps its pages (mprotect may give access back)
+        // but hides them from user mode: no USER bit.
+        if vma_flags.intersects(VmFlags::ACCESS) {
+            f |= F::USER_ACCESSIBLE;
+        }
         if writable && vma_flags.contains(VmFlags::WRITE) {
             f |= F::WRITABLE;
         }
@@ -362,7 +367,8 @@ impl AddressSpace {
         let mut rss = [0u64; 3];
         for v in self.vmas.iter() {
             for l in self.leaves(env, v.start, v.end) {
-                assert!(l.user, "mm: a user page is not user-accessible");
+                // PROT_NONE pages stay mapped, but only for the kernel.
+                assert_eq!(l.user, v.flags.intersects(VmFlags::ACCESS), "mm: user bit does not match the area's access");
                 let pfn = Pfn::from_phys(l.phys.as_u64());
                 if pfn == env.zero_page {
                     assert!(!l.writable, "mm: the zero page is mapped writable");

@@ -141,7 +141,9 @@ impl MemObject {
         if self.kind != ObjKind::File {
             return 0;
         }
-        let mut pages = self.pages.lock();
+        // Reclaim may run inside an allocation made under this very lock:
+        // skip the object then rather than deadlock.
+        let Some(mut pages) = self.pages.try_lock() else { return 0 };
         let idle: alloc::vec::Vec<u64> =
             pages.iter().filter(|(_, pfn)| self.pa.page(Pfn(**pfn)).is_some_and(|p| p.refcount() == 1)).map(|(k, _)| *k).collect();
         for k in &idle {

@@ -561,6 +561,15 @@ impl KmemCache {
         freed
     }
 
+    /// `shrink`, unless the cache is locked right now (reclaim from inside
+    /// an allocation).
+    pub fn try_shrink(&self) -> u64 {
+        if self.lists.is_locked() {
+            return 0;
+        }
+        self.shrink()
+    }
+
     /// `kmem_cache_destroy`: refuses (and says so) while objects are in use.
     pub fn destroy(&self) -> Result<(), SlabError> {
         let active = self.lists.lock().stats.active_objs;
@@ -659,9 +668,11 @@ impl CacheRegistry {
         self.caches.lock().clone()
     }
 
-    /// Shrink every cache; returns pages freed.
+    /// Shrink every cache; returns pages freed. Caches (or the registry)
+    /// locked by the caller's own allocation are skipped.
     pub fn shrink_all(&self) -> u64 {
-        self.caches().iter().map(|c| c.shrink()).sum()
+        let Some(list) = self.caches.try_lock().map(|g| g.clone()) else { return 0 };
+        list.iter().map(|c| c.try_shrink()).sum()
     }
 
     /// /proc/slabinfo, version 2.1 (mm/slab_common.c, `slab_show`).

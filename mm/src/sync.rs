@@ -66,6 +66,11 @@ impl<T> IrqLock<T> {
         self.inner.is_locked()
     }
 
+    /// The value, when the lock itself is no longer shared.
+    pub fn into_inner(self) -> T {
+        self.inner.into_inner()
+    }
+
     /// Take the lock if it is free (for fault paths that must not wait).
     pub fn try_lock(&self) -> Option<IrqGuard<'_, T>> {
         let was_enabled = irq_save();

@@ -112,6 +112,13 @@ impl Backing {
         matches!(self, Backing::Anon)
     }
 
+    /// Private memory that would need committing if writable (anonymous
+    /// or a private file mapping; shared anonymous memory is committed
+    /// when created).
+    pub fn is_anon_or_private_file(&self) -> bool {
+        !matches!(self, Backing::Shared(_))
+    }
+
     fn same(&self, other: &Backing) -> bool {
         match (self, other) {
             (Backing::Anon, Backing::Anon) => true,

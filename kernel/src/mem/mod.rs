@@ -10,6 +10,7 @@ pub mod boot;
 pub mod heap;
 pub mod kvm;
 pub mod slab;
+pub mod user;
 
 use spin::{Mutex, MutexGuard, Once};
 
@@ -66,6 +67,9 @@ pub fn meminfo() -> mm::procfs::meminfo::MemInfo {
     m.direct_map_4k_kb = kvm::DIRECT_MAP[0].load(Ordering::Relaxed) / 1024;
     m.direct_map_2m_kb = kvm::DIRECT_MAP[1].load(Ordering::Relaxed) / 1024;
     m.direct_map_1g_kb = kvm::DIRECT_MAP[2].load(Ordering::Relaxed) / 1024;
+    let oc = user::overcommit();
+    m.committed_as = oc.committed();
+    m.commit_limit = oc.commit_limit(page_alloc());
     m
 }
 
@@ -77,4 +81,38 @@ pub fn force_unlock_after_recovery() {
         // error: the holder's frame no longer exists and nothing else runs.
         unsafe { MEMBLOCK.force_unlock() };
     }
+}
+
+/// Free what can be freed without losing data: clean page-cache pages no
+/// one maps, lazily freed (MADV_FREE) pages not written since, empty slabs
+/// (`echo 3 > /proc/sys/vm/drop_caches`, and the allocator's direct
+/// reclaim). Returns pages freed.
+pub fn drop_caches() -> u64 {
+    let before = page_alloc().nr_free_pages();
+    let mut objects = alloc::vec::Vec::new();
+    crate::vfs::initrd::for_each_object(&mut |o| objects.push(o.clone()));
+    for o in &objects {
+        o.shrink();
+    }
+    drop(objects);
+    if let Some(env) = user::try_env() {
+        for t in crate::proc::all_tasks() {
+            let Some(mm) = t.inner.try_lock().and_then(|i| i.mm.clone()) else { continue };
+            if let Some(mut s) = mm.space.try_lock() {
+                s.reclaim_lazyfree(&env);
+            }
+        }
+    }
+    slab::registry().shrink_all();
+    page_alloc().nr_free_pages().saturating_sub(before)
+}
+
+/// The page allocator's direct-reclaim hook.
+fn reclaim(_order: u32) -> u64 {
+    drop_caches()
+}
+
+/// Install the reclaim hook (after the process and file layers exist).
+pub fn enable_reclaim() {
+    page_alloc().set_reclaim_hook(reclaim);
 }

@@ -51,7 +51,7 @@ const PAGE: usize = 4096;
 const FLAG_MMAP: usize = 1;
 
 fn align_up(x: usize, align: usize) -> usize {
-    (x + align - 1) & !(align - 1)
+    x.wrapping_add(align - 1) & !(align - 1)
 }
 
 /// A free brk block, stored in the block itself.
@@ -149,8 +149,12 @@ impl Heap {
 
     /// Move the break up by at least `need` bytes and free the new space.
     fn grow(&mut self, need: usize) -> bool {
+        // Checked: a kernel without brk may report a nonsense break (such
+        // as -ENOSYS); then allocation fails instead of overflowing.
         let region = align_up(self.end, MIN_ALIGN);
-        let want = align_up(region + need.max(BRK_GROW_MIN), PAGE);
+        let Some(want) = region.checked_add(need.max(BRK_GROW_MIN) + PAGE).map(|w| w & !(PAGE - 1)) else {
+            return false;
+        };
         let got = syscall::brk(want);
         if got < want {
             return false;

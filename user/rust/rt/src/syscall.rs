@@ -80,7 +80,10 @@ pub unsafe fn syscall0(n: usize) -> isize {
     ret
 }
 
-/// Issue system call `n` with one argument. # Safety: as [`syscall0`].
+/// Issue system call `n` with one argument.
+///
+/// # Safety
+/// As [`syscall0`]; pointer arguments must be valid for what the call does with them.
 #[inline(always)]
 pub unsafe fn syscall1(n: usize, a1: usize) -> isize {
     let ret: isize;
@@ -92,7 +95,10 @@ pub unsafe fn syscall1(n: usize, a1: usize) -> isize {
     ret
 }
 
-/// Issue system call `n` with two arguments. # Safety: as [`syscall0`].
+/// Issue system call `n` with two arguments.
+///
+/// # Safety
+/// As [`syscall0`]; pointer arguments must be valid for what the call does with them.
 #[inline(always)]
 pub unsafe fn syscall2(n: usize, a1: usize, a2: usize) -> isize {
     let ret: isize;
@@ -104,7 +110,10 @@ pub unsafe fn syscall2(n: usize, a1: usize, a2: usize) -> isize {
     ret
 }
 
-/// Issue system call `n` with three arguments. # Safety: as [`syscall0`].
+/// Issue system call `n` with three arguments.
+///
+/// # Safety
+/// As [`syscall0`]; pointer arguments must be valid for what the call does with them.
 #[inline(always)]
 pub unsafe fn syscall3(n: usize, a1: usize, a2: usize, a3: usize) -> isize {
     let ret: isize;
@@ -116,7 +125,10 @@ pub unsafe fn syscall3(n: usize, a1: usize, a2: usize, a3: usize) -> isize {
     ret
 }
 
-/// Issue system call `n` with four arguments. # Safety: as [`syscall0`].
+/// Issue system call `n` with four arguments.
+///
+/// # Safety
+/// As [`syscall0`]; pointer arguments must be valid for what the call does with them.
 #[inline(always)]
 pub unsafe fn syscall4(n: usize, a1: usize, a2: usize, a3: usize, a4: usize) -> isize {
     let ret: isize;
@@ -128,7 +140,10 @@ pub unsafe fn syscall4(n: usize, a1: usize, a2: usize, a3: usize, a4: usize) -> 
     ret
 }
 
-/// Issue system call `n` with six arguments. # Safety: as [`syscall0`].
+/// Issue system call `n` with six arguments.
+///
+/// # Safety
+/// As [`syscall0`]; pointer arguments must be valid for what the call does with them.
 #[inline(always)]
 pub unsafe fn syscall6(n: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize, a6: usize) -> isize {
     let ret: isize;
@@ -437,10 +452,8 @@ pub fn exit_group(code: i32) -> ! {
 
 fn unreachable_exit() -> ! {
     // A kernel that returns from exit is broken; die without a syscall.
-    loop {
-        // SAFETY: ud2 raises #UD, which the kernel turns into SIGILL.
-        unsafe { asm!("ud2", options(noreturn)) }
-    }
+    // SAFETY: ud2 raises #UD, which the kernel turns into SIGILL.
+    unsafe { asm!("ud2", options(noreturn)) }
 }
 
 pub fn getpid() -> i32 {

@@ -1,0 +1,74 @@
+//! The page-fault handler's kernel half (cf. arch/x86/mm/fault.c).
+//!
+//! ```text
+//!   from user mode                -> the process's mm resolves it, or the
+//!                                    process dies with SIGSEGV / SIGBUS
+//!   kernel, user address, inside
+//!   a copy helper                 -> resolve like a user fault; if that
+//!                                    fails, resume at the helper's fixup (EFAULT)
+//!   anything else                 -> oops
+//! ```
+//!
+//! When the mm reports that no page could be allocated, the OOM killer
+//! picks a victim and the fault is retried; if the victim is the faulting
+//! process, it dies with SIGKILL.
+
+use x86_64::registers::control::Cr2;
+
+use arch::trap::TrapFrame;
+use mm::address_space::TASK_SIZE;
+use mm::fault::{FaultError, FaultKind};
+
+use crate::proc::{self, exit, oom, signal};
+
+/// Resolve a fault at `addr` in the current process's address space.
+pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> {
+    loop {
+        let me = proc::current();
+        let Some(mm) = me.mm() else { return Err(FaultError::Segv(mm::fault::SegvCode::MapErr)) };
+        let lim = me.mm_limits();
+        drop(me);
+        let r = {
+            let env = crate::mem::user::env();
+            let mut space = mm.space.lock();
+            space.handle_fault(&env, addr, kind, &lim)
+        };
+        drop(mm);
+        match r {
+            Ok(_) => return Ok(()),
+            Err(FaultError::Oom) => match oom::out_of_memory("page fault") {
+                Some(victim) if victim != proc::current_pid() => continue,
+                _ => return Err(FaultError::Oom),
+            },
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Vector 14.
+pub fn page_fault(frame: &mut TrapFrame) {
+    let addr = Cr2::read_raw();
+    let kind = FaultKind::from_error_code(frame.error_code);
+    let reserved_bit = frame.error_code & 8 != 0;
+    if frame.is_user() {
+        if reserved_bit {
+            signal::fatal_fault(frame, signal::SIGSEGV, addr);
+        }
+        match resolve_user_fault(addr, kind) {
+            Ok(()) => signal::check_pending(frame),
+            Err(FaultError::Segv(_)) => signal::fatal_fault(frame, signal::SIGSEGV, addr),
+            Err(FaultError::Bus) => signal::fatal_fault(frame, signal::SIGBUS, addr),
+            Err(FaultError::Oom) => exit::do_exit(exit::status_signaled(signal::SIGKILL)),
+        }
+        return;
+    }
+    if addr < TASK_SIZE && proc::current_pid() != 0 {
+        if let Some(fixup) = arch::usercopy::fixup(frame.rip) {
+            if reserved_bit || resolve_user_fault(addr, kind).is_err() {
+                frame.rip = fixup;
+            }
+            return;
+        }
+    }
+    crate::traps::oops(frame);
+}

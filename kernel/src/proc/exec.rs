@@ -1,0 +1,390 @@
+//! execve(2): replace a process's memory with a program from the initrd
+//! (cf. fs/binfmt_elf.c `load_elf_binary`, fs/exec.c).
+//!
+//! ```text
+//!   ELF PT_LOAD segments -> private file mappings of the file's page cache
+//!                           (text shared by every process running it),
+//!                           the partial last page's tail zeroed, bss anonymous
+//!   brk                  -> the first page after the highest segment
+//!   stack (top of user space, grows down):
+//!       "x86_64\0" execfn strings, argv and envp strings, 16 random bytes
+//!       auxv (AT_PHDR AT_PHENT AT_PHNUM AT_PAGESZ AT_BASE AT_FLAGS AT_ENTRY
+//!             AT_UID AT_EUID AT_GID AT_EGID AT_PLATFORM AT_HWCAP AT_CLKTCK
+//!             AT_SECURE AT_RANDOM AT_EXECFN AT_NULL)
+//!       NULL envp[] NULL argv[] argc   <- rsp, 16-byte aligned (System V ABI)
+//! ```
+//!
+//! Static executables (ET_EXEC) load at their addresses; static-pie ones
+//! (ET_DYN) at ELF_ET_DYN_BASE. Anything malformed, dynamically linked or
+//! reaching outside user space is refused with ENOEXEC and a log line that
+//! says why, before the old image is touched.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use arch::trap::TrapFrame;
+use formats::elf::{Elf, ElfError};
+use mm::address_space::{AddressSpace, ELF_ET_DYN_BASE, MMAP_MIN_ADDR, MmEnv, Rlimits, STACK_TOP, TASK_SIZE};
+use mm::addr::PAGE_SIZE;
+use mm::mmap::{FileMapping, MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MmapRequest, PROT_EXEC, PROT_READ, PROT_WRITE};
+
+use super::{Creds, Pid, Task, UserMm, current, exit, sched};
+use crate::errno::*;
+use crate::vfs;
+
+/// Initial size of the stack area (Linux expands it to 128 KiB at exec).
+const STACK_INIT: u64 = 128 * 1024;
+/// Linux's MAX_ARG_STRINGS and the argument space limit (a quarter of
+/// the 8 MiB stack limit).
+pub const MAX_ARG_STRINGS: usize = 0x7fff_ffff;
+pub const MAX_ARG_BYTES: usize = 2 << 20;
+
+const AT_NULL: u64 = 0;
+const AT_PHDR: u64 = 3;
+const AT_PHENT: u64 = 4;
+const AT_PHNUM: u64 = 5;
+const AT_PAGESZ: u64 = 6;
+const AT_BASE: u64 = 7;
+const AT_FLAGS: u64 = 8;
+const AT_ENTRY: u64 = 9;
+const AT_UID: u64 = 11;
+const AT_EUID: u64 = 12;
+const AT_GID: u64 = 13;
+const AT_EGID: u64 = 14;
+const AT_PLATFORM: u64 = 15;
+const AT_HWCAP: u64 = 16;
+const AT_CLKTCK: u64 = 17;
+const AT_SECURE: u64 = 23;
+const AT_RANDOM: u64 = 25;
+const AT_EXECFN: u64 = 31;
+
+/// A loaded program, ready to run.
+pub struct Image {
+    pub space: AddressSpace,
+    pub entry: u64,
+    pub sp: u64,
+    /// Path as given, and the short name (comm).
+    pub path: String,
+    pub name: String,
+}
+
+fn explain(path: &str, e: ElfError) -> Errno {
+    log::warn!("exec: {}: refusing the file: {}", path, e);
+    ENOEXEC
+}
+
+fn prot_of(p: &formats::elf::ProgramHeader) -> u32 {
+    let mut prot = 0;
+    if p.readable() {
+        prot |= PROT_READ;
+    }
+    if p.writable() {
+        prot |= PROT_WRITE;
+    }
+    if p.executable() {
+        prot |= PROT_EXEC;
+    }
+    prot
+}
+
+/// 16 bytes for AT_RANDOM (RDRAND where the CPU has it, else TSC mixing).
+fn random_bytes() -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for chunk in out.chunks_mut(8) {
+        let mut v: u64 = 0;
+        // SAFETY: `_rdrand64_step` only writes `v`; it exists on every
+        // x86_64 CPU this kernel targets in QEMU's `max` model, and a
+        // failure just leaves the TSC-based value.
+        let ok = unsafe { core::arch::x86_64::_rdrand64_step(&mut v) } == 1;
+        if !ok {
+            let t = arch::time::rdtsc();
+            v = t.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (t >> 29);
+        }
+        chunk.copy_from_slice(&v.to_le_bytes()[..chunk.len()]);
+    }
+    out
+}
+
+fn hwcap() -> u64 {
+    // CPUID leaf 1 exists on every x86_64 CPU.
+    core::arch::x86_64::__cpuid(1).edx as u64
+}
+
+/// Load `path` into a new address space with its stack.
+pub fn load(path: &str, cwd: &str, argv: &[String], envp: &[String], creds: Creds, lim: &Rlimits) -> Result<Image, Errno> {
+    let inode = vfs::lookup(path, cwd)?;
+    if inode.is_dir() {
+        return Err(EACCES);
+    }
+    let st = inode.stat();
+    if st.st_mode & 0o111 == 0 {
+        return Err(EACCES);
+    }
+    let object = inode.mem_object().ok_or(EACCES)?;
+    let data = object.data().ok_or(EACCES)?;
+    let elf = Elf::parse(data).map_err(|e| explain(path, e))?;
+    let (lo, hi) = elf.load_extent();
+    let bias = if elf.is_pie() { ELF_ET_DYN_BASE - (lo & !(PAGE_SIZE - 1)) } else { 0 };
+    let stack_floor = AddressSpace::mmap_base_for(lim.stack);
+    elf.check_user_range(bias, MMAP_MIN_ADDR, stack_floor).map_err(|e| explain(path, e))?;
+    let _ = hi;
+
+    let env = crate::mem::user::env();
+    let mut space = AddressSpace::new(&env).map_err(|e| e.errno())?;
+    match map_segments(&mut space, &env, &elf, &object, bias, lim) {
+        Ok(()) => {}
+        Err(e) => {
+            space.destroy(&env);
+            return Err(e);
+        }
+    }
+    let name: String = path.rsplit('/').next().unwrap_or(path).chars().take(15).collect();
+    let entry = elf.entry + bias;
+    let phdr = elf.phdr_vaddr().map(|v| v + bias).unwrap_or(0);
+    let auxv_base = [
+        (AT_PHDR, phdr),
+        (AT_PHENT, 56),
+        (AT_PHNUM, elf.phnum as u64),
+        (AT_PAGESZ, PAGE_SIZE),
+        (AT_BASE, 0),
+        (AT_FLAGS, 0),
+        (AT_ENTRY, entry),
+        (AT_UID, creds.uid as u64),
+        (AT_EUID, creds.euid as u64),
+        (AT_GID, creds.gid as u64),
+        (AT_EGID, creds.egid as u64),
+        (AT_HWCAP, hwcap()),
+        (AT_CLKTCK, sched::HZ),
+        (AT_SECURE, 0),
+    ];
+    let sp = match build_stack(&mut space, &env, path, argv, envp, &auxv_base, lim) {
+        Ok(sp) => sp,
+        Err(e) => {
+            space.destroy(&env);
+            return Err(e);
+        }
+    };
+    space.layout.mmap_base = AddressSpace::mmap_base_for(lim.stack);
+    Ok(Image { space, entry, sp, path: String::from(path), name })
+}
+
+fn map_segments(space: &mut AddressSpace, env: &MmEnv<'_>, elf: &Elf, object: &Arc<mm::file::MemObject>, bias: u64, lim: &Rlimits) -> Result<(), Errno> {
+    let file = FileMapping { object: object.clone(), readable: true, writable: false };
+    let mut brk = 0;
+    let (mut start_code, mut end_code, mut start_data, mut end_data) = (u64::MAX, 0, u64::MAX, 0);
+    for (_, seg) in elf.load_segments() {
+        let prot = prot_of(&seg);
+        let vaddr = seg.vaddr + bias;
+        let page = vaddr & !(PAGE_SIZE - 1);
+        let file_end = vaddr + seg.filesz;
+        let mem_end = vaddr + seg.memsz;
+        if seg.filesz > 0 {
+            let req = MmapRequest {
+                addr: page,
+                len: file_end.next_multiple_of(PAGE_SIZE) - page,
+                prot,
+                flags: MAP_PRIVATE | MAP_FIXED,
+                file: Some(file.clone()),
+                offset: seg.offset & !(PAGE_SIZE - 1),
+            };
+            space.mmap(env, &req, lim).map_err(|e| e.errno())?;
+            // Bytes of the last file page past the segment's file part
+            // belong to bss: they must read as zero (`padzero`).
+            let tail = file_end.next_multiple_of(PAGE_SIZE) - file_end;
+            if seg.memsz > seg.filesz && tail > 0 && seg.writable() {
+                let zeros = alloc::vec![0u8; tail as usize];
+                space.write_bytes(env, file_end, &zeros, lim).map_err(|_| ENOMEM)?;
+            }
+        }
+        let anon_start = if seg.filesz > 0 { file_end.next_multiple_of(PAGE_SIZE) } else { page };
+        let anon_end = mem_end.next_multiple_of(PAGE_SIZE);
+        if anon_end > anon_start {
+            let req = MmapRequest { addr: anon_start, len: anon_end - anon_start, prot, flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, file: None, offset: 0 };
+            space.mmap(env, &req, lim).map_err(|e| e.errno())?;
+        }
+        brk = brk.max(mem_end);
+        if seg.executable() {
+            start_code = start_code.min(vaddr);
+            end_code = end_code.max(file_end);
+        }
+        if seg.writable() {
+            start_data = start_data.min(vaddr);
+            end_data = end_data.max(file_end);
+        }
+    }
+    let l = &mut space.layout;
+    l.start_code = if start_code == u64::MAX { 0 } else { start_code };
+    l.end_code = end_code;
+    l.start_data = if start_data == u64::MAX { end_code } else { start_data };
+    l.end_data = end_data.max(l.start_data);
+    l.start_brk = brk.next_multiple_of(PAGE_SIZE);
+    l.brk = l.start_brk;
+    Ok(())
+}
+
+/// Lay out argv, envp and auxv at the top of a new stack area.
+fn build_stack(space: &mut AddressSpace, env: &MmEnv<'_>, path: &str, argv: &[String], envp: &[String], aux: &[(u64, u64)], lim: &Rlimits) -> Result<u64, Errno> {
+    let req = MmapRequest {
+        addr: STACK_TOP - STACK_INIT,
+        len: STACK_INIT,
+        prot: PROT_READ | PROT_WRITE,
+        flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN,
+        file: None,
+        offset: 0,
+    };
+    space.mmap(env, &req, lim).map_err(|e| e.errno())?;
+    // Strings, from the top down: execfn, envp, argv, platform, random.
+    let mut top = STACK_TOP - 8;
+    let mut strings: Vec<u8> = Vec::new();
+    let mut push_str = |s: &str, top: &mut u64| -> u64 {
+        *top -= s.len() as u64 + 1;
+        let mut b = Vec::with_capacity(s.len() + 1);
+        b.extend_from_slice(s.as_bytes());
+        b.push(0);
+        strings.splice(0..0, b);
+        *top
+    };
+    let execfn = push_str(path, &mut top);
+    let env_ptrs: Vec<u64> = envp.iter().rev().map(|s| push_str(s, &mut top)).collect::<Vec<_>>().into_iter().rev().collect();
+    let arg_ptrs: Vec<u64> = argv.iter().rev().map(|s| push_str(s, &mut top)).collect::<Vec<_>>().into_iter().rev().collect();
+    let platform = push_str("x86_64", &mut top);
+    let strings_start = top;
+    top -= 16;
+    let random = top;
+    let rnd = random_bytes();
+
+    let mut aux: Vec<(u64, u64)> = aux.to_vec();
+    aux.push((AT_PLATFORM, platform));
+    aux.push((AT_RANDOM, random));
+    aux.push((AT_EXECFN, execfn));
+    aux.push((AT_NULL, 0));
+    let words = 1 + arg_ptrs.len() + 1 + env_ptrs.len() + 1 + aux.len() * 2;
+    // Below the initial area the stack simply grows (within RLIMIT_STACK)
+    // while the block is written.
+    let sp = (top - words as u64 * 8) & !0xf;
+    let mut block: Vec<u8> = Vec::with_capacity((top - sp) as usize);
+    let mut word = |v: u64| block.extend_from_slice(&v.to_le_bytes());
+    word(argv.len() as u64);
+    arg_ptrs.iter().for_each(|&p| word(p));
+    word(0);
+    env_ptrs.iter().for_each(|&p| word(p));
+    word(0);
+    for (k, v) in &aux {
+        word(*k);
+        word(*v);
+    }
+    block.resize((random - sp) as usize, 0);
+    block.extend_from_slice(&rnd);
+    debug_assert_eq!(sp + block.len() as u64, strings_start);
+    block.extend_from_slice(&strings);
+    space.write_bytes(env, sp, &block, lim).map_err(|_| ENOMEM)?;
+    let l = &mut space.layout;
+    l.start_stack = sp;
+    l.arg_start = arg_ptrs.first().copied().unwrap_or(strings_start);
+    l.arg_end = arg_ptrs.last().map(|&p| p + argv.last().map_or(0, |s| s.len() as u64 + 1)).unwrap_or(l.arg_start);
+    l.env_start = env_ptrs.first().copied().unwrap_or(l.arg_end);
+    l.env_end = env_ptrs.last().map(|&p| p + envp.last().map_or(0, |s| s.len() as u64 + 1)).unwrap_or(l.env_start);
+    Ok(sp)
+}
+
+/// The registers a fresh program starts with: everything zero but rip,
+/// rsp, rflags (IF set) and the user segments (Linux's `start_thread`).
+pub fn initial_frame(entry: u64, sp: u64) -> TrapFrame {
+    let sel = arch::gdt::selectors();
+    TrapFrame {
+        rip: entry,
+        rsp: sp,
+        rflags: 0x202,
+        cs: sel.user_code.0 as u64,
+        ss: sel.user_data.0 as u64,
+        ..TrapFrame::default()
+    }
+}
+
+/// execve(2) for the current task. On success the frame now starts the
+/// new program; the old address space is gone.
+pub fn execve(frame: &mut TrapFrame, path: &str, argv: &[String], envp: &[String]) -> Result<(), Errno> {
+    let me = current();
+    let (cwd, creds) = {
+        let i = me.inner.lock();
+        (i.cwd.clone(), i.creds)
+    };
+    let lim = me.mm_limits();
+    let image = load(path, &cwd, argv, envp, creds, &lim)?;
+    let new = UserMm::new(image.space);
+    let root = new.root;
+    let (old, vfork_parent) = {
+        let mut i = me.inner.lock();
+        i.name = image.name.clone();
+        i.exe = vfs::absolute(&image.path, &cwd);
+        i.files.close_on_exec();
+        // Handled signals go back to their default action.
+        for a in i.sig.actions.iter_mut() {
+            if a[0] > super::signal::SIG_IGN {
+                *a = [0; 4];
+            }
+        }
+        i.sig.pending &= 1 << (super::signal::SIGKILL - 1);
+        (i.mm.replace(new), i.vfork_parent.take())
+    };
+    me.set_root(root);
+    me.set_fs_base(0);
+    x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::zero());
+    // SAFETY: the new tables map the kernel half like every other root.
+    unsafe { arch::mmu::load_root(root) };
+    if let Some(old) = old {
+        if let Ok(m) = Arc::try_unwrap(old) {
+            m.space.into_inner().destroy(&crate::mem::user::env());
+        }
+    }
+    if let Some(p) = vfork_parent {
+        exit::vfork_release(p);
+    }
+    // A fresh FPU state: nothing of the old program survives.
+    arch::fpu::FpuState::clean().restore();
+    *frame = initial_frame(image.entry, image.sp);
+    Ok(())
+}
+
+/// Start a process from kernel context (init, test programs): pid, parent
+/// `parent`, running `path` with `argv` and `envp`.
+pub fn spawn(path: &str, argv: &[String], envp: &[String], parent: Pid) -> Result<Pid, Errno> {
+    let creds = Creds::default();
+    let mut inner = super::init_inner("");
+    let lim = Rlimits {
+        as_: inner.rlimits[super::RLIMIT_AS].cur,
+        data: inner.rlimits[super::RLIMIT_DATA].cur,
+        stack: inner.rlimits[super::RLIMIT_STACK].cur,
+        memlock: inner.rlimits[super::RLIMIT_MEMLOCK].cur,
+        can_lock: true,
+        admin: true,
+    };
+    let image = load(path, "/", argv, envp, creds, &lim)?;
+    let kstack = match crate::mem::kvm::alloc_kernel_stack("spawn") {
+        Ok(s) => s,
+        Err(_) => {
+            image.space.destroy(&crate::mem::user::env());
+            return Err(ENOMEM);
+        }
+    };
+    let pid = super::alloc_pid();
+    inner.name = image.name.clone();
+    inner.exe = vfs::absolute(&image.path, "/");
+    inner.ppid = parent;
+    inner.pgid = pid;
+    inner.mm = Some(UserMm::new(image.space));
+    let frame = initial_frame(image.entry, image.sp);
+    // SAFETY: a fresh kernel stack.
+    let rsp = unsafe { arch::context::prepare_new_stack(kstack.1, &frame) };
+    let task: Arc<Task> = super::new_task(pid, kstack, rsp, arch::fpu::FpuState::clean(), 0, inner);
+    super::insert(task.clone());
+    if let Some(p) = super::task(parent) {
+        p.inner.lock().children.push(pid);
+    }
+    sched::add(task);
+    Ok(pid)
+}
+
+/// Check that the highest user address is what the ABI promises.
+const _: () = assert!(TASK_SIZE == 0x7fff_ffff_f000);

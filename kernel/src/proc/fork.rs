@@ -1,0 +1,128 @@
+//! fork(2), vfork(2) and clone(2) for new processes (cf. kernel/fork.c).
+//!
+//! The child gets a copy of the parent's address space (copy-on-write, see
+//! `mm::fork`), a new kernel stack, the parent's open files (sharing their
+//! offsets, as Linux does), credentials, limits and signal dispositions,
+//! and the parent's registers with rax = 0. vfork shares the address space
+//! instead and puts the parent to sleep until the child execs or exits.
+
+use alloc::sync::Arc;
+
+use arch::fpu::FpuState;
+use arch::trap::TrapFrame;
+
+use super::{Pid, RLIMIT_NPROC, Task, TaskInner, UserMm, current, sched};
+use crate::errno::*;
+
+/// clone(2) flags this kernel understands.
+pub const CLONE_VM: u64 = 0x100;
+pub const CLONE_VFORK: u64 = 0x4000;
+pub const CSIGNAL: u64 = 0xff;
+
+/// How the child shares memory with the parent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ForkKind {
+    /// Copy-on-write copy of the address space.
+    Fork,
+    /// Same address space, parent sleeps until exec or exit.
+    Vfork,
+}
+
+/// Create a child of the current task returning to user space with the
+/// registers of `frame` (rax = 0). Returns the child's pid.
+pub fn fork(frame: &TrapFrame, kind: ForkKind) -> Result<Pid, Errno> {
+    let parent = current();
+    if super::nr_tasks() >= super::max_tasks() {
+        return Err(EAGAIN);
+    }
+    {
+        let i = parent.inner.lock();
+        if !i.creds.is_root() {
+            let uid = i.creds.uid;
+            let limit = i.rlimits[RLIMIT_NPROC].cur;
+            drop(i);
+            let same_uid = super::all_tasks().iter().filter(|t| t.pid != 0 && t.state() != super::ZOMBIE && t.inner.lock().creds.uid == uid).count();
+            if same_uid as u64 >= limit {
+                return Err(EAGAIN);
+            }
+        }
+    }
+    let parent_mm = parent.mm().ok_or(EINVAL)?;
+    let child_mm = match kind {
+        ForkKind::Vfork => parent_mm.clone(),
+        ForkKind::Fork => {
+            let lim = parent.mm_limits();
+            let env = crate::mem::user::env();
+            let copy = parent_mm.space.lock().fork(&env, &lim).map_err(|e| e.errno())?;
+            UserMm::new(copy)
+        }
+    };
+    let kstack = match crate::mem::kvm::alloc_kernel_stack("fork") {
+        Ok(s) => s,
+        Err(_) => {
+            drop_mm(child_mm);
+            return Err(ENOMEM);
+        }
+    };
+    let pid = super::alloc_pid();
+    let mut child_frame = *frame;
+    child_frame.rax = 0;
+    // SAFETY: a fresh kernel stack that nothing else uses.
+    let saved_rsp = unsafe { arch::context::prepare_new_stack(kstack.1, &child_frame) };
+    // The child starts with the parent's FPU registers as they are now.
+    let mut fpu = FpuState::clean();
+    fpu.save();
+    let fs_base = x86_64::registers::model_specific::FsBase::read().as_u64();
+    let inner = {
+        let p = parent.inner.lock();
+        TaskInner {
+            name: p.name.clone(),
+            exe: p.exe.clone(),
+            ppid: parent.pid,
+            pgid: p.pgid,
+            children: alloc::vec::Vec::new(),
+            exit_status: 0,
+            mm: Some(child_mm),
+            files: p.files.clone(),
+            cwd: p.cwd.clone(),
+            creds: p.creds,
+            rlimits: p.rlimits,
+            sig: super::SignalState { pending: 0, ..p.sig.clone() },
+            clear_child_tid: 0,
+            vfork_parent: (kind == ForkKind::Vfork).then_some(parent.pid),
+            vfork_child: None,
+            oom_score_adj: p.oom_score_adj,
+            start_ticks: sched::ticks(),
+            utime: 0,
+            stime: 0,
+            cmin_flt: 0,
+        }
+    };
+    let child: Arc<Task> = super::new_task(pid, kstack, saved_rsp, fpu, fs_base, inner);
+    super::insert(child.clone());
+    {
+        let mut p = parent.inner.lock();
+        p.children.push(pid);
+        if kind == ForkKind::Vfork {
+            p.vfork_child = Some(pid);
+        }
+    }
+    sched::add(child);
+    if kind == ForkKind::Vfork {
+        // Sleep until the child execs or exits (it clears vfork_child).
+        loop {
+            if parent.inner.lock().vfork_child.is_none() {
+                break;
+            }
+            parent.set_state(super::SLEEPING);
+            sched::schedule();
+        }
+    }
+    Ok(pid)
+}
+
+fn drop_mm(m: Arc<UserMm>) {
+    if let Ok(m) = Arc::try_unwrap(m) {
+        m.space.into_inner().destroy(&crate::mem::user::env());
+    }
+}

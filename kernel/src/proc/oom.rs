@@ -1,0 +1,107 @@
+//! The OOM killer (cf. mm/oom_kill.c).
+//!
+//! When a page fault cannot get a page, the process with the highest
+//! *badness* is killed:
+//!
+//! ```text
+//!   badness = rss + swap + page tables        (pages)
+//!           + oom_score_adj * total_pages / 1000
+//!   oom_score_adj = -1000  -> never chosen
+//! ```
+//!
+//! The victim gets SIGKILL; its memory is torn down at once (as Linux's
+//! OOM reaper does), then the faulting access is retried. A parent sees
+//! the victim die by SIGKILL through wait4. Linux's report:
+//!
+//! ```text
+//! Out of memory: Killed process 42 (hog) total-vm:123456kB, anon-rss:120000kB, file-rss:100kB, shmem-rss:0kB, UID:0 pgtables:300kB oom_score_adj:0
+//! ```
+
+use alloc::sync::Arc;
+
+use super::{Pid, Task, ZOMBIE, signal};
+
+/// Badness of a task (`oom_badness`), or None if it may not be chosen.
+pub fn badness(t: &Task, total_pages: u64) -> Option<i64> {
+    if t.pid == 0 || t.state() == ZOMBIE {
+        return None;
+    }
+    let (adj, mm) = {
+        let i = t.inner.lock();
+        (i.oom_score_adj, i.mm.clone())
+    };
+    if adj == -1000 {
+        return None;
+    }
+    let mm = mm?;
+    let (rss, pt) = {
+        let s = mm.space.lock();
+        (s.counters.rss(), s.page_table_pages(&crate::mem::user::env()))
+    };
+    let points = (rss + pt) as i64 + adj as i64 * total_pages as i64 / 1000;
+    Some(points.max(1))
+}
+
+/// /proc/PID/oom_score: badness scaled to 0..=2000 like Linux (1000 is
+/// "all of memory").
+pub fn oom_score(t: &Task) -> u64 {
+    let total = crate::mem::page_alloc().nr_managed_pages().max(1);
+    match badness(t, total) {
+        Some(b) => ((b.max(0) as u64 * 1000) / total).min(2000),
+        None => 0,
+    }
+}
+
+/// Pick the worst task. Returns it, or None if nothing may be killed.
+pub fn select_victim() -> Option<Arc<Task>> {
+    let total = crate::mem::page_alloc().nr_managed_pages();
+    super::all_tasks().into_iter().filter_map(|t| badness(&t, total).map(|b| (b, t))).max_by_key(|(b, t)| (*b, t.pid)).map(|(_, t)| t)
+}
+
+/// Kill the worst task to free memory. Returns the victim's pid, or None
+/// if there was nobody to kill.
+pub fn out_of_memory(reason: &str) -> Option<Pid> {
+    let victim = select_victim()?;
+    let pid = victim.pid;
+    let (name, uid, adj, mm) = {
+        let i = victim.inner.lock();
+        (i.name.clone(), i.creds.uid, i.oom_score_adj, i.mm.clone())
+    };
+    let env = crate::mem::user::env();
+    let (vm, anon, file, shmem, pt) = mm
+        .as_ref()
+        .map(|m| {
+            let s = m.space.lock();
+            let c = s.counters;
+            (c.total_vm, c.rss_anon, c.rss_file, c.rss_shmem, s.page_table_pages(&env))
+        })
+        .unwrap_or_default();
+    log::error!("{}: out of memory, invoking the OOM killer", reason);
+    log::error!(
+        "Out of memory: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:{}kB, shmem-rss:{}kB, UID:{} pgtables:{}kB oom_score_adj:{}",
+        pid,
+        name,
+        vm * 4,
+        anon * 4,
+        file * 4,
+        shmem * 4,
+        uid,
+        pt * 4,
+        adj
+    );
+    crate::mem::page_alloc().vmstat.oom_kill.inc();
+    signal::send(pid, signal::SIGKILL);
+    drop(mm);
+    // Reap its memory now unless it is the one running (it dies on its way
+    // back to user space and frees everything then).
+    if pid != super::current_pid() {
+        let taken = victim.inner.lock().mm.take();
+        if let Some(m) = taken {
+            victim.set_root(0);
+            if let Ok(m) = Arc::try_unwrap(m) {
+                m.space.into_inner().destroy(&env);
+            }
+        }
+    }
+    Some(pid)
+}

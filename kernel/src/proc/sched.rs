@@ -1,0 +1,263 @@
+//! The scheduler: round-robin over runnable tasks, preempted by the local
+//! APIC timer (cf. kernel/sched/core.c `__schedule`, in miniature).
+//!
+//! ```text
+//!   run queue:  [B] [C] [D]        current: A
+//!   timer tick in user mode  ->  A to the back, B runs
+//!   A sleeps (wait4, nanosleep, read)  ->  A leaves the queue until woken
+//!   nothing runnable  ->  the idle task (pid 0) halts until an interrupt
+//! ```
+//!
+//! The kernel is not preemptible: a task in a system call runs until it
+//! returns or sleeps; only user mode is preempted, at the timer tick. The
+//! switch saves the FPU/SSE registers and FS base, sets the kernel stack in
+//! the TSS and per-CPU area, loads the next address space's CR3 and swaps
+//! kernel stacks.
+
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use x86_64::instructions::interrupts;
+use x86_64::registers::model_specific::FsBase;
+
+use mm::sync::IrqLock;
+
+use super::{Pid, RUNNABLE, SLEEPING, Task};
+use arch::trap::TrapFrame;
+
+/// Timer frequency.
+pub const HZ: u64 = 100;
+
+struct Sched {
+    queue: VecDeque<Arc<Task>>,
+    current: Option<Arc<Task>>,
+    idle: Option<Arc<Task>>,
+    /// (wake-up tick, pid) of sleeping tasks with a deadline.
+    sleepers: Vec<(u64, Pid)>,
+}
+
+static SCHED: IrqLock<Sched> = IrqLock::new(Sched { queue: VecDeque::new(), current: None, idle: None, sleepers: Vec::new() });
+static TICKS: AtomicU64 = AtomicU64::new(0);
+pub static CONTEXT_SWITCHES: AtomicU64 = AtomicU64::new(0);
+
+/// Make the boot context the idle task (pid 0).
+pub fn init(idle: Arc<Task>) {
+    let mut s = SCHED.lock();
+    s.queue.reserve(64);
+    s.current = Some(idle.clone());
+    s.idle = Some(idle);
+}
+
+/// Ticks since the timer started.
+pub fn ticks() -> u64 {
+    TICKS.load(Ordering::Relaxed)
+}
+
+pub fn current() -> Arc<Task> {
+    SCHED.lock().current.clone().expect("sched: no current task")
+}
+
+pub fn current_pid() -> Pid {
+    SCHED.lock().current.as_ref().map(|t| t.pid).unwrap_or(0)
+}
+
+fn is_idle(s: &Sched, t: &Task) -> bool {
+    s.idle.as_ref().is_some_and(|i| core::ptr::eq(i.as_ref(), t))
+}
+
+/// Put a runnable task on the run queue.
+pub fn add(task: Arc<Task>) {
+    task.set_state(RUNNABLE);
+    let mut s = SCHED.lock();
+    if !is_idle(&s, &task) && !s.queue.iter().any(|t| Arc::ptr_eq(t, &task)) && !s.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &task)) {
+        s.queue.push_back(task);
+    }
+}
+
+/// Wake a sleeping task.
+pub fn wake(pid: Pid) {
+    if let Some(t) = super::task(pid) {
+        if t.state() == SLEEPING {
+            add(t);
+        }
+    }
+}
+
+/// Switch to the next runnable task, if any; the current one stays
+/// runnable (unless it marked itself sleeping or dead before calling).
+pub fn schedule() {
+    let was_enabled = interrupts::are_enabled();
+    interrupts::disable();
+    let (prev, next): (*const Task, *const Task) = {
+        let mut s = SCHED.lock();
+        let Some(prev) = s.current.clone() else {
+            drop(s);
+            restore(was_enabled);
+            return;
+        };
+        let mut next = None;
+        while let Some(t) = s.queue.pop_front() {
+            if t.state() == RUNNABLE {
+                next = Some(t);
+                break;
+            }
+        }
+        let next = match next {
+            Some(n) => {
+                if prev.state() == RUNNABLE && !is_idle(&s, &prev) {
+                    s.queue.push_back(prev.clone());
+                }
+                n
+            }
+            None if prev.state() == RUNNABLE => {
+                drop(s);
+                restore(was_enabled);
+                return;
+            }
+            None => s.idle.clone().expect("sched: no idle task"),
+        };
+        if Arc::ptr_eq(&prev, &next) {
+            drop(s);
+            restore(was_enabled);
+            return;
+        }
+        let p = Arc::as_ptr(&prev);
+        let n = Arc::as_ptr(&next);
+        s.current = Some(next);
+        // The table (or `s.current`) keeps both tasks alive: no Arc may
+        // stay on this stack across the switch, or a task that never runs
+        // again would never be freed.
+        (p, n)
+    };
+    // SAFETY: both tasks are alive (see above) and interrupts are off.
+    unsafe { switch_to(&*prev, &*next) };
+    restore(was_enabled);
+}
+
+fn restore(was_enabled: bool) {
+    if was_enabled {
+        interrupts::enable();
+    }
+}
+
+/// The CPU-level switch.
+///
+/// # Safety
+/// Interrupts off; both tasks alive; `next` was switched out before or has
+/// a prepared stack.
+unsafe fn switch_to(prev: &Task, next: &Task) {
+    CONTEXT_SWITCHES.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: interrupts are off, so nothing else touches either context.
+    let (pc, nc) = unsafe { (&mut *prev.ctx(), &mut *next.ctx()) };
+    pc.fpu.save();
+    pc.fs_base = FsBase::read().as_u64();
+    nc.fpu.restore();
+    FsBase::write(x86_64::VirtAddr::new(nc.fs_base));
+    if next.kstack.1 != 0 {
+        arch::percpu::set_kernel_stack(next.kstack.1);
+        arch::backtrace::set_task_stack(next.kstack.0, next.kstack.1);
+        crate::traps::set_task_stack_bottom(next.kstack.0);
+    }
+    arch::percpu::set_current(next as *const Task as u64);
+    let root = if nc.cr3 != 0 { nc.cr3 } else { crate::mem::kvm::kernel_root().as_u64() };
+    if arch::mmu::current_root() != root {
+        // SAFETY: every root maps the kernel half identically.
+        unsafe { arch::mmu::load_root(root) };
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { arch::context::switch(&mut pc.saved_rsp, nc.saved_rsp) };
+}
+
+/// Sleep until woken (the caller arranged for someone to wake it).
+pub fn block() {
+    let me = current();
+    if is_idle(&SCHED.lock(), &me) {
+        drop(me);
+        interrupts::enable_and_hlt();
+        return;
+    }
+    me.set_state(SLEEPING);
+    drop(me);
+    schedule();
+}
+
+/// Sleep for `n` timer ticks.
+pub fn sleep_ticks(n: u64) {
+    let deadline = ticks() + n.max(1);
+    let me = current();
+    let idle = is_idle(&SCHED.lock(), &me);
+    if idle {
+        drop(me);
+        while ticks() < deadline {
+            interrupts::enable_and_hlt();
+        }
+        return;
+    }
+    SCHED.lock().sleepers.push((deadline, me.pid));
+    me.set_state(SLEEPING);
+    drop(me);
+    schedule();
+}
+
+/// Give the CPU to another runnable task.
+pub fn yield_now() {
+    schedule();
+}
+
+/// The timer interrupt: count the tick, wake sleepers whose time came,
+/// charge the tick, and preempt user mode.
+pub fn timer_tick(frame: &mut TrapFrame) {
+    arch::apic::eoi();
+    let now = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
+    let due: Vec<Pid> = {
+        let mut s = SCHED.lock();
+        let mut due = Vec::new();
+        s.sleepers.retain(|&(t, pid)| {
+            if t <= now {
+                due.push(pid);
+                false
+            } else {
+                true
+            }
+        });
+        if let Some(c) = s.current.as_ref() {
+            if let Some(mut i) = c.inner.try_lock() {
+                if frame.is_user() {
+                    i.utime += 1;
+                } else {
+                    i.stime += 1;
+                }
+            }
+        }
+        due
+    };
+    for pid in due {
+        wake(pid);
+    }
+    if frame.is_user() {
+        schedule();
+        super::signal::check_pending(frame);
+    }
+}
+
+/// Wait in the idle task (pid 0) until `done()` holds, letting user tasks
+/// run.
+pub fn idle_until(mut done: impl FnMut() -> bool) {
+    loop {
+        if done() {
+            return;
+        }
+        schedule();
+        if done() {
+            return;
+        }
+        interrupts::enable_and_hlt();
+    }
+}
+
+/// Runnable tasks (for /proc/loadavg-like views and tests).
+pub fn nr_running() -> usize {
+    SCHED.lock().queue.len() + 1
+}

@@ -1,0 +1,188 @@
+//! Signals, as far as this kernel takes them: dispositions and masks are
+//! recorded (rt_sigaction, rt_sigprocmask), and a signal whose action is
+//! to terminate ends the process with Linux's wait status. Handlers are
+//! not run yet: a signal with a handler installed takes its default action,
+//! except that an ignored signal (SIG_IGN) is ignored.
+//!
+//! Faults become the signal Linux sends: a page fault or general
+//! protection fault SIGSEGV (SIGBUS past the end of a mapped file), an
+//! invalid opcode SIGILL, a divide error SIGFPE, int3 SIGTRAP, an
+//! alignment check SIGBUS. A SIGSEGV is reported in Linux's form:
+//!
+//! ```text
+//! hello[42]: segfault at ffffffff80000000 ip 0000000000401234 sp 00007ffffffde8 error 5 in hello[401000+2000]
+//! ```
+
+use arch::trap::TrapFrame;
+
+use super::{current, exit};
+
+pub const SIGHUP: u32 = 1;
+pub const SIGINT: u32 = 2;
+pub const SIGQUIT: u32 = 3;
+pub const SIGILL: u32 = 4;
+pub const SIGTRAP: u32 = 5;
+pub const SIGABRT: u32 = 6;
+pub const SIGBUS: u32 = 7;
+pub const SIGFPE: u32 = 8;
+pub const SIGKILL: u32 = 9;
+pub const SIGUSR1: u32 = 10;
+pub const SIGSEGV: u32 = 11;
+pub const SIGUSR2: u32 = 12;
+pub const SIGPIPE: u32 = 13;
+pub const SIGALRM: u32 = 14;
+pub const SIGTERM: u32 = 15;
+pub const SIGCHLD: u32 = 17;
+pub const SIGCONT: u32 = 18;
+pub const SIGSTOP: u32 = 19;
+pub const SIGTSTP: u32 = 20;
+pub const SIGTTIN: u32 = 21;
+pub const SIGTTOU: u32 = 22;
+pub const SIGURG: u32 = 23;
+pub const SIGWINCH: u32 = 28;
+pub const NSIG: u32 = 64;
+
+pub const SIG_DFL: u64 = 0;
+pub const SIG_IGN: u64 = 1;
+
+/// What the default action of `sig` is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultAction {
+    Terminate,
+    Ignore,
+    /// Stop/continue (no job control here: treated as ignore).
+    Stop,
+}
+
+pub fn default_action(sig: u32) -> DefaultAction {
+    match sig {
+        SIGCHLD | SIGURG | SIGWINCH => DefaultAction::Ignore,
+        SIGCONT | SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => DefaultAction::Stop,
+        _ => DefaultAction::Terminate,
+    }
+}
+
+/// Name for reports.
+pub fn name(sig: u32) -> &'static str {
+    match sig {
+        SIGSEGV => "SIGSEGV",
+        SIGBUS => "SIGBUS",
+        SIGILL => "SIGILL",
+        SIGFPE => "SIGFPE",
+        SIGTRAP => "SIGTRAP",
+        SIGKILL => "SIGKILL",
+        SIGTERM => "SIGTERM",
+        SIGINT => "SIGINT",
+        SIGABRT => "SIGABRT",
+        _ => "signal",
+    }
+}
+
+/// Queue `sig` for task `pid` (kill(2)); a sleeping task is woken so it
+/// can act on it.
+pub fn send(pid: super::Pid, sig: u32) {
+    let Some(t) = super::task(pid) else { return };
+    if sig == 0 || sig > NSIG {
+        return;
+    }
+    {
+        let mut i = t.inner.lock();
+        let handler = i.sig.actions[(sig - 1) as usize][0];
+        if sig != SIGKILL && (handler == SIG_IGN || (handler == SIG_DFL && default_action(sig) != DefaultAction::Terminate)) {
+            return;
+        }
+        i.sig.pending |= 1 << (sig - 1);
+    }
+    super::sched::wake(pid);
+}
+
+/// A fatal signal pending for the current task, if any (SIGKILL first,
+/// then the lowest unblocked one).
+pub fn pending_fatal() -> Option<u32> {
+    let me = current();
+    let i = me.inner.lock();
+    let p = i.sig.pending;
+    if p == 0 {
+        return None;
+    }
+    if p & (1 << (SIGKILL - 1)) != 0 {
+        return Some(SIGKILL);
+    }
+    let deliverable = p & !i.sig.blocked;
+    (deliverable != 0).then(|| deliverable.trailing_zeros() + 1)
+}
+
+/// On the way back to user mode: act on a pending fatal signal.
+pub fn check_pending(_frame: &mut TrapFrame) {
+    if super::current_pid() == 0 {
+        return;
+    }
+    if let Some(sig) = pending_fatal() {
+        exit::do_exit(exit::status_signaled(sig));
+    }
+}
+
+/// The signal a CPU exception from user mode turns into.
+pub fn for_exception(vector: u64) -> Option<u32> {
+    Some(match vector {
+        0 => SIGFPE,     // #DE
+        1 | 3 => SIGTRAP, // #DB, #BP
+        4 | 5 => SIGSEGV, // #OF, #BR
+        6 => SIGILL,      // #UD
+        7 => SIGSEGV,     // #NM: no FPU (never with SSE enabled)
+        10 | 11 | 12 | 13 => SIGSEGV,
+        14 => SIGSEGV,
+        16 | 19 => SIGFPE, // x87 / SIMD floating point
+        17 => SIGBUS,      // #AC
+        _ => return None,
+    })
+}
+
+/// The `in name[start+len]` part of a fault report: the mapping holding
+/// `ip`.
+fn where_is(ip: u64) -> alloc::string::String {
+    let me = current();
+    let mm = me.mm();
+    let name = me.name();
+    drop(me);
+    if let Some(mm) = mm {
+        let space = mm.space.lock();
+        if let Some(v) = space.vmas.containing(ip) {
+            let file = v.backing.object().map(|o| o.name.rsplit('/').next().unwrap_or("").into()).unwrap_or(name);
+            return alloc::format!(" in {}[{:x}+{:x}]", file, v.start, v.end - v.start);
+        }
+    }
+    alloc::string::String::new()
+}
+
+/// A user fault that cannot be resolved: report it as Linux does and end
+/// the process with `sig`.
+pub fn fatal_fault(frame: &TrapFrame, sig: u32, addr: u64) -> ! {
+    let me = current();
+    let (pid, name) = (me.pid, me.name());
+    drop(me);
+    let place = where_is(frame.rip);
+    match (frame.vector, sig) {
+        (14, _) => log::info!(
+            "{}[{}]: segfault at {:x} ip {:016x} sp {:016x} error {:x}{}",
+            name,
+            pid,
+            addr,
+            frame.rip,
+            frame.rsp,
+            frame.error_code,
+            place
+        ),
+        _ => log::info!(
+            "traps: {}[{}] trap {} ip:{:x} sp:{:x} error:{:x}{}",
+            name,
+            pid,
+            arch::trap::exception_name(frame.vector),
+            frame.rip,
+            frame.rsp,
+            frame.error_code,
+            place
+        ),
+    }
+    exit::do_exit(exit::status_signaled(sig))
+}

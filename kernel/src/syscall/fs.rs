@@ -1,0 +1,392 @@
+//! File system calls: open/openat, read/write (and the vector and
+//! positional forms), lseek, stat family, ioctl, dup, fcntl, getdents64,
+//! getcwd/chdir, access.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::SysResult;
+use crate::errno::*;
+use crate::proc::{RLIMIT_NOFILE, current};
+use crate::usercopy::{copy_from_user, copy_to_user, read_user, read_user_cstr, write_user};
+use crate::vfs::{self, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, OpenFile};
+
+pub const AT_FDCWD: i32 = -100;
+const AT_EMPTY_PATH: u32 = 0x1000;
+const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
+/// Largest single read or write (Linux's MAX_RW_COUNT).
+const MAX_RW: u64 = 0x7fff_f000;
+
+fn file(fd: i32) -> Result<Arc<OpenFile>, Errno> {
+    current().inner.lock().files.get(fd)
+}
+
+fn cwd() -> String {
+    current().inner.lock().cwd.clone()
+}
+
+fn path_arg(ptr: u64) -> Result<String, Errno> {
+    read_user_cstr(ptr, 4095)
+}
+
+/// The directory `dirfd` names for a relative path.
+fn base_dir(dirfd: i32, path: &str) -> Result<String, Errno> {
+    if path.starts_with('/') || dirfd == AT_FDCWD {
+        return Ok(cwd());
+    }
+    let f = file(dirfd)?;
+    if !f.inode.is_dir() {
+        return Err(ENOTDIR);
+    }
+    Ok(f.path.clone())
+}
+
+pub fn openat(dirfd: i32, path_ptr: u64, flags: u32, _mode: u32) -> SysResult {
+    let path = path_arg(path_ptr)?;
+    let base = base_dir(dirfd, &path)?;
+    let inode = match vfs::lookup(&path, &base) {
+        Ok(i) => i,
+        Err(ENOENT) if flags & O_CREAT != 0 => return Err(EROFS),
+        Err(e) => return Err(e),
+    };
+    if flags & O_DIRECTORY != 0 && !inode.is_dir() {
+        return Err(ENOTDIR);
+    }
+    let acc = flags & O_ACCMODE;
+    if acc != O_RDONLY {
+        if inode.is_dir() {
+            return Err(EISDIR);
+        }
+        if !inode.writable() {
+            return Err(EROFS);
+        }
+    }
+    if flags & O_TRUNC != 0 && !inode.writable() {
+        return Err(EROFS);
+    }
+    let full = vfs::absolute(&path, &base);
+    let of = OpenFile::new(inode, flags, &full);
+    let me = current();
+    let mut i = me.inner.lock();
+    let limit = i.rlimits[RLIMIT_NOFILE].cur;
+    i.files.install(of, flags & O_CLOEXEC != 0, limit).map(|fd| fd as u64)
+}
+
+pub fn close(fd: i32) -> SysResult {
+    current().inner.lock().files.close(fd).map(|_| 0)
+}
+
+/// Read into user memory through a bounce buffer, one chunk at a time.
+fn read_into_user(f: &OpenFile, buf: u64, len: u64, pos: Option<u64>) -> Result<u64, Errno> {
+    if !f.readable() {
+        return Err(EBADF);
+    }
+    if f.inode.is_dir() {
+        return Err(EISDIR);
+    }
+    let len = len.min(MAX_RW);
+    if !crate::usercopy::access_ok(buf, len) {
+        return Err(EFAULT);
+    }
+    let mut done = 0u64;
+    let mut off = pos.unwrap_or_else(|| *f.offset.lock());
+    let mut chunk = alloc::vec![0u8; len.min(64 * 1024) as usize];
+    while done < len {
+        let want = ((len - done) as usize).min(chunk.len());
+        let n = f.read_at(off, &mut chunk[..want])?;
+        if n == 0 {
+            break;
+        }
+        if let Err(e) = copy_to_user(buf + done, &chunk[..n]) {
+            if done == 0 {
+                return Err(e);
+            }
+            break;
+        }
+        done += n as u64;
+        off += n as u64;
+        if n < want || !f.inode.seekable() {
+            break;
+        }
+    }
+    if pos.is_none() && f.inode.seekable() {
+        *f.offset.lock() = off;
+    }
+    Ok(done)
+}
+
+fn write_from_user(f: &OpenFile, buf: u64, len: u64, pos: Option<u64>) -> Result<u64, Errno> {
+    if !f.writable() {
+        return Err(EBADF);
+    }
+    let len = len.min(MAX_RW);
+    if !crate::usercopy::access_ok(buf, len) {
+        return Err(EFAULT);
+    }
+    let mut data = alloc::vec![0u8; len as usize];
+    copy_from_user(&mut data, buf)?;
+    let off = pos.unwrap_or_else(|| *f.offset.lock());
+    let n = f.inode.write_at(off, &data)?;
+    if pos.is_none() && f.inode.seekable() {
+        *f.offset.lock() = off + n as u64;
+    }
+    Ok(n as u64)
+}
+
+pub fn read(fd: i32, buf: u64, len: u64) -> SysResult {
+    let f = file(fd)?;
+    read_into_user(&f, buf, len, None)
+}
+
+pub fn write(fd: i32, buf: u64, len: u64) -> SysResult {
+    let f = file(fd)?;
+    write_from_user(&f, buf, len, None)
+}
+
+pub fn pread64(fd: i32, buf: u64, len: u64, off: i64) -> SysResult {
+    let f = file(fd)?;
+    if off < 0 {
+        return Err(EINVAL);
+    }
+    if !f.inode.seekable() {
+        return Err(ESPIPE);
+    }
+    read_into_user(&f, buf, len, Some(off as u64))
+}
+
+/// The (base, len) pairs of an iovec array (at most IOV_MAX = 1024).
+fn iovecs(iov: u64, cnt: i64) -> Result<Vec<(u64, u64)>, Errno> {
+    if !(0..=1024).contains(&cnt) {
+        return Err(EINVAL);
+    }
+    let mut v = Vec::with_capacity(cnt as usize);
+    let mut total: u64 = 0;
+    for i in 0..cnt as u64 {
+        let pair: [u64; 2] = read_user(iov + i * 16)?;
+        if pair[1] > isize::MAX as u64 {
+            return Err(EINVAL);
+        }
+        total = total.checked_add(pair[1]).filter(|t| *t <= isize::MAX as u64).ok_or(EINVAL)?;
+        v.push((pair[0], pair[1]));
+    }
+    Ok(v)
+}
+
+pub fn readv(fd: i32, iov: u64, cnt: i64) -> SysResult {
+    let f = file(fd)?;
+    let mut total = 0;
+    for (base, len) in iovecs(iov, cnt)? {
+        let n = read_into_user(&f, base, len, None)?;
+        total += n;
+        if n < len {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+pub fn writev(fd: i32, iov: u64, cnt: i64) -> SysResult {
+    let f = file(fd)?;
+    let vecs = iovecs(iov, cnt)?;
+    // Gather first so the whole write reaches the console at once.
+    let mut data = Vec::new();
+    for (base, len) in vecs {
+        let len = len.min(MAX_RW);
+        if !crate::usercopy::access_ok(base, len) {
+            return Err(EFAULT);
+        }
+        let start = data.len();
+        data.resize(start + len as usize, 0);
+        copy_from_user(&mut data[start..], base)?;
+    }
+    if !f.writable() {
+        return Err(EBADF);
+    }
+    let off = *f.offset.lock();
+    let n = f.inode.write_at(off, &data)?;
+    if f.inode.seekable() {
+        *f.offset.lock() = off + n as u64;
+    }
+    Ok(n as u64)
+}
+
+pub fn lseek(fd: i32, off: i64, whence: u32) -> SysResult {
+    let f = file(fd)?;
+    if !f.inode.seekable() {
+        return Err(ESPIPE);
+    }
+    let mut cur = f.offset.lock();
+    let base = match whence {
+        0 => 0i64,
+        1 => *cur as i64,
+        2 => f.size() as i64,
+        _ => return Err(EINVAL),
+    };
+    let new = base.checked_add(off).ok_or(EOVERFLOW)?;
+    if new < 0 {
+        return Err(EINVAL);
+    }
+    *cur = new as u64;
+    Ok(new as u64)
+}
+
+fn put_stat(st: &vfs::Stat, buf: u64) -> SysResult {
+    write_user(buf, st)?;
+    Ok(0)
+}
+
+pub fn fstat(fd: i32, buf: u64) -> SysResult {
+    let f = file(fd)?;
+    let mut st = f.inode.stat();
+    st.st_size = f.size() as i64;
+    put_stat(&st, buf)
+}
+
+pub fn stat(path: u64, buf: u64) -> SysResult {
+    newfstatat(AT_FDCWD, path, buf, 0)
+}
+
+pub fn newfstatat(dirfd: i32, path_ptr: u64, buf: u64, flags: u32) -> SysResult {
+    if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(EINVAL);
+    }
+    let path = path_arg(path_ptr)?;
+    if path.is_empty() {
+        if flags & AT_EMPTY_PATH != 0 {
+            return fstat(dirfd, buf);
+        }
+        return Err(ENOENT);
+    }
+    let base = base_dir(dirfd, &path)?;
+    let inode = vfs::lookup(&path, &base)?;
+    put_stat(&inode.stat(), buf)
+}
+
+pub fn faccessat(dirfd: i32, path_ptr: u64, mode: u32) -> SysResult {
+    if mode & !7 != 0 {
+        return Err(EINVAL);
+    }
+    let path = path_arg(path_ptr)?;
+    let base = base_dir(dirfd, &path)?;
+    let inode = vfs::lookup(&path, &base)?;
+    let st = inode.stat();
+    if mode & 2 != 0 && !inode.writable() {
+        return Err(EROFS);
+    }
+    if mode & 1 != 0 && st.st_mode & 0o111 == 0 {
+        return Err(EACCES);
+    }
+    Ok(0)
+}
+
+pub fn ioctl(fd: i32, cmd: u32, arg: u64) -> SysResult {
+    let f = file(fd)?;
+    f.inode.ioctl(cmd, arg)
+}
+
+pub fn dup(fd: i32) -> SysResult {
+    let me = current();
+    let mut i = me.inner.lock();
+    let f = i.files.get(fd)?;
+    let limit = i.rlimits[RLIMIT_NOFILE].cur;
+    i.files.install(f, false, limit).map(|n| n as u64)
+}
+
+pub fn dup2(old: i32, new: i32) -> SysResult {
+    let me = current();
+    let mut i = me.inner.lock();
+    let f = i.files.get(old)?;
+    if old == new {
+        return Ok(new as u64);
+    }
+    let limit = i.rlimits[RLIMIT_NOFILE].cur;
+    i.files.install_at(new, f, false, limit).map(|n| n as u64)
+}
+
+const F_DUPFD: u32 = 0;
+const F_GETFD: u32 = 1;
+const F_SETFD: u32 = 2;
+const F_GETFL: u32 = 3;
+const F_SETFL: u32 = 4;
+const F_DUPFD_CLOEXEC: u32 = 1030;
+
+pub fn fcntl(fd: i32, cmd: u32, arg: u64) -> SysResult {
+    let me = current();
+    let mut i = me.inner.lock();
+    let f = i.files.get(fd)?;
+    match cmd {
+        F_GETFD => Ok(i.files.cloexec(fd)? as u64),
+        F_SETFD => i.files.set_cloexec(fd, arg & 1 != 0).map(|_| 0),
+        F_GETFL => Ok(f.flags as u64),
+        F_SETFL => Ok(0),
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let limit = i.rlimits[RLIMIT_NOFILE].cur;
+            if arg >= limit {
+                return Err(EINVAL);
+            }
+            // Lowest free descriptor at or above `arg`.
+            let mut target = arg as i32;
+            while i.files.get(target).is_ok() {
+                target += 1;
+            }
+            i.files.install_at(target, f, cmd == F_DUPFD_CLOEXEC, limit).map(|n| n as u64)
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+pub fn getdents64(fd: i32, buf: u64, len: u64) -> SysResult {
+    let f = file(fd)?;
+    let entries = f.inode.readdir().ok_or(ENOTDIR)?;
+    let mut pos = f.offset.lock();
+    let mut out: Vec<u8> = Vec::new();
+    let all: Vec<vfs::DirEntry> =
+        [vfs::DirEntry { name: ".".into(), ino: 1, dtype: 4 }, vfs::DirEntry { name: "..".into(), ino: 1, dtype: 4 }].into_iter().chain(entries).collect();
+    let mut idx = *pos as usize;
+    while idx < all.len() {
+        let e = &all[idx];
+        let reclen = (19 + e.name.len() + 1).next_multiple_of(8);
+        if out.len() + reclen > len as usize {
+            break;
+        }
+        let start = out.len();
+        out.resize(start + reclen, 0);
+        out[start..start + 8].copy_from_slice(&e.ino.to_le_bytes());
+        out[start + 8..start + 16].copy_from_slice(&((idx + 1) as u64).to_le_bytes());
+        out[start + 16..start + 18].copy_from_slice(&(reclen as u16).to_le_bytes());
+        out[start + 18] = e.dtype;
+        out[start + 19..start + 19 + e.name.len()].copy_from_slice(e.name.as_bytes());
+        idx += 1;
+    }
+    if out.is_empty() && idx < all.len() {
+        return Err(EINVAL);
+    }
+    copy_to_user(buf, &out)?;
+    *pos = idx as u64;
+    Ok(out.len() as u64)
+}
+
+pub fn getcwd(buf: u64, size: u64) -> SysResult {
+    let mut c = cwd().into_bytes();
+    c.push(0);
+    if size == 0 && buf != 0 {
+        return Err(EINVAL);
+    }
+    if (c.len() as u64) > size {
+        return Err(ERANGE);
+    }
+    copy_to_user(buf, &c)?;
+    Ok(c.len() as u64)
+}
+
+pub fn chdir(path_ptr: u64) -> SysResult {
+    let path = path_arg(path_ptr)?;
+    let base = cwd();
+    let inode = vfs::lookup(&path, &base)?;
+    if !inode.is_dir() {
+        return Err(ENOTDIR);
+    }
+    current().inner.lock().cwd = vfs::absolute(&path, &base);
+    Ok(0)
+}

@@ -1,0 +1,91 @@
+//! Memory system calls: mmap, munmap, brk, and (with their own mm files)
+//! mprotect, mremap, madvise, mlock family, mincore, msync.
+//!
+//! Each call locks the current address space only around the mm
+//! operation: user copies happen outside the lock (a fault inside them
+//! takes it).
+
+use alloc::sync::Arc;
+
+use mm::address_space::AddressSpace;
+use mm::mmap::{FileMapping, MAP_ANONYMOUS, MmapRequest};
+
+use super::SysResult;
+use crate::errno::*;
+use crate::proc::{UserMm, current};
+
+/// Run `f` on the current address space.
+pub(super) fn with_mm<R>(f: impl FnOnce(&mut AddressSpace, &mm::address_space::MmEnv<'_>, &mm::address_space::Rlimits) -> R) -> Result<R, Errno> {
+    let me = current();
+    let lim = me.mm_limits();
+    let mm: Arc<UserMm> = me.mm().ok_or(EFAULT)?;
+    drop(me);
+    let env = crate::mem::user::env();
+    let mut space = mm.space.lock();
+    Ok(f(&mut space, &env, &lim))
+}
+
+pub fn mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: i32, off: u64) -> SysResult {
+    if off % 4096 != 0 {
+        return Err(EINVAL);
+    }
+    let file = if flags & MAP_ANONYMOUS == 0 {
+        let f = current().inner.lock().files.get(fd)?;
+        if f.inode.is_dir() {
+            return Err(ENODEV);
+        }
+        let object = f.inode.mem_object().ok_or(ENODEV)?;
+        Some(FileMapping { object, readable: f.readable(), writable: f.writable() })
+    } else {
+        None
+    };
+    let req = MmapRequest { addr, len, prot, flags, file, offset: off };
+    with_mm(|s, env, lim| s.mmap(env, &req, lim))?.map_err(|e| e.errno())
+}
+
+pub fn munmap(addr: u64, len: u64) -> SysResult {
+    with_mm(|s, env, _| s.munmap(env, addr, len))?.map(|_| 0).map_err(|e| e.errno())
+}
+
+pub fn brk(addr: u64) -> SysResult {
+    with_mm(|s, env, lim| s.brk(env, addr, lim))
+}
+
+pub fn mprotect(addr: u64, len: u64, prot: u32) -> SysResult {
+    with_mm(|s, env, _| s.mprotect(env, addr, len, prot))?.map(|_| 0).map_err(|e| e.errno())
+}
+
+pub fn mremap(old: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64) -> SysResult {
+    with_mm(|s, env, lim| s.mremap(env, old, old_len, new_len, flags, new_addr, lim))?.map_err(|e| e.errno())
+}
+
+pub fn madvise(addr: u64, len: u64, advice: u32) -> SysResult {
+    with_mm(|s, env, lim| s.madvise(env, addr, len, advice, lim))?.map(|_| 0).map_err(|e| e.errno())
+}
+
+pub fn msync(addr: u64, len: u64, flags: u32) -> SysResult {
+    with_mm(|s, _, _| s.msync(addr, len, flags))?.map(|_| 0).map_err(|e| e.errno())
+}
+
+pub fn mlock(addr: u64, len: u64, flags: u32) -> SysResult {
+    with_mm(|s, env, lim| s.mlock(env, addr, len, flags, lim))?.map(|_| 0).map_err(|e| e.errno())
+}
+
+pub fn munlock(addr: u64, len: u64) -> SysResult {
+    with_mm(|s, env, _| s.munlock(env, addr, len))?.map(|_| 0).map_err(|e| e.errno())
+}
+
+pub fn mlockall(flags: u32) -> SysResult {
+    with_mm(|s, env, lim| s.mlockall(env, flags, lim))?.map(|_| 0).map_err(|e| e.errno())
+}
+
+pub fn munlockall() -> SysResult {
+    with_mm(|s, env, _| s.munlockall(env))?.map(|_| 0).map_err(|e| e.errno())
+}
+
+pub fn mincore(addr: u64, len: u64, vec: u64) -> SysResult {
+    // Residency is collected under the lock, written out after it.
+    let bytes = with_mm(|s, env, _| s.mincore(env, addr, len))?.map_err(|e| e.errno())?;
+    crate::usercopy::copy_to_user(vec, &bytes)?;
+    Ok(0)
+}

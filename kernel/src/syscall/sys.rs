@@ -1,0 +1,301 @@
+//! System information, limits and credentials: uname, sysinfo,
+//! getrusage, getrlimit/setrlimit/prlimit64, the uid/gid family,
+//! getrandom.
+
+use super::SysResult;
+use crate::errno::*;
+use crate::proc::{self, Creds, RLIM_NLIMITS, RLIMIT_NOFILE, Rlimit, current};
+use crate::usercopy::{copy_to_user, read_user, write_user};
+
+const NR_OPEN: u64 = 1 << 20;
+
+pub fn uname(buf: u64) -> SysResult {
+    let mut u = [0u8; 65 * 6];
+    let fields = ["Linux", "mmkernel", "6.1.0-mmkernel", concat!("#1 mmkernel ", env!("CARGO_PKG_VERSION")), "x86_64", "(none)"];
+    for (i, f) in fields.iter().enumerate() {
+        u[i * 65..i * 65 + f.len()].copy_from_slice(f.as_bytes());
+    }
+    copy_to_user(buf, &u)?;
+    Ok(0)
+}
+
+pub fn sysinfo(buf: u64) -> SysResult {
+    let pa = crate::mem::page_alloc();
+    let mut s = [0u8; 112];
+    let put = |s: &mut [u8; 112], off: usize, v: u64| s[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    put(&mut s, 0, arch::time::uptime_ns() / 1_000_000_000);
+    put(&mut s, 32, pa.nr_managed_pages() * 4096);
+    put(&mut s, 40, pa.nr_free_pages() * 4096);
+    put(&mut s, 48, pa.vmstat.shmem_pages.get() * 4096);
+    s[80..82].copy_from_slice(&(proc::nr_tasks() as u16).to_le_bytes());
+    s[104..108].copy_from_slice(&1u32.to_le_bytes());
+    copy_to_user(buf, &s)?;
+    Ok(0)
+}
+
+pub fn getrusage(who: i32, buf: u64) -> SysResult {
+    if !matches!(who, 0 | -1 | 1) {
+        return Err(EINVAL);
+    }
+    let me = current();
+    let (ut, st) = {
+        let i = me.inner.lock();
+        (i.utime, i.stime)
+    };
+    let (minflt, majflt, maxrss) = me
+        .mm()
+        .map(|m| {
+            let s = m.space.lock();
+            (s.counters.min_flt, s.counters.maj_flt, s.counters.hiwater_rss * 4)
+        })
+        .unwrap_or_default();
+    let tick_us = 1_000_000 / proc::sched::HZ;
+    let mut r = [0u64; 18];
+    if who == 0 {
+        r[0] = ut * tick_us / 1_000_000;
+        r[1] = ut * tick_us % 1_000_000;
+        r[2] = st * tick_us / 1_000_000;
+        r[3] = st * tick_us % 1_000_000;
+        r[4] = maxrss;
+        r[8] = minflt;
+        r[9] = majflt;
+    }
+    write_user(buf, &r)?;
+    Ok(0)
+}
+
+fn limits_of(pid: i32) -> Result<alloc::sync::Arc<proc::Task>, Errno> {
+    if pid == 0 {
+        return Ok(current());
+    }
+    if pid < 0 {
+        return Err(EINVAL);
+    }
+    proc::task(pid as u32).filter(|t| t.state() != proc::ZOMBIE).ok_or(ESRCH)
+}
+
+/// The core of prlimit64: read the old limit, validate and set the new.
+fn do_prlimit(pid: i32, resource: u32, new: Option<Rlimit>) -> Result<Rlimit, Errno> {
+    if resource as usize >= RLIM_NLIMITS {
+        return Err(EINVAL);
+    }
+    let t = limits_of(pid)?;
+    let root = current().inner.lock().creds.is_root();
+    if pid != 0 && t.pid != current().pid && !root {
+        let (a, b) = (t.inner.lock().creds.uid, current().inner.lock().creds.uid);
+        if a != b {
+            return Err(EPERM);
+        }
+    }
+    let mut i = t.inner.lock();
+    let old = i.rlimits[resource as usize];
+    if let Some(n) = new {
+        if n.cur > n.max {
+            return Err(EINVAL);
+        }
+        if n.max > old.max && !root {
+            return Err(EPERM);
+        }
+        if resource as usize == RLIMIT_NOFILE && n.max != u64::MAX && n.max > NR_OPEN {
+            return Err(EPERM);
+        }
+        i.rlimits[resource as usize] = n;
+    }
+    Ok(old)
+}
+
+pub fn getrlimit(resource: u32, buf: u64) -> SysResult {
+    let old = do_prlimit(0, resource, None)?;
+    write_user(buf, &[old.cur, old.max])?;
+    Ok(0)
+}
+
+pub fn setrlimit(resource: u32, buf: u64) -> SysResult {
+    let v: [u64; 2] = read_user(buf)?;
+    do_prlimit(0, resource, Some(Rlimit { cur: v[0], max: v[1] }))?;
+    Ok(0)
+}
+
+pub fn prlimit64(pid: i32, resource: u32, new: u64, old: u64) -> SysResult {
+    let n = if new != 0 {
+        let v: [u64; 2] = read_user(new)?;
+        Some(Rlimit { cur: v[0], max: v[1] })
+    } else {
+        None
+    };
+    let o = do_prlimit(pid, resource, n)?;
+    if old != 0 {
+        write_user(old, &[o.cur, o.max])?;
+    }
+    Ok(0)
+}
+
+fn creds() -> Creds {
+    current().inner.lock().creds
+}
+
+fn set_creds(c: Creds) {
+    current().inner.lock().creds = c;
+}
+
+pub fn getuid() -> SysResult {
+    Ok(creds().uid as u64)
+}
+pub fn geteuid() -> SysResult {
+    Ok(creds().euid as u64)
+}
+pub fn getgid() -> SysResult {
+    Ok(creds().gid as u64)
+}
+pub fn getegid() -> SysResult {
+    Ok(creds().egid as u64)
+}
+
+/// setuid(2): root sets all three ids; others may only set the effective
+/// id to their real or saved one.
+pub fn setuid(uid: u32) -> SysResult {
+    let mut c = creds();
+    if c.is_root() {
+        c.uid = uid;
+        c.euid = uid;
+        c.suid = uid;
+    } else if uid == c.uid || uid == c.suid {
+        c.euid = uid;
+    } else {
+        return Err(EPERM);
+    }
+    set_creds(c);
+    Ok(0)
+}
+
+pub fn setgid(gid: u32) -> SysResult {
+    let mut c = creds();
+    if c.is_root() {
+        c.gid = gid;
+        c.egid = gid;
+        c.sgid = gid;
+    } else if gid == c.gid || gid == c.sgid {
+        c.egid = gid;
+    } else {
+        return Err(EPERM);
+    }
+    set_creds(c);
+    Ok(0)
+}
+
+const KEEP: u32 = u32::MAX;
+
+pub fn setresuid(r: u32, e: u32, s: u32) -> SysResult {
+    let mut c = creds();
+    if !c.is_root() {
+        let ok = |v: u32| v == KEEP || v == c.uid || v == c.euid || v == c.suid;
+        if !(ok(r) && ok(e) && ok(s)) {
+            return Err(EPERM);
+        }
+    }
+    if r != KEEP {
+        c.uid = r;
+    }
+    if e != KEEP {
+        c.euid = e;
+    }
+    if s != KEEP {
+        c.suid = s;
+    }
+    set_creds(c);
+    Ok(0)
+}
+
+pub fn setresgid(r: u32, e: u32, s: u32) -> SysResult {
+    let mut c = creds();
+    if !c.is_root() {
+        let ok = |v: u32| v == KEEP || v == c.gid || v == c.egid || v == c.sgid;
+        if !(ok(r) && ok(e) && ok(s)) {
+            return Err(EPERM);
+        }
+    }
+    if r != KEEP {
+        c.gid = r;
+    }
+    if e != KEEP {
+        c.egid = e;
+    }
+    if s != KEEP {
+        c.sgid = s;
+    }
+    set_creds(c);
+    Ok(0)
+}
+
+pub fn setreuid(r: u32, e: u32) -> SysResult {
+    let mut c = creds();
+    let old_uid = c.uid;
+    if !c.is_root() && ((r != KEEP && r != c.uid && r != c.euid) || (e != KEEP && e != c.uid && e != c.euid && e != c.suid)) {
+        return Err(EPERM);
+    }
+    if r != KEEP {
+        c.uid = r;
+    }
+    if e != KEEP {
+        c.euid = e;
+    }
+    if r != KEEP || (e != KEEP && e != old_uid) {
+        c.suid = c.euid;
+    }
+    set_creds(c);
+    Ok(0)
+}
+
+pub fn setregid(r: u32, e: u32) -> SysResult {
+    let mut c = creds();
+    let old_gid = c.gid;
+    if !c.is_root() && ((r != KEEP && r != c.gid && r != c.egid) || (e != KEEP && e != c.gid && e != c.egid && e != c.sgid)) {
+        return Err(EPERM);
+    }
+    if r != KEEP {
+        c.gid = r;
+    }
+    if e != KEEP {
+        c.egid = e;
+    }
+    if r != KEEP || (e != KEEP && e != old_gid) {
+        c.sgid = c.egid;
+    }
+    set_creds(c);
+    Ok(0)
+}
+
+pub fn getresuid(r: u64, e: u64, s: u64) -> SysResult {
+    let c = creds();
+    write_user(r, &c.uid)?;
+    write_user(e, &c.euid)?;
+    write_user(s, &c.suid)?;
+    Ok(0)
+}
+
+pub fn getresgid(r: u64, e: u64, s: u64) -> SysResult {
+    let c = creds();
+    write_user(r, &c.gid)?;
+    write_user(e, &c.egid)?;
+    write_user(s, &c.sgid)?;
+    Ok(0)
+}
+
+pub fn getrandom(buf: u64, len: u64, flags: u32) -> SysResult {
+    if flags & !7 != 0 {
+        return Err(EINVAL);
+    }
+    let len = len.min(33_554_431);
+    let mut out = alloc::vec![0u8; len as usize];
+    for chunk in out.chunks_mut(8) {
+        let mut v: u64 = 0;
+        // SAFETY: writes only `v`; failure leaves a TSC-derived value.
+        if unsafe { core::arch::x86_64::_rdrand64_step(&mut v) } != 1 {
+            let t = arch::time::rdtsc();
+            v = t.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17);
+        }
+        chunk.copy_from_slice(&v.to_le_bytes()[..chunk.len()]);
+    }
+    copy_to_user(buf, &out)?;
+    Ok(len)
+}

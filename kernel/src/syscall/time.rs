@@ -1,0 +1,126 @@
+//! Time: clock_gettime (MONOTONIC and REALTIME and their coarse and raw
+//! variants, BOOTTIME), clock_getres, nanosleep, clock_nanosleep,
+//! gettimeofday, time.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::SysResult;
+use crate::errno::*;
+use crate::proc::sched;
+use crate::usercopy::{read_user, write_user};
+
+/// Wall-clock seconds at boot (from the RTC).
+static BOOT_UNIX: AtomicU64 = AtomicU64::new(0);
+
+pub fn init() {
+    BOOT_UNIX.store(arch::rtc::read_unix_time(), Ordering::Relaxed);
+}
+
+const CLOCK_REALTIME: i32 = 0;
+const CLOCK_MONOTONIC: i32 = 1;
+const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+const CLOCK_MONOTONIC_RAW: i32 = 4;
+const CLOCK_REALTIME_COARSE: i32 = 5;
+const CLOCK_MONOTONIC_COARSE: i32 = 6;
+const CLOCK_BOOTTIME: i32 = 7;
+
+/// Nanoseconds on `clock`.
+fn now_ns(clock: i32) -> Result<u64, Errno> {
+    let mono = arch::time::uptime_ns();
+    match clock {
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => Ok(mono),
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(BOOT_UNIX.load(Ordering::Relaxed) * 1_000_000_000 + mono),
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
+            let me = crate::proc::current();
+            let i = me.inner.lock();
+            Ok((i.utime + i.stime) * (1_000_000_000 / sched::HZ))
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+fn put_timespec(addr: u64, ns: u64) -> Result<(), Errno> {
+    write_user(addr, &[(ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64])
+}
+
+pub fn clock_gettime(clock: i32, tp: u64) -> SysResult {
+    let ns = now_ns(clock)?;
+    put_timespec(tp, ns)?;
+    Ok(0)
+}
+
+pub fn clock_getres(clock: i32, res: u64) -> SysResult {
+    now_ns(clock)?;
+    if res != 0 {
+        put_timespec(res, 1)?;
+    }
+    Ok(0)
+}
+
+fn read_timespec(addr: u64) -> Result<u64, Errno> {
+    let ts: [i64; 2] = read_user(addr)?;
+    if ts[0] < 0 || !(0..1_000_000_000).contains(&ts[1]) {
+        return Err(EINVAL);
+    }
+    Ok((ts[0] as u64).saturating_mul(1_000_000_000).saturating_add(ts[1] as u64))
+}
+
+/// Sleep until monotonic time `deadline` (ns). A fatal signal interrupts.
+fn sleep_until(deadline: u64) -> Result<(), Errno> {
+    loop {
+        let now = arch::time::uptime_ns();
+        if now >= deadline {
+            return Ok(());
+        }
+        let tick_ns = 1_000_000_000 / sched::HZ;
+        let ticks = (deadline - now).div_ceil(tick_ns);
+        sched::sleep_ticks(ticks);
+        if crate::proc::signal::pending_fatal().is_some() {
+            return Err(EINTR);
+        }
+    }
+}
+
+pub fn nanosleep(req: u64, rem: u64) -> SysResult {
+    let ns = read_timespec(req)?;
+    let start = arch::time::uptime_ns();
+    let r = sleep_until(start.saturating_add(ns));
+    if r.is_err() && rem != 0 {
+        let left = (start + ns).saturating_sub(arch::time::uptime_ns());
+        put_timespec(rem, left)?;
+    }
+    r.map(|_| 0)
+}
+
+const TIMER_ABSTIME: u32 = 1;
+
+pub fn clock_nanosleep(clock: i32, flags: u32, req: u64, rem: u64) -> SysResult {
+    if !matches!(clock, CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME) {
+        return Err(if clock == CLOCK_THREAD_CPUTIME_ID { EINVAL } else { EOPNOTSUPP });
+    }
+    let ns = read_timespec(req)?;
+    if flags & TIMER_ABSTIME != 0 {
+        let now = now_ns(clock)?;
+        let mono_now = arch::time::uptime_ns();
+        sleep_until(mono_now + ns.saturating_sub(now)).map(|_| 0)
+    } else {
+        nanosleep(req, rem)
+    }
+}
+
+pub fn gettimeofday(tv: u64, _tz: u64) -> SysResult {
+    if tv != 0 {
+        let ns = now_ns(CLOCK_REALTIME)?;
+        write_user(tv, &[(ns / 1_000_000_000) as i64, ((ns % 1_000_000_000) / 1000) as i64])?;
+    }
+    Ok(0)
+}
+
+pub fn time(tloc: u64) -> SysResult {
+    let s = now_ns(CLOCK_REALTIME)? / 1_000_000_000;
+    if tloc != 0 {
+        write_user(tloc, &(s as i64))?;
+    }
+    Ok(s)
+}

@@ -1,0 +1,136 @@
+//! Safe access to user memory from system calls (cf. arch/x86/lib/usercopy).
+//!
+//! Every user range is checked whole first (`access_ok`: no wrap-around,
+//! nothing at or above TASK_SIZE), then copied with the recoverable copy
+//! of `arch::usercopy`. A copy that faults on a page the process has no
+//! right to returns EFAULT; one that faults on a page that simply is not
+//! there yet succeeds after the page-fault handler brings it in. Values
+//! are copied as plain bytes ([`Pod`]): structures handed to user space
+//! are built zeroed first, so their padding never carries kernel data.
+//!
+//! Never hold the current process's mm lock across these calls: a fault
+//! inside them takes it.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use mm::address_space::TASK_SIZE;
+
+use crate::errno::{EFAULT, ENAMETOOLONG, Errno};
+
+/// Types that are any bit pattern and contain no pointers into the kernel.
+///
+/// # Safety
+/// Implementors must be `repr(C)` (or primitive) with every byte
+/// initialised when built from `zeroed()`.
+pub unsafe trait Pod: Copy + 'static {
+    fn zeroed() -> Self {
+        // SAFETY: the trait promises all-zero bytes are a valid value.
+        unsafe { core::mem::zeroed() }
+    }
+}
+
+macro_rules! pod {
+    ($($t:ty),*) => { $(
+        // SAFETY: primitive integers accept any bit pattern.
+        unsafe impl Pod for $t {}
+    )* };
+}
+pod!(u8, u16, u32, u64, i8, i16, i32, i64, usize, isize);
+// SAFETY: arrays of Pod are Pod.
+unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
+
+/// Whether `[addr, addr+len)` lies entirely in user space.
+pub fn access_ok(addr: u64, len: u64) -> bool {
+    addr.checked_add(len).is_some_and(|end| end <= TASK_SIZE)
+}
+
+/// Copy `dst.len()` bytes from user address `src`.
+pub fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), Errno> {
+    if dst.is_empty() {
+        return Ok(());
+    }
+    if !access_ok(src, dst.len() as u64) {
+        return Err(EFAULT);
+    }
+    // SAFETY: `dst` is kernel memory of that length; the user range passed
+    // access_ok and faults in it are recovered.
+    let left = unsafe { arch::usercopy::copy_user(dst.as_mut_ptr(), src as *const u8, dst.len()) };
+    if left == 0 { Ok(()) } else { Err(EFAULT) }
+}
+
+/// Copy `src` to user address `dst`.
+pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Errno> {
+    if src.is_empty() {
+        return Ok(());
+    }
+    if !access_ok(dst, src.len() as u64) {
+        return Err(EFAULT);
+    }
+    // SAFETY: as in `copy_from_user`, the other way round.
+    let left = unsafe { arch::usercopy::copy_user(dst as *mut u8, src.as_ptr(), src.len()) };
+    if left == 0 { Ok(()) } else { Err(EFAULT) }
+}
+
+/// Read a value from user memory.
+pub fn read_user<T: Pod>(addr: u64) -> Result<T, Errno> {
+    let mut v = T::zeroed();
+    // SAFETY: `v` is a Pod value; viewing it as bytes is fine.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(&mut v as *mut T as *mut u8, core::mem::size_of::<T>()) };
+    copy_from_user(bytes, addr)?;
+    Ok(v)
+}
+
+/// Write a value to user memory.
+pub fn write_user<T: Pod>(addr: u64, v: &T) -> Result<(), Errno> {
+    // SAFETY: a Pod value's bytes are all initialised.
+    let bytes = unsafe { core::slice::from_raw_parts(v as *const T as *const u8, core::mem::size_of::<T>()) };
+    copy_to_user(addr, bytes)
+}
+
+/// A NUL-terminated string of at most `max` bytes (ENAMETOOLONG beyond).
+pub fn read_user_cstr(addr: u64, max: usize) -> Result<String, Errno> {
+    let limit = (TASK_SIZE.saturating_sub(addr)).min(max as u64 + 1) as usize;
+    if limit == 0 || !access_ok(addr, 1) {
+        return Err(EFAULT);
+    }
+    // SAFETY: [addr, addr+limit) lies in user space.
+    let n = unsafe { arch::usercopy::strnlen_user(addr as *const u8, limit) };
+    if n < 0 {
+        return Err(EFAULT);
+    }
+    let n = n as usize;
+    if n == limit {
+        // No NUL: either longer than allowed or it runs into TASK_SIZE.
+        return Err(if limit > max { ENAMETOOLONG } else { EFAULT });
+    }
+    let mut buf = alloc::vec![0u8; n];
+    copy_from_user(&mut buf, addr)?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// A NULL-terminated array of string pointers (argv, envp), with Linux's
+/// limits: at most `max_count` strings and `max_total` bytes.
+pub fn read_user_strv(addr: u64, max_count: usize, max_total: usize) -> Result<Vec<String>, Errno> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    let mut total = 0;
+    for i in 0.. {
+        if i >= max_count {
+            return Err(crate::errno::E2BIG);
+        }
+        let p: u64 = read_user(addr + i as u64 * 8)?;
+        if p == 0 {
+            break;
+        }
+        let s = read_user_cstr(p, 128 * 1024)?;
+        total += s.len() + 1;
+        if total > max_total {
+            return Err(crate::errno::E2BIG);
+        }
+        out.push(s);
+    }
+    Ok(out)
+}

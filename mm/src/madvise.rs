@@ -1,0 +1,203 @@
+//! madvise(2) (cf. mm/madvise.c).
+//!
+//! ```text
+//!   NORMAL RANDOM SEQUENTIAL   recorded in the area (VM_RAND_READ, VM_SEQ_READ)
+//!   WILLNEED, POPULATE_*       fault the pages in now
+//!   DONTNEED                   drop the pages: private anonymous memory reads
+//!                              back as zeros, file mappings re-read the file
+//!   FREE                       private anonymous only: lazy; the pages are
+//!                              dropped under memory pressure unless written again
+//!   REMOVE                     shared memory only: punch a hole in the object
+//!   DONTFORK / DOFORK          the area is (not) copied into a fork child
+//!   WIPEONFORK / KEEPONFORK    the child gets zeros in this private anonymous area
+//!   DONTDUMP / DODUMP, HUGEPAGE / NOHUGEPAGE   recorded
+//!   COLD, PAGEOUT              accepted, nothing to do without swap
+//! ```
+//!
+//! Errors as Linux: EINVAL for an unaligned start, an unknown advice or
+//! advice the area does not allow (DONTNEED on locked memory, FREE on
+//! shared memory); ENOMEM if part of the range is unmapped (after the
+//! mapped parts were advised).
+
+use x86_64::structures::paging::PageTableFlags as F;
+
+use crate::address_space::{AddressSpace, MmEnv, Rlimits};
+use crate::addr::{PAGE_SIZE, Pfn};
+use crate::error::MmError;
+use crate::page::PageFlags;
+use crate::vma::{Backing, VmFlags};
+
+pub const MADV_NORMAL: u32 = 0;
+pub const MADV_RANDOM: u32 = 1;
+pub const MADV_SEQUENTIAL: u32 = 2;
+pub const MADV_WILLNEED: u32 = 3;
+pub const MADV_DONTNEED: u32 = 4;
+pub const MADV_FREE: u32 = 8;
+pub const MADV_REMOVE: u32 = 9;
+pub const MADV_DONTFORK: u32 = 10;
+pub const MADV_DOFORK: u32 = 11;
+pub const MADV_HUGEPAGE: u32 = 14;
+pub const MADV_NOHUGEPAGE: u32 = 15;
+pub const MADV_DONTDUMP: u32 = 16;
+pub const MADV_DODUMP: u32 = 17;
+pub const MADV_WIPEONFORK: u32 = 18;
+pub const MADV_KEEPONFORK: u32 = 19;
+pub const MADV_COLD: u32 = 20;
+pub const MADV_PAGEOUT: u32 = 21;
+pub const MADV_POPULATE_READ: u32 = 22;
+pub const MADV_POPULATE_WRITE: u32 = 23;
+
+impl AddressSpace {
+    /// Change flags on the areas of `[start, end)` (splitting as needed).
+    fn set_area_flags(&mut self, env: &MmEnv<'_>, start: u64, end: u64, set: VmFlags, clear: VmFlags) -> Result<(), MmError> {
+        self.isolate(env, start, end)?;
+        let inside: alloc::vec::Vec<u64> = self.vmas.overlapping(start..end).map(|v| v.start).collect();
+        for s in inside {
+            if let Some(v) = self.vmas.containing_mut(s) {
+                v.flags = (v.flags - clear) | set;
+            }
+            self.vmas.merge_around(s);
+        }
+        Ok(())
+    }
+
+    /// madvise(2).
+    pub fn madvise(&mut self, env: &MmEnv<'_>, start: u64, len_in: u64, advice: u32, lim: &Rlimits) -> Result<(), MmError> {
+        if start % PAGE_SIZE != 0 {
+            return Err(MmError::Invalid);
+        }
+        let known = matches!(
+            advice,
+            MADV_NORMAL..=MADV_DONTNEED | MADV_FREE..=MADV_DOFORK | MADV_HUGEPAGE..=MADV_POPULATE_WRITE
+        );
+        if !known {
+            return Err(MmError::Invalid);
+        }
+        let len = len_in.checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::Invalid)?;
+        if len_in != 0 && len == 0 {
+            return Err(MmError::Invalid);
+        }
+        let end = start.checked_add(len).ok_or(MmError::Invalid)?;
+        if end == start {
+            return Ok(());
+        }
+        // Check each area's eligibility first.
+        for v in self.vmas.overlapping(start..end) {
+            let bad = match advice {
+                MADV_DONTNEED | MADV_FREE => v.flags.contains(VmFlags::LOCKED),
+                _ => false,
+            } || match advice {
+                MADV_FREE | MADV_WIPEONFORK => !v.backing.is_anon(),
+                MADV_REMOVE => !v.flags.contains(VmFlags::SHARED),
+                _ => false,
+            };
+            if bad {
+                return Err(MmError::Invalid);
+            }
+        }
+        let holes = !self.covered(start, end);
+        let parts: alloc::vec::Vec<(u64, u64)> = self.vmas.overlapping(start..end).map(|v| (v.start.max(start), v.end.min(end))).collect();
+        for (s, e) in parts {
+            match advice {
+                MADV_NORMAL => self.set_area_flags(env, s, e, VmFlags::empty(), VmFlags::SEQ_READ | VmFlags::RAND_READ)?,
+                MADV_RANDOM => self.set_area_flags(env, s, e, VmFlags::RAND_READ, VmFlags::SEQ_READ)?,
+                MADV_SEQUENTIAL => self.set_area_flags(env, s, e, VmFlags::SEQ_READ, VmFlags::RAND_READ)?,
+                MADV_DONTFORK => self.set_area_flags(env, s, e, VmFlags::DONTCOPY, VmFlags::empty())?,
+                MADV_DOFORK => self.set_area_flags(env, s, e, VmFlags::empty(), VmFlags::DONTCOPY)?,
+                MADV_WIPEONFORK => self.set_area_flags(env, s, e, VmFlags::WIPEONFORK, VmFlags::empty())?,
+                MADV_KEEPONFORK => self.set_area_flags(env, s, e, VmFlags::empty(), VmFlags::WIPEONFORK)?,
+                MADV_DONTDUMP => self.set_area_flags(env, s, e, VmFlags::DONTDUMP, VmFlags::empty())?,
+                MADV_DODUMP => self.set_area_flags(env, s, e, VmFlags::empty(), VmFlags::DONTDUMP)?,
+                MADV_HUGEPAGE => self.set_area_flags(env, s, e, VmFlags::HUGEPAGE, VmFlags::NOHUGEPAGE)?,
+                MADV_NOHUGEPAGE => self.set_area_flags(env, s, e, VmFlags::NOHUGEPAGE, VmFlags::HUGEPAGE)?,
+                MADV_WILLNEED | MADV_POPULATE_READ => {
+                    self.populate_for(env, s, e, false, lim).map_err(|_| MmError::NoMemory)?;
+                }
+                MADV_POPULATE_WRITE => {
+                    self.populate_for(env, s, e, true, lim).map_err(|_| MmError::NoMemory)?;
+                }
+                MADV_DONTNEED => self.zap_range(env, s, e),
+                MADV_FREE => self.lazy_free(env, s, e),
+                MADV_REMOVE => {
+                    let obj = self.vmas.containing(s).and_then(|v| match &v.backing {
+                        Backing::Shared(o) | Backing::File(o) => Some((o.clone(), v.pgoff_of(s), v.pgoff_of(e - 1) + 1)),
+                        Backing::Anon => None,
+                    });
+                    self.zap_range(env, s, e);
+                    if let Some((o, first, last)) = obj {
+                        o.remove_range(first, last);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if holes { Err(MmError::NoMemory) } else { Ok(()) }
+    }
+
+    /// Fault pages of `[start, end)` in, for write or read.
+    fn populate_for(&mut self, env: &MmEnv<'_>, start: u64, end: u64, write: bool, lim: &Rlimits) -> Result<(), crate::fault::FaultError> {
+        let mut va = start;
+        while va < end {
+            let present = self.lookup(env, va);
+            let need = match present {
+                None => true,
+                Some((_, f)) => write && !f.contains(F::WRITABLE),
+            };
+            if need {
+                self.handle_fault(env, va, crate::fault::FaultKind { present: present.is_some(), write, exec: false }, lim)?;
+            }
+            va += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// MADV_FREE: mark the private pages clean and lazily freeable.
+    fn lazy_free(&mut self, env: &MmEnv<'_>, start: u64, end: u64) {
+        let mut flush = crate::tlb::TlbFlush::none();
+        for leaf in self.leaves(env, start, end) {
+            let pfn = Pfn::from_phys(leaf.phys.as_u64());
+            if pfn == env.zero_page {
+                continue;
+            }
+            let Some(p) = env.pa.page(pfn) else { continue };
+            if !p.has(PageFlags::ANON) || p.refcount() != 1 {
+                // Shared copy-on-write pages: Linux just drops our mapping.
+                self.zap_range(env, leaf.va, leaf.va + PAGE_SIZE);
+                continue;
+            }
+            if !p.has(PageFlags::LAZYFREE) {
+                p.insert_flags(PageFlags::LAZYFREE);
+                env.pa.vmstat.lazyfree_pages.add(1);
+            }
+            if let Ok(Some(pte)) = self.mapper(env).pte(leaf.va, false) {
+                pte.set_flags(pte.flags() - F::DIRTY);
+            }
+            flush = flush.merge(crate::tlb::TlbFlush::page(leaf.va, PAGE_SIZE));
+        }
+        flush.flush(env.tlb);
+    }
+
+    /// Reclaim: drop lazily freed pages that were not written since
+    /// MADV_FREE (a write set the PTE's dirty bit: then the page stays and
+    /// loses its lazy mark). Returns pages freed.
+    pub fn reclaim_lazyfree(&mut self, env: &MmEnv<'_>) -> u64 {
+        let mut freed = 0;
+        let areas: alloc::vec::Vec<(u64, u64)> =
+            self.vmas.iter().filter(|v| v.backing.is_anon() && !v.flags.contains(VmFlags::LOCKED)).map(|v| (v.start, v.end)).collect();
+        for (s, e) in areas {
+            for leaf in self.leaves(env, s, e) {
+                let pfn = Pfn::from_phys(leaf.phys.as_u64());
+                let Some(p) = env.pa.page(pfn).filter(|p| p.has(PageFlags::LAZYFREE)) else { continue };
+                if leaf.flags.contains(F::DIRTY) || p.refcount() != 1 {
+                    p.remove_flags(PageFlags::LAZYFREE);
+                    env.pa.vmstat.lazyfree_pages.sub(1);
+                    continue;
+                }
+                self.zap_range(env, leaf.va, leaf.va + PAGE_SIZE);
+                env.pa.vmstat.pglazyfreed.inc();
+                freed += 1;
+            }
+        }
+        freed
+    }
+}

@@ -1,0 +1,163 @@
+//! mlock(2), mlock2(2), munlock(2), mlockall(2), munlockall(2)
+//! (cf. mm/mlock.c).
+//!
+//! Locking sets VM_LOCKED on the areas (splitting them at the range's
+//! ends) and faults every page in, unless MLOCK_ONFAULT / MCL_ONFAULT asks
+//! to lock pages only as they are touched. Locked pages carry PG_mlocked:
+//! reclaim never takes them, and /proc shows them as Mlocked / VmLck.
+//!
+//! Limits, as Linux: without the right to lock (root / CAP_IPC_LOCK) a
+//! process with RLIMIT_MEMLOCK = 0 gets EPERM, and one that would go over
+//! the limit gets ENOMEM. Holes in the range give ENOMEM; unknown flags
+//! EINVAL.
+
+use crate::address_space::{AddressSpace, MmEnv, Rlimits};
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
+use crate::error::MmError;
+use crate::page::PageFlags;
+use crate::vma::VmFlags;
+
+pub const MLOCK_ONFAULT: u32 = 1;
+pub const MCL_CURRENT: u32 = 1;
+pub const MCL_FUTURE: u32 = 2;
+pub const MCL_ONFAULT: u32 = 4;
+
+impl AddressSpace {
+    /// Mark the mapped pages of `[start, end)` locked (or not).
+    fn mark_pages(&mut self, env: &MmEnv<'_>, start: u64, end: u64, lock: bool) {
+        for leaf in self.leaves(env, start, end) {
+            let pfn = Pfn::from_phys(leaf.phys.as_u64());
+            if pfn == env.zero_page {
+                continue;
+            }
+            let Some(p) = env.pa.page(pfn) else { continue };
+            if lock && !p.has(PageFlags::MLOCKED) {
+                p.insert_flags(PageFlags::MLOCKED);
+                p.remove_flags(PageFlags::LAZYFREE);
+                env.pa.vmstat.mlocked_pages.add(1);
+            } else if !lock && p.has(PageFlags::MLOCKED) {
+                p.remove_flags(PageFlags::MLOCKED);
+                env.pa.vmstat.mlocked_pages.sub(1);
+            }
+        }
+    }
+
+    /// Set or clear lock flags on every area of `[start, end)`.
+    fn apply_lock_flags(&mut self, env: &MmEnv<'_>, start: u64, end: u64, set: VmFlags) -> Result<(), MmError> {
+        self.isolate(env, start, end)?;
+        let inside: alloc::vec::Vec<u64> = self.vmas.overlapping(start..end).map(|v| v.start).collect();
+        for s in inside {
+            let Some(mut v) = self.vmas.remove(s) else { continue };
+            self.account_vma(&v, false);
+            v.flags = (v.flags - (VmFlags::LOCKED | VmFlags::LOCKONFAULT)) | set;
+            self.account_vma(&v, true);
+            let vs = v.start;
+            let _ = self.vmas.insert(v, usize::MAX);
+            self.vmas.merge_around(vs);
+        }
+        Ok(())
+    }
+
+    fn can_lock(lim: &Rlimits) -> Result<(), MmError> {
+        if lim.can_lock || lim.memlock != 0 {
+            Ok(())
+        } else {
+            Err(MmError::Perm)
+        }
+    }
+
+    /// Pages of `[start, end)` not locked yet (what locking would add).
+    fn unlocked_pages_in(&self, start: u64, end: u64) -> u64 {
+        self.vmas
+            .overlapping(start..end)
+            .filter(|v| !v.flags.contains(VmFlags::LOCKED))
+            .map(|v| (v.end.min(end) - v.start.max(start)) >> PAGE_SHIFT)
+            .sum()
+    }
+
+    /// mlock(2) / mlock2(2).
+    pub fn mlock(&mut self, env: &MmEnv<'_>, addr: u64, len: u64, flags: u32, lim: &Rlimits) -> Result<(), MmError> {
+        if flags & !MLOCK_ONFAULT != 0 {
+            return Err(MmError::Invalid);
+        }
+        Self::can_lock(lim)?;
+        let start = addr & !(PAGE_SIZE - 1);
+        let len = (len.checked_add(addr - start).ok_or(MmError::NoMemory)?).checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::NoMemory)?;
+        let end = start.checked_add(len).ok_or(MmError::NoMemory)?;
+        if len == 0 {
+            return Ok(());
+        }
+        if !self.covered(start, end) {
+            return Err(MmError::NoMemory);
+        }
+        let after = self.counters.locked_vm + self.unlocked_pages_in(start, end);
+        if !lim.can_lock && after * PAGE_SIZE > lim.memlock {
+            return Err(MmError::NoMemory);
+        }
+        let onfault = flags & MLOCK_ONFAULT != 0;
+        let set = if onfault { VmFlags::LOCKED | VmFlags::LOCKONFAULT } else { VmFlags::LOCKED };
+        self.apply_lock_flags(env, start, end, set)?;
+        if !onfault {
+            self.populate(env, start, end, lim).map_err(|_| MmError::NoMemory)?;
+        }
+        self.mark_pages(env, start, end, true);
+        Ok(())
+    }
+
+    /// munlock(2).
+    pub fn munlock(&mut self, env: &MmEnv<'_>, addr: u64, len: u64) -> Result<(), MmError> {
+        let start = addr & !(PAGE_SIZE - 1);
+        let len = (len.checked_add(addr - start).ok_or(MmError::NoMemory)?).checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::NoMemory)?;
+        let end = start.checked_add(len).ok_or(MmError::NoMemory)?;
+        if len == 0 {
+            return Ok(());
+        }
+        if !self.covered(start, end) {
+            return Err(MmError::NoMemory);
+        }
+        self.apply_lock_flags(env, start, end, VmFlags::empty())?;
+        self.mark_pages(env, start, end, false);
+        Ok(())
+    }
+
+    /// mlockall(2).
+    pub fn mlockall(&mut self, env: &MmEnv<'_>, flags: u32, lim: &Rlimits) -> Result<(), MmError> {
+        if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT {
+            return Err(MmError::Invalid);
+        }
+        Self::can_lock(lim)?;
+        let onfault = flags & MCL_ONFAULT != 0;
+        let set = if onfault { VmFlags::LOCKED | VmFlags::LOCKONFAULT } else { VmFlags::LOCKED };
+        if flags & MCL_FUTURE != 0 {
+            self.def_flags = set;
+        } else {
+            self.def_flags.remove(VmFlags::LOCKED | VmFlags::LOCKONFAULT);
+        }
+        if flags & MCL_CURRENT != 0 {
+            if !lim.can_lock && self.counters.total_vm * PAGE_SIZE > lim.memlock {
+                return Err(MmError::NoMemory);
+            }
+            let ranges: alloc::vec::Vec<(u64, u64)> = self.vmas.iter().map(|v| (v.start, v.end)).collect();
+            for (s, e) in ranges {
+                self.apply_lock_flags(env, s, e, set)?;
+                if !onfault {
+                    // Errors while populating are ignored, as Linux does.
+                    let _ = self.populate(env, s, e, lim);
+                }
+                self.mark_pages(env, s, e, true);
+            }
+        }
+        Ok(())
+    }
+
+    /// munlockall(2).
+    pub fn munlockall(&mut self, env: &MmEnv<'_>) -> Result<(), MmError> {
+        self.def_flags.remove(VmFlags::LOCKED | VmFlags::LOCKONFAULT);
+        let ranges: alloc::vec::Vec<(u64, u64)> = self.vmas.iter().map(|v| (v.start, v.end)).collect();
+        for (s, e) in ranges {
+            self.apply_lock_flags(env, s, e, VmFlags::empty())?;
+            self.mark_pages(env, s, e, false);
+        }
+        Ok(())
+    }
+}

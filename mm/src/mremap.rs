@@ -1,0 +1,183 @@
+//! mremap(2) (cf. mm/mremap.c).
+//!
+//! ```text
+//!   shrink:          [ old ......... ] -> [ new ]   the tail is unmapped
+//!   grow in place:   [ old ][ free .. ] -> [ new ........ ]
+//!   move (MAYMOVE):  [ old ]  ...  [ new ........ ]   page-table entries
+//!                    move to the new place: no page is copied
+//!   FIXED:           move to new_addr exactly (replacing what was there)
+//!   DONTUNMAP:       move, but leave the old area mapped (and empty)
+//! ```
+//!
+//! Errors as Linux: EINVAL for unknown flags, an unaligned address, FIXED
+//! without MAYMOVE, DONTUNMAP without MAYMOVE or with a size change, a zero
+//! new size, FIXED ranges that overlap; EFAULT when the old range is not
+//! one mapping; ENOMEM when it cannot grow in place and may not move, or
+//! a limit refuses.
+
+use crate::address_space::{AddressSpace, MmEnv, Rlimits, TASK_SIZE};
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
+use crate::error::MmError;
+use crate::vma::{Vma, VmFlags};
+
+pub const MREMAP_MAYMOVE: u32 = 1;
+pub const MREMAP_FIXED: u32 = 2;
+pub const MREMAP_DONTUNMAP: u32 = 4;
+
+impl AddressSpace {
+    /// mremap(2). Returns the new address.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mremap(&mut self, env: &MmEnv<'_>, addr: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64, lim: &Rlimits) -> Result<u64, MmError> {
+        if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 || addr % PAGE_SIZE != 0 {
+            return Err(MmError::Invalid);
+        }
+        if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 {
+            return Err(MmError::Invalid);
+        }
+        if flags & MREMAP_DONTUNMAP != 0 && (flags & MREMAP_MAYMOVE == 0 || old_len != new_len) {
+            return Err(MmError::Invalid);
+        }
+        let old_len = old_len.checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::Invalid)?;
+        let new_len = new_len.checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::Invalid)?;
+        if new_len == 0 || old_len == 0 {
+            return Err(MmError::Invalid);
+        }
+        if addr.checked_add(old_len).is_none_or(|e| e > TASK_SIZE) || new_len > TASK_SIZE {
+            return Err(MmError::NoMemory);
+        }
+        let vma = self.vmas.containing(addr).cloned().ok_or(MmError::Fault)?;
+        if addr + old_len > vma.end {
+            return Err(MmError::Fault);
+        }
+        if flags & MREMAP_FIXED != 0 {
+            if new_addr % PAGE_SIZE != 0 {
+                return Err(MmError::Invalid);
+            }
+            if new_addr.checked_add(new_len).is_none_or(|e| e > TASK_SIZE) {
+                return Err(MmError::Invalid);
+            }
+            if new_addr < addr + old_len && addr < new_addr + new_len {
+                return Err(MmError::Invalid);
+            }
+            self.do_munmap(env, new_addr, new_len)?;
+            if new_len < old_len {
+                self.do_munmap(env, addr + new_len, old_len - new_len)?;
+            }
+            let moved = new_len.min(old_len);
+            return self.move_range(env, &vma, addr, moved, new_addr, new_len, flags & MREMAP_DONTUNMAP != 0, lim);
+        }
+        if new_len <= old_len {
+            if new_len < old_len {
+                self.do_munmap(env, addr + new_len, old_len - new_len)?;
+            }
+            if flags & MREMAP_DONTUNMAP != 0 {
+                let to = self.get_unmapped_area(0, new_len)?;
+                return self.move_range(env, &vma, addr, new_len, to, new_len, true, lim);
+            }
+            return Ok(addr);
+        }
+        let grow = (new_len - old_len) >> PAGE_SHIFT;
+        // Grow in place if the area ends here and the space after is free.
+        if vma.end == addr + old_len && self.vmas.is_free(vma.end, addr + new_len, crate::address_space::STACK_GUARD_GAP) && addr + new_len <= TASK_SIZE {
+            self.check_growth(env, &vma, grow, lim)?;
+            let mut v = self.vmas.remove(vma.start).ok_or(MmError::Fault)?;
+            self.account_vma(&v, false);
+            v.end = addr + new_len;
+            self.account_vma(&v, true);
+            if v.flags.contains(VmFlags::ACCOUNT) {
+                self.counters.committed += grow;
+            }
+            let locked = v.flags.contains(VmFlags::LOCKED);
+            let _ = self.vmas.insert(v, usize::MAX);
+            self.vmas.merge_around(vma.start);
+            if locked {
+                let _ = self.populate(env, addr + old_len, addr + new_len, lim);
+            }
+            return Ok(addr);
+        }
+        if flags & MREMAP_MAYMOVE == 0 {
+            return Err(MmError::NoMemory);
+        }
+        let to = self.get_unmapped_area(0, new_len)?;
+        self.move_range(env, &vma, addr, old_len, to, new_len, false, lim)
+    }
+
+    /// Limits and commit for growing `vma` by `pages`.
+    fn check_growth(&self, env: &MmEnv<'_>, vma: &Vma, pages: u64, lim: &Rlimits) -> Result<(), MmError> {
+        if !self.may_expand(vma.flags, pages, lim) {
+            return Err(MmError::NoMemory);
+        }
+        if vma.flags.contains(VmFlags::LOCKED) && !lim.can_lock && (self.counters.locked_vm + pages) * PAGE_SIZE > lim.memlock {
+            return Err(MmError::Again);
+        }
+        if vma.flags.contains(VmFlags::ACCOUNT) {
+            env.commit.account(env.pa, pages, lim.admin).map_err(|_| MmError::NoMemory)?;
+        }
+        Ok(())
+    }
+
+    /// Move `[from, from+len)` (inside `vma`) to a new area at `to` of
+    /// `new_len` bytes: the page-table entries move, the pages stay.
+    #[allow(clippy::too_many_arguments)]
+    fn move_range(&mut self, env: &MmEnv<'_>, vma: &Vma, from: u64, len: u64, to: u64, new_len: u64, dontunmap: bool, lim: &Rlimits) -> Result<u64, MmError> {
+        let extra = (new_len.saturating_sub(len)) >> PAGE_SHIFT;
+        if dontunmap {
+            // The old area stays: the new one is all extra memory.
+            self.check_growth(env, vma, new_len >> PAGE_SHIFT, lim)?;
+        } else if extra > 0 {
+            self.check_growth(env, vma, extra, lim)?;
+        }
+        if self.vmas.len() + 2 > env.max_map_count {
+            return Err(MmError::NoMemory);
+        }
+        let new = Vma { start: to, end: to + new_len, flags: vma.flags, pgoff: vma.pgoff_of(from), backing: vma.backing.clone() };
+        let pages_charged = if new.flags.contains(VmFlags::ACCOUNT) { new.pages() } else { 0 };
+        // Take the entries out of the old place.
+        let leaves = self.leaves(env, from, from + len);
+        let mut flush = crate::tlb::TlbFlush::none();
+        for l in &leaves {
+            if let Ok(Some(pte)) = self.mapper(env).pte(l.va, false) {
+                pte.set_unused();
+                flush = flush.merge(crate::tlb::TlbFlush::page(l.va, PAGE_SIZE));
+            }
+        }
+        flush.flush(env.tlb);
+        // The new area: attach without committing again (moved pages were
+        // already committed; the growth was charged above).
+        self.account_vma(&new, true);
+        self.counters.committed += pages_charged;
+        if self.vmas.insert(new, usize::MAX).is_err() {
+            return Err(MmError::NoMemory);
+        }
+        for l in &leaves {
+            let pfn = Pfn::from_phys(l.phys.as_u64());
+            let nva = to + (l.va - from);
+            if let Ok(Some(pte)) = self.mapper(env).pte(nva, true) {
+                pte.set_addr(l.phys, l.flags);
+            }
+            let _ = pfn;
+        }
+        // Remove the old range: its entries are already gone, so nothing
+        // is released twice; its commitment was replaced by the new area's.
+        if !dontunmap {
+            let _ = self.isolate(env, from, from + len);
+            let inside: alloc::vec::Vec<u64> = self.vmas.overlapping(from..from + len).map(|v| v.start).collect();
+            for s in inside {
+                if let Some(v) = self.vmas.remove(s) {
+                    self.account_vma(&v, false);
+                    if v.flags.contains(VmFlags::ACCOUNT) {
+                        env.commit.unaccount(v.pages());
+                        self.counters.committed = self.counters.committed.saturating_sub(v.pages());
+                    }
+                }
+            }
+            // Free page tables the move emptied.
+            let _ = self.mapper(env).unmap_range(from, len, &mut |_| {}).map(|f| f.flush(env.tlb));
+        }
+        self.vmas.merge_around(to);
+        if vma.flags.contains(VmFlags::LOCKED) {
+            let _ = self.populate(env, to, to + new_len, lim);
+        }
+        Ok(to)
+    }
+}

@@ -1,0 +1,53 @@
+//! init: the demo first process for `make run`.
+//!
+//! Prints a banner, runs `/bin/hello from init` with fork + execve (passing
+//! its own environment on), waits for it with wait4, reports how it ended
+//! and exits 0. When BINDIR is set in the environment (the test runners set
+//! it; on the host it is not /bin), hello is taken from there instead.
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::vec::Vec;
+use rt::println;
+use rt::syscall::{self, wexitstatus, wifexited, wifsignaled, wtermsig};
+
+fn main(args: &rt::Args) -> i32 {
+    println!("init: mmkernel user space, pid {}", syscall::getpid());
+    let bindir = args.getenv("BINDIR").unwrap_or("/bin");
+    let path = format!("{}/hello\0", bindir);
+    let argv: Vec<*const u8> = [path.as_ptr(), c"from".as_ptr().cast(), c"init".as_ptr().cast(), core::ptr::null()].into();
+
+    let child = match syscall::fork() {
+        Ok(0) => {
+            // SAFETY: path and every argv entry are NUL-terminated, argv is
+            // NULL-terminated, and args.envp is followed by its NULL.
+            let err = unsafe { syscall::execve(path.as_ptr(), argv.as_ptr(), args.envp.as_ptr().cast()) };
+            rt::eprintln!("init: execve {} failed: {}", &path[..path.len() - 1], err);
+            syscall::exit_group(127);
+        }
+        Ok(pid) => pid,
+        Err(e) => {
+            rt::eprintln!("init: fork failed: {}", e);
+            return 1;
+        }
+    };
+
+    let mut status = 0;
+    match syscall::wait4(child, &mut status, 0) {
+        Ok(_) if wifexited(status) => {
+            println!("init: {} exited with status {}", &path[..path.len() - 1], wexitstatus(status))
+        }
+        Ok(_) if wifsignaled(status) => {
+            println!("init: {} was killed by signal {}", &path[..path.len() - 1], wtermsig(status))
+        }
+        Ok(_) => println!("init: {} changed state: {:#x}", &path[..path.len() - 1], status),
+        Err(e) => println!("init: wait4 failed: {}", e),
+    }
+    0
+}
+
+rt::entry!(main);
