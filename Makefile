@@ -42,7 +42,7 @@ QEMU_OPTS := --mem $(MEM) --smp $(SMP) --accel $(ACCEL) \
 
 APT_PACKAGES := qemu-system-x86 ovmf musl-tools
 
-.PHONY: help toolchain deps kernel boot-tool run test test-host test-qemu image usb gdb bench clean
+.PHONY: help toolchain deps kernel boot-tool user run test test-host test-user-host test-qemu image usb gdb bench clean
 
 help:
 	@echo "make run      boot the kernel in QEMU (UEFI=1 MEM=5G SMP=2 NUMA=2 ACCEL=kvm GDB=1 ARGS='loglevel=7' ...)"
@@ -82,29 +82,40 @@ kernel: toolchain
 boot-tool: toolchain
 	cargo build -p boot
 
-run: deps kernel boot-tool
-	$(BOOT) run --kernel $(KERNEL) $(QEMU_OPTS) $(if $(wildcard $(ROOTFS)),--initrd-dir $(ROOTFS)) --cmdline "$(ARGS)"
+# User programs (Rust runtime + C tests with musl-gcc) into user/build/rootfs,
+# the tree the initrd is made from.
+user: toolchain deps
+	$(MAKE) -C user
 
-test: deps test-host test-qemu
+run: deps kernel boot-tool user
+	$(BOOT) run --kernel $(KERNEL) $(QEMU_OPTS) --initrd-dir $(ROOTFS) --cmdline "$(ARGS)"
+
+test: deps test-host test-user-host test-qemu
 	@echo "make test: all host tests and QEMU runs passed"
 
 test-host: toolchain
 	cargo test -p mm -p formats -p boot
 
-test-qemu: deps kernel boot-tool
-	$(BOOT) matrix --file tests/matrix.txt --kernels $(KDIR) --jobs $(JOBS) \
-	  $(if $(wildcard $(ROOTFS)),--initrd-dir $(ROOTFS)) $(foreach o,$(ONLY),--only $(o)) --accel $(ACCEL)
+# The same static user programs, run natively on this Linux host: every
+# user-level expectation is checked against Linux too.
+test-user-host: user
+	$(MAKE) -C user host-test
 
-image: kernel boot-tool
-	$(BOOT) image --kernel $(KERNEL) --out target/image
+test-qemu: deps kernel boot-tool user
+	$(BOOT) matrix --file tests/matrix.txt --kernels $(KDIR) --jobs $(JOBS) \
+	  --initrd-dir $(ROOTFS) $(foreach o,$(ONLY),--only $(o)) --accel $(ACCEL)
+
+image: kernel boot-tool user
+	$(BOOT) initrd --out target/image/initrd.cpio --initrd-dir $(ROOTFS) --cmdline "$(ARGS)"
+	$(BOOT) image --kernel $(KERNEL) --ramdisk target/image/initrd.cpio --out target/image
 
 usb: image
 	@[ -n "$(DEV)" ] || { echo "usage: make usb DEV=/dev/sdX [DRY_RUN=1] [YES=1]"; exit 2; }
 	$(BOOT) usb --image target/image/kernel-$(if $(UEFI),uefi,bios).img --device $(DEV) $(if $(DRY_RUN),--dry-run) $(if $(YES),--yes)
 
-gdb: deps kernel boot-tool
+gdb: deps kernel boot-tool user
 	@echo "gdb: QEMU starts halted with its GDB stub on :1234; quit gdb to stop it"
-	@$(BOOT) run --kernel $(KERNEL) $(QEMU_OPTS) --gdb --cmdline "$(ARGS)" > target/gdb-serial.log 2>&1 & \
+	@$(BOOT) run --kernel $(KERNEL) $(QEMU_OPTS) --initrd-dir $(ROOTFS) --gdb --cmdline "$(ARGS)" > target/gdb-serial.log 2>&1 & \
 	qemu_pid=$$!; sleep 2; \
 	gdb -q -ex "add-symbol-file $(KERNEL) -o 0xffffffff80000000" -ex "target remote :1234" ; \
 	kill $$qemu_pid 2>/dev/null; pkill -f "qemu-system-x86_64.*-s -S" 2>/dev/null; \
@@ -117,4 +128,4 @@ bench: toolchain
 
 clean:
 	cargo clean
-	rm -rf $(USER_BUILD)
+	$(MAKE) -C user clean

@@ -135,6 +135,9 @@ fn cmd_initrd(argv: &[String]) -> Result<i32> {
     let a = Args::parse(argv, &[], &["out", "initrd-dir", "initrd-add", "cmdline"])?;
     let out = PathBuf::from(a.require("out")?);
     let data = build_initrd(&a, a.get("cmdline").unwrap_or(""))?;
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     std::fs::write(&out, &data).with_context(|| format!("writing {}", out.display()))?;
     println!("initrd: {} ({} bytes)", out.display(), data.len());
     Ok(0)

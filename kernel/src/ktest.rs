@@ -20,6 +20,11 @@ use arch::{kprintln, recover};
 use crate::panic::{LAST_MESSAGE, RECOVERED_FROM_PANIC};
 use crate::traps::RECOVERED_FROM_TRAP;
 
+struct NamedCase<'a> {
+    name: &'a str,
+    expect: Expect,
+}
+
 /// What a case must do to pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expect {
@@ -83,12 +88,20 @@ fn outcome(expect: Expect, result: Result<(), u64>) -> Result<(), &'static str> 
 
 /// Run every case, print the summary line and leave QEMU.
 pub fn run(suite: &str, cases: &[TestCase]) -> ! {
+    let dynamic: alloc::vec::Vec<(alloc::string::String, alloc::boxed::Box<dyn Fn()>, Expect)> =
+        cases.iter().map(|c| (alloc::string::String::from(c.name), alloc::boxed::Box::new(c.run) as alloc::boxed::Box<dyn Fn()>, c.expect)).collect();
+    run_dyn(suite, dynamic)
+}
+
+/// `run` for cases made at run time (one per user program, say).
+pub fn run_dyn(suite: &str, cases: alloc::vec::Vec<(alloc::string::String, alloc::boxed::Box<dyn Fn()>, Expect)>) -> ! {
     crate::panic::set_exit_on_panic(true);
     kprintln!("ktest: suite {}: {} cases", suite, cases.len());
     let (mut passed, mut failed) = (0usize, 0usize);
-    for case in cases {
+    for (name, run, expect) in &cases {
+        let case = NamedCase { name, expect: *expect };
         LAST_MESSAGE.lock().clear();
-        let result = recover::catch(case.run);
+        let result = recover::catch(|| run());
         // A recovered trap or panic leaves interrupts off, and possibly a
         // lock held by the abandoned frames.
         if result.is_err() {

@@ -274,6 +274,18 @@ fn heuristic_overcommit_checks_fork_area_by_area() {
 }
 
 #[test]
+#[ignore = "bug: fork commits shared anonymous memory again (its doc says private writable only)"]
+fn fork_does_not_charge_shared_anonymous_memory_again() {
+    // Linux commits shmem once, per object (shmem_acct_size); the VMA has no
+    // VM_ACCOUNT, so dup_mmap charges nothing for it.
+    let (env, mut mm) = setup();
+    map(&mut mm, &env, 0, 10, RW, SHARED);
+    let child = mm.fork(&env, &lim()).unwrap();
+    assert_eq!(env.commit.committed(), 10);
+    child.destroy(&env);
+}
+
+#[test]
 #[ignore = "bug: at max_map_count brk cannot extend the heap although that adds no area"]
 fn brk_extends_the_heap_at_max_map_count() {
     // do_brk_flags: `if (mm->map_count > sysctl_max_map_count) return -ENOMEM;`

@@ -1,0 +1,89 @@
+//! User space under the kernel: every program listed in the initrd's
+//! /etc/tests.txt runs as its own process, with the arguments given there
+//! and exactly the environment `TESTDATA=/etc/testdata.txt BINDIR=/bin
+//! FOO=bar` (the contract of user/tests.txt). A case passes when the
+//! program exits with status 0 and, once it is reaped and caches are
+//! dropped, the free-page count is exactly what it was before it started:
+//! no frame, page table or kernel stack leaked. The programs' own
+//! `test ... ok` lines are checked by `boot` too.
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use bootloader_api::{BootInfo, entry_point};
+use kernel::ktest::{self, Expect};
+use kernel::proc::{exec, exit};
+
+entry_point!(main, config = &kernel::BOOT_CONFIG);
+
+const ENV: [&str; 3] = ["TESTDATA=/etc/testdata.txt", "BINDIR=/bin", "FOO=bar"];
+
+fn free_pages_settled() -> u64 {
+    kernel::mem::drop_caches();
+    kernel::mem::page_alloc().nr_free_pages()
+}
+
+/// Run one program to completion; returns its wait status.
+fn run_program(argv: &[String]) -> i32 {
+    let path = format!("/bin/{}", argv[0]);
+    let mut full = argv.to_vec();
+    full[0] = path.clone();
+    let env: Vec<String> = ENV.iter().map(|s| s.to_string()).collect();
+    let pid = exec::spawn(&path, &full, &env, 0).unwrap_or_else(|e| panic!("cannot start {}: errno {}", path, e));
+    exit::wait_from_kernel(pid).expect("the child vanished")
+}
+
+fn describe(status: i32) -> String {
+    if status & 0x7f == 0 {
+        format!("exited with status {}", (status >> 8) & 0xff)
+    } else {
+        format!("killed by signal {}", status & 0x7f)
+    }
+}
+
+fn case_for(line: String) -> (String, Box<dyn Fn()>, Expect) {
+    let argv: Vec<String> = line.split_whitespace().map(String::from).collect();
+    let name = argv[0].clone();
+    let run = move || {
+        let before = free_pages_settled();
+        let status = run_program(&argv);
+        assert_eq!(status, 0, "{} {}", argv.join(" "), describe(status));
+        let after = free_pages_settled();
+        assert_eq!(after, before, "free pages {} after {} vs {} before: {} pages leaked", after, argv[0], before, before as i64 - after as i64);
+    };
+    (name, Box::new(run), Expect::Pass)
+}
+
+fn main(boot_info: &'static mut BootInfo) -> ! {
+    kernel::init(boot_info);
+    let list = kernel::initrd::read_file("etc/tests.txt").expect("/etc/tests.txt missing from the initrd (make -C user)");
+    let text = core::str::from_utf8(list).expect("tests.txt is not UTF-8");
+    let mut cases: Vec<(String, Box<dyn Fn()>, Expect)> = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| case_for(l.to_string()))
+        .collect();
+    // Two programs at once: both finish, and everything comes back.
+    cases.push((
+        "two_programs_interleaved".to_string(),
+        Box::new(|| {
+            let before = free_pages_settled();
+            let env: Vec<String> = ENV.iter().map(|s| s.to_string()).collect();
+            let a = exec::spawn("/bin/t_sched", &["/bin/t_sched".to_string()], &env, 0).unwrap();
+            let b = exec::spawn("/bin/t_malloc", &["/bin/t_malloc".to_string()], &env, 0).unwrap();
+            assert_eq!(exit::wait_from_kernel(a), Some(0));
+            assert_eq!(exit::wait_from_kernel(b), Some(0));
+            assert_eq!(free_pages_settled(), before);
+        }),
+        Expect::Pass,
+    ));
+    ktest::run_dyn("utest", cases)
+}
