@@ -74,7 +74,7 @@ pub struct MmEnv<'a> {
     pub pa: &'static PageAllocator,
     pub tables: &'a dyn TableAlloc,
     pub tlb: &'a dyn TlbFlusher,
-    pub commit: &'a Overcommit,
+    pub commit: &'static Overcommit,
     /// The kernel's PML4: its upper half is copied into every new one.
     pub kernel_root: PhysAddr,
     /// The shared zero page (read faults on private anonymous memory).
@@ -331,6 +331,17 @@ impl AddressSpace {
         let accounted = v.flags.contains(VmFlags::ACCOUNT);
         self.account_vma(&v, true);
         let start = v.start;
+        // Growing a neighbour (the heap by brk) adds no area: no map-count
+        // check then.
+        if let Some(prev) = self.vmas.prev(start).filter(|p| p.can_merge_with(&v)).map(|p| p.start) {
+            if let Some(p) = self.vmas.containing_mut(prev) {
+                p.end = v.end;
+            }
+            if accounted {
+                self.counters.committed += pages;
+            }
+            return Ok(self.vmas.merge_around(prev));
+        }
         if let Err(e) = self.vmas.insert(v.clone(), env.max_map_count) {
             self.account_vma(&v, false);
             return Err(match e {

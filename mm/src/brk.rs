@@ -74,10 +74,7 @@ impl AddressSpace {
         if !self.may_expand(flags, pages, lim) {
             return Err(());
         }
-        if self.vmas.len() >= env.max_map_count {
-            return Err(());
-        }
-        env.commit.account(env.pa, pages, lim.admin)?;
+        env.commit.account_for(env.pa, pages, lim.admin, self.counters.total_vm)?;
         let vma = Vma { start: addr, end: addr + len, flags, pgoff: addr >> PAGE_SHIFT, backing: Backing::Anon };
         if self.attach_vma(env, vma).is_err() {
             env.commit.unaccount(pages);

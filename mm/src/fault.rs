@@ -273,12 +273,15 @@ impl AddressSpace {
         };
         let grow = (vma.start - new_start) >> PAGE_SHIFT;
         let size = vma.end - new_start;
-        let prev_end = self.vmas.prev(new_start + 1).map(|p| p.end).unwrap_or(0);
-        if size > lim.stack || prev_end + STACK_GUARD_GAP > new_start || !self.may_expand(vma.flags, grow, lim) {
+        // The guard gap is kept from an accessible area below that does not
+        // grow down itself (Linux's `expand_downwards`).
+        let prev = self.vmas.prev(new_start + 1);
+        let too_close = prev.is_some_and(|p| p.end > new_start || (!p.is_stack() && p.flags.intersects(VmFlags::ACCESS) && new_start - p.end < STACK_GUARD_GAP));
+        if size > lim.stack || too_close || !self.may_expand(vma.flags, grow, lim) {
             restore(self, vma);
             return Err(segv);
         }
-        if vma.flags.contains(VmFlags::ACCOUNT) && env.commit.account(env.pa, grow, lim.admin).is_err() {
+        if vma.flags.contains(VmFlags::ACCOUNT) && env.commit.account_for(env.pa, grow, lim.admin, self.counters.total_vm).is_err() {
             restore(self, vma);
             return Err(segv);
         }

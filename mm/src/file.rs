@@ -18,6 +18,7 @@ use core::sync::atomic::Ordering;
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, PhysAddr, Pfn};
 use crate::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
+use crate::overcommit::Overcommit;
 use crate::page::PageFlags;
 use crate::page_alloc::PageAllocator;
 use crate::sync::IrqLock;
@@ -51,6 +52,8 @@ pub struct MemObject {
     data: Option<&'static [u8]>,
     pages: IrqLock<BTreeMap<u64, u64>>,
     pa: &'static PageAllocator,
+    /// Pages committed for the object (shmem), given back when it dies.
+    charged: Option<(&'static Overcommit, u64)>,
 }
 
 impl MemObject {
@@ -64,11 +67,13 @@ impl MemObject {
             data: Some(data),
             pages: IrqLock::new(BTreeMap::new()),
             pa,
+            charged: None,
         })
     }
 
-    /// A shared anonymous segment of `size` bytes.
-    pub fn shmem(size: u64, ino: u64, pa: &'static PageAllocator) -> Arc<MemObject> {
+    /// A shared anonymous segment of `size` bytes, for which `charged`
+    /// pages were committed (released when the last mapping goes).
+    pub fn shmem(size: u64, ino: u64, pa: &'static PageAllocator, commit: &'static Overcommit, charged: u64) -> Arc<MemObject> {
         Arc::new(MemObject {
             kind: ObjKind::Shmem,
             name: String::from("/dev/zero (deleted)"),
@@ -77,6 +82,7 @@ impl MemObject {
             data: None,
             pages: IrqLock::new(BTreeMap::new()),
             pa,
+            charged: Some((commit, charged)),
         })
     }
 
@@ -151,6 +157,11 @@ impl MemObject {
                 self.release(pfn);
             }
         }
+        if pages.is_empty() {
+            // An emptied BTreeMap keeps its root node: give that back too, so
+            // a dropped cache holds no kernel memory at all.
+            *pages = BTreeMap::new();
+        }
         idle.len() as u64
     }
 
@@ -178,6 +189,9 @@ impl Drop for MemObject {
         let pages = core::mem::take(&mut *self.pages.lock());
         for (_, pfn) in pages {
             self.release(pfn);
+        }
+        if let Some((commit, pages)) = self.charged {
+            commit.unaccount(pages);
         }
     }
 }

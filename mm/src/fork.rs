@@ -23,10 +23,16 @@ impl AddressSpace {
         let mut child = AddressSpace::new(env)?;
         child.layout = self.layout;
         child.def_flags = self.def_flags;
-        let charge: u64 = self.vmas.iter().filter(|v| v.flags.contains(VmFlags::ACCOUNT) && !v.flags.contains(VmFlags::DONTCOPY)).map(|v| v.pages()).sum();
-        if env.commit.account(env.pa, charge, lim.admin).is_err() {
-            child.destroy(env);
-            return Err(MmError::NoMemory);
+        // Each area is charged on its own, as `dup_mmap` does (the
+        // heuristic mode refuses single requests larger than RAM).
+        let mut charge = 0;
+        for v in self.vmas.iter().filter(|v| v.flags.contains(VmFlags::ACCOUNT) && !v.flags.contains(VmFlags::DONTCOPY)) {
+            if env.commit.account_for(env.pa, v.pages(), lim.admin, self.counters.total_vm).is_err() {
+                env.commit.unaccount(charge);
+                child.destroy(env);
+                return Err(MmError::NoMemory);
+            }
+            charge += v.pages();
         }
         child.counters.committed = charge;
         let vmas: alloc::vec::Vec<_> = self.vmas.iter().filter(|v| !v.flags.contains(VmFlags::DONTCOPY)).cloned().collect();

@@ -6,11 +6,10 @@
 //! ```text
 //!   len == 0                                   EINVAL
 //!   offset not page aligned (syscall layer)    EINVAL
-//!   unknown PROT bits                          EINVAL
 //!   len rounds up to 0 / pgoff overflows       ENOMEM / EOVERFLOW
 //!   too many mappings                          ENOMEM
-//!   MAP_FIXED: unaligned address               EINVAL
 //!   MAP_FIXED: beyond TASK_SIZE                ENOMEM
+//!   MAP_FIXED: unaligned address               EINVAL
 //!   MAP_FIXED below mmap_min_addr              EPERM
 //!   no hole big enough                         ENOMEM
 //!   MAP_FIXED_NOREPLACE over a mapping         EEXIST
@@ -22,7 +21,8 @@
 //!   MAP_LOCKED over RLIMIT_MEMLOCK             EAGAIN
 //! ```
 //!
-//! A new area merges with a compatible neighbour. MAP_FIXED first removes
+//! Unknown PROT bits are ignored, as Linux's mmap ignores them (mprotect
+//! refuses them). A new area merges with a compatible neighbour. MAP_FIXED first removes
 //! whatever was mapped in the range. MAP_POPULATE (and MAP_LOCKED) fault
 //! the pages in before returning.
 
@@ -137,9 +137,7 @@ impl AddressSpace {
         if req.len == 0 {
             return Err(MmError::Invalid);
         }
-        if req.prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
-            return Err(MmError::Invalid);
-        }
+        let prot = req.prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
         let mut flags = req.flags;
         let mut addr = req.addr;
         if flags & MAP_FIXED == 0 && addr < MMAP_MIN_ADDR {
@@ -159,11 +157,12 @@ impl AddressSpace {
         }
         // Address first (get_unmapped_area), as Linux does.
         let addr = if flags & MAP_FIXED != 0 {
-            if addr % PAGE_SIZE != 0 {
-                return Err(MmError::Invalid);
-            }
+            // __get_unmapped_area: the range first, then the alignment.
             if len > TASK_SIZE || addr > TASK_SIZE - len {
                 return Err(MmError::NoMemory);
+            }
+            if addr % PAGE_SIZE != 0 {
+                return Err(MmError::Invalid);
             }
             if addr < MMAP_MIN_ADDR {
                 return Err(MmError::Perm);
@@ -175,7 +174,7 @@ impl AddressSpace {
         if req.flags & MAP_FIXED_NOREPLACE != 0 && self.vmas.intersection(addr, addr + len).is_some() {
             return Err(MmError::Exists);
         }
-        let mut vm = prot_to_vm(req.prot) | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC | self.def_flags;
+        let mut vm = prot_to_vm(prot) | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC | self.def_flags;
         if flags & MAP_GROWSDOWN != 0 {
             vm |= VmFlags::GROWSDOWN;
         }
@@ -195,7 +194,7 @@ impl AddressSpace {
                         if flags & MAP_TYPE == MAP_SHARED_VALIDATE && flags & !(LEGACY_MAP_MASK | MAP_FIXED_NOREPLACE) != 0 {
                             return Err(MmError::NotSupported);
                         }
-                        if req.prot & PROT_WRITE != 0 && !f.writable {
+                        if prot & PROT_WRITE != 0 && !f.writable {
                             return Err(MmError::Access);
                         }
                         vm |= VmFlags::SHARED | VmFlags::MAYSHARE;
@@ -222,7 +221,15 @@ impl AddressSpace {
                     }
                     vm |= VmFlags::SHARED | VmFlags::MAYSHARE;
                     let ino = addr >> PAGE_SHIFT;
-                    Backing::Shared(MemObject::shmem(len, ino, env.pa))
+                    // shmem is committed once per object, for its life
+                    // (not per mapping, so fork does not charge it again).
+                    let charged = if flags & MAP_NORESERVE == 0 || env.commit.mode() == crate::overcommit::OVERCOMMIT_NEVER {
+                        env.commit.account_for(env.pa, len >> PAGE_SHIFT, lim.admin, self.counters.total_vm).map_err(|_| MmError::NoMemory)?;
+                        len >> PAGE_SHIFT
+                    } else {
+                        0
+                    };
+                    Backing::Shared(MemObject::shmem(len, ino, env.pa, env.commit, charged))
                 }
                 MAP_PRIVATE => Backing::Anon,
                 _ => return Err(MmError::Invalid),
@@ -250,13 +257,7 @@ impl AddressSpace {
     /// (`accountable_mapping`): private and writable, not NORESERVE; shared
     /// anonymous memory is charged too (shmem's accounting).
     fn accountable(vm: VmFlags, backing: &Backing) -> bool {
-        if vm.contains(VmFlags::NORESERVE) {
-            return false;
-        }
-        match backing {
-            Backing::Shared(_) => true,
-            _ => vm & (VmFlags::SHARED | VmFlags::WRITE) == VmFlags::WRITE,
-        }
+        !vm.contains(VmFlags::NORESERVE) && !matches!(backing, Backing::Shared(_)) && vm & (VmFlags::SHARED | VmFlags::WRITE) == VmFlags::WRITE
     }
 
     /// `mmap_region`: create the area `[addr, addr+len)` (replacing what
@@ -285,17 +286,34 @@ impl AddressSpace {
             return Err(MmError::NoMemory);
         }
         let charge = Self::accountable(vm, &backing);
+        // Only the net increase is charged: accounted pages being replaced
+        // give their commitment back (Linux's `charged -= nr_accounted`).
+        let replaced_accounted: u64 = if fixed {
+            self.vmas
+                .overlapping(addr..addr + len)
+                .filter(|v| v.flags.contains(VmFlags::ACCOUNT))
+                .map(|v| (v.end.min(addr + len) - v.start.max(addr)) >> PAGE_SHIFT)
+                .sum()
+        } else {
+            0
+        };
+        let net = pages.saturating_sub(replaced_accounted);
         if charge {
-            env.commit.account(env.pa, pages, lim.admin).map_err(|_| MmError::NoMemory)?;
+            env.commit.account_for(env.pa, net, lim.admin, self.counters.total_vm).map_err(|_| MmError::NoMemory)?;
             vm |= VmFlags::ACCOUNT;
         }
         if fixed {
             if let Err(e) = self.do_munmap(env, addr, len) {
                 if charge {
-                    env.commit.unaccount(pages);
+                    env.commit.unaccount(net);
                 }
                 return Err(e);
             }
+        }
+        // do_munmap gave back the replaced pages' commitment; the new area
+        // takes all `pages` (net + replaced) over.
+        if charge && replaced_accounted > 0 {
+            env.commit.recharge(replaced_accounted.min(pages));
         }
         let vma = Vma { start: addr, end: addr + len, flags: vm, pgoff, backing };
         match self.attach_vma(env, vma) {

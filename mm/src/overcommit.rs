@@ -81,17 +81,25 @@ impl Overcommit {
         }
     }
 
-    /// `__vm_enough_memory`: commit `pages` or say no. `privileged` is
-    /// CAP_SYS_ADMIN (root), which may use the admin reserve in mode 2.
+    /// `__vm_enough_memory` for a request outside any address space.
     pub fn account(&self, pa: &PageAllocator, pages: u64, privileged: bool) -> Result<(), ()> {
+        self.account_for(pa, pages, privileged, 0)
+    }
+
+    /// `__vm_enough_memory`: commit `pages` or say no. `privileged` is
+    /// CAP_SYS_ADMIN (root), which may use the admin reserve in mode 2;
+    /// `total_vm` (pages) sizes the user reserve kept back for the process.
+    pub fn account_for(&self, pa: &PageAllocator, pages: u64, privileged: bool, total_vm: u64) -> Result<(), ()> {
         let after = self.committed.fetch_add(pages as i64, Ordering::Relaxed) + pages as i64;
         let ok = match self.mode() {
             OVERCOMMIT_ALWAYS => true,
             OVERCOMMIT_GUESS => pages <= pa.nr_managed_pages(),
             _ => {
-                // admin_reserve_kbytes: min(3% of free memory, 8 MiB).
+                // admin_reserve_kbytes: min(3% of free memory, 8 MiB);
+                // user_reserve_kbytes: min(total_vm / 32, 128 MiB).
                 let admin_reserve = if privileged { 0 } else { (pa.nr_free_pages() * 3 / 100).min(2048) };
-                after as u64 <= self.commit_limit(pa).saturating_sub(admin_reserve)
+                let user_reserve = (total_vm / 32).min(32768);
+                (after as u64) < self.commit_limit(pa).saturating_sub(admin_reserve + user_reserve)
             }
         };
         if !ok {
@@ -99,6 +107,12 @@ impl Overcommit {
             return Err(());
         }
         Ok(())
+    }
+
+    /// Take back a commitment that was released and immediately reused
+    /// (MAP_FIXED over accounted memory): no policy check.
+    pub fn recharge(&self, pages: u64) {
+        self.committed.fetch_add(pages as i64, Ordering::Relaxed);
     }
 
     /// Give back a commitment.

@@ -333,11 +333,7 @@ pub fn execve(frame: &mut TrapFrame, path: &str, argv: &[String], envp: &[String
     x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::zero());
     // SAFETY: the new tables map the kernel half like every other root.
     unsafe { arch::mmu::load_root(root) };
-    if let Some(old) = old {
-        if let Ok(m) = Arc::try_unwrap(old) {
-            m.space.into_inner().destroy(&crate::mem::user::env());
-        }
-    }
+    drop(old);
     if let Some(p) = vfork_parent {
         exit::vfork_release(p);
     }

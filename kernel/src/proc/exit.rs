@@ -58,11 +58,7 @@ fn release_resources(me: &Task, status: i32) -> Pid {
     me.set_root(0);
     // SAFETY: the kernel's tables map everything the kernel uses.
     unsafe { arch::mmu::load_root(crate::mem::kvm::kernel_root().as_u64()) };
-    if let Some(mm) = mm {
-        if let Ok(m) = Arc::try_unwrap(mm) {
-            m.space.into_inner().destroy(&crate::mem::user::env());
-        }
-    }
+    drop(mm);
     if let Some(p) = vfork_parent {
         vfork_release(p);
     }

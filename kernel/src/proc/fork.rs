@@ -60,7 +60,7 @@ pub fn fork(frame: &TrapFrame, kind: ForkKind) -> Result<Pid, Errno> {
     let kstack = match crate::mem::kvm::alloc_kernel_stack("fork") {
         Ok(s) => s,
         Err(_) => {
-            drop_mm(child_mm);
+            drop(child_mm);
             return Err(ENOMEM);
         }
     };
@@ -121,8 +121,4 @@ pub fn fork(frame: &TrapFrame, kind: ForkKind) -> Result<Pid, Errno> {
     Ok(pid)
 }
 
-fn drop_mm(m: Arc<UserMm>) {
-    if let Ok(m) = Arc::try_unwrap(m) {
-        m.space.into_inner().destroy(&crate::mem::user::env());
-    }
-}
+

@@ -27,6 +27,7 @@ pub mod sched;
 pub mod signal;
 
 use alloc::collections::BTreeMap;
+use core::mem::ManuallyDrop;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -99,9 +100,13 @@ pub fn max_tasks() -> usize {
     (pages / 16).clamp(64, 32768)
 }
 
-/// A user address space, shared by a vfork child and its parent.
+/// A user address space, shared by a vfork child and its parent. The last
+/// reference destroys it (Linux's `mmput`): whoever drops it last, be it
+/// the exiting task or a reader of /proc that held a reference a moment
+/// longer, every page and page table goes back. Drop it only with CR3 on
+/// another root.
 pub struct UserMm {
-    pub space: IrqLock<AddressSpace>,
+    pub space: ManuallyDrop<IrqLock<AddressSpace>>,
     /// The PML4 (fixed for the address space's life), for CR3 switches.
     pub root: u64,
 }
@@ -109,7 +114,15 @@ pub struct UserMm {
 impl UserMm {
     pub fn new(space: AddressSpace) -> Arc<UserMm> {
         let root = space.root.as_u64();
-        Arc::new(UserMm { space: IrqLock::new(space), root })
+        Arc::new(UserMm { space: ManuallyDrop::new(IrqLock::new(space)), root })
+    }
+}
+
+impl Drop for UserMm {
+    fn drop(&mut self) {
+        // SAFETY: `space` is taken once, here, and never used afterwards.
+        let space = unsafe { ManuallyDrop::take(&mut self.space) }.into_inner();
+        space.destroy(&crate::mem::user::env());
     }
 }
 

@@ -98,9 +98,7 @@ pub fn out_of_memory(reason: &str) -> Option<Pid> {
         let taken = victim.inner.lock().mm.take();
         if let Some(m) = taken {
             victim.set_root(0);
-            if let Ok(m) = Arc::try_unwrap(m) {
-                m.space.into_inner().destroy(&env);
-            }
+            drop(m);
         }
     }
     Some(pid)

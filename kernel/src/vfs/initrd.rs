@@ -1,6 +1,8 @@
 //! The initrd as a read-only file tree. Files are read in place from the
-//! archive; mapping one goes through its page cache (a `MemObject` made on
-//! first use and kept, so every process running /bin/x shares its pages).
+//! archive; mapping one goes through its page cache, a `MemObject` made
+//! with the inode (as Linux's `address_space` is part of the inode), so
+//! every process running /bin/x shares its pages and running a program for
+//! the first time allocates no kernel object that outlives it.
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -21,7 +23,7 @@ pub struct InitrdFile {
     pub data: &'static [u8],
     pub mode: u32,
     pub ino: u64,
-    object: Once<Arc<MemObject>>,
+    object: Arc<MemObject>,
 }
 
 impl Inode for InitrdFile {
@@ -46,16 +48,14 @@ impl Inode for InitrdFile {
     }
 
     fn mem_object(&self) -> Option<Arc<MemObject>> {
-        Some(self.object.call_once(|| MemObject::file(&self.path, self.data, self.ino, crate::mem::page_alloc())).clone())
+        Some(self.object.clone())
     }
 }
 
-/// Every file object created so far (for drop_caches).
+/// Every file's page cache (for drop_caches).
 pub fn for_each_object(f: &mut dyn FnMut(&Arc<MemObject>)) {
     for file in FILES.get().into_iter().flatten() {
-        if let Some(o) = file.object.get() {
-            f(o);
-        }
+        f(&file.object);
     }
 }
 
@@ -108,7 +108,9 @@ pub fn build_tree() -> MemDir {
             }
             S_IFREG => {
                 next_ino += 1;
-                let f = Arc::new(InitrdFile { path: alloc::format!("/{}", parts.join("/")), data: e.data, mode: e.mode, ino: next_ino, object: Once::new() });
+                let path = alloc::format!("/{}", parts.join("/"));
+                let object = MemObject::file(&path, e.data, next_ino, crate::mem::page_alloc());
+                let f = Arc::new(InitrdFile { path, data: e.data, mode: e.mode, ino: next_ino, object });
                 files.push(f.clone());
                 dir.insert(last.to_string(), Node::File(f));
             }

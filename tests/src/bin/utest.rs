@@ -30,6 +30,39 @@ fn free_pages_settled() -> u64 {
     kernel::mem::page_alloc().nr_free_pages()
 }
 
+/// Where the pages are: vmstat's kernel and user gauges and every slab
+/// cache's pages, so a leak says what leaked.
+fn usage() -> Vec<(String, u64)> {
+    let vs = &kernel::mem::page_alloc().vmstat;
+    let mut v: Vec<(String, u64)> = [
+        ("anon", vs.anon_pages.get()),
+        ("file", vs.file_pages.get()),
+        ("shmem", vs.shmem_pages.get()),
+        ("page tables", vs.page_table_pages.get()),
+        ("kernel stack kB", vs.kernel_stack_kb.get()),
+        ("vmalloc", vs.vmalloc_pages.get()),
+    ]
+    .iter()
+    .map(|(n, x)| (n.to_string(), *x))
+    .collect();
+    for c in kernel::mem::slab::registry().caches() {
+        v.push((format!("slab {} pages", c.name), c.pages()));
+        v.push((format!("slab {} objects", c.name), c.stats().active_objs));
+    }
+    v
+}
+
+fn usage_diff(before: &[(String, u64)], after: &[(String, u64)]) -> String {
+    let mut out = String::new();
+    for (name, a) in after {
+        let b = before.iter().find(|(n, _)| n == name).map(|(_, x)| *x).unwrap_or(0);
+        if *a != b {
+            out += &format!(" {name} {b}->{a};");
+        }
+    }
+    out
+}
+
 /// Run one program to completion; returns its wait status.
 fn run_program(argv: &[String]) -> i32 {
     let path = format!("/bin/{}", argv[0]);
@@ -52,11 +85,13 @@ fn case_for(line: String) -> (String, Box<dyn Fn()>, Expect) {
     let argv: Vec<String> = line.split_whitespace().map(String::from).collect();
     let name = argv[0].clone();
     let run = move || {
+        let used_before = usage();
         let before = free_pages_settled();
         let status = run_program(&argv);
         assert_eq!(status, 0, "{} {}", argv.join(" "), describe(status));
         let after = free_pages_settled();
-        assert_eq!(after, before, "free pages {} after {} vs {} before: {} pages leaked", after, argv[0], before, before as i64 - after as i64);
+        let diff = usage_diff(&used_before, &usage());
+        assert_eq!(after, before, "free pages {} after {} vs {} before: {} pages leaked (changed:{})", after, argv[0], before, before as i64 - after as i64, diff);
     };
     (name, Box::new(run), Expect::Pass)
 }
