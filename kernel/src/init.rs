@@ -150,7 +150,7 @@ fn start_processes() {
     arch::fpu::init();
     arch::syscall::init();
     crate::syscall::init();
-    crate::vfs::init(alloc::vec::Vec::new());
+    crate::vfs::init(alloc::vec![(alloc::string::String::from("proc"), crate::vfs::procfs::proc_root())]);
     crate::proc::init_idle();
     let lapic = arch::apic::phys_base();
     let flags = F::WRITABLE | F::NO_EXECUTE | F::NO_CACHE | F::WRITE_THROUGH;

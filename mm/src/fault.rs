@@ -28,6 +28,7 @@ use crate::file::ObjError;
 use crate::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
 use crate::page::PageFlags;
 use crate::vma::{Backing, Vma, VmFlags};
+use x86_64::structures::paging::PageTableFlags as F;
 
 /// What the CPU reported (x86 page-fault error code, Intel SDM Vol. 3A 4.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,8 +147,21 @@ impl AddressSpace {
         }
     }
 
+    /// Flags of a PTE a fault installs: accessed, and dirty when the fault
+    /// wrote (Linux's `pte_mkdirty` in do_anonymous_page and wp_page_copy),
+    /// so /proc/PID/smaps tells dirty from clean pages as Linux does.
+    fn fault_pte_flags(vma_flags: VmFlags, writable: bool, dirty: bool) -> F {
+        let mut f = Self::pte_flags(vma_flags, writable) | F::ACCESSED;
+        if dirty && f.contains(F::WRITABLE) {
+            f |= F::DIRTY;
+        }
+        f
+    }
+
     fn install(&mut self, env: &MmEnv<'_>, vma: &Vma, va: u64, pfn: Pfn, writable: bool) -> Result<(), FaultError> {
-        let flags = Self::pte_flags(vma.flags, writable);
+        // A private anonymous page mapped writable exists because of a write.
+        let anon = pfn != env.zero_page && env.pa.page(pfn).is_some_and(|p| p.has(PageFlags::ANON));
+        let flags = Self::fault_pte_flags(vma.flags, writable, anon);
         match self.install_pte(env, va, pfn, flags) {
             Ok(f) => {
                 f.flush(env.tlb);
@@ -210,7 +224,7 @@ impl AddressSpace {
         if vma.flags.contains(VmFlags::SHARED) {
             // A shared mapping whose PTE was write-protected (mprotect):
             // just allow the write.
-            let flags = Self::pte_flags(vma.flags, true);
+            let flags = Self::fault_pte_flags(vma.flags, true, true);
             if let Ok(Some(pte)) = self.mapper(env).pte(va, false) {
                 pte.set_flags(flags);
             }
@@ -222,7 +236,7 @@ impl AddressSpace {
                 if p.has(PageFlags::ANON) && p.refcount() == 1 && p.mapcount() == 1 {
                     // The last user of an anonymous page keeps it.
                     if let Ok(Some(pte)) = self.mapper(env).pte(va, false) {
-                        pte.set_flags(Self::pte_flags(vma.flags, true));
+                        pte.set_flags(Self::fault_pte_flags(vma.flags, true, true));
                     }
                     env.tlb.flush_page(va);
                     p.remove_flags(PageFlags::LAZYFREE);
@@ -236,7 +250,7 @@ impl AddressSpace {
             Self::copy_page(env, old, new);
         }
         env.pa.vmstat.cow_faults.inc();
-        let flags = Self::pte_flags(vma.flags, true);
+        let flags = Self::fault_pte_flags(vma.flags, true, true);
         let flush = match self.install_pte(env, va, new, flags) {
             Ok(f) => f,
             Err(_) => {

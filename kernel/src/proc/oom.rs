@@ -39,15 +39,16 @@ pub fn badness(t: &Task, total_pages: u64) -> Option<i64> {
         (s.counters.rss(), s.page_table_pages(&crate::mem::user::env()))
     };
     let points = (rss + pt) as i64 + adj as i64 * total_pages as i64 / 1000;
-    Some(points.max(1))
+    Some(points)
 }
 
-/// /proc/PID/oom_score: badness scaled to 0..=2000 like Linux (1000 is
-/// "all of memory").
+/// /proc/PID/oom_score: badness scaled as Linux does, 0 for a task that may
+/// not be chosen, about 666 for a small one, up to 1333 at oom_score_adj 1000.
 pub fn oom_score(t: &Task) -> u64 {
     let total = crate::mem::page_alloc().nr_managed_pages().max(1);
     match badness(t, total) {
-        Some(b) => ((b.max(0) as u64 * 1000) / total).min(2000),
+        // Linux 5.9+: (1000 + badness * 1000 / totalpages) * 2 / 3.
+        Some(b) => ((1000 + b * 1000 / total as i64) * 2 / 3).max(0) as u64,
         None => 0,
     }
 }

@@ -14,6 +14,7 @@
 pub mod console;
 pub mod dev;
 pub mod initrd;
+pub mod procfs;
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};

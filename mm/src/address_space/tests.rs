@@ -14,6 +14,8 @@ use crate::mmap::*;
 use crate::overcommit::{OVERCOMMIT_ALWAYS, OVERCOMMIT_GUESS, OVERCOMMIT_NEVER};
 use crate::testing::SimRam;
 use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -858,4 +860,60 @@ mod prop {
             ENV.with(|env| run(env, ops))?;
         }
     }
+}
+
+// ---------------------------------------------------------------- /proc/PID views
+
+#[test]
+fn maps_lines_follow_linux_columns_and_names() {
+    let (env, mut mm) = setup();
+    let a = map(&mut mm, &env, 0, 2, RW, PRIV);
+    let obj = MemObject::file("/bin/x", file_bytes(2 * P as usize), 77, env.pa);
+    let f = mm.mmap(&env, &file_req(&obj, 2, PROT_READ | PROT_EXEC, MAP_PRIVATE, false), &lim()).unwrap();
+    mm.brk(&env, HEAP + 3 * P, &lim());
+    let mut s = String::new();
+    crate::procfs::pid::render_maps(&mm, &mut s).unwrap();
+    let lines: Vec<&str> = s.lines().collect();
+    assert_eq!(lines.len(), 3, "{s}");
+    let heap = lines.iter().find(|l| l.ends_with("[heap]")).expect("a [heap] line");
+    assert_eq!(heap.find("[heap]"), Some(73), "the name starts in column 73: {heap:?}");
+    assert!(heap.starts_with(&format!("{:08x}-{:08x} rw-p 00000000 00:00 0 ", HEAP, HEAP + 3 * P)), "{heap}");
+    let file = lines.iter().find(|l| l.ends_with("/bin/x")).unwrap();
+    assert!(file.starts_with(&format!("{:08x}-{:08x} r-xp 00000000 00:01 77 ", f, f + 2 * P)), "{file}");
+    let anon = lines.iter().find(|l| l.starts_with(&format!("{a:08x}"))).unwrap();
+    assert!(anon.ends_with(" 00:00 0 "), "an anonymous line ends after the inode and a space: {anon:?}");
+}
+
+#[test]
+fn smaps_counts_resident_pages_and_splits_pss_after_fork() {
+    let (env, mut mm) = setup();
+    let a = map(&mut mm, &env, 0, 4, RW, PRIV);
+    poke(&mut mm, &env, a, 1).unwrap();
+    poke(&mut mm, &env, a + P, 2).unwrap();
+    peek(&mut mm, &env, a + 2 * P).unwrap(); // the zero page: not resident
+    let v = mm.vmas.containing(a).unwrap().clone();
+    let u = crate::procfs::pid::area_usage(&mm, &env, &v);
+    assert_eq!((u.rss, u.pss(), u.anonymous, u.private_dirty, u.shared_dirty), (2 * P, 2 * P, 2 * P, 2 * P, 0));
+    let mut child = mm.fork(&env, &lim()).unwrap();
+    let u = crate::procfs::pid::area_usage(&mm, &env, &v);
+    assert_eq!((u.rss, u.pss(), u.private_dirty + u.private_clean), (2 * P, P, 0), "two sharers: half each");
+    poke(&mut child, &env, a, 9).unwrap();
+    let u = crate::procfs::pid::area_usage(&mm, &env, &v);
+    assert_eq!(u.pss(), P + P / 2, "after the child's copy, one page is private again");
+    let mut s = String::new();
+    crate::procfs::pid::render_smaps(&mm, &env, &mut s).unwrap();
+    assert!(s.contains("Size:                 16 kB\n"), "{s}");
+    assert!(s.contains("Rss:                   8 kB\n"), "{s}");
+    assert!(s.contains("VmFlags: rd wr mr mw me ac \n"), "{s}");
+    let mut st = String::new();
+    crate::procfs::pid::render_statm(&mm, &mut st).unwrap();
+    let cols: Vec<u64> = st.split_whitespace().map(|c| c.parse().unwrap()).collect();
+    assert_eq!(cols.len(), 7);
+    assert_eq!((cols[0], cols[1]), (mm.counters.total_vm, 2));
+    let mut vm = String::new();
+    crate::procfs::pid::render_status_vm(&mm, &env, &mut vm).unwrap();
+    assert!(vm.contains("VmRSS:\t       8 kB\n"), "{vm}");
+    assert!(vm.contains("VmSize:\t      16 kB\n"), "{vm}");
+    child.destroy(&env);
+    mm.destroy(&env);
 }

@@ -7,4 +7,6 @@
 pub mod buddyinfo;
 pub mod meminfo;
 pub mod pagetypeinfo;
+pub mod pid;
+pub mod vmstat;
 pub mod zoneinfo;

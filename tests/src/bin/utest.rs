@@ -106,6 +106,20 @@ fn main(boot_info: &'static mut BootInfo) -> ! {
         .filter(|l| !l.is_empty())
         .map(|l| case_for(l.to_string()))
         .collect();
+    // Every global /proc file renders, non-empty, through the VFS.
+    cases.push((
+        "proc_files_render".to_string(),
+        Box::new(|| {
+            for f in ["meminfo", "buddyinfo", "zoneinfo", "pagetypeinfo", "slabinfo", "vmallocinfo", "vmstat", "sys/vm/overcommit_memory", "sys/vm/min_free_kbytes", "sys/vm/max_map_count", "sys/vm/overcommit_ratio"] {
+                let path = format!("/proc/{f}");
+                let inode = kernel::vfs::lookup(&path, "/").unwrap_or_else(|e| panic!("{path}: errno {e}"));
+                let text = inode.snapshot().expect("a generated file");
+                assert!(!text.is_empty(), "{path} is empty");
+                log::info!("utest: {path}: {} bytes, first line {:?}", text.len(), core::str::from_utf8(&text).unwrap().lines().next());
+            }
+        }),
+        Expect::Pass,
+    ));
     // Two programs at once: both finish, and everything comes back.
     cases.push((
         "two_programs_interleaved".to_string(),

@@ -1,0 +1,478 @@
+//! /proc: live views of memory management as files, in Linux's formats.
+//!
+//! ```text
+//!   /proc/meminfo buddyinfo zoneinfo pagetypeinfo slabinfo vmallocinfo vmstat
+//!   /proc/PID/{maps,smaps,smaps_rollup,status,statm,stat,cmdline,comm,
+//!              oom_score,oom_score_adj}      (oom_score_adj writable)
+//!   /proc/self                               the reading process's PID dir
+//!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,min_free_kbytes,
+//!                 max_map_count,drop_caches} (writable, validated)
+//! ```
+//!
+//! A file's text is generated when it is opened (the `snapshot` of the
+//! open file), so a reader sees one consistent picture however it reads.
+//! The text itself comes from mm's renderers (`mm::procfs`); this file
+//! only finds the object to show and checks what is written: a value out
+//! of range is EINVAL and changes nothing, as Linux's sysctl handlers do.
+
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use super::{DirEntry, Inode, S_IFDIR, S_IFREG, Stat};
+use crate::errno::*;
+use crate::proc::{self, Pid, Task};
+
+/// Render a file's text.
+type Render = fn(&mut String) -> core::fmt::Result;
+/// Apply a written value.
+type Store = fn(&str) -> Result<(), Errno>;
+
+/// A file generated from global state.
+struct GenFile {
+    ino: u64,
+    render: Render,
+    store: Option<Store>,
+}
+
+fn file_stat(ino: u64, writable: bool) -> Stat {
+    let mode = if writable { 0o644 } else { 0o444 };
+    Stat { st_dev: 3, st_ino: ino, st_nlink: 1, st_mode: S_IFREG | mode, st_blksize: 4096, ..Stat::default() }
+}
+
+fn dir_stat(ino: u64) -> Stat {
+    Stat { st_dev: 3, st_ino: ino, st_nlink: 2, st_mode: S_IFDIR | 0o555, st_blksize: 4096, ..Stat::default() }
+}
+
+/// Parse one decimal integer as a sysctl does (surrounding blanks and a
+/// newline allowed, nothing else).
+fn parse_int(text: &str) -> Result<i64, Errno> {
+    text.trim().parse::<i64>().map_err(|_| EINVAL)
+}
+
+fn text_of(buf: &[u8]) -> Result<&str, Errno> {
+    core::str::from_utf8(buf).map_err(|_| EINVAL)
+}
+
+impl Inode for GenFile {
+    fn stat(&self) -> Stat {
+        file_stat(self.ino, self.store.is_some())
+    }
+
+    fn writable(&self) -> bool {
+        self.store.is_some()
+    }
+
+    fn snapshot(&self) -> Option<Vec<u8>> {
+        let mut s = String::with_capacity(4096);
+        let _ = (self.render)(&mut s);
+        Some(s.into_bytes())
+    }
+
+    fn write_at(&self, _off: u64, buf: &[u8]) -> Result<usize, Errno> {
+        let store = self.store.ok_or(EINVAL)?;
+        store(text_of(buf)?)?;
+        Ok(buf.len())
+    }
+}
+
+/// A directory with a fixed list of entries.
+struct FixedDir {
+    ino: u64,
+    entries: Vec<(&'static str, Arc<dyn Inode>)>,
+}
+
+impl Inode for FixedDir {
+    fn stat(&self) -> Stat {
+        dir_stat(self.ino)
+    }
+
+    fn lookup(&self, name: &str) -> Option<Arc<dyn Inode>> {
+        self.entries.iter().find(|(n, _)| *n == name).map(|(_, i)| i.clone())
+    }
+
+    fn readdir(&self) -> Option<Vec<DirEntry>> {
+        Some(self.entries.iter().map(|(n, i)| DirEntry { name: n.to_string(), ino: i.stat().st_ino, dtype: if i.is_dir() { 4 } else { 8 } }).collect())
+    }
+}
+
+// ------------------------------------------------------------ global files
+
+fn meminfo(s: &mut String) -> core::fmt::Result {
+    crate::mem::meminfo().render(s)
+}
+
+fn buddyinfo(s: &mut String) -> core::fmt::Result {
+    mm::procfs::buddyinfo::render(crate::mem::page_alloc(), s)
+}
+
+fn zoneinfo(s: &mut String) -> core::fmt::Result {
+    mm::procfs::zoneinfo::render(crate::mem::page_alloc(), None, s)
+}
+
+fn pagetypeinfo(s: &mut String) -> core::fmt::Result {
+    mm::procfs::pagetypeinfo::render(crate::mem::page_alloc(), s)
+}
+
+fn slabinfo(s: &mut String) -> core::fmt::Result {
+    crate::mem::slab::registry().render_slabinfo(s)
+}
+
+fn vmallocinfo(s: &mut String) -> core::fmt::Result {
+    crate::mem::kvm::vmalloc_area().render_vmallocinfo(crate::mem::page_alloc(), s)
+}
+
+fn vmstat(s: &mut String) -> core::fmt::Result {
+    mm::procfs::vmstat::render(crate::mem::page_alloc(), s)
+}
+
+// ------------------------------------------------------------ /proc/sys/vm
+
+fn overcommit_memory(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::mem::user::overcommit().mode())
+}
+
+fn set_overcommit_memory(t: &str) -> Result<(), Errno> {
+    let v = parse_int(t)?;
+    let mode = u32::try_from(v).map_err(|_| EINVAL)?;
+    crate::mem::user::overcommit().set_mode(mode).map_err(|_| EINVAL)
+}
+
+fn overcommit_ratio(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::mem::user::overcommit().ratio())
+}
+
+fn set_overcommit_ratio(t: &str) -> Result<(), Errno> {
+    let v = u64::try_from(parse_int(t)?).map_err(|_| EINVAL)?;
+    crate::mem::user::overcommit().set_ratio(v);
+    Ok(())
+}
+
+fn min_free_kbytes(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::mem::page_alloc().min_free_kbytes())
+}
+
+fn set_min_free_kbytes(t: &str) -> Result<(), Errno> {
+    let v = u64::try_from(parse_int(t)?).map_err(|_| EINVAL)?;
+    // Linux takes any value >= 0; a reserve above a quarter of memory would
+    // leave nothing to run with, so this kernel refuses it.
+    let pa = crate::mem::page_alloc();
+    let total_kb = pa.nr_managed_pages() * 4;
+    if v > total_kb / 4 {
+        return Err(EINVAL);
+    }
+    pa.setup_watermarks(Some(v));
+    Ok(())
+}
+
+fn max_map_count(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::mem::user::max_map_count())
+}
+
+fn set_max_map_count(t: &str) -> Result<(), Errno> {
+    let v = usize::try_from(parse_int(t)?).map_err(|_| EINVAL)?;
+    if v > i32::MAX as usize {
+        return Err(EINVAL);
+    }
+    crate::mem::user::set_max_map_count(v);
+    Ok(())
+}
+
+fn drop_caches(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "0")
+}
+
+fn set_drop_caches(t: &str) -> Result<(), Errno> {
+    // 1: page cache, 2: slab, 3: both; 4 silences the log line.
+    let v = parse_int(t)?;
+    if !(1..=4).contains(&v) {
+        return Err(EINVAL);
+    }
+    let freed = crate::mem::drop_caches();
+    if v != 4 {
+        log::info!("drop_caches ({}): {} pages freed", proc::current().name(), freed);
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------ /proc/PID
+
+/// What a file under /proc/PID shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PidKind {
+    Maps,
+    Smaps,
+    SmapsRollup,
+    Status,
+    Statm,
+    Stat,
+    Cmdline,
+    Comm,
+    OomScore,
+    OomScoreAdj,
+}
+
+const PID_FILES: [(&str, PidKind); 10] = [
+    ("cmdline", PidKind::Cmdline),
+    ("comm", PidKind::Comm),
+    ("maps", PidKind::Maps),
+    ("oom_score", PidKind::OomScore),
+    ("oom_score_adj", PidKind::OomScoreAdj),
+    ("smaps", PidKind::Smaps),
+    ("smaps_rollup", PidKind::SmapsRollup),
+    ("stat", PidKind::Stat),
+    ("statm", PidKind::Statm),
+    ("status", PidKind::Status),
+];
+
+fn pid_ino(pid: Pid, slot: u64) -> u64 {
+    0x1_0000_0000 + ((pid as u64) << 5) + slot
+}
+
+struct PidFile {
+    pid: Pid,
+    kind: PidKind,
+}
+
+impl PidFile {
+    fn task(&self) -> Result<Arc<Task>, Errno> {
+        proc::task(self.pid).ok_or(ESRCH)
+    }
+}
+
+impl Inode for PidFile {
+    fn stat(&self) -> Stat {
+        let slot = PID_FILES.iter().position(|(_, k)| *k == self.kind).unwrap_or(0) as u64 + 1;
+        file_stat(pid_ino(self.pid, slot), self.kind == PidKind::OomScoreAdj)
+    }
+
+    fn writable(&self) -> bool {
+        self.kind == PidKind::OomScoreAdj
+    }
+
+    fn snapshot(&self) -> Option<Vec<u8>> {
+        let mut s = String::with_capacity(1024);
+        if let Ok(t) = self.task() {
+            let _ = render_pid(&t, self.kind, &mut s);
+        }
+        Some(s.into_bytes())
+    }
+
+    fn write_at(&self, _off: u64, buf: &[u8]) -> Result<usize, Errno> {
+        if self.kind != PidKind::OomScoreAdj {
+            return Err(EINVAL);
+        }
+        let v = parse_int(text_of(buf)?)?;
+        if !(-1000..=1000).contains(&v) {
+            return Err(EINVAL);
+        }
+        let t = self.task()?;
+        let me = proc::current();
+        let privileged = me.inner.lock().creds.is_root();
+        let mut i = t.inner.lock();
+        // Lowering below the current value needs CAP_SYS_RESOURCE.
+        if (v as i32) < i.oom_score_adj && !privileged {
+            return Err(EACCES);
+        }
+        i.oom_score_adj = v as i32;
+        Ok(buf.len())
+    }
+}
+
+fn state_letter(t: &Task) -> (char, &'static str) {
+    match t.state() {
+        proc::ZOMBIE => ('Z', "zombie"),
+        proc::SLEEPING => ('S', "sleeping"),
+        _ => ('R', "running"),
+    }
+}
+
+/// Signal masks: ignored and caught handlers.
+fn sig_masks(sig: &proc::SignalState) -> (u64, u64) {
+    let (mut ign, mut cgt) = (0u64, 0u64);
+    for (n, a) in sig.actions.iter().enumerate() {
+        match a[0] {
+            0 => {}
+            1 => ign |= 1 << n,
+            _ => cgt |= 1 << n,
+        }
+    }
+    (ign, cgt)
+}
+
+fn render_pid(t: &Task, kind: PidKind, s: &mut String) -> core::fmt::Result {
+    let env = crate::mem::user::env();
+    let mm = t.mm();
+    match kind {
+        PidKind::Maps => mm.map_or(Ok(()), |m| mm::procfs::pid::render_maps(&m.space.lock(), s)),
+        PidKind::Smaps => mm.map_or(Ok(()), |m| mm::procfs::pid::render_smaps(&m.space.lock(), &env, s)),
+        PidKind::SmapsRollup => mm.map_or(Ok(()), |m| mm::procfs::pid::render_smaps_rollup(&m.space.lock(), &env, s)),
+        PidKind::Statm => match mm {
+            Some(m) => mm::procfs::pid::render_statm(&m.space.lock(), s),
+            None => writeln!(s, "0 0 0 0 0 0 0"),
+        },
+        PidKind::Status => render_status(t, s),
+        PidKind::Stat => render_stat(t, s),
+        PidKind::Cmdline => {
+            // Read from the process's own memory, as Linux does: what the
+            // program left between arg_start and arg_end.
+            let Some(m) = mm else { return Ok(()) };
+            let sp = m.space.lock();
+            let len = sp.layout.arg_end.saturating_sub(sp.layout.arg_start).min(4096) as usize;
+            let mut buf = alloc::vec![0u8; len];
+            let n = sp.read_bytes(&env, sp.layout.arg_start, &mut buf);
+            s.push_str(&String::from_utf8_lossy(&buf[..n]));
+            Ok(())
+        }
+        PidKind::Comm => writeln!(s, "{}", t.name()),
+        PidKind::OomScore => writeln!(s, "{}", proc::oom::oom_score(t)),
+        PidKind::OomScoreAdj => writeln!(s, "{}", t.inner.lock().oom_score_adj),
+    }
+}
+
+fn render_status(t: &Task, s: &mut String) -> core::fmt::Result {
+    let (name, ppid, creds, fds, sig, pending) = {
+        let i = t.inner.lock();
+        (i.name.clone(), i.ppid, i.creds, i.files.count(), i.sig.clone(), i.sig.pending)
+    };
+    let (letter, word) = state_letter(t);
+    writeln!(s, "Name:\t{name}")?;
+    writeln!(s, "Umask:\t0022")?;
+    writeln!(s, "State:\t{letter} ({word})")?;
+    writeln!(s, "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0", t.pid, t.pid, ppid)?;
+    writeln!(s, "Uid:\t{}\t{}\t{}\t{}", creds.uid, creds.euid, creds.suid, creds.euid)?;
+    writeln!(s, "Gid:\t{}\t{}\t{}\t{}", creds.gid, creds.egid, creds.sgid, creds.egid)?;
+    writeln!(s, "FDSize:\t{}", fds.next_power_of_two().max(64))?;
+    writeln!(s, "Groups:\t")?;
+    writeln!(s, "NStgid:\t{}\nNSpid:\t{}", t.pid, t.pid)?;
+    if let Some(m) = t.mm() {
+        mm::procfs::pid::render_status_vm(&m.space.lock(), &crate::mem::user::env(), s)?;
+    }
+    writeln!(s, "Threads:\t1")?;
+    let (ign, cgt) = sig_masks(&sig);
+    writeln!(s, "SigQ:\t0/{}", proc::max_tasks())?;
+    writeln!(s, "SigPnd:\t{pending:016x}\nShdPnd:\t0000000000000000")?;
+    writeln!(s, "SigBlk:\t{:016x}\nSigIgn:\t{ign:016x}\nSigCgt:\t{cgt:016x}", sig.blocked)?;
+    let caps: u64 = if creds.euid == 0 { 0x1ff_ffff_ffff } else { 0 };
+    writeln!(s, "CapInh:\t0000000000000000\nCapPrm:\t{caps:016x}\nCapEff:\t{caps:016x}\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000")?;
+    writeln!(s, "NoNewPrivs:\t0\nSeccomp:\t0")?;
+    writeln!(s, "Cpus_allowed:\t1\nCpus_allowed_list:\t0")?;
+    let nodes = crate::mem::page_alloc().topology.nr_nodes.max(1);
+    writeln!(s, "Mems_allowed:\t{:08x}\nMems_allowed_list:\t0-{}", (1u64 << nodes) - 1, nodes - 1)?;
+    writeln!(s, "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0")
+}
+
+/// /proc/PID/stat: the 52 fields of `do_task_stat`, space separated.
+fn render_stat(t: &Task, s: &mut String) -> core::fmt::Result {
+    let (name, ppid, pgid, utime, stime, start, cmin, rss_lim, sig) = {
+        let i = t.inner.lock();
+        (i.name.clone(), i.ppid, i.pgid, i.utime, i.stime, i.start_ticks, i.cmin_flt, i.rlimits[RLIMIT_RSS_INDEX].cur, i.sig.clone())
+    };
+    let (letter, _) = state_letter(t);
+    let (min_flt, maj_flt, vsize, rss, layout) = match t.mm() {
+        Some(m) => {
+            let sp = m.space.lock();
+            (sp.counters.min_flt, sp.counters.maj_flt, sp.counters.total_vm << 12, sp.counters.rss(), Some(sp.layout))
+        }
+        None => (0, 0, 0, 0, None),
+    };
+    let l = layout.unwrap_or_default();
+    let (ign, cgt) = sig_masks(&sig);
+    write!(s, "{} ({}) {} {} {} {} 0 -1 4194560 ", t.pid, name, letter, ppid, pgid, pgid)?;
+    write!(s, "{} {} {} 0 {} {} 0 0 20 0 1 0 {} {} {} {} ", min_flt, cmin, maj_flt, utime, stime, start, vsize, rss, rss_lim)?;
+    write!(s, "{} {} {} 0 0 ", l.start_code, l.end_code, l.start_stack)?;
+    write!(s, "{} {} {} {} 0 0 0 17 0 0 0 0 0 0 ", sig.pending, sig.blocked, ign, cgt)?;
+    writeln!(s, "{} {} {} {} {} {} {} 0", l.start_data, l.end_data, l.start_brk, l.arg_start, l.arg_end, l.env_start, l.env_end)
+}
+
+/// RLIMIT_RSS (5).
+const RLIMIT_RSS_INDEX: usize = 5;
+
+struct PidDir {
+    pid: Pid,
+}
+
+impl Inode for PidDir {
+    fn stat(&self) -> Stat {
+        dir_stat(pid_ino(self.pid, 0))
+    }
+
+    fn lookup(&self, name: &str) -> Option<Arc<dyn Inode>> {
+        proc::task(self.pid)?;
+        let (_, kind) = PID_FILES.iter().find(|(n, _)| *n == name)?;
+        Some(Arc::new(PidFile { pid: self.pid, kind: *kind }))
+    }
+
+    fn readdir(&self) -> Option<Vec<DirEntry>> {
+        Some(
+            PID_FILES
+                .iter()
+                .enumerate()
+                .map(|(k, (n, _))| DirEntry { name: n.to_string(), ino: pid_ino(self.pid, k as u64 + 1), dtype: 8 })
+                .collect(),
+        )
+    }
+}
+
+// ------------------------------------------------------------ the root
+
+struct ProcRoot {
+    fixed: FixedDir,
+}
+
+impl Inode for ProcRoot {
+    fn stat(&self) -> Stat {
+        dir_stat(self.fixed.ino)
+    }
+
+    fn lookup(&self, name: &str) -> Option<Arc<dyn Inode>> {
+        if name == "self" {
+            return Some(Arc::new(PidDir { pid: proc::current_pid() }));
+        }
+        if let Ok(pid) = name.parse::<Pid>() {
+            // Pid 0 is the kernel's idle task: not a process in /proc.
+            return (pid != 0 && proc::task(pid).is_some()).then(|| Arc::new(PidDir { pid }) as Arc<dyn Inode>);
+        }
+        self.fixed.lookup(name)
+    }
+
+    fn readdir(&self) -> Option<Vec<DirEntry>> {
+        let mut v = self.fixed.readdir()?;
+        v.push(DirEntry { name: "self".to_string(), ino: 4, dtype: 4 });
+        for t in proc::all_tasks().into_iter().filter(|t| t.pid != 0) {
+            v.push(DirEntry { name: t.pid.to_string(), ino: pid_ino(t.pid, 0), dtype: 4 });
+        }
+        Some(v)
+    }
+}
+
+fn genfile(ino: u64, render: Render, store: Option<Store>) -> Arc<dyn Inode> {
+    Arc::new(GenFile { ino, render, store })
+}
+
+/// The /proc tree (registered with `vfs::init`).
+pub fn proc_root() -> Arc<dyn Inode> {
+    let vm: Arc<dyn Inode> = Arc::new(FixedDir {
+        ino: 30,
+        entries: alloc::vec![
+            ("drop_caches", genfile(31, drop_caches, Some(set_drop_caches))),
+            ("max_map_count", genfile(32, max_map_count, Some(set_max_map_count))),
+            ("min_free_kbytes", genfile(33, min_free_kbytes, Some(set_min_free_kbytes))),
+            ("overcommit_memory", genfile(34, overcommit_memory, Some(set_overcommit_memory))),
+            ("overcommit_ratio", genfile(35, overcommit_ratio, Some(set_overcommit_ratio))),
+        ],
+    });
+    let sys: Arc<dyn Inode> = Arc::new(FixedDir { ino: 20, entries: alloc::vec![("vm", vm)] });
+    let entries: Vec<(&'static str, Arc<dyn Inode>)> = alloc::vec![
+        ("buddyinfo", genfile(10, buddyinfo, None)),
+        ("meminfo", genfile(11, meminfo, None)),
+        ("pagetypeinfo", genfile(12, pagetypeinfo, None)),
+        ("slabinfo", genfile(13, slabinfo, None)),
+        ("sys", sys),
+        ("vmallocinfo", genfile(14, vmallocinfo, None)),
+        ("vmstat", genfile(15, vmstat, None)),
+        ("zoneinfo", genfile(16, zoneinfo, None)),
+    ];
+    Arc::new(ProcRoot { fixed: FixedDir { ino: 2, entries } })
+}

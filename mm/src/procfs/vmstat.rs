@@ -1,0 +1,77 @@
+//! /proc/vmstat (mm/vmstat.c): one `name value` line per counter, in
+//! Linux's order, gauges (`nr_*`, in pages) first, then event counts.
+//!
+//! Only counters this kernel really keeps are listed, plus the ones whose
+//! true value here is 0 because the mechanism does not exist (swap,
+//! writeback) and that tools expect. Two lines are this kernel's own,
+//! after Linux's: `cow_fault` (copy-on-write faults that copied a page) and
+//! `nr_anon_shared` (anonymous pages mapped by more than one process, as
+//! fork leaves them until one side writes).
+
+use core::fmt::{self, Write};
+use core::sync::atomic::Ordering;
+
+use crate::addr::Pfn;
+use crate::page::PageFlags;
+use crate::page_alloc::PageAllocator;
+use crate::zone::ZoneType;
+
+/// Anonymous pages with a map count above one (a walk over the memmap).
+pub fn nr_anon_shared(pa: &PageAllocator) -> u64 {
+    (0..pa.memmap.max_pfn())
+        .filter_map(|p| pa.page(Pfn(p)))
+        .filter(|pg| pg.has(PageFlags::ANON) && pg.mapcount() > 1)
+        .count() as u64
+}
+
+pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
+    let vs = &pa.vmstat;
+    let st = &pa.stats;
+    let anon = vs.anon_pages.get();
+    let file = vs.file_pages.get();
+    let gauges: [(&str, u64); 17] = [
+        ("nr_free_pages", pa.nr_free_pages()),
+        ("nr_zone_inactive_anon", 0),
+        ("nr_zone_active_anon", anon),
+        ("nr_zone_inactive_file", 0),
+        ("nr_zone_active_file", file),
+        ("nr_zone_unevictable", vs.mlocked_pages.get()),
+        ("nr_mlock", vs.mlocked_pages.get()),
+        ("nr_slab_reclaimable", vs.slab_reclaimable.get()),
+        ("nr_slab_unreclaimable", vs.slab_unreclaimable.get()),
+        ("nr_anon_pages", anon),
+        ("nr_mapped", file),
+        ("nr_file_pages", file),
+        ("nr_dirty", 0),
+        ("nr_writeback", 0),
+        ("nr_shmem", vs.shmem_pages.get()),
+        ("nr_kernel_stack", vs.kernel_stack_kb.get()),
+        ("nr_page_table_pages", vs.page_table_pages.get()),
+    ];
+    for (name, v) in gauges {
+        writeln!(w, "{name} {v}")?;
+    }
+    let events: [(&str, u64); 15] = [
+        ("pgpgin", 0),
+        ("pgpgout", 0),
+        ("pswpin", 0),
+        ("pswpout", 0),
+        ("pgalloc_dma", st.pgalloc[ZoneType::Dma as usize].load(Ordering::Relaxed)),
+        ("pgalloc_dma32", st.pgalloc[ZoneType::Dma32 as usize].load(Ordering::Relaxed)),
+        ("pgalloc_normal", st.pgalloc[ZoneType::Normal as usize].load(Ordering::Relaxed)),
+        ("pgalloc_movable", 0),
+        ("allocstall_normal", st.allocstall.load(Ordering::Relaxed)),
+        ("pgfree", st.pgfree.load(Ordering::Relaxed)),
+        ("pgfault", vs.pgfault.get()),
+        ("pgmajfault", vs.pgmajfault.get()),
+        ("pglazyfreed", vs.pglazyfreed.get()),
+        ("oom_kill", vs.oom_kill.get()),
+        ("pgreuse", vs.pgreuse.get()),
+    ];
+    for (name, v) in events {
+        writeln!(w, "{name} {v}")?;
+    }
+    writeln!(w, "thp_fault_alloc {}", vs.thp_fault_alloc.get())?;
+    writeln!(w, "cow_fault {}", vs.cow_faults.get())?;
+    writeln!(w, "nr_anon_shared {}", nr_anon_shared(pa))
+}
