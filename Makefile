@@ -122,9 +122,12 @@ gdb: deps kernel boot-tool user
 	echo "gdb: serial output was saved in target/gdb-serial.log"
 
 # Benchmarks: host side by side with peer crates (ratios matter, the
-# machines are shared and noisy), never timed assertions in tests.
-bench: toolchain
+# machines are shared and noisy), then the memory syscalls of user/c/b_mm.c
+# on the host, on Debian's Linux in QEMU and on this kernel in QEMU
+# (scripts/bench-mm.sh). Never timed assertions in tests.
+bench: toolchain deps kernel boot-tool user
 	cargo bench -p mm --features sim --bench alloc
+	scripts/bench-mm.sh $(BOOT) $(KERNEL)
 
 clean:
 	cargo clean
