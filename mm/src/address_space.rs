@@ -250,7 +250,10 @@ impl AddressSpace {
 
     /// Drop the mapping behind one leaf: map count, reference, RSS.
     pub(crate) fn release_leaf(&mut self, env: &MmEnv<'_>, leaf: &Leaf) {
-        let pfn = Pfn::from_phys(leaf.phys.as_u64());
+        self.release_pfn(env, Pfn::from_phys(leaf.phys.as_u64()));
+    }
+
+    fn release_pfn(&mut self, env: &MmEnv<'_>, pfn: Pfn) {
         if pfn == env.zero_page {
             return;
         }
@@ -266,18 +269,35 @@ impl AddressSpace {
 
     /// `zap_page_range`: remove every page mapped in `[start, end)`, free
     /// page tables left empty, flush the TLB.
+    ///
+    /// Like Linux's `mmu_gather`, removed pages wait in a small batch until
+    /// the TLB no longer maps them, then go back; a full batch forces a
+    /// flush. Nothing is allocated, so an OOM victim's memory can always be
+    /// torn down.
     pub fn zap_range(&mut self, env: &MmEnv<'_>, start: u64, end: u64) {
         if end <= start {
             return;
         }
-        let mut leaves = Vec::new();
-        let flush = self.mapper(env).unmap_range(start, end - start, &mut |l| leaves.push(l));
+        let mut batch = [Pfn(0); 64];
+        let mut n = 0;
+        let mut m = self.mapper(env);
+        let flush = m.unmap_range(start, end - start, &mut |l| {
+            if n == batch.len() {
+                env.tlb.flush_all();
+                for &pfn in &batch[..n] {
+                    self.release_pfn(env, pfn);
+                }
+                n = 0;
+            }
+            batch[n] = Pfn::from_phys(l.phys.as_u64());
+            n += 1;
+        });
         match flush {
             Ok(f) => f.flush(env.tlb),
             Err(_) => env.tlb.flush_all(),
         }
-        for l in &leaves {
-            self.release_leaf(env, l);
+        for &pfn in &batch[..n] {
+            self.release_pfn(env, pfn);
         }
     }
 
@@ -302,9 +322,12 @@ impl AddressSpace {
     /// `exit_mmap`: unmap everything, give back commitments, free the
     /// page tables and the PML4.
     pub fn destroy(mut self, env: &MmEnv<'_>) {
-        let vmas: Vec<(u64, u64)> = self.vmas.iter().map(|v| (v.start, v.end)).collect();
-        for (s, e) in vmas {
+        // By address, without a copy of the list (an OOM victim is torn
+        // down when no memory is left).
+        let mut addr = 0;
+        while let Some((s, e)) = self.vmas.find(addr).map(|v| (v.start, v.end)) {
             self.zap_range(env, s, e);
+            addr = e;
         }
         env.commit.unaccount(self.counters.committed);
         self.counters.committed = 0;
@@ -408,3 +431,5 @@ impl AddressSpace {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod syscall_tests;

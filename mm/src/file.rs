@@ -150,19 +150,22 @@ impl MemObject {
         // Reclaim may run inside an allocation made under this very lock:
         // skip the object then rather than deadlock.
         let Some(mut pages) = self.pages.try_lock() else { return 0 };
-        let idle: alloc::vec::Vec<u64> =
-            pages.iter().filter(|(_, pfn)| self.pa.page(Pfn(**pfn)).is_some_and(|p| p.refcount() == 1)).map(|(k, _)| *k).collect();
-        for k in &idle {
-            if let Some(pfn) = pages.remove(k) {
-                self.release(pfn);
+        // No allocation here: this runs when memory is short.
+        let mut freed = 0;
+        pages.retain(|_, pfn| {
+            let idle = self.pa.page(Pfn(*pfn)).is_some_and(|p| p.refcount() == 1);
+            if idle {
+                self.release(*pfn);
+                freed += 1;
             }
-        }
+            !idle
+        });
         if pages.is_empty() {
             // An emptied BTreeMap keeps its root node: give that back too, so
             // a dropped cache holds no kernel memory at all.
             *pages = BTreeMap::new();
         }
-        idle.len() as u64
+        freed
     }
 
     /// Forget the pages of `[first, last)` (MADV_REMOVE on shmem: punch a

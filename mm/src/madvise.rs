@@ -16,8 +16,10 @@
 //!
 //! Errors as Linux: EINVAL for an unaligned start, an unknown advice or
 //! advice the area does not allow (DONTNEED on locked memory, FREE on
-//! shared memory); ENOMEM if part of the range is unmapped (after the
-//! mapped parts were advised).
+//! shared memory, REMOVE on private anonymous memory), EACCES for REMOVE on
+//! a mapping that is not shared and writable; ENOMEM if part of the range
+//! is unmapped (after the mapped parts were advised). The areas are advised
+//! in order, so one that refuses stops the call after those before it.
 
 use x86_64::structures::paging::PageTableFlags as F;
 
@@ -81,23 +83,15 @@ impl AddressSpace {
         if end == start {
             return Ok(());
         }
-        // Check each area's eligibility first.
-        for v in self.vmas.overlapping(start..end) {
-            let bad = match advice {
-                MADV_DONTNEED | MADV_FREE => v.flags.contains(VmFlags::LOCKED),
-                _ => false,
-            } || match advice {
-                MADV_FREE | MADV_WIPEONFORK => !v.backing.is_anon(),
-                MADV_REMOVE => !v.flags.contains(VmFlags::SHARED),
-                _ => false,
-            };
-            if bad {
-                return Err(MmError::Invalid);
-            }
-        }
         let holes = !self.covered(start, end);
         let parts: alloc::vec::Vec<(u64, u64)> = self.vmas.overlapping(start..end).map(|v| (v.start.max(start), v.end.min(end))).collect();
         for (s, e) in parts {
+            // madvise_walk_vmas visits the areas in order: one that refuses
+            // the advice ends the walk with its error, after the areas
+            // before it were advised.
+            if let Some(v) = self.vmas.containing(s) {
+                Self::advice_allowed(v, advice)?;
+            }
             match advice {
                 MADV_NORMAL => self.set_area_flags(env, s, e, VmFlags::empty(), VmFlags::SEQ_READ | VmFlags::RAND_READ)?,
                 MADV_RANDOM => self.set_area_flags(env, s, e, VmFlags::RAND_READ, VmFlags::SEQ_READ)?,
@@ -110,7 +104,12 @@ impl AddressSpace {
                 MADV_DODUMP => self.set_area_flags(env, s, e, VmFlags::empty(), VmFlags::DONTDUMP)?,
                 MADV_HUGEPAGE => self.set_area_flags(env, s, e, VmFlags::HUGEPAGE, VmFlags::NOHUGEPAGE)?,
                 MADV_NOHUGEPAGE => self.set_area_flags(env, s, e, VmFlags::NOHUGEPAGE, VmFlags::HUGEPAGE)?,
-                MADV_WILLNEED | MADV_POPULATE_READ => {
+                MADV_WILLNEED => {
+                    // Only a hint: Linux's madvise_willneed returns 0 whatever
+                    // the read-ahead finds (PROT_NONE, past end of file).
+                    let _ = self.populate_for(env, s, e, false, lim);
+                }
+                MADV_POPULATE_READ => {
                     self.populate_for(env, s, e, false, lim).map_err(|_| MmError::NoMemory)?;
                 }
                 MADV_POPULATE_WRITE => {
@@ -132,6 +131,24 @@ impl AddressSpace {
             }
         }
         if holes { Err(MmError::NoMemory) } else { Ok(()) }
+    }
+
+    /// Whether `v` takes `advice` (Linux's per-area checks).
+    fn advice_allowed(v: &crate::vma::Vma, advice: u32) -> Result<(), MmError> {
+        let locked = v.flags.contains(VmFlags::LOCKED);
+        match advice {
+            // madvise_dontneed_free_valid_vma: not on VM_LOCKED memory.
+            MADV_DONTNEED if locked => Err(MmError::Invalid),
+            // madvise_free_single_vma: anonymous private memory only.
+            MADV_FREE if locked || !v.backing.is_anon() => Err(MmError::Invalid),
+            // `if (vma->vm_file || vma->vm_flags & VM_SHARED) return -EINVAL`.
+            MADV_WIPEONFORK if !v.backing.is_anon() => Err(MmError::Invalid),
+            // madvise_remove: VM_LOCKED or no file behind it -> EINVAL; a
+            // mapping that is not shared and writable -> EACCES.
+            MADV_REMOVE if locked || v.backing.is_anon() => Err(MmError::Invalid),
+            MADV_REMOVE if !v.flags.contains(VmFlags::SHARED | VmFlags::MAYWRITE) => Err(MmError::Access),
+            _ => Ok(()),
+        }
     }
 
     /// Fault pages of `[start, end)` in, for write or read.
@@ -181,23 +198,54 @@ impl AddressSpace {
     /// MADV_FREE (a write set the PTE's dirty bit: then the page stays and
     /// loses its lazy mark). Returns pages freed.
     pub fn reclaim_lazyfree(&mut self, env: &MmEnv<'_>) -> u64 {
+        // Reclaim runs when memory is short: it must not allocate. Areas are
+        // visited by address and candidates collected a batch at a time on
+        // the stack; nothing to do at all without lazily freed pages.
+        if env.pa.vmstat.lazyfree_pages.get() == 0 {
+            return 0;
+        }
         let mut freed = 0;
-        let areas: alloc::vec::Vec<(u64, u64)> =
-            self.vmas.iter().filter(|v| v.backing.is_anon() && !v.flags.contains(VmFlags::LOCKED)).map(|v| (v.start, v.end)).collect();
-        for (s, e) in areas {
-            for leaf in self.leaves(env, s, e) {
-                let pfn = Pfn::from_phys(leaf.phys.as_u64());
-                let Some(p) = env.pa.page(pfn).filter(|p| p.has(PageFlags::LAZYFREE)) else { continue };
-                if leaf.flags.contains(F::DIRTY) || p.refcount() != 1 {
-                    p.remove_flags(PageFlags::LAZYFREE);
-                    env.pa.vmstat.lazyfree_pages.sub(1);
-                    continue;
+        let mut addr = 0;
+        while let Some(v) = self.vmas.find(addr) {
+            let (start, end) = (v.start.max(addr), v.end);
+            let eligible = v.backing.is_anon() && !v.flags.contains(VmFlags::LOCKED);
+            addr = end;
+            if !eligible {
+                continue;
+            }
+            let mut from = start;
+            loop {
+                let mut batch = [0u64; 32];
+                let mut n = 0;
+                let mut resume = end;
+                self.mapper(env).for_each_leaf(from, end, &mut |leaf| {
+                    if n == batch.len() {
+                        resume = resume.min(leaf.va);
+                        return;
+                    }
+                    let pfn = Pfn::from_phys(leaf.phys.as_u64());
+                    let Some(p) = env.pa.page(pfn).filter(|p| p.has(PageFlags::LAZYFREE)) else { return };
+                    if leaf.flags.contains(F::DIRTY) || p.refcount() != 1 {
+                        // Written again since MADV_FREE (or shared): keep it.
+                        p.remove_flags(PageFlags::LAZYFREE);
+                        env.pa.vmstat.lazyfree_pages.sub(1);
+                        return;
+                    }
+                    batch[n] = leaf.va;
+                    n += 1;
+                });
+                for &va in &batch[..n] {
+                    self.zap_range(env, va, va + PAGE_SIZE);
+                    env.pa.vmstat.pglazyfreed.inc();
+                    freed += 1;
                 }
-                self.zap_range(env, leaf.va, leaf.va + PAGE_SIZE);
-                env.pa.vmstat.pglazyfreed.inc();
-                freed += 1;
+                if resume >= end {
+                    break;
+                }
+                from = resume;
             }
         }
         freed
     }
+
 }

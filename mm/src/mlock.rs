@@ -8,8 +8,9 @@
 //!
 //! Limits, as Linux: without the right to lock (root / CAP_IPC_LOCK) a
 //! process with RLIMIT_MEMLOCK = 0 gets EPERM, and one that would go over
-//! the limit gets ENOMEM. Holes in the range give ENOMEM; unknown flags
-//! EINVAL.
+//! the limit gets ENOMEM. A hole in the range gives ENOMEM after the areas
+//! before it were (un)locked, as Linux's apply_vma_lock_flags; unknown
+//! flags EINVAL.
 
 use crate::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
@@ -75,6 +76,19 @@ impl AddressSpace {
             .sum()
     }
 
+    /// The end of the run of areas that covers `[start, ..)` without a
+    /// hole, at most `end` (`start` itself if it is unmapped).
+    fn mapped_run_end(&self, start: u64, end: u64) -> u64 {
+        let mut cursor = start;
+        for v in self.vmas.overlapping(start..end) {
+            if v.start > cursor {
+                break;
+            }
+            cursor = v.end;
+        }
+        cursor.min(end)
+    }
+
     /// mlock(2) / mlock2(2).
     pub fn mlock(&mut self, env: &MmEnv<'_>, addr: u64, len: u64, flags: u32, lim: &Rlimits) -> Result<(), MmError> {
         if flags & !MLOCK_ONFAULT != 0 {
@@ -87,15 +101,21 @@ impl AddressSpace {
         if len == 0 {
             return Ok(());
         }
-        if !self.covered(start, end) {
-            return Err(MmError::NoMemory);
-        }
         let after = self.counters.locked_vm + self.unlocked_pages_in(start, end);
         if !lim.can_lock && after * PAGE_SIZE > lim.memlock {
             return Err(MmError::NoMemory);
         }
         let onfault = flags & MLOCK_ONFAULT != 0;
         let set = if onfault { VmFlags::LOCKED | VmFlags::LOCKONFAULT } else { VmFlags::LOCKED };
+        let mapped_end = self.mapped_run_end(start, end);
+        if mapped_end < end {
+            // apply_vma_lock_flags locks the areas before the hole (their
+            // present pages too, in mlock_fixup) and fails; do_mlock then
+            // returns without populating.
+            self.apply_lock_flags(env, start, mapped_end, set)?;
+            self.mark_pages(env, start, mapped_end, true);
+            return Err(MmError::NoMemory);
+        }
         self.apply_lock_flags(env, start, end, set)?;
         if !onfault {
             self.populate(env, start, end, lim).map_err(|_| MmError::NoMemory)?;
@@ -112,12 +132,11 @@ impl AddressSpace {
         if len == 0 {
             return Ok(());
         }
-        if !self.covered(start, end) {
-            return Err(MmError::NoMemory);
-        }
-        self.apply_lock_flags(env, start, end, VmFlags::empty())?;
-        self.mark_pages(env, start, end, false);
-        Ok(())
+        // As mlock: the areas before a hole are unlocked, then ENOMEM.
+        let mapped_end = self.mapped_run_end(start, end);
+        self.apply_lock_flags(env, start, mapped_end, VmFlags::empty())?;
+        self.mark_pages(env, start, mapped_end, false);
+        if mapped_end < end { Err(MmError::NoMemory) } else { Ok(()) }
     }
 
     /// mlockall(2).
@@ -126,6 +145,11 @@ impl AddressSpace {
             return Err(MmError::Invalid);
         }
         Self::can_lock(lim)?;
+        // Linux checks the limit before apply_mlockall_flags: a refused
+        // call leaves MCL_FUTURE unset too.
+        if flags & MCL_CURRENT != 0 && !lim.can_lock && self.counters.total_vm * PAGE_SIZE > lim.memlock {
+            return Err(MmError::NoMemory);
+        }
         let onfault = flags & MCL_ONFAULT != 0;
         let set = if onfault { VmFlags::LOCKED | VmFlags::LOCKONFAULT } else { VmFlags::LOCKED };
         if flags & MCL_FUTURE != 0 {
@@ -134,9 +158,6 @@ impl AddressSpace {
             self.def_flags.remove(VmFlags::LOCKED | VmFlags::LOCKONFAULT);
         }
         if flags & MCL_CURRENT != 0 {
-            if !lim.can_lock && self.counters.total_vm * PAGE_SIZE > lim.memlock {
-                return Err(MmError::NoMemory);
-            }
             let ranges: alloc::vec::Vec<(u64, u64)> = self.vmas.iter().map(|v| (v.start, v.end)).collect();
             for (s, e) in ranges {
                 self.apply_lock_flags(env, s, e, set)?;

@@ -18,6 +18,7 @@
 //!   MAP_SHARED_VALIDATE with unknown flags     EOPNOTSUPP
 //!   RLIMIT_AS / RLIMIT_DATA exceeded           ENOMEM
 //!   overcommit policy refuses                  ENOMEM
+//!   MAP_LOCKED, RLIMIT_MEMLOCK 0, unprivileged EPERM
 //!   MAP_LOCKED over RLIMIT_MEMLOCK             EAGAIN
 //! ```
 //!
@@ -179,6 +180,10 @@ impl AddressSpace {
             vm |= VmFlags::GROWSDOWN;
         }
         if flags & MAP_LOCKED != 0 {
+            // can_do_mlock: a zero RLIMIT_MEMLOCK without the privilege.
+            if lim.memlock == 0 && !lim.can_lock {
+                return Err(MmError::Perm);
+            }
             vm |= VmFlags::LOCKED;
         }
         if vm.contains(VmFlags::LOCKED) && !lim.can_lock {

@@ -9,10 +9,14 @@
 //!   [ A rw- ][ r-- ][ rw- ]       -> three areas, the middle one's PTEs lose W
 //! ```
 //!
-//! - unaligned start, unknown PROT bits, both GROWSDOWN and GROWSUP: EINVAL
-//! - a hole anywhere in the range: ENOMEM (checked first: nothing changes)
+//! - unaligned start, unknown PROT bits, both GROWSDOWN and GROWSUP,
+//!   PROT_GROWSDOWN on an area that does not grow down, PROT_GROWSUP (x86
+//!   has no VM_GROWSUP): EINVAL
+//! - the start unmapped: ENOMEM, nothing changes
+//! - a hole later in the range: ENOMEM, after the areas before it were
+//!   changed (Linux walks area by area and stops at the hole)
 //! - asking for a right the area may not have (PROT_WRITE on a shared
-//!   mapping of a read-only file): EACCES
+//!   mapping of a read-only file): EACCES, also after the areas before it
 //! - making a private mapping writable commits it (ENOMEM if refused)
 //!
 //! PROT_NONE pages stay mapped for the kernel only (no USER bit), so their
@@ -25,6 +29,9 @@ use crate::address_space::{AddressSpace, MmEnv};
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
 use crate::error::MmError;
 use crate::mmap::{PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE, prot_to_vm};
+
+/// PROT_SEM (asm-generic/mman-common.h): valid for mprotect, no effect on x86.
+const PROT_SEM: u32 = 0x8;
 use crate::page::PageFlags;
 use crate::vma::VmFlags;
 
@@ -73,34 +80,45 @@ impl AddressSpace {
 
     /// mprotect(2).
     pub fn mprotect(&mut self, env: &MmEnv<'_>, start: u64, len: u64, prot: u32) -> Result<(), MmError> {
+        // do_mprotect_pkey's order of checks.
+        let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+        if grows == PROT_GROWSDOWN | PROT_GROWSUP {
+            return Err(MmError::Invalid);
+        }
         if start % PAGE_SIZE != 0 {
             return Err(MmError::Invalid);
         }
-        if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
-            return Err(MmError::Invalid);
-        }
-        if prot & PROT_GROWSDOWN != 0 && prot & PROT_GROWSUP != 0 {
-            return Err(MmError::Invalid);
-        }
-        let len = len.checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::NoMemory)?;
-        let mut start = start;
-        let end = start.checked_add(len).ok_or(MmError::NoMemory)?;
         if len == 0 {
             return Ok(());
         }
-        if prot & PROT_GROWSDOWN != 0 {
-            let v = self.vmas.containing(start).ok_or(MmError::NoMemory)?;
-            if !v.is_stack() {
+        let len = len.checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::NoMemory)?;
+        let end = start.checked_add(len).ok_or(MmError::NoMemory)?;
+        // arch_validate_prot (the generic one x86 uses) accepts PROT_SEM too.
+        if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | grows) != 0 {
+            return Err(MmError::Invalid);
+        }
+        // The first area the range touches (`vma_find(&vmi, end)`).
+        let first = self.vmas.find(start).filter(|v| v.start < end).ok_or(MmError::NoMemory)?;
+        let mut start = start;
+        if grows == PROT_GROWSDOWN {
+            if !first.is_stack() {
                 return Err(MmError::Invalid);
             }
-            start = v.start;
-        }
-        if !self.covered(start, end) {
+            start = first.start;
+        } else if first.start > start {
             return Err(MmError::NoMemory);
+        } else if grows == PROT_GROWSUP {
+            // Linux: `if (!(vma->vm_flags & VM_GROWSUP))`, and VM_GROWSUP is 0 on x86.
+            return Err(MmError::Invalid);
         }
         let want = prot_to_vm(prot);
-        let mut charge = 0;
-        for v in self.vmas.overlapping(start..end) {
+        // Area by area, as do_mprotect_pkey: an area that refuses (EACCES,
+        // ENOMEM) or a hole stops the walk, and the areas before it keep
+        // their new protection.
+        let mut cursor = start;
+        while cursor < end {
+            let Some(v) = self.vmas.containing(cursor) else { return Err(MmError::NoMemory) };
+            let part_end = v.end.min(end);
             let may = (v.flags.bits() >> 4) & VmFlags::ACCESS.bits();
             if want.bits() & !may != 0 {
                 return Err(MmError::Access);
@@ -108,32 +126,27 @@ impl AddressSpace {
             let newly_writable = want.contains(VmFlags::WRITE)
                 && !v.flags.intersects(VmFlags::ACCOUNT | VmFlags::WRITE | VmFlags::SHARED | VmFlags::NORESERVE)
                 && v.backing.is_anon_or_private_file();
-            if newly_writable {
-                charge += (v.end.min(end) - v.start.max(start)) >> PAGE_SHIFT;
+            let charge = if newly_writable { (part_end - cursor) >> PAGE_SHIFT } else { 0 };
+            if charge > 0 {
+                env.commit.account(env.pa, charge, true).map_err(|_| MmError::NoMemory)?;
             }
-        }
-        if charge > 0 {
-            env.commit.account(env.pa, charge, true).map_err(|_| MmError::NoMemory)?;
-        }
-        if let Err(e) = self.isolate(env, start, end) {
-            env.commit.unaccount(charge);
-            return Err(e);
-        }
-        let inside: alloc::vec::Vec<u64> = self.vmas.overlapping(start..end).map(|v| v.start).collect();
-        for s in inside {
-            let Some(mut v) = self.vmas.remove(s) else { continue };
+            if let Err(e) = self.isolate(env, cursor, part_end) {
+                env.commit.unaccount(charge);
+                return Err(e);
+            }
+            let mut v = self.vmas.remove(cursor).expect("mprotect: the isolated area vanished");
             self.account_vma(&v, false);
             let mut flags = (v.flags - VmFlags::ACCESS) | want;
-            if want.contains(VmFlags::WRITE) && !v.flags.intersects(VmFlags::ACCOUNT | VmFlags::WRITE | VmFlags::SHARED | VmFlags::NORESERVE) {
+            if newly_writable {
                 flags |= VmFlags::ACCOUNT;
-                self.counters.committed += v.pages();
+                self.counters.committed += charge;
             }
             v.flags = flags;
             self.account_vma(&v, true);
-            let (vs, ve) = (v.start, v.end);
             let _ = self.vmas.insert(v, usize::MAX);
-            self.reprotect_ptes(env, vs, ve, flags);
-            self.vmas.merge_around(vs);
+            self.reprotect_ptes(env, cursor, part_end, flags);
+            self.vmas.merge_around(cursor);
+            cursor = part_end;
         }
         Ok(())
     }

@@ -11,11 +11,13 @@
 //!
 //! Errors as Linux: EINVAL for unknown flags, an unaligned address, FIXED
 //! without MAYMOVE, DONTUNMAP without MAYMOVE or with a size change, a zero
-//! new size, FIXED ranges that overlap; EFAULT when the old range is not
-//! one mapping; ENOMEM when it cannot grow in place and may not move, or
-//! a limit refuses.
+//! new size, FIXED ranges that overlap; EPERM for FIXED below
+//! mmap_min_addr; EFAULT when the old address is unmapped, or when growing
+//! or moving a range that is not inside one mapping (shrinking unmaps the
+//! tail whatever it covers); ENOMEM when it cannot grow in place and may
+//! not move, or a limit refuses.
 
-use crate::address_space::{AddressSpace, MmEnv, Rlimits, TASK_SIZE};
+use crate::address_space::{AddressSpace, MMAP_MIN_ADDR, MmEnv, Rlimits, TASK_SIZE};
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
 use crate::error::MmError;
 use crate::vma::{Vma, VmFlags};
@@ -39,16 +41,19 @@ impl AddressSpace {
         }
         let old_len = old_len.checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::Invalid)?;
         let new_len = new_len.checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::Invalid)?;
-        if new_len == 0 || old_len == 0 {
+        if new_len == 0 {
             return Err(MmError::Invalid);
+        }
+        if old_len == 0 {
+            return self.duplicate_shared(env, addr, new_len, flags, new_addr, lim);
         }
         if addr.checked_add(old_len).is_none_or(|e| e > TASK_SIZE) || new_len > TASK_SIZE {
             return Err(MmError::NoMemory);
         }
         let vma = self.vmas.containing(addr).cloned().ok_or(MmError::Fault)?;
-        if addr + old_len > vma.end {
-            return Err(MmError::Fault);
-        }
+        // vma_to_resize: growing or moving needs the old range inside one
+        // area. Shrinking does not: Linux unmaps the tail whatever it covers.
+        let fits = addr + old_len <= vma.end;
         if flags & MREMAP_FIXED != 0 {
             if new_addr % PAGE_SIZE != 0 {
                 return Err(MmError::Invalid);
@@ -59,10 +64,22 @@ impl AddressSpace {
             if new_addr < addr + old_len && addr < new_addr + new_len {
                 return Err(MmError::Invalid);
             }
+            // get_unmapped_area(MAP_FIXED) -> security_mmap_addr: EPERM
+            // (checked before anything is unmapped).
+            if new_addr < MMAP_MIN_ADDR {
+                return Err(MmError::Perm);
+            }
+            // mremap_to shrinks before vma_to_resize: only what is moved
+            // must lie inside the area.
+            if addr + new_len.min(old_len) > vma.end {
+                return Err(MmError::Fault);
+            }
             self.do_munmap(env, new_addr, new_len)?;
             if new_len < old_len {
                 self.do_munmap(env, addr + new_len, old_len - new_len)?;
             }
+            // The unmapping may have split the area: look it up again.
+            let vma = self.vmas.containing(addr).cloned().ok_or(MmError::Fault)?;
             let moved = new_len.min(old_len);
             return self.move_range(env, &vma, addr, moved, new_addr, new_len, flags & MREMAP_DONTUNMAP != 0, lim);
         }
@@ -71,10 +88,16 @@ impl AddressSpace {
                 self.do_munmap(env, addr + new_len, old_len - new_len)?;
             }
             if flags & MREMAP_DONTUNMAP != 0 {
+                if !fits {
+                    return Err(MmError::Fault);
+                }
                 let to = self.get_unmapped_area(0, new_len)?;
                 return self.move_range(env, &vma, addr, new_len, to, new_len, true, lim);
             }
             return Ok(addr);
+        }
+        if !fits {
+            return Err(MmError::Fault);
         }
         let grow = (new_len - old_len) >> PAGE_SHIFT;
         // Grow in place if the area ends here and the space after is free.
@@ -102,6 +125,37 @@ impl AddressSpace {
         self.move_range(env, &vma, addr, old_len, to, new_len, false, lim)
     }
 
+    /// mremap with old_len 0: a second mapping of the same shared pages
+    /// (Linux allows it for shared mappings only, and warns it is odd).
+    fn duplicate_shared(&mut self, env: &MmEnv<'_>, addr: u64, new_len: u64, flags: u32, new_addr: u64, lim: &Rlimits) -> Result<u64, MmError> {
+        let vma = self.vmas.containing(addr).cloned().ok_or(MmError::Fault)?;
+        if !vma.flags.contains(VmFlags::MAYSHARE) {
+            return Err(MmError::Invalid);
+        }
+        // Nothing can grow in place from a zero-length range.
+        if flags & MREMAP_MAYMOVE == 0 {
+            return Err(MmError::NoMemory);
+        }
+        if !self.may_expand(vma.flags, new_len >> PAGE_SHIFT, lim) {
+            return Err(MmError::NoMemory);
+        }
+        let to = if flags & MREMAP_FIXED != 0 {
+            if new_addr % PAGE_SIZE != 0 || new_addr.checked_add(new_len).is_none_or(|e| e > TASK_SIZE) {
+                return Err(MmError::Invalid);
+            }
+            if new_addr < MMAP_MIN_ADDR {
+                return Err(MmError::Perm);
+            }
+            self.do_munmap(env, new_addr, new_len)?;
+            new_addr
+        } else {
+            self.get_unmapped_area(0, new_len)?
+        };
+        let new = Vma { start: to, end: to + new_len, flags: vma.flags - (VmFlags::LOCKED | VmFlags::LOCKONFAULT), pgoff: vma.pgoff_of(addr), backing: vma.backing.clone() };
+        self.attach_vma(env, new)?;
+        Ok(to)
+    }
+
     /// Limits and commit for growing `vma` by `pages`.
     fn check_growth(&self, env: &MmEnv<'_>, vma: &Vma, pages: u64, lim: &Rlimits) -> Result<(), MmError> {
         if !self.may_expand(vma.flags, pages, lim) {
@@ -120,15 +174,16 @@ impl AddressSpace {
     /// `new_len` bytes: the page-table entries move, the pages stay.
     #[allow(clippy::too_many_arguments)]
     fn move_range(&mut self, env: &MmEnv<'_>, vma: &Vma, from: u64, len: u64, to: u64, new_len: u64, dontunmap: bool, lim: &Rlimits) -> Result<u64, MmError> {
+        // move_vma checks the map count before charging anything.
+        if self.vmas.len() + 2 > env.max_map_count {
+            return Err(MmError::NoMemory);
+        }
         let extra = (new_len.saturating_sub(len)) >> PAGE_SHIFT;
         if dontunmap {
             // The old area stays: the new one is all extra memory.
             self.check_growth(env, vma, new_len >> PAGE_SHIFT, lim)?;
         } else if extra > 0 {
             self.check_growth(env, vma, extra, lim)?;
-        }
-        if self.vmas.len() + 2 > env.max_map_count {
-            return Err(MmError::NoMemory);
         }
         let new = Vma { start: to, end: to + new_len, flags: vma.flags, pgoff: vma.pgoff_of(from), backing: vma.backing.clone() };
         let pages_charged = if new.flags.contains(VmFlags::ACCOUNT) { new.pages() } else { 0 };
@@ -158,7 +213,10 @@ impl AddressSpace {
             let _ = pfn;
         }
         // Remove the old range: its entries are already gone, so nothing
-        // is released twice; its commitment was replaced by the new area's.
+        // is released twice. Its commitment passes to the new area, which
+        // took it into `counters.committed` above: the system-wide count
+        // keeps it (move_vma: "Conceal VM_ACCOUNT so old reservation is
+        // not undone").
         if !dontunmap {
             let _ = self.isolate(env, from, from + len);
             let inside: alloc::vec::Vec<u64> = self.vmas.overlapping(from..from + len).map(|v| v.start).collect();
@@ -166,13 +224,26 @@ impl AddressSpace {
                 if let Some(v) = self.vmas.remove(s) {
                     self.account_vma(&v, false);
                     if v.flags.contains(VmFlags::ACCOUNT) {
-                        env.commit.unaccount(v.pages());
                         self.counters.committed = self.counters.committed.saturating_sub(v.pages());
                     }
                 }
             }
             // Free page tables the move emptied.
             let _ = self.mapper(env).unmap_range(from, len, &mut |_| {}).map(|f| f.flush(env.tlb));
+        } else if vma.flags.intersects(VmFlags::LOCKED | VmFlags::LOCKONFAULT) {
+            // move_vma: "We always clear VM_LOCKED[ONFAULT] on the old vma";
+            // the lock (and locked_vm) moves with the pages to the new area.
+            let _ = self.isolate(env, from, from + len);
+            let inside: alloc::vec::Vec<u64> = self.vmas.overlapping(from..from + len).map(|v| v.start).collect();
+            for s in inside {
+                if let Some(mut v) = self.vmas.remove(s) {
+                    self.account_vma(&v, false);
+                    v.flags.remove(VmFlags::LOCKED | VmFlags::LOCKONFAULT);
+                    self.account_vma(&v, true);
+                    let _ = self.vmas.insert(v, usize::MAX);
+                    self.vmas.merge_around(s);
+                }
+            }
         }
         self.vmas.merge_around(to);
         if vma.flags.contains(VmFlags::LOCKED) {

@@ -366,7 +366,10 @@ impl KmemCache {
         if self.flags.contains(SlabFlags::RECLAIM_ACCOUNT) {
             gfp |= Gfp::RECLAIMABLE;
         }
-        let pfn = self.pa.alloc_pages(gfp, self.order)?;
+        // The kernel's own memory may dip into the reserve below the min
+        // watermark (Linux's ALLOC_HIGH): it is what lets the kernel keep
+        // running, and kill a process, when user pages have taken the rest.
+        let pfn = self.pa.alloc_pages(gfp | Gfp::NOWARN, self.order).or_else(|| self.pa.alloc_pages(gfp | Gfp::HIGH, self.order))?;
         let head = self.pa.page(pfn)?;
         for i in 0..self.slab_pages() {
             if let Some(p) = self.pa.page(pfn.add(i)) {
@@ -671,7 +674,9 @@ impl CacheRegistry {
     /// Shrink every cache; returns pages freed. Caches (or the registry)
     /// locked by the caller's own allocation are skipped.
     pub fn shrink_all(&self) -> u64 {
-        let Some(list) = self.caches.try_lock().map(|g| g.clone()) else { return 0 };
+        // Under the registry lock, without copying the list: reclaim must
+        // not allocate.
+        let Some(list) = self.caches.try_lock() else { return 0 };
         list.iter().map(|c| c.try_shrink()).sum()
     }
 

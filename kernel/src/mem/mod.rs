@@ -88,20 +88,20 @@ pub fn force_unlock_after_recovery() {
 /// (`echo 3 > /proc/sys/vm/drop_caches`, and the allocator's direct
 /// reclaim). Returns pages freed.
 pub fn drop_caches() -> u64 {
+    // This runs inside allocations that failed (direct reclaim): it must not
+    // allocate, so everything is visited in place.
     let before = page_alloc().nr_free_pages();
-    let mut objects = alloc::vec::Vec::new();
-    crate::vfs::initrd::for_each_object(&mut |o| objects.push(o.clone()));
-    for o in &objects {
+    crate::vfs::initrd::for_each_object(&mut |o| {
         o.shrink();
-    }
-    drop(objects);
+    });
     if let Some(env) = user::try_env() {
-        for t in crate::proc::all_tasks() {
-            let Some(mm) = t.inner.try_lock().and_then(|i| i.mm.clone()) else { continue };
+        crate::proc::for_each_task(&mut |t| {
+            let Some(inner) = t.inner.try_lock() else { return };
+            let Some(mm) = inner.mm.as_ref() else { return };
             if let Some(mut s) = mm.space.try_lock() {
                 s.reclaim_lazyfree(&env);
             }
-        }
+        });
     }
     slab::registry().shrink_all();
     page_alloc().nr_free_pages().saturating_sub(before)
