@@ -96,7 +96,11 @@ impl Kmalloc {
         if zero {
             gfp |= Gfp::ZERO;
         }
-        let pfn = self.pa.alloc_pages(gfp, order)?;
+        // As for slabs: the reserve below the min watermark is the kernel's.
+        let pfn = self.pa.alloc_pages(gfp | Gfp::NOWARN, order).or_else(|| self.pa.alloc_pages(gfp | Gfp::HIGH, order))?;
+        if let Some(head) = self.pa.page(pfn) {
+            head.insert_flags(PageFlags::LARGE_KMALLOC);
+        }
         self.pa.vmstat.slab_unreclaimable.add(1 << order);
         let p = self.pa.phys().ptr(PhysAddr::new(pfn.phys()), (PAGE_SIZE as usize) << order)?;
         NonNull::new(p)

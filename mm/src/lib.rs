@@ -32,6 +32,7 @@ pub mod e820;
 pub mod error;
 pub mod fault;
 pub mod file;
+pub mod frame_map;
 pub mod fork;
 pub mod gfp;
 pub mod kmalloc;

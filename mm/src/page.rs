@@ -70,6 +70,9 @@ bitflags! {
         const HOLE      = 1 << 18;
         /// Shared anonymous memory (shmem-like).
         const SHMEM     = 1 << 19;
+        /// Head of a large kmalloc allocation (Linux's `PGTY_large_kmalloc`):
+        /// counted as slab memory, like Linux's NR_SLAB_UNRECLAIMABLE_B.
+        const LARGE_KMALLOC = 1 << 20;
     }
 }
 
