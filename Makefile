@@ -31,6 +31,10 @@ USB_STICK ?=
 JOBS      ?= 2
 ONLY      ?=
 TIMEOUT   ?=
+# make screenshot: PNG of the screen (default: the memory picture).
+SHOT       ?= target/screenshot.png
+SHOT_AFTER ?=
+SHOT_WAIT  ?=
 
 comma := ,
 QEMU_OPTS := --mem $(MEM) --smp $(SMP) --accel $(ACCEL) \
@@ -42,7 +46,7 @@ QEMU_OPTS := --mem $(MEM) --smp $(SMP) --accel $(ACCEL) \
 
 APT_PACKAGES := qemu-system-x86 ovmf musl-tools
 
-.PHONY: help toolchain deps kernel boot-tool user run test test-host test-user-host test-qemu image usb gdb bench clean
+.PHONY: help toolchain deps kernel boot-tool user run test test-host test-user-host test-qemu image usb gdb bench clean screenshot
 
 help:
 	@echo "make run      boot the kernel in QEMU (UEFI=1 MEM=5G SMP=2 NUMA=2 ACCEL=kvm GDB=1 ARGS='loglevel=7' ...)"
@@ -51,6 +55,7 @@ help:
 	@echo "make usb DEV=/dev/sdX [YES=1|DRY_RUN=1]   write the image to a USB stick"
 	@echo "make gdb      boot under QEMU's GDB stub and attach gdb"
 	@echo "make bench    host benchmarks of mm beside peer crates, then in-kernel benchmarks"
+	@echo "make screenshot [SHOT=out.png SHOT_AFTER='serial text' SHOT_WAIT=secs ARGS='mempic ...']   boot and save the screen as PNG"
 	@echo "make clean    remove build output"
 	@echo "See README.md for every option."
 
@@ -94,7 +99,7 @@ test: deps test-host test-user-host test-qemu
 	@echo "make test: all host tests and QEMU runs passed"
 
 test-host: toolchain
-	cargo test -p mm -p formats -p boot
+	cargo test -p mm -p formats -p boot -p arch
 
 # The same static user programs, run natively on this Linux host: every
 # user-level expectation is checked against Linux too.
@@ -104,6 +109,15 @@ test-user-host: user
 test-qemu: deps kernel boot-tool user
 	$(BOOT) matrix --file tests/matrix.txt --kernels $(KDIR) --jobs $(JOBS) \
 	  --initrd-dir $(ROOTFS) $(foreach o,$(ONLY),--only $(o)) --accel $(ACCEL)
+
+# Boot, wait SHOT_WAIT seconds (default 20) or until a serial line contains
+# SHOT_AFTER (then SHOT_WAIT more, default 0), save the screen to SHOT as
+# PNG through QEMU's QMP screendump, stop QEMU. ARGS defaults to `mempic`.
+screenshot: deps kernel boot-tool user
+	$(BOOT) screendump --kernel $(KERNEL) $(QEMU_OPTS) --initrd-dir $(ROOTFS) \
+	  --cmdline "$(if $(strip $(ARGS)),$(ARGS),mempic)" --out $(SHOT) \
+	  $(if $(SHOT_AFTER),--wait-for "$(SHOT_AFTER)") $(if $(SHOT_WAIT),--wait $(SHOT_WAIT)) \
+	  $(if $(TIMEOUT),--limit $(TIMEOUT))
 
 image: kernel boot-tool user
 	$(BOOT) initrd --out target/image/initrd.cpio --initrd-dir $(ROOTFS) --cmdline "$(ARGS)"

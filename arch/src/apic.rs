@@ -10,6 +10,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::registers::model_specific::Msr;
 
 const IA32_APIC_BASE: u32 = 0x1b;
+const REG_ID: u64 = 0x20;
 const REG_EOI: u64 = 0xb0;
 const REG_SVR: u64 = 0xf0;
 const REG_LVT_TIMER: u64 = 0x320;
@@ -64,6 +65,15 @@ pub fn init(virt: u64, hz: u64) -> u64 {
     write(REG_LVT_TIMER, TIMER_PERIODIC | TIMER_VECTOR as u32);
     write(REG_TIMER_INIT, (per_sec / hz).clamp(1, u32::MAX as u64) as u32);
     per_sec
+}
+
+/// This CPU's local APIC id (the destination the I/O APIC names); 0
+/// before `init`.
+pub fn id() -> u32 {
+    if BASE.load(Ordering::Acquire) == 0 {
+        return 0;
+    }
+    read(REG_ID) >> 24
 }
 
 /// Signal end of interrupt.

@@ -82,6 +82,18 @@ pub fn try_read_byte() -> Option<u8> {
     })
 }
 
+/// Let COM1 raise IRQ4 when a byte arrives (OUT2, the line to the
+/// interrupt controller, is already on after `init`). Returns whether a
+/// UART is there to ask.
+pub fn enable_rx_interrupt() -> bool {
+    if !is_present() {
+        return false;
+    }
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        COM1.lock().as_mut().map(|uart| uart.enable_interrupts(uart_16550::spec::registers::IER::DATA_READY)).is_some()
+    })
+}
+
 /// `core::fmt::Write` adapter over the serial port.
 pub struct SerialWriter;
 

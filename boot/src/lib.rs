@@ -15,5 +15,6 @@ pub mod ktest_output;
 pub mod matrix;
 pub mod qemu;
 pub mod runner;
+pub mod screendump;
 pub mod symbolize;
 pub mod usb;

@@ -27,6 +27,9 @@ USAGE:
   boot matrix  --file tests/matrix.txt --kernels DIR [--jobs N] [--only NAME]... [--initrd-dir DIR]...
   boot symbolize --kernel ELF          (filters stdin to stdout)
   boot usb     --image IMG --device /dev/sdX [--dry-run] [--yes]
+  boot screendump --kernel ELF [QEMU OPTIONS] --out FILE.png [--wait SECS] [--wait-for TEXT] [--limit SECS]
+               boot, wait SECS (default 20) or until a serial line contains TEXT
+               (then SECS more, default 0), save the screen as PNG, stop QEMU
 
 QEMU OPTIONS:
   --uefi | --firmware bios|uefi   firmware (default bios)
@@ -71,6 +74,7 @@ fn real_main(argv: &[String]) -> Result<i32> {
         "matrix" => cmd_matrix(rest),
         "symbolize" => cmd_symbolize(rest),
         "usb" => cmd_usb(rest),
+        "screendump" => cmd_screendump(rest),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(0)
@@ -211,6 +215,7 @@ fn cmd_run(argv: &[String], is_test: bool) -> Result<i32> {
     let dir = work_dir().join(if is_test { "test" } else { "run" }).join(std::process::id().to_string());
     let mut p = prepare(&kernel, firmware, &initrd, &dir)?;
     apply_qemu_options(&a, &mut p.config)?;
+    p.config.interactive = !is_test;
     let timeout = match a.get("timeout") {
         Some(t) => Some(Duration::from_secs(t.parse().context("--timeout")?)),
         None if is_test => Some(Duration::from_secs(180)),
@@ -222,12 +227,17 @@ fn cmd_run(argv: &[String], is_test: bool) -> Result<i32> {
     if p.config.gdb {
         eprintln!("boot: QEMU waits for GDB on localhost:1234 (make gdb, or: gdb {} -ex 'target remote :1234')", kernel.display());
     }
-    let result = runner::run_with_timeout(cmd, timeout, !is_test, |line| {
+    let input = if is_test { runner::Input::Null } else { runner::Input::Inherit };
+    let result = runner::run_with_input(cmd, timeout, input, |line, on_screen| {
         let shown = match sym.as_mut() {
             Some(s) => s.annotate(line),
             None => line.to_string(),
         };
-        println!("{shown}");
+        // A line typed at (already on the screen raw) is repeated only if
+        // the symboliser added something.
+        if !on_screen || shown != line {
+            println!("{shown}");
+        }
     })?;
     if !result.stderr.trim().is_empty() {
         eprintln!("{}", result.stderr.trim_end());
@@ -269,6 +279,54 @@ fn cmd_symbolize(argv: &[String]) -> Result<i32> {
     for line in std::io::stdin().lock().lines() {
         println!("{}", s.annotate(&line?));
     }
+    Ok(0)
+}
+
+/// `boot screendump`: boot with a QMP socket, wait, save the screen.
+fn cmd_screendump(argv: &[String]) -> Result<i32> {
+    use boot::screendump::{self, WaitFor};
+    let mut valued = QEMU_VALUED.to_vec();
+    valued.extend(["out", "wait", "wait-for", "limit"]);
+    let a = Args::parse(argv, QEMU_FLAGS, &valued)?;
+    let kernel = PathBuf::from(a.require("kernel")?);
+    let out = PathBuf::from(a.require("out")?);
+    let firmware = if a.flag("uefi") { Firmware::Uefi } else { a.get("firmware").map(Firmware::parse).transpose()?.unwrap_or(Firmware::Bios) };
+    let secs = |key: &str, default: f64| -> Result<Duration> {
+        let v: f64 = a.get(key).map(str::parse).transpose().with_context(|| format!("--{key}"))?.unwrap_or(default);
+        Ok(Duration::from_secs_f64(v.max(0.0)))
+    };
+    let wait = match a.get("wait-for") {
+        Some(text) => WaitFor::Text { text: text.to_string(), after: secs("wait", 0.0)? },
+        None => WaitFor::Seconds(secs("wait", 20.0)?),
+    };
+    let limit = secs("limit", 600.0)?;
+    let initrd = build_initrd(&a, a.get("cmdline").unwrap_or(""))?;
+    let dir = work_dir().join("screendump").join(std::process::id().to_string());
+    let mut p = prepare(&kernel, firmware, &initrd, &dir)?;
+    apply_qemu_options(&a, &mut p.config)?;
+    let socket = dir.join("qmp.sock");
+    p.config.qmp_socket = Some(socket.clone());
+    let mut cmd = Command::new("qemu-system-x86_64");
+    cmd.args(p.config.args()?);
+    let ppm = dir.join("screen.ppm");
+    let mut sym = Symbolizer::new(&kernel).ok();
+    let captured = screendump::capture(cmd, &socket, &wait, limit, &ppm, |line| {
+        println!("{}", match sym.as_mut() {
+            Some(s) => s.annotate(line),
+            None => line.to_string(),
+        });
+    });
+    let png = captured.and_then(|()| {
+        let data = std::fs::read(&ppm).with_context(|| format!("reading {}", ppm.display()))?;
+        screendump::ppm_to_png(&data)
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let png = png?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&out, &png).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("boot: screendump saved to {} ({} bytes)", out.display(), png.len());
     Ok(0)
 }
 
@@ -323,7 +381,14 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
     cmd.args(&args);
     let mut sym = Symbolizer::new(&kernel).ok();
     let mut log = Vec::new();
-    let result = runner::run_with_timeout(cmd, Some(Duration::from_secs(spec.timeout_secs)), false, |line| {
+    let input = match &spec.input {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => runner::Input::Script { lines: text.lines().map(String::from).collect(), prompt: spec.prompt.clone() },
+            Err(e) => return fail(format!("input {}: {e}", path.display()), out),
+        },
+        None => runner::Input::Null,
+    };
+    let result = runner::run_with_input(cmd, Some(Duration::from_secs(spec.timeout_secs)), input, |line, _| {
         log.push(match sym.as_mut() {
             Some(s) => s.annotate(line),
             None => line.to_string(),
@@ -335,7 +400,11 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
     };
     let mut report = Report::default();
     result.lines.iter().for_each(|l| report.feed(l));
-    let verdict = evaluate(spec.expect, result.outcome, &report);
+    let mut verdict = evaluate(spec.expect, result.outcome, &report);
+    let missing = matrix::missing_output(spec, &result.lines);
+    if verdict.is_ok() && !missing.is_empty() {
+        verdict = Err(format!("serial output lacks {}", missing.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ")));
+    }
     let log_path = dir.join("serial.log");
     let _ = std::fs::write(&log_path, log.join("\n") + "\n" + &result.stderr);
     out.push(format!(
@@ -373,6 +442,13 @@ fn cmd_matrix(argv: &[String]) -> Result<i32> {
     let file = a.get("file").unwrap_or("tests/matrix.txt");
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
     let mut specs = matrix::parse(&text)?;
+    // input= files are named relative to the matrix file.
+    let matrix_dir = Path::new(file).parent().unwrap_or(Path::new("."));
+    for s in &mut specs {
+        if let Some(p) = s.input.as_mut().filter(|p| p.is_relative()) {
+            *p = matrix_dir.join(&*p);
+        }
+    }
     let only = a.all("only");
     if !only.is_empty() {
         specs.retain(|s| only.iter().any(|o| s.label.starts_with(o) || s.kernel == *o));

@@ -13,6 +13,19 @@
 //! wants the ktest protocol with no failure and the success exit code;
 //! `expect=exit` wants only the success exit code (user-level tests print
 //! their own `N passed, N failed` lines, which are checked when present).
+//!
+//! A run can type into the serial console: `input=FILE` (relative to the
+//! matrix file) holds lines to type, each sent only once `prompt=TEXT` has
+//! appeared in the output since the previous line (default: the shell's
+//! `mm# `). `expect_output=TEXT` (repeatable) also wants TEXT somewhere in
+//! the serial output. A `#` starts a comment only at the start of a word
+//! outside quotes, so `prompt="mm# "` keeps its `#`.
+//!
+//! ```text
+//! kernel=kernel name=shell cmdline="init=/bin/sh exit_on_init" expect=exit input=shell-input.txt expect_output="argv[1] = x"
+//! ```
+
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
@@ -39,6 +52,37 @@ pub struct RunSpec {
     pub timeout_secs: u64,
     pub expect: Expect,
     pub disk: DiskAttach,
+    /// Lines to type into the serial console (`input=`), as written in the
+    /// matrix (relative paths are relative to the matrix file).
+    pub input: Option<PathBuf>,
+    /// What must appear before each typed line (`prompt=`).
+    pub prompt: String,
+    /// Texts the serial output must contain (`expect_output=`).
+    pub expect_output: Vec<String>,
+}
+
+/// The shell's prompt: the default `prompt=`.
+pub const DEFAULT_PROMPT: &str = "mm# ";
+
+/// The line without its comment: from a `#` that starts a word outside
+/// double quotes.
+fn strip_comment(line: &str) -> &str {
+    let mut quoted = false;
+    let mut prev_blank = true;
+    for (i, ch) in line.char_indices() {
+        match ch {
+            '"' => quoted = !quoted,
+            '#' if !quoted && prev_blank => return &line[..i],
+            _ => {}
+        }
+        prev_blank = ch.is_whitespace();
+    }
+    line
+}
+
+/// Every line the serial output must contain that it does not.
+pub fn missing_output<'a>(spec: &'a RunSpec, lines: &[String]) -> Vec<&'a str> {
+    spec.expect_output.iter().filter(|t| !lines.iter().any(|l| l.contains(t.as_str()))).map(String::as_str).collect()
 }
 
 /// Split a line into words, honouring double quotes.
@@ -78,7 +122,7 @@ fn words(line: &str) -> Result<Vec<String>> {
 pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
     let mut runs: Vec<RunSpec> = Vec::new();
     for (n, raw) in text.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("").trim();
+        let line = strip_comment(raw).trim();
         if line.is_empty() {
             continue;
         }
@@ -93,6 +137,9 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
         let mut timeout_secs = 120;
         let mut expect = Expect::Ktest;
         let mut disk = DiskAttach::Ide;
+        let mut input = None;
+        let mut prompt = None;
+        let mut expect_output = Vec::new();
         for w in words(line).with_context(ctx)? {
             let (k, v) = w.split_once('=').with_context(|| format!("{}: '{w}' is not key=value", ctx()))?;
             match k {
@@ -111,6 +158,11 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
                         _ => bail!("{}: expect must be ktest or exit", ctx()),
                     }
                 }
+                "input" => input = Some(PathBuf::from(v)),
+                "prompt" if v.is_empty() => bail!("{}: prompt= must not be empty", ctx()),
+                "prompt" => prompt = Some(v.to_string()),
+                "expect_output" if v.is_empty() => bail!("{}: expect_output= must not be empty", ctx()),
+                "expect_output" => expect_output.push(v.to_string()),
                 "disk" => {
                     disk = match v {
                         "ide" => DiskAttach::Ide,
@@ -122,6 +174,10 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
             }
         }
         let kernel = kernel.with_context(|| format!("{}: kernel= is required", ctx()))?;
+        if prompt.is_some() && input.is_none() {
+            bail!("{}: prompt= needs input=", ctx());
+        }
+        let prompt = prompt.unwrap_or_else(|| DEFAULT_PROMPT.to_string());
         let name = name.unwrap_or_else(|| kernel.clone());
         for fw in firmwares {
             let suffix = if disk == DiskAttach::UsbStick { "-usb" } else { "" };
@@ -140,6 +196,9 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
                 timeout_secs,
                 expect,
                 disk,
+                input: input.clone(),
+                prompt: prompt.clone(),
+                expect_output: expect_output.clone(),
             });
         }
     }
@@ -165,6 +224,35 @@ mod tests {
         assert_eq!(runs[0].cmdline, "init=/bin/hello a b");
         assert_eq!(runs[0].numa, Some(Numa { nodes: 2, distances: vec![21] }));
         assert_eq!(runs[0].expect, Expect::Exit);
+    }
+
+    #[test]
+    fn input_prompt_and_expected_output() {
+        let runs = parse(concat!(
+            "kernel=kernel name=sh firmware=bios input=shell-input.txt prompt=\"mm# \" ",
+            "expect_output=\"argv[1] = x\" expect_output=MemTotal: # a comment\n",
+            "kernel=kernel name=plain firmware=bios\n",
+        ))
+        .unwrap();
+        assert_eq!(runs[0].input, Some(PathBuf::from("shell-input.txt")));
+        assert_eq!(runs[0].prompt, "mm# ");
+        assert_eq!(runs[0].expect_output, vec!["argv[1] = x", "MemTotal:"]);
+        assert_eq!(runs[1].input, None);
+        assert_eq!(runs[1].prompt, DEFAULT_PROMPT);
+        assert!(runs[1].expect_output.is_empty());
+        let lines = vec!["boot".to_string(), "argv[1] = x".to_string()];
+        assert_eq!(missing_output(&runs[0], &lines), vec!["MemTotal:"]);
+        assert!(missing_output(&runs[1], &lines).is_empty());
+    }
+
+    #[test]
+    fn hash_starts_a_comment_only_outside_quotes_at_a_word_start() {
+        assert_eq!(strip_comment("kernel=a # note"), "kernel=a ");
+        assert_eq!(strip_comment("# all comment"), "");
+        assert_eq!(strip_comment(r#"kernel=a prompt="mm# " # c"#), r#"kernel=a prompt="mm# " "#);
+        assert_eq!(strip_comment("kernel=a prompt=x#y"), "kernel=a prompt=x#y");
+        assert!(parse("kernel=a prompt=x").is_err(), "prompt without input");
+        assert!(parse("kernel=a input=f expect_output=").is_err());
     }
 
     #[test]

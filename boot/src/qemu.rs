@@ -133,6 +133,10 @@ pub struct QemuConfig {
     pub ovmf_vars: Option<PathBuf>,
     /// QMP socket, for screendumps.
     pub qmp_socket: Option<PathBuf>,
+    /// Someone types at the serial console (`make run`): the console and
+    /// QEMU's monitor share stdio (Ctrl-A x quits, Ctrl-A c is the
+    /// monitor) and Ctrl-C goes to the guest instead of killing QEMU.
+    pub interactive: bool,
     pub extra: Vec<String>,
 }
 
@@ -160,6 +164,7 @@ impl QemuConfig {
             display: false,
             ovmf_vars: None,
             qmp_socket: None,
+            interactive: false,
             extra: Vec::new(),
         }
     }
@@ -226,7 +231,12 @@ impl QemuConfig {
                 push(&["-device", "qemu-xhci,id=xhci", "-drive", &d, "-device", "usb-storage,bus=xhci.0,drive=stick,bootindex=0"]);
             }
         }
-        push(&["-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"]);
+        if self.interactive {
+            push(&["-chardev", "stdio,id=con0,mux=on,signal=off", "-serial", "chardev:con0", "-mon", "chardev=con0,mode=readline"]);
+        } else {
+            push(&["-serial", "stdio"]);
+        }
+        push(&["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"]);
         if !self.display {
             push(&["-display", "none"]);
         }
@@ -248,6 +258,15 @@ mod tests {
 
     fn joined(c: &QemuConfig) -> String {
         c.args().unwrap().join(" ")
+    }
+
+    #[test]
+    fn interactive_run_shares_stdio_with_the_monitor_and_keeps_ctrl_c() {
+        let mut c = QemuConfig::new(Firmware::Bios, Path::new("/tmp/k.img"));
+        c.interactive = true;
+        let s = joined(&c);
+        assert!(s.contains("-chardev stdio,id=con0,mux=on,signal=off -serial chardev:con0 -mon chardev=con0"), "{s}");
+        assert!(!s.contains("-serial stdio"));
     }
 
     #[test]

@@ -1,12 +1,21 @@
 //! Running a command (QEMU) with a time limit while streaming its output
-//! line by line.
+//! line by line, and optionally typing into its stdin (the guest's serial
+//! console).
 //!
 //! stdout is read on a thread and handed over a channel, so the main thread
 //! can keep the deadline while the guest prints or stays silent. On timeout
 //! the child is killed. Every line is passed to a callback (which echoes,
 //! symbolises, logs) and kept for the verdict.
+//!
+//! With [`Input::Script`] the reader thread also types: each line goes to
+//! stdin only once the prompt has appeared in the output since the line
+//! before (prompts end without a newline, so the search runs over raw
+//! bytes, not lines). With [`Input::Inherit`] (someone typing at a
+//! terminal) an unfinished line is written to stdout as it comes, so a
+//! prompt and the guest's echo show at once; the callback then hears that
+//! the line's raw text is already on the screen.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -24,39 +33,158 @@ pub struct RunResult {
     pub stderr: String,
 }
 
+/// What the child's stdin (the guest's serial input) gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Nothing: /dev/null.
+    Null,
+    /// This process's stdin (so `make run` can type into the console).
+    Inherit,
+    /// These lines, each followed by a newline and sent once `prompt` has
+    /// appeared in the output since the previous one was sent.
+    Script { lines: Vec<String>, prompt: String },
+}
+
 /// Run `cmd` for at most `timeout`, calling `on_line` for each stdout line.
 /// stdin is inherited only when `interactive` (so `make run` can type into
 /// the serial console).
 pub fn run_with_timeout(
-    mut cmd: Command,
+    cmd: Command,
     timeout: Option<Duration>,
     interactive: bool,
     mut on_line: impl FnMut(&str),
 ) -> Result<RunResult> {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.stdin(if interactive { Stdio::inherit() } else { Stdio::null() });
-    let start = Instant::now();
-    let mut child = cmd.spawn().with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
-    let stdout = child.stdout.take().context("no stdout pipe")?;
-    let mut stderr = child.stderr.take().context("no stderr pipe")?;
+    run_with_input(cmd, timeout, if interactive { Input::Inherit } else { Input::Null }, |l, shown| {
+        if !shown {
+            on_line(l)
+        }
+    })
+}
 
-    let (tx, rx) = mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        let mut r = BufReader::new(stdout);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match r.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let line = String::from_utf8_lossy(&buf);
-                    let line = line.trim_end_matches(['\n', '\r']).replace('\r', "");
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
+/// What the reader thread hands over.
+enum Msg {
+    /// A complete line; `rest` holds its raw bytes not yet written to
+    /// stdout when its start was (see [`Input::Inherit`]).
+    Line { text: String, rest: Option<Vec<u8>> },
+    /// The start of an unfinished line, to show now.
+    Partial(Vec<u8>),
+}
+
+/// Types a script into stdin, a line per prompt.
+struct Typist {
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::collections::VecDeque<String>,
+    prompt: Vec<u8>,
+    /// Output since the last line was typed.
+    seen: Vec<u8>,
+}
+
+impl Typist {
+    /// Take output bytes; type the next line if the prompt came.
+    fn feed(&mut self, bytes: &[u8]) {
+        if self.lines.is_empty() {
+            return;
+        }
+        self.seen.extend_from_slice(bytes);
+        let found = self.prompt.is_empty() || self.seen.windows(self.prompt.len()).any(|w| w == self.prompt.as_slice());
+        if !found {
+            // Keep only what could still be the start of a prompt.
+            if self.seen.len() > 4096 {
+                let cut = self.seen.len() - (self.prompt.len() - 1);
+                self.seen.drain(..cut);
+            }
+            return;
+        }
+        self.seen.clear();
+        if let (Some(line), Some(stdin)) = (self.lines.pop_front(), self.stdin.as_mut()) {
+            let ok = stdin.write_all(line.as_bytes()).and_then(|_| stdin.write_all(b"\n")).and_then(|_| stdin.flush());
+            if ok.is_err() {
+                self.stdin = None;
             }
         }
+    }
+}
+
+/// A line as kept and matched: without `\r` and the final `\n`.
+fn clean_line(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).trim_end_matches(['\n', '\r']).replace('\r', "")
+}
+
+/// Split `buf` into complete raw lines (with their `\n`), leaving an
+/// unfinished last line in `buf`.
+fn take_lines(buf: &mut Vec<u8>) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
+        out.push(buf.drain(..=nl).collect());
+    }
+    out
+}
+
+/// [`run_with_timeout`] with a choice of what stdin gets. `on_line(line,
+/// shown)`: `shown` says the line's raw text is already on stdout (an
+/// interactive run showed it while it was unfinished).
+pub fn run_with_input(
+    mut cmd: Command,
+    timeout: Option<Duration>,
+    input: Input,
+    mut on_line: impl FnMut(&str, bool),
+) -> Result<RunResult> {
+    let echo_partial = input == Input::Inherit;
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(match input {
+        Input::Null => Stdio::null(),
+        Input::Inherit => Stdio::inherit(),
+        Input::Script { .. } => Stdio::piped(),
+    });
+    let start = Instant::now();
+    let mut child = cmd.spawn().with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
+    let mut stdout = child.stdout.take().context("no stdout pipe")?;
+    let mut stderr = child.stderr.take().context("no stderr pipe")?;
+    let mut typist = match input {
+        Input::Script { lines, prompt } => Some(Typist {
+            stdin: child.stdin.take(),
+            lines: lines.into(),
+            prompt: prompt.into_bytes(),
+            seen: Vec::new(),
+        }),
+        _ => None,
+    };
+
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let reader = std::thread::spawn(move || {
+        let mut pending = Vec::new();
+        // Bytes of the unfinished line already sent as `Partial`.
+        let mut shown = 0;
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = match stdout.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            pending.extend_from_slice(&chunk[..n]);
+            for raw in take_lines(&mut pending) {
+                let rest = (shown > 0).then(|| raw[shown.min(raw.len())..].to_vec());
+                shown = 0;
+                if tx.send(Msg::Line { text: clean_line(&raw), rest }).is_err() {
+                    return;
+                }
+            }
+            if echo_partial && pending.len() > shown {
+                if tx.send(Msg::Partial(pending[shown..].to_vec())).is_err() {
+                    return;
+                }
+                shown = pending.len();
+            }
+            if let Some(t) = typist.as_mut() {
+                t.feed(&chunk[..n]);
+            }
+        }
+        if !pending.is_empty() {
+            let rest = (shown > 0).then(|| pending[shown.min(pending.len())..].to_vec());
+            let _ = tx.send(Msg::Line { text: clean_line(&pending), rest });
+        }
+        // stdin (in the typist) stays open until the output ends.
+        drop(typist);
     });
     let err_reader = std::thread::spawn(move || {
         let mut s = String::new();
@@ -66,6 +194,20 @@ pub fn run_with_timeout(
 
     let deadline = timeout.map(|t| start + t);
     let mut lines = Vec::new();
+    let mut take = |msg: Msg, lines: &mut Vec<String>| match msg {
+        Msg::Partial(bytes) => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&bytes).and_then(|_| out.flush());
+        }
+        Msg::Line { text, rest } => {
+            if let Some(rest) = &rest {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(rest).and_then(|_| out.flush());
+            }
+            on_line(&text, rest.is_some());
+            lines.push(text);
+        }
+    };
     let mut timed_out = false;
     loop {
         let wait = match deadline {
@@ -79,10 +221,7 @@ pub fn run_with_timeout(
             None => Duration::from_secs(3600),
         };
         match rx.recv_timeout(wait.min(Duration::from_millis(500))) {
-            Ok(line) => {
-                on_line(&line);
-                lines.push(line);
-            }
+            Ok(msg) => take(msg, &mut lines),
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
@@ -100,9 +239,8 @@ pub fn run_with_timeout(
         let _ = reader.join();
         err_reader.join().unwrap_or_default()
     };
-    for line in rx.try_iter() {
-        on_line(&line);
-        lines.push(line);
+    for msg in rx.try_iter() {
+        take(msg, &mut lines);
     }
     Ok(RunResult {
         outcome: Outcome::from_status(status.code(), timed_out),
@@ -135,6 +273,49 @@ mod tests {
         let r = run_with_timeout(cmd, Some(Duration::from_secs(10)), false, |l| seen.push(l.to_string())).unwrap();
         assert_eq!(r.outcome, Outcome::Success);
         assert_eq!(seen, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn script_lines_wait_for_their_prompt() {
+        // A tiny "shell": prompt, read a line, echo it back, three times.
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "for i in 1 2 3; do printf 'p> '; read l || exit 1; echo \"got $l\"; done; exit 33"]);
+        let input = Input::Script { lines: vec!["a".into(), "b c".into(), "d".into()], prompt: "p> ".into() };
+        let r = run_with_input(cmd, Some(Duration::from_secs(10)), input, |_, _| {}).unwrap();
+        assert_eq!(r.outcome, Outcome::Success, "{:?}", r.lines);
+        assert_eq!(r.lines, vec!["p> got a", "p> got b c", "p> got d"]);
+    }
+
+    #[test]
+    fn a_prompt_that_never_comes_types_nothing() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "printf 'ready'; read l; echo \"got $l\""]);
+        let input = Input::Script { lines: vec!["x".into()], prompt: "p> ".into() };
+        let r = run_with_input(cmd, Some(Duration::from_millis(700)), input, |_, _| {}).unwrap();
+        assert_eq!(r.outcome, Outcome::Timeout);
+    }
+
+    #[test]
+    fn lines_are_split_across_reads() {
+        let mut buf = b"ab\r\ncd".to_vec();
+        assert_eq!(take_lines(&mut buf), vec![b"ab\r\n".to_vec()]);
+        assert_eq!(buf, b"cd");
+        buf.extend_from_slice(b"e\nf\n");
+        let lines: Vec<String> = take_lines(&mut buf).iter().map(|l| clean_line(l)).collect();
+        assert_eq!(lines, vec!["cde", "f"]);
+        assert!(buf.is_empty());
+        assert_eq!(clean_line(b"\rmm# ls\rmm# ls /\r\n"), "mm# lsmm# ls /");
+    }
+
+    #[test]
+    fn script_runs_report_lines_as_not_shown() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "printf 'p> '; read l; echo \"got $l\"; exit 33"]);
+        let input = Input::Script { lines: vec!["a".into()], prompt: "p> ".into() };
+        let mut seen = Vec::new();
+        let r = run_with_input(cmd, Some(Duration::from_secs(10)), input, |l, shown| seen.push((l.to_string(), shown))).unwrap();
+        assert_eq!(r.outcome, Outcome::Success);
+        assert_eq!(seen, vec![("p> got a".to_string(), false)]);
     }
 
     #[test]

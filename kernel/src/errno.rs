@@ -28,6 +28,7 @@ pub const EMFILE: Errno = 24;
 pub const ENOTTY: Errno = 25;
 pub const ESPIPE: Errno = 29;
 pub const EROFS: Errno = 30;
+pub const EPIPE: Errno = 32;
 pub const ERANGE: Errno = 34;
 pub const ENAMETOOLONG: Errno = 36;
 pub const ENOSYS: Errno = 38;

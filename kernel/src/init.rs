@@ -95,6 +95,7 @@ pub fn init_with_early_hook(boot_info: &'static mut BootInfo, early: fn()) {
     crate::mem::heap::switch_to_kmalloc();
     crate::mem::kvm::init(table, &snap);
     start_processes();
+    crate::mempic::init();
     if log::log_enabled!(log::Level::Debug) {
         let mut w = logger::LineLogger::new(log::Level::Debug);
         let _ = core::fmt::Write::write_str(&mut w, "/proc/meminfo:\n");
@@ -161,6 +162,7 @@ fn start_processes() {
         }
         Err(e) => log::error!("APIC: cannot map the local APIC: {:?}; no preemption", e),
     }
+    crate::input::init();
     crate::mem::enable_reclaim();
 }
 

@@ -211,6 +211,14 @@ fn print_zone_ranges(pa: &PageAllocator, mb: &Memblock) {
     }
 }
 
+/// What the ACPI tables said at boot (for the interrupt set-up).
+static ACPI: spin::Once<arch::acpi::AcpiInfo> = spin::Once::new();
+
+/// The ACPI information found at boot, if the firmware had tables.
+pub fn acpi_info() -> Option<&'static arch::acpi::AcpiInfo> {
+    ACPI.get()
+}
+
 /// Bring up physical memory management. Returns the page allocator.
 pub fn init(e820: &E820Table, snap: &BootSnapshot) -> &'static PageAllocator {
     super::install_irq_hooks();
@@ -226,6 +234,9 @@ pub fn init(e820: &E820Table, snap: &BootSnapshot) -> &'static PageAllocator {
     });
     if let Some(a) = &acpi {
         let _ = a.print(&mut LineLogger::new(Level::Info));
+    }
+    if let Some(a) = &acpi {
+        ACPI.call_once(|| a.clone());
     }
 
     let mut mb = super::memblock();

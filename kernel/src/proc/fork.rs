@@ -31,6 +31,24 @@ pub enum ForkKind {
 /// Create a child of the current task returning to user space with the
 /// registers of `frame` (rax = 0). Returns the child's pid.
 pub fn fork(frame: &TrapFrame, kind: ForkKind) -> Result<Pid, Errno> {
+    fork_with(frame, kind, &CloneExtras::default())
+}
+
+/// What clone(2) adds to a fork: where to store the child's tid, and its
+/// TLS base. Applied before the child can run.
+#[derive(Clone, Copy, Default)]
+pub struct CloneExtras {
+    /// CLONE_CHILD_SETTID: store the tid here in the child's memory.
+    pub child_settid: Option<u64>,
+    /// CLONE_CHILD_CLEARTID: the child's clear_child_tid.
+    pub child_cleartid: Option<u64>,
+    /// CLONE_PARENT_SETTID: store the tid here in the parent's memory.
+    pub parent_settid: Option<u64>,
+    /// CLONE_SETTLS: the child's FS base.
+    pub tls: Option<u64>,
+}
+
+pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Result<Pid, Errno> {
     let parent = current();
     if super::nr_tasks() >= super::max_tasks() {
         return Err(EAGAIN);
@@ -72,7 +90,16 @@ pub fn fork(frame: &TrapFrame, kind: ForkKind) -> Result<Pid, Errno> {
     // The child starts with the parent's FPU registers as they are now.
     let mut fpu = FpuState::clean();
     fpu.save();
-    let fs_base = x86_64::registers::model_specific::FsBase::read().as_u64();
+    let fs_base = extras.tls.unwrap_or_else(|| x86_64::registers::model_specific::FsBase::read().as_u64());
+    if let Some(addr) = extras.parent_settid {
+        // Linux ignores a bad address here too (put_user's result is not checked).
+        let _ = crate::usercopy::write_user(addr, &(pid as u32));
+    }
+    if let Some(addr) = extras.child_settid {
+        // The child's copy of the page (for vfork: the shared one).
+        let lim = parent.mm_limits();
+        let _ = child_mm.space.lock().write_bytes(&crate::mem::user::env(), addr, &(pid as u32).to_ne_bytes(), &lim);
+    }
     let inner = {
         let p = parent.inner.lock();
         TaskInner {
@@ -88,7 +115,7 @@ pub fn fork(frame: &TrapFrame, kind: ForkKind) -> Result<Pid, Errno> {
             creds: p.creds,
             rlimits: p.rlimits,
             sig: super::SignalState { pending: 0, ..p.sig.clone() },
-            clear_child_tid: 0,
+            clear_child_tid: extras.child_cleartid.unwrap_or(0),
             vfork_parent: (kind == ForkKind::Vfork).then_some(parent.pid),
             vfork_child: None,
             oom_score_adj: p.oom_score_adj,

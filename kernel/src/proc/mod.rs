@@ -17,6 +17,7 @@
 //!   exit.rs    exit, wait4, kill, the zombie's reaping
 //!   signal.rs  signal numbers, dispositions, fatal delivery, segfault reports
 //!   oom.rs     the OOM killer
+//!   waitqueue.rs  sleeping until a condition holds (pipes, the console)
 //! ```
 
 pub mod exec;
@@ -25,6 +26,7 @@ pub mod fork;
 pub mod oom;
 pub mod sched;
 pub mod signal;
+pub mod waitqueue;
 
 use alloc::collections::BTreeMap;
 use core::mem::ManuallyDrop;
@@ -269,6 +271,14 @@ pub fn task(pid: Pid) -> Option<Arc<Task>> {
 /// Every task, by pid.
 pub fn all_tasks() -> Vec<Arc<Task>> {
     TASKS.lock().values().cloned().collect()
+}
+
+/// Call `f` on every task with the table locked, allocating nothing (for
+/// reclaim). `f` must not take the table's lock or sleep.
+pub fn for_each_task(f: &mut dyn FnMut(&Arc<Task>)) {
+    for t in TASKS.lock().values() {
+        f(t);
+    }
 }
 
 pub fn nr_tasks() -> usize {

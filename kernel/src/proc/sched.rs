@@ -201,6 +201,12 @@ pub fn sleep_ticks(n: u64) {
     schedule();
 }
 
+/// Have the timer wake `pid` at tick `deadline` (a bound on a wait that
+/// something else may end sooner).
+pub fn wake_at(deadline: u64, pid: Pid) {
+    SCHED.lock().sleepers.push((deadline, pid));
+}
+
 /// Give the CPU to another runnable task.
 pub fn yield_now() {
     schedule();
@@ -236,6 +242,8 @@ pub fn timer_tick(frame: &mut TrapFrame) {
     for pid in due {
         wake(pid);
     }
+    crate::mempic::tick();
+    crate::input::tick(now);
     if frame.is_user() {
         schedule();
         super::signal::check_pending(frame);

@@ -96,6 +96,55 @@ pub fn send(pid: super::Pid, sig: u32) {
     super::sched::wake(pid);
 }
 
+/// Terminal signals (^C) raised in interrupt context that found a task's
+/// lock taken: (process group, signal), retried at the next timer tick.
+static DEFERRED: mm::sync::IrqLock<alloc::vec::Vec<(super::Pid, u32)>> = mm::sync::IrqLock::new(alloc::vec::Vec::new());
+
+/// Send `sig` to every process in group `pgid` from an interrupt handler
+/// (the console's ISIG characters): never waits for a task's lock, which
+/// the interrupted code may hold; if one is taken, the whole group is
+/// tried again at the next tick (a pending signal is a bit, so a second
+/// delivery changes nothing).
+pub fn send_to_group_from_irq(pgid: super::Pid, sig: u32) {
+    if !try_send_group(pgid, sig) {
+        DEFERRED.lock().push((pgid, sig));
+    }
+}
+
+fn try_send_group(pgid: super::Pid, sig: u32) -> bool {
+    let mut woken = alloc::vec::Vec::new();
+    for t in super::all_tasks() {
+        if t.pid == 0 || t.state() == super::ZOMBIE {
+            continue;
+        }
+        let Some(mut i) = t.inner.try_lock() else { return false };
+        if i.pgid != pgid {
+            continue;
+        }
+        let handler = i.sig.actions[(sig - 1) as usize][0];
+        if handler == SIG_IGN || (handler == SIG_DFL && default_action(sig) != DefaultAction::Terminate) {
+            continue;
+        }
+        i.sig.pending |= 1 << (sig - 1);
+        woken.push(t.pid);
+    }
+    for pid in woken {
+        super::sched::wake(pid);
+    }
+    true
+}
+
+/// Retry deferred terminal signals (from the timer tick).
+pub fn flush_deferred() {
+    let list = match DEFERRED.try_lock() {
+        Some(mut d) if !d.is_empty() => core::mem::take(&mut *d),
+        _ => return,
+    };
+    for (pgid, sig) in list {
+        send_to_group_from_irq(pgid, sig);
+    }
+}
+
 /// A fatal signal pending for the current task, if any (SIGKILL first,
 /// then the lowest unblocked one).
 pub fn pending_fatal() -> Option<u32> {

@@ -1,6 +1,6 @@
 //! File system calls: open/openat, read/write (and the vector and
-//! positional forms), lseek, stat family, ioctl, dup, fcntl, getdents64,
-//! getcwd/chdir, access.
+//! positional forms), lseek, stat family, ioctl, dup, pipe, fcntl,
+//! getdents64, getcwd/chdir, access.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -304,6 +304,40 @@ pub fn dup2(old: i32, new: i32) -> SysResult {
     i.files.install_at(new, f, false, limit).map(|n| n as u64)
 }
 
+/// pipe2(2) (pipe(2) is pipe2 with no flags): two descriptors, the read
+/// end first, written to `fds` as two ints.
+pub fn pipe2(fds: u64, flags: u32) -> SysResult {
+    if flags & !(O_CLOEXEC | vfs::O_NONBLOCK) != 0 {
+        return Err(EINVAL);
+    }
+    if !crate::usercopy::access_ok(fds, 8) {
+        return Err(EFAULT);
+    }
+    let (r, w) = vfs::pipe::create(flags & vfs::O_NONBLOCK != 0);
+    let cloexec = flags & O_CLOEXEC != 0;
+    let (rfd, wfd) = {
+        let me = current();
+        let mut i = me.inner.lock();
+        let limit = i.rlimits[RLIMIT_NOFILE].cur;
+        let rfd = i.files.install(r, cloexec, limit)?;
+        match i.files.install(w, cloexec, limit) {
+            Ok(wfd) => (rfd, wfd),
+            Err(e) => {
+                let _ = i.files.close(rfd);
+                return Err(e);
+            }
+        }
+    };
+    if let Err(e) = write_user(fds, &[rfd, wfd]) {
+        let me = current();
+        let mut i = me.inner.lock();
+        let _ = i.files.close(rfd);
+        let _ = i.files.close(wfd);
+        return Err(e);
+    }
+    Ok(0)
+}
+
 const F_DUPFD: u32 = 0;
 const F_GETFD: u32 = 1;
 const F_SETFD: u32 = 2;
@@ -389,4 +423,75 @@ pub fn chdir(path_ptr: u64) -> SysResult {
     }
     current().inner.lock().cwd = vfs::absolute(&path, &base);
     Ok(0)
+}
+
+/// readlinkat(2). The only links are /proc/PID/exe (and /proc/self/exe):
+/// the executable's path. Any other existing file is EINVAL, as for a
+/// file that is not a symbolic link.
+pub fn readlinkat(dirfd: i32, path_ptr: u64, buf: u64, size: u64) -> SysResult {
+    let path = path_arg(path_ptr)?;
+    if size as i64 <= 0 {
+        return Err(EINVAL);
+    }
+    let base = base_dir(dirfd, &path)?;
+    let comps = vfs::components(&path, &base);
+    let target = match comps.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["proc", who, "exe"] => {
+            let pid = if *who == "self" { crate::proc::current_pid() } else { who.parse().map_err(|_| ENOENT)? };
+            let t = crate::proc::task(pid).ok_or(ENOENT)?;
+            let exe = t.inner.lock().exe.clone();
+            exe
+        }
+        _ => {
+            vfs::lookup(&path, &base)?;
+            return Err(EINVAL);
+        }
+    };
+    // No terminating NUL; silently truncated to `size`.
+    let n = target.len().min(size as usize);
+    copy_to_user(buf, &target.as_bytes()[..n])?;
+    Ok(n as u64)
+}
+
+/// sendfile(2): copy up to `count` bytes from `in_fd` (at `*offset` when
+/// given, which is then advanced, else at its file offset) to `out_fd`,
+/// through a kernel buffer.
+pub fn sendfile(out_fd: i32, in_fd: i32, offset_ptr: u64, count: u64) -> SysResult {
+    let (inf, outf) = (file(in_fd)?, file(out_fd)?);
+    if !inf.readable() || !outf.writable() {
+        return Err(EBADF);
+    }
+    if inf.inode.is_dir() {
+        return Err(EINVAL);
+    }
+    let mut off = if offset_ptr != 0 { read_user::<i64>(offset_ptr)? } else { *inf.offset.lock() as i64 };
+    if off < 0 {
+        return Err(EINVAL);
+    }
+    let count = count.min(MAX_RW);
+    let mut buf = alloc::vec![0u8; count.min(64 * 1024) as usize];
+    let mut done = 0u64;
+    while done < count {
+        let want = ((count - done) as usize).min(buf.len());
+        let n = inf.read_at(off as u64, &mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        let out_off = *outf.offset.lock();
+        let w = outf.inode.write_at(out_off, &buf[..n])?;
+        if outf.inode.seekable() {
+            *outf.offset.lock() = out_off + w as u64;
+        }
+        off += w as i64;
+        done += w as u64;
+        if w < n {
+            break;
+        }
+    }
+    if offset_ptr != 0 {
+        write_user(offset_ptr, &off)?;
+    } else if inf.inode.seekable() {
+        *inf.offset.lock() = off as u64;
+    }
+    Ok(done)
 }

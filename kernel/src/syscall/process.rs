@@ -22,21 +22,33 @@ pub fn vfork(frame: &mut TrapFrame) -> SysResult {
     proc::fork::fork(frame, ForkKind::Vfork).map(|p| p as u64)
 }
 
-/// clone(2) for the process forms: a plain fork (an exit signal only) or
-/// CLONE_VM|CLONE_VFORK (posix_spawn). Threads are not supported: EINVAL.
-pub fn clone(frame: &mut TrapFrame, flags: u64, stack: u64) -> SysResult {
-    let rest = flags & !CSIGNAL;
-    if rest == 0 && stack == 0 {
-        return fork(frame);
+const CLONE_SETTLS: u64 = 0x0008_0000;
+const CLONE_PARENT_SETTID: u64 = 0x0010_0000;
+const CLONE_CHILD_CLEARTID: u64 = 0x0020_0000;
+const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
+
+/// clone(2) for the process forms: a fork (glibc's fork is clone with
+/// CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID|SIGCHLD) or CLONE_VM|CLONE_VFORK
+/// (posix_spawn), with the tid and TLS options. Threads (CLONE_VM without
+/// CLONE_VFORK, CLONE_THREAD, namespaces ...) are not supported: EINVAL.
+pub fn clone(frame: &mut TrapFrame, flags: u64, stack: u64, parent_tid: u64, child_tid: u64, tls: u64) -> SysResult {
+    let extras = proc::fork::CloneExtras {
+        child_settid: (flags & CLONE_CHILD_SETTID != 0).then_some(child_tid),
+        child_cleartid: (flags & CLONE_CHILD_CLEARTID != 0).then_some(child_tid),
+        parent_settid: (flags & CLONE_PARENT_SETTID != 0).then_some(parent_tid),
+        tls: (flags & CLONE_SETTLS != 0).then_some(tls),
+    };
+    let rest = flags & !(CSIGNAL | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID);
+    let kind = match rest {
+        0 => ForkKind::Fork,
+        r if r == CLONE_VM | CLONE_VFORK => ForkKind::Vfork,
+        _ => return Err(EINVAL),
+    };
+    let mut f = *frame;
+    if stack != 0 {
+        f.rsp = stack;
     }
-    if rest == CLONE_VM | CLONE_VFORK {
-        let mut f = *frame;
-        if stack != 0 {
-            f.rsp = stack;
-        }
-        return proc::fork::fork(&f, ForkKind::Vfork).map(|p| p as u64);
-    }
-    Err(EINVAL)
+    proc::fork::fork_with(&f, kind, &extras).map(|p| p as u64)
 }
 
 pub fn execve(frame: &mut TrapFrame, path: u64, argv: u64, envp: u64) -> SysResult {

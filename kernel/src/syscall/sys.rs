@@ -299,3 +299,53 @@ pub fn getrandom(buf: u64, len: u64, flags: u32) -> SysResult {
     copy_to_user(buf, &out)?;
     Ok(len)
 }
+
+const PR_SET_PDEATHSIG: u64 = 1;
+const PR_GET_PDEATHSIG: u64 = 2;
+const PR_GET_DUMPABLE: u64 = 3;
+const PR_SET_DUMPABLE: u64 = 4;
+const PR_SET_NAME: u64 = 15;
+const PR_GET_NAME: u64 = 16;
+
+/// prctl(2): the process-name and bookkeeping options programs use at
+/// start-up; anything else is EINVAL, as Linux answers an unknown option.
+pub fn prctl(option: u64, arg2: u64) -> SysResult {
+    let me = current();
+    match option {
+        PR_SET_NAME => {
+            // Up to 16 bytes are read, the name keeps at most 15 (`comm`).
+            let mut bytes = alloc::vec::Vec::new();
+            for i in 0..15u64 {
+                let mut b = [0u8];
+                crate::usercopy::copy_from_user(&mut b, arg2 + i)?;
+                if b[0] == 0 {
+                    break;
+                }
+                bytes.push(b[0]);
+            }
+            me.inner.lock().name = alloc::string::String::from_utf8_lossy(&bytes).into_owned();
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let mut buf = [0u8; 16];
+            let name = me.name();
+            let b = &name.as_bytes()[..name.len().min(15)];
+            buf[..b.len()].copy_from_slice(b);
+            copy_to_user(arg2, &buf)?;
+            Ok(0)
+        }
+        PR_SET_PDEATHSIG => {
+            if arg2 > 64 {
+                return Err(EINVAL);
+            }
+            Ok(0)
+        }
+        PR_GET_PDEATHSIG => {
+            write_user(arg2, &0i32)?;
+            Ok(0)
+        }
+        PR_GET_DUMPABLE => Ok(1),
+        PR_SET_DUMPABLE => if arg2 <= 1 { Ok(0) } else { Err(EINVAL) },
+        _ => Err(EINVAL),
+    }
+}

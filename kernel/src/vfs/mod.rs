@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!   /           the initrd's tree (read-only), plus:
-//!   /dev        console, null, zero
+//!   /dev        console (console.rs; line discipline in tty.rs), null, zero
+//!   (no name)   pipes (pipe.rs)
 //!   /proc       live views of the kernel (procfs.rs)
 //! ```
 //!
@@ -14,7 +15,9 @@
 pub mod console;
 pub mod dev;
 pub mod initrd;
+pub mod pipe;
 pub mod procfs;
+pub mod tty;
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};

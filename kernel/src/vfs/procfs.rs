@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!   /proc/meminfo buddyinfo zoneinfo pagetypeinfo slabinfo vmallocinfo vmstat
+//!   /proc/mempic                             map of every page frame (writable: 1/0)
 //!   /proc/PID/{maps,smaps,smaps_rollup,status,statm,stat,cmdline,comm,
 //!              oom_score,oom_score_adj}      (oom_score_adj writable)
 //!   /proc/self                               the reading process's PID dir
@@ -125,6 +126,16 @@ fn vmallocinfo(s: &mut String) -> core::fmt::Result {
 
 fn vmstat(s: &mut String) -> core::fmt::Result {
     mm::procfs::vmstat::render(crate::mem::page_alloc(), s)
+}
+
+/// /proc/mempic: the map of every page frame; "1"/"0" turns the
+/// framebuffer picture on/off (kernel/src/mempic.rs).
+fn mempic(s: &mut String) -> core::fmt::Result {
+    crate::mempic::render_text(s)
+}
+
+fn set_mempic(t: &str) -> Result<(), Errno> {
+    crate::mempic::write_control(t)
 }
 
 // ------------------------------------------------------------ /proc/sys/vm
@@ -344,7 +355,8 @@ fn render_status(t: &Task, s: &mut String) -> core::fmt::Result {
     writeln!(s, "Uid:\t{}\t{}\t{}\t{}", creds.uid, creds.euid, creds.suid, creds.euid)?;
     writeln!(s, "Gid:\t{}\t{}\t{}\t{}", creds.gid, creds.egid, creds.sgid, creds.egid)?;
     writeln!(s, "FDSize:\t{}", fds.next_power_of_two().max(64))?;
-    writeln!(s, "Groups:\t")?;
+    // Linux ends the group list with a space, also when it is empty.
+    writeln!(s, "Groups:\t ")?;
     writeln!(s, "NStgid:\t{}\nNSpid:\t{}", t.pid, t.pid)?;
     if let Some(m) = t.mm() {
         mm::procfs::pid::render_status_vm(&m.space.lock(), &crate::mem::user::env(), s)?;
@@ -359,7 +371,9 @@ fn render_status(t: &Task, s: &mut String) -> core::fmt::Result {
     writeln!(s, "NoNewPrivs:\t0\nSeccomp:\t0")?;
     writeln!(s, "Cpus_allowed:\t1\nCpus_allowed_list:\t0")?;
     let nodes = crate::mem::page_alloc().topology.nr_nodes.max(1);
-    writeln!(s, "Mems_allowed:\t{:08x}\nMems_allowed_list:\t0-{}", (1u64 << nodes) - 1, nodes - 1)?;
+    // "%*pbl": a range of one node is just its number.
+    let list = if nodes == 1 { String::from("0") } else { alloc::format!("0-{}", nodes - 1) };
+    writeln!(s, "Mems_allowed:\t{:08x}\nMems_allowed_list:\t{list}", (1u64 << nodes) - 1)?;
     writeln!(s, "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0")
 }
 
@@ -467,6 +481,7 @@ pub fn proc_root() -> Arc<dyn Inode> {
     let entries: Vec<(&'static str, Arc<dyn Inode>)> = alloc::vec![
         ("buddyinfo", genfile(10, buddyinfo, None)),
         ("meminfo", genfile(11, meminfo, None)),
+        ("mempic", genfile(17, mempic, Some(set_mempic))),
         ("pagetypeinfo", genfile(12, pagetypeinfo, None)),
         ("slabinfo", genfile(13, slabinfo, None)),
         ("sys", sys),

@@ -33,6 +33,10 @@ pub struct AreaUsage {
     /// so that sharing among three does not round away.
     pub pss_fixed: u64,
     pub pss_dirty_fixed: u64,
+    /// Pss split by kind of page, as smaps_rollup shows it (same unit).
+    pub pss_anon_fixed: u64,
+    pub pss_file_fixed: u64,
+    pub pss_shmem_fixed: u64,
     pub shared_clean: u64,
     pub shared_dirty: u64,
     pub private_clean: u64,
@@ -52,6 +56,9 @@ impl AreaUsage {
         self.rss += o.rss;
         self.pss_fixed += o.pss_fixed;
         self.pss_dirty_fixed += o.pss_dirty_fixed;
+        self.pss_anon_fixed += o.pss_anon_fixed;
+        self.pss_file_fixed += o.pss_file_fixed;
+        self.pss_shmem_fixed += o.pss_shmem_fixed;
         self.shared_clean += o.shared_clean;
         self.shared_dirty += o.shared_dirty;
         self.private_clean += o.private_clean;
@@ -153,6 +160,14 @@ fn account_leaf(env: &MmEnv<'_>, v: &Vma, leaf: &Leaf, u: &mut AreaUsage) {
     if dirty {
         u.pss_dirty_fixed += pss;
     }
+    // smaps_account: anonymous, else swap-backed (shmem), else file.
+    if page.has(PageFlags::ANON) {
+        u.pss_anon_fixed += pss;
+    } else if page.has(PageFlags::SHMEM) || page.has(PageFlags::SWAPBACKED) {
+        u.pss_shmem_fixed += pss;
+    } else {
+        u.pss_file_fixed += pss;
+    }
     match (mapcount >= 2, dirty) {
         (true, true) => u.shared_dirty += size,
         (true, false) => u.shared_clean += size,
@@ -180,7 +195,9 @@ pub fn write_usage(w: &mut dyn Write, size: Option<u64>, u: &AreaUsage) -> fmt::
     kb_line(w, "Pss_Dirty:", u.pss_dirty_fixed >> 12)?;
     if size.is_none() {
         // smaps_rollup splits Pss by kind.
-        kb_line(w, "Pss_Anon:", 0)?;
+        kb_line(w, "Pss_Anon:", u.pss_anon_fixed >> 12)?;
+        kb_line(w, "Pss_File:", u.pss_file_fixed >> 12)?;
+        kb_line(w, "Pss_Shmem:", u.pss_shmem_fixed >> 12)?;
     }
     kb_line(w, "Shared_Clean:", u.shared_clean)?;
     kb_line(w, "Shared_Dirty:", u.shared_dirty)?;

@@ -65,8 +65,8 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
         ("pgfault", vs.pgfault.get()),
         ("pgmajfault", vs.pgmajfault.get()),
         ("pglazyfreed", vs.pglazyfreed.get()),
-        ("oom_kill", vs.oom_kill.get()),
         ("pgreuse", vs.pgreuse.get()),
+        ("oom_kill", vs.oom_kill.get()),
     ];
     for (name, v) in events {
         writeln!(w, "{name} {v}")?;

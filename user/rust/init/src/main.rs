@@ -4,6 +4,11 @@
 //! its own environment on), waits for it with wait4, reports how it ended
 //! and exits 0. When BINDIR is set in the environment (the test runners set
 //! it; on the host it is not /bin), hello is taken from there instead.
+//!
+//! As pid 1 of an interactive boot (`make run`: the kernel command line in
+//! /boot/cmdline has no `exit_on_init`), it then becomes the shell:
+//! execve("/bin/sh"), so the boot ends at the `mm# ` prompt. Anywhere else
+//! (the test runners, the host, `exit_on_init`) it just exits.
 
 #![no_std]
 #![no_main]
@@ -47,7 +52,24 @@ fn main(args: &rt::Args) -> i32 {
         Ok(_) => println!("init: {} changed state: {:#x}", &path[..path.len() - 1], status),
         Err(e) => println!("init: wait4 failed: {}", e),
     }
+    if syscall::getpid() == 1 && !cmdline_has("exit_on_init") {
+        // SAFETY: both strings are NUL-terminated, argv is NULL-terminated,
+        // and args.envp is followed by its NULL.
+        let argv: [*const u8; 2] = [c"/bin/sh".as_ptr().cast(), core::ptr::null()];
+        let err = unsafe { syscall::execve(argv[0], argv.as_ptr(), args.envp.as_ptr().cast()) };
+        rt::eprintln!("init: execve /bin/sh failed: {}", err);
+    }
     0
+}
+
+/// Whether the kernel command line (`boot` stores it in the initrd as
+/// /boot/cmdline) has the word `word`.
+fn cmdline_has(word: &str) -> bool {
+    let Ok(fd) = syscall::open(c"/boot/cmdline", syscall::O_RDONLY, 0) else { return false };
+    let mut buf = [0u8; 1024];
+    let n = syscall::read(fd, &mut buf).unwrap_or(0);
+    let _ = syscall::close(fd);
+    core::str::from_utf8(&buf[..n]).unwrap_or("").split_whitespace().any(|w| w == word)
 }
 
 rt::entry!(main);

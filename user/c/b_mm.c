@@ -1,0 +1,299 @@
+/*
+ * b_mm.c: memory-management micro-benchmarks, the same binary on the Linux
+ * host and on mmkernel (not a test: it is not in tests.txt; run it by
+ * hand). One line per measurement:
+ *
+ *   bench NAME NS_PER_OP N
+ *
+ * NS_PER_OP is wall time (CLOCK_MONOTONIC) divided by N operations, the
+ * best of a few rounds. Measurements:
+ *
+ *   fault_first_touch    first write to a fresh anonymous page (16 MiB)
+ *   mmap_munmap_4k       mmap + munmap of one anonymous page
+ *   mmap_munmap_1m       mmap + munmap of 1 MiB (untouched)
+ *   brk_grow_shrink      brk up by one page and back
+ *   fork_exit_wait_16m   fork + child _exit + wait4, 16 MiB touched
+ *   cow_fault            first write to a page shared copy-on-write with
+ *                        a fork child (16 MiB)
+ *   fork_64m_child_writes fork of a process with 64 MiB touched, the child
+ *                        writing every page then exiting, per page
+ *   mremap_move_16m      mremap(MAYMOVE|FIXED) of 16 MiB of touched memory
+ *   copy_16m             what mremap spares: a fresh 16 MiB mapping filled
+ *                        with memcpy from the old one, then munmap
+ *
+ * Arguments: an optional scale factor in percent (default 100) for the
+ * iteration counts, e.g. `b_mm 10` under a slow emulator.
+ */
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include "check.h"
+#include "mmtest.h"
+
+#define MiB (1024UL * 1024)
+#define AREA (16 * MiB)
+#define ROUNDS 3
+
+static long scale = 100;
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static long iters(long n)
+{
+	long k = n * scale / 100;
+	return k < 1 ? 1 : k;
+}
+
+static void report_bench(const char *name, long long best_ns, long n)
+{
+	check_note("bench %s %lld %ld", name, n > 0 ? best_ns / n : 0, n);
+}
+
+static void fail_bench(const char *name, const char *what)
+{
+	check_note("# bench %s failed: %s: %s", name, what, strerror(errno));
+}
+
+static void touch(char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i += PAGE)
+		p[i] = 1;
+}
+
+static void bench_first_touch(void)
+{
+	long long best = -1;
+	for (int r = 0; r < ROUNDS; r++) {
+		char *p = anon(AREA);
+		if (!p)
+			return fail_bench("fault_first_touch", "mmap");
+		long long t = now_ns();
+		touch(p, AREA);
+		t = now_ns() - t;
+		munmap(p, AREA);
+		if (best < 0 || t < best)
+			best = t;
+	}
+	report_bench("fault_first_touch", best, AREA / PAGE);
+}
+
+static void bench_mmap_munmap(const char *name, size_t len, long n)
+{
+	long long best = -1;
+	for (int r = 0; r < ROUNDS; r++) {
+		long long t = now_ns();
+		for (long i = 0; i < n; i++) {
+			void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (p == MAP_FAILED)
+				return fail_bench(name, "mmap");
+			munmap(p, len);
+		}
+		t = now_ns() - t;
+		if (best < 0 || t < best)
+			best = t;
+	}
+	report_bench(name, best, n);
+}
+
+static void bench_brk(long n)
+{
+	uintptr_t b = (uintptr_t)syscall(SYS_brk, 0);
+	uintptr_t base = (b + PAGE - 1) & ~(PAGE - 1);
+	if ((uintptr_t)syscall(SYS_brk, base) != base)
+		return fail_bench("brk_grow_shrink", "brk");
+	long long best = -1;
+	for (int r = 0; r < ROUNDS; r++) {
+		long long t = now_ns();
+		for (long i = 0; i < n; i++) {
+			syscall(SYS_brk, base + PAGE);
+			syscall(SYS_brk, base);
+		}
+		t = now_ns() - t;
+		if (best < 0 || t < best)
+			best = t;
+	}
+	syscall(SYS_brk, b);
+	report_bench("brk_grow_shrink", best, n);
+}
+
+static void bench_fork(long n)
+{
+	char *p = anon(AREA);
+	if (!p)
+		return fail_bench("fork_exit_wait_16m", "mmap");
+	touch(p, AREA);
+	long long best = -1;
+	for (int r = 0; r < ROUNDS; r++) {
+		long long t = now_ns();
+		for (long i = 0; i < n; i++) {
+			pid_t pid = fork();
+			if (pid == 0)
+				_exit(0);
+			if (pid < 0) {
+				munmap(p, AREA);
+				return fail_bench("fork_exit_wait_16m", "fork");
+			}
+			waitpid(pid, NULL, 0);
+		}
+		t = now_ns() - t;
+		if (best < 0 || t < best)
+			best = t;
+	}
+	munmap(p, AREA);
+	report_bench("fork_exit_wait_16m", best, n);
+}
+
+static void bench_fork_child_writes(void)
+{
+	const size_t len = 64 * MiB;
+	char *p = anon(len);
+	if (!p)
+		return fail_bench("fork_64m_child_writes", "mmap");
+	touch(p, len);
+	long long best = -1;
+	for (int r = 0; r < ROUNDS; r++) {
+		long long t = now_ns();
+		pid_t pid = fork();
+		if (pid == 0) {
+			for (size_t i = 0; i < len; i += PAGE)
+				p[i] = 3;
+			_exit(0);
+		}
+		if (pid < 0) {
+			munmap(p, len);
+			return fail_bench("fork_64m_child_writes", "fork");
+		}
+		waitpid(pid, NULL, 0);
+		t = now_ns() - t;
+		if (best < 0 || t < best)
+			best = t;
+	}
+	munmap(p, len);
+	report_bench("fork_64m_child_writes", best, len / PAGE);
+}
+
+static void bench_copy(long n)
+{
+	char *from = anon(AREA);
+	if (!from)
+		return fail_bench("copy_16m", "mmap");
+	touch(from, AREA);
+	long long best = -1;
+	for (int r = 0; r < ROUNDS; r++) {
+		long long t = now_ns();
+		for (long i = 0; i < n; i++) {
+			char *to = anon(AREA);
+			if (!to) {
+				munmap(from, AREA);
+				return fail_bench("copy_16m", "mmap");
+			}
+			memcpy(to, from, AREA);
+			munmap(from, AREA);
+			from = to;
+		}
+		t = now_ns() - t;
+		if (best < 0 || t < best)
+			best = t;
+	}
+	munmap(from, AREA);
+	report_bench("copy_16m", best, n);
+}
+
+static void bench_cow(void)
+{
+	volatile int *flag = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (flag == MAP_FAILED)
+		return fail_bench("cow_fault", "mmap");
+	long long best = -1;
+	for (int r = 0; r < ROUNDS; r++) {
+		char *p = anon(AREA);
+		if (!p)
+			break;
+		touch(p, AREA);
+		*flag = 0;
+		pid_t pid = fork();
+		if (pid == 0) {
+			/* Hold the pages shared until the parent is done. */
+			struct timespec ms = {0, 1000000};
+			while (*flag == 0)
+				nanosleep(&ms, NULL);
+			_exit(0);
+		}
+		if (pid < 0) {
+			munmap(p, AREA);
+			fail_bench("cow_fault", "fork");
+			break;
+		}
+		long long t = now_ns();
+		for (size_t i = 0; i < AREA; i += PAGE)
+			p[i] = 2;
+		t = now_ns() - t;
+		*flag = 1;
+		waitpid(pid, NULL, 0);
+		munmap(p, AREA);
+		if (best < 0 || t < best)
+			best = t;
+	}
+	munmap((void *)flag, PAGE);
+	if (best >= 0)
+		report_bench("cow_fault", best, AREA / PAGE);
+}
+
+static void bench_mremap(long n)
+{
+	/* Two 16 MiB places; the area moves back and forth between them. */
+	char *a = anon(AREA);
+	char *b = mmap(NULL, AREA, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!a || b == MAP_FAILED)
+		return fail_bench("mremap_move_16m", "mmap");
+	touch(a, AREA);
+	munmap(b, AREA);
+	char *from = a, *to = b;
+	long long best = -1;
+	for (int r = 0; r < ROUNDS; r++) {
+		long long t = now_ns();
+		for (long i = 0; i < n; i++) {
+			void *q = sys_mremap(from, AREA, AREA, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+			if (q != to) {
+				munmap(from, AREA);
+				return fail_bench("mremap_move_16m", "mremap");
+			}
+			char *x = from;
+			from = to;
+			to = x;
+		}
+		t = now_ns() - t;
+		if (best < 0 || t < best)
+			best = t;
+	}
+	if (from[0] != 1 || from[AREA - PAGE] != 1)
+		check_note("# bench mremap_move_16m: data did not survive the moves");
+	munmap(from, AREA);
+	report_bench("mremap_move_16m", best, n);
+}
+
+int main(int argc, char **argv)
+{
+	check_init("b_mm");
+	report_init();
+	if (argc > 1 && atol(argv[1]) > 0)
+		scale = atol(argv[1]);
+	struct utsname u;
+	uname(&u);
+	check_note("# b_mm on %s %s, scale %ld%%, best of %d rounds", u.sysname, u.release, scale, ROUNDS);
+	bench_first_touch();
+	bench_mmap_munmap("mmap_munmap_4k", PAGE, iters(2000));
+	bench_mmap_munmap("mmap_munmap_1m", MiB, iters(2000));
+	bench_brk(iters(2000));
+	bench_fork(iters(20));
+	bench_cow();
+	bench_fork_child_writes();
+	bench_mremap(iters(50));
+	bench_copy(iters(10));
+	return 0;
+}

@@ -1,0 +1,298 @@
+/*
+ * mmtest.h: helpers shared by the memory-management test programs
+ * (t_mmap, t_brk, t_fork, t_mprotect, t_mremap, t_madvise, t_mlock, t_oom)
+ * and the benchmark b_mm. Include after check.h.
+ *
+ * - run_child(fn, arg): fork, run fn in the child (core dumps off), exit
+ *   with its return value; the parent reaps it and gets the wait status.
+ *   A child explains a failure with child_fail("..."), which writes the
+ *   reason into a page shared with the parent (MAP_SHARED|MAP_ANONYMOUS).
+ * - check_child(name, fn, arg): case NAME passes iff the child exits 0.
+ * - check_child_signal(name, fn, arg, sig): ... iff it is killed by SIG.
+ * - probe(addr, how): read / write / execute ADDR in a child; returns
+ *   PROBE_OK, PROBE_SEGV, PROBE_BUS or PROBE_OTHER.
+ * - status_kb("VmRSS"): a kB field of /proc/self/status (-1: the file
+ *   cannot be opened, -2: no such field).
+ * - drop_root(): setgid/setuid 65534 (in a child).
+ * - in_mmkernel(): uname -r contains "mmkernel".
+ */
+#ifndef MMTEST_H
+#define MMTEST_H
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+
+#define PAGE 4096UL
+#define NOBODY 65534
+
+/* What a child tells its parent: a reason and a few numbers. */
+struct child_report {
+	char why[400];
+	long val[32];
+};
+
+static struct child_report *report;
+
+static inline void report_init(void)
+{
+	if (report)
+		return;
+	void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		check_note("# mmtest: cannot map the report page: %s", strerror(errno));
+		_exit(2);
+	}
+	report = p;
+}
+
+/* In a child: record why it failed; returns 1 (the exit status to use). */
+__attribute__((format(printf, 1, 2)))
+static inline int child_fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(report->why, sizeof report->why, fmt, ap);
+	va_end(ap);
+	return 1;
+}
+
+static inline int run_child(int (*fn)(void *), void *arg)
+{
+	report_init();
+	report->why[0] = '\0';
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct rlimit no_core = {0, 0};
+		setrlimit(RLIMIT_CORE, &no_core);
+		_exit(fn(arg));
+	}
+	if (pid < 0)
+		return -1;
+	int st = 0;
+	pid_t r;
+	do
+		r = waitpid(pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	return r == pid ? st : -1;
+}
+
+static inline void describe_status(char *buf, size_t len, int st)
+{
+	if (st == -1)
+		snprintf(buf, len, "fork or wait failed: %s", strerror(errno));
+	else if (WIFEXITED(st))
+		snprintf(buf, len, "child exited with %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, len, "child killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+	else
+		snprintf(buf, len, "wait status %#x", st);
+}
+
+static inline int check_child(const char *name, int (*fn)(void *), void *arg)
+{
+	int st = run_child(fn, arg);
+	char d[96];
+	describe_status(d, sizeof d, st);
+	return CHECKF(name, st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s%s%s", d, report->why[0] ? ": " : "",
+		      report->why);
+}
+
+static inline int check_child_signal(const char *name, int (*fn)(void *), void *arg, int sig)
+{
+	int st = run_child(fn, arg);
+	char d[96];
+	describe_status(d, sizeof d, st);
+	return CHECKF(name, st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == sig, "%s%s%s, want signal %d (%s)", d,
+		      report->why[0] ? ": " : "", report->why, sig, strsignal(sig));
+}
+
+/* ---- access probes ------------------------------------------------------ */
+
+enum { PROBE_READ, PROBE_WRITE, PROBE_EXEC };
+enum { PROBE_OK = 1, PROBE_SEGV = 0, PROBE_BUS = 2, PROBE_OTHER = -1 };
+
+static volatile char *probe_addr;
+static int probe_how;
+static volatile long probe_sink;
+
+static inline int probe_fn(void *unused)
+{
+	(void)unused;
+	if (probe_how == PROBE_READ) {
+		probe_sink = *probe_addr;
+	} else if (probe_how == PROBE_WRITE) {
+		*probe_addr = 0x5a;
+	} else {
+		void (*volatile f)(void) = (void (*)(void))(uintptr_t)probe_addr;
+		f();
+	}
+	return 0;
+}
+
+/* Access ADDR in a child: PROBE_OK, PROBE_SEGV, PROBE_BUS or PROBE_OTHER. */
+static inline int probe(const void *addr, int how)
+{
+	probe_addr = (volatile char *)addr;
+	probe_how = how;
+	int st = run_child(probe_fn, NULL);
+	if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return PROBE_OK;
+	if (st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV)
+		return PROBE_SEGV;
+	if (st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS)
+		return PROBE_BUS;
+	return PROBE_OTHER;
+}
+
+static inline const char *probe_name(int r)
+{
+	switch (r) {
+	case PROBE_OK:
+		return "works";
+	case PROBE_SEGV:
+		return "SIGSEGV";
+	case PROBE_BUS:
+		return "SIGBUS";
+	default:
+		return "other outcome";
+	}
+}
+
+/* ---- /proc and friends --------------------------------------------------- */
+
+/* Read a whole (small) file into BUF; returns its length or -1. */
+static inline long read_small_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t n = 0;
+	while (n + 1 < len) {
+		ssize_t r = read(fd, buf + n, len - 1 - n);
+		if (r < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	close(fd);
+	return (long)n;
+}
+
+/* FIELD ("VmRSS") of /proc/self/status in kB; -1 if the file cannot be
+ * opened, -2 if the field is missing. */
+static inline long status_kb(const char *field)
+{
+	static char buf[8192];
+	if (read_small_file("/proc/self/status", buf, sizeof buf) < 0)
+		return -1;
+	size_t fl = strlen(field);
+	for (char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		if (strncmp(line, field, fl) == 0 && line[fl] == ':')
+			return strtol(line + fl + 1, NULL, 10);
+	}
+	return -2;
+}
+
+static inline int have_proc_status(void)
+{
+	return status_kb("VmRSS") != -1;
+}
+
+static inline int in_mmkernel(void)
+{
+	struct utsname u;
+	return uname(&u) == 0 && strstr(u.release, "mmkernel") != NULL;
+}
+
+/* Become uid/gid 65534 (nobody): root's exemptions no longer apply. */
+static inline int drop_root(void)
+{
+	if (setgid(NOBODY) != 0)
+		return -1;
+	if (setuid(NOBODY) != 0)
+		return -1;
+	return getuid() == NOBODY && geteuid() == NOBODY ? 0 : -1;
+}
+
+/* The raw system calls, for the errno tables: musl's wrappers check or
+ * round some arguments themselves (mmap: offset and huge lengths;
+ * mprotect: rounds the start down), so the kernel would never see them. */
+#include <sys/syscall.h>
+static inline void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
+{
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+static inline int sys_mprotect(void *addr, size_t len, int prot)
+{
+	return (int)syscall(SYS_mprotect, addr, len, prot);
+}
+
+static inline void *sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
+{
+	return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
+}
+
+/* Anonymous private read-write memory, or NULL. */
+static inline void *anon(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Stamp every page of [p, p+len) with its index and a tag; check it back. */
+static inline void stamp_pages(void *p, size_t len, long tag)
+{
+	for (size_t i = 0; i < len / PAGE; i++) {
+		long *w = (long *)((char *)p + i * PAGE);
+		w[0] = tag;
+		w[1] = (long)i;
+		w[PAGE / sizeof(long) - 1] = tag ^ (long)i;
+	}
+}
+
+/* Index of the first page of [p, p+len) that is not stamped (FIRST is the
+ * index of p's first page in the stamping), or -1 if all are. */
+static inline long bad_stamp(const void *p, size_t len, long tag, long first)
+{
+	for (size_t i = 0; i < len / PAGE; i++) {
+		const long *w = (const long *)((const char *)p + i * PAGE);
+		long want = first + (long)i;
+		if (w[0] != tag || w[1] != want || w[PAGE / sizeof(long) - 1] != (tag ^ want))
+			return (long)i;
+	}
+	return -1;
+}
+
+/* Whether every byte of [p, p+len) is zero. */
+static inline int all_zero(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+	for (size_t i = 0; i < len; i++)
+		if (c[i])
+			return 0;
+	return 1;
+}
+
+/* Whether [p, p+len) is mapped at all (mincore succeeds). */
+static inline int is_mapped(const void *p, size_t len)
+{
+	unsigned char vec[64];
+	if (len / PAGE > sizeof vec)
+		len = sizeof vec * PAGE;
+	return mincore((void *)p, len, vec) == 0;
+}
+
+#endif /* MMTEST_H */
