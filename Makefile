@@ -23,9 +23,13 @@ SMP       ?= 1
 NUMA      ?=
 ACCEL     ?= tcg
 GDB       ?=
-DISPLAY_WINDOW ?=
+# A QEMU window (the framebuffer: console and memory picture) whenever a
+# graphical session is there to show it; DISPLAY_WINDOW= turns it off.
+DISPLAY_WINDOW ?= $(if $(DISPLAY)$(WAYLAND_DISPLAY),1)
 QEMU_ARGS ?=
-ARGS      ?=
+# make run's kernel command line: the memory picture on, init's demo, then
+# the shell. ARGS= gives a plain console.
+ARGS      ?= mempic
 INITRD_ADD ?=
 USB_STICK ?=
 JOBS      ?= 2

@@ -13,6 +13,7 @@ pub mod exit;
 pub mod image;
 pub mod ktest_output;
 pub mod matrix;
+pub mod picture;
 pub mod qemu;
 pub mod runner;
 pub mod screendump;

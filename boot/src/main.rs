@@ -368,6 +368,14 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
     p.config.smp = spec.smp;
     p.config.numa = spec.numa.clone();
     p.config.disk = spec.disk;
+    // screendump=: a QMP socket to pause the guest and save its screen.
+    let (socket, ppm) = (dir.join("qmp.sock"), dir.join("screen.ppm"));
+    for stale in [&socket, &ppm, &dir.join("screen.png")] {
+        let _ = std::fs::remove_file(stale);
+    }
+    if spec.screendump.is_some() {
+        p.config.qmp_socket = Some(socket.clone());
+    }
     if let Some(acc) = a.get("accel") {
         if let Ok(acc) = Accel::parse(acc) {
             p.config.accel = acc;
@@ -388,11 +396,18 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
         },
         None => runner::Input::Null,
     };
+    // None until the screendump is taken (it ends the run).
+    let mut shot: Option<Result<(), String>> = None;
     let result = runner::run_with_input(cmd, Some(Duration::from_secs(spec.timeout_secs)), input, |line, _| {
         log.push(match sym.as_mut() {
             Some(s) => s.annotate(line),
             None => line.to_string(),
         });
+        if let Some(text) = spec.screendump.as_deref() {
+            if shot.is_none() && line.contains(text) {
+                shot = Some(boot::screendump::dump_and_quit(&socket, &ppm).map_err(|e| format!("screendump: {e:#}")));
+            }
+        }
     });
     let result = match result {
         Ok(r) => r,
@@ -400,7 +415,26 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
     };
     let mut report = Report::default();
     result.lines.iter().for_each(|l| report.feed(l));
-    let mut verdict = evaluate(spec.expect, result.outcome, &report);
+    // A run ended by its screendump: QEMU left through `quit` (status 0).
+    let outcome = match (&shot, result.outcome) {
+        (Some(Ok(())), Outcome::Reset) => Outcome::Success,
+        (_, o) => o,
+    };
+    let mut verdict = evaluate(spec.expect, outcome, &report);
+    let mut picture_lines = Vec::new();
+    if let Some(text) = spec.screendump.as_deref() {
+        let checked = match shot {
+            None => Err(format!("no screendump: '{text}' never appeared on serial")),
+            Some(Err(e)) => Err(e),
+            Some(Ok(())) => check_screendump(spec, &ppm, &dir.join("screen.png"), &result.lines, &mut picture_lines),
+        };
+        if let Err(e) = checked {
+            verdict = Err(match verdict {
+                Ok(()) => e,
+                Err(v) => format!("{v}; {e}"),
+            });
+        }
+    }
     let missing = matrix::missing_output(spec, &result.lines);
     if verdict.is_ok() && !missing.is_empty() {
         verdict = Err(format!("serial output lacks {}", missing.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ")));
@@ -415,6 +449,7 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
         spec.numa.as_ref().map(|n| format!(", {} NUMA nodes", n.nodes)).unwrap_or_default(),
         if spec.cmdline.is_empty() { String::new() } else { format!(", cmdline \"{}\"", spec.cmdline) },
     ));
+    out.append(&mut picture_lines);
     if verdict.is_ok() {
         out.extend(log.iter().filter(|l| boot::ktest_output::parse_case(l).is_some() || boot::ktest_output::parse_summary(l).is_some()).cloned());
     } else {
@@ -435,6 +470,28 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
         result.elapsed.as_secs_f64()
     ));
     (out, MatrixResult { label: spec.label.clone(), verdict, secs: result.elapsed.as_secs_f64() })
+}
+
+/// After a matrix run's screendump: keep it as PNG, check that the screen
+/// is not blank and, with `picture_tolerance=`, compare the memory picture
+/// with the kernel's last `mempic: drawn cells` line. The comparison's
+/// table goes to `out`.
+fn check_screendump(spec: &RunSpec, ppm: &Path, png: &Path, lines: &[String], out: &mut Vec<String>) -> Result<(), String> {
+    use boot::{picture, screendump};
+    let data = std::fs::read(ppm).map_err(|e| format!("reading {}: {e}", ppm.display()))?;
+    let img = screendump::parse_ppm(&data).map_err(|e| format!("{e:#}"))?;
+    let _ = std::fs::remove_file(ppm);
+    match std::fs::write(png, screendump::encode_png(&img)) {
+        Ok(()) => out.push(format!("screendump: {}x{} saved to {}", img.width, img.height, png.display())),
+        Err(e) => out.push(format!("screendump: cannot write {}: {e}", png.display())),
+    }
+    picture::check_not_blank(&img)?;
+    let Some(tolerance) = spec.picture_tolerance else { return Ok(()) };
+    let line = picture::find_drawn(lines).ok_or_else(|| format!("no '{}' line on serial to check the picture against", picture::DRAWN_TAG))?;
+    let drawn = picture::parse_drawn(line).map_err(|e| format!("{e:#}"))?;
+    let check = picture::check(&img, &drawn, tolerance);
+    out.extend(check.lines);
+    check.verdict
 }
 
 fn cmd_matrix(argv: &[String]) -> Result<i32> {

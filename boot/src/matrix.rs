@@ -24,6 +24,19 @@
 //! ```text
 //! kernel=kernel name=shell cmdline="init=/bin/sh exit_on_init" expect=exit input=shell-input.txt expect_output="argv[1] = x"
 //! ```
+//!
+//! `screendump=TEXT` starts QEMU with a QMP socket and, when a serial line
+//! contains TEXT, pauses the guest, saves the screen (`screen.png` beside
+//! the run's serial log) and quits QEMU; the run then counts as having
+//! exited with success, and fails if the screen is blank or TEXT never
+//! came. `picture_tolerance=PCT` (needs `screendump=`) also checks the
+//! memory picture against the kernel's `mempic: drawn cells` line (see
+//! `picture.rs`): every class above 1% must have a pixel share within PCT
+//! percentage points of its cell share.
+//!
+//! ```text
+//! kernel=kernel name=mempic-shot cmdline="mempic init=/bin/hello" expect=exit screendump="mempic: drawn cells" picture_tolerance=2
+//! ```
 
 use std::path::PathBuf;
 
@@ -59,6 +72,12 @@ pub struct RunSpec {
     pub prompt: String,
     /// Texts the serial output must contain (`expect_output=`).
     pub expect_output: Vec<String>,
+    /// Take a screendump, then quit, when a line contains this
+    /// (`screendump=`).
+    pub screendump: Option<String>,
+    /// Check the memory picture in the screendump against the kernel's
+    /// counts, within this many percentage points (`picture_tolerance=`).
+    pub picture_tolerance: Option<f64>,
 }
 
 /// The shell's prompt: the default `prompt=`.
@@ -140,6 +159,8 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
         let mut input = None;
         let mut prompt = None;
         let mut expect_output = Vec::new();
+        let mut screendump = None;
+        let mut picture_tolerance = None;
         for w in words(line).with_context(ctx)? {
             let (k, v) = w.split_once('=').with_context(|| format!("{}: '{w}' is not key=value", ctx()))?;
             match k {
@@ -163,6 +184,15 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
                 "prompt" => prompt = Some(v.to_string()),
                 "expect_output" if v.is_empty() => bail!("{}: expect_output= must not be empty", ctx()),
                 "expect_output" => expect_output.push(v.to_string()),
+                "screendump" if v.is_empty() => bail!("{}: screendump= must not be empty", ctx()),
+                "screendump" => screendump = Some(v.to_string()),
+                "picture_tolerance" => {
+                    let pct: f64 = v.parse().with_context(ctx)?;
+                    if !(0.0..=100.0).contains(&pct) {
+                        bail!("{}: picture_tolerance must be 0..100 percentage points", ctx());
+                    }
+                    picture_tolerance = Some(pct);
+                }
                 "disk" => {
                     disk = match v {
                         "ide" => DiskAttach::Ide,
@@ -176,6 +206,9 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
         let kernel = kernel.with_context(|| format!("{}: kernel= is required", ctx()))?;
         if prompt.is_some() && input.is_none() {
             bail!("{}: prompt= needs input=", ctx());
+        }
+        if picture_tolerance.is_some() && screendump.is_none() {
+            bail!("{}: picture_tolerance= needs screendump=", ctx());
         }
         let prompt = prompt.unwrap_or_else(|| DEFAULT_PROMPT.to_string());
         let name = name.unwrap_or_else(|| kernel.clone());
@@ -199,6 +232,8 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
                 input: input.clone(),
                 prompt: prompt.clone(),
                 expect_output: expect_output.clone(),
+                screendump: screendump.clone(),
+                picture_tolerance,
             });
         }
     }
@@ -243,6 +278,23 @@ mod tests {
         let lines = vec!["boot".to_string(), "argv[1] = x".to_string()];
         assert_eq!(missing_output(&runs[0], &lines), vec!["MemTotal:"]);
         assert!(missing_output(&runs[1], &lines).is_empty());
+    }
+
+    #[test]
+    fn screendump_and_picture_tolerance() {
+        let runs = parse(concat!(
+            "kernel=kernel name=shot firmware=bios screendump=\"mempic: drawn cells\" picture_tolerance=2.5\n",
+            "kernel=kernel name=plain firmware=bios screendump=ready\n",
+        ))
+        .unwrap();
+        assert_eq!(runs[0].screendump.as_deref(), Some("mempic: drawn cells"));
+        assert_eq!(runs[0].picture_tolerance, Some(2.5));
+        assert_eq!(runs[1].screendump.as_deref(), Some("ready"));
+        assert_eq!(runs[1].picture_tolerance, None);
+        assert!(parse("kernel=a picture_tolerance=2").is_err(), "tolerance without screendump");
+        assert!(parse("kernel=a screendump=x picture_tolerance=-1").is_err());
+        assert!(parse("kernel=a screendump=x picture_tolerance=two").is_err());
+        assert!(parse("kernel=a screendump=").is_err());
     }
 
     #[test]

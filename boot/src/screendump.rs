@@ -191,15 +191,25 @@ impl Qmp {
     }
 
     /// Pause the guest (so the screen is the one of this instant), save
-    /// the screen as PPM at `ppm`, and quit QEMU.
+    /// the screen as PPM at `ppm`, and quit QEMU (also when the dump
+    /// failed, so a paused guest is never left waiting for a timeout).
     pub fn stop_dump_quit(&mut self, ppm: &Path) -> Result<()> {
         self.execute(r#"{"execute":"stop"}"#)?;
-        let path = ppm.to_str().context("screendump path is not UTF-8")?.replace('\\', "\\\\").replace('"', "\\\"");
-        self.execute(&format!(r#"{{"execute":"screendump","arguments":{{"filename":"{path}"}}}}"#))?;
+        let dumped = ppm.to_str().context("screendump path is not UTF-8").and_then(|p| {
+            let path = p.replace('\\', "\\\\").replace('"', "\\\"");
+            self.execute(&format!(r#"{{"execute":"screendump","arguments":{{"filename":"{path}"}}}}"#))
+        });
         // QEMU may close the socket before answering `quit`.
         let _ = self.execute(r#"{"execute":"quit"}"#);
-        Ok(())
+        dumped.map(|_| ())
     }
+}
+
+/// Connect to QEMU's QMP socket (waiting up to ten seconds for it), pause
+/// the guest, save the screen to `ppm` and quit QEMU: the matrix's
+/// `screendump=` at its trigger line.
+pub fn dump_and_quit(socket: &Path, ppm: &Path) -> Result<()> {
+    connect_retrying(socket)?.stop_dump_quit(ppm)
 }
 
 /// Connect to QMP, retrying for up to ten seconds while QEMU starts.

@@ -16,6 +16,20 @@
 //! whose class changed are painted),
 //! so it follows allocations live without ever stalling the machine under
 //! TCG; the title and legend totals are refreshed at the end of each sweep.
+//!
+//! After the first complete sweep (and after `echo report > /proc/mempic`,
+//! at the end of the next one) one line goes to serial with what is on the
+//! screen, for tests that check a screendump against it (boot's matrix key
+//! `picture_tolerance=`):
+//!
+//! ```text
+//! mempic: drawn cells sweep=1 cell=4 fill=4 frames_per_cell=1 cells=32735 rect=3,108,1272,52 rect=3,180,1272,364 free0=3:ffec50 ... hole=96:1a1a1a
+//! ```
+//!
+//! `cell` is the cell pitch and `fill` the side of its painted square in
+//! pixels, `rect=X,Y,W,H` the cell area of each zone (headings excluded),
+//! and `CLASS=CELLS:RRGGBB` every class with its cells on screen and its
+//! colour, so the palette has a single source.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -117,6 +131,8 @@ struct Picture {
     managed_pages: u64,
     /// Hash of the title and legend text on screen.
     header_hash: u64,
+    /// Print the `mempic: drawn cells` line when the current sweep ends.
+    report: bool,
 }
 
 /// Width of one legend entry in text cells: swatch, name, size.
@@ -196,6 +212,7 @@ impl Picture {
             last: ClassCounts::default(),
             managed_pages: pa.nr_managed_pages(),
             header_hash: 0,
+            report: true,
         }
     }
 
@@ -209,9 +226,55 @@ impl Picture {
         (self.x0 + c * self.cell_px, z.heading_y + self.text_cell.1 + r * self.cell_px)
     }
 
+    /// Side of a cell's painted square: large cells keep a one-pixel gap.
+    fn fill_px(&self) -> usize {
+        if self.cell_px >= 5 { self.cell_px - 1 } else { self.cell_px }
+    }
+
     fn paint_cell(&self, con: &mut Console, x: usize, y: usize, c: FrameClass) {
-        let s = if self.cell_px >= 5 { self.cell_px - 1 } else { self.cell_px };
+        let s = self.fill_px();
         con.fill_rect(x, y, s, s, colour(c));
+    }
+
+    /// The `mempic: drawn cells ...` line (see the module comment): the
+    /// cells on screen per class, from `drawn`, which is exactly what has
+    /// been painted.
+    fn write_drawn(&self, w: &mut dyn Write) -> fmt::Result {
+        let mut cells = [0u64; NR_CLASSES];
+        let mut undrawn = 0u64;
+        for &d in &self.drawn {
+            match cells.get_mut(d as usize) {
+                Some(n) => *n += 1,
+                None => undrawn += 1,
+            }
+        }
+        write!(
+            w,
+            "mempic: drawn cells sweep={} cell={} fill={} frames_per_cell={} cells={}",
+            SWEEPS.load(Ordering::Relaxed),
+            self.cell_px,
+            self.fill_px(),
+            self.pages_per_cell,
+            self.drawn.len()
+        )?;
+        if undrawn > 0 {
+            write!(w, " undrawn={}", undrawn)?;
+        }
+        for z in &self.zones {
+            let rows = (z.cells as usize).div_ceil(self.cols);
+            let y = z.heading_y + self.text_cell.1;
+            write!(w, " rect={},{},{},{}", self.x0, y, self.cols * self.cell_px, rows * self.cell_px)?;
+        }
+        for (i, n) in cells.iter().enumerate() {
+            let c = FrameClass::from_index(i);
+            let Rgb(r, g, b) = colour(c);
+            match c {
+                FrameClass::Free(o) => write!(w, " free{}", o)?,
+                other => write!(w, " {}", other.name())?,
+            }
+            write!(w, "={}:{:02x}{:02x}{:02x}", n, r, g, b)?;
+        }
+        writeln!(w)
     }
 
     /// Title and legend, from the totals of the last complete sweep.
@@ -322,6 +385,14 @@ impl Picture {
                     self.managed_pages = pa.nr_managed_pages();
                     SWEEPS.fetch_add(1, Ordering::Relaxed);
                     self.draw_header(con, false);
+                    if self.report {
+                        self.report = false;
+                        // One write, so nothing interleaves with the line
+                        // (about 600 bytes with two zones, 25 more a zone).
+                        let mut line = LineBuf::<2048>::new();
+                        let _ = self.write_drawn(&mut line);
+                        arch::serial::write_str(line.as_str());
+                    }
                     return;
                 }
                 continue;
@@ -442,12 +513,20 @@ pub fn render_text(out: &mut dyn fmt::Write) -> fmt::Result {
 }
 
 /// /proc/mempic writes: "1" (or "on") shows the picture, "0" ("off")
-/// hides it; anything else is EINVAL, and ENODEV when there is no
-/// framebuffer (or it is too small) to draw on.
+/// hides it, "report" prints the `mempic: drawn cells` line on serial at
+/// the end of the next sweep; anything else is EINVAL, and ENODEV when
+/// there is no framebuffer (or it is too small) to draw on, or no picture
+/// to report on.
 pub fn write_control(text: &str) -> Result<(), crate::errno::Errno> {
     let on = match text.trim() {
         "1" | "on" => true,
         "0" | "off" => false,
+        "report" => {
+            let asked = x86_64::instructions::interrupts::without_interrupts(|| {
+                PICTURE.lock().as_mut().map(|p| p.report = true).is_some()
+            });
+            return if asked { Ok(()) } else { Err(crate::errno::ENODEV) };
+        }
         _ => return Err(crate::errno::EINVAL),
     };
     if set_enabled(on) { Ok(()) } else { Err(crate::errno::ENODEV) }
