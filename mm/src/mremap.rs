@@ -18,7 +18,7 @@
 //! not move, or a limit refuses.
 
 use crate::address_space::{AddressSpace, MMAP_MIN_ADDR, MmEnv, Rlimits, TASK_SIZE};
-use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
 use crate::error::MmError;
 use crate::vma::{Vma, VmFlags};
 
@@ -179,38 +179,28 @@ impl AddressSpace {
             return Err(MmError::NoMemory);
         }
         let extra = (new_len.saturating_sub(len)) >> PAGE_SHIFT;
-        if dontunmap {
-            // The old area stays: the new one is all extra memory.
-            self.check_growth(env, vma, new_len >> PAGE_SHIFT, lim)?;
-        } else if extra > 0 {
-            self.check_growth(env, vma, extra, lim)?;
+        // The old area stays with DONTUNMAP: the new one is all extra memory.
+        let growth = if dontunmap { new_len >> PAGE_SHIFT } else { extra };
+        if growth > 0 {
+            self.check_growth(env, vma, growth, lim)?;
         }
         let new = Vma { start: to, end: to + new_len, flags: vma.flags, pgoff: vma.pgoff_of(from), backing: vma.backing.clone() };
         let pages_charged = if new.flags.contains(VmFlags::ACCOUNT) { new.pages() } else { 0 };
-        // Take the entries out of the old place.
-        let leaves = self.leaves(env, from, from + len);
-        let mut flush = crate::tlb::TlbFlush::none();
-        for l in &leaves {
-            if let Ok(Some(pte)) = self.mapper(env).pte(l.va, false) {
-                pte.set_unused();
-                flush = flush.merge(crate::tlb::TlbFlush::page(l.va, PAGE_SIZE));
+        // Move the page-table entries (whole page tables where both sides
+        // are 2 MiB aligned); no page is touched or copied.
+        if self.mapper(env).move_range(from, to, len).is_err() {
+            if vma.flags.contains(VmFlags::ACCOUNT) {
+                env.commit.unaccount(growth);
             }
+            return Err(MmError::NoMemory);
         }
-        flush.flush(env.tlb);
+        crate::tlb::TlbFlush::page(from, len).flush(env.tlb);
         // The new area: attach without committing again (moved pages were
         // already committed; the growth was charged above).
         self.account_vma(&new, true);
         self.counters.committed += pages_charged;
         if self.vmas.insert(new, usize::MAX).is_err() {
             return Err(MmError::NoMemory);
-        }
-        for l in &leaves {
-            let pfn = Pfn::from_phys(l.phys.as_u64());
-            let nva = to + (l.va - from);
-            if let Ok(Some(pte)) = self.mapper(env).pte(nva, true) {
-                pte.set_addr(l.phys, l.flags);
-            }
-            let _ = pfn;
         }
         // Remove the old range: its entries are already gone, so nothing
         // is released twice. Its commitment passes to the new area, which

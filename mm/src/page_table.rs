@@ -427,6 +427,105 @@ impl<'a> Mapper<'a> {
         Ok(Some(&mut self.table(table)[index(va, 1)]))
     }
 
+    /// The level-1 table (page table) for the 2 MiB around `va`: created
+    /// when `create`, a huge leaf there split first. None if absent.
+    fn page_table_of(&mut self, va: u64, create: bool) -> Result<Option<PhysAddr>, MapError> {
+        let mut table = self.root;
+        for level in (2..=4).rev() {
+            let e = &mut self.table(table)[index(va, level)];
+            if e.flags().contains(F::PRESENT) {
+                if is_leaf(e, level) {
+                    self.split(e, level, va)?;
+                }
+                table = e.addr();
+            } else if create {
+                table = self.next_table(e, va)?;
+            } else {
+                return Ok(None);
+            }
+        }
+        Ok(Some(table))
+    }
+
+    /// Move the entries mapping `[from, from+len)` so that they map
+    /// `[to, to+len)` instead (Linux's `move_page_tables`): where both sides
+    /// are 2 MiB aligned over a whole 2 MiB, the page table itself changes
+    /// place (one directory entry, `move_normal_pmd`); elsewhere entries
+    /// move one by one inside cached tables. The ranges must not overlap
+    /// and the destination must be empty. Destination tables are made
+    /// first, so a failure (ENOMEM) leaves everything where it was. The
+    /// caller flushes the TLB for `from`; tables the move empties stay
+    /// until the caller unmaps the old range.
+    pub fn move_range(&mut self, from: u64, to: u64, len: u64) -> Result<(), MapError> {
+        const PMD: u64 = 1 << 21;
+        if from % 4096 != 0 || to % 4096 != 0 || len % 4096 != 0 || !canonical(from) || !canonical(to) {
+            return Err(MapError::BadRange);
+        }
+        // The destination's page tables, before anything moves.
+        let mut d = to;
+        while d < to + len {
+            self.page_table_of(d, true)?;
+            d = (d & !(PMD - 1)) + PMD;
+        }
+        let mut off = 0;
+        while off < len {
+            let (s, d) = (from + off, to + off);
+            if s % PMD == 0 && d % PMD == 0 && len - off >= PMD && self.move_page_table(s, d) {
+                off += PMD;
+                continue;
+            }
+            let end = len.min(off + (PMD - s % PMD)).min(off + (PMD - d % PMD));
+            if let Some(spt) = self.page_table_of(s, false)? {
+                let dpt = self.page_table_of(d, false)?.ok_or(MapError::NoMemory)?;
+                for o in (off..end).step_by(4096) {
+                    let src = &mut self.table(spt)[index(from + o, 1)];
+                    if src.is_unused() {
+                        continue;
+                    }
+                    let entry = src.clone();
+                    src.set_unused();
+                    self.table(dpt)[index(to + o, 1)] = entry;
+                }
+            }
+            off = end;
+        }
+        Ok(())
+    }
+
+    /// Hand the page table under the directory entry for `from` to `to`'s
+    /// entry (both 2 MiB aligned), freeing the empty table `to` had. False
+    /// when there is no page table to move or `to`'s is not empty.
+    fn move_page_table(&mut self, from: u64, to: u64) -> bool {
+        let pd_entry = |m: &Self, va: u64| -> Option<&'static mut PageTableEntry> {
+            let mut table = m.root;
+            for level in (3..=4).rev() {
+                let e = &m.table(table)[index(va, level)];
+                if !e.flags().contains(F::PRESENT) || is_leaf(e, level) {
+                    return None;
+                }
+                table = e.addr();
+            }
+            Some(&mut m.table(table)[index(va, 2)])
+        };
+        let Some(src) = pd_entry(self, from) else { return false };
+        if !src.flags().contains(F::PRESENT) || is_leaf(src, 2) {
+            return false;
+        }
+        let (pt, flags) = (src.addr(), src.flags());
+        let Some(dst) = pd_entry(self, to) else { return false };
+        if dst.flags().contains(F::PRESENT) {
+            if is_leaf(dst, 2) || self.table(dst.addr()).iter().any(|e| !e.is_unused()) {
+                return false;
+            }
+            self.alloc.free_table(dst.addr());
+        }
+        dst.set_addr(pt, flags);
+        if let Some(src) = pd_entry(self, from) {
+            src.set_unused();
+        }
+        true
+    }
+
     /// Visit every leaf in `[start, end)` with its effective rights.
     pub fn for_each_leaf(&self, start: u64, end: u64, f: &mut dyn FnMut(Leaf)) {
         fn visit(m: &Mapper<'_>, pa: PhysAddr, level: u32, base: u64, start: u64, end: u64, w: bool, x: bool, u: bool, f: &mut dyn FnMut(Leaf)) {

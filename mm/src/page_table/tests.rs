@@ -220,3 +220,51 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn move_range_hands_over_whole_page_tables_when_both_sides_are_2m_aligned() {
+    let t = Tables::new(64);
+    let mut m = Mapper::new(t.ram.window, &t, t.root());
+    let (from, to) = (0x4000_0000u64, 0x8000_0000u64);
+    let len = 2 * MB + 3 * 4096;
+    for i in 0..len / 4096 {
+        m.map_page(from + i * 4096, 0x7000_0000 + i * 4096, MapSize::Size4K, RW | F::USER_ACCESSIBLE).unwrap();
+    }
+    let pt_before = m.page_table_of(from, false).unwrap().unwrap();
+    m.move_range(from, to, len).unwrap();
+    assert_eq!(m.page_table_of(to, false).unwrap(), Some(pt_before), "the page table itself moved (move_normal_pmd)");
+    for i in 0..len / 4096 {
+        assert_eq!(tr(&m, to + i * 4096), Some((0x7000_0000 + i * 4096, true, MapSize::Size4K)), "page {i}");
+        assert_eq!(tr(&m, from + i * 4096), None, "old page {i} still mapped");
+    }
+    // The old range's emptied tables go when it is unmapped; what is left
+    // is exactly what mapping `len` at `to` from scratch would use.
+    let mut seen = 0;
+    m.unmap_range(from, len, &mut |_| seen += 1).unwrap().ignore();
+    assert_eq!(seen, 0);
+    let live = t.live();
+    let t2 = Tables::new(64);
+    let mut m2 = Mapper::new(t2.ram.window, &t2, t2.root());
+    for i in 0..len / 4096 {
+        m2.map_page(to + i * 4096, 0x7000_0000 + i * 4096, MapSize::Size4K, RW | F::USER_ACCESSIBLE).unwrap();
+    }
+    assert_eq!(live, t2.live());
+}
+
+#[test]
+fn move_range_moves_entries_one_by_one_across_unaligned_tables() {
+    let t = Tables::new(64);
+    let mut m = Mapper::new(t.ram.window, &t, t.root());
+    let (from, to) = (0x4000_0000u64 + 2 * MB - 2 * 4096, 0x8000_0000u64 + 5 * 4096);
+    let n = 6;
+    for i in 0..n {
+        let flags = if i % 2 == 0 { RW | F::USER_ACCESSIBLE } else { F::USER_ACCESSIBLE | F::NO_EXECUTE };
+        m.map_page(from + i * 4096, 0x7000_0000 + i * 4096, MapSize::Size4K, flags).unwrap();
+    }
+    m.move_range(from, to, n * 4096).unwrap();
+    for i in 0..n {
+        assert_eq!(tr(&m, to + i * 4096), Some((0x7000_0000 + i * 4096, i % 2 == 0, MapSize::Size4K)), "page {i}");
+        assert_eq!(tr(&m, from + i * 4096), None);
+    }
+    assert_eq!(m.move_range(from + 1, to, 4096), Err(MapError::BadRange));
+}
