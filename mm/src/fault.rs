@@ -165,6 +165,14 @@ impl AddressSpace {
         match self.install_pte(env, va, pfn, flags) {
             Ok(f) => {
                 f.flush(env.tlb);
+                // Any page mapped into a locked area is locked (Linux's
+                // mlock_vma_folio from the rmap), not only new anonymous ones.
+                if vma.flags.contains(VmFlags::LOCKED) && pfn != env.zero_page {
+                    if let Some(p) = env.pa.page(pfn).filter(|p| !p.has(PageFlags::MLOCKED)) {
+                        p.insert_flags(PageFlags::MLOCKED);
+                        env.pa.vmstat.mlocked_pages.add(1);
+                    }
+                }
                 Ok(())
             }
             Err(_) => {

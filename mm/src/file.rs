@@ -87,8 +87,10 @@ impl MemObject {
     }
 
     /// Pages past the last byte (files only).
+    /// Past the end of the file, or of the shared segment (a mapping grown
+    /// by mremap does not grow the segment: SIGBUS there, as shmem gives).
     fn beyond_eof(&self, pgoff: u64) -> bool {
-        self.kind == ObjKind::File && pgoff >= self.size.div_ceil(PAGE_SIZE)
+        pgoff >= self.size.div_ceil(PAGE_SIZE)
     }
 
     /// The page at `pgoff`, created if needed, with one more reference

@@ -249,7 +249,8 @@ impl AddressSpace {
             vm |= VmFlags::NORESERVE;
         }
         let start = self.mmap_region(env, addr, len, vm, pgoff, backing, flags & MAP_FIXED != 0, lim)?;
-        let populate = (flags & MAP_POPULATE != 0 && flags & MAP_NONBLOCK == 0) || vm.contains(VmFlags::LOCKED);
+        // populate_vma_page_range skips VM_LOCKONFAULT areas.
+        let populate = ((flags & MAP_POPULATE != 0 && flags & MAP_NONBLOCK == 0) || vm.contains(VmFlags::LOCKED)) && !vm.contains(VmFlags::LOCKONFAULT);
         if populate {
             // Failures here are not reported: the mapping exists and the
             // pages will fault in later (Linux ignores them too).

@@ -606,7 +606,6 @@ fn mremap_of_cow_pages_after_fork_keeps_map_and_ref_counts() {
 }
 
 #[test]
-#[ignore = "bug: a grown shared anonymous mapping does not SIGBUS past the shmem object's size (fault.rs/file.rs, not mremap)"]
 fn mremap_grown_shared_anonymous_mapping_faults_sigbus_past_the_object() {
     // shmem_fault -> shmem_get_folio_gfp: an index at or past i_size is
     // -EINVAL -> VM_FAULT_SIGBUS; mremap grows the area, not the object.
@@ -948,7 +947,6 @@ fn mlockall_onfault_locks_current_areas_without_populating_them() {
 }
 
 #[test]
-#[ignore = "bug: mmap populates a VM_LOCKONFAULT area (MCL_FUTURE|MCL_ONFAULT); Linux's populate_vma_page_range skips it (fault.rs populate / mmap.rs)"]
 fn mlockall_future_onfault_does_not_populate_later_mappings() {
     let (env, mut mm) = setup();
     mm.mlockall(&env, MCL_FUTURE | MCL_ONFAULT, &lim()).unwrap();
@@ -958,7 +956,6 @@ fn mlockall_future_onfault_does_not_populate_later_mappings() {
 }
 
 #[test]
-#[ignore = "bug: shared and file pages faulted into a VM_LOCKED area are not marked mlocked (fault.rs: only new anonymous pages are)"]
 fn shared_pages_faulted_into_a_locked_area_are_mlocked() {
     // __folio_add_file_rmap -> mlock_vma_folio for a VM_LOCKED vma.
     let (env, mut mm) = setup();
