@@ -162,21 +162,10 @@ impl Kmalloc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::SimRam;
     use alloc::vec::Vec;
 
     fn heap() -> (Kmalloc, &'static PageAllocator) {
-        let size = 64 << 20;
-        let ram = SimRam::new(0, size);
-        let mut mb = crate::memblock::Memblock::new();
-        mb.set_phys(ram.window);
-        mb.add(0, size).unwrap();
-        mb.reserve(0, PAGE_SIZE, "first page").unwrap();
-        let topo = crate::numa::Topology::single_node(size);
-        topo.apply(&mut mb).unwrap();
-        let pa: &'static PageAllocator = alloc::boxed::Box::leak(alloc::boxed::Box::new(PageAllocator::new(&mut mb, topo, ram.window).unwrap()));
-        pa.free_boot_memory(&mb);
-        pa.setup_watermarks(None);
+        let pa = crate::testing::page_allocator(64 << 20);
         let reg: &'static CacheRegistry = alloc::boxed::Box::leak(alloc::boxed::Box::new(CacheRegistry::new()));
         (Kmalloc::new(pa, reg, SlabFlags::empty()).unwrap(), pa)
     }

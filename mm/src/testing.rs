@@ -52,3 +52,45 @@ impl SimRam {
         unsafe { core::ptr::write_bytes(self.at(pa), byte, len as usize) };
     }
 }
+
+/// A leaked one-node machine of `size` bytes of RAM at physical 0 (the
+/// first page reserved, as on x86), with its buddy allocator ready and
+/// watermarks set: what most host tests above the buddy allocator run on.
+pub fn page_allocator(size: u64) -> &'static crate::page_alloc::PageAllocator {
+    let ram = SimRam::new(0, size);
+    let mut mb = crate::memblock::Memblock::new();
+    mb.set_phys(ram.window);
+    mb.add(0, size).expect("testing: memblock add");
+    mb.reserve(0, crate::addr::PAGE_SIZE, "first page").expect("testing: memblock reserve");
+    let topo = crate::numa::Topology::single_node(size);
+    topo.apply(&mut mb).expect("testing: topology");
+    let pa = std::boxed::Box::leak(std::boxed::Box::new(crate::page_alloc::PageAllocator::new(&mut mb, topo, ram.window).expect("testing: page allocator")));
+    pa.free_boot_memory(&mb);
+    pa.setup_watermarks(None);
+    pa
+}
+
+/// Page-table pages taken from a page allocator (zeroed order-0 pages).
+pub struct PaTables(pub &'static crate::page_alloc::PageAllocator);
+
+impl crate::page_table::TableAlloc for PaTables {
+    fn alloc_table(&self) -> Option<crate::addr::PhysAddr> {
+        self.0.alloc_pages(crate::gfp::Gfp::ZERO, 0).map(|p| crate::addr::PhysAddr::new(p.phys()))
+    }
+    fn free_table(&self, pa: crate::addr::PhysAddr) {
+        self.0.free_pages(crate::addr::Pfn::from_phys(pa.as_u64()), 0).expect("testing: freeing a page table");
+    }
+}
+
+/// A TLB that counts: +1 per page flush, +1000 per full flush.
+#[derive(Default)]
+pub struct Flushes(pub core::sync::atomic::AtomicU64);
+
+impl crate::tlb::TlbFlusher for Flushes {
+    fn flush_page(&self, _va: u64) {
+        self.0.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    }
+    fn flush_all(&self) {
+        self.0.fetch_add(1000, core::sync::atomic::Ordering::Relaxed);
+    }
+}

@@ -12,13 +12,12 @@ use crate::file::MemObject;
 use crate::gfp::Gfp;
 use crate::mmap::*;
 use crate::overcommit::{OVERCOMMIT_ALWAYS, OVERCOMMIT_GUESS, OVERCOMMIT_NEVER};
-use crate::testing::SimRam;
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 
 const P: u64 = PAGE_SIZE;
 const MB: u64 = 1 << 20;
@@ -32,28 +31,7 @@ const A: u64 = 0x1000_0000;
 const MAPERR: FaultError = FaultError::Segv(SegvCode::MapErr);
 const ACCERR: FaultError = FaultError::Segv(SegvCode::AccErr);
 
-struct PaTables(&'static PageAllocator);
-
-impl TableAlloc for PaTables {
-    fn alloc_table(&self) -> Option<PhysAddr> {
-        self.0.alloc_pages(Gfp::ZERO, 0).map(|p| PhysAddr::new(p.phys()))
-    }
-    fn free_table(&self, pa: PhysAddr) {
-        self.0.free_pages(Pfn::from_phys(pa.as_u64()), 0).unwrap();
-    }
-}
-
-#[derive(Default)]
-struct Flushes(AtomicU64);
-
-impl TlbFlusher for Flushes {
-    fn flush_page(&self, _va: u64) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-    fn flush_all(&self) {
-        self.0.fetch_add(1000, Ordering::Relaxed);
-    }
-}
+use crate::testing::{Flushes, PaTables};
 
 fn leak<T>(x: T) -> &'static T {
     Box::leak(Box::new(x))
@@ -61,17 +39,7 @@ fn leak<T>(x: T) -> &'static T {
 
 /// A machine of `mib` MiB with its own commit state, and its TLB counter.
 fn machine_tlb(mib: u64) -> (MmEnv<'static>, &'static Flushes) {
-    let size = mib * MB;
-    let ram = SimRam::new(0, size);
-    let mut mb = crate::memblock::Memblock::new();
-    mb.set_phys(ram.window);
-    mb.add(0, size).unwrap();
-    mb.reserve(0, P, "first page").unwrap();
-    let topo = crate::numa::Topology::single_node(size);
-    topo.apply(&mut mb).unwrap();
-    let pa = leak(PageAllocator::new(&mut mb, topo, ram.window).unwrap());
-    pa.free_boot_memory(&mb);
-    pa.setup_watermarks(None);
+    let pa = crate::testing::page_allocator(mib * MB);
     let (tables, tlb) = (leak(PaTables(pa)), leak(Flushes::default()));
     let kernel_root = tables.alloc_table().unwrap();
     let zero_page = pa.alloc_pages(Gfp::ZERO, 0).unwrap();

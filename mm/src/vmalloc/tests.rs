@@ -1,46 +1,14 @@
 //! vmalloc host tests: areas in simulated kernel page tables.
 
 use super::*;
-use crate::testing::SimRam;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 
 const START: u64 = 0xffff_c900_0000_0000;
 
-struct PaTables(&'static PageAllocator);
-
-impl TableAlloc for PaTables {
-    fn alloc_table(&self) -> Option<PhysAddr> {
-        self.0.alloc_pages(Gfp::ZERO, 0).map(|p| PhysAddr::new(p.phys()))
-    }
-    fn free_table(&self, pa: PhysAddr) {
-        self.0.free_pages(Pfn::from_phys(pa.as_u64()), 0).unwrap();
-    }
-}
-
-#[derive(Default)]
-struct Flushes(AtomicU64);
-
-impl TlbFlusher for Flushes {
-    fn flush_page(&self, _va: u64) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-    fn flush_all(&self) {
-        self.0.fetch_add(1000, Ordering::Relaxed);
-    }
-}
+use crate::testing::{Flushes, PaTables};
 
 fn setup() -> (&'static PageAllocator, &'static PaTables, PhysAddr, &'static Flushes) {
-    let size = 64 << 20;
-    let ram = SimRam::new(0, size);
-    let mut mb = crate::memblock::Memblock::new();
-    mb.set_phys(ram.window);
-    mb.add(0, size).unwrap();
-    mb.reserve(0, PAGE_SIZE, "first page").unwrap();
-    let topo = crate::numa::Topology::single_node(size);
-    topo.apply(&mut mb).unwrap();
-    let pa: &'static PageAllocator = alloc::boxed::Box::leak(alloc::boxed::Box::new(PageAllocator::new(&mut mb, topo, ram.window).unwrap()));
-    pa.free_boot_memory(&mb);
-    pa.setup_watermarks(None);
+    let pa = crate::testing::page_allocator(64 << 20);
     let tables: &'static PaTables = alloc::boxed::Box::leak(alloc::boxed::Box::new(PaTables(pa)));
     let root = tables.alloc_table().unwrap();
     let flushes: &'static Flushes = alloc::boxed::Box::leak(alloc::boxed::Box::default());
