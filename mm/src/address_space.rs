@@ -194,7 +194,7 @@ impl AddressSpace {
         c.hiwater_vm = c.hiwater_vm.max(c.total_vm);
     }
 
-    fn rss_add(&mut self, kind: RssKind, delta: i64) {
+    pub(crate) fn rss_add(&mut self, kind: RssKind, delta: i64) {
         let c = &mut self.counters;
         let r = match kind {
             RssKind::Anon => &mut c.rss_anon,

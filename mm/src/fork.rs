@@ -48,35 +48,59 @@ impl AddressSpace {
                 continue;
             }
             let shared = v.flags.contains(VmFlags::SHARED);
-            for leaf in self.leaves(env, v.start, v.end) {
-                let pfn = Pfn::from_phys(leaf.phys.as_u64());
-                let mut flags = leaf.flags;
-                if !shared && flags.contains(F::WRITABLE) {
-                    // Write-protect the parent's entry too.
-                    flags.remove(F::WRITABLE);
-                    if let Ok(Some(pte)) = self.mapper(env).pte(leaf.va, false) {
-                        pte.set_flags(flags);
+            // Page table by page table: one walk per 2 MiB on each side.
+            let mut va = v.start;
+            while va < v.end {
+                let block_end = (((va >> 21) + 1) << 21).min(v.end);
+                let (first, last) = (((va >> 12) & 511) as usize, (((block_end - 1) >> 12) & 511) as usize);
+                let parent_pt = match self.mapper(env).page_table_at(va, false) {
+                    Ok(Some(t)) if t.iter().skip(first).take(last - first + 1).any(|e| !e.is_unused()) => t,
+                    Ok(_) => {
+                        va = block_end;
+                        continue;
                     }
-                    flush = flush.merge(crate::tlb::TlbFlush::page(leaf.va, 4096));
-                }
-                // The child's entry keeps the accessed/dirty state clean.
-                flags.remove(F::ACCESSED | F::DIRTY);
-                if pfn != env.zero_page {
-                    if let Some(p) = env.pa.page(pfn) {
-                        p.get();
+                    Err(_) => return Err(Self::abandon_fork(env, child, flush)),
+                };
+                let Ok(Some(child_pt)) = child.mapper(env).page_table_at(va, true) else {
+                    return Err(Self::abandon_fork(env, child, flush));
+                };
+                for i in first..=last {
+                    let pe = &mut parent_pt[i];
+                    let mut flags = pe.flags();
+                    if !flags.contains(F::PRESENT) {
+                        continue;
                     }
-                }
-                if child.install_pte(env, leaf.va, pfn, flags).is_err() {
+                    let pfn = Pfn::from_phys(pe.addr().as_u64());
+                    if !shared && flags.contains(F::WRITABLE) {
+                        // Write-protect the parent's entry too.
+                        flags.remove(F::WRITABLE);
+                        pe.set_flags(flags);
+                        flush = flush.merge(crate::tlb::TlbFlush::page((va & !0x1f_ffff) + ((i as u64) << 12), 4096));
+                    }
+                    // The child's entry keeps the accessed/dirty state clean.
+                    flags.remove(F::ACCESSED | F::DIRTY);
                     if pfn != env.zero_page {
-                        env.pa.put_user_page(pfn);
+                        if let Some(p) = env.pa.page(pfn) {
+                            p.get();
+                            p.inc_mapcount();
+                        }
+                        child.rss_add(Self::rss_kind(env, pfn), 1);
                     }
-                    flush.flush(env.tlb);
-                    child.destroy(env);
-                    return Err(MmError::NoMemory);
+                    child_pt[i].set_addr(pe.addr(), flags);
                 }
+                va = block_end;
             }
         }
         flush.flush(env.tlb);
         Ok(child)
+    }
+
+    /// A fork that ran out of memory: the parent's write-protections stay
+    /// (the next write just takes a fault and reuses the page), the child
+    /// goes.
+    fn abandon_fork(env: &MmEnv<'_>, child: AddressSpace, flush: crate::tlb::TlbFlush) -> MmError {
+        flush.flush(env.tlb);
+        child.destroy(env);
+        MmError::NoMemory
     }
 }

@@ -447,6 +447,13 @@ impl<'a> Mapper<'a> {
         Ok(Some(table))
     }
 
+    /// The page table (level 1) covering `va`, created when `create` (a
+    /// huge leaf there is split first): for walks that visit many entries
+    /// of one table without walking from the root for each.
+    pub fn page_table_at(&mut self, va: u64, create: bool) -> Result<Option<&'static mut PageTable>, MapError> {
+        Ok(self.page_table_of(va, create)?.map(|pa| self.table(pa)))
+    }
+
     /// Move the entries mapping `[from, from+len)` so that they map
     /// `[to, to+len)` instead (Linux's `move_page_tables`): where both sides
     /// are 2 MiB aligned over a whole 2 MiB, the page table itself changes
