@@ -45,12 +45,32 @@ pub fn access_ok(addr: u64, len: u64) -> bool {
     addr.checked_add(len).is_some_and(|end| end <= TASK_SIZE)
 }
 
+/// Whether no page of `[addr, addr+len)` is mapped for the kernel only.
+/// PROT_NONE memory keeps its pages mapped without the USER bit (so the
+/// data survives an mprotect back); the kernel could read them without a
+/// fault, so a copy from them is refused here as the process's own access
+/// would be (Linux's PROT_NONE entries are not present at all).
+fn no_kernel_only_pages(addr: u64, len: u64) -> bool {
+    let root = mm::addr::PhysAddr::new(arch::mmu::current_root());
+    let phys = crate::mem::direct_map();
+    let mut va = addr & !0xfff;
+    while va < addr + len {
+        if let Some(t) = mm::page_table::translate(phys, root, mm::addr::VirtAddr::new(va)) {
+            if !t.flags.contains(x86_64::structures::paging::PageTableFlags::USER_ACCESSIBLE) {
+                return false;
+            }
+        }
+        va += 4096;
+    }
+    true
+}
+
 /// Copy `dst.len()` bytes from user address `src`.
 pub fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), Errno> {
     if dst.is_empty() {
         return Ok(());
     }
-    if !access_ok(src, dst.len() as u64) {
+    if !access_ok(src, dst.len() as u64) || !no_kernel_only_pages(src, dst.len() as u64) {
         return Err(EFAULT);
     }
     // SAFETY: `dst` is kernel memory of that length; the user range passed

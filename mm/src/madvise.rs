@@ -109,11 +109,12 @@ impl AddressSpace {
                     // the read-ahead finds (PROT_NONE, past end of file).
                     let _ = self.populate_for(env, s, e, false, lim);
                 }
-                MADV_POPULATE_READ => {
-                    self.populate_for(env, s, e, false, lim).map_err(|_| MmError::NoMemory)?;
-                }
-                MADV_POPULATE_WRITE => {
-                    self.populate_for(env, s, e, true, lim).map_err(|_| MmError::NoMemory)?;
+                // A SIGBUS (past the end of a file or segment) is EFAULT.
+                MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
+                    self.populate_for(env, s, e, advice == MADV_POPULATE_WRITE, lim).map_err(|err| match err {
+                        crate::fault::FaultError::Bus => MmError::Fault,
+                        _ => MmError::NoMemory,
+                    })?;
                 }
                 MADV_DONTNEED => self.zap_range(env, s, e),
                 MADV_FREE => self.lazy_free(env, s, e),
@@ -147,6 +148,11 @@ impl AddressSpace {
             // mapping that is not shared and writable -> EACCES.
             MADV_REMOVE if locked || v.backing.is_anon() => Err(MmError::Invalid),
             MADV_REMOVE if !v.flags.contains(VmFlags::SHARED | VmFlags::MAYWRITE) => Err(MmError::Access),
+            // can_madv_lru_vma: not on locked memory.
+            MADV_COLD | MADV_PAGEOUT if locked => Err(MmError::Invalid),
+            // faultin_page_range -> check_vma_flags: the access must be allowed.
+            MADV_POPULATE_READ if !v.flags.contains(VmFlags::READ) => Err(MmError::Invalid),
+            MADV_POPULATE_WRITE if !v.flags.contains(VmFlags::WRITE) => Err(MmError::Invalid),
             _ => Ok(()),
         }
     }

@@ -96,8 +96,17 @@ impl AddressSpace {
         }
         Self::can_lock(lim)?;
         let start = addr & !(PAGE_SIZE - 1);
-        let len = (len.checked_add(addr - start).ok_or(MmError::NoMemory)?).checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::NoMemory)?;
-        let end = start.checked_add(len).ok_or(MmError::NoMemory)?;
+        // do_mlock's arithmetic: PAGE_ALIGN(len + offset) wraps like C; the
+        // limit sees the raw size, then apply_vma_lock_flags refuses an end
+        // that wrapped (EINVAL).
+        let len = len.wrapping_add(addr - start).wrapping_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
+        if !lim.can_lock && len > lim.memlock {
+            return Err(MmError::NoMemory);
+        }
+        let end = start.wrapping_add(len);
+        if end < start {
+            return Err(MmError::Invalid);
+        }
         if len == 0 {
             return Ok(());
         }
@@ -121,6 +130,11 @@ impl AddressSpace {
             self.populate(env, start, end, lim).map_err(|_| MmError::NoMemory)?;
         }
         self.mark_pages(env, start, end, true);
+        // __mm_populate cannot fault in PROT_NONE areas: they stay marked
+        // locked, and mlock reports ENOMEM (__mlock_posix_error_return).
+        if !onfault && self.vmas.overlapping(start..end).any(|v| !v.flags.intersects(VmFlags::ACCESS)) {
+            return Err(MmError::NoMemory);
+        }
         Ok(())
     }
 

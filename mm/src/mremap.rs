@@ -88,10 +88,18 @@ impl AddressSpace {
                 self.do_munmap(env, addr + new_len, old_len - new_len)?;
             }
             if flags & MREMAP_DONTUNMAP != 0 {
+                // mremap_to: new_addr is checked (aligned, in range, not
+                // overlapping the old range) and used as a hint.
+                if new_addr % PAGE_SIZE != 0 || new_addr.checked_add(new_len).is_none_or(|e| e > TASK_SIZE) {
+                    return Err(MmError::Invalid);
+                }
+                if addr + old_len > new_addr && new_addr + new_len > addr {
+                    return Err(MmError::Invalid);
+                }
                 if !fits {
                     return Err(MmError::Fault);
                 }
-                let to = self.get_unmapped_area(0, new_len)?;
+                let to = self.get_unmapped_area(new_addr, new_len)?;
                 return self.move_range(env, &vma, addr, new_len, to, new_len, true, lim);
             }
             return Ok(addr);
@@ -143,6 +151,10 @@ impl AddressSpace {
             if new_addr % PAGE_SIZE != 0 || new_addr.checked_add(new_len).is_none_or(|e| e > TASK_SIZE) {
                 return Err(MmError::Invalid);
             }
+            // mremap_to: the new range may not overlap the old one.
+            if addr > new_addr && new_addr + new_len > addr {
+                return Err(MmError::Invalid);
+            }
             if new_addr < MMAP_MIN_ADDR {
                 return Err(MmError::Perm);
             }
@@ -151,8 +163,13 @@ impl AddressSpace {
         } else {
             self.get_unmapped_area(0, new_len)?
         };
-        let new = Vma { start: to, end: to + new_len, flags: vma.flags - (VmFlags::LOCKED | VmFlags::LOCKONFAULT), pgoff: vma.pgoff_of(addr), backing: vma.backing.clone() };
+        // copy_vma keeps the flags: a duplicate of locked memory is locked.
+        let locked = vma.flags.contains(VmFlags::LOCKED);
+        let new = Vma { start: to, end: to + new_len, flags: vma.flags, pgoff: vma.pgoff_of(addr), backing: vma.backing.clone() };
         self.attach_vma(env, new)?;
+        if locked && !vma.flags.contains(VmFlags::LOCKONFAULT) {
+            let _ = self.populate(env, to, to + new_len, lim);
+        }
         Ok(to)
     }
 

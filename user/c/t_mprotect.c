@@ -234,5 +234,23 @@ int main(void)
 	check_zero_page();
 	check_keeps_cow();
 	check_maps_split_merge();
+	/* The kernel must not read PROT_NONE memory on the process's behalf:
+	 * write(2) from such a buffer is EFAULT, as the access itself would be. */
+	{
+		int fds[2];
+		char *n = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (CHECKF("prot_none_buffer_setup", n != MAP_FAILED && pipe(fds) == 0, "%s", strerror(errno))) {
+			memcpy(n, "secret", 6);
+			mprotect(n, PAGE, PROT_NONE);
+			errno = 0;
+			long r = write(fds[1], n, 6);
+			CHECKF("write_from_prot_none_efault", r == -1 && errno == EFAULT, "write returned %ld errno %d", r, errno);
+			mprotect(n, PAGE, PROT_READ);
+			CHECKF("prot_none_data_kept", memcmp(n, "secret", 6) == 0, "data changed");
+			close(fds[0]);
+			close(fds[1]);
+			munmap(n, PAGE);
+		}
+	}
 	return check_done();
 }

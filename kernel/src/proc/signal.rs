@@ -233,5 +233,7 @@ pub fn fatal_fault(frame: &TrapFrame, sig: u32, addr: u64) -> ! {
             place
         ),
     }
+    // do_exit never returns: whatever this frame owns must go first.
+    drop((name, place));
     exit::do_exit(exit::status_signaled(sig))
 }
