@@ -151,11 +151,8 @@ fn pci<R>(addr: PciAddress, offset: u16, f: impl FnOnce(u16) -> R) -> Option<R> 
     if addr.segment() != 0 || offset > 0xff {
         return None;
     }
-    let select = 0x8000_0000
-        | u32::from(addr.bus()) << 16
-        | u32::from(addr.device() & 0x1f) << 11
-        | u32::from(addr.function() & 0x7) << 8
-        | u32::from(offset & 0xfc);
+    let select =
+        0x8000_0000 | u32::from(addr.bus()) << 16 | u32::from(addr.device() & 0x1f) << 11 | u32::from(addr.function() & 0x7) << 8 | u32::from(offset & 0xfc);
     Some(x86_64::instructions::interrupts::without_interrupts(|| {
         let _guard = PCI_CONFIG.lock();
         outp(0xcf8, select);
@@ -277,12 +274,7 @@ pub fn discover(rsdp_phys: u64, phys_offset: u64) -> Result<AcpiInfo, AcpiError>
         // FIRMWARE_CTRL and DSDT (32-bit), X_FIRMWARE_CTRL and X_DSDT (ACPI
         // 2.0+, only if the FADT is that long). Both are recorded if they
         // differ: reserving a stale copy too costs nothing.
-        let refs = [
-            (b"FACS", u32_at(f, 36).map(u64::from)),
-            (b"DSDT", u32_at(f, 40).map(u64::from)),
-            (b"FACS", u64_at(f, 132)),
-            (b"DSDT", u64_at(f, 140)),
-        ];
+        let refs = [(b"FACS", u32_at(f, 36).map(u64::from)), (b"DSDT", u32_at(f, 40).map(u64::from)), (b"FACS", u64_at(f, 132)), (b"DSDT", u64_at(f, 140))];
         for (want, addr) in refs {
             if let Some(addr) = addr
                 && let Some((sig, len)) = dm.header(addr)
@@ -327,8 +319,7 @@ impl AcpiInfo {
                 // at 3, flags at 4, domain bits 31:8 at 9.
                 Some(0) if enabled(4) => {
                     if let (Some([lo, apic]), Some([b1, b2, b3])) = (le(e, 2), le(e, 9)) {
-                        self.srat_cpus
-                            .push((pxm(u32::from_le_bytes([lo, b1, b2, b3])), u32::from(apic)));
+                        self.srat_cpus.push((pxm(u32::from_le_bytes([lo, b1, b2, b3])), u32::from(apic)));
                     }
                 }
                 // Memory Affinity: domain at 2, base at 8, length at 16, flags
@@ -336,9 +327,7 @@ impl AcpiInfo {
                 // `MemoryAffinity::length()` puts `base_address_high` in the
                 // top half (and whose fields are one byte off, see above).
                 Some(1) if enabled(28) => {
-                    if let (Some(d), Some(base), Some(len)) =
-                        (u32_at(e, 2), u64_at(e, 8), u64_at(e, 16))
-                    {
+                    if let (Some(d), Some(base), Some(len)) = (u32_at(e, 2), u64_at(e, 8), u64_at(e, 16)) {
                         self.srat_mem.push((pxm(d), base, len));
                     }
                 }
@@ -384,8 +373,7 @@ impl AcpiInfo {
             _ => 2,
         };
         let mut fits = true;
-        let whole =
-            for_each_entry(t, 44, |e| fits &= e.first().is_some_and(|&ty| e.len() >= min_len(ty)));
+        let whole = for_each_entry(t, 44, |e| fits &= e.first().is_some_and(|&ty| e.len() >= min_len(ty)));
         if !(whole && fits) {
             log::warn!("ACPI: MADT: malformed entry, ignoring all of them");
             return;
@@ -395,21 +383,11 @@ impl AcpiInfo {
                 // Packed structs: fields are copied out, never borrowed.
                 MadtEntry::LocalApic(e) => self.add_cpu(u32::from(e.apic_id), e.flags),
                 MadtEntry::LocalX2Apic(e) => self.add_cpu(e.x2apic_id, e.flags),
-                MadtEntry::IoApic(e) => self.io_apics.push(IoApic {
-                    id: e.io_apic_id,
-                    address: e.io_apic_address,
-                    gsi_base: e.global_system_interrupt_base,
-                }),
+                MadtEntry::IoApic(e) => self.io_apics.push(IoApic { id: e.io_apic_id, address: e.io_apic_address, gsi_base: e.global_system_interrupt_base }),
                 MadtEntry::InterruptSourceOverride(e) if e.bus == 0 => {
-                    self.irq_overrides.push(IrqOverride {
-                        isa_irq: e.irq,
-                        gsi: e.global_system_interrupt,
-                        flags: e.flags,
-                    })
+                    self.irq_overrides.push(IrqOverride { isa_irq: e.irq, gsi: e.global_system_interrupt, flags: e.flags })
                 }
-                MadtEntry::LocalApicAddressOverride(e) => {
-                    self.local_apic_address = Some(e.local_apic_address)
-                }
+                MadtEntry::LocalApicAddressOverride(e) => self.local_apic_address = Some(e.local_apic_address),
                 _ => {}
             }
         }
@@ -433,20 +411,12 @@ impl AcpiInfo {
             writeln!(w, "ACPI: LAPIC at {lapic:#x}, {} CPUs", self.cpu_apic_ids.len())?;
         }
         for (i, io) in self.io_apics.iter().enumerate() {
-            writeln!(
-                w,
-                "ACPI: IOAPIC[{i}]: apic_id {}, address {:#x}, GSI base {}",
-                io.id, io.address, io.gsi_base
-            )?;
+            writeln!(w, "ACPI: IOAPIC[{i}]: apic_id {}, address {:#x}, GSI base {}", io.id, io.address, io.gsi_base)?;
         }
         for o in &self.irq_overrides {
             let pol = ["dfl", "high", "res", "low"][usize::from(o.flags & 3)];
             let trig = ["dfl", "edge", "res", "level"][usize::from((o.flags >> 2) & 3)];
-            writeln!(
-                w,
-                "ACPI: INT_SRC_OVR (bus 0 bus_irq {} global_irq {} {pol} {trig})",
-                o.isa_irq, o.gsi
-            )?;
+            writeln!(w, "ACPI: INT_SRC_OVR (bus 0 bus_irq {} global_irq {} {pol} {trig})", o.isa_irq, o.gsi)?;
         }
         Ok(())
     }

@@ -127,8 +127,7 @@ impl Console {
     /// Draw `ch` with its top-left corner at pixel (x, y), at the
     /// console's font scale; the line spacing below it is filled with `bg`.
     pub fn draw_char(&mut self, x: usize, y: usize, ch: char, fg: Rgb, bg: Rgb) {
-        let raster = get_raster(ch, FONT_WEIGHT, FONT_HEIGHT)
-            .or_else(|| get_raster('?', FONT_WEIGHT, FONT_HEIGHT));
+        let raster = get_raster(ch, FONT_WEIGHT, FONT_HEIGHT).or_else(|| get_raster('?', FONT_WEIGHT, FONT_HEIGHT));
         let Some(raster) = raster else { return };
         let s = self.scale;
         for (dy, row) in raster.rows().enumerate() {

@@ -37,11 +37,7 @@ struct IstStacks(UnsafeCell<[IstStack; 3]>);
 // Rust code only takes their addresses.
 unsafe impl Sync for IstStacks {}
 
-static IST_STACKS: IstStacks = IstStacks(UnsafeCell::new([
-    IstStack([0; IST_STACK_SIZE]),
-    IstStack([0; IST_STACK_SIZE]),
-    IstStack([0; IST_STACK_SIZE]),
-]));
+static IST_STACKS: IstStacks = IstStacks(UnsafeCell::new([IstStack([0; IST_STACK_SIZE]), IstStack([0; IST_STACK_SIZE]), IstStack([0; IST_STACK_SIZE])]));
 
 struct TssCell(UnsafeCell<TaskStateSegment>);
 // SAFETY: the TSS is written only by `set_kernel_stack`, with interrupts off

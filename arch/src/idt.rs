@@ -21,19 +21,13 @@ fn build() -> InterruptDescriptorTable {
     unsafe {
         idt.divide_error.set_handler_addr(VirtAddr::new(stub_address(0)));
         idt.debug.set_handler_addr(VirtAddr::new(stub_address(1)));
-        idt.non_maskable_interrupt
-            .set_handler_addr(VirtAddr::new(stub_address(2)))
-            .set_stack_index(gdt::IST_NMI - 1);
-        idt.breakpoint
-            .set_handler_addr(VirtAddr::new(stub_address(3)))
-            .set_privilege_level(PrivilegeLevel::Ring3);
+        idt.non_maskable_interrupt.set_handler_addr(VirtAddr::new(stub_address(2))).set_stack_index(gdt::IST_NMI - 1);
+        idt.breakpoint.set_handler_addr(VirtAddr::new(stub_address(3))).set_privilege_level(PrivilegeLevel::Ring3);
         idt.overflow.set_handler_addr(VirtAddr::new(stub_address(4)));
         idt.bound_range_exceeded.set_handler_addr(VirtAddr::new(stub_address(5)));
         idt.invalid_opcode.set_handler_addr(VirtAddr::new(stub_address(6)));
         idt.device_not_available.set_handler_addr(VirtAddr::new(stub_address(7)));
-        idt.double_fault
-            .set_handler_addr(VirtAddr::new(stub_address(8)))
-            .set_stack_index(gdt::IST_DOUBLE_FAULT - 1);
+        idt.double_fault.set_handler_addr(VirtAddr::new(stub_address(8))).set_stack_index(gdt::IST_DOUBLE_FAULT - 1);
         idt.invalid_tss.set_handler_addr(VirtAddr::new(stub_address(10)));
         idt.segment_not_present.set_handler_addr(VirtAddr::new(stub_address(11)));
         idt.stack_segment_fault.set_handler_addr(VirtAddr::new(stub_address(12)));
@@ -41,9 +35,7 @@ fn build() -> InterruptDescriptorTable {
         idt.page_fault.set_handler_addr(VirtAddr::new(stub_address(14)));
         idt.x87_floating_point.set_handler_addr(VirtAddr::new(stub_address(16)));
         idt.alignment_check.set_handler_addr(VirtAddr::new(stub_address(17)));
-        idt.machine_check
-            .set_handler_addr(VirtAddr::new(stub_address(18)))
-            .set_stack_index(gdt::IST_MACHINE_CHECK - 1);
+        idt.machine_check.set_handler_addr(VirtAddr::new(stub_address(18))).set_stack_index(gdt::IST_MACHINE_CHECK - 1);
         idt.simd_floating_point.set_handler_addr(VirtAddr::new(stub_address(19)));
         idt.virtualization.set_handler_addr(VirtAddr::new(stub_address(20)));
         idt.cp_protection_exception.set_handler_addr(VirtAddr::new(stub_address(21)));

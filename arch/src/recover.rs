@@ -28,11 +28,7 @@ pub struct RecoveryPoint {
 static ACTIVE: AtomicPtr<RecoveryPoint> = AtomicPtr::new(core::ptr::null_mut());
 
 unsafe extern "C" {
-    fn arch_call_with_recovery(
-        point: *mut RecoveryPoint,
-        f: extern "C" fn(*mut u8),
-        arg: *mut u8,
-    ) -> u64;
+    fn arch_call_with_recovery(point: *mut RecoveryPoint, f: extern "C" fn(*mut u8), arg: *mut u8) -> u64;
     fn arch_recover(point: *const RecoveryPoint, value: u64) -> !;
 }
 
@@ -88,9 +84,7 @@ pub fn catch<F: FnOnce()>(f: F) -> Result<(), u64> {
     // SAFETY: `point` and `slot` outlive the call; the assembly saves and
     // restores exactly the callee-saved registers, so whichever way it
     // returns, the caller sees a normal return.
-    let value = unsafe {
-        arch_call_with_recovery(&mut point, trampoline::<F>, &mut slot as *mut Option<F> as *mut u8)
-    };
+    let value = unsafe { arch_call_with_recovery(&mut point, trampoline::<F>, &mut slot as *mut Option<F> as *mut u8) };
     ACTIVE.store(previous, Ordering::Release);
     if value == 0 { Ok(()) } else { Err(value) }
 }

@@ -84,9 +84,7 @@ fn real_main(argv: &[String]) -> Result<i32> {
 }
 
 const QEMU_FLAGS: &[&str] = &["uefi", "gdb", "display", "usb-stick"];
-const QEMU_VALUED: &[&str] = &[
-    "kernel", "firmware", "mem", "smp", "numa", "accel", "qemu-arg", "cmdline", "initrd-dir", "initrd-add", "timeout", "expect",
-];
+const QEMU_VALUED: &[&str] = &["kernel", "firmware", "mem", "smp", "numa", "accel", "qemu-arg", "cmdline", "initrd-dir", "initrd-add", "timeout", "expect"];
 
 fn work_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| "target".into());
@@ -247,10 +245,15 @@ fn cmd_run(argv: &[String], is_test: bool) -> Result<i32> {
     result.lines.iter().for_each(|l| report.feed(l));
     let expect = a.get("expect").unwrap_or(if is_test { "ktest" } else { "exit" });
     let verdict = evaluate(if expect == "ktest" { Expect::Ktest } else { Expect::Exit }, result.outcome, &report);
-    eprintln!("boot: {} ({}) after {:.1}s", match &verdict {
-        Ok(()) => "PASS".to_string(),
-        Err(why) => format!("FAIL: {why}"),
-    }, result.outcome.describe(), result.elapsed.as_secs_f64());
+    eprintln!(
+        "boot: {} ({}) after {:.1}s",
+        match &verdict {
+            Ok(()) => "PASS".to_string(),
+            Err(why) => format!("FAIL: {why}"),
+        },
+        result.outcome.describe(),
+        result.elapsed.as_secs_f64()
+    );
     if !is_test {
         if let Some(status) = init_status(&result.lines) {
             return Ok(status);
@@ -311,10 +314,13 @@ fn cmd_screendump(argv: &[String]) -> Result<i32> {
     let ppm = dir.join("screen.ppm");
     let mut sym = Symbolizer::new(&kernel).ok();
     let captured = screendump::capture(cmd, &socket, &wait, limit, &ppm, |line| {
-        println!("{}", match sym.as_mut() {
-            Some(s) => s.annotate(line),
-            None => line.to_string(),
-        });
+        println!(
+            "{}",
+            match sym.as_mut() {
+                Some(s) => s.annotate(line),
+                None => line.to_string(),
+            }
+        );
     });
     let png = captured.and_then(|()| {
         let data = std::fs::read(&ppm).with_context(|| format!("reading {}", ppm.display()))?;
@@ -348,9 +354,7 @@ struct MatrixResult {
 
 fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResult) {
     let mut out = Vec::new();
-    let fail = |why: String, out: Vec<String>| {
-        (out, MatrixResult { label: spec.label.clone(), verdict: Err(why), secs: 0.0 })
-    };
+    let fail = |why: String, out: Vec<String>| (out, MatrixResult { label: spec.label.clone(), verdict: Err(why), secs: 0.0 });
     let kernel = kernels.join(&spec.kernel);
     if !kernel.exists() {
         return fail(format!("kernel {} not built", kernel.display()), out);
@@ -525,16 +529,18 @@ fn cmd_matrix(argv: &[String]) -> Result<i32> {
             let results = Arc::clone(&results);
             let a = Arc::clone(&a);
             let kernels = kernels.clone();
-            scope.spawn(move || loop {
-                let next = queue.lock().map(|mut q| if q.is_empty() { None } else { Some(q.remove(0)) }).ok().flatten();
-                let Some((idx, spec)) = next else { break };
-                let (lines, res) = run_one(&spec, &kernels, &a);
-                // Print a finished run as one block so parallel runs do not interleave.
-                let mut text = lines.join("\n");
-                text.push('\n');
-                print!("{text}");
-                if let Ok(mut r) = results.lock() {
-                    r.push((idx, res));
+            scope.spawn(move || {
+                loop {
+                    let next = queue.lock().map(|mut q| if q.is_empty() { None } else { Some(q.remove(0)) }).ok().flatten();
+                    let Some((idx, spec)) = next else { break };
+                    let (lines, res) = run_one(&spec, &kernels, &a);
+                    // Print a finished run as one block so parallel runs do not interleave.
+                    let mut text = lines.join("\n");
+                    text.push('\n');
+                    print!("{text}");
+                    if let Ok(mut r) = results.lock() {
+                        r.push((idx, res));
+                    }
                 }
             });
         }

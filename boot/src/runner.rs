@@ -48,12 +48,7 @@ pub enum Input {
 /// Run `cmd` for at most `timeout`, calling `on_line` for each stdout line.
 /// stdin is inherited only when `interactive` (so `make run` can type into
 /// the serial console).
-pub fn run_with_timeout(
-    cmd: Command,
-    timeout: Option<Duration>,
-    interactive: bool,
-    mut on_line: impl FnMut(&str),
-) -> Result<RunResult> {
+pub fn run_with_timeout(cmd: Command, timeout: Option<Duration>, interactive: bool, mut on_line: impl FnMut(&str)) -> Result<RunResult> {
     run_with_input(cmd, timeout, if interactive { Input::Inherit } else { Input::Null }, |l, shown| {
         if !shown {
             on_line(l)
@@ -123,12 +118,7 @@ fn take_lines(buf: &mut Vec<u8>) -> Vec<Vec<u8>> {
 /// [`run_with_timeout`] with a choice of what stdin gets. `on_line(line,
 /// shown)`: `shown` says the line's raw text is already on stdout (an
 /// interactive run showed it while it was unfinished).
-pub fn run_with_input(
-    mut cmd: Command,
-    timeout: Option<Duration>,
-    input: Input,
-    mut on_line: impl FnMut(&str, bool),
-) -> Result<RunResult> {
+pub fn run_with_input(mut cmd: Command, timeout: Option<Duration>, input: Input, mut on_line: impl FnMut(&str, bool)) -> Result<RunResult> {
     let echo_partial = input == Input::Inherit;
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.stdin(match input {
@@ -141,12 +131,7 @@ pub fn run_with_input(
     let mut stdout = child.stdout.take().context("no stdout pipe")?;
     let mut stderr = child.stderr.take().context("no stderr pipe")?;
     let mut typist = match input {
-        Input::Script { lines, prompt } => Some(Typist {
-            stdin: child.stdin.take(),
-            lines: lines.into(),
-            prompt: prompt.into_bytes(),
-            seen: Vec::new(),
-        }),
+        Input::Script { lines, prompt } => Some(Typist { stdin: child.stdin.take(), lines: lines.into(), prompt: prompt.into_bytes(), seen: Vec::new() }),
         _ => None,
     };
 
@@ -242,12 +227,7 @@ pub fn run_with_input(
     for msg in rx.try_iter() {
         take(msg, &mut lines);
     }
-    Ok(RunResult {
-        outcome: Outcome::from_status(status.code(), timed_out),
-        lines,
-        elapsed: start.elapsed(),
-        stderr,
-    })
+    Ok(RunResult { outcome: Outcome::from_status(status.code(), timed_out), lines, elapsed: start.elapsed(), stderr })
 }
 
 #[cfg(test)]

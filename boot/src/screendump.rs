@@ -269,10 +269,14 @@ pub fn capture(mut cmd: Command, socket: &Path, wait: &WaitFor, limit: Duration,
             .and_then(|mut q| q.stop_dump_quit(ppm));
         }
         if start.elapsed() >= limit {
-            break Err(anyhow::anyhow!("no screendump within {}s ({})", limit.as_secs(), match wait {
-                WaitFor::Text { text, .. } => format!("'{text}' never appeared on serial"),
-                WaitFor::Seconds(_) => "QEMU too slow".to_string(),
-            }));
+            break Err(anyhow::anyhow!(
+                "no screendump within {}s ({})",
+                limit.as_secs(),
+                match wait {
+                    WaitFor::Text { text, .. } => format!("'{text}' never appeared on serial"),
+                    WaitFor::Seconds(_) => "QEMU too slow".to_string(),
+                }
+            ));
         }
         let poll = if qmp.is_none() || shoot_at.is_some() { Duration::from_millis(20) } else { Duration::from_millis(100) };
         match rx.recv_timeout(poll) {
@@ -459,7 +463,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let wait = WaitFor::Text { text: "never".into(), after: Duration::ZERO };
         let mut seen = Vec::new();
-        let err = capture(cmd, &dir.path().join("q.sock"), &wait, Duration::from_secs(10), &dir.path().join("s.ppm"), |l| seen.push(l.to_string())).unwrap_err();
+        let err =
+            capture(cmd, &dir.path().join("q.sock"), &wait, Duration::from_secs(10), &dir.path().join("s.ppm"), |l| seen.push(l.to_string())).unwrap_err();
         assert!(err.to_string().contains("exited before the screendump"), "{err}");
         assert!(err.to_string().contains("oops"), "{err}");
         assert_eq!(seen, vec!["booting"]);

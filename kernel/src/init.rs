@@ -1,9 +1,9 @@
 //! The boot sequence, in the order Linux's `start_kernel` would do the
 //! equivalent steps for this machine.
 
-use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::BootInfo;
-use log::{info, LevelFilter};
+use bootloader_api::config::{BootloaderConfig, Mapping};
+use log::{LevelFilter, info};
 use spin::Once;
 
 use arch::{cpu, fbcon, firmware_map, gdt, idt, logger, serial, time};
@@ -57,25 +57,20 @@ pub fn init_with_early_hook(boot_info: &'static mut BootInfo, early: fn()) {
     apply_early_options();
     info!("Command line: {}", crate::cmdline::text());
     info!("kernel: image base {:#x}", boot_info.kernel_image_offset);
-    info!("console: serial {}, framebuffer {}", if has_serial { "COM1" } else { "absent" },
-        if fbcon::is_present() { "yes" } else { "absent" });
+    info!("console: serial {}, framebuffer {}", if has_serial { "COM1" } else { "absent" }, if fbcon::is_present() { "yes" } else { "absent" });
 
     gdt::init();
     idt::init();
     arch::pic::remap_and_mask();
     crate::traps::install();
     crate::traps::set_boot_stack_bottom(boot_info.kernel_stack_bottom);
-    arch::backtrace::set_boot_stack(
-        boot_info.kernel_stack_bottom,
-        boot_info.kernel_stack_bottom + boot_info.kernel_stack_len,
-    );
+    arch::backtrace::set_boot_stack(boot_info.kernel_stack_bottom, boot_info.kernel_stack_bottom + boot_info.kernel_stack_len);
 
     let prot = cpu::enable_nx_and_wp();
     let mut brand = [0u8; 48];
     info!("CPU: {}", cpu::brand(&mut brand));
     let f = cpu::features();
-    info!("CPU: NX {} SMEP {} SMAP {} PGE {} 1G-pages {} (NX enabled: {}, WP enabled: {})",
-        f.nx, f.smep, f.smap, f.pge, f.page_1g, prot.nx, prot.wp);
+    info!("CPU: NX {} SMEP {} SMAP {} PGE {} 1G-pages {} (NX enabled: {}, WP enabled: {})", f.nx, f.smep, f.smap, f.pge, f.page_1g, prot.nx, prot.wp);
     let hz = time::calibrate();
     info!("tsc: Detected {}.{:03} MHz processor", hz / 1_000_000, (hz / 1000) % 1000);
 

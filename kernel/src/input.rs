@@ -127,6 +127,11 @@ pub fn init() {
         arch::serial::enable_rx_interrupt();
     }
     INTERRUPT_DRIVEN.store(routed == wanted, Ordering::Release);
-    info!("input: I/O APIC at {:#x} ({} pins), keyboard {}, serial {}", phys, pins,
-        if kbd { "IRQ1" } else { "absent" }, if serial { "IRQ4" } else { "absent" });
+    info!(
+        "input: I/O APIC at {:#x} ({} pins), keyboard {}, serial {}",
+        phys,
+        pins,
+        if kbd { "IRQ1" } else { "absent" },
+        if serial { "IRQ4" } else { "absent" }
+    );
 }

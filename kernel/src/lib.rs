@@ -22,7 +22,7 @@ pub mod traps;
 pub mod usercopy;
 pub mod vfs;
 
-pub use init::{init, BOOT_CONFIG};
+pub use init::{BOOT_CONFIG, init};
 
 /// The idle task's loop: run whatever is runnable, halt otherwise.
 pub fn idle() -> ! {

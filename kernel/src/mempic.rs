@@ -454,13 +454,7 @@ pub fn set_enabled(on: bool) -> bool {
         log::warn!("mempic: a {}x{} screen is too small for the memory picture", w, h);
         return false;
     };
-    log::info!(
-        "mempic: {} cells of {} px, {} frame(s) per cell, {} text rows",
-        p.drawn.len(),
-        p.cell_px,
-        p.pages_per_cell,
-        p.rows_needed()
-    );
+    log::info!("mempic: {} cells of {} px, {} frame(s) per cell, {} text rows", p.drawn.len(), p.cell_px, p.pages_per_cell, p.rows_needed());
     let mut p = p;
     x86_64::instructions::interrupts::without_interrupts(|| {
         fbcon::with_console(|con| {
@@ -522,9 +516,7 @@ pub fn write_control(text: &str) -> Result<(), crate::errno::Errno> {
         "1" | "on" => true,
         "0" | "off" => false,
         "report" => {
-            let asked = x86_64::instructions::interrupts::without_interrupts(|| {
-                PICTURE.lock().as_mut().map(|p| p.report = true).is_some()
-            });
+            let asked = x86_64::instructions::interrupts::without_interrupts(|| PICTURE.lock().as_mut().map(|p| p.report = true).is_some());
             return if asked { Ok(()) } else { Err(crate::errno::ENODEV) };
         }
         _ => return Err(crate::errno::EINVAL),

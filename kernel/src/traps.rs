@@ -61,11 +61,7 @@ pub fn describe_pf_error(code: u64) -> (&'static str, &'static str, &'static str
         "read access"
     };
     let mode = if code & 4 != 0 { "user" } else { "kernel" };
-    let cause = if code & 1 != 0 {
-        if code & 8 != 0 { "reserved bit violation" } else { "permissions violation" }
-    } else {
-        "not-present page"
-    };
+    let cause = if code & 1 != 0 { if code & 8 != 0 { "reserved bit violation" } else { "permissions violation" } } else { "not-present page" };
     (who, access, mode, cause)
 }
 
@@ -81,8 +77,7 @@ pub fn oops(frame: &mut TrapFrame) {
         let _ = writeln!(w, "#PF: {who} {access} in {mode} mode");
         let _ = writeln!(w, "#PF: error_code({:#06x}) - {cause}", frame.error_code);
     } else {
-        let _ = writeln!(w, "traps: {} (vector {}) in kernel mode, error_code {:#x}",
-            exception_name(frame.vector), frame.vector, frame.error_code);
+        let _ = writeln!(w, "traps: {} (vector {}) in kernel mode, error_code {:#x}", exception_name(frame.vector), frame.vector, frame.error_code);
     }
     let _ = writeln!(w, "Oops: {:04x} [#1]", frame.error_code);
     let _ = frame.dump(&mut w);
@@ -116,8 +111,7 @@ fn double_fault(frame: &mut TrapFrame) {
     crate::panic::quiesce_consoles();
     let mut w = arch::logger::ConsoleWriter;
     let vmalloc_stack = crate::mem::try_page_alloc().and_then(|_| crate::mem::kvm::vmalloc_area().guard_hit(frame.rsp));
-    let overflow = vmalloc_stack.is_some()
-        || [&BOOT_STACK_BOTTOM, &TASK_STACK_BOTTOM].iter().any(|b| in_guard_page(frame.rsp, b.load(Ordering::Relaxed)));
+    let overflow = vmalloc_stack.is_some() || [&BOOT_STACK_BOTTOM, &TASK_STACK_BOTTOM].iter().any(|b| in_guard_page(frame.rsp, b.load(Ordering::Relaxed)));
     if let Some(area) = &vmalloc_stack {
         STACK_OVERFLOWS.fetch_add(1, Ordering::Relaxed);
         let _ = writeln!(w, "BUG: stack guard page was hit at {:#x} (stack is {:#x}..{:#x}, {})", frame.rsp, area.start, area.end(), area.caller);

@@ -25,14 +25,14 @@ use alloc::vec::Vec;
 
 use x86_64::structures::paging::PageTableFlags as F;
 
-use crate::addr::{PAGE_SIZE, PhysAddr, Pfn};
+use crate::addr::{PAGE_SIZE, Pfn, PhysAddr};
 use crate::error::MmError;
 use crate::overcommit::Overcommit;
 use crate::page::PageFlags;
 use crate::page_alloc::PageAllocator;
 use crate::page_table::{KERNEL_PML4_START, Leaf, Mapper, TableAlloc, table_at};
 use crate::tlb::{TlbFlush, TlbFlusher};
-use crate::vma::{Backing, Vma, VmaTree, VmFlags};
+use crate::vma::{Backing, VmFlags, Vma, VmaTree};
 
 /// End of user space (exclusive). The page just below the canonical hole
 /// (0x7ffffffff000..0x800000000000) is never mapped, so a SYSRET can never
@@ -172,11 +172,7 @@ impl AddressSpace {
         let pages = v.pages();
         let c = &mut self.counters;
         let apply = |x: &mut u64| {
-            if add {
-                *x += pages
-            } else {
-                *x = x.saturating_sub(pages)
-            }
+            if add { *x += pages } else { *x = x.saturating_sub(pages) }
         };
         apply(&mut c.total_vm);
         if v.is_data() {
@@ -430,6 +426,6 @@ impl AddressSpace {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod syscall_tests;
+#[cfg(test)]
+mod tests;

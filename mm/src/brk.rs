@@ -13,17 +13,13 @@
 //!   RLIMIT_AS / RLIMIT_DATA and the overcommit policy, then extends the
 //!   heap VMA or creates it.
 
-use crate::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
-use crate::vma::{Backing, Vma, VmFlags};
+use crate::address_space::{AddressSpace, MmEnv, Rlimits};
+use crate::vma::{Backing, VmFlags, Vma};
 
 /// `VM_DATA_DEFAULT_FLAGS` plus accounting: the heap's flags.
-pub const HEAP_FLAGS: VmFlags = VmFlags::READ
-    .union(VmFlags::WRITE)
-    .union(VmFlags::MAYREAD)
-    .union(VmFlags::MAYWRITE)
-    .union(VmFlags::MAYEXEC)
-    .union(VmFlags::ACCOUNT);
+pub const HEAP_FLAGS: VmFlags =
+    VmFlags::READ.union(VmFlags::WRITE).union(VmFlags::MAYREAD).union(VmFlags::MAYWRITE).union(VmFlags::MAYEXEC).union(VmFlags::ACCOUNT);
 
 fn page_up(x: u64) -> u64 {
     x.next_multiple_of(PAGE_SIZE)

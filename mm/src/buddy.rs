@@ -103,10 +103,7 @@ struct List {
 
 /// Migrate type of the pageblock containing `pfn`.
 pub fn pageblock_mt(mm: &Memmap, pfn: u64) -> MigrateType {
-    mm.page(Pfn(pfn & !(PAGEBLOCK_PAGES - 1)))
-        .or_else(|| mm.page(Pfn(pfn)))
-        .map(|p| MigrateType::from_u8(p.pageblock_mt()))
-        .unwrap_or(MigrateType::Movable)
+    mm.page(Pfn(pfn & !(PAGEBLOCK_PAGES - 1))).or_else(|| mm.page(Pfn(pfn))).map(|p| MigrateType::from_u8(p.pageblock_mt())).unwrap_or(MigrateType::Movable)
 }
 
 /// Set the migrate type of the pageblock containing `pfn`.

@@ -22,12 +22,12 @@
 //! No page and no page table reaches a process with another's data: new
 //! pages and page tables come zeroed from the buddy allocator.
 
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
 use crate::address_space::{AddressSpace, MmEnv, Rlimits, STACK_GUARD_GAP, TASK_SIZE};
-use crate::addr::{PAGE_SHIFT, PAGE_SIZE, PhysAddr, Pfn};
 use crate::file::ObjError;
 use crate::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
 use crate::page::PageFlags;
-use crate::vma::{Backing, Vma, VmFlags};
+use crate::vma::{Backing, VmFlags, Vma};
 use x86_64::structures::paging::PageTableFlags as F;
 
 /// What the CPU reported (x86 page-fault error code, Intel SDM Vol. 3A 4.7).
@@ -298,7 +298,8 @@ impl AddressSpace {
         // The guard gap is kept from an accessible area below that does not
         // grow down itself (Linux's `expand_downwards`).
         let prev = self.vmas.prev(new_start + 1);
-        let too_close = prev.is_some_and(|p| p.end > new_start || (!p.is_stack() && p.flags.intersects(VmFlags::ACCESS) && new_start - p.end < STACK_GUARD_GAP));
+        let too_close =
+            prev.is_some_and(|p| p.end > new_start || (!p.is_stack() && p.flags.intersects(VmFlags::ACCESS) && new_start - p.end < STACK_GUARD_GAP));
         if size > lim.stack || too_close || !self.may_expand(vma.flags, grow, lim) {
             restore(self, vma);
             return Err(segv);

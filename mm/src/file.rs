@@ -16,7 +16,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
-use crate::addr::{PAGE_SHIFT, PAGE_SIZE, PhysAddr, Pfn};
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
 use crate::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
 use crate::overcommit::Overcommit;
 use crate::page::PageFlags;

@@ -12,8 +12,8 @@
 
 use x86_64::structures::paging::PageTableFlags as F;
 
-use crate::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::addr::Pfn;
+use crate::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::error::MmError;
 use crate::vma::VmFlags;
 

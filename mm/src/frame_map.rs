@@ -533,11 +533,7 @@ struct Size(u64);
 impl fmt::Display for Size {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        if b >= 1 << 20 && b % (1 << 20) == 0 {
-            write!(f, "{} MiB", b >> 20)
-        } else {
-            write!(f, "{} KiB", b >> 10)
-        }
+        if b >= 1 << 20 && b % (1 << 20) == 0 { write!(f, "{} MiB", b >> 20) } else { write!(f, "{} KiB", b >> 10) }
     }
 }
 

@@ -16,7 +16,7 @@
 
 use core::ptr::NonNull;
 
-use crate::addr::{PAGE_SIZE, PhysAddr, Pfn};
+use crate::addr::{PAGE_SIZE, Pfn, PhysAddr};
 use crate::gfp::Gfp;
 use crate::page::PageFlags;
 use crate::page_alloc::PageAllocator;
@@ -25,8 +25,19 @@ use crate::slab::{CacheRegistry, KmemCache, SlabError, SlabFlags};
 /// The size classes.
 pub const KMALLOC_SIZES: [usize; 13] = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
 const KMALLOC_NAMES: [&str; 13] = [
-    "kmalloc-8", "kmalloc-16", "kmalloc-32", "kmalloc-64", "kmalloc-96", "kmalloc-128", "kmalloc-192", "kmalloc-256", "kmalloc-512",
-    "kmalloc-1k", "kmalloc-2k", "kmalloc-4k", "kmalloc-8k",
+    "kmalloc-8",
+    "kmalloc-16",
+    "kmalloc-32",
+    "kmalloc-64",
+    "kmalloc-96",
+    "kmalloc-128",
+    "kmalloc-192",
+    "kmalloc-256",
+    "kmalloc-512",
+    "kmalloc-1k",
+    "kmalloc-2k",
+    "kmalloc-4k",
+    "kmalloc-8k",
 ];
 /// Largest request served by a slab cache.
 pub const KMALLOC_MAX_CACHE_SIZE: usize = 8192;

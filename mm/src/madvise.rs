@@ -23,8 +23,8 @@
 
 use x86_64::structures::paging::PageTableFlags as F;
 
-use crate::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::addr::{PAGE_SIZE, Pfn};
+use crate::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::error::MmError;
 use crate::page::PageFlags;
 use crate::vma::{Backing, VmFlags};
@@ -253,5 +253,4 @@ impl AddressSpace {
         }
         freed
     }
-
 }

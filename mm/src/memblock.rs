@@ -277,14 +277,7 @@ impl Default for Memblock {
 
 impl Memblock {
     pub const fn new() -> Self {
-        Memblock {
-            memory: RegionArray::new("memory"),
-            reserved: RegionArray::new("reserved"),
-            phys: None,
-            bottom_up: false,
-            debug: false,
-            frozen: false,
-        }
+        Memblock { memory: RegionArray::new("memory"), reserved: RegionArray::new("reserved"), phys: None, bottom_up: false, debug: false, frozen: false }
     }
 
     /// Give memblock a window onto physical memory, needed to grow its

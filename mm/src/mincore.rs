@@ -11,8 +11,8 @@
 
 use alloc::vec::Vec;
 
-use crate::address_space::{AddressSpace, MmEnv, TASK_SIZE};
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
+use crate::address_space::{AddressSpace, MmEnv, TASK_SIZE};
 use crate::error::MmError;
 use crate::vma::{Backing, VmFlags};
 

@@ -12,8 +12,8 @@
 //! before it were (un)locked, as Linux's apply_vma_lock_flags; unknown
 //! flags EINVAL.
 
-use crate::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
+use crate::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::error::MmError;
 use crate::page::PageFlags;
 use crate::vma::VmFlags;
@@ -60,20 +60,12 @@ impl AddressSpace {
     }
 
     fn can_lock(lim: &Rlimits) -> Result<(), MmError> {
-        if lim.can_lock || lim.memlock != 0 {
-            Ok(())
-        } else {
-            Err(MmError::Perm)
-        }
+        if lim.can_lock || lim.memlock != 0 { Ok(()) } else { Err(MmError::Perm) }
     }
 
     /// Pages of `[start, end)` not locked yet (what locking would add).
     fn unlocked_pages_in(&self, start: u64, end: u64) -> u64 {
-        self.vmas
-            .overlapping(start..end)
-            .filter(|v| !v.flags.contains(VmFlags::LOCKED))
-            .map(|v| (v.end.min(end) - v.start.max(start)) >> PAGE_SHIFT)
-            .sum()
+        self.vmas.overlapping(start..end).filter(|v| !v.flags.contains(VmFlags::LOCKED)).map(|v| (v.end.min(end) - v.start.max(start)) >> PAGE_SHIFT).sum()
     }
 
     /// The end of the run of areas that covers `[start, ..)` without a

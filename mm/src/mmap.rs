@@ -29,11 +29,11 @@
 
 use alloc::sync::Arc;
 
-use crate::address_space::{AddressSpace, MMAP_MIN_ADDR, MmEnv, Rlimits, STACK_GUARD_GAP, TASK_SIZE};
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
+use crate::address_space::{AddressSpace, MMAP_MIN_ADDR, MmEnv, Rlimits, STACK_GUARD_GAP, TASK_SIZE};
 use crate::error::MmError;
 use crate::file::MemObject;
-use crate::vma::{Backing, Vma, VmFlags};
+use crate::vma::{Backing, VmFlags, Vma};
 
 pub const PROT_NONE: u32 = 0x0;
 pub const PROT_READ: u32 = 0x1;
@@ -283,11 +283,8 @@ impl AddressSpace {
         let pages = len >> PAGE_SHIFT;
         // Pages already mapped in the range will be replaced: they do not
         // count against the limits twice.
-        let replaced: u64 = if fixed {
-            self.vmas.overlapping(addr..addr + len).map(|v| (v.end.min(addr + len) - v.start.max(addr)) >> PAGE_SHIFT).sum()
-        } else {
-            0
-        };
+        let replaced: u64 =
+            if fixed { self.vmas.overlapping(addr..addr + len).map(|v| (v.end.min(addr + len) - v.start.max(addr)) >> PAGE_SHIFT).sum() } else { 0 };
         if !self.may_expand(vm, pages.saturating_sub(replaced), lim) {
             return Err(MmError::NoMemory);
         }

@@ -25,8 +25,8 @@
 
 use x86_64::structures::paging::PageTableFlags as F;
 
-use crate::address_space::{AddressSpace, MmEnv};
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
+use crate::address_space::{AddressSpace, MmEnv};
 use crate::error::MmError;
 use crate::mmap::{PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE, prot_to_vm};
 
@@ -65,8 +65,7 @@ impl AddressSpace {
             let was_writable = leaf.flags.contains(F::WRITABLE);
             // A private page may become writable only if it is ours alone
             // and was writable before (else the next write copies it).
-            let exclusive = pfn != env.zero_page
-                && env.pa.page(pfn).is_some_and(|p| p.has(PageFlags::ANON) && p.refcount() == 1 && p.mapcount() == 1);
+            let exclusive = pfn != env.zero_page && env.pa.page(pfn).is_some_and(|p| p.has(PageFlags::ANON) && p.refcount() == 1 && p.mapcount() == 1);
             let writable = shared || (was_writable && exclusive) || (was_writable && !flags.contains(VmFlags::WRITE));
             let mut new = Self::pte_flags(flags, writable);
             new |= leaf.flags & (F::ACCESSED | F::DIRTY);

@@ -17,10 +17,10 @@
 //! tail whatever it covers); ENOMEM when it cannot grow in place and may
 //! not move, or a limit refuses.
 
-use crate::address_space::{AddressSpace, MMAP_MIN_ADDR, MmEnv, Rlimits, TASK_SIZE};
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
+use crate::address_space::{AddressSpace, MMAP_MIN_ADDR, MmEnv, Rlimits, TASK_SIZE};
 use crate::error::MmError;
-use crate::vma::{Vma, VmFlags};
+use crate::vma::{VmFlags, Vma};
 
 pub const MREMAP_MAYMOVE: u32 = 1;
 pub const MREMAP_FIXED: u32 = 2;

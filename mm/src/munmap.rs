@@ -15,8 +15,8 @@
 //! Page tables left empty are freed by the page-table walker; the TLB is
 //! flushed for the range.
 
-use crate::address_space::{AddressSpace, MmEnv, TASK_SIZE};
 use crate::addr::PAGE_SIZE;
+use crate::address_space::{AddressSpace, MmEnv, TASK_SIZE};
 use crate::error::MmError;
 
 impl AddressSpace {

@@ -93,11 +93,7 @@ impl Topology {
     /// Build from SRAT memory ranges `(pxm, base, len)` (enabled ones only),
     /// CPU entries `(pxm, apic_id)` and an optional SLIT `(localities,
     /// matrix)` indexed by PXM.
-    pub fn from_srat(
-        mem: &[(u32, u64, u64)],
-        cpus: &[(u32, u32)],
-        slit: Option<(usize, &[u8])>,
-    ) -> Result<Topology, NumaError> {
+    pub fn from_srat(mem: &[(u32, u64, u64)], cpus: &[(u32, u32)], slit: Option<(usize, &[u8])>) -> Result<Topology, NumaError> {
         let mut pxms: Vec<u32> = Vec::new();
         let node_of = |pxm: u32, pxms: &mut Vec<u32>| -> Result<u32, NumaError> {
             if let Some(i) = pxms.iter().position(|&p| p == pxm) {

@@ -74,11 +74,7 @@ impl Overcommit {
     /// CommitLimit in pages (no swap here).
     pub fn commit_limit(&self, pa: &PageAllocator) -> u64 {
         let kb = self.kbytes.load(Ordering::Relaxed);
-        if kb != 0 {
-            kb / 4
-        } else {
-            pa.nr_managed_pages() * self.ratio() / 100
-        }
+        if kb != 0 { kb / 4 } else { pa.nr_managed_pages() * self.ratio() / 100 }
     }
 
     /// `__vm_enough_memory` for a request outside any address space.

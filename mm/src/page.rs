@@ -24,7 +24,7 @@ use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, O
 
 use bitflags::bitflags;
 
-use crate::addr::{PAGE_SHIFT, PAGE_SIZE, PhysAddr, Pfn};
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
 use crate::memblock::{Memblock, MemblockError, NUMA_NO_NODE};
 use crate::phys::PhysMem;
 use crate::zone::ZoneType;
@@ -317,11 +317,7 @@ impl Memmap {
 
     /// Head page of the compound page `p` belongs to (itself if none).
     pub fn compound_head(&self, p: &'static Page) -> &'static Page {
-        if p.has(PageFlags::TAIL) {
-            self.page(Pfn(p.private.load(Ordering::Relaxed))).unwrap_or(p)
-        } else {
-            p
-        }
+        if p.has(PageFlags::TAIL) { self.page(Pfn(p.private.load(Ordering::Relaxed))).unwrap_or(p) } else { p }
     }
 }
 

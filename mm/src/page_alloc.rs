@@ -19,14 +19,14 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use crate::addr::{PAGE_SHIFT, PAGE_SIZE, PhysAddr, Pfn};
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
 use crate::buddy::{MAX_ORDER, PAGEBLOCK_PAGES, ZoneId};
 use crate::gfp::Gfp;
 use crate::memblock::{Memblock, MemblockError, NUMA_NO_NODE};
 use crate::numa::Topology;
 use crate::page::{Memmap, Page, PageFlags};
 use crate::phys::PhysMem;
-use crate::zone::{NR_ZONES, Watermark, Zone, ZoneType, default_min_free_kbytes, LOWMEM_RESERVE_RATIO};
+use crate::zone::{LOWMEM_RESERVE_RATIO, NR_ZONES, Watermark, Zone, ZoneType, default_min_free_kbytes};
 
 /// One NUMA node (Linux's `pg_data_t`).
 pub struct Node {
@@ -138,11 +138,7 @@ impl PageAllocator {
             let start_pfn = populated.iter().map(|z| z.start_pfn).min().unwrap_or(0);
             let end_pfn = populated.iter().map(|z| z.end_pfn()).max().unwrap_or(0);
             let present = zones.iter().map(|z| z.present).sum();
-            let zonelist = topology
-                .nodes_by_distance(nid)
-                .into_iter()
-                .flat_map(|n| ZoneType::ALL.into_iter().rev().map(move |t| (n, t)))
-                .collect();
+            let zonelist = topology.nodes_by_distance(nid).into_iter().flat_map(|n| ZoneType::ALL.into_iter().rev().map(move |t| (n, t))).collect();
             nodes.push(Node { id: nid, zones, zonelist, start_pfn, spanned: end_pfn - start_pfn, present });
         }
         let local = topology.cpus.first().map(|c| c.nid).unwrap_or(0);
@@ -368,13 +364,7 @@ impl PageAllocator {
             let Some(p) = self.memmap.page(Pfn(pfn + i)) else { continue };
             let bad = p.flags().intersects(PageFlags::RESERVED | PageFlags::BUDDY) || p.mapcount() != 0 || p.refcount() != 0;
             if bad {
-                log::error!(
-                    "BUG: Bad page state: pfn:{:#x} flags:{:?} refcount:{} mapcount:{} on allocation",
-                    pfn + i,
-                    p.flags(),
-                    p.refcount(),
-                    p.mapcount()
-                );
+                log::error!("BUG: Bad page state: pfn:{:#x} flags:{:?} refcount:{} mapcount:{} on allocation", pfn + i, p.flags(), p.refcount(), p.mapcount());
             }
             p.set_flags(PageFlags::empty());
             p.set_order(0);

@@ -366,15 +366,7 @@ impl<'a> Mapper<'a> {
                 if !covered {
                     self.split(entry, level, canon(eb))?;
                 } else {
-                    let leaf = Leaf {
-                        va: canon(eb),
-                        phys: entry.addr(),
-                        size: MapSize::of_level(level),
-                        flags: fl,
-                        writable: w2,
-                        executable: x2,
-                        user: u2,
-                    };
+                    let leaf = Leaf { va: canon(eb), phys: entry.addr(), size: MapSize::of_level(level), flags: fl, writable: w2, executable: x2, user: u2 };
                     visit(leaf, entry);
                     *flush = flush.merge(TlbFlush::page(canon(eb), size));
                     continue;

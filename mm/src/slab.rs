@@ -280,10 +280,7 @@ impl KmemCache {
 
     /// Kernel address of the first byte of the slab whose head is `page`.
     fn slab_base(&self, page: &Page) -> *mut u8 {
-        self.pa
-            .phys()
-            .ptr(page.phys(), (PAGE_SIZE as usize) << self.order)
-            .expect("slab: slab page outside the physical window")
+        self.pa.phys().ptr(page.phys(), (PAGE_SIZE as usize) << self.order).expect("slab: slab page outside the physical window")
     }
 
     fn stride_of(&self, base: *mut u8, i: usize) -> *mut u8 {
@@ -507,11 +504,7 @@ impl KmemCache {
                 // already; anything else is an overwrite. Either way the
                 // object is not freed (it may be corrupt or still in use):
                 // it leaks, as in SLUB.
-                let err = if self.check_red_zones(stride, RZ_INACTIVE).is_none() {
-                    SlabError::DoubleFree
-                } else {
-                    SlabError::RedZoneOverwritten { offset: o }
-                };
+                let err = if self.check_red_zones(stride, RZ_INACTIVE).is_none() { SlabError::DoubleFree } else { SlabError::RedZoneOverwritten { offset: o } };
                 self.report(&mut lists, err, obj);
                 return Err(err);
             }
@@ -683,7 +676,10 @@ impl CacheRegistry {
     /// /proc/slabinfo, version 2.1 (mm/slab_common.c, `slab_show`).
     pub fn render_slabinfo(&self, w: &mut dyn fmt::Write) -> fmt::Result {
         writeln!(w, "slabinfo - version: 2.1")?;
-        writeln!(w, "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>")?;
+        writeln!(
+            w,
+            "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>"
+        )?;
         for c in self.caches() {
             let s = c.stats();
             write!(w, "{:<17} {:>6} {:>6} {:>6} {:>4} {:>4}", c.name, s.active_objs, s.num_objs, c.size, c.objects_per_slab, 1u32 << c.order)?;

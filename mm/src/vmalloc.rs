@@ -23,7 +23,7 @@ use core::fmt;
 
 use x86_64::structures::paging::PageTableFlags as F;
 
-use crate::addr::{PAGE_SIZE, PhysAddr, Pfn};
+use crate::addr::{PAGE_SIZE, Pfn, PhysAddr};
 use crate::gfp::Gfp;
 use crate::page::PageFlags;
 use crate::page_alloc::PageAllocator;

@@ -53,15 +53,29 @@ pub enum ElfError {
     BadHeaderSize,
     ProgramHeadersOutOfFile,
     TooManyProgramHeaders,
-    SegmentOutOfFile { index: usize },
-    FileSizeExceedsMemSize { index: usize },
-    AddressOverflow { index: usize },
-    BadAlignment { index: usize },
-    OverlappingSegments { index: usize },
-    Unsorted { index: usize },
+    SegmentOutOfFile {
+        index: usize,
+    },
+    FileSizeExceedsMemSize {
+        index: usize,
+    },
+    AddressOverflow {
+        index: usize,
+    },
+    BadAlignment {
+        index: usize,
+    },
+    OverlappingSegments {
+        index: usize,
+    },
+    Unsorted {
+        index: usize,
+    },
     NoLoadableSegment,
     /// A segment reaches outside the range the loader allows.
-    SegmentOutOfRange { index: usize },
+    SegmentOutOfRange {
+        index: usize,
+    },
     /// Dynamic linking is not supported (PT_INTERP present).
     NeedsInterpreter,
 }
@@ -177,14 +191,7 @@ impl<'a> Elf<'a> {
         if e_type != ET_EXEC && e_type != ET_DYN {
             return Err(ElfError::NotExecutable(e_type));
         }
-        let elf = Elf {
-            data,
-            e_type,
-            entry: u64_at(data, 24),
-            phoff: u64_at(data, 32),
-            phentsize: u16_at(data, 54),
-            phnum: u16_at(data, 56),
-        };
+        let elf = Elf { data, e_type, entry: u64_at(data, 24), phoff: u64_at(data, 32), phentsize: u16_at(data, 54), phnum: u16_at(data, 56) };
         if u16_at(data, 52) as usize != EHDR_SIZE || elf.phentsize as usize != PHDR_SIZE {
             return Err(ElfError::BadHeaderSize);
         }
@@ -354,7 +361,10 @@ pub mod tests {
         assert_eq!(e.load_extent(), (0x400000, 0x405000));
         assert_eq!(e.phdr_vaddr(), Some(0x400040));
         assert!(e.check_user_range(0, 0x1000, 0x8000_0000_0000).is_ok());
-        assert!(matches!(e.check_user_range(0xffff_8000_0000_0000, 0x1000, 0x8000_0000_0000), Err(ElfError::SegmentOutOfRange { .. }) | Err(ElfError::AddressOverflow { .. })));
+        assert!(matches!(
+            e.check_user_range(0xffff_8000_0000_0000, 0x1000, 0x8000_0000_0000),
+            Err(ElfError::SegmentOutOfRange { .. }) | Err(ElfError::AddressOverflow { .. })
+        ));
     }
 
     #[test]

@@ -121,7 +121,8 @@ fn setup_memblock(mb: &mut Memblock, win: &'static LinearWindow, e820: &E820Tabl
     reserve(mb, 0x10000, 0x100000 - 0x10000, "first 1 MiB (BIOS, EBDA, real mode)");
 
     // The kernel image: the pages the kernel's loadable segments map to.
-    let elf_bytes = win.ptr(PhysAddr::new(snap.kernel_elf_phys), snap.kernel_elf_len as usize)
+    let elf_bytes = win
+        .ptr(PhysAddr::new(snap.kernel_elf_phys), snap.kernel_elf_len as usize)
         // SAFETY: the bootloader loaded the kernel ELF there and keeps it
         // reserved (Bootloader-type memory); we only read it.
         .map(|p| unsafe { core::slice::from_raw_parts(p as *const u8, snap.kernel_elf_len as usize) });

@@ -28,14 +28,14 @@ use log::{info, warn};
 use x86_64::structures::paging::PageTableFlags as F;
 
 use formats::elf::{Elf, PT_GNU_RELRO};
-use mm::addr::{PAGE_SIZE, PhysAddr, Pfn, VirtAddr};
+use mm::addr::{PAGE_SIZE, Pfn, PhysAddr, VirtAddr};
 use mm::e820::E820Table;
 use mm::gfp::Gfp;
 use mm::page::PageFlags;
-use mm::phys::PhysMem;
 use mm::page_table::{self, MapSize, Mapper, TableAlloc};
+use mm::phys::PhysMem;
 use mm::tlb::TlbFlusher;
-use mm::vmalloc::{KernelSpace, Vmalloc, VmallocError, VmKind};
+use mm::vmalloc::{KernelSpace, VmKind, Vmalloc, VmallocError};
 
 use crate::layout::{BOOTLOADER_WINDOW_START, KERNEL_BASE, PAGE_OFFSET, VMALLOC_END, VMALLOC_START};
 use crate::mem::boot::BootSnapshot;
@@ -251,12 +251,7 @@ pub fn init(e820: &E820Table, snap: &BootSnapshot) {
             p.insert_flags(PageFlags::KERNEL);
         }
     }
-    info!(
-        "kvm: kernel image mapped with W^X: text {}K (r-x), rodata+relro {}K (r--), data+bss {}K (rw-)",
-        text * 4,
-        ro * 4,
-        rw * 4
-    );
+    info!("kvm: kernel image mapped with W^X: text {}K (r-x), rodata+relro {}K (r--), data+bss {}K (rw-)", text * 4, ro * 4, rw * 4);
 
     // The boot stack we are running on (its guard page stays unmapped).
     let mut va = snap.stack_bottom;
@@ -348,8 +343,7 @@ const BOOTLOADER_RESERVATIONS: [&str; 4] = ["bootloader page tables", "boot info
 fn release_bootloader_memory() {
     let pa = super::page_alloc();
     let mut mb = super::memblock();
-    let mut ranges: Vec<(u64, u64)> =
-        mb.reserved.regions().iter().filter(|r| BOOTLOADER_RESERVATIONS.contains(&r.name)).map(|r| (r.base, r.end())).collect();
+    let mut ranges: Vec<(u64, u64)> = mb.reserved.regions().iter().filter(|r| BOOTLOADER_RESERVATIONS.contains(&r.name)).map(|r| (r.base, r.end())).collect();
     ranges.sort_unstable();
     // Merge neighbours so pages shared by two released pieces go too.
     let mut merged: Vec<(u64, u64)> = Vec::new();

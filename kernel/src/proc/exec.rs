@@ -25,8 +25,8 @@ use alloc::vec::Vec;
 
 use arch::trap::TrapFrame;
 use formats::elf::{Elf, ElfError};
-use mm::address_space::{AddressSpace, ELF_ET_DYN_BASE, MMAP_MIN_ADDR, MmEnv, Rlimits, STACK_TOP, TASK_SIZE};
 use mm::addr::PAGE_SIZE;
+use mm::address_space::{AddressSpace, ELF_ET_DYN_BASE, MMAP_MIN_ADDR, MmEnv, Rlimits, STACK_TOP, TASK_SIZE};
 use mm::mmap::{FileMapping, MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MmapRequest, PROT_EXEC, PROT_READ, PROT_WRITE};
 
 use super::{Creds, Pid, Task, UserMm, current, exit, sched};
@@ -224,7 +224,15 @@ fn map_segments(space: &mut AddressSpace, env: &MmEnv<'_>, elf: &Elf, object: &A
 }
 
 /// Lay out argv, envp and auxv at the top of a new stack area.
-fn build_stack(space: &mut AddressSpace, env: &MmEnv<'_>, path: &str, argv: &[String], envp: &[String], aux: &[(u64, u64)], lim: &Rlimits) -> Result<u64, Errno> {
+fn build_stack(
+    space: &mut AddressSpace,
+    env: &MmEnv<'_>,
+    path: &str,
+    argv: &[String],
+    envp: &[String],
+    aux: &[(u64, u64)],
+    lim: &Rlimits,
+) -> Result<u64, Errno> {
     let req = MmapRequest {
         addr: STACK_TOP - STACK_INIT,
         len: STACK_INIT,
@@ -292,14 +300,7 @@ fn build_stack(space: &mut AddressSpace, env: &MmEnv<'_>, path: &str, argv: &[St
 /// rsp, rflags (IF set) and the user segments (Linux's `start_thread`).
 pub fn initial_frame(entry: u64, sp: u64) -> TrapFrame {
     let sel = arch::gdt::selectors();
-    TrapFrame {
-        rip: entry,
-        rsp: sp,
-        rflags: 0x202,
-        cs: sel.user_code.0 as u64,
-        ss: sel.user_data.0 as u64,
-        ..TrapFrame::default()
-    }
+    TrapFrame { rip: entry, rsp: sp, rflags: 0x202, cs: sel.user_code.0 as u64, ss: sel.user_data.0 as u64, ..TrapFrame::default() }
 }
 
 /// execve(2) for the current task. On success the frame now starts the

@@ -147,5 +147,3 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
     }
     Ok(pid)
 }
-
-

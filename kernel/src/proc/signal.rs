@@ -174,7 +174,7 @@ pub fn check_pending(_frame: &mut TrapFrame) {
 /// The signal a CPU exception from user mode turns into.
 pub fn for_exception(vector: u64) -> Option<u32> {
     Some(match vector {
-        0 => SIGFPE,     // #DE
+        0 => SIGFPE,      // #DE
         1 | 3 => SIGTRAP, // #DB, #BP
         4 | 5 => SIGSEGV, // #OF, #BR
         6 => SIGILL,      // #UD
@@ -212,16 +212,7 @@ pub fn fatal_fault(frame: &TrapFrame, sig: u32, addr: u64) -> ! {
     drop(me);
     let place = where_is(frame.rip);
     match (frame.vector, sig) {
-        (14, _) => log::info!(
-            "{}[{}]: segfault at {:x} ip {:016x} sp {:016x} error {:x}{}",
-            name,
-            pid,
-            addr,
-            frame.rip,
-            frame.rsp,
-            frame.error_code,
-            place
-        ),
+        (14, _) => log::info!("{}[{}]: segfault at {:x} ip {:016x} sp {:016x} error {:x}{}", name, pid, addr, frame.rip, frame.rsp, frame.error_code, place),
         _ => log::info!(
             "traps: {}[{}] trap {} ip:{:x} sp:{:x} error:{:x}{}",
             name,

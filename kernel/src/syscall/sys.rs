@@ -345,7 +345,13 @@ pub fn prctl(option: u64, arg2: u64) -> SysResult {
             Ok(0)
         }
         PR_GET_DUMPABLE => Ok(1),
-        PR_SET_DUMPABLE => if arg2 <= 1 { Ok(0) } else { Err(EINVAL) },
+        PR_SET_DUMPABLE => {
+            if arg2 <= 1 {
+                Ok(0)
+            } else {
+                Err(EINVAL)
+            }
+        }
         _ => Err(EINVAL),
     }
 }

@@ -17,7 +17,7 @@ use mm::sync::IrqLock;
 use spin::Once;
 
 use super::tty::{Termios, Tty, TtySignal, VMIN, VTIME};
-use super::{Inode, OpenFile, O_RDWR, S_IFCHR, Stat};
+use super::{Inode, O_RDWR, OpenFile, S_IFCHR, Stat};
 use crate::errno::*;
 use crate::proc::waitqueue::WaitQueue;
 
@@ -87,9 +87,7 @@ fn adopt_caller_group() {
         return;
     }
     let fg = TTY.lock().fg_pgrp;
-    let alive = fg.is_some_and(|g| {
-        crate::proc::all_tasks().iter().any(|t| t.pid != 0 && t.state() != crate::proc::ZOMBIE && t.inner.lock().pgid == g)
-    });
+    let alive = fg.is_some_and(|g| crate::proc::all_tasks().iter().any(|t| t.pid != 0 && t.state() != crate::proc::ZOMBIE && t.inner.lock().pgid == g));
     if !alive {
         let mine = crate::proc::current().inner.lock().pgid;
         TTY.lock().fg_pgrp = Some(mine);
@@ -129,9 +127,11 @@ fn read_raw(buf: &mut [u8]) -> Result<usize, Errno> {
     };
     let want = vmin.min(buf.len());
     let timer = vtime * crate::proc::sched::HZ / 10;
-    let ready = |n: usize| move || {
-        crate::input::poll();
-        (TTY.lock().raw_len() >= n).then_some(())
+    let ready = |n: usize| {
+        move || {
+            crate::input::poll();
+            (TTY.lock().raw_len() >= n).then_some(())
+        }
     };
     if want == 0 {
         // VMIN 0: a poll, or a wait of at most VTIME for any byte.

@@ -20,7 +20,7 @@ use alloc::sync::Arc;
 
 use mm::sync::IrqLock;
 
-use super::{Inode, OpenFile, O_RDONLY, O_WRONLY, Stat};
+use super::{Inode, O_RDONLY, O_WRONLY, OpenFile, Stat};
 use crate::errno::*;
 use crate::proc::waitqueue::WaitQueue;
 

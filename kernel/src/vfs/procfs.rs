@@ -419,13 +419,7 @@ impl Inode for PidDir {
     }
 
     fn readdir(&self) -> Option<Vec<DirEntry>> {
-        Some(
-            PID_FILES
-                .iter()
-                .enumerate()
-                .map(|(k, (n, _))| DirEntry { name: n.to_string(), ino: pid_ino(self.pid, k as u64 + 1), dtype: 8 })
-                .collect(),
-        )
+        Some(PID_FILES.iter().enumerate().map(|(k, (n, _))| DirEntry { name: n.to_string(), ino: pid_ino(self.pid, k as u64 + 1), dtype: 8 }).collect())
     }
 }
 

@@ -698,14 +698,35 @@ mod prop {
 
     #[derive(Clone, Debug)]
     enum Op {
-        Map { fixed: bool, page: u64, pages: u64, prot: u32, shared: bool },
-        Unmap { page: u64, pages: u64 },
-        Touch { page: u64, write: bool },
+        Map {
+            fixed: bool,
+            page: u64,
+            pages: u64,
+            prot: u32,
+            shared: bool,
+        },
+        Unmap {
+            page: u64,
+            pages: u64,
+        },
+        Touch {
+            page: u64,
+            write: bool,
+        },
         /// Fork; the child writes every writable page and lives until the next fork.
         Fork,
-        Mprotect { page: u64, pages: u64, prot: u32 },
+        Mprotect {
+            page: u64,
+            pages: u64,
+            prot: u32,
+        },
         /// mremap of `[page, page + old_pages)` to `new_pages`, moving if `maymove`.
-        Mremap { page: u64, old_pages: u64, new_pages: u64, maymove: bool },
+        Mremap {
+            page: u64,
+            old_pages: u64,
+            new_pages: u64,
+            maymove: bool,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {

@@ -38,10 +38,12 @@ fn machine(ram_ranges: &[(u64, u64)], reserved: &[(u64, u64)], topo: Option<Topo
 }
 
 fn buddyinfo(pa: &PageAllocator) -> Vec<[u64; NR_ORDERS]> {
-    pa.zones().map(|z| {
-        let a = z.free.lock();
-        core::array::from_fn(|o| a.nr_free(o))
-    }).collect()
+    pa.zones()
+        .map(|z| {
+            let a = z.free.lock();
+            core::array::from_fn(|o| a.nr_free(o))
+        })
+        .collect()
 }
 
 #[test]
@@ -304,7 +306,17 @@ fn proc_views_have_linux_shape_and_agree_with_the_allocator() {
     let mut z = String::new();
     crate::procfs::zoneinfo::render(&m.pa, None, &mut z).unwrap();
     assert!(z.starts_with("Node 0, zone      DMA\n  per-node stats\n  pages free     "), "{z}");
-    for key in ["        min      ", "        low      ", "        high     ", "        spanned  ", "        present  ", "        managed  ", "        protection: (", "      nr_free_pages ", "  start_pfn:           "] {
+    for key in [
+        "        min      ",
+        "        low      ",
+        "        high     ",
+        "        spanned  ",
+        "        present  ",
+        "        managed  ",
+        "        protection: (",
+        "      nr_free_pages ",
+        "  start_pfn:           ",
+    ] {
         assert!(z.contains(key), "missing {key:?}");
     }
     assert!(z.contains("Node 0, zone   Normal\n  pages free     0\n"), "empty zones are listed: {z}");
@@ -315,4 +327,3 @@ fn proc_views_have_linux_shape_and_agree_with_the_allocator() {
     assert!(t.contains("Node    0, zone    DMA32, type      Movable "), "{t}");
     assert!(t.contains("Number of blocks type     Unmovable      Movable  Reclaimable \n"), "{t}");
 }
-

@@ -20,7 +20,7 @@ use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
 use crate::address_space::{AddressSpace, MmEnv};
 use crate::page::PageFlags;
 use crate::page_table::Leaf;
-use crate::vma::{Backing, Vma, VmFlags};
+use crate::vma::{Backing, VmFlags, Vma};
 
 /// Device number shown for initrd files and shmem (major 0, minor 1).
 const OBJ_DEV: (u32, u32) = (0, 1);

@@ -383,7 +383,10 @@ fn slabinfo_has_the_linux_header_and_one_line_per_cache_matching_stats() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 4, "{out}");
     assert_eq!(lines[0], "slabinfo - version: 2.1");
-    assert_eq!(lines[1], "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>");
+    assert_eq!(
+        lines[1],
+        "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>"
+    );
     for (line, c) in lines[2..].iter().zip([a, b]) {
         let f: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(f.len(), 16, "{line}");
@@ -428,7 +431,14 @@ static RECLAIM_SAW_HELD_LOCK: AtomicBool = AtomicBool::new(false);
 fn shrink_caches_hook(_order: u32) -> u64 {
     // SAFETY: null or a leaked registry set by the test below.
     let Some(reg) = (unsafe { RECLAIM_REG.load(Ordering::Acquire).as_ref() }) else { return 0 };
-    let shrink = |c: &&KmemCache| if c.lists.is_locked() { RECLAIM_SAW_HELD_LOCK.store(true, Ordering::Relaxed); 0 } else { c.shrink() };
+    let shrink = |c: &&KmemCache| {
+        if c.lists.is_locked() {
+            RECLAIM_SAW_HELD_LOCK.store(true, Ordering::Relaxed);
+            0
+        } else {
+            c.shrink()
+        }
+    };
     reg.caches().iter().map(shrink).sum()
 }
 

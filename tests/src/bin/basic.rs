@@ -19,16 +19,19 @@ entry_point!(main, config = &kernel::BOOT_CONFIG);
 
 fn main(boot_info: &'static mut BootInfo) -> ! {
     kernel::init(boot_info);
-    ktest::run("basic", &[
-        ktest!(breakpoint_returns),
-        ktest!(panic_is_caught_by_harness, should_panic),
-        ktest!(kernel_stack_overflow_hits_guard_page, should_trap),
-        ktest!(stack_overflow_was_reported_as_such),
-        ktest!(null_dereference_oopses, should_trap),
-        ktest!(heap_allocations_work),
-        ktest!(e820_is_sorted_and_has_ram),
-        TestCase::new("harness_continues_after_faults", || assert!(true)),
-    ])
+    ktest::run(
+        "basic",
+        &[
+            ktest!(breakpoint_returns),
+            ktest!(panic_is_caught_by_harness, should_panic),
+            ktest!(kernel_stack_overflow_hits_guard_page, should_trap),
+            ktest!(stack_overflow_was_reported_as_such),
+            ktest!(null_dereference_oopses, should_trap),
+            ktest!(heap_allocations_work),
+            ktest!(e820_is_sorted_and_has_ram),
+            TestCase::new("harness_continues_after_faults", || assert!(true)),
+        ],
+    )
 }
 
 fn breakpoint_returns() {

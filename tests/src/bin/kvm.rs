@@ -34,21 +34,24 @@ fn early() {
 
 fn main(boot_info: &'static mut BootInfo) -> ! {
     kernel::init::init_with_early_hook(boot_info, early);
-    ktest::run("kvm", &[
-        ktest!(kernel_runs_on_its_own_tables_without_wx_pages),
-        ktest!(writing_kernel_text_faults, should_trap),
-        ktest!(executing_kernel_data_faults, should_trap),
-        ktest!(reading_a_user_page_from_the_kernel_faults_under_smap, should_trap),
-        ktest!(rust_heap_is_backed_by_kmalloc),
-        ktest!(bootstrap_objects_are_freed_to_the_bootstrap_heap),
-        ktest!(slab_workload_and_shrink_return_free_pages_to_baseline),
-        ktest!(slab_debug_catches_overflow_and_double_free),
-        ktest!(vmalloc_is_virtually_contiguous_and_vfree_returns_pages),
-        ktest!(vmalloc_stack_overflow_hits_guard_page, should_trap),
-        ktest!(vmalloc_stack_overflow_was_named),
-        ktest!(meminfo_adds_up_against_buddyinfo_and_slab),
-        ktest!(slabinfo_and_vmallocinfo_have_linux_shape),
-    ])
+    ktest::run(
+        "kvm",
+        &[
+            ktest!(kernel_runs_on_its_own_tables_without_wx_pages),
+            ktest!(writing_kernel_text_faults, should_trap),
+            ktest!(executing_kernel_data_faults, should_trap),
+            ktest!(reading_a_user_page_from_the_kernel_faults_under_smap, should_trap),
+            ktest!(rust_heap_is_backed_by_kmalloc),
+            ktest!(bootstrap_objects_are_freed_to_the_bootstrap_heap),
+            ktest!(slab_workload_and_shrink_return_free_pages_to_baseline),
+            ktest!(slab_debug_catches_overflow_and_double_free),
+            ktest!(vmalloc_is_virtually_contiguous_and_vfree_returns_pages),
+            ktest!(vmalloc_stack_overflow_hits_guard_page, should_trap),
+            ktest!(vmalloc_stack_overflow_was_named),
+            ktest!(meminfo_adds_up_against_buddyinfo_and_slab),
+            ktest!(slabinfo_and_vmallocinfo_have_linux_shape),
+        ],
+    )
 }
 
 fn kernel_runs_on_its_own_tables_without_wx_pages() {
@@ -211,7 +214,20 @@ fn meminfo_adds_up_against_buddyinfo_and_slab() {
     assert!(m.mem_available <= m.mem_free + m.cached + m.slab_reclaimable);
     let mut s = String::new();
     m.render(&mut s).unwrap();
-    for key in ["MemTotal:", "MemFree:", "MemAvailable:", "Buffers:", "Cached:", "Slab:", "SReclaimable:", "SUnreclaim:", "KernelStack:", "PageTables:", "VmallocTotal:", "VmallocUsed:"] {
+    for key in [
+        "MemTotal:",
+        "MemFree:",
+        "MemAvailable:",
+        "Buffers:",
+        "Cached:",
+        "Slab:",
+        "SReclaimable:",
+        "SUnreclaim:",
+        "KernelStack:",
+        "PageTables:",
+        "VmallocTotal:",
+        "VmallocUsed:",
+    ] {
         assert!(s.lines().any(|l| l.starts_with(key)), "meminfo lacks {key}");
     }
 }

@@ -29,12 +29,15 @@ entry_point!(main, config = &kernel::BOOT_CONFIG);
 
 fn main(boot_info: &'static mut BootInfo) -> ! {
     kernel::init(boot_info);
-    ktest::run("mempic", &[
-        ktest!(map_classes_agree_with_allocator_and_vmstat),
-        ktest!(scattered_pages_fragment_then_coalesce_back),
-        ktest!(proc_mempic_reads_the_map_and_toggles_the_picture),
-        ktest!(picture_sweeps_all_memory_from_the_tick),
-    ])
+    ktest::run(
+        "mempic",
+        &[
+            ktest!(map_classes_agree_with_allocator_and_vmstat),
+            ktest!(scattered_pages_fragment_then_coalesce_back),
+            ktest!(proc_mempic_reads_the_map_and_toggles_the_picture),
+            ktest!(picture_sweeps_all_memory_from_the_tick),
+        ],
+    )
 }
 
 /// /proc/buddyinfo's numbers, zone by zone in physical order. Call with
@@ -90,10 +93,19 @@ fn map_classes_agree_with_allocator_and_vmstat() {
     assert_eq!(t.get(FrameClass::KernelImage), image, "kernel image frames");
     assert!(t.get(FrameClass::Memmap) >= pa.memmap.memmap_bytes / 4096, "memmap");
     let managed = pa.nr_managed_pages();
-    let owned: u64 = [FrameClass::Slab, FrameClass::PageTable, FrameClass::Anon, FrameClass::File, FrameClass::Shmem, FrameClass::KernelStack, FrameClass::Vmalloc, FrameClass::Kernel]
-        .iter()
-        .map(|&c| t.get(c))
-        .sum();
+    let owned: u64 = [
+        FrameClass::Slab,
+        FrameClass::PageTable,
+        FrameClass::Anon,
+        FrameClass::File,
+        FrameClass::Shmem,
+        FrameClass::KernelStack,
+        FrameClass::Vmalloc,
+        FrameClass::Kernel,
+    ]
+    .iter()
+    .map(|&c| t.get(c))
+    .sum();
     assert_eq!(t.free() + owned, managed, "every managed page is free or has an owner");
 }
 

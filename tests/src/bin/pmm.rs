@@ -20,7 +20,7 @@ use core::sync::atomic::Ordering;
 use bootloader_api::{BootInfo, entry_point};
 use kernel::ktest;
 use kernel::mem::page_alloc;
-use mm::addr::{PAGE_SIZE, PhysAddr, Pfn};
+use mm::addr::{PAGE_SIZE, Pfn, PhysAddr};
 use mm::gfp::{GFP_DMA, GFP_DMA32, GFP_HIGHUSER_MOVABLE, GFP_KERNEL, Gfp};
 use mm::page::{Page, PageFlags};
 use mm::page_alloc::FreeError;
@@ -31,19 +31,22 @@ entry_point!(main, config = &kernel::BOOT_CONFIG);
 
 fn main(boot_info: &'static mut BootInfo) -> ! {
     kernel::init(boot_info);
-    ktest::run("pmm", &[
-        ktest!(memblock_names_every_boot_reservation),
-        ktest!(page_descriptors_are_64_bytes_and_cover_ram),
-        ktest!(zones_match_the_firmware_map),
-        ktest!(expected_zones_are_populated),
-        ktest!(gfp_zone_modifiers_pick_the_zone),
-        ktest!(kernel_allocations_prefer_the_highest_zone),
-        ktest!(double_free_is_detected_not_corrupting),
-        ktest!(exhaustion_then_free_returns_every_zone_to_its_start),
-        ktest!(numa_topology_matches_the_machine),
-        ktest!(numa_allocation_is_local_and_falls_back_by_distance),
-        ktest!(proc_views_agree_with_the_allocator),
-    ])
+    ktest::run(
+        "pmm",
+        &[
+            ktest!(memblock_names_every_boot_reservation),
+            ktest!(page_descriptors_are_64_bytes_and_cover_ram),
+            ktest!(zones_match_the_firmware_map),
+            ktest!(expected_zones_are_populated),
+            ktest!(gfp_zone_modifiers_pick_the_zone),
+            ktest!(kernel_allocations_prefer_the_highest_zone),
+            ktest!(double_free_is_detected_not_corrupting),
+            ktest!(exhaustion_then_free_returns_every_zone_to_its_start),
+            ktest!(numa_topology_matches_the_machine),
+            ktest!(numa_allocation_is_local_and_falls_back_by_distance),
+            ktest!(proc_views_agree_with_the_allocator),
+        ],
+    )
 }
 
 const NIL: u64 = u64::MAX;
@@ -102,7 +105,16 @@ fn per_zone_free() -> [u64; 16] {
 fn memblock_names_every_boot_reservation() {
     let mb = kernel::mem::memblock();
     let names: Vec<&str> = mb.reserved.regions().iter().map(|r| r.name).collect();
-    for want in ["first page (real-mode IVT, BDA)", "low memory (X86_RESERVE_LOW)", "kernel image", "boot stack", "memmap", "ramdisk (initrd)", "framebuffer", "ACPI tables"] {
+    for want in [
+        "first page (real-mode IVT, BDA)",
+        "low memory (X86_RESERVE_LOW)",
+        "kernel image",
+        "boot stack",
+        "memmap",
+        "ramdisk (initrd)",
+        "framebuffer",
+        "ACPI tables",
+    ] {
         assert!(names.contains(&want), "no reservation named {want:?}; have {names:?}");
     }
     // The bootloader's own memory was reserved at boot and given back once

@@ -74,11 +74,7 @@ fn run_program(argv: &[String]) -> i32 {
 }
 
 fn describe(status: i32) -> String {
-    if status & 0x7f == 0 {
-        format!("exited with status {}", (status >> 8) & 0xff)
-    } else {
-        format!("killed by signal {}", status & 0x7f)
-    }
+    if status & 0x7f == 0 { format!("exited with status {}", (status >> 8) & 0xff) } else { format!("killed by signal {}", status & 0x7f) }
 }
 
 fn case_for(line: String) -> (String, Box<dyn Fn()>, Expect) {
@@ -91,7 +87,16 @@ fn case_for(line: String) -> (String, Box<dyn Fn()>, Expect) {
         assert_eq!(status, 0, "{} {}", argv.join(" "), describe(status));
         let after = free_pages_settled();
         let diff = usage_diff(&used_before, &usage());
-        assert_eq!(after, before, "free pages {} after {} vs {} before: {} pages leaked (changed:{})", after, argv[0], before, before as i64 - after as i64, diff);
+        assert_eq!(
+            after,
+            before,
+            "free pages {} after {} vs {} before: {} pages leaked (changed:{})",
+            after,
+            argv[0],
+            before,
+            before as i64 - after as i64,
+            diff
+        );
     };
     (name, Box::new(run), Expect::Pass)
 }
@@ -100,17 +105,25 @@ fn main(boot_info: &'static mut BootInfo) -> ! {
     kernel::init(boot_info);
     let list = kernel::initrd::read_file("etc/tests.txt").expect("/etc/tests.txt missing from the initrd (make -C user)");
     let text = core::str::from_utf8(list).expect("tests.txt is not UTF-8");
-    let mut cases: Vec<(String, Box<dyn Fn()>, Expect)> = text
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or("").trim())
-        .filter(|l| !l.is_empty())
-        .map(|l| case_for(l.to_string()))
-        .collect();
+    let mut cases: Vec<(String, Box<dyn Fn()>, Expect)> =
+        text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).filter(|l| !l.is_empty()).map(|l| case_for(l.to_string())).collect();
     // Every global /proc file renders, non-empty, through the VFS.
     cases.push((
         "proc_files_render".to_string(),
         Box::new(|| {
-            for f in ["meminfo", "buddyinfo", "zoneinfo", "pagetypeinfo", "slabinfo", "vmallocinfo", "vmstat", "sys/vm/overcommit_memory", "sys/vm/min_free_kbytes", "sys/vm/max_map_count", "sys/vm/overcommit_ratio"] {
+            for f in [
+                "meminfo",
+                "buddyinfo",
+                "zoneinfo",
+                "pagetypeinfo",
+                "slabinfo",
+                "vmallocinfo",
+                "vmstat",
+                "sys/vm/overcommit_memory",
+                "sys/vm/min_free_kbytes",
+                "sys/vm/max_map_count",
+                "sys/vm/overcommit_ratio",
+            ] {
                 let path = format!("/proc/{f}");
                 let inode = kernel::vfs::lookup(&path, "/").unwrap_or_else(|e| panic!("{path}: errno {e}"));
                 let text = inode.snapshot().expect("a generated file");
