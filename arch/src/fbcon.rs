@@ -335,27 +335,6 @@ pub fn status_rows() -> usize {
     (STATUS_HOOK.load(Ordering::Acquire) != 0) as usize
 }
 
-/// A fixed buffer for one status line.
-struct LineBuf {
-    buf: [u8; 256],
-    len: usize,
-}
-
-impl fmt::Write for LineBuf {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for ch in s.chars() {
-            let mut tmp = [0u8; 4];
-            let bytes = ch.encode_utf8(&mut tmp).as_bytes();
-            if self.len + bytes.len() > self.buf.len() {
-                break;
-            }
-            self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-            self.len += bytes.len();
-        }
-        Ok(())
-    }
-}
-
 /// Redraw the status line if the last redraw is older than a quarter of a
 /// second (called from the timer tick; cheap otherwise).
 pub fn refresh_status() {
@@ -371,9 +350,9 @@ pub fn refresh_status() {
     STATUS_LAST_NS.store(now.max(1), Ordering::Relaxed);
     // SAFETY: only `set_status_hook` stores here, always a `StatusHook`.
     let hook: StatusHook = unsafe { core::mem::transmute::<usize, StatusHook>(hook) };
-    let mut line = LineBuf { buf: [0; 256], len: 0 };
+    let mut line = crate::fixed_str::FixedStr::<256>::new();
     hook(&mut line);
-    let text = core::str::from_utf8(&line.buf[..line.len]).unwrap_or("");
+    let text = line.as_str();
     try_with_console(|con| {
         let (w, ch) = (con.info.width, con.cell_height());
         con.fill_rect(0, 0, w, ch, STATUS_BG);

@@ -16,6 +16,7 @@ pub mod context;
 pub mod cpu;
 pub mod fbcon;
 pub mod firmware_map;
+pub mod fixed_str;
 pub mod fpu;
 pub mod gdt;
 pub mod idt;

@@ -33,6 +33,7 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
+use arch::fixed_str::FixedStr;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -283,7 +284,7 @@ impl Picture {
     fn draw_header(&mut self, con: &mut Console, force: bool) {
         let (cw, ch) = self.text_cell;
         let width = con.size().0;
-        let mut title = LineBuf::<200>::new();
+        let mut title = FixedStr::<200>::new();
         let _ = write!(
             title,
             "Physical memory: {} managed, free {}, {} per cell  (echo 0 > /proc/mempic to hide)",
@@ -292,7 +293,7 @@ impl Picture {
             Bytes(self.pages_per_cell << PAGE_SHIFT)
         );
         let mut hash = fnv(title.as_str(), FNV_START);
-        let mut entries = [(); NR_CLASSES].map(|_| LineBuf::<{ LEGEND_ENTRY_CHARS * 2 }>::new());
+        let mut entries = [(); NR_CLASSES].map(|_| FixedStr::<{ LEGEND_ENTRY_CHARS * 2 }>::new());
         for (i, t) in entries.iter_mut().enumerate() {
             let c = FrameClass::from_index(i);
             match c {
@@ -327,7 +328,7 @@ impl Picture {
     fn draw_zone_heading(&mut self, con: &mut Console, zi: usize, force: bool) {
         let ch = self.text_cell.1;
         let z = &self.zones[zi];
-        let mut t = LineBuf::<256>::new();
+        let mut t = FixedStr::<256>::new();
         let _ = write!(
             t,
             "Node {} {:<6} [mem {:#011x}-{:#011x}]  free {}",
@@ -389,7 +390,7 @@ impl Picture {
                         self.report = false;
                         // One write, so nothing interleaves with the line
                         // (about 600 bytes with two zones, 25 more a zone).
-                        let mut line = LineBuf::<2048>::new();
+                        let mut line = FixedStr::<2048>::new();
                         let _ = self.write_drawn(&mut line);
                         arch::serial::write_str(line.as_str());
                     }
@@ -562,7 +563,7 @@ struct Mib(u64);
 impl fmt::Display for Mib {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kib = self.0 << (PAGE_SHIFT - 10);
-        let mut b = LineBuf::<32>::new();
+        let mut b = FixedStr::<32>::new();
         let _ = write!(b, "{}.{}M", kib / 1024, (kib % 1024) * 10 / 1024);
         f.pad(b.as_str())
     }
@@ -574,32 +575,5 @@ struct Bytes(u64);
 impl fmt::Display for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0 >= 1 << 20 { write!(f, "{} MiB", self.0 >> 20) } else { write!(f, "{} KiB", self.0 >> 10) }
-    }
-}
-
-/// A fixed text buffer for one line (no allocation in the timer tick).
-struct LineBuf<const N: usize> {
-    buf: [u8; N],
-    len: usize,
-}
-
-impl<const N: usize> LineBuf<N> {
-    fn new() -> Self {
-        LineBuf { buf: [0; N], len: 0 }
-    }
-
-    fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
-    }
-}
-
-impl<const N: usize> fmt::Write for LineBuf<N> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        // Cut at a character boundary.
-        let n = (0..=n).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
     }
 }

@@ -31,46 +31,8 @@ pub fn quiesce_consoles() {
 /// Text of the last panic message (the test harness prints it as the reason).
 pub static LAST_MESSAGE: spin::Mutex<FixedString> = spin::Mutex::new(FixedString::new());
 
-/// A small fixed-capacity string, usable without the heap.
-pub struct FixedString {
-    buf: [u8; 200],
-    len: usize,
-}
-
-impl FixedString {
-    pub const fn new() -> Self {
-        FixedString { buf: [0; 200], len: 0 }
-    }
-
-    pub fn clear(&mut self) {
-        self.len = 0;
-    }
-
-    pub fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("<invalid utf-8>")
-    }
-}
-
-impl Default for FixedString {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Write for FixedString {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        for ch in s.chars() {
-            let mut tmp = [0u8; 4];
-            let bytes = ch.encode_utf8(&mut tmp).as_bytes();
-            if self.len + bytes.len() > self.buf.len() {
-                break;
-            }
-            self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-            self.len += bytes.len();
-        }
-        Ok(())
-    }
-}
+/// The panic message buffer, usable without the heap.
+pub type FixedString = arch::fixed_str::FixedStr<200>;
 
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
