@@ -47,12 +47,14 @@
  * program's status only if the kernel lives to report it.
  *
  * FUZZ_SKIP=NR,NR,... in the environment leaves those numbers out too
- * (to get past a known bug and look for the next one).
+ * (to get past a known bug and look for the next one); FUZZ_ONLY=NR,...
+ * calls only those (to find which calls a leak needs).
  *
  * It refuses to run on a kernel whose uname release does not say
  * mmkernel (random system calls as root would damage a real machine)
  * unless FUZZ_ANY_KERNEL=1 is set in the environment.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -68,7 +70,7 @@
 
 #define MAX_CHILDREN 16
 #define CHILD_CALLS 2000
-#define WATCHDOG_MS 5000
+#define WATCHDOG_MS 3000
 #define PAGE 4096UL
 #define WINDOW_PAGES 64
 
@@ -157,19 +159,21 @@ static const struct sig sigs[] = {
 
 /* Numbers the user asked to leave out (FUZZ_SKIP=NR,NR,...), to get
  * past one known bug and look for the next. */
-static long skip[32];
-static int nskip;
+static long skip[32], only[32];
+static int nskip, nonly;
 
-static void parse_skip(const char *s)
+static int parse_list(const char *s, long *out)
 {
-	while (s && *s && nskip < 32) {
+	int n = 0;
+	while (s && *s && n < 32) {
 		char *end;
 		long v = strtol(s, &end, 0);
 		if (end == s)
 			break;
-		skip[nskip++] = v;
+		out[n++] = v;
 		s = *end == ',' ? end + 1 : end;
 	}
+	return n;
 }
 
 /* Numbers never called (see the header). */
@@ -267,6 +271,8 @@ static long pick_nr(void)
 {
 	for (;;) {
 		long nr;
+		if (nonly)
+			return only[below(nonly)];
 		switch (below(16)) {
 		case 0:
 			nr = 336 + below(200); /* above the table */
@@ -487,8 +493,9 @@ static void sysctl_io(int save)
 	}
 }
 
-/* MemFree in kB after dropping caches; -1 where that cannot be done. */
-static long settled_free_kb(void)
+/* /proc/meminfo after dropping caches, into `buf`; its MemFree in kB,
+ * or -1 where caches cannot be dropped (not root, no such file). */
+static long settled_meminfo(char *buf, size_t cap)
 {
 	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
 	if (fd < 0 || write(fd, "3", 1) != 1) {
@@ -497,17 +504,64 @@ static long settled_free_kb(void)
 		return -1;
 	}
 	close(fd);
-	static char buf[4096];
 	fd = open("/proc/meminfo", O_RDONLY);
 	if (fd < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
+	ssize_t n = read(fd, buf, cap - 1);
 	close(fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;
 	char *p = strstr(buf, "MemFree:");
 	return p ? strtol(p + 8, NULL, 10) : -1;
+}
+
+/* Print the meminfo lines that changed, to say where the pages went. */
+static void print_meminfo_diff(const char *before, const char *after)
+{
+	const char *a = after;
+	while (*a) {
+		const char *end = strchr(a, '\n');
+		size_t len = end ? (size_t)(end - a) : strlen(a);
+		const char *colon = memchr(a, ':', len);
+		if (colon) {
+			char key[64];
+			size_t klen = (size_t)(colon - a) + 1;
+			if (klen < sizeof key) {
+				memcpy(key, a, klen);
+				key[klen] = 0;
+				const char *b = strstr(before, key);
+				long vb = b ? strtol(b + klen, NULL, 10) : 0, va = strtol(colon + 1, NULL, 10);
+				if (vb != va)
+					check_note("# %s %ld -> %ld kB", key, vb, va);
+			}
+		}
+		a += len + (end ? 1 : 0);
+	}
+}
+
+/* Print /proc/PID/stat of every process but this one: whatever is still
+ * there after the children were reaped holds memory. */
+static void print_other_processes(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char path[64], line[256];
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || atoi(e->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof path, "/proc/%.40s/stat", e->d_name);
+		int fd = open(path, O_RDONLY);
+		ssize_t n = fd >= 0 ? read(fd, line, sizeof line - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n > 0) {
+			line[n] = 0;
+			check_note("# still there: %.*s", (int)strcspn(line, "\n"), line);
+		}
+	}
+	if (d)
+		closedir(d);
 }
 
 struct run {
@@ -598,7 +652,8 @@ int main(int argc, char **argv)
 	if (r.children < 1 || r.children > MAX_CHILDREN)
 		r.children = 4;
 	r.parent_is_init = getpid() == 1;
-	parse_skip(getenv("FUZZ_SKIP"));
+	nskip = parse_list(getenv("FUZZ_SKIP"), skip);
+	nonly = parse_list(getenv("FUZZ_ONLY"), only);
 
 	struct utsname u;
 	const char *any = getenv("FUZZ_ANY_KERNEL");
@@ -623,7 +678,14 @@ int main(int argc, char **argv)
 		reap(&r, 1);
 	r.started = 0;
 	r.exited = 0;
-	long before_kb = settled_free_kb();
+	/* Everything of ours resident before the baseline: the code that
+	 * runs only at the end, both buffers (memory locks are not
+	 * inherited by the children). */
+	static char meminfo_before[4096], meminfo_after[4096];
+	memset(meminfo_before, 0, sizeof meminfo_before);
+	memset(meminfo_after, 0, sizeof meminfo_after);
+	mlockall(MCL_CURRENT);
+	long before_kb = settled_meminfo(meminfo_before, sizeof meminfo_before);
 
 	uint64_t t0 = now_ms();
 	check_note("# t_sysfuzz: seed %lu, %ld calls, %ld children", (unsigned long)r.seed, r.calls_wanted, r.children);
@@ -668,7 +730,7 @@ int main(int argc, char **argv)
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
 	sysctl_io(0);
-	long after_kb = settled_free_kb();
+	long after_kb = settled_meminfo(meminfo_after, sizeof meminfo_after);
 
 	check_note("t_sysfuzz: seed %lu: %ld calls by %ld processes in %lu ms (%lu calls/s): %ld exited, %ld ended by a "
 		   "signal, %ld killed by the watchdog",
@@ -677,8 +739,11 @@ int main(int argc, char **argv)
 	CHECKF("calls_made", r.done_calls >= r.calls_wanted, "%ld of %ld", r.done_calls, r.calls_wanted);
 	if (before_kb < 0 || after_kb < 0)
 		check_skip("free_pages_at_baseline", "no /proc/sys/vm/drop_caches");
-	else
-		CHECKF("free_pages_at_baseline", after_kb == before_kb, "MemFree %ld kB before, %ld kB after (%+ld kB)",
-		       before_kb, after_kb, after_kb - before_kb);
+	else if (!CHECKF("free_pages_at_baseline", after_kb == before_kb, "MemFree %ld kB before, %ld kB after (%+ld kB)",
+			 before_kb, after_kb, after_kb - before_kb))
+	{
+		print_meminfo_diff(meminfo_before, meminfo_after);
+		print_other_processes();
+	}
 	return check_done();
 }
