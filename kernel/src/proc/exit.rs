@@ -69,6 +69,8 @@ fn release_resources(me: &Task, status: i32) -> Pid {
         vfork_release(p);
     }
     // Orphans go to init (pid 1), or to the kernel (pid 0) if init is gone.
+    // The kernel never waits for them: it reaps them itself once they are
+    // zombies (now, or in `reap_orphans`), as Linux's init would.
     let reaper = if me.pid != 1 && super::task(1).is_some() { 1 } else { 0 };
     let mut wake_reaper = false;
     for c in children {
@@ -76,8 +78,14 @@ fn release_resources(me: &Task, status: i32) -> Pid {
             let pdeathsig = {
                 let mut ci = ct.inner.lock();
                 ci.ppid = reaper;
+                ci.orphan = reaper == 0;
                 ci.pdeathsig
             };
+            if ct.state() == ZOMBIE && reaper == 0 {
+                drop(ct);
+                reap(c);
+                continue;
+            }
             if ct.state() == ZOMBIE {
                 wake_reaper = true;
             } else if pdeathsig != 0 {
@@ -202,5 +210,23 @@ pub fn wait(sel: i64, options: u32) -> Result<(Pid, i32, super::Usage), Errno> {
 pub fn wait_from_kernel(pid: Pid) -> Option<i32> {
     sched::idle_until(|| super::task(pid).is_none_or(|t| t.state() == ZOMBIE));
     super::task(0).inspect(|k| k.inner.lock().children.retain(|&c| c != pid));
+    reap_orphans();
     reap(pid)
+}
+
+/// Reap the orphans handed to the kernel (pid 0) that have died since.
+/// Only from the idle task: never on a dying task's own stack.
+pub fn reap_orphans() {
+    let dead: Vec<Pid> = super::all_tasks()
+        .iter()
+        .filter(|t| t.state() == ZOMBIE && {
+            let i = t.inner.lock();
+            i.orphan && i.ppid == 0
+        })
+        .map(|t| t.pid)
+        .collect();
+    for pid in dead {
+        super::task(0).inspect(|k| k.inner.lock().children.retain(|&c| c != pid));
+        reap(pid);
+    }
 }

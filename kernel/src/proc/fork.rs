@@ -132,6 +132,7 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
             robust_list: (0, 0),
             oom_score_adj_min: p.oom_score_adj_min,
             dumpable: p.dumpable,
+            orphan: false,
         }
     };
     let child: Arc<Task> = super::new_task(pid, kstack, saved_rsp, fpu, fs_base, inner);

@@ -291,6 +291,9 @@ pub struct TaskInner {
     /// non-dumpable task's /proc files belong to root and are closed to
     /// ptrace-read access from other users (Linux's `task_dump_owner`).
     pub dumpable: bool,
+    /// Handed to the kernel (pid 0) when its parent died: reaped by the
+    /// kernel once a zombie (`exit::reap_orphans`).
+    pub orphan: bool,
 }
 
 /// One process.
@@ -458,6 +461,7 @@ pub fn init_inner(name: &str) -> TaskInner {
         robust_list: (0, 0),
         oom_score_adj_min: 0,
         dumpable: true,
+        orphan: false,
     }
 }
 
