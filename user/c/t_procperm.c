@@ -4,7 +4,8 @@
  * - stat: /proc/vmallocinfo is 0100400 root, /proc/sys/vm/overcommit_memory
  *   0100644 root, drop_caches 0100200, /proc/self a directory owned by the
  *   caller;
- * - root may open a sysctl for writing (nothing is written);
+ * - root may open a sysctl for writing (nothing is written), but not read
+ *   drop_caches (0200: sysctls give root no override);
  * - as uid 65534 (a forked child): opening /proc/sys/vm/overcommit_memory
  *   for writing is EACCES and the value stays; /proc/vmallocinfo is
  *   EACCES; the root parent's /proc/PID/{maps,smaps,smaps_rollup} are
@@ -172,6 +173,9 @@ int main(void)
 	}
 	int e = open_errno("/proc/sys/vm/overcommit_memory", O_WRONLY);
 	CHECKF("root_opens_sysctl_for_write", e == 0, "%s", strerror(e));
+	/* Sysctls give root no override: drop_caches (0200) is not readable. */
+	e = open_errno("/proc/sys/vm/drop_caches", O_RDONLY);
+	CHECKF("root_cannot_read_drop_caches", e == EACCES, "%s, want EACCES", e ? strerror(e) : "opened");
 	/* A privileged write sets oom_score_adj_min to 0 for the child. */
 	e = write_adj("0");
 	CHECKF("root_sets_oom_score_adj", e == 0, "%s", strerror(e));

@@ -7,14 +7,15 @@
 //!              oom_score,oom_score_adj}      (oom_score_adj writable)
 //!   /proc/self                               the reading process's PID dir
 //!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,min_free_kbytes,
-//!                 max_map_count,drop_caches} (writable, validated)
+//!                 max_map_count,drop_caches} (writable by root, validated)
 //! ```
 //!
 //! Modes and owners are Linux's: global files and /proc/sys belong to
 //! root (0444; 0400 for vmallocinfo, slabinfo and pagetypeinfo; sysctls
 //! 0644, drop_caches 0200), /proc/PID to the task's effective ids (root's
 //! for a non-dumpable task). `permission` checks them at open as Linux's
-//! `generic_permission` does (root passes), and the memory views of
+//! `generic_permission` does (root passes; for sysctls as
+//! `proc_sys_permission`, root only by the owner bits), and the memory views of
 //! another process (maps, smaps, smaps_rollup) need ptrace-read access
 //! over it: EACCES otherwise.
 //!
@@ -42,6 +43,8 @@ type Store = fn(&str) -> Result<(), Errno>;
 struct GenFile {
     ino: u64,
     mode: u32,
+    /// Under /proc/sys: Linux's `proc_sys_permission`, no override for root.
+    sysctl: bool,
     render: Render,
     store: Option<Store>,
 }
@@ -57,10 +60,17 @@ fn dir_stat(ino: u64, uid: u32, gid: u32) -> Stat {
 /// Linux's `generic_permission` for the current task: `mask` is MAY_READ
 /// (4) and/or MAY_WRITE (2); root (CAP_DAC_OVERRIDE) may do both.
 fn generic_permission(st: &Stat, mask: u32) -> Result<(), Errno> {
-    let c = proc::current().inner.lock().creds;
-    if c.is_root() {
+    if proc::current().inner.lock().creds.is_root() {
         return Ok(());
     }
+    mode_permission(st, mask)
+}
+
+/// The owner, group or other bits of `st` for the caller must allow
+/// `mask` (Linux's `acl_permission_check`; for sysctls `test_perm`, which
+/// gives root no override: it cannot read drop_caches, mode 0200).
+fn mode_permission(st: &Stat, mask: u32) -> Result<(), Errno> {
+    let c = proc::current().inner.lock().creds;
     let bits = if c.euid == st.st_uid {
         st.st_mode >> 6
     } else if c.egid == st.st_gid {
@@ -87,7 +97,7 @@ impl Inode for GenFile {
     }
 
     fn permission(&self, mask: u32) -> Result<(), Errno> {
-        generic_permission(&self.stat(), mask)
+        if self.sysctl { mode_permission(&self.stat(), mask) } else { generic_permission(&self.stat(), mask) }
     }
 
     fn writable(&self) -> bool {
@@ -522,12 +532,17 @@ impl Inode for ProcRoot {
 /// A root-owned file: 0644 if it takes writes, else 0444.
 fn genfile(ino: u64, render: Render, store: Option<Store>) -> Arc<dyn Inode> {
     let mode = if store.is_some() { 0o644 } else { 0o444 };
-    Arc::new(GenFile { ino, mode, render, store })
+    Arc::new(GenFile { ino, mode, sysctl: false, render, store })
 }
 
 /// A root-owned file with the given mode.
 fn genfile_mode(ino: u64, mode: u32, render: Render, store: Option<Store>) -> Arc<dyn Inode> {
-    Arc::new(GenFile { ino, mode, render, store })
+    Arc::new(GenFile { ino, mode, sysctl: false, render, store })
+}
+
+/// A sysctl under /proc/sys (root's, `mode` checked even for root).
+fn sysctl(ino: u64, mode: u32, render: Render, store: Store) -> Arc<dyn Inode> {
+    Arc::new(GenFile { ino, mode, sysctl: true, render, store: Some(store) })
 }
 
 /// The /proc tree (registered with `vfs::init`).
@@ -535,12 +550,12 @@ pub fn proc_root() -> Arc<dyn Inode> {
     let vm: Arc<dyn Inode> = Arc::new(FixedDir {
         ino: 30,
         entries: alloc::vec![
-            // Linux: write-only (0200) for root.
-            ("drop_caches", genfile_mode(31, 0o200, drop_caches, Some(set_drop_caches))),
-            ("max_map_count", genfile(32, max_map_count, Some(set_max_map_count))),
-            ("min_free_kbytes", genfile(33, min_free_kbytes, Some(set_min_free_kbytes))),
-            ("overcommit_memory", genfile(34, overcommit_memory, Some(set_overcommit_memory))),
-            ("overcommit_ratio", genfile(35, overcommit_ratio, Some(set_overcommit_ratio))),
+            // Linux: write-only (0200), even for root.
+            ("drop_caches", sysctl(31, 0o200, drop_caches, set_drop_caches)),
+            ("max_map_count", sysctl(32, 0o644, max_map_count, set_max_map_count)),
+            ("min_free_kbytes", sysctl(33, 0o644, min_free_kbytes, set_min_free_kbytes)),
+            ("overcommit_memory", sysctl(34, 0o644, overcommit_memory, set_overcommit_memory)),
+            ("overcommit_ratio", sysctl(35, 0o644, overcommit_ratio, set_overcommit_ratio)),
         ],
     });
     let sys: Arc<dyn Inode> = Arc::new(FixedDir { ino: 20, entries: alloc::vec![("vm", vm)] });
