@@ -177,7 +177,8 @@ pub fn getsid(pid: i32) -> SysResult {
 pub fn setsid() -> SysResult {
     let me = current();
     let pid = me.pid;
-    let leader = proc::all_tasks().iter().any(|t| t.pid != 0 && t.state() != proc::ZOMBIE && t.inner.lock().pgid == pid);
+    // Zombies count: they keep their group until reaped.
+    let leader = proc::all_tasks().iter().any(|t| t.pid != 0 && t.inner.lock().pgid == pid);
     if leader {
         return Err(EPERM);
     }
@@ -197,13 +198,10 @@ pub fn setpgid(pid: i32, pgid: i32) -> SysResult {
     }
     let me = current();
     let t = if pid == 0 || pid as u32 == me.pid { me.clone() } else { task_arg(pid)? };
-    let (my_sid, tppid, tsid, tpid) = {
-        let mi = me.inner.lock();
-        let ti = if t.pid == me.pid { None } else { Some(t.inner.lock()) };
-        match ti {
-            Some(ti) => (mi.sid, ti.ppid, ti.sid, t.pid),
-            None => (mi.sid, mi.ppid, mi.sid, me.pid),
-        }
+    let my_sid = me.inner.lock().sid;
+    let (tppid, tsid, tpid) = {
+        let i = t.inner.lock();
+        (i.ppid, i.sid, t.pid)
     };
     if tpid != me.pid && tppid != me.pid {
         return Err(ESRCH);
@@ -213,7 +211,8 @@ pub fn setpgid(pid: i32, pgid: i32) -> SysResult {
     }
     let pgid = if pgid == 0 { tpid } else { pgid as u32 };
     if pgid != tpid {
-        let exists = proc::all_tasks().iter().any(|x| x.pid != 0 && x.state() != proc::ZOMBIE && {
+        // A zombie keeps its group until reaped, as in Linux.
+        let exists = proc::all_tasks().iter().any(|x| x.pid != 0 && {
             let i = x.inner.lock();
             i.pgid == pgid && i.sid == my_sid
         });
