@@ -327,6 +327,12 @@ pub fn execve(frame: &mut TrapFrame, path: &str, argv: &[String], envp: &[String
             }
         }
         i.sig.pending &= 1 << (super::signal::SIGKILL - 1);
+        // Linux: exec removes the alternate signal stack and forgets the
+        // robust-futex list (`futex_exec_release`).
+        i.altstack = super::AltStack::default();
+        i.robust_list = (0, 0);
+        // Linux's `setup_new_exec`: dumpable again when the ids agree.
+        i.dumpable = i.creds.euid == i.creds.uid && i.creds.egid == i.creds.gid;
         (i.mm.replace(new), i.vfork_parent.take())
     };
     me.set_root(root);
@@ -370,6 +376,8 @@ pub fn spawn(path: &str, argv: &[String], envp: &[String], parent: Pid) -> Resul
     inner.exe = vfs::absolute(&image.path, "/");
     inner.ppid = parent;
     inner.pgid = pid;
+    // The session stays the kernel's (0), as Linux's init starts in
+    // init_task's: the program may call setsid or setpgid itself.
     inner.mm = Some(UserMm::new(image.space));
     let frame = initial_frame(image.entry, image.sp);
     // SAFETY: a fresh kernel stack.

@@ -50,6 +50,12 @@ fn release_resources(me: &Task, status: i32) -> Pid {
         let mut i = me.inner.lock();
         i.exit_status = status;
         let files = core::mem::take(&mut i.files);
+        // The fault counts and peak RSS live in the address space, which
+        // goes now: keep them for the parent's wait4.
+        if let Some(m) = &i.mm {
+            let c = m.space.lock().counters;
+            i.exit_usage = super::Usage { utime: 0, stime: 0, min_flt: c.min_flt, maj_flt: c.maj_flt, maxrss_kb: c.hiwater_rss.max(c.rss()).saturating_mul(4) };
+        }
         (i.mm.take(), i.ppid, core::mem::take(&mut i.children), i.vfork_parent.take(), files)
     };
     drop(files);
@@ -63,13 +69,29 @@ fn release_resources(me: &Task, status: i32) -> Pid {
         vfork_release(p);
     }
     // Orphans go to init (pid 1), or to the kernel (pid 0) if init is gone.
+    // The kernel never waits for them: it reaps them itself once they are
+    // zombies (now, or in `reap_orphans`), as Linux's init would.
     let reaper = if me.pid != 1 && super::task(1).is_some() { 1 } else { 0 };
     let mut wake_reaper = false;
     for c in children {
         if let Some(ct) = super::task(c) {
-            ct.inner.lock().ppid = reaper;
+            let pdeathsig = {
+                let mut ci = ct.inner.lock();
+                ci.ppid = reaper;
+                ci.orphan = reaper == 0;
+                ci.pdeathsig
+            };
+            if ct.state() == ZOMBIE && reaper == 0 {
+                drop(ct);
+                reap(c);
+                continue;
+            }
             if ct.state() == ZOMBIE {
                 wake_reaper = true;
+            } else if pdeathsig != 0 {
+                // PR_SET_PDEATHSIG: the child learns its parent died
+                // (Linux's `reparent_leader`).
+                super::signal::send(c, pdeathsig);
             }
             if let Some(r) = super::task(reaper) {
                 r.inner.lock().children.push(c);
@@ -113,14 +135,25 @@ pub fn do_exit(status: i32) -> ! {
 
 /// Free a zombie for good (its parent waited for it). Returns its status.
 pub fn reap(pid: Pid) -> Option<i32> {
+    reap_with_usage(pid).map(|(s, _)| s)
+}
+
+/// Free a zombie; returns its status and its usage including that of its
+/// own reaped children (what wait4's rusage reports, Linux's RUSAGE_BOTH).
+pub fn reap_with_usage(pid: Pid) -> Option<(i32, super::Usage)> {
     let t = super::remove(pid)?;
-    let status = t.inner.lock().exit_status;
+    let (status, usage) = {
+        let i = t.inner.lock();
+        let mut u = super::Usage { utime: i.utime, stime: i.stime, ..i.exit_usage };
+        u.add(&i.cusage);
+        (i.exit_status, u)
+    };
     if t.kstack.0 != 0 {
         if let Err(e) = crate::mem::kvm::free_kernel_stack(t.kstack.0) {
             log::error!("exit: cannot free the kernel stack of pid {}: {:?}", pid, e);
         }
     }
-    Some(status)
+    Some((status, usage))
 }
 
 /// Does `child` match wait4's `pid` argument for a parent in group `pgid`?
@@ -133,9 +166,10 @@ fn matches(sel: i64, child: &Task, pgid: Pid) -> bool {
     }
 }
 
-/// wait4(2) for the current task: returns (pid, status), or (0, 0) with
-/// WNOHANG when no child has exited yet.
-pub fn wait(sel: i64, options: u32) -> Result<(Pid, i32), Errno> {
+/// wait4(2) for the current task: returns (pid, status, the child's
+/// usage), or pid 0 with WNOHANG when no child has exited yet. The
+/// child's usage joins the caller's children totals.
+pub fn wait(sel: i64, options: u32) -> Result<(Pid, i32, super::Usage), Errno> {
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
         return Err(EINVAL);
     }
@@ -153,12 +187,12 @@ pub fn wait(sel: i64, options: u32) -> Result<(Pid, i32), Errno> {
             let pid = z.pid;
             drop(candidates);
             me.inner.lock().children.retain(|&c| c != pid);
-            drop(me);
-            let status = reap(pid).unwrap_or(0);
-            return Ok((pid, status));
+            let (status, usage) = reap_with_usage(pid).unwrap_or_default();
+            me.inner.lock().cusage.add(&usage);
+            return Ok((pid, status, usage));
         }
         if options & WNOHANG != 0 {
-            return Ok((0, 0));
+            return Ok((0, 0, super::Usage::default()));
         }
         drop(candidates);
         // Sleep until a child exits (it wakes us). A fatal signal ends the
@@ -176,5 +210,23 @@ pub fn wait(sel: i64, options: u32) -> Result<(Pid, i32), Errno> {
 pub fn wait_from_kernel(pid: Pid) -> Option<i32> {
     sched::idle_until(|| super::task(pid).is_none_or(|t| t.state() == ZOMBIE));
     super::task(0).inspect(|k| k.inner.lock().children.retain(|&c| c != pid));
+    reap_orphans();
     reap(pid)
+}
+
+/// Reap the orphans handed to the kernel (pid 0) that have died since.
+/// Only from the idle task: never on a dying task's own stack.
+pub fn reap_orphans() {
+    let dead: Vec<Pid> = super::all_tasks()
+        .iter()
+        .filter(|t| t.state() == ZOMBIE && {
+            let i = t.inner.lock();
+            i.orphan && i.ppid == 0
+        })
+        .map(|t| t.pid)
+        .collect();
+    for pid in dead {
+        super::task(0).inspect(|k| k.inner.lock().children.retain(|&c| c != pid));
+        reap(pid);
+    }
 }

@@ -107,6 +107,7 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
             exe: p.exe.clone(),
             ppid: parent.pid,
             pgid: p.pgid,
+            sid: p.sid,
             children: alloc::vec::Vec::new(),
             exit_status: 0,
             mm: Some(child_mm),
@@ -122,7 +123,16 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
             start_ticks: sched::ticks(),
             utime: 0,
             stime: 0,
-            cmin_flt: 0,
+            cusage: super::Usage::default(),
+            exit_usage: super::Usage::default(),
+            // Linux: the child's pdeathsig and robust list start cleared;
+            // the alternate signal stack is inherited.
+            pdeathsig: 0,
+            altstack: p.altstack,
+            robust_list: (0, 0),
+            oom_score_adj_min: p.oom_score_adj_min,
+            dumpable: p.dumpable,
+            orphan: false,
         }
     };
     let child: Arc<Task> = super::new_task(pid, kstack, saved_rsp, fpu, fs_base, inner);

@@ -157,6 +157,90 @@ impl Default for SignalState {
     }
 }
 
+/// sigaltstack(2)'s `stack_t` for a task: recorded and returned. Handlers
+/// do not run yet, so nothing runs on it (and SS_ONSTACK is never
+/// reported). `flags` keeps only SS_AUTODISARM; a size of 0 reads back as
+/// SS_DISABLE, as Linux's `sas_ss_flags` computes it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AltStack {
+    pub sp: u64,
+    pub flags: u32,
+    pub size: u64,
+}
+
+/// Resource usage as getrusage(2) and wait4(2) report it (the fields this
+/// kernel counts): CPU ticks, faults, peak RSS in KiB.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub utime: u64,
+    pub stime: u64,
+    pub min_flt: u64,
+    pub maj_flt: u64,
+    pub maxrss_kb: u64,
+}
+
+impl Usage {
+    /// Add a reaped child's usage, as Linux's `wait_task_zombie` sums
+    /// `cutime`, `cmin_flt` ... and takes the larger `cmaxrss`.
+    pub fn add(&mut self, o: &Usage) {
+        self.utime = self.utime.saturating_add(o.utime);
+        self.stime = self.stime.saturating_add(o.stime);
+        self.min_flt = self.min_flt.saturating_add(o.min_flt);
+        self.maj_flt = self.maj_flt.saturating_add(o.maj_flt);
+        self.maxrss_kb = self.maxrss_kb.max(o.maxrss_kb);
+    }
+}
+
+impl Usage {
+    /// `struct rusage` as 18 longs: ru_utime, ru_stime (timevals), then
+    /// ru_maxrss (KiB), ru_ixrss, ru_idrss, ru_isrss, ru_minflt, ru_majflt ...
+    pub fn to_rusage(&self) -> [u64; 18] {
+        let tick_us = 1_000_000 / sched::HZ;
+        let (ut, st) = (self.utime.saturating_mul(tick_us), self.stime.saturating_mul(tick_us));
+        let mut r = [0u64; 18];
+        r[0] = ut / 1_000_000;
+        r[1] = ut % 1_000_000;
+        r[2] = st / 1_000_000;
+        r[3] = st % 1_000_000;
+        r[4] = self.maxrss_kb;
+        r[8] = self.min_flt;
+        r[9] = self.maj_flt;
+        r
+    }
+}
+
+/// Linux's `ptrace_may_access` for reading another task's memory views
+/// (/proc/PID/maps, exe, get_robust_list): the same process, root
+/// (CAP_SYS_PTRACE), or, for a dumpable target, a caller whose ids (`fs` ones when `fscreds`, that
+/// is the effective ones here, else the real ones) equal the target's
+/// real, effective and saved uids and gids. Every task counts as dumpable.
+pub fn ptrace_may_read(caller: &Task, target: &Task, fscreds: bool) -> bool {
+    if caller.pid == target.pid {
+        return true;
+    }
+    let me = caller.inner.lock().creds;
+    if me.is_root() {
+        return true;
+    }
+    let (t, dumpable) = {
+        let i = target.inner.lock();
+        (i.creds, i.dumpable)
+    };
+    let (uid, gid) = if fscreds { (me.euid, me.egid) } else { (me.uid, me.gid) };
+    dumpable && uid == t.uid && uid == t.euid && uid == t.suid && gid == t.gid && gid == t.egid && gid == t.sgid
+}
+
+impl TaskInner {
+    /// Linux's `commit_creds`: a change of effective ids makes the process
+    /// non-dumpable (`suid_dumpable` is 0).
+    pub fn commit_creds(&mut self, new: Creds) {
+        if new.euid != self.creds.euid || new.egid != self.creds.egid {
+            self.dumpable = false;
+        }
+        self.creds = new;
+    }
+}
+
 /// Process state behind the task's lock.
 pub struct TaskInner {
     /// `comm`: the executable's name, at most 15 bytes.
@@ -165,6 +249,8 @@ pub struct TaskInner {
     pub exe: String,
     pub ppid: Pid,
     pub pgid: Pid,
+    /// Session id (setsid(2)); /proc/PID/stat's `session`.
+    pub sid: Pid,
     pub children: Vec<Pid>,
     /// Wait status once a zombie.
     pub exit_status: i32,
@@ -184,8 +270,30 @@ pub struct TaskInner {
     pub start_ticks: u64,
     pub utime: u64,
     pub stime: u64,
-    /// Faults counted for children already reaped (for rusage / stat).
-    pub cmin_flt: u64,
+    /// Usage of children already reaped (RUSAGE_CHILDREN, /proc/PID/stat's
+    /// cutime, cstime, cmin_flt, cmaj_flt).
+    pub cusage: Usage,
+    /// The task's own fault counts and peak RSS, kept at exit when the
+    /// address space goes (for the parent's wait4).
+    pub exit_usage: Usage,
+    /// PR_SET_PDEATHSIG: signal sent to this task when its parent exits.
+    pub pdeathsig: u32,
+    pub altstack: AltStack,
+    /// set_robust_list(2): head and length, returned by get_robust_list.
+    /// No threads and no futex wake-ups yet, so nothing walks the list at
+    /// exit (Linux's `exit_robust_list`).
+    pub robust_list: (u64, u64),
+    /// Linux's `oom_score_adj_min`: the lowest value a process may set
+    /// without CAP_SYS_RESOURCE (the last value root set; inherited).
+    pub oom_score_adj_min: i32,
+    /// The mm's dumpable flag (PR_GET_DUMPABLE): cleared when the
+    /// effective ids change, set again by an exec with matching ids. A
+    /// non-dumpable task's /proc files belong to root and are closed to
+    /// ptrace-read access from other users (Linux's `task_dump_owner`).
+    pub dumpable: bool,
+    /// Handed to the kernel (pid 0) when its parent died: reaped by the
+    /// kernel once a zombie (`exit::reap_orphans`).
+    pub orphan: bool,
 }
 
 /// One process.
@@ -330,6 +438,7 @@ pub fn init_inner(name: &str) -> TaskInner {
         exe: String::new(),
         ppid: 0,
         pgid: 0,
+        sid: 0,
         children: Vec::new(),
         exit_status: 0,
         mm: None,
@@ -345,7 +454,14 @@ pub fn init_inner(name: &str) -> TaskInner {
         start_ticks: sched::ticks(),
         utime: 0,
         stime: 0,
-        cmin_flt: 0,
+        cusage: Usage::default(),
+        exit_usage: Usage::default(),
+        pdeathsig: 0,
+        altstack: AltStack::default(),
+        robust_list: (0, 0),
+        oom_score_adj_min: 0,
+        dumpable: true,
+        orphan: false,
     }
 }
 

@@ -21,9 +21,12 @@ use alloc::sync::Arc;
 
 use super::{Pid, Task, ZOMBIE, signal};
 
-/// Badness of a task (`oom_badness`), or None if it may not be chosen.
+/// Badness of a task (`oom_badness`), or None if it may not be chosen:
+/// the idle task (pid 0), init (pid 1: Linux's `is_global_init` skip in
+/// `oom_unkillable_task`, killing it would end the system), a zombie, a
+/// task with oom_score_adj -1000 or without memory.
 pub fn badness(t: &Task, total_pages: u64) -> Option<i64> {
-    if t.pid == 0 || t.state() == ZOMBIE {
+    if t.pid <= 1 || t.state() == ZOMBIE {
         return None;
     }
     let (adj, mm) = {

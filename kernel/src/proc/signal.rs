@@ -1,8 +1,9 @@
 //! Signals, as far as this kernel takes them: dispositions and masks are
 //! recorded (rt_sigaction, rt_sigprocmask), and a signal whose action is
 //! to terminate ends the process with Linux's wait status. Handlers are
-//! not run yet: a signal with a handler installed takes its default action,
-//! except that an ignored signal (SIG_IGN) is ignored.
+//! not run yet: a signal with a handler installed takes its default action
+//! (terminate, or nothing for one whose default is to ignore, stop or
+//! continue), and an ignored signal (SIG_IGN) is ignored.
 //!
 //! Faults become the signal Linux sends: a page fault or general
 //! protection fault SIGSEGV (SIGBUS past the end of a mapped file), an
@@ -78,6 +79,15 @@ pub fn name(sig: u32) -> &'static str {
     }
 }
 
+/// Whether `sig` with disposition `handler` ends the process. Handlers do
+/// not run yet, so a caught signal takes its default action: it terminates
+/// if that is the default, and is harmless if the default is to ignore
+/// (SIGCHLD, SIGURG, SIGWINCH) or stop/continue (SIGCONT ...), as it would
+/// be once the handler returned.
+fn harmful(handler: u64, sig: u32) -> bool {
+    handler != SIG_IGN && default_action(sig) == DefaultAction::Terminate
+}
+
 /// Queue `sig` for task `pid` (kill(2)); a sleeping task is woken so it
 /// can act on it.
 pub fn send(pid: super::Pid, sig: u32) {
@@ -87,8 +97,7 @@ pub fn send(pid: super::Pid, sig: u32) {
     }
     {
         let mut i = t.inner.lock();
-        let handler = i.sig.actions[(sig - 1) as usize][0];
-        if sig != SIGKILL && (handler == SIG_IGN || (handler == SIG_DFL && default_action(sig) != DefaultAction::Terminate)) {
+        if sig != SIGKILL && !harmful(i.sig.actions[(sig - 1) as usize][0], sig) {
             return;
         }
         i.sig.pending |= 1 << (sig - 1);
@@ -121,8 +130,7 @@ fn try_send_group(pgid: super::Pid, sig: u32) -> bool {
         if i.pgid != pgid {
             continue;
         }
-        let handler = i.sig.actions[(sig - 1) as usize][0];
-        if handler == SIG_IGN || (handler == SIG_DFL && default_action(sig) != DefaultAction::Terminate) {
+        if !harmful(i.sig.actions[(sig - 1) as usize][0], sig) {
             continue;
         }
         i.sig.pending |= 1 << (sig - 1);

@@ -10,7 +10,7 @@ use super::SysResult;
 use crate::errno::*;
 use crate::proc::{RLIMIT_NOFILE, current};
 use crate::usercopy::{copy_from_user, copy_to_user, read_user, read_user_cstr, write_user};
-use crate::vfs::{self, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, OpenFile};
+use crate::vfs::{self, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, O_WRONLY, OpenFile};
 
 pub const AT_FDCWD: i32 = -100;
 const AT_EMPTY_PATH: u32 = 0x1000;
@@ -54,6 +54,12 @@ pub fn openat(dirfd: i32, path_ptr: u64, flags: u32, _mode: u32) -> SysResult {
         return Err(ENOTDIR);
     }
     let acc = flags & O_ACCMODE;
+    let mask = match acc {
+        O_RDONLY => 4,
+        O_WRONLY => 2,
+        _ => 6,
+    } | if flags & O_TRUNC != 0 { 2 } else { 0 };
+    inode.permission(mask)?;
     if acc != O_RDONLY {
         if inode.is_dir() {
             return Err(EISDIR);
@@ -439,6 +445,10 @@ pub fn readlinkat(dirfd: i32, path_ptr: u64, buf: u64, size: u64) -> SysResult {
         ["proc", who, "exe"] => {
             let pid = if *who == "self" { crate::proc::current_pid() } else { who.parse().map_err(|_| ENOENT)? };
             let t = crate::proc::task(pid).ok_or(ENOENT)?;
+            // Linux's `proc_fd_access_allowed`: ptrace-read rights.
+            if !crate::proc::ptrace_may_read(&crate::proc::current(), &t, true) {
+                return Err(EACCES);
+            }
             let exe = t.inner.lock().exe.clone();
             exe
         }

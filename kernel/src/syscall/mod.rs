@@ -107,7 +107,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         109 => process::setpgid(x[0] as i32, x[1] as i32),
         110 => process::getppid(),
         111 => process::getpgid(0),
-        112 => Ok(crate::proc::current_pid() as u64),
+        112 => process::setsid(),
         113 => sys::setreuid(x[0] as u32, x[1] as u32),
         114 => sys::setregid(x[0] as u32, x[1] as u32),
         117 => sys::setresuid(x[0] as u32, x[1] as u32, x[2] as u32),
@@ -115,7 +115,8 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         119 => sys::setresgid(x[0] as u32, x[1] as u32, x[2] as u32),
         120 => sys::getresgid(x[0], x[1], x[2]),
         121 => process::getpgid(x[0] as i32),
-        131 => Ok(0), // sigaltstack: recorded nowhere, signals run no handlers
+        124 => process::getsid(x[0] as i32),
+        131 => process::sigaltstack(x[0], x[1]),
         149 => mem::mlock(x[0], x[1], 0),
         150 => mem::munlock(x[0], x[1]),
         151 => mem::mlockall(x[0] as u32),
@@ -139,7 +140,8 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         267 => fs::readlinkat(x[0] as i32, x[1], x[2], x[3]),
         262 => fs::newfstatat(x[0] as i32, x[1], x[2], x[3] as u32),
         269 => fs::faccessat(x[0] as i32, x[1], x[2] as u32),
-        273 => Ok(0), // set_robust_list: no futexes to clean up
+        273 => process::set_robust_list(x[0], x[1]),
+        274 => process::get_robust_list(x[0] as i32, x[1], x[2]),
         293 => fs::pipe2(x[0], x[1] as u32),
         302 => sys::prlimit64(x[0] as i32, x[1] as u32, x[2], x[3]),
         318 => sys::getrandom(x[0], x[1], x[2] as u32),

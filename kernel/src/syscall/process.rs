@@ -1,6 +1,7 @@
 //! Process system calls: fork, vfork, clone, execve, exit, wait4, kill,
-//! getppid/getpgid/setpgid, arch_prctl, set_tid_address, rt_sigaction,
-//! rt_sigprocmask, sched_yield.
+//! getppid/getpgid/setpgid, setsid/getsid, arch_prctl, set_tid_address,
+//! rt_sigaction, rt_sigprocmask, sigaltstack, set/get_robust_list,
+//! sched_yield.
 
 use arch::trap::TrapFrame;
 use x86_64::registers::model_specific::FsBase;
@@ -71,13 +72,13 @@ pub fn wait4(pid: i32, status: u64, options: u32, rusage: u64) -> SysResult {
     if pid == i32::MIN {
         return Err(ESRCH);
     }
-    let (child, st) = exit::wait(pid as i64, options)?;
+    let (child, st, usage) = exit::wait(pid as i64, options)?;
     if child != 0 {
         if status != 0 {
             write_user(status, &st)?;
         }
         if rusage != 0 {
-            write_user(rusage, &[0u64; 18])?;
+            write_user(rusage, &usage.to_rusage())?;
         }
     }
     Ok(child as u64)
@@ -87,16 +88,20 @@ pub fn kill(pid: i32, sig: i32) -> SysResult {
     if !(0..=NSIG as i32).contains(&sig) {
         return Err(EINVAL);
     }
+    // -INT_MIN does not exist: Linux answers ESRCH.
+    if pid == i32::MIN {
+        return Err(ESRCH);
+    }
     let me = current();
-    let (my_uid, root, my_pgid) = {
+    let (my, root, my_pgid, my_sid) = {
         let i = me.inner.lock();
-        (i.creds.uid, i.creds.is_root(), i.pgid)
+        (i.creds, i.creds.is_root(), i.pgid, i.sid)
     };
     let targets: alloc::vec::Vec<proc::Pid> = match pid {
         p if p > 0 => alloc::vec![p as u32],
         0 => proc::all_tasks().iter().filter(|t| t.pid != 0 && t.inner.lock().pgid == my_pgid).map(|t| t.pid).collect(),
         -1 => proc::all_tasks().iter().filter(|t| t.pid > 1 && t.pid != me.pid).map(|t| t.pid).collect(),
-        p => proc::all_tasks().iter().filter(|t| t.pid != 0 && t.inner.lock().pgid == (-p) as u32).map(|t| t.pid).collect(),
+        p => proc::all_tasks().iter().filter(|t| t.pid != 0 && t.inner.lock().pgid == p.unsigned_abs()).map(|t| t.pid).collect(),
     };
     drop(me);
     let mut found = false;
@@ -109,8 +114,14 @@ pub fn kill(pid: i32, sig: i32) -> SysResult {
             continue;
         }
         found = true;
-        let uid = task.inner.lock().creds.uid;
-        if !root && uid != my_uid {
+        // Linux's `kill_ok_by_cred`: the sender's real or effective uid
+        // is the target's real or saved uid; SIGCONT within the session.
+        let (tc, tsid) = {
+            let i = task.inner.lock();
+            (i.creds, i.sid)
+        };
+        let same_user = [my.uid, my.euid].iter().any(|u| *u == tc.uid || *u == tc.suid);
+        if !root && !same_user && !(sig as u32 == signal::SIGCONT && tsid == my_sid) {
             continue;
         }
         allowed = true;
@@ -141,22 +152,75 @@ pub fn getppid() -> SysResult {
     Ok(current().inner.lock().ppid as u64)
 }
 
+/// The task `pid` names (0: the caller); ESRCH for none or a negative pid.
+fn task_arg(pid: i32) -> Result<alloc::sync::Arc<proc::Task>, Errno> {
+    match pid {
+        0 => Ok(current()),
+        p if p > 0 => proc::task(p as u32).filter(|t| t.pid != 0).ok_or(ESRCH),
+        _ => Err(ESRCH),
+    }
+}
+
 pub fn getpgid(pid: i32) -> SysResult {
-    let t = if pid == 0 { current() } else { proc::task(pid as u32).ok_or(ESRCH)? };
-    let g = t.inner.lock().pgid;
+    let g = task_arg(pid)?.inner.lock().pgid;
     Ok(g as u64)
 }
 
+/// getsid(2).
+pub fn getsid(pid: i32) -> SysResult {
+    let s = task_arg(pid)?.inner.lock().sid;
+    Ok(s as u64)
+}
+
+/// setsid(2): a new session and process group, both the caller's pid;
+/// EPERM if a process group with that id exists (the caller leads one).
+pub fn setsid() -> SysResult {
+    let me = current();
+    let pid = me.pid;
+    // Zombies count: they keep their group until reaped.
+    let leader = proc::all_tasks().iter().any(|t| t.pid != 0 && t.inner.lock().pgid == pid);
+    if leader {
+        return Err(EPERM);
+    }
+    let mut i = me.inner.lock();
+    i.sid = pid;
+    i.pgid = pid;
+    Ok(pid as u64)
+}
+
+/// setpgid(2) with Linux's rules: the caller or one of its children
+/// (ESRCH), not a session leader, a child only in the caller's session,
+/// and only into a group that exists in that session (EPERM). Linux's
+/// EACCES for a child that has exec'd is not checked (not recorded).
 pub fn setpgid(pid: i32, pgid: i32) -> SysResult {
     if pgid < 0 {
         return Err(EINVAL);
     }
     let me = current();
-    let t = if pid == 0 || pid as u32 == me.pid { me.clone() } else { proc::task(pid as u32).ok_or(ESRCH)? };
-    if t.pid != me.pid && t.inner.lock().ppid != me.pid {
+    let t = if pid == 0 || pid as u32 == me.pid { me.clone() } else { task_arg(pid)? };
+    let my_sid = me.inner.lock().sid;
+    let (tppid, tsid, tpid) = {
+        let i = t.inner.lock();
+        (i.ppid, i.sid, t.pid)
+    };
+    if tpid != me.pid && tppid != me.pid {
         return Err(ESRCH);
     }
-    t.inner.lock().pgid = if pgid == 0 { t.pid } else { pgid as u32 };
+    if tsid != my_sid || tsid == tpid {
+        return Err(EPERM);
+    }
+    let pgid = if pgid == 0 { tpid } else { pgid as u32 };
+    if pgid != tpid {
+        // A zombie keeps its group until reaped, as in Linux.
+        let exists = proc::all_tasks().iter().any(|x| x.pid != 0 && {
+            let i = x.inner.lock();
+            i.pgid == pgid && i.sid == my_sid
+        });
+        if !exists {
+            return Err(EPERM);
+        }
+    }
+    t.inner.lock().pgid = pgid;
     Ok(0)
 }
 
@@ -251,5 +315,68 @@ pub fn rt_sigprocmask(how: u32, set: u64, oset: u64, sigsetsize: u64) -> SysResu
     if oset != 0 {
         write_user(oset, &old)?;
     }
+    Ok(0)
+}
+
+const SS_ONSTACK: u32 = 1;
+const SS_DISABLE: u32 = 2;
+const SS_AUTODISARM: u32 = 1 << 31;
+const MINSIGSTKSZ: u64 = 2048;
+
+/// sigaltstack(2): record the alternate signal stack and return the old
+/// one, with Linux's checks (`do_sigaltstack`). Handlers are not run yet,
+/// so the caller is never on the stack (no EPERM, no SS_ONSTACK).
+pub fn sigaltstack(uss: u64, uoss: u64) -> SysResult {
+    // stack_t: ss_sp, ss_flags (int, padded), ss_size.
+    let new: Option<[u64; 3]> = if uss != 0 { Some(read_user(uss)?) } else { None };
+    let me = current();
+    let old = me.inner.lock().altstack;
+    if let Some([sp, flags, size]) = new {
+        let flags = flags as u32;
+        let mode = flags & !SS_AUTODISARM;
+        if mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0 {
+            return Err(EINVAL);
+        }
+        let st = if mode == SS_DISABLE {
+            proc::AltStack::default()
+        } else {
+            if size < MINSIGSTKSZ {
+                return Err(ENOMEM);
+            }
+            proc::AltStack { sp, flags: flags & SS_AUTODISARM, size }
+        };
+        me.inner.lock().altstack = st;
+    }
+    drop(me);
+    if uoss != 0 {
+        let flags = old.flags | if old.size == 0 { SS_DISABLE } else { 0 };
+        write_user(uoss, &[old.sp, flags as u64, old.size])?;
+    }
+    Ok(0)
+}
+
+/// sizeof(struct robust_list_head).
+const ROBUST_LIST_HEAD_LEN: u64 = 24;
+
+/// set_robust_list(2): remembered for get_robust_list. Nothing walks the
+/// list at exit yet: there are no threads and no futex wake-ups.
+pub fn set_robust_list(head: u64, len: u64) -> SysResult {
+    if len != ROBUST_LIST_HEAD_LEN {
+        return Err(EINVAL);
+    }
+    current().inner.lock().robust_list = (head, len);
+    Ok(0)
+}
+
+/// get_robust_list(2): ESRCH for no such task, EPERM without ptrace-read
+/// rights over it (real ids, as Linux's PTRACE_MODE_READ_REALCREDS).
+pub fn get_robust_list(pid: i32, head_ptr: u64, len_ptr: u64) -> SysResult {
+    let t = task_arg(pid)?;
+    if !proc::ptrace_may_read(&current(), &t, false) {
+        return Err(EPERM);
+    }
+    let (head, _) = t.inner.lock().robust_list;
+    write_user(len_ptr, &ROBUST_LIST_HEAD_LEN)?;
+    write_user(head_ptr, &head)?;
     Ok(0)
 }

@@ -38,6 +38,12 @@ pub fn getrusage(who: i32, buf: u64) -> SysResult {
         return Err(EINVAL);
     }
     let me = current();
+    // RUSAGE_CHILDREN: what wait4 reaped (children and their descendants).
+    if who == -1 {
+        let c = me.inner.lock().cusage;
+        write_user(buf, &c.to_rusage())?;
+        return Ok(0);
+    }
     let (ut, st) = {
         let i = me.inner.lock();
         (i.utime, i.stime)
@@ -135,7 +141,7 @@ fn creds() -> Creds {
 }
 
 fn set_creds(c: Creds) {
-    current().inner.lock().creds = c;
+    current().inner.lock().commit_creds(c);
 }
 
 pub fn getuid() -> SysResult {
@@ -335,22 +341,25 @@ pub fn prctl(option: u64, arg2: u64) -> SysResult {
             Ok(0)
         }
         PR_SET_PDEATHSIG => {
+            // Sent when the parent exits (exit.rs); fork clears it.
             if arg2 > 64 {
                 return Err(EINVAL);
             }
+            me.inner.lock().pdeathsig = arg2 as u32;
             Ok(0)
         }
         PR_GET_PDEATHSIG => {
-            write_user(arg2, &0i32)?;
+            let sig = me.inner.lock().pdeathsig;
+            write_user(arg2, &(sig as i32))?;
             Ok(0)
         }
-        PR_GET_DUMPABLE => Ok(1),
+        PR_GET_DUMPABLE => Ok(me.inner.lock().dumpable as u64),
         PR_SET_DUMPABLE => {
-            if arg2 <= 1 {
-                Ok(0)
-            } else {
-                Err(EINVAL)
+            if arg2 > 1 {
+                return Err(EINVAL);
             }
+            me.inner.lock().dumpable = arg2 == 1;
+            Ok(0)
         }
         _ => Err(EINVAL),
     }

@@ -112,6 +112,13 @@ pub trait Inode: Send + Sync {
         false
     }
 
+    /// Linux's `inode_permission` at open: `mask` is MAY_READ (4) and/or
+    /// MAY_WRITE (2). EACCES if the caller may not (procfs checks modes,
+    /// owners and ptrace rights; other files allow everything).
+    fn permission(&self, _mask: u32) -> Result<(), Errno> {
+        Ok(())
+    }
+
     fn lookup(&self, _name: &str) -> Option<Arc<dyn Inode>> {
         None
     }

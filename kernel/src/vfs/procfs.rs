@@ -7,8 +7,17 @@
 //!              oom_score,oom_score_adj}      (oom_score_adj writable)
 //!   /proc/self                               the reading process's PID dir
 //!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,min_free_kbytes,
-//!                 max_map_count,drop_caches} (writable, validated)
+//!                 max_map_count,drop_caches} (writable by root, validated)
 //! ```
+//!
+//! Modes and owners are Linux's: global files and /proc/sys belong to
+//! root (0444; 0400 for vmallocinfo, slabinfo and pagetypeinfo; sysctls
+//! 0644, drop_caches 0200), /proc/PID to the task's effective ids (root's
+//! for a non-dumpable task). `permission` checks them at open as Linux's
+//! `generic_permission` does (root passes; for sysctls as
+//! `proc_sys_permission`, root only by the owner bits), and the memory views of
+//! another process (maps, smaps, smaps_rollup) need ptrace-read access
+//! over it: EACCES otherwise.
 //!
 //! A file's text is generated when it is opened (the `snapshot` of the
 //! open file), so a reader sees one consistent picture however it reads.
@@ -30,20 +39,46 @@ type Render = fn(&mut String) -> core::fmt::Result;
 /// Apply a written value.
 type Store = fn(&str) -> Result<(), Errno>;
 
-/// A file generated from global state.
+/// A file generated from global state, owned by root.
 struct GenFile {
     ino: u64,
+    mode: u32,
+    /// Under /proc/sys: Linux's `proc_sys_permission`, no override for root.
+    sysctl: bool,
     render: Render,
     store: Option<Store>,
 }
 
-fn file_stat(ino: u64, writable: bool) -> Stat {
-    let mode = if writable { 0o644 } else { 0o444 };
-    Stat { st_dev: 3, st_ino: ino, st_nlink: 1, st_mode: S_IFREG | mode, st_blksize: 4096, ..Stat::default() }
+fn file_stat(ino: u64, mode: u32, uid: u32, gid: u32) -> Stat {
+    Stat { st_dev: 3, st_ino: ino, st_nlink: 1, st_mode: S_IFREG | mode, st_uid: uid, st_gid: gid, st_blksize: 4096, ..Stat::default() }
 }
 
-fn dir_stat(ino: u64) -> Stat {
-    Stat { st_dev: 3, st_ino: ino, st_nlink: 2, st_mode: S_IFDIR | 0o555, st_blksize: 4096, ..Stat::default() }
+fn dir_stat(ino: u64, uid: u32, gid: u32) -> Stat {
+    Stat { st_dev: 3, st_ino: ino, st_nlink: 2, st_mode: S_IFDIR | 0o555, st_uid: uid, st_gid: gid, st_blksize: 4096, ..Stat::default() }
+}
+
+/// Linux's `generic_permission` for the current task: `mask` is MAY_READ
+/// (4) and/or MAY_WRITE (2); root (CAP_DAC_OVERRIDE) may do both.
+fn generic_permission(st: &Stat, mask: u32) -> Result<(), Errno> {
+    if proc::current().inner.lock().creds.is_root() {
+        return Ok(());
+    }
+    mode_permission(st, mask)
+}
+
+/// The owner, group or other bits of `st` for the caller must allow
+/// `mask` (Linux's `acl_permission_check`; for sysctls `test_perm`, which
+/// gives root no override: it cannot read drop_caches, mode 0200).
+fn mode_permission(st: &Stat, mask: u32) -> Result<(), Errno> {
+    let c = proc::current().inner.lock().creds;
+    let bits = if c.euid == st.st_uid {
+        st.st_mode >> 6
+    } else if c.egid == st.st_gid {
+        st.st_mode >> 3
+    } else {
+        st.st_mode
+    } & 7;
+    if mask & !bits != 0 { Err(EACCES) } else { Ok(()) }
 }
 
 /// Parse one decimal integer as a sysctl does (surrounding blanks and a
@@ -58,7 +93,11 @@ fn text_of(buf: &[u8]) -> Result<&str, Errno> {
 
 impl Inode for GenFile {
     fn stat(&self) -> Stat {
-        file_stat(self.ino, self.store.is_some())
+        file_stat(self.ino, self.mode, 0, 0)
+    }
+
+    fn permission(&self, mask: u32) -> Result<(), Errno> {
+        if self.sysctl { mode_permission(&self.stat(), mask) } else { generic_permission(&self.stat(), mask) }
     }
 
     fn writable(&self) -> bool {
@@ -86,7 +125,7 @@ struct FixedDir {
 
 impl Inode for FixedDir {
     fn stat(&self) -> Stat {
-        dir_stat(self.ino)
+        dir_stat(self.ino, 0, 0)
     }
 
     fn lookup(&self, name: &str) -> Option<Arc<dyn Inode>> {
@@ -252,10 +291,37 @@ impl PidFile {
     }
 }
 
+/// Linux's `task_dump_owner`: the task's effective ids, or root's when the
+/// task is not dumpable (after a change of ids).
+fn dump_owner(pid: Pid) -> (u32, u32) {
+    match proc::task(pid) {
+        Some(t) => {
+            let i = t.inner.lock();
+            if i.dumpable { (i.creds.euid, i.creds.egid) } else { (0, 0) }
+        }
+        None => (0, 0),
+    }
+}
+
 impl Inode for PidFile {
     fn stat(&self) -> Stat {
         let slot = PID_FILES.iter().position(|(_, k)| *k == self.kind).unwrap_or(0) as u64 + 1;
-        file_stat(pid_ino(self.pid, slot), self.kind == PidKind::OomScoreAdj)
+        let mode = if self.kind == PidKind::OomScoreAdj { 0o644 } else { 0o444 };
+        let (uid, gid) = dump_owner(self.pid);
+        file_stat(pid_ino(self.pid, slot), mode, uid, gid)
+    }
+
+    fn permission(&self, mask: u32) -> Result<(), Errno> {
+        generic_permission(&self.stat(), mask)?;
+        // The memory views need PTRACE_MODE_READ_FSCREDS (Linux's
+        // `proc_mem_open` -> `mm_access`): EACCES at open otherwise.
+        if matches!(self.kind, PidKind::Maps | PidKind::Smaps | PidKind::SmapsRollup) {
+            let t = self.task()?;
+            if !proc::ptrace_may_read(&proc::current(), &t, true) {
+                return Err(EACCES);
+            }
+        }
+        Ok(())
     }
 
     fn writable(&self) -> bool {
@@ -281,12 +347,18 @@ impl Inode for PidFile {
         let t = self.task()?;
         let me = proc::current();
         let privileged = me.inner.lock().creds.is_root();
+        drop(me);
         let mut i = t.inner.lock();
-        // Lowering below the current value needs CAP_SYS_RESOURCE.
-        if (v as i32) < i.oom_score_adj && !privileged {
+        // Linux's `__set_oom_adj`: going below `oom_score_adj_min` needs
+        // CAP_SYS_RESOURCE; a privileged write sets the new minimum.
+        let v = v as i32;
+        if v < i.oom_score_adj_min && !privileged {
             return Err(EACCES);
         }
-        i.oom_score_adj = v as i32;
+        if privileged {
+            i.oom_score_adj_min = v;
+        }
+        i.oom_score_adj = v;
         Ok(buf.len())
     }
 }
@@ -379,9 +451,9 @@ fn render_status(t: &Task, s: &mut String) -> core::fmt::Result {
 
 /// /proc/PID/stat: the 52 fields of `do_task_stat`, space separated.
 fn render_stat(t: &Task, s: &mut String) -> core::fmt::Result {
-    let (name, ppid, pgid, utime, stime, start, cmin, rss_lim, sig) = {
+    let (name, ppid, pgid, sid, utime, stime, start, cu, rss_lim, sig) = {
         let i = t.inner.lock();
-        (i.name.clone(), i.ppid, i.pgid, i.utime, i.stime, i.start_ticks, i.cmin_flt, i.rlimits[RLIMIT_RSS_INDEX].cur, i.sig.clone())
+        (i.name.clone(), i.ppid, i.pgid, i.sid, i.utime, i.stime, i.start_ticks, i.cusage, i.rlimits[RLIMIT_RSS_INDEX].cur, i.sig.clone())
     };
     let (letter, _) = state_letter(t);
     let (min_flt, maj_flt, vsize, rss, layout) = match t.mm() {
@@ -393,8 +465,9 @@ fn render_stat(t: &Task, s: &mut String) -> core::fmt::Result {
     };
     let l = layout.unwrap_or_default();
     let (ign, cgt) = sig_masks(&sig);
-    write!(s, "{} ({}) {} {} {} {} 0 -1 4194560 ", t.pid, name, letter, ppid, pgid, pgid)?;
-    write!(s, "{} {} {} 0 {} {} 0 0 20 0 1 0 {} {} {} {} ", min_flt, cmin, maj_flt, utime, stime, start, vsize, rss, rss_lim)?;
+    write!(s, "{} ({}) {} {} {} {} 0 -1 4194560 ", t.pid, name, letter, ppid, pgid, sid)?;
+    write!(s, "{} {} {} {} {} {} {} {} 20 0 1 0 ", min_flt, cu.min_flt, maj_flt, cu.maj_flt, utime, stime, cu.utime, cu.stime)?;
+    write!(s, "{} {} {} {} ", start, vsize, rss, rss_lim)?;
     write!(s, "{} {} {} 0 0 ", l.start_code, l.end_code, l.start_stack)?;
     write!(s, "{} {} {} {} 0 0 0 17 0 0 0 0 0 0 ", sig.pending, sig.blocked, ign, cgt)?;
     writeln!(s, "{} {} {} {} {} {} {} 0", l.start_data, l.end_data, l.start_brk, l.arg_start, l.arg_end, l.env_start, l.env_end)
@@ -409,7 +482,8 @@ struct PidDir {
 
 impl Inode for PidDir {
     fn stat(&self) -> Stat {
-        dir_stat(pid_ino(self.pid, 0))
+        let (uid, gid) = dump_owner(self.pid);
+        dir_stat(pid_ino(self.pid, 0), uid, gid)
     }
 
     fn lookup(&self, name: &str) -> Option<Arc<dyn Inode>> {
@@ -431,7 +505,7 @@ struct ProcRoot {
 
 impl Inode for ProcRoot {
     fn stat(&self) -> Stat {
-        dir_stat(self.fixed.ino)
+        dir_stat(self.fixed.ino, 0, 0)
     }
 
     fn lookup(&self, name: &str) -> Option<Arc<dyn Inode>> {
@@ -455,8 +529,20 @@ impl Inode for ProcRoot {
     }
 }
 
+/// A root-owned file: 0644 if it takes writes, else 0444.
 fn genfile(ino: u64, render: Render, store: Option<Store>) -> Arc<dyn Inode> {
-    Arc::new(GenFile { ino, render, store })
+    let mode = if store.is_some() { 0o644 } else { 0o444 };
+    Arc::new(GenFile { ino, mode, sysctl: false, render, store })
+}
+
+/// A root-owned file with the given mode.
+fn genfile_mode(ino: u64, mode: u32, render: Render, store: Option<Store>) -> Arc<dyn Inode> {
+    Arc::new(GenFile { ino, mode, sysctl: false, render, store })
+}
+
+/// A sysctl under /proc/sys (root's, `mode` checked even for root).
+fn sysctl(ino: u64, mode: u32, render: Render, store: Store) -> Arc<dyn Inode> {
+    Arc::new(GenFile { ino, mode, sysctl: true, render, store: Some(store) })
 }
 
 /// The /proc tree (registered with `vfs::init`).
@@ -464,11 +550,12 @@ pub fn proc_root() -> Arc<dyn Inode> {
     let vm: Arc<dyn Inode> = Arc::new(FixedDir {
         ino: 30,
         entries: alloc::vec![
-            ("drop_caches", genfile(31, drop_caches, Some(set_drop_caches))),
-            ("max_map_count", genfile(32, max_map_count, Some(set_max_map_count))),
-            ("min_free_kbytes", genfile(33, min_free_kbytes, Some(set_min_free_kbytes))),
-            ("overcommit_memory", genfile(34, overcommit_memory, Some(set_overcommit_memory))),
-            ("overcommit_ratio", genfile(35, overcommit_ratio, Some(set_overcommit_ratio))),
+            // Linux: write-only (0200), even for root.
+            ("drop_caches", sysctl(31, 0o200, drop_caches, set_drop_caches)),
+            ("max_map_count", sysctl(32, 0o644, max_map_count, set_max_map_count)),
+            ("min_free_kbytes", sysctl(33, 0o644, min_free_kbytes, set_min_free_kbytes)),
+            ("overcommit_memory", sysctl(34, 0o644, overcommit_memory, set_overcommit_memory)),
+            ("overcommit_ratio", sysctl(35, 0o644, overcommit_ratio, set_overcommit_ratio)),
         ],
     });
     let sys: Arc<dyn Inode> = Arc::new(FixedDir { ino: 20, entries: alloc::vec![("vm", vm)] });
@@ -476,10 +563,11 @@ pub fn proc_root() -> Arc<dyn Inode> {
         ("buddyinfo", genfile(10, buddyinfo, None)),
         ("meminfo", genfile(11, meminfo, None)),
         ("mempic", genfile(17, mempic, Some(set_mempic))),
-        ("pagetypeinfo", genfile(12, pagetypeinfo, None)),
-        ("slabinfo", genfile(13, slabinfo, None)),
+        // Linux: 0400 (they tell where kernel objects are).
+        ("pagetypeinfo", genfile_mode(12, 0o400, pagetypeinfo, None)),
+        ("slabinfo", genfile_mode(13, 0o400, slabinfo, None)),
         ("sys", sys),
-        ("vmallocinfo", genfile(14, vmallocinfo, None)),
+        ("vmallocinfo", genfile_mode(14, 0o400, vmallocinfo, None)),
         ("vmstat", genfile(15, vmstat, None)),
         ("zoneinfo", genfile(16, zoneinfo, None)),
     ];

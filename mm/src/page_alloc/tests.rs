@@ -305,7 +305,8 @@ fn proc_views_have_linux_shape_and_agree_with_the_allocator() {
 
     let mut z = String::new();
     crate::procfs::zoneinfo::render(&m.pa, None, &mut z).unwrap();
-    assert!(z.starts_with("Node 0, zone      DMA\n  per-node stats\n  pages free     "), "{z}");
+    assert!(z.starts_with("Node 0, zone      DMA\n  per-node stats\n      nr_inactive_anon 0\n"), "{z}");
+    assert!(z.contains("\n      nr_mapped    0\n  pages free     "), "{z}");
     for key in [
         "        min      ",
         "        low      ",

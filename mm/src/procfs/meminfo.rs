@@ -9,6 +9,7 @@
 
 use core::fmt;
 
+use super::lru::LruCounts;
 use crate::page_alloc::PageAllocator;
 use crate::zone::Watermark;
 
@@ -60,17 +61,22 @@ impl MemInfo {
         let reclaimable = v.slab_reclaimable.get() + v.lazyfree_pages.get();
         let reclaimable = reclaimable - (reclaimable / 2).min(wmark_low);
         let available = (free as i64 - total_reserve as i64 + pagecache as i64 + reclaimable as i64).max(0) as u64;
+        // The LRU split and Mapped: the same walk vmstat and zoneinfo use.
+        let l = LruCounts::of_all(pa);
         MemInfo {
             mem_total: pa.nr_managed_pages(),
             mem_free: free,
             mem_available: available,
-            cached: file.saturating_sub(0),
-            inactive_file: file,
-            active_anon: v.anon_pages.get(),
+            cached: file,
+            active_anon: l.active_anon,
+            inactive_anon: l.inactive_anon,
+            active_file: l.active_file,
+            inactive_file: l.inactive_file,
+            unevictable: l.unevictable,
+            mapped: l.mapped,
             anon_pages: v.anon_pages.get(),
             shmem: v.shmem_pages.get(),
             mlocked: v.mlocked_pages.get(),
-            unevictable: v.mlocked_pages.get(),
             slab_reclaimable: v.slab_reclaimable.get(),
             slab_unreclaimable: v.slab_unreclaimable.get(),
             kernel_stack_kb: v.kernel_stack_kb.get(),

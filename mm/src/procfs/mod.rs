@@ -5,6 +5,7 @@
 //! boot. Format strings follow Linux's mm/vmstat.c, mm/slub.c, fs/proc/.
 
 pub mod buddyinfo;
+pub mod lru;
 pub mod meminfo;
 pub mod pagetypeinfo;
 pub mod pid;

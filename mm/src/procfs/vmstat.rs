@@ -11,6 +11,7 @@
 use core::fmt::{self, Write};
 use core::sync::atomic::Ordering;
 
+use super::lru::LruCounts;
 use crate::addr::Pfn;
 use crate::page::PageFlags;
 use crate::page_alloc::PageAllocator;
@@ -26,18 +27,27 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
     let st = &pa.stats;
     let anon = vs.anon_pages.get();
     let file = vs.file_pages.get();
-    let gauges: [(&str, u64); 17] = [
+    // One walk for the LRU split and the mapped file pages, shared in
+    // meaning with meminfo and zoneinfo (see `lru`); the zone sums and the
+    // node sums are the same pages.
+    let l = LruCounts::of_all(pa);
+    let gauges: [(&str, u64); 22] = [
         ("nr_free_pages", pa.nr_free_pages()),
-        ("nr_zone_inactive_anon", 0),
-        ("nr_zone_active_anon", anon),
-        ("nr_zone_inactive_file", 0),
-        ("nr_zone_active_file", file),
-        ("nr_zone_unevictable", vs.mlocked_pages.get()),
+        ("nr_zone_inactive_anon", l.inactive_anon),
+        ("nr_zone_active_anon", l.active_anon),
+        ("nr_zone_inactive_file", l.inactive_file),
+        ("nr_zone_active_file", l.active_file),
+        ("nr_zone_unevictable", l.unevictable),
         ("nr_mlock", vs.mlocked_pages.get()),
+        ("nr_inactive_anon", l.inactive_anon),
+        ("nr_active_anon", l.active_anon),
+        ("nr_inactive_file", l.inactive_file),
+        ("nr_active_file", l.active_file),
+        ("nr_unevictable", l.unevictable),
         ("nr_slab_reclaimable", vs.slab_reclaimable.get()),
         ("nr_slab_unreclaimable", vs.slab_unreclaimable.get()),
         ("nr_anon_pages", anon),
-        ("nr_mapped", file),
+        ("nr_mapped", l.mapped),
         ("nr_file_pages", file),
         ("nr_dirty", 0),
         ("nr_writeback", 0),

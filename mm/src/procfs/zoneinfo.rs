@@ -14,6 +14,13 @@
 //!   start_pfn:           4096
 //! ```
 //!
+//! The LRU counts (`nr_inactive_anon`... per node, `nr_zone_inactive_anon`...
+//! per zone) and `nr_mapped` come from the same walk as /proc/meminfo's and
+//! /proc/vmstat's (see `lru`). There are no per-CPU page lists: the
+//! `pagesets` block shows count 0 and the `high`/`batch` Linux would give
+//! the zone (`zone_highsize`, `zone_batchsize`); the counters are exact, so
+//! the `vm stats threshold` is 0.
+//!
 //! After Linux's zone counters come `nr_free_order_N` lines, one per order:
 //! this kernel's addition, so that the per-order free lists of a zone can be
 //! read in the same file (Linux shows them only in /proc/buddyinfo).
@@ -21,6 +28,7 @@
 use core::fmt;
 use core::sync::atomic::Ordering;
 
+use super::lru::{self, LruCounts};
 use crate::buddy::NR_ORDERS;
 use crate::page_alloc::PageAllocator;
 use crate::zone::Watermark;
@@ -37,6 +45,18 @@ pub fn render(pa: &PageAllocator, node_stats: Option<NodeStats<'_>>, w: &mut dyn
             write!(w, "Node {}, zone {:>8}", z.node, z.name())?;
             if Some(i) == first_populated {
                 write!(w, "\n  per-node stats")?;
+                let n = LruCounts::of_node(pa, node.id);
+                let node_lru: [(&str, u64); 6] = [
+                    ("nr_inactive_anon", n.inactive_anon),
+                    ("nr_active_anon", n.active_anon),
+                    ("nr_inactive_file", n.inactive_file),
+                    ("nr_active_file", n.active_file),
+                    ("nr_unevictable", n.unevictable),
+                    ("nr_mapped", n.mapped),
+                ];
+                for (name, v) in node_lru {
+                    write!(w, "\n      {name:<12} {v}")?;
+                }
                 if let Some(f) = node_stats {
                     for (name, v) in f(node.id) {
                         write!(w, "\n      {name:<12} {v}")?;
@@ -72,8 +92,17 @@ pub fn render(pa: &PageAllocator, node_stats: Option<NodeStats<'_>>, w: &mut dyn
                 continue;
             }
             let c = &z.counters;
-            let stats: [(&str, u64); 6] = [
+            let zl = LruCounts::of_range(pa, z.start_pfn, z.start_pfn + z.spanned);
+            let stats: [(&str, u64); 13] = [
                 ("nr_free_pages", free),
+                ("nr_zone_inactive_anon", zl.inactive_anon),
+                ("nr_zone_active_anon", zl.active_anon),
+                ("nr_zone_inactive_file", zl.inactive_file),
+                ("nr_zone_active_file", zl.active_file),
+                ("nr_zone_unevictable", zl.unevictable),
+                ("nr_zone_write_pending", 0),
+                // Only mlocked pages are unevictable here.
+                ("nr_mlock", zl.unevictable),
                 ("numa_hit", c.numa_hit.load(Ordering::Relaxed)),
                 ("numa_miss", c.numa_miss.load(Ordering::Relaxed)),
                 ("numa_foreign", c.numa_foreign.load(Ordering::Relaxed)),
@@ -86,7 +115,11 @@ pub fn render(pa: &PageAllocator, node_stats: Option<NodeStats<'_>>, w: &mut dyn
             for (o, n) in per_order.iter().enumerate() {
                 write!(w, "\n      nr_free_order_{o} {n}")?;
             }
-            write!(w, "\n  pagesets\n    cpu: 0\n              count: 0\n              high:  0\n              batch: 1")?;
+            // One CPU; `zone_set_pageset_high_and_batch` takes a batch of
+            // at least 1.
+            let batch = lru::zone_batchsize(z.managed()).max(1);
+            let high = lru::zone_highsize(z.watermark(Watermark::Low), batch, 1);
+            write!(w, "\n  pagesets\n    cpu: 0\n              count: 0\n              high:  {high}\n              batch: {batch}")?;
             write!(w, "\n  vm stats threshold: 0")?;
             write!(w, "\n  node_unreclaimable:  0\n  start_pfn:           {}", z.start_pfn)?;
             writeln!(w)?;

@@ -8,11 +8,10 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use bootloader_api::{BootInfo, entry_point};
 use kernel::ktest;
-use kernel::ktest::TestCase;
 use kernel::traps::{BREAKPOINTS, STACK_OVERFLOWS};
 
 entry_point!(main, config = &kernel::BOOT_CONFIG);
@@ -29,9 +28,23 @@ fn main(boot_info: &'static mut BootInfo) -> ! {
             ktest!(null_dereference_oopses, should_trap),
             ktest!(heap_allocations_work),
             ktest!(e820_is_sorted_and_has_ram),
-            TestCase::new("harness_continues_after_faults", || assert!(true)),
+            ktest!(harness_continues_after_faults),
         ],
     )
+}
+
+/// What the faulting cases got to: each counts its start, and the code
+/// after the fault counts in `PAST_FAULT` (which must stay 0).
+static FAULT_CASES_STARTED: AtomicU64 = AtomicU64::new(0);
+static PAST_FAULT: AtomicU64 = AtomicU64::new(0);
+
+/// Runs last: the three faulting cases (panic, stack overflow, null
+/// dereference) all started, none went on past its fault, and the harness
+/// got here.
+fn harness_continues_after_faults() {
+    assert_eq!(FAULT_CASES_STARTED.load(Ordering::Relaxed), 3, "faulting cases that ran");
+    assert_eq!(PAST_FAULT.load(Ordering::Relaxed), 0, "a faulting case went on past its fault");
+    assert_eq!(STACK_OVERFLOWS.load(Ordering::Relaxed), 1);
 }
 
 fn breakpoint_returns() {
@@ -41,7 +54,11 @@ fn breakpoint_returns() {
 }
 
 fn panic_is_caught_by_harness() {
-    panic!("this panic is expected");
+    FAULT_CASES_STARTED.fetch_add(1, Ordering::Relaxed);
+    if core::hint::black_box(true) {
+        panic!("this panic is expected");
+    }
+    PAST_FAULT.fetch_add(1, Ordering::Relaxed);
 }
 
 #[inline(never)]
@@ -55,7 +72,9 @@ fn recurse(depth: u64) -> u64 {
 }
 
 fn kernel_stack_overflow_hits_guard_page() {
+    FAULT_CASES_STARTED.fetch_add(1, Ordering::Relaxed);
     core::hint::black_box(recurse(0));
+    PAST_FAULT.fetch_add(1, Ordering::Relaxed);
 }
 
 fn stack_overflow_was_reported_as_such() {
@@ -63,10 +82,12 @@ fn stack_overflow_was_reported_as_such() {
 }
 
 fn null_dereference_oopses() {
+    FAULT_CASES_STARTED.fetch_add(1, Ordering::Relaxed);
     let p = core::hint::black_box(0x10 as *const u64);
     // SAFETY: deliberately invalid; the test expects the page fault.
     let v = unsafe { core::ptr::read_volatile(p) };
     core::hint::black_box(v);
+    PAST_FAULT.fetch_add(1, Ordering::Relaxed);
 }
 
 fn heap_allocations_work() {

@@ -2,7 +2,9 @@
 //!
 //! Prints a banner, runs `/bin/hello from init` with fork + execve (passing
 //! its own environment on), waits for it with wait4, reports how it ended
-//! and exits 0. When BINDIR is set in the environment (the test runners set
+//! and exits with its status: the program's exit code, 128 + the signal if
+//! it was killed (as a shell reports it), 1 if it could not be waited for.
+//! The `init` and `usb-boot` matrix lines fail when the program fails. When BINDIR is set in the environment (the test runners set
 //! it; on the host it is not /bin), hello is taken from there instead.
 //!
 //! As pid 1 of an interactive boot (`make run`: the kernel command line in
@@ -42,16 +44,24 @@ fn main(args: &rt::Args) -> i32 {
     };
 
     let mut status = 0;
-    match syscall::wait4(child, &mut status, 0) {
+    let code = match syscall::wait4(child, &mut status, 0) {
         Ok(_) if wifexited(status) => {
-            println!("init: {} exited with status {}", &path[..path.len() - 1], wexitstatus(status))
+            println!("init: {} exited with status {}", &path[..path.len() - 1], wexitstatus(status));
+            wexitstatus(status)
         }
         Ok(_) if wifsignaled(status) => {
-            println!("init: {} was killed by signal {}", &path[..path.len() - 1], wtermsig(status))
+            println!("init: {} was killed by signal {}", &path[..path.len() - 1], wtermsig(status));
+            128 + wtermsig(status)
         }
-        Ok(_) => println!("init: {} changed state: {:#x}", &path[..path.len() - 1], status),
-        Err(e) => println!("init: wait4 failed: {}", e),
-    }
+        Ok(_) => {
+            println!("init: {} changed state: {:#x}", &path[..path.len() - 1], status);
+            1
+        }
+        Err(e) => {
+            println!("init: wait4 failed: {}", e);
+            1
+        }
+    };
     if syscall::getpid() == 1 && !cmdline_has("exit_on_init") {
         // SAFETY: both strings are NUL-terminated, argv is NULL-terminated,
         // and args.envp is followed by its NULL.
@@ -59,7 +69,7 @@ fn main(args: &rt::Args) -> i32 {
         let err = unsafe { syscall::execve(argv[0], argv.as_ptr(), args.envp.as_ptr().cast()) };
         rt::eprintln!("init: execve /bin/sh failed: {}", err);
     }
-    0
+    code
 }
 
 /// Whether the kernel command line (`boot` stores it in the initrd as

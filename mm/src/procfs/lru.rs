@@ -1,0 +1,203 @@
+//! The LRU-list counts and mapped file pages every view prints
+//! (/proc/meminfo, /proc/vmstat, /proc/zoneinfo), from one walk of the
+//! page descriptors, so that the views agree.
+//!
+//! This kernel has no LRU lists yet: nothing ages pages, nothing scans
+//! them. The split is where Linux puts a page when it enters the lists,
+//! and since nothing here ever moves it, where it stays:
+//!
+//! ```text
+//!   mlocked (any kind)              -> unevictable   (mlock_folio)
+//!   MADV_FREE'd anonymous, clean    -> inactive file (lru_lazyfree: Linux
+//!                                      moves lazyfree pages there)
+//!   anonymous, shmem (swap-backed)  -> inactive anon (since 5.9 new anon
+//!                                      pages go in through
+//!                                      lru_cache_add_inactive_or_unevictable)
+//!   page cache                      -> inactive file (folio_add_lru; only a
+//!                                      second access or a reclaim scan that
+//!                                      finds it referenced activates it,
+//!                                      and neither exists here)
+//!   active anon, active file        -> 0
+//! ```
+//!
+//! `mapped` is Linux's NR_FILE_MAPPED (meminfo `Mapped:`, vmstat
+//! `nr_mapped`): page-cache and shmem pages mapped by at least one process.
+
+use crate::addr::Pfn;
+use crate::page::PageFlags;
+use crate::page_alloc::PageAllocator;
+
+/// Pages per LRU list, and mapped file pages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LruCounts {
+    pub inactive_anon: u64,
+    pub active_anon: u64,
+    pub inactive_file: u64,
+    pub active_file: u64,
+    pub unevictable: u64,
+    pub mapped: u64,
+}
+
+impl LruCounts {
+    /// Add one page with flags `f` and map count `mapcount`.
+    fn count(&mut self, f: PageFlags, mapcount: i32) {
+        if !f.intersects(PageFlags::ANON | PageFlags::FILE | PageFlags::SHMEM) {
+            return;
+        }
+        if f.contains(PageFlags::MLOCKED) {
+            self.unevictable += 1;
+        } else if f.contains(PageFlags::LAZYFREE) || !f.intersects(PageFlags::ANON | PageFlags::SHMEM) {
+            self.inactive_file += 1;
+        } else {
+            self.inactive_anon += 1;
+        }
+        if f.intersects(PageFlags::FILE | PageFlags::SHMEM) && mapcount > 0 {
+            self.mapped += 1;
+        }
+    }
+
+    /// The pages of `[start, end)`.
+    pub fn of_range(pa: &PageAllocator, start: u64, end: u64) -> LruCounts {
+        let mut c = LruCounts::default();
+        for pfn in start..end {
+            if let Some(p) = pa.page(Pfn(pfn)) {
+                c.count(p.flags(), p.mapcount());
+            }
+        }
+        c
+    }
+
+    /// Every page of the machine.
+    pub fn of_all(pa: &PageAllocator) -> LruCounts {
+        LruCounts::of_range(pa, 0, pa.memmap.max_pfn())
+    }
+
+    /// The pages of one node (its zones' spans).
+    pub fn of_node(pa: &PageAllocator, node: u32) -> LruCounts {
+        let mut c = LruCounts::default();
+        for z in pa.zones().filter(|z| z.node == node) {
+            c.add(&LruCounts::of_range(pa, z.start_pfn, z.start_pfn + z.spanned));
+        }
+        c
+    }
+
+    pub fn add(&mut self, o: &LruCounts) {
+        self.inactive_anon += o.inactive_anon;
+        self.active_anon += o.active_anon;
+        self.inactive_file += o.inactive_file;
+        self.active_file += o.active_file;
+        self.unevictable += o.unevictable;
+        self.mapped += o.mapped;
+    }
+}
+
+/// Linux's `zone_batchsize`: about 0.1% of the zone or 1 MiB, whichever is
+/// smaller, divided by 4, at least 1, clamped to 2^n - 1 (so 0 for a tiny
+/// zone; `zone_set_pageset_high_and_batch` then uses at least 1).
+pub fn zone_batchsize(managed: u64) -> u64 {
+    let batch = (managed >> 10).min((1 << 20) / 4096) / 4;
+    let batch = batch.max(1);
+    let x = batch + batch / 2;
+    (1u64 << (63 - x.leading_zeros())) - 1
+}
+
+/// Linux's `zone_highsize` with no `percpu_pagelist_high_fraction`: the
+/// zone's low watermark split over the CPUs (one here), at least 4 batches.
+pub fn zone_highsize(low_wmark: u64, batch: u64, cpus: u64) -> u64 {
+    (low_wmark / cpus.max(1)).max(batch << 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_page_has_one_list() {
+        let mut c = LruCounts::default();
+        c.count(PageFlags::ANON | PageFlags::SWAPBACKED, 1);
+        c.count(PageFlags::ANON | PageFlags::SWAPBACKED | PageFlags::MLOCKED, 1);
+        c.count(PageFlags::ANON | PageFlags::LAZYFREE, 1);
+        c.count(PageFlags::FILE, 0);
+        c.count(PageFlags::FILE, 2);
+        c.count(PageFlags::SHMEM | PageFlags::SWAPBACKED, 1);
+        c.count(PageFlags::SLAB, 0);
+        c.count(PageFlags::PAGETABLE, 0);
+        assert_eq!(c, LruCounts { inactive_anon: 2, active_anon: 0, inactive_file: 3, active_file: 0, unevictable: 1, mapped: 2 });
+    }
+
+    #[test]
+    fn batch_and_high_as_linux_computes_them() {
+        // 128 MiB zone: 32768 pages >> 10 = 32, / 4 = 8, 8 + 4 = 12 -> 8 - 1.
+        assert_eq!(zone_batchsize(32768), 7);
+        // 4 GiB: min(1024, 256) / 4 = 64, 96 -> 64 - 1 = 63 (Linux's usual 63).
+        assert_eq!(zone_batchsize(1 << 20), 63);
+        // A tiny zone (DMA, ~4000 pages): 3 / 4 = 0 -> 1, 1 -> 1 - 1 = 0.
+        assert_eq!(zone_batchsize(3977), 0);
+        assert_eq!(zone_highsize(1000, 63, 1), 1000);
+        assert_eq!(zone_highsize(100, 63, 1), 252);
+        assert_eq!(zone_highsize(100, 0, 1), 100);
+    }
+
+    #[test]
+    fn walk_counts_mapped_file_pages_by_zone_and_node() {
+        let pa = crate::testing::page_allocator(64 << 20);
+        let a = pa.alloc_pages(crate::gfp::Gfp::ZERO, 0).unwrap();
+        let f = pa.alloc_pages(crate::gfp::Gfp::ZERO, 0).unwrap();
+        let before = LruCounts::of_all(pa);
+        pa.page(a).unwrap().insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
+        let fp = pa.page(f).unwrap();
+        fp.insert_flags(PageFlags::FILE);
+        fp.inc_mapcount();
+        let c = LruCounts::of_all(pa);
+        assert_eq!(c.inactive_anon, before.inactive_anon + 1);
+        assert_eq!(c.inactive_file, before.inactive_file + 1);
+        assert_eq!(c.mapped, before.mapped + 1);
+        assert_eq!(LruCounts::of_node(pa, 0), c);
+        let mut zones = LruCounts::default();
+        for z in pa.zones() {
+            zones.add(&LruCounts::of_range(pa, z.start_pfn, z.start_pfn + z.spanned));
+        }
+        assert_eq!(zones, c);
+        fp.dec_mapcount();
+        assert_eq!(LruCounts::of_all(pa).mapped, before.mapped);
+    }
+
+    /// The value of `name` in a "name value" or "Name:  value kB" text.
+    fn value(text: &str, name: &str) -> u64 {
+        text.lines().find_map(|l| l.strip_prefix(name)?.split_whitespace().next()?.parse().ok()).unwrap_or_else(|| panic!("{name} missing"))
+    }
+
+    #[test]
+    fn meminfo_vmstat_and_zoneinfo_agree() {
+        let pa = crate::testing::page_allocator(64 << 20);
+        for i in 0..5 {
+            let p = pa.alloc_pages(crate::gfp::Gfp::ZERO, 0).unwrap();
+            let pg = pa.page(p).unwrap();
+            match i {
+                0 | 1 => pg.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED),
+                2 => pg.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED | PageFlags::MLOCKED),
+                _ => {
+                    pg.insert_flags(PageFlags::FILE);
+                    pg.inc_mapcount();
+                }
+            }
+        }
+        let (mut m, mut v, mut z) = (alloc::string::String::new(), alloc::string::String::new(), alloc::string::String::new());
+        crate::procfs::meminfo::MemInfo::from_allocator(pa).render(&mut m).unwrap();
+        crate::procfs::vmstat::render(pa, &mut v).unwrap();
+        crate::procfs::zoneinfo::render(pa, None, &mut z).unwrap();
+        assert_eq!(value(&m, "Mapped:"), 8);
+        assert_eq!(value(&v, "nr_mapped "), 2);
+        assert_eq!(value(&m, "Inactive(anon):"), 4 * value(&v, "nr_inactive_anon "));
+        assert_eq!(value(&m, "Inactive(anon):"), 8);
+        assert_eq!(value(&m, "Active(anon):"), 0);
+        assert_eq!(value(&m, "Inactive(file):"), 4 * value(&v, "nr_zone_inactive_file "));
+        assert_eq!(value(&m, "Unevictable:"), 4);
+        assert_eq!(value(&v, "nr_zone_unevictable "), 1);
+        // zoneinfo: the per-node stats and the sum over zones say the same.
+        let zone_sum: u64 = z.lines().filter_map(|l| l.trim().strip_prefix("nr_zone_inactive_anon ")).map(|n| n.trim().parse::<u64>().unwrap()).sum();
+        assert_eq!(zone_sum, 2);
+        assert_eq!(value(&z.replace("      nr_inactive_anon", "nr_inactive_anon"), "nr_inactive_anon "), 2);
+        assert!(!z.contains("high:  0\n"), "{z}");
+    }
+}
