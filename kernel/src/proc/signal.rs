@@ -90,6 +90,10 @@ fn harmful(handler: u64, sig: u32) -> bool {
 
 /// Queue `sig` for task `pid` (kill(2)); a sleeping task is woken so it
 /// can act on it.
+///
+/// init (pid 1) is unkillable as in Linux (SIGNAL_UNKILLABLE): a signal
+/// it has not caught is dropped, SIGKILL included, so no process can end
+/// the machine's init (the OOM killer never picks it either).
 pub fn send(pid: super::Pid, sig: u32) {
     let Some(t) = super::task(pid) else { return };
     if sig == 0 || sig > NSIG {
@@ -97,7 +101,11 @@ pub fn send(pid: super::Pid, sig: u32) {
     }
     {
         let mut i = t.inner.lock();
-        if sig != SIGKILL && !harmful(i.sig.actions[(sig - 1) as usize][0], sig) {
+        let handler = i.sig.actions[(sig - 1) as usize][0];
+        if pid == 1 && handler == SIG_DFL {
+            return;
+        }
+        if sig != SIGKILL && !harmful(handler, sig) {
             return;
         }
         i.sig.pending |= 1 << (sig - 1);
@@ -130,7 +138,8 @@ fn try_send_group(pgid: super::Pid, sig: u32) -> bool {
         if i.pgid != pgid {
             continue;
         }
-        if !harmful(i.sig.actions[(sig - 1) as usize][0], sig) {
+        let handler = i.sig.actions[(sig - 1) as usize][0];
+        if (t.pid == 1 && handler == SIG_DFL) || !harmful(handler, sig) {
             continue;
         }
         i.sig.pending |= 1 << (sig - 1);
