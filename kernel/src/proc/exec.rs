@@ -70,7 +70,7 @@ pub struct Image {
 }
 
 fn explain(path: &str, e: ElfError) -> Errno {
-    log::warn!("exec: {}: refusing the file: {}", path, e);
+    crate::ratelimited!(log::Level::Warn, "exec: {}: refusing the file: {}", path, e);
     ENOEXEC
 }
 

@@ -147,7 +147,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         334 => Err(ENOSYS), // rseq: optional, libc copes
         _ => {
             let me = crate::proc::current();
-            log::warn!("{}[{}]: unknown system call {} ({}): ENOSYS", me.name(), me.pid, nr, name_of(nr));
+            crate::ratelimited!(log::Level::Warn, "{}[{}]: unknown system call {} ({}): ENOSYS", me.name(), me.pid, nr, name_of(nr));
             Err(ENOSYS)
         }
     }
