@@ -164,6 +164,13 @@ pub extern "C" fn handle(frame: &mut TrapFrame) -> u64 {
         Err(e) => (-(e as i64)) as u64,
     };
     crate::proc::signal::check_pending(frame);
+    if frame.rip >= TASK_SIZE {
+        // Only execve of an ELF whose entry lies outside user space puts
+        // it there; Linux kills the new program with SIGSEGV after the
+        // point of no return. Returning would fault on iretq in ring 0.
+        crate::ratelimited!(log::Level::Info, "{}[{}]: entry point {:#x} outside user space: SIGSEGV", crate::proc::current().name(), crate::proc::current_pid(), frame.rip);
+        crate::proc::exit::do_exit(crate::proc::exit::status_signaled(crate::proc::signal::SIGSEGV));
+    }
     x86_64::instructions::interrupts::disable();
     // Never carry IOPL, NT or a cleared IF back; keep user-changeable flags.
     frame.rflags = (frame.rflags & 0x0024_0fd5) | 0x202;
