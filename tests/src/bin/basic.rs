@@ -1,6 +1,8 @@
 //! The harness itself and the arch basics: breakpoints return, panics and
 //! fatal traps are caught and named, a kernel stack overflow reaches the
-//! double-fault handler on its IST stack, the firmware map is sane.
+//! double-fault handler on its IST stack, the firmware map is sane; NMIs
+//! are reported and resumed, a machine check ends in a named panic, and
+//! the IST stacks have unmapped guard pages below them.
 
 #![no_std]
 #![no_main]
@@ -13,7 +15,7 @@ use core::sync::atomic::Ordering;
 use bootloader_api::{BootInfo, entry_point};
 use kernel::ktest;
 use kernel::ktest::TestCase;
-use kernel::traps::{BREAKPOINTS, STACK_OVERFLOWS};
+use kernel::traps::{BREAKPOINTS, NMIS, STACK_OVERFLOWS};
 
 entry_point!(main, config = &kernel::BOOT_CONFIG);
 
@@ -29,6 +31,9 @@ fn main(boot_info: &'static mut BootInfo) -> ! {
             ktest!(null_dereference_oopses, should_trap),
             ktest!(heap_allocations_work),
             ktest!(e820_is_sorted_and_has_ram),
+            ktest!(nmi_is_reported_and_resumed),
+            ktest!(machine_check_panics_with_a_clear_message, should_trap),
+            ktest!(ist_stacks_have_guard_pages),
             TestCase::new("harness_continues_after_faults", || assert!(true)),
         ],
     )
@@ -79,5 +84,33 @@ fn e820_is_sorted_and_has_ram() {
     assert!(t.total_ram() >= 64 << 20, "less than 64 MiB of RAM reported");
     for pair in t.entries().windows(2) {
         assert!(pair[0].end <= pair[1].start, "e820 entries overlap or are unsorted");
+    }
+}
+
+fn nmi_is_reported_and_resumed() {
+    let before = NMIS.load(Ordering::Relaxed);
+    // SAFETY: `int 2` runs the NMI gate's handler, which only logs and
+    // returns.
+    unsafe {
+        core::arch::asm!("int 2");
+        core::arch::asm!("int 2");
+    }
+    assert_eq!(NMIS.load(Ordering::Relaxed), before + 2);
+}
+
+fn machine_check_panics_with_a_clear_message() {
+    // SAFETY: `int 18` runs the #MC handler, which reports and recovers
+    // into the harness.
+    unsafe { core::arch::asm!("int 18") };
+}
+
+fn ist_stacks_have_guard_pages() {
+    let root = mm::addr::PhysAddr::new(arch::mmu::current_root());
+    let phys = kernel::mem::direct_map();
+    let mapped = |va: u64| mm::page_table::translate(phys, root, mm::addr::VirtAddr::new(va)).is_some();
+    for ist in [arch::gdt::IST_DOUBLE_FAULT, arch::gdt::IST_NMI, arch::gdt::IST_MACHINE_CHECK] {
+        let (bottom, top) = arch::gdt::ist_stack_range(ist);
+        assert!(mapped(bottom) && mapped(top - 8), "IST{ist} stack {bottom:#x}..{top:#x} not mapped");
+        assert!(!mapped(bottom - 4096), "IST{ist}: the page below {bottom:#x} is mapped");
     }
 }
