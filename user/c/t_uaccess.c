@@ -134,6 +134,19 @@ static void check_tls_bases(void)
 		CHECK_ERRNO(name, syscall(SYS_arch_prctl, ARCH_GET_FS, bad_ptrs[i]), EFAULT);
 	}
 	CHECK_ERRNO("arch_get_fs_null_efault", syscall(SYS_arch_prctl, ARCH_GET_FS, 0UL), EFAULT);
+	/* Memory the process cannot write itself: read-only and PROT_NONE
+	 * (touched first, so its page exists). */
+	unsigned long *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p != MAP_FAILED) {
+		*p = 0x1234;
+		mprotect(p, 4096, PROT_READ);
+		CHECK_ERRNO("arch_get_fs_read_only_efault", syscall(SYS_arch_prctl, ARCH_GET_FS, p), EFAULT);
+		mprotect(p, 4096, PROT_NONE);
+		CHECK_ERRNO("arch_get_fs_prot_none_efault", syscall(SYS_arch_prctl, ARCH_GET_FS, p), EFAULT);
+		mprotect(p, 4096, PROT_READ);
+		CHECKF("arch_get_fs_refused_writes_nothing", *p == 0x1234, "*p = %#lx", *p);
+		munmap(p, 4096);
+	}
 	unsigned long fs = 0;
 	CHECKF("arch_get_fs_works", syscall(SYS_arch_prctl, ARCH_GET_FS, &fs) == 0 && fs != 0, "fs %#lx", fs);
 }
