@@ -14,9 +14,10 @@
  * - 1000 unknown system calls: ENOSYS each, quickly (the kernel's log line
  *   is rate-limited);
  * - execve of crafted ELFs in /etc (user/Makefile makes them from
- *   hello-c): a non-canonical or kernel entry point -> the new program dies
- *   with SIGSEGV after the exec; truncated headers, 0xffff program headers
- *   -> ENOEXEC;
+ *   hello-c): a non-canonical or kernel entry point, or a segment there ->
+ *   the new program dies with SIGSEGV after the exec (Linux fails these
+ *   after the point of no return); truncated headers, 0xffff program
+ *   headers -> ENOEXEC;
  * - execve's argument limits: one string of MAX_ARG_STRLEN (128 KiB) with
  *   its NUL -> E2BIG, one byte less runs; more than a quarter of
  *   RLIMIT_STACK in total -> E2BIG; an argv pointer into the kernel ->
@@ -245,6 +246,8 @@ static void check_bad_elves(void)
 	} cases[] = {
 		{"bad-entry.elf", SIGSEGV, 0},
 		{"kernel-entry.elf", SIGSEGV, 0},
+		{"kernel-segment.elf", SIGSEGV, 0},
+		{"noncanonical-segment.elf", SIGSEGV, 0},
 		{"truncated.elf", 0, ENOEXEC},
 		{"truncated-phdrs.elf", 0, ENOEXEC},
 		{"phnum.elf", 0, ENOEXEC},

@@ -15,9 +15,11 @@
 //! ```
 //!
 //! Static executables (ET_EXEC) load at their addresses; static-pie ones
-//! (ET_DYN) at ELF_ET_DYN_BASE. Anything malformed, dynamically linked or
-//! reaching outside user space is refused with ENOEXEC and a log line that
-//! says why, before the old image is touched.
+//! (ET_DYN) at ELF_ET_DYN_BASE. Anything malformed or dynamically linked is
+//! refused with ENOEXEC and a log line that says why, before the old image
+//! is touched. A well-formed file with a segment or entry point outside
+//! user space ends as on Linux, which finds out after the point of no
+//! return: the exec succeeds and the new program dies of SIGSEGV.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -54,6 +56,10 @@ const AT_CLKTCK: u64 = 17;
 const AT_SECURE: u64 = 23;
 const AT_RANDOM: u64 = 25;
 const AT_EXECFN: u64 = 31;
+
+/// The entry of an image that failed after the point of no return: not a
+/// user address, so the syscall exit path kills the process with SIGSEGV.
+const UNRUNNABLE: u64 = u64::MAX;
 
 /// A loaded program, ready to run.
 pub struct Image {
@@ -126,9 +132,18 @@ pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(path: &str, cwd: &str, argv: &[A], e
     // (the bias wraps, vaddr + bias does not).
     let bias = if elf.is_pie() { ELF_ET_DYN_BASE.wrapping_sub(lo & !(PAGE_SIZE - 1)) } else { 0 };
     let stack_floor = AddressSpace::mmap_base_for(lim.stack);
-    elf.check_user_range(bias, MMAP_MIN_ADDR, stack_floor).map_err(|e| explain(path, e))?;
-
     let env = crate::mem::user::env();
+    if let Err(e) = elf.check_user_range(bias, MMAP_MIN_ADDR, stack_floor) {
+        // A well-formed file whose segments cannot be mapped: Linux finds
+        // out in elf_map, after begin_new_exec, so the exec "succeeds" and
+        // the new program dies of SIGSEGV. Do the same: an empty image
+        // that cannot run (see `execve`).
+        crate::ratelimited!(log::Level::Warn, "exec: {}: {}: the new program will be killed (SIGSEGV)", path, e);
+        let space = AddressSpace::new(&env).map_err(|e| e.errno())?;
+        let name: String = path.rsplit('/').next().unwrap_or(path).chars().take(15).collect();
+        return Ok(Image { space, entry: UNRUNNABLE, sp: 0, path: String::from(path), name });
+    }
+
     let mut space = AddressSpace::new(&env).map_err(|e| e.errno())?;
     match map_segments(&mut space, &env, &elf, &object, bias, lim) {
         Ok(()) => {}

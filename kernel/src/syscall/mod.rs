@@ -165,10 +165,11 @@ pub extern "C" fn handle(frame: &mut TrapFrame) -> u64 {
     };
     crate::proc::signal::check_pending(frame);
     if frame.rip >= TASK_SIZE {
-        // Only execve of an ELF whose entry lies outside user space puts
-        // it there; Linux kills the new program with SIGSEGV after the
-        // point of no return. Returning would fault on iretq in ring 0.
-        crate::ratelimited!(log::Level::Info, "{}[{}]: entry point {:#x} outside user space: SIGSEGV", crate::proc::current().name(), crate::proc::current_pid(), frame.rip);
+        // Only an execve that failed after the point of no return (an ELF
+        // entry or segment outside user space) puts it there; Linux kills
+        // the new program with SIGSEGV. Returning would fault on iretq in
+        // ring 0.
+        crate::ratelimited!(log::Level::Info, "{}[{}]: exec'd program cannot run (entry {:#x}): SIGSEGV", crate::proc::current().name(), crate::proc::current_pid(), frame.rip);
         crate::proc::exit::do_exit(crate::proc::exit::status_signaled(crate::proc::signal::SIGSEGV));
     }
     x86_64::instructions::interrupts::disable();
