@@ -11,8 +11,8 @@
  * - set_tid_address / CLONE_CHILD_CLEARTID with kernel pointers, then exit;
  *   with a valid pointer in memory shared with the parent (vfork), the
  *   exit stores 0 there;
- * - 1000 unknown system calls: ENOSYS each, quickly (the kernel's log line
- *   is rate-limited);
+ * - 1000 unknown system calls: ENOSYS each, in under 0.5 s (the kernel's
+ *   log line is rate-limited; logging each took 1 s under TCG);
  * - execve of crafted ELFs in /etc (user/Makefile makes them from
  *   hello-c): a non-canonical or kernel entry point, or a segment there ->
  *   the new program dies with SIGSEGV after the exec (Linux fails these
@@ -217,7 +217,9 @@ static void check_unknown_syscall_storm(void)
 	}
 	double dt = now_s() - t0;
 	check_note("# 1000 unknown system calls took %.3f s", dt);
-	CHECKF("unknown_syscall_storm", bad == 0 && dt < 5.0, "%d not ENOSYS, %.3f s", bad, dt);
+	/* Under QEMU TCG: 0.01 s with the log line rate-limited, 1 s when each
+	 * call logged a line. */
+	CHECKF("unknown_syscall_storm", bad == 0 && dt < 0.5, "%d not ENOSYS, %.3f s", bad, dt);
 }
 
 static char etc_dir[4096];
