@@ -34,6 +34,7 @@ fn main(boot_info: &'static mut BootInfo) -> ! {
             ktest!(nmi_is_reported_and_resumed),
             ktest!(machine_check_panics_with_a_clear_message, should_trap),
             ktest!(ist_stacks_have_guard_pages),
+            ktest!(interrupt_inside_uaccess_window_runs_with_ac_clear),
             TestCase::new("harness_continues_after_faults", || assert!(true)),
         ],
     )
@@ -113,4 +114,31 @@ fn ist_stacks_have_guard_pages() {
         assert!(mapped(bottom) && mapped(top - 8), "IST{ist} stack {bottom:#x}..{top:#x} not mapped");
         assert!(!mapped(bottom - 4096), "IST{ist}: the page below {bottom:#x} is mapped");
     }
+}
+
+/// RFLAGS as the test vector's handler saw it (bit 63: it ran).
+static SEEN_RFLAGS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+fn record_rflags(_frame: &mut arch::trap::TrapFrame) {
+    let f = x86_64::registers::rflags::read_raw();
+    SEEN_RFLAGS.store(f | 1 << 63, Ordering::Relaxed);
+}
+
+fn interrupt_inside_uaccess_window_runs_with_ac_clear() {
+    if !arch::cpu::smap_enabled() {
+        return; // No SMAP: `stac` would be #UD and AC means nothing.
+    }
+    const VECTOR: u8 = 0xf0;
+    const AC: u64 = 1 << 18;
+    arch::trap::set_handler(VECTOR, record_rflags);
+    let after: u64;
+    // SAFETY: stac/clac only toggle AC; `int 0xf0` runs `record_rflags`.
+    unsafe {
+        core::arch::asm!("stac", "int 0xf0", "pushfq", "pop {0}", "clac", out(reg) after);
+    }
+    arch::trap::clear_handler(VECTOR);
+    let seen = SEEN_RFLAGS.load(Ordering::Relaxed);
+    assert!(seen & 1 << 63 != 0, "the handler did not run");
+    assert_eq!(seen & AC, 0, "a handler entered from a uaccess window ran with AC set (SMAP off)");
+    assert_ne!(after & AC, 0, "iretq did not give the interrupted window its AC back");
 }
