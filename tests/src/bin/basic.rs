@@ -35,6 +35,8 @@ fn main(boot_info: &'static mut BootInfo) -> ! {
             ktest!(machine_check_panics_with_a_clear_message, should_trap),
             ktest!(ist_stacks_have_guard_pages),
             ktest!(interrupt_inside_uaccess_window_runs_with_ac_clear),
+            ktest!(nmi_stack_overflow_hits_its_guard_page, should_trap),
+            ktest!(nmi_stack_overflow_was_reported_as_such),
             TestCase::new("harness_continues_after_faults", || assert!(true)),
         ],
     )
@@ -141,4 +143,23 @@ fn interrupt_inside_uaccess_window_runs_with_ac_clear() {
     assert!(seen & 1 << 63 != 0, "the handler did not run");
     assert_eq!(seen & AC, 0, "a handler entered from a uaccess window ran with AC set (SMAP off)");
     assert_ne!(after & AC, 0, "iretq did not give the interrupted window its AC back");
+}
+
+fn overflow_handler(_frame: &mut arch::trap::TrapFrame) {
+    core::hint::black_box(recurse(0));
+}
+
+fn nmi_stack_overflow_hits_its_guard_page() {
+    // Recurse on the NMI's IST stack: the guard page below it turns the
+    // overflow into a page fault that cannot be delivered, so a double
+    // fault on its own IST stack reports it.
+    arch::trap::set_handler(2, overflow_handler);
+    // SAFETY: runs `overflow_handler` on the NMI stack; the double-fault
+    // handler recovers into the harness.
+    unsafe { core::arch::asm!("int 2") };
+}
+
+fn nmi_stack_overflow_was_reported_as_such() {
+    kernel::traps::install();
+    assert_eq!(STACK_OVERFLOWS.load(Ordering::Relaxed), 2);
 }
