@@ -298,6 +298,17 @@ static void check_arg_limits(void)
 	st = run(self, long_argv);
 	CHECKF("execve_arg_of_max_arg_strlen_is_e2big", WIFEXITED(st) && WEXITSTATUS(st) == E2BIG, "status %#x", st);
 
+	/* 15 strings of 128 KiB - 1: 1.9 MiB, just inside 8 MiB / 4; the new
+	 * stack grows past its first 128 KiB while exec writes them. */
+	char *fifteen[17];
+	fifteen[0] = self;
+	for (int i = 1; i < 16; i++)
+		fifteen[i] = longest;
+	fifteen[16] = NULL;
+	st = run(self, fifteen);
+	CHECKF("execve_args_just_inside_quarter_of_stack_limit_run", WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x",
+	       st);
+
 	/* 20 strings of 128 KiB - 1: 2.5 MiB, more than 8 MiB / 4. */
 	char *many[22];
 	many[0] = self;
