@@ -59,10 +59,41 @@ pub struct Selectors {
 
 static GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
 
+/// IST stacks moved elsewhere by [`set_ist_stack`]: `[start, end)` per
+/// slot, (0, 0) while the static one is in use.
+static IST_MOVED: [[core::sync::atomic::AtomicU64; 2]; 3] = [const { [const { core::sync::atomic::AtomicU64::new(0) }; 2] }; 3];
+
 /// Address range `[start, end)` of IST stack `ist` (1-based).
 pub fn ist_stack_range(ist: u16) -> (u64, u64) {
+    let moved = &IST_MOVED[ist as usize - 1];
+    let (s, e) = (moved[0].load(core::sync::atomic::Ordering::Relaxed), moved[1].load(core::sync::atomic::Ordering::Relaxed));
+    if e != 0 {
+        return (s, e);
+    }
     let base = IST_STACKS.0.get() as u64 + (ist as u64 - 1) * IST_STACK_SIZE as u64;
     (base, base + IST_STACK_SIZE as u64)
+}
+
+/// Run IST slot `ist` on the stack `[bottom, top)` from now on. The boot
+/// stacks are statics with nothing unmapped around them; the kernel moves
+/// them to vmalloc'd stacks with a guard page below once it can, so an
+/// overflow faults instead of silently overwriting the neighbouring stack.
+///
+/// # Safety
+/// `[bottom, top)` must be a mapped stack nothing else uses, for good.
+pub unsafe fn set_ist_stack(ist: u16, bottom: u64, top: u64) {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        let moved = &IST_MOVED[ist as usize - 1];
+        moved[0].store(bottom, core::sync::atomic::Ordering::Relaxed);
+        moved[1].store(top, core::sync::atomic::Ordering::Relaxed);
+        // SAFETY: an unaligned store into the packed static TSS; an NMI or
+        // #MC arriving during it would use the old (still valid) stack, or
+        // the new one: both are fine.
+        unsafe {
+            let tss = TSS.0.get();
+            core::ptr::addr_of_mut!((*tss).interrupt_stack_table[ist as usize - 1]).write_unaligned(VirtAddr::new(top));
+        }
+    });
 }
 
 /// Build and load the GDT and TSS, reload every segment register.

@@ -71,6 +71,12 @@ pub fn set_level(level: LevelFilter) {
     log::set_max_level(level);
 }
 
+/// Whether a log line is being written right now (an NMI that interrupted
+/// it must not log: it would wait for itself).
+pub fn busy() -> bool {
+    LINE_LOCK.is_locked() || crate::serial::busy()
+}
+
 /// Break the line lock from the panic path, where its holder may be the
 /// code that panicked.
 pub fn force_unlock() {

@@ -58,6 +58,11 @@ pub fn write_str(s: &str) {
     });
 }
 
+/// Whether someone holds the port (for NMI context, which must not wait).
+pub fn busy() -> bool {
+    COM1.is_locked()
+}
+
 /// Write from a context that may have interrupted a holder of the lock
 /// (panic, double fault). Breaks the lock rather than waiting on it.
 pub fn write_str_emergency(s: &str) {

@@ -7,7 +7,7 @@
 //!
 //! ```text
 //!   stub N:   [push 0 if the CPU pushed no error code]  push N  jmp common
-//!   common:   swapgs if we came from ring 3, push r15..rax, call trap_dispatch,
+//!   common:   clac (SMAP on), swapgs if we came from ring 3, push r15..rax, call trap_dispatch,
 //!             pop, swapgs back if returning to ring 3, drop vector+error, iretq
 //! ```
 //!
@@ -233,13 +233,17 @@ core::arch::global_asm!(
     .balign 16
     .global trap_common
 trap_common:
+    // Clear RFLAGS.AC on every entry so SMAP holds in the handler: from
+    // ring 3 it is the user's flag; from ring 0 an interrupt may arrive
+    // inside a uaccess window (stac). iretq restores the interrupted
+    // context's AC.
+    cmp byte ptr [rip + {smap}], 0
+    je 1f
+    clac
+1:
     test byte ptr [rsp + {cs_off}], 3
     jz 2f
     swapgs
-    // From ring 3, RFLAGS.AC is still the user's: clear it so SMAP holds.
-    cmp byte ptr [rip + {smap}], 0
-    je 2f
-    clac
 2:
     push rax
     push rbx

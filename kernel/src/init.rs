@@ -89,6 +89,7 @@ pub fn init_with_early_hook(boot_info: &'static mut BootInfo, early: fn()) {
     early();
     crate::mem::heap::switch_to_kmalloc();
     crate::mem::kvm::init(table, &snap);
+    crate::mem::kvm::install_ist_stacks();
     start_processes();
     crate::mempic::init();
     if log::log_enabled!(log::Level::Debug) {

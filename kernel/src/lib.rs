@@ -17,6 +17,7 @@ pub mod mem;
 pub mod mempic;
 pub mod panic;
 pub mod proc;
+pub mod ratelimit;
 pub mod syscall;
 pub mod traps;
 pub mod usercopy;

@@ -3,7 +3,9 @@
 //! either recovery into an active test-harness `catch` or a panic.
 //!
 //! Breakpoints are logged and resumed; a double fault whose stack pointer
-//! sits in a guard page is reported as a kernel stack overflow.
+//! sits in a guard page is reported as a kernel stack overflow. NMIs are
+//! reported (rate-limited) and resumed; a machine check panics with a
+//! clear message. Neither kills the process that happened to run.
 
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +26,9 @@ pub fn install() {
     trap::set_default_exception_handler(exception);
     trap::set_handler(3, breakpoint);
     trap::set_handler(8, double_fault);
+    trap::set_handler(2, nmi);
     trap::set_handler(14, crate::fault::page_fault);
+    trap::set_handler(18, machine_check);
     trap::set_handler(arch::apic::TIMER_VECTOR, crate::proc::sched::timer_tick);
     trap::set_handler(arch::apic::SPURIOUS_VECTOR, |_| {});
     // A spurious IRQ7 / IRQ15 from the (masked) legacy PICs.
@@ -48,6 +52,35 @@ fn breakpoint(frame: &mut TrapFrame) {
     }
     BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
     log::info!("traps: int3 at {:#x}, resuming", frame.rip.wrapping_sub(1));
+}
+
+/// NMIs taken (tests read this).
+pub static NMIS: AtomicU64 = AtomicU64::new(0);
+
+/// Vector 2. Nothing here raises NMIs on purpose (no watchdog, no perf),
+/// so every one is "unknown" as Linux would say; report it (rate-limited)
+/// and carry on: whatever ran, user process or kernel, continues. An NMI
+/// that interrupted a log line does not log (it would wait on itself).
+fn nmi(frame: &mut TrapFrame) {
+    NMIS.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: port 0x61 (NMI status and control) is readable on every PC.
+    let reason: u8 = unsafe { x86_64::instructions::port::Port::new(0x61).read() };
+    if !arch::logger::busy() {
+        crate::ratelimited!(log::Level::Error, "Uhhuh. NMI received for unknown reason {:02x} on CPU 0 (ip {:#x}).", reason, frame.rip);
+        crate::ratelimited!(log::Level::Error, "Dazed and confused, but trying to continue");
+    }
+}
+
+/// Vector 18. A machine check means the hardware lost data: no process
+/// is to blame and no state can be trusted, so panic with a clear message
+/// (Linux's "Machine check: ..." panic) rather than killing whoever ran.
+fn machine_check(frame: &mut TrapFrame) {
+    crate::panic::quiesce_consoles();
+    let mut w = arch::logger::ConsoleWriter;
+    let _ = writeln!(w, "mce: [Hardware Error]: machine check exception at ip {:#x} ({} mode)", frame.rip, if frame.is_user() { "user" } else { "kernel" });
+    let _ = frame.dump(&mut w);
+    recover::recover(RECOVERED_FROM_TRAP);
+    panic!("machine check: hardware error (MCE) at {:#x}", frame.rip);
 }
 
 /// Describe a page-fault error code (Intel SDM Vol. 3A, 4.7).

@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 
 use mm::address_space::TASK_SIZE;
 
-use crate::errno::{EFAULT, ENAMETOOLONG, Errno};
+use crate::errno::{EFAULT, ENAMETOOLONG, ENOMEM, Errno};
 
 /// Types that are any bit pattern and contain no pointers into the kernel.
 ///
@@ -108,9 +108,13 @@ pub fn write_user<T: Pod>(addr: u64, v: &T) -> Result<(), Errno> {
     copy_to_user(addr, bytes)
 }
 
-/// A NUL-terminated string of at most `max` bytes (ENAMETOOLONG beyond).
-pub fn read_user_cstr(addr: u64, max: usize) -> Result<String, Errno> {
-    let limit = (TASK_SIZE.saturating_sub(addr)).min(max as u64 + 1) as usize;
+/// Length of the NUL-terminated user string at `addr` (without the NUL)
+/// if a NUL comes within its first `max + 1` bytes; `Ok(None)` if not
+/// (longer than `max`). EFAULT if it runs into memory the process cannot
+/// read or into TASK_SIZE first.
+pub fn strnlen_user(addr: u64, max: usize) -> Result<Option<usize>, Errno> {
+    let want = (max as u64).saturating_add(1);
+    let limit = TASK_SIZE.saturating_sub(addr).min(want) as usize;
     if limit == 0 || !access_ok(addr, 1) {
         return Err(EFAULT);
     }
@@ -120,37 +124,30 @@ pub fn read_user_cstr(addr: u64, max: usize) -> Result<String, Errno> {
         return Err(EFAULT);
     }
     let n = n as usize;
-    if n == limit {
-        // No NUL: either longer than allowed or it runs into TASK_SIZE.
-        return Err(if limit > max { ENAMETOOLONG } else { EFAULT });
+    if n < limit {
+        Ok(Some(n))
+    } else if (limit as u64) < want {
+        // No NUL before TASK_SIZE.
+        Err(EFAULT)
+    } else {
+        Ok(None)
     }
-    let mut buf = alloc::vec![0u8; n];
-    copy_from_user(&mut buf, addr)?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
-/// A NULL-terminated array of string pointers (argv, envp), with Linux's
-/// limits: at most `max_count` strings and `max_total` bytes.
-pub fn read_user_strv(addr: u64, max_count: usize, max_total: usize) -> Result<Vec<String>, Errno> {
-    let mut out = Vec::new();
-    if addr == 0 {
-        return Ok(out);
-    }
-    let mut total = 0;
-    for i in 0.. {
-        if i >= max_count {
-            return Err(crate::errno::E2BIG);
-        }
-        let p: u64 = read_user(addr + i as u64 * 8)?;
-        if p == 0 {
-            break;
-        }
-        let s = read_user_cstr(p, 128 * 1024)?;
-        total += s.len() + 1;
-        if total > max_total {
-            return Err(crate::errno::E2BIG);
-        }
-        out.push(s);
-    }
-    Ok(out)
+/// `len` bytes at user address `addr` in a new vector. The size is the
+/// caller's choice, so the allocation may fail: ENOMEM, not a panic.
+pub fn read_user_vec(addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(len).map_err(|_| ENOMEM)?;
+    buf.resize(len, 0);
+    copy_from_user(&mut buf, addr)?;
+    Ok(buf)
+}
+
+/// A NUL-terminated string of at most `max` bytes (ENAMETOOLONG beyond).
+pub fn read_user_cstr(addr: u64, max: usize) -> Result<String, Errno> {
+    let n = strnlen_user(addr, max)?.ok_or(ENAMETOOLONG)?;
+    let buf = read_user_vec(addr, n)?;
+    // Valid UTF-8 (every path the kernel knows) costs no second copy.
+    Ok(String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }

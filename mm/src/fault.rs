@@ -349,8 +349,21 @@ impl AddressSpace {
     }
 
     /// Write `data` at user address `va` through the direct map, faulting
-    /// the pages in for write first (used to build a new process's stack).
+    /// the pages in for write first.
+    ///
+    /// The one exception to "user memory only through the kernel's uaccess
+    /// path": exec builds a new program's stack and zeroes its bss tail in an
+    /// address space that is not the current one, so no user-pointer copy
+    /// can reach it. Everything else (clone's tid pointers, exit's
+    /// clear_child_tid ...) uses the current process's uaccess. It checks
+    /// what the uaccess path would: nothing at or above TASK_SIZE (the page
+    /// walk would happily find the kernel half) and only pages of a VMA the
+    /// process itself may write; SEGV otherwise, nothing written.
     pub fn write_bytes(&mut self, env: &MmEnv<'_>, va: u64, data: &[u8], lim: &Rlimits) -> Result<(), FaultError> {
+        let in_user = va.checked_add(data.len() as u64).is_some_and(|end| end <= TASK_SIZE);
+        if !in_user {
+            return Err(FaultError::Segv(SegvCode::MapErr));
+        }
         let mut done = 0usize;
         while done < data.len() {
             let addr = va + done as u64;
@@ -359,6 +372,12 @@ impl AddressSpace {
             if !writable {
                 let present = self.lookup(env, page).is_some();
                 self.handle_fault(env, page, FaultKind { present, write: true, exec: false }, lim)?;
+            }
+            // The fault above already refuses a write the VMA forbids; say it
+            // again for pages that were writable before (never trust a PTE
+            // alone for a write on the process's behalf).
+            if !self.vmas.containing(page).is_some_and(|v| v.flags.contains(VmFlags::WRITE)) {
+                return Err(FaultError::Segv(SegvCode::AccErr));
             }
             let (pfn, _) = self.lookup(env, page).ok_or(FaultError::Oom)?;
             let off = (addr - page) as usize;

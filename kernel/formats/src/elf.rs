@@ -135,8 +135,10 @@ impl ProgramHeader {
         self.flags & PF_X != 0
     }
 
+    /// End of the segment in memory (saturating: `Elf::parse` refuses a
+    /// loadable segment that wraps, other kinds are never mapped).
     pub fn end(&self) -> u64 {
-        self.vaddr + self.memsz
+        self.vaddr.saturating_add(self.memsz)
     }
 }
 
@@ -281,10 +283,14 @@ impl<'a> Elf<'a> {
     }
 
     /// Check that every loadable segment, moved by `bias`, lies inside
-    /// `[lo, hi)`, and so does the entry point.
+    /// `[lo, hi)`. The bias is added modulo 2^64 as Linux's unsigned
+    /// `load_bias` is: a position-independent file linked high gets a
+    /// "negative" bias (the result is still checked against the range).
+    /// The entry point is the loader's business: Linux does not refuse the
+    /// file for it (the new program dies with SIGSEGV).
     pub fn check_user_range(&self, bias: u64, lo: u64, hi: u64) -> Result<(), ElfError> {
         for (i, p) in self.load_segments() {
-            let start = p.vaddr.checked_add(bias).ok_or(ElfError::AddressOverflow { index: i })?;
+            let start = p.vaddr.wrapping_add(bias);
             let end = start.checked_add(p.memsz).ok_or(ElfError::AddressOverflow { index: i })?;
             if start < lo || end > hi {
                 return Err(ElfError::SegmentOutOfRange { index: i });
@@ -406,6 +412,100 @@ pub mod tests {
         let mut oob = good();
         oob.truncate(0x2000 + 0x50);
         assert_eq!(Elf::parse(&oob).unwrap_err(), ElfError::SegmentOutOfFile { index: 1 });
+    }
+
+    /// Set a 64-bit header field.
+    fn put64(d: &mut [u8], off: usize, v: u64) {
+        d[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    }
+
+    #[test]
+    fn hostile_header_fields_are_refused_without_overflow() {
+        // e_phoff near u64::MAX: phoff + phnum * 56 would wrap.
+        let mut d = good();
+        put64(&mut d, 32, u64::MAX - 8);
+        assert_eq!(Elf::parse(&d).unwrap_err(), ElfError::ProgramHeadersOutOfFile);
+        // e_phnum 0xffff: past Linux's 64 KiB table.
+        let mut d = good();
+        d[56..58].copy_from_slice(&0xffffu16.to_le_bytes());
+        assert_eq!(Elf::parse(&d).unwrap_err(), ElfError::TooManyProgramHeaders);
+        // A table that fits the count limit but not the file.
+        let mut d = good();
+        d[56..58].copy_from_slice(&1000u16.to_le_bytes());
+        assert_eq!(Elf::parse(&d).unwrap_err(), ElfError::ProgramHeadersOutOfFile);
+        // e_phentsize other than 56 (Linux: ENOEXEC).
+        let mut d = good();
+        d[54..56].copy_from_slice(&57u16.to_le_bytes());
+        assert_eq!(Elf::parse(&d).unwrap_err(), ElfError::BadHeaderSize);
+        // p_offset + p_filesz wraps.
+        let w = build(ET_EXEC, EM_X86_64, &[(PT_LOAD, PF_R, 0, 0x400000, 0x100, 0x100)]);
+        let mut d = w.clone();
+        put64(&mut d, 64 + 8, u64::MAX - 0x10);
+        assert_eq!(Elf::parse(&d).unwrap_err(), ElfError::SegmentOutOfFile { index: 0 });
+        // p_memsz so big that p_vaddr + p_memsz wraps.
+        let mut d = w.clone();
+        put64(&mut d, 64 + 40, u64::MAX);
+        assert_eq!(Elf::parse(&d).unwrap_err(), ElfError::AddressOverflow { index: 0 });
+        // p_align not a power of two.
+        let mut d = w.clone();
+        put64(&mut d, 64 + 48, 0x3000);
+        assert_eq!(Elf::parse(&d).unwrap_err(), ElfError::BadAlignment { index: 0 });
+        // p_align = 2^63 with p_vaddr % align != p_offset % align.
+        let mut d = w;
+        put64(&mut d, 64 + 48, 1 << 63);
+        assert_eq!(Elf::parse(&d).unwrap_err(), ElfError::BadAlignment { index: 0 });
+    }
+
+    #[test]
+    fn segments_outside_user_space_are_refused_whatever_the_bias() {
+        const TASK_SIZE: u64 = 0x7fff_ffff_f000;
+        const BASE: u64 = 0x5555_5555_4000;
+        // A kernel-half or non-canonical segment in an ET_EXEC file.
+        for va in [0xffff_ffff_8000_0000u64, 0x8000_0000_0000, TASK_SIZE - 0x1000] {
+            let d = build(ET_EXEC, EM_X86_64, &[(PT_LOAD, PF_R, 0, va, 0x100, 0x2000)]);
+            let e = Elf::parse(&d).unwrap();
+            assert!(e.check_user_range(0, 0x10000, TASK_SIZE).is_err(), "{va:#x}");
+        }
+        // A PIE linked high: the loader's bias is BASE - vaddr modulo 2^64
+        // and the segment lands at BASE, without an overflow panic.
+        let d = build(ET_DYN, EM_X86_64, &[(PT_LOAD, PF_R, 0, 0xffff_ffff_8000_0000, 0x100, 0x100)]);
+        let e = Elf::parse(&d).unwrap();
+        let bias = BASE.wrapping_sub(e.load_extent().0);
+        assert!(e.check_user_range(bias, 0x10000, TASK_SIZE).is_ok());
+        assert_eq!(e.load_segments().next().unwrap().1.vaddr.wrapping_add(bias), BASE);
+        // The same PIE with a huge p_memsz ends past TASK_SIZE.
+        let d = build(ET_DYN, EM_X86_64, &[(PT_LOAD, PF_R, 0, 0x1000, 0x100, 0x7000_0000_0000)]);
+        let e = Elf::parse(&d).unwrap();
+        let bias = BASE.wrapping_sub(0x1000);
+        assert_eq!(e.check_user_range(bias, 0x10000, TASK_SIZE).unwrap_err(), ElfError::SegmentOutOfRange { index: 0 });
+        // A PT_PHDR at a hostile address is only reported, never added to.
+        let d = build(ET_EXEC, EM_X86_64, &[(PT_PHDR, PF_R, 64, u64::MAX, 56, 56), (PT_LOAD, PF_R, 0, 0x400000, 0x100, 0x100)]);
+        assert_eq!(Elf::parse(&d).unwrap().phdr_vaddr(), Some(u64::MAX));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hostile_segment_fields_never_panic(vaddr: u64, memsz: u64, filesz: u64, offset: u64, align: u64, entry: u64, pie: bool) {
+            let mut d = build(if pie { ET_DYN } else { ET_EXEC }, EM_X86_64, &[(PT_LOAD, PF_R | PF_X, 0, 0x400000, 0x100, 0x100)]);
+            put64(&mut d, 24, entry);
+            put64(&mut d, 64 + 8, offset);
+            put64(&mut d, 64 + 16, vaddr);
+            put64(&mut d, 64 + 32, filesz);
+            put64(&mut d, 64 + 40, memsz);
+            put64(&mut d, 64 + 48, align);
+            if let Ok(e) = Elf::parse(&d) {
+                let (lo, hi) = e.load_extent();
+                let bias = if pie { 0x5555_5555_4000u64.wrapping_sub(lo & !0xfff) } else { 0 };
+                if e.check_user_range(bias, 0x10000, 0x7fff_ffff_f000).is_ok() {
+                    // What the loader then computes must not overflow.
+                    let p = e.load_segments().next().unwrap().1;
+                    let start = p.vaddr.wrapping_add(bias);
+                    proptest::prop_assert!(start.checked_add(p.memsz).is_some_and(|end| end <= 0x7fff_ffff_f000));
+                    proptest::prop_assert!(hi >= lo);
+                }
+                let _ = e.phdr_vaddr();
+            }
+        }
     }
 
     proptest::proptest! {

@@ -123,6 +123,23 @@ pub fn alloc_kernel_stack(caller: &'static str) -> Result<(u64, u64), VmallocErr
     Ok((bottom, bottom + KERNEL_STACK_SIZE))
 }
 
+/// Move the double-fault, NMI and machine-check stacks (IST) from the
+/// boot statics to vmalloc'd stacks with an unmapped guard page below each:
+/// an overflow of one of them then faults (reported by the double-fault
+/// handler, which names the stack) instead of running into its neighbour.
+/// The double-fault stack's own overflow can only end in a triple fault,
+/// as on Linux. Failure keeps the static stacks (logged).
+pub fn install_ist_stacks() {
+    use arch::gdt::{IST_DOUBLE_FAULT, IST_MACHINE_CHECK, IST_NMI};
+    for (ist, name) in [(IST_DOUBLE_FAULT, "ist_double_fault"), (IST_NMI, "ist_nmi"), (IST_MACHINE_CHECK, "ist_machine_check")] {
+        match alloc_kernel_stack(name) {
+            // SAFETY: a fresh, mapped stack that is never freed.
+            Ok((bottom, top)) => unsafe { arch::gdt::set_ist_stack(ist, bottom, top) },
+            Err(e) => log::error!("kvm: no guarded stack for IST{}: {:?}; keeping the boot one", ist, e),
+        }
+    }
+}
+
 /// Give a kernel stack back.
 pub fn free_kernel_stack(bottom: u64) -> Result<(), VmallocError> {
     VMALLOC.vfree(&kernel_space(), bottom)

@@ -15,9 +15,11 @@
 //! ```
 //!
 //! Static executables (ET_EXEC) load at their addresses; static-pie ones
-//! (ET_DYN) at ELF_ET_DYN_BASE. Anything malformed, dynamically linked or
-//! reaching outside user space is refused with ENOEXEC and a log line that
-//! says why, before the old image is touched.
+//! (ET_DYN) at ELF_ET_DYN_BASE. Anything malformed or dynamically linked is
+//! refused with ENOEXEC and a log line that says why, before the old image
+//! is touched. A well-formed file with a segment or entry point outside
+//! user space ends as on Linux, which finds out after the point of no
+//! return: the exec succeeds and the new program dies of SIGSEGV.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -35,10 +37,6 @@ use crate::vfs;
 
 /// Initial size of the stack area (Linux expands it to 128 KiB at exec).
 const STACK_INIT: u64 = 128 * 1024;
-/// Linux's MAX_ARG_STRINGS and the argument space limit (a quarter of
-/// the 8 MiB stack limit).
-pub const MAX_ARG_STRINGS: usize = 0x7fff_ffff;
-pub const MAX_ARG_BYTES: usize = 2 << 20;
 
 const AT_NULL: u64 = 0;
 const AT_PHDR: u64 = 3;
@@ -59,6 +57,10 @@ const AT_SECURE: u64 = 23;
 const AT_RANDOM: u64 = 25;
 const AT_EXECFN: u64 = 31;
 
+/// The entry of an image that failed after the point of no return: not a
+/// user address, so the syscall exit path kills the process with SIGSEGV.
+const UNRUNNABLE: u64 = u64::MAX;
+
 /// A loaded program, ready to run.
 pub struct Image {
     pub space: AddressSpace,
@@ -70,7 +72,7 @@ pub struct Image {
 }
 
 fn explain(path: &str, e: ElfError) -> Errno {
-    log::warn!("exec: {}: refusing the file: {}", path, e);
+    crate::ratelimited!(log::Level::Warn, "exec: {}: refusing the file: {}", path, e);
     ENOEXEC
 }
 
@@ -112,7 +114,7 @@ fn hwcap() -> u64 {
 }
 
 /// Load `path` into a new address space with its stack.
-pub fn load(path: &str, cwd: &str, argv: &[String], envp: &[String], creds: Creds, lim: &Rlimits) -> Result<Image, Errno> {
+pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(path: &str, cwd: &str, argv: &[A], envp: &[E], creds: Creds, lim: &Rlimits) -> Result<Image, Errno> {
     let inode = vfs::lookup(path, cwd)?;
     if inode.is_dir() {
         return Err(EACCES);
@@ -124,13 +126,24 @@ pub fn load(path: &str, cwd: &str, argv: &[String], envp: &[String], creds: Cred
     let object = inode.mem_object().ok_or(EACCES)?;
     let data = object.data().ok_or(EACCES)?;
     let elf = Elf::parse(data).map_err(|e| explain(path, e))?;
-    let (lo, hi) = elf.load_extent();
-    let bias = if elf.is_pie() { ELF_ET_DYN_BASE - (lo & !(PAGE_SIZE - 1)) } else { 0 };
+    let (lo, _) = elf.load_extent();
+    // load_elf_binary: `load_bias = ELF_PAGESTART(ELF_ET_DYN_BASE - vaddr)`
+    // in unsigned arithmetic: a PIE linked high still lands at the base
+    // (the bias wraps, vaddr + bias does not).
+    let bias = if elf.is_pie() { ELF_ET_DYN_BASE.wrapping_sub(lo & !(PAGE_SIZE - 1)) } else { 0 };
     let stack_floor = AddressSpace::mmap_base_for(lim.stack);
-    elf.check_user_range(bias, MMAP_MIN_ADDR, stack_floor).map_err(|e| explain(path, e))?;
-    let _ = hi;
-
     let env = crate::mem::user::env();
+    if let Err(e) = elf.check_user_range(bias, MMAP_MIN_ADDR, stack_floor) {
+        // A well-formed file whose segments cannot be mapped: Linux finds
+        // out in elf_map, after begin_new_exec, so the exec "succeeds" and
+        // the new program dies of SIGSEGV. Do the same: an empty image
+        // that cannot run (see `execve`).
+        crate::ratelimited!(log::Level::Warn, "exec: {}: {}: the new program will be killed (SIGSEGV)", path, e);
+        let space = AddressSpace::new(&env).map_err(|e| e.errno())?;
+        let name: String = path.rsplit('/').next().unwrap_or(path).chars().take(15).collect();
+        return Ok(Image { space, entry: UNRUNNABLE, sp: 0, path: String::from(path), name });
+    }
+
     let mut space = AddressSpace::new(&env).map_err(|e| e.errno())?;
     match map_segments(&mut space, &env, &elf, &object, bias, lim) {
         Ok(()) => {}
@@ -140,8 +153,10 @@ pub fn load(path: &str, cwd: &str, argv: &[String], envp: &[String], creds: Cred
         }
     }
     let name: String = path.rsplit('/').next().unwrap_or(path).chars().take(15).collect();
-    let entry = elf.entry + bias;
-    let phdr = elf.phdr_vaddr().map(|v| v + bias).unwrap_or(0);
+    // Any entry is accepted here, as Linux does: one outside user space
+    // kills the new program after the point of no return (`execve`).
+    let entry = elf.entry.wrapping_add(bias);
+    let phdr = elf.phdr_vaddr().map(|v| v.wrapping_add(bias)).unwrap_or(0);
     let auxv_base = [
         (AT_PHDR, phdr),
         (AT_PHENT, 56),
@@ -175,7 +190,8 @@ fn map_segments(space: &mut AddressSpace, env: &MmEnv<'_>, elf: &Elf, object: &A
     let (mut start_code, mut end_code, mut start_data, mut end_data) = (u64::MAX, 0, u64::MAX, 0);
     for (_, seg) in elf.load_segments() {
         let prot = prot_of(&seg);
-        let vaddr = seg.vaddr + bias;
+        // check_user_range proved vaddr + bias .. + memsz lies in user space.
+        let vaddr = seg.vaddr.wrapping_add(bias);
         let page = vaddr & !(PAGE_SIZE - 1);
         let file_end = vaddr + seg.filesz;
         let mem_end = vaddr + seg.memsz;
@@ -224,12 +240,16 @@ fn map_segments(space: &mut AddressSpace, env: &MmEnv<'_>, elf: &Elf, object: &A
 }
 
 /// Lay out argv, envp and auxv at the top of a new stack area.
-fn build_stack(
+///
+/// The strings are measured first and copied once into one buffer sized
+/// for them (linear in their size, however many there are); the buffers
+/// come from fallible allocations (ENOMEM).
+fn build_stack<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     space: &mut AddressSpace,
     env: &MmEnv<'_>,
     path: &str,
-    argv: &[String],
-    envp: &[String],
+    argv: &[A],
+    envp: &[E],
     aux: &[(u64, u64)],
     lim: &Rlimits,
 ) -> Result<u64, Errno> {
@@ -242,24 +262,29 @@ fn build_stack(
         offset: 0,
     };
     space.mmap(env, &req, lim).map_err(|e| e.errno())?;
-    // Strings, from the top down: execfn, envp, argv, platform, random.
-    let mut top = STACK_TOP - 8;
+    // Strings, from low to high: platform, argv[], envp[], execfn; the
+    // top 8 bytes stay zero. execve's limits (exec_args) keep the sizes
+    // far from overflow; the checked sums make that local.
+    const PLATFORM: &[u8] = b"x86_64";
+    let sizes = || core::iter::once(PLATFORM.len()).chain(argv.iter().map(|s| s.as_ref().len())).chain(envp.iter().map(|s| s.as_ref().len())).chain(core::iter::once(path.len()));
+    let total = sizes().try_fold(0u64, |t, n| t.checked_add(n as u64 + 1)).filter(|&t| t < lim.stack.min(STACK_TOP / 2)).ok_or(E2BIG)?;
+    let strings_start = STACK_TOP - 8 - total;
     let mut strings: Vec<u8> = Vec::new();
-    let mut push_str = |s: &str, top: &mut u64| -> u64 {
-        *top -= s.len() as u64 + 1;
-        let mut b = Vec::with_capacity(s.len() + 1);
-        b.extend_from_slice(s.as_bytes());
-        b.push(0);
-        strings.splice(0..0, b);
-        *top
+    strings.try_reserve_exact(total as usize).map_err(|_| ENOMEM)?;
+    let mut ptrs: Vec<u64> = Vec::new();
+    ptrs.try_reserve_exact(argv.len() + envp.len()).map_err(|_| ENOMEM)?;
+    let put = |s: &[u8], strings: &mut Vec<u8>| -> u64 {
+        let at = strings_start + strings.len() as u64;
+        strings.extend_from_slice(s);
+        strings.push(0);
+        at
     };
-    let execfn = push_str(path, &mut top);
-    let env_ptrs: Vec<u64> = envp.iter().rev().map(|s| push_str(s, &mut top)).collect::<Vec<_>>().into_iter().rev().collect();
-    let arg_ptrs: Vec<u64> = argv.iter().rev().map(|s| push_str(s, &mut top)).collect::<Vec<_>>().into_iter().rev().collect();
-    let platform = push_str("x86_64", &mut top);
-    let strings_start = top;
-    top -= 16;
-    let random = top;
+    let platform = put(PLATFORM, &mut strings);
+    argv.iter().for_each(|s| ptrs.push(put(s.as_ref(), &mut strings)));
+    envp.iter().for_each(|s| ptrs.push(put(s.as_ref(), &mut strings)));
+    let execfn = put(path.as_bytes(), &mut strings);
+    let (arg_ptrs, env_ptrs) = ptrs.split_at(argv.len());
+    let random = strings_start - 16;
     let rnd = random_bytes();
 
     let mut aux: Vec<(u64, u64)> = aux.to_vec();
@@ -270,8 +295,9 @@ fn build_stack(
     let words = 1 + arg_ptrs.len() + 1 + env_ptrs.len() + 1 + aux.len() * 2;
     // Below the initial area the stack simply grows (within RLIMIT_STACK)
     // while the block is written.
-    let sp = (top - words as u64 * 8) & !0xf;
-    let mut block: Vec<u8> = Vec::with_capacity((top - sp) as usize);
+    let sp = random.checked_sub(words as u64 * 8).ok_or(E2BIG)? & !0xf;
+    let mut block: Vec<u8> = Vec::new();
+    block.try_reserve_exact((strings_start + total - sp) as usize).map_err(|_| ENOMEM)?;
     let mut word = |v: u64| block.extend_from_slice(&v.to_le_bytes());
     word(argv.len() as u64);
     arg_ptrs.iter().for_each(|&p| word(p));
@@ -286,13 +312,14 @@ fn build_stack(
     block.extend_from_slice(&rnd);
     debug_assert_eq!(sp + block.len() as u64, strings_start);
     block.extend_from_slice(&strings);
+    drop(strings);
     space.write_bytes(env, sp, &block, lim).map_err(|_| ENOMEM)?;
     let l = &mut space.layout;
     l.start_stack = sp;
-    l.arg_start = arg_ptrs.first().copied().unwrap_or(strings_start);
-    l.arg_end = arg_ptrs.last().map(|&p| p + argv.last().map_or(0, |s| s.len() as u64 + 1)).unwrap_or(l.arg_start);
+    l.arg_start = arg_ptrs.first().copied().unwrap_or(platform + PLATFORM.len() as u64 + 1);
+    l.arg_end = env_ptrs.first().copied().unwrap_or(execfn).min(execfn);
     l.env_start = env_ptrs.first().copied().unwrap_or(l.arg_end);
-    l.env_end = env_ptrs.last().map(|&p| p + envp.last().map_or(0, |s| s.len() as u64 + 1)).unwrap_or(l.env_start);
+    l.env_end = execfn;
     Ok(sp)
 }
 
@@ -305,7 +332,14 @@ pub fn initial_frame(entry: u64, sp: u64) -> TrapFrame {
 
 /// execve(2) for the current task. On success the frame now starts the
 /// new program; the old address space is gone.
-pub fn execve(frame: &mut TrapFrame, path: &str, argv: &[String], envp: &[String]) -> Result<(), Errno> {
+///
+/// An entry point outside user space (non-canonical or kernel) is not
+/// refused here: Linux reaches the point of no return first and then kills
+/// the new program with SIGSEGV (`BAD_ADDR(elf_entry)` after
+/// `begin_new_exec`). The frame then holds that entry, and the syscall
+/// exit path (`syscall::handle`) ends the process before any return to
+/// user mode could fault in ring 0.
+pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(frame: &mut TrapFrame, path: &str, argv: &[A], envp: &[E]) -> Result<(), Errno> {
     let me = current();
     let (cwd, creds) = {
         let i = me.inner.lock();
@@ -313,6 +347,8 @@ pub fn execve(frame: &mut TrapFrame, path: &str, argv: &[String], envp: &[String
     };
     let lim = me.mm_limits();
     let image = load(path, &cwd, argv, envp, creds, &lim)?;
+    // The point of no return: the old image goes now.
+    exit::mm_release(&me);
     let new = UserMm::new(image.space);
     let root = new.root;
     let (old, vfork_parent) = {
@@ -364,6 +400,12 @@ pub fn spawn(path: &str, argv: &[String], envp: &[String], parent: Pid) -> Resul
         admin: true,
     };
     let image = load(path, "/", argv, envp, creds, &lim)?;
+    if image.entry >= TASK_SIZE {
+        // No old image to lose here: simply refuse.
+        explain(path, ElfError::SegmentOutOfRange { index: 0 });
+        image.space.destroy(&crate::mem::user::env());
+        return Err(ENOEXEC);
+    }
     let kstack = match crate::mem::kvm::alloc_kernel_stack("spawn") {
         Ok(s) => s,
         Err(_) => {

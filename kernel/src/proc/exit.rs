@@ -46,6 +46,7 @@ pub fn on_init_exit(f: fn(i32)) {
 
 /// Release what a dying task holds; returns its parent's pid.
 fn release_resources(me: &Task, status: i32) -> Pid {
+    mm_release(me);
     let (mm, parent, children, vfork_parent, files) = {
         let mut i = me.inner.lock();
         i.exit_status = status;
@@ -102,6 +103,26 @@ fn release_resources(me: &Task, status: i32) -> Pid {
         sched::wake(reaper);
     }
     parent
+}
+
+/// CLONE_CHILD_CLEARTID / set_tid_address: tell whoever shares the
+/// memory that this task is gone by storing 0 at `clear_child_tid`
+/// (Linux's `mm_release`; the futex wake has nobody to wake here, there
+/// are no futexes). Only when the address space outlives us (a vfork
+/// child): otherwise nobody could see the store. Through uaccess in our
+/// own, still current, address space; a bad pointer is ignored. Exit and
+/// exec (for the old image) call it.
+pub(crate) fn mm_release(me: &Task) {
+    let (addr, mm) = {
+        let mut i = me.inner.lock();
+        (core::mem::take(&mut i.clear_child_tid), i.mm.clone())
+    };
+    // Two references: ours just now and the task's own; more means shared.
+    let shared = mm.as_ref().is_some_and(|m| Arc::strong_count(m) > 2);
+    drop(mm);
+    if addr != 0 && shared {
+        let _ = crate::usercopy::write_user(addr, &0u32);
+    }
 }
 
 /// Wake a vfork parent: its child exec'd or exited.

@@ -35,10 +35,12 @@ pub fn fork(frame: &TrapFrame, kind: ForkKind) -> Result<Pid, Errno> {
 }
 
 /// What clone(2) adds to a fork: where to store the child's tid, and its
-/// TLS base. Applied before the child can run.
+/// TLS base. The parent's tid store happens in `fork_with`; the child's
+/// in [`schedule_tail`], when it first runs.
 #[derive(Clone, Copy, Default)]
 pub struct CloneExtras {
-    /// CLONE_CHILD_SETTID: store the tid here in the child's memory.
+    /// CLONE_CHILD_SETTID: store the tid here in the child's memory (by the
+    /// child, in its own address space, through uaccess).
     pub child_settid: Option<u64>,
     /// CLONE_CHILD_CLEARTID: the child's clear_child_tid.
     pub child_cleartid: Option<u64>,
@@ -92,13 +94,9 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
     fpu.save();
     let fs_base = extras.tls.unwrap_or_else(|| x86_64::registers::model_specific::FsBase::read().as_u64());
     if let Some(addr) = extras.parent_settid {
-        // Linux ignores a bad address here too (put_user's result is not checked).
+        // Linux ignores a bad address here too (put_user's result is not
+        // checked); uaccess never lets it reach kernel memory.
         let _ = crate::usercopy::write_user(addr, &(pid as u32));
-    }
-    if let Some(addr) = extras.child_settid {
-        // The child's copy of the page (for vfork: the shared one).
-        let lim = parent.mm_limits();
-        let _ = child_mm.space.lock().write_bytes(&crate::mem::user::env(), addr, &(pid as u32).to_ne_bytes(), &lim);
     }
     let inner = {
         let p = parent.inner.lock();
@@ -117,6 +115,7 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
             rlimits: p.rlimits,
             sig: super::SignalState { pending: 0, ..p.sig.clone() },
             clear_child_tid: extras.child_cleartid.unwrap_or(0),
+            set_child_tid: extras.child_settid.unwrap_or(0),
             vfork_parent: (kind == ForkKind::Vfork).then_some(parent.pid),
             vfork_child: None,
             oom_score_adj: p.oom_score_adj,
@@ -156,4 +155,20 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
         }
     }
     Ok(pid)
+}
+
+/// What a new task does first, on its own kernel stack and in its own
+/// address space, before it returns to user mode (Linux's `schedule_tail`):
+/// CLONE_CHILD_SETTID stores the tid with put_user. Done here rather than
+/// by the parent so that the store goes through the ordinary checked
+/// uaccess path of the address space it belongs to (never the direct map).
+pub extern "C" fn schedule_tail() {
+    let me = current();
+    let addr = core::mem::take(&mut me.inner.lock().set_child_tid);
+    let pid = me.pid;
+    drop(me);
+    if addr != 0 {
+        // A bad address is ignored, as Linux ignores put_user's result.
+        let _ = crate::usercopy::write_user(addr, &(pid as u32));
+    }
 }

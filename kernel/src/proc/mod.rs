@@ -21,6 +21,7 @@
 //! ```
 
 pub mod exec;
+pub mod exec_args;
 pub mod exit;
 pub mod fork;
 pub mod oom;
@@ -261,6 +262,9 @@ pub struct TaskInner {
     pub rlimits: [Rlimit; RLIM_NLIMITS],
     pub sig: SignalState,
     pub clear_child_tid: u64,
+    /// CLONE_CHILD_SETTID: where the new task stores its tid when it first
+    /// runs (0: nowhere).
+    pub set_child_tid: u64,
     /// In a vfork child: the parent waiting for our exec or exit.
     pub vfork_parent: Option<Pid>,
     /// In a vfork parent: the child we wait for.
@@ -448,6 +452,7 @@ pub fn init_inner(name: &str) -> TaskInner {
         rlimits: default_rlimits(),
         sig: SignalState::default(),
         clear_child_tid: 0,
+        set_child_tid: 0,
         vfork_parent: None,
         vfork_child: None,
         oom_score_adj: 0,
@@ -472,4 +477,5 @@ pub fn init_idle() {
     let t = new_task(0, (0, 0), 0, FpuState::clean(), 0, inner);
     insert(t.clone());
     sched::init(t);
+    arch::context::set_start_hook(fork::schedule_tail);
 }

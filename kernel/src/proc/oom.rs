@@ -80,7 +80,8 @@ pub fn out_of_memory(reason: &str) -> Option<Pid> {
             (c.total_vm, c.rss_anon, c.rss_file, c.rss_shmem, s.page_table_pages(&env))
         })
         .unwrap_or_default();
-    log::error!("{}: out of memory, invoking the OOM killer", reason);
+    // Linux rate-limits this header (oom_rs); the kill line always prints.
+    crate::ratelimited!(log::Level::Error, "{}: out of memory, invoking the OOM killer", reason);
     log::error!(
         "Out of memory: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:{}kB, shmem-rss:{}kB, UID:{} pgtables:{}kB oom_score_adj:{}",
         pid,

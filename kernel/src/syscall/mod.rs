@@ -149,7 +149,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         334 => Err(ENOSYS), // rseq: optional, libc copes
         _ => {
             let me = crate::proc::current();
-            log::warn!("{}[{}]: unknown system call {} ({}): ENOSYS", me.name(), me.pid, nr, name_of(nr));
+            crate::ratelimited!(log::Level::Warn, "{}[{}]: unknown system call {} ({}): ENOSYS", me.name(), me.pid, nr, name_of(nr));
             Err(ENOSYS)
         }
     }
@@ -166,6 +166,14 @@ pub extern "C" fn handle(frame: &mut TrapFrame) -> u64 {
         Err(e) => (-(e as i64)) as u64,
     };
     crate::proc::signal::check_pending(frame);
+    if frame.rip >= TASK_SIZE {
+        // Only an execve that failed after the point of no return (an ELF
+        // entry or segment outside user space) puts it there; Linux kills
+        // the new program with SIGSEGV. Returning would fault on iretq in
+        // ring 0.
+        crate::ratelimited!(log::Level::Info, "{}[{}]: exec'd program cannot run (entry {:#x}): SIGSEGV", crate::proc::current().name(), crate::proc::current_pid(), frame.rip);
+        crate::proc::exit::do_exit(crate::proc::exit::status_signaled(crate::proc::signal::SIGSEGV));
+    }
     x86_64::instructions::interrupts::disable();
     // Never carry IOPL, NT or a cleared IF back; keep user-changeable flags.
     frame.rflags = (frame.rflags & 0x0024_0fd5) | 0x202;

@@ -8,12 +8,11 @@ use x86_64::registers::model_specific::FsBase;
 
 use super::SysResult;
 use crate::errno::*;
-use crate::proc::exec::{MAX_ARG_BYTES, MAX_ARG_STRINGS};
 use crate::proc::exit::{self, do_exit, status_exited};
 use crate::proc::fork::{CLONE_VFORK, CLONE_VM, CSIGNAL, ForkKind};
 use crate::proc::signal::{self, NSIG, SIGKILL, SIGSTOP};
 use crate::proc::{self, current, sched};
-use crate::usercopy::{read_user, read_user_cstr, read_user_strv, write_user};
+use crate::usercopy::{read_user, read_user_cstr, write_user};
 
 pub fn fork(frame: &mut TrapFrame) -> SysResult {
     proc::fork::fork(frame, ForkKind::Fork).map(|p| p as u64)
@@ -45,6 +44,11 @@ pub fn clone(frame: &mut TrapFrame, flags: u64, stack: u64, parent_tid: u64, chi
         r if r == CLONE_VM | CLONE_VFORK => ForkKind::Vfork,
         _ => return Err(EINVAL),
     };
+    // copy_thread -> do_arch_prctl_64(ARCH_SET_FS): a TLS base at or above
+    // TASK_SIZE_MAX (kernel half or non-canonical) is EPERM.
+    if flags & CLONE_SETTLS != 0 && tls >= mm::address_space::TASK_SIZE {
+        return Err(EPERM);
+    }
     let mut f = *frame;
     if stack != 0 {
         f.rsp = stack;
@@ -54,9 +58,9 @@ pub fn clone(frame: &mut TrapFrame, flags: u64, stack: u64, parent_tid: u64, chi
 
 pub fn execve(frame: &mut TrapFrame, path: u64, argv: u64, envp: u64) -> SysResult {
     let path = read_user_cstr(path, 4095)?;
-    let argv = read_user_strv(argv, MAX_ARG_STRINGS, MAX_ARG_BYTES)?;
-    let envp = read_user_strv(envp, MAX_ARG_STRINGS, MAX_ARG_BYTES)?;
-    proc::exec::execve(frame, &path, &argv, &envp)?;
+    let rlim_stack = current().inner.lock().rlimits[proc::RLIMIT_STACK].cur;
+    let args = proc::exec_args::copy_args(path.len(), argv, envp, rlim_stack)?;
+    proc::exec::execve(frame, &path, &args.argv, &args.envp)?;
     Ok(0)
 }
 

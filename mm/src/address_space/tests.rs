@@ -1023,3 +1023,33 @@ fn smaps_counts_resident_pages_and_splits_pss_after_fork() {
     child.destroy(&env);
     mm.destroy(&env);
 }
+
+#[test]
+// Regression: write_bytes (exec's stack builder) wrote wherever the page walk
+// led, including the kernel half and read-only mappings.
+fn write_bytes_refuses_kernel_addresses_and_read_only_pages() {
+    let (env, mut mm) = setup();
+    let segv = |c| Err(FaultError::Segv(c));
+    for va in [TASK_SIZE, TASK_SIZE - 2, 0xffff_8880_0000_0000, 0xffff_ffff_8000_0000, u64::MAX - 1] {
+        assert_eq!(mm.write_bytes(&env, va, &[1, 2, 3, 4], &lim()), segv(SegvCode::MapErr), "{va:#x}");
+    }
+    // A range that starts in the last user page and runs into the kernel
+    // half is refused whole: the user part is not written either.
+    let last = map(&mut mm, &env, TASK_SIZE - P, 1, RW, FIXED);
+    poke(&mut mm, &env, TASK_SIZE - 2, 5).unwrap();
+    assert_eq!(mm.write_bytes(&env, TASK_SIZE - 2, &[1, 2, 3, 4], &lim()), segv(SegvCode::MapErr));
+    let mut b = [0u8; 1];
+    mm.read_bytes(&env, TASK_SIZE - 2, &mut b);
+    assert_eq!((last, b), (TASK_SIZE - P, [5]), "nothing written below TASK_SIZE");
+    let ro = map(&mut mm, &env, 0, 1, PROT_READ, PRIV);
+    touch(&mut mm, &env, ro, false).unwrap();
+    assert!(mm.write_bytes(&env, ro, &[1], &lim()).is_err(), "read-only, not present for write");
+    // A page that was writable and present, then made read-only.
+    let rw = map(&mut mm, &env, 0, 1, RW, PRIV);
+    poke(&mut mm, &env, rw, 7).unwrap();
+    mm.mprotect(&env, rw, P, PROT_READ).unwrap();
+    assert!(mm.write_bytes(&env, rw, &[9], &lim()).is_err());
+    mm.read_bytes(&env, rw, &mut b);
+    assert_eq!(b, [7], "nothing written");
+    mm.check_invariants(&env);
+}
