@@ -4,6 +4,7 @@
  *
  * - big counts with small buffers: write(pipe, 1 page + unmapped, 1 GiB)
  *   and writev with an unmapped second vector give the mapped prefix;
+ *   /dev/null takes the whole count without reading the buffer;
  *   getrandom(1 GiB) into one page gives that page; an unmapped buffer
  *   gives EFAULT;
  * - mincore over a 64 GiB PROT_NONE reservation with a one-page vector
@@ -109,6 +110,14 @@ static void check_big_counts(void)
 	CHECKF("writev_unmapped_second_vector_gives_the_first", n == (long)PAGE, "writev returned %ld errno %d", n, errno);
 	read(fds[0], drain, PAGE);
 	CHECK_ERRNO("writev_unmapped_first_vector_efault", writev(fds[1], iov + 1, 1), EFAULT);
+
+	/* /dev/null takes any count without reading the buffer. */
+	int null = open("/dev/null", O_WRONLY);
+	n = write(null, p + PAGE, 1UL << 30);
+	CHECKF("write_1g_unmapped_to_dev_null_whole_count", n == 1L << 30, "write returned %ld errno %d", n, errno);
+	n = writev(null, iov, 2);
+	CHECKF("writev_to_dev_null_whole_count", n == (long)(3 * PAGE), "writev returned %ld errno %d", n, errno);
+	close(null);
 
 	n = syscall(SYS_getrandom, p, 1UL << 30, 0);
 	CHECKF("getrandom_1g_into_one_page_gives_the_page", n == (long)PAGE, "getrandom returned %ld errno %d", n, errno);

@@ -135,6 +135,12 @@ pub trait Inode: Send + Sync {
         None
     }
 
+    /// Writes vanish unread (/dev/null, /dev/zero): write(2) reports the
+    /// whole count without touching the buffer, as Linux's `write_null`.
+    fn discards_writes(&self) -> bool {
+        false
+    }
+
     /// O_NONBLOCK changed on the one open file of this inode (fcntl
     /// F_SETFL). Only inodes that can block care: pipe ends, whose inode
     /// belongs to exactly one open file.
