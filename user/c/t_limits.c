@@ -22,7 +22,8 @@
  *   write; past fs.pipe-user-pages-soft a user's new pipe gets 2 pages and
  *   may not grow, and closing pipes gives the pages back;
  * - fcntl(F_SETFL, O_NONBLOCK) on a pipe makes read EAGAIN, seen through
- *   a dup too; F_GETFL reports it; clearing it works;
+ *   a dup too; F_GETFL reports it; clearing it works; on a terminal with
+ *   nothing typed a read is EAGAIN too (skipped when stdin is no tty);
  * - nanosleep and clock_nanosleep(TIMER_ABSTIME) to the end of time sleep
  *   until killed (the parent survives); a bad tv_nsec is EINVAL;
  * - file offsets near INT64_MAX: lseek there works, read there and
@@ -326,6 +327,39 @@ static void check_setfl_nonblock(void)
 	close(fds[1]);
 }
 
+/* On a terminal, F_SETFL O_NONBLOCK makes a read with nothing typed
+ * EAGAIN. The read runs in a child the parent kills after 2 s, so a kernel
+ * that ignores the flag fails the case instead of hanging. */
+static void check_tty_nonblock(void)
+{
+	if (!isatty(0)) {
+		check_skip("tty_read_nonblock_eagain", "stdin is not a terminal");
+		return;
+	}
+	int fl = fcntl(0, F_GETFL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char c;
+		if (fcntl(0, F_SETFL, fl | O_NONBLOCK) != 0)
+			_exit(2);
+		long n = read(0, &c, 1);
+		_exit(n == -1 && errno == EAGAIN ? 0 : 1);
+	}
+	int st = -1, waited = 0;
+	while (waitpid(pid, &st, WNOHANG) == 0 && waited < 200) {
+		struct timespec t = { 0, 10 * 1000 * 1000 };
+		nanosleep(&t, NULL);
+		waited++;
+	}
+	if (waited >= 200) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	/* The child shared our open file: put the flags back. */
+	fcntl(0, F_SETFL, fl);
+	CHECKF("tty_read_nonblock_eagain", waited < 200 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s, status %#x", waited >= 200 ? "read blocked" : "read returned", st);
+}
+
 enum sleeper { NANOSLEEP, ABS_REALTIME, ABS_MONOTONIC };
 
 /* A child sleeping until the end of time is still asleep after 100 ms and
@@ -398,6 +432,7 @@ int main(void)
 	check_pipe_size();
 	check_pipe_user_pages();
 	check_setfl_nonblock();
+	check_tty_nonblock();
 	check_sleep_forever("nanosleep_int64_max_until_killed", NANOSLEEP);
 	check_sleep_forever("clock_nanosleep_abs_realtime_until_killed", ABS_REALTIME);
 	check_sleep_forever("clock_nanosleep_abs_monotonic_until_killed", ABS_MONOTONIC);

@@ -135,6 +135,12 @@ pub trait Inode: Send + Sync {
         None
     }
 
+    /// A read through an open file with O_NONBLOCK: EAGAIN where
+    /// `read_at` would wait. Inodes that never wait keep the default.
+    fn read_nonblock(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.read_at(off, buf)
+    }
+
     /// Writes vanish unread (/dev/null, /dev/zero): write(2) reports the
     /// whole count without touching the buffer, as Linux's `write_null`.
     fn discards_writes(&self) -> bool {
@@ -211,6 +217,7 @@ impl OpenFile {
                 buf[..n].copy_from_slice(&s[start..start + n]);
                 Ok(n)
             }
+            None if self.flags() & O_NONBLOCK != 0 => self.inode.read_nonblock(off, buf),
             None => self.inode.read_at(off, buf),
         }
     }
