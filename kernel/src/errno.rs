@@ -24,6 +24,7 @@ pub const ENODEV: Errno = 19;
 pub const ENOTDIR: Errno = 20;
 pub const EISDIR: Errno = 21;
 pub const EINVAL: Errno = 22;
+pub const ENFILE: Errno = 23;
 pub const EMFILE: Errno = 24;
 pub const ENOTTY: Errno = 25;
 pub const ESPIPE: Errno = 29;

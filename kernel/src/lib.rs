@@ -2,6 +2,7 @@
 //! kernel in `tests/` link it and call [`init`].
 
 #![no_std]
+#![feature(alloc_error_handler)]
 
 extern crate alloc;
 
@@ -19,6 +20,7 @@ pub mod panic;
 pub mod proc;
 pub mod ratelimit;
 pub mod syscall;
+pub mod sysctl;
 pub mod traps;
 pub mod usercopy;
 pub mod vfs;

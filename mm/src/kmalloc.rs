@@ -17,6 +17,7 @@
 use core::ptr::NonNull;
 
 use crate::addr::{PAGE_SIZE, Pfn, PhysAddr};
+use crate::buddy::MAX_ORDER;
 use crate::gfp::Gfp;
 use crate::page::PageFlags;
 use crate::page_alloc::PageAllocator;
@@ -41,6 +42,10 @@ const KMALLOC_NAMES: [&str; 13] = [
 ];
 /// Largest request served by a slab cache.
 pub const KMALLOC_MAX_CACHE_SIZE: usize = 8192;
+/// Largest request kmalloc serves at all: one buddy block of the largest
+/// order (Linux's KMALLOC_MAX_SIZE). Anything larger fails, quietly: the
+/// caller turns it into ENOMEM.
+pub const KMALLOC_MAX_SIZE: usize = (PAGE_SIZE as usize) << MAX_ORDER;
 
 /// Why `kfree` refused a pointer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,8 +105,11 @@ impl Kmalloc {
     }
 
     fn alloc_large(&self, size: usize, align: usize, zero: bool) -> Option<NonNull<u8>> {
-        let bytes = (size.max(align)).max(1) as u64;
-        let pages = bytes.div_ceil(PAGE_SIZE);
+        let bytes = size.max(align).max(1);
+        if bytes > KMALLOC_MAX_SIZE {
+            return None;
+        }
+        let pages = (bytes as u64).div_ceil(PAGE_SIZE);
         let order = pages.next_power_of_two().trailing_zeros();
         let mut gfp = Gfp::COMP | Gfp::DIRECT_RECLAIM;
         if zero {
@@ -217,6 +225,21 @@ mod tests {
         k.free(p).unwrap();
         assert_eq!(pa.nr_free_pages(), free);
         assert_eq!(pa.vmstat.slab_unreclaimable.get(), 0);
+    }
+
+    #[test]
+    fn requests_past_the_largest_order_fail_without_taking_pages() {
+        let (k, pa) = heap();
+        let free = pa.nr_free_pages();
+        assert!(k.alloc(KMALLOC_MAX_SIZE + 1, 8, false).is_none());
+        assert!(k.alloc(usize::MAX, 8, false).is_none(), "no overflow on a huge size");
+        assert!(k.alloc(isize::MAX as usize, 1 << 20, true).is_none());
+        assert!(k.alloc(8, KMALLOC_MAX_SIZE * 2, false).is_none(), "nor on a huge alignment");
+        assert_eq!(pa.nr_free_pages(), free);
+        let p = k.alloc(KMALLOC_MAX_SIZE, 8, false).expect("the largest order itself is served");
+        assert_eq!(k.ksize(p), Some(KMALLOC_MAX_SIZE));
+        k.free(p).unwrap();
+        assert_eq!(pa.nr_free_pages(), free);
     }
 
     #[test]

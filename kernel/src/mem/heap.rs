@@ -11,6 +11,12 @@
 //! before the switch may be freed at any time later: a free is routed by
 //! address, so bootstrap objects go back to the bootstrap heap and never
 //! reach kfree.
+//!
+//! A failed allocation returns null: `try_reserve` and friends turn it
+//! into an error the caller handles (ENOMEM for a system call). Only an
+//! infallible allocation that fails reaches [`alloc_error`], which names
+//! the request and the process before the panic (a kernel allocation that
+//! must not fail did).
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
@@ -92,6 +98,26 @@ unsafe impl GlobalAlloc for KernelAllocator {
             new
         }
     }
+}
+
+/// The allocation failure report: size, alignment and the process that
+/// asked, before anything else, then the panic (whose backtrace names the
+/// caller). Locks are only tried: the failing code may hold them.
+#[alloc_error_handler]
+fn alloc_error(layout: Layout) -> ! {
+    let task = crate::proc::sched::try_current();
+    let inner = task.as_ref().and_then(|t| t.inner.try_lock());
+    let comm = inner.as_ref().map_or("?", |i| i.name.as_str());
+    log::error!(
+        "heap: allocation of {} bytes (align {}) failed in {}[{}]; largest kmalloc is {} bytes",
+        layout.size(),
+        layout.align(),
+        comm,
+        task.as_ref().map_or(0, |t| t.pid),
+        mm::kmalloc::KMALLOC_MAX_SIZE
+    );
+    drop(inner);
+    panic!("heap: out of memory: {} bytes (align {}) for an allocation that cannot fail", layout.size(), layout.align());
 }
 
 #[global_allocator]

@@ -59,6 +59,12 @@ pub fn current() -> Arc<Task> {
     SCHED.lock().current.clone().expect("sched: no current task")
 }
 
+/// The current task if the scheduler lock is free (for the allocation
+/// failure report, which may run with that lock held).
+pub fn try_current() -> Option<Arc<Task>> {
+    SCHED.try_lock()?.current.clone()
+}
+
 pub fn current_pid() -> Pid {
     SCHED.lock().current.as_ref().map(|t| t.pid).unwrap_or(0)
 }

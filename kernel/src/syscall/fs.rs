@@ -83,6 +83,75 @@ pub fn close(fd: i32) -> SysResult {
     current().inner.lock().files.close(fd).map(|_| 0)
 }
 
+/// Size of the bounce buffer big reads and writes go through: the kernel
+/// never holds more than this of one call's data, whatever count the
+/// process asks for.
+const CHUNK: usize = 64 * 1024;
+
+/// A bounce buffer for `len` bytes (at most CHUNK), ENOMEM if the heap
+/// has none.
+pub(super) fn bounce(len: u64) -> Result<Vec<u8>, Errno> {
+    let n = len.min(CHUNK as u64) as usize;
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| ENOMEM)?;
+    v.resize(n, 0);
+    Ok(v)
+}
+
+/// Bytes from `addr` to the end of its page.
+fn to_page_end(addr: u64) -> u64 {
+    4096 - (addr & 0xfff)
+}
+
+/// Copy as much of `dst.len()` bytes from user `src` as can be read: all
+/// of it, or after a fault the pages before the faulting one (the count
+/// Linux's copy_from_user leaves for a fault at a page boundary).
+pub(super) fn copy_from_user_prefix(dst: &mut [u8], src: u64) -> usize {
+    if copy_from_user(dst, src).is_ok() {
+        return dst.len();
+    }
+    let mut done = 0;
+    while done < dst.len() {
+        let n = (to_page_end(src + done as u64) as usize).min(dst.len() - done);
+        if copy_from_user(&mut dst[done..done + n], src + done as u64).is_err() {
+            break;
+        }
+        done += n;
+    }
+    done
+}
+
+/// As [`copy_from_user_prefix`], towards user space.
+pub(super) fn copy_to_user_prefix(dst: u64, src: &[u8]) -> usize {
+    if copy_to_user(dst, src).is_ok() {
+        return src.len();
+    }
+    let mut done = 0;
+    while done < src.len() {
+        let n = (to_page_end(dst + done as u64) as usize).min(src.len() - done);
+        if copy_to_user(dst + done as u64, &src[done..done + n]).is_err() {
+            break;
+        }
+        done += n;
+    }
+    done
+}
+
+/// Linux's `rw_verify_area` for a file position: a count above
+/// SSIZE_MAX, or a position plus count past the largest file offset, is
+/// EINVAL. `pos` is None for streams (pipes, the console).
+fn rw_verify_area(pos: Option<u64>, count: u64) -> Result<(), Errno> {
+    if count > i64::MAX as u64 {
+        return Err(EINVAL);
+    }
+    if let Some(p) = pos {
+        if p > i64::MAX as u64 || p.checked_add(count).is_none_or(|e| e > i64::MAX as u64) {
+            return Err(EINVAL);
+        }
+    }
+    Ok(())
+}
+
 /// Read into user memory through a bounce buffer, one chunk at a time.
 fn read_into_user(f: &OpenFile, buf: u64, len: u64, pos: Option<u64>) -> Result<u64, Errno> {
     if !f.readable() {
@@ -91,53 +160,97 @@ fn read_into_user(f: &OpenFile, buf: u64, len: u64, pos: Option<u64>) -> Result<
     if f.inode.is_dir() {
         return Err(EISDIR);
     }
-    let len = len.min(MAX_RW);
     if !crate::usercopy::access_ok(buf, len) {
         return Err(EFAULT);
     }
-    let mut done = 0u64;
+    let seekable = f.inode.seekable();
     let mut off = pos.unwrap_or_else(|| *f.offset.lock());
-    let mut chunk = alloc::vec![0u8; len.min(64 * 1024) as usize];
+    rw_verify_area(seekable.then_some(off), len)?;
+    let len = len.min(MAX_RW);
+    let mut chunk = bounce(len)?;
+    let mut done = 0u64;
     while done < len {
         let want = ((len - done) as usize).min(chunk.len());
-        let n = f.read_at(off, &mut chunk[..want])?;
+        let n = match f.read_at(off, &mut chunk[..want]) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
         if n == 0 {
             break;
         }
-        if let Err(e) = copy_to_user(buf + done, &chunk[..n]) {
+        let copied = copy_to_user_prefix(buf + done, &chunk[..n]);
+        done += copied as u64;
+        off += copied as u64;
+        if copied < n {
             if done == 0 {
-                return Err(e);
+                return Err(EFAULT);
             }
             break;
         }
-        done += n as u64;
-        off += n as u64;
-        if n < want || !f.inode.seekable() {
+        if n < want || !seekable {
             break;
         }
     }
-    if pos.is_none() && f.inode.seekable() {
+    if pos.is_none() && seekable {
         *f.offset.lock() = off;
     }
     Ok(done)
 }
 
+/// Where a write to `f` starts: `pos` (pwrite), the end (O_APPEND) or the
+/// file offset.
+fn write_pos(f: &OpenFile, pos: Option<u64>) -> u64 {
+    match pos {
+        Some(p) => p,
+        None if f.flags() & vfs::O_APPEND != 0 => f.size(),
+        None => *f.offset.lock(),
+    }
+}
+
+/// Write from user memory through a bounce buffer, one chunk at a time.
+/// A fault after some bytes went out ends the call with their count, as
+/// Linux's short write.
 fn write_from_user(f: &OpenFile, buf: u64, len: u64, pos: Option<u64>) -> Result<u64, Errno> {
     if !f.writable() {
         return Err(EBADF);
     }
-    let len = len.min(MAX_RW);
     if !crate::usercopy::access_ok(buf, len) {
         return Err(EFAULT);
     }
-    let mut data = alloc::vec![0u8; len as usize];
-    copy_from_user(&mut data, buf)?;
-    let off = pos.unwrap_or_else(|| *f.offset.lock());
-    let n = f.inode.write_at(off, &data)?;
-    if pos.is_none() && f.inode.seekable() {
-        *f.offset.lock() = off + n as u64;
+    let seekable = f.inode.seekable();
+    let mut off = write_pos(f, pos);
+    rw_verify_area(seekable.then_some(off), len)?;
+    let len = len.min(MAX_RW);
+    if f.inode.discards_writes() {
+        return Ok(len);
     }
-    Ok(n as u64)
+    let mut chunk = bounce(len)?;
+    let mut done = 0u64;
+    while done < len {
+        let want = ((len - done) as usize).min(chunk.len());
+        let got = copy_from_user_prefix(&mut chunk[..want], buf + done);
+        if got == 0 {
+            if done == 0 {
+                return Err(EFAULT);
+            }
+            break;
+        }
+        let n = match f.inode.write_at(off, &chunk[..got]) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        done += n as u64;
+        off += n as u64;
+        if n < got || got < want {
+            break;
+        }
+    }
+    if pos.is_none() && seekable {
+        *f.offset.lock() = off;
+    }
+    Ok(done)
 }
 
 pub fn read(fd: i32, buf: u64, len: u64) -> SysResult {
@@ -161,12 +274,15 @@ pub fn pread64(fd: i32, buf: u64, len: u64, off: i64) -> SysResult {
     read_into_user(&f, buf, len, Some(off as u64))
 }
 
-/// The (base, len) pairs of an iovec array (at most IOV_MAX = 1024).
+/// The (base, len) pairs of an iovec array (at most IOV_MAX = 1024), each
+/// checked with access_ok (EFAULT) and their sum with Linux's limits
+/// (EINVAL past SSIZE_MAX; the caller moves at most MAX_RW_COUNT).
 fn iovecs(iov: u64, cnt: i64) -> Result<Vec<(u64, u64)>, Errno> {
     if !(0..=1024).contains(&cnt) {
         return Err(EINVAL);
     }
-    let mut v = Vec::with_capacity(cnt as usize);
+    let mut v = Vec::new();
+    v.try_reserve_exact(cnt as usize).map_err(|_| ENOMEM)?;
     let mut total: u64 = 0;
     for i in 0..cnt as u64 {
         let pair: [u64; 2] = read_user(iov + i * 16)?;
@@ -174,6 +290,9 @@ fn iovecs(iov: u64, cnt: i64) -> Result<Vec<(u64, u64)>, Errno> {
             return Err(EINVAL);
         }
         total = total.checked_add(pair[1]).filter(|t| *t <= isize::MAX as u64).ok_or(EINVAL)?;
+        if !crate::usercopy::access_ok(pair[0], pair[1]) {
+            return Err(EFAULT);
+        }
         v.push((pair[0], pair[1]));
     }
     Ok(v)
@@ -181,11 +300,16 @@ fn iovecs(iov: u64, cnt: i64) -> Result<Vec<(u64, u64)>, Errno> {
 
 pub fn readv(fd: i32, iov: u64, cnt: i64) -> SysResult {
     let f = file(fd)?;
-    let mut total = 0;
+    let mut total = 0u64;
     for (base, len) in iovecs(iov, cnt)? {
-        let n = read_into_user(&f, base, len, None)?;
+        let len = len.min(MAX_RW - total);
+        let n = match read_into_user(&f, base, len, None) {
+            Ok(n) => n,
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        };
         total += n;
-        if n < len {
+        if n < len || total >= MAX_RW {
             break;
         }
     }
@@ -195,26 +319,60 @@ pub fn readv(fd: i32, iov: u64, cnt: i64) -> SysResult {
 pub fn writev(fd: i32, iov: u64, cnt: i64) -> SysResult {
     let f = file(fd)?;
     let vecs = iovecs(iov, cnt)?;
-    // Gather first so the whole write reaches the console at once.
-    let mut data = Vec::new();
-    for (base, len) in vecs {
-        let len = len.min(MAX_RW);
-        if !crate::usercopy::access_ok(base, len) {
-            return Err(EFAULT);
-        }
-        let start = data.len();
-        data.resize(start + len as usize, 0);
-        copy_from_user(&mut data[start..], base)?;
-    }
     if !f.writable() {
         return Err(EBADF);
     }
-    let off = *f.offset.lock();
-    let n = f.inode.write_at(off, &data)?;
-    if f.inode.seekable() {
-        *f.offset.lock() = off + n as u64;
+    let total = vecs.iter().map(|v| v.1).sum::<u64>().min(MAX_RW);
+    let seekable = f.inode.seekable();
+    let mut off = write_pos(&f, None);
+    rw_verify_area(seekable.then_some(off), total)?;
+    if f.inode.discards_writes() {
+        return Ok(total);
     }
-    Ok(n as u64)
+    // Gathered into one bounce buffer, so that a vector of small pieces
+    // reaches the console (or a pipe, atomically) as one write.
+    let mut chunk = bounce(total)?;
+    let mut done = 0u64;
+    let mut fill = 0usize;
+    let mut faulted = false;
+    let mut vecs = vecs.into_iter().filter(|v| v.1 != 0);
+    let mut cur = vecs.next();
+    loop {
+        // Gather until the buffer is full, the vector ends or a fault.
+        while fill < chunk.len() && !faulted && done + (fill as u64) < total {
+            let Some((base, len)) = cur.as_mut() else { break };
+            let want = (*len as usize).min(chunk.len() - fill).min((total - done) as usize - fill);
+            let got = copy_from_user_prefix(&mut chunk[fill..fill + want], *base);
+            fill += got;
+            *base += got as u64;
+            *len -= got as u64;
+            faulted = got < want;
+            if *len == 0 {
+                cur = vecs.next();
+            }
+        }
+        if fill == 0 {
+            break;
+        }
+        let n = match f.inode.write_at(off, &chunk[..fill]) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        done += n as u64;
+        off += n as u64;
+        if n < fill {
+            break;
+        }
+        fill = 0;
+    }
+    if faulted && done == 0 {
+        return Err(EFAULT);
+    }
+    if seekable {
+        *f.offset.lock() = off;
+    }
+    Ok(done)
 }
 
 pub fn lseek(fd: i32, off: i64, whence: u32) -> SysResult {
@@ -229,7 +387,9 @@ pub fn lseek(fd: i32, off: i64, whence: u32) -> SysResult {
         2 => f.size() as i64,
         _ => return Err(EINVAL),
     };
-    let new = base.checked_add(off).ok_or(EOVERFLOW)?;
+    // An offset past the largest file offset is EINVAL, as Linux's
+    // vfs_setpos sees the wrapped (negative) sum.
+    let new = base.checked_add(off).ok_or(EINVAL)?;
     if new < 0 {
         return Err(EINVAL);
     }
@@ -319,7 +479,8 @@ pub fn pipe2(fds: u64, flags: u32) -> SysResult {
     if !crate::usercopy::access_ok(fds, 8) {
         return Err(EFAULT);
     }
-    let (r, w) = vfs::pipe::create(flags & vfs::O_NONBLOCK != 0);
+    let creds = current().inner.lock().creds;
+    let (r, w) = vfs::pipe::create(flags & vfs::O_NONBLOCK != 0, creds.uid, creds.is_root())?;
     let cloexec = flags & O_CLOEXEC != 0;
     let (rfd, wfd) = {
         let me = current();
@@ -350,6 +511,8 @@ const F_SETFD: u32 = 2;
 const F_GETFL: u32 = 3;
 const F_SETFL: u32 = 4;
 const F_DUPFD_CLOEXEC: u32 = 1030;
+const F_SETPIPE_SZ: u32 = 1031;
+const F_GETPIPE_SZ: u32 = 1032;
 
 pub fn fcntl(fd: i32, cmd: u32, arg: u64) -> SysResult {
     let me = current();
@@ -358,26 +521,40 @@ pub fn fcntl(fd: i32, cmd: u32, arg: u64) -> SysResult {
     match cmd {
         F_GETFD => Ok(i.files.cloexec(fd)? as u64),
         F_SETFD => i.files.set_cloexec(fd, arg & 1 != 0).map(|_| 0),
-        F_GETFL => Ok(f.flags as u64),
-        F_SETFL => Ok(0),
+        F_GETFL => Ok(f.flags() as u64),
+        F_SETFL => {
+            f.set_status_flags(arg as u32);
+            Ok(0)
+        }
         F_DUPFD | F_DUPFD_CLOEXEC => {
+            // The argument is an int read as unsigned (f_dupfd's `from`).
+            let from = arg as u32 as u64;
             let limit = i.rlimits[RLIMIT_NOFILE].cur;
-            if arg >= limit {
+            if from >= limit {
                 return Err(EINVAL);
             }
-            // Lowest free descriptor at or above `arg`.
-            let mut target = arg as i32;
-            while i.files.get(target).is_ok() {
-                target += 1;
-            }
-            i.files.install_at(target, f, cmd == F_DUPFD_CLOEXEC, limit).map(|n| n as u64)
+            // Lowest free descriptor at or above `from` (EMFILE if none
+            // below the limit): one step per open descriptor at most.
+            i.files.install_from(from as i32, f, cmd == F_DUPFD_CLOEXEC, limit).map(|n| n as u64)
+        }
+        F_GETPIPE_SZ => f.inode.pipe().map(|p| p.size()).ok_or(EBADF),
+        F_SETPIPE_SZ => {
+            let privileged = i.creds.is_root();
+            drop(i);
+            // The size is an unsigned int (pipe_fcntl).
+            f.inode.pipe().ok_or(EBADF)?.set_size(arg as u32, privileged)
         }
         _ => Err(EINVAL),
     }
 }
 
 pub fn getdents64(fd: i32, buf: u64, len: u64) -> SysResult {
+    // The count is an unsigned int.
+    let len = len as u32 as u64;
     let f = file(fd)?;
+    if !crate::usercopy::access_ok(buf, len) {
+        return Err(EFAULT);
+    }
     let entries = f.inode.readdir().ok_or(ENOTDIR)?;
     let mut pos = f.offset.lock();
     let mut out: Vec<u8> = Vec::new();
@@ -387,7 +564,7 @@ pub fn getdents64(fd: i32, buf: u64, len: u64) -> SysResult {
     while idx < all.len() {
         let e = &all[idx];
         let reclen = (19 + e.name.len() + 1).next_multiple_of(8);
-        if out.len() + reclen > len as usize {
+        if (out.len() + reclen) as u64 > len {
             break;
         }
         let start = out.len();
@@ -436,7 +613,9 @@ pub fn chdir(path_ptr: u64) -> SysResult {
 /// file that is not a symbolic link.
 pub fn readlinkat(dirfd: i32, path_ptr: u64, buf: u64, size: u64) -> SysResult {
     let path = path_arg(path_ptr)?;
-    if size as i64 <= 0 {
+    // `bufsiz` is an int.
+    let size = size as i32;
+    if size <= 0 {
         return Err(EINVAL);
     }
     let base = base_dir(dirfd, &path)?;
@@ -478,8 +657,10 @@ pub fn sendfile(out_fd: i32, in_fd: i32, offset_ptr: u64, count: u64) -> SysResu
     if off < 0 {
         return Err(EINVAL);
     }
+    // Past this check `off + count` stays a valid offset.
+    rw_verify_area(inf.inode.seekable().then_some(off as u64), count)?;
     let count = count.min(MAX_RW);
-    let mut buf = alloc::vec![0u8; count.min(64 * 1024) as usize];
+    let mut buf = bounce(count)?;
     let mut done = 0u64;
     while done < count {
         let want = ((count - done) as usize).min(buf.len());

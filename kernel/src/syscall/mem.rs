@@ -83,9 +83,34 @@ pub fn munlockall() -> SysResult {
     with_mm(|s, env, _| s.munlockall(env))?.map(|_| 0).map_err(|e| e.errno())
 }
 
+/// Pages whose residency one step of mincore collects (one 64 KiB
+/// vector piece: 256 MiB of address space).
+const MINCORE_BATCH_PAGES: u64 = 64 * 1024;
+
+/// mincore(2), one batch at a time as Linux's loop over a page-sized
+/// vector buffer: the kernel holds at most MINCORE_BATCH_PAGES bytes of
+/// the answer whatever the range. A hole found in a later batch is ENOMEM
+/// and a fault writing the vector EFAULT, with earlier batches already
+/// written, as in Linux.
 pub fn mincore(addr: u64, len: u64, vec: u64) -> SysResult {
-    // Residency is collected under the lock, written out after it.
-    let bytes = with_mm(|s, env, _| s.mincore(env, addr, len))?.map_err(|e| e.errno())?;
-    crate::usercopy::copy_to_user(vec, &bytes)?;
+    if addr % 4096 != 0 {
+        return Err(EINVAL);
+    }
+    if !crate::usercopy::access_ok(addr, len) {
+        return Err(ENOMEM);
+    }
+    let pages = len.div_ceil(4096);
+    if !crate::usercopy::access_ok(vec, pages) {
+        return Err(EFAULT);
+    }
+    let mut done = 0u64;
+    while done < pages {
+        let n = (pages - done).min(MINCORE_BATCH_PAGES);
+        let start = addr + done * 4096;
+        // Residency is collected under the lock, written out after it.
+        let bytes = with_mm(|s, env, _| s.mincore(env, start, n * 4096))?.map_err(|e| e.errno())?;
+        crate::usercopy::copy_to_user(vec + done, &bytes)?;
+        done += n;
+    }
     Ok(0)
 }

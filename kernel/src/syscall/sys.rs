@@ -7,7 +7,6 @@ use crate::errno::*;
 use crate::proc::{self, Creds, RLIM_NLIMITS, RLIMIT_NOFILE, Rlimit, current};
 use crate::usercopy::{copy_to_user, read_user, write_user};
 
-const NR_OPEN: u64 = 1 << 20;
 
 pub fn uname(buf: u64) -> SysResult {
     let mut u = [0u8; 65 * 6];
@@ -58,10 +57,11 @@ pub fn getrusage(who: i32, buf: u64) -> SysResult {
     let tick_us = 1_000_000 / proc::sched::HZ;
     let mut r = [0u64; 18];
     if who == 0 {
-        r[0] = ut * tick_us / 1_000_000;
-        r[1] = ut * tick_us % 1_000_000;
-        r[2] = st * tick_us / 1_000_000;
-        r[3] = st * tick_us % 1_000_000;
+        let (ut_us, st_us) = (ut.saturating_mul(tick_us), st.saturating_mul(tick_us));
+        r[0] = ut_us / 1_000_000;
+        r[1] = ut_us % 1_000_000;
+        r[2] = st_us / 1_000_000;
+        r[3] = st_us % 1_000_000;
         r[4] = maxrss;
         r[8] = minflt;
         r[9] = majflt;
@@ -102,7 +102,8 @@ fn do_prlimit(pid: i32, resource: u32, new: Option<Rlimit>) -> Result<Rlimit, Er
         if n.max > old.max && !root {
             return Err(EPERM);
         }
-        if resource as usize == RLIMIT_NOFILE && n.max != u64::MAX && n.max > NR_OPEN {
+        // Even root cannot pass nr_open, and RLIM_INFINITY is above it.
+        if resource as usize == RLIMIT_NOFILE && n.max > crate::sysctl::nr_open() {
             return Err(EPERM);
         }
         i.rlimits[resource as usize] = n;
@@ -287,12 +288,14 @@ pub fn getresgid(r: u64, e: u64, s: u64) -> SysResult {
     Ok(0)
 }
 
-pub fn getrandom(buf: u64, len: u64, flags: u32) -> SysResult {
-    if flags & !7 != 0 {
-        return Err(EINVAL);
-    }
-    let len = len.min(33_554_431);
-    let mut out = alloc::vec![0u8; len as usize];
+const GRND_NONBLOCK: u32 = 1;
+const GRND_RANDOM: u32 = 2;
+const GRND_INSECURE: u32 = 4;
+/// Linux's MAX_RW_COUNT: the most one call moves.
+const MAX_RW: u64 = 0x7fff_f000;
+
+/// Fill `out` with random bytes (RDRAND, or a TSC mix where it fails).
+fn fill_random(out: &mut [u8]) {
     for chunk in out.chunks_mut(8) {
         let mut v: u64 = 0;
         // SAFETY: writes only `v`; failure leaves a TSC-derived value.
@@ -302,8 +305,40 @@ pub fn getrandom(buf: u64, len: u64, flags: u32) -> SysResult {
         }
         chunk.copy_from_slice(&v.to_le_bytes()[..chunk.len()]);
     }
-    copy_to_user(buf, &out)?;
-    Ok(len)
+}
+
+/// getrandom(2): up to MAX_RW_COUNT bytes, made and copied one bounce
+/// buffer at a time; a fault ends the call with the bytes copied before
+/// it (EFAULT if none), a fatal signal between chunks with the count so
+/// far, as `get_random_bytes_user`.
+pub fn getrandom(buf: u64, len: u64, flags: u32) -> SysResult {
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 || flags & (GRND_RANDOM | GRND_INSECURE) == GRND_RANDOM | GRND_INSECURE {
+        return Err(EINVAL);
+    }
+    let len = len.min(MAX_RW);
+    if !crate::usercopy::access_ok(buf, len) {
+        return Err(EFAULT);
+    }
+    let mut block = super::fs::bounce(len)?;
+    let mut done = 0u64;
+    while done < len {
+        if done != 0 && proc::signal::pending_fatal().is_some() {
+            break;
+        }
+        let want = ((len - done) as usize).min(block.len());
+        fill_random(&mut block[..want]);
+        let copied = super::fs::copy_to_user_prefix(buf + done, &block[..want]);
+        done += copied as u64;
+        if copied < want {
+            break;
+        }
+    }
+    // Scrub the kernel's copy of what the process now holds.
+    block.fill(0);
+    if done == 0 && len != 0 {
+        return Err(EFAULT);
+    }
+    Ok(done)
 }
 
 const PR_SET_PDEATHSIG: u64 = 1;

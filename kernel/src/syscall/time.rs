@@ -30,11 +30,11 @@ fn now_ns(clock: i32) -> Result<u64, Errno> {
     let mono = arch::time::uptime_ns();
     match clock {
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => Ok(mono),
-        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(BOOT_UNIX.load(Ordering::Relaxed) * 1_000_000_000 + mono),
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(BOOT_UNIX.load(Ordering::Relaxed).saturating_mul(1_000_000_000).saturating_add(mono)),
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
             let me = crate::proc::current();
             let i = me.inner.lock();
-            Ok((i.utime + i.stime) * (1_000_000_000 / sched::HZ))
+            Ok(i.utime.saturating_add(i.stime).saturating_mul(1_000_000_000 / sched::HZ))
         }
         _ => Err(EINVAL),
     }
@@ -58,6 +58,10 @@ pub fn clock_getres(clock: i32, res: u64) -> SysResult {
     Ok(0)
 }
 
+/// A timespec from user memory in nanoseconds (EINVAL for a negative
+/// or unnormalised one). Times past u64 nanoseconds (584 years) clamp
+/// there, as Linux's `timespec64_to_ktime` clamps to KTIME_MAX: a sleep
+/// that long lasts until a signal.
 fn read_timespec(addr: u64) -> Result<u64, Errno> {
     let ts: [i64; 2] = read_user(addr)?;
     if ts[0] < 0 || !(0..1_000_000_000).contains(&ts[1]) {
@@ -84,10 +88,10 @@ fn sleep_until(deadline: u64) -> Result<(), Errno> {
 
 pub fn nanosleep(req: u64, rem: u64) -> SysResult {
     let ns = read_timespec(req)?;
-    let start = arch::time::uptime_ns();
-    let r = sleep_until(start.saturating_add(ns));
+    let deadline = arch::time::uptime_ns().saturating_add(ns);
+    let r = sleep_until(deadline);
     if r.is_err() && rem != 0 {
-        let left = (start + ns).saturating_sub(arch::time::uptime_ns());
+        let left = deadline.saturating_sub(arch::time::uptime_ns());
         put_timespec(rem, left)?;
     }
     r.map(|_| 0)
@@ -103,7 +107,7 @@ pub fn clock_nanosleep(clock: i32, flags: u32, req: u64, rem: u64) -> SysResult 
     if flags & TIMER_ABSTIME != 0 {
         let now = now_ns(clock)?;
         let mono_now = arch::time::uptime_ns();
-        sleep_until(mono_now + ns.saturating_sub(now)).map(|_| 0)
+        sleep_until(mono_now.saturating_add(ns.saturating_sub(now))).map(|_| 0)
     } else {
         nanosleep(req, rem)
     }

@@ -183,6 +183,26 @@ impl Inode for Console {
         if canonical { read_canonical(buf) } else { read_raw(buf) }
     }
 
+    /// O_NONBLOCK (n_tty_read): what is there now, else EAGAIN; in raw
+    /// mode with VMIN and VTIME both 0 an empty read is 0, as it never
+    /// waits.
+    fn read_nonblock(&self, _off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        adopt_caller_group();
+        crate::input::poll();
+        let mut tty = TTY.lock();
+        let got = if tty.termios.is_canonical() {
+            tty.read_canonical(buf)
+        } else {
+            let polls = tty.termios.cc[VMIN] == 0 && tty.termios.cc[VTIME] == 0;
+            let n = tty.read_raw(buf);
+            (n > 0 || polls).then_some(n)
+        };
+        got.ok_or(EAGAIN)
+    }
+
     fn write_at(&self, _off: u64, buf: &[u8]) -> Result<usize, Errno> {
         output(buf);
         Ok(buf.len())

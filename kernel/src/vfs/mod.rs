@@ -23,6 +23,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use spin::{Mutex, Once};
 
@@ -140,13 +141,44 @@ pub trait Inode: Send + Sync {
     fn snapshot(&self) -> Option<Vec<u8>> {
         None
     }
+
+    /// A read through an open file with O_NONBLOCK: EAGAIN where
+    /// `read_at` would wait. Inodes that never wait keep the default.
+    fn read_nonblock(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.read_at(off, buf)
+    }
+
+    /// Writes vanish unread (/dev/null, /dev/zero): write(2) reports the
+    /// whole count without touching the buffer, as Linux's `write_null`.
+    fn discards_writes(&self) -> bool {
+        false
+    }
+
+    /// O_NONBLOCK changed on the one open file of this inode (fcntl
+    /// F_SETFL). Only inodes that can block care: pipe ends, whose inode
+    /// belongs to exactly one open file.
+    fn set_nonblock(&self, _on: bool) {}
+
+    /// The pipe behind this inode, for F_SETPIPE_SZ / F_GETPIPE_SZ.
+    fn pipe(&self) -> Option<&pipe::Pipe> {
+        None
+    }
 }
+
+/// Open flags F_SETFL may change (Linux's SETFL_MASK, less the ones with
+/// no meaning here: O_DIRECT, O_NOATIME, FASYNC are ignored).
+pub const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK;
+/// Flags that only matter during open(2) and are not kept in the open
+/// file (do_dentry_open clears them; O_CLOEXEC lives in the fd table).
+const OPEN_ONLY_FLAGS: u32 = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
+pub const O_NOCTTY: u32 = 0o400;
 
 /// One open(2).
 pub struct OpenFile {
     pub inode: Arc<dyn Inode>,
     pub offset: Mutex<u64>,
-    pub flags: u32,
+    /// `f_flags`: access mode and the status flags F_GETFL reports.
+    flags: AtomicU32,
     pub path: String,
     /// For generated files: the text as of open.
     pub snapshot: Option<Vec<u8>>,
@@ -155,15 +187,32 @@ pub struct OpenFile {
 impl OpenFile {
     pub fn new(inode: Arc<dyn Inode>, flags: u32, path: &str) -> Arc<OpenFile> {
         let snapshot = inode.snapshot();
+        let flags = AtomicU32::new(flags & !OPEN_ONLY_FLAGS);
         Arc::new(OpenFile { inode, offset: Mutex::new(0), flags, path: path.to_string(), snapshot })
     }
 
+    /// F_GETFL.
+    pub fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    /// F_SETFL: only the bits of SETFL_MASK change; the inode hears about
+    /// O_NONBLOCK so that a blocking call sees it.
+    pub fn set_status_flags(&self, arg: u32) {
+        let old = self.flags();
+        let new = (old & !SETFL_MASK) | (arg & SETFL_MASK);
+        self.flags.store(new, Ordering::Relaxed);
+        if (old ^ new) & O_NONBLOCK != 0 {
+            self.inode.set_nonblock(new & O_NONBLOCK != 0);
+        }
+    }
+
     pub fn readable(&self) -> bool {
-        self.flags & O_ACCMODE != O_WRONLY
+        self.flags() & O_ACCMODE != O_WRONLY
     }
 
     pub fn writable(&self) -> bool {
-        matches!(self.flags & O_ACCMODE, O_WRONLY | O_RDWR)
+        matches!(self.flags() & O_ACCMODE, O_WRONLY | O_RDWR)
     }
 
     /// Read at `off` (from the snapshot for generated files).
@@ -175,6 +224,7 @@ impl OpenFile {
                 buf[..n].copy_from_slice(&s[start..start + n]);
                 Ok(n)
             }
+            None if self.flags() & O_NONBLOCK != 0 => self.inode.read_nonblock(off, buf),
             None => self.inode.read_at(off, buf),
         }
     }
@@ -195,9 +245,13 @@ pub struct FdEntry {
 }
 
 /// A process's descriptors.
+///
+/// Kept sparse (a map from number to entry), so memory grows with the
+/// descriptors open, not with the largest number: dup2(0, 1000000) costs
+/// one entry. Numbers stay below RLIMIT_NOFILE, itself at most nr_open.
 #[derive(Clone, Default)]
 pub struct FdTable {
-    fds: Vec<Option<FdEntry>>,
+    fds: BTreeMap<i32, FdEntry>,
 }
 
 impl FdTable {
@@ -205,29 +259,43 @@ impl FdTable {
     pub fn with_console() -> FdTable {
         let con = console::open();
         let mut t = FdTable::default();
-        for _ in 0..3 {
-            t.fds.push(Some(FdEntry { file: con.clone(), cloexec: false }));
+        for fd in 0..3 {
+            t.fds.insert(fd, FdEntry { file: con.clone(), cloexec: false });
         }
         t
     }
 
     pub fn get(&self, fd: i32) -> Result<Arc<OpenFile>, Errno> {
-        if fd < 0 {
-            return Err(EBADF);
+        self.fds.get(&fd).map(|e| e.file.clone()).ok_or(EBADF)
+    }
+
+    /// Lowest free descriptor at or above `min` (F_DUPFD's search; 0 for
+    /// open). Walks the open descriptors from `min` on, so it ends after
+    /// at most one step per open descriptor.
+    pub fn lowest_free(&self, min: i32) -> u64 {
+        let mut want = min.max(0) as u64;
+        for &fd in self.fds.range(min.max(0)..).map(|(fd, _)| fd) {
+            if fd as u64 != want {
+                break;
+            }
+            want += 1;
         }
-        self.fds.get(fd as usize).and_then(|e| e.as_ref()).map(|e| e.file.clone()).ok_or(EBADF)
+        want
     }
 
     /// Lowest free descriptor (EMFILE past `limit`).
     pub fn install(&mut self, file: Arc<OpenFile>, cloexec: bool, limit: u64) -> Result<i32, Errno> {
-        let slot = self.fds.iter().position(Option::is_none).unwrap_or(self.fds.len());
-        if slot as u64 >= limit {
+        self.install_from(0, file, cloexec, limit)
+    }
+
+    /// Lowest free descriptor at or above `min` (EMFILE if none below
+    /// `limit`): open, dup, F_DUPFD.
+    pub fn install_from(&mut self, min: i32, file: Arc<OpenFile>, cloexec: bool, limit: u64) -> Result<i32, Errno> {
+        let slot = self.lowest_free(min);
+        if slot >= limit.min(i32::MAX as u64) {
             return Err(EMFILE);
         }
-        if slot == self.fds.len() {
-            self.fds.push(None);
-        }
-        self.fds[slot] = Some(FdEntry { file, cloexec });
+        self.fds.insert(slot as i32, FdEntry { file, cloexec });
         Ok(slot as i32)
     }
 
@@ -236,47 +304,27 @@ impl FdTable {
         if fd < 0 || fd as u64 >= limit {
             return Err(EBADF);
         }
-        while self.fds.len() <= fd as usize {
-            self.fds.push(None);
-        }
-        self.fds[fd as usize] = Some(FdEntry { file, cloexec });
+        self.fds.insert(fd, FdEntry { file, cloexec });
         Ok(fd)
     }
 
     pub fn close(&mut self, fd: i32) -> Result<(), Errno> {
-        if fd < 0 {
-            return Err(EBADF);
-        }
-        match self.fds.get_mut(fd as usize) {
-            Some(slot @ Some(_)) => {
-                *slot = None;
-                Ok(())
-            }
-            _ => Err(EBADF),
-        }
+        self.fds.remove(&fd).map(|_| ()).ok_or(EBADF)
     }
 
     /// Drop close-on-exec descriptors (execve).
     pub fn close_on_exec(&mut self) {
-        for slot in &mut self.fds {
-            if slot.as_ref().is_some_and(|e| e.cloexec) {
-                *slot = None;
-            }
-        }
+        self.fds.retain(|_, e| !e.cloexec);
     }
 
     pub fn set_cloexec(&mut self, fd: i32, on: bool) -> Result<(), Errno> {
-        match self.fds.get_mut(fd as usize).and_then(|e| e.as_mut()) {
-            Some(e) if fd >= 0 => {
-                e.cloexec = on;
-                Ok(())
-            }
-            _ => Err(EBADF),
-        }
+        let e = self.fds.get_mut(&fd).ok_or(EBADF)?;
+        e.cloexec = on;
+        Ok(())
     }
 
     pub fn cloexec(&self, fd: i32) -> Result<bool, Errno> {
-        self.fds.get(fd as usize).and_then(|e| e.as_ref()).filter(|_| fd >= 0).map(|e| e.cloexec).ok_or(EBADF)
+        self.fds.get(&fd).map(|e| e.cloexec).ok_or(EBADF)
     }
 
     pub fn clear(&mut self) {
@@ -285,7 +333,7 @@ impl FdTable {
 
     /// Open descriptors (for /proc/PID/fd-like views).
     pub fn count(&self) -> usize {
-        self.fds.iter().filter(|f| f.is_some()).count()
+        self.fds.len()
     }
 }
 
