@@ -180,14 +180,15 @@ impl MemObject {
     /// a page freed under it would leave it reading the old data while new
     /// writes go to a fresh page. Zeroing keeps the data right for everyone;
     /// what differs from Linux is only that the page stays resident.
-    /// Returns the pages freed.
+    /// A file's pages (the initrd's bytes, which never change) are only
+    /// dropped from the cache. Returns the pages dropped from the object.
     pub fn remove_range(&self, first: u64, last: u64) -> u64 {
         let mut pages = self.pages.lock();
         let keys: alloc::vec::Vec<u64> = pages.range(first..last).map(|(k, _)| *k).collect();
-        let mut freed = 0;
+        let mut dropped = 0;
         for k in &keys {
             let Some(&pfn) = pages.get(k) else { continue };
-            if self.pa.page(Pfn(pfn)).is_some_and(|p| p.refcount() > 1) {
+            if self.kind == ObjKind::Shmem && self.pa.page(Pfn(pfn)).is_some_and(|p| p.refcount() > 1) {
                 // SAFETY: the page belongs to this object (which holds a
                 // reference); its mappers see the zeros, as after a hole.
                 unsafe { crate::phys::zero_phys(self.pa.phys(), PhysAddr::new(Pfn(pfn).phys()), PAGE_SIZE as usize) };
@@ -195,9 +196,9 @@ impl MemObject {
             }
             pages.remove(k);
             self.release(pfn);
-            freed += 1;
+            dropped += 1;
         }
-        freed
+        dropped
     }
 
     /// File bytes (for read(2) through the same object).
