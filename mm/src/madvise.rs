@@ -7,7 +7,8 @@
 //!                              back as zeros, file mappings re-read the file
 //!   FREE                       private anonymous only: lazy; the pages are
 //!                              dropped under memory pressure unless written again
-//!   REMOVE                     shared memory only: punch a hole in the object
+//!   REMOVE                     shared memory only: punch a hole in the object;
+//!                              every mapping of it reads zeros there
 //!   DONTFORK / DOFORK          the area is (not) copied into a fork child
 //!   WIPEONFORK / KEEPONFORK    the child gets zeros in this private anonymous area
 //!   DONTDUMP / DODUMP, HUGEPAGE / NOHUGEPAGE   recorded
@@ -20,6 +21,9 @@
 //! a mapping that is not shared and writable; ENOMEM if part of the range
 //! is unmapped (after the mapped parts were advised). The areas are advised
 //! in order, so one that refuses stops the call after those before it.
+//! POPULATE_* instead faults the range in page by page: a hole stops it
+//! (ENOMEM) where it is, like an area that refuses (EINVAL) or a page past
+//! the end of its object (EFAULT).
 
 use x86_64::structures::paging::PageTableFlags as F;
 
