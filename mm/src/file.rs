@@ -170,17 +170,35 @@ impl MemObject {
         freed
     }
 
-    /// Forget the pages of `[first, last)` (MADV_REMOVE on shmem: punch a
-    /// hole). Mappings keep their own references until they are unmapped.
+    /// Punch a hole over the pages of `[first, last)` (MADV_REMOVE):
+    /// afterwards every mapping of the range reads zeros and shares what is
+    /// written there next. The caller has zapped its own mappings of the
+    /// range first. A page nobody else maps (only the object's reference is
+    /// left) is freed, as Linux frees it. A page another process still maps
+    /// is zeroed in place and kept: Linux would zap that mapping too
+    /// (unmap_mapping_range), but there is no reverse map to find it yet, and
+    /// a page freed under it would leave it reading the old data while new
+    /// writes go to a fresh page. Zeroing keeps the data right for everyone;
+    /// what differs from Linux is only that the page stays resident.
+    /// A file's pages (the initrd's bytes, which never change) are only
+    /// dropped from the cache. Returns the pages dropped from the object.
     pub fn remove_range(&self, first: u64, last: u64) -> u64 {
         let mut pages = self.pages.lock();
         let keys: alloc::vec::Vec<u64> = pages.range(first..last).map(|(k, _)| *k).collect();
+        let mut dropped = 0;
         for k in &keys {
-            if let Some(pfn) = pages.remove(k) {
-                self.release(pfn);
+            let Some(&pfn) = pages.get(k) else { continue };
+            if self.kind == ObjKind::Shmem && self.pa.page(Pfn(pfn)).is_some_and(|p| p.refcount() > 1) {
+                // SAFETY: the page belongs to this object (which holds a
+                // reference); its mappers see the zeros, as after a hole.
+                unsafe { crate::phys::zero_phys(self.pa.phys(), PhysAddr::new(Pfn(pfn).phys()), PAGE_SIZE as usize) };
+                continue;
             }
+            pages.remove(k);
+            self.release(pfn);
+            dropped += 1;
         }
-        keys.len() as u64
+        dropped
     }
 
     /// File bytes (for read(2) through the same object).

@@ -7,7 +7,8 @@
 //!                              back as zeros, file mappings re-read the file
 //!   FREE                       private anonymous only: lazy; the pages are
 //!                              dropped under memory pressure unless written again
-//!   REMOVE                     shared memory only: punch a hole in the object
+//!   REMOVE                     shared memory only: punch a hole in the object;
+//!                              every mapping of it reads zeros there
 //!   DONTFORK / DOFORK          the area is (not) copied into a fork child
 //!   WIPEONFORK / KEEPONFORK    the child gets zeros in this private anonymous area
 //!   DONTDUMP / DODUMP, HUGEPAGE / NOHUGEPAGE   recorded
@@ -20,14 +21,17 @@
 //! a mapping that is not shared and writable; ENOMEM if part of the range
 //! is unmapped (after the mapped parts were advised). The areas are advised
 //! in order, so one that refuses stops the call after those before it.
+//! POPULATE_* instead faults the range in page by page: a hole stops it
+//! (ENOMEM) where it is, like an area that refuses (EINVAL) or a page past
+//! the end of its object (EFAULT).
 
 use x86_64::structures::paging::PageTableFlags as F;
 
-use crate::addr::{PAGE_SIZE, Pfn};
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
 use crate::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::error::MmError;
 use crate::page::PageFlags;
-use crate::vma::{Backing, VmFlags};
+use crate::vma::VmFlags;
 
 pub const MADV_NORMAL: u32 = 0;
 pub const MADV_RANDOM: u32 = 1;
@@ -85,7 +89,16 @@ impl AddressSpace {
         }
         let holes = !self.covered(start, end);
         let parts: alloc::vec::Vec<(u64, u64)> = self.vmas.overlapping(start..end).map(|v| (v.start.max(start), v.end.min(end))).collect();
+        let populate = matches!(advice, MADV_POPULATE_READ | MADV_POPULATE_WRITE);
+        let mut done = start;
         for (s, e) in parts {
+            // madvise_populate does not walk the areas: it faults the range
+            // in page by page, so a hole ends it with ENOMEM before any
+            // area after it can refuse (EINVAL) or fault (EFAULT).
+            if populate && s > done {
+                return Err(MmError::NoMemory);
+            }
+            done = e;
             // madvise_walk_vmas visits the areas in order: one that refuses
             // the advice ends the walk with its error, after the areas
             // before it were advised.
@@ -118,20 +131,39 @@ impl AddressSpace {
                 }
                 MADV_DONTNEED => self.zap_range(env, s, e),
                 MADV_FREE => self.lazy_free(env, s, e),
-                MADV_REMOVE => {
-                    let obj = self.vmas.containing(s).and_then(|v| match &v.backing {
-                        Backing::Shared(o) | Backing::File(o) => Some((o.clone(), v.pgoff_of(s), v.pgoff_of(e - 1) + 1)),
-                        Backing::Anon => None,
-                    });
-                    self.zap_range(env, s, e);
-                    if let Some((o, first, last)) = obj {
-                        o.remove_range(first, last);
-                    }
-                }
+                MADV_REMOVE => self.remove_shared(env, s, e),
                 _ => {}
             }
         }
         if holes { Err(MmError::NoMemory) } else { Ok(()) }
+    }
+
+    /// MADV_REMOVE of `[start, end)`, inside one shared area: punch a hole
+    /// in the object (shmem_fallocate(PUNCH_HOLE)). Linux's
+    /// unmap_mapping_range then zaps the range in every mapping of the
+    /// object. Here: every shared area of this address space that maps
+    /// part of the hole loses those pages (an mremap with old_size 0 maps
+    /// the same pages twice), and the object zeroes the pages that other
+    /// processes still map (there is no reverse map to reach their page
+    /// tables yet; see MemObject::remove_range).
+    fn remove_shared(&mut self, env: &MmEnv<'_>, start: u64, end: u64) {
+        let Some(v) = self.vmas.containing(start) else { return };
+        let Some(obj) = v.backing.object().cloned() else { return };
+        let (first, last) = (v.pgoff_of(start), v.pgoff_of(end - 1) + 1);
+        let mappers: alloc::vec::Vec<(u64, u64)> = self
+            .vmas
+            .iter()
+            .filter(|m| m.flags.contains(VmFlags::MAYSHARE) && m.backing.object().is_some_and(|o| alloc::sync::Arc::ptr_eq(o, &obj)))
+            .filter_map(|m| {
+                let lo = m.pgoff.max(first);
+                let hi = m.pgoff.saturating_add(m.pages()).min(last);
+                (lo < hi).then(|| (m.start + ((lo - m.pgoff) << PAGE_SHIFT), m.start + ((hi - m.pgoff) << PAGE_SHIFT)))
+            })
+            .collect();
+        for (s, e) in mappers {
+            self.zap_range(env, s, e);
+        }
+        obj.remove_range(first, last);
     }
 
     /// Whether `v` takes `advice` (Linux's per-area checks).

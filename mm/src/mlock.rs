@@ -133,8 +133,13 @@ impl AddressSpace {
     /// munlock(2).
     pub fn munlock(&mut self, env: &MmEnv<'_>, addr: u64, len: u64) -> Result<(), MmError> {
         let start = addr & !(PAGE_SIZE - 1);
-        let len = (len.checked_add(addr - start).ok_or(MmError::NoMemory)?).checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::NoMemory)?;
-        let end = start.checked_add(len).ok_or(MmError::NoMemory)?;
+        // As mlock: PAGE_ALIGN(len + offset) wraps like C, and
+        // apply_vma_lock_flags refuses an end that wrapped (EINVAL).
+        let len = len.wrapping_add(addr - start).wrapping_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
+        let end = start.wrapping_add(len);
+        if end < start {
+            return Err(MmError::Invalid);
+        }
         if len == 0 {
             return Ok(());
         }

@@ -11,7 +11,8 @@
 //!
 //! Errors as Linux: EINVAL for unknown flags, an unaligned address, FIXED
 //! without MAYMOVE, DONTUNMAP without MAYMOVE or with a size change, a zero
-//! new size, FIXED ranges that overlap; EPERM for FIXED below
+//! new size or one beyond TASK_SIZE, FIXED ranges that overlap, shrinking
+//! a range that runs past TASK_SIZE; EPERM for FIXED below
 //! mmap_min_addr; EFAULT when the old address is unmapped, or when growing
 //! or moving a range that is not inside one mapping (shrinking unmaps the
 //! tail whatever it covers); ENOMEM when it cannot grow in place and may
@@ -41,19 +42,24 @@ impl AddressSpace {
         }
         let old_len = old_len.checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::Invalid)?;
         let new_len = new_len.checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::Invalid)?;
-        if new_len == 0 {
+        // check_mremap_params (Linux 6.x): a new size beyond user space is
+        // EINVAL, before the old range is looked at.
+        if new_len == 0 || new_len > TASK_SIZE {
             return Err(MmError::Invalid);
         }
         if old_len == 0 {
             return self.duplicate_shared(env, addr, new_len, flags, new_addr, lim);
         }
-        if addr.checked_add(old_len).is_none_or(|e| e > TASK_SIZE) || new_len > TASK_SIZE {
-            return Err(MmError::NoMemory);
-        }
         let vma = self.vmas.containing(addr).cloned().ok_or(MmError::Fault)?;
+        // The old range is not checked against TASK_SIZE up front (Linux
+        // does not): one that runs past user space runs past its area, so
+        // growing or moving it is EFAULT, and shrinking it EINVAL from the
+        // munmap of the tail. `old_end` is None then.
+        let old_end = addr.checked_add(old_len).filter(|&e| e <= TASK_SIZE);
         // vma_to_resize: growing or moving needs the old range inside one
         // area. Shrinking does not: Linux unmaps the tail whatever it covers.
-        let fits = addr + old_len <= vma.end;
+        let fits = old_end.is_some_and(|e| e <= vma.end);
+        let old_end_or_max = old_end.unwrap_or(u64::MAX);
         if flags & MREMAP_FIXED != 0 {
             if new_addr % PAGE_SIZE != 0 {
                 return Err(MmError::Invalid);
@@ -61,13 +67,17 @@ impl AddressSpace {
             if new_addr.checked_add(new_len).is_none_or(|e| e > TASK_SIZE) {
                 return Err(MmError::Invalid);
             }
-            if new_addr < addr + old_len && addr < new_addr + new_len {
+            if new_addr < old_end_or_max && addr < new_addr + new_len {
                 return Err(MmError::Invalid);
             }
             // get_unmapped_area(MAP_FIXED) -> security_mmap_addr: EPERM
             // (checked before anything is unmapped).
             if new_addr < MMAP_MIN_ADDR {
                 return Err(MmError::Perm);
+            }
+            // Past user space: nothing may be unmapped for a call that fails.
+            if old_end.is_none() {
+                return Err(MmError::Fault);
             }
             // mremap_to shrinks before vma_to_resize: only what is moved
             // must lie inside the area.
@@ -85,6 +95,10 @@ impl AddressSpace {
         }
         if new_len <= old_len {
             if new_len < old_len {
+                // do_vmi_munmap: a tail past TASK_SIZE is EINVAL.
+                if old_end.is_none() {
+                    return Err(MmError::Invalid);
+                }
                 self.do_munmap(env, addr + new_len, old_len - new_len)?;
             }
             if flags & MREMAP_DONTUNMAP != 0 {
@@ -93,7 +107,7 @@ impl AddressSpace {
                 if new_addr % PAGE_SIZE != 0 || new_addr.checked_add(new_len).is_none_or(|e| e > TASK_SIZE) {
                     return Err(MmError::Invalid);
                 }
-                if addr + old_len > new_addr && new_addr + new_len > addr {
+                if old_end_or_max > new_addr && new_addr + new_len > addr {
                     return Err(MmError::Invalid);
                 }
                 if !fits {

@@ -11,7 +11,9 @@
  * - MADV_WILLNEED, NORMAL, RANDOM, SEQUENTIAL succeed and keep the data;
  *   MADV_POPULATE_WRITE makes every page resident;
  * - MADV_REMOVE on shared anonymous memory zeroes the range (also as seen
- *   from a child sharing it); EINVAL on private memory;
+ *   from a child sharing it, and by the parent when a child removes it:
+ *   the parent then shares what the child writes there); EINVAL on
+ *   private memory;
  * - EINVAL for unknown advice and an unaligned start; ENOMEM for a range
  *   with unmapped pages; length 0 succeeds.
  * mincore:
@@ -175,6 +177,19 @@ static int remove_child(void *unused)
 	return 0;
 }
 
+/* In a child: punch a hole through memory the parent has mapped (and
+ * touched) since before the fork, then write into the hole. */
+static int remove_in_child(void *unused)
+{
+	(void)unused;
+	if (madvise(rm, 2 * PAGE, MADV_REMOVE) != 0)
+		return child_fail("madvise(MADV_REMOVE) failed: %s", strerror(errno));
+	if (!all_zero(rm, 2 * PAGE))
+		return child_fail("the child still sees data in the removed range");
+	rm[0] = 0x55;
+	return 0;
+}
+
 static void check_remove(void)
 {
 	rm = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -187,6 +202,20 @@ static void check_remove(void)
 	       "reads %#x / %#x", (unsigned char)rm[0], (unsigned char)rm[4 * PAGE - 1]);
 	check_child("remove_seen_by_child", remove_child, NULL);
 	munmap(rm, 4 * PAGE);
+
+	/* The other way round: the parent's own mapping of the pages (present
+	 * before the child punched the hole) sees the zeros and the child's
+	 * later write (unmap_mapping_range reaches every mapper). */
+	rm = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (CHECKF("remove_by_child_setup", rm != MAP_FAILED, "errno %d", errno)) {
+		memset(rm, 0x77, 3 * PAGE);
+		check_child("remove_by_child", remove_in_child, NULL);
+		CHECKF("remove_by_child_seen_by_parent",
+		       (unsigned char)rm[0] == 0x55 && all_zero(rm + 1, 2 * PAGE - 1) && (unsigned char)rm[2 * PAGE] == 0x77,
+		       "the parent reads %#x / %#x / %#x", (unsigned char)rm[0], (unsigned char)rm[PAGE],
+		       (unsigned char)rm[2 * PAGE]);
+		munmap(rm, 3 * PAGE);
+	}
 
 	char *p = anon(PAGE);
 	if (p) {

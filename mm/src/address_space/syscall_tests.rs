@@ -574,6 +574,31 @@ fn mremap_returns_linux_errno_for_each_invalid_request() {
 }
 
 #[test]
+fn mremap_of_a_range_past_task_size_is_efault_or_einval_as_linux() {
+    // Linux does not check the old range against TASK_SIZE: vma_lookup
+    // (EFAULT when unmapped), then "old_len > vm_end - addr" (EFAULT) to
+    // grow or move, and do_vmi_munmap of the tail (EINVAL) to shrink. A
+    // new size beyond TASK_SIZE is EINVAL (check_mremap_params, 6.x).
+    let (env, mut mm) = setup();
+    let a = map(&mut mm, &env, A, 2, RW, FIXED);
+    let tb = 1u64 << 40;
+    let huge = TASK_SIZE; // a + huge is past user space
+    let mut err = |old: u64, old_len: u64, new_len: u64, flags: u32, new: u64| mm.mremap(&env, old, old_len, new_len, flags, new, &lim()).unwrap_err();
+    let mv = MREMAP_MAYMOVE;
+    assert_eq!(err(B, tb, tb + P, mv, 0), MmError::Fault, "unmapped old address, old range past TASK_SIZE");
+    assert_eq!(err(a, huge, huge + P, mv, 0), MmError::Invalid, "new size past TASK_SIZE");
+    assert_eq!(err(a, huge, 4 * P, mv, 0), MmError::Invalid, "shrinking: the tail's munmap refuses");
+    // FIXED: the old range [a, a + len) overlaps any target above a.
+    assert_eq!(err(a, huge, 4 * P, mv | MREMAP_FIXED, B), MmError::Invalid, "the new range overlaps the old");
+    let below = A / 2;
+    assert_eq!(err(a, huge, 4 * P, mv | MREMAP_FIXED, below), MmError::Fault, "moving a range past its area");
+    assert_eq!(err(a, u64::MAX - 2 * P, 4 * P, mv | MREMAP_FIXED, below), MmError::Fault, "an old end that wraps");
+    assert_eq!(err(a, u64::MAX - 2 * P, 4 * P, mv, 0), MmError::Invalid);
+    assert_eq!(spans(&mm), vec![(a, a + 2 * P)], "no failed call changed anything");
+    check(&mm, &env);
+}
+
+#[test]
 fn mremap_of_cow_pages_after_fork_keeps_map_and_ref_counts() {
     let (env, mut parent) = setup();
     let free = env.pa.nr_free_pages();
@@ -706,10 +731,10 @@ fn madv_remove_on_shared_anonymous_memory_zeroes_it_for_the_caller() {
 }
 
 #[test]
-#[ignore = "bug: MADV_REMOVE zaps only the caller's page tables; another mapper (a fork child) keeps the removed page"]
 fn madv_remove_on_shared_anonymous_memory_zeroes_it_for_every_mapper() {
     // shmem_fallocate(PUNCH_HOLE) -> unmap_mapping_range: every mapping of
     // the range loses its pages, so all sharers read zeros afterwards.
+    // Without a reverse map the child's page is zeroed in place (and kept).
     let (env, mut parent) = setup();
     let s = map(&mut parent, &env, 0, 1, RW, SHARED);
     poke(&mut parent, &env, s, 1).unwrap();
@@ -718,6 +743,51 @@ fn madv_remove_on_shared_anonymous_memory_zeroes_it_for_every_mapper() {
     assert_eq!(peek(&mut child, &env, s), Ok(0), "the child sees the hole");
     poke(&mut child, &env, s, 3).unwrap();
     assert_eq!(peek(&mut parent, &env, s), Ok(3), "and they share the new page");
+}
+
+#[test]
+fn madv_remove_zeroes_every_mapping_of_the_object_in_the_same_process() {
+    // mremap(old_size 0) maps the same shared pages a second time; a hole
+    // punched through one mapping shows in the other (unmap_mapping_range
+    // zaps every mapping), and they share the page written next.
+    let (env, mut mm) = setup();
+    let s = map(&mut mm, &env, 0, 2, RW, SHARED);
+    poke(&mut mm, &env, s, 1).unwrap();
+    poke(&mut mm, &env, s + P, 2).unwrap();
+    let d = mm.mremap(&env, s, 0, 2 * P, MREMAP_MAYMOVE, 0, &lim()).unwrap();
+    assert_eq!((peek(&mut mm, &env, d), peek(&mut mm, &env, d + P)), (Ok(1), Ok(2)));
+    let shmem = env.pa.vmstat.shmem_pages.get();
+    mm.madvise(&env, s, P, MADV_REMOVE, &lim()).unwrap();
+    check(&mm, &env);
+    assert_eq!(env.pa.vmstat.shmem_pages.get(), shmem - 1, "no mapping keeps the page: it is freed");
+    assert_eq!((peek(&mut mm, &env, d), peek(&mut mm, &env, d + P)), (Ok(0), Ok(2)), "the second mapping sees the hole");
+    poke(&mut mm, &env, d, 7).unwrap();
+    assert_eq!(peek(&mut mm, &env, s), Ok(7), "and both map the new page");
+    // The hole punched through the second mapping, at its offset.
+    mm.madvise(&env, d + P, P, MADV_REMOVE, &lim()).unwrap();
+    assert_eq!((peek(&mut mm, &env, s), peek(&mut mm, &env, s + P)), (Ok(7), Ok(0)));
+}
+
+#[test]
+fn madv_populate_stops_at_a_hole_with_enomem_before_a_later_area_can_refuse() {
+    //   [0 rw 1)  hole  [2 r 3)
+    // madvise_populate faults the range in page by page (it does not walk
+    // the areas first): the hole ends it with ENOMEM; the read-only area
+    // after it would be EINVAL for POPULATE_WRITE, and is never reached.
+    let (env, mut mm) = setup();
+    let pg = |i: u64| A + i * P;
+    map(&mut mm, &env, pg(0), 1, RW, FIXED);
+    map(&mut mm, &env, pg(2), 1, R, FIXED);
+    assert_eq!(mm.madvise(&env, pg(0), 3 * P, MADV_POPULATE_WRITE, &lim()), Err(MmError::NoMemory));
+    assert!(mm.lookup(&env, pg(0)).is_some(), "the page before the hole was populated");
+    assert_eq!(mm.madvise(&env, pg(1), 2 * P, MADV_POPULATE_WRITE, &lim()), Err(MmError::NoMemory), "hole first");
+    assert_eq!(mm.madvise(&env, pg(2), P, MADV_POPULATE_WRITE, &lim()), Err(MmError::Invalid), "the area alone");
+    assert_eq!(mm.madvise(&env, pg(1), 2 * P, MADV_POPULATE_READ, &lim()), Err(MmError::NoMemory));
+    assert!(mm.lookup(&env, pg(2)).is_none(), "nothing past the hole was populated");
+    // The other advice walks the areas: one that refuses wins over a hole.
+    map(&mut mm, &env, pg(4), 1, RW, FIXED | MAP_LOCKED);
+    assert_eq!(mm.madvise(&env, pg(2), 3 * P, MADV_DONTNEED, &lim()), Err(MmError::Invalid));
+    check(&mm, &env);
 }
 
 #[test]
@@ -1010,6 +1080,24 @@ fn mlock_over_a_hole_locks_the_areas_before_it_then_fails_enomem() {
     assert_eq!(mm.mlock(&env, pg(2), 2 * P, 0, &lim()), Err(MmError::NoMemory), "start in the hole");
     assert_eq!(mm.munlock(&env, pg(0), 6 * P), Err(MmError::NoMemory));
     assert_eq!((mm.counters.locked_vm, env.pa.vmstat.mlocked_pages.get()), (0, 0), "munlock too, up to the hole");
+}
+
+#[test]
+fn mlock_and_munlock_of_a_range_whose_end_wraps_are_einval() {
+    // do_mlock / munlock: len = PAGE_ALIGN(len + offset_in_page(start)) in
+    // C arithmetic, then apply_vma_lock_flags: `if (end < start) return
+    // -EINVAL;` before any area is looked at (nothing changes).
+    let (env, mut mm) = setup();
+    let a = map(&mut mm, &env, A, 2, RW, FIXED | MAP_LOCKED);
+    let wraps = 0u64.wrapping_sub(a) + 2 * P; // a + wraps = 2 pages past 2^64
+    assert_eq!(mm.munlock(&env, a, wraps), Err(MmError::Invalid));
+    assert_eq!(mm.munlock(&env, a + 5, wraps - 5), Err(MmError::Invalid), "with the offset in the first page");
+    assert!(flags_at(&mm, a).contains(VmFlags::LOCKED), "still locked");
+    assert_eq!(mm.mlock(&env, a, wraps, 0, &lim()), Err(MmError::Invalid));
+    // A length that wraps to 0 once aligned locks nothing: success.
+    assert_eq!(mm.munlock(&env, a, u64::MAX - P + 2), Ok(()));
+    assert_eq!(mm.counters.locked_vm, 2);
+    check(&mm, &env);
 }
 
 // ---------------------------------------------------------------- mincore and msync
