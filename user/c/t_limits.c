@@ -423,6 +423,74 @@ static void check_offsets(void)
 	CHECK_ERRNO("nanosleep_bad_nsec_einval", nanosleep(&bad, NULL), EINVAL);
 }
 
+/* Read or write a /proc/sys value; -1 on failure. */
+static long sysctl_get(const char *path)
+{
+	long v = -1;
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static int sysctl_set(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	int ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return ok ? 0 : -1;
+}
+
+/* /proc/sys/fs: Linux's defaults, its validation, and the hard limit on
+ * pipe pages per user (ENFILE for an unprivileged user past it). */
+static void check_fs_sysctls(void)
+{
+	CHECKF("sysctl_nr_open_default", sysctl_get("/proc/sys/fs/nr_open") == 1048576, "%ld",
+	       sysctl_get("/proc/sys/fs/nr_open"));
+	CHECKF("sysctl_pipe_max_size_default", sysctl_get("/proc/sys/fs/pipe-max-size") == 1048576, "%ld",
+	       sysctl_get("/proc/sys/fs/pipe-max-size"));
+	CHECKF("sysctl_pipe_user_pages_soft_default", sysctl_get("/proc/sys/fs/pipe-user-pages-soft") == 16384, "%ld",
+	       sysctl_get("/proc/sys/fs/pipe-user-pages-soft"));
+	long hard = sysctl_get("/proc/sys/fs/pipe-user-pages-hard");
+	if (getuid() != 0 || sysctl_set("/proc/sys/fs/pipe-user-pages-hard", "0") != 0) {
+		check_skip("sysctl_nr_open_below_64_einval", "/proc/sys/fs not writable here");
+		check_skip("pipe_user_pages_hard_enfile", "/proc/sys/fs not writable here");
+		return;
+	}
+	errno = 0;
+	CHECKF("sysctl_nr_open_below_64_einval", sysctl_set("/proc/sys/fs/nr_open", "63") == -1 && errno == EINVAL,
+	       "errno %d, value now %ld", errno, sysctl_get("/proc/sys/fs/nr_open"));
+	sysctl_set("/proc/sys/fs/pipe-user-pages-hard", "1");
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setresgid(NOBODY, NOBODY, NOBODY) != 0 || setresuid(NOBODY, NOBODY, NOBODY) != 0)
+			_exit(31);
+		int p[2];
+		errno = 0;
+		_exit(pipe(p) == -1 && errno == ENFILE ? 0 : 32);
+	}
+	int st = -1;
+	waitpid(pid, &st, 0);
+	int p[2];
+	int root_ok = pipe(p) == 0;
+	if (root_ok) {
+		close(p[0]);
+		close(p[1]);
+	}
+	char text[32];
+	snprintf(text, sizeof text, "%ld", hard < 0 ? 0 : hard);
+	sysctl_set("/proc/sys/fs/pipe-user-pages-hard", text);
+	CHECKF("pipe_user_pages_hard_enfile", WIFEXITED(st) && WEXITSTATUS(st) == 0 && root_ok,
+	       "child status %#x, root's pipe %s", st, root_ok ? "made" : "refused");
+}
+
 int main(void)
 {
 	check_init("t_limits");
@@ -431,6 +499,7 @@ int main(void)
 	check_nofile();
 	check_pipe_size();
 	check_pipe_user_pages();
+	check_fs_sysctls();
 	check_setfl_nonblock();
 	check_tty_nonblock();
 	check_sleep_forever("nanosleep_int64_max_until_killed", NANOSLEEP);

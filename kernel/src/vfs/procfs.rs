@@ -6,6 +6,8 @@
 //!   /proc/PID/{maps,smaps,smaps_rollup,status,statm,stat,cmdline,comm,
 //!              oom_score,oom_score_adj}      (oom_score_adj writable)
 //!   /proc/self                               the reading process's PID dir
+//!   /proc/sys/fs/{nr_open,pipe-max-size,pipe-user-pages-hard,
+//!                 pipe-user-pages-soft} (writable by root, validated)
 //!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,min_free_kbytes,
 //!                 max_map_count,drop_caches} (writable by root, validated)
 //! ```
@@ -175,6 +177,46 @@ fn mempic(s: &mut String) -> core::fmt::Result {
 
 fn set_mempic(t: &str) -> Result<(), Errno> {
     crate::mempic::write_control(t)
+}
+
+// ------------------------------------------------------------ /proc/sys/fs
+// The limits on kernel memory a process can make the kernel hold for it
+// (kernel/src/sysctl.rs keeps and validates the numbers).
+
+fn nr_open(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::sysctl::nr_open())
+}
+
+fn set_nr_open(t: &str) -> Result<(), Errno> {
+    crate::sysctl::set_nr_open(u64::try_from(parse_int(t)?).map_err(|_| EINVAL)?)
+}
+
+fn pipe_max_size(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::sysctl::pipe_max_size())
+}
+
+fn set_pipe_max_size(t: &str) -> Result<(), Errno> {
+    // An unsigned int in Linux (proc_dopipe_max_size).
+    let v = u32::try_from(parse_int(t)?).map_err(|_| EINVAL)?;
+    crate::sysctl::set_pipe_max_size(v as u64)
+}
+
+fn pipe_user_pages_hard(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::sysctl::pipe_user_pages_hard())
+}
+
+fn set_pipe_user_pages_hard(t: &str) -> Result<(), Errno> {
+    crate::sysctl::set_pipe_user_pages_hard(u64::try_from(parse_int(t)?).map_err(|_| EINVAL)?);
+    Ok(())
+}
+
+fn pipe_user_pages_soft(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::sysctl::pipe_user_pages_soft())
+}
+
+fn set_pipe_user_pages_soft(t: &str) -> Result<(), Errno> {
+    crate::sysctl::set_pipe_user_pages_soft(u64::try_from(parse_int(t)?).map_err(|_| EINVAL)?);
+    Ok(())
 }
 
 // ------------------------------------------------------------ /proc/sys/vm
@@ -558,7 +600,16 @@ pub fn proc_root() -> Arc<dyn Inode> {
             ("overcommit_ratio", sysctl(35, 0o644, overcommit_ratio, set_overcommit_ratio)),
         ],
     });
-    let sys: Arc<dyn Inode> = Arc::new(FixedDir { ino: 20, entries: alloc::vec![("vm", vm)] });
+    let fs: Arc<dyn Inode> = Arc::new(FixedDir {
+        ino: 40,
+        entries: alloc::vec![
+            ("nr_open", sysctl(41, 0o644, nr_open, set_nr_open)),
+            ("pipe-max-size", sysctl(42, 0o644, pipe_max_size, set_pipe_max_size)),
+            ("pipe-user-pages-hard", sysctl(43, 0o644, pipe_user_pages_hard, set_pipe_user_pages_hard)),
+            ("pipe-user-pages-soft", sysctl(44, 0o644, pipe_user_pages_soft, set_pipe_user_pages_soft)),
+        ],
+    });
+    let sys: Arc<dyn Inode> = Arc::new(FixedDir { ino: 20, entries: alloc::vec![("fs", fs), ("vm", vm)] });
     let entries: Vec<(&'static str, Arc<dyn Inode>)> = alloc::vec![
         ("buddyinfo", genfile(10, buddyinfo, None)),
         ("meminfo", genfile(11, meminfo, None)),
