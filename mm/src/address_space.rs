@@ -37,6 +37,9 @@ use crate::vma::{Backing, VmFlags, Vma, VmaTree};
 /// End of user space (exclusive). The page just below the canonical hole
 /// (0x7ffffffff000..0x800000000000) is never mapped, so a SYSRET can never
 /// return to a non-canonical address (the Intel SYSRET erratum).
+/// Leaves [`AddressSpace::for_each_leaf_batch`] holds at a time.
+pub const LEAF_BATCH: usize = 512;
+
 pub const TASK_SIZE: u64 = 0x0000_7fff_ffff_f000;
 /// Lowest address user mappings may use (`vm.mmap_min_addr`).
 pub const MMAP_MIN_ADDR: u64 = 0x10000;
@@ -255,8 +258,7 @@ impl AddressSpace {
         }
         self.rss_add(Self::rss_kind(env, pfn), -1);
         if let Some(p) = env.pa.page(pfn) {
-            if p.dec_mapcount() == 0 && p.has(PageFlags::MLOCKED) {
-                p.remove_flags(PageFlags::MLOCKED);
+            if p.dec_mapcount() == 0 && p.test_and_clear_flag(PageFlags::MLOCKED) {
                 env.pa.vmstat.mlocked_pages.sub(1);
             }
         }
@@ -304,10 +306,45 @@ impl AddressSpace {
     }
 
     /// Every page mapped in `[start, end)`.
+    ///
+    /// One allocation for the whole range: for tests and views of one
+    /// area. Work over a range a process chose goes through
+    /// [`Self::for_each_leaf`] or [`Self::for_each_leaf_batch`], which
+    /// hold at most a batch however much of the range is populated.
     pub fn leaves(&self, env: &MmEnv<'_>, start: u64, end: u64) -> Vec<Leaf> {
         let mut v = Vec::new();
         self.mapper(env).for_each_leaf(start, end, &mut |l| v.push(l));
         v
+    }
+
+    /// Visit every mapped leaf of `[start, end)`.
+    pub fn for_each_leaf(&self, env: &MmEnv<'_>, start: u64, end: u64, f: &mut dyn FnMut(Leaf)) {
+        self.mapper(env).for_each_leaf(start, end, f);
+    }
+
+    /// Hand the mapped leaves of `[start, end)` to `f` in address order,
+    /// at most [`LEAF_BATCH`] at a time, with the address space mutable in
+    /// between (`f` may change the page tables of the batch it holds).
+    pub(crate) fn for_each_leaf_batch(&mut self, env: &MmEnv<'_>, start: u64, end: u64, f: &mut dyn FnMut(&mut Self, &[Leaf])) {
+        let mut batch: Vec<Leaf> = Vec::with_capacity(LEAF_BATCH);
+        let mut cursor = start;
+        loop {
+            batch.clear();
+            let mut resume = None;
+            self.mapper(env).for_each_leaf_while(cursor, end, &mut |l| {
+                if batch.len() == LEAF_BATCH {
+                    resume = Some(l.va);
+                    return false;
+                }
+                batch.push(l);
+                true
+            });
+            f(self, &batch);
+            match resume {
+                Some(va) => cursor = va,
+                None => return,
+            }
+        }
     }
 
     /// Page-table pages under the user half (VmPTE, in pages).

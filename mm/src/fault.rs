@@ -129,8 +129,7 @@ impl AddressSpace {
         let pfn = env.pa.alloc_pages(GFP_HIGHUSER_MOVABLE | Gfp::ZERO, 0).ok_or(FaultError::Oom)?;
         if let Some(p) = env.pa.page(pfn) {
             p.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
-            if vma.flags.contains(VmFlags::LOCKED) {
-                p.insert_flags(PageFlags::MLOCKED);
+            if vma.flags.contains(VmFlags::LOCKED) && p.test_and_set_flag(PageFlags::MLOCKED) {
                 env.pa.vmstat.mlocked_pages.add(1);
             }
         }
@@ -168,8 +167,7 @@ impl AddressSpace {
                 // Any page mapped into a locked area is locked (Linux's
                 // mlock_vma_folio from the rmap), not only new anonymous ones.
                 if vma.flags.contains(VmFlags::LOCKED) && pfn != env.zero_page {
-                    if let Some(p) = env.pa.page(pfn).filter(|p| !p.has(PageFlags::MLOCKED)) {
-                        p.insert_flags(PageFlags::MLOCKED);
+                    if env.pa.page(pfn).is_some_and(|p| p.test_and_set_flag(PageFlags::MLOCKED)) {
                         env.pa.vmstat.mlocked_pages.add(1);
                     }
                 }

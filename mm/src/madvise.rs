@@ -209,26 +209,27 @@ impl AddressSpace {
     /// MADV_FREE: mark the private pages clean and lazily freeable.
     fn lazy_free(&mut self, env: &MmEnv<'_>, start: u64, end: u64) {
         let mut flush = crate::tlb::TlbFlush::none();
-        for leaf in self.leaves(env, start, end) {
-            let pfn = Pfn::from_phys(leaf.phys.as_u64());
-            if pfn == env.zero_page {
-                continue;
+        self.for_each_leaf_batch(env, start, end, &mut |this, batch| {
+            for leaf in batch {
+                let pfn = Pfn::from_phys(leaf.phys.as_u64());
+                if pfn == env.zero_page {
+                    continue;
+                }
+                let Some(p) = env.pa.page(pfn) else { continue };
+                if !p.has(PageFlags::ANON) || p.refcount() != 1 {
+                    // Shared copy-on-write pages: Linux just drops our mapping.
+                    this.zap_range(env, leaf.va, leaf.va + PAGE_SIZE);
+                    continue;
+                }
+                if p.test_and_set_flag(PageFlags::LAZYFREE) {
+                    env.pa.vmstat.lazyfree_pages.add(1);
+                }
+                if let Ok(Some(pte)) = this.mapper(env).pte(leaf.va, false) {
+                    pte.set_flags(pte.flags() - F::DIRTY);
+                }
+                flush = core::mem::replace(&mut flush, crate::tlb::TlbFlush::none()).merge(crate::tlb::TlbFlush::page(leaf.va, PAGE_SIZE));
             }
-            let Some(p) = env.pa.page(pfn) else { continue };
-            if !p.has(PageFlags::ANON) || p.refcount() != 1 {
-                // Shared copy-on-write pages: Linux just drops our mapping.
-                self.zap_range(env, leaf.va, leaf.va + PAGE_SIZE);
-                continue;
-            }
-            if !p.has(PageFlags::LAZYFREE) {
-                p.insert_flags(PageFlags::LAZYFREE);
-                env.pa.vmstat.lazyfree_pages.add(1);
-            }
-            if let Ok(Some(pte)) = self.mapper(env).pte(leaf.va, false) {
-                pte.set_flags(pte.flags() - F::DIRTY);
-            }
-            flush = flush.merge(crate::tlb::TlbFlush::page(leaf.va, PAGE_SIZE));
-        }
+        });
         flush.flush(env.tlb);
     }
 

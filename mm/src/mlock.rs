@@ -26,21 +26,23 @@ pub const MCL_ONFAULT: u32 = 4;
 impl AddressSpace {
     /// Mark the mapped pages of `[start, end)` locked (or not).
     fn mark_pages(&mut self, env: &MmEnv<'_>, start: u64, end: u64, lock: bool) {
-        for leaf in self.leaves(env, start, end) {
+        self.for_each_leaf(env, start, end, &mut |leaf| {
             let pfn = Pfn::from_phys(leaf.phys.as_u64());
             if pfn == env.zero_page {
-                continue;
+                return;
             }
-            let Some(p) = env.pa.page(pfn) else { continue };
-            if lock && !p.has(PageFlags::MLOCKED) {
-                p.insert_flags(PageFlags::MLOCKED);
-                p.remove_flags(PageFlags::LAZYFREE);
-                env.pa.vmstat.mlocked_pages.add(1);
-            } else if !lock && p.has(PageFlags::MLOCKED) {
-                p.remove_flags(PageFlags::MLOCKED);
+            let Some(p) = env.pa.page(pfn) else { return };
+            if lock {
+                if p.test_and_set_flag(PageFlags::MLOCKED) {
+                    p.remove_flags(PageFlags::LAZYFREE);
+                    env.pa.vmstat.mlocked_pages.add(1);
+                }
+            } else if p.test_and_clear_flag(PageFlags::MLOCKED) {
+                // No mlock_count yet: a page shared copy-on-write with a
+                // process that still has it locked loses the mark too.
                 env.pa.vmstat.mlocked_pages.sub(1);
             }
-        }
+        });
     }
 
     /// Set or clear lock flags on every area of `[start, end)`.

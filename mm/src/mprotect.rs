@@ -60,20 +60,22 @@ impl AddressSpace {
     pub(crate) fn reprotect_ptes(&mut self, env: &MmEnv<'_>, start: u64, end: u64, flags: VmFlags) {
         let shared = flags.contains(VmFlags::SHARED);
         let mut flush = crate::tlb::TlbFlush::none();
-        for leaf in self.leaves(env, start, end) {
-            let pfn = Pfn::from_phys(leaf.phys.as_u64());
-            let was_writable = leaf.flags.contains(F::WRITABLE);
-            // A private page may become writable only if it is ours alone
-            // and was writable before (else the next write copies it).
-            let exclusive = pfn != env.zero_page && env.pa.page(pfn).is_some_and(|p| p.has(PageFlags::ANON) && p.refcount() == 1 && p.mapcount() == 1);
-            let writable = shared || (was_writable && exclusive) || (was_writable && !flags.contains(VmFlags::WRITE));
-            let mut new = Self::pte_flags(flags, writable);
-            new |= leaf.flags & (F::ACCESSED | F::DIRTY);
-            if let Ok(Some(pte)) = self.mapper(env).pte(leaf.va, false) {
-                pte.set_flags(new);
+        self.for_each_leaf_batch(env, start, end, &mut |this, batch| {
+            for leaf in batch {
+                let pfn = Pfn::from_phys(leaf.phys.as_u64());
+                let was_writable = leaf.flags.contains(F::WRITABLE);
+                // A private page may become writable only if it is ours alone
+                // and was writable before (else the next write copies it).
+                let exclusive = pfn != env.zero_page && env.pa.page(pfn).is_some_and(|p| p.has(PageFlags::ANON) && p.refcount() == 1 && p.mapcount() == 1);
+                let writable = shared || (was_writable && exclusive) || (was_writable && !flags.contains(VmFlags::WRITE));
+                let mut new = Self::pte_flags(flags, writable);
+                new |= leaf.flags & (F::ACCESSED | F::DIRTY);
+                if let Ok(Some(pte)) = this.mapper(env).pte(leaf.va, false) {
+                    pte.set_flags(new);
+                }
+                flush = core::mem::replace(&mut flush, crate::tlb::TlbFlush::none()).merge(crate::tlb::TlbFlush::page(leaf.va, PAGE_SIZE));
             }
-            flush = flush.merge(crate::tlb::TlbFlush::page(leaf.va, PAGE_SIZE));
-        }
+        });
         flush.flush(env.tlb);
     }
 

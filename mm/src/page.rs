@@ -124,6 +124,18 @@ impl Page {
         self.flags.fetch_and(!f.bits(), Ordering::Relaxed);
     }
 
+    /// Set `f`; whether it was clear before (Linux's `TestSetPage*`). The
+    /// test and the set are one atomic step, so of two tasks marking the
+    /// same shared page only one sees it clear and counts it.
+    pub fn test_and_set_flag(&self, f: PageFlags) -> bool {
+        self.flags.fetch_or(f.bits(), Ordering::Relaxed) & f.bits() == 0
+    }
+
+    /// Clear `f`; whether it was set before (Linux's `TestClearPage*`).
+    pub fn test_and_clear_flag(&self, f: PageFlags) -> bool {
+        self.flags.fetch_and(!f.bits(), Ordering::Relaxed) & f.bits() != 0
+    }
+
     pub fn has(&self, f: PageFlags) -> bool {
         self.flags().contains(f)
     }

@@ -392,18 +392,23 @@ impl PageAllocator {
     /// Drop a reference to the block at `pfn`; free it when the last one
     /// goes. `order` must be the order it was allocated with.
     pub fn free_pages(&self, pfn: Pfn, order: u32) -> Result<(), FreeError> {
-        let r = self.check_free(pfn, order);
-        if let Err(e) = r {
+        if self.put_checked(pfn, order)? {
+            self.free_block_now(pfn, order);
+        }
+        Ok(())
+    }
+
+    /// Drop one reference after the free checks; whether it was the last
+    /// (the decrement and the test are one atomic step: of two tasks
+    /// dropping the last two references exactly one sees zero).
+    fn put_checked(&self, pfn: Pfn, order: u32) -> Result<bool, FreeError> {
+        if let Err(e) = self.check_free(pfn, order) {
             self.stats.bad_frees.fetch_add(1, Ordering::Relaxed);
             log::error!("page_alloc: BUG: refusing to free pfn {:#x} order {}: {}", pfn.0, order, e);
             return Err(e);
         }
         let head = self.memmap.page(pfn).ok_or(FreeError::NotRam)?;
-        if head.put() > 0 {
-            return Ok(());
-        }
-        self.free_block_now(pfn, order);
-        Ok(())
+        Ok(head.put() == 0)
     }
 
     fn check_free(&self, pfn: Pfn, order: u32) -> Result<(), FreeError> {
@@ -456,7 +461,11 @@ impl PageAllocator {
     /// (AnonPages, Cached, Shmem) drop (Linux's `folio_put` path).
     pub fn put_user_page(&self, pfn: Pfn) {
         let Some(p) = self.memmap.page(pfn) else { return };
-        if p.refcount() == 1 {
+        if !self.put_checked(pfn, 0).unwrap_or(false) {
+            return;
+        }
+        // The last reference: nobody else sees the page any more.
+        {
             let f = p.flags();
             if f.contains(PageFlags::ANON) {
                 self.vmstat.anon_pages.sub(1);
@@ -474,7 +483,7 @@ impl PageAllocator {
                 self.vmstat.lazyfree_pages.sub(1);
             }
         }
-        let _ = self.free_pages(pfn, 0);
+        self.free_block_now(pfn, 0);
     }
 
     /// Free pages in every zone.

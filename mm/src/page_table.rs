@@ -527,7 +527,16 @@ impl<'a> Mapper<'a> {
 
     /// Visit every leaf in `[start, end)` with its effective rights.
     pub fn for_each_leaf(&self, start: u64, end: u64, f: &mut dyn FnMut(Leaf)) {
-        fn visit(m: &Mapper<'_>, pa: PhysAddr, level: u32, base: u64, start: u64, end: u64, w: bool, x: bool, u: bool, f: &mut dyn FnMut(Leaf)) {
+        self.for_each_leaf_while(start, end, &mut |l| {
+            f(l);
+            true
+        });
+    }
+
+    /// Visit the leaves of `[start, end)` in address order until `f`
+    /// returns false; whether the walk reached the end.
+    pub fn for_each_leaf_while(&self, start: u64, end: u64, f: &mut dyn FnMut(Leaf) -> bool) -> bool {
+        fn visit(m: &Mapper<'_>, pa: PhysAddr, level: u32, base: u64, start: u64, end: u64, w: bool, x: bool, u: bool, f: &mut dyn FnMut(Leaf) -> bool) -> bool {
             let size = level_size(level);
             let t = m.table(pa);
             for (i, e) in t.iter().enumerate() {
@@ -540,15 +549,19 @@ impl<'a> Mapper<'a> {
                     continue;
                 }
                 let (w2, x2, u2) = (w && fl.contains(F::WRITABLE), x && !fl.contains(F::NO_EXECUTE), u && fl.contains(F::USER_ACCESSIBLE));
-                if level < 4 && is_leaf(e, level) {
-                    f(Leaf { va: canon(eb), phys: e.addr(), size: MapSize::of_level(level), flags: fl, writable: w2, executable: x2, user: u2 });
-                } else if level > 1 {
-                    visit(m, e.addr(), level - 1, eb, start, end, w2, x2, u2, f);
+                let go_on = if level < 4 && is_leaf(e, level) {
+                    f(Leaf { va: canon(eb), phys: e.addr(), size: MapSize::of_level(level), flags: fl, writable: w2, executable: x2, user: u2 })
+                } else {
+                    level == 1 || visit(m, e.addr(), level - 1, eb, start, end, w2, x2, u2, f)
+                };
+                if !go_on {
+                    return false;
                 }
             }
+            true
         }
         let (s, e) = (start & 0xffff_ffff_ffff, if end == 0 || end > 0xffff_ffff_ffff { 1 << 48 } else { end });
-        visit(self, self.root, 4, 0, s, e, true, true, true, f);
+        visit(self, self.root, 4, 0, s, e, true, true, true, f)
     }
 
     /// Number of table pages in the tree (root included) under the PML4

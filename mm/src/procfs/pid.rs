@@ -128,9 +128,7 @@ pub fn render_maps(mm: &AddressSpace, w: &mut dyn Write) -> fmt::Result {
 /// Walk the area's page tables (`smaps_pte_entry`).
 pub fn area_usage(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma) -> AreaUsage {
     let mut u = AreaUsage::default();
-    for leaf in mm.leaves(env, v.start, v.end) {
-        account_leaf(env, v, &leaf, &mut u);
-    }
+    mm.for_each_leaf(env, v.start, v.end, &mut |leaf| account_leaf(env, v, &leaf, &mut u));
     u
 }
 
