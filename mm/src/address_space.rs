@@ -313,19 +313,27 @@ impl AddressSpace {
     /// hold at most a batch however much of the range is populated.
     pub fn leaves(&self, env: &MmEnv<'_>, start: u64, end: u64) -> Vec<Leaf> {
         let mut v = Vec::new();
-        self.mapper(env).for_each_leaf(start, end, &mut |l| v.push(l));
+        self.for_each_leaf(env, start, end, &mut |l| v.push(l));
         v
     }
 
-    /// Visit every mapped leaf of `[start, end)`.
+    /// Visit every mapped leaf of `[start, end)`, clipped to user space:
+    /// an address space's walks never reach the kernel half.
     pub fn for_each_leaf(&self, env: &MmEnv<'_>, start: u64, end: u64, f: &mut dyn FnMut(Leaf)) {
-        self.mapper(env).for_each_leaf(start, end, f);
+        let end = end.min(TASK_SIZE);
+        if start < end {
+            self.mapper(env).for_each_leaf(start, end, f);
+        }
     }
 
     /// Hand the mapped leaves of `[start, end)` to `f` in address order,
     /// at most [`LEAF_BATCH`] at a time, with the address space mutable in
     /// between (`f` may change the page tables of the batch it holds).
     pub(crate) fn for_each_leaf_batch(&mut self, env: &MmEnv<'_>, start: u64, end: u64, f: &mut dyn FnMut(&mut Self, &[Leaf])) {
+        let end = end.min(TASK_SIZE);
+        if start >= end {
+            return;
+        }
         let mut batch: Vec<Leaf> = Vec::with_capacity(LEAF_BATCH);
         let mut cursor = start;
         loop {

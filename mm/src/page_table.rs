@@ -560,7 +560,14 @@ impl<'a> Mapper<'a> {
             }
             true
         }
-        let (s, e) = (start & 0xffff_ffff_ffff, if end == 0 || end > 0xffff_ffff_ffff { 1 << 48 } else { end });
+        // An empty range visits nothing, wherever it lies (an empty range
+        // at a kernel address once walked the whole kernel half). `end` 0
+        // stands for 2^64; the walk is in the 48-bit space.
+        if end != 0 && end <= start {
+            return true;
+        }
+        let s = start & 0xffff_ffff_ffff;
+        let e = (end.wrapping_sub(1) & 0xffff_ffff_ffff) + 1;
         visit(self, self.root, 4, 0, s, e, true, true, true, f)
     }
 

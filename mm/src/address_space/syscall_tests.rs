@@ -1184,3 +1184,93 @@ fn mremap_old_len_zero_maps_the_same_shared_pages_again() {
     mm.destroy(&env);
     assert!(env.pa.nr_free_pages() > free);
 }
+
+/// Mlocked (the gauge) equals the pages marked PG_mlocked through random
+/// lock, unlock, map, unmap and write sequences, across a fork, and is
+/// back at zero once both address spaces are gone. (The syscall fuzzer
+/// found the gauge drifting up in the kernel.)
+#[test]
+fn mlocked_gauge_follows_the_page_marks_through_random_sequences() {
+    use crate::page::PageFlags;
+    let env = super::tests::machine(64);
+    let marked = |env: &MmEnv<'_>| {
+        let mut n = 0u64;
+        for pfn in 0..(64 * MB / P) {
+            if env.pa.page(Pfn(pfn)).is_some_and(|p| p.has(PageFlags::MLOCKED)) {
+                n += 1;
+            }
+        }
+        n
+    };
+    let mut seed = 0x1234_5678_9abc_def0u64;
+    let mut rnd = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let file_obj = file(&env, 16 * P as usize).0;
+    for round in 0..40 {
+        // Like the fuzzer's init: its pages locked, then children forked.
+        let mut init = new_mm(&env);
+        map(&mut init, &env, A, 16, RW, FIXED);
+        for k in 0..16 {
+            poke(&mut init, &env, A + k * P, 1).unwrap();
+        }
+        map_file(&mut init, &env, &file_obj, 16, R, MAP_PRIVATE, false);
+        init.mlockall(&env, MCL_CURRENT, &lim()).unwrap();
+        let mut spaces = vec![init.fork(&env, &lim()).unwrap()];
+        for step in 0..60 {
+            let i = rnd(spaces.len() as u64) as usize;
+            let mm = &mut spaces[i];
+            let a = A + rnd(16) * P;
+            let len = (1 + rnd(8)) * P;
+            match rnd(9) {
+                0 => drop(mm.mmap(&env, &req(a, len / P, RW, FIXED), &lim())),
+                1 => drop(mm.mmap(&env, &MmapRequest { addr: a, len, prot: RW, flags: MAP_PRIVATE | MAP_FIXED, file: Some(FileMapping { object: file_obj.clone(), readable: true, writable: false }), offset: 0 }, &lim())),
+                2 => drop(mm.munmap(&env, a, len)),
+                3 => drop(mm.mlock(&env, a, len, 0, &lim())),
+                4 => drop(mm.munlock(&env, a, len)),
+                5 => drop(mm.mlockall(&env, [MCL_CURRENT, MCL_CURRENT | MCL_FUTURE, MCL_FUTURE][rnd(3) as usize], &lim())),
+                6 => drop(mm.munlockall(&env)),
+                7 => drop(poke(mm, &env, a, 7)),
+                _ => {
+                    if spaces.len() < 3 {
+                        let child = spaces[i].fork(&env, &lim()).unwrap();
+                        spaces.push(child);
+                    } else {
+                        spaces.swap_remove(i).destroy(&env);
+                    }
+                }
+            }
+            assert_eq!(env.pa.vmstat.mlocked_pages.get(), marked(&env), "round {round} step {step}");
+        }
+        for mm in spaces {
+            mm.destroy(&env);
+        }
+        assert_eq!(env.pa.vmstat.mlocked_pages.get(), marked(&env), "round {round}: children gone");
+        init.destroy(&env);
+        assert_eq!((env.pa.vmstat.mlocked_pages.get(), marked(&env)), (0, 0), "round {round}: all gone");
+    }
+}
+
+/// mlock and munlock of a kernel address are ENOMEM and touch no kernel
+/// page. (The syscall fuzzer found `mlock(0xffff888000000000, 0)`-like
+/// calls marking every page of the kernel half: an empty range at a
+/// kernel address was walked to the top of the address space.)
+#[test]
+fn mlock_of_kernel_addresses_leaves_kernel_pages_alone() {
+    use crate::page::PageFlags;
+    let (env, mut mm) = setup();
+    let kva = 0xffff_c900_0000_0000;
+    let kpfn = env.pa.alloc_pages(crate::gfp::GFP_KERNEL, 0).unwrap();
+    mm.mapper(&env).map_range(kva, kpfn.phys(), P, F::PRESENT | F::WRITABLE, crate::page_table::MapSize::Size4K).unwrap();
+    for (addr, len) in [(0xffff_8880_0000_0000, 0), (kva, 0), (kva, P), (0xffff_8880_0000_0000, 1 << 30)] {
+        assert_eq!(mm.mlock(&env, addr, len, 0, &lim()).err().unwrap_or(MmError::NoMemory), MmError::NoMemory);
+        assert!(!page_has(&env, kpfn, PageFlags::MLOCKED), "mlock({addr:#x}, {len:#x}) marked a kernel page");
+        let _ = mm.munlock(&env, addr, len);
+    }
+    mm.mlockall(&env, MCL_CURRENT, &lim()).unwrap();
+    assert!(!page_has(&env, kpfn, PageFlags::MLOCKED), "a kernel page was marked mlocked");
+    assert_eq!(env.pa.vmstat.mlocked_pages.get(), 0);
+}

@@ -146,6 +146,22 @@ fn leaves_report_effective_rights_and_pte_creates_tables() {
     assert!(m.pte(0x7100_0000_0000, false).unwrap().is_none());
 }
 
+#[test]
+fn an_empty_range_visits_no_leaf_even_at_a_kernel_address() {
+    let t = Tables::new(64);
+    let root = t.root();
+    let mut m = Mapper::new(t.ram.window, &t, root);
+    let kva = 0xffff_c900_0000_0000;
+    m.map_range(kva, 0x20_0000, 8 * 4096, RW, MapSize::Size4K).unwrap();
+    let mut n = 0;
+    for (s, e) in [(0xffff_8880_0000_0000, 0xffff_8880_0000_0000), (kva, kva), (kva + 4096, kva), (0x1000, 0x1000)] {
+        m.for_each_leaf(s, e, &mut |_| n += 1);
+    }
+    assert_eq!(n, 0, "empty and inverted ranges");
+    m.for_each_leaf(kva + 4096, kva + 3 * 4096, &mut |_| n += 1);
+    assert_eq!(n, 2, "exactly the range");
+}
+
 mod prop {
     use super::*;
     use proptest::prelude::*;
