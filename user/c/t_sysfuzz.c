@@ -567,6 +567,46 @@ static void print_meminfo_diff(const char *before, const char *after)
 	}
 }
 
+/* Read a whole /proc file into `buf` (NUL-terminated); its length. */
+static long read_file(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY);
+	long n = 0, r;
+	if (fd < 0)
+		return -1;
+	while ((size_t)n < cap - 1 && (r = read(fd, buf + n, cap - 1 - (size_t)n)) > 0)
+		n += r;
+	close(fd);
+	buf[n] = 0;
+	return n;
+}
+
+/* Print the lines of `after` that differ from the line of `before` with
+ * the same first word (slabinfo: one line per cache). */
+static void print_changed_lines(const char *what, const char *before, const char *after)
+{
+	const char *a = after;
+	while (*a) {
+		const char *end = strchr(a, '\n');
+		size_t len = end ? (size_t)(end - a) : strlen(a);
+		size_t w = strcspn(a, " \n");
+		const char *b = before;
+		int same = 0;
+		while (*b) {
+			const char *bend = strchr(b, '\n');
+			size_t blen = bend ? (size_t)(bend - b) : strlen(b);
+			if (blen >= w && strncmp(a, b, w) == 0 && (b[w] == ' ' || b[w] == '\n' || b[w] == 0)) {
+				same = blen == len && strncmp(a, b, len) == 0;
+				break;
+			}
+			b += blen + (bend ? 1 : 0);
+		}
+		if (!same)
+			check_note("# %s now: %.*s", what, (int)len, a);
+		a += len + (end ? 1 : 0);
+	}
+}
+
 /* Print /proc/PID/stat of every process but this one: whatever is still
  * there after the children were reaped holds memory. */
 static void print_other_processes(void)
@@ -709,10 +749,14 @@ int main(int argc, char **argv)
 	 * runs only at the end, both buffers (memory locks are not
 	 * inherited by the children). */
 	static char meminfo_before[4096], meminfo_after[4096];
+	static char slabinfo_before[16384], slabinfo_after[16384];
 	memset(meminfo_before, 0, sizeof meminfo_before);
 	memset(meminfo_after, 0, sizeof meminfo_after);
+	memset(slabinfo_before, 0, sizeof slabinfo_before);
+	memset(slabinfo_after, 0, sizeof slabinfo_after);
 	mlockall(MCL_CURRENT);
 	long before_kb = settled_meminfo(meminfo_before, sizeof meminfo_before);
+	read_file("/proc/slabinfo", slabinfo_before, sizeof slabinfo_before);
 
 	uint64_t t0 = now_ms();
 	check_note("# t_sysfuzz: seed %lu, %ld calls, %ld children", (unsigned long)r.seed, r.calls_wanted, r.children);
@@ -762,6 +806,7 @@ int main(int argc, char **argv)
 	}
 	sysctl_io(0);
 	long after_kb = settled_meminfo(meminfo_after, sizeof meminfo_after);
+	read_file("/proc/slabinfo", slabinfo_after, sizeof slabinfo_after);
 
 	check_note("t_sysfuzz: seed %lu: %ld calls by %ld processes in %lu ms (%lu calls/s): %ld exited, %ld ended by a "
 		   "signal, %ld killed by the watchdog",
@@ -777,8 +822,10 @@ int main(int argc, char **argv)
 		 * MemFree holds are bugs too). */
 		print_meminfo_diff(meminfo_before, meminfo_after);
 		if (!CHECKF("free_pages_at_baseline", after_kb == before_kb, "MemFree %ld kB before, %ld kB after (%+ld kB)",
-			    before_kb, after_kb, after_kb - before_kb))
+			    before_kb, after_kb, after_kb - before_kb)) {
+			print_changed_lines("slabinfo", slabinfo_before, slabinfo_after);
 			print_other_processes();
+		}
 	}
 	return check_done();
 }
