@@ -41,8 +41,11 @@
  *
  * Checked at the end, as pid 1 under this kernel (the `sysfuzz` matrix
  * line): every child is reaped, the /proc/sys/vm values the root children
- * may have changed are put back, caches are dropped, and MemFree must be
- * exactly what it was before the first call. That the kernel did not
+ * may have changed are put back, caches are dropped, and MemFree plus
+ * Slab must be exactly what they were before the first call (every page
+ * of processes, page tables, kernel stacks and vmalloc is back), with at
+ * most SLAB_OBJECT_SLACK more slab objects (long-lived kernel lists that
+ * grew may keep a partly used slab). That the kernel did not
  * panic or oops is checked by the run itself: QEMU exits with the
  * program's status only if the kernel lives to report it.
  *
@@ -73,6 +76,9 @@
 #define WATCHDOG_MS 3000
 #define PAGE 4096UL
 #define WINDOW_PAGES 64
+/* Slab objects the kernel may keep after the run: capacity of its
+ * long-lived lists (children, sleepers) grown by the run. */
+#define SLAB_OBJECT_SLACK 16
 
 /* One slot of the shared page per child: the parent watches `calls` to
  * see progress, and prints the last call when a child hangs. */
@@ -581,6 +587,30 @@ static long read_file(const char *path, char *buf, size_t cap)
 	return n;
 }
 
+/* A meminfo field in kB (0 if missing). */
+static long meminfo_kb(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+	return p ? strtol(p + strlen(key), NULL, 10) : 0;
+}
+
+/* Active objects in every slab cache (the second column of slabinfo). */
+static long slab_objects(const char *text)
+{
+	long n = 0;
+	for (const char *l = text; *l;) {
+		const char *end = strchr(l, '\n');
+		if (*l != '#' && strncmp(l, "slabinfo", 8) != 0) {
+			const char *p = l + strcspn(l, " ");
+			n += strtol(p, NULL, 10);
+		}
+		if (!end)
+			break;
+		l = end + 1;
+	}
+	return n;
+}
+
 /* Print the lines of `after` that differ from the line of `before` with
  * the same first word (slabinfo: one line per cache). */
 static void print_changed_lines(const char *what, const char *before, const char *after)
@@ -590,19 +620,23 @@ static void print_changed_lines(const char *what, const char *before, const char
 		const char *end = strchr(a, '\n');
 		size_t len = end ? (size_t)(end - a) : strlen(a);
 		size_t w = strcspn(a, " \n");
-		const char *b = before;
-		int same = 0;
+		const char *b = before, *match = NULL;
+		size_t mlen = 0;
 		while (*b) {
 			const char *bend = strchr(b, '\n');
 			size_t blen = bend ? (size_t)(bend - b) : strlen(b);
 			if (blen >= w && strncmp(a, b, w) == 0 && (b[w] == ' ' || b[w] == '\n' || b[w] == 0)) {
-				same = blen == len && strncmp(a, b, len) == 0;
+				match = b;
+				mlen = blen;
 				break;
 			}
 			b += blen + (bend ? 1 : 0);
 		}
-		if (!same)
+		if (!match || mlen != len || strncmp(a, match, len) != 0) {
+			if (match)
+				check_note("# %s was: %.*s", what, (int)mlen, match);
 			check_note("# %s now: %.*s", what, (int)len, a);
+		}
 		a += len + (end ? 1 : 0);
 	}
 }
@@ -821,8 +855,19 @@ int main(int argc, char **argv)
 		/* What changed, even on success (counters that drift while
 		 * MemFree holds are bugs too). */
 		print_meminfo_diff(meminfo_before, meminfo_after);
-		if (!CHECKF("free_pages_at_baseline", after_kb == before_kb, "MemFree %ld kB before, %ld kB after (%+ld kB)",
-			    before_kb, after_kb, after_kb - before_kb)) {
+		/* Every page is back: free, or in a slab (long-lived kernel
+		 * objects reallocated during the run, such as a list that
+		 * grew, may leave a partly used slab behind; dropping caches
+		 * frees only empty ones). Slab objects are checked apart. */
+		long slab_before = meminfo_kb(meminfo_before, "Slab:"), slab_after = meminfo_kb(meminfo_after, "Slab:");
+		long objs_before = slab_objects(slabinfo_before), objs_after = slab_objects(slabinfo_after);
+		int pages_ok = CHECKF("free_pages_at_baseline", after_kb + slab_after == before_kb + slab_before,
+				      "MemFree %ld kB before, %ld kB after (%+ld kB); Slab %+ld kB", before_kb, after_kb,
+				      after_kb - before_kb, slab_after - slab_before);
+		/* Some growth of long-lived containers, never a leak per call. */
+		int objs_ok = CHECKF("slab_objects_at_baseline", objs_after <= objs_before + SLAB_OBJECT_SLACK,
+				     "%ld active slab objects before, %ld after", objs_before, objs_after);
+		if (!pages_ok || !objs_ok) {
 			print_changed_lines("slabinfo", slabinfo_before, slabinfo_after);
 			print_other_processes();
 		}
