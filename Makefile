@@ -20,6 +20,7 @@ ROOTFS      := $(USER_BUILD)/rootfs
 UEFI      ?=
 MEM       ?= 128M
 SMP       ?= 1
+CPU       ?=
 NUMA      ?=
 ACCEL     ?= tcg
 GDB       ?=
@@ -41,7 +42,7 @@ SHOT_AFTER ?=
 SHOT_WAIT  ?=
 
 comma := ,
-QEMU_OPTS := --mem $(MEM) --smp $(SMP) --accel $(ACCEL) \
+QEMU_OPTS := --mem $(MEM) --smp $(SMP) --accel $(ACCEL) $(if $(CPU),--cpu $(CPU)) \
 	$(if $(UEFI),--uefi) $(if $(NUMA),--numa $(NUMA)) $(if $(GDB),--gdb) \
 	$(if $(DISPLAY_WINDOW),--display) $(if $(USB_STICK),--usb-stick) \
 	$(foreach a,$(QEMU_ARGS),--qemu-arg=$(a)) \

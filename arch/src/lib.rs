@@ -27,6 +27,7 @@ pub mod percpu;
 pub mod pic;
 pub mod ps2;
 pub mod qemu;
+pub mod random;
 pub mod ratelimit;
 pub mod recover;
 pub mod rtc;

@@ -35,6 +35,7 @@ QEMU OPTIONS:
   --uefi | --firmware bios|uefi   firmware (default bios)
   --mem SIZE        memory, e.g. 128M or 5G (default 128M)
   --smp N           CPUs (default 1)
+  --cpu MODEL       QEMU CPU model, e.g. qemu64, Nehalem, EPYC (default max)
   --numa N[:DIST]   N NUMA nodes splitting memory evenly, DIST apart (default 20)
   --accel tcg|kvm   accelerator (default tcg)
   --usb-stick       attach the disk as a USB stick on xHCI instead of IDE
@@ -84,7 +85,7 @@ fn real_main(argv: &[String]) -> Result<i32> {
 }
 
 const QEMU_FLAGS: &[&str] = &["uefi", "gdb", "display", "usb-stick"];
-const QEMU_VALUED: &[&str] = &["kernel", "firmware", "mem", "smp", "numa", "accel", "qemu-arg", "cmdline", "initrd-dir", "initrd-add", "timeout", "expect"];
+const QEMU_VALUED: &[&str] = &["kernel", "firmware", "mem", "smp", "cpu", "numa", "accel", "qemu-arg", "cmdline", "initrd-dir", "initrd-add", "timeout", "expect"];
 
 fn work_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| "target".into());
@@ -174,6 +175,9 @@ fn apply_qemu_options(a: &Args, c: &mut QemuConfig) -> Result<()> {
     }
     if let Some(s) = a.get("smp") {
         c.smp = s.parse().context("--smp")?;
+    }
+    if let Some(m) = a.get("cpu") {
+        c.cpu = Some(m.to_string());
     }
     if let Some(n) = a.get("numa") {
         c.numa = Some(Numa::parse(n)?);
@@ -370,6 +374,7 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
     };
     p.config.mem_mib = spec.mem_mib;
     p.config.smp = spec.smp;
+    p.config.cpu = spec.cpu.clone();
     p.config.numa = spec.numa.clone();
     p.config.disk = spec.disk;
     // screendump=: a QMP socket to pause the guest and save its screen.
@@ -446,10 +451,11 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
     let log_path = dir.join("serial.log");
     let _ = std::fs::write(&log_path, log.join("\n") + "\n" + &result.stderr);
     out.push(format!(
-        "=== {} ({} MiB, {} cpu{}{}) ===",
+        "=== {} ({} MiB, {} cpu{}{}{}) ===",
         spec.label,
         spec.mem_mib,
         spec.smp,
+        spec.cpu.as_ref().map(|c| format!(" ({c})")).unwrap_or_default(),
         spec.numa.as_ref().map(|n| format!(", {} NUMA nodes", n.nodes)).unwrap_or_default(),
         if spec.cmdline.is_empty() { String::new() } else { format!(", cmdline \"{}\"", spec.cmdline) },
     ));

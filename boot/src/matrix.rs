@@ -60,6 +60,8 @@ pub struct RunSpec {
     pub firmware: Firmware,
     pub mem_mib: u64,
     pub smp: u32,
+    /// QEMU CPU model (`cpu=`), `max` when not given.
+    pub cpu: Option<String>,
     pub numa: Option<Numa>,
     pub cmdline: String,
     pub timeout_secs: u64,
@@ -151,6 +153,7 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
         let mut firmwares = vec![Firmware::Bios, Firmware::Uefi];
         let mut mem_mib = 128;
         let mut smp = 1;
+        let mut cpu = None;
         let mut numa = None;
         let mut cmdline = String::new();
         let mut timeout_secs = 120;
@@ -169,6 +172,8 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
                 "firmware" => firmwares = v.split(',').map(Firmware::parse).collect::<Result<_>>().with_context(ctx)?,
                 "mem" => mem_mib = parse_mem_mib(v).with_context(ctx)?,
                 "smp" => smp = v.parse().with_context(ctx)?,
+                "cpu" if v.is_empty() => bail!("{}: cpu= must not be empty", ctx()),
+                "cpu" => cpu = Some(v.to_string()),
                 "numa" => numa = Some(Numa::parse(v).with_context(ctx)?),
                 "cmdline" => cmdline = v.to_string(),
                 "timeout" => timeout_secs = v.parse().with_context(ctx)?,
@@ -224,6 +229,7 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
                 firmware: fw,
                 mem_mib,
                 smp,
+                cpu: cpu.clone(),
                 numa: numa.clone(),
                 cmdline: cmdline.clone(),
                 timeout_secs,
@@ -259,6 +265,14 @@ mod tests {
         assert_eq!(runs[0].cmdline, "init=/bin/hello a b");
         assert_eq!(runs[0].numa, Some(Numa { nodes: 2, distances: vec![21] }));
         assert_eq!(runs[0].expect, Expect::Exit);
+    }
+
+    #[test]
+    fn cpu_model_is_kept_and_defaults_to_none() {
+        let runs = parse("kernel=utest name=old cpu=Nehalem firmware=bios\nkernel=utest firmware=bios\n").unwrap();
+        assert_eq!(runs[0].cpu.as_deref(), Some("Nehalem"));
+        assert_eq!(runs[1].cpu, None);
+        assert!(parse("kernel=utest cpu=").is_err(), "an empty model is refused");
     }
 
     #[test]

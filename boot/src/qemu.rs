@@ -122,6 +122,9 @@ pub struct QemuConfig {
     pub image: PathBuf,
     pub mem_mib: u64,
     pub smp: u32,
+    /// QEMU's CPU model (`-cpu`): `max` unless given (an older model
+    /// checks that every optional CPU feature is used only when present).
+    pub cpu: Option<String>,
     pub numa: Option<Numa>,
     pub accel: Accel,
     pub disk: DiskAttach,
@@ -157,6 +160,7 @@ impl QemuConfig {
             image: image.to_path_buf(),
             mem_mib: 128,
             smp: 1,
+            cpu: None,
             numa: None,
             accel: Accel::Tcg,
             disk: DiskAttach::Ide,
@@ -174,11 +178,12 @@ impl QemuConfig {
         let mut a: Vec<String> = Vec::new();
         let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
         push(&["-machine", "q35"]);
+        // `-cpu host` fails on these nested-KVM machines; `max` is host
+        // passthrough under KVM anyway.
+        let cpu = self.cpu.as_deref().unwrap_or("max");
         match self.accel {
-            Accel::Tcg => push(&["-accel", "tcg", "-cpu", "max"]),
-            // `-cpu host` fails on these nested-KVM machines; `max` is host
-            // passthrough under KVM anyway.
-            Accel::Kvm => push(&["-accel", "kvm", "-cpu", "max"]),
+            Accel::Tcg => push(&["-accel", "tcg", "-cpu", cpu]),
+            Accel::Kvm => push(&["-accel", "kvm", "-cpu", cpu]),
         }
         let mem = format!("{}M", self.mem_mib);
         push(&["-m", &mem]);
@@ -275,9 +280,17 @@ mod tests {
         let s = joined(&c);
         assert!(s.contains("-device isa-debug-exit,iobase=0xf4,iosize=0x04"), "{s}");
         assert!(s.contains("-serial stdio"));
-        assert!(s.contains("-accel tcg"));
+        assert!(s.contains("-accel tcg -cpu max"), "{s}");
         assert!(s.contains("-drive format=raw,file=/tmp/x.img"));
         assert!(!s.contains("pflash"));
+    }
+
+    #[test]
+    fn cpu_model_replaces_max() {
+        let mut c = QemuConfig::new(Firmware::Bios, Path::new("/tmp/x.img"));
+        c.cpu = Some("qemu64".into());
+        let s = joined(&c);
+        assert!(s.contains("-cpu qemu64") && !s.contains("-cpu max"), "{s}");
     }
 
     #[test]

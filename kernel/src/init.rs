@@ -70,7 +70,17 @@ pub fn init_with_early_hook(boot_info: &'static mut BootInfo, early: fn()) {
     let mut brand = [0u8; 48];
     info!("CPU: {}", cpu::brand(&mut brand));
     let f = cpu::features();
-    info!("CPU: NX {} SMEP {} SMAP {} PGE {} 1G-pages {} (NX enabled: {}, WP enabled: {})", f.nx, f.smep, f.smap, f.pge, f.page_1g, prot.nx, prot.wp);
+    info!(
+        "CPU: NX {} SMEP {} SMAP {} PGE {} 1G-pages {} RDRAND {} (NX enabled: {}, WP enabled: {})",
+        f.nx,
+        f.smep,
+        f.smap,
+        f.pge,
+        f.page_1g,
+        arch::random::has_rdrand(),
+        prot.nx,
+        prot.wp
+    );
     let hz = time::calibrate();
     info!("tsc: Detected {}.{:03} MHz processor", hz / 1_000_000, (hz / 1000) % 1000);
 

@@ -90,21 +90,11 @@ fn prot_of(p: &formats::elf::ProgramHeader) -> u32 {
     prot
 }
 
-/// 16 bytes for AT_RANDOM (RDRAND where the CPU has it, else TSC mixing).
+/// 16 bytes for AT_RANDOM (RDRAND only where CPUID says the CPU has it:
+/// elsewhere the instruction is #UD).
 fn random_bytes() -> [u8; 16] {
     let mut out = [0u8; 16];
-    for chunk in out.chunks_mut(8) {
-        let mut v: u64 = 0;
-        // SAFETY: `_rdrand64_step` only writes `v`; it exists on every
-        // x86_64 CPU this kernel targets in QEMU's `max` model, and a
-        // failure just leaves the TSC-based value.
-        let ok = unsafe { core::arch::x86_64::_rdrand64_step(&mut v) } == 1;
-        if !ok {
-            let t = arch::time::rdtsc();
-            v = t.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (t >> 29);
-        }
-        chunk.copy_from_slice(&v.to_le_bytes()[..chunk.len()]);
-    }
+    arch::random::fill(&mut out);
     out
 }
 

@@ -294,17 +294,9 @@ const GRND_INSECURE: u32 = 4;
 /// Linux's MAX_RW_COUNT: the most one call moves.
 const MAX_RW: u64 = 0x7fff_f000;
 
-/// Fill `out` with random bytes (RDRAND, or a TSC mix where it fails).
+/// Fill `out` with random bytes (RDRAND where the CPU has it).
 fn fill_random(out: &mut [u8]) {
-    for chunk in out.chunks_mut(8) {
-        let mut v: u64 = 0;
-        // SAFETY: writes only `v`; failure leaves a TSC-derived value.
-        if unsafe { core::arch::x86_64::_rdrand64_step(&mut v) } != 1 {
-            let t = arch::time::rdtsc();
-            v = t.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17);
-        }
-        chunk.copy_from_slice(&v.to_le_bytes()[..chunk.len()]);
-    }
+    arch::random::fill(out);
 }
 
 /// getrandom(2): up to MAX_RW_COUNT bytes, made and copied one bounce
