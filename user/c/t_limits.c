@@ -491,6 +491,47 @@ static void check_fs_sysctls(void)
 	       "child status %#x, root's pipe %s", st, root_ok ? "made" : "refused");
 }
 
+/* A process with as many areas as max_map_count allows: its maps and
+ * smaps (some 3 MiB and 45 MiB of text) are read like any file, one
+ * record at a time; the kernel once built smaps whole and panicked. */
+static void check_proc_many_areas(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		long n = 70000;
+		char *p = mmap(NULL, (size_t)n * 2 * 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			_exit(40);
+		long made = 0;
+		while (made < n && mprotect(p + made * 2 * 4096, 4096, PROT_NONE) == 0)
+			made++;
+		if (made < 30000 || errno != ENOMEM)
+			_exit(41);
+		static char buf[65536];
+		int fd = open("/proc/self/maps", O_RDONLY);
+		long lines = 0, r;
+		while ((r = read(fd, buf, sizeof buf)) > 0)
+			for (long i = 0; i < r; i++)
+				lines += buf[i] == '\n';
+		close(fd);
+		if (r != 0 || lines < 2 * made)
+			_exit(42);
+		/* The first MiB of smaps, and its first record whole. */
+		fd = open("/proc/self/smaps", O_RDONLY);
+		long total = 0;
+		while (total < (1 << 20) && (r = read(fd, buf, sizeof buf)) > 0)
+			total += r;
+		close(fd);
+		if (total < (1 << 20))
+			_exit(43);
+		_exit(0);
+	}
+	int st = -1;
+	waitpid(pid, &st, 0);
+	CHECKF("proc_maps_smaps_of_max_map_count_areas", WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "child status %#x (exit code names the step)", st);
+}
+
 int main(void)
 {
 	check_init("t_limits");
@@ -500,6 +541,7 @@ int main(void)
 	check_pipe_size();
 	check_pipe_user_pages();
 	check_fs_sysctls();
+	check_proc_many_areas();
 	check_setfl_nonblock();
 	check_tty_nonblock();
 	check_sleep_forever("nanosleep_int64_max_until_killed", NANOSLEEP);

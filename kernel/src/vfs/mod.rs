@@ -142,6 +142,19 @@ pub trait Inode: Send + Sync {
         None
     }
 
+    /// Contents are generated one record at a time as they are read
+    /// (Linux's seq_file), for views too large to build at once: render
+    /// the record at cursor `key` (0 first) into `out` and return the next
+    /// cursor, or `None` past the last record. Inodes answering `true`
+    /// from `is_seq` implement this.
+    fn seq_show(&self, _key: u64, _out: &mut String) -> Option<u64> {
+        None
+    }
+
+    fn is_seq(&self) -> bool {
+        false
+    }
+
     /// A read through an open file with O_NONBLOCK: EAGAIN where
     /// `read_at` would wait. Inodes that never wait keep the default.
     fn read_nonblock(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
@@ -182,13 +195,60 @@ pub struct OpenFile {
     pub path: String,
     /// For generated files: the text as of open.
     pub snapshot: Option<Vec<u8>>,
+    /// For record-at-a-time files: where the reader is.
+    seq: Option<Mutex<SeqState>>,
+}
+
+/// A reader's place in a record-at-a-time file: the text of the records
+/// rendered but not read yet starts at file offset `pos`; `next` is the
+/// cursor of the record after them (`None`: the end was reached).
+struct SeqState {
+    pos: u64,
+    pending: String,
+    next: Option<u64>,
+}
+
+impl SeqState {
+    fn rewind(&mut self) {
+        *self = SeqState { pos: 0, pending: String::new(), next: Some(0) };
+    }
+
+    /// Copy the file's bytes at `off` into `buf`, rendering records as
+    /// needed; memory held is one record plus what `buf` did not take.
+    fn read(&mut self, inode: &dyn Inode, off: u64, buf: &mut [u8]) -> usize {
+        if off < self.pos {
+            self.rewind();
+        }
+        let mut done = 0;
+        while done < buf.len() {
+            let end = self.pos + self.pending.len() as u64;
+            let want = off + done as u64;
+            if want < end {
+                let from = (want - self.pos) as usize;
+                let n = (buf.len() - done).min(self.pending.len() - from);
+                buf[done..done + n].copy_from_slice(&self.pending.as_bytes()[from..from + n]);
+                done += n;
+                continue;
+            }
+            // Everything pending is behind the reader: render the next record.
+            let Some(key) = self.next else { break };
+            self.pos = end;
+            self.pending.clear();
+            self.next = inode.seq_show(key, &mut self.pending);
+            if self.pending.is_empty() && self.next.is_none() {
+                break;
+            }
+        }
+        done
+    }
 }
 
 impl OpenFile {
     pub fn new(inode: Arc<dyn Inode>, flags: u32, path: &str) -> Arc<OpenFile> {
-        let snapshot = inode.snapshot();
+        let seq = inode.is_seq().then(|| Mutex::new(SeqState { pos: 0, pending: String::new(), next: Some(0) }));
+        let snapshot = if seq.is_some() { None } else { inode.snapshot() };
         let flags = AtomicU32::new(flags & !OPEN_ONLY_FLAGS);
-        Arc::new(OpenFile { inode, offset: Mutex::new(0), flags, path: path.to_string(), snapshot })
+        Arc::new(OpenFile { inode, offset: Mutex::new(0), flags, path: path.to_string(), snapshot, seq })
     }
 
     /// F_GETFL.
@@ -217,6 +277,9 @@ impl OpenFile {
 
     /// Read at `off` (from the snapshot for generated files).
     pub fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        if let Some(seq) = &self.seq {
+            return Ok(seq.lock().read(&*self.inode, off, buf));
+        }
         match &self.snapshot {
             Some(s) => {
                 let start = (off as usize).min(s.len());

@@ -378,6 +378,21 @@ impl Inode for PidFile {
         Some(s.into_bytes())
     }
 
+    /// maps and smaps grow with the number of areas (smaps of 65530
+    /// areas is tens of MiB): they are rendered one area per record as
+    /// they are read, never whole.
+    fn is_seq(&self) -> bool {
+        matches!(self.kind, PidKind::Maps | PidKind::Smaps)
+    }
+
+    fn seq_show(&self, key: u64, out: &mut String) -> Option<u64> {
+        let view = if self.kind == PidKind::Smaps { mm::procfs::pid::AreaView::Smaps } else { mm::procfs::pid::AreaView::Maps };
+        let mm = self.task().ok()?.mm()?;
+        let env = crate::mem::user::env();
+        let space = mm.space.lock();
+        mm::procfs::pid::render_area_from(&space, &env, key, view, out).ok().flatten()
+    }
+
     fn write_at(&self, _off: u64, buf: &[u8]) -> Result<usize, Errno> {
         if self.kind != PidKind::OomScoreAdj {
             return Err(EINVAL);

@@ -1025,6 +1025,34 @@ fn smaps_counts_resident_pages_and_splits_pss_after_fork() {
 }
 
 #[test]
+fn maps_and_smaps_record_by_record_equal_the_whole_file() {
+    use crate::procfs::pid::{AreaView, render_area_from};
+    let (env, mut mm) = setup();
+    for i in 0..5 {
+        let a = map(&mut mm, &env, 0x4000_0000 + i * 8 * P, 2, if i % 2 == 0 { RW } else { crate::mmap::PROT_READ }, PRIV | MAP_FIXED);
+        poke(&mut mm, &env, a, 1).ok();
+    }
+    for view in [AreaView::Maps, AreaView::Smaps] {
+        let mut whole = String::new();
+        match view {
+            AreaView::Maps => crate::procfs::pid::render_maps(&mm, &mut whole).unwrap(),
+            AreaView::Smaps => crate::procfs::pid::render_smaps(&mm, &env, &mut whole).unwrap(),
+        }
+        let (mut pieces, mut from, mut records) = (String::new(), 0, 0);
+        while let Some(next) = render_area_from(&mm, &env, from, view, &mut pieces).unwrap() {
+            from = next;
+            records += 1;
+        }
+        assert_eq!((pieces, records), (whole, 5), "{view:?}");
+    }
+    // A cursor inside an area starts at that area (the one ending above it).
+    let mut s = String::new();
+    render_area_from(&mm, &env, 0x4000_0000 + P, AreaView::Maps, &mut s).unwrap();
+    assert!(s.starts_with("40000000-40002000"), "{s}");
+    mm.destroy(&env);
+}
+
+#[test]
 // Regression: write_bytes (exec's stack builder) wrote wherever the page walk
 // led, including the kernel half and read-only mappings.
 fn write_bytes_refuses_kernel_addresses_and_read_only_pages() {

@@ -125,6 +125,38 @@ pub fn render_maps(mm: &AddressSpace, w: &mut dyn Write) -> fmt::Result {
     Ok(())
 }
 
+/// Which per-area view a record belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AreaView {
+    Maps,
+    Smaps,
+}
+
+/// One record of /proc/PID/maps or smaps: the first area ending above
+/// `from`. Returns where the next record starts (that area's end), or
+/// `None` when no area is left. A reader takes the file one record at a
+/// time (Linux's seq_file `m_start` from `last_addr`), so a process with
+/// 65530 areas never needs its whole smaps (tens of MiB) in one buffer.
+pub fn render_area_from(mm: &AddressSpace, env: &MmEnv<'_>, from: u64, view: AreaView, w: &mut dyn Write) -> Result<Option<u64>, fmt::Error> {
+    let Some(v) = mm.vmas.find(from) else { return Ok(None) };
+    match view {
+        AreaView::Maps => write_map_line(mm, v, w)?,
+        AreaView::Smaps => write_smaps_record(mm, env, v, w)?,
+    }
+    Ok(Some(v.end))
+}
+
+fn write_smaps_record(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma, w: &mut dyn Write) -> fmt::Result {
+    write_map_line(mm, v, w)?;
+    write_usage(w, Some(v.len()), &area_usage(mm, env, v))?;
+    writeln!(w, "THPeligible:    {:>8}", 0)?;
+    w.write_str("VmFlags: ")?;
+    for m in v.flags.mnemonics() {
+        write!(w, "{m} ")?;
+    }
+    w.write_str("\n")
+}
+
 /// Walk the area's page tables (`smaps_pte_entry`).
 pub fn area_usage(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma) -> AreaUsage {
     let mut u = AreaUsage::default();
@@ -218,14 +250,7 @@ pub fn write_usage(w: &mut dyn Write, size: Option<u64>, u: &AreaUsage) -> fmt::
 /// /proc/PID/smaps.
 pub fn render_smaps(mm: &AddressSpace, env: &MmEnv<'_>, w: &mut dyn Write) -> fmt::Result {
     for v in mm.vmas.iter() {
-        write_map_line(mm, v, w)?;
-        write_usage(w, Some(v.len()), &area_usage(mm, env, v))?;
-        writeln!(w, "THPeligible:    {:>8}", 0)?;
-        w.write_str("VmFlags: ")?;
-        for m in v.flags.mnemonics() {
-            write!(w, "{m} ")?;
-        }
-        w.write_str("\n")?;
+        write_smaps_record(mm, env, v, w)?;
     }
     Ok(())
 }
