@@ -226,7 +226,7 @@ static int excluded(long nr)
 }
 
 static uint64_t ptrs[24], nptrs;
-static uint64_t paths[16], npaths;
+static uint64_t paths[24], npaths;
 static long fds[16], nfds;
 static long pids[10], npids;
 static uint64_t window;
@@ -347,7 +347,8 @@ static void setup_world(void)
 	static const char *names[] = {
 		"/etc/testdata.txt", "/dev/null", "/proc/self/maps", "/proc/meminfo", "/", "/proc",
 		"/nonexistent/x", "", "/bin/hello", "/etc/not-elf", "/proc/sys/vm/overcommit_memory",
-		"/proc/self/oom_score_adj", "/dev/zero", "/proc/1/maps",
+		"/proc/self/oom_score_adj", "/dev/zero", "/proc/1/maps", "/proc/sys/fs/pipe-max-size",
+		"/proc/self/smaps",
 	};
 	char *p = s;
 	npaths = 0;
@@ -506,13 +507,15 @@ static uint64_t now_ms(void)
 /* The sysctls a root child may change, saved and put back. */
 static const char *sysctls[] = {
 	"/proc/sys/vm/overcommit_memory", "/proc/sys/vm/overcommit_ratio", "/proc/sys/vm/max_map_count",
-	"/proc/sys/vm/min_free_kbytes",
+	"/proc/sys/vm/min_free_kbytes",   "/proc/sys/fs/nr_open",          "/proc/sys/fs/pipe-max-size",
+	"/proc/sys/fs/pipe-user-pages-soft", "/proc/sys/fs/pipe-user-pages-hard",
 };
-static char sysctl_saved[4][32];
+#define NR_SYSCTLS (sizeof sysctls / sizeof sysctls[0])
+static char sysctl_saved[NR_SYSCTLS][32];
 
 static void sysctl_io(int save)
 {
-	for (int i = 0; i < 4; i++) {
+	for (size_t i = 0; i < NR_SYSCTLS; i++) {
 		int fd = open(sysctls[i], save ? O_RDONLY : O_WRONLY);
 		if (fd < 0)
 			continue;
