@@ -28,7 +28,7 @@ pub mod pic;
 pub mod ps2;
 pub mod qemu;
 pub mod random;
-pub mod ratelimit;
+pub use mm::ratelimit;
 pub mod recover;
 pub mod rtc;
 pub mod serial;

@@ -51,6 +51,7 @@ pub mod page_alloc;
 pub mod page_table;
 pub mod phys;
 pub mod procfs;
+pub mod ratelimit;
 pub mod slab;
 pub mod sync;
 pub mod tlb;

@@ -93,6 +93,11 @@ pub struct PageAllocator {
     /// Node of the CPU allocating (one CPU here).
     local_node: AtomicU32,
     reclaim: AtomicUsize,
+    /// The kernel's clock (ns), for rate-limiting warnings.
+    clock: spin::Once<fn() -> u64>,
+    /// Budget of "page allocation failure" lines (Linux's `nopage_rs`):
+    /// a process can make allocations fail at will.
+    warn_rs: crate::ratelimit::RateLimit,
     pub stats: AllocStats,
     /// Page counts by user (slab, page tables, stacks, anon, file, ...).
     pub vmstat: crate::vmstat::VmStat,
@@ -150,6 +155,8 @@ impl PageAllocator {
             min_free_kbytes: AtomicU64::new(0),
             local_node: AtomicU32::new(local),
             reclaim: AtomicUsize::new(0),
+            clock: spin::Once::new(),
+            warn_rs: crate::ratelimit::RateLimit::printk(),
             stats: AllocStats::default(),
             vmstat: crate::vmstat::VmStat::default(),
             boot_freed_pages: AtomicU64::new(0),
@@ -180,6 +187,26 @@ impl PageAllocator {
 
     pub fn set_reclaim_hook(&self, hook: ReclaimHook) {
         self.reclaim.store(hook as usize, Ordering::Release);
+    }
+
+    /// Give the allocator a clock (ns since boot) for its rate limits.
+    pub fn set_clock(&self, now_ns: fn() -> u64) {
+        self.clock.call_once(|| now_ns);
+    }
+
+    /// Whether a "page allocation failure" line may be printed now (10
+    /// per 5 s, as Linux's warn_alloc); reports the ones dropped.
+    fn warn_allowed(&self) -> bool {
+        let now = self.clock.get().map_or(0, |f| f());
+        match self.warn_rs.check(now) {
+            crate::ratelimit::Verdict::Print { suppressed } => {
+                if suppressed > 0 {
+                    log::warn!("warn_alloc: {} callbacks suppressed", suppressed);
+                }
+                true
+            }
+            crate::ratelimit::Verdict::Suppress => false,
+        }
     }
 
     fn zone_of(&self, page: &Page) -> Option<&Zone> {
@@ -276,7 +303,7 @@ impl PageAllocator {
     /// Allocate `2^order` pages, preferring node `nid`.
     pub fn alloc_pages_node(&self, nid: u32, gfp: Gfp, order: u32) -> Option<Pfn> {
         if order > MAX_ORDER {
-            if !gfp.contains(Gfp::NOWARN) {
+            if !gfp.contains(Gfp::NOWARN) && self.warn_allowed() {
                 log::warn!("page allocation failure: order:{} exceeds MAX_ORDER {}", order, MAX_ORDER);
             }
             return None;
@@ -308,7 +335,7 @@ impl PageAllocator {
             }
         }
         self.stats.alloc_failures.fetch_add(1, Ordering::Relaxed);
-        if !gfp.contains(Gfp::NOWARN) {
+        if !gfp.contains(Gfp::NOWARN) && self.warn_allowed() {
             log::warn!(
                 "page allocation failure: order:{}, mode:{:#x}, nodemask=(null), preferred node {}, free {} pages",
                 order,

@@ -115,4 +115,5 @@ fn reclaim(_order: u32) -> u64 {
 /// Install the reclaim hook (after the process and file layers exist).
 pub fn enable_reclaim() {
     page_alloc().set_reclaim_hook(reclaim);
+    page_alloc().set_clock(arch::time::uptime_ns);
 }

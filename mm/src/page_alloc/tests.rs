@@ -164,6 +164,20 @@ fn references_keep_a_page_until_the_last_put() {
 }
 
 #[test]
+fn allocation_failure_warnings_are_rate_limited_like_warn_alloc() {
+    use core::sync::atomic::{AtomicU64, Ordering};
+    static NOW: AtomicU64 = AtomicU64::new(1_000_000_000);
+    let m = machine(&[(0, 32 * MB)], &[], None);
+    m.pa.set_clock(|| NOW.load(Ordering::Relaxed));
+    let allowed = (0..25).filter(|_| m.pa.warn_allowed()).count();
+    assert_eq!(allowed, 10, "a burst of ten, then silence");
+    NOW.fetch_add(5_000_000_001, Ordering::Relaxed);
+    assert!(m.pa.warn_allowed(), "the next interval opens");
+    // An impossible order still fails, warned or not.
+    assert_eq!(m.pa.alloc_pages(GFP_KERNEL, MAX_ORDER + 1), None);
+}
+
+#[test]
 fn zeroed_allocation_is_zero() {
     let m = machine(&[(0, 32 * MB)], &[], None);
     let p = m.pa.alloc_pages(GFP_KERNEL, 1).unwrap();
