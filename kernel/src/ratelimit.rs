@@ -6,10 +6,10 @@
 //!   crate::ratelimited!(log::Level::Warn, "{}[{}]: unknown system call {}", ...);
 //! ```
 //!
-//! The logic lives in `arch::ratelimit` (host-tested); this adds the clock
+//! The logic lives in `mm::ratelimit` (host-tested); this adds the clock
 //! and the per-call-site state.
 
-pub use arch::ratelimit::{RateLimit, Verdict};
+pub use mm::ratelimit::{RateLimit, Verdict};
 
 /// Whether the call site owning `rl` may log now; reports a suppressed
 /// stretch (under `site`) before saying yes.
