@@ -37,6 +37,20 @@ use crate::vma::{Backing, VmFlags, Vma, VmaTree};
 /// End of user space (exclusive). The page just below the canonical hole
 /// (0x7ffffffff000..0x800000000000) is never mapped, so a SYSRET can never
 /// return to a non-canonical address (the Intel SYSRET erratum).
+/// Whether pages leaving a mapping leave a VM_LOCKED one (their lock
+/// count drops, see `mlock::munlock_page`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mapping {
+    Locked,
+    Unlocked,
+}
+
+impl Mapping {
+    pub(crate) fn of(v: &Vma) -> Mapping {
+        if v.flags.contains(VmFlags::LOCKED) { Mapping::Locked } else { Mapping::Unlocked }
+    }
+}
+
 /// Leaves [`AddressSpace::for_each_leaf_batch`] holds at a time.
 pub const LEAF_BATCH: usize = 512;
 
@@ -248,16 +262,22 @@ impl AddressSpace {
     }
 
     /// Drop the mapping behind one leaf: map count, reference, RSS.
+    /// (The caller handles the mapping's lock count: a COW replacement
+    /// in a locked area has already munlocked the old page.)
     pub(crate) fn release_leaf(&mut self, env: &MmEnv<'_>, leaf: &Leaf) {
-        self.release_pfn(env, Pfn::from_phys(leaf.phys.as_u64()));
+        self.release_pfn(env, Pfn::from_phys(leaf.phys.as_u64()), Mapping::Unlocked);
     }
 
-    fn release_pfn(&mut self, env: &MmEnv<'_>, pfn: Pfn) {
+    fn release_pfn(&mut self, env: &MmEnv<'_>, pfn: Pfn, mapping: Mapping) {
         if pfn == env.zero_page {
             return;
         }
         self.rss_add(Self::rss_kind(env, pfn), -1);
+        if mapping == Mapping::Locked {
+            crate::mlock::munlock_page(env, pfn);
+        }
         if let Some(p) = env.pa.page(pfn) {
+            // No mapping left, so no locked one either.
             if p.dec_mapcount() == 0 && p.test_and_clear_flag(PageFlags::MLOCKED) {
                 env.pa.vmstat.mlocked_pages.sub(1);
             }
@@ -273,6 +293,12 @@ impl AddressSpace {
     /// flush. Nothing is allocated, so an OOM victim's memory can always be
     /// torn down.
     pub fn zap_range(&mut self, env: &MmEnv<'_>, start: u64, end: u64) {
+        self.zap_mapping(env, start, end, Mapping::Unlocked);
+    }
+
+    /// `zap_range` for an area that was VM_LOCKED: each page loses one
+    /// locked mapping (munmap and exit of locked memory).
+    pub(crate) fn zap_mapping(&mut self, env: &MmEnv<'_>, start: u64, end: u64, mapping: Mapping) {
         if end <= start {
             return;
         }
@@ -283,7 +309,7 @@ impl AddressSpace {
             if n == batch.len() {
                 env.tlb.flush_all();
                 for &pfn in &batch[..n] {
-                    self.release_pfn(env, pfn);
+                    self.release_pfn(env, pfn, mapping);
                 }
                 n = 0;
             }
@@ -295,7 +321,7 @@ impl AddressSpace {
             Err(_) => env.tlb.flush_all(),
         }
         for &pfn in &batch[..n] {
-            self.release_pfn(env, pfn);
+            self.release_pfn(env, pfn, mapping);
         }
     }
 
@@ -366,8 +392,8 @@ impl AddressSpace {
         // By address, without a copy of the list (an OOM victim is torn
         // down when no memory is left).
         let mut addr = 0;
-        while let Some((s, e)) = self.vmas.find(addr).map(|v| (v.start, v.end)) {
-            self.zap_range(env, s, e);
+        while let Some((s, e, m)) = self.vmas.find(addr).map(|v| (v.start, v.end, Mapping::of(v))) {
+            self.zap_mapping(env, s, e, m);
             addr = e;
         }
         env.commit.unaccount(self.counters.committed);

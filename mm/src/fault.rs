@@ -125,13 +125,10 @@ impl AddressSpace {
     }
 
     /// A zeroed anonymous page, marked and counted.
-    fn new_anon_page(&self, env: &MmEnv<'_>, vma: &Vma) -> Result<Pfn, FaultError> {
+    fn new_anon_page(&self, env: &MmEnv<'_>) -> Result<Pfn, FaultError> {
         let pfn = env.pa.alloc_pages(GFP_HIGHUSER_MOVABLE | Gfp::ZERO, 0).ok_or(FaultError::Oom)?;
         if let Some(p) = env.pa.page(pfn) {
             p.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
-            if vma.flags.contains(VmFlags::LOCKED) && p.test_and_set_flag(PageFlags::MLOCKED) {
-                env.pa.vmstat.mlocked_pages.add(1);
-            }
         }
         env.pa.vmstat.anon_pages.add(1);
         Ok(pfn)
@@ -166,10 +163,8 @@ impl AddressSpace {
                 f.flush(env.tlb);
                 // Any page mapped into a locked area is locked (Linux's
                 // mlock_vma_folio from the rmap), not only new anonymous ones.
-                if vma.flags.contains(VmFlags::LOCKED) && pfn != env.zero_page {
-                    if env.pa.page(pfn).is_some_and(|p| p.test_and_set_flag(PageFlags::MLOCKED)) {
-                        env.pa.vmstat.mlocked_pages.add(1);
-                    }
+                if vma.flags.contains(VmFlags::LOCKED) {
+                    crate::mlock::mlock_page(env, pfn);
                 }
                 Ok(())
             }
@@ -190,7 +185,7 @@ impl AddressSpace {
                 if !write {
                     self.install(env, vma, va, env.zero_page, false)?;
                 } else {
-                    let pfn = self.new_anon_page(env, vma)?;
+                    let pfn = self.new_anon_page(env)?;
                     self.install(env, vma, va, pfn, true)?;
                 }
                 Ok(FaultDone::Minor)
@@ -205,7 +200,7 @@ impl AddressSpace {
                 let pfn = obj.get_page(pgoff).map_err(|e| if e == ObjError::BeyondEof { FaultError::Bus } else { FaultError::Oom })?;
                 if write && !vma.flags.contains(VmFlags::SHARED) {
                     // Private write: the process gets its own copy at once.
-                    let copy = match self.new_anon_page(env, vma) {
+                    let copy = match self.new_anon_page(env) {
                         Ok(c) => c,
                         Err(e) => {
                             env.pa.put_user_page(pfn);
@@ -245,13 +240,15 @@ impl AddressSpace {
                         pte.set_flags(Self::fault_pte_flags(vma.flags, true, true));
                     }
                     env.tlb.flush_page(va);
-                    p.remove_flags(PageFlags::LAZYFREE);
+                    if p.test_and_clear_flag(PageFlags::LAZYFREE) {
+                        env.pa.vmstat.lazyfree_pages.sub(1);
+                    }
                     env.pa.vmstat.pgreuse.inc();
                     return Ok(FaultDone::Minor);
                 }
             }
         }
-        let new = self.new_anon_page(env, vma)?;
+        let new = self.new_anon_page(env)?;
         if old != env.zero_page {
             Self::copy_page(env, old, new);
         }
@@ -265,6 +262,10 @@ impl AddressSpace {
             }
         };
         flush.flush(env.tlb);
+        if vma.flags.contains(VmFlags::LOCKED) {
+            crate::mlock::mlock_page(env, new);
+            crate::mlock::munlock_page(env, old);
+        }
         // install_pte replaced the entry; drop the old page's mapping.
         if old != env.zero_page {
             let leaf = crate::page_table::Leaf {

@@ -150,18 +150,19 @@ impl AddressSpace {
         let Some(v) = self.vmas.containing(start) else { return };
         let Some(obj) = v.backing.object().cloned() else { return };
         let (first, last) = (v.pgoff_of(start), v.pgoff_of(end - 1) + 1);
-        let mappers: alloc::vec::Vec<(u64, u64)> = self
+        let mappers: alloc::vec::Vec<(u64, u64, crate::address_space::Mapping)> = self
             .vmas
             .iter()
             .filter(|m| m.flags.contains(VmFlags::MAYSHARE) && m.backing.object().is_some_and(|o| alloc::sync::Arc::ptr_eq(o, &obj)))
             .filter_map(|m| {
                 let lo = m.pgoff.max(first);
                 let hi = m.pgoff.saturating_add(m.pages()).min(last);
-                (lo < hi).then(|| (m.start + ((lo - m.pgoff) << PAGE_SHIFT), m.start + ((hi - m.pgoff) << PAGE_SHIFT)))
+                let mapping = crate::address_space::Mapping::of(m);
+                (lo < hi).then(|| (m.start + ((lo - m.pgoff) << PAGE_SHIFT), m.start + ((hi - m.pgoff) << PAGE_SHIFT), mapping))
             })
             .collect();
-        for (s, e) in mappers {
-            self.zap_range(env, s, e);
+        for (s, e, mapping) in mappers {
+            self.zap_mapping(env, s, e, mapping);
         }
         obj.remove_range(first, last);
     }

@@ -23,39 +23,68 @@ pub const MCL_CURRENT: u32 = 1;
 pub const MCL_FUTURE: u32 = 2;
 pub const MCL_ONFAULT: u32 = 4;
 
+/// A VM_LOCKED mapping of `pfn` appeared (Linux's `mlock_folio`): the
+/// first marks the page PG_mlocked (Mlocked, unevictable), each one counts.
+pub(crate) fn mlock_page(env: &MmEnv<'_>, pfn: Pfn) {
+    if pfn == env.zero_page {
+        return;
+    }
+    let Some(p) = env.pa.page(pfn) else { return };
+    if p.test_and_set_flag(PageFlags::MLOCKED) {
+        env.pa.vmstat.mlocked_pages.add(1);
+        p.set_mlock_count(1);
+        // A locked page is never lazily freed.
+        if p.test_and_clear_flag(PageFlags::LAZYFREE) {
+            env.pa.vmstat.lazyfree_pages.sub(1);
+        }
+    } else {
+        p.set_mlock_count(p.mlock_count() + 1);
+    }
+}
+
+/// A VM_LOCKED mapping of `pfn` went away (Linux's `munlock_folio`): the
+/// page stays locked while another locked mapping has it (a parent that
+/// locked its memory keeps it locked when a forked child unlocks or
+/// unmaps its copy-on-write view of the same pages).
+pub(crate) fn munlock_page(env: &MmEnv<'_>, pfn: Pfn) {
+    if pfn == env.zero_page {
+        return;
+    }
+    let Some(p) = env.pa.page(pfn).filter(|p| p.has(PageFlags::MLOCKED)) else { return };
+    let left = p.mlock_count().saturating_sub(1);
+    p.set_mlock_count(left);
+    if left == 0 && p.test_and_clear_flag(PageFlags::MLOCKED) {
+        env.pa.vmstat.mlocked_pages.sub(1);
+    }
+}
+
 impl AddressSpace {
-    /// Mark the mapped pages of `[start, end)` locked (or not).
+    /// The mapped pages of `[start, end)` gained (or lost) a locked mapping.
     fn mark_pages(&mut self, env: &MmEnv<'_>, start: u64, end: u64, lock: bool) {
         self.for_each_leaf(env, start, end, &mut |leaf| {
             let pfn = Pfn::from_phys(leaf.phys.as_u64());
-            if pfn == env.zero_page {
-                return;
-            }
-            let Some(p) = env.pa.page(pfn) else { return };
-            if lock {
-                if p.test_and_set_flag(PageFlags::MLOCKED) {
-                    p.remove_flags(PageFlags::LAZYFREE);
-                    env.pa.vmstat.mlocked_pages.add(1);
-                }
-            } else if p.test_and_clear_flag(PageFlags::MLOCKED) {
-                // No mlock_count yet: a page shared copy-on-write with a
-                // process that still has it locked loses the mark too.
-                env.pa.vmstat.mlocked_pages.sub(1);
-            }
+            if lock { mlock_page(env, pfn) } else { munlock_page(env, pfn) }
         });
     }
 
-    /// Set or clear lock flags on every area of `[start, end)`.
+    /// Set or clear lock flags on every area of `[start, end)`, and count
+    /// the pages of the areas whose VM_LOCKED changed (Linux's
+    /// `mlock_fixup`: an area already locked is not counted twice).
     fn apply_lock_flags(&mut self, env: &MmEnv<'_>, start: u64, end: u64, set: VmFlags) -> Result<(), MmError> {
         self.isolate(env, start, end)?;
         let inside: alloc::vec::Vec<u64> = self.vmas.overlapping(start..end).map(|v| v.start).collect();
         for s in inside {
             let Some(mut v) = self.vmas.remove(s) else { continue };
             self.account_vma(&v, false);
+            let was_locked = v.flags.contains(VmFlags::LOCKED);
             v.flags = (v.flags - (VmFlags::LOCKED | VmFlags::LOCKONFAULT)) | set;
+            let now_locked = v.flags.contains(VmFlags::LOCKED);
             self.account_vma(&v, true);
-            let vs = v.start;
+            let (vs, ve) = (v.start, v.end);
             let _ = self.vmas.insert(v, usize::MAX);
+            if was_locked != now_locked {
+                self.mark_pages(env, vs, ve, now_locked);
+            }
             self.vmas.merge_around(vs);
         }
         Ok(())
@@ -116,14 +145,14 @@ impl AddressSpace {
             // present pages too, in mlock_fixup) and fails; do_mlock then
             // returns without populating.
             self.apply_lock_flags(env, start, mapped_end, set)?;
-            self.mark_pages(env, start, mapped_end, true);
             return Err(MmError::NoMemory);
         }
+        // Present pages are counted as their areas become locked; pages
+        // populate faults in are counted as they are mapped.
         self.apply_lock_flags(env, start, end, set)?;
         if !onfault {
             self.populate(env, start, end, lim).map_err(|_| MmError::NoMemory)?;
         }
-        self.mark_pages(env, start, end, true);
         // __mm_populate cannot fault in PROT_NONE areas: they stay marked
         // locked, and mlock reports ENOMEM (__mlock_posix_error_return).
         if !onfault && self.vmas.overlapping(start..end).any(|v| !v.flags.intersects(VmFlags::ACCESS)) {
@@ -148,7 +177,6 @@ impl AddressSpace {
         // As mlock: the areas before a hole are unlocked, then ENOMEM.
         let mapped_end = self.mapped_run_end(start, end);
         self.apply_lock_flags(env, start, mapped_end, VmFlags::empty())?;
-        self.mark_pages(env, start, mapped_end, false);
         if mapped_end < end { Err(MmError::NoMemory) } else { Ok(()) }
     }
 
@@ -178,7 +206,6 @@ impl AddressSpace {
                     // Errors while populating are ignored, as Linux does.
                     let _ = self.populate(env, s, e, lim);
                 }
-                self.mark_pages(env, s, e, true);
             }
         }
         Ok(())
@@ -190,7 +217,6 @@ impl AddressSpace {
         let ranges: alloc::vec::Vec<(u64, u64)> = self.vmas.iter().map(|v| (v.start, v.end)).collect();
         for (s, e) in ranges {
             self.apply_lock_flags(env, s, e, VmFlags::empty())?;
-            self.mark_pages(env, s, e, false);
         }
         Ok(())
     }

@@ -49,7 +49,7 @@ impl AddressSpace {
         let inside: alloc::vec::Vec<u64> = self.vmas.overlapping(start..end).map(|v| v.start).collect();
         for s in inside {
             if let Some(v) = self.detach_vma(env, s) {
-                self.zap_range(env, v.start, v.end);
+                self.zap_mapping(env, v.start, v.end, crate::address_space::Mapping::of(&v));
             }
         }
         Ok(())

@@ -124,6 +124,18 @@ impl Page {
         self.flags.fetch_and(!f.bits(), Ordering::Relaxed);
     }
 
+    /// Locked mappings of a PG_mlocked user page (Linux's
+    /// `folio->mlock_count`, kept in the LRU link while the page is
+    /// unevictable; here in `prev`, which user pages never use). Only
+    /// meaningful while MLOCKED is set.
+    pub fn mlock_count(&self) -> u64 {
+        self.prev.load(Ordering::Relaxed)
+    }
+
+    pub fn set_mlock_count(&self, n: u64) {
+        self.prev.store(n, Ordering::Relaxed);
+    }
+
     /// Set `f`; whether it was clear before (Linux's `TestSetPage*`). The
     /// test and the set are one atomic step, so of two tasks marking the
     /// same shared page only one sees it clear and counts it.

@@ -1244,6 +1244,27 @@ fn mlocked_gauge_follows_the_page_marks_through_random_sequences() {
                 }
             }
             assert_eq!(env.pa.vmstat.mlocked_pages.get(), marked(&env), "round {round} step {step}");
+            // Each page is marked exactly while locked areas map it, and
+            // counts them (Linux's mlock_count), init's included.
+            let mut locked_maps: alloc::collections::BTreeMap<u64, u64> = alloc::collections::BTreeMap::new();
+            for mm in spaces.iter().chain(core::iter::once(&init)) {
+                for v in mm.vmas.iter().filter(|v| v.flags.contains(VmFlags::LOCKED)) {
+                    for l in mm.leaves(&env, v.start, v.end) {
+                        let pfn = Pfn::from_phys(l.phys.as_u64());
+                        if pfn != env.zero_page {
+                            *locked_maps.entry(pfn.0).or_default() += 1;
+                        }
+                    }
+                }
+            }
+            for pfn in 0..(64 * MB / P) {
+                let Some(p) = env.pa.page(Pfn(pfn)) else { continue };
+                let want = locked_maps.get(&pfn).copied().unwrap_or(0);
+                assert_eq!(p.has(PageFlags::MLOCKED), want > 0, "round {round} step {step}: pfn {pfn:#x} marked vs {want} locked mappings");
+                if want > 0 {
+                    assert_eq!(p.mlock_count(), want, "round {round} step {step}: pfn {pfn:#x} mlock_count");
+                }
+            }
         }
         for mm in spaces {
             mm.destroy(&env);
@@ -1252,6 +1273,53 @@ fn mlocked_gauge_follows_the_page_marks_through_random_sequences() {
         init.destroy(&env);
         assert_eq!((env.pa.vmstat.mlocked_pages.get(), marked(&env)), (0, 0), "round {round}: all gone");
     }
+}
+
+/// A parent that locked its memory keeps it locked when a forked child
+/// unlocks or unmaps the copy-on-write pages they share, and a child that
+/// locks and unlocks pages it shares with an unlocked parent leaves them
+/// unlocked (Linux's per-page mlock_count).
+#[test]
+fn shared_pages_stay_locked_while_any_locked_area_maps_them() {
+    use crate::page::PageFlags;
+    let (env, mut parent) = setup();
+    let a = map(&mut parent, &env, A, 4, RW, FIXED);
+    for i in 0..4 {
+        poke(&mut parent, &env, a + i * P, 1).unwrap();
+    }
+    parent.mlock(&env, a, 4 * P, 0, &lim()).unwrap();
+    let pfn = pfn_at(&parent, &env, a);
+    let mut child = parent.fork(&env, &lim()).unwrap();
+    child.munlockall(&env).unwrap();
+    child.mlock(&env, a, 4 * P, 0, &lim()).unwrap();
+    child.munlock(&env, a, 4 * P).unwrap();
+    assert!(page_has(&env, pfn, PageFlags::MLOCKED), "the parent still has it locked");
+    child.munmap(&env, a, 4 * P).unwrap();
+    assert!(page_has(&env, pfn, PageFlags::MLOCKED));
+    assert_eq!(env.pa.vmstat.mlocked_pages.get(), 4);
+    parent.munlock(&env, a, 4 * P).unwrap();
+    assert!(!page_has(&env, pfn, PageFlags::MLOCKED));
+    assert_eq!(env.pa.vmstat.mlocked_pages.get(), 0);
+    // Unlocked parent, child locks then unlocks pages they share (read
+    // only, so locking faults nothing in for write and keeps them shared).
+    parent.mprotect(&env, a, 4 * P, R).unwrap();
+    let mut child = parent.fork(&env, &lim()).unwrap();
+    child.mlock(&env, a, P, 0, &lim()).unwrap();
+    assert_eq!(pfn_at(&child, &env, a), pfn, "still shared");
+    assert!(page_has(&env, pfn, PageFlags::MLOCKED));
+    child.munlock(&env, a, P).unwrap();
+    assert!(!page_has(&env, pfn, PageFlags::MLOCKED));
+    assert_eq!(env.pa.vmstat.mlocked_pages.get(), 0);
+    // A writable private area: locking breaks copy-on-write first (Linux's
+    // populate writes), so the child locks its own copy only.
+    parent.mprotect(&env, a, 4 * P, RW).unwrap();
+    child.mprotect(&env, a, 4 * P, RW).unwrap();
+    child.mlock(&env, a + P, P, 0, &lim()).unwrap();
+    let parent_pfn = pfn_at(&parent, &env, a + P);
+    assert_ne!(pfn_at(&child, &env, a + P), parent_pfn);
+    assert!(page_has(&env, pfn_at(&child, &env, a + P), PageFlags::MLOCKED) && !page_has(&env, parent_pfn, PageFlags::MLOCKED));
+    child.destroy(&env);
+    parent.destroy(&env);
 }
 
 /// mlock and munlock of a kernel address are ENOMEM and touch no kernel
