@@ -153,15 +153,16 @@ bench: toolchain deps kernel boot-tool user
 # CHILDREN processes (half root, half uid 65534), then MemFree must be back
 # at its baseline. A kernel panic leaves QEMU at once (panic=exit); the
 # run ends with the seed and the calls per second. FUZZ_SKIP=NR,NR leaves
-# numbers out (to get past a known bug).
+# numbers out (to get past a known bug), FUZZ_ONLY=NR,NR calls only those.
 SEED     ?= 1
 CALLS    ?= 100000
 CHILDREN ?= 4
 FUZZ_SKIP ?=
+FUZZ_ONLY ?=
 fuzz: deps kernel boot-tool user
 	$(BOOT) test --kernel $(KERNEL) $(subst --mem $(MEM),--mem $(if $(filter command line,$(origin MEM)),$(MEM),256M),$(QEMU_OPTS)) \
 	  --initrd-dir $(ROOTFS) --expect exit \
-	  --cmdline "panic=exit $(if $(FUZZ_SKIP),FUZZ_SKIP=$(FUZZ_SKIP)) init=/bin/t_sysfuzz exit_on_init -- $(SEED) $(CALLS) $(CHILDREN)"
+	  --cmdline "panic=exit $(if $(FUZZ_SKIP),FUZZ_SKIP=$(FUZZ_SKIP)) $(if $(FUZZ_ONLY),FUZZ_ONLY=$(FUZZ_ONLY)) init=/bin/t_sysfuzz exit_on_init -- $(SEED) $(CALLS) $(CHILDREN)"
 
 clean:
 	cargo clean
