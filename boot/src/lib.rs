@@ -7,6 +7,8 @@
 //! Everything that decides something is a plain function with host tests;
 //! `main.rs` only parses arguments and calls in.
 
+#![forbid(unsafe_code)]
+
 pub mod args;
 pub mod cpio;
 pub mod exit;

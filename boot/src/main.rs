@@ -1,5 +1,7 @@
 //! `boot` command line. See `boot help`.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};

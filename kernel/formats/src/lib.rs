@@ -6,6 +6,7 @@
 //! clearly and the kernel keeps running. All of it runs under `cargo test`
 //! on the host.
 
+#![forbid(unsafe_code)]
 #![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
