@@ -17,7 +17,7 @@
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use x86_64::instructions::interrupts;
 use x86_64::registers::model_specific::FsBase;
@@ -218,6 +218,19 @@ pub fn yield_now() {
     schedule();
 }
 
+/// Set by the timer tick when it found a task running in the kernel: its
+/// slice is over, and the next `cond_resched` gives the CPU away (the
+/// kernel is not preempted, so long loops must offer it).
+static NEED_RESCHED: AtomicBool = AtomicBool::new(false);
+
+/// Linux's `cond_resched`: called between chunks of a long system call
+/// (never with a spin lock held), so that other tasks run meanwhile.
+pub fn cond_resched() {
+    if NEED_RESCHED.swap(false, Ordering::Relaxed) && super::current_pid() != 0 {
+        schedule();
+    }
+}
+
 /// The timer interrupt: count the tick, wake sleepers whose time came,
 /// charge the tick, and preempt user mode.
 pub fn timer_tick(frame: &mut TrapFrame) {
@@ -253,6 +266,8 @@ pub fn timer_tick(frame: &mut TrapFrame) {
     if frame.is_user() {
         schedule();
         super::signal::check_pending(frame);
+    } else {
+        NEED_RESCHED.store(true, Ordering::Relaxed);
     }
 }
 

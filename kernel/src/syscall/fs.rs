@@ -153,6 +153,13 @@ fn rw_verify_area(pos: Option<u64>, count: u64) -> Result<(), Errno> {
 }
 
 /// Read into user memory through a bounce buffer, one chunk at a time.
+/// Between two chunks of a long transfer: let other tasks run, and stop
+/// (with the count so far, as Linux) if a fatal signal is pending.
+pub(super) fn chunk_break() -> bool {
+    crate::proc::sched::cond_resched();
+    crate::proc::signal::pending_fatal().is_some()
+}
+
 fn read_into_user(f: &OpenFile, buf: u64, len: u64, pos: Option<u64>) -> Result<u64, Errno> {
     if !f.readable() {
         return Err(EBADF);
@@ -170,6 +177,9 @@ fn read_into_user(f: &OpenFile, buf: u64, len: u64, pos: Option<u64>) -> Result<
     let mut chunk = bounce(len)?;
     let mut done = 0u64;
     while done < len {
+        if done != 0 && chunk_break() {
+            break;
+        }
         let want = ((len - done) as usize).min(chunk.len());
         let n = match f.read_at(off, &mut chunk[..want]) {
             Ok(n) => n,
@@ -228,6 +238,9 @@ fn write_from_user(f: &OpenFile, buf: u64, len: u64, pos: Option<u64>) -> Result
     let mut chunk = bounce(len)?;
     let mut done = 0u64;
     while done < len {
+        if done != 0 && chunk_break() {
+            break;
+        }
         let want = ((len - done) as usize).min(chunk.len());
         let got = copy_from_user_prefix(&mut chunk[..want], buf + done);
         if got == 0 {
@@ -663,6 +676,9 @@ pub fn sendfile(out_fd: i32, in_fd: i32, offset_ptr: u64, count: u64) -> SysResu
     let mut buf = bounce(count)?;
     let mut done = 0u64;
     while done < count {
+        if done != 0 && chunk_break() {
+            break;
+        }
         let want = ((count - done) as usize).min(buf.len());
         let n = inf.read_at(off as u64, &mut buf[..want])?;
         if n == 0 {

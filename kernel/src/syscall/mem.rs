@@ -105,6 +105,9 @@ pub fn mincore(addr: u64, len: u64, vec: u64) -> SysResult {
     }
     let mut done = 0u64;
     while done < pages {
+        if done != 0 && super::fs::chunk_break() {
+            return Err(EINTR);
+        }
         let n = (pages - done).min(MINCORE_BATCH_PAGES);
         let start = addr + done * 4096;
         // Residency is collected under the lock, written out after it.

@@ -314,7 +314,7 @@ pub fn getrandom(buf: u64, len: u64, flags: u32) -> SysResult {
     let mut block = super::fs::bounce(len)?;
     let mut done = 0u64;
     while done < len {
-        if done != 0 && proc::signal::pending_fatal().is_some() {
+        if done != 0 && super::fs::chunk_break() {
             break;
         }
         let want = ((len - done) as usize).min(block.len());
