@@ -6,7 +6,7 @@
 //! booted us.
 
 use bootloader_api::info::{MemoryRegion, MemoryRegionKind};
-use mm::e820::{E820Error, E820Table, E820Type, Firmware};
+use mm::phys::e820::{E820Error, E820Table, E820Type, Firmware};
 
 /// Guess the firmware from the region kinds (UEFI maps always contain some
 /// non-conventional UEFI type; BIOS maps carry raw E820 types).

@@ -16,8 +16,8 @@
 use x86_64::registers::control::Cr2;
 
 use arch::trap::TrapFrame;
-use mm::address_space::TASK_SIZE;
-use mm::fault::{FaultError, FaultKind};
+use mm::vm::address_space::TASK_SIZE;
+use mm::vm::fault::{FaultError, FaultKind};
 
 use crate::proc::{self, exit, oom, signal};
 
@@ -25,7 +25,7 @@ use crate::proc::{self, exit, oom, signal};
 pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> {
     loop {
         let me = proc::current();
-        let Some(mm) = me.mm() else { return Err(FaultError::Segv(mm::fault::SegvCode::MapErr)) };
+        let Some(mm) = me.mm() else { return Err(FaultError::Segv(mm::vm::fault::SegvCode::MapErr)) };
         let lim = me.mm_limits();
         drop(me);
         let r = {

@@ -7,7 +7,7 @@ use log::{LevelFilter, info};
 use spin::Once;
 
 use arch::{cpu, fbcon, firmware_map, gdt, idt, logger, serial, time};
-use mm::e820::E820Table;
+use mm::phys::e820::E820Table;
 
 use crate::layout;
 

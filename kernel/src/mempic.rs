@@ -40,7 +40,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use arch::fbcon::{self, Console, Rgb};
 use mm::addr::PAGE_SHIFT;
 use mm::frame_map::{self, ClassCounts, FrameClass, NR_CLASSES, OWNED_CLASSES};
-use mm::zone::ZoneType;
+use mm::phys::zone::ZoneType;
 use spin::Mutex;
 
 use crate::mem::page_alloc;

@@ -14,7 +14,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use mm::address_space::TASK_SIZE;
+use mm::vm::address_space::TASK_SIZE;
 
 use crate::errno::{EFAULT, ENAMETOOLONG, ENOMEM, Errno};
 
@@ -55,7 +55,7 @@ fn no_kernel_only_pages(addr: u64, len: u64) -> bool {
     let phys = crate::mem::direct_map();
     let mut va = addr & !0xfff;
     while va < addr + len {
-        if let Some(t) = mm::page_table::translate(phys, root, mm::addr::VirtAddr::new(va)) {
+        if let Some(t) = mm::vm::page_table::translate(phys, root, mm::addr::VirtAddr::new(va)) {
             if !t.flags.contains(x86_64::structures::paging::PageTableFlags::USER_ACCESSIBLE) {
                 return false;
             }

@@ -5,7 +5,7 @@
 //! # First table: frames
 //!
 //! What is measured: the cost of one allocation plus its free ("one op") in
-//! `mm::page_alloc::PageAllocator` (`alloc_pages(GFP_KERNEL, order)` and
+//! `mm::phys::page_alloc::PageAllocator` (`alloc_pages(GFP_KERNEL, order)` and
 //! `free_pages`, the full entry points: zonelist walk, watermark check,
 //! descriptor setup and checks, the zone lock, split and coalesce) and in
 //! `buddy_system_allocator::FrameAllocator` (frame numbers kept in one
@@ -101,13 +101,13 @@ use std::time::{Duration, Instant};
 
 use buddy_system_allocator::FrameAllocator;
 use mm::addr::{PAGE_SIZE, Pfn};
-use mm::buddy::NR_ORDERS;
-use mm::gfp::GFP_KERNEL;
-use mm::kmalloc::Kmalloc;
-use mm::memblock::{Memblock, NUMA_NO_NODE};
-use mm::numa::Topology;
-use mm::page_alloc::PageAllocator;
-use mm::slab::{CacheRegistry, KmemCache, SlabFlags};
+use mm::phys::buddy::NR_ORDERS;
+use mm::phys::gfp::GFP_KERNEL;
+use mm::kalloc::kmalloc::Kmalloc;
+use mm::phys::memblock::{Memblock, NUMA_NO_NODE};
+use mm::phys::numa::Topology;
+use mm::phys::page_alloc::PageAllocator;
+use mm::kalloc::slab::{CacheRegistry, KmemCache, SlabFlags};
 use mm::testing::SimRam;
 use talc::DefaultBinning;
 use talc::base::Talc;
@@ -297,7 +297,7 @@ fn main() {
 
     println!("mm host benchmarks (median of {ROUNDS} rounds, ns per alloc+free pair)");
     println!("note: machines are shared and noisy; compare the ratios, not the absolute numbers");
-    println!("{:<36}{:>11}{:>25}{:>8}", "benchmark", "mm::buddy", "buddy_system_allocator", "ratio");
+    println!("{:<36}{:>11}{:>25}{:>8}", "benchmark", "mm::phys::buddy", "buddy_system_allocator", "ratio");
     let started = Instant::now();
     for order in [0u32, 3] {
         for pattern in [Pattern::Pair, Pattern::BatchRev, Pattern::BatchScrambled] {

@@ -40,10 +40,10 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::addr::{PAGE_SHIFT, Pfn};
-use crate::buddy::{MAX_ORDER, NR_ORDERS};
-use crate::page::{Memmap, Page, PageFlags};
-use crate::page_alloc::PageAllocator;
-use crate::zone::{Zone, ZoneType};
+use crate::phys::buddy::{MAX_ORDER, NR_ORDERS};
+use crate::phys::page::{Memmap, Page, PageFlags};
+use crate::phys::page_alloc::PageAllocator;
+use crate::phys::zone::{Zone, ZoneType};
 
 /// Who owns a page frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,4 +1,19 @@
-//! The seam between mm and the machine: how mm reaches physical memory.
+//! Physical memory: the seam between mm and the machine, and the layer
+//! that manages page frames, bottom up:
+//!
+//! ```text
+//! e820       firmware memory map
+//! memblock   boot-time allocator: memory and reserved region arrays
+//! numa       nodes, their memory ranges and SLIT distances
+//! page       page descriptors (struct page) in per-section arrays
+//! zone       zones per node, spans, watermarks, counters
+//! buddy      per-zone free lists by order and migrate type
+//! gfp        allocation flags
+//! page_alloc zonelists, the allocation entry points, hand-off
+//! vmstat     page counters by use
+//! ```
+//!
+//! The seam: how mm reaches physical memory.
 //!
 //! mm never dereferences a physical address itself. It asks a [`PhysMem`]
 //! for the kernel-virtual address of a physical range. In the kernel that is
@@ -6,6 +21,16 @@
 //! `Vec<u8>` arena that plays the role of RAM (see `testing`), so every
 //! page-table entry, free-list link and page descriptor mm writes can be
 //! checked by the tests.
+
+pub mod buddy;
+pub mod e820;
+pub mod gfp;
+pub mod memblock;
+pub mod numa;
+pub mod page;
+pub mod page_alloc;
+pub mod vmstat;
+pub mod zone;
 
 use crate::addr::PhysAddr;
 

@@ -56,26 +56,26 @@ impl SimRam {
 /// A leaked one-node machine of `size` bytes of RAM at physical 0 (the
 /// first page reserved, as on x86), with its buddy allocator ready and
 /// watermarks set: what most host tests above the buddy allocator run on.
-pub fn page_allocator(size: u64) -> &'static crate::page_alloc::PageAllocator {
+pub fn page_allocator(size: u64) -> &'static crate::phys::page_alloc::PageAllocator {
     let ram = SimRam::new(0, size);
-    let mut mb = crate::memblock::Memblock::new();
+    let mut mb = crate::phys::memblock::Memblock::new();
     mb.set_phys(ram.window);
     mb.add(0, size).expect("testing: memblock add");
     mb.reserve(0, crate::addr::PAGE_SIZE, "first page").expect("testing: memblock reserve");
-    let topo = crate::numa::Topology::single_node(size);
+    let topo = crate::phys::numa::Topology::single_node(size);
     topo.apply(&mut mb).expect("testing: topology");
-    let pa = std::boxed::Box::leak(std::boxed::Box::new(crate::page_alloc::PageAllocator::new(&mut mb, topo, ram.window).expect("testing: page allocator")));
+    let pa = std::boxed::Box::leak(std::boxed::Box::new(crate::phys::page_alloc::PageAllocator::new(&mut mb, topo, ram.window).expect("testing: page allocator")));
     pa.free_boot_memory(&mb);
     pa.setup_watermarks(None);
     pa
 }
 
 /// Page-table pages taken from a page allocator (zeroed order-0 pages).
-pub struct PaTables(pub &'static crate::page_alloc::PageAllocator);
+pub struct PaTables(pub &'static crate::phys::page_alloc::PageAllocator);
 
-impl crate::page_table::TableAlloc for PaTables {
+impl crate::vm::page_table::TableAlloc for PaTables {
     fn alloc_table(&self) -> Option<crate::addr::PhysAddr> {
-        self.0.alloc_pages(crate::gfp::Gfp::ZERO, 0).map(|p| crate::addr::PhysAddr::new(p.phys()))
+        self.0.alloc_pages(crate::phys::gfp::Gfp::ZERO, 0).map(|p| crate::addr::PhysAddr::new(p.phys()))
     }
     fn free_table(&self, pa: crate::addr::PhysAddr) {
         self.0.free_pages(crate::addr::Pfn::from_phys(pa.as_u64()), 0).expect("testing: freeing a page table");
@@ -86,7 +86,7 @@ impl crate::page_table::TableAlloc for PaTables {
 #[derive(Default)]
 pub struct Flushes(pub core::sync::atomic::AtomicU64);
 
-impl crate::tlb::TlbFlusher for Flushes {
+impl crate::vm::tlb::TlbFlusher for Flushes {
     fn flush_page(&self, _va: u64) {
         self.0.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     }

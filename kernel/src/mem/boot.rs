@@ -18,13 +18,13 @@ use log::{Level, info, warn};
 use arch::logger::LineLogger;
 use formats::elf::Elf;
 use mm::addr::{PAGE_SIZE, PhysAddr, VirtAddr};
-use mm::e820::{E820Table, E820Type};
-use mm::memblock::Memblock;
-use mm::numa::Topology;
-use mm::page_alloc::PageAllocator;
-use mm::page_table;
+use mm::phys::e820::{E820Table, E820Type};
+use mm::phys::memblock::Memblock;
+use mm::phys::numa::Topology;
+use mm::phys::page_alloc::PageAllocator;
+use mm::vm::page_table;
 use mm::phys::{LinearWindow, PhysMem};
-use mm::zone::ZoneType;
+use mm::phys::zone::ZoneType;
 
 use crate::layout::PAGE_OFFSET;
 
@@ -251,9 +251,9 @@ pub fn init(e820: &E820Table, snap: &BootSnapshot) -> &'static PageAllocator {
     info!(
         "memmap: {} sections of {} MiB, {} KiB of page descriptors ({} bytes each, {}.{:02}% of RAM)",
         pa.memmap.populated_sections,
-        1u64 << (mm::page::SECTION_SIZE_BITS - 20),
+        1u64 << (mm::phys::page::SECTION_SIZE_BITS - 20),
         pa.memmap.memmap_bytes / 1024,
-        core::mem::size_of::<mm::page::Page>(),
+        core::mem::size_of::<mm::phys::page::Page>(),
         pa.memmap.memmap_bytes * 100 / mb.memory.total_size().max(1),
         (pa.memmap.memmap_bytes * 10000 / mb.memory.total_size().max(1)) % 100
     );
@@ -288,9 +288,9 @@ pub fn init(e820: &E820Table, snap: &BootSnapshot) -> &'static PageAllocator {
             z.present,
             z.managed(),
             z.free_pages(),
-            z.watermark(mm::zone::Watermark::Min),
-            z.watermark(mm::zone::Watermark::Low),
-            z.watermark(mm::zone::Watermark::High)
+            z.watermark(mm::phys::zone::Watermark::Min),
+            z.watermark(mm::phys::zone::Watermark::Low),
+            z.watermark(mm::phys::zone::Watermark::High)
         );
     }
     info!("/proc/buddyinfo:");

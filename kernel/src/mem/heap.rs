@@ -114,7 +114,7 @@ fn alloc_error(layout: Layout) -> ! {
         layout.align(),
         comm,
         task.as_ref().map_or(0, |t| t.pid),
-        mm::kmalloc::KMALLOC_MAX_SIZE
+        mm::kalloc::kmalloc::KMALLOC_MAX_SIZE
     );
     drop(inner);
     panic!("heap: out of memory: {} bytes (align {}) for an allocation that cannot fail", layout.size(), layout.align());

@@ -29,13 +29,13 @@ use x86_64::structures::paging::PageTableFlags as F;
 
 use formats::elf::{Elf, PT_GNU_RELRO};
 use mm::addr::{PAGE_SIZE, Pfn, PhysAddr, VirtAddr};
-use mm::e820::E820Table;
-use mm::gfp::Gfp;
-use mm::page::PageFlags;
-use mm::page_table::{self, MapSize, Mapper, TableAlloc};
+use mm::phys::e820::E820Table;
+use mm::phys::gfp::Gfp;
+use mm::phys::page::PageFlags;
+use mm::vm::page_table::{self, MapSize, Mapper, TableAlloc};
 use mm::phys::PhysMem;
-use mm::tlb::TlbFlusher;
-use mm::vmalloc::{KernelSpace, VmKind, Vmalloc, VmallocError};
+use mm::vm::tlb::TlbFlusher;
+use mm::kalloc::vmalloc::{KernelSpace, VmKind, Vmalloc, VmallocError};
 
 use crate::layout::{BOOTLOADER_WINDOW_START, KERNEL_BASE, PAGE_OFFSET, VMALLOC_END, VMALLOC_START};
 use crate::mem::boot::BootSnapshot;

@@ -14,8 +14,8 @@ pub mod user;
 
 use spin::{Mutex, MutexGuard, Once};
 
-use mm::memblock::Memblock;
-use mm::page_alloc::PageAllocator;
+use mm::phys::memblock::Memblock;
+use mm::phys::page_alloc::PageAllocator;
 use mm::phys::LinearWindow;
 
 static DIRECT_MAP: Once<LinearWindow> = Once::new();

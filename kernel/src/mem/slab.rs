@@ -1,12 +1,12 @@
-//! The kernel's slab caches and kmalloc (see `mm::slab`, `mm::kmalloc`).
+//! The kernel's slab caches and kmalloc (see `mm::kalloc::slab`, `mm::kalloc::kmalloc`).
 //!
 //! `slub_debug` on the command line turns on red zones and poisoning for
 //! every kmalloc cache, as Linux's `slub_debug=ZP` does.
 
 use spin::Once;
 
-use mm::kmalloc::Kmalloc;
-use mm::slab::{CacheRegistry, SLAB_DEBUG, SlabFlags};
+use mm::kalloc::kmalloc::Kmalloc;
+use mm::kalloc::slab::{CacheRegistry, SLAB_DEBUG, SlabFlags};
 
 static REGISTRY: CacheRegistry = CacheRegistry::new();
 static KMALLOC: Once<Kmalloc> = Once::new();

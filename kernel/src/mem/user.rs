@@ -7,9 +7,9 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use spin::Once;
 
 use mm::addr::Pfn;
-use mm::address_space::{DEFAULT_MAX_MAP_COUNT, MmEnv};
-use mm::gfp::{GFP_KERNEL, Gfp};
-use mm::overcommit::Overcommit;
+use mm::vm::address_space::{DEFAULT_MAX_MAP_COUNT, MmEnv};
+use mm::phys::gfp::{GFP_KERNEL, Gfp};
+use mm::vm::overcommit::Overcommit;
 
 use super::kvm::{TABLES, TLB, kernel_root};
 

@@ -28,8 +28,8 @@ use alloc::vec::Vec;
 use arch::trap::TrapFrame;
 use formats::elf::{Elf, ElfError};
 use mm::addr::PAGE_SIZE;
-use mm::address_space::{AddressSpace, ELF_ET_DYN_BASE, MMAP_MIN_ADDR, MmEnv, Rlimits, STACK_TOP, TASK_SIZE};
-use mm::mmap::{FileMapping, MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MmapRequest, PROT_EXEC, PROT_READ, PROT_WRITE};
+use mm::vm::address_space::{AddressSpace, ELF_ET_DYN_BASE, MMAP_MIN_ADDR, MmEnv, Rlimits, STACK_TOP, TASK_SIZE};
+use mm::vm::mmap::{FileMapping, MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MmapRequest, PROT_EXEC, PROT_READ, PROT_WRITE};
 
 use super::{Creds, Pid, Task, UserMm, current, exit, sched};
 use crate::errno::*;
@@ -174,7 +174,7 @@ pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(path: &str, cwd: &str, argv: &[A], e
     Ok(Image { space, entry, sp, path: String::from(path), name })
 }
 
-fn map_segments(space: &mut AddressSpace, env: &MmEnv<'_>, elf: &Elf, object: &Arc<mm::file::MemObject>, bias: u64, lim: &Rlimits) -> Result<(), Errno> {
+fn map_segments(space: &mut AddressSpace, env: &MmEnv<'_>, elf: &Elf, object: &Arc<mm::vm::file::MemObject>, bias: u64, lim: &Rlimits) -> Result<(), Errno> {
     let file = FileMapping { object: object.clone(), readable: true, writable: false };
     let mut brk = 0;
     let (mut start_code, mut end_code, mut start_data, mut end_data) = (u64::MAX, 0, u64::MAX, 0);

@@ -1,7 +1,7 @@
 //! fork(2), vfork(2) and clone(2) for new processes (cf. kernel/fork.c).
 //!
 //! The child gets a copy of the parent's address space (copy-on-write, see
-//! `mm::fork`), a new kernel stack, the parent's open files (sharing their
+//! `mm::vm::fork`), a new kernel stack, the parent's open files (sharing their
 //! offsets, as Linux does), credentials, limits and signal dispositions,
 //! and the parent's registers with rax = 0. vfork shares the address space
 //! instead and puts the parent to sleep until the child execs or exits.

@@ -40,7 +40,7 @@ use core::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use spin::Mutex;
 
 use arch::fpu::FpuState;
-use mm::address_space::{AddressSpace, Rlimits};
+use mm::vm::address_space::{AddressSpace, Rlimits};
 use mm::sync::IrqLock;
 
 use crate::vfs::FdTable;

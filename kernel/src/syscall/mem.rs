@@ -7,15 +7,15 @@
 
 use alloc::sync::Arc;
 
-use mm::address_space::AddressSpace;
-use mm::mmap::{FileMapping, MAP_ANONYMOUS, MmapRequest};
+use mm::vm::address_space::AddressSpace;
+use mm::vm::mmap::{FileMapping, MAP_ANONYMOUS, MmapRequest};
 
 use super::SysResult;
 use crate::errno::*;
 use crate::proc::{UserMm, current};
 
 /// Run `f` on the current address space.
-pub(super) fn with_mm<R>(f: impl FnOnce(&mut AddressSpace, &mm::address_space::MmEnv<'_>, &mm::address_space::Rlimits) -> R) -> Result<R, Errno> {
+pub(super) fn with_mm<R>(f: impl FnOnce(&mut AddressSpace, &mm::vm::address_space::MmEnv<'_>, &mm::vm::address_space::Rlimits) -> R) -> Result<R, Errno> {
     let me = current();
     let lim = me.mm_limits();
     let mm: Arc<UserMm> = me.mm().ok_or(EFAULT)?;

@@ -15,7 +15,7 @@ mod sys;
 mod time;
 
 use arch::trap::TrapFrame;
-use mm::address_space::TASK_SIZE;
+use mm::vm::address_space::TASK_SIZE;
 
 use crate::errno::*;
 

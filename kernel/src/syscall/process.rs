@@ -46,7 +46,7 @@ pub fn clone(frame: &mut TrapFrame, flags: u64, stack: u64, parent_tid: u64, chi
     };
     // copy_thread -> do_arch_prctl_64(ARCH_SET_FS): a TLS base at or above
     // TASK_SIZE_MAX (kernel half or non-canonical) is EPERM.
-    if flags & CLONE_SETTLS != 0 && tls >= mm::address_space::TASK_SIZE {
+    if flags & CLONE_SETTLS != 0 && tls >= mm::vm::address_space::TASK_SIZE {
         return Err(EPERM);
     }
     let mut f = *frame;
@@ -236,7 +236,7 @@ const ARCH_GET_GS: u32 = 0x1004;
 pub fn arch_prctl(code: u32, addr: u64) -> SysResult {
     match code {
         ARCH_SET_FS => {
-            if addr >= mm::address_space::TASK_SIZE {
+            if addr >= mm::vm::address_space::TASK_SIZE {
                 return Err(EPERM);
             }
             current().set_fs_base(addr);

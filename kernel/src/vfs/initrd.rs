@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use spin::Once;
 
 use formats::cpio;
-use mm::file::MemObject;
+use mm::vm::file::MemObject;
 
 use super::{Inode, MemDir, S_IFDIR, S_IFMT, S_IFREG, Stat};
 use crate::errno::Errno;

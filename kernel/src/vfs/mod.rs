@@ -27,7 +27,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use spin::{Mutex, Once};
 
-use mm::file::MemObject;
+use mm::vm::file::MemObject;
 
 use crate::errno::*;
 use crate::usercopy::Pod;

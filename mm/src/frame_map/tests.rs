@@ -4,11 +4,11 @@
 
 use super::*;
 use crate::addr::PAGE_SIZE;
-use crate::gfp::{GFP_KERNEL, Gfp};
-use crate::kmalloc::Kmalloc;
-use crate::memblock::Memblock;
-use crate::numa::Topology;
-use crate::slab::{CacheRegistry, SlabFlags};
+use crate::phys::gfp::{GFP_KERNEL, Gfp};
+use crate::kalloc::kmalloc::Kmalloc;
+use crate::phys::memblock::Memblock;
+use crate::phys::numa::Topology;
+use crate::kalloc::slab::{CacheRegistry, SlabFlags};
 use crate::testing::SimRam;
 use alloc::boxed::Box;
 use alloc::string::String;

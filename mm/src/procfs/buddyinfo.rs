@@ -7,8 +7,8 @@
 
 use core::fmt;
 
-use crate::buddy::NR_ORDERS;
-use crate::page_alloc::PageAllocator;
+use crate::phys::buddy::NR_ORDERS;
+use crate::phys::page_alloc::PageAllocator;
 
 pub fn render(pa: &PageAllocator, w: &mut dyn fmt::Write) -> fmt::Result {
     for z in pa.zones().filter(|z| z.present > 0) {

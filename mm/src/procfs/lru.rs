@@ -24,8 +24,8 @@
 //! `nr_mapped`): page-cache and shmem pages mapped by at least one process.
 
 use crate::addr::Pfn;
-use crate::page::PageFlags;
-use crate::page_alloc::PageAllocator;
+use crate::phys::page::PageFlags;
+use crate::phys::page_alloc::PageAllocator;
 
 /// Pages per LRU list, and mapped file pages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -141,8 +141,8 @@ mod tests {
     #[test]
     fn walk_counts_mapped_file_pages_by_zone_and_node() {
         let pa = crate::testing::page_allocator(64 << 20);
-        let a = pa.alloc_pages(crate::gfp::Gfp::ZERO, 0).unwrap();
-        let f = pa.alloc_pages(crate::gfp::Gfp::ZERO, 0).unwrap();
+        let a = pa.alloc_pages(crate::phys::gfp::Gfp::ZERO, 0).unwrap();
+        let f = pa.alloc_pages(crate::phys::gfp::Gfp::ZERO, 0).unwrap();
         let before = LruCounts::of_all(pa);
         pa.page(a).unwrap().insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
         let fp = pa.page(f).unwrap();
@@ -171,7 +171,7 @@ mod tests {
     fn meminfo_vmstat_and_zoneinfo_agree() {
         let pa = crate::testing::page_allocator(64 << 20);
         for i in 0..5 {
-            let p = pa.alloc_pages(crate::gfp::Gfp::ZERO, 0).unwrap();
+            let p = pa.alloc_pages(crate::phys::gfp::Gfp::ZERO, 0).unwrap();
             let pg = pa.page(p).unwrap();
             match i {
                 0 | 1 => pg.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED),

@@ -10,8 +10,8 @@
 use core::fmt;
 
 use super::lru::LruCounts;
-use crate::page_alloc::PageAllocator;
-use crate::zone::Watermark;
+use crate::phys::page_alloc::PageAllocator;
+use crate::phys::zone::Watermark;
 
 /// Values in pages unless the name says kB.
 #[derive(Clone, Copy, Debug, Default)]

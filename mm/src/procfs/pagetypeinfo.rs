@@ -17,8 +17,8 @@
 
 use core::fmt;
 
-use crate::buddy::{MigrateType, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES};
-use crate::page_alloc::PageAllocator;
+use crate::phys::buddy::{MigrateType, NR_ORDERS, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES};
+use crate::phys::page_alloc::PageAllocator;
 
 pub fn render(pa: &PageAllocator, w: &mut dyn fmt::Write) -> fmt::Result {
     writeln!(w, "Page block order: {PAGEBLOCK_ORDER}")?;

@@ -17,10 +17,10 @@
 use core::fmt::{self, Write};
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
-use crate::address_space::{AddressSpace, MmEnv};
-use crate::page::PageFlags;
-use crate::page_table::Leaf;
-use crate::vma::{Backing, VmFlags, Vma};
+use crate::vm::address_space::{AddressSpace, MmEnv};
+use crate::phys::page::PageFlags;
+use crate::vm::page_table::Leaf;
+use crate::vm::vma::{Backing, VmFlags, Vma};
 
 /// Device number shown for initrd files and shmem (major 0, minor 1).
 const OBJ_DEV: (u32, u32) = (0, 1);

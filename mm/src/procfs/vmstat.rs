@@ -13,9 +13,9 @@ use core::sync::atomic::Ordering;
 
 use super::lru::LruCounts;
 use crate::addr::Pfn;
-use crate::page::PageFlags;
-use crate::page_alloc::PageAllocator;
-use crate::zone::ZoneType;
+use crate::phys::page::PageFlags;
+use crate::phys::page_alloc::PageAllocator;
+use crate::phys::zone::ZoneType;
 
 /// Anonymous pages with a map count above one (a walk over the memmap).
 pub fn nr_anon_shared(pa: &PageAllocator) -> u64 {

@@ -29,9 +29,9 @@ use core::fmt;
 use core::sync::atomic::Ordering;
 
 use super::lru::{self, LruCounts};
-use crate::buddy::NR_ORDERS;
-use crate::page_alloc::PageAllocator;
-use crate::zone::Watermark;
+use crate::phys::buddy::NR_ORDERS;
+use crate::phys::page_alloc::PageAllocator;
+use crate::phys::zone::Watermark;
 
 /// Extra per-node statistics supplied by the layers above the page
 /// allocator (LRU lists, anon/file pages...), printed under

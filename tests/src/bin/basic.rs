@@ -131,7 +131,7 @@ fn machine_check_panics_with_a_clear_message() {
 fn ist_stacks_have_guard_pages() {
     let root = mm::addr::PhysAddr::new(arch::mmu::current_root());
     let phys = kernel::mem::direct_map();
-    let mapped = |va: u64| mm::page_table::translate(phys, root, mm::addr::VirtAddr::new(va)).is_some();
+    let mapped = |va: u64| mm::vm::page_table::translate(phys, root, mm::addr::VirtAddr::new(va)).is_some();
     for ist in [arch::gdt::IST_DOUBLE_FAULT, arch::gdt::IST_NMI, arch::gdt::IST_MACHINE_CHECK] {
         let (bottom, top) = arch::gdt::ist_stack_range(ist);
         assert!(mapped(bottom) && mapped(top - 8), "IST{ist} stack {bottom:#x}..{top:#x} not mapped");

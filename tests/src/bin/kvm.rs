@@ -18,9 +18,9 @@ use bootloader_api::{BootInfo, entry_point};
 use kernel::ktest;
 use kernel::mem::{kvm, page_alloc, slab};
 use mm::addr::{PAGE_SIZE, Pfn};
-use mm::page::PageFlags;
+use mm::phys::page::PageFlags;
 use mm::phys::PhysMem;
-use mm::slab::{KmemCache, SLAB_DEBUG, SlabError, SlabFlags};
+use mm::kalloc::slab::{KmemCache, SLAB_DEBUG, SlabError, SlabFlags};
 use spin::Mutex;
 
 entry_point!(main, config = &kernel::BOOT_CONFIG);
@@ -89,10 +89,10 @@ fn reading_a_user_page_from_the_kernel_faults_under_smap() {
     assert!(arch::cpu::features().smap, "this CPU has no SMAP");
     // Map one page as user-accessible in the low half of the kernel tables.
     let pa = page_alloc();
-    let frame = pa.alloc_pages(mm::gfp::GFP_KERNEL | mm::gfp::Gfp::ZERO, 0).unwrap();
-    let mut m = mm::page_table::Mapper::new(kernel::mem::direct_map(), &kvm::TABLES, kvm::kernel_root());
+    let frame = pa.alloc_pages(mm::phys::gfp::GFP_KERNEL | mm::phys::gfp::Gfp::ZERO, 0).unwrap();
+    let mut m = mm::vm::page_table::Mapper::new(kernel::mem::direct_map(), &kvm::TABLES, kvm::kernel_root());
     use x86_64::structures::paging::PageTableFlags as F;
-    m.map_page(0x4000_0000, frame.phys(), mm::page_table::MapSize::Size4K, F::USER_ACCESSIBLE | F::WRITABLE).unwrap();
+    m.map_page(0x4000_0000, frame.phys(), mm::vm::page_table::MapSize::Size4K, F::USER_ACCESSIBLE | F::WRITABLE).unwrap();
     // SAFETY: deliberately invalid under SMAP.
     let v = unsafe { core::ptr::read_volatile(0x4000_0000 as *const u64) };
     core::hint::black_box(v);

@@ -20,10 +20,10 @@ use bootloader_api::{BootInfo, entry_point};
 use kernel::ktest;
 use kernel::mem::page_alloc;
 use mm::addr::Pfn;
-use mm::buddy::NR_ORDERS;
+use mm::phys::buddy::NR_ORDERS;
 use mm::frame_map::{FrameClass, FrameMap, Layout};
-use mm::gfp::GFP_KERNEL;
-use mm::page_alloc::PageAllocator;
+use mm::phys::gfp::GFP_KERNEL;
+use mm::phys::page_alloc::PageAllocator;
 
 entry_point!(main, config = &kernel::BOOT_CONFIG);
 

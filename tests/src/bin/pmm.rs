@@ -21,11 +21,11 @@ use bootloader_api::{BootInfo, entry_point};
 use kernel::ktest;
 use kernel::mem::page_alloc;
 use mm::addr::{PAGE_SIZE, Pfn, PhysAddr};
-use mm::gfp::{GFP_DMA, GFP_DMA32, GFP_HIGHUSER_MOVABLE, GFP_KERNEL, Gfp};
-use mm::page::{Page, PageFlags};
-use mm::page_alloc::FreeError;
+use mm::phys::gfp::{GFP_DMA, GFP_DMA32, GFP_HIGHUSER_MOVABLE, GFP_KERNEL, Gfp};
+use mm::phys::page::{Page, PageFlags};
+use mm::phys::page_alloc::FreeError;
 use mm::phys::PhysMem;
-use mm::zone::ZoneType;
+use mm::phys::zone::ZoneType;
 
 entry_point!(main, config = &kernel::BOOT_CONFIG);
 
@@ -144,7 +144,7 @@ fn page_descriptors_are_64_bytes_and_cover_ram() {
             assert_eq!(p.node(), r.nid);
         }
     }
-    let expected = pa.memmap.populated_sections * mm::page::PAGES_PER_SECTION * 64;
+    let expected = pa.memmap.populated_sections * mm::phys::page::PAGES_PER_SECTION * 64;
     assert_eq!(pa.memmap.memmap_bytes, expected);
 }
 
@@ -162,7 +162,7 @@ fn zones_match_the_firmware_map() {
             assert!(z.start_pfn * PAGE_SIZE >= lo && z.end_pfn() * PAGE_SIZE <= hi, "zone {} outside its range", z.name());
         }
         if z.is_populated() {
-            use mm::zone::Watermark::*;
+            use mm::phys::zone::Watermark::*;
             assert!(z.watermark(Min) > 0 && z.watermark(Min) < z.watermark(Low) && z.watermark(Low) < z.watermark(High));
         }
     }

@@ -1,0 +1,694 @@
+//! The slab allocator: caches of equal-sized objects carved out of buddy
+//! pages (cf. mm/slub.c, mm/slab_common.c).
+//!
+//! A cache hands out objects of one size. It takes a block of `2^order`
+//! pages from the buddy allocator (a *slab*), cuts it into objects, and
+//! keeps each slab on one of three lists:
+//!
+//! ```text
+//!   partial: some objects in use    <- allocation takes from here first
+//!   full:    every object in use
+//!   free:    no object in use       <- kept for reuse, given back by shrink
+//! ```
+//!
+//! Free objects are chained through a pointer stored inside the free object
+//! itself (at offset 0, or after the object when a constructor must keep
+//! the object's contents intact). The slab's state lives in the descriptor
+//! of its first page, as in SLUB: `PG_slab` on every page, the cache in
+//! `private`, the freelist in `mapping`, the objects in use in `index`. So
+//! from any object pointer, `phys -> pfn -> page -> compound head` finds the
+//! slab and its cache, which is how `kfree` works without being told the
+//! size.
+//!
+//! The slab order is the smallest (up to order 3) that wastes at most 1/16
+//! of the slab, as `calculate_order` does.
+//!
+//! Debug mode (`SlabFlags::RED_ZONE | SlabFlags::POISON`, Linux's
+//! `slub_debug=ZP`) changes each object's layout to
+//!
+//! ```text
+//!   [left red zone][object ...........][right red zone][free pointer]
+//!    0xbb free / 0xcc in use           0xbb / 0xcc
+//!                  0x6b..0x6b 0xa5 while free (poison)
+//! ```
+//!
+//! and checks it: on free, red zones that are not "in use" mean an overflow
+//! (or a double free, if they say "free"); on allocation, a poison pattern
+//! that changed means the object was written after it was freed. Problems
+//! are logged as `BUG <cache>: ...` and counted; a free that fails its checks
+//! is refused (the object leaks rather than corrupting the freelist).
+//!
+//! A cache is identified by its address (slab pages point back at it), so a
+//! cache must not move once it has allocated: [`KmemCache::create`] returns
+//! it as `&'static`, as `kmem_cache_create` returns a pointer.
+
+use alloc::vec::Vec;
+use core::fmt;
+use core::ptr::NonNull;
+use core::sync::atomic::Ordering;
+
+use bitflags::bitflags;
+
+use crate::addr::{PAGE_SIZE, Pfn};
+use crate::phys::gfp::Gfp;
+use crate::phys::page::{Page, PageFlags, PageList};
+use crate::phys::page_alloc::PageAllocator;
+use crate::sync::IrqLock;
+
+bitflags! {
+    /// Cache creation flags (cf. include/linux/slab.h).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct SlabFlags: u32 {
+        /// Align objects to a cache line (64 bytes).
+        const HWCACHE_ALIGN   = 1 << 0;
+        /// Objects can be reclaimed: counted as SReclaimable.
+        const RECLAIM_ACCOUNT = 1 << 1;
+        /// Red zones around each object.
+        const RED_ZONE        = 1 << 2;
+        /// Poison free objects.
+        const POISON          = 1 << 3;
+    }
+}
+
+/// Both debug features.
+pub const SLAB_DEBUG: SlabFlags = SlabFlags::RED_ZONE.union(SlabFlags::POISON);
+
+const RZ_INACTIVE: u8 = 0xbb;
+const RZ_ACTIVE: u8 = 0xcc;
+const POISON_FREE: u8 = 0x6b;
+const POISON_END: u8 = 0xa5;
+/// Highest slab order tried.
+const MAX_SLAB_ORDER: u32 = 3;
+/// Empty slabs a cache keeps before giving pages back at once: SLUB's
+/// `min_partial`, ilog2(size) / 2 clamped to 5..=10.
+fn min_free_slabs(size: usize) -> u64 {
+    ((usize::BITS - 1 - size.leading_zeros()) as u64 / 2).clamp(5, 10)
+}
+
+/// What went wrong in a cache operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlabError {
+    /// Object size 0 or too large for a slab, or a bad alignment.
+    BadGeometry,
+    /// The pointer is not an object of this cache.
+    NotOurs,
+    /// The pointer is inside a slab but not at an object's start.
+    NotObjectStart,
+    /// The object is already free.
+    DoubleFree,
+    /// A red zone was overwritten: the object was written out of bounds.
+    RedZoneOverwritten { offset: isize },
+    /// A free object's poison changed: it was written after being freed.
+    UseAfterFree { offset: usize },
+    /// `destroy` with objects still allocated.
+    StillInUse { objects: u64 },
+}
+
+impl fmt::Display for SlabError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SlabError::BadGeometry => write!(f, "bad object size or alignment"),
+            SlabError::NotOurs => write!(f, "pointer does not belong to this cache"),
+            SlabError::NotObjectStart => write!(f, "pointer is not the start of an object"),
+            SlabError::DoubleFree => write!(f, "double free"),
+            SlabError::RedZoneOverwritten { offset } => write!(f, "red zone overwritten at object offset {offset} (buffer overflow)"),
+            SlabError::UseAfterFree { offset } => write!(f, "poison overwritten at offset {offset}: object written after free"),
+            SlabError::StillInUse { objects } => write!(f, "slab cache still has {objects} objects"),
+        }
+    }
+}
+
+/// Counters of one cache.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub active_objs: u64,
+    pub num_objs: u64,
+    pub active_slabs: u64,
+    pub num_slabs: u64,
+    pub allocs: u64,
+    pub frees: u64,
+    pub debug_errors: u64,
+}
+
+struct SlabLists {
+    partial: PageList,
+    full: PageList,
+    free: PageList,
+    stats: CacheStats,
+    last_error: Option<SlabError>,
+}
+
+/// A cache of objects of one size.
+pub struct KmemCache {
+    pub name: &'static str,
+    /// Size asked for.
+    pub object_size: usize,
+    /// Alignment every object start has.
+    pub align: usize,
+    /// Stride: bytes per object in a slab, metadata included.
+    pub size: usize,
+    /// Offset of the object within its stride (the left red zone).
+    obj_offset: usize,
+    /// Offset of the free pointer within the stride.
+    freeptr_offset: usize,
+    pub order: u32,
+    pub objects_per_slab: u32,
+    pub flags: SlabFlags,
+    ctor: Option<fn(*mut u8)>,
+    pa: &'static PageAllocator,
+    lists: IrqLock<SlabLists>,
+}
+
+// SAFETY: all mutable state is behind the cache's IrqLock; object memory
+// belongs to whoever allocated it.
+unsafe impl Sync for KmemCache {}
+// SAFETY: as above.
+unsafe impl Send for KmemCache {}
+
+fn round_up(x: usize, a: usize) -> usize {
+    x.div_ceil(a) * a
+}
+
+/// Smallest order whose leftover is at most 1/16 of the slab.
+fn calculate_order(size: usize) -> Option<(u32, u32)> {
+    let mut best: Option<(u32, u32, usize)> = None;
+    for order in 0..=MAX_SLAB_ORDER {
+        let bytes = (PAGE_SIZE as usize) << order;
+        let objects = bytes / size;
+        if objects == 0 {
+            continue;
+        }
+        let waste = bytes % size;
+        if waste * 16 <= bytes {
+            return Some((order, objects as u32));
+        }
+        if best.is_none_or(|b| waste * 16 / bytes < b.2) {
+            best = Some((order, objects as u32, waste * 16 / bytes));
+        }
+    }
+    best.map(|b| (b.0, b.1))
+}
+
+impl KmemCache {
+    /// `kmem_cache_create(name, size, align, flags, ctor)`: a cache that
+    /// lives for the rest of the run. A constructor runs once per object
+    /// when its slab is created, and freed objects must be returned in their
+    /// constructed state (as in Linux).
+    pub fn create(
+        name: &'static str,
+        object_size: usize,
+        align: usize,
+        flags: SlabFlags,
+        ctor: Option<fn(*mut u8)>,
+        pa: &'static PageAllocator,
+    ) -> Result<&'static KmemCache, SlabError> {
+        let c = Self::new(name, object_size, align, flags, ctor, pa)?;
+        Ok(alloc::boxed::Box::leak(alloc::boxed::Box::new(c)))
+    }
+
+    /// A cache by value; it must be put in its final place (a static, a
+    /// leaked box) before its first allocation.
+    pub fn new(
+        name: &'static str,
+        object_size: usize,
+        align: usize,
+        flags: SlabFlags,
+        ctor: Option<fn(*mut u8)>,
+        pa: &'static PageAllocator,
+    ) -> Result<KmemCache, SlabError> {
+        if object_size == 0 || !align.is_power_of_two() || align > PAGE_SIZE as usize {
+            return Err(SlabError::BadGeometry);
+        }
+        let mut flags = flags;
+        if ctor.is_some() {
+            // Poison would destroy the constructed state (Linux does the same).
+            flags.remove(SlabFlags::POISON);
+        }
+        let mut align = align.max(8);
+        if flags.contains(SlabFlags::HWCACHE_ALIGN) && object_size > 32 {
+            align = align.max(64);
+        }
+        let body = round_up(object_size, 8);
+        let debug = flags.contains(SlabFlags::RED_ZONE);
+        let (obj_offset, freeptr_offset, size) = if debug {
+            let left = align;
+            let freeptr = left + body + 8;
+            (left, freeptr, round_up(freeptr + 8, align))
+        } else if ctor.is_some() || flags.contains(SlabFlags::POISON) {
+            (0, body, round_up(body + 8, align))
+        } else {
+            (0, 0, round_up(body, align))
+        };
+        let (order, objects_per_slab) = calculate_order(size).ok_or(SlabError::BadGeometry)?;
+        Ok(KmemCache {
+            name,
+            object_size,
+            align,
+            size,
+            obj_offset,
+            freeptr_offset,
+            order,
+            objects_per_slab,
+            flags,
+            ctor,
+            pa,
+            lists: IrqLock::new(SlabLists {
+                partial: PageList::new(),
+                full: PageList::new(),
+                free: PageList::new(),
+                stats: CacheStats::default(),
+                last_error: None,
+            }),
+        })
+    }
+
+    fn debug(&self) -> bool {
+        self.flags.contains(SlabFlags::RED_ZONE)
+    }
+
+    fn poison(&self) -> bool {
+        self.flags.contains(SlabFlags::POISON)
+    }
+
+    fn slab_pages(&self) -> u64 {
+        1 << self.order
+    }
+
+    fn cache_id(&self) -> u64 {
+        self as *const KmemCache as u64
+    }
+
+    /// Kernel address of the first byte of the slab whose head is `page`.
+    fn slab_base(&self, page: &Page) -> *mut u8 {
+        self.pa.phys().ptr(page.phys(), (PAGE_SIZE as usize) << self.order).expect("slab: slab page outside the physical window")
+    }
+
+    fn stride_of(&self, base: *mut u8, i: usize) -> *mut u8 {
+        // SAFETY: `i < objects_per_slab`, so the stride lies in the slab.
+        unsafe { base.add(i * self.size) }
+    }
+
+    fn freeptr(&self, stride: *mut u8) -> *mut u64 {
+        // SAFETY: the free pointer slot lies inside the stride; 8-aligned
+        // because `size` and `freeptr_offset` are multiples of 8.
+        unsafe { stride.add(self.freeptr_offset) as *mut u64 }
+    }
+
+    fn vmstat_add(&self, pages: i64) {
+        if self.flags.contains(SlabFlags::RECLAIM_ACCOUNT) {
+            self.pa.vmstat.slab_reclaimable.add(pages);
+        } else {
+            self.pa.vmstat.slab_unreclaimable.add(pages);
+        }
+    }
+
+    /// Fill a stride's debug bytes for a free object.
+    fn mark_free(&self, stride: *mut u8) {
+        if self.debug() {
+            // SAFETY: the left red zone is [0, obj_offset) of the stride, the
+            // right one [obj_offset + object_size, freeptr_offset) (padding
+            // to 8 bytes included); both inside.
+            unsafe {
+                core::ptr::write_bytes(stride, RZ_INACTIVE, self.obj_offset);
+                let right = self.obj_offset + self.object_size;
+                core::ptr::write_bytes(stride.add(right), RZ_INACTIVE, self.freeptr_offset - right);
+            }
+        }
+        if self.poison() {
+            // SAFETY: the object bytes are inside the stride.
+            unsafe {
+                let obj = stride.add(self.obj_offset);
+                core::ptr::write_bytes(obj, POISON_FREE, self.object_size - 1);
+                obj.add(self.object_size - 1).write(POISON_END);
+            }
+        }
+    }
+
+    /// Check a stride's red zones hold `want`; returns the first bad offset
+    /// relative to the object start and the byte found there.
+    fn check_red_zones(&self, stride: *mut u8, want: u8) -> Option<(isize, u8)> {
+        let ranges = [(0, self.obj_offset), (self.obj_offset + self.object_size, self.freeptr_offset)];
+        for (a, b) in ranges {
+            for off in a..b {
+                // SAFETY: offsets inside the stride.
+                let v = unsafe { stride.add(off).read() };
+                if v != want {
+                    return Some((off as isize - self.obj_offset as isize, v));
+                }
+            }
+        }
+        None
+    }
+
+    fn check_poison(&self, stride: *mut u8) -> Option<usize> {
+        // SAFETY: object bytes inside the stride.
+        let obj = unsafe { core::slice::from_raw_parts(stride.add(self.obj_offset), self.object_size) };
+        let (last, body) = obj.split_last()?;
+        if let Some(i) = body.iter().position(|&b| b != POISON_FREE) {
+            return Some(i);
+        }
+        (*last != POISON_END).then_some(self.object_size - 1)
+    }
+
+    fn report(&self, lists: &mut SlabLists, err: SlabError, obj: *const u8) {
+        lists.stats.debug_errors += 1;
+        lists.last_error = Some(err);
+        self.pa.vmstat.slab_debug_errors.inc();
+        log::error!("BUG {}: {} (object {:#x})", self.name, err, obj as u64);
+    }
+
+    /// Take a new slab from the buddy allocator and build its freelist.
+    fn new_slab(&self) -> Option<&'static Page> {
+        let mut gfp = Gfp::COMP | Gfp::DIRECT_RECLAIM;
+        if self.flags.contains(SlabFlags::RECLAIM_ACCOUNT) {
+            gfp |= Gfp::RECLAIMABLE;
+        }
+        // The kernel's own memory may dip into the reserve below the min
+        // watermark (Linux's ALLOC_HIGH): it is what lets the kernel keep
+        // running, and kill a process, when user pages have taken the rest.
+        let pfn = self.pa.alloc_pages(gfp | Gfp::NOWARN, self.order).or_else(|| self.pa.alloc_pages(gfp | Gfp::HIGH, self.order))?;
+        let head = self.pa.page(pfn)?;
+        for i in 0..self.slab_pages() {
+            if let Some(p) = self.pa.page(pfn.add(i)) {
+                p.insert_flags(PageFlags::SLAB);
+            }
+        }
+        head.private.store(self.cache_id(), Ordering::Relaxed);
+        let base = self.slab_base(head);
+        let mut next = 0u64;
+        for i in (0..self.objects_per_slab as usize).rev() {
+            let stride = self.stride_of(base, i);
+            self.mark_free(stride);
+            // SAFETY: the object lies in our new slab.
+            let obj = unsafe { stride.add(self.obj_offset) };
+            if let Some(ctor) = self.ctor {
+                ctor(obj);
+            }
+            // SAFETY: free pointer slot of this stride.
+            unsafe { self.freeptr(stride).write(next) };
+            next = obj as u64;
+        }
+        head.mapping.store(next, Ordering::Relaxed);
+        head.index.store(0, Ordering::Relaxed);
+        self.vmstat_add(self.slab_pages() as i64);
+        Some(head)
+    }
+
+    fn discard_slab(&self, head: &'static Page) {
+        let pfn = head.pfn();
+        for i in 0..self.slab_pages() {
+            if let Some(p) = self.pa.page(pfn.add(i)) {
+                p.remove_flags(PageFlags::SLAB);
+            }
+        }
+        head.private.store(0, Ordering::Relaxed);
+        head.mapping.store(0, Ordering::Relaxed);
+        head.index.store(0, Ordering::Relaxed);
+        self.vmstat_add(-(self.slab_pages() as i64));
+        if let Err(e) = self.pa.free_pages(pfn, self.order) {
+            log::error!("slab {}: cannot free slab at {:?}: {}", self.name, pfn, e);
+        }
+    }
+
+    /// `kmem_cache_alloc`.
+    pub fn alloc(&self) -> Option<NonNull<u8>> {
+        let mm = &self.pa.memmap;
+        let mut lists = self.lists.lock();
+        let head = loop {
+            if let Some(p) = lists.partial.front().and_then(|f| mm.page(f)) {
+                break p;
+            }
+            if let Some(p) = lists.free.pop_front(mm) {
+                lists.partial.push_front(mm, p);
+                break p;
+            }
+            // A new slab comes from the page allocator without the list lock
+            // held: under pressure its reclaim path may shrink this very
+            // cache (Linux's allocate_slab also runs unlocked).
+            drop(lists);
+            let p = self.new_slab()?;
+            lists = self.lists.lock();
+            lists.stats.num_slabs += 1;
+            lists.stats.num_objs += self.objects_per_slab as u64;
+            lists.partial.push_front(mm, p);
+        };
+        let obj = head.mapping.load(Ordering::Relaxed) as *mut u8;
+        let stride = obj.wrapping_sub(self.obj_offset);
+        // SAFETY: `obj` is the first free object of this slab.
+        let next = unsafe { self.freeptr(stride).read() };
+        head.mapping.store(next, Ordering::Relaxed);
+        let inuse = head.index.fetch_add(1, Ordering::Relaxed) + 1;
+        if inuse == 1 {
+            lists.stats.active_slabs += 1;
+        }
+        if inuse == self.objects_per_slab as u64 {
+            lists.partial.remove(mm, head);
+            lists.full.push_front(mm, head);
+        }
+        lists.stats.active_objs += 1;
+        lists.stats.allocs += 1;
+        if self.poison() {
+            if let Some(off) = self.check_poison(stride) {
+                self.report(&mut lists, SlabError::UseAfterFree { offset: off }, obj);
+            }
+        }
+        if self.debug() {
+            if let Some((off, _)) = self.check_red_zones(stride, RZ_INACTIVE) {
+                self.report(&mut lists, SlabError::RedZoneOverwritten { offset: off }, obj);
+            }
+            // SAFETY: red zones inside the stride.
+            unsafe {
+                core::ptr::write_bytes(stride, RZ_ACTIVE, self.obj_offset);
+                let right = self.obj_offset + self.object_size;
+                core::ptr::write_bytes(stride.add(right), RZ_ACTIVE, self.freeptr_offset - right);
+            }
+        }
+        NonNull::new(obj)
+    }
+
+    /// The slab head page of `obj`, if `obj` lies in a slab of this cache.
+    fn slab_of(&self, obj: *const u8) -> Result<&'static Page, SlabError> {
+        let pa = self.pa.phys().phys_of(obj).ok_or(SlabError::NotOurs)?;
+        let page = self.pa.page(Pfn::from_phys(pa.as_u64())).ok_or(SlabError::NotOurs)?;
+        let head = self.pa.memmap.compound_head(page);
+        if !head.has(PageFlags::SLAB) || head.private.load(Ordering::Relaxed) != self.cache_id() {
+            return Err(SlabError::NotOurs);
+        }
+        Ok(head)
+    }
+
+    /// `kmem_cache_free`. A pointer that is not one of our objects, or an
+    /// object already free, is reported and left alone.
+    pub fn free(&self, obj: NonNull<u8>) -> Result<(), SlabError> {
+        let obj = obj.as_ptr();
+        let mm = &self.pa.memmap;
+        let head = match self.slab_of(obj) {
+            Ok(h) => h,
+            Err(e) => {
+                let mut lists = self.lists.lock();
+                self.report(&mut lists, e, obj);
+                return Err(e);
+            }
+        };
+        let base = self.slab_base(head);
+        let off = (obj as usize).wrapping_sub(base as usize).wrapping_sub(self.obj_offset);
+        let mut lists = self.lists.lock();
+        if off % self.size != 0 || off / self.size >= self.objects_per_slab as usize {
+            self.report(&mut lists, SlabError::NotObjectStart, obj);
+            return Err(SlabError::NotObjectStart);
+        }
+        let stride = self.stride_of(base, off / self.size);
+        if self.debug() {
+            if let Some((o, _)) = self.check_red_zones(stride, RZ_ACTIVE) {
+                // Red zones that all say "free" mean the object is free
+                // already; anything else is an overwrite. Either way the
+                // object is not freed (it may be corrupt or still in use):
+                // it leaks, as in SLUB.
+                let err = if self.check_red_zones(stride, RZ_INACTIVE).is_none() { SlabError::DoubleFree } else { SlabError::RedZoneOverwritten { offset: o } };
+                self.report(&mut lists, err, obj);
+                return Err(err);
+            }
+        } else if head.mapping.load(Ordering::Relaxed) == obj as u64 {
+            // Without red zones only the cheap check Linux makes with
+            // CONFIG_SLAB_FREELIST_HARDENED: freeing the object that is
+            // already at the head of the freelist. Debug mode finds all.
+            self.report(&mut lists, SlabError::DoubleFree, obj);
+            return Err(SlabError::DoubleFree);
+        }
+        self.mark_free(stride);
+        // SAFETY: the free pointer slot of this object's stride.
+        unsafe { self.freeptr(stride).write(head.mapping.load(Ordering::Relaxed)) };
+        head.mapping.store(obj as u64, Ordering::Relaxed);
+        let inuse = head.index.fetch_sub(1, Ordering::Relaxed) - 1;
+        if inuse + 1 == self.objects_per_slab as u64 {
+            lists.full.remove(mm, head);
+            lists.partial.push_front(mm, head);
+        }
+        lists.stats.active_objs -= 1;
+        lists.stats.frees += 1;
+        if inuse == 0 {
+            lists.stats.active_slabs -= 1;
+            lists.partial.remove(mm, head);
+            if lists.free.len() >= min_free_slabs(self.size) {
+                lists.stats.num_slabs -= 1;
+                lists.stats.num_objs -= self.objects_per_slab as u64;
+                drop(lists);
+                self.discard_slab(head);
+            } else {
+                lists.free.push_front(mm, head);
+            }
+        }
+        Ok(())
+    }
+
+    /// `kmem_cache_shrink`: give every empty slab back. Returns pages freed.
+    pub fn shrink(&self) -> u64 {
+        let mm = &self.pa.memmap;
+        let mut freed = 0;
+        loop {
+            let mut lists = self.lists.lock();
+            let Some(head) = lists.free.pop_front(mm) else { break };
+            lists.stats.num_slabs -= 1;
+            lists.stats.num_objs -= self.objects_per_slab as u64;
+            drop(lists);
+            self.discard_slab(head);
+            freed += self.slab_pages();
+        }
+        freed
+    }
+
+    /// `shrink`, unless the cache is locked right now (reclaim from inside
+    /// an allocation).
+    pub fn try_shrink(&self) -> u64 {
+        if self.lists.is_locked() {
+            return 0;
+        }
+        self.shrink()
+    }
+
+    /// `kmem_cache_destroy`: refuses (and says so) while objects are in use.
+    pub fn destroy(&self) -> Result<(), SlabError> {
+        let active = self.lists.lock().stats.active_objs;
+        if active > 0 {
+            log::error!("kmem_cache_destroy {}: Slab cache still has objects ({} in use)", self.name, active);
+            return Err(SlabError::StillInUse { objects: active });
+        }
+        self.shrink();
+        Ok(())
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        self.lists.lock().stats
+    }
+
+    pub fn last_error(&self) -> Option<SlabError> {
+        self.lists.lock().last_error
+    }
+
+    /// Pages held by the cache's slabs.
+    pub fn pages(&self) -> u64 {
+        self.stats().num_slabs * self.slab_pages()
+    }
+
+    /// Whether `obj` lies in one of this cache's slabs.
+    pub fn owns(&self, obj: *const u8) -> bool {
+        self.slab_of(obj).is_ok()
+    }
+
+    /// The cache of the slab `obj` lies in, found through the page
+    /// descriptor (`virt_to_slab(obj)->slab_cache`), if it is one of
+    /// `candidates`. Checking against a known list keeps a stray pointer
+    /// from being taken for a cache.
+    pub fn of_object(pa: &PageAllocator, obj: *const u8, candidates: &[&'static KmemCache]) -> Option<&'static KmemCache> {
+        let phys = pa.phys().phys_of(obj)?;
+        let page = pa.page(Pfn::from_phys(phys.as_u64()))?;
+        let head = pa.memmap.compound_head(page);
+        if !head.has(PageFlags::SLAB) {
+            return None;
+        }
+        let id = head.private.load(Ordering::Relaxed);
+        candidates.iter().copied().find(|c| c.cache_id() == id)
+    }
+
+    /// Check list membership and counts; panics with "slab: ..." on a broken
+    /// invariant.
+    pub fn check_invariants(&self) {
+        let mm = &self.pa.memmap;
+        let lists = self.lists.lock();
+        let mut objs = 0;
+        let mut slabs = 0;
+        for (list, kind) in [(&lists.partial, 1), (&lists.full, 2), (&lists.free, 0)] {
+            for head in list.iter(mm) {
+                slabs += 1;
+                let inuse = head.index.load(Ordering::Relaxed);
+                match kind {
+                    0 => assert_eq!(inuse, 0, "slab {}: non-empty slab on the free list", self.name),
+                    2 => assert_eq!(inuse, self.objects_per_slab as u64, "slab {}: non-full slab on the full list", self.name),
+                    _ => assert!(inuse > 0 && inuse < self.objects_per_slab as u64, "slab {}: bad slab on the partial list", self.name),
+                }
+                assert!(head.has(PageFlags::SLAB), "slab {}: listed page without PG_slab", self.name);
+                objs += inuse;
+            }
+        }
+        assert_eq!(objs, lists.stats.active_objs, "slab {}: active object count out of date", self.name);
+        assert_eq!(slabs, lists.stats.num_slabs, "slab {}: slab count out of date", self.name);
+    }
+}
+
+/// Every cache, for /proc/slabinfo and shrinking under pressure.
+pub struct CacheRegistry {
+    caches: IrqLock<Vec<&'static KmemCache>>,
+}
+
+impl Default for CacheRegistry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CacheRegistry {
+    pub const fn new() -> Self {
+        CacheRegistry { caches: IrqLock::new(Vec::new()) }
+    }
+
+    pub fn register(&self, c: &'static KmemCache) {
+        self.caches.lock().push(c);
+    }
+
+    pub fn unregister(&self, c: &KmemCache) {
+        self.caches.lock().retain(|x| !core::ptr::eq(*x, c));
+    }
+
+    /// A snapshot of the registered caches.
+    pub fn caches(&self) -> Vec<&'static KmemCache> {
+        self.caches.lock().clone()
+    }
+
+    /// Shrink every cache; returns pages freed. Caches (or the registry)
+    /// locked by the caller's own allocation are skipped.
+    pub fn shrink_all(&self) -> u64 {
+        // Under the registry lock, without copying the list: reclaim must
+        // not allocate.
+        let Some(list) = self.caches.try_lock() else { return 0 };
+        list.iter().map(|c| c.try_shrink()).sum()
+    }
+
+    /// /proc/slabinfo, version 2.1 (mm/slab_common.c, `slab_show`).
+    pub fn render_slabinfo(&self, w: &mut dyn fmt::Write) -> fmt::Result {
+        writeln!(w, "slabinfo - version: 2.1")?;
+        writeln!(
+            w,
+            "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>"
+        )?;
+        for c in self.caches() {
+            let s = c.stats();
+            write!(w, "{:<17} {:>6} {:>6} {:>6} {:>4} {:>4}", c.name, s.active_objs, s.num_objs, c.size, c.objects_per_slab, 1u32 << c.order)?;
+            write!(w, " : tunables {:>4} {:>4} {:>4}", 0, 0, 0)?;
+            writeln!(w, " : slabdata {:>6} {:>6} {:>6}", s.active_slabs, s.num_slabs, 0)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

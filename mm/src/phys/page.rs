@@ -1,0 +1,425 @@
+//! Page descriptors (Linux's `struct page`) and the memory map that holds
+//! them (cf. include/linux/mm_types.h, mm/sparse.c).
+//!
+//! Every 4 KiB frame of RAM has a 64-byte [`Page`]. Descriptors live in
+//! per-section arrays, as with Linux's SPARSEMEM: physical memory is cut into
+//! 128 MiB sections, and only sections that contain some RAM get an array
+//! (32768 descriptors, 2 MiB), allocated from memblock on the node the
+//! section belongs to. A hole of unpopulated sections (the PCI hole below
+//! 4 GiB, the gap between nodes) therefore costs nothing but one pointer in
+//! the section table; frames inside a populated section that are not RAM get
+//! a descriptor marked `HOLE | RESERVED` so no allocator ever uses them.
+//!
+//! ```text
+//!   sections[pfn >> 15] --> [Page; 32768]   (None for an empty section)
+//!                                ^ index pfn & 0x7fff
+//! ```
+//!
+//! Fields are atomics so a `&'static Page` can be shared freely; all of them
+//! are only changed under the lock of whoever owns the page at that moment
+//! (the zone lock while it is free, the slab cache lock inside slab, ...),
+//! so Relaxed ordering suffices except for the reference count.
+
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
+
+use bitflags::bitflags;
+
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
+use crate::phys::memblock::{Memblock, MemblockError, NUMA_NO_NODE};
+use crate::phys::PhysMem;
+use crate::phys::zone::ZoneType;
+
+bitflags! {
+    /// Page flags (cf. include/linux/page-flags.h).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct PageFlags: u32 {
+        /// Not managed by the buddy allocator (firmware, kernel image,
+        /// memmap, boot reservations, holes).
+        const RESERVED  = 1 << 0;
+        /// Head of a free block in the buddy allocator.
+        const BUDDY     = 1 << 1;
+        /// Part of a slab.
+        const SLAB      = 1 << 2;
+        /// First page of a multi-page (compound) allocation.
+        const HEAD      = 1 << 3;
+        /// Later page of a compound allocation (`private` = head pfn).
+        const TAIL      = 1 << 4;
+        /// A page-table page.
+        const PAGETABLE = 1 << 5;
+        /// Anonymous user memory.
+        const ANON      = 1 << 6;
+        /// Page cache (file contents).
+        const FILE      = 1 << 7;
+        const LRU       = 1 << 8;
+        const ACTIVE    = 1 << 9;
+        const DIRTY     = 1 << 10;
+        /// mlock()ed: never reclaimed.
+        const MLOCKED   = 1 << 11;
+        /// MADV_FREE: may be dropped under pressure if still clean.
+        const LAZYFREE  = 1 << 12;
+        const SWAPBACKED = 1 << 13;
+        /// A kernel stack page.
+        const KSTACK    = 1 << 14;
+        /// Backs a vmalloc area.
+        const VMALLOC   = 1 << 15;
+        /// Kernel image (with RESERVED).
+        const KERNEL    = 1 << 16;
+        /// Holds page descriptors (with RESERVED).
+        const MEMMAP    = 1 << 17;
+        /// Inside a populated section but not RAM (with RESERVED).
+        const HOLE      = 1 << 18;
+        /// Shared anonymous memory (shmem-like).
+        const SHMEM     = 1 << 19;
+        /// Head of a large kmalloc allocation (Linux's `PGTY_large_kmalloc`):
+        /// counted as slab memory, like Linux's NR_SLAB_UNRECLAIMABLE_B.
+        const LARGE_KMALLOC = 1 << 20;
+    }
+}
+
+/// The descriptor of one page frame.
+#[repr(C)]
+pub struct Page {
+    flags: AtomicU32,
+    /// Buddy order while free (`BUDDY`); compound order on a `HEAD`.
+    order: AtomicU8,
+    zone: AtomicU8,
+    node: AtomicU8,
+    /// Migrate type of the pageblock; meaningful on a pageblock's first page.
+    pageblock_mt: AtomicU8,
+    refcount: AtomicI32,
+    /// Number of page-table entries mapping this page into user space.
+    mapcount: AtomicI32,
+    pfn: AtomicU64,
+    /// List links (free lists, slab lists, LRU) as pfns; `NIL` ends a list.
+    pub next: AtomicU64,
+    pub prev: AtomicU64,
+    /// Owner-specific: the free list's migrate type while `BUDDY`, the slab
+    /// cache while `SLAB`, the head pfn while `TAIL`.
+    pub private: AtomicU64,
+    /// Owner-specific: slab freelist; file or anon owner.
+    pub mapping: AtomicU64,
+    /// Owner-specific: slab object counts; page offset in its file.
+    pub index: AtomicU64,
+}
+
+const _: () = assert!(core::mem::size_of::<Page>() <= 64, "page: struct Page must fit in 64 bytes");
+
+/// End-of-list marker for pfn-linked lists.
+pub const NIL: u64 = u64::MAX;
+
+impl Page {
+    pub fn flags(&self) -> PageFlags {
+        PageFlags::from_bits_retain(self.flags.load(Ordering::Relaxed))
+    }
+
+    pub fn set_flags(&self, f: PageFlags) {
+        self.flags.store(f.bits(), Ordering::Relaxed);
+    }
+
+    pub fn insert_flags(&self, f: PageFlags) {
+        self.flags.fetch_or(f.bits(), Ordering::Relaxed);
+    }
+
+    pub fn remove_flags(&self, f: PageFlags) {
+        self.flags.fetch_and(!f.bits(), Ordering::Relaxed);
+    }
+
+    /// Locked mappings of a PG_mlocked user page (Linux's
+    /// `folio->mlock_count`, kept in the LRU link while the page is
+    /// unevictable; here in `prev`, which user pages never use). Only
+    /// meaningful while MLOCKED is set.
+    pub fn mlock_count(&self) -> u64 {
+        self.prev.load(Ordering::Relaxed)
+    }
+
+    pub fn set_mlock_count(&self, n: u64) {
+        self.prev.store(n, Ordering::Relaxed);
+    }
+
+    /// Set `f`; whether it was clear before (Linux's `TestSetPage*`). The
+    /// test and the set are one atomic step, so of two tasks marking the
+    /// same shared page only one sees it clear and counts it.
+    pub fn test_and_set_flag(&self, f: PageFlags) -> bool {
+        self.flags.fetch_or(f.bits(), Ordering::Relaxed) & f.bits() == 0
+    }
+
+    /// Clear `f`; whether it was set before (Linux's `TestClearPage*`).
+    pub fn test_and_clear_flag(&self, f: PageFlags) -> bool {
+        self.flags.fetch_and(!f.bits(), Ordering::Relaxed) & f.bits() != 0
+    }
+
+    pub fn has(&self, f: PageFlags) -> bool {
+        self.flags().contains(f)
+    }
+
+    pub fn pfn(&self) -> Pfn {
+        Pfn(self.pfn.load(Ordering::Relaxed))
+    }
+
+    pub fn phys(&self) -> PhysAddr {
+        PhysAddr::new(self.pfn().phys())
+    }
+
+    pub fn order(&self) -> u32 {
+        self.order.load(Ordering::Relaxed) as u32
+    }
+
+    pub fn set_order(&self, order: u32) {
+        self.order.store(order as u8, Ordering::Relaxed);
+    }
+
+    pub fn zone_type(&self) -> ZoneType {
+        ZoneType::from_index(self.zone.load(Ordering::Relaxed) as usize)
+    }
+
+    pub fn node(&self) -> u32 {
+        self.node.load(Ordering::Relaxed) as u32
+    }
+
+    pub fn pageblock_mt(&self) -> u8 {
+        self.pageblock_mt.load(Ordering::Relaxed)
+    }
+
+    pub fn set_pageblock_mt(&self, mt: u8) {
+        self.pageblock_mt.store(mt, Ordering::Relaxed);
+    }
+
+    pub fn refcount(&self) -> i32 {
+        self.refcount.load(Ordering::Acquire)
+    }
+
+    pub fn set_refcount(&self, v: i32) {
+        self.refcount.store(v, Ordering::Release);
+    }
+
+    /// Take a reference (`get_page`).
+    pub fn get(&self) {
+        self.refcount.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Drop a reference; returns the new count (`put_page_testzero`).
+    pub fn put(&self) -> i32 {
+        self.refcount.fetch_sub(1, Ordering::AcqRel) - 1
+    }
+
+    pub fn mapcount(&self) -> i32 {
+        self.mapcount.load(Ordering::Relaxed)
+    }
+
+    pub fn set_mapcount(&self, v: i32) {
+        self.mapcount.store(v, Ordering::Relaxed);
+    }
+
+    pub fn inc_mapcount(&self) -> i32 {
+        self.mapcount.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn dec_mapcount(&self) -> i32 {
+        self.mapcount.fetch_sub(1, Ordering::Relaxed) - 1
+    }
+
+    /// Reset every field to a freshly initialised, reserved frame.
+    fn init(&self, pfn: u64, zone: ZoneType, nid: u32, flags: PageFlags) {
+        self.flags.store(flags.bits(), Ordering::Relaxed);
+        self.order.store(0, Ordering::Relaxed);
+        self.zone.store(zone as u8, Ordering::Relaxed);
+        self.node.store(nid as u8, Ordering::Relaxed);
+        // Every pageblock starts movable, as in Linux's memmap_init.
+        self.pageblock_mt.store(crate::phys::buddy::MigrateType::Movable as u8, Ordering::Relaxed);
+        self.refcount.store(0, Ordering::Relaxed);
+        self.mapcount.store(0, Ordering::Relaxed);
+        self.pfn.store(pfn, Ordering::Relaxed);
+        self.next.store(NIL, Ordering::Relaxed);
+        self.prev.store(NIL, Ordering::Relaxed);
+        self.private.store(0, Ordering::Relaxed);
+        self.mapping.store(0, Ordering::Relaxed);
+        self.index.store(0, Ordering::Relaxed);
+    }
+}
+
+/// log2 of the section size (128 MiB, as x86_64 Linux).
+pub const SECTION_SIZE_BITS: u32 = 27;
+pub const PAGES_PER_SECTION: u64 = 1 << (SECTION_SIZE_BITS - PAGE_SHIFT);
+
+/// The memory map: section table and the descriptor arrays.
+pub struct Memmap {
+    sections: &'static [AtomicPtr<Page>],
+    max_pfn: u64,
+    /// Bytes of descriptors allocated.
+    pub memmap_bytes: u64,
+    pub populated_sections: u64,
+}
+
+impl Memmap {
+    /// Build the memory map for every RAM range in `mb`: allocate the
+    /// section table and, for each section holding RAM, its descriptor
+    /// array on the section's node. Every descriptor starts `RESERVED`; the
+    /// hand-off to the buddy allocator clears that for free pages.
+    pub fn build(mb: &mut Memblock, phys: &'static dyn PhysMem) -> Result<Memmap, MemblockError> {
+        let max_pfn = mb.end_of_ram() >> PAGE_SHIFT;
+        let nr_sections = (max_pfn.div_ceil(PAGES_PER_SECTION)) as usize;
+        let table_bytes = ((nr_sections.max(1) * core::mem::size_of::<AtomicPtr<Page>>()) as u64).next_multiple_of(PAGE_SIZE);
+        let table_pa = mb.alloc(table_bytes, PAGE_SIZE, "memmap (section table)")?;
+        let table_ptr = phys.ptr(PhysAddr::new(table_pa), table_bytes as usize).ok_or(MemblockError::NoMemory)? as *mut AtomicPtr<Page>;
+        // SAFETY: freshly reserved memory of exactly this size, aligned for
+        // pointers; null-initialised before the slice is formed.
+        let sections = unsafe {
+            for i in 0..nr_sections {
+                table_ptr.add(i).write(AtomicPtr::new(core::ptr::null_mut()));
+            }
+            core::slice::from_raw_parts(table_ptr, nr_sections)
+        };
+        let mut mm = Memmap { sections, max_pfn, memmap_bytes: 0, populated_sections: 0 };
+        let array_bytes = PAGES_PER_SECTION * core::mem::size_of::<Page>() as u64;
+        for sec in 0..nr_sections as u64 {
+            let (start, end) = (sec * PAGES_PER_SECTION * PAGE_SIZE, (sec + 1) * PAGES_PER_SECTION * PAGE_SIZE);
+            // The node of the first RAM in this section.
+            let nid = mb.memory.regions().iter().find(|r| r.base < end && r.end() > start).map(|r| r.nid);
+            let Some(nid) = nid else { continue };
+            let nid = if nid == NUMA_NO_NODE { 0 } else { nid };
+            let pa = mb.alloc_range_nid(array_bytes, PAGE_SIZE, 0, u64::MAX, nid, false, "memmap")?;
+            let ptr = phys.ptr(PhysAddr::new(pa), array_bytes as usize).ok_or(MemblockError::NoMemory)? as *mut Page;
+            for i in 0..PAGES_PER_SECTION {
+                let pfn = sec * PAGES_PER_SECTION + i;
+                let pa = pfn << PAGE_SHIFT;
+                let (flags, node) = match mb.nid_of(pa) {
+                    Some(n) => (PageFlags::RESERVED, if n == NUMA_NO_NODE { 0 } else { n }),
+                    None => (PageFlags::RESERVED | PageFlags::HOLE, nid),
+                };
+                // SAFETY: `ptr` covers PAGES_PER_SECTION descriptors of
+                // reserved memory; each is fully initialised by `init`
+                // through a zeroed value first.
+                unsafe {
+                    let p = ptr.add(i as usize);
+                    p.write_bytes(0, 1);
+                    (*p).init(pfn, ZoneType::of_pfn(pfn), node, flags);
+                }
+            }
+            mm.sections[sec as usize].store(ptr, Ordering::Release);
+            mm.memmap_bytes += array_bytes;
+            mm.populated_sections += 1;
+        }
+        // Descriptors of the memmap's own pages say so.
+        let arrays: alloc::vec::Vec<(u64, u64)> = mb.reserved.regions().iter().filter(|r| r.name.starts_with("memmap")).map(|r| (r.base, r.end())).collect();
+        for (s, e) in arrays {
+            for pfn in s >> PAGE_SHIFT..e.div_ceil(PAGE_SIZE) {
+                if let Some(p) = mm.page(Pfn(pfn)) {
+                    p.insert_flags(PageFlags::MEMMAP);
+                }
+            }
+        }
+        Ok(mm)
+    }
+
+    /// The descriptor of `pfn`, or `None` for a frame without one.
+    #[inline]
+    pub fn page(&self, pfn: Pfn) -> Option<&'static Page> {
+        let sec = (pfn.0 / PAGES_PER_SECTION) as usize;
+        let base = self.sections.get(sec)?.load(Ordering::Acquire);
+        if base.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null section pointer addresses PAGES_PER_SECTION
+        // initialised descriptors that live for the rest of the run.
+        Some(unsafe { &*base.add((pfn.0 % PAGES_PER_SECTION) as usize) })
+    }
+
+    /// One past the highest pfn with RAM.
+    pub fn max_pfn(&self) -> u64 {
+        self.max_pfn
+    }
+
+    /// Whether `pfn` has a descriptor and is RAM.
+    pub fn is_ram(&self, pfn: Pfn) -> bool {
+        self.page(pfn).is_some_and(|p| !p.has(PageFlags::HOLE))
+    }
+
+    /// Descriptor of the page containing physical address `pa`.
+    pub fn page_of_phys(&self, pa: u64) -> Option<&'static Page> {
+        self.page(Pfn::from_phys(pa))
+    }
+
+    /// Head page of the compound page `p` belongs to (itself if none).
+    pub fn compound_head(&self, p: &'static Page) -> &'static Page {
+        if p.has(PageFlags::TAIL) { self.page(Pfn(p.private.load(Ordering::Relaxed))).unwrap_or(p) } else { p }
+    }
+}
+
+/// An intrusive doubly linked list of pages through their `next`/`prev`
+/// fields (slab lists, LRU lists). The owner's lock protects it.
+#[derive(Clone, Copy, Debug)]
+pub struct PageList {
+    head: u64,
+    len: u64,
+}
+
+impl Default for PageList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PageList {
+    pub const fn new() -> Self {
+        PageList { head: NIL, len: 0 }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn front(&self) -> Option<Pfn> {
+        (self.head != NIL).then_some(Pfn(self.head))
+    }
+
+    pub fn push_front(&mut self, mm: &Memmap, page: &Page) {
+        page.prev.store(NIL, Ordering::Relaxed);
+        page.next.store(self.head, Ordering::Relaxed);
+        if let Some(old) = mm.page(Pfn(self.head)).filter(|_| self.head != NIL) {
+            old.prev.store(page.pfn().0, Ordering::Relaxed);
+        }
+        self.head = page.pfn().0;
+        self.len += 1;
+    }
+
+    /// Unlink `page`, which must be on this list.
+    pub fn remove(&mut self, mm: &Memmap, page: &Page) {
+        let (prev, next) = (page.prev.load(Ordering::Relaxed), page.next.load(Ordering::Relaxed));
+        if prev == NIL {
+            self.head = next;
+        } else if let Some(p) = mm.page(Pfn(prev)) {
+            p.next.store(next, Ordering::Relaxed);
+        }
+        if next != NIL {
+            if let Some(n) = mm.page(Pfn(next)) {
+                n.prev.store(prev, Ordering::Relaxed);
+            }
+        }
+        page.next.store(NIL, Ordering::Relaxed);
+        page.prev.store(NIL, Ordering::Relaxed);
+        self.len -= 1;
+    }
+
+    pub fn pop_front(&mut self, mm: &Memmap) -> Option<&'static Page> {
+        let p = mm.page(self.front()?)?;
+        self.remove(mm, p);
+        Some(p)
+    }
+
+    /// Every page on the list, front first.
+    pub fn iter<'a>(&self, mm: &'a Memmap) -> impl Iterator<Item = &'static Page> + 'a {
+        let mut cur = self.head;
+        core::iter::from_fn(move || {
+            if cur == NIL {
+                return None;
+            }
+            let p = mm.page(Pfn(cur))?;
+            cur = p.next.load(Ordering::Relaxed);
+            Some(p)
+        })
+    }
+}

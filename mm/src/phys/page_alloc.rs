@@ -1,0 +1,561 @@
+//! The page allocator: nodes, zonelists, the allocation and free entry
+//! points, and the hand-off from memblock (cf. mm/page_alloc.c, mm/mm_init.c).
+//!
+//! ```text
+//!   alloc_pages_node(nid, gfp, order)
+//!     for pass in [low watermark, min watermark, after reclaim]:
+//!       for (node, zone) in zonelist(nid)        local node first, then by SLIT
+//!         skip zones above gfp's highest zone, and watermark failures
+//!         zone.free.alloc_block(order, migratetype)   -> buddy
+//!     warn "page allocation failure" unless __GFP_NOWARN
+//! ```
+//!
+//! A page handed out has reference count 1; `free_pages` drops it and gives
+//! the block back when it reaches 0. Freeing a free page, a reserved page or
+//! a page that was never allocated is reported as a kernel error and refused
+//! instead of corrupting the free lists.
+
+use alloc::vec::Vec;
+use core::fmt;
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
+use crate::phys::buddy::{MAX_ORDER, PAGEBLOCK_PAGES, ZoneId};
+use crate::phys::gfp::Gfp;
+use crate::phys::memblock::{Memblock, MemblockError, NUMA_NO_NODE};
+use crate::phys::numa::Topology;
+use crate::phys::page::{Memmap, Page, PageFlags};
+use crate::phys::PhysMem;
+use crate::phys::zone::{LOWMEM_RESERVE_RATIO, NR_ZONES, Watermark, Zone, ZoneType, default_min_free_kbytes};
+
+/// One NUMA node (Linux's `pg_data_t`).
+pub struct Node {
+    pub id: u32,
+    pub zones: [Zone; NR_ZONES],
+    /// Fallback order for allocations that prefer this node.
+    pub zonelist: Vec<(u32, ZoneType)>,
+    pub start_pfn: u64,
+    pub spanned: u64,
+    pub present: u64,
+}
+
+/// Why a free was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreeError {
+    /// No RAM descriptor for this pfn.
+    NotRam,
+    /// The page is already free.
+    DoubleFree,
+    /// The page belongs to a boot reservation or a hole.
+    Reserved,
+    /// The page's reference count is already 0: never allocated.
+    NotAllocated,
+    /// A tail page of a compound page was freed on its own.
+    TailPage,
+    /// The order given does not match the compound page's.
+    WrongOrder,
+}
+
+impl fmt::Display for FreeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FreeError::NotRam => "not RAM",
+            FreeError::DoubleFree => "double free",
+            FreeError::Reserved => "page is reserved",
+            FreeError::NotAllocated => "page was never allocated (refcount 0)",
+            FreeError::TailPage => "tail page of a compound page",
+            FreeError::WrongOrder => "order does not match the compound page",
+        })
+    }
+}
+
+/// Global allocator counters (/proc/vmstat).
+#[derive(Default)]
+pub struct AllocStats {
+    pub pgalloc: [AtomicU64; NR_ZONES],
+    pub pgfree: AtomicU64,
+    pub alloc_failures: AtomicU64,
+    pub allocstall: AtomicU64,
+    pub bad_frees: AtomicU64,
+}
+
+/// Direct-reclaim hook: try to free at least `2^order` pages; returns how
+/// many were freed. Installed by the kernel (MADV_FREE pages, caches, OOM).
+pub type ReclaimHook = fn(order: u32) -> u64;
+
+/// The physical page allocator of the whole machine.
+pub struct PageAllocator {
+    pub memmap: Memmap,
+    pub nodes: Vec<Node>,
+    pub topology: Topology,
+    phys: &'static dyn PhysMem,
+    min_free_kbytes: AtomicU64,
+    /// Node of the CPU allocating (one CPU here).
+    local_node: AtomicU32,
+    reclaim: AtomicUsize,
+    /// The kernel's clock (ns), for rate-limiting warnings.
+    clock: spin::Once<fn() -> u64>,
+    /// Budget of "page allocation failure" lines (Linux's `nopage_rs`):
+    /// a process can make allocations fail at will.
+    warn_rs: crate::ratelimit::RateLimit,
+    pub stats: AllocStats,
+    /// Page counts by user (slab, page tables, stacks, anon, file, ...).
+    pub vmstat: crate::phys::vmstat::VmStat,
+    /// Pages given to the buddy allocator at hand-off.
+    pub boot_freed_pages: AtomicU64,
+    /// Boot reservations released later (init memory, bootloader memory).
+    pub released_pages: AtomicU64,
+}
+
+impl PageAllocator {
+    /// Build the memory map, nodes and zones from memblock (whose memory
+    /// regions must already carry node ids). Nothing is free yet: call
+    /// [`free_boot_memory`](Self::free_boot_memory) for the hand-off.
+    pub fn new(mb: &mut Memblock, topology: Topology, phys: &'static dyn PhysMem) -> Result<PageAllocator, MemblockError> {
+        let memmap = Memmap::build(mb, phys)?;
+        let nr_nodes = topology.nr_nodes.max(1);
+        let mut nodes = Vec::with_capacity(nr_nodes as usize);
+        for nid in 0..nr_nodes {
+            let regions: Vec<(u64, u64)> = mb
+                .memory
+                .regions()
+                .iter()
+                .filter(|r| r.nid == nid || (nid == 0 && r.nid == NUMA_NO_NODE))
+                .map(|r| (r.base >> PAGE_SHIFT, r.end() >> PAGE_SHIFT))
+                .collect();
+            let zones = ZoneType::ALL.map(|ty| {
+                let (zs, ze) = ty.bounds();
+                let (zs, ze) = (zs >> PAGE_SHIFT, if ze == u64::MAX { u64::MAX } else { ze >> PAGE_SHIFT });
+                let mut lo = u64::MAX;
+                let mut hi = 0;
+                let mut present = 0;
+                for &(s, e) in &regions {
+                    let (s, e) = (s.max(zs), e.min(ze));
+                    if s < e {
+                        lo = lo.min(s);
+                        hi = hi.max(e);
+                        present += e - s;
+                    }
+                }
+                if present == 0 { Zone::new(nid, ty, 0, 0, 0) } else { Zone::new(nid, ty, lo, hi - lo, present) }
+            });
+            let populated: Vec<&Zone> = zones.iter().filter(|z| z.present > 0).collect();
+            let start_pfn = populated.iter().map(|z| z.start_pfn).min().unwrap_or(0);
+            let end_pfn = populated.iter().map(|z| z.end_pfn()).max().unwrap_or(0);
+            let present = zones.iter().map(|z| z.present).sum();
+            let zonelist = topology.nodes_by_distance(nid).into_iter().flat_map(|n| ZoneType::ALL.into_iter().rev().map(move |t| (n, t))).collect();
+            nodes.push(Node { id: nid, zones, zonelist, start_pfn, spanned: end_pfn - start_pfn, present });
+        }
+        let local = topology.cpus.first().map(|c| c.nid).unwrap_or(0);
+        Ok(PageAllocator {
+            memmap,
+            nodes,
+            topology,
+            phys,
+            min_free_kbytes: AtomicU64::new(0),
+            local_node: AtomicU32::new(local),
+            reclaim: AtomicUsize::new(0),
+            clock: spin::Once::new(),
+            warn_rs: crate::ratelimit::RateLimit::printk(),
+            stats: AllocStats::default(),
+            vmstat: crate::phys::vmstat::VmStat::default(),
+            boot_freed_pages: AtomicU64::new(0),
+            released_pages: AtomicU64::new(0),
+        })
+    }
+
+    pub fn phys(&self) -> &'static dyn PhysMem {
+        self.phys
+    }
+
+    pub fn zone(&self, node: u32, ty: ZoneType) -> &Zone {
+        &self.nodes[node as usize].zones[ty as usize]
+    }
+
+    /// Every zone of every node, node by node, lowest zone first.
+    pub fn zones(&self) -> impl Iterator<Item = &Zone> {
+        self.nodes.iter().flat_map(|n| n.zones.iter())
+    }
+
+    pub fn local_node(&self) -> u32 {
+        self.local_node.load(Ordering::Relaxed)
+    }
+
+    pub fn set_local_node(&self, nid: u32) {
+        self.local_node.store(nid.min(self.nodes.len() as u32 - 1), Ordering::Relaxed);
+    }
+
+    pub fn set_reclaim_hook(&self, hook: ReclaimHook) {
+        self.reclaim.store(hook as usize, Ordering::Release);
+    }
+
+    /// Give the allocator a clock (ns since boot) for its rate limits.
+    pub fn set_clock(&self, now_ns: fn() -> u64) {
+        self.clock.call_once(|| now_ns);
+    }
+
+    /// Whether a "page allocation failure" line may be printed now (10
+    /// per 5 s, as Linux's warn_alloc); reports the ones dropped.
+    fn warn_allowed(&self) -> bool {
+        let now = self.clock.get().map_or(0, |f| f());
+        match self.warn_rs.check(now) {
+            crate::ratelimit::Verdict::Print { suppressed } => {
+                if suppressed > 0 {
+                    log::warn!("warn_alloc: {} callbacks suppressed", suppressed);
+                }
+                true
+            }
+            crate::ratelimit::Verdict::Suppress => false,
+        }
+    }
+
+    fn zone_of(&self, page: &Page) -> Option<&Zone> {
+        self.nodes.get(page.node() as usize).map(|n| &n.zones[page.zone_type() as usize])
+    }
+
+    fn zone_id(z: &Zone) -> ZoneId {
+        ZoneId { node: z.node, ty: z.ty }
+    }
+
+    /// `memblock_free_all`: hand every free memblock range to the buddy
+    /// allocators in the largest naturally aligned blocks. Returns pages.
+    pub fn free_boot_memory(&self, mb: &Memblock) -> u64 {
+        let mut total = 0;
+        mb.for_each_free_range(NUMA_NO_NODE, |s, e, _| {
+            let (mut pfn, end) = (s.div_ceil(PAGE_SIZE), e >> PAGE_SHIFT);
+            while pfn < end {
+                let mut order = (pfn.trailing_zeros()).min(MAX_ORDER);
+                while pfn + (1 << order) > end {
+                    order -= 1;
+                }
+                total += self.free_boot_block(pfn, order);
+                pfn += 1 << order;
+            }
+        });
+        self.boot_freed_pages.fetch_add(total, Ordering::Relaxed);
+        total
+    }
+
+    /// Turn a reserved block into managed free memory.
+    fn free_boot_block(&self, pfn: u64, order: u32) -> u64 {
+        let Some(head) = self.memmap.page(Pfn(pfn)) else { return 0 };
+        let Some(zone) = self.zone_of(head) else { return 0 };
+        for i in 0..(1u64 << order) {
+            if let Some(p) = self.memmap.page(Pfn(pfn + i)) {
+                p.set_flags(PageFlags::empty());
+                p.set_refcount(0);
+            }
+        }
+        zone.add_managed(1 << order);
+        zone.free.lock().free_block(&self.memmap, Self::zone_id(zone), pfn, order);
+        1 << order
+    }
+
+    /// `free_reserved_area`: release pages of a boot reservation (the
+    /// bootloader's memory, init memory) to the buddy allocator. Pages that
+    /// are not reserved RAM are skipped. Returns pages released.
+    pub fn release_reserved(&self, start: u64, end: u64) -> u64 {
+        let mut n = 0;
+        for pfn in start.div_ceil(PAGE_SIZE)..end >> PAGE_SHIFT {
+            let Some(p) = self.memmap.page(Pfn(pfn)) else { continue };
+            let f = p.flags();
+            if !f.contains(PageFlags::RESERVED) || f.intersects(PageFlags::HOLE | PageFlags::KERNEL | PageFlags::MEMMAP) {
+                continue;
+            }
+            n += self.free_boot_block(pfn, 0);
+        }
+        self.released_pages.fetch_add(n, Ordering::Relaxed);
+        n
+    }
+
+    /// Compute min_free_kbytes (Linux's default unless given), the
+    /// watermarks of every zone and the lowmem reserves.
+    pub fn setup_watermarks(&self, min_free_kbytes: Option<u64>) {
+        let lowmem: u64 = self.zones().map(Zone::managed).sum();
+        let mfk = min_free_kbytes.unwrap_or_else(|| default_min_free_kbytes(lowmem));
+        self.min_free_kbytes.store(mfk, Ordering::Relaxed);
+        let pages_min = mfk >> (PAGE_SHIFT - 10);
+        for z in self.zones() {
+            z.set_watermarks(pages_min, lowmem);
+        }
+        for node in &self.nodes {
+            for i in 0..NR_ZONES {
+                let z = &node.zones[i];
+                let clear = z.managed() == 0;
+                let mut upper = 0;
+                for j in (i + 1)..NR_ZONES {
+                    upper += node.zones[j].managed();
+                    z.set_lowmem_reserve(j, if clear { 0 } else { upper / LOWMEM_RESERVE_RATIO[i] });
+                }
+            }
+        }
+    }
+
+    pub fn min_free_kbytes(&self) -> u64 {
+        self.min_free_kbytes.load(Ordering::Relaxed)
+    }
+
+    /// Allocate `2^order` pages on the local node.
+    pub fn alloc_pages(&self, gfp: Gfp, order: u32) -> Option<Pfn> {
+        self.alloc_pages_node(self.local_node(), gfp, order)
+    }
+
+    /// Allocate `2^order` pages, preferring node `nid`.
+    pub fn alloc_pages_node(&self, nid: u32, gfp: Gfp, order: u32) -> Option<Pfn> {
+        if order > MAX_ORDER {
+            if !gfp.contains(Gfp::NOWARN) && self.warn_allowed() {
+                log::warn!("page allocation failure: order:{} exceeds MAX_ORDER {}", order, MAX_ORDER);
+            }
+            return None;
+        }
+        let nid = if (nid as usize) < self.nodes.len() { nid } else { self.local_node() };
+        let highest = gfp.highest_zone();
+        let passes = [Some(Watermark::Low), Some(Watermark::Min), None];
+        for (i, pass) in passes.into_iter().enumerate() {
+            if pass.is_none() {
+                // Slow path: reclaim, then one more try at the min mark.
+                if !gfp.contains(Gfp::DIRECT_RECLAIM) {
+                    break;
+                }
+                let hook = self.reclaim.load(Ordering::Acquire);
+                if hook == 0 {
+                    break;
+                }
+                self.stats.allocstall.fetch_add(1, Ordering::Relaxed);
+                // SAFETY: only `set_reclaim_hook` stores here, always a `ReclaimHook`.
+                let hook: ReclaimHook = unsafe { core::mem::transmute(hook) };
+                if hook(order) == 0 {
+                    break;
+                }
+            }
+            let mark = pass.unwrap_or(Watermark::Min);
+            if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, mark) {
+                let _ = i;
+                return Some(pfn);
+            }
+        }
+        self.stats.alloc_failures.fetch_add(1, Ordering::Relaxed);
+        if !gfp.contains(Gfp::NOWARN) && self.warn_allowed() {
+            log::warn!(
+                "page allocation failure: order:{}, mode:{:#x}, nodemask=(null), preferred node {}, free {} pages",
+                order,
+                gfp.bits(),
+                nid,
+                self.nr_free_pages()
+            );
+        }
+        None
+    }
+
+    fn try_zonelist(&self, nid: u32, gfp: Gfp, order: u32, highest: ZoneType, mark: Watermark) -> Option<Pfn> {
+        let local = self.local_node();
+        for &(n, ty) in &self.nodes[nid as usize].zonelist {
+            if ty > highest || (gfp.contains(Gfp::THISNODE) && n != nid) {
+                continue;
+            }
+            let zone = self.zone(n, ty);
+            if !zone.is_populated() {
+                continue;
+            }
+            if !zone.watermark_ok(order, zone.watermark(mark), highest, gfp.contains(Gfp::HIGH)) {
+                continue;
+            }
+            let got = zone.free.lock().alloc_block(&self.memmap, Self::zone_id(zone), order, gfp.migratetype());
+            let Some((pfn, stolen)) = got else { continue };
+            if stolen {
+                zone.counters.steals.fetch_add(1, Ordering::Relaxed);
+            }
+            let c = &zone.counters;
+            if n == nid {
+                c.numa_hit.fetch_add(1, Ordering::Relaxed);
+            } else {
+                c.numa_miss.fetch_add(1, Ordering::Relaxed);
+                self.zone(nid, ty).counters.numa_foreign.fetch_add(1, Ordering::Relaxed);
+            }
+            if n == local {
+                c.numa_local.fetch_add(1, Ordering::Relaxed);
+            } else {
+                c.numa_other.fetch_add(1, Ordering::Relaxed);
+            }
+            self.stats.pgalloc[ty as usize].fetch_add(1 << order, Ordering::Relaxed);
+            self.prep_new_page(pfn, order, gfp);
+            return Some(Pfn(pfn));
+        }
+        None
+    }
+
+    /// Set up the descriptors of a block just taken from the free lists.
+    fn prep_new_page(&self, pfn: u64, order: u32, gfp: Gfp) {
+        let compound = order > 0 && gfp.contains(Gfp::COMP);
+        for i in 0..(1u64 << order) {
+            let Some(p) = self.memmap.page(Pfn(pfn + i)) else { continue };
+            let bad = p.flags().intersects(PageFlags::RESERVED | PageFlags::BUDDY) || p.mapcount() != 0 || p.refcount() != 0;
+            if bad {
+                log::error!("BUG: Bad page state: pfn:{:#x} flags:{:?} refcount:{} mapcount:{} on allocation", pfn + i, p.flags(), p.refcount(), p.mapcount());
+            }
+            p.set_flags(PageFlags::empty());
+            p.set_order(0);
+            p.private.store(0, Ordering::Relaxed);
+            p.mapping.store(0, Ordering::Relaxed);
+            p.index.store(0, Ordering::Relaxed);
+            p.set_mapcount(0);
+            if compound && i > 0 {
+                p.set_flags(PageFlags::TAIL);
+                p.private.store(pfn, Ordering::Relaxed);
+            }
+        }
+        let head = self.memmap.page(Pfn(pfn)).expect("page_alloc: allocated block without descriptor");
+        head.set_refcount(1);
+        if compound {
+            head.set_flags(PageFlags::HEAD);
+            head.set_order(order);
+        }
+        if gfp.contains(Gfp::ZERO) {
+            // SAFETY: the block was just allocated and belongs to the caller.
+            unsafe { crate::phys::zero_phys(self.phys, PhysAddr::new(pfn << PAGE_SHIFT), (PAGE_SIZE << order) as usize) };
+        }
+    }
+
+    /// Drop a reference to the block at `pfn`; free it when the last one
+    /// goes. `order` must be the order it was allocated with.
+    pub fn free_pages(&self, pfn: Pfn, order: u32) -> Result<(), FreeError> {
+        if self.put_checked(pfn, order)? {
+            self.free_block_now(pfn, order);
+        }
+        Ok(())
+    }
+
+    /// Drop one reference after the free checks; whether it was the last
+    /// (the decrement and the test are one atomic step: of two tasks
+    /// dropping the last two references exactly one sees zero).
+    fn put_checked(&self, pfn: Pfn, order: u32) -> Result<bool, FreeError> {
+        if let Err(e) = self.check_free(pfn, order) {
+            self.stats.bad_frees.fetch_add(1, Ordering::Relaxed);
+            log::error!("page_alloc: BUG: refusing to free pfn {:#x} order {}: {}", pfn.0, order, e);
+            return Err(e);
+        }
+        let head = self.memmap.page(pfn).ok_or(FreeError::NotRam)?;
+        Ok(head.put() == 0)
+    }
+
+    fn check_free(&self, pfn: Pfn, order: u32) -> Result<(), FreeError> {
+        let head = self.memmap.page(pfn).ok_or(FreeError::NotRam)?;
+        let f = head.flags();
+        if f.contains(PageFlags::BUDDY) {
+            return Err(FreeError::DoubleFree);
+        }
+        if f.contains(PageFlags::RESERVED) {
+            return Err(FreeError::Reserved);
+        }
+        if f.contains(PageFlags::TAIL) {
+            return Err(FreeError::TailPage);
+        }
+        if f.contains(PageFlags::HEAD) && head.order() != order {
+            return Err(FreeError::WrongOrder);
+        }
+        if head.refcount() <= 0 {
+            return Err(FreeError::NotAllocated);
+        }
+        if order > MAX_ORDER || pfn.0 % (1 << order) != 0 {
+            return Err(FreeError::WrongOrder);
+        }
+        Ok(())
+    }
+
+    fn free_block_now(&self, pfn: Pfn, order: u32) {
+        for i in 0..(1u64 << order) {
+            if let Some(p) = self.memmap.page(pfn.add(i)) {
+                if p.mapcount() != 0 {
+                    log::error!("BUG: Bad page state: pfn:{:#x} freed while still mapped {} times", pfn.0 + i, p.mapcount());
+                    p.set_mapcount(0);
+                }
+                p.set_flags(PageFlags::empty());
+                p.set_order(0);
+                p.set_refcount(0);
+                p.private.store(0, Ordering::Relaxed);
+                p.mapping.store(0, Ordering::Relaxed);
+                p.index.store(0, Ordering::Relaxed);
+            }
+        }
+        let head = self.memmap.page(pfn).expect("page_alloc: free of a checked pfn without descriptor");
+        let zone = self.zone_of(head).expect("page_alloc: page with an unknown node");
+        zone.free.lock().free_block(&self.memmap, Self::zone_id(zone), pfn.0, order);
+        self.stats.pgfree.fetch_add(1 << order, Ordering::Relaxed);
+    }
+
+    /// Drop one reference to a user page (anonymous, file or shmem); when
+    /// the last one goes the page is freed and the counters of its kind
+    /// (AnonPages, Cached, Shmem) drop (Linux's `folio_put` path).
+    pub fn put_user_page(&self, pfn: Pfn) {
+        let Some(p) = self.memmap.page(pfn) else { return };
+        if !self.put_checked(pfn, 0).unwrap_or(false) {
+            return;
+        }
+        // The last reference: nobody else sees the page any more.
+        {
+            let f = p.flags();
+            if f.contains(PageFlags::ANON) {
+                self.vmstat.anon_pages.sub(1);
+            }
+            if f.intersects(PageFlags::FILE | PageFlags::SHMEM) {
+                self.vmstat.file_pages.sub(1);
+            }
+            if f.contains(PageFlags::SHMEM) {
+                self.vmstat.shmem_pages.sub(1);
+            }
+            if f.contains(PageFlags::MLOCKED) {
+                self.vmstat.mlocked_pages.sub(1);
+            }
+            if f.contains(PageFlags::LAZYFREE) {
+                self.vmstat.lazyfree_pages.sub(1);
+            }
+        }
+        self.free_block_now(pfn, 0);
+    }
+
+    /// Free pages in every zone.
+    pub fn nr_free_pages(&self) -> u64 {
+        self.zones().map(Zone::free_pages).sum()
+    }
+
+    /// Pages handed to the buddy allocators.
+    pub fn nr_managed_pages(&self) -> u64 {
+        self.zones().map(Zone::managed).sum()
+    }
+
+    /// RAM pages.
+    pub fn nr_present_pages(&self) -> u64 {
+        self.zones().map(|z| z.present).sum()
+    }
+
+    /// Descriptor of a pfn.
+    pub fn page(&self, pfn: Pfn) -> Option<&'static Page> {
+        self.memmap.page(pfn)
+    }
+
+    /// Pageblocks per migrate type in a zone (for /proc/pagetypeinfo).
+    pub fn pageblock_counts(&self, zone: &Zone) -> [u64; crate::phys::buddy::MIGRATE_TYPES] {
+        let mut counts = [0; crate::phys::buddy::MIGRATE_TYPES];
+        if zone.spanned == 0 {
+            return counts;
+        }
+        let mut pfn = zone.start_pfn & !(PAGEBLOCK_PAGES - 1);
+        while pfn < zone.end_pfn() {
+            if let Some(p) = self.memmap.page(Pfn(pfn)) {
+                if p.node() == zone.node && p.zone_type() == zone.ty && !p.has(PageFlags::HOLE) {
+                    counts[crate::phys::buddy::pageblock_mt(&self.memmap, pfn) as usize] += 1;
+                }
+            }
+            pfn += PAGEBLOCK_PAGES;
+        }
+        counts
+    }
+
+    /// Check every zone's free lists; returns total free pages.
+    pub fn check_invariants(&self) -> u64 {
+        self.zones().map(|z| z.free.lock().check_invariants(&self.memmap, Self::zone_id(z))).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,298 @@
+//! Zones: the address-range classes inside a node (cf. include/linux/mmzone.h).
+//!
+//! ```text
+//!   ZONE_DMA     [0, 16 MiB)      ISA DMA can only reach here
+//!   ZONE_DMA32   [16 MiB, 4 GiB)  32-bit devices
+//!   ZONE_NORMAL  [4 GiB, ...)     everything else
+//! ```
+//!
+//! Each node has all three; a zone with no RAM on that node is simply empty.
+//! A zone counts its pages three ways, as Linux does: `spanned` (end - start,
+//! holes included), `present` (RAM in the span) and `managed` (handed to the
+//! buddy allocator: present minus boot reservations). Watermarks (min / low /
+//! high) are derived from `min_free_kbytes` in proportion to the zone's
+//! managed pages, and `lowmem_reserve` keeps lower zones from being drained
+//! by allocations that could have used a higher zone.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::phys::buddy::FreeArea;
+use crate::sync::IrqLock;
+
+/// Number of zone types.
+pub const NR_ZONES: usize = 3;
+/// End of ZONE_DMA.
+pub const DMA_END: u64 = 16 << 20;
+/// End of ZONE_DMA32.
+pub const DMA32_END: u64 = 4 << 30;
+
+/// `sysctl_lowmem_reserve_ratio` defaults for DMA, DMA32, NORMAL.
+pub const LOWMEM_RESERVE_RATIO: [u64; NR_ZONES] = [256, 256, 32];
+/// `watermark_scale_factor` default (in 1/10000 of managed pages).
+pub const WATERMARK_SCALE_FACTOR: u64 = 10;
+
+/// Zone type, lowest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum ZoneType {
+    Dma = 0,
+    Dma32 = 1,
+    Normal = 2,
+}
+
+impl ZoneType {
+    pub const ALL: [ZoneType; NR_ZONES] = [ZoneType::Dma, ZoneType::Dma32, ZoneType::Normal];
+
+    /// Name as in /proc (`DMA`, `DMA32`, `Normal`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ZoneType::Dma => "DMA",
+            ZoneType::Dma32 => "DMA32",
+            ZoneType::Normal => "Normal",
+        }
+    }
+
+    pub fn from_index(i: usize) -> ZoneType {
+        match i {
+            0 => ZoneType::Dma,
+            1 => ZoneType::Dma32,
+            _ => ZoneType::Normal,
+        }
+    }
+
+    /// The zone physical address `pa` falls in.
+    pub fn of_phys(pa: u64) -> ZoneType {
+        if pa < DMA_END {
+            ZoneType::Dma
+        } else if pa < DMA32_END {
+            ZoneType::Dma32
+        } else {
+            ZoneType::Normal
+        }
+    }
+
+    pub fn of_pfn(pfn: u64) -> ZoneType {
+        Self::of_phys(pfn << crate::addr::PAGE_SHIFT)
+    }
+
+    /// `[start, end)` physical range of the zone type.
+    pub fn bounds(self) -> (u64, u64) {
+        match self {
+            ZoneType::Dma => (0, DMA_END),
+            ZoneType::Dma32 => (DMA_END, DMA32_END),
+            ZoneType::Normal => (DMA32_END, u64::MAX),
+        }
+    }
+}
+
+/// Which watermark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Watermark {
+    Min = 0,
+    Low = 1,
+    High = 2,
+}
+
+/// Per-zone event and state counters (a subset of Linux's zone stats).
+#[derive(Default)]
+pub struct ZoneCounters {
+    /// Allocations satisfied on the node they asked for.
+    pub numa_hit: AtomicU64,
+    /// Allocations satisfied here although another node was preferred.
+    pub numa_miss: AtomicU64,
+    /// Allocations that preferred this node but went elsewhere.
+    pub numa_foreign: AtomicU64,
+    /// Allocations from the node the CPU runs on.
+    pub numa_local: AtomicU64,
+    pub numa_other: AtomicU64,
+    /// Pageblocks whose migrate type changed through fallback stealing.
+    pub steals: AtomicU64,
+}
+
+/// One zone of one node.
+pub struct Zone {
+    pub node: u32,
+    pub ty: ZoneType,
+    /// First pfn of the span (0 for an empty zone).
+    pub start_pfn: u64,
+    pub spanned: u64,
+    pub present: u64,
+    managed: AtomicU64,
+    watermark: [AtomicU64; 3],
+    lowmem_reserve: [AtomicU64; NR_ZONES],
+    /// The buddy free lists, under the zone lock.
+    pub free: IrqLock<FreeArea>,
+    pub counters: ZoneCounters,
+}
+
+impl Zone {
+    pub fn new(node: u32, ty: ZoneType, start_pfn: u64, spanned: u64, present: u64) -> Zone {
+        Zone {
+            node,
+            ty,
+            start_pfn,
+            spanned,
+            present,
+            managed: AtomicU64::new(0),
+            watermark: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+            lowmem_reserve: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+            free: IrqLock::new(FreeArea::new()),
+            counters: ZoneCounters::default(),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.ty.name()
+    }
+
+    pub fn end_pfn(&self) -> u64 {
+        self.start_pfn + self.spanned
+    }
+
+    /// Whether `pfn` lies in the zone's span.
+    pub fn spans(&self, pfn: u64) -> bool {
+        pfn >= self.start_pfn && pfn < self.end_pfn()
+    }
+
+    pub fn managed(&self) -> u64 {
+        self.managed.load(Ordering::Relaxed)
+    }
+
+    pub fn add_managed(&self, n: u64) {
+        self.managed.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn sub_managed(&self, n: u64) {
+        self.managed.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    /// Whether the zone has RAM given to the buddy allocator.
+    pub fn is_populated(&self) -> bool {
+        self.managed() > 0
+    }
+
+    pub fn watermark(&self, w: Watermark) -> u64 {
+        self.watermark[w as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn lowmem_reserve(&self, highest: ZoneType) -> u64 {
+        self.lowmem_reserve[highest as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn lowmem_reserves(&self) -> [u64; NR_ZONES] {
+        core::array::from_fn(|i| self.lowmem_reserve[i].load(Ordering::Relaxed))
+    }
+
+    pub fn set_lowmem_reserve(&self, highest: usize, pages: u64) {
+        self.lowmem_reserve[highest].store(pages, Ordering::Relaxed);
+    }
+
+    /// Free pages right now.
+    pub fn free_pages(&self) -> u64 {
+        self.free.lock().free_pages
+    }
+
+    /// Set min/low/high from this zone's share of `pages_min` (Linux's
+    /// `__setup_per_zone_wmarks`):
+    ///
+    /// ```text
+    /// min  = pages_min * managed / lowmem_managed
+    /// gap  = max(min / 4, managed * watermark_scale_factor / 10000)
+    /// low  = min + gap,  high = low + gap
+    /// ```
+    pub fn set_watermarks(&self, pages_min: u64, lowmem_managed: u64) {
+        let managed = self.managed();
+        let min = if lowmem_managed == 0 { 0 } else { pages_min * managed / lowmem_managed };
+        let gap = (min >> 2).max(managed * WATERMARK_SCALE_FACTOR / 10000);
+        self.watermark[0].store(min, Ordering::Relaxed);
+        self.watermark[1].store(min + gap, Ordering::Relaxed);
+        self.watermark[2].store(min + 2 * gap, Ordering::Relaxed);
+    }
+
+    /// `zone_watermark_ok`: can an order-`order` allocation whose highest
+    /// usable zone is `highest` leave at least `mark` pages plus the lowmem
+    /// reserve free here? `high_access` (`__GFP_HIGH`) may dip to half of it.
+    pub fn watermark_ok(&self, order: u32, mark: u64, highest: ZoneType, high_access: bool) -> bool {
+        let area = self.free.lock();
+        let mut min = mark;
+        if high_access {
+            min -= min / 2;
+        }
+        let free = area.free_pages as i64 - ((1i64 << order) - 1);
+        if free <= (min + self.lowmem_reserve(highest)) as i64 {
+            return false;
+        }
+        if order == 0 {
+            return true;
+        }
+        (order as usize..crate::phys::buddy::NR_ORDERS).any(|o| area.nr_free(o) > 0)
+    }
+}
+
+/// Linux's `calculate_min_free_kbytes`: `sqrt(lowmem_kbytes * 16)`,
+/// clamped to [128, 262144].
+pub fn default_min_free_kbytes(lowmem_pages: u64) -> u64 {
+    let lowmem_kbytes = lowmem_pages * (crate::addr::PAGE_SIZE / 1024);
+    int_sqrt(lowmem_kbytes * 16).clamp(128, 262_144)
+}
+
+/// Integer square root (floor).
+pub fn int_sqrt(x: u64) -> u64 {
+    if x < 2 {
+        return x;
+    }
+    // Newton's method from an upper bound.
+    let mut r = 1u64 << ((64 - x.leading_zeros()).div_ceil(2));
+    loop {
+        let next = (r + x / r) / 2;
+        if next >= r {
+            return r;
+        }
+        r = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_of_address_follows_linux_boundaries() {
+        assert_eq!(ZoneType::of_phys(0), ZoneType::Dma);
+        assert_eq!(ZoneType::of_phys(DMA_END - 1), ZoneType::Dma);
+        assert_eq!(ZoneType::of_phys(DMA_END), ZoneType::Dma32);
+        assert_eq!(ZoneType::of_phys(DMA32_END - 1), ZoneType::Dma32);
+        assert_eq!(ZoneType::of_phys(DMA32_END), ZoneType::Normal);
+    }
+
+    #[test]
+    fn int_sqrt_is_floor() {
+        for x in [0u64, 1, 2, 3, 4, 15, 16, 17, 1 << 40, u64::MAX] {
+            let r = int_sqrt(x);
+            assert!(r.checked_mul(r).is_some_and(|v| v <= x), "{x}");
+            assert!((r + 1).checked_mul(r + 1).is_none_or(|v| v > x), "{x}");
+        }
+    }
+
+    #[test]
+    fn min_free_kbytes_matches_linux_for_known_sizes() {
+        // 128 MiB of lowmem: sqrt(131072 * 16) = 1448.
+        assert_eq!(default_min_free_kbytes(32768), 1448);
+        // Tiny machines clamp to 128.
+        assert_eq!(default_min_free_kbytes(64), 128);
+        // 4 GiB: sqrt(4194304*16) = 8192.
+        assert_eq!(default_min_free_kbytes(1 << 20), 8192);
+    }
+
+    #[test]
+    fn watermarks_scale_with_managed_pages() {
+        let z = Zone::new(0, ZoneType::Dma32, 4096, 28672, 28672);
+        z.add_managed(28000);
+        z.set_watermarks(362, 32000);
+        let min = 362 * 28000 / 32000;
+        assert_eq!(z.watermark(Watermark::Min), min);
+        let gap = (min / 4).max(28);
+        assert_eq!(z.watermark(Watermark::Low), min + gap);
+        assert_eq!(z.watermark(Watermark::High), min + 2 * gap);
+    }
+}

@@ -1,0 +1,32 @@
+//! Address spaces: page tables, areas and the memory system calls, one
+//! operation per file (cf. mm/memory.c, mm/mmap.c, mm/vma.c):
+//!
+//! ```text
+//! page_table  4-level tables: map, unmap, protect, walk, split huge pages
+//! tlb         flush tokens
+//! vma         the areas of an address space (an interval map)
+//! address_space  mm_struct: tables, areas, counters, layout
+//! mmap munmap brk mremap mprotect madvise mlock mincore
+//!             the system calls, each with Linux's checks and errors
+//! fault       the page-fault handler (zero page, COW, page cache, stack)
+//! fork        copy-on-write copy of an address space
+//! file        memory objects: page cache of files, shared anonymous memory
+//! overcommit  commit accounting (vm.overcommit_memory)
+//! ```
+
+pub mod address_space;
+pub mod brk;
+pub mod fault;
+pub mod file;
+pub mod fork;
+pub mod madvise;
+pub mod mincore;
+pub mod mlock;
+pub mod mmap;
+pub mod mprotect;
+pub mod mremap;
+pub mod munmap;
+pub mod overcommit;
+pub mod page_table;
+pub mod tlb;
+pub mod vma;

@@ -1,0 +1,502 @@
+//! A process's address space (Linux's `mm_struct`): its page tables, its
+//! VMAs, the layout of heap and stack, and the counters /proc shows.
+//!
+//! ```text
+//! 0x0000000000400000  program text, data, bss        (ELF segments)
+//!                     heap: start_brk .. brk          (brk(2), grows up)
+//!                     ...
+//!                     mmap area, allocated top-down from mmap_base
+//!          mmap_base  --- gap: RLIMIT_STACK (at least 128 MiB) + guard gap
+//!                     stack, grows down to RLIMIT_STACK
+//! 0x00007ffffffff000  TASK_SIZE: the last page below it is never mapped
+//! ```
+//!
+//! The operations live in their own files: `mmap.rs`, `munmap.rs`,
+//! `brk.rs`, `fault.rs`, `fork.rs` (and the rest of the memory syscalls).
+//! This file owns creation and teardown, the page-level helpers they share
+//! (mapping one page, zapping a range) and the accounting.
+//!
+//! Reference counting of user pages: every page-table entry that maps a
+//! page holds one reference and one map count; a page-cache or shmem page
+//! also has the object's reference. The shared zero page is mapped without
+//! either (it is never freed).
+
+use alloc::vec::Vec;
+
+use x86_64::structures::paging::PageTableFlags as F;
+
+use crate::addr::{PAGE_SIZE, Pfn, PhysAddr};
+use crate::error::MmError;
+use crate::vm::overcommit::Overcommit;
+use crate::phys::page::PageFlags;
+use crate::phys::page_alloc::PageAllocator;
+use crate::vm::page_table::{KERNEL_PML4_START, Leaf, Mapper, TableAlloc, table_at};
+use crate::vm::tlb::{TlbFlush, TlbFlusher};
+use crate::vm::vma::{Backing, VmFlags, Vma, VmaTree};
+
+/// End of user space (exclusive). The page just below the canonical hole
+/// (0x7ffffffff000..0x800000000000) is never mapped, so a SYSRET can never
+/// return to a non-canonical address (the Intel SYSRET erratum).
+/// Whether pages leaving a mapping leave a VM_LOCKED one (their lock
+/// count drops, see `mlock::munlock_page`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mapping {
+    Locked,
+    Unlocked,
+}
+
+impl Mapping {
+    pub(crate) fn of(v: &Vma) -> Mapping {
+        if v.flags.contains(VmFlags::LOCKED) { Mapping::Locked } else { Mapping::Unlocked }
+    }
+}
+
+/// Leaves [`AddressSpace::for_each_leaf_batch`] holds at a time.
+pub const LEAF_BATCH: usize = 512;
+
+pub const TASK_SIZE: u64 = 0x0000_7fff_ffff_f000;
+/// Lowest address user mappings may use (`vm.mmap_min_addr`).
+pub const MMAP_MIN_ADDR: u64 = 0x10000;
+/// Free space kept below a growing-down stack (`stack_guard_gap`, 256 pages).
+pub const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
+/// `vm.max_map_count` default.
+pub const DEFAULT_MAX_MAP_COUNT: usize = 65530;
+/// Where static-pie executables are loaded (`ELF_ET_DYN_BASE`, no ASLR).
+pub const ELF_ET_DYN_BASE: u64 = 0x5555_5555_4000;
+/// Top of the initial stack.
+pub const STACK_TOP: u64 = TASK_SIZE;
+
+/// The process limits mm operations check (soft values, bytes;
+/// `u64::MAX` is RLIM_INFINITY).
+#[derive(Clone, Copy, Debug)]
+pub struct Rlimits {
+    pub as_: u64,
+    pub data: u64,
+    pub stack: u64,
+    pub memlock: u64,
+    /// CAP_IPC_LOCK / root: may lock without the RLIMIT_MEMLOCK check.
+    pub can_lock: bool,
+    /// CAP_SYS_ADMIN / root: may use the admin reserve in overcommit mode 2.
+    pub admin: bool,
+}
+
+impl Default for Rlimits {
+    fn default() -> Self {
+        Rlimits { as_: u64::MAX, data: u64::MAX, stack: 8 << 20, memlock: 8 << 20, can_lock: true, admin: true }
+    }
+}
+
+/// What every mm operation needs from the kernel.
+pub struct MmEnv<'a> {
+    pub pa: &'static PageAllocator,
+    pub tables: &'a dyn TableAlloc,
+    pub tlb: &'a dyn TlbFlusher,
+    pub commit: &'static Overcommit,
+    /// The kernel's PML4: its upper half is copied into every new one.
+    pub kernel_root: PhysAddr,
+    /// The shared zero page (read faults on private anonymous memory).
+    pub zero_page: Pfn,
+    pub max_map_count: usize,
+}
+
+/// Addresses of the program's pieces (for /proc and brk).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Layout {
+    pub start_code: u64,
+    pub end_code: u64,
+    pub start_data: u64,
+    pub end_data: u64,
+    pub start_brk: u64,
+    pub brk: u64,
+    pub start_stack: u64,
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+    pub mmap_base: u64,
+}
+
+/// Page counters (/proc/PID/status: VmSize, VmRSS, ...).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MmCounters {
+    pub rss_anon: u64,
+    pub rss_file: u64,
+    pub rss_shmem: u64,
+    pub total_vm: u64,
+    pub data_vm: u64,
+    pub exec_vm: u64,
+    pub stack_vm: u64,
+    pub locked_vm: u64,
+    /// VmPeak.
+    pub hiwater_vm: u64,
+    /// VmHWM.
+    pub hiwater_rss: u64,
+    /// Pages committed for this address space.
+    pub committed: u64,
+    pub min_flt: u64,
+    pub maj_flt: u64,
+}
+
+impl MmCounters {
+    pub fn rss(&self) -> u64 {
+        self.rss_anon + self.rss_file + self.rss_shmem
+    }
+}
+
+/// One process's memory.
+pub struct AddressSpace {
+    pub root: PhysAddr,
+    pub vmas: VmaTree,
+    pub layout: Layout,
+    pub counters: MmCounters,
+    /// Flags every new mapping gets (mlockall(MCL_FUTURE) sets VM_LOCKED).
+    pub def_flags: VmFlags,
+}
+
+/// Which RSS counter a mapped page counts in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RssKind {
+    Anon,
+    File,
+    Shmem,
+}
+
+impl AddressSpace {
+    /// An empty address space: a fresh PML4 whose kernel half points at the
+    /// kernel's shared PDPTs.
+    pub fn new(env: &MmEnv<'_>) -> Result<AddressSpace, MmError> {
+        let root = env.tables.alloc_table().ok_or(MmError::NoMemory)?;
+        let new = table_at(env.pa.phys(), root).ok_or(MmError::NoMemory)?;
+        let kernel = table_at(env.pa.phys(), env.kernel_root).ok_or(MmError::NoMemory)?;
+        for i in KERNEL_PML4_START..512 {
+            new[i] = kernel[i].clone();
+        }
+        Ok(AddressSpace { root, vmas: VmaTree::new(), layout: Layout::default(), counters: MmCounters::default(), def_flags: VmFlags::empty() })
+    }
+
+    pub(crate) fn mapper<'a>(&self, env: &'a MmEnv<'a>) -> Mapper<'a> {
+        Mapper::new(env.pa.phys(), env.tables, self.root)
+    }
+
+    /// `mmap_base` for a stack limit (Linux's `mmap_base()` without ASLR).
+    pub fn mmap_base_for(rlim_stack: u64) -> u64 {
+        let gap = rlim_stack.clamp(128 << 20, TASK_SIZE / 6 * 5) + STACK_GUARD_GAP;
+        (TASK_SIZE - gap) & !(PAGE_SIZE - 1)
+    }
+
+    /// Add a VMA's size to the counters (`vm_stat_account`), or remove it.
+    pub(crate) fn account_vma(&mut self, v: &Vma, add: bool) {
+        let pages = v.pages();
+        let c = &mut self.counters;
+        let apply = |x: &mut u64| {
+            if add { *x += pages } else { *x = x.saturating_sub(pages) }
+        };
+        apply(&mut c.total_vm);
+        if v.is_data() {
+            apply(&mut c.data_vm);
+        }
+        if v.is_exec() {
+            apply(&mut c.exec_vm);
+        }
+        if v.is_stack() {
+            apply(&mut c.stack_vm);
+        }
+        if v.flags.contains(VmFlags::LOCKED) {
+            apply(&mut c.locked_vm);
+        }
+        c.hiwater_vm = c.hiwater_vm.max(c.total_vm);
+    }
+
+    pub(crate) fn rss_add(&mut self, kind: RssKind, delta: i64) {
+        let c = &mut self.counters;
+        let r = match kind {
+            RssKind::Anon => &mut c.rss_anon,
+            RssKind::File => &mut c.rss_file,
+            RssKind::Shmem => &mut c.rss_shmem,
+        };
+        *r = (*r as i64 + delta).max(0) as u64;
+        c.hiwater_rss = c.hiwater_rss.max(c.rss());
+    }
+
+    /// The RSS kind of a mapped page.
+    pub fn rss_kind(env: &MmEnv<'_>, pfn: Pfn) -> RssKind {
+        match env.pa.page(pfn).map(|p| p.flags()) {
+            Some(f) if f.contains(PageFlags::SHMEM) => RssKind::Shmem,
+            Some(f) if f.contains(PageFlags::FILE) => RssKind::File,
+            _ => RssKind::Anon,
+        }
+    }
+
+    /// Leaf flags for a user page in `vma`; `writable` is whether this
+    /// particular page may be written now (false for copy-on-write pages).
+    pub(crate) fn pte_flags(vma_flags: VmFlags, writable: bool) -> F {
+        let mut f = F::PRESENT;
+        // A PROT_NONE area keeps its pages (mprotect may give access back)
+        // but hides them from user mode: no USER bit.
+        if vma_flags.intersects(VmFlags::ACCESS) {
+            f |= F::USER_ACCESSIBLE;
+        }
+        if writable && vma_flags.contains(VmFlags::WRITE) {
+            f |= F::WRITABLE;
+        }
+        if !vma_flags.contains(VmFlags::EXEC) {
+            f |= F::NO_EXECUTE;
+        }
+        f
+    }
+
+    /// Map the page `pfn` at `va` (4 KiB), taking over the caller's
+    /// reference. The zero page is mapped without one.
+    pub(crate) fn install_pte(&mut self, env: &MmEnv<'_>, va: u64, pfn: Pfn, flags: F) -> Result<TlbFlush, MmError> {
+        let mut m = self.mapper(env);
+        let pte = m.pte(va, true).map_err(|_| MmError::NoMemory)?.ok_or(MmError::NoMemory)?;
+        let flush = if pte.flags().contains(F::PRESENT) { TlbFlush::page(va, PAGE_SIZE) } else { TlbFlush::none() };
+        pte.set_addr(PhysAddr::new(pfn.phys()), flags);
+        if pfn != env.zero_page {
+            if let Some(p) = env.pa.page(pfn) {
+                p.inc_mapcount();
+            }
+            self.rss_add(Self::rss_kind(env, pfn), 1);
+        }
+        Ok(flush)
+    }
+
+    /// Drop the mapping behind one leaf: map count, reference, RSS.
+    /// (The caller handles the mapping's lock count: a COW replacement
+    /// in a locked area has already munlocked the old page.)
+    pub(crate) fn release_leaf(&mut self, env: &MmEnv<'_>, leaf: &Leaf) {
+        self.release_pfn(env, Pfn::from_phys(leaf.phys.as_u64()), Mapping::Unlocked);
+    }
+
+    fn release_pfn(&mut self, env: &MmEnv<'_>, pfn: Pfn, mapping: Mapping) {
+        if pfn == env.zero_page {
+            return;
+        }
+        self.rss_add(Self::rss_kind(env, pfn), -1);
+        if mapping == Mapping::Locked {
+            crate::vm::mlock::munlock_page(env, pfn);
+        }
+        if let Some(p) = env.pa.page(pfn) {
+            // No mapping left, so no locked one either.
+            if p.dec_mapcount() == 0 && p.test_and_clear_flag(PageFlags::MLOCKED) {
+                env.pa.vmstat.mlocked_pages.sub(1);
+            }
+        }
+        env.pa.put_user_page(pfn);
+    }
+
+    /// `zap_page_range`: remove every page mapped in `[start, end)`, free
+    /// page tables left empty, flush the TLB.
+    ///
+    /// Like Linux's `mmu_gather`, removed pages wait in a small batch until
+    /// the TLB no longer maps them, then go back; a full batch forces a
+    /// flush. Nothing is allocated, so an OOM victim's memory can always be
+    /// torn down.
+    pub fn zap_range(&mut self, env: &MmEnv<'_>, start: u64, end: u64) {
+        self.zap_mapping(env, start, end, Mapping::Unlocked);
+    }
+
+    /// `zap_range` for an area that was VM_LOCKED: each page loses one
+    /// locked mapping (munmap and exit of locked memory).
+    pub(crate) fn zap_mapping(&mut self, env: &MmEnv<'_>, start: u64, end: u64, mapping: Mapping) {
+        if end <= start {
+            return;
+        }
+        let mut batch = [Pfn(0); 64];
+        let mut n = 0;
+        let mut m = self.mapper(env);
+        let flush = m.unmap_range(start, end - start, &mut |l| {
+            if n == batch.len() {
+                env.tlb.flush_all();
+                for &pfn in &batch[..n] {
+                    self.release_pfn(env, pfn, mapping);
+                }
+                n = 0;
+            }
+            batch[n] = Pfn::from_phys(l.phys.as_u64());
+            n += 1;
+        });
+        match flush {
+            Ok(f) => f.flush(env.tlb),
+            Err(_) => env.tlb.flush_all(),
+        }
+        for &pfn in &batch[..n] {
+            self.release_pfn(env, pfn, mapping);
+        }
+    }
+
+    /// The page mapped at `va`, if any, with its leaf flags.
+    pub fn lookup(&self, env: &MmEnv<'_>, va: u64) -> Option<(Pfn, F)> {
+        let t = crate::vm::page_table::translate(env.pa.phys(), self.root, crate::addr::VirtAddr::new(va & !(PAGE_SIZE - 1)))?;
+        Some((Pfn::from_phys(t.phys.as_u64()), t.flags))
+    }
+
+    /// Every page mapped in `[start, end)`.
+    ///
+    /// One allocation for the whole range: for tests and views of one
+    /// area. Work over a range a process chose goes through
+    /// [`Self::for_each_leaf`] or [`Self::for_each_leaf_batch`], which
+    /// hold at most a batch however much of the range is populated.
+    pub fn leaves(&self, env: &MmEnv<'_>, start: u64, end: u64) -> Vec<Leaf> {
+        let mut v = Vec::new();
+        self.for_each_leaf(env, start, end, &mut |l| v.push(l));
+        v
+    }
+
+    /// Visit every mapped leaf of `[start, end)`, clipped to user space:
+    /// an address space's walks never reach the kernel half.
+    pub fn for_each_leaf(&self, env: &MmEnv<'_>, start: u64, end: u64, f: &mut dyn FnMut(Leaf)) {
+        let end = end.min(TASK_SIZE);
+        if start < end {
+            self.mapper(env).for_each_leaf(start, end, f);
+        }
+    }
+
+    /// Hand the mapped leaves of `[start, end)` to `f` in address order,
+    /// at most [`LEAF_BATCH`] at a time, with the address space mutable in
+    /// between (`f` may change the page tables of the batch it holds).
+    pub(crate) fn for_each_leaf_batch(&mut self, env: &MmEnv<'_>, start: u64, end: u64, f: &mut dyn FnMut(&mut Self, &[Leaf])) {
+        let end = end.min(TASK_SIZE);
+        if start >= end {
+            return;
+        }
+        let mut batch: Vec<Leaf> = Vec::with_capacity(LEAF_BATCH);
+        let mut cursor = start;
+        loop {
+            batch.clear();
+            let mut resume = None;
+            self.mapper(env).for_each_leaf_while(cursor, end, &mut |l| {
+                if batch.len() == LEAF_BATCH {
+                    resume = Some(l.va);
+                    return false;
+                }
+                batch.push(l);
+                true
+            });
+            f(self, &batch);
+            match resume {
+                Some(va) => cursor = va,
+                None => return,
+            }
+        }
+    }
+
+    /// Page-table pages under the user half (VmPTE, in pages).
+    pub fn page_table_pages(&self, env: &MmEnv<'_>) -> u64 {
+        self.mapper(env).count_tables(0..KERNEL_PML4_START)
+    }
+
+    /// `exit_mmap`: unmap everything, give back commitments, free the
+    /// page tables and the PML4.
+    pub fn destroy(mut self, env: &MmEnv<'_>) {
+        // By address, without a copy of the list (an OOM victim is torn
+        // down when no memory is left).
+        let mut addr = 0;
+        while let Some((s, e, m)) = self.vmas.find(addr).map(|v| (v.start, v.end, Mapping::of(v))) {
+            self.zap_mapping(env, s, e, m);
+            addr = e;
+        }
+        env.commit.unaccount(self.counters.committed);
+        self.counters.committed = 0;
+        self.vmas = VmaTree::new();
+        let mut m = self.mapper(env);
+        m.free_user_tables();
+        env.tables.free_table(self.root);
+    }
+
+    /// Take a VMA out of the tree and out of the counters.
+    pub(crate) fn detach_vma(&mut self, env: &MmEnv<'_>, start: u64) -> Option<Vma> {
+        let v = self.vmas.remove(start)?;
+        self.account_vma(&v, false);
+        if v.flags.contains(VmFlags::ACCOUNT) {
+            env.commit.unaccount(v.pages());
+            self.counters.committed = self.counters.committed.saturating_sub(v.pages());
+        }
+        Some(v)
+    }
+
+    /// Put a VMA into the tree and the counters, merging with neighbours.
+    pub(crate) fn attach_vma(&mut self, env: &MmEnv<'_>, v: Vma) -> Result<u64, MmError> {
+        let pages = v.pages();
+        let accounted = v.flags.contains(VmFlags::ACCOUNT);
+        self.account_vma(&v, true);
+        let start = v.start;
+        // Growing a neighbour (the heap by brk) adds no area: no map-count
+        // check then.
+        if let Some(prev) = self.vmas.prev(start).filter(|p| p.can_merge_with(&v)).map(|p| p.start) {
+            if let Some(p) = self.vmas.containing_mut(prev) {
+                p.end = v.end;
+            }
+            if accounted {
+                self.counters.committed += pages;
+            }
+            return Ok(self.vmas.merge_around(prev));
+        }
+        if let Err(e) = self.vmas.insert(v.clone(), env.max_map_count) {
+            self.account_vma(&v, false);
+            return Err(match e {
+                crate::vm::vma::VmaError::TooMany => MmError::NoMemory,
+                crate::vm::vma::VmaError::Overlap => MmError::Exists,
+            });
+        }
+        if accounted {
+            self.counters.committed += pages;
+        }
+        Ok(self.vmas.merge_around(start))
+    }
+
+    /// Whether the address space may grow by `pages` of a mapping with
+    /// `flags` (`may_expand_vm`): RLIMIT_AS, and RLIMIT_DATA for data.
+    pub(crate) fn may_expand(&self, flags: VmFlags, pages: u64, lim: &Rlimits) -> bool {
+        let bytes = |p: u64| p.saturating_mul(PAGE_SIZE);
+        if bytes(self.counters.total_vm + pages) > lim.as_ {
+            return false;
+        }
+        let is_data = flags & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::GROWSDOWN) == VmFlags::WRITE;
+        if is_data && bytes(self.counters.data_vm + pages) > lim.data {
+            return false;
+        }
+        true
+    }
+
+    /// Check the counters against a recount; panics with "mm: ..." if they
+    /// disagree (used by tests after every operation).
+    pub fn check_invariants(&self, env: &MmEnv<'_>) {
+        self.vmas.check_invariants();
+        let total: u64 = self.vmas.iter().map(Vma::pages).sum();
+        assert_eq!(total, self.counters.total_vm, "mm: total_vm out of date");
+        let mut rss = [0u64; 3];
+        for v in self.vmas.iter() {
+            for l in self.leaves(env, v.start, v.end) {
+                // PROT_NONE pages stay mapped, but only for the kernel.
+                assert_eq!(l.user, v.flags.intersects(VmFlags::ACCESS), "mm: user bit does not match the area's access");
+                let pfn = Pfn::from_phys(l.phys.as_u64());
+                if pfn == env.zero_page {
+                    assert!(!l.writable, "mm: the zero page is mapped writable");
+                    continue;
+                }
+                rss[Self::rss_kind(env, pfn) as usize] += 1;
+                if l.writable {
+                    assert!(v.flags.contains(VmFlags::WRITE), "mm: writable page in a read-only area");
+                }
+            }
+        }
+        // Nothing may be mapped outside the areas.
+        let mut outside = 0;
+        let mut cursor = 0;
+        for v in self.vmas.iter() {
+            outside += self.leaves(env, cursor, v.start).len();
+            cursor = v.end;
+        }
+        outside += self.leaves(env, cursor, TASK_SIZE).len();
+        assert_eq!(outside, 0, "mm: pages mapped outside every area");
+        let c = &self.counters;
+        assert_eq!([c.rss_anon, c.rss_file, c.rss_shmem], rss, "mm: RSS counters out of date");
+        let _ = Backing::Anon;
+    }
+}
+
+#[cfg(test)]
+mod syscall_tests;
+#[cfg(test)]
+mod tests;

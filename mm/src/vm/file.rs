@@ -1,0 +1,220 @@
+//! Memory objects behind shared and file mappings: a file's page cache
+//! and shared anonymous memory (cf. mm/filemap.c, mm/shmem.c).
+//!
+//! A [`MemObject`] owns pages indexed by page offset. The object holds one
+//! reference on each of its pages; every page-table entry mapping one holds
+//! another. Pages are created on demand: a file page is filled from the
+//! file's bytes (the initrd) with the part past end-of-file zeroed, a shmem
+//! page is zeroed. When the object goes away (no VMA and no open file uses
+//! it any more), its references go too.
+//!
+//! File pages count as `Cached` in /proc/meminfo, shmem pages as `Shmem`
+//! (and `Cached`, as in Linux).
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
+use crate::phys::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
+use crate::vm::overcommit::Overcommit;
+use crate::phys::page::PageFlags;
+use crate::phys::page_alloc::PageAllocator;
+use crate::sync::IrqLock;
+
+/// Kind of object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjKind {
+    /// A file's page cache (read-only files of the initrd).
+    File,
+    /// Shared anonymous memory.
+    Shmem,
+}
+
+/// Why a page could not be provided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjError {
+    /// The offset lies beyond the end of the file (SIGBUS).
+    BeyondEof,
+    /// No memory.
+    NoMemory,
+}
+
+/// A page cache or a shmem segment.
+pub struct MemObject {
+    pub kind: ObjKind,
+    /// Path shown in /proc/PID/maps (`/dev/zero (deleted)` for shmem, as Linux).
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    pub ino: u64,
+    data: Option<&'static [u8]>,
+    pages: IrqLock<BTreeMap<u64, u64>>,
+    pa: &'static PageAllocator,
+    /// Pages committed for the object (shmem), given back when it dies.
+    charged: Option<(&'static Overcommit, u64)>,
+}
+
+impl MemObject {
+    /// The page cache of a read-only file with contents `data`.
+    pub fn file(name: &str, data: &'static [u8], ino: u64, pa: &'static PageAllocator) -> Arc<MemObject> {
+        Arc::new(MemObject {
+            kind: ObjKind::File,
+            name: String::from(name),
+            size: data.len() as u64,
+            ino,
+            data: Some(data),
+            pages: IrqLock::new(BTreeMap::new()),
+            pa,
+            charged: None,
+        })
+    }
+
+    /// A shared anonymous segment of `size` bytes, for which `charged`
+    /// pages were committed (released when the last mapping goes).
+    pub fn shmem(size: u64, ino: u64, pa: &'static PageAllocator, commit: &'static Overcommit, charged: u64) -> Arc<MemObject> {
+        Arc::new(MemObject {
+            kind: ObjKind::Shmem,
+            name: String::from("/dev/zero (deleted)"),
+            size,
+            ino,
+            data: None,
+            pages: IrqLock::new(BTreeMap::new()),
+            pa,
+            charged: Some((commit, charged)),
+        })
+    }
+
+    /// Pages past the last byte (files only).
+    /// Past the end of the file, or of the shared segment (a mapping grown
+    /// by mremap does not grow the segment: SIGBUS there, as shmem gives).
+    fn beyond_eof(&self, pgoff: u64) -> bool {
+        pgoff >= self.size.div_ceil(PAGE_SIZE)
+    }
+
+    /// The page at `pgoff`, created if needed, with one more reference
+    /// taken for the caller (who will map it).
+    pub fn get_page(&self, pgoff: u64) -> Result<Pfn, ObjError> {
+        if self.beyond_eof(pgoff) {
+            return Err(ObjError::BeyondEof);
+        }
+        let mut pages = self.pages.lock();
+        if let Some(&pfn) = pages.get(&pgoff) {
+            if let Some(p) = self.pa.page(Pfn(pfn)) {
+                p.get();
+            }
+            return Ok(Pfn(pfn));
+        }
+        let pfn = self.pa.alloc_pages(GFP_HIGHUSER_MOVABLE | Gfp::ZERO, 0).ok_or(ObjError::NoMemory)?;
+        if let Some(data) = self.data {
+            let off = (pgoff << PAGE_SHIFT) as usize;
+            let n = data.len().saturating_sub(off).min(PAGE_SIZE as usize);
+            if let Some(dst) = self.pa.phys().ptr(PhysAddr::new(pfn.phys()), n) {
+                // SAFETY: a fresh page; `n` bytes of the file fit in it.
+                unsafe { core::ptr::copy_nonoverlapping(data[off..off + n].as_ptr(), dst, n) };
+            }
+        }
+        let page = self.pa.page(pfn).ok_or(ObjError::NoMemory)?;
+        page.insert_flags(if self.kind == ObjKind::File { PageFlags::FILE } else { PageFlags::SHMEM | PageFlags::SWAPBACKED });
+        page.mapping.store(self as *const MemObject as u64, Ordering::Relaxed);
+        page.index.store(pgoff, Ordering::Relaxed);
+        self.pa.vmstat.file_pages.add(1);
+        if self.kind == ObjKind::Shmem {
+            self.pa.vmstat.shmem_pages.add(1);
+        }
+        // One reference for the cache (from allocation), one for the caller.
+        page.get();
+        pages.insert(pgoff, pfn.0);
+        Ok(pfn)
+    }
+
+    /// The page at `pgoff` if it exists (no reference taken).
+    pub fn find_page(&self, pgoff: u64) -> Option<Pfn> {
+        self.pages.lock().get(&pgoff).map(|&p| Pfn(p))
+    }
+
+    /// Pages held.
+    pub fn nr_pages(&self) -> u64 {
+        self.pages.lock().len() as u64
+    }
+
+    fn release(&self, pfn: u64) {
+        self.pa.put_user_page(Pfn(pfn));
+    }
+
+    /// Drop pages that nobody maps (page-cache reclaim, `drop_caches`).
+    /// Only clean file pages can be dropped; shmem pages are the data.
+    pub fn shrink(&self) -> u64 {
+        if self.kind != ObjKind::File {
+            return 0;
+        }
+        // Reclaim may run inside an allocation made under this very lock:
+        // skip the object then rather than deadlock.
+        let Some(mut pages) = self.pages.try_lock() else { return 0 };
+        // No allocation here: this runs when memory is short.
+        let mut freed = 0;
+        pages.retain(|_, pfn| {
+            let idle = self.pa.page(Pfn(*pfn)).is_some_and(|p| p.refcount() == 1);
+            if idle {
+                self.release(*pfn);
+                freed += 1;
+            }
+            !idle
+        });
+        if pages.is_empty() {
+            // An emptied BTreeMap keeps its root node: give that back too, so
+            // a dropped cache holds no kernel memory at all.
+            *pages = BTreeMap::new();
+        }
+        freed
+    }
+
+    /// Punch a hole over the pages of `[first, last)` (MADV_REMOVE):
+    /// afterwards every mapping of the range reads zeros and shares what is
+    /// written there next. The caller has zapped its own mappings of the
+    /// range first. A page nobody else maps (only the object's reference is
+    /// left) is freed, as Linux frees it. A page another process still maps
+    /// is zeroed in place and kept: Linux would zap that mapping too
+    /// (unmap_mapping_range), but there is no reverse map to find it yet, and
+    /// a page freed under it would leave it reading the old data while new
+    /// writes go to a fresh page. Zeroing keeps the data right for everyone;
+    /// what differs from Linux is only that the page stays resident.
+    /// A file's pages (the initrd's bytes, which never change) are only
+    /// dropped from the cache. Returns the pages dropped from the object.
+    pub fn remove_range(&self, first: u64, last: u64) -> u64 {
+        let mut pages = self.pages.lock();
+        let keys: alloc::vec::Vec<u64> = pages.range(first..last).map(|(k, _)| *k).collect();
+        let mut dropped = 0;
+        for k in &keys {
+            let Some(&pfn) = pages.get(k) else { continue };
+            if self.kind == ObjKind::Shmem && self.pa.page(Pfn(pfn)).is_some_and(|p| p.refcount() > 1) {
+                // SAFETY: the page belongs to this object (which holds a
+                // reference); its mappers see the zeros, as after a hole.
+                unsafe { crate::phys::zero_phys(self.pa.phys(), PhysAddr::new(Pfn(pfn).phys()), PAGE_SIZE as usize) };
+                continue;
+            }
+            pages.remove(k);
+            self.release(pfn);
+            dropped += 1;
+        }
+        dropped
+    }
+
+    /// File bytes (for read(2) through the same object).
+    pub fn data(&self) -> Option<&'static [u8]> {
+        self.data
+    }
+}
+
+impl Drop for MemObject {
+    fn drop(&mut self) {
+        let pages = core::mem::take(&mut *self.pages.lock());
+        for (_, pfn) in pages {
+            self.release(pfn);
+        }
+        if let Some((commit, pages)) = self.charged {
+            commit.unaccount(pages);
+        }
+    }
+}

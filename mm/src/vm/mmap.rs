@@ -1,0 +1,332 @@
+//! mmap(2) (cf. mm/mmap.c `do_mmap`, `mmap_region`, `get_unmapped_area`).
+//!
+//! The checks run in Linux's order, so each invalid combination gets the
+//! errno Linux gives it:
+//!
+//! ```text
+//!   len == 0                                   EINVAL
+//!   offset not page aligned (syscall layer)    EINVAL
+//!   len rounds up to 0 / pgoff overflows       ENOMEM / EOVERFLOW
+//!   too many mappings                          ENOMEM
+//!   MAP_FIXED: beyond TASK_SIZE                ENOMEM
+//!   MAP_FIXED: unaligned address               EINVAL
+//!   MAP_FIXED below mmap_min_addr              EPERM
+//!   no hole big enough                         ENOMEM
+//!   MAP_FIXED_NOREPLACE over a mapping         EEXIST
+//!   anonymous: not exactly PRIVATE or SHARED   EINVAL
+//!   file: unreadable / shared+write on RO fd   EACCES
+//!   MAP_SHARED_VALIDATE with unknown flags     EOPNOTSUPP
+//!   RLIMIT_AS / RLIMIT_DATA exceeded           ENOMEM
+//!   overcommit policy refuses                  ENOMEM
+//!   MAP_LOCKED, RLIMIT_MEMLOCK 0, unprivileged EPERM
+//!   MAP_LOCKED over RLIMIT_MEMLOCK             EAGAIN
+//! ```
+//!
+//! Unknown PROT bits are ignored, as Linux's mmap ignores them (mprotect
+//! refuses them). A new area merges with a compatible neighbour. MAP_FIXED first removes
+//! whatever was mapped in the range. MAP_POPULATE (and MAP_LOCKED) fault
+//! the pages in before returning.
+
+use alloc::sync::Arc;
+
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
+use crate::vm::address_space::{AddressSpace, MMAP_MIN_ADDR, MmEnv, Rlimits, STACK_GUARD_GAP, TASK_SIZE};
+use crate::error::MmError;
+use crate::vm::file::MemObject;
+use crate::vm::vma::{Backing, VmFlags, Vma};
+
+pub const PROT_NONE: u32 = 0x0;
+pub const PROT_READ: u32 = 0x1;
+pub const PROT_WRITE: u32 = 0x2;
+pub const PROT_EXEC: u32 = 0x4;
+pub const PROT_GROWSDOWN: u32 = 0x0100_0000;
+pub const PROT_GROWSUP: u32 = 0x0200_0000;
+
+pub const MAP_SHARED: u32 = 0x01;
+pub const MAP_PRIVATE: u32 = 0x02;
+pub const MAP_SHARED_VALIDATE: u32 = 0x03;
+pub const MAP_TYPE: u32 = 0x0f;
+pub const MAP_FIXED: u32 = 0x10;
+pub const MAP_ANONYMOUS: u32 = 0x20;
+pub const MAP_GROWSDOWN: u32 = 0x0100;
+pub const MAP_DENYWRITE: u32 = 0x0800;
+pub const MAP_EXECUTABLE: u32 = 0x1000;
+pub const MAP_LOCKED: u32 = 0x2000;
+pub const MAP_NORESERVE: u32 = 0x4000;
+pub const MAP_POPULATE: u32 = 0x8000;
+pub const MAP_NONBLOCK: u32 = 0x10000;
+pub const MAP_STACK: u32 = 0x20000;
+pub const MAP_HUGETLB: u32 = 0x40000;
+pub const MAP_SYNC: u32 = 0x80000;
+pub const MAP_FIXED_NOREPLACE: u32 = 0x100000;
+
+/// Flags MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK plus MAP_SYNC,
+/// which this kernel refuses as no file supports DAX).
+const LEGACY_MAP_MASK: u32 = MAP_SHARED
+    | MAP_PRIVATE
+    | MAP_FIXED
+    | MAP_ANONYMOUS
+    | MAP_DENYWRITE
+    | MAP_EXECUTABLE
+    | MAP_UNINITIALIZED
+    | MAP_GROWSDOWN
+    | MAP_LOCKED
+    | MAP_NORESERVE
+    | MAP_POPULATE
+    | MAP_NONBLOCK
+    | MAP_STACK
+    | MAP_HUGETLB;
+pub const MAP_UNINITIALIZED: u32 = 0x4000000;
+
+/// A file to map, as the syscall layer found it behind the fd.
+#[derive(Clone)]
+pub struct FileMapping {
+    pub object: Arc<MemObject>,
+    /// Opened for reading / writing.
+    pub readable: bool,
+    pub writable: bool,
+}
+
+/// mmap's arguments (offset in bytes, already checked for alignment).
+#[derive(Clone)]
+pub struct MmapRequest {
+    pub addr: u64,
+    pub len: u64,
+    pub prot: u32,
+    pub flags: u32,
+    pub file: Option<FileMapping>,
+    pub offset: u64,
+}
+
+/// VM_READ/WRITE/EXEC from PROT bits.
+pub fn prot_to_vm(prot: u32) -> VmFlags {
+    let mut f = VmFlags::empty();
+    if prot & PROT_READ != 0 {
+        f |= VmFlags::READ;
+    }
+    if prot & PROT_WRITE != 0 {
+        f |= VmFlags::WRITE;
+    }
+    if prot & PROT_EXEC != 0 {
+        f |= VmFlags::EXEC;
+    }
+    f
+}
+
+impl AddressSpace {
+    /// `get_unmapped_area`: where `len` bytes go. A free, aligned hint is
+    /// honoured; otherwise the highest hole below `mmap_base`, then any hole.
+    pub fn get_unmapped_area(&self, hint: u64, len: u64) -> Result<u64, MmError> {
+        if len > TASK_SIZE {
+            return Err(MmError::NoMemory);
+        }
+        if hint != 0 {
+            let hint = hint & !(PAGE_SIZE - 1);
+            if hint >= MMAP_MIN_ADDR && hint <= TASK_SIZE - len && self.vmas.is_free(hint, hint + len, STACK_GUARD_GAP) {
+                return Ok(hint);
+            }
+        }
+        let base = if self.layout.mmap_base != 0 { self.layout.mmap_base } else { TASK_SIZE };
+        self.vmas
+            .gap_topdown(len, MMAP_MIN_ADDR, base, STACK_GUARD_GAP)
+            .or_else(|| self.vmas.gap_topdown(len, MMAP_MIN_ADDR, TASK_SIZE, STACK_GUARD_GAP))
+            .ok_or(MmError::NoMemory)
+    }
+
+    /// mmap(2). Returns the address of the new mapping.
+    pub fn mmap(&mut self, env: &MmEnv<'_>, req: &MmapRequest, lim: &Rlimits) -> Result<u64, MmError> {
+        if req.len == 0 {
+            return Err(MmError::Invalid);
+        }
+        let prot = req.prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+        let mut flags = req.flags;
+        let mut addr = req.addr;
+        if flags & MAP_FIXED == 0 && addr < MMAP_MIN_ADDR {
+            // round_hint_to_min: a hint below mmap_min_addr is no hint.
+            addr = 0;
+        }
+        let len = req.len.checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::NoMemory)?;
+        let pgoff = req.offset >> PAGE_SHIFT;
+        if pgoff.checked_add(len >> PAGE_SHIFT).is_none() {
+            return Err(MmError::Overflow);
+        }
+        if self.vmas.len() > env.max_map_count {
+            return Err(MmError::NoMemory);
+        }
+        if flags & MAP_FIXED_NOREPLACE != 0 {
+            flags |= MAP_FIXED;
+        }
+        // Address first (get_unmapped_area), as Linux does.
+        let addr = if flags & MAP_FIXED != 0 {
+            // __get_unmapped_area: the range first, then the alignment.
+            if len > TASK_SIZE || addr > TASK_SIZE - len {
+                return Err(MmError::NoMemory);
+            }
+            if addr % PAGE_SIZE != 0 {
+                return Err(MmError::Invalid);
+            }
+            if addr < MMAP_MIN_ADDR {
+                return Err(MmError::Perm);
+            }
+            addr
+        } else {
+            self.get_unmapped_area(addr, len)?
+        };
+        if req.flags & MAP_FIXED_NOREPLACE != 0 && self.vmas.intersection(addr, addr + len).is_some() {
+            return Err(MmError::Exists);
+        }
+        let mut vm = prot_to_vm(prot) | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC | self.def_flags;
+        if flags & MAP_GROWSDOWN != 0 {
+            vm |= VmFlags::GROWSDOWN;
+        }
+        if flags & MAP_LOCKED != 0 {
+            // can_do_mlock: a zero RLIMIT_MEMLOCK without the privilege.
+            if lim.memlock == 0 && !lim.can_lock {
+                return Err(MmError::Perm);
+            }
+            vm |= VmFlags::LOCKED;
+        }
+        if vm.contains(VmFlags::LOCKED) && !lim.can_lock {
+            let locked = (self.counters.locked_vm + (len >> PAGE_SHIFT)) * PAGE_SIZE;
+            if locked > lim.memlock {
+                return Err(MmError::Again);
+            }
+        }
+        let backing = match &req.file {
+            Some(f) => {
+                match flags & MAP_TYPE {
+                    MAP_SHARED | MAP_SHARED_VALIDATE => {
+                        if flags & MAP_TYPE == MAP_SHARED_VALIDATE && flags & !(LEGACY_MAP_MASK | MAP_FIXED_NOREPLACE) != 0 {
+                            return Err(MmError::NotSupported);
+                        }
+                        if prot & PROT_WRITE != 0 && !f.writable {
+                            return Err(MmError::Access);
+                        }
+                        vm |= VmFlags::SHARED | VmFlags::MAYSHARE;
+                        if !f.writable {
+                            vm.remove(VmFlags::MAYWRITE | VmFlags::SHARED);
+                        }
+                        if !f.readable {
+                            return Err(MmError::Access);
+                        }
+                    }
+                    MAP_PRIVATE => {
+                        if !f.readable {
+                            return Err(MmError::Access);
+                        }
+                    }
+                    _ => return Err(MmError::Invalid),
+                }
+                Backing::File(f.object.clone())
+            }
+            None => match flags & MAP_TYPE {
+                MAP_SHARED => {
+                    if vm.contains(VmFlags::GROWSDOWN) {
+                        return Err(MmError::Invalid);
+                    }
+                    vm |= VmFlags::SHARED | VmFlags::MAYSHARE;
+                    let ino = addr >> PAGE_SHIFT;
+                    // shmem is committed once per object, for its life
+                    // (not per mapping, so fork does not charge it again).
+                    let charged = if flags & MAP_NORESERVE == 0 || env.commit.mode() == crate::vm::overcommit::OVERCOMMIT_NEVER {
+                        env.commit.account_for(env.pa, len >> PAGE_SHIFT, lim.admin, self.counters.total_vm).map_err(|_| MmError::NoMemory)?;
+                        len >> PAGE_SHIFT
+                    } else {
+                        0
+                    };
+                    Backing::Shared(MemObject::shmem(len, ino, env.pa, env.commit, charged))
+                }
+                MAP_PRIVATE => Backing::Anon,
+                _ => return Err(MmError::Invalid),
+            },
+        };
+        let pgoff = match (&backing, req.file.is_some()) {
+            (_, true) => pgoff,
+            (Backing::Shared(_), _) => 0,
+            _ => addr >> PAGE_SHIFT,
+        };
+        if flags & MAP_NORESERVE != 0 && env.commit.mode() != crate::vm::overcommit::OVERCOMMIT_NEVER {
+            vm |= VmFlags::NORESERVE;
+        }
+        let start = self.mmap_region(env, addr, len, vm, pgoff, backing, flags & MAP_FIXED != 0, lim)?;
+        // populate_vma_page_range skips VM_LOCKONFAULT areas.
+        let populate = ((flags & MAP_POPULATE != 0 && flags & MAP_NONBLOCK == 0) || vm.contains(VmFlags::LOCKED)) && !vm.contains(VmFlags::LOCKONFAULT);
+        if populate {
+            // Failures here are not reported: the mapping exists and the
+            // pages will fault in later (Linux ignores them too).
+            let _ = self.populate(env, start, start + len, lim);
+        }
+        Ok(start)
+    }
+
+    /// Whether a mapping with these flags is charged to the commit
+    /// (`accountable_mapping`): private and writable, not NORESERVE; shared
+    /// anonymous memory is charged too (shmem's accounting).
+    fn accountable(vm: VmFlags, backing: &Backing) -> bool {
+        !vm.contains(VmFlags::NORESERVE) && !matches!(backing, Backing::Shared(_)) && vm & (VmFlags::SHARED | VmFlags::WRITE) == VmFlags::WRITE
+    }
+
+    /// `mmap_region`: create the area `[addr, addr+len)` (replacing what
+    /// was there when `fixed`), with limit and commit checks.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn mmap_region(
+        &mut self,
+        env: &MmEnv<'_>,
+        addr: u64,
+        len: u64,
+        mut vm: VmFlags,
+        pgoff: u64,
+        backing: Backing,
+        fixed: bool,
+        lim: &Rlimits,
+    ) -> Result<u64, MmError> {
+        let pages = len >> PAGE_SHIFT;
+        // Pages already mapped in the range will be replaced: they do not
+        // count against the limits twice.
+        let replaced: u64 =
+            if fixed { self.vmas.overlapping(addr..addr + len).map(|v| (v.end.min(addr + len) - v.start.max(addr)) >> PAGE_SHIFT).sum() } else { 0 };
+        if !self.may_expand(vm, pages.saturating_sub(replaced), lim) {
+            return Err(MmError::NoMemory);
+        }
+        let charge = Self::accountable(vm, &backing);
+        // Only the net increase is charged: accounted pages being replaced
+        // give their commitment back (Linux's `charged -= nr_accounted`).
+        let replaced_accounted: u64 = if fixed {
+            self.vmas
+                .overlapping(addr..addr + len)
+                .filter(|v| v.flags.contains(VmFlags::ACCOUNT))
+                .map(|v| (v.end.min(addr + len) - v.start.max(addr)) >> PAGE_SHIFT)
+                .sum()
+        } else {
+            0
+        };
+        let net = pages.saturating_sub(replaced_accounted);
+        if charge {
+            env.commit.account_for(env.pa, net, lim.admin, self.counters.total_vm).map_err(|_| MmError::NoMemory)?;
+            vm |= VmFlags::ACCOUNT;
+        }
+        if fixed {
+            if let Err(e) = self.do_munmap(env, addr, len) {
+                if charge {
+                    env.commit.unaccount(net);
+                }
+                return Err(e);
+            }
+        }
+        // do_munmap gave back the replaced pages' commitment; the new area
+        // takes all `pages` (net + replaced) over.
+        if charge && replaced_accounted > 0 {
+            env.commit.recharge(replaced_accounted.min(pages));
+        }
+        let vma = Vma { start: addr, end: addr + len, flags: vm, pgoff, backing };
+        match self.attach_vma(env, vma) {
+            Ok(_) => Ok(addr),
+            Err(e) => {
+                if charge {
+                    env.commit.unaccount(pages);
+                }
+                Err(e)
+            }
+        }
+    }
+}
