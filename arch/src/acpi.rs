@@ -151,8 +151,11 @@ fn pci<R>(addr: PciAddress, offset: u16, f: impl FnOnce(u16) -> R) -> Option<R> 
     if addr.segment() != 0 || offset > 0xff {
         return None;
     }
-    let select =
-        0x8000_0000 | u32::from(addr.bus()) << 16 | u32::from(addr.device() & 0x1f) << 11 | u32::from(addr.function() & 0x7) << 8 | u32::from(offset & 0xfc);
+    let select = 0x8000_0000
+        | u32::from(addr.bus()) << 16
+        | u32::from(addr.device() & 0x1f) << 11
+        | u32::from(addr.function() & 0x7) << 8
+        | u32::from(offset & 0xfc);
     Some(x86_64::instructions::interrupts::without_interrupts(|| {
         let _guard = PCI_CONFIG.lock();
         outp(0xcf8, select);
@@ -274,7 +277,12 @@ pub fn discover(rsdp_phys: u64, phys_offset: u64) -> Result<AcpiInfo, AcpiError>
         // FIRMWARE_CTRL and DSDT (32-bit), X_FIRMWARE_CTRL and X_DSDT (ACPI
         // 2.0+, only if the FADT is that long). Both are recorded if they
         // differ: reserving a stale copy too costs nothing.
-        let refs = [(b"FACS", u32_at(f, 36).map(u64::from)), (b"DSDT", u32_at(f, 40).map(u64::from)), (b"FACS", u64_at(f, 132)), (b"DSDT", u64_at(f, 140))];
+        let refs = [
+            (b"FACS", u32_at(f, 36).map(u64::from)),
+            (b"DSDT", u32_at(f, 40).map(u64::from)),
+            (b"FACS", u64_at(f, 132)),
+            (b"DSDT", u64_at(f, 140)),
+        ];
         for (want, addr) in refs {
             if let Some(addr) = addr
                 && let Some((sig, len)) = dm.header(addr)
@@ -383,10 +391,16 @@ impl AcpiInfo {
                 // Packed structs: fields are copied out, never borrowed.
                 MadtEntry::LocalApic(e) => self.add_cpu(u32::from(e.apic_id), e.flags),
                 MadtEntry::LocalX2Apic(e) => self.add_cpu(e.x2apic_id, e.flags),
-                MadtEntry::IoApic(e) => self.io_apics.push(IoApic { id: e.io_apic_id, address: e.io_apic_address, gsi_base: e.global_system_interrupt_base }),
-                MadtEntry::InterruptSourceOverride(e) if e.bus == 0 => {
-                    self.irq_overrides.push(IrqOverride { isa_irq: e.irq, gsi: e.global_system_interrupt, flags: e.flags })
-                }
+                MadtEntry::IoApic(e) => self.io_apics.push(IoApic {
+                    id: e.io_apic_id,
+                    address: e.io_apic_address,
+                    gsi_base: e.global_system_interrupt_base,
+                }),
+                MadtEntry::InterruptSourceOverride(e) if e.bus == 0 => self.irq_overrides.push(IrqOverride {
+                    isa_irq: e.irq,
+                    gsi: e.global_system_interrupt,
+                    flags: e.flags,
+                }),
                 MadtEntry::LocalApicAddressOverride(e) => self.local_apic_address = Some(e.local_apic_address),
                 _ => {}
             }

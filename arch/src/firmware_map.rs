@@ -11,7 +11,11 @@ use mm::phys::e820::{E820Error, E820Table, E820Type, Firmware};
 /// Guess the firmware from the region kinds (UEFI maps always contain some
 /// non-conventional UEFI type; BIOS maps carry raw E820 types).
 pub fn detect_firmware(regions: &[MemoryRegion]) -> Firmware {
-    if regions.iter().any(|r| matches!(r.kind, MemoryRegionKind::UnknownUefi(_))) { Firmware::Uefi } else { Firmware::Bios }
+    if regions.iter().any(|r| matches!(r.kind, MemoryRegionKind::UnknownUefi(_))) {
+        Firmware::Uefi
+    } else {
+        Firmware::Bios
+    }
 }
 
 /// Build the table. Fails only if the firmware map has more distinct ranges

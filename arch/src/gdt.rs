@@ -37,7 +37,11 @@ struct IstStacks(UnsafeCell<[IstStack; 3]>);
 // Rust code only takes their addresses.
 unsafe impl Sync for IstStacks {}
 
-static IST_STACKS: IstStacks = IstStacks(UnsafeCell::new([IstStack([0; IST_STACK_SIZE]), IstStack([0; IST_STACK_SIZE]), IstStack([0; IST_STACK_SIZE])]));
+static IST_STACKS: IstStacks = IstStacks(UnsafeCell::new([
+    IstStack([0; IST_STACK_SIZE]),
+    IstStack([0; IST_STACK_SIZE]),
+    IstStack([0; IST_STACK_SIZE]),
+]));
 
 struct TssCell(UnsafeCell<TaskStateSegment>);
 // SAFETY: the TSS is written only by `set_kernel_stack`, with interrupts off
@@ -61,12 +65,14 @@ static GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
 
 /// IST stacks moved elsewhere by [`set_ist_stack`]: `[start, end)` per
 /// slot, (0, 0) while the static one is in use.
-static IST_MOVED: [[core::sync::atomic::AtomicU64; 2]; 3] = [const { [const { core::sync::atomic::AtomicU64::new(0) }; 2] }; 3];
+static IST_MOVED: [[core::sync::atomic::AtomicU64; 2]; 3] =
+    [const { [const { core::sync::atomic::AtomicU64::new(0) }; 2] }; 3];
 
 /// Address range `[start, end)` of IST stack `ist` (1-based).
 pub fn ist_stack_range(ist: u16) -> (u64, u64) {
     let moved = &IST_MOVED[ist as usize - 1];
-    let (s, e) = (moved[0].load(core::sync::atomic::Ordering::Relaxed), moved[1].load(core::sync::atomic::Ordering::Relaxed));
+    let (s, e) =
+        (moved[0].load(core::sync::atomic::Ordering::Relaxed), moved[1].load(core::sync::atomic::Ordering::Relaxed));
     if e != 0 {
         return (s, e);
     }

@@ -52,7 +52,14 @@ impl Log for KernelLogger {
         x86_64::instructions::interrupts::without_interrupts(|| {
             let _guard = LINE_LOCK.lock();
             fbcon::set_level_colour(record.level());
-            let _ = write!(ConsoleWriter, "[{:5}.{:06}] {}{}\n", ns / 1_000_000_000, (ns / 1000) % 1_000_000, tag(record.level()), record.args());
+            let _ = write!(
+                ConsoleWriter,
+                "[{:5}.{:06}] {}{}\n",
+                ns / 1_000_000_000,
+                (ns / 1000) % 1_000_000,
+                tag(record.level()),
+                record.args()
+            );
             fbcon::set_level_colour(Level::Info);
         });
     }

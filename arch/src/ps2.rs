@@ -350,10 +350,12 @@ impl Keyboard {
             (true, 0x53) => out.extend(b"\x1b[3~"),
             (true, 0x49) => out.extend(b"\x1b[5~"),
             (true, 0x51) => out.extend(b"\x1b[6~"),
-            (true, 0x1c) => out.push(b'\r'),                                         // keypad Enter
-            (true, 0x35) => out.push(b'/'),                                          // keypad /
+            (true, 0x1c) => out.push(b'\r'), // keypad Enter
+            (true, 0x35) => out.push(b'/'),  // keypad /
             (false, 0x3b..=0x3e) => out.extend(&[0x1b, b'O', b'P' + (code - 0x3b)]), // F1..F4
-            (false, 0x47..=0x53) if self.num_lock && !self.shift() => self.char_out(KEYPAD_DIGITS[(code - 0x47) as usize], &mut out),
+            (false, 0x47..=0x53) if self.num_lock && !self.shift() => {
+                self.char_out(KEYPAD_DIGITS[(code - 0x47) as usize], &mut out)
+            }
             (false, 0x47..=0x53) => {
                 // Keypad as cursor keys (Num Lock off).
                 let seq: &[u8] = match code {

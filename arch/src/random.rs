@@ -8,7 +8,7 @@
 //! it exists. The fallback is not cryptographic: it is what AT_RANDOM and
 //! getrandom(2) get on such CPUs until the kernel has an entropy pool.
 
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 /// 0: not probed yet, 1: no RDRAND, 2: RDRAND.
 static HAS_RDRAND: AtomicU8 = AtomicU8::new(0);

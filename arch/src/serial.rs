@@ -82,7 +82,9 @@ pub fn try_read_byte() -> Option<u8> {
     if !is_present() {
         return None;
     }
-    x86_64::instructions::interrupts::without_interrupts(|| COM1.lock().as_mut().and_then(|uart| uart.try_receive_byte().ok()))
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        COM1.lock().as_mut().and_then(|uart| uart.try_receive_byte().ok())
+    })
 }
 
 /// Let COM1 raise IRQ4 when a byte arrives (OUT2, the line to the

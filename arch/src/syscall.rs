@@ -36,7 +36,8 @@ unsafe extern "C" {
 /// Program STAR/LSTAR/SFMASK and enable SYSCALL in EFER.
 pub fn init() {
     let sel = gdt::selectors();
-    Star::write(sel.user_code, sel.user_data, sel.kernel_code, sel.kernel_data).expect("syscall: GDT layout does not fit STAR");
+    Star::write(sel.user_code, sel.user_data, sel.kernel_code, sel.kernel_data)
+        .expect("syscall: GDT layout does not fit STAR");
     LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
     SFMask::write(
         RFlags::INTERRUPT_FLAG

@@ -56,7 +56,11 @@ impl TrapFrame {
 
     /// Print the registers in the layout of a Linux oops.
     pub fn dump(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        writeln!(w, "RIP: {:04x}:{:016x} RSP: {:04x}:{:016x} EFLAGS: {:08x}", self.cs, self.rip, self.ss, self.rsp, self.rflags)?;
+        writeln!(
+            w,
+            "RIP: {:04x}:{:016x} RSP: {:04x}:{:016x} EFLAGS: {:08x}",
+            self.cs, self.rip, self.ss, self.rsp, self.rflags
+        )?;
         writeln!(w, "RAX: {:016x} RBX: {:016x} RCX: {:016x}", self.rax, self.rbx, self.rcx)?;
         writeln!(w, "RDX: {:016x} RSI: {:016x} RDI: {:016x}", self.rdx, self.rsi, self.rdi)?;
         writeln!(w, "RBP: {:016x} R08: {:016x} R09: {:016x}", self.rbp, self.r8, self.r9)?;
@@ -147,7 +151,12 @@ pub fn report_and_halt(frame: &mut TrapFrame) {
     let mut w = crate::serial::SerialWriter;
     let _ = fmt::Write::write_fmt(
         &mut w,
-        format_args!("\nunhandled exception {} ({}) error_code {:#x}\n", frame.vector, exception_name(frame.vector), frame.error_code),
+        format_args!(
+            "\nunhandled exception {} ({}) error_code {:#x}\n",
+            frame.vector,
+            exception_name(frame.vector),
+            frame.error_code
+        ),
     );
     let _ = frame.dump(&mut w);
     crate::halt_forever();

@@ -66,7 +66,10 @@ impl Args {
     }
 
     pub fn all(&self, key: &str) -> Vec<&str> {
-        self.values.get(key).map(|v| v.iter().map(String::as_str).filter(|s| !s.is_empty()).collect()).unwrap_or_default()
+        self.values
+            .get(key)
+            .map(|v| v.iter().map(String::as_str).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default()
     }
 
     pub fn require(&self, key: &str) -> Result<&str> {
@@ -87,7 +90,12 @@ mod tests {
 
     #[test]
     fn values_flags_and_repeats() {
-        let a = Args::parse(&argv(&["--mem", "5G", "--uefi", "--qemu-arg=-s", "--qemu-arg", "-S", "pos"]), &["uefi"], &["mem", "qemu-arg"]).unwrap();
+        let a = Args::parse(
+            &argv(&["--mem", "5G", "--uefi", "--qemu-arg=-s", "--qemu-arg", "-S", "pos"]),
+            &["uefi"],
+            &["mem", "qemu-arg"],
+        )
+        .unwrap();
         assert_eq!(a.get("mem"), Some("5G"));
         assert!(a.flag("uefi"));
         assert_eq!(a.all("qemu-arg"), vec!["-s", "-S"]);

@@ -147,7 +147,10 @@ mod tests {
         let mut at = 0;
         loop {
             assert_eq!(&archive[at..at + 6], b"070701");
-            let field = |i: usize| u32::from_str_radix(std::str::from_utf8(&archive[at + 6 + i * 8..at + 14 + i * 8]).unwrap(), 16).unwrap();
+            let field = |i: usize| {
+                u32::from_str_radix(std::str::from_utf8(&archive[at + 6 + i * 8..at + 14 + i * 8]).unwrap(), 16)
+                    .unwrap()
+            };
             let (mode, size, namesize) = (field(1), field(6) as usize, field(11) as usize);
             let name_start = at + 110;
             let name = std::str::from_utf8(&archive[name_start..name_start + namesize - 1]).unwrap().to_string();

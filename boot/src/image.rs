@@ -53,7 +53,8 @@ pub fn stripped_kernel(elf: &Path, out_dir: &Path) -> Result<PathBuf> {
     if out.exists() && !newer_than(elf, &out) {
         return Ok(out);
     }
-    let status = Command::new(llvm_objcopy()?).arg("--strip-debug").arg(elf).arg(&out).status().context("running objcopy")?;
+    let status =
+        Command::new(llvm_objcopy()?).arg("--strip-debug").arg(elf).arg(&out).status().context("running objcopy")?;
     if !status.success() {
         bail!("objcopy --strip-debug {} failed", elf.display());
     }

@@ -103,7 +103,9 @@ mod tests {
 
     #[test]
     fn parses_cases_and_summary() {
-        let r = report("boot noise\ntest basic::a ... ok\ntest basic::b ... FAILED (panicked: boom)\nktest: 1 passed, 1 failed\n");
+        let r = report(
+            "boot noise\ntest basic::a ... ok\ntest basic::b ... FAILED (panicked: boom)\nktest: 1 passed, 1 failed\n",
+        );
         assert_eq!(r.cases.len(), 2);
         assert!(r.cases[0].passed);
         assert_eq!(r.cases[1].detail, "(panicked: boom)");

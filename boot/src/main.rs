@@ -87,7 +87,21 @@ fn real_main(argv: &[String]) -> Result<i32> {
 }
 
 const QEMU_FLAGS: &[&str] = &["uefi", "gdb", "display", "usb-stick"];
-const QEMU_VALUED: &[&str] = &["kernel", "firmware", "mem", "smp", "cpu", "numa", "accel", "qemu-arg", "cmdline", "initrd-dir", "initrd-add", "timeout", "expect"];
+const QEMU_VALUED: &[&str] = &[
+    "kernel",
+    "firmware",
+    "mem",
+    "smp",
+    "cpu",
+    "numa",
+    "accel",
+    "qemu-arg",
+    "cmdline",
+    "initrd-dir",
+    "initrd-add",
+    "timeout",
+    "expect",
+];
 
 fn work_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| "target".into());
@@ -126,7 +140,11 @@ fn build_initrd(a: &Args, cmdline: &str) -> Result<Vec<u8>> {
         let (host, dest) = match spec.split_once(':') {
             Some((h, d)) => (h.to_string(), d.to_string()),
             None => {
-                let name = Path::new(spec).file_name().context("--initrd-add needs a file name")?.to_string_lossy().into_owned();
+                let name = Path::new(spec)
+                    .file_name()
+                    .context("--initrd-add needs a file name")?
+                    .to_string_lossy()
+                    .into_owned();
                 (spec.to_string(), format!("bin/{name}"))
             }
         };
@@ -164,8 +182,9 @@ fn prepare(kernel: &Path, firmware: Firmware, initrd: &[u8], dir: &Path) -> Resu
     let mut config = QemuConfig::new(firmware, &img);
     if firmware == Firmware::Uefi {
         let vars = dir.join("OVMF_VARS.fd");
-        std::fs::copy(boot::qemu::ovmf_vars_template(), &vars)
-            .with_context(|| format!("copying {} (install the 'ovmf' package)", boot::qemu::ovmf_vars_template().display()))?;
+        std::fs::copy(boot::qemu::ovmf_vars_template(), &vars).with_context(|| {
+            format!("copying {} (install the 'ovmf' package)", boot::qemu::ovmf_vars_template().display())
+        })?;
         config.ovmf_vars = Some(vars);
     }
     Ok(Prepared { config })
@@ -229,7 +248,10 @@ fn cmd_run(argv: &[String], is_test: bool) -> Result<i32> {
     let mut cmd = Command::new("qemu-system-x86_64");
     cmd.args(p.config.args()?);
     if p.config.gdb {
-        eprintln!("boot: QEMU waits for GDB on localhost:1234 (make gdb, or: gdb {} -ex 'target remote :1234')", kernel.display());
+        eprintln!(
+            "boot: QEMU waits for GDB on localhost:1234 (make gdb, or: gdb {} -ex 'target remote :1234')",
+            kernel.display()
+        );
     }
     let input = if is_test { runner::Input::Null } else { runner::Input::Inherit };
     let result = runner::run_with_input(cmd, timeout, input, |line, on_screen| {
@@ -271,7 +293,12 @@ fn cmd_run(argv: &[String], is_test: bool) -> Result<i32> {
 /// Decide a run: QEMU's exit code and, where wanted, the test protocol.
 fn evaluate(expect: Expect, outcome: Outcome, report: &Report) -> Result<(), String> {
     if !outcome.is_success() {
-        let detail = report.cases.iter().find(|c| !c.passed).map(|c| format!(" ({} failed {})", c.name, c.detail)).unwrap_or_default();
+        let detail = report
+            .cases
+            .iter()
+            .find(|c| !c.passed)
+            .map(|c| format!(" ({} failed {})", c.name, c.detail))
+            .unwrap_or_default();
         return Err(format!("{}{detail}", outcome.describe()));
     }
     match expect {
@@ -299,7 +326,11 @@ fn cmd_screendump(argv: &[String]) -> Result<i32> {
     let a = Args::parse(argv, QEMU_FLAGS, &valued)?;
     let kernel = PathBuf::from(a.require("kernel")?);
     let out = PathBuf::from(a.require("out")?);
-    let firmware = if a.flag("uefi") { Firmware::Uefi } else { a.get("firmware").map(Firmware::parse).transpose()?.unwrap_or(Firmware::Bios) };
+    let firmware = if a.flag("uefi") {
+        Firmware::Uefi
+    } else {
+        a.get("firmware").map(Firmware::parse).transpose()?.unwrap_or(Firmware::Bios)
+    };
     let secs = |key: &str, default: f64| -> Result<Duration> {
         let v: f64 = a.get(key).map(str::parse).transpose().with_context(|| format!("--{key}"))?.unwrap_or(default);
         Ok(Duration::from_secs_f64(v.max(0.0)))
@@ -360,7 +391,8 @@ struct MatrixResult {
 
 fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResult) {
     let mut out = Vec::new();
-    let fail = |why: String, out: Vec<String>| (out, MatrixResult { label: spec.label.clone(), verdict: Err(why), secs: 0.0 });
+    let fail =
+        |why: String, out: Vec<String>| (out, MatrixResult { label: spec.label.clone(), verdict: Err(why), secs: 0.0 });
     let kernel = kernels.join(&spec.kernel);
     if !kernel.exists() {
         return fail(format!("kernel {} not built", kernel.display()), out);
@@ -402,7 +434,9 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
     let mut log = Vec::new();
     let input = match &spec.input {
         Some(path) => match std::fs::read_to_string(path) {
-            Ok(text) => runner::Input::Script { lines: text.lines().map(String::from).collect(), prompt: spec.prompt.clone() },
+            Ok(text) => {
+                runner::Input::Script { lines: text.lines().map(String::from).collect(), prompt: spec.prompt.clone() }
+            }
             Err(e) => return fail(format!("input {}: {e}", path.display()), out),
         },
         None => runner::Input::Null,
@@ -448,7 +482,10 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
     }
     let missing = matrix::missing_output(spec, &result.lines);
     if verdict.is_ok() && !missing.is_empty() {
-        verdict = Err(format!("serial output lacks {}", missing.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ")));
+        verdict = Err(format!(
+            "serial output lacks {}",
+            missing.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ")
+        ));
     }
     let log_path = dir.join("serial.log");
     let _ = std::fs::write(&log_path, log.join("\n") + "\n" + &result.stderr);
@@ -463,7 +500,13 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
     ));
     out.append(&mut picture_lines);
     if verdict.is_ok() {
-        out.extend(log.iter().filter(|l| boot::ktest_output::parse_case(l).is_some() || boot::ktest_output::parse_summary(l).is_some()).cloned());
+        out.extend(
+            log.iter()
+                .filter(|l| {
+                    boot::ktest_output::parse_case(l).is_some() || boot::ktest_output::parse_summary(l).is_some()
+                })
+                .cloned(),
+        );
     } else {
         out.push(format!("--- serial output ({}): ---", log_path.display()));
         let tail = log.len().saturating_sub(150);
@@ -488,7 +531,13 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
 /// is not blank and, with `picture_tolerance=`, compare the memory picture
 /// with the kernel's last `mempic: drawn cells` line. The comparison's
 /// table goes to `out`.
-fn check_screendump(spec: &RunSpec, ppm: &Path, png: &Path, lines: &[String], out: &mut Vec<String>) -> Result<(), String> {
+fn check_screendump(
+    spec: &RunSpec,
+    ppm: &Path,
+    png: &Path,
+    lines: &[String],
+    out: &mut Vec<String>,
+) -> Result<(), String> {
     use boot::{picture, screendump};
     let data = std::fs::read(ppm).map_err(|e| format!("reading {}: {e}", ppm.display()))?;
     let img = screendump::parse_ppm(&data).map_err(|e| format!("{e:#}"))?;
@@ -499,7 +548,8 @@ fn check_screendump(spec: &RunSpec, ppm: &Path, png: &Path, lines: &[String], ou
     }
     picture::check_not_blank(&img)?;
     let Some(tolerance) = spec.picture_tolerance else { return Ok(()) };
-    let line = picture::find_drawn(lines).ok_or_else(|| format!("no '{}' line on serial to check the picture against", picture::DRAWN_TAG))?;
+    let line = picture::find_drawn(lines)
+        .ok_or_else(|| format!("no '{}' line on serial to check the picture against", picture::DRAWN_TAG))?;
     let drawn = picture::parse_drawn(line).map_err(|e| format!("{e:#}"))?;
     let check = picture::check(&img, &drawn, tolerance);
     out.extend(check.lines);
@@ -539,7 +589,8 @@ fn cmd_matrix(argv: &[String]) -> Result<i32> {
             let kernels = kernels.clone();
             scope.spawn(move || {
                 loop {
-                    let next = queue.lock().map(|mut q| if q.is_empty() { None } else { Some(q.remove(0)) }).ok().flatten();
+                    let next =
+                        queue.lock().map(|mut q| if q.is_empty() { None } else { Some(q.remove(0)) }).ok().flatten();
                     let Some((idx, spec)) = next else { break };
                     let (lines, res) = run_one(&spec, &kernels, &a);
                     // Print a finished run as one block so parallel runs do not interleave.
@@ -553,7 +604,10 @@ fn cmd_matrix(argv: &[String]) -> Result<i32> {
             });
         }
     });
-    let mut results = Arc::try_unwrap(results).map_err(|_| anyhow::anyhow!("results still shared"))?.into_inner().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    let mut results = Arc::try_unwrap(results)
+        .map_err(|_| anyhow::anyhow!("results still shared"))?
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?;
     results.sort_by_key(|r| r.0);
     println!("\n=== QEMU test matrix summary ===");
     let mut failed = 0;

@@ -261,7 +261,8 @@ mod tests {
 
     #[test]
     fn quoted_cmdline_and_numa() {
-        let runs = parse(r#"kernel=kernel name=hi cmdline="init=/bin/hello a b" numa=2:21 expect=exit firmware=bios"#).unwrap();
+        let runs = parse(r#"kernel=kernel name=hi cmdline="init=/bin/hello a b" numa=2:21 expect=exit firmware=bios"#)
+            .unwrap();
         assert_eq!(runs[0].cmdline, "init=/bin/hello a b");
         assert_eq!(runs[0].numa, Some(Numa { nodes: 2, distances: vec![21] }));
         assert_eq!(runs[0].expect, Expect::Exit);

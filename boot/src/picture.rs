@@ -93,7 +93,10 @@ pub fn parse_drawn(line: &str) -> Result<DrawnCells> {
             // The class words: `name=CELLS:RRGGBB`; other words are for people.
             _ => {
                 let Some((n, hex)) = v.split_once(':') else { continue };
-                let rgb = u32::from_str_radix(hex, 16).ok().filter(|_| hex.len() == 6).with_context(|| format!("{DRAWN_TAG}: bad colour '{hex}' of {k}"))?;
+                let rgb = u32::from_str_radix(hex, 16)
+                    .ok()
+                    .filter(|_| hex.len() == 6)
+                    .with_context(|| format!("{DRAWN_TAG}: bad colour '{hex}' of {k}"))?;
                 let rgb = [(rgb >> 16) as u8, (rgb >> 8) as u8, rgb as u8];
                 if let Some(other) = classes.iter().find(|c| c.rgb == rgb || c.name == k) {
                     bail!("{DRAWN_TAG}: {k} and {} share a name or the colour {hex}", other.name);
@@ -270,7 +273,10 @@ mod tests {
         assert!(parse_drawn("mempic: drawn cells cell=4 free0=1:ffec50").is_err(), "no rect");
         assert!(parse_drawn("mempic: drawn cells cell=4 rect=0,0,4 free0=1:ffec50").is_err());
         assert!(parse_drawn("mempic: drawn cells cell=4 rect=0,0,4,4 free0=1:ffec5").is_err(), "short colour");
-        assert!(parse_drawn("mempic: drawn cells cell=4 rect=0,0,4,4 a=1:ffec50 b=1:ffec50").is_err(), "one colour twice");
+        assert!(
+            parse_drawn("mempic: drawn cells cell=4 rect=0,0,4,4 a=1:ffec50 b=1:ffec50").is_err(),
+            "one colour twice"
+        );
         assert!(parse_drawn("mempic: drawn cells cell=4 cells=3 rect=0,0,4,4 a=1:ffec50").is_err(), "counts disagree");
         assert!(parse_drawn("mempic: drawn cells cell=4 undrawn=2 rect=0,0,4,4 a=1:ffec50").is_err());
         assert!(parse_drawn("mempic: drawn cells cell=4 fill=5 rect=0,0,4,4 a=1:ffec50").is_err());

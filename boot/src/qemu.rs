@@ -79,7 +79,10 @@ impl Numa {
             bail!("NUMA node count must be 1..=8");
         }
         let pairs = (nodes * (nodes - 1) / 2) as usize;
-        let given: Vec<u32> = d.split(',').map(|x| x.trim().parse().with_context(|| format!("bad NUMA distance '{x}'"))).collect::<Result<_>>()?;
+        let given: Vec<u32> = d
+            .split(',')
+            .map(|x| x.trim().parse().with_context(|| format!("bad NUMA distance '{x}'")))
+            .collect::<Result<_>>()?;
         let distances = match given.len() {
             1 => vec![given[0]; pairs],
             len if len == pairs => given,
@@ -233,11 +236,25 @@ impl QemuConfig {
             }
             DiskAttach::UsbStick => {
                 let d = format!("if=none,id=stick,format=raw,file={}", self.image.display());
-                push(&["-device", "qemu-xhci,id=xhci", "-drive", &d, "-device", "usb-storage,bus=xhci.0,drive=stick,bootindex=0"]);
+                push(&[
+                    "-device",
+                    "qemu-xhci,id=xhci",
+                    "-drive",
+                    &d,
+                    "-device",
+                    "usb-storage,bus=xhci.0,drive=stick,bootindex=0",
+                ]);
             }
         }
         if self.interactive {
-            push(&["-chardev", "stdio,id=con0,mux=on,signal=off", "-serial", "chardev:con0", "-mon", "chardev=con0,mode=readline"]);
+            push(&[
+                "-chardev",
+                "stdio,id=con0,mux=on,signal=off",
+                "-serial",
+                "chardev:con0",
+                "-mon",
+                "chardev=con0,mode=readline",
+            ]);
         } else {
             push(&["-serial", "stdio"]);
         }

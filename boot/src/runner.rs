@@ -48,7 +48,12 @@ pub enum Input {
 /// Run `cmd` for at most `timeout`, calling `on_line` for each stdout line.
 /// stdin is inherited only when `interactive` (so `make run` can type into
 /// the serial console).
-pub fn run_with_timeout(cmd: Command, timeout: Option<Duration>, interactive: bool, mut on_line: impl FnMut(&str)) -> Result<RunResult> {
+pub fn run_with_timeout(
+    cmd: Command,
+    timeout: Option<Duration>,
+    interactive: bool,
+    mut on_line: impl FnMut(&str),
+) -> Result<RunResult> {
     run_with_input(cmd, timeout, if interactive { Input::Inherit } else { Input::Null }, |l, shown| {
         if !shown {
             on_line(l)
@@ -118,7 +123,12 @@ fn take_lines(buf: &mut Vec<u8>) -> Vec<Vec<u8>> {
 /// [`run_with_timeout`] with a choice of what stdin gets. `on_line(line,
 /// shown)`: `shown` says the line's raw text is already on stdout (an
 /// interactive run showed it while it was unfinished).
-pub fn run_with_input(mut cmd: Command, timeout: Option<Duration>, input: Input, mut on_line: impl FnMut(&str, bool)) -> Result<RunResult> {
+pub fn run_with_input(
+    mut cmd: Command,
+    timeout: Option<Duration>,
+    input: Input,
+    mut on_line: impl FnMut(&str, bool),
+) -> Result<RunResult> {
     let echo_partial = input == Input::Inherit;
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.stdin(match input {
@@ -131,7 +141,12 @@ pub fn run_with_input(mut cmd: Command, timeout: Option<Duration>, input: Input,
     let mut stdout = child.stdout.take().context("no stdout pipe")?;
     let mut stderr = child.stderr.take().context("no stderr pipe")?;
     let mut typist = match input {
-        Input::Script { lines, prompt } => Some(Typist { stdin: child.stdin.take(), lines: lines.into(), prompt: prompt.into_bytes(), seen: Vec::new() }),
+        Input::Script { lines, prompt } => Some(Typist {
+            stdin: child.stdin.take(),
+            lines: lines.into(),
+            prompt: prompt.into_bytes(),
+            seen: Vec::new(),
+        }),
         _ => None,
     };
 
@@ -293,7 +308,8 @@ mod tests {
         cmd.args(["-c", "printf 'p> '; read l; echo \"got $l\"; exit 33"]);
         let input = Input::Script { lines: vec!["a".into()], prompt: "p> ".into() };
         let mut seen = Vec::new();
-        let r = run_with_input(cmd, Some(Duration::from_secs(10)), input, |l, shown| seen.push((l.to_string(), shown))).unwrap();
+        let r = run_with_input(cmd, Some(Duration::from_secs(10)), input, |l, shown| seen.push((l.to_string(), shown)))
+            .unwrap();
         assert_eq!(r.outcome, Outcome::Success);
         assert_eq!(seen, vec![("p> got a".to_string(), false)]);
     }

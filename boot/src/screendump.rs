@@ -77,7 +77,9 @@ pub fn parse_ppm(data: &[u8]) -> Result<Image> {
     let samples = width as usize * height as usize * 3;
     let wide = maxval > 255;
     let need = samples * if wide { 2 } else { 1 };
-    let body = data.get(pos..pos + need).with_context(|| format!("ppm: {} bytes of pixels, {} present", need, data.len() - pos))?;
+    let body = data
+        .get(pos..pos + need)
+        .with_context(|| format!("ppm: {} bytes of pixels, {} present", need, data.len() - pos))?;
     let scale = |v: u32| -> u8 { if maxval == 255 { v as u8 } else { ((v * 255 + maxval / 2) / maxval) as u8 } };
     let rgb = if wide {
         body.chunks_exact(2).map(|b| scale(u32::from(b[0]) << 8 | u32::from(b[1]))).collect()
@@ -158,7 +160,8 @@ pub struct Qmp {
 impl Qmp {
     /// Connect and negotiate; fails at once if the socket is not there.
     pub fn connect(socket: &Path) -> Result<Qmp> {
-        let stream = UnixStream::connect(socket).with_context(|| format!("connecting to QMP at {}", socket.display()))?;
+        let stream =
+            UnixStream::connect(socket).with_context(|| format!("connecting to QMP at {}", socket.display()))?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         let mut q = Qmp { reader: BufReader::new(stream.try_clone()?), writer: stream };
         let mut greeting = String::new();
@@ -229,7 +232,14 @@ fn connect_retrying(socket: &Path) -> Result<Qmp> {
 /// the screen to `ppm` and stop QEMU. The QMP connection is made as soon
 /// as the socket exists, so a trigger line is acted on within
 /// milliseconds. Fails when QEMU exits first or `limit` passes.
-pub fn capture(mut cmd: Command, socket: &Path, wait: &WaitFor, limit: Duration, ppm: &Path, mut on_line: impl FnMut(&str)) -> Result<()> {
+pub fn capture(
+    mut cmd: Command,
+    socket: &Path,
+    wait: &WaitFor,
+    limit: Duration,
+    ppm: &Path,
+    mut on_line: impl FnMut(&str),
+) -> Result<()> {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
     let start = Instant::now();
     let mut child = cmd.spawn().with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
@@ -278,7 +288,8 @@ pub fn capture(mut cmd: Command, socket: &Path, wait: &WaitFor, limit: Duration,
                 }
             ));
         }
-        let poll = if qmp.is_none() || shoot_at.is_some() { Duration::from_millis(20) } else { Duration::from_millis(100) };
+        let poll =
+            if qmp.is_none() || shoot_at.is_some() { Duration::from_millis(20) } else { Duration::from_millis(100) };
         match rx.recv_timeout(poll) {
             Ok(line) => {
                 on_line(&line);
@@ -292,7 +303,10 @@ pub fn capture(mut cmd: Command, socket: &Path, wait: &WaitFor, limit: Duration,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let _ = child.wait();
                 let err = err_reader.join().unwrap_or_default();
-                bail!("QEMU exited before the screendump{}", if err.trim().is_empty() { String::new() } else { format!(": {}", err.trim()) });
+                bail!(
+                    "QEMU exited before the screendump{}",
+                    if err.trim().is_empty() { String::new() } else { format!(": {}", err.trim()) }
+                );
             }
         }
     };
@@ -452,7 +466,10 @@ mod tests {
         q.stop_dump_quit(&ppm).unwrap();
         let seen = server.join().unwrap();
         assert_eq!(seen.len(), 4, "{seen:?}");
-        assert!(seen[0].contains("qmp_capabilities") && seen[1].contains("stop") && seen[3].contains("quit"), "{seen:?}");
+        assert!(
+            seen[0].contains("qmp_capabilities") && seen[1].contains("stop") && seen[3].contains("quit"),
+            "{seen:?}"
+        );
         assert_eq!(parse_ppm(&std::fs::read(&ppm).unwrap()).unwrap().rgb, vec![1, 2, 3]);
     }
 
@@ -464,7 +481,10 @@ mod tests {
         let wait = WaitFor::Text { text: "never".into(), after: Duration::ZERO };
         let mut seen = Vec::new();
         let err =
-            capture(cmd, &dir.path().join("q.sock"), &wait, Duration::from_secs(10), &dir.path().join("s.ppm"), |l| seen.push(l.to_string())).unwrap_err();
+            capture(cmd, &dir.path().join("q.sock"), &wait, Duration::from_secs(10), &dir.path().join("s.ppm"), |l| {
+                seen.push(l.to_string())
+            })
+            .unwrap_err();
         assert!(err.to_string().contains("exited before the screendump"), "{err}");
         assert!(err.to_string().contains("oops"), "{err}");
         assert_eq!(seen, vec!["booting"]);
@@ -477,7 +497,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let wait = WaitFor::Text { text: "ready".into(), after: Duration::ZERO };
         let t = Instant::now();
-        let err = capture(cmd, &dir.path().join("q.sock"), &wait, Duration::from_millis(500), &dir.path().join("s.ppm"), |_| {}).unwrap_err();
+        let err = capture(
+            cmd,
+            &dir.path().join("q.sock"),
+            &wait,
+            Duration::from_millis(500),
+            &dir.path().join("s.ppm"),
+            |_| {},
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("'ready' never appeared"), "{err}");
         assert!(t.elapsed() < Duration::from_secs(10));
     }

@@ -71,7 +71,14 @@ impl UsbOptions {
     /// confirmed, not a dry run.
     #[must_use]
     pub fn new(image: PathBuf, device: PathBuf) -> Self {
-        Self { image, device, confirmed: false, dry_run: false, sysfs_root: PathBuf::from("/sys"), mounts_file: PathBuf::from("/proc/self/mounts") }
+        Self {
+            image,
+            device,
+            confirmed: false,
+            dry_run: false,
+            sysfs_root: PathBuf::from("/sys"),
+            mounts_file: PathBuf::from("/proc/self/mounts"),
+        }
     }
 }
 
@@ -145,7 +152,12 @@ impl fmt::Display for Refusal {
                  (e.g. `udisksctl unmount -b /dev/sdX1` or `sudo umount /dev/sdX1`), then try again"
             ),
             Refusal::ImageTooLarge { image, device } => {
-                write!(f, "the image is {} but the device only holds {}; use a larger stick", size_with_bytes(*image), size_with_bytes(*device))?;
+                write!(
+                    f,
+                    "the image is {} but the device only holds {}; use a larger stick",
+                    size_with_bytes(*image),
+                    size_with_bytes(*device)
+                )?;
                 if *device == 0 {
                     write!(f, " (a size of 0 usually means no medium is inserted in the reader)")?;
                 }
@@ -178,10 +190,17 @@ fn refuse(reason: Refusal, about: impl fmt::Display) -> anyhow::Error {
 /// The kernel name of the target disk: the file name of `device`, after
 /// resolving symlinks (`/dev/disk/by-id/...`) if the path exists.
 fn device_name(device: &Path) -> Result<String> {
-    let resolved = if device.exists() { fs::canonicalize(device).with_context(|| format!("resolving {}", device.display()))? } else { device.to_path_buf() };
+    let resolved = if device.exists() {
+        fs::canonicalize(device).with_context(|| format!("resolving {}", device.display()))?
+    } else {
+        device.to_path_buf()
+    };
     let name = resolved.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if name.is_empty() || name.contains('/') || name.contains("..") || name == "." {
-        return Err(refuse(Refusal::BadDeviceName { name: device.display().to_string() }, format!("refusing to write to {}", device.display())));
+        return Err(refuse(
+            Refusal::BadDeviceName { name: device.display().to_string() },
+            format!("refusing to write to {}", device.display()),
+        ));
     }
     Ok(name)
 }
@@ -244,10 +263,17 @@ pub fn inspect(opts: &UsbOptions) -> Result<DeviceInfo> {
 
     let size_path = entry.join("size");
     let sectors_text = fs::read_to_string(&size_path).with_context(|| format!("reading {}", size_path.display()))?;
-    let sectors: u64 = sectors_text.trim().parse().with_context(|| format!("{}: `{}` is not a sector count", size_path.display(), sectors_text.trim()))?;
-    let size_bytes = sectors.checked_mul(SECTOR).with_context(|| format!("{}: {sectors} sectors overflow a byte count", size_path.display()))?;
+    let sectors: u64 = sectors_text
+        .trim()
+        .parse()
+        .with_context(|| format!("{}: `{}` is not a sector count", size_path.display(), sectors_text.trim()))?;
+    let size_bytes = sectors
+        .checked_mul(SECTOR)
+        .with_context(|| format!("{}: {sectors} sectors overflow a byte count", size_path.display()))?;
 
-    let attr_or_unknown = |file: &str| read_attr(&device_link.join(file)).filter(|s| !s.is_empty()).unwrap_or_else(|| "unknown".to_string());
+    let attr_or_unknown = |file: &str| {
+        read_attr(&device_link.join(file)).filter(|s| !s.is_empty()).unwrap_or_else(|| "unknown".to_string())
+    };
     Ok(DeviceInfo { model: attr_or_unknown("model"), vendor: attr_or_unknown("vendor"), size_bytes, removable, name })
 }
 
@@ -315,10 +341,13 @@ fn source_is_on_disk(source: &str, name: &str) -> bool {
 /// The lines of the mount table whose source is the disk `name` or one of
 /// its partitions.
 fn mounts_of(mounts_file: &Path, name: &str) -> Result<Vec<String>> {
-    let table = fs::read_to_string(mounts_file).with_context(|| format!("reading the mount table {}", mounts_file.display()))?;
+    let table = fs::read_to_string(mounts_file)
+        .with_context(|| format!("reading the mount table {}", mounts_file.display()))?;
     Ok(table
         .lines()
-        .filter(|line| line.split_whitespace().next().is_some_and(|source| source_is_on_disk(&unescape_mount_field(source), name)))
+        .filter(|line| {
+            line.split_whitespace().next().is_some_and(|source| source_is_on_disk(&unescape_mount_field(source), name))
+        })
         .map(|line| line.trim().to_string())
         .collect())
 }
@@ -364,12 +393,18 @@ pub fn write_image(opts: &UsbOptions, out: &mut dyn Write) -> Result<()> {
 
     let mounted = mounts_of(&opts.mounts_file, &info.name)?;
     if !mounted.is_empty() {
-        return Err(refuse(Refusal::Mounted { what: mounted.join("\n") }, format!("refusing to write to {dev} (kernel name `{}`)", info.name)));
+        return Err(refuse(
+            Refusal::Mounted { what: mounted.join("\n") },
+            format!("refusing to write to {dev} (kernel name `{}`)", info.name),
+        ));
     }
 
     let image_bytes = image_size(&opts.image)?;
     if image_bytes > info.size_bytes {
-        return Err(refuse(Refusal::ImageTooLarge { image: image_bytes, device: info.size_bytes }, format!("{} does not fit on {dev}", opts.image.display())));
+        return Err(refuse(
+            Refusal::ImageTooLarge { image: image_bytes, device: info.size_bytes },
+            format!("{} does not fit on {dev}", opts.image.display()),
+        ));
     }
 
     let resolved = if info.name == opts.device.file_name().map(|n| n.to_string_lossy()).unwrap_or_default() {
@@ -420,8 +455,9 @@ fn open_target(device: &Path) -> io::Result<File> {
 fn copy_to_device(opts: &UsbOptions, image_bytes: u64, out: &mut dyn Write) -> Result<()> {
     let dev = opts.device.display();
     let image = File::open(&opts.image).with_context(|| format!("opening {}", opts.image.display()))?;
-    let mut target =
-        open_target(&opts.device).with_context(|| format!("opening {dev} for writing (busy? permission denied? try sudo or add yourself to group disk)"))?;
+    let mut target = open_target(&opts.device).with_context(|| {
+        format!("opening {dev} for writing (busy? permission denied? try sudo or add yourself to group disk)")
+    })?;
 
     // Never write more than was checked against the device size, even if
     // the image grows meanwhile.
@@ -446,7 +482,9 @@ fn copy_to_device(opts: &UsbOptions, image_bytes: u64, out: &mut dyn Write) -> R
         if filled == 0 {
             break;
         }
-        target.write_all(&buf[..filled]).with_context(|| format!("writing to {dev} at byte {written} (the stick may be damaged or was removed)"))?;
+        target
+            .write_all(&buf[..filled])
+            .with_context(|| format!("writing to {dev} at byte {written} (the stick may be damaged or was removed)"))?;
         written += filled as u64;
         let percent = written.saturating_mul(100).checked_div(image_bytes).unwrap_or(100);
         if percent >= next_report || written == image_bytes {
@@ -544,7 +582,16 @@ mod tests {
         let f = Fake::new();
         f.disk("sdb", "1", 2_097_152);
         let info = inspect(&f.opts("sdb")).unwrap();
-        assert_eq!(info, DeviceInfo { name: "sdb".into(), model: "Cruzer Blade".into(), vendor: "SanDisk".into(), size_bytes: 1 << 30, removable: true });
+        assert_eq!(
+            info,
+            DeviceInfo {
+                name: "sdb".into(),
+                model: "Cruzer Blade".into(),
+                vendor: "SanDisk".into(),
+                size_bytes: 1 << 30,
+                removable: true
+            }
+        );
     }
 
     #[test]

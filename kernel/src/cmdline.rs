@@ -10,7 +10,8 @@ use formats::cmdline::Cmdline;
 use spin::Once;
 
 /// Parameters the kernel consumes (README, "Kernel command line").
-pub const KNOWN: &[&str] = &["loglevel", "log", "memblock", "init", "panic", "min_free_kbytes", "slub_debug", "exit_on_init", "mempic"];
+pub const KNOWN: &[&str] =
+    &["loglevel", "log", "memblock", "init", "panic", "min_free_kbytes", "slub_debug", "exit_on_init", "mempic"];
 
 static TEXT: Once<String> = Once::new();
 

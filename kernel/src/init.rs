@@ -57,14 +57,21 @@ pub fn init_with_early_hook(boot_info: &'static mut BootInfo, early: fn()) {
     apply_early_options();
     info!("Command line: {}", crate::cmdline::text());
     info!("kernel: image base {:#x}", boot_info.kernel_image_offset);
-    info!("console: serial {}, framebuffer {}", if has_serial { "COM1" } else { "absent" }, if fbcon::is_present() { "yes" } else { "absent" });
+    info!(
+        "console: serial {}, framebuffer {}",
+        if has_serial { "COM1" } else { "absent" },
+        if fbcon::is_present() { "yes" } else { "absent" }
+    );
 
     gdt::init();
     idt::init();
     arch::pic::remap_and_mask();
     crate::traps::install();
     crate::traps::set_boot_stack_bottom(boot_info.kernel_stack_bottom);
-    arch::backtrace::set_boot_stack(boot_info.kernel_stack_bottom, boot_info.kernel_stack_bottom + boot_info.kernel_stack_len);
+    arch::backtrace::set_boot_stack(
+        boot_info.kernel_stack_bottom,
+        boot_info.kernel_stack_bottom + boot_info.kernel_stack_len,
+    );
 
     let prot = cpu::enable_nx_and_wp();
     let mut brand = [0u8; 48];

@@ -97,13 +97,14 @@ pub fn init() {
     let chip = crate::mem::boot::acpi_info().and_then(|a| a.io_apics.iter().min_by_key(|c| c.gsi_base).copied());
     let (phys, gsi_base) = chip.map(|c| (c.address as u64, c.gsi_base)).unwrap_or((ioapic::DEFAULT_PHYS_BASE, 0));
     let flags = F::WRITABLE | F::NO_EXECUTE | F::NO_CACHE | F::WRITE_THROUGH;
-    let va = match crate::mem::kvm::vmalloc_area().ioremap(&crate::mem::kvm::kernel_space(), phys, 4096, flags, "ioapic") {
-        Ok(va) => va,
-        Err(e) => {
-            log::warn!("input: cannot map the I/O APIC at {:#x}: {:?}; polling for input", phys, e);
-            return;
-        }
-    };
+    let va =
+        match crate::mem::kvm::vmalloc_area().ioremap(&crate::mem::kvm::kernel_space(), phys, 4096, flags, "ioapic") {
+            Ok(va) => va,
+            Err(e) => {
+                log::warn!("input: cannot map the I/O APIC at {:#x}: {:?}; polling for input", phys, e);
+                return;
+            }
+        };
     let pins = ioapic::init(va);
     let dest = arch::apic::id();
     let mut routed = 0;

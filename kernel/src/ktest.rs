@@ -88,8 +88,16 @@ fn outcome(expect: Expect, result: Result<(), u64>) -> Result<(), &'static str> 
 
 /// Run every case, print the summary line and leave QEMU.
 pub fn run(suite: &str, cases: &[TestCase]) -> ! {
-    let dynamic: alloc::vec::Vec<(alloc::string::String, alloc::boxed::Box<dyn Fn()>, Expect)> =
-        cases.iter().map(|c| (alloc::string::String::from(c.name), alloc::boxed::Box::new(c.run) as alloc::boxed::Box<dyn Fn()>, c.expect)).collect();
+    let dynamic: alloc::vec::Vec<(alloc::string::String, alloc::boxed::Box<dyn Fn()>, Expect)> = cases
+        .iter()
+        .map(|c| {
+            (
+                alloc::string::String::from(c.name),
+                alloc::boxed::Box::new(c.run) as alloc::boxed::Box<dyn Fn()>,
+                c.expect,
+            )
+        })
+        .collect();
     run_dyn(suite, dynamic)
 }
 

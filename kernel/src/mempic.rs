@@ -171,7 +171,15 @@ impl Picture {
         None
     }
 
-    fn layout(ppc: u64, px: usize, cols: usize, x0: usize, top_px: usize, legend_rows: usize, text_cell: (usize, usize)) -> Picture {
+    fn layout(
+        ppc: u64,
+        px: usize,
+        cols: usize,
+        x0: usize,
+        top_px: usize,
+        legend_rows: usize,
+        text_cell: (usize, usize),
+    ) -> Picture {
         let pa = page_alloc();
         let ch = text_cell.1;
         let title_y = top_px;
@@ -455,7 +463,13 @@ pub fn set_enabled(on: bool) -> bool {
         log::warn!("mempic: a {}x{} screen is too small for the memory picture", w, h);
         return false;
     };
-    log::info!("mempic: {} cells of {} px, {} frame(s) per cell, {} text rows", p.drawn.len(), p.cell_px, p.pages_per_cell, p.rows_needed());
+    log::info!(
+        "mempic: {} cells of {} px, {} frame(s) per cell, {} text rows",
+        p.drawn.len(),
+        p.cell_px,
+        p.pages_per_cell,
+        p.rows_needed()
+    );
     let mut p = p;
     x86_64::instructions::interrupts::without_interrupts(|| {
         fbcon::with_console(|con| {
@@ -498,7 +512,11 @@ fn status_line(w: &mut dyn fmt::Write) {
         Mib(pa.nr_managed_pages()),
         up / 10,
         up % 10,
-        if is_enabled() { "memory picture on (echo 0 > /proc/mempic)" } else { "echo 1 > /proc/mempic: memory picture" }
+        if is_enabled() {
+            "memory picture on (echo 0 > /proc/mempic)"
+        } else {
+            "echo 1 > /proc/mempic: memory picture"
+        }
     );
 }
 
@@ -517,7 +535,9 @@ pub fn write_control(text: &str) -> Result<(), crate::errno::Errno> {
         "1" | "on" => true,
         "0" | "off" => false,
         "report" => {
-            let asked = x86_64::instructions::interrupts::without_interrupts(|| PICTURE.lock().as_mut().map(|p| p.report = true).is_some());
+            let asked = x86_64::instructions::interrupts::without_interrupts(|| {
+                PICTURE.lock().as_mut().map(|p| p.report = true).is_some()
+            });
             return if asked { Ok(()) } else { Err(crate::errno::ENODEV) };
         }
         _ => return Err(crate::errno::EINVAL),

@@ -66,7 +66,12 @@ fn nmi(frame: &mut TrapFrame) {
     // SAFETY: port 0x61 (NMI status and control) is readable on every PC.
     let reason: u8 = unsafe { x86_64::instructions::port::Port::new(0x61).read() };
     if !arch::logger::busy() {
-        crate::ratelimited!(log::Level::Error, "Uhhuh. NMI received for unknown reason {:02x} on CPU 0 (ip {:#x}).", reason, frame.rip);
+        crate::ratelimited!(
+            log::Level::Error,
+            "Uhhuh. NMI received for unknown reason {:02x} on CPU 0 (ip {:#x}).",
+            reason,
+            frame.rip
+        );
         crate::ratelimited!(log::Level::Error, "Dazed and confused, but trying to continue");
     }
 }
@@ -77,7 +82,12 @@ fn nmi(frame: &mut TrapFrame) {
 fn machine_check(frame: &mut TrapFrame) {
     crate::panic::quiesce_consoles();
     let mut w = arch::logger::ConsoleWriter;
-    let _ = writeln!(w, "mce: [Hardware Error]: machine check exception at ip {:#x} ({} mode)", frame.rip, if frame.is_user() { "user" } else { "kernel" });
+    let _ = writeln!(
+        w,
+        "mce: [Hardware Error]: machine check exception at ip {:#x} ({} mode)",
+        frame.rip,
+        if frame.is_user() { "user" } else { "kernel" }
+    );
     let _ = frame.dump(&mut w);
     recover::recover(RECOVERED_FROM_TRAP);
     panic!("machine check: hardware error (MCE) at {:#x}", frame.rip);
@@ -94,7 +104,11 @@ pub fn describe_pf_error(code: u64) -> (&'static str, &'static str, &'static str
         "read access"
     };
     let mode = if code & 4 != 0 { "user" } else { "kernel" };
-    let cause = if code & 1 != 0 { if code & 8 != 0 { "reserved bit violation" } else { "permissions violation" } } else { "not-present page" };
+    let cause = if code & 1 != 0 {
+        if code & 8 != 0 { "reserved bit violation" } else { "permissions violation" }
+    } else {
+        "not-present page"
+    };
     (who, access, mode, cause)
 }
 
@@ -110,7 +124,13 @@ pub fn oops(frame: &mut TrapFrame) {
         let _ = writeln!(w, "#PF: {who} {access} in {mode} mode");
         let _ = writeln!(w, "#PF: error_code({:#06x}) - {cause}", frame.error_code);
     } else {
-        let _ = writeln!(w, "traps: {} (vector {}) in kernel mode, error_code {:#x}", exception_name(frame.vector), frame.vector, frame.error_code);
+        let _ = writeln!(
+            w,
+            "traps: {} (vector {}) in kernel mode, error_code {:#x}",
+            exception_name(frame.vector),
+            frame.vector,
+            frame.error_code
+        );
     }
     let _ = writeln!(w, "Oops: {:04x} [#1]", frame.error_code);
     let _ = frame.dump(&mut w);
@@ -144,14 +164,26 @@ fn double_fault(frame: &mut TrapFrame) {
     crate::panic::quiesce_consoles();
     let mut w = arch::logger::ConsoleWriter;
     let vmalloc_stack = crate::mem::try_page_alloc().and_then(|_| crate::mem::kvm::vmalloc_area().guard_hit(frame.rsp));
-    let overflow = vmalloc_stack.is_some() || [&BOOT_STACK_BOTTOM, &TASK_STACK_BOTTOM].iter().any(|b| in_guard_page(frame.rsp, b.load(Ordering::Relaxed)));
+    let overflow = vmalloc_stack.is_some()
+        || [&BOOT_STACK_BOTTOM, &TASK_STACK_BOTTOM].iter().any(|b| in_guard_page(frame.rsp, b.load(Ordering::Relaxed)));
     if let Some(area) = &vmalloc_stack {
         STACK_OVERFLOWS.fetch_add(1, Ordering::Relaxed);
-        let _ = writeln!(w, "BUG: stack guard page was hit at {:#x} (stack is {:#x}..{:#x}, {})", frame.rsp, area.start, area.end(), area.caller);
+        let _ = writeln!(
+            w,
+            "BUG: stack guard page was hit at {:#x} (stack is {:#x}..{:#x}, {})",
+            frame.rsp,
+            area.start,
+            area.end(),
+            area.caller
+        );
         let _ = writeln!(w, "kernel stack overflow (double-fault): 0000 [#1]");
     } else if overflow {
         STACK_OVERFLOWS.fetch_add(1, Ordering::Relaxed);
-        let _ = writeln!(w, "BUG: kernel stack overflow: stack pointer {:#x} is in a guard page (double fault on IST stack)", frame.rsp);
+        let _ = writeln!(
+            w,
+            "BUG: kernel stack overflow: stack pointer {:#x} is in a guard page (double fault on IST stack)",
+            frame.rsp
+        );
     } else {
         let _ = writeln!(w, "traps: double fault, error_code {:#x}", frame.error_code);
     }

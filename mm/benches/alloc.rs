@@ -101,13 +101,13 @@ use std::time::{Duration, Instant};
 
 use buddy_system_allocator::FrameAllocator;
 use mm::addr::{PAGE_SIZE, Pfn};
+use mm::kalloc::kmalloc::Kmalloc;
+use mm::kalloc::slab::{CacheRegistry, KmemCache, SlabFlags};
 use mm::phys::buddy::NR_ORDERS;
 use mm::phys::gfp::GFP_KERNEL;
-use mm::kalloc::kmalloc::Kmalloc;
 use mm::phys::memblock::{Memblock, NUMA_NO_NODE};
 use mm::phys::numa::Topology;
 use mm::phys::page_alloc::PageAllocator;
-use mm::kalloc::slab::{CacheRegistry, KmemCache, SlabFlags};
 use mm::testing::SimRam;
 use talc::DefaultBinning;
 use talc::base::Talc;
@@ -579,10 +579,12 @@ fn assert_mm_clean(pa: &PageAllocator, registry: &CacheRegistry, free_at_start: 
 
 fn object_table(pa: &'static PageAllocator, free_at_start: u64, filter: &[String], perm: &[usize]) {
     let registry: &'static CacheRegistry = Box::leak(Box::new(CacheRegistry::new()));
-    let cache = KmemCache::create("bench-64", SLAB_OBJ, 8, SlabFlags::empty(), None, pa).expect("mm: cannot create bench-64");
+    let cache =
+        KmemCache::create("bench-64", SLAB_OBJ, 8, SlabFlags::empty(), None, pa).expect("mm: cannot create bench-64");
     registry.register(cache);
     let mut mm_slab = MmSlab(cache);
-    let mut mm_kmalloc = MmKmalloc(Kmalloc::new(pa, registry, SlabFlags::empty()).expect("mm: cannot create kmalloc caches"));
+    let mut mm_kmalloc =
+        MmKmalloc(Kmalloc::new(pa, registry, SlabFlags::empty()).expect("mm: cannot create kmalloc caches"));
 
     // Peers: each its own arena of mm's managed size.
     let bytes = (pa.nr_managed_pages() * PAGE_SIZE) as usize;
@@ -600,9 +602,13 @@ fn object_table(pa: &'static PageAllocator, free_at_start: u64, filter: &[String
     let mixed = mixed_sizes(BATCH);
     let mut held = Vec::with_capacity(BATCH);
 
-    let (small, medium) = (mixed.iter().filter(|&&s| s <= 512).count(), mixed.iter().filter(|&&s| s > 512 && s <= 8192).count());
+    let (small, medium) =
+        (mixed.iter().filter(|&&s| s <= 512).count(), mixed.iter().filter(|&&s| s > 512 && s <= 8192).count());
     println!();
-    println!("object allocators (median of {ROUNDS} rounds, ns per alloc+free pair; align {OBJ_ALIGN}; peer arenas {} MiB each)", bytes >> 20);
+    println!(
+        "object allocators (median of {ROUNDS} rounds, ns per alloc+free pair; align {OBJ_ALIGN}; peer arenas {} MiB each)",
+        bytes >> 20
+    );
     println!(
         "kmalloc mixed sizes: {} requests, {small} of 8..512 B, {medium} of 1..8 KiB, {} of 16..64 KiB, mean {} B",
         mixed.len(),

@@ -96,7 +96,11 @@ impl FrameClass {
     }
 
     pub fn from_index(i: usize) -> FrameClass {
-        if i < NR_ORDERS { FrameClass::Free(i as u8) } else { OWNED_CLASSES[(i - NR_ORDERS).min(OWNED_CLASSES.len() - 1)] }
+        if i < NR_ORDERS {
+            FrameClass::Free(i as u8)
+        } else {
+            OWNED_CLASSES[(i - NR_ORDERS).min(OWNED_CLASSES.len() - 1)]
+        }
     }
 
     /// The character in the text map.
@@ -505,13 +509,24 @@ impl FrameMap {
             let is_hole = |r: &MapRow| r.cells.iter().all(|&c| c == FrameClass::Hole);
             if is_hole(r) {
                 let mut j = i;
-                while j + 1 < self.rows.len() && is_hole(&self.rows[j + 1]) && self.rows[j + 1].ty == r.ty && self.rows[j + 1].node == r.node {
+                while j + 1 < self.rows.len()
+                    && is_hole(&self.rows[j + 1])
+                    && self.rows[j + 1].ty == r.ty
+                    && self.rows[j + 1].node == r.node
+                {
                     j += 1;
                 }
                 if j > i {
                     let last = &self.rows[j];
                     let end = last.start_pfn + last.cells.len() as u64 * l.pages_per_cell;
-                    writeln!(w, "{:#012x} {:<6} n{} -- hole up to {:#012x} --", r.start_pfn << PAGE_SHIFT, r.ty.name(), r.node, end << PAGE_SHIFT)?;
+                    writeln!(
+                        w,
+                        "{:#012x} {:<6} n{} -- hole up to {:#012x} --",
+                        r.start_pfn << PAGE_SHIFT,
+                        r.ty.name(),
+                        r.node,
+                        end << PAGE_SHIFT
+                    )?;
                     i = j + 1;
                     continue;
                 }

@@ -27,8 +27,8 @@ pub mod ratelimit;
 pub mod sync;
 
 // The layers, in data-path order.
-pub mod phys;
 pub mod kalloc;
+pub mod phys;
 pub mod vm;
 
 // Views: the /proc and /sys renderers and the picture of physical memory.

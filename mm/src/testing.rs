@@ -28,8 +28,11 @@ impl SimRam {
         // SAFETY: non-zero size, valid layout.
         let ptr = unsafe { alloc_zeroed(layout) };
         assert!(!ptr.is_null(), "testing: cannot allocate {size} bytes of simulated RAM");
-        let window: &'static LinearWindow =
-            std::boxed::Box::leak(std::boxed::Box::new(LinearWindow { offset: (ptr as u64).wrapping_sub(base), start: base, end: base + size }));
+        let window: &'static LinearWindow = std::boxed::Box::leak(std::boxed::Box::new(LinearWindow {
+            offset: (ptr as u64).wrapping_sub(base),
+            start: base,
+            end: base + size,
+        }));
         SimRam { window, base, size }
     }
 
@@ -64,7 +67,9 @@ pub fn page_allocator(size: u64) -> &'static crate::phys::page_alloc::PageAlloca
     mb.reserve(0, crate::addr::PAGE_SIZE, "first page").expect("testing: memblock reserve");
     let topo = crate::phys::numa::Topology::single_node(size);
     topo.apply(&mut mb).expect("testing: topology");
-    let pa = std::boxed::Box::leak(std::boxed::Box::new(crate::phys::page_alloc::PageAllocator::new(&mut mb, topo, ram.window).expect("testing: page allocator")));
+    let pa = std::boxed::Box::leak(std::boxed::Box::new(
+        crate::phys::page_alloc::PageAllocator::new(&mut mb, topo, ram.window).expect("testing: page allocator"),
+    ));
     pa.free_boot_memory(&mb);
     pa.setup_watermarks(None);
     pa

@@ -206,7 +206,11 @@ pub(crate) mod tests {
 
     #[test]
     fn reads_members_and_finds_by_path() {
-        let a = archive(&[("bin", S_IFDIR | 0o755, b""), ("bin/hello", S_IFREG | 0o755, b"\x7fELF"), ("boot/cmdline", S_IFREG | 0o644, b"init=/bin/hello\n")]);
+        let a = archive(&[
+            ("bin", S_IFDIR | 0o755, b""),
+            ("bin/hello", S_IFREG | 0o755, b"\x7fELF"),
+            ("boot/cmdline", S_IFREG | 0o644, b"init=/bin/hello\n"),
+        ]);
         let names: Vec<&str> = Reader::new(&a).map(|e| e.unwrap().name).collect();
         assert_eq!(names, ["bin", "bin/hello", "boot/cmdline"]);
         assert_eq!(validate(&a), Ok(3));

@@ -96,12 +96,18 @@ impl fmt::Display for ElfError {
             ElfError::SegmentOutOfFile { index } => write!(f, "segment {index} lies outside the file (truncated?)"),
             ElfError::FileSizeExceedsMemSize { index } => write!(f, "segment {index} has p_filesz > p_memsz"),
             ElfError::AddressOverflow { index } => write!(f, "segment {index} wraps around the address space"),
-            ElfError::BadAlignment { index } => write!(f, "segment {index}: p_vaddr and p_offset disagree modulo p_align"),
-            ElfError::OverlappingSegments { index } => write!(f, "segment {index} overlaps the previous loadable segment"),
+            ElfError::BadAlignment { index } => {
+                write!(f, "segment {index}: p_vaddr and p_offset disagree modulo p_align")
+            }
+            ElfError::OverlappingSegments { index } => {
+                write!(f, "segment {index} overlaps the previous loadable segment")
+            }
             ElfError::Unsorted { index } => write!(f, "loadable segment {index} is not in ascending address order"),
             ElfError::NoLoadableSegment => write!(f, "no loadable segment"),
             ElfError::SegmentOutOfRange { index } => write!(f, "segment {index} lies outside user space"),
-            ElfError::NeedsInterpreter => write!(f, "dynamically linked (PT_INTERP): only static executables are supported"),
+            ElfError::NeedsInterpreter => {
+                write!(f, "dynamically linked (PT_INTERP): only static executables are supported")
+            }
         }
     }
 }
@@ -193,7 +199,14 @@ impl<'a> Elf<'a> {
         if e_type != ET_EXEC && e_type != ET_DYN {
             return Err(ElfError::NotExecutable(e_type));
         }
-        let elf = Elf { data, e_type, entry: u64_at(data, 24), phoff: u64_at(data, 32), phentsize: u16_at(data, 54), phnum: u16_at(data, 56) };
+        let elf = Elf {
+            data,
+            e_type,
+            entry: u64_at(data, 24),
+            phoff: u64_at(data, 32),
+            phentsize: u16_at(data, 54),
+            phnum: u16_at(data, 56),
+        };
         if u16_at(data, 52) as usize != EHDR_SIZE || elf.phentsize as usize != PHDR_SIZE {
             return Err(ElfError::BadHeaderSize);
         }
@@ -258,8 +271,13 @@ impl<'a> Elf<'a> {
             if let Some(pe) = prev_end {
                 // Segments may share a page but their bytes may not overlap.
                 if p.vaddr < pe {
-                    let prev_start = self.load_segments().take_while(|(j, _)| *j < i).last().map(|(_, q)| q.vaddr).unwrap_or(0);
-                    return Err(if p.vaddr < prev_start { ElfError::Unsorted { index: i } } else { ElfError::OverlappingSegments { index: i } });
+                    let prev_start =
+                        self.load_segments().take_while(|(j, _)| *j < i).last().map(|(_, q)| q.vaddr).unwrap_or(0);
+                    return Err(if p.vaddr < prev_start {
+                        ElfError::Unsorted { index: i }
+                    } else {
+                        ElfError::OverlappingSegments { index: i }
+                    });
                 }
             }
             prev_end = Some(end);
@@ -307,7 +325,9 @@ impl<'a> Elf<'a> {
         }
         self.load_segments()
             .map(|(_, p)| p)
-            .find(|p| p.offset <= self.phoff && self.phoff + (self.phnum as u64 * PHDR_SIZE as u64) <= p.offset + p.filesz)
+            .find(|p| {
+                p.offset <= self.phoff && self.phoff + (self.phnum as u64 * PHDR_SIZE as u64) <= p.offset + p.filesz
+            })
             .map(|p| p.vaddr + (self.phoff - p.offset))
     }
 }
@@ -353,7 +373,14 @@ pub mod tests {
     }
 
     fn good() -> Vec<u8> {
-        build(ET_EXEC, EM_X86_64, &[(PT_LOAD, PF_R | PF_X, 0, 0x400000, 0x2000, 0x2000), (PT_LOAD, PF_R | PF_W, 0x2000, 0x402000, 0x100, 0x3000)])
+        build(
+            ET_EXEC,
+            EM_X86_64,
+            &[
+                (PT_LOAD, PF_R | PF_X, 0, 0x400000, 0x2000, 0x2000),
+                (PT_LOAD, PF_R | PF_W, 0x2000, 0x402000, 0x100, 0x3000),
+            ],
+        )
     }
 
     #[test]
@@ -397,7 +424,11 @@ pub mod tests {
 
     #[test]
     fn overlapping_and_bad_segments_are_refused() {
-        let o = build(ET_EXEC, EM_X86_64, &[(PT_LOAD, PF_R, 0, 0x400000, 0x2000, 0x2000), (PT_LOAD, PF_R, 0, 0x401000, 0x1000, 0x1000)]);
+        let o = build(
+            ET_EXEC,
+            EM_X86_64,
+            &[(PT_LOAD, PF_R, 0, 0x400000, 0x2000, 0x2000), (PT_LOAD, PF_R, 0, 0x401000, 0x1000, 0x1000)],
+        );
         assert_eq!(Elf::parse(&o).unwrap_err(), ElfError::OverlappingSegments { index: 1 });
         let f = build(ET_EXEC, EM_X86_64, &[(PT_LOAD, PF_R, 0, 0x400000, 0x2000, 0x1000)]);
         assert_eq!(Elf::parse(&f).unwrap_err(), ElfError::FileSizeExceedsMemSize { index: 0 });
@@ -479,7 +510,11 @@ pub mod tests {
         let bias = BASE.wrapping_sub(0x1000);
         assert_eq!(e.check_user_range(bias, 0x10000, TASK_SIZE).unwrap_err(), ElfError::SegmentOutOfRange { index: 0 });
         // A PT_PHDR at a hostile address is only reported, never added to.
-        let d = build(ET_EXEC, EM_X86_64, &[(PT_PHDR, PF_R, 64, u64::MAX, 56, 56), (PT_LOAD, PF_R, 0, 0x400000, 0x100, 0x100)]);
+        let d = build(
+            ET_EXEC,
+            EM_X86_64,
+            &[(PT_PHDR, PF_R, 64, u64::MAX, 56, 56), (PT_LOAD, PF_R, 0, 0x400000, 0x100, 0x100)],
+        );
         assert_eq!(Elf::parse(&d).unwrap().phdr_vaddr(), Some(u64::MAX));
     }
 

@@ -22,9 +22,9 @@ use mm::phys::e820::{E820Table, E820Type};
 use mm::phys::memblock::Memblock;
 use mm::phys::numa::Topology;
 use mm::phys::page_alloc::PageAllocator;
-use mm::vm::page_table;
-use mm::phys::{LinearWindow, PhysMem};
 use mm::phys::zone::ZoneType;
+use mm::phys::{LinearWindow, PhysMem};
+use mm::vm::page_table;
 
 use crate::layout::PAGE_OFFSET;
 
@@ -97,7 +97,13 @@ fn type_name(t: E820Type) -> &'static str {
 }
 
 /// Steps 1 and 2: memblock from the firmware map, and the reservations.
-fn setup_memblock(mb: &mut Memblock, win: &'static LinearWindow, e820: &E820Table, snap: &BootSnapshot, acpi: Option<&arch::acpi::AcpiInfo>) {
+fn setup_memblock(
+    mb: &mut Memblock,
+    win: &'static LinearWindow,
+    e820: &E820Table,
+    snap: &BootSnapshot,
+    acpi: Option<&arch::acpi::AcpiInfo>,
+) {
     mb.set_phys(win);
     mb.debug = crate::cmdline::value("memblock") == Some("debug");
     for e in e820.entries().iter().filter(|e| e.kind.is_ram()) {
@@ -130,7 +136,12 @@ fn setup_memblock(mb: &mut Memblock, win: &'static LinearWindow, e820: &E820Tabl
         Some(Ok(elf)) => {
             let (lo, hi) = elf.load_extent();
             let bytes = reserve_virt(mb, win, snap.kernel_image_va + lo, hi - lo, "kernel image");
-            info!("kernel: image [{:#x}-{:#x}], {} KiB", snap.kernel_image_va + lo, snap.kernel_image_va + hi - 1, bytes / 1024);
+            info!(
+                "kernel: image [{:#x}-{:#x}], {} KiB",
+                snap.kernel_image_va + lo,
+                snap.kernel_image_va + hi - 1,
+                bytes / 1024
+            );
         }
         Some(Err(e)) => warn!("kernel: cannot read own ELF headers: {}", e),
         None => warn!("kernel: ELF copy outside the direct map"),
@@ -199,7 +210,9 @@ fn print_zone_ranges(pa: &PageAllocator, mb: &Memblock) {
         let lo = zones.iter().map(|z| z.start_pfn).min();
         let hi = zones.iter().map(|z| z.end_pfn()).max();
         match (lo, hi) {
-            (Some(lo), Some(hi)) => info!("  {:<8} [mem {:#018x}-{:#018x}]", ty.name(), lo * PAGE_SIZE, hi * PAGE_SIZE - 1),
+            (Some(lo), Some(hi)) => {
+                info!("  {:<8} [mem {:#018x}-{:#018x}]", ty.name(), lo * PAGE_SIZE, hi * PAGE_SIZE - 1)
+            }
             _ => info!("  {:<8} empty", ty.name()),
         }
     }
@@ -208,7 +221,12 @@ fn print_zone_ranges(pa: &PageAllocator, mb: &Memblock) {
         info!("  node {:>3}: [mem {:#018x}-{:#018x}]", r.nid, r.base, r.end() - 1);
     }
     for n in &pa.nodes {
-        info!("Initmem setup node {} [mem {:#018x}-{:#018x}]", n.id, n.start_pfn * PAGE_SIZE, (n.start_pfn + n.spanned) * PAGE_SIZE - 1);
+        info!(
+            "Initmem setup node {} [mem {:#018x}-{:#018x}]",
+            n.id,
+            n.start_pfn * PAGE_SIZE,
+            (n.start_pfn + n.spanned) * PAGE_SIZE - 1
+        );
     }
 }
 
@@ -224,7 +242,8 @@ pub fn acpi_info() -> Option<&'static arch::acpi::AcpiInfo> {
 pub fn init(e820: &E820Table, snap: &BootSnapshot) -> &'static PageAllocator {
     super::install_irq_hooks();
     let phys_end = e820.entries().iter().map(|e| e.end).max().unwrap_or(0).max(4 << 30);
-    let win: &'static LinearWindow = super::DIRECT_MAP.call_once(|| LinearWindow { offset: PAGE_OFFSET, start: 0, end: phys_end });
+    let win: &'static LinearWindow =
+        super::DIRECT_MAP.call_once(|| LinearWindow { offset: PAGE_OFFSET, start: 0, end: phys_end });
 
     let acpi = snap.rsdp.and_then(|rsdp| match arch::acpi::discover(rsdp, PAGE_OFFSET) {
         Ok(a) => Some(a),

@@ -117,7 +117,11 @@ fn alloc_error(layout: Layout) -> ! {
         mm::kalloc::kmalloc::KMALLOC_MAX_SIZE
     );
     drop(inner);
-    panic!("heap: out of memory: {} bytes (align {}) for an allocation that cannot fail", layout.size(), layout.align());
+    panic!(
+        "heap: out of memory: {} bytes (align {}) for an allocation that cannot fail",
+        layout.size(),
+        layout.align()
+    );
 }
 
 #[global_allocator]
@@ -138,7 +142,11 @@ pub fn switch_to_kmalloc() {
         let h = BOOTSTRAP.lock();
         (h.used(), h.free())
     };
-    log::info!("heap: switched to kmalloc; bootstrap heap keeps {} KiB of early objects ({} KiB free)", used / 1024, free / 1024);
+    log::info!(
+        "heap: switched to kmalloc; bootstrap heap keeps {} KiB of early objects ({} KiB free)",
+        used / 1024,
+        free / 1024
+    );
 }
 
 /// Whether the heap is kmalloc now.

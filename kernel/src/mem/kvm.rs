@@ -29,13 +29,13 @@ use x86_64::structures::paging::PageTableFlags as F;
 
 use formats::elf::{Elf, PT_GNU_RELRO};
 use mm::addr::{PAGE_SIZE, Pfn, PhysAddr, VirtAddr};
+use mm::kalloc::vmalloc::{KernelSpace, VmKind, Vmalloc, VmallocError};
+use mm::phys::PhysMem;
 use mm::phys::e820::E820Table;
 use mm::phys::gfp::Gfp;
 use mm::phys::page::PageFlags;
 use mm::vm::page_table::{self, MapSize, Mapper, TableAlloc};
-use mm::phys::PhysMem;
 use mm::vm::tlb::TlbFlusher;
-use mm::kalloc::vmalloc::{KernelSpace, VmKind, Vmalloc, VmallocError};
 
 use crate::layout::{BOOTLOADER_WINDOW_START, KERNEL_BASE, PAGE_OFFSET, VMALLOC_END, VMALLOC_START};
 use crate::mem::boot::BootSnapshot;
@@ -131,7 +131,9 @@ pub fn alloc_kernel_stack(caller: &'static str) -> Result<(u64, u64), VmallocErr
 /// as on Linux. Failure keeps the static stacks (logged).
 pub fn install_ist_stacks() {
     use arch::gdt::{IST_DOUBLE_FAULT, IST_MACHINE_CHECK, IST_NMI};
-    for (ist, name) in [(IST_DOUBLE_FAULT, "ist_double_fault"), (IST_NMI, "ist_nmi"), (IST_MACHINE_CHECK, "ist_machine_check")] {
+    for (ist, name) in
+        [(IST_DOUBLE_FAULT, "ist_double_fault"), (IST_NMI, "ist_nmi"), (IST_MACHINE_CHECK, "ist_machine_check")]
+    {
         match alloc_kernel_stack(name) {
             // SAFETY: a fresh, mapped stack that is never freed.
             Ok((bottom, top)) => unsafe { arch::gdt::set_ist_stack(ist, bottom, top) },
@@ -147,7 +149,8 @@ pub fn free_kernel_stack(bottom: u64) -> Result<(), VmallocError> {
 
 /// Per-page rights of the kernel image, from its program headers.
 fn image_pages(elf: &Elf, base: u64, old_root: PhysAddr, win: &dyn PhysMem) -> BTreeMap<u64, (u64, F)> {
-    let relro = elf.program_headers().find(|p| p.p_type == PT_GNU_RELRO).map(|p| (base + p.vaddr, base + p.vaddr + p.memsz));
+    let relro =
+        elf.program_headers().find(|p| p.p_type == PT_GNU_RELRO).map(|p| (base + p.vaddr, base + p.vaddr + p.memsz));
     let mut pages: BTreeMap<u64, (u64, bool, bool)> = BTreeMap::new();
     for (_, seg) in elf.load_segments() {
         let (start, end) = (base + seg.vaddr, base + seg.end());
@@ -268,7 +271,12 @@ pub fn init(e820: &E820Table, snap: &BootSnapshot) {
             p.insert_flags(PageFlags::KERNEL);
         }
     }
-    info!("kvm: kernel image mapped with W^X: text {}K (r-x), rodata+relro {}K (r--), data+bss {}K (rw-)", text * 4, ro * 4, rw * 4);
+    info!(
+        "kvm: kernel image mapped with W^X: text {}K (r-x), rodata+relro {}K (r--), data+bss {}K (rw-)",
+        text * 4,
+        ro * 4,
+        rw * 4
+    );
 
     // The boot stack we are running on (its guard page stays unmapped).
     let mut va = snap.stack_bottom;
@@ -353,14 +361,21 @@ fn mapped_sizes(m: &Mapper<'_>, start: u64, end: u64) -> [u64; 3] {
 }
 
 /// Reservations the kernel no longer needs once it runs on its own tables.
-const BOOTLOADER_RESERVATIONS: [&str; 4] = ["bootloader page tables", "boot info", "kernel ELF (boot copy)", "bootloader (other)"];
+const BOOTLOADER_RESERVATIONS: [&str; 4] =
+    ["bootloader page tables", "boot info", "kernel ELF (boot copy)", "bootloader (other)"];
 
 /// `free_initmem` for the bootloader: give its memory to the buddy
 /// allocator and drop the reservations.
 fn release_bootloader_memory() {
     let pa = super::page_alloc();
     let mut mb = super::memblock();
-    let mut ranges: Vec<(u64, u64)> = mb.reserved.regions().iter().filter(|r| BOOTLOADER_RESERVATIONS.contains(&r.name)).map(|r| (r.base, r.end())).collect();
+    let mut ranges: Vec<(u64, u64)> = mb
+        .reserved
+        .regions()
+        .iter()
+        .filter(|r| BOOTLOADER_RESERVATIONS.contains(&r.name))
+        .map(|r| (r.base, r.end()))
+        .collect();
     ranges.sort_unstable();
     // Merge neighbours so pages shared by two released pieces go too.
     let mut merged: Vec<(u64, u64)> = Vec::new();

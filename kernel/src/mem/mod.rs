@@ -14,9 +14,9 @@ pub mod user;
 
 use spin::{Mutex, MutexGuard, Once};
 
+use mm::phys::LinearWindow;
 use mm::phys::memblock::Memblock;
 use mm::phys::page_alloc::PageAllocator;
-use mm::phys::LinearWindow;
 
 static DIRECT_MAP: Once<LinearWindow> = Once::new();
 static MEMBLOCK: Mutex<Memblock> = Mutex::new(Memblock::new());

@@ -7,8 +7,8 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use spin::Once;
 
 use mm::addr::Pfn;
-use mm::vm::address_space::{DEFAULT_MAX_MAP_COUNT, MmEnv};
 use mm::phys::gfp::{GFP_KERNEL, Gfp};
+use mm::vm::address_space::{DEFAULT_MAX_MAP_COUNT, MmEnv};
 use mm::vm::overcommit::Overcommit;
 
 use super::kvm::{TABLES, TLB, kernel_root};
@@ -19,7 +19,9 @@ static MAX_MAP_COUNT: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_MAP_COUNT);
 
 /// Allocate the shared zero page.
 pub fn init() {
-    ZERO_PAGE.call_once(|| super::page_alloc().alloc_pages(GFP_KERNEL | Gfp::ZERO, 0).expect("mem: no page for the zero page"));
+    ZERO_PAGE.call_once(|| {
+        super::page_alloc().alloc_pages(GFP_KERNEL | Gfp::ZERO, 0).expect("mem: no page for the zero page")
+    });
 }
 
 /// The overcommit policy and Committed_AS.

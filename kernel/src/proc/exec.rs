@@ -29,7 +29,9 @@ use arch::trap::TrapFrame;
 use formats::elf::{Elf, ElfError};
 use mm::addr::PAGE_SIZE;
 use mm::vm::address_space::{AddressSpace, ELF_ET_DYN_BASE, MMAP_MIN_ADDR, MmEnv, Rlimits, STACK_TOP, TASK_SIZE};
-use mm::vm::mmap::{FileMapping, MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MmapRequest, PROT_EXEC, PROT_READ, PROT_WRITE};
+use mm::vm::mmap::{
+    FileMapping, MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MmapRequest, PROT_EXEC, PROT_READ, PROT_WRITE,
+};
 
 use super::{Creds, Pid, Task, UserMm, current, exit, sched};
 use crate::errno::*;
@@ -104,7 +106,14 @@ fn hwcap() -> u64 {
 }
 
 /// Load `path` into a new address space with its stack.
-pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(path: &str, cwd: &str, argv: &[A], envp: &[E], creds: Creds, lim: &Rlimits) -> Result<Image, Errno> {
+pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
+    path: &str,
+    cwd: &str,
+    argv: &[A],
+    envp: &[E],
+    creds: Creds,
+    lim: &Rlimits,
+) -> Result<Image, Errno> {
     let inode = vfs::lookup(path, cwd)?;
     if inode.is_dir() {
         return Err(EACCES);
@@ -174,7 +183,14 @@ pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(path: &str, cwd: &str, argv: &[A], e
     Ok(Image { space, entry, sp, path: String::from(path), name })
 }
 
-fn map_segments(space: &mut AddressSpace, env: &MmEnv<'_>, elf: &Elf, object: &Arc<mm::vm::file::MemObject>, bias: u64, lim: &Rlimits) -> Result<(), Errno> {
+fn map_segments(
+    space: &mut AddressSpace,
+    env: &MmEnv<'_>,
+    elf: &Elf,
+    object: &Arc<mm::vm::file::MemObject>,
+    bias: u64,
+    lim: &Rlimits,
+) -> Result<(), Errno> {
     let file = FileMapping { object: object.clone(), readable: true, writable: false };
     let mut brk = 0;
     let (mut start_code, mut end_code, mut start_data, mut end_data) = (u64::MAX, 0, u64::MAX, 0);
@@ -206,7 +222,14 @@ fn map_segments(space: &mut AddressSpace, env: &MmEnv<'_>, elf: &Elf, object: &A
         let anon_start = if seg.filesz > 0 { file_end.next_multiple_of(PAGE_SIZE) } else { page };
         let anon_end = mem_end.next_multiple_of(PAGE_SIZE);
         if anon_end > anon_start {
-            let req = MmapRequest { addr: anon_start, len: anon_end - anon_start, prot, flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, file: None, offset: 0 };
+            let req = MmapRequest {
+                addr: anon_start,
+                len: anon_end - anon_start,
+                prot,
+                flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS,
+                file: None,
+                offset: 0,
+            };
             space.mmap(env, &req, lim).map_err(|e| e.errno())?;
         }
         brk = brk.max(mem_end);
@@ -256,8 +279,16 @@ fn build_stack<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     // top 8 bytes stay zero. execve's limits (exec_args) keep the sizes
     // far from overflow; the checked sums make that local.
     const PLATFORM: &[u8] = b"x86_64";
-    let sizes = || core::iter::once(PLATFORM.len()).chain(argv.iter().map(|s| s.as_ref().len())).chain(envp.iter().map(|s| s.as_ref().len())).chain(core::iter::once(path.len()));
-    let total = sizes().try_fold(0u64, |t, n| t.checked_add(n as u64 + 1)).filter(|&t| t < lim.stack.min(STACK_TOP / 2)).ok_or(E2BIG)?;
+    let sizes = || {
+        core::iter::once(PLATFORM.len())
+            .chain(argv.iter().map(|s| s.as_ref().len()))
+            .chain(envp.iter().map(|s| s.as_ref().len()))
+            .chain(core::iter::once(path.len()))
+    };
+    let total = sizes()
+        .try_fold(0u64, |t, n| t.checked_add(n as u64 + 1))
+        .filter(|&t| t < lim.stack.min(STACK_TOP / 2))
+        .ok_or(E2BIG)?;
     let strings_start = STACK_TOP - 8 - total;
     let mut strings: Vec<u8> = Vec::new();
     strings.try_reserve_exact(total as usize).map_err(|_| ENOMEM)?;
@@ -317,7 +348,14 @@ fn build_stack<A: AsRef<[u8]>, E: AsRef<[u8]>>(
 /// rsp, rflags (IF set) and the user segments (Linux's `start_thread`).
 pub fn initial_frame(entry: u64, sp: u64) -> TrapFrame {
     let sel = arch::gdt::selectors();
-    TrapFrame { rip: entry, rsp: sp, rflags: 0x202, cs: sel.user_code.0 as u64, ss: sel.user_data.0 as u64, ..TrapFrame::default() }
+    TrapFrame {
+        rip: entry,
+        rsp: sp,
+        rflags: 0x202,
+        cs: sel.user_code.0 as u64,
+        ss: sel.user_data.0 as u64,
+        ..TrapFrame::default()
+    }
 }
 
 /// execve(2) for the current task. On success the frame now starts the
@@ -329,7 +367,12 @@ pub fn initial_frame(entry: u64, sp: u64) -> TrapFrame {
 /// `begin_new_exec`). The frame then holds that entry, and the syscall
 /// exit path (`syscall::handle`) ends the process before any return to
 /// user mode could fault in ring 0.
-pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(frame: &mut TrapFrame, path: &str, argv: &[A], envp: &[E]) -> Result<(), Errno> {
+pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
+    frame: &mut TrapFrame,
+    path: &str,
+    argv: &[A],
+    envp: &[E],
+) -> Result<(), Errno> {
     let me = current();
     let (cwd, creds) = {
         let i = me.inner.lock();

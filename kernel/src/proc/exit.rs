@@ -55,7 +55,13 @@ fn release_resources(me: &Task, status: i32) -> Pid {
         // goes now: keep them for the parent's wait4.
         if let Some(m) = &i.mm {
             let c = m.space.lock().counters;
-            i.exit_usage = super::Usage { utime: 0, stime: 0, min_flt: c.min_flt, maj_flt: c.maj_flt, maxrss_kb: c.hiwater_rss.max(c.rss()).saturating_mul(4) };
+            i.exit_usage = super::Usage {
+                utime: 0,
+                stime: 0,
+                min_flt: c.min_flt,
+                maj_flt: c.maj_flt,
+                maxrss_kb: c.hiwater_rss.max(c.rss()).saturating_mul(4),
+            };
         }
         (i.mm.take(), i.ppid, core::mem::take(&mut i.children), i.vfork_parent.take(), files)
     };
@@ -200,7 +206,8 @@ pub fn wait(sel: i64, options: u32) -> Result<(Pid, i32, super::Usage), Errno> {
             let i = me.inner.lock();
             (i.children.clone(), i.pgid)
         };
-        let candidates: Vec<Arc<Task>> = children.iter().filter_map(|&c| super::task(c)).filter(|c| matches(sel, c, pgid)).collect();
+        let candidates: Vec<Arc<Task>> =
+            children.iter().filter_map(|&c| super::task(c)).filter(|c| matches(sel, c, pgid)).collect();
         if candidates.is_empty() {
             return Err(ECHILD);
         }
@@ -240,9 +247,11 @@ pub fn wait_from_kernel(pid: Pid) -> Option<i32> {
 pub fn reap_orphans() {
     let dead: Vec<Pid> = super::all_tasks()
         .iter()
-        .filter(|t| t.state() == ZOMBIE && {
-            let i = t.inner.lock();
-            i.orphan && i.ppid == 0
+        .filter(|t| {
+            t.state() == ZOMBIE && {
+                let i = t.inner.lock();
+                i.orphan && i.ppid == 0
+            }
         })
         .map(|t| t.pid)
         .collect();

@@ -61,7 +61,10 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
             let uid = i.creds.uid;
             let limit = i.rlimits[RLIMIT_NPROC].cur;
             drop(i);
-            let same_uid = super::all_tasks().iter().filter(|t| t.pid != 0 && t.state() != super::ZOMBIE && t.inner.lock().creds.uid == uid).count();
+            let same_uid = super::all_tasks()
+                .iter()
+                .filter(|t| t.pid != 0 && t.state() != super::ZOMBIE && t.inner.lock().creds.uid == uid)
+                .count();
             if same_uid as u64 >= limit {
                 return Err(EAGAIN);
             }

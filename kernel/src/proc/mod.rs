@@ -40,8 +40,8 @@ use core::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use spin::Mutex;
 
 use arch::fpu::FpuState;
-use mm::vm::address_space::{AddressSpace, Rlimits};
 use mm::sync::IrqLock;
+use mm::vm::address_space::{AddressSpace, Rlimits};
 
 use crate::vfs::FdTable;
 
@@ -421,9 +421,22 @@ pub(crate) fn alloc_pid() -> Pid {
 }
 
 /// Build a task around a prepared kernel stack.
-pub(crate) fn new_task(pid: Pid, kstack: (u64, u64), saved_rsp: u64, fpu: FpuState, fs_base: u64, inner: TaskInner) -> Arc<Task> {
+pub(crate) fn new_task(
+    pid: Pid,
+    kstack: (u64, u64),
+    saved_rsp: u64,
+    fpu: FpuState,
+    fs_base: u64,
+    inner: TaskInner,
+) -> Arc<Task> {
     let cr3 = inner.mm.as_ref().map(|m| m.root).unwrap_or(0);
-    Arc::new(Task { pid, kstack, ctx: UnsafeCell::new(TaskCtx { saved_rsp, fpu, fs_base, cr3 }), state: AtomicU8::new(RUNNABLE), inner: Mutex::new(inner) })
+    Arc::new(Task {
+        pid,
+        kstack,
+        ctx: UnsafeCell::new(TaskCtx { saved_rsp, fpu, fs_base, cr3 }),
+        state: AtomicU8::new(RUNNABLE),
+        inner: Mutex::new(inner),
+    })
 }
 
 /// The running task.

@@ -59,7 +59,11 @@ pub fn oom_score(t: &Task) -> u64 {
 /// Pick the worst task. Returns it, or None if nothing may be killed.
 pub fn select_victim() -> Option<Arc<Task>> {
     let total = crate::mem::page_alloc().nr_managed_pages();
-    super::all_tasks().into_iter().filter_map(|t| badness(&t, total).map(|b| (b, t))).max_by_key(|(b, t)| (*b, t.pid)).map(|(_, t)| t)
+    super::all_tasks()
+        .into_iter()
+        .filter_map(|t| badness(&t, total).map(|b| (b, t)))
+        .max_by_key(|(b, t)| (*b, t.pid))
+        .map(|(_, t)| t)
 }
 
 /// Kill the worst task to free memory. Returns the victim's pid, or None

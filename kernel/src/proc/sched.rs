@@ -38,7 +38,8 @@ struct Sched {
     sleepers: Vec<(u64, Pid)>,
 }
 
-static SCHED: IrqLock<Sched> = IrqLock::new(Sched { queue: VecDeque::new(), current: None, idle: None, sleepers: Vec::new() });
+static SCHED: IrqLock<Sched> =
+    IrqLock::new(Sched { queue: VecDeque::new(), current: None, idle: None, sleepers: Vec::new() });
 static TICKS: AtomicU64 = AtomicU64::new(0);
 pub static CONTEXT_SWITCHES: AtomicU64 = AtomicU64::new(0);
 
@@ -77,7 +78,10 @@ fn is_idle(s: &Sched, t: &Task) -> bool {
 pub fn add(task: Arc<Task>) {
     task.set_state(RUNNABLE);
     let mut s = SCHED.lock();
-    if !is_idle(&s, &task) && !s.queue.iter().any(|t| Arc::ptr_eq(t, &task)) && !s.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &task)) {
+    if !is_idle(&s, &task)
+        && !s.queue.iter().any(|t| Arc::ptr_eq(t, &task))
+        && !s.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &task))
+    {
         s.queue.push_back(task);
     }
 }

@@ -229,7 +229,17 @@ pub fn fatal_fault(frame: &TrapFrame, sig: u32, addr: u64) -> ! {
     drop(me);
     let place = where_is(frame.rip);
     match (frame.vector, sig) {
-        (14, _) => crate::ratelimited!(log::Level::Info, "{}[{}]: segfault at {:x} ip {:016x} sp {:016x} error {:x}{}", name, pid, addr, frame.rip, frame.rsp, frame.error_code, place),
+        (14, _) => crate::ratelimited!(
+            log::Level::Info,
+            "{}[{}]: segfault at {:x} ip {:016x} sp {:016x} error {:x}{}",
+            name,
+            pid,
+            addr,
+            frame.rip,
+            frame.rsp,
+            frame.error_code,
+            place
+        ),
         _ => crate::ratelimited!(
             log::Level::Info,
             "traps: {}[{}] trap {} ip:{:x} sp:{:x} error:{:x}{}",

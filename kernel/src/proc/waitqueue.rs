@@ -48,7 +48,11 @@ impl WaitQueue {
     /// Sleep until `cond` returns `Some`, or a fatal signal is pending
     /// (EINTR). `deadline` (in timer ticks) bounds the wait: at that tick
     /// `cond`'s last answer is `None` and the result is `Ok(None)`.
-    pub fn wait_until<T>(&self, deadline: Option<u64>, mut cond: impl FnMut() -> Option<T>) -> Result<Option<T>, Errno> {
+    pub fn wait_until<T>(
+        &self,
+        deadline: Option<u64>,
+        mut cond: impl FnMut() -> Option<T>,
+    ) -> Result<Option<T>, Errno> {
         loop {
             let was_enabled = interrupts::are_enabled();
             interrupts::disable();

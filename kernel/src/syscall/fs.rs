@@ -572,7 +572,10 @@ pub fn getdents64(fd: i32, buf: u64, len: u64) -> SysResult {
     let mut pos = f.offset.lock();
     let mut out: Vec<u8> = Vec::new();
     let all: Vec<vfs::DirEntry> =
-        [vfs::DirEntry { name: ".".into(), ino: 1, dtype: 4 }, vfs::DirEntry { name: "..".into(), ino: 1, dtype: 4 }].into_iter().chain(entries).collect();
+        [vfs::DirEntry { name: ".".into(), ino: 1, dtype: 4 }, vfs::DirEntry { name: "..".into(), ino: 1, dtype: 4 }]
+            .into_iter()
+            .chain(entries)
+            .collect();
     let mut idx = *pos as usize;
     while idx < all.len() {
         let e = &all[idx];

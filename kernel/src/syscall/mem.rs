@@ -15,7 +15,9 @@ use crate::errno::*;
 use crate::proc::{UserMm, current};
 
 /// Run `f` on the current address space.
-pub(super) fn with_mm<R>(f: impl FnOnce(&mut AddressSpace, &mm::vm::address_space::MmEnv<'_>, &mm::vm::address_space::Rlimits) -> R) -> Result<R, Errno> {
+pub(super) fn with_mm<R>(
+    f: impl FnOnce(&mut AddressSpace, &mm::vm::address_space::MmEnv<'_>, &mm::vm::address_space::Rlimits) -> R,
+) -> Result<R, Errno> {
     let me = current();
     let lim = me.mm_limits();
     let mm: Arc<UserMm> = me.mm().ok_or(EFAULT)?;

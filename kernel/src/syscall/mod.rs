@@ -149,7 +149,14 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         334 => Err(ENOSYS), // rseq: optional, libc copes
         _ => {
             let me = crate::proc::current();
-            crate::ratelimited!(log::Level::Warn, "{}[{}]: unknown system call {} ({}): ENOSYS", me.name(), me.pid, nr, name_of(nr));
+            crate::ratelimited!(
+                log::Level::Warn,
+                "{}[{}]: unknown system call {} ({}): ENOSYS",
+                me.name(),
+                me.pid,
+                nr,
+                name_of(nr)
+            );
             Err(ENOSYS)
         }
     }
@@ -171,7 +178,13 @@ pub extern "C" fn handle(frame: &mut TrapFrame) -> u64 {
         // entry or segment outside user space) puts it there; Linux kills
         // the new program with SIGSEGV. Returning would fault on iretq in
         // ring 0.
-        crate::ratelimited!(log::Level::Info, "{}[{}]: exec'd program cannot run (entry {:#x}): SIGSEGV", crate::proc::current().name(), crate::proc::current_pid(), frame.rip);
+        crate::ratelimited!(
+            log::Level::Info,
+            "{}[{}]: exec'd program cannot run (entry {:#x}): SIGSEGV",
+            crate::proc::current().name(),
+            crate::proc::current_pid(),
+            frame.rip
+        );
         crate::proc::exit::do_exit(crate::proc::exit::status_signaled(crate::proc::signal::SIGSEGV));
     }
     x86_64::instructions::interrupts::disable();

@@ -105,7 +105,11 @@ pub fn kill(pid: i32, sig: i32) -> SysResult {
         p if p > 0 => alloc::vec![p as u32],
         0 => proc::all_tasks().iter().filter(|t| t.pid != 0 && t.inner.lock().pgid == my_pgid).map(|t| t.pid).collect(),
         -1 => proc::all_tasks().iter().filter(|t| t.pid > 1 && t.pid != me.pid).map(|t| t.pid).collect(),
-        p => proc::all_tasks().iter().filter(|t| t.pid != 0 && t.inner.lock().pgid == p.unsigned_abs()).map(|t| t.pid).collect(),
+        p => proc::all_tasks()
+            .iter()
+            .filter(|t| t.pid != 0 && t.inner.lock().pgid == p.unsigned_abs())
+            .map(|t| t.pid)
+            .collect(),
     };
     drop(me);
     let mut found = false;
@@ -216,9 +220,11 @@ pub fn setpgid(pid: i32, pgid: i32) -> SysResult {
     let pgid = if pgid == 0 { tpid } else { pgid as u32 };
     if pgid != tpid {
         // A zombie keeps its group until reaped, as in Linux.
-        let exists = proc::all_tasks().iter().any(|x| x.pid != 0 && {
-            let i = x.inner.lock();
-            i.pgid == pgid && i.sid == my_sid
+        let exists = proc::all_tasks().iter().any(|x| {
+            x.pid != 0 && {
+                let i = x.inner.lock();
+                i.pgid == pgid && i.sid == my_sid
+            }
         });
         if !exists {
             return Err(EPERM);

@@ -7,10 +7,10 @@ use crate::errno::*;
 use crate::proc::{self, Creds, RLIM_NLIMITS, RLIMIT_NOFILE, Rlimit, current};
 use crate::usercopy::{copy_to_user, read_user, write_user};
 
-
 pub fn uname(buf: u64) -> SysResult {
     let mut u = [0u8; 65 * 6];
-    let fields = ["Linux", "mmkernel", "6.1.0-mmkernel", concat!("#1 mmkernel ", env!("CARGO_PKG_VERSION")), "x86_64", "(none)"];
+    let fields =
+        ["Linux", "mmkernel", "6.1.0-mmkernel", concat!("#1 mmkernel ", env!("CARGO_PKG_VERSION")), "x86_64", "(none)"];
     for (i, f) in fields.iter().enumerate() {
         u[i * 65..i * 65 + f.len()].copy_from_slice(f.as_bytes());
     }
@@ -237,7 +237,9 @@ pub fn setresgid(r: u32, e: u32, s: u32) -> SysResult {
 pub fn setreuid(r: u32, e: u32) -> SysResult {
     let mut c = creds();
     let old_uid = c.uid;
-    if !c.is_root() && ((r != KEEP && r != c.uid && r != c.euid) || (e != KEEP && e != c.uid && e != c.euid && e != c.suid)) {
+    if !c.is_root()
+        && ((r != KEEP && r != c.uid && r != c.euid) || (e != KEEP && e != c.uid && e != c.euid && e != c.suid))
+    {
         return Err(EPERM);
     }
     if r != KEEP {
@@ -256,7 +258,9 @@ pub fn setreuid(r: u32, e: u32) -> SysResult {
 pub fn setregid(r: u32, e: u32) -> SysResult {
     let mut c = creds();
     let old_gid = c.gid;
-    if !c.is_root() && ((r != KEEP && r != c.gid && r != c.egid) || (e != KEEP && e != c.gid && e != c.egid && e != c.sgid)) {
+    if !c.is_root()
+        && ((r != KEEP && r != c.gid && r != c.egid) || (e != KEEP && e != c.gid && e != c.egid && e != c.sgid))
+    {
         return Err(EPERM);
     }
     if r != KEEP {
@@ -304,7 +308,9 @@ fn fill_random(out: &mut [u8]) {
 /// it (EFAULT if none), a fatal signal between chunks with the count so
 /// far, as `get_random_bytes_user`.
 pub fn getrandom(buf: u64, len: u64, flags: u32) -> SysResult {
-    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 || flags & (GRND_RANDOM | GRND_INSECURE) == GRND_RANDOM | GRND_INSECURE {
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
+        || flags & (GRND_RANDOM | GRND_INSECURE) == GRND_RANDOM | GRND_INSECURE
+    {
         return Err(EINVAL);
     }
     let len = len.min(MAX_RW);

@@ -30,7 +30,9 @@ fn now_ns(clock: i32) -> Result<u64, Errno> {
     let mono = arch::time::uptime_ns();
     match clock {
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => Ok(mono),
-        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(BOOT_UNIX.load(Ordering::Relaxed).saturating_mul(1_000_000_000).saturating_add(mono)),
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => {
+            Ok(BOOT_UNIX.load(Ordering::Relaxed).saturating_mul(1_000_000_000).saturating_add(mono))
+        }
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
             let me = crate::proc::current();
             let i = me.inner.lock();

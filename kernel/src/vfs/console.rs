@@ -87,7 +87,11 @@ fn adopt_caller_group() {
         return;
     }
     let fg = TTY.lock().fg_pgrp;
-    let alive = fg.is_some_and(|g| crate::proc::all_tasks().iter().any(|t| t.pid != 0 && t.state() != crate::proc::ZOMBIE && t.inner.lock().pgid == g));
+    let alive = fg.is_some_and(|g| {
+        crate::proc::all_tasks()
+            .iter()
+            .any(|t| t.pid != 0 && t.state() != crate::proc::ZOMBIE && t.inner.lock().pgid == g)
+    });
     if !alive {
         let mine = crate::proc::current().inner.lock().pgid;
         TTY.lock().fg_pgrp = Some(mine);
@@ -153,7 +157,9 @@ fn read_raw(buf: &mut [u8]) -> Result<usize, Errno> {
                     (Some(d), Some(p)) => Some(d.min(p)),
                     (d, p) => d.or(p),
                 };
-                if READERS.wait_until(step, ready(want))?.is_some() || deadline.is_some_and(|d| crate::proc::sched::ticks() >= d) {
+                if READERS.wait_until(step, ready(want))?.is_some()
+                    || deadline.is_some_and(|d| crate::proc::sched::ticks() >= d)
+                {
                     break;
                 }
             }
@@ -171,7 +177,15 @@ pub struct Console;
 
 impl Inode for Console {
     fn stat(&self) -> Stat {
-        Stat { st_ino: 4, st_nlink: 1, st_mode: S_IFCHR | 0o620, st_rdev: (5 << 8) | 1, st_blksize: 1024, st_dev: 5, ..Stat::default() }
+        Stat {
+            st_ino: 4,
+            st_nlink: 1,
+            st_mode: S_IFCHR | 0o620,
+            st_rdev: (5 << 8) | 1,
+            st_blksize: 1024,
+            st_dev: 5,
+            ..Stat::default()
+        }
     }
 
     fn read_at(&self, _off: u64, buf: &mut [u8]) -> Result<usize, Errno> {

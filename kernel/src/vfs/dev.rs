@@ -12,7 +12,15 @@ pub struct Null;
 
 impl Inode for Null {
     fn stat(&self) -> Stat {
-        Stat { st_ino: 3, st_nlink: 1, st_mode: S_IFCHR | 0o666, st_rdev: (1 << 8) | 3, st_blksize: 4096, st_dev: 5, ..Stat::default() }
+        Stat {
+            st_ino: 3,
+            st_nlink: 1,
+            st_mode: S_IFCHR | 0o666,
+            st_rdev: (1 << 8) | 3,
+            st_blksize: 4096,
+            st_dev: 5,
+            ..Stat::default()
+        }
     }
     fn read_at(&self, _off: u64, _buf: &mut [u8]) -> Result<usize, Errno> {
         Ok(0)
@@ -36,7 +44,15 @@ pub struct Zero;
 
 impl Inode for Zero {
     fn stat(&self) -> Stat {
-        Stat { st_ino: 5, st_nlink: 1, st_mode: S_IFCHR | 0o666, st_rdev: (1 << 8) | 5, st_blksize: 4096, st_dev: 5, ..Stat::default() }
+        Stat {
+            st_ino: 5,
+            st_nlink: 1,
+            st_mode: S_IFCHR | 0o666,
+            st_rdev: (1 << 8) | 5,
+            st_blksize: 4096,
+            st_dev: 5,
+            ..Stat::default()
+        }
     }
     fn read_at(&self, _off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         buf.fill(0);

@@ -219,7 +219,14 @@ impl Pipe {
 }
 
 fn stat(ino: u64) -> Stat {
-    Stat { st_dev: 12, st_ino: ino, st_nlink: 1, st_mode: S_IFIFO | 0o600, st_blksize: PIPE_BUF as i64, ..Stat::default() }
+    Stat {
+        st_dev: 12,
+        st_ino: ino,
+        st_nlink: 1,
+        st_mode: S_IFIFO | 0o600,
+        st_blksize: PIPE_BUF as i64,
+        ..Stat::default()
+    }
 }
 
 /// The read end.
@@ -395,10 +402,15 @@ pub fn create(nonblock: bool, uid: u32, privileged: bool) -> Result<(Arc<OpenFil
         return Err(ENFILE);
     }
     let ino = NEXT_INO.fetch_add(1, Ordering::Relaxed);
-    let state = State { bufs: VecDeque::new(), len: 0, max_usage: pipe_bufs, nr_accounted: pipe_bufs, readers: 1, writers: 1 };
+    let state =
+        State { bufs: VecDeque::new(), len: 0, max_usage: pipe_bufs, nr_accounted: pipe_bufs, readers: 1, writers: 1 };
     let pipe = Arc::new(Pipe { state: IrqLock::new(state), waiters: WaitQueue::new(), ino, uid });
     let flags = if nonblock { O_NONBLOCK } else { 0 };
-    let r = OpenFile::new(Arc::new(ReadEnd { pipe: pipe.clone(), nonblock: AtomicBool::new(nonblock) }), O_RDONLY | flags, "pipe:");
+    let r = OpenFile::new(
+        Arc::new(ReadEnd { pipe: pipe.clone(), nonblock: AtomicBool::new(nonblock) }),
+        O_RDONLY | flags,
+        "pipe:",
+    );
     let w = OpenFile::new(Arc::new(WriteEnd { pipe, nonblock: AtomicBool::new(nonblock) }), O_WRONLY | flags, "pipe:");
     Ok((r, w))
 }

@@ -52,11 +52,29 @@ struct GenFile {
 }
 
 fn file_stat(ino: u64, mode: u32, uid: u32, gid: u32) -> Stat {
-    Stat { st_dev: 3, st_ino: ino, st_nlink: 1, st_mode: S_IFREG | mode, st_uid: uid, st_gid: gid, st_blksize: 4096, ..Stat::default() }
+    Stat {
+        st_dev: 3,
+        st_ino: ino,
+        st_nlink: 1,
+        st_mode: S_IFREG | mode,
+        st_uid: uid,
+        st_gid: gid,
+        st_blksize: 4096,
+        ..Stat::default()
+    }
 }
 
 fn dir_stat(ino: u64, uid: u32, gid: u32) -> Stat {
-    Stat { st_dev: 3, st_ino: ino, st_nlink: 2, st_mode: S_IFDIR | 0o555, st_uid: uid, st_gid: gid, st_blksize: 4096, ..Stat::default() }
+    Stat {
+        st_dev: 3,
+        st_ino: ino,
+        st_nlink: 2,
+        st_mode: S_IFDIR | 0o555,
+        st_uid: uid,
+        st_gid: gid,
+        st_blksize: 4096,
+        ..Stat::default()
+    }
 }
 
 /// Linux's `generic_permission` for the current task: `mask` is MAY_READ
@@ -135,7 +153,16 @@ impl Inode for FixedDir {
     }
 
     fn readdir(&self) -> Option<Vec<DirEntry>> {
-        Some(self.entries.iter().map(|(n, i)| DirEntry { name: n.to_string(), ino: i.stat().st_ino, dtype: if i.is_dir() { 4 } else { 8 } }).collect())
+        Some(
+            self.entries
+                .iter()
+                .map(|(n, i)| DirEntry {
+                    name: n.to_string(),
+                    ino: i.stat().st_ino,
+                    dtype: if i.is_dir() { 4 } else { 8 },
+                })
+                .collect(),
+        )
     }
 }
 
@@ -386,7 +413,11 @@ impl Inode for PidFile {
     }
 
     fn seq_show(&self, key: u64, out: &mut String) -> Option<u64> {
-        let view = if self.kind == PidKind::Smaps { mm::procfs::pid::AreaView::Smaps } else { mm::procfs::pid::AreaView::Maps };
+        let view = if self.kind == PidKind::Smaps {
+            mm::procfs::pid::AreaView::Smaps
+        } else {
+            mm::procfs::pid::AreaView::Maps
+        };
         let mm = self.task().ok()?.mm()?;
         let env = crate::mem::user::env();
         let space = mm.space.lock();
@@ -496,7 +527,10 @@ fn render_status(t: &Task, s: &mut String) -> core::fmt::Result {
     writeln!(s, "SigPnd:\t{pending:016x}\nShdPnd:\t0000000000000000")?;
     writeln!(s, "SigBlk:\t{:016x}\nSigIgn:\t{ign:016x}\nSigCgt:\t{cgt:016x}", sig.blocked)?;
     let caps: u64 = if creds.euid == 0 { 0x1ff_ffff_ffff } else { 0 };
-    writeln!(s, "CapInh:\t0000000000000000\nCapPrm:\t{caps:016x}\nCapEff:\t{caps:016x}\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000")?;
+    writeln!(
+        s,
+        "CapInh:\t0000000000000000\nCapPrm:\t{caps:016x}\nCapEff:\t{caps:016x}\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000"
+    )?;
     writeln!(s, "NoNewPrivs:\t0\nSeccomp:\t0")?;
     writeln!(s, "Cpus_allowed:\t1\nCpus_allowed_list:\t0")?;
     let nodes = crate::mem::page_alloc().topology.nr_nodes.max(1);
@@ -510,7 +544,18 @@ fn render_status(t: &Task, s: &mut String) -> core::fmt::Result {
 fn render_stat(t: &Task, s: &mut String) -> core::fmt::Result {
     let (name, ppid, pgid, sid, utime, stime, start, cu, rss_lim, sig) = {
         let i = t.inner.lock();
-        (i.name.clone(), i.ppid, i.pgid, i.sid, i.utime, i.stime, i.start_ticks, i.cusage, i.rlimits[RLIMIT_RSS_INDEX].cur, i.sig.clone())
+        (
+            i.name.clone(),
+            i.ppid,
+            i.pgid,
+            i.sid,
+            i.utime,
+            i.stime,
+            i.start_ticks,
+            i.cusage,
+            i.rlimits[RLIMIT_RSS_INDEX].cur,
+            i.sig.clone(),
+        )
     };
     let (letter, _) = state_letter(t);
     let (min_flt, maj_flt, vsize, rss, layout) = match t.mm() {
@@ -523,11 +568,19 @@ fn render_stat(t: &Task, s: &mut String) -> core::fmt::Result {
     let l = layout.unwrap_or_default();
     let (ign, cgt) = sig_masks(&sig);
     write!(s, "{} ({}) {} {} {} {} 0 -1 4194560 ", t.pid, name, letter, ppid, pgid, sid)?;
-    write!(s, "{} {} {} {} {} {} {} {} 20 0 1 0 ", min_flt, cu.min_flt, maj_flt, cu.maj_flt, utime, stime, cu.utime, cu.stime)?;
+    write!(
+        s,
+        "{} {} {} {} {} {} {} {} 20 0 1 0 ",
+        min_flt, cu.min_flt, maj_flt, cu.maj_flt, utime, stime, cu.utime, cu.stime
+    )?;
     write!(s, "{} {} {} {} ", start, vsize, rss, rss_lim)?;
     write!(s, "{} {} {} 0 0 ", l.start_code, l.end_code, l.start_stack)?;
     write!(s, "{} {} {} {} 0 0 0 17 0 0 0 0 0 0 ", sig.pending, sig.blocked, ign, cgt)?;
-    writeln!(s, "{} {} {} {} {} {} {} 0", l.start_data, l.end_data, l.start_brk, l.arg_start, l.arg_end, l.env_start, l.env_end)
+    writeln!(
+        s,
+        "{} {} {} {} {} {} {} 0",
+        l.start_data, l.end_data, l.start_brk, l.arg_start, l.arg_end, l.env_start, l.env_end
+    )
 }
 
 /// RLIMIT_RSS (5).
@@ -550,7 +603,13 @@ impl Inode for PidDir {
     }
 
     fn readdir(&self) -> Option<Vec<DirEntry>> {
-        Some(PID_FILES.iter().enumerate().map(|(k, (n, _))| DirEntry { name: n.to_string(), ino: pid_ino(self.pid, k as u64 + 1), dtype: 8 }).collect())
+        Some(
+            PID_FILES
+                .iter()
+                .enumerate()
+                .map(|(k, (n, _))| DirEntry { name: n.to_string(), ino: pid_ino(self.pid, k as u64 + 1), dtype: 8 })
+                .collect(),
+        )
     }
 }
 

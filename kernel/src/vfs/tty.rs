@@ -162,7 +162,11 @@ impl Tty {
 
     /// Bytes a read could return now (FIONREAD).
     pub fn readable_bytes(&self) -> usize {
-        if self.termios.is_canonical() { self.lines.iter().map(Vec::len).sum::<usize>() - self.line_pos } else { self.raw.len() }
+        if self.termios.is_canonical() {
+            self.lines.iter().map(Vec::len).sum::<usize>() - self.line_pos
+        } else {
+            self.raw.len()
+        }
     }
 
     /// Whether a read would return at once (data, or an end of file).

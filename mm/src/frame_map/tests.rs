@@ -4,11 +4,11 @@
 
 use super::*;
 use crate::addr::PAGE_SIZE;
-use crate::phys::gfp::{GFP_KERNEL, Gfp};
 use crate::kalloc::kmalloc::Kmalloc;
+use crate::kalloc::slab::{CacheRegistry, SlabFlags};
+use crate::phys::gfp::{GFP_KERNEL, Gfp};
 use crate::phys::memblock::Memblock;
 use crate::phys::numa::Topology;
-use crate::kalloc::slab::{CacheRegistry, SlabFlags};
 use crate::testing::SimRam;
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -95,7 +95,8 @@ fn scattered_order0_pages_fragment_and_coalesce_back() {
     // Take 2048 single pages, give back every other one: the kept half
     // is scattered, each hole an order-0 free block.
     let pages: Vec<Pfn> = (0..2048).map(|_| pa.alloc_pages(GFP_KERNEL, 0).unwrap()).collect();
-    let (keep, give): (Vec<(usize, &Pfn)>, Vec<(usize, &Pfn)>) = pages.iter().enumerate().partition(|(i, _)| i % 2 == 0);
+    let (keep, give): (Vec<(usize, &Pfn)>, Vec<(usize, &Pfn)>) =
+        pages.iter().enumerate().partition(|(i, _)| i % 2 == 0);
     for (_, p) in &give {
         pa.free_pages(**p, 0).unwrap();
     }
@@ -144,7 +145,11 @@ fn owners_are_read_from_page_flags_and_match_vmstat() {
     check_against_allocator(pa, &m);
     let t = m.totals();
     let v = &pa.vmstat;
-    assert_eq!(t.get(FrameClass::Slab), v.slab_reclaimable.get() + v.slab_unreclaimable.get(), "slab pages and large kmalloc = vmstat");
+    assert_eq!(
+        t.get(FrameClass::Slab),
+        v.slab_reclaimable.get() + v.slab_unreclaimable.get(),
+        "slab pages and large kmalloc = vmstat"
+    );
     let large_pa = pa.phys().phys_of(large.as_ptr()).unwrap().as_u64();
     assert_eq!(classify_pfn(&pa.memmap, (large_pa >> 12) + 5), FrameClass::Slab, "large kmalloc tail pages are slab");
     for (pfn, class) in [
@@ -159,7 +164,11 @@ fn owners_are_read_from_page_flags_and_match_vmstat() {
         assert_eq!(t.get(class), 1, "{class:?}");
     }
     for i in 0..4 {
-        assert_eq!(classify_pfn(&pa.memmap, compound.0 + i), FrameClass::Kernel, "compound tails take the head's class");
+        assert_eq!(
+            classify_pfn(&pa.memmap, compound.0 + i),
+            FrameClass::Kernel,
+            "compound tails take the head's class"
+        );
     }
     drop(small);
 }
@@ -208,6 +217,9 @@ fn render_text_uses_the_default_layout() {
     let pa = machine(&[(0, 64 * MB)], &[]);
     let mut text = String::new();
     render_text(pa, &mut text).unwrap();
-    assert!(text.starts_with("Physical memory map: 16384 frames (64 MiB spanned), 8 KiB per cell, 64 cells per row"), "{text}");
+    assert!(
+        text.starts_with("Physical memory map: 16384 frames (64 MiB spanned), 8 KiB per cell, 64 cells per row"),
+        "{text}"
+    );
     assert!(text.contains("Legend: 0-9,a free block"));
 }

@@ -17,11 +17,11 @@
 use core::ptr::NonNull;
 
 use crate::addr::{PAGE_SIZE, Pfn, PhysAddr};
+use crate::kalloc::slab::{CacheRegistry, KmemCache, SlabError, SlabFlags};
 use crate::phys::buddy::MAX_ORDER;
 use crate::phys::gfp::Gfp;
 use crate::phys::page::PageFlags;
 use crate::phys::page_alloc::PageAllocator;
-use crate::kalloc::slab::{CacheRegistry, KmemCache, SlabError, SlabFlags};
 
 /// The size classes.
 pub const KMALLOC_SIZES: [usize; 13] = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
@@ -116,7 +116,8 @@ impl Kmalloc {
             gfp |= Gfp::ZERO;
         }
         // As for slabs: the reserve below the min watermark is the kernel's.
-        let pfn = self.pa.alloc_pages(gfp | Gfp::NOWARN, order).or_else(|| self.pa.alloc_pages(gfp | Gfp::HIGH, order))?;
+        let pfn =
+            self.pa.alloc_pages(gfp | Gfp::NOWARN, order).or_else(|| self.pa.alloc_pages(gfp | Gfp::HIGH, order))?;
         if let Some(head) = self.pa.page(pfn) {
             head.insert_flags(PageFlags::LARGE_KMALLOC);
         }
@@ -205,7 +206,9 @@ mod tests {
     #[test]
     fn alignment_is_honoured_for_every_class_and_large_sizes() {
         let (k, _) = heap();
-        for &(size, align) in &[(1, 1), (24, 8), (96, 32), (100, 64), (200, 128), (4000, 4096), (9000, 8), (100, 8192), (70000, 16)] {
+        for &(size, align) in
+            &[(1, 1), (24, 8), (96, 32), (100, 64), (200, 128), (4000, 4096), (9000, 8), (100, 8192), (70000, 16)]
+        {
             let p = k.alloc(size, align, false).unwrap();
             assert_eq!(p.as_ptr() as usize % align, 0, "size {size} align {align}");
             assert!(k.ksize(p).unwrap() >= size);

@@ -111,8 +111,12 @@ impl fmt::Display for SlabError {
             SlabError::NotOurs => write!(f, "pointer does not belong to this cache"),
             SlabError::NotObjectStart => write!(f, "pointer is not the start of an object"),
             SlabError::DoubleFree => write!(f, "double free"),
-            SlabError::RedZoneOverwritten { offset } => write!(f, "red zone overwritten at object offset {offset} (buffer overflow)"),
-            SlabError::UseAfterFree { offset } => write!(f, "poison overwritten at offset {offset}: object written after free"),
+            SlabError::RedZoneOverwritten { offset } => {
+                write!(f, "red zone overwritten at object offset {offset} (buffer overflow)")
+            }
+            SlabError::UseAfterFree { offset } => {
+                write!(f, "poison overwritten at offset {offset}: object written after free")
+            }
             SlabError::StillInUse { objects } => write!(f, "slab cache still has {objects} objects"),
         }
     }
@@ -280,7 +284,10 @@ impl KmemCache {
 
     /// Kernel address of the first byte of the slab whose head is `page`.
     fn slab_base(&self, page: &Page) -> *mut u8 {
-        self.pa.phys().ptr(page.phys(), (PAGE_SIZE as usize) << self.order).expect("slab: slab page outside the physical window")
+        self.pa
+            .phys()
+            .ptr(page.phys(), (PAGE_SIZE as usize) << self.order)
+            .expect("slab: slab page outside the physical window")
     }
 
     fn stride_of(&self, base: *mut u8, i: usize) -> *mut u8 {
@@ -366,7 +373,10 @@ impl KmemCache {
         // The kernel's own memory may dip into the reserve below the min
         // watermark (Linux's ALLOC_HIGH): it is what lets the kernel keep
         // running, and kill a process, when user pages have taken the rest.
-        let pfn = self.pa.alloc_pages(gfp | Gfp::NOWARN, self.order).or_else(|| self.pa.alloc_pages(gfp | Gfp::HIGH, self.order))?;
+        let pfn = self
+            .pa
+            .alloc_pages(gfp | Gfp::NOWARN, self.order)
+            .or_else(|| self.pa.alloc_pages(gfp | Gfp::HIGH, self.order))?;
         let head = self.pa.page(pfn)?;
         for i in 0..self.slab_pages() {
             if let Some(p) = self.pa.page(pfn.add(i)) {
@@ -504,7 +514,11 @@ impl KmemCache {
                 // already; anything else is an overwrite. Either way the
                 // object is not freed (it may be corrupt or still in use):
                 // it leaks, as in SLUB.
-                let err = if self.check_red_zones(stride, RZ_INACTIVE).is_none() { SlabError::DoubleFree } else { SlabError::RedZoneOverwritten { offset: o } };
+                let err = if self.check_red_zones(stride, RZ_INACTIVE).is_none() {
+                    SlabError::DoubleFree
+                } else {
+                    SlabError::RedZoneOverwritten { offset: o }
+                };
                 self.report(&mut lists, err, obj);
                 return Err(err);
             }
@@ -599,7 +613,11 @@ impl KmemCache {
     /// descriptor (`virt_to_slab(obj)->slab_cache`), if it is one of
     /// `candidates`. Checking against a known list keeps a stray pointer
     /// from being taken for a cache.
-    pub fn of_object(pa: &PageAllocator, obj: *const u8, candidates: &[&'static KmemCache]) -> Option<&'static KmemCache> {
+    pub fn of_object(
+        pa: &PageAllocator,
+        obj: *const u8,
+        candidates: &[&'static KmemCache],
+    ) -> Option<&'static KmemCache> {
         let phys = pa.phys().phys_of(obj)?;
         let page = pa.page(Pfn::from_phys(phys.as_u64()))?;
         let head = pa.memmap.compound_head(page);
@@ -623,8 +641,16 @@ impl KmemCache {
                 let inuse = head.index.load(Ordering::Relaxed);
                 match kind {
                     0 => assert_eq!(inuse, 0, "slab {}: non-empty slab on the free list", self.name),
-                    2 => assert_eq!(inuse, self.objects_per_slab as u64, "slab {}: non-full slab on the full list", self.name),
-                    _ => assert!(inuse > 0 && inuse < self.objects_per_slab as u64, "slab {}: bad slab on the partial list", self.name),
+                    2 => assert_eq!(
+                        inuse, self.objects_per_slab as u64,
+                        "slab {}: non-full slab on the full list",
+                        self.name
+                    ),
+                    _ => assert!(
+                        inuse > 0 && inuse < self.objects_per_slab as u64,
+                        "slab {}: bad slab on the partial list",
+                        self.name
+                    ),
                 }
                 assert!(head.has(PageFlags::SLAB), "slab {}: listed page without PG_slab", self.name);
                 objs += inuse;
@@ -682,7 +708,16 @@ impl CacheRegistry {
         )?;
         for c in self.caches() {
             let s = c.stats();
-            write!(w, "{:<17} {:>6} {:>6} {:>6} {:>4} {:>4}", c.name, s.active_objs, s.num_objs, c.size, c.objects_per_slab, 1u32 << c.order)?;
+            write!(
+                w,
+                "{:<17} {:>6} {:>6} {:>6} {:>4} {:>4}",
+                c.name,
+                s.active_objs,
+                s.num_objs,
+                c.size,
+                c.objects_per_slab,
+                1u32 << c.order
+            )?;
             write!(w, " : tunables {:>4} {:>4} {:>4}", 0, 0, 0)?;
             writeln!(w, " : slabdata {:>6} {:>6} {:>6}", s.active_slabs, s.num_slabs, 0)?;
         }

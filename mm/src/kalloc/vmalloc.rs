@@ -27,8 +27,8 @@ use crate::addr::{PAGE_SIZE, Pfn, PhysAddr};
 use crate::phys::gfp::Gfp;
 use crate::phys::page::PageFlags;
 use crate::phys::page_alloc::PageAllocator;
-use crate::vm::page_table::{MapSize, Mapper, TableAlloc};
 use crate::sync::IrqLock;
+use crate::vm::page_table::{MapSize, Mapper, TableAlloc};
 use crate::vm::tlb::TlbFlusher;
 
 /// What an area is for (the flags column of /proc/vmallocinfo).
@@ -141,7 +141,14 @@ impl Vmalloc {
 
     /// `vmalloc(size)`: back a new area with single pages (zeroed when
     /// `zero`). Returns its address.
-    pub fn vmalloc(&self, ks: &KernelSpace<'_>, size: u64, kind: VmKind, caller: &'static str, zero: bool) -> Result<u64, VmallocError> {
+    pub fn vmalloc(
+        &self,
+        ks: &KernelSpace<'_>,
+        size: u64,
+        kind: VmKind,
+        caller: &'static str,
+        zero: bool,
+    ) -> Result<u64, VmallocError> {
         if size == 0 {
             return Err(VmallocError::BadSize);
         }
@@ -184,7 +191,14 @@ impl Vmalloc {
 
     /// Map frames the caller owns into a new area (`vmap`), or a
     /// physically contiguous device range (`ioremap`, `phys` set).
-    pub fn vmap(&self, ks: &KernelSpace<'_>, frames: Vec<u64>, flags: F, kind: VmKind, caller: &'static str) -> Result<u64, VmallocError> {
+    pub fn vmap(
+        &self,
+        ks: &KernelSpace<'_>,
+        frames: Vec<u64>,
+        flags: F,
+        kind: VmKind,
+        caller: &'static str,
+    ) -> Result<u64, VmallocError> {
         if frames.is_empty() || kind.owns_pages() {
             return Err(VmallocError::BadSize);
         }
@@ -201,7 +215,14 @@ impl Vmalloc {
 
     /// `ioremap`: map `[pa, pa+len)` (rounded out to pages). Returns the
     /// kernel address of `pa` itself.
-    pub fn ioremap(&self, ks: &KernelSpace<'_>, pa: u64, len: u64, flags: F, caller: &'static str) -> Result<u64, VmallocError> {
+    pub fn ioremap(
+        &self,
+        ks: &KernelSpace<'_>,
+        pa: u64,
+        len: u64,
+        flags: F,
+        caller: &'static str,
+    ) -> Result<u64, VmallocError> {
         let first = pa & !(PAGE_SIZE - 1);
         let end = pa.checked_add(len).ok_or(VmallocError::BadSize)?.next_multiple_of(PAGE_SIZE);
         let frames: Vec<u64> = (first..end).step_by(PAGE_SIZE as usize).collect();

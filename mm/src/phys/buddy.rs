@@ -53,7 +53,8 @@ pub enum MigrateType {
 pub const MIGRATE_TYPES: usize = 3;
 
 impl MigrateType {
-    pub const ALL: [MigrateType; MIGRATE_TYPES] = [MigrateType::Unmovable, MigrateType::Movable, MigrateType::Reclaimable];
+    pub const ALL: [MigrateType; MIGRATE_TYPES] =
+        [MigrateType::Unmovable, MigrateType::Movable, MigrateType::Reclaimable];
 
     pub fn from_u8(v: u8) -> MigrateType {
         match v {
@@ -103,7 +104,10 @@ struct List {
 
 /// Migrate type of the pageblock containing `pfn`.
 pub fn pageblock_mt(mm: &Memmap, pfn: u64) -> MigrateType {
-    mm.page(Pfn(pfn & !(PAGEBLOCK_PAGES - 1))).or_else(|| mm.page(Pfn(pfn))).map(|p| MigrateType::from_u8(p.pageblock_mt())).unwrap_or(MigrateType::Movable)
+    mm.page(Pfn(pfn & !(PAGEBLOCK_PAGES - 1)))
+        .or_else(|| mm.page(Pfn(pfn)))
+        .map(|p| MigrateType::from_u8(p.pageblock_mt()))
+        .unwrap_or(MigrateType::Movable)
 }
 
 /// Set the migrate type of the pageblock containing `pfn`.
@@ -129,7 +133,11 @@ impl Default for FreeArea {
 
 impl FreeArea {
     pub const fn new() -> Self {
-        FreeArea { lists: [[List { head: NIL, len: 0 }; MIGRATE_TYPES]; NR_ORDERS], counts: [0; NR_ORDERS], free_pages: 0 }
+        FreeArea {
+            lists: [[List { head: NIL, len: 0 }; MIGRATE_TYPES]; NR_ORDERS],
+            counts: [0; NR_ORDERS],
+            free_pages: 0,
+        }
     }
 
     /// Free blocks of `order` (all types): a /proc/buddyinfo column.
@@ -270,7 +278,13 @@ impl FreeArea {
     /// `__rmqueue_fallback`: steal the largest block of another type, and
     /// claim its pageblock when that is worth it. Returns whether a
     /// pageblock changed type.
-    fn rmqueue_fallback(&mut self, mm: &Memmap, zone: ZoneId, order: u32, start_mt: MigrateType) -> Option<(u64, bool)> {
+    fn rmqueue_fallback(
+        &mut self,
+        mm: &Memmap,
+        zone: ZoneId,
+        order: u32,
+        start_mt: MigrateType,
+    ) -> Option<(u64, bool)> {
         for cur in (order..=MAX_ORDER).rev() {
             for fb in start_mt.fallbacks() {
                 let head = self.lists[cur as usize][fb as usize].head;
@@ -344,7 +358,11 @@ impl FreeArea {
                     let p = mm.page(Pfn(cur)).expect("buddy: list points at a pfn without a descriptor");
                     assert!(p.has(PageFlags::BUDDY), "buddy: pfn {cur:#x} on a free list lacks PG_buddy");
                     assert_eq!(p.order() as usize, order, "buddy: pfn {cur:#x} has the wrong order");
-                    assert_eq!(p.private.load(Ordering::Relaxed), mt as u64, "buddy: pfn {cur:#x} on the wrong type list");
+                    assert_eq!(
+                        p.private.load(Ordering::Relaxed),
+                        mt as u64,
+                        "buddy: pfn {cur:#x} on the wrong type list"
+                    );
                     assert_eq!(cur % (1 << order), 0, "buddy: pfn {cur:#x} misaligned for order {order}");
                     assert_eq!(p.prev.load(Ordering::Relaxed), prev, "buddy: broken back link at pfn {cur:#x}");
                     assert!(zone.owns(p), "buddy: pfn {cur:#x} belongs to another zone");

@@ -278,7 +278,14 @@ mod tests {
         let mut t = E820Table::new(Firmware::Bios);
         t.add(0, 0x10000, E820Type::Usable).unwrap();
         t.add(0x4000, 0x8000, E820Type::Reserved).unwrap();
-        assert_eq!(kinds(&t), vec![(0, 0x4000, E820Type::Usable), (0x4000, 0x8000, E820Type::Reserved), (0x8000, 0x10000, E820Type::Usable)]);
+        assert_eq!(
+            kinds(&t),
+            vec![
+                (0, 0x4000, E820Type::Usable),
+                (0x4000, 0x8000, E820Type::Reserved),
+                (0x8000, 0x10000, E820Type::Usable)
+            ]
+        );
         // A usable range added over the reserved hole does not punch it.
         t.add(0, 0x10000, E820Type::Usable).unwrap();
         assert_eq!(t.entries().len(), 3);

@@ -277,7 +277,14 @@ impl Default for Memblock {
 
 impl Memblock {
     pub const fn new() -> Self {
-        Memblock { memory: RegionArray::new("memory"), reserved: RegionArray::new("reserved"), phys: None, bottom_up: false, debug: false, frozen: false }
+        Memblock {
+            memory: RegionArray::new("memory"),
+            reserved: RegionArray::new("reserved"),
+            phys: None,
+            bottom_up: false,
+            debug: false,
+            frozen: false,
+        }
     }
 
     /// Give memblock a window onto physical memory, needed to grow its
@@ -329,7 +336,13 @@ impl Memblock {
             arr.external = Some((ptr, new_cap, base));
         }
         if self.debug {
-            log::info!("memblock: {} is doubled to {} at [{:#018x}-{:#018x}]", self.array(which).name, new_cap, base, base + bytes - 1);
+            log::info!(
+                "memblock: {} is doubled to {} at [{:#018x}-{:#018x}]",
+                self.array(which).name,
+                new_cap,
+                base,
+                base + bytes - 1
+            );
         }
         // Both arrays have room now for the reservation bookkeeping.
         self.reserve(base, bytes, "memblock arrays")?;
@@ -340,7 +353,14 @@ impl Memblock {
         Ok(())
     }
 
-    fn add_to(&mut self, which: Which, base: u64, size: u64, nid: u32, name: &'static str) -> Result<(), MemblockError> {
+    fn add_to(
+        &mut self,
+        which: Which,
+        base: u64,
+        size: u64,
+        nid: u32,
+        name: &'static str,
+    ) -> Result<(), MemblockError> {
         let end = checked_end(base, size)?;
         let needed = self.array(which).insertions_needed(base, end);
         self.ensure_room(which, needed)?;
@@ -359,7 +379,12 @@ impl Memblock {
     /// memblock_add_node: register RAM on node `nid`.
     pub fn add_node(&mut self, base: u64, size: u64, nid: u32) -> Result<(), MemblockError> {
         if self.debug {
-            log::info!("memblock_add: [{:#018x}-{:#018x}] nid {}", base, base.wrapping_add(size).wrapping_sub(1), nid as i32);
+            log::info!(
+                "memblock_add: [{:#018x}-{:#018x}] nid {}",
+                base,
+                base.wrapping_add(size).wrapping_sub(1),
+                nid as i32
+            );
         }
         self.add_to(Which::Memory, base, size, nid, "")
     }
@@ -595,12 +620,30 @@ impl Memblock {
     /// reservation's name after its flags.
     pub fn dump(&self, w: &mut dyn fmt::Write) -> fmt::Result {
         writeln!(w, "MEMBLOCK configuration:")?;
-        writeln!(w, " memory size = {:#018x} reserved size = {:#018x}", self.memory.total_size, self.reserved.total_size)?;
+        writeln!(
+            w,
+            " memory size = {:#018x} reserved size = {:#018x}",
+            self.memory.total_size, self.reserved.total_size
+        )?;
         for arr in [&self.memory, &self.reserved] {
             writeln!(w, " {}.cnt  = {:#x}", arr.name, arr.cnt)?;
             for (i, r) in arr.regions().iter().enumerate() {
-                let node = if r.nid == NUMA_NO_NODE { alloc::string::String::new() } else { alloc::format!(" on node {}", r.nid) };
-                write!(w, " {}[{:#x}]\t[{:#018x}-{:#018x}], {:#018x} bytes{} flags: {:#x}", arr.name, i, r.base, r.end() - 1, r.size, node, r.flags)?;
+                let node = if r.nid == NUMA_NO_NODE {
+                    alloc::string::String::new()
+                } else {
+                    alloc::format!(" on node {}", r.nid)
+                };
+                write!(
+                    w,
+                    " {}[{:#x}]\t[{:#018x}-{:#018x}], {:#018x} bytes{} flags: {:#x}",
+                    arr.name,
+                    i,
+                    r.base,
+                    r.end() - 1,
+                    r.size,
+                    node,
+                    r.flags
+                )?;
                 if r.name.is_empty() {
                     writeln!(w)?;
                 } else {

@@ -52,8 +52,12 @@ impl fmt::Display for NumaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NumaError::TooManyNodes => write!(f, "more than {MAX_NUMNODES} proximity domains"),
-            NumaError::OverlappingRanges { a, b } => write!(f, "memory ranges at {a:#x} and {b:#x} overlap on different nodes"),
-            NumaError::BadDistance { from, to, distance } => write!(f, "invalid distance {distance} from node {from} to node {to}"),
+            NumaError::OverlappingRanges { a, b } => {
+                write!(f, "memory ranges at {a:#x} and {b:#x} overlap on different nodes")
+            }
+            NumaError::BadDistance { from, to, distance } => {
+                write!(f, "invalid distance {distance} from node {from} to node {to}")
+            }
         }
     }
 }
@@ -93,7 +97,11 @@ impl Topology {
     /// Build from SRAT memory ranges `(pxm, base, len)` (enabled ones only),
     /// CPU entries `(pxm, apic_id)` and an optional SLIT `(localities,
     /// matrix)` indexed by PXM.
-    pub fn from_srat(mem: &[(u32, u64, u64)], cpus: &[(u32, u32)], slit: Option<(usize, &[u8])>) -> Result<Topology, NumaError> {
+    pub fn from_srat(
+        mem: &[(u32, u64, u64)],
+        cpus: &[(u32, u32)],
+        slit: Option<(usize, &[u8])>,
+    ) -> Result<Topology, NumaError> {
         let mut pxms: Vec<u32> = Vec::new();
         let node_of = |pxm: u32, pxms: &mut Vec<u32>| -> Result<u32, NumaError> {
             if let Some(i) = pxms.iter().position(|&p| p == pxm) {
@@ -252,9 +260,15 @@ mod tests {
 
     #[test]
     fn insane_tables_are_refused() {
-        assert!(matches!(Topology::from_srat(&[(0, 0, 2 * MB), (1, MB, 2 * MB)], &[], None), Err(NumaError::OverlappingRanges { .. })));
+        assert!(matches!(
+            Topology::from_srat(&[(0, 0, 2 * MB), (1, MB, 2 * MB)], &[], None),
+            Err(NumaError::OverlappingRanges { .. })
+        ));
         let slit = [10, 5, 5, 10];
-        assert!(matches!(Topology::from_srat(&[(0, 0, MB), (1, MB, MB)], &[], Some((2, &slit))), Err(NumaError::BadDistance { .. })));
+        assert!(matches!(
+            Topology::from_srat(&[(0, 0, MB), (1, MB, MB)], &[], Some((2, &slit))),
+            Err(NumaError::BadDistance { .. })
+        ));
         let many: Vec<(u32, u64, u64)> = (0..9).map(|i| (i, i as u64 * MB, MB)).collect();
         assert_eq!(Topology::from_srat(&many, &[], None).unwrap_err(), NumaError::TooManyNodes);
     }

@@ -25,8 +25,8 @@ use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, O
 use bitflags::bitflags;
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
-use crate::phys::memblock::{Memblock, MemblockError, NUMA_NO_NODE};
 use crate::phys::PhysMem;
+use crate::phys::memblock::{Memblock, MemblockError, NUMA_NO_NODE};
 use crate::phys::zone::ZoneType;
 
 bitflags! {
@@ -258,9 +258,11 @@ impl Memmap {
     pub fn build(mb: &mut Memblock, phys: &'static dyn PhysMem) -> Result<Memmap, MemblockError> {
         let max_pfn = mb.end_of_ram() >> PAGE_SHIFT;
         let nr_sections = (max_pfn.div_ceil(PAGES_PER_SECTION)) as usize;
-        let table_bytes = ((nr_sections.max(1) * core::mem::size_of::<AtomicPtr<Page>>()) as u64).next_multiple_of(PAGE_SIZE);
+        let table_bytes =
+            ((nr_sections.max(1) * core::mem::size_of::<AtomicPtr<Page>>()) as u64).next_multiple_of(PAGE_SIZE);
         let table_pa = mb.alloc(table_bytes, PAGE_SIZE, "memmap (section table)")?;
-        let table_ptr = phys.ptr(PhysAddr::new(table_pa), table_bytes as usize).ok_or(MemblockError::NoMemory)? as *mut AtomicPtr<Page>;
+        let table_ptr = phys.ptr(PhysAddr::new(table_pa), table_bytes as usize).ok_or(MemblockError::NoMemory)?
+            as *mut AtomicPtr<Page>;
         // SAFETY: freshly reserved memory of exactly this size, aligned for
         // pointers; null-initialised before the slice is formed.
         let sections = unsafe {
@@ -300,7 +302,8 @@ impl Memmap {
             mm.populated_sections += 1;
         }
         // Descriptors of the memmap's own pages say so.
-        let arrays: alloc::vec::Vec<(u64, u64)> = mb.reserved.regions().iter().filter(|r| r.name.starts_with("memmap")).map(|r| (r.base, r.end())).collect();
+        let arrays: alloc::vec::Vec<(u64, u64)> =
+            mb.reserved.regions().iter().filter(|r| r.name.starts_with("memmap")).map(|r| (r.base, r.end())).collect();
         for (s, e) in arrays {
             for pfn in s >> PAGE_SHIFT..e.div_ceil(PAGE_SIZE) {
                 if let Some(p) = mm.page(Pfn(pfn)) {

@@ -20,12 +20,12 @@ use core::fmt;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
+use crate::phys::PhysMem;
 use crate::phys::buddy::{MAX_ORDER, PAGEBLOCK_PAGES, ZoneId};
 use crate::phys::gfp::Gfp;
 use crate::phys::memblock::{Memblock, MemblockError, NUMA_NO_NODE};
 use crate::phys::numa::Topology;
 use crate::phys::page::{Memmap, Page, PageFlags};
-use crate::phys::PhysMem;
 use crate::phys::zone::{LOWMEM_RESERVE_RATIO, NR_ZONES, Watermark, Zone, ZoneType, default_min_free_kbytes};
 
 /// One NUMA node (Linux's `pg_data_t`).
@@ -111,7 +111,11 @@ impl PageAllocator {
     /// Build the memory map, nodes and zones from memblock (whose memory
     /// regions must already carry node ids). Nothing is free yet: call
     /// [`free_boot_memory`](Self::free_boot_memory) for the hand-off.
-    pub fn new(mb: &mut Memblock, topology: Topology, phys: &'static dyn PhysMem) -> Result<PageAllocator, MemblockError> {
+    pub fn new(
+        mb: &mut Memblock,
+        topology: Topology,
+        phys: &'static dyn PhysMem,
+    ) -> Result<PageAllocator, MemblockError> {
         let memmap = Memmap::build(mb, phys)?;
         let nr_nodes = topology.nr_nodes.max(1);
         let mut nodes = Vec::with_capacity(nr_nodes as usize);
@@ -143,7 +147,11 @@ impl PageAllocator {
             let start_pfn = populated.iter().map(|z| z.start_pfn).min().unwrap_or(0);
             let end_pfn = populated.iter().map(|z| z.end_pfn()).max().unwrap_or(0);
             let present = zones.iter().map(|z| z.present).sum();
-            let zonelist = topology.nodes_by_distance(nid).into_iter().flat_map(|n| ZoneType::ALL.into_iter().rev().map(move |t| (n, t))).collect();
+            let zonelist = topology
+                .nodes_by_distance(nid)
+                .into_iter()
+                .flat_map(|n| ZoneType::ALL.into_iter().rev().map(move |t| (n, t)))
+                .collect();
             nodes.push(Node { id: nid, zones, zonelist, start_pfn, spanned: end_pfn - start_pfn, present });
         }
         let local = topology.cpus.first().map(|c| c.nid).unwrap_or(0);
@@ -259,7 +267,8 @@ impl PageAllocator {
         for pfn in start.div_ceil(PAGE_SIZE)..end >> PAGE_SHIFT {
             let Some(p) = self.memmap.page(Pfn(pfn)) else { continue };
             let f = p.flags();
-            if !f.contains(PageFlags::RESERVED) || f.intersects(PageFlags::HOLE | PageFlags::KERNEL | PageFlags::MEMMAP) {
+            if !f.contains(PageFlags::RESERVED) || f.intersects(PageFlags::HOLE | PageFlags::KERNEL | PageFlags::MEMMAP)
+            {
                 continue;
             }
             n += self.free_boot_block(pfn, 0);
@@ -389,9 +398,16 @@ impl PageAllocator {
         let compound = order > 0 && gfp.contains(Gfp::COMP);
         for i in 0..(1u64 << order) {
             let Some(p) = self.memmap.page(Pfn(pfn + i)) else { continue };
-            let bad = p.flags().intersects(PageFlags::RESERVED | PageFlags::BUDDY) || p.mapcount() != 0 || p.refcount() != 0;
+            let bad =
+                p.flags().intersects(PageFlags::RESERVED | PageFlags::BUDDY) || p.mapcount() != 0 || p.refcount() != 0;
             if bad {
-                log::error!("BUG: Bad page state: pfn:{:#x} flags:{:?} refcount:{} mapcount:{} on allocation", pfn + i, p.flags(), p.refcount(), p.mapcount());
+                log::error!(
+                    "BUG: Bad page state: pfn:{:#x} flags:{:?} refcount:{} mapcount:{} on allocation",
+                    pfn + i,
+                    p.flags(),
+                    p.refcount(),
+                    p.mapcount()
+                );
             }
             p.set_flags(PageFlags::empty());
             p.set_order(0);
@@ -412,7 +428,9 @@ impl PageAllocator {
         }
         if gfp.contains(Gfp::ZERO) {
             // SAFETY: the block was just allocated and belongs to the caller.
-            unsafe { crate::phys::zero_phys(self.phys, PhysAddr::new(pfn << PAGE_SHIFT), (PAGE_SIZE << order) as usize) };
+            unsafe {
+                crate::phys::zero_phys(self.phys, PhysAddr::new(pfn << PAGE_SHIFT), (PAGE_SIZE << order) as usize)
+            };
         }
     }
 
@@ -466,7 +484,11 @@ impl PageAllocator {
         for i in 0..(1u64 << order) {
             if let Some(p) = self.memmap.page(pfn.add(i)) {
                 if p.mapcount() != 0 {
-                    log::error!("BUG: Bad page state: pfn:{:#x} freed while still mapped {} times", pfn.0 + i, p.mapcount());
+                    log::error!(
+                        "BUG: Bad page state: pfn:{:#x} freed while still mapped {} times",
+                        pfn.0 + i,
+                        p.mapcount()
+                    );
                     p.set_mapcount(0);
                 }
                 p.set_flags(PageFlags::empty());

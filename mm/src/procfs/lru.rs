@@ -122,7 +122,10 @@ mod tests {
         c.count(PageFlags::SHMEM | PageFlags::SWAPBACKED, 1);
         c.count(PageFlags::SLAB, 0);
         c.count(PageFlags::PAGETABLE, 0);
-        assert_eq!(c, LruCounts { inactive_anon: 2, active_anon: 0, inactive_file: 3, active_file: 0, unevictable: 1, mapped: 2 });
+        assert_eq!(
+            c,
+            LruCounts { inactive_anon: 2, active_anon: 0, inactive_file: 3, active_file: 0, unevictable: 1, mapped: 2 }
+        );
     }
 
     #[test]
@@ -164,7 +167,9 @@ mod tests {
 
     /// The value of `name` in a "name value" or "Name:  value kB" text.
     fn value(text: &str, name: &str) -> u64 {
-        text.lines().find_map(|l| l.strip_prefix(name)?.split_whitespace().next()?.parse().ok()).unwrap_or_else(|| panic!("{name} missing"))
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing"))
     }
 
     #[test]
@@ -182,7 +187,8 @@ mod tests {
                 }
             }
         }
-        let (mut m, mut v, mut z) = (alloc::string::String::new(), alloc::string::String::new(), alloc::string::String::new());
+        let (mut m, mut v, mut z) =
+            (alloc::string::String::new(), alloc::string::String::new(), alloc::string::String::new());
         crate::procfs::meminfo::MemInfo::from_allocator(pa).render(&mut m).unwrap();
         crate::procfs::vmstat::render(pa, &mut v).unwrap();
         crate::procfs::zoneinfo::render(pa, None, &mut z).unwrap();
@@ -195,7 +201,11 @@ mod tests {
         assert_eq!(value(&m, "Unevictable:"), 4);
         assert_eq!(value(&v, "nr_zone_unevictable "), 1);
         // zoneinfo: the per-node stats and the sum over zones say the same.
-        let zone_sum: u64 = z.lines().filter_map(|l| l.trim().strip_prefix("nr_zone_inactive_anon ")).map(|n| n.trim().parse::<u64>().unwrap()).sum();
+        let zone_sum: u64 = z
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("nr_zone_inactive_anon "))
+            .map(|n| n.trim().parse::<u64>().unwrap())
+            .sum();
         assert_eq!(zone_sum, 2);
         assert_eq!(value(&z.replace("      nr_inactive_anon", "nr_inactive_anon"), "nr_inactive_anon "), 2);
         assert!(!z.contains("high:  0\n"), "{z}");

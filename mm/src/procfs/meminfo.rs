@@ -53,8 +53,11 @@ impl MemInfo {
     pub fn from_allocator(pa: &PageAllocator) -> MemInfo {
         let v = &pa.vmstat;
         let free = pa.nr_free_pages();
-        let total_reserve: u64 =
-            pa.zones().map(|z| z.lowmem_reserves().into_iter().max().unwrap_or(0) + z.watermark(Watermark::High)).sum::<u64>().min(pa.nr_managed_pages());
+        let total_reserve: u64 = pa
+            .zones()
+            .map(|z| z.lowmem_reserves().into_iter().max().unwrap_or(0) + z.watermark(Watermark::High))
+            .sum::<u64>()
+            .min(pa.nr_managed_pages());
         let wmark_low: u64 = pa.zones().map(|z| z.watermark(Watermark::Low)).sum();
         let file = v.file_pages.get();
         let pagecache = file - (file / 2).min(wmark_low);

@@ -17,8 +17,8 @@
 use core::fmt::{self, Write};
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
-use crate::vm::address_space::{AddressSpace, MmEnv};
 use crate::phys::page::PageFlags;
+use crate::vm::address_space::{AddressSpace, MmEnv};
 use crate::vm::page_table::Leaf;
 use crate::vm::vma::{Backing, VmFlags, Vma};
 
@@ -137,7 +137,13 @@ pub enum AreaView {
 /// `None` when no area is left. A reader takes the file one record at a
 /// time (Linux's seq_file `m_start` from `last_addr`), so a process with
 /// 65530 areas never needs its whole smaps (tens of MiB) in one buffer.
-pub fn render_area_from(mm: &AddressSpace, env: &MmEnv<'_>, from: u64, view: AreaView, w: &mut dyn Write) -> Result<Option<u64>, fmt::Error> {
+pub fn render_area_from(
+    mm: &AddressSpace,
+    env: &MmEnv<'_>,
+    from: u64,
+    view: AreaView,
+    w: &mut dyn Write,
+) -> Result<Option<u64>, fmt::Error> {
     let Some(v) = mm.vmas.find(from) else { return Ok(None) };
     match view {
         AreaView::Maps => write_map_line(mm, v, w)?,
@@ -282,7 +288,15 @@ fn text_pages(mm: &AddressSpace) -> u64 {
 /// /proc/PID/statm: `size resident shared text lib data dt`, in pages.
 pub fn render_statm(mm: &AddressSpace, w: &mut dyn Write) -> fmt::Result {
     let c = &mm.counters;
-    writeln!(w, "{} {} {} {} 0 {} 0", c.total_vm, c.rss(), c.rss_file + c.rss_shmem, text_pages(mm), c.data_vm + c.stack_vm)
+    writeln!(
+        w,
+        "{} {} {} {} 0 {} 0",
+        c.total_vm,
+        c.rss(),
+        c.rss_file + c.rss_shmem,
+        text_pages(mm),
+        c.data_vm + c.stack_vm
+    )
 }
 
 /// The `Vm*` and `Rss*` lines of /proc/PID/status (`task_mem`).

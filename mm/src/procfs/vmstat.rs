@@ -19,7 +19,10 @@ use crate::phys::zone::ZoneType;
 
 /// Anonymous pages with a map count above one (a walk over the memmap).
 pub fn nr_anon_shared(pa: &PageAllocator) -> u64 {
-    (0..pa.memmap.max_pfn()).filter_map(|p| pa.page(Pfn(p))).filter(|pg| pg.has(PageFlags::ANON) && pg.mapcount() > 1).count() as u64
+    (0..pa.memmap.max_pfn())
+        .filter_map(|p| pa.page(Pfn(p)))
+        .filter(|pg| pg.has(PageFlags::ANON) && pg.mapcount() > 1)
+        .count() as u64
 }
 
 pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {

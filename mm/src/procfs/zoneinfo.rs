@@ -119,7 +119,10 @@ pub fn render(pa: &PageAllocator, node_stats: Option<NodeStats<'_>>, w: &mut dyn
             // at least 1.
             let batch = lru::zone_batchsize(z.managed()).max(1);
             let high = lru::zone_highsize(z.watermark(Watermark::Low), batch, 1);
-            write!(w, "\n  pagesets\n    cpu: 0\n              count: 0\n              high:  {high}\n              batch: {batch}")?;
+            write!(
+                w,
+                "\n  pagesets\n    cpu: 0\n              count: 0\n              high:  {high}\n              batch: {batch}"
+            )?;
             write!(w, "\n  vm stats threshold: 0")?;
             write!(w, "\n  node_unreclaimable:  0\n  start_pfn:           {}", z.start_pfn)?;
             writeln!(w)?;

@@ -27,9 +27,9 @@ use x86_64::structures::paging::PageTableFlags as F;
 
 use crate::addr::{PAGE_SIZE, Pfn, PhysAddr};
 use crate::error::MmError;
-use crate::vm::overcommit::Overcommit;
 use crate::phys::page::PageFlags;
 use crate::phys::page_alloc::PageAllocator;
+use crate::vm::overcommit::Overcommit;
 use crate::vm::page_table::{KERNEL_PML4_START, Leaf, Mapper, TableAlloc, table_at};
 use crate::vm::tlb::{TlbFlush, TlbFlusher};
 use crate::vm::vma::{Backing, VmFlags, Vma, VmaTree};
@@ -171,7 +171,13 @@ impl AddressSpace {
         for i in KERNEL_PML4_START..512 {
             new[i] = kernel[i].clone();
         }
-        Ok(AddressSpace { root, vmas: VmaTree::new(), layout: Layout::default(), counters: MmCounters::default(), def_flags: VmFlags::empty() })
+        Ok(AddressSpace {
+            root,
+            vmas: VmaTree::new(),
+            layout: Layout::default(),
+            counters: MmCounters::default(),
+            def_flags: VmFlags::empty(),
+        })
     }
 
     pub(crate) fn mapper<'a>(&self, env: &'a MmEnv<'a>) -> Mapper<'a> {
@@ -327,7 +333,11 @@ impl AddressSpace {
 
     /// The page mapped at `va`, if any, with its leaf flags.
     pub fn lookup(&self, env: &MmEnv<'_>, va: u64) -> Option<(Pfn, F)> {
-        let t = crate::vm::page_table::translate(env.pa.phys(), self.root, crate::addr::VirtAddr::new(va & !(PAGE_SIZE - 1)))?;
+        let t = crate::vm::page_table::translate(
+            env.pa.phys(),
+            self.root,
+            crate::addr::VirtAddr::new(va & !(PAGE_SIZE - 1)),
+        )?;
         Some((Pfn::from_phys(t.phys.as_u64()), t.flags))
     }
 
@@ -355,7 +365,13 @@ impl AddressSpace {
     /// Hand the mapped leaves of `[start, end)` to `f` in address order,
     /// at most [`LEAF_BATCH`] at a time, with the address space mutable in
     /// between (`f` may change the page tables of the batch it holds).
-    pub(crate) fn for_each_leaf_batch(&mut self, env: &MmEnv<'_>, start: u64, end: u64, f: &mut dyn FnMut(&mut Self, &[Leaf])) {
+    pub(crate) fn for_each_leaf_batch(
+        &mut self,
+        env: &MmEnv<'_>,
+        start: u64,
+        end: u64,
+        f: &mut dyn FnMut(&mut Self, &[Leaf]),
+    ) {
         let end = end.min(TASK_SIZE);
         if start >= end {
             return;
@@ -469,7 +485,11 @@ impl AddressSpace {
         for v in self.vmas.iter() {
             for l in self.leaves(env, v.start, v.end) {
                 // PROT_NONE pages stay mapped, but only for the kernel.
-                assert_eq!(l.user, v.flags.intersects(VmFlags::ACCESS), "mm: user bit does not match the area's access");
+                assert_eq!(
+                    l.user,
+                    v.flags.intersects(VmFlags::ACCESS),
+                    "mm: user bit does not match the area's access"
+                );
                 let pfn = Pfn::from_phys(l.phys.as_u64());
                 if pfn == env.zero_page {
                     assert!(!l.writable, "mm: the zero page is mapped writable");

@@ -18,8 +18,12 @@ use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::vm::vma::{Backing, VmFlags, Vma};
 
 /// `VM_DATA_DEFAULT_FLAGS` plus accounting: the heap's flags.
-pub const HEAP_FLAGS: VmFlags =
-    VmFlags::READ.union(VmFlags::WRITE).union(VmFlags::MAYREAD).union(VmFlags::MAYWRITE).union(VmFlags::MAYEXEC).union(VmFlags::ACCOUNT);
+pub const HEAP_FLAGS: VmFlags = VmFlags::READ
+    .union(VmFlags::WRITE)
+    .union(VmFlags::MAYREAD)
+    .union(VmFlags::MAYWRITE)
+    .union(VmFlags::MAYEXEC)
+    .union(VmFlags::ACCOUNT);
 
 fn page_up(x: u64) -> u64 {
     x.next_multiple_of(PAGE_SIZE)

@@ -23,10 +23,10 @@
 //! pages and page tables come zeroed from the buddy allocator.
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
-use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits, STACK_GUARD_GAP, TASK_SIZE};
-use crate::vm::file::ObjError;
 use crate::phys::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
 use crate::phys::page::PageFlags;
+use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits, STACK_GUARD_GAP, TASK_SIZE};
+use crate::vm::file::ObjError;
 use crate::vm::vma::{Backing, VmFlags, Vma};
 use x86_64::structures::paging::PageTableFlags as F;
 
@@ -79,7 +79,13 @@ pub enum FaultDone {
 
 impl AddressSpace {
     /// Resolve a fault at `addr`. On success the access can be retried.
-    pub fn handle_fault(&mut self, env: &MmEnv<'_>, addr: u64, kind: FaultKind, lim: &Rlimits) -> Result<FaultDone, FaultError> {
+    pub fn handle_fault(
+        &mut self,
+        env: &MmEnv<'_>,
+        addr: u64,
+        kind: FaultKind,
+        lim: &Rlimits,
+    ) -> Result<FaultDone, FaultError> {
         env.pa.vmstat.pgfault.inc();
         if addr >= TASK_SIZE {
             return Err(FaultError::Segv(SegvCode::MapErr));
@@ -136,7 +142,9 @@ impl AddressSpace {
 
     fn copy_page(env: &MmEnv<'_>, from: Pfn, to: Pfn) {
         let phys = env.pa.phys();
-        if let (Some(src), Some(dst)) = (phys.ptr(PhysAddr::new(from.phys()), 4096), phys.ptr(PhysAddr::new(to.phys()), 4096)) {
+        if let (Some(src), Some(dst)) =
+            (phys.ptr(PhysAddr::new(from.phys()), 4096), phys.ptr(PhysAddr::new(to.phys()), 4096))
+        {
             // SAFETY: two distinct whole pages in the direct map; `to` was
             // just allocated for us.
             unsafe { core::ptr::copy_nonoverlapping(src, dst, 4096) };
@@ -191,13 +199,17 @@ impl AddressSpace {
                 Ok(FaultDone::Minor)
             }
             Backing::Shared(obj) => {
-                let pfn = obj.get_page(pgoff).map_err(|e| if e == ObjError::BeyondEof { FaultError::Bus } else { FaultError::Oom })?;
+                let pfn = obj
+                    .get_page(pgoff)
+                    .map_err(|e| if e == ObjError::BeyondEof { FaultError::Bus } else { FaultError::Oom })?;
                 self.install(env, vma, va, pfn, true)?;
                 Ok(FaultDone::Minor)
             }
             Backing::File(obj) => {
                 let cached = obj.find_page(pgoff).is_some();
-                let pfn = obj.get_page(pgoff).map_err(|e| if e == ObjError::BeyondEof { FaultError::Bus } else { FaultError::Oom })?;
+                let pfn = obj
+                    .get_page(pgoff)
+                    .map_err(|e| if e == ObjError::BeyondEof { FaultError::Bus } else { FaultError::Oom })?;
                 if write && !vma.flags.contains(VmFlags::SHARED) {
                     // Private write: the process gets its own copy at once.
                     let copy = match self.new_anon_page(env) {
@@ -297,13 +309,17 @@ impl AddressSpace {
         // The guard gap is kept from an accessible area below that does not
         // grow down itself (Linux's `expand_downwards`).
         let prev = self.vmas.prev(new_start + 1);
-        let too_close =
-            prev.is_some_and(|p| p.end > new_start || (!p.is_stack() && p.flags.intersects(VmFlags::ACCESS) && new_start - p.end < STACK_GUARD_GAP));
+        let too_close = prev.is_some_and(|p| {
+            p.end > new_start
+                || (!p.is_stack() && p.flags.intersects(VmFlags::ACCESS) && new_start - p.end < STACK_GUARD_GAP)
+        });
         if size > lim.stack || too_close || !self.may_expand(vma.flags, grow, lim) {
             restore(self, vma);
             return Err(segv);
         }
-        if vma.flags.contains(VmFlags::ACCOUNT) && env.commit.account_for(env.pa, grow, lim.admin, self.counters.total_vm).is_err() {
+        if vma.flags.contains(VmFlags::ACCOUNT)
+            && env.commit.account_for(env.pa, grow, lim.admin, self.counters.total_vm).is_err()
+        {
             restore(self, vma);
             return Err(segv);
         }
@@ -367,7 +383,9 @@ impl AddressSpace {
         while done < data.len() {
             let addr = va + done as u64;
             let page = addr & !(PAGE_SIZE - 1);
-            let writable = self.lookup(env, page).is_some_and(|(_, f)| f.contains(x86_64::structures::paging::PageTableFlags::WRITABLE));
+            let writable = self
+                .lookup(env, page)
+                .is_some_and(|(_, f)| f.contains(x86_64::structures::paging::PageTableFlags::WRITABLE));
             if !writable {
                 let present = self.lookup(env, page).is_some();
                 self.handle_fault(env, page, FaultKind { present, write: true, exec: false }, lim)?;
@@ -399,7 +417,10 @@ impl AddressSpace {
             let page = addr & !(PAGE_SIZE - 1);
             let off = (addr - page) as usize;
             let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
-            match self.lookup(env, page).and_then(|(pfn, _)| env.pa.phys().ptr(PhysAddr::new(pfn.phys() + off as u64), n)) {
+            match self
+                .lookup(env, page)
+                .and_then(|(pfn, _)| env.pa.phys().ptr(PhysAddr::new(pfn.phys() + off as u64), n))
+            {
                 // SAFETY: `n` bytes inside a mapped page, read only.
                 Some(src) => unsafe { core::ptr::copy_nonoverlapping(src, buf[done..].as_mut_ptr(), n) },
                 None => return done,

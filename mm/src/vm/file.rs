@@ -18,10 +18,10 @@ use core::sync::atomic::Ordering;
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
 use crate::phys::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
-use crate::vm::overcommit::Overcommit;
 use crate::phys::page::PageFlags;
 use crate::phys::page_alloc::PageAllocator;
 use crate::sync::IrqLock;
+use crate::vm::overcommit::Overcommit;
 
 /// Kind of object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +73,13 @@ impl MemObject {
 
     /// A shared anonymous segment of `size` bytes, for which `charged`
     /// pages were committed (released when the last mapping goes).
-    pub fn shmem(size: u64, ino: u64, pa: &'static PageAllocator, commit: &'static Overcommit, charged: u64) -> Arc<MemObject> {
+    pub fn shmem(
+        size: u64,
+        ino: u64,
+        pa: &'static PageAllocator,
+        commit: &'static Overcommit,
+        charged: u64,
+    ) -> Arc<MemObject> {
         Arc::new(MemObject {
             kind: ObjKind::Shmem,
             name: String::from("/dev/zero (deleted)"),
@@ -116,7 +122,11 @@ impl MemObject {
             }
         }
         let page = self.pa.page(pfn).ok_or(ObjError::NoMemory)?;
-        page.insert_flags(if self.kind == ObjKind::File { PageFlags::FILE } else { PageFlags::SHMEM | PageFlags::SWAPBACKED });
+        page.insert_flags(if self.kind == ObjKind::File {
+            PageFlags::FILE
+        } else {
+            PageFlags::SHMEM | PageFlags::SWAPBACKED
+        });
         page.mapping.store(self as *const MemObject as u64, Ordering::Relaxed);
         page.index.store(pgoff, Ordering::Relaxed);
         self.pa.vmstat.file_pages.add(1);

@@ -13,8 +13,8 @@
 use x86_64::structures::paging::PageTableFlags as F;
 
 use crate::addr::Pfn;
-use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::error::MmError;
+use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::vm::vma::VmFlags;
 
 impl AddressSpace {
@@ -26,7 +26,8 @@ impl AddressSpace {
         // Each area is charged on its own, as `dup_mmap` does (the
         // heuristic mode refuses single requests larger than RAM).
         let mut charge = 0;
-        for v in self.vmas.iter().filter(|v| v.flags.contains(VmFlags::ACCOUNT) && !v.flags.contains(VmFlags::DONTCOPY)) {
+        for v in self.vmas.iter().filter(|v| v.flags.contains(VmFlags::ACCOUNT) && !v.flags.contains(VmFlags::DONTCOPY))
+        {
             if env.commit.account_for(env.pa, v.pages(), lim.admin, self.counters.total_vm).is_err() {
                 env.commit.unaccount(charge);
                 child.destroy(env);
@@ -35,7 +36,8 @@ impl AddressSpace {
             charge += v.pages();
         }
         child.counters.committed = charge;
-        let vmas: alloc::vec::Vec<_> = self.vmas.iter().filter(|v| !v.flags.contains(VmFlags::DONTCOPY)).cloned().collect();
+        let vmas: alloc::vec::Vec<_> =
+            self.vmas.iter().filter(|v| !v.flags.contains(VmFlags::DONTCOPY)).cloned().collect();
         let mut flush = crate::vm::tlb::TlbFlush::none();
         for v in vmas {
             let mut cv = v.clone();
@@ -75,7 +77,8 @@ impl AddressSpace {
                         // Write-protect the parent's entry too.
                         flags.remove(F::WRITABLE);
                         pe.set_flags(flags);
-                        flush = flush.merge(crate::vm::tlb::TlbFlush::page((va & !0x1f_ffff) + ((i as u64) << 12), 4096));
+                        flush =
+                            flush.merge(crate::vm::tlb::TlbFlush::page((va & !0x1f_ffff) + ((i as u64) << 12), 4096));
                     }
                     // The child's entry keeps the accessed/dirty state clean.
                     flags.remove(F::ACCESSED | F::DIRTY);

@@ -28,9 +28,9 @@
 use x86_64::structures::paging::PageTableFlags as F;
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
-use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::error::MmError;
 use crate::phys::page::PageFlags;
+use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::vm::vma::VmFlags;
 
 pub const MADV_NORMAL: u32 = 0;
@@ -55,7 +55,14 @@ pub const MADV_POPULATE_WRITE: u32 = 23;
 
 impl AddressSpace {
     /// Change flags on the areas of `[start, end)` (splitting as needed).
-    fn set_area_flags(&mut self, env: &MmEnv<'_>, start: u64, end: u64, set: VmFlags, clear: VmFlags) -> Result<(), MmError> {
+    fn set_area_flags(
+        &mut self,
+        env: &MmEnv<'_>,
+        start: u64,
+        end: u64,
+        set: VmFlags,
+        clear: VmFlags,
+    ) -> Result<(), MmError> {
         self.isolate(env, start, end)?;
         let inside: alloc::vec::Vec<u64> = self.vmas.overlapping(start..end).map(|v| v.start).collect();
         for s in inside {
@@ -68,7 +75,14 @@ impl AddressSpace {
     }
 
     /// madvise(2).
-    pub fn madvise(&mut self, env: &MmEnv<'_>, start: u64, len_in: u64, advice: u32, lim: &Rlimits) -> Result<(), MmError> {
+    pub fn madvise(
+        &mut self,
+        env: &MmEnv<'_>,
+        start: u64,
+        len_in: u64,
+        advice: u32,
+        lim: &Rlimits,
+    ) -> Result<(), MmError> {
         if start % PAGE_SIZE != 0 {
             return Err(MmError::Invalid);
         }
@@ -88,7 +102,8 @@ impl AddressSpace {
             return Ok(());
         }
         let holes = !self.covered(start, end);
-        let parts: alloc::vec::Vec<(u64, u64)> = self.vmas.overlapping(start..end).map(|v| (v.start.max(start), v.end.min(end))).collect();
+        let parts: alloc::vec::Vec<(u64, u64)> =
+            self.vmas.overlapping(start..end).map(|v| (v.start.max(start), v.end.min(end))).collect();
         let populate = matches!(advice, MADV_POPULATE_READ | MADV_POPULATE_WRITE);
         let mut done = start;
         for (s, e) in parts {
@@ -106,7 +121,9 @@ impl AddressSpace {
                 Self::advice_allowed(v, advice)?;
             }
             match advice {
-                MADV_NORMAL => self.set_area_flags(env, s, e, VmFlags::empty(), VmFlags::SEQ_READ | VmFlags::RAND_READ)?,
+                MADV_NORMAL => {
+                    self.set_area_flags(env, s, e, VmFlags::empty(), VmFlags::SEQ_READ | VmFlags::RAND_READ)?
+                }
                 MADV_RANDOM => self.set_area_flags(env, s, e, VmFlags::RAND_READ, VmFlags::SEQ_READ)?,
                 MADV_SEQUENTIAL => self.set_area_flags(env, s, e, VmFlags::SEQ_READ, VmFlags::RAND_READ)?,
                 MADV_DONTFORK => self.set_area_flags(env, s, e, VmFlags::DONTCOPY, VmFlags::empty())?,
@@ -153,12 +170,17 @@ impl AddressSpace {
         let mappers: alloc::vec::Vec<(u64, u64, crate::vm::address_space::Mapping)> = self
             .vmas
             .iter()
-            .filter(|m| m.flags.contains(VmFlags::MAYSHARE) && m.backing.object().is_some_and(|o| alloc::sync::Arc::ptr_eq(o, &obj)))
+            .filter(|m| {
+                m.flags.contains(VmFlags::MAYSHARE)
+                    && m.backing.object().is_some_and(|o| alloc::sync::Arc::ptr_eq(o, &obj))
+            })
             .filter_map(|m| {
                 let lo = m.pgoff.max(first);
                 let hi = m.pgoff.saturating_add(m.pages()).min(last);
                 let mapping = crate::vm::address_space::Mapping::of(m);
-                (lo < hi).then(|| (m.start + ((lo - m.pgoff) << PAGE_SHIFT), m.start + ((hi - m.pgoff) << PAGE_SHIFT), mapping))
+                (lo < hi).then(|| {
+                    (m.start + ((lo - m.pgoff) << PAGE_SHIFT), m.start + ((hi - m.pgoff) << PAGE_SHIFT), mapping)
+                })
             })
             .collect();
         for (s, e, mapping) in mappers {
@@ -191,7 +213,14 @@ impl AddressSpace {
     }
 
     /// Fault pages of `[start, end)` in, for write or read.
-    fn populate_for(&mut self, env: &MmEnv<'_>, start: u64, end: u64, write: bool, lim: &Rlimits) -> Result<(), crate::vm::fault::FaultError> {
+    fn populate_for(
+        &mut self,
+        env: &MmEnv<'_>,
+        start: u64,
+        end: u64,
+        write: bool,
+        lim: &Rlimits,
+    ) -> Result<(), crate::vm::fault::FaultError> {
         let mut va = start;
         while va < end {
             let present = self.lookup(env, va);
@@ -200,7 +229,12 @@ impl AddressSpace {
                 Some((_, f)) => write && !f.contains(F::WRITABLE),
             };
             if need {
-                self.handle_fault(env, va, crate::vm::fault::FaultKind { present: present.is_some(), write, exec: false }, lim)?;
+                self.handle_fault(
+                    env,
+                    va,
+                    crate::vm::fault::FaultKind { present: present.is_some(), write, exec: false },
+                    lim,
+                )?;
             }
             va += PAGE_SIZE;
         }
@@ -228,7 +262,8 @@ impl AddressSpace {
                 if let Ok(Some(pte)) = this.mapper(env).pte(leaf.va, false) {
                     pte.set_flags(pte.flags() - F::DIRTY);
                 }
-                flush = core::mem::replace(&mut flush, crate::vm::tlb::TlbFlush::none()).merge(crate::vm::tlb::TlbFlush::page(leaf.va, PAGE_SIZE));
+                flush = core::mem::replace(&mut flush, crate::vm::tlb::TlbFlush::none())
+                    .merge(crate::vm::tlb::TlbFlush::page(leaf.va, PAGE_SIZE));
             }
         });
         flush.flush(env.tlb);

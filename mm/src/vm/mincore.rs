@@ -12,8 +12,8 @@
 use alloc::vec::Vec;
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
-use crate::vm::address_space::{AddressSpace, MmEnv, TASK_SIZE};
 use crate::error::MmError;
+use crate::vm::address_space::{AddressSpace, MmEnv, TASK_SIZE};
 use crate::vm::vma::{Backing, VmFlags};
 
 pub const MS_ASYNC: u32 = 1;

@@ -13,9 +13,9 @@
 //! flags EINVAL.
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
-use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::error::MmError;
 use crate::phys::page::PageFlags;
+use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::vm::vma::VmFlags;
 
 pub const MLOCK_ONFAULT: u32 = 1;
@@ -96,7 +96,11 @@ impl AddressSpace {
 
     /// Pages of `[start, end)` not locked yet (what locking would add).
     fn unlocked_pages_in(&self, start: u64, end: u64) -> u64 {
-        self.vmas.overlapping(start..end).filter(|v| !v.flags.contains(VmFlags::LOCKED)).map(|v| (v.end.min(end) - v.start.max(start)) >> PAGE_SHIFT).sum()
+        self.vmas
+            .overlapping(start..end)
+            .filter(|v| !v.flags.contains(VmFlags::LOCKED))
+            .map(|v| (v.end.min(end) - v.start.max(start)) >> PAGE_SHIFT)
+            .sum()
     }
 
     /// The end of the run of areas that covers `[start, ..)` without a

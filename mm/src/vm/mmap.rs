@@ -30,8 +30,8 @@
 use alloc::sync::Arc;
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
-use crate::vm::address_space::{AddressSpace, MMAP_MIN_ADDR, MmEnv, Rlimits, STACK_GUARD_GAP, TASK_SIZE};
 use crate::error::MmError;
+use crate::vm::address_space::{AddressSpace, MMAP_MIN_ADDR, MmEnv, Rlimits, STACK_GUARD_GAP, TASK_SIZE};
 use crate::vm::file::MemObject;
 use crate::vm::vma::{Backing, VmFlags, Vma};
 
@@ -122,7 +122,8 @@ impl AddressSpace {
         }
         if hint != 0 {
             let hint = hint & !(PAGE_SIZE - 1);
-            if hint >= MMAP_MIN_ADDR && hint <= TASK_SIZE - len && self.vmas.is_free(hint, hint + len, STACK_GUARD_GAP) {
+            if hint >= MMAP_MIN_ADDR && hint <= TASK_SIZE - len && self.vmas.is_free(hint, hint + len, STACK_GUARD_GAP)
+            {
                 return Ok(hint);
             }
         }
@@ -196,7 +197,9 @@ impl AddressSpace {
             Some(f) => {
                 match flags & MAP_TYPE {
                     MAP_SHARED | MAP_SHARED_VALIDATE => {
-                        if flags & MAP_TYPE == MAP_SHARED_VALIDATE && flags & !(LEGACY_MAP_MASK | MAP_FIXED_NOREPLACE) != 0 {
+                        if flags & MAP_TYPE == MAP_SHARED_VALIDATE
+                            && flags & !(LEGACY_MAP_MASK | MAP_FIXED_NOREPLACE) != 0
+                        {
                             return Err(MmError::NotSupported);
                         }
                         if prot & PROT_WRITE != 0 && !f.writable {
@@ -228,12 +231,15 @@ impl AddressSpace {
                     let ino = addr >> PAGE_SHIFT;
                     // shmem is committed once per object, for its life
                     // (not per mapping, so fork does not charge it again).
-                    let charged = if flags & MAP_NORESERVE == 0 || env.commit.mode() == crate::vm::overcommit::OVERCOMMIT_NEVER {
-                        env.commit.account_for(env.pa, len >> PAGE_SHIFT, lim.admin, self.counters.total_vm).map_err(|_| MmError::NoMemory)?;
-                        len >> PAGE_SHIFT
-                    } else {
-                        0
-                    };
+                    let charged =
+                        if flags & MAP_NORESERVE == 0 || env.commit.mode() == crate::vm::overcommit::OVERCOMMIT_NEVER {
+                            env.commit
+                                .account_for(env.pa, len >> PAGE_SHIFT, lim.admin, self.counters.total_vm)
+                                .map_err(|_| MmError::NoMemory)?;
+                            len >> PAGE_SHIFT
+                        } else {
+                            0
+                        };
                     Backing::Shared(MemObject::shmem(len, ino, env.pa, env.commit, charged))
                 }
                 MAP_PRIVATE => Backing::Anon,
@@ -250,7 +256,8 @@ impl AddressSpace {
         }
         let start = self.mmap_region(env, addr, len, vm, pgoff, backing, flags & MAP_FIXED != 0, lim)?;
         // populate_vma_page_range skips VM_LOCKONFAULT areas.
-        let populate = ((flags & MAP_POPULATE != 0 && flags & MAP_NONBLOCK == 0) || vm.contains(VmFlags::LOCKED)) && !vm.contains(VmFlags::LOCKONFAULT);
+        let populate = ((flags & MAP_POPULATE != 0 && flags & MAP_NONBLOCK == 0) || vm.contains(VmFlags::LOCKED))
+            && !vm.contains(VmFlags::LOCKONFAULT);
         if populate {
             // Failures here are not reported: the mapping exists and the
             // pages will fault in later (Linux ignores them too).
@@ -263,7 +270,9 @@ impl AddressSpace {
     /// (`accountable_mapping`): private and writable, not NORESERVE; shared
     /// anonymous memory is charged too (shmem's accounting).
     fn accountable(vm: VmFlags, backing: &Backing) -> bool {
-        !vm.contains(VmFlags::NORESERVE) && !matches!(backing, Backing::Shared(_)) && vm & (VmFlags::SHARED | VmFlags::WRITE) == VmFlags::WRITE
+        !vm.contains(VmFlags::NORESERVE)
+            && !matches!(backing, Backing::Shared(_))
+            && vm & (VmFlags::SHARED | VmFlags::WRITE) == VmFlags::WRITE
     }
 
     /// `mmap_region`: create the area `[addr, addr+len)` (replacing what
@@ -283,8 +292,14 @@ impl AddressSpace {
         let pages = len >> PAGE_SHIFT;
         // Pages already mapped in the range will be replaced: they do not
         // count against the limits twice.
-        let replaced: u64 =
-            if fixed { self.vmas.overlapping(addr..addr + len).map(|v| (v.end.min(addr + len) - v.start.max(addr)) >> PAGE_SHIFT).sum() } else { 0 };
+        let replaced: u64 = if fixed {
+            self.vmas
+                .overlapping(addr..addr + len)
+                .map(|v| (v.end.min(addr + len) - v.start.max(addr)) >> PAGE_SHIFT)
+                .sum()
+        } else {
+            0
+        };
         if !self.may_expand(vm, pages.saturating_sub(replaced), lim) {
             return Err(MmError::NoMemory);
         }

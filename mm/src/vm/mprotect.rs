@@ -26,8 +26,8 @@
 use x86_64::structures::paging::PageTableFlags as F;
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
-use crate::vm::address_space::{AddressSpace, MmEnv};
 use crate::error::MmError;
+use crate::vm::address_space::{AddressSpace, MmEnv};
 use crate::vm::mmap::{PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE, prot_to_vm};
 
 /// PROT_SEM (asm-generic/mman-common.h): valid for mprotect, no effect on x86.
@@ -66,14 +66,20 @@ impl AddressSpace {
                 let was_writable = leaf.flags.contains(F::WRITABLE);
                 // A private page may become writable only if it is ours alone
                 // and was writable before (else the next write copies it).
-                let exclusive = pfn != env.zero_page && env.pa.page(pfn).is_some_and(|p| p.has(PageFlags::ANON) && p.refcount() == 1 && p.mapcount() == 1);
-                let writable = shared || (was_writable && exclusive) || (was_writable && !flags.contains(VmFlags::WRITE));
+                let exclusive = pfn != env.zero_page
+                    && env
+                        .pa
+                        .page(pfn)
+                        .is_some_and(|p| p.has(PageFlags::ANON) && p.refcount() == 1 && p.mapcount() == 1);
+                let writable =
+                    shared || (was_writable && exclusive) || (was_writable && !flags.contains(VmFlags::WRITE));
                 let mut new = Self::pte_flags(flags, writable);
                 new |= leaf.flags & (F::ACCESSED | F::DIRTY);
                 if let Ok(Some(pte)) = this.mapper(env).pte(leaf.va, false) {
                     pte.set_flags(new);
                 }
-                flush = core::mem::replace(&mut flush, crate::vm::tlb::TlbFlush::none()).merge(crate::vm::tlb::TlbFlush::page(leaf.va, PAGE_SIZE));
+                flush = core::mem::replace(&mut flush, crate::vm::tlb::TlbFlush::none())
+                    .merge(crate::vm::tlb::TlbFlush::page(leaf.va, PAGE_SIZE));
             }
         });
         flush.flush(env.tlb);

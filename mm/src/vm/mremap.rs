@@ -19,8 +19,8 @@
 //! not move, or a limit refuses.
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
-use crate::vm::address_space::{AddressSpace, MMAP_MIN_ADDR, MmEnv, Rlimits, TASK_SIZE};
 use crate::error::MmError;
+use crate::vm::address_space::{AddressSpace, MMAP_MIN_ADDR, MmEnv, Rlimits, TASK_SIZE};
 use crate::vm::vma::{VmFlags, Vma};
 
 pub const MREMAP_MAYMOVE: u32 = 1;
@@ -30,7 +30,16 @@ pub const MREMAP_DONTUNMAP: u32 = 4;
 impl AddressSpace {
     /// mremap(2). Returns the new address.
     #[allow(clippy::too_many_arguments)]
-    pub fn mremap(&mut self, env: &MmEnv<'_>, addr: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64, lim: &Rlimits) -> Result<u64, MmError> {
+    pub fn mremap(
+        &mut self,
+        env: &MmEnv<'_>,
+        addr: u64,
+        old_len: u64,
+        new_len: u64,
+        flags: u32,
+        new_addr: u64,
+        lim: &Rlimits,
+    ) -> Result<u64, MmError> {
         if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 || addr % PAGE_SIZE != 0 {
             return Err(MmError::Invalid);
         }
@@ -123,7 +132,10 @@ impl AddressSpace {
         }
         let grow = (new_len - old_len) >> PAGE_SHIFT;
         // Grow in place if the area ends here and the space after is free.
-        if vma.end == addr + old_len && self.vmas.is_free(vma.end, addr + new_len, crate::vm::address_space::STACK_GUARD_GAP) && addr + new_len <= TASK_SIZE {
+        if vma.end == addr + old_len
+            && self.vmas.is_free(vma.end, addr + new_len, crate::vm::address_space::STACK_GUARD_GAP)
+            && addr + new_len <= TASK_SIZE
+        {
             self.check_growth(env, &vma, grow, lim)?;
             let mut v = self.vmas.remove(vma.start).ok_or(MmError::Fault)?;
             self.account_vma(&v, false);
@@ -149,7 +161,15 @@ impl AddressSpace {
 
     /// mremap with old_len 0: a second mapping of the same shared pages
     /// (Linux allows it for shared mappings only, and warns it is odd).
-    fn duplicate_shared(&mut self, env: &MmEnv<'_>, addr: u64, new_len: u64, flags: u32, new_addr: u64, lim: &Rlimits) -> Result<u64, MmError> {
+    fn duplicate_shared(
+        &mut self,
+        env: &MmEnv<'_>,
+        addr: u64,
+        new_len: u64,
+        flags: u32,
+        new_addr: u64,
+        lim: &Rlimits,
+    ) -> Result<u64, MmError> {
         let vma = self.vmas.containing(addr).cloned().ok_or(MmError::Fault)?;
         if !vma.flags.contains(VmFlags::MAYSHARE) {
             return Err(MmError::Invalid);
@@ -179,7 +199,13 @@ impl AddressSpace {
         };
         // copy_vma keeps the flags: a duplicate of locked memory is locked.
         let locked = vma.flags.contains(VmFlags::LOCKED);
-        let new = Vma { start: to, end: to + new_len, flags: vma.flags, pgoff: vma.pgoff_of(addr), backing: vma.backing.clone() };
+        let new = Vma {
+            start: to,
+            end: to + new_len,
+            flags: vma.flags,
+            pgoff: vma.pgoff_of(addr),
+            backing: vma.backing.clone(),
+        };
         self.attach_vma(env, new)?;
         if locked && !vma.flags.contains(VmFlags::LOCKONFAULT) {
             let _ = self.populate(env, to, to + new_len, lim);
@@ -192,7 +218,10 @@ impl AddressSpace {
         if !self.may_expand(vma.flags, pages, lim) {
             return Err(MmError::NoMemory);
         }
-        if vma.flags.contains(VmFlags::LOCKED) && !lim.can_lock && (self.counters.locked_vm + pages) * PAGE_SIZE > lim.memlock {
+        if vma.flags.contains(VmFlags::LOCKED)
+            && !lim.can_lock
+            && (self.counters.locked_vm + pages) * PAGE_SIZE > lim.memlock
+        {
             return Err(MmError::Again);
         }
         if vma.flags.contains(VmFlags::ACCOUNT) {
@@ -204,7 +233,17 @@ impl AddressSpace {
     /// Move `[from, from+len)` (inside `vma`) to a new area at `to` of
     /// `new_len` bytes: the page-table entries move, the pages stay.
     #[allow(clippy::too_many_arguments)]
-    fn move_range(&mut self, env: &MmEnv<'_>, vma: &Vma, from: u64, len: u64, to: u64, new_len: u64, dontunmap: bool, lim: &Rlimits) -> Result<u64, MmError> {
+    fn move_range(
+        &mut self,
+        env: &MmEnv<'_>,
+        vma: &Vma,
+        from: u64,
+        len: u64,
+        to: u64,
+        new_len: u64,
+        dontunmap: bool,
+        lim: &Rlimits,
+    ) -> Result<u64, MmError> {
         // move_vma checks the map count before charging anything.
         if self.vmas.len() + 2 > env.max_map_count {
             return Err(MmError::NoMemory);
@@ -215,7 +254,13 @@ impl AddressSpace {
         if growth > 0 {
             self.check_growth(env, vma, growth, lim)?;
         }
-        let new = Vma { start: to, end: to + new_len, flags: vma.flags, pgoff: vma.pgoff_of(from), backing: vma.backing.clone() };
+        let new = Vma {
+            start: to,
+            end: to + new_len,
+            flags: vma.flags,
+            pgoff: vma.pgoff_of(from),
+            backing: vma.backing.clone(),
+        };
         let pages_charged = if new.flags.contains(VmFlags::ACCOUNT) { new.pages() } else { 0 };
         // Move the page-table entries (whole page tables where both sides
         // are 2 MiB aligned); no page is touched or copied.

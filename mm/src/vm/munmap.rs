@@ -16,8 +16,8 @@
 //! flushed for the range.
 
 use crate::addr::PAGE_SIZE;
-use crate::vm::address_space::{AddressSpace, MmEnv, TASK_SIZE};
 use crate::error::MmError;
+use crate::vm::address_space::{AddressSpace, MmEnv, TASK_SIZE};
 
 impl AddressSpace {
     /// munmap(2) argument checks, then `do_munmap`.

@@ -38,7 +38,12 @@ impl Default for Overcommit {
 
 impl Overcommit {
     pub const fn new() -> Self {
-        Overcommit { mode: AtomicU32::new(OVERCOMMIT_GUESS), ratio: AtomicU64::new(50), kbytes: AtomicU64::new(0), committed: AtomicI64::new(0) }
+        Overcommit {
+            mode: AtomicU32::new(OVERCOMMIT_GUESS),
+            ratio: AtomicU64::new(50),
+            kbytes: AtomicU64::new(0),
+            committed: AtomicI64::new(0),
+        }
     }
 
     pub fn mode(&self) -> u32 {

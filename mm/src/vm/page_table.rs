@@ -151,8 +151,19 @@ pub fn translate(phys: &dyn PhysMem, root: PhysAddr, va: VirtAddr) -> Option<Tra
 
 /// Visit every table page of the tree at `root` (the root included) with
 /// its level (4 = PML4 .. 1 = PT). `pml4_slots` limits the slots visited.
-pub fn for_each_table(phys: &dyn PhysMem, root: PhysAddr, pml4_slots: core::ops::Range<usize>, f: &mut dyn FnMut(PhysAddr, u32)) {
-    fn visit(phys: &dyn PhysMem, pa: PhysAddr, level: u32, slots: core::ops::Range<usize>, f: &mut dyn FnMut(PhysAddr, u32)) {
+pub fn for_each_table(
+    phys: &dyn PhysMem,
+    root: PhysAddr,
+    pml4_slots: core::ops::Range<usize>,
+    f: &mut dyn FnMut(PhysAddr, u32),
+) {
+    fn visit(
+        phys: &dyn PhysMem,
+        pa: PhysAddr,
+        level: u32,
+        slots: core::ops::Range<usize>,
+        f: &mut dyn FnMut(PhysAddr, u32),
+    ) {
         f(pa, level);
         if level == 1 {
             return;
@@ -262,7 +273,9 @@ impl<'a> Mapper<'a> {
         while off < len {
             let size = [MapSize::Size1G, MapSize::Size2M, MapSize::Size4K]
                 .into_iter()
-                .find(|s| *s <= max && (va + off) % s.bytes() == 0 && (pa + off) % s.bytes() == 0 && len - off >= s.bytes())
+                .find(|s| {
+                    *s <= max && (va + off) % s.bytes() == 0 && (pa + off) % s.bytes() == 0 && len - off >= s.bytes()
+                })
                 .unwrap_or(MapSize::Size4K);
             if let Err(e) = self.map_page(va + off, pa + off, size, flags) {
                 if off > 0 {
@@ -316,7 +329,12 @@ impl<'a> Mapper<'a> {
 
     /// Shared walker: `visit(leaf, entry)` changes a leaf entirely inside
     /// the range and says whether it was removed.
-    fn walk_range(&mut self, va: u64, len: u64, visit: &mut dyn FnMut(Leaf, &mut PageTableEntry) -> bool) -> Result<TlbFlush, MapError> {
+    fn walk_range(
+        &mut self,
+        va: u64,
+        len: u64,
+        visit: &mut dyn FnMut(Leaf, &mut PageTableEntry) -> bool,
+    ) -> Result<TlbFlush, MapError> {
         if va % 4096 != 0 || len % 4096 != 0 || !canonical(va) {
             return Err(MapError::BadRange);
         }
@@ -360,13 +378,22 @@ impl<'a> Mapper<'a> {
             if !fl.contains(F::PRESENT) {
                 continue;
             }
-            let (w2, x2, u2) = (w && fl.contains(F::WRITABLE), x && !fl.contains(F::NO_EXECUTE), u && fl.contains(F::USER_ACCESSIBLE));
+            let (w2, x2, u2) =
+                (w && fl.contains(F::WRITABLE), x && !fl.contains(F::NO_EXECUTE), u && fl.contains(F::USER_ACCESSIBLE));
             let covered = start <= eb && ee <= end;
             if level < 4 && is_leaf(entry, level) {
                 if !covered {
                     self.split(entry, level, canon(eb))?;
                 } else {
-                    let leaf = Leaf { va: canon(eb), phys: entry.addr(), size: MapSize::of_level(level), flags: fl, writable: w2, executable: x2, user: u2 };
+                    let leaf = Leaf {
+                        va: canon(eb),
+                        phys: entry.addr(),
+                        size: MapSize::of_level(level),
+                        flags: fl,
+                        writable: w2,
+                        executable: x2,
+                        user: u2,
+                    };
                     visit(leaf, entry);
                     *flush = flush.merge(TlbFlush::page(canon(eb), size));
                     continue;
@@ -536,7 +563,18 @@ impl<'a> Mapper<'a> {
     /// Visit the leaves of `[start, end)` in address order until `f`
     /// returns false; whether the walk reached the end.
     pub fn for_each_leaf_while(&self, start: u64, end: u64, f: &mut dyn FnMut(Leaf) -> bool) -> bool {
-        fn visit(m: &Mapper<'_>, pa: PhysAddr, level: u32, base: u64, start: u64, end: u64, w: bool, x: bool, u: bool, f: &mut dyn FnMut(Leaf) -> bool) -> bool {
+        fn visit(
+            m: &Mapper<'_>,
+            pa: PhysAddr,
+            level: u32,
+            base: u64,
+            start: u64,
+            end: u64,
+            w: bool,
+            x: bool,
+            u: bool,
+            f: &mut dyn FnMut(Leaf) -> bool,
+        ) -> bool {
             let size = level_size(level);
             let t = m.table(pa);
             for (i, e) in t.iter().enumerate() {
@@ -548,9 +586,21 @@ impl<'a> Mapper<'a> {
                 if !fl.contains(F::PRESENT) {
                     continue;
                 }
-                let (w2, x2, u2) = (w && fl.contains(F::WRITABLE), x && !fl.contains(F::NO_EXECUTE), u && fl.contains(F::USER_ACCESSIBLE));
+                let (w2, x2, u2) = (
+                    w && fl.contains(F::WRITABLE),
+                    x && !fl.contains(F::NO_EXECUTE),
+                    u && fl.contains(F::USER_ACCESSIBLE),
+                );
                 let go_on = if level < 4 && is_leaf(e, level) {
-                    f(Leaf { va: canon(eb), phys: e.addr(), size: MapSize::of_level(level), flags: fl, writable: w2, executable: x2, user: u2 })
+                    f(Leaf {
+                        va: canon(eb),
+                        phys: e.addr(),
+                        size: MapSize::of_level(level),
+                        flags: fl,
+                        writable: w2,
+                        executable: x2,
+                        user: u2,
+                    })
                 } else {
                     level == 1 || visit(m, e.addr(), level - 1, eb, start, end, w2, x2, u2, f)
                 };

@@ -68,7 +68,12 @@ impl TlbFlush {
         if other.is_empty() {
             return self;
         }
-        TlbFlush { start: self.start.min(other.start), end: self.end.max(other.end), pages: self.pages + other.pages, all: self.all || other.all }
+        TlbFlush {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+            pages: self.pages + other.pages,
+            all: self.all || other.all,
+        }
     }
 
     /// Do the invalidation: page by page up to the ceiling, else all.

@@ -164,7 +164,10 @@ impl Vma {
 
     /// Whether `next` (starting at our end) could be merged into us.
     pub fn can_merge_with(&self, next: &Vma) -> bool {
-        self.end == next.start && self.flags == next.flags && self.backing.same(&next.backing) && next.pgoff == self.pgoff + self.pages()
+        self.end == next.start
+            && self.flags == next.flags
+            && self.backing.same(&next.backing)
+            && next.pgoff == self.pgoff + self.pages()
     }
 
     /// A private writable mapping that is not the stack: counted in

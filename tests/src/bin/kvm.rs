@@ -18,9 +18,9 @@ use bootloader_api::{BootInfo, entry_point};
 use kernel::ktest;
 use kernel::mem::{kvm, page_alloc, slab};
 use mm::addr::{PAGE_SIZE, Pfn};
-use mm::phys::page::PageFlags;
-use mm::phys::PhysMem;
 use mm::kalloc::slab::{KmemCache, SLAB_DEBUG, SlabError, SlabFlags};
+use mm::phys::PhysMem;
+use mm::phys::page::PageFlags;
 use spin::Mutex;
 
 entry_point!(main, config = &kernel::BOOT_CONFIG);
@@ -92,7 +92,8 @@ fn reading_a_user_page_from_the_kernel_faults_under_smap() {
     let frame = pa.alloc_pages(mm::phys::gfp::GFP_KERNEL | mm::phys::gfp::Gfp::ZERO, 0).unwrap();
     let mut m = mm::vm::page_table::Mapper::new(kernel::mem::direct_map(), &kvm::TABLES, kvm::kernel_root());
     use x86_64::structures::paging::PageTableFlags as F;
-    m.map_page(0x4000_0000, frame.phys(), mm::vm::page_table::MapSize::Size4K, F::USER_ACCESSIBLE | F::WRITABLE).unwrap();
+    m.map_page(0x4000_0000, frame.phys(), mm::vm::page_table::MapSize::Size4K, F::USER_ACCESSIBLE | F::WRITABLE)
+        .unwrap();
     // SAFETY: deliberately invalid under SMAP.
     let v = unsafe { core::ptr::read_volatile(0x4000_0000 as *const u64) };
     core::hint::black_box(v);
@@ -156,7 +157,11 @@ fn slab_debug_catches_overflow_and_double_free() {
     // SAFETY: one byte past the 40-byte object: the red zone (deliberate).
     unsafe { a.as_ptr().add(40).write(0) };
     let _ = cache.free(a);
-    assert!(matches!(cache.last_error(), Some(SlabError::RedZoneOverwritten { offset: 40 })), "{:?}", cache.last_error());
+    assert!(
+        matches!(cache.last_error(), Some(SlabError::RedZoneOverwritten { offset: 40 })),
+        "{:?}",
+        cache.last_error()
+    );
     let b = cache.alloc().unwrap();
     cache.free(b).unwrap();
     assert_eq!(cache.free(b), Err(SlabError::DoubleFree));
@@ -214,7 +219,10 @@ fn meminfo_adds_up_against_buddyinfo_and_slab() {
     let mut b = String::with_capacity(4096);
     let m = kernel::mem::meminfo();
     mm::procfs::buddyinfo::render(pa, &mut b).unwrap();
-    let buddy_free: u64 = b.lines().map(|l| l.split_whitespace().skip(4).enumerate().map(|(o, n)| n.parse::<u64>().unwrap() << o).sum::<u64>()).sum();
+    let buddy_free: u64 = b
+        .lines()
+        .map(|l| l.split_whitespace().skip(4).enumerate().map(|(o, n)| n.parse::<u64>().unwrap() << o).sum::<u64>())
+        .sum();
     assert_eq!(m.mem_free, buddy_free, "MemFree vs buddyinfo");
     assert_eq!(m.mem_total, pa.nr_managed_pages());
     let slab_pages: u64 = slab::registry().caches().iter().map(|c| c.pages()).sum();

@@ -20,8 +20,8 @@ use bootloader_api::{BootInfo, entry_point};
 use kernel::ktest;
 use kernel::mem::page_alloc;
 use mm::addr::Pfn;
-use mm::phys::buddy::NR_ORDERS;
 use mm::frame_map::{FrameClass, FrameMap, Layout};
+use mm::phys::buddy::NR_ORDERS;
 use mm::phys::gfp::GFP_KERNEL;
 use mm::phys::page_alloc::PageAllocator;
 
@@ -63,7 +63,8 @@ fn map_and_buddyinfo_with(layout: Layout) -> (FrameMap, Vec<[u64; NR_ORDERS]>) {
     let m = FrameMap::build(pa, layout);
     buddyinfo_into(pa, &mut info);
     // Zones in the map are in physical order; pa.zones() is node by node.
-    let mut keyed: Vec<(u64, [u64; NR_ORDERS])> = pa.zones().filter(|z| z.present > 0).map(|z| z.start_pfn).zip(info).collect();
+    let mut keyed: Vec<(u64, [u64; NR_ORDERS])> =
+        pa.zones().filter(|z| z.present > 0).map(|z| z.start_pfn).zip(info).collect();
     keyed.sort_by_key(|k| k.0);
     (m, keyed.into_iter().map(|k| k.1).collect())
 }
@@ -84,12 +85,22 @@ fn map_classes_agree_with_allocator_and_vmstat() {
     assert_eq!(histograms(&m), info, "free-order histogram = /proc/buddyinfo");
     assert_eq!(t.get(FrameClass::Slab), v.slab_reclaimable.get() + v.slab_unreclaimable.get(), "slab");
     assert_eq!(t.get(FrameClass::PageTable), v.page_table_pages.get(), "page tables");
-    assert_eq!(t.get(FrameClass::KernelStack) + t.get(FrameClass::Vmalloc), v.vmalloc_pages.get(), "vmalloc incl. stacks");
+    assert_eq!(
+        t.get(FrameClass::KernelStack) + t.get(FrameClass::Vmalloc),
+        v.vmalloc_pages.get(),
+        "vmalloc incl. stacks"
+    );
     assert_eq!(t.get(FrameClass::KernelStack) * 4, v.kernel_stack_kb.get(), "kernel stacks");
     assert_eq!(t.get(FrameClass::Anon), v.anon_pages.get(), "anon");
     assert_eq!(t.get(FrameClass::Shmem), v.shmem_pages.get(), "shmem");
     assert_eq!(t.get(FrameClass::File) + t.get(FrameClass::Shmem), v.file_pages.get(), "page cache incl. shmem");
-    let image: u64 = kernel::mem::memblock().reserved.regions().iter().filter(|r| r.name == "kernel image").map(|r| r.size / 4096).sum();
+    let image: u64 = kernel::mem::memblock()
+        .reserved
+        .regions()
+        .iter()
+        .filter(|r| r.name == "kernel image")
+        .map(|r| r.size / 4096)
+        .sum();
     assert_eq!(t.get(FrameClass::KernelImage), image, "kernel image frames");
     assert!(t.get(FrameClass::Memmap) >= pa.memmap.memmap_bytes / 4096, "memmap");
     let managed = pa.nr_managed_pages();
@@ -151,9 +162,16 @@ fn scattered_pages_fragment_then_coalesce_back() {
     let taken = slab_pages().saturating_sub(slab_before);
     assert_eq!(histograms(&frag), info, "fragmented: histogram = /proc/buddyinfo");
     assert_eq!(frag.totals().free(), pa.nr_free_pages());
-    assert_eq!(frag.totals().get(FrameClass::Kernel), kernel_before + kept.len() as u64, "the kept pages are other-kernel frames");
+    assert_eq!(
+        frag.totals().get(FrameClass::Kernel),
+        kernel_before + kept.len() as u64,
+        "the kept pages are other-kernel frames"
+    );
     let order0 = frag.totals().get(FrameClass::Free(0));
-    assert!(order0 + taken >= holes, "an order-0 hole beside each kept page: {order0} order-0 free pages, {holes} holes, {taken} slab pages for the map");
+    assert!(
+        order0 + taken >= holes,
+        "an order-0 hole beside each kept page: {order0} order-0 free pages, {holes} holes, {taken} slab pages for the map"
+    );
     let mut text = String::new();
     frag.render(&mut text).expect("render");
     assert!(text.contains("k0k0k0k0"), "fragments visible in the text map");
@@ -180,7 +198,10 @@ fn proc_mempic_reads_the_map_and_toggles_the_picture() {
     let text = String::from_utf8(f.snapshot().expect("readable")).expect("utf-8");
     assert!(text.starts_with("Physical memory map: "), "{}", &text[..text.len().min(200)]);
     assert!(text.contains("Legend: "));
-    assert!(text.lines().any(|l| l.starts_with("0x0000000000 DMA    n0 ")), "rows labelled with address, zone and node");
+    assert!(
+        text.lines().any(|l| l.starts_with("0x0000000000 DMA    n0 ")),
+        "rows labelled with address, zone and node"
+    );
     assert_eq!(f.write_at(0, b"maybe\n"), Err(kernel::errno::EINVAL));
     assert_eq!(f.write_at(0, b"1\n"), Ok(2));
     assert!(kernel::mempic::is_enabled());

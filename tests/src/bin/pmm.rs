@@ -21,10 +21,10 @@ use bootloader_api::{BootInfo, entry_point};
 use kernel::ktest;
 use kernel::mem::page_alloc;
 use mm::addr::{PAGE_SIZE, Pfn, PhysAddr};
+use mm::phys::PhysMem;
 use mm::phys::gfp::{GFP_DMA, GFP_DMA32, GFP_HIGHUSER_MOVABLE, GFP_KERNEL, Gfp};
 use mm::phys::page::{Page, PageFlags};
 use mm::phys::page_alloc::FreeError;
-use mm::phys::PhysMem;
 use mm::phys::zone::ZoneType;
 
 entry_point!(main, config = &kernel::BOOT_CONFIG);
@@ -152,18 +152,29 @@ fn zones_match_the_firmware_map() {
     let pa = page_alloc();
     let e820 = kernel::init::e820();
     // Present pages are exactly the whole pages of firmware RAM.
-    let ram_pages: u64 = e820.entries().iter().filter(|e| e.kind.is_ram()).map(|e| (e.end / PAGE_SIZE).saturating_sub(e.start.div_ceil(PAGE_SIZE))).sum();
+    let ram_pages: u64 = e820
+        .entries()
+        .iter()
+        .filter(|e| e.kind.is_ram())
+        .map(|e| (e.end / PAGE_SIZE).saturating_sub(e.start.div_ceil(PAGE_SIZE)))
+        .sum();
     assert_eq!(pa.nr_present_pages(), ram_pages);
     for z in pa.zones() {
         assert!(z.present <= z.spanned);
         assert!(z.managed() <= z.present);
         let (lo, hi) = z.ty.bounds();
         if z.spanned > 0 {
-            assert!(z.start_pfn * PAGE_SIZE >= lo && z.end_pfn() * PAGE_SIZE <= hi, "zone {} outside its range", z.name());
+            assert!(
+                z.start_pfn * PAGE_SIZE >= lo && z.end_pfn() * PAGE_SIZE <= hi,
+                "zone {} outside its range",
+                z.name()
+            );
         }
         if z.is_populated() {
             use mm::phys::zone::Watermark::*;
-            assert!(z.watermark(Min) > 0 && z.watermark(Min) < z.watermark(Low) && z.watermark(Low) < z.watermark(High));
+            assert!(
+                z.watermark(Min) > 0 && z.watermark(Min) < z.watermark(Low) && z.watermark(Low) < z.watermark(High)
+            );
         }
     }
     assert_eq!(pa.check_invariants(), pa.nr_free_pages());

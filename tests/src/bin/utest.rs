@@ -74,7 +74,11 @@ fn run_program(argv: &[String]) -> i32 {
 }
 
 fn describe(status: i32) -> String {
-    if status & 0x7f == 0 { format!("exited with status {}", (status >> 8) & 0xff) } else { format!("killed by signal {}", status & 0x7f) }
+    if status & 0x7f == 0 {
+        format!("exited with status {}", (status >> 8) & 0xff)
+    } else {
+        format!("killed by signal {}", status & 0x7f)
+    }
 }
 
 fn case_for(line: String) -> (String, Box<dyn Fn()>, Expect) {
@@ -103,10 +107,15 @@ fn case_for(line: String) -> (String, Box<dyn Fn()>, Expect) {
 
 fn main(boot_info: &'static mut BootInfo) -> ! {
     kernel::init(boot_info);
-    let list = kernel::initrd::read_file("etc/tests.txt").expect("/etc/tests.txt missing from the initrd (make -C user)");
+    let list =
+        kernel::initrd::read_file("etc/tests.txt").expect("/etc/tests.txt missing from the initrd (make -C user)");
     let text = core::str::from_utf8(list).expect("tests.txt is not UTF-8");
-    let mut cases: Vec<(String, Box<dyn Fn()>, Expect)> =
-        text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).filter(|l| !l.is_empty()).map(|l| case_for(l.to_string())).collect();
+    let mut cases: Vec<(String, Box<dyn Fn()>, Expect)> = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| case_for(l.to_string()))
+        .collect();
     // Every global /proc file renders, non-empty, through the VFS.
     cases.push((
         "proc_files_render".to_string(),
@@ -128,7 +137,11 @@ fn main(boot_info: &'static mut BootInfo) -> ! {
                 let inode = kernel::vfs::lookup(&path, "/").unwrap_or_else(|e| panic!("{path}: errno {e}"));
                 let text = inode.snapshot().expect("a generated file");
                 assert!(!text.is_empty(), "{path} is empty");
-                log::info!("utest: {path}: {} bytes, first line {:?}", text.len(), core::str::from_utf8(&text).unwrap().lines().next());
+                log::info!(
+                    "utest: {path}: {} bytes, first line {:?}",
+                    text.len(),
+                    core::str::from_utf8(&text).unwrap().lines().next()
+                );
             }
         }),
         Expect::Pass,

@@ -27,7 +27,13 @@ fn machine() -> &'static PageAllocator {
 }
 
 /// A cache at its final address (a cache is known by its address).
-fn cache(pa: &'static PageAllocator, name: &'static str, size: usize, align: usize, flags: SlabFlags) -> &'static KmemCache {
+fn cache(
+    pa: &'static PageAllocator,
+    name: &'static str,
+    size: usize,
+    align: usize,
+    flags: SlabFlags,
+) -> &'static KmemCache {
     Box::leak(Box::new(KmemCache::new(name, size, align, flags, None, pa).unwrap()))
 }
 
@@ -71,11 +77,18 @@ fn objects_are_distinct_aligned_writable_and_inside_pages_marked_slab() {
                     fill(p, size, i as u8 ^ 0x5a);
                 }
                 for (i, &p) in objs.iter().enumerate() {
-                    assert!(bytes(p, size).iter().all(|&b| b == i as u8 ^ 0x5a), "size {size} align {align}: object {i} corrupted by a neighbour");
+                    assert!(
+                        bytes(p, size).iter().all(|&b| b == i as u8 ^ 0x5a),
+                        "size {size} align {align}: object {i} corrupted by a neighbour"
+                    );
                     for q in [p.as_ptr(), p.as_ptr().wrapping_add(size - 1)] {
                         let head = head_of(pa, q);
                         assert!(page_of(pa, q).has(PageFlags::SLAB) && head.has(PageFlags::SLAB));
-                        assert_eq!(head.private.load(Ordering::Relaxed), c as *const KmemCache as u64, "slab head names its cache");
+                        assert_eq!(
+                            head.private.load(Ordering::Relaxed),
+                            c as *const KmemCache as u64,
+                            "slab head names its cache"
+                        );
                     }
                     assert!(c.owns(p.as_ptr()));
                 }
@@ -100,7 +113,9 @@ fn slab_order_is_the_smallest_that_wastes_at_most_a_sixteenth() {
                 assert_eq!(c.objects_per_slab as usize, slab / c.size, "as many objects as fit");
                 assert!(c.objects_per_slab as usize * c.size <= slab);
                 let bytes_of = |o: u32| (PAGE_SIZE as usize) << o;
-                if let Some(best) = (0..=3).find(|&o| bytes_of(o) >= c.size && (bytes_of(o) % c.size) * 16 <= bytes_of(o)) {
+                if let Some(best) =
+                    (0..=3).find(|&o| bytes_of(o) >= c.size && (bytes_of(o) % c.size) * 16 <= bytes_of(o))
+                {
                     assert_eq!(c.order, best, "stride {}: smallest order within 1/16 waste", c.size);
                     assert!((slab % c.size) * 16 <= slab);
                 }
@@ -108,7 +123,10 @@ fn slab_order_is_the_smallest_that_wastes_at_most_a_sixteenth() {
         }
     }
     for (size, align) in [(0, 8), (64, 3), (64, 2 * PAGE_SIZE as usize), (40_000, 8)] {
-        assert_eq!(KmemCache::new("bad", size, align, SlabFlags::empty(), None, pa).err(), Some(SlabError::BadGeometry));
+        assert_eq!(
+            KmemCache::new("bad", size, align, SlabFlags::empty(), None, pa).err(),
+            Some(SlabError::BadGeometry)
+        );
     }
 }
 
@@ -327,11 +345,16 @@ fn ctor(p: *mut u8) {
 fn constructor_runs_once_per_object_and_freed_objects_keep_their_contents() {
     let pa = machine();
     for flags in [SlabFlags::POISON, SLAB_DEBUG] {
-        let c: &'static KmemCache = Box::leak(Box::new(KmemCache::new("ctor", CTOR_SIZE, 8, flags, Some(ctor), pa).unwrap()));
+        let c: &'static KmemCache =
+            Box::leak(Box::new(KmemCache::new("ctor", CTOR_SIZE, 8, flags, Some(ctor), pa).unwrap()));
         assert!(!c.flags.contains(SlabFlags::POISON), "poison would undo the constructor");
         let calls = CTOR_CALLS.load(Ordering::Relaxed);
         let objs: Vec<NonNull<u8>> = (0..=c.objects_per_slab).map(|_| c.alloc().unwrap()).collect();
-        assert_eq!(CTOR_CALLS.load(Ordering::Relaxed) - calls, c.stats().num_objs, "every object of every slab constructed");
+        assert_eq!(
+            CTOR_CALLS.load(Ordering::Relaxed) - calls,
+            c.stats().num_objs,
+            "every object of every slab constructed"
+        );
         for &p in &objs {
             assert!(bytes(p, CTOR_SIZE).iter().all(|&b| b == 0xc7), "constructed when first handed out");
         }
@@ -393,7 +416,10 @@ fn slabinfo_has_the_linux_header_and_one_line_per_cache_matching_stats() {
         let s = c.stats();
         let num = |i: usize| f[i].parse::<u64>().unwrap_or_else(|_| panic!("field {i} of {line:?}"));
         assert_eq!(f[0], c.name);
-        assert_eq!([num(1), num(2), num(3), num(4), num(5)], [s.active_objs, s.num_objs, c.size as u64, c.objects_per_slab as u64, 1 << c.order]);
+        assert_eq!(
+            [num(1), num(2), num(3), num(4), num(5)],
+            [s.active_objs, s.num_objs, c.size as u64, c.objects_per_slab as u64, 1 << c.order]
+        );
         assert_eq!([f[6], f[7], f[11], f[12]], [":", "tunables", ":", "slabdata"]);
         assert_eq!([num(8), num(9), num(10)], [0, 0, 0]);
         assert_eq!([num(13), num(14), num(15)], [s.active_slabs, s.num_slabs, 0]);
@@ -411,7 +437,11 @@ fn reclaim_account_caches_count_in_slab_reclaimable_others_in_unreclaimable() {
     assert!(r.pages() > 0 && u.pages() > 0);
     assert_eq!(slab_gauges(pa), (u.pages(), r.pages()));
     let mt = |p: NonNull<u8>| crate::phys::buddy::pageblock_mt(&pa.memmap, head_of(pa, p.as_ptr()).pfn().0);
-    assert_eq!(mt(objs_r[0]), crate::phys::buddy::MigrateType::Reclaimable, "reclaimable slabs group in reclaimable pageblocks");
+    assert_eq!(
+        mt(objs_r[0]),
+        crate::phys::buddy::MigrateType::Reclaimable,
+        "reclaimable slabs group in reclaimable pageblocks"
+    );
     assert_eq!(mt(objs_u[0]), crate::phys::buddy::MigrateType::Unmovable);
     objs_r.into_iter().for_each(|p| r.free(p).unwrap());
     r.shrink();

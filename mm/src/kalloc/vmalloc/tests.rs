@@ -77,7 +77,8 @@ fn ioremap_maps_device_ranges_and_vmallocinfo_lists_areas() {
     let (pa, tables, root, tlb) = setup();
     let ks = KernelSpace { pa, tables, root, tlb };
     let v = Vmalloc::new(START, START + (1 << 30));
-    let fb = v.ioremap(&ks, 0xfd00_0100, 3 * PAGE_SIZE, F::WRITABLE | F::NO_EXECUTE | F::WRITE_THROUGH, "fbcon").unwrap();
+    let fb =
+        v.ioremap(&ks, 0xfd00_0100, 3 * PAGE_SIZE, F::WRITABLE | F::NO_EXECUTE | F::WRITE_THROUGH, "fbcon").unwrap();
     assert_eq!(fb & 0xfff, 0x100);
     let m = Mapper::new(pa.phys(), tables, root);
     assert_eq!(m.translate(crate::addr::VirtAddr::new(fb)).unwrap().phys.as_u64(), 0xfd00_0100);
@@ -86,7 +87,10 @@ fn ioremap_maps_device_ranges_and_vmallocinfo_lists_areas() {
     v.render_vmallocinfo(pa, &mut s).unwrap();
     let lines: Vec<&str> = s.lines().collect();
     assert_eq!(lines.len(), 2, "{s}");
-    assert!(lines[0].starts_with("0xffffc90000001000-0xffffc90000006000   20480 fbcon phys=0x00000000fd000000 ioremap"), "{s}");
+    assert!(
+        lines[0].starts_with("0xffffc90000001000-0xffffc90000006000   20480 fbcon phys=0x00000000fd000000 ioremap"),
+        "{s}"
+    );
     assert!(lines[1].ends_with("12288 kernel_stack pages=2 vmalloc N0=2"), "{s}");
     // Freeing an ioremap leaves the device frames alone.
     let free = pa.nr_free_pages();

@@ -97,9 +97,15 @@ fn allocation_respects_range_and_reports_no_memory() {
     m.add(0, 32 * MB).unwrap();
     let a = m.alloc_range_nid(MB, PAGE_SIZE, 0, 16 * MB, NUMA_NO_NODE, false, "dma").unwrap();
     assert!(a + MB <= 16 * MB);
-    assert_eq!(m.alloc_range_nid(64 * MB, PAGE_SIZE, 0, u64::MAX, NUMA_NO_NODE, false, "huge"), Err(MemblockError::NoMemory));
+    assert_eq!(
+        m.alloc_range_nid(64 * MB, PAGE_SIZE, 0, u64::MAX, NUMA_NO_NODE, false, "huge"),
+        Err(MemblockError::NoMemory)
+    );
     // Out-of-range window: nothing there.
-    assert_eq!(m.alloc_range_nid(MB, PAGE_SIZE, 64 * MB, 128 * MB, NUMA_NO_NODE, false, "x"), Err(MemblockError::NoMemory));
+    assert_eq!(
+        m.alloc_range_nid(MB, PAGE_SIZE, 64 * MB, 128 * MB, NUMA_NO_NODE, false, "x"),
+        Err(MemblockError::NoMemory)
+    );
 }
 
 #[test]
@@ -181,9 +187,19 @@ fn dump_matches_linux_format() {
     m.reserve(0, 0x1000, "first page").unwrap();
     let mut s = String::new();
     m.dump(&mut s).unwrap();
-    assert!(s.starts_with("MEMBLOCK configuration:\n memory size = 0x000000000009f000 reserved size = 0x0000000000001000\n"), "{s}");
+    assert!(
+        s.starts_with(
+            "MEMBLOCK configuration:\n memory size = 0x000000000009f000 reserved size = 0x0000000000001000\n"
+        ),
+        "{s}"
+    );
     assert!(s.contains(" memory.cnt  = 0x1\n"), "{s}");
-    assert!(s.contains(" memory[0x0]\t[0x0000000000000000-0x000000000009efff], 0x000000000009f000 bytes on node 0 flags: 0x0\n"), "{s}");
+    assert!(
+        s.contains(
+            " memory[0x0]\t[0x0000000000000000-0x000000000009efff], 0x000000000009f000 bytes on node 0 flags: 0x0\n"
+        ),
+        "{s}"
+    );
     assert!(s.contains(" reserved[0x0]\t[0x0000000000000000-0x0000000000000fff], 0x0000000000001000 bytes flags: 0x0 (first page)\n"), "{s}");
 }
 

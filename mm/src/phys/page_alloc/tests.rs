@@ -67,7 +67,8 @@ fn zones_split_at_16m_and_4g_with_holes() {
     //   RAM:  [0..640K)  [1M ........ 3G)   hole   [4G ..... 5G)
     //   DMA:  [0..16M)   DMA32: [16M..3G)          Normal: [4G..5G)
     let m = machine(&[(0, 640 * 1024), (MB, 3 << 30), (4 << 30, 5 << 30)], &[], None);
-    let (dma, dma32, normal) = (m.pa.zone(0, ZoneType::Dma), m.pa.zone(0, ZoneType::Dma32), m.pa.zone(0, ZoneType::Normal));
+    let (dma, dma32, normal) =
+        (m.pa.zone(0, ZoneType::Dma), m.pa.zone(0, ZoneType::Dma32), m.pa.zone(0, ZoneType::Normal));
     assert_eq!(dma.start_pfn, 0);
     assert_eq!(dma.spanned, 16 * MB / PAGE_SIZE);
     assert_eq!(dma.present, (640 * 1024 + 15 * MB) / PAGE_SIZE);
@@ -199,7 +200,12 @@ fn allocating_until_refused_stops_at_the_watermark_and_frees_back_exactly() {
     }
     // Refused while the zones still hold their min reserves.
     for z in m.pa.zones().filter(|z| z.is_populated()) {
-        assert!(z.free_pages() <= z.watermark(Watermark::Min) + z.lowmem_reserve(ZoneType::Normal) + 1, "{} left {}", z.name(), z.free_pages());
+        assert!(
+            z.free_pages() <= z.watermark(Watermark::Min) + z.lowmem_reserve(ZoneType::Normal) + 1,
+            "{} left {}",
+            z.name(),
+            z.free_pages()
+        );
     }
     // __GFP_HIGH may go below the min mark.
     let extra = m.pa.alloc_pages(Gfp::HIGH | Gfp::NOWARN, 0);
@@ -236,7 +242,12 @@ fn unmovable_allocations_steal_and_claim_a_movable_pageblock() {
 fn numa_allocation_is_node_local_then_falls_back_by_distance() {
     // Three nodes of 16 MiB at 32..80M; distances 0-1: 20, 0-2: 30, 1-2: 20.
     let slit = [10, 20, 30, 20, 10, 20, 30, 20, 10];
-    let topo = Topology::from_srat(&[(0, 0, 32 * MB), (1, 32 * MB, 16 * MB), (2, 48 * MB, 16 * MB)], &[(0, 0)], Some((3, &slit))).unwrap();
+    let topo = Topology::from_srat(
+        &[(0, 0, 32 * MB), (1, 32 * MB, 16 * MB), (2, 48 * MB, 16 * MB)],
+        &[(0, 0)],
+        Some((3, &slit)),
+    )
+    .unwrap();
     let m = machine(&[(0, 64 * MB)], &[], Some(topo));
     assert_eq!(m.pa.nodes.len(), 3);
     assert_eq!(m.pa.nodes[0].zonelist[0], (0, ZoneType::Normal));
@@ -338,7 +349,12 @@ fn proc_views_have_linux_shape_and_agree_with_the_allocator() {
 
     let mut t = String::new();
     crate::procfs::pagetypeinfo::render(&m.pa, &mut t).unwrap();
-    assert!(t.starts_with("Page block order: 9\nPages per block:  512\n\nFree pages count per migrate type at order       0 "), "{t}");
+    assert!(
+        t.starts_with(
+            "Page block order: 9\nPages per block:  512\n\nFree pages count per migrate type at order       0 "
+        ),
+        "{t}"
+    );
     assert!(t.contains("Node    0, zone    DMA32, type      Movable "), "{t}");
     assert!(t.contains("Number of blocks type     Unmovable      Movable  Reclaimable \n"), "{t}");
 }

@@ -74,7 +74,15 @@ fn file(env: &MmEnv<'_>, n: usize) -> (Arc<MemObject>, &'static [u8]) {
     (MemObject::file("/bin/x", data, 1, env.pa), data)
 }
 
-fn map_file(mm: &mut AddressSpace, env: &MmEnv<'_>, obj: &Arc<MemObject>, pages: u64, prot: u32, flags: u32, writable: bool) -> u64 {
+fn map_file(
+    mm: &mut AddressSpace,
+    env: &MmEnv<'_>,
+    obj: &Arc<MemObject>,
+    pages: u64,
+    prot: u32,
+    flags: u32,
+    writable: bool,
+) -> u64 {
     let file = Some(FileMapping { object: obj.clone(), readable: true, writable });
     let a = mm.mmap(env, &MmapRequest { file, ..req(0, pages, prot, flags) }, &lim()).unwrap();
     mm.check_invariants(env);
@@ -305,7 +313,11 @@ fn mprotect_write_and_exec_combinations_set_pte_bits_and_counters() {
     mm.mprotect(&env, a, 2 * P, PROT_EXEC).unwrap();
     assert_eq!(peek(&mut mm, &env, a), Ok(1), "x86 cannot fetch without reading");
     mm.mprotect(&env, a, 2 * P, PROT_WRITE).unwrap();
-    assert_eq!((poke(&mut mm, &env, a + P, 2), peek(&mut mm, &env, a + P)), (Ok(()), Ok(2)), "x86 cannot write without reading");
+    assert_eq!(
+        (poke(&mut mm, &env, a + P, 2), peek(&mut mm, &env, a + P)),
+        (Ok(()), Ok(2)),
+        "x86 cannot write without reading"
+    );
     assert!(bits(&mm).contains(F::NO_EXECUTE | F::USER_ACCESSIBLE));
     assert_eq!((mm.counters.data_vm, mm.counters.exec_vm), (2, 0));
     check(&mm, &env);
@@ -315,7 +327,9 @@ fn mprotect_write_and_exec_combinations_set_pte_bits_and_counters() {
 fn mprotect_rejects_unaligned_addresses_and_unknown_bits_with_einval() {
     let (env, mut mm) = setup();
     let a = map(&mut mm, &env, A, 2, RW, FIXED);
-    let unchanged = |mm: &AddressSpace| spans(mm) == vec![(a, a + 2 * P)] && flags_at(mm, a) & VmFlags::ACCESS == VmFlags::READ | VmFlags::WRITE;
+    let unchanged = |mm: &AddressSpace| {
+        spans(mm) == vec![(a, a + 2 * P)] && flags_at(mm, a) & VmFlags::ACCESS == VmFlags::READ | VmFlags::WRITE
+    };
     // `if (start & ~PAGE_MASK) return -EINVAL;`
     assert_eq!(mm.mprotect(&env, a + 1, P, R), Err(MmError::Invalid));
     // arch_validate_prot: only READ, WRITE, EXEC and SEM.
@@ -349,7 +363,10 @@ fn mprotect_growsdown_extends_the_change_down_to_the_start_of_the_stack_area() {
     mm.mprotect(&env, s + 2 * P, P, R | PROT_GROWSDOWN).unwrap();
     check(&mm, &env);
     assert_eq!(spans(&mm), vec![(s, s + 3 * P), (s + 3 * P, s + 4 * P)]);
-    assert_eq!(flags_at(&mm, s), VmFlags::READ | VmFlags::GROWSDOWN | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC | VmFlags::ACCOUNT);
+    assert_eq!(
+        flags_at(&mm, s),
+        VmFlags::READ | VmFlags::GROWSDOWN | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC | VmFlags::ACCOUNT
+    );
     assert!(flags_at(&mm, s + 3 * P).contains(VmFlags::WRITE | VmFlags::GROWSDOWN));
     assert_eq!(poke(&mut mm, &env, s, 0), Err(ACCERR));
     assert_eq!(poke(&mut mm, &env, s + 3 * P, 1), Ok(()));
@@ -461,7 +478,11 @@ fn mremap_maymove_moves_page_table_entries_not_data() {
     let after: Vec<(u64, u64)> = mm.leaves(&env, to, to + 8 * P).iter().map(|l| (l.va - to, l.phys.as_u64())).collect();
     assert_eq!(after, before, "the same frames at the same offsets");
     let tables_now = mm.page_table_pages(&env);
-    assert_eq!(free as i64 - env.pa.nr_free_pages() as i64, tables_now as i64 - tables as i64, "only page tables were allocated");
+    assert_eq!(
+        free as i64 - env.pa.nr_free_pages() as i64,
+        tables_now as i64 - tables as i64,
+        "only page tables were allocated"
+    );
     for (i, _) in &before {
         let pg = env.pa.page(pfn_at(&mm, &env, to + i)).unwrap();
         assert_eq!((pg.mapcount(), pg.refcount()), (1, 1));
@@ -552,7 +573,9 @@ fn mremap_returns_linux_errno_for_each_invalid_request() {
     let (env, mut mm) = setup();
     let a = map(&mut mm, &env, A, 4, RW, FIXED);
     fill(&mut mm, &env, a, 4);
-    let mut err = |old: u64, old_len: u64, new_len: u64, flags: u32, new: u64| mm.mremap(&env, old, old_len, new_len, flags, new, &lim()).unwrap_err();
+    let mut err = |old: u64, old_len: u64, new_len: u64, flags: u32, new: u64| {
+        mm.mremap(&env, old, old_len, new_len, flags, new, &lim()).unwrap_err()
+    };
     let (mv, fx, du) = (MREMAP_MAYMOVE, MREMAP_FIXED, MREMAP_DONTUNMAP);
     assert_eq!(err(a + 1, P, 2 * P, mv, 0), MmError::Invalid, "unaligned old address");
     assert_eq!(err(a, P, 0, mv, 0), MmError::Invalid, "new_len 0");
@@ -583,7 +606,9 @@ fn mremap_of_a_range_past_task_size_is_efault_or_einval_as_linux() {
     let a = map(&mut mm, &env, A, 2, RW, FIXED);
     let tb = 1u64 << 40;
     let huge = TASK_SIZE; // a + huge is past user space
-    let mut err = |old: u64, old_len: u64, new_len: u64, flags: u32, new: u64| mm.mremap(&env, old, old_len, new_len, flags, new, &lim()).unwrap_err();
+    let mut err = |old: u64, old_len: u64, new_len: u64, flags: u32, new: u64| {
+        mm.mremap(&env, old, old_len, new_len, flags, new, &lim()).unwrap_err()
+    };
     let mv = MREMAP_MAYMOVE;
     assert_eq!(err(B, tb, tb + P, mv, 0), MmError::Fault, "unmapped old address, old range past TASK_SIZE");
     assert_eq!(err(a, huge, huge + P, mv, 0), MmError::Invalid, "new size past TASK_SIZE");
@@ -617,7 +642,11 @@ fn mremap_of_cow_pages_after_fork_keeps_map_and_ref_counts() {
     assert_eq!((counts(&parent, to), counts(&parent, to + P)), ((2, 2), (2, 2)), "moving takes no reference");
     assert_eq!(pfn_at(&parent, &env, to), pfn_at(&child, &env, a));
     poke(&mut child, &env, a, 0xc1).unwrap();
-    assert_eq!((peek(&mut parent, &env, to), peek(&mut child, &env, a)), (Ok(0x10), Ok(0xc1)), "the child's write is its own");
+    assert_eq!(
+        (peek(&mut parent, &env, to), peek(&mut child, &env, a)),
+        (Ok(0x10), Ok(0xc1)),
+        "the child's write is its own"
+    );
     assert_eq!(counts(&parent, to), (1, 1));
     let reuses = env.pa.vmstat.pgreuse.get();
     poke(&mut parent, &env, to, 0xb0).unwrap();
@@ -686,7 +715,10 @@ fn madv_free_keeps_rewritten_data_and_drops_the_rest_at_reclaim() {
     let free = env.pa.nr_free_pages();
     assert_eq!(mm.reclaim_lazyfree(&env), 2);
     check(&mm, &env);
-    assert_eq!((env.pa.nr_free_pages(), env.pa.vmstat.pglazyfreed.get(), env.pa.vmstat.lazyfree_pages.get()), (free + 2, 2, 0));
+    assert_eq!(
+        (env.pa.nr_free_pages(), env.pa.vmstat.pglazyfreed.get(), env.pa.vmstat.lazyfree_pages.get()),
+        (free + 2, 2, 0)
+    );
     let got: Vec<_> = (0..3).map(|i| peek(&mut mm, &env, a + i * P)).collect();
     assert_eq!(got, vec![Ok(0), Ok(0x5e), Ok(0)]);
     // Shared memory and files: EINVAL (madvise_free_single_vma: !vma_is_anonymous).
@@ -760,7 +792,11 @@ fn madv_remove_zeroes_every_mapping_of_the_object_in_the_same_process() {
     mm.madvise(&env, s, P, MADV_REMOVE, &lim()).unwrap();
     check(&mm, &env);
     assert_eq!(env.pa.vmstat.shmem_pages.get(), shmem - 1, "no mapping keeps the page: it is freed");
-    assert_eq!((peek(&mut mm, &env, d), peek(&mut mm, &env, d + P)), (Ok(0), Ok(2)), "the second mapping sees the hole");
+    assert_eq!(
+        (peek(&mut mm, &env, d), peek(&mut mm, &env, d + P)),
+        (Ok(0), Ok(2)),
+        "the second mapping sees the hole"
+    );
     poke(&mut mm, &env, d, 7).unwrap();
     assert_eq!(peek(&mut mm, &env, s), Ok(7), "and both map the new page");
     // The hole punched through the second mapping, at its offset.
@@ -942,7 +978,10 @@ fn mlock_faults_in_every_page_and_marks_it_mlocked() {
     mm.munlock(&env, a, 2 * P).unwrap();
     check(&mm, &env);
     assert_eq!(spans(&mm), vec![(a, a + 2 * P), (a + 2 * P, a + 4 * P)]);
-    assert!(!page_has(&env, pfn_at(&mm, &env, a), PageFlags::MLOCKED) && page_has(&env, pfn_at(&mm, &env, a + 2 * P), PageFlags::MLOCKED));
+    assert!(
+        !page_has(&env, pfn_at(&mm, &env, a), PageFlags::MLOCKED)
+            && page_has(&env, pfn_at(&mm, &env, a + 2 * P), PageFlags::MLOCKED)
+    );
     assert_eq!((env.pa.vmstat.mlocked_pages.get(), mm.counters.locked_vm, vmlck(&mm)), (2, 2, 8));
     // Unaligned address and length are rounded out to pages.
     mm.munlock(&env, a + 2 * P + 100, P).unwrap();
@@ -1227,11 +1266,26 @@ fn mlocked_gauge_follows_the_page_marks_through_random_sequences() {
             let len = (1 + rnd(8)) * P;
             match rnd(9) {
                 0 => drop(mm.mmap(&env, &req(a, len / P, RW, FIXED), &lim())),
-                1 => drop(mm.mmap(&env, &MmapRequest { addr: a, len, prot: RW, flags: MAP_PRIVATE | MAP_FIXED, file: Some(FileMapping { object: file_obj.clone(), readable: true, writable: false }), offset: 0 }, &lim())),
+                1 => drop(mm.mmap(
+                    &env,
+                    &MmapRequest {
+                        addr: a,
+                        len,
+                        prot: RW,
+                        flags: MAP_PRIVATE | MAP_FIXED,
+                        file: Some(FileMapping { object: file_obj.clone(), readable: true, writable: false }),
+                        offset: 0,
+                    },
+                    &lim(),
+                )),
                 2 => drop(mm.munmap(&env, a, len)),
                 3 => drop(mm.mlock(&env, a, len, 0, &lim())),
                 4 => drop(mm.munlock(&env, a, len)),
-                5 => drop(mm.mlockall(&env, [MCL_CURRENT, MCL_CURRENT | MCL_FUTURE, MCL_FUTURE][rnd(3) as usize], &lim())),
+                5 => drop(mm.mlockall(
+                    &env,
+                    [MCL_CURRENT, MCL_CURRENT | MCL_FUTURE, MCL_FUTURE][rnd(3) as usize],
+                    &lim(),
+                )),
                 6 => drop(mm.munlockall(&env)),
                 7 => drop(poke(mm, &env, a, 7)),
                 _ => {
@@ -1260,7 +1314,11 @@ fn mlocked_gauge_follows_the_page_marks_through_random_sequences() {
             for pfn in 0..(64 * MB / P) {
                 let Some(p) = env.pa.page(Pfn(pfn)) else { continue };
                 let want = locked_maps.get(&pfn).copied().unwrap_or(0);
-                assert_eq!(p.has(PageFlags::MLOCKED), want > 0, "round {round} step {step}: pfn {pfn:#x} marked vs {want} locked mappings");
+                assert_eq!(
+                    p.has(PageFlags::MLOCKED),
+                    want > 0,
+                    "round {round} step {step}: pfn {pfn:#x} marked vs {want} locked mappings"
+                );
                 if want > 0 {
                     assert_eq!(p.mlock_count(), want, "round {round} step {step}: pfn {pfn:#x} mlock_count");
                 }
@@ -1317,7 +1375,10 @@ fn shared_pages_stay_locked_while_any_locked_area_maps_them() {
     child.mlock(&env, a + P, P, 0, &lim()).unwrap();
     let parent_pfn = pfn_at(&parent, &env, a + P);
     assert_ne!(pfn_at(&child, &env, a + P), parent_pfn);
-    assert!(page_has(&env, pfn_at(&child, &env, a + P), PageFlags::MLOCKED) && !page_has(&env, parent_pfn, PageFlags::MLOCKED));
+    assert!(
+        page_has(&env, pfn_at(&child, &env, a + P), PageFlags::MLOCKED)
+            && !page_has(&env, parent_pfn, PageFlags::MLOCKED)
+    );
     child.destroy(&env);
     parent.destroy(&env);
 }
@@ -1332,7 +1393,9 @@ fn mlock_of_kernel_addresses_leaves_kernel_pages_alone() {
     let (env, mut mm) = setup();
     let kva = 0xffff_c900_0000_0000;
     let kpfn = env.pa.alloc_pages(crate::phys::gfp::GFP_KERNEL, 0).unwrap();
-    mm.mapper(&env).map_range(kva, kpfn.phys(), P, F::PRESENT | F::WRITABLE, crate::vm::page_table::MapSize::Size4K).unwrap();
+    mm.mapper(&env)
+        .map_range(kva, kpfn.phys(), P, F::PRESENT | F::WRITABLE, crate::vm::page_table::MapSize::Size4K)
+        .unwrap();
     for (addr, len) in [(0xffff_8880_0000_0000, 0), (kva, 0), (kva, P), (0xffff_8880_0000_0000, 1 << 30)] {
         assert_eq!(mm.mlock(&env, addr, len, 0, &lim()).err().unwrap_or(MmError::NoMemory), MmError::NoMemory);
         assert!(!page_has(&env, kpfn, PageFlags::MLOCKED), "mlock({addr:#x}, {len:#x}) marked a kernel page");

@@ -7,9 +7,9 @@
 //! difference from Linux that a test once caught.
 
 use super::*;
+use crate::phys::gfp::Gfp;
 use crate::vm::fault::{FaultError, FaultKind, SegvCode};
 use crate::vm::file::MemObject;
-use crate::phys::gfp::Gfp;
 use crate::vm::mmap::*;
 use crate::vm::overcommit::{OVERCOMMIT_ALWAYS, OVERCOMMIT_GUESS, OVERCOMMIT_NEVER};
 use alloc::boxed::Box;
@@ -43,7 +43,18 @@ fn machine_tlb(mib: u64) -> (MmEnv<'static>, &'static Flushes) {
     let (tables, tlb) = (leak(PaTables(pa)), leak(Flushes::default()));
     let kernel_root = tables.alloc_table().unwrap();
     let zero_page = pa.alloc_pages(Gfp::ZERO, 0).unwrap();
-    (MmEnv { pa, tables, tlb, commit: leak(Overcommit::new()), kernel_root, zero_page, max_map_count: DEFAULT_MAX_MAP_COUNT }, tlb)
+    (
+        MmEnv {
+            pa,
+            tables,
+            tlb,
+            commit: leak(Overcommit::new()),
+            kernel_root,
+            zero_page,
+            max_map_count: DEFAULT_MAX_MAP_COUNT,
+        },
+        tlb,
+    )
 }
 
 pub(super) fn machine(mib: u64) -> MmEnv<'static> {
@@ -80,7 +91,10 @@ fn map(mm: &mut AddressSpace, env: &MmEnv<'_>, addr: u64, pages: u64, prot: u32,
 }
 
 fn file_req(obj: &Arc<MemObject>, pages: u64, prot: u32, flags: u32, writable: bool) -> MmapRequest {
-    MmapRequest { file: Some(FileMapping { object: obj.clone(), readable: true, writable }), ..req(0, pages, prot, flags) }
+    MmapRequest {
+        file: Some(FileMapping { object: obj.clone(), readable: true, writable }),
+        ..req(0, pages, prot, flags)
+    }
 }
 
 /// `n` bytes of file contents, none of them zero.
@@ -165,7 +179,10 @@ fn mmap_returns_linux_errno_for_each_invalid_request() {
     let ro = mm.mmap(&env, &file_req(&obj, 1, PROT_READ, MAP_SHARED, false), &l).unwrap();
     assert!(!mm.vmas.containing(ro).unwrap().flags.intersects(VmFlags::SHARED | VmFlags::MAYWRITE));
     // MAP_SHARED_VALIDATE: `flags & ~flags_mask` -> EOPNOTSUPP; legacy MAP_SHARED ignores the bit.
-    assert_eq!(err(&mut mm, file_req(&obj, 1, PROT_READ, MAP_SHARED_VALIDATE | 0x0800_0000, false), &l), MmError::NotSupported);
+    assert_eq!(
+        err(&mut mm, file_req(&obj, 1, PROT_READ, MAP_SHARED_VALIDATE | 0x0800_0000, false), &l),
+        MmError::NotSupported
+    );
     assert!(mm.mmap(&env, &file_req(&obj, 1, PROT_READ, MAP_SHARED | 0x0800_0000, false), &l).is_ok());
     // may_expand_vm: RLIMIT_AS -> ENOMEM.
     let tight = Rlimits { as_: (mm.counters.total_vm + 8) * P, ..l };
@@ -788,7 +805,11 @@ mod prop {
             for l in mm.leaves(env, v.start, v.end) {
                 let pfn = Pfn::from_phys(l.phys.as_u64());
                 let pg = env.pa.page(pfn).unwrap();
-                prop_assert!(pfn == env.zero_page || (pg.mapcount() >= 1 && pg.refcount() >= pg.mapcount()), "{:#x}", l.va);
+                prop_assert!(
+                    pfn == env.zero_page || (pg.mapcount() >= 1 && pg.refcount() >= pg.mapcount()),
+                    "{:#x}",
+                    l.va
+                );
             }
         }
         prop_assert_eq!(n, model.len(), "areas cover exactly the model's pages");
@@ -894,7 +915,13 @@ mod prop {
                     let first = WIN / P + page;
                     let run = (first..first + pages).take_while(|p| model.contains_key(p)).count() as u64;
                     let expect = if run == pages { Ok(()) } else { Err(MmError::NoMemory) };
-                    prop_assert_eq!(mm.mprotect(env, first * P, pages * P, prot), expect, "mprotect page {} +{}", page, pages);
+                    prop_assert_eq!(
+                        mm.mprotect(env, first * P, pages * P, prot),
+                        expect,
+                        "mprotect page {} +{}",
+                        page,
+                        pages
+                    );
                     for p in first..first + run {
                         model.get_mut(&p).unwrap().0 = prot;
                     }
@@ -918,10 +945,13 @@ mod prop {
                             prop_assert_eq!(got, Ok(addr));
                             (first + new_pages..first + old_pages).for_each(|p| _ = model.remove(&p));
                         }
-                        Some((end, _)) if first + old_pages > end => prop_assert_eq!(got, Err(MmError::Fault), "old range not in one area"),
+                        Some((end, _)) if first + old_pages > end => {
+                            prop_assert_eq!(got, Err(MmError::Fault), "old range not in one area")
+                        }
                         Some((end, _)) => {
                             let prot = model[&first].0;
-                            let room = end == first + old_pages && (end..first + new_pages).all(|p| !model.contains_key(&p));
+                            let room =
+                                end == first + old_pages && (end..first + new_pages).all(|p| !model.contains_key(&p));
                             if room {
                                 prop_assert_eq!(got, Ok(addr), "grow in place");
                                 (end..first + new_pages).for_each(|p| _ = model.insert(p, (prot, false, 0)));
@@ -930,7 +960,10 @@ mod prop {
                             } else {
                                 prop_assert!(got.is_ok(), "move: {:?}", got);
                                 let to = got.unwrap_or(0) / P;
-                                prop_assert!((to..to + new_pages).all(|p| !model.contains_key(&p)), "moved onto a mapping");
+                                prop_assert!(
+                                    (to..to + new_pages).all(|p| !model.contains_key(&p)),
+                                    "moved onto a mapping"
+                                );
                                 for i in 0..old_pages {
                                     let slot = model.remove(&(first + i)).unwrap();
                                     model.insert(to + i, slot);
@@ -1029,7 +1062,14 @@ fn maps_and_smaps_record_by_record_equal_the_whole_file() {
     use crate::procfs::pid::{AreaView, render_area_from};
     let (env, mut mm) = setup();
     for i in 0..5 {
-        let a = map(&mut mm, &env, 0x4000_0000 + i * 8 * P, 2, if i % 2 == 0 { RW } else { crate::vm::mmap::PROT_READ }, PRIV | MAP_FIXED);
+        let a = map(
+            &mut mm,
+            &env,
+            0x4000_0000 + i * 8 * P,
+            2,
+            if i % 2 == 0 { RW } else { crate::vm::mmap::PROT_READ },
+            PRIV | MAP_FIXED,
+        );
         poke(&mut mm, &env, a, 1).ok();
     }
     for view in [AreaView::Maps, AreaView::Smaps] {

@@ -74,7 +74,10 @@ fn map_uses_the_largest_pages_alignment_allows() {
     assert_eq!(tr(&m, 2 * GB + 2 * MB), Some((6 * GB + 2 * MB, true, MapSize::Size4K)));
     assert_eq!(tr(&m, 2 * GB + 2 * MB + 4096), None);
     // Mapping over an existing page fails and changes nothing.
-    assert_eq!(m.map_range(GB + 2 * MB, 0, 4096, RW, MapSize::Size4K), Err(MapError::AlreadyMapped { va: GB + 2 * MB }));
+    assert_eq!(
+        m.map_range(GB + 2 * MB, 0, 4096, RW, MapSize::Size4K),
+        Err(MapError::AlreadyMapped { va: GB + 2 * MB })
+    );
     assert_eq!(tr(&m, GB + 2 * MB), Some((5 * GB + 2 * MB, true, MapSize::Size1G)));
 }
 

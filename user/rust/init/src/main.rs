@@ -26,7 +26,8 @@ fn main(args: &rt::Args) -> i32 {
     println!("init: mmkernel user space, pid {}", syscall::getpid());
     let bindir = args.getenv("BINDIR").unwrap_or("/bin");
     let path = format!("{}/hello\0", bindir);
-    let argv: Vec<*const u8> = [path.as_ptr(), c"from".as_ptr().cast(), c"init".as_ptr().cast(), core::ptr::null()].into();
+    let argv: Vec<*const u8> =
+        [path.as_ptr(), c"from".as_ptr().cast(), c"init".as_ptr().cast(), core::ptr::null()].into();
 
     let child = match syscall::fork() {
         Ok(0) => {

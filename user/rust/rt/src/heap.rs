@@ -175,9 +175,7 @@ impl Heap {
                 prev = next;
                 next = (*next).next;
             }
-            if (!next.is_null() && s + size > next as usize)
-                || (!prev.is_null() && prev as usize + (*prev).size > s)
-            {
+            if (!next.is_null() && s + size > next as usize) || (!prev.is_null() && prev as usize + (*prev).size > s) {
                 panic!("free(): double free or corruption (block {:#x}, {} bytes)", s, size);
             }
             let mut size = size;
@@ -231,11 +229,7 @@ pub fn malloc_aligned(size: usize, align: usize) -> *mut u8 {
         return ptr::null_mut();
     }
     let (size, align) = (size.max(1), align.max(MIN_ALIGN));
-    if size >= MMAP_THRESHOLD {
-        alloc_mmap(size, align)
-    } else {
-        HEAP.with(|h| h.alloc(size, align))
-    }
+    if size >= MMAP_THRESHOLD { alloc_mmap(size, align) } else { HEAP.with(|h| h.alloc(size, align)) }
 }
 
 /// Allocate `size` bytes aligned to 16, like C's malloc.

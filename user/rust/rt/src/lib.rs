@@ -28,7 +28,7 @@ pub mod syscall;
 pub mod test;
 
 pub use errno::Errno;
-pub use start::{AuxEntry, Args, args, getauxval, getenv, initial_brk};
+pub use start::{Args, AuxEntry, args, getauxval, getenv, initial_brk};
 
 /// Register `main` (`fn(&rt::Args) -> i32`) as the program's entry; its
 /// return value becomes the exit status.

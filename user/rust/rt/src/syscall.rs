@@ -213,13 +213,21 @@ pub const ARCH_GET_FS: i32 = 0x1003;
 // ---- wait status decoding (include/uapi/linux/wait.h, glibc's macros) ------
 
 /// The child exited normally (`WIFEXITED`).
-pub fn wifexited(status: i32) -> bool { status & 0x7f == 0 }
+pub fn wifexited(status: i32) -> bool {
+    status & 0x7f == 0
+}
 /// The exit code of a child that exited normally (`WEXITSTATUS`).
-pub fn wexitstatus(status: i32) -> i32 { (status >> 8) & 0xff }
+pub fn wexitstatus(status: i32) -> i32 {
+    (status >> 8) & 0xff
+}
 /// The child was killed by a signal (`WIFSIGNALED`).
-pub fn wifsignaled(status: i32) -> bool { ((status & 0x7f) + 1) as i8 >> 1 > 0 }
+pub fn wifsignaled(status: i32) -> bool {
+    ((status & 0x7f) + 1) as i8 >> 1 > 0
+}
 /// The signal that killed the child (`WTERMSIG`).
-pub fn wtermsig(status: i32) -> i32 { status & 0x7f }
+pub fn wtermsig(status: i32) -> i32 {
+    status & 0x7f
+}
 
 // ---- structures -------------------------------------------------------------
 
@@ -281,7 +289,14 @@ pub struct Utsname {
 
 impl Default for Utsname {
     fn default() -> Self {
-        Utsname { sysname: [0; 65], nodename: [0; 65], release: [0; 65], version: [0; 65], machine: [0; 65], domainname: [0; 65] }
+        Utsname {
+            sysname: [0; 65],
+            nodename: [0; 65],
+            release: [0; 65],
+            version: [0; 65],
+            machine: [0; 65],
+            domainname: [0; 65],
+        }
     }
 }
 

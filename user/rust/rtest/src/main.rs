@@ -24,11 +24,11 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
+use rt::Errno;
 use rt::heap;
 use rt::start::{AT_ENTRY, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM, AT_RANDOM};
 use rt::syscall::{self as sys, Rlimit};
 use rt::test::Suite;
-use rt::Errno;
 
 const PAGE: usize = 4096;
 
@@ -103,11 +103,7 @@ fn covers(ph: &Elf64Phdr, addr: usize) -> bool {
 fn check_args(t: &mut Suite, args: &rt::Args) {
     t.check_msg("argc", args.argc == 3, format_args!("argc = {}, want 3", args.argc));
     let argv0 = args.arg(0).unwrap_or("");
-    t.check_msg(
-        "argv0_is_program",
-        argv0.rsplit('/').next() == Some("rtest"),
-        format_args!("argv[0] = {:?}", argv0),
-    );
+    t.check_msg("argv0_is_program", argv0.rsplit('/').next() == Some("rtest"), format_args!("argv[0] = {:?}", argv0));
     t.check_msg(
         "argv_values",
         args.arg(1) == Some("alpha") && args.arg(2) == Some("beta"),
@@ -339,7 +335,9 @@ fn check_collections(t: &mut Suite) {
 /// Map `pages` fresh private anonymous read-write pages.
 fn map_anon(pages: usize) -> Result<*mut u8, Errno> {
     // SAFETY: no MAP_FIXED: the kernel picks a free range.
-    unsafe { sys::mmap(0, pages * PAGE, sys::PROT_READ | sys::PROT_WRITE, sys::MAP_PRIVATE | sys::MAP_ANONYMOUS, -1, 0) }
+    unsafe {
+        sys::mmap(0, pages * PAGE, sys::PROT_READ | sys::PROT_WRITE, sys::MAP_PRIVATE | sys::MAP_ANONYMOUS, -1, 0)
+    }
 }
 
 /// Run `f` in a forked child (core dumps off) and return its wait status.
@@ -370,11 +368,7 @@ fn check_mm_syscalls(t: &mut Suite) {
 
     let mut vec = [0u8; PAGES];
     let r = sys::mincore(p as usize, PAGES * PAGE, &mut vec);
-    t.check_msg(
-        "mincore_resident",
-        r.is_ok() && vec.iter().all(|&v| v & 1 == 1),
-        format_args!("{:?} {:?}", r, vec),
-    );
+    t.check_msg("mincore_resident", r.is_ok() && vec.iter().all(|&v| v & 1 == 1), format_args!("{:?} {:?}", r, vec));
 
     // SAFETY: the page is only read while it is read-only.
     let r = unsafe { sys::mprotect(p, PAGE, sys::PROT_READ) };
@@ -382,11 +376,7 @@ fn check_mm_syscalls(t: &mut Suite) {
     // SAFETY: back to read-write before anything writes again.
     let r2 = unsafe { sys::mprotect(p, PAGE, sys::PROT_READ | sys::PROT_WRITE) };
     buf[0] = 9;
-    t.check_msg(
-        "mprotect_ro_rw",
-        r.is_ok() && r2.is_ok() && still && buf[0] == 9,
-        format_args!("{:?} {:?}", r, r2),
-    );
+    t.check_msg("mprotect_ro_rw", r.is_ok() && r2.is_ok() && still && buf[0] == 9, format_args!("{:?} {:?}", r, r2));
 
     // SAFETY: the advice zeroes the range; buf is re-read, not cached.
     let r = unsafe { sys::madvise(p.add(PAGE), PAGE, sys::MADV_DONTNEED) };
@@ -434,11 +424,7 @@ fn check_mm_syscalls(t: &mut Suite) {
         ok = b.iter().all(|&x| x == 0x5a);
     }
     let back = sys::brk(cur);
-    t.check_msg(
-        "brk_grow_shrink",
-        ok && back == cur,
-        format_args!("brk {:#x} -> {:#x} -> {:#x}", cur, grown, back),
-    );
+    t.check_msg("brk_grow_shrink", ok && back == cur, format_args!("brk {:#x} -> {:#x} -> {:#x}", cur, grown, back));
 
     // Writing a read-only page kills the writer with SIGSEGV.
     let status = in_child(|| {
@@ -473,7 +459,13 @@ fn check_fork(t: &mut Suite) {
             stack_val[0] = 3;
             core::hint::black_box((&heap_val, &stack_val));
             let ppid_ok = sys::getppid() == parent;
-            sys::exit_group(if saw_old && ppid_ok { 0 } else if saw_old { 2 } else { 1 })
+            sys::exit_group(if saw_old && ppid_ok {
+                0
+            } else if saw_old {
+                2
+            } else {
+                1
+            })
         }
         Ok(child) => {
             *heap_val = 2;
