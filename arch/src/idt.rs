@@ -16,8 +16,8 @@ static IDT: Once<InterruptDescriptorTable> = Once::new();
 
 fn build() -> InterruptDescriptorTable {
     let mut idt = InterruptDescriptorTable::new();
-    // SAFETY (for every set_handler_addr below): the stubs in `trap` are
-    // valid interrupt entry points for exactly the vector they are given.
+    // SAFETY: the stubs in `trap` are valid interrupt entry points for
+    // exactly the vector they are given (every set_handler_addr below).
     unsafe {
         idt.divide_error.set_handler_addr(VirtAddr::new(stub_address(0)));
         idt.debug.set_handler_addr(VirtAddr::new(stub_address(1)));
