@@ -31,9 +31,18 @@ pub fn set_task_stack(start: u64, end: u64) {
     TASK_STACK[1].store(end, Ordering::Relaxed);
 }
 
+/// The boot stack `[start, end)` as set by `set_boot_stack` (zeros before).
+pub fn boot_stack() -> (u64, u64) {
+    (BOOT_STACK[0].load(Ordering::Relaxed), BOOT_STACK[1].load(Ordering::Relaxed))
+}
+
+/// The current task's kernel stack `[start, end)` as set by `set_task_stack`.
+pub fn task_stack() -> (u64, u64) {
+    (TASK_STACK[0].load(Ordering::Relaxed), TASK_STACK[1].load(Ordering::Relaxed))
+}
+
 fn stack_containing(addr: u64) -> Option<(u64, u64)> {
-    let load = |r: &[AtomicU64; 2]| (r[0].load(Ordering::Relaxed), r[1].load(Ordering::Relaxed));
-    let mut ranges = [load(&TASK_STACK), load(&BOOT_STACK), (0, 0), (0, 0), (0, 0)];
+    let mut ranges = [task_stack(), boot_stack(), (0, 0), (0, 0), (0, 0)];
     for (i, ist) in [gdt::IST_DOUBLE_FAULT, gdt::IST_NMI, gdt::IST_MACHINE_CHECK].into_iter().enumerate() {
         ranges[2 + i] = gdt::ist_stack_range(ist);
     }

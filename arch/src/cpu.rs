@@ -54,6 +54,37 @@ pub fn features() -> Features {
     }
 }
 
+/// The feature word Linux gives user space as AT_HWCAP on x86_64 (CPUID
+/// leaf 1, EDX).
+pub fn hwcap() -> u64 {
+    cpuid(1, 0).3 as u64
+}
+
+/// The address of the last page fault (CR2).
+pub fn fault_address() -> u64 {
+    x86_64::registers::control::Cr2::read_raw()
+}
+
+/// The FS segment base of this CPU (user space's thread pointer).
+pub fn fs_base() -> u64 {
+    x86_64::registers::model_specific::FsBase::read().as_u64()
+}
+
+/// Set the FS segment base (user space's thread pointer). Any value is
+/// accepted: a non-canonical one is truncated by `VirtAddr::new_truncate`
+/// so the WRMSR cannot #GP; callers validate what user space asked for.
+pub fn set_fs_base(base: u64) {
+    x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::new_truncate(base));
+}
+
+/// System control port B (0x61): why an NMI came (bit 7 memory parity,
+/// bit 6 I/O channel check).
+pub fn nmi_reason() -> u8 {
+    // SAFETY: port 0x61 is readable on every PC and reading has no side
+    // effect.
+    unsafe { x86_64::instructions::port::Port::<u8>::new(0x61).read() }
+}
+
 /// The CPU's brand string (CPUID 0x80000002..4), or "unknown".
 pub fn brand(buf: &mut [u8; 48]) -> &str {
     let (max_ext, ..) = cpuid(0x8000_0000, 0);

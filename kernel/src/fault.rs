@@ -13,8 +13,6 @@
 //! picks a victim and the fault is retried; if the victim is the faulting
 //! process, it dies with SIGKILL.
 
-use x86_64::registers::control::Cr2;
-
 use arch::trap::TrapFrame;
 use mm::vm::address_space::TASK_SIZE;
 use mm::vm::fault::{FaultError, FaultKind};
@@ -47,7 +45,7 @@ pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> 
 
 /// Vector 14.
 pub fn page_fault(frame: &mut TrapFrame) {
-    let addr = Cr2::read_raw();
+    let addr = arch::cpu::fault_address();
     let kind = FaultKind::from_error_code(frame.error_code);
     let reserved_bit = frame.error_code & 8 != 0;
     if frame.is_user() {
@@ -70,5 +68,5 @@ pub fn page_fault(frame: &mut TrapFrame) {
             return;
         }
     }
-    crate::traps::oops(frame);
+    crate::panic::oops(frame);
 }

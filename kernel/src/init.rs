@@ -46,6 +46,7 @@ pub fn init_with_early_hook(boot_info: &'static mut BootInfo, early: fn()) {
     crate::mem::heap::init_bootstrap();
     let has_serial = serial::init();
     let snap = snapshot(boot_info);
+    let rsdp = boot_info.rsdp_addr.into_option();
     if let Some(fb) = boot_info.framebuffer.take() {
         let info = fb.info();
         fbcon::init(fb.into_buffer(), info);
@@ -67,7 +68,6 @@ pub fn init_with_early_hook(boot_info: &'static mut BootInfo, early: fn()) {
     idt::init();
     arch::pic::remap_and_mask();
     crate::traps::install();
-    crate::traps::set_boot_stack_bottom(boot_info.kernel_stack_bottom);
     arch::backtrace::set_boot_stack(
         boot_info.kernel_stack_bottom,
         boot_info.kernel_stack_bottom + boot_info.kernel_stack_len,
@@ -101,7 +101,8 @@ pub fn init_with_early_hook(boot_info: &'static mut BootInfo, early: fn()) {
     });
     let _ = table.print(&mut logger::LineLogger::new(log::Level::Info));
 
-    crate::mem::boot::init(table, &snap);
+    let acpi = crate::platform::discover_acpi(rsdp);
+    crate::mem::boot::init(table, &snap, acpi);
     crate::mem::slab::init();
     early();
     crate::mem::heap::switch_to_kmalloc();
@@ -137,7 +138,6 @@ fn snapshot(bi: &BootInfo) -> crate::mem::boot::BootSnapshot {
         stack_len: bi.kernel_stack_len,
         framebuffer_va: fb.map(|f| f.buffer().as_ptr() as u64),
         framebuffer_len: fb.map(|f| f.info().byte_len as u64).unwrap_or(0),
-        rsdp: bi.rsdp_addr.into_option(),
     }
 }
 
@@ -175,7 +175,7 @@ fn start_processes() {
         }
         Err(e) => log::error!("APIC: cannot map the local APIC: {:?}; no preemption", e),
     }
-    crate::input::init();
+    crate::platform::input::init();
     crate::mem::enable_reclaim();
 }
 

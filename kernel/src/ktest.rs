@@ -17,8 +17,7 @@
 use arch::qemu::{self, ExitCode};
 use arch::{kprintln, recover};
 
-use crate::panic::{LAST_MESSAGE, RECOVERED_FROM_PANIC};
-use crate::traps::RECOVERED_FROM_TRAP;
+use crate::panic::{LAST_MESSAGE, RECOVERED_FROM_PANIC, RECOVERED_FROM_TRAP};
 
 struct NamedCase<'a> {
     name: &'a str,

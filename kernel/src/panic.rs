@@ -1,15 +1,20 @@
-//! The panic handler: Linux's "Kernel panic - not syncing" with location and
-//! a frame-pointer backtrace, then recovery into an active test `catch`, an
-//! exit from QEMU for test kernels, or a halt.
+//! The panic handler: Linux's "Kernel panic - not syncing" with location
+//! and a frame-pointer backtrace, then recovery into an active test
+//! `catch`, an exit from QEMU for test kernels, or a halt. And the oops:
+//! a fatal kernel exception reported in Linux's layout before the same
+//! recovery or panic.
 
 use core::fmt::Write;
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use arch::trap::{TrapFrame, exception_name};
 use arch::{backtrace, fbcon, logger, recover};
 
 /// Value a recovered `catch` returns after a panic.
 pub const RECOVERED_FROM_PANIC: u64 = 1;
+/// Value a recovered `catch` returns after a fatal trap (an oops).
+pub const RECOVERED_FROM_TRAP: u64 = 2;
 
 static EXIT_QEMU_ON_PANIC: AtomicBool = AtomicBool::new(false);
 static IN_PANIC: AtomicBool = AtomicBool::new(false);
@@ -70,4 +75,51 @@ fn panic(info: &PanicInfo) -> ! {
         arch::qemu::exit(arch::qemu::ExitCode::Failed);
     }
     arch::halt_forever()
+}
+
+/// Describe a page-fault error code (Intel SDM Vol. 3A, 4.7).
+pub fn describe_pf_error(code: u64) -> (&'static str, &'static str, &'static str, &'static str) {
+    let who = if code & 4 != 0 { "user" } else { "supervisor" };
+    let access = if code & 16 != 0 {
+        "instruction fetch"
+    } else if code & 2 != 0 {
+        "write access"
+    } else {
+        "read access"
+    };
+    let mode = if code & 4 != 0 { "user" } else { "kernel" };
+    let cause = if code & 1 != 0 {
+        if code & 8 != 0 { "reserved bit violation" } else { "permissions violation" }
+    } else {
+        "not-present page"
+    };
+    (who, access, mode, cause)
+}
+
+/// Report a fatal kernel exception, then recover into an active test
+/// `catch` or panic.
+pub fn oops(frame: &mut TrapFrame) {
+    crate::panic::quiesce_consoles();
+    let mut w = arch::logger::ConsoleWriter;
+    if frame.vector == 14 {
+        let cr2 = arch::cpu::fault_address();
+        let (who, access, mode, cause) = describe_pf_error(frame.error_code);
+        let _ = writeln!(w, "BUG: unable to handle page fault for address: {cr2:016x}");
+        let _ = writeln!(w, "#PF: {who} {access} in {mode} mode");
+        let _ = writeln!(w, "#PF: error_code({:#06x}) - {cause}", frame.error_code);
+    } else {
+        let _ = writeln!(
+            w,
+            "traps: {} (vector {}) in kernel mode, error_code {:#x}",
+            exception_name(frame.vector),
+            frame.vector,
+            frame.error_code
+        );
+    }
+    let _ = writeln!(w, "Oops: {:04x} [#1]", frame.error_code);
+    let _ = frame.dump(&mut w);
+    let _ = writeln!(w, " [<{:016x}>] (faulting instruction)", frame.rip);
+    let _ = backtrace::print_from(&mut w, frame.rbp);
+    recover::recover(RECOVERED_FROM_TRAP);
+    panic!("fatal exception {} ({}) at {:#x}", frame.vector, exception_name(frame.vector), frame.rip);
 }

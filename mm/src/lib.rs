@@ -13,6 +13,7 @@
 //! vm/      address spaces: page_table tlb vma address_space, the memory
 //!          system calls (mmap munmap brk mremap mprotect madvise mlock
 //!          mincore), fault fork file overcommit
+//! shrinker.rs the registry reclaim walks (page cache, lazy-free, slabs)
 //! procfs/  the /proc renderers; frame_map, the picture of physical memory
 //! ```
 
@@ -30,6 +31,9 @@ pub mod sync;
 pub mod kalloc;
 pub mod phys;
 pub mod vm;
+
+// Giving memory back: the caches that reclaim may shrink.
+pub mod shrinker;
 
 // Views: the /proc and /sys renderers and the picture of physical memory.
 pub mod frame_map;

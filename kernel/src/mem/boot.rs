@@ -44,19 +44,12 @@ pub struct BootSnapshot {
     pub stack_len: u64,
     pub framebuffer_va: Option<u64>,
     pub framebuffer_len: u64,
-    pub rsdp: Option<u64>,
-}
-
-/// The bootloader's page-table root.
-fn boot_cr3() -> PhysAddr {
-    let (frame, _) = x86_64::registers::control::Cr3::read();
-    frame.start_address()
 }
 
 /// Reserve the physical pages backing `[va, va + len)` in the current
 /// (bootloader's) page tables, coalescing contiguous runs.
 fn reserve_virt(mb: &mut Memblock, win: &LinearWindow, va: u64, len: u64, name: &'static str) -> u64 {
-    let root = boot_cr3();
+    let root = PhysAddr::new(arch::mmu::current_root());
     let mut run: Option<(u64, u64)> = None;
     let mut total = 0;
     let flush = |mb: &mut Memblock, run: Option<(u64, u64)>| {
@@ -153,7 +146,9 @@ fn setup_memblock(
     reserve_virt(mb, win, snap.boot_info_va, PAGE_SIZE, "boot info");
     reserve_virt(mb, win, snap.memory_regions_va, snap.memory_regions_len, "boot info");
     let mut tables = alloc::vec::Vec::new();
-    page_table::for_each_table(win, boot_cr3(), 0..512, &mut |pa, _| tables.push(pa.as_u64()));
+    page_table::for_each_table(win, PhysAddr::new(arch::mmu::current_root()), 0..512, &mut |pa, _| {
+        tables.push(pa.as_u64())
+    });
     tables.sort_unstable();
     for pa in &tables {
         reserve(mb, *pa, PAGE_SIZE, "bootloader page tables");
@@ -230,38 +225,18 @@ fn print_zone_ranges(pa: &PageAllocator, mb: &Memblock) {
     }
 }
 
-/// What the ACPI tables said at boot (for the interrupt set-up).
-static ACPI: spin::Once<arch::acpi::AcpiInfo> = spin::Once::new();
-
-/// The ACPI information found at boot, if the firmware had tables.
-pub fn acpi_info() -> Option<&'static arch::acpi::AcpiInfo> {
-    ACPI.get()
-}
-
-/// Bring up physical memory management. Returns the page allocator.
-pub fn init(e820: &E820Table, snap: &BootSnapshot) -> &'static PageAllocator {
+/// Bring up physical memory management from the firmware's memory map and
+/// ACPI facts (`platform::discover_acpi`, for the tables' reservations and
+/// the NUMA topology). Returns the page allocator.
+pub fn init(e820: &E820Table, snap: &BootSnapshot, acpi: Option<&arch::acpi::AcpiInfo>) -> &'static PageAllocator {
     super::install_irq_hooks();
     let phys_end = e820.entries().iter().map(|e| e.end).max().unwrap_or(0).max(4 << 30);
     let win: &'static LinearWindow =
         super::DIRECT_MAP.call_once(|| LinearWindow { offset: PAGE_OFFSET, start: 0, end: phys_end });
 
-    let acpi = snap.rsdp.and_then(|rsdp| match arch::acpi::discover(rsdp, PAGE_OFFSET) {
-        Ok(a) => Some(a),
-        Err(e) => {
-            warn!("ACPI: cannot read the tables: {:?}", e);
-            None
-        }
-    });
-    if let Some(a) = &acpi {
-        let _ = a.print(&mut LineLogger::new(Level::Info));
-    }
-    if let Some(a) = &acpi {
-        ACPI.call_once(|| a.clone());
-    }
-
     let mut mb = super::memblock();
-    setup_memblock(&mut mb, win, e820, snap, acpi.as_ref());
-    let topo = setup_numa(&mut mb, acpi.as_ref());
+    setup_memblock(&mut mb, win, e820, snap, acpi);
+    let topo = setup_numa(&mut mb, acpi);
 
     let pa = match PageAllocator::new(&mut mb, topo, win) {
         Ok(pa) => pa,

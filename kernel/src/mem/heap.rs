@@ -100,30 +100,6 @@ unsafe impl GlobalAlloc for KernelAllocator {
     }
 }
 
-/// The allocation failure report: size, alignment and the process that
-/// asked, before anything else, then the panic (whose backtrace names the
-/// caller). Locks are only tried: the failing code may hold them.
-#[alloc_error_handler]
-fn alloc_error(layout: Layout) -> ! {
-    let task = crate::proc::sched::try_current();
-    let inner = task.as_ref().and_then(|t| t.inner.try_lock());
-    let comm = inner.as_ref().map_or("?", |i| i.name.as_str());
-    log::error!(
-        "heap: allocation of {} bytes (align {}) failed in {}[{}]; largest kmalloc is {} bytes",
-        layout.size(),
-        layout.align(),
-        comm,
-        task.as_ref().map_or(0, |t| t.pid),
-        mm::kalloc::kmalloc::KMALLOC_MAX_SIZE
-    );
-    drop(inner);
-    panic!(
-        "heap: out of memory: {} bytes (align {}) for an allocation that cannot fail",
-        layout.size(),
-        layout.align()
-    );
-}
-
 #[global_allocator]
 static ALLOCATOR: KernelAllocator = KernelAllocator;
 

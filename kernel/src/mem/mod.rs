@@ -17,6 +17,7 @@ use spin::{Mutex, MutexGuard, Once};
 use mm::phys::LinearWindow;
 use mm::phys::memblock::Memblock;
 use mm::phys::page_alloc::PageAllocator;
+use mm::shrinker::ShrinkerRegistry;
 
 static DIRECT_MAP: Once<LinearWindow> = Once::new();
 static MEMBLOCK: Mutex<Memblock> = Mutex::new(Memblock::new());
@@ -83,27 +84,24 @@ pub fn force_unlock_after_recovery() {
     }
 }
 
+/// The caches reclaim may shrink. The layers above `mem` that keep
+/// freeable memory register here (the slab caches in `slab::init`, the
+/// page cache in `vfs::initrd`, lazily freed pages in `proc`), so reclaim
+/// never has to know about files or tasks.
+pub fn shrinkers() -> &'static ShrinkerRegistry {
+    static SHRINKERS: ShrinkerRegistry = ShrinkerRegistry::new();
+    &SHRINKERS
+}
+
 /// Free what can be freed without losing data: clean page-cache pages no
 /// one maps, lazily freed (MADV_FREE) pages not written since, empty slabs
 /// (`echo 3 > /proc/sys/vm/drop_caches`, and the allocator's direct
 /// reclaim). Returns pages freed.
 pub fn drop_caches() -> u64 {
-    // This runs inside allocations that failed (direct reclaim): it must not
-    // allocate, so everything is visited in place.
+    // This runs inside allocations that failed (direct reclaim): the
+    // shrinkers do not allocate, and the walk only tries the registry lock.
     let before = page_alloc().nr_free_pages();
-    crate::vfs::initrd::for_each_object(&mut |o| {
-        o.shrink();
-    });
-    if let Some(env) = user::try_env() {
-        crate::proc::for_each_task(&mut |t| {
-            let Some(inner) = t.inner.try_lock() else { return };
-            let Some(mm) = inner.mm.as_ref() else { return };
-            if let Some(mut s) = mm.space.try_lock() {
-                s.reclaim_lazyfree(&env);
-            }
-        });
-    }
-    slab::registry().shrink_all();
+    shrinkers().shrink_all(u64::MAX);
     page_alloc().nr_free_pages().saturating_sub(before)
 }
 
@@ -112,7 +110,8 @@ fn reclaim(_order: u32) -> u64 {
     drop_caches()
 }
 
-/// Install the reclaim hook (after the process and file layers exist).
+/// Install the reclaim hook (after the process and file layers registered
+/// their shrinkers).
 pub fn enable_reclaim() {
     page_alloc().set_reclaim_hook(reclaim);
     page_alloc().set_clock(arch::time::uptime_ns);

@@ -7,6 +7,7 @@ use spin::Once;
 
 use mm::kalloc::kmalloc::Kmalloc;
 use mm::kalloc::slab::{CacheRegistry, SLAB_DEBUG, SlabFlags};
+use mm::shrinker::Shrinker;
 
 static REGISTRY: CacheRegistry = CacheRegistry::new();
 static KMALLOC: Once<Kmalloc> = Once::new();
@@ -21,8 +22,27 @@ pub fn kmalloc() -> Option<&'static Kmalloc> {
     KMALLOC.get()
 }
 
+/// Empty slabs of every cache go back to the page allocator.
+struct SlabShrinker;
+
+impl Shrinker for SlabShrinker {
+    fn name(&self) -> &'static str {
+        "slab"
+    }
+
+    fn count(&self) -> u64 {
+        let v = &super::page_alloc().vmstat;
+        v.slab_reclaimable.get() + v.slab_unreclaimable.get()
+    }
+
+    fn scan(&self, _nr_to_scan: u64) -> u64 {
+        REGISTRY.shrink_all()
+    }
+}
+
 /// Create the kmalloc caches.
 pub fn init() {
+    super::shrinkers().register(&SlabShrinker);
     let pa = super::page_alloc();
     let debug = if crate::cmdline::get().has("slub_debug") { SLAB_DEBUG } else { SlabFlags::empty() };
     let k = KMALLOC.call_once(|| match Kmalloc::new(pa, &REGISTRY, debug) {

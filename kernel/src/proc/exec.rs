@@ -100,11 +100,6 @@ fn random_bytes() -> [u8; 16] {
     out
 }
 
-fn hwcap() -> u64 {
-    // CPUID leaf 1 exists on every x86_64 CPU.
-    core::arch::x86_64::__cpuid(1).edx as u64
-}
-
 /// Load `path` into a new address space with its stack.
 pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     path: &str,
@@ -168,7 +163,7 @@ pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         (AT_EUID, creds.euid as u64),
         (AT_GID, creds.gid as u64),
         (AT_EGID, creds.egid as u64),
-        (AT_HWCAP, hwcap()),
+        (AT_HWCAP, arch::cpu::hwcap()),
         (AT_CLKTCK, sched::HZ),
         (AT_SECURE, 0),
     ];
@@ -406,7 +401,7 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     };
     me.set_root(root);
     me.set_fs_base(0);
-    x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::zero());
+    arch::cpu::set_fs_base(0);
     // SAFETY: the new tables map the kernel half like every other root.
     unsafe { arch::mmu::load_root(root) };
     drop(old);

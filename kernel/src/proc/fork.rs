@@ -95,7 +95,7 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
     // The child starts with the parent's FPU registers as they are now.
     let mut fpu = FpuState::clean();
     fpu.save();
-    let fs_base = extras.tls.unwrap_or_else(|| x86_64::registers::model_specific::FsBase::read().as_u64());
+    let fs_base = extras.tls.unwrap_or_else(arch::cpu::fs_base);
     if let Some(addr) = extras.parent_settid {
         // Linux ignores a bad address here too (put_user's result is not
         // checked); uaccess never lets it reach kernel memory.

@@ -385,11 +385,36 @@ pub fn all_tasks() -> Vec<Arc<Task>> {
     TASKS.lock().values().cloned().collect()
 }
 
-/// Call `f` on every task with the table locked, allocating nothing (for
-/// reclaim). `f` must not take the table's lock or sleep.
-pub fn for_each_task(f: &mut dyn FnMut(&Arc<Task>)) {
-    for t in TASKS.lock().values() {
-        f(t);
+/// Lazily freed (MADV_FREE) anonymous pages that were not written since:
+/// reclaim takes them from every process.
+struct LazyFreeShrinker;
+
+impl mm::shrinker::Shrinker for LazyFreeShrinker {
+    fn name(&self) -> &'static str {
+        "lazyfree"
+    }
+
+    fn count(&self) -> u64 {
+        crate::mem::page_alloc().vmstat.lazyfree_pages.get()
+    }
+
+    /// Visits the tasks in place, allocating nothing, and skips what is
+    /// locked: the allocation that started reclaim may hold those locks.
+    fn scan(&self, nr_to_scan: u64) -> u64 {
+        let Some(env) = crate::mem::user::try_env() else { return 0 };
+        let Some(tasks) = TASKS.try_lock() else { return 0 };
+        let mut freed = 0;
+        for t in tasks.values() {
+            if freed >= nr_to_scan {
+                break;
+            }
+            let Some(inner) = t.inner.try_lock() else { continue };
+            let Some(mm) = inner.mm.as_ref() else { continue };
+            if let Some(mut s) = mm.space.try_lock() {
+                freed += s.reclaim_lazyfree(&env);
+            }
+        }
+        freed
     }
 }
 
@@ -491,4 +516,5 @@ pub fn init_idle() {
     insert(t.clone());
     sched::init(t);
     arch::context::set_start_hook(fork::schedule_tail);
+    crate::mem::shrinkers().register(&LazyFreeShrinker);
 }

@@ -20,7 +20,6 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use x86_64::instructions::interrupts;
-use x86_64::registers::model_specific::FsBase;
 
 use mm::sync::IrqLock;
 
@@ -162,13 +161,12 @@ unsafe fn switch_to(prev: &Task, next: &Task) {
     // SAFETY: interrupts are off, so nothing else touches either context.
     let (pc, nc) = unsafe { (&mut *prev.ctx(), &mut *next.ctx()) };
     pc.fpu.save();
-    pc.fs_base = FsBase::read().as_u64();
+    pc.fs_base = arch::cpu::fs_base();
     nc.fpu.restore();
-    FsBase::write(x86_64::VirtAddr::new(nc.fs_base));
+    arch::cpu::set_fs_base(nc.fs_base);
     if next.kstack.1 != 0 {
         arch::percpu::set_kernel_stack(next.kstack.1);
         arch::backtrace::set_task_stack(next.kstack.0, next.kstack.1);
-        crate::traps::set_task_stack_bottom(next.kstack.0);
     }
     arch::percpu::set_current(next as *const Task as u64);
     let root = if nc.cr3 != 0 { nc.cr3 } else { crate::mem::kvm::kernel_root().as_u64() };
@@ -235,10 +233,10 @@ pub fn cond_resched() {
     }
 }
 
-/// The timer interrupt: count the tick, wake sleepers whose time came,
-/// charge the tick, and preempt user mode.
-pub fn timer_tick(frame: &mut TrapFrame) {
-    arch::apic::eoi();
+/// The scheduler's part of the timer interrupt (`traps::timer` calls it
+/// first): count the tick, wake sleepers whose time came and charge the
+/// tick to the running task. Returns the tick count.
+pub fn scheduler_tick(frame: &TrapFrame) -> u64 {
     let now = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
     let due: Vec<Pid> = {
         let mut s = SCHED.lock();
@@ -265,8 +263,13 @@ pub fn timer_tick(frame: &mut TrapFrame) {
     for pid in due {
         wake(pid);
     }
-    crate::mempic::tick();
-    crate::input::tick(now);
+    now
+}
+
+/// The end of the timer interrupt: a task interrupted in user mode gives
+/// the CPU away now (and takes its signals on the way back); one in the
+/// kernel is only marked, for its next `cond_resched`.
+pub fn preempt_tick(frame: &mut TrapFrame) {
     if frame.is_user() {
         schedule();
         super::signal::check_pending(frame);

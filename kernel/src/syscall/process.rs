@@ -4,7 +4,6 @@
 //! sched_yield.
 
 use arch::trap::TrapFrame;
-use x86_64::registers::model_specific::FsBase;
 
 use super::SysResult;
 use crate::errno::*;
@@ -246,11 +245,11 @@ pub fn arch_prctl(code: u32, addr: u64) -> SysResult {
                 return Err(EPERM);
             }
             current().set_fs_base(addr);
-            FsBase::write(x86_64::VirtAddr::new(addr));
+            arch::cpu::set_fs_base(addr);
             Ok(0)
         }
         ARCH_GET_FS => {
-            write_user(addr, &FsBase::read().as_u64())?;
+            write_user(addr, &arch::cpu::fs_base())?;
             Ok(0)
         }
         ARCH_SET_GS | ARCH_GET_GS => Err(EINVAL),

@@ -1,6 +1,6 @@
 //! The console, `/dev/console` and `/dev/tty`: writes go to the kernel's
 //! consoles (serial and framebuffer); input comes from the PS/2 keyboard
-//! and COM1 (`crate::input`, by interrupt) through the line discipline in
+//! and COM1 (`platform::input`, by interrupt) through the line discipline in
 //! `tty.rs`, which also holds the termios that TCGETS / TCSETS read and
 //! change.
 //!
@@ -100,7 +100,7 @@ fn adopt_caller_group() {
 
 /// A bound for one sleep when nothing interrupts on input: poll each tick.
 fn poll_deadline() -> Option<u64> {
-    (!crate::input::is_interrupt_driven()).then(|| crate::proc::sched::ticks() + 1)
+    (!crate::platform::input::is_interrupt_driven()).then(|| crate::proc::sched::ticks() + 1)
 }
 
 fn read_canonical(buf: &mut [u8]) -> Result<usize, Errno> {
@@ -108,7 +108,7 @@ fn read_canonical(buf: &mut [u8]) -> Result<usize, Errno> {
         // Some(Some(n)): a line (or end of file); Some(None): someone
         // switched the terminal to raw mode meanwhile.
         let got = READERS.wait_until(poll_deadline(), || {
-            crate::input::poll();
+            crate::platform::input::poll();
             let mut tty = TTY.lock();
             if !tty.termios.is_canonical() {
                 return Some(None);
@@ -133,7 +133,7 @@ fn read_raw(buf: &mut [u8]) -> Result<usize, Errno> {
     let timer = vtime * crate::proc::sched::HZ / 10;
     let ready = |n: usize| {
         move || {
-            crate::input::poll();
+            crate::platform::input::poll();
             (TTY.lock().raw_len() >= n).then_some(())
         }
     };
@@ -143,7 +143,7 @@ fn read_raw(buf: &mut [u8]) -> Result<usize, Errno> {
             let deadline = crate::proc::sched::ticks() + timer;
             READERS.wait_until(Some(deadline), ready(1))?;
         }
-        crate::input::poll();
+        crate::platform::input::poll();
         return Ok(TTY.lock().read_raw(buf));
     }
     loop {
@@ -205,7 +205,7 @@ impl Inode for Console {
             return Ok(0);
         }
         adopt_caller_group();
-        crate::input::poll();
+        crate::platform::input::poll();
         let mut tty = TTY.lock();
         let got = if tty.termios.is_canonical() {
             tty.read_canonical(buf)

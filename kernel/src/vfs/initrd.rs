@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 use spin::Once;
 
 use formats::cpio;
+use mm::shrinker::Shrinker;
 use mm::vm::file::MemObject;
 
 use super::{Inode, MemDir, S_IFDIR, S_IFMT, S_IFREG, Stat};
@@ -52,10 +53,27 @@ impl Inode for InitrdFile {
     }
 }
 
-/// Every file's page cache (for drop_caches).
-pub fn for_each_object(f: &mut dyn FnMut(&Arc<MemObject>)) {
-    for file in FILES.get().into_iter().flatten() {
-        f(&file.object);
+/// The page cache of the initrd's files: clean pages no one maps.
+struct PageCacheShrinker;
+
+impl Shrinker for PageCacheShrinker {
+    fn name(&self) -> &'static str {
+        "page cache"
+    }
+
+    fn count(&self) -> u64 {
+        crate::mem::page_alloc().vmstat.file_pages.get()
+    }
+
+    fn scan(&self, nr_to_scan: u64) -> u64 {
+        let mut freed = 0;
+        for file in FILES.get().into_iter().flatten() {
+            if freed >= nr_to_scan {
+                break;
+            }
+            freed += file.object.shrink();
+        }
+        freed
     }
 }
 
@@ -118,6 +136,7 @@ pub fn build_tree() -> MemDir {
         }
     }
     FILES.call_once(|| files);
+    crate::mem::shrinkers().register(&PageCacheShrinker);
     let mut root = freeze(top, &mut next_ino);
     root.ino = 1;
     root

@@ -435,8 +435,10 @@ impl Inode for MemDir {
 
 static ROOT: Once<Arc<dyn Inode>> = Once::new();
 
-/// Build the tree: the initrd plus /dev (and /proc once registered).
+/// Build the tree: the initrd plus /dev (and /proc once registered), and
+/// take the console's input.
 pub fn init(extra: Vec<(String, Arc<dyn Inode>)>) {
+    crate::platform::input::set_sink(console::push_input);
     ROOT.call_once(|| {
         let mut root = initrd::build_tree();
         root.entries.insert("dev".to_string(), dev::dev_dir());

@@ -1,6 +1,7 @@
 //! Console input devices: the PS/2 keyboard (ISA IRQ1) and COM1's
 //! receiver (ISA IRQ4), routed through the I/O APIC; their bytes go to
-//! the console's line discipline (`vfs::console::push_input`).
+//! the sink the console registered (`set_sink`: the line discipline's
+//! `vfs::console::push_input`, so this layer does not know about files).
 //!
 //! ```text
 //!   8042 --IRQ1--> I/O APIC --vector 0x41--> keyboard_irq -> ps2::Keyboard -> push_input
@@ -19,6 +20,7 @@ use arch::ioapic::{self, LineMode};
 use arch::trap::TrapFrame;
 use log::info;
 use mm::sync::IrqLock;
+use spin::Once;
 
 const IRQ_KEYBOARD: u8 = 1;
 const IRQ_COM1: u8 = 4;
@@ -29,6 +31,15 @@ static KEYBOARD: IrqLock<arch::ps2::Keyboard> = IrqLock::new(arch::ps2::Keyboard
 static HAS_KEYBOARD: AtomicBool = AtomicBool::new(false);
 /// Both present devices deliver interrupts (no need to poll per tick).
 static INTERRUPT_DRIVEN: AtomicBool = AtomicBool::new(false);
+
+/// Where input bytes go (the console registers at boot); bytes that
+/// arrive before are dropped.
+static SINK: Once<fn(&[u8])> = Once::new();
+
+/// Send every input byte to `sink` (once, at boot).
+pub fn set_sink(sink: fn(&[u8])) {
+    SINK.call_once(|| sink);
+}
 
 /// Whether input arrives by interrupt; otherwise readers poll each tick.
 pub fn is_interrupt_driven() -> bool {
@@ -54,7 +65,9 @@ pub fn poll() {
         buf[n] = b;
         n += 1;
     }
-    crate::vfs::console::push_input(&buf[..n]);
+    if let Some(sink) = SINK.get() {
+        sink(&buf[..n]);
+    }
 }
 
 fn input_irq(_frame: &mut TrapFrame) {
@@ -62,18 +75,16 @@ fn input_irq(_frame: &mut TrapFrame) {
     arch::apic::eoi();
 }
 
-/// From the timer interrupt: the backup poll, and terminal signals that
-/// had to wait for a lock.
+/// From the timer interrupt: the backup poll.
 pub fn tick(now: u64) {
     if now % POLL_TICKS == 0 {
         poll();
     }
-    crate::proc::signal::flush_deferred();
 }
 
 /// The GSI and line mode of ISA `irq`, from the MADT's overrides.
 fn isa_gsi(irq: u8) -> (u32, LineMode) {
-    let over = crate::mem::boot::acpi_info().and_then(|a| a.irq_overrides.iter().find(|o| o.isa_irq == irq).copied());
+    let over = super::acpi_info().and_then(|a| a.irq_overrides.iter().find(|o| o.isa_irq == irq).copied());
     match over {
         Some(o) => (o.gsi, LineMode::from_mps_flags(o.flags)),
         None => (irq as u32, LineMode::ISA),
@@ -94,7 +105,7 @@ pub fn init() {
     HAS_KEYBOARD.store(kbd, Ordering::Release);
     let serial = arch::serial::is_present();
     // The chip that serves the ISA lines: the one whose GSIs start at 0.
-    let chip = crate::mem::boot::acpi_info().and_then(|a| a.io_apics.iter().min_by_key(|c| c.gsi_base).copied());
+    let chip = super::acpi_info().and_then(|a| a.io_apics.iter().min_by_key(|c| c.gsi_base).copied());
     let (phys, gsi_base) = chip.map(|c| (c.address as u64, c.gsi_base)).unwrap_or((ioapic::DEFAULT_PHYS_BASE, 0));
     let flags = F::WRITABLE | F::NO_EXECUTE | F::NO_CACHE | F::WRITE_THROUGH;
     let va =
