@@ -51,7 +51,7 @@ QEMU_OPTS := --mem $(MEM) --smp $(SMP) --accel $(ACCEL) $(if $(CPU),--cpu $(CPU)
 
 APT_PACKAGES := qemu-system-x86 ovmf musl-tools
 
-.PHONY: help toolchain deps kernel boot-tool user run test test-host test-user-host test-qemu clippy image usb gdb bench fuzz clean screenshot
+.PHONY: help toolchain deps kernel boot-tool user run test test-host test-user-host test-qemu layers clippy image usb gdb bench fuzz clean screenshot
 
 help:
 	@echo "make run      boot the kernel in QEMU (UEFI=1 MEM=5G SMP=2 NUMA=2 ACCEL=kvm GDB=1 ARGS='loglevel=7' ...)"
@@ -61,6 +61,7 @@ help:
 	@echo "make gdb      boot under QEMU's GDB stub and attach gdb"
 	@echo "make bench    host benchmarks of mm beside peer crates, then in-kernel benchmarks"
 	@echo "make fuzz     random system calls in the kernel (SEED=1 CALLS=100000 CHILDREN=4 MEM=256M)"
+	@echo "make layers   the kernel crate's modules only use modules below them (make test runs it)"
 	@echo "make clippy   every unsafe block has a SAFETY comment (make test runs it)"
 	@echo "make screenshot [SHOT=out.png SHOT_AFTER='serial text' SHOT_WAIT=secs ARGS='mempic ...']   boot and save the screen as PNG"
 	@echo "make clean    remove build output"
@@ -102,8 +103,13 @@ user: toolchain deps
 run: deps kernel boot-tool user
 	$(BOOT) run --kernel $(KERNEL) $(QEMU_OPTS) --initrd-dir $(ROOTFS) --cmdline "$(ARGS)"
 
-test: deps clippy test-host test-user-host test-qemu
+test: deps layers clippy test-host test-user-host test-qemu
 	@echo "make test: all host tests and QEMU runs passed"
+
+# The kernel crate's modules only use modules below them (the order is the
+# "layers:" block at the top of kernel/src/lib.rs).
+layers:
+	scripts/check-layers.sh
 
 # Every unsafe block says why it is sound (`// SAFETY:`), in the host
 # crates (tests included) and in the kernel and test kernels.

@@ -198,8 +198,21 @@ pub fn start_init() {
             arch::qemu::exit(if code == 0 { arch::qemu::ExitCode::Success } else { arch::qemu::ExitCode::Failed });
         });
     }
-    match crate::proc::exec::spawn(path, &argv, &envp, 0) {
+    match spawn(path, &argv, &envp, 0) {
         Ok(pid) => info!("Run {} as init process (pid {})", path, pid),
         Err(e) => log::error!("init: cannot start {}: errno {}", path, e),
     }
+}
+
+/// Start the program at `path` (absolute) as a child of `parent` (0: of
+/// the kernel), with the console as its standard input, output and error.
+pub fn spawn(
+    path: &str,
+    argv: &[alloc::string::String],
+    envp: &[alloc::string::String],
+    parent: crate::proc::Pid,
+) -> Result<crate::proc::Pid, crate::errno::Errno> {
+    let inode = crate::vfs::lookup(path, "/")?;
+    let stdio = crate::file::FdTable::with_stdio(crate::vfs::console::open());
+    crate::proc::exec::spawn(path, inode, stdio, argv, envp, parent)
 }

@@ -1,5 +1,41 @@
 //! The kernel proper, as a library: the `kernel` binary and every test
 //! kernel in `tests/` link it and call [`init`].
+//!
+//! The modules form layers. Read bottom up, each line a layer; a module
+//! may use (`crate::...`) only the modules listed before it: earlier on
+//! its own line or on a line above. `make layers` (part of `make test`)
+//! checks this with `scripts/check-layers.sh`, which reads this block.
+//!
+//! ```text
+//! layers:
+//!   leaf      errno layout ratelimit panic initrd cmdline sysctl
+//!   mem       mem usercopy
+//!   platform  platform mempic file
+//!   proc      proc
+//!   vfs       vfs
+//!   entry     fault traps syscall ktest
+//!   init      init
+//! ```
+//!
+//! - leaf: errno values, the virtual-memory layout, rate limiting, the
+//!   panic and oops reports, the boot ramdisk, the command line, sysctls.
+//! - mem: the memory-management state built from `mm` at boot (physical
+//!   memory, kernel page tables, heap, slab, user address spaces), the
+//!   shrinker registry reclaim walks, and checked copies to and from user
+//!   memory.
+//! - platform: ACPI facts and input devices, the memory picture on the
+//!   framebuffer, and the file object model (inodes, open files,
+//!   descriptor tables) that processes hold.
+//! - proc: tasks, the scheduler, fork, exec, exit, signals, the OOM killer.
+//! - vfs: the file systems (initrd, /dev, /proc, pipes, the console and its
+//!   tty) and the namespace.
+//! - entry: what the CPU enters the kernel through (page faults, other
+//!   traps and the timer's fan-out, system calls) and the test harness.
+//! - init: the boot sequence that builds it all in this order.
+//!
+//! Upward calls go through registries filled by the upper layer: reclaim
+//! calls `mem::shrinkers()`, input calls the console's sink, the timer
+//! interrupt is dispatched by `traps`.
 
 #![no_std]
 #![feature(alloc_error_handler)]
@@ -9,6 +45,7 @@ extern crate alloc;
 pub mod cmdline;
 pub mod errno;
 pub mod fault;
+pub mod file;
 pub mod init;
 pub mod initrd;
 pub mod ktest;

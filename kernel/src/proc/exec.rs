@@ -35,7 +35,8 @@ use mm::vm::mmap::{
 
 use super::{Creds, Pid, Task, UserMm, current, exit, sched};
 use crate::errno::*;
-use crate::vfs;
+use crate::file::path::absolute;
+use crate::file::{FdTable, Inode};
 
 /// Initial size of the stack area (Linux expands it to 128 KiB at exec).
 const STACK_INIT: u64 = 128 * 1024;
@@ -100,16 +101,17 @@ fn random_bytes() -> [u8; 16] {
     out
 }
 
-/// Load `path` into a new address space with its stack.
+/// Load the program in `inode` (found at `path`, the name as given: it
+/// becomes AT_EXECFN and the command name) into a new address space with
+/// its stack.
 pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     path: &str,
-    cwd: &str,
+    inode: Arc<dyn Inode>,
     argv: &[A],
     envp: &[E],
     creds: Creds,
     lim: &Rlimits,
 ) -> Result<Image, Errno> {
-    let inode = vfs::lookup(path, cwd)?;
     if inode.is_dir() {
         return Err(EACCES);
     }
@@ -365,6 +367,7 @@ pub fn initial_frame(entry: u64, sp: u64) -> TrapFrame {
 pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     frame: &mut TrapFrame,
     path: &str,
+    inode: Arc<dyn Inode>,
     argv: &[A],
     envp: &[E],
 ) -> Result<(), Errno> {
@@ -374,7 +377,7 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         (i.cwd.clone(), i.creds)
     };
     let lim = me.mm_limits();
-    let image = load(path, &cwd, argv, envp, creds, &lim)?;
+    let image = load(path, inode, argv, envp, creds, &lim)?;
     // The point of no return: the old image goes now.
     exit::mm_release(&me);
     let new = UserMm::new(image.space);
@@ -382,7 +385,7 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     let (old, vfork_parent) = {
         let mut i = me.inner.lock();
         i.name = image.name.clone();
-        i.exe = vfs::absolute(&image.path, &cwd);
+        i.exe = absolute(&image.path, &cwd);
         i.files.close_on_exec();
         // Handled signals go back to their default action.
         for a in i.sig.actions.iter_mut() {
@@ -416,7 +419,14 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
 
 /// Start a process from kernel context (init, test programs): pid, parent
 /// `parent`, running `path` with `argv` and `envp`.
-pub fn spawn(path: &str, argv: &[String], envp: &[String], parent: Pid) -> Result<Pid, Errno> {
+pub fn spawn(
+    path: &str,
+    inode: Arc<dyn Inode>,
+    files: FdTable,
+    argv: &[String],
+    envp: &[String],
+    parent: Pid,
+) -> Result<Pid, Errno> {
     let creds = Creds::default();
     let mut inner = super::init_inner("");
     let lim = Rlimits {
@@ -427,7 +437,7 @@ pub fn spawn(path: &str, argv: &[String], envp: &[String], parent: Pid) -> Resul
         can_lock: true,
         admin: true,
     };
-    let image = load(path, "/", argv, envp, creds, &lim)?;
+    let image = load(path, inode, argv, envp, creds, &lim)?;
     if image.entry >= TASK_SIZE {
         // No old image to lose here: simply refuse.
         explain(path, ElfError::SegmentOutOfRange { index: 0 });
@@ -443,7 +453,8 @@ pub fn spawn(path: &str, argv: &[String], envp: &[String], parent: Pid) -> Resul
     };
     let pid = super::alloc_pid();
     inner.name = image.name.clone();
-    inner.exe = vfs::absolute(&image.path, "/");
+    inner.exe = absolute(&image.path, "/");
+    inner.files = files;
     inner.ppid = parent;
     inner.pgid = pid;
     // The session stays the kernel's (0), as Linux's init starts in

@@ -43,7 +43,7 @@ use arch::fpu::FpuState;
 use mm::sync::IrqLock;
 use mm::vm::address_space::{AddressSpace, Rlimits};
 
-use crate::vfs::FdTable;
+use crate::file::FdTable;
 
 pub type Pid = u32;
 
@@ -484,7 +484,7 @@ pub fn init_inner(name: &str) -> TaskInner {
         children: Vec::new(),
         exit_status: 0,
         mm: None,
-        files: FdTable::with_console(),
+        files: FdTable::default(),
         cwd: String::from("/"),
         creds: Creds::default(),
         rlimits: default_rlimits(),
@@ -510,8 +510,7 @@ pub fn init_inner(name: &str) -> TaskInner {
 
 /// Make the boot context the idle task, pid 0 ("swapper").
 pub fn init_idle() {
-    let mut inner = init_inner("swapper/0");
-    inner.files = FdTable::default();
+    let inner = init_inner("swapper/0");
     let t = new_task(0, (0, 0), 0, FpuState::clean(), 0, inner);
     insert(t.clone());
     sched::init(t);

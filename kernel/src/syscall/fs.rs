@@ -550,12 +550,12 @@ pub fn fcntl(fd: i32, cmd: u32, arg: u64) -> SysResult {
             // below the limit): one step per open descriptor at most.
             i.files.install_from(from as i32, f, cmd == F_DUPFD_CLOEXEC, limit).map(|n| n as u64)
         }
-        F_GETPIPE_SZ => f.inode.pipe().map(|p| p.size()).ok_or(EBADF),
+        F_GETPIPE_SZ => f.inode.pipe_size(),
         F_SETPIPE_SZ => {
             let privileged = i.creds.is_root();
             drop(i);
             // The size is an unsigned int (pipe_fcntl).
-            f.inode.pipe().ok_or(EBADF)?.set_size(arg as u32, privileged)
+            f.inode.set_pipe_size(arg as u32, privileged)
         }
         _ => Err(EINVAL),
     }

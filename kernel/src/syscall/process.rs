@@ -57,9 +57,15 @@ pub fn clone(frame: &mut TrapFrame, flags: u64, stack: u64, parent_tid: u64, chi
 
 pub fn execve(frame: &mut TrapFrame, path: u64, argv: u64, envp: u64) -> SysResult {
     let path = read_user_cstr(path, 4095)?;
-    let rlim_stack = current().inner.lock().rlimits[proc::RLIMIT_STACK].cur;
+    let me = current();
+    let (rlim_stack, cwd) = {
+        let i = me.inner.lock();
+        (i.rlimits[proc::RLIMIT_STACK].cur, i.cwd.clone())
+    };
+    // Linux opens the file (do_open_execat) before it counts the strings.
+    let inode = crate::vfs::lookup(&path, &cwd)?;
     let args = proc::exec_args::copy_args(path.len(), argv, envp, rlim_stack)?;
-    proc::exec::execve(frame, &path, &args.argv, &args.envp)?;
+    proc::exec::execve(frame, &path, inode, &args.argv, &args.envp)?;
     Ok(0)
 }
 

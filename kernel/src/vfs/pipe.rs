@@ -274,8 +274,12 @@ impl Inode for ReadEnd {
         self.nonblock.store(on, Ordering::Relaxed);
     }
 
-    fn pipe(&self) -> Option<&Pipe> {
-        Some(&self.pipe)
+    fn pipe_size(&self) -> Result<u64, Errno> {
+        Ok(self.pipe.size())
+    }
+
+    fn set_pipe_size(&self, size: u32, privileged: bool) -> Result<u64, Errno> {
+        self.pipe.set_size(size, privileged)
     }
 
     fn read_at(&self, _off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
@@ -331,8 +335,12 @@ impl Inode for WriteEnd {
         self.nonblock.store(on, Ordering::Relaxed);
     }
 
-    fn pipe(&self) -> Option<&Pipe> {
-        Some(&self.pipe)
+    fn pipe_size(&self) -> Result<u64, Errno> {
+        Ok(self.pipe.size())
+    }
+
+    fn set_pipe_size(&self, size: u32, privileged: bool) -> Result<u64, Errno> {
+        self.pipe.set_size(size, privileged)
     }
 
     fn write_at(&self, _off: u64, data: &[u8]) -> Result<usize, Errno> {

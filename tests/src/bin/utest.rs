@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 
 use bootloader_api::{BootInfo, entry_point};
 use kernel::ktest::{self, Expect};
-use kernel::proc::{exec, exit};
+use kernel::proc::exit;
 
 entry_point!(main, config = &kernel::BOOT_CONFIG);
 
@@ -69,7 +69,8 @@ fn run_program(argv: &[String]) -> i32 {
     let mut full = argv.to_vec();
     full[0] = path.clone();
     let env: Vec<String> = ENV.iter().map(|s| s.to_string()).collect();
-    let pid = exec::spawn(&path, &full, &env, 0).unwrap_or_else(|e| panic!("cannot start {}: errno {}", path, e));
+    let pid =
+        kernel::init::spawn(&path, &full, &env, 0).unwrap_or_else(|e| panic!("cannot start {}: errno {}", path, e));
     exit::wait_from_kernel(pid).expect("the child vanished")
 }
 
@@ -152,8 +153,8 @@ fn main(boot_info: &'static mut BootInfo) -> ! {
         Box::new(|| {
             let before = free_pages_settled();
             let env: Vec<String> = ENV.iter().map(|s| s.to_string()).collect();
-            let a = exec::spawn("/bin/t_sched", &["/bin/t_sched".to_string()], &env, 0).unwrap();
-            let b = exec::spawn("/bin/t_malloc", &["/bin/t_malloc".to_string()], &env, 0).unwrap();
+            let a = kernel::init::spawn("/bin/t_sched", &["/bin/t_sched".to_string()], &env, 0).unwrap();
+            let b = kernel::init::spawn("/bin/t_malloc", &["/bin/t_malloc".to_string()], &env, 0).unwrap();
             assert_eq!(exit::wait_from_kernel(a), Some(0));
             assert_eq!(exit::wait_from_kernel(b), Some(0));
             assert_eq!(free_pages_settled(), before);

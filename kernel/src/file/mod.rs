@@ -1,0 +1,301 @@
+//! Files as processes hold them: the object model every file system
+//! implements, below the processes that hold files and above memory.
+//!
+//! An [`Inode`] is a file or directory; an [`OpenFile`] is one open(2) of
+//! it (offset, access mode, a reader's place in a generated file); an
+//! [`FdTable`] maps a process's descriptors to open files; `path` turns
+//! names into absolute components. Nothing here knows a particular file
+//! system: those (the initrd, /dev, /proc, pipes, the console) live in
+//! `vfs`, which sits above `proc`.
+
+mod fdtable;
+pub mod path;
+
+pub use fdtable::{FdEntry, FdTable};
+
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use spin::Mutex;
+
+use mm::vm::file::MemObject;
+
+use crate::errno::*;
+use crate::usercopy::Pod;
+
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFREG: u32 = 0o100000;
+pub const S_IFDIR: u32 = 0o040000;
+pub const S_IFCHR: u32 = 0o020000;
+
+pub const O_ACCMODE: u32 = 0o3;
+pub const O_RDONLY: u32 = 0;
+pub const O_WRONLY: u32 = 1;
+pub const O_RDWR: u32 = 2;
+pub const O_CREAT: u32 = 0o100;
+pub const O_EXCL: u32 = 0o200;
+pub const O_TRUNC: u32 = 0o1000;
+pub const O_APPEND: u32 = 0o2000;
+pub const O_NONBLOCK: u32 = 0o4000;
+pub const O_DIRECTORY: u32 = 0o200000;
+pub const O_CLOEXEC: u32 = 0o2000000;
+
+/// `struct stat` of x86_64 Linux (144 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stat {
+    pub st_dev: u64,
+    pub st_ino: u64,
+    pub st_nlink: u64,
+    pub st_mode: u32,
+    pub st_uid: u32,
+    pub st_gid: u32,
+    pub pad0: u32,
+    pub st_rdev: u64,
+    pub st_size: i64,
+    pub st_blksize: i64,
+    pub st_blocks: i64,
+    pub st_atime: i64,
+    pub st_atime_nsec: i64,
+    pub st_mtime: i64,
+    pub st_mtime_nsec: i64,
+    pub st_ctime: i64,
+    pub st_ctime_nsec: i64,
+    pub unused: [i64; 3],
+}
+
+// SAFETY: repr(C), integers only, no implicit padding (pad0 is explicit).
+unsafe impl Pod for Stat {}
+
+const _: () = assert!(core::mem::size_of::<Stat>() == 144);
+
+/// A directory entry.
+#[derive(Clone, Debug)]
+pub struct DirEntry {
+    pub name: String,
+    pub ino: u64,
+    /// DT_* type (4 dir, 8 regular, 2 char device).
+    pub dtype: u8,
+}
+
+/// A file or directory.
+pub trait Inode: Send + Sync {
+    fn stat(&self) -> Stat;
+
+    fn read_at(&self, _off: u64, _buf: &mut [u8]) -> Result<usize, Errno> {
+        Err(EINVAL)
+    }
+
+    fn write_at(&self, _off: u64, _buf: &[u8]) -> Result<usize, Errno> {
+        Err(EINVAL)
+    }
+
+    fn is_dir(&self) -> bool {
+        self.stat().st_mode & S_IFMT == S_IFDIR
+    }
+
+    /// Whether lseek makes sense (not for the console).
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    /// Whether the file may be opened for writing.
+    fn writable(&self) -> bool {
+        false
+    }
+
+    /// Linux's `inode_permission` at open: `mask` is MAY_READ (4) and/or
+    /// MAY_WRITE (2). EACCES if the caller may not (procfs checks modes,
+    /// owners and ptrace rights; other files allow everything).
+    fn permission(&self, _mask: u32) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    fn lookup(&self, _name: &str) -> Option<Arc<dyn Inode>> {
+        None
+    }
+
+    fn readdir(&self) -> Option<Vec<DirEntry>> {
+        None
+    }
+
+    /// The memory object to map (files of the initrd).
+    fn mem_object(&self) -> Option<Arc<MemObject>> {
+        None
+    }
+
+    fn ioctl(&self, _cmd: u32, _arg: u64) -> Result<u64, Errno> {
+        Err(ENOTTY)
+    }
+
+    /// Contents are generated on open (procfs): read from a snapshot.
+    fn snapshot(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Contents are generated one record at a time as they are read
+    /// (Linux's seq_file), for views too large to build at once: render
+    /// the record at cursor `key` (0 first) into `out` and return the next
+    /// cursor, or `None` past the last record. Inodes answering `true`
+    /// from `is_seq` implement this.
+    fn seq_show(&self, _key: u64, _out: &mut String) -> Option<u64> {
+        None
+    }
+
+    fn is_seq(&self) -> bool {
+        false
+    }
+
+    /// A read through an open file with O_NONBLOCK: EAGAIN where
+    /// `read_at` would wait. Inodes that never wait keep the default.
+    fn read_nonblock(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.read_at(off, buf)
+    }
+
+    /// Writes vanish unread (/dev/null, /dev/zero): write(2) reports the
+    /// whole count without touching the buffer, as Linux's `write_null`.
+    fn discards_writes(&self) -> bool {
+        false
+    }
+
+    /// O_NONBLOCK changed on the one open file of this inode (fcntl
+    /// F_SETFL). Only inodes that can block care: pipe ends, whose inode
+    /// belongs to exactly one open file.
+    fn set_nonblock(&self, _on: bool) {}
+
+    /// F_GETPIPE_SZ: the capacity of the pipe behind this inode (EBADF
+    /// if it is not a pipe, as Linux).
+    fn pipe_size(&self) -> Result<u64, Errno> {
+        Err(EBADF)
+    }
+
+    /// F_SETPIPE_SZ: resize the pipe behind this inode; `privileged`
+    /// callers may pass /proc/sys/fs/pipe-max-size. Returns the new size.
+    fn set_pipe_size(&self, _size: u32, _privileged: bool) -> Result<u64, Errno> {
+        Err(EBADF)
+    }
+}
+
+/// Open flags F_SETFL may change (Linux's SETFL_MASK, less the ones with
+/// no meaning here: O_DIRECT, O_NOATIME, FASYNC are ignored).
+pub const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK;
+/// Flags that only matter during open(2) and are not kept in the open
+/// file (do_dentry_open clears them; O_CLOEXEC lives in the fd table).
+const OPEN_ONLY_FLAGS: u32 = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
+pub const O_NOCTTY: u32 = 0o400;
+
+/// One open(2).
+pub struct OpenFile {
+    pub inode: Arc<dyn Inode>,
+    pub offset: Mutex<u64>,
+    /// `f_flags`: access mode and the status flags F_GETFL reports.
+    flags: AtomicU32,
+    pub path: String,
+    /// For generated files: the text as of open.
+    pub snapshot: Option<Vec<u8>>,
+    /// For record-at-a-time files: where the reader is.
+    seq: Option<Mutex<SeqState>>,
+}
+
+/// A reader's place in a record-at-a-time file: the text of the records
+/// rendered but not read yet starts at file offset `pos`; `next` is the
+/// cursor of the record after them (`None`: the end was reached).
+struct SeqState {
+    pos: u64,
+    pending: String,
+    next: Option<u64>,
+}
+
+impl SeqState {
+    fn rewind(&mut self) {
+        *self = SeqState { pos: 0, pending: String::new(), next: Some(0) };
+    }
+
+    /// Copy the file's bytes at `off` into `buf`, rendering records as
+    /// needed; memory held is one record plus what `buf` did not take.
+    fn read(&mut self, inode: &dyn Inode, off: u64, buf: &mut [u8]) -> usize {
+        if off < self.pos {
+            self.rewind();
+        }
+        let mut done = 0;
+        while done < buf.len() {
+            let end = self.pos + self.pending.len() as u64;
+            let want = off + done as u64;
+            if want < end {
+                let from = (want - self.pos) as usize;
+                let n = (buf.len() - done).min(self.pending.len() - from);
+                buf[done..done + n].copy_from_slice(&self.pending.as_bytes()[from..from + n]);
+                done += n;
+                continue;
+            }
+            // Everything pending is behind the reader: render the next record.
+            let Some(key) = self.next else { break };
+            self.pos = end;
+            self.pending.clear();
+            self.next = inode.seq_show(key, &mut self.pending);
+            if self.pending.is_empty() && self.next.is_none() {
+                break;
+            }
+        }
+        done
+    }
+}
+
+impl OpenFile {
+    pub fn new(inode: Arc<dyn Inode>, flags: u32, path: &str) -> Arc<OpenFile> {
+        let seq = inode.is_seq().then(|| Mutex::new(SeqState { pos: 0, pending: String::new(), next: Some(0) }));
+        let snapshot = if seq.is_some() { None } else { inode.snapshot() };
+        let flags = AtomicU32::new(flags & !OPEN_ONLY_FLAGS);
+        Arc::new(OpenFile { inode, offset: Mutex::new(0), flags, path: path.to_string(), snapshot, seq })
+    }
+
+    /// F_GETFL.
+    pub fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    /// F_SETFL: only the bits of SETFL_MASK change; the inode hears about
+    /// O_NONBLOCK so that a blocking call sees it.
+    pub fn set_status_flags(&self, arg: u32) {
+        let old = self.flags();
+        let new = (old & !SETFL_MASK) | (arg & SETFL_MASK);
+        self.flags.store(new, Ordering::Relaxed);
+        if (old ^ new) & O_NONBLOCK != 0 {
+            self.inode.set_nonblock(new & O_NONBLOCK != 0);
+        }
+    }
+
+    pub fn readable(&self) -> bool {
+        self.flags() & O_ACCMODE != O_WRONLY
+    }
+
+    pub fn writable(&self) -> bool {
+        matches!(self.flags() & O_ACCMODE, O_WRONLY | O_RDWR)
+    }
+
+    /// Read at `off` (from the snapshot for generated files).
+    pub fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        if let Some(seq) = &self.seq {
+            return Ok(seq.lock().read(&*self.inode, off, buf));
+        }
+        match &self.snapshot {
+            Some(s) => {
+                let start = (off as usize).min(s.len());
+                let n = buf.len().min(s.len() - start);
+                buf[..n].copy_from_slice(&s[start..start + n]);
+                Ok(n)
+            }
+            None if self.flags() & O_NONBLOCK != 0 => self.inode.read_nonblock(off, buf),
+            None => self.inode.read_at(off, buf),
+        }
+    }
+
+    pub fn size(&self) -> u64 {
+        match &self.snapshot {
+            Some(s) => s.len() as u64,
+            None => self.inode.stat().st_size.max(0) as u64,
+        }
+    }
+}
