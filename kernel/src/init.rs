@@ -53,7 +53,7 @@ pub fn init_with_early_hook(boot_info: &'static mut BootInfo, early: fn()) {
     }
     logger::init(LevelFilter::Info);
     info!("mmkernel {} (x86_64), a Linux-like memory-management kernel", env!("CARGO_PKG_VERSION"));
-    crate::initrd::init(boot_info.ramdisk_addr.into_option(), boot_info.ramdisk_len);
+    crate::initrd::init(crate::mem::boot::ramdisk(boot_info.ramdisk_addr.into_option(), boot_info.ramdisk_len));
     crate::cmdline::init();
     apply_early_options();
     info!("Command line: {}", crate::cmdline::text());

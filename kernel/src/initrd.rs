@@ -9,19 +9,17 @@ use formats::cpio;
 /// kernel's own page tables (see `relocate`).
 static INITRD: Mutex<Option<&'static [u8]>> = Mutex::new(None);
 
-/// Take the ramdisk the bootloader loaded, if any, and check it is a valid
-/// archive. A bad archive is reported and ignored, never trusted.
-pub fn init(addr: Option<u64>, len: u64) {
-    let Some(addr) = addr else {
+/// Take the ramdisk the bootloader loaded (`mem::boot::ramdisk`), if any,
+/// and check it is a valid archive. A bad archive is reported and
+/// ignored, never trusted.
+pub fn init(ramdisk: Option<&'static [u8]>) {
+    let Some(bytes) = ramdisk else {
         log::info!("initrd: none loaded");
         return;
     };
-    // SAFETY: the bootloader mapped `len` bytes of ramdisk at `addr` and
-    // never touches them again; nothing in the kernel writes to them.
-    let bytes: &'static [u8] = unsafe { core::slice::from_raw_parts(addr as *const u8, len as usize) };
     match cpio::validate(bytes) {
         Ok(n) => {
-            log::info!("initrd: {} KiB cpio archive at {:#x}, {} entries", len / 1024, addr, n);
+            log::info!("initrd: {} KiB cpio archive at {:p}, {} entries", bytes.len() / 1024, bytes.as_ptr(), n);
             *INITRD.lock() = Some(bytes);
         }
         Err(e) => log::error!("initrd: ignoring the ramdisk: {}", e),
@@ -33,13 +31,11 @@ pub fn archive() -> Option<&'static [u8]> {
     *INITRD.lock()
 }
 
-/// The initrd is now mapped at `va` (same bytes).
-pub fn relocate(va: u64) {
+/// The same archive bytes, now mapped by the kernel's own page tables.
+pub fn relocate(bytes: &'static [u8]) {
     let mut g = INITRD.lock();
-    if let Some(old) = *g {
-        // SAFETY: `va` maps the same `old.len()` bytes, read-only, for the
-        // rest of the run.
-        *g = Some(unsafe { core::slice::from_raw_parts(va as *const u8, old.len()) });
+    if g.is_some() {
+        *g = Some(bytes);
     }
 }
 

@@ -39,6 +39,12 @@
 
 #![no_std]
 #![feature(alloc_error_handler)]
+// Hardware access lives in `arch`; here only the modules that say so at
+// their top may use `unsafe` (each block with its SAFETY comment): `mem`
+// (the heap, the kernel's page tables and memory the bootloader left),
+// `usercopy` (the one path to user memory) and `proc::sched` (the
+// context switch).
+#![deny(unsafe_code)]
 
 extern crate alloc;
 

@@ -47,13 +47,9 @@ fn panic(info: &PanicInfo) -> ! {
         let _ = writeln!(w, "\nKernel panic while panicking: {}", info.message());
         arch::qemu::exit(arch::qemu::ExitCode::Failed);
     }
-    {
-        if LAST_MESSAGE.is_locked() {
-            // SAFETY: single CPU, interrupts off; the holder is the code
-            // that panicked.
-            unsafe { LAST_MESSAGE.force_unlock() };
-        }
-        let mut last = LAST_MESSAGE.lock();
+    // Held only if the panic came from inside a write to it (the only
+    // CPU, interrupts off): then the message is not recorded.
+    if let Some(mut last) = LAST_MESSAGE.try_lock() {
         last.clear();
         let _ = write!(last, "{}", info.message());
         if let Some(loc) = info.location() {

@@ -11,6 +11,9 @@
 //! Never hold the current process's mm lock across these calls: a fault
 //! inside them takes it.
 
+// The one path to user memory, through arch's fault-recovering copies.
+#![allow(unsafe_code)]
+
 use alloc::string::String;
 use alloc::vec::Vec;
 

@@ -225,6 +225,14 @@ fn print_zone_ranges(pa: &PageAllocator, mb: &Memblock) {
     }
 }
 
+/// The ramdisk the bootloader loaded at `addr` (`len` bytes), as bytes.
+pub fn ramdisk(addr: Option<u64>, len: u64) -> Option<&'static [u8]> {
+    // SAFETY: the bootloader mapped `len` bytes of ramdisk at `addr`, keeps
+    // them reserved and never touches them again; nothing in the kernel
+    // writes to them.
+    addr.map(|a| unsafe { core::slice::from_raw_parts(a as *const u8, len as usize) })
+}
+
 /// Bring up physical memory management from the firmware's memory map and
 /// ACPI facts (`platform::discover_acpi`, for the tables' reservations and
 /// the NUMA topology). Returns the page allocator.

@@ -324,8 +324,10 @@ pub fn init(e820: &E820Table, snap: &BootSnapshot) {
         // SAFETY: `v` maps the same framebuffer bytes the console used.
         unsafe { arch::fbcon::relocate(v as *mut u8) };
     }
-    if let Some(v) = new_initrd {
-        crate::initrd::relocate(v);
+    if let (Some(v), Some(old)) = (new_initrd, crate::initrd::archive()) {
+        // SAFETY: `v` maps the same `old.len()` bytes, read-only, for the
+        // rest of the run.
+        crate::initrd::relocate(unsafe { core::slice::from_raw_parts(v as *const u8, old.len()) });
     }
     let prot = arch::cpu::enable_protections();
     info!(

@@ -6,6 +6,10 @@
 //!             -> memmap, zones -> hand-off to the buddy allocators
 //! ```
 
+// Memory the kernel manages by address: the heap allocator, page-table
+// roots, the bootloader's leftovers (see each SAFETY comment).
+#![allow(unsafe_code)]
+
 pub mod boot;
 pub mod heap;
 pub mod kvm;

@@ -1,14 +1,18 @@
 //! What user address spaces need from the kernel: the mm environment
 //! (page allocator, page-table pages, TLB, overcommit policy, the zero
-//! page) and the `vm.*` sysctls.
+//! page), the `vm.*` sysctls, and [`UserMm`], a process's address space
+//! as tasks share it.
 
+use alloc::sync::Arc;
+use core::mem::ManuallyDrop;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use spin::Once;
 
 use mm::addr::Pfn;
 use mm::phys::gfp::{GFP_KERNEL, Gfp};
-use mm::vm::address_space::{DEFAULT_MAX_MAP_COUNT, MmEnv};
+use mm::sync::IrqLock;
+use mm::vm::address_space::{AddressSpace, DEFAULT_MAX_MAP_COUNT, MmEnv};
 use mm::vm::overcommit::Overcommit;
 
 use super::kvm::{TABLES, TLB, kernel_root};
@@ -54,4 +58,44 @@ pub fn env() -> MmEnv<'static> {
 pub fn try_env() -> Option<MmEnv<'static>> {
     ZERO_PAGE.get()?;
     Some(env())
+}
+
+/// A user address space, shared by a vfork child and its parent. The last
+/// reference destroys it (Linux's `mmput`): whoever drops it last, be it
+/// the exiting task or a reader of /proc that held a reference a moment
+/// longer, every page and page table goes back. Drop it only with CR3 on
+/// another root.
+pub struct UserMm {
+    pub space: ManuallyDrop<IrqLock<AddressSpace>>,
+    /// The PML4 (fixed for the address space's life), for CR3 switches.
+    pub root: u64,
+}
+
+impl UserMm {
+    pub fn new(space: AddressSpace) -> Arc<UserMm> {
+        let root = space.root.as_u64();
+        Arc::new(UserMm { space: ManuallyDrop::new(IrqLock::new(space)), root })
+    }
+
+    /// Run on this address space's page tables from now on (exec).
+    pub fn activate(&self) {
+        // SAFETY: `AddressSpace::new` shares the kernel half of the kernel's
+        // own root, so everything the kernel runs on stays mapped.
+        unsafe { arch::mmu::load_root(self.root) };
+    }
+}
+
+impl Drop for UserMm {
+    fn drop(&mut self) {
+        // SAFETY: `space` is taken once, here, and never used afterwards.
+        let space = unsafe { ManuallyDrop::take(&mut self.space) }.into_inner();
+        space.destroy(&env());
+    }
+}
+
+/// Run on the kernel's own page tables (a task leaving its address space
+/// before the last reference goes: CR3 must never point at a freed PML4).
+pub fn activate_kernel_root() {
+    // SAFETY: the kernel's root maps everything the kernel runs on.
+    unsafe { arch::mmu::load_root(kernel_root().as_u64()) };
 }

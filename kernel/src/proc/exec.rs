@@ -33,10 +33,11 @@ use mm::vm::mmap::{
     FileMapping, MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MmapRequest, PROT_EXEC, PROT_READ, PROT_WRITE,
 };
 
-use super::{Creds, Pid, Task, UserMm, current, exit, sched};
+use super::{Creds, Pid, Task, current, exit, sched};
 use crate::errno::*;
 use crate::file::path::absolute;
 use crate::file::{FdTable, Inode};
+use crate::mem::user::UserMm;
 
 /// Initial size of the stack area (Linux expands it to 128 KiB at exec).
 const STACK_INIT: u64 = 128 * 1024;
@@ -382,6 +383,7 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     exit::mm_release(&me);
     let new = UserMm::new(image.space);
     let root = new.root;
+    let active = new.clone();
     let (old, vfork_parent) = {
         let mut i = me.inner.lock();
         i.name = image.name.clone();
@@ -405,8 +407,7 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     me.set_root(root);
     me.set_fs_base(0);
     arch::cpu::set_fs_base(0);
-    // SAFETY: the new tables map the kernel half like every other root.
-    unsafe { arch::mmu::load_root(root) };
+    active.activate();
     drop(old);
     if let Some(p) = vfork_parent {
         exit::vfork_release(p);
@@ -444,11 +445,11 @@ pub fn spawn(
         image.space.destroy(&crate::mem::user::env());
         return Err(ENOEXEC);
     }
-    let kstack = match crate::mem::kvm::alloc_kernel_stack("spawn") {
+    let (kstack, rsp) = match sched::new_task_stack("spawn", &initial_frame(image.entry, image.sp)) {
         Ok(s) => s,
-        Err(_) => {
+        Err(e) => {
             image.space.destroy(&crate::mem::user::env());
-            return Err(ENOMEM);
+            return Err(e);
         }
     };
     let pid = super::alloc_pid();
@@ -460,9 +461,6 @@ pub fn spawn(
     // The session stays the kernel's (0), as Linux's init starts in
     // init_task's: the program may call setsid or setpgid itself.
     inner.mm = Some(UserMm::new(image.space));
-    let frame = initial_frame(image.entry, image.sp);
-    // SAFETY: a fresh kernel stack.
-    let rsp = unsafe { arch::context::prepare_new_stack(kstack.1, &frame) };
     let task: Arc<Task> = super::new_task(pid, kstack, rsp, arch::fpu::FpuState::clean(), 0, inner);
     super::insert(task.clone());
     if let Some(p) = super::task(parent) {

@@ -69,8 +69,7 @@ fn release_resources(me: &Task, status: i32) -> Pid {
     // Leave the address space before destroying it: CR3 must never point
     // at a freed PML4.
     me.set_root(0);
-    // SAFETY: the kernel's tables map everything the kernel uses.
-    unsafe { arch::mmu::load_root(crate::mem::kvm::kernel_root().as_u64()) };
+    crate::mem::user::activate_kernel_root();
     drop(mm);
     if let Some(p) = vfork_parent {
         vfork_release(p);

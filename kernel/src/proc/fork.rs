@@ -11,8 +11,9 @@ use alloc::sync::Arc;
 use arch::fpu::FpuState;
 use arch::trap::TrapFrame;
 
-use super::{Pid, RLIMIT_NPROC, Task, TaskInner, UserMm, current, sched};
+use super::{Pid, RLIMIT_NPROC, Task, TaskInner, current, sched};
 use crate::errno::*;
+use crate::mem::user::UserMm;
 
 /// clone(2) flags this kernel understands.
 pub const CLONE_VM: u64 = 0x100;
@@ -80,18 +81,16 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
             UserMm::new(copy)
         }
     };
-    let kstack = match crate::mem::kvm::alloc_kernel_stack("fork") {
+    let mut child_frame = *frame;
+    child_frame.rax = 0;
+    let (kstack, saved_rsp) = match sched::new_task_stack("fork", &child_frame) {
         Ok(s) => s,
-        Err(_) => {
+        Err(e) => {
             drop(child_mm);
-            return Err(ENOMEM);
+            return Err(e);
         }
     };
     let pid = super::alloc_pid();
-    let mut child_frame = *frame;
-    child_frame.rax = 0;
-    // SAFETY: a fresh kernel stack that nothing else uses.
-    let saved_rsp = unsafe { arch::context::prepare_new_stack(kstack.1, &child_frame) };
     // The child starts with the parent's FPU registers as they are now.
     let mut fpu = FpuState::clean();
     fpu.save();

@@ -33,17 +33,17 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::cell::UnsafeCell;
-use core::mem::ManuallyDrop;
 use core::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
 use spin::Mutex;
 
 use arch::fpu::FpuState;
 use mm::sync::IrqLock;
-use mm::vm::address_space::{AddressSpace, Rlimits};
+use mm::vm::address_space::Rlimits;
 
 use crate::file::FdTable;
+use crate::mem::user::UserMm;
+use sched::{CtxCell, TaskCtx};
 
 pub type Pid = u32;
 
@@ -101,41 +101,6 @@ pub fn default_rlimits() -> [Rlimit; RLIM_NLIMITS] {
 pub fn max_tasks() -> usize {
     let pages = crate::mem::try_page_alloc().map(|p| p.nr_managed_pages()).unwrap_or(32768) as usize;
     (pages / 16).clamp(64, 32768)
-}
-
-/// A user address space, shared by a vfork child and its parent. The last
-/// reference destroys it (Linux's `mmput`): whoever drops it last, be it
-/// the exiting task or a reader of /proc that held a reference a moment
-/// longer, every page and page table goes back. Drop it only with CR3 on
-/// another root.
-pub struct UserMm {
-    pub space: ManuallyDrop<IrqLock<AddressSpace>>,
-    /// The PML4 (fixed for the address space's life), for CR3 switches.
-    pub root: u64,
-}
-
-impl UserMm {
-    pub fn new(space: AddressSpace) -> Arc<UserMm> {
-        let root = space.root.as_u64();
-        Arc::new(UserMm { space: ManuallyDrop::new(IrqLock::new(space)), root })
-    }
-}
-
-impl Drop for UserMm {
-    fn drop(&mut self) {
-        // SAFETY: `space` is taken once, here, and never used afterwards.
-        let space = unsafe { ManuallyDrop::take(&mut self.space) }.into_inner();
-        space.destroy(&crate::mem::user::env());
-    }
-}
-
-/// Scheduler-private CPU context.
-pub struct TaskCtx {
-    pub saved_rsp: u64,
-    pub fpu: FpuState,
-    pub fs_base: u64,
-    /// Page-table root to load when switching to the task (0: kernel's).
-    pub cr3: u64,
 }
 
 /// Run state.
@@ -305,17 +270,10 @@ pub struct Task {
     pub pid: Pid,
     /// `[bottom, top)` of the kernel stack; (0, 0) for the idle task.
     pub kstack: (u64, u64),
-    ctx: UnsafeCell<TaskCtx>,
+    ctx: CtxCell,
     state: AtomicU8,
     pub inner: Mutex<TaskInner>,
 }
-
-// SAFETY: `ctx` is touched only by the scheduler with interrupts off on the
-// only CPU (switching away from or to this task); everything else is behind
-// a lock or atomic.
-unsafe impl Sync for Task {}
-// SAFETY: as above.
-unsafe impl Send for Task {}
 
 impl Task {
     pub fn state(&self) -> u8 {
@@ -326,10 +284,9 @@ impl Task {
         self.state.store(s, Ordering::Release);
     }
 
-    /// # Safety
-    /// Only the scheduler, with interrupts off.
-    pub(crate) unsafe fn ctx(&self) -> *mut TaskCtx {
-        self.ctx.get()
+    /// The CPU context (the scheduler's).
+    pub(crate) fn ctx(&self) -> &CtxCell {
+        &self.ctx
     }
 
     /// The process limits mm checks.
@@ -348,19 +305,12 @@ impl Task {
 
     /// Record the page-table root the task runs on (exec, exit, fork).
     pub fn set_root(&self, root: u64) {
-        x86_64::instructions::interrupts::without_interrupts(|| {
-            // SAFETY: interrupts are off, so the scheduler cannot be reading
-            // this context concurrently on the only CPU.
-            unsafe { (*self.ctx.get()).cr3 = root };
-        });
+        self.ctx.update(|c| c.cr3 = root);
     }
 
     /// The FS base a task will run with (arch_prctl).
     pub fn set_fs_base(&self, base: u64) {
-        x86_64::instructions::interrupts::without_interrupts(|| {
-            // SAFETY: as in `set_root`.
-            unsafe { (*self.ctx.get()).fs_base = base };
-        });
+        self.ctx.update(|c| c.fs_base = base);
     }
 
     pub fn name(&self) -> String {
@@ -458,7 +408,7 @@ pub(crate) fn new_task(
     Arc::new(Task {
         pid,
         kstack,
-        ctx: UnsafeCell::new(TaskCtx { saved_rsp, fpu, fs_base, cr3 }),
+        ctx: CtxCell::new(TaskCtx { saved_rsp, fpu, fs_base, cr3 }),
         state: AtomicU8::new(RUNNABLE),
         inner: Mutex::new(inner),
     })

@@ -14,9 +14,13 @@
 //! the TSS and per-CPU area, loads the next address space's CR3 and swaps
 //! kernel stacks.
 
+// The context switch: a task's saved CPU state and kernel stack.
+#![allow(unsafe_code)]
+
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use x86_64::instructions::interrupts;
@@ -24,7 +28,10 @@ use x86_64::instructions::interrupts;
 use mm::sync::IrqLock;
 
 use super::{Pid, RUNNABLE, SLEEPING, Task};
+use arch::fpu::FpuState;
 use arch::trap::TrapFrame;
+
+use crate::errno::{ENOMEM, Errno};
 
 /// Timer frequency.
 pub const HZ: u64 = 100;
@@ -41,6 +48,51 @@ static SCHED: IrqLock<Sched> =
     IrqLock::new(Sched { queue: VecDeque::new(), current: None, idle: None, sleepers: Vec::new() });
 static TICKS: AtomicU64 = AtomicU64::new(0);
 pub static CONTEXT_SWITCHES: AtomicU64 = AtomicU64::new(0);
+
+/// What the switch saves of a task that is not running, and loads back.
+pub struct TaskCtx {
+    pub saved_rsp: u64,
+    pub fpu: FpuState,
+    pub fs_base: u64,
+    /// Page-table root to load when switching to the task (0: kernel's).
+    pub cr3: u64,
+}
+
+/// A task's [`TaskCtx`], written only with interrupts off on this (the
+/// only) CPU: by the switch, and through [`CtxCell::update`].
+pub struct CtxCell(UnsafeCell<TaskCtx>);
+
+// SAFETY: every access happens with interrupts off on the only CPU (the
+// switch runs with them off; `update` turns them off), so no two accesses
+// overlap. SMP will need a per-task lock or per-CPU ownership here.
+unsafe impl Sync for CtxCell {}
+
+impl CtxCell {
+    pub fn new(ctx: TaskCtx) -> CtxCell {
+        CtxCell(UnsafeCell::new(ctx))
+    }
+
+    /// Change the context of a task that is not being switched (exec,
+    /// arch_prctl, exit).
+    pub fn update(&self, f: impl FnOnce(&mut TaskCtx)) {
+        interrupts::without_interrupts(|| {
+            // SAFETY: interrupts are off, so the switch cannot run on the
+            // only CPU while this reference lives.
+            f(unsafe { &mut *self.0.get() })
+        });
+    }
+}
+
+/// A kernel stack for a new task (`caller` names it in vmallocinfo), laid
+/// out so that the first switch to it returns to user mode with `frame`.
+/// Returns `([bottom, top), stack pointer to switch to)`.
+pub fn new_task_stack(caller: &'static str, frame: &TrapFrame) -> Result<((u64, u64), u64), Errno> {
+    let (bottom, top) = crate::mem::kvm::alloc_kernel_stack(caller).map_err(|_| ENOMEM)?;
+    // SAFETY: the stack was just allocated and mapped, and nothing else
+    // knows it yet.
+    let rsp = unsafe { arch::context::prepare_new_stack(top, frame) };
+    Ok(((bottom, top), rsp))
+}
 
 /// Make the boot context the idle task (pid 0).
 pub fn init(idle: Arc<Task>) {
@@ -159,7 +211,7 @@ fn restore(was_enabled: bool) {
 unsafe fn switch_to(prev: &Task, next: &Task) {
     CONTEXT_SWITCHES.fetch_add(1, Ordering::Relaxed);
     // SAFETY: interrupts are off, so nothing else touches either context.
-    let (pc, nc) = unsafe { (&mut *prev.ctx(), &mut *next.ctx()) };
+    let (pc, nc) = unsafe { (&mut *prev.ctx().0.get(), &mut *next.ctx().0.get()) };
     pc.fpu.save();
     pc.fs_base = arch::cpu::fs_base();
     nc.fpu.restore();

@@ -12,7 +12,8 @@ use mm::vm::mmap::{FileMapping, MAP_ANONYMOUS, MmapRequest};
 
 use super::SysResult;
 use crate::errno::*;
-use crate::proc::{UserMm, current};
+use crate::mem::user::UserMm;
+use crate::proc::current;
 
 /// Run `f` on the current address space.
 pub(super) fn with_mm<R>(

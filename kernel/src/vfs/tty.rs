@@ -15,6 +15,9 @@
 //! [`Tty`] is pure state; `console.rs` owns the instance, does the output
 //! and the sleeping, and delivers the signals.
 
+// Pod for Termios (until the ABI crate owns it).
+#![allow(unsafe_code)]
+
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
