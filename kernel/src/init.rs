@@ -200,6 +200,6 @@ pub fn start_init() {
     }
     match crate::proc::exec::spawn(path, &argv, &envp, 0) {
         Ok(pid) => info!("Run {} as init process (pid {})", path, pid),
-        Err(e) => log::error!("init: cannot start {}: errno {}", path, e),
+        Err(e) => log::error!("init: cannot start {}: errno {}", path, e.0),
     }
 }

@@ -7,7 +7,6 @@
 extern crate alloc;
 
 pub mod cmdline;
-pub mod errno;
 pub mod fault;
 pub mod init;
 pub mod initrd;
