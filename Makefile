@@ -115,7 +115,7 @@ layers:
 # crates (tests included) and in the kernel and test kernels.
 CLIPPY_DENY := -A clippy::all -D clippy::undocumented_unsafe_blocks
 clippy: toolchain
-	cargo clippy -p mm -p formats -p boot -p arch --all-targets -- $(CLIPPY_DENY)
+	cargo clippy -p abi -p mm -p formats -p boot -p arch --all-targets -- $(CLIPPY_DENY)
 	cargo clippy --release --target $(TARGET) -p kernel -p ktests -- $(CLIPPY_DENY)
 
 test-host: toolchain

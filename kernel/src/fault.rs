@@ -50,13 +50,13 @@ pub fn page_fault(frame: &mut TrapFrame) {
     let reserved_bit = frame.error_code & 8 != 0;
     if frame.is_user() {
         if reserved_bit {
-            signal::fatal_fault(frame, signal::SIGSEGV, addr);
+            signal::fatal_fault(frame, abi::signal::SIGSEGV, addr);
         }
         match resolve_user_fault(addr, kind) {
             Ok(()) => signal::check_pending(frame),
-            Err(FaultError::Segv(_)) => signal::fatal_fault(frame, signal::SIGSEGV, addr),
-            Err(FaultError::Bus) => signal::fatal_fault(frame, signal::SIGBUS, addr),
-            Err(FaultError::Oom) => exit::do_exit(exit::status_signaled(signal::SIGKILL)),
+            Err(FaultError::Segv(_)) => signal::fatal_fault(frame, abi::signal::SIGSEGV, addr),
+            Err(FaultError::Bus) => signal::fatal_fault(frame, abi::signal::SIGBUS, addr),
+            Err(FaultError::Oom) => exit::do_exit(exit::status_signaled(abi::signal::SIGKILL)),
         }
         return;
     }

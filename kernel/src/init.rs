@@ -200,7 +200,7 @@ pub fn start_init() {
     }
     match spawn(path, &argv, &envp, 0) {
         Ok(pid) => info!("Run {} as init process (pid {})", path, pid),
-        Err(e) => log::error!("init: cannot start {}: errno {}", path, e),
+        Err(e) => log::error!("init: cannot start {}: errno {}", path, e.0),
     }
 }
 
@@ -211,7 +211,7 @@ pub fn spawn(
     argv: &[alloc::string::String],
     envp: &[alloc::string::String],
     parent: crate::proc::Pid,
-) -> Result<crate::proc::Pid, crate::errno::Errno> {
+) -> Result<crate::proc::Pid, abi::errno::Errno> {
     let inode = crate::vfs::lookup(path, "/")?;
     let stdio = crate::file::FdTable::with_stdio(crate::vfs::console::open());
     crate::proc::exec::spawn(path, inode, stdio, argv, envp, parent)

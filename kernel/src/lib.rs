@@ -49,7 +49,6 @@
 extern crate alloc;
 
 pub mod cmdline;
-pub mod errno;
 pub mod fault;
 pub mod file;
 pub mod init;

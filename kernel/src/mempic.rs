@@ -530,7 +530,7 @@ pub fn render_text(out: &mut dyn fmt::Write) -> fmt::Result {
 /// the end of the next sweep; anything else is EINVAL, and ENODEV when
 /// there is no framebuffer (or it is too small) to draw on, or no picture
 /// to report on.
-pub fn write_control(text: &str) -> Result<(), crate::errno::Errno> {
+pub fn write_control(text: &str) -> Result<(), abi::errno::Errno> {
     let on = match text.trim() {
         "1" | "on" => true,
         "0" | "off" => false,
@@ -538,11 +538,11 @@ pub fn write_control(text: &str) -> Result<(), crate::errno::Errno> {
             let asked = x86_64::instructions::interrupts::without_interrupts(|| {
                 PICTURE.lock().as_mut().map(|p| p.report = true).is_some()
             });
-            return if asked { Ok(()) } else { Err(crate::errno::ENODEV) };
+            return if asked { Ok(()) } else { Err(abi::errno::ENODEV) };
         }
-        _ => return Err(crate::errno::EINVAL),
+        _ => return Err(abi::errno::EINVAL),
     };
-    if set_enabled(on) { Ok(()) } else { Err(crate::errno::ENODEV) }
+    if set_enabled(on) { Ok(()) } else { Err(abi::errno::ENODEV) }
 }
 
 /// Boot: the status line, and with `mempic` on the command line the text

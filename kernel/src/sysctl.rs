@@ -9,7 +9,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::errno::{EINVAL, Errno};
+use abi::errno::{EINVAL, Errno};
 
 const PAGE_SIZE: u64 = 4096;
 

@@ -50,7 +50,7 @@ fn timer(frame: &mut TrapFrame) {
 /// signal Linux would send; in the kernel it is an oops.
 fn exception(frame: &mut TrapFrame) {
     if frame.is_user() {
-        let sig = crate::proc::signal::for_exception(frame.vector).unwrap_or(crate::proc::signal::SIGSEGV);
+        let sig = crate::proc::signal::for_exception(frame.vector).unwrap_or(abi::signal::SIGSEGV);
         crate::proc::signal::fatal_fault(frame, sig, 0);
     }
     crate::panic::oops(frame);
@@ -58,7 +58,7 @@ fn exception(frame: &mut TrapFrame) {
 
 fn breakpoint(frame: &mut TrapFrame) {
     if frame.is_user() {
-        crate::proc::signal::fatal_fault(frame, crate::proc::signal::SIGTRAP, 0);
+        crate::proc::signal::fatal_fault(frame, abi::signal::SIGTRAP, 0);
     }
     BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
     log::info!("traps: int3 at {:#x}, resuming", frame.rip.wrapping_sub(1));

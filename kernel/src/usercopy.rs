@@ -5,7 +5,7 @@
 //! of `arch::usercopy`. A copy that faults on a page the process has no
 //! right to returns EFAULT; one that faults on a page that simply is not
 //! there yet succeeds after the page-fault handler brings it in. Values
-//! are copied as plain bytes ([`Pod`]): structures handed to user space
+//! are copied as plain bytes ([`abi::Pod`]): structures handed to user space
 //! are built zeroed first, so their padding never carries kernel data.
 //!
 //! Never hold the current process's mm lock across these calls: a fault
@@ -19,29 +19,8 @@ use alloc::vec::Vec;
 
 use mm::vm::address_space::TASK_SIZE;
 
-use crate::errno::{EFAULT, ENAMETOOLONG, ENOMEM, Errno};
-
-/// Types that are any bit pattern and contain no pointers into the kernel.
-///
-/// # Safety
-/// Implementors must be `repr(C)` (or primitive) with every byte
-/// initialised when built from `zeroed()`.
-pub unsafe trait Pod: Copy + 'static {
-    fn zeroed() -> Self {
-        // SAFETY: the trait promises all-zero bytes are a valid value.
-        unsafe { core::mem::zeroed() }
-    }
-}
-
-macro_rules! pod {
-    ($($t:ty),*) => { $(
-        // SAFETY: primitive integers accept any bit pattern.
-        unsafe impl Pod for $t {}
-    )* };
-}
-pod!(u8, u16, u32, u64, i8, i16, i32, i64, usize, isize);
-// SAFETY: arrays of Pod are Pod.
-unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
+use abi::Pod;
+use abi::errno::{EFAULT, ENAMETOOLONG, ENOMEM, Errno};
 
 /// Whether `[addr, addr+len)` lies entirely in user space.
 pub fn access_ok(addr: u64, len: u64) -> bool {
@@ -98,17 +77,13 @@ pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Errno> {
 /// Read a value from user memory.
 pub fn read_user<T: Pod>(addr: u64) -> Result<T, Errno> {
     let mut v = T::zeroed();
-    // SAFETY: `v` is a Pod value; viewing it as bytes is fine.
-    let bytes = unsafe { core::slice::from_raw_parts_mut(&mut v as *mut T as *mut u8, core::mem::size_of::<T>()) };
-    copy_from_user(bytes, addr)?;
+    copy_from_user(v.as_bytes_mut(), addr)?;
     Ok(v)
 }
 
 /// Write a value to user memory.
 pub fn write_user<T: Pod>(addr: u64, v: &T) -> Result<(), Errno> {
-    // SAFETY: a Pod value's bytes are all initialised.
-    let bytes = unsafe { core::slice::from_raw_parts(v as *const T as *const u8, core::mem::size_of::<T>()) };
-    copy_to_user(addr, bytes)
+    copy_to_user(addr, v.as_bytes())
 }
 
 /// Length of the NUL-terminated user string at `addr` (without the NUL)

@@ -1,7 +1,14 @@
-//! The error values mm operations return, and the errno each becomes at
-//! the system-call edge (numbers from include/uapi/asm-generic/errno-base.h).
+//! The error values mm operations return: [`MmError`], the `From`
+//! conversions of each area's own error into it, and the one conversion
+//! of `MmError` into an [`Errno`] that the system-call edge applies.
 
 use core::fmt;
+
+use abi::Errno;
+
+use crate::vm::fault::FaultError;
+use crate::vm::overcommit::OvercommitError;
+use crate::vm::vma::VmaError;
 
 /// An mm operation's failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,28 +39,61 @@ pub enum MmError {
     Busy,
 }
 
-impl MmError {
-    /// The positive errno value.
-    pub fn errno(self) -> i32 {
-        match self {
-            MmError::Perm => 1,
-            MmError::BadFd => 9,
-            MmError::Again => 11,
-            MmError::NoMemory => 12,
-            MmError::Access => 13,
-            MmError::Fault => 14,
-            MmError::Busy => 16,
-            MmError::Exists => 17,
-            MmError::NoDevice => 19,
-            MmError::Invalid => 22,
-            MmError::Overflow => 75,
-            MmError::NotSupported => 95,
+/// The one errno mapping of mm's errors, used at the system-call edge.
+impl From<MmError> for Errno {
+    fn from(e: MmError) -> Errno {
+        match e {
+            MmError::Perm => Errno::EPERM,
+            MmError::BadFd => Errno::EBADF,
+            MmError::Again => Errno::EAGAIN,
+            MmError::NoMemory => Errno::ENOMEM,
+            MmError::Access => Errno::EACCES,
+            MmError::Fault => Errno::EFAULT,
+            MmError::Busy => Errno::EBUSY,
+            MmError::Exists => Errno::EEXIST,
+            MmError::NoDevice => Errno::ENODEV,
+            MmError::Invalid => Errno::EINVAL,
+            MmError::Overflow => Errno::EOVERFLOW,
+            MmError::NotSupported => Errno::EOPNOTSUPP,
+        }
+    }
+}
+
+/// A VMA tree refusal, as mmap and brk report it: too many areas is
+/// ENOMEM (`do_mmap`'s map_count check), an overlap EEXIST.
+impl From<VmaError> for MmError {
+    fn from(e: VmaError) -> MmError {
+        match e {
+            VmaError::TooMany => MmError::NoMemory,
+            VmaError::Overlap => MmError::Exists,
+        }
+    }
+}
+
+/// A fault while populating a range (MADV_POPULATE_*, as
+/// `faultin_page_range`): past the end of a file is EFAULT, anything else
+/// ENOMEM.
+impl From<FaultError> for MmError {
+    fn from(e: FaultError) -> MmError {
+        match e {
+            FaultError::Bus => MmError::Fault,
+            FaultError::Segv(_) | FaultError::Oom => MmError::NoMemory,
+        }
+    }
+}
+
+/// The overcommit policy: a refused charge is ENOMEM, an unknown policy EINVAL.
+impl From<OvercommitError> for MmError {
+    fn from(e: OvercommitError) -> MmError {
+        match e {
+            OvercommitError::Refused => MmError::NoMemory,
+            OvercommitError::UnknownMode => MmError::Invalid,
         }
     }
 }
 
 impl fmt::Display for MmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} (errno {})", self, self.errno())
+        write!(f, "{:?} (errno {})", self, Errno::from(*self).0)
     }
 }

@@ -4,7 +4,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 
 use super::OpenFile;
-use crate::errno::*;
+use abi::errno::*;
 
 /// A descriptor slot.
 #[derive(Clone)]

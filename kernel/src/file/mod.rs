@@ -8,9 +8,6 @@
 //! system: those (the initrd, /dev, /proc, pipes, the console) live in
 //! `vfs`, which sits above `proc`.
 
-// Pod for Stat (until the ABI crate owns it).
-#![allow(unsafe_code)]
-
 mod fdtable;
 pub mod path;
 
@@ -25,54 +22,9 @@ use spin::Mutex;
 
 use mm::vm::file::MemObject;
 
-use crate::errno::*;
-use crate::usercopy::Pod;
-
-pub const S_IFMT: u32 = 0o170000;
-pub const S_IFREG: u32 = 0o100000;
-pub const S_IFDIR: u32 = 0o040000;
-pub const S_IFCHR: u32 = 0o020000;
-
-pub const O_ACCMODE: u32 = 0o3;
-pub const O_RDONLY: u32 = 0;
-pub const O_WRONLY: u32 = 1;
-pub const O_RDWR: u32 = 2;
-pub const O_CREAT: u32 = 0o100;
-pub const O_EXCL: u32 = 0o200;
-pub const O_TRUNC: u32 = 0o1000;
-pub const O_APPEND: u32 = 0o2000;
-pub const O_NONBLOCK: u32 = 0o4000;
-pub const O_DIRECTORY: u32 = 0o200000;
-pub const O_CLOEXEC: u32 = 0o2000000;
-
-/// `struct stat` of x86_64 Linux (144 bytes).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Stat {
-    pub st_dev: u64,
-    pub st_ino: u64,
-    pub st_nlink: u64,
-    pub st_mode: u32,
-    pub st_uid: u32,
-    pub st_gid: u32,
-    pub pad0: u32,
-    pub st_rdev: u64,
-    pub st_size: i64,
-    pub st_blksize: i64,
-    pub st_blocks: i64,
-    pub st_atime: i64,
-    pub st_atime_nsec: i64,
-    pub st_mtime: i64,
-    pub st_mtime_nsec: i64,
-    pub st_ctime: i64,
-    pub st_ctime_nsec: i64,
-    pub unused: [i64; 3],
-}
-
-// SAFETY: repr(C), integers only, no implicit padding (pad0 is explicit).
-unsafe impl Pod for Stat {}
-
-const _: () = assert!(core::mem::size_of::<Stat>() == 144);
+use abi::errno::*;
+use abi::fcntl::{O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_EXCL, O_NOCTTY, O_NONBLOCK, O_RDWR, O_TRUNC, O_WRONLY};
+use abi::stat::{S_IFDIR, S_IFMT, Stat};
 
 /// A directory entry.
 #[derive(Clone, Debug)]
@@ -187,7 +139,6 @@ pub const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK;
 /// Flags that only matter during open(2) and are not kept in the open
 /// file (do_dentry_open clears them; O_CLOEXEC lives in the fd table).
 const OPEN_ONLY_FLAGS: u32 = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
-pub const O_NOCTTY: u32 = 0o400;
 
 /// One open(2).
 pub struct OpenFile {

@@ -25,41 +25,25 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use abi::auxv::{
+    AT_BASE, AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_EXECFN, AT_FLAGS, AT_GID, AT_HWCAP, AT_NULL, AT_PAGESZ, AT_PHDR,
+    AT_PHENT, AT_PHNUM, AT_PLATFORM, AT_RANDOM, AT_SECURE, AT_UID,
+};
+use abi::errno::*;
+use abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE};
 use arch::trap::TrapFrame;
 use formats::elf::{Elf, ElfError};
 use mm::addr::PAGE_SIZE;
 use mm::vm::address_space::{AddressSpace, ELF_ET_DYN_BASE, MMAP_MIN_ADDR, MmEnv, Rlimits, STACK_TOP, TASK_SIZE};
-use mm::vm::mmap::{
-    FileMapping, MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MmapRequest, PROT_EXEC, PROT_READ, PROT_WRITE,
-};
+use mm::vm::mmap::{FileMapping, MmapRequest};
 
 use super::{Creds, Pid, Task, current, exit, sched};
-use crate::errno::*;
 use crate::file::path::absolute;
 use crate::file::{FdTable, Inode};
 use crate::mem::user::UserMm;
 
 /// Initial size of the stack area (Linux expands it to 128 KiB at exec).
 const STACK_INIT: u64 = 128 * 1024;
-
-const AT_NULL: u64 = 0;
-const AT_PHDR: u64 = 3;
-const AT_PHENT: u64 = 4;
-const AT_PHNUM: u64 = 5;
-const AT_PAGESZ: u64 = 6;
-const AT_BASE: u64 = 7;
-const AT_FLAGS: u64 = 8;
-const AT_ENTRY: u64 = 9;
-const AT_UID: u64 = 11;
-const AT_EUID: u64 = 12;
-const AT_GID: u64 = 13;
-const AT_EGID: u64 = 14;
-const AT_PLATFORM: u64 = 15;
-const AT_HWCAP: u64 = 16;
-const AT_CLKTCK: u64 = 17;
-const AT_SECURE: u64 = 23;
-const AT_RANDOM: u64 = 25;
-const AT_EXECFN: u64 = 31;
 
 /// The entry of an image that failed after the point of no return: not a
 /// user address, so the syscall exit path kills the process with SIGSEGV.
@@ -136,12 +120,12 @@ pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         // the new program dies of SIGSEGV. Do the same: an empty image
         // that cannot run (see `execve`).
         crate::ratelimited!(log::Level::Warn, "exec: {}: {}: the new program will be killed (SIGSEGV)", path, e);
-        let space = AddressSpace::new(&env).map_err(|e| e.errno())?;
+        let space = AddressSpace::new(&env)?;
         let name: String = path.rsplit('/').next().unwrap_or(path).chars().take(15).collect();
         return Ok(Image { space, entry: UNRUNNABLE, sp: 0, path: String::from(path), name });
     }
 
-    let mut space = AddressSpace::new(&env).map_err(|e| e.errno())?;
+    let mut space = AddressSpace::new(&env)?;
     match map_segments(&mut space, &env, &elf, &object, bias, lim) {
         Ok(()) => {}
         Err(e) => {
@@ -208,7 +192,7 @@ fn map_segments(
                 file: Some(file.clone()),
                 offset: seg.offset & !(PAGE_SIZE - 1),
             };
-            space.mmap(env, &req, lim).map_err(|e| e.errno())?;
+            space.mmap(env, &req, lim)?;
             // Bytes of the last file page past the segment's file part
             // belong to bss: they must read as zero (`padzero`).
             let tail = file_end.next_multiple_of(PAGE_SIZE) - file_end;
@@ -228,7 +212,7 @@ fn map_segments(
                 file: None,
                 offset: 0,
             };
-            space.mmap(env, &req, lim).map_err(|e| e.errno())?;
+            space.mmap(env, &req, lim)?;
         }
         brk = brk.max(mem_end);
         if seg.executable() {
@@ -272,7 +256,7 @@ fn build_stack<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         file: None,
         offset: 0,
     };
-    space.mmap(env, &req, lim).map_err(|e| e.errno())?;
+    space.mmap(env, &req, lim)?;
     // Strings, from low to high: platform, argv[], envp[], execfn; the
     // top 8 bytes stay zero. execve's limits (exec_args) keep the sizes
     // far from overflow; the checked sums make that local.
@@ -391,11 +375,11 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         i.files.close_on_exec();
         // Handled signals go back to their default action.
         for a in i.sig.actions.iter_mut() {
-            if a[0] > super::signal::SIG_IGN {
+            if a[0] > abi::signal::SIG_IGN {
                 *a = [0; 4];
             }
         }
-        i.sig.pending &= 1 << (super::signal::SIGKILL - 1);
+        i.sig.pending &= 1 << (abi::signal::SIGKILL - 1);
         // Linux: exec removes the alternate signal stack and forgets the
         // robust-futex list (`futex_exec_release`).
         i.altstack = super::AltStack::default();
@@ -431,10 +415,10 @@ pub fn spawn(
     let creds = Creds::default();
     let mut inner = super::init_inner("");
     let lim = Rlimits {
-        as_: inner.rlimits[super::RLIMIT_AS].cur,
-        data: inner.rlimits[super::RLIMIT_DATA].cur,
-        stack: inner.rlimits[super::RLIMIT_STACK].cur,
-        memlock: inner.rlimits[super::RLIMIT_MEMLOCK].cur,
+        as_: inner.rlimits[abi::resource::RLIMIT_AS].cur,
+        data: inner.rlimits[abi::resource::RLIMIT_DATA].cur,
+        stack: inner.rlimits[abi::resource::RLIMIT_STACK].cur,
+        memlock: inner.rlimits[abi::resource::RLIMIT_MEMLOCK].cur,
         can_lock: true,
         admin: true,
     };

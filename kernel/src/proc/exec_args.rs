@@ -14,7 +14,8 @@
 
 use alloc::vec::Vec;
 
-use crate::errno::*;
+use abi::errno::*;
+
 use crate::usercopy::{read_user, read_user_vec, strnlen_user};
 
 /// MAX_ARG_STRLEN: one string, its NUL included, is at most 32 pages.

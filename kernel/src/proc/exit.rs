@@ -17,15 +17,10 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::{Pid, SLEEPING, Task, ZOMBIE, current, sched};
-use crate::errno::*;
+use abi::errno::*;
+use abi::wait::{WALL, WCLONE, WCONTINUED, WNOHANG, WNOTHREAD, WUNTRACED};
 
-pub const WNOHANG: u32 = 1;
-pub const WUNTRACED: u32 = 2;
-pub const WCONTINUED: u32 = 8;
-pub const WNOTHREAD: u32 = 0x2000_0000;
-pub const WALL: u32 = 0x4000_0000;
-pub const WCLONE: u32 = 0x8000_0000;
+use super::{Pid, SLEEPING, Task, ZOMBIE, current, sched};
 
 /// Status of a normal exit.
 pub fn status_exited(code: i32) -> i32 {

@@ -8,17 +8,15 @@
 
 use alloc::sync::Arc;
 
+use abi::errno::*;
+use abi::resource::RLIMIT_NPROC;
 use arch::fpu::FpuState;
 use arch::trap::TrapFrame;
 
-use super::{Pid, RLIMIT_NPROC, Task, TaskInner, current, sched};
-use crate::errno::*;
+use super::{Pid, Task, TaskInner, current, sched};
 use crate::mem::user::UserMm;
 
 /// clone(2) flags this kernel understands.
-pub const CLONE_VM: u64 = 0x100;
-pub const CLONE_VFORK: u64 = 0x4000;
-pub const CSIGNAL: u64 = 0xff;
 
 /// How the child shares memory with the parent.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -77,7 +75,7 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
         ForkKind::Fork => {
             let lim = parent.mm_limits();
             let env = crate::mem::user::env();
-            let copy = parent_mm.space.lock().fork(&env, &lim).map_err(|e| e.errno())?;
+            let copy = parent_mm.space.lock().fork(&env, &lim)?;
             UserMm::new(copy)
         }
     };

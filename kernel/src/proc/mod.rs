@@ -37,6 +37,10 @@ use core::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
 use spin::Mutex;
 
+use abi::resource::{
+    RLIM_INFINITY, RLIM_NLIMITS, RLIMIT_AS, RLIMIT_CORE, RLIMIT_DATA, RLIMIT_MEMLOCK, RLIMIT_NOFILE, RLIMIT_NPROC,
+    RLIMIT_STACK,
+};
 use arch::fpu::FpuState;
 use mm::sync::IrqLock;
 use mm::vm::address_space::Rlimits;
@@ -72,16 +76,6 @@ pub struct Rlimit {
     pub cur: u64,
     pub max: u64,
 }
-
-pub const RLIM_INFINITY: u64 = u64::MAX;
-pub const RLIMIT_DATA: usize = 2;
-pub const RLIMIT_STACK: usize = 3;
-pub const RLIMIT_CORE: usize = 4;
-pub const RLIMIT_NPROC: usize = 6;
-pub const RLIMIT_NOFILE: usize = 7;
-pub const RLIMIT_MEMLOCK: usize = 8;
-pub const RLIMIT_AS: usize = 9;
-pub const RLIM_NLIMITS: usize = 16;
 
 /// Linux's defaults for init.
 pub fn default_rlimits() -> [Rlimit; RLIM_NLIMITS] {

@@ -100,7 +100,7 @@ pub fn out_of_memory(reason: &str) -> Option<Pid> {
         adj
     );
     crate::mem::page_alloc().vmstat.oom_kill.inc();
-    signal::send(pid, signal::SIGKILL);
+    signal::send(pid, abi::signal::SIGKILL);
     drop(mm);
     // Reap its memory now unless it is the one running (it dies on its way
     // back to user space and frees everything then).

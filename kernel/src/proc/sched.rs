@@ -31,7 +31,7 @@ use super::{Pid, RUNNABLE, SLEEPING, Task};
 use arch::fpu::FpuState;
 use arch::trap::TrapFrame;
 
-use crate::errno::{ENOMEM, Errno};
+use abi::errno::{ENOMEM, Errno};
 
 /// Timer frequency.
 pub const HZ: u64 = 100;

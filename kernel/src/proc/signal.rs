@@ -14,37 +14,13 @@
 //! hello[42]: segfault at ffffffff80000000 ip 0000000000401234 sp 00007ffffffde8 error 5 in hello[401000+2000]
 //! ```
 
+use abi::signal::{
+    NSIG, SIG_DFL, SIG_IGN, SIGABRT, SIGBUS, SIGCHLD, SIGCONT, SIGFPE, SIGILL, SIGINT, SIGKILL, SIGSEGV, SIGSTOP,
+    SIGTERM, SIGTRAP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH,
+};
 use arch::trap::TrapFrame;
 
 use super::{current, exit};
-
-pub const SIGHUP: u32 = 1;
-pub const SIGINT: u32 = 2;
-pub const SIGQUIT: u32 = 3;
-pub const SIGILL: u32 = 4;
-pub const SIGTRAP: u32 = 5;
-pub const SIGABRT: u32 = 6;
-pub const SIGBUS: u32 = 7;
-pub const SIGFPE: u32 = 8;
-pub const SIGKILL: u32 = 9;
-pub const SIGUSR1: u32 = 10;
-pub const SIGSEGV: u32 = 11;
-pub const SIGUSR2: u32 = 12;
-pub const SIGPIPE: u32 = 13;
-pub const SIGALRM: u32 = 14;
-pub const SIGTERM: u32 = 15;
-pub const SIGCHLD: u32 = 17;
-pub const SIGCONT: u32 = 18;
-pub const SIGSTOP: u32 = 19;
-pub const SIGTSTP: u32 = 20;
-pub const SIGTTIN: u32 = 21;
-pub const SIGTTOU: u32 = 22;
-pub const SIGURG: u32 = 23;
-pub const SIGWINCH: u32 = 28;
-pub const NSIG: u32 = 64;
-
-pub const SIG_DFL: u64 = 0;
-pub const SIG_IGN: u64 = 1;
 
 /// What the default action of `sig` is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,10 +17,10 @@ use alloc::vec::Vec;
 
 use x86_64::instructions::interrupts;
 
+use abi::errno::{EINTR, Errno};
 use mm::sync::IrqLock;
 
 use super::{Pid, SLEEPING, current, sched};
-use crate::errno::{EINTR, Errno};
 
 pub struct WaitQueue {
     pids: IrqLock<Vec<Pid>>,

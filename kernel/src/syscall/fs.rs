@@ -6,15 +6,19 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::SysResult;
-use crate::errno::*;
-use crate::proc::{RLIMIT_NOFILE, current};
-use crate::usercopy::{copy_from_user, copy_to_user, read_user, read_user_cstr, write_user};
-use crate::vfs::{self, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_RDONLY, O_TRUNC, O_WRONLY, OpenFile};
+use abi::errno::*;
+use abi::fcntl::{
+    AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_NONBLOCK,
+    O_RDONLY, O_TRUNC, O_WRONLY,
+};
+use abi::resource::RLIMIT_NOFILE;
+use abi::stat::Stat;
 
-pub const AT_FDCWD: i32 = -100;
-const AT_EMPTY_PATH: u32 = 0x1000;
-const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
+use super::SysResult;
+use crate::proc::current;
+use crate::usercopy::{copy_from_user, copy_to_user, read_user, read_user_cstr, write_user};
+use crate::vfs::{self, OpenFile};
+
 /// Largest single read or write (Linux's MAX_RW_COUNT).
 const MAX_RW: u64 = 0x7fff_f000;
 
@@ -213,7 +217,7 @@ fn read_into_user(f: &OpenFile, buf: u64, len: u64, pos: Option<u64>) -> Result<
 fn write_pos(f: &OpenFile, pos: Option<u64>) -> u64 {
     match pos {
         Some(p) => p,
-        None if f.flags() & vfs::O_APPEND != 0 => f.size(),
+        None if f.flags() & O_APPEND != 0 => f.size(),
         None => *f.offset.lock(),
     }
 }
@@ -410,7 +414,7 @@ pub fn lseek(fd: i32, off: i64, whence: u32) -> SysResult {
     Ok(new as u64)
 }
 
-fn put_stat(st: &vfs::Stat, buf: u64) -> SysResult {
+fn put_stat(st: &Stat, buf: u64) -> SysResult {
     write_user(buf, st)?;
     Ok(0)
 }
@@ -486,14 +490,14 @@ pub fn dup2(old: i32, new: i32) -> SysResult {
 /// pipe2(2) (pipe(2) is pipe2 with no flags): two descriptors, the read
 /// end first, written to `fds` as two ints.
 pub fn pipe2(fds: u64, flags: u32) -> SysResult {
-    if flags & !(O_CLOEXEC | vfs::O_NONBLOCK) != 0 {
+    if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
         return Err(EINVAL);
     }
     if !crate::usercopy::access_ok(fds, 8) {
         return Err(EFAULT);
     }
     let creds = current().inner.lock().creds;
-    let (r, w) = vfs::pipe::create(flags & vfs::O_NONBLOCK != 0, creds.uid, creds.is_root())?;
+    let (r, w) = vfs::pipe::create(flags & O_NONBLOCK != 0, creds.uid, creds.is_root())?;
     let cloexec = flags & O_CLOEXEC != 0;
     let (rfd, wfd) = {
         let me = current();

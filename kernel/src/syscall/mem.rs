@@ -7,11 +7,12 @@
 
 use alloc::sync::Arc;
 
+use abi::errno::*;
+use abi::mman::MAP_ANONYMOUS;
 use mm::vm::address_space::AddressSpace;
-use mm::vm::mmap::{FileMapping, MAP_ANONYMOUS, MmapRequest};
+use mm::vm::mmap::{FileMapping, MmapRequest};
 
 use super::SysResult;
-use crate::errno::*;
 use crate::mem::user::UserMm;
 use crate::proc::current;
 
@@ -43,11 +44,11 @@ pub fn mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: i32, off: u64) -> Sy
         None
     };
     let req = MmapRequest { addr, len, prot, flags, file, offset: off };
-    with_mm(|s, env, lim| s.mmap(env, &req, lim))?.map_err(|e| e.errno())
+    with_mm(|s, env, lim| s.mmap(env, &req, lim))?.map_err(Errno::from)
 }
 
 pub fn munmap(addr: u64, len: u64) -> SysResult {
-    with_mm(|s, env, _| s.munmap(env, addr, len))?.map(|_| 0).map_err(|e| e.errno())
+    with_mm(|s, env, _| s.munmap(env, addr, len))?.map(|_| 0).map_err(Errno::from)
 }
 
 pub fn brk(addr: u64) -> SysResult {
@@ -55,35 +56,35 @@ pub fn brk(addr: u64) -> SysResult {
 }
 
 pub fn mprotect(addr: u64, len: u64, prot: u32) -> SysResult {
-    with_mm(|s, env, _| s.mprotect(env, addr, len, prot))?.map(|_| 0).map_err(|e| e.errno())
+    with_mm(|s, env, _| s.mprotect(env, addr, len, prot))?.map(|_| 0).map_err(Errno::from)
 }
 
 pub fn mremap(old: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64) -> SysResult {
-    with_mm(|s, env, lim| s.mremap(env, old, old_len, new_len, flags, new_addr, lim))?.map_err(|e| e.errno())
+    with_mm(|s, env, lim| s.mremap(env, old, old_len, new_len, flags, new_addr, lim))?.map_err(Errno::from)
 }
 
 pub fn madvise(addr: u64, len: u64, advice: u32) -> SysResult {
-    with_mm(|s, env, lim| s.madvise(env, addr, len, advice, lim))?.map(|_| 0).map_err(|e| e.errno())
+    with_mm(|s, env, lim| s.madvise(env, addr, len, advice, lim))?.map(|_| 0).map_err(Errno::from)
 }
 
 pub fn msync(addr: u64, len: u64, flags: u32) -> SysResult {
-    with_mm(|s, _, _| s.msync(addr, len, flags))?.map(|_| 0).map_err(|e| e.errno())
+    with_mm(|s, _, _| s.msync(addr, len, flags))?.map(|_| 0).map_err(Errno::from)
 }
 
 pub fn mlock(addr: u64, len: u64, flags: u32) -> SysResult {
-    with_mm(|s, env, lim| s.mlock(env, addr, len, flags, lim))?.map(|_| 0).map_err(|e| e.errno())
+    with_mm(|s, env, lim| s.mlock(env, addr, len, flags, lim))?.map(|_| 0).map_err(Errno::from)
 }
 
 pub fn munlock(addr: u64, len: u64) -> SysResult {
-    with_mm(|s, env, _| s.munlock(env, addr, len))?.map(|_| 0).map_err(|e| e.errno())
+    with_mm(|s, env, _| s.munlock(env, addr, len))?.map(|_| 0).map_err(Errno::from)
 }
 
 pub fn mlockall(flags: u32) -> SysResult {
-    with_mm(|s, env, lim| s.mlockall(env, flags, lim))?.map(|_| 0).map_err(|e| e.errno())
+    with_mm(|s, env, lim| s.mlockall(env, flags, lim))?.map(|_| 0).map_err(Errno::from)
 }
 
 pub fn munlockall() -> SysResult {
-    with_mm(|s, env, _| s.munlockall(env))?.map(|_| 0).map_err(|e| e.errno())
+    with_mm(|s, env, _| s.munlockall(env))?.map(|_| 0).map_err(Errno::from)
 }
 
 /// Pages whose residency one step of mincore collects (one 64 KiB
@@ -114,7 +115,7 @@ pub fn mincore(addr: u64, len: u64, vec: u64) -> SysResult {
         let n = (pages - done).min(MINCORE_BATCH_PAGES);
         let start = addr + done * 4096;
         // Residency is collected under the lock, written out after it.
-        let bytes = with_mm(|s, env, _| s.mincore(env, start, n * 4096))?.map_err(|e| e.errno())?;
+        let bytes = with_mm(|s, env, _| s.mincore(env, start, n * 4096))?.map_err(Errno::from)?;
         crate::usercopy::copy_to_user(vec + done, &bytes)?;
         done += n;
     }

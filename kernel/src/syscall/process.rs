@@ -3,13 +3,18 @@
 //! rt_sigaction, rt_sigprocmask, sigaltstack, set/get_robust_list,
 //! sched_yield.
 
+use abi::errno::*;
+use abi::prctl::{ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS};
+use abi::sched::{
+    CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS, CLONE_VFORK, CLONE_VM, CSIGNAL,
+};
+use abi::signal::{NSIG, SIGKILL, SIGSTOP};
 use arch::trap::TrapFrame;
 
 use super::SysResult;
-use crate::errno::*;
 use crate::proc::exit::{self, do_exit, status_exited};
-use crate::proc::fork::{CLONE_VFORK, CLONE_VM, CSIGNAL, ForkKind};
-use crate::proc::signal::{self, NSIG, SIGKILL, SIGSTOP};
+use crate::proc::fork::ForkKind;
+use crate::proc::signal;
 use crate::proc::{self, current, sched};
 use crate::usercopy::{read_user, read_user_cstr, write_user};
 
@@ -20,11 +25,6 @@ pub fn fork(frame: &mut TrapFrame) -> SysResult {
 pub fn vfork(frame: &mut TrapFrame) -> SysResult {
     proc::fork::fork(frame, ForkKind::Vfork).map(|p| p as u64)
 }
-
-const CLONE_SETTLS: u64 = 0x0008_0000;
-const CLONE_PARENT_SETTID: u64 = 0x0010_0000;
-const CLONE_CHILD_CLEARTID: u64 = 0x0020_0000;
-const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
 
 /// clone(2) for the process forms: a fork (glibc's fork is clone with
 /// CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID|SIGCHLD) or CLONE_VM|CLONE_VFORK
@@ -60,7 +60,7 @@ pub fn execve(frame: &mut TrapFrame, path: u64, argv: u64, envp: u64) -> SysResu
     let me = current();
     let (rlim_stack, cwd) = {
         let i = me.inner.lock();
-        (i.rlimits[proc::RLIMIT_STACK].cur, i.cwd.clone())
+        (i.rlimits[abi::resource::RLIMIT_STACK].cur, i.cwd.clone())
     };
     // Linux opens the file (do_open_execat) before it counts the strings.
     let inode = crate::vfs::lookup(&path, &cwd)?;
@@ -134,7 +134,7 @@ pub fn kill(pid: i32, sig: i32) -> SysResult {
             (i.creds, i.sid)
         };
         let same_user = [my.uid, my.euid].iter().any(|u| *u == tc.uid || *u == tc.suid);
-        if !root && !same_user && !(sig as u32 == signal::SIGCONT && tsid == my_sid) {
+        if !root && !same_user && !(sig as u32 == abi::signal::SIGCONT && tsid == my_sid) {
             continue;
         }
         allowed = true;
@@ -238,11 +238,6 @@ pub fn setpgid(pid: i32, pgid: i32) -> SysResult {
     t.inner.lock().pgid = pgid;
     Ok(0)
 }
-
-const ARCH_SET_GS: u32 = 0x1001;
-const ARCH_SET_FS: u32 = 0x1002;
-const ARCH_GET_FS: u32 = 0x1003;
-const ARCH_GET_GS: u32 = 0x1004;
 
 pub fn arch_prctl(code: u32, addr: u64) -> SysResult {
     match code {

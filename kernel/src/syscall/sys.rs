@@ -2,9 +2,11 @@
 //! getrusage, getrlimit/setrlimit/prlimit64, the uid/gid family,
 //! getrandom.
 
+use abi::errno::*;
+use abi::resource::{RLIM_NLIMITS, RLIMIT_NOFILE};
+
 use super::SysResult;
-use crate::errno::*;
-use crate::proc::{self, Creds, RLIM_NLIMITS, RLIMIT_NOFILE, Rlimit, current};
+use crate::proc::{self, Creds, Rlimit, current};
 use crate::usercopy::{copy_to_user, read_user, write_user};
 
 pub fn uname(buf: u64) -> SysResult {

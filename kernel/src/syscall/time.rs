@@ -4,8 +4,13 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use abi::errno::*;
+use abi::time::{
+    CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW, CLOCK_PROCESS_CPUTIME_ID,
+    CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_THREAD_CPUTIME_ID, TIMER_ABSTIME,
+};
+
 use super::SysResult;
-use crate::errno::*;
 use crate::proc::sched;
 use crate::usercopy::{read_user, write_user};
 
@@ -15,15 +20,6 @@ static BOOT_UNIX: AtomicU64 = AtomicU64::new(0);
 pub fn init() {
     BOOT_UNIX.store(arch::rtc::read_unix_time(), Ordering::Relaxed);
 }
-
-const CLOCK_REALTIME: i32 = 0;
-const CLOCK_MONOTONIC: i32 = 1;
-const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
-const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-const CLOCK_MONOTONIC_RAW: i32 = 4;
-const CLOCK_REALTIME_COARSE: i32 = 5;
-const CLOCK_MONOTONIC_COARSE: i32 = 6;
-const CLOCK_BOOTTIME: i32 = 7;
 
 /// Nanoseconds on `clock`.
 fn now_ns(clock: i32) -> Result<u64, Errno> {
@@ -98,8 +94,6 @@ pub fn nanosleep(req: u64, rem: u64) -> SysResult {
     }
     r.map(|_| 0)
 }
-
-const TIMER_ABSTIME: u32 = 1;
 
 pub fn clock_nanosleep(clock: i32, flags: u32, req: u64, rem: u64) -> SysResult {
     if !matches!(clock, CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME) {

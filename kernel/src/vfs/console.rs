@@ -13,12 +13,15 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use abi::errno::*;
+use abi::fcntl::O_RDWR;
+use abi::stat::{S_IFCHR, Stat};
+use abi::termios::{Termios, VMIN, VTIME};
 use mm::sync::IrqLock;
 use spin::Once;
 
-use super::tty::{Termios, Tty, TtySignal, VMIN, VTIME};
-use super::{Inode, O_RDWR, OpenFile, S_IFCHR, Stat};
-use crate::errno::*;
+use super::tty::{Tty, TtySignal};
+use super::{Inode, OpenFile};
 use crate::proc::waitqueue::WaitQueue;
 
 const TCGETS: u32 = 0x5401;
@@ -68,9 +71,9 @@ pub fn push_input(bytes: &[u8]) {
     if let Some(pgrp) = fg {
         for s in signals {
             let sig = match s {
-                TtySignal::Int => crate::proc::signal::SIGINT,
-                TtySignal::Quit => crate::proc::signal::SIGQUIT,
-                TtySignal::Tstp => crate::proc::signal::SIGTSTP,
+                TtySignal::Int => abi::signal::SIGINT,
+                TtySignal::Quit => abi::signal::SIGQUIT,
+                TtySignal::Tstp => abi::signal::SIGTSTP,
             };
             crate::proc::signal::send_to_group_from_irq(pgrp, sig);
         }

@@ -4,8 +4,10 @@ use alloc::collections::BTreeMap;
 use alloc::string::ToString;
 use alloc::sync::Arc;
 
-use super::{Inode, MemDir, S_IFCHR, Stat};
-use crate::errno::Errno;
+use abi::errno::Errno;
+use abi::stat::{S_IFCHR, Stat};
+
+use super::{Inode, MemDir};
 
 /// `/dev/null`: reads end at once, writes vanish.
 pub struct Null;

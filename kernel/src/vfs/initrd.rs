@@ -11,12 +11,13 @@ use alloc::vec::Vec;
 
 use spin::Once;
 
+use abi::errno::Errno;
+use abi::stat::{S_IFDIR, S_IFMT, S_IFREG, Stat};
 use formats::cpio;
 use mm::shrinker::Shrinker;
 use mm::vm::file::MemObject;
 
-use super::{Inode, MemDir, S_IFDIR, S_IFMT, S_IFREG, Stat};
-use crate::errno::Errno;
+use super::{Inode, MemDir};
 
 /// A regular file of the initrd.
 pub struct InitrdFile {

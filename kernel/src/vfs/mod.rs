@@ -26,7 +26,9 @@ use alloc::vec::Vec;
 
 use spin::Once;
 
-use crate::errno::*;
+use abi::errno::*;
+use abi::stat::{S_IFCHR, S_IFDIR, S_IFMT, Stat};
+
 pub use crate::file::path::{absolute, components};
 pub use crate::file::*;
 

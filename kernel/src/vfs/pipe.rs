@@ -30,14 +30,15 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use abi::errno::*;
+use abi::fcntl::{O_NONBLOCK, O_RDONLY, O_WRONLY};
+use abi::stat::{S_IFIFO, Stat};
 use mm::sync::IrqLock;
 
-use super::{Inode, O_NONBLOCK, O_RDONLY, O_WRONLY, OpenFile, Stat};
-use crate::errno::*;
+use super::{Inode, OpenFile};
 use crate::proc::waitqueue::WaitQueue;
 use crate::sysctl;
 
-pub const S_IFIFO: u32 = 0o010000;
 const PAGE_SIZE: usize = 4096;
 /// Pages a new pipe holds (Linux's PIPE_DEF_BUFFERS).
 pub const PIPE_DEF_BUFFERS: usize = 16;
@@ -381,7 +382,7 @@ impl Inode for WriteEnd {
                     self.pipe.waiters.wake_all();
                 }
                 Err(EPIPE) => {
-                    crate::proc::signal::send(crate::proc::current_pid(), crate::proc::signal::SIGPIPE);
+                    crate::proc::signal::send(crate::proc::current_pid(), abi::signal::SIGPIPE);
                     return if done > 0 { Ok(done) } else { Err(EPIPE) };
                 }
                 Err(_) if done > 0 => break,

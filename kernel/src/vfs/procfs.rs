@@ -32,8 +32,10 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
-use super::{DirEntry, Inode, S_IFDIR, S_IFREG, Stat};
-use crate::errno::*;
+use abi::errno::*;
+use abi::stat::{S_IFDIR, S_IFREG, Stat};
+
+use super::{DirEntry, Inode};
 use crate::proc::{self, Pid, Task};
 
 /// Render a file's text.

@@ -15,99 +15,10 @@
 //! [`Tty`] is pure state; `console.rs` owns the instance, does the output
 //! and the sleeping, and delivers the signals.
 
-// Pod for Termios (until the ABI crate owns it).
-#![allow(unsafe_code)]
-
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use crate::usercopy::Pod;
-
-// c_iflag
-pub const INLCR: u32 = 0o100;
-pub const IGNCR: u32 = 0o200;
-pub const ICRNL: u32 = 0o400;
-pub const IXON: u32 = 0o2000;
-// c_oflag
-pub const OPOST: u32 = 0o1;
-pub const ONLCR: u32 = 0o4;
-// c_lflag
-pub const ISIG: u32 = 0o1;
-pub const ICANON: u32 = 0o2;
-pub const ECHO: u32 = 0o10;
-pub const ECHOE: u32 = 0o20;
-pub const ECHOK: u32 = 0o40;
-pub const ECHONL: u32 = 0o100;
-pub const NOFLSH: u32 = 0o200;
-pub const ECHOCTL: u32 = 0o1000;
-pub const ECHOKE: u32 = 0o4000;
-pub const IEXTEN: u32 = 0o100000;
-// c_cc indices
-pub const VINTR: usize = 0;
-pub const VQUIT: usize = 1;
-pub const VERASE: usize = 2;
-pub const VKILL: usize = 3;
-pub const VEOF: usize = 4;
-pub const VTIME: usize = 5;
-pub const VMIN: usize = 6;
-pub const VSUSP: usize = 10;
-pub const VEOL: usize = 11;
-pub const VREPRINT: usize = 12;
-pub const VWERASE: usize = 14;
-pub const VLNEXT: usize = 15;
-pub const VEOL2: usize = 16;
-
-/// The kernel's `struct termios` (36 bytes: what TCGETS/TCSETS copy).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Termios {
-    pub iflag: u32,
-    pub oflag: u32,
-    pub cflag: u32,
-    pub lflag: u32,
-    pub line: u8,
-    pub cc: [u8; 19],
-}
-
-// SAFETY: repr(C), integers only, no padding (4 * 4 + 1 + 19 = 36).
-unsafe impl Pod for Termios {}
-
-const _: () = assert!(core::mem::size_of::<Termios>() == 36);
-
-impl Termios {
-    /// Linux's defaults for a console (`stty sane`): ICRNL IXON, OPOST
-    /// ONLCR, B38400 CS8 CREAD, ISIG ICANON ECHO ECHOE ECHOK ECHOCTL ECHOKE
-    /// IEXTEN.
-    pub const fn sane() -> Termios {
-        let mut cc = [0u8; 19];
-        cc[VINTR] = 0x03;
-        cc[VQUIT] = 0x1c;
-        cc[VERASE] = 0x7f;
-        cc[VKILL] = 0x15;
-        cc[VEOF] = 0x04;
-        cc[VTIME] = 0;
-        cc[VMIN] = 1;
-        cc[8] = 0x11; // VSTART
-        cc[9] = 0x13; // VSTOP
-        cc[VSUSP] = 0x1a;
-        cc[VREPRINT] = 0x12;
-        cc[13] = 0x0f; // VDISCARD
-        cc[VWERASE] = 0x17;
-        cc[VLNEXT] = 0x16;
-        Termios {
-            iflag: ICRNL | IXON,
-            oflag: OPOST | ONLCR,
-            cflag: 0o277,
-            lflag: ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN,
-            line: 0,
-            cc,
-        }
-    }
-
-    pub fn is_canonical(&self) -> bool {
-        self.lflag & ICANON != 0
-    }
-}
+use abi::termios::*;
 
 /// Most bytes held for reading (Linux's N_TTY_BUF_SIZE); more are dropped.
 pub const BUF_SIZE: usize = 4096;

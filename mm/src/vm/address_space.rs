@@ -450,10 +450,7 @@ impl AddressSpace {
         }
         if let Err(e) = self.vmas.insert(v.clone(), env.max_map_count) {
             self.account_vma(&v, false);
-            return Err(match e {
-                crate::vm::vma::VmaError::TooMany => MmError::NoMemory,
-                crate::vm::vma::VmaError::Overlap => MmError::Exists,
-            });
+            return Err(e.into());
         }
         if accounted {
             self.counters.committed += pages;

@@ -14,6 +14,7 @@
 //!   heap VMA or creates it.
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
+use crate::error::MmError;
 use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::vm::vma::{Backing, VmFlags, Vma};
 
@@ -68,17 +69,17 @@ impl AddressSpace {
     }
 
     /// `do_brk_flags`: add `[addr, addr+len)` of anonymous heap memory.
-    fn do_brk(&mut self, env: &MmEnv<'_>, addr: u64, len: u64, lim: &Rlimits) -> Result<(), ()> {
+    fn do_brk(&mut self, env: &MmEnv<'_>, addr: u64, len: u64, lim: &Rlimits) -> Result<(), MmError> {
         let pages = len >> PAGE_SHIFT;
         let flags = HEAP_FLAGS | self.def_flags;
         if !self.may_expand(flags, pages, lim) {
-            return Err(());
+            return Err(MmError::NoMemory);
         }
         env.commit.account_for(env.pa, pages, lim.admin, self.counters.total_vm)?;
         let vma = Vma { start: addr, end: addr + len, flags, pgoff: addr >> PAGE_SHIFT, backing: Backing::Anon };
-        if self.attach_vma(env, vma).is_err() {
+        if let Err(e) = self.attach_vma(env, vma) {
             env.commit.unaccount(pages);
-            return Err(());
+            return Err(e);
         }
         if flags.contains(VmFlags::LOCKED) {
             let _ = self.populate(env, addr, addr + len, lim);

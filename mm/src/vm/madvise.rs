@@ -25,6 +25,11 @@
 //! (ENOMEM) where it is, like an area that refuses (EINVAL) or a page past
 //! the end of its object (EFAULT).
 
+use abi::mman::{
+    MADV_COLD, MADV_DODUMP, MADV_DOFORK, MADV_DONTDUMP, MADV_DONTFORK, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE,
+    MADV_KEEPONFORK, MADV_NOHUGEPAGE, MADV_NORMAL, MADV_PAGEOUT, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_RANDOM,
+    MADV_REMOVE, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_WIPEONFORK,
+};
 use x86_64::structures::paging::PageTableFlags as F;
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
@@ -32,26 +37,6 @@ use crate::error::MmError;
 use crate::phys::page::PageFlags;
 use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::vm::vma::VmFlags;
-
-pub const MADV_NORMAL: u32 = 0;
-pub const MADV_RANDOM: u32 = 1;
-pub const MADV_SEQUENTIAL: u32 = 2;
-pub const MADV_WILLNEED: u32 = 3;
-pub const MADV_DONTNEED: u32 = 4;
-pub const MADV_FREE: u32 = 8;
-pub const MADV_REMOVE: u32 = 9;
-pub const MADV_DONTFORK: u32 = 10;
-pub const MADV_DOFORK: u32 = 11;
-pub const MADV_HUGEPAGE: u32 = 14;
-pub const MADV_NOHUGEPAGE: u32 = 15;
-pub const MADV_DONTDUMP: u32 = 16;
-pub const MADV_DODUMP: u32 = 17;
-pub const MADV_WIPEONFORK: u32 = 18;
-pub const MADV_KEEPONFORK: u32 = 19;
-pub const MADV_COLD: u32 = 20;
-pub const MADV_PAGEOUT: u32 = 21;
-pub const MADV_POPULATE_READ: u32 = 22;
-pub const MADV_POPULATE_WRITE: u32 = 23;
 
 impl AddressSpace {
     /// Change flags on the areas of `[start, end)` (splitting as needed).
@@ -141,10 +126,7 @@ impl AddressSpace {
                 }
                 // A SIGBUS (past the end of a file or segment) is EFAULT.
                 MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
-                    self.populate_for(env, s, e, advice == MADV_POPULATE_WRITE, lim).map_err(|err| match err {
-                        crate::vm::fault::FaultError::Bus => MmError::Fault,
-                        _ => MmError::NoMemory,
-                    })?;
+                    self.populate_for(env, s, e, advice == MADV_POPULATE_WRITE, lim)?;
                 }
                 MADV_DONTNEED => self.zap_range(env, s, e),
                 MADV_FREE => self.lazy_free(env, s, e),

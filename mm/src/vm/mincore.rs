@@ -11,14 +11,12 @@
 
 use alloc::vec::Vec;
 
+use abi::mman::{MS_ASYNC, MS_INVALIDATE, MS_SYNC};
+
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
 use crate::error::MmError;
 use crate::vm::address_space::{AddressSpace, MmEnv, TASK_SIZE};
 use crate::vm::vma::{Backing, VmFlags};
-
-pub const MS_ASYNC: u32 = 1;
-pub const MS_INVALIDATE: u32 = 2;
-pub const MS_SYNC: u32 = 4;
 
 impl AddressSpace {
     /// mincore(2): the residency vector of `[start, start+len)`.

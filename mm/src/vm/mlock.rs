@@ -12,16 +12,13 @@
 //! before it were (un)locked, as Linux's apply_vma_lock_flags; unknown
 //! flags EINVAL.
 
+use abi::mman::{MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, MLOCK_ONFAULT};
+
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
 use crate::error::MmError;
 use crate::phys::page::PageFlags;
 use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::vm::vma::VmFlags;
-
-pub const MLOCK_ONFAULT: u32 = 1;
-pub const MCL_CURRENT: u32 = 1;
-pub const MCL_FUTURE: u32 = 2;
-pub const MCL_ONFAULT: u32 = 4;
 
 /// A VM_LOCKED mapping of `pfn` appeared (Linux's `mlock_folio`): the
 /// first marks the page PG_mlocked (Mlocked, unevictable), each one counts.
@@ -155,6 +152,7 @@ impl AddressSpace {
         // populate faults in are counted as they are mapped.
         self.apply_lock_flags(env, start, end, set)?;
         if !onfault {
+            // Any failure to fault the range in is ENOMEM for mlock.
             self.populate(env, start, end, lim).map_err(|_| MmError::NoMemory)?;
         }
         // __mm_populate cannot fault in PROT_NONE areas: they stay marked

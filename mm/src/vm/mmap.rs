@@ -29,36 +29,17 @@
 
 use alloc::sync::Arc;
 
+use abi::mman::{
+    MAP_ANONYMOUS, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_HUGETLB,
+    MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_STACK,
+    MAP_TYPE, MAP_UNINITIALIZED, PROT_EXEC, PROT_READ, PROT_WRITE,
+};
+
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
 use crate::error::MmError;
 use crate::vm::address_space::{AddressSpace, MMAP_MIN_ADDR, MmEnv, Rlimits, STACK_GUARD_GAP, TASK_SIZE};
 use crate::vm::file::MemObject;
 use crate::vm::vma::{Backing, VmFlags, Vma};
-
-pub const PROT_NONE: u32 = 0x0;
-pub const PROT_READ: u32 = 0x1;
-pub const PROT_WRITE: u32 = 0x2;
-pub const PROT_EXEC: u32 = 0x4;
-pub const PROT_GROWSDOWN: u32 = 0x0100_0000;
-pub const PROT_GROWSUP: u32 = 0x0200_0000;
-
-pub const MAP_SHARED: u32 = 0x01;
-pub const MAP_PRIVATE: u32 = 0x02;
-pub const MAP_SHARED_VALIDATE: u32 = 0x03;
-pub const MAP_TYPE: u32 = 0x0f;
-pub const MAP_FIXED: u32 = 0x10;
-pub const MAP_ANONYMOUS: u32 = 0x20;
-pub const MAP_GROWSDOWN: u32 = 0x0100;
-pub const MAP_DENYWRITE: u32 = 0x0800;
-pub const MAP_EXECUTABLE: u32 = 0x1000;
-pub const MAP_LOCKED: u32 = 0x2000;
-pub const MAP_NORESERVE: u32 = 0x4000;
-pub const MAP_POPULATE: u32 = 0x8000;
-pub const MAP_NONBLOCK: u32 = 0x10000;
-pub const MAP_STACK: u32 = 0x20000;
-pub const MAP_HUGETLB: u32 = 0x40000;
-pub const MAP_SYNC: u32 = 0x80000;
-pub const MAP_FIXED_NOREPLACE: u32 = 0x100000;
 
 /// Flags MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK plus MAP_SYNC,
 /// which this kernel refuses as no file supports DAX).
@@ -76,7 +57,6 @@ const LEGACY_MAP_MASK: u32 = MAP_SHARED
     | MAP_NONBLOCK
     | MAP_STACK
     | MAP_HUGETLB;
-pub const MAP_UNINITIALIZED: u32 = 0x4000000;
 
 /// A file to map, as the syscall layer found it behind the fd.
 #[derive(Clone)]
@@ -233,9 +213,7 @@ impl AddressSpace {
                     // (not per mapping, so fork does not charge it again).
                     let charged =
                         if flags & MAP_NORESERVE == 0 || env.commit.mode() == crate::vm::overcommit::OVERCOMMIT_NEVER {
-                            env.commit
-                                .account_for(env.pa, len >> PAGE_SHIFT, lim.admin, self.counters.total_vm)
-                                .map_err(|_| MmError::NoMemory)?;
+                            env.commit.account_for(env.pa, len >> PAGE_SHIFT, lim.admin, self.counters.total_vm)?;
                             len >> PAGE_SHIFT
                         } else {
                             0
@@ -317,7 +295,7 @@ impl AddressSpace {
         };
         let net = pages.saturating_sub(replaced_accounted);
         if charge {
-            env.commit.account_for(env.pa, net, lim.admin, self.counters.total_vm).map_err(|_| MmError::NoMemory)?;
+            env.commit.account_for(env.pa, net, lim.admin, self.counters.total_vm)?;
             vm |= VmFlags::ACCOUNT;
         }
         if fixed {

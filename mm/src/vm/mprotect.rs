@@ -23,12 +23,13 @@
 //! contents survive until access is given back. Private pages that are
 //! shared copy-on-write stay read-only: the next write still copies.
 
+use abi::mman::{PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE};
 use x86_64::structures::paging::PageTableFlags as F;
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
 use crate::error::MmError;
 use crate::vm::address_space::{AddressSpace, MmEnv};
-use crate::vm::mmap::{PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE, prot_to_vm};
+use crate::vm::mmap::prot_to_vm;
 
 /// PROT_SEM (asm-generic/mman-common.h): valid for mprotect, no effect on x86.
 const PROT_SEM: u32 = 0x8;
@@ -135,7 +136,7 @@ impl AddressSpace {
                 && v.backing.is_anon_or_private_file();
             let charge = if newly_writable { (part_end - cursor) >> PAGE_SHIFT } else { 0 };
             if charge > 0 {
-                env.commit.account(env.pa, charge, true).map_err(|_| MmError::NoMemory)?;
+                env.commit.account(env.pa, charge, true)?;
             }
             if let Err(e) = self.isolate(env, cursor, part_end) {
                 env.commit.unaccount(charge);

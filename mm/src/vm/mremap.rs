@@ -18,14 +18,12 @@
 //! tail whatever it covers); ENOMEM when it cannot grow in place and may
 //! not move, or a limit refuses.
 
+use abi::mman::{MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE};
+
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
 use crate::error::MmError;
 use crate::vm::address_space::{AddressSpace, MMAP_MIN_ADDR, MmEnv, Rlimits, TASK_SIZE};
 use crate::vm::vma::{VmFlags, Vma};
-
-pub const MREMAP_MAYMOVE: u32 = 1;
-pub const MREMAP_FIXED: u32 = 2;
-pub const MREMAP_DONTUNMAP: u32 = 4;
 
 impl AddressSpace {
     /// mremap(2). Returns the new address.
@@ -225,7 +223,7 @@ impl AddressSpace {
             return Err(MmError::Again);
         }
         if vma.flags.contains(VmFlags::ACCOUNT) {
-            env.commit.account(env.pa, pages, lim.admin).map_err(|_| MmError::NoMemory)?;
+            env.commit.account(env.pa, pages, lim.admin)?;
         }
         Ok(())
     }

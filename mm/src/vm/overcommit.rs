@@ -22,6 +22,15 @@ pub const OVERCOMMIT_GUESS: u32 = 0;
 pub const OVERCOMMIT_ALWAYS: u32 = 1;
 pub const OVERCOMMIT_NEVER: u32 = 2;
 
+/// Why the overcommit policy said no.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OvercommitError {
+    /// The charge would break the policy.
+    Refused,
+    /// A policy other than 0, 1 or 2.
+    UnknownMode,
+}
+
 /// The system-wide commit state.
 pub struct Overcommit {
     mode: AtomicU32,
@@ -51,9 +60,9 @@ impl Overcommit {
     }
 
     /// Set the policy; values other than 0, 1, 2 are refused.
-    pub fn set_mode(&self, mode: u32) -> Result<(), ()> {
+    pub fn set_mode(&self, mode: u32) -> Result<(), OvercommitError> {
         if mode > 2 {
-            return Err(());
+            return Err(OvercommitError::UnknownMode);
         }
         self.mode.store(mode, Ordering::Relaxed);
         Ok(())
@@ -83,14 +92,20 @@ impl Overcommit {
     }
 
     /// `__vm_enough_memory` for a request outside any address space.
-    pub fn account(&self, pa: &PageAllocator, pages: u64, privileged: bool) -> Result<(), ()> {
+    pub fn account(&self, pa: &PageAllocator, pages: u64, privileged: bool) -> Result<(), OvercommitError> {
         self.account_for(pa, pages, privileged, 0)
     }
 
     /// `__vm_enough_memory`: commit `pages` or say no. `privileged` is
     /// CAP_SYS_ADMIN (root), which may use the admin reserve in mode 2;
     /// `total_vm` (pages) sizes the user reserve kept back for the process.
-    pub fn account_for(&self, pa: &PageAllocator, pages: u64, privileged: bool, total_vm: u64) -> Result<(), ()> {
+    pub fn account_for(
+        &self,
+        pa: &PageAllocator,
+        pages: u64,
+        privileged: bool,
+        total_vm: u64,
+    ) -> Result<(), OvercommitError> {
         let after = self.committed.fetch_add(pages as i64, Ordering::Relaxed) + pages as i64;
         let ok = match self.mode() {
             OVERCOMMIT_ALWAYS => true,
@@ -105,7 +120,7 @@ impl Overcommit {
         };
         if !ok {
             self.committed.fetch_sub(pages as i64, Ordering::Relaxed);
-            return Err(());
+            return Err(OvercommitError::Refused);
         }
         Ok(())
     }

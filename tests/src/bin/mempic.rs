@@ -202,7 +202,7 @@ fn proc_mempic_reads_the_map_and_toggles_the_picture() {
         text.lines().any(|l| l.starts_with("0x0000000000 DMA    n0 ")),
         "rows labelled with address, zone and node"
     );
-    assert_eq!(f.write_at(0, b"maybe\n"), Err(kernel::errno::EINVAL));
+    assert_eq!(f.write_at(0, b"maybe\n"), Err(abi::errno::EINVAL));
     assert_eq!(f.write_at(0, b"1\n"), Ok(2));
     assert!(kernel::mempic::is_enabled());
     assert_eq!(f.write_at(0, b"0\n"), Ok(2));

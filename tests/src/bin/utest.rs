@@ -70,7 +70,7 @@ fn run_program(argv: &[String]) -> i32 {
     full[0] = path.clone();
     let env: Vec<String> = ENV.iter().map(|s| s.to_string()).collect();
     let pid =
-        kernel::init::spawn(&path, &full, &env, 0).unwrap_or_else(|e| panic!("cannot start {}: errno {}", path, e));
+        kernel::init::spawn(&path, &full, &env, 0).unwrap_or_else(|e| panic!("cannot start {}: errno {}", path, e.0));
     exit::wait_from_kernel(pid).expect("the child vanished")
 }
 
@@ -135,7 +135,7 @@ fn main(boot_info: &'static mut BootInfo) -> ! {
                 "sys/vm/overcommit_ratio",
             ] {
                 let path = format!("/proc/{f}");
-                let inode = kernel::vfs::lookup(&path, "/").unwrap_or_else(|e| panic!("{path}: errno {e}"));
+                let inode = kernel::vfs::lookup(&path, "/").unwrap_or_else(|e| panic!("{path}: errno {}", e.0));
                 let text = inode.snapshot().expect("a generated file");
                 assert!(!text.is_empty(), "{path} is empty");
                 log::info!(

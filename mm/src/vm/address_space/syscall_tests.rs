@@ -13,14 +13,12 @@
 //!
 //! Ranges are drawn as `[start .. end)` in pages from the base address.
 
+use abi::mman::*;
+
 use super::*;
 use crate::vm::fault::{FaultError, FaultKind, SegvCode};
 use crate::vm::file::MemObject;
-use crate::vm::madvise::*;
-use crate::vm::mincore::*;
-use crate::vm::mlock::*;
 use crate::vm::mmap::*;
-use crate::vm::mremap::*;
 use crate::vm::overcommit::OVERCOMMIT_NEVER;
 use alloc::boxed::Box;
 use alloc::string::String;

@@ -6,6 +6,8 @@
 //! as `[start .. end)` in pages. Comments starting "Regression:" name a
 //! difference from Linux that a test once caught.
 
+use abi::mman::*;
+
 use super::*;
 use crate::phys::gfp::Gfp;
 use crate::vm::fault::{FaultError, FaultKind, SegvCode};
@@ -210,7 +212,7 @@ fn errno_values_match_linux_numbers() {
     let table = [(Perm, 1), (BadFd, 9), (Again, 11), (NoMemory, 12), (Access, 13), (Fault, 14)];
     let table2 = [(Busy, 16), (Exists, 17), (NoDevice, 19), (Invalid, 22), (Overflow, 75), (NotSupported, 95)];
     for (e, n) in table.into_iter().chain(table2) {
-        assert_eq!(e.errno(), n, "{e:?}");
+        assert_eq!(abi::Errno::from(e).0, n, "{e:?}");
     }
 }
 
@@ -705,7 +707,7 @@ fn noreserve_is_charged_only_in_strict_mode() {
 
 mod prop {
     use super::*;
-    use crate::vm::mremap::MREMAP_MAYMOVE;
+    use abi::mman::MREMAP_MAYMOVE;
     use alloc::collections::BTreeMap;
     use proptest::prelude::*;
 
@@ -1062,14 +1064,8 @@ fn maps_and_smaps_record_by_record_equal_the_whole_file() {
     use crate::procfs::pid::{AreaView, render_area_from};
     let (env, mut mm) = setup();
     for i in 0..5 {
-        let a = map(
-            &mut mm,
-            &env,
-            0x4000_0000 + i * 8 * P,
-            2,
-            if i % 2 == 0 { RW } else { crate::vm::mmap::PROT_READ },
-            PRIV | MAP_FIXED,
-        );
+        let a =
+            map(&mut mm, &env, 0x4000_0000 + i * 8 * P, 2, if i % 2 == 0 { RW } else { PROT_READ }, PRIV | MAP_FIXED);
         poke(&mut mm, &env, a, 1).ok();
     }
     for view in [AreaView::Maps, AreaView::Smaps] {

@@ -52,7 +52,7 @@ fn main(args: &rt::Args) -> i32 {
         }
         Ok(_) if wifsignaled(status) => {
             println!("init: {} was killed by signal {}", &path[..path.len() - 1], wtermsig(status));
-            128 + wtermsig(status)
+            128 + wtermsig(status) as i32
         }
         Ok(_) => {
             println!("init: {} changed state: {:#x}", &path[..path.len() - 1], status);

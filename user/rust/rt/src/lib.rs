@@ -6,7 +6,8 @@
 //!
 //! - [`start`]: `_start`, the initial stack (argv, envp, auxv), [`getauxval`];
 //! - [`syscall`]: raw `syscall` instructions and typed wrappers;
-//! - [`errno`]: the [`Errno`] type;
+//! - [`errno`], [`Errno`]: the `abi` crate's, re-exported (as are the
+//!   ABI's numbers, flags and structures in [`syscall`] and [`start`]);
 //! - [`heap`]: `malloc` / `free` (brk heap, mmap above 128 KiB) and the
 //!   global allocator, so `alloc` (Vec, String, format!) works;
 //! - [`print`]: `print!` / `println!` / `eprintln!`;
@@ -20,14 +21,14 @@
 
 extern crate alloc;
 
-pub mod errno;
 pub mod heap;
 pub mod print;
 pub mod start;
 pub mod syscall;
 pub mod test;
 
-pub use errno::Errno;
+pub use abi::Errno;
+pub use abi::errno;
 pub use start::{Args, AuxEntry, args, getauxval, getenv, initial_brk};
 
 /// Register `main` (`fn(&rt::Args) -> i32`) as the program's entry; its

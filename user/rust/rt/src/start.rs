@@ -21,26 +21,8 @@
 use core::ffi::{CStr, c_char};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-// Auxiliary vector types (include/uapi/linux/auxvec.h).
-pub const AT_NULL: usize = 0;
-pub const AT_PHDR: usize = 3;
-pub const AT_PHENT: usize = 4;
-pub const AT_PHNUM: usize = 5;
-pub const AT_PAGESZ: usize = 6;
-pub const AT_BASE: usize = 7;
-pub const AT_FLAGS: usize = 8;
-pub const AT_ENTRY: usize = 9;
-pub const AT_UID: usize = 11;
-pub const AT_EUID: usize = 12;
-pub const AT_GID: usize = 13;
-pub const AT_EGID: usize = 14;
-pub const AT_PLATFORM: usize = 15;
-pub const AT_HWCAP: usize = 16;
-pub const AT_CLKTCK: usize = 17;
-pub const AT_SECURE: usize = 23;
-pub const AT_RANDOM: usize = 25;
-pub const AT_EXECFN: usize = 31;
-pub const AT_SYSINFO_EHDR: usize = 33;
+/// Auxiliary vector types (include/uapi/linux/auxvec.h), from `abi`.
+pub use abi::auxv::*;
 
 core::arch::global_asm!(
     ".globl _start",
@@ -70,7 +52,7 @@ unsafe extern "Rust" {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct AuxEntry {
-    pub key: usize,
+    pub key: u64,
     pub val: usize,
 }
 
@@ -142,7 +124,7 @@ pub fn initial_brk() -> usize {
 
 /// The value of auxiliary-vector entry `key`, like glibc's `getauxval`
 /// (`None` where glibc returns 0 with ENOENT).
-pub fn getauxval(key: usize) -> Option<usize> {
+pub fn getauxval(key: u64) -> Option<usize> {
     args().getauxval(key)
 }
 
@@ -179,7 +161,7 @@ impl Args {
     }
 
     /// The value of auxiliary-vector entry `key`.
-    pub fn getauxval(&self, key: usize) -> Option<usize> {
+    pub fn getauxval(&self, key: u64) -> Option<usize> {
         self.auxv.iter().find(|a| a.key == key).map(|a| a.val)
     }
 }

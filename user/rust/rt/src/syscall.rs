@@ -11,55 +11,12 @@
 //! Structures (`Stat`, `Timespec`, `Utsname`, `Rlimit`, `IoVec`) have the
 //! x86_64 kernel layouts. Flag constants are the Linux values.
 
-use crate::errno::Errno;
+use abi::Errno;
 use core::arch::asm;
 use core::ffi::CStr;
 
-/// System call numbers (arch/x86/entry/syscalls/syscall_64.tbl).
-pub mod nr {
-    pub const READ: usize = 0;
-    pub const WRITE: usize = 1;
-    pub const OPEN: usize = 2;
-    pub const CLOSE: usize = 3;
-    pub const FSTAT: usize = 5;
-    pub const LSEEK: usize = 8;
-    pub const MMAP: usize = 9;
-    pub const MPROTECT: usize = 10;
-    pub const MUNMAP: usize = 11;
-    pub const BRK: usize = 12;
-    pub const RT_SIGACTION: usize = 13;
-    pub const RT_SIGPROCMASK: usize = 14;
-    pub const IOCTL: usize = 16;
-    pub const PREAD64: usize = 17;
-    pub const WRITEV: usize = 20;
-    pub const SCHED_YIELD: usize = 24;
-    pub const MINCORE: usize = 27;
-    pub const MADVISE: usize = 28;
-    pub const NANOSLEEP: usize = 35;
-    pub const GETPID: usize = 39;
-    pub const FORK: usize = 57;
-    pub const VFORK: usize = 58;
-    pub const EXECVE: usize = 59;
-    pub const EXIT: usize = 60;
-    pub const WAIT4: usize = 61;
-    pub const KILL: usize = 62;
-    pub const UNAME: usize = 63;
-    pub const GETRLIMIT: usize = 97;
-    pub const GETUID: usize = 102;
-    pub const GETGID: usize = 104;
-    pub const SETUID: usize = 105;
-    pub const SETGID: usize = 106;
-    pub const GETEUID: usize = 107;
-    pub const GETEGID: usize = 108;
-    pub const GETPPID: usize = 110;
-    pub const ARCH_PRCTL: usize = 158;
-    pub const SETRLIMIT: usize = 160;
-    pub const GETTID: usize = 186;
-    pub const CLOCK_GETTIME: usize = 228;
-    pub const EXIT_GROUP: usize = 231;
-    pub const OPENAT: usize = 257;
-    pub const PRLIMIT64: usize = 302;
-}
+/// System call numbers (arch/x86/entry/syscalls/syscall_64.tbl), from `abi`.
+pub use abi::nr;
 
 // ---- raw calls -------------------------------------------------------------
 
@@ -69,7 +26,7 @@ pub mod nr {
 /// The call may have any effect a system call can have on this process
 /// (unmapping memory, replacing the image, ...); the caller vouches for it.
 #[inline(always)]
-pub unsafe fn syscall0(n: usize) -> isize {
+pub unsafe fn syscall0(n: u64) -> isize {
     let ret: isize;
     // SAFETY: the caller vouches for the call's effects; the asm follows the
     // kernel ABI and declares every register the kernel may change.
@@ -85,7 +42,7 @@ pub unsafe fn syscall0(n: usize) -> isize {
 /// # Safety
 /// As [`syscall0`]; pointer arguments must be valid for what the call does with them.
 #[inline(always)]
-pub unsafe fn syscall1(n: usize, a1: usize) -> isize {
+pub unsafe fn syscall1(n: u64, a1: usize) -> isize {
     let ret: isize;
     // SAFETY: as in syscall0.
     unsafe {
@@ -100,7 +57,7 @@ pub unsafe fn syscall1(n: usize, a1: usize) -> isize {
 /// # Safety
 /// As [`syscall0`]; pointer arguments must be valid for what the call does with them.
 #[inline(always)]
-pub unsafe fn syscall2(n: usize, a1: usize, a2: usize) -> isize {
+pub unsafe fn syscall2(n: u64, a1: usize, a2: usize) -> isize {
     let ret: isize;
     // SAFETY: as in syscall0.
     unsafe {
@@ -115,7 +72,7 @@ pub unsafe fn syscall2(n: usize, a1: usize, a2: usize) -> isize {
 /// # Safety
 /// As [`syscall0`]; pointer arguments must be valid for what the call does with them.
 #[inline(always)]
-pub unsafe fn syscall3(n: usize, a1: usize, a2: usize, a3: usize) -> isize {
+pub unsafe fn syscall3(n: u64, a1: usize, a2: usize, a3: usize) -> isize {
     let ret: isize;
     // SAFETY: as in syscall0.
     unsafe {
@@ -130,7 +87,7 @@ pub unsafe fn syscall3(n: usize, a1: usize, a2: usize, a3: usize) -> isize {
 /// # Safety
 /// As [`syscall0`]; pointer arguments must be valid for what the call does with them.
 #[inline(always)]
-pub unsafe fn syscall4(n: usize, a1: usize, a2: usize, a3: usize, a4: usize) -> isize {
+pub unsafe fn syscall4(n: u64, a1: usize, a2: usize, a3: usize, a4: usize) -> isize {
     let ret: isize;
     // SAFETY: as in syscall0.
     unsafe {
@@ -145,7 +102,7 @@ pub unsafe fn syscall4(n: usize, a1: usize, a2: usize, a3: usize, a4: usize) -> 
 /// # Safety
 /// As [`syscall0`]; pointer arguments must be valid for what the call does with them.
 #[inline(always)]
-pub unsafe fn syscall6(n: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize, a6: usize) -> isize {
+pub unsafe fn syscall6(n: u64, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize, a6: usize) -> isize {
     let ret: isize;
     // SAFETY: as in syscall0.
     unsafe {
@@ -158,57 +115,21 @@ pub unsafe fn syscall6(n: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5:
 
 /// Turn a raw return value into `Ok(value)` or `Err(errno)`.
 pub fn check(ret: isize) -> Result<usize, Errno> {
-    if (-4095..0).contains(&ret) { Err(Errno(-ret as i32)) } else { Ok(ret as usize) }
+    Errno::from_syscall_return(ret)
 }
 
-// ---- constants ------------------------------------------------------------
+// ---- constants (Linux's values, from `abi`) -----------------------------------
 
-pub const O_RDONLY: i32 = 0;
-pub const O_WRONLY: i32 = 1;
-pub const O_RDWR: i32 = 2;
-pub const O_CREAT: i32 = 0o100;
-pub const O_TRUNC: i32 = 0o1000;
-pub const O_CLOEXEC: i32 = 0o2000000;
-pub const AT_FDCWD: i32 = -100;
-
-pub const SEEK_SET: i32 = 0;
-pub const SEEK_CUR: i32 = 1;
-pub const SEEK_END: i32 = 2;
-
-pub const PROT_NONE: i32 = 0;
-pub const PROT_READ: i32 = 1;
-pub const PROT_WRITE: i32 = 2;
-pub const PROT_EXEC: i32 = 4;
-pub const MAP_SHARED: i32 = 0x01;
-pub const MAP_PRIVATE: i32 = 0x02;
-pub const MAP_FIXED: i32 = 0x10;
-pub const MAP_ANONYMOUS: i32 = 0x20;
-pub const MADV_NORMAL: i32 = 0;
-pub const MADV_DONTNEED: i32 = 4;
-
-pub const CLOCK_REALTIME: i32 = 0;
-pub const CLOCK_MONOTONIC: i32 = 1;
-
-pub const WNOHANG: i32 = 1;
-
-pub const SIGILL: i32 = 4;
-pub const SIGTRAP: i32 = 5;
-pub const SIGABRT: i32 = 6;
-pub const SIGFPE: i32 = 8;
-pub const SIGKILL: i32 = 9;
-pub const SIGUSR1: i32 = 10;
-pub const SIGSEGV: i32 = 11;
-pub const SIGTERM: i32 = 15;
-pub const SIGCHLD: i32 = 17;
-
-pub const RLIMIT_STACK: i32 = 3;
-pub const RLIMIT_CORE: i32 = 4;
-pub const RLIMIT_NOFILE: i32 = 7;
-pub const RLIMIT_AS: i32 = 9;
-pub const RLIM_INFINITY: u64 = !0;
-
-pub const ARCH_SET_FS: i32 = 0x1002;
-pub const ARCH_GET_FS: i32 = 0x1003;
+pub use abi::fcntl::{AT_FDCWD, O_CLOEXEC, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET};
+pub use abi::mman::{
+    MADV_DONTNEED, MADV_NORMAL, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_NONE, PROT_READ,
+    PROT_WRITE,
+};
+pub use abi::prctl::{ARCH_GET_FS, ARCH_SET_FS};
+pub use abi::resource::{RLIM_INFINITY, RLIMIT_AS, RLIMIT_CORE, RLIMIT_NOFILE, RLIMIT_STACK};
+pub use abi::signal::{SIGABRT, SIGCHLD, SIGFPE, SIGILL, SIGKILL, SIGSEGV, SIGTERM, SIGTRAP, SIGUSR1};
+pub use abi::time::{CLOCK_MONOTONIC, CLOCK_REALTIME};
+pub use abi::wait::WNOHANG;
 
 // ---- wait status decoding (include/uapi/linux/wait.h, glibc's macros) ------
 
@@ -225,36 +146,14 @@ pub fn wifsignaled(status: i32) -> bool {
     ((status & 0x7f) + 1) as i8 >> 1 > 0
 }
 /// The signal that killed the child (`WTERMSIG`).
-pub fn wtermsig(status: i32) -> i32 {
-    status & 0x7f
+pub fn wtermsig(status: i32) -> u32 {
+    (status & 0x7f) as u32
 }
 
 // ---- structures -------------------------------------------------------------
 
-/// `struct stat` as x86_64 Linux returns it from fstat (144 bytes).
-#[repr(C)]
-#[derive(Clone, Copy, Default, Debug)]
-pub struct Stat {
-    pub st_dev: u64,
-    pub st_ino: u64,
-    pub st_nlink: u64,
-    pub st_mode: u32,
-    pub st_uid: u32,
-    pub st_gid: u32,
-    pub __pad0: u32,
-    pub st_rdev: u64,
-    pub st_size: i64,
-    pub st_blksize: i64,
-    pub st_blocks: i64,
-    pub st_atime: i64,
-    pub st_atime_nsec: i64,
-    pub st_mtime: i64,
-    pub st_mtime_nsec: i64,
-    pub st_ctime: i64,
-    pub st_ctime_nsec: i64,
-    pub __unused: [i64; 3],
-}
-const _: () = assert!(core::mem::size_of::<Stat>() == 144);
+/// `struct stat` as x86_64 Linux returns it from fstat (144 bytes), from `abi`.
+pub use abi::Stat;
 
 /// `struct timespec`.
 #[repr(C)]
@@ -360,12 +259,12 @@ pub fn writev(fd: i32, iov: &[IoVec]) -> Result<usize, Errno> {
     check(unsafe { syscall3(nr::WRITEV, fd as usize, iov.as_ptr() as usize, iov.len()) })
 }
 
-pub fn open(path: &CStr, flags: i32, mode: u32) -> Result<i32, Errno> {
+pub fn open(path: &CStr, flags: u32, mode: u32) -> Result<i32, Errno> {
     // SAFETY: see the note above the wrappers.
     check(unsafe { syscall3(nr::OPEN, path.as_ptr() as usize, flags as usize, mode as usize) }).map(|fd| fd as i32)
 }
 
-pub fn openat(dirfd: i32, path: &CStr, flags: i32, mode: u32) -> Result<i32, Errno> {
+pub fn openat(dirfd: i32, path: &CStr, flags: u32, mode: u32) -> Result<i32, Errno> {
     // SAFETY: see the note above the wrappers.
     check(unsafe { syscall4(nr::OPENAT, dirfd as usize, path.as_ptr() as usize, flags as usize, mode as usize) })
         .map(|fd| fd as i32)
@@ -376,7 +275,7 @@ pub fn close(fd: i32) -> Result<(), Errno> {
     check(unsafe { syscall1(nr::CLOSE, fd as usize) }).map(drop)
 }
 
-pub fn lseek(fd: i32, offset: i64, whence: i32) -> Result<u64, Errno> {
+pub fn lseek(fd: i32, offset: i64, whence: u32) -> Result<u64, Errno> {
     // SAFETY: see the note above the wrappers.
     check(unsafe { syscall3(nr::LSEEK, fd as usize, offset as usize, whence as usize) }).map(|o| o as u64)
 }
@@ -406,7 +305,7 @@ pub fn brk(addr: usize) -> usize {
 /// # Safety
 /// With MAP_FIXED the new mapping replaces whatever was at `addr`; the
 /// caller must own that range.
-pub unsafe fn mmap(addr: usize, len: usize, prot: i32, flags: i32, fd: i32, offset: i64) -> Result<*mut u8, Errno> {
+pub unsafe fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd: i32, offset: i64) -> Result<*mut u8, Errno> {
     // SAFETY: the caller guarantees that a MAP_FIXED range is theirs.
     check(unsafe { syscall6(nr::MMAP, addr, len, prot as usize, flags as usize, fd as usize, offset as usize) })
         .map(|a| a as *mut u8)
@@ -425,7 +324,7 @@ pub unsafe fn munmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
 ///
 /// # Safety
 /// Code that accesses the range must respect the new protection.
-pub unsafe fn mprotect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno> {
+pub unsafe fn mprotect(addr: *mut u8, len: usize, prot: u32) -> Result<(), Errno> {
     // SAFETY: the caller guarantees accesses follow the new protection.
     check(unsafe { syscall3(nr::MPROTECT, addr as usize, len, prot as usize) }).map(drop)
 }
@@ -435,7 +334,7 @@ pub unsafe fn mprotect(addr: *mut u8, len: usize, prot: i32) -> Result<(), Errno
 /// # Safety
 /// MADV_DONTNEED discards the contents of private anonymous pages (they
 /// read back as zeros); the caller must expect that.
-pub unsafe fn madvise(addr: *mut u8, len: usize, advice: i32) -> Result<(), Errno> {
+pub unsafe fn madvise(addr: *mut u8, len: usize, advice: u32) -> Result<(), Errno> {
     // SAFETY: the caller accepts the advice's effect on the contents.
     check(unsafe { syscall3(nr::MADVISE, addr as usize, len, advice as usize) }).map(drop)
 }
@@ -514,13 +413,13 @@ pub unsafe fn execve(path: *const u8, argv: *const *const u8, envp: *const *cons
 
 /// Wait for a child (`wait4(2)`, no rusage): returns the pid reaped, or 0
 /// with WNOHANG when no child has changed state.
-pub fn wait4(pid: i32, status: &mut i32, options: i32) -> Result<i32, Errno> {
+pub fn wait4(pid: i32, status: &mut i32, options: u32) -> Result<i32, Errno> {
     // SAFETY: see the note above the wrappers.
     check(unsafe { syscall4(nr::WAIT4, pid as usize, status as *mut i32 as usize, options as usize, 0) })
         .map(|p| p as i32)
 }
 
-pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
+pub fn kill(pid: i32, sig: u32) -> Result<(), Errno> {
     // SAFETY: see the note above the wrappers (sending a signal to ourselves
     // can kill us, which is not a memory-safety concern).
     check(unsafe { syscall2(nr::KILL, pid as usize, sig as usize) }).map(drop)
@@ -595,22 +494,22 @@ pub fn setgid(gid: u32) -> Result<(), Errno> {
     check(unsafe { syscall1(nr::SETGID, gid as usize) }).map(drop)
 }
 
-pub fn getrlimit(resource: i32, lim: &mut Rlimit) -> Result<(), Errno> {
+pub fn getrlimit(resource: usize, lim: &mut Rlimit) -> Result<(), Errno> {
     // SAFETY: see the note above the wrappers.
-    check(unsafe { syscall2(nr::GETRLIMIT, resource as usize, lim as *mut Rlimit as usize) }).map(drop)
+    check(unsafe { syscall2(nr::GETRLIMIT, resource, lim as *mut Rlimit as usize) }).map(drop)
 }
 
-pub fn setrlimit(resource: i32, lim: &Rlimit) -> Result<(), Errno> {
+pub fn setrlimit(resource: usize, lim: &Rlimit) -> Result<(), Errno> {
     // SAFETY: see the note above the wrappers.
-    check(unsafe { syscall2(nr::SETRLIMIT, resource as usize, lim as *const Rlimit as usize) }).map(drop)
+    check(unsafe { syscall2(nr::SETRLIMIT, resource, lim as *const Rlimit as usize) }).map(drop)
 }
 
 /// Get and/or set a resource limit of process `pid` (0: this process).
-pub fn prlimit64(pid: i32, resource: i32, new: Option<&Rlimit>, old: Option<&mut Rlimit>) -> Result<(), Errno> {
+pub fn prlimit64(pid: i32, resource: usize, new: Option<&Rlimit>, old: Option<&mut Rlimit>) -> Result<(), Errno> {
     let new = new.map_or(0, |n| n as *const Rlimit as usize);
     let old = old.map_or(0, |o| o as *mut Rlimit as usize);
     // SAFETY: see the note above the wrappers.
-    check(unsafe { syscall4(nr::PRLIMIT64, pid as usize, resource as usize, new, old) }).map(drop)
+    check(unsafe { syscall4(nr::PRLIMIT64, pid as usize, resource, new, old) }).map(drop)
 }
 
 /// `arch_prctl(2)`: ARCH_SET_FS / ARCH_GET_FS (and the GS pair).
@@ -619,7 +518,7 @@ pub fn prlimit64(pid: i32, resource: i32, new: Option<&Rlimit>, old: Option<&mut
 /// Setting FS or GS changes what thread-local accesses read; rt uses no
 /// TLS, but the caller must make sure nothing else relies on the old base.
 /// For the GET codes `addr` must point at a writable `u64`.
-pub unsafe fn arch_prctl(code: i32, addr: usize) -> Result<(), Errno> {
+pub unsafe fn arch_prctl(code: u32, addr: usize) -> Result<(), Errno> {
     // SAFETY: the caller guarantees the effect is expected.
     check(unsafe { syscall2(nr::ARCH_PRCTL, code as usize, addr) }).map(drop)
 }

@@ -1,0 +1,15 @@
+//! Resource limits (include/uapi/asm-generic/resource.h): the RLIMIT_*
+//! numbers of getrlimit, setrlimit and prlimit64, which also index a
+//! process's table of limits.
+
+pub const RLIMIT_DATA: usize = 2;
+pub const RLIMIT_STACK: usize = 3;
+pub const RLIMIT_CORE: usize = 4;
+pub const RLIMIT_NPROC: usize = 6;
+pub const RLIMIT_NOFILE: usize = 7;
+pub const RLIMIT_MEMLOCK: usize = 8;
+pub const RLIMIT_AS: usize = 9;
+/// Number of limits (`RLIM_NLIMITS`).
+pub const RLIM_NLIMITS: usize = 16;
+/// No limit.
+pub const RLIM_INFINITY: u64 = u64::MAX;
