@@ -436,9 +436,11 @@ fn check_screendump(
     let data = std::fs::read(ppm).map_err(|e| format!("reading {}: {e}", ppm.display()))?;
     let img = screendump::parse_ppm(&data).map_err(|e| format!("{e:#}"))?;
     let _ = std::fs::remove_file(ppm);
-    match std::fs::write(png, screendump::encode_png(&img)) {
+    let written = screendump::encode_png(&img)
+        .and_then(|bytes| std::fs::write(png, bytes).with_context(|| format!("writing {}", png.display())));
+    match written {
         Ok(()) => out.push(format!("screendump: {}x{} saved to {}", img.width, img.height, png.display())),
-        Err(e) => out.push(format!("screendump: cannot write {}: {e}", png.display())),
+        Err(e) => out.push(format!("screendump: cannot save {}: {e:#}", png.display())),
     }
     picture::check_not_blank(&img)?;
     let Some(tolerance) = spec.picture_tolerance else { return Ok(()) };
