@@ -140,28 +140,17 @@ fn write_entry(out: &mut Vec<u8>, ino: u32, mode: u32, nlink: u32, name: &str, d
 #[cfg(test)]
 mod tests {
     use super::*;
+    use formats::cpio::{self as reader, Entry};
 
-    /// A minimal reader for checking the writer (the kernel has its own).
-    fn read(archive: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
-        let mut out = Vec::new();
-        let mut at = 0;
-        loop {
-            assert_eq!(&archive[at..at + 6], b"070701");
-            let field = |i: usize| {
-                u32::from_str_radix(std::str::from_utf8(&archive[at + 6 + i * 8..at + 14 + i * 8]).unwrap(), 16)
-                    .unwrap()
-            };
-            let (mode, size, namesize) = (field(1), field(6) as usize, field(11) as usize);
-            let name_start = at + 110;
-            let name = std::str::from_utf8(&archive[name_start..name_start + namesize - 1]).unwrap().to_string();
-            let data_start = (name_start + namesize).next_multiple_of(4);
-            let data = archive[data_start..data_start + size].to_vec();
-            at = (data_start + size).next_multiple_of(4);
-            if name == "TRAILER!!!" {
-                return out;
-            }
-            out.push((name, mode, data));
-        }
+    /// Read an archive back with the kernel's parser (`formats::cpio`), so
+    /// writer and reader are checked against each other.
+    fn read(archive: &[u8]) -> Vec<Entry<'_>> {
+        assert_eq!(archive.len() % 4, 0, "archives end on a 4-byte boundary");
+        reader::Reader::new(archive).collect::<Result<_, _>>().unwrap()
+    }
+
+    fn names<'a>(entries: &[Entry<'a>]) -> Vec<&'a str> {
+        entries.iter().map(|e| e.name).collect()
     }
 
     #[test]
@@ -170,13 +159,55 @@ mod tests {
         w.add_file("/bin/hello", b"ELF...".to_vec(), 0o755).unwrap();
         w.add_file("boot/cmdline", b"init=/bin/hello\n".to_vec(), 0o644).unwrap();
         let a = w.finish();
-        assert_eq!(a.len() % 4, 0);
         let entries = read(&a);
-        let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
-        assert_eq!(names, vec!["bin", "bin/hello", "boot", "boot/cmdline"]);
-        assert_eq!(entries[0].1, S_IFDIR | 0o755);
-        assert_eq!(entries[1].1, S_IFREG | 0o755);
-        assert_eq!(entries[3].2, b"init=/bin/hello\n");
+        assert_eq!(names(&entries), vec!["bin", "bin/hello", "boot", "boot/cmdline"]);
+        assert!(entries[0].is_dir() && entries[2].is_dir());
+        assert_eq!(entries[0].mode, reader::S_IFDIR | 0o755);
+        assert_eq!(entries[1].mode, reader::S_IFREG | 0o755);
+        assert_eq!(entries[1].data, b"ELF...");
+        assert_eq!(reader::find(&a, "/boot/cmdline").unwrap().data, b"init=/bin/hello\n");
+        let mut inos: Vec<u32> = entries.iter().map(|e| e.ino).collect();
+        inos.sort_unstable();
+        inos.dedup();
+        assert_eq!(inos.len(), entries.len(), "every member has its own inode number");
+    }
+
+    #[test]
+    fn every_name_and_data_length_is_padded_so_the_reader_follows() {
+        // Header (110 bytes) + name + NUL, then data: each length mod 4 hits
+        // a different padding of both.
+        let mut w = CpioWriter::new();
+        let mut expected = Vec::new();
+        for name_len in 1..=8 {
+            for data_len in 0..=8 {
+                let name = format!("{}{data_len}", "n".repeat(name_len));
+                let data: Vec<u8> = (0..data_len as u8).map(|b| b ^ 0x5a).collect();
+                w.add_file(&name, data.clone(), 0o600).unwrap();
+                expected.push((name, data));
+            }
+        }
+        let a = w.finish();
+        assert_eq!(reader::validate(&a), Ok(expected.len()));
+        expected.sort();
+        let got: Vec<(String, Vec<u8>)> = read(&a).iter().map(|e| (e.name.to_string(), e.data.to_vec())).collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn later_files_replace_earlier_ones_and_modes_keep_only_permissions() {
+        let mut w = CpioWriter::new();
+        w.add_file("etc/motd", b"old".to_vec(), 0o644).unwrap();
+        w.add_file("etc/motd", b"new".to_vec(), 0o100_4755).unwrap();
+        let a = w.finish();
+        let motd = reader::find(&a, "etc/motd").unwrap();
+        assert_eq!((motd.data, motd.mode), (&b"new"[..], reader::S_IFREG | 0o4755));
+        assert_eq!(reader::validate(&a), Ok(2));
+    }
+
+    #[test]
+    fn an_empty_archive_is_just_the_trailer() {
+        let a = CpioWriter::new().finish();
+        assert_eq!(reader::validate(&a), Ok(0));
     }
 
     #[test]
@@ -190,12 +221,20 @@ mod tests {
 
     #[test]
     fn host_directories_are_added_recursively() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         std::fs::write(dir.path().join("sub/a.txt"), b"a").unwrap();
         std::fs::write(dir.path().join("b"), b"bb").unwrap();
+        std::fs::set_permissions(dir.path().join("b"), std::fs::Permissions::from_mode(0o750)).unwrap();
         let mut w = CpioWriter::new();
         w.add_host_path(dir.path(), "extra").unwrap();
         assert_eq!(w.paths(), vec!["extra", "extra/b", "extra/sub", "extra/sub/a.txt"]);
+        let a = w.finish();
+        let entries = read(&a);
+        assert_eq!(names(&entries), w.paths());
+        assert_eq!((entries[1].data, entries[1].mode), (&b"bb"[..], reader::S_IFREG | 0o750));
+        assert!(entries[2].is_dir());
+        assert_eq!(entries[3].data, b"a");
     }
 }

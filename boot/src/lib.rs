@@ -5,11 +5,11 @@
 //! timeout and turns isa-debug-exit codes into exit statuses, resolves
 //! backtrace addresses to names, and writes images to USB sticks safely.
 //! Everything that decides something is a plain function with host tests;
-//! `main.rs` only parses arguments and calls in.
+//! `cli` declares the command line; `main.rs` only parses it and calls in.
 
 #![forbid(unsafe_code)]
 
-pub mod args;
+pub mod cli;
 pub mod cpio;
 pub mod exit;
 pub mod image;

@@ -1,4 +1,5 @@
-//! `boot` command line. See `boot help`.
+//! `boot`'s entry point: parse the command line (`cli`) and run the
+//! subcommand. See `boot help`.
 
 #![forbid(unsafe_code)]
 
@@ -8,53 +9,23 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use clap::Parser;
 
-use boot::args::Args;
+use boot::cli::{
+    self, Cli, ImageArgs, InitrdArgs, InitrdContent, MatrixArgs, RunArgs, ScreendumpArgs, SymbolizeArgs, UsbArgs,
+};
 use boot::cpio::CpioWriter;
 use boot::exit::Outcome;
 use boot::ktest_output::Report;
 use boot::matrix::{self, Expect, RunSpec};
-use boot::qemu::{Accel, DiskAttach, Firmware, Numa, QemuConfig, parse_mem_mib};
+use boot::qemu::{Firmware, QemuConfig};
 use boot::symbolize::Symbolizer;
 use boot::{image, runner, usb};
 
-const HELP: &str = "\
-boot: build, run and test the kernel
-
-USAGE:
-  boot image   --kernel ELF [--ramdisk FILE] [--out DIR]
-  boot initrd  --out FILE [--initrd-dir DIR]... [--initrd-add HOST[:DEST]]... [--cmdline TEXT]
-  boot run     --kernel ELF [QEMU OPTIONS] [--timeout SECS]
-  boot test    --kernel ELF [QEMU OPTIONS] [--timeout SECS] [--expect ktest|exit]
-  boot matrix  --file tests/matrix.txt --kernels DIR [--jobs N] [--only NAME]... [--initrd-dir DIR]...
-  boot symbolize --kernel ELF          (filters stdin to stdout)
-  boot usb     --image IMG --device /dev/sdX [--dry-run] [--yes]
-  boot screendump --kernel ELF [QEMU OPTIONS] --out FILE.png [--wait SECS] [--wait-for TEXT] [--limit SECS]
-               boot, wait SECS (default 20) or until a serial line contains TEXT
-               (then SECS more, default 0), save the screen as PNG, stop QEMU
-
-QEMU OPTIONS:
-  --uefi | --firmware bios|uefi   firmware (default bios)
-  --mem SIZE        memory, e.g. 128M or 5G (default 128M)
-  --smp N           CPUs (default 1)
-  --cpu MODEL       QEMU CPU model, e.g. qemu64, Nehalem, EPYC (default max)
-  --numa N[:DIST]   N NUMA nodes splitting memory evenly, DIST apart (default 20)
-  --accel tcg|kvm   accelerator (default tcg)
-  --usb-stick       attach the disk as a USB stick on xHCI instead of IDE
-  --gdb             wait for GDB on localhost:1234
-  --display         open a QEMU window (default: none)
-  --qemu-arg ARG    extra QEMU argument (repeatable)
-  --cmdline TEXT    kernel command line (stored in the initrd as /boot/cmdline)
-  --initrd-dir DIR  copy DIR's contents into the initrd root (repeatable)
-  --initrd-add HOST[:DEST]  add a host file or directory (default DEST: /bin/NAME)
-
-EXIT STATUS of run/test: 0 success, 1 kernel-reported failure, 2 reset without
-report, 3 QEMU error, 124 timeout; with init=PATH, run exits with init's status.
-";
-
 fn main() {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let code = match real_main(&argv) {
+    // Usage errors and --help leave through clap (status 2 and 0).
+    let cli = Cli::parse();
+    let code = match dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("boot: error: {e:#}");
@@ -64,71 +35,43 @@ fn main() {
     std::process::exit(code);
 }
 
-fn real_main(argv: &[String]) -> Result<i32> {
-    let Some((cmd, rest)) = argv.split_first() else {
-        print!("{HELP}");
-        return Ok(2);
-    };
-    match cmd.as_str() {
-        "image" => cmd_image(rest),
-        "initrd" => cmd_initrd(rest),
-        "run" => cmd_run(rest, false),
-        "test" => cmd_run(rest, true),
-        "matrix" => cmd_matrix(rest),
-        "symbolize" => cmd_symbolize(rest),
-        "usb" => cmd_usb(rest),
-        "screendump" => cmd_screendump(rest),
-        "help" | "--help" | "-h" => {
-            print!("{HELP}");
-            Ok(0)
-        }
-        other => bail!("unknown command '{other}' (try 'boot help')"),
+fn dispatch(command: cli::Command) -> Result<i32> {
+    use cli::Command as C;
+    match command {
+        C::Image(a) => cmd_image(&a),
+        C::Initrd(a) => cmd_initrd(&a),
+        C::Run(a) => cmd_run(&a, false),
+        C::Test(a) => cmd_run(&a, true),
+        C::Matrix(a) => cmd_matrix(&a),
+        C::Symbolize(a) => cmd_symbolize(&a),
+        C::Usb(a) => cmd_usb(&a),
+        C::Screendump(a) => cmd_screendump(&a),
     }
 }
-
-const QEMU_FLAGS: &[&str] = &["uefi", "gdb", "display", "usb-stick"];
-const QEMU_VALUED: &[&str] = &[
-    "kernel",
-    "firmware",
-    "mem",
-    "smp",
-    "cpu",
-    "numa",
-    "accel",
-    "qemu-arg",
-    "cmdline",
-    "initrd-dir",
-    "initrd-add",
-    "timeout",
-    "expect",
-];
 
 fn work_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| "target".into());
     target.join("boot")
 }
 
-fn cmd_image(argv: &[String]) -> Result<i32> {
-    let a = Args::parse(argv, &[], &["kernel", "ramdisk", "out"])?;
-    let kernel = PathBuf::from(a.require("kernel")?);
-    let out = a.get("out").map(PathBuf::from).unwrap_or_else(|| work_dir().join("image"));
-    let stripped = image::stripped_kernel(&kernel, &out)?;
-    let ramdisk = a.get("ramdisk").map(PathBuf::from);
+fn cmd_image(a: &ImageArgs) -> Result<i32> {
+    let kernel = &a.kernel;
+    let out = a.out.clone().unwrap_or_else(|| work_dir().join("image"));
+    let stripped = image::stripped_kernel(kernel, &out)?;
     for fw in [Firmware::Bios, Firmware::Uefi] {
         let path = out.join(format!("{}-{}.img", kernel.file_name().unwrap_or_default().to_string_lossy(), fw.name()));
-        image::create(fw, &stripped, ramdisk.as_deref(), &path)?;
+        image::create(fw, &stripped, a.ramdisk.as_deref(), &path)?;
         println!("{} image: {}", fw.name().to_uppercase(), path.display());
     }
     Ok(0)
 }
 
 /// Build the initrd: directories, extra host files, and /boot/cmdline.
-fn build_initrd(a: &Args, cmdline: &str) -> Result<Vec<u8>> {
+fn build_initrd(content: &InitrdContent, cmdline: &str) -> Result<Vec<u8>> {
     let mut w = CpioWriter::new();
-    for dir in a.all("initrd-dir") {
-        let p = Path::new(dir);
+    for p in content.dirs() {
         if !p.is_dir() {
-            bail!("--initrd-dir {dir}: not a directory");
+            bail!("--initrd-dir {}: not a directory", p.display());
         }
         let mut entries: Vec<_> = std::fs::read_dir(p)?.collect::<std::io::Result<_>>()?;
         entries.sort_by_key(|e| e.file_name());
@@ -136,7 +79,7 @@ fn build_initrd(a: &Args, cmdline: &str) -> Result<Vec<u8>> {
             w.add_host_path(&e.path(), &e.file_name().to_string_lossy())?;
         }
     }
-    for spec in a.all("initrd-add") {
+    for spec in content.adds() {
         let (host, dest) = match spec.split_once(':') {
             Some((h, d)) => (h.to_string(), d.to_string()),
             None => {
@@ -154,14 +97,13 @@ fn build_initrd(a: &Args, cmdline: &str) -> Result<Vec<u8>> {
     Ok(w.finish())
 }
 
-fn cmd_initrd(argv: &[String]) -> Result<i32> {
-    let a = Args::parse(argv, &[], &["out", "initrd-dir", "initrd-add", "cmdline"])?;
-    let out = PathBuf::from(a.require("out")?);
-    let data = build_initrd(&a, a.get("cmdline").unwrap_or(""))?;
+fn cmd_initrd(a: &InitrdArgs) -> Result<i32> {
+    let out = &a.out;
+    let data = build_initrd(&a.content, &a.cmdline)?;
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&out, &data).with_context(|| format!("writing {}", out.display()))?;
+    std::fs::write(out, &data).with_context(|| format!("writing {}", out.display()))?;
     println!("initrd: {} ({} bytes)", out.display(), data.len());
     Ok(0)
 }
@@ -190,31 +132,6 @@ fn prepare(kernel: &Path, firmware: Firmware, initrd: &[u8], dir: &Path) -> Resu
     Ok(Prepared { config })
 }
 
-fn apply_qemu_options(a: &Args, c: &mut QemuConfig) -> Result<()> {
-    if let Some(m) = a.get("mem") {
-        c.mem_mib = parse_mem_mib(m)?;
-    }
-    if let Some(s) = a.get("smp") {
-        c.smp = s.parse().context("--smp")?;
-    }
-    if let Some(m) = a.get("cpu") {
-        c.cpu = Some(m.to_string());
-    }
-    if let Some(n) = a.get("numa") {
-        c.numa = Some(Numa::parse(n)?);
-    }
-    if let Some(acc) = a.get("accel") {
-        c.accel = Accel::parse(acc)?;
-    }
-    c.gdb = a.flag("gdb");
-    c.display = a.flag("display");
-    if a.flag("usb-stick") {
-        c.disk = DiskAttach::UsbStick;
-    }
-    c.extra = a.all("qemu-arg").iter().map(|s| s.to_string()).collect();
-    Ok(())
-}
-
 /// The exit status that init reported, from the kernel's closing line
 /// `kernel: init exited with status N`.
 fn init_status(lines: &[String]) -> Option<i32> {
@@ -224,27 +141,21 @@ fn init_status(lines: &[String]) -> Option<i32> {
     })
 }
 
-fn cmd_run(argv: &[String], is_test: bool) -> Result<i32> {
-    let a = Args::parse(argv, QEMU_FLAGS, QEMU_VALUED)?;
-    let kernel = PathBuf::from(a.require("kernel")?);
-    let firmware = match (a.flag("uefi"), a.get("firmware")) {
-        (true, _) => Firmware::Uefi,
-        (false, Some(f)) => Firmware::parse(f)?,
-        (false, None) => Firmware::Bios,
-    };
-    let cmdline = a.get("cmdline").unwrap_or("").to_string();
-    let initrd = build_initrd(&a, &cmdline)?;
+fn cmd_run(a: &RunArgs, is_test: bool) -> Result<i32> {
+    let (g, m) = (&a.guest, &a.machine);
+    let kernel = &g.kernel;
+    let initrd = build_initrd(&g.initrd, &g.cmdline)?;
     // One directory per invocation, so two runs never share an image.
     let dir = work_dir().join(if is_test { "test" } else { "run" }).join(std::process::id().to_string());
-    let mut p = prepare(&kernel, firmware, &initrd, &dir)?;
-    apply_qemu_options(&a, &mut p.config)?;
+    let mut p = prepare(kernel, m.firmware(), &initrd, &dir)?;
+    m.apply(&mut p.config);
     p.config.interactive = !is_test;
-    let timeout = match a.get("timeout") {
-        Some(t) => Some(Duration::from_secs(t.parse().context("--timeout")?)),
+    let timeout = match a.timeout {
+        Some(t) => Some(Duration::from_secs(t)),
         None if is_test => Some(Duration::from_secs(180)),
         None => None,
     };
-    let mut sym = Symbolizer::new(&kernel).ok();
+    let mut sym = Symbolizer::new(kernel).ok();
     let mut cmd = Command::new("qemu-system-x86_64");
     cmd.args(p.config.args()?);
     if p.config.gdb {
@@ -271,8 +182,8 @@ fn cmd_run(argv: &[String], is_test: bool) -> Result<i32> {
     let _ = std::fs::remove_dir_all(&dir);
     let mut report = Report::default();
     result.lines.iter().for_each(|l| report.feed(l));
-    let expect = a.get("expect").unwrap_or(if is_test { "ktest" } else { "exit" });
-    let verdict = evaluate(if expect == "ktest" { Expect::Ktest } else { Expect::Exit }, result.outcome, &report);
+    let expect = a.expect.unwrap_or(if is_test { Expect::Ktest } else { Expect::Exit });
+    let verdict = evaluate(expect, result.outcome, &report);
     eprintln!(
         "boot: {} ({}) after {:.1}s",
         match &verdict {
@@ -308,10 +219,9 @@ fn evaluate(expect: Expect, outcome: Outcome, report: &Report) -> Result<(), Str
     }
 }
 
-fn cmd_symbolize(argv: &[String]) -> Result<i32> {
+fn cmd_symbolize(a: &SymbolizeArgs) -> Result<i32> {
     use std::io::BufRead;
-    let a = Args::parse(argv, &[], &["kernel"])?;
-    let mut s = Symbolizer::new(Path::new(a.require("kernel")?))?;
+    let mut s = Symbolizer::new(&a.kernel)?;
     for line in std::io::stdin().lock().lines() {
         println!("{}", s.annotate(&line?));
     }
@@ -319,38 +229,25 @@ fn cmd_symbolize(argv: &[String]) -> Result<i32> {
 }
 
 /// `boot screendump`: boot with a QMP socket, wait, save the screen.
-fn cmd_screendump(argv: &[String]) -> Result<i32> {
+fn cmd_screendump(a: &ScreendumpArgs) -> Result<i32> {
     use boot::screendump::{self, WaitFor};
-    let mut valued = QEMU_VALUED.to_vec();
-    valued.extend(["out", "wait", "wait-for", "limit"]);
-    let a = Args::parse(argv, QEMU_FLAGS, &valued)?;
-    let kernel = PathBuf::from(a.require("kernel")?);
-    let out = PathBuf::from(a.require("out")?);
-    let firmware = if a.flag("uefi") {
-        Firmware::Uefi
-    } else {
-        a.get("firmware").map(Firmware::parse).transpose()?.unwrap_or(Firmware::Bios)
+    let (g, m, out) = (&a.guest, &a.machine, &a.out);
+    let kernel = &g.kernel;
+    let wait = match a.wait_for() {
+        Some(text) => WaitFor::Text { text: text.to_string(), after: a.wait() },
+        None => WaitFor::Seconds(a.wait()),
     };
-    let secs = |key: &str, default: f64| -> Result<Duration> {
-        let v: f64 = a.get(key).map(str::parse).transpose().with_context(|| format!("--{key}"))?.unwrap_or(default);
-        Ok(Duration::from_secs_f64(v.max(0.0)))
-    };
-    let wait = match a.get("wait-for") {
-        Some(text) => WaitFor::Text { text: text.to_string(), after: secs("wait", 0.0)? },
-        None => WaitFor::Seconds(secs("wait", 20.0)?),
-    };
-    let limit = secs("limit", 600.0)?;
-    let initrd = build_initrd(&a, a.get("cmdline").unwrap_or(""))?;
+    let initrd = build_initrd(&g.initrd, &g.cmdline)?;
     let dir = work_dir().join("screendump").join(std::process::id().to_string());
-    let mut p = prepare(&kernel, firmware, &initrd, &dir)?;
-    apply_qemu_options(&a, &mut p.config)?;
+    let mut p = prepare(kernel, m.firmware(), &initrd, &dir)?;
+    m.apply(&mut p.config);
     let socket = dir.join("qmp.sock");
     p.config.qmp_socket = Some(socket.clone());
     let mut cmd = Command::new("qemu-system-x86_64");
     cmd.args(p.config.args()?);
     let ppm = dir.join("screen.ppm");
-    let mut sym = Symbolizer::new(&kernel).ok();
-    let captured = screendump::capture(cmd, &socket, &wait, limit, &ppm, |line| {
+    let mut sym = Symbolizer::new(kernel).ok();
+    let captured = screendump::capture(cmd, &socket, &wait, a.limit, &ppm, |line| {
         println!(
             "{}",
             match sym.as_mut() {
@@ -368,16 +265,15 @@ fn cmd_screendump(argv: &[String]) -> Result<i32> {
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(&out, &png).with_context(|| format!("writing {}", out.display()))?;
+    std::fs::write(out, &png).with_context(|| format!("writing {}", out.display()))?;
     eprintln!("boot: screendump saved to {} ({} bytes)", out.display(), png.len());
     Ok(0)
 }
 
-fn cmd_usb(argv: &[String]) -> Result<i32> {
-    let a = Args::parse(argv, &["dry-run", "yes"], &["image", "device"])?;
-    let mut opts = usb::UsbOptions::new(PathBuf::from(a.require("image")?), PathBuf::from(a.require("device")?));
-    opts.dry_run = a.flag("dry-run");
-    opts.confirmed = a.flag("yes");
+fn cmd_usb(a: &UsbArgs) -> Result<i32> {
+    let mut opts = usb::UsbOptions::new(a.image.clone(), a.device.clone());
+    opts.dry_run = a.dry_run;
+    opts.confirmed = a.yes;
     usb::write_image(&opts, &mut std::io::stdout())?;
     Ok(0)
 }
@@ -389,7 +285,7 @@ struct MatrixResult {
     secs: f64,
 }
 
-fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResult) {
+fn run_one(spec: &RunSpec, kernels: &Path, a: &MatrixArgs) -> (Vec<String>, MatrixResult) {
     let mut out = Vec::new();
     let fail =
         |why: String, out: Vec<String>| (out, MatrixResult { label: spec.label.clone(), verdict: Err(why), secs: 0.0 });
@@ -397,7 +293,7 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
     if !kernel.exists() {
         return fail(format!("kernel {} not built", kernel.display()), out);
     }
-    let initrd = match build_initrd(a, &spec.cmdline) {
+    let initrd = match build_initrd(&a.initrd, &spec.cmdline) {
         Ok(i) => i,
         Err(e) => return fail(format!("initrd: {e:#}"), out),
     };
@@ -419,10 +315,8 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &Args) -> (Vec<String>, MatrixResu
     if spec.screendump.is_some() {
         p.config.qmp_socket = Some(socket.clone());
     }
-    if let Some(acc) = a.get("accel") {
-        if let Ok(acc) = Accel::parse(acc) {
-            p.config.accel = acc;
-        }
+    if let Some(acc) = a.accel {
+        p.config.accel = acc;
     }
     let args = match p.config.args() {
         Ok(x) => x,
@@ -542,9 +436,11 @@ fn check_screendump(
     let data = std::fs::read(ppm).map_err(|e| format!("reading {}: {e}", ppm.display()))?;
     let img = screendump::parse_ppm(&data).map_err(|e| format!("{e:#}"))?;
     let _ = std::fs::remove_file(ppm);
-    match std::fs::write(png, screendump::encode_png(&img)) {
+    let written = screendump::encode_png(&img)
+        .and_then(|bytes| std::fs::write(png, bytes).with_context(|| format!("writing {}", png.display())));
+    match written {
         Ok(()) => out.push(format!("screendump: {}x{} saved to {}", img.width, img.height, png.display())),
-        Err(e) => out.push(format!("screendump: cannot write {}: {e}", png.display())),
+        Err(e) => out.push(format!("screendump: cannot save {}: {e:#}", png.display())),
     }
     picture::check_not_blank(&img)?;
     let Some(tolerance) = spec.picture_tolerance else { return Ok(()) };
@@ -556,43 +452,39 @@ fn check_screendump(
     check.verdict
 }
 
-fn cmd_matrix(argv: &[String]) -> Result<i32> {
-    let a = Args::parse(argv, &[], &["file", "kernels", "jobs", "only", "initrd-dir", "initrd-add", "accel"])?;
-    let file = a.get("file").unwrap_or("tests/matrix.txt");
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+fn cmd_matrix(a: &MatrixArgs) -> Result<i32> {
+    let file = a.file.display();
+    let text = std::fs::read_to_string(&a.file).with_context(|| format!("reading {file}"))?;
     let mut specs = matrix::parse(&text)?;
     // input= files are named relative to the matrix file.
-    let matrix_dir = Path::new(file).parent().unwrap_or(Path::new("."));
+    let matrix_dir = a.file.parent().unwrap_or(Path::new("."));
     for s in &mut specs {
         if let Some(p) = s.input.as_mut().filter(|p| p.is_relative()) {
             *p = matrix_dir.join(&*p);
         }
     }
-    let only = a.all("only");
+    let only = a.only();
     if !only.is_empty() {
         specs.retain(|s| only.iter().any(|o| s.label.starts_with(o) || s.kernel == *o));
     }
     if specs.is_empty() {
         bail!("no matrix entry selected");
     }
-    let kernels = PathBuf::from(a.require("kernels")?);
-    let jobs: usize = a.get("jobs").map(str::parse).transpose().context("--jobs")?.unwrap_or(2).max(1);
+    let kernels = &a.kernels;
+    let jobs = a.jobs.max(1);
     println!("boot: {} QEMU runs from {file}, {jobs} at a time", specs.len());
     let queue = Arc::new(Mutex::new(specs.clone().into_iter().enumerate().collect::<Vec<_>>()));
     let results: Arc<Mutex<Vec<(usize, MatrixResult)>>> = Arc::new(Mutex::new(Vec::new()));
-    let a = Arc::new(a);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let queue = Arc::clone(&queue);
             let results = Arc::clone(&results);
-            let a = Arc::clone(&a);
-            let kernels = kernels.clone();
             scope.spawn(move || {
                 loop {
                     let next =
                         queue.lock().map(|mut q| if q.is_empty() { None } else { Some(q.remove(0)) }).ok().flatten();
                     let Some((idx, spec)) = next else { break };
-                    let (lines, res) = run_one(&spec, &kernels, &a);
+                    let (lines, res) = run_one(&spec, kernels, a);
                     // Print a finished run as one block so parallel runs do not interleave.
                     let mut text = lines.join("\n");
                     text.push('\n');

@@ -45,9 +45,11 @@ use anyhow::{Context, Result, bail};
 use crate::qemu::{DiskAttach, Firmware, Numa, parse_mem_mib};
 
 /// What counts as a pass.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Expect {
+    /// The kernel's test protocol: every case passed and the summary says so.
     Ktest,
+    /// A successful exit (isa-debug-exit); test lines, if any, must pass too.
     Exit,
 }
 
@@ -178,10 +180,9 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
                 "cmdline" => cmdline = v.to_string(),
                 "timeout" => timeout_secs = v.parse().with_context(ctx)?,
                 "expect" => {
-                    expect = match v {
-                        "ktest" => Expect::Ktest,
-                        "exit" => Expect::Exit,
-                        _ => bail!("{}: expect must be ktest or exit", ctx()),
+                    expect = match <Expect as clap::ValueEnum>::from_str(v, false) {
+                        Ok(e) => e,
+                        Err(_) => bail!("{}: expect must be ktest or exit", ctx()),
                     }
                 }
                 "input" => input = Some(PathBuf::from(v)),

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 /// Which firmware boots the image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Firmware {
     Bios,
     Uefi,
@@ -24,11 +24,11 @@ impl Firmware {
         }
     }
 
+    /// Parse `bios` or `uefi` (the names of `--firmware`).
     pub fn parse(s: &str) -> Result<Firmware> {
-        match s {
-            "bios" => Ok(Firmware::Bios),
-            "uefi" => Ok(Firmware::Uefi),
-            _ => bail!("unknown firmware '{s}' (bios or uefi)"),
+        match <Firmware as clap::ValueEnum>::from_str(s, false) {
+            Ok(fw) => Ok(fw),
+            Err(_) => bail!("unknown firmware '{s}' (bios or uefi)"),
         }
     }
 }
@@ -43,20 +43,10 @@ pub enum DiskAttach {
 }
 
 /// Accelerator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Accel {
     Tcg,
     Kvm,
-}
-
-impl Accel {
-    pub fn parse(s: &str) -> Result<Accel> {
-        match s {
-            "tcg" => Ok(Accel::Tcg),
-            "kvm" => Ok(Accel::Kvm),
-            _ => bail!("unknown accelerator '{s}' (tcg or kvm)"),
-        }
-    }
 }
 
 /// NUMA layout: `nodes` nodes sharing memory and CPUs evenly, and the

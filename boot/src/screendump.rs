@@ -6,12 +6,12 @@
 //!   wait N seconds, or for a serial line containing TEXT (then N more)
 //!   QMP: qmp_capabilities (as soon as the socket exists);
 //!        at the trigger: stop; screendump filename=FILE.ppm; quit
-//!   FILE.ppm (P6) -> PNG (RGB, 8 bit, zlib via miniz_oxide)
+//!   FILE.ppm (P6) -> PNG (RGB, 8 bit, the `png` crate)
 //! ```
 //!
-//! The PPM parser and the PNG encoder are plain functions with host tests;
-//! the encoder writes the chunks itself (IHDR, IDAT, IEND with their CRCs),
-//! so the only dependency is the deflate compressor.
+//! The PPM parser and the PNG encoding are plain functions with host tests;
+//! QMP messages are JSON values built and read with `serde_json`, one per
+//! line.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -21,6 +21,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
 
 /// An 8-bit RGB image.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,57 +90,22 @@ pub fn parse_ppm(data: &[u8]) -> Result<Image> {
     Ok(Image { width, height, rgb })
 }
 
-/// CRC-32 (ISO-HDLC, as PNG uses) of `bytes`.
-pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
-
-fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    let start = out.len();
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    let crc = crc32(&out[start..]);
-    out.extend_from_slice(&crc.to_be_bytes());
-}
-
-/// Encode as PNG: 8-bit RGB, each row with filter "Up" (a screen of flat
-/// colours compresses to almost nothing), zlib level 6.
-pub fn encode_png(img: &Image) -> Vec<u8> {
-    let stride = img.width as usize * 3;
-    let mut raw = Vec::with_capacity((stride + 1) * img.height as usize);
-    for y in 0..img.height as usize {
-        let row = &img.rgb[y * stride..(y + 1) * stride];
-        if y == 0 {
-            raw.push(0);
-            raw.extend_from_slice(row);
-        } else {
-            let above = &img.rgb[(y - 1) * stride..y * stride];
-            raw.push(2);
-            raw.extend(row.iter().zip(above).map(|(a, b)| a.wrapping_sub(*b)));
-        }
-    }
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = Vec::with_capacity(13);
-    ihdr.extend_from_slice(&img.width.to_be_bytes());
-    ihdr.extend_from_slice(&img.height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &miniz_oxide::deflate::compress_to_vec_zlib(&raw, 6));
-    chunk(&mut out, b"IEND", &[]);
-    out
+/// Encode as PNG: 8-bit RGB, the `png` crate's default filters and
+/// compression (a screen of flat colours compresses to almost nothing).
+pub fn encode_png(img: &Image) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, img.width, img.height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().context("png: writing the header")?;
+    writer.write_image_data(&img.rgb).context("png: writing the pixels")?;
+    writer.finish().context("png: finishing")?;
+    Ok(out)
 }
 
 /// Convert a PPM file's bytes to PNG bytes.
 pub fn ppm_to_png(ppm: &[u8]) -> Result<Vec<u8>> {
-    Ok(encode_png(&parse_ppm(ppm)?))
+    encode_png(&parse_ppm(ppm)?)
 }
 
 /// When to take the picture.
@@ -164,31 +130,45 @@ impl Qmp {
             UnixStream::connect(socket).with_context(|| format!("connecting to QMP at {}", socket.display()))?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         let mut q = Qmp { reader: BufReader::new(stream.try_clone()?), writer: stream };
-        let mut greeting = String::new();
-        q.reader.read_line(&mut greeting)?;
-        if !greeting.contains("QMP") {
-            bail!("QMP: unexpected greeting {}", greeting.trim());
+        let greeting = q.read_message()?.context("QMP: connection closed before the greeting")?;
+        if greeting.get("QMP").is_none() {
+            bail!("QMP: unexpected greeting {greeting}");
         }
-        q.execute(r#"{"execute":"qmp_capabilities"}"#)?;
+        q.execute("qmp_capabilities", None)?;
         Ok(q)
     }
 
-    /// Send `cmd`, skip asynchronous events, return the reply line (an
-    /// error reply is an error).
-    pub fn execute(&mut self, cmd: &str) -> Result<String> {
-        self.writer.write_all(cmd.as_bytes())?;
-        self.writer.write_all(b"\n")?;
+    /// The next message, `None` when QEMU closed the connection.
+    fn read_message(&mut self) -> Result<Option<Value>> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        let message = serde_json::from_str(&line).with_context(|| format!("QMP: bad message {}", line.trim()))?;
+        Ok(Some(message))
+    }
+
+    /// Run `command` (with `arguments`, if any), skip asynchronous events,
+    /// and return the reply's `return` value (an `error` reply is an error).
+    pub fn execute(&mut self, command: &str, arguments: Option<Value>) -> Result<Value> {
+        let mut request = json!({ "execute": command });
+        if let Some(arguments) = arguments {
+            request["arguments"] = arguments;
+        }
+        let mut line = request.to_string();
+        line.push('\n');
+        self.writer.write_all(line.as_bytes())?;
         self.writer.flush()?;
         loop {
-            let mut line = String::new();
-            if self.reader.read_line(&mut line)? == 0 {
-                bail!("QMP: connection closed waiting for the reply to {cmd}");
+            let Some(mut reply) = self.read_message()? else {
+                bail!("QMP: connection closed waiting for the reply to {command}");
+            };
+            if let Some(value) = reply.get_mut("return") {
+                return Ok(value.take());
             }
-            if line.contains("\"return\"") {
-                return Ok(line);
-            }
-            if line.contains("\"error\"") {
-                bail!("QMP: {cmd} failed: {}", line.trim());
+            if let Some(error) = reply.get("error") {
+                let desc = error.get("desc").and_then(Value::as_str).unwrap_or("no description");
+                bail!("QMP: {command} failed: {desc}");
             }
         }
     }
@@ -197,13 +177,13 @@ impl Qmp {
     /// the screen as PPM at `ppm`, and quit QEMU (also when the dump
     /// failed, so a paused guest is never left waiting for a timeout).
     pub fn stop_dump_quit(&mut self, ppm: &Path) -> Result<()> {
-        self.execute(r#"{"execute":"stop"}"#)?;
-        let dumped = ppm.to_str().context("screendump path is not UTF-8").and_then(|p| {
-            let path = p.replace('\\', "\\\\").replace('"', "\\\"");
-            self.execute(&format!(r#"{{"execute":"screendump","arguments":{{"filename":"{path}"}}}}"#))
-        });
+        self.execute("stop", None)?;
+        let dumped = ppm
+            .to_str()
+            .context("screendump path is not UTF-8")
+            .and_then(|path| self.execute("screendump", Some(json!({ "filename": path }))));
         // QEMU may close the socket before answering `quit`.
-        let _ = self.execute(r#"{"execute":"quit"}"#);
+        let _ = self.execute("quit", None);
         dumped.map(|_| ())
     }
 }
@@ -336,53 +316,14 @@ mod tests {
         v
     }
 
-    /// Walk PNG chunks, checking every CRC; returns (kind, data) pairs.
-    fn chunks(png: &[u8]) -> Vec<([u8; 4], Vec<u8>)> {
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-        let mut at = 8;
-        let mut out = Vec::new();
-        while at < png.len() {
-            let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
-            let kind: [u8; 4] = png[at + 4..at + 8].try_into().unwrap();
-            let data = png[at + 8..at + 8 + len].to_vec();
-            let crc = u32::from_be_bytes(png[at + 8 + len..at + 12 + len].try_into().unwrap());
-            assert_eq!(crc, crc32(&png[at + 4..at + 8 + len]), "CRC of {:?}", std::str::from_utf8(&kind));
-            out.push((kind, data));
-            at += 12 + len;
-        }
-        out
-    }
-
-    /// Undo the PNG filters of an RGB image (None and Up only, as written).
+    /// Decode with the `png` crate's decoder, insisting on 8-bit RGB.
     fn decode(png: &[u8]) -> Image {
-        let c = chunks(png);
-        let ihdr = &c[0].1;
-        let width = u32::from_be_bytes(ihdr[0..4].try_into().unwrap());
-        let height = u32::from_be_bytes(ihdr[4..8].try_into().unwrap());
-        assert_eq!(&ihdr[8..], &[8, 2, 0, 0, 0]);
-        let idat: Vec<u8> = c.iter().filter(|(k, _)| k == b"IDAT").flat_map(|(_, d)| d.clone()).collect();
-        let raw = miniz_oxide::inflate::decompress_to_vec_zlib(&idat).unwrap();
-        let stride = width as usize * 3;
-        let mut rgb = vec![0u8; stride * height as usize];
-        for y in 0..height as usize {
-            let line = &raw[y * (stride + 1)..(y + 1) * (stride + 1)];
-            for x in 0..stride {
-                let up = if y > 0 { rgb[(y - 1) * stride + x] } else { 0 };
-                rgb[y * stride + x] = match line[0] {
-                    0 => line[1 + x],
-                    2 => line[1 + x].wrapping_add(up),
-                    f => panic!("unexpected filter {f}"),
-                };
-            }
-        }
-        assert_eq!(c.last().unwrap().0, *b"IEND");
-        Image { width, height, rgb }
-    }
-
-    #[test]
-    fn crc32_matches_the_standard_check_value() {
-        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
-        assert_eq!(crc32(b"IEND"), 0xae42_6082);
+        let mut reader = png::Decoder::new(std::io::Cursor::new(png)).read_info().unwrap();
+        let mut rgb = vec![0; reader.output_buffer_size().unwrap()];
+        let frame = reader.next_frame(&mut rgb).unwrap();
+        assert_eq!((frame.color_type, frame.bit_depth), (png::ColorType::Rgb, png::BitDepth::Eight));
+        rgb.truncate(frame.buffer_size());
+        Image { width: frame.width, height: frame.height, rgb }
     }
 
     #[test]
@@ -431,46 +372,91 @@ mod tests {
     }
 
     #[test]
-    fn qmp_client_negotiates_pauses_dumps_and_quits() {
+    fn png_of_noisy_pixels_and_odd_sizes_round_trips() {
+        // Every row filter the encoder may pick, on widths that are no
+        // multiple of anything.
+        let mut seed = 0x2545_f491_u32;
+        for (w, h) in [(1u32, 1u32), (3, 2), (7, 5), (33, 17)] {
+            let rgb = (0..w * h * 3)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    seed as u8
+                })
+                .collect();
+            let img = Image { width: w, height: h, rgb };
+            assert_eq!(decode(&encode_png(&img).unwrap()), img, "{w}x{h}");
+        }
+    }
+
+    /// A fake QEMU monitor on `sock` for one client: the greeting, a STOP
+    /// event before `stop`'s reply (as QEMU sends), the screendump written
+    /// where asked or, when `dump_error` is given, refused with it. Returns
+    /// the requests it saw.
+    fn fake_qmp(sock: &Path, dump_error: Option<&'static str>) -> std::thread::JoinHandle<Vec<Value>> {
         use std::os::unix::net::UnixListener;
-        let dir = tempfile::tempdir().unwrap();
-        let sock = dir.path().join("qmp.sock");
-        let listener = UnixListener::bind(&sock).unwrap();
-        let server = std::thread::spawn(move || {
+        let listener = UnixListener::bind(sock).unwrap();
+        std::thread::spawn(move || {
             let (stream, _) = listener.accept().unwrap();
             let mut r = BufReader::new(stream.try_clone().unwrap());
             let mut w = stream;
-            w.write_all(b"{\"QMP\": {\"version\": {}, \"capabilities\": []}}\n").unwrap();
+            let mut send = |v: Value| w.write_all(format!("{v}\n").as_bytes()).unwrap();
+            send(json!({ "QMP": { "version": {}, "capabilities": [] } }));
             let mut seen = Vec::new();
             let mut line = String::new();
             while r.read_line(&mut line).unwrap() > 0 {
-                seen.push(line.trim().to_string());
-                // An asynchronous event first, as QEMU sends on `stop`.
-                if line.contains("\"stop\"") {
-                    w.write_all(b"{\"event\": \"STOP\"}\n").unwrap();
-                }
-                if line.contains("screendump") {
-                    let file = line.split("\"filename\":\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-                    std::fs::write(file, b"P6\n1 1\n255\n\x01\x02\x03").unwrap();
-                }
-                if line.contains("\"quit\"") {
-                    break;
-                }
-                w.write_all(b"{\"return\": {}}\n").unwrap();
+                let request: Value = serde_json::from_str(&line).unwrap();
                 line.clear();
+                seen.push(request.clone());
+                match request["execute"].as_str().unwrap() {
+                    "stop" => send(json!({ "event": "STOP" })),
+                    "screendump" => match dump_error {
+                        Some(desc) => {
+                            send(json!({ "error": { "class": "GenericError", "desc": desc } }));
+                            continue;
+                        }
+                        None => {
+                            let file = request["arguments"]["filename"].as_str().unwrap();
+                            std::fs::write(file, b"P6\n1 1\n255\n\x01\x02\x03").unwrap();
+                        }
+                    },
+                    "quit" => break,
+                    _ => {}
+                }
+                send(json!({ "return": {} }));
             }
             seen
-        });
-        let ppm = dir.path().join("shot.ppm");
+        })
+    }
+
+    fn commands(seen: &[Value]) -> Vec<&str> {
+        seen.iter().map(|r| r["execute"].as_str().unwrap()).collect()
+    }
+
+    #[test]
+    fn qmp_client_negotiates_pauses_dumps_and_quits() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("qmp.sock");
+        let server = fake_qmp(&sock, None);
+        // Quotes and backslashes in the path reach QEMU intact.
+        let ppm = dir.path().join(r#"shot "1" \.ppm"#);
         let mut q = Qmp::connect(&sock).unwrap();
         q.stop_dump_quit(&ppm).unwrap();
         let seen = server.join().unwrap();
-        assert_eq!(seen.len(), 4, "{seen:?}");
-        assert!(
-            seen[0].contains("qmp_capabilities") && seen[1].contains("stop") && seen[3].contains("quit"),
-            "{seen:?}"
-        );
+        assert_eq!(commands(&seen), vec!["qmp_capabilities", "stop", "screendump", "quit"]);
+        assert_eq!(seen[2]["arguments"]["filename"], ppm.to_str().unwrap());
         assert_eq!(parse_ppm(&std::fs::read(&ppm).unwrap()).unwrap().rgb, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn qmp_error_replies_fail_with_their_description_and_still_quit() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("qmp.sock");
+        let server = fake_qmp(&sock, Some("Could not open 'x.ppm'"));
+        let err = Qmp::connect(&sock).unwrap().stop_dump_quit(&dir.path().join("x.ppm")).unwrap_err();
+        assert!(err.to_string().contains("screendump failed: Could not open 'x.ppm'"), "{err}");
+        assert_eq!(commands(&server.join().unwrap()), vec!["qmp_capabilities", "stop", "screendump", "quit"]);
     }
 
     #[test]
