@@ -14,6 +14,11 @@ for i in "${!order[@]}"; do rank[${order[$i]}]=$i; done
 rank[ratelimited]=${rank[ratelimit]}
 
 bad=0
+for m in "${order[@]}"; do
+    if [ ! -e "$m.rs" ] && [ ! -d "$m" ]; then
+        echo "layers: '$m' is in the layers block but kernel/src has no such module"; bad=1
+    fi
+done
 for path in *.rs */; do
     mod=${path%.rs}; mod=${mod%/}
     [ "$mod" = lib ] || [ "$mod" = main ] && continue

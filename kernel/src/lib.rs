@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! layers:
-//!   leaf      errno layout ratelimit panic initrd cmdline sysctl
+//!   leaf      layout ratelimit panic initrd cmdline sysctl
 //!   mem       mem usercopy
 //!   platform  platform mempic file
 //!   proc      proc
@@ -17,7 +17,12 @@
 //!   init      init
 //! ```
 //!
-//! - leaf: errno values, the virtual-memory layout, rate limiting, the
+//! Below them all are the crates: `abi` (errno values, `Stat`, `Termios`,
+//! `Pod`, flag values, syscall numbers), `mm` (the memory-management
+//! algorithms), `arch` (every instruction that touches the hardware) and
+//! `formats` (cpio, ELF, the command line).
+//!
+//! - leaf: the virtual-memory layout, rate limiting, the
 //!   panic and oops reports, the boot ramdisk, the command line, sysctls.
 //! - mem: the memory-management state built from `mm` at boot (physical
 //!   memory, kernel page tables, heap, slab, user address spaces), the
