@@ -709,31 +709,6 @@ impl CacheRegistry {
         let Some(list) = self.caches.try_lock() else { return 0 };
         list.iter().map(|c| c.try_shrink()).sum()
     }
-
-    /// /proc/slabinfo, version 2.1 (mm/slab_common.c, `slab_show`).
-    pub fn render_slabinfo(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        writeln!(w, "slabinfo - version: 2.1")?;
-        writeln!(
-            w,
-            "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>"
-        )?;
-        for c in self.caches() {
-            let s = c.stats();
-            write!(
-                w,
-                "{:<17} {:>6} {:>6} {:>6} {:>4} {:>4}",
-                c.name,
-                s.active_objs,
-                s.num_objs,
-                c.size,
-                c.objects_per_slab,
-                1u32 << c.order
-            )?;
-            write!(w, " : tunables {:>4} {:>4} {:>4}", 0, 0, 0)?;
-            writeln!(w, " : slabdata {:>6} {:>6} {:>6}", s.active_slabs, s.num_slabs, 0)?;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
