@@ -692,10 +692,6 @@ impl CacheRegistry {
         self.caches.lock().push(c);
     }
 
-    pub fn unregister(&self, c: &KmemCache) {
-        self.caches.lock().retain(|x| !core::ptr::eq(*x, c));
-    }
-
     /// A snapshot of the registered caches.
     pub fn caches(&self) -> Vec<&'static KmemCache> {
         self.caches.lock().clone()

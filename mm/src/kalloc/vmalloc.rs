@@ -281,11 +281,6 @@ impl Vmalloc {
         areas.range(va..).next().map(|(_, a)| a).filter(|a| a.start - (va & !(PAGE_SIZE - 1)) <= GUARD).cloned()
     }
 
-    /// Bytes mapped by vmalloc'd areas (pages owned).
-    pub fn used_bytes(&self) -> u64 {
-        self.areas.lock().values().filter(|a| a.kind.owns_pages()).map(|a| a.size).sum()
-    }
-
     /// Largest free gap (VmallocChunk).
     pub fn largest_free(&self) -> u64 {
         let areas = self.areas.lock();

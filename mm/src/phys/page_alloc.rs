@@ -190,10 +190,6 @@ impl PageAllocator {
         self.local_node.load(Ordering::Relaxed)
     }
 
-    pub fn set_local_node(&self, nid: u32) {
-        self.local_node.store(nid.min(self.nodes.len() as u32 - 1), Ordering::Relaxed);
-    }
-
     /// Install the direct-reclaim hook (once; a second hook is ignored).
     pub fn set_reclaim_hook(&self, hook: ReclaimHook) {
         self.reclaim.call_once(|| hook);
