@@ -91,20 +91,17 @@ syscall_entry:
     dispatch = sym syscall_dispatch_trampoline,
 );
 
-static HANDLER: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+static HANDLER: spin::Once<SyscallHandler> = spin::Once::new();
 
-/// Install the kernel's syscall handler.
+/// Install the kernel's syscall handler (once: a later one is ignored).
 pub fn set_handler(h: SyscallHandler) {
-    HANDLER.store(h as usize, core::sync::atomic::Ordering::Release);
+    HANDLER.call_once(|| h);
 }
 
 extern "C" fn syscall_dispatch_trampoline(frame: &mut TrapFrame) -> u64 {
-    let h = HANDLER.load(core::sync::atomic::Ordering::Acquire);
-    if h == 0 {
+    let Some(h) = HANDLER.get() else {
         frame.rax = (-38i64) as u64; // ENOSYS
         return 0;
-    }
-    // SAFETY: only `set_handler` stores here, always a `SyscallHandler`.
-    let h: SyscallHandler = unsafe { core::mem::transmute(h) };
+    };
     h(frame)
 }

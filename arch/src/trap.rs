@@ -7,8 +7,8 @@
 //!
 //! ```text
 //!   stub N:   [push 0 if the CPU pushed no error code]  push N  jmp common
-//!   common:   clac (SMAP on), swapgs if we came from ring 3, push r15..rax, call trap_dispatch,
-//!             pop, swapgs back if returning to ring 3, drop vector+error, iretq
+//!   common:   clac (SMAP on), swapgs if we came from ring 3, push_regs!, call trap_dispatch,
+//!             pop_regs!, swapgs back if returning to ring 3, drop vector+error, iretq
 //! ```
 //!
 //! Handlers are plain `fn(&mut TrapFrame)` registered per vector. Vectors with
