@@ -4,14 +4,14 @@
 //! A task that is not running has its callee-saved registers pushed on its
 //! own kernel stack, and its stack pointer stored in its task structure.
 //! A new task's stack is prepared so that the first switch to it "returns"
-//! into [`new_task_entry`], which calls the kernel's start hook and then
+//! into `arch_new_task_entry`, which calls the kernel's start hook and then
 //! leaves to user space through `trap_return` with the TrapFrame that sits
 //! above.
 //!
 //! ```text
 //!   new task's kernel stack (top down):
 //!     TrapFrame (user registers, rip, cs, rflags, rsp, ss)
-//!     return address = new_task_entry
+//!     return address = arch_new_task_entry
 //!     r15 r14 r13 r12 rbx rbp = 0      <- saved rsp
 //! ```
 
@@ -51,19 +51,17 @@ arch_new_task_entry:
     hook = sym new_task_hook,
 );
 
-static START_HOOK: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+static START_HOOK: spin::Once<extern "C" fn()> = spin::Once::new();
 
 /// Set the function a new task runs first, on its own stack, before it
-/// returns to user space (the scheduler's `schedule_tail`).
+/// returns to user space (the scheduler's `schedule_tail`). Set once: a
+/// later hook is ignored.
 pub fn set_start_hook(f: extern "C" fn()) {
-    START_HOOK.store(f as usize, core::sync::atomic::Ordering::Release);
+    START_HOOK.call_once(|| f);
 }
 
 extern "C" fn new_task_hook() {
-    let h = START_HOOK.load(core::sync::atomic::Ordering::Acquire);
-    if h != 0 {
-        // SAFETY: only `set_start_hook` stores here, an `extern "C" fn()`.
-        let f: extern "C" fn() = unsafe { core::mem::transmute(h) };
+    if let Some(f) = START_HOOK.get() {
         f();
     }
 }

@@ -22,7 +22,7 @@
 //! debug and trace dimmed.
 
 use core::fmt;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use bootloader_api::info::{FrameBufferInfo, PixelFormat};
 use log::Level;
@@ -143,12 +143,6 @@ impl Console {
         }
         let (w, h) = (raster.width() * s, raster.height() * s);
         self.fill_rect(x, y + h, w, self.cell_height().saturating_sub(h), bg);
-    }
-
-    /// Draw a string at a text cell, without moving the cursor.
-    pub fn draw_text_at(&mut self, col: usize, row: usize, s: &str, fg: Rgb, bg: Rgb) {
-        let (cw, ch) = self.cell_size();
-        self.draw_text_px(col * cw, row * ch, s, fg, bg);
     }
 
     /// Draw a string with its top-left corner at pixel (x, y); stops at the
@@ -308,7 +302,7 @@ pub fn try_with_console<R>(f: impl FnOnce(&mut Console) -> R) -> Option<R> {
 /// needs nothing from mm).
 pub type StatusHook = fn(&mut dyn fmt::Write);
 
-static STATUS_HOOK: AtomicUsize = AtomicUsize::new(0);
+static STATUS_HOOK: spin::Once<StatusHook> = spin::Once::new();
 static STATUS_LAST_NS: AtomicU64 = AtomicU64::new(0);
 /// Shortest time between two redraws of the status line.
 const STATUS_PERIOD_NS: u64 = 250_000_000;
@@ -316,9 +310,10 @@ pub const STATUS_FG: Rgb = Rgb(0xf0, 0xf0, 0xf0);
 pub const STATUS_BG: Rgb = Rgb(0x1c, 0x2c, 0x50);
 
 /// Show a status line on the top text row, filled by `hook`; the log
-/// scrolls below it from now on.
+/// scrolls below it from now on. The first hook stays: a later one is
+/// ignored.
 pub fn set_status_hook(hook: StatusHook) {
-    STATUS_HOOK.store(hook as usize, Ordering::Release);
+    STATUS_HOOK.call_once(|| hook);
     x86_64::instructions::interrupts::without_interrupts(|| {
         if let Some(con) = CONSOLE.lock().as_mut() {
             if con.reserved_rows == 0 {
@@ -332,24 +327,19 @@ pub fn set_status_hook(hook: StatusHook) {
 
 /// Text rows the status line takes (0 or 1).
 pub fn status_rows() -> usize {
-    (STATUS_HOOK.load(Ordering::Acquire) != 0) as usize
+    STATUS_HOOK.is_completed() as usize
 }
 
 /// Redraw the status line if the last redraw is older than a quarter of a
 /// second (called from the timer tick; cheap otherwise).
 pub fn refresh_status() {
-    let hook = STATUS_HOOK.load(Ordering::Acquire);
-    if hook == 0 {
-        return;
-    }
+    let Some(hook) = STATUS_HOOK.get() else { return };
     let now = time::uptime_ns();
     let last = STATUS_LAST_NS.load(Ordering::Relaxed);
     if last != 0 && now.saturating_sub(last) < STATUS_PERIOD_NS {
         return;
     }
     STATUS_LAST_NS.store(now.max(1), Ordering::Relaxed);
-    // SAFETY: only `set_status_hook` stores here, always a `StatusHook`.
-    let hook: StatusHook = unsafe { core::mem::transmute::<usize, StatusHook>(hook) };
     let mut line = crate::fixed_str::FixedStr::<256>::new();
     hook(&mut line);
     let text = line.as_str();

@@ -63,20 +63,6 @@ pub fn busy() -> bool {
     COM1.is_locked()
 }
 
-/// Write from a context that may have interrupted a holder of the lock
-/// (panic, double fault). Breaks the lock rather than waiting on it.
-pub fn write_str_emergency(s: &str) {
-    if !is_present() {
-        return;
-    }
-    if COM1.is_locked() {
-        // SAFETY: we are on the panic/fault path with interrupts off on the
-        // only CPU that runs kernel code; the holder will never run again.
-        unsafe { COM1.force_unlock() };
-    }
-    write_str(s);
-}
-
 /// Read one byte if the UART has one waiting.
 pub fn try_read_byte() -> Option<u8> {
     if !is_present() {

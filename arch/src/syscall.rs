@@ -21,7 +21,7 @@ use x86_64::registers::rflags::RFlags;
 
 use crate::gdt;
 use crate::percpu::{PERCPU_KERNEL_RSP, PERCPU_USER_RSP};
-use crate::trap::TrapFrame;
+use crate::trap::{TrapFrame, pop_regs, push_regs};
 
 /// Pseudo vector number stored in a TrapFrame built by the syscall entry.
 pub const SYSCALL_VECTOR: u64 = 0x100;
@@ -67,41 +67,17 @@ syscall_entry:
     push rcx
     push 0
     push {vector}
-    push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+"#,
+    push_regs!(),
+    r#"
     mov rdi, rsp
     cld
     call {dispatch}
     test rax, rax
     jz trap_return
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+"#,
+    pop_regs!(),
+    r#"
     add rsp, 16
     mov rsp, [rsp + 24]
     swapgs
@@ -115,20 +91,17 @@ syscall_entry:
     dispatch = sym syscall_dispatch_trampoline,
 );
 
-static HANDLER: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+static HANDLER: spin::Once<SyscallHandler> = spin::Once::new();
 
-/// Install the kernel's syscall handler.
+/// Install the kernel's syscall handler (once: a later one is ignored).
 pub fn set_handler(h: SyscallHandler) {
-    HANDLER.store(h as usize, core::sync::atomic::Ordering::Release);
+    HANDLER.call_once(|| h);
 }
 
 extern "C" fn syscall_dispatch_trampoline(frame: &mut TrapFrame) -> u64 {
-    let h = HANDLER.load(core::sync::atomic::Ordering::Acquire);
-    if h == 0 {
+    let Some(h) = HANDLER.get() else {
         frame.rax = (-38i64) as u64; // ENOSYS
         return 0;
-    }
-    // SAFETY: only `set_handler` stores here, always a `SyscallHandler`.
-    let h: SyscallHandler = unsafe { core::mem::transmute(h) };
+    };
     h(frame)
 }

@@ -76,12 +76,6 @@ pub fn uptime_ns() -> u64 {
     (ticks as u128 * 1_000_000_000 / hz as u128) as u64
 }
 
-/// Convert a TSC delta to nanoseconds.
-pub fn tsc_to_ns(ticks: u64) -> u64 {
-    let hz = tsc_hz().max(1);
-    (ticks as u128 * 1_000_000_000 / hz as u128) as u64
-}
-
 /// Busy-wait for `us` microseconds (needs calibration).
 pub fn udelay(us: u64) {
     let hz = tsc_hz();

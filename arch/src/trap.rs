@@ -7,8 +7,8 @@
 //!
 //! ```text
 //!   stub N:   [push 0 if the CPU pushed no error code]  push N  jmp common
-//!   common:   clac (SMAP on), swapgs if we came from ring 3, push r15..rax, call trap_dispatch,
-//!             pop, swapgs back if returning to ring 3, drop vector+error, iretq
+//!   common:   clac (SMAP on), swapgs if we came from ring 3, push_regs!, call trap_dispatch,
+//!             pop_regs!, swapgs back if returning to ring 3, drop vector+error, iretq
 //! ```
 //!
 //! Handlers are plain `fn(&mut TrapFrame)` registered per vector. Vectors with
@@ -18,8 +18,16 @@
 use core::fmt;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-/// Saved state of the interrupted context, in the order the entry code
-/// pushes it (lowest address first).
+/// Saved state of the interrupted context, lowest address first: the
+/// general registers ([`push_regs!`]), the vector and error code (the stub,
+/// or the syscall entry), then the interrupt frame (the CPU, or the syscall
+/// entry building the same five words).
+///
+/// ```text
+///   rsp -> r15 r14 r13 r12 r11 r10 r9 r8 rbp rdi rsi rdx rcx rbx rax   push_regs! / pop_regs!
+///          vector error_code                                          stub or syscall entry
+///          rip cs rflags rsp ss                                       CPU or syscall entry
+/// ```
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TrapFrame {
@@ -47,6 +55,67 @@ pub struct TrapFrame {
     pub rsp: u64,
     pub ss: u64,
 }
+
+// The layout the entry code relies on.
+const _: () = {
+    use core::mem::offset_of;
+    assert!(offset_of!(TrapFrame, r15) == 0);
+    assert!(offset_of!(TrapFrame, rax) == 14 * 8);
+    assert!(offset_of!(TrapFrame, vector) == 15 * 8);
+    assert!(offset_of!(TrapFrame, rip) == 17 * 8);
+    assert!(offset_of!(TrapFrame, ss) == 21 * 8);
+};
+
+/// Assembly (a string for `global_asm!`) that pushes the general registers
+/// of a [`TrapFrame`], rax first, so that `rsp` then points at the frame.
+/// Trap entry and syscall entry share it with [`pop_regs!`], its inverse.
+macro_rules! push_regs {
+    () => {
+        "
+        push rax
+        push rbx
+        push rcx
+        push rdx
+        push rsi
+        push rdi
+        push rbp
+        push r8
+        push r9
+        push r10
+        push r11
+        push r12
+        push r13
+        push r14
+        push r15
+        "
+    };
+}
+
+/// Assembly that pops the general registers [`push_regs!`] pushed, leaving
+/// `rsp` at the frame's `vector`.
+macro_rules! pop_regs {
+    () => {
+        "
+        pop r15
+        pop r14
+        pop r13
+        pop r12
+        pop r11
+        pop r10
+        pop r9
+        pop r8
+        pop rbp
+        pop rdi
+        pop rsi
+        pop rdx
+        pop rcx
+        pop rbx
+        pop rax
+        "
+    };
+}
+
+pub(crate) use {pop_regs, push_regs};
 
 impl TrapFrame {
     /// Whether the trap interrupted ring 3.
@@ -254,41 +323,17 @@ trap_common:
     jz 2f
     swapgs
 2:
-    push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+"#,
+    push_regs!(),
+    r#"
     mov rdi, rsp
     cld
     call {dispatch}
     .global trap_return
 trap_return:
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+"#,
+    pop_regs!(),
+    r#"
     test byte ptr [rsp + {cs_off}], 3
     jz 3f
     swapgs

@@ -115,9 +115,9 @@ pub fn init_with_early_hook(boot_info: &'static mut BootInfo, early: fn()) {
         let _ = core::fmt::Write::write_str(&mut w, "/proc/meminfo:\n");
         let _ = crate::mem::meminfo().render(&mut w);
         let _ = core::fmt::Write::write_str(&mut w, "/proc/slabinfo:\n");
-        let _ = crate::mem::slab::registry().render_slabinfo(&mut w);
+        let _ = mm::procfs::slabinfo::render(crate::mem::slab::registry(), &mut w);
         let _ = core::fmt::Write::write_str(&mut w, "/proc/vmallocinfo:\n");
-        let _ = crate::mem::kvm::vmalloc_area().render_vmallocinfo(crate::mem::page_alloc(), &mut w);
+        let _ = mm::procfs::vmallocinfo::render(crate::mem::kvm::vmalloc_area(), crate::mem::page_alloc(), &mut w);
     }
 }
 

@@ -522,7 +522,7 @@ fn status_line(w: &mut dyn fmt::Write) {
 
 /// `pub` for /proc/mempic: the text map of every frame.
 pub fn render_text(out: &mut dyn fmt::Write) -> fmt::Result {
-    frame_map::render_text(page_alloc(), out)
+    mm::procfs::mempic::render(page_alloc(), out)
 }
 
 /// /proc/mempic writes: "1" (or "on") shows the picture, "0" ("off")

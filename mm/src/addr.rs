@@ -58,9 +58,3 @@ pub const fn align_up(x: u64, align: u64) -> Option<u64> {
 pub const fn is_aligned(x: u64, align: u64) -> bool {
     x & (align - 1) == 0
 }
-
-/// Number of pages covering `bytes`.
-#[inline]
-pub const fn pages_for(bytes: u64) -> u64 {
-    bytes.div_ceil(PAGE_SIZE)
-}

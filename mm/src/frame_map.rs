@@ -26,20 +26,16 @@
 //! lock is never held long, and produces exact page counts per class, the
 //! free-block histogram per order (which must equal /proc/buddyinfo) and
 //! the cells of the map: one cell per `pages_per_cell` frames, showing the
-//! class that owns most of its frames. [`FrameMap::render`] writes the
-//! compact text map (the kernel serves it as /proc/mempic):
-//!
-//! ```text
-//! 0x0000000000 DMA    n0 RRRRRRRR-------RRRRRRR00112233aaaaaaaaaaaa
-//! ```
+//! class that owns most of its frames. `procfs::mempic` renders it as text
+//! (the kernel serves that as /proc/mempic); the kernel's framebuffer
+//! picture draws the same classes.
 //!
 //! Reads race with allocations unless the caller stops them (the zone lock
 //! only orders the free lists); a live picture simply redraws.
 
 use alloc::vec::Vec;
-use core::fmt;
 
-use crate::addr::{PAGE_SHIFT, Pfn};
+use crate::addr::Pfn;
 use crate::phys::buddy::{MAX_ORDER, NR_ORDERS};
 use crate::phys::page::{Memmap, Page, PageFlags};
 use crate::phys::page_alloc::PageAllocator;
@@ -273,18 +269,6 @@ impl ClassCounts {
         }
         FrameClass::from_index(best)
     }
-
-    /// `free 1234 slab 56 ...`: free pages then every non-empty owned class.
-    pub fn write_summary(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        write!(w, "free {}", self.free())?;
-        for c in OWNED_CLASSES {
-            let n = self.get(c);
-            if n > 0 {
-                write!(w, " {} {}", c.name(), n)?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Classify up to `n` frames from `start` (one cell of a map): adds every
@@ -475,86 +459,6 @@ impl FrameMap {
     pub fn free_blocks(&self, node: u32, ty: ZoneType) -> Option<[u64; NR_ORDERS]> {
         self.zones.iter().find(|z| z.node == node && z.ty == ty).map(|z| z.free_blocks)
     }
-
-    /// The text map: a header with totals per zone, the legend, and one line
-    /// per row (`0x0000000000 DMA    n0 RRRR...`). Runs of rows that are
-    /// all hole collapse into one line.
-    pub fn render(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        let l = self.layout;
-        let total = self.totals();
-        writeln!(
-            w,
-            "Physical memory map: {} frames ({} MiB spanned), {} per cell, {} cells per row",
-            total.total(),
-            (total.total() << PAGE_SHIFT) >> 20,
-            Size(l.pages_per_cell << PAGE_SHIFT),
-            l.cells_per_row
-        )?;
-        writeln!(w, "Legend: {LEGEND}")?;
-        for z in &self.zones {
-            write!(w, "Node {}, zone {:>6}: ", z.node, z.ty.name())?;
-            z.counts.write_summary(w)?;
-            write!(w, "; free blocks by order:")?;
-            for n in z.free_blocks {
-                write!(w, " {n}")?;
-            }
-            writeln!(w)?;
-        }
-        write!(w, "Total: ")?;
-        total.write_summary(w)?;
-        writeln!(w)?;
-        let mut i = 0;
-        while i < self.rows.len() {
-            let r = &self.rows[i];
-            let is_hole = |r: &MapRow| r.cells.iter().all(|&c| c == FrameClass::Hole);
-            if is_hole(r) {
-                let mut j = i;
-                while j + 1 < self.rows.len()
-                    && is_hole(&self.rows[j + 1])
-                    && self.rows[j + 1].ty == r.ty
-                    && self.rows[j + 1].node == r.node
-                {
-                    j += 1;
-                }
-                if j > i {
-                    let last = &self.rows[j];
-                    let end = last.start_pfn + last.cells.len() as u64 * l.pages_per_cell;
-                    writeln!(
-                        w,
-                        "{:#012x} {:<6} n{} -- hole up to {:#012x} --",
-                        r.start_pfn << PAGE_SHIFT,
-                        r.ty.name(),
-                        r.node,
-                        end << PAGE_SHIFT
-                    )?;
-                    i = j + 1;
-                    continue;
-                }
-            }
-            write!(w, "{:#012x} {:<6} n{} ", r.start_pfn << PAGE_SHIFT, r.ty.name(), r.node)?;
-            for c in &r.cells {
-                write!(w, "{}", c.ch())?;
-            }
-            writeln!(w)?;
-            i += 1;
-        }
-        Ok(())
-    }
-}
-
-/// A byte size printed as `4 KiB`, `2 MiB`.
-struct Size(u64);
-
-impl fmt::Display for Size {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = self.0;
-        if b >= 1 << 20 && b % (1 << 20) == 0 { write!(f, "{} MiB", b >> 20) } else { write!(f, "{} KiB", b >> 10) }
-    }
-}
-
-/// Build the map with the default text layout and render it.
-pub fn render_text(pa: &PageAllocator, w: &mut dyn fmt::Write) -> fmt::Result {
-    FrameMap::build(pa, Layout::text_default(pa)).render(w)
 }
 
 #[cfg(test)]

@@ -21,6 +21,17 @@
 //! `Vec<u8>` arena that plays the role of RAM (see `testing`), so every
 //! page-table entry, free-list link and page descriptor mm writes can be
 //! checked by the tests.
+//!
+//! Every access to page contents goes through the methods here, so mm's
+//! `unsafe` is in this file (and in the memmap's and memblock's typed arrays,
+//! which call [`place_array`]). The byte methods ([`PhysMem::read`],
+//! [`PhysMem::write`], [`PhysMem::fill`], [`PhysMem::copy`] and the page and
+//! `u64` forms built on them) are safe to call: the range is checked against
+//! the window, which covers only RAM, and each access is a raw copy that forms
+//! no Rust reference to the memory. Which frames a caller may touch is mm's
+//! own bookkeeping (the page's owner and reference count), as it is for a
+//! page-table entry: a wrong frame number corrupts data, which no type can
+//! prevent, but it cannot reach memory outside RAM.
 
 pub mod buddy;
 pub mod e820;
@@ -32,9 +43,20 @@ pub mod page_alloc;
 pub mod vmstat;
 pub mod zone;
 
-use crate::addr::PhysAddr;
+use crate::addr::{PAGE_SIZE, Pfn, PhysAddr};
+use x86_64::structures::paging::PageTable;
+
+/// A physical range that the window does not wholly cover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutsideWindow {
+    pub pa: PhysAddr,
+    pub len: usize,
+}
 
 /// A window onto physical memory.
+///
+/// An implementation supplies [`PhysMem::ptr`] and [`PhysMem::phys_of`]; the
+/// accessors are provided on top of them and are not meant to be overridden.
 pub trait PhysMem: Sync {
     /// Kernel pointer to `len` bytes at physical address `pa`, or `None` if
     /// the range is not covered by the window.
@@ -42,6 +64,114 @@ pub trait PhysMem: Sync {
 
     /// Physical address of a kernel pointer obtained from [`PhysMem::ptr`].
     fn phys_of(&self, va: *const u8) -> Option<PhysAddr>;
+
+    /// Copy `buf.len()` bytes at `pa` into `buf`.
+    fn read(&self, pa: PhysAddr, buf: &mut [u8]) -> Result<(), OutsideWindow> {
+        let src = self.ptr(pa, buf.len()).ok_or(OutsideWindow { pa, len: buf.len() })?;
+        // SAFETY: the window covers `buf.len()` bytes at `src` (RAM, see the
+        // module comment); `copy` allows the two ranges to overlap.
+        unsafe { core::ptr::copy(src, buf.as_mut_ptr(), buf.len()) };
+        Ok(())
+    }
+
+    /// Copy `data` to physical memory at `pa`.
+    fn write(&self, pa: PhysAddr, data: &[u8]) -> Result<(), OutsideWindow> {
+        let dst = self.ptr(pa, data.len()).ok_or(OutsideWindow { pa, len: data.len() })?;
+        // SAFETY: the window covers `data.len()` bytes at `dst` (RAM, see the
+        // module comment); `copy` allows the two ranges to overlap.
+        unsafe { core::ptr::copy(data.as_ptr(), dst, data.len()) };
+        Ok(())
+    }
+
+    /// Set `len` bytes at `pa` to `byte`.
+    fn fill(&self, pa: PhysAddr, byte: u8, len: usize) -> Result<(), OutsideWindow> {
+        let dst = self.ptr(pa, len).ok_or(OutsideWindow { pa, len })?;
+        // SAFETY: the window covers `len` bytes at `dst` (RAM, see the module
+        // comment).
+        unsafe { core::ptr::write_bytes(dst, byte, len) };
+        Ok(())
+    }
+
+    /// Copy `len` bytes from `src` to `dst`, both physical (the ranges may
+    /// overlap).
+    fn copy(&self, dst: PhysAddr, src: PhysAddr, len: usize) -> Result<(), OutsideWindow> {
+        let from = self.ptr(src, len).ok_or(OutsideWindow { pa: src, len })?;
+        let to = self.ptr(dst, len).ok_or(OutsideWindow { pa: dst, len })?;
+        // SAFETY: the window covers both ranges (RAM, see the module
+        // comment); `copy` is a memmove.
+        unsafe { core::ptr::copy(from, to, len) };
+        Ok(())
+    }
+
+    /// The 8 bytes at `pa` as a native-endian `u64` (a free pointer, a PTE).
+    fn read_u64(&self, pa: PhysAddr) -> Result<u64, OutsideWindow> {
+        let mut b = [0u8; 8];
+        self.read(pa, &mut b)?;
+        Ok(u64::from_ne_bytes(b))
+    }
+
+    /// Store `v` as 8 native-endian bytes at `pa`.
+    fn write_u64(&self, pa: PhysAddr, v: u64) -> Result<(), OutsideWindow> {
+        self.write(pa, &v.to_ne_bytes())
+    }
+
+    /// Zero the `2^order` pages at `pfn`.
+    fn zero_pages(&self, pfn: Pfn, order: u32) -> Result<(), OutsideWindow> {
+        self.fill(PhysAddr::new(pfn.phys()), 0, (PAGE_SIZE as usize) << order)
+    }
+
+    /// Copy the 4 KiB page `src` to the page `dst`.
+    fn copy_page(&self, dst: Pfn, src: Pfn) -> Result<(), OutsideWindow> {
+        self.copy(PhysAddr::new(dst.phys()), PhysAddr::new(src.phys()), PAGE_SIZE as usize)
+    }
+
+    /// The page table in the 4 KiB frame at `pa`.
+    ///
+    /// Page-table frames belong to the tree that links them: they are
+    /// changed only by the owner of that address space (under its lock) or
+    /// by the boot code before anyone else runs, which is what makes the
+    /// `&mut` handed out here the only one in use.
+    fn table(&self, pa: PhysAddr) -> Option<&'static mut PageTable> {
+        let p = self.ptr(pa, core::mem::size_of::<PageTable>())? as *mut PageTable;
+        if !p.is_aligned() {
+            return None;
+        }
+        // SAFETY: the window covers the whole frame, `p` is aligned, every
+        // bit pattern is a valid `PageTable`, and the frame's owner is the
+        // only one touching it (see above).
+        Some(unsafe { &mut *p })
+    }
+}
+
+/// Put `n` values `init(0), init(1), ...` in physical memory at `pa` and
+/// return them as a slice that lives for the rest of the run (the memmap's
+/// descriptor arrays, memblock's grown region arrays). `None` if the window
+/// does not cover the range or `pa` is not aligned for `T`.
+///
+/// # Safety
+/// `[pa, pa + n * size_of::<T>())` must be RAM reserved for this array alone
+/// that nothing else reads or writes from now on, except through the slice
+/// (memory just reserved from memblock for it, never freed while the slice
+/// is in use).
+pub unsafe fn place_array<T>(
+    phys: &dyn PhysMem,
+    pa: PhysAddr,
+    n: usize,
+    mut init: impl FnMut(usize) -> T,
+) -> Option<&'static mut [T]> {
+    let p = phys.ptr(pa, n.checked_mul(core::mem::size_of::<T>())?)? as *mut T;
+    if !p.is_aligned() {
+        return None;
+    }
+    // SAFETY: the window covers `n` values at `p`, aligned; the caller gives
+    // us the range for this array alone. Each element is written before the
+    // slice that reads it is formed.
+    unsafe {
+        for i in 0..n {
+            p.add(i).write(init(i));
+        }
+        Some(core::slice::from_raw_parts_mut(p, n))
+    }
 }
 
 /// A linear window: physical address `pa` lives at `pa + offset` for
@@ -70,16 +200,5 @@ impl PhysMem for LinearWindow {
             return None;
         }
         Some(PhysAddr::new(pa))
-    }
-}
-
-/// Zero `len` bytes of physical memory.
-///
-/// # Safety
-/// The range must be memory the caller owns (a page it just allocated).
-pub unsafe fn zero_phys(mem: &dyn PhysMem, pa: PhysAddr, len: usize) {
-    if let Some(p) = mem.ptr(pa, len) {
-        // SAFETY: the window covers the range and the caller owns it.
-        unsafe { core::ptr::write_bytes(p, 0, len) };
     }
 }

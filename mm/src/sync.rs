@@ -8,37 +8,30 @@
 //! the two hooks at boot; host tests run without them.
 
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicUsize, Ordering};
 
-/// `fn() -> bool`: disable interrupts, return whether they were enabled.
-static SAVE: AtomicUsize = AtomicUsize::new(0);
-/// `fn(bool)`: re-enable interrupts if the argument is true.
-static RESTORE: AtomicUsize = AtomicUsize::new(0);
+/// The kernel's interrupt hooks: disable interrupts and say whether they
+/// were enabled; re-enable them if the argument is true.
+struct IrqHooks {
+    save: fn() -> bool,
+    restore: fn(bool),
+}
 
-/// Install the interrupt hooks (the kernel calls this once at boot).
+static HOOKS: spin::Once<IrqHooks> = spin::Once::new();
+
+/// Install the interrupt hooks (the kernel calls this once at boot; a second
+/// call is ignored).
 pub fn set_irq_hooks(save: fn() -> bool, restore: fn(bool)) {
-    SAVE.store(save as usize, Ordering::Release);
-    RESTORE.store(restore as usize, Ordering::Release);
+    HOOKS.call_once(|| IrqHooks { save, restore });
 }
 
 fn irq_save() -> bool {
-    let f = SAVE.load(Ordering::Acquire);
-    if f == 0 {
-        return false;
-    }
-    // SAFETY: only `set_irq_hooks` stores here, always a `fn() -> bool`.
-    let f: fn() -> bool = unsafe { core::mem::transmute(f) };
-    f()
+    HOOKS.get().is_some_and(|h| (h.save)())
 }
 
 fn irq_restore(was_enabled: bool) {
-    let f = RESTORE.load(Ordering::Acquire);
-    if f == 0 {
-        return;
+    if let Some(h) = HOOKS.get() {
+        (h.restore)(was_enabled);
     }
-    // SAFETY: only `set_irq_hooks` stores here, always a `fn(bool)`.
-    let f: fn(bool) = unsafe { core::mem::transmute(f) };
-    f(was_enabled)
 }
 
 /// A spin lock that keeps interrupts off while held.

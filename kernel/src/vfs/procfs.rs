@@ -187,11 +187,11 @@ fn pagetypeinfo(s: &mut String) -> core::fmt::Result {
 }
 
 fn slabinfo(s: &mut String) -> core::fmt::Result {
-    crate::mem::slab::registry().render_slabinfo(s)
+    mm::procfs::slabinfo::render(crate::mem::slab::registry(), s)
 }
 
 fn vmallocinfo(s: &mut String) -> core::fmt::Result {
-    crate::mem::kvm::vmalloc_area().render_vmallocinfo(crate::mem::page_alloc(), s)
+    mm::procfs::vmallocinfo::render(crate::mem::kvm::vmalloc_area(), crate::mem::page_alloc(), s)
 }
 
 fn vmstat(s: &mut String) -> core::fmt::Result {

@@ -9,6 +9,7 @@ use crate::kalloc::slab::{CacheRegistry, SlabFlags};
 use crate::phys::gfp::{GFP_KERNEL, Gfp};
 use crate::phys::memblock::Memblock;
 use crate::phys::numa::Topology;
+use crate::procfs::mempic::render_map;
 use crate::testing::SimRam;
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -108,7 +109,7 @@ fn scattered_order0_pages_fragment_and_coalesce_back() {
         assert_eq!(classify_pfn(&pa.memmap, p.0), FrameClass::Kernel);
     }
     let mut text = String::new();
-    frag.render(&mut text).unwrap();
+    render_map(&frag, &mut text).unwrap();
     assert!(text.contains("k0k0k0k0k0k0k0k0"), "fragmentation is visible:\n{text}");
     if std::env::var_os("SHOW_MAP").is_some() {
         std::eprintln!("{text}");
@@ -183,7 +184,7 @@ fn holes_zones_and_grouped_cells_render_as_labelled_rows() {
     assert_eq!(classify_pfn(&pa.memmap, 0xa0), FrameClass::Hole);
     assert_eq!(m.totals().get(FrameClass::Hole), (MB - 640 * 1024) >> 12);
     let mut text = String::new();
-    m.render(&mut text).unwrap();
+    render_map(&m, &mut text).unwrap();
     let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("0x")).collect();
     // 16 MiB of DMA at 1 MiB per row, then 24 rows of DMA32.
     assert_eq!(rows[0].split_whitespace().collect::<Vec<_>>()[..3], ["0x0000000000", "DMA", "n0"]);
@@ -216,7 +217,7 @@ fn layout_fits_large_machines_into_the_cell_budget() {
 fn render_text_uses_the_default_layout() {
     let pa = machine(&[(0, 64 * MB)], &[]);
     let mut text = String::new();
-    render_text(pa, &mut text).unwrap();
+    crate::procfs::mempic::render(pa, &mut text).unwrap();
     assert!(
         text.starts_with("Physical memory map: 16384 frames (64 MiB spanned), 8 KiB per cell, 64 cells per row"),
         "{text}"

@@ -95,8 +95,9 @@ impl Kmalloc {
             if let Some(c) = self.cache_for(size, align) {
                 let p = c.alloc()?;
                 if zero {
-                    // SAFETY: the object has at least `size` bytes.
-                    unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
+                    // The object has at least `size` bytes, in a slab page.
+                    let pa = self.pa.phys().phys_of(p.as_ptr()).expect("kmalloc: slab object outside the window");
+                    let _ = self.pa.phys().fill(pa, 0, size);
                 }
                 return Some(p);
             }
@@ -166,10 +167,12 @@ impl Kmalloc {
         if new_size <= old && ptr.as_ptr() as usize % align.max(1) == 0 {
             return Some(ptr);
         }
+        let phys = self.pa.phys();
+        let from = phys.phys_of(ptr.as_ptr())?;
         let new = self.alloc(new_size, align, false)?;
-        // SAFETY: both allocations are at least min(old, new_size) bytes and
-        // distinct.
-        unsafe { core::ptr::copy_nonoverlapping(ptr.as_ptr(), new.as_ptr(), old.min(new_size)) };
+        // Both allocations have at least min(old, new_size) bytes.
+        let to = phys.phys_of(new.as_ptr()).expect("kmalloc: fresh object outside the window");
+        let _ = phys.copy(to, from, old.min(new_size));
         let _ = self.free(ptr);
         Some(new)
     }

@@ -49,7 +49,8 @@ use core::sync::atomic::Ordering;
 
 use bitflags::bitflags;
 
-use crate::addr::{PAGE_SIZE, Pfn};
+use crate::addr::{PAGE_SIZE, Pfn, PhysAddr};
+use crate::phys::PhysMem;
 use crate::phys::gfp::Gfp;
 use crate::phys::page::{Page, PageFlags, PageList};
 use crate::phys::page_alloc::PageAllocator;
@@ -162,12 +163,6 @@ pub struct KmemCache {
     pa: &'static PageAllocator,
     lists: IrqLock<SlabLists>,
 }
-
-// SAFETY: all mutable state is behind the cache's IrqLock; object memory
-// belongs to whoever allocated it.
-unsafe impl Sync for KmemCache {}
-// SAFETY: as above.
-unsafe impl Send for KmemCache {}
 
 fn round_up(x: usize, a: usize) -> usize {
     x.div_ceil(a) * a
@@ -283,22 +278,45 @@ impl KmemCache {
     }
 
     /// Kernel address of the first byte of the slab whose head is `page`.
-    fn slab_base(&self, page: &Page) -> *mut u8 {
-        self.pa
-            .phys()
-            .ptr(page.phys(), (PAGE_SIZE as usize) << self.order)
-            .expect("slab: slab page outside the physical window")
+    fn slab_base(&self, page: &Page) -> u64 {
+        self.phys().ptr(page.phys(), (PAGE_SIZE as usize) << self.order).expect("slab: slab page outside the window")
+            as u64
     }
 
-    fn stride_of(&self, base: *mut u8, i: usize) -> *mut u8 {
-        // SAFETY: `i < objects_per_slab`, so the stride lies in the slab.
-        unsafe { base.add(i * self.size) }
+    fn phys(&self) -> &'static dyn PhysMem {
+        self.pa.phys()
     }
 
-    fn freeptr(&self, stride: *mut u8) -> *mut u64 {
-        // SAFETY: the free pointer slot lies inside the stride; 8-aligned
-        // because `size` and `freeptr_offset` are multiples of 8.
-        unsafe { stride.add(self.freeptr_offset) as *mut u64 }
+    /// Physical address of stride `i` (`i < objects_per_slab`) of the slab
+    /// whose head is `page`.
+    fn stride_of(&self, page: &Page, i: usize) -> PhysAddr {
+        page.phys() + (i * self.size) as u64
+    }
+
+    /// The stride of a free object the freelist names (a kernel address).
+    fn stride_of_free(&self, obj: u64) -> PhysAddr {
+        let pa = self.phys().phys_of(obj as *const u8).expect("slab: freelist object outside the window");
+        pa - self.obj_offset as u64
+    }
+
+    /// The next free object after the one in `stride` (0 ends the list).
+    fn read_freeptr(&self, stride: PhysAddr) -> u64 {
+        self.phys().read_u64(stride + self.freeptr_offset as u64).expect("slab: free pointer outside the window")
+    }
+
+    fn write_freeptr(&self, stride: PhysAddr, next: u64) {
+        self.phys().write_u64(stride + self.freeptr_offset as u64, next).expect("slab: free pointer outside the window")
+    }
+
+    /// Set both red zones of a stride to `byte`: the left one is
+    /// `[0, obj_offset)`, the right one `[obj_offset + object_size,
+    /// freeptr_offset)` (padding to 8 bytes included).
+    fn fill_red_zones(&self, stride: PhysAddr, byte: u8) {
+        let right = self.obj_offset + self.object_size;
+        let phys = self.phys();
+        let left = phys.fill(stride, byte, self.obj_offset);
+        let right = phys.fill(stride + right as u64, byte, self.freeptr_offset - right);
+        left.and(right).expect("slab: red zone outside the window");
     }
 
     fn vmstat_add(&self, pages: i64) {
@@ -310,51 +328,53 @@ impl KmemCache {
     }
 
     /// Fill a stride's debug bytes for a free object.
-    fn mark_free(&self, stride: *mut u8) {
+    fn mark_free(&self, stride: PhysAddr) {
         if self.debug() {
-            // SAFETY: the left red zone is [0, obj_offset) of the stride, the
-            // right one [obj_offset + object_size, freeptr_offset) (padding
-            // to 8 bytes included); both inside.
-            unsafe {
-                core::ptr::write_bytes(stride, RZ_INACTIVE, self.obj_offset);
-                let right = self.obj_offset + self.object_size;
-                core::ptr::write_bytes(stride.add(right), RZ_INACTIVE, self.freeptr_offset - right);
-            }
+            self.fill_red_zones(stride, RZ_INACTIVE);
         }
         if self.poison() {
-            // SAFETY: the object bytes are inside the stride.
-            unsafe {
-                let obj = stride.add(self.obj_offset);
-                core::ptr::write_bytes(obj, POISON_FREE, self.object_size - 1);
-                obj.add(self.object_size - 1).write(POISON_END);
-            }
+            let obj = stride + self.obj_offset as u64;
+            let last = obj + (self.object_size - 1) as u64;
+            let body = self.phys().fill(obj, POISON_FREE, self.object_size - 1);
+            body.and(self.phys().write(last, &[POISON_END])).expect("slab: object outside the window");
         }
+    }
+
+    /// The first byte of `len` at `start` that is not `want`: its offset
+    /// from `start` and its value.
+    fn find_other_byte(&self, start: PhysAddr, len: usize, want: u8) -> Option<(usize, u8)> {
+        let mut chunk = [0u8; 64];
+        let mut done = 0;
+        while done < len {
+            let n = chunk.len().min(len - done);
+            self.phys().read(start + done as u64, &mut chunk[..n]).expect("slab: object outside the window");
+            if let Some(i) = chunk[..n].iter().position(|&b| b != want) {
+                return Some((done + i, chunk[i]));
+            }
+            done += n;
+        }
+        None
     }
 
     /// Check a stride's red zones hold `want`; returns the first bad offset
     /// relative to the object start and the byte found there.
-    fn check_red_zones(&self, stride: *mut u8, want: u8) -> Option<(isize, u8)> {
+    fn check_red_zones(&self, stride: PhysAddr, want: u8) -> Option<(isize, u8)> {
         let ranges = [(0, self.obj_offset), (self.obj_offset + self.object_size, self.freeptr_offset)];
         for (a, b) in ranges {
-            for off in a..b {
-                // SAFETY: offsets inside the stride.
-                let v = unsafe { stride.add(off).read() };
-                if v != want {
-                    return Some((off as isize - self.obj_offset as isize, v));
-                }
+            if let Some((i, v)) = self.find_other_byte(stride + a as u64, b - a, want) {
+                return Some(((a + i) as isize - self.obj_offset as isize, v));
             }
         }
         None
     }
 
-    fn check_poison(&self, stride: *mut u8) -> Option<usize> {
-        // SAFETY: object bytes inside the stride.
-        let obj = unsafe { core::slice::from_raw_parts(stride.add(self.obj_offset), self.object_size) };
-        let (last, body) = obj.split_last()?;
-        if let Some(i) = body.iter().position(|&b| b != POISON_FREE) {
+    fn check_poison(&self, stride: PhysAddr) -> Option<usize> {
+        let obj = stride + self.obj_offset as u64;
+        let body = self.object_size - 1;
+        if let Some((i, _)) = self.find_other_byte(obj, body, POISON_FREE) {
             return Some(i);
         }
-        (*last != POISON_END).then_some(self.object_size - 1)
+        self.find_other_byte(obj + body as u64, 1, POISON_END).map(|_| body)
     }
 
     fn report(&self, lists: &mut SlabLists, err: SlabError, obj: *const u8) {
@@ -387,16 +407,14 @@ impl KmemCache {
         let base = self.slab_base(head);
         let mut next = 0u64;
         for i in (0..self.objects_per_slab as usize).rev() {
-            let stride = self.stride_of(base, i);
+            let stride = self.stride_of(head, i);
             self.mark_free(stride);
-            // SAFETY: the object lies in our new slab.
-            let obj = unsafe { stride.add(self.obj_offset) };
+            let obj = base + (i * self.size + self.obj_offset) as u64;
             if let Some(ctor) = self.ctor {
-                ctor(obj);
+                ctor(obj as *mut u8);
             }
-            // SAFETY: free pointer slot of this stride.
-            unsafe { self.freeptr(stride).write(next) };
-            next = obj as u64;
+            self.write_freeptr(stride, next);
+            next = obj;
         }
         head.mapping.store(next, Ordering::Relaxed);
         head.index.store(0, Ordering::Relaxed);
@@ -442,10 +460,9 @@ impl KmemCache {
             lists.stats.num_objs += self.objects_per_slab as u64;
             lists.partial.push_front(mm, p);
         };
-        let obj = head.mapping.load(Ordering::Relaxed) as *mut u8;
-        let stride = obj.wrapping_sub(self.obj_offset);
-        // SAFETY: `obj` is the first free object of this slab.
-        let next = unsafe { self.freeptr(stride).read() };
+        let obj = head.mapping.load(Ordering::Relaxed);
+        let stride = self.stride_of_free(obj);
+        let next = self.read_freeptr(stride);
         head.mapping.store(next, Ordering::Relaxed);
         let inuse = head.index.fetch_add(1, Ordering::Relaxed) + 1;
         if inuse == 1 {
@@ -459,32 +476,28 @@ impl KmemCache {
         lists.stats.allocs += 1;
         if self.poison() {
             if let Some(off) = self.check_poison(stride) {
-                self.report(&mut lists, SlabError::UseAfterFree { offset: off }, obj);
+                self.report(&mut lists, SlabError::UseAfterFree { offset: off }, obj as *const u8);
             }
         }
         if self.debug() {
             if let Some((off, _)) = self.check_red_zones(stride, RZ_INACTIVE) {
-                self.report(&mut lists, SlabError::RedZoneOverwritten { offset: off }, obj);
+                self.report(&mut lists, SlabError::RedZoneOverwritten { offset: off }, obj as *const u8);
             }
-            // SAFETY: red zones inside the stride.
-            unsafe {
-                core::ptr::write_bytes(stride, RZ_ACTIVE, self.obj_offset);
-                let right = self.obj_offset + self.object_size;
-                core::ptr::write_bytes(stride.add(right), RZ_ACTIVE, self.freeptr_offset - right);
-            }
+            self.fill_red_zones(stride, RZ_ACTIVE);
         }
-        NonNull::new(obj)
+        NonNull::new(obj as *mut u8)
     }
 
-    /// The slab head page of `obj`, if `obj` lies in a slab of this cache.
-    fn slab_of(&self, obj: *const u8) -> Result<&'static Page, SlabError> {
-        let pa = self.pa.phys().phys_of(obj).ok_or(SlabError::NotOurs)?;
+    /// The slab head page of `obj` and the physical address of `obj`, if
+    /// `obj` lies in a slab of this cache.
+    fn slab_of(&self, obj: *const u8) -> Result<(&'static Page, PhysAddr), SlabError> {
+        let pa = self.phys().phys_of(obj).ok_or(SlabError::NotOurs)?;
         let page = self.pa.page(Pfn::from_phys(pa.as_u64())).ok_or(SlabError::NotOurs)?;
         let head = self.pa.memmap.compound_head(page);
         if !head.has(PageFlags::SLAB) || head.private.load(Ordering::Relaxed) != self.cache_id() {
             return Err(SlabError::NotOurs);
         }
-        Ok(head)
+        Ok((head, pa))
     }
 
     /// `kmem_cache_free`. A pointer that is not one of our objects, or an
@@ -492,22 +505,21 @@ impl KmemCache {
     pub fn free(&self, obj: NonNull<u8>) -> Result<(), SlabError> {
         let obj = obj.as_ptr();
         let mm = &self.pa.memmap;
-        let head = match self.slab_of(obj) {
-            Ok(h) => h,
+        let (head, obj_pa) = match self.slab_of(obj) {
+            Ok(found) => found,
             Err(e) => {
                 let mut lists = self.lists.lock();
                 self.report(&mut lists, e, obj);
                 return Err(e);
             }
         };
-        let base = self.slab_base(head);
-        let off = (obj as usize).wrapping_sub(base as usize).wrapping_sub(self.obj_offset);
+        let off = (obj_pa.as_u64().wrapping_sub(head.phys().as_u64()) as usize).wrapping_sub(self.obj_offset);
         let mut lists = self.lists.lock();
         if off % self.size != 0 || off / self.size >= self.objects_per_slab as usize {
             self.report(&mut lists, SlabError::NotObjectStart, obj);
             return Err(SlabError::NotObjectStart);
         }
-        let stride = self.stride_of(base, off / self.size);
+        let stride = self.stride_of(head, off / self.size);
         if self.debug() {
             if let Some((o, _)) = self.check_red_zones(stride, RZ_ACTIVE) {
                 // Red zones that all say "free" mean the object is free
@@ -530,8 +542,7 @@ impl KmemCache {
             return Err(SlabError::DoubleFree);
         }
         self.mark_free(stride);
-        // SAFETY: the free pointer slot of this object's stride.
-        unsafe { self.freeptr(stride).write(head.mapping.load(Ordering::Relaxed)) };
+        self.write_freeptr(stride, head.mapping.load(Ordering::Relaxed));
         head.mapping.store(obj as u64, Ordering::Relaxed);
         let inuse = head.index.fetch_sub(1, Ordering::Relaxed) - 1;
         if inuse + 1 == self.objects_per_slab as u64 {
@@ -681,10 +692,6 @@ impl CacheRegistry {
         self.caches.lock().push(c);
     }
 
-    pub fn unregister(&self, c: &KmemCache) {
-        self.caches.lock().retain(|x| !core::ptr::eq(*x, c));
-    }
-
     /// A snapshot of the registered caches.
     pub fn caches(&self) -> Vec<&'static KmemCache> {
         self.caches.lock().clone()
@@ -697,31 +704,6 @@ impl CacheRegistry {
         // not allocate.
         let Some(list) = self.caches.try_lock() else { return 0 };
         list.iter().map(|c| c.try_shrink()).sum()
-    }
-
-    /// /proc/slabinfo, version 2.1 (mm/slab_common.c, `slab_show`).
-    pub fn render_slabinfo(&self, w: &mut dyn fmt::Write) -> fmt::Result {
-        writeln!(w, "slabinfo - version: 2.1")?;
-        writeln!(
-            w,
-            "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>"
-        )?;
-        for c in self.caches() {
-            let s = c.stats();
-            write!(
-                w,
-                "{:<17} {:>6} {:>6} {:>6} {:>4} {:>4}",
-                c.name,
-                s.active_objs,
-                s.num_objs,
-                c.size,
-                c.objects_per_slab,
-                1u32 << c.order
-            )?;
-            write!(w, " : tunables {:>4} {:>4} {:>4}", 0, 0, 0)?;
-            writeln!(w, " : slabdata {:>6} {:>6} {:>6}", s.active_slabs, s.num_slabs, 0)?;
-        }
-        Ok(())
     }
 }
 

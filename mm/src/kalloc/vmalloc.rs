@@ -19,7 +19,6 @@
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use core::fmt;
 
 use x86_64::structures::paging::PageTableFlags as F;
 
@@ -45,7 +44,8 @@ pub enum VmKind {
 }
 
 impl VmKind {
-    fn name(self) -> &'static str {
+    /// The flag /proc/vmallocinfo prints.
+    pub fn name(self) -> &'static str {
         match self {
             VmKind::Vmalloc | VmKind::KernelStack => "vmalloc",
             VmKind::Vmap => "vmap",
@@ -53,7 +53,8 @@ impl VmKind {
         }
     }
 
-    fn owns_pages(self) -> bool {
+    /// Whether the area's frames are its own (allocated by vmalloc).
+    pub fn owns_pages(self) -> bool {
         matches!(self, VmKind::Vmalloc | VmKind::KernelStack)
     }
 }
@@ -104,7 +105,8 @@ pub struct Vmalloc {
     areas: IrqLock<BTreeMap<u64, VmArea>>,
 }
 
-const GUARD: u64 = PAGE_SIZE;
+/// The unmapped page after every area.
+pub const GUARD: u64 = PAGE_SIZE;
 const KERNEL_FLAGS: F = F::WRITABLE.union(F::NO_EXECUTE).union(F::GLOBAL);
 
 impl Vmalloc {
@@ -279,11 +281,6 @@ impl Vmalloc {
         areas.range(va..).next().map(|(_, a)| a).filter(|a| a.start - (va & !(PAGE_SIZE - 1)) <= GUARD).cloned()
     }
 
-    /// Bytes mapped by vmalloc'd areas (pages owned).
-    pub fn used_bytes(&self) -> u64 {
-        self.areas.lock().values().filter(|a| a.kind.owns_pages()).map(|a| a.size).sum()
-    }
-
     /// Largest free gap (VmallocChunk).
     pub fn largest_free(&self) -> u64 {
         let areas = self.areas.lock();
@@ -304,34 +301,9 @@ impl Vmalloc {
         self.areas.lock().len()
     }
 
-    /// /proc/vmallocinfo (mm/vmalloc.c, `vmalloc_info_show`): one line per
-    /// area, its range and size including the guard page as Linux prints.
-    pub fn render_vmallocinfo(&self, pa: &PageAllocator, w: &mut dyn fmt::Write) -> fmt::Result {
-        let areas: Vec<VmArea> = self.areas.lock().values().cloned().collect();
-        for a in areas {
-            let size = a.size + GUARD;
-            write!(w, "0x{:016x}-0x{:016x} {:>7} {}", a.start, a.start + size, size, a.caller)?;
-            if a.kind.owns_pages() {
-                write!(w, " pages={}", a.frames.len())?;
-            }
-            if let Some(p) = a.phys {
-                write!(w, " phys=0x{p:016x}")?;
-            }
-            write!(w, " {}", a.kind.name())?;
-            if a.kind.owns_pages() {
-                let mut per_node = [0u64; crate::phys::numa::MAX_NUMNODES];
-                for &f in &a.frames {
-                    if let Some(p) = pa.page(Pfn::from_phys(f)) {
-                        per_node[(p.node() as usize).min(crate::phys::numa::MAX_NUMNODES - 1)] += 1;
-                    }
-                }
-                for (n, c) in per_node.iter().enumerate().filter(|(_, c)| **c > 0) {
-                    write!(w, " N{n}={c}")?;
-                }
-            }
-            writeln!(w)?;
-        }
-        Ok(())
+    /// A snapshot of the areas, by address.
+    pub fn areas(&self) -> Vec<VmArea> {
+        self.areas.lock().values().cloned().collect()
     }
 }
 

@@ -337,12 +337,6 @@ impl FreeArea {
         self.rmqueue_fallback(mm, zone, order, mt)
     }
 
-    /// Remove a specific free block (used when a range is taken out of the
-    /// allocator, e.g. offlining, and by tests).
-    pub fn take_block(&mut self, mm: &Memmap, page: &Page) {
-        self.del(mm, page);
-    }
-
     /// Walk every list and check the invariants; panics with "buddy: ..."
     /// on a broken one. Returns the free pages counted.
     pub fn check_invariants(&self, mm: &Memmap, zone: ZoneId) -> u64 {
@@ -379,20 +373,6 @@ impl FreeArea {
         }
         assert_eq!(total, self.free_pages, "buddy: free page total out of date");
         total
-    }
-
-    /// Head pfns of every free block, with their order (tests, the memory
-    /// picture).
-    pub fn for_each_block(&self, mm: &Memmap, mut f: impl FnMut(u64, u32, MigrateType)) {
-        for order in 0..NR_ORDERS {
-            for mt in MigrateType::ALL {
-                let mut cur = self.lists[order][mt as usize].head;
-                while cur != NIL {
-                    f(cur, order as u32, mt);
-                    cur = mm.page(Pfn(cur)).map(|p| p.next.load(Ordering::Relaxed)).unwrap_or(NIL);
-                }
-            }
-        }
     }
 }
 

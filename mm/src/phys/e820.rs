@@ -226,11 +226,6 @@ impl E820Table {
         self.entries().iter().filter(|e| e.kind == kind).map(E820Entry::len).sum()
     }
 
-    /// End of the highest RAM range.
-    pub fn max_ram_end(&self) -> u64 {
-        self.entries().iter().filter(|e| e.kind.is_ram()).map(|e| e.end).max().unwrap_or(0)
-    }
-
     /// Print the table as Linux does at boot, followed by the RAM total.
     pub fn print(&self, w: &mut dyn fmt::Write) -> fmt::Result {
         let origin = match self.firmware {

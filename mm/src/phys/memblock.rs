@@ -26,7 +26,7 @@
 use core::fmt;
 
 use crate::addr::{PAGE_SIZE, PhysAddr, align_down, align_up};
-use crate::phys::PhysMem;
+use crate::phys::{PhysMem, place_array};
 
 /// Initial capacity of each region array.
 pub const INIT_MEMBLOCK_REGIONS: usize = 128;
@@ -87,8 +87,8 @@ pub enum Which {
 /// A sorted, non-overlapping array of regions.
 pub struct RegionArray {
     inline: [Region; INIT_MEMBLOCK_REGIONS],
-    /// After growth: the array in physical memory (pointer, capacity, phys).
-    external: Option<(*mut Region, usize, u64)>,
+    /// After growth: the array in physical memory, and its physical address.
+    external: Option<(&'static mut [Region], u64)>,
     cnt: usize,
     total_size: u64,
     name: &'static str,
@@ -104,7 +104,7 @@ impl RegionArray {
     }
 
     pub fn capacity(&self) -> usize {
-        self.external.map(|e| e.1).unwrap_or(INIT_MEMBLOCK_REGIONS)
+        self.external.as_ref().map_or(INIT_MEMBLOCK_REGIONS, |(a, _)| a.len())
     }
 
     /// Total bytes covered.
@@ -113,18 +113,15 @@ impl RegionArray {
     }
 
     pub fn regions(&self) -> &[Region] {
-        match self.external {
-            // SAFETY: `external` points at `cap` initialised regions in
-            // memory reserved for this array (see `double_array`).
-            Some((p, _, _)) => unsafe { core::slice::from_raw_parts(p, self.cnt) },
+        match &self.external {
+            Some((a, _)) => &a[..self.cnt],
             None => &self.inline[..self.cnt],
         }
     }
 
     fn storage(&mut self) -> &mut [Region] {
-        match self.external {
-            // SAFETY: as in `regions`; `&mut self` makes the access unique.
-            Some((p, cap, _)) => unsafe { core::slice::from_raw_parts_mut(p, cap) },
+        match &mut self.external {
+            Some((a, _)) => a,
             None => &mut self.inline[..],
         }
     }
@@ -258,10 +255,6 @@ pub struct Memblock {
     frozen: bool,
 }
 
-// SAFETY: the external array pointers are owned by this value and only
-// touched through `&mut self`; the kernel keeps memblock behind a lock.
-unsafe impl Send for Memblock {}
-
 fn checked_end(base: u64, size: u64) -> Result<u64, MemblockError> {
     if size == 0 {
         return Err(MemblockError::InvalidRange);
@@ -319,22 +312,14 @@ impl Memblock {
         // Find space without reserving yet: reserving may itself need the
         // room we are making.
         let base = self.find_in_range(bytes, PAGE_SIZE, 0, u64::MAX, NUMA_NO_NODE).ok_or(MemblockError::ArrayFull)?;
-        let ptr = phys.ptr(PhysAddr::new(base), bytes as usize).ok_or(MemblockError::ArrayFull)? as *mut Region;
-        let old_external = self.array(which).external;
-        {
-            let arr = self.array(which);
-            let cnt = arr.cnt;
-            // SAFETY: `ptr` covers `new_cap` regions of free RAM that
-            // nothing else uses (we reserve it just below); the old array
-            // is valid for `cnt` entries.
-            unsafe {
-                core::ptr::copy_nonoverlapping(arr.regions().as_ptr(), ptr, cnt);
-                for i in cnt..new_cap {
-                    ptr.add(i).write(Region::EMPTY);
-                }
-            }
-            arr.external = Some((ptr, new_cap, base));
-        }
+        let arr = self.array(which);
+        let old_external = arr.external.as_ref().map(|(a, old_base)| (a.len(), *old_base));
+        let old = arr.regions();
+        let copy = |i: usize| old.get(i).copied().unwrap_or(Region::EMPTY);
+        // SAFETY: free RAM that nothing else uses, reserved for this array
+        // just below and freed only after the array is replaced.
+        let grown = unsafe { place_array(phys, PhysAddr::new(base), new_cap, copy) }.ok_or(MemblockError::ArrayFull)?;
+        arr.external = Some((grown, base));
         if self.debug {
             log::info!(
                 "memblock: {} is doubled to {} at [{:#018x}-{:#018x}]",
@@ -346,7 +331,7 @@ impl Memblock {
         }
         // Both arrays have room now for the reservation bookkeeping.
         self.reserve(base, bytes, "memblock arrays")?;
-        if let Some((_, cap, old_base)) = old_external {
+        if let Some((cap, old_base)) = old_external {
             let old_bytes = align_up((cap * core::mem::size_of::<Region>()) as u64, PAGE_SIZE).unwrap_or(0);
             self.free(old_base, old_bytes)?;
         }

@@ -20,14 +20,14 @@
 //! (the zone lock while it is free, the slab cache lock inside slab, ...),
 //! so Relaxed ordering suffices except for the reference count.
 
-use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use bitflags::bitflags;
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
-use crate::phys::PhysMem;
 use crate::phys::memblock::{Memblock, MemblockError, NUMA_NO_NODE};
 use crate::phys::zone::ZoneType;
+use crate::phys::{PhysMem, place_array};
 
 bitflags! {
     /// Page flags (cf. include/linux/page-flags.h).
@@ -218,22 +218,24 @@ impl Page {
         self.mapcount.fetch_sub(1, Ordering::Relaxed) - 1
     }
 
-    /// Reset every field to a freshly initialised, reserved frame.
-    fn init(&self, pfn: u64, zone: ZoneType, nid: u32, flags: PageFlags) {
-        self.flags.store(flags.bits(), Ordering::Relaxed);
-        self.order.store(0, Ordering::Relaxed);
-        self.zone.store(zone as u8, Ordering::Relaxed);
-        self.node.store(nid as u8, Ordering::Relaxed);
-        // Every pageblock starts movable, as in Linux's memmap_init.
-        self.pageblock_mt.store(crate::phys::buddy::MigrateType::Movable as u8, Ordering::Relaxed);
-        self.refcount.store(0, Ordering::Relaxed);
-        self.mapcount.store(0, Ordering::Relaxed);
-        self.pfn.store(pfn, Ordering::Relaxed);
-        self.next.store(NIL, Ordering::Relaxed);
-        self.prev.store(NIL, Ordering::Relaxed);
-        self.private.store(0, Ordering::Relaxed);
-        self.mapping.store(0, Ordering::Relaxed);
-        self.index.store(0, Ordering::Relaxed);
+    /// The descriptor of a freshly initialised frame with `flags`.
+    fn new(pfn: u64, zone: ZoneType, nid: u32, flags: PageFlags) -> Page {
+        Page {
+            flags: AtomicU32::new(flags.bits()),
+            order: AtomicU8::new(0),
+            zone: AtomicU8::new(zone as u8),
+            node: AtomicU8::new(nid as u8),
+            // Every pageblock starts movable, as in Linux's memmap_init.
+            pageblock_mt: AtomicU8::new(crate::phys::buddy::MigrateType::Movable as u8),
+            refcount: AtomicI32::new(0),
+            mapcount: AtomicI32::new(0),
+            pfn: AtomicU64::new(pfn),
+            next: AtomicU64::new(NIL),
+            prev: AtomicU64::new(NIL),
+            private: AtomicU64::new(0),
+            mapping: AtomicU64::new(0),
+            index: AtomicU64::new(0),
+        }
     }
 }
 
@@ -243,7 +245,8 @@ pub const PAGES_PER_SECTION: u64 = 1 << (SECTION_SIZE_BITS - PAGE_SHIFT);
 
 /// The memory map: section table and the descriptor arrays.
 pub struct Memmap {
-    sections: &'static [AtomicPtr<Page>],
+    /// One entry per section: its descriptors, `None` when it has no RAM.
+    sections: &'static [Option<&'static [Page]>],
     max_pfn: u64,
     /// Bytes of descriptors allocated.
     pub memmap_bytes: u64,
@@ -259,19 +262,13 @@ impl Memmap {
         let max_pfn = mb.end_of_ram() >> PAGE_SHIFT;
         let nr_sections = (max_pfn.div_ceil(PAGES_PER_SECTION)) as usize;
         let table_bytes =
-            ((nr_sections.max(1) * core::mem::size_of::<AtomicPtr<Page>>()) as u64).next_multiple_of(PAGE_SIZE);
+            ((nr_sections.max(1) * core::mem::size_of::<Option<&[Page]>>()) as u64).next_multiple_of(PAGE_SIZE);
         let table_pa = mb.alloc(table_bytes, PAGE_SIZE, "memmap (section table)")?;
-        let table_ptr = phys.ptr(PhysAddr::new(table_pa), table_bytes as usize).ok_or(MemblockError::NoMemory)?
-            as *mut AtomicPtr<Page>;
-        // SAFETY: freshly reserved memory of exactly this size, aligned for
-        // pointers; null-initialised before the slice is formed.
-        let sections = unsafe {
-            for i in 0..nr_sections {
-                table_ptr.add(i).write(AtomicPtr::new(core::ptr::null_mut()));
-            }
-            core::slice::from_raw_parts(table_ptr, nr_sections)
-        };
-        let mut mm = Memmap { sections, max_pfn, memmap_bytes: 0, populated_sections: 0 };
+        // SAFETY: memory just reserved for the section table alone, never
+        // freed.
+        let sections = unsafe { place_array(phys, PhysAddr::new(table_pa), nr_sections, |_| None) }
+            .ok_or(MemblockError::NoMemory)?;
+        let (mut memmap_bytes, mut populated_sections) = (0, 0);
         let array_bytes = PAGES_PER_SECTION * core::mem::size_of::<Page>() as u64;
         for sec in 0..nr_sections as u64 {
             let (start, end) = (sec * PAGES_PER_SECTION * PAGE_SIZE, (sec + 1) * PAGES_PER_SECTION * PAGE_SIZE);
@@ -280,27 +277,23 @@ impl Memmap {
             let Some(nid) = nid else { continue };
             let nid = if nid == NUMA_NO_NODE { 0 } else { nid };
             let pa = mb.alloc_range_nid(array_bytes, PAGE_SIZE, 0, u64::MAX, nid, false, "memmap")?;
-            let ptr = phys.ptr(PhysAddr::new(pa), array_bytes as usize).ok_or(MemblockError::NoMemory)? as *mut Page;
-            for i in 0..PAGES_PER_SECTION {
-                let pfn = sec * PAGES_PER_SECTION + i;
-                let pa = pfn << PAGE_SHIFT;
-                let (flags, node) = match mb.nid_of(pa) {
+            let descriptor = |i: usize| {
+                let pfn = sec * PAGES_PER_SECTION + i as u64;
+                let (flags, node) = match mb.nid_of(pfn << PAGE_SHIFT) {
                     Some(n) => (PageFlags::RESERVED, if n == NUMA_NO_NODE { 0 } else { n }),
                     None => (PageFlags::RESERVED | PageFlags::HOLE, nid),
                 };
-                // SAFETY: `ptr` covers PAGES_PER_SECTION descriptors of
-                // reserved memory; each is fully initialised by `init`
-                // through a zeroed value first.
-                unsafe {
-                    let p = ptr.add(i as usize);
-                    p.write_bytes(0, 1);
-                    (*p).init(pfn, ZoneType::of_pfn(pfn), node, flags);
-                }
-            }
-            mm.sections[sec as usize].store(ptr, Ordering::Release);
-            mm.memmap_bytes += array_bytes;
-            mm.populated_sections += 1;
+                Page::new(pfn, ZoneType::of_pfn(pfn), node, flags)
+            };
+            // SAFETY: memory just reserved for this section's descriptors
+            // alone, never freed.
+            let array = unsafe { place_array(phys, PhysAddr::new(pa), PAGES_PER_SECTION as usize, descriptor) }
+                .ok_or(MemblockError::NoMemory)?;
+            sections[sec as usize] = Some(&*array);
+            memmap_bytes += array_bytes;
+            populated_sections += 1;
         }
+        let mm = Memmap { sections, max_pfn, memmap_bytes, populated_sections };
         // Descriptors of the memmap's own pages say so.
         let arrays: alloc::vec::Vec<(u64, u64)> =
             mb.reserved.regions().iter().filter(|r| r.name.starts_with("memmap")).map(|r| (r.base, r.end())).collect();
@@ -317,14 +310,8 @@ impl Memmap {
     /// The descriptor of `pfn`, or `None` for a frame without one.
     #[inline]
     pub fn page(&self, pfn: Pfn) -> Option<&'static Page> {
-        let sec = (pfn.0 / PAGES_PER_SECTION) as usize;
-        let base = self.sections.get(sec)?.load(Ordering::Acquire);
-        if base.is_null() {
-            return None;
-        }
-        // SAFETY: a non-null section pointer addresses PAGES_PER_SECTION
-        // initialised descriptors that live for the rest of the run.
-        Some(unsafe { &*base.add((pfn.0 % PAGES_PER_SECTION) as usize) })
+        let section = (*self.sections.get((pfn.0 / PAGES_PER_SECTION) as usize)?)?;
+        section.get((pfn.0 % PAGES_PER_SECTION) as usize)
     }
 
     /// One past the highest pfn with RAM.

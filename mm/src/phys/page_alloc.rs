@@ -17,9 +17,9 @@
 
 use alloc::vec::Vec;
 use core::fmt;
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
 use crate::phys::PhysMem;
 use crate::phys::buddy::{MAX_ORDER, PAGEBLOCK_PAGES, ZoneId};
 use crate::phys::gfp::Gfp;
@@ -92,7 +92,8 @@ pub struct PageAllocator {
     min_free_kbytes: AtomicU64,
     /// Node of the CPU allocating (one CPU here).
     local_node: AtomicU32,
-    reclaim: AtomicUsize,
+    /// Direct reclaim, installed once by the kernel.
+    reclaim: spin::Once<ReclaimHook>,
     /// The kernel's clock (ns), for rate-limiting warnings.
     clock: spin::Once<fn() -> u64>,
     /// Budget of "page allocation failure" lines (Linux's `nopage_rs`):
@@ -162,7 +163,7 @@ impl PageAllocator {
             phys,
             min_free_kbytes: AtomicU64::new(0),
             local_node: AtomicU32::new(local),
-            reclaim: AtomicUsize::new(0),
+            reclaim: spin::Once::new(),
             clock: spin::Once::new(),
             warn_rs: crate::ratelimit::RateLimit::printk(),
             stats: AllocStats::default(),
@@ -189,12 +190,9 @@ impl PageAllocator {
         self.local_node.load(Ordering::Relaxed)
     }
 
-    pub fn set_local_node(&self, nid: u32) {
-        self.local_node.store(nid.min(self.nodes.len() as u32 - 1), Ordering::Relaxed);
-    }
-
+    /// Install the direct-reclaim hook (once; a second hook is ignored).
     pub fn set_reclaim_hook(&self, hook: ReclaimHook) {
-        self.reclaim.store(hook as usize, Ordering::Release);
+        self.reclaim.call_once(|| hook);
     }
 
     /// Give the allocator a clock (ns since boot) for its rate limits.
@@ -326,13 +324,8 @@ impl PageAllocator {
                 if !gfp.contains(Gfp::DIRECT_RECLAIM) {
                     break;
                 }
-                let hook = self.reclaim.load(Ordering::Acquire);
-                if hook == 0 {
-                    break;
-                }
+                let Some(hook) = self.reclaim.get() else { break };
                 self.stats.allocstall.fetch_add(1, Ordering::Relaxed);
-                // SAFETY: only `set_reclaim_hook` stores here, always a `ReclaimHook`.
-                let hook: ReclaimHook = unsafe { core::mem::transmute(hook) };
                 if hook(order) == 0 {
                     break;
                 }
@@ -427,10 +420,8 @@ impl PageAllocator {
             head.set_order(order);
         }
         if gfp.contains(Gfp::ZERO) {
-            // SAFETY: the block was just allocated and belongs to the caller.
-            unsafe {
-                crate::phys::zero_phys(self.phys, PhysAddr::new(pfn << PAGE_SHIFT), (PAGE_SIZE << order) as usize)
-            };
+            // A block from the free lists is RAM, inside the window.
+            let _ = self.phys.zero_pages(Pfn(pfn), order);
         }
     }
 

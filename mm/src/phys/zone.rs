@@ -162,10 +162,6 @@ impl Zone {
         self.managed.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn sub_managed(&self, n: u64) {
-        self.managed.fetch_sub(n, Ordering::Relaxed);
-    }
-
     /// Whether the zone has RAM given to the buddy allocator.
     pub fn is_populated(&self) -> bool {
         self.managed() > 0

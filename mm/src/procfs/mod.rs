@@ -1,4 +1,7 @@
-//! Text renderers for the /proc views, in Linux's exact formats.
+//! Text renderers for the /proc views, in Linux's exact formats (and
+//! /proc/mempic, this kernel's picture of physical memory), one file per
+//! view; the data they read stays with its owner (`phys/`, `kalloc/`, `vm/`,
+//! `frame_map`).
 //!
 //! Each renderer writes the whole file into a `fmt::Write`, from live
 //! allocator state; the kernel serves them as /proc files and prints them at
@@ -7,7 +10,10 @@
 pub mod buddyinfo;
 pub mod lru;
 pub mod meminfo;
+pub mod mempic;
 pub mod pagetypeinfo;
 pub mod pid;
+pub mod slabinfo;
+pub mod vmallocinfo;
 pub mod vmstat;
 pub mod zoneinfo;

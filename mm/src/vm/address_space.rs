@@ -30,7 +30,7 @@ use crate::error::MmError;
 use crate::phys::page::PageFlags;
 use crate::phys::page_alloc::PageAllocator;
 use crate::vm::overcommit::Overcommit;
-use crate::vm::page_table::{KERNEL_PML4_START, Leaf, Mapper, TableAlloc, table_at};
+use crate::vm::page_table::{KERNEL_PML4_START, Leaf, Mapper, TableAlloc};
 use crate::vm::tlb::{TlbFlush, TlbFlusher};
 use crate::vm::vma::{Backing, VmFlags, Vma, VmaTree};
 
@@ -166,8 +166,8 @@ impl AddressSpace {
     /// kernel's shared PDPTs.
     pub fn new(env: &MmEnv<'_>) -> Result<AddressSpace, MmError> {
         let root = env.tables.alloc_table().ok_or(MmError::NoMemory)?;
-        let new = table_at(env.pa.phys(), root).ok_or(MmError::NoMemory)?;
-        let kernel = table_at(env.pa.phys(), env.kernel_root).ok_or(MmError::NoMemory)?;
+        let new = env.pa.phys().table(root).ok_or(MmError::NoMemory)?;
+        let kernel = env.pa.phys().table(env.kernel_root).ok_or(MmError::NoMemory)?;
         for i in KERNEL_PML4_START..512 {
             new[i] = kernel[i].clone();
         }

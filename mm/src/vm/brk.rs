@@ -1,5 +1,5 @@
-//! brk(2) (cf. mm/mmap.c `SYSCALL_DEFINE1(brk)`, `do_brk_flags`; the
-//! reference notes walk through `sys_brk` and `do_brk`).
+//! brk(2) (cf. mm/mmap.c `SYSCALL_DEFINE1(brk)`, `do_brk_flags`; older
+//! kernels' `sys_brk` and `do_brk`).
 //!
 //! ```text
 //!   start_brk                    brk (any byte address)

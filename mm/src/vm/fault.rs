@@ -141,14 +141,8 @@ impl AddressSpace {
     }
 
     fn copy_page(env: &MmEnv<'_>, from: Pfn, to: Pfn) {
-        let phys = env.pa.phys();
-        if let (Some(src), Some(dst)) =
-            (phys.ptr(PhysAddr::new(from.phys()), 4096), phys.ptr(PhysAddr::new(to.phys()), 4096))
-        {
-            // SAFETY: two distinct whole pages in the direct map; `to` was
-            // just allocated for us.
-            unsafe { core::ptr::copy_nonoverlapping(src, dst, 4096) };
-        }
+        // `to` was just allocated for us; both are RAM, inside the window.
+        let _ = env.pa.phys().copy_page(to, from);
     }
 
     /// Flags of a PTE a fault installs: accessed, and dirty when the fault
@@ -399,10 +393,10 @@ impl AddressSpace {
             let (pfn, _) = self.lookup(env, page).ok_or(FaultError::Oom)?;
             let off = (addr - page) as usize;
             let n = (PAGE_SIZE as usize - off).min(data.len() - done);
-            let dst = env.pa.phys().ptr(PhysAddr::new(pfn.phys() + off as u64), n).ok_or(FaultError::Oom)?;
-            // SAFETY: `dst` is `n` bytes of a page this address space owns
-            // privately and writably (just faulted for write).
-            unsafe { core::ptr::copy_nonoverlapping(data[done..].as_ptr(), dst, n) };
+            // `n` bytes of a page this address space owns privately and
+            // writably (just faulted for write).
+            let dst = PhysAddr::new(pfn.phys() + off as u64);
+            env.pa.phys().write(dst, &data[done..done + n]).map_err(|_| FaultError::Oom)?;
             done += n;
         }
         Ok(())
@@ -417,13 +411,9 @@ impl AddressSpace {
             let page = addr & !(PAGE_SIZE - 1);
             let off = (addr - page) as usize;
             let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
-            match self
-                .lookup(env, page)
-                .and_then(|(pfn, _)| env.pa.phys().ptr(PhysAddr::new(pfn.phys() + off as u64), n))
-            {
-                // SAFETY: `n` bytes inside a mapped page, read only.
-                Some(src) => unsafe { core::ptr::copy_nonoverlapping(src, buf[done..].as_mut_ptr(), n) },
-                None => return done,
+            let Some((pfn, _)) = self.lookup(env, page) else { return done };
+            if env.pa.phys().read(PhysAddr::new(pfn.phys() + off as u64), &mut buf[done..done + n]).is_err() {
+                return done;
             }
             done += n;
         }

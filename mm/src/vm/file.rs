@@ -116,10 +116,8 @@ impl MemObject {
         if let Some(data) = self.data {
             let off = (pgoff << PAGE_SHIFT) as usize;
             let n = data.len().saturating_sub(off).min(PAGE_SIZE as usize);
-            if let Some(dst) = self.pa.phys().ptr(PhysAddr::new(pfn.phys()), n) {
-                // SAFETY: a fresh page; `n` bytes of the file fit in it.
-                unsafe { core::ptr::copy_nonoverlapping(data[off..off + n].as_ptr(), dst, n) };
-            }
+            // A fresh page: `n` bytes of the file fit in it.
+            let _ = self.pa.phys().write(PhysAddr::new(pfn.phys()), &data[off..off + n]);
         }
         let page = self.pa.page(pfn).ok_or(ObjError::NoMemory)?;
         page.insert_flags(if self.kind == ObjKind::File {
@@ -199,9 +197,9 @@ impl MemObject {
         for k in &keys {
             let Some(&pfn) = pages.get(k) else { continue };
             if self.kind == ObjKind::Shmem && self.pa.page(Pfn(pfn)).is_some_and(|p| p.refcount() > 1) {
-                // SAFETY: the page belongs to this object (which holds a
-                // reference); its mappers see the zeros, as after a hole.
-                unsafe { crate::phys::zero_phys(self.pa.phys(), PhysAddr::new(Pfn(pfn).phys()), PAGE_SIZE as usize) };
+                // The page belongs to this object (which holds a reference);
+                // its mappers see the zeros, as after a hole.
+                let _ = self.pa.phys().zero_pages(Pfn(pfn), 0);
                 continue;
             }
             pages.remove(k);

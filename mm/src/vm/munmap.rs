@@ -1,5 +1,5 @@
-//! munmap(2) (cf. mm/vma.c `do_vmi_munmap`, the `unmap_fixup` of the
-//! reference notes).
+//! munmap(2) (cf. mm/vma.c `do_vmi_munmap`; Linux 2.4's `unmap_fixup` in
+//! mm/mmap.c).
 //!
 //! A range may cover any number of areas. Areas sticking out of it are
 //! split first, then every area inside is removed and its pages zapped:

@@ -119,14 +119,6 @@ fn canon(va: u64) -> u64 {
     (((va << 16) as i64) >> 16) as u64
 }
 
-/// The table page at physical address `pa`, through the window.
-pub fn table_at(phys: &dyn PhysMem, pa: PhysAddr) -> Option<&'static mut PageTable> {
-    let p = phys.ptr(pa, 4096)? as *mut PageTable;
-    // SAFETY: the window covers the 4 KiB table page; tables are changed
-    // only by the owner of the address space (under its lock) or at boot.
-    Some(unsafe { &mut *p })
-}
-
 fn is_leaf(e: &PageTableEntry, level: u32) -> bool {
     level == 1 || e.flags().contains(F::HUGE_PAGE)
 }
@@ -134,7 +126,7 @@ fn is_leaf(e: &PageTableEntry, level: u32) -> bool {
 /// Walk the tree at `root` for `va`.
 pub fn translate(phys: &dyn PhysMem, root: PhysAddr, va: VirtAddr) -> Option<Translation> {
     let va = va.as_u64();
-    let mut table = table_at(phys, root)?;
+    let mut table = phys.table(root)?;
     for level in (1..=4u32).rev() {
         let e = &table[index(va, level)];
         if !e.flags().contains(F::PRESENT) {
@@ -144,7 +136,7 @@ pub fn translate(phys: &dyn PhysMem, root: PhysAddr, va: VirtAddr) -> Option<Tra
             let size = MapSize::of_level(level);
             return Some(Translation { phys: e.addr() + (va & (size.bytes() - 1)), flags: e.flags(), size });
         }
-        table = table_at(phys, e.addr())?;
+        table = phys.table(e.addr())?;
     }
     None
 }
@@ -168,7 +160,7 @@ pub fn for_each_table(
         if level == 1 {
             return;
         }
-        let Some(t) = table_at(phys, pa) else { return };
+        let Some(t) = phys.table(pa) else { return };
         for i in slots {
             let e = &t[i];
             if !e.flags().contains(F::PRESENT) || (level < 4 && is_leaf(e, level)) {
@@ -211,7 +203,7 @@ impl<'a> Mapper<'a> {
     }
 
     fn table(&self, pa: PhysAddr) -> &'static mut PageTable {
-        table_at(self.phys, pa).expect("page_table: table outside the physical window")
+        self.phys.table(pa).expect("page_table: table outside the physical window")
     }
 
     fn intermediate_flags(va: u64) -> F {

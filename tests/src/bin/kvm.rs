@@ -251,12 +251,12 @@ fn meminfo_adds_up_against_buddyinfo_and_slab() {
 
 fn slabinfo_and_vmallocinfo_have_linux_shape() {
     let mut s = String::new();
-    slab::registry().render_slabinfo(&mut s).unwrap();
+    mm::procfs::slabinfo::render(slab::registry(), &mut s).unwrap();
     assert!(s.starts_with("slabinfo - version: 2.1\n# name            <active_objs>"));
     let k64 = s.lines().find(|l| l.starts_with("kmalloc-64 ")).expect("kmalloc-64 listed");
     assert_eq!(k64.split_whitespace().count(), 16, "{k64}");
     let mut v = String::new();
-    kvm::vmalloc_area().render_vmallocinfo(page_alloc(), &mut v).unwrap();
+    mm::procfs::vmallocinfo::render(kvm::vmalloc_area(), page_alloc(), &mut v).unwrap();
     assert!(v.lines().any(|l| l.contains(" initrd ") && l.ends_with("vmap")), "{v}");
     assert!(v.lines().any(|l| l.contains(" framebuffer phys=") && l.ends_with("ioremap")), "{v}");
 }

@@ -127,7 +127,7 @@ fn scattered_pages_fragment_then_coalesce_back() {
     // Warm up: the map's and the text's allocations come from slabs that
     // exist from now on.
     let mut text = String::new();
-    map_and_buddyinfo_with(FRAME_PER_CELL).0.render(&mut text).expect("render");
+    mm::procfs::mempic::render_map(&map_and_buddyinfo_with(FRAME_PER_CELL).0, &mut text).expect("render");
     drop(text);
     let (before, info) = map_and_buddyinfo_with(FRAME_PER_CELL);
     let kernel_before = before.totals().get(FrameClass::Kernel);
@@ -173,7 +173,7 @@ fn scattered_pages_fragment_then_coalesce_back() {
         "an order-0 hole beside each kept page: {order0} order-0 free pages, {holes} holes, {taken} slab pages for the map"
     );
     let mut text = String::new();
-    frag.render(&mut text).expect("render");
+    mm::procfs::mempic::render_map(&frag, &mut text).expect("render");
     assert!(text.contains("k0k0k0k0"), "fragments visible in the text map");
     arch::kprintln!("mempic: fragmented ({} pages kept, {} order-0 holes between them):", kept.len(), holes);
     for line in text.lines().filter(|l| !l.starts_with("0x") || l.contains("k0")).take(24) {

@@ -402,7 +402,7 @@ fn slabinfo_has_the_linux_header_and_one_line_per_cache_matching_stats() {
     b.free(*held_b.last().unwrap()).unwrap();
     assert_eq!((b.stats().active_slabs, b.stats().num_slabs), (1, 2), "b keeps an empty slab");
     let mut out = String::new();
-    reg.render_slabinfo(&mut out).unwrap();
+    crate::procfs::slabinfo::render(&reg, &mut out).unwrap();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 4, "{out}");
     assert_eq!(lines[0], "slabinfo - version: 2.1");

@@ -84,7 +84,7 @@ fn ioremap_maps_device_ranges_and_vmallocinfo_lists_areas() {
     assert_eq!(m.translate(crate::addr::VirtAddr::new(fb)).unwrap().phys.as_u64(), 0xfd00_0100);
     v.vmalloc(&ks, 8192, VmKind::KernelStack, "kernel_stack", true).unwrap();
     let mut s = alloc::string::String::new();
-    v.render_vmallocinfo(pa, &mut s).unwrap();
+    crate::procfs::vmallocinfo::render(&v, pa, &mut s).unwrap();
     let lines: Vec<&str> = s.lines().collect();
     assert_eq!(lines.len(), 2, "{s}");
     assert!(
