@@ -22,6 +22,7 @@ pub mod gdt;
 pub mod idt;
 pub mod ioapic;
 pub mod logger;
+pub mod mm_hooks;
 pub mod mmu;
 pub mod percpu;
 pub mod pic;

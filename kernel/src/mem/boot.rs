@@ -237,7 +237,7 @@ pub fn ramdisk(addr: Option<u64>, len: u64) -> Option<&'static [u8]> {
 /// ACPI facts (`platform::discover_acpi`, for the tables' reservations and
 /// the NUMA topology). Returns the page allocator.
 pub fn init(e820: &E820Table, snap: &BootSnapshot, acpi: Option<&arch::acpi::AcpiInfo>) -> &'static PageAllocator {
-    super::install_irq_hooks();
+    arch::mm_hooks::install_irq_hooks();
     let phys_end = e820.entries().iter().map(|e| e.end).max().unwrap_or(0).max(4 << 30);
     let win: &'static LinearWindow =
         super::DIRECT_MAP.call_once(|| LinearWindow { offset: PAGE_OFFSET, start: 0, end: phys_end });

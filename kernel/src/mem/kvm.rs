@@ -24,6 +24,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use arch::mm_hooks::LOCAL_TLB;
 use log::{info, warn};
 use x86_64::structures::paging::PageTableFlags as F;
 
@@ -35,7 +36,6 @@ use mm::phys::e820::E820Table;
 use mm::phys::gfp::Gfp;
 use mm::phys::page::PageFlags;
 use mm::vm::page_table::{self, MapSize, Mapper, TableAlloc};
-use mm::vm::tlb::TlbFlusher;
 
 use crate::layout::{BOOTLOADER_WINDOW_START, KERNEL_BASE, PAGE_OFFSET, VMALLOC_END, VMALLOC_START};
 use crate::mem::boot::BootSnapshot;
@@ -68,21 +68,7 @@ impl TableAlloc for KernelTables {
     }
 }
 
-/// TLB invalidation on this CPU.
-pub struct Tlb;
-
-impl TlbFlusher for Tlb {
-    fn flush_page(&self, va: u64) {
-        arch::mmu::flush_page(va);
-    }
-
-    fn flush_all(&self) {
-        arch::mmu::flush_all();
-    }
-}
-
 pub static TABLES: KernelTables = KernelTables;
-pub static TLB: Tlb = Tlb;
 static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
 static VMALLOC: Vmalloc = Vmalloc::new(VMALLOC_START, VMALLOC_END);
 /// Direct-map bytes per page size (4K, 2M, 1G), for /proc/meminfo.
@@ -95,7 +81,7 @@ pub fn kernel_root() -> PhysAddr {
 
 /// The kernel page tables as vmalloc sees them.
 pub fn kernel_space() -> KernelSpace<'static> {
-    KernelSpace { pa: super::page_alloc(), tables: &TABLES, root: kernel_root(), tlb: &TLB }
+    KernelSpace { pa: super::page_alloc(), tables: &TABLES, root: kernel_root(), tlb: &LOCAL_TLB }
 }
 
 /// The vmalloc area.

@@ -47,21 +47,6 @@ pub fn try_page_alloc() -> Option<&'static PageAllocator> {
     PAGE_ALLOC.get()
 }
 
-/// Hooks that let `mm`'s locks keep interrupts off while held.
-pub fn install_irq_hooks() {
-    fn save() -> bool {
-        let was = x86_64::instructions::interrupts::are_enabled();
-        x86_64::instructions::interrupts::disable();
-        was
-    }
-    fn restore(was: bool) {
-        if was {
-            x86_64::instructions::interrupts::enable();
-        }
-    }
-    mm::sync::set_irq_hooks(save, restore);
-}
-
 /// /proc/meminfo's numbers, from the allocators and the kernel's own
 /// bookkeeping.
 pub fn meminfo() -> mm::procfs::meminfo::MemInfo {

@@ -15,7 +15,9 @@ use mm::sync::IrqLock;
 use mm::vm::address_space::{AddressSpace, DEFAULT_MAX_MAP_COUNT, MmEnv};
 use mm::vm::overcommit::Overcommit;
 
-use super::kvm::{TABLES, TLB, kernel_root};
+use arch::mm_hooks::LOCAL_TLB;
+
+use super::kvm::{TABLES, kernel_root};
 
 static OVERCOMMIT: Overcommit = Overcommit::new();
 static ZERO_PAGE: Once<Pfn> = Once::new();
@@ -46,7 +48,7 @@ pub fn env() -> MmEnv<'static> {
     MmEnv {
         pa: super::page_alloc(),
         tables: &TABLES,
-        tlb: &TLB,
+        tlb: &LOCAL_TLB,
         commit: &OVERCOMMIT,
         kernel_root: kernel_root(),
         zero_page: *ZERO_PAGE.get().expect("mem: user env before mem::user::init"),
