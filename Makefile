@@ -119,7 +119,7 @@ clippy: toolchain
 	cargo clippy --release --target $(TARGET) -p kernel -p ktests -- $(CLIPPY_DENY)
 
 test-host: toolchain
-	cargo test -p mm -p formats -p boot -p arch
+	cargo test -p abi -p mm -p formats -p boot -p arch
 
 # The same static user programs, run natively on this Linux host: every
 # user-level expectation is checked against Linux too.
