@@ -163,8 +163,10 @@ fn a_walk_sets_accessed_at_every_level_and_dirty_on_a_write_and_a_tlb_hit_sets_n
     // Cleared behind the TLB's back: a hit does not walk, so nothing is set.
     let leaf = entry(env, &mm, A, 1);
     leaf.set_flags(leaf.flags() - F::ACCESSED - F::DIRTY);
+    let hits = cpu.stats().hits;
     cpu.translate(A, Access::Write).unwrap();
     assert!(!flags(1).intersects(F::ACCESSED | F::DIRTY), "served by the TLB's dirty entry");
+    assert_eq!(cpu.stats().hits, hits + 1);
     env.tlb.flush_page(A);
     cpu.translate(A, Access::Read).unwrap();
     assert_eq!(flags(1) & (F::ACCESSED | F::DIRTY), F::ACCESSED);
