@@ -94,8 +94,8 @@ fn mmap_returns_linux_errno_for_each_invalid_request() {
     let (env, mut mm, _) = setup();
     let l = lim();
     let err = |mm: &mut AddressSpace, r: MmapRequest, l: &Rlimits| {
-        let e = mm.mmap(&env, &r, l).unwrap_err();
-        mm.check_invariants(&env);
+        let e = mm.mmap(env, &r, l).unwrap_err();
+        mm.check_invariants(env);
         e
     };
     // do_mmap: `if (!len) return -EINVAL`.
@@ -104,7 +104,7 @@ fn mmap_returns_linux_errno_for_each_invalid_request() {
     assert_eq!(err(&mut mm, req(0, 1, RW, MAP_ANONYMOUS), &l), MmError::Invalid);
     assert_eq!(err(&mut mm, req(0, 1, RW, MAP_SHARED_VALIDATE | MAP_ANONYMOUS), &l), MmError::Invalid);
     // do_mmap ignores PROT bits it does not know.
-    assert!(mm.mmap(&env, &req(0, 1, 0x10 | PROT_READ, PRIV), &l).is_ok());
+    assert!(mm.mmap(env, &req(0, 1, 0x10 | PROT_READ, PRIV), &l).is_ok());
     // __get_unmapped_area, MAP_FIXED: `offset_in_page(addr)` -> EINVAL.
     assert_eq!(err(&mut mm, req(A + 0x800, 1, RW, FIXED), &l), MmError::Invalid);
     // __get_unmapped_area: `addr > TASK_SIZE - len` -> ENOMEM.
@@ -113,11 +113,11 @@ fn mmap_returns_linux_errno_for_each_invalid_request() {
     // security_mmap_addr: below mmap_min_addr -> EPERM.
     assert_eq!(err(&mut mm, req(0x1000, 1, RW, FIXED), &l), MmError::Perm);
     // MAP_FIXED_NOREPLACE: `find_vma_intersection` -> EEXIST; right beside it is fine.
-    map(&mut mm, &env, A, 4, RW, FIXED);
+    map(&mut mm, env, A, 4, RW, FIXED);
     assert_eq!(err(&mut mm, req(A + 2 * P, 4, RW, PRIV | MAP_FIXED_NOREPLACE), &l), MmError::Exists);
-    assert_eq!(map(&mut mm, &env, A + 4 * P, 1, PROT_READ, PRIV | MAP_FIXED_NOREPLACE), A + 4 * P);
+    assert_eq!(map(&mut mm, env, A + 4 * P, 1, PROT_READ, PRIV | MAP_FIXED_NOREPLACE), A + 4 * P);
     // round_hint_to_min: a hint below mmap_min_addr is no hint.
-    let got = map(&mut mm, &env, 0x1000, 1, RW, PRIV);
+    let got = map(&mut mm, env, 0x1000, 1, RW, PRIV);
     assert!(got >= MMAP_MIN_ADDR && got != 0x1000);
     // No hole that big, or PAGE_ALIGN(len) wraps to 0 -> ENOMEM.
     assert_eq!(err(&mut mm, req(0, TASK_SIZE / P, RW, PRIV), &l), MmError::NoMemory);
@@ -125,32 +125,32 @@ fn mmap_returns_linux_errno_for_each_invalid_request() {
     // MAP_SHARED with PROT_WRITE needs FMODE_WRITE -> EACCES; read-only drops VM_SHARED|VM_MAYWRITE.
     let obj = MemObject::file("/bin/x", &[7u8; 100], 1, env.pa);
     assert_eq!(err(&mut mm, file_req(&obj, 1, RW, MAP_SHARED, false), &l), MmError::Access);
-    let ro = mm.mmap(&env, &file_req(&obj, 1, PROT_READ, MAP_SHARED, false), &l).unwrap();
+    let ro = mm.mmap(env, &file_req(&obj, 1, PROT_READ, MAP_SHARED, false), &l).unwrap();
     assert!(!mm.vmas.containing(ro).unwrap().flags.intersects(VmFlags::SHARED | VmFlags::MAYWRITE));
     // MAP_SHARED_VALIDATE: `flags & ~flags_mask` -> EOPNOTSUPP; legacy MAP_SHARED ignores the bit.
     assert_eq!(
         err(&mut mm, file_req(&obj, 1, PROT_READ, MAP_SHARED_VALIDATE | 0x0800_0000, false), &l),
         MmError::NotSupported
     );
-    assert!(mm.mmap(&env, &file_req(&obj, 1, PROT_READ, MAP_SHARED | 0x0800_0000, false), &l).is_ok());
+    assert!(mm.mmap(env, &file_req(&obj, 1, PROT_READ, MAP_SHARED | 0x0800_0000, false), &l).is_ok());
     // may_expand_vm: RLIMIT_AS -> ENOMEM.
     let tight = Rlimits { as_: (mm.counters.total_vm + 8) * P, ..l };
-    assert!(mm.mmap(&env, &req(0, 8, RW, PRIV), &tight).is_ok());
+    assert!(mm.mmap(env, &req(0, 8, RW, PRIV), &tight).is_ok());
     assert_eq!(err(&mut mm, req(0, 1, PROT_READ, PRIV), &tight), MmError::NoMemory);
     // may_expand_vm: RLIMIT_DATA limits private writable mappings only.
     let data = Rlimits { data: (mm.counters.data_vm + 8) * P, ..l };
     assert_eq!(err(&mut mm, req(0, 10, RW, PRIV), &data), MmError::NoMemory);
-    assert!(mm.mmap(&env, &req(0, 10, PROT_READ, PRIV), &data).is_ok());
+    assert!(mm.mmap(env, &req(0, 10, PROT_READ, PRIV), &data).is_ok());
     // MAP_GROWSDOWN with MAP_SHARED anonymous -> EINVAL.
     assert_eq!(err(&mut mm, req(0, 1, RW, SHARED | MAP_GROWSDOWN), &l), MmError::Invalid);
     // mlock_future_ok: over RLIMIT_MEMLOCK without CAP_IPC_LOCK -> EAGAIN.
     let nolock = Rlimits { memlock: 4 * P, can_lock: false, ..l };
     assert_eq!(err(&mut mm, req(0, 8, RW, PRIV | MAP_LOCKED), &nolock), MmError::Again);
-    let locked = mm.mmap(&env, &req(0, 4, RW, PRIV | MAP_LOCKED), &nolock).unwrap();
+    let locked = mm.mmap(env, &req(0, 4, RW, PRIV | MAP_LOCKED), &nolock).unwrap();
     assert_eq!(mm.counters.locked_vm, 4);
-    assert_eq!(mm.leaves(&env, locked, locked + 4 * P).len(), 4, "MAP_LOCKED populates");
+    assert_eq!(mm.leaves(env, locked, locked + 4 * P).len(), 4, "MAP_LOCKED populates");
     assert_eq!(env.commit.committed(), mm.counters.committed, "no failed request left a charge");
-    mm.check_invariants(&env);
+    mm.check_invariants(env);
 }
 
 #[test]
@@ -169,7 +169,7 @@ fn mmap_fixed_unaligned_address_above_task_size_is_enomem() {
     // __get_unmapped_area: `addr > TASK_SIZE - len` (ENOMEM) comes before
     // `offset_in_page(addr)` (EINVAL).
     let (env, mut mm, _) = setup();
-    assert_eq!(mm.mmap(&env, &req(TASK_SIZE + 0x800, 1, RW, FIXED), &lim()), Err(MmError::NoMemory));
+    assert_eq!(mm.mmap(env, &req(TASK_SIZE + 0x800, 1, RW, FIXED), &lim()), Err(MmError::NoMemory));
 }
 
 #[test]
@@ -179,8 +179,8 @@ fn mmap_keeps_the_guard_gap_below_a_growsdown_area_at_mmap_base() {
     // unmapped_area_topdown lowers high_limit to vm_start_gap(next) and retries.
     let (env, mut mm, _) = setup();
     let b = mm.layout.mmap_base;
-    map(&mut mm, &env, b, 1, RW, FIXED | MAP_GROWSDOWN);
-    let got = map(&mut mm, &env, 0, 1, RW, PRIV);
+    map(&mut mm, env, b, 1, RW, FIXED | MAP_GROWSDOWN);
+    let got = map(&mut mm, env, 0, 1, RW, PRIV);
     assert!(got + P + STACK_GUARD_GAP <= b, "placed at {got:#x}, inside the guard gap below {b:#x}");
 }
 
@@ -191,8 +191,8 @@ fn strict_overcommit_lets_map_fixed_replace_an_accounted_mapping() {
     let (env, mut mm, _) = setup();
     env.commit.set_mode(OVERCOMMIT_NEVER).unwrap();
     env.commit.set_kbytes(1000 * 4); // CommitLimit: 1000 pages
-    let a = map(&mut mm, &env, 0, 600, RW, PRIV);
-    assert_eq!(mm.mmap(&env, &req(a, 600, RW, FIXED), &lim()), Ok(a), "the net charge is 0");
+    let a = map(&mut mm, env, 0, 600, RW, PRIV);
+    assert_eq!(mm.mmap(env, &req(a, 600, RW, FIXED), &lim()), Ok(a), "the net charge is 0");
     assert_eq!(env.commit.committed(), 600);
 }
 
@@ -203,10 +203,10 @@ fn heuristic_overcommit_checks_fork_area_by_area() {
     // OVERCOMMIT_GUESS refuses only a single request larger than RAM.
     let (env, mut mm, _) = setup();
     let ram = env.pa.nr_managed_pages();
-    map(&mut mm, &env, 0, ram * 6 / 10, RW, PRIV);
-    map(&mut mm, &env, 0, ram * 6 / 10, RW | PROT_EXEC, PRIV);
+    map(&mut mm, env, 0, ram * 6 / 10, RW, PRIV);
+    map(&mut mm, env, 0, ram * 6 / 10, RW | PROT_EXEC, PRIV);
     assert_eq!(mm.vmas.len(), 2);
-    mm.fork(&env, &lim()).expect("each area is smaller than RAM").destroy(&env);
+    mm.fork(env, &lim()).expect("each area is smaller than RAM").destroy(env);
 }
 
 #[test]
@@ -215,10 +215,10 @@ fn fork_does_not_charge_shared_anonymous_memory_again() {
     // Linux commits shmem once, per object (shmem_acct_size); the VMA has no
     // VM_ACCOUNT, so dup_mmap charges nothing for it.
     let (env, mut mm, _) = setup();
-    map(&mut mm, &env, 0, 10, RW, SHARED);
-    let child = mm.fork(&env, &lim()).unwrap();
+    map(&mut mm, env, 0, 10, RW, SHARED);
+    let child = mm.fork(env, &lim()).unwrap();
     assert_eq!(env.commit.committed(), 10);
-    child.destroy(&env);
+    child.destroy(env);
 }
 
 #[test]
@@ -226,11 +226,11 @@ fn fork_does_not_charge_shared_anonymous_memory_again() {
 fn brk_extends_the_heap_at_max_map_count() {
     // do_brk_flags: `if (mm->map_count > sysctl_max_map_count) return -ENOMEM;`
     // then vma_expand() of the heap: no new VMA is needed.
-    let env = MmEnv { max_map_count: 2, ..*machine(64).0 };
-    let mut mm = new_mm(&env);
-    assert_eq!(mm.brk(&env, HEAP + P, &lim()), HEAP + P);
-    map(&mut mm, &env, A, 1, RW, FIXED);
-    assert_eq!(mm.brk(&env, HEAP + 2 * P, &lim()), HEAP + 2 * P);
+    let env = &MmEnv { max_map_count: 2, ..*machine(64).0 };
+    let mut mm = new_mm(env);
+    assert_eq!(mm.brk(env, HEAP + P, &lim()), HEAP + P);
+    map(&mut mm, env, A, 1, RW, FIXED);
+    assert_eq!(mm.brk(env, HEAP + 2 * P, &lim()), HEAP + 2 * P);
 }
 
 // ---------------------------------------------------------------- munmap
@@ -238,14 +238,14 @@ fn brk_extends_the_heap_at_max_map_count() {
 #[test]
 fn munmap_rejects_unaligned_empty_and_out_of_range_requests() {
     let (env, mut mm, _) = setup();
-    map(&mut mm, &env, A, 2, RW, FIXED);
-    assert_eq!(mm.munmap(&env, A + 1, P), Err(MmError::Invalid));
-    assert_eq!(mm.munmap(&env, A, 0), Err(MmError::Invalid));
-    assert_eq!(mm.munmap(&env, TASK_SIZE - P, 2 * P), Err(MmError::Invalid));
-    assert_eq!(mm.munmap(&env, TASK_SIZE + P, P), Err(MmError::Invalid));
-    assert_eq!(mm.munmap(&env, A + 8 * P, P), Ok(()), "unmapping a hole is not an error");
+    map(&mut mm, env, A, 2, RW, FIXED);
+    assert_eq!(mm.munmap(env, A + 1, P), Err(MmError::Invalid));
+    assert_eq!(mm.munmap(env, A, 0), Err(MmError::Invalid));
+    assert_eq!(mm.munmap(env, TASK_SIZE - P, 2 * P), Err(MmError::Invalid));
+    assert_eq!(mm.munmap(env, TASK_SIZE + P, P), Err(MmError::Invalid));
+    assert_eq!(mm.munmap(env, A + 8 * P, P), Ok(()), "unmapping a hole is not an error");
     assert_eq!(spans(&mm), vec![(A, A + 2 * P)]);
-    mm.check_invariants(&env);
+    mm.check_invariants(env);
 }
 
 #[test]
@@ -257,13 +257,13 @@ fn munmap_whole_head_tail_and_middle_keep_the_rest_and_its_data() {
     let (env, mut mm, mut cpu) = setup();
     let [w, h, t, m] = [0, 1, 2, 3].map(|i| A + i * 16 * P);
     for b in [w, h, t, m] {
-        map(&mut mm, &env, b, 8, RW, FIXED);
+        map(&mut mm, env, b, 8, RW, FIXED);
         (0..8).for_each(|i| cpu.store(&mut mm, b + i * P, &[pat(b + i * P)]).unwrap());
     }
     let cuts = [(w, 0, 8), (h, 0, 3), (t, 5, 8), (m, 3, 5)];
     for (b, from, to) in cuts {
-        mm.munmap(&env, b + from * P, (to - from) * P).unwrap();
-        mm.check_invariants(&env);
+        mm.munmap(env, b + from * P, (to - from) * P).unwrap();
+        mm.check_invariants(env);
     }
     assert_eq!(spans(&mm), vec![(h + 3 * P, h + 8 * P), (t, t + 5 * P), (m, m + 3 * P), (m + 5 * P, m + 8 * P)]);
     for (b, from, to) in cuts {
@@ -273,7 +273,7 @@ fn munmap_whole_head_tail_and_middle_keep_the_rest_and_its_data() {
         }
     }
     assert_eq!((mm.counters.rss_anon, mm.counters.total_vm), (16, 16));
-    mm.check_invariants(&env);
+    mm.check_invariants(env);
 }
 
 #[test]
@@ -284,17 +284,17 @@ fn munmap_across_several_areas_and_holes() {
     //   after:  [a .)                                   [d ...)
     let (env, mut mm, mut cpu) = setup();
     let pg = |i: u64| A + i * P;
-    map(&mut mm, &env, pg(0), 4, RW, FIXED);
-    map(&mut mm, &env, pg(6), 4, RW | PROT_EXEC, FIXED);
-    map(&mut mm, &env, pg(10), 2, PROT_READ, FIXED);
-    map(&mut mm, &env, pg(14), 4, RW, FIXED);
+    map(&mut mm, env, pg(0), 4, RW, FIXED);
+    map(&mut mm, env, pg(6), 4, RW | PROT_EXEC, FIXED);
+    map(&mut mm, env, pg(10), 2, PROT_READ, FIXED);
+    map(&mut mm, env, pg(14), 4, RW, FIXED);
     assert_eq!(mm.vmas.len(), 4);
     [0, 1, 3, 6, 9, 15, 17].into_iter().for_each(|i| cpu.store(&mut mm, pg(i), &[pat(pg(i))]).unwrap());
     cpu.load_u8(&mut mm, pg(10)).unwrap();
-    mm.munmap(&env, pg(2), 14 * P).unwrap();
-    mm.check_invariants(&env);
+    mm.munmap(env, pg(2), 14 * P).unwrap();
+    mm.check_invariants(env);
     assert_eq!(spans(&mm), vec![(pg(0), pg(2)), (pg(16), pg(18))]);
-    assert_eq!(mm.leaves(&env, pg(2), pg(16)).len(), 0);
+    assert_eq!(mm.leaves(env, pg(2), pg(16)).len(), 0);
     assert_eq!((mm.counters.total_vm, mm.counters.rss_anon), (4, 3));
     assert_eq!((cpu.load_u8(&mut mm, pg(1)), cpu.load_u8(&mut mm, pg(17))), (Ok(pat(pg(1))), Ok(pat(pg(17)))));
     assert_eq!(cpu.load_u8(&mut mm, pg(9)), Err(MAPERR));
@@ -305,18 +305,18 @@ fn munmap_returns_every_frame_and_page_table() {
     let (env, mut cpu) = machine(64);
     let mut mm = new_mm(env);
     let free = env.pa.nr_free_pages();
-    let a = map(&mut mm, &env, 0, 64, RW, PRIV | MAP_POPULATE);
-    let s = map(&mut mm, &env, 0, 3, RW, SHARED);
+    let a = map(&mut mm, env, 0, 64, RW, PRIV | MAP_POPULATE);
+    let s = map(&mut mm, env, 0, 3, RW, SHARED);
     (0..3).for_each(|i| cpu.store(&mut mm, s + i * P, &[9]).unwrap());
-    assert!(env.pa.nr_free_pages() < free - 67 && mm.page_table_pages(&env) > 1);
+    assert!(env.pa.nr_free_pages() < free - 67 && mm.page_table_pages(env) > 1);
     let before = cpu.stats();
-    mm.munmap(&env, a, 64 * P).unwrap();
-    mm.munmap(&env, s, 3 * P).unwrap();
-    mm.check_invariants(&env);
+    mm.munmap(env, a, 64 * P).unwrap();
+    mm.munmap(env, s, 3 * P).unwrap();
+    mm.check_invariants(env);
     let after = cpu.stats();
     assert!(after.page_flushes + after.full_flushes > before.page_flushes + before.full_flushes, "munmap flushed");
     assert!(cpu.tlb().lookup(s).is_none(), "no translation of the unmapped pages is left");
-    assert_eq!(mm.page_table_pages(&env), 1, "only the PML4 is left");
+    assert_eq!(mm.page_table_pages(env), 1, "only the PML4 is left");
     assert_eq!(env.pa.nr_free_pages(), free, "frames and empty page tables all freed");
     assert_eq!((env.pa.vmstat.anon_pages.get(), env.pa.vmstat.shmem_pages.get()), (0, 0));
 }
@@ -326,14 +326,14 @@ fn munmap_returns_every_frame_and_page_table() {
 #[test]
 fn brk_below_start_or_within_the_same_page_changes_no_area() {
     let (env, mut mm, _) = setup();
-    assert_eq!(mm.brk(&env, HEAP - 1, &lim()), HEAP, "below start_brk: the current break");
+    assert_eq!(mm.brk(env, HEAP - 1, &lim()), HEAP, "below start_brk: the current break");
     assert!(mm.vmas.is_empty());
-    assert_eq!(mm.brk(&env, HEAP + 100, &lim()), HEAP + 100);
+    assert_eq!(mm.brk(env, HEAP + 100, &lim()), HEAP + 100);
     for b in [HEAP + 200, HEAP + P, HEAP + 50] {
-        assert_eq!(mm.brk(&env, b, &lim()), b, "same page: only the byte address moves");
+        assert_eq!(mm.brk(env, b, &lim()), b, "same page: only the byte address moves");
     }
     assert_eq!((mm.layout.brk, spans(&mm), env.commit.committed()), (HEAP + 50, vec![(HEAP, HEAP + P)], 1));
-    mm.check_invariants(&env);
+    mm.check_invariants(env);
 }
 
 #[test]
@@ -342,8 +342,8 @@ fn brk_grows_touches_shrinks_and_regrows_with_zeroed_pages() {
     //   brk +1:  [HEAP . +1)           pages 1..3 unmapped
     //   brk +3:  [HEAP ......... +3)   page 2 reads zero
     let (env, mut mm, mut cpu) = setup();
-    assert_eq!(mm.brk(&env, HEAP + 3 * P, &lim()), HEAP + 3 * P);
-    mm.check_invariants(&env);
+    assert_eq!(mm.brk(env, HEAP + 3 * P, &lim()), HEAP + 3 * P);
+    mm.check_invariants(env);
     assert_eq!(spans(&mm), vec![(HEAP, HEAP + 3 * P)]);
     assert_eq!(mm.vmas.containing(HEAP).unwrap().flags, crate::vm::brk::HEAP_FLAGS);
     (0..3).for_each(|i| cpu.store(&mut mm, HEAP + i * P, &[pat(HEAP + i * P)]).unwrap());
@@ -351,32 +351,32 @@ fn brk_grows_touches_shrinks_and_regrows_with_zeroed_pages() {
     assert_eq!((mm.counters.rss_anon, mm.counters.committed), (3, 3));
     let va = HEAP + 2 * P + 10;
     cpu.store(&mut mm, va, &[0xab]).unwrap();
-    assert_eq!(mm.brk(&env, HEAP + P, &lim()), HEAP + P);
-    mm.check_invariants(&env);
-    assert_eq!((mm.lookup(&env, va), cpu.touch(&mut mm, va, Access::Read)), (None, Err(MAPERR)));
-    assert_eq!(mm.brk(&env, HEAP + 3 * P, &lim()), HEAP + 3 * P);
+    assert_eq!(mm.brk(env, HEAP + P, &lim()), HEAP + P);
+    mm.check_invariants(env);
+    assert_eq!((mm.lookup(env, va), cpu.touch(&mut mm, va, Access::Read)), (None, Err(MAPERR)));
+    assert_eq!(mm.brk(env, HEAP + 3 * P, &lim()), HEAP + 3 * P);
     assert_eq!((cpu.load_u8(&mut mm, va), cpu.load_u8(&mut mm, HEAP)), (Ok(0), Ok(pat(HEAP))));
     assert_eq!((mm.counters.rss_anon, mm.counters.committed), (1, 3), "page 2 reads the zero page");
-    mm.check_invariants(&env);
+    mm.check_invariants(env);
 }
 
 #[test]
 fn brk_refuses_to_grow_into_a_mapping_or_past_rlimit_data() {
     //   [HEAP ...... +3)[guard +3..+4)[mapping +4 .. +5)
     let (env, mut mm, _) = setup();
-    map(&mut mm, &env, HEAP + 4 * P, 1, RW, FIXED);
-    assert_eq!(mm.brk(&env, HEAP + 3 * P, &lim()), HEAP + 3 * P);
-    assert_eq!(mm.brk(&env, HEAP + 3 * P + 1, &lim()), HEAP + 3 * P, "one guard page is kept");
-    assert_eq!(mm.brk(&env, HEAP + 5 * P, &lim()), HEAP + 3 * P);
+    map(&mut mm, env, HEAP + 4 * P, 1, RW, FIXED);
+    assert_eq!(mm.brk(env, HEAP + 3 * P, &lim()), HEAP + 3 * P);
+    assert_eq!(mm.brk(env, HEAP + 3 * P + 1, &lim()), HEAP + 3 * P, "one guard page is kept");
+    assert_eq!(mm.brk(env, HEAP + 5 * P, &lim()), HEAP + 3 * P);
     assert_eq!(spans(&mm), vec![(HEAP, HEAP + 3 * P), (HEAP + 4 * P, HEAP + 5 * P)]);
     // check_data_rlimit: (brk - start_brk) + (end_data - start_data) <= RLIMIT_DATA.
-    let mut mm = new_mm(&env);
+    let mut mm = new_mm(env);
     (mm.layout.start_data, mm.layout.end_data) = (0x0040_0000, 0x0040_0000 + 2 * P);
     let l = Rlimits { data: 5 * P, ..lim() };
-    assert_eq!(mm.brk(&env, HEAP + 3 * P, &l), HEAP + 3 * P, "3 heap + 2 data = the limit");
-    assert_eq!(mm.brk(&env, HEAP + 3 * P + 1, &l), HEAP + 3 * P);
+    assert_eq!(mm.brk(env, HEAP + 3 * P, &l), HEAP + 3 * P, "3 heap + 2 data = the limit");
+    assert_eq!(mm.brk(env, HEAP + 3 * P + 1, &l), HEAP + 3 * P);
     assert_eq!((mm.layout.brk, mm.counters.total_vm), (HEAP + 3 * P, 3));
-    mm.check_invariants(&env);
+    mm.check_invariants(env);
 }
 
 // ---------------------------------------------------------------- faults
@@ -384,25 +384,25 @@ fn brk_refuses_to_grow_into_a_mapping_or_past_rlimit_data() {
 #[test]
 fn read_of_fresh_anon_maps_the_zero_page_then_a_write_gives_a_private_page() {
     let (env, mut mm, mut cpu) = setup();
-    let a = map(&mut mm, &env, 0, 1, RW, PRIV);
+    let a = map(&mut mm, env, 0, 1, RW, PRIV);
     assert_eq!(cpu.load_u8(&mut mm, a + 5), Ok(0));
-    let (pfn, f) = mm.lookup(&env, a).unwrap();
+    let (pfn, f) = mm.lookup(env, a).unwrap();
     assert!(pfn == env.zero_page && !f.contains(F::WRITABLE));
     assert_eq!((mm.counters.rss(), mm.counters.rss_anon), (0, 0));
-    mm.check_invariants(&env);
+    mm.check_invariants(env);
     cpu.store(&mut mm, a + 5, &[0x42]).unwrap();
-    let (pfn, f) = mm.lookup(&env, a).unwrap();
+    let (pfn, f) = mm.lookup(env, a).unwrap();
     assert!(pfn != env.zero_page && f.contains(F::WRITABLE));
     assert_eq!(mm.counters.rss_anon, 1);
     assert_eq!((cpu.load_u8(&mut mm, a + 4), cpu.load_u8(&mut mm, a + 5)), (Ok(0), Ok(0x42)));
-    mm.check_invariants(&env);
+    mm.check_invariants(env);
 }
 
 #[test]
 fn bad_accesses_give_the_segv_code_linux_gives() {
     let (env, mut mm, mut cpu) = setup();
-    let ro = map(&mut mm, &env, 0, 1, PROT_READ, PRIV);
-    let none = map(&mut mm, &env, 0, 1, PROT_NONE, PRIV);
+    let ro = map(&mut mm, env, 0, 1, PROT_READ, PRIV);
+    let none = map(&mut mm, env, 0, 1, PROT_NONE, PRIV);
     assert_eq!(cpu.touch(&mut mm, ro, Access::Write), Err(ACCERR), "write to PROT_READ");
     assert_eq!(cpu.touch(&mut mm, ro, Access::Read), Ok(()));
     assert_eq!(cpu.touch(&mut mm, ro, Access::Write), Err(ACCERR), "write to a present read-only page");
@@ -411,7 +411,7 @@ fn bad_accesses_give_the_segv_code_linux_gives() {
     assert_eq!(cpu.touch(&mut mm, A, Access::Read), Err(MAPERR), "no area");
     assert_eq!(cpu.touch(&mut mm, TASK_SIZE, Access::Read), Err(MAPERR), "beyond user space");
     assert_eq!(mm.counters.rss(), 0);
-    mm.check_invariants(&env);
+    mm.check_invariants(env);
 }
 
 #[test]
@@ -420,24 +420,24 @@ fn growsdown_area_grows_when_touched_below_within_rlimit_and_guard_gap() {
     //   touching S-1 and S-2 grows the stack; S-3 would enter the gap.
     let (env, mut mm, mut cpu) = setup();
     let s = A + P + STACK_GUARD_GAP + 2 * P;
-    map(&mut mm, &env, A, 1, RW, FIXED);
-    map(&mut mm, &env, s, 1, RW, FIXED | MAP_GROWSDOWN);
+    map(&mut mm, env, A, 1, RW, FIXED);
+    map(&mut mm, env, s, 1, RW, FIXED | MAP_GROWSDOWN);
     assert_eq!(cpu.touch(&mut mm, s - P + 8, Access::Write), Ok(()));
     assert_eq!(mm.vmas.containing(s).unwrap().start, s - P);
     assert_eq!(cpu.touch(&mut mm, s - 2 * P, Access::Read), Ok(()));
     assert_eq!(cpu.touch(&mut mm, s - 3 * P, Access::Write), Err(MAPERR), "inside the guard gap");
     assert_eq!(mm.vmas.containing(s).unwrap().start, s - 2 * P);
     assert_eq!((mm.counters.stack_vm, mm.counters.committed), (3, 4));
-    mm.check_invariants(&env);
+    mm.check_invariants(env);
     // RLIMIT_STACK of 4 pages, nothing below: 4 pages fit, 5 do not.
     let t = A + 64 * MB;
     cpu.rlimits = Rlimits { stack: 4 * P, ..lim() };
-    map(&mut mm, &env, t, 1, RW, FIXED | MAP_GROWSDOWN);
+    map(&mut mm, env, t, 1, RW, FIXED | MAP_GROWSDOWN);
     assert_eq!(cpu.touch(&mut mm, t - 10 * P, Access::Write), Err(MAPERR));
     assert_eq!(cpu.touch(&mut mm, t - 3 * P, Access::Write), Ok(()));
     assert_eq!(cpu.touch(&mut mm, t - 4 * P, Access::Write), Err(MAPERR));
     assert_eq!(mm.vmas.containing(t).unwrap().start, t - 3 * P);
-    mm.check_invariants(&env);
+    mm.check_invariants(env);
 }
 
 #[test]
@@ -447,7 +447,7 @@ fn private_file_mapping_reads_file_bytes_zero_tail_and_bus_past_eof() {
     let (env, mut mm, mut cpu) = setup();
     let data = file_bytes(10000);
     let obj = MemObject::file("/bin/x", data, 1, env.pa);
-    let a = mm.mmap(&env, &file_req(&obj, 4, PROT_READ, MAP_PRIVATE, false), &lim()).unwrap();
+    let a = mm.mmap(env, &file_req(&obj, 4, PROT_READ, MAP_PRIVATE, false), &lim()).unwrap();
     for i in [0usize, 4095, 4096, 8191, 9999] {
         assert_eq!(cpu.load_u8(&mut mm, a + i as u64), Ok(data[i]), "byte {i}");
     }
@@ -457,7 +457,7 @@ fn private_file_mapping_reads_file_bytes_zero_tail_and_bus_past_eof() {
     assert!(tail[10000 - 8192..].iter().all(|&b| b == 0), "bytes past EOF read as zero");
     assert_eq!(cpu.touch(&mut mm, a + 3 * P, Access::Read), Err(FaultError::Bus));
     assert_eq!((mm.counters.rss_file, mm.counters.maj_flt, obj.nr_pages()), (3, 3, 3));
-    mm.check_invariants(&env);
+    mm.check_invariants(env);
 }
 
 #[test]
@@ -465,17 +465,17 @@ fn private_writable_file_mapping_copies_on_write() {
     let (env, mut mm, mut cpu) = setup();
     let data = file_bytes(2 * P as usize);
     let obj = MemObject::file("/bin/x", data, 1, env.pa);
-    let a = mm.mmap(&env, &file_req(&obj, 2, RW, MAP_PRIVATE, false), &lim()).unwrap();
+    let a = mm.mmap(env, &file_req(&obj, 2, RW, MAP_PRIVATE, false), &lim()).unwrap();
     assert_eq!(cpu.load_u8(&mut mm, a + 5), Ok(data[5]), "a read maps the cache page");
     cpu.store(&mut mm, a + 5, &[0xee]).unwrap();
     cpu.store(&mut mm, a + P, &[0xdd]).unwrap();
     assert_eq!(env.pa.vmstat.cow_faults.get(), 2);
     assert_eq!((mm.counters.rss_anon, mm.counters.rss_file), (2, 0));
-    let b = mm.mmap(&env, &file_req(&obj, 2, PROT_READ, MAP_PRIVATE, false), &lim()).unwrap();
+    let b = mm.mmap(env, &file_req(&obj, 2, PROT_READ, MAP_PRIVATE, false), &lim()).unwrap();
     assert_eq!(cpu.load_u8(&mut mm, b + 5), Ok(data[5]), "the page cache kept the file bytes");
     assert_eq!(cpu.load_u8(&mut mm, b + P), Ok(data[4096]));
     assert_eq!((cpu.load_u8(&mut mm, a + 5), cpu.load_u8(&mut mm, a + 6)), (Ok(0xee), Ok(data[6])));
-    mm.check_invariants(&env);
+    mm.check_invariants(env);
 }
 
 // ---------------------------------------------------------------- fork
@@ -483,10 +483,10 @@ fn private_writable_file_mapping_copies_on_write() {
 #[test]
 fn fork_shares_pages_copy_on_write_both_ways() {
     let (env, mut parent, mut cpu) = setup();
-    let a = map(&mut parent, &env, 0, 4, RW, PRIV);
+    let a = map(&mut parent, env, 0, 4, RW, PRIV);
     (0..4).for_each(|i| cpu.store(&mut parent, a + i * P, &[pat(a + i * P)]).unwrap());
-    let mut child = parent.fork(&env, &lim()).unwrap();
-    child.check_invariants(&env);
+    let mut child = parent.fork(env, &lim()).unwrap();
+    child.check_invariants(env);
     assert_eq!(child.counters.rss_anon, 4);
     (0..4).for_each(|i| assert_eq!(cpu.load_u8(&mut child, a + i * P), Ok(pat(a + i * P))));
     cpu.store(&mut child, a, &[0xc1]).unwrap();
@@ -494,71 +494,71 @@ fn fork_shares_pages_copy_on_write_both_ways() {
     assert_eq!(cpu.load_u8(&mut parent, a), Ok(pat(a)), "the child's write stays in the child");
     assert_eq!(cpu.load_u8(&mut child, a + P), Ok(pat(a + P)), "the parent's write stays in the parent");
     assert_eq!((cpu.load_u8(&mut child, a), cpu.load_u8(&mut parent, a + P)), (Ok(0xc1), Ok(0xb2)));
-    let pfn = |mm: &AddressSpace, i: u64| mm.lookup(&env, a + i * P).unwrap().0;
+    let pfn = |mm: &AddressSpace, i: u64| mm.lookup(env, a + i * P).unwrap().0;
     assert!(pfn(&parent, 0) != pfn(&child, 0) && pfn(&parent, 1) != pfn(&child, 1));
     assert_eq!((pfn(&parent, 2), pfn(&parent, 3)), (pfn(&child, 2), pfn(&child, 3)));
     assert_eq!((parent.counters.rss_anon, child.counters.rss_anon), (4, 4));
     assert_eq!(env.pa.vmstat.anon_pages.get(), 6, "4 originals + 2 copies");
-    parent.check_invariants(&env);
-    child.check_invariants(&env);
+    parent.check_invariants(env);
+    child.check_invariants(env);
 }
 
 #[test]
 fn fork_shared_anonymous_writes_are_seen_by_both() {
     let (env, mut parent, mut cpu) = setup();
-    let s = map(&mut parent, &env, 0, 2, RW, SHARED);
+    let s = map(&mut parent, env, 0, 2, RW, SHARED);
     cpu.store(&mut parent, s, &[1]).unwrap();
-    let mut child = parent.fork(&env, &lim()).unwrap();
+    let mut child = parent.fork(env, &lim()).unwrap();
     cpu.store(&mut child, s, &[0x77]).unwrap();
     cpu.store(&mut child, s + P, &[0x88]).unwrap();
     assert_eq!(cpu.load_u8(&mut parent, s), Ok(0x77));
     assert_eq!(cpu.load_u8(&mut parent, s + P), Ok(0x88), "a page the parent had never touched");
     assert_eq!((parent.counters.rss_shmem, child.counters.rss_shmem), (2, 2));
-    parent.check_invariants(&env);
-    child.check_invariants(&env);
+    parent.check_invariants(env);
+    child.check_invariants(env);
 }
 
 #[test]
 fn cow_reuses_the_last_mapping_of_an_anon_page() {
     let (env, mut parent, mut cpu) = setup();
-    let a = map(&mut parent, &env, 0, 1, RW, PRIV);
+    let a = map(&mut parent, env, 0, 1, RW, PRIV);
     cpu.store(&mut parent, a, &[3]).unwrap();
-    let original = parent.lookup(&env, a).unwrap().0;
-    let mut child = parent.fork(&env, &lim()).unwrap();
+    let original = parent.lookup(env, a).unwrap().0;
+    let mut child = parent.fork(env, &lim()).unwrap();
     cpu.store(&mut child, a, &[4]).unwrap();
     assert_eq!(env.pa.vmstat.pgreuse.get(), 0, "the first writer must copy");
     let (free, cows) = (env.pa.nr_free_pages(), env.pa.vmstat.cow_faults.get());
     cpu.store(&mut parent, a, &[5]).unwrap();
     assert_eq!((env.pa.vmstat.pgreuse.get(), env.pa.vmstat.cow_faults.get()), (1, cows), "reused, not copied");
     assert_eq!(env.pa.nr_free_pages(), free, "no page allocated");
-    assert_eq!(parent.lookup(&env, a).unwrap().0, original);
+    assert_eq!(parent.lookup(env, a).unwrap().0, original);
     assert_eq!((cpu.load_u8(&mut parent, a), cpu.load_u8(&mut child, a)), (Ok(5), Ok(4)));
-    parent.check_invariants(&env);
-    child.check_invariants(&env);
+    parent.check_invariants(env);
+    child.check_invariants(env);
 }
 
 #[test]
 fn destroying_child_then_parent_returns_every_frame() {
     let (env, mut cpu) = machine(64);
     let free = env.pa.nr_free_pages();
-    let mut parent = new_mm(&env);
-    let a = map(&mut parent, &env, 0, 8, RW, PRIV);
-    let s = map(&mut parent, &env, 0, 2, RW, SHARED);
+    let mut parent = new_mm(env);
+    let a = map(&mut parent, env, 0, 8, RW, PRIV);
+    let s = map(&mut parent, env, 0, 2, RW, SHARED);
     let obj = MemObject::file("/bin/x", file_bytes(3 * P as usize), 1, env.pa);
-    let f = parent.mmap(&env, &file_req(&obj, 3, RW, MAP_PRIVATE, false), &lim()).unwrap();
+    let f = parent.mmap(env, &file_req(&obj, 3, RW, MAP_PRIVATE, false), &lim()).unwrap();
     drop(obj); // the mapping holds the page cache alive now
     (0..4).for_each(|i| cpu.store(&mut parent, a + i * P, &[1]).unwrap());
     cpu.load_u8(&mut parent, a + 5 * P).unwrap();
     cpu.store(&mut parent, s, &[2]).unwrap();
     cpu.load_u8(&mut parent, f).unwrap();
     cpu.store(&mut parent, f + P, &[3]).unwrap();
-    let mut child = parent.fork(&env, &lim()).unwrap();
+    let mut child = parent.fork(env, &lim()).unwrap();
     [a, a + 6 * P, s + P, f].into_iter().for_each(|va| cpu.store(&mut child, va, &[9]).unwrap());
-    child.check_invariants(&env);
-    child.destroy(&env);
-    parent.check_invariants(&env);
+    child.check_invariants(env);
+    child.destroy(env);
+    parent.check_invariants(env);
     assert_eq!(cpu.load_u8(&mut parent, s + P), Ok(9), "the shared page outlives the child");
-    parent.destroy(&env);
+    parent.destroy(env);
     assert_eq!(env.pa.nr_free_pages(), free, "no leaked frame or page table");
     assert_eq!(env.commit.committed(), 0);
     let vs = &env.pa.vmstat;
@@ -568,16 +568,16 @@ fn destroying_child_then_parent_returns_every_frame() {
 #[test]
 fn fork_fails_under_strict_overcommit_with_a_large_private_mapping() {
     let (env, mut parent, mut cpu) = setup();
-    let a = map(&mut parent, &env, 0, 4096, RW, PRIV);
+    let a = map(&mut parent, env, 0, 4096, RW, PRIV);
     cpu.store(&mut parent, a, &[1]).unwrap();
     env.commit.set_mode(OVERCOMMIT_NEVER).unwrap();
     env.commit.set_ratio(10);
     let free = env.pa.nr_free_pages();
-    assert_eq!(parent.fork(&env, &lim()).err(), Some(MmError::NoMemory));
+    assert_eq!(parent.fork(env, &lim()).err(), Some(MmError::NoMemory));
     assert_eq!(env.pa.nr_free_pages(), free, "the half-built child was freed");
     assert_eq!(env.commit.committed(), 4096, "only the parent's charge remains");
     assert_eq!(cpu.load_u8(&mut parent, a), Ok(1));
-    parent.check_invariants(&env);
+    parent.check_invariants(env);
 }
 
 // ---------------------------------------------------------------- populate and overcommit
@@ -585,22 +585,22 @@ fn fork_fails_under_strict_overcommit_with_a_large_private_mapping() {
 #[test]
 fn map_populate_faults_in_every_page_before_any_touch() {
     let (env, mut mm, _) = setup();
-    let a = map(&mut mm, &env, 0, 16, RW, PRIV | MAP_POPULATE);
+    let a = map(&mut mm, env, 0, 16, RW, PRIV | MAP_POPULATE);
     assert_eq!(mm.counters.rss_anon, 16);
-    assert!(mm.leaves(&env, a, a + 16 * P).iter().all(|l| l.writable));
-    let s = map(&mut mm, &env, 0, 4, RW, SHARED | MAP_POPULATE);
-    assert_eq!((mm.counters.rss_shmem, mm.leaves(&env, s, s + 4 * P).len()), (4, 4));
+    assert!(mm.leaves(env, a, a + 16 * P).iter().all(|l| l.writable));
+    let s = map(&mut mm, env, 0, 4, RW, SHARED | MAP_POPULATE);
+    assert_eq!((mm.counters.rss_shmem, mm.leaves(env, s, s + 4 * P).len()), (4, 4));
 }
 
 #[test]
 fn noreserve_mapping_larger_than_ram_succeeds_and_counts_only_touched_pages() {
     let (env, mut mm, mut cpu) = setup();
-    let a = map(&mut mm, &env, 0, 4 * 64 * MB / P, RW, PRIV | MAP_NORESERVE);
+    let a = map(&mut mm, env, 0, 4 * 64 * MB / P, RW, PRIV | MAP_NORESERVE);
     let v = mm.vmas.containing(a).unwrap();
     assert!(v.flags.contains(VmFlags::NORESERVE) && !v.flags.contains(VmFlags::ACCOUNT));
     [0, 1000, 60_000].into_iter().for_each(|i| cpu.store(&mut mm, a + i * P, &[1]).unwrap());
     assert_eq!((mm.counters.rss(), env.commit.committed()), (3, 0));
-    mm.check_invariants(&env);
+    mm.check_invariants(env);
 }
 
 #[test]
@@ -609,29 +609,29 @@ fn heuristic_overcommit_refuses_only_a_single_request_larger_than_ram() {
     let (env, mut mm, _) = setup();
     assert_eq!(env.commit.mode(), OVERCOMMIT_GUESS);
     let ram = env.pa.nr_managed_pages();
-    assert_eq!(mm.mmap(&env, &req(0, 4 * 64 * MB / P, RW, PRIV), &lim()), Err(MmError::NoMemory));
-    assert_eq!(mm.mmap(&env, &req(0, ram + 1, RW, PRIV), &lim()), Err(MmError::NoMemory));
-    map(&mut mm, &env, 0, ram, RW, PRIV);
-    map(&mut mm, &env, 0, ram, RW, PRIV);
+    assert_eq!(mm.mmap(env, &req(0, 4 * 64 * MB / P, RW, PRIV), &lim()), Err(MmError::NoMemory));
+    assert_eq!(mm.mmap(env, &req(0, ram + 1, RW, PRIV), &lim()), Err(MmError::NoMemory));
+    map(&mut mm, env, 0, ram, RW, PRIV);
+    map(&mut mm, env, 0, ram, RW, PRIV);
     assert_eq!(env.commit.committed(), 2 * ram, "the sum may exceed RAM");
-    assert!(mm.mmap(&env, &req(0, 4 * 64 * MB / P, PROT_READ, PRIV), &lim()).is_ok(), "read-only is not charged");
+    assert!(mm.mmap(env, &req(0, 4 * 64 * MB / P, PROT_READ, PRIV), &lim()).is_ok(), "read-only is not charged");
 }
 
 #[test]
 fn committed_follows_mmap_munmap_and_destroy() {
     let (env, mut mm, _) = setup();
-    let a = map(&mut mm, &env, 0, 10, RW, PRIV);
+    let a = map(&mut mm, env, 0, 10, RW, PRIV);
     assert_eq!(env.commit.committed(), 10);
-    map(&mut mm, &env, 0, 5, PROT_READ, PRIV);
+    map(&mut mm, env, 0, 5, PROT_READ, PRIV);
     assert_eq!(env.commit.committed(), 10, "read-only private is not charged");
-    map(&mut mm, &env, 0, 3, RW, SHARED);
+    map(&mut mm, env, 0, 3, RW, SHARED);
     assert_eq!(env.commit.committed(), 13, "shared anonymous is charged");
-    mm.munmap(&env, a + 2 * P, 4 * P).unwrap();
+    mm.munmap(env, a + 2 * P, 4 * P).unwrap();
     // The shared segment's 3 pages are charged to the segment, not to the process.
     assert_eq!((env.commit.committed(), mm.counters.committed), (9, 6));
-    map(&mut mm, &env, a, 2, RW, FIXED);
+    map(&mut mm, env, a, 2, RW, FIXED);
     assert_eq!(env.commit.committed(), 9, "MAP_FIXED replacement gives back the old charge");
-    mm.destroy(&env);
+    mm.destroy(env);
     assert_eq!(env.commit.committed(), 0);
 }
 
@@ -640,15 +640,15 @@ fn noreserve_is_charged_only_in_strict_mode() {
     let (env, mut mm, _) = setup();
     for mode in [OVERCOMMIT_GUESS, OVERCOMMIT_ALWAYS] {
         env.commit.set_mode(mode).unwrap();
-        map(&mut mm, &env, 0, 8, RW, PRIV | MAP_NORESERVE);
+        map(&mut mm, env, 0, 8, RW, PRIV | MAP_NORESERVE);
         assert_eq!(env.commit.committed(), 0, "mode {mode}");
     }
     env.commit.set_mode(OVERCOMMIT_NEVER).unwrap();
-    let a = map(&mut mm, &env, 0, 8, RW, PRIV | MAP_NORESERVE);
+    let a = map(&mut mm, env, 0, 8, RW, PRIV | MAP_NORESERVE);
     let v = mm.vmas.containing(a).unwrap();
     assert!(v.flags.contains(VmFlags::ACCOUNT) && !v.flags.contains(VmFlags::NORESERVE));
     assert_eq!(env.commit.committed(), 8);
-    mm.destroy(&env);
+    mm.destroy(env);
     assert_eq!(env.commit.committed(), 0);
 }
 
@@ -952,10 +952,10 @@ mod prop {
 #[test]
 fn maps_lines_follow_linux_columns_and_names() {
     let (env, mut mm, _) = setup();
-    let a = map(&mut mm, &env, 0, 2, RW, PRIV);
+    let a = map(&mut mm, env, 0, 2, RW, PRIV);
     let obj = MemObject::file("/bin/x", file_bytes(2 * P as usize), 77, env.pa);
-    let f = mm.mmap(&env, &file_req(&obj, 2, PROT_READ | PROT_EXEC, MAP_PRIVATE, false), &lim()).unwrap();
-    mm.brk(&env, HEAP + 3 * P, &lim());
+    let f = mm.mmap(env, &file_req(&obj, 2, PROT_READ | PROT_EXEC, MAP_PRIVATE, false), &lim()).unwrap();
+    mm.brk(env, HEAP + 3 * P, &lim());
     let mut s = String::new();
     crate::procfs::pid::render_maps(&mm, &mut s).unwrap();
     let lines: Vec<&str> = s.lines().collect();
@@ -972,21 +972,21 @@ fn maps_lines_follow_linux_columns_and_names() {
 #[test]
 fn smaps_counts_resident_pages_and_splits_pss_after_fork() {
     let (env, mut mm, mut cpu) = setup();
-    let a = map(&mut mm, &env, 0, 4, RW, PRIV);
+    let a = map(&mut mm, env, 0, 4, RW, PRIV);
     cpu.store(&mut mm, a, &[1]).unwrap();
     cpu.store(&mut mm, a + P, &[2]).unwrap();
     cpu.load_u8(&mut mm, a + 2 * P).unwrap(); // the zero page: not resident
     let v = mm.vmas.containing(a).unwrap().clone();
-    let u = crate::procfs::pid::area_usage(&mm, &env, &v);
+    let u = crate::procfs::pid::area_usage(&mm, env, &v);
     assert_eq!((u.rss, u.pss(), u.anonymous, u.private_dirty, u.shared_dirty), (2 * P, 2 * P, 2 * P, 2 * P, 0));
-    let mut child = mm.fork(&env, &lim()).unwrap();
-    let u = crate::procfs::pid::area_usage(&mm, &env, &v);
+    let mut child = mm.fork(env, &lim()).unwrap();
+    let u = crate::procfs::pid::area_usage(&mm, env, &v);
     assert_eq!((u.rss, u.pss(), u.private_dirty + u.private_clean), (2 * P, P, 0), "two sharers: half each");
     cpu.store(&mut child, a, &[9]).unwrap();
-    let u = crate::procfs::pid::area_usage(&mm, &env, &v);
+    let u = crate::procfs::pid::area_usage(&mm, env, &v);
     assert_eq!(u.pss(), P + P / 2, "after the child's copy, one page is private again");
     let mut s = String::new();
-    crate::procfs::pid::render_smaps(&mm, &env, &mut s).unwrap();
+    crate::procfs::pid::render_smaps(&mm, env, &mut s).unwrap();
     assert!(s.contains("Size:                 16 kB\n"), "{s}");
     assert!(s.contains("Rss:                   8 kB\n"), "{s}");
     assert!(s.contains("VmFlags: rd wr mr mw me ac \n"), "{s}");
@@ -996,11 +996,11 @@ fn smaps_counts_resident_pages_and_splits_pss_after_fork() {
     assert_eq!(cols.len(), 7);
     assert_eq!((cols[0], cols[1]), (mm.counters.total_vm, 2));
     let mut vm = String::new();
-    crate::procfs::pid::render_status_vm(&mm, &env, &mut vm).unwrap();
+    crate::procfs::pid::render_status_vm(&mm, env, &mut vm).unwrap();
     assert!(vm.contains("VmRSS:\t       8 kB\n"), "{vm}");
     assert!(vm.contains("VmSize:\t      16 kB\n"), "{vm}");
-    child.destroy(&env);
-    mm.destroy(&env);
+    child.destroy(env);
+    mm.destroy(env);
 }
 
 #[test]
@@ -1010,7 +1010,7 @@ fn maps_and_smaps_record_by_record_equal_the_whole_file() {
     for i in 0..5 {
         let a = map(
             &mut mm,
-            &env,
+            env,
             0x4000_0000 + i * 8 * P,
             2,
             if i % 2 == 0 { RW } else { crate::vm::mmap::PROT_READ },
@@ -1022,10 +1022,10 @@ fn maps_and_smaps_record_by_record_equal_the_whole_file() {
         let mut whole = String::new();
         match view {
             AreaView::Maps => crate::procfs::pid::render_maps(&mm, &mut whole).unwrap(),
-            AreaView::Smaps => crate::procfs::pid::render_smaps(&mm, &env, &mut whole).unwrap(),
+            AreaView::Smaps => crate::procfs::pid::render_smaps(&mm, env, &mut whole).unwrap(),
         }
         let (mut pieces, mut from, mut records) = (String::new(), 0, 0);
-        while let Some(next) = render_area_from(&mm, &env, from, view, &mut pieces).unwrap() {
+        while let Some(next) = render_area_from(&mm, env, from, view, &mut pieces).unwrap() {
             from = next;
             records += 1;
         }
@@ -1033,9 +1033,9 @@ fn maps_and_smaps_record_by_record_equal_the_whole_file() {
     }
     // A cursor inside an area starts at that area (the one ending above it).
     let mut s = String::new();
-    render_area_from(&mm, &env, 0x4000_0000 + P, AreaView::Maps, &mut s).unwrap();
+    render_area_from(&mm, env, 0x4000_0000 + P, AreaView::Maps, &mut s).unwrap();
     assert!(s.starts_with("40000000-40002000"), "{s}");
-    mm.destroy(&env);
+    mm.destroy(env);
 }
 
 #[test]
@@ -1045,25 +1045,25 @@ fn write_bytes_refuses_kernel_addresses_and_read_only_pages() {
     let (env, mut mm, mut cpu) = setup();
     let segv = |c| Err(FaultError::Segv(c));
     for va in [TASK_SIZE, TASK_SIZE - 2, 0xffff_8880_0000_0000, 0xffff_ffff_8000_0000, u64::MAX - 1] {
-        assert_eq!(mm.write_bytes(&env, va, &[1, 2, 3, 4], &lim()), segv(SegvCode::MapErr), "{va:#x}");
+        assert_eq!(mm.write_bytes(env, va, &[1, 2, 3, 4], &lim()), segv(SegvCode::MapErr), "{va:#x}");
     }
     // A range that starts in the last user page and runs into the kernel
     // half is refused whole: the user part is not written either.
-    let last = map(&mut mm, &env, TASK_SIZE - P, 1, RW, FIXED);
+    let last = map(&mut mm, env, TASK_SIZE - P, 1, RW, FIXED);
     cpu.store(&mut mm, TASK_SIZE - 2, &[5]).unwrap();
-    assert_eq!(mm.write_bytes(&env, TASK_SIZE - 2, &[1, 2, 3, 4], &lim()), segv(SegvCode::MapErr));
+    assert_eq!(mm.write_bytes(env, TASK_SIZE - 2, &[1, 2, 3, 4], &lim()), segv(SegvCode::MapErr));
     let mut b = [0u8; 1];
-    mm.read_bytes(&env, TASK_SIZE - 2, &mut b);
+    mm.read_bytes(env, TASK_SIZE - 2, &mut b);
     assert_eq!((last, b), (TASK_SIZE - P, [5]), "nothing written below TASK_SIZE");
-    let ro = map(&mut mm, &env, 0, 1, PROT_READ, PRIV);
+    let ro = map(&mut mm, env, 0, 1, PROT_READ, PRIV);
     cpu.touch(&mut mm, ro, Access::Read).unwrap();
-    assert!(mm.write_bytes(&env, ro, &[1], &lim()).is_err(), "read-only, not present for write");
+    assert!(mm.write_bytes(env, ro, &[1], &lim()).is_err(), "read-only, not present for write");
     // A page that was writable and present, then made read-only.
-    let rw = map(&mut mm, &env, 0, 1, RW, PRIV);
+    let rw = map(&mut mm, env, 0, 1, RW, PRIV);
     cpu.store(&mut mm, rw, &[7]).unwrap();
-    mm.mprotect(&env, rw, P, PROT_READ).unwrap();
-    assert!(mm.write_bytes(&env, rw, &[9], &lim()).is_err());
-    mm.read_bytes(&env, rw, &mut b);
+    mm.mprotect(env, rw, P, PROT_READ).unwrap();
+    assert!(mm.write_bytes(env, rw, &[9], &lim()).is_err());
+    mm.read_bytes(env, rw, &mut b);
     assert_eq!(b, [7], "nothing written");
-    mm.check_invariants(&env);
+    mm.check_invariants(env);
 }
