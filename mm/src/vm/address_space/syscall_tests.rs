@@ -1256,7 +1256,8 @@ fn mlocked_gauge_follows_the_page_marks_through_random_sequences() {
                 3 => drop(mm.mlock(env, a, len, 0, &lim())),
                 4 => drop(mm.munlock(env, a, len)),
                 5 => {
-                    drop(mm.mlockall(env, [MCL_CURRENT, MCL_CURRENT | MCL_FUTURE, MCL_FUTURE][rnd(3) as usize], &lim()))
+                    let flags = [MCL_CURRENT, MCL_CURRENT | MCL_FUTURE, MCL_FUTURE][rnd(3) as usize];
+                    let _ = mm.mlockall(env, flags, &lim());
                 }
                 6 => drop(mm.munlockall(env)),
                 7 => drop(cpu.store(mm, a, &[7])),
