@@ -12,6 +12,8 @@
 //!                                                         └ Err ─> the access fails
 //! ```
 //!
+//! Each access names the address space it runs in; when CR3 holds another
+//! one, the CPU switches first (a CR3 load, as the scheduler's would).
 //! A cached translation is used until an invalidation reaches this CPU's
 //! [`Tlb`] (mm's flushes, through the machine's `Shootdown`) or CR3 is
 //! loaded, so a missing or too-narrow flush shows: a load reads the old
@@ -54,7 +56,7 @@ pub struct Cpu {
 impl Cpu {
     /// CPU `id` of the machine whose mm environment is `env`, with `tlb`
     /// (which `env.tlb` must reach).
-    pub fn new(id: usize, env: &'static MmEnv<'static>, tlb: &'static Tlb) -> Cpu {
+    pub(super) fn new(id: usize, env: &'static MmEnv<'static>, tlb: &'static Tlb) -> Cpu {
         Cpu {
             id,
             env,

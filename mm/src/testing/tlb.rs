@@ -108,11 +108,11 @@ impl Tlb {
         self.len() == 0
     }
 
-    pub(crate) fn count_hit(&self) {
+    pub(super) fn count_hit(&self) {
         bump(&self.counters.hits);
     }
 
-    pub(crate) fn count_walk(&self) {
+    pub(super) fn count_walk(&self) {
         bump(&self.counters.walks);
     }
 
