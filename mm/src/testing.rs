@@ -1,4 +1,4 @@
-//! Host-test support: simulated physical memory.
+//! Host-test support: a simulated machine.
 //!
 //! A [`SimRam`] is a zeroed host allocation that plays the role of RAM at a
 //! chosen physical base address, seen through a [`LinearWindow`] exactly like
@@ -6,12 +6,36 @@
 //! faulted in on the host, so a "5 GiB machine" costs only what a test
 //! writes. Simulated RAM is leaked on purpose: structures built on it hold
 //! `'static` references, as they do in the kernel.
+//!
+//! [`machine`] builds what the address-space tests run on: RAM with a page
+//! allocator, mm's environment, and emulated CPUs whose TLBs mm's flushes
+//! reach. User memory is touched only through a CPU:
+//!
+//! ```text
+//! mmu   the page walk: present, R/W, U/S, XD, SMEP, SMAP, WP; A/D flags; #PF codes
+//! tlb   each CPU's translation cache, and the flusher mm calls (Shootdown)
+//! cpu   load, store, fetch: TLB or walk, faults into the address space, retry
+//! ```
 
 extern crate std;
 
+pub mod cpu;
+pub mod mmu;
+pub mod tlb;
+
+#[cfg(test)]
+mod tests;
+
 use std::alloc::{Layout, alloc_zeroed};
+use std::boxed::Box;
+use std::vec::Vec;
 
 use crate::phys::LinearWindow;
+use crate::vm::address_space::{DEFAULT_MAX_MAP_COUNT, MmEnv};
+use crate::vm::overcommit::Overcommit;
+use crate::vm::page_table::TableAlloc;
+use cpu::Cpu;
+use tlb::{Shootdown, Tlb};
 
 /// Simulated RAM covering physical `[base, base + size)`.
 pub struct SimRam {
@@ -28,7 +52,7 @@ impl SimRam {
         // SAFETY: non-zero size, valid layout.
         let ptr = unsafe { alloc_zeroed(layout) };
         assert!(!ptr.is_null(), "testing: cannot allocate {size} bytes of simulated RAM");
-        let window: &'static LinearWindow = std::boxed::Box::leak(std::boxed::Box::new(LinearWindow {
+        let window: &'static LinearWindow = Box::leak(Box::new(LinearWindow {
             offset: (ptr as u64).wrapping_sub(base),
             start: base,
             end: base + size,
@@ -67,7 +91,7 @@ pub fn page_allocator(size: u64) -> &'static crate::phys::page_alloc::PageAlloca
     mb.reserve(0, crate::addr::PAGE_SIZE, "first page").expect("testing: memblock reserve");
     let topo = crate::phys::numa::Topology::single_node(size);
     topo.apply(&mut mb).expect("testing: topology");
-    let pa = std::boxed::Box::leak(std::boxed::Box::new(
+    let pa = Box::leak(Box::new(
         crate::phys::page_alloc::PageAllocator::new(&mut mb, topo, ram.window).expect("testing: page allocator"),
     ));
     pa.free_boot_memory(&mb);
@@ -78,13 +102,43 @@ pub fn page_allocator(size: u64) -> &'static crate::phys::page_alloc::PageAlloca
 /// Page-table pages taken from a page allocator (zeroed order-0 pages).
 pub struct PaTables(pub &'static crate::phys::page_alloc::PageAllocator);
 
-impl crate::vm::page_table::TableAlloc for PaTables {
+impl TableAlloc for PaTables {
     fn alloc_table(&self) -> Option<crate::addr::PhysAddr> {
         self.0.alloc_pages(crate::phys::gfp::Gfp::ZERO, 0).map(|p| crate::addr::PhysAddr::new(p.phys()))
     }
     fn free_table(&self, pa: crate::addr::PhysAddr) {
         self.0.free_pages(crate::addr::Pfn::from_phys(pa.as_u64()), 0).expect("testing: freeing a page table");
     }
+}
+
+fn leak<T>(x: T) -> &'static T {
+    Box::leak(Box::new(x))
+}
+
+/// A leaked machine of `ram_bytes` of RAM (see [`page_allocator`]) with
+/// `nr_cpus` CPUs: mm's environment (its own commit state, an empty kernel
+/// PML4, the zero page; TLB flushes reach every CPU) and the CPUs.
+pub fn machine(ram_bytes: u64, nr_cpus: usize) -> (&'static MmEnv<'static>, Vec<Cpu>) {
+    let pa = page_allocator(ram_bytes);
+    let tables = leak(PaTables(pa));
+    let tlbs: Vec<&'static Tlb> = (0..nr_cpus).map(|_| leak(Tlb::default())).collect();
+    let env = leak(MmEnv {
+        pa,
+        tables,
+        tlb: leak(Shootdown::new(tlbs.clone())),
+        commit: leak(Overcommit::new()),
+        kernel_root: tables.alloc_table().expect("testing: no page for the kernel PML4"),
+        zero_page: pa.alloc_pages(crate::phys::gfp::Gfp::ZERO, 0).expect("testing: no page for the zero page"),
+        max_map_count: DEFAULT_MAX_MAP_COUNT,
+    });
+    let cpus = tlbs.into_iter().enumerate().map(|(id, tlb)| Cpu::new(id, env, tlb)).collect();
+    (env, cpus)
+}
+
+/// A [`machine`] with one CPU.
+pub fn uniprocessor(ram_bytes: u64) -> (&'static MmEnv<'static>, Cpu) {
+    let (env, mut cpus) = machine(ram_bytes, 1);
+    (env, cpus.remove(0))
 }
 
 /// A TLB that counts: +1 per page flush, +1000 per full flush.

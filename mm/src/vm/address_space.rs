@@ -517,3 +517,5 @@ impl AddressSpace {
 mod syscall_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tlb_tests;
