@@ -344,8 +344,3 @@ pub fn idle_until(mut done: impl FnMut() -> bool) {
         interrupts::enable_and_hlt();
     }
 }
-
-/// Runnable tasks (for /proc/loadavg-like views and tests).
-pub fn nr_running() -> usize {
-    SCHED.lock().queue.len() + 1
-}

@@ -150,11 +150,6 @@ fn account_pipe_buffers(uid: u32, old: usize, new: usize) -> u64 {
     total
 }
 
-/// Pages the pipes of `uid` hold now.
-pub fn user_pipe_pages(uid: u32) -> u64 {
-    USER_PIPE_PAGES.lock().get(&uid).copied().unwrap_or(0)
-}
-
 fn too_many_soft(user_pages: u64) -> bool {
     let soft = sysctl::pipe_user_pages_soft();
     soft != 0 && user_pages > soft
