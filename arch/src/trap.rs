@@ -16,7 +16,6 @@
 //! exceptions, a log line for stray interrupts.
 
 use core::fmt;
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// Saved state of the interrupted context, lowest address first: the
 /// general registers ([`push_regs!`]), the vector and error code (the stub,
@@ -186,32 +185,44 @@ pub const FIRST_IRQ_VECTOR: u64 = 32;
 /// A trap handler.
 pub type Handler = fn(&mut TrapFrame);
 
-static HANDLERS: [AtomicUsize; 256] = [const { AtomicUsize::new(0) }; 256];
-static DEFAULT_EXCEPTION: AtomicUsize = AtomicUsize::new(0);
+/// One vector's handler. Written with interrupts off, so on this CPU a
+/// trap never finds the lock held by a writer (an NMI during the boot-time
+/// registration of the NMI handler itself is the one exception, and it is
+/// registered before NMIs are expected); other CPUs wait for the single
+/// store to finish.
+struct Slot(spin::RwLock<Option<Handler>>);
+
+impl Slot {
+    const fn new() -> Slot {
+        Slot(spin::RwLock::new(None))
+    }
+
+    fn set(&self, h: Option<Handler>) {
+        x86_64::instructions::interrupts::without_interrupts(|| *self.0.write() = h);
+    }
+
+    fn get(&self) -> Option<Handler> {
+        *self.0.read()
+    }
+}
+
+static HANDLERS: [Slot; 256] = [const { Slot::new() }; 256];
+static DEFAULT_EXCEPTION: Slot = Slot::new();
 
 /// Register `handler` for `vector`, replacing any earlier one.
 pub fn set_handler(vector: u8, handler: Handler) {
-    HANDLERS[vector as usize].store(handler as usize, Ordering::Release);
+    HANDLERS[vector as usize].set(Some(handler));
 }
 
 /// Remove the handler of `vector`.
 pub fn clear_handler(vector: u8) {
-    HANDLERS[vector as usize].store(0, Ordering::Release);
+    HANDLERS[vector as usize].set(None);
 }
 
 /// Set what runs for an exception vector without a handler of its own. The
 /// kernel installs its oops path here; before that, [`report_and_halt`].
 pub fn set_default_exception_handler(handler: Handler) {
-    DEFAULT_EXCEPTION.store(handler as usize, Ordering::Release);
-}
-
-fn load_handler(slot: &AtomicUsize) -> Option<Handler> {
-    let raw = slot.load(Ordering::Acquire);
-    if raw == 0 {
-        return None;
-    }
-    // SAFETY: the slot only ever holds 0 or a `Handler` stored by the setters.
-    Some(unsafe { core::mem::transmute::<usize, Handler>(raw) })
+    DEFAULT_EXCEPTION.set(Some(handler));
 }
 
 /// Last resort for an exception nobody handles: dump the frame on serial and
@@ -234,10 +245,10 @@ pub fn report_and_halt(frame: &mut TrapFrame) {
 #[unsafe(no_mangle)]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     let vector = frame.vector as usize;
-    if let Some(handler) = load_handler(&HANDLERS[vector]) {
+    if let Some(handler) = HANDLERS[vector].get() {
         handler(frame);
     } else if frame.vector < FIRST_IRQ_VECTOR {
-        let handler = load_handler(&DEFAULT_EXCEPTION).unwrap_or(report_and_halt);
+        let handler = DEFAULT_EXCEPTION.get().unwrap_or(report_and_halt);
         handler(frame);
     } else {
         log::warn!("trap: stray interrupt on vector {}", vector);
