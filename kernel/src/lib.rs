@@ -19,8 +19,9 @@
 //!
 //! Below them all are the crates: `abi` (errno values, `Stat`, `Termios`,
 //! `Pod`, flag values, syscall numbers), `mm` (the memory-management
-//! algorithms), `arch` (every instruction that touches the hardware) and
-//! `formats` (cpio, ELF, the command line).
+//! algorithms), `arch` (every instruction that touches the hardware),
+//! `formats` (cpio, ELF, the command line) and `tty` (the console's line
+//! discipline).
 //!
 //! - leaf: the virtual-memory layout, rate limiting, the
 //!   panic and oops reports, the boot ramdisk, the command line, sysctls.

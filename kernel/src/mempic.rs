@@ -39,7 +39,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arch::fbcon::{self, Console, Rgb};
 use mm::addr::PAGE_SHIFT;
-use mm::frame_map::{self, ClassCounts, FrameClass, NR_CLASSES, OWNED_CLASSES};
+use mm::frame_map::{self, ClassCounts, FrameClass, NR_CLASSES, OWNED_CLASSES, Screen, ScreenLayout};
 use mm::phys::zone::ZoneType;
 use spin::Mutex;
 
@@ -120,6 +120,8 @@ struct Picture {
     /// Pixel rows: title, legend, total height.
     title_y: usize,
     legend_y: usize,
+    /// Legend entries per text row.
+    legend_cols: usize,
     height_px: usize,
     text_cell: (usize, usize),
     zones: Vec<ZoneGeom>,
@@ -141,80 +143,49 @@ const LEGEND_ENTRY_CHARS: usize = 20;
 
 impl Picture {
     /// Fit the picture into the top of a `width` x `height` screen below
-    /// `top_px` (the status line): the smallest frames-per-cell, then the
-    /// biggest cells, that leave `MIN_LOG_ROWS` text rows to the log.
+    /// `top_px` (the status line), leaving `MIN_LOG_ROWS` text rows to the
+    /// log: the geometry is `frame_map::ScreenLayout::plan`'s.
     fn plan(width: usize, height: usize, text_cell: (usize, usize), top_px: usize) -> Option<Picture> {
         let pa = page_alloc();
-        let (cw, ch) = text_cell;
-        let x0 = cw / 2;
-        let usable_w = width.saturating_sub(2 * x0);
-        let avail = (height / ch).saturating_sub(MIN_LOG_ROWS) * ch;
         let zones = frame_map::zones_by_address(pa);
-        let per_row = (usable_w / cw / LEGEND_ENTRY_CHARS).max(1);
-        let legend_rows = NR_CLASSES.div_ceil(per_row);
-        let fixed = top_px + ch * (1 + legend_rows) + zones.len() * ch;
-        let mut ppc = 1u64;
-        while ppc <= 1 << 20 {
-            for px in [8usize, 6, 5, 4, 3, 2] {
-                let cols = usable_w / px;
-                if cols == 0 {
-                    continue;
-                }
-                let rows: usize = zones.iter().map(|z| (z.spanned.div_ceil(ppc) as usize).div_ceil(cols)).sum();
-                let h = fixed + rows * px + zones.len() * 2;
-                if h <= avail {
-                    return Some(Self::layout(ppc, px, cols, x0, top_px, legend_rows, text_cell));
-                }
-            }
-            ppc *= 2;
-        }
-        None
-    }
-
-    fn layout(
-        ppc: u64,
-        px: usize,
-        cols: usize,
-        x0: usize,
-        top_px: usize,
-        legend_rows: usize,
-        text_cell: (usize, usize),
-    ) -> Picture {
-        let pa = page_alloc();
-        let ch = text_cell.1;
-        let title_y = top_px;
-        let legend_y = title_y + ch;
-        let mut y = legend_y + legend_rows * ch;
-        let mut zones = Vec::new();
-        let mut first_cell = 0;
-        for z in frame_map::zones_by_address(pa) {
-            let cells = z.spanned.div_ceil(ppc);
-            zones.push(ZoneGeom {
+        let spans: Vec<u64> = zones.iter().map(|z| z.spanned).collect();
+        let screen = Screen {
+            width_px: width,
+            height_px: height,
+            text_cell,
+            top_px,
+            legend_entry_chars: LEGEND_ENTRY_CHARS,
+            min_log_rows: MIN_LOG_ROWS,
+        };
+        let l = ScreenLayout::plan(&spans, &screen)?;
+        let zones = zones
+            .iter()
+            .zip(&l.zones)
+            .map(|(z, place)| ZoneGeom {
                 node: z.node,
                 ty: z.ty,
                 start_pfn: z.start_pfn,
                 end_pfn: z.end_pfn(),
-                heading_y: y,
-                cells,
-                first_cell,
+                heading_y: place.heading_y,
+                cells: place.cells,
+                first_cell: place.first_cell,
                 sweep: ClassCounts::default(),
                 last: ClassCounts::default(),
                 heading_hash: 0,
-            });
-            first_cell += cells as usize;
-            y += ch + (cells as usize).div_ceil(cols) * px + 2;
-        }
-        Picture {
-            pages_per_cell: ppc,
-            cell_px: px,
-            cols,
-            x0,
-            title_y,
-            legend_y,
-            height_px: y - top_px,
+            })
+            .collect();
+        Some(Picture {
+            pages_per_cell: l.pages_per_cell,
+            cell_px: l.cell_px,
+            cols: l.cols,
+            x0: l.x0,
+            title_y: l.title_y,
+            legend_y: l.legend_y,
+            legend_cols: l.legend_cols,
+            height_px: l.height_px,
             text_cell,
             zones,
-            drawn: vec![u8::MAX; first_cell],
+            drawn: vec![u8::MAX; l.nr_cells()],
             cursor_zone: 0,
             cursor_cell: 0,
             sweep: ClassCounts::default(),
@@ -222,7 +193,7 @@ impl Picture {
             managed_pages: pa.nr_managed_pages(),
             header_hash: 0,
             report: true,
-        }
+        })
     }
 
     /// Text rows (from the top of the screen) the picture needs.
@@ -321,9 +292,8 @@ impl Picture {
         self.header_hash = hash;
         let end = con.draw_text_px(self.x0, self.title_y, title.as_str(), HEADING, BG);
         con.fill_rect(end, self.title_y, width.saturating_sub(end), ch, BG);
-        let per_row = ((width - 2 * self.x0) / cw / LEGEND_ENTRY_CHARS).max(1);
         for (i, t) in entries.iter().enumerate() {
-            let (row, col) = (i / per_row, i % per_row);
+            let (row, col) = (i / self.legend_cols, i % self.legend_cols);
             let (x, y) = (self.x0 + col * LEGEND_ENTRY_CHARS * cw, self.legend_y + row * ch);
             if force {
                 con.fill_rect(x, y + ch / 8, cw + cw / 2, ch - ch / 4, colour(FrameClass::from_index(i)));

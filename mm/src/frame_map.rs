@@ -28,7 +28,8 @@
 //! the cells of the map: one cell per `pages_per_cell` frames, showing the
 //! class that owns most of its frames. `procfs::mempic` renders it as text
 //! (the kernel serves that as /proc/mempic); the kernel's framebuffer
-//! picture draws the same classes.
+//! picture draws the same classes, where [`ScreenLayout`] (`screen.rs`)
+//! places them.
 //!
 //! Reads race with allocations unless the caller stops them (the zone lock
 //! only orders the free lists); a live picture simply redraws.
@@ -40,6 +41,9 @@ use crate::phys::buddy::{MAX_ORDER, NR_ORDERS};
 use crate::phys::page::{Memmap, Page, PageFlags};
 use crate::phys::page_alloc::PageAllocator;
 use crate::phys::zone::{Zone, ZoneType};
+
+mod screen;
+pub use screen::{Screen, ScreenLayout, ZonePlace};
 
 /// Who owns a page frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -332,10 +336,11 @@ impl Layout {
     /// The smallest power-of-two cell size that keeps the map of
     /// `spanned_pages` frames within `max_cells` cells.
     pub fn fit(spanned_pages: u64, max_cells: u64, cells_per_row: u64) -> Layout {
-        let mut ppc = 1;
-        while spanned_pages.div_ceil(ppc) > max_cells.max(1) {
-            ppc *= 2;
-        }
+        // One cell for the whole span always fits.
+        let whole = spanned_pages.max(1).next_power_of_two();
+        let ppc =
+            smallest_pages_per_cell(whole, |ppc| (spanned_pages.div_ceil(ppc) <= max_cells.max(1)).then_some(ppc))
+                .unwrap_or(whole);
         Layout { pages_per_cell: ppc, cells_per_row: cells_per_row.max(1) }
     }
 
@@ -343,6 +348,20 @@ impl Layout {
     pub fn text_default(pa: &PageAllocator) -> Layout {
         Layout::fit(spanned_pages(pa), 8192, 64)
     }
+}
+
+/// Try the cell sizes 1, 2, 4, ... frames up to `max_ppc`, smallest first,
+/// and return the first answer `try_fit` gives: the finest map that fits,
+/// for the text map ([`Layout::fit`]) and the screen ([`ScreenLayout::plan`]).
+fn smallest_pages_per_cell<T>(max_ppc: u64, mut try_fit: impl FnMut(u64) -> Option<T>) -> Option<T> {
+    let mut ppc = 1u64;
+    while ppc <= max_ppc {
+        if let Some(fit) = try_fit(ppc) {
+            return Some(fit);
+        }
+        ppc = ppc.checked_mul(2)?;
+    }
+    None
 }
 
 /// Frames spanned by every populated zone.

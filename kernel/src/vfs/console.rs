@@ -1,7 +1,7 @@
 //! The console, `/dev/console` and `/dev/tty`: writes go to the kernel's
 //! consoles (serial and framebuffer); input comes from the PS/2 keyboard
-//! and COM1 (`platform::input`, by interrupt) through the line discipline in
-//! `tty.rs`, which also holds the termios that TCGETS / TCSETS read and
+//! and COM1 (`platform::input`, by interrupt) through the line discipline of
+//! the `tty` crate, which also holds the termios that TCGETS / TCSETS read and
 //! change.
 //!
 //! ```text
@@ -19,8 +19,8 @@ use abi::stat::{S_IFCHR, Stat};
 use abi::termios::{Termios, VMIN, VTIME};
 use mm::sync::IrqLock;
 use spin::Once;
+use tty::{Tty, TtySignal};
 
-use super::tty::{Tty, TtySignal};
 use super::{Inode, OpenFile};
 use crate::proc::waitqueue::WaitQueue;
 
@@ -209,15 +209,7 @@ impl Inode for Console {
         }
         adopt_caller_group();
         crate::platform::input::poll();
-        let mut tty = TTY.lock();
-        let got = if tty.termios.is_canonical() {
-            tty.read_canonical(buf)
-        } else {
-            let polls = tty.termios.cc[VMIN] == 0 && tty.termios.cc[VTIME] == 0;
-            let n = tty.read_raw(buf);
-            (n > 0 || polls).then_some(n)
-        };
-        got.ok_or(EAGAIN)
+        TTY.lock().read_nonblock(buf).ok_or(EAGAIN)
     }
 
     fn write_at(&self, _off: u64, buf: &[u8]) -> Result<usize, Errno> {

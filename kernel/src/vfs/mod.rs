@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!   /           the initrd's tree (read-only), plus:
-//!   /dev        console (console.rs; line discipline in tty.rs), null, zero
+//!   /dev        console (console.rs; line discipline: the tty crate), null, zero
 //!   (no name)   pipes (pipe.rs)
 //!   /proc       live views of the kernel (procfs.rs)
 //! ```
@@ -17,7 +17,6 @@ pub mod dev;
 pub mod initrd;
 pub mod pipe;
 pub mod procfs;
-pub mod tty;
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
