@@ -59,10 +59,14 @@ impl Tty {
         if special(VERASE) || c == 0x08 {
             self.erase(echo);
         } else if special(VWERASE) && t.lflag & IEXTEN != 0 {
-            while self.edit.last().is_some_and(|&x| x == b' ' || x == b'\t') {
+            // n_tty's word erase: everything that is not part of a word
+            // (letters, digits, `_`) goes, back to the last word, then the
+            // word itself: `cd foo/bar^W` leaves `cd foo/`.
+            let is_word = |x: u8| x.is_ascii_alphanumeric() || x == b'_';
+            while self.edit.last().is_some_and(|&x| !is_word(x)) {
                 self.erase(echo);
             }
-            while self.edit.last().is_some_and(|&x| x != b' ' && x != b'\t') {
+            while self.edit.last().is_some_and(|&x| is_word(x)) {
                 self.erase(echo);
             }
         } else if special(VKILL) {

@@ -160,6 +160,19 @@ fn werase_removes_trailing_blanks_then_one_word() {
 }
 
 #[test]
+fn werase_stops_at_punctuation_as_n_tty_does() {
+    let mut tty = Tty::new();
+    type_bytes(&mut tty, b"cd foo/bar\x17");
+    let (_, _) = type_bytes(&mut tty, b"\n");
+    assert_eq!(read_line(&mut tty).as_deref(), Some(&b"cd foo/\n"[..]));
+    // Punctuation before the cursor goes with the word behind it.
+    type_bytes(&mut tty, b"a.b-- \x17\n");
+    assert_eq!(read_line(&mut tty).as_deref(), Some(&b"a.\n"[..]));
+    type_bytes(&mut tty, b"x_1 \x17\n");
+    assert_eq!(read_line(&mut tty).as_deref(), Some(&b"\n"[..]));
+}
+
+#[test]
 fn werase_needs_iexten() {
     let mut tty = Tty::new();
     let mut t = Termios::sane();
