@@ -10,6 +10,12 @@
 //! and only tries the registry's lock: a caller that is registering a
 //! shrinker (and allocating) when memory runs out simply finds no
 //! shrinkers this time.
+//!
+//! Locking: the registry's `IrqLock` protects the list only. It is the
+//! outermost lock of a walk: shrinkers run with it held and may only *try*
+//! their own locks (a cache's lists, the task table, an address space),
+//! never wait for them, since the allocation that started reclaim may hold
+//! any of those. `register` and `unregister` take it with nothing else held.
 
 use alloc::vec::Vec;
 
