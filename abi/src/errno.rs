@@ -85,7 +85,27 @@ errnos! {
     EOPNOTSUPP = 95, "Operation not supported on transport endpoint";
 }
 
+/// Kernel-internal codes (include/linux/errno.h) a system call returns
+/// when a signal interrupted it; they never reach user space. On the way
+/// out, the signal code turns them into EINTR or restarts the call:
+///
+/// | code | handler ran, SA_RESTART | handler ran, no SA_RESTART | no handler ran |
+/// |---|---|---|---|
+/// | ERESTARTSYS | restart | EINTR | restart |
+/// | ERESTARTNOINTR | restart | restart | restart |
+/// | ERESTARTNOHAND | EINTR | EINTR | restart |
+/// | ERESTART_RESTARTBLOCK | EINTR | EINTR | `restart_syscall` |
+pub const ERESTARTSYS: Errno = Errno(512);
+pub const ERESTARTNOINTR: Errno = Errno(513);
+pub const ERESTARTNOHAND: Errno = Errno(514);
+pub const ERESTART_RESTARTBLOCK: Errno = Errno(516);
+
 impl Errno {
+    /// Whether this is one of the kernel-internal restart codes.
+    pub const fn is_restart(self) -> bool {
+        matches!(self.0, 512 | 513 | 514 | 516)
+    }
+
     /// The value a system call leaves in rax for this error: `-errno`.
     pub const fn to_syscall_return(self) -> u64 {
         (-(self.0 as i64)) as u64

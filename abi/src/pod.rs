@@ -5,6 +5,7 @@
 //! promise an implementor of [`Pod`] makes, and the implementations for
 //! the ABI's structures make it here, next to the trait.
 
+use crate::signal::{SigAction, SigContext, SigEvent, SigInfo, StackT, UContext};
 use crate::stat::Stat;
 use crate::termios::Termios;
 
@@ -54,6 +55,20 @@ unsafe impl Pod for Stat {}
 // SAFETY: repr(C), integers only, no padding (4 * 4 + 1 + 19 = 36, checked
 // in termios.rs).
 unsafe impl Pod for Termios {}
+// SAFETY: repr(C) structures of integers (and arrays of them) with
+// explicit padding fields; their sizes and offsets are checked in
+// signal.rs, so no implicit padding exists.
+unsafe impl Pod for SigInfo {}
+// SAFETY: as above.
+unsafe impl Pod for SigAction {}
+// SAFETY: as above.
+unsafe impl Pod for StackT {}
+// SAFETY: as above (four u16 fill the 8 bytes between eflags and err).
+unsafe impl Pod for SigContext {}
+// SAFETY: as above.
+unsafe impl Pod for UContext {}
+// SAFETY: as above.
+unsafe impl Pod for SigEvent {}
 
 #[cfg(test)]
 mod tests {
