@@ -39,6 +39,22 @@ impl FpuState {
         unsafe { (*core::ptr::addr_of!(CLEAN)).clone() }
     }
 
+    /// The MXCSR bits this CPU accepts (FXSAVE's MXCSR_MASK; a CPU that
+    /// stores 0 there accepts 0xffbf, as the SDM says). Loading a state with
+    /// other bits set would fault in FXRSTOR: check with [`Self::valid`].
+    pub fn mxcsr_mask() -> u32 {
+        let clean = Self::clean();
+        let m = u32::from_le_bytes([clean.0[28], clean.0[29], clean.0[30], clean.0[31]]);
+        if m == 0 { 0xffbf } else { m }
+    }
+
+    /// Whether FXRSTOR accepts this image (Linux's check of a signal
+    /// frame's FPU state before loading it): no reserved MXCSR bit set.
+    pub fn valid(&self) -> bool {
+        let mxcsr = u32::from_le_bytes([self.0[24], self.0[25], self.0[26], self.0[27]]);
+        mxcsr & !Self::mxcsr_mask() == 0
+    }
+
     /// Save the CPU's current FPU/SSE registers here.
     pub fn save(&mut self) {
         // SAFETY: a 512-byte, 16-byte aligned buffer, as FXSAVE requires.

@@ -208,6 +208,15 @@ impl Slot {
 
 static HANDLERS: [Slot; 256] = [const { Slot::new() }; 256];
 static DEFAULT_EXCEPTION: Slot = Slot::new();
+static USER_RETURN: Slot = Slot::new();
+
+/// Set what runs after every trap that interrupted user mode, just before
+/// the return to it (Linux's `exit_to_user_mode`): the kernel delivers
+/// signals there. Not for NMIs, double faults and machine checks, which
+/// may interrupt anything and must not take locks.
+pub fn set_user_return_hook(hook: Handler) {
+    USER_RETURN.set(Some(hook));
+}
 
 /// Register `handler` for `vector`, replacing any earlier one.
 pub fn set_handler(vector: u8, handler: Handler) {
@@ -252,6 +261,11 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         handler(frame);
     } else {
         log::warn!("trap: stray interrupt on vector {}", vector);
+    }
+    if frame.is_user() && !matches!(frame.vector, 2 | 8 | 18) {
+        if let Some(hook) = USER_RETURN.get() {
+            hook(frame);
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   from user mode                -> the process's mm resolves it, or the
-//!                                    process dies with SIGSEGV / SIGBUS
+//!                                    process gets SIGSEGV / SIGBUS
 //!   kernel, user address, inside
 //!   a copy helper                 -> resolve like a user fault; if that
 //!                                    fails, resume at the helper's fixup (EFAULT)
@@ -15,7 +15,7 @@
 
 use arch::trap::TrapFrame;
 use mm::vm::address_space::TASK_SIZE;
-use mm::vm::fault::{FaultError, FaultKind};
+use mm::vm::fault::{FaultError, FaultKind, SegvCode};
 
 use crate::proc::{self, exit, oom, signal};
 
@@ -49,15 +49,18 @@ pub fn page_fault(frame: &mut TrapFrame) {
     let kind = FaultKind::from_error_code(frame.error_code);
     let reserved_bit = frame.error_code & 8 != 0;
     if frame.is_user() {
-        if reserved_bit {
-            signal::fatal_fault(frame, abi::signal::SIGSEGV, addr);
-        }
-        match resolve_user_fault(addr, kind) {
-            Ok(()) => signal::check_pending(frame),
-            Err(FaultError::Segv(_)) => signal::fatal_fault(frame, abi::signal::SIGSEGV, addr),
-            Err(FaultError::Bus) => signal::fatal_fault(frame, abi::signal::SIGBUS, addr),
+        use abi::signal::{BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGSEGV, SigInfo};
+        let r = if reserved_bit { Err(FaultError::Segv(SegvCode::AccErr)) } else { resolve_user_fault(addr, kind) };
+        // The signal is delivered on the way back to user mode: a handler
+        // that fixes the mapping returns to the faulting instruction.
+        let info = match r {
+            Ok(()) => return,
+            Err(FaultError::Segv(SegvCode::MapErr)) => SigInfo::fault(SIGSEGV, SEGV_MAPERR, addr),
+            Err(FaultError::Segv(SegvCode::AccErr)) => SigInfo::fault(SIGSEGV, SEGV_ACCERR, addr),
+            Err(FaultError::Bus) => SigInfo::fault(SIGBUS, BUS_ADRERR, addr),
             Err(FaultError::Oom) => exit::do_exit(exit::status_signaled(abi::signal::SIGKILL)),
-        }
+        };
+        signal::force_fault(frame, info);
         return;
     }
     if addr < TASK_SIZE && proc::current_pid() != 0 {

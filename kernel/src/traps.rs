@@ -21,6 +21,7 @@ pub static STACK_OVERFLOWS: AtomicU64 = AtomicU64::new(0);
 /// Register the kernel's exception policy.
 pub fn install() {
     trap::set_default_exception_handler(exception);
+    trap::set_user_return_hook(crate::proc::signal::deliver::trap_return);
     trap::set_handler(3, breakpoint);
     trap::set_handler(8, double_fault);
     trap::set_handler(2, nmi);
@@ -47,18 +48,22 @@ fn timer(frame: &mut TrapFrame) {
 }
 
 /// An exception nobody else handles: from user mode it becomes the
-/// signal Linux would send; in the kernel it is an oops.
+/// signal Linux would send (delivered on the way back, so a handler may
+/// fix the cause and retry); in the kernel it is an oops.
 fn exception(frame: &mut TrapFrame) {
     if frame.is_user() {
-        let sig = crate::proc::signal::for_exception(frame.vector).unwrap_or(abi::signal::SIGSEGV);
-        crate::proc::signal::fatal_fault(frame, sig, 0);
+        let info = crate::proc::signal::for_exception(frame);
+        crate::proc::signal::force_fault(frame, info);
+        return;
     }
     crate::panic::oops(frame);
 }
 
 fn breakpoint(frame: &mut TrapFrame) {
     if frame.is_user() {
-        crate::proc::signal::fatal_fault(frame, abi::signal::SIGTRAP, 0);
+        let info = crate::proc::signal::for_exception(frame);
+        crate::proc::signal::force_fault(frame, info);
+        return;
     }
     BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
     log::info!("traps: int3 at {:#x}, resuming", frame.rip.wrapping_sub(1));

@@ -373,13 +373,9 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         i.name = image.name.clone();
         i.exe = absolute(&image.path, &cwd);
         i.files.close_on_exec();
-        // Handled signals go back to their default action.
-        for a in i.sig.actions.iter_mut() {
-            if a[0] > abi::signal::SIG_IGN {
-                *a = [0; 4];
-            }
-        }
-        i.sig.pending &= 1 << (abi::signal::SIGKILL - 1);
+        // Handled signals go back to their default action; the mask and
+        // pending signals stay.
+        i.sig.exec();
         // Linux: exec removes the alternate signal stack and forgets the
         // robust-futex list (`futex_exec_release`).
         i.altstack = super::AltStack::default();

@@ -18,7 +18,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use abi::errno::*;
-use abi::wait::{WALL, WCLONE, WCONTINUED, WNOHANG, WNOTHREAD, WUNTRACED};
+use abi::wait::{WALL, WCLONE, WCONTINUED, WEXITED, WNOHANG, WNOTHREAD, WNOWAIT, WSTOPPED, WUNTRACED};
 
 use super::{Pid, SLEEPING, Task, ZOMBIE, current, sched};
 
@@ -74,6 +74,7 @@ fn release_resources(me: &Task, status: i32) -> Pid {
     // zombies (now, or in `reap_orphans`), as Linux's init would.
     let reaper = if me.pid != 1 && super::task(1).is_some() { 1 } else { 0 };
     let mut wake_reaper = false;
+    let mut reparented = Vec::new();
     for c in children {
         if let Some(ct) = super::task(c) {
             let pdeathsig = {
@@ -97,12 +98,39 @@ fn release_resources(me: &Task, status: i32) -> Pid {
             if let Some(r) = super::task(reaper) {
                 r.inner.lock().children.push(c);
             }
+            reparented.push(c);
         }
     }
     if wake_reaper {
         sched::wake(reaper);
     }
+    orphan_checks(me, parent, &reparented);
     parent
+}
+
+/// POSIX job control at exit (Linux's `kill_orphaned_pgrp`): our own group
+/// and each child's group may lose their last link to a shell; a group
+/// orphaned that way with a stopped member gets SIGHUP and SIGCONT.
+fn orphan_checks(me: &Task, parent: Pid, children: &[Pid]) {
+    let ids = |t: &Task| {
+        let i = t.inner.lock();
+        (i.pgid, i.sid)
+    };
+    let (pgid, sid) = ids(me);
+    if let Some(p) = super::task(parent) {
+        let (ppgid, psid) = ids(&p);
+        if ppgid != pgid && psid == sid {
+            super::pgrp::orphan_check(pgid, Some(me.pid));
+        }
+    }
+    for &c in children {
+        if let Some(ct) = super::task(c) {
+            let (cpgid, csid) = ids(&ct);
+            if cpgid != pgid && csid == sid {
+                super::pgrp::orphan_check(cpgid, None);
+            }
+        }
+    }
 }
 
 /// CLONE_CHILD_CLEARTID / set_tid_address: tell whoever shares the
@@ -139,6 +167,9 @@ pub fn do_exit(status: i32) -> ! {
         let me = current();
         let parent = release_resources(&me, status);
         me.set_state(ZOMBIE);
+        if super::signal::notify_parent_exit(&me, parent, status) {
+            autoreap(&me, parent);
+        }
         (me.pid, parent)
     };
     if pid == 1 {
@@ -152,6 +183,22 @@ pub fn do_exit(status: i32) -> ! {
     // No Arc of ours stays on this stack: the zombie is freed at reaping.
     sched::schedule();
     panic!("exit: a zombie was scheduled again (pid {})", pid);
+}
+
+/// The parent ignores SIGCHLD (or set SA_NOCLDWAIT): it will never wait
+/// for us, so the kernel reaps us instead, as it does orphans.
+fn autoreap(me: &Task, parent: Pid) {
+    if let Some(p) = super::task(parent) {
+        p.inner.lock().children.retain(|&c| c != me.pid);
+    }
+    {
+        let mut i = me.inner.lock();
+        i.ppid = 0;
+        i.orphan = true;
+    }
+    if let Some(k) = super::task(0) {
+        k.inner.lock().children.push(me.pid);
+    }
 }
 
 /// Free a zombie for good (its parent waited for it). Returns its status.
@@ -177,55 +224,170 @@ pub fn reap_with_usage(pid: Pid) -> Option<(i32, super::Usage)> {
     Some((status, usage))
 }
 
-/// Does `child` match wait4's `pid` argument for a parent in group `pgid`?
-fn matches(sel: i64, child: &Task, pgid: Pid) -> bool {
-    match sel {
-        -1 => true,
-        0 => child.inner.lock().pgid == pgid,
-        p if p > 0 => child.pid == p as Pid,
-        p => child.inner.lock().pgid == (-p) as Pid,
+/// Which children a wait is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitFor {
+    Any,
+    Pid(Pid),
+    Group(Pid),
+}
+
+impl WaitFor {
+    /// wait4's `pid` argument, for a caller in group `pgid`.
+    pub fn from_wait4(sel: i64, pgid: Pid) -> WaitFor {
+        match sel {
+            -1 => WaitFor::Any,
+            0 => WaitFor::Group(pgid),
+            p if p > 0 => WaitFor::Pid(p as Pid),
+            p => WaitFor::Group((-p) as Pid),
+        }
+    }
+
+    fn matches(self, child: &Task) -> bool {
+        match self {
+            WaitFor::Any => true,
+            WaitFor::Pid(p) => child.pid == p,
+            WaitFor::Group(g) => child.inner.lock().pgid == g,
+        }
     }
 }
 
-/// wait4(2) for the current task: returns (pid, status, the child's
-/// usage), or pid 0 with WNOHANG when no child has exited yet. The
-/// child's usage joins the caller's children totals.
+/// A state change a wait reports (what wait4's status and waitid's
+/// siginfo say).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WaitEvent {
+    pub pid: Pid,
+    pub uid: u32,
+    /// wait4's status word.
+    pub status: i32,
+    /// CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED or CLD_CONTINUED.
+    pub code: i32,
+    /// Exit code, or the signal that killed, stopped or continued.
+    pub si_status: i32,
+    pub usage: super::Usage,
+}
+
+/// Look at one child for what `options` asks (WEXITED, WSTOPPED,
+/// WCONTINUED, WNOWAIT); consume the event unless WNOWAIT.
+fn child_event(me: &Task, c: &Task, options: u32) -> Option<WaitEvent> {
+    use abi::signal::{CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SIGCONT};
+    let keep = options & WNOWAIT != 0;
+    if c.state() == ZOMBIE {
+        if options & WEXITED == 0 {
+            return None;
+        }
+        let (status, uid) = {
+            let i = c.inner.lock();
+            (i.exit_status, i.creds.uid)
+        };
+        let (code, si_status) = match status & 0x7f {
+            0 => (CLD_EXITED, (status >> 8) & 0xff),
+            s if status & 0x80 != 0 => (CLD_DUMPED, s),
+            s => (CLD_KILLED, s),
+        };
+        let usage = if keep {
+            let i = c.inner.lock();
+            let mut u = super::Usage { utime: i.utime, stime: i.stime, ..i.exit_usage };
+            u.add(&i.cusage);
+            u
+        } else {
+            me.inner.lock().children.retain(|&p| p != c.pid);
+            let (_, usage) = reap_with_usage(c.pid).unwrap_or_default();
+            me.inner.lock().cusage.add(&usage);
+            usage
+        };
+        return Some(WaitEvent { pid: c.pid, uid, status, code, si_status, usage });
+    }
+    let mut i = c.inner.lock();
+    let uid = i.creds.uid;
+    if options & WSTOPPED != 0 && c.state() == super::STOPPED {
+        if let Some(sig) = i.sig.job.stopped {
+            if !keep {
+                i.sig.job.stopped = None;
+            }
+            let status = ((sig as i32) << 8) | 0x7f;
+            return Some(WaitEvent {
+                pid: c.pid,
+                uid,
+                status,
+                code: CLD_STOPPED,
+                si_status: sig as i32,
+                ..Default::default()
+            });
+        }
+    }
+    if options & WCONTINUED != 0 && i.sig.job.continued {
+        if !keep {
+            i.sig.job.continued = false;
+        }
+        return Some(WaitEvent {
+            pid: c.pid,
+            uid,
+            status: 0xffff,
+            code: CLD_CONTINUED,
+            si_status: SIGCONT as i32,
+            ..Default::default()
+        });
+    }
+    None
+}
+
+/// wait4(2) and waitid(2) for the current task: the first child of `who`
+/// with a state change `options` asks for, or `None` with WNOHANG when
+/// there is none yet. ECHILD without such children; ERESTARTSYS when a
+/// signal interrupts the wait.
+pub fn wait_event(who: WaitFor, options: u32) -> Result<Option<WaitEvent>, Errno> {
+    reap_orphans();
+    loop {
+        let me = current();
+        // Marked sleeping before looking, so that a child's exit or stop
+        // between the look and the sleep makes us runnable again.
+        me.set_state(SLEEPING);
+        let children: Vec<Arc<Task>> = {
+            let i = me.inner.lock();
+            i.children.iter().filter_map(|&c| super::task(c)).collect()
+        };
+        let candidates: Vec<&Arc<Task>> = children.iter().filter(|c| who.matches(c)).collect();
+        let found = if candidates.is_empty() {
+            Err(ECHILD)
+        } else {
+            Ok(candidates.iter().find_map(|c| child_event(&me, c, options)))
+        };
+        match found {
+            Err(e) => {
+                me.set_state(super::RUNNABLE);
+                return Err(e);
+            }
+            Ok(Some(ev)) => {
+                me.set_state(super::RUNNABLE);
+                return Ok(Some(ev));
+            }
+            Ok(None) if options & WNOHANG != 0 => {
+                me.set_state(super::RUNNABLE);
+                return Ok(None);
+            }
+            Ok(None) => {}
+        }
+        drop(candidates);
+        drop(children);
+        if super::signal::signal_pending() {
+            me.set_state(super::RUNNABLE);
+            return Err(ERESTARTSYS);
+        }
+        drop(me);
+        sched::schedule();
+    }
+}
+
+/// wait4(2): returns (pid, status, the child's usage), or pid 0 with
+/// WNOHANG when no child has changed state yet.
 pub fn wait(sel: i64, options: u32) -> Result<(Pid, i32, super::Usage), Errno> {
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
         return Err(EINVAL);
     }
-    loop {
-        let me = current();
-        let (children, pgid) = {
-            let i = me.inner.lock();
-            (i.children.clone(), i.pgid)
-        };
-        let candidates: Vec<Arc<Task>> =
-            children.iter().filter_map(|&c| super::task(c)).filter(|c| matches(sel, c, pgid)).collect();
-        if candidates.is_empty() {
-            return Err(ECHILD);
-        }
-        if let Some(z) = candidates.iter().find(|c| c.state() == ZOMBIE) {
-            let pid = z.pid;
-            drop(candidates);
-            me.inner.lock().children.retain(|&c| c != pid);
-            let (status, usage) = reap_with_usage(pid).unwrap_or_default();
-            me.inner.lock().cusage.add(&usage);
-            return Ok((pid, status, usage));
-        }
-        if options & WNOHANG != 0 {
-            return Ok((0, 0, super::Usage::default()));
-        }
-        drop(candidates);
-        // Sleep until a child exits (it wakes us). A fatal signal ends the
-        // wait (the process dies on the way out).
-        me.set_state(SLEEPING);
-        drop(me);
-        sched::schedule();
-        if super::signal::pending_fatal().is_some() {
-            return Err(EINTR);
-        }
-    }
+    let pgid = current().inner.lock().pgid;
+    let ev = wait_event(WaitFor::from_wait4(sel, pgid), options | WEXITED)?;
+    Ok(ev.map(|e| (e.pid, e.status, e.usage)).unwrap_or((0, 0, super::Usage::default())))
 }
 
 /// Wait from kernel code (the idle task) for a process it started.

@@ -113,7 +113,7 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
             cwd: p.cwd.clone(),
             creds: p.creds,
             rlimits: p.rlimits,
-            sig: super::SignalState { pending: 0, ..p.sig.clone() },
+            sig: p.sig.for_child(),
             clear_child_tid: extras.child_cleartid.unwrap_or(0),
             set_child_tid: extras.child_settid.unwrap_or(0),
             vfork_parent: (kind == ForkKind::Vfork).then_some(parent.pid),

@@ -15,7 +15,8 @@
 //!   exec.rs    execve: ELF loading and the initial user stack
 //!   fork.rs    fork / vfork / clone
 //!   exit.rs    exit, wait4, kill, the zombie's reaping
-//!   signal.rs  signal numbers, dispositions, fatal delivery, segfault reports
+//!   signal/    sending, delivery to handlers, frames, stop/continue, fault signals
+//!   pgrp.rs    process groups and sessions: members, orphaned groups
 //!   oom.rs     the OOM killer
 //!   waitqueue.rs  sleeping until a condition holds (pipes, the console)
 //! ```
@@ -25,6 +26,7 @@ pub mod exec_args;
 pub mod exit;
 pub mod fork;
 pub mod oom;
+pub mod pgrp;
 pub mod sched;
 pub mod signal;
 pub mod waitqueue;
@@ -39,7 +41,7 @@ use spin::Mutex;
 
 use abi::resource::{
     RLIM_INFINITY, RLIM_NLIMITS, RLIMIT_AS, RLIMIT_CORE, RLIMIT_DATA, RLIMIT_MEMLOCK, RLIMIT_NOFILE, RLIMIT_NPROC,
-    RLIMIT_STACK,
+    RLIMIT_SIGPENDING, RLIMIT_STACK,
 };
 use arch::fpu::FpuState;
 use mm::sync::IrqLock;
@@ -48,6 +50,7 @@ use mm::vm::address_space::Rlimits;
 use crate::file::FdTable;
 use crate::mem::user::UserMm;
 use sched::{CtxCell, TaskCtx};
+pub use signal::SignalState;
 
 pub type Pid = u32;
 
@@ -87,6 +90,7 @@ pub fn default_rlimits() -> [Rlimit; RLIM_NLIMITS] {
     r[RLIMIT_MEMLOCK] = Rlimit { cur: 8 << 20, max: 8 << 20 };
     let nproc = max_tasks() as u64;
     r[RLIMIT_NPROC] = Rlimit { cur: nproc, max: nproc };
+    r[RLIMIT_SIGPENDING] = Rlimit { cur: nproc, max: nproc };
     r
 }
 
@@ -101,25 +105,11 @@ pub fn max_tasks() -> usize {
 pub const RUNNABLE: u8 = 0;
 pub const SLEEPING: u8 = 1;
 pub const ZOMBIE: u8 = 2;
+/// Stopped by a job-control signal until SIGCONT or SIGKILL.
+pub const STOPPED: u8 = 3;
 
-/// Signal dispositions and masks.
-#[derive(Clone)]
-pub struct SignalState {
-    /// (handler, flags, restorer, mask) per signal 1..=64.
-    pub actions: [[u64; 4]; 64],
-    pub blocked: u64,
-    pub pending: u64,
-}
-
-impl Default for SignalState {
-    fn default() -> Self {
-        SignalState { actions: [[0; 4]; 64], blocked: 0, pending: 0 }
-    }
-}
-
-/// sigaltstack(2)'s `stack_t` for a task: recorded and returned. Handlers
-/// do not run yet, so nothing runs on it (and SS_ONSTACK is never
-/// reported). `flags` keeps only SS_AUTODISARM; a size of 0 reads back as
+/// sigaltstack(2)'s alternate signal stack: where handlers with
+/// SA_ONSTACK run. `flags` keeps only SS_AUTODISARM; a size of 0 is
 /// SS_DISABLE, as Linux's `sas_ss_flags` computes it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AltStack {
@@ -322,6 +312,16 @@ static NEXT_PID: AtomicU32 = AtomicU32::new(1);
 
 pub fn task(pid: Pid) -> Option<Arc<Task>> {
     TASKS.lock().get(&pid).cloned()
+}
+
+/// [`task`] from interrupt context: `None` if the table is locked.
+pub fn try_task(pid: Pid) -> Option<Arc<Task>> {
+    TASKS.try_lock()?.get(&pid).cloned()
+}
+
+/// [`all_tasks`] from interrupt context: `None` if the table is locked.
+pub fn try_all_tasks() -> Option<Vec<Arc<Task>>> {
+    Some(TASKS.try_lock()?.values().cloned().collect())
 }
 
 /// Every task, by pid.

@@ -319,12 +319,12 @@ pub fn scheduler_tick(frame: &TrapFrame) -> u64 {
 }
 
 /// The end of the timer interrupt: a task interrupted in user mode gives
-/// the CPU away now (and takes its signals on the way back); one in the
-/// kernel is only marked, for its next `cond_resched`.
+/// the CPU away now (its signals wait for it on the way back, in the trap
+/// return hook); one in the kernel is only marked, for its next
+/// `cond_resched`.
 pub fn preempt_tick(frame: &mut TrapFrame) {
     if frame.is_user() {
         schedule();
-        super::signal::check_pending(frame);
     } else {
         NEED_RESCHED.store(true, Ordering::Relaxed);
     }

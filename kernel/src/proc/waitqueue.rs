@@ -9,7 +9,8 @@
 //! The condition is checked with interrupts off and the task marks itself
 //! sleeping before they come back on (in `schedule`'s switch), so a wake-up
 //! from an interrupt handler cannot fall between the check and the sleep.
-//! A fatal signal (kill) wakes the task too; the wait then ends with EINTR.
+//! A signal wakes the task too; the wait then ends with ERESTARTSYS, which
+//! the way back to user mode turns into EINTR or a restart (SA_RESTART).
 //! Conditions may take `IrqLock`s, never a lock an interrupt handler could
 //! be holding.
 
@@ -17,7 +18,7 @@ use alloc::vec::Vec;
 
 use x86_64::instructions::interrupts;
 
-use abi::errno::{EINTR, Errno};
+use abi::errno::{ERESTARTSYS, Errno};
 use mm::sync::IrqLock;
 
 use super::{Pid, SLEEPING, current, sched};
@@ -45,8 +46,8 @@ impl WaitQueue {
         }
     }
 
-    /// Sleep until `cond` returns `Some`, or a fatal signal is pending
-    /// (EINTR). `deadline` (in timer ticks) bounds the wait: at that tick
+    /// Sleep until `cond` returns `Some`, or a signal is pending
+    /// (ERESTARTSYS). `deadline` (in timer ticks) bounds the wait: at that tick
     /// `cond`'s last answer is `None` and the result is `Ok(None)`.
     pub fn wait_until<T>(
         &self,
@@ -64,9 +65,9 @@ impl WaitQueue {
                 restore(was_enabled);
                 return Ok(None);
             }
-            if super::current_pid() != 0 && super::signal::pending_fatal().is_some() {
+            if super::signal::signal_pending() {
                 restore(was_enabled);
-                return Err(EINTR);
+                return Err(ERESTARTSYS);
             }
             let me = current();
             if super::current_pid() == 0 {

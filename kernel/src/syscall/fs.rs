@@ -161,7 +161,7 @@ fn rw_verify_area(pos: Option<u64>, count: u64) -> Result<(), Errno> {
 /// (with the count so far, as Linux) if a fatal signal is pending.
 pub(super) fn chunk_break() -> bool {
     crate::proc::sched::cond_resched();
-    crate::proc::signal::pending_fatal().is_some()
+    crate::proc::signal::fatal_pending()
 }
 
 fn read_into_user(f: &OpenFile, buf: u64, len: u64, pos: Option<u64>) -> Result<u64, Errno> {

@@ -11,6 +11,7 @@
 mod fs;
 mod mem;
 mod process;
+mod signal;
 mod sys;
 mod time;
 
@@ -68,8 +69,17 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::MPROTECT => mem::mprotect(x[0], x[1], x[2] as u32),
         nr::MUNMAP => mem::munmap(x[0], x[1]),
         nr::BRK => mem::brk(x[0]),
-        nr::RT_SIGACTION => process::rt_sigaction(x[0] as u32, x[1], x[2], x[3]),
-        nr::RT_SIGPROCMASK => process::rt_sigprocmask(x[0] as u32, x[1], x[2], x[3]),
+        nr::RT_SIGACTION => signal::rt_sigaction(x[0] as u32, x[1], x[2], x[3]),
+        nr::RT_SIGPROCMASK => signal::rt_sigprocmask(x[0] as u32, x[1], x[2], x[3]),
+        nr::RT_SIGRETURN => signal::rt_sigreturn(frame),
+        nr::PAUSE => signal::pause(),
+        nr::RT_SIGPENDING => signal::rt_sigpending(x[0], x[1]),
+        nr::RT_SIGTIMEDWAIT => signal::rt_sigtimedwait(x[0], x[1], x[2], x[3]),
+        nr::RT_SIGQUEUEINFO => signal::rt_sigqueueinfo(x[0] as i32, x[1] as i32, x[2]),
+        nr::RT_SIGSUSPEND => signal::rt_sigsuspend(x[0], x[1]),
+        nr::RESTART_SYSCALL => signal::restart_syscall(),
+        nr::WAITID => signal::waitid(x[0] as u32, x[1] as i64, x[2], x[3] as u32, x[4]),
+        nr::RT_TGSIGQUEUEINFO => signal::rt_tgsigqueueinfo(x[0] as i32, x[1] as i32, x[2] as i32, x[3]),
         nr::IOCTL => fs::ioctl(x[0] as i32, x[1] as u32, x[2]),
         nr::PREAD64 => fs::pread64(x[0] as i32, x[1], x[2], x[3] as i64),
         nr::READV => fs::readv(x[0] as i32, x[1], x[2] as i64),
@@ -91,7 +101,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::EXECVE => process::execve(frame, x[0], x[1], x[2]),
         nr::EXIT => process::exit(x[0] as i32),
         nr::WAIT4 => process::wait4(x[0] as i32, x[1], x[2] as u32, x[3]),
-        nr::KILL => process::kill(x[0] as i32, x[1] as i32),
+        nr::KILL => signal::kill(x[0] as i32, x[1] as i32),
         nr::UNAME => sys::uname(x[0]),
         nr::FCNTL => fs::fcntl(x[0] as i32, x[1] as u32, x[2]),
         nr::GETCWD => fs::getcwd(x[0], x[1]),
@@ -118,7 +128,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::GETRESGID => sys::getresgid(x[0], x[1], x[2]),
         nr::GETPGID => process::getpgid(x[0] as i32),
         nr::GETSID => process::getsid(x[0] as i32),
-        nr::SIGALTSTACK => process::sigaltstack(x[0], x[1]),
+        nr::SIGALTSTACK => signal::sigaltstack(frame, x[0], x[1]),
         nr::MLOCK => mem::mlock(x[0], x[1], 0),
         nr::MUNLOCK => mem::munlock(x[0], x[1]),
         nr::MLOCKALL => mem::mlockall(x[0] as u32),
@@ -129,7 +139,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::ARCH_PRCTL => process::arch_prctl(x[0] as u32, x[1]),
         nr::SETRLIMIT => sys::setrlimit(x[0] as u32, x[1]),
         nr::GETTID => Ok(crate::proc::current_pid() as u64),
-        nr::TKILL => process::kill(x[0] as i32, x[1] as i32),
+        nr::TKILL => signal::tkill(x[0] as i32, x[1] as i32),
         nr::TIME => time::time(x[0]),
         nr::GETDENTS64 => fs::getdents64(x[0] as i32, x[1], x[2]),
         nr::SET_TID_ADDRESS => process::set_tid_address(x[0]),
@@ -137,7 +147,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::CLOCK_GETRES => time::clock_getres(x[0] as i32, x[1]),
         nr::CLOCK_NANOSLEEP => time::clock_nanosleep(x[0] as i32, x[1] as u32, x[2], x[3]),
         nr::EXIT_GROUP => process::exit_group(x[0] as i32),
-        nr::TGKILL => process::tgkill(x[0] as i32, x[1] as i32, x[2] as i32),
+        nr::TGKILL => signal::tgkill(x[0] as i32, x[1] as i32, x[2] as i32),
         nr::OPENAT => fs::openat(x[0] as i32, x[1], x[2] as u32, x[3] as u32),
         nr::READLINKAT => fs::readlinkat(x[0] as i32, x[1], x[2], x[3]),
         nr::NEWFSTATAT => fs::newfstatat(x[0] as i32, x[1], x[2], x[3] as u32),
@@ -174,7 +184,7 @@ pub extern "C" fn handle(frame: &mut TrapFrame) -> u64 {
         Ok(v) => v,
         Err(e) => e.to_syscall_return(),
     };
-    crate::proc::signal::check_pending(frame);
+    crate::proc::signal::deliver::syscall_return(frame, nr, r);
     if frame.rip >= TASK_SIZE {
         // Only an execve that failed after the point of no return (an ELF
         // entry or segment outside user space) puts it there; Linux kills

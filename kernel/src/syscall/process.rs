@@ -1,22 +1,19 @@
-//! Process system calls: fork, vfork, clone, execve, exit, wait4, kill,
+//! Process system calls: fork, vfork, clone, execve, exit, wait4,
 //! getppid/getpgid/setpgid, setsid/getsid, arch_prctl, set_tid_address,
-//! rt_sigaction, rt_sigprocmask, sigaltstack, set/get_robust_list,
-//! sched_yield.
+//! set/get_robust_list, sched_yield. Signals are in signal.rs.
 
 use abi::errno::*;
 use abi::prctl::{ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS};
 use abi::sched::{
     CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS, CLONE_VFORK, CLONE_VM, CSIGNAL,
 };
-use abi::signal::{NSIG, SIGKILL, SIGSTOP};
 use arch::trap::TrapFrame;
 
 use super::SysResult;
 use crate::proc::exit::{self, do_exit, status_exited};
 use crate::proc::fork::ForkKind;
-use crate::proc::signal;
 use crate::proc::{self, current, sched};
-use crate::usercopy::{read_user, read_user_cstr, write_user};
+use crate::usercopy::{read_user_cstr, write_user};
 
 pub fn fork(frame: &mut TrapFrame) -> SysResult {
     proc::fork::fork(frame, ForkKind::Fork).map(|p| p as u64)
@@ -91,74 +88,6 @@ pub fn wait4(pid: i32, status: u64, options: u32, rusage: u64) -> SysResult {
         }
     }
     Ok(child as u64)
-}
-
-pub fn kill(pid: i32, sig: i32) -> SysResult {
-    if !(0..=NSIG as i32).contains(&sig) {
-        return Err(EINVAL);
-    }
-    // -INT_MIN does not exist: Linux answers ESRCH.
-    if pid == i32::MIN {
-        return Err(ESRCH);
-    }
-    let me = current();
-    let (my, root, my_pgid, my_sid) = {
-        let i = me.inner.lock();
-        (i.creds, i.creds.is_root(), i.pgid, i.sid)
-    };
-    let targets: alloc::vec::Vec<proc::Pid> = match pid {
-        p if p > 0 => alloc::vec![p as u32],
-        0 => proc::all_tasks().iter().filter(|t| t.pid != 0 && t.inner.lock().pgid == my_pgid).map(|t| t.pid).collect(),
-        -1 => proc::all_tasks().iter().filter(|t| t.pid > 1 && t.pid != me.pid).map(|t| t.pid).collect(),
-        p => proc::all_tasks()
-            .iter()
-            .filter(|t| t.pid != 0 && t.inner.lock().pgid == p.unsigned_abs())
-            .map(|t| t.pid)
-            .collect(),
-    };
-    drop(me);
-    let mut found = false;
-    let mut allowed = false;
-    for t in targets {
-        let Some(task) = proc::task(t) else { continue };
-        if t == 0 || task.state() == proc::ZOMBIE && sig != 0 {
-            found = true;
-            allowed = true;
-            continue;
-        }
-        found = true;
-        // Linux's `kill_ok_by_cred`: the sender's real or effective uid
-        // is the target's real or saved uid; SIGCONT within the session.
-        let (tc, tsid) = {
-            let i = task.inner.lock();
-            (i.creds, i.sid)
-        };
-        let same_user = [my.uid, my.euid].iter().any(|u| *u == tc.uid || *u == tc.suid);
-        if !root && !same_user && !(sig as u32 == abi::signal::SIGCONT && tsid == my_sid) {
-            continue;
-        }
-        allowed = true;
-        if sig != 0 {
-            signal::send(t, sig as u32);
-        }
-    }
-    if !found {
-        return Err(ESRCH);
-    }
-    if !allowed {
-        return Err(EPERM);
-    }
-    Ok(0)
-}
-
-pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> SysResult {
-    if tgid <= 0 || tid <= 0 {
-        return Err(EINVAL);
-    }
-    if tgid != tid {
-        return Err(ESRCH);
-    }
-    kill(tid, sig)
 }
 
 pub fn getppid() -> SysResult {
@@ -266,102 +195,6 @@ pub fn set_tid_address(addr: u64) -> SysResult {
 
 pub fn sched_yield() -> SysResult {
     sched::yield_now();
-    Ok(0)
-}
-
-/// `struct k_sigaction` as the kernel ABI has it: handler, flags,
-/// restorer, mask.
-pub fn rt_sigaction(sig: u32, act: u64, oact: u64, sigsetsize: u64) -> SysResult {
-    if sigsetsize != 8 {
-        return Err(EINVAL);
-    }
-    if sig == 0 || sig > NSIG {
-        return Err(EINVAL);
-    }
-    let new: Option<[u64; 4]> = if act != 0 { Some(read_user(act)?) } else { None };
-    if new.is_some() && (sig == SIGKILL || sig == SIGSTOP) {
-        return Err(EINVAL);
-    }
-    let me = current();
-    let old = {
-        let mut i = me.inner.lock();
-        let old = i.sig.actions[(sig - 1) as usize];
-        if let Some(n) = new {
-            i.sig.actions[(sig - 1) as usize] = n;
-        }
-        old
-    };
-    drop(me);
-    if oact != 0 {
-        write_user(oact, &old)?;
-    }
-    Ok(0)
-}
-
-pub fn rt_sigprocmask(how: u32, set: u64, oset: u64, sigsetsize: u64) -> SysResult {
-    if sigsetsize != 8 {
-        return Err(EINVAL);
-    }
-    let new: Option<u64> = if set != 0 { Some(read_user(set)?) } else { None };
-    if new.is_some() && how > 2 {
-        return Err(EINVAL);
-    }
-    let me = current();
-    let old = {
-        let mut i = me.inner.lock();
-        let old = i.sig.blocked;
-        if let Some(n) = new {
-            // SIGKILL and SIGSTOP can never be blocked.
-            let n = n & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
-            i.sig.blocked = match how {
-                0 => old | n,
-                1 => old & !n,
-                _ => n,
-            };
-        }
-        old
-    };
-    drop(me);
-    if oset != 0 {
-        write_user(oset, &old)?;
-    }
-    Ok(0)
-}
-
-const SS_ONSTACK: u32 = 1;
-const SS_DISABLE: u32 = 2;
-const SS_AUTODISARM: u32 = 1 << 31;
-const MINSIGSTKSZ: u64 = 2048;
-
-/// sigaltstack(2): record the alternate signal stack and return the old
-/// one, with Linux's checks (`do_sigaltstack`). Handlers are not run yet,
-/// so the caller is never on the stack (no EPERM, no SS_ONSTACK).
-pub fn sigaltstack(uss: u64, uoss: u64) -> SysResult {
-    // stack_t: ss_sp, ss_flags (int, padded), ss_size.
-    let new: Option<[u64; 3]> = if uss != 0 { Some(read_user(uss)?) } else { None };
-    let me = current();
-    let old = me.inner.lock().altstack;
-    if let Some([sp, flags, size]) = new {
-        let flags = flags as u32;
-        let mode = flags & !SS_AUTODISARM;
-        if mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0 {
-            return Err(EINVAL);
-        }
-        let st = if mode == SS_DISABLE {
-            proc::AltStack::default()
-        } else {
-            if size < MINSIGSTKSZ {
-                return Err(ENOMEM);
-            }
-            proc::AltStack { sp, flags: flags & SS_AUTODISARM, size }
-        };
-        me.inner.lock().altstack = st;
-    }
-    drop(me);
-    if uoss != 0 {
-        let flags = old.flags | if old.size == 0 { SS_DISABLE } else { 0 };
-        write_user(uoss, &[old.sp, flags as u64, old.size])?;
-    }
     Ok(0)
 }
 

@@ -12,6 +12,7 @@ use abi::time::{
 
 use super::SysResult;
 use crate::proc::sched;
+use crate::proc::waitqueue::WaitQueue;
 use crate::usercopy::{read_user, write_user};
 
 /// Wall-clock seconds at boot (from the RTC).
@@ -68,33 +69,46 @@ fn read_timespec(addr: u64) -> Result<u64, Errno> {
     Ok((ts[0] as u64).saturating_mul(1_000_000_000).saturating_add(ts[1] as u64))
 }
 
-/// Sleep until monotonic time `deadline` (ns). A fatal signal interrupts.
-fn sleep_until(deadline: u64) -> Result<(), Errno> {
+/// Where sleeping tasks wait: nothing wakes the queue, the timer ends a
+/// sleep at its deadline and a signal interrupts it.
+static SLEEPERS: WaitQueue = WaitQueue::new();
+
+/// Sleep until monotonic time `deadline` (ns); false if a signal came
+/// first.
+fn sleep_until(deadline: u64) -> bool {
+    let tick_ns = 1_000_000_000 / sched::HZ;
     loop {
         let now = arch::time::uptime_ns();
         if now >= deadline {
-            return Ok(());
+            return true;
         }
-        let tick_ns = 1_000_000_000 / sched::HZ;
-        let ticks = (deadline - now).div_ceil(tick_ns);
-        sched::sleep_ticks(ticks);
-        if crate::proc::signal::pending_fatal().is_some() {
-            return Err(EINTR);
+        let ticks = sched::ticks().saturating_add((deadline - now).div_ceil(tick_ns));
+        if SLEEPERS.wait_until(Some(ticks), || None::<()>).is_err() {
+            return false;
         }
     }
+}
+
+/// A relative sleep until `deadline` that writes the time left to `rem`
+/// when a signal interrupts it, and continues with the same deadline if
+/// no handler ran (Linux's `hrtimer_nanosleep_restart`).
+fn sleep_relative(deadline: u64, rem: u64) -> SysResult {
+    if sleep_until(deadline) {
+        return Ok(0);
+    }
+    if rem != 0 {
+        put_timespec(rem, deadline.saturating_sub(arch::time::uptime_ns()))?;
+    }
+    Err(crate::proc::signal::deliver::restart_with(|a| sleep_relative(a[0], a[1]), [deadline, rem, 0, 0]))
 }
 
 pub fn nanosleep(req: u64, rem: u64) -> SysResult {
     let ns = read_timespec(req)?;
-    let deadline = arch::time::uptime_ns().saturating_add(ns);
-    let r = sleep_until(deadline);
-    if r.is_err() && rem != 0 {
-        let left = deadline.saturating_sub(arch::time::uptime_ns());
-        put_timespec(rem, left)?;
-    }
-    r.map(|_| 0)
+    sleep_relative(arch::time::uptime_ns().saturating_add(ns), rem)
 }
 
+/// clock_nanosleep(2): an absolute sleep interrupted by a handler gives
+/// EINTR and otherwise restarts with the same time (no `rem`).
 pub fn clock_nanosleep(clock: i32, flags: u32, req: u64, rem: u64) -> SysResult {
     if !matches!(clock, CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME) {
         return Err(if clock == CLOCK_THREAD_CPUTIME_ID { EINVAL } else { EOPNOTSUPP });
@@ -103,7 +117,7 @@ pub fn clock_nanosleep(clock: i32, flags: u32, req: u64, rem: u64) -> SysResult 
     if flags & TIMER_ABSTIME != 0 {
         let now = now_ns(clock)?;
         let mono_now = arch::time::uptime_ns();
-        sleep_until(mono_now.saturating_add(ns.saturating_sub(now))).map(|_| 0)
+        if sleep_until(mono_now.saturating_add(ns.saturating_sub(now))) { Ok(0) } else { Err(ERESTARTNOHAND) }
     } else {
         nanosleep(req, rem)
     }

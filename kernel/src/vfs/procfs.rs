@@ -457,20 +457,14 @@ fn state_letter(t: &Task) -> (char, &'static str) {
     match t.state() {
         proc::ZOMBIE => ('Z', "zombie"),
         proc::SLEEPING => ('S', "sleeping"),
+        proc::STOPPED => ('T', "stopped"),
         _ => ('R', "running"),
     }
 }
 
 /// Signal masks: ignored and caught handlers.
 fn sig_masks(sig: &proc::SignalState) -> (u64, u64) {
-    let (mut ign, mut cgt) = (0u64, 0u64);
-    for (n, a) in sig.actions.iter().enumerate() {
-        match a[0] {
-            0 => {}
-            1 => ign |= 1 << n,
-            _ => cgt |= 1 << n,
-        }
-    }
+    let (cgt, ign) = sig.caught_and_ignored();
     (ign, cgt)
 }
 
@@ -505,9 +499,16 @@ fn render_pid(t: &Task, kind: PidKind, s: &mut String) -> core::fmt::Result {
 }
 
 fn render_status(t: &Task, s: &mut String) -> core::fmt::Result {
-    let (name, ppid, creds, fds, sig, pending) = {
+    let (name, ppid, creds, fds, sig, queue_limit) = {
         let i = t.inner.lock();
-        (i.name.clone(), i.ppid, i.creds, i.files.count(), i.sig.clone(), i.sig.pending)
+        (
+            i.name.clone(),
+            i.ppid,
+            i.creds,
+            i.files.count(),
+            i.sig.clone(),
+            i.rlimits[abi::resource::RLIMIT_SIGPENDING].cur,
+        )
     };
     let (letter, word) = state_letter(t);
     writeln!(s, "Name:\t{name}")?;
@@ -525,8 +526,10 @@ fn render_status(t: &Task, s: &mut String) -> core::fmt::Result {
     }
     writeln!(s, "Threads:\t1")?;
     let (ign, cgt) = sig_masks(&sig);
-    writeln!(s, "SigQ:\t0/{}", proc::max_tasks())?;
-    writeln!(s, "SigPnd:\t{pending:016x}\nShdPnd:\t0000000000000000")?;
+    // One thread per process: everything pending is the thread's own
+    // (SigPnd), nothing is shared (ShdPnd).
+    writeln!(s, "SigQ:\t{}/{}", sig.pending.queued(), queue_limit)?;
+    writeln!(s, "SigPnd:\t{:016x}\nShdPnd:\t0000000000000000", sig.pending.set)?;
     writeln!(s, "SigBlk:\t{:016x}\nSigIgn:\t{ign:016x}\nSigCgt:\t{cgt:016x}", sig.blocked)?;
     let caps: u64 = if creds.euid == 0 { 0x1ff_ffff_ffff } else { 0 };
     writeln!(
@@ -577,7 +580,7 @@ fn render_stat(t: &Task, s: &mut String) -> core::fmt::Result {
     )?;
     write!(s, "{} {} {} {} ", start, vsize, rss, rss_lim)?;
     write!(s, "{} {} {} 0 0 ", l.start_code, l.end_code, l.start_stack)?;
-    write!(s, "{} {} {} {} 0 0 0 17 0 0 0 0 0 0 ", sig.pending, sig.blocked, ign, cgt)?;
+    write!(s, "{} {} {} {} 0 0 0 17 0 0 0 0 0 0 ", sig.pending.set, sig.blocked, ign, cgt)?;
     writeln!(
         s,
         "{} {} {} {} {} {} {} 0",

@@ -1,0 +1,537 @@
+//! Signals (cf. kernel/signal.c): what a process does with each signal,
+//! which signals wait for it, and how they are sent.
+//!
+//! ```text
+//!   kill / fault / timer / tty ──send──▶ pending (bits + queued siginfo)
+//!                                         │  ignored ones dropped at send
+//!   return to user mode ──deliver.rs──▶ lowest unblocked (faults first)
+//!        │ SIG_DFL: ignore, stop (job control), or terminate
+//!        │ handler: frame.rs builds Linux's rt_sigframe, mask += sa_mask
+//!        ▼
+//!   handler ── returns to sa_restorer ── rt_sigreturn ──▶ frame.rs restores
+//! ```
+//!
+//! Standard signals (1..31) are pending at most once; real-time signals
+//! (32..64) queue, each with its siginfo, up to RLIMIT_SIGPENDING entries
+//! per process. SIGKILL and SIGSTOP can never be caught, blocked or
+//! ignored. Init (pid 1) only gets signals it has a handler for, unless a
+//! fault of its own forces one (Linux's SIGNAL_UNKILLABLE).
+//!
+//! A process has one thread, so its pending set is the task's.
+//!
+//! Locks: the signal state lives in the task's `inner` lock; sending takes
+//! the target's `inner` alone and never another task's while holding it
+//! (the parent's SIGCHLD is sent after the child's lock is dropped). From
+//! interrupt context (the tty's ^C, timers) a send only tries the lock;
+//! when it is held the send waits in `DEFERRED` (an IrqLock) for the next
+//! timer tick.
+
+pub mod deliver;
+pub mod frame;
+mod report;
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use abi::errno::{EAGAIN, Errno};
+use abi::resource::RLIMIT_SIGPENDING;
+use abi::signal::{
+    NSIG, SI_KERNEL, SI_USER, SIG_DFL, SIG_IGN, SIGBUS, SIGCHLD, SIGCONT, SIGFPE, SIGILL, SIGKILL, SIGRTMIN, SIGSEGV,
+    SIGSTOP, SIGSYS, SIGTRAP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH, SigAction, SigInfo, sigmask,
+};
+use mm::sync::IrqLock;
+
+use super::{Pid, SLEEPING, STOPPED, Task, TaskInner, current, sched};
+
+pub use report::{for_exception, force_fault, name};
+
+/// Signals that can never be caught, blocked or ignored.
+pub const UNBLOCKABLE: u64 = sigmask(SIGKILL) | sigmask(SIGSTOP);
+/// The job-control stop signals.
+pub const STOP_MASK: u64 = sigmask(SIGSTOP) | sigmask(SIGTSTP) | sigmask(SIGTTIN) | sigmask(SIGTTOU);
+/// Signals a CPU exception raises: dequeued before any other.
+const SYNCHRONOUS_MASK: u64 =
+    sigmask(SIGSEGV) | sigmask(SIGBUS) | sigmask(SIGILL) | sigmask(SIGTRAP) | sigmask(SIGFPE) | sigmask(SIGSYS);
+
+/// What the default action of `sig` is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultAction {
+    Terminate,
+    Ignore,
+    Stop,
+    Continue,
+}
+
+pub fn default_action(sig: u32) -> DefaultAction {
+    match sig {
+        SIGCHLD | SIGURG | SIGWINCH => DefaultAction::Ignore,
+        SIGCONT => DefaultAction::Continue,
+        SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => DefaultAction::Stop,
+        _ => DefaultAction::Terminate,
+    }
+}
+
+/// Signals waiting for a process: a bit per signal and the siginfo of
+/// each queued instance, oldest first.
+#[derive(Clone, Default)]
+pub struct SigPending {
+    pub set: u64,
+    queue: VecDeque<SigInfo>,
+}
+
+impl SigPending {
+    /// Queued siginfo entries (/proc/PID/status's SigQ).
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Forget every pending signal in `mask`.
+    pub fn flush(&mut self, mask: u64) {
+        self.set &= !mask;
+        self.queue.retain(|i| sigmask(i.signo as u32) & mask == 0);
+    }
+
+    /// Take the oldest instance of `sig` (Linux's `collect_signal`): its
+    /// siginfo, or a bare SI_USER one if it was pending without (a full
+    /// queue); the bit clears when no instance is left.
+    fn take(&mut self, sig: u32) -> SigInfo {
+        let info = match self.queue.iter().position(|i| i.signo as u32 == sig) {
+            Some(k) => self.queue.remove(k).unwrap_or(SigInfo::new(sig, SI_USER)),
+            None => SigInfo::new(sig, SI_USER),
+        };
+        if !self.queue.iter().any(|i| i.signo as u32 == sig) {
+            self.set &= !sigmask(sig);
+        }
+        info
+    }
+
+    /// The next signal to deliver among those not in `blocked`: faults
+    /// first, then the lowest number (Linux's `next_signal`).
+    fn next(&self, blocked: u64) -> Option<u32> {
+        let ready = self.set & !blocked;
+        let first = if ready & SYNCHRONOUS_MASK != 0 { ready & SYNCHRONOUS_MASK } else { ready };
+        (first != 0).then(|| first.trailing_zeros() + 1)
+    }
+}
+
+/// Why the kernel stopped a system call to deliver a signal, so that
+/// `restart_syscall(2)` can go on with it (Linux's `restart_block`): the
+/// function and its arguments.
+#[derive(Clone, Copy)]
+pub struct RestartBlock {
+    pub call: fn(&[u64; 4]) -> Result<u64, Errno>,
+    pub args: [u64; 4],
+}
+
+/// What a parent's wait has not yet been told about a child's job
+/// control: the signal that stopped it (WUNTRACED) or that it continued
+/// (WCONTINUED).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JobReport {
+    pub stopped: Option<u32>,
+    pub continued: bool,
+}
+
+/// Signal dispositions, masks and pending signals of a process.
+#[derive(Clone)]
+pub struct SignalState {
+    pub actions: [SigAction; NSIG as usize],
+    pub blocked: u64,
+    /// The mask rt_sigtimedwait unblocked its set from (Linux's
+    /// `real_blocked`): those signals are not ignored while it waits.
+    pub real_blocked: u64,
+    pub pending: SigPending,
+    /// The mask to put back on the way to user mode (rt_sigsuspend,
+    /// ppoll, pselect6, epoll_pwait replaced it for their wait).
+    pub saved_mask: Option<u64>,
+    pub restart: Option<RestartBlock>,
+    pub job: JobReport,
+    /// A fault forced a signal on init: its default action applies to init
+    /// too from now on (Linux clears SIGNAL_UNKILLABLE).
+    pub init_killable: bool,
+}
+
+impl Default for SignalState {
+    fn default() -> Self {
+        SignalState {
+            actions: [SigAction::default(); NSIG as usize],
+            blocked: 0,
+            real_blocked: 0,
+            pending: SigPending::default(),
+            saved_mask: None,
+            restart: None,
+            job: JobReport::default(),
+            init_killable: false,
+        }
+    }
+}
+
+impl SignalState {
+    pub fn action(&self, sig: u32) -> &SigAction {
+        &self.actions[(sig - 1) as usize]
+    }
+
+    pub fn action_mut(&mut self, sig: u32) -> &mut SigAction {
+        &mut self.actions[(sig - 1) as usize]
+    }
+
+    /// The state a fork child starts with: the parent's dispositions and
+    /// mask, nothing pending.
+    pub fn for_child(&self) -> SignalState {
+        SignalState { actions: self.actions, blocked: self.blocked, ..SignalState::default() }
+    }
+
+    /// execve: handlers go back to the default (ignored signals stay
+    /// ignored), the mask and pending signals stay, the alternate stack
+    /// goes (in the caller).
+    pub fn exec(&mut self) {
+        for a in self.actions.iter_mut() {
+            if a.handler != SIG_IGN {
+                *a = SigAction::default();
+            } else {
+                *a = SigAction { handler: SIG_IGN, ..SigAction::default() };
+            }
+        }
+        self.restart = None;
+    }
+
+    /// Signals with a handler (SigCgt) and ignored ones (SigIgn), as masks.
+    pub fn caught_and_ignored(&self) -> (u64, u64) {
+        let (mut cgt, mut ign) = (0, 0);
+        for (n, a) in self.actions.iter().enumerate() {
+            match a.handler {
+                SIG_DFL => {}
+                SIG_IGN => ign |= 1 << n,
+                _ => cgt |= 1 << n,
+            }
+        }
+        (cgt, ign)
+    }
+}
+
+/// Whether `sig` sent to `pid` would be dropped at once (Linux's
+/// `sig_ignored`): not blocked, and ignored explicitly or by default, or
+/// init's default.
+fn ignored(pid: Pid, i: &TaskInner, sig: u32) -> bool {
+    if (i.sig.blocked | i.sig.real_blocked) & sigmask(sig) != 0 {
+        return false;
+    }
+    let handler = i.sig.action(sig).handler;
+    if handler == SIG_IGN {
+        return true;
+    }
+    if handler != SIG_DFL {
+        return false;
+    }
+    if pid == 1 {
+        return true;
+    }
+    matches!(default_action(sig), DefaultAction::Ignore | DefaultAction::Continue)
+}
+
+/// What a send asks of the caller once the target's lock is dropped.
+#[derive(Default)]
+struct Effects {
+    wake: bool,
+    /// Run a stopped task again (SIGCONT, SIGKILL).
+    resume: bool,
+    /// Tell the parent the task continued (CLD_CONTINUED).
+    continued: bool,
+}
+
+/// Queue `info` for the task whose inner state is `i` (Linux's
+/// `prepare_signal` + `__send_signal_locked`). EAGAIN only for a
+/// real-time signal from sigqueue that finds the queue full.
+fn send_locked(t: &Task, i: &mut TaskInner, info: SigInfo, force: bool) -> Result<Effects, Errno> {
+    let sig = info.signo as u32;
+    let mut fx = Effects::default();
+    let stopped = t.state() == STOPPED;
+    if sigmask(sig) & STOP_MASK != 0 {
+        i.sig.pending.flush(sigmask(SIGCONT));
+    } else if sig == SIGCONT {
+        i.sig.pending.flush(STOP_MASK);
+        if stopped {
+            fx.resume = true;
+            fx.continued = true;
+            i.sig.job = JobReport { stopped: None, continued: true };
+        }
+    }
+    if sig == SIGKILL && stopped {
+        fx.resume = true;
+    }
+    if !force && ignored(t.pid, i, sig) {
+        return Ok(fx);
+    }
+    if sig < SIGRTMIN && i.sig.pending.set & sigmask(sig) != 0 {
+        return Ok(fx);
+    }
+    let limit = i.rlimits[RLIMIT_SIGPENDING].cur;
+    if (i.sig.pending.queue.len() as u64) < limit {
+        i.sig.pending.queue.push_back(info);
+    } else if sig >= SIGRTMIN && info.code != SI_USER {
+        return Err(EAGAIN);
+    }
+    i.sig.pending.set |= sigmask(sig);
+    if force {
+        // A fault's signal: blocked or ignored, it kills anyway (Linux's
+        // `force_sig_info_to_task`).
+        i.sig.init_killable = true;
+        if i.sig.action(sig).handler == SIG_IGN || i.sig.blocked & sigmask(sig) != 0 {
+            *i.sig.action_mut(sig) = SigAction::default();
+            i.sig.blocked &= !sigmask(sig);
+        }
+    }
+    fx.wake = i.sig.blocked & sigmask(sig) == 0 || sig == SIGKILL;
+    Ok(fx)
+}
+
+/// Act on a send's effects with no lock held.
+fn apply(t: &Task, fx: Effects) {
+    if fx.resume && t.state() == STOPPED {
+        if let Some(task) = super::task(t.pid) {
+            sched::add(task);
+        }
+    } else if fx.wake && t.state() == SLEEPING {
+        sched::wake(t.pid);
+    }
+    if fx.continued {
+        notify_parent_stop(t, abi::signal::CLD_CONTINUED, SIGCONT);
+    }
+}
+
+fn send_to(t: &Task, info: SigInfo, force: bool) -> Result<(), Errno> {
+    let fx = {
+        let mut i = t.inner.lock();
+        send_locked(t, &mut i, info, force)?
+    };
+    apply(t, fx);
+    Ok(())
+}
+
+/// Queue a signal for process `pid` (task context). Signals to a dead or
+/// unknown pid vanish.
+pub fn send_info(pid: Pid, info: SigInfo) {
+    let _ = try_send_info(pid, info);
+}
+
+/// As [`send_info`], with sigqueue's error: EAGAIN when the real-time
+/// queue is full.
+pub fn try_send_info(pid: Pid, info: SigInfo) -> Result<(), Errno> {
+    if pid == 0 || info.signo <= 0 || info.signo as u32 > NSIG {
+        return Ok(());
+    }
+    match super::task(pid) {
+        Some(t) if t.state() != super::ZOMBIE => send_to(&t, info, false),
+        _ => Ok(()),
+    }
+}
+
+/// A signal from the kernel itself (SI_KERNEL): OOM kills, SIGPIPE,
+/// PR_SET_PDEATHSIG.
+pub fn send(pid: Pid, sig: u32) {
+    let code = if sig == SIGKILL { SI_KERNEL } else { SI_USER };
+    send_info(pid, SigInfo::new(sig, code));
+}
+
+/// A signal the current task's own fault raised: delivered even if
+/// blocked or ignored (then with the default action).
+pub fn force_current(info: SigInfo) {
+    let me = current();
+    let _ = send_to(&me, info, true);
+}
+
+/// Sends from interrupt context that found a task's lock taken, retried
+/// at the next timer tick.
+enum Deferred {
+    Task(Pid, SigInfo),
+    Group(Pid, SigInfo),
+}
+
+static DEFERRED: IrqLock<Vec<Deferred>> = IrqLock::new(Vec::new());
+
+/// [`send_info`] from an interrupt handler (timers): never waits for the
+/// task's lock, which the interrupted code may hold.
+pub fn send_info_from_irq(pid: Pid, info: SigInfo) {
+    if !try_send_from_irq(pid, info) {
+        DEFERRED.lock().push(Deferred::Task(pid, info));
+    }
+}
+
+fn try_send_from_irq(pid: Pid, info: SigInfo) -> bool {
+    let Some(t) = super::try_task(pid) else { return false };
+    if t.state() == super::ZOMBIE {
+        return true;
+    }
+    let fx = {
+        let Some(mut i) = t.inner.try_lock() else { return false };
+        match send_locked(&t, &mut i, info, false) {
+            Ok(fx) => fx,
+            Err(_) => return true,
+        }
+    };
+    if fx.continued {
+        // The parent's lock may be held too: CLD_CONTINUED waits.
+        DEFERRED.lock().push(Deferred::Task(t.pid, SigInfo::new(0, 0)));
+    }
+    apply(&t, Effects { continued: false, ..fx });
+    true
+}
+
+/// Send `sig` to every process in group `pgid` from an interrupt handler
+/// (the console's ^C, ^\, ^Z).
+pub fn send_to_group_from_irq(pgid: Pid, sig: u32) {
+    let info = SigInfo::new(sig, SI_KERNEL);
+    if !try_send_group_from_irq(pgid, info) {
+        DEFERRED.lock().push(Deferred::Group(pgid, info));
+    }
+}
+
+fn try_send_group_from_irq(pgid: Pid, info: SigInfo) -> bool {
+    let Some(tasks) = super::try_all_tasks() else { return false };
+    let mut members = Vec::new();
+    for t in tasks {
+        if t.pid == 0 || t.state() == super::ZOMBIE {
+            continue;
+        }
+        let Some(i) = t.inner.try_lock() else { return false };
+        if i.pgid == pgid {
+            drop(i);
+            members.push(t);
+        }
+    }
+    // A pending standard signal is a bit, so a second attempt at a task
+    // that got it already changes nothing.
+    members.into_iter().all(|t| try_send_from_irq(t.pid, info))
+}
+
+/// Retry deferred sends (from the timer tick, after the tick's wake-ups).
+pub fn flush_deferred() {
+    let list = match DEFERRED.try_lock() {
+        Some(mut d) if !d.is_empty() => core::mem::take(&mut *d),
+        _ => return,
+    };
+    for d in list {
+        match d {
+            Deferred::Task(pid, info) if info.signo == 0 => {
+                if let Some(t) = super::try_task(pid) {
+                    if t.inner.try_lock().is_some() {
+                        notify_parent_stop(&t, abi::signal::CLD_CONTINUED, SIGCONT);
+                        continue;
+                    }
+                }
+                DEFERRED.lock().push(Deferred::Task(pid, info));
+            }
+            Deferred::Task(pid, info) => send_info_from_irq(pid, info),
+            Deferred::Group(pgid, info) => {
+                if !try_send_group_from_irq(pgid, info) {
+                    DEFERRED.lock().push(Deferred::Group(pgid, info));
+                }
+            }
+        }
+    }
+}
+
+/// Send `info` to every member of process group `pgid` (kill(-pgid),
+/// killpg, the orphaned-group SIGHUP); returns how many there were.
+pub fn kill_pgrp(pgid: Pid, info: SigInfo) -> usize {
+    let members = super::pgrp::members(pgid);
+    for t in &members {
+        let _ = send_to(t, info, false);
+    }
+    members.len()
+}
+
+/// Whether the current task has a signal it must act on before going
+/// back to user mode: a blocking call then stops with a restart code.
+pub fn signal_pending() -> bool {
+    if super::current_pid() == 0 {
+        return false;
+    }
+    let me = current();
+    let i = me.inner.lock();
+    i.sig.pending.set & (!i.sig.blocked | sigmask(SIGKILL)) != 0
+}
+
+/// A SIGKILL is pending (the process is dying): waits that must not be
+/// interrupted by other signals still end.
+pub fn fatal_pending() -> bool {
+    super::current_pid() != 0 && current().inner.lock().sig.pending.set & sigmask(SIGKILL) != 0
+}
+
+/// Replace the blocked set until this system call returns to user mode
+/// (rt_sigsuspend, ppoll, pselect6, epoll_pwait): the old one comes back
+/// then, or, if a handler runs, when it returns (it is in the frame).
+pub fn set_restore_sigmask(mask: u64) {
+    let me = current();
+    let mut i = me.inner.lock();
+    if i.sig.saved_mask.is_none() {
+        i.sig.saved_mask = Some(i.sig.blocked);
+    }
+    i.sig.blocked = mask & !UNBLOCKABLE;
+}
+
+/// Set the blocked mask (rt_sigprocmask, sigreturn, handler entry).
+pub fn set_blocked(i: &mut TaskInner, mask: u64) {
+    i.sig.blocked = mask & !UNBLOCKABLE;
+}
+
+/// Take a pending signal in `set` for rt_sigtimedwait, if any.
+pub fn dequeue_from(i: &mut TaskInner, set: u64) -> Option<SigInfo> {
+    let sig = i.sig.pending.next(!set)?;
+    Some(take(i, sig))
+}
+
+/// Dequeue `sig`.
+fn take(i: &mut TaskInner, sig: u32) -> SigInfo {
+    i.sig.pending.take(sig)
+}
+
+/// Tell `child`'s parent that it stopped or continued (Linux's
+/// `do_notify_parent_cldstop`): SIGCHLD unless the parent set
+/// SA_NOCLDSTOP or ignores it, and a wake-up for its wait.
+pub fn notify_parent_stop(child: &Task, why: i32, sig: u32) {
+    let (ppid, uid, utime, stime) = {
+        let i = child.inner.lock();
+        (i.ppid, i.creds.uid, i.utime, i.stime)
+    };
+    let Some(parent) = super::task(ppid) else { return };
+    let act = *parent.inner.lock().sig.action(SIGCHLD);
+    if act.handler != SIG_IGN && act.flags & abi::signal::SA_NOCLDSTOP == 0 {
+        let _ = send_to(&parent, SigInfo::child(why, child.pid, uid, sig as i32, utime, stime), false);
+    }
+    sched::wake(ppid);
+}
+
+/// Tell the parent of the exiting current task (Linux's
+/// `do_notify_parent`); returns true if the child is to be reaped at once
+/// (the parent ignores SIGCHLD or set SA_NOCLDWAIT).
+pub fn notify_parent_exit(child: &Task, ppid: Pid, status: i32) -> bool {
+    let (uid, utime, stime) = {
+        let i = child.inner.lock();
+        (i.creds.uid, i.utime, i.stime)
+    };
+    let Some(parent) = super::task(ppid) else { return false };
+    if ppid == 0 {
+        return false;
+    }
+    let act = *parent.inner.lock().sig.action(SIGCHLD);
+    let autoreap = act.handler == SIG_IGN || act.flags & abi::signal::SA_NOCLDWAIT != 0;
+    let (code, st) = if status & 0x7f == 0 {
+        (abi::signal::CLD_EXITED, (status >> 8) & 0xff)
+    } else if status & 0x80 != 0 {
+        (abi::signal::CLD_DUMPED, status & 0x7f)
+    } else {
+        (abi::signal::CLD_KILLED, status & 0x7f)
+    };
+    if act.handler != SIG_IGN {
+        let _ = send_to(&parent, SigInfo::child(code, child.pid, uid, st, utime, stime), false);
+    }
+    sched::wake(ppid);
+    autoreap
+}
+
+/// Whether `sig` with its current disposition would kill the task if
+/// delivered now (fault reports only print for those).
+pub fn unhandled(i: &TaskInner, sig: u32) -> bool {
+    matches!(i.sig.action(sig).handler, SIG_DFL | SIG_IGN) || i.sig.blocked & sigmask(sig) != 0
+}
