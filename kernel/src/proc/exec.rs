@@ -376,6 +376,7 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         // Handled signals go back to their default action; the mask and
         // pending signals stay.
         i.sig.exec();
+        i.did_exec = true;
         // Linux: exec removes the alternate signal stack and forgets the
         // robust-futex list (`futex_exec_release`).
         i.altstack = super::AltStack::default();

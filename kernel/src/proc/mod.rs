@@ -244,6 +244,10 @@ pub struct TaskInner {
     /// non-dumpable task's /proc files belong to root and are closed to
     /// ptrace-read access from other users (Linux's `task_dump_owner`).
     pub dumpable: bool,
+    /// The process has called execve since it was forked (Linux's
+    /// PF_FORKNOEXEC cleared): its parent may no longer move it to
+    /// another group (setpgid's EACCES).
+    pub did_exec: bool,
     /// Handed to the kernel (pid 0) when its parent died: reaped by the
     /// kernel once a zombie (`exit::reap_orphans`).
     pub orphan: bool,
@@ -448,6 +452,7 @@ pub fn init_inner(name: &str) -> TaskInner {
         robust_list: (0, 0),
         oom_score_adj_min: 0,
         dumpable: true,
+        did_exec: false,
         orphan: false,
     }
 }

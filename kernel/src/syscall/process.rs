@@ -132,8 +132,8 @@ pub fn setsid() -> SysResult {
 
 /// setpgid(2) with Linux's rules: the caller or one of its children
 /// (ESRCH), not a session leader, a child only in the caller's session,
-/// and only into a group that exists in that session (EPERM). Linux's
-/// EACCES for a child that has exec'd is not checked (not recorded).
+/// and only into a group that exists in that session (EPERM); a child
+/// that has exec'd cannot be moved (EACCES).
 pub fn setpgid(pid: i32, pgid: i32) -> SysResult {
     if pgid < 0 {
         return Err(EINVAL);
@@ -141,14 +141,20 @@ pub fn setpgid(pid: i32, pgid: i32) -> SysResult {
     let me = current();
     let t = if pid == 0 || pid as u32 == me.pid { me.clone() } else { task_arg(pid)? };
     let my_sid = me.inner.lock().sid;
-    let (tppid, tsid, tpid) = {
+    let (tppid, tsid, tpid, exec_done) = {
         let i = t.inner.lock();
-        (i.ppid, i.sid, t.pid)
+        (i.ppid, i.sid, t.pid, i.did_exec)
     };
     if tpid != me.pid && tppid != me.pid {
         return Err(ESRCH);
     }
-    if tsid != my_sid || tsid == tpid {
+    if tsid != my_sid {
+        return Err(EPERM);
+    }
+    if tpid != me.pid && exec_done {
+        return Err(EACCES);
+    }
+    if tsid == tpid {
         return Err(EPERM);
     }
     let pgid = if pgid == 0 { tpid } else { pgid as u32 };

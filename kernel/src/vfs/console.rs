@@ -22,7 +22,9 @@ use spin::Once;
 use tty::{Tty, TtySignal};
 
 use super::{Inode, OpenFile};
+use crate::proc::Pid;
 use crate::proc::waitqueue::WaitQueue;
+use abi::signal::{SI_KERNEL, SIGTTIN, SIGTTOU, SigInfo};
 
 const TCGETS: u32 = 0x5401;
 const TCSETS: u32 = 0x5402;
@@ -37,6 +39,9 @@ const TIOCGWINSZ: u32 = 0x5413;
 const TIOCSWINSZ: u32 = 0x5414;
 const FIONREAD: u32 = 0x541b;
 const TIOCNOTTY: u32 = 0x5422;
+
+/// The console's device number (5, 1), as `st_rdev` and stat's `tty_nr`.
+const CONSOLE_RDEV: u64 = (5 << 8) | 1;
 
 static TTY: IrqLock<Tty> = IrqLock::new(Tty::new());
 static READERS: WaitQueue = WaitQueue::new();
@@ -81,23 +86,77 @@ pub fn push_input(bytes: &[u8]) {
     READERS.wake_all();
 }
 
-/// Make the caller's process group the console's foreground group if
-/// there is none, or none of its processes is left: the first reader
-/// acquires the terminal, as a session leader opening its controlling tty
-/// would; TIOCSPGRP moves it explicitly.
-fn adopt_caller_group() {
+/// Whether a live process belongs to session `sid`.
+fn session_alive(sid: Pid) -> bool {
+    crate::proc::all_tasks().iter().any(|t| t.pid != 0 && t.state() != crate::proc::ZOMBIE && t.inner.lock().sid == sid)
+}
+
+/// The console as the caller's controlling terminal: `Some((its group,
+/// the foreground group))` if the caller's session controls it. A console
+/// no live session controls is taken by the first caller's session, with
+/// the caller's group in the foreground, as a session leader's first open
+/// of a terminal takes it (the kernel's programs all start in session 0).
+fn controlling() -> Option<(Pid, Pid)> {
     if crate::proc::current_pid() == 0 {
-        return;
+        return None;
     }
-    let fg = TTY.lock().fg_pgrp;
-    let alive = fg.is_some_and(|g| {
-        crate::proc::all_tasks()
-            .iter()
-            .any(|t| t.pid != 0 && t.state() != crate::proc::ZOMBIE && t.inner.lock().pgid == g)
-    });
-    if !alive {
-        let mine = crate::proc::current().inner.lock().pgid;
-        TTY.lock().fg_pgrp = Some(mine);
+    let (pgid, sid) = {
+        let me = crate::proc::current();
+        let i = me.inner.lock();
+        (i.pgid, i.sid)
+    };
+    let owner = TTY.lock().session;
+    if owner.is_none_or(|s| s != sid && !session_alive(s)) {
+        let mut tty = TTY.lock();
+        tty.session = Some(sid);
+        tty.fg_pgrp = Some(pgid);
+    }
+    let tty = TTY.lock();
+    if tty.session != Some(sid) {
+        return None;
+    }
+    let fg = match tty.fg_pgrp {
+        Some(g) => g,
+        None => pgid,
+    };
+    Some((pgid, fg))
+}
+
+/// Job control (Linux's `__tty_check_change`): a background group of the
+/// controlling session that reads (SIGTTIN), or writes with TOSTOP or
+/// changes the terminal (SIGTTOU), is sent the signal and the call
+/// restarts once it is continued; EIO instead if the group is orphaned
+/// or, for SIGTTIN, if the signal is ignored or blocked (an ignored
+/// SIGTTOU lets the call go on).
+fn job_check(sig: u32) -> Result<(), Errno> {
+    let Some((pgid, fg)) = controlling() else { return Ok(()) };
+    if pgid == fg || !crate::proc::pgrp::exists(fg) {
+        return Ok(());
+    }
+    let refused = {
+        let me = crate::proc::current();
+        let i = me.inner.lock();
+        i.sig.action(sig).handler == abi::signal::SIG_IGN || i.sig.blocked & abi::signal::sigmask(sig) != 0
+    };
+    if refused {
+        return if sig == SIGTTIN { Err(EIO) } else { Ok(()) };
+    }
+    if crate::proc::pgrp::is_orphaned(pgid, None) {
+        return Err(EIO);
+    }
+    crate::proc::signal::kill_pgrp(pgid, SigInfo::new(sig, SI_KERNEL));
+    Err(ERESTARTSYS)
+}
+
+/// /proc/PID/stat's `tty_nr` and `tpgid` for a process of session `sid`:
+/// the console's device number and foreground group if it is that
+/// session's controlling terminal, else 0 and -1.
+pub fn stat_fields(sid: Pid) -> (u32, i32) {
+    let tty = TTY.lock();
+    match (tty.session, tty.fg_pgrp) {
+        (Some(s), Some(g)) if s == sid => (CONSOLE_RDEV as u32, g as i32),
+        (Some(s), None) if s == sid => (CONSOLE_RDEV as u32, -1),
+        _ => (0, -1),
     }
 }
 
@@ -184,7 +243,7 @@ impl Inode for Console {
             st_ino: 4,
             st_nlink: 1,
             st_mode: S_IFCHR | 0o620,
-            st_rdev: (5 << 8) | 1,
+            st_rdev: CONSOLE_RDEV,
             st_blksize: 1024,
             st_dev: 5,
             ..Stat::default()
@@ -195,7 +254,7 @@ impl Inode for Console {
         if buf.is_empty() {
             return Ok(0);
         }
-        adopt_caller_group();
+        job_check(SIGTTIN)?;
         let canonical = TTY.lock().termios.is_canonical();
         if canonical { read_canonical(buf) } else { read_raw(buf) }
     }
@@ -207,12 +266,15 @@ impl Inode for Console {
         if buf.is_empty() {
             return Ok(0);
         }
-        adopt_caller_group();
+        job_check(SIGTTIN)?;
         crate::platform::input::poll();
         TTY.lock().read_nonblock(buf).ok_or(EAGAIN)
     }
 
     fn write_at(&self, _off: u64, buf: &[u8]) -> Result<usize, Errno> {
+        if TTY.lock().termios.lflag & abi::termios::TOSTOP != 0 {
+            job_check(SIGTTOU)?;
+        }
         output(buf);
         Ok(buf.len())
     }
@@ -237,6 +299,7 @@ impl Inode for Console {
             }
             TIOCSWINSZ => {
                 let ws: [u16; 4] = crate::usercopy::read_user(arg)?;
+                job_check(SIGTTOU)?;
                 TTY.lock().winsize = Some(ws);
                 Ok(0)
             }
@@ -247,7 +310,7 @@ impl Inode for Console {
             }
             TCSETS | TCSETSW | TCSETSF => {
                 let t: Termios = crate::usercopy::read_user(arg)?;
-                adopt_caller_group();
+                job_check(SIGTTOU)?;
                 {
                     let mut tty = TTY.lock();
                     if cmd == TCSETSF {
@@ -262,31 +325,64 @@ impl Inode for Console {
                 if arg > 2 {
                     return Err(EINVAL);
                 }
+                job_check(SIGTTOU)?;
                 if arg != 1 {
                     TTY.lock().flush_input();
                 }
                 Ok(0)
             }
-            TCXONC | TIOCSCTTY | TIOCNOTTY => Ok(0),
+            TCXONC => job_check(SIGTTOU).map(|_| 0),
+            TIOCSCTTY => {
+                // A session leader takes the console as its controlling
+                // terminal (stealing it needs root and arg 1, as Linux).
+                let me = crate::proc::current();
+                let (pgid, sid) = {
+                    let i = me.inner.lock();
+                    (i.pgid, i.sid)
+                };
+                if sid != me.pid {
+                    return Err(EPERM);
+                }
+                let owner = TTY.lock().session;
+                let steal = arg == 1 && me.inner.lock().creds.is_root();
+                if owner.is_some_and(|s| s != sid && session_alive(s)) && !steal {
+                    return Err(EPERM);
+                }
+                let mut tty = TTY.lock();
+                tty.session = Some(sid);
+                tty.fg_pgrp = Some(pgid);
+                Ok(0)
+            }
+            TIOCNOTTY => {
+                if controlling().is_none() {
+                    return Err(ENOTTY);
+                }
+                Ok(0)
+            }
             FIONREAD => {
                 let n = TTY.lock().readable_bytes() as i32;
                 crate::usercopy::write_user(arg, &n)?;
                 Ok(0)
             }
             TIOCGPGRP => {
-                adopt_caller_group();
-                let g = TTY.lock().fg_pgrp;
-                let g = g.unwrap_or_else(crate::proc::current_pid);
-                crate::usercopy::write_user(arg, &(g as i32))?;
+                let (_, fg) = controlling().ok_or(ENOTTY)?;
+                crate::usercopy::write_user(arg, &(fg as i32))?;
                 Ok(0)
             }
             TIOCSPGRP => {
+                // Linux's `tiocspgrp`: only for the controlling terminal,
+                // a background caller gets SIGTTOU first, and the group
+                // must exist (ESRCH) in the caller's session (EPERM).
+                controlling().ok_or(ENOTTY)?;
+                job_check(SIGTTOU)?;
                 let g: i32 = crate::usercopy::read_user(arg)?;
                 if g < 0 {
                     return Err(EINVAL);
                 }
-                let exists = crate::proc::all_tasks().iter().any(|t| t.pid != 0 && t.inner.lock().pgid == g as u32);
-                if !exists {
+                let members = crate::proc::pgrp::members(g as Pid);
+                let Some(leader) = members.first() else { return Err(ESRCH) };
+                let my_sid = crate::proc::current().inner.lock().sid;
+                if leader.inner.lock().sid != my_sid {
                     return Err(EPERM);
                 }
                 TTY.lock().fg_pgrp = Some(g as u32);

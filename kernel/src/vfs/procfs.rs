@@ -572,7 +572,8 @@ fn render_stat(t: &Task, s: &mut String) -> core::fmt::Result {
     };
     let l = layout.unwrap_or_default();
     let (ign, cgt) = sig_masks(&sig);
-    write!(s, "{} ({}) {} {} {} {} 0 -1 4194560 ", t.pid, name, letter, ppid, pgid, sid)?;
+    let (tty_nr, tpgid) = super::console::stat_fields(sid);
+    write!(s, "{} ({}) {} {} {} {} {} {} 4194560 ", t.pid, name, letter, ppid, pgid, sid, tty_nr, tpgid)?;
     write!(
         s,
         "{} {} {} {} {} {} {} {} 20 0 1 0 ",

@@ -58,6 +58,8 @@ pub struct Tty {
     literal_next: bool,
     /// Foreground process group (TIOCSPGRP), once known.
     pub fg_pgrp: Option<u32>,
+    /// The session whose controlling terminal this is, once one took it.
+    pub session: Option<u32>,
     /// TIOCSWINSZ's value, if any was set.
     pub winsize: Option<[u16; 4]>,
 }
@@ -78,6 +80,7 @@ impl Tty {
             raw: VecDeque::new(),
             literal_next: false,
             fg_pgrp: None,
+            session: None,
             winsize: None,
         }
     }
