@@ -340,36 +340,26 @@ pub fn wait_event(who: WaitFor, options: u32) -> Result<Option<WaitEvent>, Errno
     reap_orphans();
     loop {
         let me = current();
-        // Marked sleeping before looking, so that a child's exit or stop
-        // between the look and the sleep makes us runnable again.
-        me.set_state(SLEEPING);
         let children: Vec<Arc<Task>> = {
             let i = me.inner.lock();
             i.children.iter().filter_map(|&c| super::task(c)).collect()
         };
         let candidates: Vec<&Arc<Task>> = children.iter().filter(|c| who.matches(c)).collect();
-        let found = if candidates.is_empty() {
-            Err(ECHILD)
-        } else {
-            Ok(candidates.iter().find_map(|c| child_event(&me, c, options)))
-        };
-        match found {
-            Err(e) => {
-                me.set_state(super::RUNNABLE);
-                return Err(e);
-            }
-            Ok(Some(ev)) => {
-                me.set_state(super::RUNNABLE);
-                return Ok(Some(ev));
-            }
-            Ok(None) if options & WNOHANG != 0 => {
-                me.set_state(super::RUNNABLE);
-                return Ok(None);
-            }
-            Ok(None) => {}
+        if candidates.is_empty() {
+            return Err(ECHILD);
+        }
+        if let Some(ev) = candidates.iter().find_map(|c| child_event(&me, c, options)) {
+            return Ok(Some(ev));
+        }
+        if options & WNOHANG != 0 {
+            return Ok(None);
         }
         drop(candidates);
         drop(children);
+        // Sleep until a child exits, stops or continues (it wakes us). No
+        // other task runs between the look above and this mark (the kernel
+        // is not preempted); a signal from an interrupt after it wakes us.
+        me.set_state(SLEEPING);
         if super::signal::signal_pending() {
             me.set_state(super::RUNNABLE);
             return Err(ERESTARTSYS);
