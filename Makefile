@@ -115,11 +115,11 @@ layers:
 # crates (tests included) and in the kernel and test kernels.
 CLIPPY_DENY := -A clippy::all -D clippy::undocumented_unsafe_blocks
 clippy: toolchain
-	cargo clippy -p abi -p mm -p formats -p tty -p boot -p arch --all-targets -- $(CLIPPY_DENY)
+	cargo clippy -p abi -p mm -p formats -p tty -p signals -p boot -p arch --all-targets -- $(CLIPPY_DENY)
 	cargo clippy --release --target $(TARGET) -p kernel -p ktests -- $(CLIPPY_DENY)
 
 test-host: toolchain
-	cargo test -p abi -p mm -p formats -p tty -p boot -p arch
+	cargo test -p abi -p mm -p formats -p tty -p signals -p boot -p arch
 
 # The same static user programs, run natively on this Linux host: every
 # user-level expectation is checked against Linux too.

@@ -51,6 +51,7 @@ use crate::file::FdTable;
 use crate::mem::user::UserMm;
 use sched::{CtxCell, TaskCtx};
 pub use signal::SignalState;
+pub use signals::AltStack;
 
 pub type Pid = u32;
 
@@ -107,16 +108,6 @@ pub const SLEEPING: u8 = 1;
 pub const ZOMBIE: u8 = 2;
 /// Stopped by a job-control signal until SIGCONT or SIGKILL.
 pub const STOPPED: u8 = 3;
-
-/// sigaltstack(2)'s alternate signal stack: where handlers with
-/// SA_ONSTACK run. `flags` keeps only SS_AUTODISARM; a size of 0 is
-/// SS_DISABLE, as Linux's `sas_ss_flags` computes it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct AltStack {
-    pub sp: u64,
-    pub flags: u32,
-    pub size: u64,
-}
 
 /// Resource usage as getrusage(2) and wait4(2) report it (the fields this
 /// kernel counts): CPU ticks, faults, peak RSS in KiB.

@@ -338,7 +338,7 @@ pub fn sigaltstack(frame: &TrapFrame, uss: u64, uoss: u64) -> SysResult {
     let me = current();
     let old = {
         let mut i = me.inner.lock();
-        let old = frame::alt_stack_t(&i.altstack, frame.rsp);
+        let old = i.altstack.to_user(frame.rsp);
         if let Some(n) = new {
             frame::set_alt_stack(&mut i, &n, frame.rsp)?;
         }

@@ -12,12 +12,13 @@
 //! left a [`super::RestartBlock`] (sleeps, whose time must not start
 //! over).
 
-use abi::errno::{EINTR, ERESTART_RESTARTBLOCK, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, Errno};
+use abi::errno::{EINTR, ERESTART_RESTARTBLOCK, Errno};
 use abi::signal::{
-    CLD_STOPPED, SA_NODEFER, SA_RESETHAND, SA_RESTART, SI_KERNEL, SIG_DFL, SIG_IGN, SIGKILL, SIGSEGV, SIGSTOP,
-    SigAction, SigInfo, sigmask,
+    CLD_STOPPED, SA_NODEFER, SA_RESETHAND, SI_KERNEL, SIG_DFL, SIG_IGN, SIGKILL, SIGSEGV, SIGSTOP, SigAction, SigInfo,
+    sigmask,
 };
 use arch::trap::TrapFrame;
+use signals::restart::{Restart, decide};
 
 use super::super::{STOPPED, Task, current, current_pid, exit, pgrp, sched};
 use super::{DefaultAction, JobReport, default_action, frame};
@@ -51,22 +52,13 @@ fn exit_to_user(frame: &mut TrapFrame, mut restart: Option<(u64, Errno)>) {
     x86_64::instructions::interrupts::enable();
     while let Some((info, act)) = get_signal() {
         if let Some((nr, e)) = restart.take() {
-            let again = e == ERESTARTNOINTR || (e == ERESTARTSYS && act.flags & SA_RESTART != 0);
-            if again {
-                rewind(frame, nr);
-            } else {
-                frame.rax = EINTR.to_syscall_return();
-            }
+            apply_restart(frame, nr, decide(e, Some(act.flags)));
         }
         handle_signal(frame, &info, &act);
     }
     if let Some((nr, e)) = restart {
         // No handler ran: the call goes on as if nothing happened.
-        match e {
-            ERESTART_RESTARTBLOCK => rewind(frame, abi::nr::RESTART_SYSCALL),
-            ERESTARTSYS | ERESTARTNOHAND | ERESTARTNOINTR => rewind(frame, nr),
-            _ => {}
-        }
+        apply_restart(frame, nr, decide(e, None));
     }
     let me = current();
     let mut i = me.inner.lock();
@@ -80,10 +72,20 @@ fn exit_to_user(frame: &mut TrapFrame, mut restart: Option<(u64, Errno)>) {
     }
 }
 
-/// Point the task back at its `syscall` instruction (2 bytes) with `nr`
-/// in rax.
-fn rewind(frame: &mut TrapFrame, nr: u64) {
-    frame.rax = nr;
+/// Carry out the restart rule: EINTR in rax, or the task pointed back at
+/// its `syscall` instruction (2 bytes) with the call's number, or
+/// restart_syscall's, in rax.
+fn apply_restart(frame: &mut TrapFrame, nr: u64, r: Restart) {
+    let again = match r {
+        Restart::Eintr => {
+            frame.rax = EINTR.to_syscall_return();
+            return;
+        }
+        Restart::Keep => return,
+        Restart::Again => nr,
+        Restart::RestartBlock => abi::nr::RESTART_SYSCALL,
+    };
+    frame.rax = again;
     frame.rip = frame.rip.wrapping_sub(2);
 }
 

@@ -2,6 +2,9 @@
 //! rt_sigreturn, which takes it down (arch/x86/kernel/signal_64.c).
 //!
 //! ```text
+//! Placement is `signals::layout`'s (host-tested):
+//!
+//! ```text
 //!   interrupted rsp ─┐
 //!                    │ 128-byte red zone (skipped), or the top of the
 //!                    │ alternate stack (SA_ONSTACK)
@@ -20,69 +23,27 @@
 //! AVX): the FPU image is the 512-byte FXSAVE area, as Linux writes on
 //! such a CPU, and `uc_flags` has no UC_FP_XSTATE.
 
-use abi::errno::{EFAULT, EINVAL, ENOMEM, EPERM, Errno};
+use abi::errno::{EFAULT, Errno};
 use abi::signal::{
-    MINSIGSTKSZ, SA_ONSTACK, SA_RESTORER, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, SigAction, SigContext, SigInfo,
-    StackT, UC_SIGCONTEXT_SS, UC_STRICT_RESTORE_SS, UContext,
+    SA_RESTORER, SS_AUTODISARM, SigAction, SigContext, SigInfo, StackT, UC_SIGCONTEXT_SS, UC_STRICT_RESTORE_SS,
+    UContext,
 };
 use arch::fpu::FpuState;
 use arch::trap::TrapFrame;
+use signals::layout::{self, INFO_OFFSET, Placement, UC_OFFSET};
 
 use super::super::{AltStack, TaskInner, current};
 use crate::usercopy::{read_user, write_user};
-
-const RED_ZONE: u64 = 128;
-const FPSTATE_SIZE: u64 = 512;
-/// pretcode + ucontext + siginfo.
-const FRAME_SIZE: u64 = 8 + 304 + 128;
-const UC_OFFSET: u64 = 8;
-const INFO_OFFSET: u64 = 8 + 304;
 
 /// rflags bits a frame may set (Linux's FIX_EFLAGS): the arithmetic
 /// flags, TF, DF, OF, AC and RF; never IF, IOPL or NT.
 const FIX_EFLAGS: u64 = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x4_0000 | 0x1_0000;
 
-/// Whether `sp` lies on the alternate stack (Linux's `on_sig_stack`; an
-/// SS_AUTODISARM stack never counts, it was disarmed on entry).
-pub fn on_alt_stack(alt: &AltStack, sp: u64) -> bool {
-    alt.flags & SS_AUTODISARM == 0 && alt.size != 0 && sp > alt.sp && sp - alt.sp <= alt.size
-}
-
-/// `ss_flags` as sigaltstack(2) reports it for a task at `sp`.
-pub fn alt_flags(alt: &AltStack, sp: u64) -> u32 {
-    if alt.size == 0 {
-        SS_DISABLE
-    } else if on_alt_stack(alt, sp) {
-        SS_ONSTACK
-    } else {
-        0
-    }
-}
-
 /// sigaltstack(2)'s change, at user stack pointer `sp` (also what
 /// rt_sigreturn does with the frame's `uc_stack`).
 pub fn set_alt_stack(i: &mut TaskInner, new: &StackT, sp: u64) -> Result<(), Errno> {
-    if on_alt_stack(&i.altstack, sp) {
-        return Err(EPERM);
-    }
-    let mode = new.flags & !SS_AUTODISARM;
-    if mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0 {
-        return Err(EINVAL);
-    }
-    i.altstack = if mode == SS_DISABLE {
-        AltStack::default()
-    } else {
-        if new.size < MINSIGSTKSZ {
-            return Err(ENOMEM);
-        }
-        AltStack { sp: new.sp, flags: new.flags & SS_AUTODISARM, size: new.size }
-    };
+    i.altstack = i.altstack.change(new, sp)?;
     Ok(())
-}
-
-/// The `stack_t` of the current alternate stack, seen from `sp`.
-pub fn alt_stack_t(alt: &AltStack, sp: u64) -> StackT {
-    StackT { sp: alt.sp, flags: alt_flags(alt, sp) | alt.flags, _pad: 0, size: alt.size }
 }
 
 /// Build the frame for `info`'s handler and point the registers at it.
@@ -94,26 +55,14 @@ pub fn setup(frame: &mut TrapFrame, info: &SigInfo, act: &SigAction, oldmask: u6
     }
     let me = current();
     let alt = me.inner.lock().altstack;
-    let was_on_alt = on_alt_stack(&alt, frame.rsp);
-    let mut sp = frame.rsp.wrapping_sub(RED_ZONE);
-    let mut entering_alt = false;
-    if act.flags & SA_ONSTACK != 0 && alt.size != 0 && !was_on_alt {
-        sp = alt.sp.wrapping_add(alt.size);
-        entering_alt = true;
-    }
-    let fpstate = sp.wrapping_sub(FPSTATE_SIZE) & !63;
-    let addr = (fpstate.wrapping_sub(FRAME_SIZE) & !15).wrapping_sub(8);
-    let fits = addr > alt.sp && addr - alt.sp <= alt.size;
-    if (entering_alt || was_on_alt) && !fits {
-        return Err(EFAULT);
-    }
+    let Placement { fpstate, frame: addr, entering_alt } = layout::place(frame.rsp, &alt, act.flags).ok_or(EFAULT)?;
     let mut fx = FpuState::clean();
     fx.save();
     write_user(fpstate, &fx.0)?;
     let uc = UContext {
         flags: UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS,
         link: 0,
-        stack: alt_stack_t(&alt, frame.rsp),
+        stack: alt.to_user(frame.rsp),
         mcontext: SigContext {
             r8: frame.r8,
             r9: frame.r9,

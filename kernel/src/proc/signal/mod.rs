@@ -13,7 +13,8 @@
 //!
 //! Standard signals (1..31) are pending at most once; real-time signals
 //! (32..64) queue, each with its siginfo, up to RLIMIT_SIGPENDING entries
-//! per process. SIGKILL and SIGSTOP can never be caught, blocked or
+//! per process (the bookkeeping is the `signals` crate's, tested on the
+//! host). SIGKILL and SIGSTOP can never be caught, blocked or
 //! ignored. Init (pid 1) only gets signals it has a handler for, unless a
 //! fault of its own forces one (Linux's SIGNAL_UNKILLABLE).
 //!
@@ -30,89 +31,17 @@ pub mod deliver;
 pub mod frame;
 mod report;
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use abi::errno::{EAGAIN, Errno};
+use abi::errno::Errno;
 use abi::resource::RLIMIT_SIGPENDING;
-use abi::signal::{
-    NSIG, SI_KERNEL, SI_USER, SIG_DFL, SIG_IGN, SIGBUS, SIGCHLD, SIGCONT, SIGFPE, SIGILL, SIGKILL, SIGRTMIN, SIGSEGV,
-    SIGSTOP, SIGSYS, SIGTRAP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH, SigAction, SigInfo, sigmask,
-};
+use abi::signal::{NSIG, SI_KERNEL, SI_USER, SIG_DFL, SIG_IGN, SIGCHLD, SIGCONT, SIGKILL, SigAction, SigInfo, sigmask};
 use mm::sync::IrqLock;
 
 use super::{Pid, SLEEPING, STOPPED, Task, TaskInner, current, sched};
 
 pub use report::{for_exception, force_fault, name};
-
-/// Signals that can never be caught, blocked or ignored.
-pub const UNBLOCKABLE: u64 = sigmask(SIGKILL) | sigmask(SIGSTOP);
-/// The job-control stop signals.
-pub const STOP_MASK: u64 = sigmask(SIGSTOP) | sigmask(SIGTSTP) | sigmask(SIGTTIN) | sigmask(SIGTTOU);
-/// Signals a CPU exception raises: dequeued before any other.
-const SYNCHRONOUS_MASK: u64 =
-    sigmask(SIGSEGV) | sigmask(SIGBUS) | sigmask(SIGILL) | sigmask(SIGTRAP) | sigmask(SIGFPE) | sigmask(SIGSYS);
-
-/// What the default action of `sig` is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DefaultAction {
-    Terminate,
-    Ignore,
-    Stop,
-    Continue,
-}
-
-pub fn default_action(sig: u32) -> DefaultAction {
-    match sig {
-        SIGCHLD | SIGURG | SIGWINCH => DefaultAction::Ignore,
-        SIGCONT => DefaultAction::Continue,
-        SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => DefaultAction::Stop,
-        _ => DefaultAction::Terminate,
-    }
-}
-
-/// Signals waiting for a process: a bit per signal and the siginfo of
-/// each queued instance, oldest first.
-#[derive(Clone, Default)]
-pub struct SigPending {
-    pub set: u64,
-    queue: VecDeque<SigInfo>,
-}
-
-impl SigPending {
-    /// Queued siginfo entries (/proc/PID/status's SigQ).
-    pub fn queued(&self) -> usize {
-        self.queue.len()
-    }
-
-    /// Forget every pending signal in `mask`.
-    pub fn flush(&mut self, mask: u64) {
-        self.set &= !mask;
-        self.queue.retain(|i| sigmask(i.signo as u32) & mask == 0);
-    }
-
-    /// Take the oldest instance of `sig` (Linux's `collect_signal`): its
-    /// siginfo, or a bare SI_USER one if it was pending without (a full
-    /// queue); the bit clears when no instance is left.
-    fn take(&mut self, sig: u32) -> SigInfo {
-        let info = match self.queue.iter().position(|i| i.signo as u32 == sig) {
-            Some(k) => self.queue.remove(k).unwrap_or(SigInfo::new(sig, SI_USER)),
-            None => SigInfo::new(sig, SI_USER),
-        };
-        if !self.queue.iter().any(|i| i.signo as u32 == sig) {
-            self.set &= !sigmask(sig);
-        }
-        info
-    }
-
-    /// The next signal to deliver among those not in `blocked`: faults
-    /// first, then the lowest number (Linux's `next_signal`).
-    fn next(&self, blocked: u64) -> Option<u32> {
-        let ready = self.set & !blocked;
-        let first = if ready & SYNCHRONOUS_MASK != 0 { ready & SYNCHRONOUS_MASK } else { ready };
-        (first != 0).then(|| first.trailing_zeros() + 1)
-    }
-}
+pub use signals::{DefaultAction, STOP_MASK, SigPending, UNBLOCKABLE, default_action};
 
 /// Why the kernel stopped a system call to deliver a signal, so that
 /// `restart_syscall(2)` can go on with it (Linux's `restart_block`): the
@@ -262,16 +191,10 @@ fn send_locked(t: &Task, i: &mut TaskInner, info: SigInfo, force: bool) -> Resul
     if !force && ignored(t.pid, i, sig) {
         return Ok(fx);
     }
-    if sig < SIGRTMIN && i.sig.pending.set & sigmask(sig) != 0 {
+    let limit = i.rlimits[RLIMIT_SIGPENDING].cur;
+    if i.sig.pending.push(info, limit)? == signals::pending::Pushed::Coalesced {
         return Ok(fx);
     }
-    let limit = i.rlimits[RLIMIT_SIGPENDING].cur;
-    if (i.sig.pending.queue.len() as u64) < limit {
-        i.sig.pending.queue.push_back(info);
-    } else if sig >= SIGRTMIN && info.code != SI_USER {
-        return Err(EAGAIN);
-    }
-    i.sig.pending.set |= sigmask(sig);
     if force {
         // A fault's signal: blocked or ignored, it kills anyway (Linux's
         // `force_sig_info_to_task`).
