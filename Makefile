@@ -51,7 +51,7 @@ QEMU_OPTS := --mem $(MEM) --smp $(SMP) --accel $(ACCEL) $(if $(CPU),--cpu $(CPU)
 
 APT_PACKAGES := qemu-system-x86 ovmf musl-tools
 
-.PHONY: help toolchain deps kernel boot-tool user run test test-host test-user-host test-qemu layers clippy image usb gdb bench fuzz clean screenshot
+.PHONY: help toolchain deps kernel boot-tool user debian-shells run test test-host test-user-host test-qemu layers clippy image usb gdb bench fuzz clean screenshot
 
 help:
 	@echo "make run      boot the kernel in QEMU (UEFI=1 MEM=5G SMP=2 NUMA=2 ACCEL=kvm GDB=1 ARGS='loglevel=7' ...)"
@@ -100,6 +100,11 @@ boot-tool: toolchain
 user: toolchain deps
 	$(MAKE) -C user
 
+# Debian's bash-static and busybox-static for the matrix's bash and ash
+# lines, fetched once into target/debian-shells/bin (scripts/debian-shells.sh).
+debian-shells:
+	scripts/debian-shells.sh fetch
+
 run: deps kernel boot-tool user
 	$(BOOT) run --kernel $(KERNEL) $(QEMU_OPTS) --initrd-dir $(ROOTFS) --cmdline "$(ARGS)"
 
@@ -122,11 +127,13 @@ test-host: toolchain
 	cargo test -p abi -p mm -p formats -p tty -p signals -p boot -p arch
 
 # The same static user programs, run natively on this Linux host: every
-# user-level expectation is checked against Linux too.
+# user-level expectation is checked against Linux too; so is the expected
+# output of the bash and ash scripts of tests/shells.
 test-user-host: user
 	$(MAKE) -C user host-test
+	scripts/debian-shells.sh check
 
-test-qemu: deps kernel boot-tool user
+test-qemu: deps kernel boot-tool user debian-shells
 	$(BOOT) matrix --file tests/matrix.txt --kernels $(KDIR) --jobs $(JOBS) \
 	  --initrd-dir $(ROOTFS) $(foreach o,$(ONLY),--only $(o)) --accel $(ACCEL)
 

@@ -66,8 +66,9 @@ fn cmd_image(a: &ImageArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Build the initrd: directories, extra host files, and /boot/cmdline.
-fn build_initrd(content: &InitrdContent, cmdline: &str) -> Result<Vec<u8>> {
+/// Build the initrd: directories, extra host files (`content`'s, then
+/// `more`, in the `--initrd-add` form), and /boot/cmdline.
+fn build_initrd(content: &InitrdContent, more: &[String], cmdline: &str) -> Result<Vec<u8>> {
     let mut w = CpioWriter::new();
     for p in content.dirs() {
         if !p.is_dir() {
@@ -79,7 +80,7 @@ fn build_initrd(content: &InitrdContent, cmdline: &str) -> Result<Vec<u8>> {
             w.add_host_path(&e.path(), &e.file_name().to_string_lossy())?;
         }
     }
-    for spec in content.adds() {
+    for spec in content.adds().chain(more.iter().map(String::as_str)) {
         let (host, dest) = match spec.split_once(':') {
             Some((h, d)) => (h.to_string(), d.to_string()),
             None => {
@@ -99,7 +100,7 @@ fn build_initrd(content: &InitrdContent, cmdline: &str) -> Result<Vec<u8>> {
 
 fn cmd_initrd(a: &InitrdArgs) -> Result<i32> {
     let out = &a.out;
-    let data = build_initrd(&a.content, &a.cmdline)?;
+    let data = build_initrd(&a.content, &[], &a.cmdline)?;
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -144,7 +145,7 @@ fn init_status(lines: &[String]) -> Option<i32> {
 fn cmd_run(a: &RunArgs, is_test: bool) -> Result<i32> {
     let (g, m) = (&a.guest, &a.machine);
     let kernel = &g.kernel;
-    let initrd = build_initrd(&g.initrd, &g.cmdline)?;
+    let initrd = build_initrd(&g.initrd, &[], &g.cmdline)?;
     // One directory per invocation, so two runs never share an image.
     let dir = work_dir().join(if is_test { "test" } else { "run" }).join(std::process::id().to_string());
     let mut p = prepare(kernel, m.firmware(), &initrd, &dir)?;
@@ -237,7 +238,7 @@ fn cmd_screendump(a: &ScreendumpArgs) -> Result<i32> {
         Some(text) => WaitFor::Text { text: text.to_string(), after: a.wait() },
         None => WaitFor::Seconds(a.wait()),
     };
-    let initrd = build_initrd(&g.initrd, &g.cmdline)?;
+    let initrd = build_initrd(&g.initrd, &[], &g.cmdline)?;
     let dir = work_dir().join("screendump").join(std::process::id().to_string());
     let mut p = prepare(kernel, m.firmware(), &initrd, &dir)?;
     m.apply(&mut p.config);
@@ -293,7 +294,7 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &MatrixArgs) -> (Vec<String>, Matr
     if !kernel.exists() {
         return fail(format!("kernel {} not built", kernel.display()), out);
     }
-    let initrd = match build_initrd(&a.initrd, &spec.cmdline) {
+    let initrd = match build_initrd(&a.initrd, &spec.initrd_add, &spec.cmdline) {
         Ok(i) => i,
         Err(e) => return fail(format!("initrd: {e:#}"), out),
     };
@@ -456,11 +457,15 @@ fn cmd_matrix(a: &MatrixArgs) -> Result<i32> {
     let file = a.file.display();
     let text = std::fs::read_to_string(&a.file).with_context(|| format!("reading {file}"))?;
     let mut specs = matrix::parse(&text)?;
-    // input= files are named relative to the matrix file.
+    // input= files and initrd_add= host paths are named relative to the
+    // matrix file.
     let matrix_dir = a.file.parent().unwrap_or(Path::new("."));
     for s in &mut specs {
         if let Some(p) = s.input.as_mut().filter(|p| p.is_relative()) {
             *p = matrix_dir.join(&*p);
+        }
+        for add in &mut s.initrd_add {
+            *add = matrix::resolve_initrd_add(add, matrix_dir);
         }
     }
     let only = a.only();

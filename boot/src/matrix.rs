@@ -37,8 +37,18 @@
 //! ```text
 //! kernel=kernel name=mempic-shot cmdline="mempic init=/bin/hello" expect=exit screendump="mempic: drawn cells" picture_tolerance=2
 //! ```
+//!
+//! `initrd_add=HOST[:DEST]` (repeatable) puts a host file or directory
+//! into this line's initrd only, on top of the matrix's `--initrd-dir`
+//! tree, as `boot run --initrd-add` does (DEST defaults to `/bin/NAME`; a
+//! relative HOST is relative to the matrix file, like `input=`): a line can
+//! run programs that are not part of the user build.
+//!
+//! ```text
+//! kernel=kernel name=bash cmdline="init=/bin/bash exit_on_init -- /tests/t.sh" initrd_add=../target/bash:/bin/bash
+//! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
@@ -82,6 +92,9 @@ pub struct RunSpec {
     /// Check the memory picture in the screendump against the kernel's
     /// counts, within this many percentage points (`picture_tolerance=`).
     pub picture_tolerance: Option<f64>,
+    /// Host files for this line's initrd only, `HOST[:DEST]`
+    /// (`initrd_add=`), as written in the matrix.
+    pub initrd_add: Vec<String>,
 }
 
 /// The shell's prompt: the default `prompt=`.
@@ -101,6 +114,21 @@ fn strip_comment(line: &str) -> &str {
         prev_blank = ch.is_whitespace();
     }
     line
+}
+
+/// An `initrd_add=` value with a relative HOST made relative to `dir`
+/// (the matrix file's directory).
+pub fn resolve_initrd_add(spec: &str, dir: &Path) -> String {
+    let (host, dest) = match spec.split_once(':') {
+        Some((h, d)) => (h, Some(d)),
+        None => (spec, None),
+    };
+    let host = Path::new(host);
+    let host = if host.is_relative() { dir.join(host) } else { host.to_path_buf() };
+    match dest {
+        Some(d) => format!("{}:{d}", host.display()),
+        None => host.display().to_string(),
+    }
 }
 
 /// Every line the serial output must contain that it does not.
@@ -166,6 +194,7 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
         let mut expect_output = Vec::new();
         let mut screendump = None;
         let mut picture_tolerance = None;
+        let mut initrd_add = Vec::new();
         for w in words(line).with_context(ctx)? {
             let (k, v) = w.split_once('=').with_context(|| format!("{}: '{w}' is not key=value", ctx()))?;
             match k {
@@ -190,6 +219,10 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
                 "prompt" => prompt = Some(v.to_string()),
                 "expect_output" if v.is_empty() => bail!("{}: expect_output= must not be empty", ctx()),
                 "expect_output" => expect_output.push(v.to_string()),
+                "initrd_add" if v.is_empty() || v.starts_with(':') => {
+                    bail!("{}: initrd_add= needs HOST[:DEST]", ctx())
+                }
+                "initrd_add" => initrd_add.push(v.to_string()),
                 "screendump" if v.is_empty() => bail!("{}: screendump= must not be empty", ctx()),
                 "screendump" => screendump = Some(v.to_string()),
                 "picture_tolerance" => {
@@ -241,6 +274,7 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
                 expect_output: expect_output.clone(),
                 screendump: screendump.clone(),
                 picture_tolerance,
+                initrd_add: initrd_add.clone(),
             });
         }
     }
@@ -311,6 +345,24 @@ mod tests {
         assert!(parse("kernel=a screendump=x picture_tolerance=-1").is_err());
         assert!(parse("kernel=a screendump=x picture_tolerance=two").is_err());
         assert!(parse("kernel=a screendump=").is_err());
+    }
+
+    #[test]
+    fn initrd_add_is_kept_per_line_and_resolved_against_the_matrix_dir() {
+        let runs = parse(concat!(
+            "kernel=kernel name=sh firmware=bios initrd_add=../target/x/bash:/bin/bash initrd_add=shells:tests ",
+            "initrd_add=/abs/busybox\n",
+            "kernel=kernel name=plain firmware=bios\n",
+        ))
+        .unwrap();
+        assert_eq!(runs[0].initrd_add, vec!["../target/x/bash:/bin/bash", "shells:tests", "/abs/busybox"]);
+        assert!(runs[1].initrd_add.is_empty());
+        let dir = Path::new("tests");
+        assert_eq!(resolve_initrd_add(&runs[0].initrd_add[0], dir), "tests/../target/x/bash:/bin/bash");
+        assert_eq!(resolve_initrd_add(&runs[0].initrd_add[1], dir), "tests/shells:tests");
+        assert_eq!(resolve_initrd_add(&runs[0].initrd_add[2], dir), "/abs/busybox");
+        assert!(parse("kernel=a initrd_add=").is_err());
+        assert!(parse("kernel=a initrd_add=:/bin/x").is_err());
     }
 
     #[test]

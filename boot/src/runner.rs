@@ -10,7 +10,10 @@
 //! With [`Input::Script`] the reader thread also types: each line goes to
 //! stdin only once the prompt has appeared in the output since the line
 //! before (prompts end without a newline, so the search runs over raw
-//! bytes, not lines). With [`Input::Inherit`] (someone typing at a
+//! bytes, not lines). A script line `@wait TEXT` is not typed: the line
+//! after it waits for TEXT instead of the prompt (for typing to a program
+//! that prints something else, such as a job to stop with ^Z). With
+//! [`Input::Inherit`] (someone typing at a
 //! terminal) an unfinished line is written to stdout as it comes, so a
 //! prompt and the guest's echo show at once; the callback then hears that
 //! the line's raw text is already on the screen.
@@ -41,7 +44,8 @@ pub enum Input {
     /// This process's stdin (so `make run` can type into the console).
     Inherit,
     /// These lines, each followed by a newline and sent once `prompt` has
-    /// appeared in the output since the previous one was sent.
+    /// appeared in the output since the previous one was sent (`@wait
+    /// TEXT` lines: the next waits for TEXT instead).
     Script { lines: Vec<String>, prompt: String },
 }
 
@@ -79,6 +83,9 @@ struct Typist {
     seen: Vec<u8>,
 }
 
+/// The script line that names what the next line waits for.
+const WAIT_DIRECTIVE: &str = "@wait ";
+
 impl Typist {
     /// Take output bytes; type the next line if the prompt came.
     fn feed(&mut self, bytes: &[u8]) {
@@ -86,16 +93,23 @@ impl Typist {
             return;
         }
         self.seen.extend_from_slice(bytes);
-        let found = self.prompt.is_empty() || self.seen.windows(self.prompt.len()).any(|w| w == self.prompt.as_slice());
+        let wait_for = match self.lines.front().and_then(|l| l.strip_prefix(WAIT_DIRECTIVE)) {
+            Some(text) => text.as_bytes(),
+            None => self.prompt.as_slice(),
+        };
+        let found = wait_for.is_empty() || self.seen.windows(wait_for.len()).any(|w| w == wait_for);
         if !found {
-            // Keep only what could still be the start of a prompt.
+            // Keep only what could still be the start of what is awaited.
             if self.seen.len() > 4096 {
-                let cut = self.seen.len() - (self.prompt.len() - 1);
+                let cut = self.seen.len() - (wait_for.len() - 1);
                 self.seen.drain(..cut);
             }
             return;
         }
         self.seen.clear();
+        if self.lines.front().is_some_and(|l| l.starts_with(WAIT_DIRECTIVE)) {
+            self.lines.pop_front();
+        }
         if let (Some(line), Some(stdin)) = (self.lines.pop_front(), self.stdin.as_mut()) {
             let ok = stdin.write_all(line.as_bytes()).and_then(|_| stdin.write_all(b"\n")).and_then(|_| stdin.flush());
             if ok.is_err() {
@@ -279,6 +293,17 @@ mod tests {
         let r = run_with_input(cmd, Some(Duration::from_secs(10)), input, |_, _| {}).unwrap();
         assert_eq!(r.outcome, Outcome::Success, "{:?}", r.lines);
         assert_eq!(r.lines, vec!["p> got a", "p> got b c", "p> got d"]);
+    }
+
+    #[test]
+    fn a_wait_line_makes_the_next_line_wait_for_its_text() {
+        // The second read waits for "ready", which has no prompt after it.
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "printf 'p> '; read a; sleep 0.3; echo ready; read b; echo \"got $a $b\"; exit 33"]);
+        let input = Input::Script { lines: vec!["x".into(), "@wait ready".into(), "y".into()], prompt: "p> ".into() };
+        let r = run_with_input(cmd, Some(Duration::from_secs(10)), input, |_, _| {}).unwrap();
+        assert_eq!(r.outcome, Outcome::Success, "{:?}", r.lines);
+        assert_eq!(r.lines, vec!["p> ready", "got x y"]);
     }
 
     #[test]

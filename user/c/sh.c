@@ -23,15 +23,19 @@
  * `;` between commands, `|` pipelines, redirections `< file`, `> file`,
  * `>> file`, `2> file`, `2>&1`, and `&` at the end for a background job.
  *
- * Built-ins: help, echo [-n], cat FILE..., ps, kill [-SIG] PID..., free,
+ * Built-ins: help, echo [-n], cat FILE..., ps, kill [-SIG] PID|%N..., free,
  * meminfo buddyinfo zoneinfo pagetypeinfo slabinfo vmallocinfo vmstat
- * (shortcuts for cat /proc/NAME), cd, pwd, exit [N], jobs, wait [PID],
- * history, env, true, false. Anything else runs as a program: a name with
- * a '/' as it is, otherwise from $PATH (default /bin), by fork + execve,
- * waited for with wait4. Without job control: a background job ignores
- * SIGINT and SIGQUIT and reads /dev/null; ^C (the terminal's ISIG) ends
- * the foreground program only, because the shell ignores SIGINT itself
- * while interactive.
+ * (shortcuts for cat /proc/NAME), cd, pwd, exit [N], jobs, fg [%N],
+ * bg [%N], wait [PID|%N], history, env, true, false. Anything else runs
+ * as a program: a name with a '/' as it is, otherwise from $PATH (default
+ * /bin), by fork + execve, waited for with wait4.
+ *
+ * Jobs (see "jobs" below): on a terminal the shell has job control as
+ * bash's: each pipeline is a process group, the foreground one owns the
+ * terminal, ^Z stops it ("[1]+  Stopped  CMD"), fg and bg continue it, ^C
+ * ends it, and the shell ignores SIGINT, SIGQUIT, SIGTSTP, SIGTTIN and
+ * SIGTTOU itself. Over pipes there is no job control: a background job
+ * ignores SIGINT and SIGQUIT and reads /dev/null.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -375,56 +379,358 @@ static int plain_line(char *buf, size_t cap)
 
 /* ---- jobs -------------------------------------------------------------- */
 
+/*
+ * Every pipeline the shell starts is a job, numbered %1, %2, ... (one more
+ * than the highest in use). A foreground job leaves the table when it ends
+ * or stays in it, stopped; a background one is reported at the next prompt
+ * when it ends ("[1]+  Done   CMD"). The current job (%+, %%, the default
+ * of fg and bg) is the one most recently started, stopped or resumed; %-
+ * the one before.
+ *
+ * Job control (an interactive shell whose stdin is a terminal it can own):
+ * each job is its own process group (setpgid in the child and the parent),
+ * a foreground job gets the terminal (tcsetpgrp) and the shell takes it
+ * back, with its own terminal modes, when the job ends or stops (waitpid
+ * WUNTRACED). The shell ignores SIGINT, SIGQUIT, SIGTSTP, SIGTTIN and
+ * SIGTTOU; its children restore them. Without job control a background
+ * job ignores SIGINT and SIGQUIT and reads /dev/null.
+ */
+
+enum pstate { P_RUNNING, P_STOPPED, P_DONE };
+
 struct job {
-	pid_t pid;
+	int id;	    /* %N */
+	pid_t pgid; /* its process group with job control, else its first process */
+	pid_t pids[MAX_STAGES];
+	enum pstate pstate[MAX_STAGES];
+	int pstatus[MAX_STAGES]; /* wait status of each ended process */
+	int npids;
+	int status;	    /* wait status of the last process once it ended, or of the stop */
+	int background;	    /* started with & (or resumed by bg) */
+	int reported_stop;  /* "Stopped" was said since it last ran */
+	unsigned long seq;  /* when it last became current */
+	struct termios tio; /* its terminal modes when it stopped */
+	int has_tio;
 	char cmd[64];
 };
 
 static struct job jobs[MAX_JOBS];
 static int njobs;
+/* What waitpid is asked for: stops and continues only with job control
+ * (without it a stopped child is waited for until it goes on, as bash
+ * does, so a shell inside a stopped job resumes with it). */
+#define WAIT_FLAGS (job_control ? WUNTRACED | WCONTINUED : 0)
+static unsigned long job_seq;
+static int job_control;
+static pid_t shell_pgid;
 
-static void describe_status(char *buf, size_t cap, int st)
+static int job_running(const struct job *j)
 {
-	if (WIFEXITED(st)) {
-		if (WEXITSTATUS(st) == 0)
-			snprintf(buf, cap, "Done");
-		else
-			snprintf(buf, cap, "Exit %d", WEXITSTATUS(st));
-	} else if (WIFSIGNALED(st)) {
-		snprintf(buf, cap, "%s", strsignal(WTERMSIG(st)));
+	for (int i = 0; i < j->npids; i++)
+		if (j->pstate[i] == P_RUNNING)
+			return 1;
+	return 0;
+}
+
+static int job_done(const struct job *j)
+{
+	for (int i = 0; i < j->npids; i++)
+		if (j->pstate[i] != P_DONE)
+			return 0;
+	return 1;
+}
+
+static int job_stopped(const struct job *j)
+{
+	return !job_running(j) && !job_done(j);
+}
+
+/* The current (+) and previous (-) jobs, or NULL. */
+static struct job *job_current(int which)
+{
+	struct job *best = NULL, *second = NULL;
+	for (int i = 0; i < njobs; i++) {
+		if (!best || jobs[i].seq > best->seq) {
+			second = best;
+			best = &jobs[i];
+		} else if (!second || jobs[i].seq > second->seq) {
+			second = &jobs[i];
+		}
+	}
+	return which == '+' ? best : second;
+}
+
+static char job_mark(const struct job *j)
+{
+	return j == job_current('+') ? '+' : j == job_current('-') ? '-' : ' ';
+}
+
+static struct job *job_of_pid(pid_t pid, int *slot)
+{
+	for (int i = 0; i < njobs; i++)
+		for (int k = 0; k < jobs[i].npids; k++)
+			if (jobs[i].pids[k] == pid) {
+				*slot = k;
+				return &jobs[i];
+			}
+	return NULL;
+}
+
+static struct job *job_add(const pid_t *pids, int n, pid_t pgid, int background, const char *text)
+{
+	if (njobs == MAX_JOBS)
+		return NULL;
+	int id = 0;
+	for (int i = 0; i < njobs; i++)
+		if (jobs[i].id > id)
+			id = jobs[i].id;
+	struct job *j = &jobs[njobs++];
+	memset(j, 0, sizeof *j);
+	j->id = id + 1;
+	j->pgid = pgid;
+	j->npids = n;
+	memcpy(j->pids, pids, sizeof pids[0] * (size_t)n);
+	j->background = background;
+	j->seq = ++job_seq;
+	snprintf(j->cmd, sizeof j->cmd, "%s", text);
+	return j;
+}
+
+static void job_remove(struct job *j)
+{
+	*j = jobs[--njobs];
+}
+
+/* Record what waitpid said about pid. */
+static void job_note(pid_t pid, int st)
+{
+	int k;
+	struct job *j = job_of_pid(pid, &k);
+	if (!j)
+		return;
+	if (WIFSTOPPED(st)) {
+		j->pstate[k] = P_STOPPED;
+		j->status = st;
+	} else if (WIFCONTINUED(st)) {
+		j->pstate[k] = P_RUNNING;
 	} else {
-		snprintf(buf, cap, "status %#x", st);
+		j->pstate[k] = P_DONE;
+		j->pstatus[k] = st;
+		if (k == j->npids - 1)
+			j->status = st;
 	}
 }
 
-static int job_index(pid_t pid)
+/* "Done", "Exit 3", "Terminated", "Stopped", "Running". */
+static void describe_job(char *buf, size_t cap, const struct job *j)
 {
-	for (int i = 0; i < njobs; i++)
-		if (jobs[i].pid == pid)
-			return i;
-	return -1;
+	int st = j->status;
+	if (job_running(j))
+		snprintf(buf, cap, "Running");
+	else if (!job_done(j))
+		snprintf(buf, cap, "Stopped");
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		snprintf(buf, cap, "Done");
+	else if (WIFEXITED(st))
+		snprintf(buf, cap, "Exit %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, cap, "%s%s", strsignal(WTERMSIG(st)), WCOREDUMP(st) ? " (core dumped)" : "");
+	else
+		snprintf(buf, cap, "status %#x", st);
 }
 
-static void job_finished(int i, int st)
+/* "[1]+  Stopped                 CMD" (bash's layout; " &" after a
+ * running background job). */
+static void print_job(const struct job *j)
 {
 	char what[64];
-	describe_status(what, sizeof what, st);
-	out("[%d] %-24s %s\n", (int)jobs[i].pid, what, jobs[i].cmd);
-	jobs[i] = jobs[--njobs];
+	describe_job(what, sizeof what, j);
+	out("[%d]%c  %-24s%s%s\n", j->id, job_mark(j), what, j->cmd, job_running(j) && j->background ? " &" : "");
 }
 
-/* Collect background jobs that ended, saying how. */
-static void reap_jobs(void)
+/* Collect every child that changed state, without blocking. */
+static void reap_children(void)
 {
 	for (;;) {
 		int st;
-		pid_t p = waitpid(-1, &st, WNOHANG);
+		pid_t p = waitpid(-1, &st, WNOHANG | WAIT_FLAGS);
 		if (p <= 0)
 			return;
-		int i = job_index(p);
-		if (i >= 0)
-			job_finished(i, st);
+		job_note(p, st);
 	}
+}
+
+/* Before a prompt: say which jobs ended or stopped since, and forget the
+ * ended ones. */
+static void notify_jobs(void)
+{
+	reap_children();
+	for (int i = 0; i < njobs;) {
+		struct job *j = &jobs[i];
+		if (job_done(j)) {
+			print_job(j);
+			job_remove(j);
+			continue;
+		}
+		if (job_stopped(j) && !j->reported_stop) {
+			print_job(j);
+			j->reported_stop = 1;
+		}
+		i++;
+	}
+}
+
+/* The status a job leaves in $?: its last process's, 128+N after a
+ * signal, 128+N for a stop. */
+static int job_status(const struct job *j)
+{
+	int st = j->status;
+	if (WIFSTOPPED(st))
+		return 128 + WSTOPSIG(st);
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return 1;
+}
+
+/* Give the terminal to pgid (with job control). */
+static void give_terminal(pid_t pgid)
+{
+	if (job_control)
+		tcsetpgrp(0, pgid);
+}
+
+/* Wait for the foreground job j until it ends or stops; take the terminal
+ * back; return its status. A job that ends leaves the table; one killed
+ * by a signal other than SIGINT and SIGPIPE is named on stderr. */
+static int wait_foreground(struct job *j)
+{
+	while (job_running(j)) {
+		int st;
+		pid_t p = waitpid(job_control ? -j->pgid : -1, &st, WAIT_FLAGS);
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p < 0) {
+			/* Nothing left to wait for: count its processes as gone. */
+			for (int k = 0; k < j->npids; k++)
+				if (j->pstate[k] != P_DONE)
+					j->pstate[k] = P_DONE;
+			break;
+		}
+		job_note(p, st);
+	}
+	if (job_control) {
+		give_terminal(shell_pgid);
+		if (job_stopped(j)) {
+			j->has_tio = tcgetattr(0, &j->tio) == 0;
+		}
+		tty_restore();
+	}
+	int rc = job_status(j);
+	if (job_stopped(j)) {
+		j->background = 0;
+		j->reported_stop = 1;
+		j->seq = ++job_seq;
+		out("\n");
+		print_job(j);
+		return rc;
+	}
+	int st = j->status;
+	if (WIFSIGNALED(st)) {
+		if (WTERMSIG(st) == SIGINT)
+			out("\n");
+		else if (WTERMSIG(st) != SIGPIPE)
+			err("%s\n", strsignal(WTERMSIG(st)));
+	}
+	job_remove(j);
+	return rc;
+}
+
+/* Continue job j (SIGCONT to its group, or to each process without job
+ * control), in the foreground or in the background. */
+static int resume_job(struct job *j, int foreground)
+{
+	j->seq = ++job_seq;
+	j->reported_stop = 0;
+	j->background = !foreground;
+	if (foreground) {
+		give_terminal(j->pgid);
+		if (j->has_tio)
+			tcsetattr(0, TCSADRAIN, &j->tio);
+	}
+	if (job_control) {
+		kill(-j->pgid, SIGCONT);
+	} else {
+		for (int k = 0; k < j->npids; k++)
+			if (j->pstate[k] != P_DONE)
+				kill(j->pids[k], SIGCONT);
+	}
+	for (int k = 0; k < j->npids; k++)
+		if (j->pstate[k] == P_STOPPED)
+			j->pstate[k] = P_RUNNING;
+	return foreground ? wait_foreground(j) : 0;
+}
+
+/* The job a word names: %N, %+, %%, %-, %PREFIX (of its command), or NULL
+ * for the current job; a message is printed when there is none. */
+static struct job *job_arg(const char *who, const char *spec)
+{
+	struct job *j = NULL;
+	if (!spec || !strcmp(spec, "%") || !strcmp(spec, "%%") || !strcmp(spec, "%+")) {
+		j = job_current('+');
+	} else if (!strcmp(spec, "%-")) {
+		j = job_current('-');
+	} else if (spec[0] == '%' && isdigit((unsigned char)spec[1])) {
+		int id = atoi(spec + 1);
+		for (int i = 0; i < njobs; i++)
+			if (jobs[i].id == id)
+				j = &jobs[i];
+	} else if (spec[0] == '%') {
+		for (int i = 0; i < njobs; i++)
+			if (!strncmp(jobs[i].cmd, spec + 1, strlen(spec + 1)))
+				j = &jobs[i];
+	}
+	if (!j)
+		err("%s: %s: no such job\n", who, spec ? spec : "current");
+	return j;
+}
+
+/* An interactive shell takes the terminal: waits to be in the foreground
+ * (stopping itself with SIGTTIN meanwhile, as bash does), ignores the job
+ * control signals, becomes its own process group and makes that the
+ * terminal's foreground group. If the terminal will not have it, the shell
+ * runs without job control. */
+static void init_job_control(void)
+{
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	for (int tries = 0;; tries++) {
+		pid_t fg = tcgetpgrp(0);
+		if (fg < 0)
+			return;
+		if (fg == getpgrp())
+			break;
+		if (tries == 100) {
+			err("sh: not in the terminal's foreground; no job control\n");
+			return;
+		}
+		kill(-getpgrp(), SIGTTIN);
+	}
+	signal(SIGTSTP, SIG_IGN);
+	signal(SIGTTIN, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN);
+	pid_t me = getpid();
+	if (getpgrp() != me && setpgid(0, 0) < 0) {
+		err("sh: setpgid: %s; no job control\n", strerror(errno));
+		return;
+	}
+	shell_pgid = me;
+	if (tcsetpgrp(0, shell_pgid) < 0) {
+		err("sh: tcsetpgrp: %s; no job control\n", strerror(errno));
+		return;
+	}
+	job_control = 1;
 }
 
 /* ---- words ------------------------------------------------------------- */
@@ -434,6 +740,7 @@ enum tok { T_WORD, T_PIPE, T_AMP, T_SEMI, T_IN, T_OUT, T_APPEND, T_ERR, T_ERR2OU
 struct token {
 	enum tok type;
 	char *text;
+	int start, end; /* its bytes in the line: [start, end) */
 };
 
 static void append_str(char *w, size_t *n, size_t cap, const char *s)
@@ -486,6 +793,7 @@ static int tokenize(const char *line, struct token *toks, int max, char *store, 
 			return -1;
 		}
 		struct token *t = &toks[nt];
+		t->start = (int)(p - line);
 		if (*p == '|' || *p == '&' || *p == ';' || *p == '<' || *p == '>' ||
 		    (p[0] == '2' && p[1] == '>')) {
 			t->text = NULL;
@@ -505,6 +813,7 @@ static int tokenize(const char *line, struct token *toks, int max, char *store, 
 				t->type = T_ERR2OUT, p += 4;
 			else
 				t->type = T_ERR, p += 2;
+			t->end = (int)(p - line);
 			nt++;
 			continue;
 		}
@@ -559,6 +868,7 @@ static int tokenize(const char *line, struct token *toks, int max, char *store, 
 		used += n + 1;
 		t->type = T_WORD;
 		t->text = w;
+		t->end = (int)(p - line);
 		nt++;
 	}
 	return nt;
@@ -895,11 +1205,35 @@ static int bi_kill(int argc, char **argv)
 		return 1;
 	}
 	if (i >= argc) {
-		err("usage: kill [-SIG] PID...\n");
+		err("usage: kill [-SIG] PID|%%N...\n");
 		return 2;
 	}
 	int rc = 0;
 	for (; i < argc; i++) {
+		if (argv[i][0] == '%') {
+			struct job *j = job_arg("kill", argv[i]);
+			if (!j) {
+				rc = 1;
+				continue;
+			}
+			/* The job's group with job control, else each of its processes. */
+			for (int k = 0; k < j->npids; k++) {
+				pid_t target = job_control ? -j->pgid : j->pids[k];
+				if (!job_control && j->pstate[k] == P_DONE)
+					continue;
+				if (kill(target, sig) < 0) {
+					err("kill: %s: %s\n", argv[i], strerror(errno));
+					rc = 1;
+				}
+				if (job_control)
+					break;
+			}
+			/* A stopped job acts on the signal only once continued (as bash). */
+			if (job_stopped(j) && sig != SIGCONT && sig != SIGKILL && sig != SIGSTOP && sig != SIGTSTP &&
+			    sig != SIGTTIN && sig != SIGTTOU)
+				resume_job(j, 0);
+			continue;
+		}
 		char *end;
 		long pid = strtol(argv[i], &end, 10);
 		if (*end || !*argv[i]) {
@@ -1006,46 +1340,126 @@ static int bi_jobs(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	for (int i = 0; i < njobs; i++)
-		out("[%d] %-24s %s\n", (int)jobs[i].pid, "Running", jobs[i].cmd);
+	reap_children();
+	for (int i = 0; i < njobs; i++) {
+		print_job(&jobs[i]);
+		if (job_stopped(&jobs[i]))
+			jobs[i].reported_stop = 1;
+	}
+	/* Ended jobs were just reported. */
+	for (int i = 0; i < njobs;) {
+		if (job_done(&jobs[i]))
+			job_remove(&jobs[i]);
+		else
+			i++;
+	}
 	return 0;
 }
 
+/* Block until `until(j, k)` is false, noting every child's change. */
+static void wait_while(struct job *j, int k, int (*until)(const struct job *, int))
+{
+	while (until(j, k)) {
+		int st;
+		pid_t p = waitpid(-1, &st, WAIT_FLAGS);
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p < 0)
+			return;
+		job_note(p, st);
+	}
+}
+
+static int proc_runs(const struct job *j, int k)
+{
+	return j->pstate[k] == P_RUNNING;
+}
+
+static int job_runs(const struct job *j, int k)
+{
+	(void)k;
+	return job_running(j);
+}
+
+static int any_job_runs(const struct job *j, int k)
+{
+	(void)j;
+	(void)k;
+	for (int i = 0; i < njobs; i++)
+		if (job_running(&jobs[i]))
+			return 1;
+	return 0;
+}
+
+/* wait [PID|%N ...]: wait for each, giving the status of the last one (a
+ * process's own, a job's last process's; 128+N if it stopped); without
+ * arguments for every running job, then say which ended. */
 static int bi_wait(int argc, char **argv)
 {
+	if (argc == 1) {
+		wait_while(NULL, 0, any_job_runs);
+		notify_jobs();
+		return 0;
+	}
 	int rc = 0;
-	if (argc > 1) {
-		for (int a = 1; a < argc; a++) {
-			pid_t pid = (pid_t)atoi(argv[a]);
-			int st;
-			pid_t w;
-			while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
-				;
-			if (w < 0) {
-				err("wait: %s: %s\n", argv[a], strerror(errno));
-				rc = 127;
-				continue;
-			}
-			int i = job_index(w);
-			if (i >= 0)
-				jobs[i] = jobs[--njobs];
-			rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	for (int a = 1; a < argc; a++) {
+		struct job *j;
+		int k = -1;
+		if (argv[a][0] == '%') {
+			j = job_arg("wait", argv[a]);
+		} else {
+			char *end;
+			long pid = strtol(argv[a], &end, 10);
+			j = *end || pid <= 0 ? NULL : job_of_pid((pid_t)pid, &k);
+			if (!j)
+				err("wait: pid %s is not a child of this shell\n", argv[a]);
 		}
-		return rc;
-	}
-	while (njobs > 0) {
-		int st;
-		pid_t w = waitpid(-1, &st, 0);
-		if (w < 0 && errno == EINTR)
+		if (!j) {
+			rc = 127;
 			continue;
-		if (w < 0) {
-			njobs = 0;
-			break;
 		}
-		int i = job_index(w);
-		if (i >= 0)
-			job_finished(i, st);
+		if (k >= 0)
+			wait_while(j, k, proc_runs);
+		else
+			wait_while(j, 0, job_runs);
+		int st = k >= 0 && j->pstate[k] == P_DONE ? j->pstatus[k] : j->status;
+		rc = WIFSTOPPED(st) ? 128 + WSTOPSIG(st) : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		if (job_done(j))
+			job_remove(j);
 	}
+	return rc;
+}
+
+/* fg [%N]: continue the job in the foreground and wait for it. */
+static int bi_fg(int argc, char **argv)
+{
+	if (!job_control) {
+		err("fg: no job control\n");
+		return 1;
+	}
+	struct job *j = job_arg("fg", argc > 1 ? argv[1] : NULL);
+	if (!j)
+		return 1;
+	out("%s\n", j->cmd);
+	return resume_job(j, 1);
+}
+
+/* bg [%N]: continue a stopped job in the background. */
+static int bi_bg(int argc, char **argv)
+{
+	if (!job_control) {
+		err("bg: no job control\n");
+		return 1;
+	}
+	struct job *j = job_arg("bg", argc > 1 ? argv[1] : NULL);
+	if (!j)
+		return 1;
+	if (job_running(j)) {
+		err("bg: job %d already in background\n", j->id);
+		return 0;
+	}
+	resume_job(j, 0);
+	out("[%d]%c %s &\n", j->id, job_mark(j), j->cmd);
 	return 0;
 }
 
@@ -1096,13 +1510,15 @@ static const struct builtin {
 	{"echo", bi_echo, "[-n] WORD...   print words (echo V > /proc/sys/vm/FILE sets a sysctl)"},
 	{"cat", bi_cat, "FILE...        print files"},
 	{"ps", bi_ps, "               processes: PID, STAT, RSS and VSZ in kB, COMMAND"},
-	{"kill", bi_kill, "[-SIG] PID...  send a signal (default TERM; kill -l lists them)"},
+	{"kill", bi_kill, "[-SIG] PID|%N... send a signal (default TERM; kill -l lists them)"},
 	{"free", bi_free, "               memory in kB, from /proc/meminfo (like free -k)"},
 	{"ls", bi_ls, "[DIR]          list a directory"},
 	{"cd", bi_cd, "[DIR]          change directory"},
 	{"pwd", bi_pwd, "               print the directory"},
-	{"jobs", bi_jobs, "               background jobs still running"},
-	{"wait", bi_wait, "[PID]          wait for background jobs"},
+	{"jobs", bi_jobs, "               jobs: running, stopped, and ended since the last report"},
+	{"fg", bi_fg, "[%N]           continue a job in the foreground (^Z stops it again)"},
+	{"bg", bi_bg, "[%N]           continue a stopped job in the background"},
+	{"wait", bi_wait, "[PID|%N]       wait for background jobs"},
 	{"history", bi_history, "               lines typed so far"},
 	{"env", bi_env, "               the environment"},
 	{"true", bi_true, "               status 0"},
@@ -1185,8 +1601,16 @@ static const char *find_program(const char *name, char *buf, size_t cap)
 /* In a forked child: set up and run stage s; never returns. */
 static void child_exec(struct stage *s, int background)
 {
-	signal(SIGINT, background ? SIG_IGN : SIG_DFL);
-	signal(SIGQUIT, background ? SIG_IGN : SIG_DFL);
+	if (job_control) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
+		signal(SIGTSTP, SIG_DFL);
+		signal(SIGTTIN, SIG_DFL);
+		signal(SIGTTOU, SIG_DFL);
+	} else {
+		signal(SIGINT, background ? SIG_IGN : SIG_DFL);
+		signal(SIGQUIT, background ? SIG_IGN : SIG_DFL);
+	}
 	signal(SIGPIPE, SIG_DFL);
 	if (apply_redirs(&s->r) < 0)
 		_exit(1);
@@ -1205,23 +1629,8 @@ static void child_exec(struct stage *s, int background)
 	_exit(e == ENOENT ? 127 : 126);
 }
 
-static int status_of(int st)
-{
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	if (WIFSIGNALED(st)) {
-		int sig = WTERMSIG(st);
-		if (sig == SIGINT)
-			out("\n");
-		else if (sig != SIGPIPE)
-			err("%s\n", strsignal(sig));
-		return 128 + sig;
-	}
-	return 1;
-}
-
-/* Run a pipeline of n stages; wait unless background. Returns the status
- * of the last stage. */
+/* Run a pipeline of n stages as a job; wait unless background. Returns
+ * the status of the last stage (128+N if the job stopped). */
 static int run_pipeline(struct stage *st, int n, int background, const char *text)
 {
 	/* A lone built-in in the foreground runs in the shell itself (cd and
@@ -1239,7 +1648,12 @@ static int run_pipeline(struct stage *st, int n, int background, const char *tex
 		}
 		return rc;
 	}
+	if (njobs == MAX_JOBS) {
+		err("sh: too many jobs\n");
+		return 1;
+	}
 	pid_t pids[MAX_STAGES];
+	pid_t pgid = 0;
 	int prev_read = -1;
 	for (int i = 0; i < n; i++) {
 		int p[2] = {-1, -1};
@@ -1259,10 +1673,15 @@ static int run_pipeline(struct stage *st, int n, int background, const char *tex
 			break;
 		}
 		if (pid == 0) {
+			if (job_control) {
+				setpgid(0, pgid);
+				if (!background)
+					tcsetpgrp(0, getpgrp());
+			}
 			if (prev_read >= 0) {
 				dup2(prev_read, 0);
 				close(prev_read);
-			} else if (background) {
+			} else if (background && !job_control) {
 				int null = open("/dev/null", O_RDONLY);
 				if (null >= 0) {
 					dup2(null, 0);
@@ -1277,6 +1696,14 @@ static int run_pipeline(struct stage *st, int n, int background, const char *tex
 			child_exec(&st[i], background);
 		}
 		pids[i] = pid;
+		if (!pgid)
+			pgid = pid;
+		if (job_control) {
+			/* Also here, so the group exists whichever runs first. */
+			setpgid(pid, pgid);
+			if (!background && i == 0)
+				tcsetpgrp(0, pgid);
+		}
 		if (prev_read >= 0)
 			close(prev_read);
 		if (p[1] >= 0)
@@ -1287,29 +1714,12 @@ static int run_pipeline(struct stage *st, int n, int background, const char *tex
 		close(prev_read);
 	if (n == 0)
 		return 1;
+	struct job *j = job_add(pids, n, pgid, background, text);
 	if (background) {
-		for (int i = 0; i < n; i++) {
-			if (njobs < MAX_JOBS) {
-				jobs[njobs].pid = pids[i];
-				snprintf(jobs[njobs].cmd, sizeof jobs[njobs].cmd, "%s", text);
-				njobs++;
-			}
-		}
-		out("[%d]\n", (int)pids[n - 1]);
+		out("[%d] %d\n", j->id, (int)pids[n - 1]);
 		return 0;
 	}
-	int rc = 0;
-	for (int i = 0; i < n; i++) {
-		int stv = 0;
-		pid_t w;
-		while ((w = waitpid(pids[i], &stv, 0)) < 0 && errno == EINTR)
-			;
-		if (w < 0)
-			continue;
-		if (i == n - 1)
-			rc = status_of(stv);
-	}
-	return rc;
+	return wait_foreground(j);
 }
 
 /* Run one command list (tokens up to ';' or the end). */
@@ -1397,8 +1807,15 @@ static void run_line(const char *line)
 	int start = 0;
 	for (int i = 0; i <= nt && exiting < 0; i++) {
 		if (i == nt || toks[i].type == T_SEMI) {
-			if (i > start)
-				last_status = run_command(toks + start, i - start, line);
+			if (i > start) {
+				/* The command's own text, without a final '&', names its job. */
+				int last = i - 1;
+				if (toks[last].type == T_AMP && last > start)
+					last--;
+				char text[64];
+				snprintf(text, sizeof text, "%.*s", toks[last].end - toks[start].start, line + toks[start].start);
+				last_status = run_command(toks + start, i - start, text);
+			}
 			start = i + 1;
 		}
 	}
@@ -1423,12 +1840,11 @@ int main(int argc, char **argv)
 	}
 	interactive = tcgetattr(0, &saved_tio) == 0;
 	if (interactive) {
-		signal(SIGINT, SIG_IGN);
-		signal(SIGQUIT, SIG_IGN);
+		init_job_control();
 		out("mmkernel shell: 'help' lists the commands.\n");
 	}
 	while (exiting < 0) {
-		reap_jobs();
+		notify_jobs();
 		int got;
 		if (interactive) {
 			static struct editor ed;

@@ -16,9 +16,17 @@
  * - an unknown command: "command not found", status 127;
  * - `cat` without arguments reads the rest of the shell's own stdin (the
  *   shell reads its input one byte at a time);
- * - `sh -c 'exit 7'`.
+ * - `sh -c 'exit 7'`;
+ * - job specs without job control: `jobs` lists "[1]+  Running ... &",
+ *   `kill %1` and `wait %1` give 143, fg says "no job control", a job that
+ *   does not exist is "no such job" with status 127;
+ * - job control on a pseudo-terminal (skipped where /dev/ptmx is missing):
+ *   ^Z stops the foreground job ("Stopped", $? 148), `jobs` lists it,
+ *   `fg` continues it with the terminal back (it reads a typed line), ^D
+ *   ends it; ^Z again and `kill %1` ends the stopped job (Terminated).
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -97,8 +105,8 @@ static int exited(int st, int code)
 
 static char out[16384];
 
-/* Whether some line of text is "[PID]" (what `CMD &` prints); the job's own
- * output may come before or after it. */
+/* Whether some line of text is "[N] PID" (what `CMD &` prints); the job's
+ * own output may come before or after it. */
 static int has_job_line(const char *text)
 {
 	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
@@ -107,7 +115,11 @@ static int has_job_line(const char *text)
 			continue;
 		while (*p >= '0' && *p <= '9')
 			p++;
-		if (p[0] == ']' && p[1] == '\n')
+		if (*p++ != ']' || *p++ != ' ' || *p < '1' || *p > '9')
+			continue;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p == '\n')
 			return 1;
 	}
 	return 0;
@@ -194,6 +206,110 @@ static void check_pipes_and_input(void)
 	       "status %#x, output [%s]", st, out);
 }
 
+static void check_job_specs(void)
+{
+	int st = run_sh("cat /dev/zero > /dev/null &\njobs\nkill %1\nwait %1\necho rc=$?\nfg\necho fg=$?\n"
+			"wait %3\necho nojob=$?\n",
+			NULL, out, sizeof out);
+	CHECKF("job_specs_without_job_control",
+	       exited(st, 0) && has_job_line(out) &&
+		       strstr(out, "\n[1]+  Running                 cat /dev/zero > /dev/null &\n") &&
+		       strstr(out, "\nrc=143\n") && strstr(out, "fg: no job control\nfg=1\n") &&
+		       strstr(out, "wait: %3: no such job\nnojob=127\n"),
+	       "status %#x, output [%s]", st, out);
+}
+
+/* The shell on a pseudo-terminal: what it printed so far. */
+static char pty_out[16384];
+static size_t pty_len;
+
+/* Read from the master until `want` is in the output or 10 s pass. */
+static int pty_expect(int master, const char *want)
+{
+	for (int waited = 0; waited < 10000; waited += 50) {
+		if (strstr(pty_out, want))
+			return 1;
+		struct pollfd p = {.fd = master, .events = POLLIN};
+		if (poll(&p, 1, 50) > 0) {
+			ssize_t n = read(master, pty_out + pty_len, sizeof pty_out - 1 - pty_len);
+			if (n <= 0)
+				return 0;
+			pty_len += (size_t)n;
+			pty_out[pty_len] = 0;
+		}
+	}
+	return strstr(pty_out, want) != NULL;
+}
+
+/* Type s, then wait for want; forget the output before s was typed. */
+static int pty_step(int master, const char *s, const char *want)
+{
+	pty_len = 0;
+	pty_out[0] = 0;
+	if (write(master, s, strlen(s)) != (ssize_t)strlen(s))
+		return 0;
+	return pty_expect(master, want);
+}
+
+static void check_job_control(void)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY);
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
+		check_skip("job_control_on_a_terminal", "no pseudo-terminals");
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		setsid();
+		int slave = open(ptsname(master), O_RDWR);
+		if (slave < 0)
+			_exit(98);
+		dup2(slave, 0);
+		dup2(slave, 1);
+		dup2(slave, 2);
+		close(master);
+		char *argv[] = {sh_path, NULL};
+		char *envp[] = {path_env, NULL};
+		execve(sh_path, argv, envp);
+		_exit(99);
+	}
+	/* `rea''dy` is echoed as typed, `ready` only printed by the job. */
+	const char *step = "prompt";
+	int ok = pty_expect(master, "mm# ");
+	if (ok && (step = "start"))
+		ok = pty_step(master, "sh -c 'echo rea''dy; cat'\r", "ready");
+	if (ok && (step = "^Z"))
+		ok = pty_step(master, "\x1a", "[1]+  Stopped                 sh -c 'echo rea''dy; cat'\r\n") &&
+		     pty_expect(master, "mm# ");
+	if (ok && (step = "$?"))
+		ok = pty_step(master, "echo st=$?\r", "st=148\r\nmm# ");
+	if (ok && (step = "jobs"))
+		ok = pty_step(master, "jobs\r", "[1]+  Stopped                 sh -c 'echo rea''dy; cat'\r\nmm# ");
+	if (ok && (step = "fg"))
+		ok = pty_step(master, "fg\r", "sh -c 'echo rea''dy; cat'\r\n");
+	if (ok && (step = "typed to the continued job"))
+		ok = pty_step(master, "through cat\r", "through cat\r\nthrough cat\r\n");
+	if (ok && (step = "^D"))
+		ok = pty_step(master, "\x04", "mm# ");
+	if (ok && (step = "fg's status"))
+		ok = pty_step(master, "echo st=$? jobs:; jobs\r", "st=0 jobs:\r\nmm# ");
+	if (ok && (step = "second job"))
+		ok = pty_step(master, "sh -c 'echo rea''dy; cat'\r", "ready") &&
+		     pty_step(master, "\x1a", "Stopped") && pty_expect(master, "mm# ");
+	if (ok && (step = "kill %1"))
+		ok = pty_step(master, "kill %1\r", "mm# ") && pty_step(master, "\r", "[1]+  Terminated");
+	if (ok && (step = "exit"))
+		ok = pty_step(master, "exit 0\r", "");
+	int st = -1;
+	if (!ok)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	close(master);
+	CHECKF("job_control_on_a_terminal", ok && exited(st, 0), "at step %s: status %#x, output [%s]", step, st,
+	       pty_out);
+}
+
 int main(void)
 {
 	check_init("t_sh");
@@ -208,5 +324,7 @@ int main(void)
 	check_exit_status();
 	check_proc_write();
 	check_pipes_and_input();
+	check_job_specs();
+	check_job_control();
 	return check_done();
 }
