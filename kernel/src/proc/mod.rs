@@ -16,6 +16,7 @@
 //!   fork.rs    fork / vfork / clone
 //!   exit.rs    exit, wait4, kill, the zombie's reaping
 //!   signal.rs  signal numbers, dispositions, fatal delivery, segfault reports
+//!   timer.rs   alarm, interval timers and POSIX timers, expired by the tick
 //!   oom.rs     the OOM killer
 //!   waitqueue.rs  sleeping until a condition holds (pipes, the console)
 //! ```
@@ -27,6 +28,7 @@ pub mod fork;
 pub mod oom;
 pub mod sched;
 pub mod signal;
+pub mod timer;
 pub mod waitqueue;
 
 use alloc::collections::BTreeMap;
