@@ -21,6 +21,7 @@
  * - errors: EINVAL for a bad which, clock, signal, notify value, thread,
  *   timer id or time (timer_delete twice), EOPNOTSUPP for a clock with no
  *   timers, EFAULT for bad pointers;
+ * - /proc/self/timers lists the timers newest first in Linux's format;
  * - lifetime: a forked child has no timers and no itimers; execve keeps
  *   ITIMER_REAL and deletes the POSIX timers (the program runs itself
  *   again as `t_timer exec-check ID`).
@@ -28,6 +29,7 @@
  * The timer_* calls are made with syscall(2), so the kernel's own ids and
  * errors are checked, not the C library's. A few seconds under TCG.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -548,6 +550,35 @@ static void check_errors(void)
 	CHECK_ERRNO("timer_delete_negative_id_einval", k_timer_delete(-1), EINVAL);
 }
 
+static void check_proc_timers(void)
+{
+	int a = -1, b = -1, c = -1;
+	struct sigevent none = sigevent_of(SIGEV_NONE, 0, MAGIC);
+	struct sigevent tid = sigevent_of(SIGEV_THREAD_ID, SIGUSR1, NULL);
+	tid.sigev_notify_thread_id = getpid();
+	k_timer_create(CLOCK_MONOTONIC, NULL, &a);
+	k_timer_create(CLOCK_REALTIME, &none, &b);
+	k_timer_create(CLOCK_BOOTTIME, &tid, &c);
+	char want[512], got[512];
+	snprintf(want, sizeof want,
+		 "ID: %d\nsignal: %d/%016x\nnotify: signal/tid.%d\nClockID: %d\n"
+		 "ID: %d\nsignal: 0/%016lx\nnotify: none/pid.%d\nClockID: %d\n"
+		 "ID: %d\nsignal: %d/%016x\nnotify: signal/pid.%d\nClockID: %d\n",
+		 c, SIGUSR1, 0, (int)getpid(), CLOCK_BOOTTIME, b, (unsigned long)MAGIC, (int)getpid(), CLOCK_REALTIME, a,
+		 SIGALRM, a, (int)getpid(), CLOCK_MONOTONIC);
+	int fd = open("/proc/self/timers", O_RDONLY);
+	ssize_t n = 0, r;
+	while (fd >= 0 && n < (ssize_t)sizeof got - 1 && (r = read(fd, got + n, sizeof got - 1 - (size_t)n)) > 0)
+		n += r;
+	got[n] = 0;
+	if (fd >= 0)
+		close(fd);
+	CHECKF("proc_self_timers_lists_newest_first", strcmp(got, want) == 0, "got \"%s\", want \"%s\"", got, want);
+	k_timer_delete(a);
+	k_timer_delete(b);
+	k_timer_delete(c);
+}
+
 static int fork_timer_id;
 
 /* In a forked child: none of the parent's timers. Exit code: what was wrong. */
@@ -635,6 +666,7 @@ int main(int argc, char **argv)
 	check_errors();
 	check_getitimer_decreasing();
 	check_sigev_none();
+	check_proc_timers();
 	check_fork();
 	check_exec();
 	check_cpu_itimers();

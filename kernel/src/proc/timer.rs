@@ -39,10 +39,14 @@
 //! its signals after releasing it.
 
 use alloc::collections::BTreeMap;
+use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt::Write;
 
 use abi::errno::{EAGAIN, EINVAL, Errno};
-use abi::signal::{SI_KERNEL, SIGALRM, SIGPROF, SIGVTALRM, SigInfo};
+use abi::signal::{
+    SI_KERNEL, SIGALRM, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_THREAD_ID, SIGPROF, SIGVTALRM, SigInfo,
+};
 use abi::time::{DELAYTIMER_MAX, ITIMER_PROF, ITIMER_REAL, ITIMER_VIRTUAL};
 use mm::sync::IrqLock;
 
@@ -116,15 +120,24 @@ impl Countdown {
     }
 }
 
-/// How a POSIX timer reports its expiry (its `struct sigevent`).
+/// How a POSIX timer reports its expiry: its `struct sigevent`, checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Notify {
-    /// SIGEV_NONE: no signal; timer_gettime shows the countdown.
-    None,
-    /// SIGEV_SIGNAL (and SIGEV_THREAD, which the C library builds on it),
-    /// SIGEV_THREAD_ID: signal `signo` to task `tid`, with `value` as
-    /// si_value (None: the timer's id, as for a NULL sigevent).
-    Signal { signo: u32, tid: Pid, value: Option<u64> },
+pub struct Event {
+    /// SIGEV_SIGNAL, SIGEV_THREAD (to the kernel the same; the C library
+    /// builds its threads on it), SIGEV_THREAD_ID, or SIGEV_NONE: no
+    /// signal, timer_gettime shows the countdown.
+    pub notify: i32,
+    /// The signal (1..=64 unless SIGEV_NONE) and its si_value.
+    pub signo: i32,
+    pub value: u64,
+    /// The task signalled: the creator, or SIGEV_THREAD_ID's thread.
+    pub tid: Pid,
+}
+
+impl Event {
+    fn signals(&self) -> bool {
+        self.notify != SIGEV_NONE
+    }
 }
 
 /// One POSIX timer.
@@ -133,7 +146,7 @@ struct PosixTimer {
     /// The clock id it was created on (timer_settime's TIMER_ABSTIME
     /// reads that clock).
     clock_id: i32,
-    notify: Notify,
+    event: Event,
     countdown: Countdown,
     /// Its signal is queued and has not left the queue yet.
     is_queued: bool,
@@ -149,7 +162,7 @@ impl PosixTimer {
     /// SIGEV_NONE one, which just shows 0 once expired.
     fn setting(&self, now: u64) -> Setting {
         let value_ns = match self.countdown.left(now) {
-            Some(0) if self.notify == Notify::None => 0,
+            Some(0) if !self.event.signals() => 0,
             Some(left) => left.max(1),
             None => 0,
         };
@@ -228,13 +241,15 @@ impl ProcTimers {
             if n == 0 {
                 continue;
             }
-            let Notify::Signal { signo, tid, value } = t.notify else { continue };
+            if !t.event.signals() {
+                continue;
+            }
             if t.is_queued {
                 t.overrun = add_overruns(t.overrun, n);
             } else {
                 t.is_queued = true;
                 t.overrun = add_overruns(0, n - 1);
-                sends.push((tid, SigInfo::timer(signo, id, 0, value.unwrap_or(id as u32 as u64))));
+                sends.push((t.event.tid, SigInfo::timer(t.event.signo as u32, id, 0, t.event.value)));
             }
         }
     }
@@ -290,9 +305,10 @@ pub fn set_itimer(pid: Pid, which: i32, new: Setting) -> Result<Setting, Errno> 
 }
 
 /// timer_create(2) for process `pid`: a disarmed timer on `clock`
-/// (created on clock id `clock_id`); returns its id. EAGAIN when the
-/// process has too many.
-pub fn timer_create(pid: Pid, clock: Clock, clock_id: i32, notify: Notify) -> Result<i32, Errno> {
+/// (created on clock id `clock_id`) reporting as `event` says, or, if
+/// None (a NULL sigevent), with SIGALRM to `pid` carrying the timer's id;
+/// returns the id. EAGAIN when the process has too many.
+pub fn timer_create(pid: Pid, clock: Clock, clock_id: i32, event: Option<Event>) -> Result<i32, Errno> {
     let mut all = TIMERS.lock();
     let p = all.entry(pid).or_default();
     if p.posix.len() >= MAX_TIMERS {
@@ -303,10 +319,11 @@ pub fn timer_create(pid: Pid, clock: Clock, clock_id: i32, notify: Notify) -> Re
         id = if id == i32::MAX { 0 } else { id + 1 };
     }
     p.next_id = if id == i32::MAX { 0 } else { id + 1 };
+    let event = event.unwrap_or(Event { notify: SIGEV_SIGNAL, signo: SIGALRM as i32, value: id as u64, tid: pid });
     let timer = PosixTimer {
         clock,
         clock_id,
-        notify,
+        event,
         countdown: Countdown::default(),
         is_queued: false,
         overrun: 0,
@@ -346,7 +363,7 @@ pub fn timer_settime(pid: Pid, id: i32, new: Setting) -> Result<Setting, Errno> 
         let old = t.setting(now);
         t.countdown = if new.value_ns != 0 {
             Countdown::arm(now, new.value_ns, new.interval_ns)
-        } else if t.notify == Notify::None {
+        } else if !t.event.signals() {
             Countdown { interval_ns: 0, ..t.countdown }
         } else {
             Countdown::default()
@@ -387,6 +404,36 @@ pub fn collect_overrun(pid: Pid, timer_id: i32) -> i32 {
     t.is_queued = false;
     t.overrun_last = core::mem::take(&mut t.overrun);
     t.overrun_last
+}
+
+/// /proc/PID/timers: the POSIX timers of `pid`, newest first, as Linux's
+/// `show_timer` prints them (the sigevent's signal and value, how it
+/// notifies whom, the clock id):
+///
+/// ```text
+/// ID: 0
+/// signal: 14/0000000000000000
+/// notify: signal/pid.42
+/// ClockID: 1
+/// ```
+pub fn render(pid: Pid, s: &mut String) -> core::fmt::Result {
+    let timers: Vec<(i32, Event, i32)> = match TIMERS.lock().get(&pid) {
+        Some(p) => p.posix.iter().rev().map(|(&id, t)| (id, t.event, t.clock_id)).collect(),
+        None => return Ok(()),
+    };
+    for (id, ev, clock_id) in timers {
+        let how = match ev.notify & !SIGEV_THREAD_ID {
+            SIGEV_NONE => "none",
+            SIGEV_THREAD => "thread",
+            _ => "signal",
+        };
+        let whose = if ev.notify & SIGEV_THREAD_ID != 0 { "tid" } else { "pid" };
+        writeln!(s, "ID: {}", id)?;
+        writeln!(s, "signal: {}/{:016x}", ev.signo, ev.value)?;
+        writeln!(s, "notify: {}/{}.{}", how, whose, ev.tid)?;
+        writeln!(s, "ClockID: {}", clock_id)?;
+    }
+    Ok(())
 }
 
 /// A new process `pid` (fork, vfork, clone): it starts with no timers.

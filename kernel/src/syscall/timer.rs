@@ -5,7 +5,7 @@
 //! timers themselves are `proc::timer`'s.
 
 use abi::errno::*;
-use abi::signal::{NSIG, SIGALRM, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_THREAD_ID, SigEvent};
+use abi::signal::{NSIG, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_THREAD_ID, SigEvent};
 use abi::time::{
     CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW, CLOCK_PROCESS_CPUTIME_ID,
     CLOCK_REALTIME, CLOCK_REALTIME_COARSE, CLOCK_THREAD_CPUTIME_ID, ITIMER_REAL, TIMER_ABSTIME,
@@ -13,7 +13,7 @@ use abi::time::{
 
 use super::SysResult;
 use crate::proc::current_pid;
-use crate::proc::timer::{self, Clock, Notify, Setting};
+use crate::proc::timer::{self, Clock, Event, Setting};
 use crate::usercopy::{read_user, write_user};
 
 const NS_PER_SEC: u64 = 1_000_000_000;
@@ -89,9 +89,9 @@ fn timer_clock(clock_id: i32) -> Result<Clock, Errno> {
 /// What a `struct sigevent` asks for (Linux's `good_sigevent`): EINVAL for
 /// an unknown notification, a signal outside 1..=64, or a thread that is
 /// not the caller (one thread per process).
-fn notify_of(ev: &SigEvent, pid: crate::proc::Pid) -> Result<Notify, Errno> {
+fn event_of(ev: &SigEvent, pid: crate::proc::Pid) -> Result<Event, Errno> {
     match ev.notify {
-        SIGEV_NONE => Ok(Notify::None),
+        SIGEV_NONE => {}
         SIGEV_SIGNAL | SIGEV_THREAD | SIGEV_THREAD_ID => {
             if ev.notify == SIGEV_THREAD_ID && ev.tid as u32 != pid {
                 return Err(EINVAL);
@@ -99,10 +99,10 @@ fn notify_of(ev: &SigEvent, pid: crate::proc::Pid) -> Result<Notify, Errno> {
             if ev.signo <= 0 || ev.signo as u32 > NSIG {
                 return Err(EINVAL);
             }
-            Ok(Notify::Signal { signo: ev.signo as u32, tid: pid, value: Some(ev.value) })
         }
-        _ => Err(EINVAL),
+        _ => return Err(EINVAL),
     }
+    Ok(Event { notify: ev.notify, signo: ev.signo, value: ev.value, tid: pid })
 }
 
 /// timer_create(2). A NULL sigevent means SIGEV_SIGNAL with SIGALRM and
@@ -111,11 +111,8 @@ pub fn timer_create(clock_id: i32, sevp: u64, idp: u64) -> SysResult {
     let ev = if sevp != 0 { Some(read_user::<SigEvent>(sevp)?) } else { None };
     let clock = timer_clock(clock_id)?;
     let pid = current_pid();
-    let notify = match ev {
-        Some(ev) => notify_of(&ev, pid)?,
-        None => Notify::Signal { signo: SIGALRM, tid: pid, value: None },
-    };
-    let id = timer::timer_create(pid, clock, clock_id, notify)?;
+    let event = ev.map(|ev| event_of(&ev, pid)).transpose()?;
+    let id = timer::timer_create(pid, clock, clock_id, event)?;
     if let Err(e) = write_user(idp, &id) {
         let _ = timer::timer_delete(pid, id);
         return Err(e);
