@@ -55,9 +55,13 @@ use super::{Pid, sched};
 /// The CPU time one tick charges.
 pub const TICK_NS: u64 = 1_000_000_000 / sched::HZ;
 
-/// Most POSIX timers one process may have: Linux bounds them by
-/// RLIMIT_SIGPENDING (each holds a preallocated signal); EAGAIN past it.
+/// Most POSIX timers one process may have, and all processes together per
+/// task the system allows (`max_tasks`, sized from RAM): EAGAIN past
+/// either. Linux bounds them by RLIMIT_SIGPENDING, each holding a
+/// preallocated signal; here the total keeps their memory (under 100
+/// bytes each) near 1% of RAM.
 const MAX_TIMERS: usize = 1024;
+const MAX_TIMERS_PER_TASK_SLOT: usize = 8;
 
 /// What a timer counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -309,9 +313,11 @@ pub fn set_itimer(pid: Pid, which: i32, new: Setting) -> Result<Setting, Errno> 
 /// None (a NULL sigevent), with SIGALRM to `pid` carrying the timer's id;
 /// returns the id. EAGAIN when the process has too many.
 pub fn timer_create(pid: Pid, clock: Clock, clock_id: i32, event: Option<Event>) -> Result<i32, Errno> {
+    let system_max = super::max_tasks() * MAX_TIMERS_PER_TASK_SLOT;
     let mut all = TIMERS.lock();
+    let total: usize = all.values().map(|p| p.posix.len()).sum();
     let p = all.entry(pid).or_default();
-    if p.posix.len() >= MAX_TIMERS {
+    if p.posix.len() >= MAX_TIMERS || total >= system_max {
         return Err(EAGAIN);
     }
     let mut id = p.next_id;
