@@ -1,4 +1,5 @@
-//! Clock ids of clock_gettime and friends, and clock_nanosleep's flag
+//! Clock ids of clock_gettime and friends, clock_nanosleep's and
+//! timer_settime's flag, and the interval timers of setitimer
 //! (include/uapi/linux/time.h).
 
 pub const CLOCK_REALTIME: i32 = 0;
@@ -10,5 +11,15 @@ pub const CLOCK_REALTIME_COARSE: i32 = 5;
 pub const CLOCK_MONOTONIC_COARSE: i32 = 6;
 pub const CLOCK_BOOTTIME: i32 = 7;
 
-/// clock_nanosleep: the time is absolute, not relative.
+/// clock_nanosleep, timer_settime: the time is absolute, not relative.
 pub const TIMER_ABSTIME: u32 = 1;
+
+/// getitimer/setitimer's `which` (include/uapi/linux/time.h): wall time
+/// (SIGALRM), user CPU time (SIGVTALRM), user and system CPU time
+/// (SIGPROF).
+pub const ITIMER_REAL: i32 = 0;
+pub const ITIMER_VIRTUAL: i32 = 1;
+pub const ITIMER_PROF: i32 = 2;
+
+/// timer_getoverrun's ceiling (`DELAYTIMER_MAX`): larger counts read as it.
+pub const DELAYTIMER_MAX: i32 = i32::MAX;

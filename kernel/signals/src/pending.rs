@@ -9,6 +9,7 @@
 //! EAGAIN, one from kill(2) is pending without siginfo.
 
 use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 
 use abi::errno::{EAGAIN, Errno};
 use abi::signal::{SI_USER, SIGRTMIN, SigInfo, sigmask};
@@ -55,10 +56,19 @@ impl SigPending {
         Ok(pushed)
     }
 
-    /// Forget every pending signal in `mask`.
-    pub fn flush(&mut self, mask: u64) {
+    /// Forget every pending signal in `mask`; returns the siginfo entries
+    /// dropped (their senders, such as POSIX timers, may want to know).
+    pub fn flush(&mut self, mask: u64) -> Vec<SigInfo> {
         self.set &= !mask;
-        self.queue.retain(|i| sigmask(i.signo as u32) & mask == 0);
+        let mut dropped = Vec::new();
+        self.queue.retain(|i| {
+            let keep = sigmask(i.signo as u32) & mask == 0;
+            if !keep {
+                dropped.push(*i);
+            }
+            keep
+        });
+        dropped
     }
 
     /// Take the oldest instance of `sig` (Linux's `collect_signal`): its
@@ -150,7 +160,8 @@ mod tests {
         p.push(queued(40, 0), 10).unwrap();
         p.push(queued(40, 1), 10).unwrap();
         p.push(queued(SIGUSR1, 0), 10).unwrap();
-        p.flush(sigmask(40));
+        let dropped = p.flush(sigmask(40));
+        assert_eq!(dropped.iter().map(|i| i.value()).collect::<Vec<_>>(), [0, 1]);
         assert_eq!((p.set, p.queued()), (sigmask(SIGUSR1), 1));
     }
 }

@@ -365,6 +365,7 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     let image = load(path, inode, argv, envp, creds, &lim)?;
     // The point of no return: the old image goes now.
     exit::mm_release(&me);
+    super::timer::exec(me.pid);
     let new = UserMm::new(image.space);
     let root = new.root;
     let active = new.clone();

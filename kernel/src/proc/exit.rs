@@ -42,6 +42,7 @@ pub fn on_init_exit(f: fn(i32)) {
 /// Release what a dying task holds; returns its parent's pid.
 fn release_resources(me: &Task, status: i32) -> Pid {
     mm_release(me);
+    super::timer::exit(me.pid);
     let (mm, parent, children, vfork_parent, files) = {
         let mut i = me.inner.lock();
         i.exit_status = status;

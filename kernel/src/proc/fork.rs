@@ -89,6 +89,7 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
         }
     };
     let pid = super::alloc_pid();
+    super::timer::fork_child(pid);
     // The child starts with the parent's FPU registers as they are now.
     let mut fpu = FpuState::clean();
     fpu.save();

@@ -17,6 +17,7 @@
 //!   exit.rs    exit, wait4, kill, the zombie's reaping
 //!   signal/    sending, delivery to handlers, frames, stop/continue, fault signals
 //!   pgrp.rs    process groups and sessions: members, orphaned groups
+//!   timer.rs   alarm, interval timers and POSIX timers, expired by the tick
 //!   oom.rs     the OOM killer
 //!   waitqueue.rs  sleeping until a condition holds (pipes, the console)
 //! ```
@@ -29,6 +30,7 @@ pub mod oom;
 pub mod pgrp;
 pub mod sched;
 pub mod signal;
+pub mod timer;
 pub mod waitqueue;
 
 use alloc::collections::BTreeMap;

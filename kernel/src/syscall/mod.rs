@@ -14,6 +14,7 @@ mod process;
 mod signal;
 mod sys;
 mod time;
+mod timer;
 
 use arch::trap::TrapFrame;
 use mm::vm::address_space::TASK_SIZE;
@@ -94,6 +95,9 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::DUP => fs::dup(x[0] as i32),
         nr::DUP2 => fs::dup2(x[0] as i32, x[1] as i32),
         nr::NANOSLEEP => time::nanosleep(x[0], x[1]),
+        nr::GETITIMER => timer::getitimer(x[0] as i32, x[1]),
+        nr::ALARM => timer::alarm(x[0] as u32),
+        nr::SETITIMER => timer::setitimer(x[0] as i32, x[1], x[2]),
         nr::GETPID => Ok(crate::proc::current_pid() as u64),
         nr::CLONE => process::clone(frame, x[0], x[1], x[2], x[3], x[4]),
         nr::FORK => process::fork(frame),
@@ -143,6 +147,11 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::TIME => time::time(x[0]),
         nr::GETDENTS64 => fs::getdents64(x[0] as i32, x[1], x[2]),
         nr::SET_TID_ADDRESS => process::set_tid_address(x[0]),
+        nr::TIMER_CREATE => timer::timer_create(x[0] as i32, x[1], x[2]),
+        nr::TIMER_SETTIME => timer::timer_settime(x[0] as i32, x[1] as u32, x[2], x[3]),
+        nr::TIMER_GETTIME => timer::timer_gettime(x[0] as i32, x[1]),
+        nr::TIMER_GETOVERRUN => timer::timer_getoverrun(x[0] as i32),
+        nr::TIMER_DELETE => timer::timer_delete(x[0] as i32),
         nr::CLOCK_GETTIME => time::clock_gettime(x[0] as i32, x[1]),
         nr::CLOCK_GETRES => time::clock_getres(x[0] as i32, x[1]),
         nr::CLOCK_NANOSLEEP => time::clock_nanosleep(x[0] as i32, x[1] as u32, x[2], x[3]),

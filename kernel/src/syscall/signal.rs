@@ -59,7 +59,7 @@ pub fn rt_sigaction(sig: u32, act: u64, oact: u64, sigsetsize: u64) -> SysResult
                 || (n.handler == SIG_DFL
                     && matches!(signal::default_action(sig), DefaultAction::Ignore | DefaultAction::Continue));
             if ignored {
-                i.sig.pending.flush(sigmask(sig));
+                signal::flush(me.pid, &mut i, sigmask(sig));
             }
         }
         old
@@ -164,7 +164,7 @@ pub fn rt_sigtimedwait(uthese: u64, uinfo: u64, uts: u64, sigsetsize: u64) -> Sy
     let set = set & !UNBLOCKABLE;
     let timeout = if uts != 0 { Some(read_timeout(uts)?) } else { None };
     let me = current();
-    let mut got = signal::dequeue_from(&mut me.inner.lock(), set);
+    let mut got = signal::dequeue_from(me.pid, &mut me.inner.lock(), set);
     if got.is_none() && timeout != Some(0) {
         {
             // Linux: the waited-for signals are unblocked while waiting,
@@ -181,7 +181,7 @@ pub fn rt_sigtimedwait(uthese: u64, uinfo: u64, uts: u64, sigsetsize: u64) -> Sy
         let real = i.sig.real_blocked;
         i.sig.real_blocked = 0;
         signal::set_blocked(&mut i, real);
-        got = signal::dequeue_from(&mut i, set);
+        got = signal::dequeue_from(me.pid, &mut i, set);
     }
     drop(me);
     match got {

@@ -4,7 +4,7 @@
 //!   /proc/meminfo buddyinfo zoneinfo pagetypeinfo slabinfo vmallocinfo vmstat
 //!   /proc/mempic                             map of every page frame (writable: 1/0)
 //!   /proc/PID/{maps,smaps,smaps_rollup,status,statm,stat,cmdline,comm,
-//!              oom_score,oom_score_adj}      (oom_score_adj writable)
+//!              oom_score,oom_score_adj,timers}  (oom_score_adj writable)
 //!   /proc/self                               the reading process's PID dir
 //!   /proc/sys/fs/{nr_open,pipe-max-size,pipe-user-pages-hard,
 //!                 pipe-user-pages-soft} (writable by root, validated)
@@ -328,13 +328,14 @@ enum PidKind {
     Status,
     Statm,
     Stat,
+    Timers,
     Cmdline,
     Comm,
     OomScore,
     OomScoreAdj,
 }
 
-const PID_FILES: [(&str, PidKind); 10] = [
+const PID_FILES: [(&str, PidKind); 11] = [
     ("cmdline", PidKind::Cmdline),
     ("comm", PidKind::Comm),
     ("maps", PidKind::Maps),
@@ -345,6 +346,7 @@ const PID_FILES: [(&str, PidKind); 10] = [
     ("stat", PidKind::Stat),
     ("statm", PidKind::Statm),
     ("status", PidKind::Status),
+    ("timers", PidKind::Timers),
 ];
 
 fn pid_ino(pid: Pid, slot: u64) -> u64 {
@@ -481,6 +483,7 @@ fn render_pid(t: &Task, kind: PidKind, s: &mut String) -> core::fmt::Result {
         },
         PidKind::Status => render_status(t, s),
         PidKind::Stat => render_stat(t, s),
+        PidKind::Timers => proc::timer::render(t.pid, s),
         PidKind::Cmdline => {
             // Read from the process's own memory, as Linux does: what the
             // program left between arg_start and arg_end.

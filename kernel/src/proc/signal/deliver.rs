@@ -98,7 +98,7 @@ fn get_signal() -> Option<(SigInfo, SigAction)> {
         let mut i = me.inner.lock();
         let sig =
             if i.sig.pending.set & sigmask(SIGKILL) != 0 { SIGKILL } else { i.sig.pending.next(i.sig.blocked)? };
-        let info = super::take(&mut i, sig);
+        let info = super::take(me.pid, &mut i, sig);
         let act = *i.sig.action(sig);
         if act.handler == SIG_IGN {
             continue;

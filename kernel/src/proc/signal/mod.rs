@@ -20,7 +20,9 @@
 //!
 //! A process has one thread, so its pending set is the task's.
 //!
-//! Locks: the signal state lives in the task's `inner` lock; sending takes
+//! Locks: the signal state lives in the task's `inner` lock (taken before
+//! the timers' lock, `proc::timer::TIMERS`, when a timer's signal is
+//! queued or dequeued); sending takes
 //! the target's `inner` alone and never another task's while holding it
 //! (the parent's SIGCHLD is sent after the child's lock is dropped). From
 //! interrupt context (the tty's ^C, timers) a send only tries the lock;
@@ -35,12 +37,15 @@ use alloc::vec::Vec;
 
 use abi::errno::Errno;
 use abi::resource::RLIMIT_SIGPENDING;
-use abi::signal::{NSIG, SI_KERNEL, SI_USER, SIG_DFL, SIG_IGN, SIGCHLD, SIGCONT, SIGKILL, SigAction, SigInfo, sigmask};
+use abi::signal::{
+    NSIG, SI_KERNEL, SI_TIMER, SI_USER, SIG_DFL, SIG_IGN, SIGCHLD, SIGCONT, SIGKILL, SigAction, SigInfo, sigmask,
+};
 use mm::sync::IrqLock;
 
 use super::{Pid, SLEEPING, STOPPED, Task, TaskInner, current, sched};
 
 pub use report::{for_exception, force_fault, name};
+use signals::pending::Pushed;
 pub use signals::{DefaultAction, STOP_MASK, SigPending, UNBLOCKABLE, default_action};
 
 /// Why the kernel stopped a system call to deliver a signal, so that
@@ -158,6 +163,22 @@ fn ignored(pid: Pid, i: &TaskInner, sig: u32) -> bool {
     matches!(default_action(sig), DefaultAction::Ignore | DefaultAction::Continue)
 }
 
+/// A POSIX timer's signal that did not enter (or left) the queue without
+/// being delivered: the timer may queue it again (its overruns so far are
+/// what timer_getoverrun reports).
+fn not_queued(pid: Pid, info: &SigInfo) {
+    if info.code == SI_TIMER {
+        super::timer::collect_overrun(pid, info.pid() as i32);
+    }
+}
+
+/// Drop the pending signals in `mask` of task `pid`.
+pub fn flush(pid: Pid, i: &mut TaskInner, mask: u64) {
+    for info in i.sig.pending.flush(mask) {
+        not_queued(pid, &info);
+    }
+}
+
 /// What a send asks of the caller once the target's lock is dropped.
 #[derive(Default)]
 struct Effects {
@@ -176,9 +197,9 @@ fn send_locked(t: &Task, i: &mut TaskInner, info: SigInfo, force: bool) -> Resul
     let mut fx = Effects::default();
     let stopped = t.state() == STOPPED;
     if sigmask(sig) & STOP_MASK != 0 {
-        i.sig.pending.flush(sigmask(SIGCONT));
+        flush(t.pid, i, sigmask(SIGCONT));
     } else if sig == SIGCONT {
-        i.sig.pending.flush(STOP_MASK);
+        flush(t.pid, i, STOP_MASK);
         if stopped {
             fx.resume = true;
             fx.continued = true;
@@ -189,11 +210,21 @@ fn send_locked(t: &Task, i: &mut TaskInner, info: SigInfo, force: bool) -> Resul
         fx.resume = true;
     }
     if !force && ignored(t.pid, i, sig) {
+        not_queued(t.pid, &info);
         return Ok(fx);
     }
     let limit = i.rlimits[RLIMIT_SIGPENDING].cur;
-    if i.sig.pending.push(info, limit)? == signals::pending::Pushed::Coalesced {
-        return Ok(fx);
+    match i.sig.pending.push(info, limit) {
+        Ok(Pushed::Queued) => {}
+        Ok(Pushed::BitOnly) => not_queued(t.pid, &info),
+        Ok(Pushed::Coalesced) => {
+            not_queued(t.pid, &info);
+            return Ok(fx);
+        }
+        Err(e) => {
+            not_queued(t.pid, &info);
+            return Err(e);
+        }
     }
     if force {
         // A fault's signal: blocked or ignored, it kills anyway (Linux's
@@ -398,15 +429,20 @@ pub fn set_blocked(i: &mut TaskInner, mask: u64) {
     i.sig.blocked = mask & !UNBLOCKABLE;
 }
 
-/// Take a pending signal in `set` for rt_sigtimedwait, if any.
-pub fn dequeue_from(i: &mut TaskInner, set: u64) -> Option<SigInfo> {
+/// Take a pending signal in `set` of task `pid` for rt_sigtimedwait.
+pub fn dequeue_from(pid: Pid, i: &mut TaskInner, set: u64) -> Option<SigInfo> {
     let sig = i.sig.pending.next(!set)?;
-    Some(take(i, sig))
+    Some(take(pid, i, sig))
 }
 
-/// Dequeue `sig`.
-fn take(i: &mut TaskInner, sig: u32) -> SigInfo {
-    i.sig.pending.take(sig)
+/// Dequeue `sig` of task `pid`; a POSIX timer's signal learns its overrun
+/// count now, and the timer may queue it again.
+fn take(pid: Pid, i: &mut TaskInner, sig: u32) -> SigInfo {
+    let mut info = i.sig.pending.take(sig);
+    if info.code == SI_TIMER {
+        info.set_overrun(super::timer::collect_overrun(pid, info.pid() as i32));
+    }
+    info
 }
 
 /// Tell `child`'s parent that it stopped or continued (Linux's
