@@ -22,7 +22,7 @@ pub fn init() {
 }
 
 /// Nanoseconds on `clock`.
-fn now_ns(clock: i32) -> Result<u64, Errno> {
+pub(super) fn now_ns(clock: i32) -> Result<u64, Errno> {
     let mono = arch::time::uptime_ns();
     match clock {
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => Ok(mono),
