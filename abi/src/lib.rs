@@ -10,6 +10,8 @@
 //! - [`signal`], [`wait`], [`sched`], [`resource`], [`time`], [`prctl`],
 //!   [`auxv`]: signal numbers, wait options, clone flags, resource limits,
 //!   clocks, arch_prctl codes and auxiliary-vector types;
+//! - [`poll`]: poll, select and epoll events and structures, eventfd,
+//!   timerfd and pidfd flags;
 //! - [`pod`]: [`Pod`], the plain-data types copied to and from user memory.
 //!
 //! No dependencies, no allocation, and no `unsafe` outside [`pod`]. The
@@ -26,6 +28,7 @@ pub mod mman;
 pub mod nr;
 #[allow(unsafe_code)]
 pub mod pod;
+pub mod poll;
 pub mod prctl;
 pub mod resource;
 pub mod sched;

@@ -5,6 +5,7 @@
 //! promise an implementor of [`Pod`] makes, and the implementations for
 //! the ABI's structures make it here, next to the trait.
 
+use crate::poll::{EpollEvent, PollFd};
 use crate::signal::{SigAction, SigContext, SigEvent, SigInfo, StackT, UContext};
 use crate::stat::Stat;
 use crate::termios::Termios;
@@ -69,6 +70,12 @@ unsafe impl Pod for SigContext {}
 unsafe impl Pod for UContext {}
 // SAFETY: as above.
 unsafe impl Pod for SigEvent {}
+// SAFETY: repr(C), an i32 and two i16, 8 bytes (checked in poll.rs): no
+// padding.
+unsafe impl Pod for PollFd {}
+// SAFETY: repr(C, packed): a u32 and a u64 with no padding between or
+// after them, 12 bytes (checked in poll.rs).
+unsafe impl Pod for EpollEvent {}
 
 #[cfg(test)]
 mod tests {

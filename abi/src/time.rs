@@ -10,6 +10,9 @@ pub const CLOCK_MONOTONIC_RAW: i32 = 4;
 pub const CLOCK_REALTIME_COARSE: i32 = 5;
 pub const CLOCK_MONOTONIC_COARSE: i32 = 6;
 pub const CLOCK_BOOTTIME: i32 = 7;
+/// REALTIME and BOOTTIME that wake a suspended machine (CAP_WAKE_ALARM).
+pub const CLOCK_REALTIME_ALARM: i32 = 8;
+pub const CLOCK_BOOTTIME_ALARM: i32 = 9;
 
 /// clock_nanosleep, timer_settime: the time is absolute, not relative.
 pub const TIMER_ABSTIME: u32 = 1;

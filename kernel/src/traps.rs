@@ -36,15 +36,16 @@ pub fn install() {
 
 /// The timer interrupt fans out to everything that runs on the tick, in
 /// this order: the scheduler's accounting and wake-ups, the memory
-/// picture's redraw, the input poll, the processes' timers, signals that
-/// had to wait for a lock, then preemption (which may switch tasks, so it
-/// comes last).
+/// picture's redraw, the input poll, the processes' timers, timerfd
+/// expirations, signals that had to wait for a lock, then preemption
+/// (which may switch tasks, so it comes last).
 fn timer(frame: &mut TrapFrame) {
     arch::apic::eoi();
     let now = crate::proc::sched::scheduler_tick(frame);
     crate::mempic::tick();
     crate::platform::input::tick(now);
     crate::proc::timer::tick(frame.is_user());
+    crate::vfs::timerfd::tick();
     crate::proc::signal::flush_deferred();
     crate::proc::sched::preempt_tick(frame);
 }

@@ -100,6 +100,17 @@ impl FdTable {
         self.fds.clear();
     }
 
+    /// Linux's `fdt->max_fds`, the size of the table's arrays, which
+    /// select(2) clips its descriptor count to: 64 (NR_OPEN_DEFAULT),
+    /// grown as Linux's `alloc_fdtable` grows it to hold the highest open
+    /// descriptor (a power of two times 128 slots).
+    pub fn max_fds(&self) -> u64 {
+        match self.fds.last_key_value() {
+            Some((&fd, _)) if fd >= 64 => (fd as u64 / 128 + 1).next_power_of_two() * 128,
+            _ => 64,
+        }
+    }
+
     /// Open descriptors (for /proc/PID/fd-like views).
     pub fn count(&self) -> usize {
         self.fds.len()

@@ -4,18 +4,22 @@
 //! An [`Inode`] is a file or directory; an [`OpenFile`] is one open(2) of
 //! it (offset, access mode, a reader's place in a generated file); an
 //! [`FdTable`] maps a process's descriptors to open files; `path` turns
-//! names into absolute components. Nothing here knows a particular file
+//! names into absolute components; `poll` is how a file reports its
+//! readiness and names the wait queues a poller sleeps on. Nothing here knows a particular file
 //! system: those (the initrd, /dev, /proc, pipes, the console) live in
 //! `vfs`, which sits above `proc`.
 
 mod fdtable;
 pub mod path;
+pub mod poll;
 
 pub use fdtable::{FdEntry, FdTable};
+pub use poll::{PollQueue, PollTable, Wake};
 
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::any::Any;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use spin::Mutex;
@@ -24,6 +28,7 @@ use mm::vm::file::MemObject;
 
 use abi::errno::*;
 use abi::fcntl::{O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_EXCL, O_NOCTTY, O_NONBLOCK, O_RDWR, O_TRUNC, O_WRONLY};
+use abi::poll::DEFAULT_POLLMASK;
 use abi::stat::{S_IFDIR, S_IFMT, Stat};
 
 /// A directory entry.
@@ -130,6 +135,21 @@ pub trait Inode: Send + Sync {
     /// callers may pass /proc/sys/fs/pipe-max-size. Returns the new size.
     fn set_pipe_size(&self, _size: u32, _privileged: bool) -> Result<u64, Errno> {
         Err(EBADF)
+    }
+
+    /// Linux's `f_op->poll`: the events (POLLIN, POLLOUT, POLLHUP ...)
+    /// that hold now, after hooking `pt` on every wait queue a change of
+    /// them wakes (see `poll`). `None`: the file has no poll method, it
+    /// never makes a caller wait (regular files, /dev/null): poll and
+    /// select see DEFAULT_POLLMASK, epoll refuses it with EPERM.
+    fn poll(&self, _pt: &PollTable) -> Option<u32> {
+        None
+    }
+
+    /// The file's own type, for the calls that act on one kind of file
+    /// (epoll_ctl, timerfd_settime, pidfd_send_signal ...) and downcast.
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
     }
 }
 
@@ -244,6 +264,23 @@ impl OpenFile {
             None if self.flags() & O_NONBLOCK != 0 => self.inode.read_nonblock(off, buf),
             None => self.inode.read_at(off, buf),
         }
+    }
+
+    /// `vfs_poll`: the file's events, DEFAULT_POLLMASK if it has no poll
+    /// method.
+    pub fn poll(&self, pt: &PollTable) -> u32 {
+        self.inode.poll(pt).unwrap_or(DEFAULT_POLLMASK)
+    }
+
+    /// `file_can_poll`: whether the file has a poll method (epoll takes
+    /// only those).
+    pub fn can_poll(&self) -> bool {
+        self.inode.poll(&PollTable::none()).is_some()
+    }
+
+    /// The inode as its concrete type `T`, if it is one.
+    pub fn downcast<T: 'static>(&self) -> Option<&T> {
+        self.inode.as_any()?.downcast_ref::<T>()
     }
 
     pub fn size(&self) -> u64 {

@@ -168,6 +168,8 @@ pub fn do_exit(status: i32) -> ! {
         let me = current();
         let parent = release_resources(&me, status);
         me.set_state(ZOMBIE);
+        // pidfds of this process become readable.
+        super::waitqueue::TASK_EXIT.wake_all();
         if super::signal::notify_parent_exit(&me, parent, status) {
             autoreap(&me, parent);
         }

@@ -13,8 +13,24 @@
 //! the way back to user mode turns into EINTR or a restart (SA_RESTART).
 //! Conditions may take `IrqLock`s, never a lock an interrupt handler could
 //! be holding.
+//!
+//! Besides tasks in `wait_until`, a queue holds hooks (`crate::file::Wake`)
+//! that pollers hung on it through `PollTable::wait`: a task in poll(2),
+//! select(2) or epoll_wait(2) ([`Poller`], one hook on every queue it
+//! watches) or an epoll item. A wake-up removes the tasks and calls the
+//! hooks, which stay until their owner drops them; dead ones are pruned
+//! on the next wake-up or hook. The queue's lock (an `IrqLock`, taken in
+//! interrupt handlers too) is never held while a task or hook is woken.
+//!
+//! ```text
+//!   poller:  Poller::new(); poll each file with PollTable::new(poller) -> hooks;
+//!            nothing ready: irqs off; woken flag? signal? else SLEEPING, schedule
+//!   writer:  change state, wake_poll(POLLIN) -> Poller::wake: flag, sched::wake
+//! ```
 
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use x86_64::instructions::interrupts;
 
@@ -22,9 +38,18 @@ use abi::errno::{ERESTARTSYS, Errno};
 use mm::sync::IrqLock;
 
 use super::{Pid, SLEEPING, current, sched};
+use crate::file::{PollQueue, Wake};
+
+/// Who waits on a queue.
+enum Waiter {
+    /// A task in `wait_until`, removed by the wake-up.
+    Task(Pid),
+    /// A poller's hook, kept until its owner drops it.
+    Hook(Weak<dyn Wake>),
+}
 
 pub struct WaitQueue {
-    pids: IrqLock<Vec<Pid>>,
+    waiters: IrqLock<Vec<Waiter>>,
 }
 
 impl Default for WaitQueue {
@@ -35,15 +60,42 @@ impl Default for WaitQueue {
 
 impl WaitQueue {
     pub const fn new() -> WaitQueue {
-        WaitQueue { pids: IrqLock::new(Vec::new()) }
+        WaitQueue { waiters: IrqLock::new(Vec::new()) }
     }
 
     /// Wake every waiter (they re-check their conditions).
     pub fn wake_all(&self) {
-        let pids = core::mem::take(&mut *self.pids.lock());
-        for pid in pids {
+        self.wake_poll(0);
+    }
+
+    /// Wake every waiter, telling hooks that the events in `key` may have
+    /// changed (0: any).
+    pub fn wake_poll(&self, key: u32) {
+        let mut tasks = Vec::new();
+        let mut hooks = Vec::new();
+        self.waiters.lock().retain(|w| match w {
+            Waiter::Task(pid) => {
+                tasks.push(*pid);
+                false
+            }
+            Waiter::Hook(h) => match h.upgrade() {
+                Some(h) => {
+                    hooks.push(h);
+                    true
+                }
+                None => false,
+            },
+        });
+        for pid in tasks {
             sched::wake(pid);
         }
+        for h in hooks {
+            h.wake(key);
+        }
+    }
+
+    fn remove_task(&self, pid: Pid) {
+        self.waiters.lock().retain(|w| !matches!(w, Waiter::Task(p) if *p == pid));
     }
 
     /// Sleep until `cond` returns `Some`, or a signal is pending
@@ -79,7 +131,7 @@ impl WaitQueue {
                 continue;
             }
             let pid = me.pid;
-            self.pids.lock().push(pid);
+            self.waiters.lock().push(Waiter::Task(pid));
             if let Some(d) = deadline {
                 sched::wake_at(d, pid);
             }
@@ -87,9 +139,84 @@ impl WaitQueue {
             drop(me);
             sched::schedule();
             // Woken (or interrupted): leave the queue, look again.
-            self.pids.lock().retain(|&p| p != pid);
+            self.remove_task(pid);
             restore(was_enabled);
         }
+    }
+}
+
+impl PollQueue for WaitQueue {
+    fn hook(&self, waker: Weak<dyn Wake>) {
+        let mut w = self.waiters.lock();
+        w.retain(|w| !matches!(w, Waiter::Hook(h) if h.strong_count() == 0));
+        w.push(Waiter::Hook(waker));
+    }
+}
+
+/// Woken when a task exits: pidfds hook their pollers here (Linux's
+/// `signal->wait_pidfd`, one queue for all tasks since exits are rare and
+/// a pidfd's poll re-checks its own task).
+pub static TASK_EXIT: WaitQueue = WaitQueue::new();
+
+/// A task waiting on several queues at once (poll, select, epoll_wait;
+/// Linux's `poll_wqueues`): hooked on each through a `PollTable`, it
+/// remembers whether any of them was woken since it last slept, so that a
+/// wake-up between the poller's last look and its sleep is not lost.
+pub struct Poller {
+    pid: Pid,
+    woken: AtomicBool,
+}
+
+impl Wake for Poller {
+    fn wake(&self, _key: u32) {
+        self.woken.store(true, Ordering::Release);
+        sched::wake(self.pid);
+    }
+}
+
+impl Poller {
+    /// A poller for the current task.
+    pub fn new() -> Arc<Poller> {
+        Arc::new(Poller { pid: super::current_pid(), woken: AtomicBool::new(false) })
+    }
+
+    /// The hook to hand to `PollTable::new`.
+    pub fn waker(self: &Arc<Self>) -> Weak<dyn Wake> {
+        let w: Weak<Poller> = Arc::downgrade(self);
+        w
+    }
+
+    /// Sleep until a queue this poller is hooked on is woken (since the
+    /// last sleep), tick `deadline` comes, or a signal is pending
+    /// (ERESTARTSYS; the caller turns it into its own restart code). Returns at
+    /// once if one of these already happened; the caller looks again.
+    pub fn sleep(&self, deadline: Option<u64>) -> Result<(), Errno> {
+        let was_enabled = interrupts::are_enabled();
+        interrupts::disable();
+        let r = self.sleep_irqs_off(deadline);
+        restore(was_enabled);
+        r
+    }
+
+    fn sleep_irqs_off(&self, deadline: Option<u64>) -> Result<(), Errno> {
+        if self.woken.swap(false, Ordering::AcqRel) || deadline.is_some_and(|d| sched::ticks() >= d) {
+            return Ok(());
+        }
+        if self.pid == 0 {
+            // The idle task (kernel tests) cannot sleep.
+            interrupts::enable_and_hlt();
+            return Ok(());
+        }
+        if super::signal::signal_pending() {
+            return Err(ERESTARTSYS);
+        }
+        if let Some(d) = deadline {
+            sched::wake_at(d, self.pid);
+        }
+        current().set_state(SLEEPING);
+        sched::schedule();
+        self.woken.store(false, Ordering::Release);
+        Ok(())
     }
 }
 

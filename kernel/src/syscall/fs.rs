@@ -22,8 +22,16 @@ use crate::vfs::{self, OpenFile};
 /// Largest single read or write (Linux's MAX_RW_COUNT).
 const MAX_RW: u64 = 0x7fff_f000;
 
-fn file(fd: i32) -> Result<Arc<OpenFile>, Errno> {
+pub(super) fn file(fd: i32) -> Result<Arc<OpenFile>, Errno> {
     current().inner.lock().files.get(fd)
+}
+
+/// Give `file` the lowest free descriptor (EMFILE past RLIMIT_NOFILE).
+pub(super) fn install_file(file: Arc<OpenFile>, cloexec: bool) -> SysResult {
+    let me = current();
+    let mut i = me.inner.lock();
+    let limit = i.rlimits[RLIMIT_NOFILE].cur;
+    i.files.install(file, cloexec, limit).map(|fd| fd as u64)
 }
 
 fn cwd() -> String {

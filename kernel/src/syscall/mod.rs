@@ -8,8 +8,11 @@
 //! return (only if the frame still describes a normal return to the
 //! instruction after `syscall`; otherwise IRETQ does).
 
+mod anonfd;
+mod epoll;
 mod fs;
 mod mem;
+mod poll;
 mod process;
 mod signal;
 mod sys;
@@ -40,8 +43,6 @@ impl Args {
 /// Name of a syscall number, for the ENOSYS log line.
 fn name_of(nr: u64) -> &'static str {
     match nr {
-        nr::POLL => "poll",
-        nr::SELECT => "select",
         nr::SHMGET..=nr::SHMCTL => "shm*",
         nr::DUP => "dup",
         nr::DUP2 => "dup2",
@@ -65,6 +66,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::STAT => fs::stat(x[0], x[1]),
         nr::FSTAT => fs::fstat(x[0] as i32, x[1]),
         nr::LSTAT => fs::stat(x[0], x[1]),
+        nr::POLL => poll::poll(x[0], x[1] as u32, x[2] as i32),
         nr::LSEEK => fs::lseek(x[0] as i32, x[1] as i64, x[2] as u32),
         nr::MMAP => mem::mmap(x[0], x[1], x[2] as u32, x[3] as u32, x[4] as i32, x[5]),
         nr::MPROTECT => mem::mprotect(x[0], x[1], x[2] as u32),
@@ -87,6 +89,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::WRITEV => fs::writev(x[0] as i32, x[1], x[2] as i64),
         nr::ACCESS => fs::faccessat(AT_FDCWD, x[0], x[1] as u32),
         nr::PIPE => fs::pipe2(x[0], 0),
+        nr::SELECT => poll::select(x[0] as i32, x[1], x[2], x[3], x[4]),
         nr::SCHED_YIELD => process::sched_yield(),
         nr::MREMAP => mem::mremap(x[0], x[1], x[2], x[3] as u32, x[4]),
         nr::MSYNC => mem::msync(x[0], x[1], x[2] as u32),
@@ -156,18 +159,33 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::CLOCK_GETRES => time::clock_getres(x[0] as i32, x[1]),
         nr::CLOCK_NANOSLEEP => time::clock_nanosleep(x[0] as i32, x[1] as u32, x[2], x[3]),
         nr::EXIT_GROUP => process::exit_group(x[0] as i32),
+        nr::EPOLL_CREATE => epoll::epoll_create(x[0] as i32),
+        nr::EPOLL_WAIT => epoll::epoll_wait(x[0] as i32, x[1], x[2] as i32, x[3] as i32),
+        nr::EPOLL_CTL => epoll::epoll_ctl(x[0] as i32, x[1] as i32, x[2] as i32, x[3]),
         nr::TGKILL => signal::tgkill(x[0] as i32, x[1] as i32, x[2] as i32),
         nr::OPENAT => fs::openat(x[0] as i32, x[1], x[2] as u32, x[3] as u32),
         nr::READLINKAT => fs::readlinkat(x[0] as i32, x[1], x[2], x[3]),
         nr::NEWFSTATAT => fs::newfstatat(x[0] as i32, x[1], x[2], x[3] as u32),
         nr::FACCESSAT => fs::faccessat(x[0] as i32, x[1], x[2] as u32),
+        nr::PSELECT6 => poll::pselect6(x[0] as i32, x[1], x[2], x[3], x[4], x[5]),
+        nr::PPOLL => poll::ppoll(x[0], x[1] as u32, x[2], x[3], x[4]),
         nr::SET_ROBUST_LIST => process::set_robust_list(x[0], x[1]),
         nr::GET_ROBUST_LIST => process::get_robust_list(x[0] as i32, x[1], x[2]),
+        nr::EPOLL_PWAIT => epoll::epoll_pwait(x[0] as i32, x[1], x[2] as i32, x[3] as i32, x[4], x[5]),
+        nr::TIMERFD_CREATE => anonfd::timerfd_create(x[0] as i32, x[1] as u32),
+        nr::EVENTFD => anonfd::eventfd2(x[0] as u32, 0),
+        nr::TIMERFD_SETTIME => anonfd::timerfd_settime(x[0] as i32, x[1] as u32, x[2], x[3]),
+        nr::TIMERFD_GETTIME => anonfd::timerfd_gettime(x[0] as i32, x[1]),
+        nr::EVENTFD2 => anonfd::eventfd2(x[0] as u32, x[1] as u32),
+        nr::EPOLL_CREATE1 => epoll::epoll_create1(x[0] as u32),
         nr::PIPE2 => fs::pipe2(x[0], x[1] as u32),
         nr::PRLIMIT64 => sys::prlimit64(x[0] as i32, x[1] as u32, x[2], x[3]),
         nr::GETRANDOM => sys::getrandom(x[0], x[1], x[2] as u32),
         nr::MLOCK2 => mem::mlock(x[0], x[1], x[2] as u32),
         nr::RSEQ => Err(ENOSYS), // optional, libc copes
+        nr::PIDFD_SEND_SIGNAL => anonfd::pidfd_send_signal(x[0] as i32, x[1] as i32, x[2], x[3] as u32),
+        nr::PIDFD_OPEN => anonfd::pidfd_open(x[0] as i32, x[1] as u32),
+        nr::EPOLL_PWAIT2 => epoll::epoll_pwait2(x[0] as i32, x[1], x[2] as i32, x[3], x[4], x[5]),
         _ => {
             let me = crate::proc::current();
             crate::ratelimited!(

@@ -10,7 +10,9 @@ use abi::signal::{
     SA_SIGINFO, SI_KERNEL, SI_TKILL, SI_USER, SIG_BLOCK, SIG_DFL, SIG_IGN, SIG_SETMASK, SIG_UNBLOCK, SIGCONT, SIGSEGV,
     SigAction, SigInfo, StackT, sigmask,
 };
-use abi::wait::{P_ALL, P_PGID, P_PID, WALL, WCLONE, WCONTINUED, WEXITED, WNOHANG, WNOTHREAD, WNOWAIT, WSTOPPED};
+use abi::wait::{
+    P_ALL, P_PGID, P_PID, P_PIDFD, WALL, WCLONE, WCONTINUED, WEXITED, WNOHANG, WNOTHREAD, WNOWAIT, WSTOPPED,
+};
 use arch::trap::TrapFrame;
 
 use super::SysResult;
@@ -197,7 +199,7 @@ pub fn rt_sigtimedwait(uthese: u64, uinfo: u64, uts: u64, sigsetsize: u64) -> Sy
 }
 
 /// Linux's `kill_ok_by_cred` and the SIGCONT-in-session rule.
-fn may_signal(target: &proc::Task, sig: u32) -> bool {
+pub(super) fn may_signal(target: &proc::Task, sig: u32) -> bool {
     let me = current();
     if me.pid == target.pid {
         return true;
@@ -378,7 +380,7 @@ pub fn restart_syscall() -> SysResult {
 }
 
 /// waitid(2): `idtype` P_ALL, P_PID, P_PGID (0: the caller's group) or
-/// P_PIDFD; `options` must ask for WEXITED, WSTOPPED or WCONTINUED. The
+/// P_PIDFD (the pidfd's process, which must be a child); `options` must ask for WEXITED, WSTOPPED or WCONTINUED. The
 /// siginfo is zeroed when WNOHANG finds nothing.
 pub fn waitid(idtype: u32, id: i64, infop: u64, options: u32, rusage: u64) -> SysResult {
     let known = WNOHANG | WEXITED | WSTOPPED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE;
@@ -391,6 +393,7 @@ pub fn waitid(idtype: u32, id: i64, infop: u64, options: u32, rusage: u64) -> Sy
         P_PID if id32 > 0 => WaitFor::Pid(id32 as Pid),
         P_PGID if id32 == 0 => WaitFor::Group(current().inner.lock().pgid),
         P_PGID if id32 > 0 => WaitFor::Group(id32 as Pid),
+        P_PIDFD => WaitFor::Pid(crate::vfs::pidfd::pidfd_pid(id32)?),
         _ => return Err(EINVAL),
     };
     let ev = exit::wait_event(who, options)?;

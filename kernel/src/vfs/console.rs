@@ -8,6 +8,8 @@
 //!   IRQ1 / IRQ4 -> input -> push_input -> Tty::receive -> echo, signals
 //!                                            | wake READERS
 //!   read(0) -> sleep on READERS until Tty has a line (ICANON) or bytes (raw)
+//!   poll    -> hook on READERS; POLLIN as n_tty_poll: a line, or VMIN bytes
+//!              (raw, VTIME 0), else one byte; output never waits: POLLOUT
 //! ```
 
 use alloc::sync::Arc;
@@ -15,13 +17,14 @@ use alloc::vec::Vec;
 
 use abi::errno::*;
 use abi::fcntl::O_RDWR;
+use abi::poll::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 use abi::stat::{S_IFCHR, Stat};
 use abi::termios::{Termios, VMIN, VTIME};
 use mm::sync::IrqLock;
 use spin::Once;
 use tty::{Tty, TtySignal};
 
-use super::{Inode, OpenFile};
+use super::{Inode, OpenFile, PollTable};
 use crate::proc::Pid;
 use crate::proc::waitqueue::WaitQueue;
 use abi::signal::{SI_KERNEL, SIGTTIN, SIGTTOU, SigInfo};
@@ -277,6 +280,21 @@ impl Inode for Console {
         }
         output(buf);
         Ok(buf.len())
+    }
+
+    fn poll(&self, pt: &PollTable) -> Option<u32> {
+        pt.wait(&READERS);
+        crate::platform::input::poll();
+        let tty = TTY.lock();
+        let t = tty.termios;
+        let readable = if t.is_canonical() {
+            tty.has_input()
+        } else {
+            // input_available_p: VMIN bytes when no VTIME is set, else one.
+            let need = if t.cc[VTIME] == 0 && t.cc[VMIN] > 0 { t.cc[VMIN] as usize } else { 1 };
+            tty.raw_len() >= need
+        };
+        Some(POLLOUT | POLLWRNORM | if readable { POLLIN | POLLRDNORM } else { 0 })
     }
 
     fn writable(&self) -> bool {

@@ -4,7 +4,8 @@
 //! ```text
 //!   /           the initrd's tree (read-only), plus:
 //!   /dev        console (console.rs; line discipline: the tty crate), null, zero
-//!   (no name)   pipes (pipe.rs)
+//!   (no name)   pipes (pipe.rs), and the anonymous files: eventfd.rs,
+//!               timerfd.rs, pidfd.rs, epoll.rs
 //!   /proc       live views of the kernel (procfs.rs)
 //! ```
 //!
@@ -14,9 +15,13 @@
 
 pub mod console;
 pub mod dev;
+pub mod epoll;
+pub mod eventfd;
 pub mod initrd;
+pub mod pidfd;
 pub mod pipe;
 pub mod procfs;
+pub mod timerfd;
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -30,6 +35,12 @@ use abi::stat::{S_IFCHR, S_IFDIR, S_IFMT, Stat};
 
 pub use crate::file::path::{absolute, components};
 pub use crate::file::*;
+
+/// What fstat(2) shows of an anonymous file (eventfd, timerfd, pidfd,
+/// epoll): Linux's anon_inode, mode 0600 and no file type.
+pub fn anon_inode_stat() -> Stat {
+    Stat { st_dev: 13, st_ino: 1, st_nlink: 1, st_mode: 0o600, st_blksize: 4096, ..Stat::default() }
+}
 
 /// An immutable directory built at boot.
 pub struct MemDir {

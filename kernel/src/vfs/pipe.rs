@@ -18,6 +18,14 @@
 //! with EINTR, or with the count moved so far. O_NONBLOCK (pipe2 or
 //! F_SETFL) makes a call that would block fail with EAGAIN.
 //!
+//! Readiness (`pipe_poll`): the read end is POLLIN when bytes wait and
+//! POLLHUP once no writer is left; the write end is POLLOUT while a slot
+//! of the ring is free (so a PIPE_BUF write fits) and POLLERR once no
+//! reader is left. Readers sleep on `rd_wait`, which writes and the last
+//! writer's close wake; writers on `wr_wait`, which reads, resizes and the
+//! last reader's close wake, as Linux's two queues (an edge-triggered
+//! epoll on the read end sees a write, not a read).
+//!
 //! Kernel memory held in pipes is bounded as in Linux: an unprivileged
 //! F_SETPIPE_SZ stays within `fs.pipe-max-size`, and the pages each user's
 //! pipes may hold are counted (`user->pipe_bufs`): past
@@ -32,10 +40,11 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use abi::errno::*;
 use abi::fcntl::{O_NONBLOCK, O_RDONLY, O_WRONLY};
+use abi::poll::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 use abi::stat::{S_IFIFO, Stat};
 use mm::sync::IrqLock;
 
-use super::{Inode, OpenFile};
+use super::{Inode, OpenFile, PollTable};
 use crate::proc::waitqueue::WaitQueue;
 use crate::sysctl;
 
@@ -125,8 +134,10 @@ impl State {
 /// The shared part of a pipe.
 pub struct Pipe {
     state: IrqLock<State>,
-    /// Readers waiting for data, writers waiting for room.
-    waiters: WaitQueue,
+    /// Readers waiting for data or end of file.
+    rd_wait: WaitQueue,
+    /// Writers waiting for room or for the last reader to go.
+    wr_wait: WaitQueue,
     ino: u64,
     /// The user whose pages these are (`pipe->user`, the real uid).
     uid: u32,
@@ -209,7 +220,7 @@ impl Pipe {
         s.nr_accounted = nr_slots;
         drop(s);
         // Writers waiting for room may go on.
-        self.waiters.wake_all();
+        self.wr_wait.wake_poll(POLLOUT | POLLWRNORM);
         Ok(size)
     }
 }
@@ -237,17 +248,26 @@ pub struct WriteEnd {
     nonblock: AtomicBool,
 }
 
+impl Pipe {
+    /// An end went away: whoever waits on either side looks again
+    /// (`pipe_release`).
+    fn wake_both(&self) {
+        self.rd_wait.wake_all();
+        self.wr_wait.wake_all();
+    }
+}
+
 impl Drop for ReadEnd {
     fn drop(&mut self) {
         self.pipe.state.lock().readers -= 1;
-        self.pipe.waiters.wake_all();
+        self.pipe.wake_both();
     }
 }
 
 impl Drop for WriteEnd {
     fn drop(&mut self) {
         self.pipe.state.lock().writers -= 1;
-        self.pipe.waiters.wake_all();
+        self.pipe.wake_both();
     }
 }
 
@@ -292,25 +312,32 @@ impl Inode for ReadEnd {
                 None
             }
         };
-        if self.nonblock.load(Ordering::Relaxed) {
-            return match step(buf) {
-                Some(ReadStep::Data(n)) => {
-                    self.pipe.waiters.wake_all();
-                    Ok(n)
-                }
-                Some(ReadStep::Eof) => Ok(0),
-                None => Err(EAGAIN),
-            };
-        }
-        let r = self.pipe.waiters.wait_until(None, || step(buf))?;
+        let r = if self.nonblock.load(Ordering::Relaxed) {
+            Some(step(buf).ok_or(EAGAIN)?)
+        } else {
+            self.pipe.rd_wait.wait_until(None, || step(buf))?
+        };
         match r {
             Some(ReadStep::Data(n)) => {
                 // Room for blocked writers.
-                self.pipe.waiters.wake_all();
+                self.pipe.wr_wait.wake_poll(POLLOUT | POLLWRNORM);
                 Ok(n)
             }
             _ => Ok(0),
         }
+    }
+
+    fn poll(&self, pt: &PollTable) -> Option<u32> {
+        pt.wait(&self.pipe.rd_wait);
+        let s = self.pipe.state.lock();
+        let mut mask = 0;
+        if s.len != 0 {
+            mask |= POLLIN | POLLRDNORM;
+        }
+        if s.writers == 0 {
+            mask |= POLLHUP;
+        }
+        Some(mask)
     }
 }
 
@@ -364,7 +391,7 @@ impl Inode for WriteEnd {
                     None => return Err(EAGAIN),
                 }
             } else {
-                match self.pipe.waiters.wait_until(None, step) {
+                match self.pipe.wr_wait.wait_until(None, step) {
                     Ok(Some(r)) => r,
                     Ok(None) => unreachable!("pipe: a wait without deadline timed out"),
                     Err(e) if done == 0 => return Err(e),
@@ -374,7 +401,7 @@ impl Inode for WriteEnd {
             match r {
                 Ok(n) => {
                     done += n;
-                    self.pipe.waiters.wake_all();
+                    self.pipe.rd_wait.wake_poll(POLLIN | POLLRDNORM);
                 }
                 Err(EPIPE) => {
                     crate::proc::signal::send(crate::proc::current_pid(), abi::signal::SIGPIPE);
@@ -385,6 +412,19 @@ impl Inode for WriteEnd {
             }
         }
         Ok(done)
+    }
+
+    fn poll(&self, pt: &PollTable) -> Option<u32> {
+        pt.wait(&self.pipe.wr_wait);
+        let s = self.pipe.state.lock();
+        let mut mask = 0;
+        if s.bufs.len() < s.max_usage {
+            mask |= POLLOUT | POLLWRNORM;
+        }
+        if s.readers == 0 {
+            mask |= POLLERR;
+        }
+        Some(mask)
     }
 }
 
@@ -408,7 +448,8 @@ pub fn create(nonblock: bool, uid: u32, privileged: bool) -> Result<(Arc<OpenFil
     let ino = NEXT_INO.fetch_add(1, Ordering::Relaxed);
     let state =
         State { bufs: VecDeque::new(), len: 0, max_usage: pipe_bufs, nr_accounted: pipe_bufs, readers: 1, writers: 1 };
-    let pipe = Arc::new(Pipe { state: IrqLock::new(state), waiters: WaitQueue::new(), ino, uid });
+    let pipe =
+        Arc::new(Pipe { state: IrqLock::new(state), rd_wait: WaitQueue::new(), wr_wait: WaitQueue::new(), ino, uid });
     let flags = if nonblock { O_NONBLOCK } else { 0 };
     let r = OpenFile::new(
         Arc::new(ReadEnd { pipe: pipe.clone(), nonblock: AtomicBool::new(nonblock) }),

@@ -424,6 +424,16 @@ pub fn set_restore_sigmask(mask: u64) {
     i.sig.blocked = mask & !UNBLOCKABLE;
 }
 
+/// Put back the mask [`set_restore_sigmask`] replaced, now (the call was
+/// not interrupted).
+pub fn restore_sigmask() {
+    let me = current();
+    let mut i = me.inner.lock();
+    if let Some(old) = i.sig.saved_mask.take() {
+        set_blocked(&mut i, old);
+    }
+}
+
 /// Set the blocked mask (rt_sigprocmask, sigreturn, handler entry).
 pub fn set_blocked(i: &mut TaskInner, mask: u64) {
     i.sig.blocked = mask & !UNBLOCKABLE;
