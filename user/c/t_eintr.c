@@ -4,7 +4,9 @@
  *
  * Interruption (a "pinger" child sends SIGUSR1 every 20 ms until killed, so
  * a signal that lands before the call blocks is followed by one that lands
- * while it blocks):
+ * while it blocks; after 3 s it gives up and unblocks a pipe call by writing
+ * or draining the pipe, and poll/select have a 5 s timeout, so a call that
+ * is not interrupted fails instead of hanging):
  *   - read of an empty pipe: -1 EINTR without SA_RESTART; with SA_RESTART
  *     it goes on and returns the data written after the signals;
  *   - write to a full pipe: -1 EINTR without SA_RESTART;
@@ -77,19 +79,36 @@ static int reap(pid_t pid)
 	return w == pid ? st : -1;
 }
 
-/* Fork a child that sends SIG to this process every MS ms, NR times (0: until killed), then exits 7. */
-static pid_t start_pinger(int sig, int ms, int nr)
+/*
+ * Fork a child that sends SIG to this process every MS ms, NR times (0: for
+ * 3 s), then, so that a call the signals failed to interrupt does not hang,
+ * writes a byte to RESCUE_WFD and drains RESCUE_RFD (each if >= 0), and
+ * exits 7.
+ */
+static pid_t start_pinger_rescue(int sig, int ms, int nr, int rescue_wfd, int rescue_rfd)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
-		for (int i = 0; nr == 0 || i < nr; i++) {
+		if (nr == 0)
+			nr = 3000 / ms;
+		for (int i = 0; i < nr; i++) {
 			sleep_ms(ms);
 			kill(parent, sig);
 		}
+		if (rescue_wfd >= 0)
+			write(rescue_wfd, "late", 4);
+		static char drain[65536];
+		if (rescue_rfd >= 0)
+			read(rescue_rfd, drain, sizeof drain);
 		_exit(7);
 	}
 	return pid;
+}
+
+static pid_t start_pinger(int sig, int ms, int nr)
+{
+	return start_pinger_rescue(sig, ms, nr, -1, -1);
 }
 
 static void stop_child(pid_t pid)
@@ -106,7 +125,7 @@ static void check_pipe_read(void)
 	pipe(p);
 	char buf[16];
 	handle_usr1(0);
-	pid_t pinger = start_pinger(SIGUSR1, 20, 0);
+	pid_t pinger = start_pinger_rescue(SIGUSR1, 20, 0, p[1], -1);
 	errno = 0;
 	ssize_t r = read(p[0], buf, sizeof buf);
 	int e = errno;
@@ -147,7 +166,7 @@ static void check_pipe_write(void)
 		;
 	fcntl(p[1], F_SETFL, 0);
 	handle_usr1(0);
-	pid_t pinger = start_pinger(SIGUSR1, 20, 0);
+	pid_t pinger = start_pinger_rescue(SIGUSR1, 20, 0, -1, p[0]);
 	errno = 0;
 	ssize_t r = write(p[1], chunk, sizeof chunk);
 	int e = errno;
@@ -197,19 +216,20 @@ static void check_pause_poll_select(void)
 	pipe(p);
 	for (int restart = 0; restart <= 1; restart++) {
 		handle_usr1(restart ? SA_RESTART : 0);
-		pid_t pinger = start_pinger(SIGUSR1, 20, 0);
+		pid_t pinger = start_pinger_rescue(SIGUSR1, 20, 0, p[1], -1);
 		errno = 0;
 		int r = pause();
 		int e = errno;
 		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
 		errno = 0;
-		int rp = poll(&pfd, 1, -1);
+		int rp = poll(&pfd, 1, 5000);
 		int ep = errno;
 		fd_set rd;
 		FD_ZERO(&rd);
 		FD_SET(p[0], &rd);
 		errno = 0;
-		int rs = select(p[0] + 1, &rd, NULL, NULL, NULL);
+		struct timeval tv = {5, 0};
+		int rs = select(p[0] + 1, &rd, NULL, NULL, &tv);
 		int es = errno;
 		stop_child(pinger);
 		CHECKF(restart ? "pause_eintr_with_sa_restart" : "pause_eintr", r == -1 && e == EINTR, "pause %d errno %d",
