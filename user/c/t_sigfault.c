@@ -7,9 +7,9 @@
  *
  *   read an unmapped address   SIGSEGV SEGV_MAPERR, si_addr exact, trap 14,
  *                              err 4 (user read, not present), cr2 = address
- *   write a PROT_READ page (read first, so present) SEGV_ACCERR, err 7;
- *                              the handler mprotects the
- *                              page writable and returns: the store lands
+ *   write a PROT_READ page     SEGV_ACCERR, err 7 (read first: present);
+ *                              the handler mprotects the page writable
+ *                              and returns: the store lands
  *   touch a hole               the handler maps it (MAP_FIXED) and returns
  *   read past EOF of a file mapping (/etc/testdata.txt, 10000 bytes, mapped
  *                              4 pages, MAP_SHARED and MAP_PRIVATE)
