@@ -391,6 +391,27 @@ pub fn wait_from_kernel(pid: Pid) -> Option<i32> {
     reap(pid)
 }
 
+/// Wait from the idle task until the orphans handed to the kernel have
+/// all exited (as init waits for whatever is reparented to it), for at
+/// most `ticks`; reap them. Returns how many are still running.
+pub fn wait_orphans_from_kernel(ticks: u64) -> usize {
+    let orphans = || {
+        super::all_tasks()
+            .iter()
+            .filter(|t| {
+                t.pid != 0 && t.state() != ZOMBIE && {
+                    let i = t.inner.lock();
+                    i.orphan && i.ppid == 0
+                }
+            })
+            .count()
+    };
+    let deadline = sched::ticks() + ticks;
+    sched::idle_until(|| orphans() == 0 || sched::ticks() >= deadline);
+    reap_orphans();
+    orphans()
+}
+
 /// Reap the orphans handed to the kernel (pid 0) that have died since.
 /// Only from the idle task: never on a dying task's own stack.
 pub fn reap_orphans() {

@@ -264,7 +264,20 @@ pub fn sleep_ticks(n: u64) {
 /// Have the timer wake `pid` at tick `deadline` (a bound on a wait that
 /// something else may end sooner).
 pub fn wake_at(deadline: u64, pid: Pid) {
-    SCHED.lock().sleepers.push((deadline, pid));
+    let mut s = SCHED.lock();
+    if !s.sleepers.contains(&(deadline, pid)) {
+        s.sleepers.push((deadline, pid));
+    }
+}
+
+/// The wait [`wake_at`] bounded ended sooner: forget its wake-up (Linux
+/// cancels the timer), and give an emptied list's memory back.
+pub fn cancel_wake_at(deadline: u64, pid: Pid) {
+    let mut s = SCHED.lock();
+    s.sleepers.retain(|&e| e != (deadline, pid));
+    if s.sleepers.is_empty() {
+        s.sleepers = Vec::new();
+    }
 }
 
 /// Give the CPU to another runnable task.
@@ -301,6 +314,9 @@ pub fn scheduler_tick(frame: &TrapFrame) -> u64 {
                 true
             }
         });
+        if s.sleepers.is_empty() && s.sleepers.capacity() != 0 {
+            s.sleepers = Vec::new();
+        }
         if let Some(c) = s.current.as_ref() {
             if let Some(mut i) = c.inner.try_lock() {
                 if frame.is_user() {

@@ -73,7 +73,8 @@ impl WaitQueue {
     pub fn wake_poll(&self, key: u32) {
         let mut tasks = Vec::new();
         let mut hooks = Vec::new();
-        self.waiters.lock().retain(|w| match w {
+        let mut waiters = self.waiters.lock();
+        waiters.retain(|w| match w {
             Waiter::Task(pid) => {
                 tasks.push(*pid);
                 false
@@ -86,6 +87,8 @@ impl WaitQueue {
                 None => false,
             },
         });
+        release_if_empty(&mut waiters);
+        drop(waiters);
         for pid in tasks {
             sched::wake(pid);
         }
@@ -95,7 +98,9 @@ impl WaitQueue {
     }
 
     fn remove_task(&self, pid: Pid) {
-        self.waiters.lock().retain(|w| !matches!(w, Waiter::Task(p) if *p == pid));
+        let mut w = self.waiters.lock();
+        w.retain(|w| !matches!(w, Waiter::Task(p) if *p == pid));
+        release_if_empty(&mut w);
     }
 
     /// Sleep until `cond` returns `Some`, or a signal is pending
@@ -140,6 +145,9 @@ impl WaitQueue {
             sched::schedule();
             // Woken (or interrupted): leave the queue, look again.
             self.remove_task(pid);
+            if let Some(d) = deadline {
+                sched::cancel_wake_at(d, pid);
+            }
             restore(was_enabled);
         }
     }
@@ -215,8 +223,20 @@ impl Poller {
         }
         current().set_state(SLEEPING);
         sched::schedule();
+        if let Some(d) = deadline {
+            sched::cancel_wake_at(d, self.pid);
+        }
         self.woken.store(false, Ordering::Release);
         Ok(())
+    }
+}
+
+/// An empty queue gives its memory back: queues live as long as what they
+/// belong to (some are static), and a burst of waiters must not leave a
+/// grown list behind.
+fn release_if_empty(w: &mut Vec<Waiter>) {
+    if w.is_empty() && w.capacity() != 0 {
+        *w = Vec::new();
     }
 }
 

@@ -63,7 +63,9 @@ fn usage_diff(before: &[(String, u64)], after: &[(String, u64)]) -> String {
     out
 }
 
-/// Run one program to completion; returns its wait status.
+/// Run one program to completion; returns its wait status. Descendants it
+/// left behind (reparented to the kernel, as they would be to init) get 5
+/// seconds to finish before the memory is counted.
 fn run_program(argv: &[String]) -> i32 {
     let path = format!("/bin/{}", argv[0]);
     let mut full = argv.to_vec();
@@ -71,7 +73,10 @@ fn run_program(argv: &[String]) -> i32 {
     let env: Vec<String> = ENV.iter().map(|s| s.to_string()).collect();
     let pid =
         kernel::init::spawn(&path, &full, &env, 0).unwrap_or_else(|e| panic!("cannot start {}: errno {}", path, e.0));
-    exit::wait_from_kernel(pid).expect("the child vanished")
+    let status = exit::wait_from_kernel(pid).expect("the child vanished");
+    let left = exit::wait_orphans_from_kernel(5 * kernel::proc::sched::HZ);
+    assert_eq!(left, 0, "{} left {} processes running", path, left);
+    status
 }
 
 fn describe(status: i32) -> String {
