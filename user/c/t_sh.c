@@ -296,8 +296,19 @@ static void check_job_control(void)
 	if (ok && (step = "second job"))
 		ok = pty_step(master, "sh -c 'echo rea''dy; cat'\r", "ready") &&
 		     pty_step(master, "\x1a", "Stopped") && pty_expect(master, "mm# ");
-	if (ok && (step = "kill %1"))
-		ok = pty_step(master, "kill %1\r", "mm# ") && pty_step(master, "\r", "[1]+  Terminated");
+	if (ok && (step = "kill %1")) {
+		/* The job dies a moment after kill returns (SIGTERM, then SIGCONT);
+		 * its end is reported at the first prompt after the shell saw it. */
+		ok = pty_step(master, "kill %1\r", "mm# ");
+		int seen = strstr(pty_out, "[1]+  Terminated") != NULL;
+		for (int tries = 0; ok && !seen && tries < 20; tries++) {
+			ok = pty_step(master, "\r", "mm# ");
+			seen = strstr(pty_out, "[1]+  Terminated") != NULL;
+			if (!seen)
+				usleep(50000);
+		}
+		ok = ok && seen;
+	}
 	if (ok && (step = "exit"))
 		ok = pty_step(master, "exit 0\r", "");
 	int st = -1;
