@@ -39,6 +39,14 @@ pub fn on_init_exit(f: fn(i32)) {
     INIT_EXIT_HOOK.call_once(|| f);
 }
 
+/// Called when a session leader exits, with its session: the terminal it
+/// controls is hung up (the console registers it; proc cannot see vfs).
+static SESSION_EXIT_HOOK: spin::Once<fn(Pid)> = spin::Once::new();
+
+pub fn on_session_leader_exit(f: fn(Pid)) {
+    SESSION_EXIT_HOOK.call_once(|| f);
+}
+
 /// Release what a dying task holds; returns its parent's pid.
 fn release_resources(me: &Task, status: i32) -> Pid {
     mm_release(me);
@@ -106,6 +114,12 @@ fn release_resources(me: &Task, status: i32) -> Pid {
         sched::wake(reaper);
     }
     orphan_checks(me, parent, &reparented);
+    let sid = me.inner.lock().sid;
+    if sid == me.pid {
+        if let Some(hang_up) = SESSION_EXIT_HOOK.get() {
+            hang_up(sid);
+        }
+    }
     parent
 }
 

@@ -42,6 +42,7 @@ const TIOCGWINSZ: u32 = 0x5413;
 const TIOCSWINSZ: u32 = 0x5414;
 const FIONREAD: u32 = 0x541b;
 const TIOCNOTTY: u32 = 0x5422;
+const TIOCGSID: u32 = 0x5429;
 
 /// The console's device number (5, 1), as `st_rdev` and stat's `tty_nr`.
 const CONSOLE_RDEV: u64 = (5 << 8) | 1;
@@ -149,6 +150,23 @@ fn job_check(sig: u32) -> Result<(), Errno> {
     }
     crate::proc::signal::kill_pgrp(pgid, SigInfo::new(sig, SI_KERNEL));
     Err(ERESTARTSYS)
+}
+
+/// The leader of session `sid` exited (Linux's `disassociate_ctty`): if
+/// the console is that session's controlling terminal, its foreground
+/// group gets SIGHUP and the console belongs to no session any more.
+pub fn hang_up(sid: Pid) {
+    let fg = {
+        let mut tty = TTY.lock();
+        if tty.session != Some(sid) {
+            return;
+        }
+        tty.session = None;
+        tty.fg_pgrp.take()
+    };
+    if let Some(g) = fg {
+        crate::proc::signal::kill_pgrp(g, SigInfo::new(abi::signal::SIGHUP, SI_KERNEL));
+    }
 }
 
 /// /proc/PID/stat's `tty_nr` and `tpgid` for a process of session `sid`:
@@ -380,6 +398,12 @@ impl Inode for Console {
             FIONREAD => {
                 let n = TTY.lock().readable_bytes() as i32;
                 crate::usercopy::write_user(arg, &n)?;
+                Ok(0)
+            }
+            TIOCGSID => {
+                controlling().ok_or(ENOTTY)?;
+                let sid = crate::proc::current().inner.lock().sid;
+                crate::usercopy::write_user(arg, &(sid as i32))?;
                 Ok(0)
             }
             TIOCGPGRP => {

@@ -81,6 +81,7 @@ static ROOT: Once<Arc<dyn Inode>> = Once::new();
 /// take the console's input.
 pub fn init(extra: Vec<(String, Arc<dyn Inode>)>) {
     crate::platform::input::set_sink(console::push_input);
+    crate::proc::exit::on_session_leader_exit(console::hang_up);
     ROOT.call_once(|| {
         let mut root = initrd::build_tree();
         root.entries.insert("dev".to_string(), dev::dev_dir());

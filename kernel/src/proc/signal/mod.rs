@@ -299,6 +299,8 @@ pub fn force_current(info: SigInfo) {
 enum Deferred {
     Task(Pid, SigInfo),
     Group(Pid, SigInfo),
+    /// A SIGCONT continued this task: its parent is still to be told.
+    Continued(Pid),
 }
 
 static DEFERRED: IrqLock<Vec<Deferred>> = IrqLock::new(Vec::new());
@@ -325,7 +327,7 @@ fn try_send_from_irq(pid: Pid, info: SigInfo) -> bool {
     };
     if fx.continued {
         // The parent's lock may be held too: CLD_CONTINUED waits.
-        DEFERRED.lock().push(Deferred::Task(t.pid, SigInfo::new(0, 0)));
+        DEFERRED.lock().push(Deferred::Continued(t.pid));
     }
     apply(&t, Effects { continued: false, ..fx });
     true
@@ -366,14 +368,10 @@ pub fn flush_deferred() {
     };
     for d in list {
         match d {
-            Deferred::Task(pid, info) if info.signo == 0 => {
-                if let Some(t) = super::try_task(pid) {
-                    if t.inner.try_lock().is_some() {
-                        notify_parent_stop(&t, abi::signal::CLD_CONTINUED, SIGCONT);
-                        continue;
-                    }
+            Deferred::Continued(pid) => {
+                if !try_notify_continued_from_irq(pid) {
+                    DEFERRED.lock().push(Deferred::Continued(pid));
                 }
-                DEFERRED.lock().push(Deferred::Task(pid, info));
             }
             Deferred::Task(pid, info) => send_info_from_irq(pid, info),
             Deferred::Group(pgid, info) => {
@@ -383,6 +381,29 @@ pub fn flush_deferred() {
             }
         }
     }
+}
+
+/// [`notify_parent_stop`] of a continue from interrupt context: false if
+/// a lock it needs is held (nothing was sent then).
+fn try_notify_continued_from_irq(pid: Pid) -> bool {
+    let Some(t) = super::try_task(pid) else { return true };
+    let (ppid, uid, utime, stime) = match t.inner.try_lock() {
+        Some(i) => (i.ppid, i.creds.uid, i.utime, i.stime),
+        None => return false,
+    };
+    let Some(parent) = super::try_task(ppid) else { return true };
+    let act = match parent.inner.try_lock() {
+        Some(i) => *i.sig.action(SIGCHLD),
+        None => return false,
+    };
+    if act.handler != SIG_IGN && act.flags & abi::signal::SA_NOCLDSTOP == 0 {
+        let info = SigInfo::child(abi::signal::CLD_CONTINUED, pid, uid, SIGCONT as i32, utime, stime);
+        if !try_send_from_irq(ppid, info) {
+            return false;
+        }
+    }
+    sched::wake(ppid);
+    true
 }
 
 /// Send `info` to every member of process group `pgid` (kill(-pgid),
