@@ -342,6 +342,31 @@ static void check_stop_cont_restarts(void)
 	close(p[1]);
 	CHECKF("stopped_pipe_read_resumes", w == pid && WIFSTOPPED(st) && end != -1 && WIFEXITED(end) &&
 	       WEXITSTATUS(end) == 0, "stop %#x end %#x (exit 1: EINTR)", st, end);
+	/* poll with a timeout goes on with the time left, not the whole
+	 * timeout again (restart_syscall): 1 s of poll with 600 ms of it
+	 * stopped ends about 1 s after it began, not 1.6 s. */
+	pipe(p);
+	pid = fork();
+	if (pid == 0) {
+		struct timespec t0, t1;
+		struct pollfd pf = {p[0], POLLIN, 0};
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		int n = poll(&pf, 1, 1000);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		_exit(n != 0 ? 1 : ms < 990 ? 2 : ms > 1400 ? 3 : 0);
+	}
+	sleep_ms(100);
+	kill(pid, SIGSTOP);
+	w = waitpid(pid, &st, WUNTRACED);
+	sleep_ms(600);
+	kill(pid, SIGCONT);
+	end = reap(pid);
+	close(p[0]);
+	close(p[1]);
+	CHECKF("stopped_poll_keeps_its_deadline", w == pid && WIFSTOPPED(st) && end != -1 && WIFEXITED(end) &&
+	       WEXITSTATUS(end) == 0, "stop %#x end %#x (exit 1: not a timeout, 2: early, 3: the timeout started over)",
+	       st, end);
 }
 
 /* ---- stop, continue, kill ------------------------------------------------ */

@@ -6,7 +6,8 @@
 //!   scan every file: OpenFile::poll(table)    first scan: table hooks a Poller
 //!   any events? -> done                       on each file's wait queues
 //!   timeout passed? -> 0
-//!   signal pending? -> ERESTARTNOHAND (EINTR, or a restart with no handler)
+//!   signal pending? -> ERESTARTNOHAND (EINTR, or a restart with no handler;
+//!                      poll with a timeout restarts with the time left)
 //!   Poller::sleep(deadline) -> scan again (PollTable::none)
 //! ```
 //!
@@ -201,8 +202,21 @@ fn do_poll(ufds: u64, nfds: u32, timeout: &Timeout) -> SysResult {
     r
 }
 
+/// poll(2). Interrupted with a timeout and no handler run, it goes on
+/// through restart_syscall with the time that is left, not the whole
+/// timeout again (Linux's `do_restart_poll`).
 pub fn poll(ufds: u64, nfds: u32, timeout_ms: i32) -> SysResult {
-    do_poll(ufds, nfds, &Timeout::from_ms(timeout_ms))
+    poll_until(ufds, nfds, Timeout::from_ms(timeout_ms))
+}
+
+fn poll_until(ufds: u64, nfds: u32, timeout: Timeout) -> SysResult {
+    match (do_poll(ufds, nfds, &timeout), timeout.end) {
+        (Err(ERESTARTNOHAND), Some(end)) => {
+            let restart = |a: &[u64; 4]| poll_until(a[0], a[1] as u32, Timeout { end: Some(a[2]), zero: false });
+            Err(crate::proc::signal::deliver::restart_with(restart, [ufds, nfds as u64, end, 0]))
+        }
+        (r, _) => r,
+    }
 }
 
 pub fn ppoll(ufds: u64, nfds: u32, tsp: u64, sigmask: u64, sigsetsize: u64) -> SysResult {
