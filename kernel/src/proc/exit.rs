@@ -427,7 +427,8 @@ pub fn wait_orphans_from_kernel(ticks: u64) -> usize {
 }
 
 /// Reap the orphans handed to the kernel (pid 0) that have died since.
-/// Only from the idle task: never on a dying task's own stack.
+/// From the idle task, wait and fork: never on a dying task's own stack
+/// (a zombie is only reaped by another task).
 pub fn reap_orphans() {
     let dead: Vec<Pid> = super::all_tasks()
         .iter()

@@ -50,6 +50,9 @@ pub struct CloneExtras {
 }
 
 pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Result<Pid, Errno> {
+    // Children the kernel reaps for their parents (orphans, and those of
+    // parents ignoring SIGCHLD) must not fill the table meanwhile.
+    super::exit::reap_orphans();
     let parent = current();
     if super::nr_tasks() >= super::max_tasks() {
         return Err(EAGAIN);
