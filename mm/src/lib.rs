@@ -25,6 +25,7 @@ extern crate alloc;
 pub mod addr;
 pub mod error;
 pub mod ratelimit;
+pub mod percpu;
 pub mod sync;
 
 // The layers, in data-path order.
