@@ -83,6 +83,7 @@ errnos! {
     ELOOP = 40, "Too many symbolic links encountered";
     EOVERFLOW = 75, "Value too large for defined data type";
     EOPNOTSUPP = 95, "Operation not supported on transport endpoint";
+    ETIMEDOUT = 110, "Connection timed out";
 }
 
 /// Kernel-internal codes (include/linux/errno.h) a system call returns
@@ -179,6 +180,7 @@ mod tests {
             ("ELOOP", 40),
             ("EOVERFLOW", 75),
             ("EOPNOTSUPP", 95),
+            ("ETIMEDOUT", 110),
         ];
         assert_eq!(ALL.len(), linux.len());
         for (e, &(name, n)) in ALL.iter().zip(linux) {

@@ -24,6 +24,7 @@
 pub mod auxv;
 pub mod errno;
 pub mod fcntl;
+pub mod futex;
 pub mod mman;
 pub mod nr;
 #[allow(unsafe_code)]

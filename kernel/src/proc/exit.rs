@@ -149,9 +149,8 @@ fn orphan_checks(me: &Task, parent: Pid, children: &[Pid]) {
 }
 
 /// CLONE_CHILD_CLEARTID / set_tid_address: tell whoever shares the
-/// memory that this task is gone by storing 0 at `clear_child_tid`
-/// (Linux's `mm_release`; the futex wake has nobody to wake here, there
-/// are no futexes). Only when the address space outlives us (a vfork
+/// memory that this task is gone by storing 0 at `clear_child_tid` and
+/// waking one futex waiter there (Linux's `mm_release`). Only when the address space outlives us (a vfork
 /// child): otherwise nobody could see the store. Through uaccess in our
 /// own, still current, address space; a bad pointer is ignored. Exit and
 /// exec (for the old image) call it.
@@ -163,8 +162,11 @@ pub(crate) fn mm_release(me: &Task) {
     // Two references: ours just now and the task's own; more means shared.
     let shared = mm.as_ref().is_some_and(|m| Arc::strong_count(m) > 2);
     drop(mm);
-    if addr != 0 && shared {
-        let _ = crate::usercopy::write_user(addr, &0u32);
+    if addr != 0 && shared && crate::usercopy::write_user(addr, &0u32).is_ok() {
+        // Wake a joiner waiting on the tid word (Linux's mm_release).
+        if let Ok((key, _)) = super::futex::key_of(addr, false) {
+            super::futex::wake(key, 1, abi::futex::FUTEX_BITSET_MATCH_ANY);
+        }
     }
 }
 

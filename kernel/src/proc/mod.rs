@@ -14,6 +14,7 @@
 //!   sched.rs   round-robin preemptive scheduler, sleeping and waking
 //!   exec.rs    execve: ELF loading and the initial user stack
 //!   fork.rs    fork / vfork / clone
+//!   futex.rs   futex wait queues keyed by address space or shared object
 //!   exit.rs    exit, wait4, kill, the zombie's reaping
 //!   signal/    sending, delivery to handlers, frames, stop/continue, fault signals
 //!   pgrp.rs    process groups and sessions: members, orphaned groups
@@ -26,6 +27,7 @@ pub mod exec;
 pub mod exec_args;
 pub mod exit;
 pub mod fork;
+pub mod futex;
 pub mod oom;
 pub mod pgrp;
 pub mod sched;

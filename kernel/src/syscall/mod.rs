@@ -11,6 +11,7 @@
 mod anonfd;
 mod epoll;
 mod fs;
+mod futex;
 mod mem;
 mod poll;
 mod process;
@@ -51,7 +52,6 @@ fn name_of(nr: u64) -> &'static str {
         nr::TRUNCATE | nr::FTRUNCATE => "truncate",
         nr::RENAME..=nr::CHOWN => "filesystem modification",
         nr::PTRACE => "ptrace",
-        nr::FUTEX => "futex",
         _ => "?",
     }
 }
@@ -148,6 +148,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::GETTID => Ok(crate::proc::current_pid() as u64),
         nr::TKILL => signal::tkill(x[0] as i32, x[1] as i32),
         nr::TIME => time::time(x[0]),
+        nr::FUTEX => futex::futex(x[0], x[1] as u32, x[2] as u32, x[3], x[4], x[5] as u32),
         nr::GETDENTS64 => fs::getdents64(x[0] as i32, x[1], x[2]),
         nr::SET_TID_ADDRESS => process::set_tid_address(x[0]),
         nr::TIMER_CREATE => timer::timer_create(x[0] as i32, x[1], x[2]),

@@ -177,7 +177,8 @@ pub fn rt_sigtimedwait(uthese: u64, uinfo: u64, uts: u64, sigsetsize: u64) -> Sy
             signal::set_blocked(&mut i, b);
         }
         let tick_ns = 1_000_000_000 / sched::HZ;
-        let deadline = timeout.map(|ns| sched::ticks().saturating_add(ns.div_ceil(tick_ns).max(1)));
+        // One tick more: the current tick has partly gone already.
+        let deadline = timeout.map(|ns| sched::ticks().saturating_add(ns.div_ceil(tick_ns)).saturating_add(1));
         let _ = PAUSED.wait_until(deadline, || None::<()>);
         let mut i = me.inner.lock();
         let real = i.sig.real_blocked;
