@@ -14,6 +14,7 @@ pub mod apic;
 pub mod backtrace;
 pub mod context;
 pub mod cpu;
+pub mod cpuinfo;
 pub mod fbcon;
 pub mod firmware_map;
 pub mod fixed_str;

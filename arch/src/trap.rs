@@ -251,9 +251,18 @@ pub fn report_and_halt(frame: &mut TrapFrame) {
     crate::halt_forever();
 }
 
+/// Traps taken per vector since boot (/proc/interrupts).
+static COUNTS: [core::sync::atomic::AtomicU64; 256] = [const { core::sync::atomic::AtomicU64::new(0) }; 256];
+
+/// How many times `vector` was taken.
+pub fn count(vector: u8) -> u64 {
+    COUNTS[vector as usize].load(core::sync::atomic::Ordering::Relaxed)
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     let vector = frame.vector as usize;
+    COUNTS[vector & 0xff].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     if let Some(handler) = HANDLERS[vector].get() {
         handler(frame);
     } else if frame.vector < FIRST_IRQ_VECTOR {

@@ -193,7 +193,7 @@ static const struct sig sigs[] = {
 	{271, {P, I, P, P, S}},  {281, {F, P, I, I, P, S}}, {283, {I, L}},      {284, {I}},
 	{286, {F, L, P, P}},     {287, {F, P}},           {290, {I, L}},        {291, {L}},
 	{297, {K, K, G, P}},     {424, {F, G, P, L}},     {434, {K, L}},        {441, {F, P, I, P, P, S}},
-	{202, {W, I, I, P, W, L}},
+	{202, {W, I, I, P, W, L}},  {203, {K, S, P}},        {204, {K, S, P}},     {309, {P, P, P}},
 };
 
 /* Numbers the user asked to leave out (FUZZ_SKIP=NR,NR,...), to get

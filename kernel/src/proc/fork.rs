@@ -135,6 +135,7 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
             robust_list: (0, 0),
             oom_score_adj_min: p.oom_score_adj_min,
             dumpable: p.dumpable,
+            cpu_mask: p.cpu_mask,
             did_exec: false,
             orphan: false,
         }

@@ -239,6 +239,9 @@ pub struct TaskInner {
     /// non-dumpable task's /proc files belong to root and are closed to
     /// ptrace-read access from other users (Linux's `task_dump_owner`).
     pub dumpable: bool,
+    /// sched_setaffinity's mask of CPUs the task may run on (inherited;
+    /// one bit per CPU, CPUs below `mm::percpu::nr_cpus()`).
+    pub cpu_mask: u64,
     /// The process has called execve since it was forked (Linux's
     /// PF_FORKNOEXEC cleared): its parent may no longer move it to
     /// another group (setpgid's EACCES).
@@ -308,6 +311,13 @@ impl Task {
 /// The process table.
 static TASKS: IrqLock<BTreeMap<Pid, Arc<Task>>> = IrqLock::new(BTreeMap::new());
 static NEXT_PID: AtomicU32 = AtomicU32::new(1);
+/// Processes created since boot (/proc/stat's `processes`).
+static FORKS: AtomicU32 = AtomicU32::new(0);
+
+/// How many processes were created since boot.
+pub fn processes_created() -> u32 {
+    FORKS.load(Ordering::Relaxed)
+}
 
 pub fn task(pid: Pid) -> Option<Arc<Task>> {
     TASKS.lock().get(&pid).cloned()
@@ -376,6 +386,7 @@ pub(crate) fn remove(pid: Pid) -> Option<Arc<Task>> {
 /// A fresh pid (pid_max is 4194304 on 64-bit Linux; wrap around skipping
 /// pids in use).
 pub(crate) fn alloc_pid() -> Pid {
+    FORKS.fetch_add(1, Ordering::Relaxed);
     loop {
         let p = NEXT_PID.fetch_add(1, Ordering::Relaxed);
         if p >= 4_194_304 {
@@ -447,9 +458,16 @@ pub fn init_inner(name: &str) -> TaskInner {
         robust_list: (0, 0),
         oom_score_adj_min: 0,
         dumpable: true,
+        cpu_mask: all_cpus_mask(),
         did_exec: false,
         orphan: false,
     }
+}
+
+/// The mask of every possible CPU.
+pub fn all_cpus_mask() -> u64 {
+    let n = mm::percpu::nr_cpus();
+    if n >= 64 { !0 } else { (1u64 << n) - 1 }
 }
 
 /// Make the boot context the idle task, pid 0 ("swapper").

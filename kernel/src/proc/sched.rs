@@ -49,6 +49,16 @@ static SCHED: IrqLock<Sched> =
 static TICKS: AtomicU64 = AtomicU64::new(0);
 pub static CONTEXT_SWITCHES: AtomicU64 = AtomicU64::new(0);
 
+/// Ticks this CPU spent in user mode, in the kernel for a task, and idle
+/// (/proc/stat's user, system and idle columns).
+static CPU_TICKS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+
+/// (user, system, idle) ticks of this CPU since boot.
+pub fn cpu_ticks() -> (u64, u64, u64) {
+    let t = |k: usize| CPU_TICKS[k].load(Ordering::Relaxed);
+    (t(0), t(1), t(2))
+}
+
 /// What the switch saves of a task that is not running, and loads back.
 pub struct TaskCtx {
     pub saved_rsp: u64,
@@ -317,6 +327,11 @@ pub fn scheduler_tick(frame: &TrapFrame) -> u64 {
         if s.sleepers.is_empty() && s.sleepers.capacity() != 0 {
             s.sleepers = Vec::new();
         }
+        let column = match s.current.as_ref() {
+            Some(c) if !is_idle(&s, c) => (!frame.is_user()) as usize,
+            _ => 2,
+        };
+        CPU_TICKS[column].fetch_add(1, Ordering::Relaxed);
         if let Some(c) = s.current.as_ref() {
             if let Some(mut i) = c.inner.try_lock() {
                 if frame.is_user() {

@@ -204,6 +204,58 @@ pub fn sched_yield() -> SysResult {
     Ok(0)
 }
 
+/// The size of the kernel's CPU mask in bytes (`nr_cpu_ids` bits rounded
+/// up to longs): what sched_getaffinity returns and the least it accepts.
+const CPUMASK_BYTES: u64 = 8;
+
+/// sched_getaffinity(2): EINVAL for a buffer shorter than the kernel's
+/// mask or not a multiple of a long; returns the bytes written.
+pub fn sched_getaffinity(pid: i32, len: u64, mask: u64) -> SysResult {
+    if len < CPUMASK_BYTES || len % 8 != 0 {
+        return Err(EINVAL);
+    }
+    let m = task_arg(pid)?.inner.lock().cpu_mask & proc::all_cpus_mask();
+    write_user(mask, &m)?;
+    Ok(CPUMASK_BYTES)
+}
+
+/// sched_setaffinity(2): the mask must hold a possible CPU (EINVAL);
+/// another user's task needs root (EPERM). Longer masks are read up to
+/// the kernel's size, shorter ones are zero-extended.
+pub fn sched_setaffinity(pid: i32, len: u64, mask: u64) -> SysResult {
+    let t = task_arg(pid)?;
+    let mut bytes = [0u8; 8];
+    let n = len.min(CPUMASK_BYTES) as usize;
+    crate::usercopy::copy_from_user(&mut bytes[..n], mask)?;
+    let wanted = u64::from_le_bytes(bytes) & proc::all_cpus_mask();
+    if wanted == 0 {
+        return Err(EINVAL);
+    }
+    let me = current();
+    if t.pid != me.pid {
+        let (mine, theirs) = (me.inner.lock().creds, t.inner.lock().creds);
+        if !mine.is_root() && mine.euid != theirs.uid && mine.euid != theirs.euid {
+            return Err(EPERM);
+        }
+    }
+    t.inner.lock().cpu_mask = wanted;
+    Ok(0)
+}
+
+/// getcpu(2): the CPU and NUMA node the caller runs on.
+pub fn getcpu(cpu: u64, node: u64) -> SysResult {
+    let c = mm::percpu::this_cpu() as u32;
+    if cpu != 0 {
+        write_user(cpu, &c)?;
+    }
+    if node != 0 {
+        let apic_id = arch::cpuinfo::identify().apic_id;
+        let n = crate::mem::page_alloc().topology.node_of_cpu(apic_id);
+        write_user(node, &n)?;
+    }
+    Ok(0)
+}
+
 /// sizeof(struct robust_list_head).
 const ROBUST_LIST_HEAD_LEN: u64 = 24;
 

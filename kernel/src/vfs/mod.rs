@@ -21,6 +21,7 @@ pub mod initrd;
 pub mod pidfd;
 pub mod pipe;
 pub mod procfs;
+pub mod procfs_cpu;
 pub mod timerfd;
 
 use alloc::collections::BTreeMap;

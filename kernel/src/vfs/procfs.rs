@@ -695,11 +695,14 @@ pub fn proc_root() -> Arc<dyn Inode> {
     let sys: Arc<dyn Inode> = Arc::new(FixedDir { ino: 20, entries: alloc::vec![("fs", fs), ("vm", vm)] });
     let entries: Vec<(&'static str, Arc<dyn Inode>)> = alloc::vec![
         ("buddyinfo", genfile(10, buddyinfo, None)),
+        ("cpuinfo", genfile(18, super::procfs_cpu::cpuinfo, None)),
+        ("interrupts", genfile(19, super::procfs_cpu::interrupts, None)),
         ("meminfo", genfile(11, meminfo, None)),
         ("mempic", genfile(17, mempic, Some(set_mempic))),
         // Linux: 0400 (they tell where kernel objects are).
         ("pagetypeinfo", genfile_mode(12, 0o400, pagetypeinfo, None)),
         ("slabinfo", genfile_mode(13, 0o400, slabinfo, None)),
+        ("stat", genfile(21, super::procfs_cpu::stat, None)),
         ("sys", sys),
         ("vmallocinfo", genfile_mode(14, 0o400, vmallocinfo, None)),
         ("vmstat", genfile(15, vmstat, None)),

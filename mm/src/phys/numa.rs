@@ -97,6 +97,12 @@ impl Topology {
     /// Build from SRAT memory ranges `(pxm, base, len)` (enabled ones only),
     /// CPU entries `(pxm, apic_id)` and an optional SLIT `(localities,
     /// matrix)` indexed by PXM.
+    /// The node of the CPU with `apic_id`: from SRAT's processor affinity,
+    /// or node 0 for a CPU SRAT does not list (or without SRAT).
+    pub fn node_of_cpu(&self, apic_id: u32) -> u32 {
+        self.cpus.iter().find(|c| c.apic_id == apic_id).map_or(0, |c| c.nid)
+    }
+
     pub fn from_srat(
         mem: &[(u32, u64, u64)],
         cpus: &[(u32, u32)],
@@ -244,6 +250,7 @@ mod tests {
         assert_eq!(t.node_of(MB), Some(0));
         assert_eq!(t.node_of(100 * MB), Some(1));
         assert_eq!(t.cpus[1].nid, 1);
+        assert_eq!((t.node_of_cpu(0), t.node_of_cpu(1), t.node_of_cpu(7)), (0, 1, 0));
         assert_eq!(t.distance(0, 1), REMOTE_DISTANCE);
         assert_eq!(t.distance(1, 1), LOCAL_DISTANCE);
     }
