@@ -103,6 +103,15 @@ fn dequeue(w: &Arc<Waiter>) {
     if let Some(k) = emptied {
         table.remove(&k);
     }
+    release_if_empty(&mut table);
+}
+
+/// An emptied table gives its memory back (a `BTreeMap` keeps its last
+/// node allocated when its last entry goes).
+fn release_if_empty(table: &mut BTreeMap<Key, VecDeque<Arc<Waiter>>>) {
+    if table.is_empty() {
+        *table = BTreeMap::new();
+    }
 }
 
 /// FUTEX_WAIT / FUTEX_WAIT_BITSET: sleep while `*uaddr == val`, until a
@@ -157,6 +166,7 @@ fn take(table: &mut BTreeMap<Key, VecDeque<Arc<Waiter>>>, key: Key, n: u32, bits
             table.remove(&key);
         }
     }
+    release_if_empty(table);
     woken
 }
 

@@ -442,9 +442,19 @@ pub fn render(pid: Pid, s: &mut String) -> core::fmt::Result {
     Ok(())
 }
 
+/// Forget process `pid`'s timers; an emptied table gives its memory back
+/// (a `BTreeMap` keeps its last node allocated when its last entry goes).
+fn forget(pid: Pid) {
+    let mut all = TIMERS.lock();
+    all.remove(&pid);
+    if all.is_empty() {
+        *all = BTreeMap::new();
+    }
+}
+
 /// A new process `pid` (fork, vfork, clone): it starts with no timers.
 pub fn fork_child(pid: Pid) {
-    TIMERS.lock().remove(&pid);
+    forget(pid);
 }
 
 /// Process `pid` executes a new program: its POSIX timers go, its
@@ -457,7 +467,7 @@ pub fn exec(pid: Pid) {
 
 /// Process `pid` exits: all its timers go.
 pub fn exit(pid: Pid) {
-    TIMERS.lock().remove(&pid);
+    forget(pid);
 }
 
 /// The timers' part of the timer interrupt (`traps::timer`, after the

@@ -155,6 +155,10 @@ fn account_pipe_buffers(uid: u32, old: usize, new: usize) -> u64 {
     let total = m.get(&uid).copied().unwrap_or(0).saturating_sub(old as u64).saturating_add(new as u64);
     if total == 0 {
         m.remove(&uid);
+        if m.is_empty() {
+            // A BTreeMap keeps its last node when its last entry goes.
+            *m = BTreeMap::new();
+        }
     } else {
         m.insert(uid, total);
     }

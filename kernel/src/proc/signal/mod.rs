@@ -69,7 +69,9 @@ pub struct JobReport {
 /// Signal dispositions, masks and pending signals of a process.
 #[derive(Clone)]
 pub struct SignalState {
-    pub actions: [SigAction; NSIG as usize],
+    /// The dispositions, 2 KiB: boxed, so that a task stays small (and,
+    /// with threads, so that a thread group can share one table).
+    pub actions: alloc::boxed::Box<[SigAction; NSIG as usize]>,
     pub blocked: u64,
     /// The mask rt_sigtimedwait unblocked its set from (Linux's
     /// `real_blocked`): those signals are not ignored while it waits.
@@ -88,7 +90,7 @@ pub struct SignalState {
 impl Default for SignalState {
     fn default() -> Self {
         SignalState {
-            actions: [SigAction::default(); NSIG as usize],
+            actions: alloc::boxed::Box::new([SigAction::default(); NSIG as usize]),
             blocked: 0,
             real_blocked: 0,
             pending: SigPending::default(),
@@ -112,7 +114,7 @@ impl SignalState {
     /// The state a fork child starts with: the parent's dispositions and
     /// mask, nothing pending.
     pub fn for_child(&self) -> SignalState {
-        SignalState { actions: self.actions, blocked: self.blocked, ..SignalState::default() }
+        SignalState { actions: self.actions.clone(), blocked: self.blocked, ..SignalState::default() }
     }
 
     /// execve: handlers go back to the default (ignored signals stay
