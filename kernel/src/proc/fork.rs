@@ -152,11 +152,18 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
     sched::add(child);
     if kind == ForkKind::Vfork {
         // Sleep until the child execs or exits (it clears vfork_child).
+        // Only SIGKILL ends the wait early (Linux's TASK_KILLABLE): the
+        // parent then dies on its way out, the child goes on.
         loop {
             if parent.inner.lock().vfork_child.is_none() {
                 break;
             }
             parent.set_state(super::SLEEPING);
+            if super::signal::fatal_pending() {
+                parent.set_state(super::RUNNABLE);
+                parent.inner.lock().vfork_child = None;
+                break;
+            }
             sched::schedule();
         }
     }
