@@ -24,8 +24,8 @@ extern crate alloc;
 // Basics used by every layer.
 pub mod addr;
 pub mod error;
-pub mod ratelimit;
 pub mod percpu;
+pub mod ratelimit;
 pub mod sync;
 
 // The layers, in data-path order.
