@@ -279,3 +279,22 @@ fn threads_on_four_cpus_hand_pages_to_each_other() {
     pa.drain_all_pages();
     assert_eq!(pa.nr_free_pages(), free0);
 }
+
+#[test]
+fn zoneinfo_pagesets_show_each_cpus_true_count_high_and_batch() {
+    let pa = machine();
+    let p = on_cpu(0, || pa.alloc_pages(GFP_KERNEL, 0).unwrap());
+    let mut z = alloc::string::String::new();
+    crate::procfs::zoneinfo::render(pa, None, &mut z).unwrap();
+    let text = &z[z.find("zone    DMA32").unwrap()..];
+    let block = &text[text.find("  pagesets\n").unwrap()..text.find("  vm stats threshold").unwrap()];
+    let cpus = crate::percpu::nr_cpus();
+    assert_eq!(block.matches("    cpu: ").count(), cpus, "{block}");
+    let (count, high, batch) = dma32(pa).pcp.stats(0);
+    assert!(count > 0);
+    let want = alloc::format!(
+        "    cpu: 0\n              count: {count}\n              high:  {high}\n              batch: {batch}\n"
+    );
+    assert!(block.contains(&want), "{block}\nwanted\n{want}");
+    on_cpu(0, || pa.free_pages(p, 0).unwrap());
+}
