@@ -8,6 +8,7 @@
 //! page       page descriptors (struct page) in per-section arrays
 //! zone       zones per node, spans, watermarks, counters
 //! buddy      per-zone free lists by order and migrate type
+//! pcp        per-zone, per-CPU lists of small free blocks in front of the buddy
 //! gfp        allocation flags
 //! page_alloc zonelists, the allocation entry points, hand-off
 //! vmstat     page counters by use
@@ -40,6 +41,7 @@ pub mod memblock;
 pub mod numa;
 pub mod page;
 pub mod page_alloc;
+pub mod pcp;
 pub mod vmstat;
 pub mod zone;
 

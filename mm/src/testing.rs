@@ -15,11 +15,13 @@
 //! mmu   the page walk: present, R/W, U/S, XD, SMEP, SMAP, WP; A/D flags; #PF codes
 //! tlb   each CPU's translation cache, and the flusher mm calls (Shootdown)
 //! cpu   load, store, fetch: TLB or walk, faults into the address space, retry
+//! cpus  which CPU per-CPU data sees: on_cpu(n, f) runs f "on" CPU n
 //! ```
 
 extern crate std;
 
 pub mod cpu;
+pub mod cpus;
 pub mod mmu;
 pub mod tlb;
 

@@ -85,13 +85,14 @@ pub fn shrinkers() -> &'static ShrinkerRegistry {
 /// Free what can be freed without losing data: clean page-cache pages no
 /// one maps, lazily freed (MADV_FREE) pages not written since, empty slabs
 /// (`echo 3 > /proc/sys/vm/drop_caches`, and the allocator's direct
-/// reclaim). Returns pages freed.
+/// reclaim). Every CPU's page lists are drained before and after, so the
+/// free count is exact afterwards. Returns pages freed.
 pub fn drop_caches() -> u64 {
     // This runs inside allocations that failed (direct reclaim): the
     // shrinkers do not allocate, and the walk only tries the registry lock.
-    let before = page_alloc().nr_free_pages();
+    let before = page_alloc().drained_free_pages();
     shrinkers().shrink_all(u64::MAX);
-    page_alloc().nr_free_pages().saturating_sub(before)
+    page_alloc().drained_free_pages().saturating_sub(before)
 }
 
 /// The page allocator's direct-reclaim hook.

@@ -70,6 +70,9 @@ pub fn select_victim() -> Option<Arc<Task>> {
 /// Kill the worst task to free memory. Returns the victim's pid, or None
 /// if there was nobody to kill.
 pub fn out_of_memory(reason: &str) -> Option<Pid> {
+    // Pages other CPUs freed onto their lists since the allocation failed
+    // go back to the buddy first (Linux drains before it gives up).
+    crate::mem::page_alloc().drain_all_pages();
     let victim = select_victim()?;
     let pid = victim.pid;
     let (name, uid, adj, mm) = {

@@ -222,30 +222,30 @@ mod tests {
     #[test]
     fn large_allocations_use_compound_pages_and_return_them() {
         let (k, pa) = heap();
-        let free = pa.nr_free_pages();
+        let free = pa.drained_free_pages();
         let p = k.alloc(20000, 8, true).unwrap();
         assert_eq!(k.ksize(p), Some(32768));
         assert_eq!(pa.vmstat.slab_unreclaimable.get(), 8);
         // SAFETY: 20000 zeroed bytes were asked for.
         assert!(unsafe { core::slice::from_raw_parts(p.as_ptr(), 20000) }.iter().all(|&b| b == 0));
         k.free(p).unwrap();
-        assert_eq!(pa.nr_free_pages(), free);
+        assert_eq!(pa.drained_free_pages(), free);
         assert_eq!(pa.vmstat.slab_unreclaimable.get(), 0);
     }
 
     #[test]
     fn requests_past_the_largest_order_fail_without_taking_pages() {
         let (k, pa) = heap();
-        let free = pa.nr_free_pages();
+        let free = pa.drained_free_pages();
         assert!(k.alloc(KMALLOC_MAX_SIZE + 1, 8, false).is_none());
         assert!(k.alloc(usize::MAX, 8, false).is_none(), "no overflow on a huge size");
         assert!(k.alloc(isize::MAX as usize, 1 << 20, true).is_none());
         assert!(k.alloc(8, KMALLOC_MAX_SIZE * 2, false).is_none(), "nor on a huge alignment");
-        assert_eq!(pa.nr_free_pages(), free);
+        assert_eq!(pa.drained_free_pages(), free);
         let p = k.alloc(KMALLOC_MAX_SIZE, 8, false).expect("the largest order itself is served");
         assert_eq!(k.ksize(p), Some(KMALLOC_MAX_SIZE));
         k.free(p).unwrap();
-        assert_eq!(pa.nr_free_pages(), free);
+        assert_eq!(pa.drained_free_pages(), free);
     }
 
     #[test]

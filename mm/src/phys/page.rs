@@ -336,10 +336,12 @@ impl Memmap {
 }
 
 /// An intrusive doubly linked list of pages through their `next`/`prev`
-/// fields (slab lists, LRU lists). The owner's lock protects it.
+/// fields (slab lists, LRU lists, per-CPU page lists). The owner's lock
+/// protects it.
 #[derive(Clone, Copy, Debug)]
 pub struct PageList {
     head: u64,
+    tail: u64,
     len: u64,
 }
 
@@ -351,7 +353,7 @@ impl Default for PageList {
 
 impl PageList {
     pub const fn new() -> Self {
-        PageList { head: NIL, len: 0 }
+        PageList { head: NIL, tail: NIL, len: 0 }
     }
 
     pub fn len(&self) -> u64 {
@@ -372,7 +374,24 @@ impl PageList {
         if let Some(old) = mm.page(Pfn(self.head)).filter(|_| self.head != NIL) {
             old.prev.store(page.pfn().0, Ordering::Relaxed);
         }
+        if self.head == NIL {
+            self.tail = page.pfn().0;
+        }
         self.head = page.pfn().0;
+        self.len += 1;
+    }
+
+    /// Append `page` behind the last page.
+    pub fn push_back(&mut self, mm: &Memmap, page: &Page) {
+        page.next.store(NIL, Ordering::Relaxed);
+        page.prev.store(self.tail, Ordering::Relaxed);
+        if let Some(old) = mm.page(Pfn(self.tail)).filter(|_| self.tail != NIL) {
+            old.next.store(page.pfn().0, Ordering::Relaxed);
+        }
+        if self.tail == NIL {
+            self.head = page.pfn().0;
+        }
+        self.tail = page.pfn().0;
         self.len += 1;
     }
 
@@ -384,10 +403,10 @@ impl PageList {
         } else if let Some(p) = mm.page(Pfn(prev)) {
             p.next.store(next, Ordering::Relaxed);
         }
-        if next != NIL {
-            if let Some(n) = mm.page(Pfn(next)) {
-                n.prev.store(prev, Ordering::Relaxed);
-            }
+        if next == NIL {
+            self.tail = prev;
+        } else if let Some(n) = mm.page(Pfn(next)) {
+            n.prev.store(prev, Ordering::Relaxed);
         }
         page.next.store(NIL, Ordering::Relaxed);
         page.prev.store(NIL, Ordering::Relaxed);
@@ -396,6 +415,16 @@ impl PageList {
 
     pub fn pop_front(&mut self, mm: &Memmap) -> Option<&'static Page> {
         let p = mm.page(self.front()?)?;
+        self.remove(mm, p);
+        Some(p)
+    }
+
+    /// The page pushed longest ago (the coldest, for bulk frees).
+    pub fn pop_back(&mut self, mm: &Memmap) -> Option<&'static Page> {
+        if self.tail == NIL {
+            return None;
+        }
+        let p = mm.page(Pfn(self.tail))?;
         self.remove(mm, p);
         Some(p)
     }

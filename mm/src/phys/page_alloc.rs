@@ -3,12 +3,21 @@
 //!
 //! ```text
 //!   alloc_pages_node(nid, gfp, order)
-//!     for pass in [low watermark, min watermark, after reclaim]:
+//!     for pass in [low watermark, min watermark, after draining the per-CPU
+//!                  lists, after reclaim (and another drain)]:
 //!       for (node, zone) in zonelist(nid)        local node first, then by SLIT
 //!         skip zones above gfp's highest zone, and watermark failures
-//!         zone.free.alloc_block(order, migratetype)   -> buddy
+//!         order <= 3: this CPU's list (pcp), refilled from the buddy in batches
+//!         otherwise:  zone.free.alloc_block(order, migratetype)   -> buddy
 //!     warn "page allocation failure" unless __GFP_NOWARN
 //! ```
+//!
+//! Freed blocks of order <= 3 go to this CPU's list and reach the buddy in
+//! batches (see `pcp`); pages there are not counted free until
+//! [`PageAllocator::drain_all_pages`] gives them back.
+//!
+//! Locks, in the order they are taken: a CPU's pcp lock, then the zone lock
+//! (`Zone::free`). The allocator's own counters are atomics.
 //!
 //! A page handed out has reference count 1; `free_pages` drops it and gives
 //! the block back when it reaches 0. Freeing a free page, a reserved page or
@@ -21,11 +30,12 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
 use crate::phys::PhysMem;
-use crate::phys::buddy::{MAX_ORDER, PAGEBLOCK_PAGES, ZoneId};
+use crate::phys::buddy::{MAX_ORDER, PAGEBLOCK_PAGES};
 use crate::phys::gfp::Gfp;
 use crate::phys::memblock::{Memblock, MemblockError, NUMA_NO_NODE};
 use crate::phys::numa::Topology;
 use crate::phys::page::{Memmap, Page, PageFlags};
+use crate::phys::pcp::{PCP_MAX_ORDER, pcp_sizes};
 use crate::phys::zone::{LOWMEM_RESERVE_RATIO, NR_ZONES, Watermark, Zone, ZoneType, default_min_free_kbytes};
 
 /// One NUMA node (Linux's `pg_data_t`).
@@ -219,10 +229,6 @@ impl PageAllocator {
         self.nodes.get(page.node() as usize).map(|n| &n.zones[page.zone_type() as usize])
     }
 
-    fn zone_id(z: &Zone) -> ZoneId {
-        ZoneId { node: z.node, ty: z.ty }
-    }
-
     /// `memblock_free_all`: hand every free memblock range to the buddy
     /// allocators in the largest naturally aligned blocks. Returns pages.
     pub fn free_boot_memory(&self, mb: &Memblock) -> u64 {
@@ -253,7 +259,7 @@ impl PageAllocator {
             }
         }
         zone.add_managed(1 << order);
-        zone.free.lock().free_block(&self.memmap, Self::zone_id(zone), pfn, order);
+        zone.with_free(|a| a.free_block(&self.memmap, zone.id(), pfn, order));
         1 << order
     }
 
@@ -276,7 +282,8 @@ impl PageAllocator {
     }
 
     /// Compute min_free_kbytes (Linux's default unless given), the
-    /// watermarks of every zone and the lowmem reserves.
+    /// watermarks of every zone, the lowmem reserves and the per-CPU lists'
+    /// sizes.
     pub fn setup_watermarks(&self, min_free_kbytes: Option<u64>) {
         let lowmem: u64 = self.zones().map(Zone::managed).sum();
         let mfk = min_free_kbytes.unwrap_or_else(|| default_min_free_kbytes(lowmem));
@@ -296,6 +303,30 @@ impl PageAllocator {
                 }
             }
         }
+        self.update_pcp_sizes();
+    }
+
+    /// Size every zone's per-CPU lists for its managed pages, its low
+    /// watermark and the number of possible CPUs (Linux's
+    /// `zone_pcp_update`; call again when that number changes).
+    pub fn update_pcp_sizes(&self) {
+        let cpus = crate::percpu::nr_cpus() as u64;
+        for z in self.zones() {
+            let (high, batch) = pcp_sizes(z.managed(), z.watermark(Watermark::Low), cpus);
+            z.pcp.set_sizes(high, batch);
+        }
+    }
+
+    /// Give the pages on every CPU's lists in every zone back to the buddy
+    /// (Linux's `drain_all_pages`, done here by taking each CPU's lock
+    /// rather than by IPI). Returns the pages given back.
+    pub fn drain_all_pages(&self) -> u64 {
+        self.zones().map(|z| z.pcp.drain_all(&self.memmap, z)).sum()
+    }
+
+    /// Pages on the per-CPU lists of every zone (not counted free).
+    pub fn nr_pcp_pages(&self) -> u64 {
+        self.zones().map(|z| z.pcp.total()).sum()
     }
 
     pub fn min_free_kbytes(&self) -> u64 {
@@ -317,23 +348,26 @@ impl PageAllocator {
         }
         let nid = if (nid as usize) < self.nodes.len() { nid } else { self.local_node() };
         let highest = gfp.highest_zone();
-        let passes = [Some(Watermark::Low), Some(Watermark::Min), None];
-        for (i, pass) in passes.into_iter().enumerate() {
-            if pass.is_none() {
-                // Slow path: reclaim, then one more try at the min mark.
-                if !gfp.contains(Gfp::DIRECT_RECLAIM) {
-                    break;
-                }
-                let Some(hook) = self.reclaim.get() else { break };
-                self.stats.allocstall.fetch_add(1, Ordering::Relaxed);
-                if hook(order) == 0 {
-                    break;
-                }
-            }
-            let mark = pass.unwrap_or(Watermark::Min);
+        for mark in [Watermark::Low, Watermark::Min] {
             if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, mark) {
-                let _ = i;
                 return Some(pfn);
+            }
+        }
+        // Slow path. Pages on the per-CPU lists are free but not counted:
+        // give them back and retry; then reclaim, drain what reclaim freed
+        // onto the lists, and try once more at the min mark.
+        if self.drain_all_pages() > 0 {
+            if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, Watermark::Min) {
+                return Some(pfn);
+            }
+        }
+        if let Some(hook) = self.reclaim.get().filter(|_| gfp.contains(Gfp::DIRECT_RECLAIM)) {
+            self.stats.allocstall.fetch_add(1, Ordering::Relaxed);
+            if hook(order) > 0 {
+                self.drain_all_pages();
+                if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, Watermark::Min) {
+                    return Some(pfn);
+                }
             }
         }
         self.stats.alloc_failures.fetch_add(1, Ordering::Relaxed);
@@ -362,11 +396,19 @@ impl PageAllocator {
             if !zone.watermark_ok(order, zone.watermark(mark), highest, gfp.contains(Gfp::HIGH)) {
                 continue;
             }
-            let got = zone.free.lock().alloc_block(&self.memmap, Self::zone_id(zone), order, gfp.migratetype());
-            let Some((pfn, stolen)) = got else { continue };
-            if stolen {
-                zone.counters.steals.fetch_add(1, Ordering::Relaxed);
-            }
+            let got = if order <= PCP_MAX_ORDER {
+                zone.pcp.this_cpu().lock().alloc(&self.memmap, zone, order, gfp.migratetype())
+            } else {
+                zone.with_free(|a| a.alloc_block(&self.memmap, zone.id(), order, gfp.migratetype())).map(
+                    |(pfn, stolen)| {
+                        if stolen {
+                            zone.counters.steals.fetch_add(1, Ordering::Relaxed);
+                        }
+                        pfn
+                    },
+                )
+            };
+            let Some(pfn) = got else { continue };
             let c = &zone.counters;
             if n == nid {
                 c.numa_hit.fetch_add(1, Ordering::Relaxed);
@@ -492,7 +534,11 @@ impl PageAllocator {
         }
         let head = self.memmap.page(pfn).expect("page_alloc: free of a checked pfn without descriptor");
         let zone = self.zone_of(head).expect("page_alloc: page with an unknown node");
-        zone.free.lock().free_block(&self.memmap, Self::zone_id(zone), pfn.0, order);
+        if order <= PCP_MAX_ORDER {
+            zone.pcp.this_cpu().lock().free(&self.memmap, zone, pfn.0, order);
+        } else {
+            zone.with_free(|a| a.free_block(&self.memmap, zone.id(), pfn.0, order));
+        }
         self.stats.pgfree.fetch_add(1 << order, Ordering::Relaxed);
     }
 
@@ -526,9 +572,17 @@ impl PageAllocator {
         self.free_block_now(pfn, 0);
     }
 
-    /// Free pages in every zone.
+    /// Free pages in every zone's buddy (Linux's `NR_FREE_PAGES`: pages on
+    /// the per-CPU lists are not counted; drain them for an exact count).
     pub fn nr_free_pages(&self) -> u64 {
         self.zones().map(Zone::free_pages).sum()
+    }
+
+    /// Free pages once every CPU's lists are drained: the exact count that
+    /// tests and drop_caches compare against a baseline.
+    pub fn drained_free_pages(&self) -> u64 {
+        self.drain_all_pages();
+        self.nr_free_pages()
     }
 
     /// Pages handed to the buddy allocators.
@@ -564,9 +618,15 @@ impl PageAllocator {
         counts
     }
 
-    /// Check every zone's free lists; returns total free pages.
+    /// Check every zone's free lists and per-CPU lists; returns the free
+    /// pages in the buddy.
     pub fn check_invariants(&self) -> u64 {
-        self.zones().map(|z| z.free.lock().check_invariants(&self.memmap, Self::zone_id(z))).sum()
+        self.zones()
+            .map(|z| {
+                z.pcp.check_invariants(&self.memmap, z);
+                z.free.lock().check_invariants(&self.memmap, z.id())
+            })
+            .sum()
     }
 }
 

@@ -16,7 +16,8 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::phys::buddy::FreeArea;
+use crate::phys::buddy::{FreeArea, ZoneId};
+use crate::phys::pcp::ZonePcp;
 use crate::sync::IrqLock;
 
 /// Number of zone types.
@@ -120,8 +121,14 @@ pub struct Zone {
     managed: AtomicU64,
     watermark: [AtomicU64; 3],
     lowmem_reserve: [AtomicU64; NR_ZONES],
-    /// The buddy free lists, under the zone lock.
+    /// The buddy free lists, under the zone lock. Change them through
+    /// [`with_free`](Self::with_free), which keeps `nr_free` in step.
     pub free: IrqLock<FreeArea>,
+    /// The buddy's free pages as of the last change (Linux's
+    /// `NR_FREE_PAGES`), read without the zone lock by watermark checks.
+    nr_free: AtomicU64,
+    /// Per-CPU page lists (their lock comes before the zone lock).
+    pub pcp: ZonePcp,
     pub counters: ZoneCounters,
 }
 
@@ -137,12 +144,28 @@ impl Zone {
             watermark: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
             lowmem_reserve: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
             free: IrqLock::new(FreeArea::new()),
+            nr_free: AtomicU64::new(0),
+            pcp: ZonePcp::new(),
             counters: ZoneCounters::default(),
         }
     }
 
     pub fn name(&self) -> &'static str {
         self.ty.name()
+    }
+
+    /// Which zone this is, for the buddy's merges.
+    pub fn id(&self) -> ZoneId {
+        ZoneId { node: self.node, ty: self.ty }
+    }
+
+    /// Run `f` on the free lists under the zone lock and publish the new
+    /// free count.
+    pub fn with_free<R>(&self, f: impl FnOnce(&mut FreeArea) -> R) -> R {
+        let mut area = self.free.lock();
+        let r = f(&mut area);
+        self.nr_free.store(area.free_pages, Ordering::Relaxed);
+        r
     }
 
     pub fn end_pfn(&self) -> u64 {
@@ -208,18 +231,21 @@ impl Zone {
     /// `zone_watermark_ok`: can an order-`order` allocation whose highest
     /// usable zone is `highest` leave at least `mark` pages plus the lowmem
     /// reserve free here? `high_access` (`__GFP_HIGH`) may dip to half of it.
+    /// Pages on the per-CPU lists do not count. Order 0 reads the published
+    /// free count without the zone lock (Linux's `zone_watermark_fast`).
     pub fn watermark_ok(&self, order: u32, mark: u64, highest: ZoneType, high_access: bool) -> bool {
-        let area = self.free.lock();
         let mut min = mark;
         if high_access {
             min -= min / 2;
         }
-        let free = area.free_pages as i64 - ((1i64 << order) - 1);
-        if free <= (min + self.lowmem_reserve(highest)) as i64 {
-            return false;
-        }
+        let min = (min + self.lowmem_reserve(highest)) as i64;
         if order == 0 {
-            return true;
+            return self.nr_free.load(Ordering::Relaxed) as i64 > min;
+        }
+        let area = self.free.lock();
+        let free = area.free_pages as i64 - ((1i64 << order) - 1);
+        if free <= min {
+            return false;
         }
         (order as usize..crate::phys::buddy::NR_ORDERS).any(|o| area.nr_free(o) > 0)
     }

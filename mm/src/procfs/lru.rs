@@ -91,22 +91,6 @@ impl LruCounts {
     }
 }
 
-/// Linux's `zone_batchsize`: about 0.1% of the zone or 1 MiB, whichever is
-/// smaller, divided by 4, at least 1, clamped to 2^n - 1 (so 0 for a tiny
-/// zone; `zone_set_pageset_high_and_batch` then uses at least 1).
-pub fn zone_batchsize(managed: u64) -> u64 {
-    let batch = (managed >> 10).min((1 << 20) / 4096) / 4;
-    let batch = batch.max(1);
-    let x = batch + batch / 2;
-    (1u64 << (63 - x.leading_zeros())) - 1
-}
-
-/// Linux's `zone_highsize` with no `percpu_pagelist_high_fraction`: the
-/// zone's low watermark split over the CPUs (one here), at least 4 batches.
-pub fn zone_highsize(low_wmark: u64, batch: u64, cpus: u64) -> u64 {
-    (low_wmark / cpus.max(1)).max(batch << 2)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,19 +110,6 @@ mod tests {
             c,
             LruCounts { inactive_anon: 2, active_anon: 0, inactive_file: 3, active_file: 0, unevictable: 1, mapped: 2 }
         );
-    }
-
-    #[test]
-    fn batch_and_high_as_linux_computes_them() {
-        // 128 MiB zone: 32768 pages >> 10 = 32, / 4 = 8, 8 + 4 = 12 -> 8 - 1.
-        assert_eq!(zone_batchsize(32768), 7);
-        // 4 GiB: min(1024, 256) / 4 = 64, 96 -> 64 - 1 = 63 (Linux's usual 63).
-        assert_eq!(zone_batchsize(1 << 20), 63);
-        // A tiny zone (DMA, ~4000 pages): 3 / 4 = 0 -> 1, 1 -> 1 - 1 = 0.
-        assert_eq!(zone_batchsize(3977), 0);
-        assert_eq!(zone_highsize(1000, 63, 1), 1000);
-        assert_eq!(zone_highsize(100, 63, 1), 252);
-        assert_eq!(zone_highsize(100, 0, 1), 100);
     }
 
     #[test]

@@ -16,10 +16,10 @@
 //!
 //! The LRU counts (`nr_inactive_anon`... per node, `nr_zone_inactive_anon`...
 //! per zone) and `nr_mapped` come from the same walk as /proc/meminfo's and
-//! /proc/vmstat's (see `lru`). There are no per-CPU page lists: the
-//! `pagesets` block shows count 0 and the `high`/`batch` Linux would give
-//! the zone (`zone_highsize`, `zone_batchsize`); the counters are exact, so
-//! the `vm stats threshold` is 0.
+//! /proc/vmstat's (see `lru`). The `pagesets` block shows each possible
+//! CPU's per-CPU page lists (`count` pages on them, `high`, `batch`, see
+//! `phys::pcp`); `pages free` excludes those pages, as Linux's does. The
+//! counters are exact, so the `vm stats threshold` is 0.
 //!
 //! After Linux's zone counters come `nr_free_order_N` lines, one per order:
 //! this kernel's addition, so that the per-order free lists of a zone can be
@@ -28,7 +28,7 @@
 use core::fmt;
 use core::sync::atomic::Ordering;
 
-use super::lru::{self, LruCounts};
+use super::lru::LruCounts;
 use crate::phys::buddy::NR_ORDERS;
 use crate::phys::page_alloc::PageAllocator;
 use crate::phys::zone::Watermark;
@@ -115,14 +115,14 @@ pub fn render(pa: &PageAllocator, node_stats: Option<NodeStats<'_>>, w: &mut dyn
             for (o, n) in per_order.iter().enumerate() {
                 write!(w, "\n      nr_free_order_{o} {n}")?;
             }
-            // One CPU; `zone_set_pageset_high_and_batch` takes a batch of
-            // at least 1.
-            let batch = lru::zone_batchsize(z.managed()).max(1);
-            let high = lru::zone_highsize(z.watermark(Watermark::Low), batch, 1);
-            write!(
-                w,
-                "\n  pagesets\n    cpu: 0\n              count: 0\n              high:  {high}\n              batch: {batch}"
-            )?;
+            write!(w, "\n  pagesets")?;
+            for cpu in 0..crate::percpu::nr_cpus() {
+                let (count, high, batch) = z.pcp.stats(cpu);
+                write!(
+                    w,
+                    "\n    cpu: {cpu}\n              count: {count}\n              high:  {high}\n              batch: {batch}"
+                )?;
+            }
             write!(w, "\n  vm stats threshold: 0")?;
             write!(w, "\n  node_unreclaimable:  0\n  start_pfn:           {}", z.start_pfn)?;
             writeln!(w)?;

@@ -134,7 +134,7 @@ fn slab_order_is_the_smallest_that_wastes_at_most_a_sixteenth() {
 fn freeing_everything_then_shrinking_gives_every_page_back_to_the_buddy_allocator() {
     for size in [200, 3000] {
         let pa = machine();
-        let free_before = pa.nr_free_pages();
+        let free_before = pa.drained_free_pages();
         let gauges_before = slab_gauges(pa);
         let c = cache(pa, "shrink", size, 8, SlabFlags::empty());
         let n = 5 * c.objects_per_slab as usize + 3;
@@ -143,7 +143,7 @@ fn freeing_everything_then_shrinking_gives_every_page_back_to_the_buddy_allocato
         let s = c.stats();
         assert_eq!((s.active_objs, s.active_slabs, s.num_slabs), (n as u64, 6, 6));
         assert_eq!(c.pages(), 6 << c.order);
-        assert_eq!(pa.nr_free_pages(), free_before - c.pages());
+        assert_eq!(pa.drained_free_pages(), free_before - c.pages());
         assert_eq!(slab_gauges(pa).0, gauges_before.0 + c.pages());
         // Free evens then odds so slabs go full -> partial -> free.
         for p in objs.iter().step_by(2).chain(objs.iter().skip(1).step_by(2)) {
@@ -152,13 +152,17 @@ fn freeing_everything_then_shrinking_gives_every_page_back_to_the_buddy_allocato
         }
         let s = c.stats();
         assert_eq!((s.active_objs, s.active_slabs, s.allocs, s.frees), (0, 0, n as u64, n as u64));
-        assert_eq!(pa.nr_free_pages() + c.pages(), free_before, "empty slabs not yet shrunk are all that is missing");
+        assert_eq!(
+            pa.drained_free_pages() + c.pages(),
+            free_before,
+            "empty slabs not yet shrunk are all that is missing"
+        );
         let held = c.pages();
         assert!(held > 0, "some empty slabs are kept for reuse");
         assert_eq!(c.shrink(), held);
         c.check_invariants();
         assert_eq!((c.pages(), c.stats().num_objs), (0, 0));
-        assert_eq!(pa.nr_free_pages(), free_before);
+        assert_eq!(pa.drained_free_pages(), free_before);
         assert_eq!(slab_gauges(pa), gauges_before);
         assert!(!c.owns(objs[0].as_ptr()) && !head_of(pa, objs[0].as_ptr()).has(PageFlags::SLAB));
         pa.check_invariants();
@@ -182,7 +186,7 @@ mod prop {
             let (size, align) = ([8, 24, 96, 200, 1000][geom.0], [8, 64, 256][geom.1]);
             let flags = [SlabFlags::empty(), SLAB_DEBUG, SlabFlags::POISON][geom.2];
             let pa = machine();
-            let free_before = pa.nr_free_pages();
+            let free_before = pa.drained_free_pages();
             let c = cache(pa, "prop", size, align, flags);
             let mut live: Vec<(NonNull<u8>, u8)> = Vec::new();
             let mut addrs: BTreeSet<usize> = BTreeSet::new();
@@ -206,12 +210,12 @@ mod prop {
                 prop_assert_eq!(s.active_slabs, slabs.len() as u64);
                 prop_assert_eq!(s.num_objs, s.num_slabs * c.objects_per_slab as u64);
                 prop_assert_eq!(s.debug_errors, 0);
-                prop_assert_eq!(pa.nr_free_pages() + c.pages(), free_before);
+                prop_assert_eq!(pa.drained_free_pages() + c.pages(), free_before);
             }
             for (p, _) in live { prop_assert_eq!(c.free(p), Ok(())); }
             c.shrink();
             c.check_invariants();
-            prop_assert_eq!(pa.nr_free_pages(), free_before);
+            prop_assert_eq!(pa.drained_free_pages(), free_before);
             prop_assert_eq!(slab_gauges(pa), (0, 0));
         }
     }
@@ -373,7 +377,7 @@ fn constructor_runs_once_per_object_and_freed_objects_keep_their_contents() {
 #[test]
 fn destroy_refuses_while_objects_live_then_returns_the_pages() {
     let pa = machine();
-    let free_before = pa.nr_free_pages();
+    let free_before = pa.drained_free_pages();
     let c = cache(pa, "destroy", 1000, 64, SlabFlags::empty());
     let objs: Vec<NonNull<u8>> = (0..10).map(|_| c.alloc().unwrap()).collect();
     assert_eq!(c.destroy(), Err(SlabError::StillInUse { objects: 10 }));
@@ -385,7 +389,7 @@ fn destroy_refuses_while_objects_live_then_returns_the_pages() {
     assert_eq!(c.destroy(), Ok(()));
     c.check_invariants();
     assert_eq!((c.pages(), c.stats().num_slabs), (0, 0));
-    assert_eq!(pa.nr_free_pages(), free_before);
+    assert_eq!(pa.drained_free_pages(), free_before);
     assert_eq!(slab_gauges(pa), (0, 0));
 }
 

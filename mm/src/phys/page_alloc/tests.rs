@@ -58,7 +58,7 @@ fn hand_off_frees_largest_aligned_blocks_and_keeps_reservations() {
     // 64 MiB of RAM minus reservations; most of it in order-10 blocks.
     let dma32 = pa.zone(0, ZoneType::Dma32);
     assert!(dma32.free.lock().nr_free(10) >= 10);
-    assert_eq!(pa.nr_free_pages(), pa.nr_managed_pages());
+    assert_eq!(pa.drained_free_pages(), pa.nr_managed_pages());
     assert_eq!(pa.nr_present_pages(), 64 * MB / PAGE_SIZE);
 }
 
@@ -119,13 +119,13 @@ fn gfp_zone_modifiers_pick_the_zone() {
 fn free_coalesces_buddies_back_to_the_starting_blocks() {
     let m = machine(&[(0, 32 * MB)], &[], None);
     let before = buddyinfo(&m.pa);
-    let free_before = m.pa.nr_free_pages();
+    let free_before = m.pa.drained_free_pages();
     let pages: Vec<Pfn> = (0..1000).map(|_| m.pa.alloc_pages(GFP_KERNEL, 0).unwrap()).collect();
-    assert_eq!(m.pa.nr_free_pages(), free_before - 1000);
+    assert_eq!(m.pa.drained_free_pages(), free_before - 1000);
     for p in pages.iter().rev() {
         m.pa.free_pages(*p, 0).unwrap();
     }
-    assert_eq!(m.pa.nr_free_pages(), free_before);
+    assert_eq!(m.pa.drained_free_pages(), free_before);
     assert_eq!(buddyinfo(&m.pa), before, "every split block merged back");
     m.pa.check_invariants();
 }
@@ -135,7 +135,7 @@ fn double_free_and_bogus_frees_are_refused() {
     let m = machine(&[(0, 32 * MB)], &[(2 * MB, 3 * MB)], None);
     let p = m.pa.alloc_pages(GFP_KERNEL, 0).unwrap();
     m.pa.free_pages(p, 0).unwrap();
-    let free = m.pa.nr_free_pages();
+    let free = m.pa.drained_free_pages();
     // p may have merged into a bigger block; the block head is then the
     // one with PG_buddy. Freeing p again must be refused either way.
     let again = m.pa.free_pages(p, 0);
@@ -147,7 +147,7 @@ fn double_free_and_bogus_frees_are_refused() {
     assert_eq!(m.pa.free_pages(c.add(1), 0), Err(FreeError::TailPage));
     assert_eq!(m.pa.free_pages(c, 1), Err(FreeError::WrongOrder));
     m.pa.free_pages(c, 2).unwrap();
-    assert_eq!(m.pa.nr_free_pages(), free);
+    assert_eq!(m.pa.drained_free_pages(), free);
     assert!(m.pa.stats.bad_frees.load(Ordering::Relaxed) >= 4);
     m.pa.check_invariants();
 }
@@ -155,13 +155,13 @@ fn double_free_and_bogus_frees_are_refused() {
 #[test]
 fn references_keep_a_page_until_the_last_put() {
     let m = machine(&[(0, 32 * MB)], &[], None);
-    let free = m.pa.nr_free_pages();
+    let free = m.pa.drained_free_pages();
     let p = m.pa.alloc_pages(GFP_KERNEL, 0).unwrap();
     m.pa.page(p).unwrap().get();
     m.pa.free_pages(p, 0).unwrap();
-    assert_eq!(m.pa.nr_free_pages(), free - 1, "still referenced");
+    assert_eq!(m.pa.drained_free_pages(), free - 1, "still referenced");
     m.pa.free_pages(p, 0).unwrap();
-    assert_eq!(m.pa.nr_free_pages(), free);
+    assert_eq!(m.pa.drained_free_pages(), free);
 }
 
 #[test]
@@ -216,6 +216,7 @@ fn allocating_until_refused_stops_at_the_watermark_and_frees_back_exactly() {
     for p in got {
         m.pa.free_pages(p, 0).unwrap();
     }
+    m.pa.drain_all_pages();
     let end: Vec<u64> = m.pa.zones().map(Zone::free_pages).collect();
     assert_eq!(start, end, "per-zone free counts return exactly");
     assert!(m.pa.stats.alloc_failures.load(Ordering::Relaxed) >= 1);
@@ -305,9 +306,10 @@ mod prop {
                     for i in 0..(1u64 << order) { owned.remove(&(pfn + i)); }
                 }
                 let free = m.pa.check_invariants();
-                prop_assert_eq!(free + owned.len() as u64, m.pa.nr_managed_pages());
+                prop_assert_eq!(free + m.pa.nr_pcp_pages() + owned.len() as u64, m.pa.nr_managed_pages());
             }
             for (pfn, order) in live { m.pa.free_pages(Pfn(pfn), order).unwrap(); }
+            m.pa.drain_all_pages();
             prop_assert_eq!(buddyinfo(&m.pa), before);
         }
     }

@@ -200,7 +200,7 @@ fn prot_none_hides_pages_and_restoring_gives_the_same_data_back() {
     let a = map(&mut mm, env, 0, 4, RW, PRIV);
     fill(&mut cpu, &mut mm, a, 4);
     let pfns: Vec<Pfn> = (0..4).map(|i| pfn_at(&mm, env, a + i * P)).collect();
-    let free = env.pa.nr_free_pages();
+    let free = env.pa.drained_free_pages();
     mm.mprotect(env, a, 4 * P, PROT_NONE).unwrap();
     check(&mm, env);
     let leaves = mm.leaves(env, a, a + 4 * P);
@@ -218,7 +218,7 @@ fn prot_none_hides_pages_and_restoring_gives_the_same_data_back() {
         cpu.store(&mut mm, a + i * P, &[0x5a]).unwrap();
         assert_eq!(pfn_at(&mm, env, a + i * P), pfns[i as usize], "the same frame, written in place");
     }
-    assert_eq!(env.pa.nr_free_pages(), free, "no frame allocated or freed");
+    assert_eq!(env.pa.drained_free_pages(), free, "no frame allocated or freed");
 }
 
 #[test]
@@ -377,10 +377,10 @@ fn mremap_shrink_in_place_frees_the_tail_pages() {
     let (env, mut mm, mut cpu) = setup();
     let a = map(&mut mm, env, A, 8, RW, FIXED | MAP_POPULATE);
     fill(&mut cpu, &mut mm, a, 8);
-    let free = env.pa.nr_free_pages();
+    let free = env.pa.drained_free_pages();
     assert_eq!(mm.mremap(env, a, 8 * P, 3 * P, 0, 0, &lim()), Ok(a));
     check(&mm, env);
-    assert_eq!(env.pa.nr_free_pages(), free + 5, "the tail's five frames are free");
+    assert_eq!(env.pa.drained_free_pages(), free + 5, "the tail's five frames are free");
     assert_eq!((spans(&mm), mm.counters.rss_anon, mm.counters.committed), (vec![(a, a + 3 * P)], 3, 3));
     assert_eq!((cpu.load_u8(&mut mm, a + 2 * P), cpu.load_u8(&mut mm, a + 3 * P)), (Ok(pat(a + 2 * P)), Err(MAPERR)));
     // Same size: nothing to do.
@@ -443,7 +443,7 @@ fn mremap_maymove_moves_page_table_entries_not_data() {
     map(&mut mm, env, A + 4 * P, 1, R, FIXED);
     fill(&mut cpu, &mut mm, a, 4);
     let before: Vec<(u64, u64)> = mm.leaves(env, a, a + 4 * P).iter().map(|l| (l.va - a, l.phys.as_u64())).collect();
-    let (free, tables) = (env.pa.nr_free_pages(), mm.page_table_pages(env));
+    let (free, tables) = (env.pa.drained_free_pages(), mm.page_table_pages(env));
     let to = mm.mremap(env, a, 4 * P, 8 * P, MREMAP_MAYMOVE, 0, &lim()).unwrap();
     check(&mm, env);
     assert!(to != a);
@@ -451,7 +451,7 @@ fn mremap_maymove_moves_page_table_entries_not_data() {
     assert_eq!(after, before, "the same frames at the same offsets");
     let tables_now = mm.page_table_pages(env);
     assert_eq!(
-        free as i64 - env.pa.nr_free_pages() as i64,
+        free as i64 - env.pa.drained_free_pages() as i64,
         tables_now as i64 - tables as i64,
         "only page tables were allocated"
     );
@@ -476,10 +476,14 @@ fn mremap_fixed_moves_to_the_given_address_replacing_what_was_there() {
     map(&mut mm, env, B, 3, RW, FIXED);
     fill(&mut cpu, &mut mm, a, 2);
     (0..3).for_each(|i| cpu.store(&mut mm, B + i * P, &[0x90 + i as u8]).unwrap());
-    let free = env.pa.nr_free_pages();
+    let free = env.pa.drained_free_pages();
     assert_eq!(mm.mremap(env, a, 2 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, B, &lim()), Ok(B));
     check(&mm, env);
-    assert_eq!(env.pa.nr_free_pages(), free + 2 + 1, "the two replaced frames and A's emptied page table are free");
+    assert_eq!(
+        env.pa.drained_free_pages(),
+        free + 2 + 1,
+        "the two replaced frames and A's emptied page table are free"
+    );
     assert_eq!((cpu.load_u8(&mut mm, B), cpu.load_u8(&mut mm, B + P)), (Ok(pat(a)), Ok(pat(a + P))));
     assert_eq!((cpu.load_u8(&mut mm, B + 2 * P), cpu.load_u8(&mut mm, a)), (Ok(0x92), Err(MAPERR)));
     assert_eq!((mm.counters.rss_anon, mm.counters.total_vm, mm.counters.committed), (3, 3, 3));
@@ -598,7 +602,7 @@ fn mremap_of_a_range_past_task_size_is_efault_or_einval_as_linux() {
 #[test]
 fn mremap_of_cow_pages_after_fork_keeps_map_and_ref_counts() {
     let (env, mut parent, mut cpu) = setup();
-    let free = env.pa.nr_free_pages();
+    let free = env.pa.drained_free_pages();
     let a = map(&mut parent, env, A, 2, RW, FIXED);
     map(&mut parent, env, A + 2 * P, 1, R, FIXED);
     cpu.store(&mut parent, a, &[0x10]).unwrap();
@@ -628,7 +632,7 @@ fn mremap_of_cow_pages_after_fork_keeps_map_and_ref_counts() {
     child.destroy(env);
     check(&parent, env);
     parent.destroy(env);
-    assert_eq!((env.pa.nr_free_pages(), env.commit.committed()), (free + 1, 0), "every frame back, and the PML4");
+    assert_eq!((env.pa.drained_free_pages(), env.commit.committed()), (free + 1, 0), "every frame back, and the PML4");
 }
 
 #[test]
@@ -649,10 +653,10 @@ fn madv_dontneed_private_anonymous_reads_zero_and_frees_the_pages() {
     let (env, mut mm, mut cpu) = setup();
     let a = map(&mut mm, env, 0, 4, RW, PRIV);
     fill(&mut cpu, &mut mm, a, 4);
-    let (free, tables) = (env.pa.nr_free_pages(), mm.page_table_pages(env));
+    let (free, tables) = (env.pa.drained_free_pages(), mm.page_table_pages(env));
     mm.madvise(env, a + P, 2 * P, MADV_DONTNEED, &lim()).unwrap();
     check(&mm, env);
-    assert_eq!(env.pa.nr_free_pages(), free + 2, "two frames freed, tables kept for the rest");
+    assert_eq!(env.pa.drained_free_pages(), free + 2, "two frames freed, tables kept for the rest");
     assert_eq!((mm.page_table_pages(env), mm.counters.rss_anon, mm.counters.committed), (tables, 2, 4));
     let got: Vec<_> = (0..4).map(|i| cpu.load_u8(&mut mm, a + i * P)).collect();
     assert_eq!(got, vec![Ok(pat(a)), Ok(0), Ok(0), Ok(pat(a + 3 * P))]);
@@ -684,11 +688,11 @@ fn madv_free_keeps_rewritten_data_and_drops_the_rest_at_reclaim() {
     assert_eq!(env.pa.vmstat.lazyfree_pages.get(), 3);
     assert!(mm.leaves(env, a, a + 3 * P).iter().all(|l| !l.flags.contains(F::DIRTY)), "marked clean");
     cpu.store(&mut mm, a + P, &[0x5e]).unwrap();
-    let free = env.pa.nr_free_pages();
+    let free = env.pa.drained_free_pages();
     assert_eq!(mm.reclaim_lazyfree(env), 2);
     check(&mm, env);
     assert_eq!(
-        (env.pa.nr_free_pages(), env.pa.vmstat.pglazyfreed.get(), env.pa.vmstat.lazyfree_pages.get()),
+        (env.pa.drained_free_pages(), env.pa.vmstat.pglazyfreed.get(), env.pa.vmstat.lazyfree_pages.get()),
         (free + 2, 2, 0)
     );
     let got: Vec<_> = (0..3).map(|i| cpu.load_u8(&mut mm, a + i * P)).collect();
@@ -1188,12 +1192,12 @@ fn mremap_old_len_zero_maps_the_same_shared_pages_again() {
     cpu.store(&mut mm, b, &[9]).unwrap();
     assert_eq!(cpu.load_u8(&mut mm, a), Ok(9), "and the original sees the duplicate's writes");
     assert_eq!(pfn_at(&mm, env, a), pfn_at(&mm, env, b));
-    let free = env.pa.nr_free_pages();
+    let free = env.pa.drained_free_pages();
     mm.munmap(env, a, 2 * P).unwrap();
     assert_eq!(cpu.load_u8(&mut mm, b + P), Ok(7), "the pages outlive the first mapping");
     mm.check_invariants(env);
     mm.destroy(env);
-    assert!(env.pa.nr_free_pages() > free);
+    assert!(env.pa.drained_free_pages() > free);
 }
 
 /// Mlocked (the gauge) equals the pages marked PG_mlocked through random

@@ -306,11 +306,11 @@ fn munmap_across_several_areas_and_holes() {
 fn munmap_returns_every_frame_and_page_table() {
     let (env, mut cpu) = machine(64);
     let mut mm = new_mm(env);
-    let free = env.pa.nr_free_pages();
+    let free = env.pa.drained_free_pages();
     let a = map(&mut mm, env, 0, 64, RW, PRIV | MAP_POPULATE);
     let s = map(&mut mm, env, 0, 3, RW, SHARED);
     (0..3).for_each(|i| cpu.store(&mut mm, s + i * P, &[9]).unwrap());
-    assert!(env.pa.nr_free_pages() < free - 67 && mm.page_table_pages(env) > 1);
+    assert!(env.pa.drained_free_pages() < free - 67 && mm.page_table_pages(env) > 1);
     let before = cpu.stats();
     mm.munmap(env, a, 64 * P).unwrap();
     mm.munmap(env, s, 3 * P).unwrap();
@@ -319,7 +319,7 @@ fn munmap_returns_every_frame_and_page_table() {
     assert!(after.page_flushes + after.full_flushes > before.page_flushes + before.full_flushes, "munmap flushed");
     assert!(cpu.tlb().lookup(s).is_none(), "no translation of the unmapped pages is left");
     assert_eq!(mm.page_table_pages(env), 1, "only the PML4 is left");
-    assert_eq!(env.pa.nr_free_pages(), free, "frames and empty page tables all freed");
+    assert_eq!(env.pa.drained_free_pages(), free, "frames and empty page tables all freed");
     assert_eq!((env.pa.vmstat.anon_pages.get(), env.pa.vmstat.shmem_pages.get()), (0, 0));
 }
 
@@ -529,10 +529,10 @@ fn cow_reuses_the_last_mapping_of_an_anon_page() {
     let mut child = parent.fork(env, &lim()).unwrap();
     cpu.store(&mut child, a, &[4]).unwrap();
     assert_eq!(env.pa.vmstat.pgreuse.get(), 0, "the first writer must copy");
-    let (free, cows) = (env.pa.nr_free_pages(), env.pa.vmstat.cow_faults.get());
+    let (free, cows) = (env.pa.drained_free_pages(), env.pa.vmstat.cow_faults.get());
     cpu.store(&mut parent, a, &[5]).unwrap();
     assert_eq!((env.pa.vmstat.pgreuse.get(), env.pa.vmstat.cow_faults.get()), (1, cows), "reused, not copied");
-    assert_eq!(env.pa.nr_free_pages(), free, "no page allocated");
+    assert_eq!(env.pa.drained_free_pages(), free, "no page allocated");
     assert_eq!(parent.lookup(env, a).unwrap().0, original);
     assert_eq!((cpu.load_u8(&mut parent, a), cpu.load_u8(&mut child, a)), (Ok(5), Ok(4)));
     parent.check_invariants(env);
@@ -542,7 +542,7 @@ fn cow_reuses_the_last_mapping_of_an_anon_page() {
 #[test]
 fn destroying_child_then_parent_returns_every_frame() {
     let (env, mut cpu) = machine(64);
-    let free = env.pa.nr_free_pages();
+    let free = env.pa.drained_free_pages();
     let mut parent = new_mm(env);
     let a = map(&mut parent, env, 0, 8, RW, PRIV);
     let s = map(&mut parent, env, 0, 2, RW, SHARED);
@@ -561,7 +561,7 @@ fn destroying_child_then_parent_returns_every_frame() {
     parent.check_invariants(env);
     assert_eq!(cpu.load_u8(&mut parent, s + P), Ok(9), "the shared page outlives the child");
     parent.destroy(env);
-    assert_eq!(env.pa.nr_free_pages(), free, "no leaked frame or page table");
+    assert_eq!(env.pa.drained_free_pages(), free, "no leaked frame or page table");
     assert_eq!(env.commit.committed(), 0);
     let vs = &env.pa.vmstat;
     assert_eq!((vs.anon_pages.get(), vs.file_pages.get(), vs.shmem_pages.get()), (0, 0, 0));
@@ -574,9 +574,9 @@ fn fork_fails_under_strict_overcommit_with_a_large_private_mapping() {
     cpu.store(&mut parent, a, &[1]).unwrap();
     env.commit.set_mode(OVERCOMMIT_NEVER).unwrap();
     env.commit.set_ratio(10);
-    let free = env.pa.nr_free_pages();
+    let free = env.pa.drained_free_pages();
     assert_eq!(parent.fork(env, &lim()).err(), Some(MmError::NoMemory));
-    assert_eq!(env.pa.nr_free_pages(), free, "the half-built child was freed");
+    assert_eq!(env.pa.drained_free_pages(), free, "the half-built child was freed");
     assert_eq!(env.commit.committed(), 4096, "only the parent's charge remains");
     assert_eq!(cpu.load_u8(&mut parent, a), Ok(1));
     parent.check_invariants(env);
@@ -787,7 +787,7 @@ mod prop {
 
     fn run(env: &MmEnv<'static>, cpu: &mut Cpu, ops: Vec<Op>) -> Result<(), TestCaseError> {
         env.commit.recharge(STANDING);
-        let (free, committed) = (env.pa.nr_free_pages(), env.commit.committed());
+        let (free, committed) = (env.pa.drained_free_pages(), env.commit.committed());
         let mut mm = new_mm(env);
         mm.layout.mmap_base = WIN + PAGES * P;
         let mut model = Model::new();
@@ -928,7 +928,7 @@ mod prop {
         }
         end_child(cpu, child.take())?;
         mm.destroy(env);
-        prop_assert_eq!(env.pa.nr_free_pages(), free, "every frame and page table returned");
+        prop_assert_eq!(env.pa.drained_free_pages(), free, "every frame and page table returned");
         prop_assert_eq!(env.commit.committed(), committed);
         env.commit.unaccount(STANDING);
         Ok(())
