@@ -129,6 +129,9 @@ fn scattered_pages_fragment_then_coalesce_back() {
     let mut text = String::new();
     mm::procfs::mempic::render_map(&map_and_buddyinfo_with(FRAME_PER_CELL).0, &mut text).expect("render");
     drop(text);
+    // Freed pages wait on the per-CPU lists before they reach the buddy
+    // lists the picture shows: drain them before each look.
+    pa.drain_all_pages();
     let (before, info) = map_and_buddyinfo_with(FRAME_PER_CELL);
     let kernel_before = before.totals().get(FrameClass::Kernel);
     let hist_before = histograms(&before);
@@ -155,6 +158,7 @@ fn scattered_pages_fragment_then_coalesce_back() {
         }
     }
     assert!(holes >= 1024, "most pages came in buddy pairs ({holes})");
+    pa.drain_all_pages();
     let slab_pages = || pa.vmstat.slab_reclaimable.get() + pa.vmstat.slab_unreclaimable.get();
     let slab_before = slab_pages();
     let (frag, info) = map_and_buddyinfo_with(FRAME_PER_CELL);
@@ -183,6 +187,7 @@ fn scattered_pages_fragment_then_coalesce_back() {
     for p in kept.drain(..) {
         pa.free_pages(p, 0).expect("free");
     }
+    pa.drain_all_pages();
     let (after, info) = map_and_buddyinfo_with(FRAME_PER_CELL);
     assert_eq!(histograms(&after), info, "coalesced: histogram = /proc/buddyinfo");
     assert_eq!(histograms(&after), hist_before, "every split block merged back");
