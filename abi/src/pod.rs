@@ -6,7 +6,7 @@
 //! the ABI's structures make it here, next to the trait.
 
 use crate::poll::{EpollEvent, PollFd};
-use crate::signal::{SigAction, SigContext, SigEvent, SigInfo, StackT, UContext};
+use crate::signal::{SigAction, SigContext, SigEvent, SigInfo, SignalfdSiginfo, StackT, UContext};
 use crate::stat::Stat;
 use crate::termios::Termios;
 
@@ -70,6 +70,8 @@ unsafe impl Pod for SigContext {}
 unsafe impl Pod for UContext {}
 // SAFETY: as above.
 unsafe impl Pod for SigEvent {}
+// SAFETY: as above (explicit padding fields; 128 bytes, checked in signal.rs).
+unsafe impl Pod for SignalfdSiginfo {}
 // SAFETY: repr(C), an i32 and two i16, 8 bytes (checked in poll.rs): no
 // padding.
 unsafe impl Pod for PollFd {}

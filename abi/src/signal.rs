@@ -307,3 +307,77 @@ const _: () = {
     assert!(offset_of!(UContext, sigmask) == 296);
     assert!(size_of::<SigEvent>() == 64);
 };
+
+/// signalfd4's flags.
+pub const SFD_CLOEXEC: u32 = 0o2000000;
+pub const SFD_NONBLOCK: u32 = 0o4000;
+
+/// `struct signalfd_siginfo` (include/uapi/linux/signalfd.h): what a read
+/// of a signalfd returns per signal, 128 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignalfdSiginfo {
+    pub signo: u32,
+    pub errno: i32,
+    pub code: i32,
+    pub pid: u32,
+    pub uid: u32,
+    pub fd: i32,
+    pub tid: u32,
+    pub band: u32,
+    pub overrun: u32,
+    pub trapno: u32,
+    pub status: i32,
+    pub int: i32,
+    pub ptr: u64,
+    pub utime: u64,
+    pub stime: u64,
+    pub addr: u64,
+    pub addr_lsb: u16,
+    pub _pad2: u16,
+    pub syscall: i32,
+    pub call_addr: u64,
+    pub arch: u32,
+    pub _pad: [u8; 28],
+}
+
+const _: () = assert!(core::mem::size_of::<SignalfdSiginfo>() == 128);
+
+impl SignalfdSiginfo {
+    /// The siginfo of a dequeued signal in signalfd's layout (Linux's
+    /// `signalfd_copyinfo`): the fields of the union that the code says
+    /// are there.
+    pub fn from_info(i: &SigInfo) -> SignalfdSiginfo {
+        let mut s = SignalfdSiginfo { signo: i.signo as u32, errno: i.errno, code: i.code, ..Default::default() };
+        let sig = i.signo as u32;
+        match i.code {
+            SI_TIMER => {
+                s.tid = i.fields[0] as u32;
+                s.overrun = (i.fields[0] >> 32) as u32;
+                s.ptr = i.value();
+                s.int = i.value() as i32;
+            }
+            SI_QUEUE | SI_MESGQ => {
+                s.pid = i.pid();
+                s.uid = i.uid();
+                s.ptr = i.value();
+                s.int = i.value() as i32;
+            }
+            c if c > 0 && c != SI_KERNEL && sig == SIGCHLD => {
+                s.pid = i.pid();
+                s.uid = i.uid();
+                s.status = i.status();
+                s.utime = i.fields[2];
+                s.stime = i.fields[3];
+            }
+            c if c > 0 && c != SI_KERNEL && matches!(sig, SIGSEGV | SIGBUS | SIGILL | SIGFPE | SIGTRAP) => {
+                s.addr = i.addr();
+            }
+            _ => {
+                s.pid = i.pid();
+                s.uid = i.uid();
+            }
+        }
+        s
+    }
+}

@@ -1,5 +1,5 @@
-//! The system calls that make anonymous files and act on them: eventfd,
-//! eventfd2, timerfd_create, timerfd_settime, timerfd_gettime,
+//! The system calls that make anonymous files and act on them: signalfd,
+//! signalfd4, eventfd, eventfd2, timerfd_create, timerfd_settime, timerfd_gettime,
 //! pidfd_open, pidfd_send_signal (the files are `vfs::{eventfd, timerfd,
 //! pidfd}`).
 //!
@@ -10,7 +10,7 @@
 use abi::errno::*;
 use abi::poll::{EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, PIDFD_NONBLOCK, TFD_CLOEXEC, TFD_NONBLOCK};
 use abi::poll::{TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET};
-use abi::signal::{NSIG, SI_TKILL, SI_USER, SigInfo};
+use abi::signal::{NSIG, SFD_CLOEXEC, SFD_NONBLOCK, SI_TKILL, SI_USER, SigInfo};
 use abi::time::{CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_REALTIME_ALARM};
 
 use super::SysResult;
@@ -20,9 +20,27 @@ use crate::proc::{self, current};
 use crate::usercopy::{read_user, write_user};
 use crate::vfs::eventfd;
 use crate::vfs::pidfd::{self, PidFd};
+use crate::vfs::signalfd::{self, SignalFd};
 use crate::vfs::timerfd::{self, TimerFd};
 
 const NSEC_PER_SEC: u64 = 1_000_000_000;
+
+/// signalfd4(2): a new signalfd for the signals of `*mask` (fd -1), or a
+/// new mask for an existing one (EINVAL if `fd` is not a signalfd).
+/// `sizemask` must be 8.
+pub fn signalfd4(fd: i32, mask: u64, sizemask: u64, flags: u32) -> SysResult {
+    if sizemask != 8 || flags & !(SFD_CLOEXEC | SFD_NONBLOCK) != 0 {
+        return Err(EINVAL);
+    }
+    let set: u64 = read_user(mask)?;
+    if fd == -1 {
+        let f = signalfd::create(set, flags & SFD_NONBLOCK != 0);
+        return install_file(f, flags & SFD_CLOEXEC != 0);
+    }
+    let f = file(fd)?;
+    f.downcast::<SignalFd>().ok_or(EINVAL)?.set_mask(set);
+    Ok(fd as u64)
+}
 
 pub fn eventfd2(count: u32, flags: u32) -> SysResult {
     if flags & !(EFD_SEMAPHORE | EFD_CLOEXEC | EFD_NONBLOCK) != 0 {

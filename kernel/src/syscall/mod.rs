@@ -180,6 +180,8 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::EVENTFD => anonfd::eventfd2(x[0] as u32, 0),
         nr::TIMERFD_SETTIME => anonfd::timerfd_settime(x[0] as i32, x[1] as u32, x[2], x[3]),
         nr::TIMERFD_GETTIME => anonfd::timerfd_gettime(x[0] as i32, x[1]),
+        nr::SIGNALFD => anonfd::signalfd4(x[0] as i32, x[1], x[2], 0),
+        nr::SIGNALFD4 => anonfd::signalfd4(x[0] as i32, x[1], x[2], x[3] as u32),
         nr::EVENTFD2 => anonfd::eventfd2(x[0] as u32, x[1] as u32),
         nr::EPOLL_CREATE1 => epoll::epoll_create1(x[0] as u32),
         nr::PIPE2 => fs::pipe2(x[0], x[1] as u32),

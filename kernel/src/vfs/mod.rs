@@ -22,6 +22,7 @@ pub mod pidfd;
 pub mod pipe;
 pub mod procfs;
 pub mod procfs_cpu;
+pub mod signalfd;
 pub mod timerfd;
 
 use alloc::collections::BTreeMap;

@@ -184,6 +184,8 @@ pub fn flush(pid: Pid, i: &mut TaskInner, mask: u64) {
 /// What a send asks of the caller once the target's lock is dropped.
 #[derive(Default)]
 struct Effects {
+    /// The signal became pending (signalfd readers look).
+    queued: bool,
     wake: bool,
     /// Run a stopped task again (SIGCONT, SIGKILL).
     resume: bool,
@@ -216,11 +218,13 @@ fn send_locked(t: &Task, i: &mut TaskInner, info: SigInfo, force: bool) -> Resul
         return Ok(fx);
     }
     let limit = i.rlimits[RLIMIT_SIGPENDING].cur;
+    fx.queued = true;
     match i.sig.pending.push(info, limit) {
         Ok(Pushed::Queued) => {}
         Ok(Pushed::BitOnly) => not_queued(t.pid, &info),
         Ok(Pushed::Coalesced) => {
             not_queued(t.pid, &info);
+            fx.queued = false;
             return Ok(fx);
         }
         Err(e) => {
@@ -241,8 +245,15 @@ fn send_locked(t: &Task, i: &mut TaskInner, info: SigInfo, force: bool) -> Resul
     Ok(fx)
 }
 
+/// Woken whenever a signal becomes pending for any task: signalfd readers
+/// and pollers wait here (they look at their own task's pending set).
+pub static QUEUED: super::waitqueue::WaitQueue = super::waitqueue::WaitQueue::new();
+
 /// Act on a send's effects with no lock held.
 fn apply(t: &Task, fx: Effects) {
+    if fx.queued {
+        QUEUED.wake_all();
+    }
     if fx.resume && t.state() == STOPPED {
         if let Some(task) = super::task(t.pid) {
             sched::add(task);
