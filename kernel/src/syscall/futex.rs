@@ -14,22 +14,12 @@ use abi::futex::*;
 use abi::time::{CLOCK_MONOTONIC, CLOCK_REALTIME};
 
 use super::SysResult;
-use super::time::now_ns;
+use super::time::{now_ns, read_timespec};
 use crate::proc::futex::{self, Key};
 use crate::proc::sched;
 use crate::usercopy::{read_user, write_user};
 
 const TICK_NS: u64 = 1_000_000_000 / sched::HZ;
-
-/// A timespec argument in nanoseconds (EINVAL if negative or
-/// unnormalised).
-fn read_timespec(addr: u64) -> Result<u64, Errno> {
-    let ts: [i64; 2] = read_user(addr)?;
-    if ts[0] < 0 || !(0..1_000_000_000).contains(&ts[1]) {
-        return Err(EINVAL);
-    }
-    Ok((ts[0] as u64).saturating_mul(1_000_000_000).saturating_add(ts[1] as u64))
-}
 
 /// The tick at which a wait ends: `timeout` is relative, or absolute on
 /// `clock`.

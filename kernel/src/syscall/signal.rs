@@ -145,16 +145,6 @@ pub fn rt_sigsuspend(mask: u64, sigsetsize: u64) -> SysResult {
     Err(wait_for_signal())
 }
 
-/// A timespec argument in nanoseconds (EINVAL if negative or
-/// unnormalised).
-fn read_timeout(addr: u64) -> Result<u64, Errno> {
-    let ts: [i64; 2] = read_user(addr)?;
-    if ts[0] < 0 || !(0..1_000_000_000).contains(&ts[1]) {
-        return Err(EINVAL);
-    }
-    Ok((ts[0] as u64).saturating_mul(1_000_000_000).saturating_add(ts[1] as u64))
-}
-
 /// rt_sigtimedwait(2): take a signal of `set` (normally blocked) off the
 /// pending set, waiting for one up to the timeout (EAGAIN when it
 /// passes); another signal's handler interrupts with EINTR.
@@ -164,7 +154,7 @@ pub fn rt_sigtimedwait(uthese: u64, uinfo: u64, uts: u64, sigsetsize: u64) -> Sy
     }
     let set: u64 = read_user(uthese)?;
     let set = set & !UNBLOCKABLE;
-    let timeout = if uts != 0 { Some(read_timeout(uts)?) } else { None };
+    let timeout = if uts != 0 { Some(super::time::read_timespec(uts)?) } else { None };
     let me = current();
     let mut got = signal::dequeue_from(me.pid, &mut me.inner.lock(), set);
     if got.is_none() && timeout != Some(0) {

@@ -61,7 +61,7 @@ pub fn clock_getres(clock: i32, res: u64) -> SysResult {
 /// or unnormalised one). Times past u64 nanoseconds (584 years) clamp
 /// there, as Linux's `timespec64_to_ktime` clamps to KTIME_MAX: a sleep
 /// that long lasts until a signal.
-fn read_timespec(addr: u64) -> Result<u64, Errno> {
+pub(super) fn read_timespec(addr: u64) -> Result<u64, Errno> {
     let ts: [i64; 2] = read_user(addr)?;
     if ts[0] < 0 || !(0..1_000_000_000).contains(&ts[1]) {
         return Err(EINVAL);
