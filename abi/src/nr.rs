@@ -46,6 +46,7 @@ pub const SENDFILE: u64 = 40;
 pub const SOCKET: u64 = 41;
 pub const GETSOCKOPT: u64 = 55;
 pub const CLONE: u64 = 56;
+pub const CLONE3: u64 = 435;
 pub const FORK: u64 = 57;
 pub const VFORK: u64 = 58;
 pub const EXECVE: u64 = 59;

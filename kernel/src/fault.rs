@@ -35,7 +35,7 @@ pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> 
         match r {
             Ok(_) => return Ok(()),
             Err(FaultError::Oom) => match oom::out_of_memory("page fault") {
-                Some(victim) if victim != proc::current_pid() => continue,
+                Some(victim) if victim != proc::current_tgid() => continue,
                 _ => return Err(FaultError::Oom),
             },
             Err(e) => return Err(e),
@@ -58,7 +58,7 @@ pub fn page_fault(frame: &mut TrapFrame) {
             Err(FaultError::Segv(SegvCode::MapErr)) => SigInfo::fault(SIGSEGV, SEGV_MAPERR, addr),
             Err(FaultError::Segv(SegvCode::AccErr)) => SigInfo::fault(SIGSEGV, SEGV_ACCERR, addr),
             Err(FaultError::Bus) => SigInfo::fault(SIGBUS, BUS_ADRERR, addr),
-            Err(FaultError::Oom) => exit::do_exit(exit::status_signaled(abi::signal::SIGKILL)),
+            Err(FaultError::Oom) => exit::do_group_exit(exit::status_signaled(abi::signal::SIGKILL)),
         };
         signal::force_fault(frame, info);
         return;

@@ -359,13 +359,17 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     let me = current();
     let (cwd, creds) = {
         let i = me.inner.lock();
-        (i.cwd.clone(), i.creds)
+        (i.cwd.lock().clone(), i.creds)
     };
     let lim = me.mm_limits();
     let image = load(path, inode, argv, envp, creds, &lim)?;
+    if let Err(e) = de_thread(&me) {
+        image.space.destroy(&crate::mem::user::env());
+        return Err(e);
+    }
     // The point of no return: the old image goes now.
     exit::mm_release(&me);
-    super::timer::exec(me.pid);
+    super::timer::exec(me.tgid());
     let new = UserMm::new(image.space);
     let root = new.root;
     let active = new.clone();
@@ -373,6 +377,11 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         let mut i = me.inner.lock();
         i.name = image.name.clone();
         i.exe = absolute(&image.path, &cwd);
+        // A table shared with another process (CLONE_FILES) is copied
+        // first (Linux's `unshare_files`).
+        if i.files.is_shared() {
+            i.files = i.files.copy();
+        }
         i.files.close_on_exec();
         // Handled signals go back to their default action; the mask and
         // pending signals stay.
@@ -397,6 +406,39 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     // A fresh FPU state: nothing of the old program survives.
     arch::fpu::FpuState::clean().restore();
     *frame = initial_frame(image.entry, image.sp);
+    Ok(())
+}
+
+/// Make the exec'ing thread the only one of its process (Linux's
+/// `de_thread`): the others are killed and waited for. ERESTARTNOINTR if
+/// the process is already exiting (this thread then dies of it on the way
+/// out). A thread other than the leader keeps its own tid: the process
+/// id stays the leader's, whose zombie keeps the process's parent and
+/// children.
+fn de_thread(me: &Arc<Task>) -> Result<(), Errno> {
+    if me.group.nr_threads() <= 1 {
+        return Ok(());
+    }
+    let killed = super::exit::status_signaled(abi::signal::SIGKILL);
+    if !super::thread::zap_others(&me.group, me.pid, killed) {
+        return Err(ERESTARTNOINTR);
+    }
+    me.group.state.lock().exec_waiter = Some(me.pid);
+    loop {
+        me.set_state(super::SLEEPING);
+        if me.group.nr_threads() <= 1 {
+            me.set_state(super::RUNNABLE);
+            break;
+        }
+        sched::schedule();
+    }
+    let mut g = me.group.state.lock();
+    g.exec_waiter = None;
+    g.exit_status = None;
+    drop(g);
+    if !me.is_leader() {
+        me.leader().inner.lock().did_exec = true;
+    }
     Ok(())
 }
 
@@ -443,7 +485,7 @@ pub fn spawn(
     // The session stays the kernel's (0), as Linux's init starts in
     // init_task's: the program may call setsid or setpgid itself.
     inner.mm = Some(UserMm::new(image.space));
-    let task: Arc<Task> = super::new_task(pid, kstack, rsp, arch::fpu::FpuState::clean(), 0, inner);
+    let task: Arc<Task> = super::new_task(pid, kstack, rsp, arch::fpu::FpuState::clean(), 0, inner, None);
     super::insert(task.clone());
     if let Some(p) = super::task(parent) {
         p.inner.lock().children.push(pid);

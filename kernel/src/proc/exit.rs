@@ -1,11 +1,16 @@
 //! Leaving: exit(2), the zombie state, wait4(2) and reaping (cf.
 //! kernel/exit.c).
 //!
-//! An exiting task gives up its files and address space at once (every
-//! page and page table goes back to the buddy allocator), hands its
-//! children to init, becomes a zombie holding only its wait status, and
-//! wakes its parent. The parent's wait4 reaps it: the kernel stack and the
-//! task structure are freed then.
+//! An exiting thread gives up its robust futexes, its clear_child_tid
+//! word, and its references to the address space and descriptor table.
+//! The last thread of a process to exit also ends the process: the files
+//! and the address space go (every page and page table back to the buddy
+//! allocator, unless a vfork parent or another process shares them), the
+//! children go to init, and the leader becomes a zombie holding only the
+//! wait status, and the parent is woken. The parent's wait4 reaps it: the
+//! kernel stack and the task structure are freed then. Threads other
+//! than the leader are reaped by the kernel (`reap_orphans`) as soon as
+//! they have exited; the leader waits as a zombie for the last thread.
 //!
 //! Wait status encoding (Linux, `<sys/wait.h>`):
 //!
@@ -47,28 +52,29 @@ pub fn on_session_leader_exit(f: fn(Pid)) {
     SESSION_EXIT_HOOK.call_once(|| f);
 }
 
-/// Release what a dying task holds; returns its parent's pid.
-fn release_resources(me: &Task, status: i32) -> Pid {
+/// Release what a dying thread holds of its own: robust futexes, the
+/// clear_child_tid word, its handles on the address space and the
+/// descriptor table (the last handle frees them). With `usage_to`, the
+/// process ends with this thread: the address space's fault counts and
+/// peak RSS are kept in that task (the leader) for the parent's wait4.
+fn release_thread(me: &Task, usage_to: Option<&Task>) {
+    super::robust::exit_robust_list(me);
     mm_release(me);
-    super::timer::exit(me.pid);
-    let (mm, parent, children, vfork_parent, files) = {
+    let (mm, vfork_parent, files) = {
         let mut i = me.inner.lock();
-        i.exit_status = status;
         let files = core::mem::take(&mut i.files);
-        // The fault counts and peak RSS live in the address space, which
-        // goes now: keep them for the parent's wait4.
-        if let Some(m) = &i.mm {
-            let c = m.space.lock().counters;
-            i.exit_usage = super::Usage {
-                utime: 0,
-                stime: 0,
-                min_flt: c.min_flt,
-                maj_flt: c.maj_flt,
-                maxrss_kb: c.hiwater_rss.max(c.rss()).saturating_mul(4),
-            };
-        }
-        (i.mm.take(), i.ppid, core::mem::take(&mut i.children), i.vfork_parent.take(), files)
+        (i.mm.take(), i.vfork_parent.take(), files)
     };
+    if let (Some(to), Some(m)) = (usage_to, &mm) {
+        let c = m.space.lock().counters;
+        to.inner.lock().exit_usage = super::Usage {
+            utime: 0,
+            stime: 0,
+            min_flt: c.min_flt,
+            maj_flt: c.maj_flt,
+            maxrss_kb: c.hiwater_rss.max(c.rss()).saturating_mul(4),
+        };
+    }
     drop(files);
     // Leave the address space before destroying it: CR3 must never point
     // at a freed PML4.
@@ -78,6 +84,18 @@ fn release_resources(me: &Task, status: i32) -> Pid {
     if let Some(p) = vfork_parent {
         vfork_release(p);
     }
+}
+
+/// Release what the process of leader `me` holds (its last thread is
+/// exiting): timers, children (to init), its job-control links; store
+/// the wait status. Returns the parent's pid.
+fn release_process(me: &Task, status: i32) -> Pid {
+    super::timer::exit(me.pid);
+    let (parent, children) = {
+        let mut i = me.inner.lock();
+        i.exit_status = status;
+        (i.ppid, core::mem::take(&mut i.children))
+    };
     // Orphans go to init (pid 1), or to the kernel (pid 0) if init is gone.
     // The kernel never waits for them: it reaps them itself once they are
     // zombies (now, or in `reap_orphans`), as Linux's init would.
@@ -92,12 +110,12 @@ fn release_resources(me: &Task, status: i32) -> Pid {
                 ci.orphan = reaper == 0;
                 ci.pdeathsig
             };
-            if ct.state() == ZOMBIE && reaper == 0 {
+            if ct.is_dead() && reaper == 0 {
                 drop(ct);
                 reap(c);
                 continue;
             }
-            if ct.state() == ZOMBIE {
+            if ct.is_dead() {
                 wake_reaper = true;
             } else if pdeathsig != 0 {
                 // PR_SET_PDEATHSIG: the child learns its parent died
@@ -178,19 +196,47 @@ pub fn vfork_release(parent: Pid) {
     }
 }
 
-/// End the current task with wait status `status`. Never returns.
-pub fn do_exit(status: i32) -> ! {
-    let (pid, parent) = {
+/// exit_group(2), and death by a signal: every thread of the process
+/// ends, and the process with `status` (the first such status wins).
+pub fn do_group_exit(status: i32) -> ! {
+    {
         let me = current();
-        let parent = release_resources(&me, status);
-        me.set_state(ZOMBIE);
+        super::thread::zap_others(&me.group, me.pid, status);
+    }
+    do_exit(status)
+}
+
+/// End the current thread (exit(2)); if it is the last of its process,
+/// the process ends with wait status `status`, or the one exit_group set.
+/// Never returns.
+pub fn do_exit(status: i32) -> ! {
+    let me = current();
+    let left = super::thread::leave(&me.group, me.pid);
+    if left > 0 {
+        exit_thread(me);
+    }
+    let status = me.group.exiting().unwrap_or(status);
+    let leader = me.leader();
+    let (pid, parent) = {
+        release_thread(&me, Some(&leader));
+        if !me.is_leader() {
+            fold_usage(&me, &leader);
+        }
+        let parent = release_process(&leader, status);
+        leader.set_state(ZOMBIE);
         // pidfds of this process become readable.
         super::waitqueue::TASK_EXIT.wake_all();
-        if super::signal::notify_parent_exit(&me, parent, status) {
-            autoreap(&me, parent);
+        if super::signal::notify_parent_exit(&leader, parent, status) {
+            autoreap(&leader, parent);
         }
-        (me.pid, parent)
+        (leader.pid, parent)
     };
+    drop(leader);
+    if !me.is_leader() {
+        hand_to_kernel(&me);
+        me.set_state(ZOMBIE);
+    }
+    drop(me);
     if pid == 1 {
         let code = if status & 0x7f == 0 { (status >> 8) & 0xff } else { 128 + (status & 0x7f) };
         log::info!("kernel: init exited with status {}", code);
@@ -202,6 +248,46 @@ pub fn do_exit(status: i32) -> ! {
     // No Arc of ours stays on this stack: the zombie is freed at reaping.
     sched::schedule();
     panic!("exit: a zombie was scheduled again (pid {})", pid);
+}
+
+/// A thread that is not the last of its process ends: the process goes on.
+fn exit_thread(me: alloc::sync::Arc<Task>) -> ! {
+    release_thread(&me, None);
+    if !me.is_leader() {
+        let leader = me.leader();
+        fold_usage(&me, &leader);
+        hand_to_kernel(&me);
+    }
+    // The leader stays a zombie, not yet reported: its process lives on.
+    me.set_state(ZOMBIE);
+    let pid = me.pid;
+    drop(me);
+    sched::schedule();
+    panic!("exit: an exited thread was scheduled again (tid {})", pid);
+}
+
+/// Add an exiting thread's CPU time to its process's (the leader's).
+fn fold_usage(me: &Task, leader: &Task) {
+    let (u, s) = {
+        let i = me.inner.lock();
+        (i.utime, i.stime)
+    };
+    let mut l = leader.inner.lock();
+    l.utime += u;
+    l.stime += s;
+}
+
+/// An exited thread other than the leader is the kernel's to reap, as an
+/// orphan is (`reap_orphans`): nobody waits for it.
+fn hand_to_kernel(me: &Task) {
+    {
+        let mut i = me.inner.lock();
+        i.ppid = 0;
+        i.orphan = true;
+    }
+    if let Some(k) = super::task(0) {
+        k.inner.lock().children.push(me.pid);
+    }
 }
 
 /// The parent ignores SIGCHLD (or set SA_NOCLDWAIT): it will never wait
@@ -291,7 +377,7 @@ pub struct WaitEvent {
 fn child_event(me: &Task, c: &Task, options: u32) -> Option<WaitEvent> {
     use abi::signal::{CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SIGCONT};
     let keep = options & WNOWAIT != 0;
-    if c.state() == ZOMBIE {
+    if c.is_dead() {
         if options & WEXITED == 0 {
             return None;
         }
@@ -401,7 +487,7 @@ pub fn wait(sel: i64, options: u32) -> Result<(Pid, i32, super::Usage), Errno> {
 
 /// Wait from kernel code (the idle task) for a process it started.
 pub fn wait_from_kernel(pid: Pid) -> Option<i32> {
-    sched::idle_until(|| super::task(pid).is_none_or(|t| t.state() == ZOMBIE));
+    sched::idle_until(|| super::task(pid).is_none_or(|t| t.is_dead()));
     super::task(0).inspect(|k| k.inner.lock().children.retain(|&c| c != pid));
     reap_orphans();
     reap(pid)
@@ -415,7 +501,7 @@ pub fn wait_orphans_from_kernel(ticks: u64) -> usize {
         super::all_tasks()
             .iter()
             .filter(|t| {
-                t.pid != 0 && t.state() != ZOMBIE && {
+                t.pid != 0 && !t.is_dead() && {
                     let i = t.inner.lock();
                     i.orphan && i.ppid == 0
                 }
@@ -432,10 +518,10 @@ pub fn wait_orphans_from_kernel(ticks: u64) -> usize {
 /// From the idle task, wait and fork: never on a dying task's own stack
 /// (a zombie is only reaped by another task).
 pub fn reap_orphans() {
-    let dead: Vec<Pid> = super::all_tasks()
+    let dead: Vec<Pid> = super::all_threads()
         .iter()
         .filter(|t| {
-            t.state() == ZOMBIE && {
+            (if t.is_leader() { t.is_dead() } else { t.state() == ZOMBIE }) && {
                 let i = t.inner.lock();
                 i.orphan && i.ppid == 0
             }

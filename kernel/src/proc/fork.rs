@@ -1,22 +1,29 @@
-//! fork(2), vfork(2) and clone(2) for new processes (cf. kernel/fork.c).
+//! fork(2), vfork(2) and clone(2): new processes and threads (cf.
+//! kernel/fork.c `copy_process`).
 //!
 //! The child gets a copy of the parent's address space (copy-on-write, see
 //! `mm::vm::fork`), a new kernel stack, the parent's open files (sharing their
 //! offsets, as Linux does), credentials, limits and signal dispositions,
 //! and the parent's registers with rax = 0. vfork shares the address space
 //! instead and puts the parent to sleep until the child execs or exits.
+//! clone's flags choose what is shared instead of copied: CLONE_VM (the
+//! address space), CLONE_FILES (the descriptor table), CLONE_FS (the
+//! working directory), CLONE_SIGHAND (the dispositions), CLONE_THREAD (the
+//! thread group: the new task is a thread of the caller's process, not a
+//! child of it).
 
 use alloc::sync::Arc;
 
+use spin::Mutex;
+
 use abi::errno::*;
 use abi::resource::RLIMIT_NPROC;
+use abi::sched::{CLONE_FILES, CLONE_FS, CLONE_PARENT, CLONE_SIGHAND, CLONE_THREAD, CLONE_VFORK, CLONE_VM};
 use arch::fpu::FpuState;
 use arch::trap::TrapFrame;
 
 use super::{Pid, Task, TaskInner, current, sched};
 use crate::mem::user::UserMm;
-
-/// clone(2) flags this kernel understands.
 
 /// How the child shares memory with the parent.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -30,7 +37,11 @@ pub enum ForkKind {
 /// Create a child of the current task returning to user space with the
 /// registers of `frame` (rax = 0). Returns the child's pid.
 pub fn fork(frame: &TrapFrame, kind: ForkKind) -> Result<Pid, Errno> {
-    fork_with(frame, kind, &CloneExtras::default())
+    let flags = match kind {
+        ForkKind::Fork => 0,
+        ForkKind::Vfork => CLONE_VM | CLONE_VFORK,
+    };
+    fork_with(frame, flags, &CloneExtras::default())
 }
 
 /// What clone(2) adds to a fork: where to store the child's tid, and its
@@ -49,7 +60,10 @@ pub struct CloneExtras {
     pub tls: Option<u64>,
 }
 
-pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Result<Pid, Errno> {
+/// A new task as clone(2) `flags` say (already checked by the caller
+/// against Linux's rules: CLONE_THREAD needs CLONE_SIGHAND, which needs
+/// CLONE_VM). Returns its tid.
+pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<Pid, Errno> {
     // Children the kernel reaps for their parents (orphans, and those of
     // parents ignoring SIGCHLD) must not fill the table meanwhile.
     super::exit::reap_orphans();
@@ -57,13 +71,18 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
     if super::nr_tasks() >= super::max_tasks() {
         return Err(EAGAIN);
     }
+    let thread = flags & CLONE_THREAD != 0;
+    let kind = if flags & CLONE_VFORK != 0 { ForkKind::Vfork } else { ForkKind::Fork };
+    if super::signal::fatal_pending() || (thread && parent.group.exiting().is_some()) {
+        return Err(ERESTARTNOINTR);
+    }
     {
         let i = parent.inner.lock();
         if !i.creds.is_root() {
             let uid = i.creds.uid;
             let limit = i.rlimits[RLIMIT_NPROC].cur;
             drop(i);
-            let same_uid = super::all_tasks()
+            let same_uid = super::all_threads()
                 .iter()
                 .filter(|t| t.pid != 0 && t.state() != super::ZOMBIE && t.inner.lock().creds.uid == uid)
                 .count();
@@ -73,9 +92,9 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
         }
     }
     let parent_mm = parent.mm().ok_or(EINVAL)?;
-    let child_mm = match kind {
-        ForkKind::Vfork => parent_mm.clone(),
-        ForkKind::Fork => {
+    let child_mm = match flags & CLONE_VM != 0 {
+        true => parent_mm.clone(),
+        false => {
             let lim = parent.mm_limits();
             let env = crate::mem::user::env();
             let copy = parent_mm.space.lock().fork(&env, &lim)?;
@@ -92,7 +111,9 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
         }
     };
     let pid = super::alloc_pid();
-    super::timer::fork_child(pid);
+    if !thread {
+        super::timer::fork_child(pid);
+    }
     // The child starts with the parent's FPU registers as they are now.
     let mut fpu = FpuState::clean();
     fpu.save();
@@ -102,22 +123,31 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
         // checked); uaccess never lets it reach kernel memory.
         let _ = crate::usercopy::write_user(addr, &(pid as u32));
     }
+    // The process the child belongs to, and its parent: a thread joins
+    // the caller's process; CLONE_PARENT makes a sibling of the caller's
+    // process; otherwise the caller's process is the parent.
+    let leader = parent.leader();
+    let (lppid, pgid, sid) = {
+        let l = leader.inner.lock();
+        (l.ppid, l.pgid, l.sid)
+    };
+    let ppid = if thread || flags & CLONE_PARENT != 0 { lppid } else { leader.pid };
     let inner = {
         let p = parent.inner.lock();
         TaskInner {
             name: p.name.clone(),
             exe: p.exe.clone(),
-            ppid: parent.pid,
-            pgid: p.pgid,
-            sid: p.sid,
+            ppid,
+            pgid,
+            sid,
             children: alloc::vec::Vec::new(),
             exit_status: 0,
             mm: Some(child_mm),
-            files: p.files.clone(),
-            cwd: p.cwd.clone(),
+            files: if flags & CLONE_FILES != 0 { p.files.share() } else { p.files.copy() },
+            cwd: if flags & CLONE_FS != 0 { p.cwd.clone() } else { Arc::new(Mutex::new(p.cwd.lock().clone())) },
             creds: p.creds,
             rlimits: p.rlimits,
-            sig: p.sig.for_child(),
+            sig: p.sig.for_child(flags & CLONE_SIGHAND != 0),
             clear_child_tid: extras.child_cleartid.unwrap_or(0),
             set_child_tid: extras.child_settid.unwrap_or(0),
             vfork_parent: (kind == ForkKind::Vfork).then_some(parent.pid),
@@ -140,14 +170,21 @@ pub fn fork_with(frame: &TrapFrame, kind: ForkKind, extras: &CloneExtras) -> Res
             orphan: false,
         }
     };
-    let child: Arc<Task> = super::new_task(pid, kstack, saved_rsp, fpu, fs_base, inner);
+    let group = thread.then(|| parent.group.clone());
+    let child: Arc<Task> = super::new_task(pid, kstack, saved_rsp, fpu, fs_base, inner, group);
+    if thread {
+        child.group.state.lock().threads.push(pid);
+    }
     super::insert(child.clone());
-    {
-        let mut p = parent.inner.lock();
-        p.children.push(pid);
-        if kind == ForkKind::Vfork {
-            p.vfork_child = Some(pid);
+    if !thread {
+        // The new process is a child of the caller's process (its leader
+        // keeps the list every thread's wait looks at).
+        if let Some(p) = super::task(ppid) {
+            p.inner.lock().children.push(pid);
         }
+    }
+    if kind == ForkKind::Vfork {
+        parent.inner.lock().vfork_child = Some(pid);
     }
     sched::add(child);
     if kind == ForkKind::Vfork {

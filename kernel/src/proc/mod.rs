@@ -1,10 +1,13 @@
-//! Processes (Linux's `task_struct`, one thread each).
+//! Processes and threads (Linux's `task_struct`).
 //!
 //! A [`Task`] has a kernel stack (vmalloc'd, with a guard page), saved CPU
 //! context for the scheduler, and its process state: address space, open
 //! files, credentials, limits, signal dispositions, parent and children.
 //! Tasks live in the process table until their parent reaps them with
 //! wait4(2).
+//!
+//! A task is one thread; the tasks of one process form a thread group
+//! (`thread.rs`), whose process-wide state is kept by its leader.
 //!
 //! Pid 0 is the boot context: it becomes the idle task and never runs user
 //! code. The first user process the kernel starts (init) is pid 1.
@@ -14,6 +17,8 @@
 //!   sched.rs   round-robin preemptive scheduler, sleeping and waking
 //!   exec.rs    execve: ELF loading and the initial user stack
 //!   fork.rs    fork / vfork / clone
+//!   thread.rs  thread groups: what the threads of a process share
+//!   robust.rs  robust futex lists walked when a thread exits
 //!   futex.rs   futex wait queues keyed by address space or shared object
 //!   exit.rs    exit, wait4, kill, the zombie's reaping
 //!   signal/    sending, delivery to handlers, frames, stop/continue, fault signals
@@ -30,8 +35,10 @@ pub mod fork;
 pub mod futex;
 pub mod oom;
 pub mod pgrp;
+pub mod robust;
 pub mod sched;
 pub mod signal;
+pub mod thread;
 pub mod timer;
 pub mod waitqueue;
 
@@ -200,8 +207,10 @@ pub struct TaskInner {
     /// Wait status once a zombie.
     pub exit_status: i32,
     pub mm: Option<Arc<UserMm>>,
+    /// Shared with CLONE_FILES tasks (see `FdTable::share`).
     pub files: FdTable,
-    pub cwd: String,
+    /// The working directory, shared with CLONE_FS tasks.
+    pub cwd: Arc<Mutex<String>>,
     pub creds: Creds,
     pub rlimits: [Rlimit; RLIM_NLIMITS],
     pub sig: SignalState,
@@ -227,9 +236,8 @@ pub struct TaskInner {
     /// PR_SET_PDEATHSIG: signal sent to this task when its parent exits.
     pub pdeathsig: u32,
     pub altstack: AltStack,
-    /// set_robust_list(2): head and length, returned by get_robust_list.
-    /// No threads and no futex wake-ups yet, so nothing walks the list at
-    /// exit (Linux's `exit_robust_list`).
+    /// set_robust_list(2): head and length, returned by get_robust_list
+    /// and walked when the thread exits (`robust.rs`).
     pub robust_list: (u64, u64),
     /// Linux's `oom_score_adj_min`: the lowest value a process may set
     /// without CAP_SYS_RESOURCE (the last value root set; inherited).
@@ -251,9 +259,12 @@ pub struct TaskInner {
     pub orphan: bool,
 }
 
-/// One process.
+/// One thread.
 pub struct Task {
+    /// The thread id (`gettid`); the process id is `group.tgid`.
     pub pid: Pid,
+    /// The thread group this task belongs to.
+    pub group: Arc<thread::ThreadGroup>,
     /// `[bottom, top)` of the kernel stack; (0, 0) for the idle task.
     pub kstack: (u64, u64),
     ctx: CtxCell,
@@ -306,6 +317,36 @@ impl Task {
     pub fn mm(&self) -> Option<Arc<UserMm>> {
         self.inner.lock().mm.clone()
     }
+
+    /// The process has ended: the leader is a zombie and no thread is
+    /// left (a leader whose own thread exited first stays a zombie that
+    /// nobody may reap until then).
+    pub fn is_dead(&self) -> bool {
+        self.state() == ZOMBIE && self.group.nr_threads() == 0
+    }
+
+    /// The process id (`getpid`).
+    pub fn tgid(&self) -> Pid {
+        self.group.tgid
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.pid == self.group.tgid
+    }
+
+    /// The task that keeps the process-wide state: the group leader, which
+    /// stays in the table until the whole group is reaped.
+    pub fn leader(self: &Arc<Self>) -> Arc<Task> {
+        if self.is_leader() {
+            return self.clone();
+        }
+        task(self.group.tgid).unwrap_or_else(|| self.clone())
+    }
+
+    /// The working directory.
+    pub fn cwd(&self) -> String {
+        self.inner.lock().cwd.lock().clone()
+    }
 }
 
 /// The process table.
@@ -319,8 +360,20 @@ pub fn processes_created() -> u32 {
     FORKS.load(Ordering::Relaxed)
 }
 
+/// The task with thread id `pid` (any thread, as Linux's `find_task_by_vpid`).
 pub fn task(pid: Pid) -> Option<Arc<Task>> {
     TASKS.lock().get(&pid).cloned()
+}
+
+/// The process `pid` names: its leader, if `pid` is a process id or the
+/// id of any of its threads.
+pub fn process(pid: Pid) -> Option<Arc<Task>> {
+    task(pid).map(|t| t.leader())
+}
+
+/// Every thread of the process `t` belongs to.
+pub fn threads_of(t: &Task) -> Vec<Arc<Task>> {
+    t.group.threads().into_iter().filter_map(task).collect()
 }
 
 /// [`task`] from interrupt context: `None` if the table is locked.
@@ -330,11 +383,16 @@ pub fn try_task(pid: Pid) -> Option<Arc<Task>> {
 
 /// [`all_tasks`] from interrupt context: `None` if the table is locked.
 pub fn try_all_tasks() -> Option<Vec<Arc<Task>>> {
-    Some(TASKS.try_lock()?.values().cloned().collect())
+    Some(TASKS.try_lock()?.values().filter(|t| t.is_leader()).cloned().collect())
 }
 
-/// Every task, by pid.
+/// Every process (thread-group leaders), by pid.
 pub fn all_tasks() -> Vec<Arc<Task>> {
+    TASKS.lock().values().filter(|t| t.is_leader()).cloned().collect()
+}
+
+/// Every task, threads included, by tid.
+pub fn all_threads() -> Vec<Arc<Task>> {
     TASKS.lock().values().cloned().collect()
 }
 
@@ -407,10 +465,12 @@ pub(crate) fn new_task(
     fpu: FpuState,
     fs_base: u64,
     inner: TaskInner,
+    group: Option<Arc<thread::ThreadGroup>>,
 ) -> Arc<Task> {
     let cr3 = inner.mm.as_ref().map(|m| m.root).unwrap_or(0);
     Arc::new(Task {
         pid,
+        group: group.unwrap_or_else(|| thread::ThreadGroup::new(pid)),
         kstack,
         ctx: CtxCell::new(TaskCtx { saved_rsp, fpu, fs_base, cr3 }),
         state: AtomicU8::new(RUNNABLE),
@@ -423,8 +483,21 @@ pub fn current() -> Arc<Task> {
     sched::current()
 }
 
+/// The running task's thread id.
 pub fn current_pid() -> Pid {
     sched::current_pid()
+}
+
+/// The running task's process id, from interrupt context: the
+/// interrupted code may hold the task table's lock, but the group is
+/// reached through the running task itself.
+pub fn current_tgid_from_irq() -> Pid {
+    sched::try_current().map_or(0, |t| t.tgid())
+}
+
+/// The running task's process id.
+pub fn current_tgid() -> Pid {
+    if current_pid() == 0 { 0 } else { current().tgid() }
 }
 
 /// A fresh inner state for a process started by the kernel.
@@ -439,7 +512,7 @@ pub fn init_inner(name: &str) -> TaskInner {
         exit_status: 0,
         mm: None,
         files: FdTable::default(),
-        cwd: String::from("/"),
+        cwd: Arc::new(Mutex::new(String::from("/"))),
         creds: Creds::default(),
         rlimits: default_rlimits(),
         sig: SignalState::default(),
@@ -473,7 +546,7 @@ pub fn all_cpus_mask() -> u64 {
 /// Make the boot context the idle task, pid 0 ("swapper").
 pub fn init_idle() {
     let inner = init_inner("swapper/0");
-    let t = new_task(0, (0, 0), 0, FpuState::clean(), 0, inner);
+    let t = new_task(0, (0, 0), 0, FpuState::clean(), 0, inner, None);
     insert(t.clone());
     sched::init(t);
     arch::context::set_start_hook(fork::schedule_tail);

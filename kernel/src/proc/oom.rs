@@ -20,14 +20,14 @@
 
 use alloc::sync::Arc;
 
-use super::{Pid, Task, ZOMBIE, signal};
+use super::{Pid, Task, signal};
 
 /// Badness of a task (`oom_badness`), or None if it may not be chosen:
 /// the idle task (pid 0), init (pid 1: Linux's `is_global_init` skip in
 /// `oom_unkillable_task`, killing it would end the system), a zombie, a
 /// task with oom_score_adj -1000 or without memory.
 pub fn badness(t: &Task, total_pages: u64) -> Option<i64> {
-    if t.pid <= 1 || t.state() == ZOMBIE {
+    if t.pid <= 1 || t.is_dead() {
         return None;
     }
     let (adj, mm) = {
@@ -107,7 +107,7 @@ pub fn out_of_memory(reason: &str) -> Option<Pid> {
     drop(mm);
     // Reap its memory now unless it is the one running (it dies on its way
     // back to user space and frees everything then).
-    if pid != super::current_pid() {
+    if pid != super::current_tgid() {
         let taken = victim.inner.lock().mm.take();
         if let Some(m) = taken {
             victim.set_root(0);

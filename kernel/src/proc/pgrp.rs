@@ -14,14 +14,11 @@ use alloc::vec::Vec;
 
 use abi::signal::{SI_KERNEL, SIGCONT, SIGHUP, SigInfo};
 
-use super::{Pid, STOPPED, Task, ZOMBIE};
+use super::{Pid, STOPPED, Task};
 
 /// Live members of group `pgid`.
 pub fn members(pgid: Pid) -> Vec<Arc<Task>> {
-    super::all_tasks()
-        .into_iter()
-        .filter(|t| t.pid != 0 && t.state() != ZOMBIE && t.inner.lock().pgid == pgid)
-        .collect()
+    super::all_tasks().into_iter().filter(|t| t.pid != 0 && !t.is_dead() && t.inner.lock().pgid == pgid).collect()
 }
 
 /// (pgid, sid) of a task.

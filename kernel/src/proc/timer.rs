@@ -479,7 +479,7 @@ pub fn exit(pid: Pid) {
 /// on this CPU the tick never finds it taken; the signals go through the
 /// interrupt-safe send, which never waits for a task's lock.
 pub fn tick(user_mode: bool) {
-    let running = sched::current_pid();
+    let running = super::current_tgid_from_irq();
     let wall_ns = arch::time::uptime_ns();
     let mut sends = Vec::new();
     {

@@ -16,7 +16,7 @@ use abi::time::{CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM, CLOCK_MONOTONIC, CLOCK_REA
 use super::SysResult;
 use super::fs::{file, install_file};
 use super::time::now_ns;
-use crate::proc::{self, current};
+use crate::proc::current;
 use crate::usercopy::{read_user, write_user};
 use crate::vfs::eventfd;
 use crate::vfs::pidfd::{self, PidFd};
@@ -153,7 +153,7 @@ pub fn pidfd_send_signal(pidfd: i32, sig: i32, info: u64, flags: u32) -> SysResu
         i
     } else {
         let uid = me.inner.lock().creds.uid;
-        SigInfo::from_process(sig as u32, SI_USER, me.pid, uid)
+        SigInfo::from_process(sig as u32, SI_USER, me.tgid(), uid)
     };
     if !(0..=NSIG as i32).contains(&sig) {
         return Err(EINVAL);
@@ -162,7 +162,7 @@ pub fn pidfd_send_signal(pidfd: i32, sig: i32, info: u64, flags: u32) -> SysResu
     if !super::signal::may_signal(&target, sig as u32) {
         return Err(EPERM);
     }
-    if sig != 0 && target.state() != proc::ZOMBIE {
+    if sig != 0 && !target.is_dead() {
         crate::proc::signal::send_info(target.pid, info);
     }
     Ok(0)

@@ -29,13 +29,13 @@ pub(super) fn file(fd: i32) -> Result<Arc<OpenFile>, Errno> {
 /// Give `file` the lowest free descriptor (EMFILE past RLIMIT_NOFILE).
 pub(super) fn install_file(file: Arc<OpenFile>, cloexec: bool) -> SysResult {
     let me = current();
-    let mut i = me.inner.lock();
+    let i = me.inner.lock();
     let limit = i.rlimits[RLIMIT_NOFILE].cur;
     i.files.install(file, cloexec, limit).map(|fd| fd as u64)
 }
 
 fn cwd() -> String {
-    current().inner.lock().cwd.clone()
+    current().cwd()
 }
 
 fn path_arg(ptr: u64) -> Result<String, Errno> {
@@ -86,7 +86,7 @@ pub fn openat(dirfd: i32, path_ptr: u64, flags: u32, _mode: u32) -> SysResult {
     let full = vfs::absolute(&path, &base);
     let of = OpenFile::new(inode, flags, &full);
     let me = current();
-    let mut i = me.inner.lock();
+    let i = me.inner.lock();
     let limit = i.rlimits[RLIMIT_NOFILE].cur;
     i.files.install(of, flags & O_CLOEXEC != 0, limit).map(|fd| fd as u64)
 }
@@ -478,7 +478,7 @@ pub fn ioctl(fd: i32, cmd: u32, arg: u64) -> SysResult {
 
 pub fn dup(fd: i32) -> SysResult {
     let me = current();
-    let mut i = me.inner.lock();
+    let i = me.inner.lock();
     let f = i.files.get(fd)?;
     let limit = i.rlimits[RLIMIT_NOFILE].cur;
     i.files.install(f, false, limit).map(|n| n as u64)
@@ -486,7 +486,7 @@ pub fn dup(fd: i32) -> SysResult {
 
 pub fn dup2(old: i32, new: i32) -> SysResult {
     let me = current();
-    let mut i = me.inner.lock();
+    let i = me.inner.lock();
     let f = i.files.get(old)?;
     if old == new {
         return Ok(new as u64);
@@ -509,7 +509,7 @@ pub fn pipe2(fds: u64, flags: u32) -> SysResult {
     let cloexec = flags & O_CLOEXEC != 0;
     let (rfd, wfd) = {
         let me = current();
-        let mut i = me.inner.lock();
+        let i = me.inner.lock();
         let limit = i.rlimits[RLIMIT_NOFILE].cur;
         let rfd = i.files.install(r, cloexec, limit)?;
         match i.files.install(w, cloexec, limit) {
@@ -522,7 +522,7 @@ pub fn pipe2(fds: u64, flags: u32) -> SysResult {
     };
     if let Err(e) = write_user(fds, &[rfd, wfd]) {
         let me = current();
-        let mut i = me.inner.lock();
+        let i = me.inner.lock();
         let _ = i.files.close(rfd);
         let _ = i.files.close(wfd);
         return Err(e);
@@ -541,7 +541,7 @@ const F_GETPIPE_SZ: u32 = 1032;
 
 pub fn fcntl(fd: i32, cmd: u32, arg: u64) -> SysResult {
     let me = current();
-    let mut i = me.inner.lock();
+    let i = me.inner.lock();
     let f = i.files.get(fd)?;
     match cmd {
         F_GETFD => Ok(i.files.cloexec(fd)? as u64),
@@ -632,7 +632,7 @@ pub fn chdir(path_ptr: u64) -> SysResult {
     if !inode.is_dir() {
         return Err(ENOTDIR);
     }
-    current().inner.lock().cwd = vfs::absolute(&path, &base);
+    *current().inner.lock().cwd.lock() = vfs::absolute(&path, &base);
     Ok(0)
 }
 
@@ -650,7 +650,7 @@ pub fn readlinkat(dirfd: i32, path_ptr: u64, buf: u64, size: u64) -> SysResult {
     let comps = vfs::components(&path, &base);
     let target = match comps.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["proc", who, "exe"] => {
-            let pid = if *who == "self" { crate::proc::current_pid() } else { who.parse().map_err(|_| ENOENT)? };
+            let pid = if *who == "self" { crate::proc::current_tgid() } else { who.parse().map_err(|_| ENOENT)? };
             let t = crate::proc::task(pid).ok_or(ENOENT)?;
             // Linux's `proc_fd_access_allowed`: ptrace-read rights.
             if !crate::proc::ptrace_may_read(&crate::proc::current(), &t, true) {

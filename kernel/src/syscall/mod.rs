@@ -49,6 +49,7 @@ fn name_of(nr: u64) -> &'static str {
         nr::DUP2 => "dup2",
         nr::SOCKET..=nr::GETSOCKOPT => "socket family",
         nr::CLONE => "clone",
+        nr::CLONE3 => "clone3",
         nr::TRUNCATE | nr::FTRUNCATE => "truncate",
         nr::RENAME..=nr::CHOWN => "filesystem modification",
         nr::PTRACE => "ptrace",
@@ -104,8 +105,9 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::GETITIMER => timer::getitimer(x[0] as i32, x[1]),
         nr::ALARM => timer::alarm(x[0] as u32),
         nr::SETITIMER => timer::setitimer(x[0] as i32, x[1], x[2]),
-        nr::GETPID => Ok(crate::proc::current_pid() as u64),
+        nr::GETPID => Ok(crate::proc::current_tgid() as u64),
         nr::CLONE => process::clone(frame, x[0], x[1], x[2], x[3], x[4]),
+        nr::CLONE3 => process::clone3(frame, x[0], x[1]),
         nr::FORK => process::fork(frame),
         nr::VFORK => process::vfork(frame),
         nr::EXECVE => process::execve(frame, x[0], x[1], x[2]),
@@ -230,7 +232,7 @@ pub extern "C" fn handle(frame: &mut TrapFrame) -> u64 {
             crate::proc::current_pid(),
             frame.rip
         );
-        crate::proc::exit::do_exit(crate::proc::exit::status_signaled(abi::signal::SIGSEGV));
+        crate::proc::exit::do_group_exit(crate::proc::exit::status_signaled(abi::signal::SIGSEGV));
     }
     x86_64::instructions::interrupts::disable();
     // Never carry IOPL, NT or a cleared IF back; keep user-changeable flags.

@@ -5,7 +5,9 @@
 use abi::errno::*;
 use abi::prctl::{ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS};
 use abi::sched::{
-    CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS, CLONE_VFORK, CLONE_VM, CSIGNAL,
+    CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_DETACHED, CLONE_FILES, CLONE_FS, CLONE_IO, CLONE_NAMESPACES,
+    CLONE_PARENT, CLONE_PARENT_SETTID, CLONE_PIDFD, CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND, CLONE_SYSVSEM,
+    CLONE_THREAD, CLONE_UNTRACED, CLONE_VFORK, CLONE_VM, CSIGNAL,
 };
 use arch::trap::TrapFrame;
 
@@ -23,33 +25,148 @@ pub fn vfork(frame: &mut TrapFrame) -> SysResult {
     proc::fork::fork(frame, ForkKind::Vfork).map(|p| p as u64)
 }
 
-/// clone(2) for the process forms: a fork (glibc's fork is clone with
-/// CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID|SIGCHLD) or CLONE_VM|CLONE_VFORK
-/// (posix_spawn), with the tid and TLS options. Threads (CLONE_VM without
-/// CLONE_VFORK, CLONE_THREAD, namespaces ...) are not supported: EINVAL.
+/// clone(2): a new process (fork, vfork, posix_spawn's CLONE_VM|CLONE_VFORK)
+/// or a new thread (pthread_create's CLONE_VM|CLONE_FS|CLONE_FILES|
+/// CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|
+/// CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID), with Linux's checks.
+/// Namespaces do not exist: their flags are EINVAL.
 pub fn clone(frame: &mut TrapFrame, flags: u64, stack: u64, parent_tid: u64, child_tid: u64, tls: u64) -> SysResult {
-    let extras = proc::fork::CloneExtras {
-        child_settid: (flags & CLONE_CHILD_SETTID != 0).then_some(child_tid),
-        child_cleartid: (flags & CLONE_CHILD_CLEARTID != 0).then_some(child_tid),
-        parent_settid: (flags & CLONE_PARENT_SETTID != 0).then_some(parent_tid),
-        tls: (flags & CLONE_SETTLS != 0).then_some(tls),
+    // clone() passes CLONE_PIDFD's fd through parent_tid, so the two
+    // cannot be combined (Linux: EINVAL).
+    if flags & CLONE_PIDFD != 0 && flags & CLONE_PARENT_SETTID != 0 {
+        return Err(EINVAL);
+    }
+    let args = CloneArgs {
+        flags: flags & !CSIGNAL,
+        pidfd: parent_tid,
+        child_tid,
+        parent_tid,
+        exit_signal: flags & CSIGNAL,
+        stack,
+        tls,
     };
-    let rest = flags & !(CSIGNAL | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID);
-    let kind = match rest {
-        0 => ForkKind::Fork,
-        r if r == CLONE_VM | CLONE_VFORK => ForkKind::Vfork,
-        _ => return Err(EINVAL),
+    do_clone(frame, &args)
+}
+
+/// What clone and clone3 ask for.
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    /// The child's stack pointer (0: the caller's).
+    stack: u64,
+    tls: u64,
+}
+
+/// clone3(2): `struct clone_args` of `size` bytes (VER0 64 .. VER2 88;
+/// a larger struct is accepted if its extra bytes are zero). set_tid and
+/// cgroup are refused (EINVAL): no pid namespaces and no cgroups here.
+pub fn clone3(frame: &mut TrapFrame, uargs: u64, size: u64) -> SysResult {
+    use abi::sched::{CLONE_ARGS_SIZE_VER0, CLONE_ARGS_SIZE_VER2};
+    let size = size as usize;
+    if size < CLONE_ARGS_SIZE_VER0 || size > 4096 {
+        return Err(EINVAL);
+    }
+    let mut raw = [0u8; 4096];
+    crate::usercopy::copy_from_user(&mut raw[..size], uargs)?;
+    if size > CLONE_ARGS_SIZE_VER2 && raw[CLONE_ARGS_SIZE_VER2..size].iter().any(|&b| b != 0) {
+        return Err(E2BIG);
+    }
+    let f = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+    let (flags, pidfd, child_tid, parent_tid, exit_signal) = (f(0), f(1), f(2), f(3), f(4));
+    let (stack, stack_size, tls, set_tid, set_tid_size, cgroup) = (f(5), f(6), f(7), f(8), f(9), f(10));
+    // Linux's clone3_args_valid.
+    if flags & !(KNOWN_CLONE_FLAGS | abi::sched::CLONE_INTO_CGROUP | 0x80 | CSIGNAL) != 0
+        || flags & CSIGNAL != 0
+        || exit_signal & !CSIGNAL != 0
+        || exit_signal > abi::signal::NSIG as u64
+        || (stack == 0) != (stack_size == 0)
+        || set_tid != 0
+        || set_tid_size != 0
+        || cgroup != 0
+        || flags & (abi::sched::CLONE_INTO_CGROUP | 0x80) != 0
+    {
+        return Err(EINVAL);
+    }
+    let args = CloneArgs {
+        flags,
+        pidfd,
+        child_tid,
+        parent_tid,
+        exit_signal,
+        // The stack grows down from stack + stack_size.
+        stack: if stack == 0 { 0 } else { stack.checked_add(stack_size).ok_or(EINVAL)? },
+        tls,
     };
+    do_clone(frame, &args)
+}
+
+/// The clone flags this kernel implements (CLONE_PTRACE, CLONE_UNTRACED,
+/// CLONE_DETACHED, CLONE_IO and CLONE_SYSVSEM change nothing here: no
+/// ptrace, no I/O contexts, no System V semaphores).
+const KNOWN_CLONE_FLAGS: u64 = CLONE_VM
+    | CLONE_FS
+    | CLONE_FILES
+    | CLONE_SIGHAND
+    | CLONE_PIDFD
+    | CLONE_PTRACE
+    | CLONE_VFORK
+    | CLONE_PARENT
+    | CLONE_THREAD
+    | CLONE_SYSVSEM
+    | CLONE_SETTLS
+    | CLONE_PARENT_SETTID
+    | CLONE_CHILD_CLEARTID
+    | CLONE_DETACHED
+    | CLONE_UNTRACED
+    | CLONE_CHILD_SETTID
+    | CLONE_IO;
+
+/// Linux's `copy_process` checks, then the new task; with CLONE_PIDFD a
+/// pidfd for it is stored at `pidfd`.
+fn do_clone(frame: &mut TrapFrame, a: &CloneArgs) -> SysResult {
+    let flags = a.flags;
+    if flags & CLONE_NAMESPACES != 0 || flags & !(KNOWN_CLONE_FLAGS | CLONE_NAMESPACES) != 0 {
+        return Err(EINVAL);
+    }
+    // Threads share signal handlers, which need a shared address space.
+    if flags & CLONE_THREAD != 0 && flags & CLONE_SIGHAND == 0 {
+        return Err(EINVAL);
+    }
+    if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
+        return Err(EINVAL);
+    }
+    // init's siblings would have no reaper; a thread has no pidfd.
+    if flags & CLONE_PARENT != 0 && proc::current_tgid() == 1 {
+        return Err(EINVAL);
+    }
+    if flags & CLONE_PIDFD != 0 && flags & CLONE_THREAD != 0 {
+        return Err(EINVAL);
+    }
     // copy_thread -> do_arch_prctl_64(ARCH_SET_FS): a TLS base at or above
     // TASK_SIZE_MAX (kernel half or non-canonical) is EPERM.
-    if flags & CLONE_SETTLS != 0 && tls >= mm::vm::address_space::TASK_SIZE {
+    if flags & CLONE_SETTLS != 0 && a.tls >= mm::vm::address_space::TASK_SIZE {
         return Err(EPERM);
     }
+    let extras = proc::fork::CloneExtras {
+        child_settid: (flags & CLONE_CHILD_SETTID != 0).then_some(a.child_tid),
+        child_cleartid: (flags & CLONE_CHILD_CLEARTID != 0).then_some(a.child_tid),
+        parent_settid: (flags & CLONE_PARENT_SETTID != 0).then_some(a.parent_tid),
+        tls: (flags & CLONE_SETTLS != 0).then_some(a.tls),
+    };
+    let _ = a.exit_signal;
     let mut f = *frame;
-    if stack != 0 {
-        f.rsp = stack;
+    if a.stack != 0 {
+        f.rsp = a.stack;
     }
-    proc::fork::fork_with(&f, kind, &extras).map(|p| p as u64)
+    let tid = proc::fork::fork_with(&f, flags, &extras)?;
+    if flags & CLONE_PIDFD != 0 {
+        let fd = super::anonfd::pidfd_open(tid as i32, 0)?;
+        write_user(a.pidfd, &(fd as i32))?;
+    }
+    Ok(tid as u64)
 }
 
 pub fn execve(frame: &mut TrapFrame, path: u64, argv: u64, envp: u64) -> SysResult {
@@ -57,7 +174,7 @@ pub fn execve(frame: &mut TrapFrame, path: u64, argv: u64, envp: u64) -> SysResu
     let me = current();
     let (rlim_stack, cwd) = {
         let i = me.inner.lock();
-        (i.rlimits[abi::resource::RLIMIT_STACK].cur, i.cwd.clone())
+        (i.rlimits[abi::resource::RLIMIT_STACK].cur, i.cwd.lock().clone())
     };
     // Linux opens the file (do_open_execat) before it counts the strings.
     let inode = crate::vfs::lookup(&path, &cwd)?;
@@ -66,12 +183,14 @@ pub fn execve(frame: &mut TrapFrame, path: u64, argv: u64, envp: u64) -> SysResu
     Ok(0)
 }
 
+/// exit(2): the calling thread ends (the process, if it was the last).
 pub fn exit(code: i32) -> SysResult {
     do_exit(status_exited(code))
 }
 
+/// exit_group(2): every thread of the process ends.
 pub fn exit_group(code: i32) -> SysResult {
-    do_exit(status_exited(code))
+    exit::do_group_exit(status_exited(code))
 }
 
 pub fn wait4(pid: i32, status: u64, options: u32, rusage: u64) -> SysResult {
@@ -90,8 +209,9 @@ pub fn wait4(pid: i32, status: u64, options: u32, rusage: u64) -> SysResult {
     Ok(child as u64)
 }
 
+/// getppid(2): the parent of the caller's process.
 pub fn getppid() -> SysResult {
-    Ok(current().inner.lock().ppid as u64)
+    Ok(current().leader().inner.lock().ppid as u64)
 }
 
 /// The task `pid` names (0: the caller); ESRCH for none or a negative pid.
@@ -103,21 +223,27 @@ fn task_arg(pid: i32) -> Result<alloc::sync::Arc<proc::Task>, Errno> {
     }
 }
 
+/// The process `pid` names (0: the caller's): the leader of the thread
+/// group of that thread id.
+fn process_arg(pid: i32) -> Result<alloc::sync::Arc<proc::Task>, Errno> {
+    task_arg(pid).map(|t| t.leader())
+}
+
 pub fn getpgid(pid: i32) -> SysResult {
-    let g = task_arg(pid)?.inner.lock().pgid;
+    let g = process_arg(pid)?.inner.lock().pgid;
     Ok(g as u64)
 }
 
 /// getsid(2).
 pub fn getsid(pid: i32) -> SysResult {
-    let s = task_arg(pid)?.inner.lock().sid;
+    let s = process_arg(pid)?.inner.lock().sid;
     Ok(s as u64)
 }
 
 /// setsid(2): a new session and process group, both the caller's pid;
 /// EPERM if a process group with that id exists (the caller leads one).
 pub fn setsid() -> SysResult {
-    let me = current();
+    let me = current().leader();
     let pid = me.pid;
     // Zombies count: they keep their group until reaped.
     let leader = proc::all_tasks().iter().any(|t| t.pid != 0 && t.inner.lock().pgid == pid);
@@ -138,8 +264,8 @@ pub fn setpgid(pid: i32, pgid: i32) -> SysResult {
     if pgid < 0 {
         return Err(EINVAL);
     }
-    let me = current();
-    let t = if pid == 0 || pid as u32 == me.pid { me.clone() } else { task_arg(pid)? };
+    let me = current().leader();
+    let t = if pid == 0 || pid as u32 == me.pid { me.clone() } else { process_arg(pid)? };
     let my_sid = me.inner.lock().sid;
     let (tppid, tsid, tpid, exec_done) = {
         let i = t.inner.lock();
@@ -259,8 +385,8 @@ pub fn getcpu(cpu: u64, node: u64) -> SysResult {
 /// sizeof(struct robust_list_head).
 const ROBUST_LIST_HEAD_LEN: u64 = 24;
 
-/// set_robust_list(2): remembered for get_robust_list. Nothing walks the
-/// list at exit yet: there are no threads and no futex wake-ups.
+/// set_robust_list(2): the calling thread's list of robust futexes,
+/// walked when it exits (proc/robust.rs).
 pub fn set_robust_list(head: u64, len: u64) -> SysResult {
     if len != ROBUST_LIST_HEAD_LEN {
         return Err(EINVAL);

@@ -50,18 +50,18 @@ pub fn rt_sigaction(sig: u32, act: u64, oact: u64, sigsetsize: u64) -> SysResult
     let me = current();
     let old = {
         let mut i = me.inner.lock();
-        let old = *i.sig.action(sig);
+        let old = i.sig.action(sig);
         if let Some(mut n) = new {
             n.flags &= KNOWN_SA_FLAGS;
             n.mask &= !UNBLOCKABLE;
-            *i.sig.action_mut(sig) = n;
+            i.sig.set_action(sig, n);
             // POSIX: a pending signal whose action becomes "ignore" is
             // discarded, blocked or not.
             let ignored = n.handler == SIG_IGN
                 || (n.handler == SIG_DFL
                     && matches!(signal::default_action(sig), DefaultAction::Ignore | DefaultAction::Continue));
             if ignored {
-                signal::flush(me.pid, &mut i, sigmask(sig));
+                signal::flush(&me, &mut i, sigmask(sig));
             }
         }
         old
@@ -111,7 +111,7 @@ pub fn rt_sigpending(set: u64, sigsetsize: u64) -> SysResult {
     let pending = {
         let me = current();
         let i = me.inner.lock();
-        i.sig.pending.set & i.sig.blocked
+        signal::pending_set(&me, &i) & i.sig.blocked
     };
     let bytes = pending.to_le_bytes();
     crate::usercopy::copy_to_user(set, &bytes[..sigsetsize as usize])?;
@@ -156,7 +156,7 @@ pub fn rt_sigtimedwait(uthese: u64, uinfo: u64, uts: u64, sigsetsize: u64) -> Sy
     let set = set & !UNBLOCKABLE;
     let timeout = if uts != 0 { Some(super::time::read_timespec(uts)?) } else { None };
     let me = current();
-    let mut got = signal::dequeue_from(me.pid, &mut me.inner.lock(), set);
+    let mut got = signal::dequeue_from(&me, &mut me.inner.lock(), set);
     if got.is_none() && timeout != Some(0) {
         {
             // Linux: the waited-for signals are unblocked while waiting,
@@ -174,7 +174,7 @@ pub fn rt_sigtimedwait(uthese: u64, uinfo: u64, uts: u64, sigsetsize: u64) -> Sy
         let real = i.sig.real_blocked;
         i.sig.real_blocked = 0;
         signal::set_blocked(&mut i, real);
-        got = signal::dequeue_from(me.pid, &mut i, set);
+        got = signal::dequeue_from(&me, &mut i, set);
     }
     drop(me);
     match got {
@@ -192,7 +192,7 @@ pub fn rt_sigtimedwait(uthese: u64, uinfo: u64, uts: u64, sigsetsize: u64) -> Sy
 /// Linux's `kill_ok_by_cred` and the SIGCONT-in-session rule.
 pub(super) fn may_signal(target: &proc::Task, sig: u32) -> bool {
     let me = current();
-    if me.pid == target.pid {
+    if me.tgid() == target.tgid() {
         return true;
     }
     let (my, my_sid) = {
@@ -208,10 +208,15 @@ pub(super) fn may_signal(target: &proc::Task, sig: u32) -> bool {
         || (sig == SIGCONT && tsid == my_sid)
 }
 
-/// Send `info` (signal number 0: only check) to each of `targets`: ESRCH
-/// if there are none, EPERM if none could be signalled, else the first
-/// queueing error (EAGAIN).
+/// Send `info` (signal number 0: only check) to each process of
+/// `targets`: ESRCH if there are none, EPERM if none could be signalled,
+/// else the first queueing error (EAGAIN).
 fn send_to_all(targets: &[Pid], info: SigInfo) -> SysResult {
+    send_to_each(targets, info, false)
+}
+
+/// [`send_to_all`] to threads (`thread`) or processes.
+fn send_to_each(targets: &[Pid], info: SigInfo, thread: bool) -> SysResult {
     let sig = info.signo as u32;
     let mut allowed = false;
     let mut result = Ok(0);
@@ -224,7 +229,8 @@ fn send_to_all(targets: &[Pid], info: SigInfo) -> SysResult {
         }
         allowed = true;
         if sig != 0 {
-            if let Err(e) = signal::try_send_info(t, info) {
+            let sent = if thread { signal::send_to_thread(t, info) } else { signal::try_send_info(t, info) };
+            if let Err(e) = sent {
                 result = Err(e);
             }
         }
@@ -242,19 +248,21 @@ fn send_to_all(targets: &[Pid], info: SigInfo) -> SysResult {
 fn user_info(sig: u32, code: i32) -> SigInfo {
     let me = current();
     let uid = me.inner.lock().creds.uid;
-    SigInfo::from_process(sig, code, me.pid, uid)
+    SigInfo::from_process(sig, code, me.tgid(), uid)
 }
 
 /// Who kill(2)'s `pid` names: one process, the caller's group, every
 /// process but init and the caller, or a group.
 fn kill_targets(pid: i32) -> alloc::vec::Vec<Pid> {
-    let me = current();
+    let me = current().leader();
     let my_pgid = me.inner.lock().pgid;
     let group = |g: Pid| proc::pgrp::members(g).iter().map(|t| t.pid).collect();
     match pid {
         p if p > 0 => alloc::vec![p as Pid],
         0 => group(my_pgid),
-        -1 => proc::all_tasks().iter().filter(|t| t.pid > 1 && t.pid != me.pid).map(|t| t.pid).collect(),
+        -1 => {
+            proc::all_tasks().iter().filter(|t| t.pid > 1 && t.pid != me.pid && !t.is_dead()).map(|t| t.pid).collect()
+        }
         p => group(p.unsigned_abs()),
     }
 }
@@ -273,12 +281,29 @@ pub fn kill(pid: i32, sig: i32) -> SysResult {
     if pid == -1 && r == Err(EPERM) { Ok(0) } else { r }
 }
 
-/// tkill(2): one thread, which here is one process.
+/// tkill(2): one thread.
 pub fn tkill(tid: i32, sig: i32) -> SysResult {
     if tid <= 0 || !(0..=NSIG as i32).contains(&sig) {
         return Err(EINVAL);
     }
-    send_to_all(&[tid as Pid], user_info(sig as u32, SI_TKILL))
+    send_to_each(&[live_thread(tid)?], user_info(sig as u32, SI_TKILL), true)
+}
+
+/// A thread that has not exited, by tid (ESRCH otherwise).
+fn live_thread(tid: i32) -> Result<Pid, Errno> {
+    match proc::task(tid as Pid) {
+        Some(t) if t.state() != proc::ZOMBIE && t.pid != 0 => Ok(t.pid),
+        _ => Err(ESRCH),
+    }
+}
+
+/// Thread `tid` if it belongs to process `tgid` (ESRCH otherwise).
+fn thread_of(tgid: i32, tid: i32) -> Result<Pid, Errno> {
+    let t = live_thread(tid)?;
+    match proc::task(t) {
+        Some(x) if x.tgid() == tgid as Pid => Ok(t),
+        _ => Err(ESRCH),
+    }
 }
 
 /// tgkill(2): thread `tid` of process `tgid` (ESRCH if it is not one of
@@ -287,10 +312,7 @@ pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> SysResult {
     if tgid <= 0 || tid <= 0 || !(0..=NSIG as i32).contains(&sig) {
         return Err(EINVAL);
     }
-    if tgid != tid {
-        return Err(ESRCH);
-    }
-    send_to_all(&[tid as Pid], user_info(sig as u32, SI_TKILL))
+    send_to_each(&[thread_of(tgid, tid)?], user_info(sig as u32, SI_TKILL), true)
 }
 
 /// The siginfo a program passes to rt_sigqueueinfo: it may not pose as
@@ -320,10 +342,7 @@ pub fn rt_tgsigqueueinfo(tgid: i32, tid: i32, sig: i32, uinfo: u64) -> SysResult
         return Err(EINVAL);
     }
     let info = queued_info(tid, sig, uinfo)?;
-    if tgid != tid {
-        return Err(ESRCH);
-    }
-    send_to_all(&[tid as Pid], info)
+    send_to_each(&[thread_of(tgid, tid)?], info, true)
 }
 
 /// sigaltstack(2), at the caller's user stack pointer `sp`: EPERM while

@@ -79,7 +79,7 @@ fn limits_of(pid: i32) -> Result<alloc::sync::Arc<proc::Task>, Errno> {
     if pid < 0 {
         return Err(EINVAL);
     }
-    proc::task(pid as u32).filter(|t| t.state() != proc::ZOMBIE).ok_or(ESRCH)
+    proc::task(pid as u32).filter(|t| !t.is_dead()).ok_or(ESRCH)
 }
 
 /// The core of prlimit64: read the old limit, validate and set the new.
@@ -109,6 +109,11 @@ fn do_prlimit(pid: i32, resource: u32, new: Option<Rlimit>) -> Result<Rlimit, Er
             return Err(EPERM);
         }
         i.rlimits[resource as usize] = n;
+        drop(i);
+        // Limits belong to the process: every thread sees the new one.
+        for x in proc::threads_of(&t) {
+            x.inner.lock().rlimits[resource as usize] = n;
+        }
     }
     Ok(old)
 }

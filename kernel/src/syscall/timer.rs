@@ -12,7 +12,7 @@ use abi::time::{
 };
 
 use super::SysResult;
-use crate::proc::current_pid;
+use crate::proc::current_tgid;
 use crate::proc::timer::{self, Clock, Event, Setting};
 use crate::usercopy::{read_user, write_user};
 
@@ -50,7 +50,7 @@ fn write_setting(addr: u64, s: Setting, unit_ns: u64) -> Result<(), Errno> {
 /// one was pending (Linux's `alarm_setitimer`).
 pub fn alarm(seconds: u32) -> SysResult {
     let new = Setting { value_ns: seconds as u64 * NS_PER_SEC, interval_ns: 0 };
-    let old = timer::set_itimer(current_pid(), ITIMER_REAL, new)?;
+    let old = timer::set_itimer(current_tgid(), ITIMER_REAL, new)?;
     let (sec, ns) = (old.value_ns / NS_PER_SEC, old.value_ns % NS_PER_SEC);
     let round_up = (sec == 0 && ns != 0) || ns >= NS_PER_SEC / 2;
     Ok(sec + round_up as u64)
@@ -58,7 +58,7 @@ pub fn alarm(seconds: u32) -> SysResult {
 
 /// getitimer(2).
 pub fn getitimer(which: i32, cur: u64) -> SysResult {
-    let s = timer::get_itimer(current_pid(), which)?;
+    let s = timer::get_itimer(current_tgid(), which)?;
     write_setting(cur, s, NS_PER_USEC)?;
     Ok(0)
 }
@@ -67,7 +67,7 @@ pub fn getitimer(which: i32, cur: u64) -> SysResult {
 /// value is written after the change.
 pub fn setitimer(which: i32, new: u64, old: u64) -> SysResult {
     let s = if new == 0 { Setting::default() } else { read_setting(new, NS_PER_USEC)? };
-    let prev = timer::set_itimer(current_pid(), which, s)?;
+    let prev = timer::set_itimer(current_tgid(), which, s)?;
     if old != 0 {
         write_setting(old, prev, NS_PER_USEC)?;
     }
@@ -110,7 +110,7 @@ fn event_of(ev: &SigEvent, pid: crate::proc::Pid) -> Result<Event, Errno> {
 pub fn timer_create(clock_id: i32, sevp: u64, idp: u64) -> SysResult {
     let ev = if sevp != 0 { Some(read_user::<SigEvent>(sevp)?) } else { None };
     let clock = timer_clock(clock_id)?;
-    let pid = current_pid();
+    let pid = current_tgid();
     let event = ev.map(|ev| event_of(&ev, pid)).transpose()?;
     let id = timer::timer_create(pid, clock, clock_id, event)?;
     if let Err(e) = write_user(idp, &id) {
@@ -127,7 +127,7 @@ pub fn timer_settime(id: i32, flags: u32, new: u64, old: u64) -> SysResult {
         return Err(EINVAL);
     }
     let mut s = read_setting(new, 1)?;
-    let pid = current_pid();
+    let pid = current_tgid();
     if flags & TIMER_ABSTIME != 0 && s.value_ns != 0 {
         let now = super::time::now_ns(timer::timer_clock_id(pid, id)?)?;
         s.value_ns = s.value_ns.saturating_sub(now).max(1);
@@ -141,18 +141,18 @@ pub fn timer_settime(id: i32, flags: u32, new: u64, old: u64) -> SysResult {
 
 /// timer_gettime(2).
 pub fn timer_gettime(id: i32, cur: u64) -> SysResult {
-    let s = timer::timer_gettime(current_pid(), id)?;
+    let s = timer::timer_gettime(current_tgid(), id)?;
     write_setting(cur, s, 1)?;
     Ok(0)
 }
 
 /// timer_getoverrun(2).
 pub fn timer_getoverrun(id: i32) -> SysResult {
-    Ok(timer::timer_getoverrun(current_pid(), id)? as u64)
+    Ok(timer::timer_getoverrun(current_tgid(), id)? as u64)
 }
 
 /// timer_delete(2).
 pub fn timer_delete(id: i32) -> SysResult {
-    timer::timer_delete(current_pid(), id)?;
+    timer::timer_delete(current_tgid(), id)?;
     Ok(0)
 }

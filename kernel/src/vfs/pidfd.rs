@@ -20,7 +20,7 @@ use abi::stat::Stat;
 
 use super::{Inode, OpenFile, PollTable};
 use crate::proc::waitqueue::TASK_EXIT;
-use crate::proc::{self, Pid, Task, ZOMBIE};
+use crate::proc::{self, Pid, Task};
 
 pub struct PidFd {
     pub pid: Pid,
@@ -48,7 +48,7 @@ impl Inode for PidFd {
         pt.wait(&TASK_EXIT);
         Some(match self.task() {
             None => POLLIN | POLLRDNORM | POLLHUP,
-            Some(t) if t.state() == ZOMBIE => POLLIN | POLLRDNORM,
+            Some(t) if t.is_dead() => POLLIN | POLLRDNORM,
             Some(_) => 0,
         })
     }

@@ -408,7 +408,7 @@ impl Inode for WriteEnd {
                     self.pipe.rd_wait.wake_poll(POLLIN | POLLRDNORM);
                 }
                 Err(EPIPE) => {
-                    crate::proc::signal::send(crate::proc::current_pid(), abi::signal::SIGPIPE);
+                    crate::proc::signal::send_thread(crate::proc::current_pid(), abi::signal::SIGPIPE);
                     return if done > 0 { Ok(done) } else { Err(EPIPE) };
                 }
                 Err(_) if done > 0 => break,

@@ -470,7 +470,7 @@ fn sig_masks(sig: &proc::SignalState) -> (u64, u64) {
     (ign, cgt)
 }
 
-fn render_pid(t: &Task, kind: PidKind, s: &mut String) -> core::fmt::Result {
+fn render_pid(t: &Arc<Task>, kind: PidKind, s: &mut String) -> core::fmt::Result {
     let env = crate::mem::user::env();
     let mm = t.mm();
     match kind {
@@ -483,7 +483,7 @@ fn render_pid(t: &Task, kind: PidKind, s: &mut String) -> core::fmt::Result {
         },
         PidKind::Status => render_status(t, s),
         PidKind::Stat => render_stat(t, s),
-        PidKind::Timers => proc::timer::render(t.pid, s),
+        PidKind::Timers => proc::timer::render(t.tgid(), s),
         PidKind::Cmdline => {
             // Read from the process's own memory, as Linux does: what the
             // program left between arg_start and arg_end.
@@ -501,38 +501,31 @@ fn render_pid(t: &Task, kind: PidKind, s: &mut String) -> core::fmt::Result {
     }
 }
 
-fn render_status(t: &Task, s: &mut String) -> core::fmt::Result {
-    let (name, ppid, creds, fds, sig, queue_limit) = {
+fn render_status(t: &Arc<Task>, s: &mut String) -> core::fmt::Result {
+    let ppid = t.leader().inner.lock().ppid;
+    let (name, creds, fds, sig, queue_limit) = {
         let i = t.inner.lock();
-        (
-            i.name.clone(),
-            i.ppid,
-            i.creds,
-            i.files.count(),
-            i.sig.clone(),
-            i.rlimits[abi::resource::RLIMIT_SIGPENDING].cur,
-        )
+        (i.name.clone(), i.creds, i.files.count(), i.sig.clone(), i.rlimits[abi::resource::RLIMIT_SIGPENDING].cur)
     };
     let (letter, word) = state_letter(t);
     writeln!(s, "Name:\t{name}")?;
     writeln!(s, "Umask:\t0022")?;
     writeln!(s, "State:\t{letter} ({word})")?;
-    writeln!(s, "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0", t.pid, t.pid, ppid)?;
+    writeln!(s, "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0", t.tgid(), t.pid, ppid)?;
     writeln!(s, "Uid:\t{}\t{}\t{}\t{}", creds.uid, creds.euid, creds.suid, creds.euid)?;
     writeln!(s, "Gid:\t{}\t{}\t{}\t{}", creds.gid, creds.egid, creds.sgid, creds.egid)?;
     writeln!(s, "FDSize:\t{}", fds.next_power_of_two().max(64))?;
     // Linux ends the group list with a space, also when it is empty.
     writeln!(s, "Groups:\t ")?;
-    writeln!(s, "NStgid:\t{}\nNSpid:\t{}", t.pid, t.pid)?;
+    writeln!(s, "NStgid:\t{}\nNSpid:\t{}", t.tgid(), t.pid)?;
     if let Some(m) = t.mm() {
         mm::procfs::pid::render_status_vm(&m.space.lock(), &crate::mem::user::env(), s)?;
     }
-    writeln!(s, "Threads:\t1")?;
+    writeln!(s, "Threads:\t{}", t.group.nr_threads())?;
     let (ign, cgt) = sig_masks(&sig);
-    // One thread per process: everything pending is the thread's own
-    // (SigPnd), nothing is shared (ShdPnd).
+    // SigPnd: sent to this thread; ShdPnd: sent to the process.
     writeln!(s, "SigQ:\t{}/{}", sig.pending.queued(), queue_limit)?;
-    writeln!(s, "SigPnd:\t{:016x}\nShdPnd:\t0000000000000000", sig.pending.set)?;
+    writeln!(s, "SigPnd:\t{:016x}\nShdPnd:\t{:016x}", sig.pending.set, t.group.shared_set())?;
     writeln!(s, "SigBlk:\t{:016x}\nSigIgn:\t{ign:016x}\nSigCgt:\t{cgt:016x}", sig.blocked)?;
     let caps: u64 = if creds.euid == 0 { 0x1ff_ffff_ffff } else { 0 };
     writeln!(
@@ -549,21 +542,15 @@ fn render_status(t: &Task, s: &mut String) -> core::fmt::Result {
 }
 
 /// /proc/PID/stat: the 52 fields of `do_task_stat`, space separated.
-fn render_stat(t: &Task, s: &mut String) -> core::fmt::Result {
-    let (name, ppid, pgid, sid, utime, stime, start, cu, rss_lim, sig) = {
+fn render_stat(t: &Arc<Task>, s: &mut String) -> core::fmt::Result {
+    let (ppid, pgid, sid) = {
+        let l = t.leader();
+        let i = l.inner.lock();
+        (i.ppid, i.pgid, i.sid)
+    };
+    let (name, utime, stime, start, cu, rss_lim, sig) = {
         let i = t.inner.lock();
-        (
-            i.name.clone(),
-            i.ppid,
-            i.pgid,
-            i.sid,
-            i.utime,
-            i.stime,
-            i.start_ticks,
-            i.cusage,
-            i.rlimits[RLIMIT_RSS_INDEX].cur,
-            i.sig.clone(),
-        )
+        (i.name.clone(), i.utime, i.stime, i.start_ticks, i.cusage, i.rlimits[RLIMIT_RSS_INDEX].cur, i.sig.clone())
     };
     let (letter, _) = state_letter(t);
     let (min_flt, maj_flt, vsize, rss, layout) = match t.mm() {
@@ -579,8 +566,16 @@ fn render_stat(t: &Task, s: &mut String) -> core::fmt::Result {
     write!(s, "{} ({}) {} {} {} {} {} {} 4194560 ", t.pid, name, letter, ppid, pgid, sid, tty_nr, tpgid)?;
     write!(
         s,
-        "{} {} {} {} {} {} {} {} 20 0 1 0 ",
-        min_flt, cu.min_flt, maj_flt, cu.maj_flt, utime, stime, cu.utime, cu.stime
+        "{} {} {} {} {} {} {} {} 20 0 {} 0 ",
+        min_flt,
+        cu.min_flt,
+        maj_flt,
+        cu.maj_flt,
+        utime,
+        stime,
+        cu.utime,
+        cu.stime,
+        t.group.nr_threads()
     )?;
     write!(s, "{} {} {} {} ", start, vsize, rss, rss_lim)?;
     write!(s, "{} {} {} 0 0 ", l.start_code, l.end_code, l.start_stack)?;
@@ -595,9 +590,15 @@ fn render_stat(t: &Task, s: &mut String) -> core::fmt::Result {
 /// RLIMIT_RSS (5).
 const RLIMIT_RSS_INDEX: usize = 5;
 
+/// /proc/PID (a process, with a `task` directory) or
+/// /proc/PID/task/TID (one thread).
 struct PidDir {
     pid: Pid,
+    thread: bool,
 }
+
+/// The inode slot of /proc/PID/task.
+const TASK_DIR_SLOT: u64 = 31;
 
 impl Inode for PidDir {
     fn stat(&self) -> Stat {
@@ -607,16 +608,50 @@ impl Inode for PidDir {
 
     fn lookup(&self, name: &str) -> Option<Arc<dyn Inode>> {
         proc::task(self.pid)?;
+        if name == "task" && !self.thread {
+            return Some(Arc::new(TaskDir { tgid: self.pid }));
+        }
         let (_, kind) = PID_FILES.iter().find(|(n, _)| *n == name)?;
         Some(Arc::new(PidFile { pid: self.pid, kind: *kind }))
     }
 
     fn readdir(&self) -> Option<Vec<DirEntry>> {
+        let mut v: Vec<DirEntry> = PID_FILES
+            .iter()
+            .enumerate()
+            .map(|(k, (n, _))| DirEntry { name: n.to_string(), ino: pid_ino(self.pid, k as u64 + 1), dtype: 8 })
+            .collect();
+        if !self.thread {
+            v.push(DirEntry { name: "task".to_string(), ino: pid_ino(self.pid, TASK_DIR_SLOT), dtype: 4 });
+        }
+        Some(v)
+    }
+}
+
+/// /proc/PID/task: a directory per live thread of the process.
+struct TaskDir {
+    tgid: Pid,
+}
+
+impl Inode for TaskDir {
+    fn stat(&self) -> Stat {
+        let (uid, gid) = dump_owner(self.tgid);
+        dir_stat(pid_ino(self.tgid, TASK_DIR_SLOT), uid, gid)
+    }
+
+    fn lookup(&self, name: &str) -> Option<Arc<dyn Inode>> {
+        let tid = name.parse::<Pid>().ok()?;
+        let t = proc::task(tid)?;
+        (t.tgid() == self.tgid).then(|| Arc::new(PidDir { pid: tid, thread: true }) as Arc<dyn Inode>)
+    }
+
+    fn readdir(&self) -> Option<Vec<DirEntry>> {
+        let t = proc::task(self.tgid)?;
         Some(
-            PID_FILES
-                .iter()
-                .enumerate()
-                .map(|(k, (n, _))| DirEntry { name: n.to_string(), ino: pid_ino(self.pid, k as u64 + 1), dtype: 8 })
+            t.group
+                .threads()
+                .into_iter()
+                .map(|tid| DirEntry { name: tid.to_string(), ino: pid_ino(tid, 0), dtype: 4 })
                 .collect(),
         )
     }
@@ -635,11 +670,17 @@ impl Inode for ProcRoot {
 
     fn lookup(&self, name: &str) -> Option<Arc<dyn Inode>> {
         if name == "self" {
-            return Some(Arc::new(PidDir { pid: proc::current_pid() }));
+            return Some(Arc::new(PidDir { pid: proc::current_tgid(), thread: false }));
+        }
+        if name == "thread-self" {
+            return Some(Arc::new(PidDir { pid: proc::current_pid(), thread: true }));
         }
         if let Ok(pid) = name.parse::<Pid>() {
-            // Pid 0 is the kernel's idle task: not a process in /proc.
-            return (pid != 0 && proc::task(pid).is_some()).then(|| Arc::new(PidDir { pid }) as Arc<dyn Inode>);
+            // Pid 0 is the kernel's idle task: not a process in /proc. A
+            // thread's id opens that thread's process view, as in Linux
+            // (not listed, but found).
+            return (pid != 0 && proc::task(pid).is_some())
+                .then(|| Arc::new(PidDir { pid, thread: false }) as Arc<dyn Inode>);
         }
         self.fixed.lookup(name)
     }
@@ -647,6 +688,7 @@ impl Inode for ProcRoot {
     fn readdir(&self) -> Option<Vec<DirEntry>> {
         let mut v = self.fixed.readdir()?;
         v.push(DirEntry { name: "self".to_string(), ino: 4, dtype: 4 });
+        v.push(DirEntry { name: "thread-self".to_string(), ino: 5, dtype: 4 });
         for t in proc::all_tasks().into_iter().filter(|t| t.pid != 0) {
             v.push(DirEntry { name: t.pid.to_string(), ino: pid_ino(t.pid, 0), dtype: 4 });
         }

@@ -55,7 +55,7 @@ impl SignalFd {
         let take = || {
             let me = current();
             let mut i = me.inner.lock();
-            signal::dequeue_from(me.pid, &mut i, mask)
+            signal::dequeue_from(&me, &mut i, mask)
         };
         let first = match take() {
             Some(info) => info,
@@ -98,7 +98,11 @@ impl Inode for SignalFd {
     fn poll(&self, pt: &PollTable) -> Option<u32> {
         pt.wait(&QUEUED);
         let mask = self.mask();
-        let pending = current().inner.lock().sig.pending.set;
+        let pending = {
+            let me = current();
+            let i = me.inner.lock();
+            signal::pending_set(&me, &i)
+        };
         Some(if pending & mask != 0 { POLLIN | POLLRDNORM } else { 0 })
     }
 

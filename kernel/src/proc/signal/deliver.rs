@@ -20,6 +20,8 @@ use abi::signal::{
 use arch::trap::TrapFrame;
 use signals::restart::{Restart, decide};
 
+use alloc::sync::Arc;
+
 use super::super::{STOPPED, Task, current, current_pid, exit, pgrp, sched};
 use super::{DefaultAction, JobReport, default_action, frame};
 
@@ -41,7 +43,9 @@ pub fn syscall_return(frame: &mut TrapFrame, nr: u64, result: Result<u64, Errno>
 /// Whether anything waits for the current task on its way out.
 fn work_pending(t: &Task) -> bool {
     let i = t.inner.lock();
-    i.sig.pending.set & (!i.sig.blocked | sigmask(SIGKILL)) != 0 || i.sig.saved_mask.is_some()
+    super::pending_set(t, &i) & (!i.sig.blocked | sigmask(SIGKILL)) != 0
+        || i.sig.saved_mask.is_some()
+        || t.group.state.lock().stop.is_some()
 }
 
 fn exit_to_user(frame: &mut TrapFrame, mut restart: Option<(u64, Errno)>) {
@@ -95,17 +99,23 @@ fn apply_restart(frame: &mut TrapFrame, nr: u64, r: Restart) {
 fn get_signal() -> Option<(SigInfo, SigAction)> {
     loop {
         let me = current();
+        let group_stop = me.group.state.lock().stop;
+        if let Some(sig) = group_stop {
+            // Another thread took a stop signal: this one stops too.
+            do_signal_stop(&me, sig, false);
+            continue;
+        }
         let mut i = me.inner.lock();
-        let sig =
-            if i.sig.pending.set & sigmask(SIGKILL) != 0 { SIGKILL } else { i.sig.pending.next(i.sig.blocked)? };
-        let info = super::take(me.pid, &mut i, sig);
-        let act = *i.sig.action(sig);
+        let blocked = i.sig.blocked;
+        let info = super::dequeue(&me, &mut i, blocked)?;
+        let sig = info.signo as u32;
+        let act = i.sig.action(sig);
         if act.handler == SIG_IGN {
             continue;
         }
         if act.handler != SIG_DFL {
             if act.flags & SA_RESETHAND != 0 {
-                *i.sig.action_mut(sig) = SigAction::default();
+                i.sig.set_action(sig, SigAction::default());
             }
             return Some((info, act));
         }
@@ -121,31 +131,56 @@ fn get_signal() -> Option<(SigInfo, SigAction)> {
                 if sig != SIGSTOP && pgrp::is_orphaned(pgid, None) {
                     continue;
                 }
-                do_signal_stop(&me, sig);
+                do_signal_stop(&me, sig, true);
             }
             DefaultAction::Terminate => {
                 drop(i);
                 drop(me);
-                exit::do_exit(exit::status_signaled(sig));
+                exit::do_group_exit(exit::status_signaled(sig));
             }
         }
     }
 }
 
-/// Stop until SIGCONT or SIGKILL (Linux's `do_signal_stop`): the parent
-/// learns it (SIGCHLD CLD_STOPPED, wait's WUNTRACED).
-fn do_signal_stop(me: &Task, sig: u32) {
+/// Stop until SIGCONT or SIGKILL (Linux's `do_signal_stop`). The thread
+/// that took the signal (`first`) starts a group stop: the process's
+/// other threads stop on their way to user mode, and the parent learns it
+/// (SIGCHLD CLD_STOPPED, wait's WUNTRACED; the report sits with the
+/// leader, which is what the parent waits for).
+fn do_signal_stop(me: &Arc<Task>, sig: u32, first: bool) {
+    let leader = me.leader();
     {
         // State and report change under the task's lock, which a sender of
         // SIGCONT holds while it looks at the state: no continue is lost.
         let mut i = me.inner.lock();
-        if i.sig.pending.set & sigmask(SIGKILL) != 0 {
+        if super::pending_set(me, &i) & sigmask(SIGKILL) != 0 {
             return;
         }
-        i.sig.job = JobReport { stopped: Some(sig), continued: false };
+        {
+            let mut g = me.group.state.lock();
+            if !first && g.stop.is_none() {
+                return;
+            }
+            if first && g.exit_status.is_none() && g.threads.len() > 1 {
+                g.stop = Some(sig);
+            }
+        }
+        if Arc::ptr_eq(me, &leader) {
+            i.sig.job = JobReport { stopped: Some(sig), continued: false };
+        }
         me.set_state(STOPPED);
     }
-    super::notify_parent_stop(me, CLD_STOPPED, sig);
+    if !Arc::ptr_eq(me, &leader) && first {
+        leader.inner.lock().sig.job = JobReport { stopped: Some(sig), continued: false };
+    }
+    if first {
+        for t in super::super::threads_of(me) {
+            if t.pid != me.pid && t.state() == super::super::SLEEPING {
+                sched::wake(t.pid);
+            }
+        }
+        super::notify_parent_stop(&leader, CLD_STOPPED, sig);
+    }
     while me.state() == STOPPED {
         sched::schedule();
     }
@@ -179,7 +214,7 @@ fn handle_signal(frame: &mut TrapFrame, info: &SigInfo, act: &SigAction) {
                 let mut i = me.inner.lock();
                 super::set_blocked(&mut i, oldmask);
                 if sig == SIGSEGV {
-                    *i.sig.action_mut(SIGSEGV) = SigAction::default();
+                    i.sig.set_action(SIGSEGV, SigAction::default());
                 }
             }
             drop(me);

@@ -18,9 +18,14 @@
 //! ignored. Init (pid 1) only gets signals it has a handler for, unless a
 //! fault of its own forces one (Linux's SIGNAL_UNKILLABLE).
 //!
-//! A process has one thread, so its pending set is the task's.
+//! A signal sent to a process (kill, timers, the tty, SIGCHLD) waits in
+//! its thread group's shared set when it has several threads, and wakes
+//! the threads that do not block it; one sent to a thread (tgkill, a
+//! fault) waits in that task's own set. A thread takes its own signals
+//! first, then the shared ones.
 //!
-//! Locks: the signal state lives in the task's `inner` lock (taken before
+//! Locks: the signal state lives in the task's `inner` lock (the group's
+//! shared set in `ThreadGroup::state`, taken after it) (taken before
 //! the timers' lock, `proc::timer::TIMERS`, when a timer's signal is
 //! queued or dequeued); sending takes
 //! the target's `inner` alone and never another task's while holding it
@@ -33,6 +38,7 @@ pub mod deliver;
 pub mod frame;
 mod report;
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use abi::errno::Errno;
@@ -69,9 +75,9 @@ pub struct JobReport {
 /// Signal dispositions, masks and pending signals of a process.
 #[derive(Clone)]
 pub struct SignalState {
-    /// The dispositions, 2 KiB: boxed, so that a task stays small (and,
-    /// with threads, so that a thread group can share one table).
-    pub actions: alloc::boxed::Box<[SigAction; NSIG as usize]>,
+    /// The dispositions (Linux's `sighand_struct`), 2 KiB, shared by the
+    /// tasks created with CLONE_SIGHAND; a leaf lock.
+    actions: Arc<spin::Mutex<[SigAction; NSIG as usize]>>,
     pub blocked: u64,
     /// The mask rt_sigtimedwait unblocked its set from (Linux's
     /// `real_blocked`): those signals are not ignored while it waits.
@@ -90,7 +96,7 @@ pub struct SignalState {
 impl Default for SignalState {
     fn default() -> Self {
         SignalState {
-            actions: alloc::boxed::Box::new([SigAction::default(); NSIG as usize]),
+            actions: Arc::new(spin::Mutex::new([SigAction::default(); NSIG as usize])),
             blocked: 0,
             real_blocked: 0,
             pending: SigPending::default(),
@@ -103,25 +109,31 @@ impl Default for SignalState {
 }
 
 impl SignalState {
-    pub fn action(&self, sig: u32) -> &SigAction {
-        &self.actions[(sig - 1) as usize]
+    pub fn action(&self, sig: u32) -> SigAction {
+        self.actions.lock()[(sig - 1) as usize]
     }
 
-    pub fn action_mut(&mut self, sig: u32) -> &mut SigAction {
-        &mut self.actions[(sig - 1) as usize]
+    pub fn set_action(&self, sig: u32, act: SigAction) {
+        self.actions.lock()[(sig - 1) as usize] = act;
     }
 
-    /// The state a fork child starts with: the parent's dispositions and
-    /// mask, nothing pending.
-    pub fn for_child(&self) -> SignalState {
-        SignalState { actions: self.actions.clone(), blocked: self.blocked, ..SignalState::default() }
+    /// The state a new task starts with: the parent's dispositions (the
+    /// same table with CLONE_SIGHAND, a copy otherwise) and mask, nothing
+    /// pending.
+    pub fn for_child(&self, share_actions: bool) -> SignalState {
+        let actions =
+            if share_actions { self.actions.clone() } else { Arc::new(spin::Mutex::new(*self.actions.lock())) };
+        SignalState { actions, blocked: self.blocked, ..SignalState::default() }
     }
 
     /// execve: handlers go back to the default (ignored signals stay
     /// ignored), the mask and pending signals stay, the alternate stack
-    /// goes (in the caller).
+    /// goes (in the caller). The table stops being shared (Linux's
+    /// `unshare_sighand`).
     pub fn exec(&mut self) {
-        for a in self.actions.iter_mut() {
+        let copy = *self.actions.lock();
+        self.actions = Arc::new(spin::Mutex::new(copy));
+        for a in self.actions.lock().iter_mut() {
             if a.handler != SIG_IGN {
                 *a = SigAction::default();
             } else {
@@ -134,7 +146,7 @@ impl SignalState {
     /// Signals with a handler (SigCgt) and ignored ones (SigIgn), as masks.
     pub fn caught_and_ignored(&self) -> (u64, u64) {
         let (mut cgt, mut ign) = (0, 0);
-        for (n, a) in self.actions.iter().enumerate() {
+        for (n, a) in self.actions.lock().iter().enumerate() {
             match a.handler {
                 SIG_DFL => {}
                 SIG_IGN => ign |= 1 << n,
@@ -174,11 +186,21 @@ fn not_queued(pid: Pid, info: &SigInfo) {
     }
 }
 
-/// Drop the pending signals in `mask` of task `pid`.
-pub fn flush(pid: Pid, i: &mut TaskInner, mask: u64) {
-    for info in i.sig.pending.flush(mask) {
-        not_queued(pid, &info);
+/// Drop the pending signals in `mask` of task `t`, and those of its
+/// process (`i` is `t`'s inner state).
+pub fn flush(t: &Task, i: &mut TaskInner, mask: u64) {
+    let mut dropped = i.sig.pending.flush(mask);
+    if let Some(mut g) = t.group.state.try_lock() {
+        dropped.extend(g.shared.flush(mask));
     }
+    for info in dropped {
+        not_queued(t.tgid(), &info);
+    }
+}
+
+/// The signals pending for task `t` (own and its process's).
+pub fn pending_set(t: &Task, i: &TaskInner) -> u64 {
+    i.sig.pending.set | t.group.shared_set()
 }
 
 /// What a send asks of the caller once the target's lock is dropped.
@@ -191,19 +213,29 @@ struct Effects {
     resume: bool,
     /// Tell the parent the task continued (CLD_CONTINUED).
     continued: bool,
+    /// The signal went to the process's shared set: `sig` is it.
+    shared: bool,
+    sig: u32,
 }
 
 /// Queue `info` for the task whose inner state is `i` (Linux's
 /// `prepare_signal` + `__send_signal_locked`). EAGAIN only for a
 /// real-time signal from sigqueue that finds the queue full.
-fn send_locked(t: &Task, i: &mut TaskInner, info: SigInfo, force: bool) -> Result<Effects, Errno> {
+///
+/// With `shared`, the signal is for `t`'s whole process and waits in the
+/// group's set (`t` is then the leader, whose dispositions and mask
+/// decide whether it is ignored, as in Linux's `sig_ignored`).
+fn send_locked(t: &Task, i: &mut TaskInner, info: SigInfo, force: bool, shared: bool) -> Result<Effects, Errno> {
     let sig = info.signo as u32;
     let mut fx = Effects::default();
-    let stopped = t.state() == STOPPED;
+    let stopped = if shared { group_stopped(t) } else { t.state() == STOPPED };
     if sigmask(sig) & STOP_MASK != 0 {
-        flush(t.pid, i, sigmask(SIGCONT));
+        flush(t, i, sigmask(SIGCONT));
     } else if sig == SIGCONT {
-        flush(t.pid, i, STOP_MASK);
+        flush(t, i, STOP_MASK);
+        if let Some(mut g) = t.group.state.try_lock() {
+            g.stop = None;
+        }
         if stopped {
             fx.resume = true;
             fx.continued = true;
@@ -213,22 +245,29 @@ fn send_locked(t: &Task, i: &mut TaskInner, info: SigInfo, force: bool) -> Resul
     if sig == SIGKILL && stopped {
         fx.resume = true;
     }
-    if !force && ignored(t.pid, i, sig) {
-        not_queued(t.pid, &info);
+    let owner = t.tgid();
+    if !force && ignored(owner, i, sig) {
+        not_queued(owner, &info);
         return Ok(fx);
     }
     let limit = i.rlimits[RLIMIT_SIGPENDING].cur;
     fx.queued = true;
-    match i.sig.pending.push(info, limit) {
+    let pushed = if shared {
+        let Some(mut g) = t.group.state.try_lock() else { return Err(abi::errno::EAGAIN) };
+        g.shared.push(info, limit)
+    } else {
+        i.sig.pending.push(info, limit)
+    };
+    match pushed {
         Ok(Pushed::Queued) => {}
-        Ok(Pushed::BitOnly) => not_queued(t.pid, &info),
+        Ok(Pushed::BitOnly) => not_queued(owner, &info),
         Ok(Pushed::Coalesced) => {
-            not_queued(t.pid, &info);
+            not_queued(owner, &info);
             fx.queued = false;
             return Ok(fx);
         }
         Err(e) => {
-            not_queued(t.pid, &info);
+            not_queued(owner, &info);
             return Err(e);
         }
     }
@@ -237,12 +276,21 @@ fn send_locked(t: &Task, i: &mut TaskInner, info: SigInfo, force: bool) -> Resul
         // `force_sig_info_to_task`).
         i.sig.init_killable = true;
         if i.sig.action(sig).handler == SIG_IGN || i.sig.blocked & sigmask(sig) != 0 {
-            *i.sig.action_mut(sig) = SigAction::default();
+            i.sig.set_action(sig, SigAction::default());
             i.sig.blocked &= !sigmask(sig);
         }
     }
-    fx.wake = i.sig.blocked & sigmask(sig) == 0 || sig == SIGKILL;
+    fx.wake = shared || i.sig.blocked & sigmask(sig) == 0 || sig == SIGKILL;
     Ok(fx)
+}
+
+/// Some thread of `t`'s process is stopped by job control.
+fn group_stopped(t: &Task) -> bool {
+    let tids = match t.group.state.try_lock() {
+        Some(g) => g.threads.clone(),
+        None => return t.state() == STOPPED,
+    };
+    tids.into_iter().filter_map(super::try_task).any(|x| x.state() == STOPPED)
 }
 
 /// Woken whenever a signal becomes pending for any task: signalfd readers
@@ -253,6 +301,10 @@ pub static QUEUED: super::waitqueue::WaitQueue = super::waitqueue::WaitQueue::ne
 fn apply(t: &Task, fx: Effects) {
     if fx.queued {
         QUEUED.wake_all();
+    }
+    if fx.shared {
+        apply_group(t, fx);
+        return;
     }
     if fx.resume && t.state() == STOPPED {
         if let Some(task) = super::task(t.pid) {
@@ -266,13 +318,60 @@ fn apply(t: &Task, fx: Effects) {
     }
 }
 
+/// A process-wide signal's wake-ups (Linux's `complete_signal`): every
+/// thread that does not block it looks at it (the first to get there
+/// takes it), stopped threads run again for SIGCONT and SIGKILL. From
+/// interrupt context a thread whose lock is held is woken anyway.
+fn apply_group(t: &Task, fx: Effects) {
+    let tids = match t.group.state.try_lock() {
+        Some(g) => g.threads.clone(),
+        None => Vec::new(),
+    };
+    for x in tids.into_iter().filter_map(super::try_task) {
+        if fx.resume && x.state() == STOPPED {
+            sched::add(x.clone());
+            continue;
+        }
+        let blocked = x.inner.try_lock().is_some_and(|i| i.sig.blocked & sigmask(fx.sig) != 0);
+        if x.state() == SLEEPING && (!blocked || fx.sig == SIGKILL) {
+            sched::wake(x.pid);
+        }
+    }
+    if fx.continued {
+        notify_parent_stop(t, abi::signal::CLD_CONTINUED, SIGCONT);
+    }
+}
+
+/// Send to one thread.
 fn send_to(t: &Task, info: SigInfo, force: bool) -> Result<(), Errno> {
     let fx = {
         let mut i = t.inner.lock();
-        send_locked(t, &mut i, info, force)?
+        send_locked(t, &mut i, info, force, false)?
     };
     apply(t, fx);
     Ok(())
+}
+
+/// Send to the process `t` belongs to: to its only live thread, or to
+/// the group's shared set.
+fn send_to_process(t: &Task, info: SigInfo) -> Result<(), Errno> {
+    let live = t.group.threads();
+    match live.as_slice() {
+        [] => Ok(()),
+        [one] => match super::task(*one) {
+            Some(x) => send_to(&x, info, false),
+            None => Ok(()),
+        },
+        _ => {
+            let leader = super::task(t.tgid()).ok_or(abi::errno::ESRCH)?;
+            let fx = {
+                let mut i = leader.inner.lock();
+                send_locked(&leader, &mut i, info, false, true)?
+            };
+            apply(&leader, Effects { shared: true, sig: info.signo as u32, ..fx });
+            Ok(())
+        }
+    }
 }
 
 /// Queue a signal for process `pid` (task context). Signals to a dead or
@@ -288,6 +387,14 @@ pub fn try_send_info(pid: Pid, info: SigInfo) -> Result<(), Errno> {
         return Ok(());
     }
     match super::task(pid) {
+        Some(t) => send_to_process(&t, info),
+        None => Ok(()),
+    }
+}
+
+/// Send to thread `tid` alone (tkill, tgkill, rt_tgsigqueueinfo).
+pub fn send_to_thread(tid: Pid, info: SigInfo) -> Result<(), Errno> {
+    match super::task(tid) {
         Some(t) if t.state() != super::ZOMBIE => send_to(&t, info, false),
         _ => Ok(()),
     }
@@ -298,6 +405,11 @@ pub fn try_send_info(pid: Pid, info: SigInfo) -> Result<(), Errno> {
 pub fn send(pid: Pid, sig: u32) {
     let code = if sig == SIGKILL { SI_KERNEL } else { SI_USER };
     send_info(pid, SigInfo::new(sig, code));
+}
+
+/// A signal from the kernel to one thread (SIGPIPE goes to the writer).
+pub fn send_thread(tid: Pid, sig: u32) {
+    let _ = send_to_thread(tid, SigInfo::new(sig, SI_USER));
 }
 
 /// A signal the current task's own fault raised: delivered even if
@@ -328,14 +440,25 @@ pub fn send_info_from_irq(pid: Pid, info: SigInfo) {
 
 fn try_send_from_irq(pid: Pid, info: SigInfo) -> bool {
     let Some(t) = super::try_task(pid) else { return false };
-    if t.state() == super::ZOMBIE {
-        return true;
-    }
+    let Some(live) = t.group.state.try_lock().map(|g| g.threads.clone()) else { return false };
+    let (t, shared) = match live.as_slice() {
+        [] => return true,
+        [one] if *one == t.pid => (t, false),
+        [one] => match super::try_task(*one) {
+            Some(x) => (x, false),
+            None => return false,
+        },
+        _ if t.is_leader() => (t, true),
+        _ => match super::try_task(t.tgid()) {
+            Some(x) => (x, true),
+            None => return false,
+        },
+    };
     let fx = {
         let Some(mut i) = t.inner.try_lock() else { return false };
-        match send_locked(&t, &mut i, info, false) {
-            Ok(fx) => fx,
-            Err(_) => return true,
+        match send_locked(&t, &mut i, info, false, shared) {
+            Ok(fx) => Effects { shared, sig: info.signo as u32, ..fx },
+            Err(_) => return !shared,
         }
     };
     if fx.continued {
@@ -359,7 +482,7 @@ fn try_send_group_from_irq(pgid: Pid, info: SigInfo) -> bool {
     let Some(tasks) = super::try_all_tasks() else { return false };
     let mut members = Vec::new();
     for t in tasks {
-        if t.pid == 0 || t.state() == super::ZOMBIE {
+        if t.pid == 0 || t.is_dead() {
             continue;
         }
         let Some(i) = t.inner.try_lock() else { return false };
@@ -406,7 +529,7 @@ fn try_notify_continued_from_irq(pid: Pid) -> bool {
     };
     let Some(parent) = super::try_task(ppid) else { return true };
     let act = match parent.inner.try_lock() {
-        Some(i) => *i.sig.action(SIGCHLD),
+        Some(i) => i.sig.action(SIGCHLD),
         None => return false,
     };
     if act.handler != SIG_IGN && act.flags & abi::signal::SA_NOCLDSTOP == 0 {
@@ -424,7 +547,7 @@ fn try_notify_continued_from_irq(pid: Pid) -> bool {
 pub fn kill_pgrp(pgid: Pid, info: SigInfo) -> usize {
     let members = super::pgrp::members(pgid);
     for t in &members {
-        let _ = send_to(t, info, false);
+        let _ = send_to_process(t, info);
     }
     members.len()
 }
@@ -437,13 +560,18 @@ pub fn signal_pending() -> bool {
     }
     let me = current();
     let i = me.inner.lock();
-    i.sig.pending.set & (!i.sig.blocked | sigmask(SIGKILL)) != 0
+    pending_set(&me, &i) & (!i.sig.blocked | sigmask(SIGKILL)) != 0
 }
 
 /// A SIGKILL is pending (the process is dying): waits that must not be
 /// interrupted by other signals still end.
 pub fn fatal_pending() -> bool {
-    super::current_pid() != 0 && current().inner.lock().sig.pending.set & sigmask(SIGKILL) != 0
+    if super::current_pid() == 0 {
+        return false;
+    }
+    let me = current();
+    let i = me.inner.lock();
+    pending_set(&me, &i) & sigmask(SIGKILL) != 0
 }
 
 /// Replace the blocked set until this system call returns to user mode
@@ -473,20 +601,30 @@ pub fn set_blocked(i: &mut TaskInner, mask: u64) {
     i.sig.blocked = mask & !UNBLOCKABLE;
 }
 
-/// Take a pending signal in `set` of task `pid` for rt_sigtimedwait.
-pub fn dequeue_from(pid: Pid, i: &mut TaskInner, set: u64) -> Option<SigInfo> {
-    let sig = i.sig.pending.next(!set)?;
-    Some(take(pid, i, sig))
+/// Take a pending signal in `set` of task `t` for rt_sigtimedwait.
+pub fn dequeue_from(t: &Task, i: &mut TaskInner, set: u64) -> Option<SigInfo> {
+    dequeue(t, i, !set)
 }
 
-/// Dequeue `sig` of task `pid`; a POSIX timer's signal learns its overrun
-/// count now, and the timer may queue it again.
-fn take(pid: Pid, i: &mut TaskInner, sig: u32) -> SigInfo {
-    let mut info = i.sig.pending.take(sig);
+/// Dequeue the next signal not in `blocked` (Linux's `dequeue_signal`):
+/// the thread's own first, then its process's; SIGKILL before anything.
+pub fn dequeue(t: &Task, i: &mut TaskInner, blocked: u64) -> Option<SigInfo> {
+    let kill = sigmask(SIGKILL);
+    let mut info = if i.sig.pending.set & kill != 0 {
+        i.sig.pending.take(SIGKILL)
+    } else if let Some(sig) = i.sig.pending.next(blocked) {
+        i.sig.pending.take(sig)
+    } else {
+        let mut g = t.group.state.lock();
+        let sig = if g.shared.set & kill != 0 { SIGKILL } else { g.shared.next(blocked)? };
+        g.shared.take(sig)
+    };
     if info.code == SI_TIMER {
-        info.set_overrun(super::timer::collect_overrun(pid, info.pid() as i32));
+        // A POSIX timer's signal learns its overrun count now, and the
+        // timer may queue it again.
+        info.set_overrun(super::timer::collect_overrun(t.tgid(), info.pid() as i32));
     }
-    info
+    Some(info)
 }
 
 /// Tell `child`'s parent that it stopped or continued (Linux's
@@ -498,7 +636,7 @@ pub fn notify_parent_stop(child: &Task, why: i32, sig: u32) {
         (i.ppid, i.creds.uid, i.utime, i.stime)
     };
     let Some(parent) = super::task(ppid) else { return };
-    let act = *parent.inner.lock().sig.action(SIGCHLD);
+    let act = parent.inner.lock().sig.action(SIGCHLD);
     if act.handler != SIG_IGN && act.flags & abi::signal::SA_NOCLDSTOP == 0 {
         let _ = send_to(&parent, SigInfo::child(why, child.pid, uid, sig as i32, utime, stime), false);
     }
@@ -517,7 +655,7 @@ pub fn notify_parent_exit(child: &Task, ppid: Pid, status: i32) -> bool {
     if ppid == 0 {
         return false;
     }
-    let act = *parent.inner.lock().sig.action(SIGCHLD);
+    let act = parent.inner.lock().sig.action(SIGCHLD);
     let autoreap = act.handler == SIG_IGN || act.flags & abi::signal::SA_NOCLDWAIT != 0;
     let (code, st) = if status & 0x7f == 0 {
         (abi::signal::CLD_EXITED, (status >> 8) & 0xff)
