@@ -129,7 +129,7 @@ fn release_process(me: &Task, status: i32) -> Pid {
         }
     }
     if wake_reaper {
-        sched::wake(reaper);
+        super::wake_process(reaper);
     }
     orphan_checks(me, parent, &reparented);
     let sid = me.inner.lock().sid;
@@ -244,7 +244,7 @@ pub fn do_exit(status: i32) -> ! {
             h(code);
         }
     }
-    sched::wake(parent);
+    super::wake_process(parent);
     // No Arc of ours stays on this stack: the zombie is freed at reaping.
     sched::schedule();
     panic!("exit: a zombie was scheduled again (pid {})", pid);
@@ -445,17 +445,20 @@ pub fn wait_event(who: WaitFor, options: u32) -> Result<Option<WaitEvent>, Errno
     reap_orphans();
     loop {
         let me = current();
+        // The children are the process's, whichever thread waits.
+        let proc = me.leader();
         let children: Vec<Arc<Task>> = {
-            let i = me.inner.lock();
+            let i = proc.inner.lock();
             i.children.iter().filter_map(|&c| super::task(c)).collect()
         };
         let candidates: Vec<&Arc<Task>> = children.iter().filter(|c| who.matches(c)).collect();
         if candidates.is_empty() {
             return Err(ECHILD);
         }
-        if let Some(ev) = candidates.iter().find_map(|c| child_event(&me, c, options)) {
+        if let Some(ev) = candidates.iter().find_map(|c| child_event(&proc, c, options)) {
             return Ok(Some(ev));
         }
+        drop(proc);
         if options & WNOHANG != 0 {
             return Ok(None);
         }
@@ -480,7 +483,7 @@ pub fn wait(sel: i64, options: u32) -> Result<(Pid, i32, super::Usage), Errno> {
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
         return Err(EINVAL);
     }
-    let pgid = current().inner.lock().pgid;
+    let pgid = current().leader().inner.lock().pgid;
     let ev = wait_event(WaitFor::from_wait4(sel, pgid), options | WEXITED)?;
     Ok(ev.map(|e| (e.pid, e.status, e.usage)).unwrap_or((0, 0, super::Usage::default())))
 }

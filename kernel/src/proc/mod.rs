@@ -483,6 +483,33 @@ pub fn current() -> Arc<Task> {
     sched::current()
 }
 
+/// Wake every sleeping thread of process `pid` (a child's state changed:
+/// whichever thread waits for it may be any of them).
+pub fn wake_process(pid: Pid) {
+    match task(pid) {
+        Some(t) => {
+            for tid in t.group.threads() {
+                sched::wake(tid);
+            }
+            sched::wake(pid);
+        }
+        None => sched::wake(pid),
+    }
+}
+
+/// [`wake_process`] from interrupt context: only the leader if the
+/// group's lock is held.
+pub fn wake_process_from_irq(pid: Pid) {
+    if let Some(t) = try_task(pid) {
+        if let Some(g) = t.group.state.try_lock() {
+            for &tid in g.threads.iter() {
+                sched::wake(tid);
+            }
+        }
+    }
+    sched::wake(pid);
+}
+
 /// The running task's thread id.
 pub fn current_pid() -> Pid {
     sched::current_pid()

@@ -250,9 +250,12 @@ pub fn setsid() -> SysResult {
     if leader {
         return Err(EPERM);
     }
-    let mut i = me.inner.lock();
-    i.sid = pid;
-    i.pgid = pid;
+    // Every thread keeps a copy of the process's ids.
+    for t in proc::threads_of(&me).iter().chain(core::iter::once(&me)) {
+        let mut i = t.inner.lock();
+        i.sid = pid;
+        i.pgid = pid;
+    }
     Ok(pid as u64)
 }
 
@@ -296,7 +299,9 @@ pub fn setpgid(pid: i32, pgid: i32) -> SysResult {
             return Err(EPERM);
         }
     }
-    t.inner.lock().pgid = pgid;
+    for x in proc::threads_of(&t).iter().chain(core::iter::once(&t)) {
+        x.inner.lock().pgid = pgid;
+    }
     Ok(0)
 }
 

@@ -41,11 +41,24 @@ pub fn getrusage(who: i32, buf: u64) -> SysResult {
     let me = current();
     // RUSAGE_CHILDREN: what wait4 reaped (children and their descendants).
     if who == -1 {
-        let c = me.inner.lock().cusage;
+        let c = me.leader().inner.lock().cusage;
         write_user(buf, &c.to_rusage())?;
         return Ok(0);
     }
-    let (ut, st) = {
+    // RUSAGE_SELF: every thread of the process (the leader's counters
+    // hold those of the threads that have exited); RUSAGE_THREAD: the
+    // caller alone.
+    let (ut, st) = if who == 0 {
+        let leader = me.leader();
+        let mut threads = proc::threads_of(&me);
+        if !threads.iter().any(|t| t.pid == leader.pid) {
+            threads.push(leader);
+        }
+        threads.iter().fold((0, 0), |(u, s), t| {
+            let i = t.inner.lock();
+            (u + i.utime, s + i.stime)
+        })
+    } else {
         let i = me.inner.lock();
         (i.utime, i.stime)
     };
@@ -58,7 +71,7 @@ pub fn getrusage(who: i32, buf: u64) -> SysResult {
         .unwrap_or_default();
     let tick_us = 1_000_000 / proc::sched::HZ;
     let mut r = [0u64; 18];
-    if who == 0 {
+    {
         let (ut_us, st_us) = (ut.saturating_mul(tick_us), st.saturating_mul(tick_us));
         r[0] = ut_us / 1_000_000;
         r[1] = ut_us % 1_000_000;

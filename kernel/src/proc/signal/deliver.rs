@@ -119,7 +119,7 @@ fn get_signal() -> Option<(SigInfo, SigAction)> {
             }
             return Some((info, act));
         }
-        let unkillable = me.pid == 1 && !i.sig.init_killable && sig != SIGKILL;
+        let unkillable = me.tgid() == 1 && !i.sig.init_killable && sig != SIGKILL;
         match default_action(sig) {
             DefaultAction::Ignore | DefaultAction::Continue => continue,
             _ if unkillable => continue,

@@ -538,7 +538,7 @@ fn try_notify_continued_from_irq(pid: Pid) -> bool {
             return false;
         }
     }
-    sched::wake(ppid);
+    super::wake_process_from_irq(ppid);
     true
 }
 
@@ -560,7 +560,9 @@ pub fn signal_pending() -> bool {
     }
     let me = current();
     let i = me.inner.lock();
-    pending_set(&me, &i) & (!i.sig.blocked | sigmask(SIGKILL)) != 0
+    // A group stop another thread started interrupts waits too, so that
+    // this thread reaches the stop on its way out.
+    pending_set(&me, &i) & (!i.sig.blocked | sigmask(SIGKILL)) != 0 || me.group.state.lock().stop.is_some()
 }
 
 /// A SIGKILL is pending (the process is dying): waits that must not be
@@ -640,7 +642,7 @@ pub fn notify_parent_stop(child: &Task, why: i32, sig: u32) {
     if act.handler != SIG_IGN && act.flags & abi::signal::SA_NOCLDSTOP == 0 {
         let _ = send_to(&parent, SigInfo::child(why, child.pid, uid, sig as i32, utime, stime), false);
     }
-    sched::wake(ppid);
+    super::wake_process(ppid);
 }
 
 /// Tell the parent of the exiting current task (Linux's
@@ -667,7 +669,7 @@ pub fn notify_parent_exit(child: &Task, ppid: Pid, status: i32) -> bool {
     if act.handler != SIG_IGN {
         let _ = send_to(&parent, SigInfo::child(code, child.pid, uid, st, utime, stime), false);
     }
-    sched::wake(ppid);
+    super::wake_process(ppid);
     autoreap
 }
 
