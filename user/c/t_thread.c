@@ -3,7 +3,9 @@
  * create/join/detach, ids (getpid/gettid/getppid), mutexes, condition
  * variables, barriers and semaphores under contention, thread-local
  * storage and CLONE_SETTLS, CLONE_CHILD_CLEARTID, thread exit against
- * exit_group, memory shared between threads (munmap seen by every thread),
+ * exit_group, memory shared between threads (munmap and mprotect seen
+ * by every thread, concurrent faults on the same pages, a child forked by
+ * one thread waited for by another),
  * signals to the process and to one thread (kill, tgkill, pthread_kill,
  * per-thread masks, SIGKILL), fork and execve from a threaded process,
  * /proc/self/task, robust mutexes (in-process and pshared, the kernel's
@@ -806,16 +808,63 @@ static void *map_and_fill(void *arg)
 static volatile long *reader_page;
 static volatile int reader_touched, reader_go;
 
-/* Read the page (now in this CPU's TLB), wait, read it again: after the
- * other thread's munmap that must be SIGSEGV. */
+/* Write the page (now in this CPU's TLB), wait, write it again: after the
+ * other thread's munmap or mprotect(PROT_READ) that must be SIGSEGV. */
 static void *reader(void *arg)
 {
 	(void)arg;
 	long v = reader_page[1];
+	reader_page[2] = v;
 	flag_set(&reader_touched, (int)v);
 	flag_wait(&reader_go, 1, 5000);
-	v = reader_page[1];
-	_exit(v == 55 ? 3 : 4);
+	reader_page[2] = v + 1;
+	_exit(reader_page[1] == 55 ? 3 : 4);
+}
+
+/* In a child: the main thread unmaps (or write-protects) a page a thread
+ * has just used; the thread's next write must kill the process. */
+static int pull_page_under_thread(int unmap)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(10);
+		pthread_t t;
+		reader_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		reader_page[1] = 55;
+		pthread_create(&t, NULL, reader, NULL);
+		flag_wait(&reader_touched, 55, 3000);
+		if (unmap)
+			munmap((void *)reader_page, 4096);
+		else
+			mprotect((void *)reader_page, 4096, PROT_READ);
+		flag_set(&reader_go, 1);
+		pthread_join(t, NULL);
+		_exit(5);
+	}
+	return reap(pid);
+}
+
+#define FAULT_PAGES 256
+#define FAULTERS 4
+static volatile unsigned char *fault_area;
+
+/* Every thread writes its own byte of every page of one fresh mapping:
+ * the threads fault the same pages at once. */
+static void *fault_pages(void *arg)
+{
+	long me = (long)arg;
+	for (long i = 0; i < FAULT_PAGES; i++)
+		fault_area[i * 4096 + me] = (unsigned char)(me + 1);
+	return NULL;
+}
+
+static void *fork_child_12(void *arg)
+{
+	(void)arg;
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(12);
+	return (void *)(intptr_t)pid;
 }
 
 static void check_shared_memory(void)
@@ -835,20 +884,35 @@ static void check_shared_memory(void)
 		ok = p[i] == i * 3;
 	CHECK("mmap_in_thread_used_in_main", ok && munmap(p, 65536) == 0);
 
-	pid_t pid = fork();
-	if (pid == 0) {
-		alarm(10);
-		reader_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		reader_page[1] = 55;
-		pthread_create(&t, NULL, reader, NULL);
-		flag_wait(&reader_touched, 55, 3000);
-		munmap((void *)reader_page, 4096);
-		flag_set(&reader_go, 1);
-		pthread_join(t, NULL);
-		_exit(5);
-	}
-	int st = reap(pid);
+	int st = pull_page_under_thread(1);
 	CHECK_STATUS("munmap_seen_by_other_thread_sigsegv", st, WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+	st = pull_page_under_thread(0);
+	CHECK_STATUS("mprotect_seen_by_other_thread_sigsegv", st, WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+
+	fault_area = mmap(NULL, FAULT_PAGES * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fault_area == MAP_FAILED) {
+		CHECK("mmap_fault_area", 0);
+		return;
+	}
+	pthread_t ft[FAULTERS];
+	for (long i = 0; i < FAULTERS; i++)
+		pthread_create(&ft[i], NULL, fault_pages, (void *)i);
+	for (int i = 0; i < FAULTERS; i++)
+		pthread_join(ft[i], NULL);
+	long bad = -1;
+	for (long i = 0; i < FAULT_PAGES * 4096 && bad < 0; i++)
+		if (fault_area[i] != ((i % 4096) < FAULTERS ? (i % 4096) + 1 : 0))
+			bad = i;
+	CHECKF("concurrent_faults_same_pages_keep_every_write", bad < 0, "byte %ld is %d", bad,
+	       bad < 0 ? 0 : fault_area[bad]);
+	munmap((void *)fault_area, FAULT_PAGES * 4096);
+
+	void *r = NULL;
+	pthread_create(&t, NULL, fork_child_12, NULL);
+	pthread_join(t, &r);
+	pid_t pid = (pid_t)(intptr_t)r;
+	st = pid > 0 ? reap(pid) : -1;
+	CHECK_STATUS("wait_for_child_of_other_thread", st, WIFEXITED(st) && WEXITSTATUS(st) == 12);
 }
 
 /* ---- signals ------------------------------------------------------------- */
