@@ -9,6 +9,11 @@
  * best of a few rounds. Measurements:
  *
  *   fault_first_touch    first write to a fresh anonymous page (16 MiB)
+ *   fault_4_threads      the same, 4 threads of one process each writing
+ *                        its own 4 MiB of one mapping at once (wall time
+ *                        per page, all 16 MiB)
+ *   fault_4_procs        the same with 4 processes, each its own 4 MiB
+ *                        mapping: what sharing one mm costs
  *   mmap_munmap_4k       mmap + munmap of one anonymous page
  *   mmap_munmap_1m       mmap + munmap of 1 MiB (untouched)
  *   brk_grow_shrink      brk up by one page and back
@@ -24,6 +29,7 @@
  * Arguments: an optional scale factor in percent (default 100) for the
  * iteration counts, e.g. `b_mm 10` under a slow emulator.
  */
+#include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -80,6 +86,121 @@ static void bench_first_touch(void)
 			best = t;
 	}
 	report_bench("fault_first_touch", best, AREA / PAGE);
+}
+
+#define PAR 4
+#define PAR_AREA (AREA / PAR)
+
+/* Start gate and counters of the parallel fault runs, in MAP_SHARED memory
+ * so that forked children see them too. */
+struct gate {
+	int ready, go, done;
+};
+
+static void gate_wait_count(int *w, int n)
+{
+	while (__atomic_load_n(w, __ATOMIC_ACQUIRE) < n)
+		sched_yield();
+}
+
+/* One worker: say ready, wait for go, touch its region, say done. */
+static void par_worker(struct gate *g, char *p)
+{
+	__atomic_add_fetch(&g->ready, 1, __ATOMIC_RELEASE);
+	gate_wait_count(&g->go, 1);
+	touch(p, PAR_AREA);
+	__atomic_add_fetch(&g->done, 1, __ATOMIC_RELEASE);
+}
+
+struct par_arg {
+	struct gate *g;
+	char *p;
+};
+
+static void *par_thread(void *arg)
+{
+	struct par_arg *a = arg;
+	par_worker(a->g, a->p);
+	return NULL;
+}
+
+/* Open the gate once all PAR workers are ready; the time until all are done. */
+static long long par_time(struct gate *g)
+{
+	gate_wait_count(&g->ready, PAR);
+	long long t = now_ns();
+	__atomic_store_n(&g->go, 1, __ATOMIC_RELEASE);
+	gate_wait_count(&g->done, PAR);
+	return now_ns() - t;
+}
+
+static void bench_fault_parallel(int threads)
+{
+	const char *name = threads ? "fault_4_threads" : "fault_4_procs";
+	struct gate *g = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (g == MAP_FAILED)
+		return fail_bench(name, "mmap");
+	long long best = -1;
+	for (int r = 0; r < ROUNDS; r++) {
+		memset(g, 0, sizeof *g);
+		long long t;
+		if (threads) {
+			char *p = anon(AREA);
+			if (!p)
+				return fail_bench(name, "mmap");
+			pthread_t th[PAR];
+			struct par_arg a[PAR];
+			int made = 0;
+			for (int i = 0; i < PAR; i++) {
+				a[i] = (struct par_arg){g, p + i * PAR_AREA};
+				made += pthread_create(&th[i], NULL, par_thread, &a[i]) == 0;
+			}
+			if (made < PAR) {
+				g->ready = PAR, g->go = 1; /* let the made ones run out */
+				for (int i = 0; i < made; i++)
+					pthread_join(th[i], NULL);
+				return fail_bench(name, "pthread_create");
+			}
+			t = par_time(g);
+			for (int i = 0; i < PAR; i++)
+				pthread_join(th[i], NULL);
+			munmap(p, AREA);
+		} else {
+			pid_t pids[PAR];
+			for (int i = 0; i < PAR; i++) {
+				pids[i] = fork();
+				if (pids[i] == 0) {
+					char *p = anon(PAR_AREA);
+					if (!p) { /* do not hold up the others */
+						__atomic_add_fetch(&g->ready, 1, __ATOMIC_RELEASE);
+						__atomic_add_fetch(&g->done, 1, __ATOMIC_RELEASE);
+						_exit(1);
+					}
+					par_worker(g, p);
+					_exit(0);
+				}
+				if (pids[i] < 0) {
+					g->go = 1;
+					while (i-- > 0)
+						waitpid(pids[i], NULL, 0);
+					return fail_bench(name, "fork");
+				}
+			}
+			t = par_time(g);
+			int failed = 0;
+			for (int i = 0; i < PAR; i++) {
+				int st = -1;
+				waitpid(pids[i], &st, 0);
+				failed |= st != 0;
+			}
+			if (failed)
+				return fail_bench(name, "child mmap");
+		}
+		if (best < 0 || t < best)
+			best = t;
+	}
+	munmap(g, PAGE);
+	report_bench(name, best, AREA / PAGE);
 }
 
 static void bench_mmap_munmap(const char *name, size_t len, long n)
@@ -287,6 +408,8 @@ int main(int argc, char **argv)
 	uname(&u);
 	check_note("# b_mm on %s %s, scale %ld%%, best of %d rounds", u.sysname, u.release, scale, ROUNDS);
 	bench_first_touch();
+	bench_fault_parallel(1);
+	bench_fault_parallel(0);
 	bench_mmap_munmap("mmap_munmap_4k", PAGE, iters(2000));
 	bench_mmap_munmap("mmap_munmap_1m", MiB, iters(2000));
 	bench_brk(iters(2000));
