@@ -1003,7 +1003,15 @@ static void check_thread_signals(void)
 	       "taken early %d, pending %d, count %d->%d, by %d", stolen, pend, before, sig_count, sig_tid);
 
 	CHECK("tgkill_sig0_own_thread", syscall(SYS_tgkill, getpid(), p[0].tid, 0) == 0);
-	CHECK_ERRNO("tgkill_wrong_tgid_esrch", syscall(SYS_tgkill, getppid(), p[0].tid, 0), ESRCH);
+	/* Another live process (not the parent: run as init it has pid 0). */
+	pid_t other = fork();
+	if (other == 0) {
+		for (;;)
+			pause();
+	}
+	CHECK_ERRNO("tgkill_wrong_tgid_esrch", syscall(SYS_tgkill, other, p[0].tid, 0), ESRCH);
+	kill(other, SIGKILL);
+	reap(other);
 	CHECK_ERRNO("tgkill_bad_tid_einval", syscall(SYS_tgkill, getpid(), 0, 0), EINVAL);
 	park_end(p, NPARK);
 	CHECK_ERRNO("tgkill_ended_thread_esrch", syscall(SYS_tgkill, getpid(), p[0].tid, 0), ESRCH);

@@ -420,10 +420,10 @@ fn de_thread(me: &Arc<Task>) -> Result<(), Errno> {
         return Ok(());
     }
     let killed = super::exit::status_signaled(abi::signal::SIGKILL);
-    if !super::thread::zap_others(&me.group, me.pid, killed) {
+    if !super::thread::zap_others(&me.group, me.pid(), killed) {
         return Err(ERESTARTNOINTR);
     }
-    me.group.state.lock().exec_waiter = Some(me.pid);
+    me.group.state.lock().exec_waiter = Some(me.pid());
     loop {
         me.set_state(super::SLEEPING);
         if me.group.nr_threads() <= 1 {
@@ -437,9 +437,46 @@ fn de_thread(me: &Arc<Task>) -> Result<(), Errno> {
     g.exit_status = None;
     drop(g);
     if !me.is_leader() {
-        me.leader().inner.lock().did_exec = true;
+        take_over_leader(me);
     }
     Ok(())
+}
+
+/// The exec'ing thread `me` becomes its process's leader, as Linux's
+/// `de_thread` swaps the two: it takes the old leader's (a zombie now)
+/// pid and process state (parent, children, groups, usage), and the old
+/// leader is freed.
+fn take_over_leader(me: &Arc<Task>) {
+    let tgid = me.tgid();
+    let Some(old) = super::task(tgid) else { return };
+    {
+        let o = old.inner.lock();
+        let mut i = me.inner.lock();
+        i.ppid = o.ppid;
+        i.pgid = o.pgid;
+        i.sid = o.sid;
+        i.children = o.children.clone();
+        i.cusage = o.cusage;
+        i.orphan = o.orphan;
+        i.start_ticks = o.start_ticks;
+        i.oom_score_adj = o.oom_score_adj;
+        i.oom_score_adj_min = o.oom_score_adj_min;
+        i.pdeathsig = o.pdeathsig;
+        i.utime += o.utime;
+        i.stime += o.stime;
+    }
+    let old_tid = me.pid();
+    super::swap_tid(me, old_tid, tgid);
+    {
+        let mut g = me.group.state.lock();
+        for t in g.threads.iter_mut() {
+            if *t == old_tid {
+                *t = tgid;
+            }
+        }
+    }
+    // The old leader's kernel stack and task go (it never runs again).
+    super::exit::free_task(&old);
 }
 
 /// Start a process from kernel context (init, test programs): pid, parent

@@ -90,7 +90,7 @@ fn release_thread(me: &Task, usage_to: Option<&Task>) {
 /// exiting): timers, children (to init), its job-control links; store
 /// the wait status. Returns the parent's pid.
 fn release_process(me: &Task, status: i32) -> Pid {
-    super::timer::exit(me.pid);
+    super::timer::exit(me.pid());
     let (parent, children) = {
         let mut i = me.inner.lock();
         i.exit_status = status;
@@ -99,7 +99,7 @@ fn release_process(me: &Task, status: i32) -> Pid {
     // Orphans go to init (pid 1), or to the kernel (pid 0) if init is gone.
     // The kernel never waits for them: it reaps them itself once they are
     // zombies (now, or in `reap_orphans`), as Linux's init would.
-    let reaper = if me.pid != 1 && super::task(1).is_some() { 1 } else { 0 };
+    let reaper = if me.pid() != 1 && super::task(1).is_some() { 1 } else { 0 };
     let mut wake_reaper = false;
     let mut reparented = Vec::new();
     for c in children {
@@ -133,7 +133,7 @@ fn release_process(me: &Task, status: i32) -> Pid {
     }
     orphan_checks(me, parent, &reparented);
     let sid = me.inner.lock().sid;
-    if sid == me.pid {
+    if sid == me.pid() {
         if let Some(hang_up) = SESSION_EXIT_HOOK.get() {
             hang_up(sid);
         }
@@ -153,7 +153,7 @@ fn orphan_checks(me: &Task, parent: Pid, children: &[Pid]) {
     if let Some(p) = super::task(parent) {
         let (ppgid, psid) = ids(&p);
         if ppgid != pgid && psid == sid {
-            super::pgrp::orphan_check(pgid, Some(me.pid));
+            super::pgrp::orphan_check(pgid, Some(me.pid()));
         }
     }
     for &c in children {
@@ -201,7 +201,7 @@ pub fn vfork_release(parent: Pid) {
 pub fn do_group_exit(status: i32) -> ! {
     {
         let me = current();
-        super::thread::zap_others(&me.group, me.pid, status);
+        super::thread::zap_others(&me.group, me.pid(), status);
     }
     do_exit(status)
 }
@@ -211,7 +211,7 @@ pub fn do_group_exit(status: i32) -> ! {
 /// Never returns.
 pub fn do_exit(status: i32) -> ! {
     let me = current();
-    let left = super::thread::leave(&me.group, me.pid);
+    let left = super::thread::leave(&me.group, me.pid());
     if left > 0 {
         exit_thread(me);
     }
@@ -229,7 +229,7 @@ pub fn do_exit(status: i32) -> ! {
         if super::signal::notify_parent_exit(&leader, parent, status) {
             autoreap(&leader, parent);
         }
-        (leader.pid, parent)
+        (leader.pid(), parent)
     };
     drop(leader);
     if !me.is_leader() {
@@ -260,7 +260,7 @@ fn exit_thread(me: alloc::sync::Arc<Task>) -> ! {
     }
     // The leader stays a zombie, not yet reported: its process lives on.
     me.set_state(ZOMBIE);
-    let pid = me.pid;
+    let pid = me.pid();
     drop(me);
     sched::schedule();
     panic!("exit: an exited thread was scheduled again (tid {})", pid);
@@ -286,7 +286,7 @@ fn hand_to_kernel(me: &Task) {
         i.orphan = true;
     }
     if let Some(k) = super::task(0) {
-        k.inner.lock().children.push(me.pid);
+        k.inner.lock().children.push(me.pid());
     }
 }
 
@@ -294,7 +294,7 @@ fn hand_to_kernel(me: &Task) {
 /// for us, so the kernel reaps us instead, as it does orphans.
 fn autoreap(me: &Task, parent: Pid) {
     if let Some(p) = super::task(parent) {
-        p.inner.lock().children.retain(|&c| c != me.pid);
+        p.inner.lock().children.retain(|&c| c != me.pid());
     }
     {
         let mut i = me.inner.lock();
@@ -302,7 +302,7 @@ fn autoreap(me: &Task, parent: Pid) {
         i.orphan = true;
     }
     if let Some(k) = super::task(0) {
-        k.inner.lock().children.push(me.pid);
+        k.inner.lock().children.push(me.pid());
     }
 }
 
@@ -315,18 +315,24 @@ pub fn reap(pid: Pid) -> Option<i32> {
 /// own reaped children (what wait4's rusage reports, Linux's RUSAGE_BOTH).
 pub fn reap_with_usage(pid: Pid) -> Option<(i32, super::Usage)> {
     let t = super::remove(pid)?;
+    free_task(&t);
     let (status, usage) = {
         let i = t.inner.lock();
         let mut u = super::Usage { utime: i.utime, stime: i.stime, ..i.exit_usage };
         u.add(&i.cusage);
         (i.exit_status, u)
     };
+    Some((status, usage))
+}
+
+/// Free what a task that will never run again still holds: its kernel
+/// stack (the task structure goes with its last reference).
+pub(crate) fn free_task(t: &Task) {
     if t.kstack.0 != 0 {
         if let Err(e) = crate::mem::kvm::free_kernel_stack(t.kstack.0) {
-            log::error!("exit: cannot free the kernel stack of pid {}: {:?}", pid, e);
+            log::error!("exit: cannot free the kernel stack of pid {}: {:?}", t.pid(), e);
         }
     }
-    Some((status, usage))
 }
 
 /// Which children a wait is for.
@@ -351,7 +357,7 @@ impl WaitFor {
     fn matches(self, child: &Task) -> bool {
         match self {
             WaitFor::Any => true,
-            WaitFor::Pid(p) => child.pid == p,
+            WaitFor::Pid(p) => child.pid() == p,
             WaitFor::Group(g) => child.inner.lock().pgid == g,
         }
     }
@@ -396,12 +402,12 @@ fn child_event(me: &Task, c: &Task, options: u32) -> Option<WaitEvent> {
             u.add(&i.cusage);
             u
         } else {
-            me.inner.lock().children.retain(|&p| p != c.pid);
-            let (_, usage) = reap_with_usage(c.pid).unwrap_or_default();
+            me.inner.lock().children.retain(|&p| p != c.pid());
+            let (_, usage) = reap_with_usage(c.pid()).unwrap_or_default();
             me.inner.lock().cusage.add(&usage);
             usage
         };
-        return Some(WaitEvent { pid: c.pid, uid, status, code, si_status, usage });
+        return Some(WaitEvent { pid: c.pid(), uid, status, code, si_status, usage });
     }
     let mut i = c.inner.lock();
     let uid = i.creds.uid;
@@ -412,7 +418,7 @@ fn child_event(me: &Task, c: &Task, options: u32) -> Option<WaitEvent> {
             }
             let status = ((sig as i32) << 8) | 0x7f;
             return Some(WaitEvent {
-                pid: c.pid,
+                pid: c.pid(),
                 uid,
                 status,
                 code: CLD_STOPPED,
@@ -426,7 +432,7 @@ fn child_event(me: &Task, c: &Task, options: u32) -> Option<WaitEvent> {
             i.sig.job.continued = false;
         }
         return Some(WaitEvent {
-            pid: c.pid,
+            pid: c.pid(),
             uid,
             status: 0xffff,
             code: CLD_CONTINUED,
@@ -504,7 +510,7 @@ pub fn wait_orphans_from_kernel(ticks: u64) -> usize {
         super::all_tasks()
             .iter()
             .filter(|t| {
-                t.pid != 0 && !t.is_dead() && {
+                t.pid() != 0 && !t.is_dead() && {
                     let i = t.inner.lock();
                     i.orphan && i.ppid == 0
                 }
@@ -529,7 +535,7 @@ pub fn reap_orphans() {
                 i.orphan && i.ppid == 0
             }
         })
-        .map(|t| t.pid)
+        .map(|t| t.pid())
         .collect();
     for pid in dead {
         super::task(0).inspect(|k| k.inner.lock().children.retain(|&c| c != pid));

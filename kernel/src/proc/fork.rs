@@ -84,7 +84,7 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
             drop(i);
             let same_uid = super::all_threads()
                 .iter()
-                .filter(|t| t.pid != 0 && t.state() != super::ZOMBIE && t.inner.lock().creds.uid == uid)
+                .filter(|t| t.pid() != 0 && t.state() != super::ZOMBIE && t.inner.lock().creds.uid == uid)
                 .count();
             if same_uid as u64 >= limit {
                 return Err(EAGAIN);
@@ -131,7 +131,7 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
         let l = leader.inner.lock();
         (l.ppid, l.pgid, l.sid)
     };
-    let ppid = if thread || flags & CLONE_PARENT != 0 { lppid } else { leader.pid };
+    let ppid = if thread || flags & CLONE_PARENT != 0 { lppid } else { leader.pid() };
     let inner = {
         let p = parent.inner.lock();
         TaskInner {
@@ -150,7 +150,7 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
             sig: p.sig.for_child(flags & CLONE_SIGHAND != 0),
             clear_child_tid: extras.child_cleartid.unwrap_or(0),
             set_child_tid: extras.child_settid.unwrap_or(0),
-            vfork_parent: (kind == ForkKind::Vfork).then_some(parent.pid),
+            vfork_parent: (kind == ForkKind::Vfork).then_some(parent.pid()),
             vfork_child: None,
             oom_score_adj: p.oom_score_adj,
             start_ticks: sched::ticks(),
@@ -215,7 +215,7 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
 pub extern "C" fn schedule_tail() {
     let me = current();
     let addr = core::mem::take(&mut me.inner.lock().set_child_tid);
-    let pid = me.pid;
+    let pid = me.pid();
     drop(me);
     if addr != 0 {
         // A bad address is ignored, as Linux ignores put_user's result.

@@ -167,7 +167,7 @@ impl Usage {
 /// is the effective ones here, else the real ones) equal the target's
 /// real, effective and saved uids and gids. Every task counts as dumpable.
 pub fn ptrace_may_read(caller: &Task, target: &Task, fscreds: bool) -> bool {
-    if caller.pid == target.pid {
+    if caller.pid() == target.pid() {
         return true;
     }
     let me = caller.inner.lock().creds;
@@ -261,8 +261,10 @@ pub struct TaskInner {
 
 /// One thread.
 pub struct Task {
-    /// The thread id (`gettid`); the process id is `group.tgid`.
-    pub pid: Pid,
+    /// The thread id (`gettid`); the process id is `group.tgid`. Changes
+    /// once at most: a thread other than the leader that calls execve
+    /// takes the leader's id (`exec::de_thread`).
+    tid: AtomicU32,
     /// The thread group this task belongs to.
     pub group: Arc<thread::ThreadGroup>,
     /// `[bottom, top)` of the kernel stack; (0, 0) for the idle task.
@@ -273,6 +275,17 @@ pub struct Task {
 }
 
 impl Task {
+    /// The thread id.
+    pub fn pid(&self) -> Pid {
+        self.tid.load(Ordering::Relaxed)
+    }
+
+    /// Take another id (only `exec::de_thread`, with the task table
+    /// locked around the move).
+    pub(crate) fn set_pid(&self, pid: Pid) {
+        self.tid.store(pid, Ordering::Relaxed);
+    }
+
     pub fn state(&self) -> u8 {
         self.state.load(Ordering::Acquire)
     }
@@ -331,7 +344,7 @@ impl Task {
     }
 
     pub fn is_leader(&self) -> bool {
-        self.pid == self.group.tgid
+        self.pid() == self.group.tgid
     }
 
     /// The task that keeps the process-wide state: the group leader, which
@@ -434,11 +447,20 @@ pub fn nr_tasks() -> usize {
 }
 
 pub(crate) fn insert(t: Arc<Task>) {
-    TASKS.lock().insert(t.pid, t);
+    TASKS.lock().insert(t.pid(), t);
 }
 
 pub(crate) fn remove(pid: Pid) -> Option<Arc<Task>> {
     TASKS.lock().remove(&pid)
+}
+
+/// Move task `t` from id `from` to id `to` (execve from a thread), in
+/// place of the task there, in one step under the table's lock.
+pub(crate) fn swap_tid(t: &Arc<Task>, from: Pid, to: Pid) {
+    let mut tasks = TASKS.lock();
+    tasks.remove(&from);
+    t.set_pid(to);
+    tasks.insert(to, t.clone());
 }
 
 /// A fresh pid (pid_max is 4194304 on 64-bit Linux; wrap around skipping
@@ -469,7 +491,7 @@ pub(crate) fn new_task(
 ) -> Arc<Task> {
     let cr3 = inner.mm.as_ref().map(|m| m.root).unwrap_or(0);
     Arc::new(Task {
-        pid,
+        tid: AtomicU32::new(pid),
         group: group.unwrap_or_else(|| thread::ThreadGroup::new(pid)),
         kstack,
         ctx: CtxCell::new(TaskCtx { saved_rsp, fpu, fs_base, cr3 }),

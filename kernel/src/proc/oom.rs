@@ -27,7 +27,7 @@ use super::{Pid, Task, signal};
 /// `oom_unkillable_task`, killing it would end the system), a zombie, a
 /// task with oom_score_adj -1000 or without memory.
 pub fn badness(t: &Task, total_pages: u64) -> Option<i64> {
-    if t.pid <= 1 || t.is_dead() {
+    if t.pid() <= 1 || t.is_dead() {
         return None;
     }
     let (adj, mm) = {
@@ -63,7 +63,7 @@ pub fn select_victim() -> Option<Arc<Task>> {
     super::all_tasks()
         .into_iter()
         .filter_map(|t| badness(&t, total).map(|b| (b, t)))
-        .max_by_key(|(b, t)| (*b, t.pid))
+        .max_by_key(|(b, t)| (*b, t.pid()))
         .map(|(_, t)| t)
 }
 
@@ -74,7 +74,7 @@ pub fn out_of_memory(reason: &str) -> Option<Pid> {
     // go back to the buddy first (Linux drains before it gives up).
     crate::mem::page_alloc().drain_all_pages();
     let victim = select_victim()?;
-    let pid = victim.pid;
+    let pid = victim.pid();
     let (name, uid, adj, mm) = {
         let i = victim.inner.lock();
         (i.name.clone(), i.creds.uid, i.oom_score_adj, i.mm.clone())
@@ -130,7 +130,7 @@ fn alloc_error(layout: core::alloc::Layout) -> ! {
         layout.size(),
         layout.align(),
         comm,
-        task.as_ref().map_or(0, |t| t.pid),
+        task.as_ref().map_or(0, |t| t.pid()),
         mm::kalloc::kmalloc::KMALLOC_MAX_SIZE
     );
     drop(inner);

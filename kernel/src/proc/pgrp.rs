@@ -18,7 +18,7 @@ use super::{Pid, STOPPED, Task};
 
 /// Live members of group `pgid`.
 pub fn members(pgid: Pid) -> Vec<Arc<Task>> {
-    super::all_tasks().into_iter().filter(|t| t.pid != 0 && !t.is_dead() && t.inner.lock().pgid == pgid).collect()
+    super::all_tasks().into_iter().filter(|t| t.pid() != 0 && !t.is_dead() && t.inner.lock().pgid == pgid).collect()
 }
 
 /// (pgid, sid) of a task.
@@ -31,7 +31,7 @@ fn ids(pid: Pid) -> Option<(Pid, Pid)> {
 /// Whether group `pgid` is (or, without `ignore`, would be) orphaned.
 pub fn is_orphaned(pgid: Pid, ignore: Option<Pid>) -> bool {
     for t in members(pgid) {
-        if Some(t.pid) == ignore {
+        if Some(t.pid()) == ignore {
             continue;
         }
         let (ppid, sid) = {

@@ -40,7 +40,7 @@ pub fn exit_robust_list(me: &Task) {
     if head == 0 {
         return;
     }
-    let tid = me.pid;
+    let tid = me.pid();
     let Ok(first) = read_user::<u64>(head) else { return };
     let Ok(offset) = read_user::<i64>(head + 8) else { return };
     let Ok(pending) = read_user::<u64>(head + 16) else { return };

@@ -128,7 +128,7 @@ pub fn try_current() -> Option<Arc<Task>> {
 }
 
 pub fn current_pid() -> Pid {
-    SCHED.lock().current.as_ref().map(|t| t.pid).unwrap_or(0)
+    SCHED.lock().current.as_ref().map(|t| t.pid()).unwrap_or(0)
 }
 
 fn is_idle(s: &Sched, t: &Task) -> bool {
@@ -265,7 +265,7 @@ pub fn sleep_ticks(n: u64) {
         }
         return;
     }
-    SCHED.lock().sleepers.push((deadline, me.pid));
+    SCHED.lock().sleepers.push((deadline, me.pid()));
     me.set_state(SLEEPING);
     drop(me);
     schedule();

@@ -116,7 +116,7 @@ pub fn kill_thread(tid: Pid) {
 /// a stop.
 pub fn wake_for_signal(t: &Arc<Task>) {
     match t.state() {
-        SLEEPING => sched::wake(t.pid),
+        SLEEPING => sched::wake(t.pid()),
         STOPPED => sched::add(t.clone()),
         _ => {}
     }

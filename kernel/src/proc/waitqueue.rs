@@ -135,7 +135,7 @@ impl WaitQueue {
                 restore(was_enabled);
                 continue;
             }
-            let pid = me.pid;
+            let pid = me.pid();
             self.waiters.lock().push(Waiter::Task(pid));
             if let Some(d) = deadline {
                 sched::wake_at(d, pid);

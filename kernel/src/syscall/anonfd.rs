@@ -147,7 +147,7 @@ pub fn pidfd_send_signal(pidfd: i32, sig: i32, info: u64, flags: u32) -> SysResu
         }
         // Only a process signalling itself may pretend to be the kernel
         // or kill(2).
-        if pf.pid != me.pid && (i.code >= 0 || i.code == SI_TKILL) {
+        if pf.pid != me.pid() && (i.code >= 0 || i.code == SI_TKILL) {
             return Err(EPERM);
         }
         i
@@ -163,7 +163,7 @@ pub fn pidfd_send_signal(pidfd: i32, sig: i32, info: u64, flags: u32) -> SysResu
         return Err(EPERM);
     }
     if sig != 0 && !target.is_dead() {
-        crate::proc::signal::send_info(target.pid, info);
+        crate::proc::signal::send_info(target.pid(), info);
     }
     Ok(0)
 }

@@ -200,7 +200,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
                 log::Level::Warn,
                 "{}[{}]: unknown system call {} ({}): ENOSYS",
                 me.name(),
-                me.pid,
+                me.pid(),
                 nr,
                 name_of(nr)
             );

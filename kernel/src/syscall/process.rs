@@ -218,7 +218,7 @@ pub fn getppid() -> SysResult {
 fn task_arg(pid: i32) -> Result<alloc::sync::Arc<proc::Task>, Errno> {
     match pid {
         0 => Ok(current()),
-        p if p > 0 => proc::task(p as u32).filter(|t| t.pid != 0).ok_or(ESRCH),
+        p if p > 0 => proc::task(p as u32).filter(|t| t.pid() != 0).ok_or(ESRCH),
         _ => Err(ESRCH),
     }
 }
@@ -244,9 +244,9 @@ pub fn getsid(pid: i32) -> SysResult {
 /// EPERM if a process group with that id exists (the caller leads one).
 pub fn setsid() -> SysResult {
     let me = current().leader();
-    let pid = me.pid;
+    let pid = me.pid();
     // Zombies count: they keep their group until reaped.
-    let leader = proc::all_tasks().iter().any(|t| t.pid != 0 && t.inner.lock().pgid == pid);
+    let leader = proc::all_tasks().iter().any(|t| t.pid() != 0 && t.inner.lock().pgid == pid);
     if leader {
         return Err(EPERM);
     }
@@ -268,19 +268,19 @@ pub fn setpgid(pid: i32, pgid: i32) -> SysResult {
         return Err(EINVAL);
     }
     let me = current().leader();
-    let t = if pid == 0 || pid as u32 == me.pid { me.clone() } else { process_arg(pid)? };
+    let t = if pid == 0 || pid as u32 == me.pid() { me.clone() } else { process_arg(pid)? };
     let my_sid = me.inner.lock().sid;
     let (tppid, tsid, tpid, exec_done) = {
         let i = t.inner.lock();
-        (i.ppid, i.sid, t.pid, i.did_exec)
+        (i.ppid, i.sid, t.pid(), i.did_exec)
     };
-    if tpid != me.pid && tppid != me.pid {
+    if tpid != me.pid() && tppid != me.pid() {
         return Err(ESRCH);
     }
     if tsid != my_sid {
         return Err(EPERM);
     }
-    if tpid != me.pid && exec_done {
+    if tpid != me.pid() && exec_done {
         return Err(EACCES);
     }
     if tsid == tpid {
@@ -290,7 +290,7 @@ pub fn setpgid(pid: i32, pgid: i32) -> SysResult {
     if pgid != tpid {
         // A zombie keeps its group until reaped, as in Linux.
         let exists = proc::all_tasks().iter().any(|x| {
-            x.pid != 0 && {
+            x.pid() != 0 && {
                 let i = x.inner.lock();
                 i.pgid == pgid && i.sid == my_sid
             }
@@ -327,7 +327,7 @@ pub fn arch_prctl(code: u32, addr: u64) -> SysResult {
 pub fn set_tid_address(addr: u64) -> SysResult {
     let me = current();
     me.inner.lock().clear_child_tid = addr;
-    Ok(me.pid as u64)
+    Ok(me.pid() as u64)
 }
 
 pub fn sched_yield() -> SysResult {
@@ -363,7 +363,7 @@ pub fn sched_setaffinity(pid: i32, len: u64, mask: u64) -> SysResult {
         return Err(EINVAL);
     }
     let me = current();
-    if t.pid != me.pid {
+    if t.pid() != me.pid() {
         let (mine, theirs) = (me.inner.lock().creds, t.inner.lock().creds);
         if !mine.is_root() && mine.euid != theirs.uid && mine.euid != theirs.euid {
             return Err(EPERM);

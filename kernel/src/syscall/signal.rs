@@ -256,13 +256,15 @@ fn user_info(sig: u32, code: i32) -> SigInfo {
 fn kill_targets(pid: i32) -> alloc::vec::Vec<Pid> {
     let me = current().leader();
     let my_pgid = me.inner.lock().pgid;
-    let group = |g: Pid| proc::pgrp::members(g).iter().map(|t| t.pid).collect();
+    let group = |g: Pid| proc::pgrp::members(g).iter().map(|t| t.pid()).collect();
     match pid {
         p if p > 0 => alloc::vec![p as Pid],
         0 => group(my_pgid),
-        -1 => {
-            proc::all_tasks().iter().filter(|t| t.pid > 1 && t.pid != me.pid && !t.is_dead()).map(|t| t.pid).collect()
-        }
+        -1 => proc::all_tasks()
+            .iter()
+            .filter(|t| t.pid() > 1 && t.pid() != me.pid() && !t.is_dead())
+            .map(|t| t.pid())
+            .collect(),
         p => group(p.unsigned_abs()),
     }
 }
@@ -292,7 +294,7 @@ pub fn tkill(tid: i32, sig: i32) -> SysResult {
 /// A thread that has not exited, by tid (ESRCH otherwise).
 fn live_thread(tid: i32) -> Result<Pid, Errno> {
     match proc::task(tid as Pid) {
-        Some(t) if t.state() != proc::ZOMBIE && t.pid != 0 => Ok(t.pid),
+        Some(t) if t.state() != proc::ZOMBIE && t.pid() != 0 => Ok(t.pid()),
         _ => Err(ESRCH),
     }
 }

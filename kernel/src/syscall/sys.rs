@@ -51,7 +51,7 @@ pub fn getrusage(who: i32, buf: u64) -> SysResult {
     let (ut, st) = if who == 0 {
         let leader = me.leader();
         let mut threads = proc::threads_of(&me);
-        if !threads.iter().any(|t| t.pid == leader.pid) {
+        if !threads.iter().any(|t| t.pid() == leader.pid()) {
             threads.push(leader);
         }
         threads.iter().fold((0, 0), |(u, s), t| {
@@ -102,7 +102,7 @@ fn do_prlimit(pid: i32, resource: u32, new: Option<Rlimit>) -> Result<Rlimit, Er
     }
     let t = limits_of(pid)?;
     let root = current().inner.lock().creds.is_root();
-    if pid != 0 && t.pid != current().pid && !root {
+    if pid != 0 && t.pid() != current().pid() && !root {
         let (a, b) = (t.inner.lock().creds.uid, current().inner.lock().creds.uid);
         if a != b {
             return Err(EPERM);

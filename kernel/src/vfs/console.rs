@@ -92,7 +92,7 @@ pub fn push_input(bytes: &[u8]) {
 
 /// Whether a live process belongs to session `sid`.
 fn session_alive(sid: Pid) -> bool {
-    crate::proc::all_tasks().iter().any(|t| t.pid != 0 && !t.is_dead() && t.inner.lock().sid == sid)
+    crate::proc::all_tasks().iter().any(|t| t.pid() != 0 && !t.is_dead() && t.inner.lock().sid == sid)
 }
 
 /// The console as the caller's controlling terminal: `Some((its group,
@@ -376,7 +376,7 @@ impl Inode for Console {
                     let i = me.inner.lock();
                     (i.pgid, i.sid)
                 };
-                if sid != me.pid {
+                if sid != me.pid() {
                     return Err(EPERM);
                 }
                 let owner = TTY.lock().session;

@@ -511,13 +511,13 @@ fn render_status(t: &Arc<Task>, s: &mut String) -> core::fmt::Result {
     writeln!(s, "Name:\t{name}")?;
     writeln!(s, "Umask:\t0022")?;
     writeln!(s, "State:\t{letter} ({word})")?;
-    writeln!(s, "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0", t.tgid(), t.pid, ppid)?;
+    writeln!(s, "Tgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0", t.tgid(), t.pid(), ppid)?;
     writeln!(s, "Uid:\t{}\t{}\t{}\t{}", creds.uid, creds.euid, creds.suid, creds.euid)?;
     writeln!(s, "Gid:\t{}\t{}\t{}\t{}", creds.gid, creds.egid, creds.sgid, creds.egid)?;
     writeln!(s, "FDSize:\t{}", fds.next_power_of_two().max(64))?;
     // Linux ends the group list with a space, also when it is empty.
     writeln!(s, "Groups:\t ")?;
-    writeln!(s, "NStgid:\t{}\nNSpid:\t{}", t.tgid(), t.pid)?;
+    writeln!(s, "NStgid:\t{}\nNSpid:\t{}", t.tgid(), t.pid())?;
     if let Some(m) = t.mm() {
         mm::procfs::pid::render_status_vm(&m.space.lock(), &crate::mem::user::env(), s)?;
     }
@@ -563,7 +563,7 @@ fn render_stat(t: &Arc<Task>, s: &mut String) -> core::fmt::Result {
     let l = layout.unwrap_or_default();
     let (ign, cgt) = sig_masks(&sig);
     let (tty_nr, tpgid) = super::console::stat_fields(sid);
-    write!(s, "{} ({}) {} {} {} {} {} {} 4194560 ", t.pid, name, letter, ppid, pgid, sid, tty_nr, tpgid)?;
+    write!(s, "{} ({}) {} {} {} {} {} {} 4194560 ", t.pid(), name, letter, ppid, pgid, sid, tty_nr, tpgid)?;
     write!(
         s,
         "{} {} {} {} {} {} {} {} 20 0 {} 0 ",
@@ -689,8 +689,8 @@ impl Inode for ProcRoot {
         let mut v = self.fixed.readdir()?;
         v.push(DirEntry { name: "self".to_string(), ino: 4, dtype: 4 });
         v.push(DirEntry { name: "thread-self".to_string(), ino: 5, dtype: 4 });
-        for t in proc::all_tasks().into_iter().filter(|t| t.pid != 0) {
-            v.push(DirEntry { name: t.pid.to_string(), ino: pid_ino(t.pid, 0), dtype: 4 });
+        for t in proc::all_tasks().into_iter().filter(|t| t.pid() != 0) {
+            v.push(DirEntry { name: t.pid().to_string(), ino: pid_ino(t.pid(), 0), dtype: 4 });
         }
         Some(v)
     }

@@ -78,7 +78,7 @@ pub fn stat(s: &mut String) -> core::fmt::Result {
     let boot = arch::rtc::read_unix_time().saturating_sub(arch::time::uptime_ns() / 1_000_000_000);
     writeln!(s, "btime {boot}")?;
     writeln!(s, "processes {}", proc::processes_created())?;
-    let running = proc::all_tasks().iter().filter(|t| t.pid != 0 && t.state() == proc::RUNNABLE).count();
+    let running = proc::all_tasks().iter().filter(|t| t.pid() != 0 && t.state() == proc::RUNNABLE).count();
     writeln!(s, "procs_running {}\nprocs_blocked 0", running.max(1))?;
     writeln!(s, "softirq 0 0 0 0 0 0 0 0 0 0 0")
 }

@@ -175,8 +175,8 @@ fn do_signal_stop(me: &Arc<Task>, sig: u32, first: bool) {
     }
     if first {
         for t in super::super::threads_of(me) {
-            if t.pid != me.pid && t.state() == super::super::SLEEPING {
-                sched::wake(t.pid);
+            if t.pid() != me.pid() && t.state() == super::super::SLEEPING {
+                sched::wake(t.pid());
             }
         }
         super::notify_parent_stop(&leader, CLD_STOPPED, sig);

@@ -307,11 +307,11 @@ fn apply(t: &Task, fx: Effects) {
         return;
     }
     if fx.resume && t.state() == STOPPED {
-        if let Some(task) = super::task(t.pid) {
+        if let Some(task) = super::task(t.pid()) {
             sched::add(task);
         }
     } else if fx.wake && t.state() == SLEEPING {
-        sched::wake(t.pid);
+        sched::wake(t.pid());
     }
     if fx.continued {
         notify_parent_stop(t, abi::signal::CLD_CONTINUED, SIGCONT);
@@ -334,7 +334,7 @@ fn apply_group(t: &Task, fx: Effects) {
         }
         let blocked = x.inner.try_lock().is_some_and(|i| i.sig.blocked & sigmask(fx.sig) != 0);
         if x.state() == SLEEPING && (!blocked || fx.sig == SIGKILL) {
-            sched::wake(x.pid);
+            sched::wake(x.pid());
         }
     }
     if fx.continued {
@@ -443,7 +443,7 @@ fn try_send_from_irq(pid: Pid, info: SigInfo) -> bool {
     let Some(live) = t.group.state.try_lock().map(|g| g.threads.clone()) else { return false };
     let (t, shared) = match live.as_slice() {
         [] => return true,
-        [one] if *one == t.pid => (t, false),
+        [one] if *one == t.pid() => (t, false),
         [one] => match super::try_task(*one) {
             Some(x) => (x, false),
             None => return false,
@@ -463,7 +463,7 @@ fn try_send_from_irq(pid: Pid, info: SigInfo) -> bool {
     };
     if fx.continued {
         // The parent's lock may be held too: CLD_CONTINUED waits.
-        DEFERRED.lock().push(Deferred::Continued(t.pid));
+        DEFERRED.lock().push(Deferred::Continued(t.pid()));
     }
     apply(&t, Effects { continued: false, ..fx });
     true
@@ -482,7 +482,7 @@ fn try_send_group_from_irq(pgid: Pid, info: SigInfo) -> bool {
     let Some(tasks) = super::try_all_tasks() else { return false };
     let mut members = Vec::new();
     for t in tasks {
-        if t.pid == 0 || t.is_dead() {
+        if t.pid() == 0 || t.is_dead() {
             continue;
         }
         let Some(i) = t.inner.try_lock() else { return false };
@@ -493,7 +493,7 @@ fn try_send_group_from_irq(pgid: Pid, info: SigInfo) -> bool {
     }
     // A pending standard signal is a bit, so a second attempt at a task
     // that got it already changes nothing.
-    members.into_iter().all(|t| try_send_from_irq(t.pid, info))
+    members.into_iter().all(|t| try_send_from_irq(t.pid(), info))
 }
 
 /// Retry deferred sends (from the timer tick, after the tick's wake-ups).
@@ -640,7 +640,7 @@ pub fn notify_parent_stop(child: &Task, why: i32, sig: u32) {
     let Some(parent) = super::task(ppid) else { return };
     let act = parent.inner.lock().sig.action(SIGCHLD);
     if act.handler != SIG_IGN && act.flags & abi::signal::SA_NOCLDSTOP == 0 {
-        let _ = send_to(&parent, SigInfo::child(why, child.pid, uid, sig as i32, utime, stime), false);
+        let _ = send_to(&parent, SigInfo::child(why, child.pid(), uid, sig as i32, utime, stime), false);
     }
     super::wake_process(ppid);
 }
@@ -667,7 +667,7 @@ pub fn notify_parent_exit(child: &Task, ppid: Pid, status: i32) -> bool {
         (abi::signal::CLD_KILLED, status & 0x7f)
     };
     if act.handler != SIG_IGN {
-        let _ = send_to(&parent, SigInfo::child(code, child.pid, uid, st, utime, stime), false);
+        let _ = send_to(&parent, SigInfo::child(code, child.pid(), uid, st, utime, stime), false);
     }
     super::wake_process(ppid);
     autoreap

@@ -77,7 +77,7 @@ pub fn force_fault(frame: &TrapFrame, info: SigInfo) {
     let me = current();
     let (pid, name, unhandled) = {
         let i = me.inner.lock();
-        (me.pid, i.name.clone(), super::unhandled(&i, sig))
+        (me.pid(), i.name.clone(), super::unhandled(&i, sig))
     };
     drop(me);
     if unhandled {
