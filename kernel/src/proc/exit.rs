@@ -328,6 +328,11 @@ pub fn reap_with_usage(pid: Pid) -> Option<(i32, super::Usage)> {
 /// Free what a task that will never run again still holds: its kernel
 /// stack (the task structure goes with its last reference).
 pub(crate) fn free_task(t: &Task) {
+    // Another CPU may still be switching away from the dead task, on its
+    // stack: wait until it is done.
+    while t.on_cpu() {
+        core::hint::spin_loop();
+    }
     if t.kstack.0 != 0 {
         if let Err(e) = crate::mem::kvm::free_kernel_stack(t.kstack.0) {
             log::error!("exit: cannot free the kernel stack of pid {}: {:?}", t.pid(), e);
@@ -451,6 +456,9 @@ pub fn wait_event(who: WaitFor, options: u32) -> Result<Option<WaitEvent>, Errno
     reap_orphans();
     loop {
         let me = current();
+        // Marked sleeping before looking, so that a child's change from
+        // another CPU after the look still wakes us.
+        me.set_state(SLEEPING);
         // The children are the process's, whichever thread waits.
         let proc = me.leader();
         let children: Vec<Arc<Task>> = {
@@ -459,21 +467,22 @@ pub fn wait_event(who: WaitFor, options: u32) -> Result<Option<WaitEvent>, Errno
         };
         let candidates: Vec<&Arc<Task>> = children.iter().filter(|c| who.matches(c)).collect();
         if candidates.is_empty() {
+            me.set_state(super::RUNNABLE);
             return Err(ECHILD);
         }
         if let Some(ev) = candidates.iter().find_map(|c| child_event(&proc, c, options)) {
+            me.set_state(super::RUNNABLE);
             return Ok(Some(ev));
         }
         drop(proc);
         if options & WNOHANG != 0 {
+            me.set_state(super::RUNNABLE);
             return Ok(None);
         }
         drop(candidates);
         drop(children);
-        // Sleep until a child exits, stops or continues (it wakes us). No
-        // other task runs between the look above and this mark (the kernel
-        // is not preempted); a signal from an interrupt after it wakes us.
-        me.set_state(SLEEPING);
+        // Sleep until a child exits, stops or continues (it wakes us); a
+        // signal after the mark wakes us too.
         if super::signal::signal_pending() {
             me.set_state(super::RUNNABLE);
             return Err(ERESTARTSYS);

@@ -213,6 +213,7 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
 /// by the parent so that the store goes through the ordinary checked
 /// uaccess path of the address space it belongs to (never the direct map).
 pub extern "C" fn schedule_tail() {
+    sched::finish_switch();
     let me = current();
     let addr = core::mem::take(&mut me.inner.lock().set_child_tid);
     let pid = me.pid();

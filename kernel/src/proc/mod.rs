@@ -271,6 +271,12 @@ pub struct Task {
     pub kstack: (u64, u64),
     ctx: CtxCell,
     state: AtomicU8,
+    /// A CPU runs the task, or is still switching away from it (see
+    /// `sched`).
+    on_cpu: core::sync::atomic::AtomicBool,
+    /// The CPUs the task may run on (sched_setaffinity), read by the
+    /// scheduler without the task's lock.
+    cpus_allowed: core::sync::atomic::AtomicU64,
     pub inner: Mutex<TaskInner>,
 }
 
@@ -288,6 +294,24 @@ impl Task {
 
     pub fn state(&self) -> u8 {
         self.state.load(Ordering::Acquire)
+    }
+
+    pub fn on_cpu(&self) -> bool {
+        self.on_cpu.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_on_cpu(&self, on: bool) {
+        self.on_cpu.store(on, Ordering::Release);
+    }
+
+    /// Whether the task may run on CPU `cpu`.
+    pub fn allowed_on(&self, cpu: usize) -> bool {
+        self.cpus_allowed.load(Ordering::Relaxed) & (1u64 << (cpu % 64)) != 0
+    }
+
+    /// Set the CPUs the task may run on (with its `cpu_mask` field).
+    pub fn set_cpus_allowed(&self, mask: u64) {
+        self.cpus_allowed.store(mask, Ordering::Relaxed);
     }
 
     pub(crate) fn set_state(&self, s: u8) {
@@ -490,7 +514,10 @@ pub(crate) fn new_task(
     group: Option<Arc<thread::ThreadGroup>>,
 ) -> Arc<Task> {
     let cr3 = inner.mm.as_ref().map(|m| m.root).unwrap_or(0);
+    let cpus_allowed = inner.cpu_mask;
     Arc::new(Task {
+        on_cpu: core::sync::atomic::AtomicBool::new(false),
+        cpus_allowed: core::sync::atomic::AtomicU64::new(cpus_allowed),
         tid: AtomicU32::new(pid),
         group: group.unwrap_or_else(|| thread::ThreadGroup::new(pid)),
         kstack,

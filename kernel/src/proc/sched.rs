@@ -13,6 +13,18 @@
 //! switch saves the FPU/SSE registers and FS base, sets the kernel stack in
 //! the TSS and per-CPU area, loads the next address space's CR3 and swaps
 //! kernel stacks.
+//!
+//! Several CPUs share one run queue; each has its own current and idle
+//! task. A task is `on_cpu` from the moment a CPU picks it until that CPU
+//! has saved its registers after switching away (`finish_switch`, Linux's
+//! `finish_task_switch`): no other CPU runs it, and its kernel stack is not
+//! freed, before then. A woken task may sit in the queue while it still
+//! runs (it marked itself sleeping, then found its condition true): the
+//! pickers pass over it until it is switched out.
+//!
+//! Locks: `SCHED` (an IrqLock) is taken alone or last: never a task's
+//! `inner` lock while holding it (the affinity mask the picker reads is an
+//! atomic in the task).
 
 // The context switch: a task's saved CPU state and kernel stack.
 #![allow(unsafe_code)]
@@ -25,6 +37,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use x86_64::instructions::interrupts;
 
+use mm::percpu::MAX_CPUS;
 use mm::sync::IrqLock;
 
 use super::{Pid, RUNNABLE, SLEEPING, Task};
@@ -38,25 +51,44 @@ pub const HZ: u64 = 100;
 
 struct Sched {
     queue: VecDeque<Arc<Task>>,
-    current: Option<Arc<Task>>,
-    idle: Option<Arc<Task>>,
+    /// Per CPU: the running task and the idle task.
+    current: [Option<Arc<Task>>; MAX_CPUS],
+    idle: [Option<Arc<Task>>; MAX_CPUS],
     /// (wake-up tick, pid) of sleeping tasks with a deadline.
     sleepers: Vec<(u64, Pid)>,
 }
 
-static SCHED: IrqLock<Sched> =
-    IrqLock::new(Sched { queue: VecDeque::new(), current: None, idle: None, sleepers: Vec::new() });
+static SCHED: IrqLock<Sched> = IrqLock::new(Sched {
+    queue: VecDeque::new(),
+    current: [const { None }; MAX_CPUS],
+    idle: [const { None }; MAX_CPUS],
+    sleepers: Vec::new(),
+});
 static TICKS: AtomicU64 = AtomicU64::new(0);
 pub static CONTEXT_SWITCHES: AtomicU64 = AtomicU64::new(0);
 
-/// Ticks this CPU spent in user mode, in the kernel for a task, and idle
-/// (/proc/stat's user, system and idle columns).
-static CPU_TICKS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+/// Per CPU: the task it switched away from, whose `on_cpu` it clears once
+/// the switch is over (a raw pointer: the task table or a run queue keeps
+/// the task alive until then, see `schedule`).
+static PREV: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
-/// (user, system, idle) ticks of this CPU since boot.
+/// Ticks each CPU spent in user mode, in the kernel for a task, and idle
+/// (/proc/stat's user, system and idle columns).
+static CPU_TICKS: [[AtomicU64; 3]; MAX_CPUS] = [const { [const { AtomicU64::new(0) }; 3] }; MAX_CPUS];
+
+/// (user, system, idle) ticks of every CPU together since boot.
 pub fn cpu_ticks() -> (u64, u64, u64) {
-    let t = |k: usize| CPU_TICKS[k].load(Ordering::Relaxed);
+    (0..mm::percpu::nr_cpus()).map(cpu_ticks_of).fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2))
+}
+
+/// (user, system, idle) ticks of CPU `cpu` since boot.
+pub fn cpu_ticks_of(cpu: usize) -> (u64, u64, u64) {
+    let t = |k: usize| CPU_TICKS[cpu % MAX_CPUS][k].load(Ordering::Relaxed);
     (t(0), t(1), t(2))
+}
+
+fn cpu() -> usize {
+    mm::percpu::this_cpu() % MAX_CPUS
 }
 
 /// What the switch saves of a task that is not running, and loads back.
@@ -72,9 +104,10 @@ pub struct TaskCtx {
 /// only) CPU: by the switch, and through [`CtxCell::update`].
 pub struct CtxCell(UnsafeCell<TaskCtx>);
 
-// SAFETY: every access happens with interrupts off on the only CPU (the
-// switch runs with them off; `update` turns them off), so no two accesses
-// overlap. SMP will need a per-task lock or per-CPU ownership here.
+// SAFETY: a context is touched by the switch (interrupts off, on the CPU
+// that owns the task: `on_cpu` keeps every other CPU away) and through
+// `update`, which only the task itself, or its creator before the task
+// first runs, calls (interrupts off).
 unsafe impl Sync for CtxCell {}
 
 impl CtxCell {
@@ -86,8 +119,8 @@ impl CtxCell {
     /// arch_prctl, exit).
     pub fn update(&self, f: impl FnOnce(&mut TaskCtx)) {
         interrupts::without_interrupts(|| {
-            // SAFETY: interrupts are off, so the switch cannot run on the
-            // only CPU while this reference lives.
+            // SAFETY: interrupts are off, and the task is the caller or
+            // not running yet: no switch touches it meanwhile.
             f(unsafe { &mut *self.0.get() })
         });
     }
@@ -104,12 +137,19 @@ pub fn new_task_stack(caller: &'static str, frame: &TrapFrame) -> Result<((u64, 
     Ok(((bottom, top), rsp))
 }
 
-/// Make the boot context the idle task (pid 0).
+/// Make the boot context the idle task (pid 0) of the boot CPU.
 pub fn init(idle: Arc<Task>) {
+    SCHED.lock().queue.reserve(64);
+    init_cpu(idle);
+}
+
+/// Make `idle` (the CPU's boot context) this CPU's idle and current task.
+pub fn init_cpu(idle: Arc<Task>) {
+    idle.set_on_cpu(true);
+    let c = cpu();
     let mut s = SCHED.lock();
-    s.queue.reserve(64);
-    s.current = Some(idle.clone());
-    s.idle = Some(idle);
+    s.current[c] = Some(idle.clone());
+    s.idle[c] = Some(idle);
 }
 
 /// Ticks since the timer started.
@@ -118,33 +158,40 @@ pub fn ticks() -> u64 {
 }
 
 pub fn current() -> Arc<Task> {
-    SCHED.lock().current.clone().expect("sched: no current task")
+    SCHED.lock().current[cpu()].clone().expect("sched: no current task")
 }
 
 /// The current task if the scheduler lock is free (for the allocation
 /// failure report, which may run with that lock held).
 pub fn try_current() -> Option<Arc<Task>> {
-    SCHED.try_lock()?.current.clone()
+    SCHED.try_lock()?.current[cpu()].clone()
 }
 
 pub fn current_pid() -> Pid {
-    SCHED.lock().current.as_ref().map(|t| t.pid()).unwrap_or(0)
+    SCHED.lock().current[cpu()].as_ref().map(|t| t.pid()).unwrap_or(0)
 }
 
 fn is_idle(s: &Sched, t: &Task) -> bool {
-    s.idle.as_ref().is_some_and(|i| core::ptr::eq(i.as_ref(), t))
+    s.idle.iter().flatten().any(|i| core::ptr::eq(i.as_ref(), t))
 }
 
-/// Put a runnable task on the run queue.
+/// Put a runnable task on the run queue (once: a task already queued
+/// stays where it is). A task that still runs somewhere may be queued: see
+/// the module comment.
 pub fn add(task: Arc<Task>) {
     task.set_state(RUNNABLE);
     let mut s = SCHED.lock();
-    if !is_idle(&s, &task)
-        && !s.queue.iter().any(|t| Arc::ptr_eq(t, &task))
-        && !s.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &task))
-    {
+    if !is_idle(&s, &task) && !s.queue.iter().any(|t| Arc::ptr_eq(t, &task)) {
         s.queue.push_back(task);
     }
+}
+
+/// Take the first task of the queue this CPU may run: runnable, not still
+/// on another CPU, allowed here; tasks no longer runnable leave the queue.
+fn pick(s: &mut Sched, c: usize, prev: &Arc<Task>) -> Option<Arc<Task>> {
+    s.queue.retain(|t| t.state() == RUNNABLE);
+    let i = s.queue.iter().position(|t| (Arc::ptr_eq(t, prev) || !t.on_cpu()) && t.allowed_on(c))?;
+    s.queue.remove(i)
 }
 
 /// Wake a sleeping task.
@@ -162,32 +209,35 @@ pub fn schedule() {
     let was_enabled = interrupts::are_enabled();
     interrupts::disable();
     let (prev, next): (*const Task, *const Task) = {
+        let c = cpu();
         let mut s = SCHED.lock();
-        let Some(prev) = s.current.clone() else {
+        let Some(prev) = s.current[c].clone() else {
             drop(s);
             restore(was_enabled);
             return;
         };
-        let mut next = None;
-        while let Some(t) = s.queue.pop_front() {
-            if t.state() == RUNNABLE {
-                next = Some(t);
-                break;
-            }
-        }
-        let next = match next {
+        let prev_stays = prev.state() == RUNNABLE && prev.allowed_on(c);
+        let next = match pick(&mut s, c, &prev) {
             Some(n) => {
-                if prev.state() == RUNNABLE && !is_idle(&s, &prev) {
-                    s.queue.push_back(prev.clone());
+                if prev.state() == RUNNABLE && !is_idle(&s, &prev) && !Arc::ptr_eq(&n, &prev) {
+                    if !s.queue.iter().any(|t| Arc::ptr_eq(t, &prev)) {
+                        s.queue.push_back(prev.clone());
+                    }
                 }
                 n
             }
-            None if prev.state() == RUNNABLE => {
+            None if prev_stays => {
                 drop(s);
                 restore(was_enabled);
                 return;
             }
-            None => s.idle.clone().expect("sched: no idle task"),
+            None => {
+                if prev.state() == RUNNABLE && !is_idle(&s, &prev) && !s.queue.iter().any(|t| Arc::ptr_eq(t, &prev)) {
+                    // Not allowed here any more (sched_setaffinity).
+                    s.queue.push_back(prev.clone());
+                }
+                s.idle[c].clone().expect("sched: no idle task")
+            }
         };
         if Arc::ptr_eq(&prev, &next) {
             drop(s);
@@ -196,7 +246,9 @@ pub fn schedule() {
         }
         let p = Arc::as_ptr(&prev);
         let n = Arc::as_ptr(&next);
-        s.current = Some(next);
+        next.set_on_cpu(true);
+        PREV[c].store(p as u64, Ordering::Relaxed);
+        s.current[c] = Some(next);
         // The table (or `s.current`) keeps both tasks alive: no Arc may
         // stay on this stack across the switch, or a task that never runs
         // again would never be freed.
@@ -204,7 +256,21 @@ pub fn schedule() {
     };
     // SAFETY: both tasks are alive (see above) and interrupts are off.
     unsafe { switch_to(&*prev, &*next) };
+    finish_switch();
     restore(was_enabled);
+}
+
+/// After a switch, on the new task's stack: the task this CPU left is
+/// saved, other CPUs may run it now (Linux's `finish_task_switch`). A new
+/// task calls this first (`fork::schedule_tail`).
+pub fn finish_switch() {
+    let p = PREV[cpu()].swap(0, Ordering::Relaxed);
+    if p != 0 {
+        // SAFETY: `schedule` stored a pointer to a task that the table or
+        // a queue keeps alive while it is on a CPU (a zombie is freed only
+        // once `on_cpu` is clear, see `exit::free_task`).
+        unsafe { (*(p as *const Task)).set_on_cpu(false) };
+    }
 }
 
 fn restore(was_enabled: bool) {
@@ -265,8 +331,8 @@ pub fn sleep_ticks(n: u64) {
         }
         return;
     }
-    SCHED.lock().sleepers.push((deadline, me.pid()));
     me.set_state(SLEEPING);
+    SCHED.lock().sleepers.push((deadline, me.pid()));
     drop(me);
     schedule();
 }
@@ -298,12 +364,12 @@ pub fn yield_now() {
 /// Set by the timer tick when it found a task running in the kernel: its
 /// slice is over, and the next `cond_resched` gives the CPU away (the
 /// kernel is not preempted, so long loops must offer it).
-static NEED_RESCHED: AtomicBool = AtomicBool::new(false);
+static NEED_RESCHED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
 /// Linux's `cond_resched`: called between chunks of a long system call
 /// (never with a spin lock held), so that other tasks run meanwhile.
 pub fn cond_resched() {
-    if NEED_RESCHED.swap(false, Ordering::Relaxed) && super::current_pid() != 0 {
+    if NEED_RESCHED[cpu()].swap(false, Ordering::Relaxed) && super::current_pid() != 0 {
         schedule();
     }
 }
@@ -312,7 +378,9 @@ pub fn cond_resched() {
 /// first): count the tick, wake sleepers whose time came and charge the
 /// tick to the running task. Returns the tick count.
 pub fn scheduler_tick(frame: &TrapFrame) -> u64 {
-    let now = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
+    let c = cpu();
+    // The boot CPU keeps time; every CPU charges its own running task.
+    let now = if c == 0 { TICKS.fetch_add(1, Ordering::Relaxed) + 1 } else { TICKS.load(Ordering::Relaxed) };
     let due: Vec<Pid> = {
         let mut s = SCHED.lock();
         let mut due = Vec::new();
@@ -327,12 +395,12 @@ pub fn scheduler_tick(frame: &TrapFrame) -> u64 {
         if s.sleepers.is_empty() && s.sleepers.capacity() != 0 {
             s.sleepers = Vec::new();
         }
-        let column = match s.current.as_ref() {
-            Some(c) if !is_idle(&s, c) => (!frame.is_user()) as usize,
+        let column = match s.current[c].as_ref() {
+            Some(t) if !is_idle(&s, t) => (!frame.is_user()) as usize,
             _ => 2,
         };
-        CPU_TICKS[column].fetch_add(1, Ordering::Relaxed);
-        if let Some(c) = s.current.as_ref() {
+        CPU_TICKS[c][column].fetch_add(1, Ordering::Relaxed);
+        if let Some(c) = s.current[c].as_ref() {
             if let Some(mut i) = c.inner.try_lock() {
                 if frame.is_user() {
                     i.utime += 1;
@@ -357,7 +425,7 @@ pub fn preempt_tick(frame: &mut TrapFrame) {
     if frame.is_user() {
         schedule();
     } else {
-        NEED_RESCHED.store(true, Ordering::Relaxed);
+        NEED_RESCHED[cpu()].store(true, Ordering::Relaxed);
     }
 }
 

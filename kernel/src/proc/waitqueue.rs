@@ -114,33 +114,48 @@ impl WaitQueue {
         loop {
             let was_enabled = interrupts::are_enabled();
             interrupts::disable();
-            if let Some(v) = cond() {
-                restore(was_enabled);
-                return Ok(Some(v));
-            }
-            if deadline.is_some_and(|d| sched::ticks() >= d) {
-                restore(was_enabled);
-                return Ok(None);
-            }
-            if super::signal::signal_pending() {
-                restore(was_enabled);
-                return Err(ERESTARTSYS);
-            }
             let me = current();
-            if super::current_pid() == 0 {
+            let pid = me.pid();
+            if pid == 0 {
                 // The idle task (kernel tests) cannot sleep: halt until the
                 // next interrupt instead.
                 drop(me);
+                if let Some(v) = cond() {
+                    restore(was_enabled);
+                    return Ok(Some(v));
+                }
+                if deadline.is_some_and(|d| sched::ticks() >= d) {
+                    restore(was_enabled);
+                    return Ok(None);
+                }
                 interrupts::enable_and_hlt();
                 restore(was_enabled);
                 continue;
             }
-            let pid = me.pid();
+            // Queued and marked sleeping before looking (Linux's
+            // `prepare_to_wait`): a waker on another CPU after the look
+            // finds us and makes us runnable again.
             self.waiters.lock().push(Waiter::Task(pid));
+            me.set_state(SLEEPING);
+            let done = if let Some(v) = cond() {
+                Some(Ok(Some(v)))
+            } else if deadline.is_some_and(|d| sched::ticks() >= d) {
+                Some(Ok(None))
+            } else if super::signal::signal_pending() {
+                Some(Err(ERESTARTSYS))
+            } else {
+                None
+            };
+            if let Some(r) = done {
+                me.set_state(super::RUNNABLE);
+                drop(me);
+                self.remove_task(pid);
+                restore(was_enabled);
+                return r;
+            }
             if let Some(d) = deadline {
                 sched::wake_at(d, pid);
             }
-            me.set_state(SLEEPING);
             drop(me);
             sched::schedule();
             // Woken (or interrupted): leave the queue, look again.
@@ -207,21 +222,30 @@ impl Poller {
     }
 
     fn sleep_irqs_off(&self, deadline: Option<u64>) -> Result<(), Errno> {
-        if self.woken.swap(false, Ordering::AcqRel) || deadline.is_some_and(|d| sched::ticks() >= d) {
-            return Ok(());
-        }
         if self.pid == 0 {
+            if self.woken.swap(false, Ordering::AcqRel) || deadline.is_some_and(|d| sched::ticks() >= d) {
+                return Ok(());
+            }
             // The idle task (kernel tests) cannot sleep.
             interrupts::enable_and_hlt();
             return Ok(());
         }
+        // Marked sleeping before looking at `woken`: a wake from another
+        // CPU after the look makes us runnable again.
+        let me = current();
+        me.set_state(SLEEPING);
+        if self.woken.swap(false, Ordering::AcqRel) || deadline.is_some_and(|d| sched::ticks() >= d) {
+            me.set_state(super::RUNNABLE);
+            return Ok(());
+        }
         if super::signal::signal_pending() {
+            me.set_state(super::RUNNABLE);
             return Err(ERESTARTSYS);
         }
+        drop(me);
         if let Some(d) = deadline {
             sched::wake_at(d, self.pid);
         }
-        current().set_state(SLEEPING);
         sched::schedule();
         if let Some(d) = deadline {
             sched::cancel_wake_at(d, self.pid);

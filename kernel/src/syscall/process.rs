@@ -370,6 +370,13 @@ pub fn sched_setaffinity(pid: i32, len: u64, mask: u64) -> SysResult {
         }
     }
     t.inner.lock().cpu_mask = wanted;
+    t.set_cpus_allowed(wanted);
+    if t.pid() == me.pid() && !t.allowed_on(mm::percpu::this_cpu()) {
+        // Move now: the scheduler runs us only where we may run.
+        drop(t);
+        drop(me);
+        sched::yield_now();
+    }
     Ok(0)
 }
 
