@@ -16,6 +16,9 @@ unsafe extern "C" {
     fn arch_copy_user_fixup();
     fn arch_strnlen_user_insn();
     fn arch_strnlen_user_fixup();
+    fn arch_cmpxchg_user(ptr: *mut u32, old: u32, new: u32) -> u64;
+    fn arch_cmpxchg_user_insn();
+    fn arch_cmpxchg_user_fixup();
 }
 
 core::arch::global_asm!(
@@ -53,6 +56,18 @@ arch_strnlen_user_insn:
 arch_strnlen_user_fixup:
     mov rax, -1
     ret
+
+    .global arch_cmpxchg_user
+arch_cmpxchg_user:
+    mov eax, esi
+    .global arch_cmpxchg_user_insn
+arch_cmpxchg_user_insn:
+    lock cmpxchg dword ptr [rdi], edx
+    ret
+    .global arch_cmpxchg_user_fixup
+arch_cmpxchg_user_fixup:
+    mov rax, -1
+    ret
 "#
 );
 
@@ -63,6 +78,8 @@ pub fn fixup(rip: u64) -> Option<u64> {
         Some(arch_copy_user_fixup as *const () as u64)
     } else if rip == arch_strnlen_user_insn as *const () as u64 {
         Some(arch_strnlen_user_fixup as *const () as u64)
+    } else if rip == arch_cmpxchg_user_insn as *const () as u64 {
+        Some(arch_cmpxchg_user_fixup as *const () as u64)
     } else {
         None
     }
@@ -92,4 +109,18 @@ pub unsafe fn strnlen_user(src: *const u8, max: usize) -> isize {
     let n = unsafe { arch_strnlen_user(src, max) };
     crate::cpu::user_access_end();
     n
+}
+
+/// Atomically replace the user word at `ptr` with `new` if it holds `old`
+/// (`lock cmpxchg`, atomic against every CPU): returns the value found
+/// (`old` on success), or `None` if the access faulted.
+///
+/// # Safety
+/// `ptr` must be 4-byte aligned and have passed `access_ok`.
+pub unsafe fn cmpxchg_user(ptr: *mut u32, old: u32, new: u32) -> Option<u32> {
+    crate::cpu::user_access_begin();
+    // SAFETY: forwarded from the caller; a fault is recovered.
+    let r = unsafe { arch_cmpxchg_user(ptr, old, new) };
+    crate::cpu::user_access_end();
+    u32::try_from(r).ok()
 }

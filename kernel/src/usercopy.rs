@@ -74,6 +74,34 @@ pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Errno> {
     if left == 0 { Ok(()) } else { Err(EFAULT) }
 }
 
+/// Atomically compare-and-exchange the 32-bit user word at `addr` (futex
+/// words): returns the value it held (`old` if the exchange happened).
+/// EINVAL if misaligned, EFAULT if it cannot be written.
+pub fn cmpxchg_user_u32(addr: u64, old: u32, new: u32) -> Result<u32, Errno> {
+    if addr % 4 != 0 {
+        return Err(abi::errno::EINVAL);
+    }
+    if !access_ok(addr, 4) || !no_kernel_only_pages(addr, 4) {
+        return Err(EFAULT);
+    }
+    // SAFETY: aligned and checked by access_ok; faults are recovered.
+    unsafe { arch::usercopy::cmpxchg_user(addr as *mut u32, old, new) }.ok_or(EFAULT)
+}
+
+/// Atomically apply `f` to the user word at `addr` (a compare-and-exchange
+/// loop): returns the old value. `f` answering `None` leaves the word.
+pub fn update_user_u32(addr: u64, mut f: impl FnMut(u32) -> Option<u32>) -> Result<u32, Errno> {
+    let mut cur: u32 = read_user(addr)?;
+    loop {
+        let Some(new) = f(cur) else { return Ok(cur) };
+        let seen = cmpxchg_user_u32(addr, cur, new)?;
+        if seen == cur {
+            return Ok(cur);
+        }
+        cur = seen;
+    }
+}
+
 /// Read a value from user memory.
 pub fn read_user<T: Pod>(addr: u64) -> Result<T, Errno> {
     let mut v = T::zeroed();

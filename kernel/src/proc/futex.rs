@@ -20,9 +20,8 @@
 //! Locks: `FUTEXES` (an IrqLock, the hash table of Linux reduced to one
 //! ordered map) is taken alone; the address space's lock only while a key is
 //! computed, before it. User memory is never touched with `FUTEXES` held.
-//! FUTEX_WAKE_OP's read-modify-write of `*uaddr2` is atomic only because
-//! one CPU runs and the kernel is not preempted: SMP needs a locked
-//! instruction on user memory there.
+//! FUTEX_WAKE_OP's read-modify-write of `*uaddr2` is a locked
+//! compare-and-exchange loop on user memory (`usercopy::update_user_u32`).
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;

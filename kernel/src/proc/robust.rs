@@ -16,14 +16,13 @@
 //! walk trusts nothing: a bad pointer ends it, a cycle is cut after
 //! `ROBUST_LIST_LIMIT` entries, bit 0 of an entry (a PI futex) is masked.
 //!
-//! The word's read-compare-write is atomic because the kernel is not
-//! preempted and one CPU runs user code; SMP needs a locked cmpxchg on
-//! user memory here (and in FUTEX_WAKE_OP).
+//! The word changes with a locked compare-and-exchange on user memory, so
+//! a locker on another CPU never loses its FUTEX_WAITERS bit.
 
 use abi::futex::FUTEX_BITSET_MATCH_ANY;
 
 use super::Task;
-use crate::usercopy::{read_user, write_user};
+use crate::usercopy::{read_user, update_user_u32};
 
 /// Linux's bound on the entries walked (a loop in user memory must not
 /// keep the kernel busy).
@@ -75,14 +74,17 @@ fn futex_died(entry: u64, offset: i64, tid: u32, pi: bool, pending_op: bool) {
         wake_one(uaddr);
         return;
     }
-    if val & FUTEX_TID_MASK != tid {
+    // The owner may race with a locker on another CPU that sets
+    // FUTEX_WAITERS: exchange atomically, and look again if it changed.
+    let Ok(old) =
+        update_user_u32(uaddr, |v| (v & FUTEX_TID_MASK == tid).then_some((v & FUTEX_WAITERS) | FUTEX_OWNER_DIED))
+    else {
+        return;
+    };
+    if old & FUTEX_TID_MASK != tid {
         return;
     }
-    let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-    if write_user(uaddr, &new).is_err() {
-        return;
-    }
-    if !pi && val & FUTEX_WAITERS != 0 {
+    if !pi && old & FUTEX_WAITERS != 0 {
         wake_one(uaddr);
     }
 }

@@ -17,7 +17,7 @@ use super::SysResult;
 use super::time::{now_ns, read_timespec};
 use crate::proc::futex::{self, Key};
 use crate::proc::sched;
-use crate::usercopy::{read_user, write_user};
+use crate::usercopy::read_user;
 
 const TICK_NS: u64 = 1_000_000_000 / sched::HZ;
 
@@ -102,10 +102,14 @@ pub fn futex(uaddr: u64, op: u32, val: u32, timeout: u64, uaddr2: u64, val3: u32
         FUTEX_WAKE_OP => {
             let (k1, k2) = (key(uaddr, private)?, key(uaddr2, private)?);
             let wop = WakeOp::decode(val3);
-            let old: u32 = read_user(uaddr2)?;
-            let new = wop.apply(old).ok_or(ENOSYS)?;
+            // Unknown operations or comparisons are ENOSYS before any
+            // change (Linux checks the op first).
+            let probe: u32 = read_user(uaddr2)?;
+            wop.apply(probe).ok_or(ENOSYS)?;
+            wop.compare(probe).ok_or(ENOSYS)?;
+            // The read-modify-write is atomic against every CPU.
+            let old = crate::usercopy::update_user_u32(uaddr2, |v| wop.apply(v))?;
             let hit = wop.compare(old).ok_or(ENOSYS)?;
-            write_user(uaddr2, &new)?;
             let mut n = futex::wake(k1, val, FUTEX_BITSET_MATCH_ANY);
             if hit {
                 n += futex::wake(k2, val2, FUTEX_BITSET_MATCH_ANY);
