@@ -6,6 +6,12 @@
 //! deadlock, so every lock here disables interrupts while held, like Linux's
 //! `spin_lock_irqsave`. mm cannot touch the CPU itself: the kernel installs
 //! the two hooks at boot; host tests run without them.
+//!
+//! With several CPUs, one may hold a lock with interrupts off while it
+//! waits for another to answer a request (a TLB shootdown); if that other
+//! CPU spins on the same lock with interrupts off, it cannot take the
+//! interrupt. So a CPU waiting for a lock runs the kernel's spin hook,
+//! which serves such requests by polling.
 
 use core::ops::{Deref, DerefMut};
 
@@ -17,6 +23,22 @@ struct IrqHooks {
 }
 
 static HOOKS: spin::Once<IrqHooks> = spin::Once::new();
+
+/// Run by a CPU while it waits for a lock (see the module comment).
+static SPIN_HOOK: spin::Once<fn()> = spin::Once::new();
+
+/// Install the spin hook (once; a second call is ignored).
+pub fn set_spin_hook(f: fn()) {
+    SPIN_HOOK.call_once(|| f);
+}
+
+/// What a waiting CPU does between two looks at a held lock.
+pub fn spin_wait() {
+    if let Some(f) = SPIN_HOOK.get() {
+        f();
+    }
+    core::hint::spin_loop();
+}
 
 /// Install the interrupt hooks (the kernel calls this once at boot; a second
 /// call is ignored).
@@ -52,7 +74,14 @@ impl<T> IrqLock<T> {
 
     pub fn lock(&self) -> IrqGuard<'_, T> {
         let was_enabled = irq_save();
-        IrqGuard { guard: Some(self.inner.lock()), was_enabled }
+        loop {
+            if let Some(g) = self.inner.try_lock() {
+                return IrqGuard { guard: Some(g), was_enabled };
+            }
+            while self.inner.is_locked() {
+                spin_wait();
+            }
+        }
     }
 
     pub fn is_locked(&self) -> bool {

@@ -16,6 +16,16 @@ pub trait TlbFlusher: Sync {
     fn flush_page(&self, va: u64);
     /// Invalidate every translation, global ones included.
     fn flush_all(&self);
+    /// Invalidate the 4 KiB pages of `[start, end)` (at most
+    /// [`FLUSH_CEILING`] of them): one request where other CPUs must be
+    /// told, page by page by default.
+    fn flush_range(&self, start: u64, end: u64) {
+        let mut va = start;
+        while va < end {
+            self.flush_page(va);
+            va += 4096;
+        }
+    }
 }
 
 /// Pending invalidation.
@@ -85,11 +95,7 @@ impl TlbFlush {
             tlb.flush_all();
             return;
         }
-        let mut va = self.start;
-        while va < self.end {
-            tlb.flush_page(va);
-            va += 4096;
-        }
+        tlb.flush_range(self.start, self.end);
     }
 
     /// Drop the flush on purpose: the address space is not live on any
