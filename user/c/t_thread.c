@@ -1446,6 +1446,56 @@ static void check_timeouts(void)
 	CHECKF("mutex_timedlock_free_after_unlock", r == 0 && pthread_mutex_unlock(&m) == 0, "r %d", r);
 }
 
+/* POSIX timers aimed at threads: musl's and glibc's SIGEV_THREAD runs the
+ * function in a helper thread the timer signals with SIGEV_THREAD_ID. */
+static volatile int timer_fired;
+static volatile pid_t timer_fired_tid;
+
+static void timer_notify(union sigval v)
+{
+	(void)v;
+	timer_fired_tid = tid();
+	__atomic_add_fetch(&timer_fired, 1, __ATOMIC_SEQ_CST);
+}
+
+static void check_thread_timers(void)
+{
+	struct sigevent ev = {0};
+	ev.sigev_notify = SIGEV_THREAD;
+	ev.sigev_notify_function = timer_notify;
+	timer_t id;
+	int r = timer_create(CLOCK_MONOTONIC, &ev, &id);
+	struct itimerspec its = {{0, 10 * 1000 * 1000}, {0, 10 * 1000 * 1000}};
+	if (r == 0)
+		r = timer_settime(id, 0, &its, NULL);
+	long t0 = now_ms();
+	while (r == 0 && __atomic_load_n(&timer_fired, __ATOMIC_SEQ_CST) < 3 && now_ms() - t0 < 3000)
+		sched_yield();
+	int fired = r == 0 && timer_fired >= 3;
+	if (r == 0)
+		timer_delete(id);
+	CHECKF("timer_sigev_thread_runs_function", fired && timer_fired_tid != getpid(), "r %d, fired %d by %d", r,
+	       timer_fired, timer_fired_tid);
+
+	/* SIGEV_THREAD_ID must name a thread of the caller's process. */
+	pid_t other = fork();
+	if (other == 0) {
+		for (;;)
+			pause();
+	}
+	/* The kernel's struct sigevent (C libraries name the tid field
+	 * differently). */
+	struct {
+		union sigval value;
+		int signo, notify, tid;
+		int pad[11];
+	} bad = {.signo = SIGUSR1, .notify = 4 /* SIGEV_THREAD_ID */, .tid = other};
+	CHECK_ERRNO("sigev_thread_id_other_process_einval", syscall(SYS_timer_create, CLOCK_MONOTONIC, &bad, &id),
+		    EINVAL);
+	kill(other, SIGKILL);
+	reap(other);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 2 && strcmp(argv[1], "exec-check") == 0)
@@ -1471,5 +1521,6 @@ int main(int argc, char **argv)
 	check_robust();
 	check_robust_list_calls();
 	check_timeouts();
+	check_thread_timers();
 	return check_done();
 }

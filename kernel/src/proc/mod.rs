@@ -418,6 +418,12 @@ pub fn try_task(pid: Pid) -> Option<Arc<Task>> {
     TASKS.try_lock()?.get(&pid).cloned()
 }
 
+/// [`task`] from interrupt context, telling a locked table (`None`) from
+/// an unknown pid (`Some(None)`).
+pub fn try_lookup(pid: Pid) -> Option<Option<Arc<Task>>> {
+    Some(TASKS.try_lock()?.get(&pid).cloned())
+}
+
 /// [`all_tasks`] from interrupt context: `None` if the table is locked.
 pub fn try_all_tasks() -> Option<Vec<Arc<Task>>> {
     Some(TASKS.try_lock()?.values().filter(|t| t.is_leader()).cloned().collect())

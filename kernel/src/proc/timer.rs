@@ -233,11 +233,11 @@ impl ProcTimers {
 
     /// Expire what is due at `wall_ns`, adding the signals to send (for
     /// `pid`) to `sends`.
-    fn expire(&mut self, pid: Pid, wall_ns: u64, sends: &mut Vec<(Pid, SigInfo)>) {
+    fn expire(&mut self, pid: Pid, wall_ns: u64, sends: &mut Vec<(Pid, SigInfo, bool)>) {
         let now = self.now(wall_ns);
         for (which, c) in self.itimers.iter_mut().enumerate() {
             if c.expire(now.on(ITIMER_CLOCKS[which])) > 0 {
-                sends.push((pid, SigInfo::new(ITIMER_SIGNALS[which], SI_KERNEL)));
+                sends.push((pid, SigInfo::new(ITIMER_SIGNALS[which], SI_KERNEL), false));
             }
         }
         for (&id, t) in self.posix.iter_mut() {
@@ -253,7 +253,8 @@ impl ProcTimers {
             } else {
                 t.is_queued = true;
                 t.overrun = add_overruns(0, n - 1);
-                sends.push((t.event.tid, SigInfo::timer(t.event.signo as u32, id, 0, t.event.value)));
+                let to_thread = t.event.notify & SIGEV_THREAD_ID != 0;
+                sends.push((t.event.tid, SigInfo::timer(t.event.signo as u32, id, 0, t.event.value), to_thread));
             }
         }
     }
@@ -494,13 +495,13 @@ pub fn tick(user_mode: bool) {
             p.expire(pid, wall_ns, &mut sends);
         }
     }
-    for (pid, info) in sends {
-        send_from_irq(pid, info);
+    for (pid, info, to_thread) in sends {
+        // From the timer interrupt: never waiting for a lock the
+        // interrupted code may hold.
+        if to_thread {
+            super::signal::send_thread_info_from_irq(pid, info);
+        } else {
+            super::signal::send_info_from_irq(pid, info);
+        }
     }
-}
-
-/// Queue a timer's signal for `pid` from the timer interrupt (never
-/// waiting for a lock the interrupted code may hold).
-fn send_from_irq(pid: Pid, info: SigInfo) {
-    super::signal::send_info_from_irq(pid, info);
 }

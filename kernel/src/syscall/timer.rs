@@ -87,14 +87,18 @@ fn timer_clock(clock_id: i32) -> Result<Clock, Errno> {
 }
 
 /// What a `struct sigevent` asks for (Linux's `good_sigevent`): EINVAL for
-/// an unknown notification, a signal outside 1..=64, or a thread that is
-/// not the caller (one thread per process).
+/// an unknown notification, a signal outside 1..=64, or a SIGEV_THREAD_ID
+/// thread that is not one of the caller's process.
 fn event_of(ev: &SigEvent, pid: crate::proc::Pid) -> Result<Event, Errno> {
+    let mut target = pid;
     match ev.notify {
         SIGEV_NONE => {}
         SIGEV_SIGNAL | SIGEV_THREAD | SIGEV_THREAD_ID => {
-            if ev.notify == SIGEV_THREAD_ID && ev.tid as u32 != pid {
-                return Err(EINVAL);
+            if ev.notify == SIGEV_THREAD_ID {
+                match crate::proc::task(ev.tid as u32) {
+                    Some(t) if t.tgid() == pid && t.state() != crate::proc::ZOMBIE => target = t.pid(),
+                    _ => return Err(EINVAL),
+                }
             }
             if ev.signo <= 0 || ev.signo as u32 > NSIG {
                 return Err(EINVAL);
@@ -102,7 +106,7 @@ fn event_of(ev: &SigEvent, pid: crate::proc::Pid) -> Result<Event, Errno> {
         }
         _ => return Err(EINVAL),
     }
-    Ok(Event { notify: ev.notify, signo: ev.signo, value: ev.value, tid: pid })
+    Ok(Event { notify: ev.notify, signo: ev.signo, value: ev.value, tid: target })
 }
 
 /// timer_create(2). A NULL sigevent means SIGEV_SIGNAL with SIGALRM and

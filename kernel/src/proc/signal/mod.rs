@@ -423,6 +423,7 @@ pub fn force_current(info: SigInfo) {
 /// at the next timer tick.
 enum Deferred {
     Task(Pid, SigInfo),
+    Thread(Pid, SigInfo),
     Group(Pid, SigInfo),
     /// A SIGCONT continued this task: its parent is still to be told.
     Continued(Pid),
@@ -438,8 +439,37 @@ pub fn send_info_from_irq(pid: Pid, info: SigInfo) {
     }
 }
 
+/// [`send_info_from_irq`] to one thread (a SIGEV_THREAD_ID timer).
+pub fn send_thread_info_from_irq(tid: Pid, info: SigInfo) {
+    if !try_send_thread_from_irq(tid, info) {
+        DEFERRED.lock().push(Deferred::Thread(tid, info));
+    }
+}
+
+fn try_send_thread_from_irq(tid: Pid, info: SigInfo) -> bool {
+    let Some(found) = super::try_lookup(tid) else { return false };
+    // A thread that is gone gets nothing.
+    let Some(t) = found else { return true };
+    if t.state() == super::ZOMBIE {
+        return true;
+    }
+    let fx = {
+        let Some(mut i) = t.inner.try_lock() else { return false };
+        match send_locked(&t, &mut i, info, false, false) {
+            Ok(fx) => fx,
+            Err(_) => return true,
+        }
+    };
+    if fx.continued {
+        DEFERRED.lock().push(Deferred::Continued(t.tgid()));
+    }
+    apply(&t, Effects { continued: false, ..fx });
+    true
+}
+
 fn try_send_from_irq(pid: Pid, info: SigInfo) -> bool {
-    let Some(t) = super::try_task(pid) else { return false };
+    let Some(found) = super::try_lookup(pid) else { return false };
+    let Some(t) = found else { return true };
     let Some(live) = t.group.state.try_lock().map(|g| g.threads.clone()) else { return false };
     let (t, shared) = match live.as_slice() {
         [] => return true,
@@ -510,6 +540,7 @@ pub fn flush_deferred() {
                 }
             }
             Deferred::Task(pid, info) => send_info_from_irq(pid, info),
+            Deferred::Thread(tid, info) => send_thread_info_from_irq(tid, info),
             Deferred::Group(pgid, info) => {
                 if !try_send_group_from_irq(pgid, info) {
                     DEFERRED.lock().push(Deferred::Group(pgid, info));
