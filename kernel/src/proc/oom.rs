@@ -37,7 +37,9 @@ pub fn badness(t: &Task, total_pages: u64) -> Option<i64> {
     if adj == -1000 {
         return None;
     }
-    let mm = mm?;
+    // A leader whose own thread has exited has no address space: its
+    // live threads hold the process's (Linux's `find_lock_task_mm`).
+    let mm = mm.or_else(|| super::threads_of(t).iter().find_map(|x| x.mm()))?;
     let (rss, pt) = {
         let s = mm.space.lock();
         (s.counters.rss(), s.page_table_pages(&crate::mem::user::env()))
