@@ -10,6 +10,16 @@ pub const RLIMIT_NOFILE: usize = 7;
 pub const RLIMIT_MEMLOCK: usize = 8;
 pub const RLIMIT_AS: usize = 9;
 pub const RLIMIT_SIGPENDING: usize = 11;
+/// Ceiling on raising the nice value: 20 - rlim_cur is the lowest nice an
+/// unprivileged process may set.
+pub const RLIMIT_NICE: usize = 13;
+/// Highest real-time priority an unprivileged process may set.
+pub const RLIMIT_RTPRIO: usize = 14;
+
+/// getpriority/setpriority `which`.
+pub const PRIO_PROCESS: i32 = 0;
+pub const PRIO_PGRP: i32 = 1;
+pub const PRIO_USER: i32 = 2;
 /// Number of limits (`RLIM_NLIMITS`).
 pub const RLIM_NLIMITS: usize = 16;
 /// No limit.

@@ -1,5 +1,17 @@
 //! clone(2)'s flags (include/uapi/linux/sched.h).
 
+/// Scheduling policies (sched_setscheduler).
+pub const SCHED_OTHER: i32 = 0;
+pub const SCHED_FIFO: i32 = 1;
+pub const SCHED_RR: i32 = 2;
+pub const SCHED_BATCH: i32 = 3;
+pub const SCHED_IDLE: i32 = 5;
+pub const SCHED_DEADLINE: i32 = 6;
+/// Or'ed into the policy: a fork child starts with SCHED_OTHER and nice 0.
+pub const SCHED_RESET_ON_FORK: i32 = 0x4000_0000;
+/// Real-time priorities of SCHED_FIFO and SCHED_RR.
+pub const MAX_RT_PRIO: i32 = 99;
+
 /// Low byte of the flags: the signal sent to the parent when the child exits.
 pub const CSIGNAL: u64 = 0xff;
 pub const CLONE_VM: u64 = 0x100;

@@ -462,8 +462,8 @@ fn take_over_leader(me: &Arc<Task>) {
         i.oom_score_adj = o.oom_score_adj;
         i.oom_score_adj_min = o.oom_score_adj_min;
         i.pdeathsig = o.pdeathsig;
-        i.utime += o.utime;
-        i.stime += o.stime;
+        i.exited_threads.0 += o.utime + o.exited_threads.0;
+        i.exited_threads.1 += o.stime + o.exited_threads.1;
     }
     let old_tid = me.pid();
     super::swap_tid(me, old_tid, tgid);

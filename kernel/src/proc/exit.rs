@@ -273,8 +273,8 @@ fn fold_usage(me: &Task, leader: &Task) {
         (i.utime, i.stime)
     };
     let mut l = leader.inner.lock();
-    l.utime += u;
-    l.stime += s;
+    l.exited_threads.0 += u;
+    l.exited_threads.1 += s;
 }
 
 /// An exited thread other than the leader is the kernel's to reap, as an
@@ -318,7 +318,8 @@ pub fn reap_with_usage(pid: Pid) -> Option<(i32, super::Usage)> {
     free_task(&t);
     let (status, usage) = {
         let i = t.inner.lock();
-        let mut u = super::Usage { utime: i.utime, stime: i.stime, ..i.exit_usage };
+        let (ut, st) = (i.utime + i.exited_threads.0, i.stime + i.exited_threads.1);
+        let mut u = super::Usage { utime: ut, stime: st, ..i.exit_usage };
         u.add(&i.cusage);
         (i.exit_status, u)
     };
@@ -403,7 +404,8 @@ fn child_event(me: &Task, c: &Task, options: u32) -> Option<WaitEvent> {
         };
         let usage = if keep {
             let i = c.inner.lock();
-            let mut u = super::Usage { utime: i.utime, stime: i.stime, ..i.exit_usage };
+            let (ut, st) = (i.utime + i.exited_threads.0, i.stime + i.exited_threads.1);
+            let mut u = super::Usage { utime: ut, stime: st, ..i.exit_usage };
             u.add(&i.cusage);
             u
         } else {

@@ -156,6 +156,7 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
             start_ticks: sched::ticks(),
             utime: 0,
             stime: 0,
+            exited_threads: (0, 0),
             cusage: super::Usage::default(),
             exit_usage: super::Usage::default(),
             // Linux: the child's pdeathsig and robust list start cleared;
@@ -172,6 +173,7 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
     };
     let group = thread.then(|| parent.group.clone());
     let child: Arc<Task> = super::new_task(pid, kstack, saved_rsp, fpu, fs_base, inner, group);
+    parent.sched.inherit(&child.sched);
     if thread {
         child.group.state.lock().threads.push(pid);
     }

@@ -227,6 +227,9 @@ pub struct TaskInner {
     pub start_ticks: u64,
     pub utime: u64,
     pub stime: u64,
+    /// In a leader: (user, system) ticks of the process's threads that
+    /// have exited.
+    pub exited_threads: (u64, u64),
     /// Usage of children already reaped (RUSAGE_CHILDREN, /proc/PID/stat's
     /// cutime, cstime, cmin_flt, cmaj_flt).
     pub cusage: Usage,
@@ -277,6 +280,8 @@ pub struct Task {
     /// The CPUs the task may run on (sched_setaffinity), read by the
     /// scheduler without the task's lock.
     cpus_allowed: core::sync::atomic::AtomicU64,
+    /// Scheduling class, read by the scheduler without the task's lock.
+    pub sched: sched::SchedParams,
     pub inner: Mutex<TaskInner>,
 }
 
@@ -378,6 +383,28 @@ impl Task {
             return self.clone();
         }
         task(self.group.tgid).unwrap_or_else(|| self.clone())
+    }
+
+    /// (user, system) ticks of this thread alone.
+    pub fn thread_times(&self) -> (u64, u64) {
+        let i = self.inner.lock();
+        (i.utime, i.stime)
+    }
+
+    /// (user, system) ticks of the whole process: the leader's, its
+    /// exited threads' and its live threads'.
+    pub fn process_times(self: &Arc<Self>) -> (u64, u64) {
+        let leader = self.leader();
+        let (mut u, mut s) = {
+            let i = leader.inner.lock();
+            (i.utime + i.exited_threads.0, i.stime + i.exited_threads.1)
+        };
+        for t in threads_of(self).iter().filter(|t| t.pid() != leader.pid()) {
+            let (tu, ts) = t.thread_times();
+            u += tu;
+            s += ts;
+        }
+        (u, s)
     }
 
     /// The working directory.
@@ -523,6 +550,7 @@ pub(crate) fn new_task(
     let cpus_allowed = inner.cpu_mask;
     Arc::new(Task {
         on_cpu: core::sync::atomic::AtomicBool::new(false),
+        sched: sched::SchedParams::default(),
         cpus_allowed: core::sync::atomic::AtomicU64::new(cpus_allowed),
         tid: AtomicU32::new(pid),
         group: group.unwrap_or_else(|| thread::ThreadGroup::new(pid)),
@@ -606,6 +634,7 @@ pub fn init_inner(name: &str) -> TaskInner {
         start_ticks: sched::ticks(),
         utime: 0,
         stime: 0,
+        exited_threads: (0, 0),
         cusage: Usage::default(),
         exit_usage: Usage::default(),
         pdeathsig: 0,

@@ -91,6 +91,72 @@ fn cpu() -> usize {
     mm::percpu::this_cpu() % MAX_CPUS
 }
 
+/// A task's scheduling class (sched_setscheduler, setpriority), atomics
+/// so that the picker reads them under `SCHED` alone.
+///
+/// SCHED_FIFO and SCHED_RR tasks (priority 1..99) run before every other
+/// task, the highest priority first; a FIFO task keeps the CPU until it
+/// sleeps or a higher one is runnable, RR ones of equal priority take
+/// turns at the tick. SCHED_OTHER, SCHED_BATCH and SCHED_IDLE tasks take
+/// turns; their nice value (-20..19) is kept and reported (getpriority,
+/// /proc/PID/stat) but does not weight the turns.
+#[derive(Default)]
+pub struct SchedParams {
+    policy: core::sync::atomic::AtomicI32,
+    rt_prio: core::sync::atomic::AtomicU8,
+    nice: core::sync::atomic::AtomicI8,
+    reset_on_fork: AtomicBool,
+}
+
+impl SchedParams {
+    pub fn policy(&self) -> i32 {
+        self.policy.load(Ordering::Relaxed)
+    }
+
+    pub fn rt_prio(&self) -> u8 {
+        self.rt_prio.load(Ordering::Relaxed)
+    }
+
+    pub fn nice(&self) -> i8 {
+        self.nice.load(Ordering::Relaxed)
+    }
+
+    pub fn reset_on_fork(&self) -> bool {
+        self.reset_on_fork.load(Ordering::Relaxed)
+    }
+
+    pub fn set_policy(&self, policy: i32, rt_prio: u8, reset_on_fork: bool) {
+        self.rt_prio.store(rt_prio, Ordering::Relaxed);
+        self.policy.store(policy, Ordering::Relaxed);
+        self.reset_on_fork.store(reset_on_fork, Ordering::Relaxed);
+    }
+
+    pub fn set_nice(&self, nice: i8) {
+        self.nice.store(nice, Ordering::Relaxed);
+    }
+
+    /// What a fork child starts with: the same, or with
+    /// SCHED_RESET_ON_FORK, SCHED_OTHER and a nice value no lower than 0.
+    pub fn inherit(&self, child: &SchedParams) {
+        if self.reset_on_fork() {
+            child.set_policy(abi::sched::SCHED_OTHER, 0, false);
+            child.set_nice(self.nice().max(0));
+        } else {
+            child.set_policy(self.policy(), self.rt_prio(), false);
+            child.set_nice(self.nice());
+        }
+    }
+
+    /// Real-time priority the picker orders by (0: not real time).
+    fn rank(&self) -> u8 {
+        self.rt_prio()
+    }
+
+    fn is_fifo(&self) -> bool {
+        self.policy() == abi::sched::SCHED_FIFO
+    }
+}
+
 /// What the switch saves of a task that is not running, and loads back.
 pub struct TaskCtx {
     pub saved_rsp: u64,
@@ -186,11 +252,31 @@ pub fn add(task: Arc<Task>) {
     }
 }
 
-/// Take the first task of the queue this CPU may run: runnable, not still
-/// on another CPU, allowed here; tasks no longer runnable leave the queue.
+/// Take the task of the queue this CPU should run: the first of the
+/// highest real-time priority among those runnable, not still on another
+/// CPU and allowed here (tasks no longer runnable leave the queue). None
+/// if `prev`, still runnable here, outranks it (a higher priority, or a
+/// FIFO task of the same one).
 fn pick(s: &mut Sched, c: usize, prev: &Arc<Task>) -> Option<Arc<Task>> {
     s.queue.retain(|t| t.state() == RUNNABLE);
-    let i = s.queue.iter().position(|t| (Arc::ptr_eq(t, prev) || !t.on_cpu()) && t.allowed_on(c))?;
+    let mut best: Option<(usize, u8)> = None;
+    for (i, t) in s.queue.iter().enumerate() {
+        if (Arc::ptr_eq(t, prev) || !t.on_cpu()) && t.allowed_on(c) {
+            let r = t.sched.rank();
+            if best.is_none_or(|(_, b)| r > b) {
+                best = Some((i, r));
+            }
+        }
+    }
+    let (i, r) = best?;
+    let p = prev.sched.rank();
+    if prev.state() == RUNNABLE
+        && prev.allowed_on(c)
+        && !is_idle(s, prev)
+        && (p > r || (p == r && p > 0 && prev.sched.is_fifo()))
+    {
+        return None;
+    }
     s.queue.remove(i)
 }
 

@@ -15,6 +15,7 @@ mod futex;
 mod mem;
 mod poll;
 mod process;
+mod sched;
 mod signal;
 mod sys;
 mod time;
@@ -92,6 +93,16 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::PIPE => fs::pipe2(x[0], 0),
         nr::SELECT => poll::select(x[0] as i32, x[1], x[2], x[3], x[4]),
         nr::SCHED_YIELD => process::sched_yield(),
+        nr::SCHED_SETSCHEDULER => sched::sched_setscheduler(x[0] as i32, x[1] as i32, x[2]),
+        nr::SCHED_GETSCHEDULER => sched::sched_getscheduler(x[0] as i32),
+        nr::SCHED_SETPARAM => sched::sched_setparam(x[0] as i32, x[1]),
+        nr::SCHED_GETPARAM => sched::sched_getparam(x[0] as i32, x[1]),
+        nr::SCHED_GET_PRIORITY_MAX => sched::sched_get_priority_max(x[0] as i32),
+        nr::SCHED_GET_PRIORITY_MIN => sched::sched_get_priority_min(x[0] as i32),
+        nr::SCHED_RR_GET_INTERVAL => sched::sched_rr_get_interval(x[0] as i32, x[1]),
+        nr::GETPRIORITY => sched::getpriority(x[0] as i32, x[1] as i32),
+        nr::SETPRIORITY => sched::setpriority(x[0] as i32, x[1] as i32, x[2] as i32),
+        nr::TIMES => sched::times(x[0]),
         nr::SCHED_SETAFFINITY => process::sched_setaffinity(x[0] as i32, x[1], x[2]),
         nr::SCHED_GETAFFINITY => process::sched_getaffinity(x[0] as i32, x[1], x[2]),
         nr::GETCPU => process::getcpu(x[0], x[1]),

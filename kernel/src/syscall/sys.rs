@@ -48,20 +48,7 @@ pub fn getrusage(who: i32, buf: u64) -> SysResult {
     // RUSAGE_SELF: every thread of the process (the leader's counters
     // hold those of the threads that have exited); RUSAGE_THREAD: the
     // caller alone.
-    let (ut, st) = if who == 0 {
-        let leader = me.leader();
-        let mut threads = proc::threads_of(&me);
-        if !threads.iter().any(|t| t.pid() == leader.pid()) {
-            threads.push(leader);
-        }
-        threads.iter().fold((0, 0), |(u, s), t| {
-            let i = t.inner.lock();
-            (u + i.utime, s + i.stime)
-        })
-    } else {
-        let i = me.inner.lock();
-        (i.utime, i.stime)
-    };
+    let (ut, st) = if who == 0 { me.process_times() } else { me.thread_times() };
     let (minflt, majflt, maxrss) = me
         .mm()
         .map(|m| {

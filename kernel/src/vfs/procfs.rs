@@ -552,7 +552,12 @@ fn render_stat(t: &Arc<Task>, s: &mut String) -> core::fmt::Result {
         let i = t.inner.lock();
         (i.name.clone(), i.utime, i.stime, i.start_ticks, i.cusage, i.rlimits[RLIMIT_RSS_INDEX].cur, i.sig.clone())
     };
+    // A process's line counts every thread (Linux's
+    // `thread_group_cputime` for the leader's view).
+    let (utime, stime) = if t.is_leader() { t.process_times() } else { (utime, stime) };
     let (letter, _) = state_letter(t);
+    // Linux's `task_prio`: -1 - rt_priority for real-time tasks, else 20 + nice.
+    let prio = if t.sched.rt_prio() > 0 { -1 - t.sched.rt_prio() as i64 } else { 20 + t.sched.nice() as i64 };
     let (min_flt, maj_flt, vsize, rss, layout) = match t.mm() {
         Some(m) => {
             let sp = m.space.lock();
@@ -566,7 +571,7 @@ fn render_stat(t: &Arc<Task>, s: &mut String) -> core::fmt::Result {
     write!(s, "{} ({}) {} {} {} {} {} {} 4194560 ", t.pid(), name, letter, ppid, pgid, sid, tty_nr, tpgid)?;
     write!(
         s,
-        "{} {} {} {} {} {} {} {} 20 0 {} 0 ",
+        "{} {} {} {} {} {} {} {} {} {} {} 0 ",
         min_flt,
         cu.min_flt,
         maj_flt,
@@ -575,11 +580,22 @@ fn render_stat(t: &Arc<Task>, s: &mut String) -> core::fmt::Result {
         stime,
         cu.utime,
         cu.stime,
+        prio,
+        t.sched.nice(),
         t.group.nr_threads()
     )?;
     write!(s, "{} {} {} {} ", start, vsize, rss, rss_lim)?;
     write!(s, "{} {} {} 0 0 ", l.start_code, l.end_code, l.start_stack)?;
-    write!(s, "{} {} {} {} 0 0 0 17 0 0 0 0 0 0 ", sig.pending.set, sig.blocked, ign, cgt)?;
+    write!(
+        s,
+        "{} {} {} {} 0 0 0 17 0 {} {} 0 0 0 ",
+        sig.pending.set,
+        sig.blocked,
+        ign,
+        cgt,
+        t.sched.rt_prio(),
+        t.sched.policy()
+    )?;
     writeln!(
         s,
         "{} {} {} {} {} {} {} 0",

@@ -682,7 +682,7 @@ pub fn notify_parent_stop(child: &Task, why: i32, sig: u32) {
 pub fn notify_parent_exit(child: &Task, ppid: Pid, status: i32) -> bool {
     let (uid, utime, stime) = {
         let i = child.inner.lock();
-        (i.creds.uid, i.utime, i.stime)
+        (i.creds.uid, i.utime + i.exited_threads.0, i.stime + i.exited_threads.1)
     };
     let Some(parent) = super::task(ppid) else { return false };
     if ppid == 0 {
