@@ -20,7 +20,7 @@
 //! holds the remote frees, else its next partial slab, else a slab of the
 //! cache's partial list (with up to half a per-CPU partial list more) or an
 //! empty one, and only then a new slab from the buddy allocator, with no lock
-//! held.
+//! held, which becomes its active slab.
 //!
 //! Every free object is in exactly one place: for each slab, objects in use
 //! (`index`) + its own freelist + the CPU freelist (active slab only) =
@@ -117,15 +117,27 @@ impl KmemCache {
                 continue;
             }
             drop(cpu);
-            // Unlocked, as in the locked path: reclaim may shrink us. The
-            // new slab joins the empty ones; the next refill takes it (or
-            // another CPU did, and this one tries again).
+            // Unlocked, as in the locked path: reclaim may shrink us.
             let slab = self.new_slab()?;
-            let mut lists = self.lists.lock();
-            lists.stats.num_slabs += 1;
-            lists.stats.num_objs += self.objects_per_slab as u64;
-            lists.free.push_front(&self.pa.memmap, slab);
+            self.install_new_slab(slab);
         }
+    }
+
+    /// A new slab becomes the active slab of the CPU the caller runs on
+    /// now, unless that CPU got one meanwhile (an interrupt allocated, or
+    /// the task moved): then it joins the cache's empty slabs.
+    fn install_new_slab(&self, slab: &'static Page) {
+        let mut cpu = self.cpu_slot().lock();
+        let mut lists = self.lists.lock();
+        lists.stats.num_slabs += 1;
+        lists.stats.num_objs += self.objects_per_slab as u64;
+        if cpu.slab.is_some() {
+            lists.free.push_front(&self.pa.memmap, slab);
+            return;
+        }
+        slab.index.fetch_or(FROZEN, Ordering::Relaxed);
+        cpu.slab = Some(slab);
+        cpu.freelist = slab.mapping.swap(0, Ordering::Relaxed);
     }
 
     fn pop_cpu_freelist(&self, cpu: &mut CpuSlab) -> Option<u64> {
