@@ -17,10 +17,11 @@
 //! object goes onto its slab's own freelist, and the slab moves between the
 //! cache lists only if no CPU owns it. When the CPU freelist runs dry, the
 //! owner takes (under the cache lock) its active slab's own freelist, which
-//! holds the remote frees, else its next partial slab, else a slab of the
-//! cache's partial list (with up to half a per-CPU partial list more) or an
-//! empty one, and only then a new slab from the buddy allocator, with no lock
-//! held, which becomes its active slab.
+//! holds the remote frees, else its next partial slab, else the cache's
+//! newest partial slab or an empty one, and only then a new slab from the
+//! buddy allocator, with no lock held, which becomes its active slab. A
+//! free that opens the first hole in a full slab puts that slab on the
+//! freeing CPU's partial list, while it has room.
 //!
 //! Every free object is in exactly one place: for each slab, objects in use
 //! (`index`) + its own freelist + the CPU freelist (active slab only) =
@@ -54,9 +55,8 @@ use crate::percpu;
 use crate::phys::page::{Page, PageList};
 use crate::sync::{IrqGuard, IrqLock};
 
-/// Slabs a CPU keeps on its partial list at most; a refill from the cache
-/// takes up to half as many besides its new active slab (SLUB's
-/// `cpu_partial_slabs`, `get_partial_node`).
+/// Slabs a CPU keeps on its partial list at most (SLUB's
+/// `cpu_partial_slabs`).
 pub(super) const CPU_PARTIAL_SLABS: u64 = 4;
 
 /// One CPU's share of a cache (`struct kmem_cache_cpu`).
@@ -168,7 +168,7 @@ impl KmemCache {
             cpu.slab = None;
             self.unfreeze(&mut lists, slab);
         }
-        let Some(slab) = cpu.partial.pop_front(mm).or_else(|| self.take_from_cache(&mut lists, cpu)) else {
+        let Some(slab) = cpu.partial.pop_front(mm).or_else(|| self.take_from_cache(&mut lists)) else {
             return false;
         };
         cpu.slab = Some(slab);
@@ -176,17 +176,11 @@ impl KmemCache {
         true
     }
 
-    /// Freeze a partial (else an empty) slab of the cache for this CPU, and
-    /// move up to half a per-CPU partial list of partial slabs along.
-    fn take_from_cache(&self, lists: &mut SlabLists, cpu: &mut CpuSlab) -> Option<&'static Page> {
+    /// Freeze the cache's newest partial (else an empty) slab for this CPU.
+    fn take_from_cache(&self, lists: &mut SlabLists) -> Option<&'static Page> {
         let mm = &self.pa.memmap;
         let slab = lists.partial.pop_front(mm).or_else(|| lists.free.pop_front(mm))?;
         slab.index.fetch_or(FROZEN, Ordering::Relaxed);
-        while cpu.partial.len() < CPU_PARTIAL_SLABS / 2 {
-            let Some(more) = lists.partial.pop_front(mm) else { break };
-            more.index.fetch_or(FROZEN, Ordering::Relaxed);
-            cpu.partial.push_front(mm, more);
-        }
         Some(slab)
     }
 
@@ -269,13 +263,15 @@ impl KmemCache {
             cpu.frees += 1;
             return Ok(());
         }
-        drop(cpu);
-        self.free_remote(head, stride, obj)
+        self.free_remote(&mut cpu, head, stride, obj)
     }
 
     /// `__slab_free`: the object goes onto its slab's own freelist under
-    /// the cache lock; a slab no CPU owns moves between the lists.
-    fn free_remote(&self, head: &'static Page, stride: PhysAddr, obj: u64) -> Result<(), SlabError> {
+    /// the cache lock. A full slab no CPU owns goes onto this CPU's partial
+    /// list while there is room (`put_cpu_partial`: the next slab this CPU
+    /// fills is the one with the newest hole); another slab no CPU owns
+    /// moves between the cache lists.
+    fn free_remote(&self, cpu: &mut CpuSlab, head: &'static Page, stride: PhysAddr, obj: u64) -> Result<(), SlabError> {
         let mut lists = self.lists.lock();
         if head.mapping.load(Ordering::Relaxed) == obj {
             self.report(&mut lists, SlabError::DoubleFree, obj as *const u8);
@@ -286,9 +282,18 @@ impl KmemCache {
         let old = head.index.fetch_sub(1, Ordering::Relaxed);
         lists.stats.frees += 1;
         lists.stats.free_slowpath += 1;
-        if old & FROZEN == 0 {
-            self.slab_lost_object(lists, head, (old & INUSE) - 1);
+        if old & FROZEN != 0 {
+            return Ok(());
         }
+        let inuse = (old & INUSE) - 1;
+        if inuse + 1 == self.objects_per_slab as u64 && inuse > 0 && cpu.partial.len() < CPU_PARTIAL_SLABS {
+            let mm = &self.pa.memmap;
+            lists.full.remove(mm, head);
+            head.index.fetch_or(FROZEN, Ordering::Relaxed);
+            cpu.partial.push_front(mm, head);
+            return Ok(());
+        }
+        self.slab_lost_object(lists, head, inuse);
         Ok(())
     }
 

@@ -70,44 +70,55 @@ fn remote_frees_move_a_slab_no_cpu_owns_between_the_lists() {
     let pa = machine();
     let c = cache(pa, "lists", 1000, 8, SlabFlags::empty());
     let n = c.objects_per_slab as usize;
-    // Two full slabs: the first is given back to the cache's full list.
-    let objs: Vec<NonNull<u8>> = on_cpu(0, || (0..2 * n).map(|_| c.alloc().unwrap()).collect());
-    let first = head_of(pa, objs[0].as_ptr());
+    let k = CPU_PARTIAL_SLABS as usize;
+    // k + 1 full slabs given back to the cache's full list, and CPU 0's
+    // active slab. CPU 1 fills its partial list with the first k.
+    let objs: Vec<NonNull<u8>> = on_cpu(0, || (0..(k + 2) * n).map(|_| c.alloc().unwrap()).collect());
+    on_cpu(1, || (0..k).for_each(|i| c.free(objs[i * n]).unwrap()));
     let lens = || {
         let l = c.lists.lock();
         (l.partial.len(), l.full.len(), l.free.len())
     };
-    assert!(!c.is_frozen(first));
+    let last = &objs[k * n..(k + 1) * n];
+    assert!(!c.is_frozen(head_of(pa, last[0].as_ptr())));
     assert_eq!(lens(), (0, 1, 0));
-    on_cpu(1, || c.free(objs[0]).unwrap());
+    on_cpu(1, || c.free(last[0]).unwrap());
     assert_eq!(lens(), (1, 0, 0), "full -> partial");
-    on_cpu(1, || objs[1..n].iter().for_each(|&p| c.free(p).unwrap()));
+    on_cpu(1, || last[1..].iter().for_each(|&p| c.free(p).unwrap()));
     assert_eq!(lens(), (0, 0, 1), "partial -> free");
     c.check_invariants();
-    on_cpu(0, || objs[n..].iter().for_each(|&p| c.free(p).unwrap()));
+    on_cpu(0, || {
+        objs.iter().enumerate().filter(|(i, _)| i % n != 0 && *i < k * n).for_each(|(_, &p)| c.free(p).unwrap())
+    });
+    on_cpu(2, || objs[(k + 1) * n..].iter().for_each(|&p| c.free(p).unwrap()));
+    assert_eq!(c.stats().active_objs, 0);
     c.check_invariants();
 }
 
 #[test]
-fn a_refill_takes_partial_slabs_onto_the_cpu_partial_list() {
+fn a_free_opening_a_full_slab_puts_it_on_the_freeing_cpus_partial_list_while_there_is_room() {
     let pa = machine();
     let c = cache(pa, "partial", 1000, 8, SlabFlags::empty());
     let n = c.objects_per_slab as usize;
-    let objs: Vec<NonNull<u8>> = on_cpu(0, || (0..4 * n).map(|_| c.alloc().unwrap()).collect());
-    // One object freed in each of the three full slabs: three partial slabs.
-    on_cpu(1, || (0..3).for_each(|i| c.free(objs[i * n]).unwrap()));
-    assert_eq!(c.lists.lock().partial.len(), 3);
-    let p = on_cpu(2, || c.alloc().unwrap());
-    assert_eq!(c.lists.lock().partial.len(), 0, "one active, the others on CPU 2's partial list");
-    assert_eq!(c.cpus[2].0.lock().partial.len(), CPU_PARTIAL_SLABS / 2);
+    let full = CPU_PARTIAL_SLABS as usize + 2;
+    // `full` slabs given back full, and CPU 0's active slab.
+    let objs: Vec<NonNull<u8>> = on_cpu(0, || (0..(full + 1) * n).map(|_| c.alloc().unwrap()).collect());
+    assert_eq!(c.lists.lock().full.len(), full as u64);
+    // CPU 1 opens a hole in each full slab: the first CPU_PARTIAL_SLABS go
+    // onto its partial list, the rest onto the cache's.
+    on_cpu(1, || (0..full).for_each(|i| c.free(objs[i * n]).unwrap()));
+    assert_eq!(c.cpus[1].0.lock().partial.len(), CPU_PARTIAL_SLABS);
+    assert_eq!(c.lists.lock().partial.len(), 2);
     c.check_invariants();
+    // CPU 1 fills the newest hole first, then the others, with no new slab;
+    // each used-up slab costs one refill.
     let slow = c.stats().alloc_slowpath;
-    let more: Vec<NonNull<u8>> = on_cpu(2, || (0..2).map(|_| c.alloc().unwrap()).collect());
-    let got: BTreeSet<usize> = [p].iter().chain(&more).map(|&q| addr(q)).collect();
-    let freed: BTreeSet<usize> = (0..3).map(|i| addr(objs[i * n])).collect();
-    assert_eq!(got, freed, "the three freed objects, no new slab");
-    assert_eq!(c.stats().num_slabs, 4);
-    assert_eq!(c.stats().alloc_slowpath, slow + 2, "each used-up slab costs one refill");
+    let got: Vec<usize> = on_cpu(1, || (0..full).map(|_| addr(c.alloc().unwrap())).collect());
+    let want: Vec<usize> =
+        (0..CPU_PARTIAL_SLABS as usize).rev().chain([full - 1, full - 2]).map(|i| addr(objs[i * n])).collect();
+    assert_eq!(got, want);
+    assert_eq!(c.stats().num_slabs, full as u64 + 1);
+    assert_eq!(c.stats().alloc_slowpath, slow + full as u64);
     c.check_invariants();
 }
 
