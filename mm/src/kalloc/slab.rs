@@ -60,7 +60,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 use core::ptr::NonNull;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use bitflags::bitflags;
 
@@ -194,6 +194,9 @@ pub struct KmemCache {
     /// Per-CPU slabs, indexed by CPU number.
     cpus: Box<[CpuSlot]>,
     lists: IrqLock<SlabLists>,
+    /// Length of `lists.partial`, written under the cache lock, read
+    /// without it by a CPU deciding whether to keep an empty active slab.
+    nr_partial: AtomicU64,
 }
 
 fn round_up(x: usize, a: usize) -> usize {
@@ -291,6 +294,7 @@ impl KmemCache {
                 stats: CacheStats::default(),
                 last_error: None,
             }),
+            nr_partial: AtomicU64::new(0),
         })
     }
 
@@ -492,7 +496,7 @@ impl KmemCache {
                 break p;
             }
             if let Some(p) = lists.free.pop_front(mm) {
-                lists.partial.push_front(mm, p);
+                self.partial_push(&mut lists, p);
                 break p;
             }
             // A new slab comes from the page allocator without the list lock
@@ -503,7 +507,7 @@ impl KmemCache {
             lists = self.lists.lock();
             lists.stats.num_slabs += 1;
             lists.stats.num_objs += self.objects_per_slab as u64;
-            lists.partial.push_front(mm, p);
+            self.partial_push(&mut lists, p);
         };
         let obj = head.mapping.load(Ordering::Relaxed);
         let stride = self.stride_of_free(obj);
@@ -511,7 +515,7 @@ impl KmemCache {
         head.mapping.store(next, Ordering::Relaxed);
         let inuse = head.index.fetch_add(1, Ordering::Relaxed) + 1;
         if inuse == self.objects_per_slab as u64 {
-            lists.partial.remove(mm, head);
+            self.partial_remove(&mut lists, head);
             lists.full.push_front(mm, head);
         }
         lists.stats.allocs += 1;
@@ -604,10 +608,10 @@ impl KmemCache {
         let mm = &self.pa.memmap;
         if inuse + 1 == self.objects_per_slab as u64 {
             lists.full.remove(mm, head);
-            lists.partial.push_front(mm, head);
+            self.partial_push(&mut lists, head);
         }
         if inuse == 0 {
-            lists.partial.remove(mm, head);
+            self.partial_remove(&mut lists, head);
             if lists.free.len() >= min_free_slabs(self.size) {
                 lists.stats.num_slabs -= 1;
                 lists.stats.num_objs -= self.objects_per_slab as u64;
@@ -617,6 +621,18 @@ impl KmemCache {
                 lists.free.push_front(mm, head);
             }
         }
+    }
+
+    /// Put a slab on the cache's partial list, keeping `nr_partial` in step.
+    fn partial_push(&self, lists: &mut SlabLists, head: &'static Page) {
+        lists.partial.push_front(&self.pa.memmap, head);
+        self.nr_partial.store(lists.partial.len(), Ordering::Relaxed);
+    }
+
+    /// Take a slab off the cache's partial list, keeping `nr_partial` in step.
+    fn partial_remove(&self, lists: &mut SlabLists, head: &'static Page) {
+        lists.partial.remove(&self.pa.memmap, head);
+        self.nr_partial.store(lists.partial.len(), Ordering::Relaxed);
     }
 
     /// `kmem_cache_shrink`: flush the per-CPU slabs, then give every empty
@@ -755,6 +771,8 @@ impl KmemCache {
             }
         }
         assert_eq!(in_use, allocs - frees, "slab {}: active object count out of date", self.name);
+        let nr_partial = self.nr_partial.load(Ordering::Relaxed);
+        assert_eq!(nr_partial, lists.partial.len(), "slab {}: partial count out of date", self.name);
         assert_eq!(slabs, lists.stats.num_slabs, "slab {}: slab count out of date", self.name);
         assert_eq!(lists.stats.num_objs, slabs * objects, "slab {}: object count out of date", self.name);
     }

@@ -23,6 +23,15 @@
 //! free that opens the first hole in a full slab puts that slab on the
 //! freeing CPU's partial list, while it has room.
 //!
+//! Like the locked path, a CPU never fills an empty slab while a partially
+//! used one is ready for it (on its partial list or the cache's): a refill
+//! skips empty slabs (giving the ones on its partial list back to the
+//! cache's empty slabs), and a free that empties the active slab gives it
+//! back when a used slab waits. So slabs pack, long-lived objects do not
+//! pin slabs that would otherwise empty, and shrink frees what they leave.
+//! The fast-path free reads the cache's partial count (`nr_partial`)
+//! without the lock: a stale count only delays or hastens that give-back.
+//!
 //! Every free object is in exactly one place: for each slab, objects in use
 //! (`index`) + its own freelist + the CPU freelist (active slab only) =
 //! objects per slab. Fast-path allocations and frees are counted in the
@@ -39,8 +48,9 @@
 //! moves between reading `this_cpu()` and taking the slot just uses the
 //! other CPU's slot under its lock: slower, never wrong. The cache lock
 //! (`lists`) protects the cache lists and counters, every slab's own
-//! freelist and the `FROZEN` bit. Order: CPU slot -> cache lock, never the
-//! reverse; several slots are taken in CPU order. No lock is held while the
+//! freelist, the `FROZEN` bit and the writes of `nr_partial`. Order: CPU
+//! slot -> cache lock, never the reverse; several slots are taken in CPU
+//! order. No lock is held while the
 //! buddy allocator runs (its reclaim may shrink this very cache). The
 //! in-use count is atomic: the owner adds and subtracts without the cache
 //! lock, remote frees subtract with it.
@@ -153,22 +163,21 @@ impl KmemCache {
     }
 
     /// Give the CPU free objects again, under the cache lock; false when
-    /// only a new slab can.
+    /// only a new slab can. A partially used slab is always taken before
+    /// an empty one, so no slab starts filling while another has room.
     fn refill_cpu(&self, cpu: &mut CpuSlab) -> bool {
-        let mm = &self.pa.memmap;
         let mut lists = self.lists.lock();
         lists.stats.alloc_slowpath += 1;
         if let Some(slab) = cpu.slab {
+            // The remote frees, unless the slab is empty and a used one waits.
             cpu.freelist = slab.mapping.swap(0, Ordering::Relaxed);
-            if cpu.freelist != 0 {
+            if cpu.freelist != 0 && (inuse(slab) > 0 || !self.used_slab_waits(lists.partial.len(), cpu)) {
                 return true;
             }
-            // No free object on either freelist: every object is in use,
-            // and the slab goes to the full list.
-            cpu.slab = None;
-            self.unfreeze(&mut lists, slab);
+            // Full (both freelists empty), or empty: back to the cache.
+            self.deactivate_active(&mut lists, cpu);
         }
-        let Some(slab) = cpu.partial.pop_front(mm).or_else(|| self.take_from_cache(&mut lists)) else {
+        let Some(slab) = self.take_cpu_partial(&mut lists, cpu).or_else(|| self.take_from_cache(&mut lists)) else {
             return false;
         };
         cpu.slab = Some(slab);
@@ -176,10 +185,35 @@ impl KmemCache {
         true
     }
 
+    /// Whether a partially used slab is ready for this CPU: on the cache's
+    /// partial list (`nr_partial` of them) or on the CPU's own.
+    fn used_slab_waits(&self, nr_partial: u64, cpu: &CpuSlab) -> bool {
+        nr_partial > 0 || cpu.partial.iter(&self.pa.memmap).any(|s| inuse(s) > 0)
+    }
+
+    /// The first used slab on the CPU's partial list. The empty ones before
+    /// it (emptied by remote frees) go back to the cache's empty slabs,
+    /// which are used last and freed by shrink.
+    fn take_cpu_partial(&self, lists: &mut SlabLists, cpu: &mut CpuSlab) -> Option<&'static Page> {
+        while let Some(slab) = cpu.partial.pop_front(&self.pa.memmap) {
+            if inuse(slab) > 0 {
+                return Some(slab);
+            }
+            self.unfreeze(lists, slab);
+        }
+        None
+    }
+
     /// Freeze the cache's newest partial (else an empty) slab for this CPU.
     fn take_from_cache(&self, lists: &mut SlabLists) -> Option<&'static Page> {
         let mm = &self.pa.memmap;
-        let slab = lists.partial.pop_front(mm).or_else(|| lists.free.pop_front(mm))?;
+        let slab = match lists.partial.front().and_then(|f| mm.page(f)) {
+            Some(slab) => {
+                self.partial_remove(lists, slab);
+                slab
+            }
+            None => lists.free.pop_front(mm)?,
+        };
         slab.index.fetch_or(FROZEN, Ordering::Relaxed);
         Some(slab)
     }
@@ -195,16 +229,28 @@ impl KmemCache {
         } else if inuse == self.objects_per_slab as u64 {
             lists.full.push_front(mm, slab);
         } else {
-            lists.partial.push_front(mm, slab);
+            self.partial_push(lists, slab);
         }
     }
 
     /// `deactivate_slab` and `unfreeze_partials`: everything a CPU holds
     /// goes back to the cache lists.
     fn deactivate(&self, lists: &mut SlabLists, cpu: &mut CpuSlab) {
+        self.deactivate_active(lists, cpu);
+        while let Some(slab) = cpu.partial.pop_front(&self.pa.memmap) {
+            self.unfreeze(lists, slab);
+        }
+    }
+
+    /// `deactivate_slab`: the active slab and its CPU freelist go back to
+    /// the cache lists.
+    fn deactivate_active(&self, lists: &mut SlabLists, cpu: &mut CpuSlab) {
         if let Some(slab) = cpu.slab.take() {
             let first = core::mem::replace(&mut cpu.freelist, 0);
-            if first != 0 {
+            if slab.mapping.load(Ordering::Relaxed) == 0 {
+                // No remote frees: the CPU freelist becomes the slab's.
+                slab.mapping.store(first, Ordering::Relaxed);
+            } else if first != 0 {
                 // Splice the CPU freelist in front of the slab's own.
                 let mut tail = self.stride_of_free(first);
                 loop {
@@ -217,9 +263,6 @@ impl KmemCache {
                 self.write_freeptr(tail, slab.mapping.load(Ordering::Relaxed));
                 slab.mapping.store(first, Ordering::Relaxed);
             }
-            self.unfreeze(lists, slab);
-        }
-        while let Some(slab) = cpu.partial.pop_front(&self.pa.memmap) {
             self.unfreeze(lists, slab);
         }
     }
@@ -259,8 +302,16 @@ impl KmemCache {
             }
             self.write_freeptr(stride, cpu.freelist);
             cpu.freelist = obj;
-            head.index.fetch_sub(1, Ordering::Relaxed);
+            let old = head.index.fetch_sub(1, Ordering::Relaxed);
             cpu.frees += 1;
+            if old & INUSE == 1 && self.used_slab_waits(self.nr_partial.load(Ordering::Relaxed), &cpu) {
+                // The active slab is empty and a used slab has room: give
+                // the empty one back, so that the next allocation fills the
+                // used one and shrink can free this one (as the locked path,
+                // which never starts a slab while another has room).
+                let mut lists = self.lists.lock();
+                self.deactivate_active(&mut lists, &mut cpu);
+            }
             return Ok(());
         }
         self.free_remote(&mut cpu, head, stride, obj)

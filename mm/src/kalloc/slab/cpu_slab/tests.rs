@@ -123,6 +123,89 @@ fn a_free_opening_a_full_slab_puts_it_on_the_freeing_cpus_partial_list_while_the
 }
 
 #[test]
+fn an_emptied_active_slab_goes_back_when_a_used_slab_on_the_cpus_partial_list_has_room() {
+    let pa = machine();
+    let c = cache(pa, "refill-cpu", 1000, 8, SlabFlags::empty());
+    let n = c.objects_per_slab as usize;
+    // Slab A full (on the cache's full list), slab B active with one object.
+    let objs: Vec<NonNull<u8>> = on_cpu(0, || (0..n + 1).map(|_| c.alloc().unwrap()).collect());
+    let (a, b) = (head_of(pa, objs[0].as_ptr()), head_of(pa, objs[n].as_ptr()));
+    // A hole in A puts A on CPU 0's partial list; emptying B gives B back.
+    on_cpu(0, || c.free(objs[0]).unwrap());
+    assert_eq!(c.cpus[0].0.lock().partial.len(), 1);
+    on_cpu(0, || c.free(objs[n]).unwrap());
+    assert!(c.cpus[0].0.lock().slab.is_none(), "the empty active slab is given back");
+    assert_eq!(c.lists.lock().free.len(), 1);
+    assert!(!c.is_frozen(b));
+    c.check_invariants();
+    // The next allocation fills A's hole, and shrink frees B.
+    let p = on_cpu(0, || c.alloc().unwrap());
+    assert_eq!(p, objs[0]);
+    assert!(core::ptr::eq(head_of(pa, p.as_ptr()), a));
+    assert_eq!(c.shrink(), c.slab_pages());
+    assert_eq!(c.stats().num_slabs, 1);
+    c.check_invariants();
+}
+
+#[test]
+fn refill_takes_a_used_slab_before_an_empty_one() {
+    let pa = machine();
+    let c = cache(pa, "refill-cache", 64, 8, SlabFlags::empty());
+    // Two slabs with one object each, on the cache's partial list.
+    let a = on_cpu(0, || c.alloc().unwrap());
+    let b = on_cpu(1, || c.alloc().unwrap());
+    assert_eq!(c.shrink(), 0);
+    assert_eq!(c.lists.lock().partial.len(), 2);
+    // CPU 0 takes one of them, uses it and empties it: it goes back, and
+    // the next allocation fills the other one instead of the empty one.
+    let x = on_cpu(0, || c.alloc().unwrap());
+    let first = head_of(pa, x.as_ptr());
+    let (mine, other) = if core::ptr::eq(first, head_of(pa, a.as_ptr())) { (a, b) } else { (b, a) };
+    on_cpu(0, || [x, mine].into_iter().for_each(|p| c.free(p).unwrap()));
+    assert!(c.cpus[0].0.lock().slab.is_none());
+    let lens = {
+        let l = c.lists.lock();
+        (l.partial.len(), l.free.len())
+    };
+    assert_eq!(lens, (1, 1));
+    let y = on_cpu(0, || c.alloc().unwrap());
+    assert!(core::ptr::eq(head_of(pa, y.as_ptr()), head_of(pa, other.as_ptr())), "the used slab, not the empty one");
+    c.check_invariants();
+    // Alone in the cache, an emptied active slab stays with its CPU.
+    assert_eq!(c.shrink(), c.slab_pages());
+    let z = on_cpu(0, || c.alloc().unwrap());
+    on_cpu(0, || [y, other, z].into_iter().for_each(|p| c.free(p).unwrap()));
+    assert!(c.cpus[0].0.lock().slab.is_some());
+    c.check_invariants();
+    assert_eq!(c.shrink(), c.slab_pages());
+    assert_eq!(c.stats().num_slabs, 0);
+}
+
+#[test]
+fn refill_gives_slabs_emptied_by_remote_frees_back_and_takes_a_used_one() {
+    let pa = machine();
+    let c = cache(pa, "refill-remote", 1000, 8, SlabFlags::empty());
+    let n = c.objects_per_slab as usize;
+    // Slabs A and B full, C active on CPU 0. CPU 0 opens a hole in each of
+    // A and B (its partial list: B, A), then CPU 1 empties B.
+    let objs: Vec<NonNull<u8>> = on_cpu(0, || (0..2 * n + 1).map(|_| c.alloc().unwrap()).collect());
+    on_cpu(0, || [objs[0], objs[n]].into_iter().for_each(|p| c.free(p).unwrap()));
+    on_cpu(1, || objs[n + 1..2 * n].iter().for_each(|&p| c.free(p).unwrap()));
+    let b = head_of(pa, objs[n].as_ptr());
+    assert_eq!(inuse(b), 0);
+    assert!(c.is_frozen(b), "still on CPU 0's partial list");
+    c.check_invariants();
+    // Using up C, CPU 0 skips empty B for A's hole; B goes back and shrink frees it.
+    let got: Vec<NonNull<u8>> = on_cpu(0, || (0..n).map(|_| c.alloc().unwrap()).collect());
+    assert_eq!(*got.last().unwrap(), objs[0]);
+    assert!(!c.is_frozen(b));
+    assert_eq!(c.lists.lock().free.len(), 1);
+    c.check_invariants();
+    assert_eq!(c.shrink(), c.slab_pages());
+    c.check_invariants();
+}
+
+#[test]
 fn shrink_flushes_every_cpu_and_gives_every_empty_slab_back() {
     let pa = machine();
     let free_before = pa.drained_free_pages();
