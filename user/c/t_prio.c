@@ -131,7 +131,8 @@ static void check_set_get(void)
 			bits |= 2;
 		if (!(setpriority(PRIO_PROCESS, 0, 5) == -1 && errno == EACCES))
 			bits |= 4;
-		if (!(sys_setscheduler(1, SCHED_OTHER, 0) == -1 && errno == EPERM))
+		/* The parent is root's: not ours to change. */
+		if (!(sys_setscheduler(getppid(), SCHED_OTHER, 0) == -1 && errno == EPERM))
 			bits |= 8;
 		_exit(bits);
 	}
@@ -272,8 +273,13 @@ static void check_cpu_clocks(void)
 	long p1 = r == 0 ? cpu_ns(pc) : -1;
 	long self1 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
 	long th1 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
-	CHECKF("process_clock_counts_threads", r == 0 && p1 - p0 >= 30000000 && self1 - self0 >= 30000000,
-	       "r %d, pid clock +%ld ns, process clock +%ld ns", r, p1 - p0, self1 - self0);
+	/* The main thread sleeps in the join while the other burns: only the
+	 * process clocks grow (by at least a 10 ms tick: kernels that count
+	 * CPU time by ticks may miss some under a loaded host). */
+	CHECKF("process_clock_counts_threads",
+	       r == 0 && p1 - p0 >= 10000000 && self1 - self0 >= 10000000 && self1 - self0 > th1 - th0,
+	       "r %d, pid clock +%ld ns, process clock +%ld ns, main thread +%ld ns", r, p1 - p0, self1 - self0,
+	       th1 - th0);
 	CHECKF("thread_clock_is_own", th1 - th0 < 30000000, "main thread +%ld ns while another burnt 60 ms", th1 - th0);
 	CHECK("pthread_getcpuclockid_works", r2 == 0);
 	CHECK_ERRNO("bad_dynamic_clock_einval", clock_gettime((clockid_t)(((unsigned)~4000000u << 3) | 2), &(struct timespec){0}),

@@ -64,7 +64,6 @@ static SCHED: IrqLock<Sched> = IrqLock::new(Sched {
     idle: [const { None }; MAX_CPUS],
     sleepers: Vec::new(),
 });
-static TICKS: AtomicU64 = AtomicU64::new(0);
 pub static CONTEXT_SWITCHES: AtomicU64 = AtomicU64::new(0);
 
 /// Per CPU: the task it switched away from, whose `on_cpu` it clears once
@@ -218,9 +217,12 @@ pub fn init_cpu(idle: Arc<Task>) {
     s.idle[c] = Some(idle);
 }
 
-/// Ticks since the timer started.
+/// Ticks (1/HZ s) since boot, read from the monotonic clock rather than
+/// counted: when interrupts arrive late or in a burst (a virtual CPU the
+/// host did not run for a while), time still never runs fast, so no
+/// timeout ends before it is due.
 pub fn ticks() -> u64 {
-    TICKS.load(Ordering::Relaxed)
+    arch::time::uptime_ns() / (1_000_000_000 / HZ)
 }
 
 pub fn current() -> Arc<Task> {
@@ -465,8 +467,8 @@ pub fn cond_resched() {
 /// tick to the running task. Returns the tick count.
 pub fn scheduler_tick(frame: &TrapFrame) -> u64 {
     let c = cpu();
-    // The boot CPU keeps time; every CPU charges its own running task.
-    let now = if c == 0 { TICKS.fetch_add(1, Ordering::Relaxed) + 1 } else { TICKS.load(Ordering::Relaxed) };
+    // Every CPU charges its own running task; the boot CPU wakes sleepers.
+    let now = ticks();
     let due: Vec<Pid> = {
         let mut s = SCHED.lock();
         let mut due = Vec::new();
