@@ -10,7 +10,7 @@
 //! Each request goes into the target's per-CPU mailbox of that kind, then
 //! the vector is sent; the handler runs it, stores the result and clears
 //! `pending`, which the sender spins on. Received IPIs are counted per CPU
-//! and per kind (/proc/interrupts).
+//! by the trap entry ([`received`], /proc/interrupts).
 //!
 //! Locking: one spin lock per kind (`CALL_LOCK`, `TLB_LOCK`) serializes
 //! senders, so a mailbox holds at most one request; they are never held
@@ -41,6 +41,14 @@ pub enum Kind {
 impl Kind {
     pub const ALL: [Kind; 3] = [Kind::Reschedule, Kind::CallFunction, Kind::Tlb];
 
+    fn vector(self) -> u8 {
+        match self {
+            Kind::Reschedule => RESCHEDULE_VECTOR,
+            Kind::CallFunction => CALL_FUNCTION_VECTOR,
+            Kind::Tlb => TLB_VECTOR,
+        }
+    }
+
     /// Row name and description in /proc/interrupts.
     pub fn label(self) -> (&'static str, &'static str) {
         match self {
@@ -51,11 +59,9 @@ impl Kind {
     }
 }
 
-static RECEIVED: [[AtomicU64; 3]; MAX_CPUS] = [const { [const { AtomicU64::new(0) }; 3] }; MAX_CPUS];
-
 /// IPIs of `kind` CPU `cpu` has received.
 pub fn received(cpu: usize, kind: Kind) -> u64 {
-    RECEIVED[cpu][kind as usize].load(Ordering::Relaxed)
+    trap::count_on(cpu, kind.vector())
 }
 
 /// One CPU's pending request of one kind.
@@ -86,19 +92,12 @@ static TLB_LOCK: spin::Mutex<()> = spin::Mutex::new(());
 /// `tlb_single_page_flush_ceiling` is 33).
 const FLUSH_CEILING_PAGES: u64 = 33;
 
-fn count(kind: Kind) -> usize {
-    let cpu = crate::percpu::cpu_id();
-    RECEIVED[cpu][kind as usize].fetch_add(1, Ordering::Relaxed);
-    cpu
-}
-
 fn on_reschedule(_: &mut trap::TrapFrame) {
-    count(Kind::Reschedule);
     apic::eoi();
 }
 
 fn on_call_function(_: &mut trap::TrapFrame) {
-    let mb = &CALL_BOX[count(Kind::CallFunction)];
+    let mb = &CALL_BOX[crate::percpu::cpu_id()];
     if mb.pending.load(Ordering::Acquire) {
         // SAFETY: the sender stored a `fn(u64) -> u64` in `a` (see `post`).
         let f: fn(u64) -> u64 = unsafe { core::mem::transmute(mb.a.load(Ordering::Relaxed) as usize) };
@@ -109,7 +108,7 @@ fn on_call_function(_: &mut trap::TrapFrame) {
 }
 
 fn on_tlb(_: &mut trap::TrapFrame) {
-    let mb = &TLB_BOX[count(Kind::Tlb)];
+    let mb = &TLB_BOX[crate::percpu::cpu_id()];
     if mb.pending.load(Ordering::Acquire) {
         flush_local(mb.a.load(Ordering::Relaxed), mb.b.load(Ordering::Relaxed));
         mb.pending.store(false, Ordering::Release);

@@ -47,6 +47,12 @@ pub fn online_ns(cpu: usize) -> u64 {
     arch::time::uptime_ns().saturating_sub(ONLINE_AT[cpu].load(Ordering::Relaxed))
 }
 
+/// NUMA node of online CPU `cpu`, from SRAT's processor affinity (node 0
+/// without SRAT, or for a CPU it does not list).
+pub fn node_of(cpu: usize) -> u32 {
+    arch::smp::apic_id_of(cpu).map_or(0, |id| crate::mem::page_alloc().topology.node_of_cpu(id))
+}
+
 /// The first `TRAMPOLINE_PAGES` consecutive usable RAM pages in
 /// `[4 KiB, 640 KiB)` of the firmware map (a start-up IPI can only name a
 /// page below 1 MiB, and the VGA hole starts at 640 KiB).
