@@ -77,6 +77,20 @@ pub fn cpu_id() -> usize {
 /// any other kernel code, so from then on every CPU has its own).
 static GS_READY: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
 
+/// The running CPU's number for handlers that may interrupt kernel code
+/// before its `swapgs` (NMI, double fault, machine check at the first
+/// instruction of the syscall entry, when GS still holds the user's base):
+/// finds whichever of GS base and kernel GS base points into the per-CPU
+/// array (Linux's "paranoid entry" makes the same check). Reads two MSRs.
+pub fn cpu_id_paranoid() -> usize {
+    let start = PERCPU.as_ptr() as u64;
+    let end = start + core::mem::size_of_val(&PERCPU) as u64;
+    [GsBase::read().as_u64(), KernelGsBase::read().as_u64()]
+        .into_iter()
+        .find(|b| (start..end).contains(b))
+        .map_or(0, |b| ((b - start) / core::mem::size_of::<Cell>() as u64) as usize)
+}
+
 fn mine() -> *mut PerCpu {
     PERCPU[cpu_id()].0.get()
 }

@@ -269,7 +269,9 @@ pub fn count_on(cpu: usize, vector: u8) -> u64 {
 #[unsafe(no_mangle)]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     let vector = frame.vector as usize;
-    COUNTS[crate::percpu::cpu_id()][vector & 0xff].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    // NMI, #DF and #MC can arrive before the syscall entry's `swapgs`.
+    let cpu = if matches!(vector, 2 | 8 | 18) { crate::percpu::cpu_id_paranoid() } else { crate::percpu::cpu_id() };
+    COUNTS[cpu][vector & 0xff].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     if let Some(handler) = HANDLERS[vector].get() {
         handler(frame);
     } else if frame.vector < FIRST_IRQ_VECTOR {

@@ -26,6 +26,7 @@ fn main(boot_info: &'static mut BootInfo) -> ! {
             ktest!(every_cpu_is_online_with_its_apic_id),
             ktest!(call_function_runs_on_each_cpu),
             ktest!(call_function_on_others_reaches_every_ap),
+            ktest!(each_cpu_has_its_own_gs_area_and_ist_stacks),
             ktest!(tlb_ipi_round_trip_is_counted_on_the_receiver),
             ktest!(interrupts_lists_a_column_per_cpu),
             ktest!(affinity_stays_on_cpu_0),
@@ -68,6 +69,24 @@ fn call_function_runs_on_each_cpu() {
         assert_eq!(r, want, "CPU {cpu}");
         // CPU 0 runs the function directly; every AP takes one IPI.
         assert_eq!(ipi::received(cpu, Kind::CallFunction), before + (cpu != 0) as u64, "CPU {cpu}");
+    }
+}
+
+fn paranoid_id(_: u64) -> u64 {
+    arch::percpu::cpu_id_paranoid() as u64
+}
+
+fn nmi_stack(_: u64) -> u64 {
+    arch::gdt::ist_stack_range(arch::gdt::IST_NMI).1
+}
+
+fn each_cpu_has_its_own_gs_area_and_ist_stacks() {
+    let mut tops = alloc::vec::Vec::new();
+    for cpu in 0..mm::percpu::nr_cpus() {
+        assert_eq!(ipi::call_on(cpu, paranoid_id, 0), cpu as u64);
+        let top = ipi::call_on(cpu, nmi_stack, 0);
+        assert!(top != 0 && !tops.contains(&top), "CPU {cpu}: NMI stack top {top:#x} in {tops:x?}");
+        tops.push(top);
     }
 }
 
