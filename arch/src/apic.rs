@@ -84,10 +84,14 @@ pub fn init_ap() {
 }
 
 /// Write the interrupt command register: `low` to the CPU with APIC id
-/// `dest`, then wait (bounded) for the APIC to accept it. Interrupts are
+/// `dest`, then wait (bounded) for the APIC to accept it (nothing before
+/// `init` mapped the registers). Interrupts are
 /// off meanwhile so a handler on this CPU cannot interleave its own ICR
 /// write between the two halves.
 fn send(dest: u32, low: u32) {
+    if BASE.load(Ordering::Acquire) == 0 {
+        return;
+    }
     x86_64::instructions::interrupts::without_interrupts(|| {
         write(REG_ICR_HIGH, dest << 24);
         write(REG_ICR_LOW, low);

@@ -28,6 +28,7 @@ fn main(boot_info: &'static mut BootInfo) -> ! {
             ktest!(call_function_on_others_reaches_every_ap),
             ktest!(each_cpu_has_its_own_gs_area_and_ist_stacks),
             ktest!(tlb_ipi_round_trip_is_counted_on_the_receiver),
+            ktest!(reschedule_ipi_reaches_each_ap),
             ktest!(interrupts_lists_a_column_per_cpu),
             ktest!(affinity_stays_on_cpu_0),
             ktest!(cpus_sit_on_the_numa_nodes_qemu_gave_them),
@@ -118,6 +119,18 @@ fn tlb_ipi_round_trip_is_counted_on_the_receiver() {
     }
 }
 
+fn reschedule_ipi_reaches_each_ap() {
+    for cpu in 1..mm::percpu::nr_cpus() {
+        let before = ipi::received(cpu, Kind::Reschedule);
+        ipi::send_reschedule(cpu);
+        let deadline = arch::time::uptime_ns() + 1_000_000_000;
+        while ipi::received(cpu, Kind::Reschedule) == before {
+            assert!(arch::time::uptime_ns() < deadline, "CPU {cpu} did not take the reschedule IPI");
+            core::hint::spin_loop();
+        }
+    }
+}
+
 fn interrupts_lists_a_column_per_cpu() {
     let mut s = alloc::string::String::new();
     kernel::vfs::procfs_cpu::interrupts(&mut s).unwrap();
@@ -125,6 +138,9 @@ fn interrupts_lists_a_column_per_cpu() {
     assert_eq!(header.split_whitespace().count(), mm::percpu::nr_cpus(), "{header}");
     let tlb = s.lines().find(|l| l.trim_start().starts_with("TLB:")).expect("no TLB line");
     assert_eq!(tlb.split_whitespace().count(), 1 + mm::percpu::nr_cpus() + 2, "{tlb}");
+    // APs keep their local timer masked.
+    let loc = s.lines().find(|l| l.trim_start().starts_with("LOC:")).expect("no LOC line");
+    assert!(loc.split_whitespace().skip(2).take(mm::percpu::nr_cpus() - 1).all(|n| n == "0"), "{loc}");
     let mut st = alloc::string::String::new();
     kernel::vfs::procfs_cpu::stat(&mut st).unwrap();
     for cpu in 0..mm::percpu::nr_cpus() {
