@@ -13,6 +13,12 @@ const IA32_APIC_BASE: u32 = 0x1b;
 const REG_ID: u64 = 0x20;
 const REG_EOI: u64 = 0xb0;
 const REG_SVR: u64 = 0xf0;
+const REG_ICR_LOW: u64 = 0x300;
+const REG_ICR_HIGH: u64 = 0x310;
+const ICR_DELIVERY_PENDING: u32 = 1 << 12;
+const ICR_LEVEL_ASSERT: u32 = 1 << 14;
+const ICR_INIT: u32 = 0b101 << 8;
+const ICR_STARTUP: u32 = 0b110 << 8;
 const REG_LVT_TIMER: u64 = 0x320;
 const REG_TIMER_INIT: u64 = 0x380;
 const REG_TIMER_CUR: u64 = 0x390;
@@ -65,6 +71,53 @@ pub fn init(virt: u64, hz: u64) -> u64 {
     write(REG_LVT_TIMER, TIMER_PERIODIC | TIMER_VECTOR as u32);
     write(REG_TIMER_INIT, (per_sec / hz).clamp(1, u32::MAX as u64) as u32);
     per_sec
+}
+
+/// Software-enable an application processor's local APIC (the register
+/// page is the same physical address on every CPU, already mapped by the
+/// boot CPU's `init`). Its timer stays masked: APs run no tasks yet, so
+/// there is nothing for a tick to do.
+pub fn init_ap() {
+    write(REG_SVR, 0x100 | SPURIOUS_VECTOR as u32);
+    write(REG_LVT_TIMER, LVT_MASKED | TIMER_VECTOR as u32);
+    write(REG_EOI, 0);
+}
+
+/// Write the interrupt command register: `low` to the CPU with APIC id
+/// `dest`, then wait (bounded) for the APIC to accept it (nothing before
+/// `init` mapped the registers). Interrupts are
+/// off meanwhile so a handler on this CPU cannot interleave its own ICR
+/// write between the two halves.
+fn send(dest: u32, low: u32) {
+    if BASE.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        write(REG_ICR_HIGH, dest << 24);
+        write(REG_ICR_LOW, low);
+        for _ in 0..1_000_000 {
+            if read(REG_ICR_LOW) & ICR_DELIVERY_PENDING == 0 {
+                break;
+            }
+            core::hint::spin_loop();
+        }
+    });
+}
+
+/// Send INIT (assert) to the CPU with APIC id `dest` (Intel SDM Vol. 3A,
+/// 9.4.4.1: the start of INIT-SIPI-SIPI).
+pub fn send_init(dest: u32) {
+    send(dest, ICR_INIT | ICR_LEVEL_ASSERT);
+}
+
+/// Send a start-up IPI: `dest` starts in real mode at `page << 12`.
+pub fn send_startup(dest: u32, page: u8) {
+    send(dest, ICR_STARTUP | ICR_LEVEL_ASSERT | page as u32);
+}
+
+/// Send fixed interrupt `vector` to the CPU with APIC id `dest`.
+pub fn send_ipi(dest: u32, vector: u8) {
+    send(dest, ICR_LEVEL_ASSERT | vector as u32);
 }
 
 /// This CPU's local APIC id (the destination the I/O APIC names); 0

@@ -251,18 +251,27 @@ pub fn report_and_halt(frame: &mut TrapFrame) {
     crate::halt_forever();
 }
 
-/// Traps taken per vector since boot (/proc/interrupts).
-static COUNTS: [core::sync::atomic::AtomicU64; 256] = [const { core::sync::atomic::AtomicU64::new(0) }; 256];
+/// Traps taken per CPU and vector since boot (/proc/interrupts); each
+/// CPU increments only its own row.
+static COUNTS: [[core::sync::atomic::AtomicU64; 256]; mm::percpu::MAX_CPUS] =
+    [const { [const { core::sync::atomic::AtomicU64::new(0) }; 256] }; mm::percpu::MAX_CPUS];
 
-/// How many times `vector` was taken.
+/// How many times `vector` was taken, on all CPUs.
 pub fn count(vector: u8) -> u64 {
-    COUNTS[vector as usize].load(core::sync::atomic::Ordering::Relaxed)
+    COUNTS.iter().map(|c| c[vector as usize].load(core::sync::atomic::Ordering::Relaxed)).sum()
+}
+
+/// How many times `vector` was taken on CPU `cpu`.
+pub fn count_on(cpu: usize, vector: u8) -> u64 {
+    COUNTS[cpu][vector as usize].load(core::sync::atomic::Ordering::Relaxed)
 }
 
 #[unsafe(no_mangle)]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     let vector = frame.vector as usize;
-    COUNTS[vector & 0xff].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    // NMI, #DF and #MC can arrive before the syscall entry's `swapgs`.
+    let cpu = if matches!(vector, 2 | 8 | 18) { crate::percpu::cpu_id_paranoid() } else { crate::percpu::cpu_id() };
+    COUNTS[cpu][vector & 0xff].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     if let Some(handler) = HANDLERS[vector].get() {
         handler(frame);
     } else if frame.vector < FIRST_IRQ_VECTOR {

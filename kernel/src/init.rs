@@ -160,7 +160,7 @@ fn apply_early_options() {
 fn start_processes() {
     use x86_64::structures::paging::PageTableFlags as F;
     crate::mem::user::init();
-    arch::percpu::init();
+    arch::percpu::init(0);
     arch::fpu::init();
     arch::syscall::init();
     crate::syscall::init();
@@ -175,6 +175,8 @@ fn start_processes() {
         }
         Err(e) => log::error!("APIC: cannot map the local APIC: {:?}; no preemption", e),
     }
+    crate::platform::smp::init_boot_cpu();
+    crate::platform::smp::start_aps();
     crate::platform::input::init();
     crate::mem::enable_reclaim();
 }

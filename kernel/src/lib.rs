@@ -48,8 +48,9 @@
 // Hardware access lives in `arch`; here only the modules that say so at
 // their top may use `unsafe` (each block with its SAFETY comment): `mem`
 // (the heap, the kernel's page tables and memory the bootloader left),
-// `usercopy` (the one path to user memory) and `proc::sched` (the
-// context switch).
+// `usercopy` (the one path to user memory), `proc::sched` (the
+// context switch) and `platform::smp` (the AP trampoline in low memory and
+// an AP's first switch to the kernel's page tables).
 #![deny(unsafe_code)]
 
 extern crate alloc;

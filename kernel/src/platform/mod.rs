@@ -13,6 +13,7 @@
 //! which reserves the tables and builds the NUMA topology from them.
 
 pub mod input;
+pub mod smp;
 
 use log::{Level, warn};
 use spin::Once;

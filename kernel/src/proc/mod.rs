@@ -648,10 +648,12 @@ pub fn init_inner(name: &str) -> TaskInner {
     }
 }
 
-/// The mask of every possible CPU.
+/// The mask of every CPU a task can run on: CPU 0 only. The other CPUs
+/// are online (`mm::percpu::nr_cpus()`) but idle: the scheduler does not
+/// run tasks on them yet, so an affinity mask naming them would promise
+/// what cannot happen.
 pub fn all_cpus_mask() -> u64 {
-    let n = mm::percpu::nr_cpus();
-    if n >= 64 { !0 } else { (1u64 << n) - 1 }
+    1
 }
 
 /// Make the boot context the idle task, pid 0 ("swapper").

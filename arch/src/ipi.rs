@@ -1,0 +1,206 @@
+//! Inter-processor interrupts on fixed vectors, as Linux has them:
+//!
+//! - reschedule (`RES`): nothing to do yet but EOI (tasks run on CPU 0 only);
+//! - call-function (`CAL`): run `fn(u64) -> u64` on one CPU or on every
+//!   other online CPU and wait for completion (Linux's
+//!   `smp_call_function_single` / `smp_call_function_many`);
+//! - TLB flush (`TLB`): the receiver invalidates a range, or everything
+//!   (TLB shootdown).
+//!
+//! Each request goes into the target's per-CPU mailbox of that kind, then
+//! the vector is sent; the handler runs it, stores the result and clears
+//! `pending`, which the sender spins on. Received IPIs are counted per CPU
+//! by the trap entry ([`received`], /proc/interrupts).
+//!
+//! Locking: one spin lock per kind (`CALL_LOCK`, `TLB_LOCK`) serializes
+//! senders, so a mailbox holds at most one request; they are never held
+//! together. A sender waits with its lock held, so it must not run with
+//! interrupts off (another CPU spinning on the same lock with interrupts
+//! off could not answer): `call_*` and `flush_tlb_*` assert that.
+
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use mm::percpu::MAX_CPUS;
+
+use crate::{apic, smp, trap};
+
+/// Vectors (Linux uses 0xfd reschedule, 0xfc call-function; these sit
+/// just below the spurious vector).
+pub const RESCHEDULE_VECTOR: u8 = 0xfd;
+pub const CALL_FUNCTION_VECTOR: u8 = 0xfc;
+pub const TLB_VECTOR: u8 = 0xfb;
+
+/// The kinds, in /proc/interrupts order, with Linux's row names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Reschedule,
+    CallFunction,
+    Tlb,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Reschedule, Kind::CallFunction, Kind::Tlb];
+
+    fn vector(self) -> u8 {
+        match self {
+            Kind::Reschedule => RESCHEDULE_VECTOR,
+            Kind::CallFunction => CALL_FUNCTION_VECTOR,
+            Kind::Tlb => TLB_VECTOR,
+        }
+    }
+
+    /// Row name and description in /proc/interrupts.
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Reschedule => ("RES", "Rescheduling interrupts"),
+            Kind::CallFunction => ("CAL", "Function call interrupts"),
+            Kind::Tlb => ("TLB", "TLB shootdowns"),
+        }
+    }
+}
+
+/// IPIs of `kind` CPU `cpu` has received.
+pub fn received(cpu: usize, kind: Kind) -> u64 {
+    trap::count_on(cpu, kind.vector())
+}
+
+/// One CPU's pending request of one kind.
+struct Mailbox {
+    pending: AtomicBool,
+    a: AtomicU64,
+    b: AtomicU64,
+    result: AtomicU64,
+}
+
+impl Mailbox {
+    const fn new() -> Self {
+        Mailbox {
+            pending: AtomicBool::new(false),
+            a: AtomicU64::new(0),
+            b: AtomicU64::new(0),
+            result: AtomicU64::new(0),
+        }
+    }
+}
+
+static CALL_BOX: [Mailbox; MAX_CPUS] = [const { Mailbox::new() }; MAX_CPUS];
+static TLB_BOX: [Mailbox; MAX_CPUS] = [const { Mailbox::new() }; MAX_CPUS];
+static CALL_LOCK: spin::Mutex<()> = spin::Mutex::new(());
+static TLB_LOCK: spin::Mutex<()> = spin::Mutex::new(());
+
+/// Flush everything when a range is longer than this many pages (Linux's
+/// `tlb_single_page_flush_ceiling` is 33).
+const FLUSH_CEILING_PAGES: u64 = 33;
+
+fn on_reschedule(_: &mut trap::TrapFrame) {
+    apic::eoi();
+}
+
+fn on_call_function(_: &mut trap::TrapFrame) {
+    let mb = &CALL_BOX[crate::percpu::cpu_id()];
+    if mb.pending.load(Ordering::Acquire) {
+        // SAFETY: the sender stored a `fn(u64) -> u64` in `a` (see `post`).
+        let f: fn(u64) -> u64 = unsafe { core::mem::transmute(mb.a.load(Ordering::Relaxed) as usize) };
+        mb.result.store(f(mb.b.load(Ordering::Relaxed)), Ordering::Relaxed);
+        mb.pending.store(false, Ordering::Release);
+    }
+    apic::eoi();
+}
+
+fn on_tlb(_: &mut trap::TrapFrame) {
+    let mb = &TLB_BOX[crate::percpu::cpu_id()];
+    if mb.pending.load(Ordering::Acquire) {
+        flush_local(mb.a.load(Ordering::Relaxed), mb.b.load(Ordering::Relaxed));
+        mb.pending.store(false, Ordering::Release);
+    }
+    apic::eoi();
+}
+
+/// Invalidate `[start, end)` on this CPU; `end == 0` or a long range
+/// flushes everything.
+fn flush_local(start: u64, end: u64) {
+    if end == 0 || end.saturating_sub(start) / 4096 > FLUSH_CEILING_PAGES {
+        crate::mmu::flush_all();
+    } else {
+        let mut va = start & !0xfff;
+        while va < end {
+            crate::mmu::flush_page(va);
+            va += 4096;
+        }
+    }
+}
+
+/// Register the IPI handlers (once, on the boot CPU, before any AP starts).
+pub fn init() {
+    trap::set_handler(RESCHEDULE_VECTOR, on_reschedule);
+    trap::set_handler(CALL_FUNCTION_VECTOR, on_call_function);
+    trap::set_handler(TLB_VECTOR, on_tlb);
+}
+
+/// Send reschedule IPIs to `cpu`.
+pub fn send_reschedule(cpu: usize) {
+    if let Some(id) = smp::apic_id_of(cpu) {
+        apic::send_ipi(id, RESCHEDULE_VECTOR);
+    }
+}
+
+/// Post `(a, b)` to each target's mailbox, send `vector`, wait for every
+/// target to finish (results stay in the mailboxes).
+fn post(boxes: &[Mailbox; MAX_CPUS], vector: u8, targets: impl Iterator<Item = usize> + Clone, a: u64, b: u64) {
+    assert!(x86_64::instructions::interrupts::are_enabled(), "ipi: sending with interrupts off can deadlock");
+    for cpu in targets.clone() {
+        let mb = &boxes[cpu];
+        mb.a.store(a, Ordering::Relaxed);
+        mb.b.store(b, Ordering::Relaxed);
+        mb.pending.store(true, Ordering::Release);
+        if let Some(id) = smp::apic_id_of(cpu) {
+            apic::send_ipi(id, vector);
+        }
+    }
+    for cpu in targets {
+        while boxes[cpu].pending.load(Ordering::Acquire) {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+fn others() -> impl Iterator<Item = usize> + Clone {
+    let me = crate::percpu::cpu_id();
+    (0..smp::online()).filter(move |&c| c != me)
+}
+
+/// Run `f(arg)` on online CPU `cpu` (directly if it is this one) and
+/// return its result.
+pub fn call_on(cpu: usize, f: fn(u64) -> u64, arg: u64) -> u64 {
+    assert!(cpu < smp::online(), "ipi: CPU {cpu} is not online");
+    if cpu == crate::percpu::cpu_id() {
+        return f(arg);
+    }
+    let _g = CALL_LOCK.lock();
+    post(&CALL_BOX, CALL_FUNCTION_VECTOR, core::iter::once(cpu), f as usize as u64, arg);
+    CALL_BOX[cpu].result.load(Ordering::Relaxed)
+}
+
+/// Run `f(arg)` on every other online CPU and wait for all of them.
+pub fn call_on_others(f: fn(u64) -> u64, arg: u64) {
+    let _g = CALL_LOCK.lock();
+    post(&CALL_BOX, CALL_FUNCTION_VECTOR, others(), f as usize as u64, arg);
+}
+
+/// Invalidate `[start, end)` (`end == 0`: everything) on this CPU and on
+/// every other online CPU, waiting until all are done.
+pub fn flush_tlb_all_cpus(start: u64, end: u64) {
+    flush_local(start, end);
+    let _g = TLB_LOCK.lock();
+    post(&TLB_BOX, TLB_VECTOR, others(), start, end);
+}
+
+/// Invalidate `[start, end)` on online CPU `cpu` only (by IPI, or directly
+/// if it is this one).
+pub fn flush_tlb_on(cpu: usize, start: u64, end: u64) {
+    if cpu == crate::percpu::cpu_id() {
+        return flush_local(start, end);
+    }
+    let _g = TLB_LOCK.lock();
+    post(&TLB_BOX, TLB_VECTOR, core::iter::once(cpu), start, end);
+}
