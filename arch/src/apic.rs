@@ -75,12 +75,20 @@ pub fn init(virt: u64, hz: u64) -> u64 {
 
 /// Software-enable an application processor's local APIC (the register
 /// page is the same physical address on every CPU, already mapped by the
-/// boot CPU's `init`). Its timer stays masked: APs run no tasks yet, so
-/// there is nothing for a tick to do.
+/// boot CPU's `init`), timer masked until [`start_timer`].
 pub fn init_ap() {
     write(REG_SVR, 0x100 | SPURIOUS_VECTOR as u32);
     write(REG_LVT_TIMER, LVT_MASKED | TIMER_VECTOR as u32);
     write(REG_EOI, 0);
+}
+
+/// Start this CPU's timer at `hz` ticks per second, with the boot CPU's
+/// calibration (every local APIC timer runs off the same bus clock).
+pub fn start_timer(hz: u64) {
+    let per_sec = TICKS_PER_SEC.load(Ordering::Acquire);
+    write(REG_TIMER_DIV, 0b1011);
+    write(REG_LVT_TIMER, TIMER_PERIODIC | TIMER_VECTOR as u32);
+    write(REG_TIMER_INIT, (per_sec / hz).clamp(1, u32::MAX as u64) as u32);
 }
 
 /// Write the interrupt command register: `low` to the CPU with APIC id

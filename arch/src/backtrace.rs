@@ -17,7 +17,9 @@ use crate::gdt;
 const MAX_FRAMES: usize = 32;
 
 static BOOT_STACK: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
-static TASK_STACK: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+/// Per CPU: the running task's kernel stack.
+static TASK_STACK: [[AtomicU64; 2]; mm::percpu::MAX_CPUS] =
+    [const { [AtomicU64::new(0), AtomicU64::new(0)] }; mm::percpu::MAX_CPUS];
 
 /// Tell the walker where the boot stack is (`[start, end)`).
 pub fn set_boot_stack(start: u64, end: u64) {
@@ -27,8 +29,9 @@ pub fn set_boot_stack(start: u64, end: u64) {
 
 /// Tell the walker which kernel stack the current task runs on.
 pub fn set_task_stack(start: u64, end: u64) {
-    TASK_STACK[0].store(start, Ordering::Relaxed);
-    TASK_STACK[1].store(end, Ordering::Relaxed);
+    let s = &TASK_STACK[crate::percpu::cpu_id() % mm::percpu::MAX_CPUS];
+    s[0].store(start, Ordering::Relaxed);
+    s[1].store(end, Ordering::Relaxed);
 }
 
 /// The boot stack `[start, end)` as set by `set_boot_stack` (zeros before).
@@ -38,7 +41,8 @@ pub fn boot_stack() -> (u64, u64) {
 
 /// The current task's kernel stack `[start, end)` as set by `set_task_stack`.
 pub fn task_stack() -> (u64, u64) {
-    (TASK_STACK[0].load(Ordering::Relaxed), TASK_STACK[1].load(Ordering::Relaxed))
+    let s = &TASK_STACK[crate::percpu::cpu_id_paranoid() % mm::percpu::MAX_CPUS];
+    (s[0].load(Ordering::Relaxed), s[1].load(Ordering::Relaxed))
 }
 
 fn stack_containing(addr: u64) -> Option<(u64, u64)> {

@@ -1,6 +1,7 @@
 //! Inter-processor interrupts on fixed vectors, as Linux has them:
 //!
-//! - reschedule (`RES`): nothing to do yet but EOI (tasks run on CPU 0 only);
+//! - reschedule (`RES`): wakes a CPU idling in `hlt` so that it looks at
+//!   the run queue (the handler only EOIs; the idle loop does the rest);
 //! - call-function (`CAL`): run `fn(u64) -> u64` on one CPU or on every
 //!   other online CPU and wait for completion (Linux's
 //!   `smp_call_function_single` / `smp_call_function_many`);
@@ -14,9 +15,13 @@
 //!
 //! Locking: one spin lock per kind (`CALL_LOCK`, `TLB_LOCK`) serializes
 //! senders, so a mailbox holds at most one request; they are never held
-//! together. A sender waits with its lock held, so it must not run with
-//! interrupts off (another CPU spinning on the same lock with interrupts
-//! off could not answer): `call_*` and `flush_tlb_*` assert that.
+//! together. A call-function sender waits with its lock held, so it must
+//! not run with interrupts off: `call_*` assert that. TLB shootdowns come
+//! from page-table changes made under interrupt-off locks, so a CPU serves
+//! its own TLB mailbox by polling ([`serve_tlb`]) whenever it spins: while
+//! it waits for `TLB_LOCK` or for an answer, and (through `mm::sync`'s
+//! spin hook) while it waits for any kernel lock. A shootdown therefore
+//! always finishes, whatever the targets were doing with interrupts off.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -108,12 +113,77 @@ fn on_call_function(_: &mut trap::TrapFrame) {
 }
 
 fn on_tlb(_: &mut trap::TrapFrame) {
-    let mb = &TLB_BOX[crate::percpu::cpu_id()];
+    serve_tlb();
+    apic::eoi();
+}
+
+/// Shootdowns sent (one per request, whatever the number of targets) and
+/// requests served, per CPU (vmstat's nr_tlb_remote_flush and
+/// nr_tlb_remote_flush_received).
+static SENT: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static SERVED: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// (sent, received) remote TLB flushes on every CPU so far.
+pub fn remote_flushes() -> (u64, u64) {
+    let sum = |a: &[AtomicU64; MAX_CPUS]| a.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+    (sum(&SENT), sum(&SERVED))
+}
+
+fn bump(a: &[AtomicU64; MAX_CPUS], cpu: usize) {
+    a[cpu].fetch_add(1, Ordering::Relaxed);
+}
+
+/// Carry out a TLB request waiting for this CPU, if any (the IPI handler,
+/// and every spinning CPU: see the module comment).
+pub fn serve_tlb() {
+    let cpu = crate::percpu::cpu_id();
+    let mb = &TLB_BOX[cpu];
     if mb.pending.load(Ordering::Acquire) {
         flush_local(mb.a.load(Ordering::Relaxed), mb.b.load(Ordering::Relaxed));
+        bump(&SERVED, cpu);
         mb.pending.store(false, Ordering::Release);
     }
-    apic::eoi();
+}
+
+/// Invalidate `[start, end)` (`end == 0`: everything) on the CPUs of
+/// `targets` (a bit per CPU; this CPU's bit is ignored) and wait until
+/// all are done. Callable with interrupts off.
+pub fn shootdown(targets: u64, start: u64, end: u64) {
+    let me = crate::percpu::cpu_id();
+    let targets = targets & !(1u64 << me) & online_mask();
+    if targets == 0 {
+        return;
+    }
+    let _g = loop {
+        if let Some(g) = TLB_LOCK.try_lock() {
+            break g;
+        }
+        serve_tlb();
+        core::hint::spin_loop();
+    };
+    bump(&SENT, me);
+    let cpus = || (0..MAX_CPUS).filter(move |c| targets & (1u64 << c) != 0);
+    for cpu in cpus() {
+        let mb = &TLB_BOX[cpu];
+        mb.a.store(start, Ordering::Relaxed);
+        mb.b.store(end, Ordering::Relaxed);
+        mb.pending.store(true, Ordering::Release);
+        if let Some(id) = smp::apic_id_of(cpu) {
+            apic::send_ipi(id, TLB_VECTOR);
+        }
+    }
+    for cpu in cpus() {
+        while TLB_BOX[cpu].pending.load(Ordering::Acquire) {
+            serve_tlb();
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// A bit per online CPU.
+pub fn online_mask() -> u64 {
+    let n = smp::online().min(64);
+    if n == 64 { u64::MAX } else { (1u64 << n) - 1 }
 }
 
 /// Invalidate `[start, end)` on this CPU; `end == 0` or a long range
@@ -191,8 +261,7 @@ pub fn call_on_others(f: fn(u64) -> u64, arg: u64) {
 /// every other online CPU, waiting until all are done.
 pub fn flush_tlb_all_cpus(start: u64, end: u64) {
     flush_local(start, end);
-    let _g = TLB_LOCK.lock();
-    post(&TLB_BOX, TLB_VECTOR, others(), start, end);
+    shootdown(online_mask(), start, end);
 }
 
 /// Invalidate `[start, end)` on online CPU `cpu` only (by IPI, or directly
@@ -201,6 +270,5 @@ pub fn flush_tlb_on(cpu: usize, start: u64, end: u64) {
     if cpu == crate::percpu::cpu_id() {
         return flush_local(start, end);
     }
-    let _g = TLB_LOCK.lock();
-    post(&TLB_BOX, TLB_VECTOR, core::iter::once(cpu), start, end);
+    shootdown(1u64 << cpu, start, end);
 }

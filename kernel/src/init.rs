@@ -177,6 +177,8 @@ fn start_processes() {
     }
     crate::platform::smp::init_boot_cpu();
     crate::platform::smp::start_aps();
+    crate::mem::page_alloc().update_pcp_sizes();
+    crate::platform::smp::set_ap_main(crate::proc::sched::ap_main);
     crate::platform::input::init();
     crate::mem::enable_reclaim();
 }

@@ -42,11 +42,15 @@ pub fn install() {
 fn timer(frame: &mut TrapFrame) {
     arch::apic::eoi();
     let now = crate::proc::sched::scheduler_tick(frame);
-    crate::mempic::tick();
-    crate::platform::input::tick(now);
+    // Every CPU charges its running task's interval timers; the
+    // machine-wide work runs on the boot CPU's tick only.
     crate::proc::timer::tick(frame.is_user());
-    crate::vfs::timerfd::tick();
-    crate::proc::signal::flush_deferred();
+    if mm::percpu::this_cpu() == 0 {
+        crate::mempic::tick();
+        crate::platform::input::tick(now);
+        crate::vfs::timerfd::tick();
+        crate::proc::signal::flush_deferred();
+    }
     crate::proc::sched::preempt_tick(frame);
 }
 

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -142,9 +143,47 @@ static void check_interrupts(void)
 	CHECK("interrupts_has_tlb_line", strstr(buf, "TLB:") != NULL && strstr(buf, "TLB shootdowns"));
 }
 
+/* With several CPUs, runnable threads run on more than one of them. */
+static volatile int spread_stop;
+static volatile unsigned spread_seen;
+
+static void *spread_spin(void *arg)
+{
+	(void)arg;
+	while (!spread_stop) {
+		unsigned cpu = 0;
+		if (syscall(SYS_getcpu, &cpu, NULL, NULL) == 0 && cpu < 32)
+			__atomic_or_fetch(&spread_seen, 1u << cpu, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void check_threads_spread(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 2) {
+		check_skip("threads_run_on_several_cpus", "one CPU online");
+		return;
+	}
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, spread_spin, NULL);
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (__builtin_popcount(spread_seen) < 2 && now.tv_sec - start.tv_sec < 3);
+	spread_stop = 1;
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	CHECKF("threads_run_on_several_cpus", __builtin_popcount(spread_seen) >= 2, "%ld CPUs online, seen mask %#x",
+	       n, spread_seen);
+}
+
 int main(void)
 {
 	check_init("t_cpu");
+	check_threads_spread();
 	int cpus = 0;
 	check_affinity(&cpus);
 	check_cpuinfo(cpus);

@@ -24,7 +24,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use arch::mm_hooks::LOCAL_TLB;
+use arch::mm_hooks::KERNEL_TLB;
 use log::{info, warn};
 use x86_64::structures::paging::PageTableFlags as F;
 
@@ -81,7 +81,7 @@ pub fn kernel_root() -> PhysAddr {
 
 /// The kernel page tables as vmalloc sees them.
 pub fn kernel_space() -> KernelSpace<'static> {
-    KernelSpace { pa: super::page_alloc(), tables: &TABLES, root: kernel_root(), tlb: &LOCAL_TLB }
+    KernelSpace { pa: super::page_alloc(), tables: &TABLES, root: kernel_root(), tlb: &KERNEL_TLB }
 }
 
 /// The vmalloc area.
@@ -306,6 +306,7 @@ pub fn init(e820: &E820Table, snap: &BootSnapshot) {
     // and the initrd/framebuffer, which are re-pointed right below before
     // anything else uses them.
     unsafe { arch::mmu::load_root(root.as_u64()) };
+    arch::mmu::set_kernel_root(root.as_u64());
     if let Some(v) = new_fb {
         // SAFETY: `v` maps the same framebuffer bytes the console used.
         unsafe { arch::fbcon::relocate(v as *mut u8) };

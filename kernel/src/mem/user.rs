@@ -15,7 +15,7 @@ use mm::sync::IrqLock;
 use mm::vm::address_space::{AddressSpace, DEFAULT_MAX_MAP_COUNT, MmEnv};
 use mm::vm::overcommit::Overcommit;
 
-use arch::mm_hooks::LOCAL_TLB;
+use arch::mm_hooks::USER_TLB;
 
 use super::kvm::{TABLES, kernel_root};
 
@@ -48,7 +48,7 @@ pub fn env() -> MmEnv<'static> {
     MmEnv {
         pa: super::page_alloc(),
         tables: &TABLES,
-        tlb: &LOCAL_TLB,
+        tlb: &USER_TLB,
         commit: &OVERCOMMIT,
         kernel_root: kernel_root(),
         zero_page: *ZERO_PAGE.get().expect("mem: user env before mem::user::init"),

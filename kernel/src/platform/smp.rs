@@ -9,9 +9,11 @@
 //!
 //! Each AP: the kernel page tables and the boot CPU's CR0/CR4/EFER, its
 //! own per-CPU area (GS), GDT and TSS with its own IST stacks, the shared
-//! IDT, the syscall MSRs, its local APIC (timer masked: APs run no tasks
-//! yet, so they need no tick), then online and `hlt` with interrupts on.
-//! It answers IPIs (`arch::ipi`) and nothing else.
+//! IDT, the syscall MSRs, its local APIC (timer masked until the
+//! scheduler takes it), then online. It idles in `hlt`, answering IPIs
+//! (`arch::ipi`), until the scheduler's AP entry is installed
+//! ([`set_ap_main`]); then it runs that (its own idle task, its timer,
+//! tasks from the shared run queue) and never comes back.
 //!
 //! Locking: `start_aps` runs once on the boot CPU before anything else
 //! could use the other CPUs; `NEXT` hands one AP its IST stacks and is
@@ -39,6 +41,18 @@ static STATE: Once<CpuState> = Once::new();
 /// IST stacks (`[bottom, top)`: double fault, NMI, machine check) of the
 /// AP being started.
 static NEXT_IST: Mutex<[(u64, u64); 3]> = Mutex::new([(0, 0); 3]);
+/// What an AP runs once the scheduler is ready (`proc::sched::ap_main`;
+/// proc is above this layer, so it is handed down).
+static AP_MAIN: Once<fn(usize) -> !> = Once::new();
+
+/// Install the scheduler's AP entry and wake every AP to take it.
+pub fn set_ap_main(f: fn(usize) -> !) {
+    AP_MAIN.call_once(|| f);
+    for cpu in 1..arch::smp::online() {
+        arch::ipi::send_reschedule(cpu);
+    }
+}
+
 /// Uptime (ns) at which each CPU came online, for idle accounting.
 static ONLINE_AT: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
@@ -69,6 +83,9 @@ fn trampoline_base() -> Option<u64> {
 pub fn init_boot_cpu() {
     mm::percpu::set_cpu_hook(arch::percpu::cpu_id);
     arch::ipi::init();
+    // A CPU spinning on a kernel lock with interrupts off still answers
+    // TLB shootdowns (see `arch::ipi`).
+    mm::sync::set_spin_hook(arch::ipi::serve_tlb);
     arch::smp::set_online(0, arch::apic::id());
     mm::percpu::set_nr_cpus(1);
 }
@@ -154,8 +171,12 @@ extern "C" fn ap_entry(cpu: u64) -> ! {
     arch::syscall::init();
     arch::apic::init_ap();
     ONLINE_AT[cpu].store(arch::time::uptime_ns(), Ordering::Relaxed);
+    arch::mmu::note_root(x86_64::registers::control::Cr3::read().0.start_address().as_u64());
     arch::smp::set_online(cpu, arch::apic::id());
     loop {
+        if let Some(main) = AP_MAIN.get() {
+            main(cpu);
+        }
         x86_64::instructions::interrupts::enable_and_hlt();
     }
 }

@@ -223,12 +223,16 @@ pub fn do_exit(status: i32) -> ! {
             fold_usage(&me, &leader);
         }
         let parent = release_process(&leader, status);
+        // A parent that ignores SIGCHLD never sees the zombie: it leaves
+        // the parent's children before it is one, or a wait4 on another
+        // CPU could reap it in between.
+        if super::signal::parent_autoreaps(parent) {
+            autoreap(&leader, parent);
+        }
         leader.set_state(ZOMBIE);
         // pidfds of this process become readable.
         super::waitqueue::TASK_EXIT.wake_all();
-        if super::signal::notify_parent_exit(&leader, parent, status) {
-            autoreap(&leader, parent);
-        }
+        super::signal::notify_parent_exit(&leader, parent, status);
         (leader.pid(), parent)
     };
     drop(leader);

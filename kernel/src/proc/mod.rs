@@ -648,12 +648,16 @@ pub fn init_inner(name: &str) -> TaskInner {
     }
 }
 
-/// The mask of every CPU a task can run on: CPU 0 only. The other CPUs
-/// are online (`mm::percpu::nr_cpus()`) but idle: the scheduler does not
-/// run tasks on them yet, so an affinity mask naming them would promise
-/// what cannot happen.
+/// The mask of every CPU a task can run on: the CPUs online.
 pub fn all_cpus_mask() -> u64 {
-    1
+    arch::ipi::online_mask()
+}
+
+/// The idle task of application processor `cpu` ("swapper/N", pid 0 like
+/// the boot CPU's, not in the task table: it only ever runs the idle loop).
+pub fn new_idle(cpu: usize) -> Arc<Task> {
+    let name = alloc::format!("swapper/{cpu}");
+    new_task(0, (0, 0), 0, FpuState::clean(), 0, init_inner(&name), None)
 }
 
 /// Make the boot context the idle task, pid 0 ("swapper").

@@ -107,9 +107,12 @@ pub fn out_of_memory(reason: &str) -> Option<Pid> {
     crate::mem::page_alloc().vmstat.oom_kill.inc();
     signal::send(pid, abi::signal::SIGKILL);
     drop(mm);
-    // Reap its memory now unless it is the one running (it dies on its way
-    // back to user space and frees everything then).
-    if pid != super::current_tgid() {
+    // Reap its memory now unless it may be running (it dies on its way
+    // back to user space and frees everything then): it is us, or, with
+    // several CPUs, another one may pick it at any moment (its page tables
+    // must not go from under it), or another of its threads holds them.
+    let alone = mm::percpu::nr_cpus() == 1 && super::threads_of(&victim).len() <= 1;
+    if pid != super::current_tgid() && alone {
         let taken = victim.inner.lock().mm.take();
         if let Some(m) = taken {
             victim.set_root(0);

@@ -243,14 +243,46 @@ fn is_idle(s: &Sched, t: &Task) -> bool {
     s.idle.iter().flatten().any(|i| core::ptr::eq(i.as_ref(), t))
 }
 
+/// Per CPU: it runs its idle task (so a new runnable task should wake it).
+static IDLE_NOW: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(true) }; MAX_CPUS];
+
 /// Put a runnable task on the run queue (once: a task already queued
-/// stays where it is). A task that still runs somewhere may be queued: see
+/// stays where it is), and wake an idle CPU that may run it with a
+/// reschedule IPI. A task that still runs somewhere may be queued: see
 /// the module comment.
 pub fn add(task: Arc<Task>) {
     task.set_state(RUNNABLE);
-    let mut s = SCHED.lock();
-    if !is_idle(&s, &task) && !s.queue.iter().any(|t| Arc::ptr_eq(t, &task)) {
-        s.queue.push_back(task);
+    {
+        let mut s = SCHED.lock();
+        if is_idle(&s, &task) || s.queue.iter().any(|t| Arc::ptr_eq(t, &task)) {
+            return;
+        }
+        s.queue.push_back(task.clone());
+    }
+    let me = cpu();
+    let n = mm::percpu::nr_cpus().min(MAX_CPUS);
+    if let Some(c) = (0..n).find(|&c| c != me && IDLE_NOW[c].load(Ordering::Relaxed) && task.allowed_on(c)) {
+        arch::ipi::send_reschedule(c);
+    }
+}
+
+/// Every CPU but this one runs its idle task and nothing waits in the
+/// queue: work other CPUs were finishing (an exit's last frees) is done.
+pub fn others_idle() -> bool {
+    let me = cpu();
+    let n = mm::percpu::nr_cpus().min(MAX_CPUS);
+    (0..n).all(|c| c == me || IDLE_NOW[c].load(Ordering::Relaxed)) && SCHED.lock().queue.is_empty()
+}
+
+/// What an application processor runs once it is online: its own idle
+/// task, its timer, and the idle loop (tasks from the shared queue
+/// whenever there are some, `hlt` otherwise).
+pub fn ap_main(cpu: usize) -> ! {
+    init_cpu(super::new_idle(cpu));
+    arch::apic::start_timer(HZ);
+    loop {
+        schedule();
+        interrupts::enable_and_hlt();
     }
 }
 
@@ -334,6 +366,7 @@ pub fn schedule() {
         }
         let p = Arc::as_ptr(&prev);
         let n = Arc::as_ptr(&next);
+        IDLE_NOW[c].store(is_idle(&s, &next), Ordering::Relaxed);
         next.set_on_cpu(true);
         PREV[c].store(p as u64, Ordering::Relaxed);
         s.current[c] = Some(next);

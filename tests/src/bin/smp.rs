@@ -30,7 +30,8 @@ fn main(boot_info: &'static mut BootInfo) -> ! {
             ktest!(tlb_ipi_round_trip_is_counted_on_the_receiver),
             ktest!(reschedule_ipi_reaches_each_ap),
             ktest!(interrupts_lists_a_column_per_cpu),
-            ktest!(affinity_stays_on_cpu_0),
+            ktest!(affinity_covers_every_online_cpu),
+            ktest!(every_cpu_takes_timer_ticks),
             ktest!(cpus_sit_on_the_numa_nodes_qemu_gave_them),
         ],
     )
@@ -113,9 +114,9 @@ fn tlb_ipi_round_trip_is_counted_on_the_receiver() {
         ipi::flush_tlb_on(cpu, 0xffff_c900_0000_0000, 0xffff_c900_0000_2000);
     }
     ipi::flush_tlb_all_cpus(0, 0);
-    for (cpu, b) in before.iter().enumerate() {
-        let want = if cpu == 0 { 0 } else { 2 };
-        assert_eq!(ipi::received(cpu, Kind::Tlb), b + want, "CPU {cpu}");
+    // At least these (the kernel's own vmalloc changes shoot down too).
+    for (cpu, b) in before.iter().enumerate().skip(1) {
+        assert!(ipi::received(cpu, Kind::Tlb) >= b + 2, "CPU {cpu}");
     }
 }
 
@@ -138,9 +139,6 @@ fn interrupts_lists_a_column_per_cpu() {
     assert_eq!(header.split_whitespace().count(), mm::percpu::nr_cpus(), "{header}");
     let tlb = s.lines().find(|l| l.trim_start().starts_with("TLB:")).expect("no TLB line");
     assert_eq!(tlb.split_whitespace().count(), 1 + mm::percpu::nr_cpus() + 2, "{tlb}");
-    // APs keep their local timer masked.
-    let loc = s.lines().find(|l| l.trim_start().starts_with("LOC:")).expect("no LOC line");
-    assert!(loc.split_whitespace().skip(2).take(mm::percpu::nr_cpus() - 1).all(|n| n == "0"), "{loc}");
     let mut st = alloc::string::String::new();
     kernel::vfs::procfs_cpu::stat(&mut st).unwrap();
     for cpu in 0..mm::percpu::nr_cpus() {
@@ -156,6 +154,20 @@ fn cpus_sit_on_the_numa_nodes_qemu_gave_them() {
     }
 }
 
-fn affinity_stays_on_cpu_0() {
-    assert_eq!(kernel::proc::all_cpus_mask(), 1);
+fn affinity_covers_every_online_cpu() {
+    let n = mm::percpu::nr_cpus();
+    assert_eq!(kernel::proc::all_cpus_mask(), if n == 64 { u64::MAX } else { (1u64 << n) - 1 });
+}
+
+/// Every CPU runs the scheduler: its local timer ticks (LOC grows).
+fn every_cpu_takes_timer_ticks() {
+    let n = mm::percpu::nr_cpus();
+    let before: alloc::vec::Vec<u64> = (0..n).map(|c| arch::trap::count_on(c, arch::apic::TIMER_VECTOR)).collect();
+    let deadline = arch::time::uptime_ns() + 2_000_000_000;
+    for (cpu, b) in before.iter().enumerate() {
+        while arch::trap::count_on(cpu, arch::apic::TIMER_VECTOR) <= *b {
+            assert!(arch::time::uptime_ns() < deadline, "CPU {cpu} takes no timer ticks");
+            x86_64::instructions::interrupts::enable_and_hlt();
+        }
+    }
 }

@@ -26,6 +26,13 @@ entry_point!(main, config = &kernel::BOOT_CONFIG);
 const ENV: [&str; 3] = ["TESTDATA=/etc/testdata.txt", "BINDIR=/bin", "FOO=bar"];
 
 fn free_pages_settled() -> u64 {
+    // With several CPUs, an exit may still be finishing on another one
+    // (its last frees come after the parent could reap): wait for them to
+    // go idle.
+    let deadline = kernel::proc::sched::ticks() + kernel::proc::sched::HZ;
+    kernel::proc::sched::idle_until(|| kernel::proc::sched::others_idle() || kernel::proc::sched::ticks() >= deadline);
+    // Threads that finished exiting meanwhile are the kernel's to reap.
+    exit::reap_orphans();
     kernel::mem::drop_caches();
     kernel::mem::page_alloc().nr_free_pages()
 }

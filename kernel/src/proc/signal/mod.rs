@@ -676,6 +676,17 @@ pub fn notify_parent_stop(child: &Task, why: i32, sig: u32) {
     super::wake_process(ppid);
 }
 
+/// Whether process `ppid` has children reaped at once (it ignores SIGCHLD
+/// or set SA_NOCLDWAIT).
+pub fn parent_autoreaps(ppid: Pid) -> bool {
+    if ppid == 0 {
+        return false;
+    }
+    let Some(parent) = super::task(ppid) else { return false };
+    let act = parent.inner.lock().sig.action(SIGCHLD);
+    act.handler == SIG_IGN || act.flags & abi::signal::SA_NOCLDWAIT != 0
+}
+
 /// Tell the parent of the exiting current task (Linux's
 /// `do_notify_parent`); returns true if the child is to be reaped at once
 /// (the parent ignores SIGCHLD or set SA_NOCLDWAIT).
