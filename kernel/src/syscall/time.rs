@@ -39,6 +39,11 @@ pub(super) fn now_ns(clock: i32) -> Result<u64, Errno> {
     }
 }
 
+/// The wall clock (CLOCK_REALTIME) in nanoseconds: file times.
+pub fn realtime_ns() -> u64 {
+    now_ns(CLOCK_REALTIME).unwrap_or(0)
+}
+
 fn put_timespec(addr: u64, ns: u64) -> Result<(), Errno> {
     write_user(addr, &[(ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64])
 }

@@ -77,5 +77,6 @@ pub fn dev_dir() -> Arc<dyn Inode> {
     entries.insert("tty".to_string(), super::console::inode());
     entries.insert("null".to_string(), Arc::new(Null));
     entries.insert("zero".to_string(), Arc::new(Zero));
+    entries.insert("shm".to_string(), super::tmpfs::mount_default());
     Arc::new(MemDir { ino: 2, entries })
 }
