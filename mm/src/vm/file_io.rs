@@ -192,3 +192,6 @@ impl MemObject {
         Some(off.max(pg << PAGE_SHIFT).min(size))
     }
 }
+
+#[cfg(test)]
+mod tests;
