@@ -53,7 +53,7 @@ pub type Time = (i64, i64);
 
 /// What setattr changes (chmod, chown, truncate, utimensat); the change
 /// time moves with any of them.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SetAttr {
     pub mode: Option<u32>,
     pub uid: Option<u32>,
@@ -240,8 +240,13 @@ pub trait Inode: Send + Sync {
     }
 
     /// chmod, chown, truncate, utimensat (permission already checked).
-    fn setattr(&self, _attr: &SetAttr) -> Result<(), Errno> {
-        Err(EROFS)
+    /// By default a size change of a writable file is accepted and
+    /// ignored (its writes are commands, as /proc/sys: Linux's
+    /// proc_sys_setattr), so open with O_TRUNC works there; any other
+    /// change is EROFS.
+    fn setattr(&self, attr: &SetAttr) -> Result<(), Errno> {
+        let size_only = attr.size.is_some() && SetAttr { size: None, ..*attr } == SetAttr::default();
+        if size_only && self.writable() { Ok(()) } else { Err(EROFS) }
     }
 
     fn statfs(&self) -> Statfs {
