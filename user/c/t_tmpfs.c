@@ -408,6 +408,16 @@ static void check_rename(void)
 	       (long)st2.st_nlink);
 	CHECK_ERRNO("rename_across_mounts_exdev", rename(p("r3"), SHM), EXDEV);
 	CHECK_ERRNO("rename_dot_ebusy", rename(p("da/."), p("dz")), EBUSY);
+	CHECK_ERRNO("rmdir_root_ebusy", rmdir("/"), EBUSY);
+	struct stat dev, shm;
+	if (stat("/dev", &dev) == 0 && stat("/dev/shm", &shm) == 0 && dev.st_dev != shm.st_dev)
+		CHECK_ERRNO("rmdir_mount_point_ebusy", rmdir("/dev/shm"), EBUSY);
+	else
+		check_skip("rmdir_mount_point_ebusy", "/dev/shm is not a mount point");
+	mkdir(p("anc"), 0755);
+	mkdir(p("anc/kid"), 0755);
+	CHECK_ERRNO("rename_over_own_parent_enotempty", rename(p("anc/kid"), p("anc")), ENOTEMPTY);
+	CHECK_ERRNO("exchange_with_own_parent_einval", renameat2_(p("anc/kid"), p("anc"), RENAME_EXCHANGE), EINVAL);
 }
 
 static void check_links(void)

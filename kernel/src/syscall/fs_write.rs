@@ -186,8 +186,10 @@ pub fn renameat2(olddfd: i32, old_ptr: u64, newdfd: i32, new_ptr: u64, flags: u3
         }
     }
     if let Some(v) = &victim {
-        if flags & RENAME_EXCHANGE != 0 && v.is_dir() && inside(&new_path, &old_path) {
-            return Err(EINVAL);
+        if v.is_dir() && inside(&new_path, &old_path) {
+            // The target is an ancestor of the source: not empty, or for
+            // an exchange a loop.
+            return Err(if flags & RENAME_EXCHANGE != 0 { EINVAL } else { ENOTEMPTY });
         }
     }
     op.dir.rename(&op.name, &np.dir, &np.name, flags)?;

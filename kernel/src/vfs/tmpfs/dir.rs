@@ -168,6 +168,15 @@ impl TmpInode {
             Some(d) => d.get(new).cloned(),
             None => src.get(new).cloned(),
         };
+        // The caller refused a directory moving below itself and one
+        // replacing its own ancestor by their paths; these two are the
+        // cases that would lock a directory twice or make a cycle.
+        if Arc::ptr_eq(&child, &nd) {
+            return Err(EINVAL);
+        }
+        if victim.as_ref().is_some_and(|v| core::ptr::eq(&**v, self)) {
+            return Err(ENOTEMPTY);
+        }
         if let Some(v) = &victim {
             if Arc::ptr_eq(v, &child) {
                 // Two names of one inode (or the same name): nothing to do.
