@@ -16,7 +16,7 @@
  *   permission; as a non-root user the permission bits and the sticky bit
  *   hold (a forked child after setuid);
  * - MAP_PRIVATE mappings read the file and keep their writes; MAP_SHARED
- *   ones share the file's pages both ways.
+ *   ones share the file's pages both ways; a program copied there runs.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -586,6 +586,38 @@ static void check_mmap(void)
 	close(ro);
 }
 
+/* A program copied into /tmp runs from there. */
+static void check_exec(void)
+{
+	const char *bindir = getenv("BINDIR");
+	char src[512];
+	snprintf(src, sizeof src, "%s/hello-c", bindir ? bindir : "/bin");
+	int in = open(src, O_RDONLY);
+	int out = open(p("hello"), O_CREAT | O_WRONLY | O_TRUNC, 0755);
+	static char buf[65536];
+	ssize_t n;
+	long total = 0;
+	while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+		total += write(out, buf, (size_t)n);
+	close(in);
+	close(out);
+	if (!CHECKF("copy_program_to_tmp", total > 0, "copied %ld bytes of %s", total, src))
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		char *argv[] = {"hello", "from", "tmp", NULL};
+		execv(p("hello"), argv);
+		_exit(127);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	CHECKF("exec_program_from_tmp", WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+	chmod(p("hello"), 0644);
+	CHECK_ERRNO("exec_without_x_bit_eacces", execv(p("hello"), (char *[]){"hello", NULL}), EACCES);
+}
+
 /* As uid/gid 65534 in a forked child: the permission bits hold. */
 static void check_nonroot(void)
 {
@@ -698,6 +730,7 @@ int main(void)
 	check_attrs();
 	check_tmpfile();
 	check_mmap();
+	check_exec();
 	check_nonroot();
 	rm_rf(D);
 	struct stat st;
