@@ -533,6 +533,21 @@ static void check_attrs(void)
 	       (long)sf2.f_type);
 	close(fd);
 	CHECK_ERRNO("statfs_missing_enoent", statfs(p("nosuch"), &sf), ENOENT);
+
+	/* /proc/mounts names /dev/shm as tmpfs, with its size. */
+	FILE *m = fopen("/proc/mounts", "r");
+	char line[512], dev[128], dir[128], type[64], opts[256];
+	int found = 0, fields_ok = 1;
+	while (m && fgets(line, sizeof line, m)) {
+		int a, b;
+		int n = sscanf(line, "%127s %127s %63s %255s %d %d", dev, dir, type, opts, &a, &b);
+		fields_ok &= n == 6;
+		if (n == 6 && !strcmp(dir, "/dev/shm") && !strcmp(type, "tmpfs") && strstr(opts, "size="))
+			found = 1;
+	}
+	if (m)
+		fclose(m);
+	CHECKF("proc_mounts_lists_dev_shm", m && found && fields_ok, "found %d fields_ok %d", found, fields_ok);
 }
 
 static void check_tmpfile(void)

@@ -84,6 +84,25 @@ impl Inode for MemDir {
 
 static ROOT: Once<Arc<dyn Inode>> = Once::new();
 
+/// A file system mounted at boot, as /proc/mounts lists it (the tree has
+/// each one's root as an entry of its parent directory; this table only
+/// names them).
+pub struct Mount {
+    pub path: String,
+    pub fstype: &'static str,
+    /// Mount options besides those of the file system itself (tmpfs adds
+    /// its size, nr_inodes and mode).
+    pub opts: &'static str,
+    pub root: Arc<dyn Inode>,
+}
+
+static MOUNTS: Once<Vec<Mount>> = Once::new();
+
+/// The mounts, in the order Linux lists them (parents first).
+pub fn mounts() -> &'static [Mount] {
+    MOUNTS.get().map(Vec::as_slice).unwrap_or(&[])
+}
+
 /// Build the tree: the initrd plus /dev (and /proc once registered), and
 /// take the console's input.
 pub fn init(extra: Vec<(String, Arc<dyn Inode>)>) {
@@ -91,12 +110,28 @@ pub fn init(extra: Vec<(String, Arc<dyn Inode>)>) {
     crate::proc::exit::on_session_leader_exit(console::hang_up);
     ROOT.call_once(|| {
         let mut root = initrd::build_tree();
-        root.entries.insert("dev".to_string(), dev::dev_dir());
-        root.entries.insert("tmp".to_string(), tmpfs::mount_default());
+        let shm = tmpfs::mount_default();
+        let tmp = tmpfs::mount_default();
+        root.entries.insert("dev".to_string(), dev::dev_dir(shm.clone()));
+        root.entries.insert("tmp".to_string(), tmp.clone());
+        let mut mounts = Vec::new();
         for (name, inode) in extra {
+            if name == "proc" {
+                mounts.push(Mount {
+                    path: "/proc".to_string(),
+                    fstype: "proc",
+                    opts: "rw,nosuid,nodev,noexec",
+                    root: inode.clone(),
+                });
+            }
             root.entries.insert(name, inode);
         }
-        Arc::new(root)
+        mounts.push(Mount { path: "/dev/shm".to_string(), fstype: "tmpfs", opts: "rw,nosuid,nodev", root: shm });
+        mounts.push(Mount { path: "/tmp".to_string(), fstype: "tmpfs", opts: "rw,nosuid,nodev", root: tmp });
+        let root: Arc<dyn Inode> = Arc::new(root);
+        mounts.insert(0, Mount { path: "/".to_string(), fstype: "rootfs", opts: "ro", root: root.clone() });
+        MOUNTS.call_once(|| mounts);
+        root
     });
 }
 
