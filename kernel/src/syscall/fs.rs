@@ -156,7 +156,7 @@ pub fn openat(dirfd: i32, path_ptr: u64, flags: u32, mode: u32) -> SysResult {
     if flags & O_TRUNC != 0 && !opened.created && inode.stat().st_mode & abi::stat::S_IFMT == abi::stat::S_IFREG {
         inode.setattr(&SetAttr { size: Some(0), ..SetAttr::default() })?;
     }
-    let of = OpenFile::new(inode, flags & !O_TMPFILE, &opened.path);
+    let of = OpenFile::new(inode, flags, &opened.path);
     let me = current();
     let i = me.inner.lock();
     let limit = i.rlimits[RLIMIT_NOFILE].cur;

@@ -302,7 +302,7 @@ pub fn utimensat(dirfd: i32, path_ptr: u64, times_ptr: u64, flags: u32) -> SysRe
         return Err(EINVAL);
     }
     let now = {
-        let ns = super::realtime_ns() as i64;
+        let ns = crate::platform::clock::realtime_ns() as i64;
         (ns / 1_000_000_000, ns % 1_000_000_000)
     };
     let mut times = [(0i64, UTIME_NOW), (0, UTIME_NOW)];

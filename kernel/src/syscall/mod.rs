@@ -21,8 +21,6 @@ mod sys;
 mod time;
 mod timer;
 
-pub use time::realtime_ns;
-
 use arch::trap::TrapFrame;
 use mm::vm::address_space::TASK_SIZE;
 

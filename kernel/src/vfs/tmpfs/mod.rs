@@ -90,7 +90,7 @@ pub struct TmpInode {
 
 /// The wall clock, for file times.
 fn now() -> Time {
-    let ns = crate::syscall::realtime_ns();
+    let ns = crate::platform::clock::realtime_ns();
     ((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64)
 }
 
