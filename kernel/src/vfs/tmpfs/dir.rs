@@ -19,6 +19,14 @@ use super::{Body, DirEntry, Inode, Owner, TmpInode, dtype};
 
 type Entries = BTreeMap<String, Arc<TmpInode>>;
 
+/// Give back an emptied map's root node, so that a directory emptied again
+/// holds no memory (the free-page count returns to where it was).
+fn release_if_empty(e: &mut Entries) {
+    if e.is_empty() {
+        *e = BTreeMap::new();
+    }
+}
+
 impl TmpInode {
     fn entries(&self) -> Result<&Mutex<Entries>, Errno> {
         match &self.body {
@@ -131,6 +139,7 @@ impl TmpInode {
             return Err(EISDIR);
         }
         let child = e.remove(name).ok_or(ENOENT)?;
+        release_if_empty(&mut e);
         drop(e);
         child.nlink_add(-1);
         child.touch_ctime();
@@ -149,6 +158,7 @@ impl TmpInode {
             return Err(ENOTEMPTY);
         }
         let child = e.remove(name).ok_or(ENOENT)?;
+        release_if_empty(&mut e);
         drop(e);
         child.meta.lock().nlink = 0;
         child.touch_ctime();
@@ -221,6 +231,7 @@ impl TmpInode {
                 Some(d) => d.insert(new.to_string(), child.clone()),
                 None => src.insert(new.to_string(), child.clone()),
             };
+            release_if_empty(&mut src);
             drop((src, other));
             if let Some(v) = &victim {
                 if v.is_tmp_dir() {
