@@ -451,6 +451,11 @@ static void check_links(void)
 	CHECK_ERRNO("symlink_loop_eloop", open(p("loop1"), O_RDONLY), ELOOP);
 	symlink("nowhere", p("dangling"));
 	CHECK_ERRNO("dangling_link_enoent", open(p("dangling"), O_RDONLY), ENOENT);
+	CHECK_ERRNO("creat_excl_on_dangling_link_eexist", open(p("dangling"), O_CREAT | O_EXCL | O_WRONLY, 0644), EEXIST);
+	int cfd = open(p("dangling"), O_CREAT | O_WRONLY, 0644);
+	CHECKF("creat_through_dangling_link_makes_target", cfd >= 0 && write(cfd, "n", 1) == 1 && contents_are(p("nowhere"), "n"),
+	       "fd %d errno %d", cfd, errno);
+	close(cfd);
 	mkdir(p("real"), 0755);
 	mkfile(p("real/f"), "deep", 0644);
 	symlink(p("real"), p("abs"));

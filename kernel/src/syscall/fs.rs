@@ -65,8 +65,18 @@ struct Opened {
 
 /// open(2) with O_CREAT: the last component is looked up in its
 /// directory and made there if missing (umask applied); an existing
-/// symbolic link is followed unless O_NOFOLLOW (ELOOP) or O_EXCL (EEXIST).
+/// symbolic link is followed unless O_NOFOLLOW (ELOOP) or O_EXCL (EEXIST),
+/// and a missing target is made.
 fn open_create(path: &str, base: &str, flags: u32, mode: u32) -> Result<Opened, Errno> {
+    open_create_at(path, base, flags, mode, 0)
+}
+
+/// `open_create` after `links` symbolic links: a link whose target does
+/// not exist makes the target (Linux creates through a dangling link).
+fn open_create_at(path: &str, base: &str, flags: u32, mode: u32, links: u32) -> Result<Opened, Errno> {
+    if links > 40 {
+        return Err(ELOOP);
+    }
     let p = resolve_parent(path, base)?;
     if matches!(p.name.as_str(), "" | "." | "..") {
         return Err(EISDIR);
@@ -79,8 +89,11 @@ fn open_create(path: &str, base: &str, flags: u32, mode: u32) -> Result<Opened, 
             if flags & O_NOFOLLOW != 0 {
                 return Err(ELOOP);
             }
-            let r = resolve(path, base, true)?;
-            return Ok(Opened { inode: r.inode, path: r.path, created: false });
+            return match resolve(path, base, true) {
+                Ok(r) => Ok(Opened { inode: r.inode, path: r.path, created: false }),
+                Err(ENOENT) => open_create_at(&child.readlink()?, &p.path, flags, mode, links + 1),
+                Err(e) => Err(e),
+            };
         }
         if p.trailing_slash && !child.is_dir() {
             return Err(EISDIR);
