@@ -589,6 +589,14 @@ static void check_mmap(void)
 	if (!CHECKF("mmap_private", m != MAP_FAILED, "errno %d", errno))
 		return;
 	CHECK("mmap_private_reads_file", memcmp(m, data, 8192) == 0);
+	FILE *maps = fopen("/proc/self/maps", "r");
+	char line[512];
+	int named = 0;
+	while (maps && fgets(line, sizeof line, maps))
+		named |= strstr(line, p("map")) != NULL;
+	if (maps)
+		fclose(maps);
+	CHECK("maps_names_the_file", named);
 	m[5000] = '!';
 	char c = 0;
 	pread(fd, &c, 1, 5000);

@@ -195,8 +195,9 @@ pub trait Inode: Send + Sync {
     }
 
     /// A regular file `name` in this directory (EEXIST if the name is
-    /// taken), mode bits already masked by the umask.
-    fn create(&self, _name: &str, _mode: u32, _owner: Owner) -> Result<Arc<dyn Inode>, Errno> {
+    /// taken), mode bits already masked by the umask; `path` is its
+    /// absolute path, the name /proc/PID/maps shows for its mappings.
+    fn create(&self, _name: &str, _path: &str, _mode: u32, _owner: Owner) -> Result<Arc<dyn Inode>, Errno> {
         Err(read_only(self))
     }
 
@@ -208,8 +209,9 @@ pub trait Inode: Send + Sync {
         Err(read_only(self))
     }
 
-    /// O_TMPFILE: an unnamed regular file on this directory's file system.
-    fn tmpfile(&self, _mode: u32, _owner: Owner) -> Result<Arc<dyn Inode>, Errno> {
+    /// O_TMPFILE: an unnamed regular file on this directory's file system
+    /// (`dir_path` is this directory's absolute path).
+    fn tmpfile(&self, _dir_path: &str, _mode: u32, _owner: Owner) -> Result<Arc<dyn Inode>, Errno> {
         Err(EOPNOTSUPP)
     }
 

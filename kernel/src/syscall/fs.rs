@@ -105,8 +105,9 @@ fn open_create_at(path: &str, base: &str, flags: u32, mode: u32, links: u32) -> 
     }
     super::fs_write::may_create(&*p.dir)?;
     let mode = mode & 0o7777 & !super::fs_write::umask_bits();
-    let inode = p.dir.create(&p.name, mode, super::fs_write::owner_in(&*p.dir))?;
-    Ok(Opened { inode, path: p.child_path(), created: true })
+    let path = p.child_path();
+    let inode = p.dir.create(&p.name, &path, mode, super::fs_write::owner_in(&*p.dir))?;
+    Ok(Opened { inode, path, created: true })
 }
 
 /// O_TMPFILE: an unnamed file on the directory's file system, opened for
@@ -121,7 +122,7 @@ fn open_tmpfile(path: &str, base: &str, flags: u32, mode: u32) -> Result<Opened,
     }
     super::fs_write::may_create(&*r.inode)?;
     let mode = mode & 0o7777 & !super::fs_write::umask_bits();
-    let inode = r.inode.tmpfile(mode, super::fs_write::owner_in(&*r.inode))?;
+    let inode = r.inode.tmpfile(&r.path, mode, super::fs_write::owner_in(&*r.inode))?;
     let ino = inode.stat().st_ino;
     let sep = if r.path == "/" { "" } else { "/" };
     Ok(Opened { inode, path: alloc::format!("{}{sep}#{ino} (deleted)", r.path), created: true })

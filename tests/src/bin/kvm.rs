@@ -273,9 +273,9 @@ fn tmpfs_round() {
     let shmem0 = shmem();
     // Two pages and three inodes, the root directory being one of them.
     let root = tmpfs::mount(0o1777, 2 * PAGE_SIZE, 3);
-    let a = root.create("a", 0o644, root_owner).unwrap();
-    let b = root.create("b", 0o644, root_owner).unwrap();
-    assert_eq!(root.create("c", 0o644, root_owner).err(), Some(ENOSPC), "nr_inodes");
+    let a = root.create("a", "/a", 0o644, root_owner).unwrap();
+    let b = root.create("b", "/b", 0o644, root_owner).unwrap();
+    assert_eq!(root.create("c", "/c", 0o644, root_owner).err(), Some(ENOSPC), "nr_inodes");
     assert_eq!(root.statfs().f_ffree, 0);
     let page = alloc::vec![0x5au8; PAGE_SIZE as usize];
     assert_eq!(a.write_at(0, &page), Ok(PAGE_SIZE as usize));
@@ -291,7 +291,7 @@ fn tmpfs_round() {
     drop(a);
     assert_eq!(shmem(), shmem0);
     assert_eq!(b.write_at(0, b"x"), Ok(1));
-    root.create("c", 0o644, root_owner).unwrap();
+    root.create("c", "/c", 0o644, root_owner).unwrap();
     drop((b, root));
     assert_eq!(shmem(), shmem0);
 }

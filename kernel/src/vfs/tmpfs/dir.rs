@@ -77,8 +77,8 @@ impl TmpInode {
         Ok(child)
     }
 
-    pub(super) fn dir_create(&self, name: &str, mode: u32, owner: Owner) -> Result<Arc<dyn Inode>, Errno> {
-        let f = self.add(name, || self.sb.new_file(name, mode, owner))?;
+    pub(super) fn dir_create(&self, name: &str, path: &str, mode: u32, owner: Owner) -> Result<Arc<dyn Inode>, Errno> {
+        let f = self.add(name, || self.sb.new_file(|_| path.to_string(), mode, owner))?;
         Ok(f)
     }
 
@@ -95,9 +95,10 @@ impl TmpInode {
     }
 
     /// O_TMPFILE: a file with no name (nlink 0), which linkat may name.
-    pub(super) fn dir_tmpfile(&self, mode: u32, owner: Owner) -> Result<Arc<dyn Inode>, Errno> {
+    pub(super) fn dir_tmpfile(&self, dir_path: &str, mode: u32, owner: Owner) -> Result<Arc<dyn Inode>, Errno> {
         self.entries()?;
-        let f = self.sb.new_file("", mode, owner)?;
+        let sep = if dir_path.ends_with('/') { "" } else { "/" };
+        let f = self.sb.new_file(|ino| alloc::format!("{dir_path}{sep}#{ino} (deleted)"), mode, owner)?;
         {
             let mut m = f.meta.lock();
             m.nlink = 0;

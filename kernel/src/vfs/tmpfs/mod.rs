@@ -121,9 +121,16 @@ impl Sb {
         }))
     }
 
-    fn new_file(self: &Arc<Sb>, name: &str, mode: u32, owner: Owner) -> Result<Arc<TmpInode>, Errno> {
+    /// A regular file; `path(ino)` names its pages' object (what
+    /// /proc/PID/maps shows).
+    fn new_file(
+        self: &Arc<Sb>,
+        path: impl FnOnce(u64) -> String,
+        mode: u32,
+        owner: Owner,
+    ) -> Result<Arc<TmpInode>, Errno> {
         self.new_inode(S_IFREG | (mode & 0o7777), owner, false, |ino| Body::File {
-            data: MemObject::tmpfs(name, ino, crate::mem::page_alloc(), self.quota.clone()),
+            data: MemObject::tmpfs(&path(ino), ino, crate::mem::page_alloc(), self.quota.clone()),
             io: Mutex::new(()),
         })
     }
@@ -312,8 +319,8 @@ impl Inode for TmpInode {
         self.dir_entries()
     }
 
-    fn create(&self, name: &str, mode: u32, owner: Owner) -> Result<Arc<dyn Inode>, Errno> {
-        self.dir_create(name, mode, owner)
+    fn create(&self, name: &str, path: &str, mode: u32, owner: Owner) -> Result<Arc<dyn Inode>, Errno> {
+        self.dir_create(name, path, mode, owner)
     }
 
     fn mkdir(&self, name: &str, mode: u32, owner: Owner) -> Result<(), Errno> {
@@ -324,8 +331,8 @@ impl Inode for TmpInode {
         self.dir_symlink(name, target, owner)
     }
 
-    fn tmpfile(&self, mode: u32, owner: Owner) -> Result<Arc<dyn Inode>, Errno> {
-        self.dir_tmpfile(mode, owner)
+    fn tmpfile(&self, dir_path: &str, mode: u32, owner: Owner) -> Result<Arc<dyn Inode>, Errno> {
+        self.dir_tmpfile(dir_path, mode, owner)
     }
 
     fn link(&self, name: &str, target: &Arc<dyn Inode>) -> Result<(), Errno> {
