@@ -64,6 +64,7 @@ errnos! {
     EFAULT = 14, "Bad address";
     EBUSY = 16, "Device or resource busy";
     EEXIST = 17, "File exists";
+    EXDEV = 18, "Cross-device link";
     ENODEV = 19, "No such device";
     ENOTDIR = 20, "Not a directory";
     EISDIR = 21, "Is a directory";
@@ -75,6 +76,7 @@ errnos! {
     ENOSPC = 28, "No space left on device";
     ESPIPE = 29, "Illegal seek";
     EROFS = 30, "Read-only file system";
+    EMLINK = 31, "Too many links";
     EPIPE = 32, "Broken pipe";
     ERANGE = 34, "Math result not representable";
     ENAMETOOLONG = 36, "File name too long";
@@ -161,6 +163,7 @@ mod tests {
             ("EFAULT", 14),
             ("EBUSY", 16),
             ("EEXIST", 17),
+            ("EXDEV", 18),
             ("ENODEV", 19),
             ("ENOTDIR", 20),
             ("EISDIR", 21),
@@ -172,6 +175,7 @@ mod tests {
             ("ENOSPC", 28),
             ("ESPIPE", 29),
             ("EROFS", 30),
+            ("EMLINK", 31),
             ("EPIPE", 32),
             ("ERANGE", 34),
             ("ENAMETOOLONG", 36),

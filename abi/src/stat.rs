@@ -5,6 +5,8 @@
 pub const S_IFMT: u32 = 0o170000;
 /// Regular file.
 pub const S_IFREG: u32 = 0o100000;
+/// Symbolic link.
+pub const S_IFLNK: u32 = 0o120000;
 /// Directory.
 pub const S_IFDIR: u32 = 0o040000;
 /// Character device.
@@ -37,6 +39,30 @@ pub struct Stat {
 }
 
 const _: () = assert!(core::mem::size_of::<Stat>() == 144);
+
+/// tmpfs's `f_type` (include/uapi/linux/magic.h).
+pub const TMPFS_MAGIC: i64 = 0x0102_1994;
+
+/// `struct statfs` of x86_64 Linux (120 bytes), as statfs and fstatfs
+/// fill it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Statfs {
+    pub f_type: i64,
+    pub f_bsize: i64,
+    pub f_blocks: u64,
+    pub f_bfree: u64,
+    pub f_bavail: u64,
+    pub f_files: u64,
+    pub f_ffree: u64,
+    pub f_fsid: [i32; 2],
+    pub f_namelen: i64,
+    pub f_frsize: i64,
+    pub f_flags: i64,
+    pub f_spare: [i64; 4],
+}
+
+const _: () = assert!(core::mem::size_of::<Statfs>() == 120);
 
 #[cfg(test)]
 mod tests {

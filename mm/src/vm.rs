@@ -18,6 +18,7 @@ pub mod address_space;
 pub mod brk;
 pub mod fault;
 pub mod file;
+mod file_io;
 pub mod fork;
 pub mod madvise;
 pub mod mincore;

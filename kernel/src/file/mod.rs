@@ -29,7 +29,7 @@ use mm::vm::file::MemObject;
 use abi::errno::*;
 use abi::fcntl::{O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_EXCL, O_NOCTTY, O_NONBLOCK, O_RDWR, O_TRUNC, O_WRONLY};
 use abi::poll::DEFAULT_POLLMASK;
-use abi::stat::{S_IFDIR, S_IFMT, Stat};
+use abi::stat::{S_IFDIR, S_IFLNK, S_IFMT, Stat, Statfs};
 
 /// A directory entry.
 #[derive(Clone, Debug)]
@@ -40,7 +40,45 @@ pub struct DirEntry {
     pub dtype: u8,
 }
 
+/// Who creates a file: its owner and group (the caller's fsuid and
+/// fsgid, or the directory's group under set-group-ID).
+#[derive(Clone, Copy, Debug)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// A time to set: seconds and nanoseconds since the epoch.
+pub type Time = (i64, i64);
+
+/// What setattr changes (chmod, chown, truncate, utimensat); the change
+/// time moves with any of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SetAttr {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    pub atime: Option<Time>,
+    pub mtime: Option<Time>,
+}
+
+/// Linux's RAMFS_MAGIC: what statfs shows of the boot file systems (the
+/// initrd tree, /dev, /proc's directories here).
+pub const RAMFS_MAGIC: i64 = 0x8584_58f6;
+
+/// The answer of a file system with no writable namespace: EROFS in a
+/// directory, ENOTDIR elsewhere (the caller has checked the type, so this
+/// is the read-only case).
+fn read_only(dir: &(impl Inode + ?Sized)) -> Errno {
+    if dir.is_dir() { EROFS } else { ENOTDIR }
+}
+
 /// A file or directory.
+///
+/// The namespace operations (create .. rename) are called on the parent
+/// directory, after the caller checked its search and write permission;
+/// read-only file systems keep their defaults (EROFS).
 pub trait Inode: Send + Sync {
     fn stat(&self) -> Stat;
 
@@ -150,6 +188,91 @@ pub trait Inode: Send + Sync {
     /// (epoll_ctl, timerfd_settime, pidfd_send_signal ...) and downcast.
     fn as_any(&self) -> Option<&dyn Any> {
         None
+    }
+
+    fn is_symlink(&self) -> bool {
+        self.stat().st_mode & S_IFMT == S_IFLNK
+    }
+
+    /// A regular file `name` in this directory (EEXIST if the name is
+    /// taken), mode bits already masked by the umask; `path` is its
+    /// absolute path, the name /proc/PID/maps shows for its mappings.
+    fn create(&self, _name: &str, _path: &str, _mode: u32, _owner: Owner) -> Result<Arc<dyn Inode>, Errno> {
+        Err(read_only(self))
+    }
+
+    fn mkdir(&self, _name: &str, _mode: u32, _owner: Owner) -> Result<(), Errno> {
+        Err(read_only(self))
+    }
+
+    fn symlink(&self, _name: &str, _target: &str, _owner: Owner) -> Result<(), Errno> {
+        Err(read_only(self))
+    }
+
+    /// O_TMPFILE: an unnamed regular file on this directory's file system
+    /// (`dir_path` is this directory's absolute path).
+    fn tmpfile(&self, _dir_path: &str, _mode: u32, _owner: Owner) -> Result<Arc<dyn Inode>, Errno> {
+        Err(EOPNOTSUPP)
+    }
+
+    /// A new name for `target` (EXDEV if it lives elsewhere).
+    fn link(&self, _name: &str, _target: &Arc<dyn Inode>) -> Result<(), Errno> {
+        Err(read_only(self))
+    }
+
+    /// Remove the name of a non-directory.
+    fn unlink(&self, _name: &str) -> Result<(), Errno> {
+        Err(read_only(self))
+    }
+
+    /// Remove an empty directory (ENOTEMPTY otherwise).
+    fn rmdir(&self, _name: &str) -> Result<(), Errno> {
+        Err(read_only(self))
+    }
+
+    /// renameat2 of `old` here to `new` in `new_dir` (RENAME_NOREPLACE,
+    /// RENAME_EXCHANGE), with Linux's EEXIST, ENOTDIR, EISDIR, ENOTEMPTY.
+    fn rename(&self, _old: &str, _new_dir: &Arc<dyn Inode>, _new: &str, _flags: u32) -> Result<(), Errno> {
+        Err(read_only(self))
+    }
+
+    /// The target of a symbolic link (EINVAL for other files).
+    fn readlink(&self) -> Result<String, Errno> {
+        Err(EINVAL)
+    }
+
+    /// chmod, chown, truncate, utimensat (permission already checked).
+    /// By default a size change of a writable file is accepted and
+    /// ignored (its writes are commands, as /proc/sys: Linux's
+    /// proc_sys_setattr), so open with O_TRUNC works there; any other
+    /// change is EROFS.
+    fn setattr(&self, attr: &SetAttr) -> Result<(), Errno> {
+        let size_only = attr.size.is_some() && SetAttr { size: None, ..*attr } == SetAttr::default();
+        if size_only && self.writable() { Ok(()) } else { Err(EROFS) }
+    }
+
+    fn statfs(&self) -> Statfs {
+        Statfs { f_type: RAMFS_MAGIC, f_bsize: 4096, f_namelen: 255, f_frsize: 4096, ..Statfs::default() }
+    }
+
+    /// fallocate(2): mode 0 or FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE.
+    fn fallocate(&self, _mode: u32, _off: u64, _len: u64) -> Result<(), Errno> {
+        Err(EOPNOTSUPP)
+    }
+
+    /// lseek SEEK_DATA (`data`) or SEEK_HOLE from `off`: Linux's generic
+    /// answer is all data and one hole at the end; ENXIO at or past it.
+    fn seek_data_hole(&self, data: bool, off: u64) -> Result<u64, Errno> {
+        let size = self.stat().st_size.max(0) as u64;
+        if off >= size {
+            return Err(ENXIO);
+        }
+        Ok(if data { off } else { size })
+    }
+
+    /// The root of a mounted file system (rmdir and rename of it: EBUSY).
+    fn is_mount_root(&self) -> bool {
+        false
     }
 }
 

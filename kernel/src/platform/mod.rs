@@ -4,6 +4,7 @@
 //! ```text
 //!   mod.rs    ACPI facts found at boot (MADT interrupt routing, SRAT/SLIT
 //!             NUMA, the tables' own memory), read once, kept for the rest
+//!   clock.rs  the wall clock (RTC at boot plus uptime)
 //!   input.rs  the PS/2 keyboard and COM1's receiver, routed through the
 //!             I/O APIC, feeding whoever registered as the console
 //! ```
@@ -12,6 +13,7 @@
 //! `proc`. `init` discovers ACPI first and hands the facts to `mem::boot`,
 //! which reserves the tables and builds the NUMA topology from them.
 
+pub mod clock;
 pub mod input;
 pub mod smp;
 

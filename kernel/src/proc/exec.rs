@@ -105,7 +105,21 @@ pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         return Err(EACCES);
     }
     let object = inode.mem_object().ok_or(EACCES)?;
-    let data = object.data().ok_or(EACCES)?;
+    let copy;
+    let data: &[u8] = match object.data() {
+        Some(d) => d,
+        None => {
+            // A file in memory (tmpfs): the headers are read from a copy of
+            // its bytes as of now; the segments map its pages as usual.
+            let size = object.size() as usize;
+            let mut v = Vec::new();
+            v.try_reserve_exact(size).map_err(|_| ENOMEM)?;
+            v.resize(size, 0);
+            object.read_at(0, &mut v);
+            copy = v;
+            &copy
+        }
+    };
     let elf = Elf::parse(data).map_err(|e| explain(path, e))?;
     let (lo, _) = elf.load_extent();
     // load_elf_binary: `load_bias = ELF_PAGESTART(ELF_ET_DYN_BASE - vaddr)`

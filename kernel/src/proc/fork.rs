@@ -145,6 +145,11 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
             mm: Some(child_mm),
             files: if flags & CLONE_FILES != 0 { p.files.share() } else { p.files.copy() },
             cwd: if flags & CLONE_FS != 0 { p.cwd.clone() } else { Arc::new(Mutex::new(p.cwd.lock().clone())) },
+            umask: if flags & CLONE_FS != 0 {
+                p.umask.clone()
+            } else {
+                Arc::new(core::sync::atomic::AtomicU32::new(p.umask.load(core::sync::atomic::Ordering::Relaxed)))
+            },
             creds: p.creds,
             rlimits: p.rlimits,
             sig: p.sig.for_child(flags & CLONE_SIGHAND != 0),

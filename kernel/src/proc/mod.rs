@@ -211,6 +211,9 @@ pub struct TaskInner {
     pub files: FdTable,
     /// The working directory, shared with CLONE_FS tasks.
     pub cwd: Arc<Mutex<String>>,
+    /// The file mode creation mask (umask(2)), shared with CLONE_FS tasks
+    /// as Linux keeps it in fs_struct.
+    pub umask: Arc<AtomicU32>,
     pub creds: Creds,
     pub rlimits: [Rlimit; RLIM_NLIMITS],
     pub sig: SignalState,
@@ -623,6 +626,7 @@ pub fn init_inner(name: &str) -> TaskInner {
         mm: None,
         files: FdTable::default(),
         cwd: Arc::new(Mutex::new(String::from("/"))),
+        umask: Arc::new(AtomicU32::new(0o022)),
         creds: Creds::default(),
         rlimits: default_rlimits(),
         sig: SignalState::default(),

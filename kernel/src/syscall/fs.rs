@@ -8,8 +8,8 @@ use alloc::vec::Vec;
 
 use abi::errno::*;
 use abi::fcntl::{
-    AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_NONBLOCK,
-    O_RDONLY, O_TRUNC, O_WRONLY,
+    AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY,
+    O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_TMPFILE, O_TRUNC, O_WRONLY, SEEK_DATA, SEEK_HOLE,
 };
 use abi::resource::RLIMIT_NOFILE;
 use abi::stat::Stat;
@@ -17,7 +17,8 @@ use abi::stat::Stat;
 use super::SysResult;
 use crate::proc::current;
 use crate::usercopy::{copy_from_user, copy_to_user, read_user, read_user_cstr, write_user};
-use crate::vfs::{self, OpenFile};
+use crate::vfs::namei::{MAY_EXEC, MAY_READ, MAY_WRITE, resolve, resolve_parent};
+use crate::vfs::{self, Inode, OpenFile, SetAttr};
 
 /// Largest single read or write (Linux's MAX_RW_COUNT).
 const MAX_RW: u64 = 0x7fff_f000;
@@ -38,12 +39,12 @@ fn cwd() -> String {
     current().cwd()
 }
 
-fn path_arg(ptr: u64) -> Result<String, Errno> {
+pub(super) fn path_arg(ptr: u64) -> Result<String, Errno> {
     read_user_cstr(ptr, 4095)
 }
 
 /// The directory `dirfd` names for a relative path.
-fn base_dir(dirfd: i32, path: &str) -> Result<String, Errno> {
+pub(super) fn base_dir(dirfd: i32, path: &str) -> Result<String, Errno> {
     if path.starts_with('/') || dirfd == AT_FDCWD {
         return Ok(cwd());
     }
@@ -54,37 +55,122 @@ fn base_dir(dirfd: i32, path: &str) -> Result<String, Errno> {
     Ok(f.path.clone())
 }
 
-pub fn openat(dirfd: i32, path_ptr: u64, flags: u32, _mode: u32) -> SysResult {
+/// The file an open names, and its canonical path; `created` if O_CREAT
+/// made it (no permission check on it then, as Linux).
+struct Opened {
+    inode: Arc<dyn Inode>,
+    path: String,
+    created: bool,
+}
+
+/// open(2) with O_CREAT: the last component is looked up in its
+/// directory and made there if missing (umask applied); an existing
+/// symbolic link is followed unless O_NOFOLLOW (ELOOP) or O_EXCL (EEXIST),
+/// and a missing target is made.
+fn open_create(path: &str, base: &str, flags: u32, mode: u32) -> Result<Opened, Errno> {
+    open_create_at(path, base, flags, mode, 0)
+}
+
+/// `open_create` after `links` symbolic links: a link whose target does
+/// not exist makes the target (Linux creates through a dangling link).
+fn open_create_at(path: &str, base: &str, flags: u32, mode: u32, links: u32) -> Result<Opened, Errno> {
+    if links > 40 {
+        return Err(ELOOP);
+    }
+    let p = resolve_parent(path, base)?;
+    if matches!(p.name.as_str(), "" | "." | "..") {
+        return Err(EISDIR);
+    }
+    if let Some(child) = p.dir.lookup(&p.name) {
+        if flags & O_EXCL != 0 {
+            return Err(EEXIST);
+        }
+        if child.is_symlink() {
+            if flags & O_NOFOLLOW != 0 {
+                return Err(ELOOP);
+            }
+            return match resolve(path, base, true) {
+                Ok(r) => Ok(Opened { inode: r.inode, path: r.path, created: false }),
+                Err(ENOENT) => open_create_at(&child.readlink()?, &p.path, flags, mode, links + 1),
+                Err(e) => Err(e),
+            };
+        }
+        if p.trailing_slash && !child.is_dir() {
+            return Err(EISDIR);
+        }
+        return Ok(Opened { inode: child, path: p.child_path(), created: false });
+    }
+    if p.trailing_slash {
+        return Err(EISDIR);
+    }
+    super::fs_write::may_create(&*p.dir)?;
+    let mode = mode & 0o7777 & !super::fs_write::umask_bits();
+    let path = p.child_path();
+    let inode = p.dir.create(&p.name, &path, mode, super::fs_write::owner_in(&*p.dir))?;
+    Ok(Opened { inode, path, created: true })
+}
+
+/// O_TMPFILE: an unnamed file on the directory's file system, opened for
+/// writing (EINVAL for read-only, EISDIR or EOPNOTSUPP from the fs).
+fn open_tmpfile(path: &str, base: &str, flags: u32, mode: u32) -> Result<Opened, Errno> {
+    if flags & O_ACCMODE == O_RDONLY {
+        return Err(EINVAL);
+    }
+    let r = resolve(path, base, true)?;
+    if !r.inode.is_dir() {
+        return Err(ENOTDIR);
+    }
+    super::fs_write::may_create(&*r.inode)?;
+    let mode = mode & 0o7777 & !super::fs_write::umask_bits();
+    let inode = r.inode.tmpfile(&r.path, mode, super::fs_write::owner_in(&*r.inode))?;
+    let ino = inode.stat().st_ino;
+    let sep = if r.path == "/" { "" } else { "/" };
+    Ok(Opened { inode, path: alloc::format!("{}{sep}#{ino} (deleted)", r.path), created: true })
+}
+
+pub fn openat(dirfd: i32, path_ptr: u64, flags: u32, mode: u32) -> SysResult {
     let path = path_arg(path_ptr)?;
     let base = base_dir(dirfd, &path)?;
-    let inode = match vfs::lookup(&path, &base) {
-        Ok(i) => i,
-        Err(ENOENT) if flags & O_CREAT != 0 => return Err(EROFS),
-        Err(e) => return Err(e),
+    let opened = if flags & O_TMPFILE == O_TMPFILE {
+        open_tmpfile(&path, &base, flags, mode)?
+    } else if flags & O_CREAT != 0 {
+        open_create(&path, &base, flags, mode)?
+    } else {
+        let r = resolve(&path, &base, flags & O_NOFOLLOW == 0)?;
+        if r.inode.is_symlink() {
+            return Err(ELOOP);
+        }
+        Opened { inode: r.inode, path: r.path, created: false }
     };
-    if flags & O_DIRECTORY != 0 && !inode.is_dir() {
+    let inode = opened.inode;
+    let tmpfile = flags & O_TMPFILE == O_TMPFILE;
+    if flags & O_CREAT != 0 && !tmpfile && inode.is_dir() {
+        return Err(EISDIR);
+    }
+    if flags & O_DIRECTORY != 0 && !tmpfile && !inode.is_dir() {
         return Err(ENOTDIR);
     }
     let acc = flags & O_ACCMODE;
     let mask = match acc {
-        O_RDONLY => 4,
-        O_WRONLY => 2,
-        _ => 6,
-    } | if flags & O_TRUNC != 0 { 2 } else { 0 };
-    inode.permission(mask)?;
-    if acc != O_RDONLY {
-        if inode.is_dir() {
-            return Err(EISDIR);
-        }
+        O_RDONLY => MAY_READ,
+        O_WRONLY => MAY_WRITE,
+        _ => MAY_READ | MAY_WRITE,
+    } | if flags & O_TRUNC != 0 { MAY_WRITE } else { 0 };
+    if inode.is_dir() && mask & MAY_WRITE != 0 {
+        return Err(EISDIR);
+    }
+    if acc != O_RDONLY || flags & O_TRUNC != 0 {
         if !inode.writable() {
             return Err(EROFS);
         }
     }
-    if flags & O_TRUNC != 0 && !inode.writable() {
-        return Err(EROFS);
+    if !opened.created {
+        inode.permission(mask)?;
     }
-    let full = vfs::absolute(&path, &base);
-    let of = OpenFile::new(inode, flags, &full);
+    if flags & O_TRUNC != 0 && !opened.created && inode.stat().st_mode & abi::stat::S_IFMT == abi::stat::S_IFREG {
+        inode.setattr(&SetAttr { size: Some(0), ..SetAttr::default() })?;
+    }
+    let of = OpenFile::new(inode, flags, &opened.path);
     let me = current();
     let i = me.inner.lock();
     let limit = i.rlimits[RLIMIT_NOFILE].cur;
@@ -288,6 +374,17 @@ pub fn write(fd: i32, buf: u64, len: u64) -> SysResult {
     write_from_user(&f, buf, len, None)
 }
 
+pub fn pwrite64(fd: i32, buf: u64, len: u64, off: i64) -> SysResult {
+    let f = file(fd)?;
+    if off < 0 {
+        return Err(EINVAL);
+    }
+    if !f.inode.seekable() {
+        return Err(ESPIPE);
+    }
+    write_from_user(&f, buf, len, Some(off as u64))
+}
+
 pub fn pread64(fd: i32, buf: u64, len: u64, off: i64) -> SysResult {
     let f = file(fd)?;
     if off < 0 {
@@ -406,6 +503,14 @@ pub fn lseek(fd: i32, off: i64, whence: u32) -> SysResult {
         return Err(ESPIPE);
     }
     let mut cur = f.offset.lock();
+    if whence == SEEK_DATA || whence == SEEK_HOLE {
+        if off < 0 {
+            return Err(ENXIO);
+        }
+        let pos = f.inode.seek_data_hole(whence == SEEK_DATA, off as u64)?;
+        *cur = pos;
+        return Ok(pos);
+    }
     let base = match whence {
         0 => 0i64,
         1 => *cur as i64,
@@ -438,6 +543,10 @@ pub fn stat(path: u64, buf: u64) -> SysResult {
     newfstatat(AT_FDCWD, path, buf, 0)
 }
 
+pub fn lstat(path: u64, buf: u64) -> SysResult {
+    newfstatat(AT_FDCWD, path, buf, AT_SYMLINK_NOFOLLOW)
+}
+
 pub fn newfstatat(dirfd: i32, path_ptr: u64, buf: u64, flags: u32) -> SysResult {
     if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(EINVAL);
@@ -450,24 +559,28 @@ pub fn newfstatat(dirfd: i32, path_ptr: u64, buf: u64, flags: u32) -> SysResult 
         return Err(ENOENT);
     }
     let base = base_dir(dirfd, &path)?;
-    let inode = vfs::lookup(&path, &base)?;
+    let inode = resolve(&path, &base, flags & AT_SYMLINK_NOFOLLOW == 0)?.inode;
     put_stat(&inode.stat(), buf)
 }
 
 pub fn faccessat(dirfd: i32, path_ptr: u64, mode: u32) -> SysResult {
-    if mode & !7 != 0 {
+    faccessat2(dirfd, path_ptr, mode, 0)
+}
+
+/// faccessat2(2): AT_EACCESS checks with the effective ids,
+/// AT_SYMLINK_NOFOLLOW checks a final link itself.
+pub fn faccessat2(dirfd: i32, path_ptr: u64, mode: u32, flags: u32) -> SysResult {
+    if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(EINVAL);
     }
     let path = path_arg(path_ptr)?;
-    let base = base_dir(dirfd, &path)?;
-    let inode = vfs::lookup(&path, &base)?;
-    let st = inode.stat();
-    if mode & 2 != 0 && !inode.writable() {
-        return Err(EROFS);
-    }
-    if mode & 1 != 0 && st.st_mode & 0o111 == 0 {
-        return Err(EACCES);
-    }
+    let inode = if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        file(dirfd)?.inode.clone()
+    } else {
+        let base = base_dir(dirfd, &path)?;
+        resolve(&path, &base, flags & AT_SYMLINK_NOFOLLOW == 0)?.inode
+    };
+    super::fs_write::access_check(&*inode, mode, flags & AT_EACCESS != 0)?;
     Ok(0)
 }
 
@@ -628,17 +741,18 @@ pub fn getcwd(buf: u64, size: u64) -> SysResult {
 pub fn chdir(path_ptr: u64) -> SysResult {
     let path = path_arg(path_ptr)?;
     let base = cwd();
-    let inode = vfs::lookup(&path, &base)?;
-    if !inode.is_dir() {
+    let r = resolve(&path, &base, true)?;
+    if !r.inode.is_dir() {
         return Err(ENOTDIR);
     }
-    *current().inner.lock().cwd.lock() = vfs::absolute(&path, &base);
+    r.inode.permission(MAY_EXEC)?;
+    *current().inner.lock().cwd.lock() = r.path;
     Ok(0)
 }
 
-/// readlinkat(2). The only links are /proc/PID/exe (and /proc/self/exe):
-/// the executable's path. Any other existing file is EINVAL, as for a
-/// file that is not a symbolic link.
+/// readlinkat(2): symbolic links of tmpfs, and /proc/PID/exe (and
+/// /proc/self/exe), the executable's path. Any other existing file is
+/// EINVAL, as for a file that is not a symbolic link.
 pub fn readlinkat(dirfd: i32, path_ptr: u64, buf: u64, size: u64) -> SysResult {
     let path = path_arg(path_ptr)?;
     // `bufsiz` is an int.
@@ -659,10 +773,7 @@ pub fn readlinkat(dirfd: i32, path_ptr: u64, buf: u64, size: u64) -> SysResult {
             let exe = t.inner.lock().exe.clone();
             exe
         }
-        _ => {
-            vfs::lookup(&path, &base)?;
-            return Err(EINVAL);
-        }
+        _ => resolve(&path, &base, false)?.inode.readlink()?,
     };
     // No terminating NUL; silently truncated to `size`.
     let n = target.len().min(size as usize);

@@ -11,6 +11,7 @@
 mod anonfd;
 mod epoll;
 mod fs;
+mod fs_write;
 mod futex;
 mod mem;
 mod poll;
@@ -25,7 +26,7 @@ use arch::trap::TrapFrame;
 use mm::vm::address_space::TASK_SIZE;
 
 use abi::errno::*;
-use abi::fcntl::AT_FDCWD;
+use abi::fcntl::{AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 use abi::nr;
 
 /// Result of a handler.
@@ -51,8 +52,6 @@ fn name_of(nr: u64) -> &'static str {
         nr::SOCKET..=nr::GETSOCKOPT => "socket family",
         nr::CLONE => "clone",
         nr::CLONE3 => "clone3",
-        nr::TRUNCATE | nr::FTRUNCATE => "truncate",
-        nr::RENAME..=nr::CHOWN => "filesystem modification",
         nr::PTRACE => "ptrace",
         _ => "?",
     }
@@ -67,7 +66,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::CLOSE => fs::close(x[0] as i32),
         nr::STAT => fs::stat(x[0], x[1]),
         nr::FSTAT => fs::fstat(x[0] as i32, x[1]),
-        nr::LSTAT => fs::stat(x[0], x[1]),
+        nr::LSTAT => fs::lstat(x[0], x[1]),
         nr::POLL => poll::poll(x[0], x[1] as u32, x[2] as i32),
         nr::LSEEK => fs::lseek(x[0] as i32, x[1] as i64, x[2] as u32),
         nr::MMAP => mem::mmap(x[0], x[1], x[2] as u32, x[3] as u32, x[4] as i32, x[5]),
@@ -87,6 +86,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::RT_TGSIGQUEUEINFO => signal::rt_tgsigqueueinfo(x[0] as i32, x[1] as i32, x[2] as i32, x[3]),
         nr::IOCTL => fs::ioctl(x[0] as i32, x[1] as u32, x[2]),
         nr::PREAD64 => fs::pread64(x[0] as i32, x[1], x[2], x[3] as i64),
+        nr::PWRITE64 => fs::pwrite64(x[0] as i32, x[1], x[2], x[3] as i64),
         nr::READV => fs::readv(x[0] as i32, x[1], x[2] as i64),
         nr::WRITEV => fs::writev(x[0] as i32, x[1], x[2] as i64),
         nr::ACCESS => fs::faccessat(AT_FDCWD, x[0], x[1] as u32),
@@ -158,6 +158,35 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::MUNLOCKALL => mem::munlockall(),
         nr::SENDFILE => fs::sendfile(x[0] as i32, x[1] as i32, x[2], x[3]),
         nr::READLINK => fs::readlinkat(AT_FDCWD, x[0], x[1], x[2]),
+        nr::FSYNC | nr::FDATASYNC => fs_write::fsync(x[0] as i32),
+        nr::TRUNCATE => fs_write::truncate(x[0], x[1] as i64),
+        nr::FTRUNCATE => fs_write::ftruncate(x[0] as i32, x[1] as i64),
+        nr::RENAME => fs_write::renameat2(AT_FDCWD, x[0], AT_FDCWD, x[1], 0),
+        nr::MKDIR => fs_write::mkdirat(AT_FDCWD, x[0], x[1] as u32),
+        nr::RMDIR => fs_write::rmdirat(AT_FDCWD, x[0]),
+        nr::CREAT => fs::openat(AT_FDCWD, x[0], O_CREAT | O_WRONLY | O_TRUNC, x[1] as u32),
+        nr::LINK => fs_write::linkat(AT_FDCWD, x[0], AT_FDCWD, x[1], 0),
+        nr::UNLINK => fs_write::unlinkat(AT_FDCWD, x[0], 0),
+        nr::SYMLINK => fs_write::symlinkat(x[0], AT_FDCWD, x[1]),
+        nr::CHMOD => fs_write::fchmodat(AT_FDCWD, x[0], x[1] as u32),
+        nr::FCHMOD => fs_write::fchmod(x[0] as i32, x[1] as u32),
+        nr::CHOWN => fs_write::fchownat(AT_FDCWD, x[0], x[1] as u32, x[2] as u32, 0),
+        nr::FCHOWN => fs_write::fchown(x[0] as i32, x[1] as u32, x[2] as u32),
+        nr::LCHOWN => fs_write::fchownat(AT_FDCWD, x[0], x[1] as u32, x[2] as u32, AT_SYMLINK_NOFOLLOW),
+        nr::UMASK => fs_write::umask(x[0] as u32),
+        nr::STATFS => fs_write::statfs(x[0], x[1]),
+        nr::FSTATFS => fs_write::fstatfs(x[0] as i32, x[1]),
+        nr::MKDIRAT => fs_write::mkdirat(x[0] as i32, x[1], x[2] as u32),
+        nr::FCHOWNAT => fs_write::fchownat(x[0] as i32, x[1], x[2] as u32, x[3] as u32, x[4] as u32),
+        nr::UNLINKAT => fs_write::unlinkat(x[0] as i32, x[1], x[2] as u32),
+        nr::RENAMEAT => fs_write::renameat2(x[0] as i32, x[1], x[2] as i32, x[3], 0),
+        nr::RENAMEAT2 => fs_write::renameat2(x[0] as i32, x[1], x[2] as i32, x[3], x[4] as u32),
+        nr::LINKAT => fs_write::linkat(x[0] as i32, x[1], x[2] as i32, x[3], x[4] as u32),
+        nr::SYMLINKAT => fs_write::symlinkat(x[0], x[1] as i32, x[2]),
+        nr::FCHMODAT => fs_write::fchmodat(x[0] as i32, x[1], x[2] as u32),
+        nr::UTIMENSAT => fs_write::utimensat(x[0] as i32, x[1], x[2], x[3] as u32),
+        nr::FALLOCATE => fs_write::fallocate(x[0] as i32, x[1] as u32, x[2] as i64, x[3] as i64),
+        nr::FACCESSAT2 => fs::faccessat2(x[0] as i32, x[1], x[2] as u32, x[3] as u32),
         nr::PRCTL => sys::prctl(x[0], x[1]),
         nr::ARCH_PRCTL => process::arch_prctl(x[0] as u32, x[1]),
         nr::SETRLIMIT => sys::setrlimit(x[0] as u32, x[1]),

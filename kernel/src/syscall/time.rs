@@ -2,8 +2,6 @@
 //! variants, BOOTTIME), clock_getres, nanosleep, clock_nanosleep,
 //! gettimeofday, time.
 
-use core::sync::atomic::{AtomicU64, Ordering};
-
 use abi::errno::*;
 use abi::time::{
     CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW, CLOCK_PROCESS_CPUTIME_ID,
@@ -15,11 +13,8 @@ use crate::proc::sched;
 use crate::proc::waitqueue::WaitQueue;
 use crate::usercopy::{read_user, write_user};
 
-/// Wall-clock seconds at boot (from the RTC).
-static BOOT_UNIX: AtomicU64 = AtomicU64::new(0);
-
 pub fn init() {
-    BOOT_UNIX.store(arch::rtc::read_unix_time(), Ordering::Relaxed);
+    crate::platform::clock::init();
 }
 
 /// Nanoseconds on `clock`.
@@ -27,9 +22,7 @@ pub(super) fn now_ns(clock: i32) -> Result<u64, Errno> {
     let mono = arch::time::uptime_ns();
     match clock {
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => Ok(mono),
-        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => {
-            Ok(BOOT_UNIX.load(Ordering::Relaxed).saturating_mul(1_000_000_000).saturating_add(mono))
-        }
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(crate::platform::clock::realtime_ns()),
         CLOCK_PROCESS_CPUTIME_ID => Ok(cpu_ns(&crate::proc::current(), false, CPUCLOCK_SCHED)),
         CLOCK_THREAD_CPUTIME_ID => Ok(cpu_ns(&crate::proc::current(), true, CPUCLOCK_SCHED)),
         c if c < 0 => cpu_clock_ns(c),

@@ -71,11 +71,13 @@ impl Inode for Zero {
     }
 }
 
-pub fn dev_dir() -> Arc<dyn Inode> {
+/// /dev, with the tmpfs mounted at /dev/shm.
+pub fn dev_dir(shm: Arc<dyn Inode>) -> Arc<dyn Inode> {
     let mut entries: BTreeMap<_, Arc<dyn Inode>> = BTreeMap::new();
     entries.insert("console".to_string(), super::console::inode());
     entries.insert("tty".to_string(), super::console::inode());
     entries.insert("null".to_string(), Arc::new(Null));
     entries.insert("zero".to_string(), Arc::new(Zero));
+    entries.insert("shm".to_string(), shm);
     Arc::new(MemDir { ino: 2, entries })
 }

@@ -4,6 +4,7 @@
 //! ```text
 //!   /           the initrd's tree (read-only), plus:
 //!   /dev        console (console.rs; line discipline: the tty crate), null, zero
+//!   /tmp, /dev/shm  tmpfs (tmpfs/): writable files in memory
 //!   (no name)   pipes (pipe.rs), and the anonymous files: eventfd.rs,
 //!               timerfd.rs, pidfd.rs, epoll.rs
 //!   /proc       live views of the kernel (procfs.rs)
@@ -11,19 +12,22 @@
 //!
 //! The object model (inodes, open files, descriptor tables, path names)
 //! is `crate::file`, one layer down, re-exported here; this module holds
-//! the file systems and the namespace (`init`, `lookup`).
+//! the file systems and the namespace (`init`, `lookup`; path walks with
+//! symbolic links in namei.rs).
 
 pub mod console;
 pub mod dev;
 pub mod epoll;
 pub mod eventfd;
 pub mod initrd;
+pub mod namei;
 pub mod pidfd;
 pub mod pipe;
 pub mod procfs;
 pub mod procfs_cpu;
 pub mod signalfd;
 pub mod timerfd;
+pub mod tmpfs;
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -33,7 +37,7 @@ use alloc::vec::Vec;
 use spin::Once;
 
 use abi::errno::*;
-use abi::stat::{S_IFCHR, S_IFDIR, S_IFMT, Stat};
+use abi::stat::{S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, Stat};
 
 pub use crate::file::path::{absolute, components};
 pub use crate::file::*;
@@ -68,6 +72,7 @@ impl Inode for MemDir {
                     let dtype = match st.st_mode & S_IFMT {
                         S_IFDIR => 4,
                         S_IFCHR => 2,
+                        S_IFLNK => 10,
                         _ => 8,
                     };
                     DirEntry { name: n.clone(), ino: st.st_ino, dtype }
@@ -79,6 +84,25 @@ impl Inode for MemDir {
 
 static ROOT: Once<Arc<dyn Inode>> = Once::new();
 
+/// A file system mounted at boot, as /proc/mounts lists it (the tree has
+/// each one's root as an entry of its parent directory; this table only
+/// names them).
+pub struct Mount {
+    pub path: String,
+    pub fstype: &'static str,
+    /// Mount options besides those of the file system itself (tmpfs adds
+    /// its size, nr_inodes and mode).
+    pub opts: &'static str,
+    pub root: Arc<dyn Inode>,
+}
+
+static MOUNTS: Once<Vec<Mount>> = Once::new();
+
+/// The mounts, in the order Linux lists them (parents first).
+pub fn mounts() -> &'static [Mount] {
+    MOUNTS.get().map(Vec::as_slice).unwrap_or(&[])
+}
+
 /// Build the tree: the initrd plus /dev (and /proc once registered), and
 /// take the console's input.
 pub fn init(extra: Vec<(String, Arc<dyn Inode>)>) {
@@ -86,11 +110,28 @@ pub fn init(extra: Vec<(String, Arc<dyn Inode>)>) {
     crate::proc::exit::on_session_leader_exit(console::hang_up);
     ROOT.call_once(|| {
         let mut root = initrd::build_tree();
-        root.entries.insert("dev".to_string(), dev::dev_dir());
+        let shm = tmpfs::mount_default();
+        let tmp = tmpfs::mount_default();
+        root.entries.insert("dev".to_string(), dev::dev_dir(shm.clone()));
+        root.entries.insert("tmp".to_string(), tmp.clone());
+        let mut mounts = Vec::new();
         for (name, inode) in extra {
+            if name == "proc" {
+                mounts.push(Mount {
+                    path: "/proc".to_string(),
+                    fstype: "proc",
+                    opts: "rw,nosuid,nodev,noexec",
+                    root: inode.clone(),
+                });
+            }
             root.entries.insert(name, inode);
         }
-        Arc::new(root)
+        mounts.push(Mount { path: "/dev/shm".to_string(), fstype: "tmpfs", opts: "rw,nosuid,nodev", root: shm });
+        mounts.push(Mount { path: "/tmp".to_string(), fstype: "tmpfs", opts: "rw,nosuid,nodev", root: tmp });
+        let root: Arc<dyn Inode> = Arc::new(root);
+        mounts.insert(0, Mount { path: "/".to_string(), fstype: "rootfs", opts: "ro", root: root.clone() });
+        MOUNTS.call_once(|| mounts);
+        root
     });
 }
 
@@ -98,27 +139,8 @@ pub fn root() -> Arc<dyn Inode> {
     ROOT.get().cloned().expect("vfs: lookup before vfs::init")
 }
 
-/// Resolve a path (ENOENT, ENOTDIR, ENAMETOOLONG as Linux).
+/// Resolve a path, following symbolic links (ENOENT, ENOTDIR, ELOOP,
+/// ENAMETOOLONG, EACCES as Linux).
 pub fn lookup(path: &str, cwd: &str) -> Result<Arc<dyn Inode>, Errno> {
-    if path.is_empty() {
-        return Err(ENOENT);
-    }
-    if path.len() >= 4096 {
-        return Err(ENAMETOOLONG);
-    }
-    let mut node = root();
-    let comps = components(path, cwd);
-    for c in &comps {
-        if c.len() > 255 {
-            return Err(ENAMETOOLONG);
-        }
-        if !node.is_dir() {
-            return Err(ENOTDIR);
-        }
-        node = node.lookup(c).ok_or(ENOENT)?;
-    }
-    if path.ends_with('/') && !node.is_dir() {
-        return Err(ENOTDIR);
-    }
-    Ok(node)
+    namei::resolve(path, cwd, true).map(|r| r.inode)
 }

@@ -174,6 +174,22 @@ fn meminfo(s: &mut String) -> core::fmt::Result {
     crate::mem::meminfo().render(s)
 }
 
+/// /proc/mounts: device, mount point, type, options, "0 0" (tmpfs adds
+/// its size in kB, nr_inodes and mode, as Linux's shmem_show_options).
+fn mounts(s: &mut String) -> core::fmt::Result {
+    for m in super::mounts() {
+        // The device is named after the type, as for these in Linux.
+        write!(s, "{} {} {} {}", m.fstype, m.path, m.fstype, m.opts)?;
+        if m.fstype == "tmpfs" {
+            let f = m.root.statfs();
+            let mode = m.root.stat().st_mode & 0o7777;
+            write!(s, ",size={}k,nr_inodes={},mode={mode:o}", f.f_blocks * 4, f.f_files)?;
+        }
+        s.push_str(" 0 0\n");
+    }
+    Ok(())
+}
+
 fn buddyinfo(s: &mut String) -> core::fmt::Result {
     mm::procfs::buddyinfo::render(crate::mem::page_alloc(), s)
 }
@@ -757,6 +773,7 @@ pub fn proc_root() -> Arc<dyn Inode> {
         ("interrupts", genfile(19, super::procfs_cpu::interrupts, None)),
         ("meminfo", genfile(11, meminfo, None)),
         ("mempic", genfile(17, mempic, Some(set_mempic))),
+        ("mounts", genfile(22, mounts, None)),
         // Linux: 0400 (they tell where kernel objects are).
         ("pagetypeinfo", genfile_mode(12, 0o400, pagetypeinfo, None)),
         ("slabinfo", genfile_mode(13, 0o400, slabinfo, None)),

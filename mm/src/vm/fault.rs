@@ -195,7 +195,7 @@ impl AddressSpace {
             Backing::Shared(obj) => {
                 let pfn = obj
                     .get_page(pgoff)
-                    .map_err(|e| if e == ObjError::BeyondEof { FaultError::Bus } else { FaultError::Oom })?;
+                    .map_err(|e| if e == ObjError::NoMemory { FaultError::Oom } else { FaultError::Bus })?;
                 self.install(env, vma, va, pfn, true)?;
                 Ok(FaultDone::Minor)
             }
@@ -203,7 +203,7 @@ impl AddressSpace {
                 let cached = obj.find_page(pgoff).is_some();
                 let pfn = obj
                     .get_page(pgoff)
-                    .map_err(|e| if e == ObjError::BeyondEof { FaultError::Bus } else { FaultError::Oom })?;
+                    .map_err(|e| if e == ObjError::NoMemory { FaultError::Oom } else { FaultError::Bus })?;
                 if write && !vma.flags.contains(VmFlags::SHARED) {
                     // Private write: the process gets its own copy at once.
                     let copy = match self.new_anon_page(env) {

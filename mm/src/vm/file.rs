@@ -10,11 +10,20 @@
 //!
 //! File pages count as `Cached` in /proc/meminfo, shmem pages as `Shmem`
 //! (and `Cached`, as in Linux).
+//!
+//! A tmpfs file's data are a shmem object of its own (`MemObject::tmpfs`):
+//! read(2) and write(2) go through `file_io.rs`, mappings through
+//! `get_page`, so both see the same pages. Its size changes (write,
+//! truncate); its pages are charged to the mount's [`PageQuota`].
+//!
+//! Locks: `pages` (an IrqLock) guards the page index; the size is an
+//! atomic. Callers that change the size and the pages together (tmpfs)
+//! serialise those calls with a lock of their own, taken before `pages`.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
 use crate::phys::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
@@ -39,6 +48,40 @@ pub enum ObjError {
     BeyondEof,
     /// No memory.
     NoMemory,
+    /// The mount's page quota is used up (tmpfs `size=`): ENOSPC, or
+    /// SIGBUS at a fault.
+    NoSpace,
+}
+
+/// Pages a tmpfs mount may hold (its `size=`), shared by its files.
+pub struct PageQuota {
+    used: AtomicU64,
+    max: u64,
+}
+
+impl PageQuota {
+    pub fn new(max_pages: u64) -> PageQuota {
+        PageQuota { used: AtomicU64::new(0), max: max_pages }
+    }
+
+    /// Take `n` pages, or none if that would pass the limit.
+    pub fn try_charge(&self, n: u64) -> bool {
+        self.used
+            .try_update(Ordering::Relaxed, Ordering::Relaxed, |u| u.checked_add(n).filter(|t| *t <= self.max))
+            .is_ok()
+    }
+
+    pub fn uncharge(&self, n: u64) {
+        self.used.fetch_sub(n, Ordering::Relaxed);
+    }
+
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    pub fn max(&self) -> u64 {
+        self.max
+    }
 }
 
 /// A page cache or a shmem segment.
@@ -47,13 +90,15 @@ pub struct MemObject {
     /// Path shown in /proc/PID/maps (`/dev/zero (deleted)` for shmem, as Linux).
     pub name: String,
     /// Size in bytes.
-    pub size: u64,
+    size: AtomicU64,
     pub ino: u64,
     data: Option<&'static [u8]>,
-    pages: IrqLock<BTreeMap<u64, u64>>,
-    pa: &'static PageAllocator,
+    pub(super) pages: IrqLock<BTreeMap<u64, u64>>,
+    pub(super) pa: &'static PageAllocator,
     /// Pages committed for the object (shmem), given back when it dies.
     charged: Option<(&'static Overcommit, u64)>,
+    /// The mount whose `size=` the pages count against (tmpfs files).
+    quota: Option<Arc<PageQuota>>,
 }
 
 impl MemObject {
@@ -62,12 +107,13 @@ impl MemObject {
         Arc::new(MemObject {
             kind: ObjKind::File,
             name: String::from(name),
-            size: data.len() as u64,
+            size: AtomicU64::new(data.len() as u64),
             ino,
             data: Some(data),
             pages: IrqLock::new(BTreeMap::new()),
             pa,
             charged: None,
+            quota: None,
         })
     }
 
@@ -83,20 +129,45 @@ impl MemObject {
         Arc::new(MemObject {
             kind: ObjKind::Shmem,
             name: String::from("/dev/zero (deleted)"),
-            size,
+            size: AtomicU64::new(size),
             ino,
             data: None,
             pages: IrqLock::new(BTreeMap::new()),
             pa,
             charged: Some((commit, charged)),
+            quota: None,
         })
+    }
+
+    /// The data of an empty tmpfs file `name`, its pages charged to `quota`.
+    pub fn tmpfs(name: &str, ino: u64, pa: &'static PageAllocator, quota: Arc<PageQuota>) -> Arc<MemObject> {
+        Arc::new(MemObject {
+            kind: ObjKind::Shmem,
+            name: String::from(name),
+            size: AtomicU64::new(0),
+            ino,
+            data: None,
+            pages: IrqLock::new(BTreeMap::new()),
+            pa,
+            charged: None,
+            quota: Some(quota),
+        })
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size.load(Ordering::Acquire)
+    }
+
+    pub(super) fn store_size(&self, size: u64) {
+        self.size.store(size, Ordering::Release);
     }
 
     /// Pages past the last byte (files only).
     /// Past the end of the file, or of the shared segment (a mapping grown
     /// by mremap does not grow the segment: SIGBUS there, as shmem gives).
     fn beyond_eof(&self, pgoff: u64) -> bool {
-        pgoff >= self.size.div_ceil(PAGE_SIZE)
+        pgoff >= self.size().div_ceil(PAGE_SIZE)
     }
 
     /// The page at `pgoff`, created if needed, with one more reference
@@ -112,14 +183,41 @@ impl MemObject {
             }
             return Ok(Pfn(pfn));
         }
-        let pfn = self.pa.alloc_pages(GFP_HIGHUSER_MOVABLE | Gfp::ZERO, 0).ok_or(ObjError::NoMemory)?;
+        let pfn = self.insert_new(&mut pages, pgoff)?;
+        // One reference for the cache (from allocation), one for the caller.
+        if let Some(p) = self.pa.page(pfn) {
+            p.get();
+        }
+        Ok(pfn)
+    }
+
+    /// Allocate the page at `pgoff` (absent from `pages`), fill it, and
+    /// enter it with the cache's one reference.
+    pub(super) fn insert_new(&self, pages: &mut BTreeMap<u64, u64>, pgoff: u64) -> Result<Pfn, ObjError> {
+        if let Some(q) = &self.quota {
+            if !q.try_charge(1) {
+                return Err(ObjError::NoSpace);
+            }
+        }
+        let uncharge = || {
+            if let Some(q) = &self.quota {
+                q.uncharge(1);
+            }
+        };
+        let Some(pfn) = self.pa.alloc_pages(GFP_HIGHUSER_MOVABLE | Gfp::ZERO, 0) else {
+            uncharge();
+            return Err(ObjError::NoMemory);
+        };
         if let Some(data) = self.data {
             let off = (pgoff << PAGE_SHIFT) as usize;
             let n = data.len().saturating_sub(off).min(PAGE_SIZE as usize);
             // A fresh page: `n` bytes of the file fit in it.
             let _ = self.pa.phys().write(PhysAddr::new(pfn.phys()), &data[off..off + n]);
         }
-        let page = self.pa.page(pfn).ok_or(ObjError::NoMemory)?;
+        let Some(page) = self.pa.page(pfn) else {
+            uncharge();
+            return Err(ObjError::NoMemory);
+        };
         page.insert_flags(if self.kind == ObjKind::File {
             PageFlags::FILE
         } else {
@@ -131,8 +229,6 @@ impl MemObject {
         if self.kind == ObjKind::Shmem {
             self.pa.vmstat.shmem_pages.add(1);
         }
-        // One reference for the cache (from allocation), one for the caller.
-        page.get();
         pages.insert(pgoff, pfn.0);
         Ok(pfn)
     }
@@ -147,7 +243,12 @@ impl MemObject {
         self.pages.lock().len() as u64
     }
 
-    fn release(&self, pfn: u64) {
+    /// Drop the object's reference on one of its pages (removed from
+    /// `pages` by the caller).
+    pub(super) fn release(&self, pfn: u64) {
+        if let Some(q) = &self.quota {
+            q.uncharge(1);
+        }
         self.pa.put_user_page(Pfn(pfn));
     }
 

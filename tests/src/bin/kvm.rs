@@ -2,7 +2,9 @@
 //! kernel runs on its own page tables with W^X, NX, SMEP and SMAP; writing
 //! its text and executing its data fault; slab caches and kmalloc back the
 //! Rust heap; vmalloc'd kernel stacks have guard pages that turn an
-//! overflow into a named report; and the /proc numbers add up.
+//! overflow into a named report; and the /proc numbers add up. A tmpfs
+//! mounted with small `size=` and `nr_inodes=` says ENOSPC at each limit
+//! and gives every page back when its files go.
 
 #![no_std]
 #![no_main]
@@ -50,6 +52,7 @@ fn main(boot_info: &'static mut BootInfo) -> ! {
             ktest!(vmalloc_stack_overflow_was_named),
             ktest!(meminfo_adds_up_against_buddyinfo_and_slab),
             ktest!(slabinfo_and_vmallocinfo_have_linux_shape),
+            ktest!(tmpfs_limits_give_enospc_and_pages_return),
         ],
     )
 }
@@ -259,4 +262,46 @@ fn slabinfo_and_vmallocinfo_have_linux_shape() {
     mm::procfs::vmallocinfo::render(kvm::vmalloc_area(), page_alloc(), &mut v).unwrap();
     assert!(v.lines().any(|l| l.contains(" initrd ") && l.ends_with("vmap")), "{v}");
     assert!(v.lines().any(|l| l.contains(" framebuffer phys=") && l.ends_with("ioremap")), "{v}");
+}
+
+/// One mount's life with every limit hit; the mount is gone at the end.
+fn tmpfs_round() {
+    use abi::errno::ENOSPC;
+    use kernel::vfs::{Owner, tmpfs};
+    let root_owner = Owner { uid: 0, gid: 0 };
+    let shmem = || page_alloc().vmstat.shmem_pages.get();
+    let shmem0 = shmem();
+    // Two pages and three inodes, the root directory being one of them.
+    let root = tmpfs::mount(0o1777, 2 * PAGE_SIZE, 3);
+    let a = root.create("a", "/a", 0o644, root_owner).unwrap();
+    let b = root.create("b", "/b", 0o644, root_owner).unwrap();
+    assert_eq!(root.create("c", "/c", 0o644, root_owner).err(), Some(ENOSPC), "nr_inodes");
+    assert_eq!(root.statfs().f_ffree, 0);
+    let page = alloc::vec![0x5au8; PAGE_SIZE as usize];
+    assert_eq!(a.write_at(0, &page), Ok(PAGE_SIZE as usize));
+    assert_eq!(a.write_at(PAGE_SIZE, &page), Ok(PAGE_SIZE as usize));
+    assert_eq!(b.write_at(0, b"x"), Err(ENOSPC), "size");
+    assert_eq!(root.statfs().f_bfree, 0);
+    assert_eq!(shmem(), shmem0 + 2, "tmpfs pages are Shmem");
+    let mut back = [0u8; 4];
+    assert_eq!(a.read_at(PAGE_SIZE + 10, &mut back), Ok(4));
+    assert_eq!(back, [0x5a; 4]);
+    // Removing a name frees the inode and its pages once nothing holds it.
+    root.unlink("a").unwrap();
+    drop(a);
+    assert_eq!(shmem(), shmem0);
+    assert_eq!(b.write_at(0, b"x"), Ok(1));
+    root.create("c", "/c", 0o644, root_owner).unwrap();
+    drop((b, root));
+    assert_eq!(shmem(), shmem0);
+}
+
+fn tmpfs_limits_give_enospc_and_pages_return() {
+    // The first round fills the slabs tmpfs objects come from; the second
+    // must give back every page it takes.
+    tmpfs_round();
+    let base = settled_free_pages();
+    tmpfs_round();
+    let end = settled_free_pages();
+    assert_eq!(end, base, "free pages {} after tmpfs, baseline {}", end, base);
 }

@@ -123,7 +123,7 @@ fn check(mm: &AddressSpace, env: &MmEnv<'_>) {
         if let crate::vm::vma::Backing::Shared(o) = &v.backing {
             if !segments.contains(&Arc::as_ptr(o)) {
                 segments.push(Arc::as_ptr(o));
-                shmem += o.size / P;
+                shmem += o.size() / P;
             }
         }
     }

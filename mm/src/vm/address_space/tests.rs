@@ -773,7 +773,7 @@ mod prop {
                 if let Backing::Shared(o) = &v.backing {
                     if !segments.contains(&Arc::as_ptr(o)) {
                         segments.push(Arc::as_ptr(o));
-                        pages += o.size / P;
+                        pages += o.size() / P;
                     }
                 }
             }
