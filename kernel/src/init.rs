@@ -176,7 +176,7 @@ fn start_processes() {
         Err(e) => log::error!("APIC: cannot map the local APIC: {:?}; no preemption", e),
     }
     crate::platform::smp::init_boot_cpu();
-    crate::platform::smp::start_aps();
+    crate::platform::smp::start_aps(e820());
     crate::mem::page_alloc().update_pcp_sizes();
     crate::platform::smp::set_ap_main(crate::proc::sched::ap_main);
     crate::platform::input::init();

@@ -70,9 +70,9 @@ pub fn node_of(cpu: usize) -> u32 {
 /// The first `TRAMPOLINE_PAGES` consecutive usable RAM pages in
 /// `[4 KiB, 640 KiB)` of the firmware map (a start-up IPI can only name a
 /// page below 1 MiB, and the VGA hole starts at 640 KiB).
-fn trampoline_base() -> Option<u64> {
+fn trampoline_base(e820: &mm::phys::e820::E820Table) -> Option<u64> {
     let need = TRAMPOLINE_PAGES * 4096;
-    crate::init::e820().entries().iter().filter(|e| e.kind == mm::phys::e820::E820Type::Usable).find_map(|e| {
+    e820.entries().iter().filter(|e| e.kind == mm::phys::e820::E820Type::Usable).find_map(|e| {
         let start = e.start.max(0x1000).next_multiple_of(4096);
         (start + need <= e.end.min(0xa_0000)).then_some(start)
     })
@@ -91,14 +91,14 @@ pub fn init_boot_cpu() {
 }
 
 /// Start every other CPU of the MADT; `nr_cpus` becomes the number online.
-pub fn start_aps() {
+pub fn start_aps(e820: &mm::phys::e820::E820Table) {
     let Some(acpi) = crate::platform::acpi_info() else { return };
     let bsp = arch::apic::id();
     let aps: alloc::vec::Vec<u32> = acpi.cpu_apic_ids.iter().copied().filter(|&id| id != bsp).collect();
     if aps.is_empty() {
         return;
     }
-    let Some(base) = trampoline_base() else {
+    let Some(base) = trampoline_base(e820) else {
         warn!("smp: no free low memory for the AP trampoline; running on one CPU");
         return;
     };
