@@ -291,10 +291,13 @@ pub fn tkill(tid: i32, sig: i32) -> SysResult {
     send_to_each(&[live_thread(tid)?], user_info(sig as u32, SI_TKILL), true)
 }
 
-/// A thread that has not exited, by tid (ESRCH otherwise).
+/// A thread that has not exited, by tid (ESRCH otherwise). A thread
+/// leaves its group's list first thing in exit, before its joiner is told
+/// (CLONE_CHILD_CLEARTID), so a joined thread is gone here even while
+/// another CPU still runs the rest of its exit.
 fn live_thread(tid: i32) -> Result<Pid, Errno> {
     match proc::task(tid as Pid) {
-        Some(t) if t.state() != proc::ZOMBIE && t.pid() != 0 => Ok(t.pid()),
+        Some(t) if t.state() != proc::ZOMBIE && t.pid() != 0 && t.group.threads().contains(&t.pid()) => Ok(t.pid()),
         _ => Err(ESRCH),
     }
 }

@@ -211,7 +211,13 @@ fn vmallocinfo(s: &mut String) -> core::fmt::Result {
 }
 
 fn vmstat(s: &mut String) -> core::fmt::Result {
-    mm::procfs::vmstat::render(crate::mem::page_alloc(), s)
+    mm::procfs::vmstat::render(crate::mem::page_alloc(), s)?;
+    // The TLB events (Linux's CONFIG_DEBUG_TLBFLUSH names): shootdown
+    // requests sent and carried out for other CPUs, local flushes.
+    let (sent, received) = arch::ipi::remote_flushes();
+    let (one, all) = arch::mmu::local_flushes();
+    writeln!(s, "nr_tlb_remote_flush {sent}\nnr_tlb_remote_flush_received {received}")?;
+    writeln!(s, "nr_tlb_local_flush_all {all}\nnr_tlb_local_flush_one {one}")
 }
 
 /// /proc/mempic: the map of every page frame; "1"/"0" turns the
