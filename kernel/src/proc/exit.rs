@@ -230,6 +230,7 @@ pub fn do_exit(status: i32) -> ! {
             autoreap(&leader, parent);
         }
         leader.set_state(ZOMBIE);
+        leader.group.ended.store(true, core::sync::atomic::Ordering::Release);
         // pidfds of this process become readable.
         super::waitqueue::TASK_EXIT.wake_all();
         super::signal::notify_parent_exit(&leader, parent, status);

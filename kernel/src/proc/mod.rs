@@ -367,7 +367,7 @@ impl Task {
     /// left (a leader whose own thread exited first stays a zombie that
     /// nobody may reap until then).
     pub fn is_dead(&self) -> bool {
-        self.state() == ZOMBIE && self.group.nr_threads() == 0
+        self.state() == ZOMBIE && self.group.ended.load(Ordering::Acquire)
     }
 
     /// The process id (`getpid`).

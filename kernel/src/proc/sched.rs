@@ -487,6 +487,17 @@ pub fn yield_now() {
 /// kernel is not preempted, so long loops must offer it).
 static NEED_RESCHED: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
+/// On the way back to user mode: switch if a tick asked for it while the
+/// task was in the kernel (interrupts may be off here; `schedule` keeps
+/// them as they were).
+pub fn resched_if_needed() {
+    if NEED_RESCHED[cpu()].load(Ordering::Relaxed) && NEED_RESCHED[cpu()].swap(false, Ordering::Relaxed) {
+        if super::current_pid() != 0 {
+            schedule();
+        }
+    }
+}
+
 /// Linux's `cond_resched`: called between chunks of a long system call
 /// (never with a spin lock held), so that other tasks run meanwhile.
 pub fn cond_resched() {

@@ -41,6 +41,10 @@ use signals::SigPending;
 pub struct ThreadGroup {
     pub tgid: Pid,
     pub state: Mutex<GroupState>,
+    /// The process has ended: its last thread stored the wait status and
+    /// released what the process held (set last, so a parent waiting on
+    /// another CPU never reaps a process half way through its exit).
+    pub ended: core::sync::atomic::AtomicBool,
 }
 
 /// The mutable part of a [`ThreadGroup`].
@@ -63,7 +67,7 @@ pub struct GroupState {
 impl ThreadGroup {
     pub fn new(tgid: Pid) -> Arc<ThreadGroup> {
         let state = GroupState { threads: alloc::vec![tgid], ..GroupState::default() };
-        Arc::new(ThreadGroup { tgid, state: Mutex::new(state) })
+        Arc::new(ThreadGroup { tgid, state: Mutex::new(state), ended: core::sync::atomic::AtomicBool::new(false) })
     }
 
     /// Live threads.

@@ -49,6 +49,9 @@ fn work_pending(t: &Task) -> bool {
 }
 
 fn exit_to_user(frame: &mut TrapFrame, mut restart: Option<(u64, Errno)>) {
+    // A tick that found this task in the kernel asked for a switch: give
+    // the CPU away before going back (Linux's TIF_NEED_RESCHED check).
+    sched::resched_if_needed();
     if current_pid() == 0 || (!work_pending(&current()) && restart.is_none()) {
         return;
     }
