@@ -510,10 +510,20 @@ pub fn wait(sel: i64, options: u32) -> Result<(Pid, i32, super::Usage), Errno> {
     Ok(ev.map(|e| (e.pid, e.status, e.usage)).unwrap_or((0, 0, super::Usage::default())))
 }
 
+/// Drop `pid` from the kernel's list of children; an emptied list gives
+/// its memory back (every exited thread passes through it, so it grows to
+/// the most threads that ever ended at once).
+fn forget_child(children: &mut Vec<Pid>, pid: Pid) {
+    children.retain(|&c| c != pid);
+    if children.is_empty() && children.capacity() != 0 {
+        *children = Vec::new();
+    }
+}
+
 /// Wait from kernel code (the idle task) for a process it started.
 pub fn wait_from_kernel(pid: Pid) -> Option<i32> {
     sched::idle_until(|| super::task(pid).is_none_or(|t| t.is_dead()));
-    super::task(0).inspect(|k| k.inner.lock().children.retain(|&c| c != pid));
+    super::task(0).inspect(|k| forget_child(&mut k.inner.lock().children, pid));
     reap_orphans();
     reap(pid)
 }
@@ -554,7 +564,7 @@ pub fn reap_orphans() {
         .map(|t| t.pid())
         .collect();
     for pid in dead {
-        super::task(0).inspect(|k| k.inner.lock().children.retain(|&c| c != pid));
+        super::task(0).inspect(|k| forget_child(&mut k.inner.lock().children, pid));
         reap(pid);
     }
 }
