@@ -38,14 +38,29 @@
 //! are logged as `BUG <cache>: ...` and counted; a free that fails its checks
 //! is refused (the object leaks rather than corrupting the freelist).
 //!
+//! Without debugging, allocation and free go through per-CPU slabs
+//! (`cpu_slab`): each CPU pops and pushes objects of its own active slab
+//! under its own lock, and takes the cache lock only to change slabs or to
+//! free an object of another slab. A slab a CPU owns is on none of the
+//! three lists above until the CPU gives it back (when it is used up, or
+//! flushed by shrink). Debug caches take the cache lock for everything.
+//!
+//! Locking: each CPU's slot lock, then the cache lock (`lists`: the three
+//! lists, the counters, every slab's own freelist), never the reverse; the
+//! page allocator is called with neither held. See `cpu_slab` for what each
+//! protects.
+//!
 //! A cache is identified by its address (slab pages point back at it), so a
 //! cache must not move once it has allocated: [`KmemCache::create`] returns
 //! it as `&'static`, as `kmem_cache_create` returns a pointer.
 
+mod cpu_slab;
+
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 use core::ptr::NonNull;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use bitflags::bitflags;
 
@@ -54,7 +69,8 @@ use crate::phys::PhysMem;
 use crate::phys::gfp::Gfp;
 use crate::phys::page::{Page, PageFlags, PageList};
 use crate::phys::page_alloc::PageAllocator;
-use crate::sync::IrqLock;
+use crate::sync::{IrqGuard, IrqLock};
+use cpu_slab::{CpuSlot, LockWait, inuse};
 
 bitflags! {
     /// Cache creation flags (cf. include/linux/slab.h).
@@ -78,6 +94,10 @@ const RZ_INACTIVE: u8 = 0xbb;
 const RZ_ACTIVE: u8 = 0xcc;
 const POISON_FREE: u8 = 0x6b;
 const POISON_END: u8 = 0xa5;
+/// A slab head's `index`: objects in use in the low bits, and `FROZEN`
+/// while a CPU owns the slab (SLUB's `slab->inuse` and `slab->frozen`).
+const FROZEN: u64 = 1 << 32;
+const INUSE: u64 = FROZEN - 1;
 /// Highest slab order tried.
 const MAX_SLAB_ORDER: u32 = 3;
 /// Empty slabs a cache keeps before giving pages back at once: SLUB's
@@ -123,7 +143,8 @@ impl fmt::Display for SlabError {
     }
 }
 
-/// Counters of one cache.
+/// Counters of one cache. Objects free on a CPU freelist are not active;
+/// a slab is active while one of its objects is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheStats {
     pub active_objs: u64,
@@ -133,8 +154,17 @@ pub struct CacheStats {
     pub allocs: u64,
     pub frees: u64,
     pub debug_errors: u64,
+    /// Allocations that found their CPU freelist empty and took the cache
+    /// lock (SLUB's `ALLOC_SLOWPATH`).
+    pub alloc_slowpath: u64,
+    /// Frees of an object outside the CPU's active slab, under the cache
+    /// lock (SLUB's `FREE_SLOWPATH`).
+    pub free_slowpath: u64,
 }
 
+/// What the cache lock protects. `stats` holds the slab counts and the
+/// allocations and frees made under this lock; the per-CPU ones are in the
+/// CPU slots, and [`KmemCache::stats`] adds them up.
 struct SlabLists {
     partial: PageList,
     full: PageList,
@@ -161,7 +191,12 @@ pub struct KmemCache {
     pub flags: SlabFlags,
     ctor: Option<fn(*mut u8)>,
     pa: &'static PageAllocator,
+    /// Per-CPU slabs, indexed by CPU number.
+    cpus: Box<[CpuSlot]>,
     lists: IrqLock<SlabLists>,
+    /// Length of `lists.partial`, written under the cache lock, read
+    /// without it by a CPU deciding whether to keep an empty active slab.
+    nr_partial: AtomicU64,
 }
 
 fn round_up(x: usize, a: usize) -> usize {
@@ -251,6 +286,7 @@ impl KmemCache {
             flags,
             ctor,
             pa,
+            cpus: cpu_slab::cpu_slots(),
             lists: IrqLock::new(SlabLists {
                 partial: PageList::new(),
                 full: PageList::new(),
@@ -258,6 +294,7 @@ impl KmemCache {
                 stats: CacheStats::default(),
                 last_error: None,
             }),
+            nr_partial: AtomicU64::new(0),
         })
     }
 
@@ -267,6 +304,12 @@ impl KmemCache {
 
     fn poison(&self) -> bool {
         self.flags.contains(SlabFlags::POISON)
+    }
+
+    /// Whether objects are checked (red zones or poison), which keeps the
+    /// cache off the per-CPU fast path.
+    fn checks_objects(&self) -> bool {
+        self.flags.intersects(SLAB_DEBUG)
     }
 
     fn slab_pages(&self) -> u64 {
@@ -440,6 +483,12 @@ impl KmemCache {
 
     /// `kmem_cache_alloc`.
     pub fn alloc(&self) -> Option<NonNull<u8>> {
+        if self.checks_objects() { self.alloc_checked() } else { self.alloc_cpu() }
+    }
+
+    /// Allocation with debugging: from the cache lists under the cache lock,
+    /// checking the object.
+    fn alloc_checked(&self) -> Option<NonNull<u8>> {
         let mm = &self.pa.memmap;
         let mut lists = self.lists.lock();
         let head = loop {
@@ -447,7 +496,7 @@ impl KmemCache {
                 break p;
             }
             if let Some(p) = lists.free.pop_front(mm) {
-                lists.partial.push_front(mm, p);
+                self.partial_push(&mut lists, p);
                 break p;
             }
             // A new slab comes from the page allocator without the list lock
@@ -458,21 +507,17 @@ impl KmemCache {
             lists = self.lists.lock();
             lists.stats.num_slabs += 1;
             lists.stats.num_objs += self.objects_per_slab as u64;
-            lists.partial.push_front(mm, p);
+            self.partial_push(&mut lists, p);
         };
         let obj = head.mapping.load(Ordering::Relaxed);
         let stride = self.stride_of_free(obj);
         let next = self.read_freeptr(stride);
         head.mapping.store(next, Ordering::Relaxed);
         let inuse = head.index.fetch_add(1, Ordering::Relaxed) + 1;
-        if inuse == 1 {
-            lists.stats.active_slabs += 1;
-        }
         if inuse == self.objects_per_slab as u64 {
-            lists.partial.remove(mm, head);
+            self.partial_remove(&mut lists, head);
             lists.full.push_front(mm, head);
         }
-        lists.stats.active_objs += 1;
         lists.stats.allocs += 1;
         if self.poison() {
             if let Some(off) = self.check_poison(stride) {
@@ -504,22 +549,28 @@ impl KmemCache {
     /// object already free, is reported and left alone.
     pub fn free(&self, obj: NonNull<u8>) -> Result<(), SlabError> {
         let obj = obj.as_ptr();
-        let mm = &self.pa.memmap;
-        let (head, obj_pa) = match self.slab_of(obj) {
-            Ok(found) => found,
-            Err(e) => {
-                let mut lists = self.lists.lock();
-                self.report(&mut lists, e, obj);
-                return Err(e);
-            }
-        };
+        let (head, stride) = self.object_stride(obj).inspect_err(|&e| self.report(&mut self.lists.lock(), e, obj))?;
+        if self.checks_objects() {
+            self.free_checked(head, stride, obj)
+        } else {
+            self.free_cpu(head, stride, obj as u64)
+        }
+    }
+
+    /// The slab head and the stride of object `obj` of this cache.
+    fn object_stride(&self, obj: *const u8) -> Result<(&'static Page, PhysAddr), SlabError> {
+        let (head, obj_pa) = self.slab_of(obj)?;
         let off = (obj_pa.as_u64().wrapping_sub(head.phys().as_u64()) as usize).wrapping_sub(self.obj_offset);
-        let mut lists = self.lists.lock();
         if off % self.size != 0 || off / self.size >= self.objects_per_slab as usize {
-            self.report(&mut lists, SlabError::NotObjectStart, obj);
             return Err(SlabError::NotObjectStart);
         }
-        let stride = self.stride_of(head, off / self.size);
+        Ok((head, self.stride_of(head, off / self.size)))
+    }
+
+    /// Free with debugging (or poison): under the cache lock, checking the
+    /// object first.
+    fn free_checked(&self, head: &'static Page, stride: PhysAddr, obj: *mut u8) -> Result<(), SlabError> {
+        let mut lists = self.lists.lock();
         if self.debug() {
             if let Some((o, _)) = self.check_red_zones(stride, RZ_ACTIVE) {
                 // Red zones that all say "free" mean the object is free
@@ -545,15 +596,22 @@ impl KmemCache {
         self.write_freeptr(stride, head.mapping.load(Ordering::Relaxed));
         head.mapping.store(obj as u64, Ordering::Relaxed);
         let inuse = head.index.fetch_sub(1, Ordering::Relaxed) - 1;
+        lists.stats.frees += 1;
+        self.slab_lost_object(lists, head, inuse);
+        Ok(())
+    }
+
+    /// Move a slab no CPU owns that has just had an object freed (`inuse`
+    /// now in use): off the full list, and when empty to the free list, or
+    /// back to the buddy allocator if enough empty ones are kept.
+    fn slab_lost_object(&self, mut lists: IrqGuard<'_, SlabLists>, head: &'static Page, inuse: u64) {
+        let mm = &self.pa.memmap;
         if inuse + 1 == self.objects_per_slab as u64 {
             lists.full.remove(mm, head);
-            lists.partial.push_front(mm, head);
+            self.partial_push(&mut lists, head);
         }
-        lists.stats.active_objs -= 1;
-        lists.stats.frees += 1;
         if inuse == 0 {
-            lists.stats.active_slabs -= 1;
-            lists.partial.remove(mm, head);
+            self.partial_remove(&mut lists, head);
             if lists.free.len() >= min_free_slabs(self.size) {
                 lists.stats.num_slabs -= 1;
                 lists.stats.num_objs -= self.objects_per_slab as u64;
@@ -563,11 +621,28 @@ impl KmemCache {
                 lists.free.push_front(mm, head);
             }
         }
-        Ok(())
     }
 
-    /// `kmem_cache_shrink`: give every empty slab back. Returns pages freed.
+    /// Put a slab on the cache's partial list, keeping `nr_partial` in step.
+    fn partial_push(&self, lists: &mut SlabLists, head: &'static Page) {
+        lists.partial.push_front(&self.pa.memmap, head);
+        self.nr_partial.store(lists.partial.len(), Ordering::Relaxed);
+    }
+
+    /// Take a slab off the cache's partial list, keeping `nr_partial` in step.
+    fn partial_remove(&self, lists: &mut SlabLists, head: &'static Page) {
+        lists.partial.remove(&self.pa.memmap, head);
+        self.nr_partial.store(lists.partial.len(), Ordering::Relaxed);
+    }
+
+    /// `kmem_cache_shrink`: flush the per-CPU slabs, then give every empty
+    /// slab back. Returns pages freed.
     pub fn shrink(&self) -> u64 {
+        self.flush_cpus(LockWait::Wait);
+        self.discard_free_slabs()
+    }
+
+    fn discard_free_slabs(&self) -> u64 {
         let mm = &self.pa.memmap;
         let mut freed = 0;
         loop {
@@ -588,12 +663,13 @@ impl KmemCache {
         if self.lists.is_locked() {
             return 0;
         }
-        self.shrink()
+        self.flush_cpus(LockWait::Try);
+        self.discard_free_slabs()
     }
 
     /// `kmem_cache_destroy`: refuses (and says so) while objects are in use.
     pub fn destroy(&self) -> Result<(), SlabError> {
-        let active = self.lists.lock().stats.active_objs;
+        let active = self.stats().active_objs;
         if active > 0 {
             log::error!("kmem_cache_destroy {}: Slab cache still has objects ({} in use)", self.name, active);
             return Err(SlabError::StillInUse { objects: active });
@@ -602,8 +678,17 @@ impl KmemCache {
         Ok(())
     }
 
+    /// The cache's counters, the CPUs' added in (CPU by CPU, so only exact
+    /// while nobody allocates).
     pub fn stats(&self) -> CacheStats {
-        self.lists.lock().stats
+        let (allocs, frees, cpu_active_slabs) = self.cpu_counts();
+        let lists = self.lists.lock();
+        let mut s = lists.stats;
+        s.allocs += allocs;
+        s.frees += frees;
+        s.active_objs = s.allocs.saturating_sub(s.frees);
+        s.active_slabs = lists.partial.len() + lists.full.len() + cpu_active_slabs;
+        s
     }
 
     pub fn last_error(&self) -> Option<SlabError> {
@@ -639,36 +724,89 @@ impl KmemCache {
         candidates.iter().copied().find(|c| c.cache_id() == id)
     }
 
-    /// Check list membership and counts; panics with "slab: ..." on a broken
-    /// invariant.
+    /// Check list membership, CPU ownership and counts, and that every
+    /// object of every slab is in use or on exactly one freelist; panics
+    /// with "slab: ..." on a broken invariant.
     pub fn check_invariants(&self) {
         let mm = &self.pa.memmap;
+        let cpus = self.lock_cpus();
         let lists = self.lists.lock();
-        let mut objs = 0;
-        let mut slabs = 0;
+        let objects = self.objects_per_slab as u64;
+        let (mut in_use, mut slabs) = (0, 0);
         for (list, kind) in [(&lists.partial, 1), (&lists.full, 2), (&lists.free, 0)] {
             for head in list.iter(mm) {
                 slabs += 1;
-                let inuse = head.index.load(Ordering::Relaxed);
+                let n = inuse(head);
                 match kind {
-                    0 => assert_eq!(inuse, 0, "slab {}: non-empty slab on the free list", self.name),
-                    2 => assert_eq!(
-                        inuse, self.objects_per_slab as u64,
-                        "slab {}: non-full slab on the full list",
-                        self.name
-                    ),
-                    _ => assert!(
-                        inuse > 0 && inuse < self.objects_per_slab as u64,
-                        "slab {}: bad slab on the partial list",
-                        self.name
-                    ),
+                    0 => assert_eq!(n, 0, "slab {}: non-empty slab on the free list", self.name),
+                    2 => assert_eq!(n, objects, "slab {}: non-full slab on the full list", self.name),
+                    _ => assert!(n > 0 && n < objects, "slab {}: bad slab on the partial list", self.name),
                 }
-                assert!(head.has(PageFlags::SLAB), "slab {}: listed page without PG_slab", self.name);
-                objs += inuse;
+                assert!(!self.is_frozen(head), "slab {}: a listed slab is frozen", self.name);
+                self.check_slab_objects(head, 0);
+                in_use += n;
             }
         }
-        assert_eq!(objs, lists.stats.active_objs, "slab {}: active object count out of date", self.name);
+        let (mut allocs, mut frees) = (lists.stats.allocs, lists.stats.frees);
+        for cpu in &cpus {
+            allocs += cpu.allocs;
+            frees += cpu.frees;
+            match cpu.slab {
+                Some(head) => {
+                    let on_cpu = self.freelist_len(head, cpu.freelist);
+                    self.check_slab_objects(head, on_cpu);
+                    in_use += inuse(head);
+                    slabs += 1;
+                }
+                None => assert_eq!(cpu.freelist, 0, "slab {}: CPU freelist without a slab", self.name),
+            }
+            assert!(cpu.partial.len() <= cpu_slab::CPU_PARTIAL_SLABS, "slab {}: CPU partial list too long", self.name);
+            for head in cpu.slab.into_iter().chain(cpu.partial.iter(mm)) {
+                assert!(self.is_frozen(head), "slab {}: a CPU's slab is not frozen", self.name);
+            }
+            for head in cpu.partial.iter(mm) {
+                self.check_slab_objects(head, 0);
+                in_use += inuse(head);
+                slabs += 1;
+            }
+        }
+        assert_eq!(in_use, allocs - frees, "slab {}: active object count out of date", self.name);
+        let nr_partial = self.nr_partial.load(Ordering::Relaxed);
+        assert_eq!(nr_partial, lists.partial.len(), "slab {}: partial count out of date", self.name);
         assert_eq!(slabs, lists.stats.num_slabs, "slab {}: slab count out of date", self.name);
+        assert_eq!(lists.stats.num_objs, slabs * objects, "slab {}: object count out of date", self.name);
+    }
+
+    fn is_frozen(&self, head: &Page) -> bool {
+        head.index.load(Ordering::Relaxed) & FROZEN != 0
+    }
+
+    /// Check a slab's objects add up: in use + its own freelist + `on_cpu`
+    /// on a CPU freelist = objects per slab.
+    fn check_slab_objects(&self, head: &'static Page, on_cpu: u64) {
+        assert!(head.has(PageFlags::SLAB), "slab {}: listed page without PG_slab", self.name);
+        let own = self.freelist_len(head, head.mapping.load(Ordering::Relaxed));
+        assert_eq!(
+            inuse(head) + own + on_cpu,
+            self.objects_per_slab as u64,
+            "slab {}: objects in use and free do not add up",
+            self.name
+        );
+    }
+
+    /// Length of a freelist starting at `first`, checking each object is
+    /// one of the slab's (and that the list ends).
+    fn freelist_len(&self, head: &'static Page, first: u64) -> u64 {
+        let (start, end) = (head.phys(), head.phys() + (self.objects_per_slab as usize * self.size) as u64);
+        let (mut n, mut obj) = (0, first);
+        while obj != 0 {
+            let stride = self.stride_of_free(obj);
+            assert!(stride >= start && stride < end, "slab {}: freelist object {obj:#x} outside its slab", self.name);
+            n += 1;
+            assert!(n <= self.objects_per_slab as u64, "slab {}: freelist loops", self.name);
+            obj = self.read_freeptr(stride);
+        }
+        n
     }
 }
 

@@ -12,7 +12,7 @@ const SIZES: [usize; 7] = [8, 24, 64, 96, 200, 1000, 3000];
 const ALIGNS: [usize; 4] = [8, 16, 64, 256];
 
 /// A one-node machine with 32 MiB of RAM; the allocator is leaked.
-fn machine() -> &'static PageAllocator {
+pub(super) fn machine() -> &'static PageAllocator {
     let ram = SimRam::new(0, 32 * MB);
     let mut mb = Memblock::new();
     mb.set_phys(ram.window);
@@ -27,7 +27,7 @@ fn machine() -> &'static PageAllocator {
 }
 
 /// A cache at its final address (a cache is known by its address).
-fn cache(
+pub(super) fn cache(
     pa: &'static PageAllocator,
     name: &'static str,
     size: usize,
@@ -42,20 +42,20 @@ fn page_of(pa: &PageAllocator, p: *const u8) -> &'static Page {
     pa.memmap.page_of_phys(pa.phys().phys_of(p).expect("object outside simulated RAM").as_u64()).unwrap()
 }
 
-fn head_of(pa: &PageAllocator, p: *const u8) -> &'static Page {
+pub(super) fn head_of(pa: &PageAllocator, p: *const u8) -> &'static Page {
     pa.memmap.compound_head(page_of(pa, p))
 }
 
-fn slab_gauges(pa: &PageAllocator) -> (u64, u64) {
+pub(super) fn slab_gauges(pa: &PageAllocator) -> (u64, u64) {
     (pa.vmstat.slab_unreclaimable.get(), pa.vmstat.slab_reclaimable.get())
 }
 
-fn fill(p: NonNull<u8>, len: usize, byte: u8) {
+pub(super) fn fill(p: NonNull<u8>, len: usize, byte: u8) {
     // SAFETY: `p` is a live object of at least `len` bytes.
     unsafe { core::ptr::write_bytes(p.as_ptr(), byte, len) };
 }
 
-fn bytes(p: NonNull<u8>, len: usize) -> &'static [u8] {
+pub(super) fn bytes(p: NonNull<u8>, len: usize) -> &'static [u8] {
     // SAFETY: `p` lies in leaked simulated RAM; `len` bytes are inside its stride.
     unsafe { core::slice::from_raw_parts(p.as_ptr(), len) }
 }
@@ -362,12 +362,15 @@ fn constructor_runs_once_per_object_and_freed_objects_keep_their_contents() {
         for &p in &objs {
             assert!(bytes(p, CTOR_SIZE).iter().all(|&b| b == 0xc7), "constructed when first handed out");
         }
-        fill(objs[0], CTOR_SIZE, 0x11);
-        assert_eq!(c.free(objs[0]), Ok(()));
-        assert!(bytes(objs[0], CTOR_SIZE).iter().all(|&b| b == 0x11), "free leaves the object alone");
+        // The newest object: its slab is the one allocations take from
+        // (the CPU's active slab, or the front of the partial list).
+        let last = *objs.last().unwrap();
+        fill(last, CTOR_SIZE, 0x11);
+        assert_eq!(c.free(last), Ok(()));
+        assert!(bytes(last, CTOR_SIZE).iter().all(|&b| b == 0x11), "free leaves the object alone");
         let calls = CTOR_CALLS.load(Ordering::Relaxed);
-        assert_eq!(c.alloc(), Some(objs[0]), "LIFO reuse, contents kept");
-        assert!(bytes(objs[0], CTOR_SIZE).iter().all(|&b| b == 0x11));
+        assert_eq!(c.alloc(), Some(last), "LIFO reuse, contents kept");
+        assert!(bytes(last, CTOR_SIZE).iter().all(|&b| b == 0x11));
         assert_eq!(CTOR_CALLS.load(Ordering::Relaxed), calls, "no reconstruction on reuse");
         assert_eq!(c.stats().debug_errors, 0);
         c.check_invariants();
