@@ -623,6 +623,26 @@ impl KmemCache {
         }
     }
 
+    /// Give empty slabs beyond `min_free_slabs` back to the buddy allocator
+    /// (the locked path does it as each slab empties; slabs a CPU hands back
+    /// land on the free list first). Takes the cache lock; the pages go
+    /// back after it is dropped.
+    pub(super) fn trim_free_slabs(&self) {
+        loop {
+            let slab = {
+                let mut lists = self.lists.lock();
+                if lists.free.len() <= min_free_slabs(self.size) {
+                    return;
+                }
+                let Some(slab) = lists.free.pop_front(&self.pa.memmap) else { return };
+                lists.stats.num_slabs -= 1;
+                lists.stats.num_objs -= self.objects_per_slab as u64;
+                slab
+            };
+            self.discard_slab(slab);
+        }
+    }
+
     /// Put a slab on the cache's partial list, keeping `nr_partial` in step.
     fn partial_push(&self, lists: &mut SlabLists, head: &'static Page) {
         lists.partial.push_front(&self.pa.memmap, head);

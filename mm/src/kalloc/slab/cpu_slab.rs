@@ -124,12 +124,15 @@ impl KmemCache {
                 return NonNull::new(obj as *mut u8);
             }
             if self.refill_cpu(&mut cpu) {
+                drop(cpu);
+                self.trim_free_slabs();
                 continue;
             }
             drop(cpu);
             // Unlocked, as in the locked path: reclaim may shrink us.
             let slab = self.new_slab()?;
             self.install_new_slab(slab);
+            self.trim_free_slabs();
         }
     }
 
@@ -311,6 +314,9 @@ impl KmemCache {
                 // which never starts a slab while another has room).
                 let mut lists = self.lists.lock();
                 self.deactivate_active(&mut lists, &mut cpu);
+                drop(lists);
+                drop(cpu);
+                self.trim_free_slabs();
             }
             return Ok(());
         }
