@@ -11,6 +11,7 @@
 //! fault       the page-fault handler (zero page, COW, page cache, stack)
 //! fork        copy-on-write copy of an address space
 //! file        memory objects: page cache of files, shared anonymous memory
+//! rmap        from an object to the address spaces mapping it (i_mmap)
 //! overcommit  commit accounting (vm.overcommit_memory)
 //! ```
 
@@ -29,5 +30,6 @@ pub mod mremap;
 pub mod munmap;
 pub mod overcommit;
 pub mod page_table;
+pub mod rmap;
 pub mod tlb;
 pub mod vma;

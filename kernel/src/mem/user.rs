@@ -3,7 +3,7 @@
 //! page), the `vm.*` sysctls, and [`UserMm`], a process's address space
 //! as tasks share it.
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use core::mem::ManuallyDrop;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -13,7 +13,9 @@ use mm::addr::Pfn;
 use mm::phys::gfp::{GFP_KERNEL, Gfp};
 use mm::sync::IrqLock;
 use mm::vm::address_space::{AddressSpace, DEFAULT_MAX_MAP_COUNT, MmEnv};
+use mm::vm::file::MemObject;
 use mm::vm::overcommit::Overcommit;
+use mm::vm::rmap::{MapCounts, MapperSpace};
 
 use arch::mm_hooks::USER_TLB;
 
@@ -74,9 +76,16 @@ pub struct UserMm {
 }
 
 impl UserMm {
-    pub fn new(space: AddressSpace) -> Arc<UserMm> {
+    /// Wrap `space`, entering it in the reverse map of every object it maps.
+    pub fn new(mut space: AddressSpace) -> Arc<UserMm> {
         let root = space.root.as_u64();
-        Arc::new(UserMm { space: ManuallyDrop::new(IrqLock::new(space)), root })
+        let mm = Arc::new_cyclic(|me: &Weak<UserMm>| {
+            let owner: Weak<dyn MapperSpace> = me.clone();
+            space.set_rmap_owner(owner);
+            UserMm { space: ManuallyDrop::new(IrqLock::new(space)), root }
+        });
+        mm.space.lock().rmap_enter_all();
+        mm
     }
 
     /// Run on this address space's page tables from now on (exec).
@@ -84,6 +93,18 @@ impl UserMm {
         // SAFETY: `AddressSpace::new` shares the kernel half of the kernel's
         // own root, so everything the kernel runs on stays mapped.
         unsafe { arch::mmu::load_root(self.root) };
+    }
+}
+
+/// The reverse map reaches a process's memory through its lock. Callers
+/// hold no address-space lock (mm's rmap.rs), so taking this one is safe.
+impl MapperSpace for UserMm {
+    fn unmap_object_range(&self, obj: &MemObject, first: u64, last: u64, even_cows: bool) {
+        self.space.lock().unmap_object_range(&env(), obj, first, last, even_cows);
+    }
+
+    fn count_mappings(&self, obj: &MemObject) -> MapCounts {
+        self.space.lock().count_object_mappings(obj)
     }
 }
 

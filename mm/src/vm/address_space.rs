@@ -151,6 +151,11 @@ pub struct AddressSpace {
     pub counters: MmCounters,
     /// Flags every new mapping gets (mlockall(MCL_FUTURE) sets VM_LOCKED).
     pub def_flags: VmFlags,
+    /// The kernel's handle on this space, entered in the reverse map of
+    /// every object it maps (rmap.rs); `None` until the kernel sets it.
+    pub(crate) rmap_owner: Option<alloc::sync::Weak<dyn crate::vm::rmap::MapperSpace>>,
+    /// Hole punches waiting for this space's lock to be dropped (rmap.rs).
+    pub(crate) deferred: Vec<crate::vm::rmap::Punch>,
 }
 
 /// Which RSS counter a mapped page counts in.
@@ -177,6 +182,8 @@ impl AddressSpace {
             layout: Layout::default(),
             counters: MmCounters::default(),
             def_flags: VmFlags::empty(),
+            rmap_owner: None,
+            deferred: Vec::new(),
         })
     }
 
@@ -455,6 +462,7 @@ impl AddressSpace {
         if accounted {
             self.counters.committed += pages;
         }
+        self.rmap_enter(&v);
         Ok(self.vmas.merge_around(start))
     }
 
@@ -513,6 +521,8 @@ impl AddressSpace {
     }
 }
 
+#[cfg(test)]
+mod rmap_tests;
 #[cfg(test)]
 mod syscall_tests;
 #[cfg(test)]
