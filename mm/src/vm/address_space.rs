@@ -154,6 +154,8 @@ pub struct AddressSpace {
     /// The kernel's handle on this space, entered in the reverse map of
     /// every object it maps (rmap.rs); `None` until the kernel sets it.
     pub(crate) rmap_owner: Option<alloc::sync::Weak<dyn crate::vm::rmap::MapperSpace>>,
+    /// The objects whose reverse map holds this space, left at teardown.
+    pub(crate) rmap_objects: Vec<alloc::sync::Weak<crate::vm::file::MemObject>>,
     /// Hole punches waiting for this space's lock to be dropped (rmap.rs).
     pub(crate) deferred: Vec<crate::vm::rmap::Punch>,
 }
@@ -183,6 +185,7 @@ impl AddressSpace {
             counters: MmCounters::default(),
             def_flags: VmFlags::empty(),
             rmap_owner: None,
+            rmap_objects: Vec::new(),
             deferred: Vec::new(),
         })
     }
@@ -412,6 +415,7 @@ impl AddressSpace {
     /// `exit_mmap`: unmap everything, give back commitments, free the
     /// page tables and the PML4.
     pub fn destroy(mut self, env: &MmEnv<'_>) {
+        self.rmap_leave_all();
         // By address, without a copy of the list (an OOM victim is torn
         // down when no memory is left).
         let mut addr = 0;
@@ -462,7 +466,9 @@ impl AddressSpace {
         if accounted {
             self.counters.committed += pages;
         }
-        self.rmap_enter(&v);
+        if let Some(obj) = v.backing.object() {
+            self.rmap_enter(obj);
+        }
         Ok(self.vmas.merge_around(start))
     }
 

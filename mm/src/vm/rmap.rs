@@ -14,9 +14,11 @@
 //! its own VMAs of the object. An address space joins the set when it
 //! first maps the object (`AddressSpace::attach_vma`) or when it is created
 //! with such VMAs (fork, exec: `set_rmap_owner`); it leaves when it dies
-//! (its weak reference no longer upgrades; dead entries are pruned when
-//! the set is next changed). A space that unmapped the object stays in the
-//! set and simply finds no VMA: a walk, never a wrong answer.
+//! (`AddressSpace::destroy` takes it out of every object it entered, which
+//! it remembers as weak references; entries that no longer upgrade are
+//! pruned whenever a set changes). A space that unmapped the object stays
+//! in the set until it dies and simply finds no VMA: a walk, never a wrong
+//! answer.
 //!
 //! Locks: `spaces` (an IrqLock) is a leaf held only to copy or change the
 //! list. The walks (`unmap_range`, `counts`) run with no lock of the
@@ -35,7 +37,7 @@ use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
 use crate::sync::IrqLock;
 use crate::vm::address_space::{AddressSpace, Mapping, MmEnv};
 use crate::vm::file::MemObject;
-use crate::vm::vma::{VmFlags, Vma};
+use crate::vm::vma::VmFlags;
 
 /// How many mappings of an object exist.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -88,6 +90,17 @@ impl Rmap {
         spaces.retain(|w| w.strong_count() > 0);
         if !spaces.iter().any(|w| Weak::ptr_eq(w, space)) {
             spaces.push(space.clone());
+        }
+    }
+
+    /// Take `space` out (it is being torn down). An emptied list gives its
+    /// memory back: long-lived objects (the initrd's programs) hold nothing
+    /// for processes that are gone.
+    pub fn remove(&self, space: &Weak<dyn MapperSpace>) {
+        let mut spaces = self.spaces.lock();
+        spaces.retain(|w| !Weak::ptr_eq(w, space) && w.strong_count() > 0);
+        if spaces.is_empty() {
+            *spaces = Vec::new();
         }
     }
 
@@ -166,17 +179,34 @@ impl AddressSpace {
     /// Enter this space in the reverse map of every object it already maps
     /// (a fork child, a new program). Only once its handle is live: an
     /// entry that cannot be upgraded counts as dead and is pruned.
-    pub fn rmap_enter_all(&self) {
-        for v in self.vmas.iter() {
-            self.rmap_enter(v);
+    pub fn rmap_enter_all(&mut self) {
+        let objects: Vec<Arc<MemObject>> = self.vmas.iter().filter_map(|v| v.backing.object().cloned()).collect();
+        for obj in &objects {
+            self.rmap_enter(obj);
         }
     }
 
-    /// A VMA entered the tree: its object learns of this space.
-    pub(crate) fn rmap_enter(&self, v: &Vma) {
-        if let (Some(o), Some(obj)) = (&self.rmap_owner, v.backing.object()) {
-            obj.rmap.add(o);
+    /// Leave the reverse map of every object this space ever entered
+    /// (teardown), including those it has unmapped since.
+    pub(crate) fn rmap_leave_all(&mut self) {
+        let objects = core::mem::take(&mut self.rmap_objects);
+        if let Some(o) = &self.rmap_owner {
+            for obj in objects.iter().filter_map(Weak::upgrade) {
+                obj.rmap.remove(o);
+            }
         }
+    }
+
+    /// A VMA of `obj` entered the tree: the object learns of this space
+    /// (once).
+    pub(crate) fn rmap_enter(&mut self, obj: &Arc<MemObject>) {
+        let Some(o) = &self.rmap_owner else { return };
+        if self.rmap_objects.iter().any(|w| core::ptr::eq(w.as_ptr(), Arc::as_ptr(obj))) {
+            return;
+        }
+        obj.rmap.add(o);
+        self.rmap_objects.retain(|w| w.strong_count() > 0);
+        self.rmap_objects.push(Arc::downgrade(obj));
     }
 
     /// The work left for after the lock (see [`Deferred`]).

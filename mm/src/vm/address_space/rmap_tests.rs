@@ -226,5 +226,25 @@ fn the_reverse_map_holds_each_space_once_and_forgets_dead_ones() {
     let c = process(env);
     map_obj(&c, &f, 1, R, MAP_SHARED);
     assert_eq!(f.rmap.len(), 2, "the dead space was pruned when c joined");
-    drop((b, c));
+    drop(c);
+    // Teardown leaves every object the space entered, even one it has
+    // unmapped since, and the emptied list holds no memory.
+    let g = tmpfs_file(env, 1);
+    map_obj(&b, &g, 1, R, MAP_SHARED);
+    let of_f: Vec<u64> = b
+        .space
+        .lock()
+        .vmas
+        .iter()
+        .filter(|v| v.backing.object().is_some_and(|o| Arc::ptr_eq(o, &f)))
+        .map(|v| v.start)
+        .collect();
+    for a in of_f {
+        b.space.lock().munmap(env, a, P).unwrap();
+    }
+    assert_eq!(b.space.lock().count_object_mappings(&f).vmas, 0, "b no longer maps f");
+    let space = Arc::into_inner(b).expect("the last reference").space.into_inner();
+    assert_eq!((f.rmap.len(), g.rmap.len()), (2, 1), "b and the dead c are still listed");
+    space.destroy(env);
+    assert_eq!((f.rmap.len(), g.rmap.len()), (0, 0), "destroy left both objects");
 }
