@@ -14,6 +14,7 @@ mod fs;
 mod fs_write;
 mod futex;
 mod mem;
+mod mount;
 mod poll;
 mod process;
 mod sched;
@@ -175,6 +176,8 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::LCHOWN => fs_write::fchownat(AT_FDCWD, x[0], x[1] as u32, x[2] as u32, AT_SYMLINK_NOFOLLOW),
         nr::UMASK => fs_write::umask(x[0] as u32),
         nr::STATFS => fs_write::statfs(x[0], x[1]),
+        nr::MOUNT => mount::mount(x[0], x[1], x[2], x[3], x[4]),
+        nr::UMOUNT2 => mount::umount2(x[0], x[1] as u32),
         nr::FSTATFS => fs_write::fstatfs(x[0] as i32, x[1]),
         nr::MKDIRAT => fs_write::mkdirat(x[0] as i32, x[1], x[2] as u32),
         nr::FCHOWNAT => fs_write::fchownat(x[0] as i32, x[1], x[2] as u32, x[3] as u32, x[4] as u32),

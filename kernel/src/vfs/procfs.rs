@@ -177,7 +177,7 @@ fn meminfo(s: &mut String) -> core::fmt::Result {
 /// /proc/mounts: device, mount point, type, options, "0 0" (tmpfs adds
 /// its size in kB, nr_inodes and mode, as Linux's shmem_show_options).
 fn mounts(s: &mut String) -> core::fmt::Result {
-    for m in super::mounts() {
+    for m in super::mounts().iter() {
         // The device is named after the type, as for these in Linux.
         write!(s, "{} {} {} {}", m.fstype, m.path, m.fstype, m.opts)?;
         if m.fstype == "tmpfs" {
