@@ -9,7 +9,8 @@
 //!   /proc/sys/fs/{nr_open,pipe-max-size,pipe-user-pages-hard,
 //!                 pipe-user-pages-soft} (writable by root, validated)
 //!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,min_free_kbytes,
-//!                 max_map_count,drop_caches} (writable by root, validated)
+//!                 max_map_count,mmap_min_addr,drop_caches} (writable by
+//!                 root, validated)
 //! ```
 //!
 //! Modes and owners are Linux's: global files and /proc/sys belong to
@@ -319,6 +320,21 @@ fn set_max_map_count(t: &str) -> Result<(), Errno> {
         return Err(EINVAL);
     }
     crate::mem::user::set_max_map_count(v);
+    Ok(())
+}
+
+fn mmap_min_addr(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::mem::user::mmap_min_addr())
+}
+
+/// Linux's `mmap_min_addr_handler`: an unsigned long; writing needs
+/// CAP_SYS_RAWIO (root here) besides the file's mode.
+fn set_mmap_min_addr(t: &str) -> Result<(), Errno> {
+    if !proc::current().inner.lock().creds.is_root() {
+        return Err(EPERM);
+    }
+    let v = t.trim().parse::<u64>().map_err(|_| EINVAL)?;
+    crate::mem::user::set_mmap_min_addr(v);
     Ok(())
 }
 
@@ -759,6 +775,7 @@ pub fn proc_root() -> Arc<dyn Inode> {
             ("drop_caches", sysctl(31, 0o200, drop_caches, set_drop_caches)),
             ("max_map_count", sysctl(32, 0o644, max_map_count, set_max_map_count)),
             ("min_free_kbytes", sysctl(33, 0o644, min_free_kbytes, set_min_free_kbytes)),
+            ("mmap_min_addr", sysctl(36, 0o644, mmap_min_addr, set_mmap_min_addr)),
             ("overcommit_memory", sysctl(34, 0o644, overcommit_memory, set_overcommit_memory)),
             ("overcommit_ratio", sysctl(35, 0o644, overcommit_ratio, set_overcommit_ratio)),
         ],
