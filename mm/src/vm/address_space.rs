@@ -446,6 +446,7 @@ impl AddressSpace {
         if let Some(prev) = self.vmas.prev(start).filter(|p| p.can_merge_with(&v)).map(|p| p.start) {
             if let Some(p) = self.vmas.containing_mut(prev) {
                 p.end = v.end;
+                p.flags |= v.flags & VmFlags::SOFTDIRTY;
             }
             if accounted {
                 self.counters.committed += pages;

@@ -27,6 +27,7 @@ use crate::phys::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
 use crate::phys::page::PageFlags;
 use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits, STACK_GUARD_GAP, TASK_SIZE};
 use crate::vm::file::ObjError;
+use crate::vm::page_table::SOFT_DIRTY;
 use crate::vm::vma::{Backing, VmFlags, Vma};
 use x86_64::structures::paging::PageTableFlags as F;
 
@@ -147,11 +148,12 @@ impl AddressSpace {
 
     /// Flags of a PTE a fault installs: accessed, and dirty when the fault
     /// wrote (Linux's `pte_mkdirty` in do_anonymous_page and wp_page_copy),
-    /// so /proc/PID/smaps tells dirty from clean pages as Linux does.
-    fn fault_pte_flags(vma_flags: VmFlags, writable: bool, dirty: bool) -> F {
+    /// so /proc/PID/smaps tells dirty from clean pages as Linux does; a
+    /// dirty entry is soft-dirty too (x86's `pte_mkdirty` sets both).
+    pub(crate) fn fault_pte_flags(vma_flags: VmFlags, writable: bool, dirty: bool) -> F {
         let mut f = Self::pte_flags(vma_flags, writable) | F::ACCESSED;
         if dirty && f.contains(F::WRITABLE) {
-            f |= F::DIRTY;
+            f |= F::DIRTY | SOFT_DIRTY;
         }
         f
     }
@@ -180,7 +182,13 @@ impl AddressSpace {
     }
 
     /// The page at `va` is not mapped yet.
-    fn do_missing(&mut self, env: &MmEnv<'_>, vma: &Vma, va: u64, write: bool) -> Result<FaultDone, FaultError> {
+    pub(crate) fn do_missing(
+        &mut self,
+        env: &MmEnv<'_>,
+        vma: &Vma,
+        va: u64,
+        write: bool,
+    ) -> Result<FaultDone, FaultError> {
         let pgoff = vma.pgoff_of(va);
         match &vma.backing {
             Backing::Anon => {
@@ -227,7 +235,13 @@ impl AddressSpace {
     }
 
     /// Write to a present, read-only page of a writable area.
-    fn do_wp_page(&mut self, env: &MmEnv<'_>, vma: &Vma, va: u64, old: Pfn) -> Result<FaultDone, FaultError> {
+    pub(crate) fn do_wp_page(
+        &mut self,
+        env: &MmEnv<'_>,
+        vma: &Vma,
+        va: u64,
+        old: Pfn,
+    ) -> Result<FaultDone, FaultError> {
         if vma.flags.contains(VmFlags::SHARED) {
             // A shared mapping whose PTE was write-protected (mprotect):
             // just allow the write.

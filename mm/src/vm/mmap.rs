@@ -311,7 +311,8 @@ impl AddressSpace {
         if charge && replaced_accounted > 0 {
             env.commit.recharge(replaced_accounted.min(pages));
         }
-        let vma = Vma { start: addr, end: addr + len, flags: vm, pgoff, backing };
+        // A new area is soft-dirty as a whole (`__mmap_region` sets VM_SOFTDIRTY).
+        let vma = Vma { start: addr, end: addr + len, flags: vm | VmFlags::SOFTDIRTY, pgoff, backing };
         match self.attach_vma(env, vma) {
             Ok(_) => Ok(addr),
             Err(e) => {

@@ -200,7 +200,8 @@ impl AddressSpace {
         let new = Vma {
             start: to,
             end: to + new_len,
-            flags: vma.flags,
+            // A new area: soft-dirty as a whole.
+            flags: vma.flags | VmFlags::SOFTDIRTY,
             pgoff: vma.pgoff_of(addr),
             backing: vma.backing.clone(),
         };
@@ -255,7 +256,9 @@ impl AddressSpace {
         let new = Vma {
             start: to,
             end: to + new_len,
-            flags: vma.flags,
+            // Moved entries read as soft-dirty (Linux's move_soft_dirty_pte):
+            // the whole new area is.
+            flags: vma.flags | VmFlags::SOFTDIRTY,
             pgoff: vma.pgoff_of(from),
             backing: vma.backing.clone(),
         };
