@@ -160,7 +160,7 @@ static void check_bits(void)
 
 static void check_file_and_shared(void)
 {
-	const char *path = getenv("TESTDATA");
+	const char *path = getenv("TESTDATA") ? getenv("TESTDATA") : "/etc/testdata.txt";
 	int fd = path ? open(path, O_RDONLY) : -1;
 	char *f = fd >= 0 ? mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
 	if (f == MAP_FAILED) {

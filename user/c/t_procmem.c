@@ -136,7 +136,7 @@ static void check_child_memory(void)
 	kid_go(&k, 'f');
 	ans = kid_wait(&k);
 	char file[16] = {0};
-	int tfd = open(getenv("TESTDATA"), O_RDONLY);
+	int tfd = open(getenv("TESTDATA") ? getenv("TESTDATA") : "/etc/testdata.txt", O_RDONLY);
 	ssize_t fn = pread(tfd, file, 9, 0);
 	close(tfd);
 	CHECKF("write_read_only_private_breaks_cow",
@@ -317,7 +317,7 @@ int main(void)
 {
 	check_init("t_procmem");
 	parent_pid = getpid();
-	const char *path = getenv("TESTDATA");
+	const char *path = getenv("TESTDATA") ? getenv("TESTDATA") : "/etc/testdata.txt";
 	int fd = path ? open(path, O_RDONLY) : -1;
 	rofile = fd >= 0 ? mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
 	if (rofile == MAP_FAILED) {
