@@ -25,6 +25,7 @@
  *   new area), never on mmkernel.
  */
 #include <stdint.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include "check.h"
 #include "mmtest.h"
@@ -372,6 +373,55 @@ static void check_soft_dirty(void)
 	munmap(p, 8 * PAGE);
 }
 
+/* clear_refs 4 written by the parent while the child keeps writing one
+ * page (on another CPU if there is one): the child's next writes must
+ * fault, so its page becomes soft-dirty again in its pagemap, read by
+ * the parent; a page the child does not write stays clean. */
+static void check_soft_dirty_remote(void)
+{
+	if (!soft_dirty_ok) {
+		check_skip("soft_dirty_of_running_child", "kernel without CONFIG_MEM_SOFT_DIRTY");
+		return;
+	}
+	volatile long *shared = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char *p = anon(2 * PAGE);
+	memset(p, 1, 2 * PAGE);
+	shared[0] = 0;
+	pid_t pid = fork();
+	if (pid == 0) {
+		volatile long *hot = (volatile long *)p;
+		shared[0] = 1;
+		while (!shared[1])
+			(*hot)++;
+		_exit(0);
+	}
+	while (!shared[0])
+		sched_yield();
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/pagemap", (int)pid);
+	int fd = open(path, O_RDONLY);
+	int r = clear_refs(pid, "4");
+	uint64_t hot = 0, cold = 0;
+	int tries = 0;
+	for (; tries < 500; tries++) {
+		hot = entry_of(fd, p);
+		cold = entry_of(fd, p + PAGE);
+		if (hot & PM_SOFT_DIRTY)
+			break;
+		usleep(1000);
+	}
+	shared[1] = 1;
+	int st;
+	waitpid(pid, &st, 0);
+	close(fd);
+	CHECKF("soft_dirty_of_running_child",
+	       r == 0 && (hot & PM_SOFT_DIRTY) && (hot & PM_PRESENT) && !(cold & PM_SOFT_DIRTY) && WIFEXITED(st),
+	       "clear_refs %d; after %d ms: written page %#llx, other %#llx", r, tries, (unsigned long long)hot,
+	       (unsigned long long)cold);
+	munmap(p, 2 * PAGE);
+	munmap((void *)shared, PAGE);
+}
+
 int main(void)
 {
 	check_init("t_pagemap");
@@ -388,5 +438,6 @@ int main(void)
 	check_child("nobody_sees_flags_without_frames", nobody_child, NULL);
 	check_clear_refs();
 	check_soft_dirty();
+	check_soft_dirty_remote();
 	return check_done();
 }
