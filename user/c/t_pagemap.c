@@ -366,6 +366,22 @@ static void check_soft_dirty(void)
 	uint64_t e3 = pm(p + 3 * PAGE);
 	CHECKF("soft_dirty_fault_keeps_the_page", PM_PFN(e3) == pfn3 && (e3 & PM_EXCLUSIVE) && p[3 * PAGE] == 1,
 	       "frame %#llx, was %#llx", (unsigned long long)PM_PFN(e3), (unsigned long long)pfn3);
+	/* Shared memory: a page first read after the clear is not
+	 * soft-dirty; its first write makes it so. */
+	char *sh = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	sh[PAGE] = 1;
+	clear_refs(0, "4");
+	volatile char sink2 = sh[0];
+	(void)sink2;
+	uint64_t s_read = pm(sh), s_other = pm(sh + PAGE);
+	sh[0] = 1;
+	uint64_t s_written = pm(sh);
+	CHECKF("shared_first_write_after_clear_soft_dirty",
+	       (s_read & PM_PRESENT) && !(s_read & PM_SOFT_DIRTY) && !(s_other & PM_SOFT_DIRTY) &&
+		       (s_written & PM_SOFT_DIRTY),
+	       "read %#llx, untouched %#llx, written %#llx", (unsigned long long)s_read, (unsigned long long)s_other,
+	       (unsigned long long)s_written);
+	munmap(sh, 2 * PAGE);
 	/* A new area is soft-dirty before any write. */
 	char *q = anon(PAGE);
 	CHECKF("new_area_after_clear_soft_dirty", pm(q) & PM_SOFT_DIRTY, "entry %#llx", (unsigned long long)pm(q));

@@ -158,10 +158,19 @@ impl AddressSpace {
         f
     }
 
-    fn install(&mut self, env: &MmEnv<'_>, vma: &Vma, va: u64, pfn: Pfn, writable: bool) -> Result<(), FaultError> {
+    /// Map `pfn` at `va` for a fault; `write`: the fault was a write.
+    fn install(
+        &mut self,
+        env: &MmEnv<'_>,
+        vma: &Vma,
+        va: u64,
+        pfn: Pfn,
+        writable: bool,
+        write: bool,
+    ) -> Result<(), FaultError> {
         // A private anonymous page mapped writable exists because of a write.
         let anon = pfn != env.zero_page && env.pa.page(pfn).is_some_and(|p| p.has(PageFlags::ANON));
-        let flags = Self::fault_pte_flags(vma.flags, writable, anon);
+        let flags = Self::fault_pte_flags(vma.flags, writable, anon || write);
         match self.install_pte(env, va, pfn, flags) {
             Ok(f) => {
                 f.flush(env.tlb);
@@ -181,6 +190,15 @@ impl AddressSpace {
         }
     }
 
+    /// Whether a fault in a shared mapping maps the page writable: a
+    /// write does; a read only while the area is soft-dirty as a whole.
+    /// After clear_refs 4 a read maps it read-only, so that the first
+    /// write faults and marks it soft-dirty (Linux's
+    /// `vma_wants_writenotify` for `vma_soft_dirty_enabled`).
+    pub(crate) fn shared_writable(vma: &Vma, write: bool) -> bool {
+        write || vma.flags.contains(VmFlags::SOFTDIRTY)
+    }
+
     /// The page at `va` is not mapped yet.
     pub(crate) fn do_missing(
         &mut self,
@@ -193,10 +211,10 @@ impl AddressSpace {
         match &vma.backing {
             Backing::Anon => {
                 if !write {
-                    self.install(env, vma, va, env.zero_page, false)?;
+                    self.install(env, vma, va, env.zero_page, false, false)?;
                 } else {
                     let pfn = self.new_anon_page(env)?;
-                    self.install(env, vma, va, pfn, true)?;
+                    self.install(env, vma, va, pfn, true, true)?;
                 }
                 Ok(FaultDone::Minor)
             }
@@ -204,7 +222,7 @@ impl AddressSpace {
                 let pfn = obj
                     .get_page(pgoff)
                     .map_err(|e| if e == ObjError::NoMemory { FaultError::Oom } else { FaultError::Bus })?;
-                self.install(env, vma, va, pfn, true)?;
+                self.install(env, vma, va, pfn, Self::shared_writable(vma, write), write)?;
                 Ok(FaultDone::Minor)
             }
             Backing::File(obj) => {
@@ -224,10 +242,10 @@ impl AddressSpace {
                     Self::copy_page(env, pfn, copy);
                     env.pa.put_user_page(pfn);
                     env.pa.vmstat.cow_faults.inc();
-                    self.install(env, vma, va, copy, true)?;
+                    self.install(env, vma, va, copy, true, true)?;
                 } else {
-                    let writable = vma.flags.contains(VmFlags::SHARED);
-                    self.install(env, vma, va, pfn, writable)?;
+                    let writable = vma.flags.contains(VmFlags::SHARED) && Self::shared_writable(vma, write);
+                    self.install(env, vma, va, pfn, writable, write)?;
                 }
                 Ok(if cached { FaultDone::Minor } else { FaultDone::Major })
             }

@@ -73,8 +73,12 @@ impl AddressSpace {
                         .pa
                         .page(pfn)
                         .is_some_and(|p| p.has(PageFlags::ANON) && p.refcount() == 1 && p.mapcount() == 1);
-                let writable =
-                    shared || (was_writable && exclusive) || (was_writable && !flags.contains(VmFlags::WRITE));
+                // A shared page becomes writable unless soft-dirty tracking
+                // waits for its first write (`can_change_pte_writable`).
+                let shared_ok = leaf.flags.contains(SOFT_DIRTY) || flags.contains(VmFlags::SOFTDIRTY);
+                let writable = (shared && shared_ok)
+                    || (was_writable && exclusive)
+                    || (was_writable && !flags.contains(VmFlags::WRITE));
                 let mut new = Self::pte_flags(flags, writable);
                 new |= leaf.flags & (F::ACCESSED | F::DIRTY | SOFT_DIRTY);
                 if let Ok(Some(pte)) = this.mapper(env).pte(leaf.va, false) {

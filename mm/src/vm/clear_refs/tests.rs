@@ -150,3 +150,25 @@ fn only_1_to_5_are_requests() {
         assert_eq!(ClearRefs::from_value(bad), None);
     }
 }
+
+#[test]
+fn after_clear_refs_a_shared_page_faulted_by_a_read_or_reprotected_waits_for_its_first_write() {
+    //   shared [0: read after clear][1: written after clear][2: mprotect R -> RW]
+    let (env, mut mm, mut cpu) = setup();
+    let a = map(&mut mm, env, 0, 3, MAP_SHARED | MAP_ANONYMOUS);
+    cpu.store(&mut mm, a + 2 * P, &[1]).unwrap();
+    mm.clear_refs(env, ClearRefs::SoftDirty);
+    cpu.load_u8(&mut mm, a).unwrap();
+    assert!(!mm.lookup(env, a).unwrap().1.contains(F::WRITABLE), "a read maps it read-only now");
+    assert_eq!(soft_dirty(&mm, env, a, 3), [false; 3]);
+    cpu.store(&mut mm, a, &[1]).unwrap();
+    cpu.store(&mut mm, a + P, &[1]).unwrap();
+    assert_eq!(soft_dirty(&mm, env, a, 3), [true, true, false], "a write fault marks the page");
+    mm.mprotect(env, a, 3 * P, PROT_READ).unwrap();
+    mm.mprotect(env, a, 3 * P, PROT_READ | PROT_WRITE).unwrap();
+    assert!(!mm.lookup(env, a + 2 * P).unwrap().1.contains(F::WRITABLE), "clean: no write bit from mprotect");
+    assert!(mm.lookup(env, a).unwrap().1.contains(F::WRITABLE), "soft-dirty pages get theirs back");
+    cpu.store(&mut mm, a + 2 * P, &[2]).unwrap();
+    assert_eq!(soft_dirty(&mm, env, a, 3), [true; 3]);
+    mm.check_invariants(env);
+}
