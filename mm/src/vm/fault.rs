@@ -14,8 +14,10 @@
 //!       file, shared             -> page-cache page
 //!       past end of file         -> SIGBUS
 //!   present, write to a read-only PTE in a writable VMA: copy-on-write
+//!       shared mapping           -> make it writable (mprotect, clear_refs 4)
 //!       zero page                -> a zeroed page
 //!       last reference to an anonymous page -> reuse it, make it writable
+//!                                (also a page clear_refs 4 write-protected)
 //!       otherwise                -> copy into a new anonymous page
 //! ```
 //!
