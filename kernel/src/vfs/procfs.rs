@@ -18,7 +18,8 @@
 //! Modes and owners are Linux's: global files and /proc/sys belong to
 //! root (0444; 0400 for vmallocinfo, slabinfo and pagetypeinfo; sysctls
 //! 0644, drop_caches 0200), /proc/PID to the task's effective ids (root's
-//! for a non-dumpable task). `permission` checks them at open as Linux's
+//! for a non-dumpable task; pagemap 0400, mem 0600, clear_refs 0200,
+//! kpagecount and kpageflags root's 0400). `permission` checks them at open as Linux's
 //! `generic_permission` does (root passes; for sysctls as
 //! `proc_sys_permission`, root only by the owner bits), and the memory views of
 //! another process (maps, smaps, smaps_rollup) need ptrace-read access

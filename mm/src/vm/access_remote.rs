@@ -84,7 +84,7 @@ impl AddressSpace {
             return None;
         }
         let write = access == Access::Write;
-        // At most two rounds: fault the page in, then break COW.
+        // Fault the page in, break COW, find it ours: three rounds at most.
         for _ in 0..3 {
             match self.lookup(env, page) {
                 None => {
