@@ -5,7 +5,7 @@
 
 use alloc::sync::{Arc, Weak};
 use core::mem::ManuallyDrop;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use spin::Once;
 
@@ -24,6 +24,7 @@ use super::kvm::{TABLES, kernel_root};
 static OVERCOMMIT: Overcommit = Overcommit::new();
 static ZERO_PAGE: Once<Pfn> = Once::new();
 static MAX_MAP_COUNT: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_MAP_COUNT);
+static MMAP_MIN_ADDR: AtomicU64 = AtomicU64::new(mm::vm::address_space::MMAP_MIN_ADDR);
 
 /// Allocate the shared zero page.
 pub fn init() {
@@ -45,6 +46,15 @@ pub fn set_max_map_count(n: usize) {
     MAX_MAP_COUNT.store(n, Ordering::Relaxed);
 }
 
+/// `vm.mmap_min_addr`: the lowest address a mapping may start at.
+pub fn mmap_min_addr() -> u64 {
+    MMAP_MIN_ADDR.load(Ordering::Relaxed)
+}
+
+pub fn set_mmap_min_addr(addr: u64) {
+    MMAP_MIN_ADDR.store(addr, Ordering::Relaxed);
+}
+
 /// The environment every user address-space operation runs in.
 pub fn env() -> MmEnv<'static> {
     MmEnv {
@@ -55,6 +65,7 @@ pub fn env() -> MmEnv<'static> {
         kernel_root: kernel_root(),
         zero_page: *ZERO_PAGE.get().expect("mem: user env before mem::user::init"),
         max_map_count: max_map_count(),
+        mmap_min_addr: mmap_min_addr(),
     }
 }
 

@@ -34,7 +34,7 @@ use abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PROT_EXEC,
 use arch::trap::TrapFrame;
 use formats::elf::{Elf, ElfError};
 use mm::addr::PAGE_SIZE;
-use mm::vm::address_space::{AddressSpace, ELF_ET_DYN_BASE, MMAP_MIN_ADDR, MmEnv, Rlimits, STACK_TOP, TASK_SIZE};
+use mm::vm::address_space::{AddressSpace, ELF_ET_DYN_BASE, MmEnv, Rlimits, STACK_TOP, TASK_SIZE};
 use mm::vm::mmap::{FileMapping, MmapRequest};
 
 use super::{Creds, Pid, Task, current, exit, sched};
@@ -128,7 +128,7 @@ pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     let bias = if elf.is_pie() { ELF_ET_DYN_BASE.wrapping_sub(lo & !(PAGE_SIZE - 1)) } else { 0 };
     let stack_floor = AddressSpace::mmap_base_for(lim.stack);
     let env = crate::mem::user::env();
-    if let Err(e) = elf.check_user_range(bias, MMAP_MIN_ADDR, stack_floor) {
+    if let Err(e) = elf.check_user_range(bias, env.mmap_min_addr, stack_floor) {
         // A well-formed file whose segments cannot be mapped: Linux finds
         // out in elf_map, after begin_new_exec, so the exec "succeeds" and
         // the new program dies of SIGSEGV. Do the same: an empty image

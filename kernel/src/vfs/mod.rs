@@ -26,6 +26,7 @@ pub mod pidfd;
 pub mod pipe;
 pub mod procfs;
 pub mod procfs_cpu;
+pub mod procfs_pagemap;
 pub mod signalfd;
 pub mod timerfd;
 pub mod tmpfs;

@@ -55,7 +55,8 @@ impl Mapping {
 pub const LEAF_BATCH: usize = 512;
 
 pub const TASK_SIZE: u64 = 0x0000_7fff_ffff_f000;
-/// Lowest address user mappings may use (`vm.mmap_min_addr`).
+/// Default of the lowest address user mappings may use
+/// (`vm.mmap_min_addr`, [`MmEnv::mmap_min_addr`]).
 pub const MMAP_MIN_ADDR: u64 = 0x10000;
 /// Free space kept below a growing-down stack (`stack_guard_gap`, 256 pages).
 pub const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
@@ -97,6 +98,9 @@ pub struct MmEnv<'a> {
     /// The shared zero page (read faults on private anonymous memory).
     pub zero_page: Pfn,
     pub max_map_count: usize,
+    /// `vm.mmap_min_addr`: no mapping may start below it (EPERM for
+    /// MAP_FIXED; a lower hint is ignored).
+    pub mmap_min_addr: u64,
 }
 
 /// Addresses of the program's pieces (for /proc and brk).
@@ -453,6 +457,7 @@ impl AddressSpace {
         if let Some(prev) = self.vmas.prev(start).filter(|p| p.can_merge_with(&v)).map(|p| p.start) {
             if let Some(p) = self.vmas.containing_mut(prev) {
                 p.end = v.end;
+                p.flags |= v.flags & VmFlags::SOFTDIRTY;
             }
             if accounted {
                 self.counters.committed += pages;

@@ -337,7 +337,13 @@ fn mprotect_growsdown_extends_the_change_down_to_the_start_of_the_stack_area() {
     assert_eq!(spans(&mm), vec![(s, s + 3 * P), (s + 3 * P, s + 4 * P)]);
     assert_eq!(
         flags_at(&mm, s),
-        VmFlags::READ | VmFlags::GROWSDOWN | VmFlags::MAYREAD | VmFlags::MAYWRITE | VmFlags::MAYEXEC | VmFlags::ACCOUNT
+        VmFlags::READ
+            | VmFlags::GROWSDOWN
+            | VmFlags::MAYREAD
+            | VmFlags::MAYWRITE
+            | VmFlags::MAYEXEC
+            | VmFlags::ACCOUNT
+            | VmFlags::SOFTDIRTY
     );
     assert!(flags_at(&mm, s + 3 * P).contains(VmFlags::WRITE | VmFlags::GROWSDOWN));
     assert_eq!(cpu.store(&mut mm, s, &[0]), Err(ACCERR));
