@@ -18,6 +18,10 @@
 //! copy-on-write: the process sees the change, the file and other
 //! processes do not, and the entry stays read-only for the process.
 //!
+//! process_vm_readv/writev use the same walk without FOLL_FORCE: a read
+//! needs VM_READ, a write VM_WRITE (a copy-on-write page is copied, as the
+//! process's own store would).
+//!
 //! Locking: the caller holds the address space's lock (`&mut self`) for
 //! the whole call, so no page can be unmapped or freed while its bytes are
 //! copied; it must not hold another address space's lock (the data moves
@@ -66,19 +70,21 @@ impl AddressSpace {
             && env.pa.page(pfn).is_some_and(|p| p.has(PageFlags::ANON) && p.refcount() == 1 && p.mapcount() == 1)
     }
 
-    /// The page at `page` (aligned), faulted in for a forced access; None
-    /// if the access is not allowed or memory ran out.
-    fn get_page_forced(&mut self, env: &MmEnv<'_>, page: u64, access: Access) -> Option<Pfn> {
+    /// The page at `page` (aligned), faulted in for an access (`force`:
+    /// FOLL_FORCE); None if the access is not allowed or memory ran out.
+    fn get_page_remote(&mut self, env: &MmEnv<'_>, page: u64, access: Access, force: bool) -> Option<Pfn> {
         if page >= TASK_SIZE {
             return None;
         }
         let vma = self.vmas.containing(page)?.clone();
         let f = vma.flags;
-        let allowed = match access {
-            Access::Read => f.intersects(VmFlags::READ | VmFlags::MAYREAD),
-            Access::Write => {
+        let allowed = match (access, force) {
+            (Access::Read, true) => f.intersects(VmFlags::READ | VmFlags::MAYREAD),
+            (Access::Write, true) => {
                 f.contains(VmFlags::WRITE) || (!f.contains(VmFlags::SHARED) && f.contains(VmFlags::MAYWRITE))
             }
+            (Access::Read, false) => f.contains(VmFlags::READ),
+            (Access::Write, false) => f.contains(VmFlags::WRITE),
         };
         if !allowed {
             return None;
@@ -104,7 +110,7 @@ impl AddressSpace {
     /// Copy between `buf` and the process's memory at `addr`, page by
     /// page; the number of bytes moved (short at the first page that
     /// cannot be reached).
-    fn access_remote(&mut self, env: &MmEnv<'_>, addr: u64, mut buf: Buf<'_>) -> usize {
+    fn access_remote(&mut self, env: &MmEnv<'_>, addr: u64, mut buf: Buf<'_>, force: bool) -> usize {
         let (len, access) = (buf.len(), buf.access());
         let mut done = 0;
         while done < len {
@@ -112,7 +118,7 @@ impl AddressSpace {
             let page = va & !(PAGE_SIZE - 1);
             let off = (va - page) as usize;
             let n = (PAGE_SIZE as usize - off).min(len - done);
-            let Some(pfn) = self.get_page_forced(env, page, access) else { break };
+            let Some(pfn) = self.get_page_remote(env, page, access, force) else { break };
             let pa = PhysAddr::new(pfn.phys() + off as u64);
             let moved = match &mut buf {
                 Buf::Into(b) => env.pa.phys().read(pa, &mut b[done..done + n]),
@@ -136,13 +142,24 @@ impl AddressSpace {
     /// Read `buf.len()` bytes of the process's memory at `addr`, faulting
     /// pages in (FOLL_FORCE): the count read.
     pub fn read_remote(&mut self, env: &MmEnv<'_>, addr: u64, buf: &mut [u8]) -> usize {
-        self.access_remote(env, addr, Buf::Into(buf))
+        self.access_remote(env, addr, Buf::Into(buf), true)
     }
 
     /// Write `data` into the process's memory at `addr` (FOLL_FORCE |
     /// FOLL_WRITE): the count written.
     pub fn write_remote(&mut self, env: &MmEnv<'_>, addr: u64, data: &[u8]) -> usize {
-        self.access_remote(env, addr, Buf::From(data))
+        self.access_remote(env, addr, Buf::From(data), true)
+    }
+
+    /// process_vm_readv's read: as [`Self::read_remote`] without FOLL_FORCE
+    /// (the area must be readable).
+    pub fn read_vm(&mut self, env: &MmEnv<'_>, addr: u64, buf: &mut [u8]) -> usize {
+        self.access_remote(env, addr, Buf::Into(buf), false)
+    }
+
+    /// process_vm_writev's write: only into writable areas.
+    pub fn write_vm(&mut self, env: &MmEnv<'_>, addr: u64, data: &[u8]) -> usize {
+        self.access_remote(env, addr, Buf::From(data), false)
     }
 }
 

@@ -101,3 +101,27 @@ fn after_fork_each_side_reads_its_own_copy() {
     child.destroy(env);
     parent.check_invariants(env);
 }
+
+#[test]
+fn process_vm_access_needs_the_areas_own_rights_and_breaks_cow_like_a_store() {
+    //   A: [0 r--]  [1 rw-]  [2 ---]
+    let (env, mut mm, mut cpu) = setup();
+    let fixed = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    mm.mmap(env, &req(A, 1, PROT_READ, fixed), &Rlimits::default()).unwrap();
+    mm.mmap(env, &req(A + P, 1, PROT_READ | PROT_WRITE, fixed), &Rlimits::default()).unwrap();
+    mm.mmap(env, &req(A + 2 * P, 1, PROT_NONE, fixed), &Rlimits::default()).unwrap();
+    let mut buf = [0u8; 4];
+    assert_eq!(mm.read_vm(env, A, &mut buf), 4, "a readable area reads");
+    assert_eq!(mm.write_vm(env, A, b"no"), 0, "no write into a read-only area without FOLL_FORCE");
+    assert_eq!(mm.write_remote(env, A, b"ok"), 2, "while /proc/PID/mem may");
+    assert_eq!(mm.read_vm(env, A + 2 * P, &mut buf), 0, "PROT_NONE is not readable");
+    // A page shared copy-on-write with a fork child: the write copies it.
+    cpu.store(&mut mm, A + P, b"p").unwrap();
+    let mut child = mm.fork(env, &Rlimits::default()).unwrap();
+    assert_eq!(mm.write_vm(env, A + P, b"W"), 1);
+    assert_eq!(cpu.load_u8(&mut mm, A + P), Ok(b'W'));
+    assert_eq!(cpu.load_u8(&mut child, A + P), Ok(b'p'), "the child keeps its copy");
+    // A write that runs into the read-only area stops there.
+    assert_eq!(mm.write_vm(env, A + P - 2, b"abcd"), 0, "starts in the read-only page");
+    assert_eq!(mm.write_vm(env, A + 2 * P - 2, b"abcd"), 2, "short at PROT_NONE");
+}
