@@ -181,6 +181,7 @@ pub const GETCPU: u64 = 309;
 pub const GETRANDOM: u64 = 318;
 pub const PROCESS_VM_READV: u64 = 310;
 pub const PROCESS_VM_WRITEV: u64 = 311;
+pub const MEMBARRIER: u64 = 324;
 pub const MLOCK2: u64 = 325;
 pub const RENAMEAT2: u64 = 316;
 pub const RSEQ: u64 = 334;

@@ -84,6 +84,8 @@ pub struct UserMm {
     pub space: ManuallyDrop<IrqLock<AddressSpace>>,
     /// The PML4 (fixed for the address space's life), for CR3 switches.
     pub root: u64,
+    /// membarrier(2) registrations (its REGISTER_* bits), copied by fork.
+    pub membarrier: core::sync::atomic::AtomicU32,
 }
 
 impl UserMm {
@@ -93,7 +95,7 @@ impl UserMm {
         let mm = Arc::new_cyclic(|me: &Weak<UserMm>| {
             let owner: Weak<dyn MapperSpace> = me.clone();
             space.set_rmap_owner(owner);
-            UserMm { space: ManuallyDrop::new(IrqLock::new(space)), root }
+            UserMm { space: ManuallyDrop::new(IrqLock::new(space)), root, membarrier: Default::default() }
         });
         mm.space.lock().rmap_enter_all();
         mm

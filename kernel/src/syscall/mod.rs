@@ -14,6 +14,7 @@ mod fs;
 mod fs_write;
 mod futex;
 mod mem;
+mod membarrier;
 mod mount;
 mod poll;
 mod process;
@@ -179,6 +180,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::STATFS => fs_write::statfs(x[0], x[1]),
         nr::PROCESS_VM_READV => process_vm::process_vm_rw(x[0] as i32, x[1], x[2], x[3], x[4], x[5], false),
         nr::PROCESS_VM_WRITEV => process_vm::process_vm_rw(x[0] as i32, x[1], x[2], x[3], x[4], x[5], true),
+        nr::MEMBARRIER => membarrier::membarrier(x[0] as i32, x[1] as u32, x[2] as i32),
         nr::MOUNT => mount::mount(x[0], x[1], x[2], x[3], x[4]),
         nr::UMOUNT2 => mount::umount2(x[0], x[1] as u32),
         nr::FSTATFS => fs_write::fstatfs(x[0] as i32, x[1]),
