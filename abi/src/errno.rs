@@ -72,6 +72,7 @@ errnos! {
     ENFILE = 23, "File table overflow";
     EMFILE = 24, "Too many open files";
     ENOTTY = 25, "Not a typewriter";
+    ETXTBSY = 26, "Text file busy";
     EFBIG = 27, "File too large";
     ENOSPC = 28, "No space left on device";
     ESPIPE = 29, "Illegal seek";
@@ -171,6 +172,7 @@ mod tests {
             ("ENFILE", 23),
             ("EMFILE", 24),
             ("ENOTTY", 25),
+            ("ETXTBSY", 26),
             ("EFBIG", 27),
             ("ENOSPC", 28),
             ("ESPIPE", 29),

@@ -12,6 +12,7 @@
 mod fdtable;
 pub mod path;
 pub mod poll;
+pub mod write_access;
 
 pub use fdtable::{FdEntry, FdTable};
 pub use poll::{PollQueue, PollTable, Wake};
@@ -270,6 +271,12 @@ pub trait Inode: Send + Sync {
         Ok(if data { off } else { size })
     }
 
+    /// The count of writers against running programs, for a file that can
+    /// be both (write_access.rs); None for the others.
+    fn write_count(&self) -> Option<&write_access::WriteCount> {
+        None
+    }
+
     /// The root of a mounted file system (rmdir and rename of it: EBUSY).
     fn is_mount_root(&self) -> bool {
         false
@@ -294,6 +301,9 @@ pub struct OpenFile {
     pub snapshot: Option<Vec<u8>>,
     /// For record-at-a-time files: where the reader is.
     seq: Option<Mutex<SeqState>>,
+    /// Opened for writing a file that can also run (ETXTBSY rules); held
+    /// for as long as the open file lives.
+    _write: Option<write_access::WriteGuard>,
 }
 
 /// A reader's place in a record-at-a-time file: the text of the records
@@ -342,10 +352,20 @@ impl SeqState {
 
 impl OpenFile {
     pub fn new(inode: Arc<dyn Inode>, flags: u32, path: &str) -> Arc<OpenFile> {
+        OpenFile::with_write(inode, flags, path, None)
+    }
+
+    /// As `new`, holding the write access open(2) took (`write`).
+    pub fn with_write(
+        inode: Arc<dyn Inode>,
+        flags: u32,
+        path: &str,
+        write: Option<write_access::WriteGuard>,
+    ) -> Arc<OpenFile> {
         let seq = inode.is_seq().then(|| Mutex::new(SeqState { pos: 0, pending: String::new(), next: Some(0) }));
         let snapshot = if seq.is_some() { None } else { inode.snapshot() };
         let flags = AtomicU32::new(flags & !OPEN_ONLY_FLAGS);
-        Arc::new(OpenFile { inode, offset: Mutex::new(0), flags, path: path.to_string(), snapshot, seq })
+        Arc::new(OpenFile { inode, offset: Mutex::new(0), flags, path: path.to_string(), snapshot, seq, _write: write })
     }
 
     /// F_GETFL.

@@ -86,6 +86,10 @@ pub struct UserMm {
     pub root: u64,
     /// membarrier(2) registrations (its REGISTER_* bits), copied by fork.
     pub membarrier: core::sync::atomic::AtomicU32,
+    /// What the program run in this address space holds while it lives:
+    /// the file's denial of writers (ETXTBSY, as Linux's `mm->exe_file`),
+    /// given back when the address space goes.
+    pub exe_pin: spin::Mutex<Option<alloc::boxed::Box<dyn core::any::Any + Send + Sync>>>,
 }
 
 impl UserMm {
@@ -95,7 +99,12 @@ impl UserMm {
         let mm = Arc::new_cyclic(|me: &Weak<UserMm>| {
             let owner: Weak<dyn MapperSpace> = me.clone();
             space.set_rmap_owner(owner);
-            UserMm { space: ManuallyDrop::new(IrqLock::new(space)), root, membarrier: Default::default() }
+            UserMm {
+                space: ManuallyDrop::new(IrqLock::new(space)),
+                root,
+                membarrier: Default::default(),
+                exe_pin: spin::Mutex::new(None),
+            }
         });
         mm.space.lock().rmap_enter_all();
         mm

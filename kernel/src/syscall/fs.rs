@@ -15,6 +15,7 @@ use abi::resource::RLIMIT_NOFILE;
 use abi::stat::Stat;
 
 use super::SysResult;
+use crate::file::write_access::WriteGuard;
 use crate::proc::current;
 use crate::usercopy::{copy_from_user, copy_to_user, read_user, read_user_cstr, write_user};
 use crate::vfs::namei::{MAY_EXEC, MAY_READ, MAY_WRITE, resolve, resolve_parent};
@@ -167,10 +168,14 @@ pub fn openat(dirfd: i32, path_ptr: u64, flags: u32, mode: u32) -> SysResult {
     if !opened.created {
         inode.permission(mask)?;
     }
+    // get_write_access: a running program cannot be opened for writing
+    // or truncated (ETXTBSY).
+    let write = if acc != O_RDONLY || flags & O_TRUNC != 0 { WriteGuard::take(&inode)? } else { None };
     if flags & O_TRUNC != 0 && !opened.created && inode.stat().st_mode & abi::stat::S_IFMT == abi::stat::S_IFREG {
         inode.setattr(&SetAttr { size: Some(0), ..SetAttr::default() })?;
     }
-    let of = OpenFile::new(inode, flags, &opened.path);
+    let write = if acc != O_RDONLY { write } else { None };
+    let of = OpenFile::with_write(inode, flags, &opened.path, write);
     let me = current();
     let i = me.inner.lock();
     let limit = i.rlimits[RLIMIT_NOFILE].cur;

@@ -353,6 +353,7 @@ pub fn truncate(path_ptr: u64, len: i64) -> SysResult {
         return Err(EINVAL);
     }
     inode.permission(MAY_WRITE)?;
+    let _write = crate::file::write_access::WriteGuard::take(&inode)?;
     truncate_inode(&*inode, len)
 }
 

@@ -183,8 +183,16 @@ pub fn execve(frame: &mut TrapFrame, path: u64, argv: u64, envp: u64) -> SysResu
         return Err(EACCES);
     }
     let inode = found.inode;
+    // deny_write_access: not while open for writing (ETXTBSY); from now
+    // on nobody opens it for writing until the new address space goes.
+    // A file that may not run at all is EACCES first (exec's own check).
+    let runnable = !inode.is_dir() && inode.stat().st_mode & 0o111 != 0;
+    let deny = if runnable { crate::file::write_access::DenyWrite::take(&inode)? } else { None };
     let args = proc::exec_args::copy_args(path.len(), argv, envp, rlim_stack)?;
     proc::exec::execve(frame, &path, inode, &args.argv, &args.envp)?;
+    if let (Some(d), Some(mm)) = (deny, current().mm()) {
+        *mm.exe_pin.lock() = Some(alloc::boxed::Box::new(d));
+    }
     Ok(0)
 }
 

@@ -43,6 +43,7 @@ use mm::vm::file::{MemObject, PageQuota};
 
 use super::namei::generic_permission;
 use super::{DirEntry, Inode, Owner, SetAttr, Time};
+use crate::file::write_access::WriteCount;
 
 /// Size a directory entry adds to a directory's st_size (Linux's
 /// BOGO_DIRENT_SIZE).
@@ -86,6 +87,8 @@ pub struct TmpInode {
     meta: Mutex<Meta>,
     body: Body,
     root: bool,
+    /// Writers against running programs (regular files; ETXTBSY).
+    writers: WriteCount,
 }
 
 /// The wall clock, for file times.
@@ -118,6 +121,7 @@ impl Sb {
             meta: Mutex::new(meta),
             body: body(ino),
             root,
+            writers: WriteCount::default(),
         }))
     }
 
@@ -212,6 +216,10 @@ fn dtype(mode: u32) -> u8 {
 }
 
 impl Inode for TmpInode {
+    fn write_count(&self) -> Option<&WriteCount> {
+        matches!(self.body, Body::File { .. }).then_some(&self.writers)
+    }
+
     fn stat(&self) -> Stat {
         let (size, blocks) = match &self.body {
             Body::Dir(e) => ((e.lock().len() as i64 + 2) * BOGO_DIRENT_SIZE, 0),
