@@ -14,6 +14,7 @@ mod fs;
 mod fs_write;
 mod futex;
 mod mem;
+mod memfd;
 mod poll;
 mod process;
 mod sched;
@@ -233,6 +234,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::PIPE2 => fs::pipe2(x[0], x[1] as u32),
         nr::PRLIMIT64 => sys::prlimit64(x[0] as i32, x[1] as u32, x[2], x[3]),
         nr::GETRANDOM => sys::getrandom(x[0], x[1], x[2] as u32),
+        nr::MEMFD_CREATE => memfd::memfd_create(x[0], x[1] as u32),
         nr::MLOCK2 => mem::mlock(x[0], x[1], x[2] as u32),
         nr::RSEQ => Err(ENOSYS), // optional, libc copes
         nr::PIDFD_SEND_SIGNAL => anonfd::pidfd_send_signal(x[0] as i32, x[1] as i32, x[2], x[3] as u32),
