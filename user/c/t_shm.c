@@ -19,6 +19,8 @@
  * - /proc/PID/maps names the segment "/SYSV<key> (deleted)" with the id as
  *   inode; /proc/sysvipc/shm has Linux's header and a line per segment;
  *   /proc/sys/kernel/shm* are readable, root-writable and validated;
+ *   shm_rmid_forced removes orphans when set, a process's unattached
+ *   segments at its exit and every segment at its last detach;
  * - POSIX: shm_open O_CREAT|O_EXCL (EEXIST the second time), ftruncate,
  *   MAP_SHARED data across fork, shm_unlink (ENOENT afterwards, the
  *   mapping keeps the data).
@@ -596,6 +598,52 @@ static void check_sysctls(void)
 	       write_str("/proc/sys/kernel/shm_rmid_forced", "2") == -1 && errno == EINVAL, "errno %d", errno);
 }
 
+static int make_unattached(void *arg)
+{
+	key_t key = *(key_t *)arg;
+	return shmget(key, PG, IPC_CREAT | IPC_EXCL | 0600) >= 0 ? 0 : 1;
+}
+
+static void check_rmid_forced(void)
+{
+	if (geteuid() != 0) {
+		check_skip("rmid_forced", "not root");
+		return;
+	}
+	const char *knob = "/proc/sys/kernel/shm_rmid_forced";
+	long old = read_long(knob);
+	key_t k1 = 0x5f000000 | (getpid() & 0xfffff), k2 = 0x5f100000 | (getpid() & 0xfffff);
+	write_str(knob, "0");
+	/* Off: a segment a child made outlives it; turning it on removes it. */
+	int st = in_child(make_unattached, &k1);
+	int id1 = shmget(k1, 0, 0);
+	int kept = st == 0 && id1 >= 0;
+	int on = write_str(knob, "1") == 0 && read_long(knob) == 1;
+	CHECKF("rmid_forced_removes_orphans", kept && on && shmget(k1, 0, 0) == -1 && errno == ENOENT, "kept %d on %d",
+	       kept, on);
+	/* On: a child's unattached segment goes when it exits ... */
+	st = in_child(make_unattached, &k2);
+	CHECKF("rmid_forced_exit_removes", st == 0 && shmget(k2, 0, 0) == -1 && errno == ENOENT, "status %d errno %d",
+	       st, errno);
+	/* ... ours stays while we live, and dies at its last detach. */
+	int id = shmget(k2, PG, IPC_CREAT | 0600);
+	char *p = shmat(id, NULL, 0);
+	struct shmid_ds ds;
+	int alive = p != (void *)-1 && shmget(k2, 0, 0) == id && stat_of(id, &ds) == 0 && !(ds.shm_perm.mode & SHM_DEST);
+	shmdt(p);
+	CHECKF("rmid_forced_last_detach_destroys", alive && shmctl(id, IPC_STAT, &ds) == -1 && errno == EINVAL,
+	       "alive %d errno %d", alive, errno);
+	char buf[32];
+	snprintf(buf, sizeof buf, "%ld", old);
+	write_str(knob, buf);
+	/* Off again: an attached segment survives its last detach. */
+	id = shmget(IPC_PRIVATE, PG, 0600);
+	p = shmat(id, NULL, 0);
+	shmdt(p);
+	CHECKF("rmid_forced_off_keeps", old == 1 || stat_of(id, &ds) == 0, "errno %d", errno);
+	shmctl(id, IPC_RMID, NULL);
+}
+
 static void check_posix(void)
 {
 	char name[64], path[80];
@@ -650,6 +698,7 @@ int main(int argc, char **argv)
 	check_ctl();
 	check_perms();
 	check_sysctls();
+	check_rmid_forced();
 	check_posix();
 	return check_done();
 }

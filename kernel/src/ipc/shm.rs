@@ -22,6 +22,13 @@
 //! the table at the next look at it (`sweep`), before anything reads the
 //! table, so no caller ever sees it.
 //!
+//! `kernel.shm_rmid_forced` = 1 (Linux's `shm_may_destroy`): every
+//! segment dies at its last detach, so an attached one is held weakly too
+//! (without SHM_DEST: its key still finds it), and the unattached
+//! segments of a process that exits are removed (`exit_shm`). Setting it
+//! removes the unattached segments whose creator is gone and weakens the
+//! attached ones; clearing it makes the live ones strong again.
+//!
 //! Locks: `TABLE` (a spin mutex) is a leaf: it is never held while an
 //! address space is locked or mapping counts are taken (those take
 //! address-space locks); callers copy what they need, drop it, and go on.
@@ -54,6 +61,7 @@ const PAGE: u64 = 4096;
 
 enum Obj {
     Live(Arc<MemObject>),
+    /// After IPC_RMID, or attached under shm_rmid_forced.
     Removed(Weak<MemObject>),
 }
 
@@ -114,6 +122,11 @@ impl Table {
     /// mapping went).
     fn sweep(&mut self) {
         self.segs.retain(|_, s| s.obj.alive());
+        if self.segs.is_empty() {
+            // An emptied BTreeMap keeps its root node: give it back, so no
+            // segment left means no kernel memory held.
+            self.segs = BTreeMap::new();
+        }
     }
 
     /// The segment with id `id` (EINVAL if none: a free index or another
@@ -288,12 +301,19 @@ pub fn shmat(id: i32, addr: u64, flags: u32) -> Result<u64, Errno> {
         let req = MmapRequest { addr, len: size, prot, flags: map_flags, file: Some(file), offset: 0 };
         space.mmap(&env, &req, &lim).map_err(Errno::from)?
     };
-    drop(obj);
-    let mut t = TABLE.lock();
-    if let Ok(s) = t.by_id(id) {
-        s.atime = now();
-        s.lpid = tgid;
-    }
+    let strong = {
+        let mut t = TABLE.lock();
+        match t.by_id(id) {
+            Ok(s) => {
+                s.atime = now();
+                s.lpid = tgid;
+                // Under shm_rmid_forced the mappings alone keep it.
+                if sysctl::shm_rmid_forced() == 1 { weaken(s) } else { None }
+            }
+            Err(_) => None,
+        }
+    };
+    drop((strong, obj));
     Ok(at)
 }
 
@@ -509,6 +529,12 @@ fn remove(s: &mut Segment) -> Option<Arc<MemObject>> {
     s.perm.key = IPC_PRIVATE;
     s.locked = None;
     s.perm.mode &= !SHM_LOCKED;
+    weaken(s)
+}
+
+/// Hold the segment weakly: it dies with its last mapping. Returns the
+/// strong reference the table had, to be dropped outside the lock.
+fn weaken(s: &mut Segment) -> Option<Arc<MemObject>> {
     match core::mem::replace(&mut s.obj, Obj::Removed(Weak::new())) {
         Obj::Live(o) => {
             s.obj = Obj::Removed(Arc::downgrade(&o));
@@ -521,26 +547,82 @@ fn remove(s: &mut Segment) -> Option<Arc<MemObject>> {
     }
 }
 
-/// `shm_destroy_orphaned` (writing 1 to kernel.shm_rmid_forced): remove
-/// every segment nobody maps whose creating process is gone.
-pub fn destroy_orphaned() {
+/// Register `exit_shm` with process exit.
+pub fn init() {
+    proc::exit::on_process_exit(exit_shm);
+}
+
+/// `exit_shm`: under shm_rmid_forced, the segments process `tgid` created
+/// that nobody maps are removed (attached ones already die at their last
+/// detach).
+fn exit_shm(tgid: u32) {
+    if sysctl::shm_rmid_forced() == 0 {
+        return;
+    }
+    remove_unattached(|cpid| cpid == tgid);
+}
+
+/// Remove the segments nobody maps whose creator passes `creator`.
+fn remove_unattached(creator: impl Fn(u32) -> bool) {
     let snaps: Vec<(i32, u32, Option<Arc<MemObject>>)> = {
         let mut t = TABLE.lock();
         t.sweep();
         t.segs.values().map(|s| (s.perm.id, s.cpid, s.obj.get())).collect()
     };
-    let orphans: Vec<i32> = snaps
+    let unattached: Vec<i32> = snaps
         .iter()
-        .filter(|(_, cpid, o)| proc::task(*cpid).is_none() && o.as_ref().is_none_or(|o| o.mapping_counts().vmas == 0))
+        .filter(|(_, cpid, o)| creator(*cpid) && o.as_ref().is_none_or(|o| o.mapping_counts().vmas == 0))
         .map(|(id, _, _)| *id)
         .collect();
     drop(snaps);
     let mut dropped = Vec::new();
     {
         let mut t = TABLE.lock();
-        for id in orphans {
+        for id in unattached {
             if let Ok(s) = t.by_id(id) {
                 dropped.push(remove(s));
+            }
+        }
+    }
+    drop(dropped);
+    TABLE.lock().sweep();
+}
+
+/// kernel.shm_rmid_forced was written: on 1, `shm_destroy_orphaned` (the
+/// unattached segments whose creating process is gone) and every other
+/// segment now dies at its last detach; on 0, the segments held only for
+/// that are held by the table again.
+pub fn rmid_forced_changed(on: bool) {
+    if !on {
+        let mut t = TABLE.lock();
+        t.sweep();
+        for s in t.segs.values_mut() {
+            if s.perm.mode & SHM_DEST == 0 {
+                if let Some(o) = s.obj.get() {
+                    s.obj = Obj::Live(o);
+                }
+            }
+        }
+        return;
+    }
+    remove_unattached(|cpid| proc::task(cpid).is_none());
+    let snaps: Vec<(i32, Option<Arc<MemObject>>)> = {
+        let mut t = TABLE.lock();
+        t.sweep();
+        t.segs.values().map(|s| (s.perm.id, s.obj.get())).collect()
+    };
+    let attached: Vec<i32> = snaps
+        .iter()
+        .filter(|(_, o)| o.as_ref().is_some_and(|o| o.mapping_counts().vmas > 0))
+        .map(|(id, _)| *id)
+        .collect();
+    drop(snaps);
+    let mut dropped = Vec::new();
+    {
+        let mut t = TABLE.lock();
+        for id in attached {
+            if let Ok(s) = t.by_id(id) {
+                dropped.push(weaken(s));
             }
         }
     }

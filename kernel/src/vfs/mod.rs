@@ -111,6 +111,7 @@ pub fn init(extra: Vec<(String, Arc<dyn Inode>)>) {
     ROOT.call_once(|| {
         let mut root = initrd::build_tree();
         let shm = tmpfs::mount_default();
+        tmpfs::memfd_sb();
         let tmp = tmpfs::mount_default();
         root.entries.insert("dev".to_string(), dev::dev_dir(shm.clone()));
         root.entries.insert("tmp".to_string(), tmp.clone());

@@ -312,11 +312,7 @@ fn shm_rmid_forced(s: &mut String) -> core::fmt::Result {
 
 fn set_shm_rmid_forced(t: &str) -> Result<(), Errno> {
     crate::sysctl::set_shm_rmid_forced(u64::try_from(parse_int(t)?).map_err(|_| EINVAL)?)?;
-    // Turning it on removes the segments already orphaned (Linux's
-    // shm_destroy_orphaned).
-    if crate::sysctl::shm_rmid_forced() == 1 {
-        crate::ipc::shm::destroy_orphaned();
-    }
+    crate::ipc::shm::rmid_forced_changed(crate::sysctl::shm_rmid_forced() == 1);
     Ok(())
 }
 

@@ -394,7 +394,19 @@ static MEMFD_SB: spin::Once<Arc<Sb>> = spin::Once::new();
 /// `/memfd:NAME (deleted)` (as /proc/PID/fd and maps show it), with
 /// `seals` as its first seals (F_SEAL_SEAL unless sealing is allowed).
 pub fn memfd_file(name: &str, mode: u32, owner: Owner, seals: u32) -> Result<Arc<dyn Inode>, Errno> {
-    let sb = MEMFD_SB.call_once(|| {
+    let f = memfd_sb().new_file(|_| alloc::format!("/memfd:{name} (deleted)"), mode, owner)?;
+    f.meta.lock().nlink = 0;
+    if let Some(d) = f.file_data() {
+        d.remove_seals(abi::fcntl::F_ALL_SEALS);
+        d.add_seals(seals);
+    }
+    Ok(f)
+}
+
+/// The memfd mount, made at boot (`vfs::init`) so that its memory is part
+/// of what the kernel holds from the start.
+pub fn memfd_sb() -> &'static Arc<Sb> {
+    MEMFD_SB.call_once(|| {
         Arc::new(Sb {
             dev: NEXT_DEV.fetch_add(1, Ordering::Relaxed),
             quota: Arc::new(PageQuota::new(u64::MAX)),
@@ -403,12 +415,5 @@ pub fn memfd_file(name: &str, mode: u32, owner: Owner, seals: u32) -> Result<Arc
             next_ino: AtomicU64::new(1),
             ns: Mutex::new(()),
         })
-    });
-    let f = sb.new_file(|_| alloc::format!("/memfd:{name} (deleted)"), mode, owner)?;
-    f.meta.lock().nlink = 0;
-    if let Some(d) = f.file_data() {
-        d.remove_seals(abi::fcntl::F_ALL_SEALS);
-        d.add_seals(seals);
-    }
-    Ok(f)
+    })
 }
