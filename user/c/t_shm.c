@@ -210,6 +210,18 @@ static void check_keys(void)
 	CHECK_ERRNO("key_bigger_einval", shmget(key, 2 * PG + 1, 0), EINVAL);
 	CHECK_ERRNO("size_zero_einval", shmget(IPC_PRIVATE, 0, 0600), EINVAL);
 	CHECK_ERRNO("size_huge_einval", shmget(IPC_PRIVATE, (size_t)-1, 0600), EINVAL);
+	FILE *fs = fopen("/proc/filesystems", "r");
+	int hugetlbfs = 0;
+	char fl[128];
+	while (fs && fgets(fl, sizeof fl, fs))
+		if (strstr(fl, "hugetlbfs"))
+			hugetlbfs = 1;
+	if (fs)
+		fclose(fs);
+	if (hugetlbfs)
+		check_skip("hugetlb_einval", "this system has hugetlbfs");
+	else
+		CHECK_ERRNO("hugetlb_einval", shmget(IPC_PRIVATE, PG, SHM_HUGETLB | 0600), EINVAL);
 	struct shmid_ds ds;
 	CHECKF("key_in_stat", stat_of(id, &ds) == 0 && ds.shm_perm.__key == key && (ds.shm_perm.mode & 0777) == 0640,
 	       "key %x mode %o", ds.shm_perm.__key, ds.shm_perm.mode);
@@ -408,6 +420,10 @@ static void check_ctl(void)
 		       ds.shm_perm.mode == 0640 && ds.shm_perm.cuid == 0 && ds.shm_perm.cgid == 0,
 	       "uid %d gid %d mode %o", ds.shm_perm.uid, ds.shm_perm.gid, ds.shm_perm.mode);
 	CHECK_ERRNO("set_bad_buffer_efault", shmctl(id, IPC_SET, (struct shmid_ds *)8), EFAULT);
+	ds.shm_perm.uid = (uid_t)-1;
+	CHECK_ERRNO("set_invalid_uid_einval", shmctl(id, IPC_SET, &ds), EINVAL);
+	CHECKF("set_invalid_changes_nothing", stat_of(id, &ds) == 0 && ds.shm_perm.uid == 1000, "uid %d",
+	       ds.shm_perm.uid);
 
 	struct shminfo info;
 	int maxidx = shmctl(0, IPC_INFO, (struct shmid_ds *)&info);
@@ -424,6 +440,7 @@ static void check_ctl(void)
 	CHECKF("shm_stat_finds_id", found >= 0 && shmctl(found, SHM_STAT_ANY, &ds) == id && ds.shm_segsz == 3 * PG,
 	       "found %d", found);
 	CHECK_ERRNO("shm_stat_past_max_einval", shmctl(maxidx + 1, SHM_STAT, &ds), EINVAL);
+	CHECKF("shm_stat_masks_index", shmctl(found + 32768, SHM_STAT, &ds) == id, "errno %d", errno);
 
 	CHECK("lock", shmctl(id, SHM_LOCK, NULL) == 0 && stat_of(id, &ds) == 0 && (ds.shm_perm.mode & SHM_LOCKED));
 	CHECK("unlock", shmctl(id, SHM_UNLOCK, NULL) == 0 && stat_of(id, &ds) == 0 && !(ds.shm_perm.mode & SHM_LOCKED));

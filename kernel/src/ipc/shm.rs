@@ -212,6 +212,10 @@ fn newseg(t: &mut Table, key: i32, size: u64, flags: u32, c: &Creds, tgid: u32) 
     if size < SHMMIN || size > sysctl::shmmax() {
         return Err(EINVAL);
     }
+    // No hugetlbfs here (memfd_create's MFD_HUGETLB answers the same).
+    if flags & SHM_HUGETLB != 0 {
+        return Err(EINVAL);
+    }
     let pages = size.div_ceil(PAGE);
     let total = t.total_pages();
     if total.checked_add(pages).is_none_or(|n| n > sysctl::shmall()) {
@@ -444,7 +448,13 @@ pub fn shmctl(id: i32, cmd: i32, buf: u64) -> Result<u64, Errno> {
             let snap = {
                 let mut t = TABLE.lock();
                 t.sweep();
-                let s = if cmd == IPC_STAT { t.by_id(id)? } else { t.segs.get_mut(&(id as u32)).ok_or(EINVAL)? };
+                // SHM_STAT takes an index (of which ipcid_to_idx keeps the
+                // low 15 bits, so a full id works too).
+                let s = if cmd == IPC_STAT {
+                    t.by_id(id)?
+                } else {
+                    t.segs.get_mut(&((id as u32) & ((1 << SEQ_SHIFT) - 1))).ok_or(EINVAL)?
+                };
                 if cmd != SHM_STAT_ANY {
                     s.perm.check(&creds, 0o444)?;
                 }
@@ -464,6 +474,10 @@ pub fn shmctl(id: i32, cmd: i32, buf: u64) -> Result<u64, Errno> {
             let s = t.by_id(id)?;
             if !s.perm.may_change(&creds) {
                 return Err(EPERM);
+            }
+            // ipc_update_perm: (uid_t)-1 is no user.
+            if ds.shm_perm.uid == u32::MAX || ds.shm_perm.gid == u32::MAX {
+                return Err(EINVAL);
             }
             s.perm.uid = ds.shm_perm.uid;
             s.perm.gid = ds.shm_perm.gid;
