@@ -602,23 +602,24 @@ fn remove_unattached(creator: impl Fn(u32) -> bool) {
     TABLE.lock().sweep();
 }
 
-/// kernel.shm_rmid_forced was written: on 1, `shm_destroy_orphaned` (the
-/// unattached segments whose creating process is gone) and every other
-/// segment now dies at its last detach; on 0, the segments held only for
-/// that are held by the table again.
-pub fn rmid_forced_changed(on: bool) {
-    if !on {
-        let mut t = TABLE.lock();
-        t.sweep();
-        for s in t.segs.values_mut() {
-            if s.perm.mode & SHM_DEST == 0 {
-                if let Some(o) = s.obj.get() {
-                    s.obj = Obj::Live(o);
-                }
+/// kernel.shm_rmid_forced was set to 0: the segments held only for it
+/// (attached, not removed) are held by the table again.
+pub fn rmid_forced_off() {
+    let mut t = TABLE.lock();
+    t.sweep();
+    for s in t.segs.values_mut() {
+        if s.perm.mode & SHM_DEST == 0 {
+            if let Some(o) = s.obj.get() {
+                s.obj = Obj::Live(o);
             }
         }
-        return;
     }
+}
+
+/// kernel.shm_rmid_forced was set to 1: `shm_destroy_orphaned` (the
+/// unattached segments whose creating process is gone), and every attached
+/// segment now dies at its last detach.
+pub fn rmid_forced_on() {
     remove_unattached(|cpid| proc::task(cpid).is_none());
     let snaps: Vec<(i32, Option<Arc<MemObject>>)> = {
         let mut t = TABLE.lock();

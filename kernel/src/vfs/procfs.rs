@@ -312,7 +312,11 @@ fn shm_rmid_forced(s: &mut String) -> core::fmt::Result {
 
 fn set_shm_rmid_forced(t: &str) -> Result<(), Errno> {
     crate::sysctl::set_shm_rmid_forced(u64::try_from(parse_int(t)?).map_err(|_| EINVAL)?)?;
-    crate::ipc::shm::rmid_forced_changed(crate::sysctl::shm_rmid_forced() == 1);
+    if crate::sysctl::shm_rmid_forced() == 1 {
+        crate::ipc::shm::rmid_forced_on();
+    } else {
+        crate::ipc::shm::rmid_forced_off();
+    }
     Ok(())
 }
 
