@@ -84,6 +84,7 @@ errnos! {
     ENOSYS = 38, "Invalid system call number";
     ENOTEMPTY = 39, "Directory not empty";
     ELOOP = 40, "Too many symbolic links encountered";
+    EIDRM = 43, "Identifier removed";
     EOVERFLOW = 75, "Value too large for defined data type";
     EOPNOTSUPP = 95, "Operation not supported on transport endpoint";
     ETIMEDOUT = 110, "Connection timed out";
@@ -184,6 +185,7 @@ mod tests {
             ("ENOSYS", 38),
             ("ENOTEMPTY", 39),
             ("ELOOP", 40),
+            ("EIDRM", 43),
             ("EOVERFLOW", 75),
             ("EOPNOTSUPP", 95),
             ("ETIMEDOUT", 110),

@@ -48,3 +48,28 @@ pub const FALLOC_FL_PUNCH_HOLE: u32 = 2;
 // utimensat: tv_nsec values
 pub const UTIME_NOW: i64 = (1 << 30) - 1;
 pub const UTIME_OMIT: i64 = (1 << 30) - 2;
+
+// fcntl: file seals (memfd and tmpfs files)
+pub const F_ADD_SEALS: u32 = 1033;
+pub const F_GET_SEALS: u32 = 1034;
+/// No more seals may be added.
+pub const F_SEAL_SEAL: u32 = 0x0001;
+/// The size may not shrink.
+pub const F_SEAL_SHRINK: u32 = 0x0002;
+/// The size may not grow.
+pub const F_SEAL_GROW: u32 = 0x0004;
+/// No writes (write(2), shared writable mappings) at all.
+pub const F_SEAL_WRITE: u32 = 0x0008;
+/// No new writes; existing shared writable mappings keep writing.
+pub const F_SEAL_FUTURE_WRITE: u32 = 0x0010;
+/// The execute bits of the mode may not change.
+pub const F_SEAL_EXEC: u32 = 0x0020;
+pub const F_ALL_SEALS: u32 =
+    F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_EXEC;
+
+// memfd_create: flags
+pub const MFD_CLOEXEC: u32 = 0x0001;
+pub const MFD_ALLOW_SEALING: u32 = 0x0002;
+pub const MFD_HUGETLB: u32 = 0x0004;
+pub const MFD_NOEXEC_SEAL: u32 = 0x0008;
+pub const MFD_EXEC: u32 = 0x0010;

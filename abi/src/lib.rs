@@ -12,6 +12,7 @@
 //!   clocks, arch_prctl codes and auxiliary-vector types;
 //! - [`poll`]: poll, select and epoll events and structures, eventfd,
 //!   timerfd and pidfd flags;
+//! - [`ipc`]: System V shared memory's structures and constants;
 //! - [`pod`]: [`Pod`], the plain-data types copied to and from user memory.
 //!
 //! No dependencies, no allocation, and no `unsafe` outside [`pod`]. The
@@ -25,6 +26,7 @@ pub mod auxv;
 pub mod errno;
 pub mod fcntl;
 pub mod futex;
+pub mod ipc;
 pub mod mman;
 pub mod nr;
 #[allow(unsafe_code)]

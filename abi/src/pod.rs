@@ -78,6 +78,15 @@ unsafe impl Pod for SignalfdSiginfo {}
 // SAFETY: repr(C), an i32 and two i16, 8 bytes (checked in poll.rs): no
 // padding.
 unsafe impl Pod for PollFd {}
+// SAFETY: repr(C), integers only with explicit padding fields; the sizes
+// are asserted in ipc.rs (48, 112, 72, 48 bytes), so no implicit padding.
+unsafe impl Pod for crate::ipc::IpcPerm {}
+// SAFETY: as above.
+unsafe impl Pod for crate::ipc::ShmidDs {}
+// SAFETY: as above.
+unsafe impl Pod for crate::ipc::ShmInfo64 {}
+// SAFETY: as above.
+unsafe impl Pod for crate::ipc::ShmInfo {}
 // SAFETY: repr(C, packed): a u32 and a u64 with no padding between or
 // after them, 12 bytes (checked in poll.rs).
 unsafe impl Pod for EpollEvent {}

@@ -164,6 +164,7 @@ fn start_processes() {
     arch::fpu::init();
     arch::syscall::init();
     crate::syscall::init();
+    crate::ipc::shm::init();
     crate::vfs::init(alloc::vec![(alloc::string::String::from("proc"), crate::vfs::procfs::proc_root())]);
     crate::proc::init_idle();
     let lapic = arch::apic::phys_base();

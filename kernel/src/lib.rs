@@ -12,6 +12,7 @@
 //!   mem       mem usercopy
 //!   platform  platform mempic file
 //!   proc      proc
+//!   ipc       ipc
 //!   vfs       vfs
 //!   entry     fault traps syscall ktest
 //!   init      init
@@ -33,6 +34,7 @@
 //!   framebuffer, and the file object model (inodes, open files,
 //!   descriptor tables) that processes hold.
 //! - proc: tasks, the scheduler, fork, exec, exit, signals, the OOM killer.
+//! - ipc: System V IPC objects (shared memory segments).
 //! - vfs: the file systems (initrd, /dev, /proc, pipes, the console and its
 //!   tty) and the namespace.
 //! - entry: what the CPU enters the kernel through (page faults, other
@@ -60,6 +62,7 @@ pub mod fault;
 pub mod file;
 pub mod init;
 pub mod initrd;
+pub mod ipc;
 pub mod ktest;
 pub mod layout;
 pub mod mem;

@@ -1,6 +1,7 @@
 //! The sysctl values that bound kernel memory a process can make the
 //! kernel hold (cf. fs/file.c `sysctl_nr_open`, fs/pipe.c `pipe_max_size`,
-//! `pipe_user_pages_hard`, `pipe_user_pages_soft`).
+//! `pipe_user_pages_hard`, `pipe_user_pages_soft`; ipc/shm.c `shm_ctlmax`,
+//! `shm_ctlall`, `shm_ctlmni`, `shm_rmid_forced`).
 //!
 //! Each value is an atomic with a getter and a validating setter that
 //! answers as Linux's sysctl handler does (EINVAL for a value out of
@@ -87,4 +88,56 @@ pub fn pipe_user_pages_hard() -> u64 {
 
 pub fn set_pipe_user_pages_hard(v: u64) {
     PIPE_USER_PAGES_HARD.store(v, Ordering::Relaxed);
+}
+
+/// `kernel.shmmni` bounds (ipc/ipc_sysctl.c: 0 ..= IPCMNI).
+pub const IPCMNI: u64 = 32768;
+
+static SHMMAX: AtomicU64 = AtomicU64::new(abi::ipc::SHMMAX);
+static SHMALL: AtomicU64 = AtomicU64::new(abi::ipc::SHMALL);
+static SHMMNI: AtomicU64 = AtomicU64::new(abi::ipc::SHMMNI);
+static SHM_RMID_FORCED: AtomicU64 = AtomicU64::new(0);
+
+/// `kernel.shmmax`: the largest System V segment, in bytes.
+pub fn shmmax() -> u64 {
+    SHMMAX.load(Ordering::Relaxed)
+}
+
+pub fn set_shmmax(v: u64) {
+    SHMMAX.store(v, Ordering::Relaxed);
+}
+
+/// `kernel.shmall`: pages all segments together may have.
+pub fn shmall() -> u64 {
+    SHMALL.load(Ordering::Relaxed)
+}
+
+pub fn set_shmall(v: u64) {
+    SHMALL.store(v, Ordering::Relaxed);
+}
+
+/// `kernel.shmmni`: how many segments may exist.
+pub fn shmmni() -> u64 {
+    SHMMNI.load(Ordering::Relaxed)
+}
+
+pub fn set_shmmni(v: u64) -> Result<(), Errno> {
+    if v > IPCMNI {
+        return Err(EINVAL);
+    }
+    SHMMNI.store(v, Ordering::Relaxed);
+    Ok(())
+}
+
+/// `kernel.shm_rmid_forced` (0 or 1).
+pub fn shm_rmid_forced() -> u64 {
+    SHM_RMID_FORCED.load(Ordering::Relaxed)
+}
+
+pub fn set_shm_rmid_forced(v: u64) -> Result<(), Errno> {
+    if v > 1 {
+        return Err(EINVAL);
+    }
+    SHM_RMID_FORCED.store(v, Ordering::Relaxed);
+    Ok(())
 }

@@ -277,6 +277,17 @@ pub trait Inode: Send + Sync {
         None
     }
 
+    /// F_ADD_SEALS (the open file is writable; `memfd_add_seals`): files
+    /// without seals (not tmpfs) answer EINVAL.
+    fn add_seals(&self, _seals: u32) -> Result<(), Errno> {
+        Err(EINVAL)
+    }
+
+    /// F_GET_SEALS: EINVAL for files without seals.
+    fn get_seals(&self) -> Result<u32, Errno> {
+        Err(EINVAL)
+    }
+
     /// The root of a mounted file system (rmdir and rename of it: EBUSY).
     fn is_mount_root(&self) -> bool {
         false

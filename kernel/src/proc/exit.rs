@@ -52,6 +52,14 @@ pub fn on_session_leader_exit(f: fn(Pid)) {
     SESSION_EXIT_HOOK.call_once(|| f);
 }
 
+/// Called when a process ends, after its address space is gone, with its
+/// pid: System V shared memory's `exit_shm` (ipc registers it).
+static PROCESS_EXIT_HOOK: spin::Once<fn(Pid)> = spin::Once::new();
+
+pub fn on_process_exit(f: fn(Pid)) {
+    PROCESS_EXIT_HOOK.call_once(|| f);
+}
+
 /// Release what a dying thread holds of its own: robust futexes, the
 /// clear_child_tid word, its handles on the address space and the
 /// descriptor table (the last handle frees them). With `usage_to`, the
@@ -91,6 +99,9 @@ fn release_thread(me: &Task, usage_to: Option<&Task>) {
 /// the wait status. Returns the parent's pid.
 fn release_process(me: &Task, status: i32) -> Pid {
     super::timer::exit(me.pid());
+    if let Some(h) = PROCESS_EXIT_HOOK.get() {
+        h(me.pid());
+    }
     let (parent, children) = {
         let mut i = me.inner.lock();
         i.exit_status = status;

@@ -8,8 +8,8 @@ use alloc::vec::Vec;
 
 use abi::errno::*;
 use abi::fcntl::{
-    AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY,
-    O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_TMPFILE, O_TRUNC, O_WRONLY, SEEK_DATA, SEEK_HOLE,
+    AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, F_ADD_SEALS, F_GET_SEALS, O_ACCMODE, O_APPEND, O_CLOEXEC,
+    O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_TMPFILE, O_TRUNC, O_WRONLY, SEEK_DATA, SEEK_HOLE,
 };
 use abi::resource::RLIMIT_NOFILE;
 use abi::stat::Stat;
@@ -681,6 +681,15 @@ pub fn fcntl(fd: i32, cmd: u32, arg: u64) -> SysResult {
             i.files.install_from(from as i32, f, cmd == F_DUPFD_CLOEXEC, limit).map(|n| n as u64)
         }
         F_GETPIPE_SZ => f.inode.pipe_size(),
+        F_ADD_SEALS => {
+            drop(i);
+            // Only a writable descriptor may add seals (memfd_add_seals).
+            if !f.writable() {
+                return Err(EPERM);
+            }
+            f.inode.add_seals(arg as u32).map(|_| 0)
+        }
+        F_GET_SEALS => f.inode.get_seals().map(u64::from),
         F_SETPIPE_SZ => {
             let privileged = i.creds.is_root();
             drop(i);
@@ -755,8 +764,9 @@ pub fn chdir(path_ptr: u64) -> SysResult {
     Ok(0)
 }
 
-/// readlinkat(2): symbolic links of tmpfs, and /proc/PID/exe (and
-/// /proc/self/exe), the executable's path. Any other existing file is
+/// readlinkat(2): symbolic links of tmpfs, /proc/PID/exe (and
+/// /proc/self/exe), the executable's path, and /proc/PID/fd/N, the path
+/// of an open descriptor. Any other existing file is
 /// EINVAL, as for a file that is not a symbolic link.
 pub fn readlinkat(dirfd: i32, path_ptr: u64, buf: u64, size: u64) -> SysResult {
     let path = path_arg(path_ptr)?;
@@ -777,6 +787,18 @@ pub fn readlinkat(dirfd: i32, path_ptr: u64, buf: u64, size: u64) -> SysResult {
             }
             let exe = t.inner.lock().exe.clone();
             exe
+        }
+        ["proc", who, "fd", n] => {
+            // The path the descriptor was opened by (a memfd's is
+            // "/memfd:NAME (deleted)"), as Linux's proc_fd_link gives it.
+            let pid = if *who == "self" { crate::proc::current_tgid() } else { who.parse().map_err(|_| ENOENT)? };
+            let t = crate::proc::task(pid).ok_or(ENOENT)?;
+            if !crate::proc::ptrace_may_read(&crate::proc::current(), &t, true) {
+                return Err(EACCES);
+            }
+            let fd: i32 = n.parse().map_err(|_| ENOENT)?;
+            let f = t.inner.lock().files.get(fd).map_err(|_| ENOENT)?;
+            f.path.clone()
         }
         _ => resolve(&path, &base, false)?.inode.readlink()?,
     };

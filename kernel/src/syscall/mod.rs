@@ -15,6 +15,7 @@ mod fs_write;
 mod futex;
 mod mem;
 mod membarrier;
+mod memfd;
 mod mount;
 mod poll;
 mod process;
@@ -113,6 +114,10 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::MSYNC => mem::msync(x[0], x[1], x[2] as u32),
         nr::MINCORE => mem::mincore(x[0], x[1], x[2]),
         nr::MADVISE => mem::madvise(x[0], x[1], x[2] as u32),
+        nr::SHMGET => crate::ipc::shm::shmget(x[0] as i32, x[1], x[2] as u32),
+        nr::SHMAT => crate::ipc::shm::shmat(x[0] as i32, x[1], x[2] as u32),
+        nr::SHMCTL => crate::ipc::shm::shmctl(x[0] as i32, x[1] as i32, x[2]),
+        nr::SHMDT => crate::ipc::shm::shmdt(x[0]),
         nr::DUP => fs::dup(x[0] as i32),
         nr::DUP2 => fs::dup2(x[0] as i32, x[1] as i32),
         nr::NANOSLEEP => time::nanosleep(x[0], x[1]),
@@ -237,6 +242,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::PIPE2 => fs::pipe2(x[0], x[1] as u32),
         nr::PRLIMIT64 => sys::prlimit64(x[0] as i32, x[1] as u32, x[2], x[3]),
         nr::GETRANDOM => sys::getrandom(x[0], x[1], x[2] as u32),
+        nr::MEMFD_CREATE => memfd::memfd_create(x[0], x[1] as u32),
         nr::MLOCK2 => mem::mlock(x[0], x[1], x[2] as u32),
         nr::RSEQ => Err(ENOSYS), // optional, libc copes
         nr::PIDFD_SEND_SIGNAL => anonfd::pidfd_send_signal(x[0] as i32, x[1] as i32, x[2], x[3] as u32),

@@ -97,6 +97,9 @@ pub fn init(extra: Vec<(String, Arc<dyn Inode>)>) {
         let mut root = initrd::build_tree();
         let shm = tmpfs::mount_default();
         let tmp = tmpfs::mount_default();
+        // memfd's internal mount, after the visible ones (their device
+        // numbers stay as they were).
+        tmpfs::memfd_sb();
         root.entries.insert("dev".to_string(), dev::dev_dir(shm.clone()));
         root.entries.insert("tmp".to_string(), tmp.clone());
         let mut proc_root = None;

@@ -10,6 +10,8 @@
 //!   /proc/self                               the reading process's PID dir
 //!   /proc/sys/fs/{nr_open,pipe-max-size,pipe-user-pages-hard,
 //!                 pipe-user-pages-soft} (writable by root, validated)
+//!   /proc/sys/kernel/{shmmax,shmall,shmmni,shm_rmid_forced} (writable by root)
+//!   /proc/sysvipc/shm                        System V shared memory segments
 //!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,min_free_kbytes,
 //!                 max_map_count,mmap_min_addr,drop_caches} (writable by
 //!                 root, validated)
@@ -282,6 +284,58 @@ fn pipe_user_pages_soft(s: &mut String) -> core::fmt::Result {
 fn set_pipe_user_pages_soft(t: &str) -> Result<(), Errno> {
     crate::sysctl::set_pipe_user_pages_soft(u64::try_from(parse_int(t)?).map_err(|_| EINVAL)?);
     Ok(())
+}
+
+// ------------------------------------------------------------ /proc/sys/kernel
+// System V shared memory's limits (ipc/ipc_sysctl.c): unsigned longs for
+// shmmax and shmall, ints within [0, IPCMNI] and [0, 1] for the others.
+
+fn parse_ulong(t: &str) -> Result<u64, Errno> {
+    t.trim().parse::<u64>().map_err(|_| EINVAL)
+}
+
+fn shmmax(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::sysctl::shmmax())
+}
+
+fn set_shmmax(t: &str) -> Result<(), Errno> {
+    crate::sysctl::set_shmmax(parse_ulong(t)?);
+    Ok(())
+}
+
+fn shmall(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::sysctl::shmall())
+}
+
+fn set_shmall(t: &str) -> Result<(), Errno> {
+    crate::sysctl::set_shmall(parse_ulong(t)?);
+    Ok(())
+}
+
+fn shmmni(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::sysctl::shmmni())
+}
+
+fn set_shmmni(t: &str) -> Result<(), Errno> {
+    crate::sysctl::set_shmmni(u64::try_from(parse_int(t)?).map_err(|_| EINVAL)?)
+}
+
+fn shm_rmid_forced(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::sysctl::shm_rmid_forced())
+}
+
+fn set_shm_rmid_forced(t: &str) -> Result<(), Errno> {
+    crate::sysctl::set_shm_rmid_forced(u64::try_from(parse_int(t)?).map_err(|_| EINVAL)?)?;
+    if crate::sysctl::shm_rmid_forced() == 1 {
+        crate::ipc::shm::rmid_forced_on();
+    } else {
+        crate::ipc::shm::rmid_forced_off();
+    }
+    Ok(())
+}
+
+fn sysvipc_shm(s: &mut String) -> core::fmt::Result {
+    crate::ipc::shm::render(s)
 }
 
 // ------------------------------------------------------------ /proc/sys/vm
@@ -868,7 +922,19 @@ pub fn proc_root() -> Arc<dyn Inode> {
             ("pipe-user-pages-soft", sysctl(44, 0o644, pipe_user_pages_soft, set_pipe_user_pages_soft)),
         ],
     });
-    let sys: Arc<dyn Inode> = Arc::new(FixedDir { ino: 20, entries: alloc::vec![("fs", fs), ("vm", vm)] });
+    let kernel: Arc<dyn Inode> = Arc::new(FixedDir {
+        ino: 50,
+        entries: alloc::vec![
+            ("shm_rmid_forced", sysctl(51, 0o644, shm_rmid_forced, set_shm_rmid_forced)),
+            ("shmall", sysctl(52, 0o644, shmall, set_shmall)),
+            ("shmmax", sysctl(53, 0o644, shmmax, set_shmmax)),
+            ("shmmni", sysctl(54, 0o644, shmmni, set_shmmni)),
+        ],
+    });
+    let sys: Arc<dyn Inode> =
+        Arc::new(FixedDir { ino: 20, entries: alloc::vec![("fs", fs), ("kernel", kernel), ("vm", vm)] });
+    let sysvipc: Arc<dyn Inode> =
+        Arc::new(FixedDir { ino: 60, entries: alloc::vec![("shm", genfile(61, sysvipc_shm, None))] });
     let entries: Vec<(&'static str, Arc<dyn Inode>)> = alloc::vec![
         ("buddyinfo", genfile(10, buddyinfo, None)),
         ("cpuinfo", genfile(18, super::procfs_cpu::cpuinfo, None)),
@@ -884,6 +950,7 @@ pub fn proc_root() -> Arc<dyn Inode> {
         ("slabinfo", genfile_mode(13, 0o400, slabinfo, None)),
         ("stat", genfile(21, super::procfs_cpu::stat, None)),
         ("sys", sys),
+        ("sysvipc", sysvipc),
         ("vmallocinfo", genfile_mode(14, 0o400, vmallocinfo, None)),
         ("vmstat", genfile(15, vmstat, None)),
         ("zoneinfo", genfile(16, zoneinfo, None)),

@@ -23,7 +23,9 @@
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use abi::fcntl::{F_SEAL_FUTURE_WRITE, F_SEAL_SEAL, F_SEAL_WRITE};
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
 use crate::phys::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
@@ -103,6 +105,12 @@ pub struct MemObject {
     quota: Option<Arc<PageQuota>>,
     /// The address spaces mapping the object (rmap.rs).
     pub rmap: Rmap,
+    /// File seals (abi::fcntl F_SEAL_*), Linux's `shmem_inode_info.seals`:
+    /// a tmpfs file starts with F_SEAL_SEAL (no seals may be added), a memfd
+    /// made with MFD_ALLOW_SEALING with none. mmap refuses shared writable
+    /// mappings of a write-sealed object (mmap.rs); the kernel checks the
+    /// others (write, truncate, fallocate) under the file's own lock.
+    seals: AtomicU32,
 }
 
 impl MemObject {
@@ -119,6 +127,7 @@ impl MemObject {
             charged: None,
             quota: None,
             rmap: Rmap::new(),
+            seals: AtomicU32::new(0),
         })
     }
 
@@ -131,9 +140,22 @@ impl MemObject {
         commit: &'static Overcommit,
         charged: u64,
     ) -> Arc<MemObject> {
+        MemObject::shmem_named("/dev/zero (deleted)", size, ino, pa, commit, charged)
+    }
+
+    /// A shmem segment shown as `name` in /proc/PID/maps (System V shared
+    /// memory: `/SYSV%08x (deleted)`), `charged` pages committed for it.
+    pub fn shmem_named(
+        name: &str,
+        size: u64,
+        ino: u64,
+        pa: &'static PageAllocator,
+        commit: &'static Overcommit,
+        charged: u64,
+    ) -> Arc<MemObject> {
         Arc::new(MemObject {
             kind: ObjKind::Shmem,
-            name: IrqLock::new(String::from("/dev/zero (deleted)")),
+            name: IrqLock::new(String::from(name)),
             size: AtomicU64::new(size),
             ino,
             data: None,
@@ -142,6 +164,7 @@ impl MemObject {
             charged: Some((commit, charged)),
             quota: None,
             rmap: Rmap::new(),
+            seals: AtomicU32::new(0),
         })
     }
 
@@ -158,7 +181,31 @@ impl MemObject {
             charged: None,
             quota: Some(quota),
             rmap: Rmap::new(),
+            seals: AtomicU32::new(F_SEAL_SEAL),
         })
+    }
+
+    /// The file seals (F_SEAL_*).
+    pub fn seals(&self) -> u32 {
+        self.seals.load(Ordering::SeqCst)
+    }
+
+    /// Add `seals`; returns the seals before. Whoever adds seals serialises
+    /// the calls (the tmpfs file's `io` lock) and checks F_SEAL_SEAL first.
+    pub fn add_seals(&self, seals: u32) -> u32 {
+        self.seals.fetch_or(seals, Ordering::SeqCst)
+    }
+
+    /// Take back seals just added (F_SEAL_WRITE found a shared writable
+    /// mapping after it was published: EBUSY).
+    pub fn remove_seals(&self, seals: u32) {
+        self.seals.fetch_and(!seals, Ordering::SeqCst);
+    }
+
+    /// The seals forbid writing through write(2) and new shared writable
+    /// mappings (F_SEAL_WRITE or F_SEAL_FUTURE_WRITE).
+    pub fn write_sealed(&self) -> bool {
+        self.seals() & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0
     }
 
     /// The path /proc/PID/maps shows.

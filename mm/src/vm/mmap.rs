@@ -16,6 +16,7 @@
 //!   anonymous: not exactly PRIVATE or SHARED   EINVAL
 //!   file: unreadable / shared+write on RO fd   EACCES
 //!   MAP_SHARED_VALIDATE with unknown flags     EOPNOTSUPP
+//!   shared + PROT_WRITE on a write-sealed file EPERM
 //!   RLIMIT_AS / RLIMIT_DATA exceeded           ENOMEM
 //!   overcommit policy refuses                  ENOMEM
 //!   MAP_LOCKED, RLIMIT_MEMLOCK 0, unprivileged EPERM
@@ -191,6 +192,18 @@ impl AddressSpace {
                         }
                         if !f.readable {
                             return Err(MmError::Access);
+                        }
+                        // memfd_check_seals_mmap: a write-sealed file takes no
+                        // shared writable mapping, and a shared read-only one
+                        // may never become writable (mprotect: EACCES). Checked
+                        // under this space's lock, which the seal's mapping
+                        // count also takes: F_ADD_SEALS publishes the seal
+                        // before counting, so one of the two sees the other.
+                        if f.object.write_sealed() {
+                            if prot & PROT_WRITE != 0 {
+                                return Err(MmError::Perm);
+                            }
+                            vm.remove(VmFlags::MAYWRITE);
                         }
                     }
                     MAP_PRIVATE => {

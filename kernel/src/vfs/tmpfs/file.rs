@@ -2,9 +2,23 @@
 //! file_io.rs), so read(2), write(2) and every mapping share its pages.
 //! Size changes (write, fallocate; truncate in mod.rs) hold the file's
 //! `io` lock.
+//!
+//! File seals (memfd.c, shmem.c) are kept on the MemObject, where mmap
+//! sees them; they change and are checked here under the `io` lock:
+//!
+//! ```text
+//!   F_SEAL_WRITE, F_SEAL_FUTURE_WRITE   write, punch hole: EPERM
+//!   F_SEAL_GROW                         write, fallocate, truncate past the end: EPERM
+//!   F_SEAL_SHRINK                       truncate below the size: EPERM
+//!   F_SEAL_EXEC                         chmod changing an x bit: EPERM
+//!   F_SEAL_SEAL                         F_ADD_SEALS: EPERM
+//! ```
 
 use abi::errno::*;
-use abi::fcntl::{FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE};
+use abi::fcntl::{
+    F_ALL_SEALS, F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
+    FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
+};
 use mm::vm::file::ObjError;
 
 use super::{Body, TmpInode};
@@ -34,7 +48,26 @@ impl TmpInode {
         if off.checked_add(buf.len() as u64).is_none_or(|e| e > MAX_FILE_SIZE) {
             return Err(EFBIG);
         }
+        if buf.is_empty() {
+            return Ok(0);
+        }
         let _io = io.lock();
+        let seals = data.seals();
+        if seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
+            return Err(EPERM);
+        }
+        let mut buf = buf;
+        let size = data.size();
+        if seals & F_SEAL_GROW != 0 && off + buf.len() as u64 > size {
+            // shmem_write_begin refuses the first page-sized step of the
+            // write that ends past the size: what comes before it is
+            // written (a short write), else EPERM.
+            let allowed = (size & !4095).saturating_sub(off).min(buf.len() as u64);
+            if allowed == 0 {
+                return Err(EPERM);
+            }
+            buf = &buf[..allowed as usize];
+        }
         let n = data.write_at(off, buf).map_err(errno)?;
         self.touch_mtime();
         Ok(n)
@@ -46,7 +79,14 @@ impl TmpInode {
         let Body::File { data, io } = &self.body else { return Err(ENODEV) };
         let end = off.checked_add(len).filter(|e| *e <= MAX_FILE_SIZE).ok_or(EFBIG)?;
         let _io = io.lock();
+        let seals = data.seals();
         match mode {
+            m if m == FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+                && seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 =>
+            {
+                return Err(EPERM);
+            }
+            0 | FALLOC_FL_KEEP_SIZE if seals & F_SEAL_GROW != 0 && end > data.size() => return Err(EPERM),
             0 | FALLOC_FL_KEEP_SIZE => {
                 data.allocate(off, len).map_err(errno)?;
                 if mode == 0 && end > data.size() {
@@ -64,5 +104,58 @@ impl TmpInode {
         let Body::File { data, .. } = &self.body else { return Err(EINVAL) };
         let r = if data_wanted { data.seek_data(off) } else { data.seek_hole(off) };
         r.ok_or(ENXIO)
+    }
+}
+
+impl TmpInode {
+    /// F_ADD_SEALS (`memfd_add_seals`; the caller checked that the file is
+    /// open for writing): EINVAL for unknown seals, EPERM once F_SEAL_SEAL
+    /// is set, EBUSY for F_SEAL_WRITE while a shared mapping may write.
+    pub(super) fn file_add_seals(&self, seals: u32) -> Result<(), Errno> {
+        if seals & !F_ALL_SEALS != 0 {
+            return Err(EINVAL);
+        }
+        let Body::File { data, io } = &self.body else { return Err(EINVAL) };
+        let _io = io.lock();
+        let cur = data.seals();
+        if cur & F_SEAL_SEAL != 0 {
+            return Err(EPERM);
+        }
+        let mut seals = seals;
+        if seals & F_SEAL_WRITE != 0 && cur & F_SEAL_WRITE == 0 {
+            // Linux's mapping_deny_writable. The seal is published before
+            // the mappings are counted (each count takes its address
+            // space's lock, under which mmap checks the seal), so a
+            // mapping made meanwhile is either counted or refused.
+            data.add_seals(F_SEAL_WRITE);
+            if data.mapping_counts().writable_shared > 0 {
+                data.remove_seals(F_SEAL_WRITE);
+                return Err(EBUSY);
+            }
+        }
+        // F_SEAL_EXEC on an executable file implies every write seal (W^X).
+        if seals & F_SEAL_EXEC != 0 && self.meta.lock().mode & 0o111 != 0 {
+            seals |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+        }
+        data.add_seals(seals);
+        Ok(())
+    }
+
+    /// The seals a truncate to `size` or a chmod to `mode` must respect.
+    pub(super) fn check_attr_seals(&self, size: Option<u64>, mode: Option<u32>) -> Result<(), Errno> {
+        let Body::File { data, .. } = &self.body else { return Ok(()) };
+        let seals = data.seals();
+        if let Some(size) = size {
+            let old = data.size();
+            if (size < old && seals & F_SEAL_SHRINK != 0) || (size > old && seals & F_SEAL_GROW != 0) {
+                return Err(EPERM);
+            }
+        }
+        if let Some(mode) = mode {
+            if seals & F_SEAL_EXEC != 0 && (self.meta.lock().mode ^ mode) & 0o111 != 0 {
+                return Err(EPERM);
+            }
+        }
+        Ok(())
     }
 }

@@ -273,9 +273,13 @@ impl Inode for TmpInode {
     }
 
     fn setattr(&self, a: &SetAttr) -> Result<(), Errno> {
+        if a.size.is_none() {
+            self.check_attr_seals(None, a.mode)?;
+        }
         if let Some(size) = a.size {
             let Body::File { data, io } = &self.body else { return Err(EISDIR) };
             let _io = io.lock();
+            self.check_attr_seals(Some(size), a.mode)?;
             if size != data.size() {
                 data.set_size(size);
                 self.touch_mtime();
@@ -384,4 +388,46 @@ impl Inode for TmpInode {
     fn seek_data_hole(&self, data: bool, off: u64) -> Result<u64, Errno> {
         self.file_seek(data, off)
     }
+
+    fn add_seals(&self, seals: u32) -> Result<(), Errno> {
+        self.file_add_seals(seals)
+    }
+
+    /// Every tmpfs file has seals (F_SEAL_SEAL alone unless made by
+    /// memfd_create with sealing allowed); directories and links none.
+    fn get_seals(&self) -> Result<u32, Errno> {
+        self.file_data().map(|d| d.seals()).ok_or(EINVAL)
+    }
+}
+
+/// The internal mount memfd files live on (Linux's shm_mnt): no size or
+/// inode limit of its own, never in the namespace.
+static MEMFD_SB: spin::Once<Arc<Sb>> = spin::Once::new();
+
+/// An unlinked file for memfd_create: mode `mode`, owned by `owner`, named
+/// `/memfd:NAME (deleted)` (as /proc/PID/fd and maps show it), with
+/// `seals` as its first seals (F_SEAL_SEAL unless sealing is allowed).
+pub fn memfd_file(name: &str, mode: u32, owner: Owner, seals: u32) -> Result<Arc<dyn Inode>, Errno> {
+    let f = memfd_sb().new_file(|_| alloc::format!("/memfd:{name} (deleted)"), mode, owner)?;
+    f.meta.lock().nlink = 0;
+    if let Some(d) = f.file_data() {
+        d.remove_seals(abi::fcntl::F_ALL_SEALS);
+        d.add_seals(seals);
+    }
+    Ok(f)
+}
+
+/// The memfd mount, made at boot (`vfs::init`) so that its memory is part
+/// of what the kernel holds from the start.
+pub fn memfd_sb() -> &'static Arc<Sb> {
+    MEMFD_SB.call_once(|| {
+        Arc::new(Sb {
+            dev: NEXT_DEV.fetch_add(1, Ordering::Relaxed),
+            quota: Arc::new(PageQuota::new(u64::MAX)),
+            max_inodes: u64::MAX,
+            inodes: AtomicU64::new(0),
+            next_ino: AtomicU64::new(1),
+            ns: Mutex::new(()),
+        })
+    })
 }

@@ -248,3 +248,43 @@ fn the_reverse_map_holds_each_space_once_and_forgets_dead_ones() {
     space.destroy(env);
     assert_eq!((f.rmap.len(), g.rmap.len()), (0, 0), "destroy left both objects");
 }
+
+fn try_map(p: &Owned, obj: &Arc<MemObject>, pages: u64, prot: u32, flags: u32) -> Result<u64, MmError> {
+    let file = Some(FileMapping { object: obj.clone(), readable: true, writable: true });
+    let env = ENV.get().unwrap();
+    p.space.lock().mmap(env, &MmapRequest { file, ..req(0, pages, prot, flags) }, &lim())
+}
+
+#[test]
+fn write_seals_refuse_shared_writable_mappings_and_keep_read_only_ones_read_only() {
+    use abi::fcntl::{F_SEAL_FUTURE_WRITE, F_SEAL_SEAL, F_SEAL_WRITE};
+    let (env, mut cpu) = setup();
+    let a = process(env);
+    for seal in [F_SEAL_WRITE, F_SEAL_FUTURE_WRITE] {
+        let f = tmpfs_file(env, 2);
+        assert_eq!(f.seals(), F_SEAL_SEAL, "a tmpfs file starts sealed against sealing");
+        f.remove_seals(F_SEAL_SEAL);
+        // FUTURE_WRITE leaves a mapping made before it writable.
+        let before = map_obj(&a, &f, 2, RW, MAP_SHARED);
+        f.add_seals(seal);
+        assert!(f.write_sealed());
+        assert_eq!(try_map(&a, &f, 2, RW, MAP_SHARED), Err(MmError::Perm));
+        assert_eq!(try_map(&a, &f, 2, RW, MAP_SHARED_VALIDATE), Err(MmError::Perm));
+        let ro = try_map(&a, &f, 2, R, MAP_SHARED).unwrap();
+        assert_eq!(load(&mut cpu, &a, ro), Ok(1));
+        assert_eq!(a.space.lock().mprotect(env, ro, 2 * P, RW), Err(MmError::Access), "VM_MAYWRITE is gone");
+        assert!(matches!(store(&mut cpu, &a, ro, 9), Err(FaultError::Segv(_))));
+        // A private mapping copies on write: the seal does not concern it.
+        let private = try_map(&a, &f, 2, RW, MAP_PRIVATE).unwrap();
+        store(&mut cpu, &a, private, 7).unwrap();
+        assert_eq!(load(&mut cpu, &a, ro), Ok(1));
+        // The mapping made before the seal still writes to the object.
+        store(&mut cpu, &a, before, 5).unwrap();
+        assert_eq!(load(&mut cpu, &a, ro), Ok(5));
+        assert_eq!(f.mapping_counts(), MapCounts { vmas: 3, writable_shared: 1 });
+        let mut s = a.space.lock();
+        for addr in [before, ro, private] {
+            s.munmap(env, addr, 2 * P).unwrap();
+        }
+    }
+}
