@@ -383,7 +383,9 @@ static int plain_line(char *buf, size_t cap)
  * Every pipeline the shell starts is a job, numbered %1, %2, ... (one more
  * than the highest in use). A foreground job leaves the table when it ends
  * or stays in it, stopped; a background one is reported at the next prompt
- * when it ends ("[1]+  Done   CMD"). The current job (%+, %%, the default
+ * when it ends ("[1]+  Done   CMD") in an interactive shell, while a
+ * script keeps it until `wait` or `jobs` collects it (or the table is
+ * full), however soon it ends. The current job (%+, %%, the default
  * of fg and bg) is the one most recently started, stopped or resumed; %-
  * the one before.
  *
@@ -476,8 +478,14 @@ static struct job *job_of_pid(pid_t pid, int *slot)
 	return NULL;
 }
 
+static void job_remove(struct job *j);
+
 static struct job *job_add(const pid_t *pids, int n, pid_t pgid, int background, const char *text)
 {
+	/* A full table first forgets an ended job nobody waited for. */
+	for (int i = 0; i < njobs && njobs == MAX_JOBS; i++)
+		if (job_done(&jobs[i]))
+			job_remove(&jobs[i]);
 	if (njobs == MAX_JOBS)
 		return NULL;
 	int id = 0;
@@ -1844,7 +1852,13 @@ int main(int argc, char **argv)
 		out("mmkernel shell: 'help' lists the commands.\n");
 	}
 	while (exiting < 0) {
-		notify_jobs();
+		/* Only an interactive shell reports ended jobs before each
+		 * command (and forgets them); a script keeps them for `wait %N`
+		 * and `jobs`, as bash does, however soon they end. */
+		if (interactive)
+			notify_jobs();
+		else
+			reap_children();
 		int got;
 		if (interactive) {
 			static struct editor ed;
