@@ -84,6 +84,7 @@ errnos! {
     ENOTEMPTY = 39, "Directory not empty";
     ELOOP = 40, "Too many symbolic links encountered";
     EOVERFLOW = 75, "Value too large for defined data type";
+    ELIBBAD = 80, "Accessing a corrupted shared library";
     EOPNOTSUPP = 95, "Operation not supported on transport endpoint";
     ETIMEDOUT = 110, "Connection timed out";
 }
@@ -183,6 +184,7 @@ mod tests {
             ("ENOTEMPTY", 39),
             ("ELOOP", 40),
             ("EOVERFLOW", 75),
+            ("ELIBBAD", 80),
             ("EOPNOTSUPP", 95),
             ("ETIMEDOUT", 110),
         ];
