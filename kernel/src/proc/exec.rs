@@ -8,18 +8,24 @@
 //!   brk                  -> the first page after the highest segment
 //!   stack (top of user space, grows down):
 //!       "x86_64\0" execfn strings, argv and envp strings, 16 random bytes
-//!       auxv (AT_PHDR AT_PHENT AT_PHNUM AT_PAGESZ AT_BASE AT_FLAGS AT_ENTRY
-//!             AT_UID AT_EUID AT_GID AT_EGID AT_PLATFORM AT_HWCAP AT_CLKTCK
-//!             AT_SECURE AT_RANDOM AT_EXECFN AT_NULL)
+//!       auxv (AT_HWCAP AT_PAGESZ AT_CLKTCK AT_PHDR AT_PHENT AT_PHNUM AT_BASE
+//!             AT_FLAGS AT_ENTRY AT_UID AT_EUID AT_GID AT_EGID AT_SECURE
+//!             AT_HWCAP2 AT_PLATFORM AT_RANDOM AT_EXECFN AT_NULL)
 //!       NULL envp[] NULL argv[] argc   <- rsp, 16-byte aligned (System V ABI)
 //! ```
 //!
-//! Static executables (ET_EXEC) load at their addresses; static-pie ones
-//! (ET_DYN) at ELF_ET_DYN_BASE. Anything malformed or dynamically linked is
-//! refused with ENOEXEC and a log line that says why, before the old image
-//! is touched. A well-formed file with a segment or entry point outside
-//! user space ends as on Linux, which finds out after the point of no
-//! return: the exec succeeds and the new program dies of SIGSEGV.
+//! Static executables (ET_EXEC) load at their addresses; position
+//! independent ones (ET_DYN) at ELF_ET_DYN_BASE. A dynamically linked
+//! program (PT_INTERP) gets its interpreter mapped too, where an mmap of
+//! the interpreter's whole extent would go (the top of the mmap area), and
+//! starts there, with AT_BASE its base and AT_ENTRY the program's entry:
+//! the interpreter maps and links the libraries itself through mmap.
+//! Anything malformed is refused with ENOEXEC (a bad interpreter with
+//! ELIBBAD, EIO, or the errno of opening it) and a log line that says why,
+//! before the old image is touched. A well-formed file with a segment or
+//! entry point outside user space ends as on Linux, which finds out after
+//! the point of no return: the exec succeeds and the new program dies of
+//! SIGSEGV.
 
 use alloc::string::String;
 use alloc::sync::Arc;
