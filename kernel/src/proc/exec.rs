@@ -59,6 +59,10 @@ const ELF_HEADER_SIZE: usize = 64;
 /// user address, so the syscall exit path kills the process with SIGSEGV.
 const UNRUNNABLE: u64 = u64::MAX;
 
+/// The path walk that finds a program's interpreter (from the exec'ing
+/// task's working directory): the VFS lies above this module.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Result<Arc<dyn Inode>, Errno>;
+
 /// A loaded program, ready to run.
 pub struct Image {
     pub space: AddressSpace,
@@ -141,9 +145,9 @@ fn exec_object(inode: &Arc<dyn Inode>) -> Result<Arc<MemObject>, Errno> {
 /// `load_elf_binary`): path errors as any open (ENOENT, ENOTDIR, ELOOP,
 /// EACCES), one shorter than an ELF header EIO (the short read of it), a
 /// file that is not an x86_64 ELF ELIBBAD.
-fn open_interpreter(path: &str, name: &[u8], cwd: &str) -> Result<(Arc<MemObject>, FileBytes), Errno> {
+fn open_interpreter(path: &str, name: &[u8], lookup: Lookup<'_>) -> Result<(Arc<MemObject>, FileBytes), Errno> {
     let name = core::str::from_utf8(name).map_err(|_| ENOENT)?;
-    let inode = crate::vfs::lookup(name, cwd)?;
+    let inode = lookup(name)?;
     let object = exec_object(&inode)?;
     let bytes = FileBytes::of(&object)?;
     if bytes.bytes().len() < ELF_HEADER_SIZE {
@@ -159,11 +163,11 @@ fn open_interpreter(path: &str, name: &[u8], cwd: &str) -> Result<(Arc<MemObject
 /// Load the program in `inode` (found at `path`, the name as given: it
 /// becomes AT_EXECFN and the command name) into a new address space with
 /// its stack; a dynamically linked program with its interpreter (found
-/// from `cwd` when its path is relative), which is where it starts.
+/// with `lookup`, the caller's path walk), which is where it starts.
 pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     path: &str,
     inode: Arc<dyn Inode>,
-    cwd: &str,
+    lookup: Lookup<'_>,
     argv: &[A],
     envp: &[E],
     creds: Creds,
@@ -173,7 +177,7 @@ pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     let bytes = FileBytes::of(&object)?;
     let elf = Elf::parse(bytes.bytes()).map_err(|e| explain(path, e))?;
     let interp = match elf.interpreter().map_err(|e| explain(path, e))? {
-        Some(name) => Some(open_interpreter(path, name, cwd)?),
+        Some(name) => Some(open_interpreter(path, name, lookup)?),
         None => None,
     };
     let (lo, _) = elf.load_extent();
@@ -474,6 +478,7 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     frame: &mut TrapFrame,
     path: &str,
     inode: Arc<dyn Inode>,
+    lookup: Lookup<'_>,
     argv: &[A],
     envp: &[E],
 ) -> Result<(), Errno> {
@@ -483,7 +488,7 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         (i.cwd.lock().clone(), i.creds)
     };
     let lim = me.mm_limits();
-    let image = load(path, inode, &cwd, argv, envp, creds, &lim)?;
+    let image = load(path, inode, lookup, argv, envp, creds, &lim)?;
     if let Err(e) = de_thread(&me) {
         image.space.destroy(&crate::mem::user::env());
         return Err(e);
@@ -605,6 +610,7 @@ fn take_over_leader(me: &Arc<Task>) {
 pub fn spawn(
     path: &str,
     inode: Arc<dyn Inode>,
+    lookup: Lookup<'_>,
     files: FdTable,
     argv: &[String],
     envp: &[String],
@@ -620,7 +626,7 @@ pub fn spawn(
         can_lock: true,
         admin: true,
     };
-    let image = load(path, inode, "/", argv, envp, creds, &lim)?;
+    let image = load(path, inode, lookup, argv, envp, creds, &lim)?;
     if image.entry >= TASK_SIZE {
         // No old image to lose here: simply refuse.
         explain(path, ElfError::SegmentOutOfRange { index: 0 });

@@ -179,7 +179,8 @@ pub fn execve(frame: &mut TrapFrame, path: u64, argv: u64, envp: u64) -> SysResu
     // Linux opens the file (do_open_execat) before it counts the strings.
     let inode = crate::vfs::lookup(&path, &cwd)?;
     let args = proc::exec_args::copy_args(path.len(), argv, envp, rlim_stack)?;
-    proc::exec::execve(frame, &path, inode, &args.argv, &args.envp)?;
+    let lookup = |p: &str| crate::vfs::lookup(p, &cwd);
+    proc::exec::execve(frame, &path, inode, &lookup, &args.argv, &args.envp)?;
     Ok(0)
 }
 
