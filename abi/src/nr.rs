@@ -179,6 +179,7 @@ pub const GETCPU: u64 = 309;
 pub const GETRANDOM: u64 = 318;
 pub const MLOCK2: u64 = 325;
 pub const RENAMEAT2: u64 = 316;
+pub const STATX: u64 = 332;
 pub const RSEQ: u64 = 334;
 pub const PIDFD_SEND_SIGNAL: u64 = 424;
 pub const PIDFD_OPEN: u64 = 434;

@@ -212,6 +212,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::OPENAT => fs::openat(x[0] as i32, x[1], x[2] as u32, x[3] as u32),
         nr::READLINKAT => fs::readlinkat(x[0] as i32, x[1], x[2], x[3]),
         nr::NEWFSTATAT => fs::newfstatat(x[0] as i32, x[1], x[2], x[3] as u32),
+        nr::STATX => fs::statx(x[0] as i32, x[1], x[2] as u32, x[3] as u32, x[4]),
         nr::FACCESSAT => fs::faccessat(x[0] as i32, x[1], x[2] as u32),
         nr::PSELECT6 => poll::pselect6(x[0] as i32, x[1], x[2], x[3], x[4], x[5]),
         nr::PPOLL => poll::ppoll(x[0], x[1] as u32, x[2], x[3], x[4]),
