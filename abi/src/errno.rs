@@ -83,6 +83,7 @@ errnos! {
     ENOSYS = 38, "Invalid system call number";
     ENOTEMPTY = 39, "Directory not empty";
     ELOOP = 40, "Too many symbolic links encountered";
+    ENODATA = 61, "No data available";
     EOVERFLOW = 75, "Value too large for defined data type";
     ELIBBAD = 80, "Accessing a corrupted shared library";
     EOPNOTSUPP = 95, "Operation not supported on transport endpoint";
@@ -183,6 +184,7 @@ mod tests {
             ("ENOSYS", 38),
             ("ENOTEMPTY", 39),
             ("ELOOP", 40),
+            ("ENODATA", 61),
             ("EOVERFLOW", 75),
             ("ELIBBAD", 80),
             ("EOPNOTSUPP", 95),
