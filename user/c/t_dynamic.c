@@ -17,7 +17,8 @@
  *                file (ENOENT), a file shorter than an ELF header (EIO),
  *                a text file (ELIBBAD), a file without x
  *                bits or a directory (EACCES), no NUL (ENOEXEC), and to a
- *                copy of the loader in /tmp, which runs
+ *                copy of the loader in /tmp, which runs (also named
+ *                relative to the working directory)
  *
  * Child modes: `t_dynamic child` (writes one byte on fd 1 and waits for
  * stdin to close), `t_dynamic tmp-loader` (exits 42 when the loader is the
@@ -291,6 +292,9 @@ static int write_file(const char *path, const char *data, size_t len, mode_t mod
 	return chmod(path, mode) == 0 && n == (ssize_t)len ? 0 : -1;
 }
 
+/* The working directory of the children run() starts (NULL: ours). */
+static const char *run_cwd;
+
 /* Run PROG with ARG in a child: the execve errno (0 if it ran), and the
  * exit status of a program that ran. */
 static int run(const char *prog, const char *arg, int *status)
@@ -302,6 +306,8 @@ static int run(const char *prog, const char *arg, int *status)
 	if (pid == 0) {
 		close(p[0]);
 		fcntl(p[1], F_SETFD, FD_CLOEXEC);
+		if (run_cwd && chdir(run_cwd) != 0)
+			_exit(125);
 		execl(prog, prog, arg, (char *)NULL);
 		int e = errno;
 		if (write(p[1], &e, sizeof e) != sizeof e)
@@ -389,6 +395,18 @@ static void test_interpreter(const char *self, const char *libdir)
 	e = exec_with_interp(file, len, at, copy, ilen, &st);
 	CHECKF("loader_copy_in_tmp_runs", e == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 42, "errno %d status %#x", e,
 	       st);
+	/* A relative interpreter path is looked up from the caller's working
+	 * directory (Linux's open_exec does no more). */
+	static const char relative[] = "tmp//t_dynamic-loader-ld";
+	_Static_assert(sizeof relative == sizeof missing, "same length");
+	run_cwd = "/";
+	e = exec_with_interp(file, len, at, relative, ilen, &st);
+	int from_root = e == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 42;
+	run_cwd = "/proc";
+	e = exec_with_interp(file, len, at, relative, ilen, &st);
+	run_cwd = NULL;
+	CHECKF("relative_interpreter_from_cwd", from_root && e == ENOENT, "from / %d, from /proc errno %d", from_root,
+	       e);
 	unlink(TMP_PROG);
 	unlink(missing);
 	unlink(notelf);
