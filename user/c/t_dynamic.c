@@ -6,7 +6,8 @@
  *
  *   auxv         AT_BASE is where the loader's file is mapped (/proc/self/
  *                maps), AT_ENTRY is _start, AT_PHDR/AT_PHNUM/AT_PHENT agree
- *                with dl_iterate_phdr and the program's PT_PHDR
+ *                with dl_iterate_phdr and the program's PT_PHDR;
+ *                AT_MINSIGSTKSZ bytes of alternate stack carry a handler
  *   linked       a call into libtdyn.so, its data and constructor
  *   dlopen       dlopen/dlsym/dlclose of libtdlopen.so, which calls back
  *                into libtdyn.so; a missing library gives NULL and dlerror
@@ -30,6 +31,7 @@
 #include <link.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -40,6 +42,10 @@ int tdyn_add(int a, int b);
 extern int tdyn_counter;
 extern int tdyn_ctor_ran;
 extern char _start[];
+
+#ifndef AT_MINSIGSTKSZ
+#define AT_MINSIGSTKSZ 51
+#endif
 
 static char maps_path[4096];
 
@@ -184,6 +190,40 @@ static void test_auxv(void)
 	                          getauxval(AT_RANDOM) != 0 && getauxval(AT_UID) == getuid() &&
 	                          getauxval(AT_EGID) == getegid() && plat && strcmp(plat, "x86_64") == 0,
 	       "pagesz %lu clktck %lu secure %lu", getauxval(AT_PAGESZ), getauxval(AT_CLKTCK), getauxval(AT_SECURE));
+}
+
+static volatile int ran_on_alt;
+static char *alt_lo, *alt_hi;
+
+static void on_alt_handler(int sig)
+{
+	char here;
+	(void)sig;
+	ran_on_alt = &here >= alt_lo && &here < alt_hi;
+}
+
+/* AT_MINSIGSTKSZ is the stack a signal frame needs: an alternate stack of
+ * that size (or MINSIGSTKSZ, the least sigaltstack takes) carries a
+ * handler (delivery fails with SIGSEGV when the frame does not fit). */
+static void test_minsigstksz(void)
+{
+	unsigned long min = getauxval(AT_MINSIGSTKSZ);
+	CHECKF("at_minsigstksz_given", min >= 512, "AT_MINSIGSTKSZ %lu", min);
+	pid_t pid = fork();
+	if (pid == 0) {
+		size_t size = min < MINSIGSTKSZ ? MINSIGSTKSZ : min;
+		alt_lo = malloc(size);
+		alt_hi = alt_lo + size;
+		stack_t ss = {.ss_sp = alt_lo, .ss_size = size};
+		struct sigaction sa = {.sa_handler = on_alt_handler, .sa_flags = SA_ONSTACK};
+		if (!alt_lo || sigaltstack(&ss, NULL) || sigaction(SIGUSR1, &sa, NULL))
+			_exit(2);
+		raise(SIGUSR1);
+		_exit(ran_on_alt ? 0 : 1);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	CHECKF("handler_runs_on_an_alt_stack_of_that_size", WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
 }
 
 static void test_linked(void)
@@ -442,6 +482,7 @@ int main(int argc, char **argv)
 	snprintf(self, sizeof self, "%s/t_dynamic", bindir ? bindir : "/bin");
 	snprintf(libdir, sizeof libdir, "%s/../lib", bindir ? bindir : "/bin");
 	test_auxv();
+	test_minsigstksz();
 	test_linked();
 	test_dlopen(libdir);
 	test_shared_text(self);

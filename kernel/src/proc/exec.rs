@@ -8,9 +8,10 @@
 //!   brk                  -> the first page after the highest segment
 //!   stack (top of user space, grows down):
 //!       "x86_64\0" execfn strings, argv and envp strings, 16 random bytes
-//!       auxv (AT_HWCAP AT_PAGESZ AT_CLKTCK AT_PHDR AT_PHENT AT_PHNUM AT_BASE
-//!             AT_FLAGS AT_ENTRY AT_UID AT_EUID AT_GID AT_EGID AT_SECURE
-//!             AT_HWCAP2 AT_PLATFORM AT_RANDOM AT_EXECFN AT_NULL)
+//!       auxv (AT_MINSIGSTKSZ AT_HWCAP AT_PAGESZ AT_CLKTCK AT_PHDR AT_PHENT
+//!             AT_PHNUM AT_BASE AT_FLAGS AT_ENTRY AT_UID AT_EUID AT_GID
+//!             AT_EGID AT_SECURE AT_HWCAP2 AT_PLATFORM AT_RANDOM AT_EXECFN
+//!             AT_NULL)
 //!       NULL envp[] NULL argv[] argc   <- rsp, 16-byte aligned (System V ABI)
 //! ```
 //!
@@ -32,8 +33,8 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use abi::auxv::{
-    AT_BASE, AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_EXECFN, AT_FLAGS, AT_GID, AT_HWCAP, AT_HWCAP2, AT_NULL,
-    AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PLATFORM, AT_RANDOM, AT_SECURE, AT_UID,
+    AT_BASE, AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_EXECFN, AT_FLAGS, AT_GID, AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ,
+    AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PLATFORM, AT_RANDOM, AT_SECURE, AT_UID,
 };
 use abi::errno::*;
 use abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE};
@@ -221,6 +222,8 @@ pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     let (base, entry) = interp_at.unwrap_or((0, prog_entry));
     let phdr = elf.phdr_vaddr().map(|v| v.wrapping_add(bias)).unwrap_or(0);
     let auxv_base = [
+        // x86's ARCH_DLINFO (no vDSO here: no AT_SYSINFO_EHDR).
+        (AT_MINSIGSTKSZ, signals::layout::FRAME_STACK_MAX),
         (AT_HWCAP, arch::cpu::hwcap()),
         (AT_PAGESZ, PAGE_SIZE),
         (AT_CLKTCK, sched::HZ),
