@@ -103,3 +103,56 @@ pub fn install_irq_hooks() {
     }
     mm::sync::set_irq_hooks(save, restore);
 }
+
+/// TLB invalidation after a change made to an address space from outside
+/// it (/proc/PID/mem, /proc/PID/clear_refs: another process holds the
+/// address space's lock and changes its entries): every CPU running on
+/// `root`, this one included when it does.
+pub struct RootTlb {
+    pub root: u64,
+}
+
+impl RootTlb {
+    /// The CPUs running on this root now. A CPU that loads the root after
+    /// the look starts without stale entries (no PCIDs: a CR3 load flushes
+    /// the non-global ones, and user entries are never global).
+    fn cpus(&self) -> u64 {
+        core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+        let n = crate::smp::online().clamp(1, 64);
+        (0..n).filter(|&c| crate::mmu::loaded_root(c) == self.root).fold(0, |m, c| m | 1u64 << c)
+    }
+
+    fn on_this_cpu(cpus: u64) -> bool {
+        cpus & (1u64 << crate::percpu::cpu_id()) != 0
+    }
+}
+
+impl TlbFlusher for RootTlb {
+    fn flush_page(&self, va: u64) {
+        let cpus = self.cpus();
+        if Self::on_this_cpu(cpus) {
+            crate::mmu::flush_page(va);
+        }
+        crate::ipi::shootdown(cpus, va, va + 4096);
+    }
+
+    fn flush_all(&self) {
+        let cpus = self.cpus();
+        if Self::on_this_cpu(cpus) {
+            crate::mmu::flush_all();
+        }
+        crate::ipi::shootdown(cpus, 0, 0);
+    }
+
+    fn flush_range(&self, start: u64, end: u64) {
+        let cpus = self.cpus();
+        if Self::on_this_cpu(cpus) {
+            let mut va = start;
+            while va < end {
+                crate::mmu::flush_page(va);
+                va += 4096;
+            }
+        }
+        crate::ipi::shootdown(cpus, start, end);
+    }
+}

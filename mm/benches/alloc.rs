@@ -1,6 +1,7 @@
 //! Host benchmark: mm's buddy page allocator against a peer buddy allocator
 //! (first table), then mm's object allocators, slab and kmalloc, against
-//! four peer heaps (second table).
+//! four peer heaps (second table), then the per-CPU paths of both with two
+//! threads at once (third table).
 //!
 //! # First table: frames
 //!
@@ -94,6 +95,10 @@
 //! invariant check, and, once shrunk, mm must have exactly its starting free
 //! pages (and no slab pages accounted); the peers that can say so must have
 //! nothing allocated. A broken allocator panics instead of printing a row.
+//!
+//! # Third table: two threads
+//!
+//! The per-CPU paths with two threads at once (`alloc/threads.rs`).
 //!
 //! Run: `make bench`, or `cargo bench -p mm --features sim --bench alloc`;
 //! an extra argument filters rows by substring (`... --bench alloc -- pair`).
@@ -333,8 +338,12 @@ fn main() {
     println!("(total {:.1} s)", started.elapsed().as_secs_f64());
 
     object_table(pa, free_at_start, &filter, &perm);
+    threads::table(pa, peer_machine(&ranges, pa.nr_managed_pages()).0, free_at_start, &filter);
     pa.check_invariants();
 }
+
+#[path = "alloc/threads.rs"]
+mod threads;
 
 // ---------------------------------------------------------------------------
 // Second table: object allocators.

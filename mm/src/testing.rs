@@ -132,6 +132,7 @@ pub fn machine(ram_bytes: u64, nr_cpus: usize) -> (&'static MmEnv<'static>, Vec<
         kernel_root: tables.alloc_table().expect("testing: no page for the kernel PML4"),
         zero_page: pa.alloc_pages(crate::phys::gfp::Gfp::ZERO, 0).expect("testing: no page for the zero page"),
         max_map_count: DEFAULT_MAX_MAP_COUNT,
+        mmap_min_addr: crate::vm::address_space::MMAP_MIN_ADDR,
     });
     let cpus = tlbs.into_iter().enumerate().map(|(id, tlb)| Cpu::new(id, env, tlb)).collect();
     (env, cpus)

@@ -10,12 +10,17 @@
 //!             the system calls, each with Linux's checks and errors
 //! fault       the page-fault handler (zero page, COW, page cache, stack)
 //! fork        copy-on-write copy of an address space
+//! clear_refs  /proc/PID/clear_refs: accessed bits, soft-dirty, VmHWM
+//! access_remote  /proc/PID/mem: forced reads and writes of a process's memory
 //! file        memory objects: page cache of files, shared anonymous memory
+//! rmap        from an object to the address spaces mapping it (i_mmap)
 //! overcommit  commit accounting (vm.overcommit_memory)
 //! ```
 
+pub mod access_remote;
 pub mod address_space;
 pub mod brk;
+pub mod clear_refs;
 pub mod fault;
 pub mod file;
 mod file_io;
@@ -29,5 +34,6 @@ pub mod mremap;
 pub mod munmap;
 pub mod overcommit;
 pub mod page_table;
+pub mod rmap;
 pub mod tlb;
 pub mod vma;

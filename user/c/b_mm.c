@@ -16,6 +16,9 @@
  *                        mapping: what sharing one mm costs
  *   mmap_munmap_4k       mmap + munmap of one anonymous page
  *   mmap_munmap_1m       mmap + munmap of 1 MiB (untouched)
+ *   munmap_shootdown_64k mmap, touch and munmap 64 KiB while another thread
+ *                        of the process spins on another CPU: each munmap
+ *                        must flush that CPU's TLB too (an IPI with SMP)
  *   brk_grow_shrink      brk up by one page and back
  *   fork_exit_wait_16m   fork + child _exit + wait4, 16 MiB touched
  *   cow_fault            first write to a page shared copy-on-write with
@@ -221,6 +224,47 @@ static void bench_mmap_munmap(const char *name, size_t len, long n)
 	report_bench(name, best, n);
 }
 
+static int spin_stop;
+
+/* Stay on a CPU with the process's address space loaded, no system calls. */
+static void *spinner(void *unused)
+{
+	(void)unused;
+	while (!__atomic_load_n(&spin_stop, __ATOMIC_ACQUIRE))
+		__asm__ volatile("pause");
+	return NULL;
+}
+
+static void bench_munmap_shootdown(long n)
+{
+	const char *name = "munmap_shootdown_64k";
+	pthread_t th;
+	__atomic_store_n(&spin_stop, 0, __ATOMIC_RELEASE);
+	if (pthread_create(&th, NULL, spinner, NULL) != 0)
+		return fail_bench(name, "pthread_create");
+	long long best = -1;
+	for (int r = 0; r < ROUNDS && best != -2; r++) {
+		long long t = now_ns();
+		for (long i = 0; i < n; i++) {
+			char *p = anon(64 * 1024);
+			if (!p) {
+				best = -2;
+				break;
+			}
+			touch(p, 64 * 1024);
+			munmap(p, 64 * 1024);
+		}
+		t = now_ns() - t;
+		if (best != -2 && (best < 0 || t < best))
+			best = t;
+	}
+	__atomic_store_n(&spin_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	if (best == -2)
+		return fail_bench(name, "mmap");
+	report_bench(name, best, n);
+}
+
 static void bench_brk(long n)
 {
 	uintptr_t b = (uintptr_t)syscall(SYS_brk, 0);
@@ -412,6 +456,7 @@ int main(int argc, char **argv)
 	bench_fault_parallel(0);
 	bench_mmap_munmap("mmap_munmap_4k", PAGE, iters(2000));
 	bench_mmap_munmap("mmap_munmap_1m", MiB, iters(2000));
+	bench_munmap_shootdown(iters(500));
 	bench_brk(iters(2000));
 	bench_fork(iters(20));
 	bench_cow();

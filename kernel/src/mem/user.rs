@@ -3,9 +3,9 @@
 //! page), the `vm.*` sysctls, and [`UserMm`], a process's address space
 //! as tasks share it.
 
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use core::mem::ManuallyDrop;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use spin::Once;
 
@@ -13,7 +13,9 @@ use mm::addr::Pfn;
 use mm::phys::gfp::{GFP_KERNEL, Gfp};
 use mm::sync::IrqLock;
 use mm::vm::address_space::{AddressSpace, DEFAULT_MAX_MAP_COUNT, MmEnv};
+use mm::vm::file::MemObject;
 use mm::vm::overcommit::Overcommit;
+use mm::vm::rmap::{MapCounts, MapperSpace};
 
 use arch::mm_hooks::USER_TLB;
 
@@ -22,6 +24,7 @@ use super::kvm::{TABLES, kernel_root};
 static OVERCOMMIT: Overcommit = Overcommit::new();
 static ZERO_PAGE: Once<Pfn> = Once::new();
 static MAX_MAP_COUNT: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_MAP_COUNT);
+static MMAP_MIN_ADDR: AtomicU64 = AtomicU64::new(mm::vm::address_space::MMAP_MIN_ADDR);
 
 /// Allocate the shared zero page.
 pub fn init() {
@@ -43,6 +46,15 @@ pub fn set_max_map_count(n: usize) {
     MAX_MAP_COUNT.store(n, Ordering::Relaxed);
 }
 
+/// `vm.mmap_min_addr`: the lowest address a mapping may start at.
+pub fn mmap_min_addr() -> u64 {
+    MMAP_MIN_ADDR.load(Ordering::Relaxed)
+}
+
+pub fn set_mmap_min_addr(addr: u64) {
+    MMAP_MIN_ADDR.store(addr, Ordering::Relaxed);
+}
+
 /// The environment every user address-space operation runs in.
 pub fn env() -> MmEnv<'static> {
     MmEnv {
@@ -53,6 +65,7 @@ pub fn env() -> MmEnv<'static> {
         kernel_root: kernel_root(),
         zero_page: *ZERO_PAGE.get().expect("mem: user env before mem::user::init"),
         max_map_count: max_map_count(),
+        mmap_min_addr: mmap_min_addr(),
     }
 }
 
@@ -71,12 +84,21 @@ pub struct UserMm {
     pub space: ManuallyDrop<IrqLock<AddressSpace>>,
     /// The PML4 (fixed for the address space's life), for CR3 switches.
     pub root: u64,
+    /// membarrier(2) registrations (its REGISTER_* bits), copied by fork.
+    pub membarrier: core::sync::atomic::AtomicU32,
 }
 
 impl UserMm {
-    pub fn new(space: AddressSpace) -> Arc<UserMm> {
+    /// Wrap `space`, entering it in the reverse map of every object it maps.
+    pub fn new(mut space: AddressSpace) -> Arc<UserMm> {
         let root = space.root.as_u64();
-        Arc::new(UserMm { space: ManuallyDrop::new(IrqLock::new(space)), root })
+        let mm = Arc::new_cyclic(|me: &Weak<UserMm>| {
+            let owner: Weak<dyn MapperSpace> = me.clone();
+            space.set_rmap_owner(owner);
+            UserMm { space: ManuallyDrop::new(IrqLock::new(space)), root, membarrier: Default::default() }
+        });
+        mm.space.lock().rmap_enter_all();
+        mm
     }
 
     /// Run on this address space's page tables from now on (exec).
@@ -84,6 +106,18 @@ impl UserMm {
         // SAFETY: `AddressSpace::new` shares the kernel half of the kernel's
         // own root, so everything the kernel runs on stays mapped.
         unsafe { arch::mmu::load_root(self.root) };
+    }
+}
+
+/// The reverse map reaches a process's memory through its lock. Callers
+/// hold no address-space lock (mm's rmap.rs), so taking this one is safe.
+impl MapperSpace for UserMm {
+    fn unmap_object_range(&self, obj: &MemObject, first: u64, last: u64, even_cows: bool) {
+        self.space.lock().unmap_object_range(&env(), obj, first, last, even_cows);
+    }
+
+    fn count_mappings(&self, obj: &MemObject) -> MapCounts {
+        self.space.lock().count_object_mappings(obj)
     }
 }
 

@@ -41,7 +41,7 @@ use abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PROT_EXEC,
 use arch::trap::TrapFrame;
 use formats::elf::{Elf, ElfError};
 use mm::addr::PAGE_SIZE;
-use mm::vm::address_space::{AddressSpace, ELF_ET_DYN_BASE, MMAP_MIN_ADDR, MmEnv, Rlimits, STACK_TOP, TASK_SIZE};
+use mm::vm::address_space::{AddressSpace, ELF_ET_DYN_BASE, MmEnv, Rlimits, STACK_TOP, TASK_SIZE};
 use mm::vm::file::MemObject;
 use mm::vm::mmap::{FileMapping, MmapRequest};
 
@@ -189,7 +189,7 @@ pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     let stack_floor = AddressSpace::mmap_base_for(lim.stack);
     let env = crate::mem::user::env();
     let name: String = path.rsplit('/').next().unwrap_or(path).chars().take(15).collect();
-    if let Err(e) = elf.check_user_range(bias, MMAP_MIN_ADDR, stack_floor) {
+    if let Err(e) = elf.check_user_range(bias, env.mmap_min_addr, stack_floor) {
         // A well-formed file whose segments cannot be mapped: Linux finds
         // out in elf_map, after begin_new_exec, so the exec "succeeds" and
         // the new program dies of SIGSEGV. Do the same: an empty image
@@ -268,11 +268,11 @@ fn load_interpreter(
     let lo = lo & !(PAGE_SIZE - 1);
     let bias = if elf.is_pie() {
         let len = hi.checked_sub(lo).and_then(|l| l.checked_next_multiple_of(PAGE_SIZE)).ok_or(ELIBBAD)?;
-        space.get_unmapped_area(0, len).map_err(|_| ENOMEM)?.wrapping_sub(lo)
+        space.get_unmapped_area(env.mmap_min_addr, 0, len).map_err(|_| ENOMEM)?.wrapping_sub(lo)
     } else {
         0
     };
-    if let Err(e) = elf.check_user_range(bias, MMAP_MIN_ADDR, TASK_SIZE) {
+    if let Err(e) = elf.check_user_range(bias, env.mmap_min_addr, TASK_SIZE) {
         crate::ratelimited!(log::Level::Warn, "exec: {}: interpreter: {}", path, e);
         return Err(ELIBBAD);
     }

@@ -98,7 +98,10 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
             let lim = parent.mm_limits();
             let env = crate::mem::user::env();
             let copy = parent_mm.space.lock().fork(&env, &lim)?;
-            UserMm::new(copy)
+            let child = UserMm::new(copy);
+            let registered = parent_mm.membarrier.load(core::sync::atomic::Ordering::Relaxed);
+            child.membarrier.store(registered, core::sync::atomic::Ordering::Relaxed);
+            child
         }
     };
     let mut child_frame = *frame;

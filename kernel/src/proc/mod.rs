@@ -31,6 +31,7 @@
 pub mod exec;
 pub mod exec_args;
 pub mod exit;
+pub mod fair;
 pub mod fork;
 pub mod futex;
 pub mod oom;

@@ -51,6 +51,9 @@ pub const HZ: u64 = 100;
 
 struct Sched {
     queue: VecDeque<Arc<Task>>,
+    /// The fair class's clock: never behind the smallest virtual runtime
+    /// of the tasks picked so far (fair.rs `place`).
+    min_vruntime: u64,
     /// Per CPU: the running task and the idle task.
     current: [Option<Arc<Task>>; MAX_CPUS],
     idle: [Option<Arc<Task>>; MAX_CPUS],
@@ -60,6 +63,7 @@ struct Sched {
 
 static SCHED: IrqLock<Sched> = IrqLock::new(Sched {
     queue: VecDeque::new(),
+    min_vruntime: 0,
     current: [const { None }; MAX_CPUS],
     idle: [const { None }; MAX_CPUS],
     sleepers: Vec::new(),
@@ -96,15 +100,20 @@ fn cpu() -> usize {
 /// SCHED_FIFO and SCHED_RR tasks (priority 1..99) run before every other
 /// task, the highest priority first; a FIFO task keeps the CPU until it
 /// sleeps or a higher one is runnable, RR ones of equal priority take
-/// turns at the tick. SCHED_OTHER, SCHED_BATCH and SCHED_IDLE tasks take
-/// turns; their nice value (-20..19) is kept and reported (getpriority,
-/// /proc/PID/stat) but does not weight the turns.
+/// turns at the tick. SCHED_OTHER, SCHED_BATCH and SCHED_IDLE tasks share
+/// the rest by the weight of their nice value (-20..19; SCHED_IDLE below
+/// nice 19), through their virtual runtime (fair.rs).
 #[derive(Default)]
 pub struct SchedParams {
     policy: core::sync::atomic::AtomicI32,
     rt_prio: core::sync::atomic::AtomicU8,
     nice: core::sync::atomic::AtomicI8,
     reset_on_fork: AtomicBool,
+    /// Weighted CPU time, ns (fair.rs).
+    pub(super) vruntime: AtomicU64,
+    /// When the task last started running or was charged (uptime ns; 0
+    /// while it does not run).
+    pub(super) exec_start: AtomicU64,
 }
 
 impl SchedParams {
@@ -137,6 +146,7 @@ impl SchedParams {
     /// What a fork child starts with: the same, or with
     /// SCHED_RESET_ON_FORK, SCHED_OTHER and a nice value no lower than 0.
     pub fn inherit(&self, child: &SchedParams) {
+        child.vruntime.store(self.vruntime.load(Ordering::Relaxed), Ordering::Relaxed);
         if self.reset_on_fork() {
             child.set_policy(abi::sched::SCHED_OTHER, 0, false);
             child.set_nice(self.nice().max(0));
@@ -257,6 +267,9 @@ pub fn add(task: Arc<Task>) {
         if is_idle(&s, &task) || s.queue.iter().any(|t| Arc::ptr_eq(t, &task)) {
             return;
         }
+        if task.sched.rank() == 0 {
+            super::fair::place(&task.sched, s.min_vruntime);
+        }
         s.queue.push_back(task.clone());
     }
     let me = cpu();
@@ -288,30 +301,50 @@ pub fn ap_main(cpu: usize) -> ! {
 
 /// Take the task of the queue this CPU should run: the first of the
 /// highest real-time priority among those runnable, not still on another
-/// CPU and allowed here (tasks no longer runnable leave the queue). None
-/// if `prev`, still runnable here, outranks it (a higher priority, or a
-/// FIFO task of the same one).
+/// CPU and allowed here, or, among the fair tasks, the one with the
+/// smallest virtual runtime (tasks no longer runnable leave the queue).
+/// None if `prev`, still runnable here, outranks it (a higher priority, a
+/// FIFO task of the same one, or a fair task not ahead of it).
 fn pick(s: &mut Sched, c: usize, prev: &Arc<Task>) -> Option<Arc<Task>> {
     s.queue.retain(|t| t.state() == RUNNABLE);
-    let mut best: Option<(usize, u8)> = None;
+    let mut best: Option<(usize, u8, u64)> = None;
     for (i, t) in s.queue.iter().enumerate() {
         if (Arc::ptr_eq(t, prev) || !t.on_cpu()) && t.allowed_on(c) {
             let r = t.sched.rank();
-            if best.is_none_or(|(_, b)| r > b) {
-                best = Some((i, r));
+            let v = if r == 0 { super::fair::vruntime(&t.sched) } else { 0 };
+            if best.is_none_or(|(_, b, bv)| r > b || (r == 0 && b == 0 && v < bv)) {
+                best = Some((i, r, v));
             }
         }
     }
-    let (i, r) = best?;
+    let (i, r, v) = best?;
     let p = prev.sched.rank();
-    if prev.state() == RUNNABLE
-        && prev.allowed_on(c)
-        && !is_idle(s, prev)
-        && (p > r || (p == r && p > 0 && prev.sched.is_fifo()))
-    {
+    // sched_yield (Linux's skip buddy): a fair task gives way to the best
+    // other one unless that one is more than a tick of virtual time behind.
+    let yielding = YIELDING[c].swap(false, Ordering::Relaxed);
+    let prev_ahead = match (p, r) {
+        (0, 0) if yielding => super::fair::vruntime(&prev.sched) + super::fair::YIELD_GRAN_NS < v,
+        (0, 0) => super::fair::vruntime(&prev.sched) <= v,
+        _ => p > r || (p == r && p > 0 && prev.sched.is_fifo()),
+    };
+    if prev.state() == RUNNABLE && prev.allowed_on(c) && !is_idle(s, prev) && prev_ahead {
         return None;
     }
+    if r == 0 {
+        s.min_vruntime = s.min_vruntime.max(v);
+    }
     s.queue.remove(i)
+}
+
+/// Move the fair clock up to the smallest virtual runtime of the fair
+/// tasks running or queued (Linux's `update_min_vruntime`): a task that
+/// wakes after others ran alone for long is not placed far behind them.
+fn update_min_vruntime(s: &mut Sched) {
+    let running = s.current.iter().flatten().filter(|t| !is_idle(s, t));
+    let fair = running.chain(s.queue.iter()).filter(|t| t.sched.rank() == 0);
+    if let Some(v) = fair.map(|t| super::fair::vruntime(&t.sched)).min() {
+        s.min_vruntime = s.min_vruntime.max(v);
+    }
 }
 
 /// Wake a sleeping task.
@@ -366,6 +399,9 @@ pub fn schedule() {
         }
         let p = Arc::as_ptr(&prev);
         let n = Arc::as_ptr(&next);
+        let now = arch::time::uptime_ns();
+        super::fair::stop(&prev.sched, now);
+        super::fair::start(&next.sched, now);
         IDLE_NOW[c].store(is_idle(&s, &next), Ordering::Relaxed);
         next.set_on_cpu(true);
         PREV[c].store(p as u64, Ordering::Relaxed);
@@ -477,8 +513,12 @@ pub fn cancel_wake_at(deadline: u64, pid: Pid) {
     }
 }
 
-/// Give the CPU to another runnable task.
+/// Per CPU: the running task called sched_yield (read by the next pick).
+static YIELDING: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+
+/// Give the CPU to another runnable task (sched_yield).
 pub fn yield_now() {
+    YIELDING[cpu()].store(true, Ordering::Relaxed);
     schedule();
 }
 
@@ -533,6 +573,9 @@ pub fn scheduler_tick(frame: &TrapFrame) -> u64 {
         };
         CPU_TICKS[c][column].fetch_add(1, Ordering::Relaxed);
         if let Some(c) = s.current[c].as_ref() {
+            // The running task pays for its time so far, so the picker at
+            // the end of this interrupt compares up-to-date values.
+            super::fair::charge(&c.sched, arch::time::uptime_ns());
             if let Some(mut i) = c.inner.try_lock() {
                 if frame.is_user() {
                     i.utime += 1;
@@ -541,6 +584,7 @@ pub fn scheduler_tick(frame: &TrapFrame) -> u64 {
                 }
             }
         }
+        update_min_vruntime(&mut s);
         due
     };
     for pid in due {

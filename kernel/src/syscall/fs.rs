@@ -400,7 +400,7 @@ pub fn pread64(fd: i32, buf: u64, len: u64, off: i64) -> SysResult {
 /// The (base, len) pairs of an iovec array (at most IOV_MAX = 1024), each
 /// checked with access_ok (EFAULT) and their sum with Linux's limits
 /// (EINVAL past SSIZE_MAX; the caller moves at most MAX_RW_COUNT).
-fn iovecs(iov: u64, cnt: i64) -> Result<Vec<(u64, u64)>, Errno> {
+pub(super) fn iovecs(iov: u64, cnt: i64) -> Result<Vec<(u64, u64)>, Errno> {
     if !(0..=1024).contains(&cnt) {
         return Err(EINVAL);
     }

@@ -47,14 +47,14 @@ pub(super) fn may_create(dir: &dyn Inode) -> Result<(), Errno> {
 /// `may_delete`: write and search on the directory, and in a sticky
 /// directory (/tmp) only the owner of the file or of the directory (or
 /// root) may remove or rename it (EPERM).
-fn may_delete(dir: &dyn Inode, child: &dyn Inode) -> Result<(), Errno> {
+fn may_delete(dir: &dyn Inode, child: &Arc<dyn Inode>) -> Result<(), Errno> {
     may_create(dir)?;
     let d = dir.stat();
     let c = creds();
     if d.st_mode & 0o1000 != 0 && !c.is_root() && c.euid != d.st_uid && c.euid != child.stat().st_uid {
         return Err(EPERM);
     }
-    if child.is_mount_root() {
+    if child.is_mount_root() || crate::vfs::mount::is_covered(child) {
         return Err(EBUSY);
     }
     Ok(())
@@ -114,7 +114,7 @@ pub fn unlinkat(dirfd: i32, path_ptr: u64, flags: u32) -> SysResult {
     if p.trailing_slash {
         return Err(if child.is_dir() { EISDIR } else { ENOTDIR });
     }
-    may_delete(&*p.dir, &*child)?;
+    may_delete(&*p.dir, &child)?;
     if child.is_dir() {
         return Err(EISDIR);
     }
@@ -134,7 +134,7 @@ pub fn rmdirat(dirfd: i32, path_ptr: u64) -> SysResult {
     if !child.is_dir() {
         return Err(ENOTDIR);
     }
-    may_delete(&*p.dir, &*child)?;
+    may_delete(&*p.dir, &child)?;
     p.dir.rmdir(&p.name)?;
     Ok(0)
 }
@@ -169,9 +169,9 @@ pub fn renameat2(olddfd: i32, old_ptr: u64, newdfd: i32, new_ptr: u64, flags: u3
     if flags & RENAME_NOREPLACE != 0 && victim.is_some() {
         return Err(EEXIST);
     }
-    may_delete(&*op.dir, &*child)?;
+    may_delete(&*op.dir, &child)?;
     match &victim {
-        Some(v) => may_delete(&*np.dir, &**v)?,
+        Some(v) => may_delete(&*np.dir, v)?,
         None => may_create(&*np.dir)?,
     }
     let (old_path, new_path) = (op.child_path(), np.child_path());

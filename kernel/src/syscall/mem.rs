@@ -26,7 +26,12 @@ pub(super) fn with_mm<R>(
     drop(me);
     let env = crate::mem::user::env();
     let mut space = mm.space.lock();
-    Ok(f(&mut space, &env, &lim))
+    let r = f(&mut space, &env, &lim);
+    // Hole punches reach every mapper, this space too: not under its lock.
+    let deferred = space.take_deferred();
+    drop(space);
+    deferred.run();
+    Ok(r)
 }
 
 pub fn mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: i32, off: u64) -> SysResult {

@@ -14,8 +14,11 @@ mod fs;
 mod fs_write;
 mod futex;
 mod mem;
+mod membarrier;
+mod mount;
 mod poll;
 mod process;
+mod process_vm;
 mod sched;
 mod signal;
 mod sys;
@@ -176,6 +179,11 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::LCHOWN => fs_write::fchownat(AT_FDCWD, x[0], x[1] as u32, x[2] as u32, AT_SYMLINK_NOFOLLOW),
         nr::UMASK => fs_write::umask(x[0] as u32),
         nr::STATFS => fs_write::statfs(x[0], x[1]),
+        nr::PROCESS_VM_READV => process_vm::process_vm_rw(x[0] as i32, x[1], x[2], x[3], x[4], x[5], false),
+        nr::PROCESS_VM_WRITEV => process_vm::process_vm_rw(x[0] as i32, x[1], x[2], x[3], x[4], x[5], true),
+        nr::MEMBARRIER => membarrier::membarrier(x[0] as i32, x[1] as u32, x[2] as i32),
+        nr::MOUNT => mount::mount(x[0], x[1], x[2], x[3], x[4]),
+        nr::UMOUNT2 => mount::umount2(x[0], x[1] as u32),
         nr::FSTATFS => fs_write::fstatfs(x[0] as i32, x[1]),
         nr::MKDIRAT => fs_write::mkdirat(x[0] as i32, x[1], x[2] as u32),
         nr::FCHOWNAT => fs_write::fchownat(x[0] as i32, x[1], x[2] as u32, x[3] as u32, x[4] as u32),

@@ -176,8 +176,13 @@ pub fn execve(frame: &mut TrapFrame, path: u64, argv: u64, envp: u64) -> SysResu
         let i = me.inner.lock();
         (i.rlimits[abi::resource::RLIMIT_STACK].cur, i.cwd.lock().clone())
     };
-    // Linux opens the file (do_open_execat) before it counts the strings.
-    let inode = crate::vfs::lookup(&path, &cwd)?;
+    // Linux opens the file (do_open_execat) before it counts the strings;
+    // a file on a noexec mount is EACCES there (path_noexec).
+    let found = crate::vfs::namei::resolve(&path, &cwd, true)?;
+    if crate::vfs::mount::is_noexec(&found.path) && !found.inode.is_dir() {
+        return Err(EACCES);
+    }
+    let inode = found.inode;
     let args = proc::exec_args::copy_args(path.len(), argv, envp, rlim_stack)?;
     let lookup = |p: &str| crate::vfs::lookup(p, &cwd);
     proc::exec::execve(frame, &path, inode, &lookup, &args.argv, &args.envp)?;

@@ -20,11 +20,13 @@ pub mod dev;
 pub mod epoll;
 pub mod eventfd;
 pub mod initrd;
+pub mod mount;
 pub mod namei;
 pub mod pidfd;
 pub mod pipe;
 pub mod procfs;
 pub mod procfs_cpu;
+pub mod procfs_pagemap;
 pub mod signalfd;
 pub mod timerfd;
 pub mod tmpfs;
@@ -84,24 +86,7 @@ impl Inode for MemDir {
 
 static ROOT: Once<Arc<dyn Inode>> = Once::new();
 
-/// A file system mounted at boot, as /proc/mounts lists it (the tree has
-/// each one's root as an entry of its parent directory; this table only
-/// names them).
-pub struct Mount {
-    pub path: String,
-    pub fstype: &'static str,
-    /// Mount options besides those of the file system itself (tmpfs adds
-    /// its size, nr_inodes and mode).
-    pub opts: &'static str,
-    pub root: Arc<dyn Inode>,
-}
-
-static MOUNTS: Once<Vec<Mount>> = Once::new();
-
-/// The mounts, in the order Linux lists them (parents first).
-pub fn mounts() -> &'static [Mount] {
-    MOUNTS.get().map(Vec::as_slice).unwrap_or(&[])
-}
+pub use mount::{Mount, mounts};
 
 /// Build the tree: the initrd plus /dev (and /proc once registered), and
 /// take the console's input.
@@ -114,23 +99,20 @@ pub fn init(extra: Vec<(String, Arc<dyn Inode>)>) {
         let tmp = tmpfs::mount_default();
         root.entries.insert("dev".to_string(), dev::dev_dir(shm.clone()));
         root.entries.insert("tmp".to_string(), tmp.clone());
-        let mut mounts = Vec::new();
+        let mut proc_root = None;
         for (name, inode) in extra {
             if name == "proc" {
-                mounts.push(Mount {
-                    path: "/proc".to_string(),
-                    fstype: "proc",
-                    opts: "rw,nosuid,nodev,noexec",
-                    root: inode.clone(),
-                });
+                proc_root = Some(inode.clone());
             }
             root.entries.insert(name, inode);
         }
-        mounts.push(Mount { path: "/dev/shm".to_string(), fstype: "tmpfs", opts: "rw,nosuid,nodev", root: shm });
-        mounts.push(Mount { path: "/tmp".to_string(), fstype: "tmpfs", opts: "rw,nosuid,nodev", root: tmp });
         let root: Arc<dyn Inode> = Arc::new(root);
-        mounts.insert(0, Mount { path: "/".to_string(), fstype: "rootfs", opts: "ro", root: root.clone() });
-        MOUNTS.call_once(|| mounts);
+        mount::add_boot("/", "rootfs", "ro", root.clone());
+        if let Some(p) = proc_root {
+            mount::add_boot("/proc", "proc", "rw,nosuid,nodev,noexec", p);
+        }
+        mount::add_boot("/dev/shm", "tmpfs", "rw,nosuid,nodev", shm);
+        mount::add_boot("/tmp", "tmpfs", "rw,nosuid,nodev", tmp);
         root
     });
 }

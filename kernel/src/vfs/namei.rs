@@ -7,9 +7,11 @@
 //! link goes back to where the link's target led, as in Linux, and the
 //! canonical path of the result is known (open files keep it for the *at
 //! calls and /proc). File systems mounted at boot (/tmp, /dev/shm, /proc)
-//! are entries of their parent directory, so no mount table is consulted.
+//! are entries of their parent directory; those mount(2) put over a
+//! directory later are crossed into as the walk reaches it (mount.rs).
 //!
-//! Locks: none of its own; each `lookup` takes the directory's lock.
+//! Locks: none of its own; each `lookup` takes the directory's lock, and
+//! crossing a mount point reads the mount table (never both at once).
 
 use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
@@ -144,7 +146,7 @@ impl Walk {
             if c.len() > NAME_MAX {
                 return Err(ENAMETOOLONG);
             }
-            let child = dir.lookup(&c).ok_or(ENOENT)?;
+            let child = super::mount::cross(dir.lookup(&c).ok_or(ENOENT)?);
             if child.is_symlink() && (!pending.is_empty() || follow_last) {
                 self.links += 1;
                 if self.links > MAX_LINKS {

@@ -3,19 +3,23 @@
 //! ```text
 //!   /proc/meminfo buddyinfo zoneinfo pagetypeinfo slabinfo vmallocinfo vmstat
 //!   /proc/mempic                             map of every page frame (writable: 1/0)
+//!   /proc/kpagecount kpageflags              u64 per page frame (procfs_pagemap.rs)
 //!   /proc/PID/{maps,smaps,smaps_rollup,status,statm,stat,cmdline,comm,
 //!              oom_score,oom_score_adj,timers}  (oom_score_adj writable)
+//!   /proc/PID/{pagemap,mem,clear_refs}       binary views (procfs_pagemap.rs)
 //!   /proc/self                               the reading process's PID dir
 //!   /proc/sys/fs/{nr_open,pipe-max-size,pipe-user-pages-hard,
 //!                 pipe-user-pages-soft} (writable by root, validated)
 //!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,min_free_kbytes,
-//!                 max_map_count,drop_caches} (writable by root, validated)
+//!                 max_map_count,mmap_min_addr,drop_caches} (writable by
+//!                 root, validated)
 //! ```
 //!
 //! Modes and owners are Linux's: global files and /proc/sys belong to
 //! root (0444; 0400 for vmallocinfo, slabinfo and pagetypeinfo; sysctls
 //! 0644, drop_caches 0200), /proc/PID to the task's effective ids (root's
-//! for a non-dumpable task). `permission` checks them at open as Linux's
+//! for a non-dumpable task; pagemap 0400, mem 0600, clear_refs 0200,
+//! kpagecount and kpageflags root's 0400). `permission` checks them at open as Linux's
 //! `generic_permission` does (root passes; for sysctls as
 //! `proc_sys_permission`, root only by the owner bits), and the memory views of
 //! another process (maps, smaps, smaps_rollup) need ptrace-read access
@@ -113,6 +117,16 @@ fn text_of(buf: &[u8]) -> Result<&str, Errno> {
     core::str::from_utf8(buf).map_err(|_| EINVAL)
 }
 
+/// The stat of a root-owned file of /proc with `mode`.
+pub(super) fn root_file_stat(ino: u64, mode: u32) -> Stat {
+    file_stat(ino, mode, 0, 0)
+}
+
+/// Open permission of a root-owned, non-sysctl file of /proc.
+pub(super) fn root_file_permission(st: &Stat, mask: u32) -> Result<(), Errno> {
+    generic_permission(st, mask)
+}
+
 impl Inode for GenFile {
     fn stat(&self) -> Stat {
         file_stat(self.ino, self.mode, 0, 0)
@@ -177,7 +191,7 @@ fn meminfo(s: &mut String) -> core::fmt::Result {
 /// /proc/mounts: device, mount point, type, options, "0 0" (tmpfs adds
 /// its size in kB, nr_inodes and mode, as Linux's shmem_show_options).
 fn mounts(s: &mut String) -> core::fmt::Result {
-    for m in super::mounts() {
+    for m in super::mounts().iter() {
         // The device is named after the type, as for these in Linux.
         write!(s, "{} {} {} {}", m.fstype, m.path, m.fstype, m.opts)?;
         if m.fstype == "tmpfs" {
@@ -322,6 +336,21 @@ fn set_max_map_count(t: &str) -> Result<(), Errno> {
     Ok(())
 }
 
+fn mmap_min_addr(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::mem::user::mmap_min_addr())
+}
+
+/// Linux's `mmap_min_addr_handler`: an unsigned long; writing needs
+/// CAP_SYS_RAWIO (root here) besides the file's mode.
+fn set_mmap_min_addr(t: &str) -> Result<(), Errno> {
+    if !proc::current().inner.lock().creds.is_root() {
+        return Err(EPERM);
+    }
+    let v = t.trim().parse::<u64>().map_err(|_| EINVAL)?;
+    crate::mem::user::set_mmap_min_addr(v);
+    Ok(())
+}
+
 fn drop_caches(s: &mut String) -> core::fmt::Result {
     writeln!(s, "0")
 }
@@ -355,14 +384,20 @@ enum PidKind {
     Comm,
     OomScore,
     OomScoreAdj,
+    Pagemap,
+    Mem,
+    ClearRefs,
 }
 
-const PID_FILES: [(&str, PidKind); 11] = [
+const PID_FILES: [(&str, PidKind); 14] = [
+    ("clear_refs", PidKind::ClearRefs),
     ("cmdline", PidKind::Cmdline),
     ("comm", PidKind::Comm),
     ("maps", PidKind::Maps),
+    ("mem", PidKind::Mem),
     ("oom_score", PidKind::OomScore),
     ("oom_score_adj", PidKind::OomScoreAdj),
+    ("pagemap", PidKind::Pagemap),
     ("smaps", PidKind::Smaps),
     ("smaps_rollup", PidKind::SmapsRollup),
     ("stat", PidKind::Stat),
@@ -378,11 +413,33 @@ fn pid_ino(pid: Pid, slot: u64) -> u64 {
 struct PidFile {
     pid: Pid,
     kind: PidKind,
+    /// pagemap and mem: what the open saw (a lookup makes a new inode for
+    /// every open).
+    opened: spin::Mutex<Opened>,
+}
+
+/// The state Linux keeps in the open file of pagemap and mem: the address
+/// space the task had at open (`proc_mem_open`; a weak reference, as
+/// `mmgrab`: it keeps no memory alive) and whether the opener could see
+/// frame numbers (CAP_SYS_ADMIN).
+#[derive(Default)]
+struct Opened {
+    mm: Option<alloc::sync::Weak<crate::mem::user::UserMm>>,
+    show_pfn: bool,
 }
 
 impl PidFile {
+    fn new(pid: Pid, kind: PidKind) -> PidFile {
+        PidFile { pid, kind, opened: spin::Mutex::new(Opened::default()) }
+    }
+
     fn task(&self) -> Result<Arc<Task>, Errno> {
         proc::task(self.pid).ok_or(ESRCH)
+    }
+
+    /// The binary views, read and written at offsets, never snapshotted.
+    fn is_binary(&self) -> bool {
+        matches!(self.kind, PidKind::Pagemap | PidKind::Mem | PidKind::ClearRefs)
     }
 }
 
@@ -401,7 +458,13 @@ fn dump_owner(pid: Pid) -> (u32, u32) {
 impl Inode for PidFile {
     fn stat(&self) -> Stat {
         let slot = PID_FILES.iter().position(|(_, k)| *k == self.kind).unwrap_or(0) as u64 + 1;
-        let mode = if self.kind == PidKind::OomScoreAdj { 0o644 } else { 0o444 };
+        let mode = match self.kind {
+            PidKind::OomScoreAdj => 0o644,
+            PidKind::Pagemap => 0o400,
+            PidKind::Mem => 0o600,
+            PidKind::ClearRefs => 0o200,
+            _ => 0o444,
+        };
         let (uid, gid) = dump_owner(self.pid);
         file_stat(pid_ino(self.pid, slot), mode, uid, gid)
     }
@@ -409,21 +472,31 @@ impl Inode for PidFile {
     fn permission(&self, mask: u32) -> Result<(), Errno> {
         generic_permission(&self.stat(), mask)?;
         // The memory views need PTRACE_MODE_READ_FSCREDS (Linux's
-        // `proc_mem_open` -> `mm_access`): EACCES at open otherwise.
-        if matches!(self.kind, PidKind::Maps | PidKind::Smaps | PidKind::SmapsRollup) {
+        // `proc_mem_open` -> `mm_access`), mem PTRACE_MODE_ATTACH_FSCREDS
+        // (the same rule without security modules): EACCES at open otherwise.
+        if matches!(self.kind, PidKind::Maps | PidKind::Smaps | PidKind::SmapsRollup | PidKind::Pagemap | PidKind::Mem)
+        {
             let t = self.task()?;
-            if !proc::ptrace_may_read(&proc::current(), &t, true) {
+            let me = proc::current();
+            if !proc::ptrace_may_read(&me, &t, true) {
                 return Err(EACCES);
+            }
+            if matches!(self.kind, PidKind::Pagemap | PidKind::Mem) {
+                let show_pfn = me.inner.lock().creds.is_root();
+                *self.opened.lock() = Opened { mm: t.mm().map(|m| Arc::downgrade(&m)), show_pfn };
             }
         }
         Ok(())
     }
 
     fn writable(&self) -> bool {
-        self.kind == PidKind::OomScoreAdj
+        matches!(self.kind, PidKind::OomScoreAdj | PidKind::Mem | PidKind::ClearRefs)
     }
 
     fn snapshot(&self) -> Option<Vec<u8>> {
+        if self.is_binary() {
+            return None;
+        }
         let mut s = String::with_capacity(1024);
         if let Ok(t) = self.task() {
             let _ = render_pid(&t, self.kind, &mut s);
@@ -450,9 +523,30 @@ impl Inode for PidFile {
         mm::procfs::pid::render_area_from(&space, &env, key, view, out).ok().flatten()
     }
 
-    fn write_at(&self, _off: u64, buf: &[u8]) -> Result<usize, Errno> {
-        if self.kind != PidKind::OomScoreAdj {
-            return Err(EINVAL);
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        let (mm, show_pfn) = {
+            let o = self.opened.lock();
+            (super::procfs_pagemap::live_mm(&o.mm), o.show_pfn)
+        };
+        match self.kind {
+            PidKind::Pagemap => super::procfs_pagemap::read_pagemap(mm, show_pfn, off, buf),
+            PidKind::Mem => super::procfs_pagemap::read_mem(mm, off, buf),
+            _ => Err(EINVAL),
+        }
+    }
+
+    fn write_at(&self, off: u64, buf: &[u8]) -> Result<usize, Errno> {
+        match self.kind {
+            PidKind::Mem => {
+                let mm = super::procfs_pagemap::live_mm(&self.opened.lock().mm);
+                return super::procfs_pagemap::write_mem(mm, off, buf);
+            }
+            PidKind::ClearRefs => {
+                super::procfs_pagemap::write_clear_refs(self.task()?.mm(), text_of(buf)?)?;
+                return Ok(buf.len());
+            }
+            PidKind::OomScoreAdj => {}
+            _ => return Err(EINVAL),
         }
         let v = parse_int(text_of(buf)?)?;
         if !(-1000..=1000).contains(&v) {
@@ -520,6 +614,7 @@ fn render_pid(t: &Arc<Task>, kind: PidKind, s: &mut String) -> core::fmt::Result
         PidKind::Comm => writeln!(s, "{}", t.name()),
         PidKind::OomScore => writeln!(s, "{}", proc::oom::oom_score(t)),
         PidKind::OomScoreAdj => writeln!(s, "{}", t.inner.lock().oom_score_adj),
+        PidKind::Pagemap | PidKind::Mem | PidKind::ClearRefs => Ok(()),
     }
 }
 
@@ -650,7 +745,7 @@ impl Inode for PidDir {
             return Some(Arc::new(TaskDir { tgid: self.pid }));
         }
         let (_, kind) = PID_FILES.iter().find(|(n, _)| *n == name)?;
-        Some(Arc::new(PidFile { pid: self.pid, kind: *kind }))
+        Some(Arc::new(PidFile::new(self.pid, *kind)))
     }
 
     fn readdir(&self) -> Option<Vec<DirEntry>> {
@@ -759,6 +854,7 @@ pub fn proc_root() -> Arc<dyn Inode> {
             ("drop_caches", sysctl(31, 0o200, drop_caches, set_drop_caches)),
             ("max_map_count", sysctl(32, 0o644, max_map_count, set_max_map_count)),
             ("min_free_kbytes", sysctl(33, 0o644, min_free_kbytes, set_min_free_kbytes)),
+            ("mmap_min_addr", sysctl(36, 0o644, mmap_min_addr, set_mmap_min_addr)),
             ("overcommit_memory", sysctl(34, 0o644, overcommit_memory, set_overcommit_memory)),
             ("overcommit_ratio", sysctl(35, 0o644, overcommit_ratio, set_overcommit_ratio)),
         ],
@@ -777,6 +873,9 @@ pub fn proc_root() -> Arc<dyn Inode> {
         ("buddyinfo", genfile(10, buddyinfo, None)),
         ("cpuinfo", genfile(18, super::procfs_cpu::cpuinfo, None)),
         ("interrupts", genfile(19, super::procfs_cpu::interrupts, None)),
+        // Linux: 0400, u64 per page frame.
+        ("kpagecount", Arc::new(super::procfs_pagemap::KpageFile { ino: 23, flags: false })),
+        ("kpageflags", Arc::new(super::procfs_pagemap::KpageFile { ino: 24, flags: true })),
         ("meminfo", genfile(11, meminfo, None)),
         ("mempic", genfile(17, mempic, Some(set_mempic))),
         ("mounts", genfile(22, mounts, None)),

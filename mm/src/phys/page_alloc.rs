@@ -79,11 +79,13 @@ impl fmt::Display for FreeError {
     }
 }
 
-/// Global allocator counters (/proc/vmstat).
+/// Global allocator counters (/proc/vmstat). `pgalloc` and `pgfree` count
+/// only what bypassed the per-CPU lists (orders above 3); read the totals
+/// with [`PageAllocator::pgalloc`] and [`PageAllocator::pgfree`].
 #[derive(Default)]
 pub struct AllocStats {
-    pub pgalloc: [AtomicU64; NR_ZONES],
-    pub pgfree: AtomicU64,
+    pub(crate) pgalloc: [AtomicU64; NR_ZONES],
+    pub(crate) pgfree: AtomicU64,
     pub alloc_failures: AtomicU64,
     pub allocstall: AtomicU64,
     pub bad_frees: AtomicU64,
@@ -192,6 +194,18 @@ impl PageAllocator {
     }
 
     /// Every zone of every node, node by node, lowest zone first.
+    /// Pages allocated from zones of type `ty` (pgalloc_*).
+    pub fn pgalloc(&self, ty: ZoneType) -> u64 {
+        let pcp: u64 = self.zones().filter(|z| z.ty == ty).map(|z| z.pcp.events().alloc).sum();
+        self.stats.pgalloc[ty as usize].load(Ordering::Relaxed) + pcp
+    }
+
+    /// Pages freed (pgfree).
+    pub fn pgfree(&self) -> u64 {
+        let pcp: u64 = self.zones().map(|z| z.pcp.events().free).sum();
+        self.stats.pgfree.load(Ordering::Relaxed) + pcp
+    }
+
     pub fn zones(&self) -> impl Iterator<Item = &Zone> {
         self.nodes.iter().flat_map(|n| n.zones.iter())
     }
@@ -396,32 +410,42 @@ impl PageAllocator {
             if !zone.watermark_ok(order, zone.watermark(mark), highest, gfp.contains(Gfp::HIGH)) {
                 continue;
             }
+            // Through the CPU's lists the hot events are counted there, under
+            // their lock (pcp.rs, PcpEvents); the rest on the zone's atomics.
+            let (hit, is_local) = (n == nid, n == local);
             let got = if order <= PCP_MAX_ORDER {
-                zone.pcp.this_cpu().lock().alloc(&self.memmap, zone, order, gfp.migratetype())
+                let mut pcp = zone.pcp.this_cpu().lock();
+                let got = pcp.alloc(&self.memmap, zone, order, gfp.migratetype());
+                if got.is_some() {
+                    pcp.count_alloc(order, hit, is_local);
+                }
+                got.map(|pfn| (pfn, true))
             } else {
                 zone.with_free(|a| a.alloc_block(&self.memmap, zone.id(), order, gfp.migratetype())).map(
                     |(pfn, stolen)| {
                         if stolen {
                             zone.counters.steals.fetch_add(1, Ordering::Relaxed);
                         }
-                        pfn
+                        (pfn, false)
                     },
                 )
             };
-            let Some(pfn) = got else { continue };
+            let Some((pfn, counted)) = got else { continue };
             let c = &zone.counters;
-            if n == nid {
-                c.numa_hit.fetch_add(1, Ordering::Relaxed);
-            } else {
+            if !hit {
                 c.numa_miss.fetch_add(1, Ordering::Relaxed);
                 self.zone(nid, ty).counters.numa_foreign.fetch_add(1, Ordering::Relaxed);
+            } else if !counted {
+                c.numa_hit.fetch_add(1, Ordering::Relaxed);
             }
-            if n == local {
-                c.numa_local.fetch_add(1, Ordering::Relaxed);
-            } else {
+            if !is_local {
                 c.numa_other.fetch_add(1, Ordering::Relaxed);
+            } else if !counted {
+                c.numa_local.fetch_add(1, Ordering::Relaxed);
             }
-            self.stats.pgalloc[ty as usize].fetch_add(1 << order, Ordering::Relaxed);
+            if !counted {
+                self.stats.pgalloc[ty as usize].fetch_add(1 << order, Ordering::Relaxed);
+            }
             self.prep_new_page(pfn, order, gfp);
             return Some(Pfn(pfn));
         }
@@ -535,11 +559,12 @@ impl PageAllocator {
         let head = self.memmap.page(pfn).expect("page_alloc: free of a checked pfn without descriptor");
         let zone = self.zone_of(head).expect("page_alloc: page with an unknown node");
         if order <= PCP_MAX_ORDER {
+            // Counted in the CPU's lists (PcpEvents).
             zone.pcp.this_cpu().lock().free(&self.memmap, zone, pfn.0, order);
         } else {
             zone.with_free(|a| a.free_block(&self.memmap, zone.id(), pfn.0, order));
+            self.stats.pgfree.fetch_add(1 << order, Ordering::Relaxed);
         }
-        self.stats.pgfree.fetch_add(1 << order, Ordering::Relaxed);
     }
 
     /// Drop one reference to a user page (anonymous, file or shmem); when

@@ -81,6 +81,32 @@ pub fn pcp_sizes(managed: u64, low_wmark: u64, cpus: u64) -> (u64, u64) {
     (zone_highsize(low_wmark, batch, cpus), batch)
 }
 
+/// Events of the allocations and frees that went through one CPU's lists,
+/// counted there under the lists' lock (Linux's per-CPU vm events and
+/// `per_cpu_zonestat`): the fast path then writes no cache line another
+/// CPU writes too. Readers add up every CPU's (and the zone's own atomic
+/// counters, for orders above the lists and for the rare NUMA misses).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PcpEvents {
+    /// Pages allocated (pgalloc_*).
+    pub alloc: u64,
+    /// Pages freed (pgfree).
+    pub free: u64,
+    /// Allocations on the node they asked for.
+    pub numa_hit: u64,
+    /// Allocations on the node of the CPU that asked.
+    pub numa_local: u64,
+}
+
+impl core::ops::AddAssign for PcpEvents {
+    fn add_assign(&mut self, o: PcpEvents) {
+        self.alloc += o.alloc;
+        self.free += o.free;
+        self.numa_hit += o.numa_hit;
+        self.numa_local += o.numa_local;
+    }
+}
+
 /// One CPU's lists in one zone.
 pub struct PerCpuPages {
     /// Pages (not blocks) on all the lists.
@@ -89,12 +115,28 @@ pub struct PerCpuPages {
     pub high: u64,
     /// Pages moved to or from the buddy in one go.
     pub batch: u64,
+    /// What went through these lists.
+    pub events: PcpEvents,
     lists: [[PageList; MIGRATE_TYPES]; NR_PCP_ORDERS],
 }
 
 impl PerCpuPages {
     const fn new() -> Self {
-        PerCpuPages { count: 0, high: 0, batch: 0, lists: [[PageList::new(); MIGRATE_TYPES]; NR_PCP_ORDERS] }
+        PerCpuPages {
+            count: 0,
+            high: 0,
+            batch: 0,
+            events: PcpEvents { alloc: 0, free: 0, numa_hit: 0, numa_local: 0 },
+            lists: [[PageList::new(); MIGRATE_TYPES]; NR_PCP_ORDERS],
+        }
+    }
+
+    /// Count an allocation of `order` from these lists: on the node asked
+    /// for (`hit`), on the running CPU's node (`local`).
+    pub fn count_alloc(&mut self, order: u32, hit: bool, local: bool) {
+        self.events.alloc += 1 << order;
+        self.events.numa_hit += hit as u64;
+        self.events.numa_local += local as u64;
     }
 
     /// Blocks of `order` on the lists (all migrate types).
@@ -154,6 +196,7 @@ impl PerCpuPages {
         let mt = pageblock_mt(mm, pfn);
         self.lists[order as usize][mt as usize].push_front(mm, page);
         self.count += 1 << order;
+        self.events.free += 1 << order;
         if self.count >= self.high {
             self.free_bulk(mm, zone, self.batch.max(1));
         }
@@ -270,6 +313,15 @@ impl ZonePcp {
     /// returns the pages given back.
     pub fn drain_all(&self, mm: &Memmap, zone: &Zone) -> u64 {
         self.cpus.iter().map(|slot| slot.0.lock().drain(mm, zone)).sum()
+    }
+
+    /// Every CPU's events added up.
+    pub fn events(&self) -> PcpEvents {
+        let mut sum = PcpEvents::default();
+        for slot in self.cpus.iter() {
+            sum += slot.0.lock().events;
+        }
+        sum
     }
 
     /// Pages on every CPU's lists.

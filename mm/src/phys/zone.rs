@@ -95,6 +95,9 @@ pub enum Watermark {
 }
 
 /// Per-zone event and state counters (a subset of Linux's zone stats).
+/// `numa_hit` and `numa_local` here count only allocations that bypassed
+/// the per-CPU lists; [`Zone::numa_hit`] and [`Zone::numa_local`] add the
+/// lists' own counts.
 #[derive(Default)]
 pub struct ZoneCounters {
     /// Allocations satisfied on the node they asked for.
@@ -175,6 +178,16 @@ impl Zone {
     /// Whether `pfn` lies in the zone's span.
     pub fn spans(&self, pfn: u64) -> bool {
         pfn >= self.start_pfn && pfn < self.end_pfn()
+    }
+
+    /// Allocations satisfied on the node they asked for, every path.
+    pub fn numa_hit(&self) -> u64 {
+        self.counters.numa_hit.load(Ordering::Relaxed) + self.pcp.events().numa_hit
+    }
+
+    /// Allocations from the node the CPU runs on, every path.
+    pub fn numa_local(&self) -> u64 {
+        self.counters.numa_local.load(Ordering::Relaxed) + self.pcp.events().numa_local
     }
 
     pub fn managed(&self) -> u64 {

@@ -73,7 +73,7 @@ impl AreaUsage {
 /// The name column of an area, if any.
 pub fn area_name(mm: &AddressSpace, v: &Vma) -> Option<alloc::string::String> {
     match &v.backing {
-        Backing::File(o) | Backing::Shared(o) => Some(o.name.clone()),
+        Backing::File(o) | Backing::Shared(o) => Some(o.name()),
         Backing::Anon => {
             let l = &mm.layout;
             if v.start <= l.brk && v.end >= l.start_brk && l.brk > l.start_brk && v.start < l.brk {

@@ -103,10 +103,10 @@ pub fn render(pa: &PageAllocator, node_stats: Option<NodeStats<'_>>, w: &mut dyn
                 ("nr_zone_write_pending", 0),
                 // Only mlocked pages are unevictable here.
                 ("nr_mlock", zl.unevictable),
-                ("numa_hit", c.numa_hit.load(Ordering::Relaxed)),
+                ("numa_hit", z.numa_hit()),
                 ("numa_miss", c.numa_miss.load(Ordering::Relaxed)),
                 ("numa_foreign", c.numa_foreign.load(Ordering::Relaxed)),
-                ("numa_local", c.numa_local.load(Ordering::Relaxed)),
+                ("numa_local", z.numa_local()),
                 ("numa_other", c.numa_other.load(Ordering::Relaxed)),
             ];
             for (name, v) in stats {

@@ -55,7 +55,8 @@ impl Mapping {
 pub const LEAF_BATCH: usize = 512;
 
 pub const TASK_SIZE: u64 = 0x0000_7fff_ffff_f000;
-/// Lowest address user mappings may use (`vm.mmap_min_addr`).
+/// Default of the lowest address user mappings may use
+/// (`vm.mmap_min_addr`, [`MmEnv::mmap_min_addr`]).
 pub const MMAP_MIN_ADDR: u64 = 0x10000;
 /// Free space kept below a growing-down stack (`stack_guard_gap`, 256 pages).
 pub const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
@@ -97,6 +98,9 @@ pub struct MmEnv<'a> {
     /// The shared zero page (read faults on private anonymous memory).
     pub zero_page: Pfn,
     pub max_map_count: usize,
+    /// `vm.mmap_min_addr`: no mapping may start below it (EPERM for
+    /// MAP_FIXED; a lower hint is ignored).
+    pub mmap_min_addr: u64,
 }
 
 /// Addresses of the program's pieces (for /proc and brk).
@@ -151,6 +155,13 @@ pub struct AddressSpace {
     pub counters: MmCounters,
     /// Flags every new mapping gets (mlockall(MCL_FUTURE) sets VM_LOCKED).
     pub def_flags: VmFlags,
+    /// The kernel's handle on this space, entered in the reverse map of
+    /// every object it maps (rmap.rs); `None` until the kernel sets it.
+    pub(crate) rmap_owner: Option<alloc::sync::Weak<dyn crate::vm::rmap::MapperSpace>>,
+    /// The objects whose reverse map holds this space, left at teardown.
+    pub(crate) rmap_objects: Vec<alloc::sync::Weak<crate::vm::file::MemObject>>,
+    /// Hole punches waiting for this space's lock to be dropped (rmap.rs).
+    pub(crate) deferred: Vec<crate::vm::rmap::Punch>,
 }
 
 /// Which RSS counter a mapped page counts in.
@@ -177,6 +188,9 @@ impl AddressSpace {
             layout: Layout::default(),
             counters: MmCounters::default(),
             def_flags: VmFlags::empty(),
+            rmap_owner: None,
+            rmap_objects: Vec::new(),
+            deferred: Vec::new(),
         })
     }
 
@@ -405,6 +419,7 @@ impl AddressSpace {
     /// `exit_mmap`: unmap everything, give back commitments, free the
     /// page tables and the PML4.
     pub fn destroy(mut self, env: &MmEnv<'_>) {
+        self.rmap_leave_all();
         // By address, without a copy of the list (an OOM victim is torn
         // down when no memory is left).
         let mut addr = 0;
@@ -442,6 +457,7 @@ impl AddressSpace {
         if let Some(prev) = self.vmas.prev(start).filter(|p| p.can_merge_with(&v)).map(|p| p.start) {
             if let Some(p) = self.vmas.containing_mut(prev) {
                 p.end = v.end;
+                p.flags |= v.flags & VmFlags::SOFTDIRTY;
             }
             if accounted {
                 self.counters.committed += pages;
@@ -454,6 +470,9 @@ impl AddressSpace {
         }
         if accounted {
             self.counters.committed += pages;
+        }
+        if let Some(obj) = v.backing.object() {
+            self.rmap_enter(obj);
         }
         Ok(self.vmas.merge_around(start))
     }
@@ -513,6 +532,8 @@ impl AddressSpace {
     }
 }
 
+#[cfg(test)]
+mod rmap_tests;
 #[cfg(test)]
 mod syscall_tests;
 #[cfg(test)]

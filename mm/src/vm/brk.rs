@@ -76,7 +76,14 @@ impl AddressSpace {
             return Err(MmError::NoMemory);
         }
         env.commit.account_for(env.pa, pages, lim.admin, self.counters.total_vm)?;
-        let vma = Vma { start: addr, end: addr + len, flags, pgoff: addr >> PAGE_SHIFT, backing: Backing::Anon };
+        // Soft-dirty as every new area (`do_brk_flags`).
+        let vma = Vma {
+            start: addr,
+            end: addr + len,
+            flags: flags | VmFlags::SOFTDIRTY,
+            pgoff: addr >> PAGE_SHIFT,
+            backing: Backing::Anon,
+        };
         if let Err(e) = self.attach_vma(env, vma) {
             env.commit.unaccount(pages);
             return Err(e);

@@ -14,8 +14,10 @@
 //!       file, shared             -> page-cache page
 //!       past end of file         -> SIGBUS
 //!   present, write to a read-only PTE in a writable VMA: copy-on-write
+//!       shared mapping           -> make it writable (mprotect, clear_refs 4)
 //!       zero page                -> a zeroed page
 //!       last reference to an anonymous page -> reuse it, make it writable
+//!                                (also a page clear_refs 4 write-protected)
 //!       otherwise                -> copy into a new anonymous page
 //! ```
 //!
@@ -27,6 +29,7 @@ use crate::phys::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
 use crate::phys::page::PageFlags;
 use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits, STACK_GUARD_GAP, TASK_SIZE};
 use crate::vm::file::ObjError;
+use crate::vm::page_table::SOFT_DIRTY;
 use crate::vm::vma::{Backing, VmFlags, Vma};
 use x86_64::structures::paging::PageTableFlags as F;
 
@@ -147,19 +150,29 @@ impl AddressSpace {
 
     /// Flags of a PTE a fault installs: accessed, and dirty when the fault
     /// wrote (Linux's `pte_mkdirty` in do_anonymous_page and wp_page_copy),
-    /// so /proc/PID/smaps tells dirty from clean pages as Linux does.
-    fn fault_pte_flags(vma_flags: VmFlags, writable: bool, dirty: bool) -> F {
+    /// so /proc/PID/smaps tells dirty from clean pages as Linux does; a
+    /// dirty entry is soft-dirty too (x86's `pte_mkdirty` sets both).
+    pub(crate) fn fault_pte_flags(vma_flags: VmFlags, writable: bool, dirty: bool) -> F {
         let mut f = Self::pte_flags(vma_flags, writable) | F::ACCESSED;
         if dirty && f.contains(F::WRITABLE) {
-            f |= F::DIRTY;
+            f |= F::DIRTY | SOFT_DIRTY;
         }
         f
     }
 
-    fn install(&mut self, env: &MmEnv<'_>, vma: &Vma, va: u64, pfn: Pfn, writable: bool) -> Result<(), FaultError> {
+    /// Map `pfn` at `va` for a fault; `write`: the fault was a write.
+    fn install(
+        &mut self,
+        env: &MmEnv<'_>,
+        vma: &Vma,
+        va: u64,
+        pfn: Pfn,
+        writable: bool,
+        write: bool,
+    ) -> Result<(), FaultError> {
         // A private anonymous page mapped writable exists because of a write.
         let anon = pfn != env.zero_page && env.pa.page(pfn).is_some_and(|p| p.has(PageFlags::ANON));
-        let flags = Self::fault_pte_flags(vma.flags, writable, anon);
+        let flags = Self::fault_pte_flags(vma.flags, writable, anon || write);
         match self.install_pte(env, va, pfn, flags) {
             Ok(f) => {
                 f.flush(env.tlb);
@@ -179,16 +192,31 @@ impl AddressSpace {
         }
     }
 
+    /// Whether a fault in a shared mapping maps the page writable: a
+    /// write does; a read only while the area is soft-dirty as a whole.
+    /// After clear_refs 4 a read maps it read-only, so that the first
+    /// write faults and marks it soft-dirty (Linux's
+    /// `vma_wants_writenotify` for `vma_soft_dirty_enabled`).
+    pub(crate) fn shared_writable(vma: &Vma, write: bool) -> bool {
+        write || vma.flags.contains(VmFlags::SOFTDIRTY)
+    }
+
     /// The page at `va` is not mapped yet.
-    fn do_missing(&mut self, env: &MmEnv<'_>, vma: &Vma, va: u64, write: bool) -> Result<FaultDone, FaultError> {
+    pub(crate) fn do_missing(
+        &mut self,
+        env: &MmEnv<'_>,
+        vma: &Vma,
+        va: u64,
+        write: bool,
+    ) -> Result<FaultDone, FaultError> {
         let pgoff = vma.pgoff_of(va);
         match &vma.backing {
             Backing::Anon => {
                 if !write {
-                    self.install(env, vma, va, env.zero_page, false)?;
+                    self.install(env, vma, va, env.zero_page, false, false)?;
                 } else {
                     let pfn = self.new_anon_page(env)?;
-                    self.install(env, vma, va, pfn, true)?;
+                    self.install(env, vma, va, pfn, true, true)?;
                 }
                 Ok(FaultDone::Minor)
             }
@@ -196,7 +224,7 @@ impl AddressSpace {
                 let pfn = obj
                     .get_page(pgoff)
                     .map_err(|e| if e == ObjError::NoMemory { FaultError::Oom } else { FaultError::Bus })?;
-                self.install(env, vma, va, pfn, true)?;
+                self.install(env, vma, va, pfn, Self::shared_writable(vma, write), write)?;
                 Ok(FaultDone::Minor)
             }
             Backing::File(obj) => {
@@ -216,10 +244,10 @@ impl AddressSpace {
                     Self::copy_page(env, pfn, copy);
                     env.pa.put_user_page(pfn);
                     env.pa.vmstat.cow_faults.inc();
-                    self.install(env, vma, va, copy, true)?;
+                    self.install(env, vma, va, copy, true, true)?;
                 } else {
-                    let writable = vma.flags.contains(VmFlags::SHARED);
-                    self.install(env, vma, va, pfn, writable)?;
+                    let writable = vma.flags.contains(VmFlags::SHARED) && Self::shared_writable(vma, write);
+                    self.install(env, vma, va, pfn, writable, write)?;
                 }
                 Ok(if cached { FaultDone::Minor } else { FaultDone::Major })
             }
@@ -227,7 +255,13 @@ impl AddressSpace {
     }
 
     /// Write to a present, read-only page of a writable area.
-    fn do_wp_page(&mut self, env: &MmEnv<'_>, vma: &Vma, va: u64, old: Pfn) -> Result<FaultDone, FaultError> {
+    pub(crate) fn do_wp_page(
+        &mut self,
+        env: &MmEnv<'_>,
+        vma: &Vma,
+        va: u64,
+        old: Pfn,
+    ) -> Result<FaultDone, FaultError> {
         if vma.flags.contains(VmFlags::SHARED) {
             // A shared mapping whose PTE was write-protected (mprotect):
             // just allow the write.

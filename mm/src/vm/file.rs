@@ -31,6 +31,7 @@ use crate::phys::page::PageFlags;
 use crate::phys::page_alloc::PageAllocator;
 use crate::sync::IrqLock;
 use crate::vm::overcommit::Overcommit;
+use crate::vm::rmap::{MapCounts, Rmap};
 
 /// Kind of object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,8 +88,9 @@ impl PageQuota {
 /// A page cache or a shmem segment.
 pub struct MemObject {
     pub kind: ObjKind,
-    /// Path shown in /proc/PID/maps (`/dev/zero (deleted)` for shmem, as Linux).
-    pub name: String,
+    /// Path shown in /proc/PID/maps (`/dev/zero (deleted)` for shmem, as
+    /// Linux); a tmpfs file's gains ` (deleted)` when its last name goes.
+    name: IrqLock<String>,
     /// Size in bytes.
     size: AtomicU64,
     pub ino: u64,
@@ -99,6 +101,8 @@ pub struct MemObject {
     charged: Option<(&'static Overcommit, u64)>,
     /// The mount whose `size=` the pages count against (tmpfs files).
     quota: Option<Arc<PageQuota>>,
+    /// The address spaces mapping the object (rmap.rs).
+    pub rmap: Rmap,
 }
 
 impl MemObject {
@@ -106,7 +110,7 @@ impl MemObject {
     pub fn file(name: &str, data: &'static [u8], ino: u64, pa: &'static PageAllocator) -> Arc<MemObject> {
         Arc::new(MemObject {
             kind: ObjKind::File,
-            name: String::from(name),
+            name: IrqLock::new(String::from(name)),
             size: AtomicU64::new(data.len() as u64),
             ino,
             data: Some(data),
@@ -114,6 +118,7 @@ impl MemObject {
             pa,
             charged: None,
             quota: None,
+            rmap: Rmap::new(),
         })
     }
 
@@ -128,7 +133,7 @@ impl MemObject {
     ) -> Arc<MemObject> {
         Arc::new(MemObject {
             kind: ObjKind::Shmem,
-            name: String::from("/dev/zero (deleted)"),
+            name: IrqLock::new(String::from("/dev/zero (deleted)")),
             size: AtomicU64::new(size),
             ino,
             data: None,
@@ -136,6 +141,7 @@ impl MemObject {
             pa,
             charged: Some((commit, charged)),
             quota: None,
+            rmap: Rmap::new(),
         })
     }
 
@@ -143,7 +149,7 @@ impl MemObject {
     pub fn tmpfs(name: &str, ino: u64, pa: &'static PageAllocator, quota: Arc<PageQuota>) -> Arc<MemObject> {
         Arc::new(MemObject {
             kind: ObjKind::Shmem,
-            name: String::from(name),
+            name: IrqLock::new(String::from(name)),
             size: AtomicU64::new(0),
             ino,
             data: None,
@@ -151,7 +157,21 @@ impl MemObject {
             pa,
             charged: None,
             quota: Some(quota),
+            rmap: Rmap::new(),
         })
+    }
+
+    /// The path /proc/PID/maps shows.
+    pub fn name(&self) -> String {
+        self.name.lock().clone()
+    }
+
+    /// The file lost its last name: maps show it as Linux's d_path does.
+    pub fn mark_deleted(&self) {
+        let mut n = self.name.lock();
+        if !n.ends_with(" (deleted)") {
+            n.push_str(" (deleted)");
+        }
     }
 
     /// Size in bytes.
@@ -279,35 +299,36 @@ impl MemObject {
         freed
     }
 
-    /// Punch a hole over the pages of `[first, last)` (MADV_REMOVE):
-    /// afterwards every mapping of the range reads zeros and shares what is
-    /// written there next. The caller has zapped its own mappings of the
-    /// range first. A page nobody else maps (only the object's reference is
-    /// left) is freed, as Linux frees it. A page another process still maps
-    /// is zeroed in place and kept: Linux would zap that mapping too
-    /// (unmap_mapping_range), but there is no reverse map to find it yet, and
-    /// a page freed under it would leave it reading the old data while new
-    /// writes go to a fresh page. Zeroing keeps the data right for everyone;
-    /// what differs from Linux is only that the page stays resident.
-    /// A file's pages (the initrd's bytes, which never change) are only
-    /// dropped from the cache. Returns the pages dropped from the object.
-    pub fn remove_range(&self, first: u64, last: u64) -> u64 {
-        let mut pages = self.pages.lock();
-        let keys: alloc::vec::Vec<u64> = pages.range(first..last).map(|(k, _)| *k).collect();
+    /// Take the pages of `[first, last)` out of the object and away from
+    /// every mapping (Linux's truncate_pagecache and shmem_undo_range with
+    /// unmap_mapping_range around them): the mappers lose the range first,
+    /// the pages then leave the index (each freed once its last user lets
+    /// go), and the mappers lose the range again, in case a fault mapped a
+    /// page in between. Afterwards every mapping reads zeros there (a hole)
+    /// or gets SIGBUS (past a truncated end), and shares what is written
+    /// next. `even_cows`: truncation, which also takes away the private
+    /// copies private mappings made of those pages. For a read-only file
+    /// (the initrd's bytes never change) this only drops cached pages.
+    /// Call with no address-space lock held (rmap.rs). Returns the pages
+    /// dropped from the object.
+    pub fn remove_range(&self, first: u64, last: u64, even_cows: bool) -> u64 {
+        self.rmap.unmap_range(self, first, last, even_cows);
         let mut dropped = 0;
-        for k in &keys {
-            let Some(&pfn) = pages.get(k) else { continue };
-            if self.kind == ObjKind::Shmem && self.pa.page(Pfn(pfn)).is_some_and(|p| p.refcount() > 1) {
-                // The page belongs to this object (which holds a reference);
-                // its mappers see the zeros, as after a hole.
-                let _ = self.pa.phys().zero_pages(Pfn(pfn), 0);
-                continue;
-            }
-            pages.remove(k);
+        let mut pages = self.pages.lock();
+        while let Some((&k, &pfn)) = pages.range(first..last).next() {
+            pages.remove(&k);
             self.release(pfn);
             dropped += 1;
         }
+        drop(pages);
+        self.rmap.unmap_range(self, first, last, even_cows);
         dropped
+    }
+
+    /// The mappings of the object in every address space (call with no
+    /// address-space lock held).
+    pub fn mapping_counts(&self) -> MapCounts {
+        self.rmap.counts(self)
     }
 
     /// File bytes (for read(2) through the same object).

@@ -91,7 +91,7 @@ impl MemObject {
         let old = self.size();
         if new < old {
             self.store_size(new);
-            self.remove_range(new.div_ceil(PAGE_SIZE), u64::MAX);
+            self.remove_range(new.div_ceil(PAGE_SIZE), u64::MAX, true);
         }
         let (pgoff, in_page, room) = split(new.min(old));
         if in_page != 0 {
@@ -109,7 +109,7 @@ impl MemObject {
         let first_full = off.div_ceil(PAGE_SIZE);
         let last_full = end >> PAGE_SHIFT;
         if first_full < last_full {
-            self.remove_range(first_full, last_full);
+            self.remove_range(first_full, last_full, false);
         }
         // The partial pages at either edge.
         let (pg, in_page, room) = split(off);
@@ -141,7 +141,7 @@ impl MemObject {
                 Ok(_) => {
                     if added.try_reserve(1).is_err() {
                         self.remove_pages(&added);
-                        self.remove_range(pgoff, pgoff + 1);
+                        self.remove_range(pgoff, pgoff + 1, false);
                         return Err(ObjError::NoMemory);
                     }
                     added.push(pgoff);
@@ -157,7 +157,7 @@ impl MemObject {
 
     fn remove_pages(&self, list: &[u64]) {
         for &p in list {
-            self.remove_range(p, p + 1);
+            self.remove_range(p, p + 1, false);
         }
     }
 

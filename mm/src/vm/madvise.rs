@@ -138,13 +138,11 @@ impl AddressSpace {
     }
 
     /// MADV_REMOVE of `[start, end)`, inside one shared area: punch a hole
-    /// in the object (shmem_fallocate(PUNCH_HOLE)). Linux's
-    /// unmap_mapping_range then zaps the range in every mapping of the
-    /// object. Here: every shared area of this address space that maps
-    /// part of the hole loses those pages (an mremap with old_size 0 maps
-    /// the same pages twice), and the object zeroes the pages that other
-    /// processes still map (there is no reverse map to reach their page
-    /// tables yet; see MemObject::remove_range).
+    /// in the object (shmem_fallocate(PUNCH_HOLE)), whose reverse map then
+    /// takes the pages from every mapper (unmap_mapping_range). The hole is
+    /// punched once the caller drops this space's lock ([`Self::take_deferred`]);
+    /// this space's own areas of the range lose the pages at once (an
+    /// mremap with old_size 0 maps the same pages twice).
     fn remove_shared(&mut self, env: &MmEnv<'_>, start: u64, end: u64) {
         let Some(v) = self.vmas.containing(start) else { return };
         let Some(obj) = v.backing.object().cloned() else { return };
@@ -168,7 +166,7 @@ impl AddressSpace {
         for (s, e, mapping) in mappers {
             self.zap_mapping(env, s, e, mapping);
         }
-        obj.remove_range(first, last);
+        self.deferred.push(crate::vm::rmap::Punch::new(obj, first, last));
     }
 
     /// Whether `v` takes `advice` (Linux's per-area checks).

@@ -37,7 +37,7 @@ use abi::mman::{
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
 use crate::error::MmError;
-use crate::vm::address_space::{AddressSpace, MMAP_MIN_ADDR, MmEnv, Rlimits, STACK_GUARD_GAP, TASK_SIZE};
+use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits, STACK_GUARD_GAP, TASK_SIZE};
 use crate::vm::file::MemObject;
 use crate::vm::vma::{Backing, VmFlags, Vma};
 
@@ -95,22 +95,22 @@ pub fn prot_to_vm(prot: u32) -> VmFlags {
 
 impl AddressSpace {
     /// `get_unmapped_area`: where `len` bytes go. A free, aligned hint is
-    /// honoured; otherwise the highest hole below `mmap_base`, then any hole.
-    pub fn get_unmapped_area(&self, hint: u64, len: u64) -> Result<u64, MmError> {
+    /// honoured; otherwise the highest hole below `mmap_base`, then any
+    /// hole, never below `min_addr` (`vm.mmap_min_addr`).
+    pub fn get_unmapped_area(&self, min_addr: u64, hint: u64, len: u64) -> Result<u64, MmError> {
         if len > TASK_SIZE {
             return Err(MmError::NoMemory);
         }
         if hint != 0 {
             let hint = hint & !(PAGE_SIZE - 1);
-            if hint >= MMAP_MIN_ADDR && hint <= TASK_SIZE - len && self.vmas.is_free(hint, hint + len, STACK_GUARD_GAP)
-            {
+            if hint >= min_addr && hint <= TASK_SIZE - len && self.vmas.is_free(hint, hint + len, STACK_GUARD_GAP) {
                 return Ok(hint);
             }
         }
         let base = if self.layout.mmap_base != 0 { self.layout.mmap_base } else { TASK_SIZE };
         self.vmas
-            .gap_topdown(len, MMAP_MIN_ADDR, base, STACK_GUARD_GAP)
-            .or_else(|| self.vmas.gap_topdown(len, MMAP_MIN_ADDR, TASK_SIZE, STACK_GUARD_GAP))
+            .gap_topdown(len, min_addr, base, STACK_GUARD_GAP)
+            .or_else(|| self.vmas.gap_topdown(len, min_addr, TASK_SIZE, STACK_GUARD_GAP))
             .ok_or(MmError::NoMemory)
     }
 
@@ -122,7 +122,7 @@ impl AddressSpace {
         let prot = req.prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
         let mut flags = req.flags;
         let mut addr = req.addr;
-        if flags & MAP_FIXED == 0 && addr < MMAP_MIN_ADDR {
+        if flags & MAP_FIXED == 0 && addr < env.mmap_min_addr {
             // round_hint_to_min: a hint below mmap_min_addr is no hint.
             addr = 0;
         }
@@ -146,12 +146,12 @@ impl AddressSpace {
             if addr % PAGE_SIZE != 0 {
                 return Err(MmError::Invalid);
             }
-            if addr < MMAP_MIN_ADDR {
+            if addr < env.mmap_min_addr {
                 return Err(MmError::Perm);
             }
             addr
         } else {
-            self.get_unmapped_area(addr, len)?
+            self.get_unmapped_area(env.mmap_min_addr, addr, len)?
         };
         if req.flags & MAP_FIXED_NOREPLACE != 0 && self.vmas.intersection(addr, addr + len).is_some() {
             return Err(MmError::Exists);
@@ -311,7 +311,8 @@ impl AddressSpace {
         if charge && replaced_accounted > 0 {
             env.commit.recharge(replaced_accounted.min(pages));
         }
-        let vma = Vma { start: addr, end: addr + len, flags: vm, pgoff, backing };
+        // A new area is soft-dirty as a whole (`__mmap_region` sets VM_SOFTDIRTY).
+        let vma = Vma { start: addr, end: addr + len, flags: vm | VmFlags::SOFTDIRTY, pgoff, backing };
         match self.attach_vma(env, vma) {
             Ok(_) => Ok(addr),
             Err(e) => {

@@ -30,6 +30,7 @@ use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn};
 use crate::error::MmError;
 use crate::vm::address_space::{AddressSpace, MmEnv};
 use crate::vm::mmap::prot_to_vm;
+use crate::vm::page_table::SOFT_DIRTY;
 
 /// PROT_SEM (asm-generic/mman-common.h): valid for mprotect, no effect on x86.
 const PROT_SEM: u32 = 0x8;
@@ -72,10 +73,14 @@ impl AddressSpace {
                         .pa
                         .page(pfn)
                         .is_some_and(|p| p.has(PageFlags::ANON) && p.refcount() == 1 && p.mapcount() == 1);
-                let writable =
-                    shared || (was_writable && exclusive) || (was_writable && !flags.contains(VmFlags::WRITE));
+                // A shared page becomes writable unless soft-dirty tracking
+                // waits for its first write (`can_change_pte_writable`).
+                let shared_ok = leaf.flags.contains(SOFT_DIRTY) || flags.contains(VmFlags::SOFTDIRTY);
+                let writable = (shared && shared_ok)
+                    || (was_writable && exclusive)
+                    || (was_writable && !flags.contains(VmFlags::WRITE));
                 let mut new = Self::pte_flags(flags, writable);
-                new |= leaf.flags & (F::ACCESSED | F::DIRTY);
+                new |= leaf.flags & (F::ACCESSED | F::DIRTY | SOFT_DIRTY);
                 if let Ok(Some(pte)) = this.mapper(env).pte(leaf.va, false) {
                     pte.set_flags(new);
                 }

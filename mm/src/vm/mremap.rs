@@ -22,7 +22,7 @@ use abi::mman::{MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE};
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
 use crate::error::MmError;
-use crate::vm::address_space::{AddressSpace, MMAP_MIN_ADDR, MmEnv, Rlimits, TASK_SIZE};
+use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits, TASK_SIZE};
 use crate::vm::vma::{VmFlags, Vma};
 
 impl AddressSpace {
@@ -79,7 +79,7 @@ impl AddressSpace {
             }
             // get_unmapped_area(MAP_FIXED) -> security_mmap_addr: EPERM
             // (checked before anything is unmapped).
-            if new_addr < MMAP_MIN_ADDR {
+            if new_addr < env.mmap_min_addr {
                 return Err(MmError::Perm);
             }
             // Past user space: nothing may be unmapped for a call that fails.
@@ -120,7 +120,7 @@ impl AddressSpace {
                 if !fits {
                     return Err(MmError::Fault);
                 }
-                let to = self.get_unmapped_area(new_addr, new_len)?;
+                let to = self.get_unmapped_area(env.mmap_min_addr, new_addr, new_len)?;
                 return self.move_range(env, &vma, addr, new_len, to, new_len, true, lim);
             }
             return Ok(addr);
@@ -153,7 +153,7 @@ impl AddressSpace {
         if flags & MREMAP_MAYMOVE == 0 {
             return Err(MmError::NoMemory);
         }
-        let to = self.get_unmapped_area(0, new_len)?;
+        let to = self.get_unmapped_area(env.mmap_min_addr, 0, new_len)?;
         self.move_range(env, &vma, addr, old_len, to, new_len, false, lim)
     }
 
@@ -187,20 +187,21 @@ impl AddressSpace {
             if addr > new_addr && new_addr + new_len > addr {
                 return Err(MmError::Invalid);
             }
-            if new_addr < MMAP_MIN_ADDR {
+            if new_addr < env.mmap_min_addr {
                 return Err(MmError::Perm);
             }
             self.do_munmap(env, new_addr, new_len)?;
             new_addr
         } else {
-            self.get_unmapped_area(0, new_len)?
+            self.get_unmapped_area(env.mmap_min_addr, 0, new_len)?
         };
         // copy_vma keeps the flags: a duplicate of locked memory is locked.
         let locked = vma.flags.contains(VmFlags::LOCKED);
         let new = Vma {
             start: to,
             end: to + new_len,
-            flags: vma.flags,
+            // A new area: soft-dirty as a whole.
+            flags: vma.flags | VmFlags::SOFTDIRTY,
             pgoff: vma.pgoff_of(addr),
             backing: vma.backing.clone(),
         };
@@ -255,7 +256,9 @@ impl AddressSpace {
         let new = Vma {
             start: to,
             end: to + new_len,
-            flags: vma.flags,
+            // Moved entries read as soft-dirty (Linux's move_soft_dirty_pte):
+            // the whole new area is.
+            flags: vma.flags | VmFlags::SOFTDIRTY,
             pgoff: vma.pgoff_of(from),
             backing: vma.backing.clone(),
         };

@@ -28,6 +28,13 @@ use crate::addr::{PhysAddr, VirtAddr};
 use crate::phys::PhysMem;
 use crate::vm::tlb::TlbFlush;
 
+/// The software PTE bit of soft-dirty tracking: set with DIRTY by every
+/// write fault, cleared (with the write permission) by `clear_refs` 4.
+/// Bit 11 is free for software in a leaf (Intel SDM Vol. 3A, Table 4-19:
+/// "Ignored"), and is where Linux puts it (`_PAGE_BIT_SOFT_DIRTY` =
+/// `_PAGE_BIT_SOFTW3`). No other software bit is used.
+pub const SOFT_DIRTY: F = F::BIT_11;
+
 /// Size of a leaf mapping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum MapSize {

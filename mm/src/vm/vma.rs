@@ -49,6 +49,10 @@ bitflags! {
         const NORESERVE  = 0x0020_0000;
         const WIPEONFORK = 0x0200_0000;
         const DONTDUMP   = 0x0400_0000;
+        /// Every page of the area reads as soft-dirty in /proc/PID/pagemap
+        /// until the next `clear_refs` 4 (set on new areas, as Linux's
+        /// VM_SOFTDIRTY; never keeps areas from merging).
+        const SOFTDIRTY  = 0x0800_0000;
         const HUGEPAGE   = 0x2000_0000;
         const NOHUGEPAGE = 0x4000_0000;
     }
@@ -61,7 +65,7 @@ impl VmFlags {
     /// The two-letter mnemonics of /proc/PID/smaps' VmFlags line, in
     /// Linux's order (fs/proc/task_mmu.c, `show_smap_vma_flags`).
     pub fn mnemonics(self) -> impl Iterator<Item = &'static str> {
-        const TABLE: [(VmFlags, &str); 20] = [
+        const TABLE: [(VmFlags, &str); 21] = [
             (VmFlags::READ, "rd"),
             (VmFlags::WRITE, "wr"),
             (VmFlags::EXEC, "ex"),
@@ -81,6 +85,7 @@ impl VmFlags {
             (VmFlags::NORESERVE, "nr"),
             (VmFlags::WIPEONFORK, "wf"),
             (VmFlags::DONTDUMP, "dd"),
+            (VmFlags::SOFTDIRTY, "sd"),
             (VmFlags::HUGEPAGE, "hg"),
         ];
         TABLE.into_iter().filter(move |(f, _)| self.contains(*f)).map(|(_, s)| s)
@@ -165,7 +170,7 @@ impl Vma {
     /// Whether `next` (starting at our end) could be merged into us.
     pub fn can_merge_with(&self, next: &Vma) -> bool {
         self.end == next.start
-            && self.flags == next.flags
+            && (self.flags ^ next.flags) - VmFlags::SOFTDIRTY == VmFlags::empty()
             && self.backing.same(&next.backing)
             && next.pgoff == self.pgoff + self.pages()
     }
@@ -307,6 +312,7 @@ impl VmaTree {
                     let this = self.map.remove(&cur).expect("vma: area vanished");
                     if let Some(p) = self.map.get_mut(&prev.start) {
                         p.end = this.end;
+                        p.flags |= this.flags & VmFlags::SOFTDIRTY;
                     }
                     cur = prev.start;
                 }
@@ -319,6 +325,7 @@ impl VmaTree {
                     self.map.remove(&next.start);
                     if let Some(t) = self.map.get_mut(&cur) {
                         t.end = next.end;
+                        t.flags |= next.flags & VmFlags::SOFTDIRTY;
                     }
                 }
             }

@@ -42,6 +42,9 @@ impl TmpInode {
     fn nlink_add(&self, d: i64) {
         let mut m = self.meta.lock();
         m.nlink = m.nlink.saturating_add_signed(d);
+        if let (0, Body::File { data, .. }) = (m.nlink, &self.body) {
+            data.mark_deleted();
+        }
     }
 
     pub(super) fn dir_lookup(&self, name: &str) -> Option<Arc<dyn Inode>> {

@@ -145,6 +145,12 @@ impl Drop for TmpInode {
 /// Mount a tmpfs: the root directory, mode `mode`, owned by root, with
 /// room for `size` bytes of file pages and `nr_inodes` inodes.
 pub fn mount(mode: u32, size: u64, nr_inodes: u64) -> Arc<dyn Inode> {
+    mount_as(mode, size, nr_inodes, 0, 0)
+}
+
+/// A tmpfs whose root directory belongs to `uid` and `gid` (mount(2)'s
+/// `uid=` and `gid=`).
+pub fn mount_as(mode: u32, size: u64, nr_inodes: u64, uid: u32, gid: u32) -> Arc<dyn Inode> {
     let sb = Arc::new(Sb {
         dev: NEXT_DEV.fetch_add(1, Ordering::Relaxed),
         quota: Arc::new(PageQuota::new(size / 4096)),
@@ -153,7 +159,7 @@ pub fn mount(mode: u32, size: u64, nr_inodes: u64) -> Arc<dyn Inode> {
         next_ino: AtomicU64::new(1),
         ns: Mutex::new(()),
     });
-    let root = Owner { uid: 0, gid: 0 };
+    let root = Owner { uid, gid };
     sb.new_inode(S_IFDIR | (mode & 0o7777), root, true, |_| Body::Dir(Mutex::new(BTreeMap::new())))
         .expect("tmpfs: no inode for the root")
 }

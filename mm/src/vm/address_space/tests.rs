@@ -347,7 +347,7 @@ fn brk_grows_touches_shrinks_and_regrows_with_zeroed_pages() {
     assert_eq!(mm.brk(env, HEAP + 3 * P, &lim()), HEAP + 3 * P);
     mm.check_invariants(env);
     assert_eq!(spans(&mm), vec![(HEAP, HEAP + 3 * P)]);
-    assert_eq!(mm.vmas.containing(HEAP).unwrap().flags, crate::vm::brk::HEAP_FLAGS);
+    assert_eq!(mm.vmas.containing(HEAP).unwrap().flags, crate::vm::brk::HEAP_FLAGS | VmFlags::SOFTDIRTY);
     (0..3).for_each(|i| cpu.store(&mut mm, HEAP + i * P, &[pat(HEAP + i * P)]).unwrap());
     assert_eq!(cpu.touch(&mut mm, HEAP + 3 * P, Access::Read), Err(MAPERR), "the break is the end");
     assert_eq!((mm.counters.rss_anon, mm.counters.committed), (3, 3));
@@ -991,7 +991,7 @@ fn smaps_counts_resident_pages_and_splits_pss_after_fork() {
     crate::procfs::pid::render_smaps(&mm, env, &mut s).unwrap();
     assert!(s.contains("Size:                 16 kB\n"), "{s}");
     assert!(s.contains("Rss:                   8 kB\n"), "{s}");
-    assert!(s.contains("VmFlags: rd wr mr mw me ac \n"), "{s}");
+    assert!(s.contains("VmFlags: rd wr mr mw me ac sd \n"), "{s}");
     let mut st = String::new();
     crate::procfs::pid::render_statm(&mm, &mut st).unwrap();
     let cols: Vec<u64> = st.split_whitespace().map(|c| c.parse().unwrap()).collect();

@@ -180,6 +180,7 @@ fn madvise_dontneed_and_remove_leave_no_translation_of_the_dropped_pages() {
     fill(cpu, &mut mm, A + 4 * P, 2);
     mm.madvise(env, A, 2 * P, MADV_DONTNEED, &Rlimits::default()).unwrap();
     mm.madvise(env, A + 4 * P, P, MADV_REMOVE, &Rlimits::default()).unwrap();
+    mm.take_deferred().run();
     assert_eq!((cpu.load_u8(&mut mm, A), cpu.load_u8(&mut mm, A + P)), (Ok(0), Ok(0)), "private: zeros");
     assert_eq!(cpu.load_u8(&mut mm, A + 4 * P), Ok(0), "shared: a hole in the object");
     assert_eq!(cpu.load_u8(&mut mm, A + 5 * P), Ok(pat(A + 5 * P)));
