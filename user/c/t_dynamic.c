@@ -17,7 +17,8 @@
  *   interpreter  copies of this program with PT_INTERP patched to a missing
  *                file (ENOENT), a file shorter than an ELF header (EIO),
  *                a text file (ELIBBAD), a file without x
- *                bits or a directory (EACCES), no NUL (ENOEXEC), and to a
+ *                bits, a directory or a file on a noexec mount (EACCES),
+ *                no NUL (ENOEXEC), and to a
  *                copy of the loader in /tmp, which runs (also named
  *                relative to the working directory)
  *
@@ -33,6 +34,7 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <sys/auxv.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -435,6 +437,21 @@ static void test_interpreter(const char *self, const char *libdir)
 	e = exec_with_interp(file, len, at, copy, ilen, &st);
 	CHECKF("loader_copy_in_tmp_runs", e == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 42, "errno %d status %#x", e,
 	       st);
+	/* An interpreter on a noexec mount is EACCES (path_noexec). */
+	static const char nxdir[] = "/tmp/t_dynamic-nx", nxloader[] = "/tmp/t_dynamic-nx/loader";
+	_Static_assert(sizeof nxloader == sizeof missing, "same length");
+	if (getuid() != 0) {
+		check_skip("noexec_mount_interpreter_eacces", "not root");
+	} else {
+		mkdir(nxdir, 0755);
+		int m = mount("none", nxdir, "tmpfs", MS_NOEXEC, NULL);
+		int w = m == 0 ? write_file(nxloader, loader, llen, 0755) : -1;
+		e = w == 0 ? exec_with_interp(file, len, at, nxloader, ilen, &st) : -1;
+		CHECKF("noexec_mount_interpreter_eacces", e == EACCES, "mount %d write %d errno %d", m, w, e);
+		if (m == 0)
+			umount(nxdir);
+		rmdir(nxdir);
+	}
 	/* A relative interpreter path is looked up from the caller's working
 	 * directory (Linux's open_exec does no more). */
 	static const char relative[] = "tmp//t_dynamic-loader-ld";
