@@ -32,6 +32,9 @@ QEMU_ARGS ?=
 # the shell. ARGS= gives a plain console.
 ARGS      ?= mempic
 INITRD_ADD ?=
+# Dynamically linked host programs with their libraries and loader
+# (scripts/add-dynamic.sh), e.g. INITRD_ADD_DYNAMIC="/usr/bin/env /bin/ls".
+INITRD_ADD_DYNAMIC ?=
 USB_STICK ?=
 JOBS      ?= 2
 ONLY      ?=
@@ -42,11 +45,13 @@ SHOT_AFTER ?=
 SHOT_WAIT  ?=
 
 comma := ,
+DYNAMIC_ADDS := $(if $(INITRD_ADD_DYNAMIC),$(shell scripts/add-dynamic.sh $(INITRD_ADD_DYNAMIC) || echo FAILED))
+$(if $(filter FAILED,$(DYNAMIC_ADDS)),$(error INITRD_ADD_DYNAMIC: scripts/add-dynamic.sh failed))
 QEMU_OPTS := --mem $(MEM) --smp $(SMP) --accel $(ACCEL) $(if $(CPU),--cpu $(CPU)) \
 	$(if $(UEFI),--uefi) $(if $(NUMA),--numa $(NUMA)) $(if $(GDB),--gdb) \
 	$(if $(DISPLAY_WINDOW),--display) $(if $(USB_STICK),--usb-stick) \
 	$(foreach a,$(QEMU_ARGS),--qemu-arg=$(a)) \
-	$(foreach f,$(INITRD_ADD),--initrd-add $(f)) \
+	$(foreach f,$(INITRD_ADD) $(DYNAMIC_ADDS),--initrd-add $(f)) \
 	$(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 APT_PACKAGES := qemu-system-x86 ovmf musl-tools

@@ -85,7 +85,9 @@ errnos! {
     ENOTEMPTY = 39, "Directory not empty";
     ELOOP = 40, "Too many symbolic links encountered";
     EIDRM = 43, "Identifier removed";
+    ENODATA = 61, "No data available";
     EOVERFLOW = 75, "Value too large for defined data type";
+    ELIBBAD = 80, "Accessing a corrupted shared library";
     EOPNOTSUPP = 95, "Operation not supported on transport endpoint";
     ETIMEDOUT = 110, "Connection timed out";
 }
@@ -186,7 +188,9 @@ mod tests {
             ("ENOTEMPTY", 39),
             ("ELOOP", 40),
             ("EIDRM", 43),
+            ("ENODATA", 61),
             ("EOVERFLOW", 75),
+            ("ELIBBAD", 80),
             ("EOPNOTSUPP", 95),
             ("ETIMEDOUT", 110),
         ];

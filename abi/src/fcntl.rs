@@ -27,7 +27,12 @@ pub const AT_REMOVEDIR: u32 = 0x200;
 pub const AT_EACCESS: u32 = 0x200;
 /// linkat: follow a symbolic link at the old name.
 pub const AT_SYMLINK_FOLLOW: u32 = 0x400;
+/// Do not trigger automounts (no meaning here: there are none).
+pub const AT_NO_AUTOMOUNT: u32 = 0x800;
 pub const AT_EMPTY_PATH: u32 = 0x1000;
+/// statx: the synchronisation wanted (AS_STAT 0, FORCE_SYNC, DONT_SYNC;
+/// both bits together are invalid).
+pub const AT_STATX_SYNC_TYPE: u32 = 0x6000;
 
 // lseek: whence
 pub const SEEK_SET: u32 = 0;

@@ -7,7 +7,7 @@
 
 use crate::poll::{EpollEvent, PollFd};
 use crate::signal::{SigAction, SigContext, SigEvent, SigInfo, SignalfdSiginfo, StackT, UContext};
-use crate::stat::{Stat, Statfs};
+use crate::stat::{Stat, Statfs, Statx};
 use crate::termios::Termios;
 
 /// Types that are any bit pattern and contain no pointers into the kernel.
@@ -53,6 +53,10 @@ unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
 // SAFETY: repr(C), integers only, no implicit padding (pad0 is explicit);
 // the size is checked in stat.rs.
 unsafe impl Pod for Stat {}
+// SAFETY: repr(C), integers only; spare0 and the timestamps' reserved
+// fields are explicit, so there is no implicit padding (size checked in
+// stat.rs: 256).
+unsafe impl Pod for Statx {}
 // SAFETY: repr(C), integers only; f_fsid's two i32 fill 8 bytes between
 // u64 fields, so no implicit padding (the size is checked in stat.rs).
 unsafe impl Pod for Statfs {}

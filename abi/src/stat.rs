@@ -40,6 +40,86 @@ pub struct Stat {
 
 const _: () = assert!(core::mem::size_of::<Stat>() == 144);
 
+/// statx's `stx_mask` bits (include/uapi/linux/stat.h): the basic fields
+/// (type, mode, nlink, uid, gid, atime, mtime, ctime, ino, size, blocks).
+pub const STATX_BASIC_STATS: u32 = 0x7ff;
+/// A mask bit reserved for a future struct statx extension (EINVAL).
+pub const STATX_RESERVED: u32 = 0x8000_0000;
+
+/// `struct statx_timestamp`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatxTimestamp {
+    pub tv_sec: i64,
+    pub tv_nsec: u32,
+    pub reserved: i32,
+}
+
+/// `struct statx` (256 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Statx {
+    pub stx_mask: u32,
+    pub stx_blksize: u32,
+    pub stx_attributes: u64,
+    pub stx_nlink: u32,
+    pub stx_uid: u32,
+    pub stx_gid: u32,
+    pub stx_mode: u16,
+    pub spare0: u16,
+    pub stx_ino: u64,
+    pub stx_size: u64,
+    pub stx_blocks: u64,
+    pub stx_attributes_mask: u64,
+    pub stx_atime: StatxTimestamp,
+    pub stx_btime: StatxTimestamp,
+    pub stx_ctime: StatxTimestamp,
+    pub stx_mtime: StatxTimestamp,
+    pub stx_rdev_major: u32,
+    pub stx_rdev_minor: u32,
+    pub stx_dev_major: u32,
+    pub stx_dev_minor: u32,
+    pub spare: [u64; 14],
+}
+
+const _: () = assert!(core::mem::size_of::<Statx>() == 256);
+
+/// Linux's `new_encode_dev` split: major is bits 8..20 (and 32..), minor
+/// bits 0..8 and 20..32 of a `dev_t` as `stat` gives it.
+pub fn dev_major(dev: u64) -> u32 {
+    (((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff)) as u32
+}
+
+pub fn dev_minor(dev: u64) -> u32 {
+    ((dev & 0xff) | ((dev >> 12) & !0xff)) as u32
+}
+
+impl Statx {
+    /// The basic fields of `st` (what every file here has: no birth time).
+    pub fn from_stat(st: &Stat) -> Statx {
+        let ts = |sec: i64, nsec: i64| StatxTimestamp { tv_sec: sec, tv_nsec: nsec as u32, reserved: 0 };
+        Statx {
+            stx_mask: STATX_BASIC_STATS,
+            stx_blksize: st.st_blksize as u32,
+            stx_nlink: st.st_nlink as u32,
+            stx_uid: st.st_uid,
+            stx_gid: st.st_gid,
+            stx_mode: st.st_mode as u16,
+            stx_ino: st.st_ino,
+            stx_size: st.st_size as u64,
+            stx_blocks: st.st_blocks as u64,
+            stx_atime: ts(st.st_atime, st.st_atime_nsec),
+            stx_ctime: ts(st.st_ctime, st.st_ctime_nsec),
+            stx_mtime: ts(st.st_mtime, st.st_mtime_nsec),
+            stx_rdev_major: dev_major(st.st_rdev),
+            stx_rdev_minor: dev_minor(st.st_rdev),
+            stx_dev_major: dev_major(st.st_dev),
+            stx_dev_minor: dev_minor(st.st_dev),
+            ..Statx::default()
+        }
+    }
+}
+
 /// tmpfs's `f_type` (include/uapi/linux/magic.h).
 pub const TMPFS_MAGIC: i64 = 0x0102_1994;
 

@@ -219,5 +219,5 @@ pub fn spawn(
 ) -> Result<crate::proc::Pid, abi::errno::Errno> {
     let inode = crate::vfs::lookup(path, "/")?;
     let stdio = crate::file::FdTable::with_stdio(crate::vfs::console::open());
-    crate::proc::exec::spawn(path, inode, stdio, argv, envp, parent)
+    crate::proc::exec::spawn(path, inode, &|p| crate::vfs::lookup(p, "/"), stdio, argv, envp, parent)
 }

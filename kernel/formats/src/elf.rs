@@ -39,6 +39,8 @@ const EHDR_SIZE: usize = 64;
 const PHDR_SIZE: usize = 56;
 /// Refuse absurd header counts (Linux caps the program header table at 64 KiB).
 const MAX_PHNUM: usize = 65536 / PHDR_SIZE;
+/// PATH_MAX: the longest interpreter path, its NUL included.
+const PATH_MAX: u64 = 4096;
 
 /// Why a file is not a loadable ELF64 x86_64 executable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,8 +78,9 @@ pub enum ElfError {
     SegmentOutOfRange {
         index: usize,
     },
-    /// Dynamic linking is not supported (PT_INTERP present).
-    NeedsInterpreter,
+    /// The PT_INTERP segment is not a sane NUL-terminated path inside the
+    /// file (Linux: ENOEXEC).
+    BadInterpreter,
 }
 
 impl fmt::Display for ElfError {
@@ -105,9 +108,7 @@ impl fmt::Display for ElfError {
             ElfError::Unsorted { index } => write!(f, "loadable segment {index} is not in ascending address order"),
             ElfError::NoLoadableSegment => write!(f, "no loadable segment"),
             ElfError::SegmentOutOfRange { index } => write!(f, "segment {index} lies outside user space"),
-            ElfError::NeedsInterpreter => {
-                write!(f, "dynamically linked (PT_INTERP): only static executables are supported")
-            }
+            ElfError::BadInterpreter => write!(f, "PT_INTERP is not a NUL-terminated path inside the file"),
         }
     }
 }
@@ -219,6 +220,7 @@ impl<'a> Elf<'a> {
             return Err(ElfError::ProgramHeadersOutOfFile);
         }
         elf.check_segments()?;
+        elf.interpreter()?;
         Ok(elf)
     }
 
@@ -250,9 +252,6 @@ impl<'a> Elf<'a> {
         let mut prev_end: Option<u64> = None;
         let mut loads = 0;
         for (i, p) in self.program_headers().enumerate() {
-            if p.p_type == PT_INTERP {
-                return Err(ElfError::NeedsInterpreter);
-            }
             if !p.is_load() {
                 continue;
             }
@@ -286,6 +285,24 @@ impl<'a> Elf<'a> {
             return Err(ElfError::NoLoadableSegment);
         }
         Ok(())
+    }
+
+    /// The interpreter path of a dynamically linked program: the first
+    /// PT_INTERP segment's bytes without their NUL (`load_elf_binary`: at
+    /// least 2 and at most PATH_MAX bytes, inside the file, NUL-terminated;
+    /// else ENOEXEC). `None` for a static program.
+    pub fn interpreter(&self) -> Result<Option<&'a [u8]>, ElfError> {
+        let Some(p) = self.program_headers().find(|p| p.p_type == PT_INTERP) else { return Ok(None) };
+        if p.filesz < 2 || p.filesz > PATH_MAX {
+            return Err(ElfError::BadInterpreter);
+        }
+        let end = p.offset.checked_add(p.filesz).filter(|&e| e <= self.data.len() as u64);
+        let end = end.ok_or(ElfError::BadInterpreter)? as usize;
+        let bytes = &self.data[p.offset as usize..end];
+        match bytes.split_last() {
+            Some((0, path)) if !path.contains(&0) => Ok(Some(path)),
+            _ => Err(ElfError::BadInterpreter),
+        }
     }
 
     /// Lowest and highest (exclusive) address of the loadable segments.
@@ -439,10 +456,30 @@ pub mod tests {
         let n = build(ET_EXEC, EM_X86_64, &[(PT_GNU_STACK, PF_R | PF_W, 0, 0, 0, 0)]);
         assert_eq!(Elf::parse(&n).unwrap_err(), ElfError::NoLoadableSegment);
         let i = build(ET_DYN, EM_X86_64, &[(PT_INTERP, PF_R, 0, 0, 0, 0), (PT_LOAD, PF_R, 0, 0, 0x100, 0x100)]);
-        assert_eq!(Elf::parse(&i).unwrap_err(), ElfError::NeedsInterpreter);
+        assert_eq!(Elf::parse(&i).unwrap_err(), ElfError::BadInterpreter);
         let mut oob = good();
         oob.truncate(0x2000 + 0x50);
         assert_eq!(Elf::parse(&oob).unwrap_err(), ElfError::SegmentOutOfFile { index: 1 });
+    }
+
+    #[test]
+    fn interpreter_path_is_checked() {
+        let mut e = build(ET_DYN, EM_X86_64, &[(PT_INTERP, PF_R, 0x100, 0, 8, 8), (PT_LOAD, PF_R, 0, 0, 0x200, 0x200)]);
+        e[0x100..0x108].copy_from_slice(b"/lib/ld\0");
+        assert_eq!(Elf::parse(&e).unwrap().interpreter().unwrap(), Some(&b"/lib/ld"[..]));
+        let mut no_nul = e.clone();
+        no_nul[0x107] = b'x';
+        assert_eq!(Elf::parse(&no_nul).unwrap_err(), ElfError::BadInterpreter);
+        let mut inner_nul = e.clone();
+        inner_nul[0x102] = 0;
+        assert_eq!(Elf::parse(&inner_nul).unwrap_err(), ElfError::BadInterpreter);
+        let outside =
+            build(ET_DYN, EM_X86_64, &[(PT_INTERP, PF_R, 0x1000, 0, 8, 8), (PT_LOAD, PF_R, 0, 0, 0x200, 0x200)]);
+        assert_eq!(Elf::parse(&outside[..0x300]).unwrap_err(), ElfError::BadInterpreter);
+        let long =
+            build(ET_DYN, EM_X86_64, &[(PT_INTERP, PF_R, 0, 0, 4097, 4097), (PT_LOAD, PF_R, 0, 0, 0x200, 0x200)]);
+        assert_eq!(Elf::parse(&long).unwrap_err(), ElfError::BadInterpreter);
+        assert_eq!(Elf::parse(&good()).unwrap().interpreter().unwrap(), None);
     }
 
     /// Set a 64-bit header field.

@@ -19,6 +19,11 @@ pub const RED_ZONE: u64 = 128;
 pub const FPSTATE_SIZE: u64 = 512;
 /// pretcode + ucontext + siginfo.
 pub const FRAME_SIZE: u64 = 8 + 304 + 128;
+/// The most stack one frame can take from an alternate stack's top,
+/// alignment included (Linux's `get_sigframe_size`, given to programs as
+/// AT_MINSIGSTKSZ): the FXSAVE image 64-byte aligned, then the frame
+/// 16-byte aligned less 8.
+pub const FRAME_STACK_MAX: u64 = (FPSTATE_SIZE + 63 + FRAME_SIZE + 15 + 8).next_multiple_of(16);
 /// Offsets in the frame.
 pub const UC_OFFSET: u64 = 8;
 pub const INFO_OFFSET: u64 = 8 + 304;
@@ -81,6 +86,19 @@ mod tests {
         assert!(!q.entering_alt && q.fpstate + FPSTATE_SIZE <= p.frame - RED_ZONE && alt.contains(q.frame));
         // Without SA_ONSTACK the normal stack is used.
         assert!(!place(0x7fff_0000, &alt, 0).unwrap().entering_alt);
+    }
+
+    #[test]
+    fn frame_stack_max_is_enough_and_tight() {
+        for sp in 0x10_0000..0x10_0000 + 64 {
+            let alt = AltStack { sp, flags: 0, size: FRAME_STACK_MAX };
+            let p = place(0x7fff_0000, &alt, SA_ONSTACK).expect("a frame fits in FRAME_STACK_MAX");
+            assert!(alt.contains(p.frame));
+        }
+        // Less than the worst case fails at the worst alignment.
+        let tight = (0x10_0000..0x10_0000 + 64)
+            .any(|sp| place(0x7fff_0000, &AltStack { sp, flags: 0, size: FRAME_STACK_MAX - 16 }, SA_ONSTACK).is_none());
+        assert!(tight);
     }
 
     #[test]

@@ -8,26 +8,33 @@
 //!   brk                  -> the first page after the highest segment
 //!   stack (top of user space, grows down):
 //!       "x86_64\0" execfn strings, argv and envp strings, 16 random bytes
-//!       auxv (AT_PHDR AT_PHENT AT_PHNUM AT_PAGESZ AT_BASE AT_FLAGS AT_ENTRY
-//!             AT_UID AT_EUID AT_GID AT_EGID AT_PLATFORM AT_HWCAP AT_CLKTCK
-//!             AT_SECURE AT_RANDOM AT_EXECFN AT_NULL)
+//!       auxv (AT_MINSIGSTKSZ AT_HWCAP AT_PAGESZ AT_CLKTCK AT_PHDR AT_PHENT
+//!             AT_PHNUM AT_BASE AT_FLAGS AT_ENTRY AT_UID AT_EUID AT_GID
+//!             AT_EGID AT_SECURE AT_HWCAP2 AT_PLATFORM AT_RANDOM AT_EXECFN
+//!             AT_NULL)
 //!       NULL envp[] NULL argv[] argc   <- rsp, 16-byte aligned (System V ABI)
 //! ```
 //!
-//! Static executables (ET_EXEC) load at their addresses; static-pie ones
-//! (ET_DYN) at ELF_ET_DYN_BASE. Anything malformed or dynamically linked is
-//! refused with ENOEXEC and a log line that says why, before the old image
-//! is touched. A well-formed file with a segment or entry point outside
-//! user space ends as on Linux, which finds out after the point of no
-//! return: the exec succeeds and the new program dies of SIGSEGV.
+//! Static executables (ET_EXEC) load at their addresses; position
+//! independent ones (ET_DYN) at ELF_ET_DYN_BASE. A dynamically linked
+//! program (PT_INTERP) gets its interpreter mapped too, where an mmap of
+//! the interpreter's whole extent would go (the top of the mmap area), and
+//! starts there, with AT_BASE its base and AT_ENTRY the program's entry:
+//! the interpreter maps and links the libraries itself through mmap.
+//! Anything malformed is refused with ENOEXEC (a bad interpreter with
+//! ELIBBAD, EIO, or the errno of opening it) and a log line that says why,
+//! before the old image is touched. A well-formed file with a segment or
+//! entry point outside user space ends as on Linux, which finds out after
+//! the point of no return: the exec succeeds and the new program dies of
+//! SIGSEGV.
 
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use abi::auxv::{
-    AT_BASE, AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_EXECFN, AT_FLAGS, AT_GID, AT_HWCAP, AT_NULL, AT_PAGESZ, AT_PHDR,
-    AT_PHENT, AT_PHNUM, AT_PLATFORM, AT_RANDOM, AT_SECURE, AT_UID,
+    AT_BASE, AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_EXECFN, AT_FLAGS, AT_GID, AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ,
+    AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PLATFORM, AT_RANDOM, AT_SECURE, AT_UID,
 };
 use abi::errno::*;
 use abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE};
@@ -35,6 +42,7 @@ use arch::trap::TrapFrame;
 use formats::elf::{Elf, ElfError};
 use mm::addr::PAGE_SIZE;
 use mm::vm::address_space::{AddressSpace, ELF_ET_DYN_BASE, MmEnv, Rlimits, STACK_TOP, TASK_SIZE};
+use mm::vm::file::MemObject;
 use mm::vm::mmap::{FileMapping, MmapRequest};
 
 use super::{Creds, Pid, Task, current, exit, sched};
@@ -45,9 +53,16 @@ use crate::mem::user::UserMm;
 /// Initial size of the stack area (Linux expands it to 128 KiB at exec).
 const STACK_INIT: u64 = 128 * 1024;
 
+/// Elf64_Ehdr: the bytes `load_elf_binary` reads of an interpreter first.
+const ELF_HEADER_SIZE: usize = 64;
+
 /// The entry of an image that failed after the point of no return: not a
 /// user address, so the syscall exit path kills the process with SIGSEGV.
 const UNRUNNABLE: u64 = u64::MAX;
+
+/// The path walk that finds a program's interpreter (from the exec'ing
+/// task's working directory): the VFS lies above this module.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Result<Arc<dyn Inode>, Errno>;
 
 /// A loaded program, ready to run.
 pub struct Image {
@@ -86,41 +101,86 @@ fn random_bytes() -> [u8; 16] {
     out
 }
 
+/// The bytes of an executable file, for its headers: an initrd file's
+/// own, or a copy of a file in memory (tmpfs) as of now (the segments map
+/// its pages as usual).
+enum FileBytes {
+    Static(&'static [u8]),
+    Copy(Vec<u8>),
+}
+
+impl FileBytes {
+    fn of(object: &MemObject) -> Result<FileBytes, Errno> {
+        if let Some(d) = object.data() {
+            return Ok(FileBytes::Static(d));
+        }
+        let size = object.size() as usize;
+        let mut v = Vec::new();
+        v.try_reserve_exact(size).map_err(|_| ENOMEM)?;
+        v.resize(size, 0);
+        object.read_at(0, &mut v);
+        Ok(FileBytes::Copy(v))
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            FileBytes::Static(d) => d,
+            FileBytes::Copy(v) => v,
+        }
+    }
+}
+
+/// The memory object of a file exec may run (`do_open_execat`): a
+/// directory or a file without any execute bit is EACCES.
+fn exec_object(inode: &Arc<dyn Inode>) -> Result<Arc<MemObject>, Errno> {
+    if inode.is_dir() {
+        return Err(EACCES);
+    }
+    if inode.stat().st_mode & 0o111 == 0 {
+        return Err(EACCES);
+    }
+    inode.mem_object().ok_or(EACCES)
+}
+
+/// Open the program interpreter named by PT_INTERP (`open_exec` in
+/// `load_elf_binary`): path errors as any open (ENOENT, ENOTDIR, ELOOP,
+/// EACCES), one shorter than an ELF header EIO (the short read of it), a
+/// file that is not an x86_64 ELF ELIBBAD.
+fn open_interpreter(path: &str, name: &[u8], lookup: Lookup<'_>) -> Result<(Arc<MemObject>, FileBytes), Errno> {
+    let name = core::str::from_utf8(name).map_err(|_| ENOENT)?;
+    let inode = lookup(name)?;
+    let object = exec_object(&inode)?;
+    let bytes = FileBytes::of(&object)?;
+    if bytes.bytes().len() < ELF_HEADER_SIZE {
+        return Err(EIO);
+    }
+    if let Err(e) = Elf::parse(bytes.bytes()) {
+        crate::ratelimited!(log::Level::Warn, "exec: {}: interpreter {}: {}", path, name, e);
+        return Err(ELIBBAD);
+    }
+    Ok((object, bytes))
+}
+
 /// Load the program in `inode` (found at `path`, the name as given: it
 /// becomes AT_EXECFN and the command name) into a new address space with
-/// its stack.
+/// its stack; a dynamically linked program with its interpreter (found
+/// with `lookup`, the caller's path walk), which is where it starts.
 pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     path: &str,
     inode: Arc<dyn Inode>,
+    lookup: Lookup<'_>,
     argv: &[A],
     envp: &[E],
     creds: Creds,
     lim: &Rlimits,
 ) -> Result<Image, Errno> {
-    if inode.is_dir() {
-        return Err(EACCES);
-    }
-    let st = inode.stat();
-    if st.st_mode & 0o111 == 0 {
-        return Err(EACCES);
-    }
-    let object = inode.mem_object().ok_or(EACCES)?;
-    let copy;
-    let data: &[u8] = match object.data() {
-        Some(d) => d,
-        None => {
-            // A file in memory (tmpfs): the headers are read from a copy of
-            // its bytes as of now; the segments map its pages as usual.
-            let size = object.size() as usize;
-            let mut v = Vec::new();
-            v.try_reserve_exact(size).map_err(|_| ENOMEM)?;
-            v.resize(size, 0);
-            object.read_at(0, &mut v);
-            copy = v;
-            &copy
-        }
+    let object = exec_object(&inode)?;
+    let bytes = FileBytes::of(&object)?;
+    let elf = Elf::parse(bytes.bytes()).map_err(|e| explain(path, e))?;
+    let interp = match elf.interpreter().map_err(|e| explain(path, e))? {
+        Some(name) => Some(open_interpreter(path, name, lookup)?),
+        None => None,
     };
-    let elf = Elf::parse(data).map_err(|e| explain(path, e))?;
     let (lo, _) = elf.load_extent();
     // load_elf_binary: `load_bias = ELF_PAGESTART(ELF_ET_DYN_BASE - vaddr)`
     // in unsigned arithmetic: a PIE linked high still lands at the base
@@ -128,6 +188,7 @@ pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     let bias = if elf.is_pie() { ELF_ET_DYN_BASE.wrapping_sub(lo & !(PAGE_SIZE - 1)) } else { 0 };
     let stack_floor = AddressSpace::mmap_base_for(lim.stack);
     let env = crate::mem::user::env();
+    let name: String = path.rsplit('/').next().unwrap_or(path).chars().take(15).collect();
     if let Err(e) = elf.check_user_range(bias, env.mmap_min_addr, stack_floor) {
         // A well-formed file whose segments cannot be mapped: Linux finds
         // out in elf_map, after begin_new_exec, so the exec "succeeds" and
@@ -135,38 +196,50 @@ pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         // that cannot run (see `execve`).
         crate::ratelimited!(log::Level::Warn, "exec: {}: {}: the new program will be killed (SIGSEGV)", path, e);
         let space = AddressSpace::new(&env)?;
-        let name: String = path.rsplit('/').next().unwrap_or(path).chars().take(15).collect();
         return Ok(Image { space, entry: UNRUNNABLE, sp: 0, path: String::from(path), name });
     }
 
     let mut space = AddressSpace::new(&env)?;
-    match map_segments(&mut space, &env, &elf, &object, bias, lim) {
-        Ok(()) => {}
+    // The interpreter goes into the mmap area, as its own mmap would.
+    space.layout.mmap_base = stack_floor;
+    let loaded = map_segments(&mut space, &env, &elf, &object, bias, lim).and_then(|extent| {
+        set_layout(&mut space, &extent);
+        match &interp {
+            Some((iobj, ibytes)) => load_interpreter(&mut space, &env, path, iobj, ibytes.bytes(), lim).map(Some),
+            None => Ok(None),
+        }
+    });
+    let interp_at = match loaded {
+        Ok(i) => i,
         Err(e) => {
             space.destroy(&env);
             return Err(e);
         }
-    }
-    let name: String = path.rsplit('/').next().unwrap_or(path).chars().take(15).collect();
+    };
     // Any entry is accepted here, as Linux does: one outside user space
     // kills the new program after the point of no return (`execve`).
-    let entry = elf.entry.wrapping_add(bias);
+    let prog_entry = elf.entry.wrapping_add(bias);
+    let (base, entry) = interp_at.unwrap_or((0, prog_entry));
     let phdr = elf.phdr_vaddr().map(|v| v.wrapping_add(bias)).unwrap_or(0);
     let auxv_base = [
+        // x86's ARCH_DLINFO (no vDSO here: no AT_SYSINFO_EHDR).
+        (AT_MINSIGSTKSZ, signals::layout::FRAME_STACK_MAX),
+        (AT_HWCAP, arch::cpu::hwcap()),
+        (AT_PAGESZ, PAGE_SIZE),
+        (AT_CLKTCK, sched::HZ),
         (AT_PHDR, phdr),
         (AT_PHENT, 56),
         (AT_PHNUM, elf.phnum as u64),
-        (AT_PAGESZ, PAGE_SIZE),
-        (AT_BASE, 0),
+        (AT_BASE, base),
         (AT_FLAGS, 0),
-        (AT_ENTRY, entry),
+        (AT_ENTRY, prog_entry),
         (AT_UID, creds.uid as u64),
         (AT_EUID, creds.euid as u64),
         (AT_GID, creds.gid as u64),
         (AT_EGID, creds.egid as u64),
-        (AT_HWCAP, arch::cpu::hwcap()),
-        (AT_CLKTCK, sched::HZ),
         (AT_SECURE, 0),
+        // x86's ELF_HWCAP2: no ring-3 MWAIT, FSGSBASE not enabled.
+        (AT_HWCAP2, 0),
     ];
     let sp = match build_stack(&mut space, &env, path, argv, envp, &auxv_base, lim) {
         Ok(sp) => sp,
@@ -175,18 +248,66 @@ pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
             return Err(e);
         }
     };
-    space.layout.mmap_base = AddressSpace::mmap_base_for(lim.stack);
     Ok(Image { space, entry, sp, path: String::from(path), name })
+}
+
+/// Map the interpreter (`load_elf_interp`): an ET_DYN one at the top of the
+/// mmap area, where an mmap of its whole extent would go, an ET_EXEC one
+/// at its addresses. Returns its base (AT_BASE) and its entry point.
+fn load_interpreter(
+    space: &mut AddressSpace,
+    env: &MmEnv<'_>,
+    path: &str,
+    object: &Arc<MemObject>,
+    bytes: &[u8],
+    lim: &Rlimits,
+) -> Result<(u64, u64), Errno> {
+    // open_interpreter parsed these bytes already.
+    let elf = Elf::parse(bytes).map_err(|_| ELIBBAD)?;
+    let (lo, hi) = elf.load_extent();
+    let lo = lo & !(PAGE_SIZE - 1);
+    let bias = if elf.is_pie() {
+        let len = hi.checked_sub(lo).and_then(|l| l.checked_next_multiple_of(PAGE_SIZE)).ok_or(ELIBBAD)?;
+        space.get_unmapped_area(env.mmap_min_addr, 0, len).map_err(|_| ENOMEM)?.wrapping_sub(lo)
+    } else {
+        0
+    };
+    if let Err(e) = elf.check_user_range(bias, env.mmap_min_addr, TASK_SIZE) {
+        crate::ratelimited!(log::Level::Warn, "exec: {}: interpreter: {}", path, e);
+        return Err(ELIBBAD);
+    }
+    map_segments(space, env, &elf, object, bias, lim)?;
+    Ok((lo.wrapping_add(bias), elf.entry.wrapping_add(bias)))
+}
+
+/// Where a program's segments went: its code, data and the start of its
+/// heap (`mm->start_code` ... `start_brk`).
+struct Extent {
+    start_code: u64,
+    end_code: u64,
+    start_data: u64,
+    end_data: u64,
+    brk: u64,
+}
+
+fn set_layout(space: &mut AddressSpace, e: &Extent) {
+    let l = &mut space.layout;
+    l.start_code = if e.start_code == u64::MAX { 0 } else { e.start_code };
+    l.end_code = e.end_code;
+    l.start_data = if e.start_data == u64::MAX { e.end_code } else { e.start_data };
+    l.end_data = e.end_data.max(l.start_data);
+    l.start_brk = e.brk.next_multiple_of(PAGE_SIZE);
+    l.brk = l.start_brk;
 }
 
 fn map_segments(
     space: &mut AddressSpace,
     env: &MmEnv<'_>,
     elf: &Elf,
-    object: &Arc<mm::vm::file::MemObject>,
+    object: &Arc<MemObject>,
     bias: u64,
     lim: &Rlimits,
-) -> Result<(), Errno> {
+) -> Result<Extent, Errno> {
     let file = FileMapping { object: object.clone(), readable: true, writable: false };
     let mut brk = 0;
     let (mut start_code, mut end_code, mut start_data, mut end_data) = (u64::MAX, 0, u64::MAX, 0);
@@ -238,14 +359,7 @@ fn map_segments(
             end_data = end_data.max(file_end);
         }
     }
-    let l = &mut space.layout;
-    l.start_code = if start_code == u64::MAX { 0 } else { start_code };
-    l.end_code = end_code;
-    l.start_data = if start_data == u64::MAX { end_code } else { start_data };
-    l.end_data = end_data.max(l.start_data);
-    l.start_brk = brk.next_multiple_of(PAGE_SIZE);
-    l.brk = l.start_brk;
-    Ok(())
+    Ok(Extent { start_code, end_code, start_data, end_data, brk })
 }
 
 /// Lay out argv, envp and auxv at the top of a new stack area.
@@ -367,6 +481,7 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     frame: &mut TrapFrame,
     path: &str,
     inode: Arc<dyn Inode>,
+    lookup: Lookup<'_>,
     argv: &[A],
     envp: &[E],
 ) -> Result<(), Errno> {
@@ -376,7 +491,7 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         (i.cwd.lock().clone(), i.creds)
     };
     let lim = me.mm_limits();
-    let image = load(path, inode, argv, envp, creds, &lim)?;
+    let image = load(path, inode, lookup, argv, envp, creds, &lim)?;
     if let Err(e) = de_thread(&me) {
         image.space.destroy(&crate::mem::user::env());
         return Err(e);
@@ -498,6 +613,7 @@ fn take_over_leader(me: &Arc<Task>) {
 pub fn spawn(
     path: &str,
     inode: Arc<dyn Inode>,
+    lookup: Lookup<'_>,
     files: FdTable,
     argv: &[String],
     envp: &[String],
@@ -513,7 +629,7 @@ pub fn spawn(
         can_lock: true,
         admin: true,
     };
-    let image = load(path, inode, argv, envp, creds, &lim)?;
+    let image = load(path, inode, lookup, argv, envp, creds, &lim)?;
     if image.entry >= TASK_SIZE {
         // No old image to lose here: simply refuse.
         explain(path, ElfError::SegmentOutOfRange { index: 0 });

@@ -8,11 +8,12 @@ use alloc::vec::Vec;
 
 use abi::errno::*;
 use abi::fcntl::{
-    AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, F_ADD_SEALS, F_GET_SEALS, O_ACCMODE, O_APPEND, O_CLOEXEC,
-    O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_TMPFILE, O_TRUNC, O_WRONLY, SEEK_DATA, SEEK_HOLE,
+    AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_STATX_SYNC_TYPE, AT_SYMLINK_NOFOLLOW, F_ADD_SEALS,
+    F_GET_SEALS, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY,
+    O_TMPFILE, O_TRUNC, O_WRONLY, SEEK_DATA, SEEK_HOLE,
 };
 use abi::resource::RLIMIT_NOFILE;
-use abi::stat::Stat;
+use abi::stat::{STATX_RESERVED, Stat, Statx};
 
 use super::SysResult;
 use crate::file::write_access::WriteGuard;
@@ -553,19 +554,43 @@ pub fn lstat(path: u64, buf: u64) -> SysResult {
 }
 
 pub fn newfstatat(dirfd: i32, path_ptr: u64, buf: u64, flags: u32) -> SysResult {
-    if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
+    if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) != 0 {
         return Err(EINVAL);
     }
+    put_stat(&stat_at(dirfd, path_ptr, flags)?, buf)
+}
+
+/// What newfstatat and statx report for `path_ptr` from `dirfd` (flags
+/// checked by the caller).
+fn stat_at(dirfd: i32, path_ptr: u64, flags: u32) -> Result<Stat, Errno> {
     let path = path_arg(path_ptr)?;
     if path.is_empty() {
         if flags & AT_EMPTY_PATH != 0 {
-            return fstat(dirfd, buf);
+            let f = file(dirfd)?;
+            let mut st = f.inode.stat();
+            st.st_size = f.size() as i64;
+            return Ok(st);
         }
         return Err(ENOENT);
     }
     let base = base_dir(dirfd, &path)?;
     let inode = resolve(&path, &base, flags & AT_SYMLINK_NOFOLLOW == 0)?.inode;
-    put_stat(&inode.stat(), buf)
+    Ok(inode.stat())
+}
+
+/// statx(2): the basic fields whatever `mask` asks (Linux may give more or
+/// fewer than asked; there is no birth time here). The sync type is a hint
+/// to network file systems (both bits together: EINVAL).
+pub fn statx(dirfd: i32, path_ptr: u64, flags: u32, mask: u32, buf: u64) -> SysResult {
+    if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0
+        || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
+        || mask & STATX_RESERVED != 0
+    {
+        return Err(EINVAL);
+    }
+    let st = stat_at(dirfd, path_ptr, flags)?;
+    write_user(buf, &Statx::from_stat(&st))?;
+    Ok(0)
 }
 
 pub fn faccessat(dirfd: i32, path_ptr: u64, mode: u32) -> SysResult {

@@ -25,6 +25,7 @@ mod signal;
 mod sys;
 mod time;
 mod timer;
+mod xattr;
 
 use arch::trap::TrapFrame;
 use mm::vm::address_space::TASK_SIZE;
@@ -225,6 +226,13 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::OPENAT => fs::openat(x[0] as i32, x[1], x[2] as u32, x[3] as u32),
         nr::READLINKAT => fs::readlinkat(x[0] as i32, x[1], x[2], x[3]),
         nr::NEWFSTATAT => fs::newfstatat(x[0] as i32, x[1], x[2], x[3] as u32),
+        nr::GETXATTR => xattr::getxattr(x[0], x[1], true),
+        nr::LGETXATTR => xattr::getxattr(x[0], x[1], false),
+        nr::FGETXATTR => xattr::fgetxattr(x[0] as i32, x[1]),
+        nr::LISTXATTR => xattr::listxattr(x[0], true),
+        nr::LLISTXATTR => xattr::listxattr(x[0], false),
+        nr::FLISTXATTR => xattr::flistxattr(x[0] as i32),
+        nr::STATX => fs::statx(x[0] as i32, x[1], x[2] as u32, x[3] as u32, x[4]),
         nr::FACCESSAT => fs::faccessat(x[0] as i32, x[1], x[2] as u32),
         nr::PSELECT6 => poll::pselect6(x[0] as i32, x[1], x[2], x[3], x[4], x[5]),
         nr::PPOLL => poll::ppoll(x[0], x[1] as u32, x[2], x[3], x[4]),

@@ -169,6 +169,16 @@ fn do_clone(frame: &mut TrapFrame, a: &CloneArgs) -> SysResult {
     Ok(tid as u64)
 }
 
+/// The file an exec runs, the program or its interpreter (Linux's
+/// `open_exec`): a file on a noexec mount is EACCES (path_noexec).
+fn open_exec(path: &str, cwd: &str) -> Result<alloc::sync::Arc<dyn crate::vfs::Inode>, Errno> {
+    let found = crate::vfs::namei::resolve(path, cwd, true)?;
+    if crate::vfs::mount::is_noexec(&found.path) && !found.inode.is_dir() {
+        return Err(EACCES);
+    }
+    Ok(found.inode)
+}
+
 pub fn execve(frame: &mut TrapFrame, path: u64, argv: u64, envp: u64) -> SysResult {
     let path = read_user_cstr(path, 4095)?;
     let me = current();
@@ -176,20 +186,16 @@ pub fn execve(frame: &mut TrapFrame, path: u64, argv: u64, envp: u64) -> SysResu
         let i = me.inner.lock();
         (i.rlimits[abi::resource::RLIMIT_STACK].cur, i.cwd.lock().clone())
     };
-    // Linux opens the file (do_open_execat) before it counts the strings;
-    // a file on a noexec mount is EACCES there (path_noexec).
-    let found = crate::vfs::namei::resolve(&path, &cwd, true)?;
-    if crate::vfs::mount::is_noexec(&found.path) && !found.inode.is_dir() {
-        return Err(EACCES);
-    }
-    let inode = found.inode;
+    // Linux opens the file (do_open_execat) before it counts the strings.
+    let inode = open_exec(&path, &cwd)?;
     // deny_write_access: not while open for writing (ETXTBSY); from now
     // on nobody opens it for writing until the new address space goes.
     // A file that may not run at all is EACCES first (exec's own check).
     let runnable = !inode.is_dir() && inode.stat().st_mode & 0o111 != 0;
     let deny = if runnable { crate::file::write_access::DenyWrite::take(&inode)? } else { None };
     let args = proc::exec_args::copy_args(path.len(), argv, envp, rlim_stack)?;
-    proc::exec::execve(frame, &path, inode, &args.argv, &args.envp)?;
+    let lookup = |p: &str| open_exec(p, &cwd);
+    proc::exec::execve(frame, &path, inode, &lookup, &args.argv, &args.envp)?;
     if let (Some(d), Some(mm)) = (deny, current().mm()) {
         *mm.exe_pin.lock() = Some(alloc::boxed::Box::new(d));
     }
