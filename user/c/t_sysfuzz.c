@@ -41,7 +41,8 @@
  *
  * Checked at the end, as pid 1 under this kernel (the `sysfuzz` matrix
  * line): every child is reaped, the /proc/sys/vm values the root children
- * may have changed are put back, caches are dropped, and MemFree plus
+ * may have changed are put back, the System V shared memory segments they
+ * made (which outlive them, as in Linux) are removed, caches are dropped, and MemFree plus
  * Slab must be exactly what they were before the first call (every page
  * of processes, page tables, kernel stacks and vmalloc is back), with at
  * most SLAB_OBJECT_SLACK more slab objects (long-lived kernel lists that
@@ -64,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -546,6 +548,21 @@ static const char *sysctls[] = {
 #define NR_SYSCTLS (sizeof sysctls / sizeof sysctls[0])
 static char sysctl_saved[NR_SYSCTLS][32];
 
+/* System V segments outlive the children that made them (as in Linux):
+ * remove every one, as the sysctls are put back, before memory is
+ * compared. SHM_STAT walks the table by index up to SHM_INFO's highest. */
+static void remove_shm_segments(void)
+{
+	struct shm_info info;
+	int highest = shmctl(0, SHM_INFO, (struct shmid_ds *)&info);
+	for (int i = 0; i <= highest; i++) {
+		struct shmid_ds ds;
+		int id = shmctl(i, SHM_STAT, &ds);
+		if (id >= 0)
+			shmctl(id, IPC_RMID, NULL);
+	}
+}
+
 static void sysctl_io(int save)
 {
 	for (size_t i = 0; i < NR_SYSCTLS; i++) {
@@ -875,6 +892,7 @@ int main(int argc, char **argv)
 			;
 	}
 	sysctl_io(0);
+	remove_shm_segments();
 	long after_kb = settled_meminfo(meminfo_after, sizeof meminfo_after);
 	read_file("/proc/slabinfo", slabinfo_after, sizeof slabinfo_after);
 

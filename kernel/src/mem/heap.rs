@@ -1,12 +1,15 @@
 //! The kernel heap behind Rust's `alloc`.
 //!
 //! ```text
-//!   boot ──> bootstrap heap (linked_list_allocator over 256 KiB of .bss)
+//!   boot ──> bootstrap heap (linked_list_allocator over 512 KiB of .bss)
 //!   slab up ──> kmalloc (slab caches, large sizes from the buddy allocator)
 //! ```
 //!
-//! Early in boot nothing but the bootstrap heap exists (256 KiB: the
-//! firmware map, NUMA tables and command line need a few KiB). Once the slab
+//! Early in boot nothing but the bootstrap heap exists (512 KiB: the
+//! firmware map, NUMA tables and command line need a few KiB, but the
+//! per-CPU page lists of every zone and the per-CPU slots of the first
+//! slab caches are sized for `MAX_CPUS` and come from here too: about
+//! 25 KiB per zone, 4 KiB per cache; three NUMA nodes passed 256 KiB). Once the slab
 //! caches are up, every new allocation goes to kmalloc. Objects allocated
 //! before the switch may be freed at any time later: a free is routed by
 //! address, so bootstrap objects go back to the bootstrap heap and never
@@ -25,7 +28,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use linked_list_allocator::LockedHeap;
 
 /// Size of the bootstrap heap.
-pub const BOOTSTRAP_HEAP_SIZE: usize = 256 * 1024;
+pub const BOOTSTRAP_HEAP_SIZE: usize = 512 * 1024;
 
 #[repr(C, align(4096))]
 struct HeapArea([u8; BOOTSTRAP_HEAP_SIZE]);

@@ -222,6 +222,13 @@ pub fn do_group_exit(status: i32) -> ! {
 /// Never returns.
 pub fn do_exit(status: i32) -> ! {
     let me = current();
+    // The thread's CPU time moves to the process before the thread leaves
+    // the group's list (and before CHILD_CLEARTID wakes a joiner): a reader
+    // of the process clock never misses it (ticks that still land on this
+    // thread before it leaves the list count there too).
+    if !me.is_leader() {
+        fold_usage(&me, &me.leader());
+    }
     let left = super::thread::leave(&me.group, me.pid());
     if left > 0 {
         exit_thread(me);
@@ -230,9 +237,6 @@ pub fn do_exit(status: i32) -> ! {
     let leader = me.leader();
     let (pid, parent) = {
         release_thread(&me, Some(&leader));
-        if !me.is_leader() {
-            fold_usage(&me, &leader);
-        }
         let parent = release_process(&leader, status);
         // A parent that ignores SIGCHLD never sees the zombie: it leaves
         // the parent's children before it is one, or a wait4 on another
@@ -270,8 +274,6 @@ pub fn do_exit(status: i32) -> ! {
 fn exit_thread(me: alloc::sync::Arc<Task>) -> ! {
     release_thread(&me, None);
     if !me.is_leader() {
-        let leader = me.leader();
-        fold_usage(&me, &leader);
         hand_to_kernel(&me);
     }
     // The leader stays a zombie, not yet reported: its process lives on.
@@ -282,11 +284,11 @@ fn exit_thread(me: alloc::sync::Arc<Task>) -> ! {
     panic!("exit: an exited thread was scheduled again (tid {})", pid);
 }
 
-/// Add an exiting thread's CPU time to its process's (the leader's).
+/// Move an exiting thread's CPU time to its process's (the leader's).
 fn fold_usage(me: &Task, leader: &Task) {
     let (u, s) = {
-        let i = me.inner.lock();
-        (i.utime, i.stime)
+        let mut i = me.inner.lock();
+        (core::mem::take(&mut i.utime), core::mem::take(&mut i.stime))
     };
     let mut l = leader.inner.lock();
     l.exited_threads.0 += u;
