@@ -11,6 +11,7 @@
 mod anonfd;
 mod epoll;
 mod fs;
+mod fs_hints;
 mod fs_write;
 mod futex;
 mod mem;
@@ -168,6 +169,10 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::SENDFILE => fs::sendfile(x[0] as i32, x[1] as i32, x[2], x[3]),
         nr::READLINK => fs::readlinkat(AT_FDCWD, x[0], x[1], x[2]),
         nr::FSYNC | nr::FDATASYNC => fs_write::fsync(x[0] as i32),
+        nr::SYNC => fs_hints::sync(),
+        nr::SYNCFS => fs_hints::syncfs(x[0] as i32),
+        nr::FADVISE64 => fs_hints::fadvise64(x[0] as i32, x[1] as i64, x[2] as i64, x[3] as u32),
+        nr::READAHEAD => fs_hints::readahead(x[0] as i32, x[1] as i64, x[2]),
         nr::TRUNCATE => fs_write::truncate(x[0], x[1] as i64),
         nr::FTRUNCATE => fs_write::ftruncate(x[0] as i32, x[1] as i64),
         nr::RENAME => fs_write::renameat2(AT_FDCWD, x[0], AT_FDCWD, x[1], 0),
