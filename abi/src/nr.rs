@@ -67,6 +67,7 @@ pub const WAIT4: u64 = 61;
 pub const KILL: u64 = 62;
 pub const UNAME: u64 = 63;
 pub const FCNTL: u64 = 72;
+pub const FLOCK: u64 = 73;
 pub const FSYNC: u64 = 74;
 pub const FDATASYNC: u64 = 75;
 pub const SYNC: u64 = 162;

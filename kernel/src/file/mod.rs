@@ -10,6 +10,7 @@
 //! `vfs`, which sits above `proc`.
 
 mod fdtable;
+pub mod flock;
 pub mod path;
 pub mod poll;
 pub mod write_access;
@@ -315,6 +316,8 @@ pub struct OpenFile {
     /// Opened for writing a file that can also run (ETXTBSY rules); held
     /// for as long as the open file lives.
     _write: Option<write_access::WriteGuard>,
+    /// flock(2) was called on it: its lock goes when it does.
+    flocked: core::sync::atomic::AtomicBool,
 }
 
 /// A reader's place in a record-at-a-time file: the text of the records
@@ -361,6 +364,16 @@ impl SeqState {
     }
 }
 
+impl Drop for OpenFile {
+    /// The last descriptor of this description closed: its flock goes.
+    fn drop(&mut self) {
+        if self.flocked.load(Ordering::Relaxed) {
+            let (file, owner) = self.flock_keys();
+            flock::unlock(file, owner);
+        }
+    }
+}
+
 impl OpenFile {
     pub fn new(inode: Arc<dyn Inode>, flags: u32, path: &str) -> Arc<OpenFile> {
         OpenFile::with_write(inode, flags, path, None)
@@ -376,7 +389,27 @@ impl OpenFile {
         let seq = inode.is_seq().then(|| Mutex::new(SeqState { pos: 0, pending: String::new(), next: Some(0) }));
         let snapshot = if seq.is_some() { None } else { inode.snapshot() };
         let flags = AtomicU32::new(flags & !OPEN_ONLY_FLAGS);
-        Arc::new(OpenFile { inode, offset: Mutex::new(0), flags, path: path.to_string(), snapshot, seq, _write: write })
+        Arc::new(OpenFile {
+            inode,
+            offset: Mutex::new(0),
+            flags,
+            path: path.to_string(),
+            snapshot,
+            seq,
+            _write: write,
+            flocked: core::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// The keys of flock(2): the file (its inode's address) and this open
+    /// file description.
+    pub fn flock_keys(&self) -> (usize, usize) {
+        (Arc::as_ptr(&self.inode) as *const () as usize, self as *const OpenFile as usize)
+    }
+
+    /// flock(2) took or may hold a lock through this description.
+    pub fn mark_flocked(&self) {
+        self.flocked.store(true, Ordering::Relaxed);
     }
 
     /// F_GETFL.

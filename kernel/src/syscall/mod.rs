@@ -10,6 +10,7 @@
 
 mod anonfd;
 mod epoll;
+mod flock;
 mod fs;
 mod fs_hints;
 mod fs_write;
@@ -169,6 +170,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::SENDFILE => fs::sendfile(x[0] as i32, x[1] as i32, x[2], x[3]),
         nr::READLINK => fs::readlinkat(AT_FDCWD, x[0], x[1], x[2]),
         nr::FSYNC | nr::FDATASYNC => fs_write::fsync(x[0] as i32),
+        nr::FLOCK => flock::flock(x[0] as i32, x[1] as u32),
         nr::SYNC => fs_hints::sync(),
         nr::SYNCFS => fs_hints::syncfs(x[0] as i32),
         nr::FADVISE64 => fs_hints::fadvise64(x[0] as i32, x[1] as i64, x[2] as i64, x[3] as u32),
