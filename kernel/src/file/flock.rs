@@ -34,6 +34,15 @@ fn released() {
     }
 }
 
+/// Remove `file`'s entry; an emptied map gives back its root node too, so
+/// no lock held once leaves kernel memory behind.
+fn forget(locks: &mut BTreeMap<usize, Vec<(usize, bool)>>, file: usize) {
+    locks.remove(&file);
+    if locks.is_empty() {
+        *locks = BTreeMap::new();
+    }
+}
+
 /// Take (or convert to) a lock on `file` for description `owner`;
 /// EAGAIN (EWOULDBLOCK) if another description's lock conflicts.
 pub fn try_lock(file: usize, owner: usize, exclusive: bool) -> Result<(), Errno> {
@@ -55,7 +64,7 @@ pub fn try_lock(file: usize, owner: usize, exclusive: bool) -> Result<(), Errno>
         Ok(())
     };
     if holders.is_empty() {
-        locks.remove(&file);
+        forget(&mut locks, file);
     }
     drop(locks);
     if had.is_some() {
@@ -72,7 +81,7 @@ pub fn unlock(file: usize, owner: usize) {
     holders.retain(|&(o, _)| o != owner);
     let dropped = holders.len() != before;
     if holders.is_empty() {
-        locks.remove(&file);
+        forget(&mut locks, file);
     }
     drop(locks);
     if dropped {
