@@ -1,7 +1,8 @@
 /*
  * mmtest.h: helpers shared by the memory-management test programs
- * (t_mmap, t_brk, t_fork, t_mprotect, t_mremap, t_madvise, t_mlock, t_oom)
- * and the benchmark b_mm. Include after check.h.
+ * (t_mmap, t_brk, t_fork, t_mprotect, t_mremap, t_madvise, t_mlock, t_oom,
+ * and the file and shared-memory tests) and the benchmark b_mm. Include
+ * after check.h.
  *
  * - run_child(fn, arg): fork, run fn in the child (core dumps off), exit
  *   with its return value; the parent reaps it and gets the wait status.
@@ -12,7 +13,8 @@
  * - probe(addr, how): read / write / execute ADDR in a child; returns
  *   PROBE_OK, PROBE_SEGV, PROBE_BUS or PROBE_OTHER.
  * - status_kb("VmRSS"): a kB field of /proc/self/status (-1: the file
- *   cannot be opened, -2: no such field).
+ *   cannot be opened, -2: no such field); meminfo_kb("Shmem"): one of
+ *   /proc/meminfo (-1 if missing).
  * - drop_root(): setgid/setuid 65534 (in a child).
  * - in_mmkernel(): uname -r contains "mmkernel".
  */
@@ -203,6 +205,20 @@ static inline long status_kb(const char *field)
 			return strtol(line + fl + 1, NULL, 10);
 	}
 	return -2;
+}
+
+/* KEY ("Shmem") of /proc/meminfo in kB; -1 if missing or unreadable. */
+static inline long meminfo_kb(const char *key)
+{
+	static char buf[8192];
+	if (read_small_file("/proc/meminfo", buf, sizeof buf) < 0)
+		return -1;
+	size_t k = strlen(key);
+	for (char *line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		if (strncmp(line, key, k) == 0 && line[k] == ':')
+			return strtol(line + k + 1, NULL, 10);
+	}
+	return -1;
 }
 
 static inline int have_proc_status(void)

@@ -27,6 +27,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include "check.h"
+#include "mmtest.h"
 
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE 0x0010
@@ -48,20 +49,6 @@
 static int mfd(const char *name, unsigned flags)
 {
 	return (int)syscall(SYS_memfd_create, name, flags);
-}
-
-static long meminfo_kb(const char *key)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	long v = -1;
-	size_t k = strlen(key);
-	while (f && fgets(line, sizeof line, f))
-		if (strncmp(line, key, k) == 0 && line[k] == ':')
-			v = strtol(line + k + 1, NULL, 10);
-	if (f)
-		fclose(f);
-	return v;
 }
 
 static int seals(int fd)

@@ -38,24 +38,11 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "check.h"
+#include "mmtest.h"
 
 #define PG 4096L
 
 static char *self_path;
-
-static long meminfo_kb(const char *key)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	long v = -1;
-	size_t k = strlen(key);
-	while (f && fgets(line, sizeof line, f))
-		if (strncmp(line, key, k) == 0 && line[k] == ':')
-			v = strtol(line + k + 1, NULL, 10);
-	if (f)
-		fclose(f);
-	return v;
-}
 
 static int stat_of(int id, struct shmid_ds *ds)
 {

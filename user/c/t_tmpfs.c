@@ -31,6 +31,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "check.h"
+#include "mmtest.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE 1
@@ -78,20 +79,6 @@ static int contents_are(const char *path, const char *want)
 	ssize_t n = read(fd, buf, sizeof buf - 1);
 	close(fd);
 	return n == (ssize_t)strlen(want) && memcmp(buf, want, (size_t)n) == 0;
-}
-
-static long meminfo_kb(const char *key)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	long v = -1;
-	size_t k = strlen(key);
-	while (f && fgets(line, sizeof line, f))
-		if (strncmp(line, key, k) == 0 && line[k] == ':')
-			v = strtol(line + k + 1, NULL, 10);
-	if (f)
-		fclose(f);
-	return v;
 }
 
 static void check_open_flags(void)
