@@ -37,6 +37,7 @@ pub mod futex;
 pub mod oom;
 pub mod pgrp;
 pub mod robust;
+pub mod rq;
 pub mod sched;
 pub mod signal;
 pub mod thread;

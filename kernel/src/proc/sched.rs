@@ -14,32 +14,34 @@
 //! the TSS and per-CPU area, loads the next address space's CR3 and swaps
 //! kernel stacks.
 //!
-//! Several CPUs share one run queue; each has its own current and idle
-//! task. A task is `on_cpu` from the moment a CPU picks it until that CPU
+//! Each CPU has its own run queue, current task and idle task (rq.rs:
+//! where a woken task waits, and the balancing between queues). A task is
+//! `on_cpu` from the moment a CPU picks it until that CPU
 //! has saved its registers after switching away (`finish_switch`, Linux's
 //! `finish_task_switch`): no other CPU runs it, and its kernel stack is not
 //! freed, before then. A woken task may sit in the queue while it still
 //! runs (it marked itself sleeping, then found its condition true): the
 //! pickers pass over it until it is switched out.
 //!
-//! Locks: `SCHED` (an IrqLock) is taken alone or last: never a task's
-//! `inner` lock while holding it (the affinity mask the picker reads is an
-//! atomic in the task).
+//! Locks: a run queue's lock (rq.rs) is taken alone or last: never a
+//! task's `inner` lock, nor another queue's, while holding it (what the
+//! picker reads of a task, its class and affinity, are atomics in the
+//! task). `SLEEPERS` is taken alone.
 
 // The context switch: a task's saved CPU state and kernel stack.
 #![allow(unsafe_code)]
 
-use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use x86_64::instructions::interrupts;
 
 use mm::percpu::MAX_CPUS;
 use mm::sync::IrqLock;
 
+use super::rq::{self, RunQueue};
 use super::{Pid, RUNNABLE, SLEEPING, Task};
 use arch::fpu::FpuState;
 use arch::trap::TrapFrame;
@@ -49,25 +51,8 @@ use abi::errno::{ENOMEM, Errno};
 /// Timer frequency.
 pub const HZ: u64 = 100;
 
-struct Sched {
-    queue: VecDeque<Arc<Task>>,
-    /// The fair class's clock: never behind the smallest virtual runtime
-    /// of the tasks picked so far (fair.rs `place`).
-    min_vruntime: u64,
-    /// Per CPU: the running task and the idle task.
-    current: [Option<Arc<Task>>; MAX_CPUS],
-    idle: [Option<Arc<Task>>; MAX_CPUS],
-    /// (wake-up tick, pid) of sleeping tasks with a deadline.
-    sleepers: Vec<(u64, Pid)>,
-}
-
-static SCHED: IrqLock<Sched> = IrqLock::new(Sched {
-    queue: VecDeque::new(),
-    min_vruntime: 0,
-    current: [const { None }; MAX_CPUS],
-    idle: [const { None }; MAX_CPUS],
-    sleepers: Vec::new(),
-});
+/// (wake-up tick, pid) of sleeping tasks with a deadline.
+static SLEEPERS: IrqLock<Vec<(u64, Pid)>> = IrqLock::new(Vec::new());
 pub static CONTEXT_SWITCHES: AtomicU64 = AtomicU64::new(0);
 
 /// Per CPU: the task it switched away from, whose `on_cpu` it clears once
@@ -95,7 +80,7 @@ fn cpu() -> usize {
 }
 
 /// A task's scheduling class (sched_setscheduler, setpriority), atomics
-/// so that the picker reads them under `SCHED` alone.
+/// so that the picker reads them under its run queue's lock alone.
 ///
 /// SCHED_FIFO and SCHED_RR tasks (priority 1..99) run before every other
 /// task, the highest priority first; a FIFO task keeps the CPU until it
@@ -114,6 +99,14 @@ pub struct SchedParams {
     /// When the task last started running or was charged (uptime ns; 0
     /// while it does not run).
     pub(super) exec_start: AtomicU64,
+    /// The run queue the task waits in: 0 none, c + 1 CPU c's (rq.rs;
+    /// changed under that queue's lock).
+    pub(super) queued: AtomicU32,
+    /// The CPU the task runs or last ran or waited on (/proc/PID/stat's
+    /// `processor`); its virtual runtime is relative to that CPU's queue.
+    pub(super) cpu: AtomicU32,
+    /// It is a CPU's idle task (never queued).
+    idle: AtomicBool,
 }
 
 impl SchedParams {
@@ -127,6 +120,15 @@ impl SchedParams {
 
     pub fn nice(&self) -> i8 {
         self.nice.load(Ordering::Relaxed)
+    }
+
+    /// The CPU the task runs on, or last ran on.
+    pub fn cpu(&self) -> u32 {
+        self.cpu.load(Ordering::Relaxed)
+    }
+
+    fn is_idle(&self) -> bool {
+        self.idle.load(Ordering::Relaxed)
     }
 
     pub fn reset_on_fork(&self) -> bool {
@@ -147,6 +149,7 @@ impl SchedParams {
     /// SCHED_RESET_ON_FORK, SCHED_OTHER and a nice value no lower than 0.
     pub fn inherit(&self, child: &SchedParams) {
         child.vruntime.store(self.vruntime.load(Ordering::Relaxed), Ordering::Relaxed);
+        child.cpu.store(self.cpu(), Ordering::Relaxed);
         if self.reset_on_fork() {
             child.set_policy(abi::sched::SCHED_OTHER, 0, false);
             child.set_nice(self.nice().max(0));
@@ -214,7 +217,6 @@ pub fn new_task_stack(caller: &'static str, frame: &TrapFrame) -> Result<((u64, 
 
 /// Make the boot context the idle task (pid 0) of the boot CPU.
 pub fn init(idle: Arc<Task>) {
-    SCHED.lock().queue.reserve(64);
     init_cpu(idle);
 }
 
@@ -222,9 +224,12 @@ pub fn init(idle: Arc<Task>) {
 pub fn init_cpu(idle: Arc<Task>) {
     idle.set_on_cpu(true);
     let c = cpu();
-    let mut s = SCHED.lock();
-    s.current[c] = Some(idle.clone());
-    s.idle[c] = Some(idle);
+    idle.sched.idle.store(true, Ordering::Relaxed);
+    idle.sched.cpu.store(c as u32, Ordering::Relaxed);
+    let mut q = rq::lock(c);
+    q.queue.reserve(64);
+    q.current = Some(idle.clone());
+    q.idle = Some(idle);
 }
 
 /// Ticks (1/HZ s) since boot, read from the monotonic clock rather than
@@ -236,60 +241,48 @@ pub fn ticks() -> u64 {
 }
 
 pub fn current() -> Arc<Task> {
-    SCHED.lock().current[cpu()].clone().expect("sched: no current task")
+    rq::lock(cpu()).current.clone().expect("sched: no current task")
 }
 
 /// The current task if the scheduler lock is free (for the allocation
 /// failure report, which may run with that lock held).
 pub fn try_current() -> Option<Arc<Task>> {
-    SCHED.try_lock()?.current[cpu()].clone()
+    rq::try_lock(cpu())?.current.clone()
 }
 
 pub fn current_pid() -> Pid {
-    SCHED.lock().current[cpu()].as_ref().map(|t| t.pid()).unwrap_or(0)
+    rq::lock(cpu()).current.as_ref().map(|t| t.pid()).unwrap_or(0)
 }
 
-fn is_idle(s: &Sched, t: &Task) -> bool {
-    s.idle.iter().flatten().any(|i| core::ptr::eq(i.as_ref(), t))
-}
-
-/// Per CPU: it runs its idle task (so a new runnable task should wake it).
-static IDLE_NOW: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(true) }; MAX_CPUS];
-
-/// Put a runnable task on the run queue (once: a task already queued
-/// stays where it is), and wake an idle CPU that may run it with a
-/// reschedule IPI. A task that still runs somewhere may be queued: see
-/// the module comment.
+/// Make a runnable task wait in a run queue (once: a task already queued
+/// stays where it is), on the CPU rq.rs `select_cpu` chooses, and make
+/// that CPU look at it (an IPI to an idle CPU, or a real-time task's
+/// preemption). A task that still runs somewhere may be queued: see the
+/// module comment.
 pub fn add(task: Arc<Task>) {
     task.set_state(RUNNABLE);
-    {
-        let mut s = SCHED.lock();
-        if is_idle(&s, &task) || s.queue.iter().any(|t| Arc::ptr_eq(t, &task)) {
-            return;
-        }
-        if task.sched.rank() == 0 {
-            super::fair::place(&task.sched, s.min_vruntime);
-        }
-        s.queue.push_back(task.clone());
+    if task.sched.is_idle() {
+        return;
     }
-    let me = cpu();
-    let n = mm::percpu::nr_cpus().min(MAX_CPUS);
-    if let Some(c) = (0..n).find(|&c| c != me && IDLE_NOW[c].load(Ordering::Relaxed) && task.allowed_on(c)) {
-        arch::ipi::send_reschedule(c);
+    if let Some(c) = rq::enqueue(&task) {
+        rq::kick(c, &task);
     }
 }
 
 /// Every CPU but this one runs its idle task and nothing waits in the
-/// queue: work other CPUs were finishing (an exit's last frees) is done.
+/// queues: work other CPUs were finishing (an exit's last frees) is done.
 pub fn others_idle() -> bool {
-    let me = cpu();
-    let n = mm::percpu::nr_cpus().min(MAX_CPUS);
-    (0..n).all(|c| c == me || IDLE_NOW[c].load(Ordering::Relaxed)) && SCHED.lock().queue.is_empty()
+    rq::others_idle(cpu())
+}
+
+/// Ask CPU `c` to switch at its next chance (the caller sends the IPI).
+pub(super) fn need_resched(c: usize) {
+    NEED_RESCHED[c % MAX_CPUS].store(true, Ordering::Relaxed);
 }
 
 /// What an application processor runs once it is online: its own idle
-/// task, its timer, and the idle loop (tasks from the shared queue
-/// whenever there are some, `hlt` otherwise).
+/// task, its timer, and the idle loop (tasks from its queue, or pulled
+/// from a busier one, whenever there are some, `hlt` otherwise).
 pub fn ap_main(cpu: usize) -> ! {
     init_cpu(super::new_idle(cpu));
     arch::apic::start_timer(HZ);
@@ -299,16 +292,16 @@ pub fn ap_main(cpu: usize) -> ! {
     }
 }
 
-/// Take the task of the queue this CPU should run: the first of the
-/// highest real-time priority among those runnable, not still on another
-/// CPU and allowed here, or, among the fair tasks, the one with the
-/// smallest virtual runtime (tasks no longer runnable leave the queue).
-/// None if `prev`, still runnable here, outranks it (a higher priority, a
-/// FIFO task of the same one, or a fair task not ahead of it).
-fn pick(s: &mut Sched, c: usize, prev: &Arc<Task>) -> Option<Arc<Task>> {
-    s.queue.retain(|t| t.state() == RUNNABLE);
+/// Take the task of CPU `c`'s queue (locked as `q`) it should run: the
+/// first of the highest real-time priority among those runnable, not
+/// still on another CPU and allowed here, or, among the fair tasks, the
+/// one with the smallest virtual runtime (tasks no longer runnable leave
+/// the queue). None if `prev`, still runnable here, outranks it (a higher
+/// priority, a FIFO task of the same one, or a fair task not ahead of it).
+fn pick(q: &mut RunQueue, c: usize, prev: &Arc<Task>) -> Option<Arc<Task>> {
+    rq::prune_locked(q, c);
     let mut best: Option<(usize, u8, u64)> = None;
-    for (i, t) in s.queue.iter().enumerate() {
+    for (i, t) in q.queue.iter().enumerate() {
         if (Arc::ptr_eq(t, prev) || !t.on_cpu()) && t.allowed_on(c) {
             let r = t.sched.rank();
             let v = if r == 0 { super::fair::vruntime(&t.sched) } else { 0 };
@@ -327,23 +320,24 @@ fn pick(s: &mut Sched, c: usize, prev: &Arc<Task>) -> Option<Arc<Task>> {
         (0, 0) => super::fair::vruntime(&prev.sched) <= v,
         _ => p > r || (p == r && p > 0 && prev.sched.is_fifo()),
     };
-    if prev.state() == RUNNABLE && prev.allowed_on(c) && !is_idle(s, prev) && prev_ahead {
+    if prev.state() == RUNNABLE && prev.allowed_on(c) && !prev.sched.is_idle() && prev_ahead {
         return None;
     }
     if r == 0 {
-        s.min_vruntime = s.min_vruntime.max(v);
+        rq::advance_min_vruntime(c, v);
     }
-    s.queue.remove(i)
+    rq::dequeue_locked(q, c, i)
 }
 
-/// Move the fair clock up to the smallest virtual runtime of the fair
-/// tasks running or queued (Linux's `update_min_vruntime`): a task that
-/// wakes after others ran alone for long is not placed far behind them.
-fn update_min_vruntime(s: &mut Sched) {
-    let running = s.current.iter().flatten().filter(|t| !is_idle(s, t));
-    let fair = running.chain(s.queue.iter()).filter(|t| t.sched.rank() == 0);
+/// Move CPU `c`'s fair clock up to the smallest virtual runtime of the
+/// fair tasks it runs or has queued (Linux's `update_min_vruntime`): a
+/// task that wakes after others ran alone for long is not placed far
+/// behind them.
+fn update_min_vruntime(q: &RunQueue, c: usize) {
+    let running = q.current.iter().filter(|t| !t.sched.is_idle());
+    let fair = running.chain(q.queue.iter()).filter(|t| t.sched.rank() == 0);
     if let Some(v) = fair.map(|t| super::fair::vruntime(&t.sched)).min() {
-        s.min_vruntime = s.min_vruntime.max(v);
+        rq::advance_min_vruntime(c, v);
     }
 }
 
@@ -356,44 +350,56 @@ pub fn wake(pid: Pid) {
     }
 }
 
+/// Before choosing what CPU `c` runs next: a running task no longer
+/// allowed here goes to a CPU where it is; a CPU about to idle pulls a
+/// task from a busier queue. Takes no lock across the two steps.
+fn balance_before_pick(c: usize) {
+    let prev = match rq::lock(c).current.clone() {
+        Some(p) => p,
+        None => return,
+    };
+    let idle = prev.sched.is_idle();
+    let stays = !idle && prev.state() == RUNNABLE;
+    if stays && !prev.allowed_on(c) {
+        rq::push_away(&prev);
+    }
+    if rq::nr_queued(c) == 0 && !(stays && prev.allowed_on(c)) {
+        rq::pull(c, true);
+    }
+}
+
 /// Switch to the next runnable task, if any; the current one stays
 /// runnable (unless it marked itself sleeping or dead before calling).
 pub fn schedule() {
     let was_enabled = interrupts::are_enabled();
     interrupts::disable();
+    let c = cpu();
+    balance_before_pick(c);
     let (prev, next): (*const Task, *const Task) = {
-        let c = cpu();
-        let mut s = SCHED.lock();
-        let Some(prev) = s.current[c].clone() else {
-            drop(s);
+        let mut q = rq::lock(c);
+        let Some(prev) = q.current.clone() else {
+            drop(q);
             restore(was_enabled);
             return;
         };
+        let prev_idle = prev.sched.is_idle();
         let prev_stays = prev.state() == RUNNABLE && prev.allowed_on(c);
-        let next = match pick(&mut s, c, &prev) {
+        let next = match pick(&mut q, c, &prev) {
             Some(n) => {
-                if prev.state() == RUNNABLE && !is_idle(&s, &prev) && !Arc::ptr_eq(&n, &prev) {
-                    if !s.queue.iter().any(|t| Arc::ptr_eq(t, &prev)) {
-                        s.queue.push_back(prev.clone());
-                    }
+                if prev_stays && !prev_idle && !Arc::ptr_eq(&n, &prev) {
+                    rq::enqueue_locked(&mut q, c, &prev);
                 }
                 n
             }
             None if prev_stays => {
-                drop(s);
+                drop(q);
                 restore(was_enabled);
                 return;
             }
-            None => {
-                if prev.state() == RUNNABLE && !is_idle(&s, &prev) && !s.queue.iter().any(|t| Arc::ptr_eq(t, &prev)) {
-                    // Not allowed here any more (sched_setaffinity).
-                    s.queue.push_back(prev.clone());
-                }
-                s.idle[c].clone().expect("sched: no idle task")
-            }
+            None => q.idle.clone().expect("sched: no idle task"),
         };
         if Arc::ptr_eq(&prev, &next) {
-            drop(s);
+            drop(q);
             restore(was_enabled);
             return;
         }
@@ -402,13 +408,15 @@ pub fn schedule() {
         let now = arch::time::uptime_ns();
         super::fair::stop(&prev.sched, now);
         super::fair::start(&next.sched, now);
-        IDLE_NOW[c].store(is_idle(&s, &next), Ordering::Relaxed);
+        rq::IDLE_NOW[c].store(next.sched.is_idle(), Ordering::Relaxed);
+        rq::CURR_RANK[c].store(next.sched.rank() as u64, Ordering::Relaxed);
+        next.sched.cpu.store(c as u32, Ordering::Relaxed);
         next.set_on_cpu(true);
         PREV[c].store(p as u64, Ordering::Relaxed);
-        s.current[c] = Some(next);
-        // The table (or `s.current`) keeps both tasks alive: no Arc may
-        // stay on this stack across the switch, or a task that never runs
-        // again would never be freed.
+        q.current = Some(next);
+        // The table, a queue or `q.current` keeps both tasks alive: no Arc
+        // may stay on this stack across the switch, or a task that never
+        // runs again would never be freed.
         (p, n)
     };
     // SAFETY: both tasks are alive (see above) and interrupts are off.
@@ -466,7 +474,7 @@ unsafe fn switch_to(prev: &Task, next: &Task) {
 /// Sleep until woken (the caller arranged for someone to wake it).
 pub fn block() {
     let me = current();
-    if is_idle(&SCHED.lock(), &me) {
+    if me.sched.is_idle() {
         drop(me);
         interrupts::enable_and_hlt();
         return;
@@ -480,7 +488,7 @@ pub fn block() {
 pub fn sleep_ticks(n: u64) {
     let deadline = ticks() + n.max(1);
     let me = current();
-    let idle = is_idle(&SCHED.lock(), &me);
+    let idle = me.sched.is_idle();
     if idle {
         drop(me);
         while ticks() < deadline {
@@ -489,7 +497,7 @@ pub fn sleep_ticks(n: u64) {
         return;
     }
     me.set_state(SLEEPING);
-    SCHED.lock().sleepers.push((deadline, me.pid()));
+    SLEEPERS.lock().push((deadline, me.pid()));
     drop(me);
     schedule();
 }
@@ -497,19 +505,19 @@ pub fn sleep_ticks(n: u64) {
 /// Have the timer wake `pid` at tick `deadline` (a bound on a wait that
 /// something else may end sooner).
 pub fn wake_at(deadline: u64, pid: Pid) {
-    let mut s = SCHED.lock();
-    if !s.sleepers.contains(&(deadline, pid)) {
-        s.sleepers.push((deadline, pid));
+    let mut s = SLEEPERS.lock();
+    if !s.contains(&(deadline, pid)) {
+        s.push((deadline, pid));
     }
 }
 
 /// The wait [`wake_at`] bounded ended sooner: forget its wake-up (Linux
 /// cancels the timer), and give an emptied list's memory back.
 pub fn cancel_wake_at(deadline: u64, pid: Pid) {
-    let mut s = SCHED.lock();
-    s.sleepers.retain(|&e| e != (deadline, pid));
-    if s.sleepers.is_empty() {
-        s.sleepers = Vec::new();
+    let mut s = SLEEPERS.lock();
+    s.retain(|&e| e != (deadline, pid));
+    if s.is_empty() {
+        *s = Vec::new();
     }
 }
 
@@ -554,9 +562,9 @@ pub fn scheduler_tick(frame: &TrapFrame) -> u64 {
     // Every CPU charges its own running task; the boot CPU wakes sleepers.
     let now = ticks();
     let due: Vec<Pid> = {
-        let mut s = SCHED.lock();
+        let mut s = SLEEPERS.lock();
         let mut due = Vec::new();
-        s.sleepers.retain(|&(t, pid)| {
+        s.retain(|&(t, pid)| {
             if t <= now {
                 due.push(pid);
                 false
@@ -564,19 +572,23 @@ pub fn scheduler_tick(frame: &TrapFrame) -> u64 {
                 true
             }
         });
-        if s.sleepers.is_empty() && s.sleepers.capacity() != 0 {
-            s.sleepers = Vec::new();
+        if s.is_empty() && s.capacity() != 0 {
+            *s = Vec::new();
         }
-        let column = match s.current[c].as_ref() {
-            Some(t) if !is_idle(&s, t) => (!frame.is_user()) as usize,
+        due
+    };
+    {
+        let q = rq::lock(c);
+        let column = match q.current.as_ref() {
+            Some(t) if !t.sched.is_idle() => (!frame.is_user()) as usize,
             _ => 2,
         };
         CPU_TICKS[c][column].fetch_add(1, Ordering::Relaxed);
-        if let Some(c) = s.current[c].as_ref() {
+        if let Some(t) = q.current.as_ref() {
             // The running task pays for its time so far, so the picker at
             // the end of this interrupt compares up-to-date values.
-            super::fair::charge(&c.sched, arch::time::uptime_ns());
-            if let Some(mut i) = c.inner.try_lock() {
+            super::fair::charge(&t.sched, arch::time::uptime_ns());
+            if let Some(mut i) = t.inner.try_lock() {
                 if frame.is_user() {
                     i.utime += 1;
                 } else {
@@ -584,11 +596,15 @@ pub fn scheduler_tick(frame: &TrapFrame) -> u64 {
                 }
             }
         }
-        update_min_vruntime(&mut s);
-        due
-    };
+        update_min_vruntime(&q, c);
+    }
     for pid in due {
         wake(pid);
+    }
+    // Periodic balancing: each CPU looks every fourth tick, the CPUs in
+    // turn, and pulls a task if the busiest queue runs two more than it.
+    if now % 4 == c as u64 % 4 {
+        rq::pull(c, false);
     }
     now
 }

@@ -390,6 +390,7 @@ pub fn sched_setaffinity(pid: i32, len: u64, mask: u64) -> SysResult {
     }
     t.inner.lock().cpu_mask = wanted;
     t.set_cpus_allowed(wanted);
+    proc::rq::migrate_if_needed(&t);
     if t.pid() == me.pid() && !t.allowed_on(mm::percpu::this_cpu()) {
         // Move now: the scheduler runs us only where we may run.
         drop(t);

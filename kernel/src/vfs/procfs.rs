@@ -759,11 +759,12 @@ fn render_stat(t: &Arc<Task>, s: &mut String) -> core::fmt::Result {
     write!(s, "{} {} {} 0 0 ", l.start_code, l.end_code, l.start_stack)?;
     write!(
         s,
-        "{} {} {} {} 0 0 0 17 0 {} {} 0 0 0 ",
+        "{} {} {} {} 0 0 0 17 {} {} {} 0 0 0 ",
         sig.pending.set,
         sig.blocked,
         ign,
         cgt,
+        t.sched.cpu(),
         t.sched.rt_prio(),
         t.sched.policy()
     )?;
