@@ -36,6 +36,8 @@ INITRD_ADD ?=
 # (scripts/add-dynamic.sh), e.g. INITRD_ADD_DYNAMIC="/usr/bin/env /bin/ls".
 INITRD_ADD_DYNAMIC ?=
 USB_STICK ?=
+# Extra raw disk images (virtio-blk /dev/vda, ...; FILE,if=nvme for NVMe).
+DISK      ?=
 JOBS      ?= 2
 ONLY      ?=
 TIMEOUT   ?=
@@ -50,6 +52,7 @@ $(if $(filter FAILED,$(DYNAMIC_ADDS)),$(error INITRD_ADD_DYNAMIC: scripts/add-dy
 QEMU_OPTS := --mem $(MEM) --smp $(SMP) --accel $(ACCEL) $(if $(CPU),--cpu $(CPU)) \
 	$(if $(UEFI),--uefi) $(if $(NUMA),--numa $(NUMA)) $(if $(GDB),--gdb) \
 	$(if $(DISPLAY_WINDOW),--display) $(if $(USB_STICK),--usb-stick) \
+	$(foreach d,$(DISK),--disk $(d)) \
 	$(foreach a,$(QEMU_ARGS),--qemu-arg=$(a)) \
 	$(foreach f,$(INITRD_ADD) $(DYNAMIC_ADDS),--initrd-add $(f)) \
 	$(if $(TIMEOUT),--timeout $(TIMEOUT))

@@ -11,6 +11,7 @@ pub const S_IFLNK: u32 = 0o120000;
 pub const S_IFDIR: u32 = 0o040000;
 /// Character device.
 pub const S_IFCHR: u32 = 0o020000;
+pub const S_IFBLK: u32 = 0o060000;
 /// FIFO (pipe).
 pub const S_IFIFO: u32 = 0o010000;
 

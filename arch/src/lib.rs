@@ -26,6 +26,7 @@ pub mod ipi;
 pub mod logger;
 pub mod mm_hooks;
 pub mod mmu;
+pub mod pci;
 pub mod percpu;
 pub mod pic;
 pub mod ps2;

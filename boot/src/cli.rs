@@ -20,7 +20,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::matrix::Expect;
-use crate::qemu::{Accel, DiskAttach, Firmware, Numa, QemuConfig, parse_mem_mib};
+use crate::qemu::{Accel, DiskAttach, ExtraDisk, Firmware, Numa, QemuConfig, parse_mem_mib};
 
 /// boot: build, run and test the kernel.
 #[derive(Debug, Parser)]
@@ -155,6 +155,10 @@ pub struct Machine {
     /// Attach the disk as a USB stick on xHCI instead of IDE.
     #[arg(long = "usb-stick")]
     pub usb_stick: bool,
+    /// Attach a raw disk image besides the boot disk (repeatable; virtio-blk
+    /// unless `,if=nvme`).
+    #[arg(long = "disk", value_name = "FILE[,if=virtio|nvme]", value_parser = ExtraDisk::parse)]
+    pub disks: Vec<ExtraDisk>,
     /// Wait for GDB on localhost:1234.
     #[arg(long)]
     pub gdb: bool,
@@ -184,6 +188,7 @@ impl Machine {
         if self.usb_stick {
             c.disk = DiskAttach::UsbStick;
         }
+        c.disks = self.disks.clone();
         c.extra = self.qemu_arg.iter().filter(|a| !a.is_empty()).cloned().collect();
     }
 }

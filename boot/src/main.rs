@@ -286,6 +286,22 @@ struct MatrixResult {
     secs: f64,
 }
 
+/// A matrix `disk=` value: `new:SIZE[,if=...]` is a fresh zeroed image of
+/// SIZE (sparse) in the run's directory, anything else a file.
+fn matrix_disk(spec: &str, dir: &Path, index: usize) -> Result<boot::qemu::ExtraDisk> {
+    let Some(rest) = spec.strip_prefix("new:") else { return boot::qemu::ExtraDisk::parse(spec) };
+    let (size, opts) = match rest.split_once(',') {
+        Some((s, o)) => (s, format!(",{o}")),
+        None => (rest, String::new()),
+    };
+    let mib = boot::qemu::parse_mem_mib(size).map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("disk{index}.img"));
+    let f = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    f.set_len(mib << 20)?;
+    boot::qemu::ExtraDisk::parse(&format!("{}{opts}", path.display()))
+}
+
 fn run_one(spec: &RunSpec, kernels: &Path, a: &MatrixArgs) -> (Vec<String>, MatrixResult) {
     let mut out = Vec::new();
     let fail =
@@ -308,6 +324,12 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &MatrixArgs) -> (Vec<String>, Matr
     p.config.cpu = spec.cpu.clone();
     p.config.numa = spec.numa.clone();
     p.config.disk = spec.disk;
+    for (i, d) in spec.disks.iter().enumerate() {
+        match matrix_disk(d, &dir, i) {
+            Ok(x) => p.config.disks.push(x),
+            Err(e) => return fail(format!("disk={d}: {e:#}"), out),
+        }
+    }
     // screendump=: a QMP socket to pause the guest and save its screen.
     let (socket, ppm) = (dir.join("qmp.sock"), dir.join("screen.ppm"));
     for stale in [&socket, &ppm, &dir.join("screen.png")] {
@@ -466,6 +488,9 @@ fn cmd_matrix(a: &MatrixArgs) -> Result<i32> {
         }
         for add in &mut s.initrd_add {
             *add = matrix::resolve_initrd_add(add, matrix_dir);
+        }
+        for d in s.disks.iter_mut().filter(|d| !d.starts_with("new:") && !d.starts_with('/')) {
+            *d = matrix_dir.join(&*d).display().to_string();
         }
     }
     let only = a.only();

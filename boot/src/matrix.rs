@@ -52,7 +52,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::qemu::{DiskAttach, Firmware, Numa, parse_mem_mib};
+use crate::qemu::{DiskAttach, ExtraDisk, Firmware, Numa, parse_mem_mib};
 
 /// What counts as a pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -79,6 +79,9 @@ pub struct RunSpec {
     pub timeout_secs: u64,
     pub expect: Expect,
     pub disk: DiskAttach,
+    /// Extra disks (`disk=FILE[,if=virtio|nvme]` or `disk=new:SIZE[,...]`,
+    /// a fresh zeroed image of SIZE), as written in the matrix.
+    pub disks: Vec<String>,
     /// Lines to type into the serial console (`input=`), as written in the
     /// matrix (relative paths are relative to the matrix file).
     pub input: Option<PathBuf>,
@@ -195,6 +198,7 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
         let mut screendump = None;
         let mut picture_tolerance = None;
         let mut initrd_add = Vec::new();
+        let mut disks = Vec::new();
         for w in words(line).with_context(ctx)? {
             let (k, v) = w.split_once('=').with_context(|| format!("{}: '{w}' is not key=value", ctx()))?;
             match k {
@@ -232,13 +236,14 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
                     }
                     picture_tolerance = Some(pct);
                 }
-                "disk" => {
-                    disk = match v {
-                        "ide" => DiskAttach::Ide,
-                        "usb" => DiskAttach::UsbStick,
-                        _ => bail!("{}: disk must be ide or usb", ctx()),
+                "disk" => match v {
+                    "ide" => disk = DiskAttach::Ide,
+                    "usb" => disk = DiskAttach::UsbStick,
+                    _ => {
+                        ExtraDisk::parse(v).with_context(ctx)?;
+                        disks.push(v.to_string());
                     }
-                }
+                },
                 _ => bail!("{}: unknown key '{k}'", ctx()),
             }
         }
@@ -269,6 +274,7 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
                 timeout_secs,
                 expect,
                 disk,
+                disks: disks.clone(),
                 input: input.clone(),
                 prompt: prompt.clone(),
                 expect_output: expect_output.clone(),
@@ -284,6 +290,14 @@ pub fn parse(text: &str) -> Result<Vec<RunSpec>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extra_disks_are_kept_in_order_and_checked() {
+        let runs = parse("kernel=kernel firmware=bios disk=new:16M disk=/x.img,if=nvme\n").unwrap();
+        assert_eq!(runs[0].disks, vec!["new:16M".to_string(), "/x.img,if=nvme".to_string()]);
+        assert_eq!(runs[0].disk, DiskAttach::Ide);
+        assert!(parse("kernel=kernel disk=/x.img,if=scsi\n").is_err());
+    }
 
     #[test]
     fn lines_expand_per_firmware() {

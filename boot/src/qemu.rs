@@ -42,6 +42,41 @@ pub enum DiskAttach {
     UsbStick,
 }
 
+/// How an extra disk is attached (`--disk FILE,if=...`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskIface {
+    /// `virtio-blk-pci` (the guest's /dev/vda, /dev/vdb, ...).
+    Virtio,
+    /// QEMU's NVMe controller with the file as namespace 1.
+    Nvme,
+}
+
+/// A raw disk image attached besides the boot disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtraDisk {
+    pub file: PathBuf,
+    pub iface: DiskIface,
+}
+
+impl ExtraDisk {
+    /// `FILE[,if=virtio|nvme]` (virtio when not given).
+    pub fn parse(s: &str) -> Result<ExtraDisk> {
+        let (file, opts) = match s.split_once(',') {
+            Some((f, o)) => (f, Some(o)),
+            None => (s, None),
+        };
+        if file.is_empty() {
+            bail!("--disk needs a file");
+        }
+        let iface = match opts {
+            None | Some("if=virtio") => DiskIface::Virtio,
+            Some("if=nvme") => DiskIface::Nvme,
+            Some(o) => bail!("unknown disk option '{o}' (if=virtio or if=nvme)"),
+        };
+        Ok(ExtraDisk { file: file.into(), iface })
+    }
+}
+
 /// Accelerator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Accel {
@@ -121,6 +156,8 @@ pub struct QemuConfig {
     pub numa: Option<Numa>,
     pub accel: Accel,
     pub disk: DiskAttach,
+    /// Disks besides the boot disk, in order.
+    pub disks: Vec<ExtraDisk>,
     /// Wait for a GDB connection on tcp::1234 before starting.
     pub gdb: bool,
     /// Show a window (otherwise `-display none`).
@@ -157,6 +194,7 @@ impl QemuConfig {
             numa: None,
             accel: Accel::Tcg,
             disk: DiskAttach::Ide,
+            disks: Vec::new(),
             gdb: false,
             display: false,
             ovmf_vars: None,
@@ -236,6 +274,14 @@ impl QemuConfig {
                 ]);
             }
         }
+        for (i, d) in self.disks.iter().enumerate() {
+            let drive = format!("if=none,id=xd{i},format=raw,file={}", d.file.display());
+            let dev = match d.iface {
+                DiskIface::Virtio => format!("virtio-blk-pci,drive=xd{i}"),
+                DiskIface::Nvme => format!("nvme,drive=xd{i},serial=mmk{i}"),
+            };
+            push(&["-drive", &drive, "-device", &dev]);
+        }
         if self.interactive {
             push(&[
                 "-chardev",
@@ -279,6 +325,22 @@ mod tests {
         let s = joined(&c);
         assert!(s.contains("-chardev stdio,id=con0,mux=on,signal=off -serial chardev:con0 -mon chardev=con0"), "{s}");
         assert!(!s.contains("-serial stdio"));
+    }
+
+    #[test]
+    fn extra_disks_are_virtio_or_nvme_in_order() {
+        let mut c = QemuConfig::new(Firmware::Bios, Path::new("/tmp/x.img"));
+        c.disks.push(ExtraDisk::parse("/tmp/a.img").unwrap());
+        c.disks.push(ExtraDisk::parse("/tmp/b.img,if=nvme").unwrap());
+        let s = joined(&c);
+        assert!(s.contains("-drive if=none,id=xd0,format=raw,file=/tmp/a.img -device virtio-blk-pci,drive=xd0"), "{s}");
+        assert!(
+            s.contains("-drive if=none,id=xd1,format=raw,file=/tmp/b.img -device nvme,drive=xd1,serial=mmk1"),
+            "{s}"
+        );
+        assert_eq!(ExtraDisk::parse("/tmp/a.img,if=virtio").unwrap().iface, DiskIface::Virtio);
+        assert!(ExtraDisk::parse("/tmp/a.img,if=scsi").is_err());
+        assert!(ExtraDisk::parse(",if=nvme").is_err());
     }
 
     #[test]

@@ -165,6 +165,9 @@ fn start_processes() {
     arch::syscall::init();
     crate::syscall::init();
     crate::ipc::shm::init();
+    // Disks before the file tree: /dev lists them.
+    crate::platform::pci::scan();
+    crate::block::probe();
     crate::vfs::init(alloc::vec![(alloc::string::String::from("proc"), crate::vfs::procfs::proc_root())]);
     crate::proc::init_idle();
     let lapic = arch::apic::phys_base();

@@ -12,6 +12,7 @@
 //!   mem       mem usercopy
 //!   platform  platform mempic file
 //!   proc      proc
+//!   block     block
 //!   ipc       ipc
 //!   vfs       vfs
 //!   entry     fault traps syscall ktest
@@ -34,6 +35,8 @@
 //!   framebuffer, and the file object model (inodes, open files,
 //!   descriptor tables) that processes hold.
 //! - proc: tasks, the scheduler, fork, exec, exit, signals, the OOM killer.
+//! - block: disks (the block layer's requests and the virtio-blk
+//!   driver), below the /dev files that read and write them.
 //! - ipc: System V IPC objects (shared memory segments).
 //! - vfs: the file systems (initrd, /dev, /proc, pipes, the console and its
 //!   tty) and the namespace.
@@ -51,12 +54,15 @@
 // their top may use `unsafe` (each block with its SAFETY comment): `mem`
 // (the heap, the kernel's page tables and memory the bootloader left),
 // `usercopy` (the one path to user memory), `proc::sched` (the
-// context switch) and `platform::smp` (the AP trampoline in low memory and
-// an AP's first switch to the kernel's page tables).
+// context switch), `platform::smp` (the AP trampoline in low memory and
+// an AP's first switch to the kernel's page tables), `platform::pci`'s
+// device-register accessors and `block::virtio` (rings shared with a
+// device).
 #![deny(unsafe_code)]
 
 extern crate alloc;
 
+pub mod block;
 pub mod cmdline;
 pub mod fault;
 pub mod file;

@@ -130,6 +130,17 @@ pub trait Inode: Send + Sync {
         Err(ENOTTY)
     }
 
+    /// Where SEEK_END points when it is not `st_size` (a block device's
+    /// size: its stat says 0, as on Linux).
+    fn seek_end(&self) -> Option<u64> {
+        None
+    }
+
+    /// fsync(2) of a device file: make written data durable.
+    fn sync(&self) -> Result<(), Errno> {
+        Ok(())
+    }
+
     /// Contents are generated on open (procfs): read from a snapshot.
     fn snapshot(&self) -> Option<Vec<u8>> {
         None
@@ -473,7 +484,7 @@ impl OpenFile {
     pub fn size(&self) -> u64 {
         match &self.snapshot {
             Some(s) => s.len() as u64,
-            None => self.inode.stat().st_size.max(0) as u64,
+            None => self.inode.seek_end().unwrap_or_else(|| self.inode.stat().st_size.max(0) as u64),
         }
     }
 }

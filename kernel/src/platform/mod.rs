@@ -5,6 +5,7 @@
 //!   mod.rs    ACPI facts found at boot (MADT interrupt routing, SRAT/SLIT
 //!             NUMA, the tables' own memory), read once, kept for the rest
 //!   clock.rs  the wall clock (RTC at boot plus uptime)
+//!   pci.rs    PCI functions, their BARs and capabilities, MSI-X
 //!   input.rs  the PS/2 keyboard and COM1's receiver, routed through the
 //!             I/O APIC, feeding whoever registered as the console
 //! ```
@@ -15,6 +16,7 @@
 
 pub mod clock;
 pub mod input;
+pub mod pci;
 pub mod smp;
 
 use log::{Level, warn};

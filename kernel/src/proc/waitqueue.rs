@@ -106,9 +106,22 @@ impl WaitQueue {
     /// Sleep until `cond` returns `Some`, or a signal is pending
     /// (ERESTARTSYS). `deadline` (in timer ticks) bounds the wait: at that tick
     /// `cond`'s last answer is `None` and the result is `Ok(None)`.
-    pub fn wait_until<T>(
+    pub fn wait_until<T>(&self, deadline: Option<u64>, cond: impl FnMut() -> Option<T>) -> Result<Option<T>, Errno> {
+        self.wait(deadline, true, cond)
+    }
+
+    /// Sleep until `cond` returns `Some` or the `deadline` tick passes
+    /// (`None`), whatever signals arrive (Linux's TASK_UNINTERRUPTIBLE, the
+    /// "D" state): for waits that must not end early, such as a disk
+    /// request whose buffer the device is still filling.
+    pub fn wait_uninterruptible<T>(&self, deadline: Option<u64>, cond: impl FnMut() -> Option<T>) -> Option<T> {
+        self.wait(deadline, false, cond).ok().flatten()
+    }
+
+    fn wait<T>(
         &self,
         deadline: Option<u64>,
+        interruptible: bool,
         mut cond: impl FnMut() -> Option<T>,
     ) -> Result<Option<T>, Errno> {
         loop {
@@ -141,7 +154,7 @@ impl WaitQueue {
                 Some(Ok(Some(v)))
             } else if deadline.is_some_and(|d| sched::ticks() >= d) {
                 Some(Ok(None))
-            } else if super::signal::signal_pending() {
+            } else if interruptible && super::signal::signal_pending() {
                 Some(Err(ERESTARTSYS))
             } else {
                 None

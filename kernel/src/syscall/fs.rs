@@ -541,7 +541,9 @@ fn put_stat(st: &Stat, buf: u64) -> SysResult {
 pub fn fstat(fd: i32, buf: u64) -> SysResult {
     let f = file(fd)?;
     let mut st = f.inode.stat();
-    st.st_size = f.size() as i64;
+    if f.inode.seek_end().is_none() {
+        st.st_size = f.size() as i64;
+    }
     put_stat(&st, buf)
 }
 

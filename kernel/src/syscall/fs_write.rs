@@ -392,11 +392,13 @@ pub fn fallocate(fd: i32, mode: u32, off: i64, len: i64) -> SysResult {
 }
 
 /// fsync and fdatasync: memory file systems have nothing to write back;
-/// files without a backing (pipes, the console) are EINVAL as Linux.
+/// a disk gets a flush request; files without a backing (pipes, the
+/// console) are EINVAL as Linux.
 pub fn fsync(fd: i32) -> SysResult {
     let f = file(fd)?;
     match f.inode.stat().st_mode & S_IFMT {
         S_IFREG | S_IFDIR => Ok(0),
+        abi::stat::S_IFBLK => f.inode.sync().map(|_| 0),
         _ => Err(EINVAL),
     }
 }

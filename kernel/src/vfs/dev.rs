@@ -1,4 +1,4 @@
-//! /dev: the console, /dev/null and /dev/zero.
+//! /dev: the console, /dev/null, /dev/zero and the disks (blockdev.rs).
 
 use alloc::collections::BTreeMap;
 use alloc::string::ToString;
@@ -79,5 +79,6 @@ pub fn dev_dir(shm: Arc<dyn Inode>) -> Arc<dyn Inode> {
     entries.insert("null".to_string(), Arc::new(Null));
     entries.insert("zero".to_string(), Arc::new(Zero));
     entries.insert("shm".to_string(), shm);
+    entries.extend(super::blockdev::entries());
     Arc::new(MemDir { ino: 2, entries })
 }

@@ -15,6 +15,7 @@
 //! the file systems and the namespace (`init`, `lookup`; path walks with
 //! symbolic links in namei.rs).
 
+pub mod blockdev;
 pub mod console;
 pub mod dev;
 pub mod epoll;

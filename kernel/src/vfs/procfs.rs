@@ -948,6 +948,7 @@ pub fn proc_root() -> Arc<dyn Inode> {
         ("mounts", genfile(22, mounts, None)),
         // Linux: 0400 (they tell where kernel objects are).
         ("pagetypeinfo", genfile_mode(12, 0o400, pagetypeinfo, None)),
+        ("partitions", genfile(26, crate::block::render_partitions, None)),
         ("slabinfo", genfile_mode(13, 0o400, slabinfo, None)),
         ("stat", genfile(21, super::procfs_cpu::stat, None)),
         ("sys", sys),

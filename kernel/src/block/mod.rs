@@ -1,0 +1,214 @@
+//! Block devices: disks that move whole sectors by DMA (cf. block/ in
+//! Linux, `struct bio`, `submit_bio_wait`).
+//!
+//! ```text
+//!   /dev/vda read(2) ──> rw_bytes: sectors covering the range, through
+//!                        bounce pages (a partial sector is read, changed,
+//!                        written back)
+//!                   ──> Bio { op, sector, segments of physical memory }
+//!                   ──> driver.submit: queue it on the device, sleep
+//!   device interrupt ──> driver marks the request done, wakes the sleeper
+//! ```
+//!
+//! Drivers: virtio-blk (`virtio_blk.rs`). A device registers itself at
+//! probe time and appears as /dev/NAME (vfs) and in /proc/partitions.
+//! A request the device fails, or does not answer within
+//! `REQUEST_TIMEOUT_TICKS`, ends with EIO and a log line.
+//!
+//! Layer: above `proc` (requests sleep on wait queues), below `vfs`.
+//! Locks: `DEVICES` (a reader-writer spin lock, never taken in interrupt
+//! context); each driver documents its own.
+
+pub mod virtio;
+pub mod virtio_blk;
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use abi::errno::{EINVAL, EIO, ENOMEM, ENOSPC, EROFS, Errno};
+use mm::addr::{PAGE_SIZE, PhysAddr};
+use mm::phys::PhysMem;
+use mm::phys::gfp::{GFP_KERNEL, Gfp};
+
+/// Bytes in a sector, the unit of every request.
+pub const SECTOR: u64 = 512;
+
+/// What a request does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Read,
+    Write,
+    /// Make earlier writes durable.
+    Flush,
+}
+
+/// One request (Linux's `struct bio`): `op` on the sectors from `sector`,
+/// to or from physically contiguous segments `(address, bytes)`, each a
+/// multiple of the sector size.
+pub struct Bio {
+    pub op: Op,
+    pub sector: u64,
+    pub segs: Vec<(u64, u32)>,
+}
+
+impl Bio {
+    pub fn bytes(&self) -> u64 {
+        self.segs.iter().map(|s| s.1 as u64).sum()
+    }
+}
+
+/// A disk.
+pub trait BlockDevice: Send + Sync {
+    /// The name under /dev ("vda").
+    fn name(&self) -> &str;
+    /// (major, minor) of the block special file.
+    fn devno(&self) -> (u32, u32);
+    /// Size in sectors.
+    fn sectors(&self) -> u64;
+    fn read_only(&self) -> bool;
+    /// Carry out `bio`, sleeping until the device completes it; EIO if
+    /// the device fails it or never answers.
+    fn submit(&self, bio: &Bio) -> Result<(), Errno>;
+}
+
+/// How long a request may take before it is given up (30 s).
+pub const REQUEST_TIMEOUT_TICKS: u64 = 30 * crate::proc::sched::HZ;
+
+static DEVICES: spin::RwLock<Vec<Arc<dyn BlockDevice>>> = spin::RwLock::new(Vec::new());
+
+/// Make a probed disk known (/dev, /proc/partitions).
+pub fn register(d: Arc<dyn BlockDevice>) {
+    log::info!(
+        "block: {} ({} sectors, {} MiB{})",
+        d.name(),
+        d.sectors(),
+        d.sectors() * SECTOR >> 20,
+        if d.read_only() { ", read-only" } else { "" }
+    );
+    DEVICES.write().push(d);
+}
+
+/// Every registered disk, in probe order.
+pub fn devices() -> Vec<Arc<dyn BlockDevice>> {
+    DEVICES.read().clone()
+}
+
+/// Find the drivers' devices on the PCI buses (at boot, after the PCI scan).
+pub fn probe() {
+    virtio_blk::probe();
+}
+
+/// /proc/partitions: every disk with its size in KiB blocks.
+pub fn render_partitions(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "major minor  #blocks  name\n")?;
+    for d in devices() {
+        let (major, minor) = d.devno();
+        writeln!(s, "{:4}  {:7} {:10} {}", major, minor, d.sectors() * SECTOR / 1024, d.name())?;
+    }
+    Ok(())
+}
+
+/// Bounce pages for one chunk of a byte-range transfer.
+const CHUNK_ORDER: u32 = 4;
+const CHUNK: u64 = PAGE_SIZE << CHUNK_ORDER;
+
+struct Bounce {
+    pa: u64,
+}
+
+impl Bounce {
+    fn new() -> Result<Bounce, Errno> {
+        let pfn = crate::mem::page_alloc().alloc_pages(GFP_KERNEL | Gfp::ZERO, CHUNK_ORDER).ok_or(ENOMEM)?;
+        Ok(Bounce { pa: pfn.0 << mm::addr::PAGE_SHIFT })
+    }
+}
+
+impl Drop for Bounce {
+    fn drop(&mut self) {
+        let pfn = mm::addr::Pfn(self.pa >> mm::addr::PAGE_SHIFT);
+        let _ = crate::mem::page_alloc().free_pages(pfn, CHUNK_ORDER);
+    }
+}
+
+fn sectors_io(d: &dyn BlockDevice, op: Op, sector: u64, pa: u64, bytes: u64) -> Result<(), Errno> {
+    d.submit(&Bio { op, sector, segs: alloc::vec![(pa, bytes as u32)] })
+}
+
+/// Read `buf.len()` bytes at byte offset `off` (short at the end of the
+/// disk). Returns the bytes read.
+pub fn read_bytes(d: &dyn BlockDevice, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    let size = d.sectors() * SECTOR;
+    if off >= size || buf.is_empty() {
+        return Ok(0);
+    }
+    let len = (buf.len() as u64).min(size - off);
+    let bounce = Bounce::new()?;
+    let phys = crate::mem::direct_map();
+    let mut done = 0u64;
+    while done < len {
+        let pos = off + done;
+        let first = pos / SECTOR;
+        let skip = pos % SECTOR;
+        let n = (CHUNK - skip).min(len - done);
+        let span = (skip + n).next_multiple_of(SECTOR);
+        sectors_io(d, Op::Read, first, bounce.pa, span)?;
+        let out = &mut buf[done as usize..(done + n) as usize];
+        phys.read(PhysAddr::new(bounce.pa + skip), out).map_err(|_| EIO)?;
+        done += n;
+    }
+    Ok(len as usize)
+}
+
+/// Write `data` at byte offset `off`: ENOSPC at or past the end of the
+/// disk, short writes up to it, EROFS on a read-only disk. A partial
+/// sector at either end is read first and written back whole.
+pub fn write_bytes(d: &dyn BlockDevice, off: u64, data: &[u8]) -> Result<usize, Errno> {
+    if d.read_only() {
+        return Err(EROFS);
+    }
+    let size = d.sectors() * SECTOR;
+    if data.is_empty() {
+        return Ok(0);
+    }
+    if off >= size {
+        return Err(ENOSPC);
+    }
+    let len = (data.len() as u64).min(size - off);
+    let bounce = Bounce::new()?;
+    let phys = crate::mem::direct_map();
+    let mut done = 0u64;
+    while done < len {
+        let pos = off + done;
+        let first = pos / SECTOR;
+        let skip = pos % SECTOR;
+        let n = (CHUNK - skip).min(len - done);
+        let span = (skip + n).next_multiple_of(SECTOR);
+        if skip != 0 {
+            sectors_io(d, Op::Read, first, bounce.pa, SECTOR)?;
+        }
+        if (skip + n) % SECTOR != 0 && (span > SECTOR || skip == 0) {
+            let last = span - SECTOR;
+            sectors_io(d, Op::Read, first + last / SECTOR, bounce.pa + last, SECTOR)?;
+        }
+        phys.write(PhysAddr::new(bounce.pa + skip), &data[done as usize..(done + n) as usize]).map_err(|_| EIO)?;
+        sectors_io(d, Op::Write, first, bounce.pa, span)?;
+        done += n;
+    }
+    Ok(len as usize)
+}
+
+/// fsync(2) on the device: a flush request.
+pub fn flush(d: &dyn BlockDevice) -> Result<(), Errno> {
+    d.submit(&Bio { op: Op::Flush, sector: 0, segs: Vec::new() })
+}
+
+/// A bio's sectors must lie on the disk.
+pub fn check_range(d: &dyn BlockDevice, bio: &Bio) -> Result<(), Errno> {
+    let n = bio.bytes();
+    if n % SECTOR != 0 || bio.sector.checked_add(n / SECTOR).is_none_or(|end| end > d.sectors()) {
+        return Err(EINVAL);
+    }
+    Ok(())
+}

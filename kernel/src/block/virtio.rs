@@ -1,0 +1,289 @@
+//! The virtio PCI transport (virtio 1.x "modern" devices) and the split
+//! virtqueue (cf. drivers/virtio/virtio_pci_modern.c, virtio_ring.c; the
+//! OASIS virtio 1.1 specification, sections 2.6 and 4.1).
+//!
+//! ```text
+//!   capabilities (vendor 0x09) -> common config, notify, ISR, device config
+//!   reset; ACKNOWLEDGE|DRIVER; features (VERSION_1 + the driver's);
+//!   FEATURES_OK; queue 0: size, MSI-X entry, rings' addresses, enable;
+//!   DRIVER_OK
+//!
+//!   one zeroed block of 3 pages per queue:
+//!     page 0:  descriptor table  (16 bytes x size)
+//!     page 1:  available ring    flags, idx, ring[size]
+//!     page 2:  used ring         flags, idx, ring[size] of (id, len)
+//! ```
+//!
+//! The rings are shared with the device: every field is read and written
+//! as an atomic of its size at its place in the direct map (the device
+//! sees the same physical memory), with release ordering before a
+//! publishing index store and acquire after reading the device's index.
+//!
+//! Locks: none here; the driver serialises a queue's use under its lock.
+
+// The rings are device-shared memory reached through raw addresses.
+#![allow(unsafe_code)]
+
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
+
+use mm::phys::gfp::{GFP_KERNEL, Gfp};
+
+use crate::platform::pci::{
+    self, Bar, CAP_VENDOR, Device, mmio_read8, mmio_read16, mmio_read32, mmio_write8, mmio_write16, mmio_write32,
+    mmio_write64,
+};
+
+pub const VENDOR: u16 = 0x1af4;
+
+const CFG_COMMON: u8 = 1;
+const CFG_NOTIFY: u8 = 2;
+const CFG_DEVICE: u8 = 4;
+
+// Common configuration registers.
+const DEVICE_FEATURE_SELECT: u64 = 0x00;
+const DEVICE_FEATURE: u64 = 0x04;
+const DRIVER_FEATURE_SELECT: u64 = 0x08;
+const DRIVER_FEATURE: u64 = 0x0c;
+const MSIX_CONFIG: u64 = 0x10;
+const DEVICE_STATUS: u64 = 0x14;
+const QUEUE_SELECT: u64 = 0x16;
+const QUEUE_SIZE: u64 = 0x18;
+const QUEUE_MSIX_VECTOR: u64 = 0x1a;
+const QUEUE_ENABLE: u64 = 0x1c;
+const QUEUE_NOTIFY_OFF: u64 = 0x1e;
+const QUEUE_DESC: u64 = 0x20;
+const QUEUE_DRIVER: u64 = 0x28;
+const QUEUE_DEVICE: u64 = 0x30;
+
+const STATUS_ACKNOWLEDGE: u8 = 1;
+const STATUS_DRIVER: u8 = 2;
+const STATUS_DRIVER_OK: u8 = 4;
+const STATUS_FEATURES_OK: u8 = 8;
+const STATUS_FAILED: u8 = 128;
+
+pub const F_VERSION_1: u64 = 1 << 32;
+const NO_VECTOR: u16 = 0xffff;
+
+pub const DESC_NEXT: u16 = 1;
+pub const DESC_WRITE: u16 = 2;
+
+/// Most descriptors a queue is given (the device may offer fewer).
+const MAX_QUEUE: u16 = 128;
+
+/// A modern virtio PCI function, its registers mapped.
+pub struct Transport {
+    common: u64,
+    notify: u64,
+    notify_mul: u32,
+    device: u64,
+}
+
+impl Transport {
+    /// Map the configuration structures the capabilities point to.
+    pub fn new(d: &Device) -> Option<Transport> {
+        let (mut common, mut notify, mut device, mut mul) = (None, None, None, 0);
+        for (off, id) in d.capabilities() {
+            if id != CAP_VENDOR {
+                continue;
+            }
+            let ty = d.read8(off + 3);
+            let bar = d.read8(off + 4);
+            let offset = d.read32(off + 8) as u64;
+            let length = d.read32(off + 12) as u64;
+            let Bar::Memory { addr, .. } = d.bar(bar) else { continue };
+            let map = || pci::map_mmio(addr + offset, length.max(4), "virtio");
+            match ty {
+                CFG_COMMON if common.is_none() => common = map(),
+                CFG_NOTIFY if notify.is_none() => {
+                    mul = d.read32(off + 16);
+                    notify = map()
+                }
+                CFG_DEVICE if device.is_none() => device = map(),
+                _ => {}
+            }
+        }
+        Some(Transport { common: common?, notify: notify?, notify_mul: mul, device: device? })
+    }
+
+    fn status(&self) -> u8 {
+        mmio_read8(self.common + DEVICE_STATUS)
+    }
+
+    fn set_status(&self, s: u8) {
+        mmio_write8(self.common + DEVICE_STATUS, s);
+    }
+
+    /// Reset, then negotiate: the device must offer VERSION_1; the driver
+    /// takes `wanted` of the rest. Returns the features agreed.
+    pub fn start(&self, wanted: u64) -> Option<u64> {
+        self.set_status(0);
+        while self.status() != 0 {
+            core::hint::spin_loop();
+        }
+        self.set_status(STATUS_ACKNOWLEDGE);
+        self.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+        let mut offered = 0u64;
+        for half in 0..2u32 {
+            mmio_write32(self.common + DEVICE_FEATURE_SELECT, half);
+            offered |= (mmio_read32(self.common + DEVICE_FEATURE) as u64) << (32 * half);
+        }
+        if offered & F_VERSION_1 == 0 {
+            self.set_status(STATUS_FAILED);
+            return None;
+        }
+        let agreed = offered & (wanted | F_VERSION_1);
+        for half in 0..2u32 {
+            mmio_write32(self.common + DRIVER_FEATURE_SELECT, half);
+            mmio_write32(self.common + DRIVER_FEATURE, (agreed >> (32 * half)) as u32);
+        }
+        self.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+        if self.status() & STATUS_FEATURES_OK == 0 {
+            self.set_status(STATUS_FAILED);
+            return None;
+        }
+        mmio_write16(self.common + MSIX_CONFIG, NO_VECTOR);
+        Some(agreed)
+    }
+
+    /// Set up queue `index` with MSI-X entry `msix` (or none).
+    pub fn setup_queue(&self, index: u16, msix: Option<u16>) -> Option<Queue> {
+        mmio_write16(self.common + QUEUE_SELECT, index);
+        let max = mmio_read16(self.common + QUEUE_SIZE);
+        if max == 0 {
+            return None;
+        }
+        let size = max.min(MAX_QUEUE);
+        mmio_write16(self.common + QUEUE_SIZE, size);
+        let vector = msix.unwrap_or(NO_VECTOR);
+        mmio_write16(self.common + QUEUE_MSIX_VECTOR, vector);
+        if mmio_read16(self.common + QUEUE_MSIX_VECTOR) != vector {
+            log::warn!("virtio: queue {} refused MSI-X entry {}", index, vector);
+            return None;
+        }
+        let q = Queue::new(size)?;
+        mmio_write64(self.common + QUEUE_DESC, q.base);
+        mmio_write64(self.common + QUEUE_DRIVER, q.base + PAGE);
+        mmio_write64(self.common + QUEUE_DEVICE, q.base + 2 * PAGE);
+        let off = mmio_read16(self.common + QUEUE_NOTIFY_OFF) as u64;
+        mmio_write16(self.common + QUEUE_ENABLE, 1);
+        Some(Queue { notify: self.notify + off * self.notify_mul as u64, index, ..q })
+    }
+
+    /// The device is ready to use.
+    pub fn ready(&self) {
+        self.set_status(self.status() | STATUS_DRIVER_OK);
+    }
+
+    /// Device configuration at `off`.
+    pub fn config32(&self, off: u64) -> u32 {
+        mmio_read32(self.device + off)
+    }
+
+    pub fn config64(&self, off: u64) -> u64 {
+        self.config32(off) as u64 | (self.config32(off + 4) as u64) << 32
+    }
+}
+
+const PAGE: u64 = 4096;
+const QUEUE_ORDER: u32 = 2;
+
+/// A split virtqueue: the rings, and which descriptors are free.
+pub struct Queue {
+    /// Physical address of the rings' block.
+    base: u64,
+    /// Its address in the direct map.
+    va: u64,
+    pub size: u16,
+    free: Vec<u16>,
+    /// Where the device's next completion will appear.
+    last_used: u16,
+    notify: u64,
+    index: u16,
+}
+
+impl Queue {
+    fn new(size: u16) -> Option<Queue> {
+        let pfn = crate::mem::page_alloc().alloc_pages(GFP_KERNEL | Gfp::ZERO, QUEUE_ORDER)?;
+        let base = pfn.0 << mm::addr::PAGE_SHIFT;
+        let va = crate::mem::direct_map().offset + base;
+        Some(Queue { base, va, size, free: (0..size).rev().collect(), last_used: 0, notify: 0, index: 0 })
+    }
+
+    fn at16(&self, off: u64) -> &AtomicU16 {
+        // SAFETY: `off` stays inside the queue's block (the callers index
+        // rings of `size` entries laid out as in the module comment), which
+        // this queue owns for its life; aligned to 2.
+        unsafe { &*((self.va + off) as *const AtomicU16) }
+    }
+
+    fn at32(&self, off: u64) -> &AtomicU32 {
+        // SAFETY: as in `at16`, aligned to 4.
+        unsafe { &*((self.va + off) as *const AtomicU32) }
+    }
+
+    fn at64(&self, off: u64) -> &AtomicU64 {
+        // SAFETY: as in `at16`, aligned to 8.
+        unsafe { &*((self.va + off) as *const AtomicU64) }
+    }
+
+    /// Free descriptors.
+    pub fn free(&self) -> usize {
+        self.free.len()
+    }
+
+    /// The descriptor the next `push` takes as its chain's head.
+    pub fn peek_head(&self) -> Option<u16> {
+        self.free.last().copied()
+    }
+
+    /// Chain descriptors for `bufs` (physical address, length, flags:
+    /// DESC_WRITE for what the device writes) and offer the chain to the
+    /// device. Returns the head's index (the request's id), or None if
+    /// too few descriptors are free.
+    pub fn push(&mut self, bufs: &[(u64, u32, u16)]) -> Option<u16> {
+        if bufs.is_empty() || bufs.len() > self.free.len() {
+            return None;
+        }
+        let ids: Vec<u16> = (0..bufs.len()).map(|_| self.free.pop().unwrap_or(0)).collect();
+        for (k, &(addr, len, flags)) in bufs.iter().enumerate() {
+            let d = ids[k] as u64 * 16;
+            let next = ids.get(k + 1).copied();
+            self.at64(d).store(addr, Ordering::Relaxed);
+            self.at32(d + 8).store(len, Ordering::Relaxed);
+            self.at16(d + 12).store(flags | if next.is_some() { DESC_NEXT } else { 0 }, Ordering::Relaxed);
+            self.at16(d + 14).store(next.unwrap_or(0), Ordering::Relaxed);
+        }
+        let avail_idx = self.at16(PAGE + 2).load(Ordering::Relaxed);
+        self.at16(PAGE + 4 + 2 * (avail_idx % self.size) as u64).store(ids[0], Ordering::Relaxed);
+        // The entry and the descriptors are visible before the index.
+        self.at16(PAGE + 2).store(avail_idx.wrapping_add(1), Ordering::Release);
+        core::sync::atomic::fence(Ordering::SeqCst);
+        mmio_write16(self.notify, self.index);
+        Some(ids[0])
+    }
+
+    /// The next chain the device has finished: (head id, bytes written),
+    /// its descriptors back on the free list.
+    pub fn pop_used(&mut self) -> Option<(u16, u32)> {
+        let used_idx = self.at16(2 * PAGE + 2).load(Ordering::Acquire);
+        if used_idx == self.last_used {
+            return None;
+        }
+        let e = 2 * PAGE + 4 + 8 * (self.last_used % self.size) as u64;
+        let id = self.at32(e).load(Ordering::Relaxed) as u16;
+        let len = self.at32(e + 4).load(Ordering::Relaxed);
+        self.last_used = self.last_used.wrapping_add(1);
+        // Give the chain back.
+        let mut d = id;
+        for _ in 0..self.size {
+            self.free.push(d);
+            let flags = self.at16(d as u64 * 16 + 12).load(Ordering::Relaxed);
+            if flags & DESC_NEXT == 0 {
+                break;
+            }
+            d = self.at16(d as u64 * 16 + 14).load(Ordering::Relaxed);
+        }
+        Some((id, len))
+    }
+}
