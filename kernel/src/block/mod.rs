@@ -19,6 +19,8 @@
 //! Locks: `DEVICES` (a reader-writer spin lock, never taken in interrupt
 //! context); each driver documents its own.
 
+pub mod dma;
+pub mod tags;
 pub mod virtio;
 pub mod virtio_blk;
 
@@ -27,10 +29,8 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
-use abi::errno::{EINVAL, EIO, ENOMEM, ENOSPC, EROFS, Errno};
-use mm::addr::{PAGE_SIZE, PhysAddr};
-use mm::phys::PhysMem;
-use mm::phys::gfp::{GFP_KERNEL, Gfp};
+use abi::errno::{EINVAL, ENOMEM, ENOSPC, EROFS, Errno};
+use mm::addr::PAGE_SIZE;
 
 /// Bytes in a sector, the unit of every request.
 pub const SECTOR: u64 = 512;
@@ -114,22 +114,8 @@ pub fn render_partitions(s: &mut String) -> core::fmt::Result {
 const CHUNK_ORDER: u32 = 4;
 const CHUNK: u64 = PAGE_SIZE << CHUNK_ORDER;
 
-struct Bounce {
-    pa: u64,
-}
-
-impl Bounce {
-    fn new() -> Result<Bounce, Errno> {
-        let pfn = crate::mem::page_alloc().alloc_pages(GFP_KERNEL | Gfp::ZERO, CHUNK_ORDER).ok_or(ENOMEM)?;
-        Ok(Bounce { pa: pfn.0 << mm::addr::PAGE_SHIFT })
-    }
-}
-
-impl Drop for Bounce {
-    fn drop(&mut self) {
-        let pfn = mm::addr::Pfn(self.pa >> mm::addr::PAGE_SHIFT);
-        let _ = crate::mem::page_alloc().free_pages(pfn, CHUNK_ORDER);
-    }
+fn bounce() -> Result<dma::DmaPages, Errno> {
+    dma::DmaPages::new(CHUNK_ORDER).ok_or(ENOMEM)
 }
 
 fn sectors_io(d: &dyn BlockDevice, op: Op, sector: u64, pa: u64, bytes: u64) -> Result<(), Errno> {
@@ -144,8 +130,7 @@ pub fn read_bytes(d: &dyn BlockDevice, off: u64, buf: &mut [u8]) -> Result<usize
         return Ok(0);
     }
     let len = (buf.len() as u64).min(size - off);
-    let bounce = Bounce::new()?;
-    let phys = crate::mem::direct_map();
+    let bounce = bounce()?;
     let mut done = 0u64;
     while done < len {
         let pos = off + done;
@@ -155,7 +140,7 @@ pub fn read_bytes(d: &dyn BlockDevice, off: u64, buf: &mut [u8]) -> Result<usize
         let span = (skip + n).next_multiple_of(SECTOR);
         sectors_io(d, Op::Read, first, bounce.pa, span)?;
         let out = &mut buf[done as usize..(done + n) as usize];
-        phys.read(PhysAddr::new(bounce.pa + skip), out).map_err(|_| EIO)?;
+        bounce.read(skip, out);
         done += n;
     }
     Ok(len as usize)
@@ -176,8 +161,7 @@ pub fn write_bytes(d: &dyn BlockDevice, off: u64, data: &[u8]) -> Result<usize, 
         return Err(ENOSPC);
     }
     let len = (data.len() as u64).min(size - off);
-    let bounce = Bounce::new()?;
-    let phys = crate::mem::direct_map();
+    let bounce = bounce()?;
     let mut done = 0u64;
     while done < len {
         let pos = off + done;
@@ -192,7 +176,7 @@ pub fn write_bytes(d: &dyn BlockDevice, off: u64, data: &[u8]) -> Result<usize, 
             let last = span - SECTOR;
             sectors_io(d, Op::Read, first + last / SECTOR, bounce.pa + last, SECTOR)?;
         }
-        phys.write(PhysAddr::new(bounce.pa + skip), &data[done as usize..(done + n) as usize]).map_err(|_| EIO)?;
+        bounce.write(skip, &data[done as usize..(done + n) as usize]);
         sectors_io(d, Op::Write, first, bounce.pa, span)?;
         done += n;
     }

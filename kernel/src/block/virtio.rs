@@ -14,20 +14,15 @@
 //!     page 2:  used ring         flags, idx, ring[size] of (id, len)
 //! ```
 //!
-//! The rings are shared with the device: every field is read and written
-//! as an atomic of its size at its place in the direct map (the device
-//! sees the same physical memory), with release ordering before a
-//! publishing index store and acquire after reading the device's index.
+//! The rings are shared with the device (dma.rs): release ordering before
+//! a publishing index store, acquire after reading the device's index.
 //!
 //! Locks: none here; the driver serialises a queue's use under its lock.
 
-// The rings are device-shared memory reached through raw addresses.
-#![allow(unsafe_code)]
-
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 
-use mm::phys::gfp::{GFP_KERNEL, Gfp};
+use super::dma::DmaPages;
 
 use crate::platform::pci::{
     self, Bar, CAP_VENDOR, Device, mmio_read8, mmio_read16, mmio_read32, mmio_write8, mmio_write16, mmio_write32,
@@ -162,9 +157,9 @@ impl Transport {
             return None;
         }
         let q = Queue::new(size)?;
-        mmio_write64(self.common + QUEUE_DESC, q.base);
-        mmio_write64(self.common + QUEUE_DRIVER, q.base + PAGE);
-        mmio_write64(self.common + QUEUE_DEVICE, q.base + 2 * PAGE);
+        mmio_write64(self.common + QUEUE_DESC, q.ring.pa);
+        mmio_write64(self.common + QUEUE_DRIVER, q.ring.pa + PAGE);
+        mmio_write64(self.common + QUEUE_DEVICE, q.ring.pa + 2 * PAGE);
         let off = mmio_read16(self.common + QUEUE_NOTIFY_OFF) as u64;
         mmio_write16(self.common + QUEUE_ENABLE, 1);
         Some(Queue { notify: self.notify + off * self.notify_mul as u64, index, ..q })
@@ -190,10 +185,7 @@ const QUEUE_ORDER: u32 = 2;
 
 /// A split virtqueue: the rings, and which descriptors are free.
 pub struct Queue {
-    /// Physical address of the rings' block.
-    base: u64,
-    /// Its address in the direct map.
-    va: u64,
+    ring: DmaPages,
     pub size: u16,
     free: Vec<u16>,
     /// Where the device's next completion will appear.
@@ -204,27 +196,8 @@ pub struct Queue {
 
 impl Queue {
     fn new(size: u16) -> Option<Queue> {
-        let pfn = crate::mem::page_alloc().alloc_pages(GFP_KERNEL | Gfp::ZERO, QUEUE_ORDER)?;
-        let base = pfn.0 << mm::addr::PAGE_SHIFT;
-        let va = crate::mem::direct_map().offset + base;
-        Some(Queue { base, va, size, free: (0..size).rev().collect(), last_used: 0, notify: 0, index: 0 })
-    }
-
-    fn at16(&self, off: u64) -> &AtomicU16 {
-        // SAFETY: `off` stays inside the queue's block (the callers index
-        // rings of `size` entries laid out as in the module comment), which
-        // this queue owns for its life; aligned to 2.
-        unsafe { &*((self.va + off) as *const AtomicU16) }
-    }
-
-    fn at32(&self, off: u64) -> &AtomicU32 {
-        // SAFETY: as in `at16`, aligned to 4.
-        unsafe { &*((self.va + off) as *const AtomicU32) }
-    }
-
-    fn at64(&self, off: u64) -> &AtomicU64 {
-        // SAFETY: as in `at16`, aligned to 8.
-        unsafe { &*((self.va + off) as *const AtomicU64) }
+        let ring = DmaPages::new(QUEUE_ORDER)?;
+        Some(Queue { ring, size, free: (0..size).rev().collect(), last_used: 0, notify: 0, index: 0 })
     }
 
     /// Free descriptors.
@@ -249,15 +222,15 @@ impl Queue {
         for (k, &(addr, len, flags)) in bufs.iter().enumerate() {
             let d = ids[k] as u64 * 16;
             let next = ids.get(k + 1).copied();
-            self.at64(d).store(addr, Ordering::Relaxed);
-            self.at32(d + 8).store(len, Ordering::Relaxed);
-            self.at16(d + 12).store(flags | if next.is_some() { DESC_NEXT } else { 0 }, Ordering::Relaxed);
-            self.at16(d + 14).store(next.unwrap_or(0), Ordering::Relaxed);
+            self.ring.at64(d).store(addr, Ordering::Relaxed);
+            self.ring.at32(d + 8).store(len, Ordering::Relaxed);
+            self.ring.at16(d + 12).store(flags | if next.is_some() { DESC_NEXT } else { 0 }, Ordering::Relaxed);
+            self.ring.at16(d + 14).store(next.unwrap_or(0), Ordering::Relaxed);
         }
-        let avail_idx = self.at16(PAGE + 2).load(Ordering::Relaxed);
-        self.at16(PAGE + 4 + 2 * (avail_idx % self.size) as u64).store(ids[0], Ordering::Relaxed);
+        let avail_idx = self.ring.at16(PAGE + 2).load(Ordering::Relaxed);
+        self.ring.at16(PAGE + 4 + 2 * (avail_idx % self.size) as u64).store(ids[0], Ordering::Relaxed);
         // The entry and the descriptors are visible before the index.
-        self.at16(PAGE + 2).store(avail_idx.wrapping_add(1), Ordering::Release);
+        self.ring.at16(PAGE + 2).store(avail_idx.wrapping_add(1), Ordering::Release);
         core::sync::atomic::fence(Ordering::SeqCst);
         mmio_write16(self.notify, self.index);
         Some(ids[0])
@@ -266,23 +239,23 @@ impl Queue {
     /// The next chain the device has finished: (head id, bytes written),
     /// its descriptors back on the free list.
     pub fn pop_used(&mut self) -> Option<(u16, u32)> {
-        let used_idx = self.at16(2 * PAGE + 2).load(Ordering::Acquire);
+        let used_idx = self.ring.at16(2 * PAGE + 2).load(Ordering::Acquire);
         if used_idx == self.last_used {
             return None;
         }
         let e = 2 * PAGE + 4 + 8 * (self.last_used % self.size) as u64;
-        let id = self.at32(e).load(Ordering::Relaxed) as u16;
-        let len = self.at32(e + 4).load(Ordering::Relaxed);
+        let id = self.ring.at32(e).load(Ordering::Relaxed) as u16;
+        let len = self.ring.at32(e + 4).load(Ordering::Relaxed);
         self.last_used = self.last_used.wrapping_add(1);
         // Give the chain back.
         let mut d = id;
         for _ in 0..self.size {
             self.free.push(d);
-            let flags = self.at16(d as u64 * 16 + 12).load(Ordering::Relaxed);
+            let flags = self.ring.at16(d as u64 * 16 + 12).load(Ordering::Relaxed);
             if flags & DESC_NEXT == 0 {
                 break;
             }
-            d = self.at16(d as u64 * 16 + 14).load(Ordering::Relaxed);
+            d = self.ring.at16(d as u64 * 16 + 14).load(Ordering::Relaxed);
         }
         Some((id, len))
     }

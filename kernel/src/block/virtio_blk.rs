@@ -11,9 +11,7 @@
 //! header and status byte live in a page of slots indexed by the chain's
 //! head descriptor, so a slot is free exactly when its descriptor is.
 //! A submitter sleeps on `done` until the interrupt handler has marked its
-//! slot finished; a request the device never answers is given up after
-//! `block::REQUEST_TIMEOUT_TICKS` (EIO), its slot freed when the answer
-//! comes after all.
+//! tag finished (tags.rs).
 //!
 //! Locks: a disk's `queue` (an IrqLock: the interrupt handler takes it) is
 //! taken alone; `DISKS` (an IrqLock too) only to find the disks in the
@@ -24,16 +22,14 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use abi::errno::{EIO, ENOMEM, Errno};
-use mm::addr::PhysAddr;
-use mm::phys::PhysMem;
-use mm::phys::gfp::{GFP_KERNEL, Gfp};
+use abi::errno::{ENOMEM, Errno};
 use mm::sync::IrqLock;
 
+use super::dma::DmaPages;
+use super::tags::{self, Tags};
 use super::virtio::{DESC_WRITE, Queue, Transport, VENDOR};
-use super::{Bio, BlockDevice, Op, REQUEST_TIMEOUT_TICKS, SECTOR};
+use super::{Bio, BlockDevice, Op};
 use crate::platform::pci::{self, Msix};
-use crate::proc::sched;
 use crate::proc::waitqueue::WaitQueue;
 
 /// virtio-blk's PCI device ids: transitional and modern.
@@ -46,23 +42,17 @@ const T_IN: u32 = 0;
 const T_OUT: u32 = 1;
 const T_FLUSH: u32 = 4;
 
-const S_OK: u8 = 0;
+const S_OK: u16 = 0;
+
+/// Where the status bytes start in the slots page.
+const STATUS_AT: u64 = 2048;
 
 /// Linux gives virtblk a dynamic major; 254 is what it usually gets.
 pub const MAJOR: u32 = 254;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Slot {
-    Free,
-    Waiting,
-    Done(u8),
-    /// Its submitter gave up: free it when the device answers.
-    Abandoned,
-}
-
 struct State {
     vq: Queue,
-    slots: Vec<Slot>,
+    tags: Tags,
 }
 
 pub struct VirtioBlk {
@@ -73,9 +63,8 @@ pub struct VirtioBlk {
     flush: bool,
     queue: IrqLock<State>,
     done: WaitQueue,
-    /// Physical address of the slots page: headers at 16 x id, status
-    /// bytes at 2048 + id.
-    slots_pa: u64,
+    /// The slots page: headers at 16 x id, status bytes at 2048 + id.
+    slots: DmaPages,
 }
 
 static DISKS: IrqLock<Vec<Arc<VirtioBlk>>> = IrqLock::new(Vec::new());
@@ -112,7 +101,7 @@ fn start(d: &pci::Device, name: &str, index: u32) -> Option<Arc<VirtioBlk>> {
     msix.route(0, vector);
     let vq = t.setup_queue(0, Some(0))?;
     let sectors = t.config64(0);
-    let pfn = crate::mem::page_alloc().alloc_pages(GFP_KERNEL | Gfp::ZERO, 0)?;
+    let slots = DmaPages::new(0)?;
     t.ready();
     let size = vq.size as usize;
     Some(Arc::new(VirtioBlk {
@@ -121,9 +110,9 @@ fn start(d: &pci::Device, name: &str, index: u32) -> Option<Arc<VirtioBlk>> {
         sectors,
         read_only: features & F_RO != 0,
         flush: features & F_FLUSH != 0,
-        queue: IrqLock::new(State { vq, slots: alloc::vec![Slot::Free; size] }),
+        queue: IrqLock::new(State { vq, tags: Tags::new(size) }),
         done: WaitQueue::new(),
-        slots_pa: pfn.0 << mm::addr::PAGE_SHIFT,
+        slots,
     }))
 }
 
@@ -138,7 +127,7 @@ fn on_interrupt(_: &mut arch::trap::TrapFrame) {
 
 impl VirtioBlk {
     fn status_pa(&self, id: u16) -> u64 {
-        self.slots_pa + 2048 + id as u64
+        self.slots.pa + STATUS_AT + id as u64
     }
 
     /// Mark the finished requests, wake their submitters.
@@ -148,12 +137,8 @@ impl VirtioBlk {
             let mut s = self.queue.lock();
             while let Some((id, _)) = s.vq.pop_used() {
                 let mut status = [0u8];
-                let _ = crate::mem::direct_map().read(PhysAddr::new(self.status_pa(id)), &mut status);
-                let slot = &mut s.slots[id as usize];
-                *slot = match *slot {
-                    Slot::Abandoned => Slot::Free,
-                    _ => Slot::Done(status[0]),
-                };
+                self.slots.read(STATUS_AT + id as u64, &mut status);
+                s.tags.complete(id, status[0] as u16);
                 any = true;
             }
         }
@@ -163,31 +148,26 @@ impl VirtioBlk {
     }
 
     /// Queue the request's chain; None while too few descriptors are free.
-    fn try_push(&self, ty: u32, bio: &Bio) -> Option<u16> {
-        let mut s = self.queue.lock();
+    fn try_push(&self, s: &mut State, ty: u32, bio: &Bio) -> Option<u16> {
         let need = bio.segs.len() + 2;
         if s.vq.free() < need || need > s.vq.size as usize {
             return None;
         }
         // The head is the next free descriptor: its slot takes the header.
         let mut probe = Vec::with_capacity(need);
-        let head = {
-            let phys = crate::mem::direct_map();
-            let mut hdr = [0u8; 16];
-            hdr[0..4].copy_from_slice(&ty.to_le_bytes());
-            hdr[8..16].copy_from_slice(&bio.sector.to_le_bytes());
-            let head = s.vq.peek_head()?;
-            phys.write(PhysAddr::new(self.slots_pa + 16 * head as u64), &hdr).ok()?;
-            phys.write(PhysAddr::new(self.status_pa(head)), &[0xff]).ok()?;
-            head
-        };
-        probe.push((self.slots_pa + 16 * head as u64, 16, 0));
+        let head = s.vq.peek_head()?;
+        let mut hdr = [0u8; 16];
+        hdr[0..4].copy_from_slice(&ty.to_le_bytes());
+        hdr[8..16].copy_from_slice(&bio.sector.to_le_bytes());
+        self.slots.write(16 * head as u64, &hdr);
+        self.slots.write(STATUS_AT + head as u64, &[0xff]);
+        probe.push((self.slots.pa + 16 * head as u64, 16, 0));
         let data_flag = if ty == T_IN { DESC_WRITE } else { 0 };
         probe.extend(bio.segs.iter().map(|&(pa, len)| (pa, len, data_flag)));
         probe.push((self.status_pa(head), 1, DESC_WRITE));
         let id = s.vq.push(&probe)?;
         debug_assert_eq!(id, head);
-        s.slots[id as usize] = Slot::Waiting;
+        s.tags.start(id);
         Some(id)
     }
 }
@@ -222,43 +202,10 @@ impl BlockDevice for VirtioBlk {
         if bio.segs.len() + 2 > 128 {
             return Err(ENOMEM);
         }
-        let deadline = sched::ticks() + REQUEST_TIMEOUT_TICKS;
-        let id = self.done.wait_uninterruptible(Some(deadline), || self.try_push(ty, bio));
-        let Some(id) = id else {
-            log::warn!("block: {}: no room in the queue for {} sectors", self.name, bio.bytes() / SECTOR);
-            return Err(EIO);
-        };
-        let status = self.done.wait_uninterruptible(Some(deadline), || {
-            let mut s = self.queue.lock();
-            match s.slots[id as usize] {
-                Slot::Done(st) => {
-                    s.slots[id as usize] = Slot::Free;
-                    Some(st)
-                }
-                _ => None,
-            }
-        });
-        let failed = match status {
-            Some(S_OK) => return Ok(()),
-            Some(st) => format!("status {st}"),
-            None => {
-                let mut s = self.queue.lock();
-                if let Slot::Done(_) = s.slots[id as usize] {
-                    s.slots[id as usize] = Slot::Free;
-                } else {
-                    s.slots[id as usize] = Slot::Abandoned;
-                }
-                String::from("no answer")
-            }
-        };
-        log::warn!(
-            "block: {}: I/O error, {:?} sector {} ({} sectors): {}",
-            self.name,
-            bio.op,
-            bio.sector,
-            bio.bytes() / SECTOR,
-            failed
-        );
-        Err(EIO)
+        let push = |s: &mut State| self.try_push(s, ty, bio);
+        match tags::issue_and_wait(&self.name, bio, &self.queue, &self.done, push, |s| &mut s.tags)? {
+            S_OK => Ok(()),
+            st => Err(tags::failed(&self.name, bio, st)),
+        }
     }
 }

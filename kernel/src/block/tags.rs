@@ -1,0 +1,118 @@
+//! The requests a device has in flight, by tag (virtio's head descriptor,
+//! NVMe's command id), and the submitter's side of a request: queue it,
+//! sleep until the completion interrupt has marked its tag, give it up
+//! after `REQUEST_TIMEOUT_TICKS` (cf. blk-mq's tags and timeout handling).
+//!
+//! The table lives inside the driver's queue lock; the interrupt handler
+//! calls [`Tags::complete`] under it and then wakes the wait queue.
+
+use alloc::vec::Vec;
+
+use abi::errno::{EIO, Errno};
+use mm::sync::IrqLock;
+
+use super::{Bio, REQUEST_TIMEOUT_TICKS, SECTOR};
+use crate::proc::sched;
+use crate::proc::waitqueue::WaitQueue;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Free,
+    Waiting,
+    Done(u16),
+    /// Its submitter gave up: free it when the device answers.
+    Abandoned,
+}
+
+pub struct Tags {
+    slots: Vec<Slot>,
+}
+
+impl Tags {
+    pub fn new(n: usize) -> Tags {
+        Tags { slots: alloc::vec![Slot::Free; n] }
+    }
+
+    /// A free tag, if any.
+    pub fn free_tag(&self) -> Option<u16> {
+        self.slots.iter().position(|s| *s == Slot::Free).map(|i| i as u16)
+    }
+
+    /// The request with tag `t` was handed to the device.
+    pub fn start(&mut self, t: u16) {
+        self.slots[t as usize] = Slot::Waiting;
+    }
+
+    /// The device finished tag `t` with `status`.
+    pub fn complete(&mut self, t: u16, status: u16) {
+        if let Some(s) = self.slots.get_mut(t as usize) {
+            *s = match *s {
+                Slot::Abandoned => Slot::Free,
+                _ => Slot::Done(status),
+            };
+        }
+    }
+
+    /// The status of finished tag `t` (the tag is free again), if done.
+    fn take(&mut self, t: u16) -> Option<u16> {
+        match self.slots[t as usize] {
+            Slot::Done(st) => {
+                self.slots[t as usize] = Slot::Free;
+                Some(st)
+            }
+            _ => None,
+        }
+    }
+
+    fn abandon(&mut self, t: u16) {
+        if self.take(t).is_none() {
+            self.slots[t as usize] = Slot::Abandoned;
+        }
+    }
+}
+
+/// The submitter's side: `push` queues the request under the driver's
+/// lock (None while the device has no room), `tags` reaches the tag table
+/// in the locked state; returns the device's status for the request, or
+/// EIO (with a log line naming `disk`) if it never came.
+pub fn issue_and_wait<S>(
+    disk: &str,
+    bio: &Bio,
+    state: &IrqLock<S>,
+    done: &WaitQueue,
+    mut push: impl FnMut(&mut S) -> Option<u16>,
+    tags: impl Fn(&mut S) -> &mut Tags,
+) -> Result<u16, Errno> {
+    let deadline = sched::ticks() + REQUEST_TIMEOUT_TICKS;
+    let Some(t) = done.wait_uninterruptible(Some(deadline), || push(&mut state.lock())) else {
+        log::warn!("block: {}: no room in the queue for {} sectors", disk, bio.bytes() / SECTOR);
+        return Err(EIO);
+    };
+    match done.wait_uninterruptible(Some(deadline), || tags(&mut state.lock()).take(t)) {
+        Some(st) => Ok(st),
+        None => {
+            tags(&mut state.lock()).abandon(t);
+            log::warn!(
+                "block: {}: no answer to {:?} sector {} ({} sectors)",
+                disk,
+                bio.op,
+                bio.sector,
+                bio.bytes() / SECTOR
+            );
+            Err(EIO)
+        }
+    }
+}
+
+/// The log line and EIO of a request the device failed with `status`.
+pub fn failed(disk: &str, bio: &Bio, status: u16) -> Errno {
+    log::warn!(
+        "block: {}: I/O error, {:?} sector {} ({} sectors): status {:#x}",
+        disk,
+        bio.op,
+        bio.sector,
+        bio.bytes() / SECTOR,
+        status
+    );
+    EIO
+}
