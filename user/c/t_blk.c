@@ -84,7 +84,9 @@ int main(int argc, char **argv)
 	uint64_t size = 0;
 	CHECK("blkgetsize64", ioctl(fd, BLKGETSIZE64, &size) == 0 && size >= 8u << 20 && size % 512 == 0);
 	int ssz = 0;
-	CHECK("blksszget", ioctl(fd, BLKSSZGET, &ssz) == 0 && ssz == 512);
+	/* 512, or 4096 on some NVMe namespaces. */
+	CHECKF("blksszget", ioctl(fd, BLKSSZGET, &ssz) == 0 && ssz >= 512 && ssz <= 4096 && !(ssz & (ssz - 1)) && size % ssz == 0,
+	       "ssz %d", ssz);
 	unsigned long sectors = 0;
 	CHECK("blkgetsize_sectors", ioctl(fd, BLKGETSIZE, &sectors) == 0 && sectors == size / 512);
 	CHECKF("seek_end_is_size", lseek(fd, 0, SEEK_END) == (off_t)size, "size %llu", (unsigned long long)size);

@@ -20,6 +20,7 @@
 //! context); each driver documents its own.
 
 pub mod dma;
+pub mod nvme;
 pub mod tags;
 pub mod virtio;
 pub mod virtio_blk;
@@ -67,6 +68,11 @@ pub trait BlockDevice: Send + Sync {
     fn devno(&self) -> (u32, u32);
     /// Size in sectors.
     fn sectors(&self) -> u64;
+    /// The smallest unit the device reads or writes (its logical block
+    /// size: 512, or 4096 on some NVMe namespaces).
+    fn block_size(&self) -> u64 {
+        SECTOR
+    }
     fn read_only(&self) -> bool;
     /// Carry out `bio`, sleeping until the device completes it; EIO if
     /// the device fails it or never answers.
@@ -98,6 +104,7 @@ pub fn devices() -> Vec<Arc<dyn BlockDevice>> {
 /// Find the drivers' devices on the PCI buses (at boot, after the PCI scan).
 pub fn probe() {
     virtio_blk::probe();
+    nvme::probe();
 }
 
 /// /proc/partitions: every disk with its size in KiB blocks.
@@ -129,18 +136,18 @@ pub fn read_bytes(d: &dyn BlockDevice, off: u64, buf: &mut [u8]) -> Result<usize
     if off >= size || buf.is_empty() {
         return Ok(0);
     }
+    let unit = d.block_size();
     let len = (buf.len() as u64).min(size - off);
     let bounce = bounce()?;
     let mut done = 0u64;
     while done < len {
         let pos = off + done;
-        let first = pos / SECTOR;
-        let skip = pos % SECTOR;
+        let first = pos - pos % unit;
+        let skip = pos % unit;
         let n = (CHUNK - skip).min(len - done);
-        let span = (skip + n).next_multiple_of(SECTOR);
-        sectors_io(d, Op::Read, first, bounce.pa, span)?;
-        let out = &mut buf[done as usize..(done + n) as usize];
-        bounce.read(skip, out);
+        let span = (skip + n).next_multiple_of(unit);
+        sectors_io(d, Op::Read, first / SECTOR, bounce.pa, span)?;
+        bounce.read(skip, &mut buf[done as usize..(done + n) as usize]);
         done += n;
     }
     Ok(len as usize)
@@ -148,7 +155,7 @@ pub fn read_bytes(d: &dyn BlockDevice, off: u64, buf: &mut [u8]) -> Result<usize
 
 /// Write `data` at byte offset `off`: ENOSPC at or past the end of the
 /// disk, short writes up to it, EROFS on a read-only disk. A partial
-/// sector at either end is read first and written back whole.
+/// block at either end is read first and written back whole.
 pub fn write_bytes(d: &dyn BlockDevice, off: u64, data: &[u8]) -> Result<usize, Errno> {
     if d.read_only() {
         return Err(EROFS);
@@ -160,24 +167,25 @@ pub fn write_bytes(d: &dyn BlockDevice, off: u64, data: &[u8]) -> Result<usize, 
     if off >= size {
         return Err(ENOSPC);
     }
+    let unit = d.block_size();
     let len = (data.len() as u64).min(size - off);
     let bounce = bounce()?;
     let mut done = 0u64;
     while done < len {
         let pos = off + done;
-        let first = pos / SECTOR;
-        let skip = pos % SECTOR;
+        let first = pos - pos % unit;
+        let skip = pos % unit;
         let n = (CHUNK - skip).min(len - done);
-        let span = (skip + n).next_multiple_of(SECTOR);
+        let span = (skip + n).next_multiple_of(unit);
         if skip != 0 {
-            sectors_io(d, Op::Read, first, bounce.pa, SECTOR)?;
+            sectors_io(d, Op::Read, first / SECTOR, bounce.pa, unit)?;
         }
-        if (skip + n) % SECTOR != 0 && (span > SECTOR || skip == 0) {
-            let last = span - SECTOR;
-            sectors_io(d, Op::Read, first + last / SECTOR, bounce.pa + last, SECTOR)?;
+        if (skip + n) % unit != 0 && (span > unit || skip == 0) {
+            let last = span - unit;
+            sectors_io(d, Op::Read, (first + last) / SECTOR, bounce.pa + last, unit)?;
         }
         bounce.write(skip, &data[done as usize..(done + n) as usize]);
-        sectors_io(d, Op::Write, first, bounce.pa, span)?;
+        sectors_io(d, Op::Write, first / SECTOR, bounce.pa, span)?;
         done += n;
     }
     Ok(len as usize)

@@ -84,7 +84,7 @@ impl Inode for BlockFile {
         match cmd {
             BLKGETSIZE64 => write_user(arg, &(sectors * SECTOR))?,
             BLKGETSIZE => write_user(arg, &sectors)?,
-            BLKSSZGET | BLKPBSZGET => write_user(arg, &(SECTOR as u32))?,
+            BLKSSZGET | BLKPBSZGET => write_user(arg, &(self.dev.block_size() as u32))?,
             BLKBSZGET => write_user(arg, &4096u32)?,
             BLKROGET => write_user(arg, &(self.dev.read_only() as i32))?,
             BLKFLSBUF => block::flush(self.dev.as_ref())?,
