@@ -38,6 +38,10 @@ INITRD_ADD_DYNAMIC ?=
 USB_STICK ?=
 # Extra raw disk images (virtio-blk /dev/vda, ...; FILE,if=nvme for NVMe).
 DISK      ?=
+# A swap disk of this size (e.g. 256M): made with mkswap, attached first
+# (/dev/vda) and turned on at boot (kernel option swapon=/dev/vda).
+SWAP      ?=
+SWAP_IMG  := target/swap.img
 JOBS      ?= 2
 ONLY      ?=
 TIMEOUT   ?=
@@ -52,7 +56,7 @@ $(if $(filter FAILED,$(DYNAMIC_ADDS)),$(error INITRD_ADD_DYNAMIC: scripts/add-dy
 QEMU_OPTS := --mem $(MEM) --smp $(SMP) --accel $(ACCEL) $(if $(CPU),--cpu $(CPU)) \
 	$(if $(UEFI),--uefi) $(if $(NUMA),--numa $(NUMA)) $(if $(GDB),--gdb) \
 	$(if $(DISPLAY_WINDOW),--display) $(if $(USB_STICK),--usb-stick) \
-	$(foreach d,$(DISK),--disk $(d)) \
+	$(if $(SWAP),--disk $(SWAP_IMG)) $(foreach d,$(DISK),--disk $(d)) \
 	$(foreach a,$(QEMU_ARGS),--qemu-arg=$(a)) \
 	$(foreach f,$(INITRD_ADD) $(DYNAMIC_ADDS),--initrd-add $(f)) \
 	$(if $(TIMEOUT),--timeout $(TIMEOUT))
@@ -114,7 +118,8 @@ debian-shells:
 	scripts/debian-shells.sh fetch
 
 run: deps kernel boot-tool user
-	$(BOOT) run --kernel $(KERNEL) $(QEMU_OPTS) --initrd-dir $(ROOTFS) --cmdline "$(ARGS)"
+	$(if $(SWAP),rm -f $(SWAP_IMG) && truncate -s $(SWAP) $(SWAP_IMG) && PATH="$$PATH:/sbin:/usr/sbin" mkswap -q $(SWAP_IMG))
+	$(BOOT) run --kernel $(KERNEL) $(QEMU_OPTS) --initrd-dir $(ROOTFS) --cmdline "$(ARGS)$(if $(SWAP), swapon=/dev/vda)"
 
 test: deps layers clippy test-host test-user-host test-qemu
 	@echo "make test: all host tests and QEMU runs passed"

@@ -10,8 +10,18 @@ use formats::cmdline::Cmdline;
 use spin::Once;
 
 /// Parameters the kernel consumes (README, "Kernel command line").
-pub const KNOWN: &[&str] =
-    &["loglevel", "log", "memblock", "init", "panic", "min_free_kbytes", "slub_debug", "exit_on_init", "mempic"];
+pub const KNOWN: &[&str] = &[
+    "loglevel",
+    "log",
+    "memblock",
+    "init",
+    "panic",
+    "min_free_kbytes",
+    "slub_debug",
+    "exit_on_init",
+    "mempic",
+    "swapon",
+];
 
 static TEXT: Once<String> = Once::new();
 

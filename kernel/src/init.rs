@@ -187,9 +187,27 @@ fn start_processes() {
     crate::mem::enable_reclaim();
 }
 
+/// `swapon=/dev/vda[,/dev/vdb...]`: turn those disks on as swap before
+/// init runs (what `swapon -a` does from /etc/fstab on a Linux system;
+/// `make run SWAP=SIZE` passes it).
+pub fn swapon_from_cmdline() {
+    let Some(list) = crate::cmdline::value("swapon") else { return };
+    for path in list.split(',').filter(|p| !p.is_empty()) {
+        let name = path.strip_prefix("/dev/").unwrap_or(path);
+        let Some(dev) = crate::block::devices().into_iter().find(|d| d.name() == name) else {
+            log::warn!("swapon: no disk {}", path);
+            continue;
+        };
+        if let Err(e) = crate::block::swap::swapon(path, dev, 0) {
+            log::warn!("swapon: {}: errno {}", path, e.0);
+        }
+    }
+}
+
 /// Start init (`init=PATH`, default /bin/init) as pid 1 with the
 /// command line's extra words as its arguments and environment.
 pub fn start_init() {
+    swapon_from_cmdline();
     let cmd = crate::cmdline::get();
     let path = cmd.get("init").unwrap_or("/bin/init");
     if crate::vfs::lookup(path, "/").is_err() {

@@ -14,6 +14,7 @@
 //!          system calls (mmap munmap brk mremap mprotect madvise mlock
 //!          mincore), fault fork file overcommit
 //! shrinker.rs the registry reclaim walks (page cache, lazy-free, slabs)
+//! swap/   swap areas: the on-disk header, the slot map and its clusters
 //! procfs/  the /proc renderers; frame_map, the picture of physical memory
 //! ```
 
@@ -35,6 +36,7 @@ pub mod vm;
 
 // Giving memory back: the caches that reclaim may shrink.
 pub mod shrinker;
+pub mod swap;
 
 // Views: the /proc and /sys renderers and the picture of physical memory.
 pub mod frame_map;

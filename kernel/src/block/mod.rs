@@ -21,6 +21,7 @@
 
 pub mod dma;
 pub mod nvme;
+pub mod swap;
 pub mod tags;
 pub mod virtio;
 pub mod virtio_blk;

@@ -24,6 +24,7 @@ mod process;
 mod process_vm;
 mod sched;
 mod signal;
+mod swap;
 mod sys;
 mod time;
 mod timer;
@@ -195,6 +196,8 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::PROCESS_VM_WRITEV => process_vm::process_vm_rw(x[0] as i32, x[1], x[2], x[3], x[4], x[5], true),
         nr::MEMBARRIER => membarrier::membarrier(x[0] as i32, x[1] as u32, x[2] as i32),
         nr::MOUNT => mount::mount(x[0], x[1], x[2], x[3], x[4]),
+        nr::SWAPON => swap::swapon(x[0], x[1] as u32),
+        nr::SWAPOFF => swap::swapoff(x[0]),
         nr::UMOUNT2 => mount::umount2(x[0], x[1] as u32),
         nr::FSTATFS => fs_write::fstatfs(x[0] as i32, x[1]),
         nr::MKDIRAT => fs_write::mkdirat(x[0] as i32, x[1], x[2] as u32),

@@ -28,6 +28,9 @@ pub fn sysinfo(buf: u64) -> SysResult {
     put(&mut s, 32, pa.nr_managed_pages() * 4096);
     put(&mut s, 40, pa.nr_free_pages() * 4096);
     put(&mut s, 48, pa.vmstat.shmem_pages.get() * 4096);
+    let (swap_total, swap_free) = crate::block::swap::totals();
+    put(&mut s, 64, swap_total * 4096);
+    put(&mut s, 72, swap_free * 4096);
     s[80..82].copy_from_slice(&(proc::nr_tasks() as u16).to_le_bytes());
     s[104..108].copy_from_slice(&1u32.to_le_bytes());
     copy_to_user(buf, &s)?;

@@ -34,6 +34,11 @@ pub fn entries() -> alloc::vec::Vec<(alloc::string::String, Arc<dyn Inode>)> {
     files.collect()
 }
 
+/// The disk behind a block special file.
+pub fn device_of(inode: &dyn Inode) -> Option<Arc<dyn BlockDevice>> {
+    inode.as_any()?.downcast_ref::<BlockFile>().map(|f| f.dev.clone())
+}
+
 /// Linux's `new_encode_dev`.
 fn encode_dev(major: u32, minor: u32) -> u64 {
     ((minor & 0xff) | (major & 0xfff) << 8 | (minor & !0xff) << 12) as u64
@@ -69,6 +74,10 @@ impl Inode for BlockFile {
     /// Root and group `disk` (6), as udev sets the mode on Linux.
     fn permission(&self, mask: u32) -> Result<(), Errno> {
         super::namei::generic_permission(&self.stat(), mask)
+    }
+
+    fn as_any(&self) -> Option<&dyn core::any::Any> {
+        Some(self)
     }
 
     fn seek_end(&self) -> Option<u64> {

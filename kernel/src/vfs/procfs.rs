@@ -187,7 +187,9 @@ impl Inode for FixedDir {
 // ------------------------------------------------------------ global files
 
 fn meminfo(s: &mut String) -> core::fmt::Result {
-    crate::mem::meminfo().render(s)
+    let mut m = crate::mem::meminfo();
+    (m.swap_total, m.swap_free) = crate::block::swap::totals();
+    m.render(s)
 }
 
 /// /proc/mounts: device, mount point, type, options, "0 0" (tmpfs adds
@@ -951,6 +953,7 @@ pub fn proc_root() -> Arc<dyn Inode> {
         ("partitions", genfile(26, crate::block::render_partitions, None)),
         ("slabinfo", genfile_mode(13, 0o400, slabinfo, None)),
         ("stat", genfile(21, super::procfs_cpu::stat, None)),
+        ("swaps", genfile(27, crate::block::swap::render, None)),
         ("sys", sys),
         ("sysvipc", sysvipc),
         ("vmallocinfo", genfile_mode(14, 0o400, vmallocinfo, None)),

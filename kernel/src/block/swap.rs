@@ -1,0 +1,155 @@
+//! Swap areas on disks: swapon(2) and swapoff(2)'s kernel side, the areas'
+//! slot maps and /proc/swaps (cf. mm/swapfile.c).
+//!
+//! ```text
+//!   swapon:  read page 0 -> mm::swap::header (Linux's SWAPSPACE2 format)
+//!            -> a SwapMap of min(last_page + 1, disk pages) slots, header
+//!            and bad pages never used -> AREAS, by priority
+//!   swapoff: an area with no page in use leaves at once
+//! ```
+//!
+//! Priorities as Linux gives them: SWAP_FLAG_PREFER's value, else -2, -3,
+//! ... in the order areas are turned on (an area leaving gives its number
+//! back). SwapTotal and SwapFree (meminfo, sysinfo) come from the areas.
+//!
+//! Pages are not written out yet: reclaim (issue 15) will allocate slots
+//! here. Until then every area's "Used" is 0 and swapoff never has pages to
+//! bring back.
+//!
+//! Locks: `AREAS` (a spin mutex, task context only) orders and finds the
+//! areas; each area's `map` lock (an IrqLock: slots will be taken and
+//! freed from reclaim and fault paths) is taken after it, never before.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use core::sync::atomic::{AtomicI32, Ordering};
+
+use abi::errno::{EBUSY, EINVAL, ENOMEM, Errno};
+use mm::addr::PAGE_SIZE;
+use mm::swap::header::SwapHeader;
+use mm::swap::map::SwapMap;
+use mm::sync::IrqLock;
+
+use super::{BlockDevice, SECTOR};
+
+/// swapon(2)'s flags (include/linux/swap.h).
+pub const SWAP_FLAG_PREFER: u32 = 0x8000;
+pub const SWAP_FLAG_PRIO_MASK: u32 = 0x7fff;
+pub const SWAP_FLAG_DISCARD: u32 = 0x10000;
+pub const SWAP_FLAG_DISCARD_ONCE: u32 = 0x20000;
+pub const SWAP_FLAG_DISCARD_PAGES: u32 = 0x40000;
+pub const SWAP_FLAGS_VALID: u32 =
+    SWAP_FLAG_PRIO_MASK | SWAP_FLAG_PREFER | SWAP_FLAG_DISCARD | SWAP_FLAG_DISCARD_ONCE | SWAP_FLAG_DISCARD_PAGES;
+
+/// One active swap area.
+pub struct SwapArea {
+    /// The path given to swapon (/proc/swaps' Filename).
+    pub path: String,
+    pub dev: Arc<dyn BlockDevice>,
+    pub prio: i32,
+    pub map: IrqLock<SwapMap>,
+}
+
+static AREAS: spin::Mutex<Vec<Arc<SwapArea>>> = spin::Mutex::new(Vec::new());
+/// The last priority handed to an area without SWAP_FLAG_PREFER.
+static LEAST_PRIORITY: AtomicI32 = AtomicI32::new(-1);
+
+fn same(a: &Arc<dyn BlockDevice>, b: &Arc<dyn BlockDevice>) -> bool {
+    core::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+}
+
+/// Turn on swapping to `dev` (opened as `path`) with swapon(2)'s `flags`
+/// (already checked against SWAP_FLAGS_VALID): EBUSY if it is swap
+/// already, EINVAL without a valid header or usable page.
+pub fn swapon(path: &str, dev: Arc<dyn BlockDevice>, flags: u32) -> Result<(), Errno> {
+    if AREAS.lock().iter().any(|a| same(&a.dev, &dev)) {
+        return Err(EBUSY);
+    }
+    let mut page = alloc::vec![0u8; PAGE_SIZE as usize];
+    if super::read_bytes(dev.as_ref(), 0, &mut page)? < page.len() {
+        return Err(EINVAL);
+    }
+    let header = SwapHeader::parse(&page).map_err(|e| {
+        log::info!("swapon: {}: not a swap area ({:?})", path, e);
+        EINVAL
+    })?;
+    let device_pages = dev.sectors() * SECTOR / PAGE_SIZE;
+    let (good, maxpages) = header.usable(device_pages);
+    if good == 0 {
+        return Err(EINVAL);
+    }
+    let map = SwapMap::new(maxpages, &header.bad_pages);
+    let mut areas = AREAS.lock();
+    if areas.iter().any(|a| same(&a.dev, &dev)) {
+        return Err(EBUSY);
+    }
+    let prio = if flags & SWAP_FLAG_PREFER != 0 {
+        (flags & SWAP_FLAG_PRIO_MASK) as i32
+    } else {
+        LEAST_PRIORITY.fetch_sub(1, Ordering::Relaxed) - 1
+    };
+    areas.try_reserve(1).map_err(|_| ENOMEM)?;
+    let area = Arc::new(SwapArea { path: path.into(), dev, prio, map: IrqLock::new(map) });
+    // Highest priority first; equal ones in the order they came.
+    let at = areas.iter().position(|a| a.prio < prio).unwrap_or(areas.len());
+    areas.insert(at, area);
+    log::info!("Adding {}k swap on {}.  Priority:{} extents:1 across:{}k", good * 4, path, prio, good * 4);
+    Ok(())
+}
+
+/// Turn off swapping to `dev`: EINVAL if it is not a swap area.
+pub fn swapoff(dev: &Arc<dyn BlockDevice>) -> Result<(), Errno> {
+    let mut areas = AREAS.lock();
+    let i = areas.iter().position(|a| same(&a.dev, dev)).ok_or(EINVAL)?;
+    if areas[i].map.lock().inuse() != 0 {
+        // Bringing swapped pages back needs reclaim's swap-in (issue 15);
+        // nothing can be in use before it exists.
+        return Err(ENOMEM);
+    }
+    let area = areas.remove(i);
+    if area.prio < 0 {
+        // Linux gives the automatic priority back, so that the next area
+        // turned on gets it again.
+        let _ = LEAST_PRIORITY.compare_exchange(area.prio, area.prio + 1, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    if areas.is_empty() {
+        *areas = Vec::new();
+    }
+    Ok(())
+}
+
+/// (total, free) swap pages over every area (SwapTotal, SwapFree).
+pub fn totals() -> (u64, u64) {
+    AREAS.lock().iter().fold((0, 0), |(t, f), a| {
+        let m = a.map.lock();
+        (t + m.usable(), f + m.usable() - m.inuse())
+    })
+}
+
+/// /proc/swaps, in Linux's layout.
+pub fn render(s: &mut String) -> core::fmt::Result {
+    s.push_str("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
+    for a in AREAS.lock().iter() {
+        let (size, used) = {
+            let m = a.map.lock();
+            (m.usable() * 4, m.inuse() * 4)
+        };
+        let pad = if a.path.len() < 40 { 40 - a.path.len() } else { 1 };
+        let tab = |v: u64| if v < 10_000_000 { "\t" } else { "" };
+        writeln!(
+            s,
+            "{}{:pad$}partition\t{}\t{}{}\t{}{}",
+            a.path,
+            "",
+            size,
+            tab(size),
+            used,
+            tab(used),
+            a.prio,
+            pad = pad
+        )?;
+    }
+    Ok(())
+}
