@@ -80,7 +80,9 @@ errnos! {
     EMLINK = 31, "Too many links";
     EPIPE = 32, "Broken pipe";
     ERANGE = 34, "Math result not representable";
+    EDEADLK = 35, "Resource deadlock would occur";
     ENAMETOOLONG = 36, "File name too long";
+    ENOLCK = 37, "No record locks available";
     ENOSYS = 38, "Invalid system call number";
     ENOTEMPTY = 39, "Directory not empty";
     ELOOP = 40, "Too many symbolic links encountered";
@@ -183,7 +185,9 @@ mod tests {
             ("EMLINK", 31),
             ("EPIPE", 32),
             ("ERANGE", 34),
+            ("EDEADLK", 35),
             ("ENAMETOOLONG", 36),
+            ("ENOLCK", 37),
             ("ENOSYS", 38),
             ("ENOTEMPTY", 39),
             ("ELOOP", 40),

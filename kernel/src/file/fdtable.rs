@@ -13,7 +13,7 @@ use alloc::sync::Arc;
 
 use spin::Mutex;
 
-use super::OpenFile;
+use super::{OpenFile, record_lock};
 use abi::errno::*;
 
 /// A descriptor slot.
@@ -33,9 +33,22 @@ pub struct FdTable {
     map: Arc<Mutex<FdMap>>,
 }
 
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct FdMap {
     fds: BTreeMap<i32, FdEntry>,
+    /// POSIX record locks were set through this table (record_lock.rs):
+    /// closes must release them.
+    posix_locked: bool,
+}
+
+impl Drop for FdTable {
+    /// The table's last handle (its process's exit, or an exec that
+    /// unshared it): its POSIX record locks go.
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.map) == 1 && self.map.lock().posix_locked {
+            record_lock::release_owner(self.owner());
+        }
+    }
 }
 
 impl FdTable {
@@ -57,7 +70,27 @@ impl FdTable {
     /// A new table with the same descriptors (fork, and unsharing at
     /// execve).
     pub fn copy(&self) -> FdTable {
-        FdTable { map: Arc::new(Mutex::new(self.map.lock().clone())) }
+        // The new table owns no record locks (fork's child inherits none).
+        let fds = self.map.lock().fds.clone();
+        FdTable { map: Arc::new(Mutex::new(FdMap { fds, posix_locked: false })) }
+    }
+
+    /// The POSIX record-lock owner this table stands for.
+    pub fn owner(&self) -> record_lock::Owner {
+        record_lock::Owner::Posix(Arc::as_ptr(&self.map) as *const () as usize)
+    }
+
+    /// A POSIX record lock was set through this table.
+    pub fn mark_posix_locked(&self) {
+        self.map.lock().posix_locked = true;
+    }
+
+    /// Closing `file` through this table drops the process's POSIX
+    /// record locks on it, whichever descriptor set them (POSIX's rule).
+    fn closed(&self, locked: bool, file: Option<&FdEntry>) {
+        if let (true, Some(e)) = (locked, file) {
+            record_lock::release_file(e.file.lock_key(), self.owner());
+        }
     }
 
     /// Whether another task holds this table too.
@@ -91,25 +124,36 @@ impl FdTable {
         if fd < 0 || fd as u64 >= limit {
             return Err(EBADF);
         }
-        let old = self.map.lock().fds.insert(fd, FdEntry { file, cloexec });
+        let (old, locked) = {
+            let mut m = self.map.lock();
+            (m.fds.insert(fd, FdEntry { file, cloexec }), m.posix_locked)
+        };
+        self.closed(locked, old.as_ref());
         drop(old);
         Ok(fd)
     }
 
     pub fn close(&self, fd: i32) -> Result<(), Errno> {
-        let old = self.map.lock().fds.remove(&fd);
+        let (old, locked) = {
+            let mut m = self.map.lock();
+            (m.fds.remove(&fd), m.posix_locked)
+        };
+        self.closed(locked, old.as_ref());
         old.map(|_| ()).ok_or(EBADF)
     }
 
     /// Drop close-on-exec descriptors (execve).
     pub fn close_on_exec(&self) {
-        let closed: alloc::vec::Vec<FdEntry> = {
+        let (closed, locked): (alloc::vec::Vec<FdEntry>, bool) = {
             let mut m = self.map.lock();
             let (gone, kept) = core::mem::take(&mut m.fds).into_iter().partition(|(_, e)| e.cloexec);
             let gone: BTreeMap<i32, FdEntry> = gone;
             m.fds = kept;
-            gone.into_values().collect()
+            (gone.into_values().collect(), m.posix_locked)
         };
+        for e in &closed {
+            self.closed(locked, Some(e));
+        }
         drop(closed);
     }
 
@@ -125,7 +169,13 @@ impl FdTable {
     }
 
     pub fn clear(&self) {
-        let old = core::mem::take(&mut self.map.lock().fds);
+        let (old, locked) = {
+            let mut m = self.map.lock();
+            (core::mem::take(&mut m.fds), m.posix_locked)
+        };
+        for e in old.values() {
+            self.closed(locked, Some(e));
+        }
         drop(old);
     }
 

@@ -13,6 +13,7 @@ mod fdtable;
 pub mod flock;
 pub mod path;
 pub mod poll;
+pub mod record_lock;
 pub mod write_access;
 
 pub use fdtable::{FdEntry, FdTable};
@@ -329,6 +330,8 @@ pub struct OpenFile {
     _write: Option<write_access::WriteGuard>,
     /// flock(2) was called on it: its lock goes when it does.
     flocked: core::sync::atomic::AtomicBool,
+    /// An F_OFD_SETLK(W) set a record lock owned by this description.
+    ofd_locked: core::sync::atomic::AtomicBool,
 }
 
 /// A reader's place in a record-at-a-time file: the text of the records
@@ -376,11 +379,15 @@ impl SeqState {
 }
 
 impl Drop for OpenFile {
-    /// The last descriptor of this description closed: its flock goes.
+    /// The last descriptor of this description closed: its flock and its
+    /// OFD record locks go.
     fn drop(&mut self) {
         if self.flocked.load(Ordering::Relaxed) {
             let (file, owner) = self.flock_keys();
             flock::unlock(file, owner);
+        }
+        if self.ofd_locked.load(Ordering::Relaxed) {
+            record_lock::release_file(self.lock_key(), record_lock::Owner::Ofd(self as *const OpenFile as usize));
         }
     }
 }
@@ -409,6 +416,7 @@ impl OpenFile {
             seq,
             _write: write,
             flocked: core::sync::atomic::AtomicBool::new(false),
+            ofd_locked: core::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -416,6 +424,18 @@ impl OpenFile {
     /// file description.
     pub fn flock_keys(&self) -> (usize, usize) {
         (Arc::as_ptr(&self.inode) as *const () as usize, self as *const OpenFile as usize)
+    }
+
+    /// The file a record lock is on (its inode's address).
+    pub fn lock_key(&self) -> usize {
+        Arc::as_ptr(&self.inode) as *const () as usize
+    }
+
+    /// The record-lock owner of this description's OFD locks, marking
+    /// that it may hold some.
+    pub fn ofd_owner(&self) -> record_lock::Owner {
+        self.ofd_locked.store(true, Ordering::Relaxed);
+        record_lock::Owner::Ofd(self as *const OpenFile as usize)
     }
 
     /// flock(2) took or may hold a lock through this description.

@@ -685,6 +685,10 @@ const F_SETPIPE_SZ: u32 = 1031;
 const F_GETPIPE_SZ: u32 = 1032;
 
 pub fn fcntl(fd: i32, cmd: u32, arg: u64) -> SysResult {
+    use super::record_lock::*;
+    if matches!(cmd, F_GETLK | F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW) {
+        return fcntl_lock(fd, cmd, arg);
+    }
     let me = current();
     let i = me.inner.lock();
     let f = i.files.get(fd)?;

@@ -22,6 +22,7 @@ mod mount;
 mod poll;
 mod process;
 mod process_vm;
+mod record_lock;
 mod sched;
 mod signal;
 mod swap;
