@@ -427,11 +427,15 @@ pub(super) fn iovecs(iov: u64, cnt: i64) -> Result<Vec<(u64, u64)>, Errno> {
 }
 
 pub fn readv(fd: i32, iov: u64, cnt: i64) -> SysResult {
-    let f = file(fd)?;
+    readv_at(&*file(fd)?, iov, cnt, None)
+}
+
+/// readv at `pos` (preadv), or at the file offset.
+pub(super) fn readv_at(f: &OpenFile, iov: u64, cnt: i64, pos: Option<u64>) -> SysResult {
     let mut total = 0u64;
     for (base, len) in iovecs(iov, cnt)? {
         let len = len.min(MAX_RW - total);
-        let n = match read_into_user(&f, base, len, None) {
+        let n = match read_into_user(f, base, len, pos.map(|p| p + total)) {
             Ok(n) => n,
             Err(e) if total == 0 => return Err(e),
             Err(_) => break,
@@ -445,14 +449,18 @@ pub fn readv(fd: i32, iov: u64, cnt: i64) -> SysResult {
 }
 
 pub fn writev(fd: i32, iov: u64, cnt: i64) -> SysResult {
-    let f = file(fd)?;
+    writev_at(&*file(fd)?, iov, cnt, None)
+}
+
+/// writev at `pos` (pwritev), or where write(2) would write.
+pub(super) fn writev_at(f: &OpenFile, iov: u64, cnt: i64, pos: Option<u64>) -> SysResult {
     let vecs = iovecs(iov, cnt)?;
     if !f.writable() {
         return Err(EBADF);
     }
     let total = vecs.iter().map(|v| v.1).sum::<u64>().min(MAX_RW);
     let seekable = f.inode.seekable();
-    let mut off = write_pos(&f, None);
+    let mut off = write_pos(f, pos);
     rw_verify_area(seekable.then_some(off), total)?;
     if f.inode.discards_writes() {
         return Ok(total);
@@ -497,7 +505,7 @@ pub fn writev(fd: i32, iov: u64, cnt: i64) -> SysResult {
     if faulted && done == 0 {
         return Err(EFAULT);
     }
-    if seekable {
+    if seekable && pos.is_none() {
         *f.offset.lock() = off;
     }
     Ok(done)
@@ -627,6 +635,19 @@ pub fn dup(fd: i32) -> SysResult {
     let f = i.files.get(fd)?;
     let limit = i.rlimits[RLIMIT_NOFILE].cur;
     i.files.install(f, false, limit).map(|n| n as u64)
+}
+
+/// dup3(2): dup2 with O_CLOEXEC as the only flag (EINVAL otherwise), and
+/// EINVAL when both descriptors are the same.
+pub fn dup3(old: i32, new: i32, flags: u32) -> SysResult {
+    if flags & !O_CLOEXEC != 0 || old == new {
+        return Err(EINVAL);
+    }
+    let me = current();
+    let i = me.inner.lock();
+    let f = i.files.get(old)?;
+    let limit = i.rlimits[RLIMIT_NOFILE].cur;
+    i.files.install_at(new, f, flags & O_CLOEXEC != 0, limit).map(|n| n as u64)
 }
 
 pub fn dup2(old: i32, new: i32) -> SysResult {
@@ -792,6 +813,18 @@ pub fn chdir(path_ptr: u64) -> SysResult {
     }
     r.inode.permission(MAY_EXEC)?;
     *current().inner.lock().cwd.lock() = r.path;
+    Ok(0)
+}
+
+/// fchdir(2): the working directory becomes the directory open at `fd`
+/// (ENOTDIR for another file, EACCES without search permission).
+pub fn fchdir(fd: i32) -> SysResult {
+    let f = file(fd)?;
+    if !f.inode.is_dir() {
+        return Err(ENOTDIR);
+    }
+    f.inode.permission(MAY_EXEC)?;
+    *current().inner.lock().cwd.lock() = f.path.clone();
     Ok(0)
 }
 

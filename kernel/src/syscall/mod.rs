@@ -12,7 +12,9 @@ mod anonfd;
 mod epoll;
 mod flock;
 mod fs;
+mod fs_copy;
 mod fs_hints;
+mod fs_vec;
 mod fs_write;
 mod futex;
 mod mem;
@@ -170,6 +172,13 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::MLOCKALL => mem::mlockall(x[0] as u32),
         nr::MUNLOCKALL => mem::munlockall(),
         nr::SENDFILE => fs::sendfile(x[0] as i32, x[1] as i32, x[2], x[3]),
+        nr::COPY_FILE_RANGE => fs_copy::copy_file_range(x[0] as i32, x[1], x[2] as i32, x[3], x[4], x[5] as u32),
+        nr::PREADV => fs_vec::preadv(x[0] as i32, x[1], x[2] as i64, x[3] as i64),
+        nr::PWRITEV => fs_vec::pwritev(x[0] as i32, x[1], x[2] as i64, x[3] as i64),
+        nr::PREADV2 => fs_vec::preadv2(x[0] as i32, x[1], x[2] as i64, x[3] as i64, x[5] as u32),
+        nr::PWRITEV2 => fs_vec::pwritev2(x[0] as i32, x[1], x[2] as i64, x[3] as i64, x[5] as u32),
+        nr::DUP3 => fs::dup3(x[0] as i32, x[1] as i32, x[2] as u32),
+        nr::FCHDIR => fs::fchdir(x[0] as i32),
         nr::READLINK => fs::readlinkat(AT_FDCWD, x[0], x[1], x[2]),
         nr::FSYNC | nr::FDATASYNC => fs_write::fsync(x[0] as i32),
         nr::FLOCK => flock::flock(x[0] as i32, x[1] as u32),
