@@ -212,3 +212,7 @@ pub const PWRITEV: u64 = 296;
 pub const COPY_FILE_RANGE: u64 = 326;
 pub const PREADV2: u64 = 327;
 pub const PWRITEV2: u64 = 328;
+pub const SEMGET: u64 = 64;
+pub const SEMOP: u64 = 65;
+pub const SEMCTL: u64 = 66;
+pub const SEMTIMEDOP: u64 = 220;

@@ -1,6 +1,7 @@
 //! System V IPC (cf. ipc/util.c): the permissions every IPC object
-//! carries and the checks made against them. Shared memory is `shm.rs`
-//! (message queues and semaphores are not implemented).
+//! carries and the checks made against them; `ids.rs` is the table of
+//! objects by id. Shared memory is `shm/`, semaphores `sem.rs` (message
+//! queues are not implemented).
 //!
 //! Ids are Linux's: an object at index `idx` of its table has the id
 //! `seq << 15 | idx`, where `seq` moves on whenever an index at or below
@@ -9,6 +10,8 @@
 //!
 //! Locks: none here (a `Perm` is a value inside its table's entry).
 
+pub mod ids;
+pub mod sem;
 pub mod shm;
 
 use abi::errno::{EACCES, Errno};

@@ -936,8 +936,13 @@ pub fn proc_root() -> Arc<dyn Inode> {
     });
     let sys: Arc<dyn Inode> =
         Arc::new(FixedDir { ino: 20, entries: alloc::vec![("fs", fs), ("kernel", kernel), ("vm", vm)] });
-    let sysvipc: Arc<dyn Inode> =
-        Arc::new(FixedDir { ino: 60, entries: alloc::vec![("shm", genfile(61, sysvipc_shm, None))] });
+    let sysvipc: Arc<dyn Inode> = Arc::new(FixedDir {
+        ino: 60,
+        entries: alloc::vec![
+            ("sem", genfile(62, crate::ipc::sem::render, None)),
+            ("shm", genfile(61, sysvipc_shm, None))
+        ],
+    });
     let entries: Vec<(&'static str, Arc<dyn Inode>)> = alloc::vec![
         ("buddyinfo", genfile(10, buddyinfo, None)),
         ("cpuinfo", genfile(18, super::procfs_cpu::cpuinfo, None)),

@@ -90,7 +90,7 @@ pub fn shmctl(id: i32, cmd: i32, buf: u64) -> Result<u64, Errno> {
             let (snaps, max_idx, tot) = {
                 let mut t = TABLE.lock();
                 t.sweep();
-                (t.segs.values().map(Snapshot::of).collect::<Vec<_>>(), t.max_idx(), t.total_pages())
+                (t.segs.objs.values().map(Snapshot::of).collect::<Vec<_>>(), t.max_idx(), t.total_pages())
             };
             let rss: u64 = snaps.iter().map(|s| s.obj.as_ref().map_or(0, |o| o.nr_pages())).sum();
             let info = ShmInfo { used_ids: snaps.len() as i32, shm_tot: tot, shm_rss: rss, ..ShmInfo::default() };
@@ -107,7 +107,7 @@ pub fn shmctl(id: i32, cmd: i32, buf: u64) -> Result<u64, Errno> {
                 let s = if cmd == IPC_STAT {
                     t.by_id(id)?
                 } else {
-                    t.segs.get_mut(&((id as u32) & ((1 << SEQ_SHIFT) - 1))).ok_or(EINVAL)?
+                    t.segs.objs.get_mut(&((id as u32) & ((1 << SEQ_SHIFT) - 1))).ok_or(EINVAL)?
                 };
                 if cmd != SHM_STAT_ANY {
                     s.perm.check(&creds, 0o444)?;
@@ -159,7 +159,7 @@ pub fn shmctl(id: i32, cmd: i32, buf: u64) -> Result<u64, Errno> {
             let mut t = TABLE.lock();
             t.sweep();
             let locked_by_user: u64 =
-                t.segs.values().filter_map(|s| s.locked).filter(|(u, _)| *u == creds.uid).map(|(_, p)| p).sum();
+                t.segs.objs.values().filter_map(|s| s.locked).filter(|(u, _)| *u == creds.uid).map(|(_, p)| p).sum();
             let s = t.by_id(id)?;
             if !creds.is_root() {
                 if creds.euid != s.perm.uid && creds.euid != s.perm.cuid {
@@ -215,9 +215,16 @@ pub(super) fn weaken(s: &mut Segment) -> Option<Arc<MemObject>> {
     }
 }
 
-/// Register `exit_shm` with process exit.
+/// Register System V IPC's exit work with process exit.
 pub fn init() {
-    proc::exit::on_process_exit(exit_shm);
+    proc::exit::on_process_exit(exit_ipc);
+}
+
+/// What System V IPC does when a process ends: its semaphore undo
+/// adjustments, then `exit_shm`.
+fn exit_ipc(tgid: u32) {
+    crate::ipc::sem::exit_sem(tgid);
+    exit_shm(tgid);
 }
 
 /// `exit_shm`: under shm_rmid_forced, the segments process `tgid` created
@@ -235,7 +242,7 @@ fn remove_unattached(creator: impl Fn(u32) -> bool) {
     let snaps: Vec<(i32, u32, Option<Arc<MemObject>>)> = {
         let mut t = TABLE.lock();
         t.sweep();
-        t.segs.values().map(|s| (s.perm.id, s.cpid, s.obj.get())).collect()
+        t.segs.objs.values().map(|s| (s.perm.id, s.cpid, s.obj.get())).collect()
     };
     let unattached: Vec<i32> = snaps
         .iter()
@@ -261,7 +268,7 @@ fn remove_unattached(creator: impl Fn(u32) -> bool) {
 pub fn rmid_forced_off() {
     let mut t = TABLE.lock();
     t.sweep();
-    for s in t.segs.values_mut() {
+    for s in t.segs.objs.values_mut() {
         if s.perm.mode & SHM_DEST == 0 {
             if let Some(o) = s.obj.get() {
                 s.obj = Obj::Live(o);
@@ -278,7 +285,7 @@ pub fn rmid_forced_on() {
     let snaps: Vec<(i32, Option<Arc<MemObject>>)> = {
         let mut t = TABLE.lock();
         t.sweep();
-        t.segs.values().map(|s| (s.perm.id, s.obj.get())).collect()
+        t.segs.objs.values().map(|s| (s.perm.id, s.obj.get())).collect()
     };
     let attached: Vec<i32> = snaps
         .iter()
@@ -307,7 +314,7 @@ pub fn render(out: &mut String) -> core::fmt::Result {
     let snaps: Vec<Snapshot> = {
         let mut t = TABLE.lock();
         t.sweep();
-        t.segs.values().map(Snapshot::of).collect()
+        t.segs.objs.values().map(Snapshot::of).collect()
     };
     for s in &snaps {
         let (nattch, rss) = s.counts();

@@ -35,7 +35,6 @@
 //! address-space locks); callers copy what they need, drop it, and go on.
 //! A segment's object may be dropped under it (its pages freed).
 
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -55,7 +54,7 @@ mod ctl;
 use ctl::weaken;
 pub use ctl::{init, render, rmid_forced_off, rmid_forced_on, shmctl};
 
-use super::{Perm, SEQ_MAX, SEQ_SHIFT};
+use super::Perm;
 use crate::proc::{self, Creds};
 use crate::sysctl;
 
@@ -110,67 +109,46 @@ impl Segment {
     }
 }
 
-struct Table {
-    segs: BTreeMap<u32, Segment>,
-    /// `ipc_ids.seq` and `last_idx` of ipc_idr_alloc.
-    seq: u32,
-    last_idx: i64,
+impl super::ids::HasPerm for Segment {
+    fn perm(&self) -> &Perm {
+        &self.perm
+    }
 }
 
-static TABLE: Mutex<Table> = Mutex::new(Table { segs: BTreeMap::new(), seq: 0, last_idx: -1 });
+struct Table {
+    segs: super::ids::Ids<Segment>,
+}
+
+static TABLE: Mutex<Table> = Mutex::new(Table { segs: super::ids::Ids::new() });
 
 impl Table {
     /// Drop the entries of removed segments that died (their last
     /// mapping went).
     fn sweep(&mut self) {
-        self.segs.retain(|_, s| s.obj.alive());
-        if self.segs.is_empty() {
-            // An emptied BTreeMap keeps its root node: give it back, so no
-            // segment left means no kernel memory held.
-            self.segs = BTreeMap::new();
-        }
+        self.segs.objs.retain(|_, s| s.obj.alive());
+        self.segs.tidy();
     }
 
-    /// The segment with id `id` (EINVAL if none: a free index or another
-    /// sequence number, as `ipc_obtain_object_check`).
     fn by_id(&mut self, id: i32) -> Result<&mut Segment, Errno> {
-        if id < 0 {
-            return Err(EINVAL);
-        }
-        let idx = (id as u32) & ((1 << SEQ_SHIFT) - 1);
-        self.segs.get_mut(&idx).filter(|s| s.perm.id == id).ok_or(EINVAL)
+        self.segs.by_id(id)
     }
 
     fn by_key(&mut self, key: i32) -> Option<&mut Segment> {
-        self.segs.values_mut().find(|s| s.perm.key == key)
+        self.segs.by_key(key)
     }
 
     /// Pages of all segments (`shm_tot`).
     fn total_pages(&self) -> u64 {
-        self.segs.values().map(Segment::pages).sum()
+        self.segs.objs.values().map(Segment::pages).sum()
     }
 
-    /// `ipc_get_maxidx`: the highest index in use, or -1.
     fn max_idx(&self) -> i64 {
-        self.segs.keys().next_back().map_or(-1, |&i| i as i64)
+        self.segs.max_idx()
     }
 
-    /// `ipc_idr_alloc`: the lowest free index below `shmmni` and the
-    /// sequence number for it (ENOSPC when all are in use).
+    /// An index and id below `shmmni` (ENOSPC when all are in use).
     fn alloc_id(&mut self) -> Result<(u32, u16, i32), Errno> {
-        let max = sysctl::shmmni().min(sysctl::IPCMNI) as u32;
-        if self.segs.len() as u32 >= max {
-            return Err(ENOSPC);
-        }
-        let idx = (0..max).find(|i| !self.segs.contains_key(i)).ok_or(ENOSPC)?;
-        if idx as i64 <= self.last_idx {
-            self.seq += 1;
-            if self.seq >= SEQ_MAX {
-                self.seq = 0;
-            }
-        }
-        self.last_idx = idx as i64;
-        Ok((idx, self.seq as u16, ((self.seq << SEQ_SHIFT) | idx) as i32))
+        self.segs.alloc_id(sysctl::shmmni().min(sysctl::IPCMNI) as u32)
     }
 }
 
@@ -247,7 +225,7 @@ fn newseg(t: &mut Table, key: i32, size: u64, flags: u32, c: &Creds, tgid: u32) 
         obj: Obj::Live(obj),
         locked: None,
     };
-    t.segs.insert(idx, seg);
+    t.segs.objs.insert(idx, seg);
     Ok(id as u64)
 }
 
@@ -333,7 +311,7 @@ pub fn shmdt(addr: u64) -> Result<u64, Errno> {
     let objs: Vec<(usize, i32)> = {
         let mut t = TABLE.lock();
         t.sweep();
-        t.segs.values().map(|s| (s.obj.ptr() as usize, s.perm.id)).collect()
+        t.segs.objs.values().map(|s| (s.obj.ptr() as usize, s.perm.id)).collect()
     };
     let seg_of = |o: &Arc<MemObject>| objs.iter().find(|(p, _)| *p == Arc::as_ptr(o) as usize).map(|(_, id)| *id);
     let mm = proc::current().mm().ok_or(EINVAL)?;
