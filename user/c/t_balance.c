@@ -69,24 +69,28 @@ static int set_affinity(pid_t pid, int first, int last)
 	return sched_setaffinity(pid, sizeof(s), &s);
 }
 
-/* Field 39 (processor) of /proc/PID/stat, or -1. */
-static int stat_processor(pid_t pid)
+/* /proc/PID/stat from field 3 on (after "PID (comm) "), or NULL. */
+static const char *stat_fields(pid_t pid, char *buf, size_t size)
 {
-	char path[64], buf[1024];
+	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	int fd = open(path, O_RDONLY);
 	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		return NULL;
+	ssize_t n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return NULL;
 	buf[n] = 0;
 	char *p = strrchr(buf, ')');
-	if (!p)
-		return -1;
-	/* After ") " comes field 3; field 39 is 36 fields further. */
-	p += 2;
+	return p ? p + 2 : NULL;
+}
+
+/* Field 39 (processor) of /proc/PID/stat, or -1. */
+static int stat_processor(pid_t pid)
+{
+	char buf[1024];
+	const char *p = stat_fields(pid, buf, sizeof(buf));
 	for (int f = 3; f < 39 && p; f++) {
 		p = strchr(p, ' ');
 		if (p)
@@ -98,19 +102,10 @@ static int stat_processor(pid_t pid)
 /* utime + stime of PID, in ticks. */
 static long stat_cpu_ticks(pid_t pid)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
+	char buf[1024];
+	const char *p = stat_fields(pid, buf, sizeof(buf));
 	long ut = 0, st = 0;
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st) != 2)
+	if (!p || sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st) != 2)
 		return -1;
 	return ut + st;
 }

@@ -65,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
@@ -563,6 +564,19 @@ static void remove_shm_segments(void)
 	}
 }
 
+/* Semaphore sets too (SEM_STAT by index up to SEM_INFO's highest). */
+static void remove_sem_sets(void)
+{
+	struct seminfo info;
+	int highest = semctl(0, 0, SEM_INFO, &info);
+	for (int i = 0; i <= highest; i++) {
+		struct semid_ds ds;
+		int id = semctl(i, 0, SEM_STAT, &ds);
+		if (id >= 0)
+			semctl(id, 0, IPC_RMID);
+	}
+}
+
 static void sysctl_io(int save)
 {
 	for (size_t i = 0; i < NR_SYSCTLS; i++) {
@@ -893,6 +907,7 @@ int main(int argc, char **argv)
 	}
 	sysctl_io(0);
 	remove_shm_segments();
+	remove_sem_sets();
 	long after_kb = settled_meminfo(meminfo_after, sizeof meminfo_after);
 	read_file("/proc/slabinfo", slabinfo_after, sizeof slabinfo_after);
 

@@ -83,3 +83,15 @@ impl Perm {
         c.euid == self.uid || c.euid == self.cuid || c.is_root()
     }
 }
+
+/// Seconds since the epoch, for an object's time stamps.
+pub fn now() -> i64 {
+    (crate::platform::clock::realtime_ns() / 1_000_000_000) as i64
+}
+
+/// The caller's credentials and process id.
+pub fn me() -> (Creds, u32) {
+    let t = crate::proc::current();
+    let c = t.inner.lock().creds;
+    (c, t.tgid())
+}

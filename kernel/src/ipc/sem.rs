@@ -30,7 +30,7 @@ use abi::ipc::{IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID,
 use spin::Mutex;
 
 use super::ids::{HasPerm, Ids};
-use super::{Perm, SEQ_SHIFT};
+use super::{Perm, SEQ_SHIFT, me, now};
 use crate::proc::waitqueue::WaitQueue;
 use crate::proc::{self, Creds};
 use crate::usercopy::{copy_from_user, copy_to_user, read_user};
@@ -90,16 +90,6 @@ struct Table {
 static TABLE: Mutex<Table> = Mutex::new(Table { sets: Ids::new(), undo: BTreeMap::new() });
 /// Woken whenever a set changes or goes.
 static CHANGED: WaitQueue = WaitQueue::new();
-
-fn now() -> i64 {
-    (crate::platform::clock::realtime_ns() / 1_000_000_000) as i64
-}
-
-fn me() -> (Creds, u32) {
-    let t = proc::current();
-    let c = t.inner.lock().creds;
-    (c, t.tgid())
-}
 
 impl Table {
     fn total_sems(&self) -> usize {

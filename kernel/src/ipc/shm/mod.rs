@@ -54,7 +54,7 @@ mod ctl;
 use ctl::weaken;
 pub use ctl::{init, render, rmid_forced_off, rmid_forced_on, shmctl};
 
-use super::Perm;
+use super::{Perm, me, now};
 use crate::proc::{self, Creds};
 use crate::sysctl;
 
@@ -150,16 +150,6 @@ impl Table {
     fn alloc_id(&mut self) -> Result<(u32, u16, i32), Errno> {
         self.segs.alloc_id(sysctl::shmmni().min(sysctl::IPCMNI) as u32)
     }
-}
-
-fn now() -> i64 {
-    (crate::platform::clock::realtime_ns() / 1_000_000_000) as i64
-}
-
-fn me() -> (Creds, u32) {
-    let t = proc::current();
-    let c = t.inner.lock().creds;
-    (c, t.tgid())
 }
 
 /// shmget(2).
