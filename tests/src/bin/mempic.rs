@@ -77,6 +77,13 @@ fn histograms(m: &FrameMap) -> Vec<[u64; NR_ORDERS]> {
 }
 
 fn map_classes_agree_with_allocator_and_vmstat() {
+    // Interrupts off from the walk to the last comparison: a timer tick
+    // in between (the picture's redraw, a wake-up) may allocate, and under
+    // a loaded host the walk spans several ticks.
+    x86_64::instructions::interrupts::without_interrupts(classes_agree);
+}
+
+fn classes_agree() {
     let pa = page_alloc();
     let (m, info) = map_and_buddyinfo();
     let t = m.totals();
