@@ -86,6 +86,7 @@ errnos! {
     ENOSYS = 38, "Invalid system call number";
     ENOTEMPTY = 39, "Directory not empty";
     ELOOP = 40, "Too many symbolic links encountered";
+    ENOMSG = 42, "No message of desired type";
     EIDRM = 43, "Identifier removed";
     ENODATA = 61, "No data available";
     EOVERFLOW = 75, "Value too large for defined data type";
@@ -191,6 +192,7 @@ mod tests {
             ("ENOSYS", 38),
             ("ENOTEMPTY", 39),
             ("ELOOP", 40),
+            ("ENOMSG", 42),
             ("EIDRM", 43),
             ("ENODATA", 61),
             ("EOVERFLOW", 75),

@@ -216,3 +216,7 @@ pub const SEMGET: u64 = 64;
 pub const SEMOP: u64 = 65;
 pub const SEMCTL: u64 = 66;
 pub const SEMTIMEDOP: u64 = 220;
+pub const MSGGET: u64 = 68;
+pub const MSGSND: u64 = 69;
+pub const MSGRCV: u64 = 70;
+pub const MSGCTL: u64 = 71;

@@ -65,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/time.h>
@@ -577,6 +578,19 @@ static void remove_sem_sets(void)
 	}
 }
 
+/* And message queues (MSG_STAT up to MSG_INFO's highest). */
+static void remove_msg_queues(void)
+{
+	struct msginfo info;
+	int highest = msgctl(0, MSG_INFO, (struct msqid_ds *)&info);
+	for (int i = 0; i <= highest; i++) {
+		struct msqid_ds ds;
+		int id = msgctl(i, MSG_STAT, &ds);
+		if (id >= 0)
+			msgctl(id, IPC_RMID, NULL);
+	}
+}
+
 static void sysctl_io(int save)
 {
 	for (size_t i = 0; i < NR_SYSCTLS; i++) {
@@ -908,6 +922,7 @@ int main(int argc, char **argv)
 	sysctl_io(0);
 	remove_shm_segments();
 	remove_sem_sets();
+	remove_msg_queues();
 	long after_kb = settled_meminfo(meminfo_after, sizeof meminfo_after);
 	read_file("/proc/slabinfo", slabinfo_after, sizeof slabinfo_after);
 

@@ -1,7 +1,7 @@
 //! System V IPC (cf. ipc/util.c): the permissions every IPC object
 //! carries and the checks made against them; `ids.rs` is the table of
-//! objects by id. Shared memory is `shm/`, semaphores `sem.rs` (message
-//! queues are not implemented).
+//! objects by id. Shared memory is `shm/`, semaphores `sem.rs`, message
+//! queues `msg.rs`.
 //!
 //! Ids are Linux's: an object at index `idx` of its table has the id
 //! `seq << 15 | idx`, where `seq` moves on whenever an index at or below
@@ -11,6 +11,7 @@
 //! Locks: none here (a `Perm` is a value inside its table's entry).
 
 pub mod ids;
+pub mod msg;
 pub mod sem;
 pub mod shm;
 

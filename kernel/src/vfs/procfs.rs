@@ -12,6 +12,7 @@
 //!                 pipe-user-pages-soft} (writable by root, validated)
 //!   /proc/sys/kernel/{shmmax,shmall,shmmni,shm_rmid_forced} (writable by root)
 //!   /proc/sysvipc/shm                        System V shared memory segments
+//!   /proc/sysvipc/sem, msg                   System V semaphore sets, message queues
 //!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,min_free_kbytes,
 //!                 max_map_count,mmap_min_addr,drop_caches} (writable by
 //!                 root, validated)
@@ -939,6 +940,7 @@ pub fn proc_root() -> Arc<dyn Inode> {
     let sysvipc: Arc<dyn Inode> = Arc::new(FixedDir {
         ino: 60,
         entries: alloc::vec![
+            ("msg", genfile(63, crate::ipc::msg::render, None)),
             ("sem", genfile(62, crate::ipc::sem::render, None)),
             ("shm", genfile(61, sysvipc_shm, None))
         ],
