@@ -84,7 +84,8 @@ pub struct Page {
     order: AtomicU8,
     zone: AtomicU8,
     node: AtomicU8,
-    /// Migrate type of the pageblock; meaningful on a pageblock's first page.
+    /// Migrate type of the pageblock, the same in every page of it
+    /// (`buddy::set_pageblock_mt`).
     pageblock_mt: AtomicU8,
     refcount: AtomicI32,
     /// Number of page-table entries mapping this page into user space.
@@ -312,6 +313,17 @@ impl Memmap {
     pub fn page(&self, pfn: Pfn) -> Option<&'static Page> {
         let section = (*self.sections.get((pfn.0 / PAGES_PER_SECTION) as usize)?)?;
         section.get((pfn.0 % PAGES_PER_SECTION) as usize)
+    }
+
+    /// The descriptors of the naturally aligned block of `2^order` pages
+    /// at `pfn`, one slice (a block never crosses a section: sections are
+    /// aligned and larger than the largest block), or `None` when `pfn`
+    /// has no descriptor.
+    #[inline]
+    pub fn block(&self, pfn: Pfn, order: u32) -> Option<&'static [Page]> {
+        let section = (*self.sections.get((pfn.0 / PAGES_PER_SECTION) as usize)?)?;
+        let i = (pfn.0 % PAGES_PER_SECTION) as usize;
+        section.get(i..i + (1usize << order))
     }
 
     /// One past the highest pfn with RAM.

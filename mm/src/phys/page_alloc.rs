@@ -419,18 +419,34 @@ impl PageAllocator {
                 if got.is_some() {
                     pcp.count_alloc(order, hit, is_local);
                 }
-                got.map(|pfn| (pfn, true))
+                got.map(|page| (page, true))
             } else {
                 zone.with_free(|a| a.alloc_block(&self.memmap, zone.id(), order, gfp.migratetype())).map(
                     |(pfn, stolen)| {
                         if stolen {
                             zone.counters.steals.fetch_add(1, Ordering::Relaxed);
                         }
-                        (pfn, false)
+                        (self.memmap.page(Pfn(pfn)).expect("page_alloc: allocated block without descriptor"), false)
                     },
                 )
             };
-            let Some((pfn, counted)) = got else { continue };
+            let Some((head, counted)) = got else { continue };
+            if !(hit && is_local && counted) {
+                self.count_alloc_slow(zone, nid, order, hit, is_local, counted);
+            }
+            let pfn = head.pfn();
+            self.prep_new_page(head, pfn, order, gfp);
+            return Some(pfn);
+        }
+        None
+    }
+
+    /// The allocation events not counted in the CPU's lists: NUMA misses
+    /// and remote allocations, and whatever bypassed the lists.
+    #[cold]
+    fn count_alloc_slow(&self, zone: &Zone, nid: u32, order: u32, hit: bool, is_local: bool, counted: bool) {
+        let ty = zone.ty;
+        {
             let c = &zone.counters;
             if !hit {
                 c.numa_miss.fetch_add(1, Ordering::Relaxed);
@@ -446,27 +462,20 @@ impl PageAllocator {
             if !counted {
                 self.stats.pgalloc[ty as usize].fetch_add(1 << order, Ordering::Relaxed);
             }
-            self.prep_new_page(pfn, order, gfp);
-            return Some(Pfn(pfn));
         }
-        None
     }
 
-    /// Set up the descriptors of a block just taken from the free lists.
-    fn prep_new_page(&self, pfn: u64, order: u32, gfp: Gfp) {
+    /// Set up the descriptors of the block at `pfn` (head descriptor
+    /// `head`) just taken from the free lists.
+    #[inline]
+    fn prep_new_page(&self, head: &'static Page, pfn: Pfn, order: u32, gfp: Gfp) {
         let compound = order > 0 && gfp.contains(Gfp::COMP);
-        for i in 0..(1u64 << order) {
-            let Some(p) = self.memmap.page(Pfn(pfn + i)) else { continue };
+        let block = self.memmap.block(pfn, order).expect("page_alloc: allocated block without descriptors");
+        for (i, p) in block.iter().enumerate() {
             let bad =
                 p.flags().intersects(PageFlags::RESERVED | PageFlags::BUDDY) || p.mapcount() != 0 || p.refcount() != 0;
             if bad {
-                log::error!(
-                    "BUG: Bad page state: pfn:{:#x} flags:{:?} refcount:{} mapcount:{} on allocation",
-                    pfn + i,
-                    p.flags(),
-                    p.refcount(),
-                    p.mapcount()
-                );
+                Self::bad_page_on_alloc(pfn.0 + i as u64, p);
             }
             p.set_flags(PageFlags::empty());
             p.set_order(0);
@@ -476,10 +485,9 @@ impl PageAllocator {
             p.set_mapcount(0);
             if compound && i > 0 {
                 p.set_flags(PageFlags::TAIL);
-                p.private.store(pfn, Ordering::Relaxed);
+                p.private.store(pfn.0, Ordering::Relaxed);
             }
         }
-        let head = self.memmap.page(Pfn(pfn)).expect("page_alloc: allocated block without descriptor");
         head.set_refcount(1);
         if compound {
             head.set_flags(PageFlags::HEAD);
@@ -487,46 +495,67 @@ impl PageAllocator {
         }
         if gfp.contains(Gfp::ZERO) {
             // A block from the free lists is RAM, inside the window.
-            let _ = self.phys.zero_pages(Pfn(pfn), order);
+            let _ = self.phys.zero_pages(pfn, order);
         }
+    }
+
+    #[cold]
+    fn bad_page_on_alloc(pfn: u64, p: &Page) {
+        log::error!(
+            "BUG: Bad page state: pfn:{:#x} flags:{:?} refcount:{} mapcount:{} on allocation",
+            pfn,
+            p.flags(),
+            p.refcount(),
+            p.mapcount()
+        );
     }
 
     /// Drop a reference to the block at `pfn`; free it when the last one
     /// goes. `order` must be the order it was allocated with.
+    #[inline]
     pub fn free_pages(&self, pfn: Pfn, order: u32) -> Result<(), FreeError> {
-        if self.put_checked(pfn, order)? {
-            self.free_block_now(pfn, order);
+        if let Some(head) = self.put_checked(pfn, order)? {
+            self.free_block_now(head, pfn, order);
         }
         Ok(())
     }
 
-    /// Drop one reference after the free checks; whether it was the last
-    /// (the decrement and the test are one atomic step: of two tasks
-    /// dropping the last two references exactly one sees zero).
-    fn put_checked(&self, pfn: Pfn, order: u32) -> Result<bool, FreeError> {
-        if let Err(e) = self.check_free(pfn, order) {
-            self.stats.bad_frees.fetch_add(1, Ordering::Relaxed);
-            log::error!("page_alloc: BUG: refusing to free pfn {:#x} order {}: {}", pfn.0, order, e);
-            return Err(e);
-        }
-        let head = self.memmap.page(pfn).ok_or(FreeError::NotRam)?;
-        Ok(head.put() == 0)
+    /// Drop one reference after the free checks; the head's descriptor if
+    /// it was the last (the decrement and the test are one atomic step: of
+    /// two tasks dropping the last two references exactly one sees zero).
+    #[inline]
+    fn put_checked(&self, pfn: Pfn, order: u32) -> Result<Option<&'static Page>, FreeError> {
+        let head = match self.memmap.page(pfn).ok_or(FreeError::NotRam).and_then(|h| Self::check_free(h, pfn, order)) {
+            Ok(head) => head,
+            Err(e) => return Err(self.refuse_free(pfn, order, e)),
+        };
+        Ok((head.put() == 0).then_some(head))
     }
 
-    fn check_free(&self, pfn: Pfn, order: u32) -> Result<(), FreeError> {
-        let head = self.memmap.page(pfn).ok_or(FreeError::NotRam)?;
+    #[cold]
+    fn refuse_free(&self, pfn: Pfn, order: u32, e: FreeError) -> FreeError {
+        self.stats.bad_frees.fetch_add(1, Ordering::Relaxed);
+        log::error!("page_alloc: BUG: refusing to free pfn {:#x} order {}: {}", pfn.0, order, e);
+        e
+    }
+
+    /// The free checks on the head descriptor `head` of `pfn`.
+    #[inline]
+    fn check_free(head: &'static Page, pfn: Pfn, order: u32) -> Result<&'static Page, FreeError> {
         let f = head.flags();
-        if f.contains(PageFlags::BUDDY) {
-            return Err(FreeError::DoubleFree);
-        }
-        if f.contains(PageFlags::RESERVED) {
-            return Err(FreeError::Reserved);
-        }
-        if f.contains(PageFlags::TAIL) {
-            return Err(FreeError::TailPage);
-        }
-        if f.contains(PageFlags::HEAD) && head.order() != order {
-            return Err(FreeError::WrongOrder);
+        if f.intersects(PageFlags::BUDDY | PageFlags::RESERVED | PageFlags::TAIL | PageFlags::HEAD) {
+            if f.contains(PageFlags::BUDDY) {
+                return Err(FreeError::DoubleFree);
+            }
+            if f.contains(PageFlags::RESERVED) {
+                return Err(FreeError::Reserved);
+            }
+            if f.contains(PageFlags::TAIL) {
+                return Err(FreeError::TailPage);
+            }
+            if head.order() != order {
+                return Err(FreeError::WrongOrder);
+            }
         }
         if head.refcount() <= 0 {
             return Err(FreeError::NotAllocated);
@@ -534,47 +563,46 @@ impl PageAllocator {
         if order > MAX_ORDER || pfn.0 % (1 << order) != 0 {
             return Err(FreeError::WrongOrder);
         }
-        Ok(())
+        Ok(head)
     }
 
-    fn free_block_now(&self, pfn: Pfn, order: u32) {
-        for i in 0..(1u64 << order) {
-            if let Some(p) = self.memmap.page(pfn.add(i)) {
-                if p.mapcount() != 0 {
-                    log::error!(
-                        "BUG: Bad page state: pfn:{:#x} freed while still mapped {} times",
-                        pfn.0 + i,
-                        p.mapcount()
-                    );
-                    p.set_mapcount(0);
-                }
-                p.set_flags(PageFlags::empty());
-                p.set_order(0);
-                p.set_refcount(0);
-                p.private.store(0, Ordering::Relaxed);
-                p.mapping.store(0, Ordering::Relaxed);
-                p.index.store(0, Ordering::Relaxed);
+    /// Reset the descriptors of the block at `pfn`, whose last reference
+    /// just went, and give it to this CPU's lists or the buddy.
+    #[inline]
+    fn free_block_now(&self, head: &'static Page, pfn: Pfn, order: u32) {
+        let block = self.memmap.block(pfn, order).expect("page_alloc: free of a checked pfn without descriptors");
+        for (i, p) in block.iter().enumerate() {
+            if p.mapcount() != 0 {
+                Self::bad_page_mapped(pfn.0 + i as u64, p);
             }
+            p.set_flags(PageFlags::empty());
+            p.set_order(0);
+            p.set_refcount(0);
+            p.private.store(0, Ordering::Relaxed);
+            p.mapping.store(0, Ordering::Relaxed);
+            p.index.store(0, Ordering::Relaxed);
         }
-        let head = self.memmap.page(pfn).expect("page_alloc: free of a checked pfn without descriptor");
         let zone = self.zone_of(head).expect("page_alloc: page with an unknown node");
         if order <= PCP_MAX_ORDER {
             // Counted in the CPU's lists (PcpEvents).
-            zone.pcp.this_cpu().lock().free(&self.memmap, zone, pfn.0, order);
+            zone.pcp.this_cpu().lock().free(&self.memmap, zone, head, order);
         } else {
             zone.with_free(|a| a.free_block(&self.memmap, zone.id(), pfn.0, order));
             self.stats.pgfree.fetch_add(1 << order, Ordering::Relaxed);
         }
     }
 
+    #[cold]
+    fn bad_page_mapped(pfn: u64, p: &Page) {
+        log::error!("BUG: Bad page state: pfn:{:#x} freed while still mapped {} times", pfn, p.mapcount());
+        p.set_mapcount(0);
+    }
+
     /// Drop one reference to a user page (anonymous, file or shmem); when
     /// the last one goes the page is freed and the counters of its kind
     /// (AnonPages, Cached, Shmem) drop (Linux's `folio_put` path).
     pub fn put_user_page(&self, pfn: Pfn) {
-        let Some(p) = self.memmap.page(pfn) else { return };
-        if !self.put_checked(pfn, 0).unwrap_or(false) {
-            return;
-        }
+        let Ok(Some(p)) = self.put_checked(pfn, 0) else { return };
         // The last reference: nobody else sees the page any more.
         {
             let f = p.flags();
@@ -594,7 +622,7 @@ impl PageAllocator {
                 self.vmstat.lazyfree_pages.sub(1);
             }
         }
-        self.free_block_now(pfn, 0);
+        self.free_block_now(p, pfn, 0);
     }
 
     /// Free pages in every zone's buddy (Linux's `NR_FREE_PAGES`: pages on

@@ -47,8 +47,8 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-use crate::phys::buddy::{MIGRATE_TYPES, MigrateType, pageblock_mt};
-use crate::phys::page::{Memmap, PageList};
+use crate::phys::buddy::{MIGRATE_TYPES, MigrateType};
+use crate::phys::page::{Memmap, Page, PageList};
 use crate::phys::zone::Zone;
 use crate::sync::IrqLock;
 
@@ -133,6 +133,7 @@ impl PerCpuPages {
 
     /// Count an allocation of `order` from these lists: on the node asked
     /// for (`hit`), on the running CPU's node (`local`).
+    #[inline]
     pub fn count_alloc(&mut self, order: u32, hit: bool, local: bool) {
         self.events.alloc += 1 << order;
         self.events.numa_hit += hit as u64;
@@ -145,16 +146,17 @@ impl PerCpuPages {
     }
 
     /// `rmqueue_pcplist`: a block of `2^order` pages (order <= 3) of type
-    /// `mt`, refilling an empty list from `zone`'s buddy first. None when
-    /// the buddy has nothing either.
-    pub fn alloc(&mut self, mm: &Memmap, zone: &Zone, order: u32, mt: MigrateType) -> Option<u64> {
+    /// `mt`, refilling an empty list from `zone`'s buddy first; its head's
+    /// descriptor. None when the buddy has nothing either.
+    #[inline]
+    pub fn alloc(&mut self, mm: &Memmap, zone: &Zone, order: u32, mt: MigrateType) -> Option<&'static Page> {
         debug_assert!(order <= PCP_MAX_ORDER);
         if self.lists[order as usize][mt as usize].is_empty() {
             self.refill(mm, zone, order, mt);
         }
         let page = self.lists[order as usize][mt as usize].pop_front(mm)?;
         self.count -= 1 << order;
-        Some(page.pfn().0)
+        Some(page)
     }
 
     /// `rmqueue_bulk`: move a batch from the buddy to the list of `order`
@@ -188,12 +190,13 @@ impl PerCpuPages {
         }
     }
 
-    /// `free_unref_page_commit`: take back the free block at `pfn`, and
-    /// give a batch to the buddy when the lists hold `high` pages or more.
-    pub fn free(&mut self, mm: &Memmap, zone: &Zone, pfn: u64, order: u32) {
+    /// `free_unref_page_commit`: take back the free block whose head is
+    /// `page`, and give a batch to the buddy when the lists hold `high`
+    /// pages or more.
+    #[inline]
+    pub fn free(&mut self, mm: &Memmap, zone: &Zone, page: &'static Page, order: u32) {
         debug_assert!(order <= PCP_MAX_ORDER);
-        let page = mm.page(crate::addr::Pfn(pfn)).expect("pcp: freeing a block without a descriptor");
-        let mt = pageblock_mt(mm, pfn);
+        let mt = MigrateType::from_u8(page.pageblock_mt());
         self.lists[order as usize][mt as usize].push_front(mm, page);
         self.count += 1 << order;
         self.events.free += 1 << order;
