@@ -62,6 +62,7 @@ impl MigrateType {
     pub const ALL: [MigrateType; MIGRATE_TYPES] =
         [MigrateType::Unmovable, MigrateType::Movable, MigrateType::Reclaimable];
 
+    #[inline]
     pub fn from_u8(v: u8) -> MigrateType {
         match v {
             0 => MigrateType::Unmovable,

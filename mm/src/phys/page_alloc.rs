@@ -210,6 +210,7 @@ impl PageAllocator {
         self.nodes.iter().flat_map(|n| n.zones.iter())
     }
 
+    #[inline]
     pub fn local_node(&self) -> u32 {
         self.local_node.load(Ordering::Relaxed)
     }
@@ -239,6 +240,7 @@ impl PageAllocator {
         }
     }
 
+    #[inline]
     fn zone_of(&self, page: &Page) -> Option<&Zone> {
         self.nodes.get(page.node() as usize).map(|n| &n.zones[page.zone_type() as usize])
     }
@@ -348,12 +350,56 @@ impl PageAllocator {
     }
 
     /// Allocate `2^order` pages on the local node.
+    #[inline]
     pub fn alloc_pages(&self, gfp: Gfp, order: u32) -> Option<Pfn> {
         self.alloc_pages_node(self.local_node(), gfp, order)
     }
 
     /// Allocate `2^order` pages, preferring node `nid`.
+    #[inline]
     pub fn alloc_pages_node(&self, nid: u32, gfp: Gfp, order: u32) -> Option<Pfn> {
+        if order <= PCP_MAX_ORDER {
+            if let Some(pfn) = self.alloc_pcp_fast(nid, gfp, order) {
+                return Some(pfn);
+            }
+        }
+        self.alloc_pages_slow(nid, gfp, order)
+    }
+
+    /// The fast path (Linux's first `get_page_from_freelist` pass, reduced
+    /// to its common case): the first zone of `nid`'s zonelist (its own
+    /// highest populated zone `gfp` allows) above the low watermark, this
+    /// CPU's list there. None sends the caller through the full zonelist
+    /// walk, which tries this zone again with everything else.
+    #[inline]
+    fn alloc_pcp_fast(&self, nid: u32, gfp: Gfp, order: u32) -> Option<Pfn> {
+        let node = self.nodes.get(nid as usize)?;
+        if node.zonelist.first()?.0 != nid {
+            return None;
+        }
+        let highest = gfp.highest_zone();
+        let zone = node.zones[..=highest as usize].iter().rev().find(|z| z.is_populated())?;
+        if !zone.watermark_ok(order, zone.watermark(Watermark::Low), highest, gfp.contains(Gfp::HIGH)) {
+            return None;
+        }
+        let is_local = nid == self.local_node();
+        let head = {
+            let mut pcp = zone.pcp.this_cpu().lock();
+            let head = pcp.alloc(&self.memmap, zone, order, gfp.migratetype())?;
+            pcp.count_alloc(order, true, is_local);
+            head
+        };
+        if !is_local {
+            self.count_alloc_slow(zone, nid, order, true, false, true);
+        }
+        let pfn = head.pfn();
+        self.prep_new_page(head, pfn, order, gfp, true);
+        Some(pfn)
+    }
+
+    /// Everything else: every zone of the zonelist at the low, then the
+    /// min watermark, then after draining and reclaim.
+    fn alloc_pages_slow(&self, nid: u32, gfp: Gfp, order: u32) -> Option<Pfn> {
         if order > MAX_ORDER {
             if !gfp.contains(Gfp::NOWARN) && self.warn_allowed() {
                 log::warn!("page allocation failure: order:{} exceeds MAX_ORDER {}", order, MAX_ORDER);
@@ -435,7 +481,7 @@ impl PageAllocator {
                 self.count_alloc_slow(zone, nid, order, hit, is_local, counted);
             }
             let pfn = head.pfn();
-            self.prep_new_page(head, pfn, order, gfp);
+            self.prep_new_page(head, pfn, order, gfp, counted);
             return Some(pfn);
         }
         None
@@ -466,9 +512,11 @@ impl PageAllocator {
     }
 
     /// Set up the descriptors of the block at `pfn` (head descriptor
-    /// `head`) just taken from the free lists.
+    /// `head`) just taken from the free lists. `clean`: it comes from a
+    /// per-CPU list, whose descriptors are already reset (see `pcp`), so
+    /// they are only checked.
     #[inline]
-    fn prep_new_page(&self, head: &'static Page, pfn: Pfn, order: u32, gfp: Gfp) {
+    fn prep_new_page(&self, head: &'static Page, pfn: Pfn, order: u32, gfp: Gfp, clean: bool) {
         let compound = order > 0 && gfp.contains(Gfp::COMP);
         let block = self.memmap.block(pfn, order).expect("page_alloc: allocated block without descriptors");
         for (i, p) in block.iter().enumerate() {
@@ -477,12 +525,14 @@ impl PageAllocator {
             if bad {
                 Self::bad_page_on_alloc(pfn.0 + i as u64, p);
             }
-            p.set_flags(PageFlags::empty());
-            p.set_order(0);
-            p.private.store(0, Ordering::Relaxed);
-            p.mapping.store(0, Ordering::Relaxed);
-            p.index.store(0, Ordering::Relaxed);
-            p.set_mapcount(0);
+            if bad || !clean {
+                p.set_flags(PageFlags::empty());
+                p.set_order(0);
+                p.private.store(0, Ordering::Relaxed);
+                p.mapping.store(0, Ordering::Relaxed);
+                p.index.store(0, Ordering::Relaxed);
+                p.set_mapcount(0);
+            }
             if compound && i > 0 {
                 p.set_flags(PageFlags::TAIL);
                 p.private.store(pfn.0, Ordering::Relaxed);
@@ -649,6 +699,7 @@ impl PageAllocator {
     }
 
     /// Descriptor of a pfn.
+    #[inline]
     pub fn page(&self, pfn: Pfn) -> Option<&'static Page> {
         self.memmap.page(pfn)
     }

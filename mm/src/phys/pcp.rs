@@ -29,7 +29,10 @@
 //! comparing free pages to a baseline) the caller first drains every CPU's
 //! lists with `PageAllocator::drain_all_pages`. A page on a list has empty
 //! flags and reference count 0, so freeing it again is refused as a free of
-//! a page that was never allocated.
+//! a page that was never allocated. Its descriptors are clean (no flags,
+//! order 0, `private`, `mapping` and `index` 0: the free path and the
+//! refill leave them so), so an allocation from a list only checks them
+//! and sets the reference count and the compound fields.
 //!
 //! # Locking
 //!
@@ -46,9 +49,10 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
 
 use crate::phys::buddy::{MIGRATE_TYPES, MigrateType};
-use crate::phys::page::{Memmap, Page, PageList};
+use crate::phys::page::{Memmap, Page, PageFlags, PageList};
 use crate::phys::zone::Zone;
 use crate::sync::IrqLock;
 
@@ -176,7 +180,19 @@ impl PerCpuPages {
         zone.with_free(|area| {
             for _ in 0..want {
                 let Some((pfn, steal)) = area.alloc_block(mm, id, order, mt) else { break };
-                let page = mm.page(crate::addr::Pfn(pfn)).expect("pcp: buddy block without a descriptor");
+                let block = mm.block(crate::addr::Pfn(pfn), order).expect("pcp: buddy block without descriptors");
+                // Clean descriptors, as a free leaves them: the buddy's
+                // order and list type (and stale ones in former heads)
+                // go, so an allocation from the lists only sets the
+                // reference count (`PageAllocator::prep_new_page`).
+                for p in block {
+                    p.set_flags(PageFlags::empty());
+                    p.set_order(0);
+                    p.private.store(0, Ordering::Relaxed);
+                    p.mapping.store(0, Ordering::Relaxed);
+                    p.index.store(0, Ordering::Relaxed);
+                }
+                let page = &block[0];
                 // Behind the blocks taken before, so they are handed out
                 // in the order the buddy gave them (Linux's list_add_tail).
                 list.push_back(mm, page);
@@ -186,7 +202,7 @@ impl PerCpuPages {
         });
         self.count += got << order;
         if stolen > 0 {
-            zone.counters.steals.fetch_add(stolen, core::sync::atomic::Ordering::Relaxed);
+            zone.counters.steals.fetch_add(stolen, Ordering::Relaxed);
         }
     }
 
@@ -288,11 +304,13 @@ impl ZonePcp {
     }
 
     /// The lists of `cpu`.
+    #[inline]
     pub fn cpu(&self, cpu: usize) -> &IrqLock<PerCpuPages> {
         &self.cpus[cpu].0
     }
 
     /// The lists of the running CPU.
+    #[inline]
     pub fn this_cpu(&self) -> &IrqLock<PerCpuPages> {
         self.cpu(crate::percpu::this_cpu())
     }

@@ -170,6 +170,7 @@ impl Zone {
     }
 
     /// Which zone this is, for the buddy's merges.
+    #[inline]
     pub fn id(&self) -> ZoneId {
         ZoneId { node: self.node, ty: self.ty }
     }
@@ -209,6 +210,7 @@ impl Zone {
         self.counters.numa_local.load(Ordering::Relaxed) + self.pcp.events().numa_local
     }
 
+    #[inline]
     pub fn managed(&self) -> u64 {
         self.managed.load(Ordering::Relaxed)
     }
@@ -218,14 +220,17 @@ impl Zone {
     }
 
     /// Whether the zone has RAM given to the buddy allocator.
+    #[inline]
     pub fn is_populated(&self) -> bool {
         self.managed() > 0
     }
 
+    #[inline]
     pub fn watermark(&self, w: Watermark) -> u64 {
         self.watermark[w as usize].load(Ordering::Relaxed)
     }
 
+    #[inline]
     pub fn lowmem_reserve(&self, highest: ZoneType) -> u64 {
         self.lowmem_reserve[highest as usize].load(Ordering::Relaxed)
     }
