@@ -106,17 +106,20 @@ pub(super) enum LockWait {
 }
 
 /// Objects in use in the slab whose head is `head`.
+#[inline]
 pub(super) fn inuse(head: &Page) -> u64 {
     head.index.load(Ordering::Relaxed) & INUSE
 }
 
 impl KmemCache {
+    #[inline]
     fn cpu_slot(&self) -> &IrqLock<CpuSlab> {
         &self.cpus[percpu::this_cpu()].0
     }
 
     /// `slab_alloc` without debugging: pop the CPU freelist, refilling it
     /// when empty.
+    #[inline]
     pub(super) fn alloc_cpu(&self) -> Option<NonNull<u8>> {
         loop {
             let mut cpu = self.cpu_slot().lock();
@@ -153,6 +156,7 @@ impl KmemCache {
         cpu.freelist = slab.mapping.swap(0, Ordering::Relaxed);
     }
 
+    #[inline]
     fn pop_cpu_freelist(&self, cpu: &mut CpuSlab) -> Option<u64> {
         let slab = cpu.slab?;
         let obj = cpu.freelist;
@@ -190,6 +194,7 @@ impl KmemCache {
 
     /// Whether a partially used slab is ready for this CPU: on the cache's
     /// partial list (`nr_partial` of them) or on the CPU's own.
+    #[inline]
     fn used_slab_waits(&self, nr_partial: u64, cpu: &CpuSlab) -> bool {
         nr_partial > 0 || cpu.partial.iter(&self.pa.memmap).any(|s| inuse(s) > 0)
     }
@@ -294,6 +299,7 @@ impl KmemCache {
 
     /// `do_slab_free` without debugging: an object of this CPU's active
     /// slab goes onto the CPU freelist; any other is a remote free.
+    #[inline]
     pub(super) fn free_cpu(&self, head: &'static Page, stride: PhysAddr, obj: u64) -> Result<(), SlabError> {
         let mut cpu = self.cpu_slot().lock();
         if cpu.slab.is_some_and(|s| core::ptr::eq(s, head)) {
