@@ -819,7 +819,7 @@ impl KmemCache {
                     _ => assert!(n > 0 && n < objects, "slab {}: bad slab on the partial list", self.name),
                 }
                 assert!(!self.is_frozen(head), "slab {}: a listed slab is frozen", self.name);
-                self.check_slab_objects(head, 0);
+                self.check_slab_objects(head);
                 in_use += n;
             }
         }
@@ -830,8 +830,10 @@ impl KmemCache {
             match cpu.slab {
                 Some(head) => {
                     let on_cpu = self.freelist_len(head, cpu.freelist);
-                    self.check_slab_objects(head, on_cpu);
-                    in_use += inuse(head);
+                    assert_eq!(on_cpu, cpu.nfree, "slab {}: CPU freelist length out of date", self.name);
+                    assert!(inuse(head) >= on_cpu, "slab {}: active slab count below its CPU freelist", self.name);
+                    self.check_slab_objects(head);
+                    in_use += inuse(head) - on_cpu;
                     slabs += 1;
                 }
                 None => assert_eq!(cpu.freelist, 0, "slab {}: CPU freelist without a slab", self.name),
@@ -841,7 +843,7 @@ impl KmemCache {
                 assert!(self.is_frozen(head), "slab {}: a CPU's slab is not frozen", self.name);
             }
             for head in cpu.partial.iter(mm) {
-                self.check_slab_objects(head, 0);
+                self.check_slab_objects(head);
                 in_use += inuse(head);
                 slabs += 1;
             }
@@ -857,13 +859,13 @@ impl KmemCache {
         head.index.load(Ordering::Relaxed) & FROZEN != 0
     }
 
-    /// Check a slab's objects add up: in use + its own freelist + `on_cpu`
-    /// on a CPU freelist = objects per slab.
-    fn check_slab_objects(&self, head: &'static Page, on_cpu: u64) {
+    /// Check a slab's objects add up: its count (in use, and for an active
+    /// slab on its CPU freelist too) + its own freelist = objects per slab.
+    fn check_slab_objects(&self, head: &'static Page) {
         assert!(head.has(PageFlags::SLAB), "slab {}: listed page without PG_slab", self.name);
         let own = self.freelist_len(head, head.mapping.load(Ordering::Relaxed));
         assert_eq!(
-            inuse(head) + own + on_cpu,
+            inuse(head) + own,
             self.objects_per_slab as u64,
             "slab {}: objects in use and free do not add up",
             self.name

@@ -32,9 +32,14 @@
 //! The fast-path free reads the cache's partial count (`nr_partial`)
 //! without the lock: a stale count only delays or hastens that give-back.
 //!
-//! Every free object is in exactly one place: for each slab, objects in use
-//! (`index`) + its own freelist + the CPU freelist (active slab only) =
-//! objects per slab. Fast-path allocations and frees are counted in the
+//! Every free object is in exactly one place: for each slab, its count
+//! (`index`) + its own freelist = objects per slab. For an active slab the
+//! count includes the objects on its CPU freelist, as SLUB's frozen slabs
+//! do: taking a slab's freelist onto the CPU adds their number to the count
+//! (and to the slot's `nfree`), giving it back subtracts what is left, and
+//! in between the fast path touches only the slot (pop or push, `nfree`),
+//! never the slab's shared count; objects in use in the active slab are
+//! `index - nfree`. Fast-path allocations and frees are counted in the
 //! CPU's slot; active objects are all allocations minus all frees, so the
 //! objects free on a CPU freelist count as free in /proc/slabinfo.
 //!
@@ -75,6 +80,8 @@ pub(super) struct CpuSlab {
     pub(super) slab: Option<&'static Page>,
     /// Free objects of `slab` that only this CPU hands out (0 ends it).
     pub(super) freelist: u64,
+    /// How many objects `freelist` holds (counted in the slab's `index`).
+    pub(super) nfree: u64,
     /// More frozen slabs, used when `slab` is used up.
     pub(super) partial: PageList,
     /// Allocations and frees this CPU made without the cache lock.
@@ -90,7 +97,14 @@ pub(super) struct CpuSlot(pub(super) IrqLock<CpuSlab>);
 pub(super) fn cpu_slots() -> Box<[CpuSlot]> {
     (0..percpu::MAX_CPUS)
         .map(|_| {
-            CpuSlot(IrqLock::new(CpuSlab { slab: None, freelist: 0, partial: PageList::new(), allocs: 0, frees: 0 }))
+            CpuSlot(IrqLock::new(CpuSlab {
+                slab: None,
+                freelist: 0,
+                nfree: 0,
+                partial: PageList::new(),
+                allocs: 0,
+                frees: 0,
+            }))
         })
         .collect()
 }
@@ -153,18 +167,30 @@ impl KmemCache {
         }
         slab.index.fetch_or(FROZEN, Ordering::Relaxed);
         cpu.slab = Some(slab);
+        self.take_freelist(&mut cpu, slab);
+    }
+
+    /// Move the own freelist of `slab` (frozen, this CPU's active slab,
+    /// whose CPU freelist is empty) onto the CPU freelist, counting its
+    /// objects in the slab's count. Under the cache lock, which remote
+    /// frees take to push onto that freelist.
+    fn take_freelist(&self, cpu: &mut CpuSlab, slab: &'static Page) {
+        debug_assert!(cpu.freelist == 0 && cpu.nfree == 0);
+        let n = self.objects_per_slab as u64 - inuse(slab);
         cpu.freelist = slab.mapping.swap(0, Ordering::Relaxed);
+        slab.index.fetch_add(n, Ordering::Relaxed);
+        cpu.nfree = n;
     }
 
     #[inline]
     fn pop_cpu_freelist(&self, cpu: &mut CpuSlab) -> Option<u64> {
-        let slab = cpu.slab?;
+        cpu.slab?;
         let obj = cpu.freelist;
         if obj == 0 {
             return None;
         }
         cpu.freelist = self.read_freeptr(self.stride_of_free(obj));
-        slab.index.fetch_add(1, Ordering::Relaxed);
+        cpu.nfree -= 1;
         cpu.allocs += 1;
         Some(obj)
     }
@@ -177,8 +203,9 @@ impl KmemCache {
         lists.stats.alloc_slowpath += 1;
         if let Some(slab) = cpu.slab {
             // The remote frees, unless the slab is empty and a used one waits.
-            cpu.freelist = slab.mapping.swap(0, Ordering::Relaxed);
-            if cpu.freelist != 0 && (inuse(slab) > 0 || !self.used_slab_waits(lists.partial.len(), cpu)) {
+            let used = inuse(slab);
+            self.take_freelist(cpu, slab);
+            if cpu.freelist != 0 && (used > 0 || !self.used_slab_waits(lists.partial.len(), cpu)) {
                 return true;
             }
             // Full (both freelists empty), or empty: back to the cache.
@@ -188,7 +215,7 @@ impl KmemCache {
             return false;
         };
         cpu.slab = Some(slab);
-        cpu.freelist = slab.mapping.swap(0, Ordering::Relaxed);
+        self.take_freelist(cpu, slab);
         true
     }
 
@@ -271,6 +298,7 @@ impl KmemCache {
                 self.write_freeptr(tail, slab.mapping.load(Ordering::Relaxed));
                 slab.mapping.store(first, Ordering::Relaxed);
             }
+            slab.index.fetch_sub(core::mem::replace(&mut cpu.nfree, 0), Ordering::Relaxed);
             self.unfreeze(lists, slab);
         }
     }
@@ -311,9 +339,11 @@ impl KmemCache {
             }
             self.write_freeptr(stride, cpu.freelist);
             cpu.freelist = obj;
-            let old = head.index.fetch_sub(1, Ordering::Relaxed);
+            cpu.nfree += 1;
             cpu.frees += 1;
-            if old & INUSE == 1 && self.used_slab_waits(self.nr_partial.load(Ordering::Relaxed), &cpu) {
+            // The count includes the CPU freelist: equal means none in use
+            // (a remote free racing with this read only delays the give-back).
+            if inuse(head) == cpu.nfree && self.used_slab_waits(self.nr_partial.load(Ordering::Relaxed), &cpu) {
                 // The active slab is empty and a used slab has room: give
                 // the empty one back, so that the next allocation fills the
                 // used one and shrink can free this one (as the locked path,
@@ -369,7 +399,8 @@ impl KmemCache {
             let cpu = slot.0.lock();
             allocs += cpu.allocs;
             frees += cpu.frees;
-            active += cpu.slab.into_iter().chain(cpu.partial.iter(mm)).filter(|s| inuse(s) > 0).count() as u64;
+            active += cpu.slab.is_some_and(|s| inuse(s) > cpu.nfree) as u64;
+            active += cpu.partial.iter(mm).filter(|s| inuse(s) > 0).count() as u64;
         }
         (allocs, frees, active)
     }
