@@ -13,6 +13,11 @@
 //! the buddy allocator as a compound page, whose head records the order so
 //! that `kfree` and `ksize` need only the pointer. Pages of large
 //! allocations are counted with the unreclaimable slab pages, as Linux does.
+//!
+//! Locking: kmalloc has no state of its own after creation; the class
+//! caches and the page allocator lock what they change (see `slab`,
+//! `page_alloc`). The class comes from a table, and `kfree` finds the cache
+//! and the slab with one lookup of the page descriptors, lock-free.
 
 use core::ptr::NonNull;
 

@@ -19,6 +19,13 @@
 //! Locks, in the order they are taken: a CPU's pcp lock, then the zone lock
 //! (`Zone::free`). The allocator's own counters are atomics.
 //!
+//! The fast path (order <= 3, the preferred node's first zone above its low
+//! watermark) reads the zone's published free count and takes only the
+//! running CPU's pcp lock, uncontended unless another CPU drains or reads
+//! the lists: no lock and no written cache line is shared with the other
+//! CPUs' fast paths (events are counted in the CPU's lists, the pageblock
+//! type is read from the freed page's own descriptor).
+//!
 //! A page handed out has reference count 1; `free_pages` drops it and gives
 //! the block back when it reaches 0. Freeing a free page, a reserved page or
 //! a page that was never allocated is reported as a kernel error and refused

@@ -56,9 +56,12 @@
 //! freelist, the `FROZEN` bit and the writes of `nr_partial`. Order: CPU
 //! slot -> cache lock, never the reverse; several slots are taken in CPU
 //! order. No lock is held while the
-//! buddy allocator runs (its reclaim may shrink this very cache). The
-//! in-use count is atomic: the owner adds and subtracts without the cache
-//! lock, remote frees subtract with it.
+//! buddy allocator runs (its reclaim may shrink this very cache). A
+//! slab's count (`index`) changes only under the cache lock (a CPU taking
+//! or giving back a freelist, remote frees); the fast path reads it without
+//! (the empty-slab check) and changes only its own slot (`freelist`,
+//! `nfree`, `allocs`, `frees`), under the slot lock, so two CPUs' fast paths
+//! share no written cache line.
 
 use alloc::boxed::Box;
 use core::ptr::NonNull;
