@@ -7,8 +7,9 @@
 //!
 //! What is measured: the cost of one allocation plus its free ("one op") in
 //! `mm::phys::page_alloc::PageAllocator` (`alloc_pages(GFP_KERNEL, order)` and
-//! `free_pages`, the full entry points: zonelist walk, watermark check,
-//! descriptor setup and checks; orders 0 and 3 go through the running
+//! `free_pages`, the full entry points: watermark check of the first zone
+//! of the zonelist (the whole walk only when it fails), descriptor setup
+//! and checks, reference count; orders 0 and 3 go through the running
 //! CPU's per-CPU list, which reaches the zone lock, split and coalesce only
 //! once per batch (15 pages in this machine's DMA32 zone), so "pair" costs
 //! a list pop and push while the batches pay for the refills and bulk
@@ -78,11 +79,13 @@
 //! mm's numbers include its safety checks, which the peers do not have: every
 //! free maps the pointer back to its slab through the page descriptors
 //! (`phys_of -> pfn -> memmap section -> compound head`, then the cache id in
-//! the head), kmalloc's free does that once for the pointer and once per
-//! class cache it asks `owns()` before the cache's `free` does it again, and
-//! without red zones a cache's free walks the slab's freelist (up to the
-//! slab's object count) to refuse a double free. Peers trust the pointer and
-//! layout they are handed. Reading ratios: `mm/x` above 1 means mm is slower.
+//! the head; kmalloc's free does this once and hands the head to the cache),
+//! checks that it is an object's first byte (an index by reciprocal
+//! multiplication, then an exact compare), and refuses the double free of
+//! the object freed last (the hardened-freelist check). Every operation
+//! also takes its CPU's slot lock (interrupts off in the kernel), uncontended.
+//! Peers trust the pointer and layout they are handed. Reading ratios:
+//! `mm/x` above 1 means mm is slower.
 //!
 //! `linked_list_allocator` keeps one address-ordered list of holes, so with
 //! thousands of live blocks each free walks a long list: it is slow on the

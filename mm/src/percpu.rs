@@ -26,11 +26,13 @@ pub fn set_cpu_hook(hook: fn() -> usize) {
 }
 
 /// The running CPU's number, below [`nr_cpus`] (0 without a hook).
+#[inline]
 pub fn this_cpu() -> usize {
     HOOK.get().map_or(0, |h| h()).min(MAX_CPUS - 1)
 }
 
 /// How many CPUs may run (possible CPUs), at most [`MAX_CPUS`].
+#[inline]
 pub fn nr_cpus() -> usize {
     NR_CPUS.load(Ordering::Relaxed)
 }

@@ -13,6 +13,11 @@
 //! the buddy allocator as a compound page, whose head records the order so
 //! that `kfree` and `ksize` need only the pointer. Pages of large
 //! allocations are counted with the unreclaimable slab pages, as Linux does.
+//!
+//! Locking: kmalloc has no state of its own after creation; the class
+//! caches and the page allocator lock what they change (see `slab`,
+//! `page_alloc`). The class comes from a table, and `kfree` finds the cache
+//! and the slab with one lookup of the page descriptors, lock-free.
 
 use core::ptr::NonNull;
 
@@ -64,6 +69,34 @@ fn class_align(size: usize) -> usize {
     1 << size.trailing_zeros().min(12)
 }
 
+/// Class of a request of `8 * i + 1 ..= 8 * (i + 1)` bytes, up to 192
+/// (Linux's `kmalloc_size_index`): 96 and 192 sit between the powers of two.
+const SIZE_INDEX: [u8; 24] = {
+    let mut t = [0u8; 24];
+    let mut i = 0;
+    while i < 24 {
+        let mut c = 0;
+        while KMALLOC_SIZES[c] < (i + 1) * 8 {
+            c += 1;
+        }
+        t[i] = c as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Index in `KMALLOC_SIZES` of the smallest class holding `size` bytes
+/// (`size <= KMALLOC_MAX_CACHE_SIZE`; 0 counts as 1).
+#[inline]
+fn class_index(size: usize) -> usize {
+    if size <= 192 {
+        SIZE_INDEX[size.saturating_sub(1) / 8] as usize
+    } else {
+        // 193..=256 -> 7 (kmalloc-256), ... 4097..=8192 -> 12 (kmalloc-8k).
+        (usize::BITS - (size - 1).leading_zeros()) as usize - 1
+    }
+}
+
 /// The kmalloc heap.
 pub struct Kmalloc {
     caches: [&'static KmemCache; 13],
@@ -83,13 +116,19 @@ impl Kmalloc {
         Ok(Kmalloc { caches: caches.map(|c| c.expect("kmalloc: cache missing")), pa })
     }
 
-    /// The class cache for `size` bytes aligned to `align`, if any.
+    /// The class cache for `size` bytes aligned to `align`, if any: the
+    /// smallest class that fits, from a table (Linux's `kmalloc_slab`),
+    /// or the next one that also gives the alignment.
+    #[inline]
     pub fn cache_for(&self, size: usize, align: usize) -> Option<&'static KmemCache> {
-        let size = size.max(1);
-        self.caches.iter().copied().find(|c| c.object_size >= size && c.align >= align)
+        if size > KMALLOC_MAX_CACHE_SIZE {
+            return None;
+        }
+        self.caches[class_index(size)..].iter().copied().find(|c| c.align >= align)
     }
 
     /// `kmalloc(size)` with alignment `align` (a power of two).
+    #[inline]
     pub fn alloc(&self, size: usize, align: usize, zero: bool) -> Option<NonNull<u8>> {
         if size <= KMALLOC_MAX_CACHE_SIZE && align <= PAGE_SIZE as usize {
             if let Some(c) = self.cache_for(size, align) {
@@ -128,13 +167,16 @@ impl Kmalloc {
     }
 
     /// `kfree`.
+    #[inline]
     pub fn free(&self, ptr: NonNull<u8>) -> Result<(), KfreeError> {
         let pa = self.pa.phys().phys_of(ptr.as_ptr()).ok_or(KfreeError::NotKmalloc)?;
         let page = self.pa.page(Pfn::from_phys(pa.as_u64())).ok_or(KfreeError::NotKmalloc)?;
         let head = self.pa.memmap.compound_head(page);
         if head.has(PageFlags::SLAB) {
-            let cache = KmemCache::of_object(self.pa, ptr.as_ptr(), &self.caches).ok_or(KfreeError::NotKmalloc)?;
-            return cache.free(ptr).map_err(KfreeError::Slab);
+            // One descriptor lookup for both: the head names the cache.
+            let id = head.private.load(core::sync::atomic::Ordering::Relaxed);
+            let cache = self.caches.iter().find(|c| c.cache_id() == id).ok_or(KfreeError::NotKmalloc)?;
+            return cache.free_in_slab(head, pa, ptr).map_err(KfreeError::Slab);
         }
         // A large allocation: the pointer must be the head page's start.
         if pa.as_u64() % PAGE_SIZE != 0 || !core::ptr::eq(head, page) || head.refcount() <= 0 {
@@ -191,6 +233,18 @@ mod tests {
         let pa = crate::testing::page_allocator(64 << 20);
         let reg: &'static CacheRegistry = alloc::boxed::Box::leak(alloc::boxed::Box::new(CacheRegistry::new()));
         (Kmalloc::new(pa, reg, SlabFlags::empty()).unwrap(), pa)
+    }
+
+    #[test]
+    fn class_table_picks_the_smallest_fitting_class() {
+        let (k, _) = heap();
+        for size in 0..=KMALLOC_MAX_CACHE_SIZE + 1 {
+            for align in [1, 8, 16, 32, 64, 128, 256, 4096, 8192] {
+                let linear = k.caches.iter().copied().find(|c| c.object_size >= size.max(1) && c.align >= align);
+                let got = k.cache_for(size, align);
+                assert_eq!(got.map(|c| c.name), linear.map(|c| c.name), "size {size} align {align}");
+            }
+        }
     }
 
     #[test]

@@ -173,6 +173,9 @@ struct SlabLists {
     last_error: Option<SlabError>,
 }
 
+/// See `KmemCache::size_recip`.
+const RECIP_SHIFT: u32 = 48;
+
 /// A cache of objects of one size.
 pub struct KmemCache {
     pub name: &'static str,
@@ -188,6 +191,10 @@ pub struct KmemCache {
     freeptr_offset: usize,
     pub order: u32,
     pub objects_per_slab: u32,
+    /// `ceil(2^RECIP_SHIFT / size)`: an offset in the slab times this,
+    /// shifted right by `RECIP_SHIFT`, is the offset divided by `size`
+    /// (exact while offset * size < 2^RECIP_SHIFT, checked at creation).
+    size_recip: u64,
     pub flags: SlabFlags,
     ctor: Option<fn(*mut u8)>,
     pa: &'static PageAllocator,
@@ -274,6 +281,10 @@ impl KmemCache {
             (0, 0, round_up(body, align))
         };
         let (order, objects_per_slab) = calculate_order(size).ok_or(SlabError::BadGeometry)?;
+        if ((PAGE_SIZE as u128) << order) * size as u128 >= 1 << RECIP_SHIFT {
+            return Err(SlabError::BadGeometry);
+        }
+        let size_recip = (1u64 << RECIP_SHIFT).div_ceil(size as u64);
         Ok(KmemCache {
             name,
             object_size,
@@ -283,6 +294,7 @@ impl KmemCache {
             freeptr_offset,
             order,
             objects_per_slab,
+            size_recip,
             flags,
             ctor,
             pa,
@@ -298,16 +310,19 @@ impl KmemCache {
         })
     }
 
+    #[inline]
     fn debug(&self) -> bool {
         self.flags.contains(SlabFlags::RED_ZONE)
     }
 
+    #[inline]
     fn poison(&self) -> bool {
         self.flags.contains(SlabFlags::POISON)
     }
 
     /// Whether objects are checked (red zones or poison), which keeps the
     /// cache off the per-CPU fast path.
+    #[inline]
     fn checks_objects(&self) -> bool {
         self.flags.intersects(SLAB_DEBUG)
     }
@@ -316,7 +331,8 @@ impl KmemCache {
         1 << self.order
     }
 
-    fn cache_id(&self) -> u64 {
+    #[inline]
+    pub(crate) fn cache_id(&self) -> u64 {
         self as *const KmemCache as u64
     }
 
@@ -326,27 +342,32 @@ impl KmemCache {
             as u64
     }
 
+    #[inline]
     fn phys(&self) -> &'static dyn PhysMem {
         self.pa.phys()
     }
 
     /// Physical address of stride `i` (`i < objects_per_slab`) of the slab
     /// whose head is `page`.
+    #[inline]
     fn stride_of(&self, page: &Page, i: usize) -> PhysAddr {
         page.phys() + (i * self.size) as u64
     }
 
     /// The stride of a free object the freelist names (a kernel address).
+    #[inline]
     fn stride_of_free(&self, obj: u64) -> PhysAddr {
         let pa = self.phys().phys_of(obj as *const u8).expect("slab: freelist object outside the window");
         pa - self.obj_offset as u64
     }
 
     /// The next free object after the one in `stride` (0 ends the list).
+    #[inline]
     fn read_freeptr(&self, stride: PhysAddr) -> u64 {
         self.phys().read_u64(stride + self.freeptr_offset as u64).expect("slab: free pointer outside the window")
     }
 
+    #[inline]
     fn write_freeptr(&self, stride: PhysAddr, next: u64) {
         self.phys().write_u64(stride + self.freeptr_offset as u64, next).expect("slab: free pointer outside the window")
     }
@@ -482,6 +503,7 @@ impl KmemCache {
     }
 
     /// `kmem_cache_alloc`.
+    #[inline]
     pub fn alloc(&self) -> Option<NonNull<u8>> {
         if self.checks_objects() { self.alloc_checked() } else { self.alloc_cpu() }
     }
@@ -535,6 +557,7 @@ impl KmemCache {
 
     /// The slab head page of `obj` and the physical address of `obj`, if
     /// `obj` lies in a slab of this cache.
+    #[inline]
     fn slab_of(&self, obj: *const u8) -> Result<(&'static Page, PhysAddr), SlabError> {
         let pa = self.phys().phys_of(obj).ok_or(SlabError::NotOurs)?;
         let page = self.pa.page(Pfn::from_phys(pa.as_u64())).ok_or(SlabError::NotOurs)?;
@@ -547,9 +570,29 @@ impl KmemCache {
 
     /// `kmem_cache_free`. A pointer that is not one of our objects, or an
     /// object already free, is reported and left alone.
+    #[inline]
     pub fn free(&self, obj: NonNull<u8>) -> Result<(), SlabError> {
+        match self.slab_of(obj.as_ptr()) {
+            Ok((head, obj_pa)) => self.free_in_slab(head, obj_pa, obj),
+            Err(e) => Err(self.refuse(e, obj.as_ptr())),
+        }
+    }
+
+    /// [`free`](Self::free) of `obj`, at physical address `obj_pa`, in the
+    /// slab whose head `head` already names this cache (kmalloc's free
+    /// found it through the page descriptors).
+    #[inline]
+    pub(crate) fn free_in_slab(
+        &self,
+        head: &'static Page,
+        obj_pa: PhysAddr,
+        obj: NonNull<u8>,
+    ) -> Result<(), SlabError> {
         let obj = obj.as_ptr();
-        let (head, stride) = self.object_stride(obj).inspect_err(|&e| self.report(&mut self.lists.lock(), e, obj))?;
+        let stride = match self.stride_in(head, obj_pa) {
+            Ok(stride) => stride,
+            Err(e) => return Err(self.refuse(e, obj)),
+        };
         if self.checks_objects() {
             self.free_checked(head, stride, obj)
         } else {
@@ -557,14 +600,27 @@ impl KmemCache {
         }
     }
 
-    /// The slab head and the stride of object `obj` of this cache.
-    fn object_stride(&self, obj: *const u8) -> Result<(&'static Page, PhysAddr), SlabError> {
-        let (head, obj_pa) = self.slab_of(obj)?;
+    #[cold]
+    fn refuse(&self, e: SlabError, obj: *const u8) -> SlabError {
+        self.report(&mut self.lists.lock(), e, obj);
+        e
+    }
+
+    /// The stride of the object at `obj_pa` in the slab whose head is
+    /// `head`: `NotObjectStart` unless it is an object's first byte. The
+    /// index comes from a multiplication by the stride's reciprocal
+    /// (Linux's `obj_to_index`), then is checked exactly.
+    #[inline]
+    fn stride_in(&self, head: &Page, obj_pa: PhysAddr) -> Result<PhysAddr, SlabError> {
         let off = (obj_pa.as_u64().wrapping_sub(head.phys().as_u64()) as usize).wrapping_sub(self.obj_offset);
-        if off % self.size != 0 || off / self.size >= self.objects_per_slab as usize {
+        if off >= self.objects_per_slab as usize * self.size {
             return Err(SlabError::NotObjectStart);
         }
-        Ok((head, self.stride_of(head, off / self.size)))
+        let i = ((off as u128 * self.size_recip as u128) >> RECIP_SHIFT) as usize;
+        if i * self.size != off {
+            return Err(SlabError::NotObjectStart);
+        }
+        Ok(self.stride_of(head, i))
     }
 
     /// Free with debugging (or poison): under the cache lock, checking the
@@ -763,7 +819,7 @@ impl KmemCache {
                     _ => assert!(n > 0 && n < objects, "slab {}: bad slab on the partial list", self.name),
                 }
                 assert!(!self.is_frozen(head), "slab {}: a listed slab is frozen", self.name);
-                self.check_slab_objects(head, 0);
+                self.check_slab_objects(head);
                 in_use += n;
             }
         }
@@ -774,8 +830,10 @@ impl KmemCache {
             match cpu.slab {
                 Some(head) => {
                     let on_cpu = self.freelist_len(head, cpu.freelist);
-                    self.check_slab_objects(head, on_cpu);
-                    in_use += inuse(head);
+                    assert_eq!(on_cpu, cpu.nfree, "slab {}: CPU freelist length out of date", self.name);
+                    assert!(inuse(head) >= on_cpu, "slab {}: active slab count below its CPU freelist", self.name);
+                    self.check_slab_objects(head);
+                    in_use += inuse(head) - on_cpu;
                     slabs += 1;
                 }
                 None => assert_eq!(cpu.freelist, 0, "slab {}: CPU freelist without a slab", self.name),
@@ -785,7 +843,7 @@ impl KmemCache {
                 assert!(self.is_frozen(head), "slab {}: a CPU's slab is not frozen", self.name);
             }
             for head in cpu.partial.iter(mm) {
-                self.check_slab_objects(head, 0);
+                self.check_slab_objects(head);
                 in_use += inuse(head);
                 slabs += 1;
             }
@@ -801,13 +859,13 @@ impl KmemCache {
         head.index.load(Ordering::Relaxed) & FROZEN != 0
     }
 
-    /// Check a slab's objects add up: in use + its own freelist + `on_cpu`
-    /// on a CPU freelist = objects per slab.
-    fn check_slab_objects(&self, head: &'static Page, on_cpu: u64) {
+    /// Check a slab's objects add up: its count (in use, and for an active
+    /// slab on its CPU freelist too) + its own freelist = objects per slab.
+    fn check_slab_objects(&self, head: &'static Page) {
         assert!(head.has(PageFlags::SLAB), "slab {}: listed page without PG_slab", self.name);
         let own = self.freelist_len(head, head.mapping.load(Ordering::Relaxed));
         assert_eq!(
-            inuse(head) + own + on_cpu,
+            inuse(head) + own,
             self.objects_per_slab as u64,
             "slab {}: objects in use and free do not add up",
             self.name

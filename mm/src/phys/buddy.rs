@@ -25,6 +25,12 @@
 //! The lists are intrusive: links live in the page descriptors (`next`,
 //! `prev` as pfns), the list's migrate type in `private`, the order in
 //! `order`, and a free block's head page carries `PageFlags::BUDDY`.
+//!
+//! Locking: the zone lock (`Zone::free`) protects the lists and the
+//! descriptors of the free blocks on them. Pageblock types are written
+//! under it and read without it by the per-CPU free path (`pcp`): a type
+//! read just before a steal changes it only puts a page on the other
+//! type's per-CPU list, as in Linux.
 
 use core::fmt;
 use core::sync::atomic::Ordering;
@@ -56,6 +62,7 @@ impl MigrateType {
     pub const ALL: [MigrateType; MIGRATE_TYPES] =
         [MigrateType::Unmovable, MigrateType::Movable, MigrateType::Reclaimable];
 
+    #[inline]
     pub fn from_u8(v: u8) -> MigrateType {
         match v {
             0 => MigrateType::Unmovable,
@@ -102,18 +109,26 @@ struct List {
     len: u64,
 }
 
-/// Migrate type of the pageblock containing `pfn`.
+/// Migrate type of the pageblock containing `pfn`. Every page of a
+/// pageblock carries it (see [`set_pageblock_mt`]), so this reads the
+/// descriptor of `pfn` itself, which the caller is about to write anyway,
+/// not the pageblock's first one, which another CPU may be writing.
+#[inline]
 pub fn pageblock_mt(mm: &Memmap, pfn: u64) -> MigrateType {
-    mm.page(Pfn(pfn & !(PAGEBLOCK_PAGES - 1)))
-        .or_else(|| mm.page(Pfn(pfn)))
-        .map(|p| MigrateType::from_u8(p.pageblock_mt()))
-        .unwrap_or(MigrateType::Movable)
+    mm.page(Pfn(pfn)).map(|p| MigrateType::from_u8(p.pageblock_mt())).unwrap_or(MigrateType::Movable)
 }
 
-/// Set the migrate type of the pageblock containing `pfn`.
+/// Set the migrate type of the pageblock containing `pfn`, in every page
+/// of it (Linux keeps it in a bitmap beside the memmap; a byte of each
+/// descriptor serves the same purpose and keeps the per-CPU free path on
+/// the lines of the page being freed). Called under the zone lock, and
+/// rarely: a pageblock changes type only when it is stolen.
 pub fn set_pageblock_mt(mm: &Memmap, pfn: u64, mt: MigrateType) {
-    if let Some(p) = mm.page(Pfn(pfn & !(PAGEBLOCK_PAGES - 1))) {
-        p.set_pageblock_mt(mt as u8);
+    let start = pfn & !(PAGEBLOCK_PAGES - 1);
+    for pfn in start..start + PAGEBLOCK_PAGES {
+        if let Some(p) = mm.page(Pfn(pfn)) {
+            p.set_pageblock_mt(mt as u8);
+        }
     }
 }
 

@@ -43,6 +43,7 @@ pub const GFP_DMA32: Gfp = Gfp::DMA32;
 
 impl Gfp {
     /// Highest zone the allocation may use (`gfp_zone`).
+    #[inline]
     pub fn highest_zone(self) -> ZoneType {
         if self.contains(Gfp::DMA) {
             ZoneType::Dma
@@ -54,6 +55,7 @@ impl Gfp {
     }
 
     /// Migrate type of the allocation (`gfp_migratetype`).
+    #[inline]
     pub fn migratetype(self) -> MigrateType {
         if self.contains(Gfp::MOVABLE) {
             MigrateType::Movable

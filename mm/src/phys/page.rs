@@ -84,7 +84,8 @@ pub struct Page {
     order: AtomicU8,
     zone: AtomicU8,
     node: AtomicU8,
-    /// Migrate type of the pageblock; meaningful on a pageblock's first page.
+    /// Migrate type of the pageblock, the same in every page of it
+    /// (`buddy::set_pageblock_mt`).
     pageblock_mt: AtomicU8,
     refcount: AtomicI32,
     /// Number of page-table entries mapping this page into user space.
@@ -108,18 +109,22 @@ const _: () = assert!(core::mem::size_of::<Page>() <= 64, "page: struct Page mus
 pub const NIL: u64 = u64::MAX;
 
 impl Page {
+    #[inline]
     pub fn flags(&self) -> PageFlags {
         PageFlags::from_bits_retain(self.flags.load(Ordering::Relaxed))
     }
 
+    #[inline]
     pub fn set_flags(&self, f: PageFlags) {
         self.flags.store(f.bits(), Ordering::Relaxed);
     }
 
+    #[inline]
     pub fn insert_flags(&self, f: PageFlags) {
         self.flags.fetch_or(f.bits(), Ordering::Relaxed);
     }
 
+    #[inline]
     pub fn remove_flags(&self, f: PageFlags) {
         self.flags.fetch_and(!f.bits(), Ordering::Relaxed);
     }
@@ -139,81 +144,100 @@ impl Page {
     /// Set `f`; whether it was clear before (Linux's `TestSetPage*`). The
     /// test and the set are one atomic step, so of two tasks marking the
     /// same shared page only one sees it clear and counts it.
+    #[inline]
     pub fn test_and_set_flag(&self, f: PageFlags) -> bool {
         self.flags.fetch_or(f.bits(), Ordering::Relaxed) & f.bits() == 0
     }
 
     /// Clear `f`; whether it was set before (Linux's `TestClearPage*`).
+    #[inline]
     pub fn test_and_clear_flag(&self, f: PageFlags) -> bool {
         self.flags.fetch_and(!f.bits(), Ordering::Relaxed) & f.bits() != 0
     }
 
+    #[inline]
     pub fn has(&self, f: PageFlags) -> bool {
         self.flags().contains(f)
     }
 
+    #[inline]
     pub fn pfn(&self) -> Pfn {
         Pfn(self.pfn.load(Ordering::Relaxed))
     }
 
+    #[inline]
     pub fn phys(&self) -> PhysAddr {
         PhysAddr::new(self.pfn().phys())
     }
 
+    #[inline]
     pub fn order(&self) -> u32 {
         self.order.load(Ordering::Relaxed) as u32
     }
 
+    #[inline]
     pub fn set_order(&self, order: u32) {
         self.order.store(order as u8, Ordering::Relaxed);
     }
 
+    #[inline]
     pub fn zone_type(&self) -> ZoneType {
         ZoneType::from_index(self.zone.load(Ordering::Relaxed) as usize)
     }
 
+    #[inline]
     pub fn node(&self) -> u32 {
         self.node.load(Ordering::Relaxed) as u32
     }
 
+    #[inline]
     pub fn pageblock_mt(&self) -> u8 {
         self.pageblock_mt.load(Ordering::Relaxed)
     }
 
+    #[inline]
     pub fn set_pageblock_mt(&self, mt: u8) {
         self.pageblock_mt.store(mt, Ordering::Relaxed);
     }
 
+    #[inline]
     pub fn refcount(&self) -> i32 {
         self.refcount.load(Ordering::Acquire)
     }
 
+    #[inline]
     pub fn set_refcount(&self, v: i32) {
         self.refcount.store(v, Ordering::Release);
     }
 
     /// Take a reference (`get_page`).
+    #[inline]
     pub fn get(&self) {
         self.refcount.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Drop a reference; returns the new count (`put_page_testzero`).
+    #[inline]
     pub fn put(&self) -> i32 {
         self.refcount.fetch_sub(1, Ordering::AcqRel) - 1
     }
 
+    #[inline]
     pub fn mapcount(&self) -> i32 {
         self.mapcount.load(Ordering::Relaxed)
     }
 
+    #[inline]
     pub fn set_mapcount(&self, v: i32) {
         self.mapcount.store(v, Ordering::Relaxed);
     }
 
+    #[inline]
     pub fn inc_mapcount(&self) -> i32 {
         self.mapcount.fetch_add(1, Ordering::Relaxed) + 1
     }
 
+    #[inline]
     pub fn dec_mapcount(&self) -> i32 {
         self.mapcount.fetch_sub(1, Ordering::Relaxed) - 1
     }
@@ -314,6 +338,17 @@ impl Memmap {
         section.get((pfn.0 % PAGES_PER_SECTION) as usize)
     }
 
+    /// The descriptors of the naturally aligned block of `2^order` pages
+    /// at `pfn`, one slice (a block never crosses a section: sections are
+    /// aligned and larger than the largest block), or `None` when `pfn`
+    /// has no descriptor.
+    #[inline]
+    pub fn block(&self, pfn: Pfn, order: u32) -> Option<&'static [Page]> {
+        let section = (*self.sections.get((pfn.0 / PAGES_PER_SECTION) as usize)?)?;
+        let i = (pfn.0 % PAGES_PER_SECTION) as usize;
+        section.get(i..i + (1usize << order))
+    }
+
     /// One past the highest pfn with RAM.
     pub fn max_pfn(&self) -> u64 {
         self.max_pfn
@@ -325,11 +360,13 @@ impl Memmap {
     }
 
     /// Descriptor of the page containing physical address `pa`.
+    #[inline]
     pub fn page_of_phys(&self, pa: u64) -> Option<&'static Page> {
         self.page(Pfn::from_phys(pa))
     }
 
     /// Head page of the compound page `p` belongs to (itself if none).
+    #[inline]
     pub fn compound_head(&self, p: &'static Page) -> &'static Page {
         if p.has(PageFlags::TAIL) { self.page(Pfn(p.private.load(Ordering::Relaxed))).unwrap_or(p) } else { p }
     }
@@ -356,18 +393,22 @@ impl PageList {
         PageList { head: NIL, tail: NIL, len: 0 }
     }
 
+    #[inline]
     pub fn len(&self) -> u64 {
         self.len
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    #[inline]
     pub fn front(&self) -> Option<Pfn> {
         (self.head != NIL).then_some(Pfn(self.head))
     }
 
+    #[inline]
     pub fn push_front(&mut self, mm: &Memmap, page: &Page) {
         page.prev.store(NIL, Ordering::Relaxed);
         page.next.store(self.head, Ordering::Relaxed);
@@ -382,6 +423,7 @@ impl PageList {
     }
 
     /// Append `page` behind the last page.
+    #[inline]
     pub fn push_back(&mut self, mm: &Memmap, page: &Page) {
         page.next.store(NIL, Ordering::Relaxed);
         page.prev.store(self.tail, Ordering::Relaxed);
@@ -396,6 +438,7 @@ impl PageList {
     }
 
     /// Unlink `page`, which must be on this list.
+    #[inline]
     pub fn remove(&mut self, mm: &Memmap, page: &Page) {
         let (prev, next) = (page.prev.load(Ordering::Relaxed), page.next.load(Ordering::Relaxed));
         if prev == NIL {
@@ -413,6 +456,7 @@ impl PageList {
         self.len -= 1;
     }
 
+    #[inline]
     pub fn pop_front(&mut self, mm: &Memmap) -> Option<&'static Page> {
         let p = mm.page(self.front()?)?;
         self.remove(mm, p);
@@ -420,6 +464,7 @@ impl PageList {
     }
 
     /// The page pushed longest ago (the coldest, for bulk frees).
+    #[inline]
     pub fn pop_back(&mut self, mm: &Memmap) -> Option<&'static Page> {
         if self.tail == NIL {
             return None;

@@ -19,6 +19,13 @@
 //! Locks, in the order they are taken: a CPU's pcp lock, then the zone lock
 //! (`Zone::free`). The allocator's own counters are atomics.
 //!
+//! The fast path (order <= 3, the preferred node's first zone above its low
+//! watermark) reads the zone's published free count and takes only the
+//! running CPU's pcp lock, uncontended unless another CPU drains or reads
+//! the lists: no lock and no written cache line is shared with the other
+//! CPUs' fast paths (events are counted in the CPU's lists, the pageblock
+//! type is read from the freed page's own descriptor).
+//!
 //! A page handed out has reference count 1; `free_pages` drops it and gives
 //! the block back when it reaches 0. Freeing a free page, a reserved page or
 //! a page that was never allocated is reported as a kernel error and refused
@@ -210,6 +217,7 @@ impl PageAllocator {
         self.nodes.iter().flat_map(|n| n.zones.iter())
     }
 
+    #[inline]
     pub fn local_node(&self) -> u32 {
         self.local_node.load(Ordering::Relaxed)
     }
@@ -239,6 +247,7 @@ impl PageAllocator {
         }
     }
 
+    #[inline]
     fn zone_of(&self, page: &Page) -> Option<&Zone> {
         self.nodes.get(page.node() as usize).map(|n| &n.zones[page.zone_type() as usize])
     }
@@ -348,12 +357,56 @@ impl PageAllocator {
     }
 
     /// Allocate `2^order` pages on the local node.
+    #[inline]
     pub fn alloc_pages(&self, gfp: Gfp, order: u32) -> Option<Pfn> {
         self.alloc_pages_node(self.local_node(), gfp, order)
     }
 
     /// Allocate `2^order` pages, preferring node `nid`.
+    #[inline]
     pub fn alloc_pages_node(&self, nid: u32, gfp: Gfp, order: u32) -> Option<Pfn> {
+        if order <= PCP_MAX_ORDER {
+            if let Some(pfn) = self.alloc_pcp_fast(nid, gfp, order) {
+                return Some(pfn);
+            }
+        }
+        self.alloc_pages_slow(nid, gfp, order)
+    }
+
+    /// The fast path (Linux's first `get_page_from_freelist` pass, reduced
+    /// to its common case): the first zone of `nid`'s zonelist (its own
+    /// highest populated zone `gfp` allows) above the low watermark, this
+    /// CPU's list there. None sends the caller through the full zonelist
+    /// walk, which tries this zone again with everything else.
+    #[inline]
+    fn alloc_pcp_fast(&self, nid: u32, gfp: Gfp, order: u32) -> Option<Pfn> {
+        let node = self.nodes.get(nid as usize)?;
+        if node.zonelist.first()?.0 != nid {
+            return None;
+        }
+        let highest = gfp.highest_zone();
+        let zone = node.zones[..=highest as usize].iter().rev().find(|z| z.is_populated())?;
+        if !zone.watermark_ok(order, zone.watermark(Watermark::Low), highest, gfp.contains(Gfp::HIGH)) {
+            return None;
+        }
+        let is_local = nid == self.local_node();
+        let head = {
+            let mut pcp = zone.pcp.this_cpu().lock();
+            let head = pcp.alloc(&self.memmap, zone, order, gfp.migratetype())?;
+            pcp.count_alloc(order, true, is_local);
+            head
+        };
+        if !is_local {
+            self.count_alloc_slow(zone, nid, order, true, false, true);
+        }
+        let pfn = head.pfn();
+        self.prep_new_page(head, pfn, order, gfp, true);
+        Some(pfn)
+    }
+
+    /// Everything else: every zone of the zonelist at the low, then the
+    /// min watermark, then after draining and reclaim.
+    fn alloc_pages_slow(&self, nid: u32, gfp: Gfp, order: u32) -> Option<Pfn> {
         if order > MAX_ORDER {
             if !gfp.contains(Gfp::NOWARN) && self.warn_allowed() {
                 log::warn!("page allocation failure: order:{} exceeds MAX_ORDER {}", order, MAX_ORDER);
@@ -419,18 +472,34 @@ impl PageAllocator {
                 if got.is_some() {
                     pcp.count_alloc(order, hit, is_local);
                 }
-                got.map(|pfn| (pfn, true))
+                got.map(|page| (page, true))
             } else {
                 zone.with_free(|a| a.alloc_block(&self.memmap, zone.id(), order, gfp.migratetype())).map(
                     |(pfn, stolen)| {
                         if stolen {
                             zone.counters.steals.fetch_add(1, Ordering::Relaxed);
                         }
-                        (pfn, false)
+                        (self.memmap.page(Pfn(pfn)).expect("page_alloc: allocated block without descriptor"), false)
                     },
                 )
             };
-            let Some((pfn, counted)) = got else { continue };
+            let Some((head, counted)) = got else { continue };
+            if !(hit && is_local && counted) {
+                self.count_alloc_slow(zone, nid, order, hit, is_local, counted);
+            }
+            let pfn = head.pfn();
+            self.prep_new_page(head, pfn, order, gfp, counted);
+            return Some(pfn);
+        }
+        None
+    }
+
+    /// The allocation events not counted in the CPU's lists: NUMA misses
+    /// and remote allocations, and whatever bypassed the lists.
+    #[cold]
+    fn count_alloc_slow(&self, zone: &Zone, nid: u32, order: u32, hit: bool, is_local: bool, counted: bool) {
+        let ty = zone.ty;
+        {
             let c = &zone.counters;
             if !hit {
                 c.numa_miss.fetch_add(1, Ordering::Relaxed);
@@ -446,40 +515,36 @@ impl PageAllocator {
             if !counted {
                 self.stats.pgalloc[ty as usize].fetch_add(1 << order, Ordering::Relaxed);
             }
-            self.prep_new_page(pfn, order, gfp);
-            return Some(Pfn(pfn));
         }
-        None
     }
 
-    /// Set up the descriptors of a block just taken from the free lists.
-    fn prep_new_page(&self, pfn: u64, order: u32, gfp: Gfp) {
+    /// Set up the descriptors of the block at `pfn` (head descriptor
+    /// `head`) just taken from the free lists. `clean`: it comes from a
+    /// per-CPU list, whose descriptors are already reset (see `pcp`), so
+    /// they are only checked.
+    #[inline]
+    fn prep_new_page(&self, head: &'static Page, pfn: Pfn, order: u32, gfp: Gfp, clean: bool) {
         let compound = order > 0 && gfp.contains(Gfp::COMP);
-        for i in 0..(1u64 << order) {
-            let Some(p) = self.memmap.page(Pfn(pfn + i)) else { continue };
+        let block = self.memmap.block(pfn, order).expect("page_alloc: allocated block without descriptors");
+        for (i, p) in block.iter().enumerate() {
             let bad =
                 p.flags().intersects(PageFlags::RESERVED | PageFlags::BUDDY) || p.mapcount() != 0 || p.refcount() != 0;
             if bad {
-                log::error!(
-                    "BUG: Bad page state: pfn:{:#x} flags:{:?} refcount:{} mapcount:{} on allocation",
-                    pfn + i,
-                    p.flags(),
-                    p.refcount(),
-                    p.mapcount()
-                );
+                Self::bad_page_on_alloc(pfn.0 + i as u64, p);
             }
-            p.set_flags(PageFlags::empty());
-            p.set_order(0);
-            p.private.store(0, Ordering::Relaxed);
-            p.mapping.store(0, Ordering::Relaxed);
-            p.index.store(0, Ordering::Relaxed);
-            p.set_mapcount(0);
+            if bad || !clean {
+                p.set_flags(PageFlags::empty());
+                p.set_order(0);
+                p.private.store(0, Ordering::Relaxed);
+                p.mapping.store(0, Ordering::Relaxed);
+                p.index.store(0, Ordering::Relaxed);
+                p.set_mapcount(0);
+            }
             if compound && i > 0 {
                 p.set_flags(PageFlags::TAIL);
-                p.private.store(pfn, Ordering::Relaxed);
+                p.private.store(pfn.0, Ordering::Relaxed);
             }
         }
-        let head = self.memmap.page(Pfn(pfn)).expect("page_alloc: allocated block without descriptor");
         head.set_refcount(1);
         if compound {
             head.set_flags(PageFlags::HEAD);
@@ -487,46 +552,67 @@ impl PageAllocator {
         }
         if gfp.contains(Gfp::ZERO) {
             // A block from the free lists is RAM, inside the window.
-            let _ = self.phys.zero_pages(Pfn(pfn), order);
+            let _ = self.phys.zero_pages(pfn, order);
         }
+    }
+
+    #[cold]
+    fn bad_page_on_alloc(pfn: u64, p: &Page) {
+        log::error!(
+            "BUG: Bad page state: pfn:{:#x} flags:{:?} refcount:{} mapcount:{} on allocation",
+            pfn,
+            p.flags(),
+            p.refcount(),
+            p.mapcount()
+        );
     }
 
     /// Drop a reference to the block at `pfn`; free it when the last one
     /// goes. `order` must be the order it was allocated with.
+    #[inline]
     pub fn free_pages(&self, pfn: Pfn, order: u32) -> Result<(), FreeError> {
-        if self.put_checked(pfn, order)? {
-            self.free_block_now(pfn, order);
+        if let Some(head) = self.put_checked(pfn, order)? {
+            self.free_block_now(head, pfn, order);
         }
         Ok(())
     }
 
-    /// Drop one reference after the free checks; whether it was the last
-    /// (the decrement and the test are one atomic step: of two tasks
-    /// dropping the last two references exactly one sees zero).
-    fn put_checked(&self, pfn: Pfn, order: u32) -> Result<bool, FreeError> {
-        if let Err(e) = self.check_free(pfn, order) {
-            self.stats.bad_frees.fetch_add(1, Ordering::Relaxed);
-            log::error!("page_alloc: BUG: refusing to free pfn {:#x} order {}: {}", pfn.0, order, e);
-            return Err(e);
-        }
-        let head = self.memmap.page(pfn).ok_or(FreeError::NotRam)?;
-        Ok(head.put() == 0)
+    /// Drop one reference after the free checks; the head's descriptor if
+    /// it was the last (the decrement and the test are one atomic step: of
+    /// two tasks dropping the last two references exactly one sees zero).
+    #[inline]
+    fn put_checked(&self, pfn: Pfn, order: u32) -> Result<Option<&'static Page>, FreeError> {
+        let head = match self.memmap.page(pfn).ok_or(FreeError::NotRam).and_then(|h| Self::check_free(h, pfn, order)) {
+            Ok(head) => head,
+            Err(e) => return Err(self.refuse_free(pfn, order, e)),
+        };
+        Ok((head.put() == 0).then_some(head))
     }
 
-    fn check_free(&self, pfn: Pfn, order: u32) -> Result<(), FreeError> {
-        let head = self.memmap.page(pfn).ok_or(FreeError::NotRam)?;
+    #[cold]
+    fn refuse_free(&self, pfn: Pfn, order: u32, e: FreeError) -> FreeError {
+        self.stats.bad_frees.fetch_add(1, Ordering::Relaxed);
+        log::error!("page_alloc: BUG: refusing to free pfn {:#x} order {}: {}", pfn.0, order, e);
+        e
+    }
+
+    /// The free checks on the head descriptor `head` of `pfn`.
+    #[inline]
+    fn check_free(head: &'static Page, pfn: Pfn, order: u32) -> Result<&'static Page, FreeError> {
         let f = head.flags();
-        if f.contains(PageFlags::BUDDY) {
-            return Err(FreeError::DoubleFree);
-        }
-        if f.contains(PageFlags::RESERVED) {
-            return Err(FreeError::Reserved);
-        }
-        if f.contains(PageFlags::TAIL) {
-            return Err(FreeError::TailPage);
-        }
-        if f.contains(PageFlags::HEAD) && head.order() != order {
-            return Err(FreeError::WrongOrder);
+        if f.intersects(PageFlags::BUDDY | PageFlags::RESERVED | PageFlags::TAIL | PageFlags::HEAD) {
+            if f.contains(PageFlags::BUDDY) {
+                return Err(FreeError::DoubleFree);
+            }
+            if f.contains(PageFlags::RESERVED) {
+                return Err(FreeError::Reserved);
+            }
+            if f.contains(PageFlags::TAIL) {
+                return Err(FreeError::TailPage);
+            }
+            if head.order() != order {
+                return Err(FreeError::WrongOrder);
+            }
         }
         if head.refcount() <= 0 {
             return Err(FreeError::NotAllocated);
@@ -534,47 +620,46 @@ impl PageAllocator {
         if order > MAX_ORDER || pfn.0 % (1 << order) != 0 {
             return Err(FreeError::WrongOrder);
         }
-        Ok(())
+        Ok(head)
     }
 
-    fn free_block_now(&self, pfn: Pfn, order: u32) {
-        for i in 0..(1u64 << order) {
-            if let Some(p) = self.memmap.page(pfn.add(i)) {
-                if p.mapcount() != 0 {
-                    log::error!(
-                        "BUG: Bad page state: pfn:{:#x} freed while still mapped {} times",
-                        pfn.0 + i,
-                        p.mapcount()
-                    );
-                    p.set_mapcount(0);
-                }
-                p.set_flags(PageFlags::empty());
-                p.set_order(0);
-                p.set_refcount(0);
-                p.private.store(0, Ordering::Relaxed);
-                p.mapping.store(0, Ordering::Relaxed);
-                p.index.store(0, Ordering::Relaxed);
+    /// Reset the descriptors of the block at `pfn`, whose last reference
+    /// just went, and give it to this CPU's lists or the buddy.
+    #[inline]
+    fn free_block_now(&self, head: &'static Page, pfn: Pfn, order: u32) {
+        let block = self.memmap.block(pfn, order).expect("page_alloc: free of a checked pfn without descriptors");
+        for (i, p) in block.iter().enumerate() {
+            if p.mapcount() != 0 {
+                Self::bad_page_mapped(pfn.0 + i as u64, p);
             }
+            p.set_flags(PageFlags::empty());
+            p.set_order(0);
+            p.set_refcount(0);
+            p.private.store(0, Ordering::Relaxed);
+            p.mapping.store(0, Ordering::Relaxed);
+            p.index.store(0, Ordering::Relaxed);
         }
-        let head = self.memmap.page(pfn).expect("page_alloc: free of a checked pfn without descriptor");
         let zone = self.zone_of(head).expect("page_alloc: page with an unknown node");
         if order <= PCP_MAX_ORDER {
             // Counted in the CPU's lists (PcpEvents).
-            zone.pcp.this_cpu().lock().free(&self.memmap, zone, pfn.0, order);
+            zone.pcp.this_cpu().lock().free(&self.memmap, zone, head, order);
         } else {
             zone.with_free(|a| a.free_block(&self.memmap, zone.id(), pfn.0, order));
             self.stats.pgfree.fetch_add(1 << order, Ordering::Relaxed);
         }
     }
 
+    #[cold]
+    fn bad_page_mapped(pfn: u64, p: &Page) {
+        log::error!("BUG: Bad page state: pfn:{:#x} freed while still mapped {} times", pfn, p.mapcount());
+        p.set_mapcount(0);
+    }
+
     /// Drop one reference to a user page (anonymous, file or shmem); when
     /// the last one goes the page is freed and the counters of its kind
     /// (AnonPages, Cached, Shmem) drop (Linux's `folio_put` path).
     pub fn put_user_page(&self, pfn: Pfn) {
-        let Some(p) = self.memmap.page(pfn) else { return };
-        if !self.put_checked(pfn, 0).unwrap_or(false) {
-            return;
-        }
+        let Ok(Some(p)) = self.put_checked(pfn, 0) else { return };
         // The last reference: nobody else sees the page any more.
         {
             let f = p.flags();
@@ -594,7 +679,7 @@ impl PageAllocator {
                 self.vmstat.lazyfree_pages.sub(1);
             }
         }
-        self.free_block_now(pfn, 0);
+        self.free_block_now(p, pfn, 0);
     }
 
     /// Free pages in every zone's buddy (Linux's `NR_FREE_PAGES`: pages on
@@ -621,6 +706,7 @@ impl PageAllocator {
     }
 
     /// Descriptor of a pfn.
+    #[inline]
     pub fn page(&self, pfn: Pfn) -> Option<&'static Page> {
         self.memmap.page(pfn)
     }

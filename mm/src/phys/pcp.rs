@@ -29,7 +29,10 @@
 //! comparing free pages to a baseline) the caller first drains every CPU's
 //! lists with `PageAllocator::drain_all_pages`. A page on a list has empty
 //! flags and reference count 0, so freeing it again is refused as a free of
-//! a page that was never allocated.
+//! a page that was never allocated. Its descriptors are clean (no flags,
+//! order 0, `private`, `mapping` and `index` 0: the free path and the
+//! refill leave them so), so an allocation from a list only checks them
+//! and sets the reference count and the compound fields.
 //!
 //! # Locking
 //!
@@ -46,9 +49,10 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
 
-use crate::phys::buddy::{MIGRATE_TYPES, MigrateType, pageblock_mt};
-use crate::phys::page::{Memmap, PageList};
+use crate::phys::buddy::{MIGRATE_TYPES, MigrateType};
+use crate::phys::page::{Memmap, Page, PageFlags, PageList};
 use crate::phys::zone::Zone;
 use crate::sync::IrqLock;
 
@@ -133,6 +137,7 @@ impl PerCpuPages {
 
     /// Count an allocation of `order` from these lists: on the node asked
     /// for (`hit`), on the running CPU's node (`local`).
+    #[inline]
     pub fn count_alloc(&mut self, order: u32, hit: bool, local: bool) {
         self.events.alloc += 1 << order;
         self.events.numa_hit += hit as u64;
@@ -145,16 +150,17 @@ impl PerCpuPages {
     }
 
     /// `rmqueue_pcplist`: a block of `2^order` pages (order <= 3) of type
-    /// `mt`, refilling an empty list from `zone`'s buddy first. None when
-    /// the buddy has nothing either.
-    pub fn alloc(&mut self, mm: &Memmap, zone: &Zone, order: u32, mt: MigrateType) -> Option<u64> {
+    /// `mt`, refilling an empty list from `zone`'s buddy first; its head's
+    /// descriptor. None when the buddy has nothing either.
+    #[inline]
+    pub fn alloc(&mut self, mm: &Memmap, zone: &Zone, order: u32, mt: MigrateType) -> Option<&'static Page> {
         debug_assert!(order <= PCP_MAX_ORDER);
         if self.lists[order as usize][mt as usize].is_empty() {
             self.refill(mm, zone, order, mt);
         }
         let page = self.lists[order as usize][mt as usize].pop_front(mm)?;
         self.count -= 1 << order;
-        Some(page.pfn().0)
+        Some(page)
     }
 
     /// `rmqueue_bulk`: move a batch from the buddy to the list of `order`
@@ -174,7 +180,19 @@ impl PerCpuPages {
         zone.with_free(|area| {
             for _ in 0..want {
                 let Some((pfn, steal)) = area.alloc_block(mm, id, order, mt) else { break };
-                let page = mm.page(crate::addr::Pfn(pfn)).expect("pcp: buddy block without a descriptor");
+                let block = mm.block(crate::addr::Pfn(pfn), order).expect("pcp: buddy block without descriptors");
+                // Clean descriptors, as a free leaves them: the buddy's
+                // order and list type (and stale ones in former heads)
+                // go, so an allocation from the lists only sets the
+                // reference count (`PageAllocator::prep_new_page`).
+                for p in block {
+                    p.set_flags(PageFlags::empty());
+                    p.set_order(0);
+                    p.private.store(0, Ordering::Relaxed);
+                    p.mapping.store(0, Ordering::Relaxed);
+                    p.index.store(0, Ordering::Relaxed);
+                }
+                let page = &block[0];
                 // Behind the blocks taken before, so they are handed out
                 // in the order the buddy gave them (Linux's list_add_tail).
                 list.push_back(mm, page);
@@ -184,16 +202,17 @@ impl PerCpuPages {
         });
         self.count += got << order;
         if stolen > 0 {
-            zone.counters.steals.fetch_add(stolen, core::sync::atomic::Ordering::Relaxed);
+            zone.counters.steals.fetch_add(stolen, Ordering::Relaxed);
         }
     }
 
-    /// `free_unref_page_commit`: take back the free block at `pfn`, and
-    /// give a batch to the buddy when the lists hold `high` pages or more.
-    pub fn free(&mut self, mm: &Memmap, zone: &Zone, pfn: u64, order: u32) {
+    /// `free_unref_page_commit`: take back the free block whose head is
+    /// `page`, and give a batch to the buddy when the lists hold `high`
+    /// pages or more.
+    #[inline]
+    pub fn free(&mut self, mm: &Memmap, zone: &Zone, page: &'static Page, order: u32) {
         debug_assert!(order <= PCP_MAX_ORDER);
-        let page = mm.page(crate::addr::Pfn(pfn)).expect("pcp: freeing a block without a descriptor");
-        let mt = pageblock_mt(mm, pfn);
+        let mt = MigrateType::from_u8(page.pageblock_mt());
         self.lists[order as usize][mt as usize].push_front(mm, page);
         self.count += 1 << order;
         self.events.free += 1 << order;
@@ -285,11 +304,13 @@ impl ZonePcp {
     }
 
     /// The lists of `cpu`.
+    #[inline]
     pub fn cpu(&self, cpu: usize) -> &IrqLock<PerCpuPages> {
         &self.cpus[cpu].0
     }
 
     /// The lists of the running CPU.
+    #[inline]
     pub fn this_cpu(&self) -> &IrqLock<PerCpuPages> {
         self.cpu(crate::percpu::this_cpu())
     }

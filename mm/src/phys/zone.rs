@@ -13,6 +13,12 @@
 //! high) are derived from `min_free_kbytes` in proportion to the zone's
 //! managed pages, and `lowmem_reserve` keeps lower zones from being drained
 //! by allocations that could have used a higher zone.
+//!
+//! Locking: the zone lock (`free`) protects the buddy lists; every change
+//! goes through [`Zone::with_free`], which publishes the free count and the
+//! non-empty orders in atomics that watermark checks on any CPU read
+//! without the lock. The per-CPU lists (`pcp`) have their own locks,
+//! taken before the zone lock.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -130,6 +136,11 @@ pub struct Zone {
     /// The buddy's free pages as of the last change (Linux's
     /// `NR_FREE_PAGES`), read without the zone lock by watermark checks.
     nr_free: AtomicU64,
+    /// Bit `o` set when the buddy has a free block of order `o`, as of the
+    /// last change: the order > 0 watermark check reads it instead of
+    /// taking the zone lock (Linux's `__zone_watermark_ok` reads the free
+    /// areas' counts unlocked too).
+    free_orders: AtomicU64,
     /// Per-CPU page lists (their lock comes before the zone lock).
     pub pcp: ZonePcp,
     pub counters: ZoneCounters,
@@ -148,6 +159,7 @@ impl Zone {
             lowmem_reserve: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
             free: IrqLock::new(FreeArea::new()),
             nr_free: AtomicU64::new(0),
+            free_orders: AtomicU64::new(0),
             pcp: ZonePcp::new(),
             counters: ZoneCounters::default(),
         }
@@ -158,16 +170,24 @@ impl Zone {
     }
 
     /// Which zone this is, for the buddy's merges.
+    #[inline]
     pub fn id(&self) -> ZoneId {
         ZoneId { node: self.node, ty: self.ty }
     }
 
     /// Run `f` on the free lists under the zone lock and publish the new
-    /// free count.
+    /// free count and non-empty orders (each store only when it changed,
+    /// so the checks reading them on other CPUs keep their cache line).
     pub fn with_free<R>(&self, f: impl FnOnce(&mut FreeArea) -> R) -> R {
         let mut area = self.free.lock();
         let r = f(&mut area);
-        self.nr_free.store(area.free_pages, Ordering::Relaxed);
+        if self.nr_free.load(Ordering::Relaxed) != area.free_pages {
+            self.nr_free.store(area.free_pages, Ordering::Relaxed);
+        }
+        let orders = (0..crate::phys::buddy::NR_ORDERS).filter(|&o| area.nr_free(o) > 0).fold(0, |m, o| m | 1 << o);
+        if self.free_orders.load(Ordering::Relaxed) != orders {
+            self.free_orders.store(orders, Ordering::Relaxed);
+        }
         r
     }
 
@@ -190,6 +210,7 @@ impl Zone {
         self.counters.numa_local.load(Ordering::Relaxed) + self.pcp.events().numa_local
     }
 
+    #[inline]
     pub fn managed(&self) -> u64 {
         self.managed.load(Ordering::Relaxed)
     }
@@ -199,14 +220,17 @@ impl Zone {
     }
 
     /// Whether the zone has RAM given to the buddy allocator.
+    #[inline]
     pub fn is_populated(&self) -> bool {
         self.managed() > 0
     }
 
+    #[inline]
     pub fn watermark(&self, w: Watermark) -> u64 {
         self.watermark[w as usize].load(Ordering::Relaxed)
     }
 
+    #[inline]
     pub fn lowmem_reserve(&self, highest: ZoneType) -> u64 {
         self.lowmem_reserve[highest as usize].load(Ordering::Relaxed)
     }
@@ -244,23 +268,23 @@ impl Zone {
     /// `zone_watermark_ok`: can an order-`order` allocation whose highest
     /// usable zone is `highest` leave at least `mark` pages plus the lowmem
     /// reserve free here? `high_access` (`__GFP_HIGH`) may dip to half of it.
-    /// Pages on the per-CPU lists do not count. Order 0 reads the published
-    /// free count without the zone lock (Linux's `zone_watermark_fast`).
+    /// Pages on the per-CPU lists do not count. It reads the published
+    /// free count and orders without the zone lock (Linux's
+    /// `zone_watermark_fast` and `__zone_watermark_ok`), so the per-CPU
+    /// fast path shares no written cache line with other CPUs; a count a
+    /// moment old only decides a borderline case one way, as in Linux.
+    #[inline]
     pub fn watermark_ok(&self, order: u32, mark: u64, highest: ZoneType, high_access: bool) -> bool {
         let mut min = mark;
         if high_access {
             min -= min / 2;
         }
         let min = (min + self.lowmem_reserve(highest)) as i64;
-        if order == 0 {
-            return self.nr_free.load(Ordering::Relaxed) as i64 > min;
-        }
-        let area = self.free.lock();
-        let free = area.free_pages as i64 - ((1i64 << order) - 1);
+        let free = self.nr_free.load(Ordering::Relaxed) as i64 - ((1i64 << order) - 1);
         if free <= min {
             return false;
         }
-        (order as usize..crate::phys::buddy::NR_ORDERS).any(|o| area.nr_free(o) > 0)
+        order == 0 || self.free_orders.load(Ordering::Relaxed) >> order != 0
     }
 }
 

@@ -32,9 +32,14 @@
 //! The fast-path free reads the cache's partial count (`nr_partial`)
 //! without the lock: a stale count only delays or hastens that give-back.
 //!
-//! Every free object is in exactly one place: for each slab, objects in use
-//! (`index`) + its own freelist + the CPU freelist (active slab only) =
-//! objects per slab. Fast-path allocations and frees are counted in the
+//! Every free object is in exactly one place: for each slab, its count
+//! (`index`) + its own freelist = objects per slab. For an active slab the
+//! count includes the objects on its CPU freelist, as SLUB's frozen slabs
+//! do: taking a slab's freelist onto the CPU adds their number to the count
+//! (and to the slot's `nfree`), giving it back subtracts what is left, and
+//! in between the fast path touches only the slot (pop or push, `nfree`),
+//! never the slab's shared count; objects in use in the active slab are
+//! `index - nfree`. Fast-path allocations and frees are counted in the
 //! CPU's slot; active objects are all allocations minus all frees, so the
 //! objects free on a CPU freelist count as free in /proc/slabinfo.
 //!
@@ -51,9 +56,12 @@
 //! freelist, the `FROZEN` bit and the writes of `nr_partial`. Order: CPU
 //! slot -> cache lock, never the reverse; several slots are taken in CPU
 //! order. No lock is held while the
-//! buddy allocator runs (its reclaim may shrink this very cache). The
-//! in-use count is atomic: the owner adds and subtracts without the cache
-//! lock, remote frees subtract with it.
+//! buddy allocator runs (its reclaim may shrink this very cache). A
+//! slab's count (`index`) changes only under the cache lock (a CPU taking
+//! or giving back a freelist, remote frees); the fast path reads it without
+//! (the empty-slab check) and changes only its own slot (`freelist`,
+//! `nfree`, `allocs`, `frees`), under the slot lock, so two CPUs' fast paths
+//! share no written cache line.
 
 use alloc::boxed::Box;
 use core::ptr::NonNull;
@@ -75,6 +83,8 @@ pub(super) struct CpuSlab {
     pub(super) slab: Option<&'static Page>,
     /// Free objects of `slab` that only this CPU hands out (0 ends it).
     pub(super) freelist: u64,
+    /// How many objects `freelist` holds (counted in the slab's `index`).
+    pub(super) nfree: u64,
     /// More frozen slabs, used when `slab` is used up.
     pub(super) partial: PageList,
     /// Allocations and frees this CPU made without the cache lock.
@@ -90,7 +100,14 @@ pub(super) struct CpuSlot(pub(super) IrqLock<CpuSlab>);
 pub(super) fn cpu_slots() -> Box<[CpuSlot]> {
     (0..percpu::MAX_CPUS)
         .map(|_| {
-            CpuSlot(IrqLock::new(CpuSlab { slab: None, freelist: 0, partial: PageList::new(), allocs: 0, frees: 0 }))
+            CpuSlot(IrqLock::new(CpuSlab {
+                slab: None,
+                freelist: 0,
+                nfree: 0,
+                partial: PageList::new(),
+                allocs: 0,
+                frees: 0,
+            }))
         })
         .collect()
 }
@@ -106,17 +123,20 @@ pub(super) enum LockWait {
 }
 
 /// Objects in use in the slab whose head is `head`.
+#[inline]
 pub(super) fn inuse(head: &Page) -> u64 {
     head.index.load(Ordering::Relaxed) & INUSE
 }
 
 impl KmemCache {
+    #[inline]
     fn cpu_slot(&self) -> &IrqLock<CpuSlab> {
         &self.cpus[percpu::this_cpu()].0
     }
 
     /// `slab_alloc` without debugging: pop the CPU freelist, refilling it
     /// when empty.
+    #[inline]
     pub(super) fn alloc_cpu(&self) -> Option<NonNull<u8>> {
         loop {
             let mut cpu = self.cpu_slot().lock();
@@ -150,17 +170,30 @@ impl KmemCache {
         }
         slab.index.fetch_or(FROZEN, Ordering::Relaxed);
         cpu.slab = Some(slab);
-        cpu.freelist = slab.mapping.swap(0, Ordering::Relaxed);
+        self.take_freelist(&mut cpu, slab);
     }
 
+    /// Move the own freelist of `slab` (frozen, this CPU's active slab,
+    /// whose CPU freelist is empty) onto the CPU freelist, counting its
+    /// objects in the slab's count. Under the cache lock, which remote
+    /// frees take to push onto that freelist.
+    fn take_freelist(&self, cpu: &mut CpuSlab, slab: &'static Page) {
+        debug_assert!(cpu.freelist == 0 && cpu.nfree == 0);
+        let n = self.objects_per_slab as u64 - inuse(slab);
+        cpu.freelist = slab.mapping.swap(0, Ordering::Relaxed);
+        slab.index.fetch_add(n, Ordering::Relaxed);
+        cpu.nfree = n;
+    }
+
+    #[inline]
     fn pop_cpu_freelist(&self, cpu: &mut CpuSlab) -> Option<u64> {
-        let slab = cpu.slab?;
+        cpu.slab?;
         let obj = cpu.freelist;
         if obj == 0 {
             return None;
         }
         cpu.freelist = self.read_freeptr(self.stride_of_free(obj));
-        slab.index.fetch_add(1, Ordering::Relaxed);
+        cpu.nfree -= 1;
         cpu.allocs += 1;
         Some(obj)
     }
@@ -173,8 +206,9 @@ impl KmemCache {
         lists.stats.alloc_slowpath += 1;
         if let Some(slab) = cpu.slab {
             // The remote frees, unless the slab is empty and a used one waits.
-            cpu.freelist = slab.mapping.swap(0, Ordering::Relaxed);
-            if cpu.freelist != 0 && (inuse(slab) > 0 || !self.used_slab_waits(lists.partial.len(), cpu)) {
+            let used = inuse(slab);
+            self.take_freelist(cpu, slab);
+            if cpu.freelist != 0 && (used > 0 || !self.used_slab_waits(lists.partial.len(), cpu)) {
                 return true;
             }
             // Full (both freelists empty), or empty: back to the cache.
@@ -184,12 +218,13 @@ impl KmemCache {
             return false;
         };
         cpu.slab = Some(slab);
-        cpu.freelist = slab.mapping.swap(0, Ordering::Relaxed);
+        self.take_freelist(cpu, slab);
         true
     }
 
     /// Whether a partially used slab is ready for this CPU: on the cache's
     /// partial list (`nr_partial` of them) or on the CPU's own.
+    #[inline]
     fn used_slab_waits(&self, nr_partial: u64, cpu: &CpuSlab) -> bool {
         nr_partial > 0 || cpu.partial.iter(&self.pa.memmap).any(|s| inuse(s) > 0)
     }
@@ -266,6 +301,7 @@ impl KmemCache {
                 self.write_freeptr(tail, slab.mapping.load(Ordering::Relaxed));
                 slab.mapping.store(first, Ordering::Relaxed);
             }
+            slab.index.fetch_sub(core::mem::replace(&mut cpu.nfree, 0), Ordering::Relaxed);
             self.unfreeze(lists, slab);
         }
     }
@@ -294,6 +330,7 @@ impl KmemCache {
 
     /// `do_slab_free` without debugging: an object of this CPU's active
     /// slab goes onto the CPU freelist; any other is a remote free.
+    #[inline]
     pub(super) fn free_cpu(&self, head: &'static Page, stride: PhysAddr, obj: u64) -> Result<(), SlabError> {
         let mut cpu = self.cpu_slot().lock();
         if cpu.slab.is_some_and(|s| core::ptr::eq(s, head)) {
@@ -305,9 +342,11 @@ impl KmemCache {
             }
             self.write_freeptr(stride, cpu.freelist);
             cpu.freelist = obj;
-            let old = head.index.fetch_sub(1, Ordering::Relaxed);
+            cpu.nfree += 1;
             cpu.frees += 1;
-            if old & INUSE == 1 && self.used_slab_waits(self.nr_partial.load(Ordering::Relaxed), &cpu) {
+            // The count includes the CPU freelist: equal means none in use
+            // (a remote free racing with this read only delays the give-back).
+            if inuse(head) == cpu.nfree && self.used_slab_waits(self.nr_partial.load(Ordering::Relaxed), &cpu) {
                 // The active slab is empty and a used slab has room: give
                 // the empty one back, so that the next allocation fills the
                 // used one and shrink can free this one (as the locked path,
@@ -363,7 +402,8 @@ impl KmemCache {
             let cpu = slot.0.lock();
             allocs += cpu.allocs;
             frees += cpu.frees;
-            active += cpu.slab.into_iter().chain(cpu.partial.iter(mm)).filter(|s| inuse(s) > 0).count() as u64;
+            active += cpu.slab.is_some_and(|s| inuse(s) > cpu.nfree) as u64;
+            active += cpu.partial.iter(mm).filter(|s| inuse(s) > 0).count() as u64;
         }
         (allocs, frees, active)
     }

@@ -501,3 +501,25 @@ fn a_new_slab_under_memory_pressure_can_reclaim_from_every_cache() {
     needy.check_invariants();
     donor.check_invariants();
 }
+
+#[test]
+fn object_index_by_reciprocal_is_exact() {
+    // Every byte of a slab: object starts free, any other byte is refused,
+    // for odd strides and red-zoned ones (left red zone: obj_offset > 0).
+    let pa = machine();
+    for (i, &size) in SIZES.iter().enumerate() {
+        for flags in [SlabFlags::empty(), SlabFlags::RED_ZONE] {
+            let c = cache(pa, String::leak(format!("recip-{i}-{}", flags.bits())), size, 8, flags);
+            let objs: Vec<NonNull<u8>> = (0..c.objects_per_slab).map(|_| c.alloc().unwrap()).collect();
+            let starts: BTreeSet<usize> = objs.iter().map(|p| p.as_ptr() as usize).collect();
+            for &start in &starts {
+                for addr in (start + 1..start + c.size).filter(|&a| !starts.contains(&a) && c.owns(a as *const u8)) {
+                    let p = NonNull::new(addr as *mut u8).unwrap();
+                    assert_eq!(c.free(p), Err(SlabError::NotObjectStart), "size {size} byte {addr:#x}");
+                }
+            }
+            objs.iter().for_each(|p| c.free(*p).unwrap());
+            c.check_invariants();
+        }
+    }
+}
