@@ -179,8 +179,13 @@ gdb: deps kernel boot-tool user
 # machines are shared and noisy), then the memory syscalls of user/c/b_mm.c
 # on the host, on Debian's Linux in QEMU and on this kernel in QEMU
 # (scripts/bench-mm.sh). Never timed assertions in tests.
+# Host benchmarks run without address-space randomisation when setarch
+# can turn it off: where code and data land moves the nanosecond figures
+# by up to 2x from run to run (cache-set aliasing), which hides real
+# changes.
+NO_ASLR := $(shell setarch -R true 2>/dev/null && echo setarch -R)
 bench: toolchain deps kernel boot-tool user
-	cargo bench -p mm --features sim --bench alloc
+	$(NO_ASLR) cargo bench -p mm --features sim --bench alloc
 	scripts/bench-mm.sh $(BOOT) $(KERNEL)
 
 # The random-syscall fuzzer (user/c/t_sysfuzz.c) as init: CALLS calls from

@@ -46,10 +46,12 @@ pub fn set_irq_hooks(save: fn() -> bool, restore: fn(bool)) {
     HOOKS.call_once(|| IrqHooks { save, restore });
 }
 
+#[inline]
 fn irq_save() -> bool {
     HOOKS.get().is_some_and(|h| (h.save)())
 }
 
+#[inline]
 fn irq_restore(was_enabled: bool) {
     if let Some(h) = HOOKS.get() {
         (h.restore)(was_enabled);
@@ -72,6 +74,7 @@ impl<T> IrqLock<T> {
         IrqLock { inner: spin::Mutex::new(value) }
     }
 
+    #[inline]
     pub fn lock(&self) -> IrqGuard<'_, T> {
         let was_enabled = irq_save();
         loop {
@@ -94,6 +97,7 @@ impl<T> IrqLock<T> {
     }
 
     /// Take the lock if it is free (for fault paths that must not wait).
+    #[inline]
     pub fn try_lock(&self) -> Option<IrqGuard<'_, T>> {
         let was_enabled = irq_save();
         match self.inner.try_lock() {
@@ -120,6 +124,7 @@ impl<T> DerefMut for IrqGuard<'_, T> {
 }
 
 impl<T> Drop for IrqGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         drop(self.guard.take());
         irq_restore(self.was_enabled);
