@@ -11,10 +11,11 @@
 //! reclaim, rmap hole punches. Taken shared (`read`) by readers that only
 //! look: /proc/PID/{maps,smaps,status,statm,pagemap}, futex keys, oom and
 //! exit accounting, signal reports, sysinfo.
-//! Lock order: a task's `inner` lock, then `space`; `space` of one process
-//! is never held while taking the `space` of another, except that the
-//! rmap (mm's rmap.rs) takes a mapper's `space` with no address-space lock
-//! held; zone, slab and page-cache locks nest inside `space`. No usercopy
+//! Lock order: a task's `inner` lock or a file's own lock (tmpfs `io`),
+//! then `space`, then a page-cache/shmem object's page lock, then zone and
+//! slab locks. One process's `space` is never held while taking another's:
+//! the rmap (mm's rmap.rs) takes a mapper's `space` with no address-space
+//! lock held (madvise's hole punches are deferred past `with_mm`'s lock). No usercopy
 //! (which may fault, and so take `space`) runs with `space` held: the lock
 //! prefers a waiting writer, so a nested `read` could deadlock.
 
