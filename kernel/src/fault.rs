@@ -28,7 +28,7 @@ pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> 
         drop(me);
         let r = {
             let env = crate::mem::user::env();
-            let mut space = mm.space.lock();
+            let mut space = mm.space.write();
             space.handle_fault(&env, addr, kind, &lim)
         };
         drop(mm);

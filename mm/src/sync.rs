@@ -15,6 +15,9 @@
 
 use core::ops::{Deref, DerefMut};
 
+mod rwlock;
+pub use rwlock::{IrqReadGuard, IrqRwLock, IrqWriteGuard};
+
 /// The kernel's interrupt hooks: disable interrupts and say whether they
 /// were enabled; re-enable them if the argument is true.
 struct IrqHooks {

@@ -2,6 +2,22 @@
 //! (page allocator, page-table pages, TLB, overcommit policy, the zero
 //! page), the `vm.*` sysctls, and [`UserMm`], a process's address space
 //! as tasks share it.
+//!
+//! Locking: `UserMm.space` is an [`IrqRwLock`]. Taken exclusive (`write`)
+//! by everything that changes the address space or may fault pages in:
+//! page faults (for now: `AddressSpace::handle_fault` takes `&mut self`),
+//! mmap/munmap/mprotect/mremap/brk/madvise and friends (`with_mm`), fork,
+//! shmat/shmdt, process_vm_*, /proc/PID/mem and clear_refs, lazyfree
+//! reclaim, rmap hole punches. Taken shared (`read`) by readers that only
+//! look: /proc/PID/{maps,smaps,status,statm,pagemap}, futex keys, oom and
+//! exit accounting, signal reports, sysinfo.
+//! Lock order: a task's `inner` lock or a file's own lock (tmpfs `io`),
+//! then `space`, then a page-cache/shmem object's page lock, then zone and
+//! slab locks. One process's `space` is never held while taking another's:
+//! the rmap (mm's rmap.rs) takes a mapper's `space` with no address-space
+//! lock held (madvise's hole punches are deferred past `with_mm`'s lock). No usercopy
+//! (which may fault, and so take `space`) runs with `space` held: the lock
+//! prefers a waiting writer, so a nested `read` could deadlock.
 
 use alloc::sync::{Arc, Weak};
 use core::mem::ManuallyDrop;
@@ -11,7 +27,7 @@ use spin::Once;
 
 use mm::addr::Pfn;
 use mm::phys::gfp::{GFP_KERNEL, Gfp};
-use mm::sync::IrqLock;
+use mm::sync::IrqRwLock;
 use mm::vm::address_space::{AddressSpace, DEFAULT_MAX_MAP_COUNT, MmEnv};
 use mm::vm::file::MemObject;
 use mm::vm::overcommit::Overcommit;
@@ -81,7 +97,7 @@ pub fn try_env() -> Option<MmEnv<'static>> {
 /// longer, every page and page table goes back. Drop it only with CR3 on
 /// another root.
 pub struct UserMm {
-    pub space: ManuallyDrop<IrqLock<AddressSpace>>,
+    pub space: ManuallyDrop<IrqRwLock<AddressSpace>>,
     /// The PML4 (fixed for the address space's life), for CR3 switches.
     pub root: u64,
     /// membarrier(2) registrations (its REGISTER_* bits), copied by fork.
@@ -100,13 +116,13 @@ impl UserMm {
             let owner: Weak<dyn MapperSpace> = me.clone();
             space.set_rmap_owner(owner);
             UserMm {
-                space: ManuallyDrop::new(IrqLock::new(space)),
+                space: ManuallyDrop::new(IrqRwLock::new(space)),
                 root,
                 membarrier: Default::default(),
                 exe_pin: spin::Mutex::new(None),
             }
         });
-        mm.space.lock().rmap_enter_all();
+        mm.space.write().rmap_enter_all();
         mm
     }
 
@@ -122,11 +138,11 @@ impl UserMm {
 /// hold no address-space lock (mm's rmap.rs), so taking this one is safe.
 impl MapperSpace for UserMm {
     fn unmap_object_range(&self, obj: &MemObject, first: u64, last: u64, even_cows: bool) {
-        self.space.lock().unmap_object_range(&env(), obj, first, last, even_cows);
+        self.space.write().unmap_object_range(&env(), obj, first, last, even_cows);
     }
 
     fn count_mappings(&self, obj: &MemObject) -> MapCounts {
-        self.space.lock().count_object_mappings(obj)
+        self.space.read().count_object_mappings(obj)
     }
 }
 

@@ -97,7 +97,7 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
         false => {
             let lim = parent.mm_limits();
             let env = crate::mem::user::env();
-            let copy = parent_mm.space.lock().fork(&env, &lim)?;
+            let copy = parent_mm.space.write().fork(&env, &lim)?;
             let child = UserMm::new(copy);
             let registered = parent_mm.membarrier.load(core::sync::atomic::Ordering::Relaxed);
             child.membarrier.store(registered, core::sync::atomic::Ordering::Relaxed);

@@ -68,7 +68,7 @@ pub fn key_of(uaddr: u64, private: bool) -> Result<(Key, Arc<dyn Any + Send + Sy
         return Ok((Key::Private(mm_id, uaddr), mm));
     }
     let shared = {
-        let space = mm.space.lock();
+        let space = mm.space.read();
         let vma = space.vmas.containing(uaddr).ok_or(EFAULT)?;
         match vma.backing.object() {
             Some(obj) if vma.flags.contains(VmFlags::SHARED) => {

@@ -496,7 +496,7 @@ impl mm::shrinker::Shrinker for LazyFreeShrinker {
             }
             let Some(inner) = t.inner.try_lock() else { continue };
             let Some(mm) = inner.mm.as_ref() else { continue };
-            if let Some(mut s) = mm.space.try_lock() {
+            if let Some(mut s) = mm.space.try_write() {
                 freed += s.reclaim_lazyfree(&env);
             }
         }

@@ -41,7 +41,7 @@ pub fn badness(t: &Task, total_pages: u64) -> Option<i64> {
     // live threads hold the process's (Linux's `find_lock_task_mm`).
     let mm = mm.or_else(|| super::threads_of(t).iter().find_map(|x| x.mm()))?;
     let (rss, pt) = {
-        let s = mm.space.lock();
+        let s = mm.space.read();
         (s.counters.rss(), s.page_table_pages(&crate::mem::user::env()))
     };
     let points = (rss + pt) as i64 + adj as i64 * total_pages as i64 / 1000;
@@ -85,7 +85,7 @@ pub fn out_of_memory(reason: &str) -> Option<Pid> {
     let (vm, anon, file, shmem, pt) = mm
         .as_ref()
         .map(|m| {
-            let s = m.space.lock();
+            let s = m.space.read();
             let c = s.counters;
             (c.total_vm, c.rss_anon, c.rss_file, c.rss_shmem, s.page_table_pages(&env))
         })

@@ -25,7 +25,7 @@ pub(super) fn with_mm<R>(
     let mm: Arc<UserMm> = me.mm().ok_or(EFAULT)?;
     drop(me);
     let env = crate::mem::user::env();
-    let mut space = mm.space.lock();
+    let mut space = mm.space.write();
     let r = f(&mut space, &env, &lim);
     // Hole punches reach every mapper, this space too: not under its lock.
     let deferred = space.take_deferred();

@@ -94,9 +94,9 @@ pub fn process_vm_rw(pid: i32, lvec: u64, liovcnt: u64, rvec: u64, riovcnt: u64,
                 if copy_from_user(buf, laddr).is_err() {
                     break 'remote;
                 }
-                mm.space.lock().write_vm(&env, raddr, buf)
+                mm.space.write().write_vm(&env, raddr, buf)
             } else {
-                let got = mm.space.lock().read_vm(&env, raddr, buf);
+                let got = mm.space.write().read_vm(&env, raddr, buf);
                 if copy_to_user(laddr, &buf[..got]).is_err() {
                     break 'remote;
                 }

@@ -55,7 +55,7 @@ pub fn getrusage(who: i32, buf: u64) -> SysResult {
     let (minflt, majflt, maxrss) = me
         .mm()
         .map(|m| {
-            let s = m.space.lock();
+            let s = m.space.read();
             (s.counters.min_flt, s.counters.maj_flt, s.counters.hiwater_rss * 4)
         })
         .unwrap_or_default();

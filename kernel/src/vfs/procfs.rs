@@ -576,7 +576,7 @@ impl Inode for PidFile {
         };
         let mm = self.task().ok()?.mm()?;
         let env = crate::mem::user::env();
-        let space = mm.space.lock();
+        let space = mm.space.read();
         mm::procfs::pid::render_area_from(&space, &env, key, view, out).ok().flatten()
     }
 
@@ -647,11 +647,11 @@ fn render_pid(t: &Arc<Task>, kind: PidKind, s: &mut String) -> core::fmt::Result
     let env = crate::mem::user::env();
     let mm = t.mm();
     match kind {
-        PidKind::Maps => mm.map_or(Ok(()), |m| mm::procfs::pid::render_maps(&m.space.lock(), s)),
-        PidKind::Smaps => mm.map_or(Ok(()), |m| mm::procfs::pid::render_smaps(&m.space.lock(), &env, s)),
-        PidKind::SmapsRollup => mm.map_or(Ok(()), |m| mm::procfs::pid::render_smaps_rollup(&m.space.lock(), &env, s)),
+        PidKind::Maps => mm.map_or(Ok(()), |m| mm::procfs::pid::render_maps(&m.space.read(), s)),
+        PidKind::Smaps => mm.map_or(Ok(()), |m| mm::procfs::pid::render_smaps(&m.space.read(), &env, s)),
+        PidKind::SmapsRollup => mm.map_or(Ok(()), |m| mm::procfs::pid::render_smaps_rollup(&m.space.read(), &env, s)),
         PidKind::Statm => match mm {
-            Some(m) => mm::procfs::pid::render_statm(&m.space.lock(), s),
+            Some(m) => mm::procfs::pid::render_statm(&m.space.read(), s),
             None => writeln!(s, "0 0 0 0 0 0 0"),
         },
         PidKind::Status => render_status(t, s),
@@ -661,7 +661,7 @@ fn render_pid(t: &Arc<Task>, kind: PidKind, s: &mut String) -> core::fmt::Result
             // Read from the process's own memory, as Linux does: what the
             // program left between arg_start and arg_end.
             let Some(m) = mm else { return Ok(()) };
-            let sp = m.space.lock();
+            let sp = m.space.read();
             let len = sp.layout.arg_end.saturating_sub(sp.layout.arg_start).min(4096) as usize;
             let mut buf = alloc::vec![0u8; len];
             let n = sp.read_bytes(&env, sp.layout.arg_start, &mut buf);
@@ -693,7 +693,7 @@ fn render_status(t: &Arc<Task>, s: &mut String) -> core::fmt::Result {
     writeln!(s, "Groups:\t ")?;
     writeln!(s, "NStgid:\t{}\nNSpid:\t{}", t.tgid(), t.pid())?;
     if let Some(m) = t.mm() {
-        mm::procfs::pid::render_status_vm(&m.space.lock(), &crate::mem::user::env(), s)?;
+        mm::procfs::pid::render_status_vm(&m.space.read(), &crate::mem::user::env(), s)?;
     }
     writeln!(s, "Threads:\t{}", t.group.nr_threads())?;
     let (ign, cgt) = sig_masks(&sig);
@@ -734,7 +734,7 @@ fn render_stat(t: &Arc<Task>, s: &mut String) -> core::fmt::Result {
     let prio = if t.sched.rt_prio() > 0 { -1 - t.sched.rt_prio() as i64 } else { 20 + t.sched.nice() as i64 };
     let (min_flt, maj_flt, vsize, rss, layout) = match t.mm() {
         Some(m) => {
-            let sp = m.space.lock();
+            let sp = m.space.read();
             (sp.counters.min_flt, sp.counters.maj_flt, sp.counters.total_vm << 12, sp.counters.rss(), Some(sp.layout))
         }
         None => (0, 0, 0, 0, None),

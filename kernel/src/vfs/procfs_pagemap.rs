@@ -110,7 +110,7 @@ pub fn read_pagemap(mm: Option<Arc<UserMm>>, show_pfn: bool, off: u64, buf: &mut
     let Some(mm) = mm else { return Ok(0) };
     let env = crate::mem::user::env();
     Ok(fill_entries(off / 8, buf, &mut |vpn, out| {
-        let space = mm.space.lock();
+        let space = mm.space.read();
         pagemap::read(&space, &env, vpn, out, show_pfn)
     }))
 }
@@ -120,7 +120,7 @@ pub fn read_pagemap(mm: Option<Arc<UserMm>>, show_pfn: bool, off: u64, buf: &mut
 pub fn read_mem(mm: Option<Arc<UserMm>>, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
     let Some(mm) = mm else { return Ok(0) };
     let tlb = RootTlb { root: mm.root };
-    let n = mm.space.lock().read_remote(&remote_env(&tlb), off, buf);
+    let n = mm.space.write().read_remote(&remote_env(&tlb), off, buf);
     if n == 0 && !buf.is_empty() { Err(EIO) } else { Ok(n) }
 }
 
@@ -129,7 +129,7 @@ pub fn read_mem(mm: Option<Arc<UserMm>>, off: u64, buf: &mut [u8]) -> Result<usi
 pub fn write_mem(mm: Option<Arc<UserMm>>, off: u64, buf: &[u8]) -> Result<usize, Errno> {
     let Some(mm) = mm else { return Ok(0) };
     let tlb = RootTlb { root: mm.root };
-    let n = mm.space.lock().write_remote(&remote_env(&tlb), off, buf);
+    let n = mm.space.write().write_remote(&remote_env(&tlb), off, buf);
     if n == 0 && !buf.is_empty() { Err(EIO) } else { Ok(n) }
 }
 
@@ -139,7 +139,7 @@ pub fn write_clear_refs(mm: Option<Arc<UserMm>>, text: &str) -> Result<(), Errno
     let what = ClearRefs::from_value(v).ok_or(EINVAL)?;
     if let Some(mm) = mm {
         let tlb = RootTlb { root: mm.root };
-        mm.space.lock().clear_refs(&remote_env(&tlb), what);
+        mm.space.write().clear_refs(&remote_env(&tlb), what);
     }
     Ok(())
 }

@@ -20,6 +20,19 @@
 //! page holds one reference and one map count; a page-cache or shmem page
 //! also has the object's reference. The shared zero page is mapped without
 //! either (it is never freed).
+//!
+//! Locking: an `AddressSpace` has no lock of its own; its owner wraps it
+//! in a [`crate::sync::IrqRwLock`] (the kernel's `UserMm.space`). Methods
+//! taking `&self` only look (procfs, futex keys, mincore-style walks) and
+//! run with the lock shared, several at once; methods taking `&mut self`
+//! (faults for now, mmap, munmap, mprotect, mremap, brk, madvise, fork,
+//! teardown) run with it exclusive and so exclude each other and every
+//! reader. There is no separate page-table lock yet: a shared-lock fault
+//! path would need one (see the kernel's mem/user.rs for the lock order).
+//! Order (as rmap.rs): a file's own lock (tmpfs `io`), then one space's
+//! lock, then the object's page lock, then zone and slab locks. Hole
+//! punches that reach other spaces through the rmap run after this lock is
+//! dropped (`take_deferred`), never nested in it.
 
 use alloc::vec::Vec;
 

@@ -264,7 +264,7 @@ pub fn shmat(id: i32, addr: u64, flags: u32) -> Result<u64, Errno> {
     drop(task);
     let env = crate::mem::user::env();
     let at = {
-        let mut space = mm.space.lock();
+        let mut space = mm.space.write();
         if map_flags & MAP_FIXED != 0 && flags & SHM_REMAP == 0 {
             let end = addr.checked_add(size).ok_or(EINVAL)?;
             if space.vmas.overlapping(addr..end).next().is_some() {
@@ -307,7 +307,7 @@ pub fn shmdt(addr: u64) -> Result<u64, Errno> {
     let mm = proc::current().mm().ok_or(EINVAL)?;
     let env = crate::mem::user::env();
     let detached = {
-        let mut space = mm.space.lock();
+        let mut space = mm.space.write();
         // (start, end, segment id, segment size) of segment mappings above addr.
         let areas: Vec<(u64, u64, i32, u64)> = space
             .vmas

@@ -60,7 +60,7 @@ fn where_is(ip: u64) -> alloc::string::String {
     let name = me.name();
     drop(me);
     if let Some(mm) = mm {
-        let space = mm.space.lock();
+        let space = mm.space.read();
         if let Some(v) = space.vmas.containing(ip) {
             let file = v.backing.object().map(|o| o.name().rsplit('/').next().unwrap_or("").into()).unwrap_or(name);
             return alloc::format!(" in {}[{:x}+{:x}]", file, v.start, v.end - v.start);
