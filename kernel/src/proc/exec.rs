@@ -593,6 +593,7 @@ fn take_over_leader(me: &Arc<Task>) {
         i.pdeathsig = o.pdeathsig;
         i.exited_threads.0 += o.utime + o.exited_threads.0;
         i.exited_threads.1 += o.stime + o.exited_threads.1;
+        i.exited_ns += o.exited_ns + super::fair::take_cpu_time_ns(&old.sched);
     }
     let old_tid = me.pid();
     super::swap_tid(me, old_tid, tgid);

@@ -290,9 +290,11 @@ fn fold_usage(me: &Task, leader: &Task) {
         let mut i = me.inner.lock();
         (core::mem::take(&mut i.utime), core::mem::take(&mut i.stime))
     };
+    let ns = super::fair::take_cpu_time_ns(&me.sched);
     let mut l = leader.inner.lock();
     l.exited_threads.0 += u;
     l.exited_threads.1 += s;
+    l.exited_ns += ns;
 }
 
 /// An exited thread other than the leader is the kernel's to reap, as an

@@ -61,8 +61,13 @@ pub fn scale(ns: u64, weight: u64) -> u64 {
 /// `now`, and restart its clock there.
 pub fn charge(p: &SchedParams, now: u64) {
     let start = p.exec_start.swap(now, Ordering::Relaxed);
-    // Real-time tasks are not in the fair class: their time is not counted.
-    if start != 0 && now > start && p.rt_prio() == 0 {
+    if start == 0 || now <= start {
+        return;
+    }
+    p.sum_exec.fetch_add(now - start, Ordering::Relaxed);
+    // Real-time tasks are not in the fair class: their virtual time is not
+    // counted.
+    if p.rt_prio() == 0 {
         p.vruntime.fetch_add(scale(now - start, weight(p)), Ordering::Relaxed);
     }
 }
@@ -83,6 +88,22 @@ pub fn stop(p: &SchedParams, now: u64) {
 pub fn place(p: &SchedParams, min_vruntime: u64) {
     let floor = min_vruntime.saturating_sub(HALF_LATENCY_NS);
     p.vruntime.fetch_max(floor, Ordering::Relaxed);
+}
+
+/// CPU time used so far, ns, including the running stretch not charged
+/// yet (read from any CPU; the two loads may straddle a charge, which
+/// errs by at most that stretch, never backwards by more).
+pub fn cpu_time_ns(p: &SchedParams) -> u64 {
+    let start = p.exec_start.load(Ordering::Relaxed);
+    let sum = p.sum_exec.load(Ordering::Relaxed);
+    if start == 0 { sum } else { sum + arch::time::uptime_ns().saturating_sub(start) }
+}
+
+/// Take the CPU time counted so far out of the task (its exit folds it
+/// into the process), charging the running stretch first.
+pub fn take_cpu_time_ns(p: &SchedParams) -> u64 {
+    charge(p, arch::time::uptime_ns());
+    p.sum_exec.swap(0, Ordering::Relaxed)
 }
 
 pub fn vruntime(p: &SchedParams) -> u64 {

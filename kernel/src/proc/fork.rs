@@ -165,6 +165,7 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
             utime: 0,
             stime: 0,
             exited_threads: (0, 0),
+            exited_ns: 0,
             cusage: super::Usage::default(),
             exit_usage: super::Usage::default(),
             // Linux: the child's pdeathsig and robust list start cleared;

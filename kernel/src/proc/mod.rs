@@ -235,6 +235,9 @@ pub struct TaskInner {
     /// In a leader: (user, system) ticks of the process's threads that
     /// have exited.
     pub exited_threads: (u64, u64),
+    /// In a leader: CPU time of the process's threads that have exited,
+    /// ns (the process CPU clock's share of them).
+    pub exited_ns: u64,
     /// Usage of children already reaped (RUSAGE_CHILDREN, /proc/PID/stat's
     /// cutime, cstime, cmin_flt, cmaj_flt).
     pub cusage: Usage,
@@ -394,6 +397,20 @@ impl Task {
     pub fn thread_times(&self) -> (u64, u64) {
         let i = self.inner.lock();
         (i.utime, i.stime)
+    }
+
+    /// The thread's CPU time, ns (CLOCK_THREAD_CPUTIME_ID).
+    pub fn thread_cpu_ns(&self) -> u64 {
+        fair::cpu_time_ns(&self.sched)
+    }
+
+    /// The process's CPU time, ns: its live threads' and its exited
+    /// ones' (CLOCK_PROCESS_CPUTIME_ID).
+    pub fn process_cpu_ns(self: &Arc<Self>) -> u64 {
+        let leader = self.leader();
+        let exited = leader.inner.lock().exited_ns;
+        let live: u64 = threads_of(self).iter().map(|t| t.thread_cpu_ns()).sum();
+        exited + live
     }
 
     /// (user, system) ticks of the whole process: the leader's, its
@@ -641,6 +658,7 @@ pub fn init_inner(name: &str) -> TaskInner {
         utime: 0,
         stime: 0,
         exited_threads: (0, 0),
+        exited_ns: 0,
         cusage: Usage::default(),
         exit_usage: Usage::default(),
         pdeathsig: 0,

@@ -107,6 +107,10 @@ pub struct SchedParams {
     pub(super) cpu: AtomicU32,
     /// It is a CPU's idle task (never queued).
     idle: AtomicBool,
+    /// CPU time used, ns, charged from the monotonic clock at every
+    /// switch and tick (Linux's `sum_exec_runtime`: the thread's
+    /// CLOCK_THREAD_CPUTIME_ID).
+    pub(super) sum_exec: AtomicU64,
 }
 
 impl SchedParams {

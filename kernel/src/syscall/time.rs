@@ -63,6 +63,12 @@ fn cpu_clock_ns(clock: i32) -> Result<u64, Errno> {
 /// CPU time of thread `t`, or of its whole process, in ns (tick
 /// accounting: 1/HZ steps).
 fn cpu_ns(t: &alloc::sync::Arc<crate::proc::Task>, thread: bool, kind: i32) -> u64 {
+    // The scheduler's clock is exact (ns from the monotonic clock at
+    // every switch); the user and profiling ones count ticks, as Linux's
+    // utime and stime sampling does.
+    if kind == CPUCLOCK_SCHED {
+        return if thread { t.thread_cpu_ns() } else { t.process_cpu_ns() };
+    }
     let (u, s) = if thread { t.thread_times() } else { t.process_times() };
     let ticks = match kind {
         CPUCLOCK_VIRT => u,
