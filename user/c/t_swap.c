@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "mmtest.h"
 
 #define BLKGETSIZE64 0x80081272
 
@@ -44,12 +45,6 @@ static char *slurp(const char *path)
 		close(fd);
 	buf[n > 0 ? n : 0] = 0;
 	return buf;
-}
-
-static long meminfo_kb(const char *key)
-{
-	char *p = strstr(slurp("/proc/meminfo"), key);
-	return p ? atol(p + strlen(key)) : -1;
 }
 
 /* The /proc/swaps line of `dev`: size, used, priority; 0 if found. */
@@ -164,7 +159,7 @@ int main(int argc, char **argv)
 	fsync(fd);
 	close(fd);
 
-	long total0 = meminfo_kb("SwapTotal:"), free0 = meminfo_kb("SwapFree:");
+	long total0 = meminfo_kb("SwapTotal"), free0 = meminfo_kb("SwapFree");
 	struct sysinfo si0;
 	sysinfo(&si0);
 	CHECKF("swapon", swapon(dev, 0) == 0, "errno %d", errno);
@@ -175,7 +170,7 @@ int main(int argc, char **argv)
 	ok = swaps_line(dev, &size, &used, &prio, type) == 0;
 	CHECKF("proc_swaps_line", ok && strcmp(type, "partition") == 0 && size == want && used == 0 && prio < 0,
 	       "type %s size %ld (want %ld) used %ld prio %d", type, size, want, used, prio);
-	long total1 = meminfo_kb("SwapTotal:"), free1 = meminfo_kb("SwapFree:");
+	long total1 = meminfo_kb("SwapTotal"), free1 = meminfo_kb("SwapFree");
 	CHECKF("meminfo_swap_total", total1 - total0 == want && free1 - free0 == want, "SwapTotal %ld -> %ld",
 	       total0, total1);
 	struct sysinfo si;
@@ -189,7 +184,7 @@ int main(int argc, char **argv)
 	CHECKF("swapoff_nonroot_eperm", e == EPERM, "errno %d", e);
 	CHECKF("swapoff", swapoff(dev) == 0 && swaps_line(dev, &size, &used, &prio, type) != 0, "errno %d", errno);
 	CHECK_ERRNO("swapoff_again_einval", swapoff(dev), EINVAL);
-	CHECK("meminfo_swap_back", meminfo_kb("SwapTotal:") == total0 && meminfo_kb("SwapFree:") == free0);
+	CHECK("meminfo_swap_back", meminfo_kb("SwapTotal") == total0 && meminfo_kb("SwapFree") == free0);
 
 	ok = swapon(dev, SWAP_FLAG_PREFER | 7) == 0;
 	ok = ok && swaps_line(dev, &size, &used, &prio, type) == 0 && prio == 7;

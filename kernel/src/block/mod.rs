@@ -122,6 +122,26 @@ pub fn render_partitions(s: &mut String) -> core::fmt::Result {
 const CHUNK_ORDER: u32 = 4;
 const CHUNK: u64 = PAGE_SIZE << CHUNK_ORDER;
 
+/// One bounce-buffer's worth of a byte-range transfer: the device blocks
+/// from byte `first` covering `span` bytes, of which the caller's `n`
+/// bytes start `skip` bytes in.
+struct Chunk {
+    first: u64,
+    skip: u64,
+    n: u64,
+    span: u64,
+}
+
+impl Chunk {
+    /// The chunk starting at byte `pos`, with `left` bytes still to move,
+    /// in blocks of `unit` bytes.
+    fn at(pos: u64, left: u64, unit: u64) -> Chunk {
+        let skip = pos % unit;
+        let n = (CHUNK - skip).min(left);
+        Chunk { first: pos - skip, skip, n, span: (skip + n).next_multiple_of(unit) }
+    }
+}
+
 fn bounce() -> Result<dma::DmaPages, Errno> {
     dma::DmaPages::new(CHUNK_ORDER).ok_or(ENOMEM)
 }
@@ -142,11 +162,7 @@ pub fn read_bytes(d: &dyn BlockDevice, off: u64, buf: &mut [u8]) -> Result<usize
     let bounce = bounce()?;
     let mut done = 0u64;
     while done < len {
-        let pos = off + done;
-        let first = pos - pos % unit;
-        let skip = pos % unit;
-        let n = (CHUNK - skip).min(len - done);
-        let span = (skip + n).next_multiple_of(unit);
+        let Chunk { first, skip, n, span } = Chunk::at(off + done, len - done, unit);
         sectors_io(d, Op::Read, first / SECTOR, bounce.pa, span)?;
         bounce.read(skip, &mut buf[done as usize..(done + n) as usize]);
         done += n;
@@ -173,11 +189,7 @@ pub fn write_bytes(d: &dyn BlockDevice, off: u64, data: &[u8]) -> Result<usize, 
     let bounce = bounce()?;
     let mut done = 0u64;
     while done < len {
-        let pos = off + done;
-        let first = pos - pos % unit;
-        let skip = pos % unit;
-        let n = (CHUNK - skip).min(len - done);
-        let span = (skip + n).next_multiple_of(unit);
+        let Chunk { first, skip, n, span } = Chunk::at(off + done, len - done, unit);
         if skip != 0 {
             sectors_io(d, Op::Read, first / SECTOR, bounce.pa, unit)?;
         }
