@@ -27,13 +27,15 @@
 #define SPIN_NS 1500000000LL
 
 struct shared {
-	int ready, go;
+	int ready;
 	long long stop_at;
 	long long cpu_ns[2];
 	long loops[2];
 };
 
 static struct shared *sh;
+/* Closed by the parent to start both children at once. */
+static int start_pipe[2];
 
 static long long mono_ns(void)
 {
@@ -45,6 +47,7 @@ static long long mono_ns(void)
 /* Child I: pin to CPU 0, take its scheduling class, spin until stop_at. */
 static void child(int i, int nice_value, int idle_policy)
 {
+	close(start_pipe[1]);
 	cpu_set_t set;
 	CPU_ZERO(&set);
 	CPU_SET(0, &set);
@@ -58,9 +61,13 @@ static void child(int i, int nice_value, int idle_policy)
 	} else if (setpriority(PRIO_PROCESS, 0, nice_value) != 0) {
 		_exit(4);
 	}
+	/* Block until the parent starts both: a task that spun here would be
+	 * charged for it, and one tick of a SCHED_IDLE task's CPU time weighs
+	 * as 341 ticks of a nice 0 task's, longer than the whole window. */
 	__atomic_add_fetch(&sh->ready, 1, __ATOMIC_RELEASE);
-	while (!__atomic_load_n(&sh->go, __ATOMIC_ACQUIRE))
-		sched_yield();
+	char c;
+	while (read(start_pipe[0], &c, 1) < 0)
+		;
 	long loops = 0;
 	while (mono_ns() < __atomic_load_n(&sh->stop_at, __ATOMIC_ACQUIRE))
 		loops++;
@@ -75,20 +82,25 @@ static void child(int i, int nice_value, int idle_policy)
 static int pair(int nice_b, int idle_b)
 {
 	memset(sh, 0, sizeof *sh);
+	if (pipe(start_pipe) != 0)
+		return -1;
 	pid_t a = fork();
 	if (a == 0)
 		child(0, 0, 0);
 	pid_t b = fork();
 	if (b == 0)
 		child(1, nice_b, idle_b);
-	if (a < 0 || b < 0)
+	close(start_pipe[0]);
+	if (a < 0 || b < 0) {
+		close(start_pipe[1]);
 		return -1;
+	}
 	int sa = -1, sb = -1;
 	while (__atomic_load_n(&sh->ready, __ATOMIC_ACQUIRE) < 2) {
 		/* A child that could not set itself up exits: stop the other. */
 		if (waitpid(a, &sa, WNOHANG) == a || waitpid(b, &sb, WNOHANG) == b) {
 			__atomic_store_n(&sh->stop_at, 1, __ATOMIC_RELEASE);
-			__atomic_store_n(&sh->go, 1, __ATOMIC_RELEASE);
+			close(start_pipe[1]);
 			if (sa == -1)
 				waitpid(a, &sa, 0);
 			if (sb == -1)
@@ -98,7 +110,7 @@ static int pair(int nice_b, int idle_b)
 		usleep(1000);
 	}
 	__atomic_store_n(&sh->stop_at, mono_ns() + SPIN_NS, __ATOMIC_RELEASE);
-	__atomic_store_n(&sh->go, 1, __ATOMIC_RELEASE);
+	close(start_pipe[1]);
 	waitpid(a, &sa, 0);
 	waitpid(b, &sb, 0);
 	return sa == 0 && sb == 0 ? 0 : (sa ? sa : sb);
