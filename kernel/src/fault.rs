@@ -9,18 +9,22 @@
 //!   anything else                 -> oops
 //! ```
 //!
-//! When the mm reports that no page could be allocated, the OOM killer
-//! picks a victim and the fault is retried; if the victim is the faulting
-//! process, it dies with SIGKILL.
+//! When the mm reports that no page could be allocated, the faulting task
+//! reclaims (proc::reclaim: caches, then swap) and retries; after
+//! MAX_RECLAIM_RETRIES rounds without progress the OOM killer picks a
+//! victim and the fault is retried; if the victim is the faulting
+//! process, it dies with SIGKILL. A swapped-out page is read back with
+//! no lock held, then the fault is retried.
 
 use arch::trap::TrapFrame;
 use mm::vm::address_space::TASK_SIZE;
 use mm::vm::fault::{FaultError, FaultKind, SegvCode};
 
-use crate::proc::{self, exit, oom, signal};
+use crate::proc::{self, exit, oom, reclaim, signal};
 
 /// Resolve a fault at `addr` in the current process's address space.
 pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> {
+    let mut stalls = 0;
     loop {
         let me = proc::current();
         let Some(mm) = me.mm() else { return Err(FaultError::Segv(mm::vm::fault::SegvCode::MapErr)) };
@@ -29,17 +33,56 @@ pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> 
         let r = {
             let env = crate::mem::user::env();
             let mut space = mm.space.write();
-            space.handle_fault(&env, addr, kind, &lim)
+            let r = space.handle_fault(&env, addr, kind, &lim);
+            if let Err(FaultError::SwapIn(e)) = r {
+                // The read's reference, while the entry still holds the slot.
+                if env.swap.dup(e).is_err() {
+                    return Err(FaultError::Bus);
+                }
+            }
+            r
         };
         drop(mm);
         match r {
             Ok(_) => return Ok(()),
-            Err(FaultError::Oom) => match oom::out_of_memory("page fault") {
-                Some(victim) if victim != proc::current_tgid() => continue,
-                _ => return Err(FaultError::Oom),
+            Err(FaultError::SwapIn(e)) => match reclaim::swap_in(e) {
+                Ok(()) => {
+                    count_major_fault();
+                    continue;
+                }
+                // The disk failed the read: SIGBUS, as Linux's
+                // VM_FAULT_SIGBUS for a page that is not up to date.
+                Err(abi::errno::EIO) => return Err(FaultError::Bus),
+                Err(_) => return Err(FaultError::Oom),
             },
+            Err(FaultError::Oom) => {
+                // Reclaim first (this task holds no lock now); the OOM
+                // killer only after MAX_RECLAIM_RETRIES rounds in a row
+                // freed nothing.
+                if reclaim::direct_reclaim() > 0 {
+                    stalls = 0;
+                    continue;
+                }
+                stalls += 1;
+                if stalls < reclaim::MAX_RECLAIM_RETRIES && reclaim::can_swap() {
+                    continue;
+                }
+                stalls = 0;
+                match oom::out_of_memory("page fault") {
+                    Some(victim) if victim != proc::current_tgid() => continue,
+                    _ => return Err(FaultError::Oom),
+                }
+            }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// A fault that had to read its page from swap is a major fault.
+fn count_major_fault() {
+    crate::mem::page_alloc().vmstat.pgmajfault.inc();
+    if let Some(mm) = proc::current().mm() {
+        mm.space.write().counters.maj_flt += 1;
     }
 }
 
@@ -58,7 +101,9 @@ pub fn page_fault(frame: &mut TrapFrame) {
             Err(FaultError::Segv(SegvCode::MapErr)) => SigInfo::fault(SIGSEGV, SEGV_MAPERR, addr),
             Err(FaultError::Segv(SegvCode::AccErr)) => SigInfo::fault(SIGSEGV, SEGV_ACCERR, addr),
             Err(FaultError::Bus) => SigInfo::fault(SIGBUS, BUS_ADRERR, addr),
-            Err(FaultError::Oom) => exit::do_group_exit(exit::status_signaled(abi::signal::SIGKILL)),
+            Err(FaultError::Oom) | Err(FaultError::SwapIn(_)) => {
+                exit::do_group_exit(exit::status_signaled(abi::signal::SIGKILL))
+            }
         };
         signal::force_fault(frame, info);
         return;

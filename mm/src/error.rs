@@ -37,6 +37,10 @@ pub enum MmError {
     Overflow,
     /// EBUSY: e.g. MADV_REMOVE... on locked pages.
     Busy,
+    /// A page of the range is on swap: the kernel reads it in with no lock
+    /// held and runs the operation again (never reaches user space; EAGAIN
+    /// if it did).
+    SwapIn(crate::swap::entry::SwapEntry),
 }
 
 /// The one errno mapping of mm's errors, used at the system-call edge.
@@ -45,7 +49,7 @@ impl From<MmError> for Errno {
         match e {
             MmError::Perm => Errno::EPERM,
             MmError::BadFd => Errno::EBADF,
-            MmError::Again => Errno::EAGAIN,
+            MmError::Again | MmError::SwapIn(_) => Errno::EAGAIN,
             MmError::NoMemory => Errno::ENOMEM,
             MmError::Access => Errno::EACCES,
             MmError::Fault => Errno::EFAULT,
@@ -78,6 +82,7 @@ impl From<FaultError> for MmError {
         match e {
             FaultError::Bus => MmError::Fault,
             FaultError::Segv(_) | FaultError::Oom => MmError::NoMemory,
+            FaultError::SwapIn(e) => MmError::SwapIn(e),
         }
     }
 }

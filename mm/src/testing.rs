@@ -39,6 +39,34 @@ use crate::vm::page_table::TableAlloc;
 use cpu::Cpu;
 use tlb::{Shootdown, Tlb};
 
+/// The simulated RAM a thread allocated, handed back to the host when the
+/// thread ends. Each test runs on a thread of its own and leaks its
+/// machine (mm's code wants `'static` references); without this every
+/// test's touched RAM would stay resident until the whole run ends (some
+/// 23 GB for mm's suite). The mapping stays valid: its pages just read as
+/// zero again, as after `MADV_DONTNEED`, should anything still look.
+struct ThreadRam(core::cell::RefCell<Vec<(usize, usize)>>);
+
+impl Drop for ThreadRam {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        for &(ptr, len) in self.0.borrow().iter() {
+            unsafe extern "C" {
+                fn madvise(addr: *mut core::ffi::c_void, len: usize, advice: i32) -> i32;
+            }
+            const MADV_DONTNEED: i32 = 4;
+            // SAFETY: `[ptr, ptr + len)` is a live allocation this thread
+            // made (never freed: the machine is leaked); MADV_DONTNEED keeps
+            // it mapped and only drops its contents.
+            unsafe { madvise(ptr as *mut core::ffi::c_void, len, MADV_DONTNEED) };
+        }
+    }
+}
+
+std::thread_local! {
+    static THREAD_RAM: ThreadRam = const { ThreadRam(core::cell::RefCell::new(Vec::new())) };
+}
+
 /// Simulated RAM covering physical `[base, base + size)`.
 pub struct SimRam {
     pub window: &'static LinearWindow,
@@ -54,6 +82,7 @@ impl SimRam {
         // SAFETY: non-zero size, valid layout.
         let ptr = unsafe { alloc_zeroed(layout) };
         assert!(!ptr.is_null(), "testing: cannot allocate {size} bytes of simulated RAM");
+        THREAD_RAM.with(|r| r.0.borrow_mut().push((ptr as usize, size as usize)));
         let window: &'static LinearWindow = Box::leak(Box::new(LinearWindow {
             offset: (ptr as u64).wrapping_sub(base),
             start: base,
@@ -133,6 +162,7 @@ pub fn machine(ram_bytes: u64, nr_cpus: usize) -> (&'static MmEnv<'static>, Vec<
         zero_page: pa.alloc_pages(crate::phys::gfp::Gfp::ZERO, 0).expect("testing: no page for the zero page"),
         max_map_count: DEFAULT_MAX_MAP_COUNT,
         mmap_min_addr: crate::vm::address_space::MMAP_MIN_ADDR,
+        swap: leak(crate::swap::space::SwapSpace::new()),
     });
     let cpus = tlbs.into_iter().enumerate().map(|(id, tlb)| Cpu::new(id, env, tlb)).collect();
     (env, cpus)

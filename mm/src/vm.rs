@@ -35,5 +35,7 @@ pub mod munmap;
 pub mod overcommit;
 pub mod page_table;
 pub mod rmap;
+pub mod swap_in;
+pub mod swap_out;
 pub mod tlb;
 pub mod vma;

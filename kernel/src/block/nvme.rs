@@ -397,7 +397,7 @@ impl BlockDevice for Nvme {
             }
         }
         let push = |io: &mut Io| self.try_push(io, opcode, bio, prp1, &pages);
-        match tags::issue_and_wait(&self.name, bio, &self.io, &self.done, push, |io| &mut io.tags)? {
+        match tags::issue_and_wait(&self.name, bio, &self.io, &self.done, push, |io| &mut io.tags, |_, _| {})? {
             0 => Ok(()),
             st => Err(tags::failed(&self.name, bio, st)),
         }

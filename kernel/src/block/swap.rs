@@ -5,20 +5,22 @@
 //!   swapon:  read page 0 -> mm::swap::header (Linux's SWAPSPACE2 format)
 //!            -> a SwapMap of min(last_page + 1, disk pages) slots, header
 //!            and bad pages never used -> AREAS, by priority
-//!   swapoff: an area with no page in use leaves at once
+//!   swapoff: every page swapped out to the area is read back into the
+//!            processes that map it (proc::reclaim::unuse_area), then it leaves
 //! ```
 //!
 //! Priorities as Linux gives them: SWAP_FLAG_PREFER's value, else -2, -3,
 //! ... in the order areas are turned on (an area leaving gives its number
 //! back). SwapTotal and SwapFree (meminfo, sysinfo) come from the areas.
 //!
-//! Pages are not written out yet: reclaim (issue 15) will allocate slots
-//! here. Until then every area's "Used" is 0 and swapoff never has pages to
-//! bring back.
+//! The slot maps and the swap cache live in mm (`mm::swap::space`, the
+//! kernel's instance is `mem::user::SWAP`); an area here is the disk, its
+//! path and priority, and the type number it has there. Pages go out and
+//! come back through [`DiskSwap`], one page-sized request each, straight
+//! into or out of the page (no bounce buffer).
 //!
 //! Locks: `AREAS` (a spin mutex, task context only) orders and finds the
-//! areas; each area's `map` lock (an IrqLock: slots will be taken and
-//! freed from reclaim and fault paths) is taken after it, never before.
+//! areas; `SWAP`'s per-area locks are taken after it, never before.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -26,13 +28,14 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicI32, Ordering};
 
-use abi::errno::{EBUSY, EINVAL, ENOMEM, Errno};
-use mm::addr::PAGE_SIZE;
+use abi::errno::{EBUSY, EINVAL, ENOMEM, EPERM, Errno};
+use mm::addr::{PAGE_SIZE, Pfn};
 use mm::swap::header::SwapHeader;
 use mm::swap::map::SwapMap;
-use mm::sync::IrqLock;
+use mm::swap::space::SwapIo;
 
-use super::{BlockDevice, SECTOR};
+use super::{Bio, BlockDevice, Op, SECTOR};
+use crate::mem::user::SWAP;
 
 /// swapon(2)'s flags (include/linux/swap.h).
 pub const SWAP_FLAG_PREFER: u32 = 0x8000;
@@ -49,7 +52,35 @@ pub struct SwapArea {
     pub path: String,
     pub dev: Arc<dyn BlockDevice>,
     pub prio: i32,
-    pub map: IrqLock<SwapMap>,
+    /// Its type number in `SWAP` (the area bits of its swap entries).
+    pub ty: u8,
+}
+
+/// Page I/O to a swap area's disk: slot N is the disk's page N.
+pub struct DiskSwap {
+    dev: Arc<dyn BlockDevice>,
+}
+
+impl DiskSwap {
+    fn rw(&self, op: Op, slot: u32, pfn: Pfn) -> Result<(), ()> {
+        let sector = slot as u64 * (PAGE_SIZE / SECTOR);
+        let mut segs = Vec::new();
+        segs.try_reserve_exact(1).map_err(|_| ())?;
+        segs.push((pfn.phys(), PAGE_SIZE as u32));
+        self.dev.submit(&Bio { op, sector, segs }).map_err(|e| {
+            log::error!("swap: {:?} of slot {} on {} failed: {:?}", op, slot, self.dev.name(), e);
+        })
+    }
+}
+
+impl SwapIo for DiskSwap {
+    fn read_page(&self, slot: u32, pfn: Pfn) -> Result<(), ()> {
+        self.rw(Op::Read, slot, pfn)
+    }
+
+    fn write_page(&self, slot: u32, pfn: Pfn) -> Result<(), ()> {
+        self.rw(Op::Write, slot, pfn)
+    }
 }
 
 static AREAS: spin::Mutex<Vec<Arc<SwapArea>>> = spin::Mutex::new(Vec::new());
@@ -91,24 +122,35 @@ pub fn swapon(path: &str, dev: Arc<dyn BlockDevice>, flags: u32) -> Result<(), E
         LEAST_PRIORITY.fetch_sub(1, Ordering::Relaxed) - 1
     };
     areas.try_reserve(1).map_err(|_| ENOMEM)?;
-    let area = Arc::new(SwapArea { path: path.into(), dev, prio, map: IrqLock::new(map) });
+    let io = Arc::new(DiskSwap { dev: dev.clone() });
+    let ty = SWAP.add_area(map, prio, io).ok_or(EPERM)?;
+    let area = Arc::new(SwapArea { path: path.into(), dev, prio, ty });
     // Highest priority first; equal ones in the order they came.
     let at = areas.iter().position(|a| a.prio < prio).unwrap_or(areas.len());
     areas.insert(at, area);
+    crate::mem::user::overcommit().set_swap_pages(SWAP.totals().0);
+    drop(areas);
+    crate::proc::reclaim::start_kswapd();
     log::info!("Adding {}k swap on {}.  Priority:{} extents:1 across:{}k", good * 4, path, prio, good * 4);
     Ok(())
 }
 
 /// Turn off swapping to `dev`: EINVAL if it is not a swap area.
 pub fn swapoff(dev: &Arc<dyn BlockDevice>) -> Result<(), Errno> {
+    let areas = AREAS.lock();
+    let i = areas.iter().position(|a| same(&a.dev, dev)).ok_or(EINVAL)?;
+    let ty = areas[i].ty;
+    drop(areas);
+    // Every page still out there comes back first (Linux's try_to_unuse).
+    crate::proc::reclaim::unuse_area(ty)?;
     let mut areas = AREAS.lock();
     let i = areas.iter().position(|a| same(&a.dev, dev)).ok_or(EINVAL)?;
-    if areas[i].map.lock().inuse() != 0 {
-        // Bringing swapped pages back needs reclaim's swap-in (issue 15);
-        // nothing can be in use before it exists.
-        return Err(ENOMEM);
+    if SWAP.remove_area(ty).is_err() {
+        // Swapped out to again while it was emptied.
+        return Err(EBUSY);
     }
     let area = areas.remove(i);
+    crate::mem::user::overcommit().set_swap_pages(SWAP.totals().0);
     if area.prio < 0 {
         // Linux gives the automatic priority back, so that the next area
         // turned on gets it again.
@@ -122,20 +164,14 @@ pub fn swapoff(dev: &Arc<dyn BlockDevice>) -> Result<(), Errno> {
 
 /// (total, free) swap pages over every area (SwapTotal, SwapFree).
 pub fn totals() -> (u64, u64) {
-    AREAS.lock().iter().fold((0, 0), |(t, f), a| {
-        let m = a.map.lock();
-        (t + m.usable(), f + m.usable() - m.inuse())
-    })
+    SWAP.totals()
 }
 
 /// /proc/swaps, in Linux's layout.
 pub fn render(s: &mut String) -> core::fmt::Result {
     s.push_str("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
     for a in AREAS.lock().iter() {
-        let (size, used) = {
-            let m = a.map.lock();
-            (m.usable() * 4, m.inuse() * 4)
-        };
+        let (size, used) = SWAP.usage(a.ty).map(|(u, n)| (u * 4, n * 4)).unwrap_or((0, 0));
         let pad = if a.path.len() < 40 { 40 - a.path.len() } else { 1 };
         let tab = |v: u64| if v < 10_000_000 { "\t" } else { "" };
         writeln!(

@@ -43,14 +43,14 @@ impl Tags {
         self.slots[t as usize] = Slot::Waiting;
     }
 
-    /// The device finished tag `t` with `status`.
-    pub fn complete(&mut self, t: u16, status: u16) {
-        if let Some(s) = self.slots.get_mut(t as usize) {
-            *s = match *s {
-                Slot::Abandoned => Slot::Free,
-                _ => Slot::Done(status),
-            };
-        }
+    /// The device finished tag `t` with `status`. Returns true if its
+    /// submitter had given up: the tag is free again at once (and what
+    /// the driver keeps for it may go too).
+    pub fn complete(&mut self, t: u16, status: u16) -> bool {
+        let Some(s) = self.slots.get_mut(t as usize) else { return false };
+        let abandoned = *s == Slot::Abandoned;
+        *s = if abandoned { Slot::Free } else { Slot::Done(status) };
+        abandoned
     }
 
     /// The status of finished tag `t` (the tag is free again), if done.
@@ -64,17 +64,24 @@ impl Tags {
         }
     }
 
-    fn abandon(&mut self, t: u16) {
-        if self.take(t).is_none() {
-            self.slots[t as usize] = Slot::Abandoned;
+    /// The submitter gives up on `t`: true if it had finished meanwhile
+    /// (the tag is free now), false if the device still has it.
+    fn abandon(&mut self, t: u16) -> bool {
+        if self.take(t).is_some() {
+            return true;
         }
+        self.slots[t as usize] = Slot::Abandoned;
+        false
     }
 }
 
 /// The submitter's side: `push` queues the request under the driver's
 /// lock (None while the device has no room), `tags` reaches the tag table
-/// in the locked state; returns the device's status for the request, or
-/// EIO (with a log line naming `disk`) if it never came.
+/// in the locked state, `release` gives back what the driver holds for a
+/// tag once its result is taken (virtio's descriptor chain: freed only
+/// then, so that a new request cannot take the tag of a finished one
+/// whose submitter has not looked yet); returns the device's status for
+/// the request, or EIO (with a log line naming `disk`) if it never came.
 pub fn issue_and_wait<S>(
     disk: &str,
     bio: &Bio,
@@ -82,16 +89,30 @@ pub fn issue_and_wait<S>(
     done: &WaitQueue,
     mut push: impl FnMut(&mut S) -> Option<u16>,
     tags: impl Fn(&mut S) -> &mut Tags,
+    release: impl Fn(&mut S, u16),
 ) -> Result<u16, Errno> {
     let deadline = sched::ticks() + REQUEST_TIMEOUT_TICKS;
     let Some(t) = done.wait_uninterruptible(Some(deadline), || push(&mut state.lock())) else {
         log::warn!("block: {}: no room in the queue for {} sectors", disk, bio.bytes() / SECTOR);
         return Err(EIO);
     };
-    match done.wait_uninterruptible(Some(deadline), || tags(&mut state.lock()).take(t)) {
+    let taken = done.wait_uninterruptible(Some(deadline), || {
+        let mut s = state.lock();
+        let st = tags(&mut s).take(t)?;
+        release(&mut s, t);
+        Some(st)
+    });
+    // A request that could not be queued before may fit now.
+    done.wake_all();
+    match taken {
         Some(st) => Ok(st),
         None => {
-            tags(&mut state.lock()).abandon(t);
+            {
+                let mut s = state.lock();
+                if tags(&mut s).abandon(t) {
+                    release(&mut s, t);
+                }
+            }
             log::warn!(
                 "block: {}: no answer to {:?} sector {} ({} sectors)",
                 disk,

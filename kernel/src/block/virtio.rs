@@ -236,8 +236,8 @@ impl Queue {
         Some(ids[0])
     }
 
-    /// The next chain the device has finished: (head id, bytes written),
-    /// its descriptors back on the free list.
+    /// The next chain the device has finished: (head id, bytes written).
+    /// Its descriptors stay taken until [`Self::free_chain`].
     pub fn pop_used(&mut self) -> Option<(u16, u32)> {
         let used_idx = self.ring.at16(2 * PAGE + 2).load(Ordering::Acquire);
         if used_idx == self.last_used {
@@ -247,7 +247,12 @@ impl Queue {
         let id = self.ring.at32(e).load(Ordering::Relaxed) as u16;
         let len = self.ring.at32(e + 4).load(Ordering::Relaxed);
         self.last_used = self.last_used.wrapping_add(1);
-        // Give the chain back.
+        Some((id, len))
+    }
+
+    /// Give the descriptor chain starting at `id` back (once its request
+    /// is done and its submitter is through with it).
+    pub fn free_chain(&mut self, id: u16) {
         let mut d = id;
         for _ in 0..self.size {
             self.free.push(d);
@@ -257,6 +262,5 @@ impl Queue {
             }
             d = self.ring.at16(d as u64 * 16 + 14).load(Ordering::Relaxed);
         }
-        Some((id, len))
     }
 }

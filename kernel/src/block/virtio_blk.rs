@@ -138,7 +138,11 @@ impl VirtioBlk {
             while let Some((id, _)) = s.vq.pop_used() {
                 let mut status = [0u8];
                 self.slots.read(STATUS_AT + id as u64, &mut status);
-                s.tags.complete(id, status[0] as u16);
+                // The chain stays the request's until its submitter has
+                // taken the status (its tag is the chain's head).
+                if s.tags.complete(id, status[0] as u16) {
+                    s.vq.free_chain(id);
+                }
                 any = true;
             }
         }
@@ -203,7 +207,8 @@ impl BlockDevice for VirtioBlk {
             return Err(ENOMEM);
         }
         let push = |s: &mut State| self.try_push(s, ty, bio);
-        match tags::issue_and_wait(&self.name, bio, &self.queue, &self.done, push, |s| &mut s.tags)? {
+        let release = |s: &mut State, id: u16| s.vq.free_chain(id);
+        match tags::issue_and_wait(&self.name, bio, &self.queue, &self.done, push, |s| &mut s.tags, release)? {
             S_OK => Ok(()),
             st => Err(tags::failed(&self.name, bio, st)),
         }

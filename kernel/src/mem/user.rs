@@ -71,6 +71,10 @@ pub fn set_mmap_min_addr(addr: u64) {
     MMAP_MIN_ADDR.store(addr, Ordering::Relaxed);
 }
 
+/// The swap areas on and the swap cache (areas come and go with
+/// swapon/swapoff, `block::swap`).
+pub static SWAP: mm::swap::space::SwapSpace = mm::swap::space::SwapSpace::new();
+
 /// The environment every user address-space operation runs in.
 pub fn env() -> MmEnv<'static> {
     MmEnv {
@@ -82,6 +86,7 @@ pub fn env() -> MmEnv<'static> {
         zero_page: *ZERO_PAGE.get().expect("mem: user env before mem::user::init"),
         max_map_count: max_map_count(),
         mmap_min_addr: mmap_min_addr(),
+        swap: &SWAP,
     }
 }
 

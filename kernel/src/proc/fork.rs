@@ -178,6 +178,7 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
             cpu_mask: p.cpu_mask,
             did_exec: false,
             orphan: false,
+            kthread: false,
         }
     };
     let group = thread.then(|| parent.group.clone());

@@ -34,8 +34,10 @@ pub mod exit;
 pub mod fair;
 pub mod fork;
 pub mod futex;
+pub mod kthread;
 pub mod oom;
 pub mod pgrp;
+pub mod reclaim;
 pub mod robust;
 pub mod rq;
 pub mod sched;
@@ -268,6 +270,9 @@ pub struct TaskInner {
     /// Handed to the kernel (pid 0) when its parent died: reaped by the
     /// kernel once a zombie (`exit::reap_orphans`).
     pub orphan: bool,
+    /// A kernel thread (`kthread.rs`): no user memory, never returns to
+    /// user mode, not a target of kill(-1).
+    pub kthread: bool,
 }
 
 /// One thread.
@@ -669,6 +674,7 @@ pub fn init_inner(name: &str) -> TaskInner {
         cpu_mask: all_cpus_mask(),
         did_exec: false,
         orphan: false,
+        kthread: false,
     }
 }
 

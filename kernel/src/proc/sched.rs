@@ -212,7 +212,19 @@ impl CtxCell {
 /// out so that the first switch to it returns to user mode with `frame`.
 /// Returns `([bottom, top), stack pointer to switch to)`.
 pub fn new_task_stack(caller: &'static str, frame: &TrapFrame) -> Result<((u64, u64), u64), Errno> {
+    let (mut frame, sp) = (*frame, frame.rsp);
+    new_task_stack_with(caller, &mut frame, |_| sp)
+}
+
+/// `new_task_stack` whose frame's stack pointer depends on where the
+/// stack is: `rsp(top)` sets it (kernel threads run on their own stack).
+pub fn new_task_stack_with(
+    caller: &'static str,
+    frame: &mut TrapFrame,
+    rsp: impl FnOnce(u64) -> u64,
+) -> Result<((u64, u64), u64), Errno> {
     let (bottom, top) = crate::mem::kvm::alloc_kernel_stack(caller).map_err(|_| ENOMEM)?;
+    frame.rsp = rsp(top);
     // SAFETY: the stack was just allocated and mapped, and nothing else
     // knows it yet.
     let rsp = unsafe { arch::context::prepare_new_stack(top, frame) };

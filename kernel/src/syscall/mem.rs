@@ -34,6 +34,35 @@ pub(super) fn with_mm<R>(
     Ok(r)
 }
 
+/// `with_mm` for an operation that faults pages in (mlock, MADV_POPULATE,
+/// MADV_WILLNEED): a page on swap is read in with the lock dropped and
+/// the operation run again (it skips what it did already).
+fn with_mm_swapin(
+    f: impl Fn(
+        &mut AddressSpace,
+        &mm::vm::address_space::MmEnv<'_>,
+        &mm::vm::address_space::Rlimits,
+    ) -> Result<(), mm::error::MmError>,
+) -> SysResult {
+    loop {
+        let r = with_mm(|s, env, lim| {
+            let r = f(s, env, lim);
+            if let Err(mm::error::MmError::SwapIn(e)) = r {
+                // The read's reference, while the entry holds the slot.
+                if env.swap.dup(e).is_err() {
+                    return Err(mm::error::MmError::NoMemory);
+                }
+            }
+            r
+        })?;
+        match r {
+            Ok(()) => return Ok(0),
+            Err(mm::error::MmError::SwapIn(e)) => crate::proc::reclaim::swap_in(e)?,
+            Err(e) => return Err(Errno::from(e)),
+        }
+    }
+}
+
 pub fn mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: i32, off: u64) -> SysResult {
     if off % 4096 != 0 {
         return Err(EINVAL);
@@ -69,7 +98,7 @@ pub fn mremap(old: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64) -
 }
 
 pub fn madvise(addr: u64, len: u64, advice: u32) -> SysResult {
-    with_mm(|s, env, lim| s.madvise(env, addr, len, advice, lim))?.map(|_| 0).map_err(Errno::from)
+    with_mm_swapin(|s, env, lim| s.madvise(env, addr, len, advice, lim))
 }
 
 pub fn msync(addr: u64, len: u64, flags: u32) -> SysResult {
@@ -77,7 +106,7 @@ pub fn msync(addr: u64, len: u64, flags: u32) -> SysResult {
 }
 
 pub fn mlock(addr: u64, len: u64, flags: u32) -> SysResult {
-    with_mm(|s, env, lim| s.mlock(env, addr, len, flags, lim))?.map(|_| 0).map_err(Errno::from)
+    with_mm_swapin(|s, env, lim| s.mlock(env, addr, len, flags, lim))
 }
 
 pub fn munlock(addr: u64, len: u64) -> SysResult {

@@ -262,7 +262,7 @@ fn kill_targets(pid: i32) -> alloc::vec::Vec<Pid> {
         0 => group(my_pgid),
         -1 => proc::all_tasks()
             .iter()
-            .filter(|t| t.pid() > 1 && t.pid() != me.pid() && !t.is_dead())
+            .filter(|t| t.pid() > 1 && t.pid() != me.pid() && !t.is_dead() && !t.inner.lock().kthread)
             .map(|t| t.pid())
             .collect(),
         p => group(p.unsigned_abs()),

@@ -190,6 +190,7 @@ impl Inode for FixedDir {
 fn meminfo(s: &mut String) -> core::fmt::Result {
     let mut m = crate::mem::meminfo();
     (m.swap_total, m.swap_free) = crate::block::swap::totals();
+    m.swap_cached = crate::mem::page_alloc().vmstat.swap_cached.get();
     m.render(s)
 }
 

@@ -73,6 +73,10 @@ bitflags! {
         /// Head of a large kmalloc allocation (Linux's `PGTY_large_kmalloc`):
         /// counted as slab memory, like Linux's NR_SLAB_UNRECLAIMABLE_B.
         const LARGE_KMALLOC = 1 << 20;
+        /// In the swap cache (`private` holds its swap entry).
+        const SWAPCACHE = 1 << 21;
+        /// Being written to swap.
+        const WRITEBACK = 1 << 22;
     }
 }
 

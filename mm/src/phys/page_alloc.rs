@@ -101,6 +101,10 @@ pub struct AllocStats {
 /// Direct-reclaim hook: try to free at least `2^order` pages; returns how
 /// many were freed. Installed by the kernel (MADV_FREE pages, caches, OOM).
 pub type ReclaimHook = fn(order: u32) -> u64;
+/// Called when an allocation finds its zones under the low watermark
+/// (Linux's `wakeup_kswapd`): from any context, with any lock held, so it
+/// may only flag the work.
+pub type KswapdHook = fn(nid: u32);
 
 /// The physical page allocator of the whole machine.
 pub struct PageAllocator {
@@ -113,6 +117,7 @@ pub struct PageAllocator {
     local_node: AtomicU32,
     /// Direct reclaim, installed once by the kernel.
     reclaim: spin::Once<ReclaimHook>,
+    kswapd: spin::Once<KswapdHook>,
     /// The kernel's clock (ns), for rate-limiting warnings.
     clock: spin::Once<fn() -> u64>,
     /// Budget of "page allocation failure" lines (Linux's `nopage_rs`):
@@ -183,6 +188,7 @@ impl PageAllocator {
             min_free_kbytes: AtomicU64::new(0),
             local_node: AtomicU32::new(local),
             reclaim: spin::Once::new(),
+            kswapd: spin::Once::new(),
             clock: spin::Once::new(),
             warn_rs: crate::ratelimit::RateLimit::printk(),
             stats: AllocStats::default(),
@@ -225,6 +231,24 @@ impl PageAllocator {
     /// Install the direct-reclaim hook (once; a second hook is ignored).
     pub fn set_reclaim_hook(&self, hook: ReclaimHook) {
         self.reclaim.call_once(|| hook);
+    }
+
+    /// Install the background-reclaim wake-up (once).
+    pub fn set_kswapd_hook(&self, hook: KswapdHook) {
+        self.kswapd.call_once(|| hook);
+    }
+
+    /// Whether every populated zone of node `nid` has at least its `mark`
+    /// free (kswapd's "balanced" when `mark` is the high watermark).
+    pub fn node_balanced(&self, nid: u32, mark: Watermark) -> bool {
+        self.nodes
+            .get(nid as usize)
+            .is_none_or(|n| n.zones.iter().filter(|z| z.is_populated()).all(|z| z.free_pages() >= z.watermark(mark)))
+    }
+
+    /// Nodes.
+    pub fn nr_nodes(&self) -> u32 {
+        self.nodes.len() as u32
     }
 
     /// Give the allocator a clock (ns since boot) for its rate limits.
@@ -415,10 +439,15 @@ impl PageAllocator {
         }
         let nid = if (nid as usize) < self.nodes.len() { nid } else { self.local_node() };
         let highest = gfp.highest_zone();
-        for mark in [Watermark::Low, Watermark::Min] {
-            if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, mark) {
-                return Some(pfn);
-            }
+        if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, Watermark::Low) {
+            return Some(pfn);
+        }
+        // Under the low watermark: background reclaim should start.
+        if let Some(wake) = self.kswapd.get() {
+            wake(nid);
+        }
+        if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, Watermark::Min) {
+            return Some(pfn);
         }
         // Slow path. Pages on the per-CPU lists are free but not counted:
         // give them back and retry; then reclaim, drain what reclaim freed

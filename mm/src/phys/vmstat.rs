@@ -80,6 +80,8 @@ pub struct VmStat {
     pub mlocked_pages: Gauge,
     /// Pages freed lazily by MADV_FREE, not yet reclaimed.
     pub lazyfree_pages: Gauge,
+    /// Pages in the swap cache (meminfo `SwapCached`).
+    pub swap_cached: Gauge,
     pub pgfault: Counter,
     pub pgmajfault: Counter,
     pub cow_faults: Counter,
@@ -88,6 +90,19 @@ pub struct VmStat {
     pub oom_kill: Counter,
     pub pglazyfreed: Counter,
     pub slab_debug_errors: Counter,
+    /// Pages read from swap, written to swap.
+    pub pswpin: Counter,
+    pub pswpout: Counter,
+    /// Page-table entries reclaim looked at, by kswapd and by allocating
+    /// tasks (direct reclaim), and pages it freed.
+    pub pgscan_kswapd: Counter,
+    pub pgscan_direct: Counter,
+    pub pgsteal_kswapd: Counter,
+    pub pgsteal_direct: Counter,
+    /// Pages found referenced by a scan (given a second chance).
+    pub pgactivate: Counter,
+    /// kswapd's balancing runs.
+    pub pageoutrun: Counter,
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! include/uapi/linux/kernel-page-flags.h).
 //!
 //! ```text
-//!   pagemap entry   63 present   62 swapped (no swap yet: never set)
+//!   pagemap entry   63 present   62 swapped (bits 0-4 swap type, 5-54 offset)
 //!                   61 file page or shared anonymous
 //!                   56 mapped by this process only (map count 1)
 //!                   55 soft-dirty (the entry's bit, or the area's VM_SOFTDIRTY)
@@ -89,6 +89,16 @@ pub fn read(space: &AddressSpace, env: &MmEnv<'_>, start_vpn: u64, out: &mut [u6
                 out[slot(va)] = present_entry(env, pfn, l.flags, v.flags, show_pfn);
                 va += PAGE_SIZE;
             }
+        });
+        // Swapped-out pages: bit 62, and where (type in bits 0-4, offset
+        // above) when the reader may see frame numbers.
+        space.for_each_swap_entry(env, s, e, &mut |va, entry| {
+            let mut x = PM_SWAP | (out[slot(va)] & PM_SOFT_DIRTY);
+            if show_pfn {
+                x |= entry.pagemap_bits() & PM_PFRAME_MASK;
+            }
+            out[slot(va)] = x;
+            true
         });
     }
     n

@@ -45,6 +45,8 @@ pub struct AreaUsage {
     pub anonymous: u64,
     pub lazyfree: u64,
     pub locked: u64,
+    /// Bytes of the area's pages swapped out.
+    pub swap: u64,
 }
 
 impl AreaUsage {
@@ -67,6 +69,7 @@ impl AreaUsage {
         self.anonymous += o.anonymous;
         self.lazyfree += o.lazyfree;
         self.locked += o.locked;
+        self.swap += o.swap;
     }
 }
 
@@ -167,6 +170,7 @@ fn write_smaps_record(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma, w: &mut dyn W
 pub fn area_usage(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma) -> AreaUsage {
     let mut u = AreaUsage::default();
     mm.for_each_leaf(env, v.start, v.end, &mut |leaf| account_leaf(env, v, &leaf, &mut u));
+    u.swap = mm.swap_entries_in(env, v.start, v.end) * PAGE_SIZE;
     u
 }
 
@@ -248,8 +252,9 @@ pub fn write_usage(w: &mut dyn Write, size: Option<u64>, u: &AreaUsage) -> fmt::
     kb_line(w, "FilePmdMapped:", 0)?;
     kb_line(w, "Shared_Hugetlb:", 0)?;
     kb_line(w, "Private_Hugetlb:", 0)?;
-    kb_line(w, "Swap:", 0)?;
-    kb_line(w, "SwapPss:", 0)?;
+    kb_line(w, "Swap:", u.swap)?;
+    // A slot shared after fork counts whole in each process here.
+    kb_line(w, "SwapPss:", u.swap)?;
     kb_line(w, "Locked:", u.locked)
 }
 
@@ -319,7 +324,7 @@ pub fn render_status_vm(mm: &AddressSpace, env: &MmEnv<'_>, w: &mut dyn Write) -
     line(w, "VmExe", text.min(c.exec_vm))?;
     line(w, "VmLib", c.exec_vm.saturating_sub(text))?;
     line(w, "VmPTE", mm.page_table_pages(env))?;
-    line(w, "VmSwap", 0)
+    line(w, "VmSwap", c.swap_ents)
 }
 
 #[cfg(test)]

@@ -61,11 +61,11 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
     for (name, v) in gauges {
         writeln!(w, "{name} {v}")?;
     }
-    let events: [(&str, u64); 15] = [
+    let events: [(&str, u64); 22] = [
         ("pgpgin", 0),
         ("pgpgout", 0),
-        ("pswpin", 0),
-        ("pswpout", 0),
+        ("pswpin", vs.pswpin.get()),
+        ("pswpout", vs.pswpout.get()),
         ("pgalloc_dma", pa.pgalloc(ZoneType::Dma)),
         ("pgalloc_dma32", pa.pgalloc(ZoneType::Dma32)),
         ("pgalloc_normal", pa.pgalloc(ZoneType::Normal)),
@@ -77,6 +77,13 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
         ("pglazyfreed", vs.pglazyfreed.get()),
         ("pgreuse", vs.pgreuse.get()),
         ("oom_kill", vs.oom_kill.get()),
+        ("pgactivate", vs.pgactivate.get()),
+        ("pgscan_kswapd", vs.pgscan_kswapd.get()),
+        ("pgscan_direct", vs.pgscan_direct.get()),
+        ("pgsteal_kswapd", vs.pgsteal_kswapd.get()),
+        ("pgsteal_direct", vs.pgsteal_direct.get()),
+        ("pageoutrun", vs.pageoutrun.get()),
+        ("swap_ra", 0),
     ];
     for (name, v) in events {
         writeln!(w, "{name} {v}")?;

@@ -98,6 +98,15 @@ impl SwapMap {
         }
     }
 
+    /// Slots in the map, usable or not.
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+
     /// Slots that can hold a page.
     pub fn usable(&self) -> u64 {
         self.usable

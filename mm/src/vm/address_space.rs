@@ -114,6 +114,8 @@ pub struct MmEnv<'a> {
     /// `vm.mmap_min_addr`: no mapping may start below it (EPERM for
     /// MAP_FIXED; a lower hint is ignored).
     pub mmap_min_addr: u64,
+    /// The swap areas and the swap cache.
+    pub swap: &'static crate::swap::space::SwapSpace,
 }
 
 /// Addresses of the program's pieces (for /proc and brk).
@@ -152,6 +154,8 @@ pub struct MmCounters {
     pub committed: u64,
     pub min_flt: u64,
     pub maj_flt: u64,
+    /// Swap entries in the page tables (Linux's MM_SWAPENTS: VmSwap).
+    pub swap_ents: u64,
 }
 
 impl MmCounters {
@@ -175,6 +179,10 @@ pub struct AddressSpace {
     pub(crate) rmap_objects: Vec<alloc::sync::Weak<crate::vm::file::MemObject>>,
     /// Hole punches waiting for this space's lock to be dropped (rmap.rs).
     pub(crate) deferred: Vec<crate::vm::rmap::Punch>,
+    /// Where reclaim's next scan of this space starts (swap_out.rs).
+    pub(crate) swap_cursor: u64,
+    /// Pages MADV_PAGEOUT unmapped, written once the lock is dropped.
+    pub(crate) pageout: Option<crate::vm::swap_out::PageOut>,
 }
 
 /// Which RSS counter a mapped page counts in.
@@ -204,6 +212,8 @@ impl AddressSpace {
             rmap_owner: None,
             rmap_objects: Vec::new(),
             deferred: Vec::new(),
+            swap_cursor: 0,
+            pageout: None,
         })
     }
 
@@ -309,13 +319,21 @@ impl AddressSpace {
         if mapping == Mapping::Locked {
             crate::vm::mlock::munlock_page(env, pfn);
         }
+        let mut cached = false;
         if let Some(p) = env.pa.page(pfn) {
             // No mapping left, so no locked one either.
-            if p.dec_mapcount() == 0 && p.test_and_clear_flag(PageFlags::MLOCKED) {
+            let left = p.dec_mapcount();
+            if left == 0 && p.test_and_clear_flag(PageFlags::MLOCKED) {
                 env.pa.vmstat.mlocked_pages.sub(1);
             }
+            cached = left == 0 && p.has(PageFlags::SWAPCACHE);
         }
         env.pa.put_user_page(pfn);
+        if cached {
+            // A swap-cache page mapped nowhere now: its copy on swap is
+            // enough (Linux's free_swap_cache at unmap).
+            env.swap.try_free_clean(env.pa, pfn);
+        }
     }
 
     /// `zap_page_range`: remove every page mapped in `[start, end)`, free
@@ -337,18 +355,28 @@ impl AddressSpace {
         }
         let mut batch = [Pfn(0); 64];
         let mut n = 0;
+        let mut swapped = 0;
         let mut m = self.mapper(env);
-        let flush = m.unmap_range(start, end - start, &mut |l| {
-            if n == batch.len() {
-                env.tlb.flush_all();
-                for &pfn in &batch[..n] {
-                    self.release_pfn(env, pfn, mapping);
+        let flush = m.unmap_range_swap(
+            start,
+            end - start,
+            &mut |l| {
+                if n == batch.len() {
+                    env.tlb.flush_all();
+                    for &pfn in &batch[..n] {
+                        self.release_pfn(env, pfn, mapping);
+                    }
+                    n = 0;
                 }
-                n = 0;
-            }
-            batch[n] = Pfn::from_phys(l.phys.as_u64());
-            n += 1;
-        });
+                batch[n] = Pfn::from_phys(l.phys.as_u64());
+                n += 1;
+            },
+            &mut |e| {
+                env.swap.free(env.pa, e);
+                swapped += 1;
+            },
+        );
+        self.counters.swap_ents = self.counters.swap_ents.saturating_sub(swapped);
         match flush {
             Ok(f) => f.flush(env.tlb),
             Err(_) => env.tlb.flush_all(),
@@ -439,6 +467,11 @@ impl AddressSpace {
         while let Some((s, e, m)) = self.vmas.find(addr).map(|v| (v.start, v.end, Mapping::of(v))) {
             self.zap_mapping(env, s, e, m);
             addr = e;
+        }
+        if let Some(p) = self.pageout.take() {
+            // MADV_PAGEOUT writes that never ran: this space's entries are
+            // gone, so nothing will read the slots; the pages just go.
+            p.abandon();
         }
         env.commit.unaccount(self.counters.committed);
         self.counters.committed = 0;
@@ -547,6 +580,8 @@ impl AddressSpace {
 
 #[cfg(test)]
 mod rmap_tests;
+#[cfg(test)]
+mod swap_tests;
 #[cfg(test)]
 mod syscall_tests;
 #[cfg(test)]

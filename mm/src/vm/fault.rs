@@ -13,6 +13,7 @@
 //!       file, private            -> page-cache page read-only (a write copies it)
 //!       file, shared             -> page-cache page
 //!       past end of file         -> SIGBUS
+//!   swapped out (swap_in.rs):        the swap cache's page, or read it first
 //!   present, write to a read-only PTE in a writable VMA: copy-on-write
 //!       shared mapping           -> make it writable (mprotect, clear_refs 4)
 //!       zero page                -> a zeroed page
@@ -70,6 +71,10 @@ pub enum FaultError {
     Bus,
     /// No memory: the OOM killer must free some, then retry.
     Oom,
+    /// The page is on swap and not in memory: take a reference to the
+    /// entry while still holding the lock, read it into the swap cache
+    /// with no lock held, drop the reference and retry (swap_in.rs).
+    SwapIn(crate::swap::entry::SwapEntry),
 }
 
 /// How a fault was resolved (for the fault counters).
@@ -112,7 +117,10 @@ impl AddressSpace {
         }
         let page = addr & !(PAGE_SIZE - 1);
         let done = match self.lookup(env, page) {
-            None => self.do_missing(env, &vma, page, kind.write)?,
+            None => match self.swap_entry(env, page) {
+                Some(e) => self.do_swap_page(env, &vma, page, e, kind.write)?,
+                None => self.do_missing(env, &vma, page, kind.write)?,
+            },
             Some((pfn, flags)) => {
                 if kind.write && !flags.contains(x86_64::structures::paging::PageTableFlags::WRITABLE) {
                     self.do_wp_page(env, &vma, page, pfn)?
@@ -135,7 +143,10 @@ impl AddressSpace {
 
     /// A zeroed anonymous page, marked and counted.
     fn new_anon_page(&self, env: &MmEnv<'_>) -> Result<Pfn, FaultError> {
-        let pfn = env.pa.alloc_pages(GFP_HIGHUSER_MOVABLE | Gfp::ZERO, 0).ok_or(FaultError::Oom)?;
+        // With swap on, a failure here is expected: the kernel reclaims
+        // and retries (no warning for each).
+        let quiet = if env.swap.enabled() { Gfp::NOWARN } else { Gfp::empty() };
+        let pfn = env.pa.alloc_pages(GFP_HIGHUSER_MOVABLE | Gfp::ZERO | quiet, 0).ok_or(FaultError::Oom)?;
         if let Some(p) = env.pa.page(pfn) {
             p.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
         }

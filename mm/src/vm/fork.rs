@@ -6,7 +6,8 @@
 //! read-only in both parent and child and gains a reference and a map
 //! count; the first write on either side takes a copy-on-write fault
 //! (`fault.rs`). Shared pages stay writable and shared. MADV_WIPEONFORK
-//! areas start empty in the child. The child's private writable memory is
+//! areas start empty in the child. Swap entries are copied, each adding a
+//! reference to its slot. The child's private writable memory is
 //! committed again, as Linux does, so fork can fail with ENOMEM under
 //! `overcommit_memory=2`.
 
@@ -14,6 +15,7 @@ use x86_64::structures::paging::PageTableFlags as F;
 
 use crate::addr::Pfn;
 use crate::error::MmError;
+use crate::swap::entry::SwapEntry;
 use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::vm::vma::VmFlags;
 
@@ -70,6 +72,15 @@ impl AddressSpace {
                     let pe = &mut parent_pt[i];
                     let mut flags = pe.flags();
                     if !flags.contains(F::PRESENT) {
+                        // A swapped-out page: both entries point at the
+                        // slot, which counts one more reference.
+                        if let Some(e) = SwapEntry::from_pte(crate::vm::page_table::raw(pe)) {
+                            if env.swap.dup(e).is_err() {
+                                return Err(Self::abandon_fork(env, child, flush));
+                            }
+                            child_pt[i] = pe.clone();
+                            child.counters.swap_ents += 1;
+                        }
                         continue;
                     }
                     let pfn = Pfn::from_phys(pe.addr().as_u64());

@@ -130,6 +130,8 @@ impl AddressSpace {
                 }
                 MADV_DONTNEED => self.zap_range(env, s, e),
                 MADV_FREE => self.lazy_free(env, s, e),
+                MADV_COLD => self.cold_range(env, s, e),
+                MADV_PAGEOUT => self.pageout_range(env, s, e),
                 MADV_REMOVE => self.remove_shared(env, s, e),
                 _ => {}
             }

@@ -152,8 +152,12 @@ impl AddressSpace {
         // populate faults in are counted as they are mapped.
         self.apply_lock_flags(env, start, end, set)?;
         if !onfault {
-            // Any failure to fault the range in is ENOMEM for mlock.
-            self.populate(env, start, end, lim).map_err(|_| MmError::NoMemory)?;
+            // Any failure to fault the range in is ENOMEM for mlock (a
+            // swapped page is read in and the call run again).
+            self.populate(env, start, end, lim).map_err(|e| match e {
+                crate::vm::fault::FaultError::SwapIn(s) => MmError::SwapIn(s),
+                _ => MmError::NoMemory,
+            })?;
         }
         // __mm_populate cannot fault in PROT_NONE areas: they stay marked
         // locked, and mlock reports ENOMEM (__mlock_posix_error_return).

@@ -37,6 +37,8 @@ pub struct Overcommit {
     ratio: AtomicU64,
     kbytes: AtomicU64,
     committed: AtomicI64,
+    /// Swap pages on: part of CommitLimit and of the heuristic's bound.
+    swap_pages: AtomicU64,
 }
 
 impl Default for Overcommit {
@@ -52,6 +54,7 @@ impl Overcommit {
             ratio: AtomicU64::new(50),
             kbytes: AtomicU64::new(0),
             committed: AtomicI64::new(0),
+            swap_pages: AtomicU64::new(0),
         }
     }
 
@@ -85,10 +88,20 @@ impl Overcommit {
         self.committed.load(Ordering::Relaxed).max(0) as u64
     }
 
-    /// CommitLimit in pages (no swap here).
+    /// Swap pages on (swapon and swapoff set it).
+    pub fn set_swap_pages(&self, pages: u64) {
+        self.swap_pages.store(pages, Ordering::Relaxed);
+    }
+
+    fn swap_pages(&self) -> u64 {
+        self.swap_pages.load(Ordering::Relaxed)
+    }
+
+    /// CommitLimit in pages: the RAM share plus all of swap.
     pub fn commit_limit(&self, pa: &PageAllocator) -> u64 {
         let kb = self.kbytes.load(Ordering::Relaxed);
-        if kb != 0 { kb / 4 } else { pa.nr_managed_pages() * self.ratio() / 100 }
+        let ram = if kb != 0 { kb / 4 } else { pa.nr_managed_pages() * self.ratio() / 100 };
+        ram + self.swap_pages()
     }
 
     /// `__vm_enough_memory` for a request outside any address space.
@@ -109,7 +122,7 @@ impl Overcommit {
         let after = self.committed.fetch_add(pages as i64, Ordering::Relaxed) + pages as i64;
         let ok = match self.mode() {
             OVERCOMMIT_ALWAYS => true,
-            OVERCOMMIT_GUESS => pages <= pa.nr_managed_pages(),
+            OVERCOMMIT_GUESS => pages <= pa.nr_managed_pages() + self.swap_pages(),
             _ => {
                 // admin_reserve_kbytes: min(3% of free memory, 8 MiB);
                 // user_reserve_kbytes: min(total_vm / 32, 128 MiB).

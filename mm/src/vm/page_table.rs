@@ -26,7 +26,20 @@ use x86_64::structures::paging::{PageTable, PageTableFlags as F};
 
 use crate::addr::{PhysAddr, VirtAddr};
 use crate::phys::PhysMem;
+use crate::swap::entry::SwapEntry;
 use crate::vm::tlb::TlbFlush;
+
+/// The whole value of a page-table entry (the x86_64 crate shows it as
+/// an address and flags; every bit below 12 is a named flag).
+pub fn raw(e: &PageTableEntry) -> u64 {
+    e.addr().as_u64() | e.flags().bits()
+}
+
+/// Write a swap entry into a page-table entry.
+pub fn set_swap(e: &mut PageTableEntry, s: SwapEntry) {
+    let v = s.to_pte();
+    e.set_addr(PhysAddr::new(v & 0x000f_ffff_ffff_f000), F::from_bits_truncate(v & 0xfff));
+}
 
 /// The software PTE bit of soft-dirty tracking: set with DIRTY by every
 /// write fault, cleared (with the write permission) by `clear_refs` 4.
@@ -309,8 +322,24 @@ impl<'a> Mapper<'a> {
     /// out of the range, calling `f` for each leaf removed (the caller owns
     /// the frames), and freeing tables left empty.
     pub fn unmap_range(&mut self, va: u64, len: u64, f: &mut dyn FnMut(Leaf)) -> Result<TlbFlush, MapError> {
+        self.unmap_range_swap(va, len, f, &mut |_| {})
+    }
+
+    /// `unmap_range` that also clears swap entries, handing each to
+    /// `swap` (the caller drops the slot's reference).
+    pub fn unmap_range_swap(
+        &mut self,
+        va: u64,
+        len: u64,
+        f: &mut dyn FnMut(Leaf),
+        swap: &mut dyn FnMut(SwapEntry),
+    ) -> Result<TlbFlush, MapError> {
         self.walk_range(va, len, &mut |leaf, e| {
-            f(leaf);
+            if leaf.flags.contains(F::PRESENT) {
+                f(leaf);
+            } else if let Some(s) = SwapEntry::from_pte(raw(e)) {
+                swap(s);
+            }
             e.set_unused();
             true
         })
@@ -319,7 +348,12 @@ impl<'a> Mapper<'a> {
     /// Set and clear flags on every leaf in `[va, va+len)` (splitting huge
     /// pages that stick out).
     pub fn protect_range(&mut self, va: u64, len: u64, set: F, clear: F) -> Result<TlbFlush, MapError> {
-        self.walk_range(va, len, &mut |_, e| {
+        self.walk_range(va, len, &mut |leaf, e| {
+            if !leaf.flags.contains(F::PRESENT) {
+                // A swap entry keeps its bits; the fault that reads the
+                // page back maps it with the area's protection.
+                return false;
+            }
             let flags = (e.flags() | set) - clear;
             e.set_flags(flags);
             false
@@ -375,6 +409,20 @@ impl<'a> Mapper<'a> {
             let entry = &mut t[i];
             let fl = entry.flags();
             if !fl.contains(F::PRESENT) {
+                // A swap entry (the only other non-empty value a user
+                // page table holds) in the range: the visitor decides.
+                if level == 1 && !entry.is_unused() && start <= eb && ee <= end {
+                    let leaf = Leaf {
+                        va: canon(eb),
+                        phys: PhysAddr::new(0),
+                        size: MapSize::Size4K,
+                        flags: fl,
+                        writable: false,
+                        executable: false,
+                        user: true,
+                    };
+                    visit(leaf, entry);
+                }
                 continue;
             }
             let (w2, x2, u2) =

@@ -157,14 +157,18 @@ impl Punch {
     }
 }
 
-/// Work an address-space operation left for after its lock is dropped.
+/// Work an address-space operation left for after its lock is dropped:
+/// hole punches, and the swap writes of MADV_PAGEOUT (swap_out.rs).
 #[must_use = "run() it once the address-space lock is dropped"]
-pub struct Deferred(Vec<Punch>);
+pub struct Deferred(Vec<Punch>, Option<crate::vm::swap_out::PageOut>);
 
 impl Deferred {
     pub fn run(self) {
         for p in self.0 {
             p.run();
+        }
+        if let Some(w) = self.1 {
+            w.run();
         }
     }
 }
@@ -211,7 +215,7 @@ impl AddressSpace {
 
     /// The work left for after the lock (see [`Deferred`]).
     pub fn take_deferred(&mut self) -> Deferred {
-        Deferred(core::mem::take(&mut self.deferred))
+        Deferred(core::mem::take(&mut self.deferred), self.pageout.take())
     }
 
     /// This space's areas over pages `[first, last)` of `obj`: the address

@@ -1,0 +1,246 @@
+//! Reclaim of anonymous memory to swap, and reading it back (Linux 2.4's
+//! `try_to_free_pages` -> `swap_out`, and `do_swap_page`'s read; the
+//! decisions are mm's `vm::swap_out` and `swap::space`).
+//!
+//! ```text
+//!   a fault finds no free page (FaultError::Oom)
+//!     -> direct_reclaim: the faulting task itself, holding no lock,
+//!        scans processes (largest RSS first): each scan ages and unmaps
+//!        pages under that process's lock, then the pages are written out
+//!        here with no lock held and freed once nothing maps them
+//!     -> progress: retry the fault; none (MAX_RECLAIM_RETRIES times in a
+//!        row): the OOM killer
+//!   a fault finds a swap entry whose page is not cached (FaultError::SwapIn)
+//!     -> swap_in: read the slot into a new page, put it in the swap cache,
+//!        retry the fault (which maps it)
+//! ```
+//!
+//! kswapd (a kernel thread, `kswapd0`, started with the first swap area)
+//! reclaims in the background: an allocation that finds its zones under
+//! the low watermark flags it (the allocator's kswapd hook, callable from
+//! any context), and it swaps out until every zone of every node is back
+//! above its high watermark, then sleeps. It also looks every 100 ms on
+//! its own, so a flag never waits longer. Only anonymous pages go to
+//! swap; caches without I/O (page cache of the initrd, MADV_FREE pages,
+//! empty slabs) are the allocator's own shrinkers, run inside failed
+//! allocations.
+//!
+//! Locks: none is held on entry; each process's address-space lock is
+//! only tried (a process in the middle of its own fault or mmap is
+//! skipped this round), and I/O runs with no lock held. Layer: `proc`
+//! (it walks the task table); the disks are reached through mm's
+//! `SwapIo`, which the block layer implements.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use abi::errno::{EINTR, EIO, ENOMEM, Errno};
+use mm::swap::entry::SwapEntry;
+use mm::swap::space::SwapInError;
+use mm::vm::swap_out::WriteBatch;
+
+use crate::mem::user::{SWAP, UserMm, env};
+use crate::proc::waitqueue::WaitQueue;
+
+/// Reclaim rounds without progress before the OOM killer runs (Linux's
+/// MAX_RECLAIM_RETRIES).
+pub const MAX_RECLAIM_RETRIES: u32 = 16;
+
+/// Pages one direct reclaim tries to free (SWAP_CLUSTER_MAX).
+const SWAP_CLUSTER_MAX: u64 = 32;
+
+/// Where the next reclaim starts in the list of processes.
+static ROTOR: AtomicU64 = AtomicU64::new(0);
+
+/// Whether reclaim may write anything out: some swap area is on.
+pub fn can_swap() -> bool {
+    SWAP.enabled()
+}
+
+/// The address spaces of every process, largest RSS first.
+fn spaces() -> Vec<Arc<UserMm>> {
+    let mut v: Vec<(u64, Arc<UserMm>)> = super::all_tasks()
+        .iter()
+        .filter_map(|t| t.mm())
+        .map(|mm| (mm.space.try_read().map(|s| s.counters.rss_anon).unwrap_or(0), mm))
+        .collect();
+    v.sort_by(|a, b| b.0.cmp(&a.0));
+    v.dedup_by(|a, b| Arc::ptr_eq(&a.1, &b.1));
+    v.into_iter().map(|(_, mm)| mm).collect()
+}
+
+/// Free about `nr` pages by swapping out anonymous memory. `direct`:
+/// an allocating task does it (vmstat's *_direct counters), not a
+/// background reclaimer. Returns pages freed.
+pub fn shrink_anon(nr: u64, direct: bool) -> u64 {
+    if !can_swap() {
+        return 0;
+    }
+    let env = env();
+    let spaces = spaces();
+    if spaces.is_empty() {
+        return 0;
+    }
+    let cpu = mm::percpu::this_cpu();
+    let (mut freed, mut scanned) = (0, 0);
+    // Round after round over the processes, each scan going on where the
+    // last one stopped, until enough is freed or every page was looked at
+    // twice (once to clear its accessed bit, once more to take it).
+    let total: u64 = spaces.iter().map(|mm| mm.space.try_read().map(|s| s.counters.rss_anon).unwrap_or(0)).sum();
+    let limit = 2 * total + 64;
+    let start = ROTOR.fetch_add(1, Ordering::Relaxed) as usize;
+    'rounds: while scanned < limit {
+        let mut round = 0;
+        for i in 0..spaces.len() {
+            let mm = &spaces[(start + i) % spaces.len()];
+            let mut batch = WriteBatch::default();
+            let r = {
+                let Some(mut s) = mm.space.try_write() else { continue };
+                s.swap_out(&env, (nr * 8).max(256), &mut batch, cpu)
+            };
+            round += r.scanned;
+            freed += r.freed + SWAP.write_out(env.pa, batch.as_slice());
+            if freed >= nr || r.swap_full {
+                scanned += round;
+                break 'rounds;
+            }
+        }
+        scanned += round;
+        if round == 0 {
+            break;
+        }
+    }
+    let vs = &env.pa.vmstat;
+    if direct {
+        vs.pgscan_direct.add(scanned);
+        vs.pgsteal_direct.add(freed);
+    } else {
+        vs.pgscan_kswapd.add(scanned);
+        vs.pgsteal_kswapd.add(freed);
+    }
+    freed
+}
+
+/// Direct reclaim for a task whose allocation failed, holding no lock:
+/// the caches first, then swap. Returns pages freed.
+pub fn direct_reclaim() -> u64 {
+    let caches = crate::mem::drop_caches();
+    caches + shrink_anon(SWAP_CLUSTER_MAX, true)
+}
+
+/// Read swap entry `e` into the swap cache (mm's `SwapSpace::swap_in`),
+/// reclaiming when no page is free: Err(ENOMEM) after
+/// MAX_RECLAIM_RETRIES rounds without progress, Err(EIO) if the disk
+/// fails the read. The caller's reference to `e` is dropped.
+pub fn swap_in(e: SwapEntry) -> Result<(), Errno> {
+    let env = env();
+    let mut stalls = 0;
+    loop {
+        // Each attempt consumes a reference: keep one for the next.
+        SWAP.dup(e).map_err(|_| EIO)?;
+        match SWAP.swap_in(env.pa, e) {
+            Ok(()) => break,
+            Err(SwapInError::Io) => {
+                SWAP.free(env.pa, e);
+                return Err(EIO);
+            }
+            Err(SwapInError::NoMemory) => {
+                if direct_reclaim() == 0 {
+                    stalls += 1;
+                    if stalls >= MAX_RECLAIM_RETRIES {
+                        SWAP.free(env.pa, e);
+                        return Err(ENOMEM);
+                    }
+                }
+            }
+        }
+    }
+    SWAP.free(env.pa, e);
+    Ok(())
+}
+
+/// Bring every page swapped out to area `ty` back into memory (swapoff's
+/// `try_to_unuse`): each process's entries of the area are faulted in.
+pub fn unuse_area(ty: u8) -> Result<(), Errno> {
+    loop {
+        let mut pending = None;
+        for mm in spaces() {
+            let env = env();
+            let r = {
+                let mut s = mm.space.write();
+                let r = s.unuse_swap(&env, ty);
+                // The read's reference, taken while the entry is there.
+                if let Err(mm::vm::fault::FaultError::SwapIn(e)) = r {
+                    SWAP.dup(e).map_err(|_| ENOMEM)?;
+                }
+                r
+            };
+            match r {
+                Ok(()) => {}
+                Err(mm::vm::fault::FaultError::SwapIn(e)) => {
+                    pending = Some(e);
+                    break;
+                }
+                Err(_) => return Err(ENOMEM),
+            }
+        }
+        let Some(e) = pending else { return Ok(()) };
+        swap_in(e)?;
+        if super::signal::fatal_pending() {
+            return Err(EINTR);
+        }
+    }
+}
+
+/// Set by the allocator's hook: some zone fell under its low watermark.
+static KSWAPD_PENDING: AtomicBool = AtomicBool::new(false);
+static KSWAPD_WAIT: WaitQueue = WaitQueue::new();
+static KSWAPD: spin::Once<super::Pid> = spin::Once::new();
+
+/// kswapd's poll period, in ticks (100 ms).
+const KSWAPD_POLL_TICKS: u64 = super::sched::HZ / 10;
+
+/// The allocator's kswapd hook: any context, any lock held, so only a flag.
+fn wakeup_kswapd(_nid: u32) {
+    KSWAPD_PENDING.store(true, Ordering::Relaxed);
+}
+
+/// Start kswapd0, once (the first swapon).
+pub fn start_kswapd() {
+    KSWAPD.call_once(|| {
+        let pid = super::kthread::spawn("kswapd0", kswapd).unwrap_or(0);
+        crate::mem::page_alloc().set_kswapd_hook(wakeup_kswapd);
+        pid
+    });
+}
+
+fn balanced(mark: mm::phys::zone::Watermark) -> bool {
+    let pa = crate::mem::page_alloc();
+    (0..pa.nr_nodes()).all(|n| pa.node_balanced(n, mark))
+}
+
+/// kswapd: sleep until flagged (or the poll period passes), then reclaim
+/// until every zone is above its high watermark, or until rounds stop
+/// freeing anything.
+extern "C" fn kswapd() -> ! {
+    use mm::phys::zone::Watermark;
+    loop {
+        let deadline = super::sched::ticks() + KSWAPD_POLL_TICKS;
+        KSWAPD_WAIT.wait_uninterruptible(Some(deadline), || KSWAPD_PENDING.load(Ordering::Relaxed).then_some(()));
+        let flagged = KSWAPD_PENDING.swap(false, Ordering::Relaxed);
+        if !can_swap() || (!flagged && balanced(Watermark::Low)) || balanced(Watermark::High) {
+            continue;
+        }
+        let pa = crate::mem::page_alloc();
+        pa.vmstat.pageoutrun.inc();
+        let mut barren = 0;
+        while !balanced(Watermark::High) && barren < 3 {
+            pa.drain_all_pages();
+            if shrink_anon(SWAP_CLUSTER_MAX, false) == 0 {
+                barren += 1;
+            }
+            super::sched::yield_now();
+        }
+    }
+}

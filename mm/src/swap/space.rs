@@ -1,0 +1,433 @@
+//! The swap areas in use and the swap cache (Linux's `swap_info[]` and
+//! `swapper_spaces`, mm/swapfile.c and mm/swap_state.c).
+//!
+//! ```text
+//!   page table:  [swap entry (area 0, slot 17)] ---+
+//!   page table:  [swap entry (area 0, slot 17)] ---+--> area 0: count[17] = 2 | HAS_CACHE
+//!                                                        cache[17] = pfn 0x1234  (being written,
+//!                                                                                 or read back)
+//! ```
+//!
+//! A slot's count is the number of page-table entries that hold it (fork
+//! copies them) plus temporary references of a fault reading it in. While
+//! the page is also in memory it is in the swap cache: `cache[slot]` is
+//! its pfn, the page has `SWAPCACHE` with the entry in its descriptor's
+//! `private`, and the cache holds one page reference. The slot is free
+//! when no entry, no reader and no cached page need it.
+//!
+//! Which pages the cache holds, and when they leave:
+//!
+//! - reclaim puts a page in (with `DIRTY`: not written yet) as it turns
+//!   the page's first mapping into a swap entry; every later mapping it
+//!   unmaps points at the same slot; after the write the page leaves and
+//!   is freed if nothing maps it any more;
+//! - a fault that reads a slot back puts the read page in, so that every
+//!   process whose entry points at the slot maps the same page;
+//! - a fault that maps the page drops its entry's count; the last one
+//!   takes the page out (it becomes a plain anonymous page, writable), but
+//!   never while a write to the slot is still pending or running.
+//!
+//! A page in the cache is mapped read-only everywhere (a write fault
+//! copies it, the cache's reference making it shared), so its contents
+//! always equal the slot's once written.
+//!
+//! Locks: each area's `IrqLock` covers its slot map and cache array; it
+//! is a leaf (taken after an address space's lock; nothing is allocated
+//! or freed under it: pages leave the cache first and are put after).
+//! Disk I/O runs with no lock held, through the kernel's [`SwapIo`].
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::addr::Pfn;
+use crate::phys::page::{NIL, PageFlags};
+use crate::phys::page_alloc::PageAllocator;
+use crate::swap::entry::{MAX_SWAPFILES, SwapEntry};
+use crate::swap::map::{SlotError, SwapMap};
+use crate::sync::IrqLock;
+
+/// Reads and writes pages of one swap area's device (the kernel's block
+/// layer). May sleep: called with no lock held.
+pub trait SwapIo: Send + Sync {
+    fn read_page(&self, slot: u32, pfn: Pfn) -> Result<(), ()>;
+    fn write_page(&self, slot: u32, pfn: Pfn) -> Result<(), ()>;
+}
+
+struct Area {
+    map: SwapMap,
+    /// Per slot: the pfn of the cached page, or NIL.
+    cache: Vec<u64>,
+    prio: i32,
+    io: Arc<dyn SwapIo>,
+}
+
+/// Why an area cannot leave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AreaBusy {
+    /// Pages are still swapped out to it.
+    InUse,
+    /// No such area.
+    NoArea,
+}
+
+/// Every swap area, by type number.
+pub struct SwapSpace {
+    areas: [IrqLock<Option<Area>>; MAX_SWAPFILES],
+    /// Areas on (a quick "is there swap at all").
+    nr_on: AtomicUsize,
+}
+
+impl Default for SwapSpace {
+    fn default() -> SwapSpace {
+        SwapSpace::new()
+    }
+}
+
+impl SwapSpace {
+    pub const fn new() -> SwapSpace {
+        SwapSpace { areas: [const { IrqLock::new(None) }; MAX_SWAPFILES], nr_on: AtomicUsize::new(0) }
+    }
+
+    /// Whether any area is on.
+    #[inline]
+    pub fn enabled(&self) -> bool {
+        self.nr_on.load(Ordering::Relaxed) != 0
+    }
+
+    /// Turn an area on: its type number, or None when all are taken or
+    /// the cache array cannot be allocated.
+    pub fn add_area(&self, map: SwapMap, prio: i32, io: Arc<dyn SwapIo>) -> Option<u8> {
+        let slots = map.len();
+        let mut cache = Vec::new();
+        cache.try_reserve_exact(slots).ok()?;
+        cache.resize(slots, NIL);
+        let mut area = Some(Area { map, cache, prio, io });
+        for (i, a) in self.areas.iter().enumerate() {
+            let mut a = a.lock();
+            if a.is_none() {
+                *a = area.take();
+                self.nr_on.fetch_add(1, Ordering::Relaxed);
+                return Some(i as u8);
+            }
+        }
+        None
+    }
+
+    /// Turn an area off; only once nothing is swapped out to it.
+    pub fn remove_area(&self, ty: u8) -> Result<(), AreaBusy> {
+        let slot = self.areas.get(ty as usize).ok_or(AreaBusy::NoArea)?;
+        let old = {
+            let mut a = slot.lock();
+            match a.as_ref() {
+                None => return Err(AreaBusy::NoArea),
+                Some(area) if area.map.inuse() != 0 => return Err(AreaBusy::InUse),
+                Some(_) => {}
+            }
+            a.take()
+        };
+        self.nr_on.fetch_sub(1, Ordering::Relaxed);
+        // Freed here, with the lock dropped.
+        drop(old);
+        Ok(())
+    }
+
+    /// (usable, in use) slots of area `ty`.
+    pub fn usage(&self, ty: u8) -> Option<(u64, u64)> {
+        let a = self.areas.get(ty as usize)?.lock();
+        a.as_ref().map(|a| (a.map.usable(), a.map.inuse()))
+    }
+
+    /// (total, free) slots over every area (SwapTotal, SwapFree).
+    pub fn totals(&self) -> (u64, u64) {
+        let mut t = (0, 0);
+        for a in &self.areas {
+            if let Some(a) = a.lock().as_ref() {
+                t.0 += a.map.usable();
+                t.1 += a.map.usable() - a.map.inuse();
+            }
+        }
+        t
+    }
+
+    /// A free slot, from the highest-priority area that has one, its
+    /// count 1 (the entry about to be written).
+    pub fn alloc(&self, cpu: usize) -> Option<SwapEntry> {
+        if !self.enabled() {
+            return None;
+        }
+        let mut order: [(i32, u8); MAX_SWAPFILES] = [(i32::MIN, 0); MAX_SWAPFILES];
+        let mut n = 0;
+        for (i, a) in self.areas.iter().enumerate() {
+            if let Some(a) = a.lock().as_ref() {
+                order[n] = (a.prio, i as u8);
+                n += 1;
+            }
+        }
+        order[..n].sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
+        for &(_, ty) in &order[..n] {
+            if let Some(slot) = self.areas[ty as usize].lock().as_mut().and_then(|a| a.map.alloc(cpu)) {
+                return Some(SwapEntry::new(ty, slot));
+            }
+        }
+        None
+    }
+
+    fn with_area<R>(&self, e: SwapEntry, f: impl FnOnce(&mut Area) -> R) -> Option<R> {
+        let mut a = self.areas.get(e.area as usize)?.lock();
+        a.as_mut().map(f)
+    }
+
+    /// One more reference to `e` (fork copying an entry, a fault reading
+    /// it; Linux's `swap_duplicate`).
+    pub fn dup(&self, e: SwapEntry) -> Result<(), SlotError> {
+        self.with_area(e, |a| a.map.dup(e.slot)).unwrap_or(Err(SlotError::Invalid))
+    }
+
+    /// References to `e` (entries and readers, not the cache).
+    pub fn count(&self, e: SwapEntry) -> u16 {
+        self.with_area(e, |a| a.map.count(e.slot)).unwrap_or(0)
+    }
+
+    /// The I/O of `e`'s area.
+    pub fn io(&self, e: SwapEntry) -> Option<Arc<dyn SwapIo>> {
+        self.with_area(e, |a| a.io.clone())
+    }
+
+    /// Take the page out of the cache (under the area's lock): the caller
+    /// puts the cache's reference after unlocking.
+    fn uncache(a: &mut Area, pa: &PageAllocator, e: SwapEntry, pfn: Pfn) {
+        a.cache[e.slot as usize] = NIL;
+        let _ = a.map.set_cache(e.slot, false);
+        if let Some(p) = pa.page(pfn) {
+            p.remove_flags(PageFlags::SWAPCACHE);
+            p.private.store(0, Ordering::Relaxed);
+        }
+        pa.vmstat.swap_cached.sub(1);
+    }
+
+    /// Whether a cached page may leave the cache now: nothing pending or
+    /// running writes it.
+    fn may_uncache(pa: &PageAllocator, pfn: Pfn) -> bool {
+        pa.page(pfn).is_some_and(|p| !p.flags().intersects(PageFlags::DIRTY | PageFlags::WRITEBACK))
+    }
+
+    /// Drop one reference to `e` (an entry unmapped, a reader done; Linux's
+    /// `free_swap_and_cache`): when none is left and the cached page is
+    /// mapped nowhere and written, the page leaves the cache and is freed.
+    pub fn free(&self, pa: &PageAllocator, e: SwapEntry) {
+        let drop_page = self.with_area(e, |a| {
+            if a.map.put(e.slot).is_err() {
+                log::error!("swap: free of an unused entry {:?}", e);
+                return None;
+            }
+            let pfn = Pfn(*a.cache.get(e.slot as usize)?);
+            if pfn.0 == NIL || a.map.count(e.slot) != 0 || !Self::may_uncache(pa, pfn) {
+                return None;
+            }
+            // Nothing refers to the slot: a page still mapped somewhere
+            // (read back, mapped read-only) simply stops being cached.
+            Self::uncache(a, pa, e, pfn);
+            Some(pfn)
+        });
+        if let Some(Some(pfn)) = drop_page {
+            pa.put_user_page(pfn);
+        }
+    }
+
+    /// The cached page of `e`, with a reference for the caller.
+    pub fn lookup(&self, pa: &PageAllocator, e: SwapEntry) -> Option<Pfn> {
+        self.with_area(e, |a| {
+            let pfn = *a.cache.get(e.slot as usize)?;
+            if pfn == NIL {
+                return None;
+            }
+            pa.page(Pfn(pfn))?.get();
+            Some(Pfn(pfn))
+        })?
+    }
+
+    /// Put `pfn` in the cache as `e`'s page; the cache takes a reference
+    /// of its own. False if `e` has a cached page already (or is not in
+    /// use).
+    pub fn add(&self, pa: &PageAllocator, e: SwapEntry, pfn: Pfn, dirty: bool) -> bool {
+        let Some(p) = pa.page(pfn) else { return false };
+        self.with_area(e, |a| {
+            let Some(c) = a.cache.get_mut(e.slot as usize) else { return false };
+            if *c != NIL || a.map.set_cache(e.slot, true).is_err() {
+                return false;
+            }
+            *c = pfn.0;
+            p.get();
+            p.private.store(e.to_raw(), Ordering::Relaxed);
+            p.insert_flags(if dirty { PageFlags::SWAPCACHE | PageFlags::DIRTY } else { PageFlags::SWAPCACHE });
+            pa.vmstat.swap_cached.add(1);
+            true
+        })
+        .unwrap_or(false)
+    }
+
+    /// A mapping of `e`'s cached page `pfn` replaced its entry (a fault
+    /// mapped it): drop the entry's reference. Returns whether the page
+    /// left the cache, so that the caller, holding the only other
+    /// reference, may map it writable.
+    pub fn mapped(&self, pa: &PageAllocator, e: SwapEntry, pfn: Pfn) -> bool {
+        let left = self.with_area(e, |a| {
+            if a.map.put(e.slot).is_err() {
+                log::error!("swap: mapped an unused entry {:?}", e);
+                return false;
+            }
+            if a.map.count(e.slot) != 0 || a.cache.get(e.slot as usize) != Some(&pfn.0) || !Self::may_uncache(pa, pfn) {
+                return false;
+            }
+            Self::uncache(a, pa, e, pfn);
+            true
+        });
+        if left == Some(true) {
+            // The caller holds a reference: this never frees the page.
+            pa.put_user_page(pfn);
+            return true;
+        }
+        false
+    }
+
+    /// Reclaim wrote `pfn` (its `DIRTY` and `WRITEBACK` are clear again):
+    /// if no mapping is left the page is freed, and if no entry is left it
+    /// stops being cached. Returns true if the page was freed. The caller's
+    /// own reference is put either way.
+    pub fn written(&self, pa: &PageAllocator, pfn: Pfn) -> bool {
+        let Some(p) = pa.page(pfn) else { return false };
+        let e = SwapEntry::from_raw(p.private.load(Ordering::Relaxed));
+        let uncached = p.has(PageFlags::SWAPCACHE)
+            && self
+                .with_area(e, |a| {
+                    if a.cache.get(e.slot as usize) != Some(&pfn.0) || !Self::may_uncache(pa, pfn) {
+                        return false;
+                    }
+                    // Unmapped everywhere (cache + caller hold the only
+                    // references), or no entry needs the slot any more.
+                    let unmapped = p.mapcount() == 0 && p.refcount() == 2;
+                    if unmapped || a.map.count(e.slot) == 0 {
+                        Self::uncache(a, pa, e, pfn);
+                        return true;
+                    }
+                    false
+                })
+                .unwrap_or(false);
+        if uncached {
+            pa.put_user_page(pfn);
+        }
+        let freed = p.refcount() == 1;
+        pa.put_user_page(pfn);
+        freed
+    }
+
+    /// A cached page that reclaim just unmapped and that is already on
+    /// disk: free it now if nothing else holds it. True if freed.
+    pub fn try_free_clean(&self, pa: &PageAllocator, pfn: Pfn) -> bool {
+        let Some(p) = pa.page(pfn) else { return false };
+        if !p.has(PageFlags::SWAPCACHE) || p.mapcount() != 0 || p.refcount() != 1 {
+            return false;
+        }
+        let e = SwapEntry::from_raw(p.private.load(Ordering::Relaxed));
+        let out = self
+            .with_area(e, |a| {
+                if a.cache.get(e.slot as usize) != Some(&pfn.0) || !Self::may_uncache(pa, pfn) || p.refcount() != 1 {
+                    return false;
+                }
+                Self::uncache(a, pa, e, pfn);
+                true
+            })
+            .unwrap_or(false);
+        if out {
+            pa.put_user_page(pfn);
+        }
+        out
+    }
+
+    /// Slots of area `ty` in use, in order (swapoff brings them back).
+    pub fn used_slots(&self, ty: u8, from: u32, out: &mut [u32]) -> usize {
+        let Some(a) = self.areas.get(ty as usize) else { return 0 };
+        let a = a.lock();
+        let Some(a) = a.as_ref() else { return 0 };
+        let mut n = 0;
+        for s in from..a.map.len() as u32 {
+            if n == out.len() {
+                break;
+            }
+            if a.map.count(s) != 0 || a.map.in_cache(s) {
+                out[n] = s;
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+/// Why a page could not be read back from swap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwapInError {
+    /// No free page to read it into (reclaim, then try again).
+    NoMemory,
+    /// The disk failed the read, or the area is gone.
+    Io,
+}
+
+impl SwapSpace {
+    /// Read entry `e` into the swap cache (Linux's `swap_read_folio`
+    /// after `__read_swap_cache_async`), with no lock held: it sleeps on
+    /// the disk. The caller took a reference to `e` while its page table
+    /// still held the entry; it is dropped here whatever happens.
+    pub fn swap_in(&self, pa: &PageAllocator, e: SwapEntry) -> Result<(), SwapInError> {
+        let r = self.read_into_cache(pa, e);
+        self.free(pa, e);
+        r
+    }
+
+    fn read_into_cache(&self, pa: &PageAllocator, e: SwapEntry) -> Result<(), SwapInError> {
+        if let Some(pfn) = self.lookup(pa, e) {
+            // Read by someone else meanwhile (or still being written).
+            pa.put_user_page(pfn);
+            return Ok(());
+        }
+        let gfp = crate::phys::gfp::GFP_HIGHUSER_MOVABLE | crate::phys::gfp::Gfp::NOWARN;
+        let pfn = pa.alloc_pages(gfp, 0).ok_or(SwapInError::NoMemory)?;
+        if let Some(p) = pa.page(pfn) {
+            p.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
+        }
+        pa.vmstat.anon_pages.add(1);
+        let ok = self.io(e).is_some_and(|io| io.read_page(e.slot, pfn).is_ok());
+        if !ok {
+            pa.put_user_page(pfn);
+            return Err(SwapInError::Io);
+        }
+        pa.vmstat.pswpin.inc();
+        // If another reader won, its page is the one and ours goes.
+        self.add(pa, e, pfn, false);
+        pa.put_user_page(pfn);
+        Ok(())
+    }
+
+    /// Write the pages a scan unmapped (`AddressSpace::swap_out`'s batch,
+    /// each with a reference the scan took), with no lock held; pages
+    /// nothing maps any more are freed. Returns pages freed.
+    pub fn write_out(&self, pa: &PageAllocator, pages: &[Pfn]) -> u64 {
+        let mut freed = 0;
+        for &pfn in pages {
+            let Some(p) = pa.page(pfn) else { continue };
+            let e = SwapEntry::from_raw(p.private.load(Ordering::Relaxed));
+            p.insert_flags(PageFlags::WRITEBACK);
+            let ok = self.io(e).is_some_and(|io| io.write_page(e.slot, pfn).is_ok());
+            // A failed write leaves the page dirty in the cache: faults
+            // keep mapping it from there, and it is never freed.
+            p.remove_flags(if ok { PageFlags::WRITEBACK | PageFlags::DIRTY } else { PageFlags::WRITEBACK });
+            if ok {
+                pa.vmstat.pswpout.inc();
+            }
+            if self.written(pa, pfn) {
+                freed += 1;
+            }
+        }
+        freed
+    }
+}

@@ -1,0 +1,213 @@
+/*
+ * t_swapout.c: memory past RAM goes to swap and comes back intact (the
+ * device named by argv[1], made a swap area with this tree's mkswap).
+ *
+ * - MADV_PAGEOUT writes a region out at once (VmSwap, pswpout) and every
+ *   page reads back with its stamp (VmSwap falls again).
+ * - After fork, parent and child share the swapped pages: the child
+ *   reads the parent's data, its writes stay its own.
+ * - munmap gives the slots back (/proc/swaps Used falls by the region).
+ * - mlock and MADV_POPULATE_READ bring swapped pages back in.
+ * - A child touching more anonymous memory than is available is not
+ *   OOM-killed: reclaim swaps (kswapd scans too), and every page reads
+ *   back with its stamp.
+ * - swapoff with pages out reads them all back; the data survives.
+ *
+ * The pressure case needs a machine whose RAM the test can fill quickly:
+ * it is skipped (with the reason) when MemTotal is over 1 GiB, as on a
+ * development host; the rest runs there too, on a loop device:
+ *   truncate -s 256M /tmp/s.img; losetup -f --show /tmp/s.img; t_swapout /dev/loopN
+ * Like t_swap it overwrites the device: there is no default, and an
+ * active swap device is refused.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/swap.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "mmtest.h"
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+static const char *cases[] = {
+	"swapon",	    "pageout_writes_range", "pageout_data_back", "fork_child_reads",
+	"fork_cow_private", "munmap_frees_slots",   "mlock_brings_back", "populate_brings_back",
+	"past_ram_not_killed", "past_ram_data_intact", "kswapd_reclaimed", "swapoff_brings_back", "swapoff_data_intact",
+};
+
+static char buf[16384];
+
+static long vmstat(const char *key)
+{
+	if (read_small_file("/proc/vmstat", buf, sizeof buf) < 0)
+		return -1;
+	size_t k = strlen(key);
+	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, key, k) && l[k] == ' ')
+			return atol(l + k + 1);
+	return -1;
+}
+
+/* Used kB of DEV in /proc/swaps, -1 if it is not there. */
+static long swap_used(const char *dev)
+{
+	if (read_small_file("/proc/swaps", buf, sizeof buf) < 0)
+		return -1;
+	size_t k = strlen(dev);
+	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, dev, k) && (l[k] == ' ' || l[k] == '\t')) {
+			long size, used;
+			char type[32];
+			if (sscanf(l + k, "%31s %ld %ld", type, &size, &used) == 3)
+				return used;
+		}
+	return -1;
+}
+
+/* Wait for a child; its exit status, or 1000 + signal. */
+static int reap(pid_t pid)
+{
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
+}
+
+#define REGION (16 << 20)
+#define REGION_KB (REGION >> 10)
+/* Pages that may stay in (or come back) on their own: page tables,
+ * races with the stamping loop's own stack. */
+#define SLACK_KB 256
+
+int main(int argc, char **argv)
+{
+	check_init("t_swapout");
+	const char *dev = argc > 1 ? argv[1] : NULL;
+	const char *why = dev ? NULL : "no device given";
+	if (!why) {
+		read_small_file("/proc/swaps", buf, sizeof buf);
+		if (strstr(buf, dev))
+			why = "the device is swap already";
+	}
+	char self[512] = { 0 }, mkswap[600];
+	if (!why) {
+		if (readlink("/proc/self/exe", self, sizeof(self) - 1) < 0)
+			strcpy(self, "/bin/t_swapout");
+		*strrchr(self, '/') = 0;
+		snprintf(mkswap, sizeof(mkswap), "%s/mkswap %s >/dev/null", self, dev);
+		if (system(mkswap) != 0)
+			why = "mkswap failed";
+	}
+	if (why) {
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			check_skip(cases[i], why);
+		return check_done();
+	}
+	CHECKF("swapon", swapon(dev, 0) == 0, "errno %d", errno);
+
+	/* 1. MADV_PAGEOUT and reading back. */
+	char *p = anon(REGION);
+	stamp_pages(p, REGION, 0x77);
+	long out0 = vmstat("pswpout"), in0 = vmstat("pswpin"), swap0 = status_kb("VmSwap");
+	int r = madvise(p, REGION, MADV_PAGEOUT);
+	long swap1 = status_kb("VmSwap"), out1 = vmstat("pswpout");
+	CHECKF("pageout_writes_range",
+	       r == 0 && swap1 - swap0 >= REGION_KB - SLACK_KB && out1 - out0 >= (REGION_KB - SLACK_KB) / 4,
+	       "madvise %d errno %d, VmSwap %ld -> %ld kB, pswpout %ld -> %ld", r, errno, swap0, swap1, out0, out1);
+	long bad = bad_stamp(p, REGION, 0x77, 0);
+	long swap2 = status_kb("VmSwap"), in1 = vmstat("pswpin");
+	/* (Linux may still find the pages in the swap cache, without a read.) */
+	CHECKF("pageout_data_back", bad == -1 && swap2 <= swap0 + SLACK_KB,
+	       "bad page %ld, VmSwap %ld kB, pswpin %ld -> %ld", bad, swap2, in0, in1);
+
+	/* 2. Fork with the region on swap. */
+	madvise(p, REGION, MADV_PAGEOUT);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (bad_stamp(p, REGION, 0x77, 0) != -1)
+			_exit(1);
+		stamp_pages(p, REGION, 0x88);
+		_exit(bad_stamp(p, REGION, 0x88, 0) == -1 ? 0 : 2);
+	}
+	int st = reap(pid);
+	CHECKF("fork_child_reads", st == 0 || st == 2, "status %d", st);
+	CHECKF("fork_cow_private", st == 0 && bad_stamp(p, REGION, 0x77, 0) == -1, "status %d", st);
+
+	/* 3. munmap gives the slots back. */
+	madvise(p, REGION, MADV_PAGEOUT);
+	long used0 = swap_used(dev);
+	munmap(p, REGION);
+	long used1 = swap_used(dev);
+	CHECKF("munmap_frees_slots", used0 - used1 >= REGION_KB - SLACK_KB, "Used %ld -> %ld kB", used0, used1);
+
+	/* 4. mlock and MADV_POPULATE_READ of swapped pages. */
+	p = anon(REGION);
+	stamp_pages(p, REGION, 0x99);
+	madvise(p, REGION, MADV_PAGEOUT);
+	long s0 = status_kb("VmSwap");
+	r = mlock(p, REGION / 2);
+	long s1 = status_kb("VmSwap");
+	CHECKF("mlock_brings_back",
+	       r == 0 && s0 - s1 >= REGION_KB / 2 - SLACK_KB && bad_stamp(p, REGION / 2, 0x99, 0) == -1,
+	       "mlock %d errno %d, VmSwap %ld -> %ld kB", r, errno, s0, s1);
+	munlock(p, REGION / 2);
+	r = madvise(p + REGION / 2, REGION / 2, MADV_POPULATE_READ);
+	long s2 = status_kb("VmSwap");
+	CHECKF("populate_brings_back",
+	       r == 0 && s1 - s2 >= REGION_KB / 2 - SLACK_KB &&
+		       bad_stamp(p + REGION / 2, REGION / 2, 0x99, REGION / 2 / PAGE) == -1,
+	       "madvise %d errno %d, VmSwap %ld -> %ld kB", r, errno, s1, s2);
+
+	/* 5. More than is available, in a child (the OOM killer would take
+	 * it, not us). */
+	if (meminfo_kb("MemTotal") > (1L << 20)) {
+		const char *big = "more than 1 GiB of RAM: filling it would take too long";
+		check_skip("past_ram_not_killed", big);
+		check_skip("past_ram_data_intact", big);
+		check_skip("kswapd_reclaimed", big);
+	} else {
+		long avail_kb = meminfo_kb("MemAvailable");
+		size_t len = ((size_t)avail_kb * 1024 + REGION) & ~(size_t)(PAGE - 1);
+		long o0 = vmstat("pswpout"), k0 = vmstat("pgscan_kswapd");
+		pid = fork();
+		if (pid == 0) {
+			char *q = anon(len);
+			if (!q)
+				_exit(2);
+			stamp_pages(q, len, 0x5a5a);
+			_exit(bad_stamp(q, len, 0x5a5a, 0) == -1 ? 0 : 4);
+		}
+		st = reap(pid);
+		long o1 = vmstat("pswpout"), k1 = vmstat("pgscan_kswapd");
+		CHECKF("past_ram_not_killed", st == 0 || st == 4, "status %d, %zu MiB over %ld kB available, pswpout +%ld",
+		       st, len >> 20, avail_kb, o1 - o0);
+		CHECKF("past_ram_data_intact", st == 0, "status %d", st);
+		/* Allocations under the low watermark woke the background
+		 * reclaimer, which scanned too. */
+		CHECKF("kswapd_reclaimed", k1 > k0, "pgscan_kswapd %ld -> %ld", k0, k1);
+	}
+
+	/* 6. swapoff with pages out. */
+	madvise(p, REGION, MADV_PAGEOUT);
+	long before_off = status_kb("VmSwap");
+	r = swapoff(dev);
+	int e = errno;
+	/* (Linux leaves pages that were mlocked on its unevictable list a
+	 * while: some of the region may stay in.) */
+	CHECKF("swapoff_brings_back", r == 0 && before_off > 0 && status_kb("VmSwap") == 0 &&
+					      swap_used(dev) == -1,
+	       "swapoff %d errno %d, VmSwap was %ld kB", r, e, before_off);
+	CHECK("swapoff_data_intact", bad_stamp(p, REGION, 0x99, 0) == -1);
+	munmap(p, REGION);
+	if (r != 0)
+		swapoff(dev);
+	return check_done();
+}
