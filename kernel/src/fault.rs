@@ -26,10 +26,16 @@ pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> 
         let Some(mm) = me.mm() else { return Err(FaultError::Segv(mm::vm::fault::SegvCode::MapErr)) };
         let lim = me.mm_limits();
         drop(me);
-        let r = {
-            let env = crate::mem::user::env();
-            let mut space = mm.space.write();
-            space.handle_fault(&env, addr, kind, &lim)
+        let env = crate::mem::user::env();
+        // Shared: threads of the process fault on several CPUs at once (the
+        // page-table lock orders their installs). Growing a stack changes
+        // the VMA tree: only then again with the lock exclusive.
+        // (The shared guard is a temporary of its own statement: dropped
+        // before the exclusive one is taken.)
+        let shared = mm.space.read().handle_fault(&env, addr, kind);
+        let r = match shared {
+            Err(FaultError::ExpandStack) => mm.space.write().handle_fault_mut(&env, addr, kind, &lim),
+            r => r,
         };
         drop(mm);
         match r {
@@ -59,6 +65,8 @@ pub fn page_fault(frame: &mut TrapFrame) {
             Err(FaultError::Segv(SegvCode::AccErr)) => SigInfo::fault(SIGSEGV, SEGV_ACCERR, addr),
             Err(FaultError::Bus) => SigInfo::fault(SIGBUS, BUS_ADRERR, addr),
             Err(FaultError::Oom) => exit::do_group_exit(exit::status_signaled(abi::signal::SIGKILL)),
+            // `resolve_user_fault` retries exclusive; never seen here.
+            Err(FaultError::ExpandStack) => SigInfo::fault(SIGSEGV, SEGV_MAPERR, addr),
         };
         signal::force_fault(frame, info);
         return;
