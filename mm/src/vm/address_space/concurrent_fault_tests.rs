@@ -21,7 +21,7 @@ use super::*;
 use crate::phys::page_alloc::PageAllocator;
 use crate::testing::cpus::on_cpu;
 use crate::testing::{Flushes, PaTables};
-use crate::vm::fault::{FaultDone, FaultKind};
+use crate::vm::fault::{FaultDone, FaultError, FaultKind};
 use crate::vm::file::MemObject;
 use crate::vm::mmap::{FileMapping, MmapRequest};
 use crate::vm::overcommit::Overcommit;
@@ -325,6 +325,98 @@ fn threads_faulting_a_shared_file_page_map_the_one_page_cache_page() {
             mm.destroy(env);
         });
         drop(obj);
+        assert_eq!(m.free(), base, "round {round}: every page and table back");
+    }
+}
+
+#[test]
+fn a_fault_below_a_stack_asks_for_the_exclusive_path_which_grows_it() {
+    let m = Machine::new();
+    m.with_env(|env| {
+        let mut mm = AddressSpace::new(env).unwrap();
+        let s = SPREAD[1];
+        map(&mut mm, env, stack_req(s));
+        let below = s - 2 * P + 8;
+        // The shared path never changes the VMA tree, nor counts the fault.
+        let pgfault = env.pa.vmstat.pgfault.get();
+        assert_eq!(mm.handle_fault(env, below, FaultKind::WRITE), Err(FaultError::ExpandStack));
+        assert_eq!((mm.vmas.containing(s).unwrap().start, env.pa.vmstat.pgfault.get()), (s, pgfault));
+        assert_eq!(mm.handle_fault_mut(env, below, FaultKind::WRITE, &Rlimits::default()), Ok(FaultDone::Minor));
+        assert_eq!(mm.vmas.containing(s).unwrap().start, s - 2 * P);
+        assert_eq!(env.pa.vmstat.pgfault.get(), pgfault + 1, "counted once");
+        assert_eq!(mm.counters().min_flt, 1);
+        // Inside the grown area now: the shared path resolves it.
+        assert_eq!(mm.handle_fault(env, s - P, FaultKind::WRITE), Ok(FaultDone::Minor));
+        mm.check_invariants(env);
+        mm.destroy(env);
+    });
+}
+
+/// A MAP_GROWSDOWN area of one page at `s`.
+fn stack_req(s: u64) -> MmapRequest {
+    MmapRequest { len: P, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN, ..anon(s, 0) }
+}
+
+#[test]
+fn threads_racing_on_shmem_private_file_writes_and_past_eof_each_get_theirs() {
+    // One area of shared anonymous memory, one private writable mapping of
+    // a file of PAGES - 2 pages and a half (the last page is past EOF:
+    // SIGBUS for everyone), faulted by every thread at once.
+    let m = Machine::new();
+    let base = m.free();
+    let len = (PAGES - 2) * P + P / 2;
+    let data: &'static [u8] =
+        std::boxed::Box::leak((0..len).map(|i| (i % 239) as u8 + 1).collect::<Vec<u8>>().into_boxed_slice());
+    for round in 0..ROUNDS / 2 {
+        let file = MemObject::file("/bin/y", data, 2, m.pa);
+        let (mm, s, f) = m.with_env(|env| {
+            let mut mm = AddressSpace::new(env).unwrap();
+            mm.layout.mmap_base = AddressSpace::mmap_base_for(8 << 20);
+            let s = map(&mut mm, env, anon(0, MAP_SHARED | MAP_ANONYMOUS));
+            let req = MmapRequest {
+                file: Some(FileMapping { object: file.clone(), readable: true, writable: false }),
+                ..anon(0, MAP_PRIVATE)
+            };
+            let f = map(&mut mm, env, req);
+            (mm, s, f)
+        });
+        let (shared, faults) = (&mm, AtomicU64::new(0));
+        race(m, |t, env| {
+            for va in order(&[s, f], t + round) {
+                if va == f + (PAGES - 1) * P {
+                    let kind = FaultKind { present: false, write: t % 2 == 0, exec: false };
+                    assert_eq!(shared.handle_fault(env, va, kind), Err(FaultError::Bus), "past EOF");
+                    continue;
+                }
+                access(shared, env, va, true, &faults);
+                store(shared, env, va + t as u64, 0x60 + t as u8);
+            }
+        });
+        m.with_env(|env| {
+            for i in 0..PAGES {
+                for t in 0..THREADS {
+                    assert_eq!(load(&mm, env, s + i * P + t as u64), 0x60 + t as u8, "shmem: thread {t}'s write");
+                }
+                if i < PAGES - 1 {
+                    let b = (i * P) as usize;
+                    for t in 0..THREADS {
+                        assert_eq!(load(&mm, env, f + i * P + t as u64), 0x60 + t as u8, "private copy");
+                    }
+                    assert_eq!(load(&mm, env, f + i * P + 9), data[b + 9], "the copy has the file's bytes");
+                    let p = env.pa.page(mm.lookup(env, f + i * P).unwrap().0).unwrap();
+                    assert!(p.has(PageFlags::ANON) && (p.refcount(), p.mapcount()) == (1, 1));
+                }
+            }
+            assert!(mm.lookup(env, f + (PAGES - 1) * P).is_none(), "nothing mapped past EOF");
+            let c = mm.counters();
+            assert_eq!((c.rss_shmem, c.rss_anon, c.rss_file), (PAGES, PAGES - 1, 0));
+            assert_eq!(env.pa.vmstat.anon_pages.get(), PAGES - 1, "one copy per page, losers freed");
+            // SIGBUS faults count in neither (as mm_account_fault).
+            assert_eq!(c.min_flt + c.maj_flt, faults.load(Ordering::Relaxed));
+            mm.check_invariants(env);
+            mm.destroy(env);
+        });
+        drop(file);
         assert_eq!(m.free(), base, "round {round}: every page and table back");
     }
 }
