@@ -34,8 +34,8 @@
 //! - Page faults ([`AddressSpace::handle_fault`], `&self`) run with the
 //!   space lock shared, several at once: the VMA tree is only read; every
 //!   page-table read and change they make (walk, new intermediate table,
-//!   PTE install) and the counters a fault changes (RSS, VmHWM, min/maj
-//!   faults: [`PtlState`]) are under `ptl`. Page work (allocating and
+//!   PTE install) and the page counters a fault changes (RSS, VmHWM:
+//!   [`PtlState`]) are under `ptl`; its fault counts are atomics. Page work (allocating and
 //!   zeroing, copying, finding the page-cache page) happens outside it; the
 //!   install re-checks the PTE under it and gives the page back if another
 //!   CPU got there first.
@@ -57,6 +57,7 @@
 //! other space's lock exclusive.
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use x86_64::structures::paging::PageTableFlags as F;
 
@@ -197,16 +198,15 @@ pub(crate) struct VmCounters {
     pub committed: u64,
 }
 
-/// What the page-table lock guards besides the page tables: the counters
-/// a fault changes, so that concurrent faults count exactly and a reader
-/// sees RSS and VmHWM of one moment.
+/// What the page-table lock guards besides the page tables: the page
+/// counters a fault changes, so that concurrent faults count exactly and a
+/// reader sees RSS and VmHWM of one moment. (The fault counts, which
+/// nothing compares with these, are atomics: [`AddressSpace::count_fault`].)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PtlState {
     /// Pages mapped, by [`RssKind`].
     pub rss: [u64; 3],
     pub hiwater_rss: u64,
-    pub min_flt: u64,
-    pub maj_flt: u64,
 }
 
 impl PtlState {
@@ -226,6 +226,9 @@ pub struct AddressSpace {
     /// The page-table lock and what it guards besides the tables (see the
     /// module comment).
     pub(crate) ptl: IrqLock<PtlState>,
+    /// Minor and major faults resolved (`min_flt`, `maj_flt`), counted by
+    /// concurrent faults without a lock.
+    pub(crate) faults: [AtomicU64; 2],
     /// Flags every new mapping gets (mlockall(MCL_FUTURE) sets VM_LOCKED).
     pub def_flags: VmFlags,
     /// The kernel's handle on this space, entered in the reverse map of
@@ -262,6 +265,7 @@ impl AddressSpace {
             layout: Layout::default(),
             vm: VmCounters::default(),
             ptl: IrqLock::new(PtlState::default()),
+            faults: Default::default(),
             def_flags: VmFlags::empty(),
             rmap_owner: None,
             rmap_objects: Vec::new(),
@@ -322,9 +326,14 @@ impl AddressSpace {
             hiwater_vm: v.hiwater_vm,
             hiwater_rss: f.hiwater_rss,
             committed: v.committed,
-            min_flt: f.min_flt,
-            maj_flt: f.maj_flt,
+            min_flt: self.faults[0].load(Ordering::Relaxed),
+            maj_flt: self.faults[1].load(Ordering::Relaxed),
         }
+    }
+
+    /// Count a resolved fault (`mm_account_fault`).
+    pub(crate) fn count_fault(&self, major: bool) {
+        self.faults[major as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// `reset_mm_hiwater_rss` (clear_refs 5): VmHWM drops to VmRSS.

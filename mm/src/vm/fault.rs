@@ -140,9 +140,9 @@ impl AddressSpace {
             }
         };
         match done {
-            FaultDone::Minor => self.ptl.lock().min_flt += 1,
+            FaultDone::Minor => self.count_fault(false),
             FaultDone::Major => {
-                self.ptl.lock().maj_flt += 1;
+                self.count_fault(true);
                 env.pa.vmstat.pgmajfault.inc();
             }
         }

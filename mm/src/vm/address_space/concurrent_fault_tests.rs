@@ -46,7 +46,7 @@ struct Machine {
 
 impl Machine {
     fn new() -> Machine {
-        let pa = crate::testing::page_allocator(64 << 20);
+        let pa = crate::testing::page_allocator(16 << 20);
         let tables = PaTables(pa);
         Machine {
             pa,
