@@ -30,10 +30,15 @@ pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> 
         let Some(mm) = me.mm() else { return Err(FaultError::Segv(mm::vm::fault::SegvCode::MapErr)) };
         let lim = me.mm_limits();
         drop(me);
+        let env = crate::mem::user::env();
+        // Shared: threads of the process fault on several CPUs at once (the
+        // page-table lock orders their installs). Growing a stack changes
+        // the VMA tree: only then again with the lock exclusive.
+        // (The shared guard is a temporary of its own statement: dropped
+        // before the exclusive one is taken.)
         let r = {
-            let env = crate::mem::user::env();
-            let mut space = mm.space.write();
-            let r = space.handle_fault(&env, addr, kind, &lim);
+            let shared = mm.space.read();
+            let r = shared.handle_fault(&env, addr, kind);
             if let Err(FaultError::SwapIn(e)) = r {
                 // The read's reference, while the entry still holds the slot.
                 if env.swap.dup(e).is_err() {
@@ -42,12 +47,25 @@ pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> 
             }
             r
         };
-        drop(mm);
+        let r = match r {
+            Err(FaultError::ExpandStack) => {
+                let mut space = mm.space.write();
+                let r = space.handle_fault_mut(&env, addr, kind, &lim);
+                if let Err(FaultError::SwapIn(e)) = r {
+                    if env.swap.dup(e).is_err() {
+                        return Err(FaultError::Bus);
+                    }
+                }
+                r
+            }
+            r => r,
+        };
         match r {
             Ok(_) => return Ok(()),
             Err(FaultError::SwapIn(e)) => match reclaim::swap_in(e) {
                 Ok(()) => {
-                    count_major_fault();
+                    // A fault that had to read its page is a major fault.
+                    mm.space.read().count_major_fault(&env);
                     continue;
                 }
                 // The disk failed the read: SIGBUS, as Linux's
@@ -56,6 +74,7 @@ pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> 
                 Err(_) => return Err(FaultError::Oom),
             },
             Err(FaultError::Oom) => {
+                drop(mm);
                 // Reclaim first (this task holds no lock now); the OOM
                 // killer only after MAX_RECLAIM_RETRIES rounds in a row
                 // freed nothing.
@@ -78,14 +97,6 @@ pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> 
     }
 }
 
-/// A fault that had to read its page from swap is a major fault.
-fn count_major_fault() {
-    crate::mem::page_alloc().vmstat.pgmajfault.inc();
-    if let Some(mm) = proc::current().mm() {
-        mm.space.write().counters.maj_flt += 1;
-    }
-}
-
 /// Vector 14.
 pub fn page_fault(frame: &mut TrapFrame) {
     let addr = arch::cpu::fault_address();
@@ -104,6 +115,8 @@ pub fn page_fault(frame: &mut TrapFrame) {
             Err(FaultError::Oom) | Err(FaultError::SwapIn(_)) => {
                 exit::do_group_exit(exit::status_signaled(abi::signal::SIGKILL))
             }
+            // `resolve_user_fault` retries exclusive; never seen here.
+            Err(FaultError::ExpandStack) => SigInfo::fault(SIGSEGV, SEGV_MAPERR, addr),
         };
         signal::force_fault(frame, info);
         return;

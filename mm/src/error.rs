@@ -81,7 +81,7 @@ impl From<FaultError> for MmError {
     fn from(e: FaultError) -> MmError {
         match e {
             FaultError::Bus => MmError::Fault,
-            FaultError::Segv(_) | FaultError::Oom => MmError::NoMemory,
+            FaultError::Segv(_) | FaultError::Oom | FaultError::ExpandStack => MmError::NoMemory,
             FaultError::SwapIn(e) => MmError::SwapIn(e),
         }
     }

@@ -9,6 +9,7 @@
 //! mmap munmap brk mremap mprotect madvise mlock mincore
 //!             the system calls, each with Linux's checks and errors
 //! fault       the page-fault handler (zero page, COW, page cache, stack)
+//! pte_lock    the page-table lock side of a fault: re-check and install
 //! fork        copy-on-write copy of an address space
 //! clear_refs  /proc/PID/clear_refs: accessed bits, soft-dirty, VmHWM
 //! access_remote  /proc/PID/mem: forced reads and writes of a process's memory
@@ -34,6 +35,7 @@ pub mod mremap;
 pub mod munmap;
 pub mod overcommit;
 pub mod page_table;
+mod pte_lock;
 pub mod rmap;
 pub mod swap_in;
 pub mod swap_out;

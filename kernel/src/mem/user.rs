@@ -4,20 +4,26 @@
 //! as tasks share it.
 //!
 //! Locking: `UserMm.space` is an [`IrqRwLock`]. Taken exclusive (`write`)
-//! by everything that changes the address space or may fault pages in:
-//! page faults (for now: `AddressSpace::handle_fault` takes `&mut self`),
-//! mmap/munmap/mprotect/mremap/brk/madvise and friends (`with_mm`), fork,
-//! shmat/shmdt, process_vm_*, /proc/PID/mem and clear_refs, lazyfree
-//! reclaim, rmap hole punches. Taken shared (`read`) by readers that only
-//! look: /proc/PID/{maps,smaps,status,statm,pagemap}, futex keys, oom and
+//! by everything that changes the VMA tree or takes pages out of the page
+//! tables: mmap/munmap/mprotect/mremap/brk/madvise and friends (`with_mm`),
+//! fork, shmat/shmdt, process_vm_*, /proc/PID/mem and clear_refs, lazyfree
+//! reclaim, rmap hole punches, and a page fault that must grow a stack
+//! (`handle_fault_mut`). Taken shared (`read`) by page faults
+//! (`AddressSpace::handle_fault`: several threads fault at once; the
+//! address space's own page-table lock orders their page-table changes and
+//! the counters they move) and by readers that only look:
+//! /proc/PID/{maps,smaps,status,statm,pagemap,cmdline}, futex keys, oom and
 //! exit accounting, signal reports, sysinfo.
 //! Lock order: a task's `inner` lock or a file's own lock (tmpfs `io`),
-//! then `space`, then a page-cache/shmem object's page lock, then zone and
-//! slab locks. One process's `space` is never held while taking another's:
-//! the rmap (mm's rmap.rs) takes a mapper's `space` with no address-space
-//! lock held (madvise's hole punches are deferred past `with_mm`'s lock). No usercopy
+//! then `space`, then the space's page-table lock (mm's `pte_lock.rs`),
+//! then a page-cache/shmem object's page lock, then zone and slab locks.
+//! One process's `space` is never held while taking another's: the rmap
+//! (mm's rmap.rs) takes a mapper's `space` with no address-space lock held
+//! (madvise's hole punches are deferred past `with_mm`'s lock). No usercopy
 //! (which may fault, and so take `space`) runs with `space` held: the lock
-//! prefers a waiting writer, so a nested `read` could deadlock.
+//! prefers a waiting writer, so a nested `read` could deadlock. A fault
+//! that gets `ExpandStack` from the shared path drops the shared lock
+//! before taking it exclusive (no upgrade in place).
 
 use alloc::sync::{Arc, Weak};
 use core::mem::ManuallyDrop;

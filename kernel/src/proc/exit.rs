@@ -74,7 +74,7 @@ fn release_thread(me: &Task, usage_to: Option<&Task>) {
         (i.mm.take(), i.vfork_parent.take(), files)
     };
     if let (Some(to), Some(m)) = (usage_to, &mm) {
-        let c = m.space.read().counters;
+        let c = m.space.read().counters();
         to.inner.lock().exit_usage = super::Usage {
             utime: 0,
             stime: 0,

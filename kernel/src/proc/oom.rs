@@ -42,7 +42,7 @@ pub fn badness(t: &Task, total_pages: u64) -> Option<i64> {
     let mm = mm.or_else(|| super::threads_of(t).iter().find_map(|x| x.mm()))?;
     let (rss, pt) = {
         let s = mm.space.read();
-        (s.counters.rss(), s.page_table_pages(&crate::mem::user::env()))
+        (s.counters().rss(), s.page_table_pages(&crate::mem::user::env()))
     };
     let points = (rss + pt) as i64 + adj as i64 * total_pages as i64 / 1000;
     Some(points)
@@ -86,7 +86,7 @@ pub fn out_of_memory(reason: &str) -> Option<Pid> {
         .as_ref()
         .map(|m| {
             let s = m.space.read();
-            let c = s.counters;
+            let c = s.counters();
             (c.total_vm, c.rss_anon, c.rss_file, c.rss_shmem, s.page_table_pages(&env))
         })
         .unwrap_or_default();

@@ -63,7 +63,7 @@ fn spaces() -> Vec<Arc<UserMm>> {
     let mut v: Vec<(u64, Arc<UserMm>)> = super::all_tasks()
         .iter()
         .filter_map(|t| t.mm())
-        .map(|mm| (mm.space.try_read().map(|s| s.counters.rss_anon).unwrap_or(0), mm))
+        .map(|mm| (mm.space.try_read().map(|s| s.counters().rss_anon).unwrap_or(0), mm))
         .collect();
     v.sort_by(|a, b| b.0.cmp(&a.0));
     v.dedup_by(|a, b| Arc::ptr_eq(&a.1, &b.1));
@@ -87,7 +87,7 @@ pub fn shrink_anon(nr: u64, direct: bool) -> u64 {
     // Round after round over the processes, each scan going on where the
     // last one stopped, until enough is freed or every page was looked at
     // twice (once to clear its accessed bit, once more to take it).
-    let total: u64 = spaces.iter().map(|mm| mm.space.try_read().map(|s| s.counters.rss_anon).unwrap_or(0)).sum();
+    let total: u64 = spaces.iter().map(|mm| mm.space.try_read().map(|s| s.counters().rss_anon).unwrap_or(0)).sum();
     let limit = 2 * total + 64;
     let start = ROTOR.fetch_add(1, Ordering::Relaxed) as usize;
     'rounds: while scanned < limit {

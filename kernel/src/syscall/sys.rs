@@ -55,8 +55,8 @@ pub fn getrusage(who: i32, buf: u64) -> SysResult {
     let (minflt, majflt, maxrss) = me
         .mm()
         .map(|m| {
-            let s = m.space.read();
-            (s.counters.min_flt, s.counters.maj_flt, s.counters.hiwater_rss * 4)
+            let c = m.space.read().counters();
+            (c.min_flt, c.maj_flt, c.hiwater_rss * 4)
         })
         .unwrap_or_default();
     let tick_us = 1_000_000 / proc::sched::HZ;

@@ -736,7 +736,8 @@ fn render_stat(t: &Arc<Task>, s: &mut String) -> core::fmt::Result {
     let (min_flt, maj_flt, vsize, rss, layout) = match t.mm() {
         Some(m) => {
             let sp = m.space.read();
-            (sp.counters.min_flt, sp.counters.maj_flt, sp.counters.total_vm << 12, sp.counters.rss(), Some(sp.layout))
+            let c = sp.counters();
+            (c.min_flt, c.maj_flt, c.total_vm << 12, c.rss(), Some(sp.layout))
         }
         None => (0, 0, 0, 0, None),
     };

@@ -292,7 +292,7 @@ fn text_pages(mm: &AddressSpace) -> u64 {
 
 /// /proc/PID/statm: `size resident shared text lib data dt`, in pages.
 pub fn render_statm(mm: &AddressSpace, w: &mut dyn Write) -> fmt::Result {
-    let c = &mm.counters;
+    let c = &mm.counters();
     writeln!(
         w,
         "{} {} {} {} 0 {} 0",
@@ -306,7 +306,7 @@ pub fn render_statm(mm: &AddressSpace, w: &mut dyn Write) -> fmt::Result {
 
 /// The `Vm*` and `Rss*` lines of /proc/PID/status (`task_mem`).
 pub fn render_status_vm(mm: &AddressSpace, env: &MmEnv<'_>, w: &mut dyn Write) -> fmt::Result {
-    let c = &mm.counters;
+    let c = &mm.counters();
     let kb = |pages: u64| pages << (PAGE_SHIFT - 10);
     let line = |w: &mut dyn Write, name: &str, pages: u64| writeln!(w, "{}:\t{:>8} kB", name, kb(pages));
     let text = text_pages(mm);

@@ -129,7 +129,11 @@ impl Cpu {
             // The kernel kills the process (or fails the copy) at once.
             return Err(FaultError::Segv(SegvCode::AccErr));
         }
-        mm.handle_fault(self.env, f.addr, f.kind(), &self.rlimits).map(|_| ())
+        // As the kernel: the shared path first, the exclusive one to grow a stack.
+        match mm.handle_fault(self.env, f.addr, f.kind()) {
+            Err(FaultError::ExpandStack) => mm.handle_fault_mut(self.env, f.addr, f.kind(), &self.rlimits).map(|_| ()),
+            r => r.map(|_| ()),
+        }
     }
 
     /// The translation for an `access` to `va` in `mm`, taking faults into

@@ -251,7 +251,7 @@ fn faults_go_to_the_address_space_and_the_access_is_retried() {
     mmap(env, &mut mm, 3, PROT_READ | PROT_WRITE);
     // A store across a page boundary: two faults fixed, one access.
     cpu.store(&mut mm, A + P - 2, &[1, 2, 3, 4]).unwrap();
-    assert_eq!(mm.counters.min_flt, 2);
+    assert_eq!(mm.counters().min_flt, 2);
     let mut b = [0u8; 6];
     cpu.load(&mut mm, A + P - 3, &mut b).unwrap();
     assert_eq!(b, [0, 1, 2, 3, 4, 0]);

@@ -21,20 +21,43 @@
 //! also has the object's reference. The shared zero page is mapped without
 //! either (it is never freed).
 //!
-//! Locking: an `AddressSpace` has no lock of its own; its owner wraps it
-//! in a [`crate::sync::IrqRwLock`] (the kernel's `UserMm.space`). Methods
-//! taking `&self` only look (procfs, futex keys, mincore-style walks) and
-//! run with the lock shared, several at once; methods taking `&mut self`
-//! (faults for now, mmap, munmap, mprotect, mremap, brk, madvise, fork,
-//! teardown) run with it exclusive and so exclude each other and every
-//! reader. There is no separate page-table lock yet: a shared-lock fault
-//! path would need one (see the kernel's mem/user.rs for the lock order).
+//! Locking: an `AddressSpace` is wrapped by its owner in a
+//! [`crate::sync::IrqRwLock`] (the kernel's `UserMm.space`), and has one
+//! lock of its own, the page-table lock `ptl` (Linux's
+//! `mm->page_table_lock`).
+//!
+//! - Methods taking `&mut self` (mmap, munmap, mprotect, mremap, brk,
+//!   madvise, fork, process_vm_*, teardown, stack growth) run with the
+//!   space lock exclusive: they exclude each other, every fault and every
+//!   reader, and change page tables without the PTL (they still take it
+//!   for the counters it guards, uncontended).
+//! - Page faults ([`AddressSpace::handle_fault`], `&self`) run with the
+//!   space lock shared, several at once: the VMA tree is only read; every
+//!   page-table read and change they make (walk, new intermediate table,
+//!   PTE install) and the page counters a fault changes (RSS, VmHWM:
+//!   [`PtlState`]) are under `ptl`; its fault counts are atomics. Page work (allocating and
+//!   zeroing, copying, finding the page-cache page) happens outside it; the
+//!   install re-checks the PTE under it and gives the page back if another
+//!   CPU got there first.
+//! - Other `&self` methods only look (procfs, futex keys, mincore-style
+//!   walks) with the space lock shared and without the PTL: tables are never
+//!   freed while the space lock is shared (only zaps free them, exclusive),
+//!   and every entry is one aligned 64-bit store, so a walker sees each
+//!   entry either before or after a concurrent fault's install. A walker
+//!   that reads page *contents* ([`AddressSpace::read_bytes`]) holds the
+//!   PTL across lookup and copy, since a COW fault frees the old page after
+//!   replacing its entry. [`AddressSpace::counters`] snapshots under it.
+//!
 //! Order (as rmap.rs): a file's own lock (tmpfs `io`), then one space's
-//! lock, then the object's page lock, then zone and slab locks. Hole
-//! punches that reach other spaces through the rmap run after this lock is
-//! dropped (`take_deferred`), never nested in it.
+//! lock, then its `ptl`, then the object's page lock, then zone and slab
+//! locks. Nothing that takes a space lock runs under the PTL; TLB
+//! shootdowns may (an `IrqLock` waiter serves shootdown requests). Hole
+//! punches that reach other spaces through the rmap run after the space
+//! lock is dropped (`take_deferred`), never nested in it, and take the
+//! other space's lock exclusive.
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use x86_64::structures::paging::PageTableFlags as F;
 
@@ -42,9 +65,10 @@ use crate::addr::{PAGE_SIZE, Pfn, PhysAddr};
 use crate::error::MmError;
 use crate::phys::page::PageFlags;
 use crate::phys::page_alloc::PageAllocator;
+use crate::sync::IrqLock;
 use crate::vm::overcommit::Overcommit;
 use crate::vm::page_table::{KERNEL_PML4_START, Leaf, Mapper, TableAlloc};
-use crate::vm::tlb::{TlbFlush, TlbFlusher};
+use crate::vm::tlb::TlbFlusher;
 use crate::vm::vma::{Backing, VmFlags, Vma, VmaTree};
 
 /// End of user space (exclusive). The page just below the canonical hole
@@ -135,7 +159,8 @@ pub struct Layout {
     pub mmap_base: u64,
 }
 
-/// Page counters (/proc/PID/status: VmSize, VmRSS, ...).
+/// Page counters (/proc/PID/status: VmSize, VmRSS, ...): a snapshot,
+/// from [`AddressSpace::counters`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MmCounters {
     pub rss_anon: u64,
@@ -164,12 +189,52 @@ impl MmCounters {
     }
 }
 
+/// The counters of the mappings themselves: changed only with the space
+/// lock exclusive (`&mut self`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct VmCounters {
+    pub total_vm: u64,
+    pub data_vm: u64,
+    pub exec_vm: u64,
+    pub stack_vm: u64,
+    pub locked_vm: u64,
+    pub hiwater_vm: u64,
+    pub committed: u64,
+}
+
+/// What the page-table lock guards besides the page tables: the page
+/// counters a fault changes, so that concurrent faults count exactly and a
+/// reader sees RSS and VmHWM of one moment. (The fault counts, which
+/// nothing compares with these, are atomics: [`AddressSpace::count_fault`].)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PtlState {
+    /// Pages mapped, by [`RssKind`].
+    pub rss: [u64; 3],
+    pub hiwater_rss: u64,
+    /// Swap entries in the page tables (Linux's MM_SWAPENTS: VmSwap).
+    pub swap_ents: u64,
+}
+
+impl PtlState {
+    pub(crate) fn rss_add(&mut self, kind: RssKind, delta: i64) {
+        let r = &mut self.rss[kind as usize];
+        *r = (*r as i64 + delta).max(0) as u64;
+        self.hiwater_rss = self.hiwater_rss.max(self.rss.iter().sum());
+    }
+}
+
 /// One process's memory.
 pub struct AddressSpace {
     pub root: PhysAddr,
     pub vmas: VmaTree,
     pub layout: Layout,
-    pub counters: MmCounters,
+    pub(crate) vm: VmCounters,
+    /// The page-table lock and what it guards besides the tables (see the
+    /// module comment).
+    pub(crate) ptl: IrqLock<PtlState>,
+    /// Minor and major faults resolved (`min_flt`, `maj_flt`), counted by
+    /// concurrent faults without a lock.
+    pub(crate) faults: [AtomicU64; 2],
     /// Flags every new mapping gets (mlockall(MCL_FUTURE) sets VM_LOCKED).
     pub def_flags: VmFlags,
     /// The kernel's handle on this space, entered in the reverse map of
@@ -187,6 +252,7 @@ pub struct AddressSpace {
 
 /// Which RSS counter a mapped page counts in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
 pub enum RssKind {
     Anon,
     File,
@@ -207,7 +273,9 @@ impl AddressSpace {
             root,
             vmas: VmaTree::new(),
             layout: Layout::default(),
-            counters: MmCounters::default(),
+            vm: VmCounters::default(),
+            ptl: IrqLock::new(PtlState::default()),
+            faults: Default::default(),
             def_flags: VmFlags::empty(),
             rmap_owner: None,
             rmap_objects: Vec::new(),
@@ -230,7 +298,7 @@ impl AddressSpace {
     /// Add a VMA's size to the counters (`vm_stat_account`), or remove it.
     pub(crate) fn account_vma(&mut self, v: &Vma, add: bool) {
         let pages = v.pages();
-        let c = &mut self.counters;
+        let c = &mut self.vm;
         let apply = |x: &mut u64| {
             if add { *x += pages } else { *x = x.saturating_sub(pages) }
         };
@@ -250,15 +318,54 @@ impl AddressSpace {
         c.hiwater_vm = c.hiwater_vm.max(c.total_vm);
     }
 
-    pub(crate) fn rss_add(&mut self, kind: RssKind, delta: i64) {
-        let c = &mut self.counters;
-        let r = match kind {
-            RssKind::Anon => &mut c.rss_anon,
-            RssKind::File => &mut c.rss_file,
-            RssKind::Shmem => &mut c.rss_shmem,
-        };
-        *r = (*r as i64 + delta).max(0) as u64;
-        c.hiwater_rss = c.hiwater_rss.max(c.rss());
+    pub(crate) fn rss_add(&self, kind: RssKind, delta: i64) {
+        self.ptl.lock().rss_add(kind, delta);
+    }
+
+    /// The counters now: the fault-side ones read in one PTL section.
+    pub fn counters(&self) -> MmCounters {
+        let f = *self.ptl.lock();
+        let v = &self.vm;
+        MmCounters {
+            rss_anon: f.rss[RssKind::Anon as usize],
+            rss_file: f.rss[RssKind::File as usize],
+            rss_shmem: f.rss[RssKind::Shmem as usize],
+            total_vm: v.total_vm,
+            data_vm: v.data_vm,
+            exec_vm: v.exec_vm,
+            stack_vm: v.stack_vm,
+            locked_vm: v.locked_vm,
+            hiwater_vm: v.hiwater_vm,
+            hiwater_rss: f.hiwater_rss,
+            committed: v.committed,
+            min_flt: self.faults[0].load(Ordering::Relaxed),
+            maj_flt: self.faults[1].load(Ordering::Relaxed),
+            swap_ents: f.swap_ents,
+        }
+    }
+
+    /// A fault that had to read its page from swap: a major fault (the
+    /// retry that maps the page counts a minor one besides).
+    pub fn count_major_fault(&self, env: &MmEnv<'_>) {
+        self.count_fault(true);
+        env.pa.vmstat.pgmajfault.inc();
+    }
+
+    /// Swap entries added (reclaim, fork) or gone (faults, zaps).
+    pub(crate) fn swap_ents_add(&self, delta: i64) {
+        let mut p = self.ptl.lock();
+        p.swap_ents = (p.swap_ents as i64 + delta).max(0) as u64;
+    }
+
+    /// Count a resolved fault (`mm_account_fault`).
+    pub(crate) fn count_fault(&self, major: bool) {
+        self.faults[major as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `reset_mm_hiwater_rss` (clear_refs 5): VmHWM drops to VmRSS.
+    pub(crate) fn reset_hiwater_rss(&self) {
+        let mut p = self.ptl.lock();
+        p.hiwater_rss = p.rss.iter().sum();
     }
 
     /// The RSS kind of a mapped page.
@@ -288,30 +395,7 @@ impl AddressSpace {
         f
     }
 
-    /// Map the page `pfn` at `va` (4 KiB), taking over the caller's
-    /// reference. The zero page is mapped without one.
-    pub(crate) fn install_pte(&mut self, env: &MmEnv<'_>, va: u64, pfn: Pfn, flags: F) -> Result<TlbFlush, MmError> {
-        let mut m = self.mapper(env);
-        let pte = m.pte(va, true).map_err(|_| MmError::NoMemory)?.ok_or(MmError::NoMemory)?;
-        let flush = if pte.flags().contains(F::PRESENT) { TlbFlush::page(va, PAGE_SIZE) } else { TlbFlush::none() };
-        pte.set_addr(PhysAddr::new(pfn.phys()), flags);
-        if pfn != env.zero_page {
-            if let Some(p) = env.pa.page(pfn) {
-                p.inc_mapcount();
-            }
-            self.rss_add(Self::rss_kind(env, pfn), 1);
-        }
-        Ok(flush)
-    }
-
-    /// Drop the mapping behind one leaf: map count, reference, RSS.
-    /// (The caller handles the mapping's lock count: a COW replacement
-    /// in a locked area has already munlocked the old page.)
-    pub(crate) fn release_leaf(&mut self, env: &MmEnv<'_>, leaf: &Leaf) {
-        self.release_pfn(env, Pfn::from_phys(leaf.phys.as_u64()), Mapping::Unlocked);
-    }
-
-    fn release_pfn(&mut self, env: &MmEnv<'_>, pfn: Pfn, mapping: Mapping) {
+    fn release_pfn(&self, env: &MmEnv<'_>, pfn: Pfn, mapping: Mapping) {
         if pfn == env.zero_page {
             return;
         }
@@ -376,7 +460,7 @@ impl AddressSpace {
                 swapped += 1;
             },
         );
-        self.counters.swap_ents = self.counters.swap_ents.saturating_sub(swapped);
+        self.swap_ents_add(-swapped);
         match flush {
             Ok(f) => f.flush(env.tlb),
             Err(_) => env.tlb.flush_all(),
@@ -473,8 +557,8 @@ impl AddressSpace {
             // gone, so nothing will read the slots; the pages just go.
             p.abandon();
         }
-        env.commit.unaccount(self.counters.committed);
-        self.counters.committed = 0;
+        env.commit.unaccount(self.vm.committed);
+        self.vm.committed = 0;
         self.vmas = VmaTree::new();
         let mut m = self.mapper(env);
         m.free_user_tables();
@@ -487,7 +571,7 @@ impl AddressSpace {
         self.account_vma(&v, false);
         if v.flags.contains(VmFlags::ACCOUNT) {
             env.commit.unaccount(v.pages());
-            self.counters.committed = self.counters.committed.saturating_sub(v.pages());
+            self.vm.committed = self.vm.committed.saturating_sub(v.pages());
         }
         Some(v)
     }
@@ -506,7 +590,7 @@ impl AddressSpace {
                 p.flags |= v.flags & VmFlags::SOFTDIRTY;
             }
             if accounted {
-                self.counters.committed += pages;
+                self.vm.committed += pages;
             }
             return Ok(self.vmas.merge_around(prev));
         }
@@ -515,7 +599,7 @@ impl AddressSpace {
             return Err(e.into());
         }
         if accounted {
-            self.counters.committed += pages;
+            self.vm.committed += pages;
         }
         if let Some(obj) = v.backing.object() {
             self.rmap_enter(obj);
@@ -527,11 +611,11 @@ impl AddressSpace {
     /// `flags` (`may_expand_vm`): RLIMIT_AS, and RLIMIT_DATA for data.
     pub(crate) fn may_expand(&self, flags: VmFlags, pages: u64, lim: &Rlimits) -> bool {
         let bytes = |p: u64| p.saturating_mul(PAGE_SIZE);
-        if bytes(self.counters.total_vm + pages) > lim.as_ {
+        if bytes(self.vm.total_vm + pages) > lim.as_ {
             return false;
         }
         let is_data = flags & (VmFlags::WRITE | VmFlags::SHARED | VmFlags::GROWSDOWN) == VmFlags::WRITE;
-        if is_data && bytes(self.counters.data_vm + pages) > lim.data {
+        if is_data && bytes(self.vm.data_vm + pages) > lim.data {
             return false;
         }
         true
@@ -542,7 +626,7 @@ impl AddressSpace {
     pub fn check_invariants(&self, env: &MmEnv<'_>) {
         self.vmas.check_invariants();
         let total: u64 = self.vmas.iter().map(Vma::pages).sum();
-        assert_eq!(total, self.counters.total_vm, "mm: total_vm out of date");
+        assert_eq!(total, self.vm.total_vm, "mm: total_vm out of date");
         let mut rss = [0u64; 3];
         for v in self.vmas.iter() {
             for l in self.leaves(env, v.start, v.end) {
@@ -572,12 +656,13 @@ impl AddressSpace {
         }
         outside += self.leaves(env, cursor, TASK_SIZE).len();
         assert_eq!(outside, 0, "mm: pages mapped outside every area");
-        let c = &self.counters;
-        assert_eq!([c.rss_anon, c.rss_file, c.rss_shmem], rss, "mm: RSS counters out of date");
+        assert_eq!(self.ptl.lock().rss, rss, "mm: RSS counters out of date");
         let _ = Backing::Anon;
     }
 }
 
+#[cfg(test)]
+mod concurrent_fault_tests;
 #[cfg(test)]
 mod rmap_tests;
 #[cfg(test)]

@@ -75,7 +75,7 @@ impl AddressSpace {
         if !self.may_expand(flags, pages, lim) {
             return Err(MmError::NoMemory);
         }
-        env.commit.account_for(env.pa, pages, lim.admin, self.counters.total_vm)?;
+        env.commit.account_for(env.pa, pages, lim.admin, self.vm.total_vm)?;
         // Soft-dirty as every new area (`do_brk_flags`).
         let vma = Vma {
             start: addr,

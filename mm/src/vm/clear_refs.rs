@@ -66,7 +66,7 @@ impl AddressSpace {
     pub fn clear_refs(&mut self, env: &MmEnv<'_>, what: ClearRefs) {
         if what == ClearRefs::MmHiwaterRss {
             // reset_mm_hiwater_rss.
-            self.counters.hiwater_rss = self.counters.rss();
+            self.reset_hiwater_rss();
             return;
         }
         let mut flush = TlbFlush::none();

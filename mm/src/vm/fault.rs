@@ -24,15 +24,33 @@
 //!
 //! No page and no page table reaches a process with another's data: new
 //! pages and page tables come zeroed from the buddy allocator.
+//!
+//! Concurrency (Linux's `handle_mm_fault` under `mmap_read_lock`): faults
+//! take `&self` and run with the address-space lock shared, so threads of
+//! one process fault on several CPUs at once. Each fault decides from a
+//! look at the PTE (under the page-table lock), does the page work with no
+//! lock (allocate and zero, copy, find the page-cache page), then installs
+//! under the PTL only if the PTE is still what the decision saw (none for
+//! a missing page; the same read-only page for a write fault): otherwise
+//! another CPU resolved it, the new page goes back and the fault returns
+//! `Minor` (the access retries). See `pte_lock.rs`. Growing a stack changes
+//! the VMA tree: the shared path returns [`FaultError::ExpandStack`] and the
+//! caller retries through [`AddressSpace::handle_fault_mut`] with the lock
+//! exclusive (Linux 6.x's `lock_mm_and_find_vma` upgrading).
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
 use crate::phys::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
 use crate::phys::page::PageFlags;
 use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits, STACK_GUARD_GAP, TASK_SIZE};
-use crate::vm::file::ObjError;
+use crate::vm::file::{MemObject, ObjError};
 use crate::vm::page_table::SOFT_DIRTY;
+use crate::vm::pte_lock::{pte_maps_readonly, put_unless_zero};
 use crate::vm::vma::{Backing, VmFlags, Vma};
 use x86_64::structures::paging::PageTableFlags as F;
+
+fn obj_error(e: ObjError) -> FaultError {
+    if e == ObjError::NoMemory { FaultError::Oom } else { FaultError::Bus }
+}
 
 /// What the CPU reported (x86 page-fault error code, Intel SDM Vol. 3A 4.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +89,10 @@ pub enum FaultError {
     Bus,
     /// No memory: the OOM killer must free some, then retry.
     Oom,
+    /// The address is just below a stack area that must grow first, which
+    /// changes the VMA tree: retry with [`AddressSpace::handle_fault_mut`]
+    /// (the address-space lock exclusive). Never returned by that one.
+    ExpandStack,
     /// The page is on swap and not in memory: take a reference to the
     /// entry while still holding the lock, read it into the swap cache
     /// with no lock held, drop the reference and retry (swap_in.rs).
@@ -86,27 +108,18 @@ pub enum FaultDone {
 }
 
 impl AddressSpace {
-    /// Resolve a fault at `addr`. On success the access can be retried.
-    pub fn handle_fault(
-        &mut self,
-        env: &MmEnv<'_>,
-        addr: u64,
-        kind: FaultKind,
-        lim: &Rlimits,
-    ) -> Result<FaultDone, FaultError> {
-        env.pa.vmstat.pgfault.inc();
-        if addr >= TASK_SIZE {
-            return Err(FaultError::Segv(SegvCode::MapErr));
-        }
+    /// Resolve a fault at `addr` with the address-space lock held shared
+    /// (several CPUs at once). On success the access can be retried; a
+    /// fault below a stack area returns [`FaultError::ExpandStack`].
+    pub fn handle_fault(&self, env: &MmEnv<'_>, addr: u64, kind: FaultKind) -> Result<FaultDone, FaultError> {
         let vma = match self.vmas.find(addr) {
-            Some(v) if v.start <= addr => v.clone(),
-            Some(v) if v.is_stack() => {
-                let start = v.start;
-                self.expand_stack(env, start, addr, lim)?;
-                self.vmas.containing(addr).cloned().ok_or(FaultError::Segv(SegvCode::MapErr))?
-            }
-            _ => return Err(FaultError::Segv(SegvCode::MapErr)),
+            _ if addr >= TASK_SIZE => None,
+            Some(v) if v.start <= addr => Some(v),
+            Some(v) if v.is_stack() => return Err(FaultError::ExpandStack),
+            _ => None,
         };
+        env.pa.vmstat.pgfault.inc();
+        let vma = vma.ok_or(FaultError::Segv(SegvCode::MapErr))?.clone();
         // access_error()
         if kind.write {
             if !vma.flags.contains(VmFlags::WRITE) {
@@ -116,29 +129,53 @@ impl AddressSpace {
             return Err(FaultError::Segv(SegvCode::AccErr));
         }
         let page = addr & !(PAGE_SIZE - 1);
-        let done = match self.lookup(env, page) {
-            None => match self.swap_entry(env, page) {
+        let (now, swapped) = {
+            let _ptl = self.ptl.lock();
+            let now = self.lookup(env, page);
+            (now, if now.is_none() { self.swap_entry(env, page) } else { None })
+        };
+        let done = match now {
+            None => match swapped {
                 Some(e) => self.do_swap_page(env, &vma, page, e, kind.write)?,
                 None => self.do_missing(env, &vma, page, kind.write)?,
             },
-            Some((pfn, flags)) => {
-                if kind.write && !flags.contains(x86_64::structures::paging::PageTableFlags::WRITABLE) {
-                    self.do_wp_page(env, &vma, page, pfn)?
-                } else {
-                    // Spurious: the TLB held an older entry.
-                    env.tlb.flush_page(page);
-                    FaultDone::Minor
-                }
+            Some((pfn, flags)) if kind.write && !flags.contains(F::WRITABLE) => {
+                self.do_wp_page(env, &vma, page, pfn)?
+            }
+            Some(_) => {
+                // Spurious: the TLB held an older entry.
+                env.tlb.flush_page(page);
+                FaultDone::Minor
             }
         };
         match done {
-            FaultDone::Minor => self.counters.min_flt += 1,
+            FaultDone::Minor => self.count_fault(false),
             FaultDone::Major => {
-                self.counters.maj_flt += 1;
+                self.count_fault(true);
                 env.pa.vmstat.pgmajfault.inc();
             }
         }
         Ok(done)
+    }
+
+    /// [`Self::handle_fault`] with the address-space lock exclusive: grows
+    /// a stack area down to `addr` first when needed (RLIMIT_STACK, guard
+    /// gap, commit).
+    pub fn handle_fault_mut(
+        &mut self,
+        env: &MmEnv<'_>,
+        addr: u64,
+        kind: FaultKind,
+        lim: &Rlimits,
+    ) -> Result<FaultDone, FaultError> {
+        let below_stack = self.vmas.find(addr).filter(|v| addr < TASK_SIZE && addr < v.start && v.is_stack());
+        if let Some(start) = below_stack.map(|v| v.start) {
+            if let Err(e) = self.expand_stack(env, start, addr, lim) {
+                env.pa.vmstat.pgfault.inc();
+                return Err(e);
+            }
+        }
+        self.handle_fault(env, addr, kind)
     }
 
     /// A zeroed anonymous page, marked and counted.
@@ -171,38 +208,6 @@ impl AddressSpace {
         f
     }
 
-    /// Map `pfn` at `va` for a fault; `write`: the fault was a write.
-    fn install(
-        &mut self,
-        env: &MmEnv<'_>,
-        vma: &Vma,
-        va: u64,
-        pfn: Pfn,
-        writable: bool,
-        write: bool,
-    ) -> Result<(), FaultError> {
-        // A private anonymous page mapped writable exists because of a write.
-        let anon = pfn != env.zero_page && env.pa.page(pfn).is_some_and(|p| p.has(PageFlags::ANON));
-        let flags = Self::fault_pte_flags(vma.flags, writable, anon || write);
-        match self.install_pte(env, va, pfn, flags) {
-            Ok(f) => {
-                f.flush(env.tlb);
-                // Any page mapped into a locked area is locked (Linux's
-                // mlock_vma_folio from the rmap), not only new anonymous ones.
-                if vma.flags.contains(VmFlags::LOCKED) {
-                    crate::vm::mlock::mlock_page(env, pfn);
-                }
-                Ok(())
-            }
-            Err(_) => {
-                if pfn != env.zero_page {
-                    env.pa.put_user_page(pfn);
-                }
-                Err(FaultError::Oom)
-            }
-        }
-    }
-
     /// Whether a fault in a shared mapping maps the page writable: a
     /// write does; a read only while the area is soft-dirty as a whole.
     /// After clear_refs 4 a read maps it read-only, so that the first
@@ -212,124 +217,148 @@ impl AddressSpace {
         write || vma.flags.contains(VmFlags::SOFTDIRTY)
     }
 
-    /// The page at `va` is not mapped yet.
-    pub(crate) fn do_missing(
-        &mut self,
+    /// The page at `va` was not mapped when the fault looked.
+    pub(crate) fn do_missing(&self, env: &MmEnv<'_>, vma: &Vma, va: u64, write: bool) -> Result<FaultDone, FaultError> {
+        match &vma.backing {
+            Backing::Anon => self.do_anonymous(env, vma, va, write),
+            Backing::Shared(obj) => self.do_shared_anon(env, vma, va, write, obj),
+            Backing::File(obj) if write && !vma.flags.contains(VmFlags::SHARED) => self.do_cow_file(env, vma, va, obj),
+            Backing::File(obj) => self.do_read_or_shared_file(env, vma, va, write, obj),
+        }
+    }
+
+    /// Private anonymous memory: a read maps the zero page, a write a new
+    /// zeroed page (`do_anonymous_page`).
+    fn do_anonymous(&self, env: &MmEnv<'_>, vma: &Vma, va: u64, write: bool) -> Result<FaultDone, FaultError> {
+        if !write {
+            self.install_missing(env, vma, va, env.zero_page, false, false)?;
+        } else {
+            let pfn = self.new_anon_page(env)?;
+            self.install_missing(env, vma, va, pfn, true, true)?;
+        }
+        Ok(FaultDone::Minor)
+    }
+
+    /// Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, SysV shm): the
+    /// shmem object's page.
+    fn do_shared_anon(
+        &self,
         env: &MmEnv<'_>,
         vma: &Vma,
         va: u64,
         write: bool,
+        obj: &MemObject,
     ) -> Result<FaultDone, FaultError> {
-        let pgoff = vma.pgoff_of(va);
-        match &vma.backing {
-            Backing::Anon => {
-                if !write {
-                    self.install(env, vma, va, env.zero_page, false, false)?;
-                } else {
-                    let pfn = self.new_anon_page(env)?;
-                    self.install(env, vma, va, pfn, true, true)?;
-                }
-                Ok(FaultDone::Minor)
-            }
-            Backing::Shared(obj) => {
-                let pfn = obj
-                    .get_page(pgoff)
-                    .map_err(|e| if e == ObjError::NoMemory { FaultError::Oom } else { FaultError::Bus })?;
-                self.install(env, vma, va, pfn, Self::shared_writable(vma, write), write)?;
-                Ok(FaultDone::Minor)
-            }
-            Backing::File(obj) => {
-                let cached = obj.find_page(pgoff).is_some();
-                let pfn = obj
-                    .get_page(pgoff)
-                    .map_err(|e| if e == ObjError::NoMemory { FaultError::Oom } else { FaultError::Bus })?;
-                if write && !vma.flags.contains(VmFlags::SHARED) {
-                    // Private write: the process gets its own copy at once.
-                    let copy = match self.new_anon_page(env) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            env.pa.put_user_page(pfn);
-                            return Err(e);
-                        }
-                    };
-                    Self::copy_page(env, pfn, copy);
-                    env.pa.put_user_page(pfn);
-                    env.pa.vmstat.cow_faults.inc();
-                    self.install(env, vma, va, copy, true, true)?;
-                } else {
-                    let writable = vma.flags.contains(VmFlags::SHARED) && Self::shared_writable(vma, write);
-                    self.install(env, vma, va, pfn, writable, write)?;
-                }
-                Ok(if cached { FaultDone::Minor } else { FaultDone::Major })
-            }
-        }
+        let pfn = obj.get_page(vma.pgoff_of(va)).map_err(obj_error)?;
+        self.install_missing(env, vma, va, pfn, Self::shared_writable(vma, write), write)?;
+        Ok(FaultDone::Minor)
     }
 
-    /// Write to a present, read-only page of a writable area.
-    pub(crate) fn do_wp_page(
-        &mut self,
+    /// A write to a private file mapping: the process gets its own copy of
+    /// the page-cache page at once.
+    fn do_cow_file(&self, env: &MmEnv<'_>, vma: &Vma, va: u64, obj: &MemObject) -> Result<FaultDone, FaultError> {
+        let pgoff = vma.pgoff_of(va);
+        let cached = obj.find_page(pgoff).is_some();
+        let pfn = obj.get_page(pgoff).map_err(obj_error)?;
+        let copy = match self.new_anon_page(env) {
+            Ok(c) => c,
+            Err(e) => {
+                env.pa.put_user_page(pfn);
+                return Err(e);
+            }
+        };
+        Self::copy_page(env, pfn, copy);
+        env.pa.put_user_page(pfn);
+        env.pa.vmstat.cow_faults.inc();
+        let installed = self.install_missing(env, vma, va, copy, true, true)?;
+        Ok(if cached || !installed { FaultDone::Minor } else { FaultDone::Major })
+    }
+
+    /// A read of a file mapping, or any access to a shared one: the
+    /// page-cache page itself (read-only in a private mapping, so that a
+    /// later write copies it).
+    fn do_read_or_shared_file(
+        &self,
         env: &MmEnv<'_>,
         vma: &Vma,
         va: u64,
-        old: Pfn,
+        write: bool,
+        obj: &MemObject,
     ) -> Result<FaultDone, FaultError> {
+        let pgoff = vma.pgoff_of(va);
+        let cached = obj.find_page(pgoff).is_some();
+        let pfn = obj.get_page(pgoff).map_err(obj_error)?;
+        let writable = vma.flags.contains(VmFlags::SHARED) && Self::shared_writable(vma, write);
+        let installed = self.install_missing(env, vma, va, pfn, writable, write)?;
+        Ok(if cached || !installed { FaultDone::Minor } else { FaultDone::Major })
+    }
+
+    /// Write to a present, read-only page `old` of a writable area
+    /// (`do_wp_page`).
+    pub(crate) fn do_wp_page(&self, env: &MmEnv<'_>, vma: &Vma, va: u64, old: Pfn) -> Result<FaultDone, FaultError> {
         if vma.flags.contains(VmFlags::SHARED) {
-            // A shared mapping whose PTE was write-protected (mprotect):
-            // just allow the write.
-            let flags = Self::fault_pte_flags(vma.flags, true, true);
-            if let Ok(Some(pte)) = self.mapper(env).pte(va, false) {
-                pte.set_flags(flags);
-            }
-            env.tlb.flush_page(va);
+            // A shared mapping whose PTE was write-protected (mprotect,
+            // clear_refs 4): just allow the write.
+            self.make_writable(env, vma, va, old)?;
             return Ok(FaultDone::Minor);
         }
-        if old != env.zero_page {
-            if let Some(p) = env.pa.page(old) {
-                if p.has(PageFlags::ANON) && p.refcount() == 1 && p.mapcount() == 1 {
-                    // The last user of an anonymous page keeps it.
-                    if let Ok(Some(pte)) = self.mapper(env).pte(va, false) {
-                        pte.set_flags(Self::fault_pte_flags(vma.flags, true, true));
-                    }
-                    env.tlb.flush_page(va);
-                    if p.test_and_clear_flag(PageFlags::LAZYFREE) {
-                        env.pa.vmstat.lazyfree_pages.sub(1);
-                    }
-                    env.pa.vmstat.pgreuse.inc();
-                    return Ok(FaultDone::Minor);
-                }
-            }
+        if old != env.zero_page && self.try_reuse(env, vma, va, old)? {
+            return Ok(FaultDone::Minor);
         }
-        let new = self.new_anon_page(env)?;
+        self.wp_copy(env, vma, va, old)
+    }
+
+    /// The last user of an anonymous page keeps it (`wp_can_reuse_anon_folio`):
+    /// whether the page was reused (or another CPU changed the entry).
+    fn try_reuse(&self, env: &MmEnv<'_>, vma: &Vma, va: u64, old: Pfn) -> Result<bool, FaultError> {
+        let Some(p) = env.pa.page(old) else { return Ok(false) };
+        let sole = || p.has(PageFlags::ANON) && p.refcount() == 1 && p.mapcount() == 1;
+        if !sole() {
+            return Ok(false);
+        }
+        // Another mapping can only be added with the space lock exclusive
+        // (fork), so the look under the PTL is stable until we set the bit.
+        let flags = Self::fault_pte_flags(vma.flags, true, true);
+        let reused = self.with_pte(env, va, |pte, _| {
+            let still = pte_maps_readonly(pte, old) && sole();
+            if still {
+                pte.set_flags(flags);
+            }
+            still
+        })?;
+        if reused {
+            env.tlb.flush_page(va);
+            if p.test_and_clear_flag(PageFlags::LAZYFREE) {
+                env.pa.vmstat.lazyfree_pages.sub(1);
+            }
+            env.pa.vmstat.pgreuse.inc();
+        }
+        // Not reused only because the entry changed: another CPU handled
+        // it, the access retries.
+        Ok(reused || !self.maps_readonly(env, va, old))
+    }
+
+    /// Copy-on-write proper (`wp_page_copy`): copy `old` (nothing to copy
+    /// from the zero page) into a new anonymous page and swap the entry.
+    fn wp_copy(&self, env: &MmEnv<'_>, vma: &Vma, va: u64, old: Pfn) -> Result<FaultDone, FaultError> {
+        // Hold `old` while copying: another CPU may replace the entry and
+        // drop the page meanwhile.
+        if !self.get_if_mapped(env, va, old)? {
+            return Ok(FaultDone::Minor);
+        }
+        let new = match self.new_anon_page(env) {
+            Ok(n) => n,
+            Err(e) => {
+                put_unless_zero(env, old);
+                return Err(e);
+            }
+        };
         if old != env.zero_page {
             Self::copy_page(env, old, new);
         }
+        put_unless_zero(env, old);
         env.pa.vmstat.cow_faults.inc();
-        let flags = Self::fault_pte_flags(vma.flags, true, true);
-        let flush = match self.install_pte(env, va, new, flags) {
-            Ok(f) => f,
-            Err(_) => {
-                env.pa.put_user_page(new);
-                return Err(FaultError::Oom);
-            }
-        };
-        flush.flush(env.tlb);
-        if vma.flags.contains(VmFlags::LOCKED) {
-            crate::vm::mlock::mlock_page(env, new);
-            crate::vm::mlock::munlock_page(env, old);
-        }
-        // install_pte replaced the entry; drop the old page's mapping.
-        if old != env.zero_page {
-            let leaf = crate::vm::page_table::Leaf {
-                va,
-                phys: PhysAddr::new(old.phys()),
-                size: crate::vm::page_table::MapSize::Size4K,
-                flags,
-                writable: false,
-                executable: false,
-                user: true,
-            };
-            self.release_leaf(env, &leaf);
-        }
+        self.replace_cow(env, vma, va, old, new)?;
         Ok(FaultDone::Minor)
     }
 
@@ -357,7 +386,7 @@ impl AddressSpace {
             return Err(segv);
         }
         if vma.flags.contains(VmFlags::ACCOUNT)
-            && env.commit.account_for(env.pa, grow, lim.admin, self.counters.total_vm).is_err()
+            && env.commit.account_for(env.pa, grow, lim.admin, self.vm.total_vm).is_err()
         {
             restore(self, vma);
             return Err(segv);
@@ -367,7 +396,7 @@ impl AddressSpace {
         vma.pgoff = new_start >> PAGE_SHIFT;
         self.account_vma(&vma, true);
         if vma.flags.contains(VmFlags::ACCOUNT) {
-            self.counters.committed += grow;
+            self.vm.committed += grow;
         }
         restore(self, vma);
         Ok(())
@@ -391,11 +420,11 @@ impl AddressSpace {
             let present = self.lookup(env, va);
             let needs = match present {
                 None => true,
-                Some((_, f)) => write && !f.contains(x86_64::structures::paging::PageTableFlags::WRITABLE),
+                Some((_, f)) => write && !f.contains(F::WRITABLE),
             };
             if needs {
                 let kind = FaultKind { present: present.is_some(), write, exec: false };
-                self.handle_fault(env, va, kind, lim)?;
+                self.handle_fault_mut(env, va, kind, lim)?;
             }
             va += PAGE_SIZE;
         }
@@ -422,12 +451,10 @@ impl AddressSpace {
         while done < data.len() {
             let addr = va + done as u64;
             let page = addr & !(PAGE_SIZE - 1);
-            let writable = self
-                .lookup(env, page)
-                .is_some_and(|(_, f)| f.contains(x86_64::structures::paging::PageTableFlags::WRITABLE));
+            let writable = self.lookup(env, page).is_some_and(|(_, f)| f.contains(F::WRITABLE));
             if !writable {
                 let present = self.lookup(env, page).is_some();
-                self.handle_fault(env, page, FaultKind { present, write: true, exec: false }, lim)?;
+                self.handle_fault_mut(env, page, FaultKind { present, write: true, exec: false }, lim)?;
             }
             // The fault above already refuses a write the VMA forbids; say it
             // again for pages that were writable before (never trust a PTE
@@ -448,7 +475,10 @@ impl AddressSpace {
     }
 
     /// Read `buf.len()` bytes at user address `va` from mapped pages (no
-    /// faults are taken; unmapped bytes read as zero). For /proc views.
+    /// faults are taken; the read stops at the first unmapped page). For
+    /// /proc views, with the space lock shared: each page is looked up and
+    /// copied under the PTL, so a concurrent COW fault cannot free it
+    /// between the two.
     pub fn read_bytes(&self, env: &MmEnv<'_>, va: u64, buf: &mut [u8]) -> usize {
         let mut done = 0;
         while done < buf.len() {
@@ -456,6 +486,7 @@ impl AddressSpace {
             let page = addr & !(PAGE_SIZE - 1);
             let off = (addr - page) as usize;
             let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
+            let _ptl = self.ptl.lock();
             let Some((pfn, _)) = self.lookup(env, page) else { return done };
             if env.pa.phys().read(PhysAddr::new(pfn.phys() + off as u64), &mut buf[done..done + n]).is_err() {
                 return done;

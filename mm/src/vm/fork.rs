@@ -30,14 +30,14 @@ impl AddressSpace {
         let mut charge = 0;
         for v in self.vmas.iter().filter(|v| v.flags.contains(VmFlags::ACCOUNT) && !v.flags.contains(VmFlags::DONTCOPY))
         {
-            if env.commit.account_for(env.pa, v.pages(), lim.admin, self.counters.total_vm).is_err() {
+            if env.commit.account_for(env.pa, v.pages(), lim.admin, self.vm.total_vm).is_err() {
                 env.commit.unaccount(charge);
                 child.destroy(env);
                 return Err(MmError::NoMemory);
             }
             charge += v.pages();
         }
-        child.counters.committed = charge;
+        child.vm.committed = charge;
         let vmas: alloc::vec::Vec<_> =
             self.vmas.iter().filter(|v| !v.flags.contains(VmFlags::DONTCOPY)).cloned().collect();
         let mut flush = crate::vm::tlb::TlbFlush::none();
@@ -79,7 +79,7 @@ impl AddressSpace {
                                 return Err(Self::abandon_fork(env, child, flush));
                             }
                             child_pt[i] = pe.clone();
-                            child.counters.swap_ents += 1;
+                            child.swap_ents_add(1);
                         }
                         continue;
                     }

@@ -211,7 +211,7 @@ impl AddressSpace {
                 Some((_, f)) => write && !f.contains(F::WRITABLE),
             };
             if need {
-                self.handle_fault(
+                self.handle_fault_mut(
                     env,
                     va,
                     crate::vm::fault::FaultKind { present: present.is_some(), write, exec: false },

@@ -134,7 +134,7 @@ impl AddressSpace {
         if len == 0 {
             return Ok(());
         }
-        let after = self.counters.locked_vm + self.unlocked_pages_in(start, end);
+        let after = self.vm.locked_vm + self.unlocked_pages_in(start, end);
         if !lim.can_lock && after * PAGE_SIZE > lim.memlock {
             return Err(MmError::NoMemory);
         }
@@ -194,7 +194,7 @@ impl AddressSpace {
         Self::can_lock(lim)?;
         // Linux checks the limit before apply_mlockall_flags: a refused
         // call leaves MCL_FUTURE unset too.
-        if flags & MCL_CURRENT != 0 && !lim.can_lock && self.counters.total_vm * PAGE_SIZE > lim.memlock {
+        if flags & MCL_CURRENT != 0 && !lim.can_lock && self.vm.total_vm * PAGE_SIZE > lim.memlock {
             return Err(MmError::NoMemory);
         }
         let onfault = flags & MCL_ONFAULT != 0;

@@ -169,7 +169,7 @@ impl AddressSpace {
             vm |= VmFlags::LOCKED;
         }
         if vm.contains(VmFlags::LOCKED) && !lim.can_lock {
-            let locked = (self.counters.locked_vm + (len >> PAGE_SHIFT)) * PAGE_SIZE;
+            let locked = (self.vm.locked_vm + (len >> PAGE_SHIFT)) * PAGE_SIZE;
             if locked > lim.memlock {
                 return Err(MmError::Again);
             }
@@ -226,7 +226,7 @@ impl AddressSpace {
                     // (not per mapping, so fork does not charge it again).
                     let charged =
                         if flags & MAP_NORESERVE == 0 || env.commit.mode() == crate::vm::overcommit::OVERCOMMIT_NEVER {
-                            env.commit.account_for(env.pa, len >> PAGE_SHIFT, lim.admin, self.counters.total_vm)?;
+                            env.commit.account_for(env.pa, len >> PAGE_SHIFT, lim.admin, self.vm.total_vm)?;
                             len >> PAGE_SHIFT
                         } else {
                             0
@@ -308,7 +308,7 @@ impl AddressSpace {
         };
         let net = pages.saturating_sub(replaced_accounted);
         if charge {
-            env.commit.account_for(env.pa, net, lim.admin, self.counters.total_vm)?;
+            env.commit.account_for(env.pa, net, lim.admin, self.vm.total_vm)?;
             vm |= VmFlags::ACCOUNT;
         }
         if fixed {

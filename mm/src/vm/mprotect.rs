@@ -152,7 +152,7 @@ impl AddressSpace {
             let mut flags = (v.flags - VmFlags::ACCESS) | want;
             if newly_writable {
                 flags |= VmFlags::ACCOUNT;
-                self.counters.committed += charge;
+                self.vm.committed += charge;
             }
             v.flags = flags;
             self.account_vma(&v, true);

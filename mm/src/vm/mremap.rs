@@ -140,7 +140,7 @@ impl AddressSpace {
             v.end = addr + new_len;
             self.account_vma(&v, true);
             if v.flags.contains(VmFlags::ACCOUNT) {
-                self.counters.committed += grow;
+                self.vm.committed += grow;
             }
             let locked = v.flags.contains(VmFlags::LOCKED);
             let _ = self.vmas.insert(v, usize::MAX);
@@ -217,9 +217,7 @@ impl AddressSpace {
         if !self.may_expand(vma.flags, pages, lim) {
             return Err(MmError::NoMemory);
         }
-        if vma.flags.contains(VmFlags::LOCKED)
-            && !lim.can_lock
-            && (self.counters.locked_vm + pages) * PAGE_SIZE > lim.memlock
+        if vma.flags.contains(VmFlags::LOCKED) && !lim.can_lock && (self.vm.locked_vm + pages) * PAGE_SIZE > lim.memlock
         {
             return Err(MmError::Again);
         }
@@ -275,7 +273,7 @@ impl AddressSpace {
         // The new area: attach without committing again (moved pages were
         // already committed; the growth was charged above).
         self.account_vma(&new, true);
-        self.counters.committed += pages_charged;
+        self.vm.committed += pages_charged;
         if self.vmas.insert(new, usize::MAX).is_err() {
             return Err(MmError::NoMemory);
         }
@@ -291,7 +289,7 @@ impl AddressSpace {
                 if let Some(v) = self.vmas.remove(s) {
                     self.account_vma(&v, false);
                     if v.flags.contains(VmFlags::ACCOUNT) {
-                        self.counters.committed = self.counters.committed.saturating_sub(v.pages());
+                        self.vm.committed = self.vm.committed.saturating_sub(v.pages());
                     }
                 }
             }

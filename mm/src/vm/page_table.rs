@@ -493,6 +493,43 @@ impl<'a> Mapper<'a> {
         Ok(Some(&mut self.table(table)[index(va, 1)]))
     }
 
+    /// The 4 KiB leaf entry for `va` for a fault under the page-table lock
+    /// (Linux's `pte_alloc` + `pmd_install`): a missing table is taken from
+    /// `spare` (allocated by the caller outside the lock, zeroed) and
+    /// `spare` left `None`; when a table is missing and `spare` is empty,
+    /// `Ok(None)`: the caller drops the lock, allocates one and walks again
+    /// (another CPU may have installed it meanwhile; the caller frees an
+    /// unused spare). Fails with `AlreadyMapped` if a huge page covers `va`.
+    pub fn pte_with_spare(
+        &mut self,
+        va: u64,
+        spare: &mut Option<PhysAddr>,
+    ) -> Result<Option<&'static mut PageTableEntry>, MapError> {
+        if !canonical(va) {
+            return Err(MapError::BadRange);
+        }
+        let mut table = self.root;
+        for level in (2..=4).rev() {
+            let t = self.table(table);
+            let e = &mut t[index(va, level)];
+            if e.flags().contains(F::PRESENT) {
+                if level < 4 && is_leaf(e, level) {
+                    return Err(MapError::AlreadyMapped { va });
+                }
+                table = e.addr();
+            } else if let Some(new) = spare.take() {
+                // The zeroed table must be seen zeroed by whoever walks
+                // through the entry (the MMU, lock-free readers).
+                core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
+                e.set_addr(new, Self::intermediate_flags(va));
+                table = new;
+            } else {
+                return Ok(None);
+            }
+        }
+        Ok(Some(&mut self.table(table)[index(va, 1)]))
+    }
+
     /// The level-1 table (page table) for the 2 MiB around `va`: created
     /// when `create`, a huge leaf there split first. None if absent.
     fn page_table_of(&mut self, va: u64, create: bool) -> Result<Option<PhysAddr>, MapError> {

@@ -26,8 +26,16 @@
 //! must hold none: in particular not its own address space's lock (madvise
 //! defers its hole punches until that lock is dropped, see
 //! `AddressSpace::take_deferred`). The order is therefore: a file's own
-//! lock (tmpfs `io`), then one address space's lock, then the object's page
-//! lock (taken by faults and zaps).
+//! lock (tmpfs `io`), then one address space's lock, then its page-table
+//! lock, then the object's page lock (taken by faults and zaps).
+//!
+//! Against concurrent faults (which hold a space's lock shared and install
+//! under its page-table lock): `unmap_range` takes the space's lock
+//! exclusive, and a fault holds the shared lock from its VMA lookup to its
+//! install, so a zap comes wholly before or after each fault, as it did
+//! when faults were exclusive. `counts` takes it shared and only reads entries: a
+//! fault installing meanwhile is counted or not, a moment's view as
+//! /proc's, never a freed table (tables go only under the exclusive lock).
 
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;

@@ -24,8 +24,9 @@ use alloc::vec::Vec;
 
 use x86_64::structures::paging::PageTableFlags as F;
 
+use crate::addr::PhysAddr;
 use crate::swap::entry::SwapEntry;
-use crate::vm::address_space::{AddressSpace, MmEnv};
+use crate::vm::address_space::{AddressSpace, MmEnv, RssKind};
 use crate::vm::fault::{FaultDone, FaultError};
 use crate::vm::page_table::raw;
 use crate::vm::vma::{VmFlags, Vma};
@@ -40,9 +41,12 @@ impl AddressSpace {
         SwapEntry::from_pte(raw(pte))
     }
 
-    /// Map the page of swap entry `e` at `va`, or ask the kernel to read it.
+    /// Map the page of swap entry `e` at `va`, or ask the kernel to read
+    /// it. Runs with the address-space lock shared: the entry is checked
+    /// again under the page-table lock, and if another CPU mapped the page
+    /// meanwhile, ours is given back.
     pub(crate) fn do_swap_page(
-        &mut self,
+        &self,
         env: &MmEnv<'_>,
         vma: &Vma,
         va: u64,
@@ -52,24 +56,30 @@ impl AddressSpace {
         let Some(pfn) = env.swap.lookup(env.pa, e) else {
             return Err(FaultError::SwapIn(e));
         };
-        // Our reference becomes the new mapping's.
-        let exclusive =
-            env.swap.mapped(env.pa, e, pfn) && env.pa.page(pfn).is_some_and(|p| p.refcount() == 1 && p.mapcount() == 0);
-        let writable = exclusive && vma.flags.contains(VmFlags::WRITE);
-        let flags = Self::fault_pte_flags(vma.flags, writable, write && writable);
-        match self.install_pte(env, va, pfn, flags) {
-            Ok(f) => f.flush(env.tlb),
-            Err(_) => {
-                // Cannot happen: the page table holding the entry exists,
-                // so nothing is allocated.
-                log::error!("swap: no page table for a swap entry at {:#x}", va);
-                env.pa.put_user_page(pfn);
-                return Err(FaultError::Oom);
+        let page = env.pa.page(pfn);
+        let mapped = self.with_pte(env, va, |pte, st| {
+            if pte.flags().contains(F::PRESENT) || SwapEntry::from_pte(raw(pte)) != Some(e) {
+                return false;
             }
-        }
-        self.counters.swap_ents = self.counters.swap_ents.saturating_sub(1);
-        if vma.flags.contains(VmFlags::LOCKED) {
-            crate::vm::mlock::mlock_page(env, pfn);
+            // Our reference becomes the mapping's; the entry's goes.
+            let exclusive =
+                env.swap.mapped(env.pa, e, pfn) && page.is_some_and(|p| p.refcount() == 1 && p.mapcount() == 0);
+            let writable = exclusive && vma.flags.contains(VmFlags::WRITE);
+            let flags = Self::fault_pte_flags(vma.flags, writable, write && writable);
+            pte.set_addr(PhysAddr::new(pfn.phys()), flags);
+            if let Some(p) = page {
+                p.inc_mapcount();
+            }
+            st.rss_add(RssKind::Anon, 1);
+            st.swap_ents = st.swap_ents.saturating_sub(1);
+            if vma.flags.contains(VmFlags::LOCKED) {
+                crate::vm::mlock::mlock_page(env, pfn);
+            }
+            true
+        })?;
+        if !mapped {
+            // Another CPU resolved the fault (or unmapped the entry).
+            env.pa.put_user_page(pfn);
         }
         Ok(FaultDone::Minor)
     }

@@ -208,7 +208,7 @@ impl AddressSpace {
         set_swap(pte, entry);
         *flush = flush.merge(TlbFlush::page(va, PAGE_SIZE));
         self.rss_add(RssKind::Anon, -1);
-        self.counters.swap_ents += 1;
+        self.swap_ents_add(1);
         p.dec_mapcount();
         // The mapping's reference; the cache keeps its own.
         env.pa.put_user_page(pfn);

@@ -132,12 +132,12 @@ fn pages_go_out_and_come_back_with_their_data() {
     let (unmapped, freed) = reclaim(env, &mut mm);
     assert_eq!((unmapped, freed), (64, 64), "every page went out and was freed");
     assert_eq!(*io.writes.lock().unwrap(), 64);
-    assert_eq!(mm.counters.swap_ents, 64, "VmSwap");
-    assert_eq!(mm.counters.rss_anon, 0);
+    assert_eq!(mm.counters().swap_ents, 64, "VmSwap");
+    assert_eq!(mm.counters().rss_anon, 0);
     assert_eq!(slots_in_use(env), 64);
     assert_eq!(env.pa.vmstat.swap_cached.get(), 0);
     check(env, &mut mm, &mut cpu, va, 64, 7);
-    assert_eq!(mm.counters.swap_ents, 0);
+    assert_eq!(mm.counters().swap_ents, 0);
     assert_eq!(slots_in_use(env), 0, "the last entry of each slot took the page out of the cache");
     assert_eq!(env.pa.vmstat.swap_cached.get(), 0);
     // Read back alone, the pages are writable again without a copy.
@@ -176,7 +176,7 @@ fn munmap_and_exit_give_slots_and_pages_back() {
     assert_eq!(slots_in_use(env), 32);
     mm.munmap(env, va, 16 * P).unwrap();
     assert_eq!(slots_in_use(env), 16);
-    assert_eq!(mm.counters.swap_ents, 16);
+    assert_eq!(mm.counters().swap_ents, 16);
     mm.destroy(env);
     assert_eq!(slots_in_use(env), 0);
     assert_eq!(env.pa.drained_free_pages(), base);
@@ -191,7 +191,7 @@ fn fork_shares_slots_and_writes_stay_private() {
     stamp(env, &mut parent, &mut cpu, va, 16, 5);
     reclaim(env, &mut parent);
     let mut child = parent.fork(env, &lim()).unwrap();
-    assert_eq!(child.counters.swap_ents, 16);
+    assert_eq!(child.counters().swap_ents, 16);
     let e = parent.swap_entry(env, va).unwrap();
     assert_eq!(env.swap.count(e), 2, "both entries count");
     // The child reads the parent's data, then writes its own copy.
@@ -269,7 +269,7 @@ fn swapoff_brings_every_page_back() {
             Err(e) => panic!("{e:?}"),
         }
     }
-    assert_eq!(mm.counters.swap_ents, 0);
+    assert_eq!(mm.counters().swap_ents, 0);
     assert_eq!(env.swap.remove_area(0), Ok(()));
     check(env, &mut mm, &mut cpu, va, 24, 4);
     mm.destroy(env);
@@ -286,7 +286,7 @@ fn madv_pageout_swaps_the_range_now_and_cold_ages_it() {
     assert_eq!(*io.writes.lock().unwrap(), 0, "written only once the lock is dropped");
     mm.take_deferred().run();
     assert_eq!(*io.writes.lock().unwrap(), 8);
-    assert_eq!(mm.counters.swap_ents, 8, "just the range, used or not");
+    assert_eq!(mm.counters().swap_ents, 8, "just the range, used or not");
     // MADV_COLD: the next scan takes them at once, without a second chance.
     mm.madvise(env, va + 8 * P, 8 * P, MADV_COLD, &lim()).unwrap();
     let mut batch = WriteBatch::default();
@@ -298,7 +298,7 @@ fn madv_pageout_swaps_the_range_now_and_cold_ages_it() {
     let child = mm.fork(env, &lim()).unwrap();
     mm.madvise(env, va, 16 * P, MADV_PAGEOUT, &lim()).unwrap();
     mm.take_deferred().run();
-    assert_eq!(mm.counters.swap_ents, 0);
+    assert_eq!(mm.counters().swap_ents, 0);
     child.destroy(env);
     // Pending writes of a space that dies are dropped, not leaked.
     mm.madvise(env, va, 16 * P, MADV_PAGEOUT, &lim()).unwrap();

@@ -127,7 +127,11 @@ fn check(mm: &AddressSpace, env: &MmEnv<'_>) {
             }
         }
     }
-    assert_eq!(env.commit.committed(), mm.counters.committed + shmem, "the commit does not match the process's areas");
+    assert_eq!(
+        env.commit.committed(),
+        mm.counters().committed + shmem,
+        "the commit does not match the process's areas"
+    );
 }
 
 // ---------------------------------------------------------------- mprotect
@@ -148,12 +152,12 @@ fn mprotect_middle_splits_at_both_ends_and_restoring_merges_back() {
     assert!(mm.leaves(env, pg(2), pg(5)).iter().all(|l| !l.writable && l.user), "the middle lost W in its PTEs");
     assert_eq!(cpu.store(&mut mm, pg(3), &[0]), Err(ACCERR));
     assert_eq!((cpu.load_u8(&mut mm, pg(3)), cpu.store(&mut mm, pg(1), &[0x11])), (Ok(pat(pg(3))), Ok(())));
-    assert_eq!(mm.counters.committed, 8, "dropping write keeps the commitment (VM_ACCOUNT stays)");
+    assert_eq!(mm.counters().committed, 8, "dropping write keeps the commitment (VM_ACCOUNT stays)");
     let (cows, reuses) = (env.pa.vmstat.cow_faults.get(), env.pa.vmstat.pgreuse.get());
     mm.mprotect(env, pg(2), 3 * P, RW).unwrap();
     check(&mm, env);
     assert_eq!(spans(&mm), vec![(pg(0), pg(8))], "the three areas merge back into one");
-    assert_eq!(mm.counters.committed, 8, "nothing charged twice");
+    assert_eq!(mm.counters().committed, 8, "nothing charged twice");
     cpu.store(&mut mm, pg(3), &[0x33]).unwrap();
     assert_eq!(env.pa.vmstat.cow_faults.get(), cows, "our own page is reused, not copied");
     assert_eq!(env.pa.vmstat.pgreuse.get(), reuses + 1);
@@ -206,7 +210,7 @@ fn prot_none_hides_pages_and_restoring_gives_the_same_data_back() {
     let leaves = mm.leaves(env, a, a + 4 * P);
     assert_eq!(leaves.len(), 4, "the pages stay mapped");
     assert!(leaves.iter().all(|l| !l.user && !l.writable), "for the kernel only");
-    assert_eq!(mm.counters.rss_anon, 4);
+    assert_eq!(mm.counters().rss_anon, 4);
     for i in 0..4 {
         assert_eq!(cpu.load_u8(&mut mm, a + i * P), Err(ACCERR), "read of page {i}");
         assert_eq!(cpu.store(&mut mm, a + i * P, &[0]), Err(ACCERR), "write of page {i}");
@@ -277,10 +281,10 @@ fn mprotect_write_and_exec_combinations_set_pte_bits_and_counters() {
     assert!(bits(&mm).contains(F::NO_EXECUTE | F::WRITABLE));
     mm.mprotect(env, a, 2 * P, RWX).unwrap();
     assert!(bits(&mm).contains(F::WRITABLE) && !bits(&mm).contains(F::NO_EXECUTE), "exclusive page stays writable");
-    assert_eq!((mm.counters.data_vm, mm.counters.exec_vm), (2, 0));
+    assert_eq!((mm.counters().data_vm, mm.counters().exec_vm), (2, 0));
     mm.mprotect(env, a, 2 * P, RX).unwrap();
     assert!(!bits(&mm).intersects(F::WRITABLE | F::NO_EXECUTE));
-    assert_eq!((mm.counters.data_vm, mm.counters.exec_vm), (0, 2));
+    assert_eq!((mm.counters().data_vm, mm.counters().exec_vm), (0, 2));
     assert_eq!(cpu.store(&mut mm, a, &[0]), Err(ACCERR));
     mm.mprotect(env, a, 2 * P, PROT_EXEC).unwrap();
     assert_eq!(cpu.load_u8(&mut mm, a), Ok(1), "x86 cannot fetch without reading");
@@ -291,7 +295,7 @@ fn mprotect_write_and_exec_combinations_set_pte_bits_and_counters() {
         "x86 cannot write without reading"
     );
     assert!(bits(&mm).contains(F::NO_EXECUTE | F::USER_ACCESSIBLE));
-    assert_eq!((mm.counters.data_vm, mm.counters.exec_vm), (2, 0));
+    assert_eq!((mm.counters().data_vm, mm.counters().exec_vm), (2, 0));
     check(&mm, env);
 }
 
@@ -387,7 +391,7 @@ fn mremap_shrink_in_place_frees_the_tail_pages() {
     assert_eq!(mm.mremap(env, a, 8 * P, 3 * P, 0, 0, &lim()), Ok(a));
     check(&mm, env);
     assert_eq!(env.pa.drained_free_pages(), free + 5, "the tail's five frames are free");
-    assert_eq!((spans(&mm), mm.counters.rss_anon, mm.counters.committed), (vec![(a, a + 3 * P)], 3, 3));
+    assert_eq!((spans(&mm), mm.counters().rss_anon, mm.counters().committed), (vec![(a, a + 3 * P)], 3, 3));
     assert_eq!((cpu.load_u8(&mut mm, a + 2 * P), cpu.load_u8(&mut mm, a + 3 * P)), (Ok(pat(a + 2 * P)), Err(MAPERR)));
     // Same size: nothing to do.
     assert_eq!(mm.mremap(env, a, 3 * P, 3 * P, 0, 0, &lim()), Ok(a));
@@ -418,7 +422,7 @@ fn mremap_grows_in_place_when_the_next_pages_are_free() {
     assert_eq!(mm.mremap(env, a, 2 * P, 6 * P, 0, 0, &lim()), Ok(a));
     check(&mm, env);
     assert_eq!(spans(&mm), vec![(a, a + 6 * P)]);
-    assert_eq!((mm.counters.total_vm, mm.counters.committed), (6, 6));
+    assert_eq!((mm.counters().total_vm, mm.counters().committed), (6, 6));
     assert_eq!(pfn_at(&mm, env, a), pfn, "not moved");
     assert_eq!((cpu.load_u8(&mut mm, a + P), cpu.load_u8(&mut mm, a + 5 * P)), (Ok(pat(a + P)), Ok(0)));
 }
@@ -433,7 +437,7 @@ fn mremap_grow_without_maymove_is_enomem_when_the_next_pages_are_taken() {
     assert_eq!(mm.mremap(env, a, 2 * P, 4 * P, 0, 0, &lim()), Err(MmError::NoMemory));
     check(&mm, env);
     assert_eq!(spans(&mm), vec![(a, a + 2 * P), (a + 3 * P, a + 4 * P)]);
-    assert_eq!((cpu.load_u8(&mut mm, a + P), mm.counters.committed), (Ok(pat(a + P)), 2));
+    assert_eq!((cpu.load_u8(&mut mm, a + P), mm.counters().committed), (Ok(pat(a + P)), 2));
     // Growing an inner part of an area cannot be done in place either.
     assert_eq!(mm.mremap(env, a, P, 2 * P, 0, 0, &lim()), Err(MmError::NoMemory));
     // One page fits exactly.
@@ -468,7 +472,7 @@ fn mremap_maymove_moves_page_table_entries_not_data() {
     assert!(mm.leaves(env, a, a + 4 * P).is_empty());
     assert_eq!(cpu.load_u8(&mut mm, a), Err(MAPERR));
     assert_eq!((cpu.load_u8(&mut mm, to + 3 * P), cpu.load_u8(&mut mm, to + 7 * P)), (Ok(pat(a + 3 * P)), Ok(0)));
-    assert_eq!((mm.counters.rss_anon, mm.counters.total_vm, mm.counters.committed), (4, 9, 8));
+    assert_eq!((mm.counters().rss_anon, mm.counters().total_vm, mm.counters().committed), (4, 9, 8));
     mm.destroy(env);
     assert_eq!(env.commit.committed(), 0, "the moved area's commitment is given back once");
 }
@@ -492,7 +496,7 @@ fn mremap_fixed_moves_to_the_given_address_replacing_what_was_there() {
     );
     assert_eq!((cpu.load_u8(&mut mm, B), cpu.load_u8(&mut mm, B + P)), (Ok(pat(a)), Ok(pat(a + P))));
     assert_eq!((cpu.load_u8(&mut mm, B + 2 * P), cpu.load_u8(&mut mm, a)), (Ok(0x92), Err(MAPERR)));
-    assert_eq!((mm.counters.rss_anon, mm.counters.total_vm, mm.counters.committed), (3, 3, 3));
+    assert_eq!((mm.counters().rss_anon, mm.counters().total_vm, mm.counters().committed), (3, 3, 3));
     // FIXED with a smaller new size shrinks too.
     assert_eq!(mm.mremap(env, B, 3 * P, P, MREMAP_MAYMOVE | MREMAP_FIXED, A + 8 * P, &lim()), Ok(A + 8 * P));
     check(&mm, env);
@@ -522,7 +526,7 @@ fn mremap_dontunmap_leaves_the_old_range_mapped_but_empty() {
     assert_eq!((pfn_at(&mm, env, to), cpu.load_u8(&mut mm, to + P)), (pfn, Ok(pat(a + P))));
     assert!(mm.leaves(env, a, a + 2 * P).is_empty(), "its pages moved out");
     assert_eq!((cpu.load_u8(&mut mm, a), cpu.load_u8(&mut mm, a + P)), (Ok(0), Ok(0)), "private anonymous: zeros");
-    assert_eq!((mm.counters.total_vm, mm.counters.committed, mm.counters.rss_anon), (4, 4, 2));
+    assert_eq!((mm.counters().total_vm, mm.counters().committed, mm.counters().rss_anon), (4, 4, 2));
     // With FIXED, to a chosen address.
     assert_eq!(mm.mremap(env, to, 2 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP | MREMAP_FIXED, B, &lim()), Ok(B));
     assert_eq!((cpu.load_u8(&mut mm, B), cpu.load_u8(&mut mm, to)), (Ok(pat(a)), Ok(0)));
@@ -543,11 +547,11 @@ fn mremap_dontunmap_of_locked_memory_unlocks_the_old_range() {
     // locked_vm is left as it was (the new area holds the lock).
     let (env, mut mm, _) = setup();
     let a = map(&mut mm, env, A, 2, RW, FIXED | MAP_LOCKED);
-    assert_eq!(mm.counters.locked_vm, 2);
+    assert_eq!(mm.counters().locked_vm, 2);
     let to = mm.mremap(env, a, 2 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, 0, &lim()).unwrap();
     check(&mm, env);
     assert!(flags_at(&mm, to).contains(VmFlags::LOCKED) && !flags_at(&mm, a).contains(VmFlags::LOCKED));
-    assert_eq!((mm.counters.locked_vm, env.pa.vmstat.mlocked_pages.get()), (2, 2));
+    assert_eq!((mm.counters().locked_vm, env.pa.vmstat.mlocked_pages.get()), (2, 2));
 }
 
 #[test]
@@ -574,7 +578,7 @@ fn mremap_returns_linux_errno_for_each_invalid_request() {
     assert_eq!(err(a + 8 * P, P, P, mv | fx, B), MmError::Fault, "old address unmapped, FIXED");
     assert_eq!(err(a, 6 * P, 8 * P, mv, 0), MmError::Fault, "old range runs past the area");
     assert_eq!(spans(&mm), vec![(a, a + 4 * P)], "no failed call changed anything");
-    assert_eq!((cpu.load_u8(&mut mm, a + 3 * P), mm.counters.committed), (Ok(pat(a + 3 * P)), 4));
+    assert_eq!((cpu.load_u8(&mut mm, a + 3 * P), mm.counters().committed), (Ok(pat(a + 3 * P)), 4));
     check(&mm, env);
 }
 
@@ -663,7 +667,7 @@ fn madv_dontneed_private_anonymous_reads_zero_and_frees_the_pages() {
     mm.madvise(env, a + P, 2 * P, MADV_DONTNEED, &lim()).unwrap();
     check(&mm, env);
     assert_eq!(env.pa.drained_free_pages(), free + 2, "two frames freed, tables kept for the rest");
-    assert_eq!((mm.page_table_pages(env), mm.counters.rss_anon, mm.counters.committed), (tables, 2, 4));
+    assert_eq!((mm.page_table_pages(env), mm.counters().rss_anon, mm.counters().committed), (tables, 2, 4));
     let got: Vec<_> = (0..4).map(|i| cpu.load_u8(&mut mm, a + i * P)).collect();
     assert_eq!(got, vec![Ok(pat(a)), Ok(0), Ok(0), Ok(pat(a + 3 * P))]);
     assert_eq!(spans(&mm), vec![(a, a + 4 * P)], "the area is untouched");
@@ -720,9 +724,9 @@ fn madv_willneed_reads_file_pages_ahead_of_use() {
     check(&mm, env);
     assert_eq!(obj.nr_pages(), 4);
     assert_eq!(mm.mincore(env, f, 4 * P), Ok(vec![1; 4]));
-    let majors = mm.counters.maj_flt;
+    let majors = mm.counters().maj_flt;
     assert_eq!(cpu.load_u8(&mut mm, f + 3 * P), Ok(data[3 * P as usize]));
-    assert_eq!(mm.counters.maj_flt, majors, "no major fault after read-ahead");
+    assert_eq!(mm.counters().maj_flt, majors, "no major fault after read-ahead");
     // Only a hint: nothing to read is no error (madvise_willneed returns 0).
     let none = map(&mut mm, env, 0, 2, PROT_NONE, PRIV);
     assert_eq!(mm.madvise(env, none, 2 * P, MADV_WILLNEED, &lim()), Ok(()));
@@ -905,7 +909,7 @@ fn madvise_over_holes_advises_the_mapped_parts_then_fails_enomem() {
     fill(&mut cpu, &mut mm, pg(4), 2);
     assert_eq!(mm.madvise(env, pg(0), 8 * P, MADV_DONTNEED, &lim()), Err(MmError::NoMemory));
     check(&mm, env);
-    assert_eq!(mm.counters.rss_anon, 0, "both areas were advised");
+    assert_eq!(mm.counters().rss_anon, 0, "both areas were advised");
     assert_eq!((cpu.load_u8(&mut mm, pg(1)), cpu.load_u8(&mut mm, pg(5))), (Ok(0), Ok(0)));
     assert_eq!(mm.madvise(env, pg(2), 2 * P, MADV_DONTNEED, &lim()), Err(MmError::NoMemory), "only a hole");
     assert_eq!(mm.madvise(env, pg(2), 4 * P, MADV_RANDOM, &lim()), Err(MmError::NoMemory));
@@ -943,7 +947,7 @@ fn mlock_faults_in_every_page_and_marks_it_mlocked() {
     check(&mm, env);
     assert_eq!(mm.leaves(env, a, a + 4 * P).len(), 4, "every page faulted in");
     assert!((0..4).all(|i| page_has(env, pfn_at(&mm, env, a + i * P), PageFlags::MLOCKED)));
-    assert_eq!((env.pa.vmstat.mlocked_pages.get(), mm.counters.locked_vm, vmlck(&mm)), (4, 4, 16));
+    assert_eq!((env.pa.vmstat.mlocked_pages.get(), mm.counters().locked_vm, vmlck(&mm)), (4, 4, 16));
     assert!(flags_at(&mm, a).contains(VmFlags::LOCKED));
     mm.munlock(env, a, 2 * P).unwrap();
     check(&mm, env);
@@ -952,14 +956,14 @@ fn mlock_faults_in_every_page_and_marks_it_mlocked() {
         !page_has(env, pfn_at(&mm, env, a), PageFlags::MLOCKED)
             && page_has(env, pfn_at(&mm, env, a + 2 * P), PageFlags::MLOCKED)
     );
-    assert_eq!((env.pa.vmstat.mlocked_pages.get(), mm.counters.locked_vm, vmlck(&mm)), (2, 2, 8));
+    assert_eq!((env.pa.vmstat.mlocked_pages.get(), mm.counters().locked_vm, vmlck(&mm)), (2, 2, 8));
     // Unaligned address and length are rounded out to pages.
     mm.munlock(env, a + 2 * P + 100, P).unwrap();
-    assert_eq!((env.pa.vmstat.mlocked_pages.get(), mm.counters.locked_vm, spans(&mm)), (0, 0, vec![(a, a + 4 * P)]));
+    assert_eq!((env.pa.vmstat.mlocked_pages.get(), mm.counters().locked_vm, spans(&mm)), (0, 0, vec![(a, a + 4 * P)]));
     mm.mlock(env, a + 10, 10, 0, &lim()).unwrap();
-    assert_eq!((env.pa.vmstat.mlocked_pages.get(), mm.counters.locked_vm), (1, 1));
+    assert_eq!((env.pa.vmstat.mlocked_pages.get(), mm.counters().locked_vm), (1, 1));
     mm.munmap(env, a, 4 * P).unwrap();
-    assert_eq!((env.pa.vmstat.mlocked_pages.get(), mm.counters.locked_vm), (0, 0), "unmapping unlocks");
+    assert_eq!((env.pa.vmstat.mlocked_pages.get(), mm.counters().locked_vm), (0, 0), "unmapping unlocks");
 }
 
 #[test]
@@ -972,7 +976,7 @@ fn mlock2_onfault_marks_pages_only_as_they_are_touched() {
     check(&mm, env);
     assert!(mm.leaves(env, a, a + 4 * P).is_empty(), "nothing faulted in");
     assert!(flags_at(&mm, a).contains(VmFlags::LOCKED | VmFlags::LOCKONFAULT));
-    assert_eq!((mm.counters.locked_vm, env.pa.vmstat.mlocked_pages.get()), (4, 0));
+    assert_eq!((mm.counters().locked_vm, env.pa.vmstat.mlocked_pages.get()), (4, 0));
     cpu.store(&mut mm, a + P, &[1]).unwrap();
     assert!(page_has(env, pfn_at(&mm, env, a + P), PageFlags::MLOCKED));
     assert_eq!(env.pa.vmstat.mlocked_pages.get(), 1);
@@ -994,17 +998,17 @@ fn mlockall_current_and_future_locks_existing_and_later_mappings() {
     assert_eq!((mm.leaves(env, a, a + 2 * P).len(), env.pa.vmstat.mlocked_pages.get()), (2, 2));
     let b = map(&mut mm, env, 0, 3, RW, PRIV);
     assert!(flags_at(&mm, b).contains(VmFlags::LOCKED), "MCL_FUTURE: new mappings are locked");
-    assert_eq!((mm.counters.rss_anon, env.pa.vmstat.mlocked_pages.get(), mm.counters.locked_vm), (5, 5, 5));
+    assert_eq!((mm.counters().rss_anon, env.pa.vmstat.mlocked_pages.get(), mm.counters().locked_vm), (5, 5, 5));
     mm.munlockall(env).unwrap();
     check(&mm, env);
-    assert_eq!((env.pa.vmstat.mlocked_pages.get(), mm.counters.locked_vm), (0, 0));
+    assert_eq!((env.pa.vmstat.mlocked_pages.get(), mm.counters().locked_vm), (0, 0));
     let c = map(&mut mm, env, 0, 1, RW, PRIV);
     assert!(!flags_at(&mm, c).contains(VmFlags::LOCKED) && mm.leaves(env, c, c + P).is_empty());
     // MCL_FUTURE alone locks nothing that exists.
     mm.mlockall(env, MCL_FUTURE, &lim()).unwrap();
-    assert_eq!(mm.counters.locked_vm, 0);
+    assert_eq!(mm.counters().locked_vm, 0);
     let d = map(&mut mm, env, 0, 1, RW, PRIV);
-    assert_eq!(mm.counters.locked_vm, 1);
+    assert_eq!(mm.counters().locked_vm, 1);
     // MCL_CURRENT alone stops locking future mappings (def_flags cleared).
     mm.mlockall(env, MCL_CURRENT, &lim()).unwrap();
     let e = map(&mut mm, env, 0, 1, RW, PRIV);
@@ -1020,7 +1024,7 @@ fn mlockall_onfault_locks_current_areas_without_populating_them() {
     check(&mm, env);
     assert!(flags_at(&mm, a).contains(VmFlags::LOCKED | VmFlags::LOCKONFAULT));
     assert!(mm.leaves(env, a, a + 3 * P).is_empty());
-    assert_eq!((mm.counters.locked_vm, env.pa.vmstat.mlocked_pages.get()), (3, 0));
+    assert_eq!((mm.counters().locked_vm, env.pa.vmstat.mlocked_pages.get()), (3, 0));
     cpu.store(&mut mm, a, &[1]).unwrap();
     assert_eq!(env.pa.vmstat.mlocked_pages.get(), 1);
 }
@@ -1051,11 +1055,15 @@ fn mlock_respects_rlimit_memlock_for_unprivileged_address_spaces() {
     let user = Rlimits { memlock: 4 * P, can_lock: false, ..lim() };
     // do_mlock: over RLIMIT_MEMLOCK without CAP_IPC_LOCK -> ENOMEM.
     assert_eq!(mm.mlock(env, a, 8 * P, 0, &user), Err(MmError::NoMemory));
-    assert_eq!((mm.counters.locked_vm, mm.counters.rss_anon, spans(&mm).len()), (0, 0, 1), "nothing locked or faulted");
+    assert_eq!(
+        (mm.counters().locked_vm, mm.counters().rss_anon, spans(&mm).len()),
+        (0, 0, 1),
+        "nothing locked or faulted"
+    );
     mm.mlock(env, a, 4 * P, 0, &user).unwrap();
     mm.mlock(env, a, 4 * P, 0, &user).expect("pages already locked do not count twice");
     assert_eq!(mm.mlock(env, a + 4 * P, P, 0, &user), Err(MmError::NoMemory));
-    assert_eq!(mm.counters.locked_vm, 4);
+    assert_eq!(mm.counters().locked_vm, 4);
     // can_do_mlock: RLIMIT_MEMLOCK 0 without the capability -> EPERM.
     let none = Rlimits { memlock: 0, can_lock: false, ..lim() };
     assert_eq!(mm.mlock(env, a + 4 * P, P, 0, &none), Err(MmError::Perm));
@@ -1064,11 +1072,11 @@ fn mlock_respects_rlimit_memlock_for_unprivileged_address_spaces() {
     assert_eq!(mm.mlockall(env, MCL_CURRENT | MCL_FUTURE, &user), Err(MmError::NoMemory));
     let b = map(&mut mm, env, 0, 1, RW, PRIV);
     assert!(!flags_at(&mm, b).contains(VmFlags::LOCKED), "the failed mlockall set no MCL_FUTURE");
-    assert_eq!(mm.counters.locked_vm, 4);
+    assert_eq!(mm.counters().locked_vm, 4);
     // Privileged: the limit does not apply.
     let root = Rlimits { memlock: 0, can_lock: true, ..lim() };
     mm.mlock(env, a, 8 * P, 0, &root).unwrap();
-    assert_eq!((mm.counters.locked_vm, env.pa.vmstat.mlocked_pages.get()), (8, 8));
+    assert_eq!((mm.counters().locked_vm, env.pa.vmstat.mlocked_pages.get()), (8, 8));
     check(&mm, env);
 }
 
@@ -1085,10 +1093,10 @@ fn mlock_over_a_hole_locks_the_areas_before_it_then_fails_enomem() {
     assert_eq!(mm.mlock(env, pg(0), 6 * P, 0, &lim()), Err(MmError::NoMemory));
     check(&mm, env);
     assert!(flags_at(&mm, pg(0)).contains(VmFlags::LOCKED) && !flags_at(&mm, pg(4)).contains(VmFlags::LOCKED));
-    assert_eq!((mm.counters.locked_vm, env.pa.vmstat.mlocked_pages.get()), (2, 1), "the present page is locked");
+    assert_eq!((mm.counters().locked_vm, env.pa.vmstat.mlocked_pages.get()), (2, 1), "the present page is locked");
     assert_eq!(mm.mlock(env, pg(2), 2 * P, 0, &lim()), Err(MmError::NoMemory), "start in the hole");
     assert_eq!(mm.munlock(env, pg(0), 6 * P), Err(MmError::NoMemory));
-    assert_eq!((mm.counters.locked_vm, env.pa.vmstat.mlocked_pages.get()), (0, 0), "munlock too, up to the hole");
+    assert_eq!((mm.counters().locked_vm, env.pa.vmstat.mlocked_pages.get()), (0, 0), "munlock too, up to the hole");
 }
 
 #[test]
@@ -1105,7 +1113,7 @@ fn mlock_and_munlock_of_a_range_whose_end_wraps_are_einval() {
     assert_eq!(mm.mlock(env, a, wraps, 0, &lim()), Err(MmError::Invalid));
     // A length that wraps to 0 once aligned locks nothing: success.
     assert_eq!(mm.munlock(env, a, u64::MAX - P + 2), Ok(()));
-    assert_eq!(mm.counters.locked_vm, 2);
+    assert_eq!(mm.counters().locked_vm, 2);
     check(&mm, env);
 }
 

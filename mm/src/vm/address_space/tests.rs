@@ -136,11 +136,11 @@ fn mmap_returns_linux_errno_for_each_invalid_request() {
     );
     assert!(mm.mmap(env, &file_req(&obj, 1, PROT_READ, MAP_SHARED | 0x0800_0000, false), &l).is_ok());
     // may_expand_vm: RLIMIT_AS -> ENOMEM.
-    let tight = Rlimits { as_: (mm.counters.total_vm + 8) * P, ..l };
+    let tight = Rlimits { as_: (mm.counters().total_vm + 8) * P, ..l };
     assert!(mm.mmap(env, &req(0, 8, RW, PRIV), &tight).is_ok());
     assert_eq!(err(&mut mm, req(0, 1, PROT_READ, PRIV), &tight), MmError::NoMemory);
     // may_expand_vm: RLIMIT_DATA limits private writable mappings only.
-    let data = Rlimits { data: (mm.counters.data_vm + 8) * P, ..l };
+    let data = Rlimits { data: (mm.counters().data_vm + 8) * P, ..l };
     assert_eq!(err(&mut mm, req(0, 10, RW, PRIV), &data), MmError::NoMemory);
     assert!(mm.mmap(env, &req(0, 10, PROT_READ, PRIV), &data).is_ok());
     // MAP_GROWSDOWN with MAP_SHARED anonymous -> EINVAL.
@@ -149,9 +149,9 @@ fn mmap_returns_linux_errno_for_each_invalid_request() {
     let nolock = Rlimits { memlock: 4 * P, can_lock: false, ..l };
     assert_eq!(err(&mut mm, req(0, 8, RW, PRIV | MAP_LOCKED), &nolock), MmError::Again);
     let locked = mm.mmap(env, &req(0, 4, RW, PRIV | MAP_LOCKED), &nolock).unwrap();
-    assert_eq!(mm.counters.locked_vm, 4);
+    assert_eq!(mm.counters().locked_vm, 4);
     assert_eq!(mm.leaves(env, locked, locked + 4 * P).len(), 4, "MAP_LOCKED populates");
-    assert_eq!(env.commit.committed(), mm.counters.committed, "no failed request left a charge");
+    assert_eq!(env.commit.committed(), mm.counters().committed, "no failed request left a charge");
     mm.check_invariants(env);
 }
 
@@ -274,7 +274,7 @@ fn munmap_whole_head_tail_and_middle_keep_the_rest_and_its_data() {
             assert_eq!(cpu.load_u8(&mut mm, va), if gone { Err(MAPERR) } else { Ok(pat(va)) }, "page {va:#x}");
         }
     }
-    assert_eq!((mm.counters.rss_anon, mm.counters.total_vm), (16, 16));
+    assert_eq!((mm.counters().rss_anon, mm.counters().total_vm), (16, 16));
     mm.check_invariants(env);
 }
 
@@ -297,7 +297,7 @@ fn munmap_across_several_areas_and_holes() {
     mm.check_invariants(env);
     assert_eq!(spans(&mm), vec![(pg(0), pg(2)), (pg(16), pg(18))]);
     assert_eq!(mm.leaves(env, pg(2), pg(16)).len(), 0);
-    assert_eq!((mm.counters.total_vm, mm.counters.rss_anon), (4, 3));
+    assert_eq!((mm.counters().total_vm, mm.counters().rss_anon), (4, 3));
     assert_eq!((cpu.load_u8(&mut mm, pg(1)), cpu.load_u8(&mut mm, pg(17))), (Ok(pat(pg(1))), Ok(pat(pg(17)))));
     assert_eq!(cpu.load_u8(&mut mm, pg(9)), Err(MAPERR));
 }
@@ -350,7 +350,7 @@ fn brk_grows_touches_shrinks_and_regrows_with_zeroed_pages() {
     assert_eq!(mm.vmas.containing(HEAP).unwrap().flags, crate::vm::brk::HEAP_FLAGS | VmFlags::SOFTDIRTY);
     (0..3).for_each(|i| cpu.store(&mut mm, HEAP + i * P, &[pat(HEAP + i * P)]).unwrap());
     assert_eq!(cpu.touch(&mut mm, HEAP + 3 * P, Access::Read), Err(MAPERR), "the break is the end");
-    assert_eq!((mm.counters.rss_anon, mm.counters.committed), (3, 3));
+    assert_eq!((mm.counters().rss_anon, mm.counters().committed), (3, 3));
     let va = HEAP + 2 * P + 10;
     cpu.store(&mut mm, va, &[0xab]).unwrap();
     assert_eq!(mm.brk(env, HEAP + P, &lim()), HEAP + P);
@@ -358,7 +358,7 @@ fn brk_grows_touches_shrinks_and_regrows_with_zeroed_pages() {
     assert_eq!((mm.lookup(env, va), cpu.touch(&mut mm, va, Access::Read)), (None, Err(MAPERR)));
     assert_eq!(mm.brk(env, HEAP + 3 * P, &lim()), HEAP + 3 * P);
     assert_eq!((cpu.load_u8(&mut mm, va), cpu.load_u8(&mut mm, HEAP)), (Ok(0), Ok(pat(HEAP))));
-    assert_eq!((mm.counters.rss_anon, mm.counters.committed), (1, 3), "page 2 reads the zero page");
+    assert_eq!((mm.counters().rss_anon, mm.counters().committed), (1, 3), "page 2 reads the zero page");
     mm.check_invariants(env);
 }
 
@@ -377,7 +377,7 @@ fn brk_refuses_to_grow_into_a_mapping_or_past_rlimit_data() {
     let l = Rlimits { data: 5 * P, ..lim() };
     assert_eq!(mm.brk(env, HEAP + 3 * P, &l), HEAP + 3 * P, "3 heap + 2 data = the limit");
     assert_eq!(mm.brk(env, HEAP + 3 * P + 1, &l), HEAP + 3 * P);
-    assert_eq!((mm.layout.brk, mm.counters.total_vm), (HEAP + 3 * P, 3));
+    assert_eq!((mm.layout.brk, mm.counters().total_vm), (HEAP + 3 * P, 3));
     mm.check_invariants(env);
 }
 
@@ -390,12 +390,12 @@ fn read_of_fresh_anon_maps_the_zero_page_then_a_write_gives_a_private_page() {
     assert_eq!(cpu.load_u8(&mut mm, a + 5), Ok(0));
     let (pfn, f) = mm.lookup(env, a).unwrap();
     assert!(pfn == env.zero_page && !f.contains(F::WRITABLE));
-    assert_eq!((mm.counters.rss(), mm.counters.rss_anon), (0, 0));
+    assert_eq!((mm.counters().rss(), mm.counters().rss_anon), (0, 0));
     mm.check_invariants(env);
     cpu.store(&mut mm, a + 5, &[0x42]).unwrap();
     let (pfn, f) = mm.lookup(env, a).unwrap();
     assert!(pfn != env.zero_page && f.contains(F::WRITABLE));
-    assert_eq!(mm.counters.rss_anon, 1);
+    assert_eq!(mm.counters().rss_anon, 1);
     assert_eq!((cpu.load_u8(&mut mm, a + 4), cpu.load_u8(&mut mm, a + 5)), (Ok(0), Ok(0x42)));
     mm.check_invariants(env);
 }
@@ -412,7 +412,7 @@ fn bad_accesses_give_the_segv_code_linux_gives() {
     assert_eq!(cpu.touch(&mut mm, none, Access::Write), Err(ACCERR));
     assert_eq!(cpu.touch(&mut mm, A, Access::Read), Err(MAPERR), "no area");
     assert_eq!(cpu.touch(&mut mm, TASK_SIZE, Access::Read), Err(MAPERR), "beyond user space");
-    assert_eq!(mm.counters.rss(), 0);
+    assert_eq!(mm.counters().rss(), 0);
     mm.check_invariants(env);
 }
 
@@ -429,7 +429,7 @@ fn growsdown_area_grows_when_touched_below_within_rlimit_and_guard_gap() {
     assert_eq!(cpu.touch(&mut mm, s - 2 * P, Access::Read), Ok(()));
     assert_eq!(cpu.touch(&mut mm, s - 3 * P, Access::Write), Err(MAPERR), "inside the guard gap");
     assert_eq!(mm.vmas.containing(s).unwrap().start, s - 2 * P);
-    assert_eq!((mm.counters.stack_vm, mm.counters.committed), (3, 4));
+    assert_eq!((mm.counters().stack_vm, mm.counters().committed), (3, 4));
     mm.check_invariants(env);
     // RLIMIT_STACK of 4 pages, nothing below: 4 pages fit, 5 do not.
     let t = A + 64 * MB;
@@ -458,7 +458,7 @@ fn private_file_mapping_reads_file_bytes_zero_tail_and_bus_past_eof() {
     assert_eq!(&tail[..10000 - 8192], &data[8192..]);
     assert!(tail[10000 - 8192..].iter().all(|&b| b == 0), "bytes past EOF read as zero");
     assert_eq!(cpu.touch(&mut mm, a + 3 * P, Access::Read), Err(FaultError::Bus));
-    assert_eq!((mm.counters.rss_file, mm.counters.maj_flt, obj.nr_pages()), (3, 3, 3));
+    assert_eq!((mm.counters().rss_file, mm.counters().maj_flt, obj.nr_pages()), (3, 3, 3));
     mm.check_invariants(env);
 }
 
@@ -472,7 +472,7 @@ fn private_writable_file_mapping_copies_on_write() {
     cpu.store(&mut mm, a + 5, &[0xee]).unwrap();
     cpu.store(&mut mm, a + P, &[0xdd]).unwrap();
     assert_eq!(env.pa.vmstat.cow_faults.get(), 2);
-    assert_eq!((mm.counters.rss_anon, mm.counters.rss_file), (2, 0));
+    assert_eq!((mm.counters().rss_anon, mm.counters().rss_file), (2, 0));
     let b = mm.mmap(env, &file_req(&obj, 2, PROT_READ, MAP_PRIVATE, false), &lim()).unwrap();
     assert_eq!(cpu.load_u8(&mut mm, b + 5), Ok(data[5]), "the page cache kept the file bytes");
     assert_eq!(cpu.load_u8(&mut mm, b + P), Ok(data[4096]));
@@ -489,7 +489,7 @@ fn fork_shares_pages_copy_on_write_both_ways() {
     (0..4).for_each(|i| cpu.store(&mut parent, a + i * P, &[pat(a + i * P)]).unwrap());
     let mut child = parent.fork(env, &lim()).unwrap();
     child.check_invariants(env);
-    assert_eq!(child.counters.rss_anon, 4);
+    assert_eq!(child.counters().rss_anon, 4);
     (0..4).for_each(|i| assert_eq!(cpu.load_u8(&mut child, a + i * P), Ok(pat(a + i * P))));
     cpu.store(&mut child, a, &[0xc1]).unwrap();
     cpu.store(&mut parent, a + P, &[0xb2]).unwrap();
@@ -499,7 +499,7 @@ fn fork_shares_pages_copy_on_write_both_ways() {
     let pfn = |mm: &AddressSpace, i: u64| mm.lookup(env, a + i * P).unwrap().0;
     assert!(pfn(&parent, 0) != pfn(&child, 0) && pfn(&parent, 1) != pfn(&child, 1));
     assert_eq!((pfn(&parent, 2), pfn(&parent, 3)), (pfn(&child, 2), pfn(&child, 3)));
-    assert_eq!((parent.counters.rss_anon, child.counters.rss_anon), (4, 4));
+    assert_eq!((parent.counters().rss_anon, child.counters().rss_anon), (4, 4));
     assert_eq!(env.pa.vmstat.anon_pages.get(), 6, "4 originals + 2 copies");
     parent.check_invariants(env);
     child.check_invariants(env);
@@ -515,7 +515,7 @@ fn fork_shared_anonymous_writes_are_seen_by_both() {
     cpu.store(&mut child, s + P, &[0x88]).unwrap();
     assert_eq!(cpu.load_u8(&mut parent, s), Ok(0x77));
     assert_eq!(cpu.load_u8(&mut parent, s + P), Ok(0x88), "a page the parent had never touched");
-    assert_eq!((parent.counters.rss_shmem, child.counters.rss_shmem), (2, 2));
+    assert_eq!((parent.counters().rss_shmem, child.counters().rss_shmem), (2, 2));
     parent.check_invariants(env);
     child.check_invariants(env);
 }
@@ -588,10 +588,10 @@ fn fork_fails_under_strict_overcommit_with_a_large_private_mapping() {
 fn map_populate_faults_in_every_page_before_any_touch() {
     let (env, mut mm, _) = setup();
     let a = map(&mut mm, env, 0, 16, RW, PRIV | MAP_POPULATE);
-    assert_eq!(mm.counters.rss_anon, 16);
+    assert_eq!(mm.counters().rss_anon, 16);
     assert!(mm.leaves(env, a, a + 16 * P).iter().all(|l| l.writable));
     let s = map(&mut mm, env, 0, 4, RW, SHARED | MAP_POPULATE);
-    assert_eq!((mm.counters.rss_shmem, mm.leaves(env, s, s + 4 * P).len()), (4, 4));
+    assert_eq!((mm.counters().rss_shmem, mm.leaves(env, s, s + 4 * P).len()), (4, 4));
 }
 
 #[test]
@@ -601,7 +601,7 @@ fn noreserve_mapping_larger_than_ram_succeeds_and_counts_only_touched_pages() {
     let v = mm.vmas.containing(a).unwrap();
     assert!(v.flags.contains(VmFlags::NORESERVE) && !v.flags.contains(VmFlags::ACCOUNT));
     [0, 1000, 60_000].into_iter().for_each(|i| cpu.store(&mut mm, a + i * P, &[1]).unwrap());
-    assert_eq!((mm.counters.rss(), env.commit.committed()), (3, 0));
+    assert_eq!((mm.counters().rss(), env.commit.committed()), (3, 0));
     mm.check_invariants(env);
 }
 
@@ -630,7 +630,7 @@ fn committed_follows_mmap_munmap_and_destroy() {
     assert_eq!(env.commit.committed(), 13, "shared anonymous is charged");
     mm.munmap(env, a + 2 * P, 4 * P).unwrap();
     // The shared segment's 3 pages are charged to the segment, not to the process.
-    assert_eq!((env.commit.committed(), mm.counters.committed), (9, 6));
+    assert_eq!((env.commit.committed(), mm.counters().committed), (9, 6));
     map(&mut mm, env, a, 2, RW, FIXED);
     assert_eq!(env.commit.committed(), 9, "MAP_FIXED replacement gives back the old charge");
     mm.destroy(env);
@@ -768,7 +768,7 @@ mod prop {
         let mut segments: Vec<*const crate::vm::file::MemObject> = Vec::new();
         let mut pages = 0;
         for mm in spaces {
-            pages += mm.counters.committed;
+            pages += mm.counters().committed;
             for v in mm.vmas.iter() {
                 if let Backing::Shared(o) = &v.backing {
                     if !segments.contains(&Arc::as_ptr(o)) {
@@ -996,7 +996,7 @@ fn smaps_counts_resident_pages_and_splits_pss_after_fork() {
     crate::procfs::pid::render_statm(&mm, &mut st).unwrap();
     let cols: Vec<u64> = st.split_whitespace().map(|c| c.parse().unwrap()).collect();
     assert_eq!(cols.len(), 7);
-    assert_eq!((cols[0], cols[1]), (mm.counters.total_vm, 2));
+    assert_eq!((cols[0], cols[1]), (mm.counters().total_vm, 2));
     let mut vm = String::new();
     crate::procfs::pid::render_status_vm(&mm, env, &mut vm).unwrap();
     assert!(vm.contains("VmRSS:\t       8 kB\n"), "{vm}");

@@ -135,11 +135,11 @@ fn clear_refs_1_to_3_clear_accessed_bits_by_kind_of_area_and_5_resets_vm_hwm() {
     // Dirty and write bits are left alone by 1..3.
     assert!(mm.lookup(env, anon).unwrap().1.contains(F::WRITABLE | F::DIRTY));
 
-    assert_eq!(mm.counters.hiwater_rss, 4);
+    assert_eq!(mm.counters().hiwater_rss, 4);
     mm.munmap(env, anon, 2 * P).unwrap();
-    assert_eq!(mm.counters.hiwater_rss, 4);
+    assert_eq!(mm.counters().hiwater_rss, 4);
     mm.clear_refs(env, ClearRefs::MmHiwaterRss);
-    assert_eq!(mm.counters.hiwater_rss, 2);
+    assert_eq!(mm.counters().hiwater_rss, 2);
 }
 
 #[test]

@@ -287,3 +287,40 @@ fn move_range_moves_entries_one_by_one_across_unaligned_tables() {
     }
     assert_eq!(m.move_range(from + 1, to, 4096), Err(MapError::BadRange));
 }
+
+#[test]
+fn pte_with_spare_takes_missing_tables_only_from_the_spare_and_leaves_an_unneeded_one() {
+    // A fault's walk under the page-table lock allocates nothing: with no
+    // spare it stops at the first missing table; each spare fills one
+    // level; once the tables exist a spare stays with the caller (the
+    // loser of a race frees it).
+    let t = Tables::new(16);
+    let root = t.root();
+    let mut m = Mapper::new(t.ram.window, &t, root);
+    let va = 0x4000_3000;
+    let mut spare = None;
+    assert!(matches!(m.pte_with_spare(va, &mut spare), Ok(None)));
+    assert_eq!(t.live(), 1, "nothing allocated under the lock");
+    let mut steps = 0;
+    let pte = loop {
+        if let Some(pte) = m.pte_with_spare(va, &mut spare).unwrap() {
+            break pte;
+        }
+        assert!(spare.is_none());
+        spare = t.alloc_table();
+        steps += 1;
+    };
+    assert_eq!((steps, t.live()), (3, 4), "PDPT, PD and PT, one per walk");
+    assert!(pte.is_unused());
+    pte.set_addr(PhysAddr::new(0x7000), F::PRESENT | RW);
+    assert_eq!(tr(&m, va), Some((0x7000, true, MapSize::Size4K)));
+    // Another CPU built the tables meanwhile: the spare is not used.
+    let mut spare = t.alloc_table();
+    let pte = m.pte_with_spare(va + 4096, &mut spare).unwrap().unwrap();
+    assert!(pte.is_unused() && spare.is_some());
+    t.free_table(spare.unwrap());
+    assert_eq!(t.live(), 4);
+    // A huge leaf in the way is refused, not split (faults map 4 KiB pages).
+    m.map_page(0x8000_0000, 0x20_0000, MapSize::Size2M, RW).unwrap();
+    assert_eq!(m.pte_with_spare(0x8000_1000, &mut None).err(), Some(MapError::AlreadyMapped { va: 0x8000_1000 }));
+}
