@@ -1969,6 +1969,9 @@ static void check_sysctl(void)
 	check_sysctl_file("overcommit_ratio", NULL, 0);
 	check_sysctl_file("min_free_kbytes", neg, 1);
 	check_sysctl_file("max_map_count", neg, 1);
+	/* 0..200 since Linux 5.8 (proc_dointvec_minmax). */
+	static const struct bad_value sw_bad[] = {{"201", "201"}, {"-1", "minus1"}};
+	check_sysctl_file("swappiness", sw_bad, 2);
 
 	/* drop_caches: write-only on Linux (mode 0200: reading is EACCES even
 	 * for root, sysctls give root no override). */

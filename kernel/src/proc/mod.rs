@@ -287,6 +287,9 @@ pub struct Task {
     pub kstack: (u64, u64),
     ctx: CtxCell,
     state: AtomicU8,
+    /// Its sleep ignores signals (a disk request's wait): /proc shows
+    /// `D (disk sleep)` rather than `S`.
+    pub uninterruptible: core::sync::atomic::AtomicBool,
     /// A CPU runs the task, or is still switching away from it (see
     /// `sched`).
     on_cpu: core::sync::atomic::AtomicBool,
@@ -577,6 +580,7 @@ pub(crate) fn new_task(
     let cpus_allowed = inner.cpu_mask;
     Arc::new(Task {
         on_cpu: core::sync::atomic::AtomicBool::new(false),
+        uninterruptible: core::sync::atomic::AtomicBool::new(false),
         sched: sched::SchedParams::default(),
         cpus_allowed: core::sync::atomic::AtomicU64::new(cpus_allowed),
         tid: AtomicU32::new(pid),

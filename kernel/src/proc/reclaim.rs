@@ -33,7 +33,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use abi::errno::{EINTR, EIO, ENOMEM, Errno};
 use mm::swap::entry::SwapEntry;
@@ -49,6 +49,25 @@ pub const MAX_RECLAIM_RETRIES: u32 = 16;
 
 /// Pages one direct reclaim tries to free (SWAP_CLUSTER_MAX).
 const SWAP_CLUSTER_MAX: u64 = 32;
+
+/// `vm.swappiness` (0..=200, Linux's default 60): how willing background
+/// reclaim is to swap. With no page cache of its own to drop, kswapd here
+/// swaps only while it is above 0; allocating tasks swap whatever it is,
+/// as Linux does once the caches are gone.
+static SWAPPINESS: AtomicU32 = AtomicU32::new(60);
+
+pub fn swappiness() -> u32 {
+    SWAPPINESS.load(Ordering::Relaxed)
+}
+
+/// Set vm.swappiness: EINVAL above 200 (`proc_dointvec_minmax`).
+pub fn set_swappiness(v: u32) -> Result<(), Errno> {
+    if v > 200 {
+        return Err(abi::errno::EINVAL);
+    }
+    SWAPPINESS.store(v, Ordering::Relaxed);
+    Ok(())
+}
 
 /// Where the next reclaim starts in the list of processes.
 static ROTOR: AtomicU64 = AtomicU64::new(0);
@@ -229,7 +248,7 @@ extern "C" fn kswapd() -> ! {
         let deadline = super::sched::ticks() + KSWAPD_POLL_TICKS;
         KSWAPD_WAIT.wait_uninterruptible(Some(deadline), || KSWAPD_PENDING.load(Ordering::Relaxed).then_some(()));
         let flagged = KSWAPD_PENDING.swap(false, Ordering::Relaxed);
-        if !can_swap() || (!flagged && balanced(Watermark::Low)) || balanced(Watermark::High) {
+        if !can_swap() || swappiness() == 0 || (!flagged && balanced(Watermark::Low)) || balanced(Watermark::High) {
             continue;
         }
         let pa = crate::mem::page_alloc();

@@ -149,6 +149,7 @@ impl WaitQueue {
             // `prepare_to_wait`): a waker on another CPU after the look
             // finds us and makes us runnable again.
             self.waiters.lock().push(Waiter::Task(pid));
+            me.uninterruptible.store(!interruptible, Ordering::Relaxed);
             me.set_state(SLEEPING);
             let done = if let Some(v) = cond() {
                 Some(Ok(Some(v)))
@@ -160,6 +161,7 @@ impl WaitQueue {
                 None
             };
             if let Some(r) = done {
+                me.uninterruptible.store(false, Ordering::Relaxed);
                 me.set_state(super::RUNNABLE);
                 drop(me);
                 self.remove_task(pid);

@@ -13,7 +13,7 @@
 //!   /proc/sys/kernel/{shmmax,shmall,shmmni,shm_rmid_forced} (writable by root)
 //!   /proc/sysvipc/shm                        System V shared memory segments
 //!   /proc/sysvipc/sem, msg                   System V semaphore sets, message queues
-//!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,min_free_kbytes,
+//!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,swappiness,min_free_kbytes,
 //!                 max_map_count,mmap_min_addr,drop_caches} (writable by
 //!                 root, validated)
 //! ```
@@ -354,6 +354,15 @@ fn set_overcommit_memory(t: &str) -> Result<(), Errno> {
     crate::mem::user::overcommit().set_mode(mode).map_err(|_| EINVAL)
 }
 
+fn swappiness(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", proc::reclaim::swappiness())
+}
+
+fn set_swappiness(t: &str) -> Result<(), Errno> {
+    let v = u32::try_from(parse_int(t)?).map_err(|_| EINVAL)?;
+    proc::reclaim::set_swappiness(v)
+}
+
 fn overcommit_ratio(s: &mut String) -> core::fmt::Result {
     writeln!(s, "{}", crate::mem::user::overcommit().ratio())
 }
@@ -632,6 +641,11 @@ impl Inode for PidFile {
 fn state_letter(t: &Task) -> (char, &'static str) {
     match t.state() {
         proc::ZOMBIE => ('Z', "zombie"),
+        // Kernel threads sleep between rounds of work, not on a disk:
+        // Linux shows kswapd as S.
+        proc::SLEEPING if t.uninterruptible.load(core::sync::atomic::Ordering::Relaxed) && !t.inner.lock().kthread => {
+            ('D', "disk sleep")
+        }
         proc::SLEEPING => ('S', "sleeping"),
         proc::STOPPED => ('T', "stopped"),
         _ => ('R', "running"),
@@ -917,6 +931,7 @@ pub fn proc_root() -> Arc<dyn Inode> {
             ("mmap_min_addr", sysctl(36, 0o644, mmap_min_addr, set_mmap_min_addr)),
             ("overcommit_memory", sysctl(34, 0o644, overcommit_memory, set_overcommit_memory)),
             ("overcommit_ratio", sysctl(35, 0o644, overcommit_ratio, set_overcommit_ratio)),
+            ("swappiness", sysctl(37, 0o644, swappiness, set_swappiness)),
         ],
     });
     let fs: Arc<dyn Inode> = Arc::new(FixedDir {
