@@ -107,7 +107,7 @@ fn a_free_opening_a_full_slab_puts_it_on_the_freeing_cpus_partial_list_while_the
     // CPU 1 opens a hole in each full slab: the first CPU_PARTIAL_SLABS go
     // onto its partial list, the rest onto the cache's.
     on_cpu(1, || (0..full).for_each(|i| c.free(objs[i * n]).unwrap()));
-    assert_eq!(c.cpus[1].0.lock().partial.len(), CPU_PARTIAL_SLABS);
+    assert_eq!(c.cpus[1].slow.lock().partial.len(), CPU_PARTIAL_SLABS);
     assert_eq!(c.lists.lock().partial.len(), 2);
     c.check_invariants();
     // CPU 1 fills the newest hole first, then the others, with no new slab;
@@ -132,9 +132,9 @@ fn an_emptied_active_slab_goes_back_when_a_used_slab_on_the_cpus_partial_list_ha
     let (a, b) = (head_of(pa, objs[0].as_ptr()), head_of(pa, objs[n].as_ptr()));
     // A hole in A puts A on CPU 0's partial list; emptying B gives B back.
     on_cpu(0, || c.free(objs[0]).unwrap());
-    assert_eq!(c.cpus[0].0.lock().partial.len(), 1);
+    assert_eq!(c.cpus[0].slow.lock().partial.len(), 1);
     on_cpu(0, || c.free(objs[n]).unwrap());
-    assert!(c.cpus[0].0.lock().slab.is_none(), "the empty active slab is given back");
+    assert!(c.cpus[0].slab().is_none(), "the empty active slab is given back");
     assert_eq!(c.lists.lock().free.len(), 1);
     assert!(!c.is_frozen(b));
     c.check_invariants();
@@ -162,7 +162,7 @@ fn refill_takes_a_used_slab_before_an_empty_one() {
     let first = head_of(pa, x.as_ptr());
     let (mine, other) = if core::ptr::eq(first, head_of(pa, a.as_ptr())) { (a, b) } else { (b, a) };
     on_cpu(0, || [x, mine].into_iter().for_each(|p| c.free(p).unwrap()));
-    assert!(c.cpus[0].0.lock().slab.is_none());
+    assert!(c.cpus[0].slab().is_none());
     let lens = {
         let l = c.lists.lock();
         (l.partial.len(), l.free.len())
@@ -175,7 +175,7 @@ fn refill_takes_a_used_slab_before_an_empty_one() {
     assert_eq!(c.shrink(), c.slab_pages());
     let z = on_cpu(0, || c.alloc().unwrap());
     on_cpu(0, || [y, other, z].into_iter().for_each(|p| c.free(p).unwrap()));
-    assert!(c.cpus[0].0.lock().slab.is_some());
+    assert!(c.cpus[0].slab().is_some());
     c.check_invariants();
     assert_eq!(c.shrink(), c.slab_pages());
     assert_eq!(c.stats().num_slabs, 0);
@@ -221,13 +221,13 @@ fn shrink_flushes_every_cpu_and_gives_every_empty_slab_back() {
         }
         let s = c.stats();
         assert_eq!((s.active_objs, s.active_slabs), (0, 0));
-        assert!(c.cpus[..4].iter().all(|s| s.0.lock().slab.is_some()), "each CPU holds an empty slab");
+        assert!(c.cpus[..4].iter().all(|s| s.slab().is_some()), "each CPU holds an empty slab");
         c.check_invariants();
         let held = c.pages();
         // Round 0: kmem_cache_shrink; round 1: reclaim's walk over the registry.
         let freed = if round == 0 { c.shrink() } else { reg.shrink_all() };
         assert_eq!(freed, held);
-        assert!(c.cpus.iter().all(|s| s.0.lock().slab.is_none()));
+        assert!(c.cpus.iter().all(|s| s.slab().is_none()));
         assert_eq!((c.pages(), c.stats().num_objs), (0, 0));
         assert_eq!(pa.drained_free_pages(), free_before);
         assert_eq!(slab_gauges(pa), (0, 0));
@@ -245,7 +245,7 @@ fn reclaim_skips_a_cpu_whose_slot_is_held_and_flushes_the_rest() {
             c.free(p).unwrap();
         });
     }
-    let held = c.cpus[1].0.lock();
+    let held = c.cpus[1].slow.lock();
     assert_eq!(c.try_shrink(), 1, "CPU 0's empty slab");
     drop(held);
     assert_eq!(c.try_shrink(), 1, "then CPU 1's");
