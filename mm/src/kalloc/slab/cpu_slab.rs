@@ -193,6 +193,8 @@ impl KmemCache {
                 // between this read and the exchange: the read is then of
                 // memory nobody writes through us, and the exchange fails.
                 let next = self.read_freeptr(self.stride_of_free(obj));
+                #[cfg(test)]
+                tests::race_point();
                 if slot.freelist.compare_exchange(obj, next, Ordering::Acquire, Ordering::Relaxed).is_ok() {
                     slot.nfree.store(slot.nfree.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
                     owner_add(&slot.allocs, 1);
@@ -457,6 +459,8 @@ impl KmemCache {
                 }
                 if first != STOLEN {
                     self.write_freeptr(stride, first);
+                    #[cfg(test)]
+                    tests::race_point();
                     if slot.freelist.compare_exchange(first, obj, Ordering::Release, Ordering::Relaxed).is_ok() {
                         let nfree = slot.nfree.load(Ordering::Relaxed) + 1;
                         slot.nfree.store(nfree, Ordering::Relaxed);
