@@ -40,8 +40,10 @@
 //!
 //! Without debugging, allocation and free go through per-CPU slabs
 //! (`cpu_slab`): each CPU pops and pushes objects of its own active slab
-//! under its own lock, and takes the cache lock only to change slabs or to
-//! free an object of another slab. A slab a CPU owns is on none of the
+//! with interrupts off and no lock (one compare-exchange on its own cache
+//! line, which only a flush from another CPU can make fail), and takes its
+//! slot lock and the cache lock only to change slabs or to free an object
+//! of another slab. A slab a CPU owns is on none of the
 //! three lists above until the CPU gives it back (when it is used up, or
 //! flushed by shrink). Debug caches take the cache lock for everything.
 //!
@@ -199,7 +201,7 @@ pub struct KmemCache {
     ctor: Option<fn(*mut u8)>,
     pa: &'static PageAllocator,
     /// Per-CPU slabs, indexed by CPU number.
-    cpus: Box<[CpuSlot]>,
+    cpus: Box<[CpuSlot; crate::percpu::MAX_CPUS]>,
     lists: IrqLock<SlabLists>,
     /// Length of `lists.partial`, written under the cache lock, read
     /// without it by a CPU deciding whether to keep an empty active slab.
@@ -617,7 +619,8 @@ impl KmemCache {
             return Err(SlabError::NotObjectStart);
         }
         let i = ((off as u128 * self.size_recip as u128) >> RECIP_SHIFT) as usize;
-        if i * self.size != off {
+        // i <= objects_per_slab (off is below the slab's end): no overflow.
+        if i.wrapping_mul(self.size) != off {
             return Err(SlabError::NotObjectStart);
         }
         Ok(self.stride_of(head, i))

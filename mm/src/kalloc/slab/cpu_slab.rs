@@ -29,8 +29,10 @@
 //! cache's empty slabs), and a free that empties the active slab gives it
 //! back when a used slab waits. So slabs pack, long-lived objects do not
 //! pin slabs that would otherwise empty, and shrink frees what they leave.
-//! The fast-path free reads the cache's partial count (`nr_partial`)
-//! without the lock: a stale count only delays or hastens that give-back.
+//! The fast-path free reads the cache's partial count (`nr_partial`) and
+//! its CPU partial count (`partial_len`) without a lock, and only when both
+//! say a used slab may wait does it take the locks to decide: a stale count
+//! only delays or hastens that give-back.
 //!
 //! Every free object is in exactly one place: for each slab, its count
 //! (`index`) + its own freelist = objects per slab. For an active slab the
@@ -46,22 +48,46 @@
 //! Caches with red zones or poison never come here (as SLUB with debugging
 //! on): every operation takes the cache lock and checks the object.
 //!
-//! Locking: a CPU's slot (`IrqLock<CpuSlab>`) protects its active slab, CPU
-//! freelist, partial list and counters. Its own CPU takes it (interrupts
-//! off, so the task cannot move while it holds it); another CPU takes it
-//! only to flush it or read it (shrink, destroy, stats, checks). A task that
-//! moves between reading `this_cpu()` and taking the slot just uses the
-//! other CPU's slot under its lock: slower, never wrong. The cache lock
-//! (`lists`) protects the cache lists and counters, every slab's own
-//! freelist, the `FROZEN` bit and the writes of `nr_partial`. Order: CPU
-//! slot -> cache lock, never the reverse; several slots are taken in CPU
-//! order. No lock is held while the
-//! buddy allocator runs (its reclaim may shrink this very cache). A
-//! slab's count (`index`) changes only under the cache lock (a CPU taking
-//! or giving back a freelist, remote frees); the fast path reads it without
-//! (the empty-slab check) and changes only its own slot (`freelist`,
-//! `nfree`, `allocs`, `frees`), under the slot lock, so two CPUs' fast paths
-//! share no written cache line.
+//! The fast path takes no lock (as SLUB's `this_cpu_cmpxchg` fast path, or
+//! `local_lock` with interrupts off): with interrupts off, so that the task
+//! neither moves nor is interrupted, it reads `this_cpu()`'s slot and pops
+//! or pushes the CPU freelist with one compare-exchange on the slot's own
+//! cache line, which no other CPU writes except to flush it:
+//!
+//! ```text
+//!   alloc: obj = freelist; next = *obj;  cmpxchg(freelist, obj -> next)
+//!   free:  first = freelist; *obj = first; cmpxchg(freelist, first -> obj)
+//!   flush (any CPU, slot lock held): swap(freelist, STOLEN); count the list;
+//!          give the slab back; slab = none
+//! ```
+//!
+//! Only the owner stores anything but `STOLEN` in `freelist`, and it cannot
+//! be interrupted in between, so its exchange fails only when a flusher took
+//! the list after the owner read it (no ABA: `STOLEN` stays until the owner,
+//! holding the slot lock, resets it); the operation then goes the slow way
+//! (a pop refills, a push becomes a remote free). The pop reads `*obj`
+//! before knowing it still owns `obj`: a stale read of slab memory (even of
+//! a slab given back meanwhile, always mapped), never used. Frees from other
+//! CPUs, or of other slabs, never touch the CPU freelist: they go to the
+//! slab's own freelist under the cache lock (the slow path).
+//!
+//! Locking: the fast-path fields of a slot (`freelist`, `slab`, `nfree`,
+//! `allocs`, `frees`) are written only by its CPU with interrupts off
+//! (counters by load and store, no read-modify-write), except the flusher's
+//! swap of `freelist` and its clearing of `slab`; other CPUs only read them
+//! (stats, exact only while nobody allocates). The slot lock
+//! (`IrqLock<CpuSlow>`) protects the CPU partial list, and serialises the
+//! owner's slow path (setting up or changing the active slab, resetting a
+//! `STOLEN` slot) with flushes; a flusher holds it, so the active slab
+//! cannot change under it. The cache lock (`lists`) protects the cache
+//! lists and counters, every slab's own freelist, the `FROZEN` bit and the
+//! writes of `nr_partial`. Order: slot lock -> cache lock, never the
+//! reverse; several slots are taken in CPU order. No lock is held while the
+//! buddy allocator runs (its reclaim may shrink this very cache). A slab's
+//! count (`index`) changes only under the cache lock (a CPU taking or
+//! giving back a freelist, remote frees); the fast path reads it without
+//! (the empty-slab check) and writes only its own slot, so two CPUs' fast
+//! paths share no written cache line.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -153,8 +179,9 @@ fn owner_add(c: &AtomicU64, n: u64) {
 }
 
 /// One slot per possible CPU number.
-pub(super) fn cpu_slots() -> Box<[CpuSlot]> {
-    (0..percpu::MAX_CPUS).map(|_| CpuSlot::new()).collect()
+pub(super) fn cpu_slots() -> Box<[CpuSlot; percpu::MAX_CPUS]> {
+    let slots: Box<[CpuSlot]> = (0..percpu::MAX_CPUS).map(|_| CpuSlot::new()).collect();
+    slots.try_into().ok().expect("slab: one slot per CPU")
 }
 
 /// How a flush takes the locks.
@@ -468,8 +495,9 @@ impl KmemCache {
                         // The count includes the CPU freelist: equal means
                         // none in use. A used slab may wait for the CPU (a
                         // stale `nr_partial` only delays or hastens this).
-                        let waits = self.nr_partial.load(Ordering::Relaxed) + slot.partial_len.load(Ordering::Relaxed);
-                        if inuse(head) == nfree && waits > 0 {
+                        if inuse(head) == nfree
+                            && self.nr_partial.load(Ordering::Relaxed) + slot.partial_len.load(Ordering::Relaxed) > 0
+                        {
                             drop(irq);
                             self.give_back_empty_active(head);
                         }
