@@ -17,10 +17,7 @@
 //! Locking: kmalloc has no state of its own after creation; the class
 //! caches and the page allocator lock what they change (see `slab`,
 //! `page_alloc`). The class comes from a table, and `kfree` finds the cache
-//! and the slab with one lookup of the page descriptors, lock-free: the
-//! slab head names its cache by id, which a table built at creation maps
-//! to the class in one step. Both then take the cache's per-CPU fast path
-//! (`slab::cpu_slab`), no lock.
+//! and the slab with one lookup of the page descriptors, lock-free.
 
 use core::ptr::NonNull;
 
@@ -100,36 +97,10 @@ fn class_index(size: usize) -> usize {
     }
 }
 
-/// Slots of the cache-id table `kfree` uses (a power of two).
-const ID_SLOTS: usize = 64;
-
 /// The kmalloc heap.
 pub struct Kmalloc {
     caches: [&'static KmemCache; 13],
-    /// `kfree`'s way from a slab's cache id to its class without a search:
-    /// `by_id[(id >> id_shift) % ID_SLOTS]` is the class whose id may be
-    /// `id` (checked), or `NO_CLASS`. The shift is one that gives the 13
-    /// caches distinct slots, found at creation (`None`: none did, search).
-    by_id: [u8; ID_SLOTS],
-    id_shift: Option<u32>,
     pa: &'static PageAllocator,
-}
-
-const NO_CLASS: u8 = u8::MAX;
-
-/// A shift that puts every cache id in a slot of its own, and the table.
-fn id_table(caches: &[&'static KmemCache; 13]) -> Option<(u32, [u8; ID_SLOTS])> {
-    (0..24).find_map(|shift| {
-        let mut t = [NO_CLASS; ID_SLOTS];
-        for (i, c) in caches.iter().enumerate() {
-            let slot = &mut t[(c.cache_id() >> shift) as usize % ID_SLOTS];
-            if *slot != NO_CLASS {
-                return None;
-            }
-            *slot = i as u8;
-        }
-        Some((shift, t))
-    })
 }
 
 impl Kmalloc {
@@ -142,12 +113,7 @@ impl Kmalloc {
             registry.register(c);
             caches[i] = Some(c);
         }
-        let caches = caches.map(|c| c.expect("kmalloc: cache missing"));
-        let (id_shift, by_id) = match id_table(&caches) {
-            Some((shift, t)) => (Some(shift), t),
-            None => (None, [NO_CLASS; ID_SLOTS]),
-        };
-        Ok(Kmalloc { caches, by_id, id_shift, pa })
+        Ok(Kmalloc { caches: caches.map(|c| c.expect("kmalloc: cache missing")), pa })
     }
 
     /// The class cache for `size` bytes aligned to `align`, if any: the
@@ -209,7 +175,7 @@ impl Kmalloc {
         if head.has(PageFlags::SLAB) {
             // One descriptor lookup for both: the head names the cache.
             let id = head.private.load(core::sync::atomic::Ordering::Relaxed);
-            let cache = self.cache_of_id(id).ok_or(KfreeError::NotKmalloc)?;
+            let cache = self.caches.iter().find(|c| c.cache_id() == id).ok_or(KfreeError::NotKmalloc)?;
             return cache.free_in_slab(head, pa, ptr).map_err(KfreeError::Slab);
         }
         // A large allocation: the pointer must be the head page's start.
@@ -221,17 +187,6 @@ impl Kmalloc {
         self.pa.free_pages(head.pfn(), order).map_err(|_| KfreeError::Pages)?;
         self.pa.vmstat.slab_unreclaimable.sub(1 << order);
         Ok(())
-    }
-
-    /// The class cache whose id is `id`, if any: one table slot and one
-    /// compare (a search over the classes only if no shift fitted).
-    #[inline]
-    fn cache_of_id(&self, id: u64) -> Option<&'static KmemCache> {
-        let Some(shift) = self.id_shift else {
-            return self.caches.iter().copied().find(|c| c.cache_id() == id);
-        };
-        let class = self.by_id[(id >> shift) as usize % ID_SLOTS];
-        self.caches.get(class as usize).copied().filter(|c| c.cache_id() == id)
     }
 
     /// `ksize`: usable bytes of an allocation.
@@ -380,33 +335,5 @@ mod tests {
             assert_eq!(c.stats().active_objs, 0);
         }
         let _ = pa;
-    }
-
-    #[test]
-    fn kfree_finds_every_class_by_its_id_and_refuses_another_caches_objects() {
-        let (mut k, pa) = heap();
-        let other = KmemCache::create("not-kmalloc", 64, 8, SlabFlags::empty(), None, pa).unwrap();
-        let foreign = other.alloc().unwrap();
-        assert!(k.id_shift.is_some(), "no shift separates the class ids");
-        // With the table, then with the search it falls back on.
-        for table in [true, false] {
-            if !table {
-                k.id_shift = None;
-            }
-            for c in k.caches() {
-                assert!(core::ptr::eq(k.cache_of_id(c.cache_id()).unwrap(), *c), "{}", c.name);
-            }
-            assert!(k.cache_of_id(other.cache_id()).is_none());
-            assert_eq!(k.free(foreign), Err(KfreeError::NotKmalloc));
-            for size in [1, 8, 9, 96, 100, 192, 200, 512, 4000, 8192] {
-                let p = k.alloc(size, 8, false).unwrap();
-                assert_eq!(k.free(p), Ok(()), "{size} B");
-            }
-        }
-        other.free(foreign).unwrap();
-        for c in k.caches() {
-            c.check_invariants();
-            assert_eq!(c.stats().active_objs, 0);
-        }
     }
 }
