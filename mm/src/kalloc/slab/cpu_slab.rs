@@ -71,6 +71,11 @@
 //! CPUs, or of other slabs, never touch the CPU freelist: they go to the
 //! slab's own freelist under the cache lock (the slow path).
 //!
+//! So two tasks must never use one slot at once: a CPU's number is its own
+//! (the kernel's hook; before SMP starts only the boot CPU runs), and host
+//! tests that run threads at once give each its own simulated CPU
+//! (`testing::cpus::on_cpu`), as the slab and bench threads do.
+//!
 //! Locking: the fast-path fields of a slot (`freelist`, `slab`, `nfree`,
 //! `allocs`, `frees`) are written only by its CPU with interrupts off
 //! (counters by load and store, no read-modify-write), except the flusher's
