@@ -317,7 +317,8 @@ mod prop {
         }
     }
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+        // 16 cases: each leaks a 32 MiB simulated machine.
+        #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
         /// Four CPUs interleave allocations, frees of their own and of other
         /// CPUs' objects, shrinks (which flush every CPU's slabs, the
         /// caller's own included, from under their owners) and reclaim's
