@@ -83,7 +83,9 @@
 //! checks that it is an object's first byte (an index by reciprocal
 //! multiplication, then an exact compare), and refuses the double free of
 //! the object freed last (the hardened-freelist check). Every operation
-//! also takes its CPU's slot lock (interrupts off in the kernel), uncontended.
+//! also turns interrupts off in the kernel (not here: the host has no
+//! hooks) and does one compare-exchange on its CPU's slot, uncontended (no
+//! lock: see `mm::kalloc::slab::cpu_slab`).
 //! Peers trust the pointer and layout they are handed. Reading ratios:
 //! `mm/x` above 1 means mm is slower.
 //!

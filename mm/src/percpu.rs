@@ -9,7 +9,8 @@
 //! Per-CPU data is indexed by [`this_cpu`] and only valid while the caller
 //! cannot move to another CPU: take it with interrupts off (the per-CPU
 //! structures sit behind `sync::IrqLock`s, uncontended except when another
-//! CPU drains them).
+//! CPU drains them), or with `sync::IrqOff` alone where only the owning CPU
+//! writes (the slab fast path: see `kalloc::slab::cpu_slab`).
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 

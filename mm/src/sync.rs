@@ -61,6 +61,34 @@ fn irq_restore(was_enabled: bool) {
     }
 }
 
+/// Interrupts off on this CPU until dropped, with no lock: for per-CPU
+/// data that only its own CPU changes (the slab fast path), like Linux's
+/// `local_irq_save` / `local_lock_irqsave`. While it is held the caller
+/// cannot be interrupted nor moved to another CPU. Nests.
+pub struct IrqOff {
+    was_enabled: bool,
+}
+
+impl IrqOff {
+    #[inline]
+    pub fn new() -> Self {
+        IrqOff { was_enabled: irq_save() }
+    }
+}
+
+impl Default for IrqOff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for IrqOff {
+    #[inline]
+    fn drop(&mut self) {
+        irq_restore(self.was_enabled);
+    }
+}
+
 /// A spin lock that keeps interrupts off while held.
 pub struct IrqLock<T> {
     inner: spin::Mutex<T>,

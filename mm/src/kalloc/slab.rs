@@ -40,8 +40,10 @@
 //!
 //! Without debugging, allocation and free go through per-CPU slabs
 //! (`cpu_slab`): each CPU pops and pushes objects of its own active slab
-//! under its own lock, and takes the cache lock only to change slabs or to
-//! free an object of another slab. A slab a CPU owns is on none of the
+//! with interrupts off and no lock (one compare-exchange on its own cache
+//! line, which only a flush from another CPU can make fail), and takes its
+//! slot lock and the cache lock only to change slabs or to free an object
+//! of another slab. A slab a CPU owns is on none of the
 //! three lists above until the CPU gives it back (when it is used up, or
 //! flushed by shrink). Debug caches take the cache lock for everything.
 //!
@@ -70,7 +72,7 @@ use crate::phys::gfp::Gfp;
 use crate::phys::page::{Page, PageFlags, PageList};
 use crate::phys::page_alloc::PageAllocator;
 use crate::sync::{IrqGuard, IrqLock};
-use cpu_slab::{CpuSlot, LockWait, inuse};
+use cpu_slab::{CpuSlot, LockWait, STOLEN, inuse};
 
 bitflags! {
     /// Cache creation flags (cf. include/linux/slab.h).
@@ -199,7 +201,7 @@ pub struct KmemCache {
     ctor: Option<fn(*mut u8)>,
     pa: &'static PageAllocator,
     /// Per-CPU slabs, indexed by CPU number.
-    cpus: Box<[CpuSlot]>,
+    cpus: Box<[CpuSlot; crate::percpu::MAX_CPUS]>,
     lists: IrqLock<SlabLists>,
     /// Length of `lists.partial`, written under the cache lock, read
     /// without it by a CPU deciding whether to keep an empty active slab.
@@ -617,7 +619,8 @@ impl KmemCache {
             return Err(SlabError::NotObjectStart);
         }
         let i = ((off as u128 * self.size_recip as u128) >> RECIP_SHIFT) as usize;
-        if i * self.size != off {
+        // i <= objects_per_slab (off is below the slab's end): no overflow.
+        if i.wrapping_mul(self.size) != off {
             return Err(SlabError::NotObjectStart);
         }
         Ok(self.stride_of(head, i))
@@ -824,25 +827,35 @@ impl KmemCache {
             }
         }
         let (mut allocs, mut frees) = (lists.stats.allocs, lists.stats.frees);
-        for cpu in &cpus {
-            allocs += cpu.allocs;
-            frees += cpu.frees;
-            match cpu.slab {
+        for (slot, slow) in self.cpus.iter().zip(&cpus) {
+            allocs += slot.allocs.load(Ordering::Relaxed);
+            frees += slot.frees.load(Ordering::Relaxed);
+            let freelist = slot.freelist.load(Ordering::Relaxed);
+            match slot.slab() {
                 Some(head) => {
-                    let on_cpu = self.freelist_len(head, cpu.freelist);
-                    assert_eq!(on_cpu, cpu.nfree, "slab {}: CPU freelist length out of date", self.name);
+                    assert_ne!(freelist, STOLEN, "slab {}: a stolen CPU freelist with a slab", self.name);
+                    let on_cpu = self.freelist_len(head, freelist);
+                    let nfree = slot.nfree.load(Ordering::Relaxed);
+                    assert_eq!(on_cpu, nfree, "slab {}: CPU freelist length out of date", self.name);
                     assert!(inuse(head) >= on_cpu, "slab {}: active slab count below its CPU freelist", self.name);
                     self.check_slab_objects(head);
                     in_use += inuse(head) - on_cpu;
                     slabs += 1;
                 }
-                None => assert_eq!(cpu.freelist, 0, "slab {}: CPU freelist without a slab", self.name),
+                None => assert!(freelist == 0 || freelist == STOLEN, "slab {}: CPU freelist without a slab", self.name),
             }
-            assert!(cpu.partial.len() <= cpu_slab::CPU_PARTIAL_SLABS, "slab {}: CPU partial list too long", self.name);
-            for head in cpu.slab.into_iter().chain(cpu.partial.iter(mm)) {
+            let partial = &slow.partial;
+            assert!(partial.len() <= cpu_slab::CPU_PARTIAL_SLABS, "slab {}: CPU partial list too long", self.name);
+            assert_eq!(
+                slot.partial_len.load(Ordering::Relaxed),
+                partial.len(),
+                "slab {}: CPU partial count out of date",
+                self.name
+            );
+            for head in slot.slab().into_iter().chain(partial.iter(mm)) {
                 assert!(self.is_frozen(head), "slab {}: a CPU's slab is not frozen", self.name);
             }
-            for head in cpu.partial.iter(mm) {
+            for head in partial.iter(mm) {
                 self.check_slab_objects(head);
                 in_use += inuse(head);
                 slabs += 1;

@@ -33,6 +33,8 @@ fn main(boot_info: &'static mut BootInfo) -> ! {
             ktest!(affinity_covers_every_online_cpu),
             ktest!(every_cpu_takes_timer_ticks),
             ktest!(cpus_sit_on_the_numa_nodes_qemu_gave_them),
+            ktest!(per_cpu_slabs_are_flushed_from_another_cpu_and_add_up_in_slabinfo),
+            ktest!(slab_fast_paths_race_a_cpu_shrinking_their_slabs),
         ],
     )
 }
@@ -170,4 +172,143 @@ fn every_cpu_takes_timer_ticks() {
             x86_64::instructions::interrupts::enable_and_hlt();
         }
     }
+}
+
+/// The per-CPU slab tests' cache (64-byte objects), made once.
+static SLAB: spin::Once<&'static mm::kalloc::slab::KmemCache> = spin::Once::new();
+/// Objects each CPU allocated in the first slab test, by CPU.
+static HELD: [[AtomicU64; 10]; mm::percpu::MAX_CPUS] =
+    [const { [const { AtomicU64::new(0) }; 10] }; mm::percpu::MAX_CPUS];
+
+fn slab_cache() -> &'static mm::kalloc::slab::KmemCache {
+    SLAB.call_once(|| {
+        use mm::kalloc::slab::{KmemCache, SlabFlags};
+        let c = KmemCache::create("ktest-percpu", 64, 8, SlabFlags::empty(), None, kernel::mem::page_alloc()).unwrap();
+        kernel::mem::slab::registry().register(c);
+        c
+    })
+}
+
+/// Free pages with clean caches and empty slabs given back.
+fn settled_free_pages() -> u64 {
+    kernel::mem::drop_caches();
+    kernel::mem::page_alloc().nr_free_pages()
+}
+
+/// On the CPU it runs on: allocate ten objects into `HELD[cpu]`, each
+/// stamped with its CPU.
+fn alloc_ten(_: u64) -> u64 {
+    let cpu = mm::percpu::this_cpu();
+    for slot in &HELD[cpu] {
+        let p = slab_cache().alloc().expect("slab: out of memory");
+        // SAFETY: a live 64-byte object of ours, 8-byte aligned.
+        unsafe { p.as_ptr().cast::<u64>().write(cpu as u64) };
+        slot.store(p.as_ptr() as u64, Ordering::Relaxed);
+    }
+    0
+}
+
+/// The slabinfo line of the test cache: (active_objs, num_objs,
+/// active_slabs, num_slabs).
+fn slabinfo_counts() -> (u64, u64, u64, u64) {
+    let mut s = alloc::string::String::new();
+    mm::procfs::slabinfo::render(kernel::mem::slab::registry(), &mut s).unwrap();
+    let line = s.lines().find(|l| l.starts_with("ktest-percpu ")).expect("ktest-percpu listed");
+    let f: alloc::vec::Vec<u64> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    // name, active, num, objsize, perslab, pages, tunables 0 0 0, slabdata active num 0
+    (f[0], f[1], f[8], f[9])
+}
+
+fn per_cpu_slabs_are_flushed_from_another_cpu_and_add_up_in_slabinfo() {
+    let c = slab_cache();
+    let base = settled_free_pages();
+    let n = mm::percpu::nr_cpus();
+    for cpu in 0..n {
+        ipi::call_on(cpu, alloc_ten, 0);
+    }
+    let (active, num, active_slabs, num_slabs) = slabinfo_counts();
+    assert_eq!(active, 10 * n as u64, "slabinfo active_objs");
+    assert_eq!(num, num_slabs * c.objects_per_slab as u64);
+    // Each CPU allocated from an active slab of its own.
+    assert_eq!((active_slabs, num_slabs), (n as u64, n as u64));
+    c.check_invariants();
+    // CPU 0 frees everything: its own objects on its fast path, the
+    // others' as remote frees onto their slabs (still the APs' slabs).
+    for (cpu, objs) in HELD.iter().enumerate().take(n) {
+        for slot in objs {
+            let p = core::ptr::NonNull::new(slot.swap(0, Ordering::Relaxed) as *mut u8).unwrap();
+            // SAFETY: as written by `alloc_ten`.
+            assert_eq!(unsafe { p.as_ptr().cast::<u64>().read() }, cpu as u64, "object changed hands");
+            c.free(p).unwrap();
+        }
+    }
+    let (active, _, active_slabs, _) = slabinfo_counts();
+    assert_eq!((active, active_slabs), (0, 0));
+    // Shrink on CPU 0 takes every AP's active slab from under it.
+    assert_eq!(c.shrink(), n as u64, "one empty slab per CPU given back");
+    assert_eq!(slabinfo_counts(), (0, 0, 0, 0));
+    c.check_invariants();
+    assert_eq!(settled_free_pages(), base);
+}
+
+const CHURN_ROUNDS: u64 = 20_000;
+static CHURN_DONE: AtomicU64 = AtomicU64::new(0);
+static CHURN_FLUSHES: AtomicU64 = AtomicU64::new(0);
+
+/// On CPU 1, shrink the test cache over and over until the others are
+/// done; on every other AP, allocate and free batches of stamped objects,
+/// checking no object is handed out twice. Returns the operations done.
+fn churn(aps: u64) -> u64 {
+    let c = slab_cache();
+    let cpu = mm::percpu::this_cpu() as u64;
+    if cpu == 1 {
+        let mut flushes = 0;
+        while CHURN_DONE.load(Ordering::Acquire) < aps - 1 {
+            c.shrink();
+            let s = c.stats();
+            assert_eq!(s.num_objs, s.num_slabs * c.objects_per_slab as u64);
+            flushes += 1;
+        }
+        CHURN_FLUSHES.store(flushes, Ordering::Relaxed);
+        return flushes;
+    }
+    let mut batch = [core::ptr::null_mut::<u64>(); 8];
+    for i in 0..CHURN_ROUNDS {
+        for (j, p) in batch.iter_mut().enumerate() {
+            *p = c.alloc().expect("slab: out of memory").as_ptr().cast();
+            // SAFETY: a live 64-byte object of ours, 8-byte aligned.
+            unsafe { p.write(cpu << 48 | i << 8 | j as u64) };
+        }
+        for (j, &p) in batch.iter().enumerate().rev() {
+            // SAFETY: as written above; still ours.
+            assert_eq!(unsafe { p.read() }, cpu << 48 | i << 8 | j as u64, "object handed out twice");
+            c.free(core::ptr::NonNull::new(p.cast()).unwrap()).unwrap();
+        }
+    }
+    CHURN_DONE.fetch_add(1, Ordering::Release);
+    CHURN_ROUNDS * 8
+}
+
+fn slab_fast_paths_race_a_cpu_shrinking_their_slabs() {
+    let n = mm::percpu::nr_cpus() as u64;
+    if n < 3 {
+        log::info!("slab race: needs 3 CPUs, {n} online");
+        return;
+    }
+    let c = slab_cache();
+    let base = settled_free_pages();
+    let before = c.stats();
+    CHURN_DONE.store(0, Ordering::Relaxed);
+    ipi::call_on_others(churn, n - 1);
+    let flushes = CHURN_FLUSHES.load(Ordering::Relaxed);
+    log::info!("slab race: {} CPUs did {} pairs each while CPU 1 shrank {flushes} times", n - 2, CHURN_ROUNDS * 8);
+    assert!(flushes > 0, "CPU 1 never shrank while the others ran");
+    let s = c.stats();
+    let ops = (n - 2) * CHURN_ROUNDS * 8;
+    assert_eq!((s.allocs - before.allocs, s.frees - before.frees, s.active_objs), (ops, ops, 0));
+    assert_eq!(s.debug_errors, 0);
+    c.check_invariants();
+    c.shrink();
+    assert_eq!(slabinfo_counts(), (0, 0, 0, 0));
+    assert_eq!(settled_free_pages(), base);
 }

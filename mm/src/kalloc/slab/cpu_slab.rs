@@ -29,8 +29,10 @@
 //! cache's empty slabs), and a free that empties the active slab gives it
 //! back when a used slab waits. So slabs pack, long-lived objects do not
 //! pin slabs that would otherwise empty, and shrink frees what they leave.
-//! The fast-path free reads the cache's partial count (`nr_partial`)
-//! without the lock: a stale count only delays or hastens that give-back.
+//! The fast-path free reads the cache's partial count (`nr_partial`) and
+//! its CPU partial count (`partial_len`) without a lock, and only when both
+//! say a used slab may wait does it take the locks to decide: a stale count
+//! only delays or hastens that give-back.
 //!
 //! Every free object is in exactly one place: for each slab, its count
 //! (`index`) + its own freelist = objects per slab. For an active slab the
@@ -46,70 +48,145 @@
 //! Caches with red zones or poison never come here (as SLUB with debugging
 //! on): every operation takes the cache lock and checks the object.
 //!
-//! Locking: a CPU's slot (`IrqLock<CpuSlab>`) protects its active slab, CPU
-//! freelist, partial list and counters. Its own CPU takes it (interrupts
-//! off, so the task cannot move while it holds it); another CPU takes it
-//! only to flush it or read it (shrink, destroy, stats, checks). A task that
-//! moves between reading `this_cpu()` and taking the slot just uses the
-//! other CPU's slot under its lock: slower, never wrong. The cache lock
-//! (`lists`) protects the cache lists and counters, every slab's own
-//! freelist, the `FROZEN` bit and the writes of `nr_partial`. Order: CPU
-//! slot -> cache lock, never the reverse; several slots are taken in CPU
-//! order. No lock is held while the
-//! buddy allocator runs (its reclaim may shrink this very cache). A
-//! slab's count (`index`) changes only under the cache lock (a CPU taking
-//! or giving back a freelist, remote frees); the fast path reads it without
-//! (the empty-slab check) and changes only its own slot (`freelist`,
-//! `nfree`, `allocs`, `frees`), under the slot lock, so two CPUs' fast paths
-//! share no written cache line.
+//! The fast path takes no lock (as SLUB's `this_cpu_cmpxchg` fast path, or
+//! `local_lock` with interrupts off): with interrupts off, so that the task
+//! neither moves nor is interrupted, it reads `this_cpu()`'s slot and pops
+//! or pushes the CPU freelist with one compare-exchange on the slot's own
+//! cache line, which no other CPU writes except to flush it:
+//!
+//! ```text
+//!   alloc: obj = freelist; next = *obj;  cmpxchg(freelist, obj -> next)
+//!   free:  first = freelist; *obj = first; cmpxchg(freelist, first -> obj)
+//!   flush (any CPU, slot lock held): swap(freelist, STOLEN); count the list;
+//!          give the slab back; slab = none
+//! ```
+//!
+//! Only the owner stores anything but `STOLEN` in `freelist`, and it cannot
+//! be interrupted in between, so its exchange fails only when a flusher took
+//! the list after the owner read it (no ABA: `STOLEN` stays until the owner,
+//! holding the slot lock, resets it); the operation then goes the slow way
+//! (a pop refills, a push becomes a remote free). The pop reads `*obj`
+//! before knowing it still owns `obj`: a stale read of slab memory (even of
+//! a slab given back meanwhile, always mapped), never used. Frees from other
+//! CPUs, or of other slabs, never touch the CPU freelist: they go to the
+//! slab's own freelist under the cache lock (the slow path).
+//!
+//! So two tasks must never use one slot at once: a CPU's number is its own
+//! (the kernel's hook; before SMP starts only the boot CPU runs), and host
+//! tests that run threads at once give each its own simulated CPU
+//! (`testing::cpus::on_cpu`), as the slab and bench threads do.
+//!
+//! Locking: the fast-path fields of a slot (`freelist`, `slab`, `nfree`,
+//! `allocs`, `frees`) are written only by its CPU with interrupts off
+//! (counters by load and store, no read-modify-write), except the flusher's
+//! swap of `freelist` and its clearing of `slab`; other CPUs only read them
+//! (stats, exact only while nobody allocates). The slot lock
+//! (`IrqLock<CpuSlow>`) protects the CPU partial list, and serialises the
+//! owner's slow path (setting up or changing the active slab, resetting a
+//! `STOLEN` slot) with flushes; a flusher holds it, so the active slab
+//! cannot change under it. The cache lock (`lists`) protects the cache
+//! lists and counters, every slab's own freelist, the `FROZEN` bit and the
+//! writes of `nr_partial`. Order: slot lock -> cache lock, never the
+//! reverse; several slots are taken in CPU order. No lock is held while the
+//! buddy allocator runs (its reclaim may shrink this very cache). A slab's
+//! count (`index`) changes only under the cache lock (a CPU taking or
+//! giving back a freelist, remote frees); the fast path reads it without
+//! (the empty-slab check) and writes only its own slot, so two CPUs' fast
+//! paths share no written cache line.
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::ptr::NonNull;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use super::{FROZEN, INUSE, KmemCache, SlabError, SlabLists};
 use crate::addr::PhysAddr;
 use crate::percpu;
 use crate::phys::page::{Page, PageList};
-use crate::sync::{IrqGuard, IrqLock};
+use crate::sync::{IrqGuard, IrqLock, IrqOff};
 
 /// Slabs a CPU keeps on its partial list at most (SLUB's
 /// `cpu_partial_slabs`).
 pub(super) const CPU_PARTIAL_SLABS: u64 = 4;
 
-/// One CPU's share of a cache (`struct kmem_cache_cpu`).
-pub(super) struct CpuSlab {
-    /// The active slab (frozen), if any.
-    pub(super) slab: Option<&'static Page>,
-    /// Free objects of `slab` that only this CPU hands out (0 ends it).
-    pub(super) freelist: u64,
+/// A CPU freelist a flusher took (never an object: objects are 8-byte
+/// aligned). Only the owner turns it back into 0, on its next slow path.
+pub(super) const STOLEN: u64 = 1;
+
+/// One CPU's share of a cache (`struct kmem_cache_cpu`), on cache lines of
+/// its own so CPUs do not share lines. The first five fields are the fast
+/// path's: the owner writes them with plain stores, interrupts off, and
+/// changes `freelist` only by compare-exchange from the value it read; a
+/// flusher only swaps `freelist` to [`STOLEN`] and clears `slab`, holding
+/// `slow`. Remote readers (stats, checks) only read them.
+#[repr(align(64))]
+pub(super) struct CpuSlot {
+    /// Free objects of `slab` that only this CPU hands out (0 ends it), or
+    /// `STOLEN`.
+    pub(super) freelist: AtomicU64,
+    /// The active slab (frozen), or null. Set and cleared under `slow`.
+    slab: AtomicPtr<Page>,
     /// How many objects `freelist` holds (counted in the slab's `index`).
-    pub(super) nfree: u64,
-    /// More frozen slabs, used when `slab` is used up.
-    pub(super) partial: PageList,
+    pub(super) nfree: AtomicU64,
     /// Allocations and frees this CPU made without the cache lock.
-    pub(super) allocs: u64,
-    pub(super) frees: u64,
+    pub(super) allocs: AtomicU64,
+    pub(super) frees: AtomicU64,
+    /// `slow.partial.len()`, written under `slow`, read by the fast free.
+    pub(super) partial_len: AtomicU64,
+    /// The slow path's and the flushers' lock.
+    pub(super) slow: IrqLock<CpuSlow>,
 }
 
-/// A CPU's slot, on a cache line of its own so CPUs do not share lines.
-#[repr(align(64))]
-pub(super) struct CpuSlot(pub(super) IrqLock<CpuSlab>);
+/// What a CPU slot's lock protects besides the fast-path fields.
+pub(super) struct CpuSlow {
+    /// More frozen slabs, used when the active slab is used up.
+    pub(super) partial: PageList,
+}
+
+impl CpuSlot {
+    fn new() -> Self {
+        CpuSlot {
+            freelist: AtomicU64::new(0),
+            slab: AtomicPtr::new(core::ptr::null_mut()),
+            nfree: AtomicU64::new(0),
+            allocs: AtomicU64::new(0),
+            frees: AtomicU64::new(0),
+            partial_len: AtomicU64::new(0),
+            slow: IrqLock::new(CpuSlow { partial: PageList::new() }),
+        }
+    }
+
+    /// The active slab.
+    #[inline]
+    pub(super) fn slab(&self) -> Option<&'static Page> {
+        // SAFETY: `slab` only ever holds null or a `&'static Page` (a slab
+        // head descriptor in the memmap, which is never freed).
+        unsafe { self.slab.load(Ordering::Relaxed).as_ref() }
+    }
+
+    fn set_slab(&self, slab: Option<&'static Page>) {
+        let p = slab.map_or(core::ptr::null_mut(), |s| s as *const Page as *mut Page);
+        self.slab.store(p, Ordering::Relaxed);
+    }
+
+    /// Whether `head` is the active slab (no reference made).
+    #[inline]
+    fn is_active(&self, head: &Page) -> bool {
+        core::ptr::eq(self.slab.load(Ordering::Relaxed), head)
+    }
+}
+
+/// Add to a counter only its owner writes: a load and a store, no
+/// read-modify-write instruction (other CPUs only read it).
+#[inline]
+fn owner_add(c: &AtomicU64, n: u64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
 
 /// One slot per possible CPU number.
-pub(super) fn cpu_slots() -> Box<[CpuSlot]> {
-    (0..percpu::MAX_CPUS)
-        .map(|_| {
-            CpuSlot(IrqLock::new(CpuSlab {
-                slab: None,
-                freelist: 0,
-                nfree: 0,
-                partial: PageList::new(),
-                allocs: 0,
-                frees: 0,
-            }))
-        })
-        .collect()
+pub(super) fn cpu_slots() -> Box<[CpuSlot; percpu::MAX_CPUS]> {
+    let slots: Box<[CpuSlot]> = (0..percpu::MAX_CPUS).map(|_| CpuSlot::new()).collect();
+    slots.try_into().ok().expect("slab: one slot per CPU")
 }
 
 /// How a flush takes the locks.
@@ -129,26 +206,58 @@ pub(super) fn inuse(head: &Page) -> u64 {
 }
 
 impl KmemCache {
+    /// The running CPU's slot: only the owner's while interrupts are off.
     #[inline]
-    fn cpu_slot(&self) -> &IrqLock<CpuSlab> {
-        &self.cpus[percpu::this_cpu()].0
+    fn cpu_slot(&self, _irq: &IrqOff) -> &CpuSlot {
+        &self.cpus[percpu::this_cpu()]
     }
 
-    /// `slab_alloc` without debugging: pop the CPU freelist, refilling it
-    /// when empty.
+    /// `slab_alloc` without debugging: pop the CPU freelist with interrupts
+    /// off and no lock; the slow path refills it.
     #[inline]
     pub(super) fn alloc_cpu(&self) -> Option<NonNull<u8>> {
+        {
+            let irq = IrqOff::new();
+            let slot = self.cpu_slot(&irq);
+            let obj = slot.freelist.load(Ordering::Relaxed);
+            if obj > STOLEN {
+                // A flusher may take the list (and give the slab back)
+                // between this read and the exchange: the read is then of
+                // memory nobody writes through us, and the exchange fails.
+                let next = self.read_freeptr(self.stride_of_free(obj));
+                #[cfg(test)]
+                tests::race_point();
+                if slot.freelist.compare_exchange(obj, next, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                    slot.nfree.store(slot.nfree.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+                    owner_add(&slot.allocs, 1);
+                    return NonNull::new(obj as *mut u8);
+                }
+            }
+        }
+        self.alloc_slow()
+    }
+
+    /// `___slab_alloc`: under the slot lock, refill the CPU freelist (the
+    /// active slab's remote frees, a partial slab) or install a new slab.
+    #[inline(never)]
+    fn alloc_slow(&self) -> Option<NonNull<u8>> {
         loop {
-            let mut cpu = self.cpu_slot().lock();
-            if let Some(obj) = self.pop_cpu_freelist(&mut cpu) {
-                return NonNull::new(obj as *mut u8);
+            {
+                let irq = IrqOff::new();
+                let slot = self.cpu_slot(&irq);
+                let mut slow = slot.slow.lock();
+                Self::settle_stolen(slot);
+                if let Some(obj) = Self::pop_owned(self, slot) {
+                    return NonNull::new(obj as *mut u8);
+                }
+                let refilled = self.refill_cpu(slot, &mut slow);
+                drop(slow);
+                drop(irq);
+                if refilled {
+                    self.trim_free_slabs();
+                    continue;
+                }
             }
-            if self.refill_cpu(&mut cpu) {
-                drop(cpu);
-                self.trim_free_slabs();
-                continue;
-            }
-            drop(cpu);
             // Unlocked, as in the locked path: reclaim may shrink us.
             let slab = self.new_slab()?;
             self.install_new_slab(slab);
@@ -156,90 +265,110 @@ impl KmemCache {
         }
     }
 
+    /// The owner, holding its slot lock, finds its active slab flushed:
+    /// the slot starts empty again.
+    #[inline]
+    fn settle_stolen(slot: &CpuSlot) {
+        if slot.freelist.load(Ordering::Relaxed) == STOLEN {
+            debug_assert!(slot.slab().is_none());
+            slot.freelist.store(0, Ordering::Relaxed);
+            slot.nfree.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Pop the CPU freelist as its owner holding the slot lock (no flusher
+    /// can take it meanwhile).
+    fn pop_owned(&self, slot: &CpuSlot) -> Option<u64> {
+        slot.slab()?;
+        let obj = slot.freelist.load(Ordering::Relaxed);
+        if obj == 0 {
+            return None;
+        }
+        slot.freelist.store(self.read_freeptr(self.stride_of_free(obj)), Ordering::Relaxed);
+        slot.nfree.store(slot.nfree.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+        owner_add(&slot.allocs, 1);
+        Some(obj)
+    }
+
     /// A new slab becomes the active slab of the CPU the caller runs on
     /// now, unless that CPU got one meanwhile (an interrupt allocated, or
     /// the task moved): then it joins the cache's empty slabs.
     fn install_new_slab(&self, slab: &'static Page) {
-        let mut cpu = self.cpu_slot().lock();
+        let irq = IrqOff::new();
+        let slot = self.cpu_slot(&irq);
+        let _slow = slot.slow.lock();
+        Self::settle_stolen(slot);
         let mut lists = self.lists.lock();
         lists.stats.num_slabs += 1;
         lists.stats.num_objs += self.objects_per_slab as u64;
-        if cpu.slab.is_some() {
+        if slot.slab().is_some() {
             lists.free.push_front(&self.pa.memmap, slab);
             return;
         }
         slab.index.fetch_or(FROZEN, Ordering::Relaxed);
-        cpu.slab = Some(slab);
-        self.take_freelist(&mut cpu, slab);
+        slot.set_slab(Some(slab));
+        self.take_freelist(slot, slab);
     }
 
     /// Move the own freelist of `slab` (frozen, this CPU's active slab,
     /// whose CPU freelist is empty) onto the CPU freelist, counting its
-    /// objects in the slab's count. Under the cache lock, which remote
-    /// frees take to push onto that freelist.
-    fn take_freelist(&self, cpu: &mut CpuSlab, slab: &'static Page) {
-        debug_assert!(cpu.freelist == 0 && cpu.nfree == 0);
+    /// objects in the slab's count. Under the slot lock and the cache lock,
+    /// which remote frees take to push onto that freelist.
+    fn take_freelist(&self, slot: &CpuSlot, slab: &'static Page) {
+        debug_assert!(slot.freelist.load(Ordering::Relaxed) == 0 && slot.nfree.load(Ordering::Relaxed) == 0);
         let n = self.objects_per_slab as u64 - inuse(slab);
-        cpu.freelist = slab.mapping.swap(0, Ordering::Relaxed);
+        slot.freelist.store(slab.mapping.swap(0, Ordering::Relaxed), Ordering::Relaxed);
         slab.index.fetch_add(n, Ordering::Relaxed);
-        cpu.nfree = n;
-    }
-
-    #[inline]
-    fn pop_cpu_freelist(&self, cpu: &mut CpuSlab) -> Option<u64> {
-        cpu.slab?;
-        let obj = cpu.freelist;
-        if obj == 0 {
-            return None;
-        }
-        cpu.freelist = self.read_freeptr(self.stride_of_free(obj));
-        cpu.nfree -= 1;
-        cpu.allocs += 1;
-        Some(obj)
+        slot.nfree.store(n, Ordering::Relaxed);
     }
 
     /// Give the CPU free objects again, under the cache lock; false when
     /// only a new slab can. A partially used slab is always taken before
     /// an empty one, so no slab starts filling while another has room.
-    fn refill_cpu(&self, cpu: &mut CpuSlab) -> bool {
+    fn refill_cpu(&self, slot: &CpuSlot, slow: &mut CpuSlow) -> bool {
         let mut lists = self.lists.lock();
         lists.stats.alloc_slowpath += 1;
-        if let Some(slab) = cpu.slab {
+        if let Some(slab) = slot.slab() {
             // The remote frees, unless the slab is empty and a used one waits.
             let used = inuse(slab);
-            self.take_freelist(cpu, slab);
-            if cpu.freelist != 0 && (used > 0 || !self.used_slab_waits(lists.partial.len(), cpu)) {
+            self.take_freelist(slot, slab);
+            let got = slot.freelist.load(Ordering::Relaxed) != 0;
+            if got && (used > 0 || !self.used_slab_waits(lists.partial.len(), slow)) {
                 return true;
             }
             // Full (both freelists empty), or empty: back to the cache.
-            self.deactivate_active(&mut lists, cpu);
+            self.deactivate_owned(&mut lists, slot);
         }
-        let Some(slab) = self.take_cpu_partial(&mut lists, cpu).or_else(|| self.take_from_cache(&mut lists)) else {
+        let taken = self.take_cpu_partial(&mut lists, slot, slow);
+        let Some(slab) = taken.or_else(|| self.take_from_cache(&mut lists)) else {
             return false;
         };
-        cpu.slab = Some(slab);
-        self.take_freelist(cpu, slab);
+        slot.set_slab(Some(slab));
+        self.take_freelist(slot, slab);
         true
     }
 
     /// Whether a partially used slab is ready for this CPU: on the cache's
     /// partial list (`nr_partial` of them) or on the CPU's own.
     #[inline]
-    fn used_slab_waits(&self, nr_partial: u64, cpu: &CpuSlab) -> bool {
-        nr_partial > 0 || cpu.partial.iter(&self.pa.memmap).any(|s| inuse(s) > 0)
+    fn used_slab_waits(&self, nr_partial: u64, slow: &CpuSlow) -> bool {
+        nr_partial > 0 || slow.partial.iter(&self.pa.memmap).any(|s| inuse(s) > 0)
     }
 
     /// The first used slab on the CPU's partial list. The empty ones before
     /// it (emptied by remote frees) go back to the cache's empty slabs,
     /// which are used last and freed by shrink.
-    fn take_cpu_partial(&self, lists: &mut SlabLists, cpu: &mut CpuSlab) -> Option<&'static Page> {
-        while let Some(slab) = cpu.partial.pop_front(&self.pa.memmap) {
+    fn take_cpu_partial(&self, lists: &mut SlabLists, slot: &CpuSlot, slow: &mut CpuSlow) -> Option<&'static Page> {
+        let mut found = None;
+        while let Some(slab) = slow.partial.pop_front(&self.pa.memmap) {
             if inuse(slab) > 0 {
-                return Some(slab);
+                found = Some(slab);
+                break;
             }
             self.unfreeze(lists, slab);
         }
-        None
+        slot.partial_len.store(slow.partial.len(), Ordering::Relaxed);
+        found
     }
 
     /// Freeze the cache's newest partial (else an empty) slab for this CPU.
@@ -271,51 +400,64 @@ impl KmemCache {
         }
     }
 
-    /// `deactivate_slab` and `unfreeze_partials`: everything a CPU holds
-    /// goes back to the cache lists.
-    fn deactivate(&self, lists: &mut SlabLists, cpu: &mut CpuSlab) {
-        self.deactivate_active(lists, cpu);
-        while let Some(slab) = cpu.partial.pop_front(&self.pa.memmap) {
-            self.unfreeze(lists, slab);
+    /// `deactivate_slab` by the owner, holding its slot lock: the active
+    /// slab and its CPU freelist go back to the cache lists.
+    fn deactivate_owned(&self, lists: &mut SlabLists, slot: &CpuSlot) {
+        if let Some(slab) = slot.slab() {
+            let first = slot.freelist.swap(0, Ordering::Relaxed);
+            let n = slot.nfree.swap(0, Ordering::Relaxed);
+            self.deactivate_slab(lists, slab, first, n);
+            slot.set_slab(None);
         }
     }
 
-    /// `deactivate_slab`: the active slab and its CPU freelist go back to
-    /// the cache lists.
-    fn deactivate_active(&self, lists: &mut SlabLists, cpu: &mut CpuSlab) {
-        if let Some(slab) = cpu.slab.take() {
-            let first = core::mem::replace(&mut cpu.freelist, 0);
-            if slab.mapping.load(Ordering::Relaxed) == 0 {
-                // No remote frees: the CPU freelist becomes the slab's.
-                slab.mapping.store(first, Ordering::Relaxed);
-            } else if first != 0 {
-                // Splice the CPU freelist in front of the slab's own.
-                let mut tail = self.stride_of_free(first);
-                loop {
-                    let next = self.read_freeptr(tail);
-                    if next == 0 {
-                        break;
-                    }
-                    tail = self.stride_of_free(next);
+    /// `deactivate_slab` by a flusher (any CPU, the owner's too), holding
+    /// the slot lock: take the CPU freelist from under the owner's fast
+    /// path (which then fails its exchange and takes the slow path), count
+    /// it, and give the slab back. The owner settles the slot later.
+    fn deactivate_stolen(&self, lists: &mut SlabLists, slot: &CpuSlot) {
+        let Some(slab) = slot.slab() else { return };
+        let first = slot.freelist.swap(STOLEN, Ordering::Acquire);
+        debug_assert_ne!(first, STOLEN, "a stolen slot keeps no slab");
+        let n = self.freelist_len(slab, first);
+        self.deactivate_slab(lists, slab, first, n);
+        slot.set_slab(None);
+    }
+
+    /// Put the `n` objects of a CPU freelist starting at `first` back on
+    /// `slab`'s own freelist, and unfreeze it.
+    fn deactivate_slab(&self, lists: &mut SlabLists, slab: &'static Page, first: u64, n: u64) {
+        if slab.mapping.load(Ordering::Relaxed) == 0 {
+            // No remote frees: the CPU freelist becomes the slab's.
+            slab.mapping.store(first, Ordering::Relaxed);
+        } else if first != 0 {
+            // Splice the CPU freelist in front of the slab's own.
+            let mut tail = self.stride_of_free(first);
+            loop {
+                let next = self.read_freeptr(tail);
+                if next == 0 {
+                    break;
                 }
-                self.write_freeptr(tail, slab.mapping.load(Ordering::Relaxed));
-                slab.mapping.store(first, Ordering::Relaxed);
+                tail = self.stride_of_free(next);
             }
-            slab.index.fetch_sub(core::mem::replace(&mut cpu.nfree, 0), Ordering::Relaxed);
-            self.unfreeze(lists, slab);
+            self.write_freeptr(tail, slab.mapping.load(Ordering::Relaxed));
+            slab.mapping.store(first, Ordering::Relaxed);
         }
+        slab.index.fetch_sub(n, Ordering::Relaxed);
+        self.unfreeze(lists, slab);
     }
 
     /// `flush_all`: every CPU's slabs go back to the cache lists, so that
-    /// empty ones can be given back.
+    /// empty ones can be given back. A CPU in its fast path meanwhile loses
+    /// its exchange and retries on the slow path.
     pub(super) fn flush_cpus(&self, wait: LockWait) {
         for slot in self.cpus.iter() {
-            let cpu = match wait {
-                LockWait::Wait => Some(slot.0.lock()),
-                LockWait::Try => slot.0.try_lock(),
+            let slow = match wait {
+                LockWait::Wait => Some(slot.slow.lock()),
+                LockWait::Try => slot.slow.try_lock(),
             };
-            let Some(mut cpu) = cpu else { continue };
-            if cpu.slab.is_none() && cpu.partial.is_empty() {
+            let Some(mut slow) = slow else { continue };
+            if slot.slab().is_none() && slow.partial.is_empty() {
                 continue;
             }
             let lists = match wait {
@@ -323,43 +465,91 @@ impl KmemCache {
                 LockWait::Try => self.lists.try_lock(),
             };
             if let Some(mut lists) = lists {
-                self.deactivate(&mut lists, &mut cpu);
+                self.deactivate_stolen(&mut lists, slot);
+                while let Some(slab) = slow.partial.pop_front(&self.pa.memmap) {
+                    self.unfreeze(&mut lists, slab);
+                }
+                slot.partial_len.store(0, Ordering::Relaxed);
             }
         }
     }
 
     /// `do_slab_free` without debugging: an object of this CPU's active
-    /// slab goes onto the CPU freelist; any other is a remote free.
+    /// slab goes onto the CPU freelist with interrupts off and no lock; any
+    /// other (or one whose slab a flusher just took) is a remote free.
     #[inline]
     pub(super) fn free_cpu(&self, head: &'static Page, stride: PhysAddr, obj: u64) -> Result<(), SlabError> {
-        let mut cpu = self.cpu_slot().lock();
-        if cpu.slab.is_some_and(|s| core::ptr::eq(s, head)) {
-            if cpu.freelist == obj {
-                // The cheap hardened-freelist check: the object freed last.
-                drop(cpu);
-                self.report(&mut self.lists.lock(), SlabError::DoubleFree, obj as *const u8);
-                return Err(SlabError::DoubleFree);
+        {
+            let irq = IrqOff::new();
+            let slot = self.cpu_slot(&irq);
+            if slot.is_active(head) {
+                let first = slot.freelist.load(Ordering::Relaxed);
+                if first == obj {
+                    // The cheap hardened-freelist check: the object freed last.
+                    drop(irq);
+                    return Err(self.refuse(SlabError::DoubleFree, obj as *const u8));
+                }
+                if first != STOLEN {
+                    self.write_freeptr(stride, first);
+                    #[cfg(test)]
+                    tests::race_point();
+                    if slot.freelist.compare_exchange(first, obj, Ordering::Release, Ordering::Relaxed).is_ok() {
+                        let nfree = slot.nfree.load(Ordering::Relaxed) + 1;
+                        slot.nfree.store(nfree, Ordering::Relaxed);
+                        owner_add(&slot.frees, 1);
+                        // The count includes the CPU freelist: equal means
+                        // none in use. A used slab may wait for the CPU (a
+                        // stale `nr_partial` only delays or hastens this).
+                        if inuse(head) == nfree
+                            && self.nr_partial.load(Ordering::Relaxed) + slot.partial_len.load(Ordering::Relaxed) > 0
+                        {
+                            drop(irq);
+                            self.give_back_empty_active(head);
+                        }
+                        return Ok(());
+                    }
+                }
             }
-            self.write_freeptr(stride, cpu.freelist);
-            cpu.freelist = obj;
-            cpu.nfree += 1;
-            cpu.frees += 1;
-            // The count includes the CPU freelist: equal means none in use
-            // (a remote free racing with this read only delays the give-back).
-            if inuse(head) == cpu.nfree && self.used_slab_waits(self.nr_partial.load(Ordering::Relaxed), &cpu) {
-                // The active slab is empty and a used slab has room: give
-                // the empty one back, so that the next allocation fills the
-                // used one and shrink can free this one (as the locked path,
-                // which never starts a slab while another has room).
-                let mut lists = self.lists.lock();
-                self.deactivate_active(&mut lists, &mut cpu);
-                drop(lists);
-                drop(cpu);
-                self.trim_free_slabs();
-            }
-            return Ok(());
         }
-        self.free_remote(&mut cpu, head, stride, obj)
+        self.free_slow(head, stride, obj)
+    }
+
+    /// The active slab `head` emptied and a used slab may wait: give the
+    /// empty one back, so that the next allocation fills the used one and
+    /// shrink can free this one (as the locked path, which never starts a
+    /// slab while another has room). Empty slabs on the CPU's partial list
+    /// go back too, so the fast path stops coming here for them.
+    #[cold]
+    fn give_back_empty_active(&self, head: &'static Page) {
+        {
+            let irq = IrqOff::new();
+            let slot = self.cpu_slot(&irq);
+            let mut slow = slot.slow.lock();
+            Self::settle_stolen(slot);
+            if !slot.is_active(head) || inuse(head) != slot.nfree.load(Ordering::Relaxed) {
+                return;
+            }
+            let mut lists = self.lists.lock();
+            if self.used_slab_waits(lists.partial.len(), &slow) {
+                self.deactivate_owned(&mut lists, slot);
+            } else {
+                while let Some(slab) = slow.partial.pop_front(&self.pa.memmap) {
+                    self.unfreeze(&mut lists, slab);
+                }
+                slot.partial_len.store(0, Ordering::Relaxed);
+            }
+        }
+        self.trim_free_slabs();
+    }
+
+    /// The slow free: under the slot lock, a remote free.
+    #[inline(never)]
+    fn free_slow(&self, head: &'static Page, stride: PhysAddr, obj: u64) -> Result<(), SlabError> {
+        let irq = IrqOff::new();
+        let slot = self.cpu_slot(&irq);
+        let mut slow = slot.slow.lock();
+        Self::settle_stolen(slot);
+        self.free_remote(slot, &mut slow, head, stride, obj)
     }
 
     /// `__slab_free`: the object goes onto its slab's own freelist under
@@ -367,7 +557,14 @@ impl KmemCache {
     /// list while there is room (`put_cpu_partial`: the next slab this CPU
     /// fills is the one with the newest hole); another slab no CPU owns
     /// moves between the cache lists.
-    fn free_remote(&self, cpu: &mut CpuSlab, head: &'static Page, stride: PhysAddr, obj: u64) -> Result<(), SlabError> {
+    fn free_remote(
+        &self,
+        slot: &CpuSlot,
+        slow: &mut CpuSlow,
+        head: &'static Page,
+        stride: PhysAddr,
+        obj: u64,
+    ) -> Result<(), SlabError> {
         let mut lists = self.lists.lock();
         if head.mapping.load(Ordering::Relaxed) == obj {
             self.report(&mut lists, SlabError::DoubleFree, obj as *const u8);
@@ -382,11 +579,12 @@ impl KmemCache {
             return Ok(());
         }
         let inuse = (old & INUSE) - 1;
-        if inuse + 1 == self.objects_per_slab as u64 && inuse > 0 && cpu.partial.len() < CPU_PARTIAL_SLABS {
+        if inuse + 1 == self.objects_per_slab as u64 && inuse > 0 && slow.partial.len() < CPU_PARTIAL_SLABS {
             let mm = &self.pa.memmap;
             lists.full.remove(mm, head);
             head.index.fetch_or(FROZEN, Ordering::Relaxed);
-            cpu.partial.push_front(mm, head);
+            slow.partial.push_front(mm, head);
+            slot.partial_len.store(slow.partial.len(), Ordering::Relaxed);
             return Ok(());
         }
         self.slab_lost_object(lists, head, inuse);
@@ -394,23 +592,24 @@ impl KmemCache {
     }
 
     /// Fast-path counts of every CPU, and its slabs with objects in use:
-    /// `(allocs, frees, active slabs)`.
+    /// `(allocs, frees, active slabs)`. Read without stopping the owners:
+    /// exact only while nobody allocates.
     pub(super) fn cpu_counts(&self) -> (u64, u64, u64) {
         let mm = &self.pa.memmap;
         let (mut allocs, mut frees, mut active) = (0, 0, 0);
         for slot in self.cpus.iter() {
-            let cpu = slot.0.lock();
-            allocs += cpu.allocs;
-            frees += cpu.frees;
-            active += cpu.slab.is_some_and(|s| inuse(s) > cpu.nfree) as u64;
-            active += cpu.partial.iter(mm).filter(|s| inuse(s) > 0).count() as u64;
+            let slow = slot.slow.lock();
+            allocs += slot.allocs.load(Ordering::Relaxed);
+            frees += slot.frees.load(Ordering::Relaxed);
+            active += slot.slab().is_some_and(|s| inuse(s) > slot.nfree.load(Ordering::Relaxed)) as u64;
+            active += slow.partial.iter(mm).filter(|s| inuse(s) > 0).count() as u64;
         }
         (allocs, frees, active)
     }
 
-    /// Every CPU slot, locked in CPU order (for checks).
-    pub(super) fn lock_cpus(&self) -> alloc::vec::Vec<IrqGuard<'_, CpuSlab>> {
-        self.cpus.iter().map(|s| s.0.lock()).collect()
+    /// Every CPU slot's lock, taken in CPU order (for checks).
+    pub(super) fn lock_cpus(&self) -> Vec<IrqGuard<'_, CpuSlow>> {
+        self.cpus.iter().map(|s| s.slow.lock()).collect()
     }
 }
 

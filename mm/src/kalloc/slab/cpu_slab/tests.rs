@@ -107,7 +107,7 @@ fn a_free_opening_a_full_slab_puts_it_on_the_freeing_cpus_partial_list_while_the
     // CPU 1 opens a hole in each full slab: the first CPU_PARTIAL_SLABS go
     // onto its partial list, the rest onto the cache's.
     on_cpu(1, || (0..full).for_each(|i| c.free(objs[i * n]).unwrap()));
-    assert_eq!(c.cpus[1].0.lock().partial.len(), CPU_PARTIAL_SLABS);
+    assert_eq!(c.cpus[1].slow.lock().partial.len(), CPU_PARTIAL_SLABS);
     assert_eq!(c.lists.lock().partial.len(), 2);
     c.check_invariants();
     // CPU 1 fills the newest hole first, then the others, with no new slab;
@@ -132,9 +132,9 @@ fn an_emptied_active_slab_goes_back_when_a_used_slab_on_the_cpus_partial_list_ha
     let (a, b) = (head_of(pa, objs[0].as_ptr()), head_of(pa, objs[n].as_ptr()));
     // A hole in A puts A on CPU 0's partial list; emptying B gives B back.
     on_cpu(0, || c.free(objs[0]).unwrap());
-    assert_eq!(c.cpus[0].0.lock().partial.len(), 1);
+    assert_eq!(c.cpus[0].slow.lock().partial.len(), 1);
     on_cpu(0, || c.free(objs[n]).unwrap());
-    assert!(c.cpus[0].0.lock().slab.is_none(), "the empty active slab is given back");
+    assert!(c.cpus[0].slab().is_none(), "the empty active slab is given back");
     assert_eq!(c.lists.lock().free.len(), 1);
     assert!(!c.is_frozen(b));
     c.check_invariants();
@@ -162,7 +162,7 @@ fn refill_takes_a_used_slab_before_an_empty_one() {
     let first = head_of(pa, x.as_ptr());
     let (mine, other) = if core::ptr::eq(first, head_of(pa, a.as_ptr())) { (a, b) } else { (b, a) };
     on_cpu(0, || [x, mine].into_iter().for_each(|p| c.free(p).unwrap()));
-    assert!(c.cpus[0].0.lock().slab.is_none());
+    assert!(c.cpus[0].slab().is_none());
     let lens = {
         let l = c.lists.lock();
         (l.partial.len(), l.free.len())
@@ -175,7 +175,7 @@ fn refill_takes_a_used_slab_before_an_empty_one() {
     assert_eq!(c.shrink(), c.slab_pages());
     let z = on_cpu(0, || c.alloc().unwrap());
     on_cpu(0, || [y, other, z].into_iter().for_each(|p| c.free(p).unwrap()));
-    assert!(c.cpus[0].0.lock().slab.is_some());
+    assert!(c.cpus[0].slab().is_some());
     c.check_invariants();
     assert_eq!(c.shrink(), c.slab_pages());
     assert_eq!(c.stats().num_slabs, 0);
@@ -221,13 +221,13 @@ fn shrink_flushes_every_cpu_and_gives_every_empty_slab_back() {
         }
         let s = c.stats();
         assert_eq!((s.active_objs, s.active_slabs), (0, 0));
-        assert!(c.cpus[..4].iter().all(|s| s.0.lock().slab.is_some()), "each CPU holds an empty slab");
+        assert!(c.cpus[..4].iter().all(|s| s.slab().is_some()), "each CPU holds an empty slab");
         c.check_invariants();
         let held = c.pages();
         // Round 0: kmem_cache_shrink; round 1: reclaim's walk over the registry.
         let freed = if round == 0 { c.shrink() } else { reg.shrink_all() };
         assert_eq!(freed, held);
-        assert!(c.cpus.iter().all(|s| s.0.lock().slab.is_none()));
+        assert!(c.cpus.iter().all(|s| s.slab().is_none()));
         assert_eq!((c.pages(), c.stats().num_objs), (0, 0));
         assert_eq!(pa.drained_free_pages(), free_before);
         assert_eq!(slab_gauges(pa), (0, 0));
@@ -245,7 +245,7 @@ fn reclaim_skips_a_cpu_whose_slot_is_held_and_flushes_the_rest() {
             c.free(p).unwrap();
         });
     }
-    let held = c.cpus[1].0.lock();
+    let held = c.cpus[1].slow.lock();
     assert_eq!(c.try_shrink(), 1, "CPU 0's empty slab");
     drop(held);
     assert_eq!(c.try_shrink(), 1, "then CPU 1's");
@@ -316,6 +316,79 @@ mod prop {
             prop_assert_eq!(slab_gauges(pa), (0, 0));
         }
     }
+    proptest! {
+        // 16 cases: each leaks a 32 MiB simulated machine.
+        #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+        /// Four CPUs interleave allocations, frees of their own and of other
+        /// CPUs' objects, shrinks (which flush every CPU's slabs, the
+        /// caller's own included, from under their owners) and reclaim's
+        /// try-shrink: no object is handed out twice or overwritten while
+        /// live, slabinfo's numbers (active objects and slabs, slabs and
+        /// objects) are right after every step, and a shrink leaves exactly
+        /// the slabs with live objects.
+        #[test]
+        fn cpus_interleaving_alloc_free_remote_free_and_flushes_match_a_model(
+            size in prop_oneof![Just(16usize), Just(64), Just(200), Just(700)],
+            ops in proptest::collection::vec((0usize..4, 0u8..20, any::<u16>()), 1..500),
+        ) {
+            let pa = machine();
+            let free_before = pa.drained_free_pages();
+            let c = cache(pa, "flushes", size, 8, SlabFlags::empty());
+            let reg = CacheRegistry::new();
+            reg.register(c);
+            // Live objects: address, the CPU that allocated it, its tag.
+            let mut live: Vec<(NonNull<u8>, usize, u8)> = Vec::new();
+            for (i, (cpu, kind, pick)) in ops.into_iter().enumerate() {
+                let tag = i as u8;
+                let shrunk = on_cpu(cpu, || match kind {
+                    0..=8 => {
+                        let p = c.alloc().unwrap();
+                        assert!(live.iter().all(|&(q, _, _)| q != p), "{p:?} handed out while live");
+                        fill(p, size, tag);
+                        live.push((p, cpu, tag));
+                        false
+                    }
+                    9..=17 if !live.is_empty() => {
+                        // Even picks free one of this CPU's own objects when it has one.
+                        let own = live.iter().position(|&(_, owner, _)| owner == cpu);
+                        let at = match own {
+                            Some(at) if pick % 2 == 0 => at,
+                            _ => pick as usize % live.len(),
+                        };
+                        let (p, _, t) = live.swap_remove(at);
+                        assert!(bytes(p, size).iter().all(|&b| b == t), "{p:?} overwritten while live");
+                        assert_eq!(c.free(p), Ok(()));
+                        false
+                    }
+                    18 => {
+                        c.shrink();
+                        true
+                    }
+                    _ => {
+                        reg.shrink_all();
+                        true
+                    }
+                });
+                c.check_invariants();
+                let s = c.stats();
+                let slabs: BTreeSet<u64> = live.iter().map(|(p, _, _)| head_of(pa, p.as_ptr()).pfn().0).collect();
+                prop_assert_eq!(s.active_objs, live.len() as u64);
+                prop_assert_eq!(s.active_slabs, slabs.len() as u64);
+                prop_assert_eq!(s.num_objs, s.num_slabs * c.objects_per_slab as u64);
+                prop_assert_eq!(s.debug_errors, 0);
+                prop_assert_eq!(pa.drained_free_pages() + c.pages(), free_before);
+                if shrunk {
+                    prop_assert!(c.cpus.iter().all(|s| s.slab().is_none()), "every CPU flushed");
+                    prop_assert_eq!(s.num_slabs, slabs.len() as u64, "only slabs with live objects stay");
+                }
+            }
+            for (p, _, _) in live { prop_assert_eq!(c.free(p), Ok(())); }
+            c.shrink();
+            c.check_invariants();
+            prop_assert_eq!(pa.drained_free_pages(), free_before);
+            prop_assert_eq!(slab_gauges(pa), (0, 0));
+        }
+    }
 }
 
 #[test]
@@ -362,5 +435,164 @@ fn threads_on_different_cpus_free_each_others_objects_at_the_same_time() {
         ((THREADS * ROUNDS) as u64, (THREADS * ROUNDS) as u64, 0, 0)
     );
     c.shrink();
+    assert_eq!(pa.drained_free_pages(), free_before);
+}
+
+/// An object's 8-byte identity, written at its start while it is live.
+fn stamp(p: NonNull<u8>, id: u64) {
+    // SAFETY: `p` is a live object of at least 8 bytes, 8-byte aligned.
+    unsafe { p.as_ptr().cast::<u64>().write(id) };
+}
+
+fn stamp_of(p: NonNull<u8>) -> u64 {
+    // SAFETY: as in `stamp`.
+    unsafe { p.as_ptr().cast::<u64>().read() }
+}
+
+#[test]
+fn shrinks_and_stats_from_another_thread_race_the_owners_fast_paths_safely() {
+    let pa = machine();
+    let free_before = pa.drained_free_pages();
+    let c = cache(pa, "race", 32, 8, SlabFlags::empty());
+    const WORKERS: usize = 3;
+    const ROUNDS: u64 = 200_000;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+    let (done, flushes, allocated) = (AtomicUsize::new(0), AtomicU64::new(0), AtomicU64::new(0));
+    let start = std::sync::Barrier::new(WORKERS + 1);
+    // Objects handed to the next worker, freed there (remote frees).
+    let queues: Vec<std::sync::Mutex<Vec<(usize, u64)>>> = (0..WORKERS).map(|_| Default::default()).collect();
+    std::thread::scope(|s| {
+        for t in 0..WORKERS {
+            let (queues, done, flushes, allocated, start) = (&queues, &done, &flushes, &allocated, &start);
+            s.spawn(move || {
+                on_cpu(t, || {
+                    let mut mine: Vec<(NonNull<u8>, u64)> = Vec::new();
+                    start.wait();
+                    // At least ROUNDS, and until the flusher has run a while.
+                    let mut i = 0;
+                    while i < ROUNDS || flushes.load(Relaxed) < 5000 {
+                        i += 1;
+                        let id = ((t as u64) << 40) | i;
+                        let p = c.alloc().unwrap();
+                        stamp(p, id);
+                        match i % 4 {
+                            // Alloc+free pairs on the fast path, a few live objects.
+                            0 | 1 => mine.push((p, id)),
+                            2 => queues[(t + 1) % WORKERS].lock().unwrap().push((addr(p), id)),
+                            _ => {
+                                assert_eq!(stamp_of(p), id);
+                                c.free(p).unwrap();
+                            }
+                        }
+                        if mine.len() > 16 {
+                            for (q, id) in mine.drain(..) {
+                                assert_eq!(stamp_of(q), id, "object handed out twice");
+                                c.free(q).unwrap();
+                            }
+                        }
+                        let theirs: Vec<(usize, u64)> = core::mem::take(&mut *queues[t].lock().unwrap());
+                        for (q, id) in theirs {
+                            let q = NonNull::new(q as *mut u8).unwrap();
+                            assert_eq!(stamp_of(q), id, "object handed out twice");
+                            c.free(q).unwrap();
+                        }
+                    }
+                    for (q, id) in mine {
+                        assert_eq!(stamp_of(q), id, "object handed out twice");
+                        c.free(q).unwrap();
+                    }
+                    allocated.fetch_add(i, Relaxed);
+                });
+                done.fetch_add(1, Release);
+            });
+        }
+        // The flusher: CPU 3 takes every CPU's slab from under its owner.
+        let (done, flushes, start) = (&done, &flushes, &start);
+        s.spawn(move || {
+            on_cpu(WORKERS, || {
+                start.wait();
+                while done.load(Acquire) < WORKERS {
+                    let n = flushes.fetch_add(1, Relaxed);
+                    if n % 2 == 0 {
+                        c.shrink();
+                    } else {
+                        c.try_shrink();
+                    }
+                    let st = c.stats();
+                    // CPU counters are read one CPU at a time while the owners run,
+                    // so only the cache lock's numbers are exact here.
+                    assert_eq!(st.num_objs, st.num_slabs * c.objects_per_slab as u64);
+                }
+            })
+        });
+    });
+    for q in &queues {
+        q.lock().unwrap().drain(..).for_each(|(p, _)| c.free(NonNull::new(p as *mut u8).unwrap()).unwrap());
+    }
+    c.check_invariants();
+    let s = c.stats();
+    let total = allocated.load(Relaxed);
+    assert!(total >= WORKERS as u64 * ROUNDS);
+    assert_eq!((s.allocs, s.frees, s.active_objs, s.debug_errors), (total, total, 0, 0));
+    c.shrink();
+    c.check_invariants();
+    assert_eq!(pa.drained_free_pages(), free_before);
+}
+
+std::thread_local! {
+    /// Run by this thread's next fast path between reading the CPU freelist
+    /// and its compare-exchange (where a flusher on another CPU may strike).
+    static RACE: core::cell::RefCell<Option<alloc::boxed::Box<dyn FnOnce()>>> = const { core::cell::RefCell::new(None) };
+}
+
+/// The fast paths call this (test builds only) just before their exchange.
+pub(super) fn race_point() {
+    if let Some(f) = RACE.with(|r| r.borrow_mut().take()) {
+        f();
+    }
+}
+
+#[test]
+fn a_flush_between_the_owners_read_and_its_exchange_sends_it_to_the_slow_path() {
+    let pa = machine();
+    let free_before = pa.drained_free_pages();
+    let c = cache(pa, "stolen", 64, 8, SlabFlags::empty());
+    let n = c.objects_per_slab as usize;
+    let mut live: Vec<NonNull<u8>> = on_cpu(0, || (0..n / 2).map(|_| c.alloc().unwrap()).collect());
+    let slab = head_of(pa, live[0].as_ptr());
+    // Allocation: CPU 1 shrinks while CPU 0 is between reading its
+    // freelist head and popping it.
+    let got = on_cpu(0, || {
+        RACE.with(|r| *r.borrow_mut() = Some(alloc::boxed::Box::new(|| on_cpu(1, || assert_eq!(c.shrink(), 0)))));
+        c.alloc().unwrap()
+    });
+    assert!(RACE.with(|r| r.borrow().is_none()), "the race point ran");
+    assert!(live.iter().all(|&p| p != got), "{got:?} handed out while live");
+    live.push(got);
+    let s = c.stats();
+    assert_eq!((s.alloc_slowpath, s.active_objs), (2, live.len() as u64), "the pop failed and went the slow way");
+    c.check_invariants();
+    // The slow path froze a slab for CPU 0 again: the one with room.
+    assert!(core::ptr::eq(head_of(pa, got.as_ptr()), slab));
+    assert!(c.cpus[0].slab().is_some_and(|s| core::ptr::eq(s, slab)));
+    // Free: the same, between writing the free pointer and pushing.
+    let p = live.pop().unwrap();
+    on_cpu(0, || {
+        RACE.with(|r| *r.borrow_mut() = Some(alloc::boxed::Box::new(|| on_cpu(1, || assert_eq!(c.shrink(), 0)))));
+        c.free(p).unwrap();
+    });
+    assert!(RACE.with(|r| r.borrow().is_none()), "the race point ran");
+    let s = c.stats();
+    assert_eq!((s.free_slowpath, s.active_objs), (1, live.len() as u64), "the push failed: a remote free");
+    assert!(c.cpus[0].slab().is_none(), "CPU 0 lost its slab to the flush");
+    c.check_invariants();
+    // Everything still adds up: the objects come back once each.
+    let again: Vec<NonNull<u8>> = on_cpu(0, || (0..n).map(|_| c.alloc().unwrap()).collect());
+    let all: BTreeSet<usize> = live.iter().chain(&again).map(|&p| addr(p)).collect();
+    assert_eq!(all.len(), live.len() + again.len(), "no object handed out twice");
+    c.check_invariants();
+    on_cpu(1, || live.into_iter().chain(again).for_each(|p| c.free(p).unwrap()));
+    c.shrink();
+    c.check_invariants();
     assert_eq!(pa.drained_free_pages(), free_before);
 }
