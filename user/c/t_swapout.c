@@ -3,7 +3,8 @@
  * device named by argv[1], made a swap area with this tree's mkswap).
  *
  * - MADV_PAGEOUT writes a region out at once (VmSwap, pswpout) and every
- *   page reads back with its stamp (VmSwap falls again).
+ *   page reads back with its stamp (VmSwap falls again), also through
+ *   process_vm_readv and /proc/self/mem.
  * - After fork, parent and child share the swapped pages: the child
  *   reads the parent's data, its writes stay its own.
  * - munmap gives the slots back (/proc/swaps Used falls by the region).
@@ -25,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/swap.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,7 +41,7 @@
 #endif
 
 static const char *cases[] = {
-	"swapon",	    "pageout_writes_range", "pageout_data_back", "fork_child_reads",
+	"swapon",	    "pageout_writes_range", "pageout_data_back", "process_vm_readv_swapped", "proc_mem_swapped", "fork_child_reads",
 	"fork_cow_private", "munmap_frees_slots",   "mlock_brings_back", "populate_brings_back",
 	"past_ram_not_killed", "past_ram_data_intact", "kswapd_reclaimed", "swapoff_brings_back", "swapoff_data_intact",
 };
@@ -127,6 +130,21 @@ int main(int argc, char **argv)
 	/* (Linux may still find the pages in the swap cache, without a read.) */
 	CHECKF("pageout_data_back", bad == -1 && swap2 <= swap0 + SLACK_KB,
 	       "bad page %ld, VmSwap %ld kB, pswpin %ld -> %ld", bad, swap2, in0, in1);
+
+	/* Another way in: process_vm_readv and /proc/PID/mem read pages on
+	 * swap back as the process's own access would. */
+	madvise(p, REGION, MADV_PAGEOUT);
+	static char copy[1 << 20];
+	struct iovec l = { copy, sizeof copy }, rv = { p + (4 << 20), sizeof copy };
+	ssize_t got = process_vm_readv(getpid(), &l, 1, &rv, 1, 0);
+	CHECKF("process_vm_readv_swapped", got == (ssize_t)sizeof copy && bad_stamp(copy, sizeof copy, 0x77, 1024) == -1,
+	       "read %zd errno %d", got, errno);
+	int memfd = open("/proc/self/mem", O_RDONLY);
+	got = memfd < 0 ? -1 : pread(memfd, copy, sizeof copy, (off_t)(uintptr_t)(p + (8 << 20)));
+	CHECKF("proc_mem_swapped", got == (ssize_t)sizeof copy && bad_stamp(copy, sizeof copy, 0x77, 2048) == -1,
+	       "read %zd errno %d", got, errno);
+	if (memfd >= 0)
+		close(memfd);
 
 	/* 2. Fork with the region on swap. */
 	madvise(p, REGION, MADV_PAGEOUT);

@@ -179,6 +179,38 @@ pub fn swap_in(e: SwapEntry) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Run a remote access (`op(space, done)` moves bytes from offset `done`
+/// of a `len`-byte access and returns how many) until it has moved them
+/// all or stops at something other than a page on swap: such a page is
+/// read in with the lock dropped, then the access goes on (process_vm_*,
+/// /proc/PID/mem). Returns the bytes moved.
+pub fn remote_access(
+    mm: &UserMm,
+    len: usize,
+    mut op: impl FnMut(&mut mm::vm::address_space::AddressSpace, usize) -> usize,
+) -> usize {
+    let env = env();
+    let mut done = 0;
+    loop {
+        let (n, wait) = {
+            let mut s = mm.space.write();
+            let n = op(&mut s, done);
+            // The read's reference, while the entry holds the slot.
+            let wait = s.take_swap_wait().filter(|&e| SWAP.dup(e).is_ok());
+            (n, wait)
+        };
+        done += n;
+        let Some(e) = wait else { return done };
+        if done >= len {
+            SWAP.free(env.pa, e);
+            return done;
+        }
+        if swap_in(e).is_err() {
+            return done;
+        }
+    }
+}
+
 /// Bring every page swapped out to area `ty` back into memory (swapoff's
 /// `try_to_unuse`): each process's entries of the area are faulted in.
 pub fn unuse_area(ty: u8) -> Result<(), Errno> {

@@ -94,9 +94,11 @@ pub fn process_vm_rw(pid: i32, lvec: u64, liovcnt: u64, rvec: u64, riovcnt: u64,
                 if copy_from_user(buf, laddr).is_err() {
                     break 'remote;
                 }
-                mm.space.write().write_vm(&env, raddr, buf)
+                crate::proc::reclaim::remote_access(&mm, n, |s, at| s.write_vm(&env, raddr + at as u64, &buf[at..]))
             } else {
-                let got = mm.space.write().read_vm(&env, raddr, buf);
+                let got = crate::proc::reclaim::remote_access(&mm, n, |s, at| {
+                    s.read_vm(&env, raddr + at as u64, &mut buf[at..])
+                });
                 if copy_to_user(laddr, &buf[..got]).is_err() {
                     break 'remote;
                 }

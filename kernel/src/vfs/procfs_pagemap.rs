@@ -120,7 +120,9 @@ pub fn read_pagemap(mm: Option<Arc<UserMm>>, show_pfn: bool, off: u64, buf: &mut
 pub fn read_mem(mm: Option<Arc<UserMm>>, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
     let Some(mm) = mm else { return Ok(0) };
     let tlb = RootTlb { root: mm.root };
-    let n = mm.space.write().read_remote(&remote_env(&tlb), off, buf);
+    let env = remote_env(&tlb);
+    let len = buf.len();
+    let n = crate::proc::reclaim::remote_access(&mm, len, |s, at| s.read_remote(&env, off + at as u64, &mut buf[at..]));
     if n == 0 && !buf.is_empty() { Err(EIO) } else { Ok(n) }
 }
 
@@ -129,7 +131,9 @@ pub fn read_mem(mm: Option<Arc<UserMm>>, off: u64, buf: &mut [u8]) -> Result<usi
 pub fn write_mem(mm: Option<Arc<UserMm>>, off: u64, buf: &[u8]) -> Result<usize, Errno> {
     let Some(mm) = mm else { return Ok(0) };
     let tlb = RootTlb { root: mm.root };
-    let n = mm.space.write().write_remote(&remote_env(&tlb), off, buf);
+    let env = remote_env(&tlb);
+    let n =
+        crate::proc::reclaim::remote_access(&mm, buf.len(), |s, at| s.write_remote(&env, off + at as u64, &buf[at..]));
     if n == 0 && !buf.is_empty() { Err(EIO) } else { Ok(n) }
 }
 

@@ -8,7 +8,10 @@
 //!   write: the area must be writable, or a private one that may become
 //!          writable (`is_cow_mapping`: !VM_SHARED && VM_MAYWRITE)
 //!   not present  -> faulted in as the process's own access would (a write
-//!                   gets a private page: zeroed, or a copy of the file's)
+//!                   gets a private page: zeroed, or a copy of the file's);
+//!                   a swapped-out page not in the swap cache ends the
+//!                   access there with `take_swap_wait` set: the kernel
+//!                   reads it in with the lock dropped and goes on
 //!   write to a read-only entry:
 //!       a private page only this process maps -> written in place
 //!       otherwise                             -> copy-on-write first
@@ -93,9 +96,21 @@ impl AddressSpace {
         // Fault the page in, break COW, find it ours: three rounds at most.
         for _ in 0..3 {
             match self.lookup(env, page) {
-                None => {
-                    self.do_missing(env, &vma, page, write).ok()?;
-                }
+                None => match self.swap_entry(env, page) {
+                    // Swapped out: the cached page, or stop here and let
+                    // the caller read it in (`take_swap_wait`) and go on.
+                    Some(e) => match self.do_swap_page(env, &vma, page, e, write) {
+                        Ok(_) => {}
+                        Err(crate::vm::fault::FaultError::SwapIn(e)) => {
+                            self.swap_wait = Some(e);
+                            return None;
+                        }
+                        Err(_) => return None,
+                    },
+                    None => {
+                        self.do_missing(env, &vma, page, write).ok()?;
+                    }
+                },
                 Some((pfn, flags)) => {
                     if !write || flags.contains(F::WRITABLE) || Self::is_exclusive_anon(env, pfn) {
                         return Some(pfn);
@@ -149,6 +164,13 @@ impl AddressSpace {
     /// FOLL_WRITE): the count written.
     pub fn write_remote(&mut self, env: &MmEnv<'_>, addr: u64, data: &[u8]) -> usize {
         self.access_remote(env, addr, Buf::From(data), true)
+    }
+
+    /// The swapped-out page an access stopped at, if it stopped at one:
+    /// the caller takes a reference to the entry before dropping the lock,
+    /// reads it in, and goes on from where the access stopped.
+    pub fn take_swap_wait(&mut self) -> Option<crate::swap::entry::SwapEntry> {
+        self.swap_wait.take()
     }
 
     /// process_vm_readv's read: as [`Self::read_remote`] without FOLL_FORCE

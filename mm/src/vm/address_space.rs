@@ -248,6 +248,8 @@ pub struct AddressSpace {
     pub(crate) swap_cursor: u64,
     /// Pages MADV_PAGEOUT unmapped, written once the lock is dropped.
     pub(crate) pageout: Option<crate::vm::swap_out::PageOut>,
+    /// The swap entry a remote access stopped at (access_remote.rs).
+    pub(crate) swap_wait: Option<crate::swap::entry::SwapEntry>,
 }
 
 /// Which RSS counter a mapped page counts in.
@@ -282,6 +284,7 @@ impl AddressSpace {
             deferred: Vec::new(),
             swap_cursor: 0,
             pageout: None,
+            swap_wait: None,
         })
     }
 

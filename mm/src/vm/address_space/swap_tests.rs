@@ -307,3 +307,26 @@ fn madv_pageout_swaps_the_range_now_and_cold_ages_it() {
     assert_eq!(env.pa.vmstat.swap_cached.get(), 0);
     assert_eq!(env.pa.drained_free_pages(), base);
 }
+
+#[test]
+fn remote_reads_stop_at_a_swapped_page_until_it_is_read_in() {
+    let (env, mut cpu, _io) = setup(256);
+    let mut mm = process(env);
+    let va = mm.mmap(env, &req(0, 4, RW, PRIV), &lim()).unwrap();
+    stamp(env, &mut mm, &mut cpu, va, 4, 0x42);
+    mm.madvise(env, va + 2 * P, 2 * P, MADV_PAGEOUT, &lim()).unwrap();
+    mm.take_deferred().run();
+    let mut buf = vec![0u8; 4 * P as usize];
+    let n = mm.read_remote(env, va, &mut buf);
+    assert_eq!(n, 2 * P as usize, "up to the first page on swap");
+    let e = mm.take_swap_wait().expect("the entry to read");
+    assert_eq!(Some(e), mm.swap_entry(env, va + 2 * P));
+    env.swap.dup(e).unwrap();
+    env.swap.swap_in(env.pa, e).unwrap();
+    let mut rest = vec![0u8; 2 * P as usize];
+    let m = mm.read_remote(env, va + 2 * P, &mut rest);
+    assert!(m >= P as usize, "the page read in, then maybe the next stop");
+    assert_eq!(&rest[..3], &[0x42, 2, 0x42 ^ 2]);
+    mm.destroy(env);
+    assert_eq!(slots_in_use(env), 0);
+}
