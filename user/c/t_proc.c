@@ -1972,6 +1972,9 @@ static void check_sysctl(void)
 	/* 0..200 since Linux 5.8 (proc_dointvec_minmax). */
 	static const struct bad_value sw_bad[] = {{"201", "201"}, {"-1", "minus1"}};
 	check_sysctl_file("swappiness", sw_bad, 2);
+	/* 0..31 (page_cluster_max). */
+	static const struct bad_value pc_bad[] = {{"32", "32"}, {"-1", "minus1"}};
+	check_sysctl_file("page-cluster", pc_bad, 2);
 
 	/* drop_caches: write-only on Linux (mode 0200: reading is EACCES even
 	 * for root, sysctls give root no override). */

@@ -21,6 +21,7 @@
  * Like t_swap it overwrites the device: there is no default, and an
  * active swap device is refused.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,7 +44,7 @@
 static const char *cases[] = {
 	"swapon",	    "pageout_writes_range", "pageout_data_back", "process_vm_readv_swapped", "proc_mem_swapped", "fork_child_reads",
 	"fork_cow_private", "munmap_frees_slots",   "mlock_brings_back", "populate_brings_back",
-	"past_ram_not_killed", "past_ram_data_intact", "kswapd_reclaimed", "swapoff_brings_back", "swapoff_data_intact",
+	"kswapd0_exists", "past_ram_not_killed", "past_ram_data_intact", "kswapd_reclaimed", "swapoff_brings_back", "swapoff_data_intact",
 };
 
 static char buf[16384];
@@ -183,6 +184,22 @@ int main(int argc, char **argv)
 	       r == 0 && s1 - s2 >= REGION_KB / 2 - SLACK_KB &&
 		       bad_stamp(p + REGION / 2, REGION / 2, 0x99, REGION / 2 / PAGE) == -1,
 	       "madvise %d errno %d, VmSwap %ld -> %ld kB", r, errno, s1, s2);
+
+	/* The background reclaimer is a task named kswapd0 (Linux starts it
+	 * at boot; this kernel with the first swap area). */
+	int found = 0;
+	DIR *d = opendir("/proc");
+	for (struct dirent *de; d && !found && (de = readdir(d));) {
+		char path[300], comm[32] = { 0 };
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/comm", de->d_name);
+		if (read_small_file(path, comm, sizeof comm) > 0 && !strcmp(comm, "kswapd0\n"))
+			found = 1;
+	}
+	if (d)
+		closedir(d);
+	CHECK("kswapd0_exists", found);
 
 	/* 5. More than is available, in a child (the OOM killer would take
 	 * it, not us). */

@@ -53,6 +53,26 @@ pub fn init() {
     ZERO_PAGE.call_once(|| {
         super::page_alloc().alloc_pages(GFP_KERNEL | Gfp::ZERO, 0).expect("mem: no page for the zero page")
     });
+    super::shrinkers().register(&SwapCacheShrinker);
+}
+
+/// Swap-cache pages nothing maps and that are on disk already (read
+/// ahead and not used yet, or left by their last mapping): freed under
+/// pressure and by drop_caches; a fault reads them again.
+struct SwapCacheShrinker;
+
+impl mm::shrinker::Shrinker for SwapCacheShrinker {
+    fn name(&self) -> &'static str {
+        "swap_cache"
+    }
+
+    fn count(&self) -> u64 {
+        if SWAP.enabled() { SWAP.count_unmapped(super::page_alloc()) } else { 0 }
+    }
+
+    fn scan(&self, nr_to_scan: u64) -> u64 {
+        SWAP.shrink(super::page_alloc(), nr_to_scan)
+    }
 }
 
 /// The overcommit policy and Committed_AS.

@@ -15,11 +15,12 @@
 //!        retry the fault (which maps it)
 //! ```
 //!
-//! kswapd (a kernel thread, `kswapd0`, started with the first swap area)
-//! reclaims in the background: an allocation that finds its zones under
-//! the low watermark flags it (the allocator's kswapd hook, callable from
-//! any context), and it swaps out until every zone of every node is back
-//! above its high watermark, then sleeps. It also looks every 100 ms on
+//! kswapd (a kernel thread per node, `kswapd0`, `kswapd1`, ..., started
+//! with the first swap area) reclaims in the background: an allocation
+//! that finds its node's zones under the low watermark flags that node's
+//! kswapd (the allocator's kswapd hook, callable from any context), and
+//! it swaps out until every zone of its node is back above its high
+//! watermark, then sleeps. It also looks every 100 ms on
 //! its own, so a flag never waits longer. Only anonymous pages go to
 //! swap; caches without I/O (page cache of the initrd, MADV_FREE pages,
 //! empty slabs) are the allocator's own shrinkers, run inside failed
@@ -39,6 +40,8 @@ use abi::errno::{EINTR, EIO, ENOMEM, Errno};
 use mm::swap::entry::SwapEntry;
 use mm::swap::space::SwapInError;
 use mm::vm::swap_out::WriteBatch;
+
+use mm::phys::numa::MAX_NUMNODES;
 
 use crate::mem::user::{SWAP, UserMm, env};
 use crate::proc::waitqueue::WaitQueue;
@@ -66,6 +69,24 @@ pub fn set_swappiness(v: u32) -> Result<(), Errno> {
         return Err(abi::errno::EINVAL);
     }
     SWAPPINESS.store(v, Ordering::Relaxed);
+    Ok(())
+}
+
+/// `vm.page-cluster`: a swap-in reads the aligned block of 2^N slots
+/// around the one it needs (Linux's default 3: 8 pages).
+static PAGE_CLUSTER: AtomicU32 = AtomicU32::new(3);
+
+pub fn page_cluster() -> u32 {
+    PAGE_CLUSTER.load(Ordering::Relaxed)
+}
+
+/// Set vm.page-cluster: 0..=31 (`page_cluster_max`), EINVAL otherwise.
+/// Read-ahead itself stops at 32 pages.
+pub fn set_page_cluster(v: u32) -> Result<(), Errno> {
+    if v > 31 {
+        return Err(abi::errno::EINVAL);
+    }
+    PAGE_CLUSTER.store(v, Ordering::Relaxed);
     Ok(())
 }
 
@@ -158,8 +179,8 @@ pub fn swap_in(e: SwapEntry) -> Result<(), Errno> {
     loop {
         // Each attempt consumes a reference: keep one for the next.
         SWAP.dup(e).map_err(|_| EIO)?;
-        match SWAP.swap_in(env.pa, e) {
-            Ok(()) => break,
+        match SWAP.swap_in_cluster(env.pa, e, page_cluster()) {
+            Ok(_) => break,
             Err(SwapInError::Io) => {
                 SWAP.free(env.pa, e);
                 return Err(EIO);
@@ -244,52 +265,70 @@ pub fn unuse_area(ty: u8) -> Result<(), Errno> {
     }
 }
 
-/// Set by the allocator's hook: some zone fell under its low watermark.
-static KSWAPD_PENDING: AtomicBool = AtomicBool::new(false);
+/// Per node, set by the allocator's hook: a zone of it fell under its low
+/// watermark.
+static KSWAPD_PENDING: [AtomicBool; MAX_NUMNODES] = [const { AtomicBool::new(false) }; MAX_NUMNODES];
 static KSWAPD_WAIT: WaitQueue = WaitQueue::new();
-static KSWAPD: spin::Once<super::Pid> = spin::Once::new();
+static KSWAPD: spin::Once<()> = spin::Once::new();
 
 /// kswapd's poll period, in ticks (100 ms).
 const KSWAPD_POLL_TICKS: u64 = super::sched::HZ / 10;
 
 /// The allocator's kswapd hook: any context, any lock held, so only a flag.
-fn wakeup_kswapd(_nid: u32) {
-    KSWAPD_PENDING.store(true, Ordering::Relaxed);
+fn wakeup_kswapd(nid: u32) {
+    if let Some(f) = KSWAPD_PENDING.get(nid as usize) {
+        f.store(true, Ordering::Relaxed);
+    }
 }
 
-/// Start kswapd0, once (the first swapon).
+/// Start one kswapd per node (`kswapd0`, `kswapd1`, ...), once: the
+/// first swapon.
 pub fn start_kswapd() {
     KSWAPD.call_once(|| {
-        let pid = super::kthread::spawn("kswapd0", kswapd).unwrap_or(0);
+        let nodes = crate::mem::page_alloc().nr_nodes().min(MAX_NUMNODES as u32);
+        for nid in 0..nodes {
+            let _ = super::kthread::spawn(&alloc::format!("kswapd{nid}"), kswapd);
+        }
         crate::mem::page_alloc().set_kswapd_hook(wakeup_kswapd);
-        pid
     });
 }
 
-fn balanced(mark: mm::phys::zone::Watermark) -> bool {
-    let pa = crate::mem::page_alloc();
-    (0..pa.nr_nodes()).all(|n| pa.node_balanced(n, mark))
+/// The node a kswapd serves, from its name.
+fn my_node() -> u32 {
+    let name = super::current().name();
+    name.trim_start_matches("kswapd").parse().unwrap_or(0)
 }
 
-/// kswapd: sleep until flagged (or the poll period passes), then reclaim
-/// until every zone is above its high watermark, or until rounds stop
-/// freeing anything.
+/// kswapd of one node: sleep until flagged (or the poll period passes),
+/// then reclaim until every zone of the node is above its high
+/// watermark. Reclaim frees pages wherever their processes have them, so
+/// a round that leaves the node's free count where it was counts as
+/// barren; three in a row end the run (the node's memory is not what
+/// swapping frees).
 extern "C" fn kswapd() -> ! {
     use mm::phys::zone::Watermark;
+    let nid = my_node();
+    let pa = crate::mem::page_alloc();
     loop {
         let deadline = super::sched::ticks() + KSWAPD_POLL_TICKS;
-        KSWAPD_WAIT.wait_uninterruptible(Some(deadline), || KSWAPD_PENDING.load(Ordering::Relaxed).then_some(()));
-        let flagged = KSWAPD_PENDING.swap(false, Ordering::Relaxed);
+        let pending = &KSWAPD_PENDING[nid as usize];
+        KSWAPD_WAIT.wait_uninterruptible(Some(deadline), || pending.load(Ordering::Relaxed).then_some(()));
+        let flagged = pending.swap(false, Ordering::Relaxed);
+        let balanced = |mark| pa.node_balanced(nid, mark);
         if !can_swap() || swappiness() == 0 || (!flagged && balanced(Watermark::Low)) || balanced(Watermark::High) {
             continue;
         }
-        let pa = crate::mem::page_alloc();
         pa.vmstat.pageoutrun.inc();
         let mut barren = 0;
         while !balanced(Watermark::High) && barren < 3 {
             pa.drain_all_pages();
-            if shrink_anon(SWAP_CLUSTER_MAX, false) == 0 {
+            let before = pa.node_free_pages(nid);
+            shrink_anon(SWAP_CLUSTER_MAX, false);
+            pa.drain_all_pages();
+            if pa.node_free_pages(nid) <= before {
                 barren += 1;
+            } else {
+                barren = 0;
             }
             super::sched::yield_now();
         }

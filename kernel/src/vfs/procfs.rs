@@ -13,7 +13,7 @@
 //!   /proc/sys/kernel/{shmmax,shmall,shmmni,shm_rmid_forced} (writable by root)
 //!   /proc/sysvipc/shm                        System V shared memory segments
 //!   /proc/sysvipc/sem, msg                   System V semaphore sets, message queues
-//!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,swappiness,min_free_kbytes,
+//!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,swappiness,page-cluster,min_free_kbytes,
 //!                 max_map_count,mmap_min_addr,drop_caches} (writable by
 //!                 root, validated)
 //! ```
@@ -352,6 +352,15 @@ fn set_overcommit_memory(t: &str) -> Result<(), Errno> {
     let v = parse_int(t)?;
     let mode = u32::try_from(v).map_err(|_| EINVAL)?;
     crate::mem::user::overcommit().set_mode(mode).map_err(|_| EINVAL)
+}
+
+fn page_cluster(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", proc::reclaim::page_cluster())
+}
+
+fn set_page_cluster(t: &str) -> Result<(), Errno> {
+    let v = u32::try_from(parse_int(t)?).map_err(|_| EINVAL)?;
+    proc::reclaim::set_page_cluster(v)
 }
 
 fn swappiness(s: &mut String) -> core::fmt::Result {
@@ -931,6 +940,7 @@ pub fn proc_root() -> Arc<dyn Inode> {
             ("mmap_min_addr", sysctl(36, 0o644, mmap_min_addr, set_mmap_min_addr)),
             ("overcommit_memory", sysctl(34, 0o644, overcommit_memory, set_overcommit_memory)),
             ("overcommit_ratio", sysctl(35, 0o644, overcommit_ratio, set_overcommit_ratio)),
+            ("page-cluster", sysctl(38, 0o644, page_cluster, set_page_cluster)),
             ("swappiness", sysctl(37, 0o644, swappiness, set_swappiness)),
         ],
     });

@@ -246,6 +246,11 @@ impl PageAllocator {
             .is_none_or(|n| n.zones.iter().filter(|z| z.is_populated()).all(|z| z.free_pages() >= z.watermark(mark)))
     }
 
+    /// Free pages in node `nid`'s buddy allocators.
+    pub fn node_free_pages(&self, nid: u32) -> u64 {
+        self.nodes.get(nid as usize).map_or(0, |n| n.zones.iter().map(Zone::free_pages).sum())
+    }
+
     /// Nodes.
     pub fn nr_nodes(&self) -> u32 {
         self.nodes.len() as u32

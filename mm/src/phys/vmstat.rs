@@ -103,6 +103,8 @@ pub struct VmStat {
     pub pgactivate: Counter,
     /// kswapd's balancing runs.
     pub pageoutrun: Counter,
+    /// Pages read ahead from swap.
+    pub swap_ra: Counter,
 }
 
 #[cfg(test)]

@@ -83,7 +83,7 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
         ("pgsteal_kswapd", vs.pgsteal_kswapd.get()),
         ("pgsteal_direct", vs.pgsteal_direct.get()),
         ("pageoutrun", vs.pageoutrun.get()),
-        ("swap_ra", 0),
+        ("swap_ra", vs.swap_ra.get()),
     ];
     for (name, v) in events {
         writeln!(w, "{name} {v}")?;

@@ -345,6 +345,65 @@ impl SwapSpace {
         out
     }
 
+    /// Cached pages that nothing maps and that are on disk already (read
+    /// ahead and never used, or left behind by their last mapping): what
+    /// the swap-cache shrinker could free now. An estimate, without waiting
+    /// for a lock.
+    pub fn count_unmapped(&self, pa: &PageAllocator) -> u64 {
+        let mut n = 0;
+        for a in &self.areas {
+            let Some(a) = a.try_lock() else { continue };
+            let Some(a) = a.as_ref() else { continue };
+            n += a.cache.iter().filter(|&&pfn| pfn != NIL && Self::droppable(pa, Pfn(pfn))).count() as u64;
+        }
+        n
+    }
+
+    fn droppable(pa: &PageAllocator, pfn: Pfn) -> bool {
+        pa.page(pfn).is_some_and(|p| p.mapcount() == 0 && p.refcount() == 1 && Self::may_uncache(pa, pfn))
+    }
+
+    /// Free up to `nr` cached pages nothing maps (they stay on swap: a
+    /// fault reads them again). Never waits for a lock nor allocates
+    /// (reclaim calls it). Returns pages freed.
+    pub fn shrink(&self, pa: &PageAllocator, nr: u64) -> u64 {
+        let mut freed = 0;
+        for a in &self.areas {
+            let mut batch = [Pfn(0); 32];
+            let mut from = 0;
+            loop {
+                let mut n = 0;
+                {
+                    let Some(mut g) = a.try_lock() else { break };
+                    let Some(area) = g.as_mut() else { break };
+                    for slot in from..area.cache.len() {
+                        if n == batch.len() || freed + n as u64 >= nr {
+                            break;
+                        }
+                        from = slot + 1;
+                        let pfn = Pfn(area.cache[slot]);
+                        if pfn.0 != NIL && Self::droppable(pa, pfn) {
+                            Self::uncache(area, pa, SwapEntry::new(0, slot as u32), pfn);
+                            batch[n] = pfn;
+                            n += 1;
+                        }
+                    }
+                }
+                for &pfn in &batch[..n] {
+                    pa.put_user_page(pfn);
+                }
+                freed += n as u64;
+                if n < batch.len() || freed >= nr {
+                    break;
+                }
+            }
+            if freed >= nr {
+                break;
+            }
+        }
+        freed
+    }
+
     /// Slots of area `ty` in use, in order (swapoff brings them back).
     pub fn used_slots(&self, ty: u8, from: u32, out: &mut [u32]) -> usize {
         let Some(a) = self.areas.get(ty as usize) else { return 0 };
@@ -384,13 +443,51 @@ impl SwapSpace {
         r
     }
 
+    /// [`Self::swap_in`], then read-ahead: the other slots in use of the
+    /// aligned block of `1 << cluster_shift` around `e` (Linux's
+    /// `swap_cluster_readahead`, `vm.page-cluster`) come into the cache
+    /// too, if pages are free without reclaim. Returns the pages read
+    /// ahead besides.
+    pub fn swap_in_cluster(&self, pa: &PageAllocator, e: SwapEntry, cluster_shift: u32) -> Result<u64, SwapInError> {
+        self.swap_in(pa, e)?;
+        let n = 1u32 << cluster_shift.min(5);
+        let start = e.slot & !(n - 1);
+        let mut ahead = 0;
+        for slot in start..start.saturating_add(n) {
+            let ne = SwapEntry::new(e.area, slot);
+            if slot == e.slot {
+                continue;
+            }
+            // A reference for the read, only to a slot in use and not cached.
+            let taken = self
+                .with_area(ne, |a| {
+                    a.map.count(slot) > 0 && a.cache.get(slot as usize) == Some(&NIL) && a.map.dup(slot).is_ok()
+                })
+                .unwrap_or(false);
+            if !taken {
+                continue;
+            }
+            let r = self.read_with(pa, ne, crate::phys::gfp::Gfp::MOVABLE | crate::phys::gfp::Gfp::NOWARN);
+            self.free(pa, ne);
+            if r.is_err() {
+                break;
+            }
+            ahead += 1;
+            pa.vmstat.swap_ra.inc();
+        }
+        Ok(ahead)
+    }
+
     fn read_into_cache(&self, pa: &PageAllocator, e: SwapEntry) -> Result<(), SwapInError> {
+        self.read_with(pa, e, crate::phys::gfp::GFP_HIGHUSER_MOVABLE | crate::phys::gfp::Gfp::NOWARN)
+    }
+
+    fn read_with(&self, pa: &PageAllocator, e: SwapEntry, gfp: crate::phys::gfp::Gfp) -> Result<(), SwapInError> {
         if let Some(pfn) = self.lookup(pa, e) {
             // Read by someone else meanwhile (or still being written).
             pa.put_user_page(pfn);
             return Ok(());
         }
-        let gfp = crate::phys::gfp::GFP_HIGHUSER_MOVABLE | crate::phys::gfp::Gfp::NOWARN;
         let pfn = pa.alloc_pages(gfp, 0).ok_or(SwapInError::NoMemory)?;
         if let Some(p) = pa.page(pfn) {
             p.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
