@@ -53,42 +53,42 @@ pub const MAX_RECLAIM_RETRIES: u32 = 16;
 /// Pages one direct reclaim tries to free (SWAP_CLUSTER_MAX).
 const SWAP_CLUSTER_MAX: u64 = 32;
 
+/// A reclaim tunable of /proc/sys/vm: a number with Linux's upper bound
+/// (`proc_dointvec_minmax`; negative values never reach here).
+pub struct Tunable {
+    value: AtomicU32,
+    max: u32,
+}
+
+impl Tunable {
+    const fn new(value: u32, max: u32) -> Tunable {
+        Tunable { value: AtomicU32::new(value), max }
+    }
+
+    pub fn get(&self) -> u32 {
+        self.value.load(Ordering::Relaxed)
+    }
+
+    /// Set it: EINVAL above the bound, nothing changed.
+    pub fn set(&self, v: u32) -> Result<(), Errno> {
+        if v > self.max {
+            return Err(abi::errno::EINVAL);
+        }
+        self.value.store(v, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
 /// `vm.swappiness` (0..=200, Linux's default 60): how willing background
 /// reclaim is to swap. With no page cache of its own to drop, kswapd here
 /// swaps only while it is above 0; allocating tasks swap whatever it is,
 /// as Linux does once the caches are gone.
-static SWAPPINESS: AtomicU32 = AtomicU32::new(60);
+pub static SWAPPINESS: Tunable = Tunable::new(60, 200);
 
-pub fn swappiness() -> u32 {
-    SWAPPINESS.load(Ordering::Relaxed)
-}
-
-/// Set vm.swappiness: EINVAL above 200 (`proc_dointvec_minmax`).
-pub fn set_swappiness(v: u32) -> Result<(), Errno> {
-    if v > 200 {
-        return Err(abi::errno::EINVAL);
-    }
-    SWAPPINESS.store(v, Ordering::Relaxed);
-    Ok(())
-}
-
-/// `vm.page-cluster`: a swap-in reads the aligned block of 2^N slots
-/// around the one it needs (Linux's default 3: 8 pages).
-static PAGE_CLUSTER: AtomicU32 = AtomicU32::new(3);
-
-pub fn page_cluster() -> u32 {
-    PAGE_CLUSTER.load(Ordering::Relaxed)
-}
-
-/// Set vm.page-cluster: 0..=31 (`page_cluster_max`), EINVAL otherwise.
-/// Read-ahead itself stops at 32 pages.
-pub fn set_page_cluster(v: u32) -> Result<(), Errno> {
-    if v > 31 {
-        return Err(abi::errno::EINVAL);
-    }
-    PAGE_CLUSTER.store(v, Ordering::Relaxed);
-    Ok(())
-}
+/// `vm.page-cluster` (0..=31, `page_cluster_max`; default 3): a swap-in
+/// reads the aligned block of 2^N slots around the one it needs
+/// (read-ahead itself stops at 32 pages).
+pub static PAGE_CLUSTER: Tunable = Tunable::new(3, 31);
 
 /// Where the next reclaim starts in the list of processes.
 static ROTOR: AtomicU64 = AtomicU64::new(0);
@@ -179,7 +179,7 @@ pub fn swap_in(e: SwapEntry) -> Result<(), Errno> {
     loop {
         // Each attempt consumes a reference: keep one for the next.
         SWAP.dup(e).map_err(|_| EIO)?;
-        match SWAP.swap_in_cluster(env.pa, e, page_cluster()) {
+        match SWAP.swap_in_cluster(env.pa, e, PAGE_CLUSTER.get()) {
             Ok(_) => break,
             Err(SwapInError::Io) => {
                 SWAP.free(env.pa, e);
@@ -315,7 +315,7 @@ extern "C" fn kswapd() -> ! {
         KSWAPD_WAIT.wait_uninterruptible(Some(deadline), || pending.load(Ordering::Relaxed).then_some(()));
         let flagged = pending.swap(false, Ordering::Relaxed);
         let balanced = |mark| pa.node_balanced(nid, mark);
-        if !can_swap() || swappiness() == 0 || (!flagged && balanced(Watermark::Low)) || balanced(Watermark::High) {
+        if !can_swap() || SWAPPINESS.get() == 0 || (!flagged && balanced(Watermark::Low)) || balanced(Watermark::High) {
             continue;
         }
         pa.vmstat.pageoutrun.inc();

@@ -355,21 +355,21 @@ fn set_overcommit_memory(t: &str) -> Result<(), Errno> {
 }
 
 fn page_cluster(s: &mut String) -> core::fmt::Result {
-    writeln!(s, "{}", proc::reclaim::page_cluster())
+    writeln!(s, "{}", proc::reclaim::PAGE_CLUSTER.get())
 }
 
 fn set_page_cluster(t: &str) -> Result<(), Errno> {
     let v = u32::try_from(parse_int(t)?).map_err(|_| EINVAL)?;
-    proc::reclaim::set_page_cluster(v)
+    proc::reclaim::PAGE_CLUSTER.set(v)
 }
 
 fn swappiness(s: &mut String) -> core::fmt::Result {
-    writeln!(s, "{}", proc::reclaim::swappiness())
+    writeln!(s, "{}", proc::reclaim::SWAPPINESS.get())
 }
 
 fn set_swappiness(t: &str) -> Result<(), Errno> {
     let v = u32::try_from(parse_int(t)?).map_err(|_| EINVAL)?;
-    proc::reclaim::set_swappiness(v)
+    proc::reclaim::SWAPPINESS.set(v)
 }
 
 fn overcommit_ratio(s: &mut String) -> core::fmt::Result {
