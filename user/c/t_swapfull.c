@@ -1,0 +1,105 @@
+/*
+ * t_swapfull.c: the OOM killer runs only once swap is full (a small swap
+ * device named by argv[1], made with this tree's mkswap).
+ *
+ * A child touches far more anonymous memory than RAM and swap together
+ * hold. It must be killed (SIGKILL), but only after reclaim has filled
+ * the swap area: pswpout grew by at least nine tenths of the area, and
+ * vmstat's oom_kill counted the kill. Afterwards the dead child's slots
+ * are free again (/proc/swaps Used back where it was).
+ *
+ * Needs a machine whose RAM the test can fill quickly: skipped (with the
+ * reason) when MemTotal is over 1 GiB, as on a development host. Like
+ * t_swap it overwrites the device: there is no default.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/swap.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "mmtest.h"
+
+static const char *cases[] = { "swapon", "child_oom_killed", "swap_filled_first", "oom_kill_counted", "slots_freed" };
+
+static char buf[16384];
+
+static long field(const char *path, const char *key, int col)
+{
+	if (read_small_file(path, buf, sizeof buf) < 0)
+		return -1;
+	size_t k = strlen(key);
+	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, key, k) && (l[k] == ' ' || l[k] == '\t')) {
+			char *p = l + k;
+			long v = -1;
+			for (int c = 0; c < col; c++) {
+				while (*p == ' ' || *p == '\t')
+					p++;
+				char *end;
+				v = strtol(p, &end, 10);
+				if (end == p) {
+					/* A word column (the type): skip it. */
+					while (*p && *p != ' ' && *p != '\t' && *p != '\n')
+						p++;
+				} else {
+					p = end;
+				}
+			}
+			return v;
+		}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	check_init("t_swapfull");
+	const char *dev = argc > 1 ? argv[1] : NULL;
+	const char *why = dev ? NULL : "no device given";
+	if (!why && meminfo_kb("MemTotal") > (1L << 20))
+		why = "more than 1 GiB of RAM: filling it would take too long";
+	char self[512] = { 0 }, mkswap[600];
+	if (!why) {
+		if (readlink("/proc/self/exe", self, sizeof(self) - 1) < 0)
+			strcpy(self, "/bin/t_swapfull");
+		*strrchr(self, '/') = 0;
+		snprintf(mkswap, sizeof(mkswap), "%s/mkswap %s >/dev/null", self, dev);
+		if (system(mkswap) != 0)
+			why = "mkswap failed";
+	}
+	if (why) {
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			check_skip(cases[i], why);
+		return check_done();
+	}
+	CHECKF("swapon", swapon(dev, 0) == 0, "errno %d", errno);
+	/* /proc/swaps: Filename Type Size Used Priority. */
+	long size_kb = field("/proc/swaps", dev, 2), used0 = field("/proc/swaps", dev, 3);
+	long out0 = field("/proc/vmstat", "pswpout", 1), oom0 = field("/proc/vmstat", "oom_kill", 1);
+	size_t len = ((size_t)(meminfo_kb("MemTotal") + size_kb) * 1024 * 3 / 2) & ~(size_t)(PAGE - 1);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			_exit(2);
+		stamp_pages(p, len, 1);
+		_exit(0);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	long out1 = field("/proc/vmstat", "pswpout", 1), oom1 = field("/proc/vmstat", "oom_kill", 1);
+	CHECKF("child_oom_killed", WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %#x (%zu MiB touched)", st,
+	       len >> 20);
+	CHECKF("swap_filled_first", (out1 - out0) * 4 >= size_kb * 9 / 10, "pswpout +%ld pages, area %ld kB",
+	       out1 - out0, size_kb);
+	CHECKF("oom_kill_counted", oom1 > oom0, "oom_kill %ld -> %ld", oom0, oom1);
+	long used1 = field("/proc/swaps", dev, 3);
+	CHECKF("slots_freed", used1 <= used0 + 64, "Used %ld -> %ld kB", used0, used1);
+	swapoff(dev);
+	return check_done();
+}
