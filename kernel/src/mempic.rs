@@ -82,6 +82,8 @@ pub fn colour(c: FrameClass) -> Rgb {
         FrameClass::Slab => Rgb(0xd0, 0x50, 0xd0),
         FrameClass::PageTable => Rgb(0xff, 0x8c, 0x1a),
         FrameClass::Anon => Rgb(0xe8, 0x3c, 0x3c),
+        FrameClass::SwapCache => Rgb(0xf0, 0xa0, 0x60),
+        FrameClass::Writeback => Rgb(0xff, 0xe0, 0x30),
         FrameClass::File => Rgb(0x3c, 0x78, 0xf0),
         FrameClass::Shmem => Rgb(0x30, 0xd0, 0xe0),
         FrameClass::KernelStack => Rgb(0xff, 0xa0, 0xc8),

@@ -53,6 +53,10 @@ pub enum FrameClass {
     Slab,
     PageTable,
     Anon,
+    /// Anonymous, in the swap cache (on disk too, or about to be).
+    SwapCache,
+    /// Being written to swap.
+    Writeback,
     File,
     Shmem,
     KernelStack,
@@ -68,13 +72,15 @@ pub enum FrameClass {
 }
 
 /// Number of classes (free orders count one each).
-pub const NR_CLASSES: usize = NR_ORDERS + 12;
+pub const NR_CLASSES: usize = NR_ORDERS + 14;
 
 /// The classes that are not free blocks, in legend order.
-pub const OWNED_CLASSES: [FrameClass; 12] = [
+pub const OWNED_CLASSES: [FrameClass; 14] = [
     FrameClass::Slab,
     FrameClass::PageTable,
     FrameClass::Anon,
+    FrameClass::SwapCache,
+    FrameClass::Writeback,
     FrameClass::File,
     FrameClass::Shmem,
     FrameClass::KernelStack,
@@ -110,6 +116,8 @@ impl FrameClass {
             FrameClass::Slab => 'S',
             FrameClass::PageTable => 'P',
             FrameClass::Anon => 'U',
+            FrameClass::SwapCache => 'C',
+            FrameClass::Writeback => 'W',
             FrameClass::File => 'F',
             FrameClass::Shmem => 'H',
             FrameClass::KernelStack => 'T',
@@ -129,6 +137,8 @@ impl FrameClass {
             FrameClass::Slab => "slab",
             FrameClass::PageTable => "pagetable",
             FrameClass::Anon => "anon",
+            FrameClass::SwapCache => "swapcache",
+            FrameClass::Writeback => "writeback",
             FrameClass::File => "file",
             FrameClass::Shmem => "shmem",
             FrameClass::KernelStack => "kstack",
@@ -147,7 +157,7 @@ impl FrameClass {
 }
 
 /// The legend of the text map, one line.
-pub const LEGEND: &str = "0-9,a free block of that order  S slab  P page table  U user anon  F page cache  H shmem  \
+pub const LEGEND: &str = "0-9,a free block of that order  S slab  P page table  U user anon  C swap cache  W under writeback  F page cache  H shmem  \
 T kernel stack  V vmalloc  k other kernel  K kernel image  M memmap  R reserved  - hole";
 
 /// Class of a page from its own flags, for a page that is not free.
@@ -174,6 +184,10 @@ fn class_of_flags(f: PageFlags) -> FrameClass {
         FrameClass::Shmem
     } else if f.contains(PageFlags::FILE) {
         FrameClass::File
+    } else if f.contains(PageFlags::WRITEBACK) {
+        FrameClass::Writeback
+    } else if f.contains(PageFlags::SWAPCACHE) {
+        FrameClass::SwapCache
     } else if f.contains(PageFlags::ANON) {
         FrameClass::Anon
     } else {

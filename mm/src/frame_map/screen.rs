@@ -221,13 +221,14 @@ mod tests {
         let spans = [4095, 782_304, 524_288];
         let vga = Screen { width_px: 640, height_px: 480, text_cell: (8, 16), top_px: 16, ..QEMU_SCREEN };
         let l = ScreenLayout::plan(&spans, &vga).unwrap();
-        // 64 frames (256 KiB) a cell in 2-pixel cells: 1 + 39 + 26 rows;
-        // 32 frames a cell would need 1 + 78 + 52 rows of the 69 there are.
-        assert_eq!((l.pages_per_cell, l.cell_px, l.cols, l.x0), (64, 2, 316, 4));
+        // Below a legend of 9 rows (25 classes, 3 a row): 128 frames
+        // (512 KiB) a cell in 2-pixel cells, 1 + 20 + 13 rows; 64 frames a
+        // cell would need 1 + 39 + 26 rows, past the log area.
+        assert_eq!((l.pages_per_cell, l.cell_px, l.cols, l.x0), (128, 2, 316, 4));
         assert_eq!(l.legend_cols, 3);
-        assert_eq!(l.zones.iter().map(|z| z.cells).collect::<Vec<_>>(), [64, 12224, 8192]);
-        assert_eq!(l.zones.iter().map(|z| z.heading_y).collect::<Vec<_>>(), [160, 180, 276]);
-        assert_eq!(bottom_px(&l), 276 + 16 + 26 * 2 + 2);
+        assert_eq!(l.zones.iter().map(|z| z.cells).collect::<Vec<_>>(), [32, 6112, 4096]);
+        assert_eq!(l.zones.iter().map(|z| z.heading_y).collect::<Vec<_>>(), [176, 196, 254]);
+        assert_eq!(bottom_px(&l), 254 + 16 + 13 * 2 + 2);
         assert!(bottom_px(&l) <= 352);
     }
 
