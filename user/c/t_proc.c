@@ -1975,6 +1975,9 @@ static void check_sysctl(void)
 	/* 0..31 (page_cluster_max). */
 	static const struct bad_value pc_bad[] = {{"32", "32"}, {"-1", "minus1"}};
 	check_sysctl_file("page-cluster", pc_bad, 2);
+	/* 1..3000. */
+	static const struct bad_value wsf_bad[] = {{"0", "0"}, {"3001", "3001"}};
+	check_sysctl_file("watermark_scale_factor", wsf_bad, 2);
 
 	/* drop_caches: write-only on Linux (mode 0200: reading is EACCES even
 	 * for root, sysctls give root no override). */

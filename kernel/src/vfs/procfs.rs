@@ -13,7 +13,8 @@
 //!   /proc/sys/kernel/{shmmax,shmall,shmmni,shm_rmid_forced} (writable by root)
 //!   /proc/sysvipc/shm                        System V shared memory segments
 //!   /proc/sysvipc/sem, msg                   System V semaphore sets, message queues
-//!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,swappiness,page-cluster,min_free_kbytes,
+//!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,swappiness,page-cluster,
+//!                 watermark_scale_factor,min_free_kbytes,
 //!                 max_map_count,mmap_min_addr,drop_caches} (writable by
 //!                 root, validated)
 //! ```
@@ -380,6 +381,15 @@ fn set_overcommit_ratio(t: &str) -> Result<(), Errno> {
     let v = u64::try_from(parse_int(t)?).map_err(|_| EINVAL)?;
     crate::mem::user::overcommit().set_ratio(v);
     Ok(())
+}
+
+fn watermark_scale_factor(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::mem::page_alloc().watermark_scale_factor())
+}
+
+fn set_watermark_scale_factor(t: &str) -> Result<(), Errno> {
+    let v = u64::try_from(parse_int(t)?).map_err(|_| EINVAL)?;
+    if crate::mem::page_alloc().set_watermark_scale_factor(v) { Ok(()) } else { Err(EINVAL) }
 }
 
 fn min_free_kbytes(s: &mut String) -> core::fmt::Result {
@@ -942,6 +952,7 @@ pub fn proc_root() -> Arc<dyn Inode> {
             ("overcommit_ratio", sysctl(35, 0o644, overcommit_ratio, set_overcommit_ratio)),
             ("page-cluster", sysctl(38, 0o644, page_cluster, set_page_cluster)),
             ("swappiness", sysctl(37, 0o644, swappiness, set_swappiness)),
+            ("watermark_scale_factor", sysctl(39, 0o644, watermark_scale_factor, set_watermark_scale_factor)),
         ],
     });
     let fs: Arc<dyn Inode> = Arc::new(FixedDir {

@@ -113,6 +113,8 @@ pub struct PageAllocator {
     pub topology: Topology,
     phys: &'static dyn PhysMem,
     min_free_kbytes: AtomicU64,
+    /// `vm.watermark_scale_factor`.
+    watermark_scale_factor: AtomicU64,
     /// Node of the CPU allocating (one CPU here).
     local_node: AtomicU32,
     /// Direct reclaim, installed once by the kernel.
@@ -186,6 +188,7 @@ impl PageAllocator {
             topology,
             phys,
             min_free_kbytes: AtomicU64::new(0),
+            watermark_scale_factor: AtomicU64::new(crate::phys::zone::WATERMARK_SCALE_FACTOR),
             local_node: AtomicU32::new(local),
             reclaim: spin::Once::new(),
             kswapd: spin::Once::new(),
@@ -342,7 +345,7 @@ impl PageAllocator {
         self.min_free_kbytes.store(mfk, Ordering::Relaxed);
         let pages_min = mfk >> (PAGE_SHIFT - 10);
         for z in self.zones() {
-            z.set_watermarks(pages_min, lowmem);
+            z.set_watermarks(pages_min, lowmem, self.watermark_scale_factor());
         }
         for node in &self.nodes {
             for i in 0..NR_ZONES {
@@ -383,6 +386,22 @@ impl PageAllocator {
 
     pub fn min_free_kbytes(&self) -> u64 {
         self.min_free_kbytes.load(Ordering::Relaxed)
+    }
+
+    pub fn watermark_scale_factor(&self) -> u64 {
+        self.watermark_scale_factor.load(Ordering::Relaxed)
+    }
+
+    /// `vm.watermark_scale_factor` (1..=3000): the low and high marks move
+    /// apart from min, and every zone's marks are set again. False
+    /// outside the range (EINVAL), nothing changed.
+    pub fn set_watermark_scale_factor(&self, v: u64) -> bool {
+        if !(1..=crate::phys::zone::WATERMARK_SCALE_FACTOR_MAX).contains(&v) {
+            return false;
+        }
+        self.watermark_scale_factor.store(v, Ordering::Relaxed);
+        self.setup_watermarks(Some(self.min_free_kbytes()));
+        true
     }
 
     /// Allocate `2^order` pages on the local node.

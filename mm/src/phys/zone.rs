@@ -35,8 +35,10 @@ pub const DMA32_END: u64 = 4 << 30;
 
 /// `sysctl_lowmem_reserve_ratio` defaults for DMA, DMA32, NORMAL.
 pub const LOWMEM_RESERVE_RATIO: [u64; NR_ZONES] = [256, 256, 32];
-/// `watermark_scale_factor` default (in 1/10000 of managed pages).
+/// `watermark_scale_factor` default (in 1/10000 of managed pages), and
+/// the range `vm.watermark_scale_factor` accepts.
 pub const WATERMARK_SCALE_FACTOR: u64 = 10;
+pub const WATERMARK_SCALE_FACTOR_MAX: u64 = 3000;
 
 /// Zone type, lowest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -256,10 +258,13 @@ impl Zone {
     /// gap  = max(min / 4, managed * watermark_scale_factor / 10000)
     /// low  = min + gap,  high = low + gap
     /// ```
-    pub fn set_watermarks(&self, pages_min: u64, lowmem_managed: u64) {
+    /// Set the min, low and high watermarks (`__setup_per_zone_wmarks`):
+    /// this zone's share of `pages_min`, then gaps of a quarter of min or
+    /// `scale_factor` / 10000 of the zone, whichever is larger.
+    pub fn set_watermarks(&self, pages_min: u64, lowmem_managed: u64, scale_factor: u64) {
         let managed = self.managed();
         let min = if lowmem_managed == 0 { 0 } else { pages_min * managed / lowmem_managed };
-        let gap = (min >> 2).max(managed * WATERMARK_SCALE_FACTOR / 10000);
+        let gap = (min >> 2).max(managed * scale_factor / 10000);
         self.watermark[0].store(min, Ordering::Relaxed);
         self.watermark[1].store(min + gap, Ordering::Relaxed);
         self.watermark[2].store(min + 2 * gap, Ordering::Relaxed);
@@ -347,11 +352,29 @@ mod tests {
     fn watermarks_scale_with_managed_pages() {
         let z = Zone::new(0, ZoneType::Dma32, 4096, 28672, 28672);
         z.add_managed(28000);
-        z.set_watermarks(362, 32000);
+        z.set_watermarks(362, 32000, WATERMARK_SCALE_FACTOR);
         let min = 362 * 28000 / 32000;
         assert_eq!(z.watermark(Watermark::Min), min);
         let gap = (min / 4).max(28);
         assert_eq!(z.watermark(Watermark::Low), min + gap);
         assert_eq!(z.watermark(Watermark::High), min + 2 * gap);
+        // vm.watermark_scale_factor = 1000 (10%): the gap is 2800 pages.
+        z.set_watermarks(362, 32000, 1000);
+        assert_eq!(z.watermark(Watermark::Min), min);
+        assert_eq!(z.watermark(Watermark::Low), min + 2800);
+        assert_eq!(z.watermark(Watermark::High), min + 5600);
+    }
+
+    #[test]
+    fn the_scale_factor_sysctl_resets_every_zone_and_checks_its_range() {
+        let pa = crate::testing::page_allocator(64 << 20);
+        let z = pa.zones().find(|z| z.is_populated() && z.managed() > 10_000).expect("a big zone");
+        let (min, low) = (z.watermark(Watermark::Min), z.watermark(Watermark::Low));
+        assert!(!pa.set_watermark_scale_factor(0) && !pa.set_watermark_scale_factor(3001));
+        assert_eq!(z.watermark(Watermark::Low), low, "a refused value changes nothing");
+        assert!(pa.set_watermark_scale_factor(3000));
+        assert_eq!(z.watermark(Watermark::Min), min);
+        assert_eq!(z.watermark(Watermark::Low), min + (min / 4).max(z.managed() * 3000 / 10000));
+        assert_eq!(pa.watermark_scale_factor(), 3000);
     }
 }
