@@ -472,25 +472,7 @@ impl<'a> Mapper<'a> {
     /// The 4 KiB leaf entry for `va`, creating the tables on the way when
     /// `create`. Fails with `AlreadyMapped` if a huge page covers `va`.
     pub fn pte(&mut self, va: u64, create: bool) -> Result<Option<&'static mut PageTableEntry>, MapError> {
-        if !canonical(va) {
-            return Err(MapError::BadRange);
-        }
-        let mut table = self.root;
-        for level in (2..=4).rev() {
-            let t = self.table(table);
-            let e = &mut t[index(va, level)];
-            if e.flags().contains(F::PRESENT) {
-                if level < 4 && is_leaf(e, level) {
-                    return Err(MapError::AlreadyMapped { va });
-                }
-                table = e.addr();
-            } else if create {
-                table = self.next_table(e, va)?;
-            } else {
-                return Ok(None);
-            }
-        }
-        Ok(Some(&mut self.table(table)[index(va, 1)]))
+        self.walk_to_pte(va, &mut |m, e| if create { m.next_table(e, va).map(Some) } else { Ok(None) })
     }
 
     /// The 4 KiB leaf entry for `va` for a fault under the page-table lock
@@ -505,6 +487,25 @@ impl<'a> Mapper<'a> {
         va: u64,
         spare: &mut Option<PhysAddr>,
     ) -> Result<Option<&'static mut PageTableEntry>, MapError> {
+        self.walk_to_pte(va, &mut |_, e| {
+            Ok(spare.take().map(|new| {
+                // The zeroed table must be seen zeroed by whoever walks
+                // through the entry (the MMU, lock-free readers).
+                core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
+                e.set_addr(new, Self::intermediate_flags(va));
+                new
+            }))
+        })
+    }
+
+    /// Walk to the 4 KiB entry for `va`; at a missing table, `missing`
+    /// installs one (its address) or gives up (`None`: the walk answers
+    /// `Ok(None)`).
+    fn walk_to_pte(
+        &mut self,
+        va: u64,
+        missing: &mut dyn FnMut(&Self, &mut PageTableEntry) -> Result<Option<PhysAddr>, MapError>,
+    ) -> Result<Option<&'static mut PageTableEntry>, MapError> {
         if !canonical(va) {
             return Err(MapError::BadRange);
         }
@@ -517,14 +518,11 @@ impl<'a> Mapper<'a> {
                     return Err(MapError::AlreadyMapped { va });
                 }
                 table = e.addr();
-            } else if let Some(new) = spare.take() {
-                // The zeroed table must be seen zeroed by whoever walks
-                // through the entry (the MMU, lock-free readers).
-                core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
-                e.set_addr(new, Self::intermediate_flags(va));
-                table = new;
             } else {
-                return Ok(None);
+                match missing(self, e)? {
+                    Some(new) => table = new,
+                    None => return Ok(None),
+                }
             }
         }
         Ok(Some(&mut self.table(table)[index(va, 1)]))
