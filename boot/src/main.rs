@@ -287,9 +287,15 @@ struct MatrixResult {
 }
 
 /// A matrix `disk=` value: `new:SIZE[,if=...]` is a fresh zeroed image of
-/// SIZE (sparse) in the run's directory, anything else a file.
+/// SIZE (sparse) in the run's directory, `swap:SIZE[,if=...]` the same
+/// made a swap area (Linux's SWAPSPACE2 header, as `mkswap` writes it),
+/// anything else a file.
 fn matrix_disk(spec: &str, dir: &Path, index: usize) -> Result<boot::qemu::ExtraDisk> {
-    let Some(rest) = spec.strip_prefix("new:") else { return boot::qemu::ExtraDisk::parse(spec) };
+    let (rest, swap) = match (spec.strip_prefix("new:"), spec.strip_prefix("swap:")) {
+        (Some(r), _) => (r, false),
+        (_, Some(r)) => (r, true),
+        _ => return boot::qemu::ExtraDisk::parse(spec),
+    };
     let (size, opts) = match rest.split_once(',') {
         Some((s, o)) => (s, format!(",{o}")),
         None => (rest, String::new()),
@@ -299,7 +305,23 @@ fn matrix_disk(spec: &str, dir: &Path, index: usize) -> Result<boot::qemu::Extra
     let path = dir.join(format!("disk{index}.img"));
     let f = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     f.set_len(mib << 20)?;
+    if swap {
+        use std::io::Write;
+        (&f).write_all(&swap_header(mib << 20))?;
+    }
     boot::qemu::ExtraDisk::parse(&format!("{}{opts}", path.display()))
+}
+
+/// Page 0 of a swap area of `bytes` in Linux's format (version 1,
+/// `last_page`, no bad pages, label "matrix", the SWAPSPACE2 signature
+/// in the page's last 10 bytes).
+fn swap_header(bytes: u64) -> Vec<u8> {
+    let mut page = vec![0u8; 4096];
+    page[1024..1028].copy_from_slice(&1u32.to_le_bytes());
+    page[1028..1032].copy_from_slice(&((bytes / 4096 - 1) as u32).to_le_bytes());
+    page[1052..1058].copy_from_slice(b"matrix");
+    page[4086..].copy_from_slice(b"SWAPSPACE2");
+    page
 }
 
 fn run_one(spec: &RunSpec, kernels: &Path, a: &MatrixArgs) -> (Vec<String>, MatrixResult) {
@@ -489,7 +511,8 @@ fn cmd_matrix(a: &MatrixArgs) -> Result<i32> {
         for add in &mut s.initrd_add {
             *add = matrix::resolve_initrd_add(add, matrix_dir);
         }
-        for d in s.disks.iter_mut().filter(|d| !d.starts_with("new:") && !d.starts_with('/')) {
+        for d in s.disks.iter_mut().filter(|d| !d.starts_with("new:") && !d.starts_with("swap:") && !d.starts_with('/'))
+        {
             *d = matrix_dir.join(&*d).display().to_string();
         }
     }

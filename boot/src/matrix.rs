@@ -79,8 +79,9 @@ pub struct RunSpec {
     pub timeout_secs: u64,
     pub expect: Expect,
     pub disk: DiskAttach,
-    /// Extra disks (`disk=FILE[,if=virtio|nvme]` or `disk=new:SIZE[,...]`,
-    /// a fresh zeroed image of SIZE), as written in the matrix.
+    /// Extra disks (`disk=FILE[,if=virtio|nvme]`, `disk=new:SIZE[,...]`,
+    /// a fresh zeroed image of SIZE, or `disk=swap:SIZE[,...]`, the same
+    /// made a swap area), as written in the matrix.
     pub disks: Vec<String>,
     /// Lines to type into the serial console (`input=`), as written in the
     /// matrix (relative paths are relative to the matrix file).

@@ -35,7 +35,7 @@ pub fn spawn(name: &str, entry: extern "C" fn() -> !) -> Result<Pid, Errno> {
         // A call's alignment: rsp + 8 a multiple of 16 at the entry.
         ((top - core::mem::size_of::<TrapFrame>() as u64 - 64) & !0xf) - 8
     })?;
-    let pid = super::alloc_pid();
+    let pid = super::alloc_kthread_pid();
     let mut inner = super::init_inner(name);
     inner.kthread = true;
     let task = super::new_task(pid, kstack, rsp, arch::fpu::FpuState::clean(), 0, inner, None);

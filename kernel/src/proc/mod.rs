@@ -566,6 +566,19 @@ pub(crate) fn alloc_pid() -> Pid {
     }
 }
 
+/// A pid for a kernel thread: as [`alloc_pid`], but one started before
+/// init (swap turned on by the `swapon=` option) leaves pid 1 to init, as
+/// Linux's kthreadd is pid 2. Boot runs on one CPU here: the caller
+/// inserts the task before anything else allocates.
+pub(crate) fn alloc_kthread_pid() -> Pid {
+    if NEXT_PID.load(Ordering::Relaxed) > 1 {
+        return alloc_pid();
+    }
+    FORKS.fetch_add(1, Ordering::Relaxed);
+    let tasks = TASKS.lock();
+    (2..).find(|p| !tasks.contains_key(p)).unwrap_or(2)
+}
+
 /// Build a task around a prepared kernel stack.
 pub(crate) fn new_task(
     pid: Pid,
