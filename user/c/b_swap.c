@@ -16,7 +16,8 @@
  *                       VmSwap covers the region. N: pages.
  *   touch_2x_ram_ms     a child stamps MemTotal * 2 of anonymous memory,
  *                       page by page, then checks every stamp: wall time
- *                       from fork to its exit, ms. N: pages.
+ *                       from fork to its exit, ms. N: pages. Skipped
+ *                       when MemTotal is over 1 GiB (a host).
  *   touch_2x_ram_pswpout, touch_2x_ram_pswpin
  *                       /proc/vmstat deltas over that run, pages.
  *   swapin_mibs         reading the region back after the 2x-RAM child
@@ -217,18 +218,29 @@ int main(int argc, char **argv)
 		   t_out / 1000000);
 	check_note("bench swapout_mibs %.1f %lu", mibs(REGION, t_out), REGION / PAGE);
 
-	/* 2x RAM in a child. */
+	/* 2x RAM in a child (not on a machine with more than 1 GiB, such as
+	 * a development host: the region is pushed out with MADV_PAGEOUT
+	 * again instead). */
 	size_t big = ((size_t)total_kb * 2048) & ~(size_t)(PAGE - 1);
 	long out0 = vmstat("pswpout"), in0 = vmstat("pswpin");
-	t0 = now_ns();
-	pid_t pid = fork();
-	if (pid == 0)
-		_exit(touch_big(big));
-	int st;
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return die("fork/wait");
-	long long t_big = now_ns() - t0;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+	int st = 0;
+	long long t_big = 0;
+	if (total_kb > (1L << 20)) {
+		check_note("# b_swap: MemTotal over 1 GiB: no touch_2x_ram");
+		st = -1;
+	} else {
+		t0 = now_ns();
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(touch_big(big));
+		if (pid < 0 || waitpid(pid, &st, 0) != pid)
+			return die("fork/wait");
+		t_big = now_ns() - t0;
+	}
+	if (st == -1) {
+		/* (The region is still out from the first MADV_PAGEOUT;
+		 * Linux may find it in its swap cache.) */
+	} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		check_note("# bench touch_2x_ram_ms failed: child %s %d",
 			   WIFEXITED(st) ? "exited" : "killed by signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	} else {
