@@ -178,7 +178,10 @@ gdb: deps kernel boot-tool user
 # Benchmarks: host side by side with peer crates (ratios matter, the
 # machines are shared and noisy), then the memory syscalls of user/c/b_mm.c
 # on the host, on Debian's Linux in QEMU and on this kernel in QEMU
-# (scripts/bench-mm.sh). Never timed assertions in tests.
+# (scripts/bench-mm.sh), then swap throughput and a touch-2x-RAM time of
+# user/c/b_swap.c on Linux and on this kernel, both in QEMU with the same
+# fresh virtio swap disk (scripts/bench-swap.sh). Never timed assertions in
+# tests.
 # Host benchmarks run without address-space randomisation when setarch
 # can turn it off: where code and data land moves the nanosecond figures
 # by up to 2x from run to run (cache-set aliasing), which hides real
@@ -187,6 +190,7 @@ NO_ASLR := $(shell setarch -R true 2>/dev/null && echo setarch -R)
 bench: toolchain deps kernel boot-tool user
 	$(NO_ASLR) cargo bench -p mm --features sim --bench alloc
 	scripts/bench-mm.sh $(BOOT) $(KERNEL)
+	scripts/bench-swap.sh $(BOOT) $(KERNEL)
 
 # The random-syscall fuzzer (user/c/t_sysfuzz.c) as init: CALLS calls from
 # CHILDREN processes (half root, half uid 65534), then MemFree must be back
