@@ -39,7 +39,7 @@ use mm::vm::file::MemObject;
 use mm::vm::overcommit::Overcommit;
 use mm::vm::rmap::{MapCounts, MapperSpace};
 
-use arch::mm_hooks::USER_TLB;
+use arch::mm_hooks::{RootTlb, USER_TLB};
 
 use super::kvm::{TABLES, kernel_root};
 
@@ -116,6 +116,13 @@ pub fn env() -> MmEnv<'static> {
     }
 }
 
+/// The environment for changing address space `mm` from outside it (the
+/// reverse map, reclaim, swapoff, process_vm_*, /proc/PID/mem): TLB
+/// flushes reach the CPUs that run `mm`, not those that run the caller's.
+pub fn env_for(tlb: &RootTlb) -> MmEnv<'_> {
+    MmEnv { tlb, ..env() }
+}
+
 /// `env()`, if the user memory layer is up.
 pub fn try_env() -> Option<MmEnv<'static>> {
     ZERO_PAGE.get()?;
@@ -169,7 +176,9 @@ impl UserMm {
 /// hold no address-space lock (mm's rmap.rs), so taking this one is safe.
 impl MapperSpace for UserMm {
     fn unmap_object_range(&self, obj: &MemObject, first: u64, last: u64, even_cows: bool) {
-        self.space.write().unmap_object_range(&env(), obj, first, last, even_cows);
+        // Another process's space: flush the CPUs that run it.
+        let tlb = RootTlb { root: self.root };
+        self.space.write().unmap_object_range(&env_for(&tlb), obj, first, last, even_cows);
     }
 
     fn count_mappings(&self, obj: &MemObject) -> MapCounts {

@@ -512,7 +512,9 @@ impl mm::shrinker::Shrinker for LazyFreeShrinker {
     /// Visits the tasks in place, allocating nothing, and skips what is
     /// locked: the allocation that started reclaim may hold those locks.
     fn scan(&self, nr_to_scan: u64) -> u64 {
-        let Some(env) = crate::mem::user::try_env() else { return 0 };
+        if crate::mem::user::try_env().is_none() {
+            return 0;
+        }
         let Some(tasks) = TASKS.try_lock() else { return 0 };
         let mut freed = 0;
         for t in tasks.values() {
@@ -522,7 +524,9 @@ impl mm::shrinker::Shrinker for LazyFreeShrinker {
             let Some(inner) = t.inner.try_lock() else { continue };
             let Some(mm) = inner.mm.as_ref() else { continue };
             if let Some(mut s) = mm.space.try_write() {
-                freed += s.reclaim_lazyfree(&env);
+                // Another process's pages: flush the CPUs that run it.
+                let tlb = arch::mm_hooks::RootTlb { root: mm.root };
+                freed += s.reclaim_lazyfree(&crate::mem::user::env_for(&tlb));
             }
         }
         freed

@@ -43,7 +43,9 @@ use mm::vm::swap_out::WriteBatch;
 
 use mm::phys::numa::MAX_NUMNODES;
 
-use crate::mem::user::{SWAP, UserMm, env};
+use arch::mm_hooks::RootTlb;
+
+use crate::mem::user::{SWAP, UserMm, env, env_for};
 use crate::proc::waitqueue::WaitQueue;
 
 /// Reclaim rounds without progress before the OOM killer runs (Linux's
@@ -135,9 +137,12 @@ pub fn shrink_anon(nr: u64, direct: bool) -> u64 {
         for i in 0..spaces.len() {
             let mm = &spaces[(start + i) % spaces.len()];
             let mut batch = WriteBatch::default();
+            // Its pages leave: flush the CPUs that run it, before they are
+            // written and freed.
+            let tlb = RootTlb { root: mm.root };
             let r = {
                 let Some(mut s) = mm.space.try_write() else { continue };
-                s.swap_out(&env, (nr * 8).max(256), &mut batch, cpu)
+                s.swap_out(&env_for(&tlb), (nr * 8).max(256), &mut batch, cpu)
             };
             round += r.scanned;
             freed += r.freed + SWAP.write_out(env.pa, batch.as_slice());
@@ -200,7 +205,7 @@ pub fn swap_in(e: SwapEntry) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Run a remote access (`op(space, done)` moves bytes from offset `done`
+/// Run a remote access (`op(space, env, done)` moves bytes from offset `done`
 /// of a `len`-byte access and returns how many) until it has moved them
 /// all or stops at something other than a page on swap: such a page is
 /// read in with the lock dropped, then the access goes on (process_vm_*,
@@ -208,14 +213,15 @@ pub fn swap_in(e: SwapEntry) -> Result<(), Errno> {
 pub fn remote_access(
     mm: &UserMm,
     len: usize,
-    mut op: impl FnMut(&mut mm::vm::address_space::AddressSpace, usize) -> usize,
+    mut op: impl FnMut(&mut mm::vm::address_space::AddressSpace, &mm::vm::address_space::MmEnv<'_>, usize) -> usize,
 ) -> usize {
-    let env = env();
+    let tlb = RootTlb { root: mm.root };
+    let env = env_for(&tlb);
     let mut done = 0;
     loop {
         let (n, wait) = {
             let mut s = mm.space.write();
-            let n = op(&mut s, done);
+            let n = op(&mut s, &env, done);
             // The read's reference, while the entry holds the slot.
             let wait = s.take_swap_wait().filter(|&e| SWAP.dup(e).is_ok());
             (n, wait)
@@ -238,7 +244,8 @@ pub fn unuse_area(ty: u8) -> Result<(), Errno> {
     loop {
         let mut pending = None;
         for mm in spaces() {
-            let env = env();
+            let tlb = RootTlb { root: mm.root };
+            let env = env_for(&tlb);
             let r = {
                 let mut s = mm.space.write();
                 let r = s.unuse_swap(&env, ty);

@@ -78,7 +78,6 @@ pub fn process_vm_rw(pid: i32, lvec: u64, liovcnt: u64, rvec: u64, riovcnt: u64,
         return Err(EPERM);
     }
     drop((me, target));
-    let env = crate::mem::user::env();
     let mut local = Local { iov: local, i: 0, off: 0 };
     let mut page = [0u8; 4096];
     let mut done: u64 = 0;
@@ -94,10 +93,10 @@ pub fn process_vm_rw(pid: i32, lvec: u64, liovcnt: u64, rvec: u64, riovcnt: u64,
                 if copy_from_user(buf, laddr).is_err() {
                     break 'remote;
                 }
-                crate::proc::reclaim::remote_access(&mm, n, |s, at| s.write_vm(&env, raddr + at as u64, &buf[at..]))
+                crate::proc::reclaim::remote_access(&mm, n, |s, env, at| s.write_vm(env, raddr + at as u64, &buf[at..]))
             } else {
-                let got = crate::proc::reclaim::remote_access(&mm, n, |s, at| {
-                    s.read_vm(&env, raddr + at as u64, &mut buf[at..])
+                let got = crate::proc::reclaim::remote_access(&mm, n, |s, env, at| {
+                    s.read_vm(env, raddr + at as u64, &mut buf[at..])
                 });
                 if copy_to_user(laddr, &buf[..got]).is_err() {
                     break 'remote;

@@ -27,7 +27,6 @@ use abi::stat::Stat;
 use arch::mm_hooks::RootTlb;
 use mm::addr::Pfn;
 use mm::procfs::pagemap::{self, ENTRY_BYTES};
-use mm::vm::address_space::MmEnv;
 use mm::vm::clear_refs::ClearRefs;
 
 use super::Inode;
@@ -92,12 +91,6 @@ impl Inode for KpageFile {
     }
 }
 
-/// The environment for changing `mm` from outside it: TLB flushes reach
-/// the CPUs running it.
-fn remote_env(tlb: &RootTlb) -> MmEnv<'_> {
-    MmEnv { tlb, ..crate::mem::user::env() }
-}
-
 /// The address space an open file reads: the one the task had at open,
 /// if still alive (Linux's `mmget_not_zero` on the mm taken at open).
 pub fn live_mm(mm: &Option<Weak<UserMm>>) -> Option<Arc<UserMm>> {
@@ -119,10 +112,9 @@ pub fn read_pagemap(mm: Option<Arc<UserMm>>, show_pfn: bool, off: u64, buf: &mut
 /// read (a hole, an address past user space).
 pub fn read_mem(mm: Option<Arc<UserMm>>, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
     let Some(mm) = mm else { return Ok(0) };
-    let tlb = RootTlb { root: mm.root };
-    let env = remote_env(&tlb);
     let len = buf.len();
-    let n = crate::proc::reclaim::remote_access(&mm, len, |s, at| s.read_remote(&env, off + at as u64, &mut buf[at..]));
+    let n =
+        crate::proc::reclaim::remote_access(&mm, len, |s, env, at| s.read_remote(env, off + at as u64, &mut buf[at..]));
     if n == 0 && !buf.is_empty() { Err(EIO) } else { Ok(n) }
 }
 
@@ -130,10 +122,9 @@ pub fn read_mem(mm: Option<Arc<UserMm>>, off: u64, buf: &mut [u8]) -> Result<usi
 /// read-only mappings, as FOLL_FORCE does).
 pub fn write_mem(mm: Option<Arc<UserMm>>, off: u64, buf: &[u8]) -> Result<usize, Errno> {
     let Some(mm) = mm else { return Ok(0) };
-    let tlb = RootTlb { root: mm.root };
-    let env = remote_env(&tlb);
-    let n =
-        crate::proc::reclaim::remote_access(&mm, buf.len(), |s, at| s.write_remote(&env, off + at as u64, &buf[at..]));
+    let n = crate::proc::reclaim::remote_access(&mm, buf.len(), |s, env, at| {
+        s.write_remote(env, off + at as u64, &buf[at..])
+    });
     if n == 0 && !buf.is_empty() { Err(EIO) } else { Ok(n) }
 }
 
@@ -143,7 +134,7 @@ pub fn write_clear_refs(mm: Option<Arc<UserMm>>, text: &str) -> Result<(), Errno
     let what = ClearRefs::from_value(v).ok_or(EINVAL)?;
     if let Some(mm) = mm {
         let tlb = RootTlb { root: mm.root };
-        mm.space.write().clear_refs(&remote_env(&tlb), what);
+        mm.space.write().clear_refs(&crate::mem::user::env_for(&tlb), what);
     }
     Ok(())
 }
