@@ -64,17 +64,6 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static long vmstat(const char *key)
-{
-	if (read_small_file("/proc/vmstat", buf, sizeof buf) < 0)
-		return -1;
-	size_t k = strlen(key);
-	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-		if (!strncmp(l, key, k) && l[k] == ' ')
-			return atol(l + k + 1);
-	return -1;
-}
-
 static double mibs(size_t bytes, long long ns)
 {
 	return ns > 0 ? (double)bytes / MiB / ((double)ns / 1e9) : 0;
@@ -102,28 +91,6 @@ static int load_module(const char *path)
 	close(fd);
 	errno = e;
 	return r == 0 || e == EEXIST ? 0 : -1;
-}
-
-/* Run BIN_DIR/mkswap DEV (no shell: a Linux initramfs has none). */
-static int run_mkswap(const char *dev)
-{
-	char self[512] = { 0 }, path[600];
-	if (readlink("/proc/self/exe", self, sizeof(self) - 1) < 0)
-		strcpy(self, "/bin/b_swap");
-	*strrchr(self, '/') = 0;
-	snprintf(path, sizeof path, "%s/mkswap", self);
-	pid_t pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		if (null >= 0)
-			dup2(null, 1);
-		execl(path, "mkswap", dev, (char *)NULL);
-		_exit(127);
-	}
-	int st;
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
 /* Until Writeback is 0 and VmSwap has grown by WANT_KB (30 s at most). */
@@ -222,7 +189,7 @@ int main(int argc, char **argv)
 	 * a development host: the region is pushed out with MADV_PAGEOUT
 	 * again instead). */
 	size_t big = ((size_t)total_kb * 2048) & ~(size_t)(PAGE - 1);
-	long out0 = vmstat("pswpout"), in0 = vmstat("pswpin");
+	long out0 = vmstat_get("pswpout"), in0 = vmstat_get("pswpin");
 	int st = 0;
 	long long t_big = 0;
 	if (total_kb > (1L << 20)) {
@@ -245,13 +212,13 @@ int main(int argc, char **argv)
 			   WIFEXITED(st) ? "exited" : "killed by signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	} else {
 		check_note("bench touch_2x_ram_ms %.1f %zu", (double)t_big / 1e6, big / PAGE);
-		check_note("bench touch_2x_ram_pswpout %ld %zu", vmstat("pswpout") - out0, big / PAGE);
-		check_note("bench touch_2x_ram_pswpin %ld %zu", vmstat("pswpin") - in0, big / PAGE);
+		check_note("bench touch_2x_ram_pswpout %ld %zu", vmstat_get("pswpout") - out0, big / PAGE);
+		check_note("bench touch_2x_ram_pswpin %ld %zu", vmstat_get("pswpin") - in0, big / PAGE);
 	}
 
 	/* Swap-in in address order. */
 	size_t n = REGION / PAGE;
-	in0 = vmstat("pswpin");
+	in0 = vmstat_get("pswpin");
 	t0 = now_ns();
 	for (size_t k = 0; k < n; k++)
 		if (!page_ok(p, k)) {
@@ -260,7 +227,7 @@ int main(int argc, char **argv)
 		}
 	long long t_in = now_ns() - t0;
 	check_note("bench swapin_mibs %.1f %zu", mibs(REGION, t_in), n);
-	check_note("bench swapin_pswpin %ld %zu", vmstat("pswpin") - in0, n);
+	check_note("bench swapin_pswpin %ld %zu", vmstat_get("pswpin") - in0, n);
 
 	/* Swap-in in a random order. */
 	size_t *order = anon(n * sizeof *order);
@@ -277,7 +244,7 @@ int main(int argc, char **argv)
 	if (madvise(p, REGION, MADV_PAGEOUT) < 0)
 		return die("MADV_PAGEOUT");
 	wait_written(swap0, (long)(REGION >> 10) - 256);
-	in0 = vmstat("pswpin");
+	in0 = vmstat_get("pswpin");
 	t0 = now_ns();
 	for (size_t k = 0; k < n; k++)
 		if (!page_ok(p, order[k])) {
@@ -286,7 +253,7 @@ int main(int argc, char **argv)
 		}
 	t_in = now_ns() - t0;
 	check_note("bench swapin_random_mibs %.1f %zu", mibs(REGION, t_in), n);
-	check_note("bench swapin_random_pswpin %ld %zu", vmstat("pswpin") - in0, n);
+	check_note("bench swapin_random_pswpin %ld %zu", vmstat_get("pswpin") - in0, n);
 	if (bad_stamp(p, REGION, TAG, 0) != -1) {
 		check_note("# b_swap: the region's last words are wrong");
 		return 1;

@@ -17,6 +17,9 @@
  *   /proc/meminfo (-1 if missing).
  * - drop_root(): setgid/setuid 65534 (in a child).
  * - in_mmkernel(): uname -r contains "mmkernel".
+ * - vmstat_get("pswpout"): one counter of /proc/vmstat (-1 if missing).
+ * - run_mkswap(dev): run this tree's mkswap (next to the running program)
+ *   on DEV, without a shell (a Linux initramfs has none); 0 on success.
  */
 #ifndef MMTEST_H
 #define MMTEST_H
@@ -309,6 +312,39 @@ static inline int is_mapped(const void *p, size_t len)
 	if (len / PAGE > sizeof vec)
 		len = sizeof vec * PAGE;
 	return mincore((void *)p, len, vec) == 0;
+}
+
+static inline long vmstat_get(const char *key)
+{
+	static char vbuf[16384];
+	if (read_small_file("/proc/vmstat", vbuf, sizeof vbuf) < 0)
+		return -1;
+	size_t k = strlen(key);
+	for (char *l = vbuf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, key, k) && l[k] == ' ')
+			return atol(l + k + 1);
+	return -1;
+}
+
+static inline int run_mkswap(const char *dev)
+{
+	char self[512] = { 0 }, path[600];
+	if (readlink("/proc/self/exe", self, sizeof(self) - 1) < 0 || !strrchr(self, '/'))
+		strcpy(self, "/bin/x");
+	*strrchr(self, '/') = 0;
+	snprintf(path, sizeof path, "%s/mkswap", self);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0)
+			dup2(null, 1);
+		execl(path, "mkswap", dev, (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
 #endif /* MMTEST_H */

@@ -63,15 +63,8 @@ int main(int argc, char **argv)
 	const char *why = dev ? NULL : "no device given";
 	if (!why && meminfo_kb("MemTotal") > (1L << 20))
 		why = "more than 1 GiB of RAM: filling it would take too long";
-	char self[512] = { 0 }, mkswap[600];
-	if (!why) {
-		if (readlink("/proc/self/exe", self, sizeof(self) - 1) < 0)
-			strcpy(self, "/bin/t_swapfull");
-		*strrchr(self, '/') = 0;
-		snprintf(mkswap, sizeof(mkswap), "%s/mkswap %s >/dev/null", self, dev);
-		if (system(mkswap) != 0)
-			why = "mkswap failed";
-	}
+	if (!why && run_mkswap(dev) != 0)
+		why = "mkswap failed";
 	if (why) {
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 			check_skip(cases[i], why);
@@ -80,7 +73,7 @@ int main(int argc, char **argv)
 	CHECKF("swapon", swapon(dev, 0) == 0, "errno %d", errno);
 	/* /proc/swaps: Filename Type Size Used Priority. */
 	long size_kb = field("/proc/swaps", dev, 2), used0 = field("/proc/swaps", dev, 3);
-	long out0 = field("/proc/vmstat", "pswpout", 1), oom0 = field("/proc/vmstat", "oom_kill", 1);
+	long out0 = vmstat_get("pswpout"), oom0 = vmstat_get("oom_kill");
 	size_t len = ((size_t)(meminfo_kb("MemTotal") + size_kb) * 1024 * 3 / 2) & ~(size_t)(PAGE - 1);
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -92,7 +85,7 @@ int main(int argc, char **argv)
 	}
 	int st = 0;
 	waitpid(pid, &st, 0);
-	long out1 = field("/proc/vmstat", "pswpout", 1), oom1 = field("/proc/vmstat", "oom_kill", 1);
+	long out1 = vmstat_get("pswpout"), oom1 = vmstat_get("oom_kill");
 	CHECKF("child_oom_killed", WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %#x (%zu MiB touched)", st,
 	       len >> 20);
 	CHECKF("swap_filled_first", (out1 - out0) * 4 >= size_kb * 9 / 10, "pswpout +%ld pages, area %ld kB",

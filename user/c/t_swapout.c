@@ -49,17 +49,6 @@ static const char *cases[] = {
 
 static char buf[16384];
 
-static long vmstat(const char *key)
-{
-	if (read_small_file("/proc/vmstat", buf, sizeof buf) < 0)
-		return -1;
-	size_t k = strlen(key);
-	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-		if (!strncmp(l, key, k) && l[k] == ' ')
-			return atol(l + k + 1);
-	return -1;
-}
-
 /* Used kB of DEV in /proc/swaps, -1 if it is not there. */
 static long swap_used(const char *dev)
 {
@@ -101,15 +90,8 @@ int main(int argc, char **argv)
 		if (strstr(buf, dev))
 			why = "the device is swap already";
 	}
-	char self[512] = { 0 }, mkswap[600];
-	if (!why) {
-		if (readlink("/proc/self/exe", self, sizeof(self) - 1) < 0)
-			strcpy(self, "/bin/t_swapout");
-		*strrchr(self, '/') = 0;
-		snprintf(mkswap, sizeof(mkswap), "%s/mkswap %s >/dev/null", self, dev);
-		if (system(mkswap) != 0)
-			why = "mkswap failed";
-	}
+	if (!why && run_mkswap(dev) != 0)
+		why = "mkswap failed";
 	if (why) {
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 			check_skip(cases[i], why);
@@ -120,9 +102,9 @@ int main(int argc, char **argv)
 	/* 1. MADV_PAGEOUT and reading back. */
 	char *p = anon(REGION);
 	stamp_pages(p, REGION, 0x77);
-	long out0 = vmstat("pswpout"), in0 = vmstat("pswpin"), swap0 = status_kb("VmSwap");
+	long out0 = vmstat_get("pswpout"), in0 = vmstat_get("pswpin"), swap0 = status_kb("VmSwap");
 	int r = madvise(p, REGION, MADV_PAGEOUT);
-	long swap1 = status_kb("VmSwap"), out1 = vmstat("pswpout");
+	long swap1 = status_kb("VmSwap"), out1 = vmstat_get("pswpout");
 	CHECKF("pageout_writes_range",
 	       r == 0 && swap1 - swap0 >= REGION_KB - SLACK_KB && out1 - out0 >= (REGION_KB - SLACK_KB) / 4,
 	       "madvise %d errno %d, VmSwap %ld -> %ld kB, pswpout %ld -> %ld", r, errno, swap0, swap1, out0, out1);
@@ -140,7 +122,7 @@ int main(int argc, char **argv)
 		CHECKF("readahead_shows_in_mempic", cached > 0, "swapcache %ld pages", cached);
 	}
 	long bad = bad_stamp(p, REGION, 0x77, 0);
-	long swap2 = status_kb("VmSwap"), in1 = vmstat("pswpin");
+	long swap2 = status_kb("VmSwap"), in1 = vmstat_get("pswpin");
 	/* (Linux may still find the pages in the swap cache, without a read.) */
 	CHECKF("pageout_data_back", bad == -1 && swap2 <= swap0 + SLACK_KB,
 	       "bad page %ld, VmSwap %ld kB, pswpin %ld -> %ld", bad, swap2, in0, in1);
@@ -224,7 +206,7 @@ int main(int argc, char **argv)
 	} else {
 		long avail_kb = meminfo_kb("MemAvailable");
 		size_t len = ((size_t)avail_kb * 1024 + REGION) & ~(size_t)(PAGE - 1);
-		long o0 = vmstat("pswpout"), k0 = vmstat("pgscan_kswapd");
+		long o0 = vmstat_get("pswpout"), k0 = vmstat_get("pgscan_kswapd");
 		pid = fork();
 		if (pid == 0) {
 			char *q = anon(len);
@@ -234,7 +216,7 @@ int main(int argc, char **argv)
 			_exit(bad_stamp(q, len, 0x5a5a, 0) == -1 ? 0 : 4);
 		}
 		st = reap(pid);
-		long o1 = vmstat("pswpout"), k1 = vmstat("pgscan_kswapd");
+		long o1 = vmstat_get("pswpout"), k1 = vmstat_get("pgscan_kswapd");
 		CHECKF("past_ram_not_killed", st == 0 || st == 4, "status %d, %zu MiB over %ld kB available, pswpout +%ld",
 		       st, len >> 20, avail_kb, o1 - o0);
 		CHECKF("past_ram_data_intact", st == 0, "status %d", st);

@@ -32,8 +32,10 @@
 //! always equal the slot's once written.
 //!
 //! Locks: each area's `IrqLock` covers its slot map and cache array; it
-//! is a leaf (taken after an address space's lock; nothing is allocated
-//! or freed under it: pages leave the cache first and are put after).
+//! is a leaf (taken after an address space's lock and its page-table
+//! lock, which a swap-in fault holds; nothing is allocated or freed under
+//! it: pages leave the cache first and are put after). Page flags and
+//! counts it looks at are atomics, so it holds with several CPUs.
 //! Disk I/O runs with no lock held, through the kernel's [`SwapIo`].
 
 use alloc::sync::Arc;

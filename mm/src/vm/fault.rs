@@ -132,7 +132,10 @@ impl AddressSpace {
         let (now, swapped) = {
             let _ptl = self.ptl.lock();
             let now = self.lookup(env, page);
-            (now, if now.is_none() { self.swap_entry(env, page) } else { None })
+            // No area on means no swap entry anywhere (swapoff brings
+            // every page back first): the common first touch skips the walk.
+            let swapped = if now.is_none() && env.swap.enabled() { self.swap_entry(env, page) } else { None };
+            (now, swapped)
         };
         let done = match now {
             None => match swapped {
