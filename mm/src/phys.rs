@@ -11,6 +11,7 @@
 //! pcp        per-zone, per-CPU lists of small free blocks in front of the buddy
 //! gfp        allocation flags
 //! page_alloc zonelists, the allocation entry points, hand-off
+//! lru        per-node LRU lists of user pages (reclaim's order)
 //! vmstat     page counters by use
 //! ```
 //!
@@ -37,6 +38,7 @@
 pub mod buddy;
 pub mod e820;
 pub mod gfp;
+pub mod lru;
 pub mod memblock;
 pub mod numa;
 pub mod page;

@@ -141,12 +141,20 @@ pub fn swapoff(dev: &Arc<dyn BlockDevice>) -> Result<(), Errno> {
     let i = areas.iter().position(|a| same(&a.dev, dev)).ok_or(EINVAL)?;
     let ty = areas[i].ty;
     drop(areas);
-    // Every page still out there comes back first (Linux's try_to_unuse).
-    crate::proc::reclaim::unuse_area(ty)?;
+    // No new slot comes from it; every page still out there comes back
+    // (Linux's try_to_unuse). On failure the area stays on as it was.
+    SWAP.set_writeok(ty, false);
+    if let Err(e) = crate::proc::reclaim::unuse_area(ty) {
+        SWAP.set_writeok(ty, true);
+        return Err(e);
+    }
     let mut areas = AREAS.lock();
-    let i = areas.iter().position(|a| same(&a.dev, dev)).ok_or(EINVAL)?;
+    let Some(i) = areas.iter().position(|a| same(&a.dev, dev)) else {
+        SWAP.set_writeok(ty, true);
+        return Err(EINVAL);
+    };
     if SWAP.remove_area(ty).is_err() {
-        // Swapped out to again while it was emptied.
+        SWAP.set_writeok(ty, true);
         return Err(EBUSY);
     }
     let area = areas.remove(i);

@@ -33,11 +33,13 @@ use spin::Once;
 
 use mm::addr::Pfn;
 use mm::phys::gfp::{GFP_KERNEL, Gfp};
+use mm::swap::entry::SwapEntry;
 use mm::sync::IrqRwLock;
 use mm::vm::address_space::{AddressSpace, DEFAULT_MAX_MAP_COUNT, MmEnv};
 use mm::vm::file::MemObject;
 use mm::vm::overcommit::Overcommit;
 use mm::vm::rmap::{MapCounts, MapperSpace};
+use mm::vm::rmap_walk::{PageTarget, Referenced};
 
 use arch::mm_hooks::{RootTlb, USER_TLB};
 
@@ -183,6 +185,18 @@ impl MapperSpace for UserMm {
 
     fn count_mappings(&self, obj: &MemObject) -> MapCounts {
         self.space.read().count_object_mappings(obj)
+    }
+
+    fn page_referenced(&self, t: &PageTarget) -> Option<Referenced> {
+        let tlb = RootTlb { root: self.root };
+        let s = self.space.try_read()?;
+        Some(s.page_referenced(&env_for(&tlb), t))
+    }
+
+    fn try_unmap_page(&self, t: &PageTarget, swap: Option<SwapEntry>) -> Option<u32> {
+        let tlb = RootTlb { root: self.root };
+        let s = self.space.try_read()?;
+        Some(s.try_unmap_page(&env_for(&tlb), t, swap))
     }
 }
 

@@ -1,13 +1,13 @@
-//! Reclaim of anonymous memory to swap, and reading it back (Linux 2.4's
-//! `try_to_free_pages` -> `swap_out`, and `do_swap_page`'s read; the
-//! decisions are mm's `vm::swap_out` and `swap::space`).
+//! Reclaim: the drivers of mm's LRU scan (`vm::vmscan`) and the read
+//! of swapped pages (`do_swap_page`'s read; the decisions are mm's
+//! `vm::vmscan`, `vm::rmap_walk` and `swap::space`).
 //!
 //! ```text
 //!   a fault finds no free page (FaultError::Oom)
-//!     -> direct_reclaim: the faulting task itself, holding no lock,
-//!        scans processes (largest RSS first): each scan ages and unmaps
-//!        pages under that process's lock, then the pages are written out
-//!        here with no lock held and freed once nothing maps them
+//!     -> direct_reclaim: the faulting task itself, holding no lock:
+//!        the cache shrinkers, then try_to_free_pages: the nodes' LRU
+//!        lists at falling priority (12: 1/4096 of each list .. 0: all of
+//!        it) until SWAP_CLUSTER_MAX pages are freed
 //!     -> progress: retry the fault; none (MAX_RECLAIM_RETRIES times in a
 //!        row): the OOM killer
 //!   a fault finds a swap entry whose page is not cached (FaultError::SwapIn)
@@ -19,27 +19,24 @@
 //! with the first swap area) reclaims in the background: an allocation
 //! that finds its node's zones under the low watermark flags that node's
 //! kswapd (the allocator's kswapd hook, callable from any context), and
-//! it swaps out until every zone of its node is back above its high
-//! watermark, then sleeps. It also looks every 100 ms on
-//! its own, so a flag never waits longer. Only anonymous pages go to
-//! swap; caches without I/O (page cache of the initrd, MADV_FREE pages,
-//! empty slabs) are the allocator's own shrinkers, run inside failed
-//! allocations.
+//! it shrinks that node's own LRU lists until every zone of the node is
+//! back above its high watermark, then sleeps. It also looks every
+//! 100 ms on its own, so a flag never waits longer.
 //!
-//! Locks: none is held on entry; each process's address-space lock is
-//! only tried (a process in the middle of its own fault or mmap is
-//! skipped this round), and I/O runs with no lock held. Layer: `proc`
-//! (it walks the task table); the disks are reached through mm's
-//! `SwapIo`, which the block layer implements.
+//! Locks: none is held on entry; the scan tries each mapper's
+//! address-space lock (a process in the middle of its own fault or mmap
+//! keeps its pages this round), and I/O runs with no lock held. Layer:
+//! `proc` (it walks the task table for swapoff); the disks are reached
+//! through mm's `SwapIo`, which the block layer implements.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use abi::errno::{EINTR, EIO, ENOMEM, Errno};
 use mm::swap::entry::SwapEntry;
 use mm::swap::space::SwapInError;
-use mm::vm::swap_out::WriteBatch;
+use mm::vm::vmscan::{DEF_PRIORITY, SWAP_CLUSTER_MAX, ScanControl, shrink_node};
 
 use mm::phys::numa::MAX_NUMNODES;
 
@@ -51,9 +48,6 @@ use crate::proc::waitqueue::WaitQueue;
 /// Reclaim rounds without progress before the OOM killer runs (Linux's
 /// MAX_RECLAIM_RETRIES).
 pub const MAX_RECLAIM_RETRIES: u32 = 16;
-
-/// Pages one direct reclaim tries to free (SWAP_CLUSTER_MAX).
-const SWAP_CLUSTER_MAX: u64 = 32;
 
 /// A reclaim tunable of /proc/sys/vm: a number with Linux's upper bound
 /// (`proc_dointvec_minmax`; negative values never reach here).
@@ -92,9 +86,6 @@ pub static SWAPPINESS: Tunable = Tunable::new(60, 200);
 /// (read-ahead itself stops at 32 pages).
 pub static PAGE_CLUSTER: Tunable = Tunable::new(3, 31);
 
-/// Where the next reclaim starts in the list of processes.
-static ROTOR: AtomicU64 = AtomicU64::new(0);
-
 /// Whether reclaim may write anything out: some swap area is on.
 pub fn can_swap() -> bool {
     SWAP.enabled()
@@ -112,66 +103,50 @@ fn spaces() -> Vec<Arc<UserMm>> {
     v.into_iter().map(|(_, mm)| mm).collect()
 }
 
-/// Free about `nr` pages by swapping out anonymous memory. `direct`:
-/// an allocating task does it (vmstat's *_direct counters), not a
-/// background reclaimer. Returns pages freed.
-pub fn shrink_anon(nr: u64, direct: bool) -> u64 {
-    if !can_swap() {
-        return 0;
-    }
+/// Free about `nr` pages from the LRU lists of every node, the local one
+/// first, at falling priority (`do_try_to_free_pages`). Returns pages
+/// freed.
+pub fn try_to_free_pages(nr: u64) -> u64 {
     let env = env();
-    let spaces = spaces();
-    if spaces.is_empty() {
-        return 0;
-    }
-    let cpu = mm::percpu::this_cpu();
-    let (mut freed, mut scanned) = (0, 0);
-    // Round after round over the processes, each scan going on where the
-    // last one stopped, until enough is freed or every page was looked at
-    // twice (once to clear its accessed bit, once more to take it).
-    let total: u64 = spaces.iter().map(|mm| mm.space.try_read().map(|s| s.counters().rss_anon).unwrap_or(0)).sum();
-    let limit = 2 * total + 64;
-    let start = ROTOR.fetch_add(1, Ordering::Relaxed) as usize;
-    'rounds: while scanned < limit {
-        let mut round = 0;
-        for i in 0..spaces.len() {
-            let mm = &spaces[(start + i) % spaces.len()];
-            let mut batch = WriteBatch::default();
-            // Its pages leave: flush the CPUs that run it, before they are
-            // written and freed.
-            let tlb = RootTlb { root: mm.root };
-            let r = {
-                let Some(mut s) = mm.space.try_write() else { continue };
-                s.swap_out(&env_for(&tlb), (nr * 8).max(256), &mut batch, cpu)
-            };
-            round += r.scanned;
-            freed += r.freed + SWAP.write_out(env.pa, batch.as_slice());
-            if freed >= nr || r.swap_full {
-                scanned += round;
-                break 'rounds;
+    let mut sc = ScanControl::new(nr, SWAPPINESS.get(), true);
+    sc.may_swap = can_swap();
+    let nodes = env.pa.nodes.len() as u32;
+    let local = env.pa.local_node().min(nodes.saturating_sub(1));
+    for prio in (0..=DEF_PRIORITY).rev() {
+        sc.priority = prio;
+        for i in 0..nodes {
+            shrink_node(&env, (local + i) % nodes, &mut sc);
+            if sc.done() {
+                return sc.nr_reclaimed;
             }
         }
-        scanned += round;
-        if round == 0 {
-            break;
-        }
     }
-    let vs = &env.pa.vmstat;
-    if direct {
-        vs.pgscan_direct.add(scanned);
-        vs.pgsteal_direct.add(freed);
-    } else {
-        vs.pgscan_kswapd.add(scanned);
-        vs.pgsteal_kswapd.add(freed);
-    }
-    freed
+    sc.nr_reclaimed
 }
 
 /// Direct reclaim for a task whose allocation failed, holding no lock:
-/// the caches first, then swap. Returns pages freed.
+/// the caches first, then the LRU lists. Returns pages freed.
 pub fn direct_reclaim() -> u64 {
     let caches = crate::mem::drop_caches();
-    caches + shrink_anon(SWAP_CLUSTER_MAX, true)
+    caches + try_to_free_pages(SWAP_CLUSTER_MAX)
+}
+
+/// One kswapd pass over node `nid` (`balance_pgdat`): falling priority
+/// until the node is balanced or a pass freed its share. Returns pages
+/// freed.
+fn balance_node(nid: u32) -> u64 {
+    use mm::phys::zone::Watermark;
+    let env = env();
+    let mut sc = ScanControl::new(4 * SWAP_CLUSTER_MAX, SWAPPINESS.get(), false);
+    sc.may_swap = can_swap() && SWAPPINESS.get() > 0;
+    for prio in (0..=DEF_PRIORITY).rev() {
+        sc.priority = prio;
+        shrink_node(&env, nid, &mut sc);
+        if sc.done() || env.pa.node_balanced(nid, Watermark::High) {
+            break;
+        }
+    }
+    sc.nr_reclaimed
 }
 
 /// Read swap entry `e` into the swap cache (mm's `SwapSpace::swap_in`),
@@ -241,6 +216,22 @@ pub fn remote_access(
 /// Bring every page swapped out to area `ty` back into memory (swapoff's
 /// `try_to_unuse`): each process's entries of the area are faulted in.
 pub fn unuse_area(ty: u8) -> Result<(), Errno> {
+    // A page reclaim was swapping out as the walk passed (its slot taken
+    // before the area stopped giving slots) lands behind the walk: walk
+    // again until the area is empty, a few times at most.
+    for _ in 0..8 {
+        unuse_pass(ty)?;
+        SWAP.shrink(env().pa, u64::MAX);
+        if SWAP.usage(ty).is_none_or(|(_, used)| used == 0) {
+            return Ok(());
+        }
+        super::sched::yield_now();
+    }
+    Ok(())
+}
+
+/// One walk of [`unuse_area`] over every process.
+fn unuse_pass(ty: u8) -> Result<(), Errno> {
     loop {
         let mut pending = None;
         for mm in spaces() {
@@ -307,11 +298,10 @@ fn my_node() -> u32 {
 }
 
 /// kswapd of one node: sleep until flagged (or the poll period passes),
-/// then reclaim until every zone of the node is above its high
-/// watermark. Reclaim frees pages wherever their processes have them, so
-/// a round that leaves the node's free count where it was counts as
-/// barren; three in a row end the run (the node's memory is not what
-/// swapping frees).
+/// then shrink the node's LRU lists until every zone of the node is above
+/// its high watermark. A round that leaves the node's free count where it
+/// was counts as barren; three in a row end the run (nothing on the node
+/// can go: mlocked, shared memory, or swap full).
 extern "C" fn kswapd() -> ! {
     use mm::phys::zone::Watermark;
     let nid = my_node();
@@ -322,7 +312,7 @@ extern "C" fn kswapd() -> ! {
         KSWAPD_WAIT.wait_uninterruptible(Some(deadline), || pending.load(Ordering::Relaxed).then_some(()));
         let flagged = pending.swap(false, Ordering::Relaxed);
         let balanced = |mark| pa.node_balanced(nid, mark);
-        if !can_swap() || SWAPPINESS.get() == 0 || (!flagged && balanced(Watermark::Low)) || balanced(Watermark::High) {
+        if (!flagged && balanced(Watermark::Low)) || balanced(Watermark::High) {
             continue;
         }
         pa.vmstat.pageoutrun.inc();
@@ -330,7 +320,7 @@ extern "C" fn kswapd() -> ! {
         while !balanced(Watermark::High) && barren < 3 {
             pa.drain_all_pages();
             let before = pa.node_free_pages(nid);
-            shrink_anon(SWAP_CLUSTER_MAX, false);
+            balance_node(nid);
             pa.drain_all_pages();
             if pa.node_free_pages(nid) <= before {
                 barren += 1;

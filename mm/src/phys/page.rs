@@ -77,6 +77,14 @@ bitflags! {
         const SWAPCACHE = 1 << 21;
         /// Being written to swap.
         const WRITEBACK = 1 << 22;
+        /// On the unevictable LRU list (mlocked): counted there, linked
+        /// nowhere (`prev` holds the mlock count). Changed only under the
+        /// node's LRU lock, as `LRU`, `ACTIVE` and `SWAPBACKED` on a page
+        /// that is on a list (see `phys::lru`).
+        const UNEVICTABLE = 1 << 23;
+        /// Seen referenced by one reclaim scan: the next one that finds it
+        /// referenced again activates it (Linux's PG_referenced).
+        const REFERENCED = 1 << 24;
     }
 }
 
@@ -218,6 +226,20 @@ impl Page {
     #[inline]
     pub fn get(&self) {
         self.refcount.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Take a reference unless the count is zero (the page is being
+    /// freed): `folio_try_get`, for finding a page without holding one.
+    #[inline]
+    pub fn get_unless_zero(&self) -> bool {
+        let mut c = self.refcount.load(Ordering::Acquire);
+        while c > 0 {
+            match self.refcount.compare_exchange_weak(c, c + 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return true,
+                Err(now) => c = now,
+            }
+        }
+        false
     }
 
     /// Drop a reference; returns the new count (`put_page_testzero`).

@@ -54,6 +54,8 @@ pub struct Node {
     pub start_pfn: u64,
     pub spanned: u64,
     pub present: u64,
+    /// The node's LRU lists (`phys::lru`).
+    pub lru: crate::phys::lru::Lruvec,
 }
 
 /// Why a free was refused.
@@ -179,7 +181,15 @@ impl PageAllocator {
                 .into_iter()
                 .flat_map(|n| ZoneType::ALL.into_iter().rev().map(move |t| (n, t)))
                 .collect();
-            nodes.push(Node { id: nid, zones, zonelist, start_pfn, spanned: end_pfn - start_pfn, present });
+            nodes.push(Node {
+                id: nid,
+                zones,
+                zonelist,
+                start_pfn,
+                spanned: end_pfn - start_pfn,
+                present,
+                lru: crate::phys::lru::Lruvec::new(),
+            });
         }
         let local = topology.cpus.first().map(|c| c.nid).unwrap_or(0);
         Ok(PageAllocator {
@@ -681,6 +691,9 @@ impl PageAllocator {
     #[inline]
     fn free_block_now(&self, head: &'static Page, pfn: Pfn, order: u32) {
         let block = self.memmap.block(pfn, order).expect("page_alloc: free of a checked pfn without descriptors");
+        if head.has(PageFlags::LRU) {
+            self.lruvec(head).del_freed(&self.memmap, head);
+        }
         for (i, p) in block.iter().enumerate() {
             if p.mapcount() != 0 {
                 Self::bad_page_mapped(pfn.0 + i as u64, p);
@@ -733,6 +746,32 @@ impl PageAllocator {
             }
         }
         self.free_block_now(p, pfn, 0);
+    }
+
+    /// The LRU lists of the node `p` is on.
+    #[inline]
+    pub fn lruvec(&self, p: &Page) -> &crate::phys::lru::Lruvec {
+        let nid = (p.node() as usize).min(self.nodes.len() - 1);
+        &self.nodes[nid].lru
+    }
+
+    /// Put a new user page on its node's inactive list (`folio_add_lru`).
+    pub fn lru_add(&self, pfn: Pfn) {
+        if let Some(p) = self.memmap.page(pfn) {
+            self.lruvec(p).add(&self.memmap, p);
+        }
+    }
+
+    /// An anonymous page became lazily freeable (MADV_FREE) or stopped
+    /// being: lazy pages live on the inactive file list, as Linux's
+    /// `lru_lazyfree` puts them (they need no swap to go).
+    pub fn lru_set_lazyfree(&self, p: &Page, lazy: bool) {
+        let (set, clear) = if lazy {
+            (PageFlags::empty(), PageFlags::SWAPBACKED | PageFlags::ACTIVE | PageFlags::REFERENCED)
+        } else {
+            (PageFlags::SWAPBACKED, PageFlags::empty())
+        };
+        self.lruvec(p).update(&self.memmap, p, set, clear);
     }
 
     /// Free pages in every zone's buddy (Linux's `NR_FREE_PAGES`: pages on

@@ -99,8 +99,17 @@ pub struct VmStat {
     pub pgscan_direct: Counter,
     pub pgsteal_kswapd: Counter,
     pub pgsteal_direct: Counter,
-    /// Pages found referenced by a scan (given a second chance).
+    /// Pages a reclaim scan moved to an active list.
     pub pgactivate: Counter,
+    /// Pages moved from an active list to its inactive list.
+    pub pgdeactivate: Counter,
+    /// Active pages scanned (to age them).
+    pub pgrefill: Counter,
+    /// Inactive pages scanned, anonymous and file (by either reclaimer).
+    pub pgscan_anon: Counter,
+    pub pgscan_file: Counter,
+    /// Pages a scan put back at the inactive tail, to be seen again soon.
+    pub pgrotated: Counter,
     /// kswapd's balancing runs.
     pub pageoutrun: Counter,
     /// Pages read ahead from swap.

@@ -2,28 +2,18 @@
 //! (/proc/meminfo, /proc/vmstat, /proc/zoneinfo), from one walk of the
 //! page descriptors, so that the views agree.
 //!
-//! This kernel has no LRU lists yet: nothing ages pages, nothing scans
-//! them. The split is where Linux puts a page when it enters the lists,
-//! and since nothing here ever moves it, where it stays:
-//!
-//! ```text
-//!   mlocked (any kind)              -> unevictable   (mlock_folio)
-//!   MADV_FREE'd anonymous, clean    -> inactive file (lru_lazyfree: Linux
-//!                                      moves lazyfree pages there)
-//!   anonymous, shmem (swap-backed)  -> inactive anon (since 5.9 new anon
-//!                                      pages go in through
-//!                                      lru_cache_add_inactive_or_unevictable)
-//!   page cache                      -> inactive file (folio_add_lru; only a
-//!                                      second access or a reclaim scan that
-//!                                      finds it referenced activates it,
-//!                                      and neither exists here)
-//!   active anon, active file        -> 0
-//! ```
+//! A page on an LRU list (`phys::lru`) carries `LRU`, and its list is a
+//! function of its flags (`LruList::of`): unevictable (mlocked), else
+//! anonymous or file by `SWAPBACKED` (shmem counts as anonymous, lazily
+//! freed anonymous pages as file, as in Linux), active or inactive by
+//! `ACTIVE`. Pages isolated by reclaim at the moment of the walk are on
+//! no list, as in Linux (which shows them as nr_isolated_*).
 //!
 //! `mapped` is Linux's NR_FILE_MAPPED (meminfo `Mapped:`, vmstat
 //! `nr_mapped`): page-cache and shmem pages mapped by at least one process.
 
 use crate::addr::Pfn;
+use crate::phys::lru::LruList;
 use crate::phys::page::PageFlags;
 use crate::phys::page_alloc::PageAllocator;
 
@@ -41,15 +31,14 @@ pub struct LruCounts {
 impl LruCounts {
     /// Add one page with flags `f` and map count `mapcount`.
     fn count(&mut self, f: PageFlags, mapcount: i32) {
-        if !f.intersects(PageFlags::ANON | PageFlags::FILE | PageFlags::SHMEM) {
-            return;
-        }
-        if f.contains(PageFlags::MLOCKED) {
-            self.unevictable += 1;
-        } else if f.contains(PageFlags::LAZYFREE) || !f.intersects(PageFlags::ANON | PageFlags::SHMEM) {
-            self.inactive_file += 1;
-        } else {
-            self.inactive_anon += 1;
+        if f.contains(PageFlags::LRU) {
+            match LruList::of(f) {
+                LruList::InactiveAnon => self.inactive_anon += 1,
+                LruList::ActiveAnon => self.active_anon += 1,
+                LruList::InactiveFile => self.inactive_file += 1,
+                LruList::ActiveFile => self.active_file += 1,
+                LruList::Unevictable => self.unevictable += 1,
+            }
         }
         if f.intersects(PageFlags::FILE | PageFlags::SHMEM) && mapcount > 0 {
             self.mapped += 1;
@@ -98,17 +87,21 @@ mod tests {
     #[test]
     fn each_kind_of_page_has_one_list() {
         let mut c = LruCounts::default();
+        let lru = PageFlags::LRU;
+        c.count(lru | PageFlags::ANON | PageFlags::SWAPBACKED, 1);
+        c.count(lru | PageFlags::ANON | PageFlags::SWAPBACKED | PageFlags::ACTIVE, 1);
+        c.count(lru | PageFlags::ANON | PageFlags::SWAPBACKED | PageFlags::MLOCKED | PageFlags::UNEVICTABLE, 1);
+        c.count(lru | PageFlags::ANON | PageFlags::LAZYFREE, 1);
+        c.count(lru | PageFlags::FILE, 0);
+        c.count(lru | PageFlags::FILE | PageFlags::ACTIVE, 2);
+        c.count(lru | PageFlags::SHMEM | PageFlags::SWAPBACKED, 1);
+        // Isolated by reclaim: on no list for the moment.
         c.count(PageFlags::ANON | PageFlags::SWAPBACKED, 1);
-        c.count(PageFlags::ANON | PageFlags::SWAPBACKED | PageFlags::MLOCKED, 1);
-        c.count(PageFlags::ANON | PageFlags::LAZYFREE, 1);
-        c.count(PageFlags::FILE, 0);
-        c.count(PageFlags::FILE, 2);
-        c.count(PageFlags::SHMEM | PageFlags::SWAPBACKED, 1);
         c.count(PageFlags::SLAB, 0);
         c.count(PageFlags::PAGETABLE, 0);
         assert_eq!(
             c,
-            LruCounts { inactive_anon: 2, active_anon: 0, inactive_file: 3, active_file: 0, unevictable: 1, mapped: 2 }
+            LruCounts { inactive_anon: 2, active_anon: 1, inactive_file: 2, active_file: 1, unevictable: 1, mapped: 2 }
         );
     }
 
@@ -119,8 +112,10 @@ mod tests {
         let f = pa.alloc_pages(crate::phys::gfp::Gfp::ZERO, 0).unwrap();
         let before = LruCounts::of_all(pa);
         pa.page(a).unwrap().insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
+        pa.lru_add(a);
         let fp = pa.page(f).unwrap();
         fp.insert_flags(PageFlags::FILE);
+        pa.lru_add(f);
         fp.inc_mapcount();
         let c = LruCounts::of_all(pa);
         assert_eq!(c.inactive_anon, before.inactive_anon + 1);
@@ -150,12 +145,15 @@ mod tests {
             let p = pa.alloc_pages(crate::phys::gfp::Gfp::ZERO, 0).unwrap();
             let pg = pa.page(p).unwrap();
             match i {
-                0 | 1 => pg.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED),
-                2 => pg.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED | PageFlags::MLOCKED),
+                0..=2 => pg.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED),
                 _ => {
                     pg.insert_flags(PageFlags::FILE);
                     pg.inc_mapcount();
                 }
+            }
+            pa.lru_add(p);
+            if i == 2 {
+                pa.lruvec(pg).mlock(&pa.memmap, pg);
             }
         }
         let (mut m, mut v, mut z) =

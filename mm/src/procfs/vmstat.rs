@@ -61,7 +61,7 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
     for (name, v) in gauges {
         writeln!(w, "{name} {v}")?;
     }
-    let events: [(&str, u64); 22] = [
+    let events: [(&str, u64); 27] = [
         ("pgpgin", 0),
         ("pgpgout", 0),
         ("pswpin", vs.pswpin.get()),
@@ -78,11 +78,16 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
         ("pgreuse", vs.pgreuse.get()),
         ("oom_kill", vs.oom_kill.get()),
         ("pgactivate", vs.pgactivate.get()),
+        ("pgdeactivate", vs.pgdeactivate.get()),
+        ("pgrefill", vs.pgrefill.get()),
+        ("pgrotated", vs.pgrotated.get()),
         ("pgscan_kswapd", vs.pgscan_kswapd.get()),
         ("pgscan_direct", vs.pgscan_direct.get()),
         ("pgsteal_kswapd", vs.pgsteal_kswapd.get()),
         ("pgsteal_direct", vs.pgsteal_direct.get()),
         ("pageoutrun", vs.pageoutrun.get()),
+        ("pgscan_anon", vs.pgscan_anon.get()),
+        ("pgscan_file", vs.pgscan_file.get()),
         ("swap_ra", vs.swap_ra.get()),
     ];
     for (name, v) in events {

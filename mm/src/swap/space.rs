@@ -62,6 +62,9 @@ struct Area {
     cache: Vec<u64>,
     prio: i32,
     io: Arc<dyn SwapIo>,
+    /// New slots may come from it (Linux's SWP_WRITEOK): cleared while
+    /// swapoff empties it.
+    writeok: bool,
 }
 
 /// Why an area cannot leave.
@@ -104,7 +107,7 @@ impl SwapSpace {
         let mut cache = Vec::new();
         cache.try_reserve_exact(slots).ok()?;
         cache.resize(slots, NIL);
-        let mut area = Some(Area { map, cache, prio, io });
+        let mut area = Some(Area { map, cache, prio, io, writeok: true });
         for (i, a) in self.areas.iter().enumerate() {
             let mut a = a.lock();
             if a.is_none() {
@@ -134,6 +137,17 @@ impl SwapSpace {
         Ok(())
     }
 
+    /// Let slots be allocated from area `ty` again, or not (swapoff stops
+    /// new ones while it empties the area, and allows them again if it
+    /// fails).
+    pub fn set_writeok(&self, ty: u8, ok: bool) {
+        if let Some(a) = self.areas.get(ty as usize) {
+            if let Some(a) = a.lock().as_mut() {
+                a.writeok = ok;
+            }
+        }
+    }
+
     /// (usable, in use) slots of area `ty`.
     pub fn usage(&self, ty: u8) -> Option<(u64, u64)> {
         let a = self.areas.get(ty as usize)?.lock();
@@ -161,7 +175,7 @@ impl SwapSpace {
         let mut order: [(i32, u8); MAX_SWAPFILES] = [(i32::MIN, 0); MAX_SWAPFILES];
         let mut n = 0;
         for (i, a) in self.areas.iter().enumerate() {
-            if let Some(a) = a.lock().as_ref() {
+            if let Some(a) = a.lock().as_ref().filter(|a| a.writeok) {
                 order[n] = (a.prio, i as u8);
                 n += 1;
             }
@@ -202,16 +216,23 @@ impl SwapSpace {
         a.cache[e.slot as usize] = NIL;
         let _ = a.map.set_cache(e.slot, false);
         if let Some(p) = pa.page(pfn) {
-            p.remove_flags(PageFlags::SWAPCACHE);
+            // A write still owed to the slot is owed to nobody now.
+            p.remove_flags(PageFlags::SWAPCACHE | PageFlags::DIRTY);
             p.private.store(0, Ordering::Relaxed);
         }
         pa.vmstat.swap_cached.sub(1);
     }
 
-    /// Whether a cached page may leave the cache now: nothing pending or
-    /// running writes it.
-    fn may_uncache(pa: &PageAllocator, pfn: Pfn) -> bool {
-        pa.page(pfn).is_some_and(|p| !p.flags().intersects(PageFlags::DIRTY | PageFlags::WRITEBACK))
+    /// Whether a cached page may leave the cache now (under the area's
+    /// lock): no write of it is running, and if entries (`count`) still
+    /// refer to the slot, the slot has its data (the page is not dirty).
+    /// With no entry left a dirty page may go as well: nobody will read
+    /// the slot (Linux's folio_free_swap only refuses writeback).
+    fn may_uncache(pa: &PageAllocator, pfn: Pfn, count: u16) -> bool {
+        pa.page(pfn).is_some_and(|p| {
+            let f = p.flags();
+            !f.contains(PageFlags::WRITEBACK) && (count == 0 || !f.contains(PageFlags::DIRTY))
+        })
     }
 
     /// Drop one reference to `e` (an entry unmapped, a reader done; Linux's
@@ -224,7 +245,7 @@ impl SwapSpace {
                 return None;
             }
             let pfn = Pfn(*a.cache.get(e.slot as usize)?);
-            if pfn.0 == NIL || a.map.count(e.slot) != 0 || !Self::may_uncache(pa, pfn) {
+            if pfn.0 == NIL || a.map.count(e.slot) != 0 || !Self::may_uncache(pa, pfn, 0) {
                 return None;
             }
             // Nothing refers to the slot: a page still mapped somewhere
@@ -279,7 +300,10 @@ impl SwapSpace {
                 log::error!("swap: mapped an unused entry {:?}", e);
                 return false;
             }
-            if a.map.count(e.slot) != 0 || a.cache.get(e.slot as usize) != Some(&pfn.0) || !Self::may_uncache(pa, pfn) {
+            if a.map.count(e.slot) != 0
+                || a.cache.get(e.slot as usize) != Some(&pfn.0)
+                || !Self::may_uncache(pa, pfn, 0)
+            {
                 return false;
             }
             Self::uncache(a, pa, e, pfn);
@@ -299,15 +323,26 @@ impl SwapSpace {
     /// own reference is put either way.
     pub fn written(&self, pa: &PageAllocator, pfn: Pfn) -> bool {
         let Some(p) = pa.page(pfn) else { return false };
+        self.written_keep(pa, pfn);
+        let freed = p.refcount() == 1;
+        pa.put_user_page(pfn);
+        freed
+    }
+
+    /// [`Self::written`] without putting the caller's reference: the page
+    /// leaves the cache if nothing maps it (the cache and the caller hold
+    /// the only references) or no entry needs the slot. Returns whether it
+    /// left the cache.
+    pub fn written_keep(&self, pa: &PageAllocator, pfn: Pfn) -> bool {
+        let Some(p) = pa.page(pfn) else { return false };
         let e = SwapEntry::from_raw(p.private.load(Ordering::Relaxed));
         let uncached = p.has(PageFlags::SWAPCACHE)
             && self
                 .with_area(e, |a| {
-                    if a.cache.get(e.slot as usize) != Some(&pfn.0) || !Self::may_uncache(pa, pfn) {
+                    let count = a.map.count(e.slot);
+                    if a.cache.get(e.slot as usize) != Some(&pfn.0) || !Self::may_uncache(pa, pfn, count) {
                         return false;
                     }
-                    // Unmapped everywhere (cache + caller hold the only
-                    // references), or no entry needs the slot any more.
                     let unmapped = p.mapcount() == 0 && p.refcount() == 2;
                     if unmapped || a.map.count(e.slot) == 0 {
                         Self::uncache(a, pa, e, pfn);
@@ -319,22 +354,30 @@ impl SwapSpace {
         if uncached {
             pa.put_user_page(pfn);
         }
-        let freed = p.refcount() == 1;
-        pa.put_user_page(pfn);
-        freed
+        uncached
     }
 
     /// A cached page that reclaim just unmapped and that is already on
     /// disk: free it now if nothing else holds it. True if freed.
     pub fn try_free_clean(&self, pa: &PageAllocator, pfn: Pfn) -> bool {
+        self.try_uncache_clean(pa, pfn, 0)
+    }
+
+    /// Take a clean cached page that nothing maps out of the cache, if
+    /// only the cache and `held` references of the caller hold it (Linux's
+    /// `__remove_mapping` for the swap cache). True if it left the cache.
+    pub fn try_uncache_clean(&self, pa: &PageAllocator, pfn: Pfn, held: i32) -> bool {
         let Some(p) = pa.page(pfn) else { return false };
-        if !p.has(PageFlags::SWAPCACHE) || p.mapcount() != 0 || p.refcount() != 1 {
+        if !p.has(PageFlags::SWAPCACHE) || p.mapcount() != 0 || p.refcount() != 1 + held {
             return false;
         }
         let e = SwapEntry::from_raw(p.private.load(Ordering::Relaxed));
         let out = self
             .with_area(e, |a| {
-                if a.cache.get(e.slot as usize) != Some(&pfn.0) || !Self::may_uncache(pa, pfn) || p.refcount() != 1 {
+                if a.cache.get(e.slot as usize) != Some(&pfn.0)
+                    || !Self::may_uncache(pa, pfn, a.map.count(e.slot))
+                    || p.refcount() != 1 + held
+                {
                     return false;
                 }
                 Self::uncache(a, pa, e, pfn);
@@ -362,7 +405,8 @@ impl SwapSpace {
     }
 
     fn droppable(pa: &PageAllocator, pfn: Pfn) -> bool {
-        pa.page(pfn).is_some_and(|p| p.mapcount() == 0 && p.refcount() == 1 && Self::may_uncache(pa, pfn))
+        // Clean: whether entries still refer to the slot is not looked up.
+        pa.page(pfn).is_some_and(|p| p.mapcount() == 0 && p.refcount() == 1 && Self::may_uncache(pa, pfn, 1))
     }
 
     /// Free up to `nr` cached pages nothing maps (they stay on swap: a
@@ -502,31 +546,55 @@ impl SwapSpace {
         }
         pa.vmstat.pswpin.inc();
         // If another reader won, its page is the one and ours goes.
-        self.add(pa, e, pfn, false);
+        if self.add(pa, e, pfn, false) {
+            pa.lru_add(pfn);
+        }
         pa.put_user_page(pfn);
         Ok(())
     }
 
-    /// Write the pages a scan unmapped (`AddressSpace::swap_out`'s batch,
-    /// each with a reference the scan took), with no lock held; pages
-    /// nothing maps any more are freed. Returns pages freed.
+    /// Write the pages MADV_PAGEOUT unmapped (each with a reference the
+    /// caller took), with no lock held; pages nothing maps any more are
+    /// freed. Returns pages freed.
     pub fn write_out(&self, pa: &PageAllocator, pages: &[Pfn]) -> u64 {
         let mut freed = 0;
         for &pfn in pages {
-            let Some(p) = pa.page(pfn) else { continue };
-            let e = SwapEntry::from_raw(p.private.load(Ordering::Relaxed));
-            p.insert_flags(PageFlags::WRITEBACK);
-            let ok = self.io(e).is_some_and(|io| io.write_page(e.slot, pfn).is_ok());
-            // A failed write leaves the page dirty in the cache: faults
-            // keep mapping it from there, and it is never freed.
-            p.remove_flags(if ok { PageFlags::WRITEBACK | PageFlags::DIRTY } else { PageFlags::WRITEBACK });
-            if ok {
-                pa.vmstat.pswpout.inc();
-            }
+            self.write_page(pa, pfn);
             if self.written(pa, pfn) {
                 freed += 1;
             }
         }
         freed
+    }
+
+    /// Write cached page `pfn` to its slot (`swap_writepage`), with no
+    /// lock held: `WRITEBACK` while the disk has it, `DIRTY` cleared when
+    /// it is on disk. A failed write leaves the page dirty in the cache:
+    /// faults keep mapping it from there, and it is never freed. Returns
+    /// whether the write succeeded.
+    pub fn write_page(&self, pa: &PageAllocator, pfn: Pfn) -> bool {
+        let Some(p) = pa.page(pfn) else { return false };
+        let e = SwapEntry::from_raw(p.private.load(Ordering::Relaxed));
+        // Still `e`'s page? It may have left the cache meanwhile (its last
+        // entry went): then there is nothing to write. WRITEBACK is set
+        // under the area lock, where every uncache looks for it.
+        let started = self
+            .with_area(e, |a| {
+                let ours = p.has(PageFlags::SWAPCACHE) && a.cache.get(e.slot as usize) == Some(&pfn.0);
+                if ours {
+                    p.insert_flags(PageFlags::WRITEBACK);
+                }
+                ours
+            })
+            .unwrap_or(false);
+        if !started {
+            return false;
+        }
+        let ok = self.io(e).is_some_and(|io| io.write_page(e.slot, pfn).is_ok());
+        p.remove_flags(if ok { PageFlags::WRITEBACK | PageFlags::DIRTY } else { PageFlags::WRITEBACK });
+        if ok {
+            pa.vmstat.pswpout.inc();
+        }
+        ok
     }
 }

@@ -242,10 +242,11 @@ pub struct AddressSpace {
     pub(crate) rmap_owner: Option<alloc::sync::Weak<dyn crate::vm::rmap::MapperSpace>>,
     /// The objects whose reverse map holds this space, left at teardown.
     pub(crate) rmap_objects: Vec<alloc::sync::Weak<crate::vm::file::MemObject>>,
+    /// The family whose anonymous pages this space may map (rmap_walk.rs):
+    /// its own since exec, its parent's after fork.
+    pub(crate) anon: Option<alloc::sync::Arc<crate::vm::rmap_walk::AnonFamily>>,
     /// Hole punches waiting for this space's lock to be dropped (rmap.rs).
     pub(crate) deferred: Vec<crate::vm::rmap::Punch>,
-    /// Where reclaim's next scan of this space starts (swap_out.rs).
-    pub(crate) swap_cursor: u64,
     /// Pages MADV_PAGEOUT unmapped, written once the lock is dropped.
     pub(crate) pageout: Option<crate::vm::swap_out::PageOut>,
     /// The swap entry a remote access stopped at (access_remote.rs).
@@ -281,8 +282,8 @@ impl AddressSpace {
             def_flags: VmFlags::empty(),
             rmap_owner: None,
             rmap_objects: Vec::new(),
+            anon: None,
             deferred: Vec::new(),
-            swap_cursor: 0,
             pageout: None,
             swap_wait: None,
         })
@@ -410,8 +411,8 @@ impl AddressSpace {
         if let Some(p) = env.pa.page(pfn) {
             // No mapping left, so no locked one either.
             let left = p.dec_mapcount();
-            if left == 0 && p.test_and_clear_flag(PageFlags::MLOCKED) {
-                env.pa.vmstat.mlocked_pages.sub(1);
+            if left == 0 {
+                crate::vm::mlock::munlock_all(env, p);
             }
             cached = left == 0 && p.has(PageFlags::SWAPCACHE);
         }

@@ -181,14 +181,17 @@ impl AddressSpace {
         self.handle_fault(env, addr, kind)
     }
 
-    /// A zeroed anonymous page, marked and counted.
-    fn new_anon_page(&self, env: &MmEnv<'_>) -> Result<Pfn, FaultError> {
+    /// A zeroed anonymous page for `va` of `vma`, marked, counted and
+    /// owned by this space's family (the reverse map finds it from there).
+    /// It goes on the LRU once mapped (`lru_add` after the install).
+    fn new_anon_page(&self, env: &MmEnv<'_>, vma: &Vma, va: u64) -> Result<Pfn, FaultError> {
         // With swap on, a failure here is expected: the kernel reclaims
         // and retries (no warning for each).
         let quiet = if env.swap.enabled() { Gfp::NOWARN } else { Gfp::empty() };
         let pfn = env.pa.alloc_pages(GFP_HIGHUSER_MOVABLE | Gfp::ZERO | quiet, 0).ok_or(FaultError::Oom)?;
         if let Some(p) = env.pa.page(pfn) {
             p.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
+            self.set_anon_owner(p, vma, va);
         }
         env.pa.vmstat.anon_pages.add(1);
         Ok(pfn)
@@ -236,8 +239,10 @@ impl AddressSpace {
         if !write {
             self.install_missing(env, vma, va, env.zero_page, false, false)?;
         } else {
-            let pfn = self.new_anon_page(env)?;
-            self.install_missing(env, vma, va, pfn, true, true)?;
+            let pfn = self.new_anon_page(env, vma, va)?;
+            if self.install_missing(env, vma, va, pfn, true, true)? {
+                env.pa.lru_add(pfn);
+            }
         }
         Ok(FaultDone::Minor)
     }
@@ -263,7 +268,7 @@ impl AddressSpace {
         let pgoff = vma.pgoff_of(va);
         let cached = obj.find_page(pgoff).is_some();
         let pfn = obj.get_page(pgoff).map_err(obj_error)?;
-        let copy = match self.new_anon_page(env) {
+        let copy = match self.new_anon_page(env, vma, va) {
             Ok(c) => c,
             Err(e) => {
                 env.pa.put_user_page(pfn);
@@ -274,6 +279,9 @@ impl AddressSpace {
         env.pa.put_user_page(pfn);
         env.pa.vmstat.cow_faults.inc();
         let installed = self.install_missing(env, vma, va, copy, true, true)?;
+        if installed {
+            env.pa.lru_add(copy);
+        }
         Ok(if cached || !installed { FaultDone::Minor } else { FaultDone::Major })
     }
 
@@ -333,6 +341,7 @@ impl AddressSpace {
             env.tlb.flush_page(va);
             if p.test_and_clear_flag(PageFlags::LAZYFREE) {
                 env.pa.vmstat.lazyfree_pages.sub(1);
+                env.pa.lru_set_lazyfree(p, false);
             }
             env.pa.vmstat.pgreuse.inc();
         }
@@ -349,7 +358,7 @@ impl AddressSpace {
         if !self.get_if_mapped(env, va, old)? {
             return Ok(FaultDone::Minor);
         }
-        let new = match self.new_anon_page(env) {
+        let new = match self.new_anon_page(env, vma, va) {
             Ok(n) => n,
             Err(e) => {
                 put_unless_zero(env, old);
@@ -396,7 +405,9 @@ impl AddressSpace {
         }
         self.account_vma(&vma, false);
         vma.start = new_start;
-        vma.pgoff = new_start >> PAGE_SHIFT;
+        // The area's first page keeps its linear index (its pages' reverse
+        // map depends on it): the new ones come before it.
+        vma.pgoff = vma.pgoff.saturating_sub(grow);
         self.account_vma(&vma, true);
         if vma.flags.contains(VmFlags::ACCOUNT) {
             self.vm.committed += grow;

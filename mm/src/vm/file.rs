@@ -116,7 +116,7 @@ pub struct MemObject {
 impl MemObject {
     /// The page cache of a read-only file with contents `data`.
     pub fn file(name: &str, data: &'static [u8], ino: u64, pa: &'static PageAllocator) -> Arc<MemObject> {
-        Arc::new(MemObject {
+        let obj = Arc::new(MemObject {
             kind: ObjKind::File,
             name: IrqLock::new(String::from(name)),
             size: AtomicU64::new(data.len() as u64),
@@ -128,7 +128,10 @@ impl MemObject {
             quota: None,
             rmap: Rmap::new(),
             seals: AtomicU32::new(0),
-        })
+        });
+        // Reclaim finds the file from its pages (rmap_walk.rs).
+        crate::vm::rmap_walk::FILES.insert(&obj);
+        obj
     }
 
     /// A shared anonymous segment of `size` bytes, for which `charged`
@@ -297,6 +300,7 @@ impl MemObject {
             self.pa.vmstat.shmem_pages.add(1);
         }
         pages.insert(pgoff, pfn.0);
+        self.pa.lru_add(pfn);
         Ok(pfn)
     }
 
@@ -346,6 +350,24 @@ impl MemObject {
         freed
     }
 
+    /// Drop the clean page-cache page `pfn` at `pgoff` if nothing but the
+    /// cache and `held` references of the caller hold it (reclaim of one
+    /// page, Linux's `__remove_mapping`). Never waits for the lock.
+    pub fn try_drop_page(&self, pgoff: u64, pfn: Pfn, held: i32) -> bool {
+        if self.kind != ObjKind::File {
+            return false;
+        }
+        let Some(mut pages) = self.pages.try_lock() else { return false };
+        let idle = self.pa.page(pfn).is_some_and(|p| p.refcount() == 1 + held && p.mapcount() == 0);
+        if pages.get(&pgoff) != Some(&pfn.0) || !idle {
+            return false;
+        }
+        pages.remove(&pgoff);
+        drop(pages);
+        self.release(pfn.0);
+        true
+    }
+
     /// Take the pages of `[first, last)` out of the object and away from
     /// every mapping (Linux's truncate_pagecache and shmem_undo_range with
     /// unmap_mapping_range around them): the mappers lose the range first,
@@ -386,6 +408,9 @@ impl MemObject {
 
 impl Drop for MemObject {
     fn drop(&mut self) {
+        if self.kind == ObjKind::File {
+            crate::vm::rmap_walk::FILES.remove(self as *const MemObject as u64);
+        }
         let pages = core::mem::take(&mut *self.pages.lock());
         for (_, pfn) in pages {
             self.release(pfn);

@@ -25,6 +25,8 @@ impl AddressSpace {
         let mut child = AddressSpace::new(env)?;
         child.layout = self.layout;
         child.def_flags = self.def_flags;
+        // The pages the child inherits stay findable from their family.
+        child.anon = self.anon.clone();
         // Each area is charged on its own, as `dup_mmap` does (the
         // heuristic mode refuses single requests larger than RAM).
         let mut charge = 0;

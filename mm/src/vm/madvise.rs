@@ -240,6 +240,7 @@ impl AddressSpace {
                 }
                 if p.test_and_set_flag(PageFlags::LAZYFREE) {
                     env.pa.vmstat.lazyfree_pages.add(1);
+                    env.pa.lru_set_lazyfree(p, true);
                 }
                 if let Ok(Some(pte)) = this.mapper(env).pte(leaf.va, false) {
                     pte.set_flags(pte.flags() - F::DIRTY);
@@ -286,6 +287,7 @@ impl AddressSpace {
                         // Written again since MADV_FREE (or shared): keep it.
                         p.remove_flags(PageFlags::LAZYFREE);
                         env.pa.vmstat.lazyfree_pages.sub(1);
+                        env.pa.lru_set_lazyfree(p, false);
                         return;
                     }
                     batch[n] = leaf.va;

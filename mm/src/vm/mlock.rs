@@ -27,30 +27,35 @@ pub(crate) fn mlock_page(env: &MmEnv<'_>, pfn: Pfn) {
         return;
     }
     let Some(p) = env.pa.page(pfn) else { return };
-    if p.test_and_set_flag(PageFlags::MLOCKED) {
+    // The count and the move to the unevictable list, under the LRU lock.
+    if env.pa.lruvec(p).mlock(&env.pa.memmap, p) {
         env.pa.vmstat.mlocked_pages.add(1);
-        p.set_mlock_count(1);
         // A locked page is never lazily freed.
         if p.test_and_clear_flag(PageFlags::LAZYFREE) {
             env.pa.vmstat.lazyfree_pages.sub(1);
+            env.pa.lru_set_lazyfree(p, false);
         }
-    } else {
-        p.set_mlock_count(p.mlock_count() + 1);
     }
 }
 
 /// A VM_LOCKED mapping of `pfn` went away (Linux's `munlock_folio`): the
 /// page stays locked while another locked mapping has it (a parent that
 /// locked its memory keeps it locked when a forked child unlocks or
-/// unmaps its copy-on-write view of the same pages).
+/// unmaps its copy-on-write view of the same pages). The last one puts
+/// it back on the inactive list.
 pub(crate) fn munlock_page(env: &MmEnv<'_>, pfn: Pfn) {
     if pfn == env.zero_page {
         return;
     }
     let Some(p) = env.pa.page(pfn).filter(|p| p.has(PageFlags::MLOCKED)) else { return };
-    let left = p.mlock_count().saturating_sub(1);
-    p.set_mlock_count(left);
-    if left == 0 && p.test_and_clear_flag(PageFlags::MLOCKED) {
+    if env.pa.lruvec(p).munlock(&env.pa.memmap, p, false) {
+        env.pa.vmstat.mlocked_pages.sub(1);
+    }
+}
+
+/// The last mapping of `p` went: no locked one is left either.
+pub(crate) fn munlock_all(env: &MmEnv<'_>, p: &crate::phys::page::Page) {
+    if p.has(PageFlags::MLOCKED) && env.pa.lruvec(p).munlock(&env.pa.memmap, p, true) {
         env.pa.vmstat.mlocked_pages.sub(1);
     }
 }

@@ -41,6 +41,20 @@ pub fn set_swap(e: &mut PageTableEntry, s: SwapEntry) {
     e.set_addr(PhysAddr::new(v & 0x000f_ffff_ffff_f000), F::from_bits_truncate(v & 0xfff));
 }
 
+/// Clear the accessed bit of a live entry in one atomic step, returning
+/// whether it was set (`ptep_test_and_clear_young`): another CPU's MMU may
+/// be setting the dirty bit of the same entry at that moment, which a
+/// plain read-modify-write could lose.
+pub fn test_and_clear_young(e: &mut PageTableEntry) -> bool {
+    let bit = F::ACCESSED.bits();
+    // SAFETY: `PageTableEntry` is a `repr(transparent)` u64 inside an
+    // aligned page table, so the pointer is valid and 8-byte aligned for
+    // the borrow's length; the only other writer is the MMU, whose
+    // accessed/dirty updates are atomic locked operations.
+    let a = unsafe { core::sync::atomic::AtomicU64::from_ptr((e as *mut PageTableEntry).cast::<u64>()) };
+    a.fetch_and(!bit, core::sync::atomic::Ordering::Relaxed) & bit != 0
+}
+
 /// The software PTE bit of soft-dirty tracking: set with DIRTY by every
 /// write fault, cleared (with the write permission) by `clear_refs` 4.
 /// Bit 11 is free for software in a leaf (Intel SDM Vol. 3A, Table 4-19:

@@ -32,7 +32,7 @@ use crate::addr::{Pfn, PhysAddr};
 use crate::phys::page::PageFlags;
 use crate::vm::address_space::{AddressSpace, MmEnv, PtlState};
 use crate::vm::fault::FaultError;
-use crate::vm::mlock::{mlock_page, munlock_page};
+use crate::vm::mlock::{mlock_page, munlock_all, munlock_page};
 use crate::vm::vma::{VmFlags, Vma};
 
 /// Whether `pte` maps `pfn` without write permission: what a write fault
@@ -206,11 +206,12 @@ impl AddressSpace {
         // Every CPU must stop using the old entry before the old page can
         // go (Linux's ptep_clear_flush before the page's mapping drops).
         env.tlb.flush_page(va);
+        env.pa.lru_add(new);
         if old != env.zero_page {
             if let Some(p) = env.pa.page(old) {
                 // No mapping left, so no locked one either.
-                if p.dec_mapcount() == 0 && p.test_and_clear_flag(PageFlags::MLOCKED) {
-                    env.pa.vmstat.mlocked_pages.sub(1);
+                if p.dec_mapcount() == 0 {
+                    munlock_all(env, p);
                 }
             }
             env.pa.put_user_page(old);

@@ -74,11 +74,22 @@ pub trait MapperSpace: Send + Sync {
     fn unmap_object_range(&self, obj: &MemObject, first: u64, last: u64, even_cows: bool);
     /// This space's mappings of `obj`.
     fn count_mappings(&self, obj: &MemObject) -> MapCounts;
+    /// Age the entries of this space that map `t` (`rmap_walk.rs`): None
+    /// if the space's lock could not be taken at once.
+    fn page_referenced(&self, t: &crate::vm::rmap_walk::PageTarget) -> Option<crate::vm::rmap_walk::Referenced>;
+    /// Unmap `t` from this space, its entries becoming `swap` (anonymous
+    /// pages) or none; nothing if the space's lock could not be taken at
+    /// once. Returns the entries unmapped.
+    fn try_unmap_page(
+        &self,
+        t: &crate::vm::rmap_walk::PageTarget,
+        swap: Option<crate::swap::entry::SwapEntry>,
+    ) -> Option<u32>;
 }
 
 /// The address spaces that map one object.
 pub struct Rmap {
-    spaces: IrqLock<Vec<Weak<dyn MapperSpace>>>,
+    pub(crate) spaces: IrqLock<Vec<Weak<dyn MapperSpace>>>,
 }
 
 impl Default for Rmap {
@@ -186,12 +197,18 @@ impl AddressSpace {
     /// learn of it. Call [`Self::rmap_enter_all`] once the handle is live.
     pub fn set_rmap_owner(&mut self, owner: Weak<dyn MapperSpace>) {
         self.rmap_owner = Some(owner);
+        if self.anon.is_none() {
+            self.anon = Some(crate::vm::rmap_walk::AnonFamily::new());
+        }
     }
 
     /// Enter this space in the reverse map of every object it already maps
     /// (a fork child, a new program). Only once its handle is live: an
     /// entry that cannot be upgraded counts as dead and is pruned.
     pub fn rmap_enter_all(&mut self) {
+        if let (Some(f), Some(o)) = (&self.anon, &self.rmap_owner) {
+            f.rmap.add(o);
+        }
         let objects: Vec<Arc<MemObject>> = self.vmas.iter().filter_map(|v| v.backing.object().cloned()).collect();
         for obj in &objects {
             self.rmap_enter(obj);
@@ -202,6 +219,9 @@ impl AddressSpace {
     /// (teardown), including those it has unmapped since.
     pub(crate) fn rmap_leave_all(&mut self) {
         let objects = core::mem::take(&mut self.rmap_objects);
+        if let (Some(f), Some(o)) = (&self.anon, &self.rmap_owner) {
+            f.rmap.remove(o);
+        }
         if let Some(o) = &self.rmap_owner {
             for obj in objects.iter().filter_map(Weak::upgrade) {
                 obj.rmap.remove(o);

@@ -68,6 +68,10 @@ impl AddressSpace {
             let flags = Self::fault_pte_flags(vma.flags, writable, write && writable);
             pte.set_addr(PhysAddr::new(pfn.phys()), flags);
             if let Some(p) = page {
+                if p.mapcount() == 0 {
+                    // Read back (or left by its last mapper): ours now.
+                    self.set_anon_owner(p, vma, va);
+                }
                 p.inc_mapcount();
             }
             st.rss_add(RssKind::Anon, 1);

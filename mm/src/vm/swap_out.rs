@@ -1,31 +1,26 @@
-//! Reclaim's scan of one address space: age its anonymous pages and swap
-//! out the ones not used since the last scan (Linux 2.4's `swap_out_mm` /
-//! `try_to_swap_out`, with the accessed bit as the second chance).
+//! MADV_PAGEOUT and MADV_COLD on one address space (Linux's
+//! madvise_cold_or_pageout_pte_range): the range's private anonymous
+//! pages are swapped out at once, whether used or not, or made the next
+//! ones reclaim looks at. Reclaim proper works from the LRU lists
+//! (`vmscan.rs`).
 //!
 //! ```text
-//!   from the space's cursor, over private areas (not locked), their
-//!   anonymous pages:
-//!     PTE accessed         -> clear the bit; the page stays (pgactivate)
-//!     not accessed, page in the swap cache already (read back, or shared
-//!       with another process that was scanned first)
+//!   each page of the range this space alone maps:
+//!     page in the swap cache already (read back)
 //!                          -> the PTE takes the cached page's entry
-//!     not accessed         -> a new slot; the page enters the swap cache
+//!     otherwise            -> a new slot; the page enters the swap cache
 //!                             marked DIRTY (to be written) and the PTE
 //!                             takes the entry; the page is handed to the
 //!                             caller, who writes it with no lock held
 //! ```
 //!
-//! The page leaves memory once every process that mapped it has been
-//! scanned and the write is done (`SwapSpace::written`). Until then a
-//! fault on any of the entries maps the cached page again, without I/O.
-//!
-//! The scan holds the space's lock exclusive (other threads cannot fault
-//! meanwhile), allocates nothing, and flushes the TLB of every unmapped
-//! page before it returns, so no CPU can still write a page the caller is
-//! about to write out. Only 4 KiB private anonymous pages mapped once by
-//! this space are candidates; shared (MAP_SHARED) and file pages, locked
-//! pages, lazily freed ones (their shrinker drops them without I/O) and
-//! huge pages are left alone.
+//! The page leaves memory once the write is done (`SwapSpace::written`).
+//! Until then a fault on the entry maps the cached page again, without
+//! I/O. The space's lock is held exclusive, nothing is allocated but the
+//! list of pages to write, and the TLB of every unmapped page is flushed
+//! before the lock is dropped, so no CPU can still write a page about to
+//! be written out. Shared (MAP_SHARED) and file pages, locked pages,
+//! lazily freed ones and huge pages are left alone.
 
 use alloc::vec::Vec;
 
@@ -33,10 +28,9 @@ use x86_64::structures::paging::PageTableFlags as F;
 
 use crate::addr::{PAGE_SIZE, Pfn};
 use crate::phys::page::PageFlags;
-use crate::vm::address_space::{AddressSpace, MmEnv, RssKind, TASK_SIZE};
-use crate::vm::page_table::{Leaf, MapSize, set_swap};
+use crate::vm::address_space::{AddressSpace, MmEnv, RssKind};
+use crate::vm::page_table::{MapSize, set_swap};
 use crate::vm::tlb::TlbFlush;
-use crate::vm::vma::VmFlags;
 
 /// Pages a scan hands back to be written (each with a reference held).
 pub const WRITE_BATCH: usize = 32;
@@ -79,72 +73,6 @@ impl WriteBatch {
 }
 
 impl AddressSpace {
-    /// Scan up to `budget` candidate entries from where the last scan
-    /// stopped, wrapping around once. Unmapped pages that need writing go
-    /// into `out` (the scan stops when it is full); `cpu` picks the slot
-    /// cluster.
-    pub fn swap_out(&mut self, env: &MmEnv<'_>, budget: u64, out: &mut WriteBatch, cpu: usize) -> ScanResult {
-        let mut r = ScanResult::default();
-        if !env.swap.enabled() {
-            return r;
-        }
-        let mut flush = TlbFlush::none();
-        let mut addr = self.swap_cursor;
-        let mut wrapped = false;
-        loop {
-            let Some(v) = self.vmas.find(addr).map(|v| (v.start, v.end, v.flags)) else {
-                if wrapped || addr == 0 {
-                    addr = 0;
-                    break;
-                }
-                wrapped = true;
-                addr = 0;
-                continue;
-            };
-            let (start, end, flags) = v;
-            let from = start.max(addr);
-            addr = end;
-            // Private areas: anonymous ones, and the copies a private file
-            // mapping made (each page is checked to be anonymous).
-            if flags.intersects(VmFlags::SHARED | VmFlags::LOCKED) {
-                continue;
-            }
-            // Leaves of this area a batch at a time, on the stack.
-            let mut cursor = from;
-            while cursor < end {
-                let mut batch = [(0u64, Pfn(0), F::empty()); 64];
-                let mut n = 0;
-                let mut resume = end;
-                self.mapper(env).for_each_leaf_while(cursor, end.min(TASK_SIZE), &mut |l: Leaf| {
-                    if n == batch.len() {
-                        resume = l.va;
-                        return false;
-                    }
-                    if l.size == MapSize::Size4K {
-                        batch[n] = (l.va, Pfn::from_phys(l.phys.as_u64()), l.flags);
-                        n += 1;
-                    }
-                    true
-                });
-                for &(va, pfn, pte_flags) in &batch[..n] {
-                    if r.scanned >= budget || out.is_full() || r.swap_full {
-                        self.swap_cursor = va;
-                        flush.flush(env.tlb);
-                        return r;
-                    }
-                    self.try_to_swap_out(env, va, pfn, pte_flags, out, cpu, &mut r, &mut flush);
-                }
-                cursor = resume;
-            }
-            if wrapped && addr >= self.swap_cursor {
-                break;
-            }
-        }
-        self.swap_cursor = addr;
-        flush.flush(env.tlb);
-        r
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn try_to_swap_out(
         &mut self,
@@ -244,20 +172,25 @@ impl PageOut {
 }
 
 impl AddressSpace {
-    /// MADV_COLD: the range's pages look unused to the next reclaim scan
-    /// (their accessed bits are cleared; Linux moves them to the inactive
-    /// list).
+    /// MADV_COLD: the range's pages that only this space maps go to the
+    /// head of their inactive list with their accessed bits cleared
+    /// (Linux's deactivation), so reclaim takes them before others.
     pub(crate) fn cold_range(&mut self, env: &MmEnv<'_>, start: u64, end: u64) {
-        let mut vas = Vec::new();
+        let mut leaves = Vec::new();
         self.for_each_leaf(env, start, end, &mut |l| {
-            if l.flags.contains(F::ACCESSED) {
-                vas.push(l.va);
+            if l.size == MapSize::Size4K {
+                leaves.push((l.va, Pfn::from_phys(l.phys.as_u64())));
             }
         });
-        for va in vas {
+        for (va, pfn) in leaves {
+            let Some(p) = env.pa.page(pfn).filter(|p| pfn != env.zero_page && p.mapcount() == 1) else { continue };
             if let Ok(Some(pte)) = self.mapper(env).pte(va, false) {
-                pte.set_flags(pte.flags() - F::ACCESSED);
+                crate::vm::page_table::test_and_clear_young(pte);
             }
+            if p.has(PageFlags::ACTIVE) {
+                env.pa.vmstat.pgdeactivate.inc();
+            }
+            env.pa.lruvec(p).update(&env.pa.memmap, p, PageFlags::empty(), PageFlags::ACTIVE | PageFlags::REFERENCED);
         }
     }
 

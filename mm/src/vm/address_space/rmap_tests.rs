@@ -12,12 +12,14 @@ use abi::mman::*;
 
 use super::tests::{lim, req};
 use super::*;
+use crate::swap::entry::SwapEntry;
 use crate::sync::IrqLock;
 use crate::testing::cpu::Cpu;
 use crate::vm::fault::FaultError;
 use crate::vm::file::{MemObject, PageQuota};
 use crate::vm::mmap::{FileMapping, MmapRequest};
 use crate::vm::rmap::{MapCounts, MapperSpace};
+use crate::vm::rmap_walk::{PageTarget, Referenced};
 
 const P: u64 = PAGE_SIZE;
 const RW: u32 = PROT_READ | PROT_WRITE;
@@ -26,12 +28,12 @@ const R: u32 = PROT_READ;
 std::thread_local! {
     /// This test's machine (each test runs on a thread of its own; the
     /// environment is not `Sync`, as the kernel's is a global).
-    static ENV: core::cell::Cell<Option<&'static MmEnv<'static>>> = const { core::cell::Cell::new(None) };
+    pub(super) static ENV: core::cell::Cell<Option<&'static MmEnv<'static>>> = const { core::cell::Cell::new(None) };
 }
 
 /// A process's memory as the kernel holds it.
-struct Owned {
-    space: IrqLock<AddressSpace>,
+pub(super) struct Owned {
+    pub(super) space: IrqLock<AddressSpace>,
 }
 
 impl MapperSpace for Owned {
@@ -43,9 +45,19 @@ impl MapperSpace for Owned {
     fn count_mappings(&self, obj: &MemObject) -> MapCounts {
         self.space.lock().count_object_mappings(obj)
     }
+
+    fn page_referenced(&self, t: &PageTarget) -> Option<Referenced> {
+        let env = ENV.get().expect("setup() names the machine");
+        Some(self.space.try_lock()?.page_referenced(env, t))
+    }
+
+    fn try_unmap_page(&self, t: &PageTarget, swap: Option<SwapEntry>) -> Option<u32> {
+        let env = ENV.get().expect("setup() names the machine");
+        Some(self.space.try_lock()?.try_unmap_page(env, t, swap))
+    }
 }
 
-fn own(mut space: AddressSpace) -> Arc<Owned> {
+pub(super) fn own(mut space: AddressSpace) -> Arc<Owned> {
     let o = Arc::new_cyclic(|me: &Weak<Owned>| {
         let w: Weak<dyn MapperSpace> = me.clone();
         space.set_rmap_owner(w);
