@@ -23,7 +23,7 @@
 //! `picture_tolerance=`):
 //!
 //! ```text
-//! mempic: drawn cells sweep=1 cell=4 fill=4 frames_per_cell=1 cells=32735 rect=3,108,1272,52 rect=3,180,1272,364 free0=3:ffec50 ... hole=96:1a1a1a
+//! mempic: drawn cells sweep=1 cell=4 fill=4 frames_per_cell=1 cells=32735 rect=3,126,1272,52 rect=3,198,1272,364 free0=3:ffec50 ... hole=96:1a1a1a
 //! ```
 //!
 //! `cell` is the cell pitch and `fill` the side of its painted square in
@@ -82,9 +82,12 @@ pub fn colour(c: FrameClass) -> Rgb {
         FrameClass::Slab => Rgb(0xd0, 0x50, 0xd0),
         FrameClass::PageTable => Rgb(0xff, 0x8c, 0x1a),
         FrameClass::Anon => Rgb(0xe8, 0x3c, 0x3c),
+        FrameClass::AnonActive => Rgb(0xa0, 0x10, 0x10),
+        FrameClass::Unevictable => Rgb(0x70, 0x30, 0x90),
         FrameClass::SwapCache => Rgb(0xf0, 0xa0, 0x60),
         FrameClass::Writeback => Rgb(0xff, 0xe0, 0x30),
         FrameClass::File => Rgb(0x3c, 0x78, 0xf0),
+        FrameClass::FileActive => Rgb(0x1c, 0x40, 0xa0),
         FrameClass::Shmem => Rgb(0x30, 0xd0, 0xe0),
         FrameClass::KernelStack => Rgb(0xff, 0xa0, 0xc8),
         FrameClass::Vmalloc => Rgb(0x8c, 0x64, 0xf0),

@@ -12,6 +12,8 @@
 //!   PAGETABLE                             page table    'P'
 //!   KSTACK / VMALLOC                      kernel stack 'T', vmalloc 'V'
 //!   SHMEM / FILE / ANON                   shmem 'H', page cache 'F', user anon 'U'
+//!     ... and LRU + ACTIVE                  active page cache 'G', active anon 'A'
+//!     ANON and UNEVICTABLE                  unevictable (mlocked) anon 'L'
 //!   anything else handed out              other kernel allocation 'k'
 //! ```
 //!
@@ -52,12 +54,20 @@ pub enum FrameClass {
     Free(u8),
     Slab,
     PageTable,
+    /// Anonymous, on the inactive list (or on none yet).
     Anon,
+    /// Anonymous (or shmem), on the active list.
+    AnonActive,
+    /// Anonymous, on the unevictable list (mlocked).
+    Unevictable,
     /// Anonymous, in the swap cache (on disk too, or about to be).
     SwapCache,
     /// Being written to swap.
     Writeback,
+    /// Page cache, on the inactive list.
     File,
+    /// Page cache, on the active list.
+    FileActive,
     Shmem,
     KernelStack,
     Vmalloc,
@@ -72,16 +82,19 @@ pub enum FrameClass {
 }
 
 /// Number of classes (free orders count one each).
-pub const NR_CLASSES: usize = NR_ORDERS + 14;
+pub const NR_CLASSES: usize = NR_ORDERS + 17;
 
 /// The classes that are not free blocks, in legend order.
-pub const OWNED_CLASSES: [FrameClass; 14] = [
+pub const OWNED_CLASSES: [FrameClass; 17] = [
     FrameClass::Slab,
     FrameClass::PageTable,
     FrameClass::Anon,
+    FrameClass::AnonActive,
+    FrameClass::Unevictable,
     FrameClass::SwapCache,
     FrameClass::Writeback,
     FrameClass::File,
+    FrameClass::FileActive,
     FrameClass::Shmem,
     FrameClass::KernelStack,
     FrameClass::Vmalloc,
@@ -116,9 +129,12 @@ impl FrameClass {
             FrameClass::Slab => 'S',
             FrameClass::PageTable => 'P',
             FrameClass::Anon => 'U',
+            FrameClass::AnonActive => 'A',
+            FrameClass::Unevictable => 'L',
             FrameClass::SwapCache => 'C',
             FrameClass::Writeback => 'W',
             FrameClass::File => 'F',
+            FrameClass::FileActive => 'G',
             FrameClass::Shmem => 'H',
             FrameClass::KernelStack => 'T',
             FrameClass::Vmalloc => 'V',
@@ -137,9 +153,12 @@ impl FrameClass {
             FrameClass::Slab => "slab",
             FrameClass::PageTable => "pagetable",
             FrameClass::Anon => "anon",
+            FrameClass::AnonActive => "anon_active",
+            FrameClass::Unevictable => "unevictable",
             FrameClass::SwapCache => "swapcache",
             FrameClass::Writeback => "writeback",
             FrameClass::File => "file",
+            FrameClass::FileActive => "file_active",
             FrameClass::Shmem => "shmem",
             FrameClass::KernelStack => "kstack",
             FrameClass::Vmalloc => "vmalloc",
@@ -157,7 +176,8 @@ impl FrameClass {
 }
 
 /// The legend of the text map, one line.
-pub const LEGEND: &str = "0-9,a free block of that order  S slab  P page table  U user anon  C swap cache  W under writeback  F page cache  H shmem  \
+pub const LEGEND: &str = "0-9,a free block of that order  S slab  P page table  U user anon (inactive)  A active anon  \
+L mlocked anon  C swap cache  W under writeback  F page cache (inactive)  G active page cache  H shmem  \
 T kernel stack  V vmalloc  k other kernel  K kernel image  M memmap  R reserved  - hole";
 
 /// Class of a page from its own flags, for a page that is not free.
@@ -183,13 +203,19 @@ fn class_of_flags(f: PageFlags) -> FrameClass {
     } else if f.contains(PageFlags::SHMEM) {
         FrameClass::Shmem
     } else if f.contains(PageFlags::FILE) {
-        FrameClass::File
+        if f.contains(PageFlags::LRU | PageFlags::ACTIVE) { FrameClass::FileActive } else { FrameClass::File }
     } else if f.contains(PageFlags::WRITEBACK) {
         FrameClass::Writeback
     } else if f.contains(PageFlags::SWAPCACHE) {
         FrameClass::SwapCache
     } else if f.contains(PageFlags::ANON) {
-        FrameClass::Anon
+        if f.contains(PageFlags::LRU | PageFlags::UNEVICTABLE) {
+            FrameClass::Unevictable
+        } else if f.contains(PageFlags::LRU | PageFlags::ACTIVE) {
+            FrameClass::AnonActive
+        } else {
+            FrameClass::Anon
+        }
     } else {
         FrameClass::Kernel
     }

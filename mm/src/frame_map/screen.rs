@@ -176,13 +176,13 @@ mod tests {
     fn small_machine_gets_one_frame_per_cell_in_the_biggest_cells_that_fit() {
         let l = ScreenLayout::plan(&SPANS_128M, &QEMU_SCREEN).unwrap();
         // The numbers of the `mempic: drawn cells` line of a 128 MiB boot:
-        // cell=4 frames_per_cell=1 cells=32735 rect=3,108,1272,52 rect=3,180,1272,364
+        // cell=4 frames_per_cell=1 cells=32735 rect=3,126,1272,52 rect=3,198,1272,364
         assert_eq!((l.pages_per_cell, l.cell_px, l.cols, l.x0), (1, 4, 318, 3));
         assert_eq!(l.nr_cells(), 32735);
         assert_eq!((l.title_y, l.legend_y, l.legend_cols), (18, 36, 9));
-        assert_eq!(l.zones[0], ZonePlace { heading_y: 90, cells: 4095, first_cell: 0 });
-        assert_eq!(l.zones[1], ZonePlace { heading_y: 162, cells: 28640, first_cell: 4095 });
-        assert_eq!(l.height_px, 162 + 18 + 364 + 2 - 18);
+        assert_eq!(l.zones[0], ZonePlace { heading_y: 108, cells: 4095, first_cell: 0 });
+        assert_eq!(l.zones[1], ZonePlace { heading_y: 180, cells: 28640, first_cell: 4095 });
+        assert_eq!(l.height_px, 180 + 18 + 364 + 2 - 18);
         // 5-pixel cells would not have fitted.
         assert!(fits(&SPANS_128M, &QEMU_SCREEN, 1, 4));
         assert!(!fits(&SPANS_128M, &QEMU_SCREEN, 1, 5));
@@ -221,14 +221,14 @@ mod tests {
         let spans = [4095, 782_304, 524_288];
         let vga = Screen { width_px: 640, height_px: 480, text_cell: (8, 16), top_px: 16, ..QEMU_SCREEN };
         let l = ScreenLayout::plan(&spans, &vga).unwrap();
-        // Below a legend of 9 rows (25 classes, 3 a row): 128 frames
+        // Below a legend of 10 rows (28 classes, 3 a row): 128 frames
         // (512 KiB) a cell in 2-pixel cells, 1 + 20 + 13 rows; 64 frames a
         // cell would need 1 + 39 + 26 rows, past the log area.
         assert_eq!((l.pages_per_cell, l.cell_px, l.cols, l.x0), (128, 2, 316, 4));
         assert_eq!(l.legend_cols, 3);
         assert_eq!(l.zones.iter().map(|z| z.cells).collect::<Vec<_>>(), [32, 6112, 4096]);
-        assert_eq!(l.zones.iter().map(|z| z.heading_y).collect::<Vec<_>>(), [176, 196, 254]);
-        assert_eq!(bottom_px(&l), 254 + 16 + 13 * 2 + 2);
+        assert_eq!(l.zones.iter().map(|z| z.heading_y).collect::<Vec<_>>(), [192, 212, 270]);
+        assert_eq!(bottom_px(&l), 270 + 16 + 13 * 2 + 2);
         assert!(bottom_px(&l) <= 352);
     }
 

@@ -99,12 +99,20 @@ fn classes_agree() {
     );
     assert_eq!(t.get(FrameClass::KernelStack) * 4, v.kernel_stack_kb.get(), "kernel stacks");
     assert_eq!(
-        t.get(FrameClass::Anon) + t.get(FrameClass::SwapCache) + t.get(FrameClass::Writeback),
+        t.get(FrameClass::Anon)
+            + t.get(FrameClass::AnonActive)
+            + t.get(FrameClass::Unevictable)
+            + t.get(FrameClass::SwapCache)
+            + t.get(FrameClass::Writeback),
         v.anon_pages.get(),
         "anon incl. swap cache"
     );
     assert_eq!(t.get(FrameClass::Shmem), v.shmem_pages.get(), "shmem");
-    assert_eq!(t.get(FrameClass::File) + t.get(FrameClass::Shmem), v.file_pages.get(), "page cache incl. shmem");
+    assert_eq!(
+        t.get(FrameClass::File) + t.get(FrameClass::FileActive) + t.get(FrameClass::Shmem),
+        v.file_pages.get(),
+        "page cache incl. shmem"
+    );
     let image: u64 = kernel::mem::memblock()
         .reserved
         .regions()
