@@ -5,9 +5,9 @@
 //! ```text
 //!   a fault finds no free page (FaultError::Oom)
 //!     -> direct_reclaim: the faulting task itself, holding no lock:
-//!        the cache shrinkers, then try_to_free_pages: the nodes' LRU
-//!        lists at falling priority (12: 1/4096 of each list .. 0: all of
-//!        it) until SWAP_CLUSTER_MAX pages are freed
+//!        try_to_free_pages: the nodes' LRU lists at falling priority
+//!        (12: 1/4096 of each list .. 0: all of it) until SWAP_CLUSTER_MAX
+//!        pages are freed; short of that, the cache shrinkers too
 //!     -> progress: retry the fault; none (MAX_RECLAIM_RETRIES times in a
 //!        row): the OOM killer
 //!   a fault finds a swap entry whose page is not cached (FaultError::SwapIn)
@@ -125,10 +125,16 @@ pub fn try_to_free_pages(nr: u64) -> u64 {
 }
 
 /// Direct reclaim for a task whose allocation failed, holding no lock:
-/// the caches first, then the LRU lists. Returns pages freed.
+/// the LRU lists (page cache leaving shadow entries, anonymous memory to
+/// swap), then, if that was not enough, the shrinkers of the kernel's
+/// caches (empty slabs, lazily freed pages, unmapped swap cache, and the
+/// idle page cache at once). Returns pages freed.
 pub fn direct_reclaim() -> u64 {
-    let caches = crate::mem::drop_caches();
-    caches + try_to_free_pages(SWAP_CLUSTER_MAX)
+    let lru = try_to_free_pages(SWAP_CLUSTER_MAX);
+    if lru >= SWAP_CLUSTER_MAX {
+        return lru;
+    }
+    lru + crate::mem::drop_caches()
 }
 
 /// One kswapd pass over node `nid` (`balance_pgdat`): falling priority

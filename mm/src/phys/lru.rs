@@ -37,6 +37,8 @@
 //! fault adds its new page after installing it) and inside an address
 //! space's lock.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use crate::addr::Pfn;
 use crate::phys::page::{Memmap, Page, PageFlags, PageList};
 use crate::sync::IrqLock;
@@ -118,6 +120,9 @@ impl Lists {
 /// One node's lists.
 pub struct Lruvec {
     lists: IrqLock<Lists>,
+    /// Evictions and activations so far (Linux's `nonresident_age`): the
+    /// clock of refault distances (`vm::file`'s shadow entries).
+    nonresident_age: AtomicU64,
 }
 
 impl Default for Lruvec {
@@ -128,7 +133,20 @@ impl Default for Lruvec {
 
 impl Lruvec {
     pub const fn new() -> Lruvec {
-        Lruvec { lists: IrqLock::new(Lists { linked: [PageList::new(); 4], unevictable: 0 }) }
+        Lruvec {
+            lists: IrqLock::new(Lists { linked: [PageList::new(); 4], unevictable: 0 }),
+            nonresident_age: AtomicU64::new(0),
+        }
+    }
+
+    /// Advance the refault clock by one (an eviction or an activation);
+    /// returns the new time.
+    pub fn age_nonresident(&self) -> u64 {
+        self.nonresident_age.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn nonresident_age(&self) -> u64 {
+        self.nonresident_age.load(Ordering::Relaxed)
     }
 
     /// Pages on `list`.
@@ -141,14 +159,15 @@ impl Lruvec {
     }
 
     /// Put a new page (on no list, never isolated) at the head of its
-    /// inactive list, or count it unevictable (`lru_cache_add`).
-    pub fn add(&self, mm: &Memmap, p: &Page) {
+    /// inactive list (`active`: its active list: a refault of the
+    /// working set), or count it unevictable (`lru_cache_add`).
+    pub fn add(&self, mm: &Memmap, p: &Page, active: bool) {
         let mut l = self.lists.lock();
         if p.has(PageFlags::LRU) {
             return;
         }
         p.remove_flags(PageFlags::ACTIVE | PageFlags::REFERENCED);
-        p.insert_flags(PageFlags::LRU);
+        p.insert_flags(if active { PageFlags::LRU | PageFlags::ACTIVE } else { PageFlags::LRU });
         l.link(mm, p, false);
     }
 

@@ -757,8 +757,14 @@ impl PageAllocator {
 
     /// Put a new user page on its node's inactive list (`folio_add_lru`).
     pub fn lru_add(&self, pfn: Pfn) {
+        self.lru_add_as(pfn, false);
+    }
+
+    /// Put a new user page on its node's active list (`active`) or
+    /// inactive list.
+    pub fn lru_add_as(&self, pfn: Pfn, active: bool) {
         if let Some(p) = self.memmap.page(pfn) {
-            self.lruvec(p).add(&self.memmap, p);
+            self.lruvec(p).add(&self.memmap, p, active);
         }
     }
 

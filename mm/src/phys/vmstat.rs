@@ -114,6 +114,11 @@ pub struct VmStat {
     pub pageoutrun: Counter,
     /// Pages read ahead from swap.
     pub swap_ra: Counter,
+    /// Page-cache pages read again after reclaim dropped them (a shadow
+    /// entry was found), and of those, the ones activated at once because
+    /// they were evicted less than the active file list ago.
+    pub workingset_refault_file: Counter,
+    pub workingset_activate_file: Counter,
 }
 
 #[cfg(test)]

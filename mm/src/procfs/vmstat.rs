@@ -61,7 +61,7 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
     for (name, v) in gauges {
         writeln!(w, "{name} {v}")?;
     }
-    let events: [(&str, u64); 27] = [
+    let events: [(&str, u64); 29] = [
         ("pgpgin", 0),
         ("pgpgout", 0),
         ("pswpin", vs.pswpin.get()),
@@ -89,6 +89,8 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
         ("pgscan_anon", vs.pgscan_anon.get()),
         ("pgscan_file", vs.pgscan_file.get()),
         ("swap_ra", vs.swap_ra.get()),
+        ("workingset_refault_file", vs.workingset_refault_file.get()),
+        ("workingset_activate_file", vs.workingset_activate_file.get()),
     ];
     for (name, v) in events {
         writeln!(w, "{name} {v}")?;

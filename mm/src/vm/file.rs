@@ -105,6 +105,13 @@ pub struct MemObject {
     quota: Option<Arc<PageQuota>>,
     /// The address spaces mapping the object (rmap.rs).
     pub rmap: Rmap,
+    /// Per page of a read-only file: the shadow reclaim left when it
+    /// dropped the page (bit 63, the node's refault clock then in bits
+    /// 8-62, the node in bits 0-7), 0 for none (Linux's workingset shadow
+    /// entries, which sit in the page cache's xarray in place of the
+    /// page). Made by the first eviction, with a fallible allocation (no
+    /// room: no shadows, the pages still go).
+    shadows: spin::Once<alloc::boxed::Box<[AtomicU64]>>,
     /// File seals (abi::fcntl F_SEAL_*), Linux's `shmem_inode_info.seals`:
     /// a tmpfs file starts with F_SEAL_SEAL (no seals may be added), a memfd
     /// made with MFD_ALLOW_SEALING with none. mmap refuses shared writable
@@ -127,6 +134,7 @@ impl MemObject {
             charged: None,
             quota: None,
             rmap: Rmap::new(),
+            shadows: spin::Once::new(),
             seals: AtomicU32::new(0),
         });
         // Reclaim finds the file from its pages (rmap_walk.rs).
@@ -167,6 +175,7 @@ impl MemObject {
             charged: Some((commit, charged)),
             quota: None,
             rmap: Rmap::new(),
+            shadows: spin::Once::new(),
             seals: AtomicU32::new(0),
         })
     }
@@ -184,6 +193,7 @@ impl MemObject {
             charged: None,
             quota: Some(quota),
             rmap: Rmap::new(),
+            shadows: spin::Once::new(),
             seals: AtomicU32::new(F_SEAL_SEAL),
         })
     }
@@ -300,7 +310,8 @@ impl MemObject {
             self.pa.vmstat.shmem_pages.add(1);
         }
         pages.insert(pgoff, pfn.0);
-        self.pa.lru_add(pfn);
+        let active = self.refault(pgoff);
+        self.pa.lru_add_as(pfn, active);
         Ok(pfn)
     }
 
@@ -357,14 +368,58 @@ impl MemObject {
         if self.kind != ObjKind::File {
             return false;
         }
+        let shadows = self.shadows();
         let Some(mut pages) = self.pages.try_lock() else { return false };
         let idle = self.pa.page(pfn).is_some_and(|p| p.refcount() == 1 + held && p.mapcount() == 0);
         if pages.get(&pgoff) != Some(&pfn.0) || !idle {
             return false;
         }
         pages.remove(&pgoff);
+        if let (Some(shadow), Some(p)) = (shadows.and_then(|s| s.get(pgoff as usize)), self.pa.page(pfn)) {
+            // The clock before this eviction: the page's own eviction
+            // counts in its distance (Linux's workingset_eviction).
+            let then = self.pa.lruvec(p).age_nonresident() - 1;
+            shadow.store(then << 8 | (p.node() as u64 & 0xff) | 1 << 63, Ordering::Relaxed);
+        }
         drop(pages);
         self.release(pfn.0);
+        true
+    }
+
+    /// The shadow array of a read-only file, made on first use (None if
+    /// there is no memory for it).
+    fn shadows(&self) -> Option<&[AtomicU64]> {
+        if let Some(s) = self.shadows.get() {
+            return Some(s);
+        }
+        let n = self.data?.len().div_ceil(PAGE_SIZE as usize);
+        let mut v = alloc::vec::Vec::new();
+        v.try_reserve_exact(n).ok()?;
+        v.extend((0..n).map(|_| AtomicU64::new(0)));
+        Some(self.shadows.call_once(|| v.into_boxed_slice()))
+    }
+
+    /// The page at `pgoff` is read in again: if reclaim had dropped it,
+    /// whether it goes straight to the active list (`workingset_refault`):
+    /// it was evicted less recently than the active file list is long, so
+    /// with that much more memory it would have stayed.
+    fn refault(&self, pgoff: u64) -> bool {
+        let slot = self.shadows.get().and_then(|s| s.get(pgoff as usize));
+        let Some(shadow) = slot.map(|s| s.swap(0, Ordering::Relaxed)) else {
+            return false;
+        };
+        if shadow == 0 {
+            return false;
+        }
+        let Some(node) = self.pa.nodes.get((shadow & 0xff) as usize) else { return false };
+        let vs = &self.pa.vmstat;
+        vs.workingset_refault_file.inc();
+        let distance = node.lru.nonresident_age().wrapping_sub((shadow & !(1 << 63)) >> 8);
+        if distance > node.lru.len(crate::phys::lru::LruList::ActiveFile) {
+            return false;
+        }
+        vs.workingset_activate_file.inc();
+        node.lru.age_nonresident();
         true
     }
 

@@ -17,7 +17,8 @@
 //!       anonymous: a swap slot, into the swap cache (add_to_swap),
 //!         every mapping becomes the swap entry (try_to_unmap),
 //!         written (pageout), out of the cache, freed  (pgsteal)
-//!       page cache: unmapped, dropped from the file, freed
+//!       page cache: unmapped, dropped from the file (leaving a shadow
+//!         entry: read again soon enough, it starts active), freed
 //!       shmem (no swap for it yet), lazyfree (its own shrinker) -> active / back
 //! ```
 //!
@@ -231,6 +232,12 @@ pub fn shrink_page_list(env: &MmEnv<'_>, pages: &[Pfn], sc: &ScanControl, force:
             Verdict::Activate => {
                 lru.putback(&env.pa.memmap, p, PageFlags::ACTIVE, PageFlags::empty(), false);
                 env.pa.vmstat.pgactivate.inc();
+                if !p.has(PageFlags::SWAPBACKED) {
+                    // The refault clock counts activations too: pages
+                    // that had to be activated meanwhile lengthen the
+                    // distance of what was evicted before.
+                    lru.age_nonresident();
+                }
             }
             // Kept, or reclaimed but taken meanwhile (a fault mapped it).
             _ => lru.putback(&env.pa.memmap, p, PageFlags::empty(), PageFlags::empty(), false),

@@ -469,3 +469,70 @@ fn remote_reads_stop_at_a_swapped_page_until_it_is_read_in() {
     exit(env, p);
     assert_eq!(slots_in_use(env), 0);
 }
+
+/// Map `obj` (read-only, private) and read each of its `pages` pages.
+fn map_and_read(env: &MmEnv<'_>, p: &Owned, cpu: &mut Cpu, obj: &Arc<crate::vm::file::MemObject>, pages: u64) -> u64 {
+    let file = Some(crate::vm::mmap::FileMapping { object: obj.clone(), readable: true, writable: false });
+    let va = p
+        .space
+        .lock()
+        .mmap(env, &crate::vm::mmap::MmapRequest { file, ..req(0, pages, PROT_READ, MAP_PRIVATE) }, &lim())
+        .unwrap();
+    read_pages(env, p, cpu, va, pages);
+    va
+}
+
+fn read_pages(env: &MmEnv<'_>, p: &Owned, cpu: &mut Cpu, va: u64, pages: u64) {
+    // A new run: the accessed bits are set again.
+    cpu.switch_to(&p.space.lock());
+    let mut b = [0u8; 1];
+    for i in 0..pages {
+        access(env, &mut p.space.lock(), cpu, |c, m| c.load(m, va + i * P, &mut b));
+    }
+}
+
+fn look_at_files(env: &MmEnv<'_>) -> u64 {
+    let mut sc = ScanControl::new(u64::MAX, 100, true);
+    crate::vm::vmscan::shrink_inactive_list(env, 0, LruList::InactiveFile, 64, &mut sc);
+    sc.nr_reclaimed
+}
+
+#[test]
+fn a_page_cache_page_read_again_soon_after_eviction_starts_active() {
+    let (env, mut cpu, _io) = setup(256);
+    let file = |name: &str, pages: u64, byte: u8| {
+        let data: &'static [u8] = Box::leak(vec![byte; (pages * P) as usize].into_boxed_slice());
+        crate::vm::file::MemObject::file(name, data, 11, env.pa)
+    };
+    let (a, b, c) = (file("/bin/a", 4, 0xa), file("/bin/b", 8, 0xb), file("/bin/c", 4, 0xc));
+    let p = process(env);
+    let vs = &env.pa.vmstat;
+    // No active file pages: C refaults, but is not activated (anything
+    // evicted is further away than an empty active list is long).
+    let vc = map_and_read(env, &p, &mut cpu, &c, 4);
+    assert_eq!(look_at_files(env), 0, "the first look finds the faults' accessed bits");
+    assert_eq!(look_at_files(env), 4);
+    assert_eq!(c.nr_pages(), 0);
+    read_pages(env, &p, &mut cpu, vc, 4);
+    assert_eq!((vs.workingset_refault_file.get(), vs.workingset_activate_file.get()), (4, 0));
+    assert_eq!(lru_len(env, LruList::InactiveFile), 4);
+    // B used twice between looks: active.
+    let vb = map_and_read(env, &p, &mut cpu, &b, 8);
+    assert_eq!(look_at_files(env), 0);
+    read_pages(env, &p, &mut cpu, vb, 8);
+    look_at_files(env);
+    assert_eq!(lru_len(env, LruList::ActiveFile), 8);
+    // A, evicted, comes back within fewer evictions and activations than
+    // the active list is long: straight to the active list.
+    let va = map_and_read(env, &p, &mut cpu, &a, 4);
+    while a.nr_pages() > 0 {
+        look_at_files(env);
+    }
+    read_pages(env, &p, &mut cpu, va, 4);
+    assert_eq!((vs.workingset_refault_file.get(), vs.workingset_activate_file.get()), (8, 4));
+    assert_eq!(lru_len(env, LruList::ActiveFile), 12);
+    let mut byte = [0u8; 1];
+    access(env, &mut p.space.lock(), &mut cpu, |c, m| c.load(m, va + 3 * P, &mut byte));
+    assert_eq!(byte[0], 0xa);
+    exit(env, p);
+}
