@@ -101,10 +101,9 @@ struct Lists {
 }
 
 impl Lists {
-    fn link(&mut self, mm: &Memmap, p: &Page, tail: bool) {
+    fn link(&mut self, mm: &Memmap, p: &Page) {
         match LruList::of(p.flags()) {
             LruList::Unevictable => self.unevictable += 1,
-            l if tail => self.linked[l as usize].push_back(mm, p),
             l => self.linked[l as usize].push_front(mm, p),
         }
     }
@@ -168,7 +167,7 @@ impl Lruvec {
         }
         p.remove_flags(PageFlags::ACTIVE | PageFlags::REFERENCED);
         p.insert_flags(if active { PageFlags::LRU | PageFlags::ACTIVE } else { PageFlags::LRU });
-        l.link(mm, p, false);
+        l.link(mm, p);
     }
 
     /// The last reference to `p` went: take it off its list if it is on
@@ -190,7 +189,7 @@ impl Lruvec {
             l.unlink(mm, p);
             p.remove_flags(clear);
             p.insert_flags(set);
-            l.link(mm, p, false);
+            l.link(mm, p);
         } else {
             p.remove_flags(clear);
             p.insert_flags(set);
@@ -212,7 +211,7 @@ impl Lruvec {
         p.insert_flags(PageFlags::MLOCKED | PageFlags::UNEVICTABLE);
         p.remove_flags(PageFlags::ACTIVE);
         if on {
-            l.link(mm, p, false);
+            l.link(mm, p);
         }
         p.set_mlock_count(1);
         true
@@ -237,7 +236,7 @@ impl Lruvec {
         }
         p.remove_flags(PageFlags::MLOCKED | PageFlags::UNEVICTABLE);
         if on {
-            l.link(mm, p, false);
+            l.link(mm, p);
         } else {
             p.set_mlock_count(0);
         }
@@ -268,26 +267,13 @@ impl Lruvec {
         scanned
     }
 
-    /// Take `p` off its list for reclaim (MADV_PAGEOUT's pages), with a
-    /// reference. False if it is on none or is being freed.
-    pub fn isolate_one(&self, mm: &Memmap, p: &Page) -> bool {
-        let mut l = self.lists.lock();
-        if !p.has(PageFlags::LRU) || p.has(PageFlags::UNEVICTABLE) || !p.get_unless_zero() {
-            return false;
-        }
-        l.unlink(mm, p);
-        p.remove_flags(PageFlags::LRU);
-        true
-    }
-
-    /// Return an isolated page to the list its flags name, after setting
-    /// `set` and clearing `clear` (`move_folios_to_lru`); the caller then
-    /// drops its reference. `tail`: at the tail (rotated: to be looked at
-    /// again soon), else at the head.
-    pub fn putback(&self, mm: &Memmap, p: &Page, set: PageFlags, clear: PageFlags, tail: bool) {
+    /// Return an isolated page to the head of the list its flags name,
+    /// after setting `set` and clearing `clear` (`move_folios_to_lru`);
+    /// the caller then drops its reference.
+    pub fn putback(&self, mm: &Memmap, p: &Page, set: PageFlags, clear: PageFlags) {
         let mut l = self.lists.lock();
         p.remove_flags(clear);
         p.insert_flags(set | PageFlags::LRU);
-        l.link(mm, p, tail);
+        l.link(mm, p);
     }
 }

@@ -108,8 +108,6 @@ pub struct VmStat {
     /// Inactive pages scanned, anonymous and file (by either reclaimer).
     pub pgscan_anon: Counter,
     pub pgscan_file: Counter,
-    /// Pages a scan put back at the inactive tail, to be seen again soon.
-    pub pgrotated: Counter,
     /// kswapd's balancing runs.
     pub pageoutrun: Counter,
     /// Pages read ahead from swap.

@@ -61,7 +61,7 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
     for (name, v) in gauges {
         writeln!(w, "{name} {v}")?;
     }
-    let events: [(&str, u64); 29] = [
+    let events: [(&str, u64); 28] = [
         ("pgpgin", 0),
         ("pgpgout", 0),
         ("pswpin", vs.pswpin.get()),
@@ -80,7 +80,6 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
         ("pgactivate", vs.pgactivate.get()),
         ("pgdeactivate", vs.pgdeactivate.get()),
         ("pgrefill", vs.pgrefill.get()),
-        ("pgrotated", vs.pgrotated.get()),
         ("pgscan_kswapd", vs.pgscan_kswapd.get()),
         ("pgscan_direct", vs.pgscan_direct.get()),
         ("pgsteal_kswapd", vs.pgsteal_kswapd.get()),

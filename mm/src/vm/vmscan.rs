@@ -178,9 +178,9 @@ pub fn shrink_active_list(env: &MmEnv<'_>, nid: u32, l: LruList, nr: u64) {
         let r = page_referenced(p);
         if r.young > 0 && r.exec && l.is_file() {
             // Program text in use stays (Linux's VM_EXEC exception).
-            lru.putback(&env.pa.memmap, p, PageFlags::empty(), PageFlags::empty(), false);
+            lru.putback(&env.pa.memmap, p, PageFlags::empty(), PageFlags::empty());
         } else {
-            lru.putback(&env.pa.memmap, p, PageFlags::empty(), PageFlags::ACTIVE | PageFlags::REFERENCED, false);
+            lru.putback(&env.pa.memmap, p, PageFlags::empty(), PageFlags::ACTIVE | PageFlags::REFERENCED);
             env.pa.vmstat.pgdeactivate.inc();
         }
         env.pa.put_user_page(pfn);
@@ -209,19 +209,19 @@ pub fn shrink_inactive_list(env: &MmEnv<'_>, nid: u32, l: LruList, nr: u64, sc: 
     } else {
         vs.pgscan_anon.add(isolated)
     }
-    let reclaimed = shrink_page_list(env, &pages, sc, false);
+    let reclaimed = shrink_page_list(env, &pages, sc);
     sc.nr_reclaimed += reclaimed;
     if sc.direct { vs.pgsteal_direct.add(reclaimed) } else { vs.pgsteal_kswapd.add(reclaimed) }
 }
 
 /// Decide and act on isolated pages, each held by one reference of the
-/// caller's, which this consumes (`shrink_folio_list`). `force`: take
-/// pages even if referenced (MADV_PAGEOUT). Returns pages freed.
-pub fn shrink_page_list(env: &MmEnv<'_>, pages: &[Pfn], sc: &ScanControl, force: bool) -> u64 {
+/// caller's, which this consumes (`shrink_folio_list`). Returns pages
+/// freed.
+pub fn shrink_page_list(env: &MmEnv<'_>, pages: &[Pfn], sc: &ScanControl) -> u64 {
     let mut freed = 0;
     for &pfn in pages {
         let Some(p) = env.pa.page(pfn) else { continue };
-        let v = shrink_page(env, p, sc, force);
+        let v = shrink_page(env, p, sc);
         let lru = env.pa.lruvec(p);
         match v {
             Verdict::Reclaimed if p.refcount() == 1 => {
@@ -230,7 +230,7 @@ pub fn shrink_page_list(env: &MmEnv<'_>, pages: &[Pfn], sc: &ScanControl, force:
                 continue;
             }
             Verdict::Activate => {
-                lru.putback(&env.pa.memmap, p, PageFlags::ACTIVE, PageFlags::empty(), false);
+                lru.putback(&env.pa.memmap, p, PageFlags::ACTIVE, PageFlags::empty());
                 env.pa.vmstat.pgactivate.inc();
                 if !p.has(PageFlags::SWAPBACKED) {
                     // The refault clock counts activations too: pages
@@ -240,36 +240,34 @@ pub fn shrink_page_list(env: &MmEnv<'_>, pages: &[Pfn], sc: &ScanControl, force:
                 }
             }
             // Kept, or reclaimed but taken meanwhile (a fault mapped it).
-            _ => lru.putback(&env.pa.memmap, p, PageFlags::empty(), PageFlags::empty(), false),
+            _ => lru.putback(&env.pa.memmap, p, PageFlags::empty(), PageFlags::empty()),
         }
         env.pa.put_user_page(pfn);
     }
     freed
 }
 
-fn shrink_page(env: &MmEnv<'_>, p: &'static Page, sc: &ScanControl, force: bool) -> Verdict {
+fn shrink_page(env: &MmEnv<'_>, p: &'static Page, sc: &ScanControl) -> Verdict {
     let f = p.flags();
     if f.intersects(PageFlags::MLOCKED | PageFlags::UNEVICTABLE | PageFlags::WRITEBACK | PageFlags::HEAD) {
         return Verdict::Keep;
     }
-    if !force {
-        let r = page_referenced(p);
-        if r.locked {
+    let r = page_referenced(p);
+    if r.locked {
+        return Verdict::Activate;
+    }
+    if r.young > 0 {
+        // folio_check_references: a page is mapped with its accessed bit
+        // set by the fault that made it, so one reference only earns
+        // another look; a second one (or several mappers, or program
+        // text) earns the active list.
+        let seen_before = !p.test_and_set_flag(PageFlags::REFERENCED);
+        if seen_before || r.young > 1 || (r.exec && !f.contains(PageFlags::SWAPBACKED)) {
             return Verdict::Activate;
         }
-        if r.young > 0 {
-            // folio_check_references: a page is mapped with its accessed
-            // bit set by the fault that made it, so one reference only
-            // earns another look; a second one (or several mappers, or
-            // program text) earns the active list.
-            let seen_before = !p.test_and_set_flag(PageFlags::REFERENCED);
-            if seen_before || r.young > 1 || (r.exec && !f.contains(PageFlags::SWAPBACKED)) {
-                return Verdict::Activate;
-            }
-            return Verdict::Keep;
-        }
-        p.remove_flags(PageFlags::REFERENCED);
+        return Verdict::Keep;
     }
+    p.remove_flags(PageFlags::REFERENCED);
     if f.contains(PageFlags::SHMEM) {
         // Shared memory has no way to swap yet: it stays in memory.
         return Verdict::Activate;
