@@ -11,10 +11,12 @@
 //!
 //! When the mm reports that no page could be allocated, the faulting task
 //! reclaims (proc::reclaim: caches, then swap) and retries; after
-//! MAX_RECLAIM_RETRIES rounds without progress the OOM killer picks a
-//! victim and the fault is retried; if the victim is the faulting
-//! process, it dies with SIGKILL. A swapped-out page is read back with
-//! no lock held, then the fault is retried.
+//! MAX_RECLAIM_RETRIES rounds without progress (each waiting a tick when
+//! swap is on, for kswapd and the disk) the OOM killer picks a victim and
+//! the fault is retried; if the victim is the faulting process, it dies
+//! with SIGKILL. A swapped-out page is read back with no lock held, then
+//! the fault is retried; no free page to read it into counts as such a
+//! round too.
 
 use arch::trap::TrapFrame;
 use mm::vm::address_space::TASK_SIZE;
@@ -60,7 +62,7 @@ pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> 
             }
             r => r,
         };
-        match r {
+        let reclaim_first = match r {
             Ok(_) => return Ok(()),
             Err(FaultError::SwapIn(e)) => match reclaim::swap_in(e) {
                 Ok(()) => {
@@ -71,28 +73,38 @@ pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> 
                 // The disk failed the read: SIGBUS, as Linux's
                 // VM_FAULT_SIGBUS for a page that is not up to date.
                 Err(abi::errno::EIO) => return Err(FaultError::Bus),
-                Err(_) => return Err(FaultError::Oom),
+                // No page to read into (swap_in reclaimed already): the
+                // same rule as a failed allocation (Linux's VM_FAULT_OOM
+                // from do_swap_page), never a silent kill.
+                Err(_) => false,
             },
-            Err(FaultError::Oom) => {
-                drop(mm);
-                // Reclaim first (this task holds no lock now); the OOM
-                // killer only after MAX_RECLAIM_RETRIES rounds in a row
-                // freed nothing.
-                if reclaim::direct_reclaim() > 0 {
-                    stalls = 0;
-                    continue;
-                }
-                stalls += 1;
-                if stalls < reclaim::MAX_RECLAIM_RETRIES && reclaim::can_swap() {
-                    continue;
-                }
-                stalls = 0;
-                match oom::out_of_memory("page fault") {
-                    Some(victim) if victim != proc::current_tgid() => continue,
-                    _ => return Err(FaultError::Oom),
-                }
-            }
+            Err(FaultError::Oom) => true,
             Err(e) => return Err(e),
+        };
+        {
+            drop(mm);
+            // Reclaim first (this task holds no lock now); the OOM
+            // killer only after MAX_RECLAIM_RETRIES rounds in a row
+            // freed nothing.
+            if reclaim_first && reclaim::direct_reclaim() > 0 {
+                stalls = 0;
+                continue;
+            }
+            stalls += 1;
+            if stalls < reclaim::MAX_RECLAIM_RETRIES && reclaim::can_swap() {
+                // Let the reclaimer that holds the address spaces (kswapd,
+                // another CPU's direct reclaim: their scans take the
+                // space lock with try_write, so ours skipped them) and the
+                // disk make progress first (Linux throttles here too,
+                // reclaim_throttle).
+                proc::sched::sleep_ticks(1);
+                continue;
+            }
+            stalls = 0;
+            match oom::out_of_memory("page fault") {
+                Some(victim) if victim != proc::current_tgid() => continue,
+                _ => return Err(FaultError::Oom),
+            }
         }
     }
 }
