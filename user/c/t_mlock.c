@@ -12,7 +12,8 @@
  *   flags give EINVAL;
  * - locked memory refuses MADV_DONTNEED (EINVAL) and msync(MS_INVALIDATE)
  *   (EBUSY);
- * - a fork child does not inherit the locks (its VmLck is 0);
+ * - a fork child does not inherit the locks (its VmLck is 0), nor
+ *   mlockall(MCL_FUTURE) (its new mappings are not locked);
  * - mlockall(MCL_CURRENT) faults in existing mappings, MCL_FUTURE new
  *   ones, munlockall ends both (VmLck 0); bad flags give EINVAL;
  *   MAP_LOCKED maps resident memory.
@@ -73,6 +74,21 @@ static int fork_child_vmlck(void *unused)
 		return child_fail("child's VmLck %ld kB, want 0 (locks are not inherited)", v);
 	if (locked[0] != 'L')
 		return child_fail("child does not see the data");
+	return 0;
+}
+
+/* After the parent's mlockall(MCL_FUTURE): the child's new mappings are
+ * not locked (Linux's mm_init keeps no VM_LOCKED in def_flags). */
+static int fork_child_future(void *unused)
+{
+	(void)unused;
+	char *m = anon(8 * PAGE);
+	if (!m)
+		return child_fail("mmap: %s", strerror(errno));
+	const char *res = residency(m, 8);
+	long v = vmlck();
+	if (v != 0 || strcmp(res, "00000000") != 0)
+		return child_fail("child's new mapping: VmLck %ld kB, residency %s; want 0 and untouched", v, res);
 	return 0;
 }
 
@@ -170,6 +186,8 @@ static void check_mlockall_root(void)
 	} else {
 		check_skip("mlockall_future_vmlck", "/proc/self/status cannot be opened");
 	}
+	if (have_status)
+		check_child("fork_child_does_not_inherit_mcl_future", fork_child_future, NULL);
 	if (q)
 		munmap(q, 8 * PAGE);
 	munlockall();

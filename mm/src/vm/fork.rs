@@ -24,7 +24,9 @@ impl AddressSpace {
     pub fn fork(&mut self, env: &MmEnv<'_>, lim: &Rlimits) -> Result<AddressSpace, MmError> {
         let mut child = AddressSpace::new(env)?;
         child.layout = self.layout;
-        child.def_flags = self.def_flags;
+        // mlockall(MCL_FUTURE) is not inherited (Linux's mm_init keeps
+        // only VM_INIT_DEF_MASK of def_flags), as locks are not.
+        child.def_flags = self.def_flags - (VmFlags::LOCKED | VmFlags::LOCKONFAULT);
         // The pages the child inherits stay findable from their family.
         child.anon = self.anon.clone();
         // Each area is charged on its own, as `dup_mmap` does (the
