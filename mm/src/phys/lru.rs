@@ -267,6 +267,15 @@ impl Lruvec {
         scanned
     }
 
+    /// The pfns on linked list `list`, head first (for tests and views).
+    pub fn order(&self, mm: &Memmap, list: LruList) -> alloc::vec::Vec<Pfn> {
+        let l = self.lists.lock();
+        match list {
+            LruList::Unevictable => alloc::vec::Vec::new(),
+            _ => l.linked[list as usize].iter(mm).map(|p| p.pfn()).collect(),
+        }
+    }
+
     /// Return an isolated page to the head of the list its flags name,
     /// after setting `set` and clearing `clear` (`move_folios_to_lru`);
     /// the caller then drops its reference.
@@ -277,3 +286,6 @@ impl Lruvec {
         l.link(mm, p);
     }
 }
+
+#[cfg(test)]
+mod tests;

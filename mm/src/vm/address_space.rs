@@ -670,6 +670,8 @@ mod concurrent_fault_tests;
 #[cfg(test)]
 mod rmap_tests;
 #[cfg(test)]
+mod rmap_walk_tests;
+#[cfg(test)]
 mod swap_tests;
 #[cfg(test)]
 mod syscall_tests;
