@@ -48,10 +48,21 @@ fn usage() -> Vec<(String, u64)> {
         ("page tables", vs.page_table_pages.get()),
         ("kernel stack kB", vs.kernel_stack_kb.get()),
         ("vmalloc", vs.vmalloc_pages.get()),
+        // Slab pages and large kmalloc blocks (which no cache lists).
+        ("slab unreclaimable", vs.slab_unreclaimable.get()),
+        ("slab reclaimable", vs.slab_reclaimable.get()),
+        ("swap cached", vs.swap_cached.get()),
     ]
     .iter()
     .map(|(n, x)| (n.to_string(), *x))
     .collect();
+    // Every frame by owner (the memory picture's classes), which also sees
+    // pages no gauge counts (other kernel allocations, `k`).
+    let pa = kernel::mem::page_alloc();
+    let t = mm::frame_map::FrameMap::build(pa, mm::frame_map::Layout::text_default(pa)).totals();
+    for c in mm::frame_map::OWNED_CLASSES {
+        v.push((format!("frames {}", c.name()), t.get(c)));
+    }
     for c in kernel::mem::slab::registry().caches() {
         v.push((format!("slab {} pages", c.name), c.pages()));
         v.push((format!("slab {} objects", c.name), c.stats().active_objs));
