@@ -27,6 +27,7 @@ use crate::proc::{self, exit, oom, reclaim, signal};
 /// Resolve a fault at `addr` in the current process's address space.
 pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> {
     let mut stalls = 0;
+    let mut lost_entries = 0;
     loop {
         let me = proc::current();
         let Some(mm) = me.mm() else { return Err(FaultError::Segv(mm::vm::fault::SegvCode::MapErr)) };
@@ -38,30 +39,36 @@ pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> 
         // the VMA tree: only then again with the lock exclusive.
         // (The shared guard is a temporary of its own statement: dropped
         // before the exclusive one is taken.)
-        let r = {
+        // The read's reference, taken while the entry still holds the slot
+        // (a page table's entry, under the address-space lock; a shmem
+        // object's may go meanwhile: truncated, or read back by another
+        // task: then the fault is simply tried again).
+        let read_ref = |r: &Result<_, FaultError>| match r {
+            Err(FaultError::SwapIn(e)) => env.swap.dup(*e).is_ok(),
+            _ => true,
+        };
+        let (r, held) = {
             let shared = mm.space.read();
             let r = shared.handle_fault(&env, addr, kind);
-            if let Err(FaultError::SwapIn(e)) = r {
-                // The read's reference, while the entry still holds the slot.
-                if env.swap.dup(e).is_err() {
-                    return Err(FaultError::Bus);
-                }
-            }
-            r
+            let held = read_ref(&r);
+            (r, held)
         };
-        let r = match r {
+        let (r, held) = match r {
             Err(FaultError::ExpandStack) => {
                 let mut space = mm.space.write();
                 let r = space.handle_fault_mut(&env, addr, kind, &lim);
-                if let Err(FaultError::SwapIn(e)) = r {
-                    if env.swap.dup(e).is_err() {
-                        return Err(FaultError::Bus);
-                    }
-                }
-                r
+                let held = read_ref(&r);
+                (r, held)
             }
-            r => r,
+            r => (r, held),
         };
+        if !held {
+            lost_entries += 1;
+            if lost_entries > reclaim::MAX_RECLAIM_RETRIES {
+                return Err(FaultError::Bus);
+            }
+            continue;
+        }
         let reclaim_first = match r {
             Ok(_) => return Ok(()),
             Err(FaultError::SwapIn(e)) => match reclaim::swap_in(e) {

@@ -38,6 +38,7 @@ pub mod page_table;
 mod pte_lock;
 pub mod rmap;
 pub mod rmap_walk;
+mod shmem_swap;
 pub mod swap_in;
 pub mod swap_out;
 pub mod tlb;

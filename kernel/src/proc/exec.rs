@@ -118,7 +118,8 @@ impl FileBytes {
         let mut v = Vec::new();
         v.try_reserve_exact(size).map_err(|_| ENOMEM)?;
         v.resize(size, 0);
-        object.read_at(0, &mut v);
+        let n = super::reclaim::read_object_at(object, 0, &mut v)?;
+        v.truncate(n);
         Ok(FileBytes::Copy(v))
     }
 

@@ -20,8 +20,11 @@
 //! that finds its node's zones under the low watermark flags that node's
 //! kswapd (the allocator's kswapd hook, callable from any context), and
 //! it shrinks that node's own LRU lists until every zone of the node is
-//! back above its high watermark, then sleeps. It also looks every
-//! 100 ms on its own, so a flag never waits longer.
+//! back above its high watermark, then naps 100 ms before it sleeps
+//! (vmstat's `kswapd_low_wmark_hit_quickly`: flagged again during the
+//! nap; `kswapd_high_wmark_hit_quickly`: unbalanced after the run or the
+//! nap). It also looks every 100 ms on its own, so a flag never waits
+//! longer.
 //!
 //! Locks: none is held on entry; the scan tries each mapper's
 //! address-space lock (a process in the middle of its own fault or mmap
@@ -186,6 +189,29 @@ pub fn swap_in(e: SwapEntry) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Read a shmem object's bytes at `off` (tmpfs read(2), exec of a tmpfs
+/// file): pages on swap are read in with no lock held as the copy meets
+/// them. Returns the count read (short only at the end of the file or
+/// after a failed read from swap; that failure before any byte is EIO).
+pub fn read_object_at(obj: &mm::vm::file::MemObject, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    use mm::vm::file::ObjError;
+    let mut done = 0;
+    while done < buf.len() {
+        match obj.read_at(off + done as u64, &mut buf[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(ObjError::SwapIn(e)) => match swap_in(e) {
+                Ok(()) => {}
+                Err(err) if done == 0 => return Err(err),
+                Err(_) => break,
+            },
+            Err(_) if done == 0 => return Err(EIO),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
 /// Run a remote access (`op(space, env, done)` moves bytes from offset `done`
 /// of a `len`-byte access and returns how many) until it has moved them
 /// all or stops at something other than a page on swap: such a page is
@@ -220,7 +246,8 @@ pub fn remote_access(
 }
 
 /// Bring every page swapped out to area `ty` back into memory (swapoff's
-/// `try_to_unuse`): each process's entries of the area are faulted in.
+/// `try_to_unuse`): each process's entries of the area are faulted in,
+/// and each shmem object's pages read back into it.
 pub fn unuse_area(ty: u8) -> Result<(), Errno> {
     // A page reclaim was swapping out as the walk passed (its slot taken
     // before the area stopped giving slots) lands behind the walk: walk
@@ -236,8 +263,27 @@ pub fn unuse_area(ty: u8) -> Result<(), Errno> {
     Ok(())
 }
 
-/// One walk of [`unuse_area`] over every process.
+/// One walk of [`unuse_area`] over every process, then every shmem
+/// object (tmpfs files, segments, shared anonymous mappings).
 fn unuse_pass(ty: u8) -> Result<(), Errno> {
+    unuse_spaces(ty)?;
+    for obj in mm::vm::rmap_walk::FILES.live().ok_or(ENOMEM)? {
+        loop {
+            match obj.unuse_swap(ty) {
+                Ok(()) => break,
+                Err(mm::vm::file::ObjError::SwapIn(e)) => swap_in(e)?,
+                Err(_) => return Err(EIO),
+            }
+            if super::signal::fatal_pending() {
+                return Err(EINTR);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The processes' part of [`unuse_pass`].
+fn unuse_spaces(ty: u8) -> Result<(), Errno> {
     loop {
         let mut pending = None;
         for mm in spaces() {
@@ -334,6 +380,20 @@ extern "C" fn kswapd() -> ! {
                 barren = 0;
             }
             super::sched::yield_now();
+        }
+        // kswapd_try_to_sleep: a nap of one poll period first. Woken
+        // during it, or unbalanced after the run or the nap, the sleep
+        // would have been premature.
+        if balanced(Watermark::High) {
+            let deadline = super::sched::ticks() + KSWAPD_POLL_TICKS;
+            KSWAPD_WAIT.wait_uninterruptible(Some(deadline), || pending.load(Ordering::Relaxed).then_some(()));
+            if pending.load(Ordering::Relaxed) {
+                pa.vmstat.kswapd_low_wmark_hit_quickly.inc();
+                continue;
+            }
+        }
+        if !balanced(Watermark::High) {
+            pa.vmstat.kswapd_high_wmark_hit_quickly.inc();
         }
     }
 }

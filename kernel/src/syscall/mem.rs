@@ -44,21 +44,29 @@ fn with_mm_swapin(
         &mm::vm::address_space::Rlimits,
     ) -> Result<(), mm::error::MmError>,
 ) -> SysResult {
+    let mut lost = 0;
     loop {
         let r = with_mm(|s, env, lim| {
             let r = f(s, env, lim);
             if let Err(mm::error::MmError::SwapIn(e)) = r {
-                // The read's reference, while the entry holds the slot.
+                // The read's reference, while the entry holds the slot (a
+                // shmem object's entry may go meanwhile: run again).
                 if env.swap.dup(e).is_err() {
-                    return Err(mm::error::MmError::NoMemory);
+                    return Err(None);
                 }
             }
-            r
+            r.map_err(Some)
         })?;
         match r {
             Ok(()) => return Ok(0),
-            Err(mm::error::MmError::SwapIn(e)) => crate::proc::reclaim::swap_in(e)?,
-            Err(e) => return Err(Errno::from(e)),
+            Err(Some(mm::error::MmError::SwapIn(e))) => crate::proc::reclaim::swap_in(e)?,
+            Err(Some(e)) => return Err(Errno::from(e)),
+            Err(None) => {
+                lost += 1;
+                if lost > crate::proc::reclaim::MAX_RECLAIM_RETRIES {
+                    return Err(ENOMEM);
+                }
+            }
         }
     }
 }

@@ -117,6 +117,16 @@ pub struct VmStat {
     /// they were evicted less than the active file list ago.
     pub workingset_refault_file: Counter,
     pub workingset_activate_file: Counter,
+    /// Pages reclaim found it must not take (SHM_LOCKed shared memory)
+    /// and set aside on the unevictable list, and pages moved back from
+    /// it when the lock went (SHM_UNLOCK).
+    pub unevictable_pgs_culled: Counter,
+    pub unevictable_pgs_rescued: Counter,
+    /// kswapd, after balancing its node, napped 100 ms before sleeping:
+    /// woken again during the nap (`low`), or found the node under its
+    /// high watermark again after it (`high`).
+    pub kswapd_low_wmark_hit_quickly: Counter,
+    pub kswapd_high_wmark_hit_quickly: Counter,
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
     for (name, v) in gauges {
         writeln!(w, "{name} {v}")?;
     }
-    let events: [(&str, u64); 28] = [
+    let events: [(&str, u64); 32] = [
         ("pgpgin", 0),
         ("pgpgout", 0),
         ("pswpin", vs.pswpin.get()),
@@ -84,12 +84,16 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
         ("pgscan_direct", vs.pgscan_direct.get()),
         ("pgsteal_kswapd", vs.pgsteal_kswapd.get()),
         ("pgsteal_direct", vs.pgsteal_direct.get()),
+        ("kswapd_low_wmark_hit_quickly", vs.kswapd_low_wmark_hit_quickly.get()),
+        ("kswapd_high_wmark_hit_quickly", vs.kswapd_high_wmark_hit_quickly.get()),
         ("pageoutrun", vs.pageoutrun.get()),
         ("pgscan_anon", vs.pgscan_anon.get()),
         ("pgscan_file", vs.pgscan_file.get()),
         ("swap_ra", vs.swap_ra.get()),
         ("workingset_refault_file", vs.workingset_refault_file.get()),
         ("workingset_activate_file", vs.workingset_activate_file.get()),
+        ("unevictable_pgs_culled", vs.unevictable_pgs_culled.get()),
+        ("unevictable_pgs_rescued", vs.unevictable_pgs_rescued.get()),
     ];
     for (name, v) in events {
         writeln!(w, "{name} {v}")?;

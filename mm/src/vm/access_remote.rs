@@ -107,9 +107,15 @@ impl AddressSpace {
                         }
                         Err(_) => return None,
                     },
-                    None => {
-                        self.do_missing(env, &vma, page, write).ok()?;
-                    }
+                    None => match self.do_missing(env, &vma, page, write) {
+                        Ok(_) => {}
+                        // A shmem page on swap: the same wait.
+                        Err(crate::vm::fault::FaultError::SwapIn(e)) => {
+                            self.swap_wait = Some(e);
+                            return None;
+                        }
+                        Err(_) => return None,
+                    },
                 },
                 Some((pfn, flags)) => {
                     if !write || flags.contains(F::WRITABLE) || Self::is_exclusive_anon(env, pfn) {

@@ -672,6 +672,8 @@ mod rmap_tests;
 #[cfg(test)]
 mod rmap_walk_tests;
 #[cfg(test)]
+mod shmem_swap_tests;
+#[cfg(test)]
 mod swap_tests;
 #[cfg(test)]
 mod syscall_tests;

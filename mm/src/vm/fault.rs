@@ -48,8 +48,18 @@ use crate::vm::pte_lock::{pte_maps_readonly, put_unless_zero};
 use crate::vm::vma::{Backing, VmFlags, Vma};
 use x86_64::structures::paging::PageTableFlags as F;
 
-fn obj_error(e: ObjError) -> FaultError {
-    if e == ObjError::NoMemory { FaultError::Oom } else { FaultError::Bus }
+fn obj_error(env: &MmEnv<'_>, e: ObjError) -> FaultError {
+    match e {
+        ObjError::NoMemory => FaultError::Oom,
+        // A shmem page on swap: the kernel takes its own reference to the
+        // entry for the read (as for an anonymous page's), under the
+        // address-space lock, so the object's one is given back here.
+        ObjError::SwapIn(e) => {
+            env.swap.free(env.pa, e);
+            FaultError::SwapIn(e)
+        }
+        _ => FaultError::Bus,
+    }
 }
 
 /// What the CPU reported (x86 page-fault error code, Intel SDM Vol. 3A 4.7).
@@ -257,7 +267,7 @@ impl AddressSpace {
         write: bool,
         obj: &MemObject,
     ) -> Result<FaultDone, FaultError> {
-        let pfn = obj.get_page(vma.pgoff_of(va)).map_err(obj_error)?;
+        let pfn = obj.get_page(vma.pgoff_of(va)).map_err(|e| obj_error(env, e))?;
         self.install_missing(env, vma, va, pfn, Self::shared_writable(vma, write), write)?;
         Ok(FaultDone::Minor)
     }
@@ -267,7 +277,7 @@ impl AddressSpace {
     fn do_cow_file(&self, env: &MmEnv<'_>, vma: &Vma, va: u64, obj: &MemObject) -> Result<FaultDone, FaultError> {
         let pgoff = vma.pgoff_of(va);
         let cached = obj.find_page(pgoff).is_some();
-        let pfn = obj.get_page(pgoff).map_err(obj_error)?;
+        let pfn = obj.get_page(pgoff).map_err(|e| obj_error(env, e))?;
         let copy = match self.new_anon_page(env, vma, va) {
             Ok(c) => c,
             Err(e) => {
@@ -298,7 +308,7 @@ impl AddressSpace {
     ) -> Result<FaultDone, FaultError> {
         let pgoff = vma.pgoff_of(va);
         let cached = obj.find_page(pgoff).is_some();
-        let pfn = obj.get_page(pgoff).map_err(obj_error)?;
+        let pfn = obj.get_page(pgoff).map_err(|e| obj_error(env, e))?;
         let writable = vma.flags.contains(VmFlags::SHARED) && Self::shared_writable(vma, write);
         let installed = self.install_missing(env, vma, va, pfn, writable, write)?;
         Ok(if cached || !installed { FaultDone::Minor } else { FaultDone::Major })

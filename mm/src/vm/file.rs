@@ -23,7 +23,7 @@
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use abi::fcntl::{F_SEAL_FUTURE_WRITE, F_SEAL_SEAL, F_SEAL_WRITE};
 
@@ -31,6 +31,8 @@ use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
 use crate::phys::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
 use crate::phys::page::PageFlags;
 use crate::phys::page_alloc::PageAllocator;
+use crate::swap::entry::SwapEntry;
+use crate::swap::space::SwapSpace;
 use crate::sync::IrqLock;
 use crate::vm::overcommit::Overcommit;
 use crate::vm::rmap::{MapCounts, Rmap};
@@ -54,6 +56,37 @@ pub enum ObjError {
     /// The mount's page quota is used up (tmpfs `size=`): ENOSPC, or
     /// SIGBUS at a fault.
     NoSpace,
+    /// The page is on swap (entry `.0`) and not in the swap cache: the
+    /// caller now holds a reference to the entry, taken while the object
+    /// still held it, and reads the page in with no lock held (the
+    /// kernel's `reclaim::swap_in`, which drops it), then tries again.
+    SwapIn(SwapEntry),
+    /// The swap device failed (EIO, or SIGBUS at a fault).
+    Io,
+}
+
+/// What the page index holds at an offset: the page, or the swap entry it
+/// was written to (bit 63; Linux's shmem keeps swap entries in the page
+/// cache's xarray where the folio was).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Slot {
+    Page(Pfn),
+    Swap(SwapEntry),
+}
+
+const SWAPPED: u64 = 1 << 63;
+
+impl Slot {
+    pub(super) fn of(v: u64) -> Slot {
+        if v & SWAPPED != 0 { Slot::Swap(SwapEntry::from_raw(v & !SWAPPED)) } else { Slot::Page(Pfn(v)) }
+    }
+
+    pub(super) fn raw(self) -> u64 {
+        match self {
+            Slot::Page(p) => p.0,
+            Slot::Swap(e) => e.to_raw() | SWAPPED,
+        }
+    }
 }
 
 /// Pages a tmpfs mount may hold (its `size=`), shared by its files.
@@ -97,8 +130,15 @@ pub struct MemObject {
     size: AtomicU64,
     pub ino: u64,
     data: Option<&'static [u8]>,
+    /// Page offset -> [`Slot::raw`]: a page, or where it went on swap.
     pub(super) pages: IrqLock<BTreeMap<u64, u64>>,
     pub(super) pa: &'static PageAllocator,
+    /// Where reclaim writes the object's pages (shmem; None for files,
+    /// whose pages are dropped instead).
+    pub(super) swap: Option<&'static SwapSpace>,
+    /// SHM_LOCK: the pages stay in memory (reclaim moves them to the
+    /// unevictable list; Linux's mapping_set_unevictable).
+    pub(super) unevictable: AtomicBool,
     /// Pages committed for the object (shmem), given back when it dies.
     charged: Option<(&'static Overcommit, u64)>,
     /// The mount whose `size=` the pages count against (tmpfs files).
@@ -131,6 +171,8 @@ impl MemObject {
             data: Some(data),
             pages: IrqLock::new(BTreeMap::new()),
             pa,
+            swap: None,
+            unevictable: AtomicBool::new(false),
             charged: None,
             quota: None,
             rmap: Rmap::new(),
@@ -148,10 +190,11 @@ impl MemObject {
         size: u64,
         ino: u64,
         pa: &'static PageAllocator,
+        swap: &'static SwapSpace,
         commit: &'static Overcommit,
         charged: u64,
     ) -> Arc<MemObject> {
-        MemObject::shmem_named("/dev/zero (deleted)", size, ino, pa, commit, charged)
+        MemObject::shmem_named("/dev/zero (deleted)", size, ino, pa, swap, commit, charged)
     }
 
     /// A shmem segment shown as `name` in /proc/PID/maps (System V shared
@@ -161,10 +204,11 @@ impl MemObject {
         size: u64,
         ino: u64,
         pa: &'static PageAllocator,
+        swap: &'static SwapSpace,
         commit: &'static Overcommit,
         charged: u64,
     ) -> Arc<MemObject> {
-        Arc::new(MemObject {
+        MemObject::registered(MemObject {
             kind: ObjKind::Shmem,
             name: IrqLock::new(String::from(name)),
             size: AtomicU64::new(size),
@@ -172,6 +216,8 @@ impl MemObject {
             data: None,
             pages: IrqLock::new(BTreeMap::new()),
             pa,
+            swap: Some(swap),
+            unevictable: AtomicBool::new(false),
             charged: Some((commit, charged)),
             quota: None,
             rmap: Rmap::new(),
@@ -181,8 +227,14 @@ impl MemObject {
     }
 
     /// The data of an empty tmpfs file `name`, its pages charged to `quota`.
-    pub fn tmpfs(name: &str, ino: u64, pa: &'static PageAllocator, quota: Arc<PageQuota>) -> Arc<MemObject> {
-        Arc::new(MemObject {
+    pub fn tmpfs(
+        name: &str,
+        ino: u64,
+        pa: &'static PageAllocator,
+        swap: &'static SwapSpace,
+        quota: Arc<PageQuota>,
+    ) -> Arc<MemObject> {
+        MemObject::registered(MemObject {
             kind: ObjKind::Shmem,
             name: IrqLock::new(String::from(name)),
             size: AtomicU64::new(0),
@@ -190,12 +242,21 @@ impl MemObject {
             data: None,
             pages: IrqLock::new(BTreeMap::new()),
             pa,
+            swap: Some(swap),
+            unevictable: AtomicBool::new(false),
             charged: None,
             quota: Some(quota),
             rmap: Rmap::new(),
             shadows: spin::Once::new(),
             seals: AtomicU32::new(F_SEAL_SEAL),
         })
+    }
+
+    /// A shmem object, found by reclaim from its pages (rmap_walk.rs).
+    fn registered(obj: MemObject) -> Arc<MemObject> {
+        let obj = Arc::new(obj);
+        crate::vm::rmap_walk::FILES.insert(&obj);
+        obj
     }
 
     /// The file seals (F_SEAL_*).
@@ -251,24 +312,14 @@ impl MemObject {
     }
 
     /// The page at `pgoff`, created if needed, with one more reference
-    /// taken for the caller (who will map it).
+    /// taken for the caller (who will map it). A page on swap comes back
+    /// from the swap cache, or the caller is sent to read it
+    /// ([`ObjError::SwapIn`]).
     pub fn get_page(&self, pgoff: u64) -> Result<Pfn, ObjError> {
         if self.beyond_eof(pgoff) {
             return Err(ObjError::BeyondEof);
         }
-        let mut pages = self.pages.lock();
-        if let Some(&pfn) = pages.get(&pgoff) {
-            if let Some(p) = self.pa.page(Pfn(pfn)) {
-                p.get();
-            }
-            return Ok(Pfn(pfn));
-        }
-        let pfn = self.insert_new(&mut pages, pgoff)?;
-        // One reference for the cache (from allocation), one for the caller.
-        if let Some(p) = self.pa.page(pfn) {
-            p.get();
-        }
-        Ok(pfn)
+        self.page_ref(pgoff, true)?.ok_or(ObjError::NoMemory)
     }
 
     /// Allocate the page at `pgoff` (absent from `pages`), fill it, and
@@ -315,23 +366,38 @@ impl MemObject {
         Ok(pfn)
     }
 
-    /// The page at `pgoff` if it exists (no reference taken).
+    /// The page at `pgoff` if it is in memory (no reference taken).
     pub fn find_page(&self, pgoff: u64) -> Option<Pfn> {
-        self.pages.lock().get(&pgoff).map(|&p| Pfn(p))
+        match Slot::of(*self.pages.lock().get(&pgoff)?) {
+            Slot::Page(p) => Some(p),
+            Slot::Swap(_) => None,
+        }
     }
 
-    /// Pages held.
+    /// Pages in memory.
     pub fn nr_pages(&self) -> u64 {
-        self.pages.lock().len() as u64
+        self.pages.lock().values().filter(|&&v| matches!(Slot::of(v), Slot::Page(_))).count() as u64
     }
 
-    /// Drop the object's reference on one of its pages (removed from
-    /// `pages` by the caller).
-    pub(super) fn release(&self, pfn: u64) {
+    /// Pages on swap.
+    pub fn nr_swapped(&self) -> u64 {
+        self.pages.lock().values().filter(|&&v| matches!(Slot::of(v), Slot::Swap(_))).count() as u64
+    }
+
+    /// Drop what the object held at an offset (removed from `pages` by the
+    /// caller): its reference on the page, or its swap entry.
+    pub(super) fn release(&self, v: u64) {
         if let Some(q) = &self.quota {
             q.uncharge(1);
         }
-        self.pa.put_user_page(Pfn(pfn));
+        match Slot::of(v) {
+            Slot::Page(pfn) => self.pa.put_user_page(pfn),
+            Slot::Swap(e) => {
+                if let Some(swap) = self.swap {
+                    swap.free(self.pa, e);
+                }
+            }
+        }
     }
 
     /// Drop pages that nobody maps (page-cache reclaim, `drop_caches`).
@@ -463,9 +529,7 @@ impl MemObject {
 
 impl Drop for MemObject {
     fn drop(&mut self) {
-        if self.kind == ObjKind::File {
-            crate::vm::rmap_walk::FILES.remove(self as *const MemObject as u64);
-        }
+        crate::vm::rmap_walk::FILES.remove(self as *const MemObject as u64);
         let pages = core::mem::take(&mut *self.pages.lock());
         for (_, pfn) in pages {
             self.release(pfn);

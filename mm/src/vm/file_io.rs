@@ -2,9 +2,12 @@
 //! read_iter, write_begin, setattr, fallocate and llseek): pages appear on
 //! write, holes read as zeros, truncation frees the pages past the end.
 //!
-//! Page contents go through the PhysMem seam. The page index lock is held
-//! for one page at a time; the caller (tmpfs) serialises calls that change
-//! the size with the inode's lock, taken before it.
+//! Page contents go through the PhysMem seam. Each page is copied with a
+//! reference held (the page index lock only to find it); the caller
+//! (tmpfs) serialises calls that change the size with the inode's lock,
+//! taken before it. A page on swap that the swap cache does not have
+//! ends the call with [`ObjError::SwapIn`] (or short, after some bytes):
+//! the caller reads it in with no lock held and calls again.
 
 use alloc::vec::Vec;
 
@@ -19,11 +22,12 @@ fn split(pos: u64) -> (u64, usize, usize) {
 
 impl MemObject {
     /// Copy the bytes at `off` into `buf`, up to the size; holes read as
-    /// zeros. Returns the count copied.
-    pub fn read_at(&self, off: u64, buf: &mut [u8]) -> usize {
+    /// zeros. Returns the count copied: short when the next page is on
+    /// swap (Err(SwapIn) if it is the first).
+    pub fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, ObjError> {
         let size = self.size();
         if off >= size {
-            return 0;
+            return Ok(0);
         }
         let n = buf.len().min((size - off) as usize);
         let mut done = 0;
@@ -31,18 +35,29 @@ impl MemObject {
             let (pgoff, in_page, room) = split(off + done as u64);
             let len = room.min(n - done);
             let dst = &mut buf[done..done + len];
-            let pages = self.pages.lock();
-            match pages.get(&pgoff) {
-                Some(&pfn) => {
-                    // The page is the object's: the window covers it.
-                    let _ = self.pa.phys().read(PhysAddr::new(Pfn(pfn).phys() + in_page as u64), dst);
+            match self.page_ref(pgoff, false) {
+                Ok(Some(pfn)) => {
+                    // A user page we hold: the window covers it.
+                    let _ = self.pa.phys().read(PhysAddr::new(pfn.phys() + in_page as u64), dst);
+                    self.pa.put_user_page(pfn);
                 }
-                None => dst.fill(0),
+                Ok(None) => dst.fill(0),
+                Err(e) if done == 0 => return Err(e),
+                Err(e) => {
+                    self.forget_read(e);
+                    break;
+                }
             }
-            drop(pages);
             done += len;
         }
-        n
+        Ok(done)
+    }
+
+    /// A short call gives back the swap-in reference it will not use.
+    fn forget_read(&self, e: ObjError) {
+        if let (ObjError::SwapIn(entry), Some(swap)) = (e, self.swap) {
+            swap.free(self.pa, entry);
+        }
     }
 
     /// Copy `buf` to offset `off`, allocating the pages it lands on, and
@@ -53,18 +68,18 @@ impl MemObject {
         while done < buf.len() {
             let (pgoff, in_page, room) = split(off + done as u64);
             let len = room.min(buf.len() - done);
-            let mut pages = self.pages.lock();
-            let pfn = match pages.get(&pgoff) {
-                Some(&p) => Pfn(p),
-                None => match self.insert_new(&mut pages, pgoff) {
-                    Ok(p) => p,
-                    Err(e) if done == 0 => return Err(e),
-                    Err(_) => break,
-                },
+            let pfn = match self.page_ref(pgoff, true) {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
+                Err(e) if done == 0 => return Err(e),
+                Err(e) => {
+                    self.forget_read(e);
+                    break;
+                }
             };
-            // The page is the object's: the window covers it.
+            // A user page we hold: the window covers it.
             let _ = self.pa.phys().write(PhysAddr::new(pfn.phys() + in_page as u64), &buf[done..done + len]);
-            drop(pages);
+            self.pa.put_user_page(pfn);
             done += len;
         }
         let end = off + done as u64;
@@ -74,53 +89,66 @@ impl MemObject {
         Ok(done)
     }
 
-    /// Zero `[from, from + len)` inside one page, if the page exists.
-    fn zero_in_page(&self, pgoff: u64, from: usize, len: usize) {
-        if len == 0 {
-            return;
-        }
-        if let Some(&pfn) = self.pages.lock().get(&pgoff) {
-            let _ = self.pa.phys().fill(PhysAddr::new(Pfn(pfn).phys() + from as u64), 0, len);
+    /// The page at `pgoff` held (if it exists), so that its bytes can be
+    /// zeroed later in the call whatever reclaim does meanwhile: a page on
+    /// swap is read back first (Err(SwapIn), before anything changed).
+    fn pin(&self, pgoff: u64, needed: bool) -> Result<Option<Pfn>, ObjError> {
+        if needed { self.page_ref(pgoff, false) } else { Ok(None) }
+    }
+
+    /// Zero `[from, from + len)` of pinned page `pin` and let it go.
+    fn zero_pinned(&self, pin: Option<Pfn>, from: usize, len: usize) {
+        if let Some(pfn) = pin {
+            // A user page we hold: the window covers it.
+            let _ = self.pa.phys().fill(PhysAddr::new(pfn.phys() + from as u64), 0, len);
+            self.pa.put_user_page(pfn);
         }
     }
 
     /// truncate(2): set the size. Shrinking frees the pages wholly past the
     /// new end and zeroes the rest of the last page, so that growing it
-    /// again reads zeros there; growing allocates nothing.
-    pub fn set_size(&self, new: u64) {
+    /// again reads zeros there; growing allocates nothing. Err(SwapIn):
+    /// that last page is on swap; nothing changed (read it, call again).
+    pub fn set_size(&self, new: u64) -> Result<(), ObjError> {
         let old = self.size();
+        let (pgoff, in_page, room) = split(new.min(old));
+        let pin = self.pin(pgoff, in_page != 0 && new != old)?;
         if new < old {
             self.store_size(new);
             self.remove_range(new.div_ceil(PAGE_SIZE), u64::MAX, true);
         }
-        let (pgoff, in_page, room) = split(new.min(old));
-        if in_page != 0 {
-            self.zero_in_page(pgoff, in_page, room);
-        }
+        self.zero_pinned(pin, in_page, room);
         if new > old {
             self.store_size(new);
         }
+        Ok(())
     }
 
     /// fallocate(PUNCH_HOLE): zero `[off, off + len)`, freeing the whole
-    /// pages inside it. The size does not change.
-    pub fn punch_hole(&self, off: u64, len: u64) {
+    /// pages inside it. The size does not change. Err(SwapIn) as for
+    /// [`Self::set_size`].
+    pub fn punch_hole(&self, off: u64, len: u64) -> Result<(), ObjError> {
         let end = off.saturating_add(len);
         let first_full = off.div_ceil(PAGE_SIZE);
         let last_full = end >> PAGE_SHIFT;
+        // The partial pages at either edge, held first.
+        let (pg, in_page, room) = split(off);
+        let head = (room as u64).min(end - off) as usize;
+        let (tail_pg, tail_len, _) = split(end);
+        let head_pin = self.pin(pg, head != 0 && (in_page != 0 || head < PAGE_SIZE as usize))?;
+        let tail_pin = match self.pin(tail_pg, tail_len != 0 && tail_pg != pg) {
+            Ok(p) => p,
+            Err(e) => {
+                self.zero_pinned(head_pin, 0, 0);
+                return Err(e);
+            }
+        };
         if first_full < last_full {
             self.remove_range(first_full, last_full, false);
         }
-        // The partial pages at either edge.
-        let (pg, in_page, room) = split(off);
-        let head = (room as u64).min(end - off) as usize;
-        if in_page != 0 || head < PAGE_SIZE as usize {
-            self.zero_in_page(pg, in_page, head);
-        }
-        let (tail_pg, tail_len, _) = split(end);
-        if tail_len != 0 && tail_pg != pg {
-            self.zero_in_page(tail_pg, 0, tail_len);
-        }
+        self.zero_pinned(head_pin, in_page, head);
+        self.zero_pinned(tail_pin, 0, tail_len);
+        Ok(())
     }
 
     /// fallocate mode 0: allocate every page of `[off, off + len)`. On

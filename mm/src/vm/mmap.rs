@@ -231,7 +231,7 @@ impl AddressSpace {
                         } else {
                             0
                         };
-                    Backing::Shared(MemObject::shmem(len, ino, env.pa, env.commit, charged))
+                    Backing::Shared(MemObject::shmem(len, ino, env.pa, env.swap, env.commit, charged))
                 }
                 MAP_PRIVATE => Backing::Anon,
                 _ => return Err(MmError::Invalid),

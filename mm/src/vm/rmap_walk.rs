@@ -73,6 +73,16 @@ impl<T> Registry<T> {
     pub fn get(&self, addr: u64) -> Option<Arc<T>> {
         self.map.lock().get(&addr)?.upgrade()
     }
+
+    /// Every live object (swapoff's walk), or None if the list cannot be
+    /// allocated.
+    pub fn live(&self) -> Option<alloc::vec::Vec<Arc<T>>> {
+        let map = self.map.lock();
+        let mut v = alloc::vec::Vec::new();
+        v.try_reserve_exact(map.len()).ok()?;
+        v.extend(map.values().filter_map(Weak::upgrade));
+        Some(v)
+    }
 }
 
 impl<T> Default for Registry<T> {
@@ -88,7 +98,8 @@ pub struct AnonFamily {
 
 static FAMILIES: Registry<AnonFamily> = Registry::new();
 
-/// Files whose page-cache pages reclaim may drop (read-only files).
+/// Objects whose pages reclaim may take: read-only files (dropped) and
+/// shmem (written to swap).
 pub static FILES: Registry<MemObject> = Registry::new();
 
 /// `page.mapping` tag of an anonymous page (bit 0, as Linux's
@@ -171,7 +182,7 @@ pub fn page_owner(p: &Page) -> Option<(PageOwner, PageTarget)> {
     if f.contains(PageFlags::ANON) && mapping & ANON_TAG != 0 {
         let fam = FAMILIES.get(mapping & !ANON_TAG)?;
         Some((PageOwner::Anon(fam), PageTarget { pfn: p.pfn(), index, obj: 0 }))
-    } else if f.contains(PageFlags::FILE) && mapping & ANON_TAG == 0 {
+    } else if f.intersects(PageFlags::FILE | PageFlags::SHMEM) && mapping & ANON_TAG == 0 {
         let obj = FILES.get(mapping)?;
         Some((PageOwner::File(obj), PageTarget { pfn: p.pfn(), index, obj: mapping }))
     } else {

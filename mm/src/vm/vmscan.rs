@@ -17,9 +17,12 @@
 //!       anonymous: a swap slot, into the swap cache (add_to_swap),
 //!         every mapping becomes the swap entry (try_to_unmap),
 //!         written (pageout), out of the cache, freed  (pgsteal)
+//!       shmem: unmapped, into the swap cache in its object's place (the
+//!         object keeps the entry: shmem_swap.rs), written, freed;
+//!         SHM_LOCKed                               -> unevictable (culled)
 //!       page cache: unmapped, dropped from the file (leaving a shadow
 //!         entry: read again soon enough, it starts active), freed
-//!       shmem (no swap for it yet), lazyfree (its own shrinker) -> active / back
+//!       lazyfree (its own shrinker)                -> back
 //! ```
 //!
 //! Everything runs with no lock held but the LRU lock around isolation
@@ -85,6 +88,9 @@ enum Verdict {
     Reclaimed,
     Activate,
     Keep,
+    /// Must stay in memory whatever happens (SHM_LOCK): off the lists
+    /// reclaim scans, onto the unevictable one.
+    Cull,
 }
 
 /// Whether the inactive half of a kind is too small beside its active
@@ -239,6 +245,17 @@ pub fn shrink_page_list(env: &MmEnv<'_>, pages: &[Pfn], sc: &ScanControl) -> u64
                     lru.age_nonresident();
                 }
             }
+            Verdict::Cull => {
+                lru.putback(&env.pa.memmap, p, PageFlags::UNEVICTABLE, PageFlags::ACTIVE);
+                env.pa.vmstat.unevictable_pgs_culled.inc();
+                // SHM_UNLOCK may have run since the look: it rescues only
+                // pages it sees set aside, so look again.
+                if let Some((PageOwner::File(obj), _)) = page_owner(p) {
+                    if !obj.is_unevictable() {
+                        lru.update(&env.pa.memmap, p, PageFlags::empty(), PageFlags::UNEVICTABLE);
+                    }
+                }
+            }
             // Kept, or reclaimed but taken meanwhile (a fault mapped it).
             _ => lru.putback(&env.pa.memmap, p, PageFlags::empty(), PageFlags::empty()),
         }
@@ -269,8 +286,7 @@ fn shrink_page(env: &MmEnv<'_>, p: &'static Page, sc: &ScanControl) -> Verdict {
     }
     p.remove_flags(PageFlags::REFERENCED);
     if f.contains(PageFlags::SHMEM) {
-        // Shared memory has no way to swap yet: it stays in memory.
-        return Verdict::Activate;
+        return reclaim_shmem(env, p, sc);
     }
     if f.contains(PageFlags::ANON) {
         if f.contains(PageFlags::LAZYFREE) {
@@ -320,6 +336,14 @@ fn reclaim_anon(env: &MmEnv<'_>, p: &'static Page, sc: &ScanControl) -> Verdict 
     if !unmapped {
         return Verdict::Keep;
     }
+    write_cached(env, p)
+}
+
+/// A swap-cache page reclaim unmapped everywhere: written if dirty
+/// (`pageout`), then out of the cache, so that the caller's reference is
+/// the last.
+fn write_cached(env: &MmEnv<'_>, p: &'static Page) -> Verdict {
+    let pfn = p.pfn();
     if p.has(PageFlags::DIRTY) {
         if !env.swap.write_page(env.pa, pfn) {
             return Verdict::Activate;
@@ -330,6 +354,27 @@ fn reclaim_anon(env: &MmEnv<'_>, p: &'static Page, sc: &ScanControl) -> Verdict 
     // On disk already (read back and never written): just drop it.
     env.swap.try_uncache_clean(env.pa, pfn, 1);
     Verdict::Reclaimed
+}
+
+/// A shmem page: unmapped, then into the swap cache with its object
+/// keeping the entry (`shmem_writeout`), then written like an anonymous
+/// page.
+fn reclaim_shmem(env: &MmEnv<'_>, p: &'static Page, sc: &ScanControl) -> Verdict {
+    let Some((PageOwner::File(obj), t)) = page_owner(p) else { return Verdict::Keep };
+    if obj.is_unevictable() {
+        return Verdict::Cull;
+    }
+    if !sc.may_swap || !env.swap.enabled() {
+        return Verdict::Activate;
+    }
+    if !try_to_unmap(p, None) {
+        return Verdict::Keep;
+    }
+    if !obj.swap_out_page(t.index, t.pfn, 1, sc.cpu) {
+        // No slot left, or someone holds the page (a read(2) copying it).
+        return Verdict::Activate;
+    }
+    write_cached(env, p)
 }
 
 /// A page-cache page: unmap it, then drop it from its file.

@@ -109,6 +109,9 @@ fn case_for(line: String) -> (String, Box<dyn Fn()>, Expect) {
     let argv: Vec<String> = line.split_whitespace().map(String::from).collect();
     let name = argv[0].clone();
     let run = move || {
+        // The snapshot is taken settled (drop_caches shrinks the slabs),
+        // and held while the count is taken, so its own memory is in both.
+        free_pages_settled();
         let used_before = usage();
         let before = free_pages_settled();
         let status = run_program(&argv);

@@ -93,7 +93,14 @@ pub fn shmctl(id: i32, cmd: i32, buf: u64) -> Result<u64, Errno> {
                 (t.segs.objs.values().map(Snapshot::of).collect::<Vec<_>>(), t.max_idx(), t.total_pages())
             };
             let rss: u64 = snaps.iter().map(|s| s.obj.as_ref().map_or(0, |o| o.nr_pages())).sum();
-            let info = ShmInfo { used_ids: snaps.len() as i32, shm_tot: tot, shm_rss: rss, ..ShmInfo::default() };
+            let swp: u64 = snaps.iter().map(|s| s.obj.as_ref().map_or(0, |o| o.nr_swapped())).sum();
+            let info = ShmInfo {
+                used_ids: snaps.len() as i32,
+                shm_tot: tot,
+                shm_rss: rss,
+                shm_swp: swp,
+                ..ShmInfo::default()
+            };
             drop(snaps);
             write_user(buf, &info)?;
             Ok(max_idx.max(0) as u64)
@@ -183,6 +190,13 @@ pub fn shmctl(id: i32, cmd: i32, buf: u64) -> Result<u64, Errno> {
             } else if s.locked.take().is_some() {
                 s.perm.mode &= !SHM_LOCKED;
             }
+            // Reclaim leaves a locked segment's pages in memory (it sets
+            // them aside as unevictable); unlocking gives them back to it.
+            let obj = s.obj.get();
+            drop(t);
+            if let Some(o) = obj {
+                o.set_unevictable(cmd == SHM_LOCK);
+            }
             Ok(0)
         }
         _ => Err(EINVAL),
@@ -195,7 +209,11 @@ pub fn shmctl(id: i32, cmd: i32, buf: u64) -> Result<u64, Errno> {
 fn remove(s: &mut Segment) -> Option<Arc<MemObject>> {
     s.perm.mode |= SHM_DEST;
     s.perm.key = IPC_PRIVATE;
-    s.locked = None;
+    if s.locked.take().is_some() {
+        if let Some(o) = s.obj.get() {
+            o.set_unevictable(false);
+        }
+    }
     s.perm.mode &= !SHM_LOCKED;
     weaken(s)
 }

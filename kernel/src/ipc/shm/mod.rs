@@ -203,7 +203,7 @@ fn newseg(t: &mut Table, key: i32, size: u64, flags: u32, c: &Creds, tgid: u32) 
     };
     let name = format!("/SYSV{:08x} (deleted)", key as u32);
     // The segment's inode number is its id, as Linux's newseg sets it.
-    let obj = MemObject::shmem_named(&name, size, id as u64, env.pa, env.commit, charged);
+    let obj = MemObject::shmem_named(&name, size, id as u64, env.pa, env.swap, env.commit, charged);
     let seg = Segment {
         perm: Perm::new(key, id, seq, flags, c),
         size,

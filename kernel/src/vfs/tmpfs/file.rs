@@ -31,25 +31,58 @@ fn errno(e: ObjError) -> Errno {
         ObjError::NoSpace => ENOSPC,
         ObjError::NoMemory => ENOMEM,
         ObjError::BeyondEof => EFBIG,
+        ObjError::SwapIn(_) | ObjError::Io => EIO,
+    }
+}
+
+/// Run `op` (which takes the file's locks itself: its outer error is a
+/// plain refusal) until no page it needs is on swap: each such page is read
+/// in with no lock held (shmem_swapin_folio), then `op` runs again.
+fn swapping_in<T>(mut op: impl FnMut() -> Result<Result<T, ObjError>, Errno>) -> Result<T, Errno> {
+    loop {
+        match op()? {
+            Err(ObjError::SwapIn(e)) => crate::proc::reclaim::swap_in(e)?,
+            r => return r.map_err(errno),
+        }
     }
 }
 
 impl TmpInode {
     pub(super) fn file_read(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-        match &self.body {
-            Body::File { data, .. } => Ok(data.read_at(off, buf)),
-            Body::Dir(_) => Err(EISDIR),
-            Body::Link(_) => Err(EINVAL),
-        }
+        let data = match &self.body {
+            Body::File { data, .. } => data,
+            Body::Dir(_) => return Err(EISDIR),
+            Body::Link(_) => return Err(EINVAL),
+        };
+        crate::proc::reclaim::read_object_at(data, off, buf)
     }
 
     pub(super) fn file_write(&self, off: u64, buf: &[u8]) -> Result<usize, Errno> {
-        let Body::File { data, io } = &self.body else { return Err(EINVAL) };
+        let Body::File { .. } = &self.body else { return Err(EINVAL) };
         if off.checked_add(buf.len() as u64).is_none_or(|e| e > MAX_FILE_SIZE) {
             return Err(EFBIG);
         }
+        // A write stops short at a page on swap: go on after it is read.
+        let mut done = 0;
+        while done < buf.len() {
+            match swapping_in(|| self.write_some(off + done as u64, &buf[done..])) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        if done > 0 {
+            self.touch_mtime();
+        }
+        Ok(done)
+    }
+
+    /// One step of [`Self::file_write`], under the file's `io` lock.
+    fn write_some(&self, off: u64, buf: &[u8]) -> Result<Result<usize, ObjError>, Errno> {
+        let Body::File { data, io } = &self.body else { return Err(EINVAL) };
         if buf.is_empty() {
-            return Ok(0);
+            return Ok(Ok(0));
         }
         let _io = io.lock();
         let seals = data.seals();
@@ -68,9 +101,7 @@ impl TmpInode {
             }
             buf = &buf[..allowed as usize];
         }
-        let n = data.write_at(off, buf).map_err(errno)?;
-        self.touch_mtime();
-        Ok(n)
+        Ok(data.write_at(off, buf))
     }
 
     /// Mode 0 and FALLOC_FL_KEEP_SIZE allocate (growing the size unless
@@ -78,25 +109,40 @@ impl TmpInode {
     pub(super) fn file_fallocate(&self, mode: u32, off: u64, len: u64) -> Result<(), Errno> {
         let Body::File { data, io } = &self.body else { return Err(ENODEV) };
         let end = off.checked_add(len).filter(|e| *e <= MAX_FILE_SIZE).ok_or(EFBIG)?;
-        let _io = io.lock();
-        let seals = data.seals();
-        match mode {
-            m if m == FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
-                && seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 =>
-            {
-                return Err(EPERM);
-            }
-            0 | FALLOC_FL_KEEP_SIZE if seals & F_SEAL_GROW != 0 && end > data.size() => return Err(EPERM),
-            0 | FALLOC_FL_KEEP_SIZE => {
-                data.allocate(off, len).map_err(errno)?;
-                if mode == 0 && end > data.size() {
-                    data.set_size(end);
+        swapping_in(|| {
+            let _io = io.lock();
+            let seals = data.seals();
+            Ok(match mode {
+                m if m == FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+                    && seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 =>
+                {
+                    return Err(EPERM);
                 }
-            }
-            m if m == FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE => data.punch_hole(off, len),
-            _ => return Err(EOPNOTSUPP),
-        }
+                0 | FALLOC_FL_KEEP_SIZE if seals & F_SEAL_GROW != 0 && end > data.size() => return Err(EPERM),
+                0 | FALLOC_FL_KEEP_SIZE => data.allocate(off, len).and_then(|()| {
+                    // Growing: no page to zero, never on swap.
+                    if mode == 0 && end > data.size() { data.set_size(end) } else { Ok(()) }
+                }),
+                m if m == FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE => data.punch_hole(off, len),
+                _ => return Err(EOPNOTSUPP),
+            })
+        })?;
         self.touch_mtime();
+        Ok(())
+    }
+
+    /// truncate(2) and ftruncate(2) of a file, under its `io` lock (the
+    /// seals checked by `check`).
+    pub(super) fn file_truncate(&self, size: u64, check: impl Fn() -> Result<(), Errno>) -> Result<(), Errno> {
+        let Body::File { data, io } = &self.body else { return Err(EISDIR) };
+        let changed = swapping_in(|| {
+            let _io = io.lock();
+            check()?;
+            Ok(if size != data.size() { data.set_size(size).map(|()| true) } else { Ok(false) })
+        })?;
+        if changed {
+            self.touch_mtime();
+        }
         Ok(())
     }
 

@@ -134,7 +134,13 @@ impl Sb {
         owner: Owner,
     ) -> Result<Arc<TmpInode>, Errno> {
         self.new_inode(S_IFREG | (mode & 0o7777), owner, false, |ino| Body::File {
-            data: MemObject::tmpfs(&path(ino), ino, crate::mem::page_alloc(), self.quota.clone()),
+            data: MemObject::tmpfs(
+                &path(ino),
+                ino,
+                crate::mem::page_alloc(),
+                &crate::mem::user::SWAP,
+                self.quota.clone(),
+            ),
             io: Mutex::new(()),
         })
     }
@@ -223,7 +229,8 @@ impl Inode for TmpInode {
     fn stat(&self) -> Stat {
         let (size, blocks) = match &self.body {
             Body::Dir(e) => ((e.lock().len() as i64 + 2) * BOGO_DIRENT_SIZE, 0),
-            Body::File { data, .. } => (data.size() as i64, data.nr_pages() as i64 * 8),
+            // Pages on swap count too (Linux's i_blocks).
+            Body::File { data, .. } => (data.size() as i64, (data.nr_pages() + data.nr_swapped()) as i64 * 8),
             Body::Link(t) => (t.len() as i64, 0),
         };
         let m = self.meta.lock();
@@ -277,13 +284,7 @@ impl Inode for TmpInode {
             self.check_attr_seals(None, a.mode)?;
         }
         if let Some(size) = a.size {
-            let Body::File { data, io } = &self.body else { return Err(EISDIR) };
-            let _io = io.lock();
-            self.check_attr_seals(Some(size), a.mode)?;
-            if size != data.size() {
-                data.set_size(size);
-                self.touch_mtime();
-            }
+            self.file_truncate(size, || self.check_attr_seals(Some(size), a.mode))?;
         }
         let mut m = self.meta.lock();
         if let Some(mode) = a.mode {

@@ -80,7 +80,7 @@ fn fork(env: &'static MmEnv<'static>, parent: &Owned) -> Arc<Owned> {
 
 /// A tmpfs file of `pages` pages, each filled with its number plus one.
 fn tmpfs_file(env: &MmEnv<'_>, pages: u64) -> Arc<MemObject> {
-    let f = MemObject::tmpfs("/tmp/f", 7, env.pa, Arc::new(PageQuota::new(1 << 20)));
+    let f = MemObject::tmpfs("/tmp/f", 7, env.pa, env.swap, Arc::new(PageQuota::new(1 << 20)));
     for i in 0..pages {
         f.write_at(i * P, &[i as u8 + 1; P as usize]).unwrap();
     }
@@ -122,7 +122,7 @@ fn truncate_takes_pages_past_the_end_from_every_mapper_and_later_access_is_sigbu
         assert_eq!((load(&mut cpu, &a, x + i * P), load(&mut cpu, &b, y + i * P)), (Ok(i as u8 + 1), Ok(i as u8 + 1)));
     }
     let shmem = env.pa.vmstat.shmem_pages.get();
-    f.set_size(P + 10);
+    f.set_size(P + 10).unwrap();
     assert_eq!(env.pa.vmstat.shmem_pages.get(), shmem - 2, "the two pages past the end are freed, mapped or not");
     for (p, base) in [(&a, x), (&b, y)] {
         assert!(p.space.lock().lookup(env, base + 2 * P).is_none(), "no mapper keeps a page past the end");
@@ -132,7 +132,7 @@ fn truncate_takes_pages_past_the_end_from_every_mapper_and_later_access_is_sigbu
         assert_eq!(load(&mut cpu, p, base + P + 10), Ok(0), "and reads zeros past it");
     }
     // Growing again: the pages come back as zeros, shared by both.
-    f.set_size(4 * P);
+    f.set_size(4 * P).unwrap();
     store(&mut cpu, &a, x + 3 * P, 9).unwrap();
     assert_eq!(load(&mut cpu, &b, y + 3 * P), Ok(9));
     assert_eq!(load(&mut cpu, &b, y + 2 * P), Ok(0));
@@ -146,7 +146,7 @@ fn truncate_also_takes_private_copies_past_the_end() {
     let a = process(env);
     let x = map_obj(&a, &f, 2, RW, MAP_PRIVATE);
     store(&mut cpu, &a, x + P, 0x55).unwrap();
-    f.set_size(P);
+    f.set_size(P).unwrap();
     assert_eq!(load(&mut cpu, &a, x + P), BUS, "the private copy past the end went too");
     assert_eq!(load(&mut cpu, &a, x), Ok(1));
 }
@@ -162,7 +162,7 @@ fn punch_hole_reaches_every_mapper_but_keeps_private_copies() {
     store(&mut cpu, &b, y, 0x77).unwrap(); // b's own copy of page 0
     assert_eq!(load(&mut cpu, &b, y + P), Ok(2), "b maps the file's page 1 itself");
     let shmem = env.pa.vmstat.shmem_pages.get();
-    f.punch_hole(0, 2 * P);
+    f.punch_hole(0, 2 * P).unwrap();
     assert_eq!(env.pa.vmstat.shmem_pages.get(), shmem - 2, "both pages are freed although mapped");
     assert_eq!(load(&mut cpu, &a, x), Ok(0), "a shared mapper reads the hole");
     assert_eq!(load(&mut cpu, &a, x + P), Ok(0));
@@ -171,7 +171,7 @@ fn punch_hole_reaches_every_mapper_but_keeps_private_copies() {
     assert_eq!((load(&mut cpu, &a, x + 2 * P), load(&mut cpu, &b, y + 2 * P)), (Ok(3), Ok(3)), "outside the hole");
     store(&mut cpu, &a, x + P, 4).unwrap();
     let mut buf = [0u8; 1];
-    f.read_at(P, &mut buf);
+    f.read_at(P, &mut buf).unwrap();
     assert_eq!(buf[0], 4, "the next store lands in a fresh page that read(2) sees");
 }
 

@@ -29,10 +29,10 @@ const RW: u32 = PROT_READ | PROT_WRITE;
 const PRIV: u32 = MAP_PRIVATE | MAP_ANONYMOUS;
 
 /// A swap device in host memory.
-struct RamSwap {
+pub(super) struct RamSwap {
     pa: &'static crate::phys::page_alloc::PageAllocator,
-    slots: Mutex<HashMap<u32, Vec<u8>>>,
-    writes: Mutex<u64>,
+    pub(super) slots: Mutex<HashMap<u32, Vec<u8>>>,
+    pub(super) writes: Mutex<u64>,
 }
 
 impl SwapIo for RamSwap {
@@ -52,7 +52,7 @@ impl SwapIo for RamSwap {
 }
 
 /// A machine with a swap area of `slots` slots.
-fn setup(slots: u64) -> (&'static MmEnv<'static>, Cpu, Arc<RamSwap>) {
+pub(super) fn setup(slots: u64) -> (&'static MmEnv<'static>, Cpu, Arc<RamSwap>) {
     let (env, cpu) = machine(64);
     let io = Arc::new(RamSwap { pa: env.pa, slots: Mutex::new(HashMap::new()), writes: Mutex::new(0) });
     env.swap.add_area(SwapMap::new(slots, &[]), -2, io.clone()).expect("an area");
@@ -62,7 +62,7 @@ fn setup(slots: u64) -> (&'static MmEnv<'static>, Cpu, Arc<RamSwap>) {
 
 /// A process, held as the kernel holds one (so that the reverse map
 /// reaches it).
-fn process(env: &'static MmEnv<'static>) -> Arc<Owned> {
+pub(super) fn process(env: &'static MmEnv<'static>) -> Arc<Owned> {
     let mut mm = AddressSpace::new(env).unwrap();
     mm.layout.mmap_base = AddressSpace::mmap_base_for(8 << 20);
     own(mm)
@@ -73,13 +73,13 @@ fn fork(env: &'static MmEnv<'static>, parent: &Owned) -> Arc<Owned> {
 }
 
 /// Tear a process down (its last reference; the kernel's UserMm drop).
-fn exit(env: &MmEnv<'_>, p: Arc<Owned>) {
+pub(super) fn exit(env: &MmEnv<'_>, p: Arc<Owned>) {
     let o = Arc::into_inner(p).expect("the only reference");
     o.space.into_inner().destroy(env);
 }
 
 /// Do `f` (a CPU access), reading swapped pages in as the kernel does.
-fn access<R>(
+pub(super) fn access<R>(
     env: &MmEnv<'_>,
     mm: &mut AddressSpace,
     cpu: &mut Cpu,
@@ -100,14 +100,14 @@ fn access<R>(
     panic!("no progress");
 }
 
-fn stamp(env: &MmEnv<'_>, mm: &mut AddressSpace, cpu: &mut Cpu, va: u64, pages: u64, tag: u8) {
+pub(super) fn stamp(env: &MmEnv<'_>, mm: &mut AddressSpace, cpu: &mut Cpu, va: u64, pages: u64, tag: u8) {
     for i in 0..pages {
         let b = [tag, i as u8, tag ^ i as u8];
         access(env, mm, cpu, |c, m| c.store(m, va + i * P, &b));
     }
 }
 
-fn check(env: &MmEnv<'_>, mm: &mut AddressSpace, cpu: &mut Cpu, va: u64, pages: u64, tag: u8) {
+pub(super) fn check(env: &MmEnv<'_>, mm: &mut AddressSpace, cpu: &mut Cpu, va: u64, pages: u64, tag: u8) {
     for i in 0..pages {
         let mut b = [0u8; 3];
         access(env, mm, cpu, |c, m| c.load(m, va + i * P, &mut b));
@@ -137,7 +137,7 @@ fn look_once(env: &MmEnv<'_>) -> u64 {
 /// Reclaim until three passes in a row free nothing (a page needs two
 /// looks: the first finds the accessed bit its fault set). Returns pages
 /// freed.
-fn reclaim(env: &MmEnv<'_>) -> u64 {
+pub(super) fn reclaim(env: &MmEnv<'_>) -> u64 {
     let (mut freed, mut quiet) = (0, 0);
     while quiet < 3 {
         let f = scan_once(env);
@@ -147,11 +147,11 @@ fn reclaim(env: &MmEnv<'_>) -> u64 {
     freed
 }
 
-fn slots_in_use(env: &MmEnv<'_>) -> u64 {
+pub(super) fn slots_in_use(env: &MmEnv<'_>) -> u64 {
     env.swap.usage(0).unwrap().1
 }
 
-fn lru_len(env: &MmEnv<'_>, l: crate::phys::lru::LruList) -> u64 {
+pub(super) fn lru_len(env: &MmEnv<'_>, l: crate::phys::lru::LruList) -> u64 {
     env.pa.nodes[0].lru.len(l)
 }
 

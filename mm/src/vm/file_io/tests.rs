@@ -1,11 +1,13 @@
 //! A tmpfs file's bytes through its MemObject: data, holes, sizes, the
 //! mount's page quota (ENOSPC) and every page back at the end.
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec;
 
 use crate::addr::PAGE_SIZE;
 use crate::phys::page_alloc::PageAllocator;
+use crate::swap::space::SwapSpace;
 use crate::testing::page_allocator;
 use crate::vm::file::{MemObject, ObjError, PageQuota};
 
@@ -14,7 +16,7 @@ const P: u64 = PAGE_SIZE;
 fn file(pages: u64) -> (&'static PageAllocator, Arc<PageQuota>, Arc<MemObject>) {
     let pa = page_allocator(16 << 20);
     let q = Arc::new(PageQuota::new(pages));
-    let obj = MemObject::tmpfs("/tmp/f", 7, pa, q.clone());
+    let obj = MemObject::tmpfs("/tmp/f", 7, pa, Box::leak(Box::new(SwapSpace::new())), q.clone());
     (pa, q, obj)
 }
 
@@ -25,7 +27,7 @@ fn data_survives_across_pages_and_holes_read_zero() {
     assert_eq!(f.write_at(100, &data), Ok(data.len()));
     assert_eq!(f.size(), 100 + 3 * P);
     let mut back = vec![0u8; data.len()];
-    assert_eq!(f.read_at(100, &mut back), data.len());
+    assert_eq!(f.read_at(100, &mut back), Ok(data.len()));
     assert_eq!(back, data);
     // Bytes 100..3P+100 touch pages 0..=3.
     assert_eq!((f.nr_pages(), q.used()), (4, 4));
@@ -33,12 +35,12 @@ fn data_survives_across_pages_and_holes_read_zero() {
     assert_eq!(f.write_at(10 * P, b"z"), Ok(1));
     assert_eq!(f.nr_pages(), 5);
     let mut hole = vec![1u8; P as usize];
-    assert_eq!(f.read_at(6 * P, &mut hole), P as usize);
+    assert_eq!(f.read_at(6 * P, &mut hole), Ok(P as usize));
     assert!(hole.iter().all(|b| *b == 0));
     // Reads stop at the size.
     let mut tail = [0u8; 8];
-    assert_eq!(f.read_at(10 * P, &mut tail), 1);
-    assert_eq!(f.read_at(10 * P + 1, &mut tail), 0);
+    assert_eq!(f.read_at(10 * P, &mut tail), Ok(1));
+    assert_eq!(f.read_at(10 * P + 1, &mut tail), Ok(0));
 }
 
 #[test]
@@ -51,7 +53,7 @@ fn quota_ends_writes_short_then_nospace() {
     // Rewriting pages the file has needs no new page.
     assert_eq!(f.write_at(0, b"again"), Ok(5));
     assert_eq!(pa.vmstat.shmem_pages.get(), shmem0 + 2, "tmpfs pages count as Shmem");
-    f.set_size(0);
+    f.set_size(0).unwrap();
     assert_eq!((q.used(), f.nr_pages(), pa.vmstat.shmem_pages.get()), (0, 0, shmem0));
 }
 
@@ -68,11 +70,11 @@ fn allocate_past_quota_gives_back_what_it_took() {
 fn truncate_zeroes_the_tail_and_frees_pages() {
     let (_, q, f) = file(100);
     f.write_at(0, &vec![9u8; 3 * P as usize]).unwrap();
-    f.set_size(P + 10);
+    f.set_size(P + 10).unwrap();
     assert_eq!((f.size(), q.used()), (P + 10, 2));
-    f.set_size(3 * P);
+    f.set_size(3 * P).unwrap();
     let mut b = vec![1u8; 2 * P as usize];
-    assert_eq!(f.read_at(P, &mut b), 2 * P as usize);
+    assert_eq!(f.read_at(P, &mut b), Ok(2 * P as usize));
     assert!(b[..10].iter().all(|x| *x == 9), "bytes below the cut stay");
     assert!(b[10..].iter().all(|x| *x == 0), "bytes past the cut read zeros after growing");
 }
@@ -81,11 +83,11 @@ fn truncate_zeroes_the_tail_and_frees_pages() {
 fn punch_hole_frees_whole_pages_and_zeroes_edges() {
     let (_, q, f) = file(100);
     f.write_at(0, &vec![3u8; 4 * P as usize]).unwrap();
-    f.punch_hole(P / 2, 2 * P);
+    f.punch_hole(P / 2, 2 * P).unwrap();
     assert_eq!(f.size(), 4 * P, "the size stays");
     assert_eq!(q.used(), 3, "only page 1 lies wholly inside the hole");
     let mut b = vec![0u8; 4 * P as usize];
-    f.read_at(0, &mut b);
+    f.read_at(0, &mut b).unwrap();
     let (lo, hi) = ((P / 2) as usize, (P / 2 + 2 * P) as usize);
     assert!(b[..lo].iter().all(|x| *x == 3) && b[hi..].iter().all(|x| *x == 3));
     assert!(b[lo..hi].iter().all(|x| *x == 0));
