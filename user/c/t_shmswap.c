@@ -13,7 +13,8 @@
  * - read(2) of the memfd, its mapping, the segment and the shared mapping
  *   all read back every stamp, and a child's writes to the shared
  *   mapping after the round trip show in the parent;
- * - the memfd's st_blocks counts pages on swap too;
+ * - the memfd's st_blocks counts pages on swap too, and smaps' Swap: those
+ *   of the shared mapping;
  * - IPC_RMID of a segment with pages on swap frees their slots (a second
  *   segment, not read back);
  * - after a second round, swapoff reads every page back (Shmem rises to
@@ -49,7 +50,7 @@
 static const char *cases[] = {
 	"swapon",	      "pressure_survived", "shmem_fell",	    "shm_info_swapped",	     "locked_resident",
 	"locked_unevictable", "memfd_read_back",   "memfd_mapping_back",    "sysv_back",	     "shared_anon_back",
-	"shared_after_swap",  "st_blocks_counts_swapped", "rmid_frees_slots", "swapoff_brings_back", "swapoff_data_intact",
+	"shared_after_swap",  "smaps_swap", "st_blocks_counts_swapped", "rmid_frees_slots", "swapoff_brings_back", "swapoff_data_intact",
 };
 
 static char buf[16384];
@@ -68,6 +69,19 @@ static long swap_used(const char *dev)
 				return used;
 		}
 	return -1;
+}
+
+/* The Swap: kB of the smaps entry of the mapping at P, -1 if not found. */
+static long smaps_swap_kb(void *p)
+{
+	static char sm[1 << 18];
+	char head[32];
+	if (read_small_file("/proc/self/smaps", sm, sizeof sm) < 0)
+		return -1;
+	snprintf(head, sizeof head, "%lx-", (unsigned long)p);
+	char *e = strstr(sm, head);
+	char *sw = e ? strstr(e, "\nSwap:") : NULL;
+	return sw ? atol(sw + strlen("\nSwap:")) : -1;
 }
 
 /* Pages of [p, p+len) in memory (mincore). */
@@ -197,6 +211,9 @@ int main(int argc, char **argv)
 	CHECKF("pressure_survived", ok, "the pressing child did not exit cleanly");
 	CHECKF("shmem_fell", shmem0 - shmem1 >= 8 * 1024, "Shmem %ld -> %ld kB", shmem0, shmem1);
 	CHECKF("shm_info_swapped", swp > 0, "shm_swp %ld", swp);
+	long smaps_kb = smaps_swap_kb(shared), shared_res = resident(shared, SHARED_LEN);
+	CHECKF("smaps_swap", smaps_kb > 0 && smaps_kb + shared_res * 4 >= SHARED_LEN / 1024,
+	       "Swap: %ld kB, %ld of %ld pages resident", smaps_kb, shared_res, SHARED_LEN / PAGE);
 	long lres = resident(lp, LOCKED_LEN);
 	CHECKF("locked_resident", lr == 0 && lres == LOCKED_LEN / PAGE, "SHM_LOCK %d, %ld of %ld pages resident", lr,
 	       lres, LOCKED_LEN / PAGE);

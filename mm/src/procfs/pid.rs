@@ -47,6 +47,9 @@ pub struct AreaUsage {
     pub locked: u64,
     /// Bytes of the area's pages swapped out.
     pub swap: u64,
+    /// Of those, bytes of a shared memory object's (counted whole: no
+    /// SwapPss share, as Linux).
+    pub shmem_swap: u64,
 }
 
 impl AreaUsage {
@@ -70,6 +73,7 @@ impl AreaUsage {
         self.lazyfree += o.lazyfree;
         self.locked += o.locked;
         self.swap += o.swap;
+        self.shmem_swap += o.shmem_swap;
     }
 }
 
@@ -171,6 +175,16 @@ pub fn area_usage(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma) -> AreaUsage {
     let mut u = AreaUsage::default();
     mm.for_each_leaf(env, v.start, v.end, &mut |leaf| account_leaf(env, v, &leaf, &mut u));
     u.swap = mm.swap_entries_in(env, v.start, v.end) * PAGE_SIZE;
+    // A shared or read-only mapping of shared memory: its object's pages
+    // on swap in the area's range are the area's (Linux's
+    // shmem_swap_usage; a private writable one would need a walk of its
+    // holes, not done here).
+    if let Some(o) = v.backing.object().filter(|o| o.kind == crate::vm::file::ObjKind::Shmem) {
+        if v.flags.contains(VmFlags::SHARED) || !v.flags.contains(VmFlags::WRITE) {
+            u.shmem_swap = o.swapped_in(v.pgoff, v.pgoff + v.pages()) * PAGE_SIZE;
+            u.swap += u.shmem_swap;
+        }
+    }
     u
 }
 
@@ -254,7 +268,7 @@ pub fn write_usage(w: &mut dyn Write, size: Option<u64>, u: &AreaUsage) -> fmt::
     kb_line(w, "Private_Hugetlb:", 0)?;
     kb_line(w, "Swap:", u.swap)?;
     // A slot shared after fork counts whole in each process here.
-    kb_line(w, "SwapPss:", u.swap)?;
+    kb_line(w, "SwapPss:", u.swap - u.shmem_swap)?;
     kb_line(w, "Locked:", u.locked)
 }
 

@@ -381,7 +381,15 @@ impl MemObject {
 
     /// Pages on swap.
     pub fn nr_swapped(&self) -> u64 {
-        self.pages.lock().values().filter(|&&v| matches!(Slot::of(v), Slot::Swap(_))).count() as u64
+        self.swapped_in(0, u64::MAX)
+    }
+
+    /// Pages on swap at offsets `[first, last)`.
+    pub fn swapped_in(&self, first: u64, last: u64) -> u64 {
+        if first >= last {
+            return 0;
+        }
+        self.pages.lock().range(first..last).filter(|&(_, &v)| matches!(Slot::of(v), Slot::Swap(_))).count() as u64
     }
 
     /// Drop what the object held at an offset (removed from `pages` by the

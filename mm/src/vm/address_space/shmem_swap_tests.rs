@@ -73,6 +73,12 @@ fn shared_pages_go_to_swap_and_every_mapper_sees_them_back() {
     assert_eq!((vs.shmem_pages.get(), vs.file_pages.get(), vs.swap_cached.get()), (0, 0, 0));
     assert_eq!(q.used(), 16, "pages on swap still count against the mount");
     assert_eq!(a.space.lock().counters().rss_shmem, 0);
+    {
+        // smaps: the mapping's pages on swap, none of them in SwapPss.
+        let mm = a.space.lock();
+        let u = crate::procfs::pid::area_usage(&mm, env, mm.vmas.find(va).unwrap());
+        assert_eq!((u.swap, u.shmem_swap, u.rss), (16 * P, 16 * P, 0));
+    }
     // The other process faults them back: the data a wrote.
     cpu.switch_to(&b.space.lock());
     check(env, &mut b.space.lock(), &mut cpu, vb, 16, 4);
