@@ -151,7 +151,17 @@ pub fn mount(source: u64, target: u64, fstype: u64, flags: u64, data: u64) -> Sy
     if fstype == 0 {
         return Err(EINVAL);
     }
-    if read_user_cstr(fstype, 4095)? != "tmpfs" {
+    let fstype = read_user_cstr(fstype, 4095)?;
+    if fstype == "sysfs" {
+        // Another view of the same /sys (options are not parsed).
+        if !at.inode.is_dir() {
+            return Err(ENOTDIR);
+        }
+        let root = crate::vfs::sysfs::sys_root();
+        mount::mount(at.inode, at.path, "sysfs", flag_words(flags), flags & MS_NOEXEC != 0, root)?;
+        return Ok(0);
+    }
+    if fstype != "tmpfs" {
         return Err(ENODEV);
     }
     // The source names nothing for tmpfs; it must still be readable.

@@ -29,6 +29,7 @@ pub mod procfs;
 pub mod procfs_cpu;
 pub mod procfs_pagemap;
 pub mod signalfd;
+pub mod sysfs;
 pub mod timerfd;
 pub mod tmpfs;
 
@@ -103,6 +104,8 @@ pub fn init(extra: Vec<(String, Arc<dyn Inode>)>) {
         tmpfs::memfd_sb();
         root.entries.insert("dev".to_string(), dev::dev_dir(shm.clone()));
         root.entries.insert("tmp".to_string(), tmp.clone());
+        let sys = sysfs::sys_root();
+        root.entries.insert("sys".to_string(), sys.clone());
         let mut proc_root = None;
         for (name, inode) in extra {
             if name == "proc" {
@@ -115,6 +118,7 @@ pub fn init(extra: Vec<(String, Arc<dyn Inode>)>) {
         if let Some(p) = proc_root {
             mount::add_boot("/proc", "proc", "rw,nosuid,nodev,noexec", p);
         }
+        mount::add_boot("/sys", "sysfs", "rw,nosuid,nodev,noexec", sys);
         mount::add_boot("/dev/shm", "tmpfs", "rw,nosuid,nodev", shm);
         mount::add_boot("/tmp", "tmpfs", "rw,nosuid,nodev", tmp);
         root
