@@ -115,12 +115,24 @@ impl SimRam {
 /// first page reserved, as on x86), with its buddy allocator ready and
 /// watermarks set: what most host tests above the buddy allocator run on.
 pub fn page_allocator(size: u64) -> &'static crate::phys::page_alloc::PageAllocator {
+    page_allocator_on(size, crate::phys::numa::Topology::single_node(size))
+}
+
+/// [`page_allocator`] with `nodes` NUMA nodes of equal size, in order, at
+/// distance 20 from each other.
+pub fn numa_page_allocator(size: u64, nodes: u32) -> &'static crate::phys::page_alloc::PageAllocator {
+    let each = size / nodes as u64;
+    let mem: Vec<(u32, u64, u64)> = (0..nodes).map(|n| (n, n as u64 * each, each)).collect();
+    let topo = crate::phys::numa::Topology::from_srat(&mem, &[(0, 0)], None).expect("testing: topology");
+    page_allocator_on(size, topo)
+}
+
+fn page_allocator_on(size: u64, topo: crate::phys::numa::Topology) -> &'static crate::phys::page_alloc::PageAllocator {
     let ram = SimRam::new(0, size);
     let mut mb = crate::phys::memblock::Memblock::new();
     mb.set_phys(ram.window);
     mb.add(0, size).expect("testing: memblock add");
     mb.reserve(0, crate::addr::PAGE_SIZE, "first page").expect("testing: memblock reserve");
-    let topo = crate::phys::numa::Topology::single_node(size);
     topo.apply(&mut mb).expect("testing: topology");
     let pa = Box::leak(Box::new(
         crate::phys::page_alloc::PageAllocator::new(&mut mb, topo, ram.window).expect("testing: page allocator"),
@@ -150,7 +162,19 @@ fn leak<T>(x: T) -> &'static T {
 /// `nr_cpus` CPUs: mm's environment (its own commit state, an empty kernel
 /// PML4, the zero page; TLB flushes reach every CPU) and the CPUs.
 pub fn machine(ram_bytes: u64, nr_cpus: usize) -> (&'static MmEnv<'static>, Vec<Cpu>) {
-    let pa = page_allocator(ram_bytes);
+    machine_on(page_allocator(ram_bytes), nr_cpus)
+}
+
+/// A one-CPU [`machine`] with `nodes` NUMA nodes ([`numa_page_allocator`]).
+pub fn numa_uniprocessor(ram_bytes: u64, nodes: u32) -> (&'static MmEnv<'static>, Cpu) {
+    let (env, mut cpus) = machine_on(numa_page_allocator(ram_bytes, nodes), 1);
+    (env, cpus.remove(0))
+}
+
+fn machine_on(
+    pa: &'static crate::phys::page_alloc::PageAllocator,
+    nr_cpus: usize,
+) -> (&'static MmEnv<'static>, Vec<Cpu>) {
     let tables = leak(PaTables(pa));
     let tlbs: Vec<&'static Tlb> = (0..nr_cpus).map(|_| leak(Tlb::default())).collect();
     let env = leak(MmEnv {

@@ -27,6 +27,7 @@ pub mod file;
 mod file_io;
 pub mod fork;
 pub mod madvise;
+pub mod migrate;
 pub mod mincore;
 pub mod mlock;
 pub mod mmap;

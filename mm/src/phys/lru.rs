@@ -267,6 +267,19 @@ impl Lruvec {
         scanned
     }
 
+    /// Take `p` itself off its list with a reference (migration's
+    /// `folio_isolate_lru`): false if it is on none (isolated already,
+    /// being freed, not a user page).
+    pub fn isolate_page(&self, mm: &Memmap, p: &Page) -> bool {
+        let mut l = self.lists.lock();
+        if !p.has(PageFlags::LRU) || !p.get_unless_zero() {
+            return false;
+        }
+        l.unlink(mm, p);
+        p.remove_flags(PageFlags::LRU);
+        true
+    }
+
     /// The pfns on linked list `list`, head first (for tests and views).
     pub fn order(&self, mm: &Memmap, list: LruList) -> alloc::vec::Vec<Pfn> {
         let l = self.lists.lock();

@@ -127,6 +127,9 @@ pub struct VmStat {
     /// high watermark again after it (`high`).
     pub kswapd_low_wmark_hit_quickly: Counter,
     pub kswapd_high_wmark_hit_quickly: Counter,
+    /// Pages migration moved, and pages it left where they were.
+    pub pgmigrate_success: Counter,
+    pub pgmigrate_fail: Counter,
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
     for (name, v) in gauges {
         writeln!(w, "{name} {v}")?;
     }
-    let events: [(&str, u64); 32] = [
+    let events: [(&str, u64); 34] = [
         ("pgpgin", 0),
         ("pgpgout", 0),
         ("pswpin", vs.pswpin.get()),
@@ -94,6 +94,8 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
         ("workingset_activate_file", vs.workingset_activate_file.get()),
         ("unevictable_pgs_culled", vs.unevictable_pgs_culled.get()),
         ("unevictable_pgs_rescued", vs.unevictable_pgs_rescued.get()),
+        ("pgmigrate_success", vs.pgmigrate_success.get()),
+        ("pgmigrate_fail", vs.pgmigrate_fail.get()),
     ];
     for (name, v) in events {
         writeln!(w, "{name} {v}")?;

@@ -668,6 +668,8 @@ impl AddressSpace {
 #[cfg(test)]
 mod concurrent_fault_tests;
 #[cfg(test)]
+mod migrate_tests;
+#[cfg(test)]
 mod rmap_tests;
 #[cfg(test)]
 mod rmap_walk_tests;

@@ -1,0 +1,194 @@
+/*
+ * t_movepages.c: move_pages(2), asking where pages are and moving them
+ * between NUMA nodes (Linux's semantics):
+ * - bad flags EINVAL, no such process ESRCH, a node out of range ENODEV,
+ *   MPOL_MF_MOVE_ALL without privilege EPERM;
+ * - per-page status: the node of a touched page, -ENOENT for a page never
+ *   touched, -EFAULT outside any mapping and for the shared zero page;
+ * - moving to the node a page is on already succeeds and changes nothing;
+ * With two nodes or more (the `numa=2` matrix line; skipped on a one-node
+ * host, with the reason):
+ * - 64 anonymous pages move to the last node (status, a second query,
+ *   pgmigrate_success) with every byte intact, and back;
+ * - the target node's MemFree in sysfs falls as they arrive;
+ * - a shared page mapped by a child too needs MPOL_MF_MOVE_ALL (-EACCES
+ *   without); with it, the page moves and the child still reads its data
+ *   and shares the parent's later writes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "mmtest.h"
+
+#define MPOL_MF_MOVE (1 << 1)
+#define MPOL_MF_MOVE_ALL (1 << 2)
+#define N 64
+
+static long move_pages(int pid, unsigned long count, void **pages, const int *nodes, int *status, int flags)
+{
+	return syscall(SYS_move_pages, pid, count, pages, nodes, status, flags);
+}
+
+static int nr_nodes(void)
+{
+	char buf[256];
+	if (read_small_file("/sys/devices/system/node/online", buf, sizeof buf) < 0)
+		return 1;
+	/* "0" or "0-N" (the nodes of the machines this runs on are contiguous). */
+	char *dash = strchr(buf, '-');
+	return dash ? atoi(dash + 1) + 1 : 1;
+}
+
+static long node_free_kb(int nid)
+{
+	char path[96], buf[4096], want[48];
+	snprintf(path, sizeof path, "/sys/devices/system/node/node%d/meminfo", nid);
+	if (read_small_file(path, buf, sizeof buf) < 0)
+		return -1;
+	snprintf(want, sizeof want, "Node %d MemFree:", nid);
+	char *l = strstr(buf, want);
+	return l ? atol(l + strlen(want)) : -1;
+}
+
+static int all_status(const int *st, int n, int want)
+{
+	for (int i = 0; i < n; i++)
+		if (st[i] != want)
+			return i;
+	return -1;
+}
+
+static const char *multi_cases[] = {"moved_to_last_node", "query_after_move", "data_intact_after_move",
+				    "node_memfree_falls", "moved_back",	       "shared_needs_move_all",
+				    "shared_moves_with_move_all", "child_shares_moved_page"};
+
+int main(void)
+{
+	check_init("t_movepages");
+	char *p = anon(N * PAGE);
+	void *pages[N];
+	int nodes[N], st[N];
+	for (int i = 0; i < N; i++)
+		pages[i] = p + i * PAGE;
+
+	/* Errors for the whole call. */
+	errno = 0;
+	long r = move_pages(0, 1, pages, NULL, st, 1 << 3);
+	CHECKF("bad_flags", r == -1 && errno == EINVAL, "r %ld errno %d", r, errno);
+	errno = 0;
+	r = move_pages(0x3fffffff, 1, pages, NULL, st, 0);
+	CHECKF("no_process", r == -1 && errno == ESRCH, "r %ld errno %d", r, errno);
+	nodes[0] = 4096;
+	p[0] = 1;
+	errno = 0;
+	r = move_pages(0, 1, pages, nodes, st, MPOL_MF_MOVE);
+	CHECKF("node_out_of_range", r == -1 && errno == ENODEV, "r %ld errno %d", r, errno);
+	errno = 0;
+	CHECKF("bad_pages_array", move_pages(0, 1, (void **)8, NULL, st, 0) == -1 && errno == EFAULT, "errno %d",
+	       errno);
+
+	/* Queries: touched, untouched, unmapped, the zero page. */
+	stamp_pages(p, 4 * PAGE, 0x60);
+	volatile char sink = p[5 * PAGE];
+	(void)sink;
+	char *gone = anon(PAGE);
+	munmap(gone, PAGE);
+	void *q[4] = {p, p + 4 * PAGE, gone, p + 5 * PAGE};
+	int qs[4] = {-99, -99, -99, -99};
+	r = move_pages(0, 4, q, NULL, qs, 0);
+	int home = qs[0];
+	CHECKF("query", r == 0 && home >= 0 && home < nr_nodes(), "r %ld status %d", r, qs[0]);
+	CHECKF("query_untouched_enoent", qs[1] == -ENOENT, "status %d", qs[1]);
+	CHECKF("query_unmapped_efault", qs[2] == -EFAULT, "status %d", qs[2]);
+	CHECKF("query_zero_page_efault", qs[3] == -EFAULT, "status %d", qs[3]);
+
+	/* To the node it is on: nothing to do. */
+	for (int i = 0; i < 4; i++)
+		nodes[i] = home;
+	r = move_pages(0, 4, pages, nodes, st, MPOL_MF_MOVE);
+	CHECKF("same_node", r == 0 && all_status(st, 4, home) == -1 && bad_stamp(p, 4 * PAGE, 0x60, 0) == -1,
+	       "r %ld status %d %d", r, st[0], st[3]);
+
+	/* MOVE_ALL is for the privileged (CAP_SYS_NICE). */
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (drop_root() != 0)
+			_exit(2);
+		errno = 0;
+		long rr = move_pages(0, 1, pages, nodes, st, MPOL_MF_MOVE_ALL);
+		_exit(rr == -1 && errno == EPERM ? 0 : 1);
+	}
+	int ws;
+	waitpid(pid, &ws, 0);
+	CHECKF("move_all_needs_privilege", WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "child status %#x", ws);
+
+	int nn = nr_nodes();
+	if (nn < 2) {
+		for (size_t i = 0; i < sizeof multi_cases / sizeof multi_cases[0]; i++)
+			check_skip(multi_cases[i], "one NUMA node");
+		return check_done();
+	}
+
+	/* 64 pages to the last node and back. */
+	int last = nn - 1;
+	stamp_pages(p, N * PAGE, 0x61);
+	long success0 = vmstat_get("pgmigrate_success"), free0 = node_free_kb(last);
+	for (int i = 0; i < N; i++)
+		nodes[i] = last;
+	r = move_pages(0, N, pages, nodes, st, MPOL_MF_MOVE);
+	long success1 = vmstat_get("pgmigrate_success"), free1 = node_free_kb(last);
+	int bad = all_status(st, N, last);
+	CHECKF("moved_to_last_node", r == 0 && bad == -1 && success1 - success0 >= N, "r %ld, status[%d] %d, pgmigrate_success +%ld",
+	       r, bad, bad < 0 ? 0 : st[bad], success1 - success0);
+	memset(st, 0, sizeof st);
+	r = move_pages(0, N, pages, NULL, st, 0);
+	bad = all_status(st, N, last);
+	CHECKF("query_after_move", r == 0 && bad == -1, "status[%d] %d", bad, bad < 0 ? 0 : st[bad]);
+	long badp = bad_stamp(p, N * PAGE, 0x61, 0);
+	CHECKF("data_intact_after_move", badp == -1, "first bad page %ld", badp);
+	CHECKF("node_memfree_falls", free0 - free1 >= N * 4 * 7 / 8, "node%d MemFree %ld -> %ld kB", last, free0, free1);
+	for (int i = 0; i < N; i++)
+		nodes[i] = 0;
+	r = move_pages(0, N, pages, nodes, st, MPOL_MF_MOVE);
+	CHECKF("moved_back", r == 0 && all_status(st, N, 0) == -1 && bad_stamp(p, N * PAGE, 0x61, 0) == -1,
+	       "r %ld status %d", r, st[0]);
+
+	/* A shared page a child maps too. */
+	char *sh = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	stamp_pages(sh, PAGE, 0x62);
+	int go[2], back[2];
+	if (pipe(go) || pipe(back))
+		return check_done();
+	pid = fork();
+	if (pid == 0) {
+		char c;
+		volatile long touch = *(volatile long *)sh;
+		(void)touch;
+		if (write(back[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(3);
+		/* After the move: the data, and the parent's later write. */
+		_exit(bad_stamp(sh, PAGE, 0x62, 0) == -1 && sh[100] == 'z' ? 0 : 1);
+	}
+	char c;
+	if (read(back[0], &c, 1) != 1)
+		return check_done();
+	void *shp[1] = {sh};
+	int shn[1] = {last}, shs[1] = {-99};
+	r = move_pages(0, 1, shp, shn, shs, MPOL_MF_MOVE);
+	CHECKF("shared_needs_move_all", r == 0 && shs[0] == -EACCES, "r %ld status %d", r, shs[0]);
+	r = move_pages(0, 1, shp, shn, shs, MPOL_MF_MOVE_ALL);
+	CHECKF("shared_moves_with_move_all", r == 0 && shs[0] == last, "r %ld status %d", r, shs[0]);
+	sh[100] = 'z';
+	if (write(go[1], "g", 1) != 1)
+		return check_done();
+	waitpid(pid, &ws, 0);
+	CHECKF("child_shares_moved_page", WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "child status %#x", ws);
+	return check_done();
+}
