@@ -8,8 +8,9 @@
  * - moving to the node a page is on already succeeds and changes nothing;
  * With two nodes or more (the `numa=2` matrix line; skipped on a one-node
  * host, with the reason):
+ * - /proc/self/numa_maps shows the region's pages (anon=, dirty=, N<node>=);
  * - 64 anonymous pages move to the last node (status, a second query,
- *   pgmigrate_success) with every byte intact, and back;
+ *   numa_maps, pgmigrate_success) with every byte intact, and back;
  * - the target node's MemFree in sysfs falls as they arrive;
  * - a shared page mapped by a child too needs MPOL_MF_MOVE_ALL (-EACCES
  *   without); with it, the page moves and the child still reads its data
@@ -57,6 +58,26 @@ static long node_free_kb(int nid)
 	return l ? atol(l + strlen(want)) : -1;
 }
 
+/* The numa_maps line of the area starting at P (without its newline),
+ * or "" if there is none. */
+static const char *numa_maps_line(void *p)
+{
+	static char buf[1 << 16], line[512];
+	char head[32];
+	line[0] = 0;
+	if (read_small_file("/proc/self/numa_maps", buf, sizeof buf) < 0)
+		return line;
+	snprintf(head, sizeof head, "%lx ", (unsigned long)p);
+	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, head, strlen(head)))
+			continue;
+		size_t n = strcspn(l, "\n");
+		snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line - 1 ? n : sizeof line - 1), l);
+		break;
+	}
+	return line;
+}
+
 static int all_status(const int *st, int n, int want)
 {
 	for (int i = 0; i < n; i++)
@@ -65,7 +86,7 @@ static int all_status(const int *st, int n, int want)
 	return -1;
 }
 
-static const char *multi_cases[] = {"moved_to_last_node", "query_after_move", "data_intact_after_move",
+static const char *multi_cases[] = {"moved_to_last_node", "numa_maps_after_move", "query_after_move", "data_intact_after_move",
 				    "node_memfree_falls", "moved_back",	       "shared_needs_move_all",
 				    "shared_moves_with_move_all", "child_shares_moved_page"};
 
@@ -129,6 +150,17 @@ int main(void)
 	waitpid(pid, &ws, 0);
 	CHECKF("move_all_needs_privilege", WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "child status %#x", ws);
 
+	/* numa_maps: the whole region, anonymous and dirty, on one node. */
+	stamp_pages(p, N * PAGE, 0x61);
+	char want[64];
+	move_pages(0, 1, pages, NULL, st, 0);
+	snprintf(want, sizeof want, " N%d=%d ", st[0], N);
+	const char *line = numa_maps_line(p);
+	CHECKF("numa_maps_line",
+	       strstr(line, " default ") && strstr(line, " anon=64 dirty=64 ") && strstr(line, want) &&
+		       strstr(line, " kernelpagesize_kB=4"),
+	       "'%s'", line);
+
 	int nn = nr_nodes();
 	if (nn < 2) {
 		for (size_t i = 0; i < sizeof multi_cases / sizeof multi_cases[0]; i++)
@@ -147,6 +179,9 @@ int main(void)
 	int bad = all_status(st, N, last);
 	CHECKF("moved_to_last_node", r == 0 && bad == -1 && success1 - success0 >= N, "r %ld, status[%d] %d, pgmigrate_success +%ld",
 	       r, bad, bad < 0 ? 0 : st[bad], success1 - success0);
+	snprintf(want, sizeof want, " N%d=%d ", last, N);
+	line = numa_maps_line(p);
+	CHECKF("numa_maps_after_move", strstr(line, want) && !strstr(line, " N0="), "'%s'", line);
 	memset(st, 0, sizeof st);
 	r = move_pages(0, N, pages, NULL, st, 0);
 	bad = all_status(st, N, last);

@@ -7,7 +7,8 @@
  *   MemFree; the nodes' MemTotal add up to /proc/meminfo's (within 1%);
  * - nodeN/distance: one entry per node, 10 to itself, more to others;
  * - the nodes' cpulists together are cpu/online;
- * - nodeN/vmstat has nr_free_pages;
+ * - nodeN/vmstat has nr_free_pages; nodeN/numastat's numa_hit grows by the
+ *   pages of a new 16 MiB region;
  * - 16 MiB of new anonymous memory shows in the nodes' Active(anon) +
  *   Inactive(anon) (7/8 of it at least: Linux batches per CPU);
  * - attribute files are read-only even for root (EACCES);
@@ -145,12 +146,29 @@ int main(void)
 	CHECKF("cpulists_cover_online", memcmp(union_, cpus, sizeof cpus) == 0, "the nodes' cpulists differ from cpu/online");
 	CHECKF("node_vmstat", vmstat_ok, "a nodeN/vmstat without nr_free_pages");
 
+	long hit0 = 0, hit1 = 0;
+	for (int n = 0; n < nn; n++) {
+		char path[96];
+		snprintf(path, sizeof path, "/sys/devices/system/node/node%d/numastat", n);
+		if (read_small_file(path, buf, sizeof buf) >= 0 && strstr(buf, "numa_hit ") && strstr(buf, "local_node "))
+			hit0 += atol(strstr(buf, "numa_hit ") + 9);
+		else
+			hit0 = -(1L << 30);
+	}
 	long before = nodes_lru_anon_kb(nodes);
 	size_t len = 16 << 20;
 	char *p = anon(len);
 	if (p)
 		stamp_pages(p, len, 0x5f5);
 	long after = nodes_lru_anon_kb(nodes);
+	for (int n = 0; n < nn; n++) {
+		char path[96];
+		snprintf(path, sizeof path, "/sys/devices/system/node/node%d/numastat", n);
+		if (read_small_file(path, buf, sizeof buf) >= 0 && strstr(buf, "numa_hit "))
+			hit1 += atol(strstr(buf, "numa_hit ") + 9);
+	}
+	CHECKF("node_numastat", hit0 >= 0 && hit1 - hit0 >= (long)(len / PAGE) * 7 / 8, "numa_hit %ld -> %ld", hit0,
+	       hit1);
 	CHECKF("node_lru_anon", p && after - before >= (long)(len >> 10) * 7 / 8, "nodes' anon lists %ld -> %ld kB",
 	       before, after);
 	if (p)

@@ -462,6 +462,7 @@ enum PidKind {
     Maps,
     Smaps,
     SmapsRollup,
+    NumaMaps,
     Status,
     Statm,
     Stat,
@@ -475,12 +476,13 @@ enum PidKind {
     ClearRefs,
 }
 
-const PID_FILES: [(&str, PidKind); 14] = [
+const PID_FILES: [(&str, PidKind); 15] = [
     ("clear_refs", PidKind::ClearRefs),
     ("cmdline", PidKind::Cmdline),
     ("comm", PidKind::Comm),
     ("maps", PidKind::Maps),
     ("mem", PidKind::Mem),
+    ("numa_maps", PidKind::NumaMaps),
     ("oom_score", PidKind::OomScore),
     ("oom_score_adj", PidKind::OomScoreAdj),
     ("pagemap", PidKind::Pagemap),
@@ -560,8 +562,10 @@ impl Inode for PidFile {
         // The memory views need PTRACE_MODE_READ_FSCREDS (Linux's
         // `proc_mem_open` -> `mm_access`), mem PTRACE_MODE_ATTACH_FSCREDS
         // (the same rule without security modules): EACCES at open otherwise.
-        if matches!(self.kind, PidKind::Maps | PidKind::Smaps | PidKind::SmapsRollup | PidKind::Pagemap | PidKind::Mem)
-        {
+        if matches!(
+            self.kind,
+            PidKind::Maps | PidKind::Smaps | PidKind::SmapsRollup | PidKind::NumaMaps | PidKind::Pagemap | PidKind::Mem
+        ) {
             let t = self.task()?;
             let me = proc::current();
             if !proc::ptrace_may_read(&me, &t, true) {
@@ -684,6 +688,7 @@ fn render_pid(t: &Arc<Task>, kind: PidKind, s: &mut String) -> core::fmt::Result
         PidKind::Maps => mm.map_or(Ok(()), |m| mm::procfs::pid::render_maps(&m.space.read(), s)),
         PidKind::Smaps => mm.map_or(Ok(()), |m| mm::procfs::pid::render_smaps(&m.space.read(), &env, s)),
         PidKind::SmapsRollup => mm.map_or(Ok(()), |m| mm::procfs::pid::render_smaps_rollup(&m.space.read(), &env, s)),
+        PidKind::NumaMaps => mm.map_or(Ok(()), |m| mm::procfs::numa_maps::render_numa_maps(&m.space.read(), &env, s)),
         PidKind::Statm => match mm {
             Some(m) => mm::procfs::pid::render_statm(&m.space.read(), s),
             None => writeln!(s, "0 0 0 0 0 0 0"),

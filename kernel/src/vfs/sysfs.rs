@@ -6,6 +6,7 @@
 //!   /sys/devices/system/node/{online,possible,has_cpu,has_memory,has_normal_memory}
 //!   /sys/devices/system/node/nodeN/meminfo   "Node N MemTotal: ... kB" (zones, LRU lists)
 //!   /sys/devices/system/node/nodeN/vmstat    nr_free_pages and the LRU counts
+//!   /sys/devices/system/node/nodeN/numastat  numa_hit, numa_miss, numa_foreign, ...
 //!   /sys/devices/system/node/nodeN/distance  SLIT row ("10 21")
 //!   /sys/devices/system/node/nodeN/cpulist   CPUs of the node (SRAT processor affinity)
 //! ```
@@ -41,6 +42,7 @@ enum Show {
     NodeVmstat(u32),
     NodeDistance(u32),
     NodeCpulist(u32),
+    NodeNumastat(u32),
 }
 
 struct SysFile {
@@ -181,6 +183,24 @@ fn render(show: Show, s: &mut String) -> core::fmt::Result {
             }
             Ok(())
         }
+        Show::NodeNumastat(nid) => {
+            use core::sync::atomic::Ordering::Relaxed;
+            let zones = || pa.nodes[nid as usize].zones.iter();
+            let sum = |f: &dyn Fn(&mm::phys::zone::Zone) -> u64| zones().map(f).sum::<u64>();
+            let lines: [(&str, u64); 6] = [
+                ("numa_hit", sum(&|z| z.numa_hit())),
+                ("numa_miss", sum(&|z| z.counters.numa_miss.load(Relaxed))),
+                ("numa_foreign", sum(&|z| z.counters.numa_foreign.load(Relaxed))),
+                // No interleave policy exists yet: nothing is interleaved.
+                ("interleave_hit", 0),
+                ("local_node", sum(&|z| z.numa_local())),
+                ("other_node", sum(&|z| z.counters.numa_other.load(Relaxed))),
+            ];
+            for (k, v) in lines {
+                writeln!(s, "{k} {v}")?;
+            }
+            Ok(())
+        }
         Show::NodeVmstat(nid) => {
             let node = &pa.nodes[nid as usize];
             let l = |x| node.lru.len(x);
@@ -225,6 +245,7 @@ pub fn sys_root() -> Arc<dyn Inode> {
             ("cpulist".to_string(), file(Show::NodeCpulist(nid))),
             ("distance".to_string(), file(Show::NodeDistance(nid))),
             ("meminfo".to_string(), file(Show::NodeMeminfo(nid))),
+            ("numastat".to_string(), file(Show::NodeNumastat(nid))),
             ("vmstat".to_string(), file(Show::NodeVmstat(nid))),
         ];
         node_entries.push((alloc::format!("node{nid}"), Arc::new(SysDir { ino: 1000 + nid as u64, entries })));
