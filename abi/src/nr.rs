@@ -193,6 +193,7 @@ pub const RT_TGSIGQUEUEINFO: u64 = 297;
 pub const PRLIMIT64: u64 = 302;
 pub const GETCPU: u64 = 309;
 pub const MOVE_PAGES: u64 = 279;
+pub const MIGRATE_PAGES: u64 = 256;
 pub const GETRANDOM: u64 = 318;
 pub const PROCESS_VM_READV: u64 = 310;
 pub const PROCESS_VM_WRITEV: u64 = 311;

@@ -12,6 +12,8 @@
  * - 64 anonymous pages move to the last node (status, a second query,
  *   numa_maps, pgmigrate_success) with every byte intact, and back;
  * - the target node's MemFree in sysfs falls as they arrive;
+ * - migrate_pages(2): ESRCH, EINVAL for new nodes none of which has memory; every page
+ *   on one node goes to another and back, data intact;
  * - a shared page mapped by a child too needs MPOL_MF_MOVE_ALL (-EACCES
  *   without); with it, the page moves and the child still reads its data
  *   and shares the parent's later writes.
@@ -31,6 +33,11 @@
 #define MPOL_MF_MOVE (1 << 1)
 #define MPOL_MF_MOVE_ALL (1 << 2)
 #define N 64
+
+static long migrate_pages(int pid, unsigned long maxnode, const unsigned long *old, const unsigned long *new_)
+{
+	return syscall(SYS_migrate_pages, pid, maxnode, old, new_);
+}
 
 static long move_pages(int pid, unsigned long count, void **pages, const int *nodes, int *status, int flags)
 {
@@ -88,7 +95,8 @@ static int all_status(const int *st, int n, int want)
 
 static const char *multi_cases[] = {"moved_to_last_node", "numa_maps_after_move", "query_after_move", "data_intact_after_move",
 				    "node_memfree_falls", "moved_back",	       "shared_needs_move_all",
-				    "shared_moves_with_move_all", "child_shares_moved_page"};
+				    "shared_moves_with_move_all", "child_shares_moved_page",
+				    "migrate_pages_moves_all", "migrate_pages_back"};
 
 int main(void)
 {
@@ -161,6 +169,17 @@ int main(void)
 		       strstr(line, " kernelpagesize_kB=4"),
 	       "'%s'", line);
 
+	/* migrate_pages: errors. */
+	unsigned long m0 = 1, mbad = 1UL << 63;
+	errno = 0;
+	r = migrate_pages(0x3fffffff, 64, &m0, &m0);
+	CHECKF("migrate_pages_no_process", r == -1 && errno == ESRCH, "r %ld errno %d", r, errno);
+	errno = 0;
+	r = migrate_pages(0, 65, &m0, &mbad);
+	CHECKF("migrate_pages_node_without_memory", r == -1 && errno == EINVAL, "r %ld errno %d", r, errno);
+	r = migrate_pages(0, 64, &m0, &m0);
+	CHECKF("migrate_pages_same_nodes", r == 0 && bad_stamp(p, N * PAGE, 0x61, 0) == -1, "r %ld errno %d", r, errno);
+
 	int nn = nr_nodes();
 	if (nn < 2) {
 		for (size_t i = 0; i < sizeof multi_cases / sizeof multi_cases[0]; i++)
@@ -225,5 +244,19 @@ int main(void)
 		return check_done();
 	waitpid(pid, &ws, 0);
 	CHECKF("child_shares_moved_page", WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "child status %#x", ws);
+
+	/* migrate_pages: everything on node 0 to the last node, then back. */
+	unsigned long from = 1, to = 1UL << last;
+	r = migrate_pages(0, 64, &from, &to);
+	memset(st, 0, sizeof st);
+	move_pages(0, N, pages, NULL, st, 0);
+	bad = all_status(st, N, last);
+	CHECKF("migrate_pages_moves_all", r >= 0 && bad == -1 && bad_stamp(p, N * PAGE, 0x61, 0) == -1,
+	       "r %ld errno %d, status[%d] %d", r, errno, bad, bad < 0 ? 0 : st[bad]);
+	r = migrate_pages(0, 64, &to, &from);
+	move_pages(0, N, pages, NULL, st, 0);
+	bad = all_status(st, N, 0);
+	CHECKF("migrate_pages_back", r >= 0 && bad == -1 && bad_stamp(p, N * PAGE, 0x61, 0) == -1,
+	       "r %ld errno %d, status[%d] %d", r, errno, bad, bad < 0 ? 0 : st[bad]);
 	return check_done();
 }

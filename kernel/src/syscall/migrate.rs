@@ -14,6 +14,13 @@
 //!   returns 0, or how many pages could not be moved (-EBUSY, -ENOMEM)
 //! ```
 //!
+//! migrate_pages(2) moves every page of a process on the nodes of
+//! `old_nodes` to those of `new_nodes` (the n-th node of one to the n-th
+//! of the other, modulo its size: Linux's node_remap); the new nodes
+//! without memory are left out, and EINVAL if none is left (or a mask
+//! sets bits past the nodes Linux supports); ESRCH, EPERM as move_pages;
+//! MPOL_MF_MOVE_ALL semantics for root. Returns the pages left behind.
+//!
 //! The arrays are read and the statuses written with no address-space
 //! lock held (a user access may fault, and a fault takes that lock), in
 //! chunks of [`CHUNK`] pages; each chunk is done under the target's lock
@@ -106,4 +113,75 @@ pub fn move_pages(pid: i32, count: u64, pages: u64, nodes: u64, status: u64, fla
 /// Whether node `nid` has memory at all (N_MEMORY).
 fn has_memory(nid: i32) -> bool {
     crate::mem::page_alloc().nodes.get(nid as usize).is_some_and(|n| n.zones.iter().any(|z| z.managed() > 0))
+}
+
+/// Nodes a mask may name (Linux's MAX_NUMNODES with NODES_SHIFT 10).
+const USER_MAX_NUMNODES: u64 = 1024;
+
+/// A nodemask of `maxnode - 1` bits at `mask` (Linux's get_nodes), as a
+/// list of node ids below USER_MAX_NUMNODES.
+fn get_nodes(mask: u64, maxnode: u64) -> Result<Vec<u32>, Errno> {
+    let bits = maxnode.saturating_sub(1);
+    if bits == 0 || mask == 0 {
+        return Ok(Vec::new());
+    }
+    if bits > 4096 * 8 {
+        return Err(EINVAL);
+    }
+    let mut nodes = Vec::new();
+    for word in 0..bits.div_ceil(64) {
+        let mut w: u64 = read_user(mask.wrapping_add(word * 8))?;
+        let valid = (bits - word * 64).min(64);
+        if valid < 64 {
+            w &= (1u64 << valid) - 1;
+        }
+        for b in 0..64 {
+            if w >> b & 1 == 0 {
+                continue;
+            }
+            let node = word * 64 + b;
+            if node >= USER_MAX_NUMNODES {
+                return Err(EINVAL);
+            }
+            nodes.push(node as u32);
+        }
+    }
+    Ok(nodes)
+}
+
+pub fn migrate_pages(pid: i32, maxnode: u64, old_nodes: u64, new_nodes: u64) -> SysResult {
+    let old = get_nodes(old_nodes, maxnode)?;
+    let new = get_nodes(new_nodes, maxnode)?;
+    if pid < 0 {
+        return Err(ESRCH);
+    }
+    let me = proc::current();
+    let target = if pid == 0 { Some(me.clone()) } else { proc::task(pid as proc::Pid) }.ok_or(ESRCH)?;
+    if !proc::ptrace_may_read(&me, &target, false) {
+        return Err(EPERM);
+    }
+    // Only nodes with memory may receive pages; none left is EINVAL.
+    let new: Vec<u32> = new.into_iter().filter(|&n| has_memory(n as i32)).collect();
+    if new.is_empty() {
+        return Err(EINVAL);
+    }
+    let move_all = me.inner.lock().creds.is_root();
+    let mm = target.mm().ok_or(EINVAL)?;
+    drop((me, target));
+    // node_remap: the i-th node of `old` goes to the (i mod |new|)-th of
+    // `new`; a source that is also a target stays when the sizes differ.
+    let mut to = [None; mm::phys::numa::MAX_NUMNODES];
+    if !new.is_empty() {
+        for (i, &s) in old.iter().enumerate() {
+            let d = new[i % new.len()];
+            let stays = old.len() != new.len() && new.contains(&s);
+            if let Some(slot) = to.get_mut(s as usize).filter(|_| s != d && !stays) {
+                *slot = Some(d);
+            }
+        }
+    }
+    let tlb = arch::mm_hooks::RootTlb { root: mm.root };
+    let env = crate::mem::user::env_for(&tlb);
+    let left = mm.space.write().migrate_nodes(&env, &to, move_all);
+    Ok(left)
 }

@@ -217,3 +217,33 @@ impl MemObject {
         true
     }
 }
+
+impl AddressSpace {
+    /// Move every page of this space on a node `to[node]` names to that
+    /// node (migrate_pages(2); with the lock held exclusively). Returns
+    /// the pages left where they were (shared without `move_all`, busy,
+    /// no memory on the target).
+    pub fn migrate_nodes(&mut self, env: &MmEnv<'_>, to: &[Option<u32>], move_all: bool) -> u64 {
+        let mut pages = alloc::vec::Vec::new();
+        let ranges: alloc::vec::Vec<(u64, u64)> = self.vmas.iter().map(|v| (v.start, v.end)).collect();
+        for (start, end) in ranges {
+            self.for_each_leaf(env, start, end, &mut |leaf| {
+                let pfn = Pfn::from_phys(leaf.phys.as_u64());
+                let node = env.pa.page(pfn).map(|p| p.node() as usize);
+                if pfn != env.zero_page && node.and_then(|n| to.get(n).copied().flatten()).is_some() {
+                    pages.push(leaf.va);
+                }
+            });
+        }
+        let mut left = 0;
+        for va in pages {
+            let Ok(on) = self.page_node(env, va) else { continue };
+            let Some(&Some(dest)) = to.get(on as usize) else { continue };
+            match self.move_page(env, va, dest, move_all) {
+                Ok(_) | Err(MigrateError::NotPresent) | Err(MigrateError::Fault) => {}
+                Err(_) => left += 1,
+            }
+        }
+        left
+    }
+}

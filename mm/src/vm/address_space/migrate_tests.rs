@@ -149,3 +149,26 @@ fn a_shared_file_page_moves_for_every_mapper() {
     exit(env, b);
     drop(obj);
 }
+
+#[test]
+fn migrate_nodes_moves_everything_on_a_node() {
+    let (env, mut cpu) = setup();
+    let p = process(env);
+    let mut mm = p.space.lock();
+    let (a, b) =
+        (mm.mmap(env, &req(0, 8, RW, PRIV), &lim()).unwrap(), mm.mmap(env, &req(0, 4, RW, PRIV), &lim()).unwrap());
+    stamp(&mut mm, &mut cpu, a, 8, 1);
+    stamp(&mut mm, &mut cpu, b, 4, 2);
+    assert_eq!(mm.move_page(env, b, 1, false), Ok(1), "one page on node 1 already");
+    let free = env.pa.drained_free_pages();
+    assert_eq!(mm.migrate_nodes(env, &[Some(1), None], false), 0);
+    assert!((0..8).all(|i| mm.page_node(env, a + i * P) == Ok(1)));
+    assert!((0..4).all(|i| mm.page_node(env, b + i * P) == Ok(1)));
+    assert_eq!(env.pa.vmstat.pgmigrate_success.get(), 1 + 11, "the page on node 1 stayed");
+    assert_eq!(env.pa.drained_free_pages(), free);
+    cpu.switch_to(&mm);
+    check(&mut mm, &mut cpu, a, 8, 1);
+    check(&mut mm, &mut cpu, b, 4, 2);
+    drop(mm);
+    exit(env, p);
+}
