@@ -347,4 +347,51 @@ static inline int run_mkswap(const char *dev)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
+/* Why DEV cannot be a test's swap device, or NULL once it is a fresh swap
+ * area (this tree's mkswap). FILL_RAM: the test fills RAM, too slow above
+ * 1 GiB (a development host). */
+static inline const char *swap_device_unusable(const char *dev, int fill_ram)
+{
+	static char sw[4096];
+	if (!dev)
+		return "no device given";
+	if (fill_ram && meminfo_kb("MemTotal") > (1L << 20))
+		return "more than 1 GiB of RAM: filling it would take too long";
+	if (read_small_file("/proc/swaps", sw, sizeof sw) >= 0 && strstr(sw, dev))
+		return "the device is swap already";
+	if (run_mkswap(dev) != 0)
+		return "mkswap failed";
+	return NULL;
+}
+
+/* Used kB of swap device DEV in /proc/swaps, -1 if it is not there. */
+static inline long swap_used(const char *dev)
+{
+	static char sw[4096];
+	if (read_small_file("/proc/swaps", sw, sizeof sw) < 0)
+		return -1;
+	size_t k = strlen(dev);
+	for (char *l = sw; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, dev, k) && (l[k] == ' ' || l[k] == '\t')) {
+			long size, used;
+			char type[32];
+			if (sscanf(l + k, "%31s %ld %ld", type, &size, &used) == 3)
+				return used;
+		}
+	return -1;
+}
+
+/* Pages of [p, p+len) in memory (mincore), -1 on error. */
+static inline long resident(void *p, size_t len)
+{
+	static unsigned char vec[1 << 16];
+	size_t pages = len / PAGE;
+	if (pages > sizeof vec || mincore(p, len, vec) != 0)
+		return -1;
+	long n = 0;
+	for (size_t i = 0; i < pages; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
 #endif /* MMTEST_H */

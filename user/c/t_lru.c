@@ -36,19 +36,6 @@ static long lru_anon_kb(void)
 	return meminfo_kb("Active(anon)") + meminfo_kb("Inactive(anon)");
 }
 
-/* Pages of [p, p+len) in memory (mincore). */
-static long resident(void *p, size_t len)
-{
-	static unsigned char vec[1 << 16];
-	size_t pages = len / PAGE;
-	if (pages > sizeof vec || mincore(p, len, vec) != 0)
-		return -1;
-	long n = 0;
-	for (size_t i = 0; i < pages; i++)
-		n += vec[i] & 1;
-	return n;
-}
-
 static long touch_all(volatile char *p, size_t len)
 {
 	long sum = 0;
@@ -59,19 +46,7 @@ static long touch_all(volatile char *p, size_t len)
 
 static void pressure(const char *dev)
 {
-	const char *why = NULL;
-	if (!dev)
-		why = "no device given";
-	else if (meminfo_kb("MemTotal") > (1L << 20))
-		why = "more than 1 GiB of RAM: filling it would take too long";
-	if (!why) {
-		static char buf[4096];
-		read_small_file("/proc/swaps", buf, sizeof buf);
-		if (strstr(buf, dev))
-			why = "the device is swap already";
-	}
-	if (!why && run_mkswap(dev) != 0)
-		why = "mkswap failed";
+	const char *why = swap_device_unusable(dev, 1);
 	if (!why && swapon(dev, 0) != 0)
 		why = "swapon failed";
 	if (why) {

@@ -53,24 +53,6 @@ static const char *cases[] = {
 	"shared_after_swap",  "smaps_swap", "st_blocks_counts_swapped", "rmid_frees_slots", "swapoff_brings_back", "swapoff_data_intact",
 };
 
-static char buf[16384];
-
-/* Used kB of DEV in /proc/swaps, -1 if it is not there. */
-static long swap_used(const char *dev)
-{
-	if (read_small_file("/proc/swaps", buf, sizeof buf) < 0)
-		return -1;
-	size_t k = strlen(dev);
-	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-		if (!strncmp(l, dev, k) && (l[k] == ' ' || l[k] == '\t')) {
-			long size, used;
-			char type[32];
-			if (sscanf(l + k, "%31s %ld %ld", type, &size, &used) == 3)
-				return used;
-		}
-	return -1;
-}
-
 /* The Swap: kB of the smaps entry of the mapping at P, -1 if not found. */
 static long smaps_swap_kb(void *p)
 {
@@ -82,19 +64,6 @@ static long smaps_swap_kb(void *p)
 	char *e = strstr(sm, head);
 	char *sw = e ? strstr(e, "\nSwap:") : NULL;
 	return sw ? atol(sw + strlen("\nSwap:")) : -1;
-}
-
-/* Pages of [p, p+len) in memory (mincore). */
-static long resident(void *p, size_t len)
-{
-	static unsigned char vec[1 << 16];
-	size_t pages = len / PAGE;
-	if (pages > sizeof vec || mincore(p, len, vec) != 0)
-		return -1;
-	long n = 0;
-	for (size_t i = 0; i < pages; i++)
-		n += vec[i] & 1;
-	return n;
 }
 
 /* A child touches MemAvailable + 32 MiB of anonymous memory, 4 MiB at a
@@ -151,16 +120,7 @@ int main(int argc, char **argv)
 {
 	check_init("t_shmswap");
 	const char *dev = argc > 1 ? argv[1] : NULL;
-	const char *why = dev ? NULL : "no device given";
-	if (!why && meminfo_kb("MemTotal") > (1L << 20))
-		why = "more than 1 GiB of RAM: filling it would take too long";
-	if (!why) {
-		read_small_file("/proc/swaps", buf, sizeof buf);
-		if (strstr(buf, dev))
-			why = "the device is swap already";
-	}
-	if (!why && run_mkswap(dev) != 0)
-		why = "mkswap failed";
+	const char *why = swap_device_unusable(dev, 1);
 	if (why) {
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 			check_skip(cases[i], why);

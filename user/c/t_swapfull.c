@@ -60,11 +60,7 @@ int main(int argc, char **argv)
 {
 	check_init("t_swapfull");
 	const char *dev = argc > 1 ? argv[1] : NULL;
-	const char *why = dev ? NULL : "no device given";
-	if (!why && meminfo_kb("MemTotal") > (1L << 20))
-		why = "more than 1 GiB of RAM: filling it would take too long";
-	if (!why && run_mkswap(dev) != 0)
-		why = "mkswap failed";
+	const char *why = swap_device_unusable(dev, 1);
 	if (why) {
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 			check_skip(cases[i], why);

@@ -47,24 +47,6 @@ static const char *cases[] = {
 	"kswapd0_exists", "past_ram_not_killed", "past_ram_data_intact", "kswapd_reclaimed", "swapoff_brings_back", "swapoff_data_intact",
 };
 
-static char buf[16384];
-
-/* Used kB of DEV in /proc/swaps, -1 if it is not there. */
-static long swap_used(const char *dev)
-{
-	if (read_small_file("/proc/swaps", buf, sizeof buf) < 0)
-		return -1;
-	size_t k = strlen(dev);
-	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-		if (!strncmp(l, dev, k) && (l[k] == ' ' || l[k] == '\t')) {
-			long size, used;
-			char type[32];
-			if (sscanf(l + k, "%31s %ld %ld", type, &size, &used) == 3)
-				return used;
-		}
-	return -1;
-}
-
 /* Wait for a child; its exit status, or 1000 + signal. */
 static int reap(pid_t pid)
 {
@@ -84,14 +66,7 @@ int main(int argc, char **argv)
 {
 	check_init("t_swapout");
 	const char *dev = argc > 1 ? argv[1] : NULL;
-	const char *why = dev ? NULL : "no device given";
-	if (!why) {
-		read_small_file("/proc/swaps", buf, sizeof buf);
-		if (strstr(buf, dev))
-			why = "the device is swap already";
-	}
-	if (!why && run_mkswap(dev) != 0)
-		why = "mkswap failed";
+	const char *why = swap_device_unusable(dev, 0);
 	if (why) {
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 			check_skip(cases[i], why);
