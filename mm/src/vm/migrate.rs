@@ -13,9 +13,10 @@
 //!       clear the PTE, flush the TLB; only the mapping and the isolation
 //!       hold the page? copy, the PTE now maps the new page (same bits)
 //!     page cache, shmem (any number of mappers):
-//!       unmap it everywhere (the object's reverse map; faults will find
-//!       the new page in the object); only the object and the isolation
-//!       hold it? copy, the object's index names the new page
+//!       unmap it everywhere (the object's reverse map; other mappers
+//!       fault the new page back from the object); only the object and
+//!       the isolation hold it? copy, the object's index names the new
+//!       page, and it is mapped again at va here
 //!     either way the old page is freed by the caller's put; otherwise it
 //!     goes back to its list (EBUSY)
 //! ```
@@ -119,7 +120,7 @@ impl AddressSpace {
                 let r = if f.contains(PageFlags::ANON) {
                     self.migrate_anon(env, va, old, new)
                 } else {
-                    self.migrate_object_page(env, old, new)
+                    self.migrate_object_page(env, va, old, new)
                 };
                 if r.is_err() {
                     env.pa.put_user_page(new);
@@ -182,16 +183,45 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// A page-cache or shmem page, wherever it is mapped.
-    fn migrate_object_page(&mut self, env: &MmEnv<'_>, old: &'static Page, new: Pfn) -> Result<(), MigrateError> {
+    /// A page-cache or shmem page, wherever it is mapped: unmapped from
+    /// every mapper, moved in its object, and mapped again at `va` here
+    /// (other mappers fault it back from the object).
+    fn migrate_object_page(
+        &mut self,
+        env: &MmEnv<'_>,
+        va: u64,
+        old: &'static Page,
+        new: Pfn,
+    ) -> Result<(), MigrateError> {
         let Some((PageOwner::File(obj), t)) = page_owner(old) else { return Err(MigrateError::Busy) };
+        let ours = {
+            let _ptl = self.ptl.lock();
+            match self.mapper(env).pte(va, false) {
+                Ok(Some(pte)) if Pfn::from_phys(pte.addr().as_u64()) == old.pfn() => Some(pte.flags()),
+                _ => None,
+            }
+        };
         // Here first (this space's lock is ours, so the walk below skips
         // it), then every other mapper.
         self.try_unmap_page(env, &t, None);
         if !try_to_unmap(old, None) {
             return Err(MigrateError::Busy);
         }
-        if obj.migrate_page(t.index, old, new, 1) { Ok(()) } else { Err(MigrateError::Busy) }
+        if !obj.migrate_page(t.index, old, new, 1) {
+            return Err(MigrateError::Busy);
+        }
+        let (Some(flags), Some(np)) = (ours, env.pa.page(new)) else { return Ok(()) };
+        let mut st = self.ptl.lock();
+        if let Ok(Some(pte)) = self.mapper(env).pte(va, false) {
+            if pte.is_unused() {
+                // A mapping's reference and count, as a fault takes them.
+                np.get();
+                np.inc_mapcount();
+                pte.set_addr(crate::addr::PhysAddr::new(new.phys()), flags);
+                st.rss_add(Self::rss_kind(env, new), 1);
+            }
+        }
+        Ok(())
     }
 }
 

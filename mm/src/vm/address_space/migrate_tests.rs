@@ -131,7 +131,10 @@ fn a_shared_file_page_moves_for_every_mapper() {
     check(&mut b.space.lock(), &mut cpu, vb, 4, 7);
     let shmem = env.pa.vmstat.shmem_pages.get();
     assert_eq!(a.space.lock().move_page(env, va + P, 1, false), Err(MigrateError::Shared));
+    let rss = a.space.lock().counters().rss_shmem;
     assert_eq!(a.space.lock().move_page(env, va + P, 1, true), Ok(1));
+    assert_eq!(a.space.lock().page_node(env, va + P), Ok(1), "mapped again here at once");
+    assert_eq!(a.space.lock().counters().rss_shmem, rss);
     assert_eq!(env.pa.page(obj.find_page(1).unwrap()).unwrap().node(), 1, "the object names the new page");
     assert_eq!(env.pa.vmstat.shmem_pages.get(), shmem);
     let mut two = [0u8; 2];
