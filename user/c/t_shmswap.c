@@ -6,7 +6,9 @@
  * Four kinds of shared memory are filled with stamped pages: a memfd
  * (tmpfs) written with write(2) and also mapped, a System V segment, a
  * System V segment locked with SHM_LOCK, and a shared anonymous mapping.
- * A child then touches more anonymous memory than is available. After it:
+ * First MADV_PAGEOUT of a shared mapping this process alone maps writes it
+ * out at once (smaps Swap:) and it reads back. A child then touches more
+ * anonymous memory than is available. After it:
  * - Shmem in /proc/meminfo fell and SHM_INFO counts swapped pages;
  * - the locked segment stayed resident (mincore) and its pages sit on the
  *   Unevictable list;
@@ -48,7 +50,7 @@
 #define SHARED_LEN (8 * MIB)
 
 static const char *cases[] = {
-	"swapon",	      "pressure_survived", "shmem_fell",	    "shm_info_swapped",	     "locked_resident",
+	"swapon", "pageout_shared", "pageout_shared_back", "pressure_survived", "shmem_fell",	    "shm_info_swapped",	     "locked_resident",
 	"locked_unevictable", "memfd_read_back",   "memfd_mapping_back",    "sysv_back",	     "shared_anon_back",
 	"shared_after_swap",  "smaps_swap", "st_blocks_counts_swapped", "rmid_frees_slots", "swapoff_brings_back", "swapoff_data_intact",
 };
@@ -127,6 +129,19 @@ int main(int argc, char **argv)
 		return check_done();
 	}
 	CHECKF("swapon", swapon(dev, 0) == 0, "errno %d", errno);
+
+	/* MADV_PAGEOUT of a shared mapping only this process maps: out at
+	 * once (smaps Swap:), and back with its data. */
+	char *po = mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (po != MAP_FAILED) {
+		stamp_pages(po, 4 * MIB, 0x9090);
+		int pr = madvise(po, 4 * MIB, MADV_PAGEOUT);
+		long pkb = smaps_swap_kb(po);
+		CHECKF("pageout_shared", pr == 0 && pkb >= 4096 * 7 / 8, "madvise %d errno %d, Swap: %ld kB", pr, errno, pkb);
+		long pbad = bad_stamp(po, 4 * MIB, 0x9090, 0);
+		CHECKF("pageout_shared_back", pbad == -1, "first bad page %ld", pbad);
+		munmap(po, 4 * MIB);
+	}
 
 	/* The four kinds of shared memory, stamped. */
 	int fd = memfd_create("shmswap", 0);

@@ -19,8 +19,11 @@
 //! I/O. The space's lock is held exclusive, nothing is allocated but the
 //! list of pages to write, and the TLB of every unmapped page is flushed
 //! before the lock is dropped, so no CPU can still write a page about to
-//! be written out. Shared (MAP_SHARED) and file pages, locked pages,
-//! lazily freed ones and huge pages are left alone.
+//! be written out. A shared memory page (tmpfs, memfd, segment, shared
+//! anonymous) this space alone maps, in a mapping that may write it, goes
+//! to swap the same way, its object keeping the entry (shmem_swap.rs).
+//! Read-only file pages, locked pages, lazily freed ones and huge pages
+//! are left alone.
 
 use alloc::vec::Vec;
 
@@ -147,6 +150,49 @@ impl AddressSpace {
     }
 }
 
+impl AddressSpace {
+    /// A shmem page this space alone maps: unmapped here, then into the
+    /// swap cache in its object's place (vm/shmem_swap.rs), for the
+    /// caller to write.
+    #[allow(clippy::too_many_arguments)]
+    fn pageout_shmem(
+        &mut self,
+        env: &MmEnv<'_>,
+        va: u64,
+        pfn: Pfn,
+        out: &mut WriteBatch,
+        cpu: usize,
+        r: &mut ScanResult,
+        flush: &mut TlbFlush,
+    ) {
+        let Some(p) = env.pa.page(pfn) else { return };
+        let Some((crate::vm::rmap_walk::PageOwner::File(obj), t)) = crate::vm::rmap_walk::page_owner(p) else {
+            return;
+        };
+        r.scanned += 1;
+        {
+            let mut st = self.ptl.lock();
+            let Ok(Some(pte)) = self.mapper(env).pte(va, false) else { return };
+            if Pfn::from_phys(pte.addr().as_u64()) != pfn {
+                return;
+            }
+            pte.set_unused();
+            st.rss_add(RssKind::Shmem, -1);
+        }
+        *flush = flush.merge(TlbFlush::page(va, PAGE_SIZE));
+        p.dec_mapcount();
+        // The mapping's reference becomes the writer's (if the page goes).
+        r.unmapped += 1;
+        if obj.swap_out_page(t.index, pfn, 1, cpu) {
+            out.pages[out.n] = pfn;
+            out.n += 1;
+        } else {
+            // Stays in its object; the next access maps it again.
+            env.pa.put_user_page(pfn);
+        }
+    }
+}
+
 /// Pages MADV_PAGEOUT unmapped into the swap cache, to be written with
 /// no lock held (`Deferred::run`), each with a reference held.
 pub struct PageOut {
@@ -213,11 +259,21 @@ impl AddressSpace {
         let mut out = WriteBatch::default();
         let mut pages = self.pageout.take().map(|p| p.pages).unwrap_or_default();
         let cpu = crate::percpu::this_cpu();
+        // Shared memory too, in a mapping that could write it (Linux's
+        // can_do_file_pageout: the file was opened for writing).
+        let shmem_ok = self
+            .vmas
+            .containing(start)
+            .is_some_and(|v| v.flags.contains(crate::vm::vma::VmFlags::MAYWRITE) && v.backing.object().is_some());
         for (va, pfn, flags) in leaves {
             if env.pa.page(pfn).is_some_and(|p| p.mapcount() != 1) {
                 continue;
             }
-            self.try_to_swap_out(env, va, pfn, flags - F::ACCESSED, &mut out, cpu, &mut r, &mut flush);
+            if shmem_ok && env.pa.page(pfn).is_some_and(|p| p.has(PageFlags::SHMEM)) {
+                self.pageout_shmem(env, va, pfn, &mut out, cpu, &mut r, &mut flush);
+            } else {
+                self.try_to_swap_out(env, va, pfn, flags - F::ACCESSED, &mut out, cpu, &mut r, &mut flush);
+            }
             if out.is_full() || r.swap_full {
                 pages.extend_from_slice(out.as_slice());
                 out.n = 0;

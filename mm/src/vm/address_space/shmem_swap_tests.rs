@@ -174,3 +174,30 @@ fn swapoff_reads_a_files_pages_back_into_it() {
     assert_eq!(b, [2, 5, 2 ^ 5]);
     exit(env, a);
 }
+
+#[test]
+fn madv_pageout_writes_a_shared_mapping_this_process_alone_maps() {
+    let (env, mut cpu, io) = setup(256);
+    let (obj, _q) = tmpfs(env, 8);
+    let (a, b) = (process(env), process(env));
+    let va = map_shared(env, &a, &obj, 8);
+    stamp(env, &mut a.space.lock(), &mut cpu, va, 8, 6);
+    // Page 0 is mapped by b too: it stays.
+    let vb = map_shared(env, &b, &obj, 8);
+    cpu.switch_to(&b.space.lock());
+    let mut x = [0u8; 1];
+    access(env, &mut b.space.lock(), &mut cpu, |c, m| c.load(m, vb, &mut x));
+    a.space.lock().madvise(env, va, 8 * P, MADV_PAGEOUT, &lim()).unwrap();
+    assert_eq!(*io.writes.lock().unwrap(), 0, "written once the lock is dropped");
+    let d = a.space.lock().take_deferred();
+    d.run();
+    assert_eq!(*io.writes.lock().unwrap(), 7);
+    assert_eq!((obj.nr_pages(), obj.nr_swapped(), slots_in_use(env)), (1, 7, 7));
+    assert_eq!(a.space.lock().counters().rss_shmem, 1);
+    assert_eq!(env.pa.vmstat.swap_cached.get(), 0);
+    cpu.switch_to(&a.space.lock());
+    check(env, &mut a.space.lock(), &mut cpu, va, 8, 6);
+    assert_eq!((obj.nr_swapped(), slots_in_use(env)), (0, 0));
+    exit(env, a);
+    exit(env, b);
+}
