@@ -25,7 +25,14 @@
 #include "check.h"
 #include "mmtest.h"
 
-static const char *cases[] = { "swapon", "child_oom_killed", "swap_filled_first", "oom_kill_counted", "slots_freed" };
+static const char *cases[] = { "swapon", "child_oom_killed", "swap_filled_first", "oom_kill_counted", "direct_reclaim_counted", "slots_freed" };
+
+/* Direct reclaims so far, every zone (vmstat allocstall_*). */
+static long allocstalls(void)
+{
+	return vmstat_get("allocstall_dma") + vmstat_get("allocstall_dma32") + vmstat_get("allocstall_normal") +
+	       vmstat_get("allocstall_movable");
+}
 
 static char buf[16384];
 
@@ -69,7 +76,7 @@ int main(int argc, char **argv)
 	CHECKF("swapon", swapon(dev, 0) == 0, "errno %d", errno);
 	/* /proc/swaps: Filename Type Size Used Priority. */
 	long size_kb = field("/proc/swaps", dev, 2), used0 = field("/proc/swaps", dev, 3);
-	long out0 = vmstat_get("pswpout"), oom0 = vmstat_get("oom_kill");
+	long out0 = vmstat_get("pswpout"), oom0 = vmstat_get("oom_kill"), stall0 = allocstalls();
 	size_t len = ((size_t)(meminfo_kb("MemTotal") + size_kb) * 1024 * 3 / 2) & ~(size_t)(PAGE - 1);
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -87,6 +94,9 @@ int main(int argc, char **argv)
 	CHECKF("swap_filled_first", (out1 - out0) * 4 >= size_kb * 9 / 10, "pswpout +%ld pages, area %ld kB",
 	       out1 - out0, size_kb);
 	CHECKF("oom_kill_counted", oom1 > oom0, "oom_kill %ld -> %ld", oom0, oom1);
+	/* The OOM killer only runs after the allocating task reclaimed itself. */
+	long stall1 = allocstalls();
+	CHECKF("direct_reclaim_counted", stall1 > stall0, "allocstall_* %ld -> %ld", stall0, stall1);
 	long used1 = field("/proc/swaps", dev, 3);
 	CHECKF("slots_freed", used1 <= used0 + 64, "Used %ld -> %ld kB", used0, used1);
 	swapoff(dev);

@@ -111,6 +111,8 @@ fn spaces() -> Vec<Arc<UserMm>> {
 /// freed.
 pub fn try_to_free_pages(nr: u64) -> u64 {
     let env = env();
+    // For a user page (a fault, a swap-in): Linux's allocstall_movable.
+    env.pa.count_allocstall(mm::phys::gfp::GFP_HIGHUSER_MOVABLE);
     let mut sc = ScanControl::new(nr, SWAPPINESS.get(), true);
     sc.may_swap = can_swap();
     let nodes = env.pa.nodes.len() as u32;

@@ -96,7 +96,10 @@ pub struct AllocStats {
     pub(crate) pgalloc: [AtomicU64; NR_ZONES],
     pub(crate) pgfree: AtomicU64,
     pub alloc_failures: AtomicU64,
-    pub allocstall: AtomicU64,
+    /// Direct reclaims, by the highest zone of the allocation that
+    /// stalled: DMA, DMA32, Normal, Movable (Linux's allocstall_*; user
+    /// pages, __GFP_MOVABLE, count as Movable as gfp_zone makes them).
+    pub allocstall: [AtomicU64; 4],
     pub bad_frees: AtomicU64,
 }
 
@@ -249,6 +252,20 @@ impl PageAllocator {
     /// The boot CPU's node (what `local_node` is before CPUs are known).
     pub fn boot_node(&self) -> u32 {
         self.local_node.load(Ordering::Relaxed)
+    }
+
+    /// A task entered direct reclaim for an allocation of `gfp`.
+    pub fn count_allocstall(&self, gfp: Gfp) {
+        let i = if gfp.contains(Gfp::DMA) {
+            0
+        } else if gfp.contains(Gfp::DMA32) {
+            1
+        } else if gfp.contains(Gfp::MOVABLE) {
+            3
+        } else {
+            2
+        };
+        self.stats.allocstall[i].fetch_add(1, Ordering::Relaxed);
     }
 
     /// CPU `cpu` is on node `nid` (ignored for a node that does not exist).
@@ -509,7 +526,7 @@ impl PageAllocator {
             }
         }
         if let Some(hook) = self.reclaim.get().filter(|_| gfp.contains(Gfp::DIRECT_RECLAIM)) {
-            self.stats.allocstall.fetch_add(1, Ordering::Relaxed);
+            self.count_allocstall(gfp);
             if hook(order) > 0 {
                 self.drain_all_pages();
                 if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, Watermark::Min) {

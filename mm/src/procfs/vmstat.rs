@@ -61,7 +61,7 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
     for (name, v) in gauges {
         writeln!(w, "{name} {v}")?;
     }
-    let events: [(&str, u64); 34] = [
+    let events: [(&str, u64); 37] = [
         ("pgpgin", 0),
         ("pgpgout", 0),
         ("pswpin", vs.pswpin.get()),
@@ -70,7 +70,10 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
         ("pgalloc_dma32", pa.pgalloc(ZoneType::Dma32)),
         ("pgalloc_normal", pa.pgalloc(ZoneType::Normal)),
         ("pgalloc_movable", 0),
-        ("allocstall_normal", st.allocstall.load(Ordering::Relaxed)),
+        ("allocstall_dma", st.allocstall[0].load(Ordering::Relaxed)),
+        ("allocstall_dma32", st.allocstall[1].load(Ordering::Relaxed)),
+        ("allocstall_normal", st.allocstall[2].load(Ordering::Relaxed)),
+        ("allocstall_movable", st.allocstall[3].load(Ordering::Relaxed)),
         ("pgfree", pa.pgfree()),
         ("pgfault", vs.pgfault.get()),
         ("pgmajfault", vs.pgmajfault.get()),
