@@ -252,17 +252,29 @@ pub fn remote_access(
 /// and each shmem object's pages read back into it.
 pub fn unuse_area(ty: u8) -> Result<(), Errno> {
     // A page reclaim was swapping out as the walk passed (its slot taken
-    // before the area stopped giving slots) lands behind the walk: walk
-    // again until the area is empty, a few times at most.
-    for _ in 0..8 {
+    // before the area stopped giving slots) lands behind the walk, and a
+    // page whose write is still running keeps its slot until the write
+    // ends: walk again, sleeping a tick between walks that freed nothing,
+    // until the area is empty (Linux's try_to_unuse waits on writeback
+    // too). Ten seconds without progress give up (swapoff's EBUSY).
+    let (mut last, mut stalled) = (u64::MAX, 0);
+    loop {
         unuse_pass(ty)?;
         SWAP.shrink(env().pa, u64::MAX);
-        if SWAP.usage(ty).is_none_or(|(_, used)| used == 0) {
+        let used = SWAP.usage(ty).map_or(0, |(_, used)| used);
+        if used == 0 {
             return Ok(());
         }
-        super::sched::yield_now();
+        stalled = if used < last { 0 } else { stalled + 1 };
+        last = used;
+        if stalled >= 10 * super::sched::HZ {
+            return Ok(());
+        }
+        if super::signal::fatal_pending() {
+            return Err(EINTR);
+        }
+        super::sched::sleep_ticks(1);
     }
-    Ok(())
 }
 
 /// One walk of [`unuse_area`] over every process, then every shmem
