@@ -6,8 +6,6 @@
  * - per-page status: the node of a touched page, -ENOENT for a page never
  *   touched, -EFAULT outside any mapping and for the shared zero page;
  * - moving to the node a page is on already succeeds and changes nothing;
- * - a new page lands on the node of the CPU that touched it (each CPU in
- *   turn, its node from getcpu);
  * With two nodes or more (the `numa=2` matrix line; skipped on a one-node
  * host, with the reason):
  * - /proc/self/numa_maps shows the region's pages (anon=, dirty=, N<node>=);
@@ -21,7 +19,6 @@
  *   and shares the parent's later writes.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,35 +168,6 @@ int main(void)
 	       strstr(line, " default ") && strstr(line, " anon=64 dirty=64 ") && strstr(line, want) &&
 		       strstr(line, " kernelpagesize_kB=4"),
 	       "'%s'", line);
-
-	/* Default placement is the running CPU's node: pinned to each CPU in
-	 * turn, a new page lands where getcpu says the CPU is. */
-	int cpus_ok = 1, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	char *lp = anon((size_t)ncpu * PAGE);
-	for (int c = 0; lp && c < ncpu && cpus_ok; c++) {
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		CPU_SET(c, &set);
-		unsigned cpu = 0, node = 0;
-		if (sched_setaffinity(0, sizeof set, &set) != 0 || syscall(SYS_getcpu, &cpu, &node, NULL) != 0)
-			continue;
-		lp[c * PAGE] = 1;
-		void *one[1] = {lp + c * PAGE};
-		int ns[1] = {-1};
-		move_pages(0, 1, one, NULL, ns, 0);
-		if (ns[0] != (int)node) {
-			printf("# cpu %u (node %u): new page on node %d\n", cpu, node, ns[0]);
-			cpus_ok = 0;
-		}
-	}
-	cpu_set_t all;
-	CPU_ZERO(&all);
-	for (int c = 0; c < ncpu; c++)
-		CPU_SET(c, &all);
-	sched_setaffinity(0, sizeof all, &all);
-	CHECK("local_node_allocation", lp && cpus_ok);
-	if (lp)
-		munmap(lp, (size_t)ncpu * PAGE);
 
 	/* migrate_pages: errors. */
 	unsigned long m0 = 1, mbad = 1UL << 63;
