@@ -207,6 +207,7 @@ pub fn swapon_from_cmdline() {
 /// Start init (`init=PATH`, default /bin/init) as pid 1 with the
 /// command line's extra words as its arguments and environment.
 pub fn start_init() {
+    crate::proc::compact::start_kcompactd();
     swapon_from_cmdline();
     let cmd = crate::cmdline::get();
     let path = cmd.get("init").unwrap_or("/bin/init");

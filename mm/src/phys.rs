@@ -8,6 +8,7 @@
 //! page       page descriptors (struct page) in per-section arrays
 //! zone       zones per node, spans, watermarks, counters
 //! buddy      per-zone free lists by order and migrate type
+//! frag       fragmentation measures, compaction tunables, free-block isolation
 //! pcp        per-zone, per-CPU lists of small free blocks in front of the buddy
 //! gfp        allocation flags
 //! page_alloc zonelists, the allocation entry points, hand-off
@@ -37,6 +38,7 @@
 
 pub mod buddy;
 pub mod e820;
+pub mod frag;
 pub mod gfp;
 pub mod lru;
 pub mod memblock;

@@ -16,12 +16,15 @@
 //! file        memory objects: page cache of files, shared anonymous memory
 //! rmap        from an object to the address spaces mapping it (i_mmap)
 //! overcommit  commit accounting (vm.overcommit_memory)
+//! migrate     move a user page to another frame (move_pages, compaction)
+//! compaction  the two scanners that make free pages contiguous again
 //! ```
 
 pub mod access_remote;
 pub mod address_space;
 pub mod brk;
 pub mod clear_refs;
+pub mod compaction;
 pub mod fault;
 pub mod file;
 mod file_io;

@@ -108,5 +108,6 @@ fn reclaim(_order: u32) -> u64 {
 /// their shrinkers).
 pub fn enable_reclaim() {
     page_alloc().set_reclaim_hook(reclaim);
+    mm::vm::compaction::install(page_alloc());
     page_alloc().set_clock(arch::time::uptime_ns);
 }

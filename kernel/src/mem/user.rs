@@ -198,6 +198,16 @@ impl MapperSpace for UserMm {
         let s = self.space.try_read()?;
         Some(s.try_unmap_page(&env_for(&tlb), t, swap))
     }
+
+    fn try_migrate_anon(
+        &self,
+        t: &PageTarget,
+        new: mm::addr::Pfn,
+    ) -> Option<Result<(), mm::vm::migrate::MigrateError>> {
+        let tlb = RootTlb { root: self.root };
+        let mut s = self.space.try_write()?;
+        Some(s.migrate_anon_target(&env_for(&tlb), t, new))
+    }
 }
 
 impl Drop for UserMm {

@@ -28,6 +28,7 @@
 //!   waitqueue.rs  sleeping until a condition holds (pipes, the console)
 //! ```
 
+pub mod compact;
 pub mod exec;
 pub mod exec_args;
 pub mod exit;

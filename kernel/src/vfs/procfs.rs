@@ -15,13 +15,14 @@
 //!   /proc/sysvipc/sem, msg                   System V semaphore sets, message queues
 //!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,swappiness,page-cluster,
 //!                 watermark_scale_factor,min_free_kbytes,
-//!                 max_map_count,mmap_min_addr,drop_caches} (writable by
-//!                 root, validated)
+//!                 max_map_count,mmap_min_addr,drop_caches,compact_memory,
+//!                 compaction_proactiveness,extfrag_threshold,
+//!                 compact_unevictable_allowed} (writable by root, validated)
 //! ```
 //!
 //! Modes and owners are Linux's: global files and /proc/sys belong to
 //! root (0444; 0400 for vmallocinfo, slabinfo and pagetypeinfo; sysctls
-//! 0644, drop_caches 0200), /proc/PID to the task's effective ids (root's
+//! 0644, drop_caches and compact_memory 0200), /proc/PID to the task's effective ids (root's
 //! for a non-dumpable task; pagemap 0400, mem 0600, clear_refs 0200,
 //! kpagecount and kpageflags root's 0400). `permission` checks them at open as Linux's
 //! `generic_permission` does (root passes; for sysctls as
@@ -435,6 +436,46 @@ fn set_mmap_min_addr(t: &str) -> Result<(), Errno> {
     let v = t.trim().parse::<u64>().map_err(|_| EINVAL)?;
     crate::mem::user::set_mmap_min_addr(v);
     Ok(())
+}
+
+fn compact_memory(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "1")
+}
+
+fn set_compact_memory(t: &str) -> Result<(), Errno> {
+    // Linux's sysctl_compaction_handler: 1 and nothing else.
+    if parse_int(t)? != 1 {
+        return Err(EINVAL);
+    }
+    proc::compact::compact_memory();
+    Ok(())
+}
+
+fn compaction_proactiveness(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::mem::page_alloc().compact_tunables.proactiveness())
+}
+
+fn set_compaction_proactiveness(t: &str) -> Result<(), Errno> {
+    let v = u64::try_from(parse_int(t)?).map_err(|_| EINVAL)?;
+    if crate::mem::page_alloc().compact_tunables.set_proactiveness(v) { Ok(()) } else { Err(EINVAL) }
+}
+
+fn extfrag_threshold(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::mem::page_alloc().compact_tunables.extfrag_threshold())
+}
+
+fn set_extfrag_threshold(t: &str) -> Result<(), Errno> {
+    let v = u64::try_from(parse_int(t)?).map_err(|_| EINVAL)?;
+    if crate::mem::page_alloc().compact_tunables.set_extfrag_threshold(v) { Ok(()) } else { Err(EINVAL) }
+}
+
+fn compact_unevictable_allowed(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::mem::page_alloc().compact_tunables.unevictable_allowed_value())
+}
+
+fn set_compact_unevictable_allowed(t: &str) -> Result<(), Errno> {
+    let v = u64::try_from(parse_int(t)?).map_err(|_| EINVAL)?;
+    if crate::mem::page_alloc().compact_tunables.set_unevictable_allowed(v) { Ok(()) } else { Err(EINVAL) }
 }
 
 fn drop_caches(s: &mut String) -> core::fmt::Result {
@@ -949,7 +990,14 @@ pub fn proc_root() -> Arc<dyn Inode> {
         ino: 30,
         entries: alloc::vec![
             // Linux: write-only (0200), even for root.
+            ("compact_memory", sysctl(71, 0o200, compact_memory, set_compact_memory)),
+            (
+                "compact_unevictable_allowed",
+                sysctl(72, 0o644, compact_unevictable_allowed, set_compact_unevictable_allowed)
+            ),
+            ("compaction_proactiveness", sysctl(73, 0o644, compaction_proactiveness, set_compaction_proactiveness)),
             ("drop_caches", sysctl(31, 0o200, drop_caches, set_drop_caches)),
+            ("extfrag_threshold", sysctl(74, 0o644, extfrag_threshold, set_extfrag_threshold)),
             ("max_map_count", sysctl(32, 0o644, max_map_count, set_max_map_count)),
             ("min_free_kbytes", sysctl(33, 0o644, min_free_kbytes, set_min_free_kbytes)),
             ("mmap_min_addr", sysctl(36, 0o644, mmap_min_addr, set_mmap_min_addr)),

@@ -9,10 +9,11 @@
 //!   /sys/devices/system/node/nodeN/numastat  numa_hit, numa_miss, numa_foreign, ...
 //!   /sys/devices/system/node/nodeN/distance  SLIT row ("10 21")
 //!   /sys/devices/system/node/nodeN/cpulist   CPUs of the node (SRAT processor affinity)
+//!   /sys/devices/system/node/nodeN/compact   write-only (0200): compacts the node
 //! ```
 //!
-//! Lists are Linux's range lists ("0-3,5"). Every file is root's, mode
-//! 0444, generated when opened (as /proc); opening one for writing is
+//! Lists are Linux's range lists ("0-3,5"). Every file but `compact` is
+//! root's, mode 0444, generated when opened (as /proc); opening one for writing is
 //! EACCES even for root (kernfs refuses a write to an attribute without a
 //! store). Only what is known per node is shown: a line Linux has but this
 //! kernel does not count per node (FilePages, Slab, ...) is left out rather
@@ -90,6 +91,33 @@ impl Inode for SysFile {
         let mut s = String::new();
         let _ = render(self.show, &mut s);
         Some(s.into_bytes())
+    }
+}
+
+/// A write-only attribute that acts when written (mode 0200; kernfs
+/// refuses a read open of an attribute without `show`, even for root):
+/// nodeN/compact compacts node N, whatever is written.
+struct SysTrigger {
+    ino: u64,
+    nid: u32,
+}
+
+impl Inode for SysTrigger {
+    fn stat(&self) -> Stat {
+        stat_of(self.ino, S_IFREG | 0o200)
+    }
+
+    fn writable(&self) -> bool {
+        true
+    }
+
+    fn permission(&self, mask: u32) -> Result<(), Errno> {
+        if mask & 4 != 0 { Err(EACCES) } else { Ok(()) }
+    }
+
+    fn write_at(&self, _off: u64, buf: &[u8]) -> Result<usize, Errno> {
+        crate::proc::compact::compact_node(self.nid);
+        Ok(buf.len())
     }
 }
 
@@ -242,6 +270,7 @@ pub fn sys_root() -> Arc<dyn Inode> {
     ];
     for nid in 0..nr_nodes() {
         let entries = alloc::vec![
+            ("compact".to_string(), Arc::new(SysTrigger { ino: 2000 + nid as u64, nid }) as Arc<dyn Inode>),
             ("cpulist".to_string(), file(Show::NodeCpulist(nid))),
             ("distance".to_string(), file(Show::NodeDistance(nid))),
             ("meminfo".to_string(), file(Show::NodeMeminfo(nid))),

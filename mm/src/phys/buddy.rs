@@ -352,6 +352,25 @@ impl FreeArea {
         self.rmqueue_fallback(mm, zone, order, mt)
     }
 
+    /// Take the free block whose head is `pfn` off its list whole
+    /// (compaction's free scanner, Linux's `__isolate_free_page`):
+    /// returns its order, or None if `pfn` heads no free block of `zone`.
+    pub fn take_block(&mut self, mm: &Memmap, zone: ZoneId, pfn: u64) -> Option<u32> {
+        let page = mm.page(Pfn(pfn))?;
+        if !page.has(PageFlags::BUDDY) || !zone.owns(page) {
+            return None;
+        }
+        let order = page.order();
+        self.del(mm, page);
+        Some(order)
+    }
+
+    /// The free blocks by order, all types (a snapshot for the
+    /// fragmentation measures of `phys::frag`).
+    pub fn counts(&self) -> [u64; NR_ORDERS] {
+        self.counts
+    }
+
     /// Walk every list and check the invariants; panics with "buddy: ..."
     /// on a broken one. Returns the free pages counted.
     pub fn check_invariants(&self, mm: &Memmap, zone: ZoneId) -> u64 {

@@ -43,6 +43,10 @@ use crate::phys::memblock::{Memblock, MemblockError, NUMA_NO_NODE};
 use crate::phys::numa::Topology;
 use crate::phys::page::{Memmap, Page, PageFlags};
 use crate::phys::pcp::{PCP_MAX_ORDER, pcp_sizes};
+
+/// Orders above this are costly (`PAGE_ALLOC_COSTLY_ORDER`): worth
+/// compacting for before reclaiming.
+pub const PAGE_ALLOC_COSTLY_ORDER: u32 = 3;
 use crate::phys::zone::{LOWMEM_RESERVE_RATIO, NR_ZONES, Watermark, Zone, ZoneType, default_min_free_kbytes};
 
 /// One NUMA node (Linux's `pg_data_t`).
@@ -110,6 +114,13 @@ pub type ReclaimHook = fn(order: u32) -> u64;
 /// (Linux's `wakeup_kswapd`): from any context, with any lock held, so it
 /// may only flag the work.
 pub type KswapdHook = fn(nid: u32);
+/// Direct compaction (`vm::compaction`, which this layer cannot name):
+/// make a free block of `order` on `nid`'s zones that `gfp` allows;
+/// returns whether the zones moved pages (worth another try).
+pub type CompactHook = fn(pa: &PageAllocator, nid: u32, gfp: Gfp, order: u32) -> bool;
+/// A high-order allocation found `nid`'s zones under the low watermark
+/// (`wakeup_kcompactd`): like [`KswapdHook`], only a flag.
+pub type KcompactdHook = fn(nid: u32, order: u32);
 
 /// The physical page allocator of the whole machine.
 pub struct PageAllocator {
@@ -125,6 +136,10 @@ pub struct PageAllocator {
     /// Direct reclaim, installed once by the kernel.
     reclaim: spin::Once<ReclaimHook>,
     kswapd: spin::Once<KswapdHook>,
+    compact: spin::Once<CompactHook>,
+    kcompactd: spin::Once<KcompactdHook>,
+    /// The compaction sysctls.
+    pub compact_tunables: crate::phys::frag::CompactTunables,
     /// The kernel's clock (ns), for rate-limiting warnings.
     clock: spin::Once<fn() -> u64>,
     /// Budget of "page allocation failure" lines (Linux's `nopage_rs`):
@@ -205,6 +220,9 @@ impl PageAllocator {
             local_node: AtomicU32::new(local),
             reclaim: spin::Once::new(),
             kswapd: spin::Once::new(),
+            compact: spin::Once::new(),
+            kcompactd: spin::Once::new(),
+            compact_tunables: crate::phys::frag::CompactTunables::new(),
             clock: spin::Once::new(),
             warn_rs: crate::ratelimit::RateLimit::printk(),
             stats: AllocStats::default(),
@@ -266,6 +284,16 @@ impl PageAllocator {
     /// Install the background-reclaim wake-up (once).
     pub fn set_kswapd_hook(&self, hook: KswapdHook) {
         self.kswapd.call_once(|| hook);
+    }
+
+    /// Install direct compaction (once).
+    pub fn set_compact_hook(&self, hook: CompactHook) {
+        self.compact.call_once(|| hook);
+    }
+
+    /// Install the kcompactd wake-up (once).
+    pub fn set_kcompactd_hook(&self, hook: KcompactdHook) {
+        self.kcompactd.call_once(|| hook);
     }
 
     /// Whether every populated zone of node `nid` has at least its `mark`
@@ -493,9 +521,13 @@ impl PageAllocator {
         if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, Watermark::Low) {
             return Some(pfn);
         }
-        // Under the low watermark: background reclaim should start.
+        // Under the low watermark: background reclaim should start, and
+        // for a large block background compaction.
         if let Some(wake) = self.kswapd.get() {
             wake(nid);
+        }
+        if let Some(wake) = self.kcompactd.get().filter(|_| order > 0) {
+            wake(nid, order);
         }
         if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, Watermark::Min) {
             return Some(pfn);
@@ -508,6 +540,14 @@ impl PageAllocator {
                 return Some(pfn);
             }
         }
+        // Costly orders compact before they reclaim (freeing order-0 pages
+        // rarely makes a large block); every order > 0 compacts again after
+        // reclaim made room for the moves (`__alloc_pages_slowpath`).
+        if order > PAGE_ALLOC_COSTLY_ORDER {
+            if let Some(pfn) = self.direct_compact(nid, gfp, order, highest) {
+                return Some(pfn);
+            }
+        }
         if let Some(hook) = self.reclaim.get().filter(|_| gfp.contains(Gfp::DIRECT_RECLAIM)) {
             self.count_allocstall(gfp);
             if hook(order) > 0 {
@@ -515,6 +555,11 @@ impl PageAllocator {
                 if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, Watermark::Min) {
                     return Some(pfn);
                 }
+            }
+        }
+        if order > 0 {
+            if let Some(pfn) = self.direct_compact(nid, gfp, order, highest) {
+                return Some(pfn);
             }
         }
         self.stats.alloc_failures.fetch_add(1, Ordering::Relaxed);
@@ -528,6 +573,25 @@ impl PageAllocator {
             );
         }
         None
+    }
+
+    /// Direct compaction for an allocation that may sleep, then one more
+    /// try at the min watermark; counts compact_stall and whether the
+    /// try succeeded (compact_success, compact_fail).
+    fn direct_compact(&self, nid: u32, gfp: Gfp, order: u32, highest: ZoneType) -> Option<Pfn> {
+        let hook = self.compact.get().filter(|_| gfp.contains(Gfp::DIRECT_RECLAIM))?;
+        self.vmstat.compact_stall.inc();
+        if !hook(self, nid, gfp, order) {
+            self.vmstat.compact_fail.inc();
+            return None;
+        }
+        let got = self.try_zonelist(nid, gfp, order, highest, Watermark::Min);
+        if got.is_some() {
+            self.vmstat.compact_success.inc()
+        } else {
+            self.vmstat.compact_fail.inc()
+        }
+        got
     }
 
     fn try_zonelist(&self, nid: u32, gfp: Gfp, order: u32, highest: ZoneType, mark: Watermark) -> Option<Pfn> {

@@ -130,6 +130,20 @@ pub struct VmStat {
     /// Pages migration moved, and pages it left where they were.
     pub pgmigrate_success: Counter,
     pub pgmigrate_fail: Counter,
+    /// Compaction (`vm::compaction`): pages its migrate scanner and its
+    /// free scanner looked at, pages it isolated (both kinds).
+    pub compact_migrate_scanned: Counter,
+    pub compact_free_scanned: Counter,
+    pub compact_isolated: Counter,
+    /// Allocations that compacted directly, and whether the try after it
+    /// got the block.
+    pub compact_stall: Counter,
+    pub compact_fail: Counter,
+    pub compact_success: Counter,
+    /// kcompactd's wake-ups for an allocation, and its scanners' pages.
+    pub compact_daemon_wake: Counter,
+    pub compact_daemon_migrate_scanned: Counter,
+    pub compact_daemon_free_scanned: Counter,
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
     for (name, v) in gauges {
         writeln!(w, "{name} {v}")?;
     }
-    let events: [(&str, u64); 37] = [
+    let events: [(&str, u64); 46] = [
         ("pgpgin", 0),
         ("pgpgout", 0),
         ("pswpin", vs.pswpin.get()),
@@ -99,6 +99,15 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
         ("unevictable_pgs_rescued", vs.unevictable_pgs_rescued.get()),
         ("pgmigrate_success", vs.pgmigrate_success.get()),
         ("pgmigrate_fail", vs.pgmigrate_fail.get()),
+        ("compact_migrate_scanned", vs.compact_migrate_scanned.get()),
+        ("compact_free_scanned", vs.compact_free_scanned.get()),
+        ("compact_isolated", vs.compact_isolated.get()),
+        ("compact_stall", vs.compact_stall.get()),
+        ("compact_fail", vs.compact_fail.get()),
+        ("compact_success", vs.compact_success.get()),
+        ("compact_daemon_wake", vs.compact_daemon_wake.get()),
+        ("compact_daemon_migrate_scanned", vs.compact_daemon_migrate_scanned.get()),
+        ("compact_daemon_free_scanned", vs.compact_daemon_free_scanned.get()),
     ];
     for (name, v) in events {
         writeln!(w, "{name} {v}")?;

@@ -666,6 +666,8 @@ impl AddressSpace {
 }
 
 #[cfg(test)]
+mod compaction_tests;
+#[cfg(test)]
 mod concurrent_fault_tests;
 #[cfg(test)]
 mod migrate_tests;

@@ -41,7 +41,7 @@ use crate::phys::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
 use crate::phys::page::{Page, PageFlags};
 use crate::vm::address_space::{AddressSpace, MmEnv};
 use crate::vm::file::MemObject;
-use crate::vm::rmap_walk::{PageOwner, page_owner, try_to_unmap};
+use crate::vm::rmap_walk::{PageOwner, PageTarget, page_owner, try_to_unmap};
 use crate::vm::tlb::TlbFlush;
 
 /// Why a page was not moved (move_pages's per-page status).
@@ -67,7 +67,9 @@ const KEPT: PageFlags = PageFlags::ANON
     .union(PageFlags::SWAPBACKED)
     .union(PageFlags::DIRTY)
     .union(PageFlags::LAZYFREE)
-    .union(PageFlags::REFERENCED);
+    .union(PageFlags::REFERENCED)
+    .union(PageFlags::MLOCKED)
+    .union(PageFlags::UNEVICTABLE);
 
 /// Give `new` the identity of `old` (its kind, owner and place in it),
 /// which loses it: freeing `old` then counts nothing down, `new` counts
@@ -76,6 +78,11 @@ fn transfer(old: &Page, new: &Page) {
     new.insert_flags(old.flags() & KEPT);
     new.mapping.store(old.mapping.load(Ordering::Relaxed), Ordering::Relaxed);
     new.index.store(old.index.load(Ordering::Relaxed), Ordering::Relaxed);
+    if old.has(PageFlags::MLOCKED) {
+        // Compaction moves mlocked pages (vm.compact_unevictable_allowed):
+        // the count of locked mappings goes with them.
+        new.set_mlock_count(old.mlock_count());
+    }
     old.remove_flags(KEPT);
     old.mapping.store(0, Ordering::Relaxed);
 }
@@ -275,5 +282,61 @@ impl AddressSpace {
             }
         }
         left
+    }
+}
+
+impl AddressSpace {
+    /// Move the anonymous page `t` names, mapped here only, into `new`
+    /// (compaction, through [`MapperSpace::try_migrate_anon`] with this
+    /// space's lock held exclusively).
+    ///
+    /// [`MapperSpace::try_migrate_anon`]: crate::vm::rmap::MapperSpace::try_migrate_anon
+    pub fn migrate_anon_target(&mut self, env: &MmEnv<'_>, t: &PageTarget, new: Pfn) -> Result<(), MigrateError> {
+        let old = env.pa.page(t.pfn).ok_or(MigrateError::Fault)?;
+        let va = {
+            let _ptl = self.ptl.lock();
+            self.target_addrs(t).map(|(va, _)| va).find(|&va| {
+                matches!(self.mapper(env).pte(va, false),
+                    Ok(Some(pte)) if !pte.is_unused() && Pfn::from_phys(pte.addr().as_u64()) == t.pfn)
+            })
+        };
+        self.migrate_anon(env, va.ok_or(MigrateError::Busy)?, old, new)
+    }
+}
+
+/// Move the user page `old`, isolated from its LRU list by the caller
+/// (whose reference that is), into the free page `new` (reference count
+/// 1, nothing else): compaction's `migrate_pages` for one page, found
+/// from its frame, not from an address. Its mappers are reached through
+/// the reverse map: an anonymous page mapped once, in a space whose lock
+/// is free at once; a page-cache or shmem page wherever it is mapped
+/// (outside locked areas). On success `new` has taken `old`'s place,
+/// references and counts; `old` keeps only the caller's reference. On
+/// failure neither changed.
+pub fn migrate_isolated(old: &'static Page, new: Pfn) -> Result<(), MigrateError> {
+    if old.flags().intersects(PageFlags::HEAD | PageFlags::TAIL | PageFlags::SWAPCACHE | PageFlags::WRITEBACK) {
+        return Err(MigrateError::Busy);
+    }
+    match page_owner(old).ok_or(MigrateError::Busy)? {
+        (PageOwner::Anon(family), t) => {
+            if old.mapcount() != 1 {
+                return Err(MigrateError::Busy);
+            }
+            let mut r = Err(MigrateError::Busy);
+            family.rmap.for_each_space(|s| {
+                if r.is_err() && old.mapcount() == 1 && old.mapping.load(Ordering::Relaxed) != 0 {
+                    if let Some(done) = s.try_migrate_anon(&t, new) {
+                        r = done;
+                    }
+                }
+            });
+            r
+        }
+        (PageOwner::File(obj), t) => {
+            if !try_to_unmap(old, None) {
+                return Err(MigrateError::Busy);
+            }
+            if obj.migrate_page(t.index, old, new, 1) { Ok(()) } else { Err(MigrateError::Busy) }
+        }
     }
 }

@@ -85,6 +85,15 @@ pub trait MapperSpace: Send + Sync {
         t: &crate::vm::rmap_walk::PageTarget,
         swap: Option<crate::swap::entry::SwapEntry>,
     ) -> Option<u32>;
+    /// Move the anonymous page `t` names, mapped in this space only, into
+    /// the free page `new` (`vm::migrate::migrate_isolated`), with this
+    /// space's lock taken exclusively: None if it could not be taken at
+    /// once.
+    fn try_migrate_anon(
+        &self,
+        t: &crate::vm::rmap_walk::PageTarget,
+        new: crate::addr::Pfn,
+    ) -> Option<Result<(), crate::vm::migrate::MigrateError>>;
 }
 
 /// The address spaces that map one object.

@@ -233,7 +233,7 @@ impl AddressSpace {
 
     /// The addresses at which `t` may be mapped here, with their area's
     /// flags.
-    fn target_addrs<'a>(&'a self, t: &'a PageTarget) -> impl Iterator<Item = (u64, VmFlags)> + 'a {
+    pub(crate) fn target_addrs<'a>(&'a self, t: &'a PageTarget) -> impl Iterator<Item = (u64, VmFlags)> + 'a {
         self.vmas.iter().filter_map(move |v| {
             let ours = if t.obj == 0 {
                 !v.flags.contains(VmFlags::SHARED)

@@ -55,6 +55,11 @@ impl MapperSpace for Owned {
         let env = ENV.get().expect("setup() names the machine");
         Some(self.space.try_lock()?.try_unmap_page(env, t, swap))
     }
+
+    fn try_migrate_anon(&self, t: &PageTarget, new: Pfn) -> Option<Result<(), crate::vm::migrate::MigrateError>> {
+        let env = ENV.get().expect("setup() names the machine");
+        Some(self.space.try_lock()?.migrate_anon_target(env, t, new))
+    }
 }
 
 pub(super) fn own(mut space: AddressSpace) -> Arc<Owned> {
