@@ -37,6 +37,8 @@ pub enum MmError {
     Overflow,
     /// EBUSY: e.g. MADV_REMOVE... on locked pages.
     Busy,
+    /// EIO: mbind's MPOL_MF_STRICT found pages it could not place.
+    Io,
     /// A page of the range is on swap: the kernel reads it in with no lock
     /// held and runs the operation again (never reaches user space; EAGAIN
     /// if it did).
@@ -54,6 +56,7 @@ impl From<MmError> for Errno {
             MmError::Access => Errno::EACCES,
             MmError::Fault => Errno::EFAULT,
             MmError::Busy => Errno::EBUSY,
+            MmError::Io => Errno::EIO,
             MmError::Exists => Errno::EEXIST,
             MmError::NoDevice => Errno::ENODEV,
             MmError::Invalid => Errno::EINVAL,

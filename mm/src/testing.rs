@@ -187,6 +187,7 @@ fn machine_on(
         max_map_count: DEFAULT_MAX_MAP_COUNT,
         mmap_min_addr: crate::vm::address_space::MMAP_MIN_ADDR,
         swap: leak(crate::swap::space::SwapSpace::new()),
+        policy: None,
     });
     let cpus = tlbs.into_iter().enumerate().map(|(id, tlb)| Cpu::new(id, env, tlb)).collect();
     (env, cpus)

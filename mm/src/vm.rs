@@ -16,6 +16,7 @@
 //! file        memory objects: page cache of files, shared anonymous memory
 //! rmap        from an object to the address spaces mapping it (i_mmap)
 //! overcommit  commit accounting (vm.overcommit_memory)
+//! mempolicy   NUMA memory policies: set_mempolicy, mbind, where a page goes
 //! migrate     move a user page to another frame (move_pages, compaction)
 //! compaction  the two scanners that make free pages contiguous again
 //! ```
@@ -30,6 +31,7 @@ pub mod file;
 mod file_io;
 pub mod fork;
 pub mod madvise;
+pub mod mempolicy;
 pub mod migrate;
 pub mod mincore;
 pub mod mlock;

@@ -104,6 +104,15 @@ pub fn set_mmap_min_addr(addr: u64) {
 pub static SWAP: mm::swap::space::SwapSpace = mm::swap::space::SwapSpace::new();
 
 /// The environment every user address-space operation runs in.
+/// The running task's memory policy, installed by `proc` (above this
+/// layer), which keeps it in the task.
+static TASK_POLICY: spin::Once<fn() -> Option<mm::vm::mempolicy::MemPolicy>> = spin::Once::new();
+
+/// Install the reader of the running task's memory policy (once).
+pub fn set_task_policy_hook(f: fn() -> Option<mm::vm::mempolicy::MemPolicy>) {
+    TASK_POLICY.call_once(|| f);
+}
+
 pub fn env() -> MmEnv<'static> {
     MmEnv {
         pa: super::page_alloc(),
@@ -115,6 +124,7 @@ pub fn env() -> MmEnv<'static> {
         max_map_count: max_map_count(),
         mmap_min_addr: mmap_min_addr(),
         swap: &SWAP,
+        policy: TASK_POLICY.get().and_then(|f| f()),
     }
 }
 

@@ -184,6 +184,7 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
     let group = thread.then(|| parent.group.clone());
     let child: Arc<Task> = super::new_task(pid, kstack, saved_rsp, fpu, fs_base, inner, group);
     parent.sched.inherit(&child.sched);
+    *child.mempolicy.lock() = *parent.mempolicy.lock();
     if thread {
         child.group.state.lock().threads.push(pid);
     }

@@ -297,6 +297,11 @@ pub struct Task {
     /// The CPUs the task may run on (sched_setaffinity), read by the
     /// scheduler without the task's lock.
     cpus_allowed: core::sync::atomic::AtomicU64,
+    /// The task's memory policy (set_mempolicy; None: local allocation),
+    /// read by every fault (`mem::user::env`): a leaf lock of its own, so
+    /// that a fault taken with the task's `inner` lock held cannot
+    /// deadlock on it. Copied by fork and clone, kept by exec.
+    pub mempolicy: spin::Mutex<Option<mm::vm::mempolicy::MemPolicy>>,
     /// Scheduling class, read by the scheduler without the task's lock.
     pub sched: sched::SchedParams,
     pub inner: Mutex<TaskInner>,
@@ -601,6 +606,7 @@ pub(crate) fn new_task(
         uninterruptible: core::sync::atomic::AtomicBool::new(false),
         sched: sched::SchedParams::default(),
         cpus_allowed: core::sync::atomic::AtomicU64::new(cpus_allowed),
+        mempolicy: spin::Mutex::new(None),
         tid: AtomicU32::new(pid),
         group: group.unwrap_or_else(|| thread::ThreadGroup::new(pid)),
         kstack,
@@ -718,6 +724,7 @@ pub fn init_idle() {
     let t = new_task(0, (0, 0), 0, FpuState::clean(), 0, inner, None);
     insert(t.clone());
     sched::init(t);
+    crate::mem::user::set_task_policy_hook(|| sched::try_current().and_then(|t| *t.mempolicy.lock()));
     arch::context::set_start_hook(fork::schedule_tail);
     crate::mem::shrinkers().register(&LazyFreeShrinker);
 }

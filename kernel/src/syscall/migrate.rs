@@ -120,7 +120,7 @@ const USER_MAX_NUMNODES: u64 = 1024;
 
 /// A nodemask of `maxnode - 1` bits at `mask` (Linux's get_nodes), as a
 /// list of node ids below USER_MAX_NUMNODES.
-fn get_nodes(mask: u64, maxnode: u64) -> Result<Vec<u32>, Errno> {
+pub(super) fn get_nodes(mask: u64, maxnode: u64) -> Result<Vec<u32>, Errno> {
     let bits = maxnode.saturating_sub(1);
     if bits == 0 || mask == 0 {
         return Ok(Vec::new());

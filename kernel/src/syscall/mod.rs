@@ -20,6 +20,7 @@ mod futex;
 mod mem;
 mod membarrier;
 mod memfd;
+pub mod mempolicy;
 pub mod migrate;
 mod mount;
 mod poll;
@@ -212,6 +213,9 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::UMASK => fs_write::umask(x[0] as u32),
         nr::STATFS => fs_write::statfs(x[0], x[1]),
         nr::MIGRATE_PAGES => migrate::migrate_pages(x[0] as i32, x[1], x[2], x[3]),
+        nr::MBIND => mempolicy::mbind(x[0], x[1], x[2] as u32, x[3], x[4], x[5] as u32),
+        nr::SET_MEMPOLICY => mempolicy::set_mempolicy(x[0] as u32, x[1], x[2]),
+        nr::GET_MEMPOLICY => mempolicy::get_mempolicy(x[0], x[1], x[2], x[3], x[4]),
         nr::MOVE_PAGES => migrate::move_pages(x[0] as i32, x[1], x[2], x[3], x[4], x[5] as i32),
         nr::PROCESS_VM_READV => process_vm::process_vm_rw(x[0] as i32, x[1], x[2], x[3], x[4], x[5], false),
         nr::PROCESS_VM_WRITEV => process_vm::process_vm_rw(x[0] as i32, x[1], x[2], x[3], x[4], x[5], true),

@@ -468,12 +468,21 @@ impl PageAllocator {
     /// Allocate `2^order` pages, preferring node `nid`.
     #[inline]
     pub fn alloc_pages_node(&self, nid: u32, gfp: Gfp, order: u32) -> Option<Pfn> {
-        if order <= PCP_MAX_ORDER {
+        self.alloc_pages_nodemask(nid, gfp, order, None)
+    }
+
+    /// Allocate `2^order` pages, preferring node `nid`, from the nodes of
+    /// `mask` only (bit n: node n; None: any node), as a memory policy's
+    /// MPOL_BIND asks (`__alloc_pages` with a nodemask).
+    #[inline]
+    pub fn alloc_pages_nodemask(&self, nid: u32, gfp: Gfp, order: u32, mask: Option<u64>) -> Option<Pfn> {
+        let fast = mask.is_none_or(|m| m & (1 << nid) != 0);
+        if order <= PCP_MAX_ORDER && fast {
             if let Some(pfn) = self.alloc_pcp_fast(nid, gfp, order) {
                 return Some(pfn);
             }
         }
-        self.alloc_pages_slow(nid, gfp, order)
+        self.alloc_pages_slow(nid, gfp, order, mask)
     }
 
     /// The fast path (Linux's first `get_page_from_freelist` pass, reduced
@@ -509,7 +518,7 @@ impl PageAllocator {
 
     /// Everything else: every zone of the zonelist at the low, then the
     /// min watermark, then after draining and reclaim.
-    fn alloc_pages_slow(&self, nid: u32, gfp: Gfp, order: u32) -> Option<Pfn> {
+    fn alloc_pages_slow(&self, nid: u32, gfp: Gfp, order: u32, mask: Option<u64>) -> Option<Pfn> {
         if order > MAX_ORDER {
             if !gfp.contains(Gfp::NOWARN) && self.warn_allowed() {
                 log::warn!("page allocation failure: order:{} exceeds MAX_ORDER {}", order, MAX_ORDER);
@@ -518,7 +527,7 @@ impl PageAllocator {
         }
         let nid = if (nid as usize) < self.nodes.len() { nid } else { self.local_node() };
         let highest = gfp.highest_zone();
-        if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, Watermark::Low) {
+        if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, Watermark::Low, mask) {
             return Some(pfn);
         }
         // Under the low watermark: background reclaim should start, and
@@ -529,14 +538,14 @@ impl PageAllocator {
         if let Some(wake) = self.kcompactd.get().filter(|_| order > 0) {
             wake(nid, order);
         }
-        if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, Watermark::Min) {
+        if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, Watermark::Min, mask) {
             return Some(pfn);
         }
         // Slow path. Pages on the per-CPU lists are free but not counted:
         // give them back and retry; then reclaim, drain what reclaim freed
         // onto the lists, and try once more at the min mark.
         if self.drain_all_pages() > 0 {
-            if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, Watermark::Min) {
+            if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, Watermark::Min, mask) {
                 return Some(pfn);
             }
         }
@@ -544,7 +553,7 @@ impl PageAllocator {
         // rarely makes a large block); every order > 0 compacts again after
         // reclaim made room for the moves (`__alloc_pages_slowpath`).
         if order > PAGE_ALLOC_COSTLY_ORDER {
-            if let Some(pfn) = self.direct_compact(nid, gfp, order, highest) {
+            if let Some(pfn) = self.direct_compact(nid, gfp, order, highest, mask) {
                 return Some(pfn);
             }
         }
@@ -552,13 +561,13 @@ impl PageAllocator {
             self.count_allocstall(gfp);
             if hook(order) > 0 {
                 self.drain_all_pages();
-                if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, Watermark::Min) {
+                if let Some(pfn) = self.try_zonelist(nid, gfp, order, highest, Watermark::Min, mask) {
                     return Some(pfn);
                 }
             }
         }
         if order > 0 {
-            if let Some(pfn) = self.direct_compact(nid, gfp, order, highest) {
+            if let Some(pfn) = self.direct_compact(nid, gfp, order, highest, mask) {
                 return Some(pfn);
             }
         }
@@ -578,14 +587,14 @@ impl PageAllocator {
     /// Direct compaction for an allocation that may sleep, then one more
     /// try at the min watermark; counts compact_stall and whether the
     /// try succeeded (compact_success, compact_fail).
-    fn direct_compact(&self, nid: u32, gfp: Gfp, order: u32, highest: ZoneType) -> Option<Pfn> {
+    fn direct_compact(&self, nid: u32, gfp: Gfp, order: u32, highest: ZoneType, mask: Option<u64>) -> Option<Pfn> {
         let hook = self.compact.get().filter(|_| gfp.contains(Gfp::DIRECT_RECLAIM))?;
         self.vmstat.compact_stall.inc();
         if !hook(self, nid, gfp, order) {
             self.vmstat.compact_fail.inc();
             return None;
         }
-        let got = self.try_zonelist(nid, gfp, order, highest, Watermark::Min);
+        let got = self.try_zonelist(nid, gfp, order, highest, Watermark::Min, mask);
         if got.is_some() {
             self.vmstat.compact_success.inc()
         } else {
@@ -594,10 +603,18 @@ impl PageAllocator {
         got
     }
 
-    fn try_zonelist(&self, nid: u32, gfp: Gfp, order: u32, highest: ZoneType, mark: Watermark) -> Option<Pfn> {
+    fn try_zonelist(
+        &self,
+        nid: u32,
+        gfp: Gfp,
+        order: u32,
+        highest: ZoneType,
+        mark: Watermark,
+        mask: Option<u64>,
+    ) -> Option<Pfn> {
         let local = self.local_node();
         for &(n, ty) in &self.nodes[nid as usize].zonelist {
-            if ty > highest || (gfp.contains(Gfp::THISNODE) && n != nid) {
+            if ty > highest || (gfp.contains(Gfp::THISNODE) && n != nid) || mask.is_some_and(|m| m & (1 << n) == 0) {
                 continue;
             }
             let zone = self.zone(n, ty);

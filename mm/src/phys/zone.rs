@@ -117,6 +117,9 @@ pub struct ZoneCounters {
     /// Allocations from the node the CPU runs on.
     pub numa_local: AtomicU64,
     pub numa_other: AtomicU64,
+    /// Interleaved allocations (MPOL_INTERLEAVE) that got a page on the
+    /// node the policy chose, this one (`interleave_hit`).
+    pub interleave_hit: AtomicU64,
     /// Pageblocks whose migrate type changed through fallback stealing.
     pub steals: AtomicU64,
 }

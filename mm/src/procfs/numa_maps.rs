@@ -5,6 +5,7 @@
 //!   7f0000000000 default anon=16 dirty=16 active=0 N0=10 N1=6 kernelpagesize_kB=4
 //!   00400000 default file=/bin/t_x mapped=3 mapmax=2 N0=3 kernelpagesize_kB=4
 //!   01a00000 default heap anon=2 dirty=2 N0=2 kernelpagesize_kB=4
+//!   7f0000400000 interleave:0-1 anon=8 dirty=8 N0=4 N1=4 kernelpagesize_kB=4
 //! ```
 //!
 //! Fields as Linux prints them: `file=` (the path, blanks escaped in
@@ -13,8 +14,9 @@
 //! mappings of one page, when above 1), `swapcache=`, `active=` (when not
 //! every page is active or unevictable), `writeback=`, one `N<node>=` per
 //! node holding pages, and `kernelpagesize_kB=`. The shared zero page is
-//! not counted. Every area's policy is `default`: there are no memory
-//! policies yet (set_mempolicy, mbind).
+//! not counted. The policy is the area's own (mbind; `interleave:0-1`,
+//! `bind=static:1`, ... as Linux's `mpol_to_str`), `default` without one
+//! (the task's policy is not shown, as in Linux).
 
 use core::fmt::{self, Write};
 
@@ -84,7 +86,10 @@ fn write_path(w: &mut dyn Write, path: &str) -> fmt::Result {
 
 /// One area's line.
 pub fn write_numa_map(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma, w: &mut dyn Write) -> fmt::Result {
-    write!(w, "{:08x} default", v.start)?;
+    match &v.policy {
+        Some(p) => write!(w, "{:08x} {}", v.start, p)?,
+        None => write!(w, "{:08x} default", v.start)?,
+    }
     let l = &mm.layout;
     if let Some(o) = v.backing.object() {
         w.write_str(" file=")?;

@@ -140,6 +140,10 @@ pub struct MmEnv<'a> {
     pub mmap_min_addr: u64,
     /// The swap areas and the swap cache.
     pub swap: &'static crate::swap::space::SwapSpace,
+    /// The memory policy of the task the operation runs for
+    /// (set_mempolicy): where its anonymous pages go in areas without one
+    /// of their own. None: local allocation.
+    pub policy: Option<crate::vm::mempolicy::MemPolicy>,
 }
 
 /// Addresses of the program's pieces (for /proc and brk).
@@ -669,6 +673,8 @@ impl AddressSpace {
 mod compaction_tests;
 #[cfg(test)]
 mod concurrent_fault_tests;
+#[cfg(test)]
+mod mempolicy_tests;
 #[cfg(test)]
 mod migrate_tests;
 #[cfg(test)]

@@ -83,6 +83,7 @@ impl AddressSpace {
             flags: flags | VmFlags::SOFTDIRTY,
             pgoff: addr >> PAGE_SHIFT,
             backing: Backing::Anon,
+            policy: None,
         };
         if let Err(e) = self.attach_vma(env, vma) {
             env.commit.unaccount(pages);

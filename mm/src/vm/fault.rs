@@ -198,7 +198,9 @@ impl AddressSpace {
         // With swap on, a failure here is expected: the kernel reclaims
         // and retries (no warning for each).
         let quiet = if env.swap.enabled() { Gfp::NOWARN } else { Gfp::empty() };
-        let pfn = env.pa.alloc_pages(GFP_HIGHUSER_MOVABLE | Gfp::ZERO | quiet, 0).ok_or(FaultError::Oom)?;
+        let policy = vma.policy.as_ref().or(env.policy.as_ref());
+        let gfp = GFP_HIGHUSER_MOVABLE | Gfp::ZERO | quiet;
+        let pfn = crate::vm::mempolicy::alloc_page(env.pa, gfp, policy, vma.pgoff_of(va)).ok_or(FaultError::Oom)?;
         if let Some(p) = env.pa.page(pfn) {
             p.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
             self.set_anon_owner(p, vma, va);

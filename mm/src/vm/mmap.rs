@@ -325,7 +325,7 @@ impl AddressSpace {
             env.commit.recharge(replaced_accounted.min(pages));
         }
         // A new area is soft-dirty as a whole (`__mmap_region` sets VM_SOFTDIRTY).
-        let vma = Vma { start: addr, end: addr + len, flags: vm | VmFlags::SOFTDIRTY, pgoff, backing };
+        let vma = Vma { start: addr, end: addr + len, flags: vm | VmFlags::SOFTDIRTY, pgoff, backing, policy: None };
         match self.attach_vma(env, vma) {
             Ok(_) => Ok(addr),
             Err(e) => {

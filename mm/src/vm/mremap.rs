@@ -204,6 +204,7 @@ impl AddressSpace {
             flags: vma.flags | VmFlags::SOFTDIRTY,
             pgoff: vma.pgoff_of(addr),
             backing: vma.backing.clone(),
+            policy: vma.policy,
         };
         self.attach_vma(env, new)?;
         if locked && !vma.flags.contains(VmFlags::LOCKONFAULT) {
@@ -259,6 +260,7 @@ impl AddressSpace {
             flags: vma.flags | VmFlags::SOFTDIRTY,
             pgoff: vma.pgoff_of(from),
             backing: vma.backing.clone(),
+            policy: vma.policy,
         };
         let pages_charged = if new.flags.contains(VmFlags::ACCOUNT) { new.pages() } else { 0 };
         // Move the page-table entries (whole page tables where both sides

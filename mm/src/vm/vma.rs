@@ -143,6 +143,8 @@ pub struct Vma {
     /// `start >> 12`, as Linux does, so that merges line up).
     pub pgoff: u64,
     pub backing: Backing,
+    /// The area's memory policy (mbind); None: the task's.
+    pub policy: Option<crate::vm::mempolicy::MemPolicy>,
 }
 
 impl Vma {
@@ -173,6 +175,7 @@ impl Vma {
             && (self.flags ^ next.flags) - VmFlags::SOFTDIRTY == VmFlags::empty()
             && self.backing.same(&next.backing)
             && next.pgoff == self.pgoff + self.pages()
+            && self.policy == next.policy
     }
 
     /// A private writable mapping that is not the stack: counted in
@@ -401,7 +404,7 @@ mod tests {
     use alloc::vec::Vec;
 
     fn anon(start: u64, end: u64, flags: VmFlags) -> Vma {
-        Vma { start, end, flags, pgoff: start >> 12, backing: Backing::Anon }
+        Vma { start, end, flags, pgoff: start >> 12, backing: Backing::Anon, policy: None }
     }
 
     const RW: VmFlags = VmFlags::READ.union(VmFlags::WRITE);

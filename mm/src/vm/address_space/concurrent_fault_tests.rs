@@ -72,6 +72,7 @@ impl Machine {
             max_map_count: DEFAULT_MAX_MAP_COUNT,
             mmap_min_addr: MMAP_MIN_ADDR,
             swap: &NO_SWAP,
+            policy: None,
         };
         f(&env)
     }
