@@ -219,8 +219,8 @@ fn render(show: Show, s: &mut String) -> core::fmt::Result {
                 ("numa_hit", sum(&|z| z.numa_hit())),
                 ("numa_miss", sum(&|z| z.counters.numa_miss.load(Relaxed))),
                 ("numa_foreign", sum(&|z| z.counters.numa_foreign.load(Relaxed))),
-                // No interleave policy exists yet: nothing is interleaved.
-                ("interleave_hit", 0),
+                // Pages an MPOL_INTERLEAVE policy sent here and got here.
+                ("interleave_hit", sum(&|z| z.counters.interleave_hit.load(Relaxed))),
                 ("local_node", sum(&|z| z.numa_local())),
                 ("other_node", sum(&|z| z.counters.numa_other.load(Relaxed))),
             ];

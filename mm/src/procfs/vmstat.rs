@@ -112,14 +112,13 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
     for (name, v) in events {
         writeln!(w, "{name} {v}")?;
     }
-    // The NUMA events, summed over every zone (numastat's columns; no
-    // interleave policy exists yet).
+    // The NUMA events, summed over every zone (numastat's columns).
     let sum = |f: &dyn Fn(&crate::phys::zone::Zone) -> u64| pa.zones().map(f).sum::<u64>();
     let numa: [(&str, u64); 6] = [
         ("numa_hit", sum(&|z| z.numa_hit())),
         ("numa_miss", sum(&|z| z.counters.numa_miss.load(Ordering::Relaxed))),
         ("numa_foreign", sum(&|z| z.counters.numa_foreign.load(Ordering::Relaxed))),
-        ("numa_interleave", 0),
+        ("numa_interleave", sum(&|z| z.counters.interleave_hit.load(Ordering::Relaxed))),
         ("numa_local", sum(&|z| z.numa_local())),
         ("numa_other", sum(&|z| z.counters.numa_other.load(Ordering::Relaxed))),
     ];
