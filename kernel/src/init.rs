@@ -183,6 +183,7 @@ fn start_processes() {
     crate::platform::smp::start_aps(e820());
     crate::mem::page_alloc().update_pcp_sizes();
     crate::platform::smp::set_ap_main(crate::proc::sched::ap_main);
+    crate::proc::sched::wait_for_aps(arch::smp::online().saturating_sub(1));
     crate::platform::input::init();
     crate::mem::enable_reclaim();
 }

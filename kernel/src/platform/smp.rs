@@ -87,6 +87,7 @@ pub fn init_boot_cpu() {
     // TLB shootdowns (see `arch::ipi`).
     mm::sync::set_spin_hook(arch::ipi::serve_tlb);
     arch::smp::set_online(0, arch::apic::id());
+    crate::mem::page_alloc().set_cpu_node(0, node_of(0));
     mm::percpu::set_nr_cpus(1);
 }
 
@@ -173,6 +174,8 @@ extern "C" fn ap_entry(cpu: u64) -> ! {
     ONLINE_AT[cpu].store(arch::time::uptime_ns(), Ordering::Relaxed);
     arch::mmu::note_root(x86_64::registers::control::Cr3::read().0.start_address().as_u64());
     arch::smp::set_online(cpu, arch::apic::id());
+    // Its allocations are local to its node from now on.
+    crate::mem::page_alloc().set_cpu_node(cpu, node_of(cpu));
     loop {
         if let Some(main) = AP_MAIN.get() {
             main(cpu);

@@ -299,9 +299,25 @@ pub(super) fn need_resched(c: usize) {
 /// What an application processor runs once it is online: its own idle
 /// task, its timer, and the idle loop (tasks from its queue, or pulled
 /// from a busier one, whenever there are some, `hlt` otherwise).
+/// APs that finished their bring-up (their idle task made, their timer
+/// started) and entered the scheduler loop.
+static APS_SCHEDULING: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Wait (at most a second) until `n` APs are in their scheduler loop:
+/// boot goes on only once their own allocations are done, so that what
+/// runs next (init, the in-kernel tests counting free pages per node)
+/// sees no CPU still setting itself up on its node's memory.
+pub fn wait_for_aps(n: usize) {
+    let deadline = arch::time::uptime_ns() + 1_000_000_000;
+    while APS_SCHEDULING.load(core::sync::atomic::Ordering::Acquire) < n && arch::time::uptime_ns() < deadline {
+        core::hint::spin_loop();
+    }
+}
+
 pub fn ap_main(cpu: usize) -> ! {
     init_cpu(super::new_idle(cpu));
     arch::apic::start_timer(HZ);
+    APS_SCHEDULING.fetch_add(1, core::sync::atomic::Ordering::Release);
     loop {
         schedule();
         interrupts::enable_and_hlt();

@@ -133,6 +133,10 @@ pub struct PageAllocator {
     watermark_scale_factor: AtomicU64,
     /// Node of the CPU allocating (one CPU here).
     local_node: AtomicU32,
+    /// The node of each CPU (SRAT processor affinity, set as CPUs come
+    /// online; the boot CPU's node until then): "local" is the running
+    /// CPU's node.
+    cpu_node: [AtomicU32; crate::percpu::MAX_CPUS],
     /// Direct reclaim, installed once by the kernel.
     reclaim: spin::Once<ReclaimHook>,
     kswapd: spin::Once<KswapdHook>,
@@ -218,6 +222,7 @@ impl PageAllocator {
             min_free_kbytes: AtomicU64::new(0),
             watermark_scale_factor: AtomicU64::new(crate::phys::zone::WATERMARK_SCALE_FACTOR),
             local_node: AtomicU32::new(local),
+            cpu_node: core::array::from_fn(|_| AtomicU32::new(local)),
             reclaim: spin::Once::new(),
             kswapd: spin::Once::new(),
             compact: spin::Once::new(),
@@ -259,6 +264,11 @@ impl PageAllocator {
 
     #[inline]
     pub fn local_node(&self) -> u32 {
+        self.cpu_node[crate::percpu::this_cpu()].load(Ordering::Relaxed)
+    }
+
+    /// The boot CPU's node (what `local_node` is before CPUs are known).
+    pub fn boot_node(&self) -> u32 {
         self.local_node.load(Ordering::Relaxed)
     }
 
@@ -274,6 +284,13 @@ impl PageAllocator {
             2
         };
         self.stats.allocstall[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// CPU `cpu` is on node `nid` (ignored for a node that does not exist).
+    pub fn set_cpu_node(&self, cpu: usize, nid: u32) {
+        if let (Some(slot), true) = (self.cpu_node.get(cpu), (nid as usize) < self.nodes.len()) {
+            slot.store(nid, Ordering::Relaxed);
+        }
     }
 
     /// Install the direct-reclaim hook (once; a second hook is ignored).
