@@ -1530,17 +1530,23 @@ static void op_mlock(void)
 			break;
 		}
 	int lock = kind != 2, onfault = kind == 1 && (mflags & MLOCK_ONFAULT);
+	/* Exec-only pages: where the CPU has protection keys, Linux makes them
+	 * execute-only memory, which cannot be read and so not faulted in
+	 * (ENOMEM); elsewhere they are readable and lock. */
+	int exec_only = 0;
 	if (!want && lock && !onfault)
-		for (long i = ps; i < ps + pn; i++)
+		for (long i = ps; i < ps + pn; i++) {
 			if ((M[i].prot & 7) == 0 || beyond(&M[i]))
 				want = ENOMEM;
+			exec_only |= (M[i].prot & 7) == PROT_EXEC;
+		}
 	if (kind == 0)
 		ret = syscall(SYS_mlock, addr, len);
 	else if (kind == 1)
 		ret = syscall(SYS_mlock2, addr, len, mflags);
 	else
 		ret = syscall(SYS_munlock, addr, len);
-	outcome(C_MLOCK, ret, errno, want ? B(want) : 0);
+	outcome(C_MLOCK, ret, errno, want ? B(want) : exec_only ? OKB | B(ENOMEM) : 0);
 	for (long i = ps; i < stop; i++) {
 		M[i].fl &= (uint8_t) ~(F_LOCKED | F_ONFAULT);
 		if (lock)
