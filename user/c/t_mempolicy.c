@@ -23,9 +23,16 @@
  * - INTERLEAVE over two nodes puts half the pages on each, counted in
  *   vmstat numa_interleave and numa_maps N0=/N1=;
  * - mbind MPOL_MF_STRICT alone on misplaced pages is EIO; with
- *   MPOL_MF_MOVE they move, data intact.
+ *   MPOL_MF_MOVE they move, data intact;
+ * - MPOL_WEIGHTED_INTERLEAVE with node 0's weight 3: three pages on node
+ *   0 for each on node 1.
+ * Weighted interleave's weights (/sys/kernel/mm/mempolicy/
+ * weighted_interleave, Linux 6.9+; skipped where absent): node0 reads 1
+ * by default, takes 1..255, refuses 0 and 256 (EINVAL), `auto` turns
+ * false when a weight is written and true again resets them; restored.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +49,7 @@
 #define MPOL_BIND 2
 #define MPOL_INTERLEAVE 3
 #define MPOL_LOCAL 4
+#define MPOL_WEIGHTED_INTERLEAVE 6
 #define MPOL_F_STATIC_NODES (1 << 15)
 #define MPOL_F_RELATIVE_NODES (1 << 14)
 #define MPOL_F_NUMA_BALANCING (1 << 13)
@@ -163,6 +171,57 @@ static int move_all_unprivileged(void *p)
 	return r == -1 && errno == EPERM ? 0 : child_fail("r %ld errno %d", r, errno);
 }
 
+#define WI "/sys/kernel/mm/mempolicy/weighted_interleave"
+
+static int write_str(const char *path, const char *v)
+{
+	int fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return errno;
+	int e = write(fd, v, strlen(v)) < 0 ? errno : 0;
+	close(fd);
+	return e;
+}
+
+static long read_num(const char *path)
+{
+	char b[32];
+	return read_small_file(path, b, sizeof b) < 0 ? -1 : atol(b);
+}
+
+static void weights(void)
+{
+	static const char *cases[] = {"weight_default", "weight_range", "weight_auto"};
+	if (access(WI "/node0", F_OK) != 0) {
+		for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+			check_skip(cases[i], "no " WI " (Linux before 6.9)");
+		return;
+	}
+	char autob[16] = "";
+	int has_auto = read_small_file(WI "/auto", autob, sizeof autob) >= 0;
+	long was = read_num(WI "/node0");
+	CHECKF("weight_default", was >= 1 && was <= 255, "node0 weight %ld", was);
+	int e0 = write_str(WI "/node0", "0"), e256 = write_str(WI "/node0", "256"), e2 = write_str(WI "/node0", "2\n");
+	long now = read_num(WI "/node0");
+	CHECKF("weight_range", e0 == EINVAL && e256 == EINVAL && e2 == 0 && now == 2, "0: %d, 256: %d, 2: %d (%ld)", e0,
+	       e256, e2, now);
+	if (!has_auto) {
+		check_skip("weight_auto", "no auto file (Linux before 6.16)");
+	} else {
+		char a1[16] = "", a2[16] = "";
+		read_small_file(WI "/auto", a1, sizeof a1);
+		int et = write_str(WI "/auto", "true");
+		read_small_file(WI "/auto", a2, sizeof a2);
+		CHECKF("weight_auto", !strncmp(a1, "false", 5) && et == 0 && !strncmp(a2, "true", 4),
+		       "after a write '%.5s', after true: %d '%.4s'", a1, et, a2);
+	}
+	char v[16];
+	snprintf(v, sizeof v, "%ld", was);
+	write_str(WI "/node0", v);
+	if (has_auto && !strncmp(autob, "true", 4))
+		write_str(WI "/auto", "true");
+}
+
 static void multi_node(int nodes)
 {
 	int last = nodes - 1, st[N];
@@ -208,6 +267,26 @@ static void multi_node(int nodes)
 	CHECK("move_call", mbind_(m, N * PAGE, MPOL_BIND, &lastm, MAXNODE, MPOL_MF_MOVE | MPOL_MF_STRICT) == 0);
 	CHECKF("move_moves", where(m, st) == 0 && count_on(st, last) == N, "on last %d", count_on(st, last));
 	CHECK("move_keeps_data", bad_stamp(m, N * PAGE, 0x15, 0) == -1);
+
+	/* Weighted: node 0 three times as heavy as node 1. */
+	long w0 = read_num(WI "/node0"), w1 = read_num(WI "/node1");
+	if (w0 < 0 || w1 < 0) {
+		check_skip("weighted_interleave_spreads", "no " WI);
+		return;
+	}
+	write_str(WI "/node0", "3");
+	write_str(WI "/node1", "1");
+	char *wi = anon(N * PAGE);
+	long r = mbind_(wi, N * PAGE, MPOL_WEIGHTED_INTERLEAVE, &both, MAXNODE, 0);
+	stamp_pages(wi, N * PAGE, 0x16);
+	CHECKF("weighted_interleave_spreads",
+	       r == 0 && where(wi, st) == 0 && count_on(st, 0) == 3 * N / 4 && count_on(st, 1) == N / 4,
+	       "r %ld; node 0: %d, node 1: %d", r, count_on(st, 0), count_on(st, 1));
+	char v[16];
+	snprintf(v, sizeof v, "%ld", w0);
+	write_str(WI "/node0", v);
+	snprintf(v, sizeof v, "%ld", w1);
+	write_str(WI "/node1", v);
 }
 
 int main(void)
@@ -284,12 +363,14 @@ int main(void)
 	       "node %d, move_pages says %d", mode, st[0]);
 	check_child("move_all_needs_privilege", move_all_unprivileged, p);
 
+	weights();
 	if (nodes < 2) {
 		const char *why = "one NUMA node here (the numa=2 matrix line runs these)";
 		const char *multi[] = {"bind_call",	     "bind_places_pages",	"preferred_places_pages",
 				       "interleave_call",    "interleave_spreads",	"interleave_counted",
 				       "numa_maps_interleave", "task_bind_places_pages", "strict_misplaced_eio",
-				       "move_call",	     "move_moves",		"move_keeps_data"};
+				       "move_call",	     "move_moves",		"move_keeps_data",
+				       "weighted_interleave_spreads"};
 		for (size_t i = 0; i < sizeof multi / sizeof *multi; i++)
 			check_skip(multi[i], why);
 	} else {

@@ -397,7 +397,16 @@ impl BlockDevice for Nvme {
             }
         }
         let push = |io: &mut Io| self.try_push(io, opcode, bio, prp1, &pages);
-        match tags::issue_and_wait(&self.name, bio, &self.io, &self.done, push, |io| &mut io.tags, |_, _| {})? {
+        match tags::issue_and_wait(
+            &self.name,
+            bio,
+            &self.io,
+            &self.done,
+            push,
+            |io| &mut io.tags,
+            |_, _| {},
+            || self.reap(),
+        )? {
             0 => Ok(()),
             st => Err(tags::failed(&self.name, bio, st)),
         }

@@ -155,6 +155,7 @@ pub fn swapoff(dev: &Arc<dyn BlockDevice>) -> Result<(), Errno> {
     };
     if SWAP.remove_area(ty).is_err() {
         SWAP.set_writeok(ty, true);
+        report_busy_slots(ty);
         return Err(EBUSY);
     }
     let area = areas.remove(i);
@@ -196,4 +197,22 @@ pub fn render(s: &mut String) -> core::fmt::Result {
         )?;
     }
     Ok(())
+}
+
+/// swapoff gave up: say which slots are still in use and what holds
+/// them (a swap count, a cached page and its state), for the log.
+fn report_busy_slots(ty: u8) {
+    let pa = crate::mem::page_alloc();
+    let mut slots = [0u32; 8];
+    let n = SWAP.used_slots(ty, 0, &mut slots);
+    for &s in &slots[..n] {
+        let e = mm::swap::entry::SwapEntry::new(ty, s);
+        let page = SWAP.lookup(pa, e).and_then(|pfn| pa.page(pfn));
+        log::warn!(
+            "swapoff: slot {} still used: count {}, cached page {:?}",
+            s,
+            SWAP.count(e),
+            page.map(|p| (p.pfn().0, p.flags(), p.refcount(), p.mapcount(), p.mapping.load(Ordering::Relaxed)))
+        );
+    }
 }

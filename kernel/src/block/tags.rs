@@ -75,6 +75,9 @@ impl Tags {
     }
 }
 
+/// How often a waiting submitter looks for its completion itself.
+const POLL_TICKS: u64 = 1 + sched::HZ / 20;
+
 /// The submitter's side: `push` queues the request under the driver's
 /// lock (None while the device has no room), `tags` reaches the tag table
 /// in the locked state, `release` gives back what the driver holds for a
@@ -82,6 +85,11 @@ impl Tags {
 /// then, so that a new request cannot take the tag of a finished one
 /// whose submitter has not looked yet); returns the device's status for
 /// the request, or EIO (with a log line naming `disk`) if it never came.
+/// `reap` looks at the device's completions as its interrupt handler
+/// does: the wait calls it every [`POLL_TICKS`], so that a completion
+/// whose interrupt was lost costs a poll period, not the request timeout
+/// (a swap write stuck that long makes swapoff give up).
+#[allow(clippy::too_many_arguments)]
 pub fn issue_and_wait<S>(
     disk: &str,
     bio: &Bio,
@@ -90,18 +98,28 @@ pub fn issue_and_wait<S>(
     mut push: impl FnMut(&mut S) -> Option<u16>,
     tags: impl Fn(&mut S) -> &mut Tags,
     release: impl Fn(&mut S, u16),
+    reap: impl Fn(),
 ) -> Result<u16, Errno> {
     let deadline = sched::ticks() + REQUEST_TIMEOUT_TICKS;
     let Some(t) = done.wait_uninterruptible(Some(deadline), || push(&mut state.lock())) else {
         log::warn!("block: {}: no room in the queue for {} sectors", disk, bio.bytes() / SECTOR);
         return Err(EIO);
     };
-    let taken = done.wait_uninterruptible(Some(deadline), || {
+    let mut take = || {
         let mut s = state.lock();
         let st = tags(&mut s).take(t)?;
         release(&mut s, t);
         Some(st)
-    });
+    };
+    let mut taken = None;
+    while taken.is_none() && sched::ticks() < deadline {
+        let slice = (sched::ticks() + POLL_TICKS).min(deadline);
+        taken = done.wait_uninterruptible(Some(slice), &mut take);
+        if taken.is_none() {
+            reap();
+            taken = take();
+        }
+    }
     // A request that could not be queued before may fit now.
     done.wake_all();
     match taken {

@@ -208,7 +208,16 @@ impl BlockDevice for VirtioBlk {
         }
         let push = |s: &mut State| self.try_push(s, ty, bio);
         let release = |s: &mut State, id: u16| s.vq.free_chain(id);
-        match tags::issue_and_wait(&self.name, bio, &self.queue, &self.done, push, |s| &mut s.tags, release)? {
+        match tags::issue_and_wait(
+            &self.name,
+            bio,
+            &self.queue,
+            &self.done,
+            push,
+            |s| &mut s.tags,
+            release,
+            || self.reap(),
+        )? {
             S_OK => Ok(()),
             st => Err(tags::failed(&self.name, bio, st)),
         }

@@ -6,13 +6,14 @@
 //!   an allocation of order > 0 finds its node's zones under the low
 //!   watermark -> the allocator's kcompactd hook flags the node with the
 //!   order (any context: only an atomic max)
-//!   kcompactd, every 100 ms or sooner:
+//!   kcompactd, every 500 ms:
 //!     flagged: kcompactd_do_work(order): each zone where compaction is
 //!              suitable, until a block of that order is free
-//!     every 500 ms (HPAGE_FRAG_CHECK_INTERVAL_MSEC): the node's
-//!              fragmentation score over 100 - vm.compaction_proactiveness
-//!              + 10: proactive compaction down to the low mark; a run
-//!              that did not lower the score defers the next 64 checks
+//!     otherwise (HPAGE_FRAG_CHECK_INTERVAL_MSEC), unless the node's
+//!              kswapd is reclaiming: the node's fragmentation score over
+//!              100 - vm.compaction_proactiveness + 10: proactive
+//!              compaction down to the low mark; a run that did not lower
+//!              the score defers the next 64 checks
 //!   /proc/sys/vm/compact_memory (1), /sys/devices/system/node/nodeN/compact:
 //!     every zone of every node (of that node) fully, in the writer's task
 //! ```
@@ -36,10 +37,12 @@ static PENDING: [AtomicU32; MAX_NUMNODES] = [const { AtomicU32::new(0) }; MAX_NU
 static WAIT: WaitQueue = WaitQueue::new();
 static STARTED: spin::Once<()> = spin::Once::new();
 
-/// kcompactd's poll period, in ticks (100 ms).
-const POLL_TICKS: u64 = super::sched::HZ / 10;
-/// Polls between proactive checks (500 ms).
-const PROACTIVE_EVERY: u32 = 5;
+/// kcompactd's poll period, in ticks: 500 ms, Linux's
+/// HPAGE_FRAG_CHECK_INTERVAL_MSEC (an allocation's flag waits for it:
+/// the hook may not wake a task from where it runs).
+const POLL_TICKS: u64 = super::sched::HZ / 2;
+/// Polls between proactive checks.
+const PROACTIVE_EVERY: u32 = 1;
 /// Checks skipped after a proactive run that did not lower the score
 /// (Linux's `1 << COMPACT_MAX_DEFER_SHIFT`).
 const PROACTIVE_DEFER: u32 = 64;
@@ -88,7 +91,10 @@ extern "C" fn kcompactd() -> ! {
             defer -= 1;
             continue;
         }
-        if compaction::should_proactive_compact(pa, nid) {
+        // Not while kswapd reclaims the node (Linux's
+        // should_proactive_compact_node): the pages it frees are what
+        // the allocations under pressure need, not tidier blocks.
+        if !super::reclaim::kswapd_is_running(nid) && compaction::should_proactive_compact(pa, nid) {
             let before = pa.fragmentation_score_node(nid);
             compaction::proactive_compact_node(pa, nid);
             if pa.fragmentation_score_node(nid) >= before {

@@ -333,6 +333,14 @@ fn unuse_spaces(ty: u8) -> Result<(), Errno> {
 /// watermark.
 static KSWAPD_PENDING: [AtomicBool; MAX_NUMNODES] = [const { AtomicBool::new(false) }; MAX_NUMNODES];
 static KSWAPD_WAIT: WaitQueue = WaitQueue::new();
+/// Per node: its kswapd is balancing it (between waking and its nap).
+static KSWAPD_RUNNING: [AtomicBool; MAX_NUMNODES] = [const { AtomicBool::new(false) }; MAX_NUMNODES];
+
+/// Whether node `nid`'s kswapd is reclaiming now (Linux's
+/// `kswapd_is_running`: proactive compaction stays out of its way).
+pub fn kswapd_is_running(nid: u32) -> bool {
+    KSWAPD_RUNNING.get(nid as usize).is_some_and(|r| r.load(Ordering::Relaxed))
+}
 static KSWAPD: spin::Once<()> = spin::Once::new();
 
 /// kswapd's poll period, in ticks (100 ms).
@@ -382,6 +390,7 @@ extern "C" fn kswapd() -> ! {
             continue;
         }
         pa.vmstat.pageoutrun.inc();
+        KSWAPD_RUNNING[nid as usize].store(true, Ordering::Relaxed);
         let mut barren = 0;
         while !balanced(Watermark::High) && barren < 3 {
             pa.drain_all_pages();
@@ -395,6 +404,7 @@ extern "C" fn kswapd() -> ! {
             }
             super::sched::yield_now();
         }
+        KSWAPD_RUNNING[nid as usize].store(false, Ordering::Relaxed);
         // kswapd_try_to_sleep: a nap of one poll period first. Woken
         // during it, or unbalanced after the run or the nap, the sleep
         // would have been premature.

@@ -12,7 +12,8 @@
 //!                         without the flag a non-zero addr is EINVAL)
 //!            MPOL_F_NODE  with ADDR: the node of the page there (faulted
 //!                         in); alone: the task's next interleave node
-//!                         (EINVAL if it does not interleave)
+//!                         (EINVAL if it does not interleave, plain or
+//!                         weighted)
 //!     maxnode below the number of nodes                 EINVAL
 //!   mbind(addr, len, mode | flags, nodemask, maxnode, MPOL_MF_*)
 //!     unknown MPOL_MF flags, unaligned addr, overflow    EINVAL
@@ -99,7 +100,7 @@ pub fn get_mempolicy(policy: u64, nmask: u64, maxnode: u64, addr: u64, flags: u6
             (mode, mask)
         } else if flags & MPOL_F_ADDR != 0 {
             (node_of(addr)?, mask)
-        } else if let Some(p) = pol.filter(|p| p.mode == MPOL_INTERLEAVE) {
+        } else if let Some(p) = pol.filter(MemPolicy::interleaves) {
             // Linux's next_node_in(il_prev): il_prev starts before the
             // first node, and only allocations outside any area (not made
             // by policy here) advance it.

@@ -10,10 +10,11 @@
 //!   /sys/devices/system/node/nodeN/distance  SLIT row ("10 21")
 //!   /sys/devices/system/node/nodeN/cpulist   CPUs of the node (SRAT processor affinity)
 //!   /sys/devices/system/node/nodeN/compact   write-only (0200): compacts the node
+//!   /sys/kernel/mm/mempolicy/weighted_interleave/{auto,nodeN}   weights (0644)
 //! ```
 //!
-//! Lists are Linux's range lists ("0-3,5"). Every file but `compact` is
-//! root's, mode 0444, generated when opened (as /proc); opening one for writing is
+//! Lists are Linux's range lists ("0-3,5"). Every file but `compact` and
+//! the weights is root's, mode 0444, generated when opened (as /proc); opening one for writing is
 //! EACCES even for root (kernfs refuses a write to an attribute without a
 //! store). Only what is known per node is shown: a line Linux has but this
 //! kernel does not count per node (FilePages, Slab, ...) is left out rather
@@ -118,6 +119,73 @@ impl Inode for SysTrigger {
     fn write_at(&self, _off: u64, buf: &[u8]) -> Result<usize, Errno> {
         crate::proc::compact::compact_node(self.nid);
         Ok(buf.len())
+    }
+}
+
+/// /sys/kernel/mm/mempolicy/weighted_interleave/nodeN: the node's weight
+/// for MPOL_WEIGHTED_INTERLEAVE (root's, 0644; a value outside 1..=255
+/// is EINVAL, as Linux's `kstrtou8` and its zero check refuse it);
+/// `nid` None: the directory's `auto` file ("true" while the weights are
+/// the defaults; writing true resets them, false keeps them; Linux's
+/// `kstrtobool` words).
+struct SysWeight {
+    ino: u64,
+    nid: Option<u32>,
+}
+
+/// Linux's `kstrtobool`: the first character decides (y/t/1 or n/f/0),
+/// "on" and "off" too.
+fn parse_bool(t: &str) -> Option<bool> {
+    let t = t.trim();
+    match t.as_bytes().first()? {
+        b'y' | b'Y' | b't' | b'T' | b'1' => Some(true),
+        b'n' | b'N' | b'f' | b'F' | b'0' => Some(false),
+        b'o' | b'O' => match t.as_bytes().get(1)? {
+            b'n' | b'N' => Some(true),
+            b'f' | b'F' => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl Inode for SysWeight {
+    fn stat(&self) -> Stat {
+        stat_of(self.ino, S_IFREG | 0o644)
+    }
+
+    fn writable(&self) -> bool {
+        true
+    }
+
+    fn permission(&self, mask: u32) -> Result<(), Errno> {
+        super::namei::generic_permission(&self.stat(), mask)
+    }
+
+    fn write_at(&self, _off: u64, buf: &[u8]) -> Result<usize, Errno> {
+        let t = core::str::from_utf8(buf).map_err(|_| EINVAL)?.trim();
+        let pa = crate::mem::page_alloc();
+        let Some(nid) = self.nid else {
+            pa.set_interleave_weights_auto(parse_bool(t).ok_or(EINVAL)?);
+            return Ok(buf.len());
+        };
+        let v = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+            Some(hex) => u8::from_str_radix(hex, 16),
+            None => t.parse::<u8>(),
+        }
+        .map_err(|_| EINVAL)?;
+        if !pa.set_interleave_weight(nid, v) {
+            return Err(EINVAL);
+        }
+        Ok(buf.len())
+    }
+
+    fn snapshot(&self) -> Option<Vec<u8>> {
+        let pa = crate::mem::page_alloc();
+        Some(match self.nid {
+            Some(nid) => alloc::format!("{}\n", pa.interleave_weights()[nid as usize]).into_bytes(),
+            None => alloc::format!("{}\n", pa.interleave_weights_auto()).into_bytes(),
+        })
     }
 }
 
@@ -283,5 +351,12 @@ pub fn sys_root() -> Arc<dyn Inode> {
     let system =
         dir(100, alloc::vec![("cpu".to_string(), dir(101, cpu_entries)), ("node".to_string(), dir(102, node_entries))]);
     let devices = dir(103, alloc::vec![("system".to_string(), system)]);
-    dir(1, alloc::vec![("devices".to_string(), devices)])
+    let mut weights: Vec<(String, Arc<dyn Inode>)> =
+        alloc::vec![("auto".to_string(), Arc::new(SysWeight { ino: 2999, nid: None }) as Arc<dyn Inode>)];
+    weights.extend((0..nr_nodes()).map(|nid| {
+        (alloc::format!("node{nid}"), Arc::new(SysWeight { ino: 3000 + nid as u64, nid: Some(nid) }) as Arc<dyn Inode>)
+    }));
+    let mempolicy = dir(105, alloc::vec![("weighted_interleave".to_string(), dir(106, weights))]);
+    let kernel = dir(104, alloc::vec![("mm".to_string(), dir(107, alloc::vec![("mempolicy".to_string(), mempolicy)]))]);
+    dir(1, alloc::vec![("devices".to_string(), devices), ("kernel".to_string(), kernel)])
 }

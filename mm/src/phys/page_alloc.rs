@@ -144,6 +144,12 @@ pub struct PageAllocator {
     kcompactd: spin::Once<KcompactdHook>,
     /// The compaction sysctls.
     pub compact_tunables: crate::phys::frag::CompactTunables,
+    /// Weighted interleave's node weights (1..=255, default 1;
+    /// /sys/kernel/mm/mempolicy/weighted_interleave/nodeN).
+    il_weights: [core::sync::atomic::AtomicU8; crate::phys::numa::MAX_NUMNODES],
+    /// The weights are the defaults (weighted_interleave/auto): true
+    /// until one is written.
+    il_auto: core::sync::atomic::AtomicBool,
     /// The kernel's clock (ns), for rate-limiting warnings.
     clock: spin::Once<fn() -> u64>,
     /// Budget of "page allocation failure" lines (Linux's `nopage_rs`):
@@ -228,6 +234,8 @@ impl PageAllocator {
             compact: spin::Once::new(),
             kcompactd: spin::Once::new(),
             compact_tunables: crate::phys::frag::CompactTunables::new(),
+            il_weights: core::array::from_fn(|_| core::sync::atomic::AtomicU8::new(1)),
+            il_auto: core::sync::atomic::AtomicBool::new(true),
             clock: spin::Once::new(),
             warn_rs: crate::ratelimit::RateLimit::printk(),
             stats: AllocStats::default(),
@@ -301,6 +309,40 @@ impl PageAllocator {
     /// Install the background-reclaim wake-up (once).
     pub fn set_kswapd_hook(&self, hook: KswapdHook) {
         self.kswapd.call_once(|| hook);
+    }
+
+    /// Weighted interleave's weight of every node.
+    pub fn interleave_weights(&self) -> [u8; crate::phys::numa::MAX_NUMNODES] {
+        core::array::from_fn(|n| self.il_weights[n].load(Ordering::Relaxed))
+    }
+
+    /// Set node `nid`'s interleave weight: 1..=255 (0 and a node that
+    /// does not exist are refused, as Linux's sysfs store refuses them).
+    pub fn set_interleave_weight(&self, nid: u32, w: u8) -> bool {
+        if w == 0 || nid >= self.nr_nodes() {
+            return false;
+        }
+        self.il_weights.get(nid as usize).is_some_and(|a| {
+            a.store(w, Ordering::Relaxed);
+            self.il_auto.store(false, Ordering::Relaxed);
+            true
+        })
+    }
+
+    /// Whether the weights are the defaults (`auto`).
+    pub fn interleave_weights_auto(&self) -> bool {
+        self.il_auto.load(Ordering::Relaxed)
+    }
+
+    /// `auto` written: true puts every weight back to its default (1:
+    /// no memory bandwidth is known here), false keeps them as they are.
+    pub fn set_interleave_weights_auto(&self, on: bool) {
+        if on {
+            for w in &self.il_weights {
+                w.store(1, Ordering::Relaxed);
+            }
+        }
+        self.il_auto.store(on, Ordering::Relaxed);
     }
 
     /// Install direct compaction (once).

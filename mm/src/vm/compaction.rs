@@ -316,13 +316,11 @@ impl<'a> Control<'a> {
             if self.freepages.is_empty() {
                 self.isolate_freepages(n - i);
             }
-            let was_active = old.has(PageFlags::ACTIVE);
             // No free page left (the scanners met): not a failure of the
             // page, it just stays.
             let result = self.freepages.pop().map(|new| migrate_isolated(old, new).map(|()| new).map_err(|_| new));
             match result {
-                Some(Ok(new)) => {
-                    pa.lru_add_as(new, was_active);
+                Some(Ok(_)) => {
                     pa.vmstat.pgmigrate_success.inc();
                     self.stats.migrated += 1;
                     moved = true;

@@ -15,6 +15,10 @@
 //!                        set, i counted from the area's offset, so the
 //!                        placement does not depend on the order of faults
 //!                        (vmstat numa_interleave: the page landed there)
+//!   MPOL_WEIGHTED_INTERLEAVE  the same, each node taking as many pages in
+//!                        a row as its weight
+//!                        (/sys/kernel/mm/mempolicy/weighted_interleave/nodeN,
+//!                        1 to 255, default 1)
 //! ```
 //!
 //! A policy keeps the node set the caller gave (`MPOL_F_STATIC_NODES`,
@@ -39,9 +43,8 @@ pub const MPOL_BIND: u32 = 2;
 pub const MPOL_INTERLEAVE: u32 = 3;
 pub const MPOL_LOCAL: u32 = 4;
 pub const MPOL_PREFERRED_MANY: u32 = 5;
-/// Modes this kernel knows (`MPOL_MAX` would be 7 with weighted
-/// interleave, which is not built: EINVAL, as kernels before 6.9 answer).
-const MPOL_MAX: u32 = 6;
+pub const MPOL_WEIGHTED_INTERLEAVE: u32 = 6;
+const MPOL_MAX: u32 = 7;
 
 pub const MPOL_F_STATIC_NODES: u32 = 1 << 15;
 pub const MPOL_F_RELATIVE_NODES: u32 = 1 << 14;
@@ -88,6 +91,21 @@ fn nth_node(mask: NodeMask, idx: u64) -> u32 {
         m &= m - 1;
         left -= 1;
     }
+}
+
+/// Linux's `weighted_interleave_nid`: of `mask`'s nodes in order, each
+/// `weights[n]` (missing or 0: 1) pages in a row; the node of page `ilx`.
+fn weighted_node(mask: NodeMask, ilx: u64, weights: &[u8]) -> u32 {
+    let w = |n: u32| weights.get(n as usize).map_or(1, |&w| w.max(1) as u64);
+    let total: u64 = (0..64).filter(|n| mask & (1 << n) != 0).map(w).sum();
+    let mut left = ilx % total.max(1);
+    for n in (0..64).filter(|n| mask & (1 << n) != 0) {
+        if left < w(n) {
+            return n;
+        }
+        left -= w(n);
+    }
+    mask.trailing_zeros().min(63)
 }
 
 /// Linux's `mpol_relative_nodemask`: bit n of `user` means the
@@ -173,15 +191,21 @@ impl MemPolicy {
     /// area's object) goes: the preferred node, and the only nodes it may
     /// use (BIND); `local` is the faulting CPU's node, `near` the nodes by
     /// distance from it.
-    pub fn target(&self, local: u32, near: &[u32], ilx: u64) -> (u32, Option<NodeMask>) {
+    pub fn target(&self, local: u32, near: &[u32], ilx: u64, weights: &[u8]) -> (u32, Option<NodeMask>) {
         let nearest = |mask: NodeMask| near.iter().copied().find(|&n| mask & (1 << n) != 0).unwrap_or(local);
         match self.mode {
             MPOL_PREFERRED => (self.nodes.trailing_zeros(), None),
             MPOL_BIND => (nearest(self.nodes), Some(self.nodes)),
             MPOL_PREFERRED_MANY => (nearest(self.nodes), Some(self.nodes)),
             MPOL_INTERLEAVE => (nth_node(self.nodes, ilx), None),
+            MPOL_WEIGHTED_INTERLEAVE => (weighted_node(self.nodes, ilx, weights), None),
             _ => (local, None),
         }
+    }
+
+    /// Interleaving, plain or weighted.
+    pub fn interleaves(&self) -> bool {
+        self.mode == MPOL_INTERLEAVE || self.mode == MPOL_WEIGHTED_INTERLEAVE
     }
 }
 
@@ -196,6 +220,7 @@ impl fmt::Display for MemPolicy {
             MPOL_INTERLEAVE => "interleave",
             MPOL_LOCAL => "local",
             MPOL_PREFERRED_MANY => "prefer (many)",
+            MPOL_WEIGHTED_INTERLEAVE => "weighted interleave",
             _ => "default",
         })?;
         if self.mode == MPOL_LOCAL {
@@ -262,14 +287,15 @@ pub fn alloc_page(pa: &PageAllocator, gfp: Gfp, pol: Option<&MemPolicy>, ilx: u6
             k += 1;
         }
     }
-    let (nid, mask) = pol.target(local, &near[..k], ilx);
+    let weights = pa.interleave_weights();
+    let (nid, mask) = pol.target(local, &near[..k], ilx, &weights);
     match pol.mode {
         MPOL_PREFERRED_MANY => {
             // The set first, without reclaim or a warning; then anywhere.
             let quick = (gfp | Gfp::NOWARN) - Gfp::DIRECT_RECLAIM;
             pa.alloc_pages_nodemask(nid, quick, 0, mask).or_else(|| pa.alloc_pages_node(local, gfp, 0))
         }
-        MPOL_INTERLEAVE => {
+        MPOL_INTERLEAVE | MPOL_WEIGHTED_INTERLEAVE => {
             let pfn = pa.alloc_pages_node(nid, gfp, 0)?;
             if let Some(p) = pa.page(pfn).filter(|p| p.node() == nid) {
                 pa.zone(nid, p.zone_type()).counters.interleave_hit.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
@@ -294,7 +320,7 @@ mod tests {
         assert_eq!(MemPolicy::new(MPOL_INTERLEAVE, 0, TWO), Err(MmError::Invalid));
         assert_eq!(MemPolicy::new(MPOL_LOCAL, 1, TWO), Err(MmError::Invalid));
         assert_eq!(MemPolicy::new(7, 1, TWO), Err(MmError::Invalid), "unknown mode");
-        assert_eq!(MemPolicy::new(6, 1, TWO), Err(MmError::Invalid), "weighted interleave is not built");
+        assert_eq!(MemPolicy::new(MPOL_WEIGHTED_INTERLEAVE, 0, TWO), Err(MmError::Invalid), "needs a set");
         let both = MPOL_BIND | MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES;
         assert_eq!(MemPolicy::new(both, 1, TWO), Err(MmError::Invalid));
         assert_eq!(MemPolicy::new(MPOL_INTERLEAVE | MPOL_F_NUMA_BALANCING, 1, TWO), Err(MmError::Invalid));
@@ -326,14 +352,18 @@ mod tests {
     fn targets_follow_the_mode() {
         let near = [1, 0, 2, 3];
         let pol = |m, n| MemPolicy::new(m, n, 0b1111).unwrap().unwrap();
-        assert_eq!(pol(MPOL_PREFERRED, 0b100).target(1, &near, 7), (2, None));
-        assert_eq!(pol(MPOL_BIND, 0b1001).target(1, &near, 7), (0, Some(0b1001)), "the nearest of the set");
-        assert_eq!(pol(MPOL_BIND, 0b1010).target(1, &near, 7), (1, Some(0b1010)), "local if in the set");
-        assert_eq!(pol(MPOL_LOCAL, 0).target(1, &near, 7), (1, None));
+        assert_eq!(pol(MPOL_PREFERRED, 0b100).target(1, &near, 7, &[]), (2, None));
+        assert_eq!(pol(MPOL_BIND, 0b1001).target(1, &near, 7, &[]), (0, Some(0b1001)), "the nearest of the set");
+        assert_eq!(pol(MPOL_BIND, 0b1010).target(1, &near, 7, &[]), (1, Some(0b1010)), "local if in the set");
+        assert_eq!(pol(MPOL_LOCAL, 0).target(1, &near, 7, &[]), (1, None));
         // Interleave: page i on the (i mod n)-th node of the set.
         let il = pol(MPOL_INTERLEAVE, 0b1101);
-        let nodes: alloc::vec::Vec<u32> = (0..6).map(|i| il.target(1, &near, i).0).collect();
+        let nodes: alloc::vec::Vec<u32> = (0..6).map(|i| il.target(1, &near, i, &[]).0).collect();
         assert_eq!(nodes, [0, 2, 3, 0, 2, 3]);
+        // Weighted: node 0 weight 3, node 2 weight 1 (node 3 unset: 1).
+        let wil = pol(MPOL_WEIGHTED_INTERLEAVE, 0b1101);
+        let nodes: alloc::vec::Vec<u32> = (0..10).map(|i| wil.target(1, &near, i, &[3, 1, 1]).0).collect();
+        assert_eq!(nodes, [0, 0, 0, 2, 3, 0, 0, 0, 2, 3]);
     }
 
     #[test]
@@ -346,6 +376,7 @@ mod tests {
         assert_eq!(s(pol(MPOL_LOCAL, 0)), "local");
         assert_eq!(s(pol(MPOL_PREFERRED_MANY, 0b11)), "prefer (many):0-1");
         assert_eq!(s(pol(MPOL_BIND | MPOL_F_NUMA_BALANCING, 0b11)), "bind=balancing:0-1");
+        assert_eq!(s(pol(MPOL_WEIGHTED_INTERLEAVE, 0b11)), "weighted interleave:0-1");
     }
 }
 
@@ -423,10 +454,11 @@ impl crate::vm::address_space::AddressSpace {
         }
         let local = env.pa.local_node();
         let near: alloc::vec::Vec<u32> = env.pa.topology.nodes_by_distance(local);
+        let weights = env.pa.interleave_weights();
         let mut left = 0;
         for va in wrong {
             let Some(vma) = self.vmas.containing(va) else { continue };
-            let (nid, _) = pol.target(local, &near, vma.pgoff_of(va));
+            let (nid, _) = pol.target(local, &near, vma.pgoff_of(va), &weights);
             if self.move_page(env, va, nid, flags & MPOL_MF_MOVE_ALL != 0).is_err() {
                 left += 1;
             }

@@ -120,7 +120,6 @@ impl AddressSpace {
         if !lru.isolate_page(&env.pa.memmap, old) {
             return Err(MigrateError::Busy);
         }
-        let was_active = old.has(PageFlags::ACTIVE);
         let moved = match env.pa.alloc_pages_node(nid, GFP_HIGHUSER_MOVABLE | Gfp::THISNODE | Gfp::NOWARN, 0) {
             None => Err(MigrateError::NoMemory),
             Some(new) => {
@@ -136,10 +135,7 @@ impl AddressSpace {
             }
         };
         match moved {
-            Ok(new) => {
-                env.pa.lru_add_as(new, was_active);
-                env.pa.vmstat.pgmigrate_success.inc();
-            }
+            Ok(_) => env.pa.vmstat.pgmigrate_success.inc(),
             Err(_) => {
                 lru.putback(&env.pa.memmap, old, PageFlags::empty(), PageFlags::empty());
                 env.pa.vmstat.pgmigrate_fail.inc();
@@ -183,6 +179,9 @@ impl AddressSpace {
         let _ = env.pa.phys().copy_page(new, old.pfn());
         transfer(old, np);
         np.inc_mapcount();
+        // On its list before anyone can reach it: once mapped and the
+        // lock dropped, its process may free it at once.
+        env.pa.lru_add_as(new, old.has(PageFlags::ACTIVE));
         restore(self, new);
         old.dec_mapcount();
         // The mapping's reference, which the new page's allocation took over.
@@ -248,6 +247,9 @@ impl MemObject {
         }
         let _ = self.pa.phys().copy_page(new, old.pfn());
         transfer(old, np);
+        // On its list before the index names it (a truncate may free it
+        // as soon as the lock goes).
+        self.pa.lru_add_as(new, old.has(PageFlags::ACTIVE));
         pages.insert(pgoff, new.0);
         drop(pages);
         self.pa.put_user_page(old.pfn());

@@ -135,3 +135,25 @@ fn mbind_checks_its_range_and_moves_or_reports_misplaced_pages() {
     exit(env, child);
     exit(env, p);
 }
+
+#[test]
+fn weighted_interleave_gives_each_node_its_weight_in_pages() {
+    let (env, mut cpu) = setup();
+    assert!(!env.pa.set_interleave_weight(0, 0) && !env.pa.set_interleave_weight(2, 1), "0, a missing node");
+    assert!(env.pa.interleave_weights_auto());
+    assert!(env.pa.set_interleave_weight(0, 3));
+    assert!(!env.pa.interleave_weights_auto(), "a written weight ends auto");
+    let p = process(env);
+    let mut mm = p.space.lock();
+    let va = mm.mmap(env, &req(0, 16, RW, PRIV), &lim()).unwrap();
+    mm.mbind(env, va, 16 * P, pol(MPOL_WEIGHTED_INTERLEAVE, 0b11), 0).unwrap();
+    cpu.switch_to(&mm);
+    touch(&mut mm, &mut cpu, va, 16);
+    let n = nodes(&mm, env, va, 16);
+    assert_eq!(n.iter().filter(|&&x| x == 0).count(), 12, "{n:?}");
+    assert_eq!(n.iter().filter(|&&x| x == 1).count(), 4, "{n:?}");
+    env.pa.set_interleave_weights_auto(true);
+    assert_eq!(env.pa.interleave_weights()[0], 1, "auto restores the defaults");
+    drop(mm);
+    exit(env, p);
+}
