@@ -28,6 +28,12 @@
 //! `Vma`, the task's in the kernel's task, handed to mm in the `MmEnv` a
 //! fault runs with. Anonymous pages follow them; page-cache and shmem
 //! pages are placed locally (no shared policies yet).
+//!
+//! Locks: an area's policy is read and written under its address space's
+//! lock (mbind takes it exclusively, faults shared); the task's is a leaf
+//! lock of its own (`Task::mempolicy` in the kernel), copied into the
+//! `MmEnv` before a fault takes any mm lock; the interleave weights are
+//! atomics in the page allocator. No lock is held while allocating.
 
 use core::fmt::{self, Write};
 
