@@ -26,6 +26,12 @@ pub const MAP_POPULATE: u32 = 0x8000;
 pub const MAP_NONBLOCK: u32 = 0x10000;
 pub const MAP_STACK: u32 = 0x20000;
 pub const MAP_HUGETLB: u32 = 0x40000;
+/// The huge page size of MAP_HUGETLB (and SHM_HUGETLB, MFD_HUGETLB) as
+/// log2 in bits 26..31; 0: the default size.
+pub const MAP_HUGE_SHIFT: u32 = 26;
+pub const MAP_HUGE_MASK: u32 = 0x3f;
+pub const MAP_HUGE_2MB: u32 = 21 << MAP_HUGE_SHIFT;
+pub const MAP_HUGE_1GB: u32 = 30 << MAP_HUGE_SHIFT;
 pub const MAP_SYNC: u32 = 0x80000;
 pub const MAP_FIXED_NOREPLACE: u32 = 0x100000;
 pub const MAP_UNINITIALIZED: u32 = 0x4000000;

@@ -11,6 +11,7 @@
 //! frag       fragmentation measures, compaction tunables, free-block isolation
 //! pcp        per-zone, per-CPU lists of small free blocks in front of the buddy
 //! gfp        allocation flags
+//! hugetlb    the pool of 2 MiB pages behind hugetlb mappings
 //! page_alloc zonelists, the allocation entry points, hand-off
 //! lru        per-node LRU lists of user pages (reclaim's order)
 //! vmstat     page counters by use
@@ -40,6 +41,7 @@ pub mod buddy;
 pub mod e820;
 pub mod frag;
 pub mod gfp;
+pub mod hugetlb;
 pub mod lru;
 pub mod memblock;
 pub mod numa;

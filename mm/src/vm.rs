@@ -11,6 +11,7 @@
 //! fault       the page-fault handler (zero page, COW, page cache, stack)
 //! pte_lock    the page-table lock side of a fault: re-check and install
 //! fork        copy-on-write copy of an address space
+//! hugetlb     areas of 2 MiB pool pages: fault, fork, zap, promises
 //! clear_refs  /proc/PID/clear_refs: accessed bits, soft-dirty, VmHWM
 //! access_remote  /proc/PID/mem: forced reads and writes of a process's memory
 //! file        memory objects: page cache of files, shared anonymous memory
@@ -30,6 +31,7 @@ pub mod fault;
 pub mod file;
 mod file_io;
 pub mod fork;
+pub mod hugetlb;
 pub mod madvise;
 pub mod mempolicy;
 pub mod migrate;

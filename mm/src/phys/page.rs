@@ -85,6 +85,9 @@ bitflags! {
         /// Seen referenced by one reclaim scan: the next one that finds it
         /// referenced again activates it (Linux's PG_referenced).
         const REFERENCED = 1 << 24;
+        /// The head of a huge page of the hugetlb pool (Linux's
+        /// PG_hugetlb): never on an LRU list, never migrated here.
+        const HUGETLB = 1 << 25;
     }
 }
 

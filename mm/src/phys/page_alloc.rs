@@ -144,6 +144,8 @@ pub struct PageAllocator {
     kcompactd: spin::Once<KcompactdHook>,
     /// The compaction sysctls.
     pub compact_tunables: crate::phys::frag::CompactTunables,
+    /// The hugetlb pool (2 MiB pages).
+    pub hugetlb: crate::phys::hugetlb::HugePool,
     /// Weighted interleave's node weights (1..=255, default 1;
     /// /sys/kernel/mm/mempolicy/weighted_interleave/nodeN).
     il_weights: [core::sync::atomic::AtomicU8; crate::phys::numa::MAX_NUMNODES],
@@ -234,6 +236,7 @@ impl PageAllocator {
             compact: spin::Once::new(),
             kcompactd: spin::Once::new(),
             compact_tunables: crate::phys::frag::CompactTunables::new(),
+            hugetlb: crate::phys::hugetlb::HugePool::new(),
             il_weights: core::array::from_fn(|_| core::sync::atomic::AtomicU8::new(1)),
             il_auto: core::sync::atomic::AtomicBool::new(true),
             clock: spin::Once::new(),

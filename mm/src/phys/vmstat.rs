@@ -82,6 +82,8 @@ pub struct VmStat {
     pub lazyfree_pages: Gauge,
     /// Pages in the swap cache (meminfo `SwapCached`).
     pub swap_cached: Gauge,
+    /// Pages held by the hugetlb pool, free or in use (meminfo Hugetlb).
+    pub hugetlb_pages: Gauge,
     pub pgfault: Counter,
     pub pgmajfault: Counter,
     pub cow_faults: Counter,

@@ -50,6 +50,13 @@ pub struct AreaUsage {
     /// Of those, bytes of a shared memory object's (counted whole: no
     /// SwapPss share, as Linux).
     pub shmem_swap: u64,
+    /// Bytes of hugetlb pages mapped, by whether another mapping has them
+    /// too (not in Rss, as in Linux).
+    pub shared_hugetlb: u64,
+    pub private_hugetlb: u64,
+    /// The area's page size (KernelPageSize, MMUPageSize): 2 MiB in a
+    /// hugetlb area; 0 reads as 4 KiB.
+    pub page_size: u64,
 }
 
 impl AreaUsage {
@@ -70,6 +77,8 @@ impl AreaUsage {
         self.private_dirty += o.private_dirty;
         self.referenced += o.referenced;
         self.anonymous += o.anonymous;
+        self.shared_hugetlb += o.shared_hugetlb;
+        self.private_hugetlb += o.private_hugetlb;
         self.lazyfree += o.lazyfree;
         self.locked += o.locked;
         self.swap += o.swap;
@@ -81,6 +90,7 @@ impl AreaUsage {
 pub fn area_name(mm: &AddressSpace, v: &Vma) -> Option<alloc::string::String> {
     match &v.backing {
         Backing::File(o) | Backing::Shared(o) => Some(o.name()),
+        Backing::Huge(o) => Some(o.name.clone()),
         Backing::Anon => {
             let l = &mm.layout;
             if v.start <= l.brk && v.end >= l.start_brk && l.brk > l.start_brk && v.start < l.brk {
@@ -100,6 +110,7 @@ pub fn write_map_line(mm: &AddressSpace, v: &Vma, w: &mut dyn Write) -> fmt::Res
     let c = |flag: VmFlags, ch: char| if f.contains(flag) { ch } else { '-' };
     let (off, (maj, min), ino) = match &v.backing {
         Backing::File(o) | Backing::Shared(o) => (v.pgoff << PAGE_SHIFT, OBJ_DEV, o.ino),
+        Backing::Huge(o) => (v.pgoff << PAGE_SHIFT, OBJ_DEV, o.ino),
         Backing::Anon => (0, (0, 0), 0),
     };
     let mut head = alloc::string::String::new();
@@ -173,6 +184,9 @@ fn write_smaps_record(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma, w: &mut dyn W
 /// Walk the area's page tables (`smaps_pte_entry`).
 pub fn area_usage(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma) -> AreaUsage {
     let mut u = AreaUsage::default();
+    if v.flags.contains(VmFlags::HUGETLB) {
+        u.page_size = crate::phys::hugetlb::HPAGE_SIZE;
+    }
     mm.for_each_leaf(env, v.start, v.end, &mut |leaf| account_leaf(env, v, &leaf, &mut u));
     u.swap = mm.swap_entries_in(env, v.start, v.end) * PAGE_SIZE;
     // A shared or read-only mapping of shared memory: its object's pages
@@ -196,6 +210,12 @@ fn account_leaf(env: &MmEnv<'_>, v: &Vma, leaf: &Leaf, u: &mut AreaUsage) {
         return;
     }
     let Some(page) = env.pa.page(pfn) else { return };
+    if leaf.size != crate::vm::page_table::MapSize::Size4K {
+        // A hugetlb page (`smaps_hugetlb_range`).
+        let size = leaf.size.bytes();
+        if page.mapcount() >= 2 { u.shared_hugetlb += size } else { u.private_hugetlb += size }
+        return;
+    }
     let size = PAGE_SIZE;
     let dirty = leaf.flags.contains(F::DIRTY) || page.has(PageFlags::DIRTY);
     let mapcount = page.mapcount().max(1) as u64;
@@ -241,8 +261,9 @@ fn kb_line(w: &mut dyn Write, name: &str, bytes: u64) -> fmt::Result {
 pub fn write_usage(w: &mut dyn Write, size: Option<u64>, u: &AreaUsage) -> fmt::Result {
     if let Some(size) = size {
         kb_line(w, "Size:", size)?;
-        kb_line(w, "KernelPageSize:", PAGE_SIZE)?;
-        kb_line(w, "MMUPageSize:", PAGE_SIZE)?;
+        let page = if u.page_size == 0 { PAGE_SIZE } else { u.page_size };
+        kb_line(w, "KernelPageSize:", page)?;
+        kb_line(w, "MMUPageSize:", page)?;
     }
     kb_line(w, "Rss:", u.rss)?;
     kb_line(w, "Pss:", u.pss())?;
@@ -264,8 +285,8 @@ pub fn write_usage(w: &mut dyn Write, size: Option<u64>, u: &AreaUsage) -> fmt::
     kb_line(w, "AnonHugePages:", 0)?;
     kb_line(w, "ShmemPmdMapped:", 0)?;
     kb_line(w, "FilePmdMapped:", 0)?;
-    kb_line(w, "Shared_Hugetlb:", 0)?;
-    kb_line(w, "Private_Hugetlb:", 0)?;
+    kb_line(w, "Shared_Hugetlb:", u.shared_hugetlb)?;
+    kb_line(w, "Private_Hugetlb:", u.private_hugetlb)?;
     kb_line(w, "Swap:", u.swap)?;
     // A slot shared after fork counts whole in each process here.
     kb_line(w, "SwapPss:", u.swap - u.shmem_swap)?;

@@ -185,6 +185,8 @@ pub struct MmCounters {
     pub maj_flt: u64,
     /// Swap entries in the page tables (Linux's MM_SWAPENTS: VmSwap).
     pub swap_ents: u64,
+    /// 4 KiB pages of hugetlb pages mapped (status HugetlbPages).
+    pub hugetlb: u64,
 }
 
 impl MmCounters {
@@ -217,6 +219,8 @@ pub struct PtlState {
     pub hiwater_rss: u64,
     /// Swap entries in the page tables (Linux's MM_SWAPENTS: VmSwap).
     pub swap_ents: u64,
+    /// 4 KiB pages of hugetlb pages mapped (status HugetlbPages).
+    pub hugetlb: u64,
 }
 
 impl PtlState {
@@ -294,7 +298,7 @@ impl AddressSpace {
     }
 
     pub(crate) fn mapper<'a>(&self, env: &'a MmEnv<'a>) -> Mapper<'a> {
-        Mapper::new(env.pa.phys(), env.tables, self.root)
+        Mapper::for_user(env.pa.phys(), env.tables, self.root)
     }
 
     /// `mmap_base` for a stack limit (Linux's `mmap_base()` without ASLR).
@@ -349,6 +353,7 @@ impl AddressSpace {
             min_flt: self.faults[0].load(Ordering::Relaxed),
             maj_flt: self.faults[1].load(Ordering::Relaxed),
             swap_ents: f.swap_ents,
+            hugetlb: f.hugetlb,
         }
     }
 
@@ -445,22 +450,26 @@ impl AddressSpace {
         if end <= start {
             return;
         }
-        let mut batch = [Pfn(0); 64];
+        // Each page with whether it is a huge one (hugetlb).
+        let mut batch = [(Pfn(0), false); 64];
         let mut n = 0;
         let mut swapped = 0;
         let mut m = self.mapper(env);
+        let release = |this: &Self, (pfn, huge): (Pfn, bool)| {
+            if huge { this.release_huge(env, pfn) } else { this.release_pfn(env, pfn, mapping) }
+        };
         let flush = m.unmap_range_swap(
             start,
             end - start,
             &mut |l| {
                 if n == batch.len() {
                     env.tlb.flush_all();
-                    for &pfn in &batch[..n] {
-                        self.release_pfn(env, pfn, mapping);
+                    for &p in &batch[..n] {
+                        release(self, p);
                     }
                     n = 0;
                 }
-                batch[n] = Pfn::from_phys(l.phys.as_u64());
+                batch[n] = (Pfn::from_phys(l.phys.as_u64()), l.size != crate::vm::page_table::MapSize::Size4K);
                 n += 1;
             },
             &mut |e| {
@@ -473,8 +482,8 @@ impl AddressSpace {
             Ok(f) => f.flush(env.tlb),
             Err(_) => env.tlb.flush_all(),
         }
-        for &pfn in &batch[..n] {
-            self.release_pfn(env, pfn, mapping);
+        for &p in &batch[..n] {
+            release(self, p);
         }
     }
 
@@ -509,9 +518,10 @@ impl AddressSpace {
         }
     }
 
-    /// Hand the mapped leaves of `[start, end)` to `f` in address order,
-    /// at most [`LEAF_BATCH`] at a time, with the address space mutable in
-    /// between (`f` may change the page tables of the batch it holds).
+    /// Hand the mapped 4 KiB leaves of `[start, end)` to `f` in address
+    /// order, at most [`LEAF_BATCH`] at a time, with the address space
+    /// mutable in between (`f` may change the page tables of the batch it
+    /// holds). Huge (hugetlb) leaves are left out: hugetlb.rs changes them.
     pub(crate) fn for_each_leaf_batch(
         &mut self,
         env: &MmEnv<'_>,
@@ -533,7 +543,10 @@ impl AddressSpace {
                     resume = Some(l.va);
                     return false;
                 }
-                batch.push(l);
+                // hugetlb pages are hugetlb.rs's to change.
+                if l.size == crate::vm::page_table::MapSize::Size4K {
+                    batch.push(l);
+                }
                 true
             });
             f(self, &batch);
@@ -649,6 +662,10 @@ impl AddressSpace {
                     assert!(!l.writable, "mm: the zero page is mapped writable");
                     continue;
                 }
+                if l.size != crate::vm::page_table::MapSize::Size4K {
+                    assert!(v.flags.contains(VmFlags::HUGETLB), "mm: huge leaf outside a hugetlb area");
+                    continue;
+                }
                 rss[Self::rss_kind(env, pfn) as usize] += 1;
                 if l.writable {
                     assert!(v.flags.contains(VmFlags::WRITE), "mm: writable page in a read-only area");
@@ -673,6 +690,8 @@ impl AddressSpace {
 mod compaction_tests;
 #[cfg(test)]
 mod concurrent_fault_tests;
+#[cfg(test)]
+mod hugetlb_tests;
 #[cfg(test)]
 mod mempolicy_tests;
 #[cfg(test)]

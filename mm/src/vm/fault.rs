@@ -138,6 +138,11 @@ impl AddressSpace {
         } else if kind.present || !vma.flags.intersects(VmFlags::ACCESS) {
             return Err(FaultError::Segv(SegvCode::AccErr));
         }
+        if vma.flags.contains(VmFlags::HUGETLB) {
+            let done = self.hugetlb_fault(env, &vma, addr, kind)?;
+            self.count_fault(false);
+            return Ok(done);
+        }
         let page = addr & !(PAGE_SIZE - 1);
         let (now, swapped) = {
             let _ptl = self.ptl.lock();
@@ -242,6 +247,7 @@ impl AddressSpace {
             Backing::Shared(obj) => self.do_shared_anon(env, vma, va, write, obj),
             Backing::File(obj) if write && !vma.flags.contains(VmFlags::SHARED) => self.do_cow_file(env, vma, va, obj),
             Backing::File(obj) => self.do_read_or_shared_file(env, vma, va, write, obj),
+            Backing::Huge(_) => self.hugetlb_fault(env, vma, va, if write { FaultKind::WRITE } else { FaultKind::READ }),
         }
     }
 

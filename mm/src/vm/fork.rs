@@ -48,11 +48,20 @@ impl AddressSpace {
         for v in vmas {
             let mut cv = v.clone();
             cv.flags.remove(VmFlags::LOCKED | VmFlags::LOCKONFAULT);
+            if v.flags.contains(VmFlags::HUGETLB) {
+                cv.backing = crate::vm::hugetlb::fork_backing(env, &v);
+            }
             child.account_vma(&cv, true);
             if child.vmas.insert(cv, usize::MAX).is_err() {
                 continue;
             }
             if v.flags.contains(VmFlags::WIPEONFORK) {
+                continue;
+            }
+            if v.flags.contains(VmFlags::HUGETLB) {
+                if self.fork_hugetlb(env, &child, &v, &mut flush).is_err() {
+                    return Err(Self::abandon_fork(env, child, flush));
+                }
                 continue;
             }
             let shared = v.flags.contains(VmFlags::SHARED);

@@ -128,7 +128,17 @@ impl AddressSpace {
                 MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
                     self.populate_for(env, s, e, advice == MADV_POPULATE_WRITE, lim)?;
                 }
-                MADV_DONTNEED => self.zap_range(env, s, e),
+                MADV_DONTNEED => {
+                    // hugetlb: whole huge pages only, the end rounded down
+                    // (madvise_dontneed_free_valid_vma); the start was checked.
+                    const H: u64 = crate::phys::hugetlb::HPAGE_SIZE;
+                    let huge = self.vmas.containing(s).is_some_and(|v| v.flags.contains(VmFlags::HUGETLB));
+                    if huge && s % H != 0 {
+                        return Err(MmError::Invalid);
+                    }
+                    let e = if huge { e & !(H - 1) } else { e };
+                    self.zap_range(env, s, e)
+                }
                 MADV_FREE => self.lazy_free(env, s, e),
                 MADV_COLD => self.cold_range(env, s, e),
                 MADV_PAGEOUT => self.pageout_range(env, s, e),
@@ -174,7 +184,10 @@ impl AddressSpace {
     /// Whether `v` takes `advice` (Linux's per-area checks).
     fn advice_allowed(v: &crate::vm::vma::Vma, advice: u32) -> Result<(), MmError> {
         let locked = v.flags.contains(VmFlags::LOCKED);
+        let huge = v.flags.contains(VmFlags::HUGETLB);
         match advice {
+            // Punching holes in hugetlb objects is not built.
+            MADV_REMOVE if huge => Err(MmError::Invalid),
             // madvise_dontneed_free_valid_vma: not on VM_LOCKED memory.
             MADV_DONTNEED if locked => Err(MmError::Invalid),
             // madvise_free_single_vma: anonymous private memory only.

@@ -285,16 +285,7 @@ pub fn nodes_with_memory(pa: &PageAllocator) -> NodeMask {
 pub fn alloc_page(pa: &PageAllocator, gfp: Gfp, pol: Option<&MemPolicy>, ilx: u64) -> Option<Pfn> {
     let Some(pol) = pol else { return pa.alloc_pages(gfp, 0) };
     let local = pa.local_node();
-    // The nodes by distance from here: the local zonelist's order.
-    let (mut near, mut k) = ([0u32; MAX_NUMNODES], 0);
-    for &(n, _) in pa.nodes.get(local as usize).map_or(&[][..], |n| &n.zonelist[..]) {
-        if k < MAX_NUMNODES && !near[..k].contains(&n) {
-            near[k] = n;
-            k += 1;
-        }
-    }
-    let weights = pa.interleave_weights();
-    let (nid, mask) = pol.target(local, &near[..k], ilx, &weights);
+    let (nid, mask) = target_node(pa, pol, ilx);
     match pol.mode {
         MPOL_PREFERRED_MANY => {
             // The set first, without reclaim or a warning; then anywhere.
@@ -310,6 +301,22 @@ pub fn alloc_page(pa: &PageAllocator, gfp: Gfp, pol: Option<&MemPolicy>, ilx: u6
         }
         _ => pa.alloc_pages_nodemask(nid, gfp, 0, mask),
     }
+}
+
+/// The node `pol` chooses first for interleave index `ilx`, seen from the
+/// running CPU's node, and the nodes it allows (None: any).
+pub fn target_node(pa: &PageAllocator, pol: &MemPolicy, ilx: u64) -> (u32, Option<NodeMask>) {
+    let local = pa.local_node();
+    // The nodes by distance from here: the local zonelist's order.
+    let (mut near, mut k) = ([0u32; MAX_NUMNODES], 0);
+    for &(n, _) in pa.nodes.get(local as usize).map_or(&[][..], |n| &n.zonelist[..]) {
+        if k < MAX_NUMNODES && !near[..k].contains(&n) {
+            near[k] = n;
+            k += 1;
+        }
+    }
+    let weights = pa.interleave_weights();
+    pol.target(local, &near[..k], ilx, &weights)
 }
 
 #[cfg(test)]
@@ -447,6 +454,10 @@ impl crate::vm::address_space::AddressSpace {
     ) -> u64 {
         let mut wrong = alloc::vec::Vec::new();
         self.for_each_leaf(env, start, end, &mut |leaf| {
+            // hugetlb pages are not migrated, locked or moved here.
+            if leaf.size != crate::vm::page_table::MapSize::Size4K {
+                return;
+            }
             let pfn = Pfn::from_phys(leaf.phys.as_u64());
             if pfn == env.zero_page {
                 return;

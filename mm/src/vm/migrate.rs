@@ -267,6 +267,10 @@ impl AddressSpace {
         let ranges: alloc::vec::Vec<(u64, u64)> = self.vmas.iter().map(|v| (v.start, v.end)).collect();
         for (start, end) in ranges {
             self.for_each_leaf(env, start, end, &mut |leaf| {
+                // hugetlb pages are not migrated, locked or moved here.
+                if leaf.size != crate::vm::page_table::MapSize::Size4K {
+                    return;
+                }
                 let pfn = Pfn::from_phys(leaf.phys.as_u64());
                 let node = env.pa.page(pfn).map(|p| p.node() as usize);
                 if pfn != env.zero_page && node.and_then(|n| to.get(n).copied().flatten()).is_some() {

@@ -43,7 +43,7 @@ impl AddressSpace {
             let mapped = self.lookup(env, va).is_some();
             let cached = || {
                 self.vmas.containing(va).is_some_and(|v| match &v.backing {
-                    Backing::Anon => false,
+                    Backing::Anon | Backing::Huge(_) => false,
                     Backing::Shared(o) | Backing::File(o) => o.find_page(v.pgoff_of(va)).is_some(),
                 })
             };

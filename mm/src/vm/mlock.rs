@@ -64,6 +64,10 @@ impl AddressSpace {
     /// The mapped pages of `[start, end)` gained (or lost) a locked mapping.
     fn mark_pages(&mut self, env: &MmEnv<'_>, start: u64, end: u64, lock: bool) {
         self.for_each_leaf(env, start, end, &mut |leaf| {
+            // hugetlb pages are not migrated, locked or moved here.
+            if leaf.size != crate::vm::page_table::MapSize::Size4K {
+                return;
+            }
             let pfn = Pfn::from_phys(leaf.phys.as_u64());
             if lock { mlock_page(env, pfn) } else { munlock_page(env, pfn) }
         });

@@ -33,12 +33,13 @@ use alloc::sync::Arc;
 use abi::mman::{
     MAP_ANONYMOUS, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_HUGETLB,
     MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_STACK,
-    MAP_TYPE, MAP_UNINITIALIZED, PROT_EXEC, PROT_READ, PROT_WRITE,
+    MAP_HUGE_MASK, MAP_HUGE_SHIFT, MAP_TYPE, MAP_UNINITIALIZED, PROT_EXEC, PROT_READ, PROT_WRITE,
 };
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
 use crate::error::MmError;
 use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits, STACK_GUARD_GAP, TASK_SIZE};
+use crate::phys::hugetlb::HPAGE_SIZE;
 use crate::vm::file::MemObject;
 use crate::vm::vma::{Backing, VmFlags, Vma};
 
@@ -115,6 +116,25 @@ impl AddressSpace {
             .ok_or(MmError::NoMemory)
     }
 
+    /// `get_unmapped_area` for a mapping aligned to `align` (hugetlb's):
+    /// the hint if free and aligned, else the highest aligned hole.
+    pub fn get_unmapped_area_aligned(&self, min_addr: u64, hint: u64, len: u64, align: u64) -> Result<u64, MmError> {
+        if len > TASK_SIZE {
+            return Err(MmError::NoMemory);
+        }
+        if hint != 0 && hint % align == 0 {
+            if let Ok(a) = self.get_unmapped_area(min_addr, hint, len) {
+                if a == hint {
+                    return Ok(a);
+                }
+            }
+        }
+        // A hole `align` larger holds an aligned range; its top is used.
+        let padded = len.checked_add(align - PAGE_SIZE).ok_or(MmError::NoMemory)?;
+        let start = self.get_unmapped_area(min_addr, 0, padded)?;
+        Ok((start + padded - len) & !(align - 1))
+    }
+
     /// mmap(2). Returns the address of the new mapping.
     pub fn mmap(&mut self, env: &MmEnv<'_>, req: &MmapRequest, lim: &Rlimits) -> Result<u64, MmError> {
         if req.len == 0 {
@@ -127,7 +147,19 @@ impl AddressSpace {
             // round_hint_to_min: a hint below mmap_min_addr is no hint.
             addr = 0;
         }
-        let len = req.len.checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::NoMemory)?;
+        let huge = flags & MAP_HUGETLB != 0;
+        if huge {
+            // Only anonymous hugetlb memory here; one size: 2 MiB.
+            let log = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+            if req.file.is_some() || (log != 0 && log != 21) {
+                return Err(MmError::Invalid);
+            }
+        }
+        let len = if huge {
+            crate::vm::hugetlb::huge_len(req.len).ok_or(MmError::NoMemory)?
+        } else {
+            req.len.checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::NoMemory)?
+        };
         let pgoff = req.offset >> PAGE_SHIFT;
         if pgoff.checked_add(len >> PAGE_SHIFT).is_none() {
             return Err(MmError::Overflow);
@@ -144,13 +176,15 @@ impl AddressSpace {
             if len > TASK_SIZE || addr > TASK_SIZE - len {
                 return Err(MmError::NoMemory);
             }
-            if addr % PAGE_SIZE != 0 {
+            if addr % PAGE_SIZE != 0 || (huge && addr % HPAGE_SIZE != 0) {
                 return Err(MmError::Invalid);
             }
             if addr < env.mmap_min_addr {
                 return Err(MmError::Perm);
             }
             addr
+        } else if huge {
+            self.get_unmapped_area_aligned(env.mmap_min_addr, addr, len, HPAGE_SIZE)?
         } else {
             self.get_unmapped_area(env.mmap_min_addr, addr, len)?
         };
@@ -215,6 +249,23 @@ impl AddressSpace {
                 }
                 Backing::File(f.object.clone())
             }
+            None if huge => {
+                if vm.contains(VmFlags::GROWSDOWN) || !matches!(flags & MAP_TYPE, MAP_SHARED | MAP_PRIVATE) {
+                    return Err(MmError::Invalid);
+                }
+                let shared = flags & MAP_TYPE == MAP_SHARED;
+                if shared {
+                    vm |= VmFlags::SHARED | VmFlags::MAYSHARE;
+                }
+                vm |= VmFlags::HUGETLB | VmFlags::DONTEXPAND;
+                let obj = crate::vm::hugetlb::HugeObject::new(env.pa, shared, "/anon_hugepage (deleted)", addr >> 21);
+                // hugetlb_reserve_pages: every page promised now, unless
+                // MAP_NORESERVE.
+                if flags & MAP_NORESERVE == 0 && !obj.reserve(0, len / HPAGE_SIZE) {
+                    return Err(MmError::NoMemory);
+                }
+                Backing::Huge(obj)
+            }
             None => match flags & MAP_TYPE {
                 MAP_SHARED => {
                     if vm.contains(VmFlags::GROWSDOWN) {
@@ -239,7 +290,7 @@ impl AddressSpace {
         };
         let pgoff = match (&backing, req.file.is_some()) {
             (_, true) => pgoff,
-            (Backing::Shared(_), _) => 0,
+            (Backing::Shared(_) | Backing::Huge(_), _) => 0,
             _ => addr >> PAGE_SHIFT,
         };
         if flags & MAP_NORESERVE != 0 && env.commit.mode() != crate::vm::overcommit::OVERCOMMIT_NEVER {
@@ -262,7 +313,7 @@ impl AddressSpace {
     /// anonymous memory is charged too (shmem's accounting).
     fn accountable(vm: VmFlags, backing: &Backing) -> bool {
         !vm.contains(VmFlags::NORESERVE)
-            && !matches!(backing, Backing::Shared(_))
+            && !matches!(backing, Backing::Shared(_) | Backing::Huge(_))
             && vm & (VmFlags::SHARED | VmFlags::WRITE) == VmFlags::WRITE
     }
 

@@ -40,6 +40,7 @@ use crate::vm::vma::VmFlags;
 impl AddressSpace {
     /// Split so that `[start, end)` begins and ends on area boundaries.
     pub(crate) fn isolate(&mut self, env: &MmEnv<'_>, start: u64, end: u64) -> Result<(), MmError> {
+        self.hugetlb_may_split(start, end)?;
         if !self.vmas.split_at(start, env.max_map_count) || !self.vmas.split_at(end, env.max_map_count) {
             return Err(MmError::NoMemory);
         }
@@ -60,6 +61,9 @@ impl AddressSpace {
 
     /// Rewrite the PTEs of `[start, end)` for the area flags `flags`.
     pub(crate) fn reprotect_ptes(&mut self, env: &MmEnv<'_>, start: u64, end: u64, flags: VmFlags) {
+        if flags.contains(VmFlags::HUGETLB) {
+            return self.reprotect_huge(env, start, end, flags);
+        }
         let shared = flags.contains(VmFlags::SHARED);
         let mut flush = crate::vm::tlb::TlbFlush::none();
         self.for_each_leaf_batch(env, start, end, &mut |this, batch| {

@@ -43,12 +43,14 @@ impl AddressSpace {
         if splits_middle && self.vmas.len() >= env.max_map_count {
             return Err(MmError::NoMemory);
         }
+        self.hugetlb_may_split(start, end)?;
         if !self.vmas.split_at(start, usize::MAX) || !self.vmas.split_at(end, usize::MAX) {
             return Err(MmError::NoMemory);
         }
         let inside: alloc::vec::Vec<u64> = self.vmas.overlapping(start..end).map(|v| v.start).collect();
         for s in inside {
             if let Some(v) = self.detach_vma(env, s) {
+                crate::vm::hugetlb::unreserve_private(&v);
                 self.zap_mapping(env, v.start, v.end, crate::vm::address_space::Mapping::of(&v));
             }
         }

@@ -225,11 +225,20 @@ pub struct Mapper<'a> {
     phys: &'a dyn PhysMem,
     alloc: &'a dyn TableAlloc,
     root: PhysAddr,
+    /// Huge leaves are never split by unmap and protect: they are visited
+    /// whole (a process's hugetlb pages, whose areas only split at their
+    /// boundaries, so that no smaller entry ever owns a piece of one).
+    whole_huge: bool,
 }
 
 impl<'a> Mapper<'a> {
     pub fn new(phys: &'a dyn PhysMem, alloc: &'a dyn TableAlloc, root: PhysAddr) -> Mapper<'a> {
-        Mapper { phys, alloc, root }
+        Mapper { phys, alloc, root, whole_huge: false }
+    }
+
+    /// A mapper for a process's address space (huge leaves stay whole).
+    pub fn for_user(phys: &'a dyn PhysMem, alloc: &'a dyn TableAlloc, root: PhysAddr) -> Mapper<'a> {
+        Mapper { phys, alloc, root, whole_huge: true }
     }
 
     pub fn root(&self) -> PhysAddr {
@@ -441,7 +450,8 @@ impl<'a> Mapper<'a> {
             }
             let (w2, x2, u2) =
                 (w && fl.contains(F::WRITABLE), x && !fl.contains(F::NO_EXECUTE), u && fl.contains(F::USER_ACCESSIBLE));
-            let covered = start <= eb && ee <= end;
+            // A process's huge leaf is a hugetlb page: it goes whole.
+            let covered = (start <= eb && ee <= end) || (self.whole_huge && level < 4 && is_leaf(entry, level));
             if level < 4 && is_leaf(entry, level) {
                 if !covered {
                     self.split(entry, level, canon(eb))?;
@@ -540,6 +550,42 @@ impl<'a> Mapper<'a> {
             }
         }
         Ok(Some(&mut self.table(table)[index(va, 1)]))
+    }
+
+    /// The directory (level 2) entry for the 2 MiB around `va`, for a
+    /// hugetlb fault under the page-table lock: a missing upper table is
+    /// taken from `spare` as in [`Self::pte_with_spare`] (`Ok(None)` when
+    /// one is needed and `spare` is empty). Never splits anything; fails
+    /// with `AlreadyMapped` under a 1 GiB leaf.
+    pub fn pmd_with_spare(
+        &mut self,
+        va: u64,
+        spare: &mut Option<PhysAddr>,
+    ) -> Result<Option<&'static mut PageTableEntry>, MapError> {
+        if !canonical(va) {
+            return Err(MapError::BadRange);
+        }
+        let mut table = self.root;
+        for level in (3..=4).rev() {
+            let e = &mut self.table(table)[index(va, level)];
+            if e.flags().contains(F::PRESENT) {
+                if level < 4 && is_leaf(e, level) {
+                    return Err(MapError::AlreadyMapped { va });
+                }
+                table = e.addr();
+            } else {
+                let Some(new) = spare.take() else { return Ok(None) };
+                core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
+                e.set_addr(new, Self::intermediate_flags(va));
+                table = new;
+            }
+        }
+        Ok(Some(&mut self.table(table)[index(va, 2)]))
+    }
+
+    /// The directory entry for `va` if its upper tables exist (no change).
+    pub fn pmd(&mut self, va: u64) -> Option<&'static mut PageTableEntry> {
+        self.pmd_with_spare(va, &mut None).ok().flatten()
     }
 
     /// The level-1 table (page table) for the 2 MiB around `va`: created

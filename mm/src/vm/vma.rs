@@ -47,6 +47,8 @@ bitflags! {
         const LOCKONFAULT = 0x0008_0000;
         const ACCOUNT    = 0x0010_0000;
         const NORESERVE  = 0x0020_0000;
+        /// Pages of the hugetlb pool (vm/hugetlb.rs).
+        const HUGETLB    = 0x0040_0000;
         const WIPEONFORK = 0x0200_0000;
         const DONTDUMP   = 0x0400_0000;
         /// Every page of the area reads as soft-dirty in /proc/PID/pagemap
@@ -103,12 +105,15 @@ pub enum Backing {
     /// A file (the page cache of an initrd file). Private mappings copy
     /// a page on the first write.
     File(Arc<MemObject>),
+    /// 2 MiB pages of the hugetlb pool (vm/hugetlb.rs): the object holds
+    /// the pages of a shared mapping, the promises of a private one.
+    Huge(Arc<crate::vm::hugetlb::HugeObject>),
 }
 
 impl Backing {
     pub fn object(&self) -> Option<&Arc<MemObject>> {
         match self {
-            Backing::Anon => None,
+            Backing::Anon | Backing::Huge(_) => None,
             Backing::Shared(o) | Backing::File(o) => Some(o),
         }
     }
@@ -121,13 +126,14 @@ impl Backing {
     /// or a private file mapping; shared anonymous memory is committed
     /// when created).
     pub fn is_anon_or_private_file(&self) -> bool {
-        !matches!(self, Backing::Shared(_))
+        !matches!(self, Backing::Shared(_) | Backing::Huge(_))
     }
 
     fn same(&self, other: &Backing) -> bool {
         match (self, other) {
             (Backing::Anon, Backing::Anon) => true,
             (Backing::Shared(a), Backing::Shared(b)) | (Backing::File(a), Backing::File(b)) => Arc::ptr_eq(a, b),
+            (Backing::Huge(a), Backing::Huge(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }

@@ -1,0 +1,330 @@
+//! The pool of 2 MiB huge pages behind hugetlb mappings (cf. mm/hugetlb.c:
+//! `struct hstate`, `set_max_huge_pages`, `alloc_hugetlb_folio`,
+//! `free_huge_folio`, `hugetlb_acct_memory`).
+//!
+//! ```text
+//!   buddy ──alloc order 9 (compound, this node only)──> pool free list ─┐
+//!     ^                                                                 │ take (fault)
+//!     └──── surplus page freed, or the pool shrinks ── free_page <──────┘ last put
+//! ```
+//!
+//! Counters, as Linux keeps them per size (here the one size, 2 MiB):
+//! `nr` pages belong to the pool (free or in use), per node; `free` of
+//! them are on the free lists; `resv` of the free ones are promised to
+//! mappings made earlier (taken at mmap time so that a later fault cannot
+//! fail, `HugePages_Rsvd`); `surplus` pages were allocated beyond the
+//! persistent size (`nr_hugepages`) because `nr_overcommit_hugepages`
+//! allowed it, and go back to the buddy allocator as soon as they are
+//! free. The persistent size is `nr - surplus`.
+//!
+//! A pool page is a compound order-9 block marked `HUGETLB` on its head.
+//! Free in the pool, its head's reference count is 0; taken, the
+//! references are the mappings (one per PMD) and the object that holds
+//! it; [`HugePool::put`] of the last one returns it here.
+//!
+//! Locking: one spin lock (`inner`) protects every list and counter; it
+//! is taken with no other mm lock held above the buddy allocator's (the
+//! buddy's zone locks nest inside it when the pool grows or shrinks).
+
+use alloc::vec::Vec;
+
+use crate::addr::Pfn;
+use crate::phys::gfp::Gfp;
+use crate::phys::numa::MAX_NUMNODES;
+use crate::phys::page::PageFlags;
+use crate::phys::page_alloc::PageAllocator;
+
+/// Order of a huge page (2 MiB = 2^9 4 KiB pages).
+pub const HPAGE_ORDER: u32 = 9;
+/// 4 KiB pages in a huge page.
+pub const HPAGE_PAGES: u64 = 1 << HPAGE_ORDER;
+/// Bytes in a huge page.
+pub const HPAGE_SIZE: u64 = 1 << 21;
+
+/// A snapshot of the pool's counters (meminfo, sysfs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolCounts {
+    /// Pages in the pool, free or in use (HugePages_Total).
+    pub nr: u64,
+    pub free: u64,
+    pub resv: u64,
+    pub surplus: u64,
+    /// The persistent size (`/proc/sys/vm/nr_hugepages`).
+    pub persistent: u64,
+    pub overcommit: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    free: [Vec<Pfn>; MAX_NUMNODES],
+    nr: [u64; MAX_NUMNODES],
+    surplus: [u64; MAX_NUMNODES],
+    resv: u64,
+    overcommit: u64,
+    /// Next node for a page the pool grows by (round robin).
+    next_nid: usize,
+}
+
+impl Inner {
+    fn nr(&self) -> u64 {
+        self.nr.iter().sum()
+    }
+    fn free(&self) -> u64 {
+        self.free.iter().map(|l| l.len() as u64).sum()
+    }
+    fn surplus(&self) -> u64 {
+        self.surplus.iter().sum()
+    }
+}
+
+/// The 2 MiB pool.
+#[derive(Default)]
+pub struct HugePool {
+    inner: spin::Mutex<Inner>,
+}
+
+impl HugePool {
+    pub fn new() -> HugePool {
+        HugePool::default()
+    }
+
+    pub fn counts(&self) -> PoolCounts {
+        let i = self.inner.lock();
+        let (nr, surplus) = (i.nr(), i.surplus());
+        PoolCounts { nr, free: i.free(), resv: i.resv, surplus, persistent: nr - surplus, overcommit: i.overcommit }
+    }
+
+    /// (pages, free, surplus) of node `nid`.
+    pub fn node_counts(&self, nid: usize) -> (u64, u64, u64) {
+        let i = self.inner.lock();
+        match i.nr.get(nid) {
+            Some(&nr) => (nr, i.free[nid].len() as u64, i.surplus[nid]),
+            None => (0, 0, 0),
+        }
+    }
+
+    /// A fresh huge page from the buddy allocator on node `nid` only.
+    fn alloc_fresh(pa: &PageAllocator, nid: usize) -> Option<Pfn> {
+        let gfp = Gfp::COMP | Gfp::DIRECT_RECLAIM | Gfp::NOWARN | Gfp::THISNODE;
+        let pfn = pa.alloc_pages_nodemask(nid as u32, gfp, HPAGE_ORDER, Some(1 << nid))?;
+        let head = pa.page(pfn)?;
+        head.insert_flags(PageFlags::HUGETLB);
+        // Free in the pool: no reference until a mapping takes it.
+        head.set_refcount(0);
+        pa.vmstat.hugetlb_pages.add(HPAGE_PAGES as i64);
+        Some(pfn)
+    }
+
+    /// Give a pool page back to the buddy allocator.
+    fn free_fresh(pa: &PageAllocator, pfn: Pfn) {
+        if let Some(head) = pa.page(pfn) {
+            head.remove_flags(PageFlags::HUGETLB);
+            head.set_refcount(1);
+        }
+        pa.vmstat.hugetlb_pages.sub(HPAGE_PAGES as i64);
+        let _ = pa.free_pages(pfn, HPAGE_ORDER);
+    }
+
+    fn nodes(pa: &PageAllocator) -> usize {
+        pa.nodes.len().clamp(1, MAX_NUMNODES)
+    }
+
+    /// Set the persistent size to `count` pages (`set_max_huge_pages`):
+    /// on `node` only when given, spread over the nodes otherwise. The
+    /// pool grows as far as the buddy allocator can give 2 MiB blocks and
+    /// shrinks by its free pages; pages in use or reserved beyond the new
+    /// size become surplus and leave when freed. Returns the new size.
+    pub fn set_persistent(&self, pa: &PageAllocator, node: Option<usize>, count: u64) -> u64 {
+        let nodes = Self::nodes(pa);
+        if node.is_some_and(|n| n >= nodes) {
+            return self.counts().persistent;
+        }
+        // With a node, `count` is that node's size: turn it into a total.
+        let count = match node {
+            Some(n) => {
+                let i = self.inner.lock();
+                let others = i.nr() - i.surplus() - (i.nr[n] - i.surplus[n]);
+                others.saturating_add(count)
+            }
+            None => count,
+        };
+        // Grow: surplus pages in use become persistent first.
+        loop {
+            let mut i = self.inner.lock();
+            let persistent = i.nr() - i.surplus();
+            if persistent >= count {
+                break;
+            }
+            if let Some(n) = (0..nodes).find(|&n| node.is_none_or(|x| x == n) && i.surplus[n] > 0) {
+                i.surplus[n] -= 1;
+                continue;
+            }
+            let nid = match node {
+                Some(n) => n,
+                None => {
+                    let n = i.next_nid % nodes;
+                    i.next_nid = (n + 1) % nodes;
+                    n
+                }
+            };
+            drop(i);
+            // Round robin: try every node once before giving up.
+            let got = (0..nodes)
+                .map(|k| if node.is_some() { nid } else { (nid + k) % nodes })
+                .take(if node.is_some() { 1 } else { nodes })
+                .find_map(|n| Self::alloc_fresh(pa, n).map(|p| (n, p)));
+            let Some((n, pfn)) = got else { break };
+            let mut i = self.inner.lock();
+            i.nr[n] += 1;
+            i.free[n].push(pfn);
+        }
+        // Shrink: never below what is in use or promised.
+        loop {
+            let mut i = self.inner.lock();
+            let (nr, free, surplus) = (i.nr(), i.free(), i.surplus());
+            let min = i.resv + nr - free;
+            let target = count.max(min);
+            if nr - surplus <= target {
+                break;
+            }
+            let pick = (0..nodes).filter(|&n| node.is_none_or(|x| x == n)).max_by_key(|&n| i.free[n].len());
+            let Some(n) = pick.filter(|&n| !i.free[n].is_empty()) else { break };
+            let pfn = i.free[n].pop().expect("non-empty list");
+            i.nr[n] -= 1;
+            drop(i);
+            Self::free_fresh(pa, pfn);
+        }
+        // What is still above the size is in use or promised: surplus,
+        // freed later.
+        let mut i = self.inner.lock();
+        let persistent = i.nr() - i.surplus();
+        if persistent > count {
+            let mut extra = persistent - count;
+            for n in 0..nodes {
+                if node.is_some_and(|x| x != n) {
+                    continue;
+                }
+                // Any page may turn surplus (`adjust_pool_surplus`): the
+                // free ones are promised, and leave with their promise.
+                let take = (i.nr[n] - i.surplus[n]).min(extra);
+                i.surplus[n] += take;
+                extra -= take;
+            }
+        }
+        i.nr() - i.surplus()
+    }
+
+    pub fn set_overcommit(&self, n: u64) {
+        self.inner.lock().overcommit = n;
+    }
+
+    /// Promise `n` more pages to a mapping (`hugetlb_acct_memory`):
+    /// surplus pages are allocated when the free ones do not cover the
+    /// promises and overcommit allows it. False (nothing changed): ENOMEM.
+    pub fn reserve(&self, pa: &PageAllocator, n: u64) -> bool {
+        if n == 0 {
+            return true;
+        }
+        let nodes = Self::nodes(pa);
+        loop {
+            let mut i = self.inner.lock();
+            let free = i.free();
+            if i.resv + n <= free {
+                i.resv += n;
+                return true;
+            }
+            if i.surplus() >= i.overcommit {
+                return false;
+            }
+            let nid = i.next_nid % nodes;
+            i.next_nid = (nid + 1) % nodes;
+            drop(i);
+            let Some((n2, pfn)) = (0..nodes).find_map(|k| Self::alloc_fresh(pa, (nid + k) % nodes).map(|p| ((nid + k) % nodes, p))) else {
+                return false;
+            };
+            let mut i = self.inner.lock();
+            i.nr[n2] += 1;
+            i.surplus[n2] += 1;
+            i.free[n2].push(pfn);
+        }
+    }
+
+    /// Take back `n` promises; surplus pages nobody needs leave.
+    pub fn unreserve(&self, pa: &PageAllocator, n: u64) {
+        let mut i = self.inner.lock();
+        i.resv = i.resv.saturating_sub(n);
+        let mut out = Vec::new();
+        // return_unused_surplus_pages
+        while i.surplus() > 0 && i.free() > i.resv {
+            let Some(nid) = (0..MAX_NUMNODES).find(|&k| i.surplus[k] > 0 && !i.free[k].is_empty()) else { break };
+            let pfn = i.free[nid].pop().expect("non-empty list");
+            i.nr[nid] -= 1;
+            i.surplus[nid] -= 1;
+            out.push(pfn);
+        }
+        drop(i);
+        for pfn in out {
+            Self::free_fresh(pa, pfn);
+        }
+    }
+
+    /// A huge page for a fault, preferring node `nid` (any node after it):
+    /// `reserved` when the mapping holds a promise for it, which is used
+    /// up. Without one, only free pages nobody was promised, or a new
+    /// surplus page. The page comes with one reference and is not zeroed.
+    pub fn take(&self, pa: &PageAllocator, nid: usize, reserved: bool) -> Option<Pfn> {
+        let nodes = Self::nodes(pa);
+        let nid = nid.min(nodes - 1);
+        let mut i = self.inner.lock();
+        let free = i.free();
+        let pfn = if reserved || free > i.resv {
+            let n = (0..nodes).map(|k| (nid + k) % nodes).find(|&n| !i.free[n].is_empty())?;
+            if reserved {
+                i.resv = i.resv.saturating_sub(1);
+            }
+            i.free[n].pop()?
+        } else {
+            if i.surplus() >= i.overcommit {
+                return None;
+            }
+            drop(i);
+            let (n, pfn) = (0..nodes).find_map(|k| Self::alloc_fresh(pa, (nid + k) % nodes).map(|p| ((nid + k) % nodes, p)))?;
+            i = self.inner.lock();
+            i.nr[n] += 1;
+            i.surplus[n] += 1;
+            pfn
+        };
+        drop(i);
+        if let Some(head) = pa.page(pfn) {
+            head.set_refcount(1);
+        }
+        Some(pfn)
+    }
+
+    /// Drop one reference to the huge page at `pfn`; the last one gives it
+    /// back to the pool (or to the buddy allocator, if surplus).
+    pub fn put(&self, pa: &PageAllocator, pfn: Pfn) {
+        let Some(head) = pa.page(pfn) else { return };
+        if !head.has(PageFlags::HUGETLB) || head.refcount() <= 0 {
+            log::error!("hugetlb: BUG: put of pfn {:#x} that is not a used huge page", pfn.0);
+            return;
+        }
+        if head.put() != 0 {
+            return;
+        }
+        head.set_mapcount(0);
+        let nid = (head.node() as usize).min(MAX_NUMNODES - 1);
+        let mut i = self.inner.lock();
+        if i.surplus[nid] > 0 {
+            i.surplus[nid] -= 1;
+            i.nr[nid] -= 1;
+            drop(i);
+            Self::free_fresh(pa, pfn);
+        } else {
+            i.free[nid].push(pfn);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

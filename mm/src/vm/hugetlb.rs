@@ -1,0 +1,523 @@
+//! hugetlb mappings: areas whose pages are 2 MiB pages of the pool
+//! (`phys::hugetlb`), mapped by one directory entry each (cf. mm/hugetlb.c
+//! `hugetlb_fault`, `hugetlb_no_page`, `hugetlb_wp`, `copy_hugetlb_page_range`,
+//! `hugetlb_reserve_pages`; fs/hugetlbfs).
+//!
+//! ```text
+//!   mmap(MAP_HUGETLB) ─> area [2M-aligned, 2M multiple), backing Huge(object)
+//!                        promises its pages now (HugePages_Rsvd), unless
+//!                        MAP_NORESERVE: ENOMEM when the pool cannot
+//!   fault ───────────────> shared: the object's page (taken and zeroed once)
+//!                          private: a new zeroed page for this mapping
+//!                          none left: SIGBUS
+//!   fork ────────────────> shared: both map the page; private: both map it
+//!                          read-only, the first write copies (or reuses)
+//!   munmap, mprotect ───> only at 2 MiB boundaries (EINVAL otherwise)
+//!   zap ─────────────────> the entry goes, the page's reference with it
+//! ```
+//!
+//! The object ([`HugeObject`]) is what the mapping is made of: for a
+//! shared mapping (MAP_SHARED|MAP_ANONYMOUS|MAP_HUGETLB, an SHM_HUGETLB
+//! segment, a MFD_HUGETLB memfd) it holds the pages by huge index; for a
+//! private mapping it holds only the promises (Linux's per-VMA `resv_map`)
+//! and the pages live in the page tables alone. A huge index is the
+//! area's page offset / 512.
+//!
+//! hugetlb pages are never on LRU lists, never swapped and never migrated
+//! or compacted; they do not count in RSS (`HugetlbPages` in status does).
+//!
+//! Locks: an object's `inner` lock guards its page index and promises; the
+//! pool's lock nests inside it only for promises (reserve/unreserve); a
+//! fault takes pages from the pool and zeroes them with no lock held and
+//! installs under the page-table lock (`AddressSpace::ptl`), as 4 KiB
+//! faults do.
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::sync::Arc;
+
+use x86_64::structures::paging::PageTableFlags as F;
+use x86_64::structures::paging::page_table::PageTableEntry;
+
+use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
+use crate::phys::hugetlb::{HPAGE_ORDER, HPAGE_PAGES, HPAGE_SIZE};
+use crate::phys::page_alloc::PageAllocator;
+use crate::vm::address_space::{AddressSpace, MmEnv, PtlState};
+use crate::vm::fault::{FaultDone, FaultError, FaultKind};
+use crate::vm::vma::{Backing, VmFlags, Vma};
+
+/// What a hugetlb mapping is made of (see the module comment).
+pub struct HugeObject {
+    pa: &'static PageAllocator,
+    shared: bool,
+    /// The name /proc/PID/maps shows (`/anon_hugepage (deleted)`,
+    /// `/SYSV%08x (deleted)`, `/memfd:NAME (deleted)`) and the inode.
+    pub name: alloc::string::String,
+    pub ino: u64,
+    inner: spin::Mutex<ObjInner>,
+}
+
+#[derive(Default)]
+struct ObjInner {
+    /// Huge index -> page (shared objects), each holding one reference.
+    pages: BTreeMap<u64, Pfn>,
+    /// Huge indices promised and not yet faulted in.
+    resv: BTreeSet<u64>,
+}
+
+impl HugeObject {
+    /// A new empty object: `shared` holds pages, a private one promises.
+    pub fn new(pa: &'static PageAllocator, shared: bool, name: &str, ino: u64) -> Arc<HugeObject> {
+        let name = alloc::string::String::from(name);
+        Arc::new(HugeObject { pa, shared, name, ino, inner: spin::Mutex::new(ObjInner::default()) })
+    }
+
+    pub fn is_shared(&self) -> bool {
+        self.shared
+    }
+
+    /// Promise the pages of huge indices `[first, last)` that are neither
+    /// present nor promised already; false (nothing promised): ENOMEM.
+    pub fn reserve(&self, first: u64, last: u64) -> bool {
+        let mut i = self.inner.lock();
+        let want: alloc::vec::Vec<u64> =
+            (first..last).filter(|x| !i.pages.contains_key(x) && !i.resv.contains(x)).collect();
+        if !self.pa.hugetlb.reserve(self.pa, want.len() as u64) {
+            return false;
+        }
+        i.resv.extend(want);
+        true
+    }
+
+    /// Give back the promises of `[first, last)` (a private mapping's
+    /// range went away).
+    pub fn unreserve(&self, first: u64, last: u64) {
+        let mut i = self.inner.lock();
+        let gone: alloc::vec::Vec<u64> = i.resv.range(first..last).copied().collect();
+        for x in &gone {
+            i.resv.remove(x);
+        }
+        drop(i);
+        self.pa.hugetlb.unreserve(self.pa, gone.len() as u64);
+    }
+
+    /// Drop every page and promise at huge index `from` or above (a
+    /// shrinking ftruncate, removal). The pages stay with whoever maps
+    /// them until they unmap.
+    pub fn truncate(&self, from: u64) {
+        let mut i = self.inner.lock();
+        let pages = i.pages.split_off(&from);
+        let resv = i.resv.split_off(&from);
+        drop(i);
+        for (_, pfn) in pages {
+            self.pa.hugetlb.put(self.pa, pfn);
+        }
+        self.pa.hugetlb.unreserve(self.pa, resv.len() as u64);
+    }
+
+    /// Pages the object holds.
+    pub fn nr_pages(&self) -> u64 {
+        self.inner.lock().pages.len() as u64
+    }
+
+    /// A zeroed page for huge index `idx` from node `nid` (any node after
+    /// it), using the promise for `idx` if there is one. None: the pool
+    /// has none to give (SIGBUS).
+    fn new_page(&self, idx: u64, nid: u32) -> Option<Pfn> {
+        let promised = self.inner.lock().resv.remove(&idx);
+        let Some(pfn) = self.pa.hugetlb.take(self.pa, nid as usize, promised) else {
+            if promised {
+                self.inner.lock().resv.insert(idx);
+            }
+            return None;
+        };
+        // A page from the pool is RAM, inside the window.
+        let _ = self.pa.phys().zero_pages(pfn, HPAGE_ORDER);
+        Some(pfn)
+    }
+
+    /// The shared page at huge index `idx`, with a reference for the
+    /// caller: made (zeroed) on first use.
+    pub fn get_page(&self, idx: u64, nid: u32) -> Option<Pfn> {
+        if let Some(pfn) = self.find_get(idx) {
+            return Some(pfn);
+        }
+        let new = self.new_page(idx, nid)?;
+        let mut i = self.inner.lock();
+        if let Some(&other) = i.pages.get(&idx) {
+            // Another fault made it meanwhile: ours goes back, and with it
+            // the promise it used, if it used one.
+            if let Some(p) = self.pa.page(other) {
+                p.get();
+            }
+            drop(i);
+            self.pa.hugetlb.put(self.pa, new);
+            return Some(other);
+        }
+        i.pages.insert(idx, new);
+        if let Some(p) = self.pa.page(new) {
+            // The object's reference and the caller's.
+            p.get();
+        }
+        Some(new)
+    }
+
+    /// The page at `idx` with a reference, if present.
+    fn find_get(&self, idx: u64) -> Option<Pfn> {
+        let i = self.inner.lock();
+        let pfn = *i.pages.get(&idx)?;
+        if let Some(p) = self.pa.page(pfn) {
+            p.get();
+        }
+        Some(pfn)
+    }
+}
+
+impl Drop for HugeObject {
+    fn drop(&mut self) {
+        self.truncate(0);
+    }
+}
+
+/// Whether an area may be split at `addr`: hugetlb areas only at 2 MiB
+/// boundaries (Linux's `hugetlb_vm_op_split`).
+fn may_split(v: &Vma, addr: u64) -> bool {
+    !v.flags.contains(VmFlags::HUGETLB) || addr % HPAGE_SIZE == 0 || addr <= v.start || addr >= v.end
+}
+
+/// A private hugetlb area going away gives back its promises.
+pub(crate) fn unreserve_private(v: &Vma) {
+    if let Backing::Huge(o) = &v.backing {
+        if !o.is_shared() {
+            let (first, last) = index_range(v);
+            o.unreserve(first, last);
+        }
+    }
+}
+
+/// The huge index of `addr` in `vma`.
+fn huge_index(vma: &Vma, addr: u64) -> u64 {
+    vma.pgoff_of(addr & !(HPAGE_SIZE - 1)) / HPAGE_PAGES
+}
+
+/// The huge indices `[first, last)` an area covers.
+pub(crate) fn index_range(vma: &Vma) -> (u64, u64) {
+    (vma.pgoff / HPAGE_PAGES, (vma.pgoff + vma.pages()).div_ceil(HPAGE_PAGES))
+}
+
+fn huge_object(vma: &Vma) -> Result<&Arc<HugeObject>, FaultError> {
+    match &vma.backing {
+        Backing::Huge(o) => Ok(o),
+        _ => Err(FaultError::Bus),
+    }
+}
+
+/// Whether `e` maps `pfn` as a huge page without write permission.
+fn maps_readonly(e: &PageTableEntry, pfn: Pfn) -> bool {
+    let f = e.flags();
+    f.contains(F::PRESENT | F::HUGE_PAGE) && !f.contains(F::WRITABLE) && Pfn::from_phys(e.addr().as_u64()) == pfn
+}
+
+impl AddressSpace {
+    /// EINVAL when `[start, end)` would cut a hugetlb area inside a huge
+    /// page (munmap, mprotect, madvise, mlock, mbind).
+    pub(crate) fn hugetlb_may_split(&self, start: u64, end: u64) -> Result<(), crate::error::MmError> {
+        for a in [start, end] {
+            if self.vmas.containing(a).is_some_and(|v| !may_split(v, a)) {
+                return Err(crate::error::MmError::Invalid);
+            }
+        }
+        Ok(())
+    }
+
+    /// The node a new huge page of `vma` at `addr` should come from.
+    fn huge_node(env: &MmEnv<'_>, vma: &Vma, addr: u64) -> u32 {
+        match vma.policy.as_ref().or(env.policy.as_ref()) {
+            Some(p) => crate::vm::mempolicy::target_node(env.pa, p, huge_index(vma, addr)).0,
+            None => env.pa.local_node(),
+        }
+    }
+
+    /// Run `f` on the directory entry of the 2 MiB at `va` with the PTL
+    /// held (upper tables allocated outside the lock, as `with_pte` does).
+    fn with_pmd<R>(
+        &self,
+        env: &MmEnv<'_>,
+        va: u64,
+        f: impl FnOnce(&mut PageTableEntry, &mut PtlState) -> R,
+    ) -> Result<R, FaultError> {
+        let mut spare: Option<PhysAddr> = None;
+        let found = loop {
+            let st = self.ptl.lock();
+            match self.mapper(env).pmd_with_spare(va, &mut spare) {
+                Ok(Some(e)) => break Ok((st, e)),
+                Ok(None) => {
+                    drop(st);
+                    match env.tables.alloc_table() {
+                        Some(t) => spare = Some(t),
+                        None => break Err(FaultError::Oom),
+                    }
+                }
+                Err(_) => break Err(FaultError::Bus),
+            }
+        };
+        let r = found.map(|(mut st, e)| f(e, &mut st));
+        if let Some(t) = spare {
+            env.tables.free_table(t);
+        }
+        r
+    }
+
+    /// Entry flags of a huge page of `vma`.
+    fn huge_flags(vma: &Vma, writable: bool, write: bool) -> F {
+        Self::fault_pte_flags(vma.flags, writable, write) | F::HUGE_PAGE
+    }
+
+    /// Map the huge page `pfn` at `haddr` if nothing is mapped there,
+    /// taking over the caller's reference (given back otherwise).
+    fn install_huge(
+        &self,
+        env: &MmEnv<'_>,
+        vma: &Vma,
+        haddr: u64,
+        pfn: Pfn,
+        writable: bool,
+        write: bool,
+    ) -> Result<(), FaultError> {
+        let flags = Self::huge_flags(vma, writable, write);
+        let r = self.with_pmd(env, haddr, |e, st| {
+            if !e.is_unused() {
+                return false;
+            }
+            e.set_addr(PhysAddr::new(pfn.phys()), flags);
+            if let Some(p) = env.pa.page(pfn) {
+                p.inc_mapcount();
+            }
+            st.hugetlb += HPAGE_PAGES;
+            true
+        });
+        if r != Ok(true) {
+            env.pa.hugetlb.put(env.pa, pfn);
+        }
+        r.map(|_| ())
+    }
+
+    /// A fault in a hugetlb area (`hugetlb_fault`): the access was checked
+    /// against the area's rights already.
+    pub(crate) fn hugetlb_fault(
+        &self,
+        env: &MmEnv<'_>,
+        vma: &Vma,
+        addr: u64,
+        kind: FaultKind,
+    ) -> Result<FaultDone, FaultError> {
+        let obj = huge_object(vma)?;
+        let haddr = addr & !(HPAGE_SIZE - 1);
+        let idx = huge_index(vma, addr);
+        let nid = Self::huge_node(env, vma, addr);
+        let shared = vma.flags.contains(VmFlags::SHARED);
+        let now = {
+            let _ptl = self.ptl.lock();
+            self.mapper(env).pmd(haddr).filter(|e| e.flags().contains(F::PRESENT)).map(|e| (e.addr(), e.flags()))
+        };
+        match now {
+            None if shared || obj.is_shared() && !kind.write => {
+                // The object's page; read-only in a private mapping, whose
+                // first write copies it.
+                let pfn = obj.get_page(idx, nid).ok_or(FaultError::Bus)?;
+                let writable = shared && Self::shared_writable(vma, kind.write);
+                self.install_huge(env, vma, haddr, pfn, writable, kind.write)?;
+            }
+            None if obj.is_shared() => {
+                // A write to a private mapping of a hugetlb file.
+                let src = obj.get_page(idx, nid).ok_or(FaultError::Bus)?;
+                let copy = self.huge_copy(env, vma, addr, src);
+                env.pa.hugetlb.put(env.pa, src);
+                self.install_huge(env, vma, haddr, copy?, true, true)?;
+            }
+            None => {
+                let pfn = obj.new_page(idx, nid).ok_or(FaultError::Bus)?;
+                self.install_huge(env, vma, haddr, pfn, true, kind.write)?;
+            }
+            Some((pa, flags)) if kind.write && !flags.contains(F::WRITABLE) => {
+                self.hugetlb_wp(env, vma, haddr, Pfn::from_phys(pa.as_u64()), shared)?;
+            }
+            Some(_) => env.tlb.flush_page(haddr),
+        }
+        Ok(FaultDone::Minor)
+    }
+
+    /// A copy of the huge page `src` for a private mapping (no promise:
+    /// the copy needs a free page nobody was promised; SIGBUS otherwise,
+    /// where Linux would unmap the page from the other process instead).
+    fn huge_copy(&self, env: &MmEnv<'_>, vma: &Vma, addr: u64, src: Pfn) -> Result<Pfn, FaultError> {
+        let nid = Self::huge_node(env, vma, addr);
+        let new = env.pa.hugetlb.take(env.pa, nid as usize, false).ok_or(FaultError::Bus)?;
+        for i in 0..HPAGE_PAGES {
+            // Both are pool pages, RAM inside the window.
+            let _ = env.pa.phys().copy_page(Pfn(new.0 + i), Pfn(src.0 + i));
+        }
+        env.pa.vmstat.cow_faults.inc();
+        Ok(new)
+    }
+
+    /// A write to a read-only huge entry (`hugetlb_wp`): shared mappings
+    /// just allow it; a private page mapped only here is reused; any
+    /// other is copied.
+    fn hugetlb_wp(&self, env: &MmEnv<'_>, vma: &Vma, haddr: u64, old: Pfn, shared: bool) -> Result<(), FaultError> {
+        let obj = huge_object(vma)?;
+        let flags = Self::huge_flags(vma, true, true);
+        let page = env.pa.page(old).ok_or(FaultError::Bus)?;
+        // A private page only this entry holds (not the object's).
+        let sole = || page.refcount() == 1 && page.mapcount() == 1;
+        if shared || (!obj.is_shared() && sole()) {
+            let done = self.with_pmd(env, haddr, |e, _| {
+                let still = maps_readonly(e, old) && (shared || sole());
+                if still {
+                    e.set_flags(flags);
+                }
+                still
+            })?;
+            if done {
+                env.tlb.flush_page(haddr);
+                return Ok(());
+            }
+        }
+        // Hold the old page while copying it.
+        let held = {
+            let _ptl = self.ptl.lock();
+            let still = self.mapper(env).pmd(haddr).is_some_and(|e| maps_readonly(e, old));
+            if still {
+                page.get();
+            }
+            still
+        };
+        if !held {
+            return Ok(());
+        }
+        let new = self.huge_copy(env, vma, haddr, old);
+        let new = match new {
+            Ok(n) => n,
+            Err(e) => {
+                env.pa.hugetlb.put(env.pa, old);
+                return Err(e);
+            }
+        };
+        let replaced = self.with_pmd(env, haddr, |e, _| {
+            if !maps_readonly(e, old) {
+                return false;
+            }
+            e.set_addr(PhysAddr::new(new.phys()), flags);
+            if let Some(p) = env.pa.page(new) {
+                p.inc_mapcount();
+            }
+            true
+        })?;
+        if replaced {
+            env.tlb.flush_range(haddr, haddr + HPAGE_SIZE);
+            page.dec_mapcount();
+            env.pa.hugetlb.put(env.pa, old); // the entry's reference
+        } else {
+            env.pa.hugetlb.put(env.pa, new);
+        }
+        env.pa.hugetlb.put(env.pa, old); // ours
+        Ok(())
+    }
+
+    /// mprotect of a hugetlb area: rewrite its huge entries for the area
+    /// flags `flags` (a private page stays read-only if it was: the next
+    /// write decides between reuse and copy).
+    pub(crate) fn reprotect_huge(&mut self, env: &MmEnv<'_>, start: u64, end: u64, flags: VmFlags) {
+        let shared = flags.contains(VmFlags::SHARED);
+        let mut va = start & !(HPAGE_SIZE - 1);
+        let mut flush = crate::vm::tlb::TlbFlush::none();
+        while va < end {
+            if let Some(e) = self.mapper(env).pmd(va).filter(|e| e.flags().contains(F::PRESENT | F::HUGE_PAGE)) {
+                let old = e.flags();
+                let writable = shared || old.contains(F::WRITABLE);
+                let new = Self::pte_flags(flags, writable)
+                    | F::HUGE_PAGE
+                    | (old & (F::ACCESSED | F::DIRTY | crate::vm::page_table::SOFT_DIRTY));
+                e.set_flags(new);
+                flush = flush.merge(crate::vm::tlb::TlbFlush::page(va, HPAGE_SIZE));
+            }
+            va += HPAGE_SIZE;
+        }
+        flush.flush(env.tlb);
+    }
+
+    /// A zapped huge entry's page: its mapping and reference go.
+    pub(crate) fn release_huge(&self, env: &MmEnv<'_>, pfn: Pfn) {
+        if let Some(p) = env.pa.page(pfn) {
+            p.dec_mapcount();
+        }
+        {
+            let mut st = self.ptl.lock();
+            st.hugetlb = st.hugetlb.saturating_sub(HPAGE_PAGES);
+        }
+        env.pa.hugetlb.put(env.pa, pfn);
+    }
+
+    /// fork's copy of the hugetlb area `v` into `child`
+    /// (`copy_hugetlb_page_range`): shared pages are mapped by both,
+    /// private ones read-only by both until a write copies or reuses.
+    pub(crate) fn fork_hugetlb(
+        &mut self,
+        env: &MmEnv<'_>,
+        child: &AddressSpace,
+        v: &Vma,
+        flush: &mut crate::vm::tlb::TlbFlush,
+    ) -> Result<(), FaultError> {
+        let shared = v.flags.contains(VmFlags::SHARED);
+        let mut va = v.start;
+        while va < v.end {
+            let Some(pe) = self.mapper(env).pmd(va).filter(|e| e.flags().contains(F::PRESENT | F::HUGE_PAGE)) else {
+                va += HPAGE_SIZE;
+                continue;
+            };
+            let pfn = Pfn::from_phys(pe.addr().as_u64());
+            let mut flags = pe.flags();
+            if !shared && flags.contains(F::WRITABLE) {
+                flags.remove(F::WRITABLE);
+                pe.set_flags(flags);
+                *flush = flush.merge(crate::vm::tlb::TlbFlush::page(va, HPAGE_SIZE));
+            }
+            flags.remove(F::ACCESSED | F::DIRTY);
+            if let Some(p) = env.pa.page(pfn) {
+                p.get();
+            }
+            let cf = flags;
+            if let Err(e) = child.with_pmd(env, va, |ce, st| {
+                ce.set_addr(PhysAddr::new(pfn.phys()), cf);
+                st.hugetlb += HPAGE_PAGES;
+            }) {
+                env.pa.hugetlb.put(env.pa, pfn);
+                return Err(e);
+            }
+            if let Some(p) = env.pa.page(pfn) {
+                p.inc_mapcount();
+            }
+            va += HPAGE_SIZE;
+        }
+        Ok(())
+    }
+}
+
+/// The child's backing of a hugetlb area at fork: a shared object is
+/// shared; a private mapping's promises stay with the parent (the child
+/// has none, as in Linux, where only the owner's mapping is reserved).
+pub(crate) fn fork_backing(env: &MmEnv<'_>, v: &Vma) -> Backing {
+    match &v.backing {
+        Backing::Huge(o) if !o.is_shared() => Backing::Huge(HugeObject::new(env.pa, false, &o.name, o.ino)),
+        b => b.clone(),
+    }
+}
+
+/// Length of a hugetlb mapping: `len` rounded up to whole huge pages.
+pub fn huge_len(len: u64) -> Option<u64> {
+    len.checked_next_multiple_of(HPAGE_SIZE)
+}
+
+/// 4 KiB pages per huge page, for views.
+pub const HPAGE_KB: u64 = HPAGE_SIZE >> 10;
+
+const _: () = assert!(HPAGE_SIZE == PAGE_SIZE << (21 - PAGE_SHIFT));
