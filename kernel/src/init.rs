@@ -186,6 +186,7 @@ fn start_processes() {
     crate::proc::sched::wait_for_aps(arch::smp::online().saturating_sub(1));
     crate::platform::input::init();
     crate::mem::enable_reclaim();
+    crate::mem::hugetlb_from_cmdline();
 }
 
 /// `swapon=/dev/vda[,/dev/vdb...]`: turn those disks on as swap before

@@ -106,6 +106,27 @@ fn reclaim(_order: u32) -> u64 {
 
 /// Install the reclaim hook (after the process and file layers registered
 /// their shrinkers).
+/// `hugepages=N` (with `hugepagesz=2M`, the one size, or alone): fill
+/// the hugetlb pool at boot, while 2 MiB blocks are easy to find.
+pub fn hugetlb_from_cmdline() {
+    let size = crate::cmdline::value("hugepagesz").or_else(|| crate::cmdline::value("default_hugepagesz"));
+    if let Some(sz) = size.filter(|s| !matches!(*s, "2M" | "2m" | "2048K" | "2048k")) {
+        log::warn!("HugeTLB: unsupported hugepagesz={}", sz);
+        return;
+    }
+    let Some(n) = crate::cmdline::value("hugepages") else { return };
+    let Ok(n) = n.parse::<u64>() else {
+        log::warn!("HugeTLB: hugepages={} is not a number", n);
+        return;
+    };
+    let pa = page_alloc();
+    let got = pa.hugetlb.set_persistent(pa, None, n);
+    if got < n {
+        log::warn!("HugeTLB: allocating {} of page size 2.00 MiB failed.  Only allocated {} hugepages.", n, got);
+    }
+    log::info!("HugeTLB: registered 2.00 MiB page size, pre-allocated {} pages", got);
+}
+
 pub fn enable_reclaim() {
     page_alloc().set_reclaim_hook(reclaim);
     mm::vm::compaction::install(page_alloc());

@@ -30,6 +30,7 @@ pub mod procfs_cpu;
 pub mod procfs_pagemap;
 pub mod signalfd;
 pub mod sysfs;
+pub mod sysfs_hugetlb;
 pub mod timerfd;
 pub mod tmpfs;
 

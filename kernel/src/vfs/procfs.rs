@@ -1,7 +1,7 @@
 //! /proc: live views of memory management as files, in Linux's formats.
 //!
 //! ```text
-//!   /proc/meminfo buddyinfo zoneinfo pagetypeinfo slabinfo vmallocinfo vmstat
+//!   /proc/meminfo buddyinfo zoneinfo pagetypeinfo slabinfo vmallocinfo vmstat cmdline
 //!   /proc/mempic                             map of every page frame (writable: 1/0)
 //!   /proc/kpagecount kpageflags              u64 per page frame (procfs_pagemap.rs)
 //!   /proc/PID/{maps,smaps,smaps_rollup,status,statm,stat,cmdline,comm,
@@ -16,6 +16,7 @@
 //!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,swappiness,page-cluster,
 //!                 watermark_scale_factor,min_free_kbytes,
 //!                 max_map_count,mmap_min_addr,drop_caches,compact_memory,
+//!                 nr_hugepages,nr_overcommit_hugepages,
 //!                 compaction_proactiveness,extfrag_threshold,
 //!                 compact_unevictable_allowed} (writable by root, validated)
 //! ```
@@ -188,6 +189,11 @@ impl Inode for FixedDir {
 }
 
 // ------------------------------------------------------------ global files
+
+/// /proc/cmdline: the kernel's command line and a newline.
+fn cmdline(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::cmdline::text())
+}
 
 fn meminfo(s: &mut String) -> core::fmt::Result {
     let mut m = crate::mem::meminfo();
@@ -448,6 +454,28 @@ fn set_compact_memory(t: &str) -> Result<(), Errno> {
         return Err(EINVAL);
     }
     proc::compact::compact_memory();
+    Ok(())
+}
+
+fn nr_hugepages(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::mem::page_alloc().hugetlb.counts().persistent)
+}
+
+/// Linux's `hugetlb_sysctl_handler`: any unsigned long; the pool grows as
+/// far as memory allows (read the file back to see how far).
+fn set_nr_hugepages(t: &str) -> Result<(), Errno> {
+    let v = parse_ulong(t)?;
+    let pa = crate::mem::page_alloc();
+    pa.hugetlb.set_persistent(pa, None, v);
+    Ok(())
+}
+
+fn nr_overcommit_hugepages(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::mem::page_alloc().hugetlb.counts().overcommit)
+}
+
+fn set_nr_overcommit_hugepages(t: &str) -> Result<(), Errno> {
+    crate::mem::page_alloc().hugetlb.set_overcommit(parse_ulong(t)?);
     Ok(())
 }
 
@@ -1001,6 +1029,8 @@ pub fn proc_root() -> Arc<dyn Inode> {
             ("max_map_count", sysctl(32, 0o644, max_map_count, set_max_map_count)),
             ("min_free_kbytes", sysctl(33, 0o644, min_free_kbytes, set_min_free_kbytes)),
             ("mmap_min_addr", sysctl(36, 0o644, mmap_min_addr, set_mmap_min_addr)),
+            ("nr_hugepages", sysctl(75, 0o644, nr_hugepages, set_nr_hugepages)),
+            ("nr_overcommit_hugepages", sysctl(76, 0o644, nr_overcommit_hugepages, set_nr_overcommit_hugepages)),
             ("overcommit_memory", sysctl(34, 0o644, overcommit_memory, set_overcommit_memory)),
             ("overcommit_ratio", sysctl(35, 0o644, overcommit_ratio, set_overcommit_ratio)),
             ("page-cluster", sysctl(38, 0o644, page_cluster, set_page_cluster)),
@@ -1038,6 +1068,7 @@ pub fn proc_root() -> Arc<dyn Inode> {
     });
     let entries: Vec<(&'static str, Arc<dyn Inode>)> = alloc::vec![
         ("buddyinfo", genfile(10, buddyinfo, None)),
+        ("cmdline", genfile(28, cmdline, None)),
         ("cpuinfo", genfile(18, super::procfs_cpu::cpuinfo, None)),
         ("interrupts", genfile(19, super::procfs_cpu::interrupts, None)),
         // Linux: 0400, u64 per page frame.

@@ -10,6 +10,8 @@
 //!   /sys/devices/system/node/nodeN/distance  SLIT row ("10 21")
 //!   /sys/devices/system/node/nodeN/cpulist   CPUs of the node (SRAT processor affinity)
 //!   /sys/devices/system/node/nodeN/compact   write-only (0200): compacts the node
+//!   /sys/devices/system/node/nodeN/hugepages/hugepages-2048kB/   the node's pool
+//!   /sys/kernel/mm/hugepages/hugepages-2048kB/   the hugetlb pool (sysfs_hugetlb.rs)
 //!   /sys/kernel/mm/mempolicy/weighted_interleave/{auto,nodeN}   weights (0644)
 //! ```
 //!
@@ -57,7 +59,7 @@ struct SysDir {
     entries: Vec<(String, Arc<dyn Inode>)>,
 }
 
-fn stat_of(ino: u64, mode: u32) -> Stat {
+pub(super) fn stat_of(ino: u64, mode: u32) -> Stat {
     Stat {
         st_dev: SYSFS_DEV,
         st_ino: ino,
@@ -262,6 +264,7 @@ fn render(show: Show, s: &mut String) -> core::fmt::Result {
                 lru(LruList::ActiveFile),
                 lru(LruList::InactiveFile),
             );
+            let (huge_nr, huge_free, huge_surp) = pa.hugetlb.node_counts(nid as usize);
             let lines: [(&str, u64); 10] = [
                 ("MemTotal:", total),
                 ("MemFree:", free),
@@ -276,6 +279,12 @@ fn render(show: Show, s: &mut String) -> core::fmt::Result {
             ];
             for (k, v) in lines {
                 writeln!(s, "Node {nid} {k:<16}{v:>8} kB")?;
+            }
+            // Counts, without a unit (Linux's hugetlb_report_node_meminfo).
+            for (k, v) in
+                [("HugePages_Total:", huge_nr), ("HugePages_Free:", huge_free), ("HugePages_Surp:", huge_surp)]
+            {
+                writeln!(s, "Node {nid} {k:<16}{v:>6}")?;
             }
             Ok(())
         }
@@ -336,18 +345,19 @@ pub fn sys_root() -> Arc<dyn Inode> {
         ("online".to_string(), file(Show::Nodes)),
         ("possible".to_string(), file(Show::Nodes)),
     ];
+    let dir = |ino, entries| -> Arc<dyn Inode> { Arc::new(SysDir { ino, entries }) };
     for nid in 0..nr_nodes() {
         let entries = alloc::vec![
             ("compact".to_string(), Arc::new(SysTrigger { ino: 2000 + nid as u64, nid }) as Arc<dyn Inode>),
             ("cpulist".to_string(), file(Show::NodeCpulist(nid))),
             ("distance".to_string(), file(Show::NodeDistance(nid))),
+            ("hugepages".to_string(), super::sysfs_hugetlb::hugepages_dir(Some(nid), 4000 + 10 * nid as u64, &dir)),
             ("meminfo".to_string(), file(Show::NodeMeminfo(nid))),
             ("numastat".to_string(), file(Show::NodeNumastat(nid))),
             ("vmstat".to_string(), file(Show::NodeVmstat(nid))),
         ];
         node_entries.push((alloc::format!("node{nid}"), Arc::new(SysDir { ino: 1000 + nid as u64, entries })));
     }
-    let dir = |ino, entries| -> Arc<dyn Inode> { Arc::new(SysDir { ino, entries }) };
     let system =
         dir(100, alloc::vec![("cpu".to_string(), dir(101, cpu_entries)), ("node".to_string(), dir(102, node_entries))]);
     let devices = dir(103, alloc::vec![("system".to_string(), system)]);
@@ -357,6 +367,8 @@ pub fn sys_root() -> Arc<dyn Inode> {
         (alloc::format!("node{nid}"), Arc::new(SysWeight { ino: 3000 + nid as u64, nid: Some(nid) }) as Arc<dyn Inode>)
     }));
     let mempolicy = dir(105, alloc::vec![("weighted_interleave".to_string(), dir(106, weights))]);
-    let kernel = dir(104, alloc::vec![("mm".to_string(), dir(107, alloc::vec![("mempolicy".to_string(), mempolicy)]))]);
+    let hugepages = super::sysfs_hugetlb::hugepages_dir(None, 3900, &dir);
+    let mm_dir = dir(107, alloc::vec![("hugepages".to_string(), hugepages), ("mempolicy".to_string(), mempolicy)]);
+    let kernel = dir(104, alloc::vec![("mm".to_string(), mm_dir)]);
     dir(1, alloc::vec![("devices".to_string(), devices), ("kernel".to_string(), kernel)])
 }

@@ -239,7 +239,9 @@ impl HugePool {
             let nid = i.next_nid % nodes;
             i.next_nid = (nid + 1) % nodes;
             drop(i);
-            let Some((n2, pfn)) = (0..nodes).find_map(|k| Self::alloc_fresh(pa, (nid + k) % nodes).map(|p| ((nid + k) % nodes, p))) else {
+            let Some((n2, pfn)) =
+                (0..nodes).find_map(|k| Self::alloc_fresh(pa, (nid + k) % nodes).map(|p| ((nid + k) % nodes, p)))
+            else {
                 return false;
             };
             let mut i = self.inner.lock();
@@ -288,7 +290,8 @@ impl HugePool {
                 return None;
             }
             drop(i);
-            let (n, pfn) = (0..nodes).find_map(|k| Self::alloc_fresh(pa, (nid + k) % nodes).map(|p| ((nid + k) % nodes, p)))?;
+            let (n, pfn) =
+                (0..nodes).find_map(|k| Self::alloc_fresh(pa, (nid + k) % nodes).map(|p| ((nid + k) % nodes, p)))?;
             i = self.inner.lock();
             i.nr[n] += 1;
             i.surplus[n] += 1;

@@ -4,8 +4,8 @@
 //! [`MemInfo::from_allocator`] fills in what the page allocator and its
 //! counters know; the kernel adds what only it knows (commit accounting,
 //! direct-map page sizes, vmalloc) before rendering. No line is invented:
-//! where this kernel has no such memory (swap, buffers, huge pages) the
-//! value is a true 0.
+//! where this kernel has no such memory (buffers, transparent huge
+//! pages) the value is a true 0.
 
 use core::fmt;
 
@@ -46,7 +46,12 @@ pub struct MemInfo {
     pub direct_map_4k_kb: u64,
     pub direct_map_2m_kb: u64,
     pub direct_map_1g_kb: u64,
+    /// The hugetlb pool (huge pages, not 4 KiB ones).
+    pub huge: crate::phys::hugetlb::PoolCounts,
 }
+
+/// Marks a line's value as a count (no "kB").
+const COUNT: u64 = 1 << 63;
 
 impl MemInfo {
     /// What the page allocator knows; `si_mem_available` for MemAvailable.
@@ -85,6 +90,7 @@ impl MemInfo {
             kernel_stack_kb: v.kernel_stack_kb.get(),
             page_tables: v.page_table_pages.get(),
             vmalloc_used: v.vmalloc_pages.get(),
+            huge: pa.hugetlb.counts(),
             ..MemInfo::default()
         }
     }
@@ -142,17 +148,17 @@ impl MemInfo {
             ("FileHugePages:", 0),
             ("FilePmdMapped:", 0),
             ("Unaccepted:", 0),
-            ("HugePages_Total:", u64::MAX),
-            ("HugePages_Free:", u64::MAX),
-            ("HugePages_Rsvd:", u64::MAX),
-            ("HugePages_Surp:", u64::MAX),
-            ("Hugepagesize:", 2048),
-            ("Hugetlb:", 0),
+            ("HugePages_Total:", self.huge.nr | COUNT),
+            ("HugePages_Free:", self.huge.free | COUNT),
+            ("HugePages_Rsvd:", self.huge.resv | COUNT),
+            ("HugePages_Surp:", self.huge.surplus | COUNT),
+            ("Hugepagesize:", crate::phys::hugetlb::HPAGE_SIZE >> 10),
+            ("Hugetlb:", self.huge.nr * (crate::phys::hugetlb::HPAGE_SIZE >> 10)),
         ];
         for (name, v) in lines {
             // Labels are padded to 16 columns and values to at least 8; the
             // one longer label ("HardwareCorrupted:") uses " %5lu" as Linux.
-            let (v, unit) = if v == u64::MAX { (0, "") } else { (v, " kB") };
+            let (v, unit) = if v & COUNT != 0 { (v & !COUNT, "") } else { (v, " kB") };
             if name.len() <= 16 {
                 writeln!(w, "{name:<16}{v:>8}{unit}")?;
             } else {

@@ -213,7 +213,11 @@ fn account_leaf(env: &MmEnv<'_>, v: &Vma, leaf: &Leaf, u: &mut AreaUsage) {
     if leaf.size != crate::vm::page_table::MapSize::Size4K {
         // A hugetlb page (`smaps_hugetlb_range`).
         let size = leaf.size.bytes();
-        if page.mapcount() >= 2 { u.shared_hugetlb += size } else { u.private_hugetlb += size }
+        if page.mapcount() >= 2 {
+            u.shared_hugetlb += size
+        } else {
+            u.private_hugetlb += size
+        }
         return;
     }
     let size = PAGE_SIZE;
@@ -359,7 +363,8 @@ pub fn render_status_vm(mm: &AddressSpace, env: &MmEnv<'_>, w: &mut dyn Write) -
     line(w, "VmExe", text.min(c.exec_vm))?;
     line(w, "VmLib", c.exec_vm.saturating_sub(text))?;
     line(w, "VmPTE", mm.page_table_pages(env))?;
-    line(w, "VmSwap", c.swap_ents)
+    line(w, "VmSwap", c.swap_ents)?;
+    line(w, "HugetlbPages", c.hugetlb)
 }
 
 #[cfg(test)]

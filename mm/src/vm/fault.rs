@@ -247,7 +247,9 @@ impl AddressSpace {
             Backing::Shared(obj) => self.do_shared_anon(env, vma, va, write, obj),
             Backing::File(obj) if write && !vma.flags.contains(VmFlags::SHARED) => self.do_cow_file(env, vma, va, obj),
             Backing::File(obj) => self.do_read_or_shared_file(env, vma, va, write, obj),
-            Backing::Huge(_) => self.hugetlb_fault(env, vma, va, if write { FaultKind::WRITE } else { FaultKind::READ }),
+            Backing::Huge(_) => {
+                self.hugetlb_fault(env, vma, va, if write { FaultKind::WRITE } else { FaultKind::READ })
+            }
         }
     }
 

@@ -60,7 +60,8 @@ impl AddressSpace {
         let vma = self.vmas.containing(addr).cloned().ok_or(MmError::Fault)?;
         // hugetlb areas neither grow nor move here (Linux moves aligned
         // ones; shrinking is munmap's, with its 2 MiB rule).
-        if vma.flags.contains(VmFlags::HUGETLB) && (new_len > old_len || flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0) {
+        if vma.flags.contains(VmFlags::HUGETLB) && (new_len > old_len || flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0)
+        {
             return Err(MmError::Invalid);
         }
         // The old range is not checked against TASK_SIZE up front (Linux

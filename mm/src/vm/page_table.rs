@@ -589,13 +589,18 @@ impl<'a> Mapper<'a> {
     }
 
     /// The level-1 table (page table) for the 2 MiB around `va`: created
-    /// when `create`, a huge leaf there split first. None if absent.
+    /// when `create`, a huge leaf there split first (refused, `AlreadyMapped`,
+    /// by a process's mapper). None if absent.
     fn page_table_of(&mut self, va: u64, create: bool) -> Result<Option<PhysAddr>, MapError> {
         let mut table = self.root;
         for level in (2..=4).rev() {
             let e = &mut self.table(table)[index(va, level)];
             if e.flags().contains(F::PRESENT) {
                 if is_leaf(e, level) {
+                    // A process's huge page has no page table under it.
+                    if self.whole_huge {
+                        return Err(MapError::AlreadyMapped { va });
+                    }
                     self.split(e, level, va)?;
                 }
                 table = e.addr();

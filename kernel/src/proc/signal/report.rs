@@ -83,6 +83,9 @@ pub fn force_fault(frame: &TrapFrame, info: SigInfo) {
     if unhandled {
         let place = where_is(frame.rip);
         match frame.vector {
+            // A page fault's SIGBUS (past the end of a file, an empty
+            // hugetlb pool) is not reported: Linux's do_sigbus says nothing.
+            14 if sig != abi::signal::SIGSEGV as u32 => {}
             14 => crate::ratelimited!(
                 log::Level::Info,
                 "{}[{}]: segfault at {:x} ip {:016x} sp {:016x} error {:x}{}",

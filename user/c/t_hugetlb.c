@@ -1,0 +1,356 @@
+/*
+ * t_hugetlb.c: the hugetlb pool and MAP_HUGETLB mappings as Linux offers
+ * them (Documentation/admin-guide/mm/hugetlbpage.rst, mm/hugetlb.c):
+ * - boot_pool: with hugepages=N on the kernel command line (/proc/cmdline)
+ *   the pool holds N pages when the test starts (skipped without it);
+ * - the pool set to 8 pages through /proc/sys/vm/nr_hugepages shows in
+ *   /proc/meminfo (meminfo_pool: HugePages_Total/Free, Hugepagesize
+ *   2048 kB, Hugetlb), in /sys/kernel/mm/hugepages/hugepages-2048kB
+ *   (sysfs_pool) and summed over the nodes' hugepages directories
+ *   (node_pool_sums);
+ * - a private MAP_HUGETLB mapping of 3 MiB is 2 MiB aligned and 4 MiB long
+ *   (mmap_aligned), promises both pages at mmap (reserved_at_mmap:
+ *   HugePages_Rsvd 2), a first touch uses a promise (fault_uses_reservation),
+ *   every word survives (data_kept), smaps shows KernelPageSize 2048 kB,
+ *   Private_Hugetlb 4096 kB and Rss 0 (smaps_hugetlb), status HugetlbPages
+ *   4096 kB (status_hugetlb), maps names it anon_hugepage (maps_name),
+ *   mincore sees it resident (mincore_resident);
+ * - munmap or mprotect of one 4 KiB page inside a huge page is EINVAL
+ *   (cut_inside_einval); munmap gives both pages back (munmap_returns_pages);
+ * - more pages than the pool has: ENOMEM at mmap (enomem_beyond_pool);
+ *   with MAP_NORESERVE the mapping is made and the fault past the pool is
+ *   SIGBUS (noreserve_sigbus);
+ * - across fork: MAP_SHARED pages are shared (shared_seen_across_fork),
+ *   MAP_PRIVATE ones copied on write (private_cow_across_fork);
+ *   mprotect(PROT_READ) of a whole huge page makes writes SIGSEGV
+ *   (mprotect_readonly);
+ * - MADV_DONTNEED of a whole huge page gives it back and the next read is
+ *   zero (dontneed_frees);
+ * - with nr_hugepages 0 and nr_overcommit_hugepages 2, a 2-page mapping is
+ *   made of surplus pages, which leave with it (overcommit_surplus);
+ * - "abc" written to nr_hugepages (sysctl or sysfs) is EINVAL
+ *   (bad_writes_einval); MAP_HUGE_1GB without 1 GiB pages fails
+ *   (EINVAL where there is no such size, ENOMEM where its pool is empty:
+ *   huge_1gb_refused).
+ * The pool sizes are restored at the end. Root only (the pool is root's);
+ * every case is skipped, with the reason, when the pool cannot be set.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "mmtest.h"
+
+#ifndef MAP_HUGETLB
+#define MAP_HUGETLB 0x40000
+#endif
+#ifndef MAP_HUGE_1GB
+#define MAP_HUGE_1GB (30 << 26)
+#endif
+
+#define HP (2UL << 20)
+#define POOL 8
+#define NR "/proc/sys/vm/nr_hugepages"
+#define OC "/proc/sys/vm/nr_overcommit_hugepages"
+#define SYSHP "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+
+static const char *cases[] = {
+	"boot_pool", "meminfo_pool", "sysfs_pool", "node_pool_sums", "mmap_aligned", "reserved_at_mmap",
+	"fault_uses_reservation", "data_kept", "smaps_hugetlb", "status_hugetlb", "maps_name",
+	"mincore_resident", "cut_inside_einval", "munmap_returns_pages", "enomem_beyond_pool",
+	"noreserve_sigbus", "shared_seen_across_fork", "private_cow_across_fork", "mprotect_readonly",
+	"dontneed_frees", "overcommit_surplus", "bad_writes_einval", "huge_1gb_refused",
+};
+
+/* A number file's value, -1 if unreadable. */
+static long read_num(const char *path)
+{
+	char buf[64];
+	if (read_small_file(path, buf, sizeof buf) < 0)
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+/* Write TEXT to PATH: 0, or the errno. */
+static int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	ssize_t n = write(fd, text, strlen(text));
+	int e = n < 0 ? errno : 0;
+	close(fd);
+	return e;
+}
+
+static int write_num(const char *path, long v)
+{
+	char buf[32];
+	snprintf(buf, sizeof buf, "%ld\n", v);
+	return write_text(path, buf);
+}
+
+static void *hmap(size_t len, int flags)
+{
+	return mmap(NULL, len, PROT_READ | PROT_WRITE, flags | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+}
+
+/* The smaps field FIELD (kB) of the area starting at P, -1 if not found. */
+static long smaps_field(void *p, const char *field)
+{
+	static char sm[1 << 17];
+	char head[40];
+	if (read_small_file("/proc/self/smaps", sm, sizeof sm) < 0)
+		return -1;
+	snprintf(head, sizeof head, "%lx-", (unsigned long)p);
+	char *e = strstr(sm, head);
+	if (!e)
+		return -1;
+	char key[48];
+	snprintf(key, sizeof key, "\n%s:", field);
+	char *f = strstr(e, key);
+	return f ? atol(f + strlen(key)) : -1;
+}
+
+/* Whether /proc/self/maps' line for P contains WORD. */
+static int maps_has(void *p, const char *word)
+{
+	static char m[1 << 16];
+	char head[40];
+	if (read_small_file("/proc/self/maps", m, sizeof m) < 0)
+		return 0;
+	snprintf(head, sizeof head, "%lx-", (unsigned long)p);
+	char *l = strstr(m, head);
+	if (!l)
+		return 0;
+	char *end = strchr(l, '\n');
+	if (end)
+		*end = '\0';
+	return strstr(l, word) != NULL;
+}
+
+static long hp_free(void)
+{
+	return meminfo_kb("HugePages_Free");
+}
+
+static long hp_rsvd(void)
+{
+	return meminfo_kb("HugePages_Rsvd");
+}
+
+static int touch_all(void *p)
+{
+	char *c = p;
+	for (size_t off = 0; off < 10 * HP; off += HP)
+		c[off] = 1;
+	return 0;
+}
+
+static int write_child(void *p)
+{
+	memset(p, 0x5c, 4096);
+	return 0;
+}
+
+static int cow_child(void *p)
+{
+	long *w = p;
+	if (w[0] != 0x1111)
+		return child_fail("the child sees %#lx, not the parent's 0x1111", w[0]);
+	w[0] = 0x2222;
+	return w[0] == 0x2222 ? 0 : child_fail("the child's write did not stick");
+}
+
+int main(void)
+{
+	check_init("t_hugetlb");
+	report_init();
+	/* Before anything changes the pool: what the command line asked. */
+	char cl[1024];
+	long boot = -1;
+	if (read_small_file("/proc/cmdline", cl, sizeof cl) > 0) {
+		char *h = strstr(cl, "hugepages=");
+		while (h && h != cl && h[-1] != ' ')
+			h = strstr(h + 1, "hugepages=");
+		if (h)
+			boot = atol(h + strlen("hugepages="));
+	}
+	long boot_total = meminfo_kb("HugePages_Total");
+	long old = read_num(NR), old_oc = read_num(OC);
+	const char *why = NULL;
+	if (geteuid() != 0)
+		why = "not root: the pool is root's";
+	else if (old < 0)
+		why = "no /proc/sys/vm/nr_hugepages (a kernel without hugetlb)";
+	else if (write_num(OC, 0) != 0 || write_num(NR, POOL) != 0)
+		why = "the pool cannot be set here (read-only /proc/sys?)";
+	else if (read_num(NR) != POOL || hp_free() != POOL)
+		why = "the pool did not reach 8 free pages (memory too fragmented)";
+	if (why) {
+		if (old >= 0 && geteuid() == 0) {
+			write_num(NR, old);
+			write_num(OC, old_oc);
+		}
+		for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+			check_skip(cases[i], why);
+		return check_done();
+	}
+
+	if (boot < 0)
+		check_skip("boot_pool", "no hugepages= on the kernel command line");
+	else
+		CHECKF("boot_pool", boot_total == boot, "hugepages=%ld, HugePages_Total %ld at start", boot, boot_total);
+	CHECKF("meminfo_pool",
+	       meminfo_kb("HugePages_Total") == POOL && hp_free() == POOL && meminfo_kb("Hugepagesize") == 2048 &&
+		       meminfo_kb("Hugetlb") >= POOL * 2048,
+	       "Total %ld Free %ld Hugepagesize %ld Hugetlb %ld", meminfo_kb("HugePages_Total"), hp_free(),
+	       meminfo_kb("Hugepagesize"), meminfo_kb("Hugetlb"));
+	if (read_num(SYSHP "nr_hugepages") < 0) {
+		check_skip("sysfs_pool", "no /sys/kernel/mm/hugepages");
+		check_skip("node_pool_sums", "no /sys/kernel/mm/hugepages");
+	} else {
+		CHECKF("sysfs_pool",
+		       read_num(SYSHP "nr_hugepages") == POOL && read_num(SYSHP "free_hugepages") == POOL &&
+			       read_num(SYSHP "resv_hugepages") == 0 && read_num(SYSHP "surplus_hugepages") == 0,
+		       "nr %ld free %ld resv %ld surplus %ld", read_num(SYSHP "nr_hugepages"),
+		       read_num(SYSHP "free_hugepages"), read_num(SYSHP "resv_hugepages"),
+		       read_num(SYSHP "surplus_hugepages"));
+		long sum = 0, n;
+		int nodes = 0;
+		for (int nid = 0; nid < 64; nid++) {
+			char path[128];
+			snprintf(path, sizeof path,
+				 "/sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages", nid);
+			if ((n = read_num(path)) < 0)
+				continue;
+			sum += n;
+			nodes++;
+		}
+		if (nodes == 0)
+			check_skip("node_pool_sums", "no /sys/devices/system/node");
+		else
+			CHECKF("node_pool_sums", sum == POOL, "%d nodes hold %ld pages", nodes, sum);
+	}
+
+	/* A private mapping of 3 MiB: two huge pages. */
+	char *p = hmap(3UL << 20, MAP_PRIVATE);
+	CHECKF("mmap_aligned",
+	       p != MAP_FAILED && (uintptr_t)p % HP == 0 && is_mapped(p + 4 * (1 << 20) - 4096, 4096) &&
+		       !is_mapped(p + 4 * (1 << 20), 4096),
+	       "mmap %p errno %d", (void *)p, errno);
+	if (p == MAP_FAILED)
+		return check_done();
+	CHECKF("reserved_at_mmap", hp_rsvd() == 2 && hp_free() == POOL, "Rsvd %ld Free %ld", hp_rsvd(), hp_free());
+	p[0] = 1;
+	CHECKF("fault_uses_reservation", hp_rsvd() == 1 && hp_free() == POOL - 1, "Rsvd %ld Free %ld", hp_rsvd(),
+	       hp_free());
+	stamp_pages(p, 2 * HP, 0x4747);
+	long bad = bad_stamp(p, 2 * HP, 0x4747, 0);
+	CHECKF("data_kept", bad == -1 && hp_rsvd() == 0 && hp_free() == POOL - 2, "first bad page %ld, Rsvd %ld Free %ld",
+	       bad, hp_rsvd(), hp_free());
+	long kps = smaps_field(p, "KernelPageSize"), priv = smaps_field(p, "Private_Hugetlb");
+	long rss = smaps_field(p, "Rss");
+	CHECKF("smaps_hugetlb", kps == 2048 && priv == 4096 && rss == 0,
+	       "KernelPageSize %ld Private_Hugetlb %ld Rss %ld", kps, priv, rss);
+	CHECKF("status_hugetlb", status_kb("HugetlbPages") == 4096, "HugetlbPages %ld kB", status_kb("HugetlbPages"));
+	CHECK("maps_name", maps_has(p, "anon_hugepage"));
+	CHECKF("mincore_resident", resident(p, 2 * HP) == 2 * HP / 4096, "%ld of %lu pages resident",
+	       resident(p, 2 * HP), 2 * HP / 4096);
+	errno = 0;
+	int mu = munmap(p + 4096, 4096);
+	int mue = errno;
+	int mp = mprotect(p, 4096, PROT_READ);
+	CHECKF("cut_inside_einval", mu == -1 && mue == EINVAL && mp == -1 && errno == EINVAL,
+	       "munmap %d errno %d, mprotect %d errno %d", mu, mue, mp, errno);
+	CHECKF("munmap_returns_pages", munmap(p, 2 * HP) == 0 && hp_free() == POOL && hp_rsvd() == 0,
+	       "Free %ld Rsvd %ld", hp_free(), hp_rsvd());
+
+	errno = 0;
+	void *big = hmap((POOL + 1) * HP, MAP_PRIVATE);
+	CHECKF("enomem_beyond_pool", big == MAP_FAILED && errno == ENOMEM && hp_rsvd() == 0, "mmap %p errno %d Rsvd %ld",
+	       big, errno, hp_rsvd());
+	if (big != MAP_FAILED)
+		munmap(big, (POOL + 1) * HP);
+
+	char *nr = hmap(10 * HP, MAP_PRIVATE | MAP_NORESERVE);
+	if (nr == MAP_FAILED) {
+		CHECKF("noreserve_sigbus", 0, "MAP_NORESERVE mmap errno %d", errno);
+	} else {
+		check_child_signal("noreserve_sigbus", touch_all, nr, SIGBUS);
+		munmap(nr, 10 * HP);
+	}
+
+	char *s = hmap(HP, MAP_SHARED);
+	char *q = hmap(HP, MAP_PRIVATE);
+	if (s == MAP_FAILED || q == MAP_FAILED) {
+		printf("# fork mappings failed: errno %d\n", errno);
+		return check_done();
+	}
+	memset(s, 0, 4096);
+	((long *)q)[0] = 0x1111;
+	int r = run_child(write_child, s);
+	CHECKF("shared_seen_across_fork", r == 0 && s[0] == 0x5c && s[4095] == 0x5c, "child %d, parent reads %#x", r,
+	       s[0]);
+	r = run_child(cow_child, q);
+	CHECKF("private_cow_across_fork", r == 0 && ((long *)q)[0] == 0x1111, "child %d, parent reads %#lx", r,
+	       ((long *)q)[0]);
+	int mr = mprotect(s, HP, PROT_READ);
+	CHECKF("mprotect_readonly", mr == 0 && probe(s, PROBE_WRITE) == PROBE_SEGV && s[0] == 0x5c, "mprotect %d errno %d, probe %s",
+	       mr, errno, probe_name(probe(s, PROBE_WRITE)));
+	munmap(s, HP);
+	munmap(q, HP);
+
+	char *d = hmap(2 * HP, MAP_PRIVATE);
+	if (d != MAP_FAILED) {
+		d[0] = 7;
+		d[HP] = 8;
+		long f0 = hp_free();
+		int mr2 = madvise(d, HP, MADV_DONTNEED);
+		long f1 = hp_free();
+		CHECKF("dontneed_frees", mr2 == 0 && f1 == f0 + 1 && d[0] == 0 && d[HP] == 8,
+		       "madvise %d errno %d, Free %ld -> %ld, reads %d %d", mr2, errno, f0, f1, d[0], d[HP]);
+		munmap(d, 2 * HP);
+	} else {
+		CHECKF("dontneed_frees", 0, "mmap errno %d", errno);
+	}
+
+	/* Surplus pages only. */
+	write_num(NR, 0);
+	write_num(OC, 2);
+	char *o = hmap(2 * HP, MAP_PRIVATE);
+	long surp = meminfo_kb("HugePages_Surp"), tot = meminfo_kb("HugePages_Total");
+	if (o != MAP_FAILED) {
+		o[0] = 1;
+		o[HP] = 2;
+		munmap(o, 2 * HP);
+	}
+	CHECKF("overcommit_surplus",
+	       o != MAP_FAILED && surp == 2 && tot == 2 && meminfo_kb("HugePages_Total") == 0 &&
+		       meminfo_kb("HugePages_Surp") == 0,
+	       "mmap %p errno %d, Surp %ld Total %ld while mapped, Total %ld after", (void *)o, errno, surp, tot,
+	       meminfo_kb("HugePages_Total"));
+	write_num(OC, 0);
+
+	int e1 = write_text(NR, "abc\n");
+	int e2 = read_num(SYSHP "nr_hugepages") < 0 ? EINVAL : write_text(SYSHP "nr_hugepages", "abc\n");
+	CHECKF("bad_writes_einval", e1 == EINVAL && e2 == EINVAL && read_num(NR) == 0, "sysctl %d, sysfs %d, nr %ld",
+	       e1, e2, read_num(NR));
+	errno = 0;
+	void *g = hmap(1UL << 30, MAP_PRIVATE | MAP_HUGE_1GB);
+	CHECKF("huge_1gb_refused", g == MAP_FAILED && (errno == EINVAL || errno == ENOMEM), "mmap %p errno %d", g, errno);
+	if (g != MAP_FAILED)
+		munmap(g, 1UL << 30);
+
+	write_num(NR, old);
+	write_num(OC, old_oc);
+	return check_done();
+}
