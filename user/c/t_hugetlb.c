@@ -14,6 +14,8 @@
  *   every word survives (data_kept), smaps shows KernelPageSize 2048 kB,
  *   Private_Hugetlb 4096 kB and Rss 0 (smaps_hugetlb), status HugetlbPages
  *   4096 kB (status_hugetlb), maps names it anon_hugepage (maps_name),
+ *   numa_maps marks it huge with kernelpagesize_kB=2048 and counts two
+ *   pages on the nodes (numa_maps_huge; skipped without numa_maps),
  *   mincore sees it resident (mincore_resident);
  * - munmap or mprotect of one 4 KiB page inside a huge page is EINVAL
  *   (cut_inside_einval); munmap gives both pages back (munmap_returns_pages);
@@ -64,7 +66,7 @@
 
 static const char *cases[] = {
 	"boot_pool", "meminfo_pool", "sysfs_pool", "node_pool_sums", "mmap_aligned", "reserved_at_mmap",
-	"fault_uses_reservation", "data_kept", "smaps_hugetlb", "status_hugetlb", "maps_name",
+	"fault_uses_reservation", "data_kept", "smaps_hugetlb", "status_hugetlb", "maps_name", "numa_maps_huge",
 	"mincore_resident", "cut_inside_einval", "munmap_returns_pages", "enomem_beyond_pool",
 	"noreserve_sigbus", "shared_seen_across_fork", "private_cow_across_fork", "mprotect_readonly",
 	"dontneed_frees", "overcommit_surplus", "bad_writes_einval", "huge_1gb_refused",
@@ -263,6 +265,23 @@ int main(void)
 	       "KernelPageSize %ld Private_Hugetlb %ld Rss %ld", kps, priv, rss);
 	CHECKF("status_hugetlb", status_kb("HugetlbPages") == 4096, "HugetlbPages %ld kB", status_kb("HugetlbPages"));
 	CHECK("maps_name", maps_has(p, "anon_hugepage"));
+	static char nm[1 << 16];
+	if (read_small_file("/proc/self/numa_maps", nm, sizeof nm) < 0) {
+		check_skip("numa_maps_huge", "no /proc/self/numa_maps");
+	} else {
+		char head[40];
+		snprintf(head, sizeof head, "%lx ", (unsigned long)p);
+		char *l = strstr(nm, head);
+		char *end = l ? strchr(l, '\n') : NULL;
+		if (end)
+			*end = '\0';
+		long on_nodes = 0;
+		for (char *n = l ? strstr(l, " N") : NULL; n; n = strstr(n + 1, " N"))
+			on_nodes += atol(strchr(n, '=') + 1);
+		CHECKF("numa_maps_huge",
+		       l && strstr(l, " huge") && strstr(l, "kernelpagesize_kB=2048") && on_nodes == 2,
+		       "line: %s", l ? l : "(none)");
+	}
 	CHECKF("mincore_resident", resident(p, 2 * HP) == 2 * HP / 4096, "%ld of %lu pages resident",
 	       resident(p, 2 * HP), 2 * HP / 4096);
 	errno = 0;

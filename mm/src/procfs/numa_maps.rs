@@ -24,7 +24,7 @@ use crate::addr::{PAGE_SIZE, Pfn};
 use crate::phys::numa::MAX_NUMNODES;
 use crate::phys::page::PageFlags;
 use crate::vm::address_space::{AddressSpace, MmEnv};
-use crate::vm::vma::Vma;
+use crate::vm::vma::{VmFlags, Vma};
 
 #[derive(Default)]
 struct NumaStats {
@@ -49,7 +49,9 @@ fn gather(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma) -> NumaStats {
         let Some(p) = env.pa.page(pfn) else { return };
         let f = p.flags();
         md.pages += 1;
-        if f.contains(PageFlags::ANON) {
+        // A private hugetlb page is anonymous (Linux's anon rmap for it).
+        let private_huge = leaf.size != crate::vm::page_table::MapSize::Size4K && !v.flags.contains(VmFlags::SHARED);
+        if f.contains(PageFlags::ANON) || private_huge {
             md.anon += 1;
         }
         if leaf.flags.contains(F::DIRTY) || f.contains(PageFlags::DIRTY) {
@@ -91,13 +93,20 @@ pub fn write_numa_map(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma, w: &mut dyn W
         None => write!(w, "{:08x} default", v.start)?,
     }
     let l = &mm.layout;
+    let huge = v.flags.contains(VmFlags::HUGETLB);
     if let Some(o) = v.backing.object() {
         w.write_str(" file=")?;
         write_path(w, &o.name())?;
+    } else if let crate::vm::vma::Backing::Huge(o) = &v.backing {
+        w.write_str(" file=")?;
+        write_path(w, &o.name)?;
     } else if v.start <= l.brk && v.end >= l.start_brk && l.brk > l.start_brk {
         w.write_str(" heap")?;
     } else if v.start <= l.start_stack && l.start_stack < v.end {
         w.write_str(" stack")?;
+    }
+    if huge {
+        w.write_str(" huge")?;
     }
     let md = gather(mm, env, v);
     if md.pages > 0 {
@@ -116,7 +125,7 @@ pub fn write_numa_map(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma, w: &mut dyn W
         if md.swapcache > 0 {
             write!(w, " swapcache={}", md.swapcache)?;
         }
-        if md.active < md.pages {
+        if md.active < md.pages && !huge {
             write!(w, " active={}", md.active)?;
         }
         if md.writeback > 0 {
@@ -127,7 +136,8 @@ pub fn write_numa_map(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma, w: &mut dyn W
                 write!(w, " N{nid}={n}")?;
             }
         }
-        write!(w, " kernelpagesize_kB={}", PAGE_SIZE >> 10)?;
+        let page = if huge { crate::phys::hugetlb::HPAGE_SIZE } else { PAGE_SIZE };
+        write!(w, " kernelpagesize_kB={}", page >> 10)?;
     }
     w.write_char('\n')
 }

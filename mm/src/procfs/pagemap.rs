@@ -119,6 +119,7 @@ pub mod kpf {
     pub const SWAPBACKED: u32 = 14;
     pub const COMPOUND_HEAD: u32 = 15;
     pub const COMPOUND_TAIL: u32 = 16;
+    pub const HUGE: u32 = 17;
     pub const UNEVICTABLE: u32 = 18;
     pub const NOPAGE: u32 = 20;
     pub const ZERO_PAGE: u32 = 24;
@@ -157,6 +158,13 @@ pub fn kpageflags(pa: &PageAllocator, zero_page: Pfn, pfn: Pfn) -> u64 {
     set(kpf::ANON, f.contains(PageFlags::ANON));
     set(kpf::COMPOUND_HEAD, f.contains(PageFlags::HEAD));
     set(kpf::COMPOUND_TAIL, f.contains(PageFlags::TAIL));
+    // A hugetlb page, head or tail (a tail's `private` is its head).
+    let head = if f.contains(PageFlags::TAIL) {
+        pa.page(Pfn(p.private.load(core::sync::atomic::Ordering::Relaxed)))
+    } else {
+        Some(p)
+    };
+    set(kpf::HUGE, head.is_some_and(|h| h.has(PageFlags::HUGETLB)));
     set(kpf::ZERO_PAGE, pfn == zero_page);
     set(kpf::BUDDY, f.contains(PageFlags::BUDDY));
     set(kpf::PGTABLE, f.contains(PageFlags::PAGETABLE));
