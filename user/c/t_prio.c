@@ -285,7 +285,11 @@ static void check_cpu_clocks(void)
 	       r == 0 && p1 - p0 >= 10000000 && self1 - self0 >= 10000000 && self1 - self0 > th1 - th0,
 	       "r %d, pid clock +%ld ns, process clock +%ld ns, main thread +%ld ns", r, p1 - p0, self1 - self0,
 	       th1 - th0);
-	CHECKF("thread_clock_is_own", th1 - th0 < 30000000, "main thread +%ld ns while another burnt 60 ms", th1 - th0);
+	/* Its own clock grew by less than half the process's: the other
+	 * thread's 60 ms are not its (a tick-charging kernel under a loaded
+	 * host may give it a tick or two of its own bookkeeping). */
+	CHECKF("thread_clock_is_own", th1 - th0 < (self1 - self0) / 2,
+	       "main thread +%ld ns, process +%ld ns, while another burnt 60 ms", th1 - th0, self1 - self0);
 	CHECK("pthread_getcpuclockid_works", r2 == 0);
 	CHECK_ERRNO("bad_dynamic_clock_einval", clock_gettime((clockid_t)(((unsigned)~4000000u << 3) | 2), &(struct timespec){0}),
 		    EINVAL);
