@@ -12,6 +12,7 @@
 //! pte_lock    the page-table lock side of a fault: re-check and install
 //! fork        copy-on-write copy of an address space
 //! hugetlb     areas of 2 MiB pool pages: fault, fork, zap, promises
+//! thp         transparent huge pages of anonymous memory: fault, split
 //! clear_refs  /proc/PID/clear_refs: accessed bits, soft-dirty, VmHWM
 //! access_remote  /proc/PID/mem: forced reads and writes of a process's memory
 //! file        memory objects: page cache of files, shared anonymous memory
@@ -49,6 +50,7 @@ pub mod rmap_walk;
 mod shmem_swap;
 pub mod swap_in;
 pub mod swap_out;
+pub mod thp;
 pub mod tlb;
 pub mod vma;
 pub mod vmscan;

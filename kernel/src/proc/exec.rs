@@ -492,7 +492,9 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         (i.cwd.lock().clone(), i.creds)
     };
     let lim = me.mm_limits();
-    let image = load(path, inode, lookup, argv, envp, creds, &lim)?;
+    let mut image = load(path, inode, lookup, argv, envp, creds, &lim)?;
+    // PR_SET_THP_DISABLE outlives execve (Linux's MMF_DISABLE_THP).
+    image.space.thp_disabled = me.mm().is_some_and(|m| m.space.read().thp_disabled);
     if let Err(e) = de_thread(&me) {
         image.space.destroy(&crate::mem::user::env());
         return Err(e);

@@ -236,7 +236,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::UTIMENSAT => fs_write::utimensat(x[0] as i32, x[1], x[2], x[3] as u32),
         nr::FALLOCATE => fs_write::fallocate(x[0] as i32, x[1] as u32, x[2] as i64, x[3] as i64),
         nr::FACCESSAT2 => fs::faccessat2(x[0] as i32, x[1], x[2] as u32, x[3] as u32),
-        nr::PRCTL => sys::prctl(x[0], x[1]),
+        nr::PRCTL => sys::prctl(x[0], x[1], x[2], x[3], x[4]),
         nr::ARCH_PRCTL => process::arch_prctl(x[0] as u32, x[1]),
         nr::SETRLIMIT => sys::setrlimit(x[0] as u32, x[1]),
         nr::GETTID => Ok(crate::proc::current_pid() as u64),

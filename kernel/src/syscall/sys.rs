@@ -355,12 +355,31 @@ const PR_GET_DUMPABLE: u64 = 3;
 const PR_SET_DUMPABLE: u64 = 4;
 const PR_SET_NAME: u64 = 15;
 const PR_GET_NAME: u64 = 16;
+const PR_SET_THP_DISABLE: u64 = 41;
+const PR_GET_THP_DISABLE: u64 = 42;
 
 /// prctl(2): the process-name and bookkeeping options programs use at
 /// start-up; anything else is EINVAL, as Linux answers an unknown option.
-pub fn prctl(option: u64, arg2: u64) -> SysResult {
+pub fn prctl(option: u64, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> SysResult {
     let me = current();
     match option {
+        // No transparent huge pages for this process (and its children
+        // and exec'd programs); the other arguments must be 0.
+        PR_SET_THP_DISABLE => {
+            if arg3 | arg4 | arg5 != 0 {
+                return Err(EINVAL);
+            }
+            drop(me);
+            super::mem::with_mm(|s, _, _| s.thp_disabled = arg2 != 0)?;
+            Ok(0)
+        }
+        PR_GET_THP_DISABLE => {
+            if arg2 | arg3 | arg4 | arg5 != 0 {
+                return Err(EINVAL);
+            }
+            drop(me);
+            super::mem::with_mm(|s, _, _| s.thp_disabled as u64)
+        }
         PR_SET_NAME => {
             // Up to 16 bytes are read, the name keeps at most 15 (`comm`).
             let mut bytes = alloc::vec::Vec::new();

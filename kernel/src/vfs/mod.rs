@@ -31,6 +31,7 @@ pub mod procfs_pagemap;
 pub mod signalfd;
 pub mod sysfs;
 pub mod sysfs_hugetlb;
+pub mod sysfs_thp;
 pub mod timerfd;
 pub mod tmpfs;
 

@@ -13,6 +13,7 @@
 //!   /sys/devices/system/node/nodeN/hugepages/hugepages-2048kB/   the node's pool
 //!   /sys/kernel/mm/hugepages/hugepages-2048kB/   the hugetlb pool (sysfs_hugetlb.rs)
 //!   /sys/kernel/mm/mempolicy/weighted_interleave/{auto,nodeN}   weights (0644)
+//!   /sys/kernel/mm/transparent_hugepage/{enabled,defrag,hpage_pmd_size} (sysfs_thp.rs)
 //! ```
 //!
 //! Lists are Linux's range lists ("0-3,5"). Every file but `compact` and
@@ -368,7 +369,15 @@ pub fn sys_root() -> Arc<dyn Inode> {
     }));
     let mempolicy = dir(105, alloc::vec![("weighted_interleave".to_string(), dir(106, weights))]);
     let hugepages = super::sysfs_hugetlb::hugepages_dir(None, 3900, &dir);
-    let mm_dir = dir(107, alloc::vec![("hugepages".to_string(), hugepages), ("mempolicy".to_string(), mempolicy)]);
+    let thp = super::sysfs_thp::thp_dir(3950, &dir);
+    let mm_dir = dir(
+        107,
+        alloc::vec![
+            ("hugepages".to_string(), hugepages),
+            ("mempolicy".to_string(), mempolicy),
+            ("transparent_hugepage".to_string(), thp),
+        ],
+    );
     let kernel = dir(104, alloc::vec![("mm".to_string(), mm_dir)]);
     dir(1, alloc::vec![("devices".to_string(), devices), ("kernel".to_string(), kernel)])
 }

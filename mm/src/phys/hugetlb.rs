@@ -329,5 +329,86 @@ impl HugePool {
     }
 }
 
+/// When anonymous memory gets transparent huge pages
+/// (/sys/kernel/mm/transparent_hugepage/enabled).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThpEnabled {
+    Always,
+    /// Only areas marked MADV_HUGEPAGE (the default here, as in most
+    /// distributions' kernels).
+    Madvise,
+    Never,
+}
+
+/// How hard a huge page fault tries to find 2 MiB (`defrag`): whether it
+/// may reclaim and compact directly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThpDefrag {
+    Always,
+    Defer,
+    DeferMadvise,
+    Madvise,
+    Never,
+}
+
+/// The transparent huge page settings (vm/thp.rs uses them).
+pub struct ThpSettings {
+    enabled: core::sync::atomic::AtomicU8,
+    defrag: core::sync::atomic::AtomicU8,
+}
+
+impl Default for ThpSettings {
+    fn default() -> ThpSettings {
+        ThpSettings { enabled: core::sync::atomic::AtomicU8::new(1), defrag: core::sync::atomic::AtomicU8::new(3) }
+    }
+}
+
+const ENABLED: [ThpEnabled; 3] = [ThpEnabled::Always, ThpEnabled::Madvise, ThpEnabled::Never];
+const DEFRAG: [ThpDefrag; 5] =
+    [ThpDefrag::Always, ThpDefrag::Defer, ThpDefrag::DeferMadvise, ThpDefrag::Madvise, ThpDefrag::Never];
+/// The words of the sysfs files, in Linux's order.
+pub const ENABLED_WORDS: [&str; 3] = ["always", "madvise", "never"];
+pub const DEFRAG_WORDS: [&str; 5] = ["always", "defer", "defer+madvise", "madvise", "never"];
+
+impl ThpSettings {
+    pub fn enabled(&self) -> ThpEnabled {
+        ENABLED[self.enabled.load(core::sync::atomic::Ordering::Relaxed) as usize % 3]
+    }
+
+    pub fn defrag(&self) -> ThpDefrag {
+        DEFRAG[self.defrag.load(core::sync::atomic::Ordering::Relaxed) as usize % 5]
+    }
+
+    /// Set `enabled` from its word; false for another word.
+    pub fn set_enabled(&self, word: &str) -> bool {
+        let Some(i) = ENABLED_WORDS.iter().position(|w| *w == word) else { return false };
+        self.enabled.store(i as u8, core::sync::atomic::Ordering::Relaxed);
+        true
+    }
+
+    pub fn set_defrag(&self, word: &str) -> bool {
+        let Some(i) = DEFRAG_WORDS.iter().position(|w| *w == word) else { return false };
+        self.defrag.store(i as u8, core::sync::atomic::Ordering::Relaxed);
+        true
+    }
+
+    /// A sysfs file's text: every word, the chosen one in brackets.
+    pub fn render(words: &[&str], chosen: usize, w: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        for (i, word) in words.iter().enumerate() {
+            let sep = if i + 1 == words.len() { "\n" } else { " " };
+            if i == chosen { write!(w, "[{word}]{sep}")? } else { write!(w, "{word}{sep}")? }
+        }
+        Ok(())
+    }
+
+    pub fn enabled_index(&self) -> usize {
+        self.enabled.load(core::sync::atomic::Ordering::Relaxed) as usize % 3
+    }
+
+    pub fn defrag_index(&self) -> usize {
+        self.defrag.load(core::sync::atomic::Ordering::Relaxed) as usize % 5
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -146,6 +146,8 @@ pub struct PageAllocator {
     pub compact_tunables: crate::phys::frag::CompactTunables,
     /// The hugetlb pool (2 MiB pages).
     pub hugetlb: crate::phys::hugetlb::HugePool,
+    /// Transparent huge page settings.
+    pub thp: crate::phys::hugetlb::ThpSettings,
     /// Weighted interleave's node weights (1..=255, default 1;
     /// /sys/kernel/mm/mempolicy/weighted_interleave/nodeN).
     il_weights: [core::sync::atomic::AtomicU8; crate::phys::numa::MAX_NUMNODES],
@@ -237,6 +239,7 @@ impl PageAllocator {
             kcompactd: spin::Once::new(),
             compact_tunables: crate::phys::frag::CompactTunables::new(),
             hugetlb: crate::phys::hugetlb::HugePool::new(),
+            thp: crate::phys::hugetlb::ThpSettings::default(),
             il_weights: core::array::from_fn(|_| core::sync::atomic::AtomicU8::new(1)),
             il_auto: core::sync::atomic::AtomicBool::new(true),
             clock: spin::Once::new(),

@@ -89,6 +89,11 @@ pub struct VmStat {
     pub cow_faults: Counter,
     pub pgreuse: Counter,
     pub thp_fault_alloc: Counter,
+    pub thp_fault_fallback: Counter,
+    pub thp_split_pmd: Counter,
+    pub thp_split_page: Counter,
+    /// Transparent huge pages mapped (nr_anon_transparent_hugepages).
+    pub anon_thp: Gauge,
     pub oom_kill: Counter,
     pub pglazyfreed: Counter,
     pub slab_debug_errors: Counter,

@@ -48,6 +48,8 @@ pub struct MemInfo {
     pub direct_map_1g_kb: u64,
     /// The hugetlb pool (huge pages, not 4 KiB ones).
     pub huge: crate::phys::hugetlb::PoolCounts,
+    /// Transparent huge pages mapped.
+    pub anon_thp: u64,
 }
 
 /// Marks a line's value as a count (no "kB").
@@ -91,6 +93,7 @@ impl MemInfo {
             page_tables: v.page_table_pages.get(),
             vmalloc_used: v.vmalloc_pages.get(),
             huge: pa.hugetlb.counts(),
+            anon_thp: v.anon_thp.get(),
             ..MemInfo::default()
         }
     }
@@ -142,7 +145,7 @@ impl MemInfo {
             ("VmallocChunk:", 0),
             ("Percpu:", 0),
             ("HardwareCorrupted:", 0),
-            ("AnonHugePages:", 0),
+            ("AnonHugePages:", self.anon_thp * (crate::phys::hugetlb::HPAGE_SIZE >> 10)),
             ("ShmemHugePages:", 0),
             ("ShmemPmdMapped:", 0),
             ("FileHugePages:", 0),

@@ -48,27 +48,30 @@ fn gather(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma) -> NumaStats {
         }
         let Some(p) = env.pa.page(pfn) else { return };
         let f = p.flags();
-        md.pages += 1;
+        // A transparent huge page counts its 4 KiB pages; a hugetlb one
+        // counts once (Linux's gather_pte_stats / gather_hugetlb_stats).
+        let n = if f.contains(PageFlags::HUGETLB) { 1 } else { leaf.size.bytes() / PAGE_SIZE };
+        md.pages += n;
         // A private hugetlb page is anonymous (Linux's anon rmap for it).
         let private_huge = leaf.size != crate::vm::page_table::MapSize::Size4K && !v.flags.contains(VmFlags::SHARED);
         if f.contains(PageFlags::ANON) || private_huge {
-            md.anon += 1;
+            md.anon += n;
         }
         if leaf.flags.contains(F::DIRTY) || f.contains(PageFlags::DIRTY) {
-            md.dirty += 1;
+            md.dirty += n;
         }
         md.mapcount_max = md.mapcount_max.max(p.mapcount());
         if f.contains(PageFlags::SWAPCACHE) {
-            md.swapcache += 1;
+            md.swapcache += n;
         }
         if f.intersects(PageFlags::ACTIVE | PageFlags::UNEVICTABLE) {
-            md.active += 1;
+            md.active += n;
         }
         if f.contains(PageFlags::WRITEBACK) {
-            md.writeback += 1;
+            md.writeback += n;
         }
-        if let Some(n) = md.node.get_mut(p.node() as usize) {
-            *n += 1;
+        if let Some(c) = md.node.get_mut(p.node() as usize) {
+            *c += n;
         }
     });
     md

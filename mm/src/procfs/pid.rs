@@ -54,6 +54,8 @@ pub struct AreaUsage {
     /// too (not in Rss, as in Linux).
     pub shared_hugetlb: u64,
     pub private_hugetlb: u64,
+    /// Bytes of transparent huge pages mapped (AnonHugePages).
+    pub anon_huge: u64,
     /// The area's page size (KernelPageSize, MMUPageSize): 2 MiB in a
     /// hugetlb area; 0 reads as 4 KiB.
     pub page_size: u64,
@@ -78,6 +80,7 @@ impl AreaUsage {
         self.referenced += o.referenced;
         self.anonymous += o.anonymous;
         self.shared_hugetlb += o.shared_hugetlb;
+        self.anon_huge += o.anon_huge;
         self.private_hugetlb += o.private_hugetlb;
         self.lazyfree += o.lazyfree;
         self.locked += o.locked;
@@ -173,7 +176,7 @@ pub fn render_area_from(
 fn write_smaps_record(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma, w: &mut dyn Write) -> fmt::Result {
     write_map_line(mm, v, w)?;
     write_usage(w, Some(v.len()), &area_usage(mm, env, v))?;
-    writeln!(w, "THPeligible:    {:>8}", 0)?;
+    writeln!(w, "THPeligible:    {:>8}", crate::vm::thp::vma_eligible(env, mm, v) as u8)?;
     w.write_str("VmFlags: ")?;
     for m in v.flags.mnemonics() {
         write!(w, "{m} ")?;
@@ -210,7 +213,7 @@ fn account_leaf(env: &MmEnv<'_>, v: &Vma, leaf: &Leaf, u: &mut AreaUsage) {
         return;
     }
     let Some(page) = env.pa.page(pfn) else { return };
-    if leaf.size != crate::vm::page_table::MapSize::Size4K {
+    if page.has(PageFlags::HUGETLB) {
         // A hugetlb page (`smaps_hugetlb_range`).
         let size = leaf.size.bytes();
         if page.mapcount() >= 2 {
@@ -220,7 +223,11 @@ fn account_leaf(env: &MmEnv<'_>, v: &Vma, leaf: &Leaf, u: &mut AreaUsage) {
         }
         return;
     }
-    let size = PAGE_SIZE;
+    // A transparent huge page counts whole (`smaps_pmd_entry`).
+    let size = leaf.size.bytes();
+    if size > PAGE_SIZE {
+        u.anon_huge += size;
+    }
     let dirty = leaf.flags.contains(F::DIRTY) || page.has(PageFlags::DIRTY);
     let mapcount = page.mapcount().max(1) as u64;
     u.rss += size;
@@ -286,7 +293,7 @@ pub fn write_usage(w: &mut dyn Write, size: Option<u64>, u: &AreaUsage) -> fmt::
     kb_line(w, "Anonymous:", u.anonymous)?;
     kb_line(w, "KSM:", 0)?;
     kb_line(w, "LazyFree:", u.lazyfree)?;
-    kb_line(w, "AnonHugePages:", 0)?;
+    kb_line(w, "AnonHugePages:", u.anon_huge)?;
     kb_line(w, "ShmemPmdMapped:", 0)?;
     kb_line(w, "FilePmdMapped:", 0)?;
     kb_line(w, "Shared_Hugetlb:", u.shared_hugetlb)?;

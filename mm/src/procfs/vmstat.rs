@@ -126,6 +126,9 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
         writeln!(w, "{name} {v}")?;
     }
     writeln!(w, "thp_fault_alloc {}", vs.thp_fault_alloc.get())?;
+    writeln!(w, "thp_fault_fallback {}", vs.thp_fault_fallback.get())?;
+    writeln!(w, "thp_split_page {}", vs.thp_split_page.get())?;
+    writeln!(w, "thp_split_pmd {}", vs.thp_split_pmd.get())?;
     writeln!(w, "cow_fault {}", vs.cow_faults.get())?;
     writeln!(w, "nr_anon_shared {}", nr_anon_shared(pa))
 }

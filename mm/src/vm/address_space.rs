@@ -221,6 +221,8 @@ pub struct PtlState {
     pub swap_ents: u64,
     /// 4 KiB pages of hugetlb pages mapped (status HugetlbPages).
     pub hugetlb: u64,
+    /// Transparent huge pages mapped (each also 512 pages of `rss`).
+    pub thp: u64,
 }
 
 impl PtlState {
@@ -245,6 +247,9 @@ pub struct AddressSpace {
     pub(crate) faults: [AtomicU64; 2],
     /// Flags every new mapping gets (mlockall(MCL_FUTURE) sets VM_LOCKED).
     pub def_flags: VmFlags,
+    /// prctl(PR_SET_THP_DISABLE): no transparent huge pages here (kept
+    /// across fork and execve, as Linux's MMF_DISABLE_THP).
+    pub thp_disabled: bool,
     /// The kernel's handle on this space, entered in the reverse map of
     /// every object it maps (rmap.rs); `None` until the kernel sets it.
     pub(crate) rmap_owner: Option<alloc::sync::Weak<dyn crate::vm::rmap::MapperSpace>>,
@@ -288,6 +293,7 @@ impl AddressSpace {
             ptl: IrqLock::new(PtlState::default()),
             faults: Default::default(),
             def_flags: VmFlags::empty(),
+            thp_disabled: false,
             rmap_owner: None,
             rmap_objects: Vec::new(),
             anon: None,
@@ -455,8 +461,10 @@ impl AddressSpace {
         let mut n = 0;
         let mut swapped = 0;
         let mut m = self.mapper(env);
-        let release = |this: &Self, (pfn, huge): (Pfn, bool)| {
-            if huge { this.release_huge(env, pfn) } else { this.release_pfn(env, pfn, mapping) }
+        let release = |this: &Self, (pfn, huge): (Pfn, bool)| match huge {
+            true if crate::vm::thp::is_thp(env, pfn) => this.release_thp(env, pfn),
+            true => this.release_huge(env, pfn),
+            false => this.release_pfn(env, pfn, mapping),
         };
         let flush = m.unmap_range_swap(
             start,
@@ -663,7 +671,12 @@ impl AddressSpace {
                     continue;
                 }
                 if l.size != crate::vm::page_table::MapSize::Size4K {
-                    assert!(v.flags.contains(VmFlags::HUGETLB), "mm: huge leaf outside a hugetlb area");
+                    if crate::vm::thp::is_thp(env, pfn) {
+                        assert!(v.backing.is_anon(), "mm: a transparent huge page outside anonymous memory");
+                        rss[RssKind::Anon as usize] += crate::phys::hugetlb::HPAGE_PAGES;
+                    } else {
+                        assert!(v.flags.contains(VmFlags::HUGETLB), "mm: huge leaf outside a hugetlb area");
+                    }
                     continue;
                 }
                 rss[Self::rss_kind(env, pfn) as usize] += 1;
@@ -708,5 +721,7 @@ mod swap_tests;
 mod syscall_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod thp_tests;
 #[cfg(test)]
 mod tlb_tests;

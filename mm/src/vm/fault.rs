@@ -256,6 +256,9 @@ impl AddressSpace {
     /// Private anonymous memory: a read maps the zero page, a write a new
     /// zeroed page (`do_anonymous_page`).
     fn do_anonymous(&self, env: &MmEnv<'_>, vma: &Vma, va: u64, write: bool) -> Result<FaultDone, FaultError> {
+        if let Some(done) = self.thp_fault(env, vma, va)? {
+            return Ok(done);
+        }
         if !write {
             self.install_missing(env, vma, va, env.zero_page, false, false)?;
         } else {

@@ -22,7 +22,16 @@ use crate::vm::vma::VmFlags;
 impl AddressSpace {
     /// The child's copy of this address space.
     pub fn fork(&mut self, env: &MmEnv<'_>, lim: &Rlimits) -> Result<AddressSpace, MmError> {
+        // Transparent huge pages are split first, then shared 4 KiB page
+        // by 4 KiB page (Linux shares them whole and splits at the first
+        // write).
+        let anon: alloc::vec::Vec<(u64, u64)> =
+            self.vmas.iter().filter(|v| v.backing.is_anon()).map(|v| (v.start, v.end)).collect();
+        for (s, e) in anon {
+            self.split_thp_range(env, s, e)?;
+        }
         let mut child = AddressSpace::new(env)?;
+        child.thp_disabled = self.thp_disabled;
         child.layout = self.layout;
         // mlockall(MCL_FUTURE) is not inherited (Linux's mm_init keeps
         // only VM_INIT_DEF_MASK of def_flags), as locks are not.

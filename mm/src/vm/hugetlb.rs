@@ -239,7 +239,7 @@ impl AddressSpace {
 
     /// Run `f` on the directory entry of the 2 MiB at `va` with the PTL
     /// held (upper tables allocated outside the lock, as `with_pte` does).
-    fn with_pmd<R>(
+    pub(crate) fn with_pmd<R>(
         &self,
         env: &MmEnv<'_>,
         va: u64,

@@ -105,6 +105,13 @@ impl AddressSpace {
             if let Some(v) = self.vmas.containing(s) {
                 Self::advice_allowed(v, advice)?;
             }
+            // Advice that works on 4 KiB pages splits the huge ones it
+            // touches; MADV_DONTNEED only those it cuts.
+            match advice {
+                MADV_DONTNEED => self.split_thp_ends(env, s, e)?,
+                MADV_FREE | MADV_COLD | MADV_PAGEOUT | MADV_REMOVE => self.split_thp_range(env, s, e)?,
+                _ => {}
+            }
             match advice {
                 MADV_NORMAL => {
                     self.set_area_flags(env, s, e, VmFlags::empty(), VmFlags::SEQ_READ | VmFlags::RAND_READ)?

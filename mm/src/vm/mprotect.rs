@@ -41,6 +41,8 @@ impl AddressSpace {
     /// Split so that `[start, end)` begins and ends on area boundaries.
     pub(crate) fn isolate(&mut self, env: &MmEnv<'_>, start: u64, end: u64) -> Result<(), MmError> {
         self.hugetlb_may_split(start, end)?;
+        // The flags change per 4 KiB page from here on.
+        self.split_thp_range(env, start, end)?;
         if !self.vmas.split_at(start, env.max_map_count) || !self.vmas.split_at(end, env.max_map_count) {
             return Err(MmError::NoMemory);
         }

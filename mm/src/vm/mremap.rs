@@ -58,6 +58,8 @@ impl AddressSpace {
             return self.duplicate_shared(env, addr, new_len, flags, new_addr, lim);
         }
         let vma = self.vmas.containing(addr).cloned().ok_or(MmError::Fault)?;
+        // Page tables move entry by entry: no huge page among them.
+        self.split_thp_range(env, addr, addr.saturating_add(old_len).min(vma.end))?;
         // hugetlb areas neither grow nor move here (Linux moves aligned
         // ones; shrinking is munmap's, with its 2 MiB rule).
         if vma.flags.contains(VmFlags::HUGETLB) && (new_len > old_len || flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0)

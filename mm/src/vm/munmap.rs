@@ -44,6 +44,7 @@ impl AddressSpace {
             return Err(MmError::NoMemory);
         }
         self.hugetlb_may_split(start, end)?;
+        self.split_thp_ends(env, start, end)?;
         if !self.vmas.split_at(start, usize::MAX) || !self.vmas.split_at(end, usize::MAX) {
             return Err(MmError::NoMemory);
         }

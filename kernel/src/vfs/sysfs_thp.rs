@@ -1,0 +1,89 @@
+//! /sys/kernel/mm/transparent_hugepage (cf. mm/huge_memory.c's sysfs):
+//!
+//! ```text
+//!   enabled         "always [madvise] never"         (0644)
+//!   defrag          "always defer defer+madvise [madvise] never" (0644)
+//!   hpage_pmd_size  2097152                           (0444)
+//! ```
+//!
+//! A write must be one of the words (a trailing newline allowed): EINVAL
+//! otherwise, as Linux's `sysfs_streq` checks.
+
+use alloc::string::ToString;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use abi::errno::*;
+use abi::stat::{S_IFREG, Stat};
+use mm::phys::hugetlb::{DEFRAG_WORDS, ENABLED_WORDS, ThpSettings};
+
+use super::Inode;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Attr {
+    Enabled,
+    Defrag,
+    PmdSize,
+}
+
+struct ThpAttr {
+    ino: u64,
+    attr: Attr,
+}
+
+impl Inode for ThpAttr {
+    fn stat(&self) -> Stat {
+        let mode = if self.attr == Attr::PmdSize { 0o444 } else { 0o644 };
+        super::sysfs::stat_of(self.ino, S_IFREG | mode)
+    }
+
+    fn writable(&self) -> bool {
+        true
+    }
+
+    fn permission(&self, mask: u32) -> Result<(), Errno> {
+        if self.attr == Attr::PmdSize && mask & 2 != 0 {
+            return Err(EACCES);
+        }
+        super::namei::generic_permission(&self.stat(), mask)
+    }
+
+    fn write_at(&self, _off: u64, buf: &[u8]) -> Result<usize, Errno> {
+        let t = core::str::from_utf8(buf).map_err(|_| EINVAL)?;
+        let word = t.strip_suffix('\n').unwrap_or(t);
+        let thp = &crate::mem::page_alloc().thp;
+        let ok = match self.attr {
+            Attr::Enabled => thp.set_enabled(word),
+            Attr::Defrag => thp.set_defrag(word),
+            Attr::PmdSize => return Err(EACCES),
+        };
+        if ok { Ok(buf.len()) } else { Err(EINVAL) }
+    }
+
+    fn snapshot(&self) -> Option<Vec<u8>> {
+        let thp = &crate::mem::page_alloc().thp;
+        let mut s = alloc::string::String::new();
+        let _ = match self.attr {
+            Attr::Enabled => ThpSettings::render(&ENABLED_WORDS, thp.enabled_index(), &mut s),
+            Attr::Defrag => ThpSettings::render(&DEFRAG_WORDS, thp.defrag_index(), &mut s),
+            Attr::PmdSize => core::fmt::Write::write_fmt(&mut s, format_args!("{}\n", mm::phys::hugetlb::HPAGE_SIZE)),
+        };
+        Some(s.into_bytes())
+    }
+}
+
+/// The `transparent_hugepage` directory (inode numbers from `ino`).
+pub fn thp_dir(
+    ino: u64,
+    dir: &dyn Fn(u64, Vec<(alloc::string::String, Arc<dyn Inode>)>) -> Arc<dyn Inode>,
+) -> Arc<dyn Inode> {
+    let f = |i: u64, attr| Arc::new(ThpAttr { ino: ino + i, attr }) as Arc<dyn Inode>;
+    dir(
+        ino,
+        alloc::vec![
+            ("defrag".to_string(), f(1, Attr::Defrag)),
+            ("enabled".to_string(), f(2, Attr::Enabled)),
+            ("hpage_pmd_size".to_string(), f(3, Attr::PmdSize)),
+        ],
+    )
+}

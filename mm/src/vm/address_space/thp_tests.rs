@@ -1,0 +1,135 @@
+//! Host tests of transparent huge pages (vm/thp.rs) on the simulated
+//! machine: eligible areas fault in 2 MiB pages mapped by directory
+//! entries; cuts, mprotect and fork split them into 512 pages that keep
+//! their data; every page comes back.
+
+use abi::mman::*;
+
+use super::tests::{lim, machine, req};
+use super::*;
+use crate::phys::hugetlb::{HPAGE_PAGES, HPAGE_SIZE};
+use crate::testing::cpu::Cpu;
+use crate::vm::fault::FaultError;
+use crate::vm::page_table::MapSize;
+
+const H: u64 = HPAGE_SIZE;
+const RW: u32 = PROT_READ | PROT_WRITE;
+std::thread_local! {
+    /// Free pages before the test's process existed.
+    static FREE: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
+/// A 2 MiB aligned place for fixed mappings.
+const A: u64 = 0x4000_0000;
+
+fn setup() -> (&'static MmEnv<'static>, AddressSpace, Cpu) {
+    let (env, cpu) = machine(64);
+    FREE.set(env.pa.drained_free_pages());
+    let mut mm = AddressSpace::new(env).unwrap();
+    mm.layout.mmap_base = AddressSpace::mmap_base_for(8 << 20);
+    (env, mm, cpu)
+}
+
+/// `n` huge pages' worth of private anonymous memory at A, MADV_HUGEPAGE.
+fn huge_area(env: &MmEnv<'_>, mm: &mut AddressSpace, n: u64) {
+    let r = req(A, n * H / 4096, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+    assert_eq!(mm.mmap(env, &r, &lim()), Ok(A));
+    mm.madvise(env, A, n * H, MADV_HUGEPAGE, &lim()).unwrap();
+}
+
+fn fill(cpu: &mut Cpu, mm: &mut AddressSpace, start: u64, len: u64, tag: u64) {
+    for va in (start..start + len).step_by(4096) {
+        cpu.store(mm, va, &(va ^ tag).to_le_bytes()).unwrap();
+    }
+}
+
+fn check(cpu: &mut Cpu, mm: &mut AddressSpace, start: u64, len: u64, tag: u64) {
+    for va in (start..start + len).step_by(4096) {
+        let mut b = [0u8; 8];
+        cpu.load(mm, va, &mut b).unwrap();
+        assert_eq!(u64::from_le_bytes(b), va ^ tag, "page {va:#x}");
+    }
+}
+
+fn huge_leaves(env: &MmEnv<'_>, mm: &AddressSpace) -> usize {
+    mm.leaves(env, 0, TASK_SIZE).iter().filter(|l| l.size == MapSize::Size2M).count()
+}
+
+#[test]
+fn an_madv_hugepage_area_faults_in_2m_pages() {
+    let (env, mut mm, mut cpu) = setup();
+    let free = FREE.get();
+    huge_area(env, &mut mm, 2);
+    cpu.store(&mut mm, A + 5, &[1]).unwrap();
+    assert_eq!(huge_leaves(env, &mm), 1);
+    assert_eq!(mm.counters().rss_anon, HPAGE_PAGES);
+    assert_eq!(env.pa.vmstat.anon_thp.get(), 1);
+    assert_eq!(env.pa.vmstat.thp_fault_alloc.get(), 1);
+    fill(&mut cpu, &mut mm, A, 2 * H, 0x77);
+    assert_eq!(huge_leaves(env, &mm), 2);
+    check(&mut cpu, &mut mm, A, 2 * H, 0x77);
+    mm.check_invariants(env);
+    mm.munmap(env, A, 2 * H).unwrap();
+    assert_eq!(env.pa.vmstat.anon_thp.get(), 0);
+    mm.destroy(env);
+    assert_eq!(env.pa.drained_free_pages(), free, "every page came back");
+}
+
+#[test]
+fn the_enabled_setting_decides() {
+    let (env, mut mm, mut cpu) = setup();
+    let r = req(A, 2 * H / 4096, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+    mm.mmap(env, &r, &lim()).unwrap();
+    cpu.store(&mut mm, A, &[1]).unwrap();
+    assert_eq!(huge_leaves(env, &mm), 0, "madvise mode, no MADV_HUGEPAGE");
+    assert!(env.pa.thp.set_enabled("always"));
+    cpu.store(&mut mm, A + H, &[1]).unwrap();
+    assert_eq!(huge_leaves(env, &mm), 1, "always: a block nothing mapped yet");
+    mm.madvise(env, A, 2 * H, MADV_NOHUGEPAGE, &lim()).unwrap();
+    mm.munmap(env, A + H, H).unwrap();
+    mm.mmap(env, &req(A + H, H / 4096, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), &lim()).unwrap();
+    mm.madvise(env, A + H, H, MADV_NOHUGEPAGE, &lim()).unwrap();
+    cpu.store(&mut mm, A + H, &[1]).unwrap();
+    assert_eq!(huge_leaves(env, &mm), 0, "MADV_NOHUGEPAGE");
+    assert!(env.pa.thp.set_enabled("never"));
+    assert!(!env.pa.thp.set_enabled("sometimes"));
+    mm.destroy(env);
+}
+
+#[test]
+fn a_cut_splits_the_page_and_keeps_the_rest() {
+    let (env, mut mm, mut cpu) = setup();
+    let free = FREE.get();
+    huge_area(env, &mut mm, 1);
+    fill(&mut cpu, &mut mm, A, H, 0x1234);
+    mm.munmap(env, A + 8 * 4096, 4096).unwrap();
+    assert_eq!(huge_leaves(env, &mm), 0);
+    assert_eq!(env.pa.vmstat.thp_split_page.get(), 1);
+    assert_eq!(mm.counters().rss_anon, HPAGE_PAGES - 1);
+    assert_eq!(cpu.load_u8(&mut mm, A + 8 * 4096), Err(FaultError::Segv(crate::vm::fault::SegvCode::MapErr)));
+    check(&mut cpu, &mut mm, A, 8 * 4096, 0x1234);
+    check(&mut cpu, &mut mm, A + 9 * 4096, H - 9 * 4096, 0x1234);
+    mm.check_invariants(env);
+    // The split pages are ordinary ones now: on the LRU, freed one by one.
+    mm.destroy(env);
+    assert_eq!(env.pa.drained_free_pages(), free);
+}
+
+#[test]
+fn mprotect_and_fork_split_and_copy_on_write_still_holds() {
+    let (env, mut mm, mut cpu) = setup();
+    huge_area(env, &mut mm, 2);
+    fill(&mut cpu, &mut mm, A, 2 * H, 5);
+    mm.mprotect(env, A, 4096, PROT_READ).unwrap();
+    assert_eq!(huge_leaves(env, &mm), 1, "only the page mprotect touched was split");
+    assert!(matches!(cpu.store(&mut mm, A, &[0]), Err(FaultError::Segv(_))));
+    let mut child = mm.fork(env, &lim()).unwrap();
+    assert_eq!(huge_leaves(env, &mm), 0, "fork split the other");
+    child.check_invariants(env);
+    cpu.store(&mut child, A + H, &[0xee]).unwrap();
+    check(&mut cpu, &mut mm, A, 2 * H, 5);
+    assert_eq!(cpu.load_u8(&mut child, A + H).unwrap(), 0xee);
+    child.destroy(env);
+    mm.check_invariants(env);
+    mm.destroy(env);
+}

@@ -1,0 +1,268 @@
+/*
+ * t_thp.c: transparent huge pages for anonymous memory as Linux offers
+ * them (Documentation/admin-guide/mm/transhuge.rst):
+ * - sysfs_files: /sys/kernel/mm/transparent_hugepage/enabled and defrag
+ *   list their words with exactly one in brackets; hpage_pmd_size is
+ *   2097152; bad_word_einval: "sometimes" written to enabled is EINVAL;
+ * - in madvise mode (set for the test, restored after), 4 MiB of private
+ *   anonymous memory marked MADV_HUGEPAGE and touched is mapped by huge
+ *   pages: smaps AnonHugePages 4096 kB and THPeligible 1
+ *   (madvise_area_huge), meminfo AnonHugePages and vmstat thp_fault_alloc
+ *   grow (counters_grow); memory not marked gets none (unmarked_area_small);
+ * - munmap of one 4 KiB page splits its huge page: thp_split_pmd grows,
+ *   AnonHugePages drops to 2048 kB, every other word is kept
+ *   (cut_splits_keeps_data);
+ * - mprotect(PROT_READ) of one 4 KiB page: writes there SIGSEGV, reads and
+ *   the neighbours' writes work (mprotect_one_page);
+ * - after fork a child's writes stay its own (fork_copy_on_write);
+ * - prctl(PR_SET_THP_DISABLE, 1): PR_GET_THP_DISABLE says 1, in a fork
+ *   child too, and a new marked area gets no huge page, THPeligible 0
+ *   (prctl_disable);
+ * - in never mode a marked area gets none (never_mode).
+ * Setting the mode needs root; without it the cases that need a mode are
+ * skipped with the reason. A host that cannot find 2 MiB blocks skips the
+ * cases that count huge pages.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "mmtest.h"
+
+#ifndef PR_SET_THP_DISABLE
+#define PR_SET_THP_DISABLE 41
+#define PR_GET_THP_DISABLE 42
+#endif
+
+#define HP (2UL << 20)
+#define THP "/sys/kernel/mm/transparent_hugepage/"
+
+static long read_text(const char *path, char *buf, size_t len)
+{
+	return read_small_file(path, buf, len);
+}
+
+static int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	ssize_t n = write(fd, text, strlen(text));
+	int e = n < 0 ? errno : 0;
+	close(fd);
+	return e;
+}
+
+/* The bracketed word of a mode file into OUT; 0 if there is exactly one. */
+static int chosen(const char *path, char *out, size_t len)
+{
+	char buf[128];
+	if (read_text(path, buf, sizeof buf) < 0)
+		return -1;
+	char *l = strchr(buf, '['), *r = l ? strchr(l, ']') : NULL;
+	if (!l || !r || strchr(r, '[') || (size_t)(r - l - 1) >= len)
+		return -1;
+	memcpy(out, l + 1, (size_t)(r - l - 1));
+	out[r - l - 1] = '\0';
+	return 0;
+}
+
+/* The smaps field FIELD (kB, or the number) of the area starting at P. */
+static long smaps_field(void *p, const char *field)
+{
+	static char sm[1 << 18];
+	char head[40];
+	if (read_small_file("/proc/self/smaps", sm, sizeof sm) < 0)
+		return -1;
+	snprintf(head, sizeof head, "%lx-", (unsigned long)p);
+	char *e = strstr(sm, head);
+	if (!e)
+		return -1;
+	char key[48];
+	snprintf(key, sizeof key, "\n%s:", field);
+	char *f = strstr(e, key);
+	return f ? atol(f + strlen(key)) : -1;
+}
+
+/* LEN bytes of private anonymous memory at a 2 MiB boundary (the area
+ * is exactly [p, p + len): the rest of the larger mapping is unmapped). */
+static char *aligned_area(size_t len)
+{
+	char *raw = mmap(NULL, len + HP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	char *p = (char *)(((uintptr_t)raw + HP - 1) & ~(HP - 1));
+	if (p > raw)
+		munmap(raw, (size_t)(p - raw));
+	if (p + len < raw + len + HP)
+		munmap(p + len, (size_t)(raw + len + HP - (p + len)));
+	return p;
+}
+
+static void fill(char *p, size_t len, long tag)
+{
+	for (size_t off = 0; off < len; off += 4096)
+		*(long *)(p + off) = (long)off ^ tag;
+}
+
+static long bad_word(char *p, size_t len, long tag, size_t skip)
+{
+	for (size_t off = 0; off < len; off += 4096)
+		if (off != skip && *(long *)(p + off) != ((long)off ^ tag))
+			return (long)(off / 4096);
+	return -1;
+}
+
+static int child_writes(void *arg)
+{
+	char *p = arg;
+	fill(p, 2 * HP, 0x3c3c);
+	return bad_word(p, 2 * HP, 0x3c3c, (size_t)-1) == -1 ? 0 : child_fail("the child's own writes did not stick");
+}
+
+static int child_thp_disabled(void *arg)
+{
+	(void)arg;
+	long v = prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0);
+	return v == 1 ? 0 : child_fail("PR_GET_THP_DISABLE %ld in the child", v);
+}
+
+static const char *mode_cases[] = {
+	"madvise_area_huge",    "counters_grow",   "unmarked_area_small", "cut_splits_keeps_data", "mprotect_one_page",
+	"fork_copy_on_write", "prctl_disable", "never_mode",
+};
+
+int main(void)
+{
+	check_init("t_thp");
+	report_init();
+	char en[32] = "", df[32] = "", sz[32] = "";
+	int e1 = chosen(THP "enabled", en, sizeof en), e2 = chosen(THP "defrag", df, sizeof df);
+	long pmd = read_text(THP "hpage_pmd_size", sz, sizeof sz) < 0 ? -1 : atol(sz);
+	if (e1 < 0 && pmd < 0) {
+		check_skip("sysfs_files", "no /sys/kernel/mm/transparent_hugepage");
+		check_skip("bad_word_einval", "no /sys/kernel/mm/transparent_hugepage");
+		for (size_t i = 0; i < sizeof mode_cases / sizeof *mode_cases; i++)
+			check_skip(mode_cases[i], "no /sys/kernel/mm/transparent_hugepage");
+		return check_done();
+	}
+	CHECKF("sysfs_files", e1 == 0 && e2 == 0 && pmd == 2097152, "enabled [%s], defrag [%s], hpage_pmd_size %ld", en,
+	       df, pmd);
+	const char *why = NULL;
+	if (geteuid() != 0)
+		why = "not root: the mode cannot be set";
+	else if (write_text(THP "enabled", "madvise\n") != 0)
+		why = "the mode cannot be set here";
+	if (why) {
+		check_skip("bad_word_einval", why);
+		for (size_t i = 0; i < sizeof mode_cases / sizeof *mode_cases; i++)
+			check_skip(mode_cases[i], why);
+		return check_done();
+	}
+	CHECKF("bad_word_einval", write_text(THP "enabled", "sometimes\n") == EINVAL, "write of a bad word");
+
+	char *p = aligned_area(2 * HP);
+	char *q = aligned_area(2 * HP);
+	if (!p || !q) {
+		printf("# mmap failed: errno %d\n", errno);
+		return check_done();
+	}
+	long anon0 = meminfo_kb("AnonHugePages"), alloc0 = vmstat_get("thp_fault_alloc");
+	madvise(p, 2 * HP, MADV_HUGEPAGE);
+	fill(p, 2 * HP, 0x5a5a);
+	fill(q, 2 * HP, 0x5a5a);
+	long huge = smaps_field(p, "AnonHugePages"), elig = smaps_field(p, "THPeligible");
+	long anon1 = meminfo_kb("AnonHugePages"), alloc1 = vmstat_get("thp_fault_alloc");
+	int got = huge == 4096;
+	if (!got && huge == 0 && vmstat_get("thp_fault_fallback") > 0) {
+		/* A host whose memory is too fragmented right now. */
+		for (size_t i = 0; i < 6; i++)
+			check_skip(mode_cases[i], "no free 2 MiB block (thp_fault_fallback)");
+	} else {
+		CHECKF("madvise_area_huge", got && elig == 1, "AnonHugePages %ld kB, THPeligible %ld", huge, elig);
+		CHECKF("counters_grow", anon1 - anon0 >= 4096 && alloc1 - alloc0 >= 2,
+		       "AnonHugePages %ld -> %ld kB, thp_fault_alloc %ld -> %ld", anon0, anon1, alloc0, alloc1);
+		long qh = smaps_field(q, "AnonHugePages");
+		CHECKF("unmarked_area_small", qh == 0, "AnonHugePages %ld kB", qh);
+
+		long split0 = vmstat_get("thp_split_pmd");
+		int mu = munmap(p + 8 * 4096, 4096);
+		long split1 = vmstat_get("thp_split_pmd");
+		long huge2 = smaps_field(p, "AnonHugePages");
+		/* The area after the hole starts at p + 9 pages. */
+		long bad = bad_word(p, 8 * 4096, 0x5a5a, (size_t)-1);
+		long bad2 = -1;
+		for (size_t off = 9 * 4096; off < 2 * HP; off += 4096)
+			if (*(long *)(p + off) != ((long)off ^ 0x5a5a)) {
+				bad2 = (long)(off / 4096);
+				break;
+			}
+		CHECKF("cut_splits_keeps_data", mu == 0 && split1 > split0 && huge2 == 0 && bad == -1 && bad2 == -1,
+		       "munmap %d, thp_split_pmd %ld -> %ld, AnonHugePages %ld kB, bad pages %ld %ld", mu, split0, split1,
+		       huge2, bad, bad2);
+		char *second = p + HP;
+		long huge3 = smaps_field(p + 9 * 4096, "AnonHugePages");
+		if (huge3 != 2048)
+			printf("# the area after the hole shows AnonHugePages %ld kB\n", huge3);
+
+		int mp = mprotect(second, 4096, PROT_READ);
+		int wr = probe(second, PROBE_WRITE), rd = probe(second, PROBE_READ), nb = probe(second + 4096, PROBE_WRITE);
+		CHECKF("mprotect_one_page", mp == 0 && wr == PROBE_SEGV && rd == PROBE_OK && nb == PROBE_OK,
+		       "mprotect %d, write %s, read %s, neighbour write %s", mp, probe_name(wr), probe_name(rd),
+		       probe_name(nb));
+
+		char *f = aligned_area(2 * HP);
+		if (f) {
+			madvise(f, 2 * HP, MADV_HUGEPAGE);
+			fill(f, 2 * HP, 0x7777);
+			int r = run_child(child_writes, f);
+			long fb = bad_word(f, 2 * HP, 0x7777, (size_t)-1);
+			CHECKF("fork_copy_on_write", r == 0 && fb == -1, "child status %#x, parent's first bad page %ld", r, fb);
+			munmap(f, 2 * HP);
+		} else {
+			CHECKF("fork_copy_on_write", 0, "mmap errno %d", errno);
+		}
+	}
+
+	int ps = prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+	long pg = prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0);
+	char *d = aligned_area(2 * HP);
+	int cr = run_child(child_thp_disabled, NULL);
+	long dh = -1, de = -1;
+	if (d) {
+		madvise(d, 2 * HP, MADV_HUGEPAGE);
+		fill(d, 2 * HP, 1);
+		dh = smaps_field(d, "AnonHugePages");
+		de = smaps_field(d, "THPeligible");
+		munmap(d, 2 * HP);
+	}
+	prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
+	CHECKF("prctl_disable", ps == 0 && pg == 1 && cr == 0 && dh == 0 && de == 0,
+	       "set %d, get %ld, child %#x, AnonHugePages %ld kB, THPeligible %ld", ps, pg, cr, dh, de);
+
+	write_text(THP "enabled", "never\n");
+	char *n = aligned_area(2 * HP);
+	long nh = -1;
+	if (n) {
+		madvise(n, 2 * HP, MADV_HUGEPAGE);
+		fill(n, 2 * HP, 2);
+		nh = smaps_field(n, "AnonHugePages");
+		munmap(n, 2 * HP);
+	}
+	CHECKF("never_mode", nh == 0, "AnonHugePages %ld kB", nh);
+
+	munmap(p, 2 * HP);
+	munmap(q, 2 * HP);
+	char restore[40];
+	snprintf(restore, sizeof restore, "%s\n", en);
+	write_text(THP "enabled", restore);
+	return check_done();
+}
