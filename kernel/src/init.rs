@@ -210,6 +210,7 @@ pub fn swapon_from_cmdline() {
 /// command line's extra words as its arguments and environment.
 pub fn start_init() {
     crate::proc::compact::start_kcompactd();
+    crate::proc::khugepaged::start();
     swapon_from_cmdline();
     let cmd = crate::cmdline::get();
     let path = cmd.get("init").unwrap_or("/bin/init");

@@ -18,6 +18,12 @@
  * - prctl(PR_SET_THP_DISABLE, 1): PR_GET_THP_DISABLE says 1, in a fork
  *   child too, and a new marked area gets no huge page, THPeligible 0
  *   (prctl_disable);
+ * - MADV_COLLAPSE makes huge pages of a populated unmarked area, every
+ *   word kept (madv_collapse; skipped where the kernel does not know it);
+ * - khugepaged, its scan made quick (scan_sleep_millisecs 100, restored
+ *   after), collapses an area marked MADV_HUGEPAGE after it was filled
+ *   with 4 KiB pages, within 10 s (khugepaged_collapses; skipped without
+ *   a khugepaged thread);
  * - in never mode a marked area gets none (never_mode).
  * Setting the mode needs root; without it the cases that need a mode are
  * skipped with the reason. A host that cannot find 2 MiB blocks skips the
@@ -137,8 +143,24 @@ static int child_thp_disabled(void *arg)
 
 static const char *mode_cases[] = {
 	"madvise_area_huge",    "counters_grow",   "unmarked_area_small", "cut_splits_keeps_data", "mprotect_one_page",
-	"fork_copy_on_write", "prctl_disable", "never_mode",
+	"fork_copy_on_write", "prctl_disable",       "madv_collapse",       "khugepaged_collapses",  "never_mode",
 };
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+/* Whether a task named khugepaged exists (/proc/PID/comm). */
+static int have_khugepaged(void)
+{
+	char path[64], comm[32];
+	for (int pid = 1; pid < 4096; pid++) {
+		snprintf(path, sizeof path, "/proc/%d/comm", pid);
+		if (read_small_file(path, comm, sizeof comm) > 0 && strncmp(comm, "khugepaged", 10) == 0)
+			return 1;
+	}
+	return 0;
+}
 
 int main(void)
 {
@@ -247,6 +269,49 @@ int main(void)
 	prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
 	CHECKF("prctl_disable", ps == 0 && pg == 1 && cr == 0 && dh == 0 && de == 0,
 	       "set %d, get %ld, child %#x, AnonHugePages %ld kB, THPeligible %ld", ps, pg, cr, dh, de);
+
+	char *c = aligned_area(2 * HP);
+	if (!c) {
+		CHECKF("madv_collapse", 0, "mmap errno %d", errno);
+	} else {
+		fill(c, 2 * HP, 0x6161);
+		long before = smaps_field(c, "AnonHugePages");
+		int r = madvise(c, 2 * HP, MADV_COLLAPSE);
+		int e = errno;
+		long after = smaps_field(c, "AnonHugePages");
+		long bad = bad_word(c, 2 * HP, 0x6161, (size_t)-1);
+		if (r != 0 && e == EINVAL && before == 0 && after == 0)
+			check_skip("madv_collapse", "MADV_COLLAPSE unknown to this kernel");
+		else
+			CHECKF("madv_collapse", r == 0 && before == 0 && after == 4096 && bad == -1,
+			       "madvise %d errno %d, AnonHugePages %ld -> %ld kB, first bad page %ld", r, e, before, after,
+			       bad);
+		munmap(c, 2 * HP);
+	}
+
+	if (!have_khugepaged()) {
+		check_skip("khugepaged_collapses", "no khugepaged thread");
+	} else {
+		char old_sleep[32] = "10000\n";
+		read_small_file(THP "khugepaged/scan_sleep_millisecs", old_sleep, sizeof old_sleep);
+		char *k = aligned_area(2 * HP);
+		long kh = -1;
+		if (k) {
+			fill(k, 2 * HP, 0x2468);
+			madvise(k, 2 * HP, MADV_HUGEPAGE);
+			write_text(THP "khugepaged/scan_sleep_millisecs", "100\n");
+			for (int i = 0; i < 100 && kh != 4096; i++) {
+				usleep(100000);
+				kh = smaps_field(k, "AnonHugePages");
+			}
+		}
+		write_text(THP "khugepaged/scan_sleep_millisecs", old_sleep);
+		long bad = k ? bad_word(k, 2 * HP, 0x2468, (size_t)-1) : -2;
+		CHECKF("khugepaged_collapses", kh == 4096 && bad == -1, "AnonHugePages %ld kB after 10 s, first bad page %ld",
+		       kh, bad);
+		if (k)
+			munmap(k, 2 * HP);
+	}
 
 	write_text(THP "enabled", "never\n");
 	char *n = aligned_area(2 * HP);

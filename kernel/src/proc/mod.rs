@@ -35,6 +35,7 @@ pub mod exit;
 pub mod fair;
 pub mod fork;
 pub mod futex;
+pub mod khugepaged;
 pub mod kthread;
 pub mod oom;
 pub mod pgrp;

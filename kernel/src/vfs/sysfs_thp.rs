@@ -4,6 +4,9 @@
 //!   enabled         "always [madvise] never"         (0644)
 //!   defrag          "always defer defer+madvise [madvise] never" (0644)
 //!   hpage_pmd_size  2097152                           (0444)
+//!   khugepaged/pages_to_scan (1..), scan_sleep_millisecs, alloc_sleep_millisecs,
+//!              max_ptes_none (0..511)                 (0644)
+//!   khugepaged/pages_collapsed, full_scans            (0444)
 //! ```
 //!
 //! A write must be one of the words (a trailing newline allowed): EINVAL
@@ -72,18 +75,78 @@ impl Inode for ThpAttr {
     }
 }
 
+/// A khugepaged tunable or counter: decimal, Linux's bounds (EINVAL
+/// outside them); a write kicks the thread.
+struct KhAttr {
+    ino: u64,
+    value: &'static core::sync::atomic::AtomicU64,
+    /// None: a counter (0444).
+    range: Option<(u64, u64)>,
+}
+
+impl Inode for KhAttr {
+    fn stat(&self) -> Stat {
+        super::sysfs::stat_of(self.ino, S_IFREG | if self.range.is_some() { 0o644 } else { 0o444 })
+    }
+
+    fn writable(&self) -> bool {
+        true
+    }
+
+    fn permission(&self, mask: u32) -> Result<(), Errno> {
+        if self.range.is_none() && mask & 2 != 0 {
+            return Err(EACCES);
+        }
+        super::namei::generic_permission(&self.stat(), mask)
+    }
+
+    fn write_at(&self, _off: u64, buf: &[u8]) -> Result<usize, Errno> {
+        let (lo, hi) = self.range.ok_or(EACCES)?;
+        let t = core::str::from_utf8(buf).map_err(|_| EINVAL)?;
+        let v: u64 = t.strip_suffix('\n').unwrap_or(t).parse().map_err(|_| EINVAL)?;
+        if v < lo || v > hi {
+            return Err(EINVAL);
+        }
+        self.value.store(v, core::sync::atomic::Ordering::Relaxed);
+        crate::proc::khugepaged::kick();
+        Ok(buf.len())
+    }
+
+    fn snapshot(&self) -> Option<Vec<u8>> {
+        Some(alloc::format!("{}\n", self.value.load(core::sync::atomic::Ordering::Relaxed)).into_bytes())
+    }
+}
+
 /// The `transparent_hugepage` directory (inode numbers from `ino`).
 pub fn thp_dir(
     ino: u64,
     dir: &dyn Fn(u64, Vec<(alloc::string::String, Arc<dyn Inode>)>) -> Arc<dyn Inode>,
 ) -> Arc<dyn Inode> {
     let f = |i: u64, attr| Arc::new(ThpAttr { ino: ino + i, attr }) as Arc<dyn Inode>;
+    let k = &mm::vm::thp::KHUGEPAGED;
+    let u32max = u32::MAX as u64;
+    let kh: [(&str, &'static core::sync::atomic::AtomicU64, Option<(u64, u64)>); 6] = [
+        ("alloc_sleep_millisecs", &k.alloc_sleep_millisecs, Some((0, u32max))),
+        ("full_scans", &k.full_scans, None),
+        ("max_ptes_none", &k.max_ptes_none, Some((0, 511))),
+        ("pages_collapsed", &k.pages_collapsed, None),
+        ("pages_to_scan", &k.pages_to_scan, Some((1, u32max))),
+        ("scan_sleep_millisecs", &k.scan_sleep_millisecs, Some((0, u32max))),
+    ];
+    let files = kh
+        .iter()
+        .enumerate()
+        .map(|(i, &(name, value, range))| {
+            (name.to_string(), Arc::new(KhAttr { ino: ino + 10 + i as u64, value, range }) as Arc<dyn Inode>)
+        })
+        .collect();
     dir(
         ino,
         alloc::vec![
             ("defrag".to_string(), f(1, Attr::Defrag)),
             ("enabled".to_string(), f(2, Attr::Enabled)),
             ("hpage_pmd_size".to_string(), f(3, Attr::PmdSize)),
+            ("khugepaged".to_string(), dir(ino + 4, files)),
         ],
     )
 }

@@ -90,6 +90,8 @@ pub struct VmStat {
     pub pgreuse: Counter,
     pub thp_fault_alloc: Counter,
     pub thp_fault_fallback: Counter,
+    pub thp_collapse_alloc: Counter,
+    pub thp_collapse_alloc_failed: Counter,
     pub thp_split_pmd: Counter,
     pub thp_split_page: Counter,
     /// Transparent huge pages mapped (nr_anon_transparent_hugepages).

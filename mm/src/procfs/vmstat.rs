@@ -127,6 +127,8 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
     }
     writeln!(w, "thp_fault_alloc {}", vs.thp_fault_alloc.get())?;
     writeln!(w, "thp_fault_fallback {}", vs.thp_fault_fallback.get())?;
+    writeln!(w, "thp_collapse_alloc {}", vs.thp_collapse_alloc.get())?;
+    writeln!(w, "thp_collapse_alloc_failed {}", vs.thp_collapse_alloc_failed.get())?;
     writeln!(w, "thp_split_page {}", vs.thp_split_page.get())?;
     writeln!(w, "thp_split_pmd {}", vs.thp_split_pmd.get())?;
     writeln!(w, "cow_fault {}", vs.cow_faults.get())?;

@@ -26,9 +26,9 @@
 //! the end of its object (EFAULT).
 
 use abi::mman::{
-    MADV_COLD, MADV_DODUMP, MADV_DOFORK, MADV_DONTDUMP, MADV_DONTFORK, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE,
-    MADV_KEEPONFORK, MADV_NOHUGEPAGE, MADV_NORMAL, MADV_PAGEOUT, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_RANDOM,
-    MADV_REMOVE, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_WIPEONFORK,
+    MADV_COLD, MADV_COLLAPSE, MADV_DODUMP, MADV_DOFORK, MADV_DONTDUMP, MADV_DONTFORK, MADV_DONTNEED, MADV_FREE,
+    MADV_HUGEPAGE, MADV_KEEPONFORK, MADV_NOHUGEPAGE, MADV_NORMAL, MADV_PAGEOUT, MADV_POPULATE_READ,
+    MADV_POPULATE_WRITE, MADV_RANDOM, MADV_REMOVE, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_WIPEONFORK,
 };
 use x86_64::structures::paging::PageTableFlags as F;
 
@@ -73,7 +73,7 @@ impl AddressSpace {
         }
         let known = matches!(
             advice,
-            MADV_NORMAL..=MADV_DONTNEED | MADV_FREE..=MADV_DOFORK | MADV_HUGEPAGE..=MADV_POPULATE_WRITE
+            MADV_NORMAL..=MADV_DONTNEED | MADV_FREE..=MADV_DOFORK | MADV_HUGEPAGE..=MADV_POPULATE_WRITE | MADV_COLLAPSE
         );
         if !known {
             return Err(MmError::Invalid);
@@ -150,6 +150,7 @@ impl AddressSpace {
                 MADV_COLD => self.cold_range(env, s, e),
                 MADV_PAGEOUT => self.pageout_range(env, s, e),
                 MADV_REMOVE => self.remove_shared(env, s, e),
+                MADV_COLLAPSE => self.madvise_collapse(env, s, e)?,
                 _ => {}
             }
         }

@@ -235,3 +235,227 @@ impl AddressSpace {
         Ok(())
     }
 }
+
+/// Why a block did not collapse (Linux's `SCAN_*` results, reduced).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CollapseError {
+    /// Not a whole 2 MiB block of one eligible area, or already huge.
+    NotSuitable,
+    /// Too many empty entries (`max_ptes_none`), a swapped-out page, a
+    /// page shared with another process or busy: try again later.
+    Busy,
+    /// No 2 MiB block free.
+    NoMemory,
+}
+
+/// The khugepaged tunables (/sys/kernel/mm/transparent_hugepage/khugepaged)
+/// and its counters.
+pub struct Khugepaged {
+    /// Page-table entries looked at per wake-up.
+    pub pages_to_scan: core::sync::atomic::AtomicU64,
+    pub scan_sleep_millisecs: core::sync::atomic::AtomicU64,
+    pub alloc_sleep_millisecs: core::sync::atomic::AtomicU64,
+    /// Empty entries a block may have and still collapse (0..=511).
+    pub max_ptes_none: core::sync::atomic::AtomicU64,
+    pub pages_collapsed: core::sync::atomic::AtomicU64,
+    pub full_scans: core::sync::atomic::AtomicU64,
+}
+
+/// Linux's defaults.
+pub static KHUGEPAGED: Khugepaged = Khugepaged {
+    pages_to_scan: core::sync::atomic::AtomicU64::new(4096),
+    scan_sleep_millisecs: core::sync::atomic::AtomicU64::new(10000),
+    alloc_sleep_millisecs: core::sync::atomic::AtomicU64::new(60000),
+    max_ptes_none: core::sync::atomic::AtomicU64::new(511),
+    pages_collapsed: core::sync::atomic::AtomicU64::new(0),
+    full_scans: core::sync::atomic::AtomicU64::new(0),
+};
+
+impl AddressSpace {
+    /// Collapse the 4 KiB pages of the 2 MiB block at `haddr` into one
+    /// transparent huge page (`collapse_huge_page`): every mapped page must
+    /// be an anonymous page only this space has (one reference, one
+    /// mapping, not in the swap cache); at most `max_none` entries may be
+    /// empty (they read as zeros, as the zero page does). The block's
+    /// data is copied into a new 2 MiB page, which replaces the page table.
+    /// With the address-space lock exclusive.
+    pub fn collapse_thp(&mut self, env: &MmEnv<'_>, haddr: u64, max_none: u64) -> Result<(), CollapseError> {
+        let vma = self.vmas.containing(haddr).cloned().ok_or(CollapseError::NotSuitable)?;
+        let private_anon = matches!(vma.backing, Backing::Anon) && !vma.flags.contains(VmFlags::SHARED);
+        if haddr % HPAGE_SIZE != 0
+            || haddr + HPAGE_SIZE > vma.end
+            || !private_anon
+            || vma.flags.intersects(VmFlags::LOCKED | VmFlags::NOHUGEPAGE)
+            || self.thp_disabled
+        {
+            return Err(CollapseError::NotSuitable);
+        }
+        let table = match self.mapper(env).pmd(haddr) {
+            Some(e) if e.flags().contains(F::PRESENT) && !e.flags().contains(F::HUGE_PAGE) => e.addr(),
+            _ => return Err(CollapseError::NotSuitable),
+        };
+        let pt = env.pa.phys().table(table).ok_or(CollapseError::NotSuitable)?;
+        let mut none = 0;
+        let mut writable = true;
+        for e in pt.iter() {
+            let f = e.flags();
+            if e.is_unused() {
+                none += 1;
+                continue;
+            }
+            if !f.contains(F::PRESENT) {
+                return Err(CollapseError::Busy); // swapped out
+            }
+            let pfn = Pfn::from_phys(e.addr().as_u64());
+            if pfn == env.zero_page {
+                none += 1;
+                continue;
+            }
+            let Some(p) = env.pa.page(pfn) else { return Err(CollapseError::Busy) };
+            let own = p.has(PageFlags::ANON)
+                && !p.flags().intersects(PageFlags::SWAPCACHE | PageFlags::HEAD | PageFlags::TAIL | PageFlags::MLOCKED)
+                && p.refcount() == 1
+                && p.mapcount() == 1;
+            if !own {
+                return Err(CollapseError::Busy);
+            }
+            writable &= f.contains(F::WRITABLE) || !vma.flags.contains(VmFlags::WRITE);
+        }
+        if none > max_none {
+            return Err(CollapseError::Busy);
+        }
+        let nid = env.pa.local_node();
+        let gfp = GFP_HIGHUSER_MOVABLE | Gfp::COMP | Gfp::NOWARN;
+        let Some(new) = env.pa.alloc_pages_node(nid, gfp, HPAGE_ORDER) else {
+            env.pa.vmstat.thp_collapse_alloc_failed.inc();
+            return Err(CollapseError::NoMemory);
+        };
+        let mut old = [Pfn(0); HPAGE_PAGES as usize];
+        let mut present = 0i64;
+        for (i, e) in pt.iter().enumerate() {
+            let dst = Pfn(new.0 + i as u64);
+            let src = (!e.is_unused()).then(|| Pfn::from_phys(e.addr().as_u64())).filter(|&s| s != env.zero_page);
+            // Both frames are RAM inside the window.
+            match src {
+                Some(s) => {
+                    let _ = env.pa.phys().copy_page(dst, s);
+                    old[i] = s;
+                    present += 1;
+                }
+                None => {
+                    let _ = env.pa.phys().zero_pages(dst, 0);
+                }
+            }
+        }
+        if let Some(p) = env.pa.page(new) {
+            p.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
+            self.set_anon_owner(p, &vma, haddr);
+            p.inc_mapcount();
+        }
+        // A read-only entry among them (a page never written since
+        // mprotect gave write back) keeps the huge one read-only: the next
+        // write takes a fault that makes it writable.
+        let flags = Self::fault_pte_flags(vma.flags, writable, true) | F::HUGE_PAGE;
+        {
+            let mut st = self.ptl.lock();
+            if let Some(e) = self.mapper(env).pmd(haddr) {
+                e.set_addr(PhysAddr::new(new.phys()), flags);
+            }
+            st.rss_add(RssKind::Anon, HPAGE_PAGES as i64 - present);
+            st.thp += 1;
+        }
+        env.tlb.flush_range(haddr, haddr + HPAGE_SIZE);
+        env.tables.free_table(table);
+        for pfn in old.into_iter().filter(|p| p.0 != 0) {
+            if let Some(p) = env.pa.page(pfn) {
+                p.dec_mapcount();
+            }
+            env.pa.put_user_page(pfn);
+        }
+        env.pa.vmstat.anon_pages.add(HPAGE_PAGES as i64);
+        env.pa.vmstat.anon_thp.add(1);
+        env.pa.vmstat.thp_collapse_alloc.inc();
+        KHUGEPAGED.pages_collapsed.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// MADV_COLLAPSE of `[start, end)` (page aligned, inside areas): every
+    /// whole 2 MiB block collapses, whatever `enabled` says, empty entries
+    /// allowed. EINVAL for an area that may not have huge pages; ENOMEM
+    /// when a block found no 2 MiB page, EAGAIN when one could not
+    /// collapse now.
+    pub(crate) fn madvise_collapse(
+        &mut self,
+        env: &MmEnv<'_>,
+        start: u64,
+        end: u64,
+    ) -> Result<(), crate::error::MmError> {
+        use crate::error::MmError;
+        let areas: alloc::vec::Vec<(u64, u64)> =
+            self.vmas.overlapping(start..end).map(|v| (v.start.max(start), v.end.min(end))).collect();
+        let mut result = Ok(());
+        for (s, e) in areas {
+            let v = self.vmas.containing(s).ok_or(MmError::NoMemory)?;
+            let ok = matches!(v.backing, Backing::Anon)
+                && !v.flags.intersects(VmFlags::SHARED | VmFlags::NOHUGEPAGE)
+                && !self.thp_disabled;
+            if !ok {
+                return Err(MmError::Invalid);
+            }
+            let mut h = s.next_multiple_of(HPAGE_SIZE);
+            while h + HPAGE_SIZE <= e {
+                let huge = self.mapper(env).pmd(h).is_some_and(|x| x.flags().contains(F::PRESENT | F::HUGE_PAGE));
+                if !huge {
+                    match self.collapse_thp(env, h, HPAGE_PAGES) {
+                        Ok(()) => {}
+                        Err(CollapseError::NoMemory) => result = Err(MmError::NoMemory),
+                        Err(CollapseError::Busy) if result.is_ok() => result = Err(MmError::Again),
+                        Err(CollapseError::Busy) => {}
+                        // No page table there (never touched): Linux's
+                        // SCAN_PMD_NULL, EINVAL.
+                        Err(CollapseError::NotSuitable) if result.is_ok() => result = Err(MmError::Invalid),
+                        Err(CollapseError::NotSuitable) => {}
+                    }
+                }
+                h += HPAGE_SIZE;
+            }
+        }
+        result
+    }
+}
+
+impl AddressSpace {
+    /// khugepaged's pass over this space from `from`: each whole 2 MiB
+    /// block of an eligible area still mapped by a page table is tried
+    /// (`max_ptes_none` empty entries allowed); `budget` page-table
+    /// entries are looked at in all (512 a block). Returns where to go on
+    /// next time, or None when the space was scanned to its end.
+    pub fn khugepaged_scan(&mut self, env: &MmEnv<'_>, from: u64, budget: &mut u64) -> Option<u64> {
+        use core::sync::atomic::Ordering::Relaxed;
+        let max_none = KHUGEPAGED.max_ptes_none.load(Relaxed).min(HPAGE_PAGES - 1);
+        let areas: alloc::vec::Vec<(u64, u64)> = self
+            .vmas
+            .iter()
+            .filter(|v| v.end > from && vma_eligible(env, self, v) && !v.flags.contains(VmFlags::LOCKED))
+            .map(|v| (v.start.max(from), v.end))
+            .collect();
+        for (s, e) in areas {
+            let mut h = s.next_multiple_of(HPAGE_SIZE);
+            while h + HPAGE_SIZE <= e {
+                if *budget == 0 {
+                    return Some(h);
+                }
+                let table = self.mapper(env).pmd(h).is_some_and(|x| {
+                    let f = x.flags();
+                    f.contains(F::PRESENT) && !f.contains(F::HUGE_PAGE)
+                });
+                if table {
+                    *budget = budget.saturating_sub(HPAGE_PAGES);
+                    let _ = self.collapse_thp(env, h, max_none);
+                }
+                h += HPAGE_SIZE;
+            }
+        }
+        None
+    }
+}

@@ -133,3 +133,41 @@ fn mprotect_and_fork_split_and_copy_on_write_still_holds() {
     mm.check_invariants(env);
     mm.destroy(env);
 }
+
+#[test]
+fn madv_collapse_makes_a_huge_page_of_4k_ones() {
+    let (env, mut mm, mut cpu) = setup();
+    let free = FREE.get();
+    let r = req(A, 2 * H / 4096, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+    mm.mmap(env, &r, &lim()).unwrap();
+    // Every other page of the first block, and nothing of the second.
+    for va in (A..A + H).step_by(8192) {
+        cpu.store(&mut mm, va, &(va ^ 9).to_le_bytes()).unwrap();
+    }
+    assert_eq!(huge_leaves(env, &mm), 0);
+    assert_eq!(
+        mm.madvise(env, A, 2 * H, MADV_COLLAPSE, &lim()),
+        Err(MmError::Invalid),
+        "the second block has no table"
+    );
+    assert_eq!(huge_leaves(env, &mm), 1, "the first block collapsed all the same");
+    assert_eq!(env.pa.vmstat.thp_collapse_alloc.get(), 1);
+    assert_eq!(mm.counters().rss_anon, HPAGE_PAGES);
+    for va in (A..A + H).step_by(4096) {
+        let mut b = [0u8; 8];
+        cpu.load(&mut mm, va, &mut b).unwrap();
+        let want = if (va - A) % 8192 == 0 { va ^ 9 } else { 0 };
+        assert_eq!(u64::from_le_bytes(b), want, "page {va:#x}");
+    }
+    mm.check_invariants(env);
+    // A page another process shares cannot be collapsed now.
+    mm.munmap(env, A + 4096, 4096).unwrap();
+    let child = mm.fork(env, &lim()).unwrap();
+    assert_eq!(mm.madvise(env, A, 4096, MADV_COLLAPSE, &lim()), Ok(()), "no whole block in the range");
+    mm.munmap(env, A + H, H).unwrap();
+    mm.mmap(env, &req(A + 4096, 1, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), &lim()).unwrap();
+    assert_eq!(mm.madvise(env, A, H, MADV_COLLAPSE, &lim()), Err(MmError::Again));
+    child.destroy(env);
+    mm.destroy(env);
+    assert_eq!(env.pa.drained_free_pages(), free);
+}
