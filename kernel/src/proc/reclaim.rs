@@ -150,6 +150,9 @@ fn balance_node(nid: u32) -> u64 {
     let env = env();
     let mut sc = ScanControl::new(4 * SWAP_CLUSTER_MAX, SWAPPINESS.get(), false);
     sc.may_swap = can_swap() && SWAPPINESS.get() > 0;
+    if sc.may_swap && env.pa.vmstat.anon_thp.get() > 0 {
+        split_thps(nid, THP_SPLITS_PER_ROUND);
+    }
     for prio in (0..=DEF_PRIORITY).rev() {
         sc.priority = prio;
         shrink_node(&env, nid, &mut sc);
@@ -158,6 +161,28 @@ fn balance_node(nid: u32) -> u64 {
         }
     }
     sc.nr_reclaimed
+}
+
+/// Transparent huge pages kswapd splits per round when anonymous memory
+/// may be swapped (16 MiB).
+const THP_SPLITS_PER_ROUND: u64 = 8;
+
+/// Split up to `max` transparent huge pages on node `nid`, process by
+/// process (each space only tried), so that their 4 KiB pages join the
+/// LRU lists this round scans: Linux's reclaim splits a huge page it
+/// picks before swapping it. Huge pages are not on the LRU lists here,
+/// so they are found through their processes.
+fn split_thps(nid: u32, max: u64) {
+    let mut left = max;
+    for t in super::all_tasks() {
+        if left == 0 {
+            return;
+        }
+        let Some(mm) = t.mm() else { continue };
+        let Some(mut s) = mm.space.try_write() else { continue };
+        let tlb = arch::mm_hooks::RootTlb { root: mm.root };
+        left -= s.split_thps_for_reclaim(&crate::mem::user::env_for(&tlb), Some(nid), left);
+    }
 }
 
 /// Read swap entry `e` into the swap cache (mm's `SwapSpace::swap_in`),

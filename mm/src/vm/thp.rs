@@ -459,3 +459,37 @@ impl AddressSpace {
         None
     }
 }
+
+impl AddressSpace {
+    /// Reclaim's split (kswapd, when anonymous memory must go to swap):
+    /// split up to `max` of this space's transparent huge pages, those on
+    /// node `nid` when given, so that their pages join the LRU lists and
+    /// can be swapped out one by one. Returns how many were split.
+    pub fn split_thps_for_reclaim(&mut self, env: &MmEnv<'_>, nid: Option<u32>, max: u64) -> u64 {
+        if self.ptl.lock().thp == 0 || max == 0 {
+            return 0;
+        }
+        let areas: alloc::vec::Vec<(u64, u64)> =
+            self.vmas.iter().filter(|v| v.backing.is_anon()).map(|v| (v.start, v.end)).collect();
+        let mut done = 0;
+        for (s, e) in areas {
+            let mut h = s.next_multiple_of(HPAGE_SIZE);
+            while h + HPAGE_SIZE <= e && done < max {
+                let on_node = self.mapper(env).pmd(h).is_some_and(|x| {
+                    x.flags().contains(F::PRESENT | F::HUGE_PAGE)
+                        && nid.is_none_or(|n| {
+                            env.pa.page(Pfn::from_phys(x.addr().as_u64())).is_some_and(|p| p.node() == n)
+                        })
+                });
+                if on_node {
+                    if self.split_thp(env, h).is_err() {
+                        return done;
+                    }
+                    done += 1;
+                }
+                h += HPAGE_SIZE;
+            }
+        }
+        done
+    }
+}

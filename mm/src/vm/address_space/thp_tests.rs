@@ -171,3 +171,22 @@ fn madv_collapse_makes_a_huge_page_of_4k_ones() {
     mm.destroy(env);
     assert_eq!(env.pa.drained_free_pages(), free);
 }
+
+#[test]
+fn reclaim_splits_puts_the_pages_on_the_lru() {
+    use crate::phys::lru::LruList;
+    let (env, mut mm, mut cpu) = setup();
+    huge_area(env, &mut mm, 2);
+    fill(&mut cpu, &mut mm, A, 2 * H, 3);
+    let lru =
+        |env: &MmEnv<'_>| env.pa.nodes[0].lru.len(LruList::InactiveAnon) + env.pa.nodes[0].lru.len(LruList::ActiveAnon);
+    let before = lru(env);
+    assert_eq!(mm.split_thps_for_reclaim(env, Some(0), 1), 1);
+    assert_eq!(huge_leaves(env, &mm), 1);
+    assert_eq!(lru(env), before + HPAGE_PAGES, "the split page's 512 pages joined the LRU");
+    assert_eq!(mm.split_thps_for_reclaim(env, Some(1), 8), 0, "nothing on node 1");
+    assert_eq!(mm.split_thps_for_reclaim(env, None, 8), 1);
+    check(&mut cpu, &mut mm, A, 2 * H, 3);
+    mm.check_invariants(env);
+    mm.destroy(env);
+}
