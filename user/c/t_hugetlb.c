@@ -30,6 +30,13 @@
  *   zero (dontneed_frees);
  * - with nr_hugepages 0 and nr_overcommit_hugepages 2, a 2-page mapping is
  *   made of surplus pages, which leave with it (overcommit_surplus);
+ * - memfd_create(MFD_HUGETLB) makes a hugetlbfs file (memfd_file):
+ *   ftruncate to 4 KiB is EINVAL, to 4 MiB works (st_size, st_blksize
+ *   2 MiB); a shared mapping promises its two pages, its bytes are seen
+ *   by pread and by a second mapping, write(2) is EINVAL, and the pages
+ *   go back to the pool at the last close and unmap; a private mapping
+ *   reads the file and copies on write, the file unchanged
+ *   (memfd_private_cow);
  * - "abc" written to nr_hugepages (sysctl or sysfs) is EINVAL
  *   (bad_writes_einval); MAP_HUGE_1GB without 1 GiB pages fails
  *   (EINVAL where there is no such size, ENOMEM where its pool is empty:
@@ -45,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,7 +77,7 @@ static const char *cases[] = {
 	"fault_uses_reservation", "data_kept", "smaps_hugetlb", "status_hugetlb", "maps_name", "numa_maps_huge",
 	"mincore_resident", "cut_inside_einval", "munmap_returns_pages", "enomem_beyond_pool",
 	"noreserve_sigbus", "shared_seen_across_fork", "private_cow_across_fork", "mprotect_readonly",
-	"dontneed_frees", "overcommit_surplus", "bad_writes_einval", "huge_1gb_refused",
+	"dontneed_frees", "memfd_file", "memfd_private_cow", "overcommit_surplus", "bad_writes_einval", "huge_1gb_refused",
 };
 
 /* A number file's value, -1 if unreadable. */
@@ -340,6 +348,54 @@ int main(void)
 		munmap(d, 2 * HP);
 	} else {
 		CHECKF("dontneed_frees", 0, "mmap errno %d", errno);
+	}
+
+	int mfd = memfd_create("hp", MFD_HUGETLB);
+	if (mfd < 0) {
+		CHECKF("memfd_file", 0, "memfd_create errno %d", errno);
+		check_skip("memfd_private_cow", "no hugetlb memfd");
+	} else {
+		errno = 0;
+		int t1 = ftruncate(mfd, 4096);
+		int t1e = errno;
+		int t2 = ftruncate(mfd, 2 * HP);
+		struct stat st;
+		fstat(mfd, &st);
+		long r0 = hp_rsvd();
+		char *m1 = mmap(NULL, 2 * HP, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+		long r1 = hp_rsvd();
+		char *m2 = mmap(NULL, 2 * HP, PROT_READ, MAP_SHARED, mfd, 0);
+		int ok = m1 != MAP_FAILED && m2 != MAP_FAILED;
+		char got[8] = "";
+		ssize_t pr = -1, wr = 0;
+		int wre = 0;
+		if (ok) {
+			memcpy(m1 + HP + 100, "hugefile", 8);
+			pr = pread(mfd, got, 8, HP + 100);
+			errno = 0;
+			wr = write(mfd, "x", 1);
+			wre = errno;
+		}
+		CHECKF("memfd_file",
+		       t1 == -1 && t1e == EINVAL && t2 == 0 && st.st_size == (off_t)(2 * HP) && st.st_blksize == (blksize_t)HP &&
+			       ok && r1 - r0 == 2 && memcmp(m2 + HP + 100, "hugefile", 8) == 0 && pr == 8 &&
+			       memcmp(got, "hugefile", 8) == 0 && wr == -1 && wre == EINVAL,
+		       "ftruncate %d/%d %d, size %ld blksize %ld, maps %d, Rsvd +%ld, pread %ld, write %ld errno %d", t1, t1e,
+		       t2, (long)st.st_size, (long)st.st_blksize, ok, r1 - r0, (long)pr, (long)wr, wre);
+		char *pm = mmap(NULL, 2 * HP, PROT_READ | PROT_WRITE, MAP_PRIVATE, mfd, 0);
+		int seen = pm != MAP_FAILED && memcmp(pm + HP + 100, "hugefile", 8) == 0;
+		if (pm != MAP_FAILED)
+			memcpy(pm + HP + 100, "PRIVATE!", 8);
+		pread(mfd, got, 8, HP + 100);
+		CHECKF("memfd_private_cow", seen && memcmp(got, "hugefile", 8) == 0 && memcmp(pm + HP + 100, "PRIVATE!", 8) == 0,
+		       "private map %p, saw the file %d, the file now reads %.8s", (void *)pm, seen, got);
+		if (pm != MAP_FAILED)
+			munmap(pm, 2 * HP);
+		if (ok) {
+			munmap(m1, 2 * HP);
+			munmap(m2, 2 * HP);
+		}
+		close(mfd);
 	}
 
 	/* Surplus pages only. */

@@ -127,6 +127,11 @@ pub trait Inode: Send + Sync {
         None
     }
 
+    /// The hugetlb object to map (a hugetlbfs file).
+    fn huge_object(&self) -> Option<Arc<mm::vm::hugetlb::HugeObject>> {
+        None
+    }
+
     fn ioctl(&self, _cmd: u32, _arg: u64) -> Result<u64, Errno> {
         Err(ENOTTY)
     }

@@ -80,6 +80,11 @@ pub fn mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: i32, off: u64) -> Sy
         if f.inode.is_dir() {
             return Err(ENODEV);
         }
+        if let Some(object) = f.inode.huge_object() {
+            let hf = mm::vm::mmap::HugeFileMapping { object, readable: f.readable(), writable: f.writable() };
+            let req = MmapRequest { addr, len, prot, flags, file: None, offset: off };
+            return with_mm(|s, env, lim| s.mmap_huge_file(env, &req, hf, lim))?.map_err(Errno::from);
+        }
         let object = f.inode.mem_object().ok_or(ENODEV)?;
         Some(FileMapping { object, readable: f.readable(), writable: f.writable() })
     } else {

@@ -23,8 +23,9 @@ const MFD_NAME_MAX_LEN: usize = 255 - 6;
 const O_LARGEFILE: u32 = 0o100000;
 
 /// memfd_create(2): EINVAL for unknown flags, MFD_EXEC with
-/// MFD_NOEXEC_SEAL, a name longer than 249 bytes, and MFD_HUGETLB (no
-/// hugetlbfs here); EFAULT for an unreadable name.
+/// MFD_NOEXEC_SEAL, a name longer than 249 bytes, and a huge page size
+/// other than 2 MiB; EFAULT for an unreadable name. MFD_HUGETLB makes a
+/// hugetlbfs file (vfs/hugetlbfs.rs).
 pub fn memfd_create(uname: u64, flags: u32) -> SysResult {
     let allowed = if flags & MFD_HUGETLB == 0 { MFD_ALL_FLAGS } else { MFD_ALL_FLAGS | MFD_HUGE_BITS };
     if flags & !allowed != 0 {
@@ -39,7 +40,11 @@ pub fn memfd_create(uname: u64, flags: u32) -> SysResult {
         r => r?,
     };
     if flags & MFD_HUGETLB != 0 {
-        return Err(EINVAL);
+        // One size here: 2 MiB (MFD_HUGE_2MB, or the default).
+        let log = (flags >> 26) & 0x3f;
+        if log != 0 && log != 21 {
+            return Err(EINVAL);
+        }
     }
     // shmem_file_setup: S_IRWXUGO, no umask; MFD_NOEXEC_SEAL drops the x
     // bits and seals them, which allows sealing.
@@ -54,7 +59,11 @@ pub fn memfd_create(uname: u64, flags: u32) -> SysResult {
         let c = current().inner.lock().creds;
         Owner { uid: c.euid, gid: c.egid }
     };
-    let inode = tmpfs::memfd_file(&name, mode, owner, seals)?;
+    let inode = if flags & MFD_HUGETLB != 0 {
+        crate::vfs::hugetlbfs::memfd_file(&name, mode, owner)
+    } else {
+        tmpfs::memfd_file(&name, mode, owner, seals)?
+    };
     let path = alloc::format!("/memfd:{name} (deleted)");
     let file = OpenFile::new(inode, O_RDWR | O_LARGEFILE, &path);
     install_file(file, flags & MFD_CLOEXEC != 0)

@@ -20,6 +20,7 @@ pub mod console;
 pub mod dev;
 pub mod epoll;
 pub mod eventfd;
+pub mod hugetlbfs;
 pub mod initrd;
 pub mod mount;
 pub mod namei;

@@ -53,6 +53,8 @@ pub struct HugeObject {
     /// `/SYSV%08x (deleted)`, `/memfd:NAME (deleted)`) and the inode.
     pub name: alloc::string::String,
     pub ino: u64,
+    /// Bytes (a file's size; a mapping's length): faults past it SIGBUS.
+    size: core::sync::atomic::AtomicU64,
     inner: spin::Mutex<ObjInner>,
 }
 
@@ -68,7 +70,62 @@ impl HugeObject {
     /// A new empty object: `shared` holds pages, a private one promises.
     pub fn new(pa: &'static PageAllocator, shared: bool, name: &str, ino: u64) -> Arc<HugeObject> {
         let name = alloc::string::String::from(name);
-        Arc::new(HugeObject { pa, shared, name, ino, inner: spin::Mutex::new(ObjInner::default()) })
+        let size = core::sync::atomic::AtomicU64::new(u64::MAX);
+        Arc::new(HugeObject { pa, shared, name, ino, size, inner: spin::Mutex::new(ObjInner::default()) })
+    }
+
+    /// The file's size in bytes (u64::MAX: a mapping's object, unbounded).
+    pub fn size(&self) -> u64 {
+        self.size.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Set a file's size (a multiple of 2 MiB): pages and promises past
+    /// a smaller one go (those mapped stay with their mappers until they
+    /// unmap; a new fault there is SIGBUS).
+    pub fn set_size(&self, bytes: u64) {
+        let old = self.size.swap(bytes, core::sync::atomic::Ordering::Relaxed);
+        if bytes < old {
+            self.truncate(bytes.div_ceil(HPAGE_SIZE));
+        }
+    }
+
+    /// Copy the file's bytes at `off` into `buf` (holes read zero), up to
+    /// the size; the count copied.
+    pub fn read_at(&self, off: u64, buf: &mut [u8]) -> usize {
+        let end = self.size().min(off.saturating_add(buf.len() as u64));
+        let mut done = 0usize;
+        let mut at = off;
+        while at < end {
+            let idx = at / HPAGE_SIZE;
+            let in_page = at % HPAGE_SIZE;
+            let n = ((HPAGE_SIZE - in_page).min(end - at)) as usize;
+            let page = self.inner.lock().pages.get(&idx).copied();
+            let dst = &mut buf[done..done + n];
+            match page {
+                // A pool page of this object: RAM inside the window.
+                Some(pfn) => {
+                    if self.pa.phys().read(PhysAddr::new(pfn.phys() + in_page), dst).is_err() {
+                        dst.fill(0);
+                    }
+                }
+                None => dst.fill(0),
+            }
+            done += n;
+            at += n as u64;
+        }
+        done
+    }
+
+    /// Fill huge indices `[first, last)` with pages (fallocate): false
+    /// when the pool runs out (the pages made so far stay).
+    pub fn populate(&self, first: u64, last: u64, nid: u32) -> bool {
+        for idx in first..last {
+            match self.get_page(idx, nid) {
+                Some(pfn) => self.pa.hugetlb.put(self.pa, pfn),
+                None => return false,
+            }
+        }
+        true
     }
 
     pub fn is_shared(&self) -> bool {
@@ -313,6 +370,9 @@ impl AddressSpace {
         let obj = huge_object(vma)?;
         let haddr = addr & !(HPAGE_SIZE - 1);
         let idx = huge_index(vma, addr);
+        if idx.saturating_mul(HPAGE_SIZE) >= obj.size() {
+            return Err(FaultError::Bus);
+        }
         let nid = Self::huge_node(env, vma, addr);
         let shared = vma.flags.contains(VmFlags::SHARED);
         let now = {
@@ -320,20 +380,28 @@ impl AddressSpace {
             self.mapper(env).pmd(haddr).filter(|e| e.flags().contains(F::PRESENT)).map(|e| (e.addr(), e.flags()))
         };
         match now {
-            None if shared || obj.is_shared() && !kind.write => {
-                // The object's page; read-only in a private mapping, whose
-                // first write copies it.
+            None if shared => {
                 let pfn = obj.get_page(idx, nid).ok_or(FaultError::Bus)?;
-                let writable = shared && Self::shared_writable(vma, kind.write);
+                let writable = Self::shared_writable(vma, kind.write);
                 self.install_huge(env, vma, haddr, pfn, writable, kind.write)?;
             }
-            None if obj.is_shared() => {
-                // A write to a private mapping of a hugetlb file.
-                let src = obj.get_page(idx, nid).ok_or(FaultError::Bus)?;
-                let copy = self.huge_copy(env, vma, addr, src);
-                env.pa.hugetlb.put(env.pa, src);
-                self.install_huge(env, vma, haddr, copy?, true, true)?;
-            }
+            None if obj.is_shared() => match obj.find_get(idx) {
+                // A private mapping of a hugetlb file: the file's page
+                // read-only (the first write copies it), or a page of its
+                // own where the file has none (`hugetlb_no_page`).
+                Some(src) if !kind.write => self.install_huge(env, vma, haddr, src, false, false)?,
+                Some(src) => {
+                    let copy = self.huge_copy(env, vma, addr, src);
+                    env.pa.hugetlb.put(env.pa, src);
+                    self.install_huge(env, vma, haddr, copy?, true, true)?;
+                }
+                None => {
+                    let new = env.pa.hugetlb.take(env.pa, nid as usize, false).ok_or(FaultError::Bus)?;
+                    // A pool page: RAM inside the window.
+                    let _ = env.pa.phys().zero_pages(new, HPAGE_ORDER);
+                    self.install_huge(env, vma, haddr, new, true, kind.write)?;
+                }
+            },
             None => {
                 let pfn = obj.new_page(idx, nid).ok_or(FaultError::Bus)?;
                 self.install_huge(env, vma, haddr, pfn, true, kind.write)?;

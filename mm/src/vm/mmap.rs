@@ -69,6 +69,15 @@ pub struct FileMapping {
     pub writable: bool,
 }
 
+/// A hugetlb file to map (a MFD_HUGETLB memfd), as the syscall layer
+/// found it behind the fd.
+#[derive(Clone)]
+pub struct HugeFileMapping {
+    pub object: Arc<crate::vm::hugetlb::HugeObject>,
+    pub readable: bool,
+    pub writable: bool,
+}
+
 /// mmap's arguments (offset in bytes, already checked for alignment).
 #[derive(Clone)]
 pub struct MmapRequest {
@@ -137,6 +146,28 @@ impl AddressSpace {
 
     /// mmap(2). Returns the address of the new mapping.
     pub fn mmap(&mut self, env: &MmEnv<'_>, req: &MmapRequest, lim: &Rlimits) -> Result<u64, MmError> {
+        self.mmap_with(env, req, None, lim)
+    }
+
+    /// mmap(2) of a hugetlb file (`req.file` is None): 2 MiB pages of
+    /// its object, the offset a multiple of 2 MiB (EINVAL otherwise).
+    pub fn mmap_huge_file(
+        &mut self,
+        env: &MmEnv<'_>,
+        req: &MmapRequest,
+        file: HugeFileMapping,
+        lim: &Rlimits,
+    ) -> Result<u64, MmError> {
+        self.mmap_with(env, req, Some(file), lim)
+    }
+
+    fn mmap_with(
+        &mut self,
+        env: &MmEnv<'_>,
+        req: &MmapRequest,
+        hfile: Option<HugeFileMapping>,
+        lim: &Rlimits,
+    ) -> Result<u64, MmError> {
         if req.len == 0 {
             return Err(MmError::Invalid);
         }
@@ -147,9 +178,13 @@ impl AddressSpace {
             // round_hint_to_min: a hint below mmap_min_addr is no hint.
             addr = 0;
         }
-        let huge = flags & MAP_HUGETLB != 0;
-        if huge {
-            // Only anonymous hugetlb memory here; one size: 2 MiB.
+        let huge = flags & MAP_HUGETLB != 0 || hfile.is_some();
+        if hfile.is_some() && req.offset % HPAGE_SIZE != 0 {
+            return Err(MmError::Invalid);
+        }
+        if huge && hfile.is_none() {
+            // Anonymous hugetlb memory (a file's page size is its own);
+            // one size: 2 MiB.
             let log = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
             if req.file.is_some() || (log != 0 && log != 21) {
                 return Err(MmError::Invalid);
@@ -208,87 +243,120 @@ impl AddressSpace {
                 return Err(MmError::Again);
             }
         }
-        let backing = match &req.file {
-            Some(f) => {
-                match flags & MAP_TYPE {
-                    MAP_SHARED | MAP_SHARED_VALIDATE => {
-                        if flags & MAP_TYPE == MAP_SHARED_VALIDATE
-                            && flags & !(LEGACY_MAP_MASK | MAP_FIXED_NOREPLACE) != 0
-                        {
-                            return Err(MmError::NotSupported);
-                        }
-                        if prot & PROT_WRITE != 0 && !f.writable {
-                            return Err(MmError::Access);
-                        }
-                        vm |= VmFlags::SHARED | VmFlags::MAYSHARE;
-                        if !f.writable {
-                            vm.remove(VmFlags::MAYWRITE | VmFlags::SHARED);
-                        }
-                        if !f.readable {
-                            return Err(MmError::Access);
-                        }
-                        // memfd_check_seals_mmap: a write-sealed file takes no
-                        // shared writable mapping, and a shared read-only one
-                        // may never become writable (mprotect: EACCES). Checked
-                        // under this space's lock, which the seal's mapping
-                        // count also takes: F_ADD_SEALS publishes the seal
-                        // before counting, so one of the two sees the other.
-                        if f.object.write_sealed() {
-                            if prot & PROT_WRITE != 0 {
-                                return Err(MmError::Perm);
-                            }
-                            vm.remove(VmFlags::MAYWRITE);
-                        }
-                    }
-                    MAP_PRIVATE => {
-                        if !f.readable {
-                            return Err(MmError::Access);
-                        }
-                    }
-                    _ => return Err(MmError::Invalid),
-                }
-                Backing::File(f.object.clone())
+        let backing = if let Some(hf) = &hfile {
+            let shared = match flags & MAP_TYPE {
+                MAP_SHARED | MAP_SHARED_VALIDATE => true,
+                MAP_PRIVATE => false,
+                _ => return Err(MmError::Invalid),
+            };
+            if !hf.readable || (shared && prot & PROT_WRITE != 0 && !hf.writable) {
+                return Err(MmError::Access);
             }
-            None if huge => {
-                if vm.contains(VmFlags::GROWSDOWN) || !matches!(flags & MAP_TYPE, MAP_SHARED | MAP_PRIVATE) {
-                    return Err(MmError::Invalid);
+            vm |= VmFlags::HUGETLB | VmFlags::DONTEXPAND;
+            if shared {
+                vm |= VmFlags::SHARED | VmFlags::MAYSHARE;
+                if !hf.writable {
+                    vm.remove(VmFlags::MAYWRITE | VmFlags::SHARED);
                 }
-                let shared = flags & MAP_TYPE == MAP_SHARED;
-                if shared {
-                    vm |= VmFlags::SHARED | VmFlags::MAYSHARE;
-                }
-                vm |= VmFlags::HUGETLB | VmFlags::DONTEXPAND;
-                let obj = crate::vm::hugetlb::HugeObject::new(env.pa, shared, "/anon_hugepage (deleted)", addr >> 21);
-                // hugetlb_reserve_pages: every page promised now, unless
-                // MAP_NORESERVE.
-                if flags & MAP_NORESERVE == 0 && !obj.reserve(0, len / HPAGE_SIZE) {
+                // hugetlb_reserve_pages for the file's range.
+                let first = pgoff / crate::phys::hugetlb::HPAGE_PAGES;
+                let last = (pgoff + (len >> PAGE_SHIFT)) / crate::phys::hugetlb::HPAGE_PAGES;
+                if flags & MAP_NORESERVE == 0 && !hf.object.reserve(first, last) {
                     return Err(MmError::NoMemory);
                 }
-                Backing::Huge(obj)
             }
-            None => match flags & MAP_TYPE {
-                MAP_SHARED => {
-                    if vm.contains(VmFlags::GROWSDOWN) {
+            // hugetlbfs_file_mmap: a writable mapping past the end grows
+            // the file.
+            let end = req.offset + len;
+            if prot & PROT_WRITE != 0 && hf.object.size() < end {
+                hf.object.set_size(end);
+            }
+            Backing::Huge(hf.object.clone())
+        } else {
+            match &req.file {
+                Some(f) => {
+                    match flags & MAP_TYPE {
+                        MAP_SHARED | MAP_SHARED_VALIDATE => {
+                            if flags & MAP_TYPE == MAP_SHARED_VALIDATE
+                                && flags & !(LEGACY_MAP_MASK | MAP_FIXED_NOREPLACE) != 0
+                            {
+                                return Err(MmError::NotSupported);
+                            }
+                            if prot & PROT_WRITE != 0 && !f.writable {
+                                return Err(MmError::Access);
+                            }
+                            vm |= VmFlags::SHARED | VmFlags::MAYSHARE;
+                            if !f.writable {
+                                vm.remove(VmFlags::MAYWRITE | VmFlags::SHARED);
+                            }
+                            if !f.readable {
+                                return Err(MmError::Access);
+                            }
+                            // memfd_check_seals_mmap: a write-sealed file takes no
+                            // shared writable mapping, and a shared read-only one
+                            // may never become writable (mprotect: EACCES). Checked
+                            // under this space's lock, which the seal's mapping
+                            // count also takes: F_ADD_SEALS publishes the seal
+                            // before counting, so one of the two sees the other.
+                            if f.object.write_sealed() {
+                                if prot & PROT_WRITE != 0 {
+                                    return Err(MmError::Perm);
+                                }
+                                vm.remove(VmFlags::MAYWRITE);
+                            }
+                        }
+                        MAP_PRIVATE => {
+                            if !f.readable {
+                                return Err(MmError::Access);
+                            }
+                        }
+                        _ => return Err(MmError::Invalid),
+                    }
+                    Backing::File(f.object.clone())
+                }
+                None if huge => {
+                    if vm.contains(VmFlags::GROWSDOWN) || !matches!(flags & MAP_TYPE, MAP_SHARED | MAP_PRIVATE) {
                         return Err(MmError::Invalid);
                     }
-                    vm |= VmFlags::SHARED | VmFlags::MAYSHARE;
-                    let ino = addr >> PAGE_SHIFT;
-                    // shmem is committed once per object, for its life
-                    // (not per mapping, so fork does not charge it again).
-                    let charged =
-                        if flags & MAP_NORESERVE == 0 || env.commit.mode() == crate::vm::overcommit::OVERCOMMIT_NEVER {
+                    let shared = flags & MAP_TYPE == MAP_SHARED;
+                    if shared {
+                        vm |= VmFlags::SHARED | VmFlags::MAYSHARE;
+                    }
+                    vm |= VmFlags::HUGETLB | VmFlags::DONTEXPAND;
+                    let obj =
+                        crate::vm::hugetlb::HugeObject::new(env.pa, shared, "/anon_hugepage (deleted)", addr >> 21);
+                    // hugetlb_reserve_pages: every page promised now, unless
+                    // MAP_NORESERVE.
+                    if flags & MAP_NORESERVE == 0 && !obj.reserve(0, len / HPAGE_SIZE) {
+                        return Err(MmError::NoMemory);
+                    }
+                    Backing::Huge(obj)
+                }
+                None => match flags & MAP_TYPE {
+                    MAP_SHARED => {
+                        if vm.contains(VmFlags::GROWSDOWN) {
+                            return Err(MmError::Invalid);
+                        }
+                        vm |= VmFlags::SHARED | VmFlags::MAYSHARE;
+                        let ino = addr >> PAGE_SHIFT;
+                        // shmem is committed once per object, for its life
+                        // (not per mapping, so fork does not charge it again).
+                        let charged = if flags & MAP_NORESERVE == 0
+                            || env.commit.mode() == crate::vm::overcommit::OVERCOMMIT_NEVER
+                        {
                             env.commit.account_for(env.pa, len >> PAGE_SHIFT, lim.admin, self.vm.total_vm)?;
                             len >> PAGE_SHIFT
                         } else {
                             0
                         };
-                    Backing::Shared(MemObject::shmem(len, ino, env.pa, env.swap, env.commit, charged))
-                }
-                MAP_PRIVATE => Backing::Anon,
-                _ => return Err(MmError::Invalid),
-            },
+                        Backing::Shared(MemObject::shmem(len, ino, env.pa, env.swap, env.commit, charged))
+                    }
+                    MAP_PRIVATE => Backing::Anon,
+                    _ => return Err(MmError::Invalid),
+                },
+            }
         };
-        let pgoff = match (&backing, req.file.is_some()) {
+        let pgoff = match (&backing, req.file.is_some() || hfile.is_some()) {
             (_, true) => pgoff,
             (Backing::Shared(_) | Backing::Huge(_), _) => 0,
             _ => addr >> PAGE_SHIFT,
