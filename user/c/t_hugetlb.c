@@ -37,6 +37,12 @@
  *   go back to the pool at the last close and unmap; a private mapping
  *   reads the file and copies on write, the file unchanged
  *   (memfd_private_cow);
+ * - a hugetlbfs mounted with size=4M (hugetlbfs_mount): statfs shows
+ *   2 MiB blocks, two of them; a 6 MiB shared mapping of a file there is
+ *   ENOMEM (more than the mount may hold), a 4 MiB one works and is
+ *   written, then the mount is full (statfs f_bfree 0, another file's
+ *   mapping ENOMEM); unmount gives every page back (skipped where
+ *   mount(2) is refused);
  * - "abc" written to nr_hugepages (sysctl or sysfs) is EINVAL
  *   (bad_writes_einval); MAP_HUGE_1GB without 1 GiB pages fails
  *   (EINVAL where there is no such size, ENOMEM where its pool is empty:
@@ -52,7 +58,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,7 +85,7 @@ static const char *cases[] = {
 	"fault_uses_reservation", "data_kept", "smaps_hugetlb", "status_hugetlb", "maps_name", "numa_maps_huge",
 	"mincore_resident", "cut_inside_einval", "munmap_returns_pages", "enomem_beyond_pool",
 	"noreserve_sigbus", "shared_seen_across_fork", "private_cow_across_fork", "mprotect_readonly",
-	"dontneed_frees", "memfd_file", "memfd_private_cow", "overcommit_surplus", "bad_writes_einval", "huge_1gb_refused",
+	"dontneed_frees", "memfd_file", "memfd_private_cow", "hugetlbfs_mount", "overcommit_surplus", "bad_writes_einval", "huge_1gb_refused",
 };
 
 /* A number file's value, -1 if unreadable. */
@@ -396,6 +404,52 @@ int main(void)
 			munmap(m2, 2 * HP);
 		}
 		close(mfd);
+	}
+
+	char mdir[] = "/tmp/t_hugetlbfsXXXXXX";
+	if (!mkdtemp(mdir)) {
+		check_skip("hugetlbfs_mount", "no /tmp directory to mount on");
+	} else if (mount("none", mdir, "hugetlbfs", 0, "pagesize=2M,size=4M") != 0) {
+		char why[96];
+		snprintf(why, sizeof why, "mount(2) of hugetlbfs refused: errno %d", errno);
+		check_skip("hugetlbfs_mount", why);
+		rmdir(mdir);
+	} else {
+		char f1[64], f2[64];
+		snprintf(f1, sizeof f1, "%s/one", mdir);
+		snprintf(f2, sizeof f2, "%s/two", mdir);
+		int a = open(f1, O_CREAT | O_RDWR, 0600), b = open(f2, O_CREAT | O_RDWR, 0600);
+		struct statfs sf;
+		int sr = fstatfs(a, &sf);
+		errno = 0;
+		void *big = mmap(NULL, 6 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, a, 0);
+		int bige = errno;
+		char *fit = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, a, 0);
+		if (fit != MAP_FAILED)
+			memset(fit, 0x42, 4 << 20);
+		struct statfs sf2;
+		fstatfs(a, &sf2);
+		errno = 0;
+		void *more = mmap(NULL, 2 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, b, 0);
+		int moree = errno;
+		CHECKF("hugetlbfs_mount",
+		       a >= 0 && b >= 0 && sr == 0 && sf.f_bsize == (long)HP && sf.f_blocks == 2 && big == MAP_FAILED &&
+			       bige == ENOMEM && fit != MAP_FAILED && sf2.f_bfree == 0 && more == MAP_FAILED && moree == ENOMEM,
+		       "fds %d %d, statfs %d bsize %ld blocks %ld, 6 MiB map errno %d, 4 MiB map %p, then bfree %ld, "
+		       "another file's map errno %d",
+		       a, b, sr, (long)sf.f_bsize, (long)sf.f_blocks, bige, (void *)fit, (long)sf2.f_bfree, moree);
+		if (fit != MAP_FAILED)
+			munmap(fit, 4 << 20);
+		if (big != MAP_FAILED)
+			munmap(big, 6 << 20);
+		if (more != MAP_FAILED)
+			munmap(more, 2 << 20);
+		close(a);
+		close(b);
+		unlink(f1);
+		unlink(f2);
+		umount(mdir);
+		rmdir(mdir);
 	}
 
 	/* Surplus pages only. */

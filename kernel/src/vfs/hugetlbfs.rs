@@ -1,6 +1,12 @@
-//! hugetlbfs files: a file whose pages are 2 MiB pages of the hugetlb
-//! pool (mm's `vm::hugetlb::HugeObject`), as memfd_create(MFD_HUGETLB)
-//! makes them (cf. fs/hugetlbfs/inode.c).
+//! hugetlbfs: files whose pages are 2 MiB pages of the hugetlb pool
+//! (mm's `vm::hugetlb::HugeObject`), in a mount (`mount -t hugetlbfs
+//! none DIR -o pagesize=2M,size=...,mode=,uid=,gid=,nr_inodes=`) or made
+//! by memfd_create(MFD_HUGETLB) (cf. fs/hugetlbfs/inode.c).
+//!
+//! A mount's `size=` (bytes with K/M/G, or a percentage of the pool)
+//! bounds the pages its files hold: a fault past it SIGBUS, fallocate
+//! ENOSPC. Directories hold files and directories (create, mkdir, unlink,
+//! rmdir, rename within the mount); no symlinks or hard links.
 //!
 //! ```text
 //!   ftruncate   a multiple of 2 MiB (EINVAL otherwise); shrinking drops
@@ -19,16 +25,19 @@
 //!
 //! Locks: the object's own; the metadata's mutex is a leaf.
 
+use alloc::collections::BTreeMap;
+use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use abi::errno::*;
 use abi::fcntl::{F_SEAL_SEAL, FALLOC_FL_KEEP_SIZE};
-use abi::stat::{S_IFREG, Stat};
+use abi::stat::{S_IFDIR, S_IFREG, Stat};
 use mm::phys::hugetlb::HPAGE_SIZE;
-use mm::vm::hugetlb::HugeObject;
+use mm::vm::hugetlb::{HugeObject, HugeQuota};
 use spin::Mutex;
 
-use crate::file::{Owner, SetAttr, Time};
+use crate::file::{DirEntry, Owner, SetAttr, Time};
 
 use super::Inode;
 
@@ -51,6 +60,10 @@ pub struct HugeFile {
     ino: u64,
     obj: Arc<HugeObject>,
     meta: Mutex<Meta>,
+    /// Names in a directory (0 for a memfd, or once unlinked).
+    nlink: core::sync::atomic::AtomicU32,
+    /// Its mount (None: a memfd).
+    sb: Option<Arc<Sb>>,
 }
 
 fn now() -> Time {
@@ -61,12 +74,242 @@ fn now() -> Time {
 /// An unlinked hugetlb file for memfd_create(MFD_HUGETLB), named
 /// `/memfd:NAME (deleted)`, empty.
 pub fn memfd_file(name: &str, mode: u32, owner: Owner) -> Arc<dyn Inode> {
+    let f = new_file(&alloc::format!("/memfd:{name} (deleted)"), mode, owner, None);
+    f.nlink.store(0, core::sync::atomic::Ordering::Relaxed);
+    f
+}
+
+fn new_file(path: &str, mode: u32, owner: Owner, sb: Option<Arc<Sb>>) -> Arc<HugeFile> {
     let ino = NEXT_INO.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-    let obj = HugeObject::new(crate::mem::page_alloc(), true, &alloc::format!("/memfd:{name} (deleted)"), ino);
-    obj.set_size(0);
+    let quota = sb.as_ref().and_then(|s| s.quota.clone());
+    let obj = HugeObject::file(crate::mem::page_alloc(), path, ino, quota);
     let t = now();
     let meta = Meta { mode: S_IFREG | (mode & 0o7777), uid: owner.uid, gid: owner.gid, atime: t, mtime: t, ctime: t };
-    Arc::new(HugeFile { ino, obj, meta: Mutex::new(meta) })
+    Arc::new(HugeFile { ino, obj, meta: Mutex::new(meta), nlink: core::sync::atomic::AtomicU32::new(1), sb })
+}
+
+/// A mount: its limits.
+struct Sb {
+    quota: Option<Arc<HugeQuota>>,
+    max_inodes: u64,
+    inodes: core::sync::atomic::AtomicU64,
+}
+
+/// A directory of a mount.
+pub struct HugeDir {
+    ino: u64,
+    sb: Arc<Sb>,
+    meta: Mutex<Meta>,
+    entries: Mutex<BTreeMap<String, Arc<dyn Inode>>>,
+}
+
+/// Mount a hugetlbfs: its root directory (mode, owner), `max_pages` huge
+/// pages (None: only the pool's limit), `max_inodes` inodes.
+pub fn mount(mode: u32, owner: Owner, max_pages: Option<u64>, max_inodes: u64) -> Arc<dyn Inode> {
+    let sb = Arc::new(Sb { quota: max_pages.map(HugeQuota::new), max_inodes, inodes: Default::default() });
+    new_dir(&sb, mode, owner)
+}
+
+fn new_dir(sb: &Arc<Sb>, mode: u32, owner: Owner) -> Arc<HugeDir> {
+    let t = now();
+    let meta = Meta { mode: S_IFDIR | (mode & 0o7777), uid: owner.uid, gid: owner.gid, atime: t, mtime: t, ctime: t };
+    let ino = NEXT_INO.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    Arc::new(HugeDir { ino, sb: sb.clone(), meta: Mutex::new(meta), entries: Mutex::new(BTreeMap::new()) })
+}
+
+impl HugeDir {
+    fn take_inode(&self) -> Result<(), Errno> {
+        use core::sync::atomic::Ordering::Relaxed;
+        let max = self.sb.max_inodes;
+        self.sb.inodes.try_update(Relaxed, Relaxed, |n| (n < max).then_some(n + 1)).map(|_| ()).map_err(|_| ENOSPC)
+    }
+
+    fn touch(&self) {
+        let mut m = self.meta.lock();
+        (m.mtime, m.ctime) = (now(), now());
+    }
+}
+
+impl Inode for HugeDir {
+    fn stat(&self) -> Stat {
+        let m = self.meta.lock();
+        Stat {
+            st_dev: HUGETLBFS_DEV,
+            st_ino: self.ino,
+            st_nlink: 2,
+            st_mode: m.mode,
+            st_uid: m.uid,
+            st_gid: m.gid,
+            st_blksize: HPAGE_SIZE as i64,
+            st_atime: m.atime.0,
+            st_atime_nsec: m.atime.1,
+            st_mtime: m.mtime.0,
+            st_mtime_nsec: m.mtime.1,
+            st_ctime: m.ctime.0,
+            st_ctime_nsec: m.ctime.1,
+            ..Stat::default()
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<Arc<dyn Inode>> {
+        self.entries.lock().get(name).cloned()
+    }
+
+    fn readdir(&self) -> Option<Vec<DirEntry>> {
+        let e = self.entries.lock();
+        Some(
+            e.iter()
+                .map(|(n, i)| DirEntry { name: n.clone(), ino: i.stat().st_ino, dtype: if i.is_dir() { 4 } else { 8 } })
+                .collect(),
+        )
+    }
+
+    fn create(&self, name: &str, path: &str, mode: u32, owner: Owner) -> Result<Arc<dyn Inode>, Errno> {
+        let mut e = self.entries.lock();
+        if e.contains_key(name) {
+            return Err(EEXIST);
+        }
+        self.take_inode()?;
+        let f: Arc<dyn Inode> = new_file(path, mode, owner, Some(self.sb.clone()));
+        e.insert(String::from(name), f.clone());
+        drop(e);
+        self.touch();
+        Ok(f)
+    }
+
+    fn mkdir(&self, name: &str, mode: u32, owner: Owner) -> Result<(), Errno> {
+        let mut e = self.entries.lock();
+        if e.contains_key(name) {
+            return Err(EEXIST);
+        }
+        self.take_inode()?;
+        e.insert(String::from(name), new_dir(&self.sb, mode, owner));
+        drop(e);
+        self.touch();
+        Ok(())
+    }
+
+    fn unlink(&self, name: &str) -> Result<(), Errno> {
+        let mut e = self.entries.lock();
+        match e.get(name) {
+            None => return Err(ENOENT),
+            Some(i) if i.is_dir() => return Err(EISDIR),
+            Some(i) => {
+                if let Some(f) = i.as_any().and_then(|a| a.downcast_ref::<HugeFile>()) {
+                    f.nlink.store(0, core::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
+        e.remove(name);
+        drop(e);
+        self.sb.inodes.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+        self.touch();
+        Ok(())
+    }
+
+    fn rmdir(&self, name: &str) -> Result<(), Errno> {
+        let mut e = self.entries.lock();
+        let child = e.get(name).ok_or(ENOENT)?;
+        if !child.is_dir() {
+            return Err(ENOTDIR);
+        }
+        if child.readdir().is_some_and(|v| !v.is_empty()) {
+            return Err(ENOTEMPTY);
+        }
+        e.remove(name);
+        drop(e);
+        self.sb.inodes.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+        self.touch();
+        Ok(())
+    }
+
+    /// Within this directory only (a move to another one is EXDEV here).
+    fn rename(&self, old: &str, new_dir: &Arc<dyn Inode>, new: &str, flags: u32) -> Result<(), Errno> {
+        let same = new_dir.as_any().and_then(|a| a.downcast_ref::<HugeDir>()).is_some_and(|d| core::ptr::eq(d, self));
+        if !same {
+            return Err(EXDEV);
+        }
+        if flags != 0 {
+            return Err(EINVAL);
+        }
+        let mut e = self.entries.lock();
+        let child = e.get(old).cloned().ok_or(ENOENT)?;
+        if old == new {
+            return Ok(());
+        }
+        if let Some(v) = e.get(new) {
+            if v.is_dir() != child.is_dir() {
+                return Err(if v.is_dir() { EISDIR } else { ENOTDIR });
+            }
+            if v.readdir().is_some_and(|x| !x.is_empty()) {
+                return Err(ENOTEMPTY);
+            }
+            self.sb.inodes.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+        }
+        e.remove(old);
+        e.insert(String::from(new), child);
+        drop(e);
+        self.touch();
+        Ok(())
+    }
+
+    fn setattr(&self, attr: &SetAttr) -> Result<(), Errno> {
+        if attr.size.is_some() {
+            return Err(EISDIR);
+        }
+        let mut m = self.meta.lock();
+        if let Some(mode) = attr.mode {
+            m.mode = S_IFDIR | (mode & 0o7777);
+        }
+        if let Some(uid) = attr.uid {
+            m.uid = uid;
+        }
+        if let Some(gid) = attr.gid {
+            m.gid = gid;
+        }
+        if let Some(t) = attr.atime {
+            m.atime = t;
+        }
+        if let Some(t) = attr.mtime {
+            m.mtime = t;
+        }
+        m.ctime = now();
+        Ok(())
+    }
+
+    fn statfs(&self) -> abi::stat::Statfs {
+        statfs_of(
+            self.sb.quota.as_deref(),
+            self.sb.max_inodes,
+            self.sb.inodes.load(core::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    fn as_any(&self) -> Option<&dyn core::any::Any> {
+        Some(self)
+    }
+}
+
+/// statfs of a mount (or of the memfd files): blocks are huge pages, the
+/// mount's limit or the pool's.
+fn statfs_of(quota: Option<&HugeQuota>, max_inodes: u64, inodes: u64) -> abi::stat::Statfs {
+    let c = crate::mem::page_alloc().hugetlb.counts();
+    let (blocks, free) = match quota {
+        Some(q) => (q.max(), q.max().saturating_sub(q.used())),
+        None => (c.nr, c.free),
+    };
+    abi::stat::Statfs {
+        f_type: HUGETLBFS_MAGIC,
+        f_bsize: HPAGE_SIZE as i64,
+        f_blocks: blocks,
+        f_bfree: free,
+        f_bavail: free,
+        f_files: max_inodes,
+        f_ffree: max_inodes.saturating_sub(inodes),
+        f_namelen: 255,
+        f_frsize: HPAGE_SIZE as i64,
+        ..abi::stat::Statfs::default()
+    }
 }
 
 impl Inode for HugeFile {
@@ -75,7 +318,7 @@ impl Inode for HugeFile {
         Stat {
             st_dev: HUGETLBFS_DEV,
             st_ino: self.ino,
-            st_nlink: 0,
+            st_nlink: self.nlink.load(core::sync::atomic::Ordering::Relaxed) as u64,
             st_mode: m.mode,
             st_uid: m.uid,
             st_gid: m.gid,
@@ -135,16 +378,11 @@ impl Inode for HugeFile {
     }
 
     fn statfs(&self) -> abi::stat::Statfs {
-        let c = crate::mem::page_alloc().hugetlb.counts();
-        abi::stat::Statfs {
-            f_type: HUGETLBFS_MAGIC,
-            f_bsize: HPAGE_SIZE as i64,
-            f_blocks: c.nr,
-            f_bfree: c.free,
-            f_bavail: c.free,
-            f_namelen: 255,
-            f_frsize: HPAGE_SIZE as i64,
-            ..abi::stat::Statfs::default()
+        match &self.sb {
+            Some(sb) => {
+                statfs_of(sb.quota.as_deref(), sb.max_inodes, sb.inodes.load(core::sync::atomic::Ordering::Relaxed))
+            }
+            None => statfs_of(None, u64::MAX, 0),
         }
     }
 
@@ -168,6 +406,10 @@ impl Inode for HugeFile {
 
     fn add_seals(&self, _seals: u32) -> Result<(), Errno> {
         Err(EPERM)
+    }
+
+    fn as_any(&self) -> Option<&dyn core::any::Any> {
+        Some(self)
     }
 
     fn get_seals(&self) -> Result<u32, Errno> {

@@ -45,6 +45,35 @@ use crate::vm::address_space::{AddressSpace, MmEnv, PtlState};
 use crate::vm::fault::{FaultDone, FaultError, FaultKind};
 use crate::vm::vma::{Backing, VmFlags, Vma};
 
+/// A hugetlbfs mount's limit (`size=`): huge pages its files may hold.
+pub struct HugeQuota {
+    max: u64,
+    used: core::sync::atomic::AtomicU64,
+}
+
+impl HugeQuota {
+    pub fn new(max: u64) -> Arc<HugeQuota> {
+        Arc::new(HugeQuota { max, used: core::sync::atomic::AtomicU64::new(0) })
+    }
+
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+
+    pub fn used(&self) -> u64 {
+        self.used.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn charge(&self) -> bool {
+        use core::sync::atomic::Ordering::Relaxed;
+        self.used.try_update(Relaxed, Relaxed, |u| (u < self.max).then_some(u + 1)).is_ok()
+    }
+
+    fn uncharge(&self) {
+        self.used.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// What a hugetlb mapping is made of (see the module comment).
 pub struct HugeObject {
     pa: &'static PageAllocator,
@@ -55,6 +84,8 @@ pub struct HugeObject {
     pub ino: u64,
     /// Bytes (a file's size; a mapping's length): faults past it SIGBUS.
     size: core::sync::atomic::AtomicU64,
+    /// The mount's limit its pages count against (hugetlbfs files).
+    quota: Option<Arc<HugeQuota>>,
     inner: spin::Mutex<ObjInner>,
 }
 
@@ -71,7 +102,15 @@ impl HugeObject {
     pub fn new(pa: &'static PageAllocator, shared: bool, name: &str, ino: u64) -> Arc<HugeObject> {
         let name = alloc::string::String::from(name);
         let size = core::sync::atomic::AtomicU64::new(u64::MAX);
-        Arc::new(HugeObject { pa, shared, name, ino, size, inner: spin::Mutex::new(ObjInner::default()) })
+        Arc::new(HugeObject { pa, shared, name, ino, size, quota: None, inner: spin::Mutex::new(ObjInner::default()) })
+    }
+
+    /// A hugetlbfs file's object: shared, empty, its pages counted
+    /// against `quota`.
+    pub fn file(pa: &'static PageAllocator, name: &str, ino: u64, quota: Option<Arc<HugeQuota>>) -> Arc<HugeObject> {
+        let name = alloc::string::String::from(name);
+        let size = core::sync::atomic::AtomicU64::new(0);
+        Arc::new(HugeObject { pa, shared: true, name, ino, size, quota, inner: spin::Mutex::new(ObjInner::default()) })
     }
 
     /// The file's size in bytes (u64::MAX: a mapping's object, unbounded).
@@ -138,7 +177,16 @@ impl HugeObject {
         let mut i = self.inner.lock();
         let want: alloc::vec::Vec<u64> =
             (first..last).filter(|x| !i.pages.contains_key(x) && !i.resv.contains(x)).collect();
-        if !self.pa.hugetlb.reserve(self.pa, want.len() as u64) {
+        // A mount's limit counts promises too (`hugepage_subpool_get_pages`).
+        let mut charged = 0;
+        if let Some(q) = &self.quota {
+            while charged < want.len() && q.charge() {
+                charged += 1;
+            }
+        }
+        let uncharge = |n: usize| (0..n).for_each(|_| self.quota.as_ref().map_or((), |q| q.uncharge()));
+        if (self.quota.is_some() && charged < want.len()) || !self.pa.hugetlb.reserve(self.pa, want.len() as u64) {
+            uncharge(charged);
             return false;
         }
         i.resv.extend(want);
@@ -155,6 +203,9 @@ impl HugeObject {
         }
         drop(i);
         self.pa.hugetlb.unreserve(self.pa, gone.len() as u64);
+        if let Some(q) = &self.quota {
+            gone.iter().for_each(|_| q.uncharge());
+        }
     }
 
     /// Drop every page and promise at huge index `from` or above (a
@@ -167,8 +218,14 @@ impl HugeObject {
         drop(i);
         for (_, pfn) in pages {
             self.pa.hugetlb.put(self.pa, pfn);
+            if let Some(q) = &self.quota {
+                q.uncharge();
+            }
         }
         self.pa.hugetlb.unreserve(self.pa, resv.len() as u64);
+        if let Some(q) = &self.quota {
+            resv.iter().for_each(|_| q.uncharge());
+        }
     }
 
     /// Pages the object holds.
@@ -181,9 +238,17 @@ impl HugeObject {
     /// has none to give (SIGBUS).
     fn new_page(&self, idx: u64, nid: u32) -> Option<Pfn> {
         let promised = self.inner.lock().resv.remove(&idx);
+        // A promise was counted against the mount's limit when made.
+        if let Some(q) = self.quota.as_ref().filter(|_| !promised) {
+            if !q.charge() {
+                return None;
+            }
+        }
         let Some(pfn) = self.pa.hugetlb.take(self.pa, nid as usize, promised) else {
             if promised {
                 self.inner.lock().resv.insert(idx);
+            } else if let Some(q) = &self.quota {
+                q.uncharge();
             }
             return None;
         };
@@ -208,6 +273,9 @@ impl HugeObject {
             }
             drop(i);
             self.pa.hugetlb.put(self.pa, new);
+            if let Some(q) = &self.quota {
+                q.uncharge();
+            }
             return Some(other);
         }
         i.pages.insert(idx, new);
