@@ -34,7 +34,7 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
     // meaning with meminfo and zoneinfo (see `lru`); the zone sums and the
     // node sums are the same pages.
     let l = LruCounts::of_all(pa);
-    let gauges: [(&str, u64); 22] = [
+    let gauges: [(&str, u64); 23] = [
         ("nr_free_pages", pa.nr_free_pages()),
         ("nr_zone_inactive_anon", l.inactive_anon),
         ("nr_zone_active_anon", l.active_anon),
@@ -55,6 +55,7 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
         ("nr_dirty", 0),
         ("nr_writeback", 0),
         ("nr_shmem", vs.shmem_pages.get()),
+        ("nr_anon_transparent_hugepages", vs.anon_thp.get()),
         ("nr_kernel_stack", vs.kernel_stack_kb.get()),
         ("nr_page_table_pages", vs.page_table_pages.get()),
     ];
