@@ -28,6 +28,11 @@
  *   mremap_move_16m      mremap(MAYMOVE|FIXED) of 16 MiB of touched memory
  *   copy_16m             what mremap spares: a fresh 16 MiB mapping filled
  *                        with memcpy from the old one, then munmap
+ *   thp_touch_per_mib    first write to every 4 KiB of a 64 MiB area
+ *                        marked MADV_HUGEPAGE (2 MiB aligned: transparent
+ *                        huge pages), per MiB; a `#` line gives the faults
+ *   nothp_touch_per_mib  the same area marked MADV_NOHUGEPAGE (4 KiB
+ *                        pages), per MiB
  *
  * Arguments: an optional scale factor in percent (default 100) for the
  * iteration counts, e.g. `b_mm 10` under a slow emulator.
@@ -72,6 +77,35 @@ static void touch(char *p, size_t len)
 {
 	for (size_t i = 0; i < len; i += PAGE)
 		p[i] = 1;
+}
+
+#define THP_AREA (64 * MiB)
+
+/* First touch of a 2 MiB aligned THP_AREA marked with ADVICE, per MiB;
+ * the minor faults it took go on a note line. */
+static void bench_thp_touch(const char *name, int advice)
+{
+	long long best = -1;
+	long faults = 0;
+	for (int r = 0; r < ROUNDS; r++) {
+		char *raw = mmap(NULL, THP_AREA + 2 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (raw == MAP_FAILED)
+			return fail_bench(name, "mmap");
+		char *p = (char *)(((uintptr_t)raw + 2 * MiB - 1) & ~(uintptr_t)(2 * MiB - 1));
+		madvise(p, THP_AREA, advice);
+		struct rusage u0, u1;
+		getrusage(RUSAGE_SELF, &u0);
+		long long t = now_ns();
+		touch(p, THP_AREA);
+		t = now_ns() - t;
+		getrusage(RUSAGE_SELF, &u1);
+		munmap(raw, THP_AREA + 2 * MiB);
+		faults = u1.ru_minflt - u0.ru_minflt;
+		if (best < 0 || t < best)
+			best = t;
+	}
+	check_note("# %s: %ld faults for 64 MiB", name, faults);
+	report_bench(name, best, THP_AREA / MiB);
 }
 
 static void bench_first_touch(void)
@@ -463,5 +497,7 @@ int main(int argc, char **argv)
 	bench_fork_child_writes();
 	bench_mremap(iters(50));
 	bench_copy(iters(10));
+	bench_thp_touch("thp_touch_per_mib", MADV_HUGEPAGE);
+	bench_thp_touch("nothp_touch_per_mib", MADV_NOHUGEPAGE);
 	return 0;
 }
