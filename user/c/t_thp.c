@@ -24,6 +24,10 @@
  *   after), collapses an area marked MADV_HUGEPAGE after it was filled
  *   with 4 KiB pages, within 10 s (khugepaged_collapses; skipped without
  *   a khugepaged thread);
+ * - reads of a marked area map the huge zero page: nothing in Rss or
+ *   AnonHugePages, vmstat thp_zero_page_alloc at least 1; a write then
+ *   takes a huge page of its own (Linux 6.x), the rest reads zero
+ *   (huge_zero_page);
  * - in never mode a marked area gets none (never_mode).
  * Setting the mode needs root; without it the cases that need a mode are
  * skipped with the reason. A host that cannot find 2 MiB blocks skips the
@@ -143,7 +147,7 @@ static int child_thp_disabled(void *arg)
 
 static const char *mode_cases[] = {
 	"madvise_area_huge",    "counters_grow",   "unmarked_area_small", "cut_splits_keeps_data", "mprotect_one_page",
-	"fork_copy_on_write", "prctl_disable",       "madv_collapse",       "khugepaged_collapses",  "never_mode",
+	"fork_copy_on_write", "prctl_disable",       "madv_collapse",       "khugepaged_collapses",  "huge_zero_page", "never_mode",
 };
 
 #ifndef MADV_COLLAPSE
@@ -311,6 +315,26 @@ int main(void)
 		       kh, bad);
 		if (k)
 			munmap(k, 2 * HP);
+	}
+
+	char *z = aligned_area(2 * HP);
+	if (!z) {
+		CHECKF("huge_zero_page", 0, "mmap errno %d", errno);
+	} else {
+		madvise(z, 2 * HP, MADV_HUGEPAGE);
+		long sum = 0;
+		for (size_t off = 0; off < 2 * HP; off += 4096)
+			sum += z[off];
+		long zr = smaps_field(z, "Rss"), zh = smaps_field(z, "AnonHugePages");
+		long zalloc = vmstat_get("thp_zero_page_alloc");
+		z[HP + 4096] = 5;
+		long wr = smaps_field(z, "Rss"), wh = smaps_field(z, "AnonHugePages");
+		CHECKF("huge_zero_page",
+		       sum == 0 && zr == 0 && zh == 0 && zalloc >= 1 && wr == 2048 && wh == 2048 && z[HP] == 0 &&
+			       z[HP + 4096] == 5,
+		       "read: Rss %ld AnonHugePages %ld kB, thp_zero_page_alloc %ld; after a write: Rss %ld AnonHugePages %ld kB",
+		       zr, zh, zalloc, wr, wh);
+		munmap(z, 2 * HP);
 	}
 
 	write_text(THP "enabled", "never\n");

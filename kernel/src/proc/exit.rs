@@ -507,6 +507,18 @@ pub fn wait_event(who: WaitFor, options: u32) -> Result<Option<WaitEvent>, Errno
         // signal after the mark wakes us too.
         if super::signal::signal_pending() {
             me.set_state(super::RUNNABLE);
+            // The signal may be the SIGCHLD of a child that changed just
+            // after the look: report that child rather than EINTR (with
+            // another CPU the window between the look and this check is
+            // wide enough to hit; the handler still runs on the way out).
+            let proc = me.leader();
+            let kids: Vec<Arc<Task>> = {
+                let i = proc.inner.lock();
+                i.children.iter().filter_map(|&c| super::task(c)).collect()
+            };
+            if let Some(ev) = kids.iter().filter(|c| who.matches(c)).find_map(|c| child_event(&proc, c, options)) {
+                return Ok(Some(ev));
+            }
             return Err(ERESTARTSYS);
         }
         drop(me);

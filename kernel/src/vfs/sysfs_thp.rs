@@ -4,6 +4,7 @@
 //!   enabled         "always [madvise] never"         (0644)
 //!   defrag          "always defer defer+madvise [madvise] never" (0644)
 //!   hpage_pmd_size  2097152                           (0444)
+//!   use_zero_page   1: reads map the huge zero page   (0644, 0 or 1)
 //!   khugepaged/pages_to_scan (1..), scan_sleep_millisecs, alloc_sleep_millisecs,
 //!              max_ptes_none (0..511)                 (0644)
 //!   khugepaged/pages_collapsed, full_scans            (0444)
@@ -27,6 +28,7 @@ enum Attr {
     Enabled,
     Defrag,
     PmdSize,
+    UseZeroPage,
 }
 
 struct ThpAttr {
@@ -59,6 +61,14 @@ impl Inode for ThpAttr {
             Attr::Enabled => thp.set_enabled(word),
             Attr::Defrag => thp.set_defrag(word),
             Attr::PmdSize => return Err(EACCES),
+            // kstrtoul: 0 or 1.
+            Attr::UseZeroPage => match word.parse::<u64>() {
+                Ok(v @ (0 | 1)) => {
+                    thp.use_zero_page.store(v == 1, core::sync::atomic::Ordering::Relaxed);
+                    true
+                }
+                _ => false,
+            },
         };
         if ok { Ok(buf.len()) } else { Err(EINVAL) }
     }
@@ -70,6 +80,10 @@ impl Inode for ThpAttr {
             Attr::Enabled => ThpSettings::render(&ENABLED_WORDS, thp.enabled_index(), &mut s),
             Attr::Defrag => ThpSettings::render(&DEFRAG_WORDS, thp.defrag_index(), &mut s),
             Attr::PmdSize => core::fmt::Write::write_fmt(&mut s, format_args!("{}\n", mm::phys::hugetlb::HPAGE_SIZE)),
+            Attr::UseZeroPage => {
+                let on = thp.use_zero_page.load(core::sync::atomic::Ordering::Relaxed);
+                core::fmt::Write::write_fmt(&mut s, format_args!("{}\n", on as u8))
+            }
         };
         Some(s.into_bytes())
     }
@@ -147,6 +161,7 @@ pub fn thp_dir(
             ("enabled".to_string(), f(2, Attr::Enabled)),
             ("hpage_pmd_size".to_string(), f(3, Attr::PmdSize)),
             ("khugepaged".to_string(), dir(ino + 4, files)),
+            ("use_zero_page".to_string(), f(5, Attr::UseZeroPage)),
         ],
     )
 }

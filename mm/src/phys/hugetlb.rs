@@ -351,15 +351,25 @@ pub enum ThpDefrag {
     Never,
 }
 
-/// The transparent huge page settings (vm/thp.rs uses them).
+/// The transparent huge page settings (vm/thp.rs uses them), and the
+/// huge zero page.
 pub struct ThpSettings {
     enabled: core::sync::atomic::AtomicU8,
     defrag: core::sync::atomic::AtomicU8,
+    /// `use_zero_page`: read faults map the huge zero page (1, default).
+    pub use_zero_page: core::sync::atomic::AtomicBool,
+    /// The huge zero page's frame, once made (0: not yet).
+    huge_zero: core::sync::atomic::AtomicU64,
 }
 
 impl Default for ThpSettings {
     fn default() -> ThpSettings {
-        ThpSettings { enabled: core::sync::atomic::AtomicU8::new(1), defrag: core::sync::atomic::AtomicU8::new(3) }
+        ThpSettings {
+            enabled: core::sync::atomic::AtomicU8::new(1),
+            defrag: core::sync::atomic::AtomicU8::new(3),
+            use_zero_page: core::sync::atomic::AtomicBool::new(true),
+            huge_zero: core::sync::atomic::AtomicU64::new(0),
+        }
     }
 }
 
@@ -371,6 +381,35 @@ pub const ENABLED_WORDS: [&str; 3] = ["always", "madvise", "never"];
 pub const DEFRAG_WORDS: [&str; 5] = ["always", "defer", "defer+madvise", "madvise", "never"];
 
 impl ThpSettings {
+    /// The huge zero page (2 MiB of zeros every process may map read-only,
+    /// never freed), made on first use (`mm_get_huge_zero_folio`;
+    /// vmstat thp_zero_page_alloc). None if no 2 MiB block can be had.
+    pub fn huge_zero_page(&self, pa: &PageAllocator) -> Option<Pfn> {
+        use core::sync::atomic::Ordering::{AcqRel, Acquire};
+        let cur = self.huge_zero.load(Acquire);
+        if cur != 0 {
+            return Some(Pfn(cur));
+        }
+        let gfp = Gfp::COMP | Gfp::ZERO | Gfp::NOWARN;
+        let pfn = pa.alloc_pages(gfp, HPAGE_ORDER)?;
+        match self.huge_zero.compare_exchange(0, pfn.0, AcqRel, Acquire) {
+            Ok(_) => {
+                pa.vmstat.thp_zero_page_alloc.inc();
+                Some(pfn)
+            }
+            Err(other) => {
+                let _ = pa.free_pages(pfn, HPAGE_ORDER);
+                Some(Pfn(other))
+            }
+        }
+    }
+
+    /// Whether `pfn` is (in) the huge zero page.
+    pub fn is_huge_zero(&self, pfn: Pfn) -> bool {
+        let z = self.huge_zero.load(core::sync::atomic::Ordering::Acquire);
+        z != 0 && pfn.0 >= z && pfn.0 < z + HPAGE_PAGES
+    }
+
     pub fn enabled(&self) -> ThpEnabled {
         ENABLED[self.enabled.load(core::sync::atomic::Ordering::Relaxed) as usize % 3]
     }

@@ -91,6 +91,7 @@ pub struct VmStat {
     pub thp_fault_alloc: Counter,
     pub thp_fault_fallback: Counter,
     pub thp_collapse_alloc: Counter,
+    pub thp_zero_page_alloc: Counter,
     pub thp_collapse_alloc_failed: Counter,
     pub thp_split_pmd: Counter,
     pub thp_split_page: Counter,

@@ -43,7 +43,7 @@ fn gather(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma) -> NumaStats {
     let mut md = NumaStats::default();
     mm.for_each_leaf(env, v.start, v.end, &mut |leaf| {
         let pfn = Pfn::from_phys(leaf.phys.as_u64());
-        if pfn == env.zero_page {
+        if pfn == env.zero_page || env.pa.thp.is_huge_zero(pfn) {
             return;
         }
         let Some(p) = env.pa.page(pfn) else { return };

@@ -213,6 +213,10 @@ fn account_leaf(env: &MmEnv<'_>, v: &Vma, leaf: &Leaf, u: &mut AreaUsage) {
         return;
     }
     let Some(page) = env.pa.page(pfn) else { return };
+    // Nor the huge zero page (`smaps_pmd_entry` skips it).
+    if env.pa.thp.is_huge_zero(pfn) {
+        return;
+    }
     if page.has(PageFlags::HUGETLB) {
         // A hugetlb page (`smaps_hugetlb_range`).
         let size = leaf.size.bytes();

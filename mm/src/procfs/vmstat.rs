@@ -132,6 +132,7 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
     writeln!(w, "thp_collapse_alloc_failed {}", vs.thp_collapse_alloc_failed.get())?;
     writeln!(w, "thp_split_page {}", vs.thp_split_page.get())?;
     writeln!(w, "thp_split_pmd {}", vs.thp_split_pmd.get())?;
+    writeln!(w, "thp_zero_page_alloc {}", vs.thp_zero_page_alloc.get())?;
     writeln!(w, "cow_fault {}", vs.cow_faults.get())?;
     writeln!(w, "nr_anon_shared {}", nr_anon_shared(pa))
 }

@@ -121,6 +121,10 @@ impl AddressSpace {
                     if !write || flags.contains(F::WRITABLE) || Self::is_exclusive_anon(env, pfn) {
                         return Some(pfn);
                     }
+                    if env.pa.thp.is_huge_zero(pfn) {
+                        self.thp_zero_wp(env, page).ok()?;
+                        continue;
+                    }
                     self.do_wp_page(env, &vma, page, pfn).ok()?;
                 }
             }

@@ -223,6 +223,8 @@ pub struct PtlState {
     pub hugetlb: u64,
     /// Transparent huge pages mapped (each also 512 pages of `rss`).
     pub thp: u64,
+    /// Mappings of the huge zero page (not in `rss`).
+    pub thp_zero: u64,
 }
 
 impl PtlState {
@@ -462,6 +464,7 @@ impl AddressSpace {
         let mut swapped = 0;
         let mut m = self.mapper(env);
         let release = |this: &Self, (pfn, huge): (Pfn, bool)| match huge {
+            true if env.pa.thp.is_huge_zero(pfn) => this.release_huge_zero(),
             true if crate::vm::thp::is_thp(env, pfn) => this.release_thp(env, pfn),
             true => this.release_huge(env, pfn),
             false => this.release_pfn(env, pfn, mapping),
@@ -671,7 +674,9 @@ impl AddressSpace {
                     continue;
                 }
                 if l.size != crate::vm::page_table::MapSize::Size4K {
-                    if crate::vm::thp::is_thp(env, pfn) {
+                    if env.pa.thp.is_huge_zero(pfn) {
+                        assert!(v.backing.is_anon() && !l.writable, "mm: the huge zero page mapped writable");
+                    } else if crate::vm::thp::is_thp(env, pfn) {
                         assert!(v.backing.is_anon(), "mm: a transparent huge page outside anonymous memory");
                         rss[RssKind::Anon as usize] += crate::phys::hugetlb::HPAGE_PAGES;
                     } else {

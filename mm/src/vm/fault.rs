@@ -157,6 +157,12 @@ impl AddressSpace {
                 Some(e) => self.do_swap_page(env, &vma, page, e, kind.write)?,
                 None => self.do_missing(env, &vma, page, kind.write)?,
             },
+            // A write to the huge zero page: split, then the retry takes
+            // a 4 KiB page.
+            Some((pfn, flags)) if kind.write && !flags.contains(F::WRITABLE) && env.pa.thp.is_huge_zero(pfn) => {
+                self.thp_zero_wp(env, page)?;
+                FaultDone::Minor
+            }
             Some((pfn, flags)) if kind.write && !flags.contains(F::WRITABLE) => {
                 self.do_wp_page(env, &vma, page, pfn)?
             }
@@ -256,7 +262,7 @@ impl AddressSpace {
     /// Private anonymous memory: a read maps the zero page, a write a new
     /// zeroed page (`do_anonymous_page`).
     fn do_anonymous(&self, env: &MmEnv<'_>, vma: &Vma, va: u64, write: bool) -> Result<FaultDone, FaultError> {
-        if let Some(done) = self.thp_fault(env, vma, va)? {
+        if let Some(done) = self.thp_fault(env, vma, va, write)? {
             return Ok(done);
         }
         if !write {

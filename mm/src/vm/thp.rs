@@ -57,12 +57,19 @@ pub fn vma_eligible(env: &MmEnv<'_>, mm: &AddressSpace, vma: &Vma) -> bool {
 /// Whether `pfn` is the head of a transparent huge page.
 pub(crate) fn is_thp(env: &MmEnv<'_>, pfn: Pfn) -> bool {
     env.pa.page(pfn).is_some_and(|p| p.has(PageFlags::HEAD) && !p.has(PageFlags::HUGETLB))
+        && !env.pa.thp.is_huge_zero(pfn)
 }
 
 impl AddressSpace {
     /// Try a huge page for a fault at `va` in the private anonymous `vma`:
     /// None when the fault should take a 4 KiB page instead.
-    pub(crate) fn thp_fault(&self, env: &MmEnv<'_>, vma: &Vma, va: u64) -> Result<Option<FaultDone>, FaultError> {
+    pub(crate) fn thp_fault(
+        &self,
+        env: &MmEnv<'_>,
+        vma: &Vma,
+        va: u64,
+        write: bool,
+    ) -> Result<Option<FaultDone>, FaultError> {
         let haddr = va & !(HPAGE_SIZE - 1);
         if haddr < vma.start || haddr + HPAGE_SIZE > vma.end || !vma_eligible(env, self, vma) {
             return Ok(None);
@@ -74,6 +81,19 @@ impl AddressSpace {
         };
         if !empty {
             return Ok(None);
+        }
+        // A read maps the huge zero page (`do_huge_pmd_anonymous_page` with
+        // use_zero_page): nothing is allocated until a write.
+        let use_zero = env.pa.thp.use_zero_page.load(core::sync::atomic::Ordering::Relaxed);
+        if let Some(zero) = (!write && use_zero).then(|| env.pa.thp.huge_zero_page(env.pa)).flatten() {
+            let flags = Self::fault_pte_flags(vma.flags, false, false) | F::HUGE_PAGE;
+            self.with_pmd(env, haddr, |e, st| {
+                if e.is_unused() {
+                    e.set_addr(PhysAddr::new(zero.phys()), flags);
+                    st.thp_zero += 1;
+                }
+            })?;
+            return Ok(Some(FaultDone::Minor));
         }
         let direct = match env.pa.thp.defrag() {
             ThpDefrag::Always => true,
@@ -126,6 +146,73 @@ impl AddressSpace {
         Ok(Some(FaultDone::Minor))
     }
 
+    /// A zapped mapping of the huge zero page: only counted.
+    pub(crate) fn release_huge_zero(&self) {
+        let mut st = self.ptl.lock();
+        st.thp_zero = st.thp_zero.saturating_sub(1);
+    }
+
+    /// A write to the huge zero page mapped at `va`'s block (a read-only
+    /// present huge entry of an anonymous area), as Linux 6.x's
+    /// `do_huge_zero_wp_pmd`: a new zeroed huge page replaces it; when none
+    /// can be had (or the area may no longer have one), the entry is split
+    /// into 512 entries of the 4 KiB zero page and the retried access
+    /// takes a 4 KiB page. Whether it was the huge zero page.
+    pub(crate) fn thp_zero_wp(&self, env: &MmEnv<'_>, va: u64) -> Result<bool, FaultError> {
+        let haddr = va & !(HPAGE_SIZE - 1);
+        let is_zero = |e: &x86_64::structures::paging::page_table::PageTableEntry| {
+            e.flags().contains(F::PRESENT | F::HUGE_PAGE) && env.pa.thp.is_huge_zero(Pfn::from_phys(e.addr().as_u64()))
+        };
+        let zero = {
+            let _ptl = self.ptl.lock();
+            self.mapper(env).pmd(haddr).is_some_and(|e| is_zero(e))
+        };
+        if !zero {
+            return Ok(false);
+        }
+        let vma = self.vmas.containing(haddr).cloned();
+        let new = vma.as_ref().filter(|v| vma_eligible(env, self, v)).and_then(|v| {
+            let gfp = GFP_HIGHUSER_MOVABLE | Gfp::COMP | Gfp::NOWARN | Gfp::ZERO;
+            let pfn = env.pa.alloc_pages_node(env.pa.local_node(), gfp, HPAGE_ORDER)?;
+            if let Some(p) = env.pa.page(pfn) {
+                p.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
+                self.set_anon_owner(p, v, haddr);
+            }
+            Some((pfn, Self::fault_pte_flags(v.flags, true, true) | F::HUGE_PAGE))
+        });
+        let Some((pfn, flags)) = new else {
+            env.pa.vmstat.thp_fault_fallback.inc();
+            self.split_thp(env, haddr).map_err(|_| FaultError::Oom)?;
+            return Ok(true);
+        };
+        let replaced = self.with_pmd(env, haddr, |e, st| {
+            if !is_zero(e) {
+                return false;
+            }
+            e.set_addr(PhysAddr::new(pfn.phys()), flags);
+            st.thp_zero = st.thp_zero.saturating_sub(1);
+            st.thp += 1;
+            st.rss_add(RssKind::Anon, HPAGE_PAGES as i64);
+            true
+        })?;
+        if replaced {
+            env.tlb.flush_range(haddr, haddr + HPAGE_SIZE);
+            if let Some(p) = env.pa.page(pfn) {
+                p.inc_mapcount();
+            }
+            env.pa.vmstat.anon_pages.add(HPAGE_PAGES as i64);
+            env.pa.vmstat.anon_thp.add(1);
+            env.pa.vmstat.thp_fault_alloc.inc();
+        } else {
+            if let Some(p) = env.pa.page(pfn) {
+                p.remove_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
+                p.mapping.store(0, core::sync::atomic::Ordering::Relaxed);
+            }
+            let _ = env.pa.free_pages(pfn, HPAGE_ORDER);
+        }
+        Ok(true)
+    }
+
     /// A zapped entry's transparent huge page: its mapping goes, and with
     /// it the page (mapped nowhere else).
     pub(crate) fn release_thp(&self, env: &MmEnv<'_>, pfn: Pfn) {
@@ -158,6 +245,21 @@ impl AddressSpace {
             match m.pmd(haddr) {
                 Some(e)
                     if e.flags().contains(F::PRESENT | F::HUGE_PAGE)
+                        && env.pa.thp.is_huge_zero(Pfn::from_phys(e.addr().as_u64())) =>
+                {
+                    // The huge zero page: 512 entries of the 4 KiB one.
+                    let flags = e.flags() - F::HUGE_PAGE;
+                    let pt = env.pa.phys().table(table).expect("thp: page table outside the window");
+                    for pte in pt.iter_mut() {
+                        pte.set_addr(PhysAddr::new(env.zero_page.phys()), flags);
+                    }
+                    core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
+                    e.set_addr(table, F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE);
+                    st.thp_zero = st.thp_zero.saturating_sub(1);
+                    Some(Pfn(u64::MAX))
+                }
+                Some(e)
+                    if e.flags().contains(F::PRESENT | F::HUGE_PAGE)
                         && is_thp(env, Pfn::from_phys(e.addr().as_u64())) =>
                 {
                     let pfn = Pfn::from_phys(e.addr().as_u64());
@@ -182,6 +284,9 @@ impl AddressSpace {
             return Ok(());
         };
         env.tlb.flush_range(haddr, haddr + HPAGE_SIZE);
+        if pfn.0 == u64::MAX {
+            return Ok(()); // the huge zero page: no page to split
+        }
         // The compound page becomes 512 ordinary anonymous pages, each
         // mapped once here, with its reverse-map index and LRU place.
         let block = env.pa.memmap.block(pfn, HPAGE_ORDER).expect("thp: a mapped block without descriptors");
@@ -207,10 +312,16 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// No huge page (nor huge zero page) is mapped here.
+    fn ptl_thp_none(&self) -> bool {
+        let st = self.ptl.lock();
+        st.thp == 0 && st.thp_zero == 0
+    }
+
     /// Split every transparent huge page mapped in `[start, end)` (the
     /// 2 MiB blocks it touches).
     pub(crate) fn split_thp_range(&self, env: &MmEnv<'_>, start: u64, end: u64) -> Result<(), crate::error::MmError> {
-        if self.ptl.lock().thp == 0 || end <= start {
+        if self.ptl_thp_none() || end <= start {
             return Ok(());
         }
         let mut va = start & !(HPAGE_SIZE - 1);
@@ -224,7 +335,7 @@ impl AddressSpace {
     /// Split the huge pages `[start, end)` cuts: those of the 2 MiB blocks
     /// its ends fall inside (munmap, MADV_DONTNEED keep the whole ones).
     pub(crate) fn split_thp_ends(&self, env: &MmEnv<'_>, start: u64, end: u64) -> Result<(), crate::error::MmError> {
-        if self.ptl.lock().thp == 0 {
+        if self.ptl_thp_none() {
             return Ok(());
         }
         for a in [start, end] {
@@ -477,6 +588,7 @@ impl AddressSpace {
             while h + HPAGE_SIZE <= e && done < max {
                 let on_node = self.mapper(env).pmd(h).is_some_and(|x| {
                     x.flags().contains(F::PRESENT | F::HUGE_PAGE)
+                        && is_thp(env, Pfn::from_phys(x.addr().as_u64()))
                         && nid.is_none_or(|n| {
                             env.pa.page(Pfn::from_phys(x.addr().as_u64())).is_some_and(|p| p.node() == n)
                         })

@@ -190,3 +190,36 @@ fn reclaim_splits_puts_the_pages_on_the_lru() {
     mm.check_invariants(env);
     mm.destroy(env);
 }
+
+#[test]
+fn reads_map_the_huge_zero_page_and_a_write_splits_it() {
+    let (env, mut mm, mut cpu) = setup();
+    huge_area(env, &mut mm, 2);
+    assert_eq!(cpu.load_u8(&mut mm, A + 77).unwrap(), 0);
+    assert_eq!(cpu.load_u8(&mut mm, A + H + 5).unwrap(), 0);
+    let leaves = mm.leaves(env, A, A + 2 * H);
+    assert_eq!(leaves.len(), 2);
+    assert_eq!(leaves[0].phys, leaves[1].phys, "one huge zero page for both");
+    assert!(leaves.iter().all(|l| l.size == MapSize::Size2M && !l.writable));
+    assert_eq!(env.pa.vmstat.thp_zero_page_alloc.get(), 1);
+    assert_eq!(mm.counters().rss(), 0, "the huge zero page is not RSS");
+    mm.check_invariants(env);
+    cpu.store(&mut mm, A + 4096, &[9]).unwrap();
+    assert_eq!(huge_leaves(env, &mm), 2, "the written block got a huge page of its own");
+    assert_eq!(mm.counters().rss_anon, HPAGE_PAGES);
+    assert_eq!(env.pa.vmstat.anon_thp.get(), 1);
+    // With no huge page to be had (never), the next block splits instead.
+    assert!(env.pa.thp.set_enabled("never"));
+    cpu.store(&mut mm, A + H, &[1]).unwrap();
+    assert_eq!(huge_leaves(env, &mm), 1);
+    assert_eq!(mm.counters().rss_anon, HPAGE_PAGES + 1, "one 4 KiB page, the rest still the zero page");
+    assert_eq!(cpu.load_u8(&mut mm, A + 4096).unwrap(), 9);
+    assert_eq!(cpu.load_u8(&mut mm, A + 8192).unwrap(), 0);
+    let child = mm.fork(env, &lim()).unwrap();
+    child.check_invariants(env);
+    mm.check_invariants(env);
+    child.destroy(env);
+    mm.munmap(env, A, 2 * H).unwrap();
+    assert_eq!(mm.ptl.lock().thp_zero, 0);
+    mm.destroy(env);
+}
