@@ -13,6 +13,7 @@
 //! vm/      address spaces: page_table tlb vma address_space, the memory
 //!          system calls (mmap munmap brk mremap mprotect madvise mlock
 //!          mincore), fault fork file overcommit
+//! memcg.rs the charge tree of memory cgroups (limits, events, statistics)
 //! shrinker.rs the registry reclaim walks (page cache, lazy-free, slabs)
 //! swap/   swap areas: the on-disk header, the slot map and its clusters
 //! procfs/  the /proc renderers; frame_map, the picture of physical memory
@@ -35,6 +36,7 @@ pub mod phys;
 pub mod vm;
 
 // Giving memory back: the caches that reclaim may shrink.
+pub mod memcg;
 pub mod shrinker;
 pub mod swap;
 

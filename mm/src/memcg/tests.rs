@@ -1,0 +1,288 @@
+//! Host tests of the charge tree, with a model: each group's own charges
+//! in a vector; usage is the sum over the group and its descendants.
+
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use proptest::prelude::*;
+
+use super::*;
+
+/// ```text
+///   root
+///    └── a (max 100)
+///        ├── b (max 60)
+///        └── c
+/// ```
+fn tree() -> (MemcgTable, [Arc<MemCgroup>; 4]) {
+    let t = MemcgTable::new();
+    let root = t.root();
+    let a = t.create(&root).unwrap();
+    let b = t.create(&a).unwrap();
+    let c = t.create(&a).unwrap();
+    a.set_max(100);
+    b.set_max(60);
+    (t, [root, a, b, c])
+}
+
+#[test]
+fn charge_walks_to_the_root() {
+    let (_t, [root, a, b, c]) = tree();
+    b.try_charge(10).unwrap();
+    c.try_charge(5).unwrap();
+    assert_eq!((root.usage(), a.usage(), b.usage(), c.usage()), (15, 15, 10, 5));
+    b.uncharge(10);
+    assert_eq!((root.usage(), a.usage(), b.usage()), (5, 5, 0));
+}
+
+#[test]
+fn charge_over_an_ancestors_max_fails_and_charges_nothing() {
+    let (_t, [root, a, b, c]) = tree();
+    c.try_charge(90).unwrap();
+    // b's own max (60) allows 20, a's (100) does not.
+    let over = b.try_charge(20).unwrap_err();
+    assert_eq!(over.id(), a.id());
+    assert_eq!((root.usage(), a.usage(), b.usage()), (90, 90, 0));
+    // b's own limit refuses first when it is the tighter one.
+    c.uncharge(90);
+    assert_eq!(b.try_charge(61).unwrap_err().id(), b.id());
+    assert_eq!(root.usage(), 0);
+}
+
+#[test]
+fn peak_follows_usage_and_resets_to_current() {
+    let (_t, [_root, a, b, _c]) = tree();
+    b.try_charge(50).unwrap();
+    b.uncharge(40);
+    assert_eq!((a.peak(), b.peak()), (50, 50));
+    b.reset_peak();
+    assert_eq!(b.peak(), 10);
+    assert_eq!(a.peak(), 50);
+}
+
+#[test]
+fn events_are_hierarchical_and_local() {
+    let (_t, [root, a, b, _c]) = tree();
+    b.event(MemcgEvent::OomKill);
+    a.event(MemcgEvent::Max);
+    assert_eq!((b.events(MemcgEvent::OomKill), b.events_local(MemcgEvent::OomKill)), (1, 1));
+    assert_eq!((a.events(MemcgEvent::OomKill), a.events_local(MemcgEvent::OomKill)), (1, 0));
+    assert_eq!(root.events(MemcgEvent::OomKill), 1);
+    assert_eq!((a.events(MemcgEvent::Max), b.events(MemcgEvent::Max)), (1, 0));
+}
+
+#[test]
+fn stats_count_in_ancestors() {
+    let (_t, [root, a, b, _c]) = tree();
+    b.mod_stat(MemcgStat::Anon, 3);
+    b.mod_stat(MemcgStat::File, 2);
+    assert_eq!((a.stat(MemcgStat::Anon), root.stat(MemcgStat::File)), (3, 2));
+    b.mod_stat(MemcgStat::Anon, -3);
+    assert_eq!(a.stat(MemcgStat::Anon), 0);
+}
+
+#[test]
+fn over_high_names_the_highest_group_over() {
+    let (_t, [_root, a, b, _c]) = tree();
+    b.set_high(5);
+    b.try_charge(10).unwrap();
+    assert_eq!(b.over_high().unwrap().id(), b.id());
+    a.set_high(8);
+    assert_eq!(b.over_high().unwrap().id(), a.id());
+    b.uncharge(10);
+    assert!(b.over_high().is_none());
+}
+
+#[test]
+fn protection_min_and_low_below_the_target() {
+    let (_t, [root, a, b, _c]) = tree();
+    b.try_charge(10).unwrap();
+    b.set_low(20);
+    assert_eq!(b.protection(&root), Protection::Low);
+    b.set_min(10);
+    assert_eq!(b.protection(&root), Protection::Min);
+    // Reclaim aimed at b itself ignores b's own protection.
+    assert_eq!(b.protection(&b), Protection::None);
+    // a's protection covers b for reclaim from above a.
+    b.set_min(0);
+    b.set_low(0);
+    a.set_min(50);
+    assert_eq!(b.protection(&root), Protection::Min);
+    assert_eq!(b.protection(&a), Protection::None);
+}
+
+#[test]
+fn offline_group_keeps_its_id_until_uncharged() {
+    let (t, [root, _a, b, _c]) = tree();
+    b.try_charge(2).unwrap();
+    b.mod_stat(MemcgStat::Anon, 2);
+    let id = b.id();
+    t.offline(&b);
+    assert!(t.get(id).is_some(), "a charged zombie keeps its slot");
+    let d = t.create(&root).unwrap();
+    assert_ne!(d.id(), id);
+    t.uncharge(id, Some(MemcgStat::Anon), 2);
+    assert!(t.get(id).is_none());
+    assert_eq!(root.usage(), 0);
+    assert_eq!(root.stat(MemcgStat::Anon), 0);
+    // The id is free again.
+    assert_eq!(t.create(&root).unwrap().id(), id);
+}
+
+#[test]
+fn limits_parse_like_linux() {
+    assert_eq!(parse_limit("max\n"), Some(PAGE_COUNTER_MAX));
+    assert_eq!(parse_limit("32M"), Some(32 << 8));
+    assert_eq!(parse_limit("1g"), Some(1 << 18));
+    assert_eq!(parse_limit("4095"), Some(0));
+    assert_eq!(parse_limit(" 8192 "), Some(2));
+    assert_eq!(parse_limit(""), None);
+    assert_eq!(parse_limit("-1"), None);
+    assert_eq!(parse_limit("12Q"), None);
+    assert_eq!(parse_limit("maxx"), None);
+    assert_eq!(parse_limit("99999999999999999999"), None);
+    let mut s = alloc::string::String::new();
+    format_limit(PAGE_COUNTER_MAX, &mut s).unwrap();
+    format_limit(3, &mut s).unwrap();
+    assert_eq!(s, "max\n12288\n");
+}
+
+/// A model group for the retry loop: `freeable` pages reclaim can free,
+/// `victims` tasks the OOM killer can kill (each frees `per_victim`).
+struct Model<'a> {
+    g: &'a MemCgroup,
+    freeable: u64,
+    victims: Vec<u64>,
+    self_is_victim: bool,
+    kills: u32,
+}
+
+impl OomBackend for Model<'_> {
+    fn reclaim(&mut self, g: &MemCgroup, nr: u64) -> u64 {
+        assert!(core::ptr::eq(g, self.g));
+        let n = nr.min(self.freeable);
+        self.freeable -= n;
+        g.uncharge(n);
+        n
+    }
+
+    fn oom_kill(&mut self, g: &MemCgroup) -> OomOutcome {
+        self.kills += 1;
+        if self.self_is_victim {
+            return OomOutcome::KilledSelf;
+        }
+        match self.victims.pop() {
+            Some(n) => {
+                g.uncharge(n);
+                OomOutcome::KilledOther
+            }
+            None => OomOutcome::NoVictim,
+        }
+    }
+}
+
+fn charge_with(g: &MemCgroup, nr: u64, m: &mut Model<'_>) -> bool {
+    let mut r = ChargeRetry::default();
+    for _ in 0..100 {
+        match g.try_charge(nr) {
+            Ok(()) => return true,
+            Err(over) => {
+                if r.after_refusal(over, nr, m) == ChargeNext::Fail {
+                    return false;
+                }
+            }
+        }
+    }
+    panic!("memcg test: charge loop did not end");
+}
+
+#[test]
+fn refused_charge_reclaims_before_the_oom_killer() {
+    let (_t, [_root, _a, b, _c]) = tree();
+    b.try_charge(60).unwrap();
+    let mut m = Model { g: &b, freeable: 40, victims: vec![], self_is_victim: false, kills: 0 };
+    assert!(charge_with(&b, 1, &mut m));
+    assert_eq!(m.kills, 0);
+    assert_eq!(b.events(MemcgEvent::Max), 1);
+    assert_eq!(b.events(MemcgEvent::Oom), 0);
+}
+
+#[test]
+fn refused_charge_kills_inside_the_group_then_succeeds() {
+    let (_t, [_root, _a, b, _c]) = tree();
+    b.try_charge(60).unwrap();
+    let mut m = Model { g: &b, freeable: 0, victims: vec![30], self_is_victim: false, kills: 0 };
+    assert!(charge_with(&b, 1, &mut m));
+    assert_eq!(m.kills, 1);
+    assert_eq!(b.events(MemcgEvent::Oom), 1);
+    assert_eq!(b.events(MemcgEvent::Max), MAX_RECLAIM_RETRIES as u64);
+}
+
+#[test]
+fn refused_charge_fails_when_the_charger_is_the_victim_or_nobody_is() {
+    let (_t, [_root, _a, b, _c]) = tree();
+    b.try_charge(60).unwrap();
+    let mut m = Model { g: &b, freeable: 0, victims: vec![], self_is_victim: true, kills: 0 };
+    assert!(!charge_with(&b, 1, &mut m));
+    m.self_is_victim = false;
+    assert!(!charge_with(&b, 1, &mut m));
+    assert_eq!(b.usage(), 60);
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Charge(usize, u64),
+    Uncharge(usize, u64),
+    SetMax(usize, u64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0..6usize, 1..20u64).prop_map(|(g, n)| Op::Charge(g, n)),
+        (0..6usize, 1..20u64).prop_map(|(g, n)| Op::Uncharge(g, n)),
+        (0..6usize, 0..120u64).prop_map(|(g, n)| Op::SetMax(g, n)),
+    ]
+}
+
+proptest! {
+    /// Random charges, uncharges and limit changes on the tree
+    /// `root - {1 - {2, 3 - 4}, 5}` against the model.
+    #[test]
+    fn charge_tree_matches_model(ops in proptest::collection::vec(op(), 1..200)) {
+        let t = MemcgTable::new();
+        let parents = [None, Some(0), Some(1), Some(1), Some(3), Some(0)];
+        let mut groups: Vec<Arc<MemCgroup>> = Vec::new();
+        for p in parents {
+            groups.push(match p { None => t.root(), Some(p) => t.create(&groups[p]).unwrap() });
+        }
+        let mut own = [0u64; 6];
+        let mut max = [u64::MAX; 6];
+        let is_below = |mut g: usize, a: usize| loop {
+            if g == a { return true; }
+            match parents[g] { Some(p) => g = p, None => return false }
+        };
+        let usage = |own: &[u64; 6], a: usize| (0..6).filter(|&g| is_below(g, a)).map(|g| own[g]).sum::<u64>();
+        for o in ops {
+            match o {
+                Op::Charge(g, n) => {
+                    let fits = (0..6).filter(|&a| is_below(g, a)).all(|a| usage(&own, a) + n <= max[a]);
+                    prop_assert_eq!(groups[g].try_charge(n).is_ok(), fits);
+                    if fits { own[g] += n; }
+                }
+                Op::Uncharge(g, n) => {
+                    let n = n.min(own[g]);
+                    groups[g].uncharge(n);
+                    own[g] -= n;
+                }
+                Op::SetMax(g, n) => {
+                    if g != 0 { groups[g].set_max(n); max[g] = n; }
+                }
+            }
+            for (i, g) in groups.iter().enumerate() {
+                prop_assert_eq!(g.usage(), usage(&own, i));
+                prop_assert!(g.peak() >= g.usage());
+            }
+        }
+    }
+}
