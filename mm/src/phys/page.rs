@@ -20,7 +20,7 @@
 //! (the zone lock while it is free, the slab cache lock inside slab, ...),
 //! so Relaxed ordering suffices except for the reference count.
 
-use core::sync::atomic::{AtomicI32, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
 
 use bitflags::bitflags;
 
@@ -105,7 +105,14 @@ pub struct Page {
     refcount: AtomicI32,
     /// Number of page-table entries mapping this page into user space.
     mapcount: AtomicI32,
-    pfn: AtomicU64,
+    /// The frame number (32 bits: 16 TiB of RAM, checked by `Memmap::build`).
+    pfn: AtomicU32,
+    /// The memory cgroup the page is charged to (`memcg::MemcgId`, 0: not
+    /// charged) and, plus one, what it counts as there (`MemcgStat`; 0:
+    /// nothing). Set by the charge, cleared by the free that uncharges.
+    memcg: AtomicU16,
+    memcg_stat: AtomicU8,
+    _pad: u8,
     /// List links (free lists, slab lists, LRU) as pfns; `NIL` ends a list.
     pub next: AtomicU64,
     pub prev: AtomicU64,
@@ -177,7 +184,7 @@ impl Page {
 
     #[inline]
     pub fn pfn(&self) -> Pfn {
-        Pfn(self.pfn.load(Ordering::Relaxed))
+        Pfn(self.pfn.load(Ordering::Relaxed) as u64)
     }
 
     #[inline]
@@ -271,6 +278,31 @@ impl Page {
         self.mapcount.fetch_sub(1, Ordering::Relaxed) - 1
     }
 
+    /// The memory cgroup this page is charged to, if any.
+    #[inline]
+    pub fn memcg(&self) -> Option<crate::memcg::MemcgId> {
+        match self.memcg.load(Ordering::Relaxed) {
+            0 => None,
+            id => Some(id),
+        }
+    }
+
+    /// Record the charge of this page to group `id` as `stat`.
+    #[inline]
+    pub fn set_memcg(&self, id: crate::memcg::MemcgId, stat: Option<crate::memcg::MemcgStat>) {
+        self.memcg_stat.store(stat.map_or(0, |s| s as u8 + 1), Ordering::Relaxed);
+        self.memcg.store(id, Ordering::Relaxed);
+    }
+
+    /// Take the charge record away (the free path uncharges it; migration
+    /// moves it to the new page): the group and what the page counted as.
+    #[inline]
+    pub fn take_memcg(&self) -> Option<(crate::memcg::MemcgId, Option<crate::memcg::MemcgStat>)> {
+        let id = self.memcg.swap(0, Ordering::Relaxed);
+        let stat = self.memcg_stat.swap(0, Ordering::Relaxed);
+        (id != 0).then(|| (id, stat.checked_sub(1).and_then(crate::memcg::MemcgStat::from_index)))
+    }
+
     /// The descriptor of a freshly initialised frame with `flags`.
     fn new(pfn: u64, zone: ZoneType, nid: u32, flags: PageFlags) -> Page {
         Page {
@@ -282,7 +314,10 @@ impl Page {
             pageblock_mt: AtomicU8::new(crate::phys::buddy::MigrateType::Movable as u8),
             refcount: AtomicI32::new(0),
             mapcount: AtomicI32::new(0),
-            pfn: AtomicU64::new(pfn),
+            pfn: AtomicU32::new(pfn as u32),
+            memcg: AtomicU16::new(0),
+            memcg_stat: AtomicU8::new(0),
+            _pad: 0,
             next: AtomicU64::new(NIL),
             prev: AtomicU64::new(NIL),
             private: AtomicU64::new(0),
@@ -312,7 +347,7 @@ impl Memmap {
     /// array on the section's node. Every descriptor starts `RESERVED`; the
     /// hand-off to the buddy allocator clears that for free pages.
     pub fn build(mb: &mut Memblock, phys: &'static dyn PhysMem) -> Result<Memmap, MemblockError> {
-        let max_pfn = mb.end_of_ram() >> PAGE_SHIFT;
+        let max_pfn = (mb.end_of_ram() >> PAGE_SHIFT).min(u32::MAX as u64);
         let nr_sections = (max_pfn.div_ceil(PAGES_PER_SECTION)) as usize;
         let table_bytes =
             ((nr_sections.max(1) * core::mem::size_of::<Option<&[Page]>>()) as u64).next_multiple_of(PAGE_SIZE);

@@ -122,6 +122,27 @@ pub type CompactHook = fn(pa: &PageAllocator, nid: u32, gfp: Gfp, order: u32) ->
 /// (`wakeup_kcompactd`): like [`KswapdHook`], only a flag.
 pub type KcompactdHook = fn(nid: u32, order: u32);
 
+/// Whether a memory cgroup charge may be refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChargeMode {
+    /// Refused over memory.max (user pages a fault or read allocates).
+    MayFail,
+    /// Counted even over the limit (swap-in, kernel memory that cannot wait).
+    Force,
+}
+
+/// Memory cgroup charging (`memcg`), installed by the kernel, which knows
+/// the running task and its group.
+#[derive(Clone, Copy)]
+pub struct MemcgHooks {
+    /// Charge the page just allocated (its kind flags set) to the running
+    /// task's group as `stat`, recording the group in the descriptor;
+    /// false if the group's limit refused (nothing charged then).
+    pub charge: fn(page: &'static Page, stat: crate::memcg::MemcgStat, mode: ChargeMode) -> bool,
+    /// Give back `nr` pages charged to group `id` as `stat` (the free path).
+    pub uncharge: fn(id: crate::memcg::MemcgId, stat: Option<crate::memcg::MemcgStat>, nr: u64),
+}
+
 /// The physical page allocator of the whole machine.
 pub struct PageAllocator {
     pub memmap: Memmap,
@@ -142,6 +163,7 @@ pub struct PageAllocator {
     kswapd: spin::Once<KswapdHook>,
     compact: spin::Once<CompactHook>,
     kcompactd: spin::Once<KcompactdHook>,
+    memcg: spin::Once<MemcgHooks>,
     /// The compaction sysctls.
     pub compact_tunables: crate::phys::frag::CompactTunables,
     /// The hugetlb pool (2 MiB pages).
@@ -237,6 +259,7 @@ impl PageAllocator {
             kswapd: spin::Once::new(),
             compact: spin::Once::new(),
             kcompactd: spin::Once::new(),
+            memcg: spin::Once::new(),
             compact_tunables: crate::phys::frag::CompactTunables::new(),
             hugetlb: crate::phys::hugetlb::HugePool::new(),
             thp: crate::phys::hugetlb::ThpSettings::default(),
@@ -354,6 +377,22 @@ impl PageAllocator {
     /// Install direct compaction (once).
     pub fn set_compact_hook(&self, hook: CompactHook) {
         self.compact.call_once(|| hook);
+    }
+
+    /// Install memory cgroup charging (once).
+    pub fn set_memcg_hooks(&self, hooks: MemcgHooks) {
+        self.memcg.call_once(|| hooks);
+    }
+
+    /// Charge the user page at `pfn` (just allocated, its kind flags set)
+    /// to the running task's memory cgroup as `stat`: false if the group
+    /// refused (the caller frees the page and fails like an allocation).
+    /// Without cgroups everything is accepted.
+    pub fn memcg_charge(&self, pfn: Pfn, stat: crate::memcg::MemcgStat, mode: ChargeMode) -> bool {
+        match (self.memcg.get(), self.memmap.page(pfn)) {
+            (Some(h), Some(p)) => (h.charge)(p, stat, mode),
+            _ => true,
+        }
     }
 
     /// Install the kcompactd wake-up (once).
@@ -854,6 +893,11 @@ impl PageAllocator {
     #[inline]
     fn free_block_now(&self, head: &'static Page, pfn: Pfn, order: u32) {
         let block = self.memmap.block(pfn, order).expect("page_alloc: free of a checked pfn without descriptors");
+        if let Some((id, stat)) = head.take_memcg() {
+            if let Some(h) = self.memcg.get() {
+                (h.uncharge)(id, stat, 1 << order);
+            }
+        }
         if head.has(PageFlags::LRU) {
             self.lruvec(head).del_freed(&self.memmap, head);
         }

@@ -535,6 +535,9 @@ impl SwapSpace {
             return Ok(());
         }
         let pfn = pa.alloc_pages(gfp, 0).ok_or(SwapInError::NoMemory)?;
+        // Swap-in is charged whatever the limit (the page was charged when
+        // it went out; the next fault of the group reclaims if it is over).
+        pa.memcg_charge(pfn, crate::memcg::MemcgStat::Anon, crate::phys::page_alloc::ChargeMode::Force);
         if let Some(p) = pa.page(pfn) {
             p.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
         }

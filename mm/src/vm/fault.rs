@@ -212,6 +212,12 @@ impl AddressSpace {
         let policy = vma.policy.as_ref().or(env.policy.as_ref());
         let gfp = GFP_HIGHUSER_MOVABLE | Gfp::ZERO | quiet;
         let pfn = crate::vm::mempolicy::alloc_page(env.pa, gfp, policy, vma.pgoff_of(va)).ok_or(FaultError::Oom)?;
+        if !env.pa.memcg_charge(pfn, crate::memcg::MemcgStat::Anon, crate::phys::page_alloc::ChargeMode::MayFail) {
+            // The group's memory.max: the kernel reclaims from the group
+            // (or kills inside it) and retries the fault.
+            let _ = env.pa.free_pages(pfn, 0);
+            return Err(FaultError::Oom);
+        }
         if let Some(p) = env.pa.page(pfn) {
             p.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
             self.set_anon_owner(p, vma, va);

@@ -28,8 +28,10 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use abi::fcntl::{F_SEAL_FUTURE_WRITE, F_SEAL_SEAL, F_SEAL_WRITE};
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
+use crate::memcg::MemcgStat;
 use crate::phys::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
 use crate::phys::page::PageFlags;
+use crate::phys::page_alloc::ChargeMode;
 use crate::phys::page_alloc::PageAllocator;
 use crate::swap::entry::SwapEntry;
 use crate::swap::space::SwapSpace;
@@ -339,6 +341,12 @@ impl MemObject {
             uncharge();
             return Err(ObjError::NoMemory);
         };
+        let stat = if self.kind == ObjKind::File { MemcgStat::File } else { MemcgStat::Shmem };
+        if !self.pa.memcg_charge(pfn, stat, ChargeMode::MayFail) {
+            let _ = self.pa.free_pages(pfn, 0);
+            uncharge();
+            return Err(ObjError::NoMemory);
+        }
         if let Some(data) = self.data {
             let off = (pgoff << PAGE_SHIFT) as usize;
             let n = data.len().saturating_sub(off).min(PAGE_SIZE as usize);

@@ -76,6 +76,10 @@ const KEPT: PageFlags = PageFlags::ANON
 /// what `old` did.
 fn transfer(old: &Page, new: &Page) {
     new.insert_flags(old.flags() & KEPT);
+    // The charge goes with the contents (Linux's mem_cgroup_migrate).
+    if let Some((id, stat)) = old.take_memcg() {
+        new.set_memcg(id, stat);
+    }
     new.mapping.store(old.mapping.load(Ordering::Relaxed), Ordering::Relaxed);
     new.index.store(old.index.load(Ordering::Relaxed), Ordering::Relaxed);
     if old.has(PageFlags::MLOCKED) {

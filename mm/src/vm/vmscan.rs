@@ -60,6 +60,40 @@ pub struct ScanControl {
     pub direct: bool,
     /// Picks the swap slot cluster.
     pub cpu: usize,
+    /// Reclaim for a memory cgroup, or honouring the groups' protection:
+    /// which pages this scan may take.
+    pub memcg: Option<MemcgScan>,
+}
+
+/// Which pages a memory cgroup's reclaim takes: `is_eligible(page's
+/// group, target)` says whether a page charged to a group (0: none) may go
+/// for reclaim aimed at group `target` (the group and its descendants,
+/// less protected ones). Other pages are put back untouched.
+#[derive(Clone, Copy)]
+pub struct MemcgScan {
+    pub target: crate::memcg::MemcgId,
+    pub is_eligible: fn(page_memcg: crate::memcg::MemcgId, target: crate::memcg::MemcgId) -> bool,
+}
+
+impl core::fmt::Debug for MemcgScan {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "MemcgScan({})", self.target)
+    }
+}
+
+/// Put back the isolated pages a memory cgroup's reclaim may not take
+/// (held by the isolation's reference, which goes), keeping the others.
+fn keep_eligible(env: &MmEnv<'_>, pages: &mut Vec<Pfn>, sc: &ScanControl) {
+    let Some(m) = sc.memcg else { return };
+    pages.retain(|&pfn| {
+        let Some(p) = env.pa.page(pfn) else { return false };
+        if (m.is_eligible)(p.memcg().unwrap_or(0), m.target) {
+            return true;
+        }
+        env.pa.lruvec(p).putback(&env.pa.memmap, p, PageFlags::empty(), PageFlags::empty());
+        env.pa.put_user_page(pfn);
+        false
+    });
 }
 
 impl ScanControl {
@@ -73,6 +107,7 @@ impl ScanControl {
             swappiness,
             direct,
             cpu: crate::percpu::this_cpu(),
+            memcg: None,
         }
     }
 
@@ -157,7 +192,7 @@ pub fn shrink_node(env: &MmEnv<'_>, nid: u32, sc: &mut ScanControl) {
             nr[i] -= n;
             if l.is_active() {
                 if inactive_is_low(size(l.other_half()), size(l)) {
-                    shrink_active_list(env, nid, l, n);
+                    shrink_active_list_for(env, nid, l, n, sc);
                 }
             } else {
                 shrink_inactive_list(env, nid, l, n, sc);
@@ -166,18 +201,24 @@ pub fn shrink_node(env: &MmEnv<'_>, nid: u32, sc: &mut ScanControl) {
     }
     // Keep the anonymous lists aged even when this pass took files.
     if anon_ok && inactive_is_low(size(LruList::InactiveAnon), size(LruList::ActiveAnon)) {
-        shrink_active_list(env, nid, LruList::ActiveAnon, SWAP_CLUSTER_MAX);
+        shrink_active_list_for(env, nid, LruList::ActiveAnon, SWAP_CLUSTER_MAX, sc);
     }
 }
 
 /// Age up to `nr` pages of active list `l` (`shrink_active_list`).
 pub fn shrink_active_list(env: &MmEnv<'_>, nid: u32, l: LruList, nr: u64) {
+    shrink_active_list_for(env, nid, l, nr, &ScanControl::new(nr, 0, false));
+}
+
+/// [`shrink_active_list`] for the pages `sc` may take.
+fn shrink_active_list_for(env: &MmEnv<'_>, nid: u32, l: LruList, nr: u64, sc: &ScanControl) {
     let lru = &env.pa.nodes[nid as usize].lru;
     let mut pages = Vec::new();
     if pages.try_reserve(nr as usize).is_err() {
         return;
     }
     let scanned = lru.isolate(&env.pa.memmap, l, nr as usize, &mut pages);
+    keep_eligible(env, &mut pages, sc);
     env.pa.vmstat.pgrefill.add(scanned);
     for pfn in pages {
         let Some(p) = env.pa.page(pfn) else { continue };
@@ -202,6 +243,7 @@ pub fn shrink_inactive_list(env: &MmEnv<'_>, nid: u32, l: LruList, nr: u64, sc: 
         return;
     }
     lru.isolate(&env.pa.memmap, l, nr as usize, &mut pages);
+    keep_eligible(env, &mut pages, sc);
     let isolated = pages.len() as u64;
     sc.nr_scanned += isolated;
     let vs = &env.pa.vmstat;
