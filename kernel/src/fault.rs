@@ -28,6 +28,8 @@ use crate::proc::{self, exit, oom, reclaim, signal};
 pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> {
     let mut stalls = 0;
     let mut lost_entries = 0;
+    let mut memcg_retry = mm::memcg::ChargeRetry::default();
+    proc::cgroup::count_fault(false);
     loop {
         let me = proc::current();
         let Some(mm) = me.mm() else { return Err(FaultError::Segv(mm::vm::fault::SegvCode::MapErr)) };
@@ -69,12 +71,19 @@ pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> 
             }
             continue;
         }
+        if let Ok(done) = r {
+            if done == mm::vm::fault::FaultDone::Major {
+                proc::cgroup::count_fault(true);
+            }
+            proc::cgroup::handle_over_high();
+        }
         let reclaim_first = match r {
             Ok(_) => return Ok(()),
             Err(FaultError::SwapIn(e)) => match reclaim::swap_in(e) {
                 Ok(()) => {
                     // A fault that had to read its page is a major fault.
                     mm.space.read().count_major_fault(&env);
+                    proc::cgroup::count_fault(true);
                     continue;
                 }
                 // The disk failed the read: SIGBUS, as Linux's
@@ -85,7 +94,18 @@ pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> 
                 // from do_swap_page), never a silent kill.
                 Err(_) => false,
             },
-            Err(FaultError::Oom) => true,
+            Err(FaultError::Oom) => {
+                // A memory cgroup's limit, not the machine: reclaim from
+                // the group, then kill inside it; never the global killer.
+                if let Some(over) = proc::cgroup::take_refused() {
+                    drop(mm);
+                    match proc::cgroup::charge_refused(&over, &mut memcg_retry) {
+                        mm::memcg::ChargeNext::Retry => continue,
+                        mm::memcg::ChargeNext::Fail => return Err(FaultError::Oom),
+                    }
+                }
+                true
+            }
             Err(e) => return Err(e),
         };
         {

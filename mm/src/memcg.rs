@@ -571,11 +571,15 @@ pub fn memparse(s: &str) -> Option<u64> {
 
 /// A memory.{max,high,low,min} write (`page_counter_memparse`): "max" or
 /// a byte count, surrounding white space ignored; the value in pages,
-/// rounded down. None: EINVAL.
+/// rounded down. Nothing at all is 0, as Linux's `memparse` of an empty
+/// string. None: EINVAL.
 pub fn parse_limit(text: &str) -> Option<u64> {
     let t = text.trim();
     if t == "max" {
         return Some(PAGE_COUNTER_MAX);
+    }
+    if t.is_empty() {
+        return Some(0);
     }
     Some((memparse(t)? >> crate::addr::PAGE_SHIFT).min(PAGE_COUNTER_MAX))
 }

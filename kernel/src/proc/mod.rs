@@ -28,6 +28,7 @@
 //!   waitqueue.rs  sleeping until a condition holds (pipes, the console)
 //! ```
 
+pub mod cgroup;
 pub mod compact;
 pub mod exec;
 pub mod exec_args;
@@ -303,6 +304,10 @@ pub struct Task {
     /// that a fault taken with the task's `inner` lock held cannot
     /// deadlock on it. Copied by fork and clone, kept by exec.
     pub mempolicy: spin::Mutex<Option<mm::vm::mempolicy::MemPolicy>>,
+    /// A memory cgroup charge of this task was refused (the group's id)
+    /// or went over memory.high (see `cgroup`): the page fault handler
+    /// acts on it with no lock held.
+    pub memcg_pending: AtomicU32,
     /// Scheduling class, read by the scheduler without the task's lock.
     pub sched: sched::SchedParams,
     pub inner: Mutex<TaskInner>,
@@ -608,6 +613,7 @@ pub(crate) fn new_task(
         sched: sched::SchedParams::default(),
         cpus_allowed: core::sync::atomic::AtomicU64::new(cpus_allowed),
         mempolicy: spin::Mutex::new(None),
+        memcg_pending: AtomicU32::new(0),
         tid: AtomicU32::new(pid),
         group: group.unwrap_or_else(|| thread::ThreadGroup::new(pid)),
         kstack,
@@ -726,6 +732,7 @@ pub fn init_idle() {
     insert(t.clone());
     sched::init(t);
     crate::mem::user::set_task_policy_hook(|| sched::try_current().and_then(|t| *t.mempolicy.lock()));
+    cgroup::init();
     arch::context::set_start_hook(fork::schedule_tail);
     crate::mem::shrinkers().register(&LazyFreeShrinker);
 }

@@ -76,6 +76,96 @@ pub fn out_of_memory(reason: &str) -> Option<Pid> {
     // go back to the buddy first (Linux drains before it gives up).
     crate::mem::page_alloc().drain_all_pages();
     let victim = select_victim()?;
+    crate::ratelimited!(log::Level::Error, "{}: out of memory, invoking the OOM killer", reason);
+    kill_victim(&victim);
+    Some(victim.pid())
+}
+
+/// The worst process inside memory cgroup `m` (its group and those
+/// below); processes elsewhere are never considered.
+pub fn select_victim_in(m: &mm::memcg::MemCgroup) -> Option<Arc<Task>> {
+    let total = m.max().min(crate::mem::page_alloc().nr_managed_pages()).max(1);
+    super::all_tasks()
+        .into_iter()
+        .filter(|t| super::cgroup::cgroup_of(t).memcg.is_descendant_of(m))
+        .filter_map(|t| badness(&t, total).map(|b| (b, t)))
+        .max_by_key(|(b, t)| (*b, t.pid()))
+        .map(|(_, t)| t)
+}
+
+/// Processes a memory cgroup's OOM killer sent SIGKILL that may still be
+/// alive (the next OOM in their group waits for them).
+static MEMCG_VICTIMS: spin::Mutex<alloc::vec::Vec<Pid>> = spin::Mutex::new(alloc::vec::Vec::new());
+
+/// The OOM killer of a memory cgroup whose memory.max reclaim could not
+/// meet (`mem_cgroup_out_of_memory`): the worst process of the group is
+/// killed; if its group, or one above it up to `m`, has memory.oom.group
+/// set, every process of that group goes with it.
+pub fn memcg_out_of_memory(m: &mm::memcg::MemCgroup) -> mm::memcg::OomOutcome {
+    use mm::memcg::{MemcgEvent, OomOutcome};
+    crate::mem::page_alloc().drain_all_pages();
+    // A victim chosen before that has not finished dying: wait for its
+    // pages rather than kill another (Linux's `tsk_is_oom_victim` abort).
+    {
+        let mut dying = MEMCG_VICTIMS.lock();
+        dying.retain(|&pid| super::task(pid).is_some_and(|t| !t.is_dead()));
+        if dying
+            .iter()
+            .any(|&pid| super::task(pid).is_some_and(|t| super::cgroup::cgroup_of(&t).memcg.is_descendant_of(m)))
+        {
+            return if dying.contains(&super::current_tgid()) {
+                OomOutcome::KilledSelf
+            } else {
+                OomOutcome::KilledOther
+            };
+        }
+    }
+    let Some(victim) = select_victim_in(m) else { return OomOutcome::NoVictim };
+    let vg = super::cgroup::cgroup_of(&victim);
+    log::error!(
+        "Memory cgroup out of memory: {} pages of {} in {}",
+        m.usage(),
+        m.max(),
+        super::cgroup::by_memcg(m).map_or_else(|| alloc::string::String::from("?"), |g| g.path())
+    );
+    // The highest group from the victim's up to `m` asking for group kills.
+    let mut whole = None;
+    let mut g = Some(vg.clone());
+    while let Some(c) = g {
+        if c.memcg.oom_group() {
+            whole = Some(c.clone());
+        }
+        if core::ptr::eq(&*c.memcg, m) {
+            break;
+        }
+        g = c.parent();
+    }
+    let me = super::current_tgid();
+    let mut killed_self = victim.pid() == me;
+    kill_victim(&victim);
+    MEMCG_VICTIMS.lock().push(victim.pid());
+    vg.memcg.event(MemcgEvent::OomKill);
+    if let Some(w) = whole {
+        for t in super::all_tasks() {
+            if t.pid() != victim.pid() && !t.is_dead() && super::cgroup::cgroup_of(&t).is_descendant_of(&w) {
+                if badness(&t, 1).is_none() {
+                    // oom_score_adj -1000 and init stay, as in Linux.
+                    continue;
+                }
+                killed_self |= t.pid() == me;
+                kill_victim(&t);
+                MEMCG_VICTIMS.lock().push(t.pid());
+                super::cgroup::cgroup_of(&t).memcg.event(MemcgEvent::OomKill);
+            }
+        }
+        w.memcg.event(MemcgEvent::OomGroupKill);
+    }
+    if killed_self { OomOutcome::KilledSelf } else { OomOutcome::KilledOther }
+}
+
+/// SIGKILL `victim` with Linux's report, and reap its memory at once when
+/// nothing may be running on it.
+fn kill_victim(victim: &Arc<Task>) {
     let pid = victim.pid();
     let (name, uid, adj, mm) = {
         let i = victim.inner.lock();
@@ -90,8 +180,8 @@ pub fn out_of_memory(reason: &str) -> Option<Pid> {
             (c.total_vm, c.rss_anon, c.rss_file, c.rss_shmem, s.page_table_pages(&env))
         })
         .unwrap_or_default();
-    // Linux rate-limits this header (oom_rs); the kill line always prints.
-    crate::ratelimited!(log::Level::Error, "{}: out of memory, invoking the OOM killer", reason);
+    // Linux rate-limits the header (oom_rs, the caller's); the kill line
+    // always prints.
     log::error!(
         "Out of memory: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:{}kB, shmem-rss:{}kB, UID:{} pgtables:{}kB oom_score_adj:{}",
         pid,
@@ -119,7 +209,6 @@ pub fn out_of_memory(reason: &str) -> Option<Pid> {
             drop(m);
         }
     }
-    Some(pid)
 }
 
 /// The allocation failure report: size, alignment and the process that

@@ -39,7 +39,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use abi::errno::{EINTR, EIO, ENOMEM, Errno};
 use mm::swap::entry::SwapEntry;
 use mm::swap::space::SwapInError;
-use mm::vm::vmscan::{DEF_PRIORITY, SWAP_CLUSTER_MAX, ScanControl, shrink_node};
+use mm::vm::vmscan::{DEF_PRIORITY, MemcgScan, SWAP_CLUSTER_MAX, ScanControl, shrink_node};
 
 use mm::phys::numa::MAX_NUMNODES;
 
@@ -115,12 +115,36 @@ pub fn try_to_free_pages(nr: u64) -> u64 {
     env.pa.count_allocstall(mm::phys::gfp::GFP_HIGHUSER_MOVABLE);
     let mut sc = ScanControl::new(nr, SWAPPINESS.get(), true);
     sc.may_swap = can_swap();
+    // Groups at or under their memory.min keep their pages.
+    sc.memcg = Some(MemcgScan { target: mm::memcg::ROOT_MEMCG_ID, is_eligible: super::cgroup::page_unprotected });
     let nodes = env.pa.nodes.len() as u32;
     let local = env.pa.local_node().min(nodes.saturating_sub(1));
     for prio in (0..=DEF_PRIORITY).rev() {
         sc.priority = prio;
         for i in 0..nodes {
             shrink_node(&env, (local + i) % nodes, &mut sc);
+            if sc.done() {
+                return sc.nr_reclaimed;
+            }
+        }
+    }
+    sc.nr_reclaimed
+}
+
+/// Free up to `nr` pages charged to memory cgroup `g` or below, from the
+/// LRU lists of every node at falling priority, passing over other
+/// groups' pages and those memory.min protects (Linux's
+/// `try_to_free_mem_cgroup_pages`). Returns pages freed.
+pub fn reclaim_memcg(g: &mm::memcg::MemCgroup, nr: u64) -> u64 {
+    let env = env();
+    let mut sc = ScanControl::new(nr.max(1), SWAPPINESS.get(), true);
+    sc.may_swap = can_swap();
+    sc.memcg = Some(MemcgScan { target: g.id(), is_eligible: super::cgroup::page_in_group });
+    let nodes = env.pa.nodes.len() as u32;
+    for prio in (0..=DEF_PRIORITY).rev() {
+        sc.priority = prio;
+        for nid in 0..nodes {
+            shrink_node(&env, nid, &mut sc);
             if sc.done() {
                 return sc.nr_reclaimed;
             }

@@ -260,6 +260,11 @@ pub fn current() -> Arc<Task> {
     rq::lock(cpu()).current.clone().expect("sched: no current task")
 }
 
+/// The running task, or None before the first one (boot).
+pub fn current_opt() -> Option<Arc<Task>> {
+    rq::lock(cpu()).current.clone()
+}
+
 /// The current task if the scheduler lock is free (for the allocation
 /// failure report, which may run with that lock held).
 pub fn try_current() -> Option<Arc<Task>> {

@@ -45,6 +45,9 @@ pub struct ThreadGroup {
     /// released what the process held (set last, so a parent waiting on
     /// another CPU never reaps a process half way through its exit).
     pub ended: core::sync::atomic::AtomicBool,
+    /// The control group of the process (cgroup.procs moves it; a new
+    /// process starts in the forking task's).
+    pub cgroup: spin::Mutex<Arc<super::cgroup::Cgroup>>,
 }
 
 /// The mutable part of a [`ThreadGroup`].
@@ -67,7 +70,12 @@ pub struct GroupState {
 impl ThreadGroup {
     pub fn new(tgid: Pid) -> Arc<ThreadGroup> {
         let state = GroupState { threads: alloc::vec![tgid], ..GroupState::default() };
-        Arc::new(ThreadGroup { tgid, state: Mutex::new(state), ended: core::sync::atomic::AtomicBool::new(false) })
+        Arc::new(ThreadGroup {
+            tgid,
+            state: Mutex::new(state),
+            ended: core::sync::atomic::AtomicBool::new(false),
+            cgroup: spin::Mutex::new(super::cgroup::for_new_process()),
+        })
     }
 
     /// Live threads.

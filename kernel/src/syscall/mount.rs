@@ -2,7 +2,8 @@
 //! and the tmpfs options of mm/shmem.c).
 //!
 //! mount: the target is looked up first (ENOENT, ENOTDIR), then the caller
-//! must be root (CAP_SYS_ADMIN: EPERM), the type must be tmpfs (ENODEV),
+//! must be root (CAP_SYS_ADMIN: EPERM), the type must be tmpfs, sysfs, hugetlbfs or
+//! cgroup2 (the one cgroup v2 hierarchy, options ignored; ENODEV otherwise),
 //! no flag asking for what is not offered (EINVAL for MS_REMOUNT, MS_BIND,
 //! MS_MOVE, the propagation flags and MS_RDONLY), and the options Linux's
 //! tmpfs knows (EINVAL otherwise):
@@ -163,6 +164,16 @@ pub fn mount(source: u64, target: u64, fstype: u64, flags: u64, data: u64) -> Sy
     }
     if fstype == "hugetlbfs" {
         return mount_hugetlbfs(source, at, flags, data);
+    }
+    if fstype == "cgroup2" {
+        // v2 has one hierarchy: every mount shows it (options are not
+        // parsed: nsdelegate and friends change nothing here).
+        if !at.inode.is_dir() {
+            return Err(ENOTDIR);
+        }
+        let root = crate::vfs::cgroupfs::root();
+        mount::mount(at.inode, at.path, "cgroup2", flag_words(flags), flags & MS_NOEXEC != 0, root)?;
+        return Ok(0);
     }
     if fstype != "tmpfs" {
         return Err(ENODEV);

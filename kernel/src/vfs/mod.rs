@@ -16,6 +16,7 @@
 //! symbolic links in namei.rs).
 
 pub mod blockdev;
+pub mod cgroupfs;
 pub mod console;
 pub mod dev;
 pub mod epoll;
@@ -122,6 +123,8 @@ pub fn init(extra: Vec<(String, Arc<dyn Inode>)>) {
             mount::add_boot("/proc", "proc", "rw,nosuid,nodev,noexec", p);
         }
         mount::add_boot("/sys", "sysfs", "rw,nosuid,nodev,noexec", sys);
+        // An entry of /sys/fs (sysfs.rs), as the other boot mounts.
+        mount::add_boot("/sys/fs/cgroup", "cgroup2", "rw,nosuid,nodev,noexec", cgroupfs::root());
         mount::add_boot("/dev/shm", "tmpfs", "rw,nosuid,nodev", shm);
         mount::add_boot("/tmp", "tmpfs", "rw,nosuid,nodev", tmp);
         root

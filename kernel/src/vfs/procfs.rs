@@ -5,7 +5,7 @@
 //!   /proc/mempic                             map of every page frame (writable: 1/0)
 //!   /proc/kpagecount kpageflags              u64 per page frame (procfs_pagemap.rs)
 //!   /proc/PID/{maps,smaps,smaps_rollup,status,statm,stat,cmdline,comm,
-//!              oom_score,oom_score_adj,timers}  (oom_score_adj writable)
+//!              oom_score,oom_score_adj,timers,cgroup}  (oom_score_adj writable)
 //!   /proc/PID/{pagemap,mem,clear_refs}       binary views (procfs_pagemap.rs)
 //!   /proc/self                               the reading process's PID dir
 //!   /proc/sys/fs/{nr_open,pipe-max-size,pipe-user-pages-hard,
@@ -543,9 +543,11 @@ enum PidKind {
     Pagemap,
     Mem,
     ClearRefs,
+    Cgroup,
 }
 
-const PID_FILES: [(&str, PidKind); 15] = [
+const PID_FILES: [(&str, PidKind); 16] = [
+    ("cgroup", PidKind::Cgroup),
     ("clear_refs", PidKind::ClearRefs),
     ("cmdline", PidKind::Cmdline),
     ("comm", PidKind::Comm),
@@ -779,6 +781,7 @@ fn render_pid(t: &Arc<Task>, kind: PidKind, s: &mut String) -> core::fmt::Result
         PidKind::Comm => writeln!(s, "{}", t.name()),
         PidKind::OomScore => writeln!(s, "{}", proc::oom::oom_score(t)),
         PidKind::OomScoreAdj => writeln!(s, "{}", t.inner.lock().oom_score_adj),
+        PidKind::Cgroup => writeln!(s, "0::{}", proc::cgroup::cgroup_of(t).path()),
         PidKind::Pagemap | PidKind::Mem | PidKind::ClearRefs => Ok(()),
     }
 }

@@ -14,6 +14,7 @@
 //!   /sys/kernel/mm/hugepages/hugepages-2048kB/   the hugetlb pool (sysfs_hugetlb.rs)
 //!   /sys/kernel/mm/mempolicy/weighted_interleave/{auto,nodeN}   weights (0644)
 //!   /sys/kernel/mm/transparent_hugepage/{enabled,defrag,hpage_pmd_size} (sysfs_thp.rs)
+//!   /sys/fs/cgroup           the cgroup v2 hierarchy (cgroupfs.rs)
 //! ```
 //!
 //! Lists are Linux's range lists ("0-3,5"). Every file but `compact` and
@@ -379,5 +380,6 @@ pub fn sys_root() -> Arc<dyn Inode> {
         ],
     );
     let kernel = dir(104, alloc::vec![("mm".to_string(), mm_dir)]);
-    dir(1, alloc::vec![("devices".to_string(), devices), ("kernel".to_string(), kernel)])
+    let fs = dir(108, alloc::vec![("cgroup".to_string(), super::cgroupfs::root())]);
+    dir(1, alloc::vec![("devices".to_string(), devices), ("fs".to_string(), fs), ("kernel".to_string(), kernel)])
 }

@@ -137,7 +137,8 @@ fn limits_parse_like_linux() {
     assert_eq!(parse_limit("1g"), Some(1 << 18));
     assert_eq!(parse_limit("4095"), Some(0));
     assert_eq!(parse_limit(" 8192 "), Some(2));
-    assert_eq!(parse_limit(""), None);
+    assert_eq!(parse_limit("\n"), Some(0));
+    assert_eq!(parse_limit("0x10"), None);
     assert_eq!(parse_limit("-1"), None);
     assert_eq!(parse_limit("12Q"), None);
     assert_eq!(parse_limit("maxx"), None);
