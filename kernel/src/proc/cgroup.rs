@@ -44,7 +44,7 @@ use abi::errno::*;
 use mm::memcg::{
     ChargeNext, ChargeRetry, MemCgroup, MemcgEvent, MemcgId, MemcgStat, MemcgTable, OomBackend, OomOutcome, Protection,
 };
-use mm::phys::page::Page;
+use mm::phys::page::{Page, PageFlags};
 use mm::phys::page_alloc::{ChargeMode, MemcgHooks};
 
 use super::{Pid, Task};
@@ -205,7 +205,7 @@ fn current_memcg() -> Arc<MemCgroup> {
 /// Connect mm's allocator to the groups (once, at boot).
 pub fn init() {
     root();
-    crate::mem::page_alloc().set_memcg_hooks(MemcgHooks { charge, uncharge });
+    crate::mem::page_alloc().set_memcg_hooks(MemcgHooks { charge, charge_like, uncharge });
 }
 
 // ---- the hierarchy's changes -------------------------------------------
@@ -334,24 +334,43 @@ pub fn kill(g: &Arc<Cgroup>) {
 /// this bit when a charge went over memory.high.
 const PENDING_HIGH: u32 = 1 << 16;
 
-/// mm's charge hook: charge `page` to the running task's group.
+/// mm's charge hook: charge `page` (all pages of a compound one) to the
+/// running task's group.
 fn charge(page: &'static Page, stat: MemcgStat, mode: ChargeMode) -> bool {
     let g = current_memcg();
+    let nr = if page.has(PageFlags::HEAD) { 1u64 << page.order() } else { 1 };
     match mode {
-        ChargeMode::Force => g.force_charge(1),
+        ChargeMode::Force => g.force_charge(nr),
         ChargeMode::MayFail => {
-            if let Err(over) = g.try_charge(1) {
-                set_pending(over.id() as u32);
+            if let Err(over) = g.try_charge(nr) {
+                // A huge page falls back to small ones, which reclaim if
+                // they are refused too; only those leave work for the
+                // fault handler.
+                if nr == 1 {
+                    set_pending(over.id() as u32);
+                }
                 return false;
             }
         }
     }
     page.set_memcg(g.id(), Some(stat));
-    g.mod_stat(stat, 1);
+    g.mod_stat(stat, nr as i64);
     if g.over_high().is_some() {
         set_pending(PENDING_HIGH);
     }
     true
+}
+
+/// mm's hook for a page that replaces pages of `like`'s group.
+fn charge_like(page: &'static Page, like: &'static Page) {
+    let Some((id, stat)) = like.memcg_record() else { return };
+    let Some(g) = MEMCGS.get(id) else { return };
+    let nr = if page.has(PageFlags::HEAD) { 1u64 << page.order() } else { 1 };
+    g.force_charge(nr);
+    page.set_memcg(id, stat);
+    if let Some(s) = stat {
+        g.mod_stat(s, nr as i64);
+    }
 }
 
 fn set_pending(bits: u32) {

@@ -294,6 +294,15 @@ impl Page {
         self.memcg.store(id, Ordering::Relaxed);
     }
 
+    /// The charge record, left in place: the group and what the page
+    /// counts as there.
+    #[inline]
+    pub fn memcg_record(&self) -> Option<(crate::memcg::MemcgId, Option<crate::memcg::MemcgStat>)> {
+        let id = self.memcg.load(Ordering::Relaxed);
+        let stat = self.memcg_stat.load(Ordering::Relaxed);
+        (id != 0).then(|| (id, stat.checked_sub(1).and_then(crate::memcg::MemcgStat::from_index)))
+    }
+
     /// Take the charge record away (the free path uncharges it; migration
     /// moves it to the new page): the group and what the page counted as.
     #[inline]

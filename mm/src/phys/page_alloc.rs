@@ -135,10 +135,14 @@ pub enum ChargeMode {
 /// the running task and its group.
 #[derive(Clone, Copy)]
 pub struct MemcgHooks {
-    /// Charge the page just allocated (its kind flags set) to the running
-    /// task's group as `stat`, recording the group in the descriptor;
-    /// false if the group's limit refused (nothing charged then).
+    /// Charge the page just allocated (the head of a compound page counts
+    /// all its pages) to the running task's group as `stat`, recording the
+    /// group in the descriptor; false if the group's limit refused
+    /// (nothing charged then).
     pub charge: fn(page: &'static Page, stat: crate::memcg::MemcgStat, mode: ChargeMode) -> bool,
+    /// Charge `page` to the group `like` is charged to, whatever the limit
+    /// (a page that replaces others of that group: THP collapse).
+    pub charge_like: fn(page: &'static Page, like: &'static Page),
     /// Give back `nr` pages charged to group `id` as `stat` (the free path).
     pub uncharge: fn(id: crate::memcg::MemcgId, stat: Option<crate::memcg::MemcgStat>, nr: u64),
 }
@@ -392,6 +396,14 @@ impl PageAllocator {
         match (self.memcg.get(), self.memmap.page(pfn)) {
             (Some(h), Some(p)) => (h.charge)(p, stat, mode),
             _ => true,
+        }
+    }
+
+    /// Charge the page at `new` to the group of the page at `like` (if
+    /// that one is charged), counted as it is.
+    pub fn memcg_charge_like(&self, new: Pfn, like: Pfn) {
+        if let (Some(h), Some(n), Some(l)) = (self.memcg.get(), self.memmap.page(new), self.memmap.page(like)) {
+            (h.charge_like)(n, l);
         }
     }
 

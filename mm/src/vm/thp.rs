@@ -112,6 +112,13 @@ impl AddressSpace {
             env.pa.vmstat.thp_fault_fallback.inc();
             return Ok(None);
         };
+        if !env.pa.memcg_charge(pfn, crate::memcg::MemcgStat::Anon, crate::phys::page_alloc::ChargeMode::MayFail) {
+            // Over the memory cgroup's limit: small pages instead (Linux's
+            // thp_fault_fallback_charge), which reclaim in the group.
+            let _ = env.pa.free_pages(pfn, HPAGE_ORDER);
+            env.pa.vmstat.thp_fault_fallback.inc();
+            return Ok(None);
+        }
         // A fresh block is RAM inside the window.
         let _ = env.pa.phys().zero_pages(pfn, HPAGE_ORDER);
         if let Some(p) = env.pa.page(pfn) {
@@ -296,6 +303,11 @@ impl AddressSpace {
                 p.set_order(0);
             } else {
                 p.remove_flags(PageFlags::TAIL);
+                // Each page carries the group's charge of itself from now
+                // on (the head's record charged all 512).
+                if let Some((id, stat)) = block[0].memcg_record() {
+                    p.set_memcg(id, stat);
+                }
                 p.private.store(0, core::sync::atomic::Ordering::Relaxed);
                 p.set_refcount(1);
                 p.set_mapcount(1);
@@ -462,6 +474,11 @@ impl AddressSpace {
             p.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
             self.set_anon_owner(p, &vma, haddr);
             p.inc_mapcount();
+        }
+        // The huge page belongs to the group the small ones did (khugepaged
+        // is not the process whose memory this is).
+        if let Some(&like) = old.iter().find(|p| p.0 != 0) {
+            env.pa.memcg_charge_like(new, like);
         }
         // A read-only entry among them (a page never written since
         // mprotect gave write back) keeps the huge one read-only: the next
