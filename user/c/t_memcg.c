@@ -17,7 +17,8 @@
  *   group;
  * - memory.oom.group: every member of the group dies with the hog;
  * - memory.current follows mmap + touch and munmap (within 1 MiB: page
- *   tables, and Linux's per-CPU charge batches);
+ *   tables, and Linux's per-CPU charge batches); memory.stat counts the
+ *   anonymous pages, page tables and faults; the root has memory.stat;
  * - memory.peak covers the high point and a write resets it (read back
  *   through the same descriptor, as Linux 6.12+ keeps it per open file);
  * - memory.high: reading files through the page cache well past the
@@ -280,6 +281,11 @@ static int current_child(void *arg)
 		p[i] = 1;
 	if (!current_near(g, c0 + (long)len, slack, &c1))
 		return child_fail("after touching 16 MiB memory.current %ld, want %ld +- 1 MiB", c1, c0 + (long)len);
+	long anon = keyed(at(g, "memory.stat"), "anon"), pt = keyed(at(g, "memory.stat"), "pagetables");
+	long faults = keyed(at(g, "memory.stat"), "pgfault");
+	if (anon < (long)len - slack || pt <= 0 || faults <= 0)
+		return child_fail("memory.stat anon %ld (want about %zu), pagetables %ld, pgfault %ld (want > 0)", anon, len,
+				  pt, faults);
 	long peak = get_long(at(g, "memory.peak"));
 	if (peak < c1 - slack)
 		return child_fail("memory.peak %ld below memory.current %ld", peak, c1);
@@ -495,6 +501,9 @@ int main(void)
 			check_skip(cases[i], why);
 		return check_done();
 	}
+	char stat[4096];
+	CHECKF("root_memory_stat", read_small_file(CG "/memory.stat", stat, sizeof stat) > 0 && strstr(stat, "anon ") &&
+		   strstr(stat, "\nfile "), "%s/memory.stat: %s", CG, strerror(errno));
 	check_files_and_errors();
 	check_oom_kill();
 	check_oom_group();

@@ -33,6 +33,7 @@ use spin::Once;
 
 use mm::addr::Pfn;
 use mm::phys::gfp::{GFP_KERNEL, Gfp};
+use mm::phys::page_alloc::ChargeMode;
 use mm::swap::entry::SwapEntry;
 use mm::sync::IrqRwLock;
 use mm::vm::address_space::{AddressSpace, DEFAULT_MAX_MAP_COUNT, MmEnv};
@@ -113,10 +114,32 @@ pub fn set_task_policy_hook(f: fn() -> Option<mm::vm::mempolicy::MemPolicy>) {
     TASK_POLICY.call_once(|| f);
 }
 
+/// Page tables of user address spaces: the kernel's table allocator, each
+/// table charged to the memory cgroup of the task that makes it (Linux's
+/// GFP_PGTABLE_USER with __GFP_ACCOUNT; never refused: a fault cannot wait
+/// for its group's reclaim halfway through a walk). The free path
+/// uncharges it.
+struct UserTables;
+
+impl mm::vm::page_table::TableAlloc for UserTables {
+    fn alloc_table(&self) -> Option<mm::addr::PhysAddr> {
+        let t = TABLES.alloc_table()?;
+        let pa = super::page_alloc();
+        pa.memcg_charge(Pfn::from_phys(t.as_u64()), mm::memcg::MemcgStat::PageTables, ChargeMode::Force);
+        Some(t)
+    }
+
+    fn free_table(&self, table: mm::addr::PhysAddr) {
+        TABLES.free_table(table);
+    }
+}
+
+static USER_TABLES: UserTables = UserTables;
+
 pub fn env() -> MmEnv<'static> {
     MmEnv {
         pa: super::page_alloc(),
-        tables: &TABLES,
+        tables: &USER_TABLES,
         tlb: &USER_TLB,
         commit: &OVERCOMMIT,
         kernel_root: kernel_root(),
