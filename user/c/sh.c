@@ -982,6 +982,31 @@ static int bi_cat(int argc, char **argv)
 	return rc;
 }
 
+/* mkdir DIR... and rmdir DIR... (cgroups: mkdir /sys/fs/cgroup/g). */
+static int bi_mkdir(int argc, char **argv)
+{
+	int rc = 0;
+	for (int i = 1; i < argc; i++) {
+		if (mkdir(argv[i], 0755) != 0) {
+			err("mkdir: %s: %s\n", argv[i], strerror(errno));
+			rc = 1;
+		}
+	}
+	return rc;
+}
+
+static int bi_rmdir(int argc, char **argv)
+{
+	int rc = 0;
+	for (int i = 1; i < argc; i++) {
+		if (rmdir(argv[i]) != 0) {
+			err("rmdir: %s: %s\n", argv[i], strerror(errno));
+			rc = 1;
+		}
+	}
+	return rc;
+}
+
 static int bi_echo(int argc, char **argv)
 {
 	char buf[LINE_MAX_LEN + 2];
@@ -1517,6 +1542,8 @@ static const struct builtin {
 	{"help", bi_help, "this list"},
 	{"echo", bi_echo, "[-n] WORD...   print words (echo V > /proc/sys/vm/FILE sets a sysctl)"},
 	{"cat", bi_cat, "FILE...        print files"},
+	{"mkdir", bi_mkdir, "DIR...         make directories (a cgroup in /sys/fs/cgroup)"},
+	{"rmdir", bi_rmdir, "DIR...         remove empty directories"},
 	{"ps", bi_ps, "               processes: PID, STAT, RSS and VSZ in kB, COMMAND"},
 	{"kill", bi_kill, "[-SIG] PID|%N... send a signal (default TERM; kill -l lists them)"},
 	{"free", bi_free, "               memory in kB, from /proc/meminfo (like free -k)"},
