@@ -417,32 +417,54 @@ impl MemcgTable {
         MemcgTable { slots: IrqRwLock::new(Vec::new()) }
     }
 
-    /// The root group, made on first use.
+    /// The root group, made on first use. The slot vector gets its full
+    /// capacity here, outside the lock: nothing allocates with the lock
+    /// held (an allocation may reclaim, and reclaim frees pages, whose
+    /// uncharge takes this lock).
     pub fn root(&self) -> Arc<MemCgroup> {
         if let Some(r) = self.get(ROOT_MEMCG_ID) {
             return r;
         }
+        let mut slots = Vec::with_capacity(MAX_MEMCG_ID);
+        slots.resize(ROOT_MEMCG_ID as usize, None);
+        let root = Arc::new(MemCgroup::new(ROOT_MEMCG_ID, None));
+        slots.push(Some(root.clone()));
         let mut s = self.slots.write();
-        if s.len() <= ROOT_MEMCG_ID as usize {
-            s.resize(ROOT_MEMCG_ID as usize + 1, None);
+        if s.is_empty() {
+            core::mem::swap(&mut *s, &mut slots);
+            return root;
         }
-        s[ROOT_MEMCG_ID as usize].get_or_insert_with(|| Arc::new(MemCgroup::new(ROOT_MEMCG_ID, None))).clone()
+        let r = s[ROOT_MEMCG_ID as usize].clone();
+        drop(s);
+        r.unwrap_or(root)
     }
 
-    /// A new child of `parent`, with the lowest free id.
+    /// A new child of `parent`, with the lowest free id. The group is made
+    /// before the lock is taken (see [`MemcgTable::root`]); if another
+    /// creator took the id meanwhile, the next free one is tried.
     pub fn create(&self, parent: &Arc<MemCgroup>) -> Result<Arc<MemCgroup>, MemcgTableError> {
-        let mut s = self.slots.write();
-        let id = match s.iter().enumerate().skip(ROOT_MEMCG_ID as usize + 1).find(|(_, g)| g.is_none()) {
-            Some((i, _)) => i,
-            None if s.len() < MAX_MEMCG_ID => {
-                s.push(None);
-                s.len() - 1
+        self.root();
+        loop {
+            let id = {
+                let s = self.slots.read();
+                match s.iter().enumerate().skip(ROOT_MEMCG_ID as usize + 1).find(|(_, g)| g.is_none()) {
+                    Some((i, _)) => i,
+                    None if s.len() < MAX_MEMCG_ID => s.len(),
+                    None => return Err(MemcgTableError::NoId),
+                }
+            };
+            let g = Arc::new(MemCgroup::new(id as MemcgId, Some(parent.clone())));
+            let mut s = self.slots.write();
+            // The capacity is MAX_MEMCG_ID from `root`: no allocation here.
+            if id == s.len() && s.len() < s.capacity() {
+                s.push(Some(g.clone()));
+                return Ok(g);
             }
-            None => return Err(MemcgTableError::NoId),
-        };
-        let g = Arc::new(MemCgroup::new(id as MemcgId, Some(parent.clone())));
-        s[id] = Some(g.clone());
-        Ok(g)
+            if s.get(id).is_some_and(|slot| slot.is_none()) {
+                s[id] = Some(g.clone());
+                return Ok(g);
+            }
+        }
     }
 
     pub fn get(&self, id: MemcgId) -> Option<Arc<MemCgroup>> {
@@ -457,12 +479,17 @@ impl MemcgTable {
     }
 
     fn retire_if_empty(&self, id: MemcgId) {
-        let mut s = self.slots.write();
-        if let Some(slot) = s.get_mut(id as usize) {
-            if slot.as_ref().is_some_and(|g| !g.is_online() && g.usage() == 0 && !g.is_root()) {
-                *slot = None;
+        let gone = {
+            let mut s = self.slots.write();
+            match s.get_mut(id as usize) {
+                Some(slot) if slot.as_ref().is_some_and(|g| !g.is_online() && g.usage() == 0 && !g.is_root()) => {
+                    slot.take()
+                }
+                _ => None,
             }
-        }
+        };
+        // Freed (if this was the last reference) with the lock released.
+        drop(gone);
     }
 
     /// Give back `nr` pages of kind `stat` charged to group `id` (the

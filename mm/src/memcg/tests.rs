@@ -287,3 +287,87 @@ proptest! {
         }
     }
 }
+
+/// The kernel's side of charging, as simple as it can be: one table, and
+/// the "running task's" group in a static (only the test below uses them).
+mod plumbing {
+    use super::*;
+    use crate::phys::page::{Page, PageFlags};
+    use crate::phys::page_alloc::ChargeMode;
+
+    pub static TABLE: MemcgTable = MemcgTable::new();
+    pub static CURRENT: spin::Mutex<Option<Arc<MemCgroup>>> = spin::Mutex::new(None);
+
+    pub fn charge(page: &'static Page, stat: MemcgStat, mode: ChargeMode) -> bool {
+        let Some(g) = CURRENT.lock().clone() else { return true };
+        let nr = if page.has(PageFlags::HEAD) { 1u64 << page.order() } else { 1 };
+        match mode {
+            ChargeMode::Force => g.force_charge(nr),
+            ChargeMode::MayFail => {
+                if g.try_charge(nr).is_err() {
+                    return false;
+                }
+            }
+        }
+        page.set_memcg(g.id(), Some(stat));
+        g.mod_stat(stat, nr as i64);
+        true
+    }
+
+    pub fn charge_like(_page: &'static Page, _like: &'static Page) {}
+
+    pub fn uncharge(id: MemcgId, stat: Option<MemcgStat>, nr: u64) {
+        TABLE.uncharge(id, stat, nr);
+    }
+}
+
+/// ```text
+///   an 8-page anonymous area in a group with max 4 pages:
+///   [w][w][w][w][refused] . . .     usage 4, the fifth fault is Oom
+///   munmap: every page freed, usage 0
+/// ```
+#[test]
+fn anonymous_faults_charge_and_frees_uncharge() {
+    use crate::vm::address_space::{AddressSpace, Rlimits};
+    use crate::vm::fault::{FaultError, FaultKind};
+    use crate::vm::mmap::MmapRequest;
+    use abi::mman::*;
+
+    let (env, _cpu) = crate::testing::uniprocessor(64 << 20);
+    env.pa.set_memcg_hooks(crate::phys::page_alloc::MemcgHooks {
+        charge: plumbing::charge,
+        charge_like: plumbing::charge_like,
+        uncharge: plumbing::uncharge,
+    });
+    let root = plumbing::TABLE.root();
+    let g = plumbing::TABLE.create(&root).unwrap();
+    g.set_max(4);
+    *plumbing::CURRENT.lock() = Some(g.clone());
+    let mut mm = AddressSpace::new(env).unwrap();
+    mm.layout.mmap_base = AddressSpace::mmap_base_for(8 << 20);
+    let p = crate::addr::PAGE_SIZE;
+    let req = MmapRequest {
+        addr: 0,
+        len: 8 * p,
+        prot: PROT_READ | PROT_WRITE,
+        flags: MAP_PRIVATE | MAP_ANONYMOUS,
+        file: None,
+        offset: 0,
+    };
+    let a = mm.mmap(env, &req, &Rlimits::default()).unwrap();
+    for i in 0..4 {
+        mm.handle_fault(env, a + i * p, FaultKind::WRITE).unwrap();
+    }
+    assert_eq!((g.usage(), g.stat(MemcgStat::Anon), root.usage()), (4, 4, 4));
+    let free = env.pa.drained_free_pages();
+    assert_eq!(mm.handle_fault(env, a + 4 * p, FaultKind::WRITE), Err(FaultError::Oom));
+    assert_eq!(g.usage(), 4);
+    assert_eq!(env.pa.drained_free_pages(), free, "the refused page went back");
+    // A read maps the zero page: nothing charged.
+    mm.handle_fault(env, a + 5 * p, FaultKind::READ).unwrap();
+    assert_eq!(g.usage(), 4);
+    mm.munmap(env, a, 8 * p).unwrap();
+    env.pa.drain_all_pages();
+    assert_eq!((g.usage(), g.stat(MemcgStat::Anon), root.usage()), (0, 0, 0));
+    *plumbing::CURRENT.lock() = None;
+}
