@@ -103,9 +103,22 @@ pub fn vfree(va: u64) -> Result<(), VmallocError> {
 pub const KERNEL_STACK_SIZE: u64 = 32 * 1024;
 
 /// A kernel stack from vmalloc: zeroed, with an unmapped guard page below
-/// it. Returns `[bottom, top)`.
+/// it. Returns `[bottom, top)`. Its pages are charged to the memory cgroup
+/// of the running task (fork: the parent's, which is the child's), never
+/// refused (Linux's `memcg_charge_kernel_stack`); vfree's free of each
+/// page uncharges it.
 pub fn alloc_kernel_stack(caller: &'static str) -> Result<(u64, u64), VmallocError> {
     let bottom = VMALLOC.vmalloc(&kernel_space(), KERNEL_STACK_SIZE, VmKind::KernelStack, caller, true)?;
+    let pa = super::page_alloc();
+    for va in (bottom..bottom + KERNEL_STACK_SIZE).step_by(PAGE_SIZE as usize) {
+        if let Some(t) = page_table::translate(pa.phys(), kernel_root(), VirtAddr::new(va)) {
+            pa.memcg_charge(
+                Pfn::from_phys(t.phys.as_u64()),
+                mm::memcg::MemcgStat::KernelStack,
+                mm::phys::page_alloc::ChargeMode::Force,
+            );
+        }
+    }
     Ok((bottom, bottom + KERNEL_STACK_SIZE))
 }
 
