@@ -430,7 +430,8 @@ pub fn charge_refused(over: &MemCgroup, retry: &mut ChargeRetry) -> ChargeNext {
 }
 
 /// After a fault: if a charge went over memory.high, reclaim the excess
-/// from the group that is over and sleep briefly (never kill).
+/// from the group that is over, and sleep briefly if that was not enough
+/// (never kill).
 pub fn handle_over_high() {
     let Some(t) = super::sched::current_opt() else { return };
     if t.memcg_pending.fetch_and(!PENDING_HIGH, Ordering::Relaxed) & PENDING_HIGH == 0 {
@@ -440,10 +441,15 @@ pub fn handle_over_high() {
     let g = current_memcg();
     let Some(over) = g.over_high() else { return };
     over.event(MemcgEvent::High);
+    // The excess and a batch more, so that the next faults find room
+    // (Linux reclaims in MEMCG_CHARGE_BATCH steps).
     let excess = over.usage().saturating_sub(over.high());
-    super::reclaim::reclaim_memcg(over, excess.clamp(1, 512));
-    // Throttle: the task that pushes its group over pays with time.
-    super::sched::sleep_ticks(1);
+    super::reclaim::reclaim_memcg(over, (excess + mm::vm::vmscan::SWAP_CLUSTER_MAX).min(512));
+    // Throttle: a task whose group stays over after the reclaim pays with
+    // time (Linux's penalty sleep, here one tick).
+    if over.usage() > over.high() {
+        super::sched::sleep_ticks(1);
+    }
 }
 
 /// Whether a page of group `page_id` may go for reclaim aimed at group
