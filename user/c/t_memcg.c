@@ -16,6 +16,8 @@
  *   memory.events.local only in the group; /proc/PID/cgroup names the
  *   group;
  * - memory.oom.group: every member of the group dies with the hog;
+ * - writing 32M to a tmpfs file in a group limited to 8M (shmem cannot be
+ *   reclaimed without swap): the writer dies of SIGKILL, its pages go;
  * - memory.current follows mmap + touch and munmap (within 1 MiB: page
  *   tables, and Linux's per-CPU charge batches); memory.stat counts the
  *   anonymous pages, page tables and faults; the root has memory.stat;
@@ -235,6 +237,49 @@ static int dead_by(pid_t pid, int sig)
 		r = waitpid(pid, &st, 0);
 	while (r < 0 && errno == EINTR);
 	return r == pid && WIFSIGNALED(st) && WTERMSIG(st) == sig;
+}
+
+/* Write 32 MiB to a tmpfs file in a group limited to 8 MiB: shmem pages
+ * cannot be reclaimed without swap, so the group's OOM killer takes the
+ * writer (Linux runs it from the write, not only from page faults). */
+static int shmem_child(void *arg)
+{
+	const char *g = arg;
+	int e = join(g);
+	if (e)
+		return child_fail("join %s: %s", g, strerror(e));
+	char path[64];
+	snprintf(path, sizeof path, "/dev/shm/t_memcg.%d", (int)getpid());
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return child_fail("open %s: %s", path, strerror(errno));
+	unlink(path);
+	static char chunk[65536];
+	memset(chunk, 'x', sizeof chunk);
+	for (long done = 0; done < (long)(32 * MiB); done += (long)sizeof chunk) {
+		ssize_t n = write(fd, chunk, sizeof chunk);
+		if (n < 0)
+			return child_fail("write at %ld: %s (want SIGKILL from the group's OOM killer)", done,
+					  strerror(errno));
+	}
+	return child_fail("wrote 32 MiB of tmpfs in a group limited to 8 MiB and lived");
+}
+
+static void check_shmem_oom(void)
+{
+	const char *g = "shmem";
+	int e = make_group(g);
+	if (!e)
+		e = put(at(g, "memory.max"), "8M");
+	if (e) {
+		CHECKF("shmem_write_oom", 0, "setup: %s", strerror(e));
+		return;
+	}
+	check_child_signal("shmem_write_oom", shmem_child, (void *)g, SIGKILL);
+	long shmem = keyed(at(g, "memory.stat"), "shmem");
+	CHECKF("shmem_uncharged", shmem == 0 && get_long(at(g, "memory.current")) < (long)MiB,
+	       "after the writer died: memory.stat shmem %ld, memory.current %ld", shmem, get_long(at(g, "memory.current")));
+	rmdir(at(g, ""));
 }
 
 static void check_oom_group(void)
@@ -495,7 +540,7 @@ int main(void)
 	report_init();
 	const char *why = setup();
 	if (why) {
-		static const char *cases[] = {"files", "oom_kill_in_group", "oom_group_kills_all", "current_and_peak",
+		static const char *cases[] = {"files", "oom_kill_in_group", "oom_group_kills_all", "shmem_write_oom", "current_and_peak",
 					      "high_reclaims_without_kill", "busy"};
 		for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++)
 			check_skip(cases[i], why);
@@ -507,6 +552,7 @@ int main(void)
 	check_files_and_errors();
 	check_oom_kill();
 	check_oom_group();
+	check_shmem_oom();
 	check_current();
 	check_high();
 	check_busy();

@@ -37,11 +37,22 @@ fn errno(e: ObjError) -> Errno {
 
 /// Run `op` (which takes the file's locks itself: its outer error is a
 /// plain refusal) until no page it needs is on swap: each such page is read
-/// in with no lock held (shmem_swapin_folio), then `op` runs again.
+/// in with no lock held (shmem_swapin_folio), then `op` runs again. A page
+/// its memory cgroup refused is fought for the same way, with no lock
+/// held: reclaim in the group, then its OOM killer (as Linux's
+/// `try_charge_memcg` does for a write), then `op` again.
 fn swapping_in<T>(mut op: impl FnMut() -> Result<Result<T, ObjError>, Errno>) -> Result<T, Errno> {
+    let mut memcg_retry = mm::memcg::ChargeRetry::default();
     loop {
         match op()? {
             Err(ObjError::SwapIn(e)) => crate::proc::reclaim::swap_in(e)?,
+            Err(ObjError::NoMemory) => match crate::proc::cgroup::take_refused() {
+                Some(over) => match crate::proc::cgroup::charge_refused(&over, &mut memcg_retry) {
+                    mm::memcg::ChargeNext::Retry => {}
+                    mm::memcg::ChargeNext::Fail => return Err(ENOMEM),
+                },
+                None => return Err(ENOMEM),
+            },
             r => return r.map_err(errno),
         }
     }
