@@ -181,6 +181,12 @@ impl AddressSpace {
         let new = vma.as_ref().filter(|v| vma_eligible(env, self, v)).and_then(|v| {
             let gfp = GFP_HIGHUSER_MOVABLE | Gfp::COMP | Gfp::NOWARN | Gfp::ZERO;
             let pfn = env.pa.alloc_pages_node(env.pa.local_node(), gfp, HPAGE_ORDER)?;
+            // Over the memory cgroup's limit: the split below, as when no
+            // huge page can be had.
+            if !env.pa.memcg_charge(pfn, crate::memcg::MemcgStat::Anon, crate::phys::page_alloc::ChargeMode::MayFail) {
+                let _ = env.pa.free_pages(pfn, HPAGE_ORDER);
+                return None;
+            }
             if let Some(p) = env.pa.page(pfn) {
                 p.insert_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
                 self.set_anon_owner(p, v, haddr);
