@@ -381,6 +381,24 @@ static inline long swap_used(const char *dev)
 	return -1;
 }
 
+/* The smaps field FIELD ("Rss", "AnonHugePages", ...: kB, or the number
+ * of THPeligible) of the area starting at P; -1 if not found. */
+static inline long smaps_field(void *p, const char *field)
+{
+	static char sm[1 << 18];
+	char head[40];
+	if (read_small_file("/proc/self/smaps", sm, sizeof sm) < 0)
+		return -1;
+	snprintf(head, sizeof head, "%lx-", (unsigned long)p);
+	char *e = strstr(sm, head);
+	if (!e)
+		return -1;
+	char key[48];
+	snprintf(key, sizeof key, "\n%s:", field);
+	char *f = strstr(e, key);
+	return f ? atol(f + strlen(key)) : -1;
+}
+
 /* Pages of [p, p+len) in memory (mincore), -1 on error. */
 static inline long resident(void *p, size_t len)
 {

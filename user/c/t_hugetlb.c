@@ -121,23 +121,6 @@ static void *hmap(size_t len, int flags)
 	return mmap(NULL, len, PROT_READ | PROT_WRITE, flags | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 }
 
-/* The smaps field FIELD (kB) of the area starting at P, -1 if not found. */
-static long smaps_field(void *p, const char *field)
-{
-	static char sm[1 << 17];
-	char head[40];
-	if (read_small_file("/proc/self/smaps", sm, sizeof sm) < 0)
-		return -1;
-	snprintf(head, sizeof head, "%lx-", (unsigned long)p);
-	char *e = strstr(sm, head);
-	if (!e)
-		return -1;
-	char key[48];
-	snprintf(key, sizeof key, "\n%s:", field);
-	char *f = strstr(e, key);
-	return f ? atol(f + strlen(key)) : -1;
-}
-
 /* Whether /proc/self/maps' line for P contains WORD. */
 static int maps_has(void *p, const char *word)
 {

@@ -85,23 +85,6 @@ static int chosen(const char *path, char *out, size_t len)
 	return 0;
 }
 
-/* The smaps field FIELD (kB, or the number) of the area starting at P. */
-static long smaps_field(void *p, const char *field)
-{
-	static char sm[1 << 18];
-	char head[40];
-	if (read_small_file("/proc/self/smaps", sm, sizeof sm) < 0)
-		return -1;
-	snprintf(head, sizeof head, "%lx-", (unsigned long)p);
-	char *e = strstr(sm, head);
-	if (!e)
-		return -1;
-	char key[48];
-	snprintf(key, sizeof key, "\n%s:", field);
-	char *f = strstr(e, key);
-	return f ? atol(f + strlen(key)) : -1;
-}
-
 /* LEN bytes of private anonymous memory at a 2 MiB boundary (the area
  * is exactly [p, p + len): the rest of the larger mapping is unmapped). */
 static char *aligned_area(size_t len)

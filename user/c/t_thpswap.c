@@ -34,22 +34,6 @@ static const char *cases[] = {
 	"swapon", "thp_mapped", "pressure_survived", "split_for_reclaim", "data_intact", "swapoff",
 };
 
-static long smaps_field(void *p, const char *field)
-{
-	static char sm[1 << 18];
-	char head[40];
-	if (read_small_file("/proc/self/smaps", sm, sizeof sm) < 0)
-		return -1;
-	snprintf(head, sizeof head, "%lx-", (unsigned long)p);
-	char *e = strstr(sm, head);
-	if (!e)
-		return -1;
-	char key[48];
-	snprintf(key, sizeof key, "\n%s:", field);
-	char *f = strstr(e, key);
-	return f ? atol(f + strlen(key)) : -1;
-}
-
 static int pressure(void)
 {
 	pid_t pid = fork();
