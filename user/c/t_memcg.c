@@ -26,6 +26,12 @@
  * - memory.high: reading files through the page cache well past the
  *   limit is not killed, counts "high" events and ends near the limit
  *   (clean file pages are what reclaim can take without swap);
+ * - kernel memory: 2000 areas (a PROT_NONE reservation split by mprotect)
+ *   and 64 pipes made in a group grow its memory.stat "slab" and
+ *   memory.current by at least 128 KiB, and most of it goes when they go;
+ *   a group limited to 2M whose process splits areas without end (no user
+ *   page at all) is stopped by the group: SIGKILL from its OOM killer or
+ *   ENOMEM (Linux gives either), with a "max" event;
  * - cgroup.events populated, rmdir EBUSY while populated or with a child,
  *   cgroup.procs EBUSY into a group that hands the controller down,
  *   subtree_control EBUSY in a group with processes, cgroup.kill.
@@ -534,6 +540,101 @@ static void check_busy(void)
 	CHECKF("rmdir_empty", rmdir(at(g, "")) == 0, "%s", strerror(errno));
 }
 
+/* Split a PROT_NONE reservation of 2 * N pages into N + 1 areas or more
+ * (every other page readable): N areas' worth of kernel objects and no
+ * user page. Returns the reservation (its length through LEN) or NULL
+ * with errno set by the failing call. */
+static char *split_areas(long n, size_t *len)
+{
+	*len = (size_t)(2 * n + 1) * PAGE;
+	char *p = mmap(NULL, *len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	for (long i = 0; i < n; i++) {
+		if (mprotect(p + (2 * i + 1) * PAGE, PAGE, PROT_READ) != 0) {
+			int e = errno;
+			munmap(p, *len);
+			errno = e;
+			return NULL;
+		}
+	}
+	return p;
+}
+
+static int kmem_child(void *arg)
+{
+	const char *g = arg;
+	if (join(g))
+		return child_fail("join: %s", strerror(errno));
+	long s0 = keyed(at(g, "memory.stat"), "slab"), c0 = get_long(at(g, "memory.current"));
+	size_t len;
+	char *p = split_areas(2000, &len);
+	if (!p)
+		return child_fail("2000 areas: %s", strerror(errno));
+	int fds[64][2];
+	for (int i = 0; i < 64; i++)
+		if (pipe(fds[i]) != 0)
+			return child_fail("pipe %d: %s", i, strerror(errno));
+	long s1 = keyed(at(g, "memory.stat"), "slab"), c1 = get_long(at(g, "memory.current"));
+	long k1 = keyed(at(g, "memory.stat"), "kernel");
+	if (s1 - s0 < 128 * 1024 || c1 - c0 < 128 * 1024 || k1 < s1)
+		return child_fail("after 2000 areas and 64 pipes: slab %ld -> %ld, memory.current %ld -> %ld, kernel %ld "
+				  "(want both up by >= 128 KiB, kernel >= slab)",
+				  s0, s1, c0, c1, k1);
+	munmap(p, len);
+	for (int i = 0; i < 64; i++)
+		close(fds[i][0]), close(fds[i][1]);
+	/* Freed objects leave slabs partly used and some empty ones cached
+	 * (Linux: per-CPU stocks and partial slabs): most, not all, goes. */
+	long s2 = keyed(at(g, "memory.stat"), "slab");
+	if (s2 > s0 + (s1 - s0) / 2)
+		return child_fail("after munmap and close: slab %ld (was %ld, then %ld): want most of it back", s2, s0, s1);
+	return 0;
+}
+
+static int kmem_hog_child(void *arg)
+{
+	const char *g = arg;
+	if (join(g))
+		return child_fail("join: %s", strerror(errno));
+	size_t len;
+	/* Under vm.max_map_count (65530); far more than 2M of kernel objects
+	 * on Linux (vm_area_struct and maple nodes) and here. */
+	if (split_areas(60000, &len))
+		return child_fail("60000 areas in a group limited to 2M and no ENOMEM, no kill");
+	return errno == ENOMEM ? 43 : child_fail("splitting areas: %s (want ENOMEM or SIGKILL)", strerror(errno));
+}
+
+static void check_kmem(void)
+{
+	const char *g = "kmem";
+	if (make_group(g)) {
+		CHECKF("kmem_charged", 0, "mkdir: %s", strerror(errno));
+		return;
+	}
+	int st = run_child(kmem_child, (void *)g);
+	char d[96];
+	describe_status(d, sizeof d, st);
+	CHECKF("kmem_charged", WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: %s", d, report->why);
+	rmdir(at(g, ""));
+
+	g = "kmemmax";
+	if (make_group(g) || put(at(g, "memory.max"), "2M")) {
+		CHECKF("kmem_limited", 0, "setup: %s", strerror(errno));
+		return;
+	}
+	report_init();
+	st = run_child(kmem_hog_child, (void *)g);
+	describe_status(d, sizeof d, st);
+	int stopped = (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) || (WIFEXITED(st) && WEXITSTATUS(st) == 43);
+	CHECKF("kmem_limited", stopped, "%s: %s", d, report->why);
+	long max = keyed(at(g, "memory.events"), "max");
+	CHECKF("kmem_max_event", max >= 1, "memory.events max %ld, want >= 1", max);
+	CHECKF("kmem_parent_survives", touch(4 * MiB) == 0, "%s", report->why);
+	/* The group goes once its objects are freed (the dead child's). */
+	CHECKF("rmdir_after_kmem", rmdir(at(g, "")) == 0, "%s", strerror(errno));
+}
+
 int main(void)
 {
 	check_init("t_memcg");
@@ -541,7 +642,7 @@ int main(void)
 	const char *why = setup();
 	if (why) {
 		static const char *cases[] = {"files", "oom_kill_in_group", "oom_group_kills_all", "shmem_write_oom", "current_and_peak",
-					      "high_reclaims_without_kill", "busy"};
+					      "high_reclaims_without_kill", "kmem", "busy"};
 		for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++)
 			check_skip(cases[i], why);
 		return check_done();
@@ -555,6 +656,7 @@ int main(void)
 	check_shmem_oom();
 	check_current();
 	check_high();
+	check_kmem();
 	check_busy();
 	CHECKF("rmdir_base", rmdir(base) == 0, "%s: %s", base, strerror(errno));
 	return check_done();

@@ -15,6 +15,10 @@
 //! address, so bootstrap objects go back to the bootstrap heap and never
 //! reach kfree.
 //!
+//! Inside a system call that charges kernel memory to the caller's memory
+//! cgroup, new objects come from the group's copy of the kmalloc caches
+//! (`kmemcg`); kfree finds either kind from the slab page.
+//!
 //! A failed allocation returns null: `try_reserve` and friends turn it
 //! into an error the caller handles (ENOMEM for a system call). Only an
 //! infallible allocation that fails reaches [`alloc_error`], which names
@@ -55,7 +59,10 @@ unsafe impl GlobalAlloc for KernelAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if USE_KMALLOC.load(Ordering::Acquire) {
             if let Some(k) = super::slab::kmalloc() {
-                return k.alloc(layout.size(), layout.align(), false).map_or(core::ptr::null_mut(), NonNull::as_ptr);
+                let caches = super::kmemcg::current_set().unwrap_or(k.caches());
+                return k
+                    .alloc_from(caches, layout.size(), layout.align(), false)
+                    .map_or(core::ptr::null_mut(), NonNull::as_ptr);
             }
         }
         // SAFETY: forwarded contract.
@@ -65,7 +72,10 @@ unsafe impl GlobalAlloc for KernelAllocator {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if USE_KMALLOC.load(Ordering::Acquire) {
             if let Some(k) = super::slab::kmalloc() {
-                return k.alloc(layout.size(), layout.align(), true).map_or(core::ptr::null_mut(), NonNull::as_ptr);
+                let caches = super::kmemcg::current_set().unwrap_or(k.caches());
+                return k
+                    .alloc_from(caches, layout.size(), layout.align(), true)
+                    .map_or(core::ptr::null_mut(), NonNull::as_ptr);
             }
         }
         // SAFETY: forwarded contract.
@@ -86,7 +96,10 @@ unsafe impl GlobalAlloc for KernelAllocator {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if !in_bootstrap(ptr) {
             if let (Some(k), Some(p)) = (super::slab::kmalloc(), NonNull::new(ptr)) {
-                return k.realloc(p, new_size, layout.align()).map_or(core::ptr::null_mut(), NonNull::as_ptr);
+                let caches = super::kmemcg::current_set().unwrap_or(k.caches());
+                return k
+                    .realloc_from(caches, p, new_size, layout.align())
+                    .map_or(core::ptr::null_mut(), NonNull::as_ptr);
             }
         }
         // Bootstrap objects move to whichever heap is current.

@@ -12,6 +12,7 @@
 
 pub mod boot;
 pub mod heap;
+pub mod kmemcg;
 pub mod kvm;
 pub mod slab;
 pub mod user;

@@ -205,7 +205,10 @@ fn current_memcg() -> Arc<MemCgroup> {
 /// Connect mm's allocator to the groups (once, at boot).
 pub fn init() {
     root();
-    crate::mem::page_alloc().set_memcg_hooks(MemcgHooks { charge, charge_like, uncharge });
+    crate::mem::page_alloc().set_memcg_hooks(MemcgHooks { charge, charge_like, charge_to, uncharge });
+    if let Some(k) = crate::mem::slab::kmalloc() {
+        k.set_memcg_lookup(crate::mem::kmemcg::caches_of);
+    }
 }
 
 // ---- the hierarchy's changes -------------------------------------------
@@ -232,6 +235,10 @@ pub fn mkdir(parent: &Arc<Cgroup>, name: &str) -> Result<Arc<Cgroup>, Errno> {
         return Err(EEXIST);
     }
     let memcg = MEMCGS.create(&parent.memcg).map_err(|_| ENOSPC)?;
+    if crate::mem::kmemcg::prepare(memcg.id()).is_err() {
+        MEMCGS.offline(&memcg);
+        return Err(ENOMEM);
+    }
     let g = Cgroup::new(String::from(name), Some(parent), memcg);
     parent.children.lock().insert(String::from(name), g.clone());
     Ok(g)
@@ -246,6 +253,7 @@ pub fn rmdir(parent: &Arc<Cgroup>, name: &str) -> Result<(), Errno> {
     }
     parent.children.lock().remove(name);
     g.removed.store(true, Ordering::Relaxed);
+    crate::mem::kmemcg::offline(g.memcg.id());
     MEMCGS.offline(&g.memcg);
     Ok(())
 }
@@ -373,6 +381,17 @@ fn charge_like(page: &'static Page, like: &'static Page) {
     }
 }
 
+/// mm's hook for a page charged to a known group whatever its limit (the
+/// slabs of a group's kmalloc caches).
+fn charge_to(page: &'static Page, id: MemcgId, stat: MemcgStat) -> bool {
+    let Some(g) = MEMCGS.get(id) else { return false };
+    let nr = if page.has(PageFlags::HEAD) { 1u64 << page.order() } else { 1 };
+    g.force_charge(nr);
+    page.set_memcg(id, Some(stat));
+    g.mod_stat(stat, nr as i64);
+    true
+}
+
 fn set_pending(bits: u32) {
     if let Some(t) = super::sched::current_opt() {
         if bits == PENDING_HIGH {
@@ -427,6 +446,23 @@ pub fn charge_refused(over: &MemCgroup, retry: &mut ChargeRetry) -> ChargeNext {
         super::sched::sleep_ticks(0);
     }
     next
+}
+
+/// A system call charged kernel memory to group `id` (`mem::kmemcg`),
+/// which cannot be refused where it is allocated: if that left the group
+/// (or an ancestor) over memory.max, reclaim from it and then run the OOM
+/// killer inside it, as a refused charge does.
+pub fn settle_kernel_charge(id: MemcgId) {
+    let Some(g) = MEMCGS.get(id) else { return };
+    let mut retry = ChargeRetry::default();
+    // Bounded: each round reclaims or kills; a group the OOM killer cannot
+    // bring under its limit gives up as a refused charge does.
+    for _ in 0..4 * mm::memcg::MAX_RECLAIM_RETRIES {
+        let Some(over) = g.ancestors().find(|a| a.usage() > a.max()) else { return };
+        if charge_refused(over, &mut retry) == ChargeNext::Fail {
+            return;
+        }
+    }
 }
 
 /// After a fault: if a charge went over memory.high, reclaim the excess

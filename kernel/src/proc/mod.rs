@@ -308,6 +308,11 @@ pub struct Task {
     /// or went over memory.high (see `cgroup`): the page fault handler
     /// acts on it with no lock held.
     pub memcg_pending: AtomicU32,
+    /// The memory cgroup kernel allocations are charged to while this task
+    /// runs a system call that makes objects on its process's behalf
+    /// (`mem::kmemcg::Scope`; 0: none). Written only by the task itself,
+    /// read by the heap through the per-CPU current-task pointer.
+    pub kmem_memcg: core::sync::atomic::AtomicU16,
     /// Scheduling class, read by the scheduler without the task's lock.
     pub sched: sched::SchedParams,
     pub inner: Mutex<TaskInner>,
@@ -614,6 +619,7 @@ pub(crate) fn new_task(
         cpus_allowed: core::sync::atomic::AtomicU64::new(cpus_allowed),
         mempolicy: spin::Mutex::new(None),
         memcg_pending: AtomicU32::new(0),
+        kmem_memcg: core::sync::atomic::AtomicU16::new(0),
         tid: AtomicU32::new(pid),
         group: group.unwrap_or_else(|| thread::ThreadGroup::new(pid)),
         kstack,

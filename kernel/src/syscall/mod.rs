@@ -311,7 +311,12 @@ pub extern "C" fn handle(frame: &mut TrapFrame) -> u64 {
     let nr = frame.rax;
     let args = Args::from(frame);
     x86_64::instructions::interrupts::enable();
-    let r = dispatch(nr, &args, frame);
+    let r = if crate::mem::kmemcg::charges_kernel_memory(nr) {
+        let _account = crate::mem::kmemcg::Scope::enter();
+        dispatch(nr, &args, frame)
+    } else {
+        dispatch(nr, &args, frame)
+    };
     frame.rax = match r {
         Ok(v) => v,
         Err(e) => e.to_syscall_return(),

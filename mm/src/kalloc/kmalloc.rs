@@ -27,7 +27,7 @@ use crate::addr::{PAGE_SIZE, Pfn, PhysAddr};
 use crate::kalloc::slab::{CacheRegistry, KmemCache, SlabError, SlabFlags};
 use crate::phys::buddy::MAX_ORDER;
 use crate::phys::gfp::Gfp;
-use crate::phys::page::PageFlags;
+use crate::phys::page::{Page, PageFlags};
 use crate::phys::page_alloc::PageAllocator;
 
 /// The size classes.
@@ -99,41 +99,100 @@ fn class_index(size: usize) -> usize {
     }
 }
 
+/// One set of the 13 class caches: the kernel's, or a memory cgroup's copy.
+pub type KmallocCaches = [&'static KmemCache; 13];
+
+/// Finds a memory cgroup's cache set by group id (installed by the kernel,
+/// which keeps the sets), for `kfree` and `ksize` of an accounted object.
+pub type MemcgCachesLookup = fn(crate::memcg::MemcgId) -> Option<&'static KmallocCaches>;
+
 /// The kmalloc heap.
 pub struct Kmalloc {
-    caches: [&'static KmemCache; 13],
+    caches: KmallocCaches,
     pa: &'static PageAllocator,
+    memcg_caches: spin::Once<MemcgCachesLookup>,
+}
+
+/// The class cache in `caches` for `size` bytes aligned to `align`: the
+/// smallest class that fits, from a table (Linux's `kmalloc_slab`), or the
+/// next one that also gives the alignment.
+#[inline]
+fn class_cache(caches: &KmallocCaches, size: usize, align: usize) -> Option<&'static KmemCache> {
+    if size > KMALLOC_MAX_CACHE_SIZE {
+        return None;
+    }
+    caches[class_index(size)..].iter().copied().find(|c| c.align >= align)
 }
 
 impl Kmalloc {
     /// Create the 13 caches (registered in `registry` for /proc/slabinfo).
     /// `debug` turns on red zones and poisoning for every class.
     pub fn new(pa: &'static PageAllocator, registry: &CacheRegistry, debug: SlabFlags) -> Result<Kmalloc, SlabError> {
+        let caches = Self::make_caches(pa, registry, debug, |i| KMALLOC_NAMES[i])?;
+        Ok(Kmalloc { caches, pa, memcg_caches: spin::Once::new() })
+    }
+
+    fn make_caches(
+        pa: &'static PageAllocator,
+        registry: &CacheRegistry,
+        flags: SlabFlags,
+        name: impl Fn(usize) -> &'static str,
+    ) -> Result<KmallocCaches, SlabError> {
         let mut caches: [Option<&'static KmemCache>; 13] = [None; 13];
-        for (i, (&size, &name)) in KMALLOC_SIZES.iter().zip(KMALLOC_NAMES.iter()).enumerate() {
-            let c = KmemCache::create(name, size, class_align(size), debug, None, pa)?;
+        for (i, &size) in KMALLOC_SIZES.iter().enumerate() {
+            let c = KmemCache::create(name(i), size, class_align(size), flags, None, pa)?;
             registry.register(c);
             caches[i] = Some(c);
         }
-        Ok(Kmalloc { caches: caches.map(|c| c.expect("kmalloc: cache missing")), pa })
+        Ok(caches.map(|c| c.expect("kmalloc: cache missing")))
     }
 
-    /// The class cache for `size` bytes aligned to `align`, if any: the
-    /// smallest class that fits, from a table (Linux's `kmalloc_slab`),
-    /// or the next one that also gives the alignment.
+    /// A memory cgroup's own copy of the class caches (Linux before 5.9:
+    /// `memcg_create_kmem_cache`), named like the kernel's with `suffix`
+    /// ("kmalloc-64(5:g)"), each charging its slabs to group `id`. The
+    /// caches live for the rest of the run; a group id that comes back
+    /// after its group is gone reuses them (they hold no slab by then:
+    /// every slab is charged to the id, and an id is free only at zero).
+    pub fn new_memcg_caches(
+        &self,
+        registry: &CacheRegistry,
+        id: crate::memcg::MemcgId,
+        suffix: &str,
+    ) -> Result<KmallocCaches, SlabError> {
+        let name = |i: usize| -> &'static str {
+            alloc::boxed::Box::leak(alloc::format!("{}{}", KMALLOC_NAMES[i], suffix).into_boxed_str())
+        };
+        let caches = Self::make_caches(self.pa, registry, self.caches[0].flags, name)?;
+        for c in caches {
+            c.set_memcg(id);
+        }
+        Ok(caches)
+    }
+
+    /// Install the lookup of groups' cache sets (once).
+    pub fn set_memcg_lookup(&self, f: MemcgCachesLookup) {
+        self.memcg_caches.call_once(|| f);
+    }
+
+    /// The class cache for `size` bytes aligned to `align`, if any.
     #[inline]
     pub fn cache_for(&self, size: usize, align: usize) -> Option<&'static KmemCache> {
-        if size > KMALLOC_MAX_CACHE_SIZE {
-            return None;
-        }
-        self.caches[class_index(size)..].iter().copied().find(|c| c.align >= align)
+        class_cache(&self.caches, size, align)
     }
 
     /// `kmalloc(size)` with alignment `align` (a power of two).
     #[inline]
     pub fn alloc(&self, size: usize, align: usize, zero: bool) -> Option<NonNull<u8>> {
+        self.alloc_from(&self.caches, size, align, zero)
+    }
+
+    /// `kmalloc` from a cache set: the kernel's, or a group's (then a
+    /// large allocation's pages are charged to that group too, as
+    /// `__GFP_ACCOUNT` charges them).
+    #[inline]
+    pub fn alloc_from(&self, caches: &KmallocCaches, size: usize, align: usize, zero: bool) -> Option<NonNull<u8>> {
         if size <= KMALLOC_MAX_CACHE_SIZE && align <= PAGE_SIZE as usize {
-            if let Some(c) = self.cache_for(size, align) {
+            if let Some(c) = class_cache(caches, size, align) {
                 let p = c.alloc()?;
                 if zero {
                     // The object has at least `size` bytes, in a slab page.
@@ -143,10 +202,10 @@ impl Kmalloc {
                 return Some(p);
             }
         }
-        self.alloc_large(size, align, zero)
+        self.alloc_large(size, align, zero, caches[0].memcg())
     }
 
-    fn alloc_large(&self, size: usize, align: usize, zero: bool) -> Option<NonNull<u8>> {
+    fn alloc_large(&self, size: usize, align: usize, zero: bool, memcg: crate::memcg::MemcgId) -> Option<NonNull<u8>> {
         let bytes = size.max(align).max(1);
         if bytes > KMALLOC_MAX_SIZE {
             return None;
@@ -163,9 +222,24 @@ impl Kmalloc {
         if let Some(head) = self.pa.page(pfn) {
             head.insert_flags(PageFlags::LARGE_KMALLOC);
         }
+        if memcg != 0 {
+            self.pa.memcg_charge_to(pfn, memcg, crate::memcg::MemcgStat::SlabUnreclaimable);
+        }
         self.pa.vmstat.slab_unreclaimable.add(1 << order);
         let p = self.pa.phys().ptr(PhysAddr::new(pfn.phys()), (PAGE_SIZE as usize) << order)?;
         NonNull::new(p)
+    }
+
+    /// The cache whose slab has `head` as its head page: one of the
+    /// kernel's, or of the group the slab is charged to.
+    #[inline]
+    fn cache_of_slab(&self, head: &Page) -> Option<&'static KmemCache> {
+        let id = head.private.load(core::sync::atomic::Ordering::Relaxed);
+        if let Some(c) = self.caches.iter().find(|c| c.cache_id() == id) {
+            return Some(c);
+        }
+        let lookup = self.memcg_caches.get()?;
+        lookup(head.memcg()?)?.iter().copied().find(|c| c.cache_id() == id)
     }
 
     /// `kfree`.
@@ -176,8 +250,7 @@ impl Kmalloc {
         let head = self.pa.memmap.compound_head(page);
         if head.has(PageFlags::SLAB) {
             // One descriptor lookup for both: the head names the cache.
-            let id = head.private.load(core::sync::atomic::Ordering::Relaxed);
-            let cache = self.caches.iter().find(|c| c.cache_id() == id).ok_or(KfreeError::NotKmalloc)?;
+            let cache = self.cache_of_slab(head).ok_or(KfreeError::NotKmalloc)?;
             return cache.free_in_slab(head, pa, ptr).map_err(KfreeError::Slab);
         }
         // A large allocation: the pointer must be the head page's start.
@@ -197,7 +270,7 @@ impl Kmalloc {
         let page = self.pa.page(Pfn::from_phys(pa.as_u64()))?;
         let head = self.pa.memmap.compound_head(page);
         if head.has(PageFlags::SLAB) {
-            return KmemCache::of_object(self.pa, ptr.as_ptr(), &self.caches).map(|c| c.object_size);
+            return self.cache_of_slab(head).map(|c| c.object_size);
         }
         let order = if head.has(PageFlags::HEAD) { head.order() } else { 0 };
         Some((PAGE_SIZE as usize) << order)
@@ -207,13 +280,24 @@ impl Kmalloc {
     /// size. Returns the (possibly same) pointer, or `None` leaving the old
     /// allocation untouched.
     pub fn realloc(&self, ptr: NonNull<u8>, new_size: usize, align: usize) -> Option<NonNull<u8>> {
+        self.realloc_from(&self.caches, ptr, new_size, align)
+    }
+
+    /// `krealloc` whose new allocation, if one is needed, comes from `caches`.
+    pub fn realloc_from(
+        &self,
+        caches: &KmallocCaches,
+        ptr: NonNull<u8>,
+        new_size: usize,
+        align: usize,
+    ) -> Option<NonNull<u8>> {
         let old = self.ksize(ptr)?;
         if new_size <= old && ptr.as_ptr() as usize % align.max(1) == 0 {
             return Some(ptr);
         }
         let phys = self.pa.phys();
         let from = phys.phys_of(ptr.as_ptr())?;
-        let new = self.alloc(new_size, align, false)?;
+        let new = self.alloc_from(caches, new_size, align, false)?;
         // Both allocations have at least min(old, new_size) bytes.
         let to = phys.phys_of(new.as_ptr()).expect("kmalloc: fresh object outside the window");
         let _ = phys.copy(to, from, old.min(new_size));
@@ -221,7 +305,7 @@ impl Kmalloc {
         Some(new)
     }
 
-    pub fn caches(&self) -> &[&'static KmemCache; 13] {
+    pub fn caches(&self) -> &KmallocCaches {
         &self.caches
     }
 }

@@ -62,7 +62,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 
 use bitflags::bitflags;
 
@@ -206,6 +206,10 @@ pub struct KmemCache {
     /// Length of `lists.partial`, written under the cache lock, read
     /// without it by a CPU deciding whether to keep an empty active slab.
     nr_partial: AtomicU64,
+    /// The memory cgroup whose cache this is (0: none): every new slab is
+    /// charged to it, and the page free path uncharges it (see
+    /// [`KmemCache::set_memcg`]).
+    memcg: AtomicU16,
 }
 
 fn round_up(x: usize, a: usize) -> usize {
@@ -309,7 +313,22 @@ impl KmemCache {
                 last_error: None,
             }),
             nr_partial: AtomicU64::new(0),
+            memcg: AtomicU16::new(0),
         })
+    }
+
+    /// Make this a memory cgroup's cache (Linux before 5.9 kept a copy of
+    /// each accounted cache per group, `memcg_create_kmem_cache`): its
+    /// slabs are charged to group `id` as slab memory when they are made
+    /// and uncharged when the page allocator gets them back, so the group
+    /// pays for whole slabs, objects in use or not.
+    pub fn set_memcg(&self, id: crate::memcg::MemcgId) {
+        self.memcg.store(id, Ordering::Relaxed);
+    }
+
+    /// The group this cache charges (0: none).
+    pub fn memcg(&self) -> crate::memcg::MemcgId {
+        self.memcg.load(Ordering::Relaxed)
     }
 
     #[inline]
@@ -470,6 +489,15 @@ impl KmemCache {
             }
         }
         head.private.store(self.cache_id(), Ordering::Relaxed);
+        let memcg = self.memcg();
+        if memcg != 0 {
+            let stat = if self.flags.contains(SlabFlags::RECLAIM_ACCOUNT) {
+                crate::memcg::MemcgStat::SlabReclaimable
+            } else {
+                crate::memcg::MemcgStat::SlabUnreclaimable
+            };
+            self.pa.memcg_charge_to(pfn, memcg, stat);
+        }
         let base = self.slab_base(head);
         let mut next = 0u64;
         for i in (0..self.objects_per_slab as usize).rev() {

@@ -316,6 +316,19 @@ mod plumbing {
 
     pub fn charge_like(_page: &'static Page, _like: &'static Page) {}
 
+    pub fn charge_to(page: &'static Page, id: MemcgId, stat: MemcgStat) -> bool {
+        charge_to_in(&TABLE, page, id, stat)
+    }
+
+    pub fn charge_to_in(table: &MemcgTable, page: &'static Page, id: MemcgId, stat: MemcgStat) -> bool {
+        let Some(g) = table.get(id) else { return false };
+        let nr = if page.has(PageFlags::HEAD) { 1u64 << page.order() } else { 1 };
+        g.force_charge(nr);
+        page.set_memcg(id, Some(stat));
+        g.mod_stat(stat, nr as i64);
+        true
+    }
+
     pub fn uncharge(id: MemcgId, stat: Option<MemcgStat>, nr: u64) {
         TABLE.uncharge(id, stat, nr);
     }
@@ -337,6 +350,7 @@ fn anonymous_faults_charge_and_frees_uncharge() {
     env.pa.set_memcg_hooks(crate::phys::page_alloc::MemcgHooks {
         charge: plumbing::charge,
         charge_like: plumbing::charge_like,
+        charge_to: plumbing::charge_to,
         uncharge: plumbing::uncharge,
     });
     let root = plumbing::TABLE.root();
@@ -370,4 +384,71 @@ fn anonymous_faults_charge_and_frees_uncharge() {
     env.pa.drain_all_pages();
     assert_eq!((g.usage(), g.stat(MemcgStat::Anon), root.usage()), (0, 0, 0));
     *plumbing::CURRENT.lock() = None;
+}
+
+/// A group's copy of the kmalloc caches charges whole slabs to it, large
+/// allocations too, and every page comes back off the group when the
+/// objects are freed and the empty slabs go back to the page allocator.
+///
+/// ```text
+///   group g: 300 x kmalloc-256 from g's set -> 300*256/4096 = 19 slabs
+///            kmalloc(20000) from g's set    -> 8 pages (order 3)
+///   kernel's set: nothing charged
+/// ```
+#[test]
+fn a_groups_kmalloc_caches_charge_their_slabs() {
+    use crate::kalloc::kmalloc::Kmalloc;
+    use crate::kalloc::slab::{CacheRegistry, SlabFlags};
+
+    static SLAB_TABLE: MemcgTable = MemcgTable::new();
+    fn charge_to(page: &'static crate::phys::page::Page, id: MemcgId, stat: MemcgStat) -> bool {
+        plumbing::charge_to_in(&SLAB_TABLE, page, id, stat)
+    }
+    fn uncharge(id: MemcgId, stat: Option<MemcgStat>, nr: u64) {
+        SLAB_TABLE.uncharge(id, stat, nr);
+    }
+    static SETS: spin::Once<crate::kalloc::kmalloc::KmallocCaches> = spin::Once::new();
+    fn lookup(id: MemcgId) -> Option<&'static crate::kalloc::kmalloc::KmallocCaches> {
+        SETS.get().filter(|s| s[0].memcg() == id)
+    }
+
+    let (env, _cpu) = crate::testing::uniprocessor(64 << 20);
+    env.pa.set_memcg_hooks(crate::phys::page_alloc::MemcgHooks {
+        charge: |_, _, _| true,
+        charge_like: |_, _| {},
+        charge_to,
+        uncharge,
+    });
+    let registry: &'static CacheRegistry = alloc::boxed::Box::leak(alloc::boxed::Box::new(CacheRegistry::new()));
+    let k = Kmalloc::new(env.pa, registry, SlabFlags::empty()).unwrap();
+    k.set_memcg_lookup(lookup);
+    let root = SLAB_TABLE.root();
+    let g = SLAB_TABLE.create(&root).unwrap();
+    let set = SETS.call_once(|| k.new_memcg_caches(registry, g.id(), "(2:g)").unwrap());
+    assert_eq!(set[3].name, "kmalloc-64(2:g)");
+
+    let kernel_obj = k.alloc(256, 8, false).unwrap();
+    assert_eq!(g.usage(), 0, "the kernel's caches charge nobody");
+    let objs: Vec<_> = (0..300).map(|_| k.alloc_from(set, 256, 8, false).unwrap()).collect();
+    let slabs = 300u64.div_ceil(4096 / 256);
+    assert_eq!(g.usage(), slabs * (1 << set[7].order));
+    assert_eq!(g.stat(MemcgStat::SlabUnreclaimable), g.usage());
+    assert_eq!(root.usage(), g.usage(), "charges reach the root");
+    let big = k.alloc_from(set, 20000, 8, true).unwrap();
+    assert_eq!(g.usage(), slabs * (1 << set[7].order) + 8);
+    assert_eq!(k.ksize(objs[0]), Some(256), "ksize finds the group's cache");
+
+    k.free(big).unwrap();
+    for o in objs {
+        k.free(o).unwrap();
+    }
+    k.free(kernel_obj).unwrap();
+    for c in set {
+        c.shrink();
+    }
+    env.pa.drain_all_pages();
+    assert_eq!((g.usage(), g.stat(MemcgStat::SlabUnreclaimable), root.usage()), (0, 0, 0));
+    // A gone group's id can be retired now that nothing is charged to it.
+    SLAB_TABLE.offline(&g);
+    assert!(SLAB_TABLE.get(g.id()).is_none());
 }

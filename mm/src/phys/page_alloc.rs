@@ -143,6 +143,9 @@ pub struct MemcgHooks {
     /// Charge `page` to the group `like` is charged to, whatever the limit
     /// (a page that replaces others of that group: THP collapse).
     pub charge_like: fn(page: &'static Page, like: &'static Page),
+    /// Charge `page` to group `id` as `stat`, whatever the limit (a slab
+    /// of a group's own kmalloc caches); false if the group is gone.
+    pub charge_to: fn(page: &'static Page, id: crate::memcg::MemcgId, stat: crate::memcg::MemcgStat) -> bool,
     /// Give back `nr` pages charged to group `id` as `stat` (the free path).
     pub uncharge: fn(id: crate::memcg::MemcgId, stat: Option<crate::memcg::MemcgStat>, nr: u64),
 }
@@ -404,6 +407,15 @@ impl PageAllocator {
     pub fn memcg_charge_like(&self, new: Pfn, like: Pfn) {
         if let (Some(h), Some(n), Some(l)) = (self.memcg.get(), self.memmap.page(new), self.memmap.page(like)) {
             (h.charge_like)(n, l);
+        }
+    }
+
+    /// Charge the page at `pfn` (a compound head counts all its pages) to
+    /// group `id` as `stat`, over the limit if need be.
+    pub fn memcg_charge_to(&self, pfn: Pfn, id: crate::memcg::MemcgId, stat: crate::memcg::MemcgStat) -> bool {
+        match (self.memcg.get(), self.memmap.page(pfn)) {
+            (Some(h), Some(p)) => (h.charge_to)(p, id, stat),
+            _ => false,
         }
     }
 

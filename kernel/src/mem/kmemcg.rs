@@ -1,0 +1,207 @@
+//! Kernel memory charged to memory cgroups (cf. mm/memcontrol.c's kmem
+//! accounting, `GFP_KERNEL_ACCOUNT`, `SLAB_ACCOUNT`).
+//!
+//! ```text
+//!   task in group g runs mmap(2) ──> Scope: task.kmem_memcg = g
+//!     Box::new(vma) ──> heap ──> g's kmalloc-192(g) ──> new slab
+//!                                 charged to g as slab_unreclaimable
+//!   munmap, exit ──> kfree ──> g's cache ──> empty slab back to the buddy
+//!                                 allocator ──> uncharged from g
+//! ```
+//!
+//! Which objects: those a process makes the kernel keep for it, allocated
+//! by the system calls Linux charges (its `SLAB_ACCOUNT` caches and
+//! `GFP_KERNEL_ACCOUNT` allocations): areas of the address space (mmap,
+//! mprotect, mremap, brk, madvise, mlock, mbind), whole processes and their
+//! tables (fork, clone, execve), open files and pipes, pipe buffers written,
+//! epoll, eventfd, timerfd, signalfd, memfd, System V objects, and
+//! directories and files made in tmpfs. [`Scope`] marks such a call (see
+//! [`charges_kernel_memory`]); the heap then allocates from the group's own
+//! copy of the kmalloc caches ([`caches_of`]), whose slabs, and large
+//! allocations, are charged to the group, so memory.current and
+//! memory.stat's `slab` count them and memory.max bounds them.
+//!
+//! A group's caches are made when its directory is (mkdir), kept when it
+//! goes (rmdir shrinks them, so an empty group's id can be retired; slabs
+//! with live objects keep the group as a zombie until the last object is
+//! freed and a shrink returns the slab) and reused by the next group given
+//! the same id (none of their slabs is left then: every slab is charged to
+//! the id, and an id is free only when nothing is).
+//!
+//! Kernel memory cannot wait for reclaim where it is allocated (the heap
+//! cannot fail a `Box::new`), so it is charged over the limit; when the
+//! call ends, a group left over memory.max reclaims and then runs its OOM
+//! killer, as a refused charge would have (Linux's kmem charge does the
+//! same before it gives up with ENOMEM).
+//!
+//! Locks: the table of cache sets is written once per id under `MAKE`
+//! (mkdir, which holds the cgroup hierarchy lock) and read lock-free;
+//! `Task::kmem_memcg` is written only by its own task.
+
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use mm::kalloc::kmalloc::KmallocCaches;
+use mm::memcg::{MAX_MEMCG_ID, MemcgId, ROOT_MEMCG_ID};
+
+/// Each group's cache set, by group id (null: none yet).
+static SETS: [AtomicPtr<KmallocCaches>; MAX_MEMCG_ID] = [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_MEMCG_ID];
+
+/// Serialises the making of cache sets.
+static MAKE: spin::Mutex<()> = spin::Mutex::new(());
+
+/// Group `id`'s cache set, if it has one.
+pub fn caches_of(id: MemcgId) -> Option<&'static KmallocCaches> {
+    let p = SETS.get(id as usize)?.load(Ordering::Acquire);
+    // SAFETY: a non-null slot points at a leaked (never freed) set.
+    unsafe { p.as_ref() }
+}
+
+/// Give group `id` its kmalloc caches (mkdir), unless an earlier group
+/// with the same id left them. Allocated outside any accounting scope.
+pub fn prepare(id: MemcgId) -> Result<(), ()> {
+    if id <= ROOT_MEMCG_ID || caches_of(id).is_some() {
+        return Ok(());
+    }
+    let _m = MAKE.lock();
+    if caches_of(id).is_some() {
+        return Ok(());
+    }
+    let k = super::slab::kmalloc().ok_or(())?;
+    let _off = Suspend::new();
+    let set = k.new_memcg_caches(super::slab::registry(), id, &alloc::format!("({})", id)).map_err(|_| ())?;
+    let p = alloc::boxed::Box::leak(alloc::boxed::Box::new(set));
+    SETS[id as usize].store(p, Ordering::Release);
+    Ok(())
+}
+
+/// Group `id` was removed: give back the empty slabs of its caches (those
+/// a CPU holds included), so that it can be retired once nothing else is
+/// charged to it.
+pub fn offline(id: MemcgId) {
+    if let Some(set) = caches_of(id) {
+        for c in set {
+            c.shrink();
+        }
+    }
+}
+
+/// The cache set the heap allocates from for the running task: its group's
+/// while it is inside a [`Scope`], None otherwise.
+#[inline]
+pub fn current_set() -> Option<&'static KmallocCaches> {
+    let t = arch::percpu::current() as *const crate::proc::Task;
+    // SAFETY: the per-CPU current pointer is set by the scheduler to the
+    // task running on this CPU, which stays alive while it runs; a task that
+    // is switched out right after this load is still this code's task.
+    let id = unsafe { t.as_ref() }?.kmem_memcg.load(Ordering::Relaxed);
+    if id == 0 { None } else { caches_of(id) }
+}
+
+/// The system calls whose kernel objects are charged to the caller's group.
+pub fn charges_kernel_memory(nr: u64) -> bool {
+    use abi::nr::*;
+    matches!(
+        nr,
+        MMAP | MPROTECT
+            | MUNMAP
+            | BRK
+            | MREMAP
+            | MADVISE
+            | MLOCK
+            | MUNLOCK
+            | MLOCK2
+            | MLOCKALL
+            | MBIND
+            | CLONE
+            | CLONE3
+            | FORK
+            | VFORK
+            | EXECVE
+            | OPEN
+            | OPENAT
+            | CREAT
+            | PIPE
+            | PIPE2
+            | DUP
+            | DUP2
+            | DUP3
+            | FCNTL
+            | WRITE
+            | WRITEV
+            | PWRITE64
+            | EVENTFD
+            | EVENTFD2
+            | EPOLL_CREATE
+            | EPOLL_CREATE1
+            | EPOLL_CTL
+            | TIMERFD_CREATE
+            | SIGNALFD
+            | SIGNALFD4
+            | MEMFD_CREATE
+            | SHMGET
+            | SHMAT
+            | MSGGET
+            | MSGSND
+            | SEMGET
+            | MKDIR
+            | MKDIRAT
+            | SYMLINK
+            | SYMLINKAT
+            | LINK
+            | LINKAT
+    )
+}
+
+/// A system call that charges the kernel objects it makes to the running
+/// task's group (nothing for the root group, as Linux leaves the root's
+/// kernel memory to the machine's counters).
+pub struct Scope {
+    task: Option<alloc::sync::Arc<crate::proc::Task>>,
+    prev: MemcgId,
+}
+
+impl Scope {
+    pub fn enter() -> Scope {
+        let Some(task) = crate::proc::sched::current_opt() else { return Scope { task: None, prev: 0 } };
+        let id = crate::proc::cgroup::cgroup_of(&task).memcg.id();
+        if id == ROOT_MEMCG_ID || caches_of(id).is_none() {
+            return Scope { task: None, prev: 0 };
+        }
+        let prev = task.kmem_memcg.swap(id, Ordering::Relaxed);
+        Scope { task: Some(task), prev }
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        let Some(task) = self.task.take() else { return };
+        let id = task.kmem_memcg.swap(self.prev, Ordering::Relaxed);
+        drop(task);
+        if self.prev == 0 {
+            crate::proc::cgroup::settle_kernel_charge(id);
+        }
+    }
+}
+
+/// No accounting until dropped (the cache sets themselves, made for a
+/// group by a task that may be inside a [`Scope`]).
+struct Suspend {
+    task: Option<alloc::sync::Arc<crate::proc::Task>>,
+    prev: MemcgId,
+}
+
+impl Suspend {
+    fn new() -> Suspend {
+        let task = crate::proc::sched::current_opt();
+        let prev = task.as_ref().map_or(0, |t| t.kmem_memcg.swap(0, Ordering::Relaxed));
+        Suspend { task, prev }
+    }
+}
+
+impl Drop for Suspend {
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.kmem_memcg.store(self.prev, Ordering::Relaxed);
+        }
+    }
+}
