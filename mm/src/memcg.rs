@@ -17,6 +17,12 @@
 //!    └── d
 //! ```
 //!
+//! Swap has a counter of its own (memory.swap.current, memory.swap.max):
+//! a slot is charged to the group of the page written to it, when reclaim
+//! takes the slot, and uncharged when the slot is free again (the swap
+//! area records the id per slot); a group stays (offline) while swap is
+//! charged to it too.
+//!
 //! Page descriptors name their group by a small id ([`MemcgId`]), not a
 //! pointer; [`MemcgTable`] turns ids back into groups when a page is freed.
 //! A removed group stays in the table (offline, a "zombie" as in Linux)
@@ -156,6 +162,14 @@ pub struct MemCgroup {
     /// memory.stat page counts, hierarchical (pages).
     stats: [AtomicI64; NR_MEMCG_STATS],
     vm_events: [AtomicU64; 2],
+    /// Swap slots charged here and below (memory.swap.current / PAGE_SIZE),
+    /// their limit and high point.
+    swap_usage: AtomicU64,
+    swap_max: AtomicU64,
+    swap_peak: AtomicU64,
+    /// memory.swap.events: `max` (a slot refused here), `fail` (a page
+    /// could not go to swap because of a limit here or above).
+    swap_events: [AtomicU64; 2],
     /// memory.oom.group: the OOM killer takes every member at once.
     oom_group: AtomicBool,
     /// Still a directory of the hierarchy (false after rmdir).
@@ -181,6 +195,10 @@ impl MemCgroup {
             events_local: zeroed(),
             stats: core::array::from_fn(|_| AtomicI64::new(0)),
             vm_events: zeroed(),
+            swap_usage: AtomicU64::new(0),
+            swap_max: AtomicU64::new(PAGE_COUNTER_MAX),
+            swap_peak: AtomicU64::new(0),
+            swap_events: zeroed(),
             oom_group: AtomicBool::new(false),
             online: AtomicBool::new(true),
         }
@@ -301,6 +319,65 @@ impl MemCgroup {
             let r = g.usage.try_update(Ordering::Relaxed, Ordering::Relaxed, |u| Some(u.saturating_sub(nr)));
             if r.is_ok_and(|old| old < nr) {
                 log::error!("memcg: BUG: group {} uncharged below zero ({} < {})", g.id, r.unwrap_or(0), nr);
+            }
+        }
+    }
+
+    /// Swap slots charged here and below.
+    pub fn swap_usage(&self) -> u64 {
+        self.swap_usage.load(Ordering::Relaxed)
+    }
+
+    pub fn swap_max(&self) -> u64 {
+        self.swap_max.load(Ordering::Relaxed)
+    }
+
+    pub fn set_swap_max(&self, pages: u64) {
+        self.swap_max.store(pages.min(PAGE_COUNTER_MAX), Ordering::Relaxed);
+    }
+
+    pub fn swap_peak(&self) -> u64 {
+        self.swap_peak.load(Ordering::Relaxed)
+    }
+
+    pub fn reset_swap_peak(&self) {
+        self.swap_peak.store(self.swap_usage(), Ordering::Relaxed);
+    }
+
+    /// memory.swap.events: (max, fail).
+    pub fn swap_events(&self) -> (u64, u64) {
+        (self.swap_events[0].load(Ordering::Relaxed), self.swap_events[1].load(Ordering::Relaxed))
+    }
+
+    /// Charge `nr` swap slots here and in every ancestor unless one would
+    /// go over its memory.swap.max: then nothing is charged, that group
+    /// counts a `max` event and this one a `fail` (Linux's
+    /// `__mem_cgroup_try_charge_swap`).
+    pub fn try_charge_swap(&self, nr: u64) -> bool {
+        for g in self.ancestors() {
+            let new = g.swap_usage.fetch_add(nr, Ordering::Relaxed) + nr;
+            if new > g.swap_max() {
+                g.swap_usage.fetch_sub(nr, Ordering::Relaxed);
+                for below in self.ancestors().take_while(|b| !core::ptr::eq(*b, g)) {
+                    below.swap_usage.fetch_sub(nr, Ordering::Relaxed);
+                }
+                g.swap_events[0].fetch_add(1, Ordering::Relaxed);
+                for a in self.ancestors() {
+                    a.swap_events[1].fetch_add(1, Ordering::Relaxed);
+                }
+                return false;
+            }
+            g.swap_peak.fetch_max(new, Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// Give back `nr` swap slots here and in every ancestor.
+    pub fn uncharge_swap(&self, nr: u64) {
+        for g in self.ancestors() {
+            let r = g.swap_usage.try_update(Ordering::Relaxed, Ordering::Relaxed, |u| Some(u.saturating_sub(nr)));
+            if r.is_ok_and(|old| old < nr) {
+                log::error!("memcg: BUG: group {} swap uncharged below zero", g.id);
             }
         }
     }
@@ -482,7 +559,11 @@ impl MemcgTable {
         let gone = {
             let mut s = self.slots.write();
             match s.get_mut(id as usize) {
-                Some(slot) if slot.as_ref().is_some_and(|g| !g.is_online() && g.usage() == 0 && !g.is_root()) => {
+                Some(slot)
+                    if slot
+                        .as_ref()
+                        .is_some_and(|g| !g.is_online() && g.usage() == 0 && g.swap_usage() == 0 && !g.is_root()) =>
+                {
                     slot.take()
                 }
                 _ => None,
@@ -503,7 +584,25 @@ impl MemcgTable {
         if let Some(s) = stat {
             g.mod_stat(s, -(nr as i64));
         }
-        if !g.is_online() && g.usage() == 0 {
+        if !g.is_online() && g.usage() == 0 && g.swap_usage() == 0 {
+            self.retire_if_empty(id);
+        }
+    }
+
+    /// Charge `nr` swap slots to group `id` (false: a swap.max refused;
+    /// an unknown group is not charged and not refused).
+    pub fn charge_swap(&self, id: MemcgId, nr: u64) -> bool {
+        self.get(id).is_none_or(|g| g.try_charge_swap(nr))
+    }
+
+    /// Give back `nr` swap slots charged to group `id` (a slot freed).
+    pub fn uncharge_swap(&self, id: MemcgId, nr: u64) {
+        let Some(g) = self.get(id) else {
+            log::error!("memcg: BUG: swap uncharge of {} slots to unknown group {}", nr, id);
+            return;
+        };
+        g.uncharge_swap(nr);
+        if !g.is_online() && g.usage() == 0 && g.swap_usage() == 0 {
             self.retire_if_empty(id);
         }
     }

@@ -32,6 +32,12 @@
  *   a group limited to 2M whose process splits areas without end (no user
  *   page at all) is stopped by the group: SIGKILL from its OOM killer or
  *   ENOMEM (Linux gives either), with a "max" event;
+ * - swap (with a device as the argument, made a swap area and turned on
+ *   here): a group with memory.max 8M and memory.swap.max 4M whose child
+ *   stamps and re-reads 10 MiB keeps every byte, its memory.swap.current
+ *   is above 0 and at most 4M, memory.swap.peak too, and back to 0 once
+ *   the child is gone; with memory.swap.max 2M a child touching 24 MiB is
+ *   killed inside the group, swap never above 2M;
  * - cgroup.events populated, rmdir EBUSY while populated or with a child,
  *   cgroup.procs EBUSY into a group that hands the controller down,
  *   subtree_control EBUSY in a group with processes, cgroup.kill.
@@ -43,6 +49,7 @@
  */
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/swap.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include "check.h"
@@ -200,6 +207,14 @@ static void check_oom_kill(void)
 	long oom = keyed(at(g, "memory.events"), "oom");
 	CHECKF("events_max_oom", max >= 1 && oom >= 1, "max %ld oom %ld, want both >= 1", max, oom);
 	CHECKF("rmdir_after_oom", rmdir(at(g, "")) == 0, "%s", strerror(errno));
+}
+
+static int hog24_child(void *arg)
+{
+	if (join(arg))
+		return child_fail("join: %s", strerror(errno));
+	touch(24 * MiB);
+	return child_fail("touched 24 MiB with memory.max 8M and memory.swap.max 2M and lived");
 }
 
 static int sleeper_child(void *arg)
@@ -635,7 +650,72 @@ static void check_kmem(void)
 	CHECKF("rmdir_after_kmem", rmdir(at(g, "")) == 0, "%s", strerror(errno));
 }
 
-int main(void)
+static int swap_child(void *arg)
+{
+	const char *g = arg;
+	if (join(g))
+		return child_fail("join: %s", strerror(errno));
+	size_t len = 10 * MiB;
+	char *p = anon(len);
+	stamp_pages(p, len, 0x5a9);
+	long cur = get_long(at(g, "memory.swap.current"));
+	long bad = bad_stamp(p, len, 0x5a9, 0);
+	if (bad >= 0)
+		return child_fail("page %ld of 10 MiB wrong after swapping in the group", bad);
+	if (cur <= 0 || cur > (long)(4 * MiB))
+		return child_fail("memory.swap.current %ld with 10 MiB touched, memory.max 8M, swap.max 4M: want 0 < it <= 4M",
+				  cur);
+	return 0;
+}
+
+static void check_swap(const char *dev)
+{
+	static const char *cases[] = {"swap_charged", "swap_peak_limited", "swap_uncharged", "swap_max_oom",
+				      "swap_max_holds", "swapoff"};
+	const char *why = swap_device_unusable(dev, 0);
+	if (!why && swapon(dev, 0) != 0)
+		why = "swapon failed";
+	if (!why && access(at("", "memory.swap.max"), F_OK) != 0)
+		why = "no memory.swap.max (swap accounting off)";
+	if (why) {
+		for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++)
+			check_skip(cases[i], why);
+		return;
+	}
+	const char *g = "swap";
+	if (make_group(g) || put(at(g, "memory.max"), "8M") || put(at(g, "memory.swap.max"), "4M")) {
+		CHECKF("swap_charged", 0, "setup: %s", strerror(errno));
+		swapoff(dev);
+		return;
+	}
+	report_init();
+	int st = run_child(swap_child, (void *)g);
+	char d[96];
+	describe_status(d, sizeof d, st);
+	CHECKF("swap_charged", WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: %s", d, report->why);
+	long peak = get_long(at(g, "memory.swap.peak"));
+	CHECKF("swap_peak_limited", peak > 0 && peak <= (long)(4 * MiB), "memory.swap.peak %ld, want 0 < it <= 4M", peak);
+	long cur = -1;
+	for (int i = 0; i < 100 && cur != 0; i++, usleep(10000))
+		cur = get_long(at(g, "memory.swap.current"));
+	CHECKF("swap_uncharged", cur == 0, "memory.swap.current %ld after the child is gone", cur);
+	rmdir(at(g, ""));
+
+	g = "swapoom";
+	if (make_group(g) || put(at(g, "memory.max"), "8M") || put(at(g, "memory.swap.max"), "2M")) {
+		CHECKF("swap_max_oom", 0, "setup: %s", strerror(errno));
+		swapoff(dev);
+		return;
+	}
+	report_init();
+	check_child_signal("swap_max_oom", hog24_child, (void *)g, SIGKILL);
+	peak = get_long(at(g, "memory.swap.peak"));
+	CHECKF("swap_max_holds", peak <= (long)(2 * MiB), "memory.swap.peak %ld over memory.swap.max 2M", peak);
+	rmdir(at(g, ""));
+	CHECKF("swapoff", swapoff(dev) == 0, "%s", strerror(errno));
+}
+
+int main(int argc, char **argv)
 {
 	check_init("t_memcg");
 	report_init();
@@ -657,6 +737,8 @@ int main(void)
 	check_current();
 	check_high();
 	check_kmem();
+	if (argc > 1)
+		check_swap(argv[1]);
 	check_busy();
 	CHECKF("rmdir_base", rmdir(base) == 0, "%s: %s", base, strerror(errno));
 	return check_done();

@@ -205,7 +205,14 @@ fn current_memcg() -> Arc<MemCgroup> {
 /// Connect mm's allocator to the groups (once, at boot).
 pub fn init() {
     root();
-    crate::mem::page_alloc().set_memcg_hooks(MemcgHooks { charge, charge_like, charge_to, uncharge });
+    crate::mem::page_alloc().set_memcg_hooks(MemcgHooks {
+        charge,
+        charge_like,
+        charge_to,
+        charge_swap: |id, nr| MEMCGS.charge_swap(id, nr),
+        uncharge_swap: |id, nr| MEMCGS.uncharge_swap(id, nr),
+        uncharge,
+    });
     if let Some(k) = crate::mem::slab::kmalloc() {
         k.set_memcg_lookup(crate::mem::kmemcg::caches_of);
     }

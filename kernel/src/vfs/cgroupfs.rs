@@ -10,15 +10,15 @@
 //!   not the root  cgroup.events  cgroup.kill  cgroup.type
 //!   memory on     memory.{current,peak,max,high,low,min,oom.group,reclaim,
 //!   (parent's     events,events.local,stat}
-//!   subtree_control)
+//!   subtree_control) memory.swap.{current,max,peak,events}
 //! ```
 //!
 //! Directories are groups: mkdir makes one, rmdir removes an empty one
 //! (EBUSY with children or processes). Files are generated when read;
 //! writes act at once with Linux's parsing and errors. Values are bytes,
 //! limits "max" when unlimited; written limits are rounded down to pages.
-//! The swap files (memory.swap.*) are not offered: swap is not charged to
-//! groups here.
+//! Swap is charged per slot to the group of the page written out
+//! (`mm::swap::space`): memory.swap.max refuses a slot like a full disk.
 
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -57,10 +57,14 @@ enum Kind {
     MemEvents,
     MemEventsLocal,
     MemStat,
+    SwapCurrent,
+    SwapMax,
+    SwapPeak,
+    SwapEvents,
 }
 
 /// Every file name, what it is, and its mode.
-const FILES: [(&str, Kind, u32); 18] = [
+const FILES: [(&str, Kind, u32); 22] = [
     ("cgroup.controllers", Kind::Controllers, 0o444),
     ("cgroup.events", Kind::Events, 0o444),
     ("cgroup.kill", Kind::Kill, 0o200),
@@ -79,6 +83,10 @@ const FILES: [(&str, Kind, u32); 18] = [
     ("memory.peak", Kind::MemPeak, 0o644),
     ("memory.reclaim", Kind::MemReclaim, 0o200),
     ("memory.stat", Kind::MemStat, 0o444),
+    ("memory.swap.current", Kind::SwapCurrent, 0o444),
+    ("memory.swap.events", Kind::SwapEvents, 0o444),
+    ("memory.swap.max", Kind::SwapMax, 0o644),
+    ("memory.swap.peak", Kind::SwapPeak, 0o644),
 ];
 
 /// Whether group `g` has file `k` now.
@@ -306,6 +314,15 @@ fn render(g: &Arc<Cgroup>, kind: Kind, s: &mut String) -> core::fmt::Result {
             writeln!(s, "pgfault {}", m.vm_events(MemcgVmEvent::PgFault))?;
             writeln!(s, "pgmajfault {}", m.vm_events(MemcgVmEvent::PgMajFault))?;
         }
+        Kind::SwapCurrent => writeln!(s, "{}", pages_to_bytes(m.swap_usage()))?,
+        Kind::SwapPeak => writeln!(s, "{}", pages_to_bytes(m.swap_peak()))?,
+        Kind::SwapMax => format_limit(m.swap_max(), s)?,
+        Kind::SwapEvents => {
+            // No memory.swap.high here: its events stay 0, as Linux's do
+            // while it is "max".
+            let (max, fail) = m.swap_events();
+            writeln!(s, "high 0\nmax {}\nfail {}", max, fail)?;
+        }
     }
     Ok(())
 }
@@ -390,6 +407,16 @@ fn store(g: &Arc<Cgroup>, kind: Kind, text: &str) -> Result<(), Errno> {
             m.reset_peak();
             Ok(())
         }
+        // Lowering it below the usage takes nothing back from swap (as in
+        // Linux): it stops further swap-out.
+        Kind::SwapMax => {
+            m.set_swap_max(parse_limit(text).ok_or(EINVAL)?);
+            Ok(())
+        }
+        Kind::SwapPeak => {
+            m.reset_swap_peak();
+            Ok(())
+        }
         Kind::MemOomGroup => match parse_int(text)? {
             v @ (0 | 1) => {
                 m.set_oom_group(v == 1);
@@ -403,7 +430,9 @@ fn store(g: &Arc<Cgroup>, kind: Kind, text: &str) -> Result<(), Errno> {
         | Kind::MemCurrent
         | Kind::MemEvents
         | Kind::MemEventsLocal
-        | Kind::MemStat => Err(EACCES),
+        | Kind::MemStat
+        | Kind::SwapCurrent
+        | Kind::SwapEvents => Err(EACCES),
     }
 }
 

@@ -351,6 +351,8 @@ fn anonymous_faults_charge_and_frees_uncharge() {
         charge: plumbing::charge,
         charge_like: plumbing::charge_like,
         charge_to: plumbing::charge_to,
+        charge_swap: |id, nr| plumbing::TABLE.charge_swap(id, nr),
+        uncharge_swap: |id, nr| plumbing::TABLE.uncharge_swap(id, nr),
         uncharge: plumbing::uncharge,
     });
     let root = plumbing::TABLE.root();
@@ -417,6 +419,8 @@ fn a_groups_kmalloc_caches_charge_their_slabs() {
         charge: |_, _, _| true,
         charge_like: |_, _| {},
         charge_to,
+        charge_swap: |_, _| true,
+        uncharge_swap: |_, _| {},
         uncharge,
     });
     let registry: &'static CacheRegistry = alloc::boxed::Box::leak(alloc::boxed::Box::new(CacheRegistry::new()));
@@ -451,4 +455,28 @@ fn a_groups_kmalloc_caches_charge_their_slabs() {
     // A gone group's id can be retired now that nothing is charged to it.
     SLAB_TABLE.offline(&g);
     assert!(SLAB_TABLE.get(g.id()).is_none());
+}
+
+/// memory.swap.max: charges walk up like memory's, a refusal names no
+/// charge anywhere and counts `max` where it refused and `fail` from the
+/// charging group up; a gone group waits for its swap to go too.
+#[test]
+fn swap_charges_are_hierarchical_and_limited() {
+    let t = MemcgTable::new();
+    let root = t.root();
+    let a = t.create(&root).unwrap();
+    let b = t.create(&a).unwrap();
+    a.set_swap_max(3);
+    assert!(t.charge_swap(b.id(), 2));
+    assert_eq!((b.swap_usage(), a.swap_usage(), root.swap_usage()), (2, 2, 2));
+    assert!(!t.charge_swap(b.id(), 2), "a's swap.max refuses 4 > 3");
+    assert_eq!((b.swap_usage(), a.swap_usage(), root.swap_usage()), (2, 2, 2));
+    assert_eq!((a.swap_events(), b.swap_events()), ((1, 1), (0, 1)));
+    assert!(t.charge_swap(b.id(), 1));
+    assert_eq!(a.swap_peak(), 3);
+    t.offline(&b);
+    assert!(t.get(b.id()).is_some(), "swap still charged: b stays");
+    t.uncharge_swap(b.id(), 3);
+    assert!(t.get(b.id()).is_none(), "retired with its last slot");
+    assert_eq!((a.swap_usage(), root.swap_usage()), (0, 0));
 }

@@ -146,6 +146,11 @@ pub struct MemcgHooks {
     /// Charge `page` to group `id` as `stat`, whatever the limit (a slab
     /// of a group's own kmalloc caches); false if the group is gone.
     pub charge_to: fn(page: &'static Page, id: crate::memcg::MemcgId, stat: crate::memcg::MemcgStat) -> bool,
+    /// Charge `nr` swap slots to group `id` (memory.swap.current); false
+    /// if its memory.swap.max (or an ancestor's) refuses.
+    pub charge_swap: fn(id: crate::memcg::MemcgId, nr: u64) -> bool,
+    /// Give back `nr` swap slots charged to group `id`.
+    pub uncharge_swap: fn(id: crate::memcg::MemcgId, nr: u64),
     /// Give back `nr` pages charged to group `id` as `stat` (the free path).
     pub uncharge: fn(id: crate::memcg::MemcgId, stat: Option<crate::memcg::MemcgStat>, nr: u64),
 }
@@ -416,6 +421,17 @@ impl PageAllocator {
         match (self.memcg.get(), self.memmap.page(pfn)) {
             (Some(h), Some(p)) => (h.charge_to)(p, id, stat),
             _ => false,
+        }
+    }
+
+    /// Charge `nr` swap slots to group `id`: false if refused.
+    pub fn memcg_charge_swap(&self, id: crate::memcg::MemcgId, nr: u64) -> bool {
+        self.memcg.get().is_none_or(|h| (h.charge_swap)(id, nr))
+    }
+
+    pub fn memcg_uncharge_swap(&self, id: crate::memcg::MemcgId, nr: u64) {
+        if let Some(h) = self.memcg.get() {
+            (h.uncharge_swap)(id, nr);
         }
     }
 

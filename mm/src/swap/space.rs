@@ -31,8 +31,13 @@
 //! copies it, the cache's reference making it shared), so its contents
 //! always equal the slot's once written.
 //!
-//! Locks: each area's `IrqLock` covers its slot map and cache array; it
-//! is a leaf (taken after an address space's lock and its page-table
+//! Swap is charged to memory cgroups per slot: [`SwapSpace::alloc_for`]
+//! charges the page's group (memory.swap.current) and records it beside
+//! the slot; the slot's release uncharges it.
+//!
+//! Locks: each area's `IrqLock` covers its slot map, cache array and
+//! cgroup records; it is a leaf but for the memory cgroup table's lock
+//! (itself a leaf), taken inside it by an uncharge (taken after an address space's lock and its page-table
 //! lock, which a swap-in fault holds; nothing is allocated or freed under
 //! it: pages leave the cache first and are put after). Page flags and
 //! counts it looks at are atomics, so it holds with several CPUs.
@@ -60,6 +65,9 @@ struct Area {
     map: SwapMap,
     /// Per slot: the pfn of the cached page, or NIL.
     cache: Vec<u64>,
+    /// Per slot in use: the memory cgroup its swap is charged to (0: none;
+    /// Linux's `swap_cgroup` map), uncharged when the slot is free again.
+    memcg: Vec<crate::memcg::MemcgId>,
     prio: i32,
     io: Arc<dyn SwapIo>,
     /// New slots may come from it (Linux's SWP_WRITEOK): cleared while
@@ -107,7 +115,10 @@ impl SwapSpace {
         let mut cache = Vec::new();
         cache.try_reserve_exact(slots).ok()?;
         cache.resize(slots, NIL);
-        let mut area = Some(Area { map, cache, prio, io, writeok: true });
+        let mut memcg = Vec::new();
+        memcg.try_reserve_exact(slots).ok()?;
+        memcg.resize(slots, 0);
+        let mut area = Some(Area { map, cache, memcg, prio, io, writeok: true });
         for (i, a) in self.areas.iter().enumerate() {
             let mut a = a.lock();
             if a.is_none() {
@@ -189,6 +200,49 @@ impl SwapSpace {
         None
     }
 
+    /// A slot for reclaim to write the page at `pfn` to: [`SwapSpace::alloc`],
+    /// then the slot is charged to the page's memory cgroup (its
+    /// memory.swap.max may refuse: then no slot, as when swap is full;
+    /// Linux's `folio_alloc_swap` with `mem_cgroup_try_charge_swap`).
+    pub fn alloc_for(&self, pa: &PageAllocator, cpu: usize, pfn: Pfn) -> Option<SwapEntry> {
+        let e = self.alloc(cpu)?;
+        let id = match pa.page(pfn).and_then(|p| p.memcg()) {
+            Some(id) => id,
+            None => return Some(e),
+        };
+        if !pa.memcg_charge_swap(id, 1) {
+            self.free(pa, e);
+            return None;
+        }
+        let charged = self.with_area(e, |a| match a.memcg.get_mut(e.slot as usize) {
+            Some(m) => {
+                *m = id;
+                true
+            }
+            None => false,
+        });
+        if charged != Some(true) {
+            pa.memcg_uncharge_swap(id, 1);
+        }
+        Some(e)
+    }
+
+    /// The slot just became free (under the area's lock): its swap charge
+    /// goes back.
+    fn released(a: &mut Area, pa: &PageAllocator, slot: u32) {
+        if let Some(m) = a.memcg.get_mut(slot as usize) {
+            let id = core::mem::take(m);
+            if id != 0 {
+                pa.memcg_uncharge_swap(id, 1);
+            }
+        }
+    }
+
+    /// The memory cgroup slot `e`'s swap is charged to (0: none).
+    pub fn memcg_of(&self, e: SwapEntry) -> crate::memcg::MemcgId {
+        self.with_area(e, |a| a.memcg.get(e.slot as usize).copied().unwrap_or(0)).unwrap_or(0)
+    }
+
     fn with_area<R>(&self, e: SwapEntry, f: impl FnOnce(&mut Area) -> R) -> Option<R> {
         let mut a = self.areas.get(e.area as usize)?.lock();
         a.as_mut().map(f)
@@ -214,7 +268,9 @@ impl SwapSpace {
     /// puts the cache's reference after unlocking.
     fn uncache(a: &mut Area, pa: &PageAllocator, e: SwapEntry, pfn: Pfn) {
         a.cache[e.slot as usize] = NIL;
-        let _ = a.map.set_cache(e.slot, false);
+        if a.map.set_cache(e.slot, false) == Ok(true) {
+            Self::released(a, pa, e.slot);
+        }
         if let Some(p) = pa.page(pfn) {
             // A write still owed to the slot is owed to nobody now.
             p.remove_flags(PageFlags::SWAPCACHE | PageFlags::DIRTY);
@@ -240,9 +296,13 @@ impl SwapSpace {
     /// mapped nowhere and written, the page leaves the cache and is freed.
     pub fn free(&self, pa: &PageAllocator, e: SwapEntry) {
         let drop_page = self.with_area(e, |a| {
-            if a.map.put(e.slot).is_err() {
-                log::error!("swap: free of an unused entry {:?}", e);
-                return None;
+            match a.map.put(e.slot) {
+                Err(_) => {
+                    log::error!("swap: free of an unused entry {:?}", e);
+                    return None;
+                }
+                Ok(true) => Self::released(a, pa, e.slot),
+                Ok(false) => {}
             }
             let pfn = Pfn(*a.cache.get(e.slot as usize)?);
             if pfn.0 == NIL || a.map.count(e.slot) != 0 || !Self::may_uncache(pa, pfn, 0) {
@@ -296,9 +356,13 @@ impl SwapSpace {
     /// reference, may map it writable.
     pub fn mapped(&self, pa: &PageAllocator, e: SwapEntry, pfn: Pfn) -> bool {
         let left = self.with_area(e, |a| {
-            if a.map.put(e.slot).is_err() {
-                log::error!("swap: mapped an unused entry {:?}", e);
-                return false;
+            match a.map.put(e.slot) {
+                Err(_) => {
+                    log::error!("swap: mapped an unused entry {:?}", e);
+                    return false;
+                }
+                Ok(true) => Self::released(a, pa, e.slot),
+                Ok(false) => {}
             }
             if a.map.count(e.slot) != 0
                 || a.cache.get(e.slot as usize) != Some(&pfn.0)

@@ -108,7 +108,7 @@ impl MemObject {
         if pages.get(&pgoff) != Some(&pfn.0) || !idle {
             return false;
         }
-        let Some(e) = swap.alloc(cpu) else { return false };
+        let Some(e) = swap.alloc_for(self.pa, cpu, pfn) else { return false };
         if !swap.add(self.pa, e, pfn, true) {
             swap.free(self.pa, e);
             return false;

@@ -122,7 +122,7 @@ impl AddressSpace {
                 // scanner puts it in the cache, the others find it there.
                 return;
             }
-            let Some(e) = env.swap.alloc(cpu) else {
+            let Some(e) = env.swap.alloc_for(env.pa, cpu, pfn) else {
                 r.swap_full = true;
                 return;
             };

@@ -358,7 +358,7 @@ fn reclaim_anon(env: &MmEnv<'_>, p: &'static Page, sc: &ScanControl) -> Verdict 
         }
         // add_to_swap: the slot's count (1) is this function's until the
         // entries hold their own.
-        let Some(e) = env.swap.alloc(sc.cpu) else { return Verdict::Activate };
+        let Some(e) = env.swap.alloc_for(env.pa, sc.cpu, pfn) else { return Verdict::Activate };
         if !env.swap.add(env.pa, e, pfn, true) {
             env.swap.free(env.pa, e);
             return Verdict::Keep;
