@@ -676,6 +676,31 @@ impl ChargeRetry {
     }
 }
 
+/// memory.stat's LRU lines for the pages charged to the groups `member`
+/// accepts: pages on each list, indexed by [`LruList`] (inactive_anon,
+/// active_anon, inactive_file, active_file, unevictable). Counted from the
+/// page descriptors when asked (the lists are per node, not per group), a
+/// snapshot that pages moving meanwhile may blur by a few, as Linux's
+/// per-CPU counters do.
+///
+/// [`LruList`]: crate::phys::lru::LruList
+pub fn lru_sizes(pa: &crate::phys::page_alloc::PageAllocator, member: &dyn Fn(MemcgId) -> bool) -> [u64; 5] {
+    use crate::phys::page::PageFlags;
+    let mut n = [0u64; 5];
+    for z in pa.nodes.iter().flat_map(|node| node.zones.iter()) {
+        for pfn in z.start_pfn..z.start_pfn + z.spanned {
+            let Some(p) = pa.memmap.page(crate::addr::Pfn(pfn)) else { continue };
+            let f = p.flags();
+            if !f.contains(PageFlags::LRU) || !p.memcg().is_some_and(member) {
+                continue;
+            }
+            let nr = if f.contains(PageFlags::HEAD) { 1u64 << p.order() } else { 1 };
+            n[crate::phys::lru::LruList::of(f) as usize] += nr;
+        }
+    }
+    n
+}
+
 /// Linux's `memparse` for the memory.* files: decimal digits with an
 /// optional K, M, G, T, P or E suffix (either case); None if it is not
 /// that or overflows.

@@ -20,7 +20,7 @@
  *   reclaimed without swap): the writer dies of SIGKILL, its pages go;
  * - memory.current follows mmap + touch and munmap (within 1 MiB: page
  *   tables, and Linux's per-CPU charge batches); memory.stat counts the
- *   anonymous pages, page tables and faults; the root has memory.stat;
+ *   anonymous pages (on the anon LRU lists too), page tables and faults; the root has memory.stat;
  * - memory.peak covers the high point and a write resets it (read back
  *   through the same descriptor, as Linux 6.12+ keeps it per open file);
  * - memory.high: reading files through the page cache well past the
@@ -352,6 +352,9 @@ static int current_child(void *arg)
 	if (anon < (long)len - slack || pt <= 0 || faults <= 0)
 		return child_fail("memory.stat anon %ld (want about %zu), pagetables %ld, pgfault %ld (want > 0)", anon, len,
 				  pt, faults);
+	long lru_anon = keyed(at(g, "memory.stat"), "active_anon") + keyed(at(g, "memory.stat"), "inactive_anon");
+	if (lru_anon < (long)len - slack || lru_anon > anon + slack)
+		return child_fail("memory.stat active_anon + inactive_anon %ld, anon %ld: want about %zu", lru_anon, anon, len);
 	long peak = get_long(at(g, "memory.peak"));
 	if (peak < c1 - slack)
 		return child_fail("memory.peak %ld below memory.current %ld", peak, c1);

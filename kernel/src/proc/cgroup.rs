@@ -455,6 +455,17 @@ pub fn charge_refused(over: &MemCgroup, retry: &mut ChargeRetry) -> ChargeNext {
     next
 }
 
+/// memory.stat's LRU lines of group `g` and the groups below it (pages).
+pub fn lru_sizes(g: &MemCgroup) -> [u64; 5] {
+    let mut below = alloc::vec![false; mm::memcg::MAX_MEMCG_ID];
+    for id in 1..mm::memcg::MAX_MEMCG_ID {
+        if let Some(m) = MEMCGS.get(id as MemcgId) {
+            below[id] = m.is_descendant_of(g);
+        }
+    }
+    mm::memcg::lru_sizes(crate::mem::page_alloc(), &|id| below.get(id as usize).copied().unwrap_or(false))
+}
+
 /// A system call charged kernel memory to group `id` (`mem::kmemcg`),
 /// which cannot be refused where it is allocated: if that left the group
 /// (or an ancestor) over memory.max, reclaim from it and then run the OOM

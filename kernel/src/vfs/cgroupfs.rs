@@ -311,6 +311,12 @@ fn render(g: &Arc<Cgroup>, kind: Kind, s: &mut String) -> core::fmt::Result {
             writeln!(s, "slab_reclaimable {}", b(MemcgStat::SlabReclaimable))?;
             writeln!(s, "slab_unreclaimable {}", b(MemcgStat::SlabUnreclaimable))?;
             writeln!(s, "slab {}", slab)?;
+            let lru = cgroup::lru_sizes(m);
+            for (name, pages) in
+                ["inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable"].iter().zip(lru)
+            {
+                writeln!(s, "{} {}", name, pages_to_bytes(pages))?;
+            }
             writeln!(s, "pgfault {}", m.vm_events(MemcgVmEvent::PgFault))?;
             writeln!(s, "pgmajfault {}", m.vm_events(MemcgVmEvent::PgMajFault))?;
         }

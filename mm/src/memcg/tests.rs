@@ -382,6 +382,9 @@ fn anonymous_faults_charge_and_frees_uncharge() {
     // A read maps the zero page: nothing charged.
     mm.handle_fault(env, a + 5 * p, FaultKind::READ).unwrap();
     assert_eq!(g.usage(), 4);
+    let lru = super::lru_sizes(env.pa, &|id| id == g.id());
+    assert_eq!(lru.iter().sum::<u64>(), 4, "memory.stat's LRU lines: the 4 anonymous pages, {:?}", lru);
+    assert_eq!(lru[0] + lru[1], 4, "on the anon lists");
     mm.munmap(env, a, 8 * p).unwrap();
     env.pa.drain_all_pages();
     assert_eq!((g.usage(), g.stat(MemcgStat::Anon), root.usage()), (0, 0, 0));
