@@ -10,7 +10,10 @@
 //!   below     the scrolling log
 //! ```
 //!
-//! Enabled by `mempic` on the command line or `echo 1 > /proc/mempic`.
+//! Enabled by `mempic` on the command line or `echo 1 > /proc/mempic`;
+//! `echo cgroup > /proc/mempic` colours frames by the memory cgroup they
+//! are charged to instead (`mm::procfs::mempic_groups`), `echo classes`
+//! goes back.
 //! The picture is redrawn a slice at a time from the timer tick (a few
 //! thousand frames per tick, a free block counting as one; only cells
 //! whose class changed are painted),
@@ -41,6 +44,7 @@ use arch::fbcon::{self, Console, Rgb};
 use mm::addr::PAGE_SHIFT;
 use mm::frame_map::{self, ClassCounts, FrameClass, NR_CLASSES, OWNED_CLASSES, Screen, ScreenLayout};
 use mm::phys::zone::ZoneType;
+use mm::procfs::mempic_groups;
 use spin::Mutex;
 
 use crate::mem::page_alloc;
@@ -55,6 +59,9 @@ const TEXT: Rgb = Rgb(0xd8, 0xd8, 0xd8);
 const HEADING: Rgb = Rgb(0x9c, 0xc8, 0xff);
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
+/// Colour frames by memory cgroup instead of by class (`echo cgroup >
+/// /proc/mempic`; `echo classes` goes back); the text map follows too.
+static BY_GROUP: AtomicBool = AtomicBool::new(false);
 static SWEEPS: AtomicU64 = AtomicU64::new(0);
 static PICTURE: Mutex<Option<Picture>> = Mutex::new(None);
 
@@ -387,7 +394,15 @@ impl Picture {
             let (class, runs) = frame_map::classify_cell_runs(&pa.memmap, start, n, &mut counts);
             let idx = z.first_cell + self.cursor_cell as usize;
             let (x, y) = self.cell_xy(z, self.cursor_cell);
-            if self.drawn[idx] != class.index() as u8 {
+            if BY_GROUP.load(Ordering::Relaxed) {
+                let owner = mempic_groups::cell_owner(&pa.memmap, start, n, &mut |_| {});
+                let (code, rgb) = group_colour(owner);
+                if self.drawn[idx] != code {
+                    self.drawn[idx] = code;
+                    let s = self.fill_px();
+                    con.fill_rect(x, y, s, s, rgb);
+                }
+            } else if self.drawn[idx] != class.index() as u8 {
                 self.drawn[idx] = class.index() as u8;
                 self.paint_cell(con, x, y, class);
             }
@@ -495,13 +510,50 @@ fn status_line(w: &mut dyn fmt::Write) {
     );
 }
 
-/// `pub` for /proc/mempic: the text map of every frame.
+/// The groups' colours: twelve hues by group id; free frames dark,
+/// frames charged to no group grey. Codes for `drawn` start past the
+/// classes' indexes, so a switch of mode repaints every cell.
+const GROUP_PALETTE: [Rgb; 12] = [
+    Rgb(0xe6, 0x19, 0x4b),
+    Rgb(0x3c, 0xb4, 0x4b),
+    Rgb(0xff, 0xe1, 0x19),
+    Rgb(0x43, 0x63, 0xd8),
+    Rgb(0xf5, 0x82, 0x31),
+    Rgb(0x91, 0x1e, 0xb4),
+    Rgb(0x46, 0xf0, 0xf0),
+    Rgb(0xf0, 0x32, 0xe6),
+    Rgb(0xbc, 0xf6, 0x0c),
+    Rgb(0xfa, 0xbe, 0xbe),
+    Rgb(0x00, 0x80, 0x80),
+    Rgb(0x9a, 0x63, 0x24),
+];
+
+fn group_colour(o: mempic_groups::CellOwner) -> (u8, Rgb) {
+    use mempic_groups::CellOwner;
+    let base = NR_CLASSES as u8;
+    match o {
+        CellOwner::Hole => (base, BG),
+        CellOwner::Free => (base + 1, Rgb(0x20, 0x28, 0x30)),
+        CellOwner::Uncharged => (base + 2, Rgb(0x70, 0x70, 0x70)),
+        CellOwner::Group(id) => {
+            let i = id as usize % GROUP_PALETTE.len();
+            (base + 3 + i as u8, GROUP_PALETTE[i])
+        }
+    }
+}
+
+/// `pub` for /proc/mempic: the text map of every frame (by class, or by
+/// memory cgroup after `echo cgroup > /proc/mempic`).
 pub fn render_text(out: &mut dyn fmt::Write) -> fmt::Result {
+    if BY_GROUP.load(Ordering::Relaxed) {
+        return mempic_groups::render(page_alloc(), &crate::proc::cgroup::path_of_memcg, out);
+    }
     mm::procfs::mempic::render(page_alloc(), out)
 }
 
 /// /proc/mempic writes: "1" (or "on") shows the picture, "0" ("off")
-/// hides it, "report" prints the `mempic: drawn cells` line on serial at
+/// hides it, "cgroup" colours frames by memory cgroup (picture and text
+/// map), "classes" by class again, "report" prints the `mempic: drawn cells` line on serial at
 /// the end of the next sweep; anything else is EINVAL, and ENODEV when
 /// there is no framebuffer (or it is too small) to draw on, or no picture
 /// to report on.
@@ -509,6 +561,10 @@ pub fn write_control(text: &str) -> Result<(), abi::errno::Errno> {
     let on = match text.trim() {
         "1" | "on" => true,
         "0" | "off" => false,
+        "cgroup" | "classes" => {
+            BY_GROUP.store(text.trim() == "cgroup", Ordering::Relaxed);
+            return Ok(());
+        }
         "report" => {
             let asked = x86_64::instructions::interrupts::without_interrupts(|| {
                 PICTURE.lock().as_mut().map(|p| p.report = true).is_some()

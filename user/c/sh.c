@@ -1071,6 +1071,7 @@ struct psrow {
 	int pid;
 	char stat;
 	long rss_kb, vsz_kb;
+	char cgroup[64];
 	char cmd[96];
 };
 
@@ -1117,6 +1118,17 @@ static int ps_read(int pid, struct psrow *row)
 		if (r >= 0)
 			row->rss_kb = r;
 	}
+	/* The cgroup v2 path after "0::" (procps's CGROUP column). */
+	snprintf(path, sizeof path, "/proc/%d/cgroup", pid);
+	strcpy(row->cgroup, "-");
+	if (read_small(path, status, sizeof status) > 0) {
+		char *v2 = strstr(status, "0::");
+		if (v2) {
+			v2 += 3;
+			v2[strcspn(v2, "\n")] = 0;
+			snprintf(row->cgroup, sizeof row->cgroup, "%.63s", v2);
+		}
+	}
 	snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
 	ssize_t n = read_small(path, cmdline, sizeof cmdline);
 	if (n > 0) {
@@ -1151,10 +1163,10 @@ static int bi_ps(int argc, char **argv)
 	}
 	closedir(d);
 	qsort(rows, (size_t)n, sizeof rows[0], psrow_cmp);
-	out("%7s %-4s %8s %8s %s\n", "PID", "STAT", "RSS", "VSZ", "COMMAND");
+	out("%7s %-4s %8s %8s %-12s %s\n", "PID", "STAT", "RSS", "VSZ", "CGROUP", "COMMAND");
 	for (int i = 0; i < n; i++)
-		out("%7d %-4c %8ld %8ld %s\n", rows[i].pid, rows[i].stat, rows[i].rss_kb, rows[i].vsz_kb,
-		    rows[i].cmd);
+		out("%7d %-4c %8ld %8ld %-12s %s\n", rows[i].pid, rows[i].stat, rows[i].rss_kb, rows[i].vsz_kb,
+		    rows[i].cgroup, rows[i].cmd);
 	return 0;
 }
 
@@ -1544,7 +1556,7 @@ static const struct builtin {
 	{"cat", bi_cat, "FILE...        print files"},
 	{"mkdir", bi_mkdir, "DIR...         make directories (a cgroup in /sys/fs/cgroup)"},
 	{"rmdir", bi_rmdir, "DIR...         remove empty directories"},
-	{"ps", bi_ps, "               processes: PID, STAT, RSS and VSZ in kB, COMMAND"},
+	{"ps", bi_ps, "               processes: PID, STAT, RSS and VSZ in kB, CGROUP, COMMAND"},
 	{"kill", bi_kill, "[-SIG] PID|%N... send a signal (default TERM; kill -l lists them)"},
 	{"free", bi_free, "               memory in kB, from /proc/meminfo (like free -k)"},
 	{"ls", bi_ls, "[DIR]          list a directory"},

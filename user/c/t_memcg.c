@@ -355,6 +355,18 @@ static int current_child(void *arg)
 	long lru_anon = keyed(at(g, "memory.stat"), "active_anon") + keyed(at(g, "memory.stat"), "inactive_anon");
 	if (lru_anon < (long)len - slack || lru_anon > anon + slack)
 		return child_fail("memory.stat active_anon + inactive_anon %ld, anon %ld: want about %zu", lru_anon, anon, len);
+	/* This kernel's memory picture by group (/proc/mempic; not on Linux):
+	 * the group's line in the legend holds its pages. */
+	if (access("/proc/mempic", W_OK) == 0 && put("/proc/mempic", "cgroup") == 0) {
+		static char map[65536];
+		ssize_t n = read_small_file("/proc/mempic", map, sizeof map);
+		put("/proc/mempic", "classes");
+		const char *line = n > 0 ? strstr(map, strstr(at(g, ""), "/t_memcg.")) : NULL;
+		long pages = line ? strtol(line + strcspn(line, " "), NULL, 10) : -1;
+		if (pages < (long)(len / PAGE) - 256)
+			return child_fail("/proc/mempic by cgroup: %s has %ld pages, want about %zu", at(g, ""), pages,
+					  len / PAGE);
+	}
 	long peak = get_long(at(g, "memory.peak"));
 	if (peak < c1 - slack)
 		return child_fail("memory.peak %ld below memory.current %ld", peak, c1);

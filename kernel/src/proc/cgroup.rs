@@ -180,6 +180,18 @@ pub fn root() -> Arc<Cgroup> {
     ROOT.call_once(|| Cgroup::new(String::new(), None, MEMCGS.root())).clone()
 }
 
+/// The path of the group whose charge-tree node has id `id` (a live
+/// directory; None for a removed group).
+pub fn path_of_memcg(id: MemcgId) -> Option<String> {
+    fn find(g: &Arc<Cgroup>, id: MemcgId) -> Option<String> {
+        if g.memcg.id() == id {
+            return Some(g.path());
+        }
+        g.children().iter().find_map(|c| find(c, id))
+    }
+    find(&root(), id)
+}
+
 /// The group process `t` is in.
 pub fn cgroup_of(t: &Task) -> Arc<Cgroup> {
     t.group.cgroup.lock().clone()

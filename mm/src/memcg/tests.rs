@@ -385,6 +385,22 @@ fn anonymous_faults_charge_and_frees_uncharge() {
     let lru = super::lru_sizes(env.pa, &|id| id == g.id());
     assert_eq!(lru.iter().sum::<u64>(), 4, "memory.stat's LRU lines: the 4 anonymous pages, {:?}", lru);
     assert_eq!(lru[0] + lru[1], 4, "on the anon lists");
+    let mut map = alloc::string::String::new();
+    let gid = g.id();
+    crate::procfs::mempic_groups::render(
+        env.pa,
+        &|id| (id == gid).then(|| alloc::string::String::from("/g")),
+        &mut map,
+    )
+    .unwrap();
+    assert!(map.contains("  a /g") && map.contains("4 pages"), "{}", map);
+    let cells: usize = map
+        .lines()
+        .filter(|l| l.starts_with("0x"))
+        .filter_map(|l| l.split_once(" n").and_then(|(_, rest)| rest.split_once(' ')))
+        .map(|(_, cells)| cells.matches('a').count())
+        .sum();
+    assert!(cells >= 1, "the group's cells show as 'a'");
     mm.munmap(env, a, 8 * p).unwrap();
     env.pa.drain_all_pages();
     assert_eq!((g.usage(), g.stat(MemcgStat::Anon), root.usage()), (0, 0, 0));

@@ -11,6 +11,7 @@ pub mod buddyinfo;
 pub mod lru;
 pub mod meminfo;
 pub mod mempic;
+pub mod mempic_groups;
 pub mod numa_maps;
 pub mod pagemap;
 pub mod pagetypeinfo;
