@@ -38,6 +38,10 @@
  *   is above 0 and at most 4M, memory.swap.peak too, and back to 0 once
  *   the child is gone; with memory.swap.max 2M a child touching 24 MiB is
  *   killed inside the group, swap never above 2M;
+ * - memory.min (with swap): in a parent limited to 16M, a child group with
+ *   memory.min 8M holding 6 MiB of anonymous memory keeps all of it in RAM
+ *   (no swap charged to it, VmSwap 0) while a sibling touching 24 MiB is
+ *   swapped to fit;
  * - cgroup.events populated, rmdir EBUSY while populated or with a child,
  *   cgroup.procs EBUSY into a group that hands the controller down,
  *   subtree_control EBUSY in a group with processes, cgroup.kill.
@@ -683,10 +687,77 @@ static int swap_child(void *arg)
 	return 0;
 }
 
+/* Hold 6 MiB touched, then wait for the parent's byte on fd 0 of ARG. */
+static int holder_child(void *arg)
+{
+	int *fds = arg;
+	if (join("par/prot"))
+		return child_fail("join: %s", strerror(errno));
+	char *p = anon(6 * MiB);
+	stamp_pages(p, 6 * MiB, 0x31);
+	char c = 1;
+	if (write(fds[1], &c, 1) != 1 || read(fds[0], &c, 1) != 1)
+		return child_fail("pipe: %s", strerror(errno));
+	return bad_stamp(p, 6 * MiB, 0x31, 0) >= 0 ? child_fail("protected pages changed") : 0;
+}
+
+static int pusher_child(void *arg)
+{
+	(void)arg;
+	if (join("par/other"))
+		return child_fail("join: %s", strerror(errno));
+	char *p = anon(24 * MiB);
+	stamp_pages(p, 24 * MiB, 0x77);
+	return bad_stamp(p, 24 * MiB, 0x77, 0) >= 0 ? child_fail("pushed pages wrong after swap") : 0;
+}
+
+/* memory.min keeps a sibling's reclaim off a protected group. */
+static void check_min(void)
+{
+	if (make_group("par") || put(at("par", "memory.max"), "16M") || put(at("par", "memory.swap.max"), "max") ||
+	    put(at("par", "cgroup.subtree_control"), "+memory") || make_group("par/prot") ||
+	    make_group("par/other") || put(at("par/prot", "memory.min"), "8M") ||
+	    put(at("par/prot", "memory.swap.max"), "max") || put(at("par/other", "memory.swap.max"), "max")) {
+		CHECKF("min_protects", 0, "setup: %s", strerror(errno));
+		return;
+	}
+	int up[2], down[2];
+	if (pipe(up) || pipe(down)) {
+		CHECKF("min_protects", 0, "pipe: %s", strerror(errno));
+		return;
+	}
+	int hfds[2] = {down[0], up[1]};
+	pid_t holder = spawn(holder_child, hfds);
+	char c;
+	int ready = read(up[0], &c, 1) == 1;
+	report_init();
+	int st = run_child(pusher_child, NULL);
+	char d[96];
+	describe_status(d, sizeof d, st);
+	char path[64], status[4096];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)holder);
+	long vmswap = read_small_file(path, status, sizeof status) > 0 && strstr(status, "VmSwap:")
+			      ? strtol(strstr(status, "VmSwap:") + 7, NULL, 10)
+			      : -1;
+	long prot_swap = get_long(at("par/prot", "memory.swap.current"));
+	long other_peak = get_long(at("par/other", "memory.swap.peak"));
+	CHECKF("min_sibling_swapped", ready && WIFEXITED(st) && WEXITSTATUS(st) == 0 && other_peak > 0,
+	       "pusher %s (%s), its memory.swap.peak %ld", d, report->why, other_peak);
+	CHECKF("min_protects", vmswap == 0 && prot_swap == 0,
+	       "the protected group: VmSwap %ld kB, memory.swap.current %ld (want 0 and 0)", vmswap, prot_swap);
+	write(down[1], "x", 1);
+	int hst;
+	waitpid(holder, &hst, 0);
+	CHECKF("min_data_intact", WIFEXITED(hst) && WEXITSTATUS(hst) == 0, "holder status %d", hst);
+	close(up[0]), close(up[1]), close(down[0]), close(down[1]);
+	rmdir(at("par/prot", "")), rmdir(at("par/other", "")), rmdir(at("par", ""));
+}
+
 static void check_swap(const char *dev)
 {
-	static const char *cases[] = {"swap_charged", "swap_peak_limited", "swap_uncharged", "swap_max_oom",
-				      "swap_max_holds", "swapoff"};
+	static const char *cases[] = {"swap_charged",	 "swap_peak_limited",	"swap_uncharged", "swap_max_oom",
+				      "swap_max_holds", "min_sibling_swapped", "min_protects",	"min_data_intact",
+				      "swapoff"};
 	const char *why = swap_device_unusable(dev, 0);
 	if (!why && swapon(dev, 0) != 0)
 		why = "swapon failed";
@@ -727,6 +798,7 @@ static void check_swap(const char *dev)
 	peak = get_long(at(g, "memory.swap.peak"));
 	CHECKF("swap_max_holds", peak <= (long)(2 * MiB), "memory.swap.peak %ld over memory.swap.max 2M", peak);
 	rmdir(at(g, ""));
+	check_min();
 	CHECKF("swapoff", swapoff(dev) == 0, "%s", strerror(errno));
 }
 
