@@ -43,6 +43,12 @@
  *   written, then the mount is full (statfs f_bfree 0, another file's
  *   mapping ENOMEM); unmount gives every page back (skipped where
  *   mount(2) is refused);
+ * - min_size= (hugetlbfs_min_size): mounting with min_size=4M makes the
+ *   pool promise 2 pages at once (HugePages_Rsvd + 2); a file's 4 MiB
+ *   shared mapping there takes no further promise, touching it uses the
+ *   two, removing the file gives them back to the mount (Rsvd + 2 again)
+ *   and unmounting to the pool; min_size above size is EINVAL, above
+ *   what the pool can promise ENOMEM;
  * - "abc" written to nr_hugepages (sysctl or sysfs) is EINVAL
  *   (bad_writes_einval); MAP_HUGE_1GB without 1 GiB pages fails
  *   (EINVAL where there is no such size, ENOMEM where its pool is empty:
@@ -433,6 +439,53 @@ int main(void)
 		unlink(f2);
 		umount(mdir);
 		rmdir(mdir);
+	}
+
+	char mdir2[] = "/tmp/t_hugemin_XXXXXX";
+	if (!mkdtemp(mdir2)) {
+		check_skip("hugetlbfs_min_size", "no /tmp directory to mount on");
+	} else {
+		long r0 = hp_rsvd();
+		errno = 0;
+		int bad = mount("none", mdir2, "hugetlbfs", 0, "pagesize=2M,size=2M,min_size=4M");
+		int bade = errno;
+		errno = 0;
+		int huge = mount("none", mdir2, "hugetlbfs", 0, "pagesize=2M,min_size=1024M");
+		int hugee = errno;
+		if (bad == 0)
+			umount(mdir2);
+		if (huge == 0)
+			umount(mdir2);
+		if (mount("none", mdir2, "hugetlbfs", 0, "pagesize=2M,min_size=4M") != 0) {
+			char why[96];
+			snprintf(why, sizeof why, "mount(2) of hugetlbfs refused: errno %d", errno);
+			check_skip("hugetlbfs_min_size", why);
+		} else {
+			long r1 = hp_rsvd(), r2 = -1, r3 = -1, r4 = -1;
+			char f[64];
+			snprintf(f, sizeof f, "%s/f", mdir2);
+			int fd = open(f, O_CREAT | O_RDWR, 0600);
+			char *m = fd >= 0 ? mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+			if (m != MAP_FAILED) {
+				r2 = hp_rsvd();
+				memset(m, 0x5a, 4 << 20);
+				r3 = hp_rsvd();
+				munmap(m, 4 << 20);
+			}
+			if (fd >= 0)
+				close(fd);
+			unlink(f);
+			r4 = hp_rsvd();
+			umount(mdir2);
+			long r5 = hp_rsvd();
+			CHECKF("hugetlbfs_min_size",
+			       bad != 0 && bade == EINVAL && huge != 0 && hugee == ENOMEM && r1 == r0 + 2 && r2 == r1 &&
+				       r3 == r0 && r4 == r0 + 2 && r5 == r0,
+			       "min>size: %d errno %d (want EINVAL); min 1G: %d errno %d (want ENOMEM); Rsvd %ld, mounted %ld, "
+			       "mapped %ld, touched %ld, file gone %ld, unmounted %ld (want +2 +2 +0 +2 +0)",
+			       bad, bade, huge, hugee, r0, r1, r2, r3, r4, r5);
+		}
+		rmdir(mdir2);
 	}
 
 	/* Surplus pages only. */

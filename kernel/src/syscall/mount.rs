@@ -202,30 +202,33 @@ pub fn mount(source: u64, target: u64, fstype: u64, flags: u64, data: u64) -> Sy
     Ok(0)
 }
 
-/// mount(2) of a hugetlbfs: `pagesize=` (2M, the one size), `size=`
-/// (bytes with K/M/G/..., or a percentage of the pool: its huge pages),
-/// `nr_inodes=`, `mode=`, `uid=`, `gid=`; anything else (min_size= is
-/// not built) is EINVAL.
+/// mount(2) of a hugetlbfs: `pagesize=` (2M, the one size), `size=` and
+/// `min_size=` (bytes with K/M/G/..., or a percentage of the pool: its
+/// huge pages; min_size above size is EINVAL, a min_size the pool cannot
+/// promise ENOMEM), `nr_inodes=`, `mode=`, `uid=`, `gid=`; anything else
+/// is EINVAL.
 fn mount_hugetlbfs(source: u64, at: crate::vfs::namei::Resolved, flags: u64, data: u64) -> SysResult {
     if source != 0 {
         read_user_cstr(source, 4095)?;
     }
     let data = if data == 0 { String::new() } else { read_user_cstr(data, 4095)? };
-    let (mut pages, mut inodes, mut mode, mut uid, mut gid) = (None, u64::MAX, 0o755, 0u32, 0u32);
+    let (mut pages, mut min_pages, mut inodes, mut mode, mut uid, mut gid) = (None, 0, u64::MAX, 0o755, 0u32, 0u32);
+    // hugetlbfs_size_to_hpages: bytes, or a percentage of the pool.
+    let huge_pages = |val: &str| -> Result<u64, abi::errno::Errno> {
+        Ok(match val.strip_suffix('%') {
+            Some(pct) => {
+                let pct: u64 = pct.parse().map_err(|_| EINVAL)?;
+                crate::mem::page_alloc().hugetlb.counts().persistent.saturating_mul(pct) / 100
+            }
+            None => memparse(val).ok_or(EINVAL)? / (2u64 << 20),
+        })
+    };
     for opt in data.split(',').filter(|o| !o.is_empty()) {
         let (key, val) = opt.split_once('=').unwrap_or((opt, ""));
         match key {
             "pagesize" if memparse(val) == Some(2 << 20) => {}
-            "size" => {
-                let hp = 2u64 << 20;
-                pages = Some(match val.strip_suffix('%') {
-                    Some(pct) => {
-                        let pct: u64 = pct.parse().map_err(|_| EINVAL)?;
-                        crate::mem::page_alloc().hugetlb.counts().persistent.saturating_mul(pct) / 100
-                    }
-                    None => memparse(val).ok_or(EINVAL)? / hp,
-                });
-            }
+            "size" => pages = Some(huge_pages(val)?),
+            "min_size" => min_pages = huge_pages(val)?,
             "nr_inodes" => inodes = memparse(val).ok_or(EINVAL)?,
             "mode" => mode = u32::from_str_radix(val, 8).map_err(|_| EINVAL)? & 0o7777,
             "uid" => uid = val.parse().map_err(|_| EINVAL)?,
@@ -234,14 +237,21 @@ fn mount_hugetlbfs(source: u64, at: crate::vfs::namei::Resolved, flags: u64, dat
             _ => return Err(EINVAL),
         }
     }
+    // "Minimum size can't be greater than maximum size".
+    if pages.is_some_and(|max| min_pages > max) {
+        return Err(EINVAL);
+    }
     if !at.inode.is_dir() {
         return Err(ENOTDIR);
     }
-    let root = crate::vfs::hugetlbfs::mount(mode, crate::file::Owner { uid, gid }, pages, inodes);
+    let root = crate::vfs::hugetlbfs::mount(mode, crate::file::Owner { uid, gid }, pages, min_pages, inodes)?;
     let mut opts = flag_words(flags);
     opts.push_str(",pagesize=2M");
     if let Some(p) = pages {
         opts.push_str(&format!(",size={}", p * (2 << 20)));
+    }
+    if min_pages > 0 {
+        opts.push_str(&format!(",min_size={}", min_pages * (2 << 20)));
     }
     mount::mount(at.inode, at.path, "hugetlbfs", opts, flags & MS_NOEXEC != 0, root)?;
     Ok(0)

@@ -1,11 +1,12 @@
 //! hugetlbfs: files whose pages are 2 MiB pages of the hugetlb pool
 //! (mm's `vm::hugetlb::HugeObject`), in a mount (`mount -t hugetlbfs
-//! none DIR -o pagesize=2M,size=...,mode=,uid=,gid=,nr_inodes=`) or made
+//! none DIR -o pagesize=2M,size=...,min_size=...,mode=,uid=,gid=,nr_inodes=`) or made
 //! by memfd_create(MFD_HUGETLB) (cf. fs/hugetlbfs/inode.c).
 //!
 //! A mount's `size=` (bytes with K/M/G, or a percentage of the pool)
 //! bounds the pages its files hold: a fault past it SIGBUS, fallocate
-//! ENOSPC. Directories hold files and directories (create, mkdir, unlink,
+//! ENOSPC. Its `min_size=` is promised by the pool while it is mounted
+//! (mm's `HugeQuota`, Linux's subpool). Directories hold files and directories (create, mkdir, unlink,
 //! rmdir, rename within the mount); no symlinks or hard links.
 //!
 //! ```text
@@ -104,10 +105,23 @@ pub struct HugeDir {
 }
 
 /// Mount a hugetlbfs: its root directory (mode, owner), `max_pages` huge
-/// pages (None: only the pool's limit), `max_inodes` inodes.
-pub fn mount(mode: u32, owner: Owner, max_pages: Option<u64>, max_inodes: u64) -> Arc<dyn Inode> {
-    let sb = Arc::new(Sb { quota: max_pages.map(HugeQuota::new), max_inodes, inodes: Default::default() });
-    new_dir(&sb, mode, owner)
+/// pages (None: only the pool's limit), `min_pages` of them promised by
+/// the pool for as long as the mount lives (ENOMEM if it cannot),
+/// `max_inodes` inodes.
+pub fn mount(
+    mode: u32,
+    owner: Owner,
+    max_pages: Option<u64>,
+    min_pages: u64,
+    max_inodes: u64,
+) -> Result<Arc<dyn Inode>, Errno> {
+    let quota = if max_pages.is_some() || min_pages > 0 {
+        Some(HugeQuota::new(crate::mem::page_alloc(), max_pages, min_pages).ok_or(ENOMEM)?)
+    } else {
+        None
+    };
+    let sb = Arc::new(Sb { quota, max_inodes, inodes: Default::default() });
+    Ok(new_dir(&sb, mode, owner))
 }
 
 fn new_dir(sb: &Arc<Sb>, mode: u32, owner: Owner) -> Arc<HugeDir> {
@@ -294,8 +308,8 @@ impl Inode for HugeDir {
 /// mount's limit or the pool's.
 fn statfs_of(quota: Option<&HugeQuota>, max_inodes: u64, inodes: u64) -> abi::stat::Statfs {
     let c = crate::mem::page_alloc().hugetlb.counts();
-    let (blocks, free) = match quota {
-        Some(q) => (q.max(), q.max().saturating_sub(q.used())),
+    let (blocks, free) = match quota.and_then(|q| Some((q.max()?, q.used()))) {
+        Some((max, used)) => (max, max.saturating_sub(used)),
         None => (c.nr, c.free),
     };
     abi::stat::Statfs {

@@ -47,30 +47,96 @@ use crate::vm::vma::{Backing, VmFlags, Vma};
 
 /// A hugetlbfs mount's limit (`size=`): huge pages its files may hold.
 pub struct HugeQuota {
+    /// `size=` in huge pages (u64::MAX: none).
     max: u64,
-    used: core::sync::atomic::AtomicU64,
+    /// `min_size=` in huge pages (0: none).
+    min: u64,
+    pa: &'static PageAllocator,
+    inner: spin::Mutex<QuotaInner>,
+}
+
+/// Linux's `hugepage_subpool` counts.
+struct QuotaInner {
+    /// Pages and promises the mount's files hold.
+    used: u64,
+    /// Of the pool's promises the mount took at mount time for its
+    /// minimum, those no file uses now (`rsv_hpages`).
+    rsv: u64,
 }
 
 impl HugeQuota {
-    pub fn new(max: u64) -> Arc<HugeQuota> {
-        Arc::new(HugeQuota { max, used: core::sync::atomic::AtomicU64::new(0) })
+    /// A mount's limits: at most `max` huge pages (None: the pool's), and
+    /// `min` of them promised by the pool from now on, so that the
+    /// mount's files find them (None if the pool cannot promise that
+    /// many: ENOMEM, as `hugepage_new_subpool`).
+    pub fn new(pa: &'static PageAllocator, max: Option<u64>, min: u64) -> Option<Arc<HugeQuota>> {
+        if min > 0 && !pa.hugetlb.reserve(pa, min) {
+            return None;
+        }
+        let inner = spin::Mutex::new(QuotaInner { used: 0, rsv: min });
+        Some(Arc::new(HugeQuota { max: max.unwrap_or(u64::MAX), min, pa, inner }))
     }
 
-    pub fn max(&self) -> u64 {
-        self.max
+    /// `size=` in huge pages, if the mount has one.
+    pub fn max(&self) -> Option<u64> {
+        (self.max != u64::MAX).then_some(self.max)
+    }
+
+    /// `min_size=` in huge pages (0: none).
+    pub fn min(&self) -> u64 {
+        self.min
     }
 
     pub fn used(&self) -> u64 {
-        self.used.load(core::sync::atomic::Ordering::Relaxed)
+        self.inner.lock().used
     }
 
-    fn charge(&self) -> bool {
-        use core::sync::atomic::Ordering::Relaxed;
-        self.used.try_update(Relaxed, Relaxed, |u| (u < self.max).then_some(u + 1)).is_ok()
+    /// Count one page or promise (`hugepage_subpool_get_pages`): None
+    /// over `size=`; Some(true) when the mount's minimum covers it (the
+    /// pool promised it already: the caller must not ask for another
+    /// promise, and may take a promised page).
+    fn charge(&self) -> Option<bool> {
+        let mut q = self.inner.lock();
+        if q.used >= self.max {
+            return None;
+        }
+        q.used += 1;
+        if q.rsv > 0 {
+            q.rsv -= 1;
+            return Some(true);
+        }
+        Some(false)
     }
 
-    fn uncharge(&self) {
-        self.used.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+    /// Undo a [`HugeQuota::charge`] that answered `covered`.
+    fn undo(&self, covered: bool) {
+        let mut q = self.inner.lock();
+        q.used -= 1;
+        if covered {
+            q.rsv += 1;
+        }
+    }
+
+    /// A page or promise went (`hugepage_subpool_put_pages`): true when
+    /// the mount keeps its pool promise for its minimum (the caller must
+    /// not give the promise back; a freed page must restore one).
+    fn uncharge(&self) -> bool {
+        let mut q = self.inner.lock();
+        q.used = q.used.saturating_sub(1);
+        if q.used + q.rsv < self.min {
+            q.rsv += 1;
+            return true;
+        }
+        false
+    }
+}
+
+impl Drop for HugeQuota {
+    /// The mount is gone (and every file with it): its minimum's
+    /// promises go back to the pool.
+    fn drop(&mut self) {
+        let rsv = self.inner.lock().rsv;
+        self.pa.hugetlb.unreserve(self.pa, rsv);
     }
 }
 
@@ -177,16 +243,23 @@ impl HugeObject {
         let mut i = self.inner.lock();
         let want: alloc::vec::Vec<u64> =
             (first..last).filter(|x| !i.pages.contains_key(x) && !i.resv.contains(x)).collect();
-        // A mount's limit counts promises too (`hugepage_subpool_get_pages`).
-        let mut charged = 0;
+        // A mount's limit counts promises too (`hugepage_subpool_get_pages`);
+        // those its minimum covers are promised by the pool already.
+        let mut charged: alloc::vec::Vec<bool> = alloc::vec::Vec::new();
         if let Some(q) = &self.quota {
-            while charged < want.len() && q.charge() {
-                charged += 1;
+            while charged.len() < want.len() {
+                match q.charge() {
+                    Some(covered) => charged.push(covered),
+                    None => break,
+                }
             }
         }
-        let uncharge = |n: usize| (0..n).for_each(|_| self.quota.as_ref().map_or((), |q| q.uncharge()));
-        if (self.quota.is_some() && charged < want.len()) || !self.pa.hugetlb.reserve(self.pa, want.len() as u64) {
-            uncharge(charged);
+        let covered = charged.iter().filter(|&&c| c).count();
+        let undo = |charged: &[bool]| charged.iter().for_each(|&c| self.quota.as_ref().map_or((), |q| q.undo(c)));
+        if (self.quota.is_some() && charged.len() < want.len())
+            || !self.pa.hugetlb.reserve(self.pa, (want.len() - covered) as u64)
+        {
+            undo(&charged);
             return false;
         }
         i.resv.extend(want);
@@ -202,9 +275,25 @@ impl HugeObject {
             i.resv.remove(x);
         }
         drop(i);
-        self.pa.hugetlb.unreserve(self.pa, gone.len() as u64);
-        if let Some(q) = &self.quota {
-            gone.iter().for_each(|_| q.uncharge());
+        self.give_back_promises(gone.len() as u64);
+    }
+
+    /// `n` promises went: the pool takes back those the mount's minimum
+    /// does not keep.
+    fn give_back_promises(&self, n: u64) {
+        let kept = match &self.quota {
+            Some(q) => (0..n).filter(|_| q.uncharge()).count() as u64,
+            None => 0,
+        };
+        self.pa.hugetlb.unreserve(self.pa, n - kept);
+    }
+
+    /// A page of this object goes back to the pool; if the mount's
+    /// minimum keeps it, the pool promises it again (`restore_reserve`).
+    fn give_back_page(&self, pfn: Pfn) {
+        self.pa.hugetlb.put(self.pa, pfn);
+        if self.quota.as_ref().is_some_and(|q| q.uncharge()) {
+            self.pa.hugetlb.reserve(self.pa, 1);
         }
     }
 
@@ -217,15 +306,9 @@ impl HugeObject {
         let resv = i.resv.split_off(&from);
         drop(i);
         for (_, pfn) in pages {
-            self.pa.hugetlb.put(self.pa, pfn);
-            if let Some(q) = &self.quota {
-                q.uncharge();
-            }
+            self.give_back_page(pfn);
         }
-        self.pa.hugetlb.unreserve(self.pa, resv.len() as u64);
-        if let Some(q) = &self.quota {
-            resv.iter().for_each(|_| q.uncharge());
-        }
+        self.give_back_promises(resv.len() as u64);
     }
 
     /// Pages the object holds.
@@ -238,17 +321,17 @@ impl HugeObject {
     /// has none to give (SIGBUS).
     fn new_page(&self, idx: u64, nid: u32) -> Option<Pfn> {
         let promised = self.inner.lock().resv.remove(&idx);
-        // A promise was counted against the mount's limit when made.
+        // A promise was counted against the mount's limit when made; a
+        // page its minimum covers has the pool's promise already.
+        let mut covered = None;
         if let Some(q) = self.quota.as_ref().filter(|_| !promised) {
-            if !q.charge() {
-                return None;
-            }
+            covered = Some(q.charge()?);
         }
-        let Some(pfn) = self.pa.hugetlb.take(self.pa, nid as usize, promised) else {
+        let Some(pfn) = self.pa.hugetlb.take(self.pa, nid as usize, promised || covered == Some(true)) else {
             if promised {
                 self.inner.lock().resv.insert(idx);
-            } else if let Some(q) = &self.quota {
-                q.uncharge();
+            } else if let (Some(q), Some(c)) = (&self.quota, covered) {
+                q.undo(c);
             }
             return None;
         };
@@ -272,10 +355,7 @@ impl HugeObject {
                 p.get();
             }
             drop(i);
-            self.pa.hugetlb.put(self.pa, new);
-            if let Some(q) = &self.quota {
-                q.uncharge();
-            }
+            self.give_back_page(new);
             return Some(other);
         }
         i.pages.insert(idx, new);

@@ -153,3 +153,38 @@ fn surplus_pages_follow_overcommit_and_leave_with_the_mapping() {
     env.pa.hugetlb.set_overcommit(0);
     assert!(env.pa.drained_free_pages() + 8 >= free);
 }
+
+/// A hugetlbfs mount's `min_size=` (Linux's subpool minimum): the pool
+/// promises it at mount, a file's promises and pages inside it take no
+/// other promise, pages given back return to the mount, and its end
+/// returns the promises to the pool.
+///
+/// ```text
+///   pool 4   mount min 2: resv 2 | file reserve 3: resv 3 (1 more)
+///   fault idx 0..3: resv 0      | truncate: resv 2 (the mount's again)
+///   mount gone: resv 0
+/// ```
+#[test]
+fn a_mounts_minimum_is_promised_by_the_pool_until_it_goes() {
+    use crate::vm::hugetlb::{HugeObject, HugeQuota};
+    let (env, _mm, _cpu) = setup(4);
+    assert!(HugeQuota::new(env.pa, None, 5).is_none(), "more than the pool can promise");
+    assert_eq!(counts(env).resv, 0, "a refused minimum promises nothing");
+    let q = HugeQuota::new(env.pa, Some(3), 2).unwrap();
+    assert_eq!(counts(env).resv, 2);
+    let f = HugeObject::file(env.pa, "/f", 1, Some(q.clone()));
+    f.set_size(3 * H);
+    assert!(f.reserve(0, 3));
+    assert_eq!((counts(env).resv, q.used()), (3, 3), "two promises were the mount's");
+    assert!(!f.reserve(3, 4), "size=3 pages");
+    for i in 0..3 {
+        let pfn = f.get_page(i, 0).expect("a promised page");
+        env.pa.hugetlb.put(env.pa, pfn);
+    }
+    assert_eq!((counts(env).resv, counts(env).free), (0, 1));
+    f.set_size(0);
+    assert_eq!((counts(env).resv, counts(env).free, q.used()), (2, 4, 0), "the mount keeps its minimum");
+    drop(f);
+    drop(q);
+    assert_eq!((counts(env).resv, counts(env).free), (0, 4));
+}
