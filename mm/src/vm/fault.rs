@@ -209,9 +209,11 @@ impl AddressSpace {
         // With swap on, a failure here is expected: the kernel reclaims
         // and retries (no warning for each).
         let quiet = if env.swap.enabled() { Gfp::NOWARN } else { Gfp::empty() };
-        let policy = vma.policy.as_ref().or(env.policy.as_ref());
+        // A private copy of a shmem page goes by the object's policy too.
+        let (area_pol, ilx) = crate::vm::mempolicy::vma_policy(vma, va);
+        let policy = area_pol.as_ref().or(env.policy.as_ref());
         let gfp = GFP_HIGHUSER_MOVABLE | Gfp::ZERO | quiet;
-        let pfn = crate::vm::mempolicy::alloc_page(env.pa, gfp, policy, vma.pgoff_of(va)).ok_or(FaultError::Oom)?;
+        let pfn = crate::vm::mempolicy::alloc_page(env.pa, gfp, policy, ilx).ok_or(FaultError::Oom)?;
         if !env.pa.memcg_charge(pfn, crate::memcg::MemcgStat::Anon, crate::phys::page_alloc::ChargeMode::MayFail) {
             // The group's memory.max: the kernel reclaims from the group
             // (or kills inside it) and retries the fault.

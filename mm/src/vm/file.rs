@@ -16,8 +16,11 @@
 //! `get_page`, so both see the same pages. Its size changes (write,
 //! truncate); its pages are charged to the mount's [`PageQuota`].
 //!
+//! A shmem object's new pages go where the shared policy of their range
+//! says (shared_policy.rs), else locally.
+//!
 //! Locks: `pages` (an IrqLock) guards the page index; the size is an
-//! atomic. Callers that change the size and the pages together (tmpfs)
+//! atomic; `policy` (the shared policy, a leaf) is taken inside `pages`. Callers that change the size and the pages together (tmpfs)
 //! serialise those calls with a lock of their own, taken before `pages`.
 
 use alloc::collections::BTreeMap;
@@ -160,6 +163,9 @@ pub struct MemObject {
     /// mappings of a write-sealed object (mmap.rs); the kernel checks the
     /// others (write, truncate, fallocate) under the file's own lock.
     seals: AtomicU32,
+    /// The policies of page ranges set by mbind on any mapping
+    /// (shared_policy.rs; shmem only).
+    pub(super) policy: IrqLock<crate::vm::shared_policy::SharedPolicy>,
 }
 
 impl MemObject {
@@ -180,6 +186,7 @@ impl MemObject {
             rmap: Rmap::new(),
             shadows: spin::Once::new(),
             seals: AtomicU32::new(0),
+            policy: IrqLock::new(crate::vm::shared_policy::SharedPolicy::new()),
         });
         // Reclaim finds the file from its pages (rmap_walk.rs).
         crate::vm::rmap_walk::FILES.insert(&obj);
@@ -225,6 +232,7 @@ impl MemObject {
             rmap: Rmap::new(),
             shadows: spin::Once::new(),
             seals: AtomicU32::new(0),
+            policy: IrqLock::new(crate::vm::shared_policy::SharedPolicy::new()),
         })
     }
 
@@ -251,6 +259,7 @@ impl MemObject {
             rmap: Rmap::new(),
             shadows: spin::Once::new(),
             seals: AtomicU32::new(F_SEAL_SEAL),
+            policy: IrqLock::new(crate::vm::shared_policy::SharedPolicy::new()),
         })
     }
 
@@ -337,7 +346,10 @@ impl MemObject {
                 q.uncharge(1);
             }
         };
-        let Some(pfn) = self.pa.alloc_pages(GFP_HIGHUSER_MOVABLE | Gfp::ZERO, 0) else {
+        // The range's shared policy places a shmem page (shmem_alloc_folio).
+        let pol = self.policy_at(pgoff);
+        let gfp = GFP_HIGHUSER_MOVABLE | Gfp::ZERO;
+        let Some(pfn) = crate::vm::mempolicy::alloc_page(self.pa, gfp, pol.as_ref(), self.interleave_index(pgoff)) else {
             uncharge();
             return Err(ObjError::NoMemory);
         };
