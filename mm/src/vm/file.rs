@@ -349,7 +349,8 @@ impl MemObject {
         // The range's shared policy places a shmem page (shmem_alloc_folio).
         let pol = self.policy_at(pgoff);
         let gfp = GFP_HIGHUSER_MOVABLE | Gfp::ZERO;
-        let Some(pfn) = crate::vm::mempolicy::alloc_page(self.pa, gfp, pol.as_ref(), self.interleave_index(pgoff)) else {
+        let Some(pfn) = crate::vm::mempolicy::alloc_page(self.pa, gfp, pol.as_ref(), self.interleave_index(pgoff))
+        else {
             uncharge();
             return Err(ObjError::NoMemory);
         };

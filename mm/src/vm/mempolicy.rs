@@ -446,7 +446,10 @@ impl crate::vm::address_space::AddressSpace {
     /// too); STRICT makes a page left misplaced EIO. A mapping of a shmem
     /// object gives the object's page range the policy too, for every
     /// process that maps it (only the pages mapped here are moved, as the
-    /// walk of this space's page tables finds them). Errors: EINVAL for an
+    /// walk of this space's page tables finds them). An area whose policy
+    /// already is `policy` is left as it is, its object's too (so
+    /// MPOL_DEFAULT from a mapper that never set a policy does not clear
+    /// another's shared one, as in Linux). Errors: EINVAL for an
     /// unaligned start or an overflowing range, EFAULT for a hole in it,
     /// ENOMEM when a split would pass the map count limit.
     pub fn mbind(
@@ -472,7 +475,10 @@ impl crate::vm::address_space::AddressSpace {
         self.isolate(env, start, end)?;
         let starts: alloc::vec::Vec<u64> = self.vmas.overlapping(start..end).map(|v| v.start).collect();
         for &s in &starts {
-            if let Some(v) = self.vmas.containing_mut(s) {
+            // An area whose own policy already is the new one is left
+            // alone, its object's shared policy too (Linux's mbind_range:
+            // mpol_equal), even if another mapper changed that since.
+            if let Some(v) = self.vmas.containing_mut(s).filter(|v| v.policy != policy) {
                 replace_policy(v, policy);
             }
         }
@@ -558,15 +564,19 @@ impl crate::vm::address_space::AddressSpace {
             if old.mode != MPOL_BIND && old.mode != MPOL_PREFERRED_MANY {
                 return Err(MmError::NotSupported);
             }
+            changed += 1;
+            let new = MemPolicy { home_node: Some(home), ..old };
+            if new == old {
+                continue;
+            }
             let (lo, hi) = (v.start.max(start), v.end.min(end));
             self.isolate(env, lo, hi)?;
             if let Some(v) = self.vmas.containing_mut(lo) {
-                replace_policy(v, Some(MemPolicy { home_node: Some(home), ..old }));
+                replace_policy(v, Some(new));
             }
             if self.vmas.containing(lo).is_some_and(|v| v.start == lo) {
                 self.vmas.merge_around(lo);
             }
-            changed += 1;
         }
         Ok(changed)
     }
