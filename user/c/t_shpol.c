@@ -25,6 +25,8 @@
  *   made by write(2) on the memfd follows the policy too;
  * - mbind MPOL_MF_MOVE|MPOL_MF_STRICT on a shared mapping whose pages only
  *   this process maps moves them to the policy's node, data intact;
+ * - without a shared policy, the touching task's own policy (BIND to node
+ *   1) places a memfd's pages;
  * - BIND and PREFERRED_MANY over nodes 0-1 with home node 1 put every
  *   touched page on node 1, with home node 0 on node 0.
  */
@@ -346,6 +348,22 @@ static void multi_node(void)
 	if (a != MAP_FAILED)
 		munmap(a, N * PAGE);
 
+	/* No shared policy: the toucher's own task policy places the pages. */
+	fd = memfd();
+	p = fd >= 0 ? map_fd(fd) : NULL;
+	unsigned long two = 2;
+	long sp = p ? syscall(SYS_set_mempolicy, MPOL_BIND, &two, MAXNODE) : -1;
+	if (sp == 0)
+		stamp_pages(p, N * PAGE, 0x54);
+	syscall(SYS_set_mempolicy, MPOL_DEFAULT, NULL, 0);
+	r = sp == 0 ? where(p, st) : -1;
+	CHECKF("task_policy_places_shmem", r == 0 && count_on(st, 1) == N, "set %ld r %d; on node 1: %d", sp, r,
+	       count_on(st, 1));
+	if (p)
+		munmap(p, N * PAGE);
+	if (fd >= 0)
+		close(fd);
+
 	/* Home nodes: where BIND and PREFERRED_MANY start. */
 	int modes[2] = {MPOL_BIND, MPOL_PREFERRED_MANY};
 	const char *names[2][2] = {{"home_bind_node0", "home_bind_node1"}, {"home_many_node0", "home_many_node1"}};
@@ -374,7 +392,7 @@ int main(void)
 		const char *why = "one NUMA node here (the numa= matrix lines run these)";
 		const char *multi[] = {"memfd_interleave_places", "memfd_bind_places",	 "write_follows_policy",
 				       "sysv_bind_places",	  "shared_anon_bind_places", "shared_move_moves",
-				       "shared_move_keeps_data",  "home_bind_node0",	 "home_bind_node1",
+				       "shared_move_keeps_data",  "task_policy_places_shmem", "home_bind_node0",	 "home_bind_node1",
 				       "home_many_node0",	  "home_many_node1"};
 		for (size_t i = 0; i < sizeof multi / sizeof *multi; i++)
 			check_skip(multi[i], why);

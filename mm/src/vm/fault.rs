@@ -294,7 +294,7 @@ impl AddressSpace {
         write: bool,
         obj: &MemObject,
     ) -> Result<FaultDone, FaultError> {
-        let pfn = obj.get_page(vma.pgoff_of(va)).map_err(|e| obj_error(env, e))?;
+        let pfn = obj.get_page_for(vma.pgoff_of(va), env.policy.as_ref()).map_err(|e| obj_error(env, e))?;
         self.install_missing(env, vma, va, pfn, Self::shared_writable(vma, write), write)?;
         Ok(FaultDone::Minor)
     }
@@ -304,7 +304,7 @@ impl AddressSpace {
     fn do_cow_file(&self, env: &MmEnv<'_>, vma: &Vma, va: u64, obj: &MemObject) -> Result<FaultDone, FaultError> {
         let pgoff = vma.pgoff_of(va);
         let cached = obj.find_page(pgoff).is_some();
-        let pfn = obj.get_page(pgoff).map_err(|e| obj_error(env, e))?;
+        let pfn = obj.get_page_for(pgoff, env.policy.as_ref()).map_err(|e| obj_error(env, e))?;
         let copy = match self.new_anon_page(env, vma, va) {
             Ok(c) => c,
             Err(e) => {
@@ -335,7 +335,7 @@ impl AddressSpace {
     ) -> Result<FaultDone, FaultError> {
         let pgoff = vma.pgoff_of(va);
         let cached = obj.find_page(pgoff).is_some();
-        let pfn = obj.get_page(pgoff).map_err(|e| obj_error(env, e))?;
+        let pfn = obj.get_page_for(pgoff, env.policy.as_ref()).map_err(|e| obj_error(env, e))?;
         let writable = vma.flags.contains(VmFlags::SHARED) && Self::shared_writable(vma, write);
         let installed = self.install_missing(env, vma, va, pfn, writable, write)?;
         Ok(if cached || !installed { FaultDone::Minor } else { FaultDone::Major })

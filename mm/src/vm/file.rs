@@ -327,15 +327,32 @@ impl MemObject {
     /// from the swap cache, or the caller is sent to read it
     /// ([`ObjError::SwapIn`]).
     pub fn get_page(&self, pgoff: u64) -> Result<Pfn, ObjError> {
+        self.get_page_for(pgoff, None)
+    }
+
+    /// [`Self::get_page`] for a task whose policy is `task_pol`: a new
+    /// shmem page where its range has no shared policy goes by that
+    /// (shmem_get_pgoff_policy's fallback to the task's policy).
+    pub fn get_page_for(
+        &self,
+        pgoff: u64,
+        task_pol: Option<&crate::vm::mempolicy::MemPolicy>,
+    ) -> Result<Pfn, ObjError> {
         if self.beyond_eof(pgoff) {
             return Err(ObjError::BeyondEof);
         }
-        self.page_ref(pgoff, true)?.ok_or(ObjError::NoMemory)
+        self.page_ref(pgoff, true, task_pol)?.ok_or(ObjError::NoMemory)
     }
 
     /// Allocate the page at `pgoff` (absent from `pages`), fill it, and
-    /// enter it with the cache's one reference.
-    pub(super) fn insert_new(&self, pages: &mut BTreeMap<u64, u64>, pgoff: u64) -> Result<Pfn, ObjError> {
+    /// enter it with the cache's one reference. A shmem page goes by its
+    /// range's shared policy, else by `task_pol` (None: locally).
+    pub(super) fn insert_new(
+        &self,
+        pages: &mut BTreeMap<u64, u64>,
+        pgoff: u64,
+        task_pol: Option<&crate::vm::mempolicy::MemPolicy>,
+    ) -> Result<Pfn, ObjError> {
         if let Some(q) = &self.quota {
             if !q.try_charge(1) {
                 return Err(ObjError::NoSpace);
@@ -347,7 +364,7 @@ impl MemObject {
             }
         };
         // The range's shared policy places a shmem page (shmem_alloc_folio).
-        let pol = self.policy_at(pgoff);
+        let pol = if self.has_shared_policy() { self.policy_at(pgoff).or(task_pol.copied()) } else { None };
         let gfp = GFP_HIGHUSER_MOVABLE | Gfp::ZERO;
         let Some(pfn) = crate::vm::mempolicy::alloc_page(self.pa, gfp, pol.as_ref(), self.interleave_index(pgoff))
         else {

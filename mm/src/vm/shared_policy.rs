@@ -55,21 +55,17 @@ impl SharedPolicy {
         }
         // A range that begins before `start` and reaches into it: cut at
         // `start`, keeping its part past `end` if it spans the new range.
-        if let Some((&s, &(e, p))) = self.ranges.range(..start).next_back() {
-            if e > start {
-                self.ranges.insert(s, (start, p));
-                if e > end {
-                    self.ranges.insert(end, (e, p));
-                }
+        if let Some((&s, &(e, p))) = self.ranges.range(..start).next_back().filter(|(_, (e, _))| *e > start) {
+            self.ranges.insert(s, (start, p));
+            if e > end {
+                self.ranges.insert(end, (e, p));
             }
         }
         // Ranges that begin inside: gone, their tail past `end` kept.
         let inside: Vec<u64> = self.ranges.range(start..end).map(|(&s, _)| s).collect();
         for s in inside {
-            if let Some((e, p)) = self.ranges.remove(&s) {
-                if e > end {
-                    self.ranges.insert(end, (e, p));
-                }
+            if let Some((e, p)) = self.ranges.remove(&s).filter(|(e, _)| *e > end) {
+                self.ranges.insert(end, (e, p));
             }
         }
         if let Some(p) = pol {

@@ -323,3 +323,23 @@ fn a_home_node_outside_the_set_starts_from_the_nearest_node_of_it() {
     assert_eq!(m.target(0, &near, 0, &[]), (3, Some(0b1100)));
     assert_eq!(alloc::format!("{m}"), "prefer (many):2-3", "numa_maps does not show the home node");
 }
+
+#[test]
+fn a_shmem_page_without_a_shared_policy_follows_the_faulting_tasks() {
+    //   object pages   0   1   2   3
+    //   shared policy          [prefer:0)
+    //   the task's bind:1 places 0-1; the shared policy wins on 2-3
+    let (env, mut cpu) = setup();
+    let task_env: &'static MmEnv<'static> =
+        alloc::boxed::Box::leak(alloc::boxed::Box::new(MmEnv { policy: pol(MPOL_BIND, 0b10), ..*env }));
+    let obj = tmpfs(env, 40, 4);
+    let a = process(env);
+    let va = map_shared(env, &a, &obj, 4, MAP_SHARED);
+    a.space.lock().mbind(env, va + 2 * P, 2 * P, pol(MPOL_PREFERRED, 0b01), 0).unwrap();
+    cpu.switch_to(&a.space.lock());
+    for i in 0..4 {
+        a.space.lock().handle_fault(task_env, va + i * P, crate::vm::fault::FaultKind::WRITE).unwrap();
+    }
+    assert_eq!(nodes(&a.space.lock(), env, va, 4), [1, 1, 0, 0]);
+    exit(env, a);
+}
