@@ -31,7 +31,8 @@
 //! shared anonymous mapping) has shared policies instead
 //! (shared_policy.rs): mbind on any mapping of it sets the policy of the
 //! object's page range as well as the area's, and its pages, whoever
-//! makes them, go by that ([`vma_policy`] is Linux's get_vma_policy).
+//! makes them, go by that, or by the faulting task's policy where the
+//! range has none ([`vma_policy`] is Linux's get_vma_policy).
 //!
 //! A BIND or PREFERRED_MANY policy may have a home node
 //! (set_mempolicy_home_node(2)): the node its allocations start from
