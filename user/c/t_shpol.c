@@ -6,7 +6,8 @@
  *   child sets it on its own mapping and exits, and the parent's
  *   get_mempolicy(MPOL_F_ADDR) on its mapping of the same pages reports
  *   it (the pages outside the range: MPOL_DEFAULT); /proc/self/numa_maps
- *   shows it for the parent's area; MPOL_DEFAULT from the parent's area,
+ *   shows it for the parent's area (and an area without any policy the
+ *   task's own, `default` without one); MPOL_DEFAULT from the parent's area,
  *   which never had a policy of its own, changes nothing (Linux's
  *   mbind_range: the area's policy is already the default), after a
  *   policy of its own it removes the object's range;
@@ -253,6 +254,19 @@ static void shared_views(void)
 	       mask);
 	if (a != MAP_FAILED)
 		munmap(a, N * PAGE);
+
+	/* An area without a policy shows the task's in numa_maps. */
+	char *t = anon(PAGE);
+	unsigned long one = 1;
+	long sp = syscall(SYS_set_mempolicy, MPOL_BIND, &one, MAXNODE);
+	const char *tl = t ? numa_maps_policy(t) : "";
+	CHECKF("numa_maps_task_policy", sp == 0 && strncmp(tl, "bind:0", 6) == 0 && (tl[6] == ' ' || !tl[6]),
+	       "set %ld, '%s'", sp, tl);
+	syscall(SYS_set_mempolicy, MPOL_DEFAULT, NULL, 0);
+	tl = t ? numa_maps_policy(t) : "";
+	CHECKF("numa_maps_default_again", strncmp(tl, "default", 7) == 0, "'%s'", tl);
+	if (t)
+		munmap(t, PAGE);
 }
 
 /* set_mempolicy_home_node's errors and its success, on any machine. */

@@ -276,6 +276,15 @@ fn shared_anonymous_mappings_share_the_policy_across_fork() {
     let v = mm.vmas.containing(va).unwrap().clone();
     crate::procfs::numa_maps::write_numa_map(&mm, env, &v, &mut s).unwrap();
     assert!(s.contains(" bind:1 ") && s.contains("N1=4"), "numa_maps shows the shared policy: {s}");
+    // An area without any policy shows the task's.
+    drop(mm);
+    let anon_va = p.space.lock().mmap(env, &req(0, 1, RW, PRIV), &lim()).unwrap();
+    let mm = p.space.lock();
+    let v = mm.vmas.containing(anon_va).unwrap().clone();
+    let task_env = MmEnv { policy: pol(MPOL_PREFERRED, 0b10), ..*env };
+    let mut t = alloc::string::String::new();
+    crate::procfs::numa_maps::write_numa_map(&mm, &task_env, &v, &mut t).unwrap();
+    assert!(t.contains(" prefer:1"), "the task's policy: {t}");
     drop(mm);
     exit(env, child);
     exit(env, p);
