@@ -197,6 +197,7 @@ pub const MIGRATE_PAGES: u64 = 256;
 pub const MBIND: u64 = 237;
 pub const SET_MEMPOLICY: u64 = 238;
 pub const GET_MEMPOLICY: u64 = 239;
+pub const SET_MEMPOLICY_HOME_NODE: u64 = 450;
 pub const GETRANDOM: u64 = 318;
 pub const PROCESS_VM_READV: u64 = 310;
 pub const PROCESS_VM_WRITEV: u64 = 311;

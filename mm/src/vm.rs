@@ -19,6 +19,8 @@
 //! rmap        from an object to the address spaces mapping it (i_mmap)
 //! overcommit  commit accounting (vm.overcommit_memory)
 //! mempolicy   NUMA memory policies: set_mempolicy, mbind, where a page goes
+//! shared_policy  the policies of a shmem object's page ranges (mbind on
+//!             any mapping of it)
 //! migrate     move a user page to another frame (move_pages, compaction)
 //! compaction  the two scanners that make free pages contiguous again
 //! ```
@@ -47,6 +49,7 @@ pub mod page_table;
 mod pte_lock;
 pub mod rmap;
 pub mod rmap_walk;
+pub mod shared_policy;
 mod shmem_swap;
 pub mod swap_in;
 pub mod swap_out;

@@ -20,7 +20,19 @@
 //!     MPOL_MF_MOVE_ALL without privilege                EPERM
 //!     a hole in the range                               EFAULT
 //!     MPOL_MF_STRICT and a page left off the policy      EIO
+//!   set_mempolicy_home_node(start, len, home_node, flags)
+//!     unaligned start, flags not 0, home_node not a
+//!     node of this machine, overflow                    EINVAL
+//!     an area of the range with a policy other than
+//!     BIND or PREFERRED_MANY                            EOPNOTSUPP
+//!     no area of the range with a policy (holes and
+//!     areas without one are skipped)                    ENOENT
 //! ```
+//!
+//! mbind on a mapping of a shmem object (tmpfs file, memfd, System V
+//! segment, shared anonymous memory) sets the object's shared policy for
+//! the area's pages too, and get_mempolicy(MPOL_F_ADDR) reports the
+//! shared policy there (mm's `vm::shared_policy`).
 //!
 //! A node mask is `maxnode - 1` bits (Linux's get_nodes); nodes past 63
 //! exist in no machine here, so they only count as nodes without memory.
@@ -167,4 +179,33 @@ pub fn mbind(start: u64, len: u64, mode: u32, nmask: u64, maxnode: u64, flags: u
     let env = crate::mem::user::env();
     mm.space.write().mbind(&env, start, len, pol, flags)?;
     Ok(0)
+}
+
+/// set_mempolicy_home_node(2): Linux's checks in Linux's order, then mm's
+/// `set_home_node` under the address space's write lock.
+pub fn set_mempolicy_home_node(start: u64, len: u64, home_node: u64, flags: u64) -> SysResult {
+    if start & 0xfff != 0 || flags != 0 {
+        return Err(EINVAL);
+    }
+    // node_online: every node of the machine (with memory or not).
+    if home_node >= crate::mem::page_alloc().nr_nodes() as u64 {
+        return Err(EINVAL);
+    }
+    // PAGE_ALIGN(len) and start + len wrap as in Linux: a length that
+    // rounds to 0 is no range at all.
+    let end = start.wrapping_add(len.wrapping_add(0xfff) & !0xfff);
+    if end < start {
+        return Err(EINVAL);
+    }
+    if end == start {
+        return Ok(0);
+    }
+    let me = proc::current();
+    let mm = me.mm().ok_or(EFAULT)?;
+    drop(me);
+    let env = crate::mem::user::env();
+    match mm.space.write().set_home_node(&env, start, end, home_node as u32)? {
+        0 => Err(ENOENT),
+        _ => Ok(0),
+    }
 }

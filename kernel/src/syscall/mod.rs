@@ -216,6 +216,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::MBIND => mempolicy::mbind(x[0], x[1], x[2] as u32, x[3], x[4], x[5] as u32),
         nr::SET_MEMPOLICY => mempolicy::set_mempolicy(x[0] as u32, x[1], x[2]),
         nr::GET_MEMPOLICY => mempolicy::get_mempolicy(x[0], x[1], x[2], x[3], x[4]),
+        nr::SET_MEMPOLICY_HOME_NODE => mempolicy::set_mempolicy_home_node(x[0], x[1], x[2], x[3]),
         nr::MOVE_PAGES => migrate::move_pages(x[0] as i32, x[1], x[2], x[3], x[4], x[5] as i32),
         nr::PROCESS_VM_READV => process_vm::process_vm_rw(x[0] as i32, x[1], x[2], x[3], x[4], x[5], false),
         nr::PROCESS_VM_WRITEV => process_vm::process_vm_rw(x[0] as i32, x[1], x[2], x[3], x[4], x[5], true),

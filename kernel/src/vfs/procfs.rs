@@ -759,7 +759,12 @@ fn render_pid(t: &Arc<Task>, kind: PidKind, s: &mut String) -> core::fmt::Result
         PidKind::Maps => mm.map_or(Ok(()), |m| mm::procfs::pid::render_maps(&m.space.read(), s)),
         PidKind::Smaps => mm.map_or(Ok(()), |m| mm::procfs::pid::render_smaps(&m.space.read(), &env, s)),
         PidKind::SmapsRollup => mm.map_or(Ok(()), |m| mm::procfs::pid::render_smaps_rollup(&m.space.read(), &env, s)),
-        PidKind::NumaMaps => mm.map_or(Ok(()), |m| mm::procfs::numa_maps::render_numa_maps(&m.space.read(), &env, s)),
+        PidKind::NumaMaps => {
+            // Areas without a policy show the task's (Linux's
+            // hold_task_mempolicy): that of the task read, not the reader.
+            let env = mm::vm::address_space::MmEnv { policy: *t.mempolicy.lock(), ..env };
+            mm.map_or(Ok(()), |m| mm::procfs::numa_maps::render_numa_maps(&m.space.read(), &env, s))
+        }
         PidKind::Statm => match mm {
             Some(m) => mm::procfs::pid::render_statm(&m.space.read(), s),
             None => writeln!(s, "0 0 0 0 0 0 0"),

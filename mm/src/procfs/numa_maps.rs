@@ -15,8 +15,11 @@
 //! every page is active or unevictable), `writeback=`, one `N<node>=` per
 //! node holding pages, and `kernelpagesize_kB=`. The shared zero page is
 //! not counted. The policy is the area's own (mbind; `interleave:0-1`,
-//! `bind=static:1`, ... as Linux's `mpol_to_str`), `default` without one
-//! (the task's policy is not shown, as in Linux).
+//! `bind=static:1`, ... as Linux's `mpol_to_str`; for a shmem mapping
+//! the object's shared policy at the area's start), else the task's
+//! (`env.policy`: the caller puts the policy of the task whose file is
+//! read there, as Linux's show_numa_map prints `task_mempolicy`),
+//! `default` without either.
 
 use core::fmt::{self, Write};
 
@@ -91,7 +94,9 @@ fn write_path(w: &mut dyn Write, path: &str) -> fmt::Result {
 
 /// One area's line.
 pub fn write_numa_map(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma, w: &mut dyn Write) -> fmt::Result {
-    match &v.policy {
+    // A shmem mapping shows the object's policy at the area's start; an
+    // area without one the task's (`env.policy`, the task read).
+    match &crate::vm::mempolicy::vma_policy(v, v.start).0.or(env.policy) {
         Some(p) => write!(w, "{:08x} {}", v.start, p)?,
         None => write!(w, "{:08x} default", v.start)?,
     }

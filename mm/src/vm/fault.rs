@@ -209,9 +209,11 @@ impl AddressSpace {
         // With swap on, a failure here is expected: the kernel reclaims
         // and retries (no warning for each).
         let quiet = if env.swap.enabled() { Gfp::NOWARN } else { Gfp::empty() };
-        let policy = vma.policy.as_ref().or(env.policy.as_ref());
+        // A private copy of a shmem page goes by the object's policy too.
+        let (area_pol, ilx) = crate::vm::mempolicy::vma_policy(vma, va);
+        let policy = area_pol.as_ref().or(env.policy.as_ref());
         let gfp = GFP_HIGHUSER_MOVABLE | Gfp::ZERO | quiet;
-        let pfn = crate::vm::mempolicy::alloc_page(env.pa, gfp, policy, vma.pgoff_of(va)).ok_or(FaultError::Oom)?;
+        let pfn = crate::vm::mempolicy::alloc_page(env.pa, gfp, policy, ilx).ok_or(FaultError::Oom)?;
         if !env.pa.memcg_charge(pfn, crate::memcg::MemcgStat::Anon, crate::phys::page_alloc::ChargeMode::MayFail) {
             // The group's memory.max: the kernel reclaims from the group
             // (or kills inside it) and retries the fault.
@@ -292,7 +294,7 @@ impl AddressSpace {
         write: bool,
         obj: &MemObject,
     ) -> Result<FaultDone, FaultError> {
-        let pfn = obj.get_page(vma.pgoff_of(va)).map_err(|e| obj_error(env, e))?;
+        let pfn = obj.get_page_for(vma.pgoff_of(va), env.policy.as_ref()).map_err(|e| obj_error(env, e))?;
         self.install_missing(env, vma, va, pfn, Self::shared_writable(vma, write), write)?;
         Ok(FaultDone::Minor)
     }
@@ -302,7 +304,7 @@ impl AddressSpace {
     fn do_cow_file(&self, env: &MmEnv<'_>, vma: &Vma, va: u64, obj: &MemObject) -> Result<FaultDone, FaultError> {
         let pgoff = vma.pgoff_of(va);
         let cached = obj.find_page(pgoff).is_some();
-        let pfn = obj.get_page(pgoff).map_err(|e| obj_error(env, e))?;
+        let pfn = obj.get_page_for(pgoff, env.policy.as_ref()).map_err(|e| obj_error(env, e))?;
         let copy = match self.new_anon_page(env, vma, va) {
             Ok(c) => c,
             Err(e) => {
@@ -333,7 +335,7 @@ impl AddressSpace {
     ) -> Result<FaultDone, FaultError> {
         let pgoff = vma.pgoff_of(va);
         let cached = obj.find_page(pgoff).is_some();
-        let pfn = obj.get_page(pgoff).map_err(|e| obj_error(env, e))?;
+        let pfn = obj.get_page_for(pgoff, env.policy.as_ref()).map_err(|e| obj_error(env, e))?;
         let writable = vma.flags.contains(VmFlags::SHARED) && Self::shared_writable(vma, write);
         let installed = self.install_missing(env, vma, va, pfn, writable, write)?;
         Ok(if cached || !installed { FaultDone::Minor } else { FaultDone::Major })

@@ -16,8 +16,11 @@
 //! `get_page`, so both see the same pages. Its size changes (write,
 //! truncate); its pages are charged to the mount's [`PageQuota`].
 //!
+//! A shmem object's new pages go where the shared policy of their range
+//! says (shared_policy.rs), else locally.
+//!
 //! Locks: `pages` (an IrqLock) guards the page index; the size is an
-//! atomic. Callers that change the size and the pages together (tmpfs)
+//! atomic; `policy` (the shared policy, a leaf) is taken inside `pages`. Callers that change the size and the pages together (tmpfs)
 //! serialise those calls with a lock of their own, taken before `pages`.
 
 use alloc::collections::BTreeMap;
@@ -160,6 +163,9 @@ pub struct MemObject {
     /// mappings of a write-sealed object (mmap.rs); the kernel checks the
     /// others (write, truncate, fallocate) under the file's own lock.
     seals: AtomicU32,
+    /// The policies of page ranges set by mbind on any mapping
+    /// (shared_policy.rs; shmem only).
+    pub(super) policy: IrqLock<crate::vm::shared_policy::SharedPolicy>,
 }
 
 impl MemObject {
@@ -180,6 +186,7 @@ impl MemObject {
             rmap: Rmap::new(),
             shadows: spin::Once::new(),
             seals: AtomicU32::new(0),
+            policy: IrqLock::new(crate::vm::shared_policy::SharedPolicy::new()),
         });
         // Reclaim finds the file from its pages (rmap_walk.rs).
         crate::vm::rmap_walk::FILES.insert(&obj);
@@ -225,6 +232,7 @@ impl MemObject {
             rmap: Rmap::new(),
             shadows: spin::Once::new(),
             seals: AtomicU32::new(0),
+            policy: IrqLock::new(crate::vm::shared_policy::SharedPolicy::new()),
         })
     }
 
@@ -251,6 +259,7 @@ impl MemObject {
             rmap: Rmap::new(),
             shadows: spin::Once::new(),
             seals: AtomicU32::new(F_SEAL_SEAL),
+            policy: IrqLock::new(crate::vm::shared_policy::SharedPolicy::new()),
         })
     }
 
@@ -318,15 +327,32 @@ impl MemObject {
     /// from the swap cache, or the caller is sent to read it
     /// ([`ObjError::SwapIn`]).
     pub fn get_page(&self, pgoff: u64) -> Result<Pfn, ObjError> {
+        self.get_page_for(pgoff, None)
+    }
+
+    /// [`Self::get_page`] for a task whose policy is `task_pol`: a new
+    /// shmem page where its range has no shared policy goes by that
+    /// (shmem_get_pgoff_policy's fallback to the task's policy).
+    pub fn get_page_for(
+        &self,
+        pgoff: u64,
+        task_pol: Option<&crate::vm::mempolicy::MemPolicy>,
+    ) -> Result<Pfn, ObjError> {
         if self.beyond_eof(pgoff) {
             return Err(ObjError::BeyondEof);
         }
-        self.page_ref(pgoff, true)?.ok_or(ObjError::NoMemory)
+        self.page_ref(pgoff, true, task_pol)?.ok_or(ObjError::NoMemory)
     }
 
     /// Allocate the page at `pgoff` (absent from `pages`), fill it, and
-    /// enter it with the cache's one reference.
-    pub(super) fn insert_new(&self, pages: &mut BTreeMap<u64, u64>, pgoff: u64) -> Result<Pfn, ObjError> {
+    /// enter it with the cache's one reference. A shmem page goes by its
+    /// range's shared policy, else by `task_pol` (None: locally).
+    pub(super) fn insert_new(
+        &self,
+        pages: &mut BTreeMap<u64, u64>,
+        pgoff: u64,
+        task_pol: Option<&crate::vm::mempolicy::MemPolicy>,
+    ) -> Result<Pfn, ObjError> {
         if let Some(q) = &self.quota {
             if !q.try_charge(1) {
                 return Err(ObjError::NoSpace);
@@ -337,7 +363,11 @@ impl MemObject {
                 q.uncharge(1);
             }
         };
-        let Some(pfn) = self.pa.alloc_pages(GFP_HIGHUSER_MOVABLE | Gfp::ZERO, 0) else {
+        // The range's shared policy places a shmem page (shmem_alloc_folio).
+        let pol = if self.has_shared_policy() { self.policy_at(pgoff).or(task_pol.copied()) } else { None };
+        let gfp = GFP_HIGHUSER_MOVABLE | Gfp::ZERO;
+        let Some(pfn) = crate::vm::mempolicy::alloc_page(self.pa, gfp, pol.as_ref(), self.interleave_index(pgoff))
+        else {
             uncharge();
             return Err(ObjError::NoMemory);
         };

@@ -35,7 +35,7 @@ impl MemObject {
             let (pgoff, in_page, room) = split(off + done as u64);
             let len = room.min(n - done);
             let dst = &mut buf[done..done + len];
-            match self.page_ref(pgoff, false) {
+            match self.page_ref(pgoff, false, None) {
                 Ok(Some(pfn)) => {
                     // A user page we hold: the window covers it.
                     let _ = self.pa.phys().read(PhysAddr::new(pfn.phys() + in_page as u64), dst);
@@ -68,7 +68,7 @@ impl MemObject {
         while done < buf.len() {
             let (pgoff, in_page, room) = split(off + done as u64);
             let len = room.min(buf.len() - done);
-            let pfn = match self.page_ref(pgoff, true) {
+            let pfn = match self.page_ref(pgoff, true, None) {
                 Ok(Some(p)) => p,
                 Ok(None) => break,
                 Err(e) if done == 0 => return Err(e),
@@ -93,7 +93,7 @@ impl MemObject {
     /// zeroed later in the call whatever reclaim does meanwhile: a page on
     /// swap is read back first (Err(SwapIn), before anything changed).
     fn pin(&self, pgoff: u64, needed: bool) -> Result<Option<Pfn>, ObjError> {
-        if needed { self.page_ref(pgoff, false) } else { Ok(None) }
+        if needed { self.page_ref(pgoff, false, None) } else { Ok(None) }
     }
 
     /// Zero `[from, from + len)` of pinned page `pin` and let it go.
@@ -163,7 +163,7 @@ impl MemObject {
             if pages.contains_key(&pgoff) {
                 continue;
             }
-            let r = self.insert_new(&mut pages, pgoff);
+            let r = self.insert_new(&mut pages, pgoff, None);
             drop(pages);
             match r {
                 Ok(_) => {

@@ -26,11 +26,24 @@
 //! memory) and the set it acts on: the given one restricted to the nodes
 //! with memory. Policies are small values (`Copy`): an area's lives in its
 //! `Vma`, the task's in the kernel's task, handed to mm in the `MmEnv` a
-//! fault runs with. Anonymous pages follow them; page-cache and shmem
-//! pages are placed locally (no shared policies yet).
+//! fault runs with. Anonymous pages follow them; page-cache pages are
+//! placed locally. A shmem object (tmpfs file, memfd, System V segment,
+//! shared anonymous mapping) has shared policies instead
+//! (shared_policy.rs): mbind on any mapping of it sets the policy of the
+//! object's page range as well as the area's, and its pages, whoever
+//! makes them, go by that, or by the faulting task's policy where the
+//! range has none ([`vma_policy`] is Linux's get_vma_policy).
+//!
+//! A BIND or PREFERRED_MANY policy may have a home node
+//! (set_mempolicy_home_node(2)): the node its allocations start from
+//! (nearest of the set to it first), instead of the faulting CPU's.
+//! get_mempolicy and numa_maps do not show it, as in Linux.
 //!
 //! Locks: an area's policy is read and written under its address space's
-//! lock (mbind takes it exclusively, faults shared); the task's is a leaf
+//! lock (mbind takes it exclusively, faults shared); a shmem object's
+//! shared policy under the object's `policy` lock, a leaf taken inside
+//! the address space's lock and inside the object's page index lock;
+//! the task's is a leaf
 //! lock of its own (`Task::mempolicy` in the kernel), copied into the
 //! `MmEnv` before a fault takes any mm lock; the interleave weights are
 //! atomics in the page allocator. No lock is held while allocating.
@@ -82,6 +95,9 @@ pub struct MemPolicy {
     /// The set as the caller gave it (what get_mempolicy returns for the
     /// static and relative flags).
     pub user_nodes: NodeMask,
+    /// The node BIND and PREFERRED_MANY allocations start from
+    /// (set_mempolicy_home_node); None: the faulting CPU's.
+    pub home_node: Option<u32>,
 }
 
 /// The `idx`-th node (mod the count) of `mask`.
@@ -164,14 +180,14 @@ impl MemPolicy {
             return Err(MmError::Invalid);
         }
         if mode == MPOL_LOCAL {
-            return Ok(Some(MemPolicy { mode, flags, nodes: 0, user_nodes: 0 }));
+            return Ok(Some(MemPolicy { mode, flags, nodes: 0, user_nodes: 0, home_node: None }));
         }
         let acting = if flags & MPOL_F_RELATIVE_NODES != 0 { relative(nodes, allowed) } else { nodes & allowed };
         if acting == 0 {
             return Err(MmError::Invalid);
         }
         let acting = if mode == MPOL_PREFERRED { 1 << acting.trailing_zeros() } else { acting };
-        Ok(Some(MemPolicy { mode, flags, nodes: acting, user_nodes: nodes }))
+        Ok(Some(MemPolicy { mode, flags, nodes: acting, user_nodes: nodes, home_node: None }))
     }
 
     /// What get_mempolicy reports: the mode with its flags, and the set
@@ -196,13 +212,18 @@ impl MemPolicy {
     /// Where the page of interleave index `ilx` (the page's offset in its
     /// area's object) goes: the preferred node, and the only nodes it may
     /// use (BIND); `local` is the faulting CPU's node, `near` the nodes by
-    /// distance from it.
+    /// distance from it. A home node is where BIND and PREFERRED_MANY
+    /// start (Linux's policy_nodemask: the allocator then takes the
+    /// nearest node of the set to it, the home node itself if it is in
+    /// the set).
     pub fn target(&self, local: u32, near: &[u32], ilx: u64, weights: &[u8]) -> (u32, Option<NodeMask>) {
         let nearest = |mask: NodeMask| near.iter().copied().find(|&n| mask & (1 << n) != 0).unwrap_or(local);
         match self.mode {
             MPOL_PREFERRED => (self.nodes.trailing_zeros(), None),
-            MPOL_BIND => (nearest(self.nodes), Some(self.nodes)),
-            MPOL_PREFERRED_MANY => (nearest(self.nodes), Some(self.nodes)),
+            MPOL_BIND | MPOL_PREFERRED_MANY => match self.home_node {
+                Some(home) => (home, Some(self.nodes)),
+                None => (nearest(self.nodes), Some(self.nodes)),
+            },
             MPOL_INTERLEAVE => (nth_node(self.nodes, ilx), None),
             MPOL_WEIGHTED_INTERLEAVE => (weighted_node(self.nodes, ilx, weights), None),
             _ => (local, None),
@@ -288,9 +309,11 @@ pub fn alloc_page(pa: &PageAllocator, gfp: Gfp, pol: Option<&MemPolicy>, ilx: u6
     let (nid, mask) = target_node(pa, pol, ilx);
     match pol.mode {
         MPOL_PREFERRED_MANY => {
-            // The set first, without reclaim or a warning; then anywhere.
+            // The set first, without reclaim or a warning; then anywhere
+            // (from the home node, if there is one).
             let quick = (gfp | Gfp::NOWARN) - Gfp::DIRECT_RECLAIM;
-            pa.alloc_pages_nodemask(nid, quick, 0, mask).or_else(|| pa.alloc_pages_node(local, gfp, 0))
+            let from = pol.home_node.unwrap_or(local);
+            pa.alloc_pages_nodemask(nid, quick, 0, mask).or_else(|| pa.alloc_pages_node(from, gfp, 0))
         }
         MPOL_INTERLEAVE | MPOL_WEIGHTED_INTERLEAVE => {
             let pfn = pa.alloc_pages_node(nid, gfp, 0)?;
@@ -317,6 +340,27 @@ pub fn target_node(pa: &PageAllocator, pol: &MemPolicy, ilx: u64) -> (u32, Optio
     }
     let weights = pa.interleave_weights();
     pol.target(local, &near[..k], ilx, &weights)
+}
+
+/// The policy that places the page at `va` of `vma` (None: the task's)
+/// and its interleave index (Linux's get_vma_policy): a shmem object's
+/// shared policy for the page's offset, else the area's own.
+pub fn vma_policy(vma: &crate::vm::vma::Vma, va: u64) -> (Option<MemPolicy>, u64) {
+    let pgoff = vma.pgoff_of(va);
+    match vma.backing.object().filter(|o| o.has_shared_policy()) {
+        Some(obj) => (obj.policy_at(pgoff), obj.interleave_index(pgoff)),
+        None => (vma.policy, pgoff),
+    }
+}
+
+/// Give `vma` the policy `pol` (Linux's vma_replace_policy): the area's
+/// own, and, for a mapping of a shmem object, the object's range under
+/// the whole area.
+fn replace_policy(vma: &mut crate::vm::vma::Vma, pol: Option<MemPolicy>) {
+    if let Some(obj) = vma.backing.object() {
+        obj.set_policy(vma.pgoff, vma.pgoff + vma.pages(), pol);
+    }
+    vma.policy = pol;
 }
 
 #[cfg(test)]
@@ -400,7 +444,13 @@ impl crate::vm::address_space::AddressSpace {
     /// neighbours again. `flags` (MPOL_MF_*, checked by the caller):
     /// MOVE moves the pages in the range that are not where the policy
     /// wants them and that only this process maps (MOVE_ALL: shared ones
-    /// too); STRICT makes a page left misplaced EIO. Errors: EINVAL for an
+    /// too); STRICT makes a page left misplaced EIO. A mapping of a shmem
+    /// object gives the object's page range the policy too, for every
+    /// process that maps it (only the pages mapped here are moved, as the
+    /// walk of this space's page tables finds them). An area whose policy
+    /// already is `policy` is left as it is, its object's too (so
+    /// MPOL_DEFAULT from a mapper that never set a policy does not clear
+    /// another's shared one, as in Linux). Errors: EINVAL for an
     /// unaligned start or an overflowing range, EFAULT for a hole in it,
     /// ENOMEM when a split would pass the map count limit.
     pub fn mbind(
@@ -426,8 +476,11 @@ impl crate::vm::address_space::AddressSpace {
         self.isolate(env, start, end)?;
         let starts: alloc::vec::Vec<u64> = self.vmas.overlapping(start..end).map(|v| v.start).collect();
         for &s in &starts {
-            if let Some(v) = self.vmas.containing_mut(s) {
-                v.policy = policy;
+            // An area whose own policy already is the new one is left
+            // alone, its object's shared policy too (Linux's mbind_range:
+            // mpol_equal), even if another mapper changed that since.
+            if let Some(v) = self.vmas.containing_mut(s).filter(|v| v.policy != policy) {
+                replace_policy(v, policy);
             }
         }
         for &s in starts.iter().rev() {
@@ -475,7 +528,7 @@ impl crate::vm::address_space::AddressSpace {
         let mut left = 0;
         for va in wrong {
             let Some(vma) = self.vmas.containing(va) else { continue };
-            let (nid, _) = pol.target(local, &near, vma.pgoff_of(va), &weights);
+            let (nid, _) = pol.target(local, &near, vma_policy(vma, va).1, &weights);
             if self.move_page(env, va, nid, flags & MPOL_MF_MOVE_ALL != 0).is_err() {
                 left += 1;
             }
@@ -483,9 +536,49 @@ impl crate::vm::address_space::AddressSpace {
         left
     }
 
-    /// The policy of the area at `addr` (get_mempolicy's MPOL_F_ADDR):
-    /// EFAULT outside every area.
+    /// The policy of the area at `addr` (get_mempolicy's MPOL_F_ADDR),
+    /// the shared one for a shmem mapping: EFAULT outside every area.
     pub fn policy_at(&self, addr: u64) -> Result<Option<MemPolicy>, MmError> {
-        self.vmas.containing(addr).map(|v| v.policy).ok_or(MmError::Fault)
+        self.vmas.containing(addr).map(|v| vma_policy(v, addr).0).ok_or(MmError::Fault)
+    }
+
+    /// set_mempolicy_home_node(2) on `[start, end)` (page-aligned, checked
+    /// by the caller; the lock held exclusively): every area of the range
+    /// with a BIND or PREFERRED_MANY policy gets `home` as its home node,
+    /// split at the range's ends as mbind splits it; areas without a
+    /// policy and holes are skipped. Returns how many areas were changed
+    /// (none: the caller's ENOENT). Errors: an area with another mode
+    /// (EOPNOTSUPP; the areas before it keep their new home node, as in
+    /// Linux), ENOMEM when a split would pass the map count limit.
+    pub fn set_home_node(
+        &mut self,
+        env: &crate::vm::address_space::MmEnv<'_>,
+        start: u64,
+        end: u64,
+        home: u32,
+    ) -> Result<u64, MmError> {
+        let starts: alloc::vec::Vec<u64> = self.vmas.overlapping(start..end).map(|v| v.start).collect();
+        let mut changed = 0;
+        for s in starts {
+            let Some(v) = self.vmas.containing(s.max(start)) else { continue };
+            let Some(old) = v.policy else { continue };
+            if old.mode != MPOL_BIND && old.mode != MPOL_PREFERRED_MANY {
+                return Err(MmError::NotSupported);
+            }
+            changed += 1;
+            let new = MemPolicy { home_node: Some(home), ..old };
+            if new == old {
+                continue;
+            }
+            let (lo, hi) = (v.start.max(start), v.end.min(end));
+            self.isolate(env, lo, hi)?;
+            if let Some(v) = self.vmas.containing_mut(lo) {
+                replace_policy(v, Some(new));
+            }
+            if self.vmas.containing(lo).is_some_and(|v| v.start == lo) {
+                self.vmas.merge_around(lo);
+            }
+        }
+        Ok(changed)
     }
 }

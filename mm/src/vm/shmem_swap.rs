@@ -37,8 +37,14 @@ use crate::vm::file::{MemObject, ObjError, ObjKind, Slot};
 impl MemObject {
     /// The page at `pgoff` with a reference for the caller: the one in
     /// memory, the one the swap cache has for its entry, or (`create`) a
-    /// new one in a hole; Ok(None) for a hole otherwise.
-    pub(super) fn page_ref(&self, pgoff: u64, create: bool) -> Result<Option<Pfn>, ObjError> {
+    /// new one in a hole (placed as `insert_new` says, `task_pol` the
+    /// caller's policy); Ok(None) for a hole otherwise.
+    pub(super) fn page_ref(
+        &self,
+        pgoff: u64,
+        create: bool,
+        task_pol: Option<&crate::vm::mempolicy::MemPolicy>,
+    ) -> Result<Option<Pfn>, ObjError> {
         let mut pages = self.pages.lock();
         match pages.get(&pgoff).map(|&v| Slot::of(v)) {
             Some(Slot::Page(pfn)) => {
@@ -49,7 +55,7 @@ impl MemObject {
             }
             Some(Slot::Swap(e)) => self.swapped_back(&mut pages, pgoff, e).map(Some),
             None if create => {
-                let pfn = self.insert_new(&mut pages, pgoff)?;
+                let pfn = self.insert_new(&mut pages, pgoff, task_pol)?;
                 if let Some(p) = self.pa.page(pfn) {
                     p.get();
                 }
@@ -140,7 +146,7 @@ impl MemObject {
             };
             let Some(pgoff) = next else { return Ok(()) };
             from = pgoff + 1;
-            if let Some(pfn) = self.page_ref(pgoff, false)? {
+            if let Some(pfn) = self.page_ref(pgoff, false, None)? {
                 self.pa.put_user_page(pfn);
             }
         }
