@@ -474,6 +474,10 @@ pub enum Protection {
 /// Every group of one hierarchy, by id.
 pub struct MemcgTable {
     slots: IrqRwLock<Vec<Option<Arc<MemCgroup>>>>,
+    /// Told the id of every group retired, under the table's lock (and
+    /// maybe in the page free path): it must not allocate, sleep or take
+    /// a lock.
+    on_retire: spin::Once<fn(MemcgId)>,
 }
 
 /// Why a group could not be made.
@@ -491,7 +495,7 @@ impl Default for MemcgTable {
 
 impl MemcgTable {
     pub const fn new() -> MemcgTable {
-        MemcgTable { slots: IrqRwLock::new(Vec::new()) }
+        MemcgTable { slots: IrqRwLock::new(Vec::new()), on_retire: spin::Once::new() }
     }
 
     /// The root group, made on first use. The slot vector gets its full
@@ -564,6 +568,11 @@ impl MemcgTable {
                         .as_ref()
                         .is_some_and(|g| !g.is_online() && g.usage() == 0 && g.swap_usage() == 0 && !g.is_root()) =>
                 {
+                    // Told under the lock, so that no new group takes the
+                    // id before the callback is done with it.
+                    if let Some(f) = self.on_retire.get() {
+                        f(id);
+                    }
                     slot.take()
                 }
                 _ => None,
@@ -571,6 +580,11 @@ impl MemcgTable {
         };
         // Freed (if this was the last reference) with the lock released.
         drop(gone);
+    }
+
+    /// Install the retirement callback (once).
+    pub fn set_on_retire(&self, f: fn(MemcgId)) {
+        self.on_retire.call_once(|| f);
     }
 
     /// Give back `nr` pages of kind `stat` charged to group `id` (the

@@ -21,12 +21,15 @@
 //! allocations, are charged to the group, so memory.current and
 //! memory.stat's `slab` count them and memory.max bounds them.
 //!
-//! A group's caches are made when its directory is (mkdir), kept when it
-//! goes (rmdir shrinks them, so an empty group's id can be retired; slabs
-//! with live objects keep the group as a zombie until the last object is
-//! freed and a shrink returns the slab) and reused by the next group given
-//! the same id (none of their slabs is left then: every slab is charged to
-//! the id, and an id is free only when nothing is).
+//! A group gets a set of caches when its directory is made (mkdir). rmdir
+//! shrinks them, so that an empty group's id can be retired; slabs with
+//! live objects keep the group as a zombie until the last object is freed
+//! and a shrink returns the slab. When the id is retired the set goes to a
+//! pool of spare sets, and the next mkdir takes it from there and gives it
+//! the new group's id (no slab is left in it then: every slab is charged
+//! to the id, and an id is retired only when nothing is charged to it).
+//! Sets are never freed, so a lookup never meets a dangling one; their
+//! number is the most groups (zombies included) alive at once.
 //!
 //! Kernel memory cannot wait for reclaim where it is allocated (the heap
 //! cannot fail a `Box::new`), so it is charged over the limit; when the
@@ -41,13 +44,46 @@
 use core::sync::atomic::{AtomicPtr, Ordering};
 
 use mm::kalloc::kmalloc::KmallocCaches;
-use mm::memcg::{MAX_MEMCG_ID, MemcgId, ROOT_MEMCG_ID};
+use mm::memcg::{MAX_MEMCG_ID, MemcgId, MemcgStat, ROOT_MEMCG_ID};
 
 /// Each group's cache set, by group id (null: none yet).
 static SETS: [AtomicPtr<KmallocCaches>; MAX_MEMCG_ID] = [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_MEMCG_ID];
 
+/// Spare sets of retired groups (null: empty slot).
+static SPARE: [AtomicPtr<KmallocCaches>; MAX_MEMCG_ID] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_MEMCG_ID];
+
 /// Serialises the making of cache sets.
 static MAKE: spin::Mutex<()> = spin::Mutex::new(());
+
+/// Group `id` was retired (mm's `MemcgTable` tells, under its lock and
+/// possibly from the page free path: no lock, no allocation here), or
+/// removed with no slab left: its set becomes spare.
+pub fn retired(id: MemcgId) {
+    let Some(slot) = SETS.get(id as usize) else { return };
+    let p = slot.swap(core::ptr::null_mut(), Ordering::AcqRel);
+    if p.is_null() {
+        return;
+    }
+    // There are as many spare slots as ids: one is free.
+    for s in &SPARE {
+        if s.compare_exchange(core::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+            return;
+        }
+    }
+}
+
+/// A spare set, if there is one.
+fn take_spare() -> Option<&'static KmallocCaches> {
+    for s in &SPARE {
+        let p = s.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: a non-null slot points at a leaked (never freed) set.
+        if let Some(set) = unsafe { p.as_ref() } {
+            return Some(set);
+        }
+    }
+    None
+}
 
 /// Group `id`'s cache set, if it has one.
 pub fn caches_of(id: MemcgId) -> Option<&'static KmallocCaches> {
@@ -56,8 +92,8 @@ pub fn caches_of(id: MemcgId) -> Option<&'static KmallocCaches> {
     unsafe { p.as_ref() }
 }
 
-/// Give group `id` its kmalloc caches (mkdir), unless an earlier group
-/// with the same id left them. Allocated outside any accounting scope.
+/// Give group `id` its kmalloc caches (mkdir): a spare set, or a new one
+/// (allocated outside any accounting scope).
 pub fn prepare(id: MemcgId) -> Result<(), ()> {
     if id <= ROOT_MEMCG_ID || caches_of(id).is_some() {
         return Ok(());
@@ -66,22 +102,38 @@ pub fn prepare(id: MemcgId) -> Result<(), ()> {
     if caches_of(id).is_some() {
         return Ok(());
     }
-    let k = super::slab::kmalloc().ok_or(())?;
-    let _off = Suspend::new();
-    let set = k.new_memcg_caches(super::slab::registry(), id, &alloc::format!("({})", id)).map_err(|_| ())?;
-    let p = alloc::boxed::Box::leak(alloc::boxed::Box::new(set));
-    SETS[id as usize].store(p, Ordering::Release);
+    let set: &'static KmallocCaches = match take_spare() {
+        Some(set) => set,
+        None => {
+            let k = super::slab::kmalloc().ok_or(())?;
+            let _off = Suspend::new();
+            let n = NEXT_SET.fetch_add(1, Ordering::Relaxed);
+            let set = k.new_memcg_caches(super::slab::registry(), &alloc::format!("(memcg{})", n)).map_err(|_| ())?;
+            alloc::boxed::Box::leak(alloc::boxed::Box::new(set))
+        }
+    };
+    for c in set {
+        c.set_memcg(id);
+    }
+    SETS[id as usize].store(set as *const KmallocCaches as *mut KmallocCaches, Ordering::Release);
     Ok(())
 }
 
-/// Group `id` was removed: give back the empty slabs of its caches (those
+/// Sets made so far (their names' numbers).
+static NEXT_SET: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// Group `g` was removed: give back the empty slabs of its caches (those
 /// a CPU holds included), so that it can be retired once nothing else is
-/// charged to it.
-pub fn offline(id: MemcgId) {
-    if let Some(set) = caches_of(id) {
-        for c in set {
-            c.shrink();
-        }
+/// charged to it. If no slab is left, the set is spare at once: a zombie
+/// kept by other charges (page cache it read, which the running programs
+/// still map) makes no kernel objects any more.
+pub fn offline(g: &mm::memcg::MemCgroup) {
+    let Some(set) = caches_of(g.id()) else { return };
+    for c in set {
+        c.shrink();
+    }
+    if g.stat(MemcgStat::SlabUnreclaimable) + g.stat(MemcgStat::SlabReclaimable) == 0 {
+        retired(g.id());
     }
 }
 

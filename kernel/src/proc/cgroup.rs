@@ -228,6 +228,7 @@ pub fn init() {
     if let Some(k) = crate::mem::slab::kmalloc() {
         k.set_memcg_lookup(crate::mem::kmemcg::caches_of);
     }
+    MEMCGS.set_on_retire(crate::mem::kmemcg::retired);
 }
 
 // ---- the hierarchy's changes -------------------------------------------
@@ -272,7 +273,7 @@ pub fn rmdir(parent: &Arc<Cgroup>, name: &str) -> Result<(), Errno> {
     }
     parent.children.lock().remove(name);
     g.removed.store(true, Ordering::Relaxed);
-    crate::mem::kmemcg::offline(g.memcg.id());
+    crate::mem::kmemcg::offline(&g.memcg);
     MEMCGS.offline(&g.memcg);
     Ok(())
 }

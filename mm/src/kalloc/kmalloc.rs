@@ -147,26 +147,17 @@ impl Kmalloc {
         Ok(caches.map(|c| c.expect("kmalloc: cache missing")))
     }
 
-    /// A memory cgroup's own copy of the class caches (Linux before 5.9:
+    /// A copy of the class caches for memory cgroups (Linux before 5.9:
     /// `memcg_create_kmem_cache`), named like the kernel's with `suffix`
-    /// ("kmalloc-64(5:g)"), each charging its slabs to group `id`. The
-    /// caches live for the rest of the run; a group id that comes back
-    /// after its group is gone reuses them (they hold no slab by then:
-    /// every slab is charged to the id, and an id is free only at zero).
-    pub fn new_memcg_caches(
-        &self,
-        registry: &CacheRegistry,
-        id: crate::memcg::MemcgId,
-        suffix: &str,
-    ) -> Result<KmallocCaches, SlabError> {
+    /// ("kmalloc-64(memcg3)"); [`KmemCache::set_memcg`] names the group
+    /// each charges its slabs to. The caches live for the rest of the run
+    /// (the kernel hands a set on to a new group once its group is gone
+    /// and nothing, so no slab, is charged to it).
+    pub fn new_memcg_caches(&self, registry: &CacheRegistry, suffix: &str) -> Result<KmallocCaches, SlabError> {
         let name = |i: usize| -> &'static str {
             alloc::boxed::Box::leak(alloc::format!("{}{}", KMALLOC_NAMES[i], suffix).into_boxed_str())
         };
-        let caches = Self::make_caches(self.pa, registry, self.caches[0].flags, name)?;
-        for c in caches {
-            c.set_memcg(id);
-        }
-        Ok(caches)
+        Self::make_caches(self.pa, registry, self.caches[0].flags, name)
     }
 
     /// Install the lookup of groups' cache sets (once).

@@ -447,8 +447,9 @@ fn a_groups_kmalloc_caches_charge_their_slabs() {
     k.set_memcg_lookup(lookup);
     let root = SLAB_TABLE.root();
     let g = SLAB_TABLE.create(&root).unwrap();
-    let set = SETS.call_once(|| k.new_memcg_caches(registry, g.id(), "(2:g)").unwrap());
-    assert_eq!(set[3].name, "kmalloc-64(2:g)");
+    let set = SETS.call_once(|| k.new_memcg_caches(registry, "(memcg0)").unwrap());
+    set.iter().for_each(|c| c.set_memcg(g.id()));
+    assert_eq!(set[3].name, "kmalloc-64(memcg0)");
 
     let kernel_obj = k.alloc(256, 8, false).unwrap();
     assert_eq!(g.usage(), 0, "the kernel's caches charge nobody");
