@@ -143,6 +143,14 @@ pub enum MemcgVmEvent {
     PgMajFault,
 }
 
+/// Which of a group's two page counters (Linux's `memory` and `swap`
+/// `page_counter`s): the walks up the tree are the same for both.
+#[derive(Clone, Copy)]
+enum Counter {
+    Memory,
+    Swap,
+}
+
 /// One memory cgroup.
 pub struct MemCgroup {
     id: MemcgId,
@@ -289,19 +297,45 @@ impl MemCgroup {
     /// would go over its `max`: then nothing is charged and that group is
     /// returned (the one to reclaim from, or to run the OOM killer in).
     pub fn try_charge(&self, nr: u64) -> Result<(), &MemCgroup> {
+        self.try_charge_counter(Counter::Memory, nr)
+    }
+
+    /// (usage, max, peak) of counter `c`.
+    fn counter(&self, c: Counter) -> (&AtomicU64, &AtomicU64, &AtomicU64) {
+        match c {
+            Counter::Memory => (&self.usage, &self.max, &self.peak),
+            Counter::Swap => (&self.swap_usage, &self.swap_max, &self.swap_peak),
+        }
+    }
+
+    /// `page_counter_try_charge`: add `nr` to counter `c` here and in every
+    /// ancestor unless one would pass its max; then nothing is added and
+    /// that group is returned.
+    fn try_charge_counter(&self, c: Counter, nr: u64) -> Result<(), &MemCgroup> {
         for g in self.ancestors() {
-            let new = g.usage.fetch_add(nr, Ordering::Relaxed) + nr;
-            if new > g.max() {
-                g.usage.fetch_sub(nr, Ordering::Relaxed);
+            let (usage, max, peak) = g.counter(c);
+            let new = usage.fetch_add(nr, Ordering::Relaxed) + nr;
+            if new > max.load(Ordering::Relaxed) {
+                usage.fetch_sub(nr, Ordering::Relaxed);
                 // Undo the levels below the one that refused.
                 for below in self.ancestors().take_while(|b| !core::ptr::eq(*b, g)) {
-                    below.usage.fetch_sub(nr, Ordering::Relaxed);
+                    below.counter(c).0.fetch_sub(nr, Ordering::Relaxed);
                 }
                 return Err(g);
             }
-            g.peak.fetch_max(new, Ordering::Relaxed);
+            peak.fetch_max(new, Ordering::Relaxed);
         }
         Ok(())
+    }
+
+    /// `page_counter_uncharge`: take `nr` from counter `c` here and above.
+    fn uncharge_counter(&self, c: Counter, nr: u64) {
+        for g in self.ancestors() {
+            let r = g.counter(c).0.try_update(Ordering::Relaxed, Ordering::Relaxed, |u| Some(u.saturating_sub(nr)));
+            if r.is_ok_and(|old| old < nr) {
+                log::error!("memcg: BUG: group {} uncharged below zero ({} < {})", g.id, r.unwrap_or(0), nr);
+            }
+        }
     }
 
     /// Charge `nr` pages whatever the limits say (kernel memory that
@@ -315,12 +349,7 @@ impl MemCgroup {
 
     /// Give back `nr` pages here and in every ancestor.
     pub fn uncharge(&self, nr: u64) {
-        for g in self.ancestors() {
-            let r = g.usage.try_update(Ordering::Relaxed, Ordering::Relaxed, |u| Some(u.saturating_sub(nr)));
-            if r.is_ok_and(|old| old < nr) {
-                log::error!("memcg: BUG: group {} uncharged below zero ({} < {})", g.id, r.unwrap_or(0), nr);
-            }
-        }
+        self.uncharge_counter(Counter::Memory, nr);
     }
 
     /// Swap slots charged here and below.
@@ -354,32 +383,17 @@ impl MemCgroup {
     /// counts a `max` event and this one a `fail` (Linux's
     /// `__mem_cgroup_try_charge_swap`).
     pub fn try_charge_swap(&self, nr: u64) -> bool {
-        for g in self.ancestors() {
-            let new = g.swap_usage.fetch_add(nr, Ordering::Relaxed) + nr;
-            if new > g.swap_max() {
-                g.swap_usage.fetch_sub(nr, Ordering::Relaxed);
-                for below in self.ancestors().take_while(|b| !core::ptr::eq(*b, g)) {
-                    below.swap_usage.fetch_sub(nr, Ordering::Relaxed);
-                }
-                g.swap_events[0].fetch_add(1, Ordering::Relaxed);
-                for a in self.ancestors() {
-                    a.swap_events[1].fetch_add(1, Ordering::Relaxed);
-                }
-                return false;
-            }
-            g.swap_peak.fetch_max(new, Ordering::Relaxed);
+        let Err(over) = self.try_charge_counter(Counter::Swap, nr) else { return true };
+        over.swap_events[0].fetch_add(1, Ordering::Relaxed);
+        for a in self.ancestors() {
+            a.swap_events[1].fetch_add(1, Ordering::Relaxed);
         }
-        true
+        false
     }
 
     /// Give back `nr` swap slots here and in every ancestor.
     pub fn uncharge_swap(&self, nr: u64) {
-        for g in self.ancestors() {
-            let r = g.swap_usage.try_update(Ordering::Relaxed, Ordering::Relaxed, |u| Some(u.saturating_sub(nr)));
-            if r.is_ok_and(|old| old < nr) {
-                log::error!("memcg: BUG: group {} swap uncharged below zero", g.id);
-            }
-        }
+        self.uncharge_counter(Counter::Swap, nr);
     }
 
     /// The highest group, from this one up, that is over its memory.high:
