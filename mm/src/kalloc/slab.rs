@@ -197,6 +197,9 @@ pub struct KmemCache {
     /// shifted right by `RECIP_SHIFT`, is the offset divided by `size`
     /// (exact while offset * size < 2^RECIP_SHIFT, checked at creation).
     size_recip: u64,
+    /// Bytes of a slab's strides (`objects_per_slab * size`): the span of
+    /// kernel addresses a CPU's active slab covers on the fast path.
+    strides_len: u64,
     pub flags: SlabFlags,
     ctor: Option<fn(*mut u8)>,
     pa: &'static PageAllocator,
@@ -301,6 +304,7 @@ impl KmemCache {
             order,
             objects_per_slab,
             size_recip,
+            strides_len: objects_per_slab as u64 * size as u64,
             flags,
             ctor,
             pa,
@@ -602,6 +606,11 @@ impl KmemCache {
     /// object already free, is reported and left alone.
     #[inline]
     pub fn free(&self, obj: NonNull<u8>) -> Result<(), SlabError> {
+        if !self.checks_objects() {
+            if let Some(done) = self.free_active(obj.as_ptr() as u64) {
+                return done;
+            }
+        }
         match self.slab_of(obj.as_ptr()) {
             Ok((head, obj_pa)) => self.free_in_slab(head, obj_pa, obj),
             Err(e) => Err(self.refuse(e, obj.as_ptr())),
@@ -643,15 +652,20 @@ impl KmemCache {
     #[inline]
     fn stride_in(&self, head: &Page, obj_pa: PhysAddr) -> Result<PhysAddr, SlabError> {
         let off = (obj_pa.as_u64().wrapping_sub(head.phys().as_u64()) as usize).wrapping_sub(self.obj_offset);
-        if off >= self.objects_per_slab as usize * self.size {
-            return Err(SlabError::NotObjectStart);
+        let i = self.index_at(off).ok_or(SlabError::NotObjectStart)?;
+        Ok(self.stride_of(head, i))
+    }
+
+    /// Index of the stride that starts `off` bytes into a slab, if one
+    /// does (`off` below the strides' end and a multiple of `size`).
+    #[inline]
+    fn index_at(&self, off: usize) -> Option<usize> {
+        if off as u64 >= self.strides_len {
+            return None;
         }
         let i = ((off as u128 * self.size_recip as u128) >> RECIP_SHIFT) as usize;
         // i <= objects_per_slab (off is below the slab's end): no overflow.
-        if i.wrapping_mul(self.size) != off {
-            return Err(SlabError::NotObjectStart);
-        }
-        Ok(self.stride_of(head, i))
+        (i.wrapping_mul(self.size) == off).then_some(i)
     }
 
     /// Free with debugging (or poison): under the cache lock, checking the
