@@ -100,6 +100,10 @@ const POISON_END: u8 = 0xa5;
 /// while a CPU owns the slab (SLUB's `slab->inuse` and `slab->frozen`).
 const FROZEN: u64 = 1 << 32;
 const INUSE: u64 = FROZEN - 1;
+/// Where a slab head's `index` keeps its cache's tag (see
+/// [`KmemCache::with_tag`]), above the count and `FROZEN`, which never
+/// carry into it.
+const TAG_SHIFT: u32 = 40;
 /// Highest slab order tried.
 const MAX_SLAB_ORDER: u32 = 3;
 /// Empty slabs a cache keeps before giving pages back at once: SLUB's
@@ -200,6 +204,10 @@ pub struct KmemCache {
     /// Bytes of a slab's strides (`objects_per_slab * size`): the span of
     /// kernel addresses a CPU's active slab covers on the fast path.
     strides_len: u64,
+    /// A small number its creator gives the cache (kmalloc: class + 1),
+    /// written into every slab head so that the creator finds the cache of
+    /// an object with one table index; 0 for none.
+    tag: u8,
     pub flags: SlabFlags,
     ctor: Option<fn(*mut u8)>,
     pa: &'static PageAllocator,
@@ -305,6 +313,7 @@ impl KmemCache {
             objects_per_slab,
             size_recip,
             strides_len: objects_per_slab as u64 * size as u64,
+            tag: 0,
             flags,
             ctor,
             pa,
@@ -333,6 +342,20 @@ impl KmemCache {
     /// The group this cache charges (0: none).
     pub fn memcg(&self) -> crate::memcg::MemcgId {
         self.memcg.load(Ordering::Relaxed)
+    }
+
+    /// The cache with `tag` in its slab heads (before its first
+    /// allocation): kmalloc tags its classes so that `kfree` indexes its
+    /// class table with the tag, then checks the cache id.
+    pub(crate) fn with_tag(mut self, tag: u8) -> KmemCache {
+        self.tag = tag;
+        self
+    }
+
+    /// The tag of the cache that owns the slab whose head is `head`.
+    #[inline]
+    pub(crate) fn slab_tag(head: &Page) -> u8 {
+        (head.index.load(Ordering::Relaxed) >> TAG_SHIFT) as u8
     }
 
     #[inline]
@@ -515,7 +538,7 @@ impl KmemCache {
             next = obj;
         }
         head.mapping.store(next, Ordering::Relaxed);
-        head.index.store(0, Ordering::Relaxed);
+        head.index.store((self.tag as u64) << TAG_SHIFT, Ordering::Relaxed);
         self.vmstat_add(self.slab_pages() as i64);
         Some(head)
     }
@@ -569,7 +592,7 @@ impl KmemCache {
         let stride = self.stride_of_free(obj);
         let next = self.read_freeptr(stride);
         head.mapping.store(next, Ordering::Relaxed);
-        let inuse = head.index.fetch_add(1, Ordering::Relaxed) + 1;
+        let inuse = (head.index.fetch_add(1, Ordering::Relaxed) & INUSE) + 1;
         if inuse == self.objects_per_slab as u64 {
             self.partial_remove(&mut lists, head);
             lists.full.push_front(mm, head);
@@ -696,7 +719,7 @@ impl KmemCache {
         self.mark_free(stride);
         self.write_freeptr(stride, head.mapping.load(Ordering::Relaxed));
         head.mapping.store(obj as u64, Ordering::Relaxed);
-        let inuse = head.index.fetch_sub(1, Ordering::Relaxed) - 1;
+        let inuse = (head.index.fetch_sub(1, Ordering::Relaxed) & INUSE) - 1;
         lists.stats.frees += 1;
         self.slab_lost_object(lists, head, inuse);
         Ok(())
