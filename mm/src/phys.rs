@@ -301,3 +301,29 @@ impl PhysMem for LinearWindow {
         Some(PhysAddr::new(pa))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::SimRam;
+
+    #[test]
+    fn a_window_span_reaches_only_aligned_words_wholly_inside_it() {
+        let ram = SimRam::new(0, 1 << 20);
+        let span = WindowSpan::of(ram.window, PhysAddr::new(0x1000), 64).unwrap();
+        let start = span.start();
+        assert_eq!(start, ram.window.ptr(PhysAddr::new(0x1000), 64).unwrap() as u64);
+        assert!(span.store_u64(start + 56, 0x1234), "the last word");
+        assert_eq!(ram.window.read_u64(PhysAddr::new(0x1000 + 56)), Ok(0x1234));
+        assert_eq!(span.load_u64(start + 56), Some(0x1234));
+        assert_eq!(span.load_u64(start + 64), None, "past the end");
+        assert_eq!(span.load_u64(start + 4), None, "unaligned");
+        assert_eq!(span.load_u64(start.wrapping_sub(8)), None, "before the start");
+        assert!(!span.store_u64(start + 64, 1));
+        assert_eq!((span.offset_of(start + 63), span.offset_of(start + 64)), (Some(63), None));
+        assert_eq!(WindowSpan::EMPTY.load_u64(0), None);
+        // SAFETY: 0 stands for the empty span.
+        assert_eq!(unsafe { WindowSpan::from_start(0, 64) }, WindowSpan::EMPTY);
+        assert!(WindowSpan::of(ram.window, PhysAddr::new((1 << 20) - 32), 64).is_none(), "outside the window");
+    }
+}

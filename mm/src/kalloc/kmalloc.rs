@@ -16,10 +16,11 @@
 //!
 //! Locking: kmalloc has no state of its own after creation; the class
 //! caches and the page allocator lock what they change (see `slab`,
-//! `page_alloc`). The class comes from a table, and `kfree` finds the cache
-//! and the slab with one lookup of the page descriptors, lock-free; both
-//! then take the class cache's per-CPU fast path (`slab::cpu_slab`), which
-//! takes no lock either.
+//! `page_alloc`). The class comes from a table, and `kfree` finds the slab
+//! with one lookup of the page descriptors, lock-free, and the class from
+//! the tag each class cache writes into its slab heads (class + 1, checked
+//! against the cache id the head names); both then take the class cache's
+//! per-CPU fast path (`slab::cpu_slab`), which takes no lock either.
 
 use core::ptr::NonNull;
 

@@ -43,7 +43,9 @@
 //! with interrupts off and no lock (one compare-exchange on its own cache
 //! line, which only a flush from another CPU can make fail), and takes its
 //! slot lock and the cache lock only to change slabs or to free an object
-//! of another slab. A slab a CPU owns is on none of the
+//! of another slab; it reaches the free pointers through the active slab's
+//! span of kernel addresses, asked of the window once per slab, so it makes
+//! no call through the `PhysMem` seam. A slab a CPU owns is on none of the
 //! three lists above until the CPU gives it back (when it is used up, or
 //! flushed by shrink). Debug caches take the cache lock for everything.
 //!

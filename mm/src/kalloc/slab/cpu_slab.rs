@@ -61,6 +61,15 @@
 //!          give the slab back; slab = none
 //! ```
 //!
+//! The fast path makes no call through the `PhysMem` seam and looks up no
+//! page descriptor: when a CPU installs a slab (slow path) it asks the
+//! window once for the kernel addresses of the slab's strides and keeps
+//! their start in its slot (`base`, a `phys::WindowSpan`); the pop reads,
+//! and the push writes, the free pointer through that span. A free by
+//! `kmem_cache_free` of an object start inside the span is an object of
+//! the active slab, pushed before any descriptor is looked at; any other
+//! pointer takes the descriptor path (`slab_of`), which checks it.
+//!
 //! Only the owner stores anything but `STOLEN` in `freelist`, and it cannot
 //! be interrupted in between, so its exchange fails only when a flusher took
 //! the list after the owner read it (no ABA: `STOLEN` stays until the owner,
@@ -76,10 +85,12 @@
 //! tests that run threads at once give each its own simulated CPU
 //! (`testing::cpus::on_cpu`), as the slab and bench threads do.
 //!
-//! Locking: the fast-path fields of a slot (`freelist`, `slab`, `nfree`,
-//! `allocs`, `frees`) are written only by its CPU with interrupts off
-//! (counters by load and store, no read-modify-write), except the flusher's
-//! swap of `freelist` and its clearing of `slab`; other CPUs only read them
+//! Locking: the fast-path fields of a slot (`freelist`, `slab`, `base`,
+//! `nfree`, `allocs`, `frees`) are written only by its CPU with interrupts
+//! off (counters by load and store, no read-modify-write), except the
+//! flusher's swap of `freelist` and its clearing of `base` then `slab`
+//! (only the owner sets them, `slab` before `base`, so a fast path that
+//! reads a span finds its slab or null); other CPUs only read them
 //! (stats, exact only while nobody allocates). The slot lock
 //! (`IrqLock<CpuSlow>`) protects the CPU partial list, and serialises the
 //! owner's slow path (setting up or changing the active slab, resetting a
