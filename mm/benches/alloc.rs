@@ -77,10 +77,12 @@
 //! ```
 //!
 //! mm's numbers include its safety checks, which the peers do not have: every
-//! free maps the pointer back to its slab through the page descriptors
-//! (`phys_of -> pfn -> memmap section -> compound head`, then the cache id in
-//! the head; kmalloc's free does this once and hands the head to the cache),
-//! checks that it is an object's first byte (an index by reciprocal
+//! free checks that the pointer is one of the cache's objects, by its
+//! address inside the CPU's active slab when it is there (slab rows), else
+//! through the page descriptors (`phys_of -> pfn -> memmap section ->
+//! compound head`, then the cache id in the head; kfree does this once,
+//! takes the class from the tag in the head and hands the head to the
+//! cache), checks that it is an object's first byte (an index by reciprocal
 //! multiplication, then an exact compare), and refuses the double free of
 //! the object freed last (the hardened-freelist check). Every operation
 //! also turns interrupts off in the kernel (not here: the host has no

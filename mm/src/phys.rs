@@ -151,6 +151,97 @@ pub trait PhysMem: Sync {
     }
 }
 
+/// Kernel addresses `[start, start + len)` that a window covers, asked of
+/// [`PhysMem::ptr`] once so that a hot path can read and write the 8-byte
+/// words of that range without asking the window for each access (the slab
+/// allocator's per-CPU fast path keeps its active slab's span and reaches
+/// the free pointers in it through this).
+///
+/// The words are accessed as relaxed atomics (a plain `mov` on x86_64), so a
+/// racy read of a word another CPU writes (a slab fast path reading a free
+/// pointer it may have just lost to a flusher) is a stale value, never
+/// undefined behaviour. A span stays valid while the window covers RAM,
+/// which is for the whole run: a span of pages given back to the buddy
+/// allocator still points at RAM (what is read there is the caller's
+/// business, as for the other accessors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowSpan {
+    start: u64,
+    len: u64,
+}
+
+impl WindowSpan {
+    /// The span that contains nothing.
+    pub const EMPTY: WindowSpan = WindowSpan { start: 0, len: 0 };
+
+    /// The kernel addresses of `len` bytes at physical address `pa`, if the
+    /// window covers them all.
+    pub fn of(phys: &dyn PhysMem, pa: PhysAddr, len: usize) -> Option<WindowSpan> {
+        let p = phys.ptr(pa, len)?;
+        Some(WindowSpan { start: p as u64, len: len as u64 })
+    }
+
+    /// A span rebuilt from the `start` of one that [`WindowSpan::of`]
+    /// returned with this `len` (a hot path keeps only the start, in an
+    /// atomic; the length is known to it), or from 0 (then empty).
+    ///
+    /// # Safety
+    /// `start` is 0, or `WindowSpan::of(..., len)` returned a span with
+    /// this `start` (so the window covers `[start, start + len)`).
+    #[inline]
+    pub unsafe fn from_start(start: u64, len: u64) -> WindowSpan {
+        WindowSpan { start, len: if start == 0 { 0 } else { len } }
+    }
+
+    /// First kernel address of the span (0 for the empty span).
+    #[inline]
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// Offset of kernel address `va` in the span, if it lies inside.
+    #[inline]
+    pub fn offset_of(&self, va: u64) -> Option<u64> {
+        let off = va.wrapping_sub(self.start);
+        (off < self.len).then_some(off)
+    }
+
+    /// Whether the aligned word at `va` lies wholly inside the span.
+    #[inline]
+    fn has_word(&self, va: u64) -> bool {
+        va % 8 == 0 && va.wrapping_sub(self.start) < self.len && self.len - va.wrapping_sub(self.start) >= 8
+    }
+
+    /// The 8-byte word at kernel address `va`, if it lies in the span and
+    /// is aligned.
+    #[inline]
+    pub fn load_u64(&self, va: u64) -> Option<u64> {
+        if !self.has_word(va) {
+            return None;
+        }
+        // SAFETY: the window covers the span (see `from_start`) and the
+        // word is inside it and aligned; the access is atomic, so a
+        // concurrent write elsewhere is no data race.
+        Some(
+            unsafe { core::sync::atomic::AtomicU64::from_ptr(va as *mut u64) }
+                .load(core::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    /// Store `v` at kernel address `va`; false (nothing written) unless the
+    /// word lies in the span and is aligned.
+    #[inline]
+    pub fn store_u64(&self, va: u64, v: u64) -> bool {
+        if !self.has_word(va) {
+            return false;
+        }
+        // SAFETY: as in `load_u64`.
+        unsafe { core::sync::atomic::AtomicU64::from_ptr(va as *mut u64) }
+            .store(v, core::sync::atomic::Ordering::Relaxed);
+        true
+    }
+}
+
 /// Put `n` values `init(0), init(1), ...` in physical memory at `pa` and
 /// return them as a slice that lives for the rest of the run (the memmap's
 /// descriptor arrays, memblock's grown region arrays). `None` if the window
@@ -208,5 +299,31 @@ impl PhysMem for LinearWindow {
             return None;
         }
         Some(PhysAddr::new(pa))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::SimRam;
+
+    #[test]
+    fn a_window_span_reaches_only_aligned_words_wholly_inside_it() {
+        let ram = SimRam::new(0, 1 << 20);
+        let span = WindowSpan::of(ram.window, PhysAddr::new(0x1000), 64).unwrap();
+        let start = span.start();
+        assert_eq!(start, ram.window.ptr(PhysAddr::new(0x1000), 64).unwrap() as u64);
+        assert!(span.store_u64(start + 56, 0x1234), "the last word");
+        assert_eq!(ram.window.read_u64(PhysAddr::new(0x1000 + 56)), Ok(0x1234));
+        assert_eq!(span.load_u64(start + 56), Some(0x1234));
+        assert_eq!(span.load_u64(start + 64), None, "past the end");
+        assert_eq!(span.load_u64(start + 4), None, "unaligned");
+        assert_eq!(span.load_u64(start.wrapping_sub(8)), None, "before the start");
+        assert!(!span.store_u64(start + 64, 1));
+        assert_eq!((span.offset_of(start + 63), span.offset_of(start + 64)), (Some(63), None));
+        assert_eq!(WindowSpan::EMPTY.load_u64(0), None);
+        // SAFETY: 0 stands for the empty span.
+        assert_eq!(unsafe { WindowSpan::from_start(0, 64) }, WindowSpan::EMPTY);
+        assert!(WindowSpan::of(ram.window, PhysAddr::new((1 << 20) - 32), 64).is_none(), "outside the window");
     }
 }

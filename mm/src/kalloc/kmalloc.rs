@@ -16,10 +16,11 @@
 //!
 //! Locking: kmalloc has no state of its own after creation; the class
 //! caches and the page allocator lock what they change (see `slab`,
-//! `page_alloc`). The class comes from a table, and `kfree` finds the cache
-//! and the slab with one lookup of the page descriptors, lock-free; both
-//! then take the class cache's per-CPU fast path (`slab::cpu_slab`), which
-//! takes no lock either.
+//! `page_alloc`). The class comes from a table, and `kfree` finds the slab
+//! with one lookup of the page descriptors, lock-free, and the class from
+//! the tag each class cache writes into its slab heads (class + 1, checked
+//! against the cache id the head names); both then take the class cache's
+//! per-CPU fast path (`slab::cpu_slab`), which takes no lock either.
 
 use core::ptr::NonNull;
 
@@ -140,7 +141,8 @@ impl Kmalloc {
     ) -> Result<KmallocCaches, SlabError> {
         let mut caches: [Option<&'static KmemCache>; 13] = [None; 13];
         for (i, &size) in KMALLOC_SIZES.iter().enumerate() {
-            let c = KmemCache::create(name(i), size, class_align(size), flags, None, pa)?;
+            let c = KmemCache::new(name(i), size, class_align(size), flags, None, pa)?.with_tag(i as u8 + 1);
+            let c: &'static KmemCache = alloc::boxed::Box::leak(alloc::boxed::Box::new(c));
             registry.register(c);
             caches[i] = Some(c);
         }
@@ -225,12 +227,16 @@ impl Kmalloc {
     /// kernel's, or of the group the slab is charged to.
     #[inline]
     fn cache_of_slab(&self, head: &Page) -> Option<&'static KmemCache> {
+        // The tag every class cache writes into its slab heads is the class
+        // + 1: one index into a set, then one compare of the cache id.
         let id = head.private.load(core::sync::atomic::Ordering::Relaxed);
-        if let Some(c) = self.caches.iter().find(|c| c.cache_id() == id) {
+        let class = (KmemCache::slab_tag(head) as usize).wrapping_sub(1);
+        let ours = |set: &KmallocCaches| set.get(class).copied().filter(|c| c.cache_id() == id);
+        if let Some(c) = ours(&self.caches) {
             return Some(c);
         }
         let lookup = self.memcg_caches.get()?;
-        lookup(head.memcg()?)?.iter().copied().find(|c| c.cache_id() == id)
+        ours(lookup(head.memcg()?)?)
     }
 
     /// `kfree`.
@@ -240,7 +246,8 @@ impl Kmalloc {
         let page = self.pa.page(Pfn::from_phys(pa.as_u64())).ok_or(KfreeError::NotKmalloc)?;
         let head = self.pa.memmap.compound_head(page);
         if head.has(PageFlags::SLAB) {
-            // One descriptor lookup for both: the head names the cache.
+            // One descriptor lookup for both: the head names the cache, and
+            // its tag the class.
             let cache = self.cache_of_slab(head).ok_or(KfreeError::NotKmalloc)?;
             return cache.free_in_slab(head, pa, ptr).map_err(KfreeError::Slab);
         }
@@ -392,6 +399,24 @@ mod tests {
         // SAFETY: as above.
         assert_eq!(unsafe { core::slice::from_raw_parts(r.as_ptr(), 10) }, b"0123456789");
         k.free(r).unwrap();
+    }
+
+    #[test]
+    fn kfree_refuses_objects_of_other_caches_with_or_without_a_tag() {
+        let (k, pa) = heap();
+        let reg: &'static CacheRegistry = alloc::boxed::Box::leak(alloc::boxed::Box::new(CacheRegistry::new()));
+        // A second heap's classes carry the same tags, another cache none.
+        let other = Kmalloc::new(pa, reg, SlabFlags::empty()).unwrap();
+        let plain = KmemCache::create("plain-64", 64, 8, SlabFlags::empty(), None, pa).unwrap();
+        let (p, q) = (other.alloc(64, 8, false).unwrap(), plain.alloc().unwrap());
+        assert_eq!(k.free(p), Err(KfreeError::NotKmalloc));
+        assert_eq!(k.free(q), Err(KfreeError::NotKmalloc));
+        other.free(p).unwrap();
+        plain.free(q).unwrap();
+        for c in k.caches().iter().chain(other.caches()).chain([&plain]) {
+            c.check_invariants();
+            assert_eq!(c.stats().active_objs, 0);
+        }
     }
 
     #[test]

@@ -43,7 +43,9 @@
 //! with interrupts off and no lock (one compare-exchange on its own cache
 //! line, which only a flush from another CPU can make fail), and takes its
 //! slot lock and the cache lock only to change slabs or to free an object
-//! of another slab. A slab a CPU owns is on none of the
+//! of another slab; it reaches the free pointers through the active slab's
+//! span of kernel addresses, asked of the window once per slab, so it makes
+//! no call through the `PhysMem` seam. A slab a CPU owns is on none of the
 //! three lists above until the CPU gives it back (when it is used up, or
 //! flushed by shrink). Debug caches take the cache lock for everything.
 //!
@@ -100,6 +102,10 @@ const POISON_END: u8 = 0xa5;
 /// while a CPU owns the slab (SLUB's `slab->inuse` and `slab->frozen`).
 const FROZEN: u64 = 1 << 32;
 const INUSE: u64 = FROZEN - 1;
+/// Where a slab head's `index` keeps its cache's tag (see
+/// [`KmemCache::with_tag`]), above the count and `FROZEN`, which never
+/// carry into it.
+const TAG_SHIFT: u32 = 40;
 /// Highest slab order tried.
 const MAX_SLAB_ORDER: u32 = 3;
 /// Empty slabs a cache keeps before giving pages back at once: SLUB's
@@ -197,6 +203,13 @@ pub struct KmemCache {
     /// shifted right by `RECIP_SHIFT`, is the offset divided by `size`
     /// (exact while offset * size < 2^RECIP_SHIFT, checked at creation).
     size_recip: u64,
+    /// Bytes of a slab's strides (`objects_per_slab * size`): the span of
+    /// kernel addresses a CPU's active slab covers on the fast path.
+    strides_len: u64,
+    /// A small number its creator gives the cache (kmalloc: class + 1),
+    /// written into every slab head so that the creator finds the cache of
+    /// an object with one table index; 0 for none.
+    tag: u8,
     pub flags: SlabFlags,
     ctor: Option<fn(*mut u8)>,
     pa: &'static PageAllocator,
@@ -301,6 +314,8 @@ impl KmemCache {
             order,
             objects_per_slab,
             size_recip,
+            strides_len: objects_per_slab as u64 * size as u64,
+            tag: 0,
             flags,
             ctor,
             pa,
@@ -329,6 +344,20 @@ impl KmemCache {
     /// The group this cache charges (0: none).
     pub fn memcg(&self) -> crate::memcg::MemcgId {
         self.memcg.load(Ordering::Relaxed)
+    }
+
+    /// The cache with `tag` in its slab heads (before its first
+    /// allocation): kmalloc tags its classes so that `kfree` indexes its
+    /// class table with the tag, then checks the cache id.
+    pub(crate) fn with_tag(mut self, tag: u8) -> KmemCache {
+        self.tag = tag;
+        self
+    }
+
+    /// The tag of the cache that owns the slab whose head is `head`.
+    #[inline]
+    pub(crate) fn slab_tag(head: &Page) -> u8 {
+        (head.index.load(Ordering::Relaxed) >> TAG_SHIFT) as u8
     }
 
     #[inline]
@@ -511,7 +540,7 @@ impl KmemCache {
             next = obj;
         }
         head.mapping.store(next, Ordering::Relaxed);
-        head.index.store(0, Ordering::Relaxed);
+        head.index.store((self.tag as u64) << TAG_SHIFT, Ordering::Relaxed);
         self.vmstat_add(self.slab_pages() as i64);
         Some(head)
     }
@@ -565,7 +594,7 @@ impl KmemCache {
         let stride = self.stride_of_free(obj);
         let next = self.read_freeptr(stride);
         head.mapping.store(next, Ordering::Relaxed);
-        let inuse = head.index.fetch_add(1, Ordering::Relaxed) + 1;
+        let inuse = (head.index.fetch_add(1, Ordering::Relaxed) & INUSE) + 1;
         if inuse == self.objects_per_slab as u64 {
             self.partial_remove(&mut lists, head);
             lists.full.push_front(mm, head);
@@ -602,6 +631,11 @@ impl KmemCache {
     /// object already free, is reported and left alone.
     #[inline]
     pub fn free(&self, obj: NonNull<u8>) -> Result<(), SlabError> {
+        if !self.checks_objects() {
+            if let Some(done) = self.free_active(obj.as_ptr() as u64) {
+                return done;
+            }
+        }
         match self.slab_of(obj.as_ptr()) {
             Ok((head, obj_pa)) => self.free_in_slab(head, obj_pa, obj),
             Err(e) => Err(self.refuse(e, obj.as_ptr())),
@@ -643,15 +677,20 @@ impl KmemCache {
     #[inline]
     fn stride_in(&self, head: &Page, obj_pa: PhysAddr) -> Result<PhysAddr, SlabError> {
         let off = (obj_pa.as_u64().wrapping_sub(head.phys().as_u64()) as usize).wrapping_sub(self.obj_offset);
-        if off >= self.objects_per_slab as usize * self.size {
-            return Err(SlabError::NotObjectStart);
+        let i = self.index_at(off).ok_or(SlabError::NotObjectStart)?;
+        Ok(self.stride_of(head, i))
+    }
+
+    /// Index of the stride that starts `off` bytes into a slab, if one
+    /// does (`off` below the strides' end and a multiple of `size`).
+    #[inline]
+    fn index_at(&self, off: usize) -> Option<usize> {
+        if off as u64 >= self.strides_len {
+            return None;
         }
         let i = ((off as u128 * self.size_recip as u128) >> RECIP_SHIFT) as usize;
         // i <= objects_per_slab (off is below the slab's end): no overflow.
-        if i.wrapping_mul(self.size) != off {
-            return Err(SlabError::NotObjectStart);
-        }
-        Ok(self.stride_of(head, i))
+        (i.wrapping_mul(self.size) == off).then_some(i)
     }
 
     /// Free with debugging (or poison): under the cache lock, checking the
@@ -682,7 +721,7 @@ impl KmemCache {
         self.mark_free(stride);
         self.write_freeptr(stride, head.mapping.load(Ordering::Relaxed));
         head.mapping.store(obj as u64, Ordering::Relaxed);
-        let inuse = head.index.fetch_sub(1, Ordering::Relaxed) - 1;
+        let inuse = (head.index.fetch_sub(1, Ordering::Relaxed) & INUSE) - 1;
         lists.stats.frees += 1;
         self.slab_lost_object(lists, head, inuse);
         Ok(())

@@ -61,6 +61,15 @@
 //!          give the slab back; slab = none
 //! ```
 //!
+//! The fast path makes no call through the `PhysMem` seam and looks up no
+//! page descriptor: when a CPU installs a slab (slow path) it asks the
+//! window once for the kernel addresses of the slab's strides and keeps
+//! their start in its slot (`base`, a `phys::WindowSpan`); the pop reads,
+//! and the push writes, the free pointer through that span. A free by
+//! `kmem_cache_free` of an object start inside the span is an object of
+//! the active slab, pushed before any descriptor is looked at; any other
+//! pointer takes the descriptor path (`slab_of`), which checks it.
+//!
 //! Only the owner stores anything but `STOLEN` in `freelist`, and it cannot
 //! be interrupted in between, so its exchange fails only when a flusher took
 //! the list after the owner read it (no ABA: `STOLEN` stays until the owner,
@@ -76,10 +85,12 @@
 //! tests that run threads at once give each its own simulated CPU
 //! (`testing::cpus::on_cpu`), as the slab and bench threads do.
 //!
-//! Locking: the fast-path fields of a slot (`freelist`, `slab`, `nfree`,
-//! `allocs`, `frees`) are written only by its CPU with interrupts off
-//! (counters by load and store, no read-modify-write), except the flusher's
-//! swap of `freelist` and its clearing of `slab`; other CPUs only read them
+//! Locking: the fast-path fields of a slot (`freelist`, `slab`, `base`,
+//! `nfree`, `allocs`, `frees`) are written only by its CPU with interrupts
+//! off (counters by load and store, no read-modify-write), except the
+//! flusher's swap of `freelist` and its clearing of `base` then `slab`
+//! (only the owner sets them, `slab` before `base`, so a fast path that
+//! reads a span finds its slab or null); other CPUs only read them
 //! (stats, exact only while nobody allocates). The slot lock
 //! (`IrqLock<CpuSlow>`) protects the CPU partial list, and serialises the
 //! owner's slow path (setting up or changing the active slab, resetting a
@@ -102,6 +113,7 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use super::{FROZEN, INUSE, KmemCache, SlabError, SlabLists};
 use crate::addr::PhysAddr;
 use crate::percpu;
+use crate::phys::WindowSpan;
 use crate::phys::page::{Page, PageList};
 use crate::sync::{IrqGuard, IrqLock, IrqOff};
 
@@ -126,6 +138,11 @@ pub(super) struct CpuSlot {
     pub(super) freelist: AtomicU64,
     /// The active slab (frozen), or null. Set and cleared under `slow`.
     slab: AtomicPtr<Page>,
+    /// Kernel address of the active slab's first stride (the start of the
+    /// `WindowSpan` the window gave for its strides), or 0: set with
+    /// `slab`, cleared before it. The fast path reaches free pointers
+    /// through this span instead of asking the window each time.
+    base: AtomicU64,
     /// How many objects `freelist` holds (counted in the slab's `index`).
     pub(super) nfree: AtomicU64,
     /// Allocations and frees this CPU made without the cache lock.
@@ -148,6 +165,7 @@ impl CpuSlot {
         CpuSlot {
             freelist: AtomicU64::new(0),
             slab: AtomicPtr::new(core::ptr::null_mut()),
+            base: AtomicU64::new(0),
             nfree: AtomicU64::new(0),
             allocs: AtomicU64::new(0),
             frees: AtomicU64::new(0),
@@ -164,9 +182,31 @@ impl CpuSlot {
         unsafe { self.slab.load(Ordering::Relaxed).as_ref() }
     }
 
-    fn set_slab(&self, slab: Option<&'static Page>) {
-        let p = slab.map_or(core::ptr::null_mut(), |s| s as *const Page as *mut Page);
-        self.slab.store(p, Ordering::Relaxed);
+    /// Make `slab` (its strides at `span`) the active slab, or clear it:
+    /// the span is cleared first and set last, so a reader that finds it
+    /// set finds the slab too (or null, after a flusher's clear).
+    fn set_slab(&self, slab: Option<(&'static Page, WindowSpan)>) {
+        match slab {
+            Some((s, span)) => {
+                self.slab.store(s as *const Page as *mut Page, Ordering::Relaxed);
+                self.base.store(span.start(), Ordering::Relaxed);
+            }
+            None => {
+                self.base.store(0, Ordering::Relaxed);
+                self.slab.store(core::ptr::null_mut(), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The active slab's strides (`len` bytes), or the empty span. Read
+    /// without a lock: possibly just cleared by a flusher, never another
+    /// slab's than the one this CPU installed last.
+    #[inline]
+    fn span(&self, len: u64) -> WindowSpan {
+        // SAFETY: `base` only holds 0 or the start of the span `set_slab`
+        // was given, which `strides_span` asked of the window with `len`
+        // (the cache's `strides_len`, the same for every slab).
+        unsafe { WindowSpan::from_start(self.base.load(Ordering::Relaxed), len) }
     }
 
     /// Whether `head` is the active slab (no reference made).
@@ -219,12 +259,15 @@ impl KmemCache {
         {
             let irq = IrqOff::new();
             let slot = self.cpu_slot(&irq);
+            let span = slot.span(self.strides_len);
             let obj = slot.freelist.load(Ordering::Relaxed);
-            if obj > STOLEN {
-                // A flusher may take the list (and give the slab back)
-                // between this read and the exchange: the read is then of
-                // memory nobody writes through us, and the exchange fails.
-                let next = self.read_freeptr(self.stride_of_free(obj));
+            // The free pointer is read through the active slab's span, with
+            // no call through the window. A flusher may take the list (and
+            // give the slab back) between this read and the exchange: the
+            // read is then a stale word of RAM, and the exchange fails.
+            // `STOLEN` and 0 lie in no span.
+            let next = if obj > STOLEN { span.load_u64(obj.wrapping_add(self.freeptr_offset as u64)) } else { None };
+            if let Some(next) = next {
                 #[cfg(test)]
                 tests::race_point();
                 if slot.freelist.compare_exchange(obj, next, Ordering::Acquire, Ordering::Relaxed).is_ok() {
@@ -306,8 +349,14 @@ impl KmemCache {
             return;
         }
         slab.index.fetch_or(FROZEN, Ordering::Relaxed);
-        slot.set_slab(Some(slab));
+        slot.set_slab(Some((slab, self.strides_span(slab))));
         self.take_freelist(slot, slab);
+    }
+
+    /// The kernel addresses of the strides of the slab whose head is
+    /// `slab`, asked of the window once per slab a CPU installs.
+    fn strides_span(&self, slab: &Page) -> WindowSpan {
+        WindowSpan::of(self.phys(), slab.phys(), self.strides_len as usize).expect("slab: slab page outside the window")
     }
 
     /// Move the own freelist of `slab` (frozen, this CPU's active slab,
@@ -343,7 +392,7 @@ impl KmemCache {
         let Some(slab) = taken.or_else(|| self.take_from_cache(&mut lists)) else {
             return false;
         };
-        slot.set_slab(Some(slab));
+        slot.set_slab(Some((slab, self.strides_span(slab))));
         self.take_freelist(slot, slab);
         true
     }
@@ -483,35 +532,68 @@ impl KmemCache {
             let irq = IrqOff::new();
             let slot = self.cpu_slot(&irq);
             if slot.is_active(head) {
-                let first = slot.freelist.load(Ordering::Relaxed);
-                if first == obj {
-                    // The cheap hardened-freelist check: the object freed last.
-                    drop(irq);
-                    return Err(self.refuse(SlabError::DoubleFree, obj as *const u8));
-                }
-                if first != STOLEN {
-                    self.write_freeptr(stride, first);
-                    #[cfg(test)]
-                    tests::race_point();
-                    if slot.freelist.compare_exchange(first, obj, Ordering::Release, Ordering::Relaxed).is_ok() {
-                        let nfree = slot.nfree.load(Ordering::Relaxed) + 1;
-                        slot.nfree.store(nfree, Ordering::Relaxed);
-                        owner_add(&slot.frees, 1);
-                        // The count includes the CPU freelist: equal means
-                        // none in use. A used slab may wait for the CPU (a
-                        // stale `nr_partial` only delays or hastens this).
-                        if inuse(head) == nfree
-                            && self.nr_partial.load(Ordering::Relaxed) + slot.partial_len.load(Ordering::Relaxed) > 0
-                        {
-                            drop(irq);
-                            self.give_back_empty_active(head);
-                        }
-                        return Ok(());
-                    }
+                if let Some(done) = self.push_cpu(irq, slot, head, obj) {
+                    return done;
                 }
             }
         }
         self.free_slow(head, stride, obj)
+    }
+
+    /// `kmem_cache_free`'s fast path, before any page descriptor is looked
+    /// at: an object start inside this CPU's active slab (its span) is one
+    /// of ours, and goes onto the CPU freelist. `None` when it is not (or
+    /// the exchange lost to a flusher): the caller takes the descriptor
+    /// path, which checks the pointer and frees it the slow way if need be.
+    #[inline]
+    pub(super) fn free_active(&self, obj: u64) -> Option<Result<(), SlabError>> {
+        let irq = IrqOff::new();
+        let slot = self.cpu_slot(&irq);
+        let off = slot.span(self.strides_len).offset_of(obj)?;
+        self.index_at(off as usize)?;
+        // Set before the span and cleared after it: the span's slab, or
+        // null after a flush.
+        let head = slot.slab()?;
+        self.push_cpu(irq, slot, head, obj)
+    }
+
+    /// Push `obj`, an object of `head`, which is (or was, if a flusher has
+    /// just taken it) this CPU's active slab, onto the CPU freelist: one
+    /// compare-exchange, which fails only if a flusher took the list.
+    /// `None` when it did (nothing changed): the caller frees the slow way.
+    #[inline(always)]
+    fn push_cpu(&self, irq: IrqOff, slot: &CpuSlot, head: &'static Page, obj: u64) -> Option<Result<(), SlabError>> {
+        let first = slot.freelist.load(Ordering::Relaxed);
+        if first == obj {
+            // The cheap hardened-freelist check: the object freed last.
+            drop(irq);
+            return Some(Err(self.refuse(SlabError::DoubleFree, obj as *const u8)));
+        }
+        // The free pointer goes in through the active slab's span (empty
+        // once a flusher cleared it: then the slow way).
+        if first == STOLEN
+            || !slot.span(self.strides_len).store_u64(obj.wrapping_add(self.freeptr_offset as u64), first)
+        {
+            return None;
+        }
+        #[cfg(test)]
+        tests::race_point();
+        if slot.freelist.compare_exchange(first, obj, Ordering::Release, Ordering::Relaxed).is_err() {
+            return None;
+        }
+        let nfree = slot.nfree.load(Ordering::Relaxed) + 1;
+        slot.nfree.store(nfree, Ordering::Relaxed);
+        owner_add(&slot.frees, 1);
+        // The count includes the CPU freelist: equal means none in use. A
+        // used slab may wait for the CPU (a stale `nr_partial` only delays
+        // or hastens this).
+        if inuse(head) == nfree
+            && self.nr_partial.load(Ordering::Relaxed) + slot.partial_len.load(Ordering::Relaxed) > 0
+        {
+            drop(irq);
+            self.give_back_empty_active(head);
+        }
+        Some(Ok(()))
     }
 
     /// The active slab `head` emptied and a used slab may wait: give the

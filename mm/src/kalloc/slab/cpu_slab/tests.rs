@@ -596,3 +596,34 @@ fn a_flush_between_the_owners_read_and_its_exchange_sends_it_to_the_slow_path() 
     c.check_invariants();
     assert_eq!(pa.drained_free_pages(), free_before);
 }
+
+#[test]
+fn the_active_slab_span_serves_frees_by_address_and_a_flush_empties_it() {
+    // kmem_cache_free pushes an object of the active slab found by its
+    // address alone; a pointer inside that slab that is no object start,
+    // and objects of a slab a flush took, go the descriptor way.
+    let pa = machine();
+    let c = cache(pa, "span", 200, 8, SlabFlags::empty());
+    let (p, q) = on_cpu(0, || (c.alloc().unwrap(), c.alloc().unwrap()));
+    let span = c.cpus[0].span(c.strides_len);
+    assert_eq!(span.offset_of(p.as_ptr() as u64), Some(p.as_ptr() as u64 - span.start()));
+    // SAFETY: inside the 200-byte object `p`.
+    let inside = unsafe { NonNull::new_unchecked(p.as_ptr().add(8)) };
+    assert_eq!(on_cpu(0, || c.free(inside)), Err(SlabError::NotObjectStart));
+    on_cpu(0, || c.free(p)).unwrap();
+    assert_eq!(on_cpu(0, || c.free(p)), Err(SlabError::DoubleFree), "the object freed last, again");
+    let s = c.stats();
+    assert_eq!((s.free_slowpath, s.active_objs), (0, 1), "pushed on the CPU freelist");
+    // A flush clears the span: the next free of the slab's object is remote.
+    on_cpu(1, || c.shrink());
+    assert_eq!(c.cpus[0].span(c.strides_len), crate::phys::WindowSpan::EMPTY);
+    on_cpu(0, || c.free(q)).unwrap();
+    let s = c.stats();
+    assert_eq!((s.free_slowpath, s.active_objs), (1, 0), "a remote free after the flush");
+    c.check_invariants();
+    // A new active slab gets a span again.
+    let r = on_cpu(0, || c.alloc().unwrap());
+    assert!(c.cpus[0].span(c.strides_len).offset_of(r.as_ptr() as u64).is_some());
+    on_cpu(0, || c.free(r)).unwrap();
+    c.check_invariants();
+}
