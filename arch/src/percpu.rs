@@ -30,6 +30,10 @@ pub struct PerCpu {
     pub current: u64,
     /// This CPU's number (offset 32).
     pub cpu: u64,
+    /// The memory cgroup the running task's kernel allocations are
+    /// charged to (0: none): the task's `kmem_memcg`, copied here by the
+    /// scheduler at each switch so that the heap reads it with one load.
+    pub kmem_memcg: u64,
 }
 
 pub const PERCPU_USER_RSP: usize = 8;
@@ -40,8 +44,9 @@ struct Cell(UnsafeCell<PerCpu>);
 // SAFETY: slot N is written only by CPU N (see the module comment).
 unsafe impl Sync for Cell {}
 
-static PERCPU: [Cell; MAX_CPUS] =
-    [const { Cell(UnsafeCell::new(PerCpu { self_ptr: 0, user_rsp: 0, kernel_rsp: 0, current: 0, cpu: 0 })) }; MAX_CPUS];
+static PERCPU: [Cell; MAX_CPUS] = [const {
+    Cell(UnsafeCell::new(PerCpu { self_ptr: 0, user_rsp: 0, kernel_rsp: 0, current: 0, cpu: 0, kmem_memcg: 0 }))
+}; MAX_CPUS];
 
 /// Point GS at CPU `cpu`'s per-CPU area (run on that CPU, before it takes
 /// interrupts); the user GS base starts at 0.
@@ -108,6 +113,24 @@ pub fn set_kernel_stack(top: u64) {
 pub fn set_current(task: u64) {
     // SAFETY: as above.
     unsafe { (*mine()).current = task };
+}
+
+/// Set this CPU's kernel-memory cgroup (the scheduler at a switch, the
+/// running task for itself; interrupts off, so no switch comes between).
+pub fn set_kmem_memcg(id: u16) {
+    // SAFETY: as above.
+    unsafe { (*mine()).kmem_memcg = id as u64 };
+}
+
+/// The running task's kernel-memory cgroup id (0: none).
+#[inline]
+pub fn kmem_memcg() -> u16 {
+    if GS_READY.load(core::sync::atomic::Ordering::Acquire) == 0 {
+        return 0;
+    }
+    // SAFETY: a plain read of our own per-CPU slot (a switch right after
+    // it leaves the value this task set, which is what it reads).
+    unsafe { (*mine()).kmem_memcg as u16 }
 }
 
 pub fn current() -> u64 {

@@ -62,6 +62,14 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 /// Colour frames by memory cgroup instead of by class (`echo cgroup >
 /// /proc/mempic`; `echo classes` goes back); the text map follows too.
 static BY_GROUP: AtomicBool = AtomicBool::new(false);
+/// A memory cgroup's path by its id (installed by `proc::cgroup`, which
+/// is above this module).
+static GROUP_NAMES: spin::Once<fn(mm::memcg::MemcgId) -> Option<alloc::string::String>> = spin::Once::new();
+
+/// Install the naming of memory cgroups for the group map (once).
+pub fn set_group_names(f: fn(mm::memcg::MemcgId) -> Option<alloc::string::String>) {
+    GROUP_NAMES.call_once(|| f);
+}
 static SWEEPS: AtomicU64 = AtomicU64::new(0);
 static PICTURE: Mutex<Option<Picture>> = Mutex::new(None);
 
@@ -546,7 +554,8 @@ fn group_colour(o: mempic_groups::CellOwner) -> (u8, Rgb) {
 /// memory cgroup after `echo cgroup > /proc/mempic`).
 pub fn render_text(out: &mut dyn fmt::Write) -> fmt::Result {
     if BY_GROUP.load(Ordering::Relaxed) {
-        return mempic_groups::render(page_alloc(), &crate::proc::cgroup::path_of_memcg, out);
+        let names = GROUP_NAMES.get().copied().unwrap_or(|_| None);
+        return mempic_groups::render(page_alloc(), &names, out);
     }
     mm::procfs::mempic::render(page_alloc(), out)
 }

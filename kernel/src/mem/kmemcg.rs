@@ -15,8 +15,8 @@
 //! mprotect, mremap, brk, madvise, mlock, mbind), whole processes and their
 //! tables (fork, clone, execve), open files and pipes, pipe buffers written,
 //! epoll, eventfd, timerfd, signalfd, memfd, System V objects, and
-//! directories and files made in tmpfs. [`Scope`] marks such a call (see
-//! [`charges_kernel_memory`]); the heap then allocates from the group's own
+//! directories and files made in tmpfs. `proc::cgroup::KmemScope` marks
+//! such a call (see [`charges_kernel_memory`]); the heap then allocates from the group's own
 //! copy of the kmalloc caches ([`caches_of`]), whose slabs, and large
 //! allocations, are charged to the group, so memory.current and
 //! memory.stat's `slab` count them and memory.max bounds them.
@@ -37,9 +37,10 @@
 //! killer, as a refused charge would have (Linux's kmem charge does the
 //! same before it gives up with ENOMEM).
 //!
-//! Locks: the table of cache sets is written once per id under `MAKE`
-//! (mkdir, which holds the cgroup hierarchy lock) and read lock-free;
-//! `Task::kmem_memcg` is written only by its own task.
+//! Locks: the table of cache sets is written under `MAKE` (mkdir) or by
+//! atomic swaps (retirement) and read lock-free; `Task::kmem_memcg` is
+//! written only by its own task, with interrupts off together with the
+//! per-CPU copy the heap reads (`arch::percpu::kmem_memcg`).
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 
@@ -93,7 +94,7 @@ pub fn caches_of(id: MemcgId) -> Option<&'static KmallocCaches> {
 }
 
 /// Give group `id` its kmalloc caches (mkdir): a spare set, or a new one
-/// (allocated outside any accounting scope).
+/// (the caller suspends its own accounting around this).
 pub fn prepare(id: MemcgId) -> Result<(), ()> {
     if id <= ROOT_MEMCG_ID || caches_of(id).is_some() {
         return Ok(());
@@ -106,7 +107,6 @@ pub fn prepare(id: MemcgId) -> Result<(), ()> {
         Some(set) => set,
         None => {
             let k = super::slab::kmalloc().ok_or(())?;
-            let _off = Suspend::new();
             let n = NEXT_SET.fetch_add(1, Ordering::Relaxed);
             let set = k.new_memcg_caches(super::slab::registry(), &alloc::format!("(memcg{})", n)).map_err(|_| ())?;
             alloc::boxed::Box::leak(alloc::boxed::Box::new(set))
@@ -138,15 +138,14 @@ pub fn offline(g: &mm::memcg::MemCgroup) {
 }
 
 /// The cache set the heap allocates from for the running task: its group's
-/// while it is inside a [`Scope`], None otherwise.
+/// while it is inside a kernel-memory scope (`proc::cgroup::KmemScope`,
+/// which sets the per-CPU id the scheduler keeps in step), None otherwise.
 #[inline]
 pub fn current_set() -> Option<&'static KmallocCaches> {
-    let t = arch::percpu::current() as *const crate::proc::Task;
-    // SAFETY: the per-CPU current pointer is set by the scheduler to the
-    // task running on this CPU, which stays alive while it runs; a task that
-    // is switched out right after this load is still this code's task.
-    let id = unsafe { t.as_ref() }?.kmem_memcg.load(Ordering::Relaxed);
-    if id == 0 { None } else { caches_of(id) }
+    match arch::percpu::kmem_memcg() {
+        0 => None,
+        id => caches_of(id),
+    }
 }
 
 /// The system calls whose kernel objects are charged to the caller's group.
@@ -202,58 +201,4 @@ pub fn charges_kernel_memory(nr: u64) -> bool {
             | LINK
             | LINKAT
     )
-}
-
-/// A system call that charges the kernel objects it makes to the running
-/// task's group (nothing for the root group, as Linux leaves the root's
-/// kernel memory to the machine's counters).
-pub struct Scope {
-    task: Option<alloc::sync::Arc<crate::proc::Task>>,
-    prev: MemcgId,
-}
-
-impl Scope {
-    pub fn enter() -> Scope {
-        let Some(task) = crate::proc::sched::current_opt() else { return Scope { task: None, prev: 0 } };
-        let id = crate::proc::cgroup::cgroup_of(&task).memcg.id();
-        if id == ROOT_MEMCG_ID || caches_of(id).is_none() {
-            return Scope { task: None, prev: 0 };
-        }
-        let prev = task.kmem_memcg.swap(id, Ordering::Relaxed);
-        Scope { task: Some(task), prev }
-    }
-}
-
-impl Drop for Scope {
-    fn drop(&mut self) {
-        let Some(task) = self.task.take() else { return };
-        let id = task.kmem_memcg.swap(self.prev, Ordering::Relaxed);
-        drop(task);
-        if self.prev == 0 {
-            crate::proc::cgroup::settle_kernel_charge(id);
-        }
-    }
-}
-
-/// No accounting until dropped (the cache sets themselves, made for a
-/// group by a task that may be inside a [`Scope`]).
-struct Suspend {
-    task: Option<alloc::sync::Arc<crate::proc::Task>>,
-    prev: MemcgId,
-}
-
-impl Suspend {
-    fn new() -> Suspend {
-        let task = crate::proc::sched::current_opt();
-        let prev = task.as_ref().map_or(0, |t| t.kmem_memcg.swap(0, Ordering::Relaxed));
-        Suspend { task, prev }
-    }
-}
-
-impl Drop for Suspend {
-    fn drop(&mut self) {
-        if let Some(t) = &self.task {
-            t.kmem_memcg.store(self.prev, Ordering::Relaxed);
-        }
-    }
 }

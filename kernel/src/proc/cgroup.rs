@@ -229,6 +229,7 @@ pub fn init() {
         k.set_memcg_lookup(crate::mem::kmemcg::caches_of);
     }
     MEMCGS.set_on_retire(crate::mem::kmemcg::retired);
+    crate::mempic::set_group_names(path_of_memcg);
 }
 
 // ---- the hierarchy's changes -------------------------------------------
@@ -255,7 +256,11 @@ pub fn mkdir(parent: &Arc<Cgroup>, name: &str) -> Result<Arc<Cgroup>, Errno> {
         return Err(EEXIST);
     }
     let memcg = MEMCGS.create(&parent.memcg).map_err(|_| ENOSPC)?;
-    if crate::mem::kmemcg::prepare(memcg.id()).is_err() {
+    let prepared = {
+        let _off = KmemSuspend::new();
+        crate::mem::kmemcg::prepare(memcg.id())
+    };
+    if prepared.is_err() {
         MEMCGS.offline(&memcg);
         return Err(ENOMEM);
     }
@@ -477,6 +482,69 @@ pub fn lru_sizes(g: &MemCgroup) -> [u64; 5] {
         }
     }
     mm::memcg::lru_sizes(crate::mem::page_alloc(), &|id| below.get(id as usize).copied().unwrap_or(false))
+}
+
+/// The running task's kernel-memory group: its own field and the per-CPU
+/// copy the heap reads, changed together with interrupts off.
+fn set_kmem_memcg(task: &Task, id: MemcgId) -> MemcgId {
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        arch::percpu::set_kmem_memcg(id);
+        task.kmem_memcg.swap(id, Ordering::Relaxed)
+    })
+}
+
+/// A system call that charges the kernel objects it makes to the running
+/// task's group (`mem::kmemcg`; nothing for the root group, as Linux
+/// leaves the root's kernel memory to the machine's counters).
+pub struct KmemScope {
+    task: Option<Arc<Task>>,
+    prev: MemcgId,
+}
+
+impl KmemScope {
+    pub fn enter() -> KmemScope {
+        let Some(task) = super::sched::current_opt() else { return KmemScope { task: None, prev: 0 } };
+        let id = cgroup_of(&task).memcg.id();
+        if id == mm::memcg::ROOT_MEMCG_ID || crate::mem::kmemcg::caches_of(id).is_none() {
+            return KmemScope { task: None, prev: 0 };
+        }
+        let prev = set_kmem_memcg(&task, id);
+        KmemScope { task: Some(task), prev }
+    }
+}
+
+impl Drop for KmemScope {
+    fn drop(&mut self) {
+        let Some(task) = self.task.take() else { return };
+        let id = set_kmem_memcg(&task, self.prev);
+        drop(task);
+        if self.prev == 0 {
+            settle_kernel_charge(id);
+        }
+    }
+}
+
+/// No kernel-memory accounting until dropped (a group's cache set is made
+/// by a task that may be inside a [`KmemScope`]).
+struct KmemSuspend {
+    task: Option<Arc<Task>>,
+    prev: MemcgId,
+}
+
+impl KmemSuspend {
+    fn new() -> KmemSuspend {
+        let task = super::sched::current_opt();
+        let prev = task.as_ref().map_or(0, |t| set_kmem_memcg(t, 0));
+        KmemSuspend { task, prev }
+    }
+}
+
+impl Drop for KmemSuspend {
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            set_kmem_memcg(t, self.prev);
+        }
+    }
 }
 
 /// A system call charged kernel memory to group `id` (`mem::kmemcg`),

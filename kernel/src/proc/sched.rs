@@ -499,6 +499,7 @@ unsafe fn switch_to(prev: &Task, next: &Task) {
         arch::backtrace::set_task_stack(next.kstack.0, next.kstack.1);
     }
     arch::percpu::set_current(next as *const Task as u64);
+    arch::percpu::set_kmem_memcg(next.kmem_memcg.load(Ordering::Relaxed));
     let root = if nc.cr3 != 0 { nc.cr3 } else { crate::mem::kvm::kernel_root().as_u64() };
     if arch::mmu::current_root() != root {
         // SAFETY: every root maps the kernel half identically.

@@ -313,7 +313,7 @@ pub extern "C" fn handle(frame: &mut TrapFrame) -> u64 {
     let args = Args::from(frame);
     x86_64::instructions::interrupts::enable();
     let r = if crate::mem::kmemcg::charges_kernel_memory(nr) {
-        let _account = crate::mem::kmemcg::Scope::enter();
+        let _account = crate::proc::cgroup::KmemScope::enter();
         dispatch(nr, &args, frame)
     } else {
         dispatch(nr, &args, frame)
