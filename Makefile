@@ -36,7 +36,8 @@ INITRD_ADD ?=
 # (scripts/add-dynamic.sh), e.g. INITRD_ADD_DYNAMIC="/usr/bin/env /bin/ls".
 INITRD_ADD_DYNAMIC ?=
 USB_STICK ?=
-# Extra raw disk images (virtio-blk /dev/vda, ...; FILE,if=nvme for NVMe).
+# Extra raw disk images (virtio-blk /dev/vda, ...; FILE,if=nvme for NVMe,
+# FILE,if=virtio-legacy for a legacy-only virtio-blk device).
 DISK      ?=
 # A swap disk of this size (e.g. 256M): made with mkswap, attached first
 # (/dev/vda) and turned on at boot (kernel option swapon=/dev/vda).

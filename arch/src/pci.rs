@@ -73,3 +73,62 @@ pub fn write16(at: Bdf, offset: u8, value: u16) {
 pub fn read8(at: Bdf, offset: u8) -> u8 {
     (read32(at, offset) >> ((offset & 3) * 8)) as u8
 }
+
+/// A device's registers in I/O space (an I/O BAR as the firmware assigned
+/// it): `len` ports from `base`. Legacy virtio devices put their whole
+/// register file there. Offsets are checked against the BAR's length.
+#[derive(Clone, Copy, Debug)]
+pub struct IoBar {
+    base: u16,
+    len: u32,
+}
+
+impl IoBar {
+    /// The BAR at `base` of `len` ports. The caller is the driver that owns
+    /// the device (it found it in the PCI scan and enabled its decoding).
+    pub fn new(base: u16, len: u32) -> IoBar {
+        IoBar { base, len }
+    }
+
+    fn port(&self, off: u16, size: u32) -> u16 {
+        assert!(off as u32 + size <= self.len, "pci: I/O register {off:#x} outside the BAR");
+        self.base + off
+    }
+
+    pub fn read8(&self, off: u16) -> u8 {
+        let port = self.port(off, 1);
+        // SAFETY: `port` lies inside the device's I/O BAR (checked above);
+        // its registers touch no memory but what the driver gave the device.
+        unsafe { Port::<u8>::new(port).read() }
+    }
+
+    pub fn read16(&self, off: u16) -> u16 {
+        let port = self.port(off, 2);
+        // SAFETY: as in `read8`.
+        unsafe { Port::<u16>::new(port).read() }
+    }
+
+    pub fn read32(&self, off: u16) -> u32 {
+        let port = self.port(off, 4);
+        // SAFETY: as in `read8`.
+        unsafe { Port::<u32>::new(port).read() }
+    }
+
+    pub fn write8(&self, off: u16, v: u8) {
+        let port = self.port(off, 1);
+        // SAFETY: as in `read8`.
+        unsafe { Port::<u8>::new(port).write(v) }
+    }
+
+    pub fn write16(&self, off: u16, v: u16) {
+        let port = self.port(off, 2);
+        // SAFETY: as in `read8`.
+        unsafe { Port::<u16>::new(port).write(v) }
+    }
+
+    pub fn write32(&self, off: u16, v: u32) {
+        let port = self.port(off, 4);
+        // SAFETY: as in `read8`.
+        unsafe { Port::<u32>::new(port).write(v) }
+    }
+}

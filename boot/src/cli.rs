@@ -156,8 +156,9 @@ pub struct Machine {
     #[arg(long = "usb-stick")]
     pub usb_stick: bool,
     /// Attach a raw disk image besides the boot disk (repeatable; virtio-blk
-    /// unless `,if=nvme`).
-    #[arg(long = "disk", value_name = "FILE[,if=virtio|nvme]", value_parser = ExtraDisk::parse)]
+    /// unless `,if=nvme`; `,if=virtio-legacy` makes it a legacy-only
+    /// virtio-blk device).
+    #[arg(long = "disk", value_name = "FILE[,if=virtio|virtio-legacy|nvme]", value_parser = ExtraDisk::parse)]
     pub disks: Vec<ExtraDisk>,
     /// Wait for GDB on localhost:1234.
     #[arg(long)]
@@ -321,6 +322,7 @@ fn parse_seconds(s: &str) -> Result<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::qemu::DiskIface;
     use clap::CommandFactory;
 
     fn parse(argv: &[&str]) -> Command {
@@ -421,6 +423,24 @@ mod tests {
         };
         assert_eq!(m.only(), vec!["a", "b"]);
         assert_eq!((m.jobs, m.file.as_path(), m.accel), (3, std::path::Path::new("tests/matrix.txt"), None));
+    }
+
+    #[test]
+    fn disks_keep_their_order_and_interface() {
+        let r = run(&[
+            "run",
+            "--kernel",
+            "k",
+            "--disk",
+            "a.img",
+            "--disk=b.img,if=virtio-legacy",
+            "--disk",
+            "c.img,if=nvme",
+        ]);
+        let ifaces: Vec<DiskIface> = r.machine.disks.iter().map(|d| d.iface).collect();
+        assert_eq!(ifaces, vec![DiskIface::Virtio, DiskIface::VirtioLegacy, DiskIface::Nvme]);
+        assert_eq!(r.machine.disks[1].file, PathBuf::from("b.img"));
+        assert!(fails(&["run", "--kernel", "k", "--disk", "b.img,if=legacy"]).contains("virtio-legacy"));
     }
 
     #[test]

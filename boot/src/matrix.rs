@@ -79,7 +79,7 @@ pub struct RunSpec {
     pub timeout_secs: u64,
     pub expect: Expect,
     pub disk: DiskAttach,
-    /// Extra disks (`disk=FILE[,if=virtio|nvme]`, `disk=new:SIZE[,...]`,
+    /// Extra disks (`disk=FILE[,if=virtio|virtio-legacy|nvme]`, `disk=new:SIZE[,...]`,
     /// a fresh zeroed image of SIZE, or `disk=swap:SIZE[,...]`, the same
     /// made a swap area), as written in the matrix.
     pub disks: Vec<String>,
@@ -294,8 +294,12 @@ mod tests {
 
     #[test]
     fn extra_disks_are_kept_in_order_and_checked() {
-        let runs = parse("kernel=kernel firmware=bios disk=new:16M disk=/x.img,if=nvme\n").unwrap();
-        assert_eq!(runs[0].disks, vec!["new:16M".to_string(), "/x.img,if=nvme".to_string()]);
+        let runs = parse("kernel=kernel firmware=bios disk=new:16M disk=/x.img,if=nvme disk=new:8M,if=virtio-legacy\n")
+            .unwrap();
+        assert_eq!(
+            runs[0].disks,
+            vec!["new:16M".to_string(), "/x.img,if=nvme".to_string(), "new:8M,if=virtio-legacy".to_string()]
+        );
         assert_eq!(runs[0].disk, DiskAttach::Ide);
         assert!(parse("kernel=kernel disk=/x.img,if=scsi\n").is_err());
     }

@@ -47,6 +47,9 @@ pub enum DiskAttach {
 pub enum DiskIface {
     /// `virtio-blk-pci` (the guest's /dev/vda, /dev/vdb, ...).
     Virtio,
+    /// `virtio-blk-pci,disable-modern=on`: a legacy-only (virtio 0.9.5)
+    /// device, driven through its I/O-port interface.
+    VirtioLegacy,
     /// QEMU's NVMe controller with the file as namespace 1.
     Nvme,
 }
@@ -59,7 +62,7 @@ pub struct ExtraDisk {
 }
 
 impl ExtraDisk {
-    /// `FILE[,if=virtio|nvme]` (virtio when not given).
+    /// `FILE[,if=virtio|virtio-legacy|nvme]` (virtio when not given).
     pub fn parse(s: &str) -> Result<ExtraDisk> {
         let (file, opts) = match s.split_once(',') {
             Some((f, o)) => (f, Some(o)),
@@ -70,8 +73,9 @@ impl ExtraDisk {
         }
         let iface = match opts {
             None | Some("if=virtio") => DiskIface::Virtio,
+            Some("if=virtio-legacy") => DiskIface::VirtioLegacy,
             Some("if=nvme") => DiskIface::Nvme,
-            Some(o) => bail!("unknown disk option '{o}' (if=virtio or if=nvme)"),
+            Some(o) => bail!("unknown disk option '{o}' (if=virtio, if=virtio-legacy or if=nvme)"),
         };
         Ok(ExtraDisk { file: file.into(), iface })
     }
@@ -278,6 +282,7 @@ impl QemuConfig {
             let drive = format!("if=none,id=xd{i},format=raw,file={}", d.file.display());
             let dev = match d.iface {
                 DiskIface::Virtio => format!("virtio-blk-pci,drive=xd{i}"),
+                DiskIface::VirtioLegacy => format!("virtio-blk-pci,disable-modern=on,drive=xd{i}"),
                 DiskIface::Nvme => format!("nvme,drive=xd{i},serial=mmk{i}"),
             };
             push(&["-drive", &drive, "-device", &dev]);
@@ -328,18 +333,27 @@ mod tests {
     }
 
     #[test]
-    fn extra_disks_are_virtio_or_nvme_in_order() {
+    fn extra_disks_are_virtio_nvme_or_legacy_virtio_in_order() {
         let mut c = QemuConfig::new(Firmware::Bios, Path::new("/tmp/x.img"));
         c.disks.push(ExtraDisk::parse("/tmp/a.img").unwrap());
         c.disks.push(ExtraDisk::parse("/tmp/b.img,if=nvme").unwrap());
+        c.disks.push(ExtraDisk::parse("/tmp/c.img,if=virtio-legacy").unwrap());
         let s = joined(&c);
+        assert!(
+            s.contains(
+                "-drive if=none,id=xd2,format=raw,file=/tmp/c.img -device virtio-blk-pci,disable-modern=on,drive=xd2"
+            ),
+            "{s}"
+        );
         assert!(s.contains("-drive if=none,id=xd0,format=raw,file=/tmp/a.img -device virtio-blk-pci,drive=xd0"), "{s}");
         assert!(
             s.contains("-drive if=none,id=xd1,format=raw,file=/tmp/b.img -device nvme,drive=xd1,serial=mmk1"),
             "{s}"
         );
         assert_eq!(ExtraDisk::parse("/tmp/a.img,if=virtio").unwrap().iface, DiskIface::Virtio);
+        assert_eq!(ExtraDisk::parse("/tmp/a.img,if=virtio-legacy").unwrap().iface, DiskIface::VirtioLegacy);
         assert!(ExtraDisk::parse("/tmp/a.img,if=scsi").is_err());
+        assert!(ExtraDisk::parse("/tmp/a.img,if=virtio-modern").is_err());
         assert!(ExtraDisk::parse(",if=nvme").is_err());
     }
 

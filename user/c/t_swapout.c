@@ -4,7 +4,9 @@
  *
  * - MADV_PAGEOUT writes a region out at once (VmSwap, pswpout) and every
  *   page reads back with its stamp (VmSwap falls again), also through
- *   process_vm_readv and /proc/self/mem.
+ *   process_vm_readv and /proc/self/mem; the pages read back are
+ *   refaults of evicted pages (vmstat workingset_refault_anon, Linux
+ *   5.9+: the shadow reclaim left in the swap slot).
  * - After fork, parent and child share the swapped pages: the child
  *   reads the parent's data, its writes stay its own.
  * - munmap gives the slots back (/proc/swaps Used falls by the region).
@@ -42,7 +44,7 @@
 #endif
 
 static const char *cases[] = {
-	"swapon",	    "pageout_writes_range", "readahead_shows_in_mempic", "pageout_data_back", "process_vm_readv_swapped", "proc_mem_swapped", "fork_child_reads",
+	"swapon",	    "pageout_writes_range", "readahead_shows_in_mempic", "pageout_data_back", "pageout_refaults_counted", "process_vm_readv_swapped", "proc_mem_swapped", "fork_child_reads",
 	"fork_cow_private", "munmap_frees_slots",   "mlock_brings_back", "populate_brings_back",
 	"kswapd0_exists", "past_ram_not_killed", "past_ram_data_intact", "kswapd_reclaimed", "swapoff_brings_back", "swapoff_data_intact",
 };
@@ -78,6 +80,7 @@ int main(int argc, char **argv)
 	char *p = anon(REGION);
 	stamp_pages(p, REGION, 0x77);
 	long out0 = vmstat_get("pswpout"), in0 = vmstat_get("pswpin"), swap0 = status_kb("VmSwap");
+	long ws0 = vmstat_get("workingset_refault_anon");
 	int r = madvise(p, REGION, MADV_PAGEOUT);
 	long swap1 = status_kb("VmSwap"), out1 = vmstat_get("pswpout");
 	CHECKF("pageout_writes_range",
@@ -101,6 +104,16 @@ int main(int argc, char **argv)
 	/* (Linux may still find the pages in the swap cache, without a read.) */
 	CHECKF("pageout_data_back", bad == -1 && swap2 <= swap0 + SLACK_KB,
 	       "bad page %ld, VmSwap %ld kB, pswpin %ld -> %ld", bad, swap2, in0, in1);
+	/* Every page read from a slot reclaim evicted it from is a refault
+	 * (read-ahead ones too); pages found still in the swap cache are not
+	 * (Linux may find many there). */
+	long ws1 = vmstat_get("workingset_refault_anon");
+	if (ws0 < 0) {
+		check_skip("pageout_refaults_counted", "no workingset_refault_anon in /proc/vmstat (Linux before 5.9)");
+	} else {
+		CHECKF("pageout_refaults_counted", ws1 - ws0 > 0 && ws1 - ws0 >= (in1 - in0) / 2,
+		       "workingset_refault_anon %ld -> %ld, pswpin %ld -> %ld", ws0, ws1, in0, in1);
+	}
 
 	/* Another way in: process_vm_readv and /proc/PID/mem read pages on
 	 * swap back as the process's own access would. */

@@ -10,7 +10,8 @@
 //!   device interrupt ──> driver marks the request done, wakes the sleeper
 //! ```
 //!
-//! Drivers: virtio-blk (`virtio_blk.rs`). A device registers itself at
+//! Drivers: virtio-blk (`virtio_blk.rs`, modern or legacy transport) and
+//! NVMe (`nvme.rs`). A device registers itself at
 //! probe time and appears as /dev/NAME (vfs) and in /proc/partitions.
 //! A request the device fails, or does not answer within
 //! `REQUEST_TIMEOUT_TICKS`, ends with EIO and a log line.
@@ -25,6 +26,7 @@ pub mod swap;
 pub mod tags;
 pub mod virtio;
 pub mod virtio_blk;
+pub mod virtio_legacy;
 
 use alloc::string::String;
 use alloc::sync::Arc;

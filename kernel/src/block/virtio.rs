@@ -1,17 +1,25 @@
-//! The virtio PCI transport (virtio 1.x "modern" devices) and the split
-//! virtqueue (cf. drivers/virtio/virtio_pci_modern.c, virtio_ring.c; the
-//! OASIS virtio 1.1 specification, sections 2.6 and 4.1).
+//! The virtio PCI transports and the split virtqueue (cf.
+//! drivers/virtio/virtio_pci_modern.c, virtio_pci_legacy.c, virtio_ring.c;
+//! the OASIS virtio 1.1 specification, sections 2.6, 4.1 and 4.1.4.8).
+//!
+//! A device that offers the modern capabilities is driven through them
+//! ([`Modern`], here); a legacy-only one (virtio 0.9.5, QEMU's
+//! `disable-modern=on`) through its I/O-port register file
+//! ([`Legacy`], virtio_legacy.rs). Both hand out the same [`Queue`]: only
+//! where the rings sit in their pages and how the device is notified
+//! differ, so there is one copy of the ring logic.
 //!
 //! ```text
-//!   capabilities (vendor 0x09) -> common config, notify, ISR, device config
+//!   modern: capabilities (vendor 0x09) -> common config, notify, ISR, device config
 //!   reset; ACKNOWLEDGE|DRIVER; features (VERSION_1 + the driver's);
 //!   FEATURES_OK; queue 0: size, MSI-X entry, rings' addresses, enable;
 //!   DRIVER_OK
 //!
-//!   one zeroed block of 3 pages per queue:
-//!     page 0:  descriptor table  (16 bytes x size)
-//!     page 1:  available ring    flags, idx, ring[size]
-//!     page 2:  used ring         flags, idx, ring[size] of (id, len)
+//!   one zeroed block of pages per queue:
+//!                        modern (size <= 128)   legacy (size fixed by the device)
+//!     descriptor table   page 0                 0             16 bytes x size
+//!     available ring     page 1                 16 x size     flags, idx, ring[size]
+//!     used ring          page 2                 next 4096     flags, idx, ring[size] of (id, len)
 //! ```
 //!
 //! The rings are shared with the device (dma.rs): release ordering before
@@ -22,8 +30,10 @@
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use super::dma::DmaPages;
+use arch::pci::IoBar;
 
+use super::dma::DmaPages;
+pub use super::virtio_legacy::Legacy;
 use crate::platform::pci::{
     self, Bar, CAP_VENDOR, Device, mmio_read8, mmio_read16, mmio_read32, mmio_write8, mmio_write16, mmio_write32,
     mmio_write64,
@@ -51,14 +61,14 @@ const QUEUE_DESC: u64 = 0x20;
 const QUEUE_DRIVER: u64 = 0x28;
 const QUEUE_DEVICE: u64 = 0x30;
 
-const STATUS_ACKNOWLEDGE: u8 = 1;
-const STATUS_DRIVER: u8 = 2;
-const STATUS_DRIVER_OK: u8 = 4;
+pub(super) const STATUS_ACKNOWLEDGE: u8 = 1;
+pub(super) const STATUS_DRIVER: u8 = 2;
+pub(super) const STATUS_DRIVER_OK: u8 = 4;
 const STATUS_FEATURES_OK: u8 = 8;
-const STATUS_FAILED: u8 = 128;
+pub(super) const STATUS_FAILED: u8 = 128;
 
 pub const F_VERSION_1: u64 = 1 << 32;
-const NO_VECTOR: u16 = 0xffff;
+pub(super) const NO_VECTOR: u16 = 0xffff;
 
 pub const DESC_NEXT: u16 = 1;
 pub const DESC_WRITE: u16 = 2;
@@ -66,17 +76,77 @@ pub const DESC_WRITE: u16 = 2;
 /// Most descriptors a queue is given (the device may offer fewer).
 const MAX_QUEUE: u16 = 128;
 
+/// How a virtio PCI function is driven.
+pub enum Transport {
+    Modern(Modern),
+    Legacy(Legacy),
+}
+
+impl Transport {
+    /// The modern interface when the function offers its capabilities,
+    /// else the legacy one when it is a transitional/legacy device with an
+    /// I/O BAR 0, else None.
+    pub fn new(d: &Device) -> Option<Transport> {
+        if let Some(m) = Modern::new(d) {
+            return Some(Transport::Modern(m));
+        }
+        Legacy::new(d).map(Transport::Legacy)
+    }
+
+    pub fn is_legacy(&self) -> bool {
+        matches!(self, Transport::Legacy(_))
+    }
+
+    /// Reset, then negotiate: the driver takes `wanted` of what the device
+    /// offers. Returns the features agreed.
+    pub fn start(&self, wanted: u64) -> Option<u64> {
+        match self {
+            Transport::Modern(m) => m.start(wanted),
+            Transport::Legacy(l) => l.start(wanted),
+        }
+    }
+
+    /// Set up queue `index` with MSI-X entry `msix` (or none).
+    pub fn setup_queue(&self, index: u16, msix: Option<u16>) -> Option<Queue> {
+        match self {
+            Transport::Modern(m) => m.setup_queue(index, msix),
+            Transport::Legacy(l) => l.setup_queue(index, msix),
+        }
+    }
+
+    /// The device is ready to use.
+    pub fn ready(&self) {
+        match self {
+            Transport::Modern(m) => m.ready(),
+            Transport::Legacy(l) => l.ready(),
+        }
+    }
+
+    /// Device configuration at `off`.
+    pub fn config32(&self, off: u64) -> u32 {
+        match self {
+            Transport::Modern(m) => m.config32(off),
+            Transport::Legacy(l) => l.config32(off),
+        }
+    }
+
+    pub fn config64(&self, off: u64) -> u64 {
+        self.config32(off) as u64 | (self.config32(off + 4) as u64) << 32
+    }
+}
+
 /// A modern virtio PCI function, its registers mapped.
-pub struct Transport {
+pub struct Modern {
     common: u64,
     notify: u64,
     notify_mul: u32,
     device: u64,
 }
 
-impl Transport {
-    /// Map the configuration structures the capabilities point to.
-    pub fn new(d: &Device) -> Option<Transport> {
+impl Modern {
+    /// Map the configuration structures the capabilities point to (None
+    /// when the function does not offer them all).
+    pub fn new(d: &Device) -> Option<Modern> {
         let (mut common, mut notify, mut device, mut mul) = (None, None, None, 0);
         for (off, id) in d.capabilities() {
             if id != CAP_VENDOR {
@@ -98,7 +168,7 @@ impl Transport {
                 _ => {}
             }
         }
-        Some(Transport { common: common?, notify: notify?, notify_mul: mul, device: device? })
+        Some(Modern { common: common?, notify: notify?, notify_mul: mul, device: device? })
     }
 
     fn status(&self) -> u8 {
@@ -111,7 +181,7 @@ impl Transport {
 
     /// Reset, then negotiate: the device must offer VERSION_1; the driver
     /// takes `wanted` of the rest. Returns the features agreed.
-    pub fn start(&self, wanted: u64) -> Option<u64> {
+    fn start(&self, wanted: u64) -> Option<u64> {
         self.set_status(0);
         while self.status() != 0 {
             core::hint::spin_loop();
@@ -142,7 +212,7 @@ impl Transport {
     }
 
     /// Set up queue `index` with MSI-X entry `msix` (or none).
-    pub fn setup_queue(&self, index: u16, msix: Option<u16>) -> Option<Queue> {
+    fn setup_queue(&self, index: u16, msix: Option<u16>) -> Option<Queue> {
         mmio_write16(self.common + QUEUE_SELECT, index);
         let max = mmio_read16(self.common + QUEUE_SIZE);
         if max == 0 {
@@ -156,48 +226,85 @@ impl Transport {
             log::warn!("virtio: queue {} refused MSI-X entry {}", index, vector);
             return None;
         }
-        let q = Queue::new(size)?;
-        mmio_write64(self.common + QUEUE_DESC, q.ring.pa);
-        mmio_write64(self.common + QUEUE_DRIVER, q.ring.pa + PAGE);
-        mmio_write64(self.common + QUEUE_DEVICE, q.ring.pa + 2 * PAGE);
         let off = mmio_read16(self.common + QUEUE_NOTIFY_OFF) as u64;
+        let notify = Notify::Mmio(self.notify + off * self.notify_mul as u64);
+        let q = Queue::new(size, Layout::modern(), notify, index)?;
+        mmio_write64(self.common + QUEUE_DESC, q.ring.pa);
+        mmio_write64(self.common + QUEUE_DRIVER, q.ring.pa + q.layout.avail);
+        mmio_write64(self.common + QUEUE_DEVICE, q.ring.pa + q.layout.used);
         mmio_write16(self.common + QUEUE_ENABLE, 1);
-        Some(Queue { notify: self.notify + off * self.notify_mul as u64, index, ..q })
+        Some(q)
     }
 
-    /// The device is ready to use.
-    pub fn ready(&self) {
+    fn ready(&self) {
         self.set_status(self.status() | STATUS_DRIVER_OK);
     }
 
-    /// Device configuration at `off`.
-    pub fn config32(&self, off: u64) -> u32 {
+    fn config32(&self, off: u64) -> u32 {
         mmio_read32(self.device + off)
-    }
-
-    pub fn config64(&self, off: u64) -> u64 {
-        self.config32(off) as u64 | (self.config32(off + 4) as u64) << 32
     }
 }
 
 const PAGE: u64 = 4096;
-const QUEUE_ORDER: u32 = 2;
+
+/// Where a queue's rings sit in its pages (byte offsets from the
+/// descriptor table, which starts the block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Layout {
+    pub avail: u64,
+    pub used: u64,
+    /// The block is 2^order pages.
+    pub order: u32,
+}
+
+impl Layout {
+    /// A page per ring (the modern interface takes three addresses).
+    fn modern() -> Layout {
+        Layout { avail: PAGE, used: 2 * PAGE, order: 2 }
+    }
+
+    /// virtio 0.9.5's `vring_init` layout with 4096 alignment: the
+    /// available ring right after the descriptors, the used ring on the
+    /// next 4096 boundary (the device is given only the first page's PFN).
+    pub(super) fn legacy(size: u16) -> Layout {
+        let size = size as u64;
+        let avail = 16 * size;
+        let used = (avail + 6 + 2 * size).next_multiple_of(PAGE);
+        let end = used + 6 + 8 * size;
+        let order = end.div_ceil(PAGE).next_power_of_two().trailing_zeros();
+        Layout { avail, used, order }
+    }
+}
+
+/// How the driver tells the device a queue has new buffers.
+pub(super) enum Notify {
+    /// Write the queue's index to this mapped register.
+    Mmio(u64),
+    /// Write the queue's index to this register of the I/O BAR.
+    Port(IoBar, u16),
+}
 
 /// A split virtqueue: the rings, and which descriptors are free.
 pub struct Queue {
     ring: DmaPages,
+    layout: Layout,
     pub size: u16,
     free: Vec<u16>,
     /// Where the device's next completion will appear.
     last_used: u16,
-    notify: u64,
+    notify: Notify,
     index: u16,
 }
 
 impl Queue {
-    fn new(size: u16) -> Option<Queue> {
-        let ring = DmaPages::new(QUEUE_ORDER)?;
-        Some(Queue { ring, size, free: (0..size).rev().collect(), last_used: 0, notify: 0, index: 0 })
+    pub(super) fn new(size: u16, layout: Layout, notify: Notify, index: u16) -> Option<Queue> {
+        let ring = DmaPages::new(layout.order)?;
+        Some(Queue { ring, layout, size, free: (0..size).rev().collect(), last_used: 0, notify, index })
+    }
+
+    /// Physical address of the descriptor table (the block's start).
+    pub(super) fn pa(&self) -> u64 {
+        self.ring.pa
     }
 
     /// Free descriptors.
@@ -227,23 +334,28 @@ impl Queue {
             self.ring.at16(d + 12).store(flags | if next.is_some() { DESC_NEXT } else { 0 }, Ordering::Relaxed);
             self.ring.at16(d + 14).store(next.unwrap_or(0), Ordering::Relaxed);
         }
-        let avail_idx = self.ring.at16(PAGE + 2).load(Ordering::Relaxed);
-        self.ring.at16(PAGE + 4 + 2 * (avail_idx % self.size) as u64).store(ids[0], Ordering::Relaxed);
+        let avail = self.layout.avail;
+        let avail_idx = self.ring.at16(avail + 2).load(Ordering::Relaxed);
+        self.ring.at16(avail + 4 + 2 * (avail_idx % self.size) as u64).store(ids[0], Ordering::Relaxed);
         // The entry and the descriptors are visible before the index.
-        self.ring.at16(PAGE + 2).store(avail_idx.wrapping_add(1), Ordering::Release);
+        self.ring.at16(avail + 2).store(avail_idx.wrapping_add(1), Ordering::Release);
         core::sync::atomic::fence(Ordering::SeqCst);
-        mmio_write16(self.notify, self.index);
+        match &self.notify {
+            Notify::Mmio(va) => mmio_write16(*va, self.index),
+            Notify::Port(bar, off) => bar.write16(*off, self.index),
+        }
         Some(ids[0])
     }
 
     /// The next chain the device has finished: (head id, bytes written).
     /// Its descriptors stay taken until [`Self::free_chain`].
     pub fn pop_used(&mut self) -> Option<(u16, u32)> {
-        let used_idx = self.ring.at16(2 * PAGE + 2).load(Ordering::Acquire);
+        let used = self.layout.used;
+        let used_idx = self.ring.at16(used + 2).load(Ordering::Acquire);
         if used_idx == self.last_used {
             return None;
         }
-        let e = 2 * PAGE + 4 + 8 * (self.last_used % self.size) as u64;
+        let e = used + 4 + 8 * (self.last_used % self.size) as u64;
         let id = self.ring.at32(e).load(Ordering::Relaxed) as u16;
         let len = self.ring.at32(e + 4).load(Ordering::Relaxed);
         self.last_used = self.last_used.wrapping_add(1);

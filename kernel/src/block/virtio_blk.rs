@@ -7,7 +7,9 @@
 //!           + status  (one byte: 0 ok, 1 I/O error, 2 unsupported)   device writes
 //! ```
 //!
-//! One queue per disk, its interrupt by MSI-X entry 0. Each request's
+//! One queue per disk, its interrupt by MSI-X entry 0, over the modern
+//! transport when the device offers it and the legacy one otherwise
+//! (virtio.rs: the queue code is the same). Each request's
 //! header and status byte live in a page of slots indexed by the chain's
 //! head descriptor, so a slot is free exactly when its descriptor is.
 //! A submitter sleeps on `done` until the interrupt handler has marked its
@@ -32,7 +34,7 @@ use super::{Bio, BlockDevice, Op};
 use crate::platform::pci::{self, Msix};
 use crate::proc::waitqueue::WaitQueue;
 
-/// virtio-blk's PCI device ids: transitional and modern.
+/// virtio-blk's PCI device ids: transitional (or legacy-only) and modern.
 const DEVICE_IDS: [u16; 2] = [0x1001, 0x1042];
 
 const F_RO: u64 = 1 << 5;
@@ -98,12 +100,20 @@ fn start(d: &pci::Device, name: &str, index: u32) -> Option<Arc<VirtioBlk>> {
     let msix = Msix::map(d)?;
     let vector = pci::alloc_vector()?;
     arch::trap::set_handler(vector, on_interrupt);
+    // MSI-X is on before the queue's vector is set: a legacy device has
+    // the vector registers (and moves its configuration) only then.
     msix.route(0, vector);
     let vq = t.setup_queue(0, Some(0))?;
     let sectors = t.config64(0);
     let slots = DmaPages::new(0)?;
     t.ready();
     let size = vq.size as usize;
+    log::info!(
+        "virtio-blk {}: {} transport, {} descriptors",
+        name,
+        if t.is_legacy() { "legacy" } else { "modern" },
+        size
+    );
     Some(Arc::new(VirtioBlk {
         name: name.into(),
         minor: index * 16,

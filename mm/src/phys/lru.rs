@@ -120,7 +120,7 @@ impl Lists {
 pub struct Lruvec {
     lists: IrqLock<Lists>,
     /// Evictions and activations so far (Linux's `nonresident_age`): the
-    /// clock of refault distances (`vm::file`'s shadow entries).
+    /// clock of refault distances (the shadow entries of `workingset`).
     nonresident_age: AtomicU64,
 }
 
@@ -299,6 +299,8 @@ impl Lruvec {
         l.link(mm, p);
     }
 }
+
+pub mod workingset;
 
 #[cfg(test)]
 mod tests;

@@ -88,6 +88,11 @@ bitflags! {
         /// The head of a huge page of the hugetlb pool (Linux's
         /// PG_hugetlb): never on an LRU list, never migrated here.
         const HUGETLB = 1 << 25;
+        /// Part of the working set: was active when reclaim deactivated it
+        /// (or came back from swap or a file with a shadow saying so); its
+        /// eviction shadow carries the bit, and its refault counts as a
+        /// restore (Linux's PG_workingset).
+        const WORKINGSET = 1 << 26;
     }
 }
 

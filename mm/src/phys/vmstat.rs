@@ -122,11 +122,18 @@ pub struct VmStat {
     pub pageoutrun: Counter,
     /// Pages read ahead from swap.
     pub swap_ra: Counter,
-    /// Page-cache pages read again after reclaim dropped them (a shadow
-    /// entry was found), and of those, the ones activated at once because
-    /// they were evicted less than the active file list ago.
+    /// Pages read again after reclaim evicted them (a shadow entry was
+    /// found: in the file for page-cache pages, in the swap slot for
+    /// anonymous and shmem ones), of those the ones activated at once
+    /// because they were evicted less than the working set's size ago, and
+    /// of those the ones that had been in the working set (`phys::lru::
+    /// workingset`).
+    pub workingset_refault_anon: Counter,
     pub workingset_refault_file: Counter,
+    pub workingset_activate_anon: Counter,
     pub workingset_activate_file: Counter,
+    pub workingset_restore_anon: Counter,
+    pub workingset_restore_file: Counter,
     /// Pages reclaim found it must not take (SHM_LOCKed shared memory)
     /// and set aside on the unevictable list, and pages moved back from
     /// it when the lock went (SHM_UNLOCK).

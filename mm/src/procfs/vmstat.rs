@@ -62,7 +62,7 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
     for (name, v) in gauges {
         writeln!(w, "{name} {v}")?;
     }
-    let events: [(&str, u64); 46] = [
+    let events: [(&str, u64); 50] = [
         ("pgpgin", 0),
         ("pgpgout", 0),
         ("pswpin", vs.pswpin.get()),
@@ -94,8 +94,12 @@ pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {
         ("pgscan_anon", vs.pgscan_anon.get()),
         ("pgscan_file", vs.pgscan_file.get()),
         ("swap_ra", vs.swap_ra.get()),
+        ("workingset_refault_anon", vs.workingset_refault_anon.get()),
         ("workingset_refault_file", vs.workingset_refault_file.get()),
+        ("workingset_activate_anon", vs.workingset_activate_anon.get()),
         ("workingset_activate_file", vs.workingset_activate_file.get()),
+        ("workingset_restore_anon", vs.workingset_restore_anon.get()),
+        ("workingset_restore_file", vs.workingset_restore_file.get()),
         ("unevictable_pgs_culled", vs.unevictable_pgs_culled.get()),
         ("unevictable_pgs_rescued", vs.unevictable_pgs_rescued.get()),
         ("pgmigrate_success", vs.pgmigrate_success.get()),

@@ -27,6 +27,14 @@
 //!   takes the page out (it becomes a plain anonymous page, writable), but
 //!   never while a write to the slot is still pending or running.
 //!
+//! Shadows (anonymous workingset, Linux 5.9+): when a page leaves the
+//! cache with nothing mapping it while entries still refer to its slot,
+//! reclaim has evicted it, and `shadows[slot]` keeps its eviction shadow
+//! (`phys::lru::workingset`), as Linux keeps it in the swap cache's
+//! xarray slot. The read that brings the slot back takes the shadow and
+//! may put the page straight on the active anon list. A slot's shadow is
+//! cleared when the slot is free again.
+//!
 //! A page in the cache is mapped read-only everywhere (a write fault
 //! copies it, the cache's reference making it shared), so its contents
 //! always equal the slot's once written.
@@ -35,9 +43,10 @@
 //! charges the page's group (memory.swap.current) and records it beside
 //! the slot; the slot's release uncharges it.
 //!
-//! Locks: each area's `IrqLock` covers its slot map, cache array and
-//! cgroup records; it is a leaf but for the memory cgroup table's lock
-//! (itself a leaf), taken inside it by an uncharge (taken after an address space's lock and its page-table
+//! Locks: each area's `IrqLock` covers its slot map, cache array, shadow
+//! array and cgroup records; it is a leaf but for the memory cgroup
+//! table's lock (itself a leaf), taken inside it by an uncharge (taken
+//! after an address space's lock and its page-table
 //! lock, which a swap-in fault holds; nothing is allocated or freed under
 //! it: pages leave the cache first and are put after). Page flags and
 //! counts it looks at are atomics, so it holds with several CPUs.
@@ -48,6 +57,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::addr::Pfn;
+use crate::phys::lru::workingset;
 use crate::phys::page::{NIL, PageFlags};
 use crate::phys::page_alloc::PageAllocator;
 use crate::swap::entry::{MAX_SWAPFILES, SwapEntry};
@@ -68,6 +78,8 @@ struct Area {
     /// Per slot in use: the memory cgroup its swap is charged to (0: none;
     /// Linux's `swap_cgroup` map), uncharged when the slot is free again.
     memcg: Vec<crate::memcg::MemcgId>,
+    /// Per slot: the shadow of the page reclaim evicted from it, or 0.
+    shadows: Vec<u64>,
     prio: i32,
     io: Arc<dyn SwapIo>,
     /// New slots may come from it (Linux's SWP_WRITEOK): cleared while
@@ -109,16 +121,18 @@ impl SwapSpace {
     }
 
     /// Turn an area on: its type number, or None when all are taken or
-    /// the cache array cannot be allocated.
+    /// the cache and shadow arrays cannot be allocated.
     pub fn add_area(&self, map: SwapMap, prio: i32, io: Arc<dyn SwapIo>) -> Option<u8> {
         let slots = map.len();
-        let mut cache = Vec::new();
+        let (mut cache, mut shadows) = (Vec::new(), Vec::new());
         cache.try_reserve_exact(slots).ok()?;
         cache.resize(slots, NIL);
         let mut memcg = Vec::new();
         memcg.try_reserve_exact(slots).ok()?;
         memcg.resize(slots, 0);
-        let mut area = Some(Area { map, cache, memcg, prio, io, writeok: true });
+        shadows.try_reserve_exact(slots).ok()?;
+        shadows.resize(slots, 0);
+        let mut area = Some(Area { map, cache, memcg, shadows, prio, io, writeok: true });
         for (i, a) in self.areas.iter().enumerate() {
             let mut a = a.lock();
             if a.is_none() {
@@ -228,8 +242,12 @@ impl SwapSpace {
     }
 
     /// The slot just became free (under the area's lock): its swap charge
-    /// goes back.
+    /// goes back, and a shadow left in it is no one's now
+    /// (`clear_shadow_from_swap_cache`).
     fn released(a: &mut Area, pa: &PageAllocator, slot: u32) {
+        if let Some(s) = a.shadows.get_mut(slot as usize) {
+            *s = 0;
+        }
         if let Some(m) = a.memcg.get_mut(slot as usize) {
             let id = core::mem::take(m);
             if id != 0 {
@@ -265,13 +283,17 @@ impl SwapSpace {
     }
 
     /// Take the page out of the cache (under the area's lock): the caller
-    /// puts the cache's reference after unlocking.
+    /// puts the cache's reference after unlocking. A page nothing maps
+    /// whose slot entries still need is being evicted: its shadow stays.
     fn uncache(a: &mut Area, pa: &PageAllocator, e: SwapEntry, pfn: Pfn) {
         a.cache[e.slot as usize] = NIL;
         if a.map.set_cache(e.slot, false) == Ok(true) {
             Self::released(a, pa, e.slot);
         }
         if let Some(p) = pa.page(pfn) {
+            if p.mapcount() == 0 && a.map.count(e.slot) > 0 {
+                a.shadows[e.slot as usize] = workingset::eviction(pa, p);
+            }
             // A write still owed to the slot is owed to nobody now.
             p.remove_flags(PageFlags::SWAPCACHE | PageFlags::DIRTY);
             p.private.store(0, Ordering::Relaxed);
@@ -614,10 +636,24 @@ impl SwapSpace {
         pa.vmstat.pswpin.inc();
         // If another reader won, its page is the one and ours goes.
         if self.add(pa, e, pfn, false) {
-            pa.lru_add(pfn);
+            let active = self.refault(pa, e, pfn);
+            pa.lru_add_as(pfn, active);
         }
         pa.put_user_page(pfn);
         Ok(())
+    }
+
+    /// `pfn` was read into the cache as `e`'s page: take the slot's shadow
+    /// and say whether the page goes straight to the active list
+    /// (`workingset_refault` for anonymous pages).
+    fn refault(&self, pa: &PageAllocator, e: SwapEntry, pfn: Pfn) -> bool {
+        let shadow =
+            self.with_area(e, |a| a.shadows.get_mut(e.slot as usize).map(core::mem::take)).flatten().unwrap_or(0);
+        if !workingset::is_shadow(shadow) {
+            return false;
+        }
+        let Some(p) = pa.page(pfn) else { return false };
+        workingset::refault(pa, p, shadow, self.totals().1)
     }
 
     /// Write the pages MADV_PAGEOUT unmapped (each with a reference the

@@ -33,7 +33,8 @@ use abi::fcntl::{F_SEAL_FUTURE_WRITE, F_SEAL_SEAL, F_SEAL_WRITE};
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
 use crate::memcg::MemcgStat;
 use crate::phys::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
-use crate::phys::page::PageFlags;
+use crate::phys::lru::workingset;
+use crate::phys::page::{Page, PageFlags};
 use crate::phys::page_alloc::ChargeMode;
 use crate::phys::page_alloc::PageAllocator;
 use crate::swap::entry::SwapEntry;
@@ -399,7 +400,7 @@ impl MemObject {
             self.pa.vmstat.shmem_pages.add(1);
         }
         pages.insert(pgoff, pfn.0);
-        let active = self.refault(pgoff);
+        let active = self.refault(pgoff, page);
         self.pa.lru_add_as(pfn, active);
         Ok(pfn)
     }
@@ -488,10 +489,7 @@ impl MemObject {
         }
         pages.remove(&pgoff);
         if let (Some(shadow), Some(p)) = (shadows.and_then(|s| s.get(pgoff as usize)), self.pa.page(pfn)) {
-            // The clock before this eviction: the page's own eviction
-            // counts in its distance (Linux's workingset_eviction).
-            let then = self.pa.lruvec(p).age_nonresident() - 1;
-            shadow.store(then << 8 | (p.node() as u64 & 0xff) | 1 << 63, Ordering::Relaxed);
+            shadow.store(workingset::eviction(self.pa, p), Ordering::Relaxed);
         }
         drop(pages);
         self.release(pfn.0);
@@ -511,28 +509,20 @@ impl MemObject {
         Some(self.shadows.call_once(|| v.into_boxed_slice()))
     }
 
-    /// The page at `pgoff` is read in again: if reclaim had dropped it,
-    /// whether it goes straight to the active list (`workingset_refault`):
-    /// it was evicted less recently than the active file list is long, so
-    /// with that much more memory it would have stayed.
-    fn refault(&self, pgoff: u64) -> bool {
+    /// The page at `pgoff`, `p`, is read in again: if reclaim had dropped
+    /// it, whether it goes straight to the active list (`workingset_refault`).
+    /// Anonymous memory counts in the working set only while swap has
+    /// room (an object made without the swap space sees none).
+    fn refault(&self, pgoff: u64, p: &Page) -> bool {
         let slot = self.shadows.get().and_then(|s| s.get(pgoff as usize));
         let Some(shadow) = slot.map(|s| s.swap(0, Ordering::Relaxed)) else {
             return false;
         };
-        if shadow == 0 {
+        if !workingset::is_shadow(shadow) {
             return false;
         }
-        let Some(node) = self.pa.nodes.get((shadow & 0xff) as usize) else { return false };
-        let vs = &self.pa.vmstat;
-        vs.workingset_refault_file.inc();
-        let distance = node.lru.nonresident_age().wrapping_sub((shadow & !(1 << 63)) >> 8);
-        if distance > node.lru.len(crate::phys::lru::LruList::ActiveFile) {
-            return false;
-        }
-        vs.workingset_activate_file.inc();
-        node.lru.age_nonresident();
-        true
+        let swap_free = self.swap.map_or(0, |s| s.totals().1);
+        workingset::refault(self.pa, p, shadow, swap_free)
     }
 
     /// Take the pages of `[first, last)` out of the object and away from

@@ -8,7 +8,8 @@
 //!     lists and the free pages together are below the high watermarks)
 //!     active list, while its inactive half is smaller (inactive_is_low):
 //!       isolate from the tail; referenced text stays active, every other
-//!       page goes to the inactive head with its accessed bits cleared
+//!       page goes to the inactive head with its accessed bits cleared,
+//!       marked WORKINGSET (it was active)
 //!     inactive list: isolate from the tail, then per page
 //!       mlocked / under writeback                  -> back (keep)
 //!       referenced (accessed bits via the rmap):
@@ -16,7 +17,9 @@
 //!         first time                               -> back, PG_referenced
 //!       anonymous: a swap slot, into the swap cache (add_to_swap),
 //!         every mapping becomes the swap entry (try_to_unmap),
-//!         written (pageout), out of the cache, freed  (pgsteal)
+//!         written (pageout), out of the cache leaving a shadow in the
+//!         slot (swapped in again soon enough, it starts active), freed
+//!         (pgsteal)
 //!       shmem: unmapped, into the swap cache in its object's place (the
 //!         object keeps the entry: shmem_swap.rs), written, freed;
 //!         SHM_LOCKed                               -> unevictable (culled)
@@ -227,7 +230,9 @@ fn shrink_active_list_for(env: &MmEnv<'_>, nid: u32, l: LruList, nr: u64, sc: &S
             // Program text in use stays (Linux's VM_EXEC exception).
             lru.putback(&env.pa.memmap, p, PageFlags::empty(), PageFlags::empty());
         } else {
-            lru.putback(&env.pa.memmap, p, PageFlags::empty(), PageFlags::ACTIVE | PageFlags::REFERENCED);
+            // It was active: part of the working set (its eviction
+            // shadow will say so).
+            lru.putback(&env.pa.memmap, p, PageFlags::WORKINGSET, PageFlags::ACTIVE | PageFlags::REFERENCED);
             env.pa.vmstat.pgdeactivate.inc();
         }
         env.pa.put_user_page(pfn);
@@ -280,12 +285,11 @@ pub fn shrink_page_list(env: &MmEnv<'_>, pages: &[Pfn], sc: &ScanControl) -> u64
             Verdict::Activate => {
                 lru.putback(&env.pa.memmap, p, PageFlags::ACTIVE, PageFlags::empty());
                 env.pa.vmstat.pgactivate.inc();
-                if !p.has(PageFlags::SWAPBACKED) {
-                    // The refault clock counts activations too: pages
-                    // that had to be activated meanwhile lengthen the
-                    // distance of what was evicted before.
-                    lru.age_nonresident();
-                }
+                // The refault clock counts activations too (anonymous and
+                // file, as since Linux 5.9): pages that had to be
+                // activated meanwhile lengthen the distance of what was
+                // evicted before.
+                lru.age_nonresident();
             }
             Verdict::Cull => {
                 lru.putback(&env.pa.memmap, p, PageFlags::UNEVICTABLE, PageFlags::ACTIVE);

@@ -536,3 +536,90 @@ fn a_page_cache_page_read_again_soon_after_eviction_starts_active() {
     assert_eq!(byte[0], 0xa);
     exit(env, p);
 }
+
+/// Swap out `pages` pages at `va` now (MADV_PAGEOUT and its deferred write).
+fn page_out(env: &MmEnv<'_>, p: &Owned, va: u64, pages: u64) {
+    p.space.lock().madvise(env, va, pages * P, MADV_PAGEOUT, &lim()).unwrap();
+    let d = p.space.lock().take_deferred();
+    d.run();
+}
+
+/// Map `pages` new anonymous pages stamped with `tag` and make them active
+/// (two looks with a use in between). Returns their address.
+fn active_anon(env: &MmEnv<'_>, p: &Owned, cpu: &mut Cpu, pages: u64, tag: u8) -> u64 {
+    let va = p.space.lock().mmap(env, &req(0, pages, RW, PRIV), &lim()).unwrap();
+    stamp(env, &mut p.space.lock(), cpu, va, pages, tag);
+    let before = lru_len(env, LruList::ActiveAnon);
+    assert_eq!(look_once(env), 0, "the first look only notes the faults' accessed bits");
+    // Run anew (no cached translations), so the uses set the bits again.
+    cpu.switch_to(&p.space.lock());
+    stamp(env, &mut p.space.lock(), cpu, va, pages, tag);
+    look_once(env);
+    assert_eq!(lru_len(env, LruList::ActiveAnon), before + pages, "used twice: active");
+    va
+}
+
+fn anon_workingset(env: &MmEnv<'_>) -> (u64, u64, u64) {
+    let vs = &env.pa.vmstat;
+    (vs.workingset_refault_anon.get(), vs.workingset_activate_anon.get(), vs.workingset_restore_anon.get())
+}
+
+#[test]
+fn an_anon_page_swapped_in_within_the_active_list_length_starts_active() {
+    let (env, mut cpu, _io) = setup(256);
+    let p = process(env);
+    // B: 16 active anonymous pages, the working set A competes with.
+    active_anon(env, &p, &mut cpu, 16, 0xb);
+    let va = p.space.lock().mmap(env, &req(0, 4, RW, PRIV), &lim()).unwrap();
+    stamp(env, &mut p.space.lock(), &mut cpu, va, 4, 0xa);
+    //   evictions:  A0 A1 A2 A3          clock 0 -> 4
+    //   refault of Ai: distance <= 4 <= 16 active anon pages
+    page_out(env, &p, va, 4);
+    assert_eq!(p.space.lock().counters().swap_ents, 4);
+    assert_eq!(anon_workingset(env), (0, 0, 0), "nothing read back yet");
+    check(env, &mut p.space.lock(), &mut cpu, va, 4, 0xa);
+    assert_eq!(anon_workingset(env), (4, 4, 0), "refaulted and activated, never in the working set before");
+    assert_eq!(lru_len(env, LruList::ActiveAnon), 20);
+    assert_eq!(lru_len(env, LruList::InactiveAnon), 0);
+    exit(env, p);
+}
+
+#[test]
+fn an_anon_page_swapped_in_after_more_evictions_than_the_working_set_stays_inactive() {
+    let (env, mut cpu, _io) = setup(256);
+    let p = process(env);
+    active_anon(env, &p, &mut cpu, 16, 0xb);
+    let va = p.space.lock().mmap(env, &req(0, 4, RW, PRIV), &lim()).unwrap();
+    stamp(env, &mut p.space.lock(), &mut cpu, va, 4, 0xa);
+    let vc = p.space.lock().mmap(env, &req(0, 32, RW, PRIV), &lim()).unwrap();
+    stamp(env, &mut p.space.lock(), &mut cpu, vc, 32, 0xc);
+    //   evictions:  A0..A3 C0 .. C31      clock 0 -> 36
+    //   refault of Ai: distance >= 33 > 16 active anon pages
+    page_out(env, &p, va, 4);
+    page_out(env, &p, vc, 32);
+    check(env, &mut p.space.lock(), &mut cpu, va, 4, 0xa);
+    assert_eq!(anon_workingset(env), (4, 0, 0), "refaulted, too long ago to activate");
+    assert_eq!(lru_len(env, LruList::ActiveAnon), 16);
+    assert_eq!(lru_len(env, LruList::InactiveAnon), 4);
+    // C comes back too: every read of a slot reclaim evicted a page from
+    // is a refault.
+    check(env, &mut p.space.lock(), &mut cpu, vc, 32, 0xc);
+    assert_eq!(anon_workingset(env).0, 36);
+    exit(env, p);
+}
+
+#[test]
+fn a_page_deactivated_then_evicted_and_refaulted_soon_is_restored() {
+    let (env, mut cpu, _io) = setup(256);
+    let p = process(env);
+    // A active first, then B: A is at the active list's tail.
+    let va = active_anon(env, &p, &mut cpu, 4, 0xa);
+    active_anon(env, &p, &mut cpu, 16, 0xb);
+    crate::vm::vmscan::shrink_active_list(env, 0, LruList::ActiveAnon, 4);
+    assert_eq!(lru_len(env, LruList::InactiveAnon), 4, "A deactivated, marked WORKINGSET");
+    page_out(env, &p, va, 4);
+    check(env, &mut p.space.lock(), &mut cpu, va, 4, 0xa);
+    assert_eq!(anon_workingset(env), (4, 4, 4), "back within the distance, and it had been active");
+    assert_eq!(slots_in_use(env), 0);
+    exit(env, p);
+}
