@@ -22,9 +22,7 @@ pub fn kmalloc() -> Option<&'static Kmalloc> {
     KMALLOC.get()
 }
 
-/// Empty slabs of every cache go back to the page allocator. A kernel
-/// cache: its count is weighed by `vm.vfs_cache_pressure` (0: never
-/// asked to scan; `drop_caches` still empties the slabs itself).
+/// Empty slabs of every cache go back to the page allocator.
 struct SlabShrinker;
 
 impl Shrinker for SlabShrinker {
@@ -34,7 +32,7 @@ impl Shrinker for SlabShrinker {
 
     fn count(&self) -> u64 {
         let v = &super::page_alloc().vmstat;
-        super::shrinkers().vfs_pressure_ratio(v.slab_reclaimable.get() + v.slab_unreclaimable.get())
+        v.slab_reclaimable.get() + v.slab_unreclaimable.get()
     }
 
     fn scan(&self, _nr_to_scan: u64) -> u64 {
