@@ -36,7 +36,9 @@ fn free_pages_settled() -> u64 {
     // Threads that finished exiting meanwhile are the kernel's to reap.
     exit::reap_orphans();
     kernel::mem::drop_caches();
-    kernel::mem::page_alloc().nr_free_pages()
+    // drop_caches' last slab shrink frees onto the per-CPU lists: count
+    // those pages as the free pages they are.
+    kernel::mem::page_alloc().drained_free_pages()
 }
 
 /// Where the pages are: vmstat's kernel and user gauges and every slab
