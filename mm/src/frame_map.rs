@@ -450,6 +450,10 @@ impl FrameMap {
                 at += row_pages;
             }
         }
+        // Those allocations may have refilled a CPU's page list: pages
+        // waiting there are free, but the scan would see them as the
+        // kernel's. They go back to the buddy lists first.
+        pa.drain_all_pages();
         let mut row_idx = 0;
         let mut classes = [FrameClass::Hole; CHUNK_PAGES as usize];
         for z in by_address {
