@@ -50,7 +50,7 @@ mod pte_lock;
 pub mod rmap;
 pub mod rmap_walk;
 pub mod shared_policy;
-mod shmem_swap;
+pub mod shmem_swap;
 pub mod swap_in;
 pub mod swap_out;
 pub mod thp;

@@ -191,7 +191,11 @@ int main(int argc, char **argv)
 	 * that smaps has swapped pages to show. */
 	long smaps_kb = smaps_swap_kb(shared), shared_res = resident(shared, SHARED_LEN);
 	if (smaps_kb == 0 && shared_res == SHARED_LEN / PAGE) {
+		/* Reclaim may have unmapped pages it then kept (another CPU
+		 * held the object): reading them maps them again, and
+		 * MADV_PAGEOUT only acts on mapped pages. */
 		printf("# the shared mapping stayed resident under pressure: paging out half of it\n");
+		bad_stamp(shared, SHARED_LEN / 2, 0x5a5a, 0);
 		madvise(shared, SHARED_LEN / 2, MADV_PAGEOUT);
 		smaps_kb = smaps_swap_kb(shared);
 		shared_res = resident(shared, SHARED_LEN);
@@ -223,8 +227,15 @@ int main(int argc, char **argv)
 
 	/* 3. Segment B's slots go with it (the only segment pages left on
 	 * swap now). */
-	long used0 = swap_used(dev);
 	swp = shm_swapped();
+	if (swp == 0) {
+		/* Reclaim chose other pages than segment B's: send them. */
+		printf("# segment B stayed resident under pressure: paging it out\n");
+		bad_stamp(sb, SEG_LEN, 0x5e66, 0);
+		madvise(sb, SEG_LEN, MADV_PAGEOUT);
+		swp = shm_swapped();
+	}
+	long used0 = swap_used(dev);
 	shmdt(sb);
 	shmctl(segb, IPC_RMID, NULL);
 	long used1 = swap_used(dev);

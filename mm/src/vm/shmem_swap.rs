@@ -34,6 +34,18 @@ use crate::phys::page::PageFlags;
 use crate::swap::entry::SwapEntry;
 use crate::vm::file::{MemObject, ObjError, ObjKind, Slot};
 
+/// What [`MemObject::swap_out_page`] did with a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShmemOut {
+    /// In the swap cache, its entry in the object: the caller writes it.
+    Out,
+    /// Not now: the index was locked by another CPU, or the page is held
+    /// or mapped again. Reclaim leaves it on its list for a later look.
+    Busy,
+    /// Not at all: no swap slot, SHM_LOCKed, or no longer this object's.
+    Refused,
+}
+
 impl MemObject {
     /// The page at `pgoff` with a reference for the caller: the one in
     /// memory, the one the swap cache has for its entry, or (`create`) a
@@ -101,23 +113,27 @@ impl MemObject {
     /// Reclaim's writeout of page `pfn` at `pgoff`, which nothing maps and
     /// only the object and `held` references of the caller hold: a swap
     /// slot, the page into the swap cache (dirty, for the caller to
-    /// write), and the entry in its place here. False if it cannot go now
-    /// (no slot, busy, locked by SHM_LOCK, taken meanwhile). Never waits.
-    pub fn swap_out_page(&self, pgoff: u64, pfn: Pfn, held: i32, cpu: usize) -> bool {
-        let Some(swap) = self.swap else { return false };
+    /// write), and the entry in its place here. Never waits: an index
+    /// another CPU holds, or a page someone took meanwhile, is
+    /// [`ShmemOut::Busy`] (try again later); no slot, SHM_LOCK or a page
+    /// no longer this object's is [`ShmemOut::Refused`].
+    pub fn swap_out_page(&self, pgoff: u64, pfn: Pfn, held: i32, cpu: usize) -> ShmemOut {
+        let Some(swap) = self.swap else { return ShmemOut::Refused };
         if self.kind != ObjKind::Shmem || self.is_unevictable() {
-            return false;
+            return ShmemOut::Refused;
         }
-        let Some(p) = self.pa.page(pfn) else { return false };
-        let Some(mut pages) = self.pages.try_lock() else { return false };
-        let idle = p.mapcount() == 0 && p.refcount() == 1 + held && !p.has(PageFlags::SWAPCACHE);
-        if pages.get(&pgoff) != Some(&pfn.0) || !idle {
-            return false;
+        let Some(p) = self.pa.page(pfn) else { return ShmemOut::Refused };
+        let Some(mut pages) = self.pages.try_lock() else { return ShmemOut::Busy };
+        if pages.get(&pgoff) != Some(&pfn.0) || p.has(PageFlags::SWAPCACHE) {
+            return ShmemOut::Refused;
         }
-        let Some(e) = swap.alloc_for(self.pa, cpu, pfn) else { return false };
+        if p.mapcount() != 0 || p.refcount() != 1 + held {
+            return ShmemOut::Busy;
+        }
+        let Some(e) = swap.alloc_for(self.pa, cpu, pfn) else { return ShmemOut::Refused };
         if !swap.add(self.pa, e, pfn, true) {
             swap.free(self.pa, e);
-            return false;
+            return ShmemOut::Refused;
         }
         pages.insert(pgoff, Slot::Swap(e).raw());
         p.remove_flags(PageFlags::SHMEM);
@@ -128,7 +144,7 @@ impl MemObject {
         drop(pages);
         // The object's reference: the swap cache holds the page now.
         self.pa.put_user_page(pfn);
-        true
+        ShmemOut::Out
     }
 
     /// Bring this object's pages on swap area `area` back (swapoff's

@@ -183,7 +183,7 @@ impl AddressSpace {
         p.dec_mapcount();
         // The mapping's reference becomes the writer's (if the page goes).
         r.unmapped += 1;
-        if obj.swap_out_page(t.index, pfn, 1, cpu) {
+        if obj.swap_out_page(t.index, pfn, 1, cpu) == crate::vm::shmem_swap::ShmemOut::Out {
             out.pages[out.n] = pfn;
             out.n += 1;
         } else {

@@ -42,6 +42,7 @@ use crate::phys::page::{Page, PageFlags};
 use crate::swap::entry::SwapEntry;
 use crate::vm::address_space::MmEnv;
 use crate::vm::rmap_walk::{PageOwner, page_owner, page_referenced, try_to_unmap};
+use crate::vm::shmem_swap::ShmemOut;
 
 /// Highest scan priority: a pass looks at 1/4096 of each list.
 pub const DEF_PRIORITY: u32 = 12;
@@ -416,11 +417,15 @@ fn reclaim_shmem(env: &MmEnv<'_>, p: &'static Page, sc: &ScanControl) -> Verdict
     if !try_to_unmap(p, None) {
         return Verdict::Keep;
     }
-    if !obj.swap_out_page(t.index, t.pfn, 1, sc.cpu) {
-        // No slot left, or someone holds the page (a read(2) copying it).
-        return Verdict::Activate;
+    match obj.swap_out_page(t.index, t.pfn, 1, sc.cpu) {
+        ShmemOut::Out => write_cached(env, p),
+        // Another CPU holds the object's index (its own reclaim, a fault,
+        // a read(2) copying the page): another look later, as Linux
+        // leaves a folio whose lock it could not take.
+        ShmemOut::Busy => Verdict::Keep,
+        // No slot left.
+        ShmemOut::Refused => Verdict::Activate,
     }
-    write_cached(env, p)
 }
 
 /// A page-cache page: unmap it, then drop it from its file.
