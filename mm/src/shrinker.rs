@@ -11,15 +11,28 @@
 //! shrinker (and allocating) when memory runs out simply finds no
 //! shrinkers this time.
 //!
-//! Locking: the registry's `IrqLock` protects the list only. It is the
+//! `vm.vfs_cache_pressure` (default 100) weighs the kernel's own caches
+//! (slab objects: Linux's dentries and inodes) against the page cache:
+//! their shrinkers report `vfs_pressure_ratio(count)`, so at 0 they are
+//! never asked to scan and at 200 they count double (Linux's
+//! `vfs_pressure_ratio`, include/linux/dcache.h). Caches that are page
+//! cache or user memory (the initrd's pages, lazily freed anonymous pages,
+//! the swap cache) are not scaled, as Linux reclaims those from the LRU.
+//!
+//! Locking: the registry's `IrqLock` protects the list only; the pressure
+//! is an atomic. It is the
 //! outermost lock of a walk: shrinkers run with it held and may only *try*
 //! their own locks (a cache's lists, the task table, an address space),
 //! never wait for them, since the allocation that started reclaim may hold
 //! any of those. `register` and `unregister` take it with nothing else held.
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::sync::IrqLock;
+
+/// `vm.vfs_cache_pressure`'s default (Linux's).
+pub const DEFAULT_VFS_CACHE_PRESSURE: u32 = 100;
 
 /// A cache that can give memory back.
 pub trait Shrinker: Sync {
@@ -38,6 +51,7 @@ pub trait Shrinker: Sync {
 /// The registered shrinkers, in registration order.
 pub struct ShrinkerRegistry {
     list: IrqLock<Vec<&'static dyn Shrinker>>,
+    vfs_cache_pressure: AtomicU32,
 }
 
 /// What one walk over the registry did.
@@ -51,7 +65,28 @@ pub struct ShrinkStats {
 
 impl ShrinkerRegistry {
     pub const fn new() -> ShrinkerRegistry {
-        ShrinkerRegistry { list: IrqLock::new(Vec::new()) }
+        ShrinkerRegistry {
+            list: IrqLock::new(Vec::new()),
+            vfs_cache_pressure: AtomicU32::new(DEFAULT_VFS_CACHE_PRESSURE),
+        }
+    }
+
+    /// `vm.vfs_cache_pressure`.
+    pub fn vfs_cache_pressure(&self) -> u32 {
+        self.vfs_cache_pressure.load(Ordering::Relaxed)
+    }
+
+    /// Set `vm.vfs_cache_pressure` (any value from 0, as Linux's
+    /// `proc_dointvec_minmax` with only a lower bound).
+    pub fn set_vfs_cache_pressure(&self, v: u32) {
+        self.vfs_cache_pressure.store(v, Ordering::Relaxed);
+    }
+
+    /// What a kernel-cache shrinker reports for `count` freeable objects
+    /// (Linux's `vfs_pressure_ratio`: `mult_frac(count, pressure, 100)`).
+    pub fn vfs_pressure_ratio(&self, count: u64) -> u64 {
+        let p = self.vfs_cache_pressure() as u64;
+        (count / 100).saturating_mul(p).saturating_add(count % 100 * p / 100)
     }
 
     /// Add a shrinker (boot or module init; allocates).
@@ -130,6 +165,54 @@ mod tests {
             self.held.fetch_sub(n, Ordering::Relaxed);
             n
         }
+    }
+
+    /// The slab shrinker's way: its count weighed by the pressure.
+    struct KernelCache<'a> {
+        reg: &'a ShrinkerRegistry,
+        held: AtomicU64,
+    }
+
+    impl Shrinker for KernelCache<'_> {
+        fn name(&self) -> &'static str {
+            "kernel cache"
+        }
+        fn count(&self) -> u64 {
+            self.reg.vfs_pressure_ratio(self.held.load(Ordering::Relaxed))
+        }
+        fn scan(&self, nr: u64) -> u64 {
+            let n = self.held.load(Ordering::Relaxed).min(nr);
+            self.held.fetch_sub(n, Ordering::Relaxed);
+            n
+        }
+    }
+
+    #[test]
+    fn vfs_cache_pressure_scales_kernel_cache_counts_as_linux() {
+        let reg = ShrinkerRegistry::new();
+        assert_eq!(reg.vfs_cache_pressure(), 100);
+        assert_eq!(reg.vfs_pressure_ratio(12345), 12345, "100: as counted");
+        reg.set_vfs_cache_pressure(50);
+        assert_eq!(reg.vfs_pressure_ratio(12345), 6172, "mult_frac rounds down");
+        reg.set_vfs_cache_pressure(1000);
+        assert_eq!(reg.vfs_pressure_ratio(7), 70);
+        assert_eq!(reg.vfs_pressure_ratio(u64::MAX), u64::MAX, "saturates");
+    }
+
+    #[test]
+    fn vfs_cache_pressure_zero_means_the_kernel_caches_are_never_shrunk() {
+        let reg: &'static ShrinkerRegistry = alloc::boxed::Box::leak(alloc::boxed::Box::new(ShrinkerRegistry::new()));
+        let k: &'static KernelCache<'static> =
+            alloc::boxed::Box::leak(alloc::boxed::Box::new(KernelCache { reg, held: AtomicU64::new(40) }));
+        let page_cache = cache("page cache", 10);
+        reg.register(k);
+        reg.register(page_cache);
+        reg.set_vfs_cache_pressure(0);
+        let st = reg.shrink_all(u64::MAX);
+        assert_eq!((st.scanned, st.freed), (1, 10), "only the page cache was asked");
+        assert_eq!(k.held.load(Ordering::Relaxed), 40);
+        reg.set_vfs_cache_pressure(100);
+        assert_eq!(reg.shrink_all(u64::MAX).freed, 40);
     }
 
     fn cache(name: &'static str, held: u64) -> &'static Cache {

@@ -1978,6 +1978,8 @@ static void check_sysctl(void)
 	/* 1..3000. */
 	static const struct bad_value wsf_bad[] = {{"0", "0"}, {"3001", "3001"}};
 	check_sysctl_file("watermark_scale_factor", wsf_bad, 2);
+	/* 0 and up (proc_dointvec_minmax, extra1 = 0). */
+	check_sysctl_file("vfs_cache_pressure", neg, 1);
 
 	/* drop_caches: write-only on Linux (mode 0200: reading is EACCES even
 	 * for root, sysctls give root no override). */

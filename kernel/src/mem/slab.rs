@@ -22,7 +22,9 @@ pub fn kmalloc() -> Option<&'static Kmalloc> {
     KMALLOC.get()
 }
 
-/// Empty slabs of every cache go back to the page allocator.
+/// Empty slabs of every cache go back to the page allocator. A kernel
+/// cache: its count is weighed by `vm.vfs_cache_pressure` (0: never
+/// asked to scan; `drop_caches` still empties the slabs itself).
 struct SlabShrinker;
 
 impl Shrinker for SlabShrinker {
@@ -32,7 +34,7 @@ impl Shrinker for SlabShrinker {
 
     fn count(&self) -> u64 {
         let v = &super::page_alloc().vmstat;
-        v.slab_reclaimable.get() + v.slab_unreclaimable.get()
+        super::shrinkers().vfs_pressure_ratio(v.slab_reclaimable.get() + v.slab_unreclaimable.get())
     }
 
     fn scan(&self, _nr_to_scan: u64) -> u64 {

@@ -14,6 +14,7 @@
 //!   /proc/sysvipc/shm                        System V shared memory segments
 //!   /proc/sysvipc/sem, msg                   System V semaphore sets, message queues
 //!   /proc/sys/vm/{overcommit_memory,overcommit_ratio,swappiness,page-cluster,
+//!                 vfs_cache_pressure,
 //!                 watermark_scale_factor,min_free_kbytes,
 //!                 max_map_count,mmap_min_addr,drop_caches,compact_memory,
 //!                 nr_hugepages,nr_overcommit_hugepages,
@@ -378,6 +379,18 @@ fn swappiness(s: &mut String) -> core::fmt::Result {
 fn set_swappiness(t: &str) -> Result<(), Errno> {
     let v = u32::try_from(parse_int(t)?).map_err(|_| EINVAL)?;
     proc::reclaim::SWAPPINESS.set(v)
+}
+
+fn vfs_cache_pressure(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::mem::shrinkers().vfs_cache_pressure())
+}
+
+/// 0 and up (Linux's `proc_dointvec_minmax` with `extra1 = 0`: an int).
+fn set_vfs_cache_pressure(t: &str) -> Result<(), Errno> {
+    let v = i32::try_from(parse_int(t)?).map_err(|_| EINVAL)?;
+    let v = u32::try_from(v).map_err(|_| EINVAL)?;
+    crate::mem::shrinkers().set_vfs_cache_pressure(v);
+    Ok(())
 }
 
 fn overcommit_ratio(s: &mut String) -> core::fmt::Result {
@@ -1043,6 +1056,7 @@ pub fn proc_root() -> Arc<dyn Inode> {
             ("overcommit_ratio", sysctl(35, 0o644, overcommit_ratio, set_overcommit_ratio)),
             ("page-cluster", sysctl(38, 0o644, page_cluster, set_page_cluster)),
             ("swappiness", sysctl(37, 0o644, swappiness, set_swappiness)),
+            ("vfs_cache_pressure", sysctl(77, 0o644, vfs_cache_pressure, set_vfs_cache_pressure)),
             ("watermark_scale_factor", sysctl(39, 0o644, watermark_scale_factor, set_watermark_scale_factor)),
         ],
     });
