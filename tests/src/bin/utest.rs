@@ -122,6 +122,9 @@ fn measured_run(argv: &[String]) -> (i32, u64, u64, String) {
     (status, before, after, usage_diff(&used_before, &usage()))
 }
 
+/// Runs after a first run that kept pages, one of which must keep none.
+const RERUNS: u32 = 3;
+
 fn case_for(line: String) -> (String, Box<dyn Fn()>, Expect) {
     let argv: Vec<String> = line.split_whitespace().map(String::from).collect();
     let name = argv[0].clone();
@@ -132,26 +135,40 @@ fn case_for(line: String) -> (String, Box<dyn Fn()>, Expect) {
             return;
         }
         // Memory a program leaves allocated the first time it runs may be
-        // a kernel structure that grew once (a table, a cache's slab that
-        // stays partly used) rather than a leak: a leak comes back every
-        // time, so the program runs again and that run must give back
-        // exactly what it took.
+        // a kernel structure that grew once (a table) or slab objects that
+        // long-lived ones now share with more partial slabs (fragmentation
+        // settles within a run or two) rather than a leak: a leak comes
+        // back every time, so the program runs again, up to RERUNS times,
+        // and one of those runs must give back exactly what it took, or
+        // the reruns together must.
         log::warn!(
             "utest: {} kept {} pages on its first run (changed:{}); running it again",
             argv[0],
             before as i64 - after as i64,
             diff
         );
-        let (status, before, after, diff) = measured_run(&argv);
-        assert_eq!(status, 0, "{} {} (second run)", argv.join(" "), describe(status));
-        assert_eq!(
-            after,
-            before,
-            "free pages {} after {} vs {} before: {} pages leaked on a second run too (changed:{})",
+        let mut last = (before, after, diff);
+        let mut base = None;
+        for run in 2..=1 + RERUNS {
+            let (status, before, after, diff) = measured_run(&argv);
+            assert_eq!(status, 0, "{} {} (run {run})", argv.join(" "), describe(status));
+            // A slab page one run keeps and the next gives back (objects
+            // landing on one more or one fewer partial slab) nets out.
+            let base = *base.get_or_insert(before);
+            if after == before || after == base {
+                return;
+            }
+            log::warn!("utest: {} kept {} pages on run {run} (changed:{diff})", argv[0], before as i64 - after as i64);
+            last = (before, after, diff);
+        }
+        let (before, after, diff) = last;
+        panic!(
+            "free pages {} after {} vs {} before: {} pages leaked on each of {} more runs too (changed:{})",
             after,
             argv[0],
             before,
             before as i64 - after as i64,
+            RERUNS,
             diff
         );
     };
