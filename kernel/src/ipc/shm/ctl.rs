@@ -13,9 +13,8 @@ use core::fmt::Write;
 use abi::errno::*;
 use abi::ipc::*;
 use abi::resource::RLIMIT_MEMLOCK;
-use mm::vm::file::MemObject;
 
-use super::{Obj, PAGE, Segment, TABLE, me, now};
+use super::{Mem, Obj, PAGE, Segment, TABLE, WeakMem, me, now};
 use crate::ipc::{Perm, SEQ_SHIFT};
 use crate::proc;
 use crate::sysctl;
@@ -27,7 +26,9 @@ struct Snapshot {
     size: u64,
     times: (i64, i64, i64),
     pids: (u32, u32),
-    obj: Option<Arc<MemObject>>,
+    /// The segment's memory, and the references to it the table and
+    /// this copy hold.
+    obj: Option<(Mem, usize)>,
 }
 
 impl Snapshot {
@@ -37,13 +38,13 @@ impl Snapshot {
             size: s.size,
             times: (s.atime, s.dtime, s.ctime),
             pids: (s.cpid, s.lpid),
-            obj: s.obj.get(),
+            obj: s.obj.get_held(),
         }
     }
 
     /// (nattch, resident pages), counted with no lock held.
     fn counts(&self) -> (u64, u64) {
-        self.obj.as_ref().map_or((0, 0), |o| (o.mapping_counts().vmas, o.nr_pages()))
+        self.obj.as_ref().map_or((0, 0), |(o, held)| (o.nattch(*held), o.resident()))
     }
 
     fn to_abi(&self) -> ShmidDs {
@@ -92,8 +93,8 @@ pub fn shmctl(id: i32, cmd: i32, buf: u64) -> Result<u64, Errno> {
                 t.sweep();
                 (t.segs.objs.values().map(Snapshot::of).collect::<Vec<_>>(), t.max_idx(), t.total_pages())
             };
-            let rss: u64 = snaps.iter().map(|s| s.obj.as_ref().map_or(0, |o| o.nr_pages())).sum();
-            let swp: u64 = snaps.iter().map(|s| s.obj.as_ref().map_or(0, |o| o.nr_swapped())).sum();
+            let rss: u64 = snaps.iter().map(|s| s.obj.as_ref().map_or(0, |(o, _)| o.resident())).sum();
+            let swp: u64 = snaps.iter().map(|s| s.obj.as_ref().map_or(0, |(o, _)| o.swapped())).sum();
             let info = ShmInfo {
                 used_ids: snaps.len() as i32,
                 shm_tot: tot,
@@ -176,6 +177,11 @@ pub fn shmctl(id: i32, cmd: i32, buf: u64) -> Result<u64, Errno> {
                     return Err(EPERM);
                 }
             }
+            // A hugetlb segment's pages are never reclaimed: the call
+            // succeeds and changes nothing (Linux's shmctl_do_lock).
+            if matches!(s.obj.get(), Some(Mem::Huge(_))) {
+                return Ok(0);
+            }
             if cmd == SHM_LOCK {
                 if s.locked.is_none() {
                     // user_shm_lock: the pages every segment this user
@@ -206,7 +212,7 @@ pub fn shmctl(id: i32, cmd: i32, buf: u64) -> Result<u64, Errno> {
 /// `do_shm_rmid`: the key becomes private and the mode shows SHM_DEST; the
 /// table's reference becomes weak. Returns that reference, for the caller
 /// to drop outside the lock.
-fn remove(s: &mut Segment) -> Option<Arc<MemObject>> {
+fn remove(s: &mut Segment) -> Option<Mem> {
     s.perm.mode |= SHM_DEST;
     s.perm.key = IPC_PRIVATE;
     if s.locked.take().is_some() {
@@ -220,10 +226,13 @@ fn remove(s: &mut Segment) -> Option<Arc<MemObject>> {
 
 /// Hold the segment weakly: it dies with its last mapping. Returns the
 /// strong reference the table had, to be dropped outside the lock.
-pub(super) fn weaken(s: &mut Segment) -> Option<Arc<MemObject>> {
-    match core::mem::replace(&mut s.obj, Obj::Removed(Weak::new())) {
+pub(super) fn weaken(s: &mut Segment) -> Option<Mem> {
+    match core::mem::replace(&mut s.obj, Obj::Removed(WeakMem::Shmem(Weak::new()))) {
         Obj::Live(o) => {
-            s.obj = Obj::Removed(Arc::downgrade(&o));
+            s.obj = Obj::Removed(match &o {
+                Mem::Shmem(m) => WeakMem::Shmem(Arc::downgrade(m)),
+                Mem::Huge(m) => WeakMem::Huge(Arc::downgrade(m)),
+            });
             Some(o)
         }
         removed => {
@@ -257,14 +266,14 @@ fn exit_shm(tgid: u32) {
 
 /// Remove the segments nobody maps whose creator passes `creator`.
 fn remove_unattached(creator: impl Fn(u32) -> bool) {
-    let snaps: Vec<(i32, u32, Option<Arc<MemObject>>)> = {
+    let snaps: Vec<(i32, u32, Option<(Mem, usize)>)> = {
         let mut t = TABLE.lock();
         t.sweep();
-        t.segs.objs.values().map(|s| (s.perm.id, s.cpid, s.obj.get())).collect()
+        t.segs.objs.values().map(|s| (s.perm.id, s.cpid, s.obj.get_held())).collect()
     };
     let unattached: Vec<i32> = snaps
         .iter()
-        .filter(|(_, cpid, o)| creator(*cpid) && o.as_ref().is_none_or(|o| o.mapping_counts().vmas == 0))
+        .filter(|(_, cpid, o)| creator(*cpid) && o.as_ref().is_none_or(|(o, held)| o.nattch(*held) == 0))
         .map(|(id, _, _)| *id)
         .collect();
     drop(snaps);
@@ -300,14 +309,14 @@ pub fn rmid_forced_off() {
 /// segment now dies at its last detach.
 pub fn rmid_forced_on() {
     remove_unattached(|cpid| proc::task(cpid).is_none());
-    let snaps: Vec<(i32, Option<Arc<MemObject>>)> = {
+    let snaps: Vec<(i32, Option<(Mem, usize)>)> = {
         let mut t = TABLE.lock();
         t.sweep();
-        t.segs.objs.values().map(|s| (s.perm.id, s.obj.get())).collect()
+        t.segs.objs.values().map(|s| (s.perm.id, s.obj.get_held())).collect()
     };
     let attached: Vec<i32> = snaps
         .iter()
-        .filter(|(_, o)| o.as_ref().is_some_and(|o| o.mapping_counts().vmas > 0))
+        .filter(|(_, o)| o.as_ref().is_some_and(|(o, held)| o.nattch(*held) > 0))
         .map(|(id, _)| *id)
         .collect();
     drop(snaps);

@@ -10,6 +10,13 @@
 //! of attachments (`shm_nattch`) is the number of VMAs mapping the object,
 //! counted through its reverse map (mm's `MemObject::mapping_counts`).
 //!
+//! With SHM_HUGETLB the segment is a hugetlb file's [`HugeObject`] instead
+//! (Linux's file on its internal hugetlbfs mount): its size rounded up to
+//! 2 MiB, every huge page promised by the pool at shmget (ENOMEM if it
+//! cannot, nothing with SHM_NORESERVE), nothing committed, attachments
+//! 2 MiB aligned; its attachments are counted by the references the areas
+//! hold, SHM_LOCK does nothing, and nothing of it goes to swap.
+//!
 //! ```text
 //!   TABLE   index -> Segment { perm, size, times, pids, object }
 //!             object: Live(Arc)      the table keeps the segment alive
@@ -43,11 +50,17 @@ use spin::Mutex;
 
 use abi::errno::*;
 use abi::ipc::*;
-use abi::mman::{MAP_FIXED, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE};
+use abi::mman::{
+    MAP_FIXED, MAP_HUGE_MASK, MAP_HUGE_SHIFT, MAP_NORESERVE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE,
+};
+use abi::resource::RLIMIT_MEMLOCK;
+use mm::phys::hugetlb::{HPAGE_PAGES, HPAGE_SIZE};
 use mm::vm::address_space::TASK_SIZE;
 use mm::vm::file::MemObject;
-use mm::vm::mmap::{FileMapping, MmapRequest};
+use mm::vm::hugetlb::HugeObject;
+use mm::vm::mmap::{FileMapping, HugeFileMapping, MmapRequest};
 use mm::vm::overcommit::OVERCOMMIT_NEVER;
+use mm::vm::vma::Backing;
 
 mod ctl;
 
@@ -60,31 +73,105 @@ use crate::sysctl;
 
 const PAGE: u64 = 4096;
 
+/// A segment's memory: shmem pages, or huge pages of the hugetlb pool
+/// (SHM_HUGETLB, Linux's segment on its internal hugetlbfs mount).
+#[derive(Clone)]
+pub(super) enum Mem {
+    Shmem(Arc<MemObject>),
+    Huge(Arc<HugeObject>),
+}
+
+impl Mem {
+    fn addr(&self) -> usize {
+        match self {
+            Mem::Shmem(o) => Arc::as_ptr(o) as usize,
+            Mem::Huge(o) => Arc::as_ptr(o) as usize,
+        }
+    }
+
+    /// Bytes an attachment maps (a hugetlb segment's size rounded up to
+    /// its page size).
+    fn size(&self) -> u64 {
+        match self {
+            Mem::Shmem(o) => o.size(),
+            Mem::Huge(o) => o.size(),
+        }
+    }
+
+    /// Resident 4 KiB pages (`shm_rss`; a huge page counts all of its).
+    pub(super) fn resident(&self) -> u64 {
+        match self {
+            Mem::Shmem(o) => o.nr_pages(),
+            Mem::Huge(o) => o.nr_pages() * HPAGE_PAGES,
+        }
+    }
+
+    /// Pages on swap (huge pages never go there).
+    pub(super) fn swapped(&self) -> u64 {
+        match self {
+            Mem::Shmem(o) => o.nr_swapped(),
+            Mem::Huge(_) => 0,
+        }
+    }
+
+    /// Areas mapping the segment (`shm_nattch`). A shmem object counts
+    /// them through its reverse map; a hugetlb object has none, but every
+    /// area holds one reference to it: its count less the `held` ones the
+    /// caller knows of (its own copy, the table's).
+    pub(super) fn nattch(&self, held: usize) -> u64 {
+        match self {
+            Mem::Shmem(o) => o.mapping_counts().vmas,
+            Mem::Huge(o) => Arc::strong_count(o).saturating_sub(held) as u64,
+        }
+    }
+
+    /// SHM_LOCK: reclaim must leave the pages in memory (huge pages are
+    /// never reclaimed: nothing to do).
+    pub(super) fn set_unevictable(&self, on: bool) {
+        if let Mem::Shmem(o) = self {
+            o.set_unevictable(on);
+        }
+    }
+}
+
 enum Obj {
-    Live(Arc<MemObject>),
+    Live(Mem),
     /// After IPC_RMID, or attached under shm_rmid_forced.
-    Removed(Weak<MemObject>),
+    Removed(WeakMem),
+}
+
+enum WeakMem {
+    Shmem(Weak<MemObject>),
+    Huge(Weak<HugeObject>),
 }
 
 impl Obj {
-    fn get(&self) -> Option<Arc<MemObject>> {
+    fn get(&self) -> Option<Mem> {
         match self {
             Obj::Live(o) => Some(o.clone()),
-            Obj::Removed(w) => w.upgrade(),
+            Obj::Removed(WeakMem::Shmem(w)) => w.upgrade().map(Mem::Shmem),
+            Obj::Removed(WeakMem::Huge(w)) => w.upgrade().map(Mem::Huge),
         }
+    }
+
+    /// The memory and the references the table and that copy hold.
+    fn get_held(&self) -> Option<(Mem, usize)> {
+        self.get().map(|m| (m, 1 + matches!(self, Obj::Live(_)) as usize))
     }
 
     fn alive(&self) -> bool {
         match self {
             Obj::Live(_) => true,
-            Obj::Removed(w) => w.strong_count() > 0,
+            Obj::Removed(WeakMem::Shmem(w)) => w.strong_count() > 0,
+            Obj::Removed(WeakMem::Huge(w)) => w.strong_count() > 0,
         }
     }
 
-    fn ptr(&self) -> *const MemObject {
+    fn addr(&self) -> usize {
         match self {
-            Obj::Live(o) => Arc::as_ptr(o),
-            Obj::Removed(w) => w.as_ptr(),
+            Obj::Live(o) => o.addr(),
+            Obj::Removed(WeakMem::Shmem(w)) => w.as_ptr() as usize,
+            Obj::Removed(WeakMem::Huge(w)) => w.as_ptr() as usize,
         }
     }
 }
@@ -99,6 +186,9 @@ struct Segment {
     cpid: u32,
     lpid: u32,
     obj: Obj,
+    /// Made with SHM_NORESERVE: a hugetlb segment's pages are not
+    /// promised, at creation or at attach.
+    noreserve: bool,
     /// SHM_LOCK: the real uid charged and the pages (user_shm_lock).
     locked: Option<(u32, u64)>,
 }
@@ -176,14 +266,12 @@ pub fn shmget(key: i32, size: u64, flags: u32) -> Result<u64, Errno> {
     newseg(&mut t, key, size, flags, &creds, tgid)
 }
 
-/// `newseg`: EINVAL for a size outside [SHMMIN, shmmax], ENOSPC past
-/// shmall or shmmni, ENOMEM if the commit is refused.
+/// `newseg`: EINVAL for a size outside [SHMMIN, shmmax] or a huge page
+/// size with no pool, ENOSPC past shmall or shmmni, ENOMEM if the commit
+/// (or, with SHM_HUGETLB, the pool's promise of every huge page) is
+/// refused, EPERM for SHM_HUGETLB without the right to lock that much.
 fn newseg(t: &mut Table, key: i32, size: u64, flags: u32, c: &Creds, tgid: u32) -> Result<u64, Errno> {
     if size < SHMMIN || size > sysctl::shmmax() {
-        return Err(EINVAL);
-    }
-    // No hugetlbfs here (memfd_create's MFD_HUGETLB answers the same).
-    if flags & SHM_HUGETLB != 0 {
         return Err(EINVAL);
     }
     let pages = size.div_ceil(PAGE);
@@ -191,19 +279,31 @@ fn newseg(t: &mut Table, key: i32, size: u64, flags: u32, c: &Creds, tgid: u32) 
     if total.checked_add(pages).is_none_or(|n| n > sysctl::shmall()) {
         return Err(ENOSPC);
     }
+    let huge = if flags & SHM_HUGETLB != 0 { Some(huge_size(size, flags, c)?) } else { None };
     let (idx, seq, id) = t.alloc_id()?;
     let env = crate::mem::user::env();
-    // SHM_NORESERVE skips the commit unless overcommit is strict (Linux
-    // then charges the pages as they are allocated; here not at all).
-    let charged = if flags & SHM_NORESERVE == 0 || env.commit.mode() == OVERCOMMIT_NEVER {
-        env.commit.account_for(env.pa, pages, c.is_root(), 0).map_err(|_| ENOMEM)?;
-        pages
-    } else {
-        0
-    };
     let name = format!("/SYSV{:08x} (deleted)", key as u32);
-    // The segment's inode number is its id, as Linux's newseg sets it.
-    let obj = MemObject::shmem_named(&name, size, id as u64, env.pa, env.swap, env.commit, charged);
+    let mem = if let Some(bytes) = huge {
+        // hugetlb_file_setup: the segment's file, its huge pages promised
+        // now unless SHM_NORESERVE; never charged to the commit.
+        let obj = HugeObject::file(env.pa, &name, id as u64, None);
+        obj.set_size(bytes);
+        if flags & SHM_NORESERVE == 0 && !obj.reserve(0, bytes / HPAGE_SIZE) {
+            return Err(ENOMEM);
+        }
+        Mem::Huge(obj)
+    } else {
+        // SHM_NORESERVE skips the commit unless overcommit is strict (Linux
+        // then charges the pages as they are allocated; here not at all).
+        let charged = if flags & SHM_NORESERVE == 0 || env.commit.mode() == OVERCOMMIT_NEVER {
+            env.commit.account_for(env.pa, pages, c.is_root(), 0).map_err(|_| ENOMEM)?;
+            pages
+        } else {
+            0
+        };
+        // The segment's inode number is its id, as Linux's newseg sets it.
+        Mem::Shmem(MemObject::shmem_named(&name, size, id as u64, env.pa, env.swap, env.commit, charged))
+    };
     let seg = Segment {
         perm: Perm::new(key, id, seq, flags, c),
         size,
@@ -212,11 +312,34 @@ fn newseg(t: &mut Table, key: i32, size: u64, flags: u32, c: &Creds, tgid: u32) 
         ctime: now(),
         cpid: tgid,
         lpid: 0,
-        obj: Obj::Live(obj),
+        obj: Obj::Live(mem),
+        noreserve: flags & SHM_NORESERVE != 0,
         locked: None,
     };
     t.segs.objs.insert(idx, seg);
     Ok(id as u64)
+}
+
+/// SHM_HUGETLB's size: `size` rounded up to the huge page size the flags
+/// name (SHM_HUGE_SHIFT, as MAP_HUGE_*; 0 is the default, 2 MiB here;
+/// EINVAL for a size with no pool). Linux's `can_do_hugetlb_shm`: the
+/// caller needs CAP_IPC_LOCK (root here) or membership of group
+/// `vm.hugetlb_shm_group` (0), else room for the segment under
+/// RLIMIT_MEMLOCK (Linux's deprecated `user_shm_lock` fallback), else
+/// EPERM.
+fn huge_size(size: u64, flags: u32, c: &Creds) -> Result<u64, Errno> {
+    let log = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+    if log != 0 && 1u64 << log != HPAGE_SIZE {
+        return Err(EINVAL);
+    }
+    let bytes = size.checked_next_multiple_of(HPAGE_SIZE).ok_or(EINVAL)?;
+    if !c.is_root() && c.egid != 0 {
+        let memlock = proc::current().inner.lock().rlimits[RLIMIT_MEMLOCK].cur;
+        if memlock < bytes {
+            return Err(EPERM);
+        }
+    }
+    Ok(bytes)
 }
 
 /// shmat(2): attach segment `id` at `addr` (0: the kernel chooses).
@@ -250,12 +373,12 @@ pub fn shmat(id: i32, addr: u64, flags: u32) -> Result<u64, Errno> {
         acc |= 0o111;
     }
     let (creds, tgid) = me();
-    let obj = {
+    let (obj, noreserve) = {
         let mut t = TABLE.lock();
         t.sweep();
         let s = t.by_id(id)?;
         s.perm.check(&creds, acc)?;
-        s.obj.get().ok_or(EIDRM)?
+        (s.obj.get().ok_or(EIDRM)?, s.noreserve)
     };
     let size = obj.size();
     let task = proc::current();
@@ -271,9 +394,22 @@ pub fn shmat(id: i32, addr: u64, flags: u32) -> Result<u64, Errno> {
                 return Err(EINVAL);
             }
         }
-        let file = FileMapping { object: obj.clone(), readable: true, writable: !rdonly };
-        let req = MmapRequest { addr, len: size, prot, flags: map_flags, file: Some(file), offset: 0 };
-        space.mmap(&env, &req, &lim).map_err(Errno::from)?
+        match &obj {
+            Mem::Shmem(o) => {
+                let file = FileMapping { object: o.clone(), readable: true, writable: !rdonly };
+                let req = MmapRequest { addr, len: size, prot, flags: map_flags, file: Some(file), offset: 0 };
+                space.mmap(&env, &req, &lim).map_err(Errno::from)?
+            }
+            Mem::Huge(o) => {
+                // An address not on a huge page boundary is EINVAL (as
+                // mmap of a hugetlbfs file); a SHM_NORESERVE segment's
+                // attachments promise nothing either.
+                let noreserve = if noreserve { MAP_NORESERVE } else { 0 };
+                let hf = HugeFileMapping { object: o.clone(), readable: true, writable: !rdonly };
+                let req = MmapRequest { addr, len: size, prot, flags: map_flags | noreserve, file: None, offset: 0 };
+                space.mmap_huge_file(&env, &req, hf, &lim).map_err(Errno::from)?
+            }
+        }
     };
     let strong = {
         let mut t = TABLE.lock();
@@ -301,9 +437,9 @@ pub fn shmdt(addr: u64) -> Result<u64, Errno> {
     let objs: Vec<(usize, i32)> = {
         let mut t = TABLE.lock();
         t.sweep();
-        t.segs.objs.values().map(|s| (s.obj.ptr() as usize, s.perm.id)).collect()
+        t.segs.objs.values().map(|s| (s.obj.addr(), s.perm.id)).collect()
     };
-    let seg_of = |o: &Arc<MemObject>| objs.iter().find(|(p, _)| *p == Arc::as_ptr(o) as usize).map(|(_, id)| *id);
+    let seg_of = |addr: usize| objs.iter().find(|(p, _)| *p == addr).map(|(_, id)| *id);
     let mm = proc::current().mm().ok_or(EINVAL)?;
     let env = crate::mem::user::env();
     let detached = {
@@ -314,8 +450,11 @@ pub fn shmdt(addr: u64) -> Result<u64, Errno> {
             .overlapping(addr..TASK_SIZE)
             .filter(|v| v.start >= addr && (v.start - addr) / PAGE == v.pgoff)
             .filter_map(|v| {
-                let o = v.backing.object()?;
-                Some((v.start, v.end, seg_of(o)?, o.size()))
+                let (addr, size) = match &v.backing {
+                    Backing::Huge(o) => (Arc::as_ptr(o) as usize, o.size()),
+                    b => b.object().map(|o| (Arc::as_ptr(o) as usize, o.size()))?,
+                };
+                Some((v.start, v.end, seg_of(addr)?, size))
             })
             .collect();
         let Some(&(_, _, id, size)) = areas.first() else { return Err(EINVAL) };
