@@ -61,6 +61,7 @@ pub const MADV_COLD: u32 = 20;
 pub const MADV_PAGEOUT: u32 = 21;
 pub const MADV_POPULATE_READ: u32 = 22;
 pub const MADV_POPULATE_WRITE: u32 = 23;
+pub const MADV_DONTNEED_LOCKED: u32 = 24;
 pub const MADV_COLLAPSE: u32 = 25;
 
 // msync: flags

@@ -202,6 +202,7 @@ pub const GETRANDOM: u64 = 318;
 pub const PROCESS_VM_READV: u64 = 310;
 pub const PROCESS_VM_WRITEV: u64 = 311;
 pub const MEMBARRIER: u64 = 324;
+pub const MSEAL: u64 = 462;
 pub const MEMFD_CREATE: u64 = 319;
 pub const MLOCK2: u64 = 325;
 pub const RENAMEAT2: u64 = 316;

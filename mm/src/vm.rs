@@ -43,6 +43,7 @@ pub mod mlock;
 pub mod mmap;
 pub mod mprotect;
 pub mod mremap;
+pub mod mseal;
 pub mod munmap;
 pub mod overcommit;
 pub mod page_table;

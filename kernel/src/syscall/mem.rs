@@ -106,6 +106,11 @@ pub fn mprotect(addr: u64, len: u64, prot: u32) -> SysResult {
     with_mm(|s, env, _| s.mprotect(env, addr, len, prot))?.map(|_| 0).map_err(Errno::from)
 }
 
+/// mseal(2) (Linux 6.10): seal the areas of a range (mm's vm/mseal.rs).
+pub fn mseal(addr: u64, len: u64, flags: u64) -> SysResult {
+    with_mm(|s, env, _| s.mseal(env, addr, len, flags))?.map(|_| 0).map_err(Errno::from)
+}
+
 pub fn mremap(old: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64) -> SysResult {
     with_mm(|s, env, lim| s.mremap(env, old, old_len, new_len, flags, new_addr, lim))?.map_err(Errno::from)
 }

@@ -84,6 +84,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::LSEEK => fs::lseek(x[0] as i32, x[1] as i64, x[2] as u32),
         nr::MMAP => mem::mmap(x[0], x[1], x[2] as u32, x[3] as u32, x[4] as i32, x[5]),
         nr::MPROTECT => mem::mprotect(x[0], x[1], x[2] as u32),
+        nr::MSEAL => mem::mseal(x[0], x[1], x[2]),
         nr::MUNMAP => mem::munmap(x[0], x[1]),
         nr::BRK => mem::brk(x[0]),
         nr::RT_SIGACTION => signal::rt_sigaction(x[0] as u32, x[1], x[2], x[3]),

@@ -715,6 +715,8 @@ mod mempolicy_tests;
 #[cfg(test)]
 mod migrate_tests;
 #[cfg(test)]
+mod mseal_tests;
+#[cfg(test)]
 mod rmap_tests;
 #[cfg(test)]
 mod rmap_walk_tests;

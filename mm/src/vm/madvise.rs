@@ -5,6 +5,7 @@
 //!   WILLNEED, POPULATE_*       fault the pages in now
 //!   DONTNEED                   drop the pages: private anonymous memory reads
 //!                              back as zeros, file mappings re-read the file
+//!   DONTNEED_LOCKED            the same, on mlocked areas too
 //!   FREE                       private anonymous only: lazy; the pages are
 //!                              dropped under memory pressure unless written again
 //!   REMOVE                     shared memory only: punch a hole in the object;
@@ -12,8 +13,11 @@
 //!   DONTFORK / DOFORK          the area is (not) copied into a fork child
 //!   WIPEONFORK / KEEPONFORK    the child gets zeros in this private anonymous area
 //!   DONTDUMP / DODUMP, HUGEPAGE / NOHUGEPAGE   recorded
-//!   COLD, PAGEOUT              accepted, nothing to do without swap
+//!   COLD, PAGEOUT              deactivate / swap out now (swap_out.rs)
 //! ```
+//!
+//! On a sealed area (mseal.rs) the discarding advice is EPERM when the
+//! area is private anonymous memory that cannot be written.
 //!
 //! Errors as Linux: EINVAL for an unaligned start, an unknown advice or
 //! advice the area does not allow (DONTNEED on locked memory, FREE on
@@ -26,9 +30,9 @@
 //! the end of its object (EFAULT).
 
 use abi::mman::{
-    MADV_COLD, MADV_COLLAPSE, MADV_DODUMP, MADV_DOFORK, MADV_DONTDUMP, MADV_DONTFORK, MADV_DONTNEED, MADV_FREE,
-    MADV_HUGEPAGE, MADV_KEEPONFORK, MADV_NOHUGEPAGE, MADV_NORMAL, MADV_PAGEOUT, MADV_POPULATE_READ,
-    MADV_POPULATE_WRITE, MADV_RANDOM, MADV_REMOVE, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_WIPEONFORK,
+    MADV_COLD, MADV_COLLAPSE, MADV_DODUMP, MADV_DOFORK, MADV_DONTDUMP, MADV_DONTFORK, MADV_DONTNEED,
+    MADV_DONTNEED_LOCKED, MADV_FREE, MADV_HUGEPAGE, MADV_KEEPONFORK, MADV_NOHUGEPAGE, MADV_NORMAL, MADV_PAGEOUT,
+    MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_RANDOM, MADV_REMOVE, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_WIPEONFORK,
 };
 use x86_64::structures::paging::PageTableFlags as F;
 
@@ -40,7 +44,7 @@ use crate::vm::vma::VmFlags;
 
 impl AddressSpace {
     /// Change flags on the areas of `[start, end)` (splitting as needed).
-    fn set_area_flags(
+    pub(crate) fn set_area_flags(
         &mut self,
         env: &MmEnv<'_>,
         start: u64,
@@ -73,7 +77,7 @@ impl AddressSpace {
         }
         let known = matches!(
             advice,
-            MADV_NORMAL..=MADV_DONTNEED | MADV_FREE..=MADV_DOFORK | MADV_HUGEPAGE..=MADV_POPULATE_WRITE | MADV_COLLAPSE
+            MADV_NORMAL..=MADV_DONTNEED | MADV_FREE..=MADV_DOFORK | MADV_HUGEPAGE..=MADV_COLLAPSE
         );
         if !known {
             return Err(MmError::Invalid);
@@ -85,6 +89,9 @@ impl AddressSpace {
         let end = start.checked_add(len).ok_or(MmError::Invalid)?;
         if end == start {
             return Ok(());
+        }
+        if self.madvise_sealed(start, end, advice) {
+            return Err(MmError::Perm);
         }
         let holes = !self.covered(start, end);
         let parts: alloc::vec::Vec<(u64, u64)> =
@@ -108,7 +115,7 @@ impl AddressSpace {
             // Advice that works on 4 KiB pages splits the huge ones it
             // touches; MADV_DONTNEED only those it cuts.
             match advice {
-                MADV_DONTNEED => self.split_thp_ends(env, s, e)?,
+                MADV_DONTNEED | MADV_DONTNEED_LOCKED => self.split_thp_ends(env, s, e)?,
                 MADV_FREE | MADV_COLD | MADV_PAGEOUT | MADV_REMOVE => self.split_thp_range(env, s, e)?,
                 _ => {}
             }
@@ -135,7 +142,9 @@ impl AddressSpace {
                 MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
                     self.populate_for(env, s, e, advice == MADV_POPULATE_WRITE, lim)?;
                 }
-                MADV_DONTNEED => {
+                // DONTNEED_LOCKED: the same, on locked areas too (the
+                // pages come back at the next touch, locked again).
+                MADV_DONTNEED | MADV_DONTNEED_LOCKED => {
                     // hugetlb: whole huge pages only, the end rounded down
                     // (madvise_dontneed_free_valid_vma); the start was checked.
                     const H: u64 = crate::phys::hugetlb::HPAGE_SIZE;

@@ -116,6 +116,11 @@ impl AddressSpace {
         if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | grows) != 0 {
             return Err(MmError::Invalid);
         }
+        // mseal(2): a sealed area keeps its protection (EPERM before a
+        // hole's ENOMEM, as do_mprotect_pkey checks).
+        if self.sealed_in(start, end) {
+            return Err(MmError::Perm);
+        }
         // The first area the range touches (`vma_find(&vmi, end)`).
         let first = self.vmas.find(start).filter(|v| v.start < end).ok_or(MmError::NoMemory)?;
         let mut start = start;

@@ -54,6 +54,10 @@ impl AddressSpace {
         if new_len == 0 || new_len > TASK_SIZE {
             return Err(MmError::Invalid);
         }
+        // mseal(2): a sealed area neither moves, grows nor shrinks.
+        if self.vmas.containing(addr).is_some_and(|v| v.flags.contains(VmFlags::SEALED)) {
+            return Err(MmError::Perm);
+        }
         if old_len == 0 {
             return self.duplicate_shared(env, addr, new_len, flags, new_addr, lim);
         }

@@ -38,6 +38,10 @@ impl AddressSpace {
         if self.vmas.intersection(start, end).is_none() {
             return Ok(());
         }
+        // mseal(2): nothing of a sealed area may go.
+        if self.sealed_in(start, end) {
+            return Err(MmError::Perm);
+        }
         // Splitting a middle piece out needs one more area than we have.
         let splits_middle = self.vmas.containing(start).is_some_and(|v| v.start < start && v.end > end);
         if splits_middle && self.vmas.len() >= env.max_map_count {

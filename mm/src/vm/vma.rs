@@ -57,6 +57,9 @@ bitflags! {
         const SOFTDIRTY  = 0x0800_0000;
         const HUGEPAGE   = 0x2000_0000;
         const NOHUGEPAGE = 0x4000_0000;
+        /// mseal(2): the area's place, size and protection are fixed
+        /// (vm/mseal.rs; Linux's VM_SEALED, bit 63).
+        const SEALED     = 1 << 63;
     }
 }
 
@@ -67,7 +70,7 @@ impl VmFlags {
     /// The two-letter mnemonics of /proc/PID/smaps' VmFlags line, in
     /// Linux's order (fs/proc/task_mmu.c, `show_smap_vma_flags`).
     pub fn mnemonics(self) -> impl Iterator<Item = &'static str> {
-        const TABLE: [(VmFlags, &str); 21] = [
+        const TABLE: [(VmFlags, &str); 23] = [
             (VmFlags::READ, "rd"),
             (VmFlags::WRITE, "wr"),
             (VmFlags::EXEC, "ex"),
@@ -89,6 +92,8 @@ impl VmFlags {
             (VmFlags::DONTDUMP, "dd"),
             (VmFlags::SOFTDIRTY, "sd"),
             (VmFlags::HUGEPAGE, "hg"),
+            (VmFlags::NOHUGEPAGE, "nh"),
+            (VmFlags::SEALED, "sl"),
         ];
         TABLE.into_iter().filter(move |(f, _)| self.contains(*f)).map(|(_, s)| s)
     }
