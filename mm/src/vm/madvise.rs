@@ -153,7 +153,9 @@ impl AddressSpace {
                         return Err(MmError::Invalid);
                     }
                     let e = if huge { e & !(H - 1) } else { e };
-                    self.zap_range(env, s, e)
+                    // A locked area's pages each lose a locked mapping.
+                    let mapping = self.vmas.containing(s).map(crate::vm::address_space::Mapping::of);
+                    self.zap_mapping(env, s, e, mapping.unwrap_or(crate::vm::address_space::Mapping::Unlocked))
                 }
                 MADV_FREE => self.lazy_free(env, s, e),
                 MADV_COLD => self.cold_range(env, s, e),

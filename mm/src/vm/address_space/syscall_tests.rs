@@ -1381,3 +1381,27 @@ fn mlock_of_kernel_addresses_leaves_kernel_pages_alone() {
     assert!(!page_has(env, kpfn, PageFlags::MLOCKED), "a kernel page was marked mlocked");
     assert_eq!(env.pa.vmstat.mlocked_pages.get(), 0);
 }
+
+#[test]
+fn madvise_dontneed_locked_drops_locked_pages_and_their_lock() {
+    let (env, mut mm, mut cpu) = setup();
+    let a = map(&mut mm, env, A, 4, RW, FIXED);
+    mm.mlock(env, a, 4 * P, 0, &lim()).unwrap();
+    fill(&mut cpu, &mut mm, a, 4);
+    let dropped = pfn_at(&mm, env, a);
+    // madvise_dontneed_free_valid_vma: plain DONTNEED refuses VM_LOCKED.
+    assert_eq!(mm.madvise(env, a, 2 * P, MADV_DONTNEED, &lim()), Err(MmError::Invalid));
+    mm.madvise(env, a, 2 * P, MADV_DONTNEED_LOCKED, &lim()).unwrap();
+    check(&mm, env);
+    assert_eq!(mm.leaves(env, a, a + 4 * P).len(), 2, "two pages dropped");
+    assert_eq!(env.pa.vmstat.mlocked_pages.get(), 2, "their lock went with them");
+    assert_eq!(env.pa.page(dropped).unwrap().refcount(), 0, "the page was freed");
+    assert!(flags_at(&mm, a).contains(VmFlags::LOCKED), "the area stays locked");
+    // The next touch reads zeros; a write's new page is locked again.
+    assert_eq!(cpu.load_u8(&mut mm, a), Ok(0));
+    cpu.store(&mut mm, a, &[7]).unwrap();
+    assert_eq!(cpu.load_u8(&mut mm, a + 2 * P), Ok(pat(a + 2 * P)));
+    assert!(page_has(env, pfn_at(&mm, env, a), crate::phys::page::PageFlags::MLOCKED));
+    mm.munmap(env, a, 4 * P).unwrap();
+    assert_eq!(env.pa.vmstat.mlocked_pages.get(), 0);
+}
