@@ -196,6 +196,15 @@ fn cmdline(s: &mut String) -> core::fmt::Result {
     writeln!(s, "{}", crate::cmdline::text())
 }
 
+/// /proc/filesystems: the file-system types mount(2) knows, none backed
+/// by a device (`nodev`), in Linux's format.
+fn filesystems(s: &mut String) -> core::fmt::Result {
+    for t in ["sysfs", "tmpfs", "proc", "cgroup2", "hugetlbfs"] {
+        writeln!(s, "nodev\t{t}")?;
+    }
+    Ok(())
+}
+
 fn meminfo(s: &mut String) -> core::fmt::Result {
     let mut m = crate::mem::meminfo();
     (m.swap_total, m.swap_free) = crate::block::swap::totals();
@@ -1092,6 +1101,7 @@ pub fn proc_root() -> Arc<dyn Inode> {
         ("buddyinfo", genfile(10, buddyinfo, None)),
         ("cmdline", genfile(28, cmdline, None)),
         ("cpuinfo", genfile(18, super::procfs_cpu::cpuinfo, None)),
+        ("filesystems", genfile(29, filesystems, None)),
         ("interrupts", genfile(19, super::procfs_cpu::interrupts, None)),
         // Linux: 0400, u64 per page frame.
         ("kpagecount", Arc::new(super::procfs_pagemap::KpageFile { ino: 23, flags: false })),

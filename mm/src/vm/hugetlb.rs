@@ -241,6 +241,18 @@ impl HugeObject {
     /// present nor promised already; false (nothing promised): ENOMEM.
     pub fn reserve(&self, first: u64, last: u64) -> bool {
         let mut i = self.inner.lock();
+        // More than the pool holds cannot be promised: refused before a
+        // list of that many indices is made (a length from user space may
+        // name millions of huge pages).
+        let held = i.pages.range(first..last).count() + i.resv.range(first..last).count();
+        let pool = self.pa.hugetlb.counts();
+        let need = last.saturating_sub(first).saturating_sub(held as u64);
+        // A mount's minimum holds promises of its own (`min_size=`).
+        let mount_rsv = self.quota.as_ref().map_or(0, |q| q.inner.lock().rsv);
+        let room = pool.free.saturating_sub(pool.resv) + pool.overcommit.saturating_sub(pool.surplus) + mount_rsv;
+        if need > room {
+            return false;
+        }
         let want: alloc::vec::Vec<u64> =
             (first..last).filter(|x| !i.pages.contains_key(x) && !i.resv.contains(x)).collect();
         // A mount's limit counts promises too (`hugepage_subpool_get_pages`);

@@ -188,3 +188,18 @@ fn a_mounts_minimum_is_promised_by_the_pool_until_it_goes() {
     drop(q);
     assert_eq!((counts(env).resv, counts(env).free), (0, 4));
 }
+
+#[test]
+fn promising_more_than_the_pool_holds_fails_at_once() {
+    let (env, _mm, _cpu) = setup(2);
+    // A length from user space may name millions of huge pages: refused
+    // before anything is listed, and nothing promised.
+    let o = crate::vm::hugetlb::HugeObject::file(env.pa, "/f", 1, None);
+    assert!(!o.reserve(0, 1 << 40));
+    assert!(!o.reserve(0, 3));
+    assert_eq!(counts(env).resv, 0);
+    assert!(o.reserve(0, 2));
+    assert_eq!(counts(env).resv, 2);
+    o.truncate(0);
+    assert_eq!(counts(env).resv, 0);
+}
