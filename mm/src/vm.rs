@@ -45,6 +45,7 @@ pub mod mprotect;
 pub mod mremap;
 pub mod mseal;
 pub mod munmap;
+mod oom_reap;
 pub mod overcommit;
 pub mod page_table;
 mod pte_lock;

@@ -25,6 +25,7 @@ pub mod migrate;
 mod mount;
 mod poll;
 mod process;
+mod process_mm;
 mod process_vm;
 mod record_lock;
 mod sched;
@@ -85,6 +86,8 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::MMAP => mem::mmap(x[0], x[1], x[2] as u32, x[3] as u32, x[4] as i32, x[5]),
         nr::MPROTECT => mem::mprotect(x[0], x[1], x[2] as u32),
         nr::MSEAL => mem::mseal(x[0], x[1], x[2]),
+        nr::PROCESS_MADVISE => process_mm::process_madvise(x[0] as i32, x[1], x[2], x[3] as u32, x[4]),
+        nr::PROCESS_MRELEASE => process_mm::process_mrelease(x[0] as i32, x[1] as u32),
         nr::MUNMAP => mem::munmap(x[0], x[1]),
         nr::BRK => mem::brk(x[0]),
         nr::RT_SIGACTION => signal::rt_sigaction(x[0] as u32, x[1], x[2], x[3]),

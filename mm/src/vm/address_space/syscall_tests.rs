@@ -1405,3 +1405,22 @@ fn madvise_dontneed_locked_drops_locked_pages_and_their_lock() {
     mm.munmap(env, a, 4 * P).unwrap();
     assert_eq!(env.pa.vmstat.mlocked_pages.get(), 0);
 }
+
+#[test]
+fn reaping_a_dying_space_frees_private_memory_and_keeps_shared() {
+    let (env, mut mm, mut cpu) = setup();
+    let a = map(&mut mm, env, A, 4, RW, FIXED);
+    let s = map(&mut mm, env, 0, 2, RW, SHARED);
+    fill(&mut cpu, &mut mm, a, 4);
+    fill(&mut cpu, &mut mm, s, 2);
+    let private = pfn_at(&mm, env, a);
+    let shared = pfn_at(&mm, env, s);
+    mm.reap_dying(env);
+    check(&mm, env);
+    assert_eq!(mm.leaves(env, a, a + 4 * P).len(), 0, "private pages gone");
+    assert_eq!(env.pa.page(private).unwrap().refcount(), 0, "and freed");
+    // Shared memory (shmem behind it) is not the reaper's: still mapped.
+    assert_eq!(mm.leaves(env, s, s + 2 * P).len(), 2);
+    assert_eq!(pfn_at(&mm, env, s), shared);
+    assert_eq!(mm.vmas.len(), 2, "the areas stay until the space goes");
+}
