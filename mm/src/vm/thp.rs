@@ -348,8 +348,10 @@ impl AddressSpace {
             if reused {
                 env.tlb.flush_range(haddr, haddr + HPAGE_SIZE);
                 env.pa.vmstat.pgreuse.inc();
-                return Ok(true);
             }
+            // Not reused: another CPU changed the entry (or took a
+            // reference meanwhile); the access retries and looks again.
+            return Ok(true);
         }
         self.split_thp(env, haddr).map_err(|_| FaultError::Oom)?;
         Ok(true)
@@ -383,20 +385,33 @@ impl AddressSpace {
     fn split_shared_thp(&self, env: &MmEnv<'_>, haddr: u64) -> Result<(), crate::error::MmError> {
         use crate::error::MmError;
         let vma = self.vmas.containing(haddr).cloned().ok_or(MmError::NoMemory)?;
+        // Held while copying: another thread's split may drop this
+        // space's mapping meanwhile, and the other spaces theirs.
         let pfn = {
             let _ptl = self.ptl.lock();
             match self.mapper(env).pmd(haddr) {
-                Some(e) if e.flags().contains(F::PRESENT | F::HUGE_PAGE) => Pfn::from_phys(e.addr().as_u64()),
+                Some(e)
+                    if e.flags().contains(F::PRESENT | F::HUGE_PAGE)
+                        && is_thp(env, Pfn::from_phys(e.addr().as_u64())) =>
+                {
+                    let pfn = Pfn::from_phys(e.addr().as_u64());
+                    env.pa.page(pfn).ok_or(MmError::NoMemory)?.get();
+                    pfn
+                }
                 _ => return Ok(()),
             }
         };
-        let table = env.tables.alloc_table().ok_or(MmError::NoMemory)?;
+        let Some(table) = env.tables.alloc_table() else {
+            let _ = env.pa.free_pages(pfn, HPAGE_ORDER);
+            return Err(MmError::NoMemory);
+        };
         let mut copies = alloc::vec::Vec::with_capacity(HPAGE_PAGES as usize);
         let undo = |copies: &[Pfn]| {
             for &c in copies {
                 env.pa.put_user_page(c);
             }
             env.tables.free_table(table);
+            let _ = env.pa.free_pages(pfn, HPAGE_ORDER);
         };
         for i in 0..HPAGE_PAGES {
             match self.new_anon_page(env, &vma, haddr + i * PAGE_SIZE) {
@@ -444,6 +459,7 @@ impl AddressSpace {
             env.pa.lru_add(c);
         }
         drop_thp_mapping(env, pfn);
+        let _ = env.pa.free_pages(pfn, HPAGE_ORDER);
         env.pa.vmstat.thp_split_pmd.inc();
         Ok(())
     }
