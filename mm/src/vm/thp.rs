@@ -575,6 +575,30 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Split the transparent huge pages in `[start, end)` that only this
+    /// space maps, for advice that only helps reclaim (MADV_FREE, COLD,
+    /// PAGEOUT): a page other spaces map too stays whole and untouched,
+    /// as Linux skips a folio mapped by several processes there (and a
+    /// split here would copy it).
+    pub(crate) fn split_thp_range_unshared(
+        &self,
+        env: &MmEnv<'_>,
+        start: u64,
+        end: u64,
+    ) -> Result<(), crate::error::MmError> {
+        if self.ptl_thp_none() || end <= start {
+            return Ok(());
+        }
+        let mut va = start & !(HPAGE_SIZE - 1);
+        while va < end {
+            if !self.maps_shared_thp(env, va) {
+                self.split_thp(env, va)?;
+            }
+            va += HPAGE_SIZE;
+        }
+        Ok(())
+    }
+
     /// Split the huge pages `[start, end)` cuts: those of the 2 MiB blocks
     /// its ends fall inside (munmap, MADV_DONTNEED keep the whole ones).
     pub(crate) fn split_thp_ends(&self, env: &MmEnv<'_>, start: u64, end: u64) -> Result<(), crate::error::MmError> {

@@ -376,3 +376,49 @@ fn mremap_moves_an_aligned_huge_page_whole() {
     mm.destroy(env);
     assert_eq!(env.pa.drained_free_pages(), free);
 }
+
+#[test]
+fn reclaim_advice_leaves_a_shared_huge_page_whole() {
+    let (env, mut mm, mut cpu) = setup();
+    let free = FREE.get();
+    huge_area(env, &mut mm, 1);
+    fill(&mut cpu, &mut mm, A, H, 0x44);
+    let child = mm.fork(env, &lim()).unwrap();
+    let before = env.pa.drained_free_pages();
+    for advice in [MADV_COLD, MADV_PAGEOUT, MADV_FREE] {
+        mm.madvise(env, A, H, advice, &lim()).unwrap();
+        assert_eq!(huge_leaves(env, &mm), 1, "advice {advice}: still whole");
+        assert!(env.pa.drained_free_pages() >= before, "advice {advice}: nothing copied");
+    }
+    check(&mut cpu, &mut mm, A, H, 0x44);
+    mm.check_invariants(env);
+    child.destroy(env);
+    // Mapped once now: the advice splits it as before.
+    mm.madvise(env, A, H, MADV_COLD, &lim()).unwrap();
+    assert_eq!(huge_leaves(env, &mm), 0);
+    check(&mut cpu, &mut mm, A, H, 0x44);
+    mm.destroy(env);
+    assert_eq!(env.pa.drained_free_pages(), free);
+}
+
+#[test]
+fn a_remote_write_into_a_shared_huge_page_breaks_cow_for_that_space_only() {
+    let (env, mut mm, mut cpu) = setup();
+    huge_area(env, &mut mm, 1);
+    fill(&mut cpu, &mut mm, A, H, 0x21);
+    let mut child = mm.fork(env, &lim()).unwrap();
+    // /proc/PID/mem of the child, into a tail part of the huge page.
+    assert_eq!(child.write_remote(env, A + 5 * 4096, b"zz"), 2);
+    assert_eq!(cpu.load_u8(&mut child, A + 5 * 4096).unwrap(), b'z');
+    check(&mut cpu, &mut mm, A, H, 0x21);
+    assert_eq!(huge_leaves(env, &mm), 1);
+    // The parent's page is its alone now: a remote write reuses it.
+    let phys = huge_leaf(env, &mm, A).phys;
+    assert_eq!(mm.write_remote(env, A + 7 * 4096, b"y"), 1);
+    assert_eq!(huge_leaf(env, &mm, A).phys, phys);
+    assert_eq!(cpu.load_u8(&mut mm, A + 7 * 4096).unwrap(), b'y');
+    mm.check_invariants(env);
+    child.check_invariants(env);
+    child.destroy(env);
+    mm.destroy(env);
+}
