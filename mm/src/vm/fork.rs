@@ -76,7 +76,8 @@ impl AddressSpace {
                 let (first, last) = (((va >> 12) & 511) as usize, (((block_end - 1) >> 12) & 511) as usize);
                 // A transparent huge page (or the huge zero page) is shared
                 // whole, write-protected (thp.rs); a huge entry the area
-                // does not cover whole (none should be) is split first.
+                // does not cover whole (madvise cut the area but not the
+                // page) is split first.
                 if va % HPAGE_SIZE == 0 && block_end - va == HPAGE_SIZE {
                     match self.copy_huge_pmd(env, &child, va, &mut flush) {
                         Ok(true) => {
