@@ -15,6 +15,14 @@
  * - mprotect(PROT_READ) of one 4 KiB page: writes there SIGSEGV, reads and
  *   the neighbours' writes work (mprotect_one_page);
  * - after fork a child's writes stay its own (fork_copy_on_write);
+ * - fork shares the huge pages whole: the child's smaps shows the area's
+ *   AnonHugePages 4096 kB before it writes (fork_shares_whole); a child's
+ *   write is not seen by the parent, whose data are intact and whose
+ *   AnonHugePages stays 4096 kB while the child lives and after
+ *   (fork_child_write_private);
+ * - mremap of a huge-page area to a 2 MiB aligned place moves its huge
+ *   pages whole: AnonHugePages 4096 kB there, every word kept
+ *   (mremap_moves_whole);
  * - prctl(PR_SET_THP_DISABLE, 1): PR_GET_THP_DISABLE says 1, in a fork
  *   child too, and a new marked area gets no huge page, THPeligible 0
  *   (prctl_disable);
@@ -128,10 +136,89 @@ static int child_thp_disabled(void *arg)
 	return v == 1 ? 0 : child_fail("PR_GET_THP_DISABLE %ld in the child", v);
 }
 
+/* The cases that need a free 2 MiB block come first (NEED_BLOCK of them). */
 static const char *mode_cases[] = {
-	"madvise_area_huge",    "counters_grow",   "unmarked_area_small", "cut_splits_keeps_data", "mprotect_one_page",
-	"fork_copy_on_write", "prctl_disable",       "madv_collapse",       "khugepaged_collapses",  "huge_zero_page", "never_mode",
+	"madvise_area_huge", "counters_grow",	   "unmarked_area_small",      "cut_splits_keeps_data",
+	"mprotect_one_page", "fork_copy_on_write", "fork_shares_whole",	       "fork_child_write_private",
+	"mremap_moves_whole", "prctl_disable",	   "madv_collapse",	       "khugepaged_collapses",
+	"huge_zero_page",    "never_mode",
 };
+#define NEED_BLOCK 9
+
+/* fork_shares_whole and fork_child_write_private: the child reports its
+ * view through a pipe and stays alive until the parent has looked. */
+static void fork_cases(void)
+{
+	char *f = aligned_area(2 * HP);
+	int up[2], down[2];
+	if (!f || pipe(up) != 0 || pipe(down) != 0) {
+		CHECKF("fork_shares_whole", 0, "mmap or pipe errno %d", errno);
+		CHECKF("fork_child_write_private", 0, "mmap or pipe errno %d", errno);
+		return;
+	}
+	madvise(f, 2 * HP, MADV_HUGEPAGE);
+	fill(f, 2 * HP, 0x1357);
+	long ph0 = smaps_field(f, "AnonHugePages");
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(up[0]);
+		close(down[1]);
+		long msg[3];
+		msg[0] = smaps_field(f, "AnonHugePages");
+		*(long *)(f + HP + 4096) = 0x4242;
+		msg[1] = smaps_field(f, "AnonHugePages");
+		msg[2] = *(long *)(f + HP + 4096) == 0x4242 && bad_word(f, 2 * HP, 0x1357, HP + 4096) == -1;
+		if (write(up[1], msg, sizeof msg) != sizeof msg)
+			_exit(1);
+		char c;
+		while (read(down[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(up[1]);
+	close(down[0]);
+	long msg[3] = {-1, -1, 0};
+	ssize_t n = pid > 0 ? read(up[0], msg, sizeof msg) : -1;
+	long ph1 = smaps_field(f, "AnonHugePages");
+	long pbad = bad_word(f, 2 * HP, 0x1357, (size_t)-1);
+	close(down[1]);
+	close(up[0]);
+	int st = -1;
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	long ph2 = smaps_field(f, "AnonHugePages");
+	CHECKF("fork_shares_whole", n == sizeof msg && ph0 == 4096 && msg[0] == 4096,
+	       "parent's AnonHugePages %ld kB, the child's before it wrote %ld kB", ph0, msg[0]);
+	CHECKF("fork_child_write_private",
+	       n == sizeof msg && msg[2] == 1 && pbad == -1 && ph1 == 4096 && ph2 == 4096 && WIFEXITED(st) &&
+		       WEXITSTATUS(st) == 0,
+	       "child sees its write and its data: %ld (its AnonHugePages then %ld kB); parent's first bad page %ld, "
+	       "its AnonHugePages %ld kB with the child alive, %ld kB after; child status %#x",
+	       msg[2], msg[1], pbad, ph1, ph2, st);
+	munmap(f, 2 * HP);
+}
+
+/* mremap_moves_whole: 4 MiB of huge pages to another 2 MiB boundary. */
+static void mremap_case(void)
+{
+	char *m = aligned_area(2 * HP), *dst = aligned_area(2 * HP);
+	if (!m || !dst) {
+		CHECKF("mremap_moves_whole", 0, "mmap errno %d", errno);
+		return;
+	}
+	madvise(m, 2 * HP, MADV_HUGEPAGE);
+	fill(m, 2 * HP, 0x2222);
+	long before = smaps_field(m, "AnonHugePages");
+	char *r = mremap(m, 2 * HP, 2 * HP, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	long after = r == dst ? smaps_field(dst, "AnonHugePages") : -1;
+	long bad = r == dst ? bad_word(dst, 2 * HP, 0x2222, (size_t)-1) : -2;
+	CHECKF("mremap_moves_whole", r == dst && before == 4096 && after == 4096 && bad == -1,
+	       "mremap %p (want %p), AnonHugePages %ld -> %ld kB, first bad page %ld", (void *)r, (void *)dst, before,
+	       after, bad);
+	munmap(r == dst ? dst : m, 2 * HP);
+	if (r != dst)
+		munmap(dst, 2 * HP);
+}
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
@@ -193,7 +280,7 @@ int main(void)
 	int got = huge == 4096;
 	if (!got && huge == 0 && vmstat_get("thp_fault_fallback") > 0) {
 		/* A host whose memory is too fragmented right now. */
-		for (size_t i = 0; i < 6; i++)
+		for (size_t i = 0; i < NEED_BLOCK; i++)
 			check_skip(mode_cases[i], "no free 2 MiB block (thp_fault_fallback)");
 	} else {
 		CHECKF("madvise_area_huge", got && elig == 1, "AnonHugePages %ld kB, THPeligible %ld", huge, elig);
@@ -239,6 +326,8 @@ int main(void)
 		} else {
 			CHECKF("fork_copy_on_write", 0, "mmap errno %d", errno);
 		}
+		fork_cases();
+		mremap_case();
 	}
 
 	int ps = prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);

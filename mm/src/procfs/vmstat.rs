@@ -17,12 +17,14 @@ use crate::phys::page::PageFlags;
 use crate::phys::page_alloc::PageAllocator;
 use crate::phys::zone::ZoneType;
 
-/// Anonymous pages with a map count above one (a walk over the memmap).
+/// Anonymous pages with a map count above one (a walk over the memmap);
+/// a transparent huge page fork shares counts its 512.
 pub fn nr_anon_shared(pa: &PageAllocator) -> u64 {
     (0..pa.memmap.max_pfn())
         .filter_map(|p| pa.page(Pfn(p)))
         .filter(|pg| pg.has(PageFlags::ANON) && pg.mapcount() > 1)
-        .count() as u64
+        .map(|pg| if pg.has(PageFlags::HEAD) && !pg.has(PageFlags::HUGETLB) { 1u64 << pg.order() } else { 1 })
+        .sum()
 }
 
 pub fn render(pa: &PageAllocator, w: &mut dyn Write) -> fmt::Result {

@@ -125,6 +125,10 @@ impl AddressSpace {
                         self.thp_zero_wp(env, page).ok()?;
                         continue;
                     }
+                    // A transparent huge page fork write-protected.
+                    if self.thp_wp(env, &vma, page).ok()? {
+                        continue;
+                    }
                     self.do_wp_page(env, &vma, page, pfn).ok()?;
                 }
             }

@@ -15,6 +15,8 @@
 //!       past end of file         -> SIGBUS
 //!   swapped out (swap_in.rs):        the swap cache's page, or read it first
 //!   present, write to a read-only PTE in a writable VMA: copy-on-write
+//!       transparent huge page    -> mapped once: reuse; else split this
+//!                                space's entry, retry (thp.rs `thp_wp`)
 //!       shared mapping           -> make it writable (mprotect, clear_refs 4)
 //!       zero page                -> a zeroed page
 //!       last reference to an anonymous page -> reuse it, make it writable
@@ -163,6 +165,11 @@ impl AddressSpace {
                 self.thp_zero_wp(env, page)?;
                 FaultDone::Minor
             }
+            // A transparent huge page write-protected by fork: reused or
+            // split (thp.rs), before the 4 KiB path.
+            Some((_, flags)) if kind.write && !flags.contains(F::WRITABLE) && self.thp_wp(env, &vma, page)? => {
+                FaultDone::Minor
+            }
             Some((pfn, flags)) if kind.write && !flags.contains(F::WRITABLE) => {
                 self.do_wp_page(env, &vma, page, pfn)?
             }
@@ -205,7 +212,7 @@ impl AddressSpace {
     /// A zeroed anonymous page for `va` of `vma`, marked, counted and
     /// owned by this space's family (the reverse map finds it from there).
     /// It goes on the LRU once mapped (`lru_add` after the install).
-    fn new_anon_page(&self, env: &MmEnv<'_>, vma: &Vma, va: u64) -> Result<Pfn, FaultError> {
+    pub(crate) fn new_anon_page(&self, env: &MmEnv<'_>, vma: &Vma, va: u64) -> Result<Pfn, FaultError> {
         // With swap on, a failure here is expected: the kernel reclaims
         // and retries (no warning for each).
         let quiet = if env.swap.enabled() { Gfp::NOWARN } else { Gfp::empty() };

@@ -9,12 +9,15 @@
 //! areas start empty in the child. Swap entries are copied, each adding a
 //! reference to its slot. The child's private writable memory is
 //! committed again, as Linux does, so fork can fail with ENOMEM under
-//! `overcommit_memory=2`.
+//! `overcommit_memory=2`. A transparent huge page is shared whole, its
+//! directory entry write-protected on both sides (`copy_huge_pmd`, thp.rs),
+//! the huge zero page's entry copied as it is.
 
 use x86_64::structures::paging::PageTableFlags as F;
 
 use crate::addr::Pfn;
 use crate::error::MmError;
+use crate::phys::hugetlb::HPAGE_SIZE;
 use crate::swap::entry::SwapEntry;
 use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits};
 use crate::vm::vma::VmFlags;
@@ -22,14 +25,6 @@ use crate::vm::vma::VmFlags;
 impl AddressSpace {
     /// The child's copy of this address space.
     pub fn fork(&mut self, env: &MmEnv<'_>, lim: &Rlimits) -> Result<AddressSpace, MmError> {
-        // Transparent huge pages are split first, then shared 4 KiB page
-        // by 4 KiB page (Linux shares them whole and splits at the first
-        // write).
-        let anon: alloc::vec::Vec<(u64, u64)> =
-            self.vmas.iter().filter(|v| v.backing.is_anon()).map(|v| (v.start, v.end)).collect();
-        for (s, e) in anon {
-            self.split_thp_range(env, s, e)?;
-        }
         let mut child = AddressSpace::new(env)?;
         child.thp_disabled = self.thp_disabled;
         child.layout = self.layout;
@@ -79,6 +74,24 @@ impl AddressSpace {
             while va < v.end {
                 let block_end = (((va >> 21) + 1) << 21).min(v.end);
                 let (first, last) = (((va >> 12) & 511) as usize, (((block_end - 1) >> 12) & 511) as usize);
+                // A transparent huge page (or the huge zero page) is shared
+                // whole, write-protected (thp.rs); a huge entry the area
+                // does not cover whole (madvise cut the area but not the
+                // page) is split first.
+                if va % HPAGE_SIZE == 0 && block_end - va == HPAGE_SIZE {
+                    match self.copy_huge_pmd(env, &child, va, &mut flush) {
+                        Ok(true) => {
+                            va = block_end;
+                            continue;
+                        }
+                        Ok(false) => {}
+                        Err(_) => return Err(Self::abandon_fork(env, child, flush)),
+                    }
+                } else if self.mapper(env).pmd(va).is_some_and(|e| e.flags().contains(F::PRESENT | F::HUGE_PAGE))
+                    && self.split_thp(env, va).is_err()
+                {
+                    return Err(Self::abandon_fork(env, child, flush));
+                }
                 let parent_pt = match self.mapper(env).page_table_at(va, false) {
                     Ok(Some(t)) if t.iter().skip(first).take(last - first + 1).any(|e| !e.is_unused()) => t,
                     Ok(_) => {

@@ -113,10 +113,12 @@ impl AddressSpace {
                 Self::advice_allowed(v, advice)?;
             }
             // Advice that works on 4 KiB pages splits the huge ones it
-            // touches; MADV_DONTNEED only those it cuts.
+            // touches; MADV_DONTNEED only those it cuts; reclaim's advice
+            // leaves whole those that other processes map too.
             match advice {
                 MADV_DONTNEED | MADV_DONTNEED_LOCKED => self.split_thp_ends(env, s, e)?,
-                MADV_FREE | MADV_COLD | MADV_PAGEOUT | MADV_REMOVE => self.split_thp_range(env, s, e)?,
+                MADV_FREE | MADV_COLD | MADV_PAGEOUT => self.split_thp_range_unshared(env, s, e)?,
+                MADV_REMOVE => self.split_thp_range(env, s, e)?,
                 _ => {}
             }
             match advice {

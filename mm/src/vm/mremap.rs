@@ -4,7 +4,9 @@
 //!   shrink:          [ old ......... ] -> [ new ]   the tail is unmapped
 //!   grow in place:   [ old ][ free .. ] -> [ new ........ ]
 //!   move (MAYMOVE):  [ old ]  ...  [ new ........ ]   page-table entries
-//!                    move to the new place: no page is copied
+//!                    move to the new place: no page is copied (a
+//!                    transparent huge page whose whole 2 MiB block
+//!                    moves to a 2 MiB aligned place keeps its one entry)
 //!   FIXED:           move to new_addr exactly (replacing what was there)
 //!   DONTUNMAP:       move, but leave the old area mapped (and empty)
 //! ```
@@ -22,6 +24,7 @@ use abi::mman::{MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE};
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE};
 use crate::error::MmError;
+use crate::phys::hugetlb::HPAGE_SIZE;
 use crate::vm::address_space::{AddressSpace, MmEnv, Rlimits, TASK_SIZE};
 use crate::vm::vma::{VmFlags, Vma};
 
@@ -62,8 +65,6 @@ impl AddressSpace {
             return self.duplicate_shared(env, addr, new_len, flags, new_addr, lim);
         }
         let vma = self.vmas.containing(addr).cloned().ok_or(MmError::Fault)?;
-        // Page tables move entry by entry: no huge page among them.
-        self.split_thp_range(env, addr, addr.saturating_add(old_len).min(vma.end))?;
         // hugetlb areas neither grow nor move here (Linux moves aligned
         // ones; shrinking is munmap's, with its 2 MiB rule).
         if vma.flags.contains(VmFlags::HUGETLB) && (new_len > old_len || flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0)
@@ -275,6 +276,21 @@ impl AddressSpace {
             policy: vma.policy,
         };
         let pages_charged = if new.flags.contains(VmFlags::ACCOUNT) { new.pages() } else { 0 };
+        // A transparent huge page moves whole when the range covers its
+        // block and the block lands 2 MiB aligned (`move_huge_pmd`); one
+        // the range cuts, or any when the two sides are not aligned alike,
+        // is split first and moves entry by entry.
+        let split = if (to ^ from) % HPAGE_SIZE == 0 {
+            self.split_thp_ends(env, from, from + len)
+        } else {
+            self.split_thp_range(env, from, from + len)
+        };
+        if let Err(e) = split {
+            if vma.flags.contains(VmFlags::ACCOUNT) {
+                env.commit.unaccount(growth);
+            }
+            return Err(e);
+        }
         // Move the page-table entries (whole page tables where both sides
         // are 2 MiB aligned); no page is touched or copied.
         if self.mapper(env).move_range(from, to, len).is_err() {

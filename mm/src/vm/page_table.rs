@@ -666,8 +666,9 @@ impl<'a> Mapper<'a> {
     }
 
     /// Hand the page table under the directory entry for `from` to `to`'s
-    /// entry (both 2 MiB aligned), freeing the empty table `to` had. False
-    /// when there is no page table to move or `to`'s is not empty.
+    /// entry (both 2 MiB aligned), freeing the empty table `to` had; a
+    /// 2 MiB leaf there (a transparent huge page) moves the same way. False
+    /// when there is nothing to move or `to`'s table is not empty.
     fn move_page_table(&mut self, from: u64, to: u64) -> bool {
         let pd_entry = |m: &Self, va: u64| -> Option<&'static mut PageTableEntry> {
             let mut table = m.root;
@@ -681,7 +682,7 @@ impl<'a> Mapper<'a> {
             Some(&mut m.table(table)[index(va, 2)])
         };
         let Some(src) = pd_entry(self, from) else { return false };
-        if !src.flags().contains(F::PRESENT) || is_leaf(src, 2) {
+        if !src.flags().contains(F::PRESENT) {
             return false;
         }
         let (pt, flags) = (src.addr(), src.flags());

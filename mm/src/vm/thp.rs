@@ -7,10 +7,17 @@
 //!   mapped yet ──> a zeroed order-9 page mapped by one directory entry
 //!                  (no 2 MiB block free: thp_fault_fallback, 4 KiB pages)
 //!   anything that works on 4 KiB pages (a cut by munmap, mprotect,
-//!   mlock, madvise, mremap; fork) ──> split first: the entry becomes a
-//!                  page table of 512 entries and the page 512 pages, each
-//!                  with its own reference, map count and LRU place
-//!   zap of the whole block ──> the 2 MiB page goes back at once
+//!   mlock, madvise; mremap to a place not aligned alike) ──> split
+//!                  first: the entry becomes a page table of 512 entries
+//!                  and the page 512 pages, each with its own reference,
+//!                  map count and LRU place
+//!   fork ──> the entry is copied into the child, write-protected on both
+//!                  sides; the page gains a reference and a mapping
+//!   write to such an entry ──> mapped once: made writable again (reuse);
+//!                  mapped by several spaces: this space's entry is split
+//!                  into 512 private copies, the others keep the page
+//!   mremap of the whole block to a 2 MiB aligned place ──> the entry moves
+//!   zap of the whole block ──> one mapping goes; the last frees the page
 //! ```
 //!
 //! Eligible: `enabled` is always (and the area is not MADV_NOHUGEPAGE) or
@@ -20,11 +27,16 @@
 //! whether the fault may reclaim and compact for its block (always; madvise
 //! in MADV_HUGEPAGE areas) or takes only what is free.
 //!
-//! A huge page is mapped by exactly one entry of one address space: fork
-//! splits it first (Linux shares it copy-on-write and splits at the first
-//! write). It is not on an LRU list, so reclaim does not age or swap it
-//! until something splits it, and compaction and migration leave it
-//! where it is.
+//! A huge page is mapped whole, by one directory entry in each address
+//! space that maps it (several after fork: the head's map count says how
+//! many; AnonHugePages counts it in each space's smaps, once in meminfo).
+//! Split of a page mapped by several spaces splits only the splitting
+//! space's entry, which takes private copies of the 512 pages (Linux maps
+//! the huge page's parts by 4 KiB entries instead; here a page is either
+//! a whole huge page or an ordinary one). It is not on an LRU list, so
+//! reclaim does not age or swap it until something splits it (reclaim
+//! leaves a page several spaces map whole), and compaction and migration
+//! leave it where it is.
 //!
 //! Locks: a fault installs under the page-table lock as 4 KiB faults do;
 //! splits run with the address-space lock exclusive (or under the PTL
@@ -227,21 +239,229 @@ impl AddressSpace {
     }
 
     /// A zapped entry's transparent huge page: its mapping goes, and with
-    /// it the page (mapped nowhere else).
+    /// the last mapping (fork shares the page) the page.
     pub(crate) fn release_thp(&self, env: &MmEnv<'_>, pfn: Pfn) {
         {
             let mut st = self.ptl.lock();
             st.rss_add(RssKind::Anon, -(HPAGE_PAGES as i64));
             st.thp = st.thp.saturating_sub(1);
         }
-        if let Some(p) = env.pa.page(pfn) {
-            p.dec_mapcount();
-            p.remove_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
-            p.mapping.store(0, core::sync::atomic::Ordering::Relaxed);
+        drop_thp_mapping(env, pfn);
+    }
+
+    /// Share the huge entry at `haddr` (a whole 2 MiB block of the private
+    /// anonymous area being copied) with `child` (`copy_huge_pmd`): a
+    /// transparent huge page gains a reference and a mapping and is
+    /// write-protected on both sides (the first write takes
+    /// [`Self::thp_wp`]); the huge zero page is copied as it is. The
+    /// parent's flush joins `flush`. ENOMEM when the child's directory
+    /// cannot be had. Whether the entry was a huge one.
+    pub(crate) fn copy_huge_pmd(
+        &mut self,
+        env: &MmEnv<'_>,
+        child: &AddressSpace,
+        haddr: u64,
+        flush: &mut crate::vm::tlb::TlbFlush,
+    ) -> Result<bool, crate::error::MmError> {
+        let Some(pe) = self.mapper(env).pmd(haddr) else { return Ok(false) };
+        let mut flags = pe.flags();
+        if !flags.contains(F::PRESENT | F::HUGE_PAGE) {
+            return Ok(false);
         }
-        env.pa.vmstat.anon_pages.sub(HPAGE_PAGES as i64);
-        env.pa.vmstat.anon_thp.sub(1);
+        let pfn = Pfn::from_phys(pe.addr().as_u64());
+        let zero = env.pa.thp.is_huge_zero(pfn);
+        if !zero && !is_thp(env, pfn) {
+            return Ok(false);
+        }
+        // The child's directory first: a failure leaves the parent as it was.
+        let installed = child
+            .with_pmd(env, haddr, |ce, st| {
+                if !ce.is_unused() {
+                    return false;
+                }
+                // The child's entry starts old and clean, as the 4 KiB ones.
+                ce.set_addr(pe.addr(), flags - (F::WRITABLE | F::ACCESSED | F::DIRTY));
+                if zero {
+                    st.thp_zero += 1;
+                } else {
+                    st.thp += 1;
+                    st.rss_add(RssKind::Anon, HPAGE_PAGES as i64);
+                }
+                true
+            })
+            .map_err(|_| crate::error::MmError::NoMemory)?;
+        if !installed {
+            return Err(crate::error::MmError::NoMemory);
+        }
+        if zero {
+            return Ok(true);
+        }
+        if let Some(p) = env.pa.page(pfn) {
+            p.get();
+            p.inc_mapcount();
+        }
+        if flags.contains(F::WRITABLE) {
+            flags.remove(F::WRITABLE);
+            pe.set_flags(flags);
+            *flush = flush.merge(crate::vm::tlb::TlbFlush::page(haddr, HPAGE_SIZE));
+        }
+        Ok(true)
+    }
+
+    /// A write to a read-only entry mapping a transparent huge page at
+    /// `va`'s block (`do_huge_pmd_wp_page`). The page mapped only here (one
+    /// mapping, one reference: no other space since fork, no pin) is
+    /// reused: the entry becomes writable. Otherwise this space's entry is
+    /// split ([`Self::split_thp`], which leaves the page whole for the
+    /// other spaces) and the retried write takes the 4 KiB path. Whether
+    /// the entry was such a one (false: the caller's 4 KiB path).
+    pub(crate) fn thp_wp(&self, env: &MmEnv<'_>, vma: &Vma, va: u64) -> Result<bool, FaultError> {
+        let haddr = va & !(HPAGE_SIZE - 1);
+        let maps_readonly = |e: &x86_64::structures::paging::page_table::PageTableEntry, pfn: Option<Pfn>| {
+            let f = e.flags();
+            let here = Pfn::from_phys(e.addr().as_u64());
+            f.contains(F::PRESENT | F::HUGE_PAGE)
+                && !f.contains(F::WRITABLE)
+                && pfn.is_none_or(|p| p == here)
+                && is_thp(env, here)
+        };
+        let pfn = {
+            let _ptl = self.ptl.lock();
+            match self.mapper(env).pmd(haddr) {
+                Some(e) if maps_readonly(e, None) => Pfn::from_phys(e.addr().as_u64()),
+                _ => return Ok(false),
+            }
+        };
+        let Some(p) = env.pa.page(pfn) else { return Ok(false) };
+        // A mapping is only added with the space lock exclusive (fork), so
+        // the look under the PTL holds until the entry changes.
+        let sole = || p.has(PageFlags::ANON) && p.refcount() == 1 && p.mapcount() == 1;
+        if sole() {
+            let flags = Self::fault_pte_flags(vma.flags, true, true) | F::HUGE_PAGE;
+            let reused = self.with_pmd(env, haddr, |e, _| {
+                let still = maps_readonly(e, Some(pfn)) && sole();
+                if still {
+                    e.set_flags(flags);
+                }
+                still
+            })?;
+            if reused {
+                env.tlb.flush_range(haddr, haddr + HPAGE_SIZE);
+                env.pa.vmstat.pgreuse.inc();
+            }
+            // Not reused: another CPU changed the entry (or took a
+            // reference meanwhile); the access retries and looks again.
+            return Ok(true);
+        }
+        self.split_thp(env, haddr).map_err(|_| FaultError::Oom)?;
+        Ok(true)
+    }
+
+    /// Whether the entry at `haddr` maps a transparent huge page another
+    /// space maps too (under the PTL).
+    fn maps_shared_thp(&self, env: &MmEnv<'_>, haddr: u64) -> bool {
+        let _ptl = self.ptl.lock();
+        self.mapper(env).pmd(haddr).is_some_and(|e| {
+            let pfn = Pfn::from_phys(e.addr().as_u64());
+            e.flags().contains(F::PRESENT | F::HUGE_PAGE)
+                && is_thp(env, pfn)
+                && env.pa.page(pfn).is_some_and(|p| p.mapcount() > 1)
+        })
+    }
+
+    /// Split this space's entry for a transparent huge page that other
+    /// spaces map too (after fork): the page stays whole, mapped by their
+    /// directory entries, and this space gets 512 private 4 KiB copies of
+    /// it under a page table, mapped with the entry's rights. (Linux maps
+    /// the huge page's own 4 KiB parts instead; pages here are either
+    /// whole huge pages or ordinary ones, so this space takes copies.)
+    ///
+    /// ```text
+    ///   before:  A ──PMD──┐            after:  A ──PMD──> huge page
+    ///   (fork)   B ──PMD──┴> huge page          B ──PT──> 512 copies
+    /// ```
+    ///
+    /// ENOMEM when the copies or the table cannot be had (nothing changed).
+    fn split_shared_thp(&self, env: &MmEnv<'_>, haddr: u64) -> Result<(), crate::error::MmError> {
+        use crate::error::MmError;
+        let vma = self.vmas.containing(haddr).cloned().ok_or(MmError::NoMemory)?;
+        // Held while copying: another thread's split may drop this
+        // space's mapping meanwhile, and the other spaces theirs.
+        let pfn = {
+            let _ptl = self.ptl.lock();
+            match self.mapper(env).pmd(haddr) {
+                Some(e)
+                    if e.flags().contains(F::PRESENT | F::HUGE_PAGE)
+                        && is_thp(env, Pfn::from_phys(e.addr().as_u64())) =>
+                {
+                    let pfn = Pfn::from_phys(e.addr().as_u64());
+                    env.pa.page(pfn).ok_or(MmError::NoMemory)?.get();
+                    pfn
+                }
+                _ => return Ok(()),
+            }
+        };
+        let Some(table) = env.tables.alloc_table() else {
+            let _ = env.pa.free_pages(pfn, HPAGE_ORDER);
+            return Err(MmError::NoMemory);
+        };
+        let mut copies = alloc::vec::Vec::with_capacity(HPAGE_PAGES as usize);
+        let undo = |copies: &[Pfn]| {
+            for &c in copies {
+                env.pa.put_user_page(c);
+            }
+            env.tables.free_table(table);
+            let _ = env.pa.free_pages(pfn, HPAGE_ORDER);
+        };
+        for i in 0..HPAGE_PAGES {
+            match self.new_anon_page(env, &vma, haddr + i * PAGE_SIZE) {
+                Ok(c) => {
+                    // Both are RAM inside the window.
+                    let _ = env.pa.phys().copy_page(c, Pfn(pfn.0 + i));
+                    copies.push(c);
+                }
+                Err(_) => {
+                    undo(&copies);
+                    return Err(MmError::NoMemory);
+                }
+            }
+        }
+        let split = {
+            let mut st = self.ptl.lock();
+            match self.mapper(env).pmd(haddr) {
+                Some(e)
+                    if e.flags().contains(F::PRESENT | F::HUGE_PAGE) && Pfn::from_phys(e.addr().as_u64()) == pfn =>
+                {
+                    let flags = e.flags() - F::HUGE_PAGE;
+                    let pt = env.pa.phys().table(table).expect("thp: page table outside the window");
+                    for (pte, &c) in pt.iter_mut().zip(&copies) {
+                        pte.set_addr(PhysAddr::new(c.phys()), flags);
+                        if let Some(p) = env.pa.page(c) {
+                            p.inc_mapcount();
+                        }
+                    }
+                    core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
+                    e.set_addr(table, F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE);
+                    // 512 pages of RSS before and after.
+                    st.thp = st.thp.saturating_sub(1);
+                    true
+                }
+                _ => false,
+            }
+        };
+        if !split {
+            // Another CPU changed the entry: the access retries.
+            undo(&copies);
+            return Ok(());
+        }
+        env.tlb.flush_range(haddr, haddr + HPAGE_SIZE);
+        for &c in &copies {
+            env.pa.lru_add(c);
+        }
+        drop_thp_mapping(env, pfn);
         let _ = env.pa.free_pages(pfn, HPAGE_ORDER);
+        env.pa.vmstat.thp_split_pmd.inc();
+        Ok(())
     }
 
     /// Split the transparent huge page mapped at the 2 MiB block of `va`
@@ -250,6 +470,11 @@ impl AddressSpace {
     /// when no page table can be had.
     pub(crate) fn split_thp(&self, env: &MmEnv<'_>, va: u64) -> Result<(), crate::error::MmError> {
         let haddr = va & !(HPAGE_SIZE - 1);
+        // Only another space's fork adds a mapping, and it holds that
+        // space's lock, not ours: a page mapped once here stays so.
+        if self.maps_shared_thp(env, haddr) {
+            return self.split_shared_thp(env, haddr);
+        }
         let table = env.tables.alloc_table().ok_or(crate::error::MmError::NoMemory)?;
         let vma = self.vmas.containing(haddr).cloned();
         let split = {
@@ -350,6 +575,30 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Split the transparent huge pages in `[start, end)` that only this
+    /// space maps, for advice that only helps reclaim (MADV_FREE, COLD,
+    /// PAGEOUT): a page other spaces map too stays whole and untouched,
+    /// as Linux skips a folio mapped by several processes there (and a
+    /// split here would copy it).
+    pub(crate) fn split_thp_range_unshared(
+        &self,
+        env: &MmEnv<'_>,
+        start: u64,
+        end: u64,
+    ) -> Result<(), crate::error::MmError> {
+        if self.ptl_thp_none() || end <= start {
+            return Ok(());
+        }
+        let mut va = start & !(HPAGE_SIZE - 1);
+        while va < end {
+            if !self.maps_shared_thp(env, va) {
+                self.split_thp(env, va)?;
+            }
+            va += HPAGE_SIZE;
+        }
+        Ok(())
+    }
+
     /// Split the huge pages `[start, end)` cuts: those of the 2 MiB blocks
     /// its ends fall inside (munmap, MADV_DONTNEED keep the whole ones).
     pub(crate) fn split_thp_ends(&self, env: &MmEnv<'_>, start: u64, end: u64) -> Result<(), crate::error::MmError> {
@@ -363,6 +612,21 @@ impl AddressSpace {
         }
         Ok(())
     }
+}
+
+/// One mapping of the transparent huge page `pfn` went (its entry is
+/// gone): the last one takes the page out of the anonymous counters, and
+/// the last reference frees it.
+fn drop_thp_mapping(env: &MmEnv<'_>, pfn: Pfn) {
+    if let Some(p) = env.pa.page(pfn) {
+        if p.dec_mapcount() == 0 {
+            p.remove_flags(PageFlags::ANON | PageFlags::SWAPBACKED);
+            p.mapping.store(0, core::sync::atomic::Ordering::Relaxed);
+            env.pa.vmstat.anon_pages.sub(HPAGE_PAGES as i64);
+            env.pa.vmstat.anon_thp.sub(1);
+        }
+    }
+    let _ = env.pa.free_pages(pfn, HPAGE_ORDER);
 }
 
 /// Why a block did not collapse (Linux's `SCAN_*` results, reduced).
@@ -609,9 +873,12 @@ impl AddressSpace {
         for (s, e) in areas {
             let mut h = s.next_multiple_of(HPAGE_SIZE);
             while h + HPAGE_SIZE <= e && done < max {
+                // A page other spaces map too stays whole: splitting this
+                // space's entry would copy it, the opposite of reclaim.
                 let on_node = self.mapper(env).pmd(h).is_some_and(|x| {
                     x.flags().contains(F::PRESENT | F::HUGE_PAGE)
                         && is_thp(env, Pfn::from_phys(x.addr().as_u64()))
+                        && env.pa.page(Pfn::from_phys(x.addr().as_u64())).is_some_and(|p| p.mapcount() == 1)
                         && nid.is_none_or(|n| {
                             env.pa.page(Pfn::from_phys(x.addr().as_u64())).is_some_and(|p| p.node() == n)
                         })
