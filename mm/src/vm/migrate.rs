@@ -7,11 +7,18 @@
 //!   move_page(space, va, node)
 //!     the page at va: none -> ENOENT; no area, the zero page -> EFAULT;
 //!       on `node` already -> done; mapped by others without MOVE_ALL -> EACCES
+//!     a compound page, or one being written back -> EBUSY
 //!     isolate it from its LRU list (a reference; not on a list -> EBUSY)
 //!     a new page on `node` (__GFP_THISNODE; none -> ENOMEM)
-//!     anonymous, mapped here only:
-//!       clear the PTE, flush the TLB; only the mapping and the isolation
-//!       hold the page? copy, the PTE now maps the new page (same bits)
+//!     anonymous (any number of mappers, swap cache, mlocked):
+//!       take every space of its family (tried, shared; ours we hold)
+//!       every PTE mapping it -> a migration entry (pfn, W, A, D),
+//!         its mapcount and reference dropped, TLBs flushed
+//!       only the isolation (+ the swap cache) holds it?
+//!         yes: copy, pass on flags, owner, mlock count, memcg charge
+//!              (and the swap-cache slot, under the area's lock);
+//!              every entry -> a PTE of the new page
+//!         no:  every entry -> a PTE of the old page again (EBUSY)
 //!     page cache, shmem (any number of mappers):
 //!       unmap it everywhere (the object's reverse map; other mappers
 //!       fault the new page back from the object); only the object and
@@ -21,18 +28,33 @@
 //!     goes back to its list (EBUSY)
 //! ```
 //!
-//! No migration entries: an anonymous page is moved with the address
-//! space's lock held exclusively (move_pages takes it for writing), so no
-//! fault of this space can run between the cleared PTE and the new one,
-//! and reclaim's reverse-map walks only try that lock. So an anonymous page
-//! mapped by several processes (shared since fork), one in the swap cache
-//! or mlocked, is left where it is (EBUSY), where Linux would move it with
-//! migration entries in every mapper's page table. A page-cache or shmem
-//! page needs no entry at all: unmapped, its mappers fault it back from
-//! the object, where the index lock orders them after the swap.
+//! Migration entries (Linux's, `swap/entry.rs`): while an anonymous page
+//! moves, each entry that mapped it is a non-present entry naming the old
+//! frame and whether the mapping was writable, so that the new page is
+//! mapped exactly as the old one was (a copy-on-write page stays
+//! read-only in parent and child; the swap cache's pages stay read-only).
+//! A fault that meets one waits: it returns at once and the access
+//! retries until the entry maps a page again (`migration_entry_wait`);
+//! each entry becomes the whole new PTE in one write under the page-table
+//! lock, the page's counts taken first, so no fault sees half of it.
+//! /proc/PID/pagemap shows the page, mincore counts it as resident, and
+//! every swap-entry decoder refuses it (no slot is looked up or freed).
 //!
-//! Locks: the space's lock (exclusive), then its page-table lock or the
-//! object's page index lock, then the LRU lock (a leaf).
+//! Unlike Linux, entries live only while the migrating thread holds the
+//! lock of every space of the page's family (shared; the caller's own
+//! exclusive): whatever changes page tables with the lock exclusive (zap,
+//! munmap, fork, mprotect, mremap, madvise, khugepaged, swapoff's unuse)
+//! never meets one, and the restore pass needs no retry. Only faults and
+//! readers (/proc, mincore, reclaim's rmap walks, which skip non-present
+//! entries and never see the isolated page anyway) run beside them. A
+//! family member whose lock is busy makes the move fail (EBUSY; compaction
+//! tries another page), as Linux's trylock-based async migration does.
+//!
+//! Locks: the caller's space lock (exclusive, move_pages) or none
+//! (compaction); then every other space of the family, each tried shared,
+//! never waited for; inside each, one at a time, its page-table lock, or
+//! the object's page index lock; then the swap area's lock (swap cache
+//! pages) and the LRU lock (leaves).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
