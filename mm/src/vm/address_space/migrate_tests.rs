@@ -341,6 +341,13 @@ fn a_fault_on_a_migration_entry_waits_and_then_maps_the_new_page() {
     assert_eq!((op.mapcount(), op.refcount()), (0, 1), "only the isolation holds it");
     assert!(child.space.lock().is_migrating(env, va));
     assert_eq!(child.space.lock().mincore(env, va, P).unwrap(), [1], "still resident");
+    let mut pm = [0u64; 1];
+    crate::procfs::pagemap::read(&child.space.lock(), env, va / P, &mut pm, true);
+    assert_eq!(
+        pm[0] & (crate::procfs::pagemap::PM_PRESENT | ((1 << 55) - 1)),
+        crate::procfs::pagemap::PM_PRESENT | old.0
+    );
+    assert_eq!(child.space.lock().swap_entry(env, va), None, "no swap entry");
     let kind = FaultKind { write: false, present: false, exec: false };
     assert_eq!(child.space.lock().handle_fault(env, va, kind), Ok(FaultDone::Minor));
     assert!(child.space.lock().is_migrating(env, va), "the fault waits, it maps nothing");
