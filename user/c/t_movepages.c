@@ -22,7 +22,10 @@
  * - a private page shared since fork (copy-on-write) needs MOVE_ALL too;
  *   with it the page moves for both: the child's query shows the new
  *   node and its data, and its write afterwards is its own copy;
- * - an mlocked page moves (and stays locked: munlock works).
+ * - an mlocked page moves (and stays locked: munlock works);
+ * - a page shared since fork moves back and forth (MOVE_ALL) while the
+ *   child reads it in a loop on another CPU: every read sees the data
+ *   (a fault on a migration entry waits for the new page).
  */
 #include <errno.h>
 #include <sched.h>
@@ -107,6 +110,7 @@ static const char *multi_cases[] = {"moved_to_last_node", "numa_maps_after_move"
 				    "shared_moves_with_move_all", "child_shares_moved_page",
 				    "cow_shared_needs_move_all", "cow_shared_moves_with_move_all",
 				    "cow_child_sees_moved_page", "cow_child_write_private", "mlocked_page_moves",
+				    "moves_while_child_reads",
 				    "migrate_pages_moves_all", "migrate_pages_back"};
 
 int main(void)
@@ -343,6 +347,34 @@ int main(void)
 		       r == 0 && mls[0] == last && mlq[0] == last && un == 0 && bad_stamp(ml, PAGE, 0x64, 0) == -1,
 		       "r %ld status %d query %d munlock %d", r, mls[0], mlq[0], un);
 	}
+
+	/* Back and forth while a child reads the page on another CPU. */
+	char *rd = anon(PAGE);
+	volatile long *stop = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	stamp_pages(rd, PAGE, 0x65);
+	*stop = 0;
+	pid = fork();
+	if (pid == 0) {
+		long reads = 0;
+		while (!*stop) {
+			if (bad_stamp(rd, PAGE, 0x65, 0) != -1)
+				_exit(1);
+			reads++;
+		}
+		_exit(reads > 0 ? 0 : 2);
+	}
+	void *rdp[1] = {rd};
+	int moved = 0, rds[1];
+	for (int i = 0; i < 200; i++) {
+		int to[1] = {i % 2 ? 0 : last};
+		if (move_pages(0, 1, rdp, to, rds, MPOL_MF_MOVE_ALL) == 0 && rds[0] == to[0])
+			moved++;
+	}
+	*stop = 1;
+	waitpid(pid, &ws, 0);
+	CHECKF("moves_while_child_reads", moved > 0 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0 &&
+						  bad_stamp(rd, PAGE, 0x65, 0) == -1,
+	       "moved %d of 200, child status %#x", moved, ws);
 
 	/* migrate_pages: everything on node 0 to the last node, then back. */
 	unsigned long from = 1, to = 1UL << last;
