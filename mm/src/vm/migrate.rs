@@ -11,7 +11,8 @@
 //!     isolate it from its LRU list (a reference; not on a list -> EBUSY)
 //!     a new page on `node` (__GFP_THISNODE; none -> ENOMEM)
 //!     anonymous (any number of mappers, swap cache, mlocked):
-//!       take every space of its family (tried, shared; ours we hold)
+//!       take every space of its family that maps it (tried, shared;
+//!         ours we hold; more than MAX_MAPPERS others -> EBUSY)
 //!       every PTE mapping it -> a migration entry (pfn, W, A, D),
 //!         its mapcount and reference dropped, TLBs flushed
 //!       only the isolation (+ the swap cache) holds it?
@@ -41,7 +42,7 @@
 //! every swap-entry decoder refuses it (no slot is looked up or freed).
 //!
 //! Unlike Linux, entries live only while the migrating thread holds the
-//! lock of every space of the page's family (shared; the caller's own
+//! lock of every space that maps the page (shared; the caller's own
 //! exclusive): whatever changes page tables with the lock exclusive (zap,
 //! munmap, fork, mprotect, mremap, madvise, khugepaged, swapoff's unuse)
 //! never meets one, and the restore pass needs no retry. Only faults and
@@ -305,6 +306,11 @@ pub fn migrate_isolated(old: &'static Page, new: Pfn) -> Result<(), MigrateError
     }
 }
 
+/// Other processes that may map an anonymous page being moved: their
+/// locks are held one stack frame each (32 KiB kernel stacks), so a page
+/// more widely shared stays (EBUSY).
+const MAX_MAPPERS: usize = 16;
+
 /// The address spaces of a page's family, each with its lock held shared
 /// (or, for the caller's own, exclusive) for as long as the page moves:
 /// a list on the stack, one link per space, built as the locks are taken.
@@ -352,8 +358,18 @@ fn with_held(spaces: &[Arc<dyn MapperSpace>], up: Option<&Held<'_>>, body: &mut 
 fn migrate_anon(old: &'static Page, new: Pfn, own: Option<(&AddressSpace, &MmEnv<'_>)>) -> Result<(), MigrateError> {
     let Some((PageOwner::Anon(family), t)) = page_owner(old) else { return Err(MigrateError::Busy) };
     let own_id = own.and_then(|(s, _)| s.rmap_owner.as_ref()).map(|w| w.as_ptr().cast::<u8>());
+    // Only the spaces that map it (a busy one counts as mapping: the move
+    // then fails), each held on the stack: at most MAX_MAPPERS.
+    let maps = |s: &Arc<dyn MapperSpace>| {
+        let mut m = true;
+        s.try_with_space(&mut |space, env| m = space.maps_page(env, &t));
+        m
+    };
     let others: Vec<Arc<dyn MapperSpace>> =
-        family.rmap.live().into_iter().filter(|s| Some(Arc::as_ptr(s).cast::<u8>()) != own_id).collect();
+        family.rmap.live().into_iter().filter(|s| Some(Arc::as_ptr(s).cast::<u8>()) != own_id && maps(s)).collect();
+    if others.len() > MAX_MAPPERS {
+        return Err(MigrateError::Busy);
+    }
     let root = own.map(|(space, env)| Held { space, env, up: None });
     let mut r = Err(MigrateError::Busy);
     with_held(&others, root.as_ref(), &mut |held| r = migrate_anon_held(held, &t, old, new));
@@ -489,6 +505,15 @@ impl AddressSpace {
             n += 1;
         }
         n
+    }
+
+    /// Whether an entry of this space maps the page `t` names.
+    fn maps_page(&self, env: &MmEnv<'_>, t: &PageTarget) -> bool {
+        let _ptl = self.ptl.lock();
+        self.target_addrs(t).any(|(va, _)| {
+            matches!(self.mapper(env).pte(va, false),
+                Ok(Some(pte)) if pte.flags().contains(F::PRESENT) && Pfn::from_phys(pte.addr().as_u64()) == t.pfn)
+        })
     }
 
     /// Visit the migration entries in `[start, end)` (pagemap shows the
