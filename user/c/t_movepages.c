@@ -18,7 +18,14 @@
  *   on one node goes to another and back, data intact;
  * - a shared page mapped by a child too needs MPOL_MF_MOVE_ALL (-EACCES
  *   without); with it, the page moves and the child still reads its data
- *   and shares the parent's later writes.
+ *   and shares the parent's later writes;
+ * - a private page shared since fork (copy-on-write) needs MOVE_ALL too;
+ *   with it the page moves for both: the child's query shows the new
+ *   node and its data, and its write afterwards is its own copy;
+ * - an mlocked page moves (and stays locked: munlock works);
+ * - a page shared since fork moves back and forth (MOVE_ALL) while the
+ *   child reads it in a loop on another CPU: every read sees the data
+ *   (a fault on a migration entry waits for the new page).
  */
 #include <errno.h>
 #include <sched.h>
@@ -101,6 +108,9 @@ static int all_status(const int *st, int n, int want)
 static const char *multi_cases[] = {"moved_to_last_node", "numa_maps_after_move", "query_after_move", "data_intact_after_move",
 				    "node_numa_hit_rises", "moved_back",	       "shared_needs_move_all",
 				    "shared_moves_with_move_all", "child_shares_moved_page",
+				    "cow_shared_needs_move_all", "cow_shared_moves_with_move_all",
+				    "cow_child_sees_moved_page", "cow_child_write_private", "mlocked_page_moves",
+				    "moves_while_child_reads",
 				    "migrate_pages_moves_all", "migrate_pages_back"};
 
 int main(void)
@@ -286,6 +296,85 @@ int main(void)
 		return check_done();
 	waitpid(pid, &ws, 0);
 	CHECKF("child_shares_moved_page", WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "child status %#x", ws);
+
+	/* A private page shared since fork: one page, copy-on-write in both. */
+	char *cw = anon(PAGE);
+	stamp_pages(cw, PAGE, 0x63);
+	void *cwp[1] = {cw};
+	int cwn[1] = {0}, cws[1] = {-99};
+	move_pages(0, 1, cwp, cwn, cws, MPOL_MF_MOVE);
+	cwn[0] = last;
+	int go2[2], back2[2];
+	if (pipe(go2) || pipe(back2))
+		return check_done();
+	pid = fork();
+	if (pid == 0) {
+		int node[1] = {-99};
+		if (write(back2[1], "r", 1) != 1 || read(go2[0], &c, 1) != 1)
+			_exit(3);
+		move_pages(0, 1, cwp, NULL, node, 0);
+		char rep = node[0] == last && bad_stamp(cw, PAGE, 0x63, 0) == -1 ? 'y' : 'n';
+		cw[0] = 'w';
+		_exit(write(back2[1], &rep, 1) == 1 ? 0 : 3);
+	}
+	if (read(back2[0], &c, 1) != 1)
+		return check_done();
+	r = move_pages(0, 1, cwp, cwn, cws, MPOL_MF_MOVE);
+	CHECKF("cow_shared_needs_move_all", r == 0 && cws[0] == -EACCES, "r %ld status %d", r, cws[0]);
+	r = move_pages(0, 1, cwp, cwn, cws, MPOL_MF_MOVE_ALL);
+	CHECKF("cow_shared_moves_with_move_all", r == 0 && cws[0] == last && bad_stamp(cw, PAGE, 0x63, 0) == -1,
+	       "r %ld status %d", r, cws[0]);
+	char rep = 0;
+	if (write(go2[1], "g", 1) != 1 || read(back2[0], &rep, 1) != 1)
+		rep = '?';
+	waitpid(pid, &ws, 0);
+	CHECKF("cow_child_sees_moved_page", rep == 'y' && WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "reply %c status %#x",
+	       rep, ws);
+	CHECKF("cow_child_write_private", cw[0] != 'w' && bad_stamp(cw, PAGE, 0x63, 0) == -1, "first byte %#x", cw[0]);
+
+	/* An mlocked page moves too (Linux migrates unevictable pages). */
+	char *ml = anon(PAGE);
+	stamp_pages(ml, PAGE, 0x64);
+	if (mlock(ml, PAGE) != 0) {
+		check_skip("mlocked_page_moves", "mlock failed");
+	} else {
+		void *mlp[1] = {ml};
+		int mln[1] = {last}, mls[1] = {-99}, mlq[1] = {-99};
+		r = move_pages(0, 1, mlp, mln, mls, MPOL_MF_MOVE);
+		move_pages(0, 1, mlp, NULL, mlq, 0);
+		int un = munlock(ml, PAGE);
+		CHECKF("mlocked_page_moves",
+		       r == 0 && mls[0] == last && mlq[0] == last && un == 0 && bad_stamp(ml, PAGE, 0x64, 0) == -1,
+		       "r %ld status %d query %d munlock %d", r, mls[0], mlq[0], un);
+	}
+
+	/* Back and forth while a child reads the page on another CPU. */
+	char *rd = anon(PAGE);
+	volatile long *stop = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	stamp_pages(rd, PAGE, 0x65);
+	*stop = 0;
+	pid = fork();
+	if (pid == 0) {
+		long reads = 0;
+		while (!*stop) {
+			if (bad_stamp(rd, PAGE, 0x65, 0) != -1)
+				_exit(1);
+			reads++;
+		}
+		_exit(reads > 0 ? 0 : 2);
+	}
+	void *rdp[1] = {rd};
+	int moved = 0, rds[1];
+	for (int i = 0; i < 200; i++) {
+		int to[1] = {i % 2 ? 0 : last};
+		if (move_pages(0, 1, rdp, to, rds, MPOL_MF_MOVE_ALL) == 0 && rds[0] == to[0])
+			moved++;
+	}
+	*stop = 1;
+	waitpid(pid, &ws, 0);
+	CHECKF("moves_while_child_reads", moved > 0 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0 &&
+						  bad_stamp(rd, PAGE, 0x65, 0) == -1,
+	       "moved %d of 200, child status %#x", moved, ws);
 
 	/* migrate_pages: everything on node 0 to the last node, then back. */
 	unsigned long from = 1, to = 1UL << last;

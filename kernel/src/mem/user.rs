@@ -232,14 +232,11 @@ impl MapperSpace for UserMm {
         Some(s.try_unmap_page(&env_for(&tlb), t, swap))
     }
 
-    fn try_migrate_anon(
-        &self,
-        t: &PageTarget,
-        new: mm::addr::Pfn,
-    ) -> Option<Result<(), mm::vm::migrate::MigrateError>> {
+    fn try_with_space(&self, f: &mut dyn FnMut(&AddressSpace, &MmEnv<'_>)) -> bool {
         let tlb = RootTlb { root: self.root };
-        let mut s = self.space.try_write()?;
-        Some(s.migrate_anon_target(&env_for(&tlb), t, new))
+        let Some(s) = self.space.try_read() else { return false };
+        f(&s, &env_for(&tlb));
+        true
     }
 }
 

@@ -90,6 +90,12 @@ pub fn read(space: &AddressSpace, env: &MmEnv<'_>, start_vpn: u64, out: &mut [u6
                 va += PAGE_SIZE;
             }
         });
+        // A page being moved (a migration entry) is resident: its entry
+        // shows the page as it was mapped.
+        space.for_each_migration_entry(env, s, e, &mut |va, m| {
+            let flags = if m.soft_dirty { SOFT_DIRTY } else { F::empty() };
+            out[slot(va)] = present_entry(env, Pfn(m.pfn), flags, v.flags, show_pfn);
+        });
         // Swapped-out pages: bit 62, and where (type in bits 0-4, offset
         // above) when the reader may see frame numbers.
         space.for_each_swap_entry(env, s, e, &mut |va, entry| {

@@ -12,11 +12,32 @@
 //! `MAX_SWAPFILES` is 32: five bits), `offset` the slot. The mark bit (9,
 //! ignored by the MMU) tells a swap entry from any other non-present
 //! value; an empty entry is all zeros.
+//!
+//! A migration entry (Linux's SWP_MIGRATION_READ/WRITE types, above the
+//! real areas) takes a page's place in every page table that maps it while
+//! page migration copies it (`vm/migrate.rs`). It has the mark bit and bit
+//! 10, and names the old page's frame instead of a slot:
+//!
+//! ```text
+//!   63        52 51                       12 11 10  9  8  7  6  5  4..2  1  0
+//!   [ 0 ...... ][ pfn of the page moving    ][SD][1][1][0][0][D][A][ 0 ][W][0]
+//!                                             MIGRATION  SWP_MARK          PRESENT
+//! ```
+//!
+//! W: the mapping was writable; A, D: accessed and dirty (the PTE's own
+//! bit positions); SD: soft-dirty. [`SwapEntry::from_pte`] refuses it, so
+//! no swap slot is ever looked up or freed for one.
 
 /// Swap areas that may be on at once (`MAX_SWAPFILES`).
 pub const MAX_SWAPFILES: usize = 32;
 
 const MARK: u64 = 1 << 9;
+const MIGRATION: u64 = 1 << 10;
+const MIG_WRITE: u64 = 1 << 1;
+const MIG_YOUNG: u64 = 1 << 5;
+const MIG_DIRTY: u64 = 1 << 6;
+const MIG_SOFT_DIRTY: u64 = 1 << 11;
+const PFN_MASK: u64 = 0x000f_ffff_ffff_f000;
 const TYPE_SHIFT: u32 = 1;
 const TYPE_MASK: u64 = 0x1f;
 const OFFSET_SHIFT: u32 = 12;
@@ -43,7 +64,7 @@ impl SwapEntry {
 
     /// The swap entry a page-table entry holds, if it holds one.
     pub fn from_pte(raw: u64) -> Option<SwapEntry> {
-        if raw & 1 != 0 || raw & MARK == 0 {
+        if raw & 1 != 0 || raw & MARK == 0 || raw & MIGRATION != 0 {
             return None;
         }
         let slot = (raw >> OFFSET_SHIFT) & OFFSET_MASK;
@@ -66,6 +87,60 @@ impl SwapEntry {
     }
 }
 
+/// A migration entry: the page at `pfn` is being moved (Linux's
+/// `make_migration_entry`, `is_migration_entry`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MigrationEntry {
+    /// The frame of the page being moved (the old one).
+    pub pfn: u64,
+    /// The mapping was writable (Linux's SWP_MIGRATION_WRITE).
+    pub writable: bool,
+    /// The PTE's accessed bit.
+    pub young: bool,
+    /// The PTE's dirty bit.
+    pub dirty: bool,
+    /// The PTE's soft-dirty bit.
+    pub soft_dirty: bool,
+}
+
+impl MigrationEntry {
+    /// The page-table entry value holding this migration entry.
+    pub fn to_pte(self) -> u64 {
+        let mut v = MARK | MIGRATION | ((self.pfn << 12) & PFN_MASK);
+        for (on, bit) in [
+            (self.writable, MIG_WRITE),
+            (self.young, MIG_YOUNG),
+            (self.dirty, MIG_DIRTY),
+            (self.soft_dirty, MIG_SOFT_DIRTY),
+        ] {
+            if on {
+                v |= bit;
+            }
+        }
+        v
+    }
+
+    /// The migration entry a page-table entry holds, if it holds one.
+    pub fn from_pte(raw: u64) -> Option<MigrationEntry> {
+        if raw & 1 != 0 || raw & (MARK | MIGRATION) != MARK | MIGRATION {
+            return None;
+        }
+        Some(MigrationEntry {
+            pfn: (raw & PFN_MASK) >> 12,
+            writable: raw & MIG_WRITE != 0,
+            young: raw & MIG_YOUNG != 0,
+            dirty: raw & MIG_DIRTY != 0,
+            soft_dirty: raw & MIG_SOFT_DIRTY != 0,
+        })
+    }
+
+    /// The read-only form (fork, mprotect: Linux's
+    /// `make_readable_migration_entry`).
+    pub fn readonly(self) -> MigrationEntry {
+        MigrationEntry { writable: false, ..self }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +155,19 @@ mod tests {
             assert_eq!(SwapEntry::from_pte(raw), Some(e));
             assert_eq!(SwapEntry::from_raw(e.to_raw()), e);
         }
+    }
+
+    #[test]
+    fn migration_entries_round_trip_and_are_not_swap_entries() {
+        for w in [false, true] {
+            let m = MigrationEntry { pfn: 0xf_ffff_ffff, writable: w, young: !w, dirty: w, soft_dirty: true };
+            let raw = m.to_pte();
+            assert_eq!(raw & 1, 0, "not present");
+            assert_eq!(MigrationEntry::from_pte(raw), Some(m));
+            assert_eq!(SwapEntry::from_pte(raw), None);
+        }
+        assert_eq!(MigrationEntry::from_pte(SwapEntry::new(31, u32::MAX).to_pte()), None);
+        assert_eq!(MigrationEntry::from_pte(0x1000 | (3 << 9) | 1), None);
     }
 
     #[test]

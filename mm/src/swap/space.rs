@@ -372,6 +372,46 @@ impl SwapSpace {
         .unwrap_or(false)
     }
 
+    /// Let `new` take `old`'s place as `e`'s cached page (page migration;
+    /// Linux's `folio_migrate_mapping` for the swap cache): if `old` still
+    /// is that page, nothing maps it, no write of it runs, and only the
+    /// cache and `held` references of the caller hold it. `copy` runs under
+    /// the area's lock once those hold (no lookup can take `old` meanwhile):
+    /// it copies the contents and passes the page's identity on. The cache's
+    /// reference is then `new`'s (the caller's allocation); `old` keeps the
+    /// one it had for the cache, which the caller puts.
+    pub fn migrate_cached(
+        &self,
+        pa: &PageAllocator,
+        e: SwapEntry,
+        old: Pfn,
+        new: Pfn,
+        held: i32,
+        copy: impl FnOnce(),
+    ) -> bool {
+        let (Some(op), Some(np)) = (pa.page(old), pa.page(new)) else { return false };
+        self.with_area(e, |a| {
+            let Some(c) = a.cache.get_mut(e.slot as usize) else { return false };
+            let f = op.flags();
+            if *c != old.0
+                || !f.contains(PageFlags::SWAPCACHE)
+                || f.contains(PageFlags::WRITEBACK)
+                || op.mapcount() != 0
+                || op.refcount() != 1 + held
+            {
+                return false;
+            }
+            copy();
+            *c = new.0;
+            np.private.store(op.private.load(Ordering::Relaxed), Ordering::Relaxed);
+            np.insert_flags(PageFlags::SWAPCACHE);
+            op.remove_flags(PageFlags::SWAPCACHE);
+            op.private.store(0, Ordering::Relaxed);
+            true
+        })
+        .unwrap_or(false)
+    }
+
     /// A mapping of `e`'s cached page `pfn` replaced its entry (a fault
     /// mapped it): drop the entry's reference. Returns whether the page
     /// left the cache, so that the caller, holding the only other

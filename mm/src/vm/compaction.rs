@@ -14,7 +14,8 @@
 //! Both scanners work a pageblock (2 MiB) at a time. The migrate scanner
 //! starts at the bottom of the zone and isolates pages on the LRU lists
 //! that migration can move (`vm::migrate::migrate_isolated`: anonymous
-//! pages mapped once, page-cache and shmem pages; mlocked ones when
+//! pages however many processes map them, in the swap cache or not,
+//! through migration entries; page-cache and shmem pages; mlocked ones when
 //! `vm.compact_unevictable_allowed` is 1), up to [`CLUSTER`] at a time.
 //! The free scanner starts at the top and takes free blocks out of the
 //! buddy, split into order-0 pages, from movable pageblocks only (and
@@ -241,9 +242,8 @@ impl<'a> Control<'a> {
             }
             pfn += 1;
             let movable = f.contains(PageFlags::LRU)
-                && !f.intersects(PageFlags::HEAD | PageFlags::TAIL | PageFlags::SWAPCACHE | PageFlags::WRITEBACK)
+                && !f.intersects(PageFlags::HEAD | PageFlags::TAIL | PageFlags::WRITEBACK)
                 && (unevictable || !f.contains(PageFlags::MLOCKED))
-                && (!f.contains(PageFlags::ANON) || p.mapcount() == 1)
                 && self.owns(p);
             if movable && self.pa.lruvec(p).isolate_page(mm, p) {
                 out.push(p);

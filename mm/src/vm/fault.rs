@@ -14,6 +14,7 @@
 //!       file, shared             -> page-cache page
 //!       past end of file         -> SIGBUS
 //!   swapped out (swap_in.rs):        the swap cache's page, or read it first
+//!   migration entry (migrate.rs):    the page is moving: retry until it is mapped
 //!   present, write to a read-only PTE in a writable VMA: copy-on-write
 //!       transparent huge page    -> mapped once: reuse; else split this
 //!                                space's entry, retry (thp.rs `thp_wp`)
@@ -149,6 +150,12 @@ impl AddressSpace {
         let (now, swapped) = {
             let _ptl = self.ptl.lock();
             let now = self.lookup(env, page);
+            if now.is_none() && self.is_migrating(env, page) {
+                // The page is moving (migrate.rs): wait for the entry to
+                // map a page again, then retry (`migration_entry_wait`).
+                core::hint::spin_loop();
+                return Ok(FaultDone::Minor);
+            }
             // No area on means no swap entry anywhere (swapoff brings
             // every page back first): the common first touch skips the walk.
             let swapped = if now.is_none() && env.swap.enabled() { self.swap_entry(env, page) } else { None };

@@ -7,11 +7,19 @@
 //!   move_page(space, va, node)
 //!     the page at va: none -> ENOENT; no area, the zero page -> EFAULT;
 //!       on `node` already -> done; mapped by others without MOVE_ALL -> EACCES
+//!     a compound page, or one being written back -> EBUSY
 //!     isolate it from its LRU list (a reference; not on a list -> EBUSY)
 //!     a new page on `node` (__GFP_THISNODE; none -> ENOMEM)
-//!     anonymous, mapped here only:
-//!       clear the PTE, flush the TLB; only the mapping and the isolation
-//!       hold the page? copy, the PTE now maps the new page (same bits)
+//!     anonymous (any number of mappers, swap cache, mlocked):
+//!       take every space of its family that maps it (tried, shared;
+//!         ours we hold; more than MAX_MAPPERS others -> EBUSY)
+//!       every PTE mapping it -> a migration entry (pfn, W, A, D),
+//!         its mapcount and reference dropped, TLBs flushed
+//!       only the isolation (+ the swap cache) holds it?
+//!         yes: copy, pass on flags, owner, mlock count, memcg charge
+//!              (and the swap-cache slot, under the area's lock);
+//!              every entry -> a PTE of the new page
+//!         no:  every entry -> a PTE of the old page again (EBUSY)
 //!     page cache, shmem (any number of mappers):
 //!       unmap it everywhere (the object's reverse map; other mappers
 //!       fault the new page back from the object); only the object and
@@ -21,26 +29,48 @@
 //!     goes back to its list (EBUSY)
 //! ```
 //!
-//! No migration entries: an anonymous page is moved with the address
-//! space's lock held exclusively (move_pages takes it for writing), so no
-//! fault of this space can run between the cleared PTE and the new one,
-//! and reclaim's reverse-map walks only try that lock. So an anonymous page
-//! mapped by several processes (shared since fork), one in the swap cache
-//! or mlocked, is left where it is (EBUSY), where Linux would move it with
-//! migration entries in every mapper's page table. A page-cache or shmem
-//! page needs no entry at all: unmapped, its mappers fault it back from
-//! the object, where the index lock orders them after the swap.
+//! Migration entries (Linux's, `swap/entry.rs`): while an anonymous page
+//! moves, each entry that mapped it is a non-present entry naming the old
+//! frame and whether the mapping was writable, so that the new page is
+//! mapped exactly as the old one was (a copy-on-write page stays
+//! read-only in parent and child; the swap cache's pages stay read-only).
+//! A fault that meets one waits: it returns at once and the access
+//! retries until the entry maps a page again (`migration_entry_wait`);
+//! each entry becomes the whole new PTE in one write under the page-table
+//! lock, the page's counts taken first, so no fault sees half of it.
+//! /proc/PID/pagemap shows the page, mincore counts it as resident, and
+//! every swap-entry decoder refuses it (no slot is looked up or freed).
 //!
-//! Locks: the space's lock (exclusive), then its page-table lock or the
-//! object's page index lock, then the LRU lock (a leaf).
+//! Unlike Linux, entries live only while the migrating thread holds the
+//! lock of every space that maps the page (shared; the caller's own
+//! exclusive): whatever changes page tables with the lock exclusive (zap,
+//! munmap, fork, mprotect, mremap, madvise, khugepaged, swapoff's unuse)
+//! never meets one, and the restore pass needs no retry. Only faults and
+//! readers (/proc, mincore, reclaim's rmap walks, which skip non-present
+//! entries and never see the isolated page anyway) run beside them. A
+//! family member whose lock is busy makes the move fail (EBUSY; compaction
+//! tries another page), as Linux's trylock-based async migration does.
+//!
+//! Locks: the caller's space lock (exclusive, move_pages) or none
+//! (compaction); then every other space of the family, each tried shared,
+//! never waited for; inside each, one at a time, its page-table lock, or
+//! the object's page index lock; then the swap area's lock (swap cache
+//! pages) and the LRU lock (leaves).
 
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use crate::addr::{PAGE_SIZE, Pfn};
+use x86_64::structures::paging::PageTableFlags as F;
+
+use crate::addr::{PAGE_SIZE, Pfn, PhysAddr};
 use crate::phys::gfp::{GFP_HIGHUSER_MOVABLE, Gfp};
 use crate::phys::page::{Page, PageFlags};
-use crate::vm::address_space::{AddressSpace, MmEnv};
+use crate::swap::entry::MigrationEntry;
+use crate::vm::address_space::{AddressSpace, MmEnv, RssKind};
 use crate::vm::file::MemObject;
+use crate::vm::page_table::{SOFT_DIRTY, raw};
+use crate::vm::rmap::MapperSpace;
 use crate::vm::rmap_walk::{PageOwner, PageTarget, page_owner, try_to_unmap};
 use crate::vm::tlb::TlbFlush;
 
@@ -74,7 +104,7 @@ const KEPT: PageFlags = PageFlags::ANON
 /// Give `new` the identity of `old` (its kind, owner and place in it),
 /// which loses it: freeing `old` then counts nothing down, `new` counts
 /// what `old` did.
-fn transfer(old: &Page, new: &Page) {
+pub(crate) fn transfer(old: &Page, new: &Page) {
     new.insert_flags(old.flags() & KEPT);
     // The charge goes with the contents (Linux's mem_cgroup_migrate).
     if let Some((id, stat)) = old.take_memcg() {
@@ -117,7 +147,7 @@ impl AddressSpace {
             return Err(MigrateError::Shared);
         }
         let f = old.flags();
-        if f.intersects(PageFlags::MLOCKED | PageFlags::HEAD | PageFlags::SWAPCACHE | PageFlags::WRITEBACK) {
+        if f.intersects(PageFlags::HEAD | PageFlags::TAIL | PageFlags::WRITEBACK) {
             return Err(MigrateError::Busy);
         }
         let lru = env.pa.lruvec(old);
@@ -128,7 +158,7 @@ impl AddressSpace {
             None => Err(MigrateError::NoMemory),
             Some(new) => {
                 let r = if f.contains(PageFlags::ANON) {
-                    self.migrate_anon(env, va, old, new)
+                    migrate_anon(old, new, Some((&*self, env)))
                 } else {
                     self.migrate_object_page(env, va, old, new)
                 };
@@ -148,49 +178,6 @@ impl AddressSpace {
         // The isolation's reference: the last one if the page moved.
         env.pa.put_user_page(pfn);
         moved.map(|new| env.pa.page(new).map_or(nid, |p| p.node()))
-    }
-
-    /// An anonymous page mapped at `va` of this space only.
-    fn migrate_anon(&mut self, env: &MmEnv<'_>, va: u64, old: &'static Page, new: Pfn) -> Result<(), MigrateError> {
-        if old.mapcount() != 1 {
-            return Err(MigrateError::Busy);
-        }
-        let Some(np) = env.pa.page(new) else { return Err(MigrateError::NoMemory) };
-        let flags = {
-            let _ptl = self.ptl.lock();
-            let Ok(Some(pte)) = self.mapper(env).pte(va, false) else { return Err(MigrateError::Busy) };
-            if Pfn::from_phys(pte.addr().as_u64()) != old.pfn() {
-                return Err(MigrateError::Busy);
-            }
-            let flags = pte.flags();
-            pte.set_unused();
-            flags
-        };
-        // No CPU writes the old page from here on.
-        TlbFlush::page(va, PAGE_SIZE).flush(env.tlb);
-        let restore = |s: &Self, to: Pfn| {
-            let _ptl = s.ptl.lock();
-            if let Ok(Some(pte)) = s.mapper(env).pte(va, false) {
-                pte.set_addr(crate::addr::PhysAddr::new(to.phys()), flags);
-            }
-        };
-        // The mapping's reference and the isolation's: nobody else (a
-        // pinned page, a remote access in flight) may hold it.
-        if old.refcount() != 2 {
-            restore(self, old.pfn());
-            return Err(MigrateError::Busy);
-        }
-        let _ = env.pa.phys().copy_page(new, old.pfn());
-        transfer(old, np);
-        np.inc_mapcount();
-        // On its list before anyone can reach it: once mapped and the
-        // lock dropped, its process may free it at once.
-        env.pa.lru_add_as(new, old.has(PageFlags::ACTIVE));
-        restore(self, new);
-        old.dec_mapcount();
-        // The mapping's reference, which the new page's allocation took over.
-        env.pa.put_user_page(old.pfn());
-        Ok(())
     }
 
     /// A page-cache or shmem page, wherever it is mapped: unmapped from
@@ -295,25 +282,6 @@ impl AddressSpace {
     }
 }
 
-impl AddressSpace {
-    /// Move the anonymous page `t` names, mapped here only, into `new`
-    /// (compaction, through [`MapperSpace::try_migrate_anon`] with this
-    /// space's lock held exclusively).
-    ///
-    /// [`MapperSpace::try_migrate_anon`]: crate::vm::rmap::MapperSpace::try_migrate_anon
-    pub fn migrate_anon_target(&mut self, env: &MmEnv<'_>, t: &PageTarget, new: Pfn) -> Result<(), MigrateError> {
-        let old = env.pa.page(t.pfn).ok_or(MigrateError::Fault)?;
-        let va = {
-            let _ptl = self.ptl.lock();
-            self.target_addrs(t).map(|(va, _)| va).find(|&va| {
-                matches!(self.mapper(env).pte(va, false),
-                    Ok(Some(pte)) if !pte.is_unused() && Pfn::from_phys(pte.addr().as_u64()) == t.pfn)
-            })
-        };
-        self.migrate_anon(env, va.ok_or(MigrateError::Busy)?, old, new)
-    }
-}
-
 /// Move the user page `old`, isolated from its LRU list by the caller
 /// (whose reference that is), into the free page `new` (reference count
 /// 1, nothing else): compaction's `migrate_pages` for one page, found
@@ -324,29 +292,257 @@ impl AddressSpace {
 /// references and counts; `old` keeps only the caller's reference. On
 /// failure neither changed.
 pub fn migrate_isolated(old: &'static Page, new: Pfn) -> Result<(), MigrateError> {
-    if old.flags().intersects(PageFlags::HEAD | PageFlags::TAIL | PageFlags::SWAPCACHE | PageFlags::WRITEBACK) {
+    if old.flags().intersects(PageFlags::HEAD | PageFlags::TAIL | PageFlags::WRITEBACK) {
         return Err(MigrateError::Busy);
     }
     match page_owner(old).ok_or(MigrateError::Busy)? {
-        (PageOwner::Anon(family), t) => {
-            if old.mapcount() != 1 {
-                return Err(MigrateError::Busy);
-            }
-            let mut r = Err(MigrateError::Busy);
-            family.rmap.for_each_space(|s| {
-                if r.is_err() && old.mapcount() == 1 && old.mapping.load(Ordering::Relaxed) != 0 {
-                    if let Some(done) = s.try_migrate_anon(&t, new) {
-                        r = done;
-                    }
-                }
-            });
-            r
-        }
+        (PageOwner::Anon(_), _) => migrate_anon(old, new, None),
         (PageOwner::File(obj), t) => {
             if !try_to_unmap(old, None) {
                 return Err(MigrateError::Busy);
             }
             if obj.migrate_page(t.index, old, new, 1) { Ok(()) } else { Err(MigrateError::Busy) }
         }
+    }
+}
+
+/// Other processes that may map an anonymous page being moved: their
+/// locks are held one stack frame each (32 KiB kernel stacks), so a page
+/// more widely shared stays (EBUSY).
+const MAX_MAPPERS: usize = 16;
+
+/// The address spaces of a page's family, each with its lock held shared
+/// (or, for the caller's own, exclusive) for as long as the page moves:
+/// a list on the stack, one link per space, built as the locks are taken.
+struct Held<'a> {
+    space: &'a AddressSpace,
+    env: &'a MmEnv<'a>,
+    up: Option<&'a Held<'a>>,
+}
+
+impl<'a> Held<'a> {
+    fn iter(&'a self) -> impl Iterator<Item = &'a Held<'a>> + 'a {
+        core::iter::successors(Some(self), |h| h.up)
+    }
+}
+
+/// Take the lock of every space in `spaces` (tried, shared), then run
+/// `body` with them all held, `up` being those held already. False, and
+/// `body` not run, if one was busy.
+fn with_held(spaces: &[Arc<dyn MapperSpace>], up: Option<&Held<'_>>, body: &mut dyn FnMut(&Held<'_>)) -> bool {
+    let Some((first, rest)) = spaces.split_first() else {
+        return match up {
+            Some(h) => {
+                body(h);
+                true
+            }
+            None => false,
+        };
+    };
+    let mut all = false;
+    let taken = first.try_with_space(&mut |space, env| {
+        let h = Held { space, env, up };
+        all = with_held(rest, Some(&h), body);
+    });
+    taken && all
+}
+
+/// Move the isolated anonymous page `old` (the caller's reference) into
+/// the free page `new` (its allocation's reference, nothing else), with
+/// migration entries in every space that maps it (Linux's
+/// `migrate_folio_unmap` + `migrate_folio_move`). `own`: the caller's
+/// space, whose lock it holds exclusively. On success `new` has `old`'s
+/// place, mappings and references (the allocation's one went to the swap
+/// cache or was put); on failure every entry maps `old` again and `new`
+/// is untouched.
+fn migrate_anon(old: &'static Page, new: Pfn, own: Option<(&AddressSpace, &MmEnv<'_>)>) -> Result<(), MigrateError> {
+    let Some((PageOwner::Anon(family), t)) = page_owner(old) else { return Err(MigrateError::Busy) };
+    let own_id = own.and_then(|(s, _)| s.rmap_owner.as_ref()).map(|w| w.as_ptr().cast::<u8>());
+    // Only the spaces that map it (a busy one counts as mapping: the move
+    // then fails), each held on the stack: at most MAX_MAPPERS.
+    let maps = |s: &Arc<dyn MapperSpace>| {
+        let mut m = true;
+        s.try_with_space(&mut |space, env| m = space.maps_page(env, &t));
+        m
+    };
+    let others: Vec<Arc<dyn MapperSpace>> =
+        family.rmap.live().into_iter().filter(|s| Some(Arc::as_ptr(s).cast::<u8>()) != own_id && maps(s)).collect();
+    if others.len() > MAX_MAPPERS {
+        return Err(MigrateError::Busy);
+    }
+    let root = own.map(|(space, env)| Held { space, env, up: None });
+    let mut r = Err(MigrateError::Busy);
+    with_held(&others, root.as_ref(), &mut |held| r = migrate_anon_held(held, &t, old, new));
+    r
+}
+
+/// [`migrate_anon`] with every space of the family held.
+fn migrate_anon_held(held: &Held<'_>, t: &PageTarget, old: &'static Page, new: Pfn) -> Result<(), MigrateError> {
+    let env = held.env;
+    let Some(np) = env.pa.page(new) else { return Err(MigrateError::NoMemory) };
+    // Every mapping becomes a migration entry (the TLBs flushed): no CPU
+    // reads or writes `old` through a page table from here on, and a
+    // fault on an entry waits (retries) until it maps a page again.
+    for h in held.iter() {
+        h.space.migration_unmap(h.env, t);
+    }
+    let copy = || {
+        let _ = env.pa.phys().copy_page(new, old.pfn());
+        transfer(old, np);
+    };
+    // Only the isolation (and the swap cache) may hold it now: a pinned
+    // page, or one a fault of another process is about to map from the
+    // swap cache, stays (Linux's folio_ref_freeze on the expected count).
+    let moved = if old.mapcount() != 0 {
+        false
+    } else if old.has(PageFlags::SWAPCACHE) {
+        let e = crate::swap::entry::SwapEntry::from_raw(old.private.load(Ordering::Relaxed));
+        env.swap.migrate_cached(env.pa, e, old.pfn(), new, 1, copy)
+    } else if old.refcount() == 1 {
+        copy();
+        true
+    } else {
+        false
+    };
+    let to = if moved {
+        // On its list before anyone can reach it: once mapped and the
+        // locks dropped, its process may free it at once.
+        env.pa.lru_add_as(new, old.has(PageFlags::ACTIVE));
+        t.pfn_moved(new)
+    } else {
+        *t
+    };
+    for h in held.iter() {
+        h.space.remove_migration_ptes(h.env, t, to.pfn);
+    }
+    if !moved {
+        return Err(MigrateError::Busy);
+    }
+    if np.has(PageFlags::SWAPCACHE) {
+        // The cache's reference to `old`; `new`'s allocation is the cache's now.
+        env.pa.put_user_page(old.pfn());
+    } else {
+        // Each mapping took its own reference.
+        env.pa.put_user_page(new);
+    }
+    Ok(())
+}
+
+impl PageTarget {
+    /// The same place, holding the page at `pfn`.
+    fn pfn_moved(&self, pfn: Pfn) -> PageTarget {
+        PageTarget { pfn, ..*self }
+    }
+}
+
+impl AddressSpace {
+    /// Turn every entry of this space that maps `t` into a migration entry
+    /// (Linux's `try_to_migrate_one`; the space's lock held, shared or
+    /// exclusive): the mapping's count and reference go, the entry keeps
+    /// its write permission and accessed/dirty bits. Locked areas too (an
+    /// mlocked page moves). Returns the entries changed; the TLB is
+    /// flushed before it returns.
+    pub(crate) fn migration_unmap(&self, env: &MmEnv<'_>, t: &PageTarget) -> u32 {
+        let Some(p) = env.pa.page(t.pfn) else { return 0 };
+        let mut n = 0;
+        let mut flush = TlbFlush::none();
+        {
+            let mut st = self.ptl.lock();
+            for (va, _) in self.target_addrs(t) {
+                let Ok(Some(pte)) = self.mapper(env).pte(va, false) else { continue };
+                let f = pte.flags();
+                if !f.contains(F::PRESENT) || Pfn::from_phys(pte.addr().as_u64()) != t.pfn {
+                    continue;
+                }
+                let m = MigrationEntry {
+                    pfn: t.pfn.0,
+                    writable: f.contains(F::WRITABLE),
+                    young: f.contains(F::ACCESSED),
+                    dirty: f.contains(F::DIRTY),
+                    soft_dirty: f.contains(SOFT_DIRTY),
+                };
+                let v = m.to_pte();
+                pte.set_addr(PhysAddr::new(v & !0xfff), F::from_bits_truncate(v & 0xfff));
+                st.rss_add(RssKind::Anon, -1);
+                p.dec_mapcount();
+                // The mapping's reference (the caller holds its own).
+                env.pa.put_user_page(t.pfn);
+                flush = flush.merge(TlbFlush::page(va, PAGE_SIZE));
+                n += 1;
+            }
+        }
+        flush.flush(env.tlb);
+        n
+    }
+
+    /// Replace every migration entry of this space for the page `t` names
+    /// by a mapping of `to` (Linux's `remove_migration_ptes`: the moved
+    /// page, or the old one if it stayed), with the entry's write
+    /// permission and bits. Each entry becomes the whole new PTE in one
+    /// write under the page-table lock, the page's count and reference
+    /// taken first, so a fault never sees half of it. Returns the entries
+    /// restored.
+    pub(crate) fn remove_migration_ptes(&self, env: &MmEnv<'_>, t: &PageTarget, to: Pfn) -> u32 {
+        let Some(p) = env.pa.page(to) else { return 0 };
+        let mut n = 0;
+        let mut st = self.ptl.lock();
+        for (va, vflags) in self.target_addrs(t) {
+            let Ok(Some(pte)) = self.mapper(env).pte(va, false) else { continue };
+            let Some(m) = MigrationEntry::from_pte(raw(pte)) else { continue };
+            if m.pfn != t.pfn.0 {
+                continue;
+            }
+            let mut flags = Self::pte_flags(vflags, m.writable);
+            for (on, bit) in [(m.young, F::ACCESSED), (m.dirty, F::DIRTY), (m.soft_dirty, SOFT_DIRTY)] {
+                if on {
+                    flags |= bit;
+                }
+            }
+            p.get();
+            p.inc_mapcount();
+            pte.set_addr(PhysAddr::new(to.phys()), flags);
+            st.rss_add(RssKind::Anon, 1);
+            n += 1;
+        }
+        n
+    }
+
+    /// Whether an entry of this space maps the page `t` names.
+    fn maps_page(&self, env: &MmEnv<'_>, t: &PageTarget) -> bool {
+        let _ptl = self.ptl.lock();
+        self.target_addrs(t).any(|(va, _)| {
+            matches!(self.mapper(env).pte(va, false),
+                Ok(Some(pte)) if pte.flags().contains(F::PRESENT) && Pfn::from_phys(pte.addr().as_u64()) == t.pfn)
+        })
+    }
+
+    /// Visit the migration entries in `[start, end)` (pagemap shows the
+    /// page a moving one names: it is resident).
+    pub fn for_each_migration_entry(
+        &self,
+        env: &MmEnv<'_>,
+        start: u64,
+        end: u64,
+        f: &mut dyn FnMut(u64, MigrationEntry),
+    ) {
+        let mut va = start & !(PAGE_SIZE - 1);
+        while va < end {
+            let block_end = (((va >> 21) + 1) << 21).min(end);
+            if let Ok(Some(t)) = self.mapper(env).page_table_at(va, false) {
+                for a in (va..block_end).step_by(PAGE_SIZE as usize) {
+                    if let Some(m) = MigrationEntry::from_pte(raw(&t[((a >> 12) & 511) as usize])) {
+                        f(a, m);
+                    }
+                }
+            }
+            va = block_end;
+        }
+    }
+
+    /// Whether a migration entry is at `va` (a read of the entry; under
+    /// the page-table lock for a fault): a fault there waits for the page to land (Linux's
+    /// `migration_entry_wait`).
+    pub(crate) fn is_migrating(&self, env: &MmEnv<'_>, va: u64) -> bool {
+        matches!(self.mapper(env).pte(va, false), Ok(Some(pte)) if MigrationEntry::from_pte(raw(pte)).is_some())
     }
 }

@@ -40,7 +40,8 @@ impl AddressSpace {
         let mut out = Vec::with_capacity(pages as usize);
         for i in 0..pages {
             let va = start + (i << PAGE_SHIFT);
-            let mapped = self.lookup(env, va).is_some();
+            // A page being moved (a migration entry) is resident too.
+            let mapped = self.lookup(env, va).is_some() || self.is_migrating(env, va);
             let cached = || {
                 self.vmas.containing(va).is_some_and(|v| match &v.backing {
                     Backing::Anon | Backing::Huge(_) => false,

@@ -85,15 +85,15 @@ pub trait MapperSpace: Send + Sync {
         t: &crate::vm::rmap_walk::PageTarget,
         swap: Option<crate::swap::entry::SwapEntry>,
     ) -> Option<u32>;
-    /// Move the anonymous page `t` names, mapped in this space only, into
-    /// the free page `new` (`vm::migrate::migrate_isolated`), with this
-    /// space's lock taken exclusively: None if it could not be taken at
-    /// once.
-    fn try_migrate_anon(
+    /// Run `f` on this space with its lock taken shared, and the
+    /// environment that reaches the CPUs running it (page migration holds
+    /// every mapper of a page this way while the page moves,
+    /// `vm::migrate`): false, and `f` not run, if the lock could not be
+    /// taken at once.
+    fn try_with_space(
         &self,
-        t: &crate::vm::rmap_walk::PageTarget,
-        new: crate::addr::Pfn,
-    ) -> Option<Result<(), crate::vm::migrate::MigrateError>>;
+        f: &mut dyn FnMut(&crate::vm::address_space::AddressSpace, &crate::vm::address_space::MmEnv<'_>),
+    ) -> bool;
 }
 
 /// The address spaces that map one object.
@@ -133,7 +133,7 @@ impl Rmap {
     }
 
     /// The live spaces, each held for the length of a walk.
-    fn live(&self) -> Vec<Arc<dyn MapperSpace>> {
+    pub(crate) fn live(&self) -> Vec<Arc<dyn MapperSpace>> {
         self.spaces.lock().iter().filter_map(Weak::upgrade).collect()
     }
 

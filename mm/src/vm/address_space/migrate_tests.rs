@@ -8,6 +8,7 @@ use super::rmap_tests::{ENV, Owned, own};
 use super::tests::{lim, req};
 use super::*;
 use crate::phys::lru::LruList;
+use crate::phys::page::PageFlags;
 use crate::testing::cpu::Cpu;
 use crate::vm::file::{MemObject, PageQuota};
 use crate::vm::migrate::MigrateError;
@@ -100,14 +101,16 @@ fn what_cannot_move_says_why() {
     cpu.store(&mut mm, va + 2 * P, &[1]).unwrap();
     assert_eq!(mm.move_page(env, va + 2 * P, 0, false), Ok(0), "there already");
     drop(mm);
-    // Shared after fork: not without MOVE_ALL, and not with it either
-    // here (no migration entries); alone again, it moves.
+    // Shared after fork: not without MOVE_ALL; a pinned page not at all.
     let child = own(p.space.lock().fork(env, &lim()).unwrap());
     assert_eq!(p.space.lock().move_page(env, va + 2 * P, 1, false), Err(MigrateError::Shared));
-    assert_eq!(p.space.lock().move_page(env, va + 2 * P, 1, true), Err(MigrateError::Busy));
+    exit(env, child);
+    let (pfn, _) = p.space.lock().lookup(env, va + 2 * P).unwrap();
+    env.pa.page(pfn).unwrap().get();
+    assert_eq!(p.space.lock().move_page(env, va + 2 * P, 1, false), Err(MigrateError::Busy), "pinned");
     assert_eq!(env.pa.vmstat.pgmigrate_fail.get(), 1);
     assert_eq!(lru_total(env, LruList::InactiveAnon), 1, "put back on its list");
-    exit(env, child);
+    env.pa.put_user_page(pfn);
     assert_eq!(p.space.lock().move_page(env, va + 2 * P, 1, false), Ok(1));
     check(&mut p.space.lock(), &mut cpu, va + 2 * P, 1, 1);
     exit(env, p);
@@ -174,4 +177,196 @@ fn migrate_nodes_moves_everything_on_a_node() {
     check(&mut mm, &mut cpu, b, 4, 2);
     drop(mm);
     exit(env, p);
+}
+
+/// The page `va` maps in `p`.
+fn pfn_at(env: &MmEnv<'_>, p: &Owned, va: u64) -> Option<Pfn> {
+    p.space.lock().lookup(env, va).map(|(pfn, _)| pfn)
+}
+
+fn load(cpu: &mut Cpu, p: &Owned, va: u64) -> [u8; 2] {
+    let mut b = [0u8; 2];
+    cpu.switch_to(&p.space.lock());
+    cpu.load(&mut p.space.lock(), va, &mut b).unwrap();
+    b
+}
+
+fn store(cpu: &mut Cpu, p: &Owned, va: u64, b: &[u8]) {
+    cpu.switch_to(&p.space.lock());
+    cpu.store(&mut p.space.lock(), va, b).unwrap();
+}
+
+///   parent  va ──┐
+///                ├──> old page (node 0)   ==MOVE_ALL==>   new page (node 1)
+///   child   va ──┘                                        both map it
+#[test]
+fn a_page_shared_since_fork_moves_for_both_with_move_all() {
+    let (env, mut cpu) = setup();
+    let parent = process(env);
+    let va = parent.space.lock().mmap(env, &req(0, 2, RW, PRIV), &lim()).unwrap();
+    stamp(&mut parent.space.lock(), &mut cpu, va, 2, 5);
+    let child = own(parent.space.lock().fork(env, &lim()).unwrap());
+    let old = pfn_at(env, &parent, va).unwrap();
+    assert_eq!(pfn_at(env, &child, va), Some(old));
+    let free = env.pa.drained_free_pages();
+    assert_eq!(parent.space.lock().move_page(env, va, 1, false), Err(MigrateError::Shared));
+    assert_eq!(parent.space.lock().move_page(env, va, 1, true), Ok(1));
+    let new = pfn_at(env, &parent, va).unwrap();
+    assert_ne!(new, old);
+    assert_eq!(pfn_at(env, &child, va), Some(new), "the child maps the new page too");
+    assert_eq!(child.space.lock().page_node(env, va), Ok(1));
+    let np = env.pa.page(new).unwrap();
+    assert_eq!((np.mapcount(), np.refcount()), (2, 2));
+    assert_eq!(env.pa.drained_free_pages(), free, "one page taken, one freed");
+    assert_eq!(parent.space.lock().counters().rss_anon, 2);
+    assert_eq!(child.space.lock().counters().rss_anon, 2);
+    assert_eq!(load(&mut cpu, &parent, va), [5, 0]);
+    assert_eq!(load(&mut cpu, &child, va), [5, 0]);
+    // Still copy-on-write: the child's write is its own.
+    store(&mut cpu, &child, va, &[9]);
+    assert_ne!(pfn_at(env, &child, va), Some(new));
+    assert_eq!(load(&mut cpu, &parent, va), [5, 0]);
+    assert_eq!(load(&mut cpu, &child, va), [9, 0]);
+    parent.space.lock().check_invariants(env);
+    child.space.lock().check_invariants(env);
+    exit(env, child);
+    exit(env, parent);
+}
+
+#[test]
+fn a_pinned_shared_page_stays_and_every_mapping_is_restored() {
+    let (env, mut cpu) = setup();
+    let parent = process(env);
+    let va = parent.space.lock().mmap(env, &req(0, 1, RW, PRIV), &lim()).unwrap();
+    stamp(&mut parent.space.lock(), &mut cpu, va, 1, 6);
+    let child = own(parent.space.lock().fork(env, &lim()).unwrap());
+    let old = pfn_at(env, &parent, va).unwrap();
+    let op = env.pa.page(old).unwrap();
+    op.get();
+    let free = env.pa.drained_free_pages();
+    assert_eq!(parent.space.lock().move_page(env, va, 1, true), Err(MigrateError::Busy));
+    assert_eq!(env.pa.drained_free_pages(), free, "the new page went back");
+    assert_eq!(pfn_at(env, &parent, va), Some(old));
+    assert_eq!(pfn_at(env, &child, va), Some(old));
+    assert_eq!((op.mapcount(), op.refcount()), (2, 3));
+    assert!(op.has(PageFlags::LRU), "back on its list");
+    assert_eq!(parent.space.lock().counters().rss_anon, 1);
+    assert_eq!(child.space.lock().counters().rss_anon, 1);
+    env.pa.put_user_page(old);
+    assert_eq!(load(&mut cpu, &child, va), [6, 0]);
+    assert_eq!(parent.space.lock().move_page(env, va, 1, true), Ok(1));
+    assert_eq!(load(&mut cpu, &child, va), [6, 0]);
+    exit(env, child);
+    exit(env, parent);
+}
+
+#[test]
+fn an_mlocked_page_moves_and_stays_mlocked() {
+    let (env, mut cpu) = setup();
+    let p = process(env);
+    let va = p.space.lock().mmap(env, &req(0, 2, RW, PRIV), &lim()).unwrap();
+    stamp(&mut p.space.lock(), &mut cpu, va, 2, 8);
+    let mut l = lim();
+    l.can_lock = true;
+    p.space.lock().mlock(env, va, 2 * P, 0, &l).unwrap();
+    let unevictable = lru_total(env, LruList::Unevictable);
+    let mlocked = env.pa.vmstat.mlocked_pages.get();
+    assert_eq!(p.space.lock().move_page(env, va, 1, false), Ok(1));
+    let np = env.pa.page(pfn_at(env, &p, va).unwrap()).unwrap();
+    assert!(np.has(PageFlags::MLOCKED | PageFlags::UNEVICTABLE));
+    assert_eq!(np.node(), 1);
+    assert_eq!(lru_total(env, LruList::Unevictable), unevictable, "the new page took the old one's place");
+    assert_eq!(env.pa.vmstat.mlocked_pages.get(), mlocked);
+    assert_eq!(load(&mut cpu, &p, va), [8, 0]);
+    p.space.lock().munlock(env, va, 2 * P).unwrap();
+    assert!(!np.has(PageFlags::MLOCKED));
+    exit(env, p);
+    assert_eq!(env.pa.vmstat.mlocked_pages.get(), 0);
+}
+
+#[test]
+fn a_swap_cache_page_moves_in_the_swap_cache() {
+    let (env, mut cpu) = setup();
+    let io = Arc::new(super::swap_tests::RamSwap {
+        pa: env.pa,
+        slots: std::sync::Mutex::new(Default::default()),
+        writes: std::sync::Mutex::new(0),
+    });
+    env.swap.add_area(crate::swap::map::SwapMap::new(64, &[]), -2, io).expect("an area");
+    let parent = process(env);
+    let va = parent.space.lock().mmap(env, &req(0, 1, RW, PRIV), &lim()).unwrap();
+    stamp(&mut parent.space.lock(), &mut cpu, va, 1, 3);
+    let child = own(parent.space.lock().fork(env, &lim()).unwrap());
+    let old = pfn_at(env, &parent, va).unwrap();
+    let e = env.swap.alloc_for(env.pa, 0, old).unwrap();
+    assert!(env.swap.add(env.pa, e, old, true));
+    let free = env.pa.drained_free_pages();
+    assert_eq!(parent.space.lock().move_page(env, va, 1, true), Ok(1));
+    let new = pfn_at(env, &child, va).unwrap();
+    assert_eq!(pfn_at(env, &parent, va), Some(new));
+    assert_eq!(env.swap.lookup(env.pa, e), Some(new), "the swap cache names the new page");
+    env.pa.put_user_page(new);
+    let np = env.pa.page(new).unwrap();
+    assert!(np.has(PageFlags::SWAPCACHE | PageFlags::DIRTY));
+    assert_eq!(np.private.load(core::sync::atomic::Ordering::Relaxed), e.to_raw());
+    assert_eq!((np.mapcount(), np.refcount()), (2, 3), "two mappings and the cache");
+    assert_eq!(env.pa.drained_free_pages(), free);
+    assert_eq!(load(&mut cpu, &child, va), [3, 0]);
+    exit(env, child);
+    exit(env, parent);
+    // The slot's last reference: the page leaves the cache and is freed.
+    env.swap.free(env.pa, e);
+    assert_eq!(env.swap.lookup(env.pa, e), None);
+}
+
+/// A fault on a migration entry retries until the entry maps a page again,
+/// then finds the new page.
+#[test]
+fn a_fault_on_a_migration_entry_waits_and_then_maps_the_new_page() {
+    use crate::vm::fault::{FaultDone, FaultKind};
+    use crate::vm::rmap_walk::{PageOwner, page_owner};
+    let (env, mut cpu) = setup();
+    let parent = process(env);
+    let va = parent.space.lock().mmap(env, &req(0, 1, RW, PRIV), &lim()).unwrap();
+    stamp(&mut parent.space.lock(), &mut cpu, va, 1, 4);
+    let child = own(parent.space.lock().fork(env, &lim()).unwrap());
+    let baseline = env.pa.drained_free_pages();
+    let old = pfn_at(env, &parent, va).unwrap();
+    let op = env.pa.page(old).unwrap();
+    assert!(env.pa.lruvec(op).isolate_page(&env.pa.memmap, op));
+    let Some((PageOwner::Anon(_), t)) = page_owner(op) else { panic!("an anonymous page") };
+    for p in [&parent, &child] {
+        assert_eq!(p.space.lock().migration_unmap(env, &t), 1);
+    }
+    assert_eq!((op.mapcount(), op.refcount()), (0, 1), "only the isolation holds it");
+    assert!(child.space.lock().is_migrating(env, va));
+    assert_eq!(child.space.lock().mincore(env, va, P).unwrap(), [1], "still resident");
+    let mut pm = [0u64; 1];
+    crate::procfs::pagemap::read(&child.space.lock(), env, va / P, &mut pm, true);
+    assert_eq!(
+        pm[0] & (crate::procfs::pagemap::PM_PRESENT | ((1 << 55) - 1)),
+        crate::procfs::pagemap::PM_PRESENT | old.0
+    );
+    assert_eq!(child.space.lock().swap_entry(env, va), None, "no swap entry");
+    let kind = FaultKind { write: false, present: false, exec: false };
+    assert_eq!(child.space.lock().handle_fault(env, va, kind), Ok(FaultDone::Minor));
+    assert!(child.space.lock().is_migrating(env, va), "the fault waits, it maps nothing");
+    // The move, by hand.
+    let new = env.pa.alloc_pages_node(1, crate::phys::gfp::GFP_HIGHUSER_MOVABLE, 0).unwrap();
+    let _ = env.pa.phys().copy_page(new, old);
+    crate::vm::migrate::transfer(op, env.pa.page(new).unwrap());
+    env.pa.lru_add_as(new, false);
+    for p in [&parent, &child] {
+        let t = crate::vm::rmap_walk::PageTarget { pfn: old, ..t };
+        assert_eq!(p.space.lock().remove_migration_ptes(env, &t, new), 1);
+    }
+    env.pa.put_user_page(new);
+    env.pa.put_user_page(old);
+    assert_eq!(pfn_at(env, &child, va), Some(new));
+    assert_eq!(child.space.lock().handle_fault(env, va, kind), Ok(FaultDone::Minor));
+    assert_eq!(load(&mut cpu, &child, va), [4, 0]);
+    assert_eq!(load(&mut cpu, &parent, va), [4, 0]);
+    assert_eq!(env.pa.drained_free_pages(), baseline);
+    exit(env, child);
+    exit(env, parent);
 }

@@ -56,9 +56,11 @@ impl MapperSpace for Owned {
         Some(self.space.try_lock()?.try_unmap_page(env, t, swap))
     }
 
-    fn try_migrate_anon(&self, t: &PageTarget, new: Pfn) -> Option<Result<(), crate::vm::migrate::MigrateError>> {
+    fn try_with_space(&self, f: &mut dyn FnMut(&AddressSpace, &MmEnv<'_>)) -> bool {
         let env = ENV.get().expect("setup() names the machine");
-        Some(self.space.try_lock()?.migrate_anon_target(env, t, new))
+        let Some(s) = self.space.try_lock() else { return false };
+        f(&s, env);
+        true
     }
 }
 

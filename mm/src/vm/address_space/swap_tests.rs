@@ -30,7 +30,7 @@ const PRIV: u32 = MAP_PRIVATE | MAP_ANONYMOUS;
 
 /// A swap device in host memory.
 pub(super) struct RamSwap {
-    pa: &'static crate::phys::page_alloc::PageAllocator,
+    pub(super) pa: &'static crate::phys::page_alloc::PageAllocator,
     pub(super) slots: Mutex<HashMap<u32, Vec<u8>>>,
     pub(super) writes: Mutex<u64>,
 }
