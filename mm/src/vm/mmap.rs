@@ -183,10 +183,13 @@ impl AddressSpace {
             return Err(MmError::Invalid);
         }
         if huge && hfile.is_none() {
-            // Anonymous hugetlb memory (a file's page size is its own);
-            // one size: 2 MiB.
+            // Anonymous hugetlb memory (a file's page size is its own).
+            // Mappings are of 2 MiB pages only: MAP_HUGE_1GB, or the
+            // default size with default_hugepagesz=1G, is refused (1 GiB
+            // pages are a pool without mappings yet).
             let log = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
-            if req.file.is_some() || (log != 0 && log != 21) {
+            let default_1g = env.pa.hugetlb_default_1g.load(core::sync::atomic::Ordering::Relaxed);
+            if req.file.is_some() || (log != 0 && log != 21) || (log == 0 && default_1g) {
                 return Err(MmError::Invalid);
             }
         }

@@ -143,14 +143,14 @@ fn surplus_pages_follow_overcommit_and_leave_with_the_mapping() {
     let (env, mut mm, mut cpu) = setup(0);
     let free = env.pa.drained_free_pages();
     assert_eq!(hmap(&mut mm, env, 1, HPRIV), Err(MmError::NoMemory));
-    env.pa.hugetlb.set_overcommit(2);
+    assert!(env.pa.hugetlb.set_overcommit(2));
     let a = hmap(&mut mm, env, 2, HPRIV).unwrap();
     assert_eq!(counts(env).surplus, 2);
     cpu.store(&mut mm, a, &[1]).unwrap();
     mm.munmap(env, a, 2 * H).unwrap();
     assert_eq!(counts(env).nr, 0, "surplus pages went back");
     mm.destroy(env);
-    env.pa.hugetlb.set_overcommit(0);
+    assert!(env.pa.hugetlb.set_overcommit(0));
     assert!(env.pa.drained_free_pages() + 8 >= free);
 }
 
