@@ -182,19 +182,26 @@ impl AddressSpace {
         if hfile.is_some() && req.offset % HPAGE_SIZE != 0 {
             return Err(MmError::Invalid);
         }
+        // The huge page size: a file's own (2 MiB), or for anonymous
+        // hugetlb memory the MAP_HUGE_* size (log2 in bits 26..31), 0 for
+        // the default one; a size without a pool is EINVAL.
+        let mut hsize = HPAGE_SIZE;
         if huge && hfile.is_none() {
-            // Anonymous hugetlb memory (a file's page size is its own).
-            // Mappings are of 2 MiB pages only: MAP_HUGE_1GB, or the
-            // default size with default_hugepagesz=1G, is refused (1 GiB
-            // pages are a pool without mappings yet).
             let log = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
             let default_1g = env.pa.hugetlb_default_1g.load(core::sync::atomic::Ordering::Relaxed);
-            if req.file.is_some() || (log != 0 && log != 21) || (log == 0 && default_1g) {
+            let has_1g = env.pa.hugetlb_1g.is_registered();
+            hsize = match log {
+                0 if default_1g => crate::phys::hugetlb::GPAGE_SIZE,
+                0 | 21 => HPAGE_SIZE,
+                30 if has_1g => crate::phys::hugetlb::GPAGE_SIZE,
+                _ => return Err(MmError::Invalid),
+            };
+            if req.file.is_some() {
                 return Err(MmError::Invalid);
             }
         }
         let len = if huge {
-            crate::vm::hugetlb::huge_len(req.len).ok_or(MmError::NoMemory)?
+            crate::vm::hugetlb::huge_len(req.len, hsize).ok_or(MmError::NoMemory)?
         } else {
             req.len.checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::NoMemory)?
         };
@@ -214,7 +221,7 @@ impl AddressSpace {
             if len > TASK_SIZE || addr > TASK_SIZE - len {
                 return Err(MmError::NoMemory);
             }
-            if addr % PAGE_SIZE != 0 || (huge && addr % HPAGE_SIZE != 0) {
+            if addr % PAGE_SIZE != 0 || (huge && addr % hsize != 0) {
                 return Err(MmError::Invalid);
             }
             if addr < env.mmap_min_addr {
@@ -222,7 +229,7 @@ impl AddressSpace {
             }
             addr
         } else if huge {
-            self.get_unmapped_area_aligned(env.mmap_min_addr, addr, len, HPAGE_SIZE)?
+            self.get_unmapped_area_aligned(env.mmap_min_addr, addr, len, hsize)?
         } else {
             self.get_unmapped_area(env.mmap_min_addr, addr, len)?
         };
@@ -326,11 +333,12 @@ impl AddressSpace {
                         vm |= VmFlags::SHARED | VmFlags::MAYSHARE;
                     }
                     vm |= VmFlags::HUGETLB | VmFlags::DONTEXPAND;
-                    let obj =
-                        crate::vm::hugetlb::HugeObject::new(env.pa, shared, "/anon_hugepage (deleted)", addr >> 21);
+                    let order = (hsize >> PAGE_SHIFT).trailing_zeros();
+                    let name = "/anon_hugepage (deleted)";
+                    let obj = crate::vm::hugetlb::HugeObject::new_sized(env.pa, shared, name, addr >> 21, order);
                     // hugetlb_reserve_pages: every page promised now, unless
                     // MAP_NORESERVE.
-                    if flags & MAP_NORESERVE == 0 && !obj.reserve(0, len / HPAGE_SIZE) {
+                    if flags & MAP_NORESERVE == 0 && !obj.reserve(0, len / hsize) {
                         return Err(MmError::NoMemory);
                     }
                     Backing::Huge(obj)
