@@ -216,13 +216,16 @@ fn a_1g_mapping_is_one_pud_leaf_copied_on_write_across_fork_and_cut_only_at_1g()
     assert_eq!(t.size, MapSize::Size1G, "one PUD leaf");
     assert_eq!(cpu.load_u8(&mut mm, a + G / 2).unwrap(), 0, "zeroed on first fault");
     assert_eq!((g(env).free, g(env).resv), (1, 0));
+    assert_eq!(mm.mincore(env, a + G - 8192, 8192).unwrap(), [1, 1], "resident to its end");
+    let mut b = [0u8; 5];
+    assert_eq!(mm.read_remote(env, a, &mut b), 5, "a remote read follows the PUD leaf");
+    assert_eq!(&b, b"first");
     mm.check_invariants(env);
     assert_eq!(mm.munmap(env, a + H, H), Err(MmError::Invalid), "a cut inside the 1 GiB page");
     let mut child = mm.fork(env, &lim()).unwrap();
     child.check_invariants(env);
     cpu.store(&mut child, a, b"child").unwrap();
     assert_eq!(g(env).free, 0, "the child's write copied the page");
-    let mut b = [0u8; 5];
     cpu.load(&mut mm, a, &mut b).unwrap();
     assert_eq!(&b, b"first", "the child's write is its own");
     cpu.load(&mut child, a + G - 4, &mut b[..4]).unwrap();
