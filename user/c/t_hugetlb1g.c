@@ -13,6 +13,12 @@
  *   not seen by the parent (tried when a second page is free for the
  *   child's copy), munmap at a non-1 GiB boundary EINVAL, a mapping of
  *   one page more than is free ENOMEM);
+ * - memfd_create(MFD_HUGETLB | MFD_HUGE_1GB) (memfd_1g): st_blksize 1 GiB,
+ *   ftruncate to 2 MiB EINVAL, to 1 GiB works; a shared mapping's byte is
+ *   seen by pread; the page goes back at the last close and unmap;
+ * - a hugetlbfs mounted with pagesize=1G (hugetlbfs_1g): statfs f_bsize
+ *   1 GiB, /proc/mounts says pagesize=1024M, a file's 1 GiB shared
+ *   mapping is written and read back (skipped where mount(2) is refused);
  * - a larger nr_hugepages leaves the size as it is where gigantic pages
  *   cannot be allocated at run time (grow_unchanged); a smaller one gives
  *   a page back to the page allocator: MemFree grows by about 1 GiB
@@ -26,6 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -38,12 +47,19 @@
 #define MAP_HUGE_1GB (30 << 26)
 #endif
 
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 4U
+#endif
+#ifndef MFD_HUGE_1GB
+#define MFD_HUGE_1GB (30U << 26)
+#endif
+
 #define GB (1UL << 30)
 #define SYS1G "/sys/kernel/mm/hugepages/hugepages-1048576kB/"
 
 static const char *cases[] = {
 	"boot_pool", "counts_at_rest", "node_sums", "meminfo_hugetlb", "overcommit_einval",
-	"map_1g", "grow_unchanged", "shrink_frees",
+	"map_1g", "memfd_1g", "hugetlbfs_1g", "grow_unchanged", "shrink_frees",
 };
 
 static long read_num(const char *path)
@@ -137,6 +153,76 @@ static void map_cases(void)
 		check_note("map_1g: fork COW not tried: no free 1 GiB page for the child's copy (boot with hugepages=2)");
 }
 
+static void memfd_case(void)
+{
+	long free0 = g_free();
+	int fd = memfd_create("g", MFD_HUGETLB | MFD_HUGE_1GB);
+	if (fd < 0) {
+		CHECKF("memfd_1g", 0, "memfd_create(MFD_HUGE_1GB): %s", strerror(errno));
+		return;
+	}
+	struct stat st;
+	int blk_ok = fstat(fd, &st) == 0 && st.st_blksize == (long)GB;
+	errno = 0;
+	int small = ftruncate(fd, 2UL << 20);
+	int small_errno = errno;
+	int big = ftruncate(fd, GB);
+	char *p = mmap(NULL, GB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	char c = 0;
+	long free_mapped = -1;
+	if (p != MAP_FAILED) {
+		p[GB - 1] = 0x5a;
+		free_mapped = g_free();
+		if (pread(fd, &c, 1, GB - 1) != 1)
+			c = 0;
+		munmap(p, GB);
+	}
+	close(fd);
+	long free_after = g_free();
+	CHECKF("memfd_1g",
+	       blk_ok && small == -1 && small_errno == EINVAL && big == 0 && p != MAP_FAILED && c == 0x5a &&
+		       free_mapped == free0 - 1 && free_after == free0,
+	       "st_blksize %ld, ftruncate 2M %d (%s), 1G %d, mmap %s, pread %#x, free %ld -> %ld -> %ld",
+	       (long)st.st_blksize, small, strerror(small_errno), big, p == MAP_FAILED ? "failed" : "ok", c, free0,
+	       free_mapped, free_after);
+}
+
+static void hugetlbfs_case(void)
+{
+	const char *dir = "/tmp/t_hugetlb1g.mnt";
+	mkdir(dir, 0755);
+	if (mount("none", dir, "hugetlbfs", 0, "pagesize=1G") != 0) {
+		if (errno == EPERM || errno == ENODEV) {
+			check_skip("hugetlbfs_1g", "mount(2) of hugetlbfs refused here");
+		} else {
+			CHECKF("hugetlbfs_1g", 0, "mount pagesize=1G: %s", strerror(errno));
+		}
+		rmdir(dir);
+		return;
+	}
+	struct statfs sf;
+	int bsize_ok = statfs(dir, &sf) == 0 && (unsigned long)sf.f_bsize == GB;
+	static char mounts[1 << 14];
+	int shown = read_small_file("/proc/mounts", mounts, sizeof mounts) > 0 && strstr(mounts, "pagesize=1024M");
+	int fd = open("/tmp/t_hugetlb1g.mnt/f", O_CREAT | O_RDWR, 0600);
+	int data_ok = 0;
+	if (fd >= 0) {
+		char *p = mmap(NULL, GB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p != MAP_FAILED) {
+			p[0] = 7;
+			p[GB - 1] = 9;
+			data_ok = p[0] == 7 && p[GB - 1] == 9;
+			munmap(p, GB);
+		}
+		close(fd);
+		unlink("/tmp/t_hugetlb1g.mnt/f");
+	}
+	umount(dir);
+	rmdir(dir);
+	CHECKF("hugetlbfs_1g", bsize_ok && shown && data_ok, "f_bsize %ld, pagesize=1024M in /proc/mounts %d, data %d",
+	       (long)sf.f_bsize, shown, data_ok);
+}
+
 int main(void)
 {
 	check_init("t_hugetlb1g");
@@ -202,6 +288,8 @@ int main(void)
 	}
 
 	map_cases();
+	memfd_case();
+	hugetlbfs_case();
 
 	e = write_num(SYS1G "nr_hugepages", nr + 1);
 	long grown = read_num(SYS1G "nr_hugepages");

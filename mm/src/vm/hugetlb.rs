@@ -23,8 +23,8 @@
 //! private mapping it holds only the promises (Linux's per-VMA `resv_map`)
 //! and the pages live in the page tables alone. A huge index is the
 //! area's page offset / 512 (2 MiB) or / 262144 (1 GiB): an object is of
-//! one size, its pool's. hugetlbfs files and memfds are 2 MiB only;
-//! anonymous mappings (MAP_HUGE_1GB) may be 1 GiB.
+//! one size, its pool's (MAP_HUGE_1GB, MFD_HUGE_1GB, a `pagesize=1G`
+//! hugetlbfs).
 //!
 //! hugetlb pages are never on LRU lists, never swapped and never migrated
 //! or compacted; they do not count in RSS (`HugetlbPages` in status does).
@@ -55,6 +55,8 @@ pub struct HugeQuota {
     /// `min_size=` in huge pages (0: none).
     min: u64,
     pa: &'static PageAllocator,
+    /// The order of the mount's pages (its `pagesize=`).
+    order: u32,
     inner: spin::Mutex<QuotaInner>,
 }
 
@@ -73,11 +75,16 @@ impl HugeQuota {
     /// mount's files find them (None if the pool cannot promise that
     /// many: ENOMEM, as `hugepage_new_subpool`).
     pub fn new(pa: &'static PageAllocator, max: Option<u64>, min: u64) -> Option<Arc<HugeQuota>> {
-        if min > 0 && !pa.hugetlb.reserve(pa, min) {
+        HugeQuota::new_sized(pa, HPAGE_ORDER, max, min)
+    }
+
+    /// [`HugeQuota::new`] of a mount whose pages are of `order`.
+    pub fn new_sized(pa: &'static PageAllocator, order: u32, max: Option<u64>, min: u64) -> Option<Arc<HugeQuota>> {
+        if min > 0 && !pool_of_order(pa, order).reserve(pa, min) {
             return None;
         }
         let inner = spin::Mutex::new(QuotaInner { used: 0, rsv: min });
-        Some(Arc::new(HugeQuota { max: max.unwrap_or(u64::MAX), min, pa, inner }))
+        Some(Arc::new(HugeQuota { max: max.unwrap_or(u64::MAX), min, pa, order, inner }))
     }
 
     /// `size=` in huge pages, if the mount has one.
@@ -139,7 +146,7 @@ impl Drop for HugeQuota {
     /// promises go back to the pool.
     fn drop(&mut self) {
         let rsv = self.inner.lock().rsv;
-        self.pa.hugetlb.unreserve(self.pa, rsv);
+        pool_of_order(self.pa, self.order).unreserve(self.pa, rsv);
     }
 }
 
@@ -195,17 +202,30 @@ impl HugeObject {
         PAGE_SIZE << self.order
     }
 
-    fn hpage_pages(&self) -> u64 {
+    /// 4 KiB pages in one of the object's pages.
+    pub fn hpage_pages(&self) -> u64 {
         1 << self.order
     }
 
     /// A hugetlbfs file's object: shared, empty, its pages counted
     /// against `quota`.
     pub fn file(pa: &'static PageAllocator, name: &str, ino: u64, quota: Option<Arc<HugeQuota>>) -> Arc<HugeObject> {
+        HugeObject::file_sized(pa, name, ino, quota, HPAGE_ORDER)
+    }
+
+    /// [`HugeObject::file`] of pages of `order` (a `pagesize=1G` mount,
+    /// a MFD_HUGE_1GB memfd).
+    pub fn file_sized(
+        pa: &'static PageAllocator,
+        name: &str,
+        ino: u64,
+        quota: Option<Arc<HugeQuota>>,
+        order: u32,
+    ) -> Arc<HugeObject> {
         let name = alloc::string::String::from(name);
         let size = core::sync::atomic::AtomicU64::new(0);
         let inner = spin::Mutex::new(ObjInner::default());
-        Arc::new(HugeObject { pa, shared: true, order: HPAGE_ORDER, name, ino, size, quota, inner })
+        Arc::new(HugeObject { pa, shared: true, order, name, ino, size, quota, inner })
     }
 
     /// The file's size in bytes (u64::MAX: a mapping's object, unbounded).
@@ -213,13 +233,13 @@ impl HugeObject {
         self.size.load(core::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Set a file's size (a multiple of 2 MiB): pages and promises past
+    /// Set a file's size (a multiple of the page size): pages and promises past
     /// a smaller one go (those mapped stay with their mappers until they
     /// unmap; a new fault there is SIGBUS).
     pub fn set_size(&self, bytes: u64) {
         let old = self.size.swap(bytes, core::sync::atomic::Ordering::Relaxed);
         if bytes < old {
-            self.truncate(bytes.div_ceil(HPAGE_SIZE));
+            self.truncate(bytes.div_ceil(self.hpage_size()));
         }
     }
 
@@ -230,9 +250,10 @@ impl HugeObject {
         let mut done = 0usize;
         let mut at = off;
         while at < end {
-            let idx = at / HPAGE_SIZE;
-            let in_page = at % HPAGE_SIZE;
-            let n = ((HPAGE_SIZE - in_page).min(end - at)) as usize;
+            let hsize = self.hpage_size();
+            let idx = at / hsize;
+            let in_page = at % hsize;
+            let n = ((hsize - in_page).min(end - at)) as usize;
             let page = self.inner.lock().pages.get(&idx).copied();
             let dst = &mut buf[done..done + n];
             match page {

@@ -179,13 +179,13 @@ impl AddressSpace {
             addr = 0;
         }
         let huge = flags & MAP_HUGETLB != 0 || hfile.is_some();
-        if hfile.is_some() && req.offset % HPAGE_SIZE != 0 {
+        if hfile.as_ref().is_some_and(|h| req.offset % h.object.hpage_size() != 0) {
             return Err(MmError::Invalid);
         }
         // The huge page size: a file's own (2 MiB), or for anonymous
         // hugetlb memory the MAP_HUGE_* size (log2 in bits 26..31), 0 for
         // the default one; a size without a pool is EINVAL.
-        let mut hsize = HPAGE_SIZE;
+        let mut hsize = hfile.as_ref().map_or(HPAGE_SIZE, |h| h.object.hpage_size());
         if huge && hfile.is_none() {
             let log = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
             let default_1g = env.pa.hugetlb_default_1g.load(core::sync::atomic::Ordering::Relaxed);
@@ -269,8 +269,8 @@ impl AddressSpace {
                     vm.remove(VmFlags::MAYWRITE | VmFlags::SHARED);
                 }
                 // hugetlb_reserve_pages for the file's range.
-                let first = pgoff / crate::phys::hugetlb::HPAGE_PAGES;
-                let last = (pgoff + (len >> PAGE_SHIFT)) / crate::phys::hugetlb::HPAGE_PAGES;
+                let first = pgoff / hf.object.hpage_pages();
+                let last = (pgoff + (len >> PAGE_SHIFT)) / hf.object.hpage_pages();
                 if flags & MAP_NORESERVE == 0 && !hf.object.reserve(first, last) {
                     return Err(MmError::NoMemory);
                 }
