@@ -281,6 +281,7 @@ impl HugePool {
             }
             head.set_flags(PageFlags::HEAD | PageFlags::HUGETLB);
             head.set_order(self.order);
+            pa.manage_gigantic(pfn, self.order);
             pa.vmstat.hugetlb_pages.add(self.pages_per_hpage() as i64);
             let nid = (nid as usize).min(MAX_NUMNODES - 1);
             let mut i = self.inner.lock();

@@ -519,16 +519,31 @@ impl PageAllocator {
         [&self.hugetlb, &self.hugetlb_1g].into_iter().filter(|p| p.is_registered())
     }
 
-    /// Give a gigantic page (order above MAX_ORDER, taken from memblock at
-    /// boot, never managed by the buddy allocator) to the buddy
-    /// allocator as blocks of MAX_ORDER (`free_contig_range` after
-    /// `__free_pages_core` of a bootmem huge page).
+    /// Count a gigantic page taken from memblock at boot as managed
+    /// memory of its zone, as Linux's `gather_bootmem_prealloc` does
+    /// (MemTotal includes the 1 GiB pool).
+    pub fn manage_gigantic(&self, pfn: Pfn, order: u32) {
+        if let Some(zone) = self.page(pfn).and_then(|p| self.zone_of(p)) {
+            zone.add_managed(1 << order);
+        }
+    }
+
+    /// Give a gigantic page (order above MAX_ORDER, counted managed by
+    /// [`Self::manage_gigantic`]) to the buddy allocator as blocks of
+    /// MAX_ORDER (`free_contig_range`).
     pub fn free_gigantic(&self, pfn: Pfn, order: u32) {
+        let Some(zone) = self.page(pfn).and_then(|p| self.zone_of(p)) else { return };
         let mut at = pfn.0;
         let end = pfn.0 + (1u64 << order);
         while at < end {
             let o = (at.trailing_zeros()).min(MAX_ORDER).min((end - at).ilog2());
-            self.free_boot_block(at, o);
+            for i in 0..(1u64 << o) {
+                if let Some(p) = self.memmap.page(Pfn(at + i)) {
+                    p.set_flags(PageFlags::empty());
+                    p.set_refcount(0);
+                }
+            }
+            zone.with_free(|a| a.free_block(&self.memmap, zone.id(), at, o));
             at += 1 << o;
         }
     }
