@@ -8,7 +8,8 @@
  * - nr_overcommit_hugepages of a size without run-time allocation takes
  *   only 0 (overcommit_einval; Linux with CONFIG_CONTIG_ALLOC accepts it);
  * - a MAP_HUGE_1GB mapping (map_1g: 1 GiB aligned, first and last byte
- *   written and read back, smaps KernelPageSize 1048576 kB, free_hugepages
+ *   written and read back, smaps KernelPageSize and Private_Hugetlb
+ *   1048576 kB, status HugetlbPages at least that much, free_hugepages
  *   one lower while mapped and back after munmap, a private child's write
  *   not seen by the parent (tried when a second page is free for the
  *   child's copy), munmap at a non-1 GiB boundary EINVAL, a mapping of
@@ -122,6 +123,8 @@ static void map_cases(void)
 	p[GB - 1] = 0x33;
 	ok = ok && p[0] == 0x11 && p[GB - 1] == 0x33;
 	long kps = smaps_field(p, "KernelPageSize");
+	long priv = smaps_field(p, "Private_Hugetlb");
+	long status = status_kb("HugetlbPages");
 	long free_mapped = g_free();
 	/* The child's write needs a free page for its copy (else SIGBUS). */
 	int cow = -1, cow_ok = 1;
@@ -143,11 +146,11 @@ static void map_cases(void)
 	munmap(p, GB);
 	long free_after = g_free();
 	CHECKF("map_1g",
-	       ok && kps == 1048576 && free_mapped == free0 - 1 && free_after == free0 && cow_ok && cut == -1 && parent_sees == 0x11 &&
+	       ok && kps == 1048576 && priv == 1048576 && status >= 1048576 && free_mapped == free0 - 1 && free_after == free0 && cow_ok && cut == -1 && parent_sees == 0x11 &&
 		       cut_errno == EINVAL && q == MAP_FAILED && q_errno == ENOMEM,
-	       "aligned+data %d, KernelPageSize %ld kB, free %ld -> %ld -> %ld, fork cow %d (parent sees %#x), "
+	       "aligned+data %d, KernelPageSize %ld kB, Private_Hugetlb %ld kB, HugetlbPages %ld kB, free %ld -> %ld -> %ld, fork cow %d (parent sees %#x), "
 	       "munmap inside %d errno %d, beyond the pool %s errno %d",
-	       ok, kps, free0, free_mapped, free_after, cow, parent_sees, cut, cut_errno, q == MAP_FAILED ? "failed" : "made",
+	       ok, kps, priv, status, free0, free_mapped, free_after, cow, parent_sees, cut, cut_errno, q == MAP_FAILED ? "failed" : "made",
 	       q_errno);
 	if (cow < 0)
 		check_note("map_1g: fork COW not tried: no free 1 GiB page for the child's copy (boot with hugepages=2)");
