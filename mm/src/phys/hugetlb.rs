@@ -33,8 +33,9 @@
 //! A pool page is a compound block of the pool's order marked `HUGETLB`
 //! on its head.
 //! Free in the pool, its head's reference count is 0; taken, the
-//! references are the mappings (one per PMD) and the object that holds
-//! it; [`HugePool::put`] of the last one returns it here.
+//! references are the mappings (one per PMD entry, or PUD entry for
+//! 1 GiB) and the object that holds it; [`HugePool::put`] of the last
+//! one returns it here.
 //!
 //! Locking: one spin lock (`inner`) protects every list and counter; it
 //! is taken with no other mm lock held above the buddy allocator's (the
