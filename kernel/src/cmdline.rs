@@ -21,6 +21,9 @@ pub const KNOWN: &[&str] = &[
     "exit_on_init",
     "mempic",
     "swapon",
+    "hugepages",
+    "hugepagesz",
+    "default_hugepagesz",
 ];
 
 static TEXT: Once<String> = Once::new();

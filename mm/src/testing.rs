@@ -128,15 +128,35 @@ pub fn numa_page_allocator(size: u64, nodes: u32) -> &'static crate::phys::page_
 }
 
 fn page_allocator_on(size: u64, topo: crate::phys::numa::Topology) -> &'static crate::phys::page_alloc::PageAllocator {
+    page_allocator_gigantic_on(size, topo, 0)
+}
+
+/// [`page_allocator`] whose 1 GiB pool is registered and holds the
+/// `gigantic` 1 GiB pages memblock could give before the hand-off (as
+/// `hugepagesz=1G hugepages=N`); `size` above 1 GiB for any.
+pub fn page_allocator_gigantic(size: u64, gigantic: u64) -> &'static crate::phys::page_alloc::PageAllocator {
+    page_allocator_gigantic_on(size, crate::phys::numa::Topology::single_node(size), gigantic)
+}
+
+fn page_allocator_gigantic_on(
+    size: u64,
+    topo: crate::phys::numa::Topology,
+    gigantic: u64,
+) -> &'static crate::phys::page_alloc::PageAllocator {
     let ram = SimRam::new(0, size);
     let mut mb = crate::phys::memblock::Memblock::new();
     mb.set_phys(ram.window);
     mb.add(0, size).expect("testing: memblock add");
     mb.reserve(0, crate::addr::PAGE_SIZE, "first page").expect("testing: memblock reserve");
     topo.apply(&mut mb).expect("testing: topology");
+    let boot = crate::phys::hugetlb::reserve_boot_gigantic(&mut mb, gigantic);
     let pa = Box::leak(Box::new(
         crate::phys::page_alloc::PageAllocator::new(&mut mb, topo, ram.window).expect("testing: page allocator"),
     ));
+    if gigantic > 0 {
+        pa.hugetlb_1g.register();
+        pa.hugetlb_1g.add_boot_pages(pa, &boot);
+    }
     pa.free_boot_memory(&mb);
     pa.setup_watermarks(None);
     pa
@@ -191,6 +211,13 @@ fn machine_on(
     });
     let cpus = tlbs.into_iter().enumerate().map(|(id, tlb)| Cpu::new(id, env, tlb)).collect();
     (env, cpus)
+}
+
+/// A one-CPU machine of `ram_bytes` whose 1 GiB pool holds `gigantic`
+/// boot pages ([`page_allocator_gigantic`]).
+pub fn uniprocessor_gigantic(ram_bytes: u64, gigantic: u64) -> (&'static MmEnv<'static>, Cpu) {
+    let (env, mut cpus) = machine_on(page_allocator_gigantic(ram_bytes, gigantic), 1);
+    (env, cpus.remove(0))
 }
 
 /// A [`machine`] with one CPU.

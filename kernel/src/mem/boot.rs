@@ -225,6 +225,29 @@ fn print_zone_ranges(pa: &PageAllocator, mb: &Memblock) {
     }
 }
 
+/// The 1 GiB pages `hugepagesz=1G hugepages=N` asks for, taken from
+/// memblock before the buddy allocator gets the memory; None when the CPU
+/// cannot map 1 GiB pages (no pdpe1gb: the size does not exist, as in
+/// Linux).
+fn reserve_gigantic(mb: &mut Memblock) -> Option<alloc::vec::Vec<(mm::addr::Pfn, u32)>> {
+    let want = super::huge_cmdline();
+    if !arch::cpu::features().page_1g {
+        if want.pages_1g.is_some() || want.default_1g {
+            warn!("HugeTLB: the CPU has no 1 GiB pages (pdpe1gb): hugepagesz=1G ignored");
+        }
+        return None;
+    }
+    let n = want.pages_1g.unwrap_or(0);
+    let pages = mm::phys::hugetlb::reserve_boot_gigantic(mb, n);
+    if (pages.len() as u64) < n {
+        warn!("HugeTLB: allocating {} of page size 1.00 GiB failed.  Only allocated {} hugepages.", n, pages.len());
+    }
+    for (pfn, nid) in &pages {
+        info!("HugeTLB: 1 GiB page at {:#x} on node {}", pfn.phys(), nid);
+    }
+    Some(pages)
+}
+
 /// The ramdisk the bootloader loaded at `addr` (`len` bytes), as bytes.
 pub fn ramdisk(addr: Option<u64>, len: u64) -> Option<&'static [u8]> {
     // SAFETY: the bootloader mapped `len` bytes of ramdisk at `addr`, keeps
@@ -245,6 +268,7 @@ pub fn init(e820: &E820Table, snap: &BootSnapshot, acpi: Option<&arch::acpi::Acp
     let mut mb = super::memblock();
     setup_memblock(&mut mb, win, e820, snap, acpi);
     let topo = setup_numa(&mut mb, acpi);
+    let gigantic = reserve_gigantic(&mut mb);
 
     let pa = match PageAllocator::new(&mut mb, topo, win) {
         Ok(pa) => pa,
@@ -265,6 +289,12 @@ pub fn init(e820: &E820Table, snap: &BootSnapshot, acpi: Option<&arch::acpi::Acp
     }
 
     let pa: &'static PageAllocator = super::PAGE_ALLOC.call_once(|| pa);
+    if let Some(pages) = gigantic {
+        pa.hugetlb_1g.register();
+        pa.hugetlb_1g.add_boot_pages(pa, &pages);
+        let default_1g = super::huge_cmdline().default_1g;
+        pa.hugetlb_default_1g.store(default_1g, core::sync::atomic::Ordering::Relaxed);
+    }
     let freed = pa.free_boot_memory(&mb);
     let min_free = crate::cmdline::value("min_free_kbytes").and_then(|v| v.parse().ok());
     pa.setup_watermarks(min_free);

@@ -107,25 +107,32 @@ fn reclaim(_order: u32) -> u64 {
 
 /// Install the reclaim hook (after the process and file layers registered
 /// their shrinkers).
-/// `hugepages=N` (with `hugepagesz=2M`, the one size, or alone): fill
-/// the hugetlb pool at boot, while 2 MiB blocks are easy to find.
+/// The command line's `hugepagesz=`, `hugepages=` and
+/// `default_hugepagesz=`, read in order (`hugepages=` after `hugepagesz=`
+/// is of that size).
+pub fn huge_cmdline() -> mm::phys::hugetlb::HugeCmdline {
+    let cmdline = crate::cmdline::get();
+    let words = cmdline.params().iter().filter_map(|p| Some((p.key, p.value?)));
+    mm::phys::hugetlb::HugeCmdline::parse(words, &mut |k, v| log::warn!("HugeTLB: unsupported {}={}", k, v))
+}
+
+/// `hugepages=N` of the 2 MiB size: fill that pool at boot, while 2 MiB
+/// blocks are easy to find (the 1 GiB pages were taken from memblock
+/// already, in `boot::init`).
 pub fn hugetlb_from_cmdline() {
-    let size = crate::cmdline::value("hugepagesz").or_else(|| crate::cmdline::value("default_hugepagesz"));
-    if let Some(sz) = size.filter(|s| !matches!(*s, "2M" | "2m" | "2048K" | "2048k")) {
-        log::warn!("HugeTLB: unsupported hugepagesz={}", sz);
-        return;
-    }
-    let Some(n) = crate::cmdline::value("hugepages") else { return };
-    let Ok(n) = n.parse::<u64>() else {
-        log::warn!("HugeTLB: hugepages={} is not a number", n);
-        return;
-    };
     let pa = page_alloc();
-    let got = pa.hugetlb.set_persistent(pa, None, n);
-    if got < n {
-        log::warn!("HugeTLB: allocating {} of page size 2.00 MiB failed.  Only allocated {} hugepages.", n, got);
+    if let Some(n) = huge_cmdline().pages_2m {
+        let got = pa.hugetlb.set_persistent(pa, None, n);
+        if got < n {
+            log::warn!("HugeTLB: allocating {} of page size 2.00 MiB failed.  Only allocated {} hugepages.", n, got);
+        }
     }
-    log::info!("HugeTLB: registered 2.00 MiB page size, pre-allocated {} pages", got);
+    for pool in pa.hugetlb_pools() {
+        let c = pool.counts();
+        let (size, unit) =
+            if pool.is_gigantic() { (pool.hpage_size() >> 30, "GiB") } else { (pool.hpage_size() >> 20, "MiB") };
+        log::info!("HugeTLB: registered {}.00 {} page size, pre-allocated {} pages", size, unit, c.persistent);
+    }
 }
 
 pub fn enable_reclaim() {

@@ -24,7 +24,7 @@ const O_LARGEFILE: u32 = 0o100000;
 
 /// memfd_create(2): EINVAL for unknown flags, MFD_EXEC with
 /// MFD_NOEXEC_SEAL, a name longer than 249 bytes, and a huge page size
-/// other than 2 MiB; EFAULT for an unreadable name. MFD_HUGETLB makes a
+/// without a pool; EFAULT for an unreadable name. MFD_HUGETLB makes a
 /// hugetlbfs file (vfs/hugetlbfs.rs).
 pub fn memfd_create(uname: u64, flags: u32) -> SysResult {
     let allowed = if flags & MFD_HUGETLB == 0 { MFD_ALL_FLAGS } else { MFD_ALL_FLAGS | MFD_HUGE_BITS };
@@ -39,12 +39,17 @@ pub fn memfd_create(uname: u64, flags: u32) -> SysResult {
         Err(ENAMETOOLONG) => return Err(EINVAL),
         r => r?,
     };
+    // The huge page size: MFD_HUGE_2MB, MFD_HUGE_1GB (when that pool
+    // exists), or 0 for the default one; another is EINVAL.
+    let mut huge_order = mm::phys::hugetlb::HPAGE_ORDER;
     if flags & MFD_HUGETLB != 0 {
-        // One size here: 2 MiB (MFD_HUGE_2MB, or the default).
-        let log = (flags >> 26) & 0x3f;
-        if log != 0 && log != 21 {
-            return Err(EINVAL);
-        }
+        let pa = crate::mem::page_alloc();
+        huge_order = match (flags >> 26) & 0x3f {
+            0 => pa.default_hugetlb().order(),
+            21 => mm::phys::hugetlb::HPAGE_ORDER,
+            30 if pa.hugetlb_1g.is_registered() => mm::phys::hugetlb::GPAGE_ORDER,
+            _ => return Err(EINVAL),
+        };
     }
     // shmem_file_setup: S_IRWXUGO, no umask; MFD_NOEXEC_SEAL drops the x
     // bits and seals them, which allows sealing.
@@ -60,7 +65,7 @@ pub fn memfd_create(uname: u64, flags: u32) -> SysResult {
         Owner { uid: c.euid, gid: c.egid }
     };
     let inode = if flags & MFD_HUGETLB != 0 {
-        crate::vfs::hugetlbfs::memfd_file(&name, mode, owner)
+        crate::vfs::hugetlbfs::memfd_file(&name, mode, owner, huge_order)
     } else {
         tmpfs::memfd_file(&name, mode, owner, seals)?
     };

@@ -202,7 +202,8 @@ pub fn mount(source: u64, target: u64, fstype: u64, flags: u64, data: u64) -> Sy
     Ok(0)
 }
 
-/// mount(2) of a hugetlbfs: `pagesize=` (2M, the one size), `size=` and
+/// mount(2) of a hugetlbfs: `pagesize=` (2M, or 1G when that pool
+/// exists; the default size without it), `size=` and
 /// `min_size=` (bytes with K/M/G/..., or a percentage of the pool: its
 /// huge pages; min_size above size is EINVAL, a min_size the pool cannot
 /// promise ENOMEM), `nr_inodes=`, `mode=`, `uid=`, `gid=`; anything else
@@ -213,20 +214,33 @@ fn mount_hugetlbfs(source: u64, at: crate::vfs::namei::Resolved, flags: u64, dat
     }
     let data = if data == 0 { String::new() } else { read_user_cstr(data, 4095)? };
     let (mut pages, mut min_pages, mut inodes, mut mode, mut uid, mut gid) = (None, 0, u64::MAX, 0o755, 0u32, 0u32);
+    // The page size first: size= and min_size= count pages of it.
+    let pa = crate::mem::page_alloc();
+    let mut pool = pa.default_hugetlb();
+    for opt in data.split(',') {
+        if let Some(val) = opt.strip_prefix("pagesize=") {
+            pool = match mm::phys::hugetlb::order_of_size(val) {
+                Some(o) if o == pa.hugetlb_1g.order() && pa.hugetlb_1g.is_registered() => &pa.hugetlb_1g,
+                Some(o) if o == pa.hugetlb.order() => &pa.hugetlb,
+                _ => return Err(EINVAL),
+            };
+        }
+    }
+    let hsize = pool.hpage_size();
     // hugetlbfs_size_to_hpages: bytes, or a percentage of the pool.
     let huge_pages = |val: &str| -> Result<u64, abi::errno::Errno> {
         Ok(match val.strip_suffix('%') {
             Some(pct) => {
                 let pct: u64 = pct.parse().map_err(|_| EINVAL)?;
-                crate::mem::page_alloc().hugetlb.counts().persistent.saturating_mul(pct) / 100
+                pool.counts().persistent.saturating_mul(pct) / 100
             }
-            None => memparse(val).ok_or(EINVAL)? / (2u64 << 20),
+            None => memparse(val).ok_or(EINVAL)? / hsize,
         })
     };
     for opt in data.split(',').filter(|o| !o.is_empty()) {
         let (key, val) = opt.split_once('=').unwrap_or((opt, ""));
         match key {
-            "pagesize" if memparse(val) == Some(2 << 20) => {}
+            "pagesize" => {}
             "size" => pages = Some(huge_pages(val)?),
             "min_size" => min_pages = huge_pages(val)?,
             "nr_inodes" => inodes = memparse(val).ok_or(EINVAL)?,
@@ -244,14 +258,15 @@ fn mount_hugetlbfs(source: u64, at: crate::vfs::namei::Resolved, flags: u64, dat
     if !at.inode.is_dir() {
         return Err(ENOTDIR);
     }
-    let root = crate::vfs::hugetlbfs::mount(mode, crate::file::Owner { uid, gid }, pages, min_pages, inodes)?;
+    let owner = crate::file::Owner { uid, gid };
+    let root = crate::vfs::hugetlbfs::mount(mode, owner, pages, min_pages, inodes, pool.order())?;
     let mut opts = flag_words(flags);
-    opts.push_str(",pagesize=2M");
+    opts.push_str(if pool.is_gigantic() { ",pagesize=1024M" } else { ",pagesize=2M" });
     if let Some(p) = pages {
-        opts.push_str(&format!(",size={}", p * (2 << 20)));
+        opts.push_str(&format!(",size={}", p * hsize));
     }
     if min_pages > 0 {
-        opts.push_str(&format!(",min_size={}", min_pages * (2 << 20)));
+        opts.push_str(&format!(",min_size={}", min_pages * hsize));
     }
     mount::mount(at.inode, at.path, "hugetlbfs", opts, flags & MS_NOEXEC != 0, root)?;
     Ok(0)

@@ -1,7 +1,8 @@
-//! hugetlbfs: files whose pages are 2 MiB pages of the hugetlb pool
-//! (mm's `vm::hugetlb::HugeObject`), in a mount (`mount -t hugetlbfs
-//! none DIR -o pagesize=2M,size=...,min_size=...,mode=,uid=,gid=,nr_inodes=`) or made
-//! by memfd_create(MFD_HUGETLB) (cf. fs/hugetlbfs/inode.c).
+//! hugetlbfs: files whose pages are huge pages of a hugetlb pool, 2 MiB
+//! or 1 GiB (mm's `vm::hugetlb::HugeObject`), in a mount (`mount -t
+//! hugetlbfs none DIR -o pagesize=2M|1G,size=...,min_size=...,mode=,uid=,gid=,nr_inodes=`)
+//! or made by memfd_create(MFD_HUGETLB [| MFD_HUGE_1GB]) (cf.
+//! fs/hugetlbfs/inode.c). Below, "2 MiB" is the page size of the file.
 //!
 //! A mount's `size=` (bytes with K/M/G, or a percentage of the pool)
 //! bounds the pages its files hold: a fault past it SIGBUS, fallocate
@@ -34,7 +35,7 @@ use alloc::vec::Vec;
 use abi::errno::*;
 use abi::fcntl::{F_SEAL_SEAL, FALLOC_FL_KEEP_SIZE};
 use abi::stat::{S_IFDIR, S_IFREG, Stat};
-use mm::phys::hugetlb::HPAGE_SIZE;
+use mm::addr::PAGE_SIZE;
 use mm::vm::hugetlb::{HugeObject, HugeQuota};
 use spin::Mutex;
 
@@ -73,17 +74,17 @@ fn now() -> Time {
 }
 
 /// An unlinked hugetlb file for memfd_create(MFD_HUGETLB), named
-/// `/memfd:NAME (deleted)`, empty.
-pub fn memfd_file(name: &str, mode: u32, owner: Owner) -> Arc<dyn Inode> {
-    let f = new_file(&alloc::format!("/memfd:{name} (deleted)"), mode, owner, None);
+/// `/memfd:NAME (deleted)`, empty, of pages of `order`.
+pub fn memfd_file(name: &str, mode: u32, owner: Owner, order: u32) -> Arc<dyn Inode> {
+    let f = new_file(&alloc::format!("/memfd:{name} (deleted)"), mode, owner, None, order);
     f.nlink.store(0, core::sync::atomic::Ordering::Relaxed);
     f
 }
 
-fn new_file(path: &str, mode: u32, owner: Owner, sb: Option<Arc<Sb>>) -> Arc<HugeFile> {
+fn new_file(path: &str, mode: u32, owner: Owner, sb: Option<Arc<Sb>>, order: u32) -> Arc<HugeFile> {
     let ino = NEXT_INO.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     let quota = sb.as_ref().and_then(|s| s.quota.clone());
-    let obj = HugeObject::file(crate::mem::page_alloc(), path, ino, quota);
+    let obj = HugeObject::file_sized(crate::mem::page_alloc(), path, ino, quota, order);
     let t = now();
     let meta = Meta { mode: S_IFREG | (mode & 0o7777), uid: owner.uid, gid: owner.gid, atime: t, mtime: t, ctime: t };
     Arc::new(HugeFile { ino, obj, meta: Mutex::new(meta), nlink: core::sync::atomic::AtomicU32::new(1), sb })
@@ -92,6 +93,8 @@ fn new_file(path: &str, mode: u32, owner: Owner, sb: Option<Arc<Sb>>) -> Arc<Hug
 /// A mount: its limits.
 struct Sb {
     quota: Option<Arc<HugeQuota>>,
+    /// The order of the mount's pages (`pagesize=`).
+    order: u32,
     max_inodes: u64,
     inodes: core::sync::atomic::AtomicU64,
 }
@@ -107,20 +110,21 @@ pub struct HugeDir {
 /// Mount a hugetlbfs: its root directory (mode, owner), `max_pages` huge
 /// pages (None: only the pool's limit), `min_pages` of them promised by
 /// the pool for as long as the mount lives (ENOMEM if it cannot),
-/// `max_inodes` inodes.
+/// `max_inodes` inodes; its pages are of `order`.
 pub fn mount(
     mode: u32,
     owner: Owner,
     max_pages: Option<u64>,
     min_pages: u64,
     max_inodes: u64,
+    order: u32,
 ) -> Result<Arc<dyn Inode>, Errno> {
     let quota = if max_pages.is_some() || min_pages > 0 {
-        Some(HugeQuota::new(crate::mem::page_alloc(), max_pages, min_pages).ok_or(ENOMEM)?)
+        Some(HugeQuota::new_sized(crate::mem::page_alloc(), order, max_pages, min_pages).ok_or(ENOMEM)?)
     } else {
         None
     };
-    let sb = Arc::new(Sb { quota, max_inodes, inodes: Default::default() });
+    let sb = Arc::new(Sb { quota, order, max_inodes, inodes: Default::default() });
     Ok(new_dir(&sb, mode, owner))
 }
 
@@ -154,7 +158,7 @@ impl Inode for HugeDir {
             st_mode: m.mode,
             st_uid: m.uid,
             st_gid: m.gid,
-            st_blksize: HPAGE_SIZE as i64,
+            st_blksize: (PAGE_SIZE << self.sb.order) as i64,
             st_atime: m.atime.0,
             st_atime_nsec: m.atime.1,
             st_mtime: m.mtime.0,
@@ -184,7 +188,7 @@ impl Inode for HugeDir {
             return Err(EEXIST);
         }
         self.take_inode()?;
-        let f: Arc<dyn Inode> = new_file(path, mode, owner, Some(self.sb.clone()));
+        let f: Arc<dyn Inode> = new_file(path, mode, owner, Some(self.sb.clone()), self.sb.order);
         e.insert(String::from(name), f.clone());
         drop(e);
         self.touch();
@@ -294,6 +298,7 @@ impl Inode for HugeDir {
     fn statfs(&self) -> abi::stat::Statfs {
         statfs_of(
             self.sb.quota.as_deref(),
+            self.sb.order,
             self.sb.max_inodes,
             self.sb.inodes.load(core::sync::atomic::Ordering::Relaxed),
         )
@@ -306,22 +311,24 @@ impl Inode for HugeDir {
 
 /// statfs of a mount (or of the memfd files): blocks are huge pages, the
 /// mount's limit or the pool's.
-fn statfs_of(quota: Option<&HugeQuota>, max_inodes: u64, inodes: u64) -> abi::stat::Statfs {
-    let c = crate::mem::page_alloc().hugetlb.counts();
+fn statfs_of(quota: Option<&HugeQuota>, order: u32, max_inodes: u64, inodes: u64) -> abi::stat::Statfs {
+    let pa = crate::mem::page_alloc();
+    let pool = if order == pa.hugetlb_1g.order() { &pa.hugetlb_1g } else { &pa.hugetlb };
+    let c = pool.counts();
     let (blocks, free) = match quota.and_then(|q| Some((q.max()?, q.used()))) {
         Some((max, used)) => (max, max.saturating_sub(used)),
         None => (c.nr, c.free),
     };
     abi::stat::Statfs {
         f_type: HUGETLBFS_MAGIC,
-        f_bsize: HPAGE_SIZE as i64,
+        f_bsize: pool.hpage_size() as i64,
         f_blocks: blocks,
         f_bfree: free,
         f_bavail: free,
         f_files: max_inodes,
         f_ffree: max_inodes.saturating_sub(inodes),
         f_namelen: 255,
-        f_frsize: HPAGE_SIZE as i64,
+        f_frsize: pool.hpage_size() as i64,
         ..abi::stat::Statfs::default()
     }
 }
@@ -337,8 +344,8 @@ impl Inode for HugeFile {
             st_uid: m.uid,
             st_gid: m.gid,
             st_size: self.obj.size() as i64,
-            st_blksize: HPAGE_SIZE as i64,
-            st_blocks: (self.obj.nr_pages() * HPAGE_SIZE / 512) as i64,
+            st_blksize: self.obj.hpage_size() as i64,
+            st_blocks: (self.obj.nr_pages() * self.obj.hpage_size() / 512) as i64,
             st_atime: m.atime.0,
             st_atime_nsec: m.atime.1,
             st_mtime: m.mtime.0,
@@ -363,7 +370,7 @@ impl Inode for HugeFile {
 
     fn setattr(&self, attr: &SetAttr) -> Result<(), Errno> {
         if let Some(size) = attr.size {
-            if size % HPAGE_SIZE != 0 {
+            if size % self.obj.hpage_size() != 0 {
                 return Err(EINVAL);
             }
         }
@@ -393,10 +400,13 @@ impl Inode for HugeFile {
 
     fn statfs(&self) -> abi::stat::Statfs {
         match &self.sb {
-            Some(sb) => {
-                statfs_of(sb.quota.as_deref(), sb.max_inodes, sb.inodes.load(core::sync::atomic::Ordering::Relaxed))
-            }
-            None => statfs_of(None, u64::MAX, 0),
+            Some(sb) => statfs_of(
+                sb.quota.as_deref(),
+                sb.order,
+                sb.max_inodes,
+                sb.inodes.load(core::sync::atomic::Ordering::Relaxed),
+            ),
+            None => statfs_of(None, self.obj.hpage_pages().trailing_zeros(), u64::MAX, 0),
         }
     }
 
@@ -407,10 +417,11 @@ impl Inode for HugeFile {
             return Err(EOPNOTSUPP);
         }
         let end = off.checked_add(len).ok_or(EFBIG)?;
-        let (first, last) = (off / HPAGE_SIZE, end.div_ceil(HPAGE_SIZE));
+        let hsize = self.obj.hpage_size();
+        let (first, last) = (off / hsize, end.div_ceil(hsize));
         let nid = crate::mem::page_alloc().local_node();
-        if mode & FALLOC_FL_KEEP_SIZE == 0 && self.obj.size() < last * HPAGE_SIZE {
-            self.obj.set_size(last * HPAGE_SIZE);
+        if mode & FALLOC_FL_KEEP_SIZE == 0 && self.obj.size() < last * hsize {
+            self.obj.set_size(last * hsize);
         }
         if !self.obj.populate(first, last, nid) {
             return Err(ENOSPC);

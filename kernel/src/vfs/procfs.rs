@@ -480,7 +480,7 @@ fn set_compact_memory(t: &str) -> Result<(), Errno> {
 }
 
 fn nr_hugepages(s: &mut String) -> core::fmt::Result {
-    writeln!(s, "{}", crate::mem::page_alloc().hugetlb.counts().persistent)
+    writeln!(s, "{}", crate::mem::page_alloc().default_hugetlb().counts().persistent)
 }
 
 /// Linux's `hugetlb_sysctl_handler`: any unsigned long; the pool grows as
@@ -488,17 +488,19 @@ fn nr_hugepages(s: &mut String) -> core::fmt::Result {
 fn set_nr_hugepages(t: &str) -> Result<(), Errno> {
     let v = parse_ulong(t)?;
     let pa = crate::mem::page_alloc();
-    pa.hugetlb.set_persistent(pa, None, v);
+    pa.default_hugetlb().set_persistent(pa, None, v);
     Ok(())
 }
 
 fn nr_overcommit_hugepages(s: &mut String) -> core::fmt::Result {
-    writeln!(s, "{}", crate::mem::page_alloc().hugetlb.counts().overcommit)
+    writeln!(s, "{}", crate::mem::page_alloc().default_hugetlb().counts().overcommit)
 }
 
 fn set_nr_overcommit_hugepages(t: &str) -> Result<(), Errno> {
-    crate::mem::page_alloc().hugetlb.set_overcommit(parse_ulong(t)?);
-    Ok(())
+    match crate::mem::page_alloc().default_hugetlb().set_overcommit(parse_ulong(t)?) {
+        true => Ok(()),
+        false => Err(EINVAL),
+    }
 }
 
 fn compaction_proactiveness(s: &mut String) -> core::fmt::Result {

@@ -11,7 +11,7 @@
 //!   /sys/devices/system/node/nodeN/cpulist   CPUs of the node (SRAT processor affinity)
 //!   /sys/devices/system/node/nodeN/compact   write-only (0200): compacts the node
 //!   /sys/devices/system/node/nodeN/hugepages/hugepages-2048kB/   the node's pool
-//!   /sys/kernel/mm/hugepages/hugepages-2048kB/   the hugetlb pool (sysfs_hugetlb.rs)
+//!   /sys/kernel/mm/hugepages/hugepages-*kB/      the hugetlb pools (sysfs_hugetlb.rs)
 //!   /sys/kernel/mm/mempolicy/weighted_interleave/{auto,nodeN}   weights (0644)
 //!   /sys/kernel/mm/transparent_hugepage/{enabled,defrag,hpage_pmd_size} (sysfs_thp.rs)
 //!   /sys/fs/cgroup           the cgroup v2 hierarchy (cgroupfs.rs)
@@ -266,7 +266,7 @@ fn render(show: Show, s: &mut String) -> core::fmt::Result {
                 lru(LruList::ActiveFile),
                 lru(LruList::InactiveFile),
             );
-            let (huge_nr, huge_free, huge_surp) = pa.hugetlb.node_counts(nid as usize);
+            let (huge_nr, huge_free, huge_surp) = pa.default_hugetlb().node_counts(nid as usize);
             let lines: [(&str, u64); 10] = [
                 ("MemTotal:", total),
                 ("MemFree:", free),

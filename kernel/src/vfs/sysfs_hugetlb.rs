@@ -1,17 +1,23 @@
-//! The hugetlb pool's sysfs attributes (cf. mm/hugetlb_sysfs.c):
+//! The hugetlb pools' sysfs attributes, one directory per size (cf.
+//! mm/hugetlb_sysfs.c):
 //!
 //! ```text
 //!   /sys/kernel/mm/hugepages/hugepages-2048kB/
 //!       nr_hugepages (0644)  nr_overcommit_hugepages (0644)
 //!       free_hugepages  resv_hugepages  surplus_hugepages (0444)
-//!   /sys/devices/system/node/nodeN/hugepages/hugepages-2048kB/
+//!   /sys/kernel/mm/hugepages/hugepages-1048576kB/   (the CPU has pdpe1gb)
+//!       the same files
+//!   /sys/devices/system/node/nodeN/hugepages/hugepages-{2048,1048576}kB/
 //!       nr_hugepages (0644)  free_hugepages  surplus_hugepages (0444)
 //! ```
 //!
 //! `nr_hugepages` here is the pool with its surplus pages (Linux's
 //! `nr_huge_pages`); writing it sets the persistent size, globally or of
-//! the node, and the pool grows as far as 2 MiB blocks can be found.
-//! Values are decimal (`kstrtoul(buf, 10)`): anything else is EINVAL.
+//! the node, and the 2 MiB pool grows as far as 2 MiB blocks can be
+//! found. The 1 GiB pool only shrinks (its pages come from boot), and its
+//! `nr_overcommit_hugepages` takes only 0 (EINVAL otherwise, as Linux
+//! without run-time gigantic allocation). Values are decimal
+//! (`kstrtoul(buf, 10)`): anything else is EINVAL.
 
 use alloc::string::ToString;
 use alloc::sync::Arc;
@@ -22,8 +28,27 @@ use abi::stat::{S_IFREG, Stat};
 
 use super::Inode;
 
-/// The directory name of the one size.
-pub const HSTATE_DIR: &str = "hugepages-2048kB";
+/// The directory name of a pool's size.
+fn hstate_dir(pool: &mm::phys::hugetlb::HugePool) -> alloc::string::String {
+    alloc::format!("hugepages-{}kB", pool.hpage_size() >> 10)
+}
+
+/// Which pool an attribute shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Size {
+    Huge2M,
+    Gigantic1G,
+}
+
+impl Size {
+    fn pool(self) -> &'static mm::phys::hugetlb::HugePool {
+        let pa = crate::mem::page_alloc();
+        match self {
+            Size::Huge2M => &pa.hugetlb,
+            Size::Gigantic1G => &pa.hugetlb_1g,
+        }
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Attr {
@@ -54,6 +79,7 @@ impl Attr {
 struct HugeAttr {
     ino: u64,
     attr: Attr,
+    size: Size,
     nid: Option<u32>,
 }
 
@@ -81,17 +107,22 @@ impl Inode for HugeAttr {
         let t = core::str::from_utf8(buf).map_err(|_| EINVAL)?;
         let v: u64 = t.strip_suffix('\n').unwrap_or(t).parse().map_err(|_| EINVAL)?;
         let pa = crate::mem::page_alloc();
+        let pool = self.size.pool();
         match self.attr {
             Attr::Nr => {
-                pa.hugetlb.set_persistent(pa, self.nid.map(|n| n as usize), v);
+                pool.set_persistent(pa, self.nid.map(|n| n as usize), v);
             }
-            _ => pa.hugetlb.set_overcommit(v),
+            _ => {
+                if !pool.set_overcommit(v) {
+                    return Err(EINVAL);
+                }
+            }
         }
         Ok(buf.len())
     }
 
     fn snapshot(&self) -> Option<Vec<u8>> {
-        let pool = &crate::mem::page_alloc().hugetlb;
+        let pool = self.size.pool();
         let v = match self.nid {
             None => {
                 let c = pool.counts();
@@ -116,8 +147,9 @@ impl Inode for HugeAttr {
     }
 }
 
-/// The `hugepages` directory's entries: one `hugepages-2048kB` directory
-/// (`dir` makes directories; inode numbers from `ino`).
+/// The `hugepages` directory's entries: a `hugepages-2048kB` directory,
+/// and `hugepages-1048576kB` when that size exists (`dir` makes
+/// directories; inode numbers from `ino`, at most 13 of them).
 pub fn hugepages_dir(
     nid: Option<u32>,
     ino: u64,
@@ -127,12 +159,26 @@ pub fn hugepages_dir(
         None => &[Attr::Free, Attr::Nr, Attr::Overcommit, Attr::Resv, Attr::Surplus],
         Some(_) => &[Attr::Free, Attr::Nr, Attr::Surplus],
     };
-    let files = attrs
-        .iter()
-        .enumerate()
-        .map(|(i, &attr)| {
-            (attr.name().to_string(), Arc::new(HugeAttr { ino: ino + 2 + i as u64, attr, nid }) as Arc<dyn Inode>)
+    let mut sizes = alloc::vec![Size::Huge2M];
+    if Size::Gigantic1G.pool().is_registered() {
+        sizes.push(Size::Gigantic1G);
+    }
+    let mut next = ino + 1;
+    let entries = sizes
+        .into_iter()
+        .map(|size| {
+            let dir_ino = next;
+            let files = attrs
+                .iter()
+                .enumerate()
+                .map(|(i, &attr)| {
+                    let ino = dir_ino + 1 + i as u64;
+                    (attr.name().to_string(), Arc::new(HugeAttr { ino, attr, size, nid }) as Arc<dyn Inode>)
+                })
+                .collect();
+            next = dir_ino + 1 + attrs.len() as u64;
+            (hstate_dir(size.pool()), dir(dir_ino, files))
         })
         .collect();
-    dir(ino, alloc::vec![(HSTATE_DIR.to_string(), dir(ino + 1, files))])
+    dir(ino, entries)
 }

@@ -1,14 +1,27 @@
-//! The pool of 2 MiB huge pages behind hugetlb mappings (cf. mm/hugetlb.c:
-//! `struct hstate`, `set_max_huge_pages`, `alloc_hugetlb_folio`,
-//! `free_huge_folio`, `hugetlb_acct_memory`).
+//! The pools of huge pages behind hugetlb mappings, one per size (cf.
+//! mm/hugetlb.c: `struct hstate`, `set_max_huge_pages`,
+//! `alloc_hugetlb_folio`, `free_huge_folio`, `hugetlb_acct_memory`,
+//! `alloc_bootmem_huge_page`).
 //!
 //! ```text
+//!   2 MiB (order 9):
 //!   buddy ──alloc order 9 (compound, this node only)──> pool free list ─┐
 //!     ^                                                                 │ take (fault)
 //!     └──── surplus page freed, or the pool shrinks ── free_page <──────┘ last put
+//!
+//!   1 GiB (order 18, "gigantic": above the buddy's MAX_ORDER):
+//!   memblock ──1 GiB-aligned range, before the hand-off──> pool free list
+//!   buddy <──── the pool shrinks: blocks of MAX_ORDER ──────────┘
 //! ```
 //!
-//! Counters, as Linux keeps them per size (here the one size, 2 MiB):
+//! A gigantic pool never grows at run time (Linux needs
+//! `alloc_contig_range` for that, which this kernel does not have): a
+//! larger `nr_hugepages` leaves the size unchanged, as a failed allocation
+//! does in Linux, and it has no surplus pages (`nr_overcommit_hugepages`
+//! other than 0 is refused). Its pages come from memblock at boot
+//! ([`reserve_boot_gigantic`], `hugepagesz=1G hugepages=N`).
+//!
+//! Counters, as Linux keeps them per size (each pool is one size):
 //! `nr` pages belong to the pool (free or in use), per node; `free` of
 //! them are on the free lists; `resv` of the free ones are promised to
 //! mappings made earlier (taken at mmap time so that a later fault cannot
@@ -17,10 +30,12 @@
 //! allowed it, and go back to the buddy allocator as soon as they are
 //! free. The persistent size is `nr - surplus`.
 //!
-//! A pool page is a compound order-9 block marked `HUGETLB` on its head.
+//! A pool page is a compound block of the pool's order marked `HUGETLB`
+//! on its head.
 //! Free in the pool, its head's reference count is 0; taken, the
-//! references are the mappings (one per PMD) and the object that holds
-//! it; [`HugePool::put`] of the last one returns it here.
+//! references are the mappings (one per PMD entry, or PUD entry for
+//! 1 GiB) and the object that holds it; [`HugePool::put`] of the last
+//! one returns it here.
 //!
 //! Locking: one spin lock (`inner`) protects every list and counter; it
 //! is taken with no other mm lock held above the buddy allocator's (the
@@ -40,6 +55,115 @@ pub const HPAGE_ORDER: u32 = 9;
 pub const HPAGE_PAGES: u64 = 1 << HPAGE_ORDER;
 /// Bytes in a huge page.
 pub const HPAGE_SIZE: u64 = 1 << 21;
+/// Order of a gigantic page (1 GiB = 2^18 4 KiB pages).
+pub const GPAGE_ORDER: u32 = 18;
+/// Bytes in a gigantic page.
+pub const GPAGE_SIZE: u64 = 1 << 30;
+
+/// The page size of `bytes` given as on the command line or to hugetlbfs
+/// (`2M`, `2048K`, `1G`, `1024M`, `1073741824`; Linux's `memparse`), as
+/// a pool order; None for another size.
+pub fn order_of_size(text: &str) -> Option<u32> {
+    let t = text.trim();
+    let (num, shift) = match t.as_bytes().last()? {
+        b'k' | b'K' => (&t[..t.len() - 1], 10),
+        b'm' | b'M' => (&t[..t.len() - 1], 20),
+        b'g' | b'G' => (&t[..t.len() - 1], 30),
+        _ => (t, 0),
+    };
+    let bytes = num.parse::<u64>().ok()?.checked_mul(1 << shift)?;
+    match bytes {
+        HPAGE_SIZE => Some(HPAGE_ORDER),
+        GPAGE_SIZE => Some(GPAGE_ORDER),
+        _ => None,
+    }
+}
+
+/// What the command line asks of the pools (`hugepagesz=`, `hugepages=`,
+/// `default_hugepagesz=`, read in order as Linux's `hugepages_setup`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HugeCmdline {
+    /// Pages asked of the 2 MiB pool and of the 1 GiB pool.
+    pub pages_2m: Option<u64>,
+    pub pages_1g: Option<u64>,
+    /// `default_hugepagesz=1G`.
+    pub default_1g: bool,
+}
+
+impl HugeCmdline {
+    /// Parse the `(key, value)` words in command-line order: a
+    /// `hugepages=` after a `hugepagesz=` is of that size, one before any
+    /// (or alone) of the default size. Unknown sizes and bad numbers are
+    /// reported through `warn` and skipped (with the `hugepages=` that
+    /// follows an unknown size, as Linux does).
+    pub fn parse<'a>(
+        words: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+        warn: &mut dyn FnMut(&str, &str),
+    ) -> Self {
+        let mut c = HugeCmdline::default();
+        for (k, v) in words.clone() {
+            if k == "default_hugepagesz" {
+                match order_of_size(v) {
+                    Some(o) => c.default_1g = o == GPAGE_ORDER,
+                    None => warn(k, v),
+                }
+            }
+        }
+        // None: no size yet (the default); Some(None): an unknown one.
+        let mut size: Option<Option<u32>> = None;
+        for (k, v) in words {
+            match k {
+                "hugepagesz" => {
+                    let o = order_of_size(v);
+                    if o.is_none() {
+                        warn(k, v);
+                    }
+                    size = Some(o);
+                }
+                "hugepages" => {
+                    let order = match size {
+                        None if c.default_1g => GPAGE_ORDER,
+                        None => HPAGE_ORDER,
+                        Some(Some(o)) => o,
+                        Some(None) => continue,
+                    };
+                    let Ok(n) = v.parse::<u64>() else {
+                        warn(k, v);
+                        continue;
+                    };
+                    if order == GPAGE_ORDER { c.pages_1g = Some(n) } else { c.pages_2m = Some(n) }
+                }
+                _ => {}
+            }
+        }
+        c
+    }
+}
+
+/// Take `count` gigantic pages from memblock before the buddy allocator
+/// gets the memory (`alloc_bootmem_huge_page`): 1 GiB-aligned ranges,
+/// round robin over the nodes that have one. Returns each page's frame and
+/// node; fewer than asked when memory runs out.
+pub fn reserve_boot_gigantic(mb: &mut crate::phys::memblock::Memblock, count: u64) -> Vec<(Pfn, u32)> {
+    let mut nodes: Vec<u32> = mb.memory.regions().iter().map(|r| r.nid).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    let mut got = Vec::new();
+    let mut next = 0usize;
+    while (got.len() as u64) < count && !nodes.is_empty() {
+        let tries = nodes.len();
+        let found = (0..tries).find_map(|k| {
+            let nid = nodes[(next + k) % tries];
+            mb.alloc_range_nid(GPAGE_SIZE, GPAGE_SIZE, 0, u64::MAX, nid, true, "hugetlb: gigantic page")
+                .ok()
+                .map(|base| (k, Pfn::from_phys(base), nid))
+        });
+        let Some((k, pfn, nid)) = found else { break };
+        next = (next + k + 1) % tries;
+        got.push((pfn, if nid == crate::phys::memblock::NUMA_NO_NODE { 0 } else { nid }));
+    }
+    got
+}
 
 /// A snapshot of the pool's counters (meminfo, sysfs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -77,15 +201,94 @@ impl Inner {
     }
 }
 
-/// The 2 MiB pool.
-#[derive(Default)]
+/// The pool of one size (Linux's `hstate`).
 pub struct HugePool {
+    order: u32,
+    /// The size exists (a gigantic one only if the CPU can map it).
+    registered: core::sync::atomic::AtomicBool,
     inner: spin::Mutex<Inner>,
 }
 
+impl Default for HugePool {
+    fn default() -> HugePool {
+        HugePool::new()
+    }
+}
+
 impl HugePool {
+    /// The 2 MiB pool (always registered).
     pub fn new() -> HugePool {
-        HugePool::default()
+        HugePool::with_order(HPAGE_ORDER, true)
+    }
+
+    /// The 1 GiB pool, not registered until [`HugePool::register`].
+    pub fn gigantic() -> HugePool {
+        HugePool::with_order(GPAGE_ORDER, false)
+    }
+
+    fn with_order(order: u32, registered: bool) -> HugePool {
+        let registered = core::sync::atomic::AtomicBool::new(registered);
+        HugePool { order, registered, inner: spin::Mutex::new(Inner::default()) }
+    }
+
+    /// Make the size exist (`hugetlb_add_hstate`; for 1 GiB, when the CPU
+    /// has pdpe1gb).
+    pub fn register(&self) {
+        self.registered.store(true, core::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_registered(&self) -> bool {
+        self.registered.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn order(&self) -> u32 {
+        self.order
+    }
+
+    /// 4 KiB pages in one page of this pool.
+    pub fn pages_per_hpage(&self) -> u64 {
+        1 << self.order
+    }
+
+    /// Bytes in one page of this pool.
+    pub fn hpage_size(&self) -> u64 {
+        crate::addr::PAGE_SIZE << self.order
+    }
+
+    /// Above the buddy allocator's largest block: no run-time growth, no
+    /// surplus (`hstate_is_gigantic`).
+    pub fn is_gigantic(&self) -> bool {
+        self.order > crate::phys::buddy::MAX_ORDER
+    }
+
+    /// Give the pool the gigantic pages [`reserve_boot_gigantic`] took
+    /// from memblock, once the memory map exists (`gather_bootmem_prealloc`):
+    /// each becomes a compound page marked `HUGETLB`, free in the pool.
+    pub fn add_boot_pages(&self, pa: &PageAllocator, pages: &[(Pfn, u32)]) {
+        for &(pfn, nid) in pages {
+            // A gigantic page spans memory-map sections: page by page.
+            let Some(head) = pa.page(pfn) else {
+                log::error!("hugetlb: boot page at pfn {:#x} has no descriptors", pfn.0);
+                continue;
+            };
+            for i in 0..self.pages_per_hpage() {
+                let Some(p) = pa.page(Pfn(pfn.0 + i)) else { continue };
+                p.set_refcount(0);
+                p.set_mapcount(0);
+                if i > 0 {
+                    p.set_flags(PageFlags::TAIL);
+                    p.private.store(pfn.0, core::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            head.set_flags(PageFlags::HEAD | PageFlags::HUGETLB);
+            head.set_order(self.order);
+            pa.manage_gigantic(pfn, self.order);
+            pa.vmstat.hugetlb_pages.add(self.pages_per_hpage() as i64);
+            let nid = (nid as usize).min(MAX_NUMNODES - 1);
+            let mut i = self.inner.lock();
+            i.nr[nid] += 1;
+            i.free[nid].push(pfn);
+        }
     }
 
     pub fn counts(&self) -> PoolCounts {
@@ -103,26 +306,35 @@ impl HugePool {
         }
     }
 
-    /// A fresh huge page from the buddy allocator on node `nid` only.
-    fn alloc_fresh(pa: &PageAllocator, nid: usize) -> Option<Pfn> {
+    /// A fresh huge page from the buddy allocator on node `nid` only
+    /// (never for a gigantic pool: no block is that large).
+    fn alloc_fresh(&self, pa: &PageAllocator, nid: usize) -> Option<Pfn> {
+        if self.is_gigantic() {
+            return None;
+        }
         let gfp = Gfp::COMP | Gfp::DIRECT_RECLAIM | Gfp::NOWARN | Gfp::THISNODE;
-        let pfn = pa.alloc_pages_nodemask(nid as u32, gfp, HPAGE_ORDER, Some(1 << nid))?;
+        let pfn = pa.alloc_pages_nodemask(nid as u32, gfp, self.order, Some(1 << nid))?;
         let head = pa.page(pfn)?;
         head.insert_flags(PageFlags::HUGETLB);
         // Free in the pool: no reference until a mapping takes it.
         head.set_refcount(0);
-        pa.vmstat.hugetlb_pages.add(HPAGE_PAGES as i64);
+        pa.vmstat.hugetlb_pages.add(self.pages_per_hpage() as i64);
         Some(pfn)
     }
 
-    /// Give a pool page back to the buddy allocator.
-    fn free_fresh(pa: &PageAllocator, pfn: Pfn) {
+    /// Give a pool page back to the buddy allocator (a gigantic one as
+    /// blocks of the buddy's largest order).
+    fn free_fresh(&self, pa: &PageAllocator, pfn: Pfn) {
+        pa.vmstat.hugetlb_pages.sub(self.pages_per_hpage() as i64);
+        if self.is_gigantic() {
+            pa.free_gigantic(pfn, self.order);
+            return;
+        }
         if let Some(head) = pa.page(pfn) {
             head.remove_flags(PageFlags::HUGETLB);
             head.set_refcount(1);
         }
-        pa.vmstat.hugetlb_pages.sub(HPAGE_PAGES as i64);
-        let _ = pa.free_pages(pfn, HPAGE_ORDER);
+        let _ = pa.free_pages(pfn, self.order);
     }
 
     fn nodes(pa: &PageAllocator) -> usize {
@@ -172,7 +384,7 @@ impl HugePool {
             let got = (0..nodes)
                 .map(|k| if node.is_some() { nid } else { (nid + k) % nodes })
                 .take(if node.is_some() { 1 } else { nodes })
-                .find_map(|n| Self::alloc_fresh(pa, n).map(|p| (n, p)));
+                .find_map(|n| self.alloc_fresh(pa, n).map(|p| (n, p)));
             let Some((n, pfn)) = got else { break };
             let mut i = self.inner.lock();
             i.nr[n] += 1;
@@ -192,7 +404,7 @@ impl HugePool {
             let pfn = i.free[n].pop().expect("non-empty list");
             i.nr[n] -= 1;
             drop(i);
-            Self::free_fresh(pa, pfn);
+            self.free_fresh(pa, pfn);
         }
         // What is still above the size is in use or promised: surplus,
         // freed later.
@@ -214,8 +426,15 @@ impl HugePool {
         i.nr() - i.surplus()
     }
 
-    pub fn set_overcommit(&self, n: u64) {
+    /// Set `nr_overcommit_hugepages`; false (unchanged) for a non-zero
+    /// value on a gigantic pool, which cannot have surplus pages (EINVAL).
+    #[must_use]
+    pub fn set_overcommit(&self, n: u64) -> bool {
+        if n != 0 && self.is_gigantic() {
+            return false;
+        }
         self.inner.lock().overcommit = n;
+        true
     }
 
     /// Promise `n` more pages to a mapping (`hugetlb_acct_memory`):
@@ -240,7 +459,7 @@ impl HugePool {
             i.next_nid = (nid + 1) % nodes;
             drop(i);
             let Some((n2, pfn)) =
-                (0..nodes).find_map(|k| Self::alloc_fresh(pa, (nid + k) % nodes).map(|p| ((nid + k) % nodes, p)))
+                (0..nodes).find_map(|k| self.alloc_fresh(pa, (nid + k) % nodes).map(|p| ((nid + k) % nodes, p)))
             else {
                 return false;
             };
@@ -266,7 +485,7 @@ impl HugePool {
         }
         drop(i);
         for pfn in out {
-            Self::free_fresh(pa, pfn);
+            self.free_fresh(pa, pfn);
         }
     }
 
@@ -291,7 +510,7 @@ impl HugePool {
             }
             drop(i);
             let (n, pfn) =
-                (0..nodes).find_map(|k| Self::alloc_fresh(pa, (nid + k) % nodes).map(|p| ((nid + k) % nodes, p)))?;
+                (0..nodes).find_map(|k| self.alloc_fresh(pa, (nid + k) % nodes).map(|p| ((nid + k) % nodes, p)))?;
             i = self.inner.lock();
             i.nr[n] += 1;
             i.surplus[n] += 1;
@@ -322,7 +541,7 @@ impl HugePool {
             i.surplus[nid] -= 1;
             i.nr[nid] -= 1;
             drop(i);
-            Self::free_fresh(pa, pfn);
+            self.free_fresh(pa, pfn);
         } else {
             i.free[nid].push(pfn);
         }

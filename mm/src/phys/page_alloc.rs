@@ -178,8 +178,13 @@ pub struct PageAllocator {
     memcg: spin::Once<MemcgHooks>,
     /// The compaction sysctls.
     pub compact_tunables: crate::phys::frag::CompactTunables,
-    /// The hugetlb pool (2 MiB pages).
+    /// The hugetlb pool of 2 MiB pages.
     pub hugetlb: crate::phys::hugetlb::HugePool,
+    /// The hugetlb pool of 1 GiB pages (registered when the CPU maps them).
+    pub hugetlb_1g: crate::phys::hugetlb::HugePool,
+    /// `default_hugepagesz=1G`: the 1 GiB pool is the one /proc/meminfo's
+    /// `HugePages_*` and /proc/sys/vm/nr_hugepages show.
+    pub hugetlb_default_1g: core::sync::atomic::AtomicBool,
     /// Transparent huge page settings.
     pub thp: crate::phys::hugetlb::ThpSettings,
     /// Weighted interleave's node weights (1..=255, default 1;
@@ -274,6 +279,8 @@ impl PageAllocator {
             memcg: spin::Once::new(),
             compact_tunables: crate::phys::frag::CompactTunables::new(),
             hugetlb: crate::phys::hugetlb::HugePool::new(),
+            hugetlb_1g: crate::phys::hugetlb::HugePool::gigantic(),
+            hugetlb_default_1g: core::sync::atomic::AtomicBool::new(false),
             thp: crate::phys::hugetlb::ThpSettings::default(),
             il_weights: core::array::from_fn(|_| core::sync::atomic::AtomicU8::new(1)),
             il_auto: core::sync::atomic::AtomicBool::new(true),
@@ -500,6 +507,45 @@ impl PageAllocator {
         });
         self.boot_freed_pages.fetch_add(total, Ordering::Relaxed);
         total
+    }
+
+    /// The pool of the default huge page size (`default_hstate`).
+    pub fn default_hugetlb(&self) -> &crate::phys::hugetlb::HugePool {
+        if self.hugetlb_default_1g.load(Ordering::Relaxed) { &self.hugetlb_1g } else { &self.hugetlb }
+    }
+
+    /// Every huge page size that exists, smallest first (`for_each_hstate`).
+    pub fn hugetlb_pools(&self) -> impl Iterator<Item = &crate::phys::hugetlb::HugePool> {
+        [&self.hugetlb, &self.hugetlb_1g].into_iter().filter(|p| p.is_registered())
+    }
+
+    /// Count a gigantic page taken from memblock at boot as managed
+    /// memory of its zone, as Linux's `gather_bootmem_prealloc` does
+    /// (MemTotal includes the 1 GiB pool).
+    pub fn manage_gigantic(&self, pfn: Pfn, order: u32) {
+        if let Some(zone) = self.page(pfn).and_then(|p| self.zone_of(p)) {
+            zone.add_managed(1 << order);
+        }
+    }
+
+    /// Give a gigantic page (order above MAX_ORDER, counted managed by
+    /// [`Self::manage_gigantic`]) to the buddy allocator as blocks of
+    /// MAX_ORDER (`free_contig_range`).
+    pub fn free_gigantic(&self, pfn: Pfn, order: u32) {
+        let Some(zone) = self.page(pfn).and_then(|p| self.zone_of(p)) else { return };
+        let mut at = pfn.0;
+        let end = pfn.0 + (1u64 << order);
+        while at < end {
+            let o = (at.trailing_zeros()).min(MAX_ORDER).min((end - at).ilog2());
+            for i in 0..(1u64 << o) {
+                if let Some(p) = self.memmap.page(Pfn(at + i)) {
+                    p.set_flags(PageFlags::empty());
+                    p.set_refcount(0);
+                }
+            }
+            zone.with_free(|a| a.free_block(&self.memmap, zone.id(), at, o));
+            at += 1 << o;
+        }
     }
 
     /// Turn a reserved block into managed free memory.

@@ -46,8 +46,12 @@ pub struct MemInfo {
     pub direct_map_4k_kb: u64,
     pub direct_map_2m_kb: u64,
     pub direct_map_1g_kb: u64,
-    /// The hugetlb pool (huge pages, not 4 KiB ones).
+    /// The default size's hugetlb pool (huge pages, not 4 KiB ones).
     pub huge: crate::phys::hugetlb::PoolCounts,
+    /// The default huge page size in KiB (0: 2 MiB).
+    pub huge_size_kb: u64,
+    /// KiB in the pools of every size (`Hugetlb:`).
+    pub hugetlb_kb: u64,
     /// Transparent huge pages mapped.
     pub anon_thp: u64,
 }
@@ -92,7 +96,9 @@ impl MemInfo {
             kernel_stack_kb: v.kernel_stack_kb.get(),
             page_tables: v.page_table_pages.get(),
             vmalloc_used: v.vmalloc_pages.get(),
-            huge: pa.hugetlb.counts(),
+            huge: pa.default_hugetlb().counts(),
+            huge_size_kb: pa.default_hugetlb().hpage_size() >> 10,
+            hugetlb_kb: pa.hugetlb_pools().map(|p| p.counts().nr * (p.hpage_size() >> 10)).sum(),
             anon_thp: v.anon_thp.get(),
             ..MemInfo::default()
         }
@@ -104,6 +110,7 @@ impl MemInfo {
 
     pub fn render(&self, w: &mut dyn fmt::Write) -> fmt::Result {
         let kb = |p: u64| p * 4;
+        let huge_kb = if self.huge_size_kb == 0 { crate::phys::hugetlb::HPAGE_SIZE >> 10 } else { self.huge_size_kb };
         let lines: [(&str, u64); 52] = [
             ("MemTotal:", kb(self.mem_total)),
             ("MemFree:", kb(self.mem_free)),
@@ -155,8 +162,8 @@ impl MemInfo {
             ("HugePages_Free:", self.huge.free | COUNT),
             ("HugePages_Rsvd:", self.huge.resv | COUNT),
             ("HugePages_Surp:", self.huge.surplus | COUNT),
-            ("Hugepagesize:", crate::phys::hugetlb::HPAGE_SIZE >> 10),
-            ("Hugetlb:", self.huge.nr * (crate::phys::hugetlb::HPAGE_SIZE >> 10)),
+            ("Hugepagesize:", huge_kb),
+            ("Hugetlb:", self.hugetlb_kb),
         ];
         for (name, v) in lines {
             // Labels are padded to 16 columns and values to at least 8; the

@@ -144,7 +144,7 @@ pub fn write_numa_map(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma, w: &mut dyn W
                 write!(w, " N{nid}={n}")?;
             }
         }
-        let page = if huge { crate::phys::hugetlb::HPAGE_SIZE } else { PAGE_SIZE };
+        let page = if huge { crate::vm::hugetlb::vma_hpage_size(v) } else { PAGE_SIZE };
         write!(w, " kernelpagesize_kB={}", page >> 10)?;
     }
     w.write_char('\n')

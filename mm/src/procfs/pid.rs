@@ -188,7 +188,7 @@ fn write_smaps_record(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma, w: &mut dyn W
 pub fn area_usage(mm: &AddressSpace, env: &MmEnv<'_>, v: &Vma) -> AreaUsage {
     let mut u = AreaUsage::default();
     if v.flags.contains(VmFlags::HUGETLB) {
-        u.page_size = crate::phys::hugetlb::HPAGE_SIZE;
+        u.page_size = crate::vm::hugetlb::vma_hpage_size(v);
     }
     mm.for_each_leaf(env, v.start, v.end, &mut |leaf| account_leaf(env, v, &leaf, &mut u));
     u.swap = mm.swap_entries_in(env, v.start, v.end) * PAGE_SIZE;

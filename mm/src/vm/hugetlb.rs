@@ -1,5 +1,6 @@
-//! hugetlb mappings: areas whose pages are 2 MiB pages of the pool
-//! (`phys::hugetlb`), mapped by one directory entry each (cf. mm/hugetlb.c
+//! hugetlb mappings: areas whose pages are 2 MiB or 1 GiB pages of a pool
+//! (`phys::hugetlb`), mapped by one directory entry (PMD) or one
+//! page-directory-pointer entry (PUD, 1 GiB) each (cf. mm/hugetlb.c
 //! `hugetlb_fault`, `hugetlb_no_page`, `hugetlb_wp`, `copy_hugetlb_page_range`,
 //! `hugetlb_reserve_pages`; fs/hugetlbfs).
 //!
@@ -12,7 +13,7 @@
 //!                          none left: SIGBUS
 //!   fork ────────────────> shared: both map the page; private: both map it
 //!                          read-only, the first write copies (or reuses)
-//!   munmap, mprotect ───> only at 2 MiB boundaries (EINVAL otherwise)
+//!   munmap, mprotect ───> only at huge page boundaries (EINVAL otherwise)
 //!   zap ─────────────────> the entry goes, the page's reference with it
 //! ```
 //!
@@ -21,7 +22,9 @@
 //! segment, a MFD_HUGETLB memfd) it holds the pages by huge index; for a
 //! private mapping it holds only the promises (Linux's per-VMA `resv_map`)
 //! and the pages live in the page tables alone. A huge index is the
-//! area's page offset / 512.
+//! area's page offset / 512 (2 MiB) or / 262144 (1 GiB): an object is of
+//! one size, its pool's (MAP_HUGE_1GB, MFD_HUGE_1GB, a `pagesize=1G`
+//! hugetlbfs).
 //!
 //! hugetlb pages are never on LRU lists, never swapped and never migrated
 //! or compacted; they do not count in RSS (`HugetlbPages` in status does).
@@ -39,7 +42,7 @@ use x86_64::structures::paging::PageTableFlags as F;
 use x86_64::structures::paging::page_table::PageTableEntry;
 
 use crate::addr::{PAGE_SHIFT, PAGE_SIZE, Pfn, PhysAddr};
-use crate::phys::hugetlb::{HPAGE_ORDER, HPAGE_PAGES, HPAGE_SIZE};
+use crate::phys::hugetlb::{HPAGE_ORDER, HPAGE_SIZE, HugePool};
 use crate::phys::page_alloc::PageAllocator;
 use crate::vm::address_space::{AddressSpace, MmEnv, PtlState};
 use crate::vm::fault::{FaultDone, FaultError, FaultKind};
@@ -52,6 +55,8 @@ pub struct HugeQuota {
     /// `min_size=` in huge pages (0: none).
     min: u64,
     pa: &'static PageAllocator,
+    /// The order of the mount's pages (its `pagesize=`).
+    order: u32,
     inner: spin::Mutex<QuotaInner>,
 }
 
@@ -70,11 +75,16 @@ impl HugeQuota {
     /// mount's files find them (None if the pool cannot promise that
     /// many: ENOMEM, as `hugepage_new_subpool`).
     pub fn new(pa: &'static PageAllocator, max: Option<u64>, min: u64) -> Option<Arc<HugeQuota>> {
-        if min > 0 && !pa.hugetlb.reserve(pa, min) {
+        HugeQuota::new_sized(pa, HPAGE_ORDER, max, min)
+    }
+
+    /// [`HugeQuota::new`] of a mount whose pages are of `order`.
+    pub fn new_sized(pa: &'static PageAllocator, order: u32, max: Option<u64>, min: u64) -> Option<Arc<HugeQuota>> {
+        if min > 0 && !pool_of_order(pa, order).reserve(pa, min) {
             return None;
         }
         let inner = spin::Mutex::new(QuotaInner { used: 0, rsv: min });
-        Some(Arc::new(HugeQuota { max: max.unwrap_or(u64::MAX), min, pa, inner }))
+        Some(Arc::new(HugeQuota { max: max.unwrap_or(u64::MAX), min, pa, order, inner }))
     }
 
     /// `size=` in huge pages, if the mount has one.
@@ -136,7 +146,7 @@ impl Drop for HugeQuota {
     /// promises go back to the pool.
     fn drop(&mut self) {
         let rsv = self.inner.lock().rsv;
-        self.pa.hugetlb.unreserve(self.pa, rsv);
+        pool_of_order(self.pa, self.order).unreserve(self.pa, rsv);
     }
 }
 
@@ -144,6 +154,8 @@ impl Drop for HugeQuota {
 pub struct HugeObject {
     pa: &'static PageAllocator,
     shared: bool,
+    /// The pool's order (9: 2 MiB, 18: 1 GiB).
+    order: u32,
     /// The name /proc/PID/maps shows (`/anon_hugepage (deleted)`,
     /// `/SYSV%08x (deleted)`, `/memfd:NAME (deleted)`) and the inode.
     pub name: alloc::string::String,
@@ -168,15 +180,52 @@ impl HugeObject {
     pub fn new(pa: &'static PageAllocator, shared: bool, name: &str, ino: u64) -> Arc<HugeObject> {
         let name = alloc::string::String::from(name);
         let size = core::sync::atomic::AtomicU64::new(u64::MAX);
-        Arc::new(HugeObject { pa, shared, name, ino, size, quota: None, inner: spin::Mutex::new(ObjInner::default()) })
+        let inner = spin::Mutex::new(ObjInner::default());
+        Arc::new(HugeObject { pa, shared, order: HPAGE_ORDER, name, ino, size, quota: None, inner })
+    }
+
+    /// [`HugeObject::new`] of the pool of `order` (a MAP_HUGE_1GB mapping).
+    pub fn new_sized(pa: &'static PageAllocator, shared: bool, name: &str, ino: u64, order: u32) -> Arc<HugeObject> {
+        let name = alloc::string::String::from(name);
+        let size = core::sync::atomic::AtomicU64::new(u64::MAX);
+        let inner = spin::Mutex::new(ObjInner::default());
+        Arc::new(HugeObject { pa, shared, order, name, ino, size, quota: None, inner })
+    }
+
+    /// The pool the object's pages come from.
+    pub fn pool(&self) -> &'static HugePool {
+        pool_of_order(self.pa, self.order)
+    }
+
+    /// Bytes in one of the object's pages.
+    pub fn hpage_size(&self) -> u64 {
+        PAGE_SIZE << self.order
+    }
+
+    /// 4 KiB pages in one of the object's pages.
+    pub fn hpage_pages(&self) -> u64 {
+        1 << self.order
     }
 
     /// A hugetlbfs file's object: shared, empty, its pages counted
     /// against `quota`.
     pub fn file(pa: &'static PageAllocator, name: &str, ino: u64, quota: Option<Arc<HugeQuota>>) -> Arc<HugeObject> {
+        HugeObject::file_sized(pa, name, ino, quota, HPAGE_ORDER)
+    }
+
+    /// [`HugeObject::file`] of pages of `order` (a `pagesize=1G` mount,
+    /// a MFD_HUGE_1GB memfd).
+    pub fn file_sized(
+        pa: &'static PageAllocator,
+        name: &str,
+        ino: u64,
+        quota: Option<Arc<HugeQuota>>,
+        order: u32,
+    ) -> Arc<HugeObject> {
         let name = alloc::string::String::from(name);
         let size = core::sync::atomic::AtomicU64::new(0);
-        Arc::new(HugeObject { pa, shared: true, name, ino, size, quota, inner: spin::Mutex::new(ObjInner::default()) })
+        let inner = spin::Mutex::new(ObjInner::default());
+        Arc::new(HugeObject { pa, shared: true, order, name, ino, size, quota, inner })
     }
 
     /// The file's size in bytes (u64::MAX: a mapping's object, unbounded).
@@ -184,13 +233,13 @@ impl HugeObject {
         self.size.load(core::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Set a file's size (a multiple of 2 MiB): pages and promises past
+    /// Set a file's size (a multiple of the page size): pages and promises past
     /// a smaller one go (those mapped stay with their mappers until they
     /// unmap; a new fault there is SIGBUS).
     pub fn set_size(&self, bytes: u64) {
         let old = self.size.swap(bytes, core::sync::atomic::Ordering::Relaxed);
         if bytes < old {
-            self.truncate(bytes.div_ceil(HPAGE_SIZE));
+            self.truncate(bytes.div_ceil(self.hpage_size()));
         }
     }
 
@@ -201,9 +250,10 @@ impl HugeObject {
         let mut done = 0usize;
         let mut at = off;
         while at < end {
-            let idx = at / HPAGE_SIZE;
-            let in_page = at % HPAGE_SIZE;
-            let n = ((HPAGE_SIZE - in_page).min(end - at)) as usize;
+            let hsize = self.hpage_size();
+            let idx = at / hsize;
+            let in_page = at % hsize;
+            let n = ((hsize - in_page).min(end - at)) as usize;
             let page = self.inner.lock().pages.get(&idx).copied();
             let dst = &mut buf[done..done + n];
             match page {
@@ -226,7 +276,7 @@ impl HugeObject {
     pub fn populate(&self, first: u64, last: u64, nid: u32) -> bool {
         for idx in first..last {
             match self.get_page(idx, nid) {
-                Some(pfn) => self.pa.hugetlb.put(self.pa, pfn),
+                Some(pfn) => self.pool().put(self.pa, pfn),
                 None => return false,
             }
         }
@@ -245,7 +295,7 @@ impl HugeObject {
         // list of that many indices is made (a length from user space may
         // name millions of huge pages).
         let held = i.pages.range(first..last).count() + i.resv.range(first..last).count();
-        let pool = self.pa.hugetlb.counts();
+        let pool = self.pool().counts();
         let need = last.saturating_sub(first).saturating_sub(held as u64);
         // A mount's minimum holds promises of its own (`min_size=`).
         let mount_rsv = self.quota.as_ref().map_or(0, |q| q.inner.lock().rsv);
@@ -269,7 +319,7 @@ impl HugeObject {
         let covered = charged.iter().filter(|&&c| c).count();
         let undo = |charged: &[bool]| charged.iter().for_each(|&c| self.quota.as_ref().map_or((), |q| q.undo(c)));
         if (self.quota.is_some() && charged.len() < want.len())
-            || !self.pa.hugetlb.reserve(self.pa, (want.len() - covered) as u64)
+            || !self.pool().reserve(self.pa, (want.len() - covered) as u64)
         {
             undo(&charged);
             return false;
@@ -297,15 +347,15 @@ impl HugeObject {
             Some(q) => (0..n).filter(|_| q.uncharge()).count() as u64,
             None => 0,
         };
-        self.pa.hugetlb.unreserve(self.pa, n - kept);
+        self.pool().unreserve(self.pa, n - kept);
     }
 
     /// A page of this object goes back to the pool; if the mount's
     /// minimum keeps it, the pool promises it again (`restore_reserve`).
     fn give_back_page(&self, pfn: Pfn) {
-        self.pa.hugetlb.put(self.pa, pfn);
+        self.pool().put(self.pa, pfn);
         if self.quota.as_ref().is_some_and(|q| q.uncharge()) {
-            self.pa.hugetlb.reserve(self.pa, 1);
+            self.pool().reserve(self.pa, 1);
         }
     }
 
@@ -339,7 +389,7 @@ impl HugeObject {
         if let Some(q) = self.quota.as_ref().filter(|_| !promised) {
             covered = Some(q.charge()?);
         }
-        let Some(pfn) = self.pa.hugetlb.take(self.pa, nid as usize, promised || covered == Some(true)) else {
+        let Some(pfn) = self.pool().take(self.pa, nid as usize, promised || covered == Some(true)) else {
             if promised {
                 self.inner.lock().resv.insert(idx);
             } else if let (Some(q), Some(c)) = (&self.quota, covered) {
@@ -347,8 +397,7 @@ impl HugeObject {
             }
             return None;
         };
-        // A page from the pool is RAM, inside the window.
-        let _ = self.pa.phys().zero_pages(pfn, HPAGE_ORDER);
+        zero_huge(self.pa, pfn, self.order);
         Some(pfn)
     }
 
@@ -395,10 +444,36 @@ impl Drop for HugeObject {
     }
 }
 
-/// Whether an area may be split at `addr`: hugetlb areas only at 2 MiB
-/// boundaries (Linux's `hugetlb_vm_op_split`).
+/// The pool of `order` (the 2 MiB one for any other order).
+fn pool_of_order(pa: &PageAllocator, order: u32) -> &HugePool {
+    if order == pa.hugetlb_1g.order() { &pa.hugetlb_1g } else { &pa.hugetlb }
+}
+
+/// The pool the huge page at `pfn` belongs to (by its head's order).
+fn pool_of_page(pa: &PageAllocator, pfn: Pfn) -> &HugePool {
+    pool_of_order(pa, pa.page(pfn).map_or(HPAGE_ORDER, |p| p.order()))
+}
+
+/// Zero a pool page of `order` (a pool page is RAM inside the window).
+/// A gigantic page spans memory-map sections: zeroed in 2 MiB steps.
+fn zero_huge(pa: &PageAllocator, pfn: Pfn, order: u32) {
+    for i in (0..1u64 << order).step_by(1 << HPAGE_ORDER.min(order)) {
+        let _ = pa.phys().zero_pages(Pfn(pfn.0 + i), HPAGE_ORDER.min(order));
+    }
+}
+
+/// Bytes in a page of the hugetlb area `v` (2 MiB for any other area).
+pub fn vma_hpage_size(v: &Vma) -> u64 {
+    match &v.backing {
+        Backing::Huge(o) => o.hpage_size(),
+        _ => HPAGE_SIZE,
+    }
+}
+
+/// Whether an area may be split at `addr`: hugetlb areas only at huge
+/// page boundaries (Linux's `hugetlb_vm_op_split`).
 fn may_split(v: &Vma, addr: u64) -> bool {
-    !v.flags.contains(VmFlags::HUGETLB) || addr % HPAGE_SIZE == 0 || addr <= v.start || addr >= v.end
+    !v.flags.contains(VmFlags::HUGETLB) || addr % vma_hpage_size(v) == 0 || addr <= v.start || addr >= v.end
 }
 
 /// A private hugetlb area going away gives back its promises.
@@ -413,12 +488,14 @@ pub(crate) fn unreserve_private(v: &Vma) {
 
 /// The huge index of `addr` in `vma`.
 fn huge_index(vma: &Vma, addr: u64) -> u64 {
-    vma.pgoff_of(addr & !(HPAGE_SIZE - 1)) / HPAGE_PAGES
+    let size = vma_hpage_size(vma);
+    vma.pgoff_of(addr & !(size - 1)) / (size >> PAGE_SHIFT)
 }
 
 /// The huge indices `[first, last)` an area covers.
 pub(crate) fn index_range(vma: &Vma) -> (u64, u64) {
-    (vma.pgoff / HPAGE_PAGES, (vma.pgoff + vma.pages()).div_ceil(HPAGE_PAGES))
+    let pages = vma_hpage_size(vma) >> PAGE_SHIFT;
+    (vma.pgoff / pages, (vma.pgoff + vma.pages()).div_ceil(pages))
 }
 
 fn huge_object(vma: &Vma) -> Result<&Arc<HugeObject>, FaultError> {
@@ -484,6 +561,52 @@ impl AddressSpace {
         r
     }
 
+    /// [`AddressSpace::with_pmd`] for a page of `size` bytes: the level-3
+    /// entry (PUD) of a 1 GiB page. Under a 1 GiB hugetlb area a level-3
+    /// entry is a leaf or empty; a table left there by earlier small
+    /// mappings is SIGBUS (not reclaimed here).
+    fn with_huge_entry<R>(
+        &self,
+        env: &MmEnv<'_>,
+        va: u64,
+        size: u64,
+        f: impl FnOnce(&mut PageTableEntry, &mut PtlState) -> R,
+    ) -> Result<R, FaultError> {
+        if size == HPAGE_SIZE {
+            return self.with_pmd(env, va, f);
+        }
+        let mut spare: Option<PhysAddr> = None;
+        let found = loop {
+            let st = self.ptl.lock();
+            match self.mapper(env).pud_with_spare(va, &mut spare) {
+                Ok(Some(e)) if e.flags().contains(F::PRESENT) && !e.flags().contains(F::HUGE_PAGE) => {
+                    break Err(FaultError::Bus);
+                }
+                Ok(Some(e)) => break Ok((st, e)),
+                Ok(None) => {
+                    drop(st);
+                    match env.tables.alloc_table() {
+                        Some(t) => spare = Some(t),
+                        None => break Err(FaultError::Oom),
+                    }
+                }
+                Err(_) => break Err(FaultError::Bus),
+            }
+        };
+        let r = found.map(|(mut st, e)| f(e, &mut st));
+        if let Some(t) = spare {
+            env.tables.free_table(t);
+        }
+        r
+    }
+
+    /// The present huge leaf of `size` bytes at `va`, if any (PTL held
+    /// by the caller, or the address space exclusively).
+    fn huge_leaf(&self, env: &MmEnv<'_>, va: u64, size: u64) -> Option<&'static mut PageTableEntry> {
+        let e = if size == HPAGE_SIZE { self.mapper(env).pmd(va) } else { self.mapper(env).pud(va) };
+        e.filter(|e| e.flags().contains(F::PRESENT | F::HUGE_PAGE))
+    }
+
     /// Entry flags of a huge page of `vma`.
     fn huge_flags(vma: &Vma, writable: bool, write: bool) -> F {
         Self::fault_pte_flags(vma.flags, writable, write) | F::HUGE_PAGE
@@ -501,7 +624,8 @@ impl AddressSpace {
         write: bool,
     ) -> Result<(), FaultError> {
         let flags = Self::huge_flags(vma, writable, write);
-        let r = self.with_pmd(env, haddr, |e, st| {
+        let size = vma_hpage_size(vma);
+        let r = self.with_huge_entry(env, haddr, size, |e, st| {
             if !e.is_unused() {
                 return false;
             }
@@ -509,11 +633,11 @@ impl AddressSpace {
             if let Some(p) = env.pa.page(pfn) {
                 p.inc_mapcount();
             }
-            st.hugetlb += HPAGE_PAGES;
+            st.hugetlb += size >> PAGE_SHIFT;
             true
         });
         if r != Ok(true) {
-            env.pa.hugetlb.put(env.pa, pfn);
+            pool_of_page(env.pa, pfn).put(env.pa, pfn);
         }
         r.map(|_| ())
     }
@@ -528,16 +652,17 @@ impl AddressSpace {
         kind: FaultKind,
     ) -> Result<FaultDone, FaultError> {
         let obj = huge_object(vma)?;
-        let haddr = addr & !(HPAGE_SIZE - 1);
+        let size = obj.hpage_size();
+        let haddr = addr & !(size - 1);
         let idx = huge_index(vma, addr);
-        if idx.saturating_mul(HPAGE_SIZE) >= obj.size() {
+        if idx.saturating_mul(size) >= obj.size() {
             return Err(FaultError::Bus);
         }
         let nid = Self::huge_node(env, vma, addr);
         let shared = vma.flags.contains(VmFlags::SHARED);
         let now = {
             let _ptl = self.ptl.lock();
-            self.mapper(env).pmd(haddr).filter(|e| e.flags().contains(F::PRESENT)).map(|e| (e.addr(), e.flags()))
+            self.huge_leaf(env, haddr, size).map(|e| (e.addr(), e.flags()))
         };
         match now {
             None if shared => {
@@ -552,13 +677,12 @@ impl AddressSpace {
                 Some(src) if !kind.write => self.install_huge(env, vma, haddr, src, false, false)?,
                 Some(src) => {
                     let copy = self.huge_copy(env, vma, addr, src);
-                    env.pa.hugetlb.put(env.pa, src);
+                    obj.pool().put(env.pa, src);
                     self.install_huge(env, vma, haddr, copy?, true, true)?;
                 }
                 None => {
-                    let new = env.pa.hugetlb.take(env.pa, nid as usize, false).ok_or(FaultError::Bus)?;
-                    // A pool page: RAM inside the window.
-                    let _ = env.pa.phys().zero_pages(new, HPAGE_ORDER);
+                    let new = obj.pool().take(env.pa, nid as usize, false).ok_or(FaultError::Bus)?;
+                    zero_huge(env.pa, new, obj.order);
                     self.install_huge(env, vma, haddr, new, true, kind.write)?;
                 }
             },
@@ -579,8 +703,9 @@ impl AddressSpace {
     /// where Linux would unmap the page from the other process instead).
     fn huge_copy(&self, env: &MmEnv<'_>, vma: &Vma, addr: u64, src: Pfn) -> Result<Pfn, FaultError> {
         let nid = Self::huge_node(env, vma, addr);
-        let new = env.pa.hugetlb.take(env.pa, nid as usize, false).ok_or(FaultError::Bus)?;
-        for i in 0..HPAGE_PAGES {
+        let obj = huge_object(vma)?;
+        let new = obj.pool().take(env.pa, nid as usize, false).ok_or(FaultError::Bus)?;
+        for i in 0..obj.hpage_pages() {
             // Both are pool pages, RAM inside the window.
             let _ = env.pa.phys().copy_page(Pfn(new.0 + i), Pfn(src.0 + i));
         }
@@ -593,12 +718,14 @@ impl AddressSpace {
     /// other is copied.
     fn hugetlb_wp(&self, env: &MmEnv<'_>, vma: &Vma, haddr: u64, old: Pfn, shared: bool) -> Result<(), FaultError> {
         let obj = huge_object(vma)?;
+        let size = obj.hpage_size();
+        let pool = obj.pool();
         let flags = Self::huge_flags(vma, true, true);
         let page = env.pa.page(old).ok_or(FaultError::Bus)?;
         // A private page only this entry holds (not the object's).
         let sole = || page.refcount() == 1 && page.mapcount() == 1;
         if shared || (!obj.is_shared() && sole()) {
-            let done = self.with_pmd(env, haddr, |e, _| {
+            let done = self.with_huge_entry(env, haddr, size, |e, _| {
                 let still = maps_readonly(e, old) && (shared || sole());
                 if still {
                     e.set_flags(flags);
@@ -613,7 +740,7 @@ impl AddressSpace {
         // Hold the old page while copying it.
         let held = {
             let _ptl = self.ptl.lock();
-            let still = self.mapper(env).pmd(haddr).is_some_and(|e| maps_readonly(e, old));
+            let still = self.huge_leaf(env, haddr, size).is_some_and(|e| maps_readonly(e, old));
             if still {
                 page.get();
             }
@@ -626,11 +753,11 @@ impl AddressSpace {
         let new = match new {
             Ok(n) => n,
             Err(e) => {
-                env.pa.hugetlb.put(env.pa, old);
+                pool.put(env.pa, old);
                 return Err(e);
             }
         };
-        let replaced = self.with_pmd(env, haddr, |e, _| {
+        let replaced = self.with_huge_entry(env, haddr, size, |e, _| {
             if !maps_readonly(e, old) {
                 return false;
             }
@@ -641,13 +768,13 @@ impl AddressSpace {
             true
         })?;
         if replaced {
-            env.tlb.flush_range(haddr, haddr + HPAGE_SIZE);
+            env.tlb.flush_range(haddr, haddr + size);
             page.dec_mapcount();
-            env.pa.hugetlb.put(env.pa, old); // the entry's reference
+            pool.put(env.pa, old); // the entry's reference
         } else {
-            env.pa.hugetlb.put(env.pa, new);
+            pool.put(env.pa, new);
         }
-        env.pa.hugetlb.put(env.pa, old); // ours
+        pool.put(env.pa, old); // ours
         Ok(())
     }
 
@@ -656,33 +783,35 @@ impl AddressSpace {
     /// write decides between reuse and copy).
     pub(crate) fn reprotect_huge(&mut self, env: &MmEnv<'_>, start: u64, end: u64, flags: VmFlags) {
         let shared = flags.contains(VmFlags::SHARED);
-        let mut va = start & !(HPAGE_SIZE - 1);
+        let size = self.vmas.containing(start).map_or(HPAGE_SIZE, vma_hpage_size);
+        let mut va = start & !(size - 1);
         let mut flush = crate::vm::tlb::TlbFlush::none();
         while va < end {
-            if let Some(e) = self.mapper(env).pmd(va).filter(|e| e.flags().contains(F::PRESENT | F::HUGE_PAGE)) {
+            if let Some(e) = self.huge_leaf(env, va, size) {
                 let old = e.flags();
                 let writable = shared || old.contains(F::WRITABLE);
                 let new = Self::pte_flags(flags, writable)
                     | F::HUGE_PAGE
                     | (old & (F::ACCESSED | F::DIRTY | crate::vm::page_table::SOFT_DIRTY));
                 e.set_flags(new);
-                flush = flush.merge(crate::vm::tlb::TlbFlush::page(va, HPAGE_SIZE));
+                flush = flush.merge(crate::vm::tlb::TlbFlush::page(va, size));
             }
-            va += HPAGE_SIZE;
+            va += size;
         }
         flush.flush(env.tlb);
     }
 
     /// A zapped huge entry's page: its mapping and reference go.
     pub(crate) fn release_huge(&self, env: &MmEnv<'_>, pfn: Pfn) {
+        let pool = pool_of_page(env.pa, pfn);
         if let Some(p) = env.pa.page(pfn) {
             p.dec_mapcount();
         }
         {
             let mut st = self.ptl.lock();
-            st.hugetlb = st.hugetlb.saturating_sub(HPAGE_PAGES);
+            st.hugetlb = st.hugetlb.saturating_sub(pool.pages_per_hpage());
         }
-        env.pa.hugetlb.put(env.pa, pfn);
+        pool.put(env.pa, pfn);
     }
 
     /// fork's copy of the hugetlb area `v` into `child`
@@ -696,10 +825,12 @@ impl AddressSpace {
         flush: &mut crate::vm::tlb::TlbFlush,
     ) -> Result<(), FaultError> {
         let shared = v.flags.contains(VmFlags::SHARED);
+        let size = vma_hpage_size(v);
+        let pool = huge_object(v)?.pool();
         let mut va = v.start;
         while va < v.end {
-            let Some(pe) = self.mapper(env).pmd(va).filter(|e| e.flags().contains(F::PRESENT | F::HUGE_PAGE)) else {
-                va += HPAGE_SIZE;
+            let Some(pe) = self.huge_leaf(env, va, size) else {
+                va += size;
                 continue;
             };
             let pfn = Pfn::from_phys(pe.addr().as_u64());
@@ -707,24 +838,24 @@ impl AddressSpace {
             if !shared && flags.contains(F::WRITABLE) {
                 flags.remove(F::WRITABLE);
                 pe.set_flags(flags);
-                *flush = flush.merge(crate::vm::tlb::TlbFlush::page(va, HPAGE_SIZE));
+                *flush = flush.merge(crate::vm::tlb::TlbFlush::page(va, size));
             }
             flags.remove(F::ACCESSED | F::DIRTY);
             if let Some(p) = env.pa.page(pfn) {
                 p.get();
             }
             let cf = flags;
-            if let Err(e) = child.with_pmd(env, va, |ce, st| {
+            if let Err(e) = child.with_huge_entry(env, va, size, |ce, st| {
                 ce.set_addr(PhysAddr::new(pfn.phys()), cf);
-                st.hugetlb += HPAGE_PAGES;
+                st.hugetlb += size >> PAGE_SHIFT;
             }) {
-                env.pa.hugetlb.put(env.pa, pfn);
+                pool.put(env.pa, pfn);
                 return Err(e);
             }
             if let Some(p) = env.pa.page(pfn) {
                 p.inc_mapcount();
             }
-            va += HPAGE_SIZE;
+            va += size;
         }
         Ok(())
     }
@@ -735,14 +866,17 @@ impl AddressSpace {
 /// has none, as in Linux, where only the owner's mapping is reserved).
 pub(crate) fn fork_backing(env: &MmEnv<'_>, v: &Vma) -> Backing {
     match &v.backing {
-        Backing::Huge(o) if !o.is_shared() => Backing::Huge(HugeObject::new(env.pa, false, &o.name, o.ino)),
+        Backing::Huge(o) if !o.is_shared() => {
+            Backing::Huge(HugeObject::new_sized(env.pa, false, &o.name, o.ino, o.order))
+        }
         b => b.clone(),
     }
 }
 
-/// Length of a hugetlb mapping: `len` rounded up to whole huge pages.
-pub fn huge_len(len: u64) -> Option<u64> {
-    len.checked_next_multiple_of(HPAGE_SIZE)
+/// Length of a hugetlb mapping of `size`-byte pages: `len` rounded up to
+/// whole huge pages.
+pub fn huge_len(len: u64, size: u64) -> Option<u64> {
+    len.checked_next_multiple_of(size)
 }
 
 /// 4 KiB pages per huge page, for views.

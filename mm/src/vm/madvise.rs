@@ -149,12 +149,12 @@ impl AddressSpace {
                 MADV_DONTNEED | MADV_DONTNEED_LOCKED => {
                     // hugetlb: whole huge pages only, the end rounded down
                     // (madvise_dontneed_free_valid_vma); the start was checked.
-                    const H: u64 = crate::phys::hugetlb::HPAGE_SIZE;
-                    let huge = self.vmas.containing(s).is_some_and(|v| v.flags.contains(VmFlags::HUGETLB));
-                    if huge && s % H != 0 {
+                    let huge = self.vmas.containing(s).filter(|v| v.flags.contains(VmFlags::HUGETLB));
+                    let h = huge.map_or(PAGE_SIZE, crate::vm::hugetlb::vma_hpage_size);
+                    if s % h != 0 {
                         return Err(MmError::Invalid);
                     }
-                    let e = if huge { e & !(H - 1) } else { e };
+                    let e = e & !(h - 1);
                     // A locked area's pages each lose a locked mapping.
                     let mapping = self.vmas.containing(s).map(crate::vm::address_space::Mapping::of);
                     self.zap_mapping(env, s, e, mapping.unwrap_or(crate::vm::address_space::Mapping::Unlocked))

@@ -179,19 +179,29 @@ impl AddressSpace {
             addr = 0;
         }
         let huge = flags & MAP_HUGETLB != 0 || hfile.is_some();
-        if hfile.is_some() && req.offset % HPAGE_SIZE != 0 {
+        if hfile.as_ref().is_some_and(|h| req.offset % h.object.hpage_size() != 0) {
             return Err(MmError::Invalid);
         }
+        // The huge page size: a file's own (2 MiB), or for anonymous
+        // hugetlb memory the MAP_HUGE_* size (log2 in bits 26..31), 0 for
+        // the default one; a size without a pool is EINVAL.
+        let mut hsize = hfile.as_ref().map_or(HPAGE_SIZE, |h| h.object.hpage_size());
         if huge && hfile.is_none() {
-            // Anonymous hugetlb memory (a file's page size is its own);
-            // one size: 2 MiB.
             let log = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
-            if req.file.is_some() || (log != 0 && log != 21) {
+            let default_1g = env.pa.hugetlb_default_1g.load(core::sync::atomic::Ordering::Relaxed);
+            let has_1g = env.pa.hugetlb_1g.is_registered();
+            hsize = match log {
+                0 if default_1g => crate::phys::hugetlb::GPAGE_SIZE,
+                0 | 21 => HPAGE_SIZE,
+                30 if has_1g => crate::phys::hugetlb::GPAGE_SIZE,
+                _ => return Err(MmError::Invalid),
+            };
+            if req.file.is_some() {
                 return Err(MmError::Invalid);
             }
         }
         let len = if huge {
-            crate::vm::hugetlb::huge_len(req.len).ok_or(MmError::NoMemory)?
+            crate::vm::hugetlb::huge_len(req.len, hsize).ok_or(MmError::NoMemory)?
         } else {
             req.len.checked_next_multiple_of(PAGE_SIZE).ok_or(MmError::NoMemory)?
         };
@@ -211,7 +221,7 @@ impl AddressSpace {
             if len > TASK_SIZE || addr > TASK_SIZE - len {
                 return Err(MmError::NoMemory);
             }
-            if addr % PAGE_SIZE != 0 || (huge && addr % HPAGE_SIZE != 0) {
+            if addr % PAGE_SIZE != 0 || (huge && addr % hsize != 0) {
                 return Err(MmError::Invalid);
             }
             if addr < env.mmap_min_addr {
@@ -219,7 +229,7 @@ impl AddressSpace {
             }
             addr
         } else if huge {
-            self.get_unmapped_area_aligned(env.mmap_min_addr, addr, len, HPAGE_SIZE)?
+            self.get_unmapped_area_aligned(env.mmap_min_addr, addr, len, hsize)?
         } else {
             self.get_unmapped_area(env.mmap_min_addr, addr, len)?
         };
@@ -259,8 +269,8 @@ impl AddressSpace {
                     vm.remove(VmFlags::MAYWRITE | VmFlags::SHARED);
                 }
                 // hugetlb_reserve_pages for the file's range.
-                let first = pgoff / crate::phys::hugetlb::HPAGE_PAGES;
-                let last = (pgoff + (len >> PAGE_SHIFT)) / crate::phys::hugetlb::HPAGE_PAGES;
+                let first = pgoff / hf.object.hpage_pages();
+                let last = (pgoff + (len >> PAGE_SHIFT)) / hf.object.hpage_pages();
                 if flags & MAP_NORESERVE == 0 && !hf.object.reserve(first, last) {
                     return Err(MmError::NoMemory);
                 }
@@ -323,11 +333,12 @@ impl AddressSpace {
                         vm |= VmFlags::SHARED | VmFlags::MAYSHARE;
                     }
                     vm |= VmFlags::HUGETLB | VmFlags::DONTEXPAND;
-                    let obj =
-                        crate::vm::hugetlb::HugeObject::new(env.pa, shared, "/anon_hugepage (deleted)", addr >> 21);
+                    let order = (hsize >> PAGE_SHIFT).trailing_zeros();
+                    let name = "/anon_hugepage (deleted)";
+                    let obj = crate::vm::hugetlb::HugeObject::new_sized(env.pa, shared, name, addr >> 21, order);
                     // hugetlb_reserve_pages: every page promised now, unless
                     // MAP_NORESERVE.
-                    if flags & MAP_NORESERVE == 0 && !obj.reserve(0, len / HPAGE_SIZE) {
+                    if flags & MAP_NORESERVE == 0 && !obj.reserve(0, len / hsize) {
                         return Err(MmError::NoMemory);
                     }
                     Backing::Huge(obj)

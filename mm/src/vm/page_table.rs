@@ -588,6 +588,35 @@ impl<'a> Mapper<'a> {
         self.pmd_with_spare(va, &mut None).ok().flatten()
     }
 
+    /// The page-directory-pointer (level 3) entry for the 1 GiB around
+    /// `va`, for a hugetlb fault of a gigantic page under the page-table
+    /// lock: the level-3 table is taken from `spare` when missing
+    /// (`Ok(None)` when one is needed and `spare` is empty).
+    pub fn pud_with_spare(
+        &mut self,
+        va: u64,
+        spare: &mut Option<PhysAddr>,
+    ) -> Result<Option<&'static mut PageTableEntry>, MapError> {
+        if !canonical(va) {
+            return Err(MapError::BadRange);
+        }
+        let e = &mut self.table(self.root)[index(va, 4)];
+        let table = if e.flags().contains(F::PRESENT) {
+            e.addr()
+        } else {
+            let Some(new) = spare.take() else { return Ok(None) };
+            core::sync::atomic::fence(core::sync::atomic::Ordering::Release);
+            e.set_addr(new, Self::intermediate_flags(va));
+            new
+        };
+        Ok(Some(&mut self.table(table)[index(va, 3)]))
+    }
+
+    /// The level-3 entry for `va` if its level-3 table exists (no change).
+    pub fn pud(&mut self, va: u64) -> Option<&'static mut PageTableEntry> {
+        self.pud_with_spare(va, &mut None).ok().flatten()
+    }
+
     /// The level-1 table (page table) for the 2 MiB around `va`: created
     /// when `create`, a huge leaf there split first (refused, `AlreadyMapped`,
     /// by a process's mapper). None if absent.

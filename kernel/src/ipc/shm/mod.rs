@@ -12,9 +12,9 @@
 //!
 //! With SHM_HUGETLB the segment is a hugetlb file's [`HugeObject`] instead
 //! (Linux's file on its internal hugetlbfs mount): its size rounded up to
-//! 2 MiB, every huge page promised by the pool at shmget (ENOMEM if it
-//! cannot, nothing with SHM_NORESERVE), nothing committed, attachments
-//! 2 MiB aligned; its attachments are counted by the references the areas
+//! its page size (2 MiB, or 1 GiB with SHM_HUGE_1GB), every huge page
+//! promised by the pool at shmget (ENOMEM if it cannot, nothing with
+//! SHM_NORESERVE), nothing committed, attachments aligned to that size; its attachments are counted by the references the areas
 //! hold, SHM_LOCK does nothing, and nothing of it goes to swap.
 //!
 //! ```text
@@ -54,7 +54,7 @@ use abi::mman::{
     MAP_FIXED, MAP_HUGE_MASK, MAP_HUGE_SHIFT, MAP_NORESERVE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE,
 };
 use abi::resource::RLIMIT_MEMLOCK;
-use mm::phys::hugetlb::{HPAGE_PAGES, HPAGE_SIZE};
+use mm::phys::hugetlb::{GPAGE_ORDER, HPAGE_ORDER};
 use mm::vm::address_space::TASK_SIZE;
 use mm::vm::file::MemObject;
 use mm::vm::hugetlb::HugeObject;
@@ -102,7 +102,7 @@ impl Mem {
     pub(super) fn resident(&self) -> u64 {
         match self {
             Mem::Shmem(o) => o.nr_pages(),
-            Mem::Huge(o) => o.nr_pages() * HPAGE_PAGES,
+            Mem::Huge(o) => o.nr_pages() * o.hpage_pages(),
         }
     }
 
@@ -283,12 +283,12 @@ fn newseg(t: &mut Table, key: i32, size: u64, flags: u32, c: &Creds, tgid: u32) 
     let (idx, seq, id) = t.alloc_id()?;
     let env = crate::mem::user::env();
     let name = format!("/SYSV{:08x} (deleted)", key as u32);
-    let mem = if let Some(bytes) = huge {
+    let mem = if let Some((order, bytes)) = huge {
         // hugetlb_file_setup: the segment's file, its huge pages promised
         // now unless SHM_NORESERVE; never charged to the commit.
-        let obj = HugeObject::file(env.pa, &name, id as u64, None);
+        let obj = HugeObject::file_sized(env.pa, &name, id as u64, None, order);
         obj.set_size(bytes);
-        if flags & SHM_NORESERVE == 0 && !obj.reserve(0, bytes / HPAGE_SIZE) {
+        if flags & SHM_NORESERVE == 0 && !obj.reserve(0, bytes >> (order + 12)) {
             return Err(ENOMEM);
         }
         Mem::Huge(obj)
@@ -320,26 +320,30 @@ fn newseg(t: &mut Table, key: i32, size: u64, flags: u32, c: &Creds, tgid: u32) 
     Ok(id as u64)
 }
 
-/// SHM_HUGETLB's size: `size` rounded up to the huge page size the flags
-/// name (SHM_HUGE_SHIFT, as MAP_HUGE_*; 0 is the default, 2 MiB here;
-/// EINVAL for a size with no pool). Linux's `can_do_hugetlb_shm`: the
+/// SHM_HUGETLB's page order and size: `size` rounded up to the huge page
+/// size the flags name (SHM_HUGE_SHIFT, as MAP_HUGE_*: 2 MiB, 1 GiB when
+/// that pool exists, 0 for the default one; EINVAL for another). Linux's
+/// `can_do_hugetlb_shm`: the
 /// caller needs CAP_IPC_LOCK (root here) or membership of group
 /// `vm.hugetlb_shm_group` (0), else room for the segment under
 /// RLIMIT_MEMLOCK (Linux's deprecated `user_shm_lock` fallback), else
 /// EPERM.
-fn huge_size(size: u64, flags: u32, c: &Creds) -> Result<u64, Errno> {
-    let log = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
-    if log != 0 && 1u64 << log != HPAGE_SIZE {
-        return Err(EINVAL);
-    }
-    let bytes = size.checked_next_multiple_of(HPAGE_SIZE).ok_or(EINVAL)?;
+fn huge_size(size: u64, flags: u32, c: &Creds) -> Result<(u32, u64), Errno> {
+    let pa = crate::mem::page_alloc();
+    let order = match (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK {
+        0 => pa.default_hugetlb().order(),
+        21 => HPAGE_ORDER,
+        30 if pa.hugetlb_1g.is_registered() => GPAGE_ORDER,
+        _ => return Err(EINVAL),
+    };
+    let bytes = size.checked_next_multiple_of(PAGE << order).ok_or(EINVAL)?;
     if !c.is_root() && c.egid != 0 {
         let memlock = proc::current().inner.lock().rlimits[RLIMIT_MEMLOCK].cur;
         if memlock < bytes {
             return Err(EPERM);
         }
     }
-    Ok(bytes)
+    Ok((order, bytes))
 }
 
 /// shmat(2): attach segment `id` at `addr` (0: the kernel chooses).

@@ -143,14 +143,14 @@ fn surplus_pages_follow_overcommit_and_leave_with_the_mapping() {
     let (env, mut mm, mut cpu) = setup(0);
     let free = env.pa.drained_free_pages();
     assert_eq!(hmap(&mut mm, env, 1, HPRIV), Err(MmError::NoMemory));
-    env.pa.hugetlb.set_overcommit(2);
+    assert!(env.pa.hugetlb.set_overcommit(2));
     let a = hmap(&mut mm, env, 2, HPRIV).unwrap();
     assert_eq!(counts(env).surplus, 2);
     cpu.store(&mut mm, a, &[1]).unwrap();
     mm.munmap(env, a, 2 * H).unwrap();
     assert_eq!(counts(env).nr, 0, "surplus pages went back");
     mm.destroy(env);
-    env.pa.hugetlb.set_overcommit(0);
+    assert!(env.pa.hugetlb.set_overcommit(0));
     assert!(env.pa.drained_free_pages() + 8 >= free);
 }
 
@@ -202,4 +202,56 @@ fn promising_more_than_the_pool_holds_fails_at_once() {
     assert_eq!(counts(env).resv, 2);
     o.truncate(0);
     assert_eq!(counts(env).resv, 0);
+}
+
+/// A 3 GiB machine with two 1 GiB pool pages (the gigabytes at 1G and 2G).
+fn setup_gigantic() -> (&'static MmEnv<'static>, AddressSpace, Cpu) {
+    let (env, cpu) = crate::testing::uniprocessor_gigantic(3 << 30, 2);
+    assert_eq!(env.pa.hugetlb_1g.counts().free, 2);
+    let mut mm = AddressSpace::new(env).unwrap();
+    mm.layout.mmap_base = AddressSpace::mmap_base_for(8 << 20);
+    (env, mm, cpu)
+}
+
+#[test]
+fn a_1g_mapping_is_one_pud_leaf_copied_on_write_across_fork_and_cut_only_at_1g() {
+    const G: u64 = 1 << 30;
+    let (env, mut mm, mut cpu) = setup_gigantic();
+    let g = |env: &MmEnv<'_>| env.pa.hugetlb_1g.counts();
+    let mut r = req(0, 1, RW, HPRIV | MAP_HUGE_1GB);
+    r.len = G - 4096;
+    let a = mm.mmap(env, &r, &lim()).unwrap();
+    assert_eq!(a % G, 0, "1 GiB aligned");
+    assert_eq!(mm.vmas.containing(a).unwrap().end, a + G, "rounded up to 1 GiB");
+    assert_eq!(g(env).resv, 1, "promised at mmap");
+    assert_eq!(counts(env).resv, 0, "not of the 2 MiB pool");
+    cpu.store(&mut mm, a, b"first").unwrap();
+    cpu.store(&mut mm, a + G - 4, b"last").unwrap();
+    let t = mm.mapper(env).translate(x86_64::VirtAddr::new(a + 12345)).unwrap();
+    assert_eq!(t.size, MapSize::Size1G, "one PUD leaf");
+    assert_eq!(cpu.load_u8(&mut mm, a + G / 2).unwrap(), 0, "zeroed on first fault");
+    assert_eq!((g(env).free, g(env).resv), (1, 0));
+    assert_eq!(mm.mincore(env, a + G - 8192, 8192).unwrap(), [1, 1], "resident to its end");
+    let mut b = [0u8; 5];
+    assert_eq!(mm.read_remote(env, a, &mut b), 5, "a remote read follows the PUD leaf");
+    assert_eq!(&b, b"first");
+    mm.check_invariants(env);
+    assert_eq!(mm.munmap(env, a + H, H), Err(MmError::Invalid), "a cut inside the 1 GiB page");
+    let mut child = mm.fork(env, &lim()).unwrap();
+    child.check_invariants(env);
+    cpu.store(&mut child, a, b"child").unwrap();
+    assert_eq!(g(env).free, 0, "the child's write copied the page");
+    cpu.load(&mut mm, a, &mut b).unwrap();
+    assert_eq!(&b, b"first", "the child's write is its own");
+    cpu.load(&mut child, a + G - 4, &mut b[..4]).unwrap();
+    assert_eq!(&b[..4], b"last", "the copy has every byte");
+    let mut r2 = req(0, 1, RW, HPRIV | MAP_HUGE_1GB);
+    r2.len = G;
+    assert_eq!(mm.mmap(env, &r2, &lim()), Err(MmError::NoMemory), "no page left to promise");
+    child.destroy(env);
+    assert_eq!(g(env).free, 1);
+    mm.munmap(env, a, G).unwrap();
+    mm.check_invariants(env);
+    assert_eq!(g(env), PoolCounts { nr: 2, free: 2, persistent: 2, ..Default::default() });
+    mm.destroy(env);
 }
