@@ -28,6 +28,8 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
@@ -193,6 +195,35 @@ static inline long read_small_file(const char *path, char *buf, size_t len)
 	buf[n] = '\0';
 	close(fd);
 	return (long)n;
+}
+
+/* The number a file (a sysctl, a sysfs knob) holds; -1 if unreadable. */
+static inline long read_num(const char *path)
+{
+	char buf[64];
+	if (read_small_file(path, buf, sizeof buf) < 0)
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+/* Write TEXT to PATH in one write: 0, or the errno. */
+static inline int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	ssize_t n = write(fd, text, strlen(text));
+	int e = n < 0 ? errno : 0;
+	close(fd);
+	return e;
+}
+
+/* Write V and a newline to PATH: 0, or the errno. */
+static inline int write_num(const char *path, long v)
+{
+	char buf[32];
+	snprintf(buf, sizeof buf, "%ld\n", v);
+	return write_text(path, buf);
 }
 
 /* FIELD ("VmRSS") of /proc/self/status in kB; -1 if the file cannot be

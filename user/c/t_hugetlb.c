@@ -94,34 +94,6 @@ static const char *cases[] = {
 	"dontneed_frees", "memfd_file", "memfd_private_cow", "hugetlbfs_mount", "overcommit_surplus", "bad_writes_einval", "huge_1gb_refused",
 };
 
-/* A number file's value, -1 if unreadable. */
-static long read_num(const char *path)
-{
-	char buf[64];
-	if (read_small_file(path, buf, sizeof buf) < 0)
-		return -1;
-	return strtol(buf, NULL, 10);
-}
-
-/* Write TEXT to PATH: 0, or the errno. */
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	ssize_t n = write(fd, text, strlen(text));
-	int e = n < 0 ? errno : 0;
-	close(fd);
-	return e;
-}
-
-static int write_num(const char *path, long v)
-{
-	char buf[32];
-	snprintf(buf, sizeof buf, "%ld\n", v);
-	return write_text(path, buf);
-}
-
 static void *hmap(size_t len, int flags)
 {
 	return mmap(NULL, len, PROT_READ | PROT_WRITE, flags | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);

@@ -63,27 +63,6 @@ static const char *cases[] = {
 	"map_1g", "memfd_1g", "hugetlbfs_1g", "grow_unchanged", "shrink_frees",
 };
 
-static long read_num(const char *path)
-{
-	char buf[64];
-	if (read_small_file(path, buf, sizeof buf) < 0)
-		return -1;
-	return strtol(buf, NULL, 10);
-}
-
-static int write_num(const char *path, long v)
-{
-	char buf[32];
-	snprintf(buf, sizeof buf, "%ld\n", v);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	ssize_t n = write(fd, buf, strlen(buf));
-	int e = n < 0 ? errno : 0;
-	close(fd);
-	return e;
-}
-
 static long g_free(void)
 {
 	return read_num(SYS1G "free_hugepages");

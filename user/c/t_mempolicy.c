@@ -183,12 +183,6 @@ static int write_str(const char *path, const char *v)
 	return e;
 }
 
-static long read_num(const char *path)
-{
-	char b[32];
-	return read_small_file(path, b, sizeof b) < 0 ? -1 : atol(b);
-}
-
 static void weights(void)
 {
 	static const char *cases[] = {"weight_default", "weight_range", "weight_auto"};

@@ -59,27 +59,6 @@ static const char *cases[] = {
 	"noreserve_promises_nothing", "bad_size_einval", "unprivileged_eperm", "rmid_frees",
 };
 
-static long read_num(const char *path)
-{
-	char buf[64];
-	if (read_small_file(path, buf, sizeof buf) < 0)
-		return -1;
-	return strtol(buf, NULL, 10);
-}
-
-static int write_num(const char *path, long v)
-{
-	char buf[32];
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	snprintf(buf, sizeof buf, "%ld\n", v);
-	ssize_t n = write(fd, buf, strlen(buf));
-	int e = n < 0 ? errno : 0;
-	close(fd);
-	return e;
-}
-
 static long nattch(int id)
 {
 	struct shmid_ds ds;

@@ -68,17 +68,6 @@ static long read_text(const char *path, char *buf, size_t len)
 	return read_small_file(path, buf, len);
 }
 
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	ssize_t n = write(fd, text, strlen(text));
-	int e = n < 0 ? errno : 0;
-	close(fd);
-	return e;
-}
-
 /* The bracketed word of a mode file into OUT; 0 if there is exactly one. */
 static int chosen(const char *path, char *out, size_t len)
 {
