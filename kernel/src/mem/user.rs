@@ -179,6 +179,11 @@ pub struct UserMm {
     /// the file's denial of writers (ETXTBSY, as Linux's `mm->exe_file`),
     /// given back when the address space goes.
     pub exe_pin: spin::Mutex<Option<alloc::boxed::Box<dyn core::any::Any + Send + Sync>>>,
+    /// Tasks running in it (Linux's `mm_users`): threads, a vfork child,
+    /// CLONE_VM children. Other references (the reverse map's walkers, a
+    /// /proc reader) only keep the empty shell (`mm_count`): when the last
+    /// task lets go, every page goes back at once ([`UserMm::release`]).
+    users: core::sync::atomic::AtomicUsize,
 }
 
 impl UserMm {
@@ -193,10 +198,33 @@ impl UserMm {
                 root,
                 membarrier: Default::default(),
                 exe_pin: spin::Mutex::new(None),
+                users: core::sync::atomic::AtomicUsize::new(1),
             }
         });
         mm.space.write().rmap_enter_all();
         mm
+    }
+
+    /// Another task runs in this address space (clone with CLONE_VM).
+    pub fn add_user(self: &Arc<Self>) -> Arc<UserMm> {
+        self.users.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        self.clone()
+    }
+
+    /// A task stops running in this address space (exit, exec, an OOM
+    /// kill): the last one empties it (Linux's `mmput` -> `exit_mmap`),
+    /// so the memory is back before its parent's wait returns, whoever
+    /// else still holds a reference; the program file is no longer busy.
+    pub fn release(mm: Arc<UserMm>) {
+        if mm.users.fetch_sub(1, core::sync::atomic::Ordering::AcqRel) == 1 {
+            let tlb = RootTlb { root: mm.root };
+            let mut space = mm.space.write();
+            space.exit_mmap(&env_for(&tlb));
+            drop(space);
+            let pin = mm.exe_pin.lock().take();
+            drop(pin);
+        }
+        drop(mm);
     }
 
     /// Run on this address space's page tables from now on (exec).

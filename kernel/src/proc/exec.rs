@@ -531,7 +531,9 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     me.set_fs_base(0);
     arch::cpu::set_fs_base(0);
     active.activate();
-    drop(old);
+    if let Some(m) = old {
+        crate::mem::user::UserMm::release(m);
+    }
     if let Some(p) = vfork_parent {
         exit::vfork_release(p);
     }

@@ -88,7 +88,9 @@ fn release_thread(me: &Task, usage_to: Option<&Task>) {
     // at a freed PML4.
     me.set_root(0);
     crate::mem::user::activate_kernel_root();
-    drop(mm);
+    if let Some(m) = mm {
+        crate::mem::user::UserMm::release(m);
+    }
     if let Some(p) = vfork_parent {
         vfork_release(p);
     }

@@ -93,7 +93,7 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
     }
     let parent_mm = parent.mm().ok_or(EINVAL)?;
     let child_mm = match flags & CLONE_VM != 0 {
-        true => parent_mm.clone(),
+        true => parent_mm.add_user(),
         false => {
             let lim = parent.mm_limits();
             let env = crate::mem::user::env();
@@ -109,7 +109,7 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
     let (kstack, saved_rsp) = match sched::new_task_stack("fork", &child_frame) {
         Ok(s) => s,
         Err(e) => {
-            drop(child_mm);
+            UserMm::release(child_mm);
             return Err(e);
         }
     };

@@ -206,7 +206,7 @@ fn kill_victim(victim: &Arc<Task>) {
         let taken = victim.inner.lock().mm.take();
         if let Some(m) = taken {
             victim.set_root(0);
-            drop(m);
+            crate::mem::user::UserMm::release(m);
         }
     }
 }

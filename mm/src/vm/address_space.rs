@@ -576,6 +576,16 @@ impl AddressSpace {
     /// `exit_mmap`: unmap everything, give back commitments, free the
     /// page tables and the PML4.
     pub fn destroy(mut self, env: &MmEnv<'_>) {
+        self.exit_mmap(env);
+        env.tables.free_table(self.root);
+    }
+
+    /// Linux's `exit_mmap`: every mapping and user page table goes, the
+    /// space stays (empty, its root table kept) for whoever still holds
+    /// it: the last task using an address space empties it at once, even
+    /// while a reverse-map walker holds a reference. Running it again
+    /// finds nothing to do.
+    pub fn exit_mmap(&mut self, env: &MmEnv<'_>) {
         self.rmap_leave_all();
         // By address, without a copy of the list (an OOM victim is torn
         // down when no memory is left).
@@ -594,7 +604,6 @@ impl AddressSpace {
         self.vmas = VmaTree::new();
         let mut m = self.mapper(env);
         m.free_user_tables();
-        env.tables.free_table(self.root);
     }
 
     /// Take a VMA out of the tree and out of the counters.
