@@ -64,27 +64,6 @@
 
 static const char *const CM = "/proc/sys/vm/compact_memory";
 
-/* Write TEXT to PATH in one write: 0 or the errno of open or write. */
-static int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	ssize_t n = write(fd, text, strlen(text));
-	int e = n < 0 ? errno : 0;
-	close(fd);
-	return e;
-}
-
-/* The number in PATH, or -1 if it cannot be read. */
-static long read_long(const char *path)
-{
-	char buf[64];
-	if (read_small_file(path, buf, sizeof buf) <= 0)
-		return -1;
-	return strtol(buf, NULL, 10);
-}
-
 /* Pages free in blocks of order LO..HI (count << order), every zone of
  * every node in /proc/buddyinfo; -1 if it cannot be read. */
 static long free_pages_in(int lo, int hi)
@@ -147,7 +126,7 @@ static void tunable(const char *name, long dflt, long max, int lenient_default)
 {
 	char path[96], v[32], c[96];
 	snprintf(path, sizeof path, "/proc/sys/vm/%s", name);
-	long was = read_long(path);
+	long was = read_num(path);
 	snprintf(c, sizeof c, "%s_default", name);
 	if (was != dflt && was >= 0 && lenient_default) {
 		char why[128];
@@ -163,18 +142,18 @@ static void tunable(const char *name, long dflt, long max, int lenient_default)
 	}
 	/* Refused values leave the value as it was. */
 	snprintf(v, sizeof v, "%ld", max + 1);
-	int too_big = write_file(path, v);
-	long after_big = read_long(path);
-	int negative = write_file(path, "-1");
-	long after_neg = read_long(path);
-	int zero = write_file(path, "0");
-	long z = read_long(path);
+	int too_big = write_text(path, v);
+	long after_big = read_num(path);
+	int negative = write_text(path, "-1");
+	long after_neg = read_num(path);
+	int zero = write_text(path, "0");
+	long z = read_num(path);
 	snprintf(v, sizeof v, "%ld", max);
-	int top = write_file(path, v);
-	long t = read_long(path);
+	int top = write_text(path, v);
+	long t = read_num(path);
 	snprintf(v, sizeof v, "%ld", was);
-	int back = write_file(path, v);
-	long restored = read_long(path);
+	int back = write_text(path, v);
+	long restored = read_num(path);
 	CHECKF(c,
 	       too_big == EINVAL && after_big == was && negative == EINVAL && after_neg == was && zero == 0 &&
 		       z == 0 && top == 0 && t == max && back == 0 && restored == was,
@@ -196,9 +175,9 @@ static void compact_memory_cases(void)
 	       strerror(e));
 	if (fd >= 0)
 		close(fd);
-	int w = write_file(CM, "1\n");
+	int w = write_text(CM, "1\n");
 	CHECKF("compact_memory_write", w == 0, "writing \"1\\n\": %s", strerror(w));
-	int e0 = write_file(CM, "0"), e2 = write_file(CM, "2"), ea = write_file(CM, "abc");
+	int e0 = write_text(CM, "0"), e2 = write_text(CM, "2"), ea = write_text(CM, "abc");
 	CHECKF("compact_memory_only_1", e0 == EINVAL && e2 == EINVAL && ea == EINVAL, "0: %s, 2: %s, abc: %s",
 	       strerror(e0), strerror(e2), strerror(ea));
 }
@@ -218,7 +197,7 @@ static void node_compact_case(void)
 	int re = errno;
 	if (rfd >= 0)
 		close(rfd);
-	int w = write_file(nc, "1");
+	int w = write_text(nc, "1");
 	CHECKF("node_compact", s == 0 && mode == 0200 && rfd < 0 && re == EACCES && w == 0,
 	       "stat %s, mode %o, read open: fd %d errno %d (%s), writing 1: %s", s ? strerror(errno) : "ok", mode,
 	       rfd, re, strerror(re), strerror(w));
@@ -265,7 +244,7 @@ static int fragment_cases(void)
 	long huge = free_pages_in(9, 10);
 	long ms = vmstat_get("compact_migrate_scanned"), fs = vmstat_get("compact_free_scanned");
 	long iso = vmstat_get("compact_isolated"), mig = vmstat_get("pgmigrate_success");
-	int w = write_file(CM, "1");
+	int w = write_text(CM, "1");
 	long huge2 = free_pages_in(9, 10);
 	long ms2 = vmstat_get("compact_migrate_scanned"), fs2 = vmstat_get("compact_free_scanned");
 	long iso2 = vmstat_get("compact_isolated"), mig2 = vmstat_get("pgmigrate_success");
@@ -366,7 +345,7 @@ static void cow_cases(void)
 		_exit(cow_child(&c));
 	}
 	close(c.go[0]);
-	int w = pid > 0 ? write_file(CM, "1") : 0;
+	int w = pid > 0 ? write_text(CM, "1") : 0;
 	if (pid > 0 && write(c.go[1], "x", 1) != 1)
 		check_note("# t_compact: cannot wake the child: %s", strerror(errno));
 	close(c.go[1]);

@@ -539,26 +539,7 @@ impl AddressSpace {
         va: u64,
         f: impl FnOnce(&mut PageTableEntry, &mut PtlState) -> R,
     ) -> Result<R, FaultError> {
-        let mut spare: Option<PhysAddr> = None;
-        let found = loop {
-            let st = self.ptl.lock();
-            match self.mapper(env).pmd_with_spare(va, &mut spare) {
-                Ok(Some(e)) => break Ok((st, e)),
-                Ok(None) => {
-                    drop(st);
-                    match env.tables.alloc_table() {
-                        Some(t) => spare = Some(t),
-                        None => break Err(FaultError::Oom),
-                    }
-                }
-                Err(_) => break Err(FaultError::Bus),
-            }
-        };
-        let r = found.map(|(mut st, e)| f(e, &mut st));
-        if let Some(t) = spare {
-            env.tables.free_table(t);
-        }
-        r
+        self.with_leaf_entry(env, va, false, f)
     }
 
     /// [`AddressSpace::with_pmd`] for a page of `size` bytes: the level-3
@@ -572,14 +553,26 @@ impl AddressSpace {
         size: u64,
         f: impl FnOnce(&mut PageTableEntry, &mut PtlState) -> R,
     ) -> Result<R, FaultError> {
-        if size == HPAGE_SIZE {
-            return self.with_pmd(env, va, f);
-        }
+        self.with_leaf_entry(env, va, size != HPAGE_SIZE, f)
+    }
+
+    /// The level-2 (or, `gigantic`, level-3) entry of `va` under the PTL:
+    /// a missing table is allocated with the lock dropped and the walk
+    /// tried again; one left unused goes back.
+    fn with_leaf_entry<R>(
+        &self,
+        env: &MmEnv<'_>,
+        va: u64,
+        gigantic: bool,
+        f: impl FnOnce(&mut PageTableEntry, &mut PtlState) -> R,
+    ) -> Result<R, FaultError> {
         let mut spare: Option<PhysAddr> = None;
         let found = loop {
             let st = self.ptl.lock();
-            match self.mapper(env).pud_with_spare(va, &mut spare) {
-                Ok(Some(e)) if e.flags().contains(F::PRESENT) && !e.flags().contains(F::HUGE_PAGE) => {
+            let mut m = self.mapper(env);
+            let entry = if gigantic { m.pud_with_spare(va, &mut spare) } else { m.pmd_with_spare(va, &mut spare) };
+            match entry {
+                Ok(Some(e)) if gigantic && e.flags().contains(F::PRESENT) && !e.flags().contains(F::HUGE_PAGE) => {
                     break Err(FaultError::Bus);
                 }
                 Ok(Some(e)) => break Ok((st, e)),
