@@ -19,6 +19,7 @@ const ICR_DELIVERY_PENDING: u32 = 1 << 12;
 const ICR_LEVEL_ASSERT: u32 = 1 << 14;
 const ICR_INIT: u32 = 0b101 << 8;
 const ICR_STARTUP: u32 = 0b110 << 8;
+const ICR_NMI: u32 = 0b100 << 8;
 const REG_LVT_TIMER: u64 = 0x320;
 const REG_TIMER_INIT: u64 = 0x380;
 const REG_TIMER_CUR: u64 = 0x390;
@@ -126,6 +127,18 @@ pub fn send_startup(dest: u32, page: u8) {
 /// Send fixed interrupt `vector` to the CPU with APIC id `dest`.
 pub fn send_ipi(dest: u32, vector: u8) {
     send(dest, ICR_LEVEL_ASSERT | vector as u32);
+}
+
+/// Send an NMI to the CPU with APIC id `dest`, from NMI context: the
+/// destination half of the ICR is put back afterwards, so that a send the
+/// NMI interrupted between its two writes still reaches its own target.
+pub fn send_nmi(dest: u32) {
+    if BASE.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    let high = read(REG_ICR_HIGH);
+    send(dest, ICR_NMI | ICR_LEVEL_ASSERT);
+    write(REG_ICR_HIGH, high);
 }
 
 /// This CPU's local APIC id (the destination the I/O APIC names); 0

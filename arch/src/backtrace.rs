@@ -68,6 +68,26 @@ pub fn print_from(w: &mut dyn fmt::Write, rbp: u64) -> fmt::Result {
     let Some((lo, hi)) = stack_containing(rbp) else {
         return writeln!(w, " <frame pointer {rbp:#x} is outside every known stack>");
     };
+    walk(w, rbp, lo, hi)
+}
+
+/// Print the frame chain of a task that is switched out: `saved_rsp` is
+/// where `context::switch` left its callee-saved registers (rbp sixth,
+/// then the return address into the scheduler), on the kernel stack
+/// `[lo, hi)`. The caller keeps the task from running meanwhile, or
+/// accepts a trace that ends early (every read stays inside the stack).
+pub fn print_switched_out(w: &mut dyn fmt::Write, saved_rsp: u64, lo: u64, hi: u64) -> fmt::Result {
+    writeln!(w, "Call Trace:")?;
+    if saved_rsp % 8 != 0 || saved_rsp < lo || saved_rsp + 7 * 8 > hi {
+        return writeln!(w, " <saved stack pointer {saved_rsp:#x} is outside its stack>");
+    }
+    // SAFETY: the seven words lie inside the task's mapped kernel stack.
+    let (rbp, ret) = unsafe { (*((saved_rsp + 5 * 8) as *const u64), *((saved_rsp + 6 * 8) as *const u64)) };
+    writeln!(w, " [<{ret:016x}>]")?;
+    walk(w, rbp, lo, hi)
+}
+
+fn walk(w: &mut dyn fmt::Write, rbp: u64, lo: u64, hi: u64) -> fmt::Result {
     let mut fp = rbp;
     for _ in 0..MAX_FRAMES {
         if fp % 8 != 0 || fp < lo || fp + 16 > hi {

@@ -84,6 +84,23 @@ pub fn busy() -> bool {
     LINE_LOCK.is_locked() || crate::serial::busy()
 }
 
+/// The line lock for NMI context, which must not wait on itself: taken
+/// if whoever holds it lets go within `wait_ns` and the serial port is
+/// free then too; `None` if not (this CPU may be the holder). Write to
+/// `serial` only while holding it (the framebuffer has its own lock).
+pub fn try_lock_line(wait_ns: u64) -> Option<spin::MutexGuard<'static, ()>> {
+    let end = time::uptime_ns().saturating_add(wait_ns);
+    while time::uptime_ns() < end {
+        if let Some(g) = LINE_LOCK.try_lock() {
+            if !serial::busy() {
+                return Some(g);
+            }
+        }
+        core::hint::spin_loop();
+    }
+    None
+}
+
 /// Break the line lock from the panic path, where its holder may be the
 /// code that panicked.
 pub fn force_unlock() {

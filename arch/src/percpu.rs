@@ -133,6 +133,14 @@ pub fn kmem_memcg() -> u16 {
     unsafe { (*mine()).kmem_memcg as u16 }
 }
 
+/// The task pointer CPU `cpu` last published (for reports from NMI
+/// context, which reads it without the scheduler's lock).
+pub fn current_on(cpu: usize) -> u64 {
+    // SAFETY: a plain read of a u64 that its CPU writes with interrupts
+    // off; a torn value cannot happen on x86_64 for an aligned word.
+    unsafe { (*PERCPU[cpu % MAX_CPUS].0.get()).current }
+}
+
 pub fn current() -> u64 {
     // SAFETY: a plain read of our own per-CPU slot.
     unsafe { (*mine()).current }

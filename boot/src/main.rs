@@ -284,7 +284,13 @@ struct MatrixResult {
     label: String,
     verdict: Result<(), String>,
     secs: f64,
+    /// A failed run's last serial lines, repeated after the summary (CI
+    /// logs are often read from their end).
+    tail: Vec<String>,
 }
+
+/// How many serial lines of a failed run follow the summary.
+const TAIL_AFTER_SUMMARY: usize = 60;
 
 /// A matrix `disk=` value: `new:SIZE[,if=...]` is a fresh zeroed image of
 /// SIZE (sparse) in the run's directory, `swap:SIZE[,if=...]` the same
@@ -326,8 +332,9 @@ fn swap_header(bytes: u64) -> Vec<u8> {
 
 fn run_one(spec: &RunSpec, kernels: &Path, a: &MatrixArgs) -> (Vec<String>, MatrixResult) {
     let mut out = Vec::new();
-    let fail =
-        |why: String, out: Vec<String>| (out, MatrixResult { label: spec.label.clone(), verdict: Err(why), secs: 0.0 });
+    let fail = |why: String, out: Vec<String>| {
+        (out, MatrixResult { label: spec.label.clone(), verdict: Err(why), secs: 0.0, tail: Vec::new() })
+    };
     let kernel = kernels.join(&spec.kernel);
     if !kernel.exists() {
         return fail(format!("kernel {} not built", kernel.display()), out);
@@ -357,9 +364,10 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &MatrixArgs) -> (Vec<String>, Matr
     for stale in [&socket, &ppm, &dir.join("screen.png")] {
         let _ = std::fs::remove_file(stale);
     }
-    if spec.screendump.is_some() {
-        p.config.qmp_socket = Some(socket.clone());
-    }
+    // Every run has one: a run that passes its timeout gets an NMI on
+    // each CPU first, and the kernel's report of where they were goes to
+    // the log (`nmi_report.rs`).
+    p.config.qmp_socket = Some(socket.clone());
     if let Some(acc) = a.accel {
         p.config.accel = acc;
     }
@@ -382,7 +390,10 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &MatrixArgs) -> (Vec<String>, Matr
     };
     // None until the screendump is taken (it ends the run).
     let mut shot: Option<Result<(), String>> = None;
-    let result = runner::run_with_input(cmd, Some(Duration::from_secs(spec.timeout_secs)), input, |line, _| {
+    let mut nmi_log = None;
+    let mut ask_for_report = || nmi_log = Some(boot::screendump::inject_nmi(&socket));
+    let timeout = Some(Duration::from_secs(spec.timeout_secs));
+    let result = runner::run_with_last_words(cmd, timeout, input, Some(&mut ask_for_report), |line, _| {
         log.push(match sym.as_mut() {
             Some(s) => s.annotate(line),
             None => line.to_string(),
@@ -397,6 +408,9 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &MatrixArgs) -> (Vec<String>, Matr
         Ok(r) => r,
         Err(e) => return fail(format!("{e:#}"), out),
     };
+    if let Some(Err(e)) = nmi_log {
+        log.push(format!("boot: no NMI report from the guest: {e:#}"));
+    }
     let mut report = Report::default();
     result.lines.iter().for_each(|l| report.feed(l));
     // A run ended by its screendump: QEMU left through `quit` (status 0).
@@ -463,7 +477,8 @@ fn run_one(spec: &RunSpec, kernels: &Path, a: &MatrixArgs) -> (Vec<String>, Matr
         },
         result.elapsed.as_secs_f64()
     ));
-    (out, MatrixResult { label: spec.label.clone(), verdict, secs: result.elapsed.as_secs_f64() })
+    let tail = if verdict.is_err() { log[log.len().saturating_sub(TAIL_AFTER_SUMMARY)..].to_vec() } else { Vec::new() };
+    (out, MatrixResult { label: spec.label.clone(), verdict, secs: result.elapsed.as_secs_f64(), tail })
 }
 
 /// After a matrix run's screendump: keep it as PNG, check that the screen
@@ -566,5 +581,12 @@ fn cmd_matrix(a: &MatrixArgs) -> Result<i32> {
         }
     }
     println!("boot: {} passed, {} failed", results.len() - failed, failed);
+    for (_, r) in results.iter().filter(|(_, r)| !r.tail.is_empty()) {
+        println!("\n--- {}: the last {} serial lines (all in its serial.log) ---", r.label, r.tail.len());
+        r.tail.iter().for_each(|l| println!("{l}"));
+    }
+    if failed > 0 {
+        println!("boot: {} passed, {} failed", results.len() - failed, failed);
+    }
     Ok(if failed == 0 { 0 } else { 1 })
 }

@@ -138,9 +138,25 @@ fn take_lines(buf: &mut Vec<u8>) -> Vec<Vec<u8>> {
 /// shown)`: `shown` says the line's raw text is already on stdout (an
 /// interactive run showed it while it was unfinished).
 pub fn run_with_input(
+    cmd: Command,
+    timeout: Option<Duration>,
+    input: Input,
+    on_line: impl FnMut(&str, bool),
+) -> Result<RunResult> {
+    run_with_last_words(cmd, timeout, input, None, on_line)
+}
+
+/// How long a timed-out child may go on printing after `last_words`.
+pub const LAST_WORDS_GRACE: Duration = Duration::from_secs(4);
+
+/// [`run_with_input`], and at the deadline, before the kill, call
+/// `last_words` (the matrix asks the guest for its NMI report there) and
+/// keep reading for [`LAST_WORDS_GRACE`]. The run still counts as timed out.
+pub fn run_with_last_words(
     mut cmd: Command,
     timeout: Option<Duration>,
     input: Input,
+    mut last_words: Option<&mut dyn FnMut()>,
     mut on_line: impl FnMut(&str, bool),
 ) -> Result<RunResult> {
     let echo_partial = input == Input::Inherit;
@@ -206,7 +222,7 @@ pub fn run_with_input(
         s
     });
 
-    let deadline = timeout.map(|t| start + t);
+    let mut deadline = timeout.map(|t| start + t);
     let mut lines = Vec::new();
     let mut take = |msg: Msg, lines: &mut Vec<String>| match msg {
         Msg::Partial(bytes) => {
@@ -229,7 +245,14 @@ pub fn run_with_input(
                 Some(left) => left,
                 None => {
                     timed_out = true;
-                    break;
+                    match last_words.take() {
+                        Some(f) => {
+                            f();
+                            deadline = Some(Instant::now() + LAST_WORDS_GRACE);
+                            continue;
+                        }
+                        None => break,
+                    }
                 }
             },
             None => Duration::from_secs(3600),
@@ -262,6 +285,32 @@ pub fn run_with_input(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_words_are_asked_for_and_read_before_the_kill() {
+        let dir = std::env::temp_dir().join(format!("boot-last-words-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let flag = dir.join("asked");
+        let _ = std::fs::remove_file(&flag);
+        let mut cmd = Command::new("sh");
+        let script = format!(
+            "echo started; while [ ! -e {0} ]; do sleep 0.05; done; echo report; exec sleep 30",
+            flag.display()
+        );
+        cmd.args(["-c", &script]);
+        let mut asked = 0;
+        let mut ask = || {
+            asked += 1;
+            std::fs::write(&flag, b"").unwrap();
+        };
+        let r =
+            run_with_last_words(cmd, Some(Duration::from_millis(300)), Input::Null, Some(&mut ask), |_, _| {}).unwrap();
+        assert_eq!(asked, 1);
+        assert_eq!(r.outcome, Outcome::Timeout);
+        assert_eq!(r.lines, vec!["started".to_string(), "report".to_string()]);
+        assert!(r.elapsed < LAST_WORDS_GRACE + Duration::from_secs(5));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn hung_child_is_killed_at_the_deadline() {

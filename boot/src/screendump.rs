@@ -195,6 +195,14 @@ pub fn dump_and_quit(socket: &Path, ppm: &Path) -> Result<()> {
     connect_retrying(socket)?.stop_dump_quit(ppm)
 }
 
+/// Raise an NMI on every CPU of the guest behind `socket` (QMP
+/// `inject-nmi`) and leave it running: the kernel answers with a report of
+/// where each CPU is and what each task waits on (`nmi_report.rs`). The
+/// matrix does this to a run that passed its timeout.
+pub fn inject_nmi(socket: &Path) -> Result<()> {
+    Qmp::connect(socket)?.execute("inject-nmi", None).map(|_| ())
+}
+
 /// Connect to QMP, retrying for up to ten seconds while QEMU starts.
 fn connect_retrying(socket: &Path) -> Result<Qmp> {
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -73,6 +73,7 @@ pub mod ktest;
 pub mod layout;
 pub mod mem;
 pub mod mempic;
+pub mod nmi_report;
 pub mod panic;
 pub mod platform;
 pub mod proc;

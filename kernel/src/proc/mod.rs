@@ -356,6 +356,12 @@ impl Task {
         self.state.store(s, Ordering::Release);
     }
 
+    /// Where the task's registers were pushed when it was last switched
+    /// out (`arch::backtrace::print_switched_out` reads them).
+    pub fn saved_rsp(&self) -> u64 {
+        self.ctx.saved_rsp()
+    }
+
     /// The CPU context (the scheduler's).
     pub(crate) fn ctx(&self) -> &CtxCell {
         &self.ctx
@@ -501,6 +507,14 @@ pub fn try_lookup(pid: Pid) -> Option<Option<Arc<Task>>> {
 /// [`all_tasks`] from interrupt context: `None` if the table is locked.
 pub fn try_all_tasks() -> Option<Vec<Arc<Task>>> {
     Some(TASKS.try_lock()?.values().filter(|t| t.is_leader()).cloned().collect())
+}
+
+/// Call `f` on every task, threads included, from NMI context: nothing is
+/// allocated and nothing waited for. False if the table was locked.
+pub fn try_for_each_thread(mut f: impl FnMut(&Task)) -> bool {
+    let Some(tasks) = TASKS.try_lock() else { return false };
+    tasks.values().for_each(|t| f(t));
+    true
 }
 
 /// Every process (thread-group leaders), by pid.

@@ -197,6 +197,13 @@ impl CtxCell {
         CtxCell(UnsafeCell::new(ctx))
     }
 
+    /// Where the switch last pushed the task's registers (a report may
+    /// read it while the task runs: it gets a stale value, never a torn one).
+    pub fn saved_rsp(&self) -> u64 {
+        // SAFETY: an aligned u64 read; only the switch writes it.
+        unsafe { (*self.0.get()).saved_rsp }
+    }
+
     /// Change the context of a task that is not being switched (exec,
     /// arch_prctl, exit).
     pub fn update(&self, f: impl FnOnce(&mut TaskCtx)) {
@@ -258,6 +265,17 @@ pub fn ticks() -> u64 {
 
 pub fn current() -> Arc<Task> {
     rq::lock(cpu()).current.clone().expect("sched: no current task")
+}
+
+/// Call `f` on the task this CPU ran when an NMI interrupted it, without
+/// the run queue's lock (the NMI may have interrupted its holder).
+pub fn with_interrupted_task(cpu: usize, f: impl FnOnce(&Task)) {
+    let p = arch::percpu::current_on(cpu);
+    if p != 0 {
+        // SAFETY: the switch publishes a task here only while the task
+        // runs on this CPU; the CPU is in the NMI, so the task lives on.
+        f(unsafe { &*(p as *const Task) });
+    }
 }
 
 /// The running task, or None before the first one (boot).
