@@ -78,6 +78,14 @@ pub fn resolve_user_fault(addr: u64, kind: FaultKind) -> Result<(), FaultError> 
             proc::cgroup::handle_over_high();
         }
         let reclaim_first = match r {
+            Ok(mm::vm::fault::FaultDone::Retry) => {
+                // A page is moving: let the migrating task run if it waits
+                // for this CPU (the kernel is not preemptible, and a
+                // kernel-mode access would fault again at once).
+                drop(mm);
+                proc::sched::cond_resched();
+                return Ok(());
+            }
             Ok(_) => return Ok(()),
             Err(FaultError::SwapIn(e)) => match reclaim::swap_in(e) {
                 Ok(()) => {

@@ -163,9 +163,18 @@ struct PosixTimer {
 impl PosixTimer {
     /// timer_gettime at `now` on its clock (Linux's `common_timer_get`):
     /// a due timer shows 1 ns left until a tick signals it, except a
-    /// SIGEV_NONE one, which just shows 0 once expired.
+    /// SIGEV_NONE one: 0 once a one-shot one expired, the time to the next
+    /// period's end for a periodic one.
     fn setting(&self, now: u64) -> Setting {
         let value_ns = match self.countdown.left(now) {
+            // A periodic SIGEV_NONE timer that no tick has moved on yet
+            // shows the time to its next expiry after now, never 0
+            // (Linux's `common_timer_get` forwards it first).
+            Some(0) if !self.event.signals() && self.countdown.interval_ns != 0 => {
+                let mut next = self.countdown;
+                next.expire(now);
+                next.left(now).unwrap_or(0)
+            }
             Some(0) if !self.event.signals() => 0,
             Some(left) => left.max(1),
             None => 0,

@@ -118,6 +118,11 @@ pub enum FaultDone {
     Minor,
     /// The page had to be read in (first use of a file page).
     Major,
+    /// Nothing was mapped: the page is moving (a migration entry). The
+    /// access is to be retried once the caller has let other tasks run
+    /// (Linux's `migration_entry_wait`): a non-preemptible kernel-mode
+    /// retry loop must not keep the migrating task off this CPU.
+    Retry,
 }
 
 impl AddressSpace {
@@ -154,7 +159,7 @@ impl AddressSpace {
                 // The page is moving (migrate.rs): wait for the entry to
                 // map a page again, then retry (`migration_entry_wait`).
                 core::hint::spin_loop();
-                return Ok(FaultDone::Minor);
+                return Ok(FaultDone::Retry);
             }
             // No area on means no swap entry anywhere (swapoff brings
             // every page back first): the common first touch skips the walk.
@@ -192,6 +197,7 @@ impl AddressSpace {
                 self.count_fault(true);
                 env.pa.vmstat.pgmajfault.inc();
             }
+            FaultDone::Retry => {}
         }
         Ok(done)
     }

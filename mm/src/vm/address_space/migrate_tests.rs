@@ -349,7 +349,7 @@ fn a_fault_on_a_migration_entry_waits_and_then_maps_the_new_page() {
     );
     assert_eq!(child.space.lock().swap_entry(env, va), None, "no swap entry");
     let kind = FaultKind { write: false, present: false, exec: false };
-    assert_eq!(child.space.lock().handle_fault(env, va, kind), Ok(FaultDone::Minor));
+    assert_eq!(child.space.lock().handle_fault(env, va, kind), Ok(FaultDone::Retry));
     assert!(child.space.lock().is_migrating(env, va), "the fault waits, it maps nothing");
     // The move, by hand.
     let new = env.pa.alloc_pages_node(1, crate::phys::gfp::GFP_HIGHUSER_MOVABLE, 0).unwrap();
