@@ -70,7 +70,7 @@ impl Perm {
         let requested = (flag >> 6) | (flag >> 3) | flag;
         let granted = if c.euid == self.cuid || c.euid == self.uid {
             self.mode >> 6
-        } else if c.egid == self.cgid || c.egid == self.gid {
+        } else if c.in_group(self.cgid) || c.in_group(self.gid) {
             self.mode >> 3
         } else {
             self.mode
@@ -93,6 +93,6 @@ pub fn now() -> i64 {
 /// The caller's credentials and process id.
 pub fn me() -> (Creds, u32) {
     let t = crate::proc::current();
-    let c = t.inner.lock().creds;
+    let c = t.inner.lock().creds.clone();
     (c, t.tgid())
 }

@@ -489,7 +489,7 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     let me = current();
     let (cwd, creds) = {
         let i = me.inner.lock();
-        (i.cwd.lock().clone(), i.creds)
+        (i.cwd.lock().clone(), i.creds.clone())
     };
     let lim = me.mm_limits();
     let mut image = load(path, inode, lookup, argv, envp, creds, &lim)?;

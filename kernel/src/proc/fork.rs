@@ -153,7 +153,7 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
             } else {
                 Arc::new(core::sync::atomic::AtomicU32::new(p.umask.load(core::sync::atomic::Ordering::Relaxed)))
             },
-            creds: p.creds,
+            creds: p.creds.clone(),
             rlimits: p.rlimits,
             sig: p.sig.for_child(flags & CLONE_SIGHAND != 0),
             clear_child_tid: extras.child_cleartid.unwrap_or(0),

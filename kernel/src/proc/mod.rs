@@ -73,8 +73,9 @@ pub use signals::AltStack;
 
 pub type Pid = u32;
 
-/// Credentials (real, effective, saved user and group ids).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Credentials (real, effective, saved user and group ids, and the
+/// supplementary groups).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Creds {
     pub uid: u32,
     pub euid: u32,
@@ -82,9 +83,18 @@ pub struct Creds {
     pub gid: u32,
     pub egid: u32,
     pub sgid: u32,
+    /// setgroups(2)'s list, sorted and without repeats (as Linux's
+    /// `groups_sort`); shared by every task that inherited it.
+    pub groups: Arc<[u32]>,
 }
 
 impl Creds {
+    /// Linux's `in_group_p`: `gid` is the effective group or one of the
+    /// supplementary groups (what file and IPC permission checks ask).
+    pub fn in_group(&self, gid: u32) -> bool {
+        self.egid == gid || self.groups.binary_search(&gid).is_ok()
+    }
+
     /// Root: the capabilities this kernel checks (CAP_SETUID,
     /// CAP_IPC_LOCK, CAP_SYS_ADMIN, CAP_SYS_RESOURCE, CAP_KILL).
     pub fn is_root(&self) -> bool {
@@ -177,13 +187,13 @@ pub fn ptrace_may_read(caller: &Task, target: &Task, fscreds: bool) -> bool {
     if caller.pid() == target.pid() {
         return true;
     }
-    let me = caller.inner.lock().creds;
+    let me = caller.inner.lock().creds.clone();
     if me.is_root() {
         return true;
     }
     let (t, dumpable) = {
         let i = target.inner.lock();
-        (i.creds, i.dumpable)
+        (i.creds.clone(), i.dumpable)
     };
     let (uid, gid) = if fscreds { (me.euid, me.egid) } else { (me.uid, me.gid) };
     dumpable && uid == t.uid && uid == t.euid && uid == t.suid && gid == t.gid && gid == t.egid && gid == t.sgid

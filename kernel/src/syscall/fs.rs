@@ -670,7 +670,7 @@ pub fn pipe2(fds: u64, flags: u32) -> SysResult {
     if !crate::usercopy::access_ok(fds, 8) {
         return Err(EFAULT);
     }
-    let creds = current().inner.lock().creds;
+    let creds = current().inner.lock().creds.clone();
     let (r, w) = vfs::pipe::create(flags & O_NONBLOCK != 0, creds.uid, creds.is_root())?;
     let cloexec = flags & O_CLOEXEC != 0;
     let (rfd, wfd) = {

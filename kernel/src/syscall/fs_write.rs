@@ -251,7 +251,7 @@ fn chmod_inode(inode: &dyn Inode, mode: u32) -> SysResult {
     let c = creds();
     let st = inode.stat();
     let mut mode = mode & 0o7777;
-    if !c.is_root() && st.st_gid != c.egid && st.st_mode & S_IFMT != S_IFDIR {
+    if !c.is_root() && !c.in_group(st.st_gid) && st.st_mode & S_IFMT != S_IFDIR {
         // Not in the file's group: set-group-ID is dropped (Linux's
         // setattr_copy without CAP_FSETID).
         mode &= !0o2000;
@@ -276,7 +276,7 @@ fn chown_inode(inode: &dyn Inode, uid: u32, gid: u32) -> SysResult {
     if !c.is_root() {
         // Without CAP_CHOWN: the owner may set the group to its own.
         let uid_ok = uid.is_none_or(|u| u == st.st_uid && u == c.euid);
-        let gid_ok = gid.is_none_or(|g| c.euid == st.st_uid && (g == c.egid || g == st.st_gid));
+        let gid_ok = gid.is_none_or(|g| c.euid == st.st_uid && (c.in_group(g) || g == st.st_gid));
         if !uid_ok || !gid_ok {
             return Err(EPERM);
         }

@@ -61,7 +61,7 @@ pub fn memfd_create(uname: u64, flags: u32) -> SysResult {
         (0o777, F_SEAL_SEAL)
     };
     let owner = {
-        let c = current().inner.lock().creds;
+        let c = current().inner.lock().creds.clone();
         Owner { uid: c.euid, gid: c.egid }
     };
     let inode = if flags & MFD_HUGETLB != 0 {

@@ -383,7 +383,7 @@ pub fn sched_setaffinity(pid: i32, len: u64, mask: u64) -> SysResult {
     }
     let me = current();
     if t.pid() != me.pid() {
-        let (mine, theirs) = (me.inner.lock().creds, t.inner.lock().creds);
+        let (mine, theirs) = (me.inner.lock().creds.clone(), t.inner.lock().creds.clone());
         if !mine.is_root() && mine.euid != theirs.uid && mine.euid != theirs.euid {
             return Err(EPERM);
         }

@@ -34,7 +34,7 @@ fn may_change(t: &Task) -> bool {
     if me.tgid() == t.tgid() {
         return true;
     }
-    let (mine, theirs) = (me.inner.lock().creds, t.inner.lock().creds);
+    let (mine, theirs) = (me.inner.lock().creds.clone(), t.inner.lock().creds.clone());
     mine.is_root() || mine.euid == theirs.uid || mine.euid == theirs.euid
 }
 

@@ -197,11 +197,11 @@ pub(super) fn may_signal(target: &proc::Task, sig: u32) -> bool {
     }
     let (my, my_sid) = {
         let i = me.inner.lock();
-        (i.creds, i.sid)
+        (i.creds.clone(), i.sid)
     };
     let (tc, tsid) = {
         let i = target.inner.lock();
-        (i.creds, i.sid)
+        (i.creds.clone(), i.sid)
     };
     my.is_root()
         || [my.uid, my.euid].iter().any(|u| *u == tc.uid || *u == tc.suid)

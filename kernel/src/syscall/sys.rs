@@ -148,7 +148,7 @@ pub fn prlimit64(pid: i32, resource: u32, new: u64, old: u64) -> SysResult {
 }
 
 fn creds() -> Creds {
-    current().inner.lock().creds
+    current().inner.lock().creds.clone()
 }
 
 fn set_creds(c: Creds) {
@@ -299,6 +299,51 @@ pub fn getresgid(r: u64, e: u64, s: u64) -> SysResult {
     write_user(r, &c.gid)?;
     write_user(e, &c.egid)?;
     write_user(s, &c.sgid)?;
+    Ok(0)
+}
+
+/// Linux's NGROUPS_MAX: the most supplementary groups a process has.
+const NGROUPS_MAX: usize = 65536;
+
+/// getgroups(2): the supplementary groups, sorted. A `size` of 0 asks
+/// only for their number; a smaller `size` than that is EINVAL.
+pub fn getgroups(size: i32, list: u64) -> SysResult {
+    let groups = creds().groups;
+    if size < 0 {
+        return Err(EINVAL);
+    }
+    if size == 0 {
+        return Ok(groups.len() as u64);
+    }
+    if (size as usize) < groups.len() {
+        return Err(EINVAL);
+    }
+    let bytes: alloc::vec::Vec<u8> = groups.iter().flat_map(|g| g.to_ne_bytes()).collect();
+    copy_to_user(list, &bytes)?;
+    Ok(groups.len() as u64)
+}
+
+/// setgroups(2): replace the supplementary groups (CAP_SETGID, checked
+/// first as Linux does; then at most NGROUPS_MAX, EFAULT, and no -1). The
+/// list is kept sorted, repeats included (Linux's `groups_sort`).
+pub fn setgroups(size: i32, list: u64) -> SysResult {
+    let mut c = creds();
+    if !c.is_root() {
+        return Err(EPERM);
+    }
+    if size < 0 || size as usize > NGROUPS_MAX {
+        return Err(EINVAL);
+    }
+    let mut bytes = alloc::vec![0u8; size as usize * 4];
+    crate::usercopy::copy_from_user(&mut bytes, list)?;
+    let mut groups: alloc::vec::Vec<u32> =
+        bytes.chunks_exact(4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]])).collect();
+    if groups.contains(&u32::MAX) {
+        return Err(EINVAL);
+    }
+    groups.sort_unstable();
+    c.groups = groups.into();
+    set_creds(c);
     Ok(0)
 }
 

@@ -35,7 +35,7 @@ const NAME_MAX: usize = 255;
 
 /// The caller's credentials (the effective ids act as fsuid and fsgid).
 pub fn creds() -> Creds {
-    crate::proc::current().inner.lock().creds
+    crate::proc::current().inner.lock().creds.clone()
 }
 
 /// Linux's `generic_permission` for the current task: `mask` is MAY_READ,
@@ -54,7 +54,7 @@ pub fn permission_as(c: &Creds, st: &Stat, mask: u32) -> Result<(), Errno> {
     }
     let bits = if c.euid == st.st_uid {
         st.st_mode >> 6
-    } else if c.egid == st.st_gid {
+    } else if c.in_group(st.st_gid) {
         st.st_mode >> 3
     } else {
         st.st_mode

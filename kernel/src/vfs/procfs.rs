@@ -103,10 +103,10 @@ fn generic_permission(st: &Stat, mask: u32) -> Result<(), Errno> {
 /// `mask` (Linux's `acl_permission_check`; for sysctls `test_perm`, which
 /// gives root no override: it cannot read drop_caches, mode 0200).
 fn mode_permission(st: &Stat, mask: u32) -> Result<(), Errno> {
-    let c = proc::current().inner.lock().creds;
+    let c = proc::current().inner.lock().creds.clone();
     let bits = if c.euid == st.st_uid {
         st.st_mode >> 6
-    } else if c.egid == st.st_gid {
+    } else if c.in_group(st.st_gid) {
         st.st_mode >> 3
     } else {
         st.st_mode
@@ -819,7 +819,13 @@ fn render_status(t: &Arc<Task>, s: &mut String) -> core::fmt::Result {
     let ppid = t.leader().inner.lock().ppid;
     let (name, creds, fds, sig, queue_limit) = {
         let i = t.inner.lock();
-        (i.name.clone(), i.creds, i.files.count(), i.sig.clone(), i.rlimits[abi::resource::RLIMIT_SIGPENDING].cur)
+        (
+            i.name.clone(),
+            i.creds.clone(),
+            i.files.count(),
+            i.sig.clone(),
+            i.rlimits[abi::resource::RLIMIT_SIGPENDING].cur,
+        )
     };
     let (letter, word) = state_letter(t);
     writeln!(s, "Name:\t{name}")?;
@@ -830,7 +836,11 @@ fn render_status(t: &Arc<Task>, s: &mut String) -> core::fmt::Result {
     writeln!(s, "Gid:\t{}\t{}\t{}\t{}", creds.gid, creds.egid, creds.sgid, creds.egid)?;
     writeln!(s, "FDSize:\t{}", fds.next_power_of_two().max(64))?;
     // Linux ends the group list with a space, also when it is empty.
-    writeln!(s, "Groups:\t ")?;
+    write!(s, "Groups:\t")?;
+    for (i, g) in creds.groups.iter().enumerate() {
+        write!(s, "{}{g}", if i == 0 { "" } else { " " })?;
+    }
+    writeln!(s, " ")?;
     writeln!(s, "NStgid:\t{}\nNSpid:\t{}", t.tgid(), t.pid())?;
     if let Some(m) = t.mm() {
         mm::procfs::pid::render_status_vm(&m.space.read(), &crate::mem::user::env(), s)?;

@@ -337,7 +337,7 @@ fn huge_size(size: u64, flags: u32, c: &Creds) -> Result<(u32, u64), Errno> {
         _ => return Err(EINVAL),
     };
     let bytes = size.checked_next_multiple_of(PAGE << order).ok_or(EINVAL)?;
-    if !c.is_root() && c.egid != 0 {
+    if !c.is_root() && !c.in_group(0) {
         let memlock = proc::current().inner.lock().rlimits[RLIMIT_MEMLOCK].cur;
         if memlock < bytes {
             return Err(EPERM);
