@@ -15,7 +15,7 @@
 //!   block     block
 //!   ipc       ipc
 //!   vfs       vfs
-//!   entry     fault traps syscall ktest
+//!   entry     nmi_report fault traps syscall ktest
 //!   init      init
 //! ```
 //!
@@ -41,7 +41,9 @@
 //! - vfs: the file systems (initrd, /dev, /proc, pipes, the console and its
 //!   tty) and the namespace.
 //! - entry: what the CPU enters the kernel through (page faults, other
-//!   traps and the timer's fan-out, system calls) and the test harness.
+//!   traps and the timer's fan-out, system calls), the report an NMI
+//!   prints (every CPU's backtrace, every task's state) and the test
+//!   harness.
 //! - init: the boot sequence that builds it all in this order.
 //!
 //! Upward calls go through registries filled by the upper layer: reclaim
