@@ -28,6 +28,7 @@
 pub mod access_remote;
 pub mod address_space;
 pub mod brk;
+pub mod cachestat;
 pub mod clear_refs;
 pub mod compaction;
 pub mod fault;
@@ -49,6 +50,7 @@ mod oom_reap;
 pub mod overcommit;
 pub mod page_table;
 mod pte_lock;
+pub mod remap_file_pages;
 pub mod rmap;
 pub mod rmap_walk;
 pub mod shared_policy;

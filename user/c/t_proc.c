@@ -1279,6 +1279,50 @@ static void check_status_format(const char *text, const char *prog)
 	fmt_check("status_format", &e);
 }
 
+/*
+ * /proc/self/exe, cwd and root: symbolic links to this program's file
+ * (its name ends the link, and the link opens the same file), the working
+ * directory (as getcwd) and "/"; lstat says link; another user's process
+ * refuses a reader without ptrace access (EACCES).
+ */
+static void check_self_links(char **argv)
+{
+	char exe[512] = "", cwd[512] = "", here[512] = "", root[64] = "";
+	ssize_t ne = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	ssize_t nc = readlink("/proc/self/cwd", cwd, sizeof cwd - 1);
+	ssize_t nr = readlink("/proc/self/root", root, sizeof root - 1);
+	if (!getcwd(here, sizeof here))
+		here[0] = 0;
+	const char *base = strrchr(argv[0], '/');
+	base = base ? base + 1 : argv[0];
+	const char *ebase = strrchr(exe, '/');
+	struct stat ls, via, direct;
+	int lok = lstat("/proc/self/exe", &ls) == 0 && S_ISLNK(ls.st_mode);
+	int same = stat("/proc/self/exe", &via) == 0 && stat(exe, &direct) == 0 && via.st_ino == direct.st_ino &&
+		   via.st_dev == direct.st_dev;
+	CHECKF("self_links",
+	       ne > 0 && ebase && !strcmp(ebase + 1, base) && nc > 0 && !strcmp(cwd, here) && nr == 1 &&
+		       root[0] == '/' && lok && same,
+	       "exe '%s' (%zd), cwd '%s' (%zd) vs '%s', root '%s' (%zd), lstat link %d, same file %d", exe, ne, cwd,
+	       nc, here, root, nr, lok, same);
+	if (geteuid() != 0) {
+		check_skip("other_exe_eacces", "not root: cannot make a process of another user");
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(2);
+		char link[64], t[256];
+		snprintf(link, sizeof link, "/proc/%d/exe", (int)getppid());
+		ssize_t n = readlink(link, t, sizeof t);
+		_exit(n == -1 && errno == EACCES ? 0 : 1);
+	}
+	int st = -1;
+	waitpid(pid, &st, 0);
+	CHECKF("other_exe_eacces", WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+}
+
 static void check_self_files(int argc, char **argv)
 {
 	static char status[8192], status2[8192], statm[256], cmd[4096];
@@ -2036,6 +2080,7 @@ int main(int argc, char **argv)
 	check_vmallocinfo();
 	check_vmstat();
 	check_self_files(argc, argv);
+	check_self_links(argv);
 	check_maps_smaps();
 	check_fault_counters();
 	check_small_mapping();

@@ -115,6 +115,24 @@ pub fn mremap(old: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64) -
     with_mm(|s, env, lim| s.mremap(env, old, old_len, new_len, flags, new_addr, lim))?.map_err(Errno::from)
 }
 
+/// remap_file_pages(2), deprecated: Linux's emulation (a new shared
+/// mapping of the same file at `pgoff`, populated; mm's
+/// vm/remap_file_pages.rs), with Linux's one-time warning.
+pub fn remap_file_pages(start: u64, size: u64, prot: u64, pgoff: u64, flags: u64) -> SysResult {
+    static WARNED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, core::sync::atomic::Ordering::Relaxed) {
+        let me = current();
+        log::warn!(
+            "{} ({}) uses deprecated remap_file_pages() syscall. See Documentation/mm/remap_file_pages.rst.",
+            me.name(),
+            me.pid()
+        );
+    }
+    with_mm(|s, env, lim| s.remap_file_pages(env, start, size, prot, pgoff, flags, lim))?
+        .map(|_| 0)
+        .map_err(Errno::from)
+}
+
 pub fn madvise(addr: u64, len: u64, advice: u32) -> SysResult {
     with_mm_swapin(|s, env, lim| s.madvise(env, addr, len, advice, lim))
 }

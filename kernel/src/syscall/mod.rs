@@ -9,6 +9,7 @@
 //! instruction after `syscall`; otherwise IRETQ does).
 
 mod anonfd;
+mod cachestat;
 mod epoll;
 mod flock;
 mod fs;
@@ -86,6 +87,8 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::MMAP => mem::mmap(x[0], x[1], x[2] as u32, x[3] as u32, x[4] as i32, x[5]),
         nr::MPROTECT => mem::mprotect(x[0], x[1], x[2] as u32),
         nr::MSEAL => mem::mseal(x[0], x[1], x[2]),
+        nr::REMAP_FILE_PAGES => mem::remap_file_pages(x[0], x[1], x[2], x[3], x[4]),
+        nr::CACHESTAT => cachestat::cachestat(x[0] as u32, x[1], x[2], x[3] as u32),
         nr::PROCESS_MADVISE => process_mm::process_madvise(x[0] as i32, x[1], x[2], x[3] as u32, x[4]),
         nr::PROCESS_MRELEASE => process_mm::process_mrelease(x[0] as i32, x[1] as u32),
         nr::MUNMAP => mem::munmap(x[0], x[1]),

@@ -44,7 +44,7 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 
 use abi::errno::*;
-use abi::stat::{S_IFDIR, S_IFREG, Stat};
+use abi::stat::{S_IFDIR, S_IFLNK, S_IFREG, Stat};
 
 use super::{DirEntry, Inode};
 use crate::proc::{self, Pid, Task};
@@ -953,6 +953,9 @@ impl Inode for PidDir {
         if name == "task" && !self.thread {
             return Some(Arc::new(TaskDir { tgid: self.pid }));
         }
+        if let Some((_, kind, _)) = PID_LINKS.iter().find(|(n, _, _)| *n == name) {
+            return Some(Arc::new(PidLink { pid: self.pid, kind: *kind }));
+        }
         let (_, kind) = PID_FILES.iter().find(|(n, _)| *n == name)?;
         Some(Arc::new(PidFile::new(self.pid, *kind)))
     }
@@ -963,10 +966,70 @@ impl Inode for PidDir {
             .enumerate()
             .map(|(k, (n, _))| DirEntry { name: n.to_string(), ino: pid_ino(self.pid, k as u64 + 1), dtype: 8 })
             .collect();
+        // DT_LNK.
+        v.extend(PID_LINKS.iter().map(|(n, _, slot)| DirEntry {
+            name: n.to_string(),
+            ino: pid_ino(self.pid, *slot),
+            dtype: 10,
+        }));
         if !self.thread {
             v.push(DirEntry { name: "task".to_string(), ino: pid_ino(self.pid, TASK_DIR_SLOT), dtype: 4 });
         }
         Some(v)
+    }
+}
+
+/// /proc/PID/exe, cwd and root: symbolic links to the program file, the
+/// working directory and the root directory (Linux's `proc_exe_link`,
+/// `proc_cwd_link`, `proc_root_link`). Reading one needs ptrace read
+/// access to the task (EACCES otherwise, as `proc_fd_access_allowed`); a
+/// kernel thread has no program (ENOENT).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LinkKind {
+    Exe,
+    Cwd,
+    Root,
+}
+
+const PID_LINKS: [(&str, LinkKind, u64); 3] =
+    [("cwd", LinkKind::Cwd, 28), ("exe", LinkKind::Exe, 29), ("root", LinkKind::Root, 30)];
+
+struct PidLink {
+    pid: Pid,
+    kind: LinkKind,
+}
+
+impl Inode for PidLink {
+    fn stat(&self) -> Stat {
+        let (uid, gid) = dump_owner(self.pid);
+        let slot = PID_LINKS.iter().find(|(_, k, _)| *k == self.kind).map_or(0, |l| l.2);
+        Stat {
+            st_dev: 3,
+            st_ino: pid_ino(self.pid, slot),
+            st_nlink: 1,
+            st_mode: S_IFLNK | 0o777,
+            st_uid: uid,
+            st_gid: gid,
+            st_blksize: 4096,
+            ..Stat::default()
+        }
+    }
+
+    fn readlink(&self) -> Result<String, Errno> {
+        let t = proc::task(self.pid).ok_or(ENOENT)?;
+        if !proc::ptrace_may_read(&proc::current(), &t, true) {
+            return Err(EACCES);
+        }
+        match self.kind {
+            LinkKind::Exe => {
+                // Not one expression: the task's lock must be let go before
+                // `mm()` takes it again.
+                let exe = t.inner.lock().exe.clone();
+                if exe.is_empty() || t.mm().is_none() { Err(ENOENT) } else { Ok(exe) }
+            }
+            LinkKind::Cwd => Ok(t.cwd()),
+            LinkKind::Root => Ok("/".to_string()),
+        }
     }
 }
 

@@ -157,7 +157,7 @@ pub struct MemObject {
     /// entries, which sit in the page cache's xarray in place of the
     /// page). Made by the first eviction, with a fallible allocation (no
     /// room: no shadows, the pages still go).
-    shadows: spin::Once<alloc::boxed::Box<[AtomicU64]>>,
+    pub(super) shadows: spin::Once<alloc::boxed::Box<[AtomicU64]>>,
     /// File seals (abi::fcntl F_SEAL_*), Linux's `shmem_inode_info.seals`:
     /// a tmpfs file starts with F_SEAL_SEAL (no seals may be added), a memfd
     /// made with MFD_ALLOW_SEALING with none. mmap refuses shared writable

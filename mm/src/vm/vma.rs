@@ -134,7 +134,7 @@ impl Backing {
         !matches!(self, Backing::Shared(_) | Backing::Huge(_))
     }
 
-    fn same(&self, other: &Backing) -> bool {
+    pub(crate) fn same(&self, other: &Backing) -> bool {
         match (self, other) {
             (Backing::Anon, Backing::Anon) => true,
             (Backing::Shared(a), Backing::Shared(b)) | (Backing::File(a), Backing::File(b)) => Arc::ptr_eq(a, b),

@@ -52,23 +52,16 @@ pub fn is_shadow(shadow: u64) -> bool {
     shadow & SHADOW != 0
 }
 
-/// `p`, a page read back in where reclaim had left `shadow`, is about to
-/// go on an LRU list: count the refault and say whether it goes straight
-/// to the active list (`workingset_refault`). `swap_free` is the number of
-/// free swap slots: anonymous pages compete with file pages only while
-/// they can go to swap. Sets `WORKINGSET` on a restored page.
-pub fn refault(pa: &PageAllocator, p: &Page, shadow: u64, swap_free: u64) -> bool {
+/// Whether a page evicted with `shadow` would count as part of the
+/// working set if it were read in now (Linux's `workingset_test_recent`;
+/// no counter moves): its refault distance, the evictions on its node
+/// since, fits in the memory it competes for. `is_file`: a page-cache
+/// page (else anonymous or shmem); `swap_free` as for [`refault`].
+pub fn test_recent(pa: &PageAllocator, shadow: u64, is_file: bool, swap_free: u64) -> bool {
     if !is_shadow(shadow) {
         return false;
     }
     let Some(node) = pa.nodes.get((shadow & 0xff) as usize) else { return false };
-    let is_file = !p.has(PageFlags::SWAPBACKED);
-    let vs = &pa.vmstat;
-    if is_file {
-        vs.workingset_refault_file.inc()
-    } else {
-        vs.workingset_refault_anon.inc()
-    }
     let lru = &node.lru;
     let eviction = (shadow >> NODE_BITS) & AGE_MASK;
     let distance = lru.nonresident_age().wrapping_sub(eviction) & AGE_MASK;
@@ -82,9 +75,29 @@ pub fn refault(pa: &PageAllocator, p: &Page, shadow: u64, swap_free: u64) -> boo
             size += lru.len(LruList::InactiveAnon);
         }
     }
-    if distance > size {
+    distance <= size
+}
+
+/// `p`, a page read back in where reclaim had left `shadow`, is about to
+/// go on an LRU list: count the refault and say whether it goes straight
+/// to the active list (`workingset_refault`). `swap_free` is the number of
+/// free swap slots: anonymous pages compete with file pages only while
+/// they can go to swap. Sets `WORKINGSET` on a restored page.
+pub fn refault(pa: &PageAllocator, p: &Page, shadow: u64, swap_free: u64) -> bool {
+    if !is_shadow(shadow) || pa.nodes.get((shadow & 0xff) as usize).is_none() {
         return false;
     }
+    let is_file = !p.has(PageFlags::SWAPBACKED);
+    let vs = &pa.vmstat;
+    if is_file {
+        vs.workingset_refault_file.inc()
+    } else {
+        vs.workingset_refault_anon.inc()
+    }
+    if !test_recent(pa, shadow, is_file, swap_free) {
+        return false;
+    }
+    let lru = &pa.nodes[(shadow & 0xff) as usize].lru;
     if is_file {
         vs.workingset_activate_file.inc()
     } else {
