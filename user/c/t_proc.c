@@ -1323,6 +1323,108 @@ static void check_self_links(char **argv)
 	CHECKF("other_exe_eacces", WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
 }
 
+/*
+ * /proc/self/fd: a link per descriptor. A file reads as its path, a pipe
+ * as pipe:[INO], a memfd as /memfd:NAME (deleted); the link's mode says
+ * how it was opened; the directory lists them; opening a pipe's link
+ * reopens the pipe itself (a magic link); another user may not look.
+ */
+static void check_fd_links(char **argv)
+{
+	int p[2] = {-1, -1};
+	int ok_pipe = pipe(p) == 0;
+	int mfd = (int)syscall(SYS_memfd_create, "fdlink", 0);
+	char self[512] = "";
+	ssize_t ns = readlink("/proc/self/exe", self, sizeof self - 1);
+	int ro = ns > 0 ? open(self, O_RDONLY) : -1;
+	char link[64], t_pipe[64] = "", t_mem[64] = "", t_ro[512] = "";
+	snprintf(link, sizeof link, "/proc/self/fd/%d", p[0]);
+	readlink(link, t_pipe, sizeof t_pipe - 1);
+	snprintf(link, sizeof link, "/proc/self/fd/%d", mfd);
+	readlink(link, t_mem, sizeof t_mem - 1);
+	snprintf(link, sizeof link, "/proc/self/fd/%d", ro);
+	readlink(link, t_ro, sizeof t_ro - 1);
+	struct stat ps;
+	fstat(p[0], &ps);
+	char want_pipe[64];
+	snprintf(want_pipe, sizeof want_pipe, "pipe:[%lu]", (unsigned long)ps.st_ino);
+	CHECKF("fd_link_targets",
+	       ok_pipe && !strcmp(t_pipe, want_pipe) && !strcmp(t_mem, "/memfd:fdlink (deleted)") && ro >= 0 &&
+		       !strcmp(t_ro, self),
+	       "pipe '%s' (want '%s'), memfd '%s', file '%s' (want '%s')", t_pipe, want_pipe, t_mem, t_ro, self);
+
+	struct stat lr, lw, lrw;
+	snprintf(link, sizeof link, "/proc/self/fd/%d", p[0]);
+	int a = lstat(link, &lr);
+	snprintf(link, sizeof link, "/proc/self/fd/%d", p[1]);
+	int b = lstat(link, &lw);
+	snprintf(link, sizeof link, "/proc/self/fd/%d", mfd);
+	int c = lstat(link, &lrw);
+	CHECKF("fd_link_modes",
+	       !a && !b && !c && S_ISLNK(lr.st_mode) && (lr.st_mode & 0777) == 0500 && (lw.st_mode & 0777) == 0300 &&
+		       (lrw.st_mode & 0777) == 0700,
+	       "read end %o, write end %o, memfd %o", lr.st_mode & 0777, lw.st_mode & 0777, lrw.st_mode & 0777);
+
+	int listed = 0;
+	char names[4][16];
+	int want[4] = {p[0], p[1], mfd, ro};
+	for (int i = 0; i < 4; i++)
+		snprintf(names[i], sizeof names[i], "%d", want[i]);
+	int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY);
+	char dbuf[4096];
+	long n;
+	while (dfd >= 0 && (n = syscall(SYS_getdents64, dfd, dbuf, sizeof dbuf)) > 0) {
+		for (long off = 0; off < n;) {
+			struct {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *d = (void *)(dbuf + off);
+			for (int i = 0; i < 4; i++)
+				if (!strcmp(d->name, names[i]) && d->type == 10)
+					listed++;
+			off += d->reclen;
+		}
+	}
+	if (dfd >= 0)
+		close(dfd);
+	CHECKF("fd_dir_lists", listed == 4, "%d of the 4 descriptors listed as links", listed);
+
+	snprintf(link, sizeof link, "/proc/self/fd/%d", p[1]);
+	int again = open(link, O_WRONLY);
+	long w = again >= 0 ? write(again, "m", 1) : -1;
+	char got = 0;
+	long r = read(p[0], &got, 1);
+	CHECKF("fd_magic_reopen", again >= 0 && w == 1 && r == 1 && got == 'm', "reopen %d errno %d, write %ld, read %ld",
+	       again, errno, w, r);
+	if (again >= 0)
+		close(again);
+
+	if (geteuid() == 0) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			if (setgid(65534) != 0 || setuid(65534) != 0)
+				_exit(2);
+			char dir[64];
+			snprintf(dir, sizeof dir, "/proc/%d/fd", (int)getppid());
+			int d = open(dir, O_RDONLY | O_DIRECTORY);
+			_exit(d == -1 && errno == EACCES ? 0 : 1);
+		}
+		int st = -1;
+		waitpid(pid, &st, 0);
+		CHECKF("fd_dir_other_eacces", WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+	} else {
+		check_skip("fd_dir_other_eacces", "not root");
+	}
+	(void)argv;
+	close(p[0]);
+	close(p[1]);
+	close(mfd);
+	close(ro);
+}
+
 static void check_self_files(int argc, char **argv)
 {
 	static char status[8192], status2[8192], statm[256], cmd[4096];
@@ -2081,6 +2183,7 @@ int main(int argc, char **argv)
 	check_vmstat();
 	check_self_files(argc, argv);
 	check_self_links(argv);
+	check_fd_links(argv);
 	check_maps_smaps();
 	check_fault_counters();
 	check_small_mapping();

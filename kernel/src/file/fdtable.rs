@@ -194,6 +194,11 @@ impl FdTable {
     pub fn count(&self) -> usize {
         self.map.lock().fds.len()
     }
+
+    /// The open descriptors, lowest first (/proc/PID/fd).
+    pub fn fds(&self) -> alloc::vec::Vec<i32> {
+        self.map.lock().fds.keys().copied().collect()
+    }
 }
 
 impl FdMap {

@@ -260,6 +260,13 @@ pub trait Inode: Send + Sync {
         Err(EINVAL)
     }
 
+    /// A "magic" link (/proc/PID/fd/N): path walks that follow it land on
+    /// this inode itself rather than on the text `readlink` gives, as
+    /// Linux's `nd_jump_link`, so a pipe or a deleted file opens again.
+    fn magic_link(&self) -> Option<Arc<dyn Inode>> {
+        None
+    }
+
     /// chmod, chown, truncate, utimensat (permission already checked).
     /// By default a size change of a writable file is accepted and
     /// ignored (its writes are commands, as /proc/sys: Linux's

@@ -840,32 +840,9 @@ pub fn readlinkat(dirfd: i32, path_ptr: u64, buf: u64, size: u64) -> SysResult {
         return Err(EINVAL);
     }
     let base = base_dir(dirfd, &path)?;
-    let comps = vfs::components(&path, &base);
-    let target = match comps.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        ["proc", who, "exe"] => {
-            let pid = if *who == "self" { crate::proc::current_tgid() } else { who.parse().map_err(|_| ENOENT)? };
-            let t = crate::proc::task(pid).ok_or(ENOENT)?;
-            // Linux's `proc_fd_access_allowed`: ptrace-read rights.
-            if !crate::proc::ptrace_may_read(&crate::proc::current(), &t, true) {
-                return Err(EACCES);
-            }
-            let exe = t.inner.lock().exe.clone();
-            exe
-        }
-        ["proc", who, "fd", n] => {
-            // The path the descriptor was opened by (a memfd's is
-            // "/memfd:NAME (deleted)"), as Linux's proc_fd_link gives it.
-            let pid = if *who == "self" { crate::proc::current_tgid() } else { who.parse().map_err(|_| ENOENT)? };
-            let t = crate::proc::task(pid).ok_or(ENOENT)?;
-            if !crate::proc::ptrace_may_read(&crate::proc::current(), &t, true) {
-                return Err(EACCES);
-            }
-            let fd: i32 = n.parse().map_err(|_| ENOENT)?;
-            let f = t.inner.lock().files.get(fd).map_err(|_| ENOENT)?;
-            f.path.clone()
-        }
-        _ => resolve(&path, &base, false)?.inode.readlink()?,
-    };
+    // /proc/PID/exe, cwd, root and fd/N are links of procfs's own
+    // (their access checks included).
+    let target = resolve(&path, &base, false)?.inode.readlink()?;
     // No terminating NUL; silently truncated to `size`.
     let n = target.len().min(size as usize);
     copy_to_user(buf, &target.as_bytes()[..n])?;

@@ -152,6 +152,10 @@ impl Walk {
                 if self.links > MAX_LINKS {
                     return Err(ELOOP);
                 }
+                if let Some(target) = child.magic_link() {
+                    self.stack.push((c, target));
+                    continue;
+                }
                 let target = child.readlink()?;
                 if target.is_empty() {
                     return Err(ENOENT);

@@ -953,6 +953,9 @@ impl Inode for PidDir {
         if name == "task" && !self.thread {
             return Some(Arc::new(TaskDir { tgid: self.pid }));
         }
+        if name == "fd" {
+            return Some(Arc::new(FdDir { pid: self.pid }));
+        }
         if let Some((_, kind, _)) = PID_LINKS.iter().find(|(n, _, _)| *n == name) {
             return Some(Arc::new(PidLink { pid: self.pid, kind: *kind }));
         }
@@ -972,6 +975,7 @@ impl Inode for PidDir {
             ino: pid_ino(self.pid, *slot),
             dtype: 10,
         }));
+        v.push(DirEntry { name: "fd".to_string(), ino: pid_ino(self.pid, FD_DIR_SLOT), dtype: 4 });
         if !self.thread {
             v.push(DirEntry { name: "task".to_string(), ino: pid_ino(self.pid, TASK_DIR_SLOT), dtype: 4 });
         }
@@ -1030,6 +1034,94 @@ impl Inode for PidLink {
             LinkKind::Cwd => Ok(t.cwd()),
             LinkKind::Root => Ok("/".to_string()),
         }
+    }
+}
+
+/// /proc/PID/fd: a link per open descriptor, named by its number (Linux's
+/// `proc_fd_operations`). Mode 0500 of the task's owner: listing or
+/// looking in needs ptrace read access (EACCES).
+struct FdDir {
+    pid: Pid,
+}
+
+const FD_DIR_SLOT: u64 = 27;
+
+/// The open files of `pid`, if the caller may see them.
+fn files_of(pid: Pid) -> Result<crate::file::FdTable, Errno> {
+    let t = proc::task(pid).ok_or(ENOENT)?;
+    if !proc::ptrace_may_read(&proc::current(), &t, true) {
+        return Err(EACCES);
+    }
+    let files = t.inner.lock().files.share();
+    Ok(files)
+}
+
+impl Inode for FdDir {
+    fn stat(&self) -> Stat {
+        let (uid, gid) = dump_owner(self.pid);
+        Stat { st_mode: S_IFDIR | 0o500, ..dir_stat(pid_ino(self.pid, FD_DIR_SLOT), uid, gid) }
+    }
+
+    fn permission(&self, _mask: u32) -> Result<(), Errno> {
+        files_of(self.pid).map(|_| ())
+    }
+
+    fn lookup(&self, name: &str) -> Option<Arc<dyn Inode>> {
+        let fd = name.parse::<i32>().ok().filter(|_| !name.starts_with('+'))?;
+        files_of(self.pid).ok()?.get(fd).ok()?;
+        Some(Arc::new(FdLink { pid: self.pid, fd }))
+    }
+
+    fn readdir(&self) -> Option<Vec<DirEntry>> {
+        let fds = files_of(self.pid).ok()?.fds();
+        let base = pid_ino(self.pid, FD_DIR_SLOT) << 16;
+        Some(fds.into_iter().map(|fd| DirEntry { name: fd.to_string(), ino: base + fd as u64, dtype: 10 }).collect())
+    }
+}
+
+/// /proc/PID/fd/N: reads as the open file's path (`pipe:[INO]` for a
+/// pipe, `anon_inode:[...]`, `/memfd:NAME (deleted)`), and a path walk
+/// through it reaches the open file's inode itself (a magic link), so it
+/// reopens what the descriptor has even when no name leads there. Its
+/// mode tells how the descriptor was opened (lr-x, l-wx, lrwx).
+struct FdLink {
+    pid: Pid,
+    fd: i32,
+}
+
+impl FdLink {
+    fn file(&self) -> Result<Arc<crate::file::OpenFile>, Errno> {
+        files_of(self.pid)?.get(self.fd).map_err(|_| ENOENT)
+    }
+}
+
+impl Inode for FdLink {
+    fn stat(&self) -> Stat {
+        let (uid, gid) = dump_owner(self.pid);
+        let mode = match self.file() {
+            Ok(f) => (if f.readable() { 0o500 } else { 0o100 }) | if f.writable() { 0o200 } else { 0 },
+            Err(_) => 0o700,
+        };
+        Stat {
+            st_dev: 3,
+            st_ino: (pid_ino(self.pid, FD_DIR_SLOT) << 16) + self.fd as u64,
+            st_nlink: 1,
+            st_mode: S_IFLNK | mode,
+            st_uid: uid,
+            st_gid: gid,
+            st_size: 64,
+            st_blksize: 4096,
+            ..Stat::default()
+        }
+    }
+
+    fn readlink(&self) -> Result<String, Errno> {
+        let f = self.file()?;
+        Ok(if f.path == "pipe:" { alloc::format!("pipe:[{}]", f.inode.stat().st_ino) } else { f.path.clone() })
+    }
+
+    fn magic_link(&self) -> Option<Arc<dyn Inode>> {
+        self.file().ok().map(|f| f.inode.clone())
     }
 }
 
