@@ -198,6 +198,8 @@ static const struct sig sigs[] = {
 	{286, {F, L, P, P}},     {287, {F, P}},           {290, {I, L}},        {291, {L}},
 	{297, {K, K, G, P}},     {424, {F, G, P, L}},     {434, {K, L}},        {441, {F, P, I, P, P, S}},
 	{282, {F, P, S}},        {289, {F, P, S, L}},
+	/* Supplementary groups, cachestat, remap_file_pages. */
+	{115, {I, P}},           {116, {I, P}},           {451, {F, P, P, I}},  {216, {W, S, L, L, L}},
 	{202, {W, I, I, P, W, L}},  {203, {K, S, P}},        {204, {K, S, P}},     {309, {P, P, P}},
 };
 
