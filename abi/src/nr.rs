@@ -216,6 +216,7 @@ pub const STATX: u64 = 332;
 pub const RSEQ: u64 = 334;
 pub const PIDFD_SEND_SIGNAL: u64 = 424;
 pub const PIDFD_OPEN: u64 = 434;
+pub const CLOSE_RANGE: u64 = 436;
 pub const FACCESSAT2: u64 = 439;
 pub const EPOLL_PWAIT2: u64 = 441;
 pub const FCHDIR: u64 = 81;

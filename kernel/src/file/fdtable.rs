@@ -195,6 +195,29 @@ impl FdTable {
         self.map.lock().fds.len()
     }
 
+    /// close_range(2)'s work on `first..=last`: close those descriptors,
+    /// or only mark them close-on-exec (`cloexec_only`). The files are let
+    /// go after the table's lock.
+    pub fn close_range(&self, first: u32, last: u32, cloexec_only: bool) {
+        if first > i32::MAX as u32 {
+            return;
+        }
+        let range = first as i32..=last.min(i32::MAX as u32) as i32;
+        let (closed, locked) = {
+            let mut m = self.map.lock();
+            if cloexec_only {
+                m.fds.range_mut(range).for_each(|(_, e)| e.cloexec = true);
+                return;
+            }
+            let fds: alloc::vec::Vec<i32> = m.fds.range(range).map(|(&fd, _)| fd).collect();
+            let closed: alloc::vec::Vec<FdEntry> = fds.into_iter().filter_map(|fd| m.fds.remove(&fd)).collect();
+            (closed, m.posix_locked)
+        };
+        for e in &closed {
+            self.closed(locked, Some(e));
+        }
+    }
+
     /// The open descriptors, lowest first (/proc/PID/fd).
     pub fn fds(&self) -> alloc::vec::Vec<i32> {
         self.map.lock().fds.keys().copied().collect()

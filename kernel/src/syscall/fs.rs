@@ -187,6 +187,32 @@ pub fn close(fd: i32) -> SysResult {
     current().inner.lock().files.close(fd).map(|_| 0)
 }
 
+/// close_range(2) flags.
+const CLOSE_RANGE_UNSHARE: u32 = 1 << 1;
+const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+
+/// close_range(2): close (or, with CLOSE_RANGE_CLOEXEC, mark
+/// close-on-exec) every open descriptor in `first..=last`; descriptors
+/// that are not open are skipped. CLOSE_RANGE_UNSHARE first gives the
+/// caller a table of its own if it shares one (CLONE_FILES). EINVAL for
+/// unknown flags or `first > last`.
+pub fn close_range(first: u32, last: u32, flags: u32) -> SysResult {
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(EINVAL);
+    }
+    let files = {
+        let me = current();
+        let mut i = me.inner.lock();
+        if flags & CLOSE_RANGE_UNSHARE != 0 && i.files.is_shared() {
+            let own = i.files.copy();
+            i.files = own;
+        }
+        i.files.share()
+    };
+    files.close_range(first, last, flags & CLOSE_RANGE_CLOEXEC != 0);
+    Ok(0)
+}
+
 /// Size of the bounce buffer big reads and writes go through: the kernel
 /// never holds more than this of one call's data, whatever count the
 /// process asks for.

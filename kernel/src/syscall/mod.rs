@@ -79,6 +79,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::WRITE => fs::write(x[0] as i32, x[1], x[2]),
         nr::OPEN => fs::openat(AT_FDCWD, x[0], x[1] as u32, x[2] as u32),
         nr::CLOSE => fs::close(x[0] as i32),
+        nr::CLOSE_RANGE => fs::close_range(x[0] as u32, x[1] as u32, x[2] as u32),
         nr::STAT => fs::stat(x[0], x[1]),
         nr::FSTAT => fs::fstat(x[0] as i32, x[1]),
         nr::LSTAT => fs::lstat(x[0], x[1]),
