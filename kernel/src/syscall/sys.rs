@@ -347,6 +347,51 @@ pub fn setgroups(size: i32, list: u64) -> SysResult {
     Ok(0)
 }
 
+/// _LINUX_CAPABILITY_VERSION_1 (32-bit sets) and _2/_3 (64-bit sets,
+/// two data records).
+const CAP_V1: u32 = 0x1998_0330;
+const CAP_V2: u32 = 0x2007_1026;
+const CAP_V3: u32 = 0x2008_0522;
+/// Every capability up to CAP_LAST_CAP (40, CAP_CHECKPOINT_RESTORE).
+const CAP_FULL: u64 = (1 << 41) - 1;
+
+/// capget(2): a task's capability sets. This kernel's privilege is
+/// euid 0 (`Creds::is_root`), so a root task has every capability
+/// permitted and effective and a task of another user none, as
+/// /proc/PID/status's CapPrm and CapEff say; none are inheritable. An
+/// unknown version writes the one preferred (v3) back and is EINVAL, or
+/// 0 when `data` is NULL (how libcap probes); a negative pid is EINVAL,
+/// an unknown one ESRCH.
+pub fn capget(header: u64, data: u64) -> SysResult {
+    let [version, pid]: [u32; 2] = read_user(header)?;
+    let records = match version {
+        CAP_V1 => 1,
+        CAP_V2 | CAP_V3 => 2,
+        _ => {
+            write_user(header, &CAP_V3)?;
+            return if data == 0 { Ok(0) } else { Err(EINVAL) };
+        }
+    };
+    if data == 0 {
+        return Ok(0);
+    }
+    let pid = pid as i32;
+    if pid < 0 {
+        return Err(EINVAL);
+    }
+    let root = if pid == 0 || pid as u32 == current().tgid() {
+        creds().is_root()
+    } else {
+        proc::task(pid as u32).ok_or(ESRCH)?.inner.lock().creds.is_root()
+    };
+    let set = if root { CAP_FULL } else { 0 };
+    // struct __user_cap_data_struct { effective, permitted, inheritable }.
+    let out: [[u32; 3]; 2] = [[set as u32, set as u32, 0], [(set >> 32) as u32, (set >> 32) as u32, 0]];
+    let bytes: alloc::vec::Vec<u8> = out[..records].iter().flatten().flat_map(|w| w.to_ne_bytes()).collect();
+    copy_to_user(data, &bytes)?;
+    Ok(0)
+}
+
 const GRND_NONBLOCK: u32 = 1;
 const GRND_RANDOM: u32 = 2;
 const GRND_INSECURE: u32 = 4;
