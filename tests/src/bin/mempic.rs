@@ -53,20 +53,27 @@ fn buddyinfo_into(pa: &PageAllocator, out: &mut Vec<[u64; NR_ORDERS]>) {
 
 /// Build the map and read /proc/buddyinfo right after it, with nothing
 /// allocated in between; returns both.
-fn map_and_buddyinfo() -> (FrameMap, Vec<[u64; NR_ORDERS]>) {
-    map_and_buddyinfo_with(Layout::text_default(page_alloc()))
+/// What the allocator said right after the map was built, before anything
+/// else allocates: a later allocation may take a page from a CPU's page
+/// list (which the map shows as the kernel's) for a new slab, or refill
+/// that list from the free lists.
+struct Snapshot {
+    free: u64,
+    slab: u64,
 }
 
-fn map_and_buddyinfo_with(layout: Layout) -> (FrameMap, Vec<[u64; NR_ORDERS]>) {
+fn map_and_buddyinfo_with(layout: Layout) -> ((FrameMap, Vec<[u64; NR_ORDERS]>), Snapshot) {
     let pa = page_alloc();
     let mut info = Vec::with_capacity(16);
+    // Zones in the map are in physical order; pa.zones() is node by node.
+    let starts: Vec<u64> = pa.zones().filter(|z| z.present > 0).map(|z| z.start_pfn).collect();
     let m = FrameMap::build(pa, layout);
     buddyinfo_into(pa, &mut info);
-    // Zones in the map are in physical order; pa.zones() is node by node.
-    let mut keyed: Vec<(u64, [u64; NR_ORDERS])> =
-        pa.zones().filter(|z| z.present > 0).map(|z| z.start_pfn).zip(info).collect();
+    let v = &pa.vmstat;
+    let snap = Snapshot { free: pa.nr_free_pages(), slab: v.slab_reclaimable.get() + v.slab_unreclaimable.get() };
+    let mut keyed: Vec<(u64, [u64; NR_ORDERS])> = starts.into_iter().zip(info).collect();
     keyed.sort_by_key(|k| k.0);
-    (m, keyed.into_iter().map(|k| k.1).collect())
+    ((m, keyed.into_iter().map(|k| k.1).collect()), snap)
 }
 
 /// One frame per cell, so each fragment shows.
@@ -85,12 +92,12 @@ fn map_classes_agree_with_allocator_and_vmstat() {
 
 fn classes_agree() {
     let pa = page_alloc();
-    let (m, info) = map_and_buddyinfo();
+    let ((m, info), snap) = map_and_buddyinfo_with(Layout::text_default(pa));
     let t = m.totals();
     let v = &pa.vmstat;
-    assert_eq!(t.free(), pa.nr_free_pages(), "free pages");
+    assert_eq!(t.free(), snap.free, "free pages");
     assert_eq!(histograms(&m), info, "free-order histogram = /proc/buddyinfo");
-    assert_eq!(t.get(FrameClass::Slab), v.slab_reclaimable.get() + v.slab_unreclaimable.get(), "slab");
+    assert_eq!(t.get(FrameClass::Slab), snap.slab, "slab");
     assert_eq!(t.get(FrameClass::PageTable), v.page_table_pages.get(), "page tables");
     assert_eq!(
         t.get(FrameClass::KernelStack) + t.get(FrameClass::Vmalloc),
@@ -146,12 +153,12 @@ fn scattered_pages_fragment_then_coalesce_back() {
     // Warm up: the map's and the text's allocations come from slabs that
     // exist from now on.
     let mut text = String::new();
-    mm::procfs::mempic::render_map(&map_and_buddyinfo_with(FRAME_PER_CELL).0, &mut text).expect("render");
+    mm::procfs::mempic::render_map(&map_and_buddyinfo_with(FRAME_PER_CELL).0.0, &mut text).expect("render");
     drop(text);
     // Freed pages wait on the per-CPU lists before they reach the buddy
     // lists the picture shows: drain them before each look.
     pa.drain_all_pages();
-    let (before, info) = map_and_buddyinfo_with(FRAME_PER_CELL);
+    let (before, info) = map_and_buddyinfo_with(FRAME_PER_CELL).0;
     let slab_pages = || pa.vmstat.slab_reclaimable.get() + pa.vmstat.slab_unreclaimable.get();
     let slab_at_start = slab_pages();
     let kernel_before = before.totals().get(FrameClass::Kernel);
@@ -181,7 +188,7 @@ fn scattered_pages_fragment_then_coalesce_back() {
     assert!(holes >= 1024, "most pages came in buddy pairs ({holes})");
     pa.drain_all_pages();
     let slab_before = slab_pages();
-    let (frag, info) = map_and_buddyinfo_with(FRAME_PER_CELL);
+    let (frag, info) = map_and_buddyinfo_with(FRAME_PER_CELL).0;
     // Counted before anything else allocates (and refills a per-CPU list).
     let free_now = pa.nr_free_pages();
     // The map's own row vectors may have taken a few holes for new slabs.
@@ -210,7 +217,7 @@ fn scattered_pages_fragment_then_coalesce_back() {
         pa.free_pages(p, 0).expect("free");
     }
     pa.drain_all_pages();
-    let (after, info) = map_and_buddyinfo_with(FRAME_PER_CELL);
+    let (after, info) = map_and_buddyinfo_with(FRAME_PER_CELL).0;
     assert_eq!(histograms(&after), info, "coalesced: histogram = /proc/buddyinfo");
     // A slab page the looks took from a hole (and still use: their caches
     // grew) keeps its block split; every other block merged back.
