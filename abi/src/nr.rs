@@ -114,6 +114,7 @@ pub const SETRESUID: u64 = 117;
 pub const GETRESUID: u64 = 118;
 pub const GETGROUPS: u64 = 115;
 pub const CAPGET: u64 = 125;
+pub const PERSONALITY: u64 = 135;
 pub const SETGROUPS: u64 = 116;
 pub const SETRESGID: u64 = 119;
 pub const GETRESGID: u64 = 120;

@@ -32,6 +32,18 @@ static PIPE_USER_PAGES_SOFT: AtomicU64 = AtomicU64::new(PIPE_USER_PAGES_SOFT_DEF
 static PIPE_USER_PAGES_HARD: AtomicU64 = AtomicU64::new(0);
 
 /// `fs.nr_open`: the largest RLIMIT_NOFILE.
+/// vm.legacy_va_layout: nonzero makes every exec use the legacy
+/// (bottom-up) mmap layout.
+static LEGACY_VA_LAYOUT: AtomicU64 = AtomicU64::new(0);
+
+pub fn legacy_va_layout() -> u64 {
+    LEGACY_VA_LAYOUT.load(Ordering::Relaxed)
+}
+
+pub fn set_legacy_va_layout(v: u64) {
+    LEGACY_VA_LAYOUT.store(v, Ordering::Relaxed);
+}
+
 pub fn nr_open() -> u64 {
     NR_OPEN.load(Ordering::Relaxed)
 }

@@ -74,6 +74,9 @@ pub struct Image {
     pub name: String,
 }
 
+/// personality(2)'s ADDR_COMPAT_LAYOUT: the legacy mmap layout.
+pub const ADDR_COMPAT_LAYOUT: u32 = 0x020_0000;
+
 fn explain(path: &str, e: ElfError) -> Errno {
     crate::ratelimited!(log::Level::Warn, "exec: {}: refusing the file: {}", path, e);
     ENOEXEC
@@ -174,6 +177,7 @@ pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     envp: &[E],
     creds: Creds,
     lim: &Rlimits,
+    personality: u32,
 ) -> Result<Image, Errno> {
     let object = exec_object(&inode)?;
     let bytes = FileBytes::of(&object)?;
@@ -201,8 +205,12 @@ pub fn load<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     }
 
     let mut space = AddressSpace::new(&env)?;
+    // x86's `mmap_is_legacy`: the persona's ADDR_COMPAT_LAYOUT or
+    // vm.legacy_va_layout (not RLIMIT_STACK, on x86) puts mappings
+    // bottom-up from a third of the address space.
+    space.layout.legacy = personality & ADDR_COMPAT_LAYOUT != 0 || crate::sysctl::legacy_va_layout() != 0;
     // The interpreter goes into the mmap area, as its own mmap would.
-    space.layout.mmap_base = stack_floor;
+    space.layout.mmap_base = if space.layout.legacy { mm::vm::address_space::TASK_UNMAPPED_BASE } else { stack_floor };
     let loaded = map_segments(&mut space, &env, &elf, &object, bias, lim).and_then(|extent| {
         set_layout(&mut space, &extent);
         match &interp {
@@ -492,7 +500,8 @@ pub fn execve<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         (i.cwd.lock().clone(), i.creds.clone())
     };
     let lim = me.mm_limits();
-    let mut image = load(path, inode, lookup, argv, envp, creds, &lim)?;
+    let personality = me.inner.lock().personality;
+    let mut image = load(path, inode, lookup, argv, envp, creds, &lim, personality)?;
     // PR_SET_THP_DISABLE outlives execve (Linux's MMF_DISABLE_THP).
     image.space.thp_disabled = me.mm().is_some_and(|m| m.space.read().thp_disabled);
     if let Err(e) = de_thread(&me) {
@@ -635,7 +644,7 @@ pub fn spawn(
         can_lock: true,
         admin: true,
     };
-    let image = load(path, inode, lookup, argv, envp, creds, &lim)?;
+    let image = load(path, inode, lookup, argv, envp, creds, &lim, inner.personality)?;
     if image.entry >= TASK_SIZE {
         // No old image to lose here: simply refuse.
         explain(path, ElfError::SegmentOutOfRange { index: 0 });

@@ -176,6 +176,7 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
             oom_score_adj_min: p.oom_score_adj_min,
             dumpable: p.dumpable,
             cpu_mask: p.cpu_mask,
+            personality: p.personality,
             did_exec: false,
             orphan: false,
             kthread: false,

@@ -276,6 +276,10 @@ pub struct TaskInner {
     /// sched_setaffinity's mask of CPUs the task may run on (inherited;
     /// one bit per CPU, CPUs below `mm::percpu::nr_cpus()`).
     pub cpu_mask: u64,
+    /// personality(2)'s persona (PER_LINUX 0 and flags such as
+    /// READ_IMPLIES_EXEC and ADDR_COMPAT_LAYOUT): inherited by fork, kept
+    /// by exec, which takes its layout from it.
+    pub personality: u32,
     /// The process has called execve since it was forked (Linux's
     /// PF_FORKNOEXEC cleared): its parent may no longer move it to
     /// another group (setpgid's EACCES).
@@ -737,6 +741,7 @@ pub fn init_inner(name: &str) -> TaskInner {
         oom_score_adj_min: 0,
         dumpable: true,
         cpu_mask: all_cpus_mask(),
+        personality: 0,
         did_exec: false,
         orphan: false,
         kthread: false,

@@ -75,6 +75,7 @@ pub fn mmap(addr: u64, len: u64, prot: u32, flags: u32, fd: i32, off: u64) -> Sy
     if off % 4096 != 0 {
         return Err(EINVAL);
     }
+    let prot = super::sys::implied_prot(prot);
     let file = if flags & MAP_ANONYMOUS == 0 {
         let f = current().inner.lock().files.get(fd)?;
         if f.inode.is_dir() {
@@ -103,6 +104,7 @@ pub fn brk(addr: u64) -> SysResult {
 }
 
 pub fn mprotect(addr: u64, len: u64, prot: u32) -> SysResult {
+    let prot = super::sys::implied_prot(prot);
     with_mm(|s, env, _| s.mprotect(env, addr, len, prot))?.map(|_| 0).map_err(Errno::from)
 }
 

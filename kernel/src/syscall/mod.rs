@@ -184,6 +184,7 @@ fn dispatch(nr: u64, a: &Args, frame: &mut TrapFrame) -> SysResult {
         nr::GETRESGID => sys::getresgid(x[0], x[1], x[2]),
         nr::GETGROUPS => sys::getgroups(x[0] as i32, x[1]),
         nr::CAPGET => sys::capget(x[0], x[1]),
+        nr::PERSONALITY => sys::personality(x[0] as u32),
         nr::SETGROUPS => sys::setgroups(x[0] as i32, x[1]),
         nr::GETPGID => process::getpgid(x[0] as i32),
         nr::GETSID => process::getsid(x[0] as i32),

@@ -347,6 +347,37 @@ pub fn setgroups(size: i32, list: u64) -> SysResult {
     Ok(0)
 }
 
+/// personality(2): set the persona (0xffffffff only asks) and return the
+/// old one. What this kernel acts on: READ_IMPLIES_EXEC (mmap and
+/// mprotect add PROT_EXEC to PROT_READ) and ADDR_COMPAT_LAYOUT (the next
+/// exec uses the legacy, bottom-up mmap layout). ADDR_NO_RANDOMIZE holds
+/// always: nothing is randomised. Other bits are kept and inherited as
+/// Linux keeps them.
+pub fn personality(persona: u32) -> SysResult {
+    let me = current();
+    let mut i = me.inner.lock();
+    let old = i.personality;
+    if persona != u32::MAX {
+        i.personality = persona;
+    }
+    Ok(old as u64)
+}
+
+/// personality(2)'s READ_IMPLIES_EXEC.
+pub const READ_IMPLIES_EXEC: u32 = 0x040_0000;
+
+/// `prot` as mmap and mprotect take it: READ_IMPLIES_EXEC makes a
+/// readable mapping executable too (Linux's do_mmap and mprotect).
+pub fn implied_prot(prot: u32) -> u32 {
+    const PROT_READ: u32 = 1;
+    const PROT_EXEC: u32 = 4;
+    if prot & PROT_READ != 0 && current().inner.lock().personality & READ_IMPLIES_EXEC != 0 {
+        prot | PROT_EXEC
+    } else {
+        prot
+    }
+}
+
 /// _LINUX_CAPABILITY_VERSION_1 (32-bit sets) and _2/_3 (64-bit sets,
 /// two data records).
 const CAP_V1: u32 = 0x1998_0330;

@@ -390,6 +390,18 @@ fn set_swappiness(t: &str) -> Result<(), Errno> {
     proc::reclaim::SWAPPINESS.set(v)
 }
 
+fn legacy_va_layout(s: &mut String) -> core::fmt::Result {
+    writeln!(s, "{}", crate::sysctl::legacy_va_layout())
+}
+
+/// 0 and up (Linux's `proc_dointvec_minmax` with `extra1 = 0`); nonzero
+/// gives the next execs the legacy layout.
+fn set_legacy_va_layout(t: &str) -> Result<(), Errno> {
+    let v = i32::try_from(parse_int(t)?).map_err(|_| EINVAL)?;
+    crate::sysctl::set_legacy_va_layout(u64::try_from(v).map_err(|_| EINVAL)?);
+    Ok(())
+}
+
 fn vfs_cache_pressure(s: &mut String) -> core::fmt::Result {
     writeln!(s, "{}", crate::mem::shrinkers().vfs_cache_pressure())
 }
@@ -1223,6 +1235,7 @@ pub fn proc_root() -> Arc<dyn Inode> {
             ("compaction_proactiveness", sysctl(73, 0o644, compaction_proactiveness, set_compaction_proactiveness)),
             ("drop_caches", sysctl(31, 0o200, drop_caches, set_drop_caches)),
             ("extfrag_threshold", sysctl(74, 0o644, extfrag_threshold, set_extfrag_threshold)),
+            ("legacy_va_layout", sysctl(78, 0o644, legacy_va_layout, set_legacy_va_layout)),
             ("max_map_count", sysctl(32, 0o644, max_map_count, set_max_map_count)),
             ("min_free_kbytes", sysctl(33, 0o644, min_free_kbytes, set_min_free_kbytes)),
             ("mmap_min_addr", sysctl(36, 0o644, mmap_min_addr, set_mmap_min_addr)),

@@ -97,6 +97,10 @@ pub const TASK_SIZE: u64 = 0x0000_7fff_ffff_f000;
 pub const MMAP_MIN_ADDR: u64 = 0x10000;
 /// Free space kept below a growing-down stack (`stack_guard_gap`, 256 pages).
 pub const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
+
+/// Where the legacy layout's mappings start (x86's `__TASK_UNMAPPED_BASE`:
+/// a third of the user address space, page aligned).
+pub const TASK_UNMAPPED_BASE: u64 = (TASK_SIZE / 3 + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
 /// `vm.max_map_count` default.
 pub const DEFAULT_MAX_MAP_COUNT: usize = 65530;
 /// Where static-pie executables are loaded (`ELF_ET_DYN_BASE`, no ASLR).
@@ -161,6 +165,11 @@ pub struct Layout {
     pub env_start: u64,
     pub env_end: u64,
     pub mmap_base: u64,
+    /// The legacy layout (Linux's `mmap_is_legacy`: personality
+    /// ADDR_COMPAT_LAYOUT or vm.legacy_va_layout at exec): mappings
+    /// without an address go bottom-up from `mmap_base`, which is then
+    /// [`TASK_UNMAPPED_BASE`], rather than top-down below the stack.
+    pub legacy: bool,
 }
 
 /// Page counters (/proc/PID/status: VmSize, VmRSS, ...): a snapshot,
@@ -719,6 +728,8 @@ mod compaction_tests;
 mod concurrent_fault_tests;
 #[cfg(test)]
 mod hugetlb_tests;
+#[cfg(test)]
+mod layout_tests;
 #[cfg(test)]
 mod mempolicy_tests;
 #[cfg(test)]

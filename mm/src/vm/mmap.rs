@@ -118,6 +118,12 @@ impl AddressSpace {
                 return Ok(hint);
             }
         }
+        if self.layout.legacy {
+            // arch_get_unmapped_area: bottom-up from the legacy base, and
+            // no second try below it.
+            let low = self.layout.mmap_base.max(min_addr);
+            return self.vmas.gap_bottomup(len, low, TASK_SIZE, STACK_GUARD_GAP).ok_or(MmError::NoMemory);
+        }
         let base = if self.layout.mmap_base != 0 { self.layout.mmap_base } else { TASK_SIZE };
         self.vmas
             .gap_topdown(len, min_addr, base, STACK_GUARD_GAP)

@@ -347,9 +347,33 @@ impl VmaTree {
         cur
     }
 
-    /// Lowest-addressed hole of `len` bytes inside `[low, high)`, searched
-    /// from the top down (Linux's `unmapped_area_topdown`): the highest hole
-    /// that fits. `gap_below_stack` is kept free below growing-down areas.
+    /// The lowest hole of `len` bytes inside `[low, high)` (Linux's
+    /// `unmapped_area`, the legacy layout's search), keeping
+    /// `gap_below_stack` free under a growing-down area.
+    pub fn gap_bottomup(&self, len: u64, low: u64, high: u64, gap_below_stack: u64) -> Option<u64> {
+        if len == 0 || high < low || high - low < len {
+            return None;
+        }
+        let mut start = low;
+        let first = self.find(low).map_or(u64::MAX, |v| v.start);
+        for v in self.map.range(first..).map(|(_, v)| v) {
+            // The hole below this area is [start, v.start) (less the guard
+            // gap under a growing-down area).
+            let below = if v.is_stack() { v.start.saturating_sub(gap_below_stack) } else { v.start };
+            if below >= start && below - start >= len {
+                break;
+            }
+            start = start.max(v.end);
+            if start > high || high - start < len {
+                return None;
+            }
+        }
+        (high - start >= len).then_some(start)
+    }
+
+    /// The highest hole of `len` bytes inside `[low, high)` (Linux's
+    /// `unmapped_area_topdown`), keeping `gap_below_stack` free under a
+    /// growing-down area.
     pub fn gap_topdown(&self, len: u64, low: u64, high: u64, gap_below_stack: u64) -> Option<u64> {
         if len == 0 || high < low || high - low < len {
             return None;
