@@ -352,17 +352,22 @@ int main(void)
 	char *rd = anon(PAGE);
 	volatile long *stop = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	stamp_pages(rd, PAGE, 0x65);
-	*stop = 0;
+	/* stop[0]: the parent is done; stop[1]: the child's reads so far. */
+	stop[0] = 0;
+	stop[1] = 0;
 	pid = fork();
 	if (pid == 0) {
-		long reads = 0;
-		while (!*stop) {
+		while (!stop[0]) {
 			if (bad_stamp(rd, PAGE, 0x65, 0) != -1)
 				_exit(1);
-			reads++;
+			stop[1]++;
 		}
-		_exit(reads > 0 ? 0 : 2);
+		_exit(stop[1] > 0 ? 0 : 2);
 	}
+	/* The moves start once the child reads (on a loaded host it may be
+	 * a while before it first runs). */
+	for (int i = 0; i < 5000 && !stop[1]; i++)
+		usleep(1000);
 	void *rdp[1] = {rd};
 	int moved = 0, rds[1];
 	for (int i = 0; i < 200; i++) {
@@ -370,7 +375,7 @@ int main(void)
 		if (move_pages(0, 1, rdp, to, rds, MPOL_MF_MOVE_ALL) == 0 && rds[0] == to[0])
 			moved++;
 	}
-	*stop = 1;
+	stop[0] = 1;
 	waitpid(pid, &ws, 0);
 	CHECKF("moves_while_child_reads", moved > 0 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0 &&
 						  bad_stamp(rd, PAGE, 0x65, 0) == -1,
