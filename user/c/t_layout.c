@@ -2,7 +2,8 @@
  * t_layout.c: personality(2) and the two mmap layouts (kernel/exec_domain.c,
  * arch/x86/mm/mmap.c):
  * - personality(0xffffffff) asks without changing; a set persona reads
- *   back and is inherited by fork (query_and_set, inherited_by_fork);
+ *   back, /proc/self/personality shows it ("%08x"), and fork inherits it
+ *   (query_and_set, proc_personality, inherited_by_fork);
  * - READ_IMPLIES_EXEC: mmap and mprotect with PROT_READ give executable
  *   areas (r-xp, rwxp in maps); without it they do not (read_implies_exec);
  * - the default layout puts mappings top-down, above two thirds of the
@@ -103,6 +104,15 @@ int main(int argc, char **argv)
 	long now = persona(~0ul);
 	CHECKF("query_and_set", start >= 0 && set == start && now == (long)ADDR_NO_RANDOMIZE_,
 	       "first %#lx, set returned %#lx, then %#lx", start, set, now);
+
+	char text[32] = "";
+	FILE *pf = fopen("/proc/self/personality", "r");
+	if (pf) {
+		if (!fgets(text, sizeof text, pf))
+			text[0] = 0;
+		fclose(pf);
+	}
+	CHECKF("proc_personality", !strcmp(text, "00040000\n"), "'%s'", text);
 
 	pid_t pid = fork();
 	if (pid == 0)

@@ -580,9 +580,10 @@ enum PidKind {
     Mem,
     ClearRefs,
     Cgroup,
+    Personality,
 }
 
-const PID_FILES: [(&str, PidKind); 16] = [
+const PID_FILES: [(&str, PidKind); 17] = [
     ("cgroup", PidKind::Cgroup),
     ("clear_refs", PidKind::ClearRefs),
     ("cmdline", PidKind::Cmdline),
@@ -593,6 +594,7 @@ const PID_FILES: [(&str, PidKind); 16] = [
     ("oom_score", PidKind::OomScore),
     ("oom_score_adj", PidKind::OomScoreAdj),
     ("pagemap", PidKind::Pagemap),
+    ("personality", PidKind::Personality),
     ("smaps", PidKind::Smaps),
     ("smaps_rollup", PidKind::SmapsRollup),
     ("stat", PidKind::Stat),
@@ -655,7 +657,7 @@ impl Inode for PidFile {
         let slot = PID_FILES.iter().position(|(_, k)| *k == self.kind).unwrap_or(0) as u64 + 1;
         let mode = match self.kind {
             PidKind::OomScoreAdj => 0o644,
-            PidKind::Pagemap => 0o400,
+            PidKind::Pagemap | PidKind::Personality => 0o400,
             PidKind::Mem => 0o600,
             PidKind::ClearRefs => 0o200,
             _ => 0o444,
@@ -667,11 +669,18 @@ impl Inode for PidFile {
     fn permission(&self, mask: u32) -> Result<(), Errno> {
         generic_permission(&self.stat(), mask)?;
         // The memory views need PTRACE_MODE_READ_FSCREDS (Linux's
-        // `proc_mem_open` -> `mm_access`), mem PTRACE_MODE_ATTACH_FSCREDS
-        // (the same rule without security modules): EACCES at open otherwise.
+        // `proc_mem_open` -> `mm_access`), mem and personality
+        // PTRACE_MODE_ATTACH_FSCREDS (the same rule without security
+        // modules): EACCES at open otherwise.
         if matches!(
             self.kind,
-            PidKind::Maps | PidKind::Smaps | PidKind::SmapsRollup | PidKind::NumaMaps | PidKind::Pagemap | PidKind::Mem
+            PidKind::Maps
+                | PidKind::Smaps
+                | PidKind::SmapsRollup
+                | PidKind::NumaMaps
+                | PidKind::Pagemap
+                | PidKind::Mem
+                | PidKind::Personality
         ) {
             let t = self.task()?;
             let me = proc::current();
@@ -823,6 +832,8 @@ fn render_pid(t: &Arc<Task>, kind: PidKind, s: &mut String) -> core::fmt::Result
         PidKind::OomScore => writeln!(s, "{}", proc::oom::oom_score(t)),
         PidKind::OomScoreAdj => writeln!(s, "{}", t.inner.lock().oom_score_adj),
         PidKind::Cgroup => writeln!(s, "0::{}", proc::cgroup::cgroup_of(t).path()),
+        // Linux's proc_pid_personality: "%08x".
+        PidKind::Personality => writeln!(s, "{:08x}", t.inner.lock().personality),
         PidKind::Pagemap | PidKind::Mem | PidKind::ClearRefs => Ok(()),
     }
 }
