@@ -204,12 +204,17 @@ pub fn fork_with(frame: &TrapFrame, flags: u64, extras: &CloneExtras) -> Result<
     if kind == ForkKind::Vfork {
         // Sleep until the child execs or exits (it clears vfork_child).
         // Only SIGKILL ends the wait early (Linux's TASK_KILLABLE): the
-        // parent then dies on its way out, the child goes on.
+        // parent then dies on its way out, the child goes on. Marked
+        // sleeping before looking: a child that exits on another CPU
+        // between the look and the sleep would otherwise find the parent
+        // still running, wake nobody, and leave it asleep for good (CI:
+        // utest-smp2 hung in t_uaccess with the vfork child a zombie).
         loop {
+            parent.set_state(super::SLEEPING);
             if parent.inner.lock().vfork_child.is_none() {
+                parent.set_state(super::RUNNABLE);
                 break;
             }
-            parent.set_state(super::SLEEPING);
             if super::signal::fatal_pending() {
                 parent.set_state(super::RUNNABLE);
                 parent.inner.lock().vfork_child = None;
