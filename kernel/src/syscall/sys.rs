@@ -334,7 +334,11 @@ pub fn setgroups(size: i32, list: u64) -> SysResult {
     if size < 0 || size as usize > NGROUPS_MAX {
         return Err(EINVAL);
     }
-    let mut bytes = alloc::vec![0u8; size as usize * 4];
+    // Up to 256 KiB a caller chooses: ENOMEM rather than a failed
+    // allocation's panic.
+    let mut bytes = alloc::vec::Vec::new();
+    bytes.try_reserve_exact(size as usize * 4).map_err(|_| ENOMEM)?;
+    bytes.resize(size as usize * 4, 0u8);
     crate::usercopy::copy_from_user(&mut bytes, list)?;
     let mut groups: alloc::vec::Vec<u32> =
         bytes.chunks_exact(4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]])).collect();
