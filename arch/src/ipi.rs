@@ -4,7 +4,10 @@
 //!   the run queue (the handler only EOIs; the idle loop does the rest);
 //! - call-function (`CAL`): run `fn(u64) -> u64` on one CPU or on every
 //!   other online CPU and wait for completion (Linux's
-//!   `smp_call_function_single` / `smp_call_function_many`);
+//!   `smp_call_function_single` / `smp_call_function_many`); mm's calls
+//!   (`mm::percpu::call_on`: flushing a CPU's slab) come on the same
+//!   vector but through a mailbox of their own that is also polled, like
+//!   the TLB's;
 //! - TLB flush (`TLB`): the receiver invalidates a range, or everything
 //!   (TLB shootdown).
 //!
@@ -13,15 +16,18 @@
 //! `pending`, which the sender spins on. Received IPIs are counted per CPU
 //! by the trap entry ([`received`], /proc/interrupts).
 //!
-//! Locking: one spin lock per kind (`CALL_LOCK`, `TLB_LOCK`) serializes
-//! senders, so a mailbox holds at most one request; they are never held
-//! together. A call-function sender waits with its lock held, so it must
-//! not run with interrupts off: `call_*` assert that. TLB shootdowns come
-//! from page-table changes made under interrupt-off locks, so a CPU serves
-//! its own TLB mailbox by polling ([`serve_tlb`]) whenever it spins: while
-//! it waits for `TLB_LOCK` or for an answer, and (through `mm::sync`'s
-//! spin hook) while it waits for any kernel lock. A shootdown therefore
-//! always finishes, whatever the targets were doing with interrupts off.
+//! Locking: one spin lock per mailbox kind (`CALL_LOCK`, `MM_CALL_LOCK`,
+//! `TLB_LOCK`) serializes senders, so a mailbox holds at most one request;
+//! they are never held together. A call-function sender waits with its
+//! lock held, so it must not run with interrupts off: `call_*` assert
+//! that. TLB shootdowns and mm's calls come from code that may hold
+//! interrupt-off locks, so a CPU serves its own TLB and mm mailboxes by
+//! polling ([`serve_polled`]) whenever it spins: while it waits for
+//! `TLB_LOCK`, `MM_CALL_LOCK` or an answer, and (through `mm::sync`'s
+//! spin hook) while it waits for any kernel lock. A shootdown or an mm
+//! call therefore always finishes, whatever the targets were doing with
+//! interrupts off. mm's calls only try-lock (see `mm::percpu::call_on`),
+//! so serving one inside a spin cannot deadlock.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -89,8 +95,10 @@ impl Mailbox {
 }
 
 static CALL_BOX: [Mailbox; MAX_CPUS] = [const { Mailbox::new() }; MAX_CPUS];
+static MM_CALL_BOX: [Mailbox; MAX_CPUS] = [const { Mailbox::new() }; MAX_CPUS];
 static TLB_BOX: [Mailbox; MAX_CPUS] = [const { Mailbox::new() }; MAX_CPUS];
 static CALL_LOCK: spin::Mutex<()> = spin::Mutex::new(());
+static MM_CALL_LOCK: spin::Mutex<()> = spin::Mutex::new(());
 static TLB_LOCK: spin::Mutex<()> = spin::Mutex::new(());
 
 /// Flush everything when a range is longer than this many pages (Linux's
@@ -102,14 +110,61 @@ fn on_reschedule(_: &mut trap::TrapFrame) {
 }
 
 fn on_call_function(_: &mut trap::TrapFrame) {
-    let mb = &CALL_BOX[crate::percpu::cpu_id()];
+    run_call(&CALL_BOX[crate::percpu::cpu_id()]);
+    serve_mm_call();
+    apic::eoi();
+}
+
+/// Run the call waiting in `mb`, if any.
+fn run_call(mb: &Mailbox) {
     if mb.pending.load(Ordering::Acquire) {
         // SAFETY: the sender stored a `fn(u64) -> u64` in `a` (see `post`).
         let f: fn(u64) -> u64 = unsafe { core::mem::transmute(mb.a.load(Ordering::Relaxed) as usize) };
         mb.result.store(f(mb.b.load(Ordering::Relaxed)), Ordering::Relaxed);
         mb.pending.store(false, Ordering::Release);
     }
-    apic::eoi();
+}
+
+/// Run the mm call waiting for this CPU, if any.
+fn serve_mm_call() {
+    run_call(&MM_CALL_BOX[crate::percpu::cpu_id()]);
+}
+
+/// What a CPU does whenever it spins (see the module comment): serve its
+/// TLB and mm mailboxes.
+pub fn serve_polled() {
+    serve_tlb();
+    serve_mm_call();
+}
+
+/// `mm::percpu::call_on`'s hook: run `f(arg)` on online CPU `cpu` (not
+/// this one) and wait for its answer; `None` if `cpu` is not online.
+/// Callable with interrupts off: the sender serves its own mailboxes while
+/// it waits, and the target serves the call from its IPI handler or while
+/// it spins.
+pub fn mm_call_on(cpu: usize, f: fn(u64) -> u64, arg: u64) -> Option<u64> {
+    if cpu >= smp::online() {
+        return None;
+    }
+    let _g = loop {
+        if let Some(g) = MM_CALL_LOCK.try_lock() {
+            break g;
+        }
+        serve_polled();
+        core::hint::spin_loop();
+    };
+    let mb = &MM_CALL_BOX[cpu];
+    mb.a.store(f as usize as u64, Ordering::Relaxed);
+    mb.b.store(arg, Ordering::Relaxed);
+    mb.pending.store(true, Ordering::Release);
+    if let Some(id) = smp::apic_id_of(cpu) {
+        apic::send_ipi(id, CALL_FUNCTION_VECTOR);
+    }
+    while mb.pending.load(Ordering::Acquire) {
+        serve_polled();
+        core::hint::spin_loop();
+    }
+    Some(mb.result.load(Ordering::Relaxed))
 }
 
 fn on_tlb(_: &mut trap::TrapFrame) {
@@ -158,7 +213,7 @@ pub fn shootdown(targets: u64, start: u64, end: u64) {
         if let Some(g) = TLB_LOCK.try_lock() {
             break g;
         }
-        serve_tlb();
+        serve_polled();
         core::hint::spin_loop();
     };
     bump(&SENT, me);
@@ -174,7 +229,7 @@ pub fn shootdown(targets: u64, start: u64, end: u64) {
     }
     for cpu in cpus() {
         while TLB_BOX[cpu].pending.load(Ordering::Acquire) {
-            serve_tlb();
+            serve_polled();
             core::hint::spin_loop();
         }
     }

@@ -42,3 +42,37 @@ pub fn nr_cpus() -> usize {
 pub fn set_nr_cpus(n: usize) {
     NR_CPUS.store(n.clamp(1, MAX_CPUS), Ordering::Relaxed);
 }
+
+/// A function run on another CPU: its argument in, its answer out.
+pub type CpuFn = fn(u64) -> u64;
+
+/// The kernel's way to run a [`CpuFn`] on a given CPU (see [`call_on`]).
+static CALL_HOOK: spin::Once<fn(usize, CpuFn, u64) -> Option<u64>> = spin::Once::new();
+
+/// Install the hook behind [`call_on`] (once; a second call is ignored).
+pub fn set_call_hook(hook: fn(usize, CpuFn, u64) -> Option<u64>) {
+    CALL_HOOK.call_once(|| hook);
+}
+
+/// Run `f(arg)` on CPU `cpu` and wait for its answer (Linux's
+/// `smp_call_function_single`, for per-CPU data that only its own CPU may
+/// change: the slab caches' active slabs). `None` when that CPU is not
+/// online (so it holds no per-CPU state).
+///
+/// `f` runs with interrupts off, at a point where `cpu` is outside every
+/// per-CPU fast path: directly when `cpu` is the caller's own, else from
+/// an interrupt, or while `cpu` spins on a lock (`sync::spin_wait`). So it
+/// may find that CPU inside a slow path holding locks: it must only
+/// try-lock, and say in its answer whether it could do its work.
+///
+/// Callable with interrupts off and locks held: the caller serves requests
+/// for its own CPU while it waits. Without a hook only CPU 0 has ever run
+/// (before SMP starts, or a host test that simulates no CPUs), so a call
+/// for another CPU finds nothing to do there and answers `None`.
+pub fn call_on(cpu: usize, f: CpuFn, arg: u64) -> Option<u64> {
+    let _irq = crate::sync::IrqOff::new();
+    if cpu == this_cpu() {
+        return Some(f(arg));
+    }
+    CALL_HOOK.get().and_then(|hook| hook(cpu, f, arg))
+}

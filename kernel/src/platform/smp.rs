@@ -83,9 +83,10 @@ fn trampoline_base(e820: &mm::phys::e820::E820Table) -> Option<u64> {
 pub fn init_boot_cpu() {
     mm::percpu::set_cpu_hook(arch::percpu::cpu_id);
     arch::ipi::init();
+    mm::percpu::set_call_hook(arch::ipi::mm_call_on);
     // A CPU spinning on a kernel lock with interrupts off still answers
-    // TLB shootdowns (see `arch::ipi`).
-    mm::sync::set_spin_hook(arch::ipi::serve_tlb);
+    // TLB shootdowns and mm's calls (see `arch::ipi`).
+    mm::sync::set_spin_hook(arch::ipi::serve_polled);
     arch::smp::set_online(0, arch::apic::id());
     crate::mem::page_alloc().set_cpu_node(0, node_of(0));
     mm::percpu::set_nr_cpus(1);

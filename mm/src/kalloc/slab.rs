@@ -74,7 +74,7 @@ use crate::phys::gfp::Gfp;
 use crate::phys::page::{Page, PageFlags, PageList};
 use crate::phys::page_alloc::PageAllocator;
 use crate::sync::{IrqGuard, IrqLock};
-use cpu_slab::{CpuSlot, LockWait, STOLEN, inuse};
+use cpu_slab::{CpuSlot, LockWait, inuse};
 
 bitflags! {
     /// Cache creation flags (cf. include/linux/slab.h).
@@ -900,7 +900,6 @@ impl KmemCache {
             let freelist = slot.freelist.load(Ordering::Relaxed);
             match slot.slab() {
                 Some(head) => {
-                    assert_ne!(freelist, STOLEN, "slab {}: a stolen CPU freelist with a slab", self.name);
                     let on_cpu = self.freelist_len(head, freelist);
                     let nfree = slot.nfree.load(Ordering::Relaxed);
                     assert_eq!(on_cpu, nfree, "slab {}: CPU freelist length out of date", self.name);
@@ -909,7 +908,7 @@ impl KmemCache {
                     in_use += inuse(head) - on_cpu;
                     slabs += 1;
                 }
-                None => assert!(freelist == 0 || freelist == STOLEN, "slab {}: CPU freelist without a slab", self.name),
+                None => assert!(freelist == 0, "slab {}: CPU freelist without a slab", self.name),
             }
             let partial = &slow.partial;
             assert!(partial.len() <= cpu_slab::CPU_PARTIAL_SLABS, "slab {}: CPU partial list too long", self.name);

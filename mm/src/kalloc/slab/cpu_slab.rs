@@ -48,18 +48,30 @@
 //! Caches with red zones or poison never come here (as SLUB with debugging
 //! on): every operation takes the cache lock and checks the object.
 //!
-//! The fast path takes no lock (as SLUB's `this_cpu_cmpxchg` fast path, or
-//! `local_lock` with interrupts off): with interrupts off, so that the task
-//! neither moves nor is interrupted, it reads `this_cpu()`'s slot and pops
-//! or pushes the CPU freelist with one compare-exchange on the slot's own
-//! cache line, which no other CPU writes except to flush it:
+//! The fast path takes no lock and makes no atomic read-modify-write (as
+//! SLUB's `this_cpu_cmpxchg` fast path, which is one unlocked instruction
+//! on the owning CPU, or `local_lock` with interrupts off): with
+//! interrupts off, so that the task neither moves nor is interrupted, it
+//! reads `this_cpu()`'s slot and pops or pushes the CPU freelist with plain
+//! loads and stores on the slot's own cache line:
 //!
 //! ```text
-//!   alloc: obj = freelist; next = *obj;  cmpxchg(freelist, obj -> next)
-//!   free:  first = freelist; *obj = first; cmpxchg(freelist, first -> obj)
-//!   flush (any CPU, slot lock held): swap(freelist, STOLEN); count the list;
-//!          give the slab back; slab = none
+//!   alloc: obj = freelist; freelist = *obj             (0: slow path)
+//!   free:  *obj = freelist; freelist = obj             (object of the active slab)
+//!   flush: on the owner (percpu::call_on), slot lock and cache lock tried:
+//!          the CPU freelist goes back onto the slab; slab = none
 //! ```
+//!
+//! That is safe because only the owning CPU ever changes the active slab,
+//! its CPU freelist and `nfree`: in the fast path with interrupts off, or
+//! in its slow path holding its slot lock. A flush of another CPU's active
+//! slab (`kmem_cache_shrink`, reclaim) runs on that CPU, as SLUB's
+//! `flush_cpu_slab` does: `percpu::call_on` runs it from an interrupt, or
+//! while that CPU spins on a lock, never inside its fast path. There it
+//! may interrupt the owner's own slow path, so it only try-locks and says
+//! whether it could flush; `shrink` asks again until it could, reclaim
+//! (`try_shrink`) moves on. Other CPUs' partial lists are under their slot
+//! locks, which the flusher takes itself.
 //!
 //! The fast path makes no call through the `PhysMem` seam and looks up no
 //! page descriptor: when a CPU installs a slab (slow path) it asks the
@@ -68,42 +80,32 @@
 //! and the push writes, the free pointer through that span. A free by
 //! `kmem_cache_free` of an object start inside the span is an object of
 //! the active slab, pushed before any descriptor is looked at; any other
-//! pointer takes the descriptor path (`slab_of`), which checks it.
-//!
-//! Only the owner stores anything but `STOLEN` in `freelist`, and it cannot
-//! be interrupted in between, so its exchange fails only when a flusher took
-//! the list after the owner read it (no ABA: `STOLEN` stays until the owner,
-//! holding the slot lock, resets it); the operation then goes the slow way
-//! (a pop refills, a push becomes a remote free). The pop reads `*obj`
-//! before knowing it still owns `obj`: a stale read of slab memory (even of
-//! a slab given back meanwhile, always mapped), never used. Frees from other
-//! CPUs, or of other slabs, never touch the CPU freelist: they go to the
-//! slab's own freelist under the cache lock (the slow path).
+//! pointer takes the descriptor path (`slab_of`), which checks it. Frees
+//! from other CPUs, or of other slabs, never touch the CPU freelist: they
+//! go to the slab's own freelist under the cache lock (the slow path).
 //!
 //! So two tasks must never use one slot at once: a CPU's number is its own
 //! (the kernel's hook; before SMP starts only the boot CPU runs), and host
 //! tests that run threads at once give each its own simulated CPU
-//! (`testing::cpus::on_cpu`), as the slab and bench threads do.
+//! (`testing::cpus::on_cpu`, which also simulates interrupts and
+//! `call_on`), as the slab and bench threads do.
 //!
 //! Locking: the fast-path fields of a slot (`freelist`, `slab`, `base`,
 //! `nfree`, `allocs`, `frees`) are written only by its CPU with interrupts
-//! off (counters by load and store, no read-modify-write), except the
-//! flusher's swap of `freelist` and its clearing of `base` then `slab`
-//! (only the owner sets them, `slab` before `base`, so a fast path that
-//! reads a span finds its slab or null); other CPUs only read them
+//! off (by load and store, no read-modify-write); other CPUs only read them
 //! (stats, exact only while nobody allocates). The slot lock
 //! (`IrqLock<CpuSlow>`) protects the CPU partial list, and serialises the
-//! owner's slow path (setting up or changing the active slab, resetting a
-//! `STOLEN` slot) with flushes; a flusher holds it, so the active slab
-//! cannot change under it. The cache lock (`lists`) protects the cache
-//! lists and counters, every slab's own freelist, the `FROZEN` bit and the
-//! writes of `nr_partial`. Order: slot lock -> cache lock, never the
-//! reverse; several slots are taken in CPU order. No lock is held while the
-//! buddy allocator runs (its reclaim may shrink this very cache). A slab's
-//! count (`index`) changes only under the cache lock (a CPU taking or
-//! giving back a freelist, remote frees); the fast path reads it without
-//! (the empty-slab check) and writes only its own slot, so two CPUs' fast
-//! paths share no written cache line.
+//! owner's slow path (setting up or changing the active slab) with
+//! flushes. The cache lock (`lists`) protects the cache lists and
+//! counters, every slab's own freelist, the `FROZEN` bit and the writes of
+//! `nr_partial`. Order: slot lock -> cache lock, never the reverse;
+//! several slots are taken in CPU order; no lock is held while waiting for
+//! another CPU's flush. No lock is held while the buddy allocator runs (its
+//! reclaim may shrink this very cache). A slab's count (`index`) changes
+//! only under the cache lock (a CPU taking or giving back a freelist,
+//! remote frees); the fast path reads it without (the empty-slab check)
+//! and writes only its own slot, so two CPUs' fast paths share no written
+//! cache line.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -121,20 +123,13 @@ use crate::sync::{IrqGuard, IrqLock, IrqOff};
 /// `cpu_partial_slabs`).
 pub(super) const CPU_PARTIAL_SLABS: u64 = 4;
 
-/// A CPU freelist a flusher took (never an object: objects are 8-byte
-/// aligned). Only the owner turns it back into 0, on its next slow path.
-pub(super) const STOLEN: u64 = 1;
-
 /// One CPU's share of a cache (`struct kmem_cache_cpu`), on cache lines of
-/// its own so CPUs do not share lines. The first five fields are the fast
-/// path's: the owner writes them with plain stores, interrupts off, and
-/// changes `freelist` only by compare-exchange from the value it read; a
-/// flusher only swaps `freelist` to [`STOLEN`] and clears `slab`, holding
-/// `slow`. Remote readers (stats, checks) only read them.
+/// its own so CPUs do not share lines. The first six fields are the fast
+/// path's: only the owner writes them, with plain stores, interrupts off
+/// (or holding `slow`). Remote readers (stats, checks) only read them.
 #[repr(align(64))]
 pub(super) struct CpuSlot {
-    /// Free objects of `slab` that only this CPU hands out (0 ends it), or
-    /// `STOLEN`.
+    /// Free objects of `slab` that only this CPU hands out (0 ends it).
     pub(super) freelist: AtomicU64,
     /// The active slab (frozen), or null. Set and cleared under `slow`.
     slab: AtomicPtr<Page>,
@@ -182,9 +177,8 @@ impl CpuSlot {
         unsafe { self.slab.load(Ordering::Relaxed).as_ref() }
     }
 
-    /// Make `slab` (its strides at `span`) the active slab, or clear it:
-    /// the span is cleared first and set last, so a reader that finds it
-    /// set finds the slab too (or null, after a flusher's clear).
+    /// Make `slab` (its strides at `span`) the active slab, or clear it
+    /// (the owner, holding `slow`).
     fn set_slab(&self, slab: Option<(&'static Page, WindowSpan)>) {
         match slab {
             Some((s, span)) => {
@@ -198,9 +192,8 @@ impl CpuSlot {
         }
     }
 
-    /// The active slab's strides (`len` bytes), or the empty span. Read
-    /// without a lock: possibly just cleared by a flusher, never another
-    /// slab's than the one this CPU installed last.
+    /// The active slab's strides (`len` bytes), or the empty span (the
+    /// owner's, read with interrupts off).
     #[inline]
     fn span(&self, len: u64) -> WindowSpan {
         // SAFETY: `base` only holds 0 or the start of the span `set_slab`
@@ -232,11 +225,20 @@ pub(super) fn cpu_slots() -> Box<[CpuSlot; percpu::MAX_CPUS]> {
 /// How a flush takes the locks.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum LockWait {
-    /// Wait for each lock.
+    /// Wait for each lock, and ask each CPU until it could flush.
     Wait,
     /// Skip a CPU whose slot, or the cache, is locked now (reclaim, which
     /// may run inside this cache's own allocation).
     Try,
+}
+
+/// [`percpu::CpuFn`] run on a CPU to flush its active slab of the cache
+/// at `arg`: 1 if it is flushed (or there was none), 0 if a lock it needs
+/// is held (the owner's own slow path, or another flusher).
+fn flush_active_here(arg: u64) -> u64 {
+    // SAFETY: `flush_cpus` passes its `&KmemCache` and waits for the answer.
+    let cache = unsafe { &*(arg as *const KmemCache) };
+    cache.flush_own_active() as u64
 }
 
 /// Objects in use in the slab whose head is `head`.
@@ -257,24 +259,17 @@ impl KmemCache {
     #[inline]
     pub(super) fn alloc_cpu(&self) -> Option<NonNull<u8>> {
         {
-            let irq = IrqOff::new();
-            let slot = self.cpu_slot(&irq);
-            let span = slot.span(self.strides_len);
+            let _irq = IrqOff::new();
+            let slot = self.cpu_slot(&_irq);
             let obj = slot.freelist.load(Ordering::Relaxed);
             // The free pointer is read through the active slab's span, with
-            // no call through the window. A flusher may take the list (and
-            // give the slab back) between this read and the exchange: the
-            // read is then a stale word of RAM, and the exchange fails.
-            // `STOLEN` and 0 lie in no span.
-            let next = if obj > STOLEN { span.load_u64(obj.wrapping_add(self.freeptr_offset as u64)) } else { None };
+            // no call through the window (0 lies in no span).
+            let next = slot.span(self.strides_len).load_u64(obj.wrapping_add(self.freeptr_offset as u64));
             if let Some(next) = next {
-                #[cfg(test)]
-                tests::race_point();
-                if slot.freelist.compare_exchange(obj, next, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-                    slot.nfree.store(slot.nfree.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
-                    owner_add(&slot.allocs, 1);
-                    return NonNull::new(obj as *mut u8);
-                }
+                slot.freelist.store(next, Ordering::Relaxed);
+                slot.nfree.store(slot.nfree.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+                owner_add(&slot.allocs, 1);
+                return NonNull::new(obj as *mut u8);
             }
         }
         self.alloc_slow()
@@ -289,7 +284,6 @@ impl KmemCache {
                 let irq = IrqOff::new();
                 let slot = self.cpu_slot(&irq);
                 let mut slow = slot.slow.lock();
-                Self::settle_stolen(slot);
                 if let Some(obj) = Self::pop_owned(self, slot) {
                     return NonNull::new(obj as *mut u8);
                 }
@@ -305,17 +299,6 @@ impl KmemCache {
             let slab = self.new_slab()?;
             self.install_new_slab(slab);
             self.trim_free_slabs();
-        }
-    }
-
-    /// The owner, holding its slot lock, finds its active slab flushed:
-    /// the slot starts empty again.
-    #[inline]
-    fn settle_stolen(slot: &CpuSlot) {
-        if slot.freelist.load(Ordering::Relaxed) == STOLEN {
-            debug_assert!(slot.slab().is_none());
-            slot.freelist.store(0, Ordering::Relaxed);
-            slot.nfree.store(0, Ordering::Relaxed);
         }
     }
 
@@ -340,7 +323,6 @@ impl KmemCache {
         let irq = IrqOff::new();
         let slot = self.cpu_slot(&irq);
         let _slow = slot.slow.lock();
-        Self::settle_stolen(slot);
         let mut lists = self.lists.lock();
         lists.stats.num_slabs += 1;
         lists.stats.num_objs += self.objects_per_slab as u64;
@@ -460,19 +442,6 @@ impl KmemCache {
         }
     }
 
-    /// `deactivate_slab` by a flusher (any CPU, the owner's too), holding
-    /// the slot lock: take the CPU freelist from under the owner's fast
-    /// path (which then fails its exchange and takes the slow path), count
-    /// it, and give the slab back. The owner settles the slot later.
-    fn deactivate_stolen(&self, lists: &mut SlabLists, slot: &CpuSlot) {
-        let Some(slab) = slot.slab() else { return };
-        let first = slot.freelist.swap(STOLEN, Ordering::Acquire);
-        debug_assert_ne!(first, STOLEN, "a stolen slot keeps no slab");
-        let n = self.freelist_len(slab, first);
-        self.deactivate_slab(lists, slab, first, n);
-        slot.set_slab(None);
-    }
-
     /// Put the `n` objects of a CPU freelist starting at `first` back on
     /// `slab`'s own freelist, and unfreeze it.
     fn deactivate_slab(&self, lists: &mut SlabLists, slab: &'static Page, first: u64, n: u64) {
@@ -497,16 +466,25 @@ impl KmemCache {
     }
 
     /// `flush_all`: every CPU's slabs go back to the cache lists, so that
-    /// empty ones can be given back. A CPU in its fast path meanwhile loses
-    /// its exchange and retries on the slow path.
+    /// empty ones can be given back. Each CPU flushes its active slab
+    /// itself (asked by `percpu::call_on`); its partial list is taken here,
+    /// under its slot lock. No lock is held while a CPU is asked.
     pub(super) fn flush_cpus(&self, wait: LockWait) {
-        for slot in self.cpus.iter() {
+        for (cpu, slot) in self.cpus.iter().enumerate() {
+            // A racy look: a slab installed after it is not flushed, as in
+            // Linux, where allocations may follow flush_all at once.
+            while slot.slab().is_some() {
+                match percpu::call_on(cpu, flush_active_here, self as *const KmemCache as u64) {
+                    Some(0) if wait == LockWait::Wait => crate::sync::spin_wait(),
+                    _ => break,
+                }
+            }
             let slow = match wait {
                 LockWait::Wait => Some(slot.slow.lock()),
                 LockWait::Try => slot.slow.try_lock(),
             };
             let Some(mut slow) = slow else { continue };
-            if slot.slab().is_none() && slow.partial.is_empty() {
+            if slow.partial.is_empty() {
                 continue;
             }
             let lists = match wait {
@@ -514,7 +492,6 @@ impl KmemCache {
                 LockWait::Try => self.lists.try_lock(),
             };
             if let Some(mut lists) = lists {
-                self.deactivate_stolen(&mut lists, slot);
                 while let Some(slab) = slow.partial.pop_front(&self.pa.memmap) {
                     self.unfreeze(&mut lists, slab);
                 }
@@ -523,18 +500,30 @@ impl KmemCache {
         }
     }
 
+    /// On the owning CPU (interrupts off, outside its fast path): give its
+    /// active slab back, if the slot lock and the cache lock are free now.
+    fn flush_own_active(&self) -> bool {
+        let irq = IrqOff::new();
+        let slot = self.cpu_slot(&irq);
+        if slot.slab().is_none() {
+            return true;
+        }
+        let Some(_slow) = slot.slow.try_lock() else { return false };
+        let Some(mut lists) = self.lists.try_lock() else { return false };
+        self.deactivate_owned(&mut lists, slot);
+        true
+    }
+
     /// `do_slab_free` without debugging: an object of this CPU's active
     /// slab goes onto the CPU freelist with interrupts off and no lock; any
-    /// other (or one whose slab a flusher just took) is a remote free.
+    /// other is a remote free.
     #[inline]
     pub(super) fn free_cpu(&self, head: &'static Page, stride: PhysAddr, obj: u64) -> Result<(), SlabError> {
         {
             let irq = IrqOff::new();
             let slot = self.cpu_slot(&irq);
             if slot.is_active(head) {
-                if let Some(done) = self.push_cpu(irq, slot, head, obj) {
-                    return done;
-                }
+                return self.push_cpu(irq, slot, head, obj);
             }
         }
         self.free_slow(head, stride, obj)
@@ -542,45 +531,34 @@ impl KmemCache {
 
     /// `kmem_cache_free`'s fast path, before any page descriptor is looked
     /// at: an object start inside this CPU's active slab (its span) is one
-    /// of ours, and goes onto the CPU freelist. `None` when it is not (or
-    /// the exchange lost to a flusher): the caller takes the descriptor
-    /// path, which checks the pointer and frees it the slow way if need be.
+    /// of ours, and goes onto the CPU freelist. `None` when it is not: the
+    /// caller takes the descriptor path, which checks the pointer and
+    /// frees it the slow way if need be.
     #[inline]
     pub(super) fn free_active(&self, obj: u64) -> Option<Result<(), SlabError>> {
         let irq = IrqOff::new();
         let slot = self.cpu_slot(&irq);
         let off = slot.span(self.strides_len).offset_of(obj)?;
         self.index_at(off as usize)?;
-        // Set before the span and cleared after it: the span's slab, or
-        // null after a flush.
         let head = slot.slab()?;
-        self.push_cpu(irq, slot, head, obj)
+        Some(self.push_cpu(irq, slot, head, obj))
     }
 
-    /// Push `obj`, an object of `head`, which is (or was, if a flusher has
-    /// just taken it) this CPU's active slab, onto the CPU freelist: one
-    /// compare-exchange, which fails only if a flusher took the list.
-    /// `None` when it did (nothing changed): the caller frees the slow way.
+    /// Push `obj`, an object of `head`, this CPU's active slab, onto the
+    /// CPU freelist (interrupts off since `irq`).
     #[inline(always)]
-    fn push_cpu(&self, irq: IrqOff, slot: &CpuSlot, head: &'static Page, obj: u64) -> Option<Result<(), SlabError>> {
+    fn push_cpu(&self, irq: IrqOff, slot: &CpuSlot, head: &'static Page, obj: u64) -> Result<(), SlabError> {
         let first = slot.freelist.load(Ordering::Relaxed);
         if first == obj {
             // The cheap hardened-freelist check: the object freed last.
             drop(irq);
-            return Some(Err(self.refuse(SlabError::DoubleFree, obj as *const u8)));
+            return Err(self.refuse(SlabError::DoubleFree, obj as *const u8));
         }
-        // The free pointer goes in through the active slab's span (empty
-        // once a flusher cleared it: then the slow way).
-        if first == STOLEN
-            || !slot.span(self.strides_len).store_u64(obj.wrapping_add(self.freeptr_offset as u64), first)
-        {
-            return None;
-        }
-        #[cfg(test)]
-        tests::race_point();
-        if slot.freelist.compare_exchange(first, obj, Ordering::Release, Ordering::Relaxed).is_err() {
-            return None;
-        }
+        // The free pointer goes in through the active slab's span, which
+        // holds `obj`: the store cannot miss.
+        let stored = slot.span(self.strides_len).store_u64(obj.wrapping_add(self.freeptr_offset as u64), first);
+        debug_assert!(stored, "slab: an active slab's object outside its span");
+        slot.freelist.store(obj, Ordering::Relaxed);
         let nfree = slot.nfree.load(Ordering::Relaxed) + 1;
         slot.nfree.store(nfree, Ordering::Relaxed);
         owner_add(&slot.frees, 1);
@@ -593,7 +571,7 @@ impl KmemCache {
             drop(irq);
             self.give_back_empty_active(head);
         }
-        Some(Ok(()))
+        Ok(())
     }
 
     /// The active slab `head` emptied and a used slab may wait: give the
@@ -607,7 +585,6 @@ impl KmemCache {
             let irq = IrqOff::new();
             let slot = self.cpu_slot(&irq);
             let mut slow = slot.slow.lock();
-            Self::settle_stolen(slot);
             if !slot.is_active(head) || inuse(head) != slot.nfree.load(Ordering::Relaxed) {
                 return;
             }
@@ -630,7 +607,6 @@ impl KmemCache {
         let irq = IrqOff::new();
         let slot = self.cpu_slot(&irq);
         let mut slow = slot.slow.lock();
-        Self::settle_stolen(slot);
         self.free_remote(slot, &mut slow, head, stride, obj)
     }
 

@@ -539,62 +539,80 @@ fn shrinks_and_stats_from_another_thread_race_the_owners_fast_paths_safely() {
     assert_eq!(pa.drained_free_pages(), free_before);
 }
 
-std::thread_local! {
-    /// Run by this thread's next fast path between reading the CPU freelist
-    /// and its compare-exchange (where a flusher on another CPU may strike).
-    static RACE: core::cell::RefCell<Option<alloc::boxed::Box<dyn FnOnce()>>> = const { core::cell::RefCell::new(None) };
-}
-
-/// The fast paths call this (test builds only) just before their exchange.
-pub(super) fn race_point() {
-    if let Some(f) = RACE.with(|r| r.borrow_mut().take()) {
-        f();
-    }
+#[test]
+fn a_flush_from_another_cpu_waits_for_the_owners_interrupts_off_section() {
+    // The owner's fast path runs with interrupts off and no lock: another
+    // CPU's flush must not run in the middle of it, only after it.
+    use std::sync::atomic::{AtomicBool, Ordering::*};
+    let pa = machine();
+    let free_before = pa.drained_free_pages();
+    let c = cache(pa, "owner", 64, 8, SlabFlags::empty());
+    let p = on_cpu(0, || c.alloc().unwrap());
+    let (inside, flushed) = (AtomicBool::new(false), AtomicBool::new(false));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            on_cpu(0, || {
+                let irq = IrqOff::new();
+                inside.store(true, Release);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                assert!(!flushed.load(Acquire), "a flush ran inside CPU 0's interrupts-off section");
+                assert!(c.cpus[0].slab().is_some(), "CPU 0's slab changed under it");
+                drop(irq);
+            })
+        });
+        s.spawn(|| {
+            on_cpu(1, || {
+                while !inside.load(Acquire) {
+                    std::thread::yield_now();
+                }
+                assert_eq!(c.shrink(), 0, "the slab holds p");
+                flushed.store(true, Release);
+            })
+        });
+    });
+    assert!(c.cpus[0].slab().is_none(), "the flush ran on CPU 0 once it could");
+    c.check_invariants();
+    on_cpu(1, || c.free(p)).unwrap();
+    assert_eq!(c.shrink(), c.slab_pages());
+    assert_eq!(pa.drained_free_pages(), free_before);
 }
 
 #[test]
-fn a_flush_between_the_owners_read_and_its_exchange_sends_it_to_the_slow_path() {
+fn a_cpu_spinning_on_a_lock_with_interrupts_off_still_serves_a_flush() {
+    // As a CPU spinning on a kernel lock answers TLB shootdowns: a flush
+    // of its slab is served while it waits, so shrink never waits for the
+    // lock's holder.
+    use std::sync::atomic::{AtomicBool, Ordering::*};
     let pa = machine();
-    let free_before = pa.drained_free_pages();
-    let c = cache(pa, "stolen", 64, 8, SlabFlags::empty());
-    let n = c.objects_per_slab as usize;
-    let mut live: Vec<NonNull<u8>> = on_cpu(0, || (0..n / 2).map(|_| c.alloc().unwrap()).collect());
-    let slab = head_of(pa, live[0].as_ptr());
-    // Allocation: CPU 1 shrinks while CPU 0 is between reading its
-    // freelist head and popping it.
-    let got = on_cpu(0, || {
-        RACE.with(|r| *r.borrow_mut() = Some(alloc::boxed::Box::new(|| on_cpu(1, || assert_eq!(c.shrink(), 0)))));
-        c.alloc().unwrap()
+    let c = cache(pa, "spinner", 64, 8, SlabFlags::empty());
+    let p = on_cpu(0, || c.alloc().unwrap());
+    let lock = crate::sync::IrqLock::new(());
+    let (spinning, shrunk) = (AtomicBool::new(false), AtomicBool::new(false));
+    let held = lock.lock();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            on_cpu(0, || {
+                spinning.store(true, Release);
+                drop(lock.lock());
+            })
+        });
+        s.spawn(|| {
+            on_cpu(1, || {
+                while !spinning.load(Acquire) {
+                    std::thread::yield_now();
+                }
+                c.shrink();
+                shrunk.store(true, Release);
+            })
+        });
+        while !shrunk.load(Acquire) {
+            std::thread::yield_now();
+        }
+        assert!(c.cpus[0].slab().is_none(), "CPU 0 flushed its slab while it spun");
+        drop(held);
     });
-    assert!(RACE.with(|r| r.borrow().is_none()), "the race point ran");
-    assert!(live.iter().all(|&p| p != got), "{got:?} handed out while live");
-    live.push(got);
-    let s = c.stats();
-    assert_eq!((s.alloc_slowpath, s.active_objs), (2, live.len() as u64), "the pop failed and went the slow way");
+    on_cpu(0, || c.free(p)).unwrap();
     c.check_invariants();
-    // The slow path froze a slab for CPU 0 again: the one with room.
-    assert!(core::ptr::eq(head_of(pa, got.as_ptr()), slab));
-    assert!(c.cpus[0].slab().is_some_and(|s| core::ptr::eq(s, slab)));
-    // Free: the same, between writing the free pointer and pushing.
-    let p = live.pop().unwrap();
-    on_cpu(0, || {
-        RACE.with(|r| *r.borrow_mut() = Some(alloc::boxed::Box::new(|| on_cpu(1, || assert_eq!(c.shrink(), 0)))));
-        c.free(p).unwrap();
-    });
-    assert!(RACE.with(|r| r.borrow().is_none()), "the race point ran");
-    let s = c.stats();
-    assert_eq!((s.free_slowpath, s.active_objs), (1, live.len() as u64), "the push failed: a remote free");
-    assert!(c.cpus[0].slab().is_none(), "CPU 0 lost its slab to the flush");
-    c.check_invariants();
-    // Everything still adds up: the objects come back once each.
-    let again: Vec<NonNull<u8>> = on_cpu(0, || (0..n).map(|_| c.alloc().unwrap()).collect());
-    let all: BTreeSet<usize> = live.iter().chain(&again).map(|&p| addr(p)).collect();
-    assert_eq!(all.len(), live.len() + again.len(), "no object handed out twice");
-    c.check_invariants();
-    on_cpu(1, || live.into_iter().chain(again).for_each(|p| c.free(p).unwrap()));
-    c.shrink();
-    c.check_invariants();
-    assert_eq!(pa.drained_free_pages(), free_before);
 }
 
 #[test]
