@@ -181,9 +181,6 @@ struct SlabLists {
     last_error: Option<SlabError>,
 }
 
-/// See `KmemCache::size_recip`.
-const RECIP_SHIFT: u32 = 48;
-
 /// A cache of objects of one size.
 pub struct KmemCache {
     pub name: &'static str,
@@ -199,10 +196,9 @@ pub struct KmemCache {
     freeptr_offset: usize,
     pub order: u32,
     pub objects_per_slab: u32,
-    /// `ceil(2^RECIP_SHIFT / size)`: an offset in the slab times this,
-    /// shifted right by `RECIP_SHIFT`, is the offset divided by `size`
-    /// (exact while offset * size < 2^RECIP_SHIFT, checked at creation).
-    size_recip: u64,
+    /// Whether an offset is a multiple of `size`, with one multiplication
+    /// and no division: see [`Divides`].
+    divides: Divides,
     /// Bytes of a slab's strides (`objects_per_slab * size`): the span of
     /// kernel addresses a CPU's active slab covers on the fast path.
     strides_len: u64,
@@ -300,10 +296,6 @@ impl KmemCache {
             (0, 0, round_up(body, align))
         };
         let (order, objects_per_slab) = calculate_order(size).ok_or(SlabError::BadGeometry)?;
-        if ((PAGE_SIZE as u128) << order) * size as u128 >= 1 << RECIP_SHIFT {
-            return Err(SlabError::BadGeometry);
-        }
-        let size_recip = (1u64 << RECIP_SHIFT).div_ceil(size as u64);
         Ok(KmemCache {
             name,
             object_size,
@@ -313,7 +305,7 @@ impl KmemCache {
             freeptr_offset,
             order,
             objects_per_slab,
-            size_recip,
+            divides: Divides::new(size as u64),
             strides_len: objects_per_slab as u64 * size as u64,
             tag: 0,
             flags,
@@ -671,26 +663,21 @@ impl KmemCache {
     }
 
     /// The stride of the object at `obj_pa` in the slab whose head is
-    /// `head`: `NotObjectStart` unless it is an object's first byte. The
-    /// index comes from a multiplication by the stride's reciprocal
-    /// (Linux's `obj_to_index`), then is checked exactly.
+    /// `head`: `NotObjectStart` unless it is an object's first byte.
     #[inline]
     fn stride_in(&self, head: &Page, obj_pa: PhysAddr) -> Result<PhysAddr, SlabError> {
-        let off = (obj_pa.as_u64().wrapping_sub(head.phys().as_u64()) as usize).wrapping_sub(self.obj_offset);
-        let i = self.index_at(off).ok_or(SlabError::NotObjectStart)?;
-        Ok(self.stride_of(head, i))
+        let off = obj_pa.as_u64().wrapping_sub(head.phys().as_u64()).wrapping_sub(self.obj_offset as u64);
+        if !self.is_stride_start(off) {
+            return Err(SlabError::NotObjectStart);
+        }
+        Ok(head.phys() + off)
     }
 
-    /// Index of the stride that starts `off` bytes into a slab, if one
-    /// does (`off` below the strides' end and a multiple of `size`).
+    /// Whether a stride starts `off` bytes into a slab (`off` below the
+    /// strides' end and a multiple of `size`).
     #[inline]
-    fn index_at(&self, off: usize) -> Option<usize> {
-        if off as u64 >= self.strides_len {
-            return None;
-        }
-        let i = ((off as u128 * self.size_recip as u128) >> RECIP_SHIFT) as usize;
-        // i <= objects_per_slab (off is below the slab's end): no overflow.
-        (i.wrapping_mul(self.size) == off).then_some(i)
+    fn is_stride_start(&self, off: u64) -> bool {
+        off < self.strides_len && self.divides.divides(off)
     }
 
     /// Free with debugging (or poison): under the cache lock, checking the
@@ -999,6 +986,42 @@ impl CacheRegistry {
         // not allocate.
         let Some(list) = self.caches.try_lock() else { return 0 };
         list.iter().map(|c| c.try_shrink()).sum()
+    }
+}
+
+/// A divisibility test by a constant `d` with one multiplication (Hacker's
+/// Delight 10-16, as compilers divide by constants): with `d = d' * 2^k`,
+/// `d'` odd and `inv` its inverse modulo 2^64, `n` is a multiple of `d`
+/// exactly when `(n * inv) rotated right by k <= (2^64 - 1) / d`. (For a
+/// multiple, `n * inv` is `n / d'`, whose low `k` bits are zero; for any
+/// other `n` the rotation lands above the limit.) The free path asks this
+/// of every pointer instead of dividing.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Divides {
+    inv: u64,
+    shift: u32,
+    limit: u64,
+}
+
+impl Divides {
+    pub(crate) const fn new(d: u64) -> Divides {
+        assert!(d > 0);
+        let shift = d.trailing_zeros();
+        let odd = d >> shift;
+        // Newton's iteration doubles the correct low bits each step: 3
+        // (odd * odd = 1 mod 8) -> 6 -> 12 -> 24 -> 48 -> 96.
+        let mut inv = odd;
+        let mut i = 0;
+        while i < 5 {
+            inv = inv.wrapping_mul(2u64.wrapping_sub(odd.wrapping_mul(inv)));
+            i += 1;
+        }
+        Divides { inv, shift, limit: u64::MAX / d }
+    }
+
+    #[inline]
+    pub(crate) fn divides(&self, n: u64) -> bool {
+        n.wrapping_mul(self.inv).rotate_right(self.shift) <= self.limit
     }
 }
 

@@ -312,6 +312,11 @@ impl Page {
     /// moves it to the new page): the group and what the page counted as.
     #[inline]
     pub fn take_memcg(&self) -> Option<(crate::memcg::MemcgId, Option<crate::memcg::MemcgStat>)> {
+        // Most pages were never charged: a load, and no locked exchange
+        // (the free path's cost) unless there is a record to take.
+        if self.memcg.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
         let id = self.memcg.swap(0, Ordering::Relaxed);
         let stat = self.memcg_stat.swap(0, Ordering::Relaxed);
         (id != 0).then(|| (id, stat.checked_sub(1).and_then(crate::memcg::MemcgStat::from_index)))

@@ -16,14 +16,14 @@
 //! batches (see `pcp`); pages there are not counted free until
 //! [`PageAllocator::drain_all_pages`] gives them back.
 //!
-//! Locks, in the order they are taken: a CPU's pcp lock, then the zone lock
-//! (`Zone::free`). The allocator's own counters are atomics.
+//! Locks, in the order they are taken: a CPU's own lists (no lock:
+//! interrupts off, see `pcp`), then the zone lock (`Zone::free`). The
+//! allocator's own counters are atomics.
 //!
 //! The fast path (order <= 3, the preferred node's first zone above its low
-//! watermark) reads the zone's published free count and takes only the
-//! running CPU's pcp lock, uncontended unless another CPU drains or reads
-//! the lists: no lock and no written cache line is shared with the other
-//! CPUs' fast paths (events are counted in the CPU's lists, the pageblock
+//! watermark) reads the zone's published free count and works on the
+//! running CPU's lists with interrupts off and no lock: no lock and no
+//! written cache line is shared with the other CPUs' fast paths (events are counted in the CPU's lists, the pageblock
 //! type is read from the freed page's own descriptor).
 //!
 //! A page handed out has reference count 1; `free_pages` drops it and gives
@@ -618,8 +618,9 @@ impl PageAllocator {
     }
 
     /// Give the pages on every CPU's lists in every zone back to the buddy
-    /// (Linux's `drain_all_pages`, done here by taking each CPU's lock
-    /// rather than by IPI). Returns the pages given back.
+    /// (Linux's `drain_all_pages`: each CPU drains its own, asked by
+    /// `percpu::call_on`, an IPI in the kernel). Returns the pages given
+    /// back.
     pub fn drain_all_pages(&self) -> u64 {
         self.zones().map(|z| z.pcp.drain_all(&self.memmap, z)).sum()
     }
@@ -693,7 +694,7 @@ impl PageAllocator {
         }
         let is_local = nid == self.local_node();
         let head = {
-            let mut pcp = zone.pcp.this_cpu().lock();
+            let mut pcp = zone.pcp.local();
             let head = pcp.alloc(&self.memmap, zone, order, gfp.migratetype())?;
             pcp.count_alloc(order, true, is_local);
             head
@@ -814,11 +815,11 @@ impl PageAllocator {
             if !zone.watermark_ok(order, zone.watermark(mark), highest, gfp.contains(Gfp::HIGH)) {
                 continue;
             }
-            // Through the CPU's lists the hot events are counted there, under
-            // their lock (pcp.rs, PcpEvents); the rest on the zone's atomics.
+            // Through the CPU's lists the hot events are counted there, by
+            // that CPU (pcp.rs, PcpEvents); the rest on the zone's atomics.
             let (hit, is_local) = (n == nid, n == local);
             let got = if order <= PCP_MAX_ORDER {
-                let mut pcp = zone.pcp.this_cpu().lock();
+                let mut pcp = zone.pcp.local();
                 let got = pcp.alloc(&self.memmap, zone, order, gfp.migratetype());
                 if got.is_some() {
                     pcp.count_alloc(order, hit, is_local);
@@ -1001,7 +1002,7 @@ impl PageAllocator {
         let zone = self.zone_of(head).expect("page_alloc: page with an unknown node");
         if order <= PCP_MAX_ORDER {
             // Counted in the CPU's lists (PcpEvents).
-            zone.pcp.this_cpu().lock().free(&self.memmap, zone, head, order);
+            zone.pcp.local().free(&self.memmap, zone, head, order);
         } else {
             zone.with_free(|a| a.free_block(&self.memmap, zone.id(), pfn.0, order));
             self.stats.pgfree.fetch_add(1 << order, Ordering::Relaxed);

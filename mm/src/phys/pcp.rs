@@ -36,25 +36,38 @@
 //!
 //! # Locking
 //!
+//! A CPU's lists take no lock: only their own CPU touches them, with
+//! interrupts off (as Linux did before 5.14, `local_irq_save`), so an
+//! interrupt handler allocating on the same CPU cannot find them half
+//! changed, and the fast path makes no atomic read-modify-write. While it
+//! works on them the CPU marks its slot `busy` (a plain store only it
+//! reads).
+//!
 //! ```text
-//!   pcp lock (one IrqLock per zone and CPU)  ->  zone lock (Zone::free)
+//!   own lists (busy, interrupts off)  ->  zone lock (Zone::free)
 //! ```
 //!
-//! The running CPU takes its own lists' lock, interrupts off, so an
-//! interrupt handler allocating on the same CPU cannot find them half
-//! changed. Another CPU takes it only to drain them or to read the counts
-//! for /proc/zoneinfo. The CPU number is read before the lock: a task that
-//! moves in between simply uses the other CPU's lists, under their lock.
-//! A pcp lock is never taken with the zone lock held.
+//! Another CPU never touches the lists: it drains them by asking their CPU
+//! (`percpu::call_on`, Linux's `drain_all_pages` IPI). The request runs on
+//! that CPU from an interrupt or while it spins on a lock, so it may find
+//! the lists `busy` (the CPU spins on the zone lock in the middle of a
+//! refill): it then answers "busy" and the drainer asks again. It only
+//! try-locks the zone lock, so it never spins inside another spin. The
+//! counts other CPUs read (/proc/zoneinfo, vmstat, MemFree) are copies
+//! each CPU publishes when it leaves its lists, and `high` and `batch` are
+//! atomics anyone may set (Linux's `WRITE_ONCE`). The lists are never
+//! touched with the zone lock held.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::Ordering;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::percpu::CpuFn;
 use crate::phys::buddy::{MIGRATE_TYPES, MigrateType};
 use crate::phys::page::{Memmap, Page, PageFlags, PageList};
 use crate::phys::zone::Zone;
-use crate::sync::IrqLock;
+use crate::sync::IrqOff;
 
 /// Highest order kept on the lists (`PAGE_ALLOC_COSTLY_ORDER`).
 pub const PCP_MAX_ORDER: u32 = 3;
@@ -86,7 +99,7 @@ pub fn pcp_sizes(managed: u64, low_wmark: u64, cpus: u64) -> (u64, u64) {
 }
 
 /// Events of the allocations and frees that went through one CPU's lists,
-/// counted there under the lists' lock (Linux's per-CPU vm events and
+/// counted there by their CPU (Linux's per-CPU vm events and
 /// `per_cpu_zonestat`): the fast path then writes no cache line another
 /// CPU writes too. Readers add up every CPU's (and the zone's own atomic
 /// counters, for orders above the lists and for the rare NUMA misses).
@@ -225,39 +238,52 @@ impl PerCpuPages {
     /// are) back to the buddy under one zone lock, the oldest block of
     /// each non-empty list in turn. Returns the pages given.
     fn free_bulk(&mut self, mm: &Memmap, zone: &Zone, pages: u64) -> u64 {
-        let id = zone.id();
-        let mut freed = 0;
-        let lists = &mut self.lists;
-        zone.with_free(|area| {
-            while freed < pages {
-                let mut any = false;
-                for (order, by_type) in lists.iter_mut().enumerate() {
-                    for list in by_type.iter_mut() {
-                        if freed >= pages {
-                            break;
-                        }
-                        if let Some(page) = list.pop_back(mm) {
-                            area.free_block(mm, id, page.pfn().0, order as u32);
-                            freed += 1 << order;
-                            any = true;
-                        }
-                    }
-                }
-                if !any {
-                    break;
-                }
-            }
-        });
+        let freed = zone.with_free(|area| Self::give_back(&mut self.lists, mm, zone, area, pages));
         self.count -= freed;
         freed
     }
 
-    /// Give every page back to the buddy; returns how many.
-    pub fn drain(&mut self, mm: &Memmap, zone: &Zone) -> u64 {
-        if self.count == 0 {
-            return 0;
+    fn give_back(
+        lists: &mut [[PageList; MIGRATE_TYPES]; NR_PCP_ORDERS],
+        mm: &Memmap,
+        zone: &Zone,
+        area: &mut crate::phys::buddy::FreeArea,
+        pages: u64,
+    ) -> u64 {
+        let id = zone.id();
+        let mut freed = 0;
+        while freed < pages {
+            let mut any = false;
+            for (order, by_type) in lists.iter_mut().enumerate() {
+                for list in by_type.iter_mut() {
+                    if freed >= pages {
+                        break;
+                    }
+                    if let Some(page) = list.pop_back(mm) {
+                        area.free_block(mm, id, page.pfn().0, order as u32);
+                        freed += 1 << order;
+                        any = true;
+                    }
+                }
+            }
+            if !any {
+                break;
+            }
         }
-        self.free_bulk(mm, zone, self.count)
+        freed
+    }
+
+    /// Give every page back to the buddy; returns how many, or `None` if
+    /// the zone lock is held now (a drain this CPU serves from inside a
+    /// spin).
+    pub fn try_drain(&mut self, mm: &Memmap, zone: &Zone) -> Option<u64> {
+        if self.count == 0 {
+            return Some(0);
+        }
+        let count = self.count;
+        let freed = zone.try_with_free(|area| Self::give_back(&mut self.lists, mm, zone, area, count))?;
+        self.count -= freed;
+        Some(freed)
     }
 
     /// Check the lists against `count` and the page descriptors; panics
@@ -280,9 +306,59 @@ impl PerCpuPages {
     }
 }
 
-/// One CPU's lists on a cache line of their own.
+/// One CPU's lists, and what other CPUs may read of them, on cache lines
+/// of their own.
 #[repr(align(64))]
-struct Slot(IrqLock<PerCpuPages>);
+struct Slot {
+    /// The running CPU works on `pages` (only that CPU reads or writes it).
+    busy: AtomicBool,
+    /// Only this slot's CPU makes references to it, interrupts off.
+    pages: UnsafeCell<PerCpuPages>,
+    /// Set by anyone (`set_sizes`), read by the CPU at each use.
+    high: AtomicU64,
+    batch: AtomicU64,
+    /// `pages.count` and `pages.events`, as the CPU last published them.
+    count: AtomicU64,
+    events: [AtomicU64; 4],
+}
+
+// SAFETY: `pages` is only reached by its own CPU, with interrupts off and
+// `busy` set (`ZonePcp::local`); other CPUs read the atomics.
+unsafe impl Sync for Slot {}
+
+/// The running CPU's lists, interrupts off: see [`ZonePcp::local`].
+pub struct LocalPcp<'a> {
+    slot: &'a Slot,
+    pages: &'a mut PerCpuPages,
+    _irq: IrqOff,
+}
+
+impl core::ops::Deref for LocalPcp<'_> {
+    type Target = PerCpuPages;
+    fn deref(&self) -> &PerCpuPages {
+        self.pages
+    }
+}
+
+impl core::ops::DerefMut for LocalPcp<'_> {
+    fn deref_mut(&mut self) -> &mut PerCpuPages {
+        self.pages
+    }
+}
+
+impl Drop for LocalPcp<'_> {
+    /// Publish the counts for other CPUs (plain stores: only this CPU
+    /// writes them), then leave the lists.
+    fn drop(&mut self) {
+        let (slot, p) = (self.slot, &*self.pages);
+        slot.count.store(p.count, Ordering::Relaxed);
+        let e = p.events;
+        for (a, v) in slot.events.iter().zip([e.alloc, e.free, e.numa_hit, e.numa_local]) {
+            a.store(v, Ordering::Relaxed);
+        }
+        slot.busy.store(false, Ordering::Relaxed);
+    }
+}
 
 /// A zone's lists, one set per possible CPU (Linux's `zone->per_cpu_pageset`).
 pub struct ZonePcp {
@@ -295,65 +371,168 @@ impl Default for ZonePcp {
     }
 }
 
+/// What a request carries to the CPU it runs on.
+struct Request<'a> {
+    pcp: &'a ZonePcp,
+    mm: &'a Memmap,
+    zone: &'a Zone,
+}
+
+/// The answer of a request that found the lists (or the zone lock) in use.
+const BUSY: u64 = u64::MAX;
+
+/// [`CpuFn`]: drain the running CPU's lists.
+fn drain_here(arg: u64) -> u64 {
+    // SAFETY: `ZonePcp::ask` passes a `&Request` and waits for the answer.
+    let req = unsafe { &*(arg as *const Request<'_>) };
+    req.pcp.try_local().and_then(|mut pcp| pcp.try_drain(req.mm, req.zone)).unwrap_or(BUSY)
+}
+
+/// [`CpuFn`]: check the running CPU's lists.
+fn check_here(arg: u64) -> u64 {
+    // SAFETY: as in `drain_here`.
+    let req = unsafe { &*(arg as *const Request<'_>) };
+    match req.pcp.try_local() {
+        Some(pcp) => {
+            pcp.check_invariants(req.mm, req.zone);
+            0
+        }
+        None => BUSY,
+    }
+}
+
 impl ZonePcp {
     /// Lists for every CPU up to `MAX_CPUS`, disabled (high and batch 0:
     /// every page goes straight through) until [`set_sizes`](Self::set_sizes).
     pub fn new() -> Self {
-        let cpus: Vec<Slot> = (0..crate::percpu::MAX_CPUS).map(|_| Slot(IrqLock::new(PerCpuPages::new()))).collect();
+        let cpus: Vec<Slot> = (0..crate::percpu::MAX_CPUS)
+            .map(|_| Slot {
+                busy: AtomicBool::new(false),
+                pages: UnsafeCell::new(PerCpuPages::new()),
+                high: AtomicU64::new(0),
+                batch: AtomicU64::new(0),
+                count: AtomicU64::new(0),
+                events: [const { AtomicU64::new(0) }; 4],
+            })
+            .collect();
         ZonePcp { cpus: cpus.into_boxed_slice() }
     }
 
-    /// The lists of `cpu`.
+    /// The running CPU's lists, with interrupts off until the guard goes
+    /// (no lock: nobody else touches them).
     #[inline]
-    pub fn cpu(&self, cpu: usize) -> &IrqLock<PerCpuPages> {
-        &self.cpus[cpu].0
+    pub fn local(&self) -> LocalPcp<'_> {
+        self.try_local().expect("pcp: the running CPU's lists are in use already")
     }
 
-    /// The lists of the running CPU.
+    /// [`local`](Self::local), or `None` if this CPU is working on its
+    /// lists already (a request it serves from inside that work).
     #[inline]
-    pub fn this_cpu(&self) -> &IrqLock<PerCpuPages> {
-        self.cpu(crate::percpu::this_cpu())
+    fn try_local(&self) -> Option<LocalPcp<'_>> {
+        let irq = IrqOff::new();
+        let slot = &self.cpus[crate::percpu::this_cpu()];
+        if slot.busy.load(Ordering::Relaxed) {
+            return None;
+        }
+        slot.busy.store(true, Ordering::Relaxed);
+        // SAFETY: only this CPU reaches `pages`, with interrupts off (so
+        // neither another task nor an interrupt handler of this CPU runs
+        // in between), and `busy` was clear: no other reference exists.
+        let pages = unsafe { &mut *slot.pages.get() };
+        pages.high = slot.high.load(Ordering::Relaxed);
+        pages.batch = slot.batch.load(Ordering::Relaxed);
+        Some(LocalPcp { slot, pages, _irq: irq })
     }
 
-    /// Set every CPU's `high` and `batch` (Linux's `zone_pcp_update`).
+    /// Set every CPU's `high` and `batch` (Linux's `zone_pcp_update`):
+    /// each CPU uses them from its next allocation or free on.
     pub fn set_sizes(&self, high: u64, batch: u64) {
         for slot in self.cpus.iter() {
-            let mut pcp = slot.0.lock();
-            pcp.high = high;
-            pcp.batch = batch;
+            slot.high.store(high, Ordering::Relaxed);
+            slot.batch.store(batch, Ordering::Relaxed);
         }
     }
 
-    /// `(count, high, batch)` of `cpu`'s lists.
+    /// `(count, high, batch)` of `cpu`'s lists (the count as published).
     pub fn stats(&self, cpu: usize) -> (u64, u64, u64) {
-        let pcp = self.cpu(cpu).lock();
-        (pcp.count, pcp.high, pcp.batch)
+        let slot = &self.cpus[cpu];
+        (slot.count.load(Ordering::Relaxed), slot.high.load(Ordering::Relaxed), slot.batch.load(Ordering::Relaxed))
     }
 
-    /// Drain every CPU's lists into `zone`'s buddy (this is `zone.pcp`);
-    /// returns the pages given back.
+    /// `drain_all_pages` for `zone` (this is `zone.pcp`): every CPU with
+    /// pages on its lists gives them back to the buddy, asked by
+    /// `percpu::call_on`; returns the pages given back. Exact when no CPU
+    /// allocates meanwhile.
     pub fn drain_all(&self, mm: &Memmap, zone: &Zone) -> u64 {
-        self.cpus.iter().map(|slot| slot.0.lock().drain(mm, zone)).sum()
+        let req = Request { pcp: self, mm, zone };
+        let mut drained = 0;
+        for (cpu, slot) in self.cpus.iter().enumerate() {
+            // A racy look, as Linux's: an empty CPU is not asked.
+            if slot.count.load(Ordering::Relaxed) != 0 {
+                drained += Self::ask(cpu, drain_here, &req).unwrap_or(0);
+            }
+        }
+        drained
     }
 
-    /// Every CPU's events added up.
+    /// Run `f` on `cpu` until it is not busy; `None` if `cpu` is offline.
+    fn ask(cpu: usize, f: CpuFn, req: &Request<'_>) -> Option<u64> {
+        loop {
+            match crate::percpu::call_on(cpu, f, req as *const Request<'_> as u64)? {
+                BUSY => crate::sync::spin_wait(),
+                n => return Some(n),
+            }
+        }
+    }
+
+    /// Blocks of `order` on `cpu`'s lists (asked of that CPU).
+    pub fn blocks(&self, cpu: usize, order: u32) -> u64 {
+        fn blocks_here(arg: u64) -> u64 {
+            let (pcp, order) = (arg & !7, arg & 7);
+            // SAFETY: `blocks` passes its `&ZonePcp` (8-byte aligned) with
+            // the order in the low bits, and waits for the answer.
+            let pcp = unsafe { &*(pcp as *const ZonePcp) };
+            pcp.try_local().map_or(BUSY, |l| l.blocks(order as u32))
+        }
+        loop {
+            match crate::percpu::call_on(cpu, blocks_here, self as *const ZonePcp as u64 | order as u64) {
+                Some(BUSY) => crate::sync::spin_wait(),
+                n => return n.unwrap_or(0),
+            }
+        }
+    }
+
+    /// Every CPU's events added up (as each CPU last published them).
     pub fn events(&self) -> PcpEvents {
         let mut sum = PcpEvents::default();
         for slot in self.cpus.iter() {
-            sum += slot.0.lock().events;
+            let e: [u64; 4] = core::array::from_fn(|i| slot.events[i].load(Ordering::Relaxed));
+            sum += PcpEvents { alloc: e[0], free: e[1], numa_hit: e[2], numa_local: e[3] };
         }
         sum
     }
 
-    /// Pages on every CPU's lists.
-    pub fn total(&self) -> u64 {
-        self.cpus.iter().map(|slot| slot.0.lock().count).sum()
+    /// `cpu`'s events (as it last published them).
+    pub fn events_of(&self, cpu: usize) -> PcpEvents {
+        let e: [u64; 4] = core::array::from_fn(|i| self.cpus[cpu].events[i].load(Ordering::Relaxed));
+        PcpEvents { alloc: e[0], free: e[1], numa_hit: e[2], numa_local: e[3] }
     }
 
-    /// Check every CPU's lists (see [`PerCpuPages::check_invariants`]).
+    /// Pages on every CPU's lists (as each CPU last published them).
+    pub fn total(&self) -> u64 {
+        self.cpus.iter().map(|slot| slot.count.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Check every CPU's lists (see [`PerCpuPages::check_invariants`]), on
+    /// each CPU that has used them.
     pub fn check_invariants(&self, mm: &Memmap, zone: &Zone) {
-        for slot in self.cpus.iter() {
-            slot.0.lock().check_invariants(mm, zone);
+        let req = Request { pcp: self, mm, zone };
+        for (cpu, slot) in self.cpus.iter().enumerate() {
+            let used =
+                slot.count.load(Ordering::Relaxed) != 0 || slot.events.iter().any(|e| e.load(Ordering::Relaxed) != 0);
+            if used {
+                Self::ask(cpu, check_here, &req);
+            }
         }
     }
 }

@@ -186,6 +186,19 @@ impl Zone {
     pub fn with_free<R>(&self, f: impl FnOnce(&mut FreeArea) -> R) -> R {
         let mut area = self.free.lock();
         let r = f(&mut area);
+        self.publish_free(&area);
+        r
+    }
+
+    /// [`with_free`](Self::with_free) if the zone lock is free now.
+    pub fn try_with_free<R>(&self, f: impl FnOnce(&mut FreeArea) -> R) -> Option<R> {
+        let mut area = self.free.try_lock()?;
+        let r = f(&mut area);
+        self.publish_free(&area);
+        Some(r)
+    }
+
+    fn publish_free(&self, area: &FreeArea) {
         if self.nr_free.load(Ordering::Relaxed) != area.free_pages {
             self.nr_free.store(area.free_pages, Ordering::Relaxed);
         }
@@ -193,7 +206,6 @@ impl Zone {
         if self.free_orders.load(Ordering::Relaxed) != orders {
             self.free_orders.store(orders, Ordering::Relaxed);
         }
-        r
     }
 
     pub fn end_pfn(&self) -> u64 {

@@ -539,7 +539,9 @@ impl KmemCache {
         let irq = IrqOff::new();
         let slot = self.cpu_slot(&irq);
         let off = slot.span(self.strides_len).offset_of(obj)?;
-        self.index_at(off as usize)?;
+        if !self.divides.divides(off) {
+            return None;
+        }
         let head = slot.slab()?;
         Some(self.push_cpu(irq, slot, head, obj))
     }

@@ -523,3 +523,17 @@ fn object_index_by_reciprocal_is_exact() {
         }
     }
 }
+
+#[test]
+fn the_divisibility_test_agrees_with_the_remainder() {
+    use super::Divides;
+    let mut sizes: Vec<u64> = (1..=520).collect();
+    sizes.extend([696, 1024, 1536, 2048, 3072, 4096, 8192, 12288, 1 << 20, (1 << 21) + 8]);
+    for d in sizes {
+        let t = Divides::new(d);
+        let near = |k: u64| [k.wrapping_sub(1), k, k + 1];
+        for n in (0..20_000u64).chain((1..64).flat_map(|s| near(d << s.min(40)))).chain([u64::MAX, u64::MAX - d + 1]) {
+            assert_eq!(t.divides(n), n % d == 0, "{n} by {d}");
+        }
+    }
+}

@@ -118,8 +118,7 @@ fn orders_up_to_3_use_the_lists_and_counts_are_exact_after_drain() {
         let gfp = if round % 2 == 0 { GFP_KERNEL } else { GFP_HIGHUSER_MOVABLE };
         held.push((pa.alloc_pages(gfp, order).unwrap(), order));
     }
-    let on_lists: u64 =
-        pa.zones().map(|z| (0..=PCP_MAX_ORDER).map(|o| z.pcp.cpu(0).lock().blocks(o)).sum::<u64>()).sum();
+    let on_lists: u64 = pa.zones().map(|z| (0..=PCP_MAX_ORDER).map(|o| z.pcp.blocks(0, o)).sum::<u64>()).sum();
     assert!(on_lists > 0, "refills left blocks on the lists");
     let held_pages: u64 = held.iter().map(|&(_, o)| 1u64 << o).sum();
     assert_eq!(pa.nr_free_pages() + pa.nr_pcp_pages() + held_pages, free0);
@@ -311,8 +310,8 @@ fn events_are_counted_on_each_cpus_lists_and_add_up_with_the_zone_counters() {
     let a = on_cpu(0, || pa.alloc_pages(GFP_KERNEL, 0).unwrap());
     let b = on_cpu(1, || pa.alloc_pages(GFP_KERNEL, 3).unwrap());
     let c = on_cpu(1, || pa.alloc_pages(GFP_KERNEL, 4).unwrap());
-    assert_eq!(z.pcp.cpu(0).lock().events.alloc, 1, "CPU 0 counted its page");
-    assert_eq!(z.pcp.cpu(1).lock().events.alloc, 8, "CPU 1 counted its order-3 block, not the order-4 one");
+    assert_eq!(z.pcp.events_of(0).alloc, 1, "CPU 0 counted its page");
+    assert_eq!(z.pcp.events_of(1).alloc, 8, "CPU 1 counted its order-3 block, not the order-4 one");
     assert_eq!(pa.pgalloc(ZoneType::Dma32), alloc0 + 1 + 8 + 16, "lists and the zone path add up");
     assert_eq!((z.numa_hit(), z.numa_local()), (hit0 + 3, local0 + 3));
     on_cpu(1, || pa.free_pages(a, 0).unwrap());
