@@ -12,24 +12,33 @@
 //! CPU drains them), or with `sync::IrqOff` alone where only the owning CPU
 //! writes (the slab fast path: see `kalloc::slab::cpu_slab`).
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// Most CPUs per-CPU arrays are sized for.
 pub const MAX_CPUS: usize = 64;
 
-static HOOK: spin::Once<fn() -> usize> = spin::Once::new();
+/// The hook, a `fn() -> usize` (null until installed): one load on the
+/// fast paths, which ask it on every allocation.
+static HOOK: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 static NR_CPUS: AtomicUsize = AtomicUsize::new(1);
 
 /// Install the hook that answers the running CPU's number (the kernel
 /// calls this once at boot; a second call is ignored).
 pub fn set_cpu_hook(hook: fn() -> usize) {
-    HOOK.call_once(|| hook);
+    let _ = HOOK.compare_exchange(core::ptr::null_mut(), hook as *mut (), Ordering::AcqRel, Ordering::Acquire);
 }
 
 /// The running CPU's number, below [`nr_cpus`] (0 without a hook).
 #[inline]
 pub fn this_cpu() -> usize {
-    HOOK.get().map_or(0, |h| h()).min(MAX_CPUS - 1)
+    let h = HOOK.load(Ordering::Acquire);
+    if h.is_null() {
+        return 0;
+    }
+    // SAFETY: `HOOK` only ever holds null or the `fn() -> usize` that
+    // `set_cpu_hook` stored.
+    let h: fn() -> usize = unsafe { core::mem::transmute::<*mut (), fn() -> usize>(h) };
+    h().min(MAX_CPUS - 1)
 }
 
 /// How many CPUs may run (possible CPUs), at most [`MAX_CPUS`].

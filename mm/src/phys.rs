@@ -73,6 +73,13 @@ pub trait PhysMem: Sync {
     /// Physical address of a kernel pointer obtained from [`PhysMem::ptr`].
     fn phys_of(&self, va: *const u8) -> Option<PhysAddr>;
 
+    /// The window as one linear map, if it is one: hot paths (kfree) then
+    /// translate with an add and a compare instead of a call through the
+    /// seam.
+    fn linear(&self) -> Option<LinearWindow> {
+        None
+    }
+
     /// Copy `buf.len()` bytes at `pa` into `buf`.
     fn read(&self, pa: PhysAddr, buf: &mut [u8]) -> Result<(), OutsideWindow> {
         let src = self.ptr(pa, buf.len()).ok_or(OutsideWindow { pa, len: buf.len() })?;
@@ -294,6 +301,18 @@ impl PhysMem for LinearWindow {
     }
 
     fn phys_of(&self, va: *const u8) -> Option<PhysAddr> {
+        self.to_phys(va)
+    }
+
+    fn linear(&self) -> Option<LinearWindow> {
+        Some(*self)
+    }
+}
+
+impl LinearWindow {
+    /// [`PhysMem::phys_of`], inlined.
+    #[inline]
+    pub fn to_phys(&self, va: *const u8) -> Option<PhysAddr> {
         let pa = (va as u64).wrapping_sub(self.offset);
         if pa < self.start || pa >= self.end {
             return None;

@@ -14,18 +14,17 @@
 //! which serves such requests by polling.
 
 use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 mod rwlock;
 pub use rwlock::{IrqReadGuard, IrqRwLock, IrqWriteGuard};
 
-/// The kernel's interrupt hooks: disable interrupts and say whether they
-/// were enabled; re-enable them if the argument is true.
-struct IrqHooks {
-    save: fn() -> bool,
-    restore: fn(bool),
-}
-
-static HOOKS: spin::Once<IrqHooks> = spin::Once::new();
+/// The kernel's interrupt hooks (null until installed): `fn() -> bool`
+/// disables interrupts and says whether they were enabled; `fn(bool)`
+/// re-enables them if the argument is true. One load each on the fast
+/// paths, which turn interrupts off on every allocation.
+static IRQ_SAVE: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+static IRQ_RESTORE: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Run by a CPU while it waits for a lock (see the module comment).
 static SPIN_HOOK: spin::Once<fn()> = spin::Once::new();
@@ -46,18 +45,38 @@ pub fn spin_wait() {
 /// Install the interrupt hooks (the kernel calls this once at boot; a second
 /// call is ignored).
 pub fn set_irq_hooks(save: fn() -> bool, restore: fn(bool)) {
-    HOOKS.call_once(|| IrqHooks { save, restore });
+    // The restore hook first: a save seen installed finds its restore.
+    if IRQ_RESTORE
+        .compare_exchange(core::ptr::null_mut(), restore as *mut (), Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        IRQ_SAVE.store(save as *mut (), Ordering::Release);
+    }
 }
 
 #[inline]
 fn irq_save() -> bool {
-    HOOKS.get().is_some_and(|h| (h.save)())
+    let h = IRQ_SAVE.load(Ordering::Acquire);
+    if h.is_null() {
+        return false;
+    }
+    // SAFETY: `IRQ_SAVE` only ever holds null or the `fn() -> bool` that
+    // `set_irq_hooks` stored.
+    let save: fn() -> bool = unsafe { core::mem::transmute::<*mut (), fn() -> bool>(h) };
+    save()
 }
 
 #[inline]
 fn irq_restore(was_enabled: bool) {
-    if let Some(h) = HOOKS.get() {
-        (h.restore)(was_enabled);
+    if !was_enabled {
+        return;
+    }
+    let h = IRQ_RESTORE.load(Ordering::Acquire);
+    if !h.is_null() {
+        // SAFETY: `IRQ_RESTORE` only ever holds null or the `fn(bool)`
+        // that `set_irq_hooks` stored.
+        let restore: fn(bool) = unsafe { core::mem::transmute::<*mut (), fn(bool)>(h) };
+        restore(true);
     }
 }
 

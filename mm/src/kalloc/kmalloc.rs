@@ -242,7 +242,7 @@ impl Kmalloc {
     /// `kfree`.
     #[inline]
     pub fn free(&self, ptr: NonNull<u8>) -> Result<(), KfreeError> {
-        let pa = self.pa.phys().phys_of(ptr.as_ptr()).ok_or(KfreeError::NotKmalloc)?;
+        let pa = self.pa.phys_of(ptr.as_ptr()).ok_or(KfreeError::NotKmalloc)?;
         let page = self.pa.page(Pfn::from_phys(pa.as_u64())).ok_or(KfreeError::NotKmalloc)?;
         let head = self.pa.memmap.compound_head(page);
         if head.has(PageFlags::SLAB) {

@@ -354,6 +354,12 @@ pub const PAGES_PER_SECTION: u64 = 1 << (SECTION_SIZE_BITS - PAGE_SHIFT);
 pub struct Memmap {
     /// One entry per section: its descriptors, `None` when it has no RAM.
     sections: &'static [Option<&'static [Page]>],
+    /// The descriptors of the first sections when they are one array from
+    /// pfn 0 on (a run of sections with RAM on one node, allocated
+    /// together, as Linux's vmemmap is one array): a lookup there is an
+    /// index, without the section table (kfree and free_pages look up a
+    /// descriptor every time). Empty otherwise.
+    flat: &'static [Page],
     max_pfn: u64,
     /// Bytes of descriptors allocated.
     pub memmap_bytes: u64,
@@ -377,30 +383,60 @@ impl Memmap {
             .ok_or(MemblockError::NoMemory)?;
         let (mut memmap_bytes, mut populated_sections) = (0, 0);
         let array_bytes = PAGES_PER_SECTION * core::mem::size_of::<Page>() as u64;
-        for sec in 0..nr_sections as u64 {
-            let (start, end) = (sec * PAGES_PER_SECTION * PAGE_SIZE, (sec + 1) * PAGES_PER_SECTION * PAGE_SIZE);
-            // The node of the first RAM in this section.
-            let nid = mb.memory.regions().iter().find(|r| r.base < end && r.end() > start).map(|r| r.nid);
-            let Some(nid) = nid else { continue };
-            let nid = if nid == NUMA_NO_NODE { 0 } else { nid };
-            let pa = mb.alloc_range_nid(array_bytes, PAGE_SIZE, 0, u64::MAX, nid, false, "memmap")?;
+        // The node of the first RAM in each section (None: no RAM).
+        let nodes: alloc::vec::Vec<Option<u32>> = (0..nr_sections as u64)
+            .map(|sec| {
+                let (start, end) = (sec * PAGES_PER_SECTION * PAGE_SIZE, (sec + 1) * PAGES_PER_SECTION * PAGE_SIZE);
+                let nid = mb.memory.regions().iter().find(|r| r.base < end && r.end() > start).map(|r| r.nid)?;
+                Some(if nid == NUMA_NO_NODE { 0 } else { nid })
+            })
+            .collect();
+        let node_of_section = |sec: u64| nodes[sec as usize];
+        let mut flat: &'static [Page] = &[];
+        let mut sec = 0;
+        while sec < nr_sections as u64 {
+            let Some(nid) = node_of_section(sec) else {
+                sec += 1;
+                continue;
+            };
+            // A run of sections with RAM on the same node: one array if
+            // memblock has room for it, else one per section.
+            let mut run = 1;
+            while sec + run < nr_sections as u64 && node_of_section(sec + run) == Some(nid) {
+                run += 1;
+            }
+            let pa = match mb.alloc_range_nid(run * array_bytes, PAGE_SIZE, 0, u64::MAX, nid, false, "memmap") {
+                Ok(pa) => pa,
+                Err(_) => {
+                    run = 1;
+                    mb.alloc_range_nid(array_bytes, PAGE_SIZE, 0, u64::MAX, nid, false, "memmap")?
+                }
+            };
+            let first_pfn = sec * PAGES_PER_SECTION;
             let descriptor = |i: usize| {
-                let pfn = sec * PAGES_PER_SECTION + i as u64;
+                let pfn = first_pfn + i as u64;
                 let (flags, node) = match mb.nid_of(pfn << PAGE_SHIFT) {
                     Some(n) => (PageFlags::RESERVED, if n == NUMA_NO_NODE { 0 } else { n }),
                     None => (PageFlags::RESERVED | PageFlags::HOLE, nid),
                 };
                 Page::new(pfn, ZoneType::of_pfn(pfn), node, flags)
             };
-            // SAFETY: memory just reserved for this section's descriptors
+            // SAFETY: memory just reserved for these sections' descriptors
             // alone, never freed.
-            let array = unsafe { place_array(phys, PhysAddr::new(pa), PAGES_PER_SECTION as usize, descriptor) }
+            let array = unsafe { place_array(phys, PhysAddr::new(pa), (run * PAGES_PER_SECTION) as usize, descriptor) }
                 .ok_or(MemblockError::NoMemory)?;
-            sections[sec as usize] = Some(&*array);
-            memmap_bytes += array_bytes;
-            populated_sections += 1;
+            let array: &'static [Page] = array;
+            if sec == 0 {
+                flat = array;
+            }
+            for (k, chunk) in array.chunks(PAGES_PER_SECTION as usize).enumerate() {
+                sections[sec as usize + k] = Some(chunk);
+            }
+            memmap_bytes += run * array_bytes;
+            populated_sections += run;
+            sec += run;
         }
-        let mm = Memmap { sections, max_pfn, memmap_bytes, populated_sections };
+        let mm = Memmap { sections, flat, max_pfn, memmap_bytes, populated_sections };
         // Descriptors of the memmap's own pages say so.
         let arrays: alloc::vec::Vec<(u64, u64)> =
             mb.reserved.regions().iter().filter(|r| r.name.starts_with("memmap")).map(|r| (r.base, r.end())).collect();
@@ -415,8 +451,17 @@ impl Memmap {
     }
 
     /// The descriptor of `pfn`, or `None` for a frame without one.
-    #[inline]
+    #[inline(always)]
     pub fn page(&self, pfn: Pfn) -> Option<&'static Page> {
+        match self.flat.get(pfn.0 as usize) {
+            Some(p) => Some(p),
+            None => self.page_in_section(pfn),
+        }
+    }
+
+    /// [`page`](Self::page) through the section table.
+    #[inline(never)]
+    fn page_in_section(&self, pfn: Pfn) -> Option<&'static Page> {
         let section = (*self.sections.get((pfn.0 / PAGES_PER_SECTION) as usize)?)?;
         section.get((pfn.0 % PAGES_PER_SECTION) as usize)
     }
@@ -451,7 +496,19 @@ impl Memmap {
     /// Head page of the compound page `p` belongs to (itself if none).
     #[inline]
     pub fn compound_head(&self, p: &'static Page) -> &'static Page {
-        if p.has(PageFlags::TAIL) { self.page(Pfn(p.private.load(Ordering::Relaxed))).unwrap_or(p) } else { p }
+        if !p.has(PageFlags::TAIL) {
+            return p;
+        }
+        let (pfn, head) = (p.pfn().0, p.private.load(Ordering::Relaxed));
+        let back = pfn.wrapping_sub(head);
+        if back <= pfn % PAGES_PER_SECTION {
+            // SAFETY: a section's descriptors are one slice (`sections`),
+            // `p` is in it at index `pfn % PAGES_PER_SECTION`, and the head
+            // `back` places before it is in the same slice (a compound
+            // block never crosses a section): no lookup needed.
+            return unsafe { &*(p as *const Page).sub(back as usize) };
+        }
+        self.page(Pfn(head)).unwrap_or(p)
     }
 }
 

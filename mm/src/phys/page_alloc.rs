@@ -161,6 +161,8 @@ pub struct PageAllocator {
     pub nodes: Vec<Node>,
     pub topology: Topology,
     phys: &'static dyn PhysMem,
+    /// `phys` as a linear map, when it is one (`PhysMem::linear`).
+    linear: Option<crate::phys::LinearWindow>,
     min_free_kbytes: AtomicU64,
     /// `vm.watermark_scale_factor`.
     watermark_scale_factor: AtomicU64,
@@ -268,6 +270,7 @@ impl PageAllocator {
             nodes,
             topology,
             phys,
+            linear: phys.linear(),
             min_free_kbytes: AtomicU64::new(0),
             watermark_scale_factor: AtomicU64::new(crate::phys::zone::WATERMARK_SCALE_FACTOR),
             local_node: AtomicU32::new(local),
@@ -295,6 +298,16 @@ impl PageAllocator {
 
     pub fn phys(&self) -> &'static dyn PhysMem {
         self.phys
+    }
+
+    /// `phys().phys_of(va)`, without the call through the seam when the
+    /// window is linear (the kernel's direct map, the host arena).
+    #[inline]
+    pub fn phys_of(&self, va: *const u8) -> Option<crate::phys::PhysAddr> {
+        match &self.linear {
+            Some(w) => w.to_phys(va),
+            None => self.phys.phys_of(va),
+        }
     }
 
     pub fn zone(&self, node: u32, ty: ZoneType) -> &Zone {

@@ -349,6 +349,7 @@ impl core::ops::DerefMut for LocalPcp<'_> {
 impl Drop for LocalPcp<'_> {
     /// Publish the counts for other CPUs (plain stores: only this CPU
     /// writes them), then leave the lists.
+    #[inline]
     fn drop(&mut self) {
         let (slot, p) = (self.slot, &*self.pages);
         slot.count.store(p.count, Ordering::Relaxed);
@@ -427,7 +428,7 @@ impl ZonePcp {
 
     /// [`local`](Self::local), or `None` if this CPU is working on its
     /// lists already (a request it serves from inside that work).
-    #[inline]
+    #[inline(always)]
     fn try_local(&self) -> Option<LocalPcp<'_>> {
         let irq = IrqOff::new();
         let slot = &self.cpus[crate::percpu::this_cpu()];

@@ -556,10 +556,13 @@ impl KmemCache {
             drop(irq);
             return Err(self.refuse(SlabError::DoubleFree, obj as *const u8));
         }
-        // The free pointer goes in through the active slab's span, which
-        // holds `obj`: the store cannot miss.
-        let stored = slot.span(self.strides_len).store_u64(obj.wrapping_add(self.freeptr_offset as u64), first);
-        debug_assert!(stored, "slab: an active slab's object outside its span");
+        debug_assert!(slot.span(self.strides_len).offset_of(obj).is_some(), "slab: an object outside the active slab");
+        // SAFETY: both callers checked that `obj` starts an object of the
+        // active slab (`free_active` by its span, `free_cpu` by the
+        // descriptors): the free pointer's word, inside the object, is
+        // this slab's RAM at its kernel address, and nobody else reads or
+        // writes it while the object is free on this CPU.
+        unsafe { (obj.wrapping_add(self.freeptr_offset as u64) as *mut u64).write(first) };
         slot.freelist.store(obj, Ordering::Relaxed);
         let nfree = slot.nfree.load(Ordering::Relaxed) + 1;
         slot.nfree.store(nfree, Ordering::Relaxed);
