@@ -213,7 +213,8 @@ impl Kmalloc {
         let pfn =
             self.pa.alloc_pages(gfp | Gfp::NOWARN, order).or_else(|| self.pa.alloc_pages(gfp | Gfp::HIGH, order))?;
         if let Some(head) = self.pa.page(pfn) {
-            head.insert_flags(PageFlags::LARGE_KMALLOC);
+            // Just allocated, not yet handed out: nobody else changes its flags.
+            head.insert_flags_owned(PageFlags::LARGE_KMALLOC);
         }
         if memcg != 0 {
             self.pa.memcg_charge_to(pfn, memcg, crate::memcg::MemcgStat::SlabUnreclaimable);

@@ -169,7 +169,7 @@ impl FreeArea {
         let list = &mut self.lists[order as usize][mt as usize];
         page.set_order(order);
         page.private.store(mt as u64, Ordering::Relaxed);
-        page.insert_flags(PageFlags::BUDDY);
+        page.insert_flags_owned(PageFlags::BUDDY);
         page.prev.store(NIL, Ordering::Relaxed);
         page.next.store(list.head, Ordering::Relaxed);
         if list.head != NIL {
@@ -201,7 +201,7 @@ impl FreeArea {
         list.len -= 1;
         self.counts[order as usize] -= 1;
         self.free_pages -= 1 << order;
-        page.remove_flags(PageFlags::BUDDY);
+        page.remove_flags_owned(PageFlags::BUDDY);
         page.next.store(NIL, Ordering::Relaxed);
         page.prev.store(NIL, Ordering::Relaxed);
     }

@@ -156,6 +156,21 @@ impl Page {
         self.flags.fetch_and(!f.bits(), Ordering::Relaxed);
     }
 
+    /// [`insert_flags`](Self::insert_flags) with a load and a store, no
+    /// locked instruction (Linux's `__SetPageX`): only for a page whose
+    /// flags nobody else changes now, a free page under its zone lock or a
+    /// block just allocated and not yet handed out.
+    #[inline]
+    pub fn insert_flags_owned(&self, f: PageFlags) {
+        self.flags.store(self.flags.load(Ordering::Relaxed) | f.bits(), Ordering::Relaxed);
+    }
+
+    /// [`remove_flags`](Self::remove_flags) likewise (`__ClearPageX`).
+    #[inline]
+    pub fn remove_flags_owned(&self, f: PageFlags) {
+        self.flags.store(self.flags.load(Ordering::Relaxed) & !f.bits(), Ordering::Relaxed);
+    }
+
     /// Locked mappings of a PG_mlocked user page (Linux's
     /// `folio->mlock_count`, kept in the LRU link while the page is
     /// unevictable; here in `prev`, which user pages never use). Only

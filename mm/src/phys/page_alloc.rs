@@ -713,7 +713,7 @@ impl PageAllocator {
             head
         };
         if !is_local {
-            self.count_alloc_slow(zone, nid, order, true, false, true);
+            self.count_alloc_slow(zone, nid, true, false);
         }
         let pfn = head.pfn();
         self.prep_new_page(head, pfn, order, gfp, true);
@@ -828,8 +828,8 @@ impl PageAllocator {
             if !zone.watermark_ok(order, zone.watermark(mark), highest, gfp.contains(Gfp::HIGH)) {
                 continue;
             }
-            // Through the CPU's lists the hot events are counted there, by
-            // that CPU (pcp.rs, PcpEvents); the rest on the zone's atomics.
+            // The hot events are counted in the CPU's events, by that CPU
+            // (pcp.rs, PcpEvents); NUMA misses on the zone's atomics.
             let (hit, is_local) = (n == nid, n == local);
             let got = if order <= PCP_MAX_ORDER {
                 let mut pcp = zone.pcp.local();
@@ -844,42 +844,36 @@ impl PageAllocator {
                         if stolen {
                             zone.counters.steals.fetch_add(1, Ordering::Relaxed);
                         }
+                        // Counted in the CPU's events too: plain stores, no
+                        // locked add on a line every CPU writes.
+                        zone.pcp.local().count_alloc(order, hit, is_local);
                         (self.memmap.page(Pfn(pfn)).expect("page_alloc: allocated block without descriptor"), false)
                     },
                 )
             };
-            let Some((head, counted)) = got else { continue };
-            if !(hit && is_local && counted) {
-                self.count_alloc_slow(zone, nid, order, hit, is_local, counted);
+            // `clean`: from the lists, whose descriptors are reset already.
+            let Some((head, clean)) = got else { continue };
+            if !(hit && is_local) {
+                self.count_alloc_slow(zone, nid, hit, is_local);
             }
             let pfn = head.pfn();
-            self.prep_new_page(head, pfn, order, gfp, counted);
+            self.prep_new_page(head, pfn, order, gfp, clean);
             return Some(pfn);
         }
         None
     }
 
-    /// The allocation events not counted in the CPU's lists: NUMA misses
-    /// and remote allocations, and whatever bypassed the lists.
+    /// The allocation events not counted in the CPU's events: NUMA misses
+    /// and remote allocations.
     #[cold]
-    fn count_alloc_slow(&self, zone: &Zone, nid: u32, order: u32, hit: bool, is_local: bool, counted: bool) {
-        let ty = zone.ty;
-        {
-            let c = &zone.counters;
-            if !hit {
-                c.numa_miss.fetch_add(1, Ordering::Relaxed);
-                self.zone(nid, ty).counters.numa_foreign.fetch_add(1, Ordering::Relaxed);
-            } else if !counted {
-                c.numa_hit.fetch_add(1, Ordering::Relaxed);
-            }
-            if !is_local {
-                c.numa_other.fetch_add(1, Ordering::Relaxed);
-            } else if !counted {
-                c.numa_local.fetch_add(1, Ordering::Relaxed);
-            }
-            if !counted {
-                self.stats.pgalloc[ty as usize].fetch_add(1 << order, Ordering::Relaxed);
-            }
+    fn count_alloc_slow(&self, zone: &Zone, nid: u32, hit: bool, is_local: bool) {
+        let c = &zone.counters;
+        if !hit {
+            c.numa_miss.fetch_add(1, Ordering::Relaxed);
+            self.zone(nid, zone.ty).counters.numa_foreign.fetch_add(1, Ordering::Relaxed);
+        }
+        if !is_local {
+            c.numa_other.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -1018,7 +1012,7 @@ impl PageAllocator {
             zone.pcp.local().free(&self.memmap, zone, head, order);
         } else {
             zone.with_free(|a| a.free_block(&self.memmap, zone.id(), pfn.0, order));
-            self.stats.pgfree.fetch_add(1 << order, Ordering::Relaxed);
+            zone.pcp.local().count_free(order);
         }
     }
 

@@ -157,6 +157,12 @@ impl PerCpuPages {
         self.events.numa_local += local as u64;
     }
 
+    /// Count a free of `order` that went straight to the buddy.
+    #[inline]
+    pub fn count_free(&mut self, order: u32) {
+        self.events.free += 1 << order;
+    }
+
     /// Blocks of `order` on the lists (all migrate types).
     pub fn blocks(&self, order: u32) -> u64 {
         self.lists[order as usize].iter().map(PageList::len).sum()

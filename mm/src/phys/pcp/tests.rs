@@ -300,9 +300,9 @@ fn zoneinfo_pagesets_show_each_cpus_true_count_high_and_batch() {
 
 #[test]
 fn events_are_counted_on_each_cpus_lists_and_add_up_with_the_zone_counters() {
-    // pgalloc, pgfree, numa_hit and numa_local of list allocations live in
-    // each CPU's lists (no shared cache line on the fast path); the totals
-    // add every CPU's and the zone's atomics (orders above 3) together.
+    // pgalloc, pgfree, numa_hit and numa_local live in each CPU's events
+    // (no shared cache line on the fast path), orders above the lists'
+    // too; the totals add every CPU's and the zone's atomics together.
     let pa = machine();
     let z = dma32(pa);
     let (alloc0, free0) = (pa.pgalloc(ZoneType::Dma32), pa.pgfree());
@@ -311,13 +311,14 @@ fn events_are_counted_on_each_cpus_lists_and_add_up_with_the_zone_counters() {
     let b = on_cpu(1, || pa.alloc_pages(GFP_KERNEL, 3).unwrap());
     let c = on_cpu(1, || pa.alloc_pages(GFP_KERNEL, 4).unwrap());
     assert_eq!(z.pcp.events_of(0).alloc, 1, "CPU 0 counted its page");
-    assert_eq!(z.pcp.events_of(1).alloc, 8, "CPU 1 counted its order-3 block, not the order-4 one");
+    assert_eq!(z.pcp.events_of(1).alloc, 8 + 16, "CPU 1 counted its order-3 block and its order-4 one");
     assert_eq!(pa.pgalloc(ZoneType::Dma32), alloc0 + 1 + 8 + 16, "lists and the zone path add up");
     assert_eq!((z.numa_hit(), z.numa_local()), (hit0 + 3, local0 + 3));
     on_cpu(1, || pa.free_pages(a, 0).unwrap());
     on_cpu(0, || pa.free_pages(b, 3).unwrap());
     on_cpu(0, || pa.free_pages(c, 4).unwrap());
     assert_eq!(pa.pgfree(), free0 + 1 + 8 + 16);
+    assert_eq!(z.pcp.events_of(0).free, 8 + 16, "CPU 0 counted the block it gave the buddy");
     pa.drain_all_pages();
     assert_eq!(pa.pgfree(), free0 + 1 + 8 + 16, "draining the lists is no free");
 }
