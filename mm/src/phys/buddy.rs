@@ -136,6 +136,8 @@ pub fn set_pageblock_mt(mm: &Memmap, pfn: u64, mt: MigrateType) {
 pub struct FreeArea {
     lists: [[List; MIGRATE_TYPES]; NR_ORDERS],
     counts: [u64; NR_ORDERS],
+    /// Bit `o` set while `counts[o] > 0`.
+    orders: u64,
     /// Total free pages in the lists.
     pub free_pages: u64,
 }
@@ -151,6 +153,7 @@ impl FreeArea {
         FreeArea {
             lists: [[List { head: NIL, len: 0 }; MIGRATE_TYPES]; NR_ORDERS],
             counts: [0; NR_ORDERS],
+            orders: 0,
             free_pages: 0,
         }
     }
@@ -158,6 +161,12 @@ impl FreeArea {
     /// Free blocks of `order` (all types): a /proc/buddyinfo column.
     pub fn nr_free(&self, order: usize) -> u64 {
         self.counts[order]
+    }
+
+    /// A bit per order with free blocks.
+    #[inline]
+    pub fn nonempty_orders(&self) -> u64 {
+        self.orders
     }
 
     /// Free blocks of `order` and type `mt`: a /proc/pagetypeinfo cell.
@@ -180,6 +189,7 @@ impl FreeArea {
         list.head = page.pfn().0;
         list.len += 1;
         self.counts[order as usize] += 1;
+        self.orders |= 1 << order;
         self.free_pages += 1 << order;
     }
 
@@ -200,6 +210,9 @@ impl FreeArea {
         }
         list.len -= 1;
         self.counts[order as usize] -= 1;
+        if self.counts[order as usize] == 0 {
+            self.orders &= !(1 << order);
+        }
         self.free_pages -= 1 << order;
         page.remove_flags_owned(PageFlags::BUDDY);
         page.next.store(NIL, Ordering::Relaxed);
@@ -404,6 +417,7 @@ impl FreeArea {
                 total += n << order;
             }
             assert_eq!(per_order, self.counts[order], "buddy: order {order} count out of date");
+            assert_eq!(self.orders >> order & 1 == 1, per_order > 0, "buddy: order {order} mask out of date");
         }
         assert_eq!(total, self.free_pages, "buddy: free page total out of date");
         total

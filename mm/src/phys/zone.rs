@@ -202,7 +202,7 @@ impl Zone {
         if self.nr_free.load(Ordering::Relaxed) != area.free_pages {
             self.nr_free.store(area.free_pages, Ordering::Relaxed);
         }
-        let orders = (0..crate::phys::buddy::NR_ORDERS).filter(|&o| area.nr_free(o) > 0).fold(0, |m, o| m | 1 << o);
+        let orders = area.nonempty_orders();
         if self.free_orders.load(Ordering::Relaxed) != orders {
             self.free_orders.store(orders, Ordering::Relaxed);
         }
