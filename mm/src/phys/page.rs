@@ -476,7 +476,7 @@ impl Memmap {
 
     /// [`page`](Self::page) through the section table.
     #[inline(never)]
-    fn page_in_section(&self, pfn: Pfn) -> Option<&'static Page> {
+    pub(crate) fn page_in_section(&self, pfn: Pfn) -> Option<&'static Page> {
         let section = (*self.sections.get((pfn.0 / PAGES_PER_SECTION) as usize)?)?;
         section.get((pfn.0 % PAGES_PER_SECTION) as usize)
     }
@@ -490,6 +490,11 @@ impl Memmap {
         let section = (*self.sections.get((pfn.0 / PAGES_PER_SECTION) as usize)?)?;
         let i = (pfn.0 % PAGES_PER_SECTION) as usize;
         section.get(i..i + (1usize << order))
+    }
+
+    /// Pages the flat run covers, from pfn 0.
+    pub fn flat_pages(&self) -> u64 {
+        self.flat.len() as u64
     }
 
     /// One past the highest pfn with RAM.

@@ -360,3 +360,30 @@ fn proc_views_have_linux_shape_and_agree_with_the_allocator() {
     assert!(t.contains("Node    0, zone    DMA32, type      Movable "), "{t}");
     assert!(t.contains("Number of blocks type     Unmovable      Movable  Reclaimable \n"), "{t}");
 }
+
+#[test]
+fn the_flat_run_and_the_section_table_give_the_same_descriptors() {
+    // The first run of sections on one node is one array looked up by
+    // index; every pfn it covers must find the descriptor the section
+    // table has. Two nodes: the flat run ends where node 1 begins.
+    let topo = Topology::from_srat(&[(0, 0, 256 * MB), (1, 256 * MB, 256 * MB)], &[(0, 0)], None).unwrap();
+    for (m, flat) in
+        [(machine(&[(0, 512 * MB)], &[], None), 512 * MB), (machine(&[(0, 512 * MB)], &[], Some(topo)), 256 * MB)]
+    {
+        let mm = &m.pa.memmap;
+        assert_eq!(mm.flat_pages() * PAGE_SIZE, flat);
+        for pfn in (0..mm.max_pfn()).step_by(97).chain([0, mm.flat_pages() - 1, mm.flat_pages(), mm.max_pfn() - 1]) {
+            let by_index = mm.page(Pfn(pfn)).map(|p| p as *const Page);
+            let by_table = mm.page_in_section(Pfn(pfn)).map(|p| p as *const Page);
+            assert_eq!(by_index, by_table, "pfn {pfn:#x}");
+            assert_eq!(mm.page(Pfn(pfn)).map(|p| p.pfn().0), (pfn < mm.max_pfn()).then_some(pfn));
+        }
+        // A compound block's tails find their head by arithmetic.
+        let head = m.pa.alloc_pages(GFP_KERNEL | Gfp::COMP, 4).unwrap();
+        for i in 0..16 {
+            let tail = mm.page(Pfn(head.0 + i)).unwrap();
+            assert_eq!(mm.compound_head(tail).pfn(), head);
+        }
+        m.pa.free_pages(head, 4).unwrap();
+    }
+}

@@ -322,3 +322,40 @@ fn events_are_counted_on_each_cpus_lists_and_add_up_with_the_zone_counters() {
     pa.drain_all_pages();
     assert_eq!(pa.pgfree(), free0 + 1 + 8 + 16, "draining the lists is no free");
 }
+
+#[test]
+fn a_drain_from_another_cpu_waits_until_the_owner_leaves_its_lists() {
+    // A CPU's lists take no lock: another CPU's drain runs on their CPU,
+    // between two of its interrupts-off sections, never inside one.
+    use std::sync::atomic::{AtomicBool, Ordering::*};
+    let pa = machine();
+    let z = dma32(pa);
+    let p = on_cpu(0, || pa.alloc_pages(GFP_KERNEL, 0).unwrap());
+    on_cpu(0, || pa.free_pages(p, 0).unwrap());
+    let on_lists = z.pcp.stats(0).0;
+    assert!(on_lists > 0, "CPU 0 keeps pages on its lists");
+    let (inside, drained) = (AtomicBool::new(false), AtomicBool::new(false));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            on_cpu(0, || {
+                let lists = z.pcp.local();
+                inside.store(true, Release);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                assert!(!drained.load(Acquire), "a drain ran while CPU 0 worked on its lists");
+                assert_eq!(lists.count, on_lists, "CPU 0's lists changed under it");
+                drop(lists);
+            })
+        });
+        s.spawn(|| {
+            on_cpu(1, || {
+                while !inside.load(Acquire) {
+                    std::thread::yield_now();
+                }
+                assert!(pa.drain_all_pages() >= on_lists);
+                drained.store(true, Release);
+            })
+        });
+    });
+    assert_eq!(z.pcp.stats(0).0, 0, "CPU 0 drained its own lists once it could");
+    z.pcp.check_invariants(&pa.memmap, z);
+}
