@@ -68,8 +68,9 @@ pub enum KfreeError {
 
 /// Guaranteed alignment of a size class in a slab whose objects start at a
 /// page boundary and follow each other every `size` bytes.
-fn class_align(size: usize) -> usize {
-    1 << size.trailing_zeros().min(12)
+const fn class_align(size: usize) -> usize {
+    let tz = size.trailing_zeros();
+    1 << if tz < 12 { tz } else { 12 }
 }
 
 /// Class of a request of `8 * i + 1 ..= 8 * (i + 1)` bytes, up to 192
@@ -122,8 +123,17 @@ fn class_cache(caches: &KmallocCaches, size: usize, align: usize) -> Option<&'st
     if size > KMALLOC_MAX_CACHE_SIZE {
         return None;
     }
-    caches[class_index(size)..].iter().copied().find(|c| c.align >= align)
+    let i = class_index(size);
+    if align <= KMALLOC_MIN_ALIGN {
+        // Every class is aligned to its size's lowest set bit, 8 at least.
+        return Some(caches[i]);
+    }
+    caches[i..].iter().copied().find(|c| c.align >= align)
 }
+
+/// The alignment every kmalloc class gives (the smallest class, 8 bytes).
+const KMALLOC_MIN_ALIGN: usize = 8;
+const _: () = assert!(class_align(KMALLOC_SIZES[0]) == KMALLOC_MIN_ALIGN);
 
 impl Kmalloc {
     /// Create the 13 caches (registered in `registry` for /proc/slabinfo).
