@@ -292,12 +292,7 @@ pub struct LinearWindow {
 
 impl PhysMem for LinearWindow {
     fn ptr(&self, pa: PhysAddr, len: usize) -> Option<*mut u8> {
-        let pa = pa.as_u64();
-        let end = pa.checked_add(len as u64)?;
-        if pa < self.start || end > self.end {
-            return None;
-        }
-        Some(pa.wrapping_add(self.offset) as *mut u8)
+        self.to_virt(pa, len)
     }
 
     fn phys_of(&self, va: *const u8) -> Option<PhysAddr> {
@@ -310,6 +305,17 @@ impl PhysMem for LinearWindow {
 }
 
 impl LinearWindow {
+    /// [`PhysMem::ptr`], inlined.
+    #[inline]
+    pub fn to_virt(&self, pa: PhysAddr, len: usize) -> Option<*mut u8> {
+        let pa = pa.as_u64();
+        let end = pa.checked_add(len as u64)?;
+        if pa < self.start || end > self.end {
+            return None;
+        }
+        Some(pa.wrapping_add(self.offset) as *mut u8)
+    }
+
     /// [`PhysMem::phys_of`], inlined.
     #[inline]
     pub fn to_phys(&self, va: *const u8) -> Option<PhysAddr> {

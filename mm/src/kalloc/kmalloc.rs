@@ -230,7 +230,7 @@ impl Kmalloc {
             self.pa.memcg_charge_to(pfn, memcg, crate::memcg::MemcgStat::SlabUnreclaimable);
         }
         self.pa.vmstat.slab_unreclaimable.add(1 << order);
-        let p = self.pa.phys().ptr(PhysAddr::new(pfn.phys()), (PAGE_SIZE as usize) << order)?;
+        let p = self.pa.ptr(PhysAddr::new(pfn.phys()), (PAGE_SIZE as usize) << order)?;
         NonNull::new(p)
     }
 

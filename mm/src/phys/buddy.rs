@@ -217,6 +217,10 @@ impl FreeArea {
         page.remove_flags_owned(PageFlags::BUDDY);
         page.next.store(NIL, Ordering::Relaxed);
         page.prev.store(NIL, Ordering::Relaxed);
+        // Clean as the free path leaves every page: a block handed out has
+        // no stale order or list type in a former head.
+        page.set_order(0);
+        page.private.store(0, Ordering::Relaxed);
     }
 
     /// `__free_one_page`: put the free block `[pfn, pfn + 2^order)` back,

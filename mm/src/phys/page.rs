@@ -156,6 +156,21 @@ impl Page {
         self.flags.fetch_and(!f.bits(), Ordering::Relaxed);
     }
 
+    /// The state of a free page (in the buddy or on a CPU's list): no
+    /// flags, no reference, order 0, `private`, `mapping` and `index` 0.
+    /// Every path that gives pages to the allocator leaves them so, so an
+    /// allocation only checks them (`mapcount`, `next`/`prev` and the
+    /// pageblock type are not touched).
+    #[inline]
+    pub fn reset_free(&self) {
+        self.set_flags(PageFlags::empty());
+        self.set_order(0);
+        self.set_refcount(0);
+        self.private.store(0, Ordering::Relaxed);
+        self.mapping.store(0, Ordering::Relaxed);
+        self.index.store(0, Ordering::Relaxed);
+    }
+
     /// [`insert_flags`](Self::insert_flags) with a load and a store, no
     /// locked instruction (Linux's `__SetPageX`): only for a page whose
     /// flags nobody else changes now, a free page under its zone lock or a

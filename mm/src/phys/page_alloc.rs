@@ -300,6 +300,16 @@ impl PageAllocator {
         self.phys
     }
 
+    /// `phys().ptr(pa, len)`, without the call through the seam when the
+    /// window is linear.
+    #[inline]
+    pub fn ptr(&self, pa: crate::phys::PhysAddr, len: usize) -> Option<*mut u8> {
+        match &self.linear {
+            Some(w) => w.to_virt(pa, len),
+            None => self.phys.ptr(pa, len),
+        }
+    }
+
     /// `phys().phys_of(va)`, without the call through the seam when the
     /// window is linear (the kernel's direct map, the host arena).
     #[inline]
@@ -552,8 +562,7 @@ impl PageAllocator {
             let o = (at.trailing_zeros()).min(MAX_ORDER).min((end - at).ilog2());
             for i in 0..(1u64 << o) {
                 if let Some(p) = self.memmap.page(Pfn(at + i)) {
-                    p.set_flags(PageFlags::empty());
-                    p.set_refcount(0);
+                    p.reset_free();
                 }
             }
             zone.with_free(|a| a.free_block(&self.memmap, zone.id(), at, o));
@@ -567,8 +576,7 @@ impl PageAllocator {
         let Some(zone) = self.zone_of(head) else { return 0 };
         for i in 0..(1u64 << order) {
             if let Some(p) = self.memmap.page(Pfn(pfn + i)) {
-                p.set_flags(PageFlags::empty());
-                p.set_refcount(0);
+                p.reset_free();
             }
         }
         zone.add_managed(1 << order);
@@ -716,7 +724,7 @@ impl PageAllocator {
             self.count_alloc_slow(zone, nid, true, false);
         }
         let pfn = head.pfn();
-        self.prep_new_page(head, pfn, order, gfp, true);
+        self.prep_new_page(head, pfn, order, gfp);
         Some(pfn)
     }
 
@@ -837,7 +845,7 @@ impl PageAllocator {
                 if got.is_some() {
                     pcp.count_alloc(order, hit, is_local);
                 }
-                got.map(|page| (page, true))
+                got
             } else {
                 zone.with_free(|a| a.alloc_block(&self.memmap, zone.id(), order, gfp.migratetype())).map(
                     |(pfn, stolen)| {
@@ -847,17 +855,16 @@ impl PageAllocator {
                         // Counted in the CPU's events too: plain stores, no
                         // locked add on a line every CPU writes.
                         zone.pcp.local().count_alloc(order, hit, is_local);
-                        (self.memmap.page(Pfn(pfn)).expect("page_alloc: allocated block without descriptor"), false)
+                        self.memmap.page(Pfn(pfn)).expect("page_alloc: allocated block without descriptor")
                     },
                 )
             };
-            // `clean`: from the lists, whose descriptors are reset already.
-            let Some((head, clean)) = got else { continue };
+            let Some(head) = got else { continue };
             if !(hit && is_local) {
                 self.count_alloc_slow(zone, nid, hit, is_local);
             }
             let pfn = head.pfn();
-            self.prep_new_page(head, pfn, order, gfp, clean);
+            self.prep_new_page(head, pfn, order, gfp);
             return Some(pfn);
         }
         None
@@ -878,11 +885,12 @@ impl PageAllocator {
     }
 
     /// Set up the descriptors of the block at `pfn` (head descriptor
-    /// `head`) just taken from the free lists. `clean`: it comes from a
-    /// per-CPU list, whose descriptors are already reset (see `pcp`), so
-    /// they are only checked.
+    /// `head`) just taken from the free lists (a CPU's list or the buddy).
+    /// Every page arrives clean (`Page::reset_free`: the free paths and the
+    /// buddy's `del` leave them so), so they are only checked; a bad one is
+    /// reported and reset.
     #[inline]
-    fn prep_new_page(&self, head: &'static Page, pfn: Pfn, order: u32, gfp: Gfp, clean: bool) {
+    fn prep_new_page(&self, head: &'static Page, pfn: Pfn, order: u32, gfp: Gfp) {
         let compound = order > 0 && gfp.contains(Gfp::COMP);
         let block = self.memmap.block(pfn, order).expect("page_alloc: allocated block without descriptors");
         for (i, p) in block.iter().enumerate() {
@@ -890,13 +898,7 @@ impl PageAllocator {
                 p.flags().intersects(PageFlags::RESERVED | PageFlags::BUDDY) || p.mapcount() != 0 || p.refcount() != 0;
             if bad {
                 Self::bad_page_on_alloc(pfn.0 + i as u64, p);
-            }
-            if bad || !clean {
-                p.set_flags(PageFlags::empty());
-                p.set_order(0);
-                p.private.store(0, Ordering::Relaxed);
-                p.mapping.store(0, Ordering::Relaxed);
-                p.index.store(0, Ordering::Relaxed);
+                p.reset_free();
                 p.set_mapcount(0);
             }
             if compound && i > 0 {
@@ -999,12 +1001,7 @@ impl PageAllocator {
             if p.mapcount() != 0 {
                 Self::bad_page_mapped(pfn.0 + i as u64, p);
             }
-            p.set_flags(PageFlags::empty());
-            p.set_order(0);
-            p.set_refcount(0);
-            p.private.store(0, Ordering::Relaxed);
-            p.mapping.store(0, Ordering::Relaxed);
-            p.index.store(0, Ordering::Relaxed);
+            p.reset_free();
         }
         let zone = self.zone_of(head).expect("page_alloc: page with an unknown node");
         if order <= PCP_MAX_ORDER {

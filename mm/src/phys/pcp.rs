@@ -65,7 +65,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::percpu::CpuFn;
 use crate::phys::buddy::{MIGRATE_TYPES, MigrateType};
-use crate::phys::page::{Memmap, Page, PageFlags, PageList};
+use crate::phys::page::{Memmap, Page, PageList};
 use crate::phys::zone::Zone;
 use crate::sync::IrqOff;
 
@@ -199,19 +199,10 @@ impl PerCpuPages {
         zone.with_free(|area| {
             for _ in 0..want {
                 let Some((pfn, steal)) = area.alloc_block(mm, id, order, mt) else { break };
-                let block = mm.block(crate::addr::Pfn(pfn), order).expect("pcp: buddy block without descriptors");
-                // Clean descriptors, as a free leaves them: the buddy's
-                // order and list type (and stale ones in former heads)
-                // go, so an allocation from the lists only sets the
-                // reference count (`PageAllocator::prep_new_page`).
-                for p in block {
-                    p.set_flags(PageFlags::empty());
-                    p.set_order(0);
-                    p.private.store(0, Ordering::Relaxed);
-                    p.mapping.store(0, Ordering::Relaxed);
-                    p.index.store(0, Ordering::Relaxed);
-                }
-                let page = &block[0];
+                // Its descriptors are clean (the buddy's `del` leaves the
+                // head as a free leaves every page), so an allocation from
+                // the lists only checks them (`PageAllocator::prep_new_page`).
+                let page = mm.page(crate::addr::Pfn(pfn)).expect("pcp: buddy block without descriptors");
                 // Behind the blocks taken before, so they are handed out
                 // in the order the buddy gave them (Linux's list_add_tail).
                 list.push_back(mm, page);
