@@ -79,15 +79,17 @@
 //! mm's numbers include its safety checks, which the peers do not have: every
 //! free checks that the pointer is one of the cache's objects, by its
 //! address inside the CPU's active slab when it is there (slab rows), else
-//! through the page descriptors (`phys_of -> pfn -> memmap section ->
-//! compound head`, then the cache id in the head; kfree does this once,
-//! takes the class from the tag in the head and hands the head to the
-//! cache), checks that it is an object's first byte (an index by reciprocal
-//! multiplication, then an exact compare), and refuses the double free of
-//! the object freed last (the hardened-freelist check). Every operation
-//! also turns interrupts off in the kernel (not here: the host has no
-//! hooks) and does one compare-exchange on its CPU's slot, uncontended (no
-//! lock: see `mm::kalloc::slab::cpu_slab`).
+//! through the page descriptors (`phys_of -> pfn -> memmap -> compound
+//! head`, then the cache id in the head; kfree does this once, takes the
+//! class from the tag in the head and hands the head to the cache), checks
+//! that it is an object's first byte (a divisibility test by one
+//! multiplication), and refuses the double free of the object freed last
+//! (the hardened-freelist check). Every operation also asks the CPU hook
+//! which CPU it runs on (a thread-local here, GS in the kernel) and turns
+//! interrupts off in the kernel (not here: the host has no interrupt
+//! hooks); it then pops or pushes its CPU's freelist with plain loads and
+//! stores, no lock and no atomic read-modify-write (see
+//! `mm::kalloc::slab::cpu_slab`).
 //! Peers trust the pointer and layout they are handed. Reading ratios:
 //! `mm/x` above 1 means mm is slower.
 //!
