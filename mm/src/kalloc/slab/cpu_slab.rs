@@ -472,11 +472,15 @@ impl KmemCache {
     pub(super) fn flush_cpus(&self, wait: LockWait) {
         for (cpu, slot) in self.cpus.iter().enumerate() {
             // A racy look: a slab installed after it is not flushed, as in
-            // Linux, where allocations may follow flush_all at once.
-            while slot.slab().is_some() {
-                match percpu::call_on(cpu, flush_active_here, self as *const KmemCache as u64) {
-                    Some(0) if wait == LockWait::Wait => crate::sync::spin_wait(),
-                    _ => break,
+            // Linux, where allocations may follow flush_all at once. Asked
+            // again only while the CPU answers "busy" (never because it
+            // allocated again meanwhile, which would not end).
+            if slot.slab().is_some() {
+                while let Some(0) = percpu::call_on(cpu, flush_active_here, self as *const KmemCache as u64) {
+                    if wait == LockWait::Try {
+                        break;
+                    }
+                    crate::sync::spin_wait();
                 }
             }
             let slow = match wait {
