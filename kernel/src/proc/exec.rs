@@ -577,7 +577,10 @@ fn de_thread(me: &Arc<Task>) -> Result<(), Errno> {
     }
     let mut g = me.group.state.lock();
     g.exec_waiter = None;
+    // The other threads took the SIGKILLs exec sent them: the process
+    // itself lives on.
     g.exit_status = None;
+    g.dying = None;
     drop(g);
     if !me.is_leader() {
         take_over_leader(me);

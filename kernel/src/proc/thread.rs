@@ -58,6 +58,10 @@ pub struct GroupState {
     /// Set by exit_group, a fatal signal or execve: every thread exits,
     /// the process with this wait status (Linux's SIGNAL_GROUP_EXIT).
     pub exit_status: Option<i32>,
+    /// A thread took SIGKILL and is on its way to `exit_status`: set in
+    /// the same step that takes the signal off its pending set, so the
+    /// process never looks alive in between (process_mrelease, fork).
+    pub dying: Option<i32>,
     /// Signals sent to the process as a whole.
     pub shared: SigPending,
     /// A thread in execve waits here for the others to be gone.
@@ -89,7 +93,8 @@ impl ThreadGroup {
 
     /// The group is exiting (exit_group, fatal signal or execve).
     pub fn exiting(&self) -> Option<i32> {
-        self.state.lock().exit_status
+        let st = self.state.lock();
+        st.exit_status.or(st.dying)
     }
 
     /// Signals pending for the whole process.

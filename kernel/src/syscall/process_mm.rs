@@ -117,10 +117,13 @@ pub fn process_mrelease(pidfd: i32, flags: u32) -> SysResult {
     }
     let target = pidfd_task(pidfd)?;
     let mm = target.mm().ok_or(ESRCH)?;
-    // task_will_free_mem: the whole process is on its way out.
-    let dying = target.group.exiting().is_some()
-        || target.group.shared_set() & (1 << (SIGKILL - 1)) != 0
-        || proc::signal::pending_set(&target, &target.inner.lock()) & (1 << (SIGKILL - 1)) != 0;
+    // task_will_free_mem: the whole process is on its way out. Looked at
+    // under the task's lock: a SIGKILL it takes meanwhile leaves its
+    // pending set and marks the group dying in one step (`dequeue`).
+    let dying = {
+        let i = target.inner.lock();
+        proc::signal::pending_set(&target, &i) & (1 << (SIGKILL - 1)) != 0 || target.group.exiting().is_some()
+    };
     if !dying {
         return Err(EINVAL);
     }

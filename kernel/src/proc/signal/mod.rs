@@ -643,13 +643,21 @@ pub fn dequeue_from(t: &Task, i: &mut TaskInner, set: u64) -> Option<SigInfo> {
 /// the thread's own first, then its process's; SIGKILL before anything.
 pub fn dequeue(t: &Task, i: &mut TaskInner, blocked: u64) -> Option<SigInfo> {
     let kill = sigmask(SIGKILL);
+    // SIGKILL leaves a pending set and marks the process dying in one
+    // step (under this task's lock, and the group's for a shared one):
+    // a reader holding either never finds it alive and unkilled.
+    let dying = Some(crate::proc::exit::status_signaled(SIGKILL));
     let mut info = if i.sig.pending.set & kill != 0 {
+        t.group.state.lock().dying = dying;
         i.sig.pending.take(SIGKILL)
     } else if let Some(sig) = i.sig.pending.next(blocked) {
         i.sig.pending.take(sig)
     } else {
         let mut g = t.group.state.lock();
         let sig = if g.shared.set & kill != 0 { SIGKILL } else { g.shared.next(blocked)? };
+        if sig == SIGKILL {
+            g.dying = dying;
+        }
         g.shared.take(sig)
     };
     if info.code == SI_TIMER {
